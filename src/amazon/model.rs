@@ -1,0 +1,410 @@
+//! The subset of the Orders API v2026-01-01 models packline reads (`SearchOrdersResponse`,
+//! `Order`, `OrderItem`, `Recipient`, `OrderFulfillment`), and their conversion into domain types.
+//!
+//! Data minimisation happens here, by construction: `buyer`, `payment`, `proceeds`, `tax` and the
+//! other fields packline does not need have no field to land in, so serde skips them unread into
+//! any value. Parse errors never quote a value from the input (it may be personal data): they name
+//! the JSON path, line and column.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::domain::{
+    GiftMessage, Order, OrderId, OrderLine, Recipient, ServiceLevel, Window,
+};
+
+/// One page of a `searchOrders` response (`{"orders": [...], "pagination": {...}}`).
+#[derive(Debug)]
+pub struct SearchOrdersPage {
+    pub orders: Vec<ImportedOrder>,
+    pub next_token: Option<String>,
+    pub last_updated_before: Option<DateTime<Utc>>,
+}
+
+/// An order as it arrived, split into what the store keeps in the clear and what it seals.
+pub struct ImportedOrder {
+    pub order: Order,
+    pub status: FulfillmentStatus,
+    pub fulfilled_by_merchant: bool,
+    pub recipient: Option<Recipient>,
+}
+
+impl std::fmt::Debug for ImportedOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportedOrder")
+            .field("order", &self.order)
+            .field("status", &self.status)
+            .field("fulfilled_by_merchant", &self.fulfilled_by_merchant)
+            .field("recipient", &self.recipient)
+            .finish()
+    }
+}
+
+/// `FulfillmentStatus` from the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FulfillmentStatus {
+    PendingAvailability,
+    Pending,
+    Unshipped,
+    PartiallyShipped,
+    Shipped,
+    Cancelled,
+    Unfulfillable,
+    #[serde(other)]
+    Unknown,
+}
+
+impl FulfillmentStatus {
+    /// Orders a merchant should be working on now.
+    pub fn is_actionable(self) -> bool {
+        matches!(self, Self::Unshipped | Self::PartiallyShipped)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("{source_name}: not a searchOrders response: {detail}")]
+    Json { source_name: String, detail: String },
+    #[error("{source_name}: {path}: {detail}")]
+    Invalid {
+        source_name: String,
+        path: String,
+        detail: String,
+    },
+}
+
+/// Parses one `searchOrders` response page. `source_name` (a file name, or an operation) goes into
+/// every error message.
+pub fn parse_search_orders(bytes: &[u8], source_name: &str) -> Result<SearchOrdersPage, ParseError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let raw: RawResponse = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let detail = redacted_serde_message(&inner);
+        let detail = if path.is_empty() || path == "." {
+            detail
+        } else {
+            format!("at {path}: {detail}")
+        };
+        ParseError::Json {
+            source_name: source_name.to_owned(),
+            detail,
+        }
+    })?;
+    let mut orders = Vec::with_capacity(raw.orders.len());
+    for (i, o) in raw.orders.into_iter().enumerate() {
+        orders.push(convert(o, i).map_err(|(path, detail)| ParseError::Invalid {
+            source_name: source_name.to_owned(),
+            path,
+            detail,
+        })?);
+    }
+    Ok(SearchOrdersPage {
+        orders,
+        next_token: raw.pagination.and_then(|p| p.next_token),
+        last_updated_before: raw.last_updated_before,
+    })
+}
+
+/// serde_json's message without any value it may have quoted from the input. Messages about
+/// fields name only the field (which comes from the model, or is a JSON key); every other message
+/// loses its quoted parts.
+fn redacted_serde_message(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    let (text, position) = match msg.rfind(" at line ") {
+        Some(i) => (&msg[..i], &msg[i..]),
+        None => (msg.as_str(), ""),
+    };
+    if text.starts_with("missing field") || text.starts_with("duplicate field") {
+        return format!("{text}{position}");
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                out.push('…');
+            }
+            Some(_) => {}
+            None if c == '`' || c == '"' => quote = Some(c),
+            None => out.push(c),
+        }
+    }
+    format!("{text}{position}", text = out.trim_end())
+}
+
+fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
+    let at = |field: &str| format!("orders[{i}].{field}");
+    let id = OrderId::parse(&o.order_id).map_err(|e| (at("orderId"), e.to_string()))?;
+    let fulfillment = o.fulfillment.unwrap_or_default();
+    let status = fulfillment
+        .fulfillment_status
+        .unwrap_or(FulfillmentStatus::Unknown);
+    let mut lines = Vec::with_capacity(o.order_items.len());
+    let mut gift_messages = Vec::new();
+    for (j, item) in o.order_items.into_iter().enumerate() {
+        let item_at = |field: &str| format!("orders[{i}].orderItems[{j}].{field}");
+        if item.order_item_id.is_empty() {
+            return Err((item_at("orderItemId"), "is empty".into()));
+        }
+        let product = item.product;
+        let sku = product.seller_sku.unwrap_or_default();
+        if sku.is_empty() {
+            return Err((
+                item_at("product.sellerSku"),
+                "is missing: every line must name a seller SKU to be picked".into(),
+            ));
+        }
+        let fulfilled = item.fulfillment.unwrap_or_default();
+        if let Some(msg) = fulfilled
+            .packing
+            .and_then(|p| p.gift_option)
+            .and_then(|g| g.gift_message)
+            .filter(|m| !m.is_empty())
+        {
+            gift_messages.push(GiftMessage {
+                item_id: item.order_item_id.clone(),
+                message: msg,
+            });
+        }
+        lines.push(OrderLine {
+            item_id: item.order_item_id,
+            sku,
+            asin: product.asin.unwrap_or_default(),
+            title: product.title.unwrap_or_default(),
+            quantity_ordered: item.quantity_ordered,
+            quantity_shipped: fulfilled.quantity_fulfilled.unwrap_or(0),
+        });
+    }
+    let recipient = o.recipient.and_then(|r| {
+        let pref = r.delivery_preference.unwrap_or_default();
+        let instructions = match (pref.drop_off_location, pref.address_instruction) {
+            (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => Some(format!("{a}; {b}")),
+            (a, b) => a.filter(|s| !s.is_empty()).or(b.filter(|s| !s.is_empty())),
+        };
+        let a = r.delivery_address?;
+        let nonempty = |s: Option<String>| s.filter(|v| !v.is_empty());
+        Some(Recipient {
+            name: a.name.unwrap_or_default(),
+            company: nonempty(a.company_name),
+            address_line1: nonempty(a.address_line1),
+            address_line2: nonempty(a.address_line2),
+            address_line3: nonempty(a.address_line3),
+            city: nonempty(a.city),
+            district_or_county: nonempty(a.district_or_county),
+            state_or_region: nonempty(a.state_or_region),
+            postal_code: nonempty(a.postal_code),
+            country_code: nonempty(a.country_code),
+            phone: nonempty(a.phone),
+            delivery_instructions: instructions,
+            gift_messages: std::mem::take(&mut gift_messages),
+        })
+    });
+    let has = |p: &str| o.programs.iter().any(|x| x == p);
+    let window = |w: Option<RawWindow>| {
+        let w = w.unwrap_or_default();
+        Window {
+            earliest: w.earliest_date_time,
+            latest: w.latest_date_time,
+        }
+    };
+    Ok(ImportedOrder {
+        order: Order {
+            id,
+            marketplace_id: o.sales_channel.marketplace_id,
+            created: o.created_time,
+            updated: o.last_updated_time,
+            ship_by: window(fulfillment.ship_by_window),
+            deliver_by: window(fulfillment.deliver_by_window),
+            service_level: fulfillment
+                .fulfillment_service_level
+                .unwrap_or(ServiceLevel::Standard),
+            prime: has("PRIME"),
+            business: has("AMAZON_BUSINESS"),
+            lines,
+        },
+        status,
+        fulfilled_by_merchant: fulfillment.fulfilled_by.as_deref() != Some("AMAZON"),
+        recipient,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawResponse {
+    orders: Vec<RawOrder>,
+    pagination: Option<RawPagination>,
+    last_updated_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPagination {
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawOrder {
+    order_id: String,
+    created_time: DateTime<Utc>,
+    last_updated_time: DateTime<Utc>,
+    #[serde(default)]
+    programs: Vec<String>,
+    sales_channel: RawSalesChannel,
+    recipient: Option<RawRecipient>,
+    fulfillment: Option<RawFulfillment>,
+    order_items: Vec<RawItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSalesChannel {
+    #[allow(dead_code)] // required by the model; read so a response without it is rejected
+    channel_name: String,
+    marketplace_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRecipient {
+    delivery_address: Option<RawAddress>,
+    delivery_preference: Option<RawDeliveryPreference>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAddress {
+    name: Option<String>,
+    company_name: Option<String>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    address_line3: Option<String>,
+    city: Option<String>,
+    district_or_county: Option<String>,
+    state_or_region: Option<String>,
+    postal_code: Option<String>,
+    country_code: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDeliveryPreference {
+    drop_off_location: Option<String>,
+    address_instruction: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawFulfillment {
+    fulfillment_status: Option<FulfillmentStatus>,
+    fulfilled_by: Option<String>,
+    fulfillment_service_level: Option<ServiceLevel>,
+    ship_by_window: Option<RawWindow>,
+    deliver_by_window: Option<RawWindow>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawWindow {
+    earliest_date_time: Option<DateTime<Utc>>,
+    latest_date_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawItem {
+    order_item_id: String,
+    quantity_ordered: u32,
+    product: RawProduct,
+    fulfillment: Option<RawItemFulfillment>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawProduct {
+    asin: Option<String>,
+    title: Option<String>,
+    seller_sku: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawItemFulfillment {
+    quantity_fulfilled: Option<u32>,
+    packing: Option<RawPacking>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPacking {
+    gift_option: Option<RawGiftOption>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawGiftOption {
+    gift_message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODEL: &str = include_str!("../../../shared/spapi-models/orders_2026-01-01.json");
+
+    /// The response examples in the official model parse, with every field packline keeps.
+    #[test]
+    fn official_example_parses() {
+        let model: serde_json::Value = serde_json::from_str(MODEL).unwrap();
+        let example = &model["paths"]["/orders/2026-01-01/orders"]["get"]["responses"]["200"]
+            ["examples"]["application/json"];
+        let bytes = serde_json::to_vec(example).unwrap();
+        let page = parse_search_orders(&bytes, "example").unwrap();
+        let o = &page.orders[0];
+        assert_eq!(o.order.id.as_str(), "123-4567890-1234567");
+        assert_eq!(o.status, FulfillmentStatus::Shipped);
+        assert!(o.order.prime && o.order.business);
+        assert_eq!(o.order.lines[0].sku, "ECHO-DOT-4-CHARCOAL");
+        assert_eq!(o.order.lines[0].quantity_ordered, 2);
+        let r = o.recipient.as_ref().unwrap();
+        assert_eq!(r.name, "John Smith");
+        assert_eq!(r.postal_code.as_deref(), Some("98101"));
+        assert_eq!(
+            r.delivery_instructions.as_deref(),
+            Some("Front desk reception; Enter through main lobby, ask for John Smith at reception")
+        );
+        assert_eq!(
+            o.order.ship_by.latest.unwrap().to_rfc3339(),
+            "2024-12-27T23:59:59+00:00"
+        );
+    }
+
+    #[test]
+    fn errors_never_quote_input_values() {
+        let body = br#"{"orders":[{"orderId":"1","createdTime":"Secret Name Here","lastUpdatedTime":"x","salesChannel":{"channelName":"AMAZON"},"orderItems":[]}]}"#;
+        let err = parse_search_orders(body, "page1.json").unwrap_err().to_string();
+        assert!(err.starts_with("page1.json: "), "{err}");
+        assert!(err.contains("orders[0].createdTime"), "{err}");
+        assert!(!err.contains("Secret"), "{err}");
+
+        let body = br#"{"orders":[{"orderId":"1","createdTime":"2024-01-01T00:00:00Z","lastUpdatedTime":"2024-01-01T00:00:00Z","salesChannel":{"channelName":"AMAZON"},"recipient":{"deliveryAddress":{"name":["Jane Roe"]}},"orderItems":[]}]}"#;
+        let err = parse_search_orders(body, "p").unwrap_err().to_string();
+        assert!(err.contains("recipient.deliveryAddress.name"), "{err}");
+        assert!(!err.contains("Jane"), "{err}");
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let body = br#"{"orders":[{"createdTime":"2024-01-01T00:00:00Z"}]}"#;
+        let err = parse_search_orders(body, "f.json").unwrap_err().to_string();
+        assert!(err.contains("missing field `orderId`"), "{err}");
+        let err = parse_search_orders(b"{\"orders\": [", "f.json").unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
+        let err = parse_search_orders(b"[]", "f.json").unwrap_err().to_string();
+        assert!(err.starts_with("f.json: not a searchOrders response"), "{err}");
+    }
+}

@@ -1,0 +1,253 @@
+//! Configuration: a TOML file (`--config`, `PACKLINE_CONFIG`, or the XDG default) with
+//! environment overrides. Unknown keys are errors, so a typo never silently does nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::store::RetentionPolicy;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub keys: KeysConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+    #[serde(default)]
+    pub roles: RolesConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Where this config was read from, for messages.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// The master identity file (mode 0600) for sites that unlock without a person.
+    pub identity_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    pub pii_days_after_ship: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesConfig {
+    #[serde(default)]
+    pub leads: Vec<String>,
+    #[serde(default)]
+    pub labelers: Vec<String>,
+    #[serde(default)]
+    pub packers: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub file: Option<PathBuf>,
+}
+
+/// What a person may do on the floor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Packer,
+    Labeler,
+    Lead,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Packer => "packer",
+            Role::Labeler => "labeler",
+            Role::Lead => "lead",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config {path}: {detail}")]
+    Read { path: PathBuf, detail: String },
+    #[error("config {path}: {detail}")]
+    Invalid { path: PathBuf, detail: String },
+}
+
+impl Config {
+    /// Reads the config: an explicit path must exist; the XDG default may be absent.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, required) = match explicit {
+            Some(p) => (Some(p.to_owned()), true),
+            None => (default_config_path(), false),
+        };
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path,
+                    detail: e.to_string(),
+                });
+            }
+        };
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
+            detail: e.to_string().trim_end().replace('\n', " | "),
+        })?;
+        cfg.source = Some(path.clone());
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let path = self.source.clone().unwrap_or_default();
+        if let Some(d) = self.retention.pii_days_after_ship {
+            if d > RetentionPolicy::MAX_PII_DAYS {
+                return Err(ConfigError::Invalid {
+                    path,
+                    detail: format!(
+                        "[retention] pii_days_after_ship = {d}: recipient data may be kept at most {} days after shipment (Amazon's data protection policy); set it to {} or lower",
+                        RetentionPolicy::MAX_PII_DAYS,
+                        RetentionPolicy::MAX_PII_DAYS
+                    ),
+                });
+            }
+        }
+        let mut seen = BTreeMap::new();
+        for (role, users) in [
+            ("leads", &self.roles.leads),
+            ("labelers", &self.roles.labelers),
+            ("packers", &self.roles.packers),
+        ] {
+            for u in users {
+                if let Some(other) = seen.insert(u.as_str(), role) {
+                    return Err(ConfigError::Invalid {
+                        path,
+                        detail: format!(
+                            "[roles] user {u:?} is listed under both {other} and {role}: give each person one role"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn retention(&self) -> RetentionPolicy {
+        RetentionPolicy {
+            pii_days_after_close: self
+                .retention
+                .pii_days_after_ship
+                .unwrap_or(RetentionPolicy::MAX_PII_DAYS),
+        }
+    }
+
+    /// The role of an OS user. With no `[roles]` configured at all, the site is run by one
+    /// person and that person is its lead; otherwise an unlisted user has no role.
+    pub fn role_of(&self, user: &str) -> Option<Role> {
+        let r = &self.roles;
+        if r.leads.is_empty() && r.labelers.is_empty() && r.packers.is_empty() {
+            return Some(Role::Lead);
+        }
+        if r.leads.iter().any(|u| u == user) {
+            Some(Role::Lead)
+        } else if r.labelers.iter().any(|u| u == user) {
+            Some(Role::Labeler)
+        } else if r.packers.iter().any(|u| u == user) {
+            Some(Role::Packer)
+        } else {
+            None
+        }
+    }
+
+    /// The data directory: flag or `PACKLINE_DATA_DIR` (passed in), then `[store] data_dir`,
+    /// then `$XDG_DATA_HOME/packline`.
+    pub fn data_dir(&self, flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_owned)
+            .or_else(|| self.store.data_dir.clone())
+            .unwrap_or_else(|| xdg_dir("XDG_DATA_HOME", ".local/share").join("packline"))
+    }
+
+    /// The log file: `[log] file`, else `$XDG_STATE_HOME/packline/packline.log`.
+    pub fn log_file(&self) -> PathBuf {
+        self.log
+            .file
+            .clone()
+            .unwrap_or_else(|| xdg_dir("XDG_STATE_HOME", ".local/state").join("packline/packline.log"))
+    }
+}
+
+fn default_config_path() -> Option<PathBuf> {
+    Some(xdg_dir("XDG_CONFIG_HOME", ".config").join("packline/config.toml"))
+}
+
+fn xdg_dir(var: &str, fallback: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/"))
+            .join(fallback),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        Config::load(Some(&p))
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = parse("[store]\ndata_dri = \"/x\"\n").unwrap_err().to_string();
+        assert!(err.contains("c.toml") && err.contains("data_dri"), "{err}");
+    }
+
+    #[test]
+    fn retention_may_only_be_lowered() {
+        assert_eq!(
+            parse("[retention]\npii_days_after_ship = 14\n")
+                .unwrap()
+                .retention()
+                .pii_days_after_close,
+            14
+        );
+        let err = parse("[retention]\npii_days_after_ship = 31\n").unwrap_err().to_string();
+        assert!(err.contains("at most 30 days"), "{err}");
+    }
+
+    #[test]
+    fn roles_map_users() {
+        let c = parse("[roles]\nleads = [\"ana\"]\npackers = [\"bo\"]\n").unwrap();
+        assert_eq!(c.role_of("ana"), Some(Role::Lead));
+        assert_eq!(c.role_of("bo"), Some(Role::Packer));
+        assert_eq!(c.role_of("eve"), None);
+        assert_eq!(Config::default().role_of("anyone"), Some(Role::Lead));
+        assert!(parse("[roles]\nleads = [\"a\"]\npackers = [\"a\"]\n").is_err());
+    }
+}

@@ -1,0 +1,114 @@
+//! Text that came from outside (Amazon, a file, a scanner) made safe to show, and normalised to
+//! compare. Nothing here allocates more than its input needs, and nothing panics on any input.
+
+use std::fmt::Write as _;
+
+use unicode_normalization::UnicodeNormalization;
+
+/// True for characters that change how a terminal or a renderer treats what follows: C0/C1
+/// controls (escape sequences start here) and the invisible format characters (zero-width
+/// spaces and joiners, bidirectional overrides and isolates, the byte-order mark).
+pub fn is_hazard(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
+
+/// Writes `s` with every hazardous character shown as a `\u{..}` escape (and `\` doubled so the
+/// escape is unambiguous). The result never contains a control or format character.
+pub fn escape_hazards(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if is_hazard(c) {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\u{{{:04X}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The form a name is compared in: compatibility-normalised (NFKC), case-folded, hazards removed,
+/// whitespace collapsed. "  JOHN\u{200B}  Smith " and "john smith" compare equal.
+pub fn fold(s: &str) -> String {
+    let cleaned: String = s.nfkc().filter(|c| !is_hazard(*c) || c.is_whitespace()).collect();
+    let folded: String = caseless::default_case_fold_str(&cleaned).nfkc().collect();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The words of a folded name: maximal runs of letters, marks and digits ("Müller-Lüdenscheidt"
+/// gives "müller" and "lüdenscheidt").
+pub fn tokens(folded: &str) -> impl Iterator<Item = &str> {
+    folded
+        .split(|c: char| !(c.is_alphanumeric() || is_mark(c)))
+        .filter(|t| !t.is_empty())
+}
+
+/// Combining marks, so that scripts written with them (Devanagari, Thai, Arabic harakat) stay in
+/// one token. A coarse test on the main combining blocks is enough: splitting inside a word only
+/// makes a name search less exact, never wrong.
+fn is_mark(c: char) -> bool {
+    matches!(c,
+        '\u{0300}'..='\u{036F}'
+            | '\u{0483}'..='\u{0489}'
+            | '\u{0591}'..='\u{05C7}'
+            | '\u{0610}'..='\u{061A}'
+            | '\u{064B}'..='\u{065F}'
+            | '\u{0670}'
+            | '\u{06D6}'..='\u{06ED}'
+            | '\u{0900}'..='\u{0903}'
+            | '\u{093A}'..='\u{094F}'
+            | '\u{0951}'..='\u{0957}'
+            | '\u{0962}'..='\u{0963}'
+            | '\u{0E31}'
+            | '\u{0E34}'..='\u{0E3A}'
+            | '\u{0E47}'..='\u{0E4E}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{FE20}'..='\u{FE2F}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_every_control_and_format_character() {
+        let s = "a\u{1b}[31mb\u{202E}c\u{200B}d\\e\n";
+        let e = escape_hazards(s);
+        assert_eq!(e, "a\\u{001B}[31mb\\u{202E}c\\u{200B}d\\\\e\\u{000A}");
+        assert!(!e.chars().any(is_hazard));
+    }
+
+    #[test]
+    fn fold_ignores_case_width_invisibles_and_spacing() {
+        assert_eq!(fold("  JOHN\u{200B}  Smith "), "john smith");
+        assert_eq!(fold("Straße"), fold("STRASSE"));
+        assert_eq!(fold("ＪＯＨＮ"), "john");
+        assert_eq!(fold("Jo\u{200D}hn"), "john");
+    }
+
+    #[test]
+    fn tokens_split_on_punctuation_and_keep_scripts_whole() {
+        let f = fold("Müller-Lüdenscheidt, Jörg");
+        assert_eq!(tokens(&f).collect::<Vec<_>>(), ["müller", "lüdenscheidt", "jörg"]);
+        let f = fold("محمد عبد الله");
+        assert_eq!(tokens(&f).count(), 3);
+        let f = fold("देवनागरी नाम");
+        assert_eq!(tokens(&f).collect::<Vec<_>>(), ["देवनागरी", "नाम"]);
+    }
+}

@@ -1,0 +1,190 @@
+//! The audit log: an append-only sled tree where each entry carries the hash of its predecessor,
+//! so editing, deleting or reordering entries is detected by `verify`. Entries name who did what
+//! to which order and why; they never hold personal data (callers pass ids and reasons only).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use super::Error;
+
+/// Key in the meta tree holding the last entry's sequence number and hash.
+pub const HEAD_KEY: &[u8] = b"audit_head";
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One audit entry. Field order is the hashing order: never reorder fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub user: String,
+    pub action: String,
+    pub order: Option<String>,
+    pub reason: Option<String>,
+    pub prev: String,
+    pub hash: String,
+}
+
+/// What an entry says, before it is chained.
+pub struct Record<'a> {
+    pub at: DateTime<Utc>,
+    pub user: &'a str,
+    pub action: &'a str,
+    pub order: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: u64,
+    at: &'a DateTime<Utc>,
+    user: &'a str,
+    action: &'a str,
+    order: Option<&'a str>,
+    reason: Option<&'a str>,
+    prev: &'a str,
+}
+
+fn entry_hash(e: &Hashed<'_>) -> String {
+    let bytes = serde_json::to_vec(e).expect("audit entry serializes");
+    hex(&Sha256::digest(&bytes))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+struct Head {
+    seq: u64,
+    hash: String,
+}
+
+/// Appends an entry inside a transaction that also covers the change it records.
+pub fn append(
+    audit: &TransactionalTree,
+    meta: &TransactionalTree,
+    rec: &Record<'_>,
+) -> Result<u64, ConflictableTransactionError<Error>> {
+    let head: Option<Head> = match meta.get(HEAD_KEY)? {
+        Some(v) => Some(serde_json::from_slice(&v).map_err(|_| {
+            ConflictableTransactionError::Abort(Error::AuditBroken(
+                "the audit head record is unreadable".into(),
+            ))
+        })?),
+        None => None,
+    };
+    let (seq, prev) = match head {
+        Some(h) => (h.seq + 1, h.hash),
+        None => (1, GENESIS.to_owned()),
+    };
+    let hashed = Hashed {
+        seq,
+        at: &rec.at,
+        user: rec.user,
+        action: rec.action,
+        order: rec.order,
+        reason: rec.reason,
+        prev: &prev,
+    };
+    let hash = entry_hash(&hashed);
+    let entry = AuditEntry {
+        seq,
+        at: rec.at,
+        user: rec.user.to_owned(),
+        action: rec.action.to_owned(),
+        order: rec.order.map(str::to_owned),
+        reason: rec.reason.map(str::to_owned),
+        prev,
+        hash: hash.clone(),
+    };
+    audit.insert(&seq.to_be_bytes(), serde_json::to_vec(&entry).expect("serializes"))?;
+    meta.insert(HEAD_KEY, serde_json::to_vec(&Head { seq, hash }).expect("serializes"))?;
+    Ok(seq)
+}
+
+/// Walks the whole chain. `Ok(n)` when all `n` entries are intact; otherwise the error names the
+/// first bad entry and what is wrong with it.
+pub fn verify(audit: &sled::Tree, meta: &sled::Tree) -> Result<u64, Error> {
+    let mut expected_seq = 1u64;
+    let mut prev = GENESIS.to_owned();
+    for item in audit.iter() {
+        let (k, v) = item?;
+        let key_seq = k
+            .as_ref()
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| Error::AuditBroken("an audit key is not a sequence number".into()))?;
+        let e: AuditEntry = serde_json::from_slice(&v).map_err(|_| {
+            Error::AuditBroken(format!("audit entry {key_seq} is unreadable (edited)"))
+        })?;
+        if key_seq != expected_seq {
+            return Err(Error::AuditBroken(format!(
+                "audit entry {expected_seq} is missing: the log jumps from {} to {key_seq} (deleted)",
+                expected_seq - 1
+            )));
+        }
+        if e.seq != key_seq {
+            return Err(Error::AuditBroken(format!(
+                "audit entry {key_seq} holds entry {} (moved or reordered)",
+                e.seq
+            )));
+        }
+        if e.prev != prev {
+            return Err(Error::AuditBroken(format!(
+                "audit entry {key_seq} does not follow entry {} (reordered or replaced)",
+                key_seq - 1
+            )));
+        }
+        let hash = entry_hash(&Hashed {
+            seq: e.seq,
+            at: &e.at,
+            user: &e.user,
+            action: &e.action,
+            order: e.order.as_deref(),
+            reason: e.reason.as_deref(),
+            prev: &e.prev,
+        });
+        if hash != e.hash {
+            return Err(Error::AuditBroken(format!(
+                "audit entry {key_seq} does not match its hash (edited)"
+            )));
+        }
+        prev = e.hash;
+        expected_seq += 1;
+    }
+    let count = expected_seq - 1;
+    match meta.get(HEAD_KEY)? {
+        None if count == 0 => Ok(0),
+        None => Err(Error::AuditBroken("the audit head record is missing".into())),
+        Some(v) => {
+            let head: Head = serde_json::from_slice(&v)
+                .map_err(|_| Error::AuditBroken("the audit head record is unreadable".into()))?;
+            if head.seq != count || head.hash != prev {
+                Err(Error::AuditBroken(format!(
+                    "the log ends at entry {count} but {} entries were written (entries after {count} deleted)",
+                    head.seq
+                )))
+            } else {
+                Ok(count)
+            }
+        }
+    }
+}
+
+/// Reads every entry in order (for `packline audit show` and tests).
+pub fn entries(audit: &sled::Tree) -> Result<Vec<AuditEntry>, Error> {
+    audit
+        .iter()
+        .values()
+        .map(|v| {
+            let v = v?;
+            serde_json::from_slice(&v).map_err(|_| Error::AuditBroken("unreadable entry".into()))
+        })
+        .collect()
+}

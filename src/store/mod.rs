@@ -1,0 +1,912 @@
+//! The sealed order store: sled trees for orders and their indexes, recipients sealed with `age`
+//! under key epochs, the blind name index, retention and the audit log.
+//!
+//! This module owns every byte packline keeps on disk. It must never write a recipient in the
+//! clear, and every state change is one sled transaction that appends its audit entry and is
+//! flushed before the call returns.
+
+pub mod audit;
+pub mod index;
+pub mod retention;
+pub mod seal;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use crate::amazon::{FulfillmentStatus, ImportedOrder};
+use crate::domain::{Event, IllegalTransition, OrderId, OrderRecord, OrderState, Recipient};
+pub use retention::{PurgeReport, RetentionPolicy};
+pub use seal::{Keyring, MasterSource, Protection};
+
+/// Everything that can go wrong in the store. Messages say what is wrong, where, and what to do;
+/// none of them carries personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("no keys for this store ({path} is missing): run `packline keys init` first")]
+    NoKeys { path: PathBuf },
+    #[error("keys already exist at {path}: `keys init` never replaces a site's keys; use `packline keys rotate` for a new epoch")]
+    KeysExist { path: PathBuf },
+    #[error("keyring {path} is damaged: {detail}")]
+    Keyring { path: PathBuf, detail: String },
+    #[error(
+        "the store is locked: {action} needs the site's master key, which a lead holds. Unlock by \
+         giving the master passphrase (--passphrase-file FILE, PACKLINE_PASSPHRASE_FILE, or at the \
+         prompt on a terminal) or, on an unattended site, set [keys] identity_file (or \
+         PACKLINE_IDENTITY_FILE) to the 0600 identity file made by `packline keys init --identity-file`"
+    )]
+    Locked { action: &'static str },
+    #[error(
+        "identity file {path} has mode {mode:o}: a master key must not be readable or writable by \
+         group or others. Run: chmod 600 {path}"
+    )]
+    IdentityFileMode { path: PathBuf, mode: u32 },
+    #[error("wrong master key: {0}")]
+    WrongKey(String),
+    #[error("the passphrase does not unlock this store's master key")]
+    BadPassphrase,
+    #[error("the recipient of this order was sealed under key epoch {epoch}, which retention has destroyed")]
+    EpochShredded { epoch: u32 },
+    #[error("a sealed recipient record is damaged and cannot be opened")]
+    CorruptRecord,
+    #[error("a stored order record is damaged: {0}")]
+    CorruptOrder(String),
+    #[error("crypto: {0}")]
+    Crypto(String),
+    #[error("order {0} is not in the store")]
+    NoSuchOrder(OrderId),
+    #[error("order {order}: {source}")]
+    Transition {
+        order: OrderId,
+        #[source]
+        source: IllegalTransition,
+    },
+    #[error("order {0} has no recipient on record (never received, or destroyed by retention)")]
+    NoRecipient(OrderId),
+    #[error("audit log: {0}")]
+    AuditBroken(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("this keyring belongs to another store (the store records master recipient {store}, the keyring {keyring})")]
+    KeyringMismatch { store: String, keyring: String },
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+impl From<TransactionError<Error>> for Error {
+    fn from(e: TransactionError<Error>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => Error::Sled(e),
+        }
+    }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<Error>>;
+
+fn abort<T>(e: Error) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+/// The sled trees. Amazon-sourced data lives under `amazon/`.
+struct Trees {
+    orders: sled::Tree,
+    recipients: sled::Tree,
+    queue: sled::Tree,
+    sku: sled::Tree,
+    names: sled::Tree,
+    names_by_order: sled::Tree,
+    epochs: sled::Tree,
+    pending_index: sled::Tree,
+    exceptions: sled::Tree,
+    audit: sled::Tree,
+    meta: sled::Tree,
+}
+
+/// The same trees inside one transaction.
+struct Tx<'a> {
+    orders: &'a TransactionalTree,
+    recipients: &'a TransactionalTree,
+    queue: &'a TransactionalTree,
+    sku: &'a TransactionalTree,
+    names: &'a TransactionalTree,
+    names_by_order: &'a TransactionalTree,
+    epochs: &'a TransactionalTree,
+    pending_index: &'a TransactionalTree,
+    exceptions: &'a TransactionalTree,
+    audit: &'a TransactionalTree,
+    meta: &'a TransactionalTree,
+}
+
+const META_MASTER: &[u8] = b"master_recipient";
+/// In the epochs tree, a record sealed to that epoch is live; `GONE` marks one that was destroyed
+/// or moved to another epoch (stale copies may remain in sled's log until the epoch is shredded).
+const EPOCH_LIVE: &[u8] = &[1];
+const EPOCH_GONE: &[u8] = &[0];
+
+/// Counts from one import.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    pub new: u64,
+    pub updated: u64,
+    pub cancelled: u64,
+    pub unchanged: u64,
+    /// Orders not for this warehouse: fulfilled by Amazon, pending at Amazon, or closed before
+    /// packline first saw them.
+    pub skipped: u64,
+}
+
+/// An exception note: why an order left the line and how a lead resolved it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionNote {
+    pub raised_at: DateTime<Utc>,
+    pub raised_by: String,
+    pub note: String,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+    pub resolution: Option<String>,
+}
+
+/// One row of a queue listing.
+pub struct QueueRow {
+    pub record: OrderRecord,
+}
+
+pub struct Store {
+    db: sled::Db,
+    t: Trees,
+    keyring: Keyring,
+}
+
+/// Where sled keeps its files inside the data directory.
+pub const DB_DIR: &str = "db";
+
+impl Store {
+    /// Creates the keys of a new site and records the master recipient in the store.
+    pub fn init_keys(data_dir: &Path, source: &MasterSource, now: DateTime<Utc>) -> Result<String, Error> {
+        create_data_dir(data_dir)?;
+        let db = open_db(data_dir)?;
+        let meta = db.open_tree("meta")?;
+        if let Some(existing) = meta.get(META_MASTER)? {
+            return Err(Error::KeysExist {
+                path: PathBuf::from(format!(
+                    "{} (store already keyed to {})",
+                    Keyring::path_in(data_dir).display(),
+                    String::from_utf8_lossy(&existing)
+                )),
+            });
+        }
+        let ring = Keyring::init(data_dir, source, now)?;
+        let recipient = ring.master_recipient();
+        meta.insert(META_MASTER, recipient.as_bytes())?;
+        db.flush()?;
+        Ok(recipient)
+    }
+
+    /// Opens an existing, keyed store. Needs no secret.
+    pub fn open(data_dir: &Path) -> Result<Self, Error> {
+        if !data_dir.join(DB_DIR).exists() {
+            return Err(Error::NoKeys {
+                path: Keyring::path_in(data_dir),
+            });
+        }
+        let db = open_db(data_dir)?;
+        let keyring = Keyring::load(data_dir)?;
+        let t = Trees {
+            orders: db.open_tree("amazon/orders")?,
+            recipients: db.open_tree("amazon/recipients")?,
+            queue: db.open_tree("queue")?,
+            sku: db.open_tree("sku")?,
+            names: db.open_tree("names")?,
+            names_by_order: db.open_tree("names_by_order")?,
+            epochs: db.open_tree("epochs")?,
+            pending_index: db.open_tree("pending_index")?,
+            exceptions: db.open_tree("exceptions")?,
+            audit: db.open_tree("audit")?,
+            meta: db.open_tree("meta")?,
+        };
+        let store_master = t
+            .meta
+            .get(META_MASTER)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default();
+        if store_master != keyring.master_recipient() {
+            return Err(Error::KeyringMismatch {
+                store: store_master,
+                keyring: keyring.master_recipient(),
+            });
+        }
+        Ok(Store { db, t, keyring })
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    pub fn keyring_mut(&mut self) -> &mut Keyring {
+        &mut self.keyring
+    }
+
+    pub fn is_unlocked(&self) -> bool {
+        self.keyring.is_unlocked()
+    }
+
+    /// Unlocks with the master key, then indexes the names of orders imported while locked.
+    pub fn unlock(&mut self, source: &MasterSource) -> Result<u64, Error> {
+        self.keyring.unlock(source)?;
+        self.index_pending()
+    }
+
+    fn transact<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R, Error> {
+        let t = &self.t;
+        let r = (
+            &t.orders,
+            &t.recipients,
+            &t.queue,
+            &t.sku,
+            &t.names,
+            &t.names_by_order,
+            &t.epochs,
+            &t.pending_index,
+            &t.exceptions,
+            &t.audit,
+            &t.meta,
+        )
+            .transaction(|(o, r, q, s, n, nb, e, p, x, a, m)| {
+                f(&Tx {
+                    orders: o,
+                    recipients: r,
+                    queue: q,
+                    sku: s,
+                    names: n,
+                    names_by_order: nb,
+                    epochs: e,
+                    pending_index: p,
+                    exceptions: x,
+                    audit: a,
+                    meta: m,
+                })
+            })?;
+        Ok(r)
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), Error> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn get(&self, id: &OrderId) -> Result<Option<OrderRecord>, Error> {
+        self.t
+            .orders
+            .get(id.as_str())?
+            .map(|v| decode_record(&v))
+            .transpose()
+    }
+
+    pub fn order_count(&self) -> usize {
+        self.t.orders.len()
+    }
+
+    /// Orders in queue order (state, then ship-by, then id); one state only if given.
+    pub fn list(
+        &self,
+        state: Option<OrderState>,
+    ) -> impl Iterator<Item = Result<OrderRecord, Error>> + '_ {
+        let iter = match state {
+            Some(s) => self.t.queue.scan_prefix([s.code()]),
+            None => self.t.queue.iter(),
+        };
+        iter.map(move |item| {
+            let (k, _) = item?;
+            let id = &k[9..];
+            let v = self.t.orders.get(id)?.ok_or_else(|| {
+                Error::CorruptOrder("queue index names an order that is not stored".into())
+            })?;
+            decode_record(&v)
+        })
+    }
+
+    /// Imports parsed orders: new actionable orders are sealed and queued; known orders are
+    /// updated when Amazon's copy is newer (a cancellation cancels); the rest is skipped.
+    /// Needs no secret. Each chunk is one transaction; everything is flushed before returning.
+    pub fn import(
+        &mut self,
+        orders: Vec<ImportedOrder>,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts, Error> {
+        let mut counts = ImportCounts::default();
+        let mut it = orders.into_iter().peekable();
+        while it.peek().is_some() {
+            let chunk: Vec<ImportedOrder> = it.by_ref().take(IMPORT_CHUNK).collect();
+            let mut plans = Vec::with_capacity(chunk.len());
+            for imported in chunk {
+                if let Some(p) = self.plan_import(imported, now, &mut counts)? {
+                    plans.push(p);
+                }
+            }
+            if plans.is_empty() {
+                continue;
+            }
+            self.transact(|tx| {
+                for p in &plans {
+                    apply_plan(tx, p, user, now)?;
+                }
+                Ok(())
+            })?;
+        }
+        if counts.new + counts.updated + counts.cancelled > 0 {
+            let reason = format!(
+                "{} new, {} updated, {} cancelled",
+                counts.new, counts.updated, counts.cancelled
+            );
+            self.transact(|tx| {
+                audit::append(
+                    tx.audit,
+                    tx.meta,
+                    &audit::Record {
+                        at: now,
+                        user,
+                        action: "import",
+                        order: None,
+                        reason: Some(&reason),
+                    },
+                )
+                .map(|_| ())
+            })?;
+        }
+        self.flush()?;
+        Ok(counts)
+    }
+
+    fn plan_import(
+        &mut self,
+        imported: ImportedOrder,
+        now: DateTime<Utc>,
+        counts: &mut ImportCounts,
+    ) -> Result<Option<ImportPlan>, Error> {
+        let ImportedOrder {
+            order,
+            status,
+            fulfilled_by_merchant,
+            recipient,
+        } = imported;
+        if !fulfilled_by_merchant {
+            counts.skipped += 1;
+            return Ok(None);
+        }
+        let existing = self.get(&order.id)?;
+        let (old, mut record, event) = match existing {
+            None => {
+                if !status.is_actionable() {
+                    counts.skipped += 1;
+                    return Ok(None);
+                }
+                counts.new += 1;
+                let mask = recipient.as_ref().map(Recipient::mask);
+                (None, OrderRecord::new(order, now, mask), None)
+            }
+            Some(rec) => {
+                if order.updated <= rec.order.updated {
+                    counts.unchanged += 1;
+                    return Ok(None);
+                }
+                let mut next = rec.clone();
+                next.order = order;
+                let event = match status {
+                    FulfillmentStatus::Cancelled if !rec.state.is_closed() => {
+                        counts.cancelled += 1;
+                        Some(Event::Cancel)
+                    }
+                    FulfillmentStatus::Shipped if !rec.state.is_closed() => {
+                        counts.updated += 1;
+                        Some(Event::ShippedElsewhere)
+                    }
+                    _ => {
+                        counts.updated += 1;
+                        None
+                    }
+                };
+                (Some(rec), next, event)
+            }
+        };
+        if let Some(e) = event {
+            record.apply(e, now).map_err(|source| Error::Transition {
+                order: record.order.id.clone(),
+                source,
+            })?;
+        }
+        // A recipient is kept only for an order still to be shipped; a changed address re-seals.
+        let sealed = match recipient {
+            Some(r) if !record.state.is_closed() => {
+                record.recipient_mask = Some(r.mask());
+                let (envelope, epoch) = self.keyring.seal(&r, now)?;
+                let names = self
+                    .keyring
+                    .index_key()
+                    .map(|k| index::name_keys(k, &r.name));
+                Some(Sealed {
+                    envelope,
+                    epoch,
+                    names,
+                })
+            }
+            _ => None,
+        };
+        Ok(Some(ImportPlan {
+            old,
+            record,
+            event,
+            sealed,
+        }))
+    }
+
+    /// Moves an order through its lifecycle: one transaction with its audit entry, flushed.
+    pub fn transition(
+        &self,
+        id: &OrderId,
+        event: Event,
+        user: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<OrderRecord, Error> {
+        let rec = self.transact(|tx| {
+            let Some(v) = tx.orders.get(id.as_str())? else {
+                return abort(Error::NoSuchOrder(id.clone()));
+            };
+            let old = decode_record(&v).or_else(abort)?;
+            let mut rec = old.clone();
+            if let Err(source) = rec.apply(event, now) {
+                return abort(Error::Transition {
+                    order: id.clone(),
+                    source,
+                });
+            }
+            write_record(tx, Some(&old), &rec)?;
+            audit::append(
+                tx.audit,
+                tx.meta,
+                &audit::Record {
+                    at: now,
+                    user,
+                    action: event.name(),
+                    order: Some(id.as_str()),
+                    reason,
+                },
+            )?;
+            Ok(rec)
+        })?;
+        self.flush()?;
+        Ok(rec)
+    }
+
+    /// Takes an order off the line with a note for a lead.
+    pub fn raise_exception(
+        &self,
+        id: &OrderId,
+        user: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<OrderRecord, Error> {
+        self.exception_change(id, Event::RaiseException, user, note, now)
+    }
+
+    /// A lead puts an exception order back on the line at `resume`.
+    pub fn resolve_exception(
+        &self,
+        id: &OrderId,
+        resume: OrderState,
+        user: &str,
+        resolution: &str,
+        now: DateTime<Utc>,
+    ) -> Result<OrderRecord, Error> {
+        self.exception_change(id, Event::Resolve(resume), user, resolution, now)
+    }
+
+    fn exception_change(
+        &self,
+        id: &OrderId,
+        event: Event,
+        user: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<OrderRecord, Error> {
+        let rec = self.transact(|tx| {
+            let Some(v) = tx.orders.get(id.as_str())? else {
+                return abort(Error::NoSuchOrder(id.clone()));
+            };
+            let old = decode_record(&v).or_else(abort)?;
+            let mut rec = old.clone();
+            if let Err(source) = rec.apply(event, now) {
+                return abort(Error::Transition {
+                    order: id.clone(),
+                    source,
+                });
+            }
+            let mut notes: Vec<ExceptionNote> = match tx.exceptions.get(id.as_str())? {
+                Some(v) => serde_json::from_slice(&v)
+                    .map_err(|e| Error::CorruptOrder(format!("exception notes: {e}")))
+                    .or_else(abort)?,
+                None => Vec::new(),
+            };
+            if event == Event::RaiseException {
+                notes.push(ExceptionNote {
+                    raised_at: now,
+                    raised_by: user.to_owned(),
+                    note: text.to_owned(),
+                    resolved_at: None,
+                    resolved_by: None,
+                    resolution: None,
+                });
+            } else if let Some(open) = notes.iter_mut().rev().find(|n| n.resolved_at.is_none()) {
+                open.resolved_at = Some(now);
+                open.resolved_by = Some(user.to_owned());
+                open.resolution = Some(text.to_owned());
+            }
+            tx.exceptions
+                .insert(id.as_str(), serde_json::to_vec(&notes).expect("serializes"))?;
+            write_record(tx, Some(&old), &rec)?;
+            audit::append(
+                tx.audit,
+                tx.meta,
+                &audit::Record {
+                    at: now,
+                    user,
+                    action: event.name(),
+                    order: Some(id.as_str()),
+                    reason: None,
+                },
+            )?;
+            Ok(rec)
+        })?;
+        self.flush()?;
+        Ok(rec)
+    }
+
+    pub fn exception_notes(&self, id: &OrderId) -> Result<Vec<ExceptionNote>, Error> {
+        match self.t.exceptions.get(id.as_str())? {
+            Some(v) => serde_json::from_slice(&v)
+                .map_err(|e| Error::CorruptOrder(format!("exception notes: {e}"))),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Opens an order's recipient for a person, recording who and why in the audit log first.
+    /// Needs the store unlocked and a reason.
+    pub fn reveal(
+        &self,
+        id: &OrderId,
+        user: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Recipient, Error> {
+        if reason.trim().is_empty() {
+            return Err(Error::Usage(
+                "a reveal needs a reason (--reason TEXT): it goes to the audit log".into(),
+            ));
+        }
+        let envelope = self
+            .t
+            .recipients
+            .get(id.as_str())?
+            .ok_or_else(|| match self.t.orders.contains_key(id.as_str()) {
+                Ok(true) => Error::NoRecipient(id.clone()),
+                _ => Error::NoSuchOrder(id.clone()),
+            })?;
+        let recipient = self.keyring.open(&envelope, "revealing a recipient")?;
+        self.transact(|tx| {
+            audit::append(
+                tx.audit,
+                tx.meta,
+                &audit::Record {
+                    at: now,
+                    user,
+                    action: "reveal",
+                    order: Some(id.as_str()),
+                    reason: Some(reason),
+                },
+            )
+            .map(|_| ())
+        })?;
+        self.flush()?;
+        Ok(recipient)
+    }
+
+    /// Opens a recipient for a machine step that needs it (a label), without an audit entry of
+    /// its own: the step that calls this is audited.
+    pub fn open_recipient(&self, id: &OrderId) -> Result<Option<Recipient>, Error> {
+        match self.t.recipients.get(id.as_str())? {
+            Some(env) => Ok(Some(self.keyring.open(&env, "reading a recipient")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Finds orders by recipient name through the blind index. Needs the store unlocked (the
+    /// index key is sealed). Matches the full name, or every word of the query.
+    pub fn lookup_name(
+        &mut self,
+        text: &str,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OrderId>, Error> {
+        let key = *self
+            .keyring
+            .index_key()
+            .ok_or(Error::Locked { action: "a name lookup" })?;
+        self.index_pending()?;
+        let Some(q) = index::query(&key, text) else {
+            return Ok(Vec::new());
+        };
+        let ids_for = |k: &index::NameKey| -> Result<BTreeSet<Vec<u8>>, Error> {
+            self.t
+                .names
+                .scan_prefix(k)
+                .keys()
+                .map(|r| Ok(r?[32..].to_vec()))
+                .collect()
+        };
+        let mut found = ids_for(&q.full)?;
+        let mut words: Option<BTreeSet<Vec<u8>>> = None;
+        for w in &q.words {
+            let ids = ids_for(w)?;
+            words = Some(match words {
+                None => ids,
+                Some(acc) => acc.intersection(&ids).cloned().collect(),
+            });
+        }
+        found.extend(words.unwrap_or_default());
+        self.transact(|tx| {
+            audit::append(
+                tx.audit,
+                tx.meta,
+                &audit::Record {
+                    at: now,
+                    user,
+                    action: "lookup_name",
+                    order: None,
+                    reason: Some(&format!("{} found", found.len())),
+                },
+            )
+            .map(|_| ())
+        })?;
+        self.flush()?;
+        found
+            .into_iter()
+            .map(|b| {
+                let s = String::from_utf8(b)
+                    .map_err(|_| Error::CorruptOrder("a name index entry is damaged".into()))?;
+                OrderId::parse(&s).map_err(|e| Error::CorruptOrder(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Indexes the names of orders imported while the store was locked. Returns how many.
+    pub fn index_pending(&mut self) -> Result<u64, Error> {
+        let Some(key) = self.keyring.index_key().copied() else {
+            return Ok(0);
+        };
+        let mut done = 0;
+        loop {
+            let batch: Vec<sled::IVec> = self
+                .t
+                .pending_index
+                .iter()
+                .keys()
+                .take(IMPORT_CHUNK)
+                .collect::<Result<_, _>>()?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut work = Vec::with_capacity(batch.len());
+            for id in &batch {
+                let names = match self.t.recipients.get(id)? {
+                    Some(env) => {
+                        let r = self.keyring.open(&env, "indexing names")?;
+                        Some(index::name_keys(&key, &r.name))
+                    }
+                    None => None,
+                };
+                work.push((id.clone(), names));
+            }
+            self.transact(|tx| {
+                for (id, names) in &work {
+                    tx.pending_index.remove(id)?;
+                    if let Some(names) = names {
+                        set_names(tx, id, names)?;
+                    }
+                }
+                Ok(())
+            })?;
+            done += work.len() as u64;
+        }
+        if done > 0 {
+            self.flush()?;
+        }
+        Ok(done)
+    }
+
+    /// Checks the audit chain; `Ok(n)` with the number of intact entries.
+    pub fn verify_audit(&self) -> Result<u64, Error> {
+        audit::verify(&self.t.audit, &self.t.meta)
+    }
+
+    pub fn audit_entries(&self) -> Result<Vec<audit::AuditEntry>, Error> {
+        audit::entries(&self.t.audit)
+    }
+}
+
+const IMPORT_CHUNK: usize = 512;
+
+struct Sealed {
+    envelope: Vec<u8>,
+    epoch: u32,
+    /// Blind-index keys, when the store was unlocked at import; else the order waits in
+    /// `pending_index` for the next unlock.
+    names: Option<Vec<index::NameKey>>,
+}
+
+struct ImportPlan {
+    old: Option<OrderRecord>,
+    record: OrderRecord,
+    event: Option<Event>,
+    sealed: Option<Sealed>,
+}
+
+fn apply_plan(tx: &Tx<'_>, p: &ImportPlan, user: &str, now: DateTime<Utc>) -> TxResult<()> {
+    let id = p.record.order.id.as_str();
+    write_record(tx, p.old.as_ref(), &p.record)?;
+    if let Some(s) = &p.sealed {
+        if let Some(old_env) = tx.recipients.get(id)? {
+            if let Some(old_epoch) = seal::envelope_epoch(&old_env) {
+                if old_epoch != s.epoch {
+                    tx.epochs.insert(epoch_key(old_epoch, id), EPOCH_GONE)?;
+                }
+            }
+        }
+        tx.recipients.insert(id, s.envelope.as_slice())?;
+        tx.epochs.insert(epoch_key(s.epoch, id), EPOCH_LIVE)?;
+        clear_names(tx, id.as_bytes())?;
+        match &s.names {
+            Some(names) => {
+                tx.pending_index.remove(id)?;
+                set_names(tx, id.as_bytes(), names)?;
+            }
+            None => {
+                tx.pending_index.insert(id, &[])?;
+            }
+        }
+    }
+    if let Some(e) = p.event {
+        let reason = match e {
+            Event::Cancel => "cancelled at Amazon",
+            _ => "shipped outside packline, per Amazon",
+        };
+        audit::append(
+            tx.audit,
+            tx.meta,
+            &audit::Record {
+                at: now,
+                user,
+                action: e.name(),
+                order: Some(id),
+                reason: Some(reason),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes a record and keeps the queue and SKU indexes in step with it.
+fn write_record(tx: &Tx<'_>, old: Option<&OrderRecord>, rec: &OrderRecord) -> TxResult<()> {
+    let id = rec.order.id.as_str();
+    if let Some(old) = old {
+        tx.queue.remove(queue_key(old))?;
+        for l in &old.order.lines {
+            tx.sku.remove(sku_key(&l.sku, id))?;
+        }
+    }
+    tx.queue.insert(queue_key(rec), &[])?;
+    for l in &rec.order.lines {
+        tx.sku
+            .insert(sku_key(&l.sku, id), &l.quantity_ordered.to_be_bytes())?;
+    }
+    tx.orders.insert(id, encode_record(rec))?;
+    Ok(())
+}
+
+fn set_names(tx: &Tx<'_>, id: &[u8], names: &[index::NameKey]) -> TxResult<()> {
+    let mut all = Vec::with_capacity(names.len() * 32);
+    for n in names {
+        let mut k = n.to_vec();
+        k.extend_from_slice(id);
+        tx.names.insert(k, &[])?;
+        all.extend_from_slice(n);
+    }
+    tx.names_by_order.insert(id, all)?;
+    Ok(())
+}
+
+fn clear_names(tx: &Tx<'_>, id: &[u8]) -> TxResult<()> {
+    if let Some(all) = tx.names_by_order.remove(id)? {
+        for n in all.chunks_exact(32) {
+            let mut k = n.to_vec();
+            k.extend_from_slice(id);
+            tx.names.remove(k)?;
+        }
+    }
+    Ok(())
+}
+
+/// Queue order: state code, then ship-by (seconds, sign-flipped so it sorts as unsigned), then id.
+fn queue_key(rec: &OrderRecord) -> Vec<u8> {
+    let id = rec.order.id.as_str().as_bytes();
+    let t = rec.order.ship_by_key().timestamp();
+    let mut k = Vec::with_capacity(9 + id.len());
+    k.push(rec.state.code());
+    k.extend_from_slice(&((t as u64) ^ (1 << 63)).to_be_bytes());
+    k.extend_from_slice(id);
+    k
+}
+
+fn sku_key(sku: &str, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(sku.len() + 1 + id.len());
+    k.extend_from_slice(sku.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn epoch_key(epoch: u32, id: &str) -> Vec<u8> {
+    let mut k = epoch.to_be_bytes().to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn encode_record(rec: &OrderRecord) -> Vec<u8> {
+    serde_json::to_vec(rec).expect("order record serializes")
+}
+
+fn decode_record(bytes: &[u8]) -> Result<OrderRecord, Error> {
+    serde_json::from_slice(bytes).map_err(|e| Error::CorruptOrder(e.to_string()))
+}
+
+fn create_data_dir(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(dir, e))
+}
+
+fn open_db(data_dir: &Path) -> Result<sled::Db, Error> {
+    let path = data_dir.join(DB_DIR);
+    sled::Config::new()
+        .path(&path)
+        .cache_capacity(128 * 1024 * 1024)
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Io(io) => Error::io(&path, io),
+            other => Error::Sled(other),
+        })
+}

@@ -1,0 +1,344 @@
+//! Retention: destroying what packline no longer needs, on schedule.
+//!
+//! - Recipient data: deleted `pii_days_after_close` days after an order ships or is cancelled,
+//!   then made unrecoverable by shredding the key epoch it was sealed under (sled's log may keep
+//!   stale copies of deleted values; without the epoch secret they are noise).
+//! - Order records (no personal data): deleted six years after shipment or cancellation.
+//! - Exception notes: deleted one year after resolution.
+//!
+//! Epoch rules, which keep every recipient readable while it is needed and no longer:
+//! a key epoch other than the current intake epoch is shredded once it holds no live record, or
+//! once any of its records is gone (expired, or moved by an address change). Its remaining live
+//! records are first re-sealed to their home: open orders to the current intake epoch, closed ones
+//! to the epoch of the day their retention ends (so that epoch expires whole, with no more moves).
+//! Re-sealing needs the store unlocked; while locked, an epoch that still holds a live record is
+//! kept and the report says so.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Months, Utc};
+use serde::Serialize;
+
+use super::{
+    EPOCH_GONE, EPOCH_LIVE, Error, ExceptionNote, Store, TxResult, audit, clear_names,
+    decode_record, encode_record, epoch_key, seal,
+};
+use crate::domain::{OrderRecord, OrderState};
+
+/// How long things are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Days recipient data is kept after shipment or cancellation (at most 30).
+    pub pii_days_after_close: u32,
+}
+
+impl RetentionPolicy {
+    /// Amazon's data protection policy: at most 30 days after shipment.
+    pub const MAX_PII_DAYS: u32 = 30;
+    pub const ORDER_MONTHS: u32 = 72;
+    pub const EXCEPTION_NOTE_DAYS: i64 = 365;
+
+    fn pii_expiry(&self, closed_at: DateTime<Utc>) -> DateTime<Utc> {
+        closed_at + Duration::days(i64::from(self.pii_days_after_close))
+    }
+
+    fn order_expiry(&self, closed_at: DateTime<Utc>) -> DateTime<Utc> {
+        closed_at
+            .checked_add_months(Months::new(Self::ORDER_MONTHS))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            pii_days_after_close: Self::MAX_PII_DAYS,
+        }
+    }
+}
+
+/// What a purge did: counts only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PurgeReport {
+    pub recipients_destroyed: u64,
+    pub orders_deleted: u64,
+    pub exception_notes_deleted: u64,
+    pub recipients_resealed: u64,
+    pub epochs_shredded: u64,
+    /// Epochs that hold expired data but also live records that could not be re-sealed because
+    /// the store is locked.
+    pub epochs_kept_locked: u64,
+}
+
+const BATCH: usize = 512;
+
+impl Store {
+    /// Applies the retention policy as of `as_of` (normally now). Idempotent.
+    pub fn purge(
+        &mut self,
+        policy: RetentionPolicy,
+        as_of: DateTime<Utc>,
+        user: &str,
+    ) -> Result<PurgeReport, Error> {
+        let mut report = PurgeReport::default();
+        // The intake epoch of `as_of` exists before anything moves into it.
+        let (current, _) = self.keyring.current_epoch(as_of)?;
+
+        self.purge_orders(policy, as_of, &mut report)?;
+        self.purge_exception_notes(as_of, &mut report)?;
+        self.shred_epochs(policy, current, as_of, &mut report)?;
+
+        let reason = format!(
+            "{} recipients destroyed, {} orders deleted, {} notes deleted, {} re-sealed, {} epochs shredded, {} kept (locked)",
+            report.recipients_destroyed,
+            report.orders_deleted,
+            report.exception_notes_deleted,
+            report.recipients_resealed,
+            report.epochs_shredded,
+            report.epochs_kept_locked
+        );
+        self.transact(|tx| {
+            audit::append(
+                tx.audit,
+                tx.meta,
+                &audit::Record {
+                    at: as_of,
+                    user,
+                    action: "purge",
+                    order: None,
+                    reason: Some(&reason),
+                },
+            )
+            .map(|_| ())
+        })?;
+        self.flush()?;
+        Ok(report)
+    }
+
+    /// Deletes expired recipients and expired order records.
+    fn purge_orders(
+        &mut self,
+        policy: RetentionPolicy,
+        as_of: DateTime<Utc>,
+        report: &mut PurgeReport,
+    ) -> Result<(), Error> {
+        enum Action {
+            DropRecipient(OrderRecord),
+            DeleteOrder(OrderRecord),
+        }
+        let mut actions = Vec::new();
+        for item in self.t.orders.iter() {
+            let (_, v) = item?;
+            let rec = decode_record(&v)?;
+            let Some(closed_at) = rec.closed_at else {
+                continue;
+            };
+            if policy.order_expiry(closed_at) <= as_of {
+                actions.push(Action::DeleteOrder(rec));
+            } else if policy.pii_expiry(closed_at) <= as_of && !rec.recipient_purged {
+                actions.push(Action::DropRecipient(rec));
+            }
+        }
+        for chunk in actions.chunks(BATCH) {
+            let (destroyed, deleted) = self.transact(|tx| {
+                let (mut destroyed, mut deleted) = (0u64, 0u64);
+                for a in chunk {
+                    let (rec, delete) = match a {
+                        Action::DropRecipient(r) => (r, false),
+                        Action::DeleteOrder(r) => (r, true),
+                    };
+                    let id = rec.order.id.as_str();
+                    if drop_recipient(tx, id)? {
+                        destroyed += 1;
+                    }
+                    if delete {
+                        tx.orders.remove(id)?;
+                        tx.queue.remove(super::queue_key(rec))?;
+                        for l in &rec.order.lines {
+                            tx.sku.remove(super::sku_key(&l.sku, id))?;
+                        }
+                        tx.exceptions.remove(id)?;
+                        deleted += 1;
+                    } else {
+                        let mut next = rec.clone();
+                        next.recipient_mask = None;
+                        next.recipient_purged = true;
+                        tx.orders.insert(id, encode_record(&next))?;
+                    }
+                }
+                Ok((destroyed, deleted))
+            })?;
+            report.recipients_destroyed += destroyed;
+            report.orders_deleted += deleted;
+        }
+        Ok(())
+    }
+
+    fn purge_exception_notes(
+        &mut self,
+        as_of: DateTime<Utc>,
+        report: &mut PurgeReport,
+    ) -> Result<(), Error> {
+        let limit = Duration::days(RetentionPolicy::EXCEPTION_NOTE_DAYS);
+        for item in self.t.exceptions.iter() {
+            let (k, v) = item?;
+            let notes: Vec<ExceptionNote> = serde_json::from_slice(&v)
+                .map_err(|e| Error::CorruptOrder(format!("exception notes: {e}")))?;
+            let before = notes.len();
+            let kept: Vec<ExceptionNote> = notes
+                .into_iter()
+                .filter(|n| n.resolved_at.is_none_or(|t| t + limit > as_of))
+                .collect();
+            if kept.len() == before {
+                continue;
+            }
+            report.exception_notes_deleted += (before - kept.len()) as u64;
+            if kept.is_empty() {
+                self.t.exceptions.remove(&k)?;
+            } else {
+                self.t
+                    .exceptions
+                    .insert(&k, serde_json::to_vec(&kept).expect("serializes"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves live records out of epochs that hold gone data, then shreds those epochs.
+    fn shred_epochs(
+        &mut self,
+        policy: RetentionPolicy,
+        current: u32,
+        as_of: DateTime<Utc>,
+        report: &mut PurgeReport,
+    ) -> Result<(), Error> {
+        #[derive(Default)]
+        struct Census {
+            live: Vec<String>,
+            gone: u64,
+        }
+        let mut census: BTreeMap<u32, Census> = BTreeMap::new();
+        for e in self.keyring.epochs() {
+            census.entry(e.id).or_default();
+        }
+        let mut orphaned = Vec::new();
+        for item in self.t.epochs.iter() {
+            let (k, v) = item?;
+            let (epoch, id) = split_epoch_key(&k)?;
+            if !self.keyring.has_epoch(epoch) {
+                orphaned.push(k);
+                continue;
+            }
+            let c = census.entry(epoch).or_default();
+            if v.as_ref() == EPOCH_LIVE {
+                c.live.push(id);
+            } else {
+                c.gone += 1;
+            }
+        }
+        for k in orphaned {
+            self.t.epochs.remove(k)?;
+        }
+
+        let mut to_shred = Vec::new();
+        for (epoch, c) in census {
+            if epoch == current || (!c.live.is_empty() && c.gone == 0) {
+                continue;
+            }
+            if !c.live.is_empty() && !self.keyring.is_unlocked() {
+                report.epochs_kept_locked += 1;
+                continue;
+            }
+            let mut stays = false;
+            for chunk in c.live.chunks(BATCH) {
+                let (moved, stayed) = self.reseal(chunk, epoch, current, policy, as_of)?;
+                report.recipients_resealed += moved;
+                stays |= stayed;
+            }
+            if !stays {
+                to_shred.push(epoch);
+            }
+        }
+        // The keyring forgets the secrets first (atomically); the bookkeeping follows. A crash in
+        // between leaves orphaned entries, which the next purge removes.
+        self.keyring.shred(&to_shred, as_of)?;
+        for epoch in &to_shred {
+            for k in self.t.epochs.scan_prefix(epoch.to_be_bytes()).keys() {
+                self.t.epochs.remove(k?)?;
+            }
+        }
+        report.epochs_shredded += to_shred.len() as u64;
+        Ok(())
+    }
+
+    /// Re-seals live records of `from` into their home epochs. Returns how many moved, and
+    /// whether any record's home is `from` itself (then `from` must stay).
+    fn reseal(
+        &mut self,
+        ids: &[String],
+        from: u32,
+        current: u32,
+        policy: RetentionPolicy,
+        as_of: DateTime<Utc>,
+    ) -> Result<(u64, bool), Error> {
+        let mut moves = Vec::with_capacity(ids.len());
+        let mut stayed = false;
+        for id in ids {
+            let Some(env) = self.t.recipients.get(id)? else {
+                continue;
+            };
+            if seal::envelope_epoch(&env) != Some(from) {
+                continue;
+            }
+            let rec = match self.t.orders.get(id)? {
+                Some(v) => decode_record(&v)?,
+                None => continue,
+            };
+            let home = match rec.closed_at {
+                Some(closed) if rec.state == OrderState::Shipped || rec.state == OrderState::Cancelled => {
+                    let day = policy.pii_expiry(closed).date_naive();
+                    self.keyring.expiry_epoch(day, as_of)?.0
+                }
+                _ => current,
+            };
+            if home == from {
+                stayed = true;
+                continue;
+            }
+            let recipient = self.keyring.open(&env, "re-sealing for retention")?;
+            let sealed = self.keyring.seal_in(&recipient, home)?;
+            moves.push((id.clone(), home, sealed));
+        }
+        self.transact(|tx| {
+            for (id, home, sealed) in &moves {
+                tx.recipients.insert(id.as_str(), sealed.as_slice())?;
+                tx.epochs.insert(epoch_key(from, id), EPOCH_GONE)?;
+                tx.epochs.insert(epoch_key(*home, id), EPOCH_LIVE)?;
+            }
+            Ok(())
+        })?;
+        Ok((moves.len() as u64, stayed))
+    }
+}
+
+/// Deletes an order's sealed recipient and its name index entries; marks its epoch entry gone.
+fn drop_recipient(tx: &super::Tx<'_>, id: &str) -> TxResult<bool> {
+    tx.pending_index.remove(id)?;
+    clear_names(tx, id.as_bytes())?;
+    match tx.recipients.remove(id)? {
+        Some(env) => {
+            if let Some(epoch) = seal::envelope_epoch(&env) {
+                tx.epochs.insert(epoch_key(epoch, id), EPOCH_GONE)?;
+            }
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+fn split_epoch_key(k: &[u8]) -> Result<(u32, String), Error> {
+    let bad = || Error::CorruptOrder("an epoch index entry is damaged".into());
+    let epoch = u32::from_be_bytes(k.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+    let id = String::from_utf8(k[4..].to_vec()).map_err(|_| bad())?;
+    Ok((epoch, id))
+}

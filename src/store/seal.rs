@@ -1,0 +1,599 @@
+//! Sealing recipients with `age`, and the keyring of key epochs that makes crypto-shredding work.
+//!
+//! Every recipient record is encrypted to the X25519 recipient of the current key epoch before it
+//! reaches sled. Each epoch's secret lives in the keyring file (outside sled), itself encrypted to
+//! the site's master recipient, so sealing needs public keys only and the daemon can import while
+//! locked. Destroying an epoch's secret makes every copy of every record sealed to it unreadable,
+//! including stale copies sled's log may still hold. This module never writes a secret in the
+//! clear, and never holds a decrypted secret longer than the `Keyring` that unlocked it.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use age::secrecy::{ExposeSecret, SecretString};
+use age::x25519;
+use chrono::{DateTime, Datelike, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::Error;
+use crate::domain::Recipient;
+
+/// The file name of the keyring inside the data directory.
+pub const KEYRING_FILE: &str = "keyring.json";
+
+/// Magic bytes in front of every sealed record: `PLR1`, then the epoch (u32 BE), then the length
+/// of the age ciphertext (u32 BE), then the ciphertext. The explicit length makes every copy of a
+/// sealed record findable and checkable on its own, even inside sled's log.
+pub const ENVELOPE_MAGIC: &[u8; 4] = b"PLR1";
+const ENVELOPE_HEADER: usize = 12;
+
+/// How the master identity is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protection {
+    /// Sealed in the keyring with an age scrypt passphrase.
+    Passphrase,
+    /// Kept by the operator in an identity file of mode 0600 (unattended sites).
+    IdentityFile,
+}
+
+/// Where the master identity comes from when unlocking.
+pub enum MasterSource {
+    IdentityFile(PathBuf),
+    Passphrase(SecretString),
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct KeyringFile {
+    format: u32,
+    master: MasterEntry,
+    /// The blind-index HMAC key, age-encrypted (armored) to the master recipient.
+    index_key: String,
+    epochs: Vec<EpochEntry>,
+    #[serde(default)]
+    shredded: Vec<ShreddedEpoch>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct MasterEntry {
+    recipient: String,
+    protection: Protection,
+    /// Passphrase sites only: the master identity, age scrypt-encrypted (armored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed_identity: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct EpochEntry {
+    id: u32,
+    label: String,
+    created: DateTime<Utc>,
+    recipient: String,
+    /// The epoch's identity, age-encrypted (armored) to the master recipient.
+    sealed_secret: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct ShreddedEpoch {
+    id: u32,
+    label: String,
+    shredded_at: DateTime<Utc>,
+}
+
+/// A key epoch as others may see it: no secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochInfo {
+    pub id: u32,
+    pub label: String,
+    pub created: DateTime<Utc>,
+}
+
+/// Secrets available after an unlock. Identities wipe themselves on drop.
+struct Unlocked {
+    epochs: BTreeMap<u32, x25519::Identity>,
+    index_key: Zeroizing<[u8; 32]>,
+}
+
+/// The keyring file and, when unlocked, the secrets it protects.
+pub struct Keyring {
+    path: PathBuf,
+    file: KeyringFile,
+    master_recipient: x25519::Recipient,
+    /// Parsed public keys of the live epochs.
+    recipients: BTreeMap<u32, x25519::Recipient>,
+    unlocked: Option<Unlocked>,
+}
+
+impl Keyring {
+    pub fn path_in(data_dir: &Path) -> PathBuf {
+        data_dir.join(KEYRING_FILE)
+    }
+
+    /// Creates the keyring of a new site: a master identity, the blind-index key and a first epoch.
+    /// With `MasterSource::IdentityFile` the master identity is written to that path (mode 0600,
+    /// never overwriting a file); with a passphrase it is sealed inside the keyring.
+    pub fn init(data_dir: &Path, source: &MasterSource, now: DateTime<Utc>) -> Result<Self, Error> {
+        let path = Self::path_in(data_dir);
+        if path.exists() {
+            return Err(Error::KeysExist { path });
+        }
+        let master = x25519::Identity::generate();
+        let master_recipient = master.to_public();
+        let (protection, sealed_identity) = match source {
+            MasterSource::IdentityFile(id_path) => {
+                write_identity_file(id_path, &master, &master_recipient, now)?;
+                (Protection::IdentityFile, None)
+            }
+            MasterSource::Passphrase(pass) => {
+                let scrypt = age::scrypt::Recipient::new(pass.clone());
+                let sealed = age::encrypt_and_armor(&scrypt, master.to_string().expose_secret().as_bytes())
+                    .map_err(|e| Error::Crypto(format!("sealing the master identity: {e}")))?;
+                (Protection::Passphrase, Some(sealed))
+            }
+        };
+        let mut index_key = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(index_key.as_mut());
+        let sealed_index = age::encrypt_and_armor(&master_recipient, index_key.as_ref())
+            .map_err(|e| Error::Crypto(format!("sealing the index key: {e}")))?;
+        let mut ring = Keyring {
+            path,
+            file: KeyringFile {
+                format: 1,
+                master: MasterEntry {
+                    recipient: master_recipient.to_string(),
+                    protection,
+                    sealed_identity,
+                },
+                index_key: sealed_index,
+                epochs: Vec::new(),
+                shredded: Vec::new(),
+            },
+            master_recipient,
+            recipients: BTreeMap::new(),
+            unlocked: Some(Unlocked {
+                epochs: BTreeMap::new(),
+                index_key,
+            }),
+        };
+        ring.new_epoch(week_label(now), now)?;
+        // Sealing and init are done; the caller unlocks explicitly when it needs secrets.
+        ring.unlocked = None;
+        Ok(ring)
+    }
+
+    /// Reads the keyring of an existing site. Needs no secret.
+    pub fn load(data_dir: &Path) -> Result<Self, Error> {
+        let path = Self::path_in(data_dir);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NoKeys { path });
+            }
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let file: KeyringFile = serde_json::from_slice(&bytes).map_err(|e| Error::Keyring {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let master_recipient = x25519::Recipient::from_str(&file.master.recipient).map_err(|e| {
+            Error::Keyring {
+                path: path.clone(),
+                detail: format!("master recipient: {e}"),
+            }
+        })?;
+        let mut recipients = BTreeMap::new();
+        for e in &file.epochs {
+            let r = x25519::Recipient::from_str(&e.recipient).map_err(|err| Error::Keyring {
+                path: path.clone(),
+                detail: format!("epoch {}: {err}", e.id),
+            })?;
+            recipients.insert(e.id, r);
+        }
+        Ok(Keyring {
+            path,
+            file,
+            master_recipient,
+            recipients,
+            unlocked: None,
+        })
+    }
+
+    pub fn protection(&self) -> Protection {
+        self.file.master.protection
+    }
+
+    pub fn master_recipient(&self) -> String {
+        self.file.master.recipient.clone()
+    }
+
+    pub fn is_unlocked(&self) -> bool {
+        self.unlocked.is_some()
+    }
+
+    /// Unlocks with the master identity: decrypts every live epoch secret and the index key.
+    pub fn unlock(&mut self, source: &MasterSource) -> Result<(), Error> {
+        let master = match source {
+            MasterSource::IdentityFile(p) => read_identity_file(p)?,
+            MasterSource::Passphrase(pass) => {
+                let sealed = self.file.master.sealed_identity.as_deref().ok_or_else(|| {
+                    Error::WrongKey(
+                        "this site's master key is an identity file, not a passphrase: set [keys] identity_file".into(),
+                    )
+                })?;
+                let mut id = age::scrypt::Identity::new(pass.clone());
+                id.set_max_work_factor(22);
+                let plain = Zeroizing::new(
+                    age::decrypt(&id, sealed.as_bytes()).map_err(|_| Error::BadPassphrase)?,
+                );
+                parse_identity(&plain).ok_or_else(|| Error::Keyring {
+                    path: self.path.clone(),
+                    detail: "sealed master identity is not an age identity".into(),
+                })?
+            }
+        };
+        if master.to_public().to_string() != self.file.master.recipient {
+            return Err(Error::WrongKey(format!(
+                "that master key belongs to another store (its recipient is {}, this store's is {})",
+                master.to_public(),
+                self.file.master.recipient
+            )));
+        }
+        let index_plain = Zeroizing::new(
+            age::decrypt(&master, self.file.index_key.as_bytes())
+                .map_err(|e| Error::Crypto(format!("opening the index key: {e}")))?,
+        );
+        let mut index_key = Zeroizing::new([0u8; 32]);
+        if index_plain.len() != 32 {
+            return Err(Error::Keyring {
+                path: self.path.clone(),
+                detail: "index key has the wrong length".into(),
+            });
+        }
+        index_key.copy_from_slice(&index_plain);
+        let mut epochs = BTreeMap::new();
+        for e in &self.file.epochs {
+            let plain = Zeroizing::new(
+                age::decrypt(&master, e.sealed_secret.as_bytes())
+                    .map_err(|err| Error::Crypto(format!("opening key epoch {}: {err}", e.id)))?,
+            );
+            let id = parse_identity(&plain).ok_or_else(|| Error::Keyring {
+                path: self.path.clone(),
+                detail: format!("epoch {} secret is not an age identity", e.id),
+            })?;
+            epochs.insert(e.id, id);
+        }
+        self.unlocked = Some(Unlocked { epochs, index_key });
+        Ok(())
+    }
+
+    /// Forgets every decrypted secret.
+    pub fn lock(&mut self) {
+        self.unlocked = None;
+    }
+
+    /// The intake epoch new records are sealed to: one per ISO week (the newest, if `keys rotate`
+    /// started another within the week). Starting one needs only the master recipient, so it works
+    /// while locked.
+    pub fn current_epoch(&mut self, now: DateTime<Utc>) -> Result<(u32, x25519::Recipient), Error> {
+        self.epoch_labelled(week_label(now), now)
+    }
+
+    /// The epoch for records whose retention ends on `day`: everything in it expires together,
+    /// so it is shredded whole without moving anything.
+    pub fn expiry_epoch(&mut self, day: chrono::NaiveDate, now: DateTime<Utc>) -> Result<(u32, x25519::Recipient), Error> {
+        self.epoch_labelled(format!("expires-{day}"), now)
+    }
+
+    fn epoch_labelled(&mut self, label: String, now: DateTime<Utc>) -> Result<(u32, x25519::Recipient), Error> {
+        let found = self.file.epochs.iter().rev().find(|e| e.label == label).map(|e| e.id);
+        match found.and_then(|id| self.recipients.get(&id).map(|r| (id, r.clone()))) {
+            Some(hit) => Ok(hit),
+            None => self.new_epoch(label, now),
+        }
+    }
+
+    /// Starts a new intake epoch now, whatever the week (`packline keys rotate`).
+    pub fn rotate(&mut self, now: DateTime<Utc>) -> Result<EpochInfo, Error> {
+        let (id, _) = self.new_epoch(week_label(now), now)?;
+        Ok(self.epochs().into_iter().find(|e| e.id == id).expect("just added"))
+    }
+
+    fn new_epoch(&mut self, label: String, now: DateTime<Utc>) -> Result<(u32, x25519::Recipient), Error> {
+        let id = self
+            .file
+            .epochs
+            .iter()
+            .map(|e| e.id)
+            .chain(self.file.shredded.iter().map(|e| e.id))
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let identity = x25519::Identity::generate();
+        let recipient = identity.to_public();
+        let sealed_secret = age::encrypt_and_armor(
+            &self.master_recipient,
+            identity.to_string().expose_secret().as_bytes(),
+        )
+        .map_err(|e| Error::Crypto(format!("sealing key epoch {id}: {e}")))?;
+        self.file.epochs.push(EpochEntry {
+            id,
+            label,
+            created: now,
+            recipient: recipient.to_string(),
+            sealed_secret,
+        });
+        self.save()?;
+        if let Some(u) = self.unlocked.as_mut() {
+            u.epochs.insert(id, identity);
+        }
+        self.recipients.insert(id, recipient.clone());
+        Ok((id, recipient))
+    }
+
+    pub fn epochs(&self) -> Vec<EpochInfo> {
+        self.file
+            .epochs
+            .iter()
+            .map(|e| EpochInfo {
+                id: e.id,
+                label: e.label.clone(),
+                created: e.created,
+            })
+            .collect()
+    }
+
+    pub fn has_epoch(&self, id: u32) -> bool {
+        self.recipients.contains_key(&id)
+    }
+
+    /// How many epochs retention has shredded so far.
+    pub fn shredded_count(&self) -> usize {
+        self.file.shredded.len()
+    }
+
+    /// Destroys the secrets of these epochs: after this, nothing sealed to them can be opened by
+    /// anyone. The keyring is rewritten atomically before this returns.
+    pub fn shred(&mut self, ids: &[u32], now: DateTime<Utc>) -> Result<(), Error> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let newest_intake = self.file.epochs.iter().rev().find(|e| !e.label.starts_with("expires-"));
+        if newest_intake.is_some_and(|e| ids.contains(&e.id)) {
+            return Err(Error::Crypto("refusing to shred the current key epoch".into()));
+        }
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.file.epochs)
+            .into_iter()
+            .partition(|e| ids.contains(&e.id));
+        self.file.epochs = kept;
+        for e in gone {
+            self.file.shredded.push(ShreddedEpoch {
+                id: e.id,
+                label: e.label,
+                shredded_at: now,
+            });
+        }
+        if let Some(u) = self.unlocked.as_mut() {
+            u.epochs.retain(|id, _| !ids.contains(id));
+        }
+        self.recipients.retain(|id, _| !ids.contains(id));
+        self.save()
+    }
+
+    /// Seals a recipient to the current epoch; returns the envelope and the epoch.
+    pub fn seal(&mut self, r: &Recipient, now: DateTime<Utc>) -> Result<(Vec<u8>, u32), Error> {
+        let (epoch, to) = self.current_epoch(now)?;
+        Ok((seal_to(r, epoch, &to)?, epoch))
+    }
+
+    /// Seals a recipient to a given live epoch.
+    pub fn seal_in(&self, r: &Recipient, epoch: u32) -> Result<Vec<u8>, Error> {
+        let to = self.recipients.get(&epoch).ok_or(Error::EpochShredded { epoch })?;
+        seal_to(r, epoch, to)
+    }
+
+    /// Opens a sealed recipient. Needs the keyring unlocked and the epoch not shredded.
+    pub fn open(&self, envelope: &[u8], action: &'static str) -> Result<Recipient, Error> {
+        let (epoch, ciphertext) = parse_envelope(envelope).ok_or(Error::CorruptRecord)?;
+        let unlocked = self.unlocked.as_ref().ok_or(Error::Locked { action })?;
+        let identity = unlocked
+            .epochs
+            .get(&epoch)
+            .ok_or(Error::EpochShredded { epoch })?;
+        let plain = Zeroizing::new(
+            age::decrypt(identity, ciphertext).map_err(|_| Error::CorruptRecord)?,
+        );
+        serde_json::from_slice(&plain).map_err(|_| Error::CorruptRecord)
+    }
+
+    /// The blind-index key, when unlocked.
+    pub fn index_key(&self) -> Option<&[u8; 32]> {
+        self.unlocked.as_ref().map(|u| &*u.index_key)
+    }
+
+    /// Rewrites the keyring file atomically: temp file, fsync, rename, fsync the directory.
+    fn save(&self) -> Result<(), Error> {
+        let bytes = serde_json::to_vec_pretty(&self.file).expect("keyring serializes");
+        write_atomically(&self.path, &bytes)
+    }
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old or the new file, never a mix.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+fn seal_to(r: &Recipient, epoch: u32, to: &x25519::Recipient) -> Result<Vec<u8>, Error> {
+    let plain = Zeroizing::new(serde_json::to_vec(r).expect("recipient serializes"));
+    let ct = age::encrypt(to, &plain).map_err(|e| Error::Crypto(format!("sealing: {e}")))?;
+    let len = u32::try_from(ct.len()).map_err(|_| Error::Crypto("record too large".into()))?;
+    let mut out = Vec::with_capacity(ENVELOPE_HEADER + ct.len());
+    out.extend_from_slice(ENVELOPE_MAGIC);
+    out.extend_from_slice(&epoch.to_be_bytes());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Splits an envelope into its epoch and age ciphertext; `None` if it is not one.
+pub fn parse_envelope(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    if bytes.len() < ENVELOPE_HEADER || &bytes[..4] != ENVELOPE_MAGIC {
+        return None;
+    }
+    let epoch = u32::from_be_bytes(bytes[4..8].try_into().ok()?);
+    let len = u32::from_be_bytes(bytes[8..12].try_into().ok()?) as usize;
+    let ct = bytes.get(ENVELOPE_HEADER..ENVELOPE_HEADER.checked_add(len)?)?;
+    Some((epoch, ct))
+}
+
+/// The epoch a sealed record belongs to, without opening it.
+pub fn envelope_epoch(bytes: &[u8]) -> Option<u32> {
+    parse_envelope(bytes).map(|(e, _)| e)
+}
+
+/// ISO week label such as `2026-W48`.
+pub fn week_label(t: DateTime<Utc>) -> String {
+    let w = t.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+fn parse_identity(bytes: &[u8]) -> Option<x25519::Identity> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .and_then(|l| x25519::Identity::from_str(l).ok())
+}
+
+/// Reads a master identity file, refusing one that group or others can read or write (as ssh
+/// refuses a private key with loose permissions).
+pub fn read_identity_file(path: &Path) -> Result<x25519::Identity, Error> {
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mode = f.metadata().map_err(|e| Error::io(path, e))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::IdentityFileMode {
+            path: path.to_owned(),
+            mode: mode & 0o777,
+        });
+    }
+    let mut text = Zeroizing::new(Vec::new());
+    f.read_to_end(&mut text).map_err(|e| Error::io(path, e))?;
+    parse_identity(&text).ok_or_else(|| {
+        Error::WrongKey(format!(
+            "{} holds no age X25519 identity (a line starting AGE-SECRET-KEY-1)",
+            path.display()
+        ))
+    })
+}
+
+fn write_identity_file(
+    path: &Path,
+    id: &x25519::Identity,
+    recipient: &x25519::Recipient,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::Usage(format!(
+                    "{} already exists: packline never overwrites a key file; choose a new path",
+                    path.display()
+                ))
+            } else {
+                Error::io(path, e)
+            }
+        })?;
+    let body = Zeroizing::new(format!(
+        "# packline master identity, created {}\n# public key: {}\n{}\n",
+        now.to_rfc3339(),
+        recipient,
+        id.to_string().expose_secret()
+    ));
+    f.write_all(body.as_bytes()).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z").unwrap().into()
+    }
+
+    #[test]
+    fn envelope_round_trip_and_rejects_garbage() {
+        let id = x25519::Identity::generate();
+        let r = Recipient::named("Zoë");
+        let env = seal_to(&r, 7, &id.to_public()).unwrap();
+        let (epoch, ct) = parse_envelope(&env).unwrap();
+        assert_eq!(epoch, 7);
+        let plain = age::decrypt(&id, ct).unwrap();
+        let back: Recipient = serde_json::from_slice(&plain).unwrap();
+        assert_eq!(back, r);
+        assert!(parse_envelope(b"PLR1\0\0\0\x07\xff\xff\xff\xff").is_none());
+        assert!(parse_envelope(b"nope").is_none());
+    }
+
+    #[test]
+    fn identity_file_with_loose_mode_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let idp = dir.path().join("master.key");
+        let ring = Keyring::init(dir.path(), &MasterSource::IdentityFile(idp.clone()), now()).unwrap();
+        assert_eq!(ring.protection(), Protection::IdentityFile);
+        assert!(read_identity_file(&idp).is_ok());
+        fs::set_permissions(&idp, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_identity_file(&idp).err().unwrap().to_string();
+        assert!(err.contains("mode 644") && err.contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn epochs_follow_iso_weeks_and_shredding_is_final() {
+        let dir = tempfile::tempdir().unwrap();
+        let idp = dir.path().join("k");
+        let mut ring = Keyring::init(dir.path(), &MasterSource::IdentityFile(idp.clone()), now()).unwrap();
+        let (e1, _) = ring.current_epoch(now()).unwrap();
+        let (same, _) = ring.current_epoch(now() + chrono::Duration::days(1)).unwrap();
+        assert_eq!(e1, same);
+        let (e2, _) = ring.current_epoch(now() + chrono::Duration::days(7)).unwrap();
+        assert_ne!(e1, e2);
+        ring.unlock(&MasterSource::IdentityFile(idp.clone())).unwrap();
+        let r = Recipient::named("A B");
+        let (env, epoch) = ring.seal(&r, now() + chrono::Duration::days(7)).unwrap();
+        assert_eq!(epoch, e2);
+        assert!(ring.open(&env, "test").is_ok());
+        // Reload from disk: the file is the truth.
+        let mut again = Keyring::load(dir.path()).unwrap();
+        assert!(matches!(again.open(&env, "reveal"), Err(Error::Locked { .. })));
+        again.unlock(&MasterSource::IdentityFile(idp)).unwrap();
+        assert!(again.open(&env, "test").is_ok());
+        assert!(again.shred(&[e2], now()).is_err(), "current epoch is never shredded");
+        again.rotate(now() + chrono::Duration::days(8)).unwrap();
+        again.shred(&[e2], now()).unwrap();
+        assert!(matches!(again.open(&env, "t"), Err(Error::EpochShredded { epoch }) if epoch == e2));
+    }
+}
