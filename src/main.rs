@@ -1,1 +1,481 @@
-fn main(){}
+//! The `packline` command line. Parses arguments, reads the config, opens the store, and prints
+//! what happened; all the work is in the library. Errors go to stderr with what is wrong, where,
+//! and what to do; logs go to the log file, never to the terminal.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use packline::amazon::parse_search_orders;
+use packline::config::{Config, Role};
+use packline::domain::text::escape_hazards;
+use packline::domain::{OrderId, OrderRecord, OrderState};
+use packline::store::{MasterSource, Protection, Store};
+
+#[derive(Parser)]
+#[command(name = "packline", version, about = "Order fulfillment for sellers shipping their own Amazon orders")]
+struct Cli {
+    /// Config file (TOML). Default: $XDG_CONFIG_HOME/packline/config.toml, if present.
+    #[arg(long, global = true, env = "PACKLINE_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Data directory holding the store and its keyring.
+    #[arg(long, global = true, env = "PACKLINE_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// File holding the master passphrase, for commands that need the store unlocked.
+    #[arg(long, global = true, env = "PACKLINE_PASSPHRASE_FILE", value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Site keys: create, rotate, show.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Import searchOrders response pages (JSON files) into the store.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Orders in the store, without personal data.
+    Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+    },
+    /// Find an order by id, or orders by recipient name; a lead may reveal a recipient.
+    Lookup(LookupArgs),
+    /// Apply the retention policy: destroy recipient data and old records that are due.
+    Purge {
+        /// Act as if it were this time (RFC 3339), e.g. to check what a purge would remove.
+        #[arg(long, value_name = "RFC3339")]
+        as_of: Option<String>,
+    },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create this site's master key and first key epoch.
+    /// Give either --identity-file PATH, or --passphrase-file PATH to protect the master identity
+    /// with that passphrase instead.
+    Init {
+        /// Write the master identity to this new file (mode 0600), for unattended unlock.
+        #[arg(long, value_name = "PATH")]
+        identity_file: Option<PathBuf>,
+    },
+    /// Start a new key epoch now.
+    Rotate,
+    /// Show the master recipient and the live key epochs (public data only).
+    Show,
+}
+
+#[derive(Subcommand)]
+enum OrdersCommand {
+    /// List orders by state and ship-by.
+    List {
+        /// Only orders in this state (new, picking, picked, packed, labelled, shipped, cancelled, exception).
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["order", "name"])))]
+struct LookupArgs {
+    /// The Amazon order id.
+    #[arg(long, value_name = "ID")]
+    order: Option<String>,
+    /// A recipient name, or some of its words (needs the store unlocked).
+    #[arg(long, value_name = "TEXT")]
+    name: Option<String>,
+    /// Show the recipient's personal data (leads only; audited).
+    #[arg(long, requires = "order", requires = "reason")]
+    reveal: bool,
+    /// Why the recipient is revealed; recorded in the audit log.
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; exits non-zero naming the first bad entry.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("packline: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Who is running this command, as the OS knows them.
+fn os_user() -> String {
+    let uid = nix::unistd::getuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(u)) => u.name,
+        _ => format!("uid:{uid}"),
+    }
+}
+
+struct Ctx {
+    cfg: Config,
+    data_dir: PathBuf,
+    passphrase_file: Option<PathBuf>,
+    user: String,
+}
+
+impl Ctx {
+    fn require(&self, at_least: Role, what: &str) -> Result<()> {
+        match self.cfg.role_of(&self.user) {
+            Some(r) if r >= at_least => Ok(()),
+            Some(r) => bail!(
+                "{what} is for a {} or above; user {} is a {}",
+                at_least.name(),
+                self.user,
+                r.name()
+            ),
+            None => bail!(
+                "user {} has no role in packline: ask a lead to add you under [roles] in {}",
+                self.user,
+                self.cfg
+                    .source
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "the config file".into())
+            ),
+        }
+    }
+
+    fn open(&self) -> Result<Store> {
+        Store::open(&self.data_dir).with_context(|| format!("opening the store in {}", self.data_dir.display()))
+    }
+
+    /// Where the master key comes from, if anywhere: the identity file (config or
+    /// PACKLINE_IDENTITY_FILE) on identity-file sites; the passphrase file, or a prompt on a
+    /// terminal, on passphrase sites.
+    fn master_source(&self, store: &Store, prompt: bool) -> Result<Option<MasterSource>> {
+        match store.keyring().protection() {
+            Protection::IdentityFile => Ok(std::env::var_os("PACKLINE_IDENTITY_FILE")
+                .map(PathBuf::from)
+                .or_else(|| self.cfg.keys.identity_file.clone())
+                .map(MasterSource::IdentityFile)),
+            Protection::Passphrase => {
+                if let Some(p) = &self.passphrase_file {
+                    return Ok(Some(MasterSource::Passphrase(read_passphrase_file(p)?)));
+                }
+                if prompt && std::io::stdin().is_terminal() {
+                    let pass = rpassword::prompt_password("Master passphrase: ")
+                        .context("reading the passphrase from the terminal")?;
+                    return Ok(Some(MasterSource::Passphrase(pass.into())));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Unlocks the store when a master key is to hand; leaves it locked otherwise.
+    fn try_unlock(&self, store: &mut Store, prompt: bool) -> Result<()> {
+        if let Some(src) = self.master_source(store, prompt)? {
+            let indexed = store.unlock(&src)?;
+            if indexed > 0 {
+                tracing::info!(indexed, "indexed names of orders imported while locked");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_passphrase_file(path: &Path) -> Result<age::secrecy::SecretString> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading passphrase file {}", path.display()))?,
+    );
+    let pass = text.trim_end_matches(['\r', '\n']);
+    if pass.is_empty() {
+        bail!("passphrase file {} is empty", path.display());
+    }
+    Ok(pass.to_owned().into())
+}
+
+fn init_logging(cfg: &Config) {
+    let path = cfg.log_file();
+    let opened = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(&path));
+    match opened {
+        Ok(file) => {
+            let filter = tracing_subscriber::EnvFilter::try_from_env("PACKLINE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
+        }
+        Err(e) => eprintln!("packline: warning: cannot open log file {}: {e}; logging is off", path.display()),
+    }
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(Into::into)
+        .with_context(|| format!("--as-of {s:?} is not an RFC 3339 time such as 2026-12-31T00:00:00Z"))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let cfg = Config::load(cli.config.as_deref())?;
+    init_logging(&cfg);
+    let data_dir = cfg.data_dir(cli.data_dir.as_deref());
+    let ctx = Ctx {
+        data_dir,
+        passphrase_file: cli.passphrase_file,
+        user: os_user(),
+        cfg,
+    };
+    let now = Utc::now();
+    match cli.command {
+        Command::Keys { command } => keys(&ctx, command, now),
+        Command::Import { files } => import(&ctx, &files, now),
+        Command::Orders {
+            command: OrdersCommand::List { state, json },
+        } => list(&ctx, state.as_deref(), json),
+        Command::Lookup(args) => lookup(&ctx, args, now),
+        Command::Purge { as_of } => {
+            ctx.require(Role::Lead, "purging")?;
+            let as_of = as_of.as_deref().map(parse_time).transpose()?.unwrap_or(now);
+            let mut store = ctx.open()?;
+            ctx.try_unlock(&mut store, true)?;
+            let r = store.purge(ctx.cfg.retention(), as_of, &ctx.user)?;
+            tracing::info!(?r, "purge");
+            println!("recipients destroyed: {}", r.recipients_destroyed);
+            println!("orders deleted: {}", r.orders_deleted);
+            println!("exception notes deleted: {}", r.exception_notes_deleted);
+            println!("recipients re-sealed: {}", r.recipients_resealed);
+            println!("key epochs shredded: {}", r.epochs_shredded);
+            if r.epochs_kept_locked > 0 {
+                println!("key epochs kept (store locked): {}", r.epochs_kept_locked);
+                eprintln!(
+                    "packline: {} key epoch(s) hold expired data but also addresses still needed; \
+                     they are kept until a purge runs unlocked (give the master key: --passphrase-file \
+                     or [keys] identity_file)",
+                    r.epochs_kept_locked
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = ctx.open()?;
+            let n = store.verify_audit()?;
+            println!("audit log intact: {n} entries");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn keys(ctx: &Ctx, command: KeysCommand, now: DateTime<Utc>) -> Result<ExitCode> {
+    ctx.require(Role::Lead, "managing keys")?;
+    match command {
+        KeysCommand::Init { identity_file } => {
+            let source = match (identity_file, &ctx.passphrase_file) {
+                (Some(_), Some(_)) => bail!(
+                    "keys init takes --identity-file PATH or --passphrase-file PATH, not both"
+                ),
+                (Some(p), None) => MasterSource::IdentityFile(p),
+                (None, Some(p)) => MasterSource::Passphrase(read_passphrase_file(p)?),
+                (None, None) => bail!("keys init needs --identity-file PATH or --passphrase-file PATH"),
+            };
+            let recipient = Store::init_keys(&ctx.data_dir, &source, now)?;
+            tracing::info!(%recipient, "keys initialised");
+            println!("master recipient: {recipient}");
+            if let MasterSource::IdentityFile(p) = &source {
+                println!(
+                    "master identity written to {} (mode 0600): keep a copy offline; without it, sealed data cannot be read",
+                    p.display()
+                );
+            }
+        }
+        KeysCommand::Rotate => {
+            let mut store = ctx.open()?;
+            let e = store.keyring_mut().rotate(now)?;
+            tracing::info!(epoch = e.id, "key epoch rotated");
+            println!("new key epoch {} ({})", e.id, e.label);
+        }
+        KeysCommand::Show => {
+            let store = ctx.open()?;
+            let ring = store.keyring();
+            println!("master recipient: {}", ring.master_recipient());
+            println!("protection: {:?}", ring.protection());
+            for e in ring.epochs() {
+                println!("epoch {:>4}  {:<20} created {}", e.id, e.label, e.created.to_rfc3339());
+            }
+            println!("shredded epochs: {}", ring.shredded_count());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(ctx: &Ctx, files: &[PathBuf], now: DateTime<Utc>) -> Result<ExitCode> {
+    ctx.require(Role::Lead, "importing orders")?;
+    // Every file is parsed before anything is stored: one bad file changes nothing.
+    let mut orders = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let page = parse_search_orders(&bytes, &f.display().to_string())?;
+        orders.extend(page.orders);
+    }
+    let mut store = ctx.open()?;
+    // Names are indexed at once when the master key is configured; otherwise at the next unlock.
+    ctx.try_unlock(&mut store, false)?;
+    let c = store.import(orders, &ctx.user, now)?;
+    tracing::info!(?c, files = files.len(), "import");
+    println!("imported {} new, {} updated", c.new, c.updated);
+    if c.cancelled > 0 {
+        println!("{} cancelled at Amazon", c.cancelled);
+    }
+    if c.skipped > 0 {
+        println!("{} skipped (fulfilled by Amazon, pending at Amazon, or already closed)", c.skipped);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(ctx: &Ctx, state: Option<&str>, json: bool) -> Result<ExitCode> {
+    ctx.require(Role::Packer, "listing orders")?;
+    let state = state
+        .map(|s| {
+            OrderState::parse(s).with_context(|| {
+                format!(
+                    "--state {s:?} is not a state; use one of: {}",
+                    OrderState::ALL.map(|s| s.name()).join(", ")
+                )
+            })
+        })
+        .transpose()?;
+    let store = ctx.open()?;
+    let mut out = std::io::stdout().lock();
+    use std::io::Write as _;
+    if json {
+        let rows: Vec<serde_json::Value> = store
+            .list(state)
+            .map(|r| r.map(|r| order_json(&r)))
+            .collect::<Result<_, _>>()?;
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{:<22} {:<10} {:<17} {:>5}  {:<10} RECIPIENT", "ORDER", "STATE", "SHIP BY", "UNITS", "SERVICE")?;
+        for r in store.list(state) {
+            let r = r?;
+            writeln!(
+                out,
+                "{:<22} {:<10} {:<17} {:>5}  {:<10} {}",
+                r.order.id,
+                r.state,
+                r.order.ship_by_key().format("%Y-%m-%d %H:%M"),
+                r.order.units(),
+                service_name(&r),
+                escape_hazards(r.recipient_mask.as_deref().unwrap_or("-")),
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn service_name(r: &OrderRecord) -> String {
+    let s = serde_json::to_value(r.order.service_level)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_lowercase))
+        .unwrap_or_default();
+    if r.order.prime { format!("{s}*") } else { s }
+}
+
+/// An order as JSON for scripts: no personal data, the recipient masked.
+fn order_json(r: &OrderRecord) -> serde_json::Value {
+    serde_json::json!({
+        "orderId": r.order.id,
+        "state": r.state,
+        "stateSince": r.state_since,
+        "shipBy": r.order.ship_by,
+        "deliverBy": r.order.deliver_by,
+        "serviceLevel": r.order.service_level,
+        "prime": r.order.prime,
+        "business": r.order.business,
+        "recipient": r.recipient_mask,
+        "lines": r.order.lines.iter().map(|l| serde_json::json!({
+            "orderItemId": l.item_id,
+            "sellerSku": l.sku,
+            "asin": l.asin,
+            "title": l.title,
+            "quantityOrdered": l.quantity_ordered,
+            "quantityShipped": l.quantity_shipped,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn lookup(ctx: &Ctx, args: LookupArgs, now: DateTime<Utc>) -> Result<ExitCode> {
+    if let Some(name) = &args.name {
+        ctx.require(Role::Labeler, "a name lookup")?;
+        let mut store = ctx.open()?;
+        ctx.try_unlock(&mut store, true)?;
+        for id in store.lookup_name(name, &ctx.user, now)? {
+            println!("{id}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let raw = args.order.as_deref().unwrap_or_default();
+    let id = OrderId::parse(raw).map_err(|e| anyhow::anyhow!("--order: {e}"))?;
+    if args.reveal {
+        ctx.require(Role::Lead, "revealing a recipient")?;
+        let mut store = ctx.open()?;
+        ctx.try_unlock(&mut store, true)?;
+        let r = store.reveal(&id, &ctx.user, args.reason.as_deref().unwrap_or_default(), now)?;
+        tracing::info!(order = %id, "recipient revealed");
+        for (label, value) in r.reveal_lines() {
+            println!("{label}: {value}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    ctx.require(Role::Packer, "an order lookup")?;
+    let store = ctx.open()?;
+    let Some(r) = store.get(&id)? else {
+        bail!("order {id} is not in the store");
+    };
+    println!("order: {}", r.order.id);
+    println!("state: {} since {}", r.state, r.state_since.to_rfc3339());
+    println!("ship by: {}", r.order.ship_by_key().to_rfc3339());
+    println!("service: {}", service_name(&r));
+    println!(
+        "recipient: {}",
+        escape_hazards(r.recipient_mask.as_deref().unwrap_or(if r.recipient_purged { "(destroyed by retention)" } else { "-" }))
+    );
+    for l in &r.order.lines {
+        println!(
+            "  {} x {}  {}  {}",
+            l.quantity_ordered,
+            escape_hazards(&l.sku),
+            escape_hazards(&l.asin),
+            escape_hazards(&l.title)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

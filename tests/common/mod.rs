@@ -1,0 +1,280 @@
+//! Shared by the integration tests: a throwaway site (data dir, config, log, keys) driven through
+//! the real `packline` binary, and hostile order fixtures in the exact searchOrders shape.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub config: PathBuf,
+    pub log: PathBuf,
+    pub key: PathBuf,
+    pub passphrase: PathBuf,
+}
+
+impl Site {
+    /// A site with no keys yet. The config names the log file and, if `identity` is set, the
+    /// identity file for unattended unlock.
+    pub fn new(extra_config: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let config = dir.path().join("config.toml");
+        let log = dir.path().join("log/packline.log");
+        let key = dir.path().join("master.key");
+        let passphrase = dir.path().join("passphrase");
+        std::fs::write(
+            &config,
+            format!("[log]\nfile = {:?}\n{extra_config}\n", log.display().to_string()),
+        )
+        .unwrap();
+        Site {
+            dir,
+            data,
+            config,
+            log,
+            key,
+            passphrase,
+        }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_packline"));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("PACKLINE_CONFIG", &self.config)
+            .env("PACKLINE_DATA_DIR", &self.data);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs with the master identity file given in the environment (an unlocked session).
+    pub fn run_unlocked(&self, args: &[&str]) -> Output {
+        self.cmd()
+            .env("PACKLINE_IDENTITY_FILE", &self.key)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_ok(&out, args);
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn ok_unlocked(&self, args: &[&str]) -> String {
+        let out = self.run_unlocked(args);
+        assert_ok(&out, args);
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn init_identity_keys(&self) {
+        self.ok(&["keys", "init", "--identity-file", self.key.to_str().unwrap()]);
+    }
+
+    pub fn write_page(&self, name: &str, page: &Value) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, serde_json::to_vec_pretty(page).unwrap()).unwrap();
+        p
+    }
+
+    pub fn import(&self, name: &str, page: &Value) -> String {
+        let p = self.write_page(name, page);
+        self.ok(&["import", p.to_str().unwrap()])
+    }
+}
+
+pub fn assert_ok(out: &Output, args: &[&str]) {
+    assert!(
+        out.status.success(),
+        "packline {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The personal values of a recipient fixture, each distinctive enough that finding its bytes
+/// anywhere means it leaked.
+pub struct Person {
+    pub order_id: String,
+    pub name: String,
+    pub company: String,
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub district: String,
+    pub region: String,
+    pub postal: String,
+    pub phone: String,
+    pub instructions: String,
+    pub gift: String,
+}
+
+impl Person {
+    pub fn values(&self) -> Vec<&str> {
+        vec![
+            &self.name,
+            &self.company,
+            &self.line1,
+            &self.line2,
+            &self.city,
+            &self.district,
+            &self.region,
+            &self.postal,
+            &self.phone,
+            &self.instructions,
+            &self.gift,
+        ]
+    }
+}
+
+/// A 10 KB field that is unique to `tag` throughout (no 16-byte window repeats elsewhere).
+pub fn long_field(tag: &str) -> String {
+    let mut s = String::with_capacity(10_300);
+    let mut i = 0u32;
+    while s.len() < 10 * 1024 {
+        s.push_str(&format!("{tag}-{i:05} "));
+        i += 1;
+    }
+    s
+}
+
+/// Hostile recipients: scripts of every direction, controls, escapes, ZPL characters, 10 KB fields.
+pub fn hostile_people() -> Vec<Person> {
+    let names = [
+        "Дмитрий Шостакович-Ярославский",
+        "محمد عبد الرحمن الفارسي",
+        "יעל בת-שבע כהנוביץ",
+        "山田 太郎左衛門",
+        "Zoë\u{200B}Ångström\u{200D}Ødegård",
+        "\u{1b}[2J\u{1b}]0;owned\u{7}Eve Escapington",
+        "Mallory \u{202E}reversed\u{202C} Overrideson",
+        "^XA^FO50,50^FDInjected^FS~JA Caretsworth",
+        "Nguyễn Thị Minh Khai-Phường",
+    ];
+    let mut people: Vec<Person> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Person {
+            order_id: format!("902-{:07}-{:07}", 1000 + i, 4000 + i),
+            name: name.to_string(),
+            company: format!("Ünïcødé Trading Cø {i} ~^ GmbH"),
+            line1: format!("{} Rue de l'Église\u{0301} Nº{i}", 17 + i),
+            line2: format!("Bâtiment \u{1b}[1mC{i}\u{1b}[0m étage"),
+            city: format!("Sankt-Peterburg-{i}-Город"),
+            district: format!("Округ Василеостровский {i}"),
+            region: format!("Région Île-de-France {i}"),
+            postal: format!("PC-{i}-98ZX1"),
+            phone: format!("+7 (812) 555-01{i:02} доб. 9{i}"),
+            instructions: format!("Leave with 管理人 at door {i} ^FO~ \u{7} please"),
+            gift: format!("Alles Gute zum Geburtstag {i}! 🎂 \u{200F}مبارك\u{200F}"),
+        })
+        .collect();
+    // One recipient with every field 10 KB long.
+    people.push(Person {
+        order_id: "902-0009999-0009999".into(),
+        name: long_field("NAMEFIELD"),
+        company: long_field("COMPANYFIELD"),
+        line1: long_field("LINEONEFIELD"),
+        line2: long_field("LINETWOFIELD"),
+        city: long_field("CITYFIELD"),
+        district: long_field("DISTRICTFIELD"),
+        region: long_field("REGIONFIELD"),
+        postal: long_field("POSTALFIELD"),
+        phone: long_field("PHONEFIELD"),
+        instructions: long_field("INSTRUCTIONFIELD"),
+        gift: long_field("GIFTFIELD"),
+    });
+    people
+}
+
+/// Buyer data that must be dropped on parse.
+pub const BUYER_VALUES: [&str; 4] = [
+    "Purchaser Hiddenname",
+    "purchaser-hidden@marketplace.example",
+    "Purchaser Holdings Ltd",
+    "PO-PURCHASER-77",
+];
+
+pub fn order_json(p: &Person, status: &str, updated: &str) -> Value {
+    json!({
+        "orderId": p.order_id,
+        "createdTime": "2026-11-23T09:00:00Z",
+        "lastUpdatedTime": updated,
+        "programs": ["PRIME"],
+        "salesChannel": {"channelName": "AMAZON", "marketplaceId": "ATVPDKIKX0DER"},
+        "buyer": {
+            "buyerName": BUYER_VALUES[0],
+            "buyerEmail": BUYER_VALUES[1],
+            "buyerCompanyName": BUYER_VALUES[2],
+            "buyerPurchaseOrderNumber": BUYER_VALUES[3]
+        },
+        "recipient": {
+            "deliveryAddress": {
+                "name": p.name,
+                "companyName": p.company,
+                "addressLine1": p.line1,
+                "addressLine2": p.line2,
+                "city": p.city,
+                "districtOrCounty": p.district,
+                "stateOrRegion": p.region,
+                "postalCode": p.postal,
+                "countryCode": "RU",
+                "phone": p.phone,
+                "addressType": "RESIDENTIAL"
+            },
+            "deliveryPreference": {"addressInstruction": p.instructions}
+        },
+        "payment": {"paymentExecutions": [{"paymentMethod": "CREDIT_CARD"}]},
+        "fulfillment": {
+            "fulfillmentStatus": status,
+            "fulfilledBy": "MERCHANT",
+            "fulfillmentServiceLevel": "EXPEDITED",
+            "shipByWindow": {"latestDateTime": "2026-11-25T23:59:59Z"},
+            "deliverByWindow": {"latestDateTime": "2026-11-28T23:59:59Z"}
+        },
+        "orderItems": [{
+            "orderItemId": format!("{}01", p.order_id.replace('-', "")),
+            "quantityOrdered": 2,
+            "product": {"asin": "B0HOSTILE1", "title": "Widget ^FO~ \u{1b}[5m blink", "sellerSku": "SKU-HOSTILE"},
+            "fulfillment": {"quantityFulfilled": 0, "packing": {"giftOption": {"giftMessage": p.gift}}}
+        }]
+    })
+}
+
+pub fn page(people: &[Person], status: &str, updated: &str) -> Value {
+    json!({ "orders": people.iter().map(|p| order_json(p, status, updated)).collect::<Vec<_>>() })
+}
