@@ -121,17 +121,17 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let path = self.source.clone().unwrap_or_default();
-        if let Some(d) = self.retention.pii_days_after_ship {
-            if d > RetentionPolicy::MAX_PII_DAYS {
-                return Err(ConfigError::Invalid {
-                    path,
-                    detail: format!(
-                        "[retention] pii_days_after_ship = {d}: recipient data may be kept at most {} days after shipment (Amazon's data protection policy); set it to {} or lower",
-                        RetentionPolicy::MAX_PII_DAYS,
-                        RetentionPolicy::MAX_PII_DAYS
-                    ),
-                });
-            }
+        if let Some(d) = self.retention.pii_days_after_ship
+            && d > RetentionPolicy::MAX_PII_DAYS
+        {
+            return Err(ConfigError::Invalid {
+                path,
+                detail: format!(
+                    "[retention] pii_days_after_ship = {d}: recipient data may be kept at most {} days after shipment (Amazon's data protection policy); set it to {} or lower",
+                    RetentionPolicy::MAX_PII_DAYS,
+                    RetentionPolicy::MAX_PII_DAYS
+                ),
+            });
         }
         let mut seen = BTreeMap::new();
         for (role, users) in [
@@ -190,10 +190,9 @@ impl Config {
 
     /// The log file: `[log] file`, else `$XDG_STATE_HOME/packline/packline.log`.
     pub fn log_file(&self) -> PathBuf {
-        self.log
-            .file
-            .clone()
-            .unwrap_or_else(|| xdg_dir("XDG_STATE_HOME", ".local/state").join("packline/packline.log"))
+        self.log.file.clone().unwrap_or_else(|| {
+            xdg_dir("XDG_STATE_HOME", ".local/state").join("packline/packline.log")
+        })
     }
 }
 
@@ -224,7 +223,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named() {
-        let err = parse("[store]\ndata_dri = \"/x\"\n").unwrap_err().to_string();
+        let err = parse("[store]\ndata_dri = \"/x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("c.toml") && err.contains("data_dri"), "{err}");
     }
 
@@ -237,7 +238,9 @@ mod tests {
                 .pii_days_after_close,
             14
         );
-        let err = parse("[retention]\npii_days_after_ship = 31\n").unwrap_err().to_string();
+        let err = parse("[retention]\npii_days_after_ship = 31\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at most 30 days"), "{err}");
     }
 

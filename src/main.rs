@@ -17,7 +17,11 @@ use packline::domain::{OrderId, OrderRecord, OrderState};
 use packline::store::{MasterSource, Protection, Store};
 
 #[derive(Parser)]
-#[command(name = "packline", version, about = "Order fulfillment for sellers shipping their own Amazon orders")]
+#[command(
+    name = "packline",
+    version,
+    about = "Order fulfillment for sellers shipping their own Amazon orders"
+)]
 struct Cli {
     /// Config file (TOML). Default: $XDG_CONFIG_HOME/packline/config.toml, if present.
     #[arg(long, global = true, env = "PACKLINE_CONFIG", value_name = "PATH")]
@@ -26,7 +30,12 @@ struct Cli {
     #[arg(long, global = true, env = "PACKLINE_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// File holding the master passphrase, for commands that need the store unlocked.
-    #[arg(long, global = true, env = "PACKLINE_PASSPHRASE_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "PACKLINE_PASSPHRASE_FILE",
+        value_name = "FILE"
+    )]
     passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -167,7 +176,8 @@ impl Ctx {
     }
 
     fn open(&self) -> Result<Store> {
-        Store::open(&self.data_dir).with_context(|| format!("opening the store in {}", self.data_dir.display()))
+        Store::open(&self.data_dir)
+            .with_context(|| format!("opening the store in {}", self.data_dir.display()))
     }
 
     /// Where the master key comes from, if anywhere: the identity file (config or
@@ -207,7 +217,8 @@ impl Ctx {
 
 fn read_passphrase_file(path: &Path) -> Result<age::secrecy::SecretString> {
     let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path).with_context(|| format!("reading passphrase file {}", path.display()))?,
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading passphrase file {}", path.display()))?,
     );
     let pass = text.trim_end_matches(['\r', '\n']);
     if pass.is_empty() {
@@ -221,7 +232,12 @@ fn init_logging(cfg: &Config) {
     let opened = path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(&path));
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+        });
     match opened {
         Ok(file) => {
             let filter = tracing_subscriber::EnvFilter::try_from_env("PACKLINE_LOG")
@@ -232,14 +248,19 @@ fn init_logging(cfg: &Config) {
                 .with_writer(std::sync::Mutex::new(file))
                 .init();
         }
-        Err(e) => eprintln!("packline: warning: cannot open log file {}: {e}; logging is off", path.display()),
+        Err(e) => eprintln!(
+            "packline: warning: cannot open log file {}: {e}; logging is off",
+            path.display()
+        ),
     }
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(Into::into)
-        .with_context(|| format!("--as-of {s:?} is not an RFC 3339 time such as 2026-12-31T00:00:00Z"))
+        .with_context(|| {
+            format!("--as-of {s:?} is not an RFC 3339 time such as 2026-12-31T00:00:00Z")
+        })
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -304,7 +325,9 @@ fn keys(ctx: &Ctx, command: KeysCommand, now: DateTime<Utc>) -> Result<ExitCode>
                 ),
                 (Some(p), None) => MasterSource::IdentityFile(p),
                 (None, Some(p)) => MasterSource::Passphrase(read_passphrase_file(p)?),
-                (None, None) => bail!("keys init needs --identity-file PATH or --passphrase-file PATH"),
+                (None, None) => {
+                    bail!("keys init needs --identity-file PATH or --passphrase-file PATH")
+                }
             };
             let recipient = Store::init_keys(&ctx.data_dir, &source, now)?;
             tracing::info!(%recipient, "keys initialised");
@@ -328,7 +351,12 @@ fn keys(ctx: &Ctx, command: KeysCommand, now: DateTime<Utc>) -> Result<ExitCode>
             println!("master recipient: {}", ring.master_recipient());
             println!("protection: {:?}", ring.protection());
             for e in ring.epochs() {
-                println!("epoch {:>4}  {:<20} created {}", e.id, e.label, e.created.to_rfc3339());
+                println!(
+                    "epoch {:>4}  {:<20} created {}",
+                    e.id,
+                    e.label,
+                    e.created.to_rfc3339()
+                );
             }
             println!("shredded epochs: {}", ring.shredded_count());
         }
@@ -355,7 +383,10 @@ fn import(ctx: &Ctx, files: &[PathBuf], now: DateTime<Utc>) -> Result<ExitCode> 
         println!("{} cancelled at Amazon", c.cancelled);
     }
     if c.skipped > 0 {
-        println!("{} skipped (fulfilled by Amazon, pending at Amazon, or already closed)", c.skipped);
+        println!(
+            "{} skipped (fulfilled by Amazon, pending at Amazon, or already closed)",
+            c.skipped
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -383,7 +414,11 @@ fn list(ctx: &Ctx, state: Option<&str>, json: bool) -> Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &rows)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "{:<22} {:<10} {:<17} {:>5}  {:<10} RECIPIENT", "ORDER", "STATE", "SHIP BY", "UNITS", "SERVICE")?;
+        writeln!(
+            out,
+            "{:<22} {:<10} {:<17} {:>5}  {:<10} RECIPIENT",
+            "ORDER", "STATE", "SHIP BY", "UNITS", "SERVICE"
+        )?;
         for r in store.list(state) {
             let r = r?;
             writeln!(
@@ -448,7 +483,12 @@ fn lookup(ctx: &Ctx, args: LookupArgs, now: DateTime<Utc>) -> Result<ExitCode> {
         ctx.require(Role::Lead, "revealing a recipient")?;
         let mut store = ctx.open()?;
         ctx.try_unlock(&mut store, true)?;
-        let r = store.reveal(&id, &ctx.user, args.reason.as_deref().unwrap_or_default(), now)?;
+        let r = store.reveal(
+            &id,
+            &ctx.user,
+            args.reason.as_deref().unwrap_or_default(),
+            now,
+        )?;
         tracing::info!(order = %id, "recipient revealed");
         for (label, value) in r.reveal_lines() {
             println!("{label}: {value}");
@@ -466,7 +506,15 @@ fn lookup(ctx: &Ctx, args: LookupArgs, now: DateTime<Utc>) -> Result<ExitCode> {
     println!("service: {}", service_name(&r));
     println!(
         "recipient: {}",
-        escape_hazards(r.recipient_mask.as_deref().unwrap_or(if r.recipient_purged { "(destroyed by retention)" } else { "-" }))
+        escape_hazards(
+            r.recipient_mask
+                .as_deref()
+                .unwrap_or(if r.recipient_purged {
+                    "(destroyed by retention)"
+                } else {
+                    "-"
+                })
+        )
     );
     for l in &r.order.lines {
         println!(

@@ -25,7 +25,10 @@ fn simple_person(id: &str, name: &str) -> Person {
 }
 
 fn me() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid()).unwrap().unwrap().name
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap()
+        .name
 }
 
 #[test]
@@ -34,19 +37,43 @@ fn locked_store_imports_but_refuses_reveal() {
     site.init_identity_keys();
     let p = simple_person("111-0000001-0000001", "Jane Doe");
     assert_eq!(
-        site.import("a.json", &page(std::slice::from_ref(&p), "UNSHIPPED", "2026-11-23T10:00:00Z")),
+        site.import(
+            "a.json",
+            &page(
+                std::slice::from_ref(&p),
+                "UNSHIPPED",
+                "2026-11-23T10:00:00Z"
+            )
+        ),
         "imported 1 new, 0 updated\n"
     );
-    let out = site.run(&["lookup", "--order", &p.order_id, "--reveal", "--reason", "why"]);
+    let out = site.run(&[
+        "lookup",
+        "--order",
+        &p.order_id,
+        "--reveal",
+        "--reason",
+        "why",
+    ]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("the store is locked") && err.contains("a lead holds"), "{err}");
+    assert!(
+        err.contains("the store is locked") && err.contains("a lead holds"),
+        "{err}"
+    );
     assert!(err.contains("identity_file"), "says how to unlock: {err}");
     assert!(!err.contains("Jane"));
     // A reveal without a reason is refused before anything is opened.
     let out = site.run_unlocked(&["lookup", "--order", &p.order_id, "--reveal"]);
     assert!(!out.status.success());
-    let shown = site.ok_unlocked(&["lookup", "--order", &p.order_id, "--reveal", "--reason", "why"]);
+    let shown = site.ok_unlocked(&[
+        "lookup",
+        "--order",
+        &p.order_id,
+        "--reveal",
+        "--reason",
+        "why",
+    ]);
     assert!(shown.contains("name: Jane Doe"));
 }
 
@@ -57,15 +84,37 @@ fn identity_file_readable_by_others_is_refused() {
     let mode = std::fs::metadata(&site.key).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "keys init writes the identity 0600");
     let p = simple_person("111-0000001-0000002", "Jane Doe");
-    site.import("a.json", &page(std::slice::from_ref(&p), "UNSHIPPED", "2026-11-23T10:00:00Z"));
+    site.import(
+        "a.json",
+        &page(
+            std::slice::from_ref(&p),
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        ),
+    );
     std::fs::set_permissions(&site.key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = site.run_unlocked(&["lookup", "--order", &p.order_id, "--reveal", "--reason", "x"]);
+    let out = site.run_unlocked(&[
+        "lookup",
+        "--order",
+        &p.order_id,
+        "--reveal",
+        "--reason",
+        "x",
+    ]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("has mode 644") && err.contains("chmod 600"), "{err}");
+    assert!(
+        err.contains("has mode 644") && err.contains("chmod 600"),
+        "{err}"
+    );
     // keys init never overwrites a key file.
     let other = Site::new("");
-    let out = other.run(&["keys", "init", "--identity-file", site.key.to_str().unwrap()]);
+    let out = other.run(&[
+        "keys",
+        "init",
+        "--identity-file",
+        site.key.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
 }
@@ -80,40 +129,104 @@ fn lookup_by_name_through_the_blind_index() {
         simple_person("111-0000002-0000003", "Jane Roe"),
         simple_person("111-0000002-0000004", "Ｊａｎｅ　ＤＯＥ"),
     ];
-    site.import("a.json", &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"));
+    site.import(
+        "a.json",
+        &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"),
+    );
     let ids = |q: &str| -> Vec<String> {
-        site.ok_unlocked(&["lookup", "--name", q]).lines().map(str::to_owned).collect()
+        site.ok_unlocked(&["lookup", "--name", q])
+            .lines()
+            .map(str::to_owned)
+            .collect()
     };
-    assert_eq!(ids("doe"), ["111-0000002-0000001", "111-0000002-0000002", "111-0000002-0000004"]);
-    assert_eq!(ids("JANE  DOE"), ["111-0000002-0000001", "111-0000002-0000004"]);
-    assert_eq!(ids("jane"), ["111-0000002-0000001", "111-0000002-0000003", "111-0000002-0000004"]);
+    assert_eq!(
+        ids("doe"),
+        [
+            "111-0000002-0000001",
+            "111-0000002-0000002",
+            "111-0000002-0000004"
+        ]
+    );
+    assert_eq!(
+        ids("JANE  DOE"),
+        ["111-0000002-0000001", "111-0000002-0000004"]
+    );
+    assert_eq!(
+        ids("jane"),
+        [
+            "111-0000002-0000001",
+            "111-0000002-0000003",
+            "111-0000002-0000004"
+        ]
+    );
     assert!(ids("nobody").is_empty());
     assert!(ids("jan").is_empty(), "words match whole, not as prefixes");
     // Locked, a name lookup is refused (the index key is sealed).
     let out = site.run(&["lookup", "--name", "doe"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("a name lookup needs the site's master key"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a name lookup needs the site's master key"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn passphrase_site_unlocks_with_the_passphrase_only() {
     let site = Site::new("");
     std::fs::write(&site.passphrase, "correct horse battery staple\n").unwrap();
-    site.ok(&["keys", "init", "--passphrase-file", site.passphrase.to_str().unwrap()]);
+    site.ok(&[
+        "keys",
+        "init",
+        "--passphrase-file",
+        site.passphrase.to_str().unwrap(),
+    ]);
     let keyring = std::fs::read_to_string(site.data.join("keyring.json")).unwrap();
     assert!(keyring.contains("\"protection\": \"passphrase\""));
-    assert!(!keyring.contains("AGE-SECRET-KEY"), "no secret in the clear");
+    assert!(
+        !keyring.contains("AGE-SECRET-KEY"),
+        "no secret in the clear"
+    );
     let p = simple_person("111-0000003-0000001", "Pass Phrase");
-    site.import("a.json", &page(std::slice::from_ref(&p), "UNSHIPPED", "2026-11-23T10:00:00Z"));
-    let args = ["lookup", "--order", &p.order_id, "--reveal", "--reason", "x"];
-    let out = site.cmd().arg("--passphrase-file").arg(&site.passphrase).args(args).output().unwrap();
+    site.import(
+        "a.json",
+        &page(
+            std::slice::from_ref(&p),
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        ),
+    );
+    let args = [
+        "lookup",
+        "--order",
+        &p.order_id,
+        "--reveal",
+        "--reason",
+        "x",
+    ];
+    let out = site
+        .cmd()
+        .arg("--passphrase-file")
+        .arg(&site.passphrase)
+        .args(args)
+        .output()
+        .unwrap();
     assert_ok(&out, &args);
     assert!(String::from_utf8_lossy(&out.stdout).contains("name: Pass Phrase"));
     let wrong = site.dir.path().join("wrong");
     std::fs::write(&wrong, "tr0ub4dor&3").unwrap();
-    let out = site.cmd().env("PACKLINE_PASSPHRASE_FILE", &wrong).args(args).output().unwrap();
+    let out = site
+        .cmd()
+        .env("PACKLINE_PASSPHRASE_FILE", &wrong)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("passphrase does not unlock"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("passphrase does not unlock"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -123,15 +236,33 @@ fn another_sites_key_is_refused() {
     let b = Site::new("");
     b.init_identity_keys();
     let p = simple_person("111-0000004-0000001", "Jane Doe");
-    a.import("a.json", &page(std::slice::from_ref(&p), "UNSHIPPED", "2026-11-23T10:00:00Z"));
+    a.import(
+        "a.json",
+        &page(
+            std::slice::from_ref(&p),
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        ),
+    );
     let out = a
         .cmd()
         .env("PACKLINE_IDENTITY_FILE", &b.key)
-        .args(["lookup", "--order", &p.order_id, "--reveal", "--reason", "x"])
+        .args([
+            "lookup",
+            "--order",
+            &p.order_id,
+            "--reveal",
+            "--reason",
+            "x",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("belongs to another store"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("belongs to another store"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -140,34 +271,62 @@ fn bad_input_names_the_file_and_changes_nothing() {
     site.init_identity_keys();
     let good = site.write_page(
         "good.json",
-        &page(&[simple_person("111-0000005-0000001", "Good Order")], "UNSHIPPED", "2026-11-23T10:00:00Z"),
+        &page(
+            &[simple_person("111-0000005-0000001", "Good Order")],
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        ),
     );
     let broken = site.dir.path().join("broken.json");
     std::fs::write(&broken, "{\"orders\": [ {\"orderId\": \"1\", ").unwrap();
     let out = site.run(&["import", good.to_str().unwrap(), broken.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("broken.json") && err.contains("line 1"), "{err}");
-    assert_eq!(site.ok(&["orders", "list", "--json"]).trim(), "[]", "nothing stored");
+    assert!(
+        err.contains("broken.json") && err.contains("line 1"),
+        "{err}"
+    );
+    assert_eq!(
+        site.ok(&["orders", "list", "--json"]).trim(),
+        "[]",
+        "nothing stored"
+    );
 
     // A field of the wrong type: the path is named, the value is not quoted.
-    let mut bad = page(&[simple_person("111-0000005-0000002", "Quoted Never")], "UNSHIPPED", "2026-11-23T10:00:00Z");
+    let mut bad = page(
+        &[simple_person("111-0000005-0000002", "Quoted Never")],
+        "UNSHIPPED",
+        "2026-11-23T10:00:00Z",
+    );
     bad["orders"][0]["orderItems"][0]["quantityOrdered"] = json!("Quoted Never");
     let f = site.write_page("typed.json", &bad);
     let out = site.run(&["import", f.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("typed.json") && err.contains("orders[0].orderItems[0].quantityOrdered"), "{err}");
+    assert!(
+        err.contains("typed.json") && err.contains("orders[0].orderItems[0].quantityOrdered"),
+        "{err}"
+    );
     assert!(!err.contains("Quoted Never"), "{err}");
 
     // A hostile order id is refused by name of field.
-    let mut bad = page(&[simple_person("111-0000005-0000003", "X Y")], "UNSHIPPED", "2026-11-23T10:00:00Z");
+    let mut bad = page(
+        &[simple_person("111-0000005-0000003", "X Y")],
+        "UNSHIPPED",
+        "2026-11-23T10:00:00Z",
+    );
     bad["orders"][0]["orderId"] = json!("1\u{1b}[2J");
     let f = site.write_page("id.json", &bad);
     let err = stderr(&site.run(&["import", f.to_str().unwrap()]));
-    assert!(err.contains("orders[0].orderId") && err.contains("U+001B"), "{err}");
+    assert!(
+        err.contains("orders[0].orderId") && err.contains("U+001B"),
+        "{err}"
+    );
 
-    let out = site.run(&["import", site.dir.path().join("missing.json").to_str().unwrap()]);
+    let out = site.run(&[
+        "import",
+        site.dir.path().join("missing.json").to_str().unwrap(),
+    ]);
     assert!(stderr(&out).contains("missing.json"), "{}", stderr(&out));
     assert_eq!(site.ok(&["orders", "list", "--json"]).trim(), "[]");
 }
@@ -178,7 +337,10 @@ fn unknown_config_key_and_excess_retention_are_refused() {
     let out = site.run(&["orders", "list"]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("config.toml") && err.contains("data_dri"), "{err}");
+    assert!(
+        err.contains("config.toml") && err.contains("data_dri"),
+        "{err}"
+    );
 
     let site = Site::new("[retention]\npii_days_after_ship = 45\n");
     let err = stderr(&site.run(&["purge"]));
@@ -211,7 +373,10 @@ fn reimport_is_idempotent_and_cancellation_closes_the_order() {
     let err = stderr(&site.run(&["orders", "list", "--state", "lost"]));
     assert!(err.contains("\"lost\" is not a state"), "{err}");
     // The cancellation is in the audit log, attributed to Amazon.
-    assert!(site.ok(&["audit", "verify"]).starts_with("audit log intact"));
+    assert!(
+        site.ok(&["audit", "verify"])
+            .starts_with("audit log intact")
+    );
 }
 
 #[test]
@@ -222,7 +387,14 @@ fn roles_gate_reveal_and_unmapped_users() {
     let open = Site::new("");
     open.init_identity_keys();
     let p = simple_person("111-0000007-0000001", "Role Model");
-    open.import("a.json", &page(std::slice::from_ref(&p), "UNSHIPPED", "2026-11-23T10:00:00Z"));
+    open.import(
+        "a.json",
+        &page(
+            std::slice::from_ref(&p),
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        ),
+    );
     let as_packer = |args: &[&str]| {
         site.cmd()
             .env("PACKLINE_DATA_DIR", &open.data)
@@ -231,7 +403,14 @@ fn roles_gate_reveal_and_unmapped_users() {
             .output()
             .unwrap()
     };
-    let out = as_packer(&["lookup", "--order", &p.order_id, "--reveal", "--reason", "x"]);
+    let out = as_packer(&[
+        "lookup",
+        "--order",
+        &p.order_id,
+        "--reveal",
+        "--reason",
+        "x",
+    ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("is for a lead"), "{}", stderr(&out));
     let out = as_packer(&["orders", "list"]);
@@ -239,7 +418,16 @@ fn roles_gate_reveal_and_unmapped_users() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("R. M****"));
 
     let stranger = Site::new("[roles]\nleads = [\"somebody-else\"]\n");
-    let out = stranger.cmd().env("PACKLINE_DATA_DIR", &open.data).args(["orders", "list"]).output().unwrap();
+    let out = stranger
+        .cmd()
+        .env("PACKLINE_DATA_DIR", &open.data)
+        .args(["orders", "list"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("has no role in packline"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no role in packline"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -13,34 +13,73 @@ fn hostile_import_leaves_no_personal_bytes_on_disk_or_in_logs() {
     let (locked_half, unlocked_half) = people.split_at(5);
 
     // Imported while locked: sealed with public keys only, names indexed at the next unlock.
-    let out = site.import("locked.json", &page(locked_half, "UNSHIPPED", "2026-11-23T10:00:00Z"));
+    let out = site.import(
+        "locked.json",
+        &page(locked_half, "UNSHIPPED", "2026-11-23T10:00:00Z"),
+    );
     assert_eq!(out.lines().next().unwrap(), "imported 5 new, 0 updated");
     // Imported with the master key at hand: names indexed at once.
-    let p = site.write_page("unlocked.json", &page(unlocked_half, "PARTIALLY_SHIPPED", "2026-11-23T10:00:00Z"));
+    let p = site.write_page(
+        "unlocked.json",
+        &page(unlocked_half, "PARTIALLY_SHIPPED", "2026-11-23T10:00:00Z"),
+    );
     let out = site.ok_unlocked(&["import", p.to_str().unwrap()]);
-    assert_eq!(out.lines().next().unwrap(), format!("imported {} new, 0 updated", unlocked_half.len()));
+    assert_eq!(
+        out.lines().next().unwrap(),
+        format!("imported {} new, 0 updated", unlocked_half.len())
+    );
 
     // A reveal shows every control character escaped, never raw.
     let eve = &people[5];
-    let shown = site.ok_unlocked(&["lookup", "--order", &eve.order_id, "--reveal", "--reason", "label check"]);
-    assert!(!shown.bytes().any(|b| b == 0x1b || b == 0x07), "raw control byte in reveal: {shown:?}");
-    assert!(shown.contains("name: \\u{001B}[2J\\u{001B}]0;owned\\u{0007}Eve Escapington"), "{shown}");
+    let shown = site.ok_unlocked(&[
+        "lookup",
+        "--order",
+        &eve.order_id,
+        "--reveal",
+        "--reason",
+        "label check",
+    ]);
+    assert!(
+        !shown.bytes().any(|b| b == 0x1b || b == 0x07),
+        "raw control byte in reveal: {shown:?}"
+    );
+    assert!(
+        shown.contains("name: \\u{001B}[2J\\u{001B}]0;owned\\u{0007}Eve Escapington"),
+        "{shown}"
+    );
     let mallory = &people[6];
-    let shown = site.ok_unlocked(&["lookup", "--order", &mallory.order_id, "--reveal", "--reason", "address check"]);
-    assert!(shown.contains("Mallory \\u{202E}reversed\\u{202C} Overrideson"), "{shown}");
+    let shown = site.ok_unlocked(&[
+        "lookup",
+        "--order",
+        &mallory.order_id,
+        "--reveal",
+        "--reason",
+        "address check",
+    ]);
+    assert!(
+        shown.contains("Mallory \\u{202E}reversed\\u{202C} Overrideson"),
+        "{shown}"
+    );
     assert!(!shown.contains('\u{202E}'));
 
     // Name lookups work for every script, through the blind index.
     for (i, p) in people.iter().enumerate().take(9) {
         let found = site.ok_unlocked(&["lookup", "--name", &p.name]);
-        assert!(found.lines().any(|l| l == p.order_id), "person {i} not found by full name: {found}");
+        assert!(
+            found.lines().any(|l| l == p.order_id),
+            "person {i} not found by full name: {found}"
+        );
     }
     let found = site.ok_unlocked(&["lookup", "--name", "ostrovsky"]);
     assert_eq!(found, "", "no false positives");
     let found = site.ok_unlocked(&["lookup", "--name", "yaroslavsky"]);
     assert_eq!(found, "");
     let found = site.ok_unlocked(&["lookup", "--name", "ДМИТРИЙ"]);
-    assert_eq!(found.trim(), people[0].order_id, "case-folded Cyrillic word");
+    assert_eq!(
+        found.trim(),
+        people[0].order_id,
+        "case-folded Cyrillic word"
+    );
 
     // Listings show masks only.
     let listing = site.ok(&["orders", "list"]) + &site.ok(&["orders", "list", "--json"]);

@@ -3,4 +3,6 @@
 
 pub mod model;
 
-pub use model::{FulfillmentStatus, ImportedOrder, ParseError, SearchOrdersPage, parse_search_orders};
+pub use model::{
+    FulfillmentStatus, ImportedOrder, ParseError, SearchOrdersPage, parse_search_orders,
+};

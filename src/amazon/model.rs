@@ -9,9 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::domain::{
-    GiftMessage, Order, OrderId, OrderLine, Recipient, ServiceLevel, Window,
-};
+use crate::domain::{GiftMessage, Order, OrderId, OrderLine, Recipient, ServiceLevel, Window};
 
 /// One page of a `searchOrders` response (`{"orders": [...], "pagination": {...}}`).
 #[derive(Debug)]
@@ -76,7 +74,10 @@ pub enum ParseError {
 
 /// Parses one `searchOrders` response page. `source_name` (a file name, or an operation) goes into
 /// every error message.
-pub fn parse_search_orders(bytes: &[u8], source_name: &str) -> Result<SearchOrdersPage, ParseError> {
+pub fn parse_search_orders(
+    bytes: &[u8],
+    source_name: &str,
+) -> Result<SearchOrdersPage, ParseError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let raw: RawResponse = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -360,8 +361,8 @@ mod tests {
     #[test]
     fn official_example_parses() {
         let model: serde_json::Value = serde_json::from_str(MODEL).unwrap();
-        let example = &model["paths"]["/orders/2026-01-01/orders"]["get"]["responses"]["200"]
-            ["examples"]["application/json"];
+        let example = &model["paths"]["/orders/2026-01-01/orders"]["get"]["responses"]["200"]["examples"]
+            ["application/json"];
         let bytes = serde_json::to_vec(example).unwrap();
         let page = parse_search_orders(&bytes, "example").unwrap();
         let o = &page.orders[0];
@@ -386,7 +387,9 @@ mod tests {
     #[test]
     fn errors_never_quote_input_values() {
         let body = br#"{"orders":[{"orderId":"1","createdTime":"Secret Name Here","lastUpdatedTime":"x","salesChannel":{"channelName":"AMAZON"},"orderItems":[]}]}"#;
-        let err = parse_search_orders(body, "page1.json").unwrap_err().to_string();
+        let err = parse_search_orders(body, "page1.json")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("page1.json: "), "{err}");
         assert!(err.contains("orders[0].createdTime"), "{err}");
         assert!(!err.contains("Secret"), "{err}");
@@ -402,9 +405,16 @@ mod tests {
         let body = br#"{"orders":[{"createdTime":"2024-01-01T00:00:00Z"}]}"#;
         let err = parse_search_orders(body, "f.json").unwrap_err().to_string();
         assert!(err.contains("missing field `orderId`"), "{err}");
-        let err = parse_search_orders(b"{\"orders\": [", "f.json").unwrap_err().to_string();
+        let err = parse_search_orders(b"{\"orders\": [", "f.json")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 1"), "{err}");
-        let err = parse_search_orders(b"[]", "f.json").unwrap_err().to_string();
-        assert!(err.starts_with("f.json: not a searchOrders response"), "{err}");
+        let err = parse_search_orders(b"[]", "f.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("f.json: not a searchOrders response"),
+            "{err}"
+        );
     }
 }

@@ -126,7 +126,10 @@ impl Order {
     }
 
     pub fn units(&self) -> u64 {
-        self.lines.iter().map(|l| u64::from(l.quantity_ordered)).sum()
+        self.lines
+            .iter()
+            .map(|l| u64::from(l.quantity_ordered))
+            .sum()
     }
 }
 

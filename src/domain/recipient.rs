@@ -44,7 +44,11 @@ impl fmt::Debug for Recipient {
 
 impl fmt::Debug for GiftMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "GiftMessage {{ item_id: {:?}, <redacted> }}", self.item_id)
+        write!(
+            f,
+            "GiftMessage {{ item_id: {:?}, <redacted> }}",
+            self.item_id
+        )
     }
 }
 

@@ -43,7 +43,10 @@ pub fn escape_hazards(s: &str) -> String {
 /// The form a name is compared in: compatibility-normalised (NFKC), case-folded, hazards removed,
 /// whitespace collapsed. "  JOHN\u{200B}  Smith " and "john smith" compare equal.
 pub fn fold(s: &str) -> String {
-    let cleaned: String = s.nfkc().filter(|c| !is_hazard(*c) || c.is_whitespace()).collect();
+    let cleaned: String = s
+        .nfkc()
+        .filter(|c| !is_hazard(*c) || c.is_whitespace())
+        .collect();
     let folded: String = caseless::default_case_fold_str(&cleaned).nfkc().collect();
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -105,7 +108,10 @@ mod tests {
     #[test]
     fn tokens_split_on_punctuation_and_keep_scripts_whole() {
         let f = fold("Müller-Lüdenscheidt, Jörg");
-        assert_eq!(tokens(&f).collect::<Vec<_>>(), ["müller", "lüdenscheidt", "jörg"]);
+        assert_eq!(
+            tokens(&f).collect::<Vec<_>>(),
+            ["müller", "lüdenscheidt", "jörg"]
+        );
         let f = fold("محمد عبد الله");
         assert_eq!(tokens(&f).count(), 3);
         let f = fold("देवनागरी नाम");

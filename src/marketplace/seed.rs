@@ -9,13 +9,48 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 const GIVEN: &[&str] = &[
-    "John", "María", "Zoë", "Søren", "Aiko", "Олег", "محمد", "יעל", "Nguyễn", "Priya", "Łukasz",
-    "Chloé", "Kwame", "李", "Ana-Lucía", "Ōtani", "Émile", "Fatima", "Björn", "Siobhán",
+    "John",
+    "María",
+    "Zoë",
+    "Søren",
+    "Aiko",
+    "Олег",
+    "محمد",
+    "יעל",
+    "Nguyễn",
+    "Priya",
+    "Łukasz",
+    "Chloé",
+    "Kwame",
+    "李",
+    "Ana-Lucía",
+    "Ōtani",
+    "Émile",
+    "Fatima",
+    "Björn",
+    "Siobhán",
 ];
 const FAMILY: &[&str] = &[
-    "Smith", "García", "Müller-Lüdenscheidt", "O'Brien", "山田", "Иванова", "الفارسي", "כהן",
-    "Trần", "Patel", "Wiśniewski", "Dubois", "Mensah", "王", "de la Cruz", "Nakamura", "Ødegård",
-    "Fernández", "Nyström", "Ní Bhraonáin",
+    "Smith",
+    "García",
+    "Müller-Lüdenscheidt",
+    "O'Brien",
+    "山田",
+    "Иванова",
+    "الفارسي",
+    "כהן",
+    "Trần",
+    "Patel",
+    "Wiśniewski",
+    "Dubois",
+    "Mensah",
+    "王",
+    "de la Cruz",
+    "Nakamura",
+    "Ødegård",
+    "Fernández",
+    "Nyström",
+    "Ní Bhraonáin",
 ];
 const HOSTILE: &[&str] = &[
     "\u{1b}[2J\u{1b}[31mEvil",
@@ -35,7 +70,15 @@ const CITIES: &[(&str, &str, &str, &str)] = &[
     ("Montréal", "QC", "H2Y 1C6", "CA"),
     ("São Paulo", "SP", "01310-100", "BR"),
 ];
-const LEVELS: &[&str] = &["STANDARD", "STANDARD", "STANDARD", "EXPEDITED", "SECOND_DAY", "NEXT_DAY", "FREE_ECONOMY"];
+const LEVELS: &[&str] = &[
+    "STANDARD",
+    "STANDARD",
+    "STANDARD",
+    "EXPEDITED",
+    "SECOND_DAY",
+    "NEXT_DAY",
+    "FREE_ECONOMY",
+];
 
 /// A generator of pending merchant-fulfilled orders.
 pub struct OrderGenerator {
@@ -98,8 +141,7 @@ impl OrderGenerator {
                 "fulfillment": { "quantityFulfilled": 0, "quantityUnfulfilled": 1 }
             });
             if j == 0 && self.rng.gen_bool(0.1) {
-                item["fulfillment"]["packing"] =
-                    json!({ "giftOption": { "giftMessage": format!("Happy birthday, love from {}", self.pick(GIVEN)) } });
+                item["fulfillment"]["packing"] = json!({ "giftOption": { "giftMessage": format!("Happy birthday, love from {}", self.pick(GIVEN)) } });
             }
             items.push(item);
         }
@@ -147,14 +189,22 @@ mod tests {
 
     #[test]
     fn same_seed_same_orders_and_they_parse() {
-        let t = DateTime::parse_from_rfc3339("2026-11-02T08:00:00Z").unwrap().into();
+        let t = DateTime::parse_from_rfc3339("2026-11-02T08:00:00Z")
+            .unwrap()
+            .into();
         let a = OrderGenerator::new(7, t).page(50);
         let b = OrderGenerator::new(7, t).page(50);
         assert_eq!(a, b);
-        let page = crate::amazon::parse_search_orders(&serde_json::to_vec(&a).unwrap(), "gen").unwrap();
+        let page =
+            crate::amazon::parse_search_orders(&serde_json::to_vec(&a).unwrap(), "gen").unwrap();
         assert_eq!(page.orders.len(), 50);
-        let ids: std::collections::BTreeSet<_> = page.orders.iter().map(|o| o.order.id.clone()).collect();
+        let ids: std::collections::BTreeSet<_> =
+            page.orders.iter().map(|o| o.order.id.clone()).collect();
         assert_eq!(ids.len(), 50, "order ids are unique");
-        assert!(page.orders.iter().all(|o| o.status.is_actionable() && o.recipient.is_some()));
+        assert!(
+            page.orders
+                .iter()
+                .all(|o| o.status.is_actionable() && o.recipient.is_some())
+        );
     }
 }

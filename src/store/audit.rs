@@ -53,10 +53,12 @@ fn entry_hash(e: &Hashed<'_>) -> String {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -103,8 +105,14 @@ pub fn append(
         prev,
         hash: hash.clone(),
     };
-    audit.insert(&seq.to_be_bytes(), serde_json::to_vec(&entry).expect("serializes"))?;
-    meta.insert(HEAD_KEY, serde_json::to_vec(&Head { seq, hash }).expect("serializes"))?;
+    audit.insert(
+        &seq.to_be_bytes(),
+        serde_json::to_vec(&entry).expect("serializes"),
+    )?;
+    meta.insert(
+        HEAD_KEY,
+        serde_json::to_vec(&Head { seq, hash }).expect("serializes"),
+    )?;
     Ok(seq)
 }
 
@@ -161,7 +169,9 @@ pub fn verify(audit: &sled::Tree, meta: &sled::Tree) -> Result<u64, Error> {
     let count = expected_seq - 1;
     match meta.get(HEAD_KEY)? {
         None if count == 0 => Ok(0),
-        None => Err(Error::AuditBroken("the audit head record is missing".into())),
+        None => Err(Error::AuditBroken(
+            "the audit head record is missing".into(),
+        )),
         Some(v) => {
             let head: Head = serde_json::from_slice(&v)
                 .map_err(|_| Error::AuditBroken("the audit head record is unreadable".into()))?;

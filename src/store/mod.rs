@@ -37,7 +37,9 @@ pub enum Error {
     Sled(#[from] sled::Error),
     #[error("no keys for this store ({path} is missing): run `packline keys init` first")]
     NoKeys { path: PathBuf },
-    #[error("keys already exist at {path}: `keys init` never replaces a site's keys; use `packline keys rotate` for a new epoch")]
+    #[error(
+        "keys already exist at {path}: `keys init` never replaces a site's keys; use `packline keys rotate` for a new epoch"
+    )]
     KeysExist { path: PathBuf },
     #[error("keyring {path} is damaged: {detail}")]
     Keyring { path: PathBuf, detail: String },
@@ -57,7 +59,9 @@ pub enum Error {
     WrongKey(String),
     #[error("the passphrase does not unlock this store's master key")]
     BadPassphrase,
-    #[error("the recipient of this order was sealed under key epoch {epoch}, which retention has destroyed")]
+    #[error(
+        "the recipient of this order was sealed under key epoch {epoch}, which retention has destroyed"
+    )]
     EpochShredded { epoch: u32 },
     #[error("a sealed recipient record is damaged and cannot be opened")]
     CorruptRecord,
@@ -79,7 +83,9 @@ pub enum Error {
     AuditBroken(String),
     #[error("{0}")]
     Usage(String),
-    #[error("this keyring belongs to another store (the store records master recipient {store}, the keyring {keyring})")]
+    #[error(
+        "this keyring belongs to another store (the store records master recipient {store}, the keyring {keyring})"
+    )]
     KeyringMismatch { store: String, keyring: String },
 }
 
@@ -182,7 +188,11 @@ pub const DB_DIR: &str = "db";
 
 impl Store {
     /// Creates the keys of a new site and records the master recipient in the store.
-    pub fn init_keys(data_dir: &Path, source: &MasterSource, now: DateTime<Utc>) -> Result<String, Error> {
+    pub fn init_keys(
+        data_dir: &Path,
+        source: &MasterSource,
+        now: DateTime<Utc>,
+    ) -> Result<String, Error> {
         create_data_dir(data_dir)?;
         let db = open_db(data_dir)?;
         let meta = db.open_tree("meta")?;
@@ -605,14 +615,12 @@ impl Store {
                 "a reveal needs a reason (--reason TEXT): it goes to the audit log".into(),
             ));
         }
-        let envelope = self
-            .t
-            .recipients
-            .get(id.as_str())?
-            .ok_or_else(|| match self.t.orders.contains_key(id.as_str()) {
+        let envelope = self.t.recipients.get(id.as_str())?.ok_or_else(|| {
+            match self.t.orders.contains_key(id.as_str()) {
                 Ok(true) => Error::NoRecipient(id.clone()),
                 _ => Error::NoSuchOrder(id.clone()),
-            })?;
+            }
+        })?;
         let recipient = self.keyring.open(&envelope, "revealing a recipient")?;
         self.transact(|tx| {
             audit::append(
@@ -649,10 +657,9 @@ impl Store {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<OrderId>, Error> {
-        let key = *self
-            .keyring
-            .index_key()
-            .ok_or(Error::Locked { action: "a name lookup" })?;
+        let key = *self.keyring.index_key().ok_or(Error::Locked {
+            action: "a name lookup",
+        })?;
         self.index_pending()?;
         let Some(q) = index::query(&key, text) else {
             return Ok(Vec::new());
@@ -776,12 +783,11 @@ fn apply_plan(tx: &Tx<'_>, p: &ImportPlan, user: &str, now: DateTime<Utc>) -> Tx
     let id = p.record.order.id.as_str();
     write_record(tx, p.old.as_ref(), &p.record)?;
     if let Some(s) = &p.sealed {
-        if let Some(old_env) = tx.recipients.get(id)? {
-            if let Some(old_epoch) = seal::envelope_epoch(&old_env) {
-                if old_epoch != s.epoch {
-                    tx.epochs.insert(epoch_key(old_epoch, id), EPOCH_GONE)?;
-                }
-            }
+        if let Some(old_env) = tx.recipients.get(id)?
+            && let Some(old_epoch) = seal::envelope_epoch(&old_env)
+            && old_epoch != s.epoch
+        {
+            tx.epochs.insert(epoch_key(old_epoch, id), EPOCH_GONE)?;
         }
         tx.recipients.insert(id, s.envelope.as_slice())?;
         tx.epochs.insert(epoch_key(s.epoch, id), EPOCH_LIVE)?;

@@ -295,7 +295,9 @@ impl Store {
                 None => continue,
             };
             let home = match rec.closed_at {
-                Some(closed) if rec.state == OrderState::Shipped || rec.state == OrderState::Cancelled => {
+                Some(closed)
+                    if rec.state == OrderState::Shipped || rec.state == OrderState::Cancelled =>
+                {
                     let day = policy.pii_expiry(closed).date_naive();
                     self.keyring.expiry_epoch(day, as_of)?.0
                 }

@@ -132,8 +132,9 @@ impl Keyring {
             }
             MasterSource::Passphrase(pass) => {
                 let scrypt = age::scrypt::Recipient::new(pass.clone());
-                let sealed = age::encrypt_and_armor(&scrypt, master.to_string().expose_secret().as_bytes())
-                    .map_err(|e| Error::Crypto(format!("sealing the master identity: {e}")))?;
+                let sealed =
+                    age::encrypt_and_armor(&scrypt, master.to_string().expose_secret().as_bytes())
+                        .map_err(|e| Error::Crypto(format!("sealing the master identity: {e}")))?;
                 (Protection::Passphrase, Some(sealed))
             }
         };
@@ -181,12 +182,11 @@ impl Keyring {
             path: path.clone(),
             detail: e.to_string(),
         })?;
-        let master_recipient = x25519::Recipient::from_str(&file.master.recipient).map_err(|e| {
-            Error::Keyring {
+        let master_recipient =
+            x25519::Recipient::from_str(&file.master.recipient).map_err(|e| Error::Keyring {
                 path: path.clone(),
                 detail: format!("master recipient: {e}"),
-            }
-        })?;
+            })?;
         let mut recipients = BTreeMap::new();
         for e in &file.epochs {
             let r = x25519::Recipient::from_str(&e.recipient).map_err(|err| Error::Keyring {
@@ -286,12 +286,26 @@ impl Keyring {
 
     /// The epoch for records whose retention ends on `day`: everything in it expires together,
     /// so it is shredded whole without moving anything.
-    pub fn expiry_epoch(&mut self, day: chrono::NaiveDate, now: DateTime<Utc>) -> Result<(u32, x25519::Recipient), Error> {
+    pub fn expiry_epoch(
+        &mut self,
+        day: chrono::NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(u32, x25519::Recipient), Error> {
         self.epoch_labelled(format!("expires-{day}"), now)
     }
 
-    fn epoch_labelled(&mut self, label: String, now: DateTime<Utc>) -> Result<(u32, x25519::Recipient), Error> {
-        let found = self.file.epochs.iter().rev().find(|e| e.label == label).map(|e| e.id);
+    fn epoch_labelled(
+        &mut self,
+        label: String,
+        now: DateTime<Utc>,
+    ) -> Result<(u32, x25519::Recipient), Error> {
+        let found = self
+            .file
+            .epochs
+            .iter()
+            .rev()
+            .find(|e| e.label == label)
+            .map(|e| e.id);
         match found.and_then(|id| self.recipients.get(&id).map(|r| (id, r.clone()))) {
             Some(hit) => Ok(hit),
             None => self.new_epoch(label, now),
@@ -301,10 +315,18 @@ impl Keyring {
     /// Starts a new intake epoch now, whatever the week (`packline keys rotate`).
     pub fn rotate(&mut self, now: DateTime<Utc>) -> Result<EpochInfo, Error> {
         let (id, _) = self.new_epoch(week_label(now), now)?;
-        Ok(self.epochs().into_iter().find(|e| e.id == id).expect("just added"))
+        Ok(self
+            .epochs()
+            .into_iter()
+            .find(|e| e.id == id)
+            .expect("just added"))
     }
 
-    fn new_epoch(&mut self, label: String, now: DateTime<Utc>) -> Result<(u32, x25519::Recipient), Error> {
+    fn new_epoch(
+        &mut self,
+        label: String,
+        now: DateTime<Utc>,
+    ) -> Result<(u32, x25519::Recipient), Error> {
         let id = self
             .file
             .epochs
@@ -363,9 +385,16 @@ impl Keyring {
         if ids.is_empty() {
             return Ok(());
         }
-        let newest_intake = self.file.epochs.iter().rev().find(|e| !e.label.starts_with("expires-"));
+        let newest_intake = self
+            .file
+            .epochs
+            .iter()
+            .rev()
+            .find(|e| !e.label.starts_with("expires-"));
         if newest_intake.is_some_and(|e| ids.contains(&e.id)) {
-            return Err(Error::Crypto("refusing to shred the current key epoch".into()));
+            return Err(Error::Crypto(
+                "refusing to shred the current key epoch".into(),
+            ));
         }
         let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.file.epochs)
             .into_iter()
@@ -393,7 +422,10 @@ impl Keyring {
 
     /// Seals a recipient to a given live epoch.
     pub fn seal_in(&self, r: &Recipient, epoch: u32) -> Result<Vec<u8>, Error> {
-        let to = self.recipients.get(&epoch).ok_or(Error::EpochShredded { epoch })?;
+        let to = self
+            .recipients
+            .get(&epoch)
+            .ok_or(Error::EpochShredded { epoch })?;
         seal_to(r, epoch, to)
     }
 
@@ -405,9 +437,8 @@ impl Keyring {
             .epochs
             .get(&epoch)
             .ok_or(Error::EpochShredded { epoch })?;
-        let plain = Zeroizing::new(
-            age::decrypt(identity, ciphertext).map_err(|_| Error::CorruptRecord)?,
-        );
+        let plain =
+            Zeroizing::new(age::decrypt(identity, ciphertext).map_err(|_| Error::CorruptRecord)?);
         serde_json::from_slice(&plain).map_err(|_| Error::CorruptRecord)
     }
 
@@ -489,7 +520,11 @@ fn parse_identity(bytes: &[u8]) -> Option<x25519::Identity> {
 /// refuses a private key with loose permissions).
 pub fn read_identity_file(path: &Path) -> Result<x25519::Identity, Error> {
     let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mode = f.metadata().map_err(|e| Error::io(path, e))?.permissions().mode();
+    let mode = f
+        .metadata()
+        .map_err(|e| Error::io(path, e))?
+        .permissions()
+        .mode();
     if mode & 0o077 != 0 {
         return Err(Error::IdentityFileMode {
             path: path.to_owned(),
@@ -533,7 +568,8 @@ fn write_identity_file(
         recipient,
         id.to_string().expose_secret()
     ));
-    f.write_all(body.as_bytes()).map_err(|e| Error::io(path, e))?;
+    f.write_all(body.as_bytes())
+        .map_err(|e| Error::io(path, e))?;
     f.sync_all().map_err(|e| Error::io(path, e))
 }
 
@@ -542,7 +578,9 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z").unwrap().into()
+        DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .into()
     }
 
     #[test]
@@ -563,37 +601,55 @@ mod tests {
     fn identity_file_with_loose_mode_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let idp = dir.path().join("master.key");
-        let ring = Keyring::init(dir.path(), &MasterSource::IdentityFile(idp.clone()), now()).unwrap();
+        let ring =
+            Keyring::init(dir.path(), &MasterSource::IdentityFile(idp.clone()), now()).unwrap();
         assert_eq!(ring.protection(), Protection::IdentityFile);
         assert!(read_identity_file(&idp).is_ok());
         fs::set_permissions(&idp, fs::Permissions::from_mode(0o644)).unwrap();
         let err = read_identity_file(&idp).err().unwrap().to_string();
-        assert!(err.contains("mode 644") && err.contains("chmod 600"), "{err}");
+        assert!(
+            err.contains("mode 644") && err.contains("chmod 600"),
+            "{err}"
+        );
     }
 
     #[test]
     fn epochs_follow_iso_weeks_and_shredding_is_final() {
         let dir = tempfile::tempdir().unwrap();
         let idp = dir.path().join("k");
-        let mut ring = Keyring::init(dir.path(), &MasterSource::IdentityFile(idp.clone()), now()).unwrap();
+        let mut ring =
+            Keyring::init(dir.path(), &MasterSource::IdentityFile(idp.clone()), now()).unwrap();
         let (e1, _) = ring.current_epoch(now()).unwrap();
-        let (same, _) = ring.current_epoch(now() + chrono::Duration::days(1)).unwrap();
+        let (same, _) = ring
+            .current_epoch(now() + chrono::Duration::days(1))
+            .unwrap();
         assert_eq!(e1, same);
-        let (e2, _) = ring.current_epoch(now() + chrono::Duration::days(7)).unwrap();
+        let (e2, _) = ring
+            .current_epoch(now() + chrono::Duration::days(7))
+            .unwrap();
         assert_ne!(e1, e2);
-        ring.unlock(&MasterSource::IdentityFile(idp.clone())).unwrap();
+        ring.unlock(&MasterSource::IdentityFile(idp.clone()))
+            .unwrap();
         let r = Recipient::named("A B");
         let (env, epoch) = ring.seal(&r, now() + chrono::Duration::days(7)).unwrap();
         assert_eq!(epoch, e2);
         assert!(ring.open(&env, "test").is_ok());
         // Reload from disk: the file is the truth.
         let mut again = Keyring::load(dir.path()).unwrap();
-        assert!(matches!(again.open(&env, "reveal"), Err(Error::Locked { .. })));
+        assert!(matches!(
+            again.open(&env, "reveal"),
+            Err(Error::Locked { .. })
+        ));
         again.unlock(&MasterSource::IdentityFile(idp)).unwrap();
         assert!(again.open(&env, "test").is_ok());
-        assert!(again.shred(&[e2], now()).is_err(), "current epoch is never shredded");
+        assert!(
+            again.shred(&[e2], now()).is_err(),
+            "current epoch is never shredded"
+        );
         again.rotate(now() + chrono::Duration::days(8)).unwrap();
         again.shred(&[e2], now()).unwrap();
-        assert!(matches!(again.open(&env, "t"), Err(Error::EpochShredded { epoch }) if epoch == e2));
+        assert!(
+            matches!(again.open(&env, "t"), Err(Error::EpochShredded { epoch }) if epoch == e2)
+        );
     }
 }

@@ -28,7 +28,10 @@ impl Site {
         let passphrase = dir.path().join("passphrase");
         std::fs::write(
             &config,
-            format!("[log]\nfile = {:?}\n{extra_config}\n", log.display().to_string()),
+            format!(
+                "[log]\nfile = {:?}\n{extra_config}\n",
+                log.display().to_string()
+            ),
         )
         .unwrap();
         Site {
@@ -77,7 +80,12 @@ impl Site {
     }
 
     pub fn init_identity_keys(&self) {
-        self.ok(&["keys", "init", "--identity-file", self.key.to_str().unwrap()]);
+        self.ok(&[
+            "keys",
+            "init",
+            "--identity-file",
+            self.key.to_str().unwrap(),
+        ]);
     }
 
     pub fn write_page(&self, name: &str, page: &Value) -> PathBuf {

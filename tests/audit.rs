@@ -1,0 +1,176 @@
+//! The audit log is tamper-evident: editing, deleting, reordering or truncating entries on disk
+//! makes `packline audit verify` fail, naming the first bad entry.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A site with a handful of audit entries: import, two reveals, a name lookup.
+fn site_with_history() -> Site {
+    let site = Site::new("");
+    site.init_identity_keys();
+    let people: Vec<Person> = hostile_people().into_iter().take(2).collect();
+    site.import(
+        "a.json",
+        &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"),
+    );
+    for p in &people {
+        site.ok_unlocked(&[
+            "lookup",
+            "--order",
+            &p.order_id,
+            "--reveal",
+            "--reason",
+            "carrier asked",
+        ]);
+    }
+    site.ok_unlocked(&["lookup", "--name", "nobody"]);
+    assert_eq!(
+        site.ok(&["audit", "verify"]),
+        "audit log intact: 4 entries\n"
+    );
+    site
+}
+
+/// Copies the site's data dir, applies `tamper` to the copy's audit tree, runs verify on it.
+fn verify_after(site: &Site, name: &str, tamper: impl FnOnce(&sled::Tree)) -> (bool, String) {
+    let copy = site.dir.path().join(name);
+    copy_dir(&site.data, &copy);
+    {
+        let db = sled::open(copy.join("db")).unwrap();
+        let audit = db.open_tree("audit").unwrap();
+        tamper(&audit);
+        db.flush().unwrap();
+    }
+    let out = site
+        .cmd()
+        .env("PACKLINE_DATA_DIR", &copy)
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    (out.status.success(), stderr(&out))
+}
+
+fn key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+#[test]
+fn audit_entries_hold_no_personal_data_and_name_the_reason() {
+    let site = site_with_history();
+    let db_files = files_under(&site.data.join("db"));
+    assert!(!db_files.is_empty());
+    let copy = site.dir.path().join("peek");
+    copy_dir(&site.data, &copy);
+    let db = sled::open(copy.join("db")).unwrap();
+    let entries: Vec<serde_json::Value> = db
+        .open_tree("audit")
+        .unwrap()
+        .iter()
+        .values()
+        .map(|v| serde_json::from_slice(&v.unwrap()).unwrap())
+        .collect();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["import", "reveal", "reveal", "lookup_name"]);
+    assert_eq!(entries[1]["reason"], "carrier asked");
+    assert_eq!(entries[1]["order"], "902-0001000-0004000");
+    let text = serde_json::to_string(&entries).unwrap();
+    for p in hostile_people().iter().take(2) {
+        for v in p.values() {
+            assert!(!text.contains(v));
+        }
+    }
+}
+
+#[test]
+fn an_edited_entry_is_detected() {
+    let site = site_with_history();
+    let (ok, err) = verify_after(&site, "edited", |audit| {
+        let v = audit.get(key(2)).unwrap().unwrap();
+        let mut e: serde_json::Value = serde_json::from_slice(&v).unwrap();
+        e["reason"] = "nothing to see".into();
+        audit
+            .insert(key(2), serde_json::to_vec(&e).unwrap())
+            .unwrap();
+    });
+    assert!(!ok);
+    assert!(
+        err.contains("audit entry 2 does not match its hash (edited)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_deleted_entry_is_detected() {
+    let site = site_with_history();
+    let (ok, err) = verify_after(&site, "deleted", |audit| {
+        audit.remove(key(2)).unwrap();
+    });
+    assert!(!ok);
+    assert!(err.contains("audit entry 2 is missing"), "{err}");
+}
+
+#[test]
+fn reordered_entries_are_detected() {
+    let site = site_with_history();
+    let (ok, err) = verify_after(&site, "reordered", |audit| {
+        let two = audit.get(key(2)).unwrap().unwrap();
+        let three = audit.get(key(3)).unwrap().unwrap();
+        audit.insert(key(2), three).unwrap();
+        audit.insert(key(3), two).unwrap();
+    });
+    assert!(!ok);
+    assert!(err.contains("audit entry 2 holds entry 3"), "{err}");
+}
+
+#[test]
+fn a_rewritten_chain_is_detected() {
+    // Renumbering after a delete keeps sequence numbers whole but breaks the hash links.
+    let site = site_with_history();
+    let (ok, err) = verify_after(&site, "renumbered", |audit| {
+        let mut e3: serde_json::Value =
+            serde_json::from_slice(&audit.get(key(3)).unwrap().unwrap()).unwrap();
+        e3["seq"] = 2.into();
+        audit
+            .insert(key(2), serde_json::to_vec(&e3).unwrap())
+            .unwrap();
+        audit.remove(key(3)).unwrap();
+        audit.remove(key(4)).unwrap();
+    });
+    assert!(!ok);
+    assert!(
+        err.contains("audit entry 2 does not follow entry 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_truncated_tail_is_detected() {
+    let site = site_with_history();
+    let (ok, err) = verify_after(&site, "truncated", |audit| {
+        audit.remove(key(4)).unwrap();
+    });
+    assert!(!ok);
+    assert!(
+        err.contains("the log ends at entry 3 but 4 entries were written"),
+        "{err}"
+    );
+}
