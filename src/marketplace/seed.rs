@@ -52,6 +52,12 @@ const FAMILY: &[&str] = &[
     "Nyström",
     "Ní Bhraonáin",
 ];
+/// Syllables for made-up family names, so a large store has realistic name diversity.
+const SYLLABLES: &[&str] = &[
+    "ka", "lo", "mi", "ran", "sen", "to", "vak", "dor", "el", "fin", "gar", "hu", "is", "jo", "ko",
+    "lin", "mar", "no", "pet", "qui", "ros", "sta", "tur", "ul", "vin", "wen", "xi", "yor", "za",
+    "ber",
+];
 const HOSTILE: &[&str] = &[
     "\u{1b}[2J\u{1b}[31mEvil",
     "Mallory\u{202E}gnp.exe",
@@ -119,10 +125,20 @@ impl OrderGenerator {
         let created = self.start + Duration::seconds(self.rng.gen_range(0..86_400 * 3));
         let ship_by = created + Duration::hours(self.rng.gen_range(12..96));
         let prime = self.rng.gen_bool(0.4);
-        let name = if self.rng.gen_bool(self.hostile_share) {
-            format!("{} {}", self.pick(HOSTILE), self.pick(FAMILY))
+        let family = if self.rng.gen_bool(0.2) {
+            self.pick(FAMILY).to_owned()
         } else {
-            format!("{} {}", self.pick(GIVEN), self.pick(FAMILY))
+            let parts = self.rng.gen_range(2..=3);
+            let mut f: String = (0..parts).map(|_| self.pick(SYLLABLES)).collect();
+            if let Some(first) = f.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            f
+        };
+        let name = if self.rng.gen_bool(self.hostile_share) {
+            format!("{} {family}", self.pick(HOSTILE))
+        } else {
+            format!("{} {family}", self.pick(GIVEN))
         };
         let (city, region, postal, country) = CITIES[self.rng.gen_range(0..CITIES.len())];
         let lines = self.rng.gen_range(1..=3);

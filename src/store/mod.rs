@@ -10,7 +10,8 @@ pub mod index;
 pub mod retention;
 pub mod seal;
 
-use std::collections::BTreeSet;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -120,7 +121,6 @@ struct Trees {
     queue: sled::Tree,
     sku: sled::Tree,
     names: sled::Tree,
-    names_by_order: sled::Tree,
     epochs: sled::Tree,
     pending_index: sled::Tree,
     exceptions: sled::Tree,
@@ -135,7 +135,6 @@ struct Tx<'a> {
     queue: &'a TransactionalTree,
     sku: &'a TransactionalTree,
     names: &'a TransactionalTree,
-    names_by_order: &'a TransactionalTree,
     epochs: &'a TransactionalTree,
     pending_index: &'a TransactionalTree,
     exceptions: &'a TransactionalTree,
@@ -144,10 +143,32 @@ struct Tx<'a> {
 }
 
 const META_MASTER: &[u8] = b"master_recipient";
-/// In the epochs tree, a record sealed to that epoch is live; `GONE` marks one that was destroyed
-/// or moved to another epoch (stale copies may remain in sled's log until the epoch is shredded).
-const EPOCH_LIVE: &[u8] = &[1];
-const EPOCH_GONE: &[u8] = &[0];
+
+// A recipient slot (the value in `amazon/recipients`) is the sealed envelope followed by the
+// order's blind-index keys (32 bytes each), so the index entries can be removed without
+// unsealing anything. The `epochs` tree marks records that left an epoch (destroyed, or moved by
+// an address change or retention): `epoch ‖ order id → ()`. Stale copies of those may survive in
+// sled's log until that epoch's secret is shredded, which is what retention uses the marks for.
+
+fn slot(envelope: &[u8], names: &[index::NameKey]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(envelope.len() + names.len() * 32);
+    v.extend_from_slice(envelope);
+    for n in names {
+        v.extend_from_slice(n);
+    }
+    v
+}
+
+/// The envelope part of a recipient slot.
+fn slot_envelope(value: &[u8]) -> &[u8] {
+    let len = seal::parse_envelope(value).map_or(value.len(), |(_, ct)| 12 + ct.len());
+    &value[..len]
+}
+
+/// The blind-index keys stored in a recipient slot.
+fn slot_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value[slot_envelope(value).len()..].chunks_exact(32)
+}
 
 /// Counts from one import.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -227,7 +248,6 @@ impl Store {
             queue: db.open_tree("queue")?,
             sku: db.open_tree("sku")?,
             names: db.open_tree("names")?,
-            names_by_order: db.open_tree("names_by_order")?,
             epochs: db.open_tree("epochs")?,
             pending_index: db.open_tree("pending_index")?,
             exceptions: db.open_tree("exceptions")?,
@@ -274,21 +294,19 @@ impl Store {
             &t.queue,
             &t.sku,
             &t.names,
-            &t.names_by_order,
             &t.epochs,
             &t.pending_index,
             &t.exceptions,
             &t.audit,
             &t.meta,
         )
-            .transaction(|(o, r, q, s, n, nb, e, p, x, a, m)| {
+            .transaction(|(o, r, q, s, n, e, p, x, a, m)| {
                 f(&Tx {
                     orders: o,
                     recipients: r,
                     queue: q,
                     sku: s,
                     names: n,
-                    names_by_order: nb,
                     epochs: e,
                     pending_index: p,
                     exceptions: x,
@@ -326,19 +344,27 @@ impl Store {
             Some(s) => self.t.queue.scan_prefix([s.code()]),
             None => self.t.queue.iter(),
         };
-        iter.map(move |item| {
-            let (k, _) = item?;
-            let id = &k[9..];
-            let v = self.t.orders.get(id)?.ok_or_else(|| {
-                Error::CorruptOrder("queue index names an order that is not stored".into())
-            })?;
-            decode_record(&v)
+        // An entry whose order is missing is left by an import cut short by a crash (indexes are
+        // written before the record they index); it is skipped here and removed by the next purge.
+        iter.filter_map(move |item| {
+            let read = || -> Result<Option<OrderRecord>, Error> {
+                let (k, _) = item?;
+                let id = k.get(9..).unwrap_or_default();
+                self.t.orders.get(id)?.map(|v| decode_record(&v)).transpose()
+            };
+            read().transpose()
         })
     }
 
     /// Imports parsed orders: new actionable orders are sealed and queued; known orders are
     /// updated when Amazon's copy is newer (a cancellation cancels); the rest is skipped.
-    /// Needs no secret. Each chunk is one transaction; everything is flushed before returning.
+    /// Needs no secret. Everything is flushed before returning.
+    ///
+    /// Changes to known orders are one transaction per chunk, with their audit entries. New
+    /// orders, the bulk of any import, take a faster path: per-tree batches, the order record
+    /// last. A crash part-way leaves at most index entries and sealed slots of orders that are not
+    /// stored; the next import of those orders rewrites them whole, readers skip them, and purge
+    /// removes any that remain.
     pub fn import(
         &mut self,
         orders: Vec<ImportedOrder>,
@@ -346,24 +372,48 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<ImportCounts, Error> {
         let mut counts = ImportCounts::default();
-        let mut it = orders.into_iter().peekable();
+        // The same order twice in one import (overlapping pages): only Amazon's newest copy counts.
+        let mut newest: HashMap<OrderId, usize> = HashMap::with_capacity(orders.len());
+        for (i, o) in orders.iter().enumerate() {
+            match newest.entry(o.order.id.clone()) {
+                Entry::Vacant(e) => {
+                    e.insert(i);
+                }
+                Entry::Occupied(mut e) => {
+                    counts.unchanged += 1;
+                    if orders[*e.get()].order.updated <= o.order.updated {
+                        e.insert(i);
+                    }
+                }
+            }
+        }
+        let mut it = orders
+            .into_iter()
+            .enumerate()
+            .filter(|(i, o)| newest.get(&o.order.id) == Some(i))
+            .map(|(_, o)| o)
+            .peekable();
         while it.peek().is_some() {
             let chunk: Vec<ImportedOrder> = it.by_ref().take(IMPORT_CHUNK).collect();
-            let mut plans = Vec::with_capacity(chunk.len());
+            let (mut fresh, mut known) = (Vec::new(), Vec::new());
             for imported in chunk {
-                if let Some(p) = self.plan_import(imported, now, &mut counts)? {
-                    plans.push(p);
+                match self.plan_import(imported, now, &mut counts)? {
+                    Some(p) if p.old.is_none() => fresh.push(p),
+                    Some(p) => known.push(p),
+                    None => {}
                 }
             }
-            if plans.is_empty() {
-                continue;
+            if !fresh.is_empty() {
+                self.store_new(&fresh)?;
             }
-            self.transact(|tx| {
-                for p in &plans {
-                    apply_plan(tx, p, user, now)?;
-                }
-                Ok(())
-            })?;
+            if !known.is_empty() {
+                self.transact(|tx| {
+                    for p in &known {
+                        apply_plan(tx, p, user, now)?;
+                    }
+                    Ok(())
+                })?;
+            }
         }
         if counts.new + counts.updated + counts.cancelled > 0 {
             let reason = format!(
@@ -387,6 +437,46 @@ impl Store {
         }
         self.flush()?;
         Ok(counts)
+    }
+
+    /// Writes orders the store has never seen: per-tree batches, the order record last.
+    fn store_new(&self, plans: &[ImportPlan]) -> Result<(), Error> {
+        let mut recipients = sled::Batch::default();
+        let mut names = sled::Batch::default();
+        let mut pending = sled::Batch::default();
+        let mut sku = sled::Batch::default();
+        let mut queue = sled::Batch::default();
+        let mut orders = sled::Batch::default();
+        for p in plans {
+            let rec = &p.record;
+            let id = rec.order.id.as_str();
+            if let Some(s) = &p.sealed {
+                match &s.names {
+                    Some(keys) => {
+                        recipients.insert(id, slot(&s.envelope, keys));
+                        for k in keys {
+                            names.insert(name_entry(k, id.as_bytes()), &[]);
+                        }
+                    }
+                    None => {
+                        recipients.insert(id, s.envelope.as_slice());
+                        pending.insert(id, &[]);
+                    }
+                }
+            }
+            for l in &rec.order.lines {
+                sku.insert(sku_key(&l.sku, id), &l.quantity_ordered.to_be_bytes());
+            }
+            queue.insert(queue_key(rec), &[]);
+            orders.insert(id, encode_record(rec));
+        }
+        self.t.recipients.apply_batch(recipients)?;
+        self.t.names.apply_batch(names)?;
+        self.t.pending_index.apply_batch(pending)?;
+        self.t.sku.apply_batch(sku)?;
+        self.t.queue.apply_batch(queue)?;
+        self.t.orders.apply_batch(orders)?;
+        Ok(())
     }
 
     fn plan_import(
@@ -621,7 +711,9 @@ impl Store {
                 _ => Error::NoSuchOrder(id.clone()),
             }
         })?;
-        let recipient = self.keyring.open(&envelope, "revealing a recipient")?;
+        let recipient = self
+            .keyring
+            .open(slot_envelope(&envelope), "revealing a recipient")?;
         self.transact(|tx| {
             audit::append(
                 tx.audit,
@@ -644,7 +736,9 @@ impl Store {
     /// its own: the step that calls this is audited.
     pub fn open_recipient(&self, id: &OrderId) -> Result<Option<Recipient>, Error> {
         match self.t.recipients.get(id.as_str())? {
-            Some(env) => Ok(Some(self.keyring.open(&env, "reading a recipient")?)),
+            Some(v) => Ok(Some(
+                self.keyring.open(slot_envelope(&v), "reading a recipient")?,
+            )),
             None => Ok(None),
         }
     }
@@ -726,20 +820,24 @@ impl Store {
             }
             let mut work = Vec::with_capacity(batch.len());
             for id in &batch {
-                let names = match self.t.recipients.get(id)? {
-                    Some(env) => {
-                        let r = self.keyring.open(&env, "indexing names")?;
-                        Some(index::name_keys(&key, &r.name))
+                let slot_value = match self.t.recipients.get(id)? {
+                    Some(v) => {
+                        let r = self.keyring.open(slot_envelope(&v), "indexing names")?;
+                        Some(slot(slot_envelope(&v), &index::name_keys(&key, &r.name)))
                     }
                     None => None,
                 };
-                work.push((id.clone(), names));
+                work.push((id.clone(), slot_value));
             }
             self.transact(|tx| {
-                for (id, names) in &work {
+                for (id, slot_value) in &work {
                     tx.pending_index.remove(id)?;
-                    if let Some(names) = names {
-                        set_names(tx, id, names)?;
+                    if let Some(v) = slot_value {
+                        let names: Vec<index::NameKey> = slot_names(v)
+                            .map(|n| n.try_into().expect("32-byte chunks"))
+                            .collect();
+                        set_names(tx, id, &names)?;
+                        tx.recipients.insert(id, v.as_slice())?;
                     }
                 }
                 Ok(())
@@ -783,21 +881,25 @@ fn apply_plan(tx: &Tx<'_>, p: &ImportPlan, user: &str, now: DateTime<Utc>) -> Tx
     let id = p.record.order.id.as_str();
     write_record(tx, p.old.as_ref(), &p.record)?;
     if let Some(s) = &p.sealed {
-        if let Some(old_env) = tx.recipients.get(id)?
-            && let Some(old_epoch) = seal::envelope_epoch(&old_env)
-            && old_epoch != s.epoch
-        {
-            tx.epochs.insert(epoch_key(old_epoch, id), EPOCH_GONE)?;
+        // Only a known order can have a slot already: a new one skips the reads.
+        if p.old.is_some() {
+            if let Some(old) = tx.recipients.get(id)? {
+                clear_names(tx, id.as_bytes(), &old)?;
+                if let Some(old_epoch) = seal::envelope_epoch(&old)
+                    && old_epoch != s.epoch
+                {
+                    tx.epochs.insert(epoch_key(old_epoch, id), &[])?;
+                }
+            }
+            tx.pending_index.remove(id)?;
         }
-        tx.recipients.insert(id, s.envelope.as_slice())?;
-        tx.epochs.insert(epoch_key(s.epoch, id), EPOCH_LIVE)?;
-        clear_names(tx, id.as_bytes())?;
         match &s.names {
             Some(names) => {
-                tx.pending_index.remove(id)?;
+                tx.recipients.insert(id, slot(&s.envelope, names))?;
                 set_names(tx, id.as_bytes(), names)?;
             }
             None => {
+                tx.recipients.insert(id, s.envelope.as_slice())?;
                 tx.pending_index.insert(id, &[])?;
             }
         }
@@ -840,25 +942,25 @@ fn write_record(tx: &Tx<'_>, old: Option<&OrderRecord>, rec: &OrderRecord) -> Tx
     Ok(())
 }
 
+/// A name index key: the blind-index key, then the order id.
+fn name_entry(name: &[u8], id: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name.len() + id.len());
+    k.extend_from_slice(name);
+    k.extend_from_slice(id);
+    k
+}
+
 fn set_names(tx: &Tx<'_>, id: &[u8], names: &[index::NameKey]) -> TxResult<()> {
-    let mut all = Vec::with_capacity(names.len() * 32);
     for n in names {
-        let mut k = n.to_vec();
-        k.extend_from_slice(id);
-        tx.names.insert(k, &[])?;
-        all.extend_from_slice(n);
+        tx.names.insert(name_entry(n, id), &[])?;
     }
-    tx.names_by_order.insert(id, all)?;
     Ok(())
 }
 
-fn clear_names(tx: &Tx<'_>, id: &[u8]) -> TxResult<()> {
-    if let Some(all) = tx.names_by_order.remove(id)? {
-        for n in all.chunks_exact(32) {
-            let mut k = n.to_vec();
-            k.extend_from_slice(id);
-            tx.names.remove(k)?;
-        }
+/// Removes the name index entries listed in a recipient slot.
+fn clear_names(tx: &Tx<'_>, id: &[u8], slot_value: &[u8]) -> TxResult<()> {
+    for n in slot_names(slot_value) {
+        tx.names.remove(name_entry(n, id))?;
     }
     Ok(())
 }
@@ -910,6 +1012,7 @@ fn open_db(data_dir: &Path) -> Result<sled::Db, Error> {
     sled::Config::new()
         .path(&path)
         .cache_capacity(128 * 1024 * 1024)
+        .mode(sled::Mode::HighThroughput)
         .open()
         .map_err(|e| match e {
             sled::Error::Io(io) => Error::io(&path, io),

@@ -20,8 +20,8 @@ use chrono::{DateTime, Duration, Months, Utc};
 use serde::Serialize;
 
 use super::{
-    EPOCH_GONE, EPOCH_LIVE, Error, ExceptionNote, Store, TxResult, audit, clear_names,
-    decode_record, encode_record, epoch_key, seal,
+    Error, ExceptionNote, Store, TxResult, audit, clear_names, decode_record, encode_record,
+    epoch_key, seal, slot, slot_envelope, slot_names,
 };
 use crate::domain::{OrderRecord, OrderState};
 
@@ -221,19 +221,23 @@ impl Store {
         for e in self.keyring.epochs() {
             census.entry(e.id).or_default();
         }
-        let mut orphaned = Vec::new();
-        for item in self.t.epochs.iter() {
+        // Live records: every slot, by the epoch its envelope names.
+        for item in self.t.recipients.iter() {
             let (k, v) = item?;
-            let (epoch, id) = split_epoch_key(&k)?;
-            if !self.keyring.has_epoch(epoch) {
-                orphaned.push(k);
-                continue;
+            if let Some(epoch) = seal::envelope_epoch(&v)
+                && let Some(c) = census.get_mut(&epoch)
+            {
+                c.live.push(String::from_utf8_lossy(&k).into_owned());
             }
-            let c = census.entry(epoch).or_default();
-            if v.as_ref() == EPOCH_LIVE {
-                c.live.push(id);
-            } else {
-                c.gone += 1;
+        }
+        // Records that left an epoch; marks of epochs already shredded are dropped.
+        let mut orphaned = Vec::new();
+        for k in self.t.epochs.iter().keys() {
+            let k = k?;
+            let (epoch, _) = split_epoch_key(&k)?;
+            match census.get_mut(&epoch) {
+                Some(c) => c.gone += 1,
+                None => orphaned.push(k),
             }
         }
         for k in orphaned {
@@ -284,10 +288,11 @@ impl Store {
         let mut moves = Vec::with_capacity(ids.len());
         let mut stayed = false;
         for id in ids {
-            let Some(env) = self.t.recipients.get(id)? else {
+            let Some(value) = self.t.recipients.get(id)? else {
                 continue;
             };
-            if seal::envelope_epoch(&env) != Some(from) {
+            let env = slot_envelope(&value);
+            if seal::envelope_epoch(env) != Some(from) {
                 continue;
             }
             let rec = match self.t.orders.get(id)? {
@@ -307,15 +312,17 @@ impl Store {
                 stayed = true;
                 continue;
             }
-            let recipient = self.keyring.open(&env, "re-sealing for retention")?;
+            let recipient = self.keyring.open(env, "re-sealing for retention")?;
             let sealed = self.keyring.seal_in(&recipient, home)?;
-            moves.push((id.clone(), home, sealed));
+            let names: Vec<_> = slot_names(&value)
+                .map(|n| n.try_into().expect("32-byte chunks"))
+                .collect();
+            moves.push((id.clone(), slot(&sealed, &names)));
         }
         self.transact(|tx| {
-            for (id, home, sealed) in &moves {
-                tx.recipients.insert(id.as_str(), sealed.as_slice())?;
-                tx.epochs.insert(epoch_key(from, id), EPOCH_GONE)?;
-                tx.epochs.insert(epoch_key(*home, id), EPOCH_LIVE)?;
+            for (id, value) in &moves {
+                tx.recipients.insert(id.as_str(), value.as_slice())?;
+                tx.epochs.insert(epoch_key(from, id), &[])?;
             }
             Ok(())
         })?;
@@ -326,11 +333,11 @@ impl Store {
 /// Deletes an order's sealed recipient and its name index entries; marks its epoch entry gone.
 fn drop_recipient(tx: &super::Tx<'_>, id: &str) -> TxResult<bool> {
     tx.pending_index.remove(id)?;
-    clear_names(tx, id.as_bytes())?;
     match tx.recipients.remove(id)? {
-        Some(env) => {
-            if let Some(epoch) = seal::envelope_epoch(&env) {
-                tx.epochs.insert(epoch_key(epoch, id), EPOCH_GONE)?;
+        Some(value) => {
+            clear_names(tx, id.as_bytes(), &value)?;
+            if let Some(epoch) = seal::envelope_epoch(&value) {
+                tx.epochs.insert(epoch_key(epoch, id), &[])?;
             }
             Ok(true)
         }
