@@ -13,6 +13,10 @@ use packline::domain::OrderId;
 use packline::marketplace::seed::OrderGenerator;
 use packline::store::{MasterSource, Store};
 
+// The same allocator as the packline binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PAGE: usize = 100;
 const PAGES_PER_IMPORT: usize = 10;
 
@@ -24,20 +28,35 @@ fn main() {
             .and_then(|i| args.get(i + 1).cloned())
     };
     if arg("--phase").as_deref() == Some("read") {
-        read_phase(Path::new(&arg("--dir").expect("--dir")), arg("--orders").unwrap().parse().unwrap());
+        read_phase(
+            Path::new(&arg("--dir").expect("--dir")),
+            arg("--orders").unwrap().parse().unwrap(),
+        );
         return;
     }
-    let orders: usize = arg("--orders").map(|s| s.parse().expect("--orders N")).unwrap_or(1_000_000);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("data");
-    let key = dir.path().join("master.key");
-    let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T08:00:00Z").unwrap().into();
+    let orders: usize = arg("--orders")
+        .map(|s| s.parse().expect("--orders N"))
+        .unwrap_or(1_000_000);
+    // `--keep DIR` builds the store in DIR and leaves it there for inspection.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = arg("--keep")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_owned());
+    let data = root.join("data");
+    let key = root.join("master.key");
+    let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T08:00:00Z")
+        .unwrap()
+        .into();
     Store::init_keys(&data, &MasterSource::IdentityFile(key.clone()), t0).unwrap();
 
-    println!("store benchmark: {orders} orders, pages of {PAGE}, {PAGES_PER_IMPORT} pages per import call");
+    println!(
+        "store benchmark: {orders} orders, pages of {PAGE}, {PAGES_PER_IMPORT} pages per import call"
+    );
     let mut store = Store::open(&data).unwrap();
     // A running daemon is normally unlocked during a shift: names are indexed at import.
-    store.unlock(&MasterSource::IdentityFile(key.clone())).unwrap();
+    store
+        .unlock(&MasterSource::IdentityFile(key.clone()))
+        .unwrap();
     let mut generator = OrderGenerator::new(42, t0);
     let mut import_time = Duration::ZERO;
     let mut parse_time = Duration::ZERO;
@@ -59,7 +78,10 @@ fn main() {
         assert_eq!(c.new as usize, n);
         done += n;
         if done % 100_000 == 0 {
-            eprintln!("  {done} imported, {:.0} orders/s so far", done as f64 / import_time.as_secs_f64());
+            eprintln!(
+                "  {done} imported, {:.0} orders/s so far",
+                done as f64 / import_time.as_secs_f64()
+            );
         }
     }
     println!(
@@ -68,12 +90,31 @@ fn main() {
         done as f64 / import_time.as_secs_f64(),
         parse_time.as_secs_f64()
     );
-    println!("import process peak RSS: {} MiB", status_kib("VmHWM") / 1024);
+    println!(
+        "import process peak RSS: {} MiB",
+        status_kib("VmHWM") / 1024
+    );
+    let start = Instant::now();
+    let store = store.checkpoint().unwrap();
+    println!(
+        "checkpoint after import (so the next open replays nothing): {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     drop(store);
-    println!("store size on disk: {} MiB", dir_size(&data) / (1024 * 1024));
+    println!(
+        "store size on disk: {} MiB",
+        dir_size(&data) / (1024 * 1024)
+    );
 
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--phase", "read", "--dir", data.to_str().unwrap(), "--orders", &orders.to_string()])
+        .args([
+            "--phase",
+            "read",
+            "--dir",
+            data.to_str().unwrap(),
+            "--orders",
+            &orders.to_string(),
+        ])
         .env("PACKLINE_BENCH_KEY", &key)
         .output()
         .unwrap();
@@ -87,8 +128,16 @@ fn read_phase(data: &Path, orders: usize) {
     let start = Instant::now();
     let store = Store::open(data).unwrap();
     let open = start.elapsed();
-    println!("store open: {:.1} ms (sled + keyring, {} orders)", open.as_secs_f64() * 1e3, store.order_count());
-    println!("RSS after open: {} MiB (process start {} MiB)", status_kib("VmRSS") / 1024, rss_before / 1024);
+    println!(
+        "store open: {:.1} ms (sled + keyring, {} orders)",
+        open.as_secs_f64() * 1e3,
+        store.order_count()
+    );
+    println!(
+        "RSS after open: {} MiB (process start {} MiB)",
+        status_kib("VmRSS") / 1024,
+        rss_before / 1024
+    );
     drop(store);
     let mut opens: Vec<Duration> = (0..5)
         .map(|_| {
@@ -100,7 +149,11 @@ fn read_phase(data: &Path, orders: usize) {
         })
         .collect();
     opens.sort();
-    println!("store open, 5 more (warm cache): median {:.1} ms, max {:.1} ms", ms(opens[2]), ms(opens[4]));
+    println!(
+        "store open, 5 more (warm cache): median {:.1} ms, max {:.1} ms",
+        ms(opens[2]),
+        ms(opens[4])
+    );
 
     let mut store = Store::open(data).unwrap();
     // Ids the generator made: look up a spread of them.
@@ -113,7 +166,12 @@ fn read_phase(data: &Path, orders: usize) {
         if i % step == 0 {
             ids.push(OrderId::parse(o["orderId"].as_str().unwrap()).unwrap());
             if names.len() < 200 {
-                names.push(o["recipient"]["deliveryAddress"]["name"].as_str().unwrap().to_owned());
+                names.push(
+                    o["recipient"]["deliveryAddress"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
             }
         }
     }
@@ -139,9 +197,19 @@ fn read_phase(data: &Path, orders: usize) {
         assert!(!found.is_empty());
         hits += found.len();
     }
-    report("lookup by full name (incl. audit entry + flush)", &mut by_name);
-    println!("  mean hits per name: {:.1}", hits as f64 / names.len() as f64);
-    println!("RSS at end: {} MiB, peak {} MiB", status_kib("VmRSS") / 1024, status_kib("VmHWM") / 1024);
+    report(
+        "lookup by full name (incl. audit entry + flush)",
+        &mut by_name,
+    );
+    println!(
+        "  mean hits per name: {:.1}",
+        hits as f64 / names.len() as f64
+    );
+    println!(
+        "RSS at end: {} MiB, peak {} MiB",
+        status_kib("VmRSS") / 1024,
+        status_kib("VmHWM") / 1024
+    );
 }
 
 fn report(what: &str, samples: &mut [Duration]) {
@@ -177,7 +245,11 @@ fn dir_size(p: &Path) -> u64 {
             rd.filter_map(Result::ok)
                 .map(|e| {
                     let m = e.metadata().unwrap();
-                    if m.is_dir() { dir_size(&e.path()) } else { m.len() }
+                    if m.is_dir() {
+                        dir_size(&e.path())
+                    } else {
+                        m.len()
+                    }
                 })
                 .sum()
         })

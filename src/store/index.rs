@@ -7,13 +7,19 @@ use sha2::Sha256;
 
 use crate::domain::text::{fold, tokens};
 
-pub type NameKey = [u8; 32];
+/// Bytes of an index key: HMAC-SHA256 truncated to 128 bits, ample against collisions at any
+/// store size (a collision would only add a candidate to a search), and half the index size.
+pub const NAME_KEY_LEN: usize = 16;
+pub type NameKey = [u8; NAME_KEY_LEN];
 
 fn mac(key: &[u8; 32], domain: &[u8], text: &str) -> NameKey {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     m.update(domain);
     m.update(text.as_bytes());
-    m.finalize().into_bytes().into()
+    let full = m.finalize().into_bytes();
+    let mut out = [0u8; NAME_KEY_LEN];
+    out.copy_from_slice(&full[..NAME_KEY_LEN]);
+    out
 }
 
 /// The index entries for a name: the full folded name first, then each distinct word.

@@ -128,6 +128,23 @@ struct Trees {
     meta: sled::Tree,
 }
 
+impl Trees {
+    fn open(db: &sled::Db) -> Result<Self, Error> {
+        Ok(Trees {
+            orders: db.open_tree("amazon/orders")?,
+            recipients: db.open_tree("amazon/recipients")?,
+            queue: db.open_tree("queue")?,
+            sku: db.open_tree("sku")?,
+            names: db.open_tree("names")?,
+            epochs: db.open_tree("epochs")?,
+            pending_index: db.open_tree("pending_index")?,
+            exceptions: db.open_tree("exceptions")?,
+            audit: db.open_tree("audit")?,
+            meta: db.open_tree("meta")?,
+        })
+    }
+}
+
 /// The same trees inside one transaction.
 struct Tx<'a> {
     orders: &'a TransactionalTree,
@@ -145,13 +162,13 @@ struct Tx<'a> {
 const META_MASTER: &[u8] = b"master_recipient";
 
 // A recipient slot (the value in `amazon/recipients`) is the sealed envelope followed by the
-// order's blind-index keys (32 bytes each), so the index entries can be removed without
+// order's blind-index keys (16 bytes each), so the index entries can be removed without
 // unsealing anything. The `epochs` tree marks records that left an epoch (destroyed, or moved by
 // an address change or retention): `epoch ‖ order id → ()`. Stale copies of those may survive in
 // sled's log until that epoch's secret is shredded, which is what retention uses the marks for.
 
 fn slot(envelope: &[u8], names: &[index::NameKey]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(envelope.len() + names.len() * 32);
+    let mut v = Vec::with_capacity(envelope.len() + names.len() * index::NAME_KEY_LEN);
     v.extend_from_slice(envelope);
     for n in names {
         v.extend_from_slice(n);
@@ -167,7 +184,7 @@ fn slot_envelope(value: &[u8]) -> &[u8] {
 
 /// The blind-index keys stored in a recipient slot.
 fn slot_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value[slot_envelope(value).len()..].chunks_exact(32)
+    value[slot_envelope(value).len()..].chunks_exact(index::NAME_KEY_LEN)
 }
 
 /// Counts from one import.
@@ -202,6 +219,7 @@ pub struct Store {
     db: sled::Db,
     t: Trees,
     keyring: Keyring,
+    data_dir: PathBuf,
 }
 
 /// Where sled keeps its files inside the data directory.
@@ -242,18 +260,7 @@ impl Store {
         }
         let db = open_db(data_dir)?;
         let keyring = Keyring::load(data_dir)?;
-        let t = Trees {
-            orders: db.open_tree("amazon/orders")?,
-            recipients: db.open_tree("amazon/recipients")?,
-            queue: db.open_tree("queue")?,
-            sku: db.open_tree("sku")?,
-            names: db.open_tree("names")?,
-            epochs: db.open_tree("epochs")?,
-            pending_index: db.open_tree("pending_index")?,
-            exceptions: db.open_tree("exceptions")?,
-            audit: db.open_tree("audit")?,
-            meta: db.open_tree("meta")?,
-        };
+        let t = Trees::open(&db)?;
         let store_master = t
             .meta
             .get(META_MASTER)?
@@ -265,7 +272,39 @@ impl Store {
                 keyring: keyring.master_recipient(),
             });
         }
-        Ok(Store { db, t, keyring })
+        Ok(Store {
+            db,
+            t,
+            keyring,
+            data_dir: data_dir.to_owned(),
+        })
+    }
+
+    /// Closes and reopens the database, keeping the keyring (and its unlock). sled records its
+    /// recovery snapshot only when a database is opened, and replays every log entry written
+    /// since then at the next open; after a bulk import this moves that replay from the next
+    /// start (a packer waiting) to now.
+    pub fn checkpoint(self) -> Result<Self, Error> {
+        let Store {
+            db,
+            t,
+            keyring,
+            data_dir,
+        } = self;
+        drop(t);
+        db.flush()?;
+        drop(db);
+        // The first open writes the snapshot but also starts a new log segment; the second open
+        // snapshots that too, so the next open finds nothing to replay and nothing to write.
+        drop(open_db(&data_dir)?);
+        let db = open_db(&data_dir)?;
+        let t = Trees::open(&db)?;
+        Ok(Store {
+            db,
+            t,
+            keyring,
+            data_dir,
+        })
     }
 
     pub fn keyring(&self) -> &Keyring {
@@ -350,7 +389,11 @@ impl Store {
             let read = || -> Result<Option<OrderRecord>, Error> {
                 let (k, _) = item?;
                 let id = k.get(9..).unwrap_or_default();
-                self.t.orders.get(id)?.map(|v| decode_record(&v)).transpose()
+                self.t
+                    .orders
+                    .get(id)?
+                    .map(|v| decode_record(&v))
+                    .transpose()
             };
             read().transpose()
         })
@@ -737,7 +780,8 @@ impl Store {
     pub fn open_recipient(&self, id: &OrderId) -> Result<Option<Recipient>, Error> {
         match self.t.recipients.get(id.as_str())? {
             Some(v) => Ok(Some(
-                self.keyring.open(slot_envelope(&v), "reading a recipient")?,
+                self.keyring
+                    .open(slot_envelope(&v), "reading a recipient")?,
             )),
             None => Ok(None),
         }
@@ -763,7 +807,7 @@ impl Store {
                 .names
                 .scan_prefix(k)
                 .keys()
-                .map(|r| Ok(r?[32..].to_vec()))
+                .map(|r| Ok(r?[index::NAME_KEY_LEN..].to_vec()))
                 .collect()
         };
         let mut found = ids_for(&q.full)?;
@@ -834,7 +878,7 @@ impl Store {
                     tx.pending_index.remove(id)?;
                     if let Some(v) = slot_value {
                         let names: Vec<index::NameKey> = slot_names(v)
-                            .map(|n| n.try_into().expect("32-byte chunks"))
+                            .map(|n| n.try_into().expect("whole index keys"))
                             .collect();
                         set_names(tx, id, &names)?;
                         tx.recipients.insert(id, v.as_slice())?;
@@ -990,12 +1034,24 @@ fn epoch_key(epoch: u32, id: &str) -> Vec<u8> {
     k
 }
 
+/// Order records are postcard (compact, fast) behind a format byte; a future change of the
+/// record's shape gets a new format byte and a decoder for the old one.
+const RECORD_FORMAT: u8 = 1;
+
 fn encode_record(rec: &OrderRecord) -> Vec<u8> {
-    serde_json::to_vec(rec).expect("order record serializes")
+    postcard::to_extend(rec, vec![RECORD_FORMAT]).expect("order record serializes")
 }
 
 fn decode_record(bytes: &[u8]) -> Result<OrderRecord, Error> {
-    serde_json::from_slice(bytes).map_err(|e| Error::CorruptOrder(e.to_string()))
+    match bytes.split_first() {
+        Some((&RECORD_FORMAT, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| Error::CorruptOrder(e.to_string()))
+        }
+        Some((other, _)) => Err(Error::CorruptOrder(format!(
+            "record format {other} is newer than this packline understands"
+        ))),
+        None => Err(Error::CorruptOrder("empty record".into())),
+    }
 }
 
 fn create_data_dir(dir: &Path) -> Result<(), Error> {
@@ -1012,7 +1068,6 @@ fn open_db(data_dir: &Path) -> Result<sled::Db, Error> {
     sled::Config::new()
         .path(&path)
         .cache_capacity(128 * 1024 * 1024)
-        .mode(sled::Mode::HighThroughput)
         .open()
         .map_err(|e| match e {
             sled::Error::Io(io) => Error::io(&path, io),

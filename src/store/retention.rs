@@ -315,7 +315,7 @@ impl Store {
             let recipient = self.keyring.open(env, "re-sealing for retention")?;
             let sealed = self.keyring.seal_in(&recipient, home)?;
             let names: Vec<_> = slot_names(&value)
-                .map(|n| n.try_into().expect("32-byte chunks"))
+                .map(|n| n.try_into().expect("whole index keys"))
                 .collect();
             moves.push((id.clone(), slot(&sealed, &names)));
         }

@@ -439,7 +439,12 @@ impl Keyring {
             .ok_or(Error::EpochShredded { epoch })?;
         let plain =
             Zeroizing::new(age::decrypt(identity, ciphertext).map_err(|_| Error::CorruptRecord)?);
-        serde_json::from_slice(&plain).map_err(|_| Error::CorruptRecord)
+        match plain.split_first() {
+            Some((&PLAINTEXT_FORMAT, rest)) => {
+                postcard::from_bytes(rest).map_err(|_| Error::CorruptRecord)
+            }
+            _ => Err(Error::CorruptRecord),
+        }
     }
 
     /// The blind-index key, when unlocked.
@@ -474,8 +479,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::io(dir, e))
 }
 
+/// The sealed plaintext is postcard behind a format byte, like order records.
+const PLAINTEXT_FORMAT: u8 = 1;
+
 fn seal_to(r: &Recipient, epoch: u32, to: &x25519::Recipient) -> Result<Vec<u8>, Error> {
-    let plain = Zeroizing::new(serde_json::to_vec(r).expect("recipient serializes"));
+    let plain = Zeroizing::new(
+        postcard::to_extend(r, vec![PLAINTEXT_FORMAT]).expect("recipient serializes"),
+    );
     let ct = age::encrypt(to, &plain).map_err(|e| Error::Crypto(format!("sealing: {e}")))?;
     let len = u32::try_from(ct.len()).map_err(|_| Error::Crypto("record too large".into()))?;
     let mut out = Vec::with_capacity(ENVELOPE_HEADER + ct.len());
@@ -591,7 +601,7 @@ mod tests {
         let (epoch, ct) = parse_envelope(&env).unwrap();
         assert_eq!(epoch, 7);
         let plain = age::decrypt(&id, ct).unwrap();
-        let back: Recipient = serde_json::from_slice(&plain).unwrap();
+        let back: Recipient = postcard::from_bytes(&plain[1..]).unwrap();
         assert_eq!(back, r);
         assert!(parse_envelope(b"PLR1\0\0\0\x07\xff\xff\xff\xff").is_none());
         assert!(parse_envelope(b"nope").is_none());
