@@ -77,7 +77,7 @@ fn main() {
         import_time += start.elapsed();
         assert_eq!(c.new as usize, n);
         done += n;
-        if done % 100_000 == 0 {
+        if done.is_multiple_of(100_000) {
             eprintln!(
                 "  {done} imported, {:.0} orders/s so far",
                 done as f64 / import_time.as_secs_f64()

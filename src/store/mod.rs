@@ -356,6 +356,13 @@ impl Store {
         Ok(r)
     }
 
+    /// Appends an audit entry that records no state change of its own (a reveal, a lookup, an
+    /// import or purge summary), durably.
+    fn record_audit(&self, rec: &audit::Record<'_>) -> Result<(), Error> {
+        self.transact(|tx| audit::append(tx.audit, tx.meta, rec).map(|_| ()))?;
+        self.flush()
+    }
+
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<(), Error> {
         self.db.flush()?;
@@ -463,19 +470,12 @@ impl Store {
                 "{} new, {} updated, {} cancelled",
                 counts.new, counts.updated, counts.cancelled
             );
-            self.transact(|tx| {
-                audit::append(
-                    tx.audit,
-                    tx.meta,
-                    &audit::Record {
-                        at: now,
-                        user,
-                        action: "import",
-                        order: None,
-                        reason: Some(&reason),
-                    },
-                )
-                .map(|_| ())
+            self.record_audit(&audit::Record {
+                at: now,
+                user,
+                action: "import",
+                order: None,
+                reason: Some(&reason),
             })?;
         }
         self.flush()?;
@@ -613,32 +613,7 @@ impl Store {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, Error> {
-        let rec = self.transact(|tx| {
-            let Some(v) = tx.orders.get(id.as_str())? else {
-                return abort(Error::NoSuchOrder(id.clone()));
-            };
-            let old = decode_record(&v).or_else(abort)?;
-            let mut rec = old.clone();
-            if let Err(source) = rec.apply(event, now) {
-                return abort(Error::Transition {
-                    order: id.clone(),
-                    source,
-                });
-            }
-            write_record(tx, Some(&old), &rec)?;
-            audit::append(
-                tx.audit,
-                tx.meta,
-                &audit::Record {
-                    at: now,
-                    user,
-                    action: event.name(),
-                    order: Some(id.as_str()),
-                    reason,
-                },
-            )?;
-            Ok(rec)
-        })?;
+        let rec = self.transact(|tx| step(tx, id, event, user, reason, now))?;
         self.flush()?;
         Ok(rec)
     }
@@ -675,17 +650,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, Error> {
         let rec = self.transact(|tx| {
-            let Some(v) = tx.orders.get(id.as_str())? else {
-                return abort(Error::NoSuchOrder(id.clone()));
-            };
-            let old = decode_record(&v).or_else(abort)?;
-            let mut rec = old.clone();
-            if let Err(source) = rec.apply(event, now) {
-                return abort(Error::Transition {
-                    order: id.clone(),
-                    source,
-                });
-            }
+            let rec = step(tx, id, event, user, None, now)?;
             let mut notes: Vec<ExceptionNote> = match tx.exceptions.get(id.as_str())? {
                 Some(v) => serde_json::from_slice(&v)
                     .map_err(|e| Error::CorruptOrder(format!("exception notes: {e}")))
@@ -708,18 +673,6 @@ impl Store {
             }
             tx.exceptions
                 .insert(id.as_str(), serde_json::to_vec(&notes).expect("serializes"))?;
-            write_record(tx, Some(&old), &rec)?;
-            audit::append(
-                tx.audit,
-                tx.meta,
-                &audit::Record {
-                    at: now,
-                    user,
-                    action: event.name(),
-                    order: Some(id.as_str()),
-                    reason: None,
-                },
-            )?;
             Ok(rec)
         })?;
         self.flush()?;
@@ -757,21 +710,13 @@ impl Store {
         let recipient = self
             .keyring
             .open(slot_envelope(&envelope), "revealing a recipient")?;
-        self.transact(|tx| {
-            audit::append(
-                tx.audit,
-                tx.meta,
-                &audit::Record {
-                    at: now,
-                    user,
-                    action: "reveal",
-                    order: Some(id.as_str()),
-                    reason: Some(reason),
-                },
-            )
-            .map(|_| ())
+        self.record_audit(&audit::Record {
+            at: now,
+            user,
+            action: "reveal",
+            order: Some(id.as_str()),
+            reason: Some(reason),
         })?;
-        self.flush()?;
         Ok(recipient)
     }
 
@@ -820,21 +765,13 @@ impl Store {
             });
         }
         found.extend(words.unwrap_or_default());
-        self.transact(|tx| {
-            audit::append(
-                tx.audit,
-                tx.meta,
-                &audit::Record {
-                    at: now,
-                    user,
-                    action: "lookup_name",
-                    order: None,
-                    reason: Some(&format!("{} found", found.len())),
-                },
-            )
-            .map(|_| ())
+        self.record_audit(&audit::Record {
+            at: now,
+            user,
+            action: "lookup_name",
+            order: None,
+            reason: Some(&format!("{} found", found.len())),
         })?;
-        self.flush()?;
         found
             .into_iter()
             .map(|b| {
@@ -966,6 +903,41 @@ fn apply_plan(tx: &Tx<'_>, p: &ImportPlan, user: &str, now: DateTime<Utc>) -> Tx
         )?;
     }
     Ok(())
+}
+
+/// One lifecycle step inside a transaction: read, apply the event, write, audit.
+fn step(
+    tx: &Tx<'_>,
+    id: &OrderId,
+    event: Event,
+    user: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> TxResult<OrderRecord> {
+    let Some(v) = tx.orders.get(id.as_str())? else {
+        return abort(Error::NoSuchOrder(id.clone()));
+    };
+    let old = decode_record(&v).or_else(abort)?;
+    let mut rec = old.clone();
+    if let Err(source) = rec.apply(event, now) {
+        return abort(Error::Transition {
+            order: id.clone(),
+            source,
+        });
+    }
+    write_record(tx, Some(&old), &rec)?;
+    audit::append(
+        tx.audit,
+        tx.meta,
+        &audit::Record {
+            at: now,
+            user,
+            action: event.name(),
+            order: Some(id.as_str()),
+            reason,
+        },
+    )?;
+    Ok(rec)
 }
 
 /// Writes a record and keeps the queue and SKU indexes in step with it.

@@ -97,21 +97,13 @@ impl Store {
             report.epochs_shredded,
             report.epochs_kept_locked
         );
-        self.transact(|tx| {
-            audit::append(
-                tx.audit,
-                tx.meta,
-                &audit::Record {
-                    at: as_of,
-                    user,
-                    action: "purge",
-                    order: None,
-                    reason: Some(&reason),
-                },
-            )
-            .map(|_| ())
+        self.record_audit(&audit::Record {
+            at: as_of,
+            user,
+            action: "purge",
+            order: None,
+            reason: Some(&reason),
         })?;
-        self.flush()?;
         Ok(report)
     }
 
