@@ -67,7 +67,8 @@ enum Command {
     Lookup(LookupArgs),
     /// Apply the retention policy: destroy recipient data and old records that are due.
     Purge {
-        /// Act as if it were this time (RFC 3339), e.g. to check what a purge would remove.
+        /// Apply retention as if it were this time (RFC 3339). A later time destroys data early:
+        /// use it only to test, or to catch up a site whose clock was wrong.
         #[arg(long, value_name = "RFC3339")]
         as_of: Option<String>,
     },
@@ -291,13 +292,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let as_of = as_of.as_deref().map(parse_time).transpose()?.unwrap_or(now);
             let mut store = ctx.open()?;
             ctx.try_unlock(&mut store, true)?;
-            let r = store.purge(ctx.cfg.retention(), as_of, &ctx.user)?;
+            let r = store.purge(ctx.cfg.retention(), as_of, &ctx.user, now)?;
             tracing::info!(?r, "purge");
             println!("recipients destroyed: {}", r.recipients_destroyed);
             println!("orders deleted: {}", r.orders_deleted);
             println!("exception notes deleted: {}", r.exception_notes_deleted);
             println!("recipients re-sealed: {}", r.recipients_resealed);
             println!("key epochs shredded: {}", r.epochs_shredded);
+            if r.orphans_removed > 0 {
+                println!("orphaned entries removed: {}", r.orphans_removed);
+            }
             if r.epochs_kept_locked > 0 {
                 println!("key epochs kept (store locked): {}", r.epochs_kept_locked);
                 eprintln!(
@@ -380,7 +384,11 @@ fn import(ctx: &Ctx, files: &[PathBuf], now: DateTime<Utc>) -> Result<ExitCode> 
     }
     let mut store = ctx.open()?;
     // Names are indexed at once when the master key is configured; otherwise at the next unlock.
-    ctx.try_unlock(&mut store, false)?;
+    // Importing needs no secret, so a key that cannot be used only postpones the indexing.
+    if let Err(e) = ctx.try_unlock(&mut store, false) {
+        tracing::warn!("import runs locked: {e:#}");
+        eprintln!("packline: warning: importing locked ({e:#}); names are indexed at the next unlock");
+    }
     let c = store.import(orders, &ctx.user, now)?;
     tracing::info!(?c, files = files.len(), "import");
     println!("imported {} new, {} updated", c.new, c.updated);

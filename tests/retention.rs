@@ -161,7 +161,7 @@ fn purge_past_the_limit_leaves_nothing_decryptable_but_open_orders() {
         // Before: everything opens.
         assert_eq!(reveal(&store, &a.order_id, as_of).unwrap().name, a.name);
         let r = store
-            .purge(RetentionPolicy::default(), as_of, "lead")
+            .purge(RetentionPolicy::default(), as_of, "lead", as_of)
             .unwrap();
         assert_eq!(r.recipients_destroyed, 2, "{r:?}");
         assert_eq!(
@@ -182,7 +182,7 @@ fn purge_past_the_limit_leaves_nothing_decryptable_but_open_orders() {
         assert!(rec.recipient_purged && rec.recipient_mask.is_none());
         // Idempotent.
         let again = store
-            .purge(RetentionPolicy::default(), as_of, "lead")
+            .purge(RetentionPolicy::default(), as_of, "lead", as_of)
             .unwrap();
         assert_eq!(
             (again.recipients_destroyed, again.epochs_shredded),
@@ -226,7 +226,7 @@ fn locked_purge_destroys_what_is_due_and_keeps_open_addresses() {
     let as_of = t("2026-11-23T10:00:00Z") + Duration::days(40);
     let mut store = Store::open(&f.data).unwrap();
     let r = store
-        .purge(RetentionPolicy::default(), as_of, "cron")
+        .purge(RetentionPolicy::default(), as_of, "cron", as_of)
         .unwrap();
     assert_eq!(r.recipients_destroyed, 2, "{r:?}");
     assert_eq!(
@@ -243,7 +243,7 @@ fn locked_purge_destroys_what_is_due_and_keeps_open_addresses() {
         Err(Error::NoRecipient(_))
     ));
     let r = store
-        .purge(RetentionPolicy::default(), as_of, "lead")
+        .purge(RetentionPolicy::default(), as_of, "lead", as_of)
         .unwrap();
     assert_eq!(
         (r.recipients_resealed, r.epochs_kept_locked),
@@ -266,7 +266,7 @@ fn nothing_is_destroyed_before_its_time() {
     // Shipped on day 1: 29 days later the address is still there.
     let as_of = t("2026-11-24T10:00:00Z") + Duration::days(29);
     let r = store
-        .purge(RetentionPolicy::default(), as_of, "lead")
+        .purge(RetentionPolicy::default(), as_of, "lead", as_of)
         .unwrap();
     assert_eq!(r.recipients_destroyed, 0, "{r:?}");
     assert_eq!(
@@ -281,26 +281,19 @@ fn nothing_is_destroyed_before_its_time() {
             },
             t("2026-12-02T10:00:00Z"),
             "lead",
+            t("2026-12-02T10:00:00Z"),
         )
         .unwrap();
     assert_eq!(r.recipients_destroyed, 2, "{r:?}");
     // Order records stay six years; then go.
     let id = OrderId::parse(&f.people[0].order_id).unwrap();
     let r = store
-        .purge(
-            RetentionPolicy::default(),
-            t("2032-11-20T00:00:00Z"),
-            "lead",
-        )
+        .purge(RetentionPolicy::default(), t("2032-11-20T00:00:00Z"), "lead", t("2032-11-20T00:00:00Z"))
         .unwrap();
     assert_eq!(r.orders_deleted, 0);
     assert!(store.get(&id).unwrap().is_some());
     let r = store
-        .purge(
-            RetentionPolicy::default(),
-            t("2032-11-25T00:00:00Z"),
-            "lead",
-        )
+        .purge(RetentionPolicy::default(), t("2032-11-25T00:00:00Z"), "lead", t("2032-11-25T00:00:00Z"))
         .unwrap();
     assert_eq!(
         r.orders_deleted, 2,
@@ -331,19 +324,11 @@ fn exception_notes_go_a_year_after_resolution() {
     assert_eq!(resolved.state, packline::domain::OrderState::New);
     assert_eq!(store.exception_notes(&b).unwrap().len(), 1);
     let r = store
-        .purge(
-            RetentionPolicy::default(),
-            store_t + Duration::days(300),
-            "lead",
-        )
+        .purge(RetentionPolicy::default(), store_t + Duration::days(300), "lead", store_t + Duration::days(300))
         .unwrap();
     assert_eq!(r.exception_notes_deleted, 0);
     let r = store
-        .purge(
-            RetentionPolicy::default(),
-            store_t + Duration::days(366),
-            "lead",
-        )
+        .purge(RetentionPolicy::default(), store_t + Duration::days(366), "lead", store_t + Duration::days(366))
         .unwrap();
     assert_eq!(r.exception_notes_deleted, 1);
     assert!(store.exception_notes(&b).unwrap().is_empty());

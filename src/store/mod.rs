@@ -395,7 +395,7 @@ impl Store {
         iter.filter_map(move |item| {
             let read = || -> Result<Option<OrderRecord>, Error> {
                 let (k, _) = item?;
-                let id = k.get(9..).unwrap_or_default();
+                let id = queue_id(&k);
                 self.t
                     .orders
                     .get(id)?
@@ -586,7 +586,7 @@ impl Store {
                 let (envelope, epoch) = self.keyring.seal(&r, now)?;
                 let names = self
                     .keyring
-                    .index_key()
+                    .index_key(epoch)
                     .map(|k| index::name_keys(k, &r.name));
                 Some(Sealed {
                     envelope,
@@ -732,21 +732,21 @@ impl Store {
         }
     }
 
-    /// Finds orders by recipient name through the blind index. Needs the store unlocked (the
-    /// index key is sealed). Matches the full name, or every word of the query.
+    /// Finds orders by recipient name through the blind index. Needs the store unlocked (each
+    /// epoch's index key derives from its sealed secret). Matches the full name, or every word of
+    /// the query.
     pub fn lookup_name(
         &mut self,
         text: &str,
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<OrderId>, Error> {
-        let key = *self.keyring.index_key().ok_or(Error::Locked {
-            action: "a name lookup",
-        })?;
+        if !self.keyring.is_unlocked() {
+            return Err(Error::Locked {
+                action: "a name lookup",
+            });
+        }
         self.index_pending()?;
-        let Some(q) = index::query(&key, text) else {
-            return Ok(Vec::new());
-        };
         let ids_for = |k: &index::NameKey| -> Result<BTreeSet<Vec<u8>>, Error> {
             self.t
                 .names
@@ -755,16 +755,23 @@ impl Store {
                 .map(|r| Ok(r?[index::NAME_KEY_LEN..].to_vec()))
                 .collect()
         };
-        let mut found = ids_for(&q.full)?;
-        let mut words: Option<BTreeSet<Vec<u8>>> = None;
-        for w in &q.words {
-            let ids = ids_for(w)?;
-            words = Some(match words {
-                None => ids,
-                Some(acc) => acc.intersection(&ids).cloned().collect(),
-            });
+        let mut found = BTreeSet::new();
+        // Records are indexed under the key of the epoch they are sealed in: ask every epoch.
+        for (_, key) in self.keyring.index_keys().unwrap_or_default() {
+            let Some(q) = index::query(key, text) else {
+                break;
+            };
+            found.extend(ids_for(&q.full)?);
+            let mut words: Option<BTreeSet<Vec<u8>>> = None;
+            for w in &q.words {
+                let ids = ids_for(w)?;
+                words = Some(match words {
+                    None => ids,
+                    Some(acc) => acc.intersection(&ids).cloned().collect(),
+                });
+            }
+            found.extend(words.unwrap_or_default());
         }
-        found.extend(words.unwrap_or_default());
         self.record_audit(&audit::Record {
             at: now,
             user,
@@ -782,11 +789,13 @@ impl Store {
             .collect()
     }
 
-    /// Indexes the names of orders imported while the store was locked. Returns how many.
+    /// Indexes the names of orders imported while the store was locked. Returns how many. A
+    /// record that cannot be opened (its epoch shredded, or damaged) is dropped from the waiting
+    /// list with a warning: it can never be indexed, and must not block every later unlock.
     pub fn index_pending(&mut self) -> Result<u64, Error> {
-        let Some(key) = self.keyring.index_key().copied() else {
+        if !self.keyring.is_unlocked() {
             return Ok(0);
-        };
+        }
         let mut done = 0;
         loop {
             let batch: Vec<sled::IVec> = self
@@ -803,8 +812,17 @@ impl Store {
             for id in &batch {
                 let slot_value = match self.t.recipients.get(id)? {
                     Some(v) => {
-                        let r = self.keyring.open(slot_envelope(&v), "indexing names")?;
-                        Some(slot(slot_envelope(&v), &index::name_keys(&key, &r.name)))
+                        let env = slot_envelope(&v);
+                        let keyed = seal::envelope_epoch(env)
+                            .and_then(|e| self.keyring.index_key(e).copied());
+                        match (self.keyring.open(env, "indexing names"), keyed) {
+                            (Ok(r), Some(key)) => Some(slot(env, &index::name_keys(&key, &r.name))),
+                            (Err(e), _) => {
+                                tracing::warn!("a record waiting for its name index cannot be opened: {e}");
+                                None
+                            }
+                            (Ok(_), None) => None,
+                        }
                     }
                     None => None,
                 };
@@ -990,6 +1008,18 @@ fn queue_key(rec: &OrderRecord) -> Vec<u8> {
     k.extend_from_slice(&((t as u64) ^ (1 << 63)).to_be_bytes());
     k.extend_from_slice(id);
     k
+}
+
+/// The order id in a queue key.
+fn queue_id(key: &[u8]) -> &[u8] {
+    key.get(9..).unwrap_or_default()
+}
+
+/// The order id in a SKU key (SKUs never hold a NUL; the parser refuses them).
+fn sku_id(key: &[u8]) -> &[u8] {
+    key.iter()
+        .position(|b| *b == 0)
+        .map_or(&[][..], |i| &key[i + 1..])
 }
 
 fn sku_key(sku: &str, id: &str) -> Vec<u8> {

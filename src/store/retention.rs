@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::{
     Error, ExceptionNote, Store, TxResult, audit, clear_names, decode_record, encode_record,
-    epoch_key, seal, slot, slot_envelope, slot_names,
+    epoch_key, index, queue_id, seal, set_names, sku_id, slot, slot_envelope,
 };
 use crate::domain::{OrderRecord, OrderState};
 
@@ -68,37 +68,42 @@ pub struct PurgeReport {
     /// Epochs that hold expired data but also live records that could not be re-sealed because
     /// the store is locked.
     pub epochs_kept_locked: u64,
+    /// Entries left by an import cut short by a crash (indexes or sealed recipients of orders
+    /// that were never stored), removed.
+    pub orphans_removed: u64,
 }
 
 const BATCH: usize = 512;
 
 impl Store {
-    /// Applies the retention policy as of `as_of` (normally now). Idempotent.
+    /// Applies the retention policy as of `as_of` (normally `now`; a later time destroys data
+    /// early, an earlier one catches up nothing). Idempotent. The audit entry is stamped `now`.
     pub fn purge(
         &mut self,
         policy: RetentionPolicy,
         as_of: DateTime<Utc>,
         user: &str,
+        now: DateTime<Utc>,
     ) -> Result<PurgeReport, Error> {
         let mut report = PurgeReport::default();
-        // The intake epoch of `as_of` exists before anything moves into it.
-        let (current, _) = self.keyring.current_epoch(as_of)?;
-
         self.purge_orders(policy, as_of, &mut report)?;
         self.purge_exception_notes(as_of, &mut report)?;
-        self.shred_epochs(policy, current, as_of, &mut report)?;
+        self.remove_orphans(&mut report)?;
+        self.shred_epochs(policy, as_of, now, &mut report)?;
 
         let reason = format!(
-            "{} recipients destroyed, {} orders deleted, {} notes deleted, {} re-sealed, {} epochs shredded, {} kept (locked)",
+            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed",
+            as_of.to_rfc3339(),
             report.recipients_destroyed,
             report.orders_deleted,
             report.exception_notes_deleted,
             report.recipients_resealed,
             report.epochs_shredded,
-            report.epochs_kept_locked
+            report.epochs_kept_locked,
+            report.orphans_removed
         );
         self.record_audit(&audit::Record {
-            at: as_of,
+            at: now,
             user,
             action: "purge",
             order: None,
@@ -176,10 +181,16 @@ impl Store {
             let (k, v) = item?;
             let notes: Vec<ExceptionNote> = serde_json::from_slice(&v)
                 .map_err(|e| Error::CorruptOrder(format!("exception notes: {e}")))?;
+            // A note still open when its order closed (Amazon cancelled or shipped it meanwhile)
+            // is as finished as a resolved one: its year starts at the close.
+            let closed_at = match self.t.orders.get(&k)? {
+                Some(v) => decode_record(&v)?.closed_at,
+                None => None,
+            };
             let before = notes.len();
             let kept: Vec<ExceptionNote> = notes
                 .into_iter()
-                .filter(|n| n.resolved_at.is_none_or(|t| t + limit > as_of))
+                .filter(|n| n.resolved_at.or(closed_at).is_none_or(|t| t + limit > as_of))
                 .collect();
             if kept.len() == before {
                 continue;
@@ -200,10 +211,12 @@ impl Store {
     fn shred_epochs(
         &mut self,
         policy: RetentionPolicy,
-        current: u32,
         as_of: DateTime<Utc>,
+        now: DateTime<Utc>,
         report: &mut PurgeReport,
     ) -> Result<(), Error> {
+        // The intake epoch of `as_of` exists before anything moves into it.
+        let (mut current, _) = self.keyring.current_epoch(as_of)?;
         #[derive(Default)]
         struct Census {
             live: Vec<String>,
@@ -235,6 +248,12 @@ impl Store {
         for k in orphaned {
             self.t.epochs.remove(k)?;
         }
+        // Data destroyed in the current epoch (a short retention, or a record re-sealed here
+        // that expired within the week) must not wait for the week to end: start a new intake
+        // epoch, and this one is handled like any other.
+        if census.get(&current).is_some_and(|c| c.gone > 0) {
+            current = self.keyring.rotate(as_of)?.id;
+        }
 
         let mut to_shred = Vec::new();
         for (epoch, c) in census {
@@ -255,9 +274,12 @@ impl Store {
                 to_shred.push(epoch);
             }
         }
-        // The keyring forgets the secrets first (atomically); the bookkeeping follows. A crash in
-        // between leaves orphaned entries, which the next purge removes.
-        self.keyring.shred(&to_shred, as_of)?;
+        // Re-sealed records are durable before any secret they were sealed under is destroyed:
+        // otherwise a crash could leave an open order's only copy sealed to a shredded epoch.
+        self.flush()?;
+        // The keyring forgets the secrets (atomically); the bookkeeping follows. A crash in
+        // between leaves marks of a shredded epoch, which the next purge drops.
+        self.keyring.shred(&to_shred, now)?;
         for epoch in &to_shred {
             for k in self.t.epochs.scan_prefix(epoch.to_be_bytes()).keys() {
                 self.t.epochs.remove(k?)?;
@@ -306,19 +328,80 @@ impl Store {
             }
             let recipient = self.keyring.open(env, "re-sealing for retention")?;
             let sealed = self.keyring.seal_in(&recipient, home)?;
-            let names: Vec<_> = slot_names(&value)
-                .map(|n| n.try_into().expect("whole index keys"))
-                .collect();
-            moves.push((id.clone(), slot(&sealed, &names)));
+            // Index entries move with the record: they are keyed by its epoch's index key.
+            let names = self
+                .keyring
+                .index_key(home)
+                .map(|k| index::name_keys(k, &recipient.name))
+                .unwrap_or_default();
+            moves.push((id.clone(), value.to_vec(), slot(&sealed, &names), names));
         }
         self.transact(|tx| {
-            for (id, value) in &moves {
-                tx.recipients.insert(id.as_str(), value.as_slice())?;
+            for (id, old, new, names) in &moves {
+                clear_names(tx, id.as_bytes(), old)?;
+                set_names(tx, id.as_bytes(), names)?;
+                tx.recipients.insert(id.as_str(), new.as_slice())?;
                 tx.epochs.insert(epoch_key(from, id), &[])?;
             }
             Ok(())
         })?;
         Ok((moves.len() as u64, stayed))
+    }
+}
+
+impl Store {
+    /// Removes what an import cut short by a crash may have left: sealed recipients, pending
+    /// marks, queue and SKU entries of orders that were never stored. A sealed recipient without
+    /// its order would otherwise never meet a retention clock.
+    fn remove_orphans(&mut self, report: &mut PurgeReport) -> Result<(), Error> {
+        let missing = |id: &[u8]| -> Result<bool, Error> { Ok(!self.t.orders.contains_key(id)?) };
+        let mut slots = Vec::new();
+        for k in self.t.recipients.iter().keys() {
+            let k = k?;
+            if missing(&k)? {
+                slots.push(String::from_utf8_lossy(&k).into_owned());
+            }
+        }
+        let mut pending = Vec::new();
+        for k in self.t.pending_index.iter().keys() {
+            let k = k?;
+            if !self.t.recipients.contains_key(&k)? {
+                pending.push(k);
+            }
+        }
+        let mut queue = Vec::new();
+        for k in self.t.queue.iter().keys() {
+            let k = k?;
+            if missing(queue_id(&k))? {
+                queue.push(k);
+            }
+        }
+        let mut sku = Vec::new();
+        for k in self.t.sku.iter().keys() {
+            let k = k?;
+            if missing(sku_id(&k))? {
+                sku.push(k);
+            }
+        }
+        report.orphans_removed += (slots.len() + pending.len() + queue.len() + sku.len()) as u64;
+        for chunk in slots.chunks(BATCH) {
+            self.transact(|tx| {
+                for id in chunk {
+                    drop_recipient(tx, id)?;
+                }
+                Ok(())
+            })?;
+        }
+        for k in pending {
+            self.t.pending_index.remove(k)?;
+        }
+        for k in queue {
+            self.t.queue.remove(k)?;
+        }
+        for k in sku {
+            self.t.sku.remove(k)?;
+        }
+        Ok(())
     }
 }
 

@@ -17,7 +17,6 @@ use std::str::FromStr;
 use age::secrecy::{ExposeSecret, SecretString};
 use age::x25519;
 use chrono::{DateTime, Datelike, Utc};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -53,8 +52,6 @@ pub enum MasterSource {
 struct KeyringFile {
     format: u32,
     master: MasterEntry,
-    /// The blind-index HMAC key, age-encrypted (armored) to the master recipient.
-    index_key: String,
     epochs: Vec<EpochEntry>,
     #[serde(default)]
     shredded: Vec<ShreddedEpoch>,
@@ -94,10 +91,33 @@ pub struct EpochInfo {
     pub created: DateTime<Utc>,
 }
 
-/// Secrets available after an unlock. Identities wipe themselves on drop.
+/// Secrets available after an unlock. Identities and keys wipe themselves on drop.
 struct Unlocked {
-    epochs: BTreeMap<u32, x25519::Identity>,
+    epochs: BTreeMap<u32, EpochSecret>,
+}
+
+/// An epoch's identity and the blind-index key derived from it. Deriving the index key from the
+/// epoch secret means shredding the epoch also destroys the means to test guessed names against
+/// the index entries of its records, including stale copies in sled's log.
+struct EpochSecret {
+    identity: x25519::Identity,
     index_key: Zeroizing<[u8; 32]>,
+}
+
+impl EpochSecret {
+    fn new(identity: x25519::Identity) -> Self {
+        use hmac::{Hmac, Mac};
+        let secret = identity.to_string();
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes())
+            .expect("HMAC takes any key length");
+        mac.update(b"packline blind name index v1");
+        let mut index_key = Zeroizing::new([0u8; 32]);
+        index_key.copy_from_slice(&mac.finalize().into_bytes());
+        EpochSecret {
+            identity,
+            index_key,
+        }
+    }
 }
 
 /// The keyring file and, when unlocked, the secrets it protects.
@@ -115,7 +135,7 @@ impl Keyring {
         data_dir.join(KEYRING_FILE)
     }
 
-    /// Creates the keyring of a new site: a master identity, the blind-index key and a first epoch.
+    /// Creates the keyring of a new site: a master identity and a first epoch.
     /// With `MasterSource::IdentityFile` the master identity is written to that path (mode 0600,
     /// never overwriting a file); with a passphrase it is sealed inside the keyring.
     pub fn init(data_dir: &Path, source: &MasterSource, now: DateTime<Utc>) -> Result<Self, Error> {
@@ -138,10 +158,6 @@ impl Keyring {
                 (Protection::Passphrase, Some(sealed))
             }
         };
-        let mut index_key = Zeroizing::new([0u8; 32]);
-        rand::rngs::OsRng.fill_bytes(index_key.as_mut());
-        let sealed_index = age::encrypt_and_armor(&master_recipient, index_key.as_ref())
-            .map_err(|e| Error::Crypto(format!("sealing the index key: {e}")))?;
         let mut ring = Keyring {
             path,
             file: KeyringFile {
@@ -151,20 +167,14 @@ impl Keyring {
                     protection,
                     sealed_identity,
                 },
-                index_key: sealed_index,
                 epochs: Vec::new(),
                 shredded: Vec::new(),
             },
             master_recipient,
             recipients: BTreeMap::new(),
-            unlocked: Some(Unlocked {
-                epochs: BTreeMap::new(),
-                index_key,
-            }),
+            unlocked: None,
         };
         ring.new_epoch(week_label(now), now)?;
-        // Sealing and init are done; the caller unlocks explicitly when it needs secrets.
-        ring.unlocked = None;
         Ok(ring)
     }
 
@@ -244,18 +254,6 @@ impl Keyring {
                 self.file.master.recipient
             )));
         }
-        let index_plain = Zeroizing::new(
-            age::decrypt(&master, self.file.index_key.as_bytes())
-                .map_err(|e| Error::Crypto(format!("opening the index key: {e}")))?,
-        );
-        let mut index_key = Zeroizing::new([0u8; 32]);
-        if index_plain.len() != 32 {
-            return Err(Error::Keyring {
-                path: self.path.clone(),
-                detail: "index key has the wrong length".into(),
-            });
-        }
-        index_key.copy_from_slice(&index_plain);
         let mut epochs = BTreeMap::new();
         for e in &self.file.epochs {
             let plain = Zeroizing::new(
@@ -266,9 +264,9 @@ impl Keyring {
                 path: self.path.clone(),
                 detail: format!("epoch {} secret is not an age identity", e.id),
             })?;
-            epochs.insert(e.id, id);
+            epochs.insert(e.id, EpochSecret::new(id));
         }
-        self.unlocked = Some(Unlocked { epochs, index_key });
+        self.unlocked = Some(Unlocked { epochs });
         Ok(())
     }
 
@@ -352,7 +350,7 @@ impl Keyring {
         });
         self.save()?;
         if let Some(u) = self.unlocked.as_mut() {
-            u.epochs.insert(id, identity);
+            u.epochs.insert(id, EpochSecret::new(identity));
         }
         self.recipients.insert(id, recipient.clone());
         Ok((id, recipient))
@@ -433,12 +431,13 @@ impl Keyring {
     pub fn open(&self, envelope: &[u8], action: &'static str) -> Result<Recipient, Error> {
         let (epoch, ciphertext) = parse_envelope(envelope).ok_or(Error::CorruptRecord)?;
         let unlocked = self.unlocked.as_ref().ok_or(Error::Locked { action })?;
-        let identity = unlocked
+        let secret = unlocked
             .epochs
             .get(&epoch)
             .ok_or(Error::EpochShredded { epoch })?;
-        let plain =
-            Zeroizing::new(age::decrypt(identity, ciphertext).map_err(|_| Error::CorruptRecord)?);
+        let plain = Zeroizing::new(
+            age::decrypt(&secret.identity, ciphertext).map_err(|_| Error::CorruptRecord)?,
+        );
         match plain.split_first() {
             Some((&PLAINTEXT_FORMAT, rest)) => {
                 postcard::from_bytes(rest).map_err(|_| Error::CorruptRecord)
@@ -447,9 +446,19 @@ impl Keyring {
         }
     }
 
-    /// The blind-index key, when unlocked.
-    pub fn index_key(&self) -> Option<&[u8; 32]> {
-        self.unlocked.as_ref().map(|u| &*u.index_key)
+    /// The blind-index key of an epoch, when unlocked and the epoch is live.
+    pub fn index_key(&self, epoch: u32) -> Option<&[u8; 32]> {
+        self.unlocked
+            .as_ref()
+            .and_then(|u| u.epochs.get(&epoch))
+            .map(|s| &*s.index_key)
+    }
+
+    /// Every live epoch's blind-index key, when unlocked (a name search looks in each).
+    pub fn index_keys(&self) -> Option<Vec<(u32, &[u8; 32])>> {
+        self.unlocked
+            .as_ref()
+            .map(|u| u.epochs.iter().map(|(id, s)| (*id, &*s.index_key)).collect())
     }
 
     /// Rewrites the keyring file atomically: temp file, fsync, rename, fsync the directory.
