@@ -338,7 +338,7 @@ fn keys(ctx: &Ctx, command: KeysCommand, now: DateTime<Utc>) -> Result<ExitCode>
                     bail!("keys init needs --identity-file PATH or --passphrase-file PATH")
                 }
             };
-            let recipient = Store::init_keys(&ctx.data_dir, &source, now)?;
+            let recipient = Store::init_keys(&ctx.data_dir, &source, &ctx.user, now)?;
             tracing::info!(%recipient, "keys initialised");
             println!("master recipient: {recipient}");
             if let MasterSource::IdentityFile(p) = &source {
@@ -387,7 +387,9 @@ fn import(ctx: &Ctx, files: &[PathBuf], now: DateTime<Utc>) -> Result<ExitCode> 
     // Importing needs no secret, so a key that cannot be used only postpones the indexing.
     if let Err(e) = ctx.try_unlock(&mut store, false) {
         tracing::warn!("import runs locked: {e:#}");
-        eprintln!("packline: warning: importing locked ({e:#}); names are indexed at the next unlock");
+        eprintln!(
+            "packline: warning: importing locked ({e:#}); names are indexed at the next unlock"
+        );
     }
     let c = store.import(orders, &ctx.user, now)?;
     tracing::info!(?c, files = files.len(), "import");

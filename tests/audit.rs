@@ -20,7 +20,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A site with a handful of audit entries: import, two reveals, a name lookup.
+/// A site with a handful of audit entries: keys created, import, two reveals, a name lookup.
 fn site_with_history() -> Site {
     let site = Site::new("");
     site.init_identity_keys();
@@ -42,7 +42,7 @@ fn site_with_history() -> Site {
     site.ok_unlocked(&["lookup", "--name", "nobody"]);
     assert_eq!(
         site.ok(&["audit", "verify"]),
-        "audit log intact: 4 entries\n"
+        "audit log intact: 5 entries\n"
     );
     site
 }
@@ -89,9 +89,12 @@ fn audit_entries_hold_no_personal_data_and_name_the_reason() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["import", "reveal", "reveal", "lookup_name"]);
-    assert_eq!(entries[1]["reason"], "carrier asked");
-    assert_eq!(entries[1]["order"], "902-0001000-0004000");
+    assert_eq!(
+        actions,
+        ["keys_init", "import", "reveal", "reveal", "lookup_name"]
+    );
+    assert_eq!(entries[2]["reason"], "carrier asked");
+    assert_eq!(entries[2]["order"], "902-0001000-0004000");
     let text = serde_json::to_string(&entries).unwrap();
     for p in hostile_people().iter().take(2) {
         for v in p.values() {
@@ -154,6 +157,7 @@ fn a_rewritten_chain_is_detected() {
             .unwrap();
         audit.remove(key(3)).unwrap();
         audit.remove(key(4)).unwrap();
+        audit.remove(key(5)).unwrap();
     });
     assert!(!ok);
     assert!(
@@ -166,11 +170,52 @@ fn a_rewritten_chain_is_detected() {
 fn a_truncated_tail_is_detected() {
     let site = site_with_history();
     let (ok, err) = verify_after(&site, "truncated", |audit| {
-        audit.remove(key(4)).unwrap();
+        audit.remove(key(5)).unwrap();
     });
     assert!(!ok);
     assert!(
-        err.contains("the log ends at entry 3 but 4 entries were written"),
+        err.contains("the log ends at entry 4 but 5 entries were written"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wiped_log_is_detected() {
+    let site = site_with_history();
+    let (ok, err) = verify_after(&site, "wiped", |audit| {
+        audit.clear().unwrap();
+    });
+    assert!(!ok);
+    assert!(err.contains("the audit log is empty"), "{err}");
+}
+
+#[test]
+fn a_replaced_last_entry_is_detected() {
+    // The last entry rewritten with a hash consistent with its new content: the chain alone
+    // cannot tell, the head record can.
+    let site = site_with_history();
+    let (ok, err) = verify_after(&site, "replaced", |audit| {
+        use sha2::Digest;
+        let mut e: serde_json::Value =
+            serde_json::from_slice(&audit.get(key(5)).unwrap().unwrap()).unwrap();
+        e["reason"] = "0 found, honest".into();
+        // The store hashes these fields, in this order, as compact JSON.
+        let hashed = format!(
+            r#"{{"seq":{},"at":{},"user":{},"action":{},"order":{},"reason":{},"prev":{}}}"#,
+            e["seq"], e["at"], e["user"], e["action"], e["order"], e["reason"], e["prev"]
+        );
+        let hash: String = sha2::Sha256::digest(hashed.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        e["hash"] = hash.into();
+        audit
+            .insert(key(5), serde_json::to_vec(&e).unwrap())
+            .unwrap();
+    });
+    assert!(!ok);
+    assert!(
+        err.contains("audit entry 5 is not the entry that was written last"),
         "{err}"
     );
 }

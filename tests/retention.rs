@@ -103,7 +103,7 @@ fn floor() -> Floor {
     let data = dir.path().join("data");
     let key = dir.path().join("master.key");
     let t0 = t("2026-11-23T10:00:00Z");
-    Store::init_keys(&data, &MasterSource::IdentityFile(key.clone()), t0).unwrap();
+    Store::init_keys(&data, &MasterSource::IdentityFile(key.clone()), "lead", t0).unwrap();
     let people: Vec<Person> = hostile_people().into_iter().take(3).collect();
     let body = serde_json::to_vec(&page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z")).unwrap();
     let mut store = Store::open(&data).unwrap();
@@ -288,12 +288,22 @@ fn nothing_is_destroyed_before_its_time() {
     // Order records stay six years; then go.
     let id = OrderId::parse(&f.people[0].order_id).unwrap();
     let r = store
-        .purge(RetentionPolicy::default(), t("2032-11-20T00:00:00Z"), "lead", t("2032-11-20T00:00:00Z"))
+        .purge(
+            RetentionPolicy::default(),
+            t("2032-11-20T00:00:00Z"),
+            "lead",
+            t("2032-11-20T00:00:00Z"),
+        )
         .unwrap();
     assert_eq!(r.orders_deleted, 0);
     assert!(store.get(&id).unwrap().is_some());
     let r = store
-        .purge(RetentionPolicy::default(), t("2032-11-25T00:00:00Z"), "lead", t("2032-11-25T00:00:00Z"))
+        .purge(
+            RetentionPolicy::default(),
+            t("2032-11-25T00:00:00Z"),
+            "lead",
+            t("2032-11-25T00:00:00Z"),
+        )
         .unwrap();
     assert_eq!(
         r.orders_deleted, 2,
@@ -324,11 +334,21 @@ fn exception_notes_go_a_year_after_resolution() {
     assert_eq!(resolved.state, packline::domain::OrderState::New);
     assert_eq!(store.exception_notes(&b).unwrap().len(), 1);
     let r = store
-        .purge(RetentionPolicy::default(), store_t + Duration::days(300), "lead", store_t + Duration::days(300))
+        .purge(
+            RetentionPolicy::default(),
+            store_t + Duration::days(300),
+            "lead",
+            store_t + Duration::days(300),
+        )
         .unwrap();
     assert_eq!(r.exception_notes_deleted, 0);
     let r = store
-        .purge(RetentionPolicy::default(), store_t + Duration::days(366), "lead", store_t + Duration::days(366))
+        .purge(
+            RetentionPolicy::default(),
+            store_t + Duration::days(366),
+            "lead",
+            store_t + Duration::days(366),
+        )
         .unwrap();
     assert_eq!(r.exception_notes_deleted, 1);
     assert!(store.exception_notes(&b).unwrap().is_empty());

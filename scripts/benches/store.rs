@@ -47,7 +47,7 @@ fn main() {
     let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T08:00:00Z")
         .unwrap()
         .into();
-    Store::init_keys(&data, &MasterSource::IdentityFile(key.clone()), t0).unwrap();
+    Store::init_keys(&data, &MasterSource::IdentityFile(key.clone()), "lead", t0).unwrap();
 
     println!(
         "store benchmark: {orders} orders, pages of {PAGE}, {PAGES_PER_IMPORT} pages per import call"

@@ -109,31 +109,25 @@ pub fn parse_search_orders(
 }
 
 /// serde_json's message without any value it may have quoted from the input. Messages about
-/// fields name only the field (which comes from the model, or is a JSON key); every other message
-/// loses its quoted parts.
+/// missing or repeated fields name only the field (from the model); syntax and end-of-input
+/// messages quote no input; every other message is replaced, so no value is ever shown.
 fn redacted_serde_message(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let position = format!(" at line {} column {}", e.line(), e.column());
     let msg = e.to_string();
-    let (text, position) = match msg.rfind(" at line ") {
-        Some(i) => (&msg[..i], &msg[i..]),
-        None => (msg.as_str(), ""),
-    };
-    if text.starts_with("missing field") || text.starts_with("duplicate field") {
-        return format!("{text}{position}");
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut quote: Option<char> = None;
-    for c in text.chars() {
-        match quote {
-            Some(q) if c == q => {
-                quote = None;
-                out.push('…');
-            }
-            Some(_) => {}
-            None if c == '`' || c == '"' => quote = Some(c),
-            None => out.push(c),
+    let text = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]);
+    match e.classify() {
+        Category::Data
+            if text.starts_with("missing field") || text.starts_with("duplicate field") =>
+        {
+            format!("{text}{position}")
         }
+        Category::Data => {
+            format!("wrong type or value (not shown: it may be personal data){position}")
+        }
+        Category::Syntax | Category::Eof => format!("{text}{position}"),
+        Category::Io => text.to_owned(),
     }
-    format!("{text}{position}", text = out.trim_end())
 }
 
 fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
@@ -156,6 +150,12 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
             return Err((
                 item_at("product.sellerSku"),
                 "is missing: every line must name a seller SKU to be picked".into(),
+            ));
+        }
+        if sku.chars().any(char::is_control) {
+            return Err((
+                item_at("product.sellerSku"),
+                "holds a control character; a SKU must be printable".into(),
             ));
         }
         let fulfilled = item.fulfillment.unwrap_or_default();
@@ -398,6 +398,15 @@ mod tests {
         let err = parse_search_orders(body, "p").unwrap_err().to_string();
         assert!(err.contains("recipient.deliveryAddress.name"), "{err}");
         assert!(!err.contains("Jane"), "{err}");
+
+        // A quoted value with escaped quotes inside it is not shown either.
+        let body = br#"{"orders":[{"orderId":"1","createdTime":"2024-01-01T00:00:00Z","lastUpdatedTime":"2024-01-01T00:00:00Z","salesChannel":{"channelName":"AMAZON"},"recipient":"12" Main "St" Apt 4","orderItems":[]}]}"#;
+        let err = parse_search_orders(body, "p").unwrap_err().to_string();
+        assert!(
+            err.contains("orders[0].recipient") && err.contains("not shown"),
+            "{err}"
+        );
+        assert!(!err.contains("Main") && !err.contains("Apt"), "{err}");
     }
 
     #[test]

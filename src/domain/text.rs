@@ -5,21 +5,38 @@ use std::fmt::Write as _;
 
 use unicode_normalization::UnicodeNormalization;
 
-/// True for characters that change how a terminal or a renderer treats what follows: C0/C1
-/// controls (escape sequences start here) and the invisible format characters (zero-width
-/// spaces and joiners, bidirectional overrides and isolates, the byte-order mark).
+/// True for characters that change how a terminal or a renderer treats what follows, or that
+/// cannot be seen: controls (C0/C1: escape sequences start here), line and paragraph separators,
+/// the invisible format characters (zero-width spaces and joiners, bidirectional overrides and
+/// isolates, the byte-order mark, tag characters) and the rest of Unicode's default-ignorable
+/// code points (variation selectors, fillers).
 pub fn is_hazard(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
             '\u{00AD}'
+                | '\u{034F}'
+                | '\u{0600}'..='\u{0605}'
                 | '\u{061C}'
-                | '\u{180E}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{08E2}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
                 | '\u{200B}'..='\u{200F}'
                 | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2069}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
                 | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
         )
 }
 
@@ -95,6 +112,11 @@ mod tests {
         let e = escape_hazards(s);
         assert_eq!(e, "a\\u{001B}[31mb\\u{202E}c\\u{200B}d\\\\e\\u{000A}");
         assert!(!e.chars().any(is_hazard));
+        // Tag characters can smuggle invisible text; they are shown too.
+        assert_eq!(
+            escape_hazards("x\u{E0041}\u{E007F}"),
+            "x\\u{E0041}\\u{E007F}"
+        );
     }
 
     #[test]

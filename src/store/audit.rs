@@ -83,7 +83,14 @@ pub fn append(
     };
     let (seq, prev) = match head {
         Some(h) => (h.seq + 1, h.hash),
-        None => (1, GENESIS.to_owned()),
+        // No head: only a log with no entries yet may start over at 1.
+        None if audit.get(1u64.to_be_bytes())?.is_none() => (1, GENESIS.to_owned()),
+        None => {
+            return Err(ConflictableTransactionError::Abort(Error::AuditBroken(
+                "the audit head record is missing while entries exist; run `packline audit verify`"
+                    .into(),
+            )));
+        }
     };
     let hashed = Hashed {
         seq,
@@ -167,18 +174,27 @@ pub fn verify(audit: &sled::Tree, meta: &sled::Tree) -> Result<u64, Error> {
         expected_seq += 1;
     }
     let count = expected_seq - 1;
+    if count == 0 {
+        return Err(Error::AuditBroken(
+            "the audit log is empty, but every keyed store's log starts with its keys_init entry (log wiped)"
+                .into(),
+        ));
+    }
     match meta.get(HEAD_KEY)? {
-        None if count == 0 => Ok(0),
         None => Err(Error::AuditBroken(
             "the audit head record is missing".into(),
         )),
         Some(v) => {
             let head: Head = serde_json::from_slice(&v)
                 .map_err(|_| Error::AuditBroken("the audit head record is unreadable".into()))?;
-            if head.seq != count || head.hash != prev {
+            if head.seq != count {
                 Err(Error::AuditBroken(format!(
                     "the log ends at entry {count} but {} entries were written (entries after {count} deleted)",
                     head.seq
+                )))
+            } else if head.hash != prev {
+                Err(Error::AuditBroken(format!(
+                    "audit entry {count} is not the entry that was written last (replaced)"
                 )))
             } else {
                 Ok(count)

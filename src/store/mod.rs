@@ -230,6 +230,7 @@ impl Store {
     pub fn init_keys(
         data_dir: &Path,
         source: &MasterSource,
+        user: &str,
         now: DateTime<Utc>,
     ) -> Result<String, Error> {
         create_data_dir(data_dir)?;
@@ -247,7 +248,17 @@ impl Store {
         let ring = Keyring::init(data_dir, source, now)?;
         let recipient = ring.master_recipient();
         meta.insert(META_MASTER, recipient.as_bytes())?;
-        db.flush()?;
+        drop((meta, db));
+        // The genesis entry: every keyed store's audit log starts here, so an emptied log is
+        // detectable.
+        let store = Store::open(data_dir)?;
+        store.record_audit(&audit::Record {
+            at: now,
+            user,
+            action: "keys_init",
+            order: None,
+            reason: Some(&format!("master recipient {recipient}")),
+        })?;
         Ok(recipient)
     }
 
@@ -507,8 +518,8 @@ impl Store {
                     }
                 }
             }
-            for l in &rec.order.lines {
-                sku.insert(sku_key(&l.sku, id), &l.quantity_ordered.to_be_bytes());
+            for (s, qty) in units_by_sku(&rec.order) {
+                sku.insert(sku_key(s, id), &qty.to_be_bytes());
             }
             queue.insert(queue_key(rec), &[]);
             orders.insert(id, encode_record(rec));
@@ -818,7 +829,9 @@ impl Store {
                         match (self.keyring.open(env, "indexing names"), keyed) {
                             (Ok(r), Some(key)) => Some(slot(env, &index::name_keys(&key, &r.name))),
                             (Err(e), _) => {
-                                tracing::warn!("a record waiting for its name index cannot be opened: {e}");
+                                tracing::warn!(
+                                    "a record waiting for its name index cannot be opened: {e}"
+                                );
                                 None
                             }
                             (Ok(_), None) => None,
@@ -968,9 +981,8 @@ fn write_record(tx: &Tx<'_>, old: Option<&OrderRecord>, rec: &OrderRecord) -> Tx
         }
     }
     tx.queue.insert(queue_key(rec), &[])?;
-    for l in &rec.order.lines {
-        tx.sku
-            .insert(sku_key(&l.sku, id), &l.quantity_ordered.to_be_bytes())?;
+    for (s, qty) in units_by_sku(&rec.order) {
+        tx.sku.insert(sku_key(s, id), &qty.to_be_bytes())?;
     }
     tx.orders.insert(id, encode_record(rec))?;
     Ok(())
@@ -1008,6 +1020,16 @@ fn queue_key(rec: &OrderRecord) -> Vec<u8> {
     k.extend_from_slice(&((t as u64) ^ (1 << 63)).to_be_bytes());
     k.extend_from_slice(id);
     k
+}
+
+/// Units per SKU in an order: two lines of one SKU make one index entry with their sum.
+fn units_by_sku(order: &crate::domain::Order) -> std::collections::BTreeMap<&str, u32> {
+    let mut m = std::collections::BTreeMap::new();
+    for l in &order.lines {
+        let n: &mut u32 = m.entry(l.sku.as_str()).or_default();
+        *n = n.saturating_add(l.quantity_ordered);
+    }
+    m
 }
 
 /// The order id in a queue key.

@@ -190,7 +190,11 @@ impl Store {
             let before = notes.len();
             let kept: Vec<ExceptionNote> = notes
                 .into_iter()
-                .filter(|n| n.resolved_at.or(closed_at).is_none_or(|t| t + limit > as_of))
+                .filter(|n| {
+                    n.resolved_at
+                        .or(closed_at)
+                        .is_none_or(|t| t + limit > as_of)
+                })
                 .collect();
             if kept.len() == before {
                 continue;

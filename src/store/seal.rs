@@ -108,8 +108,9 @@ impl EpochSecret {
     fn new(identity: x25519::Identity) -> Self {
         use hmac::{Hmac, Mac};
         let secret = identity.to_string();
-        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes())
-            .expect("HMAC takes any key length");
+        let mut mac =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes())
+                .expect("HMAC takes any key length");
         mac.update(b"packline blind name index v1");
         let mut index_key = Zeroizing::new([0u8; 32]);
         index_key.copy_from_slice(&mac.finalize().into_bytes());
@@ -456,9 +457,12 @@ impl Keyring {
 
     /// Every live epoch's blind-index key, when unlocked (a name search looks in each).
     pub fn index_keys(&self) -> Option<Vec<(u32, &[u8; 32])>> {
-        self.unlocked
-            .as_ref()
-            .map(|u| u.epochs.iter().map(|(id, s)| (*id, &*s.index_key)).collect())
+        self.unlocked.as_ref().map(|u| {
+            u.epochs
+                .iter()
+                .map(|(id, s)| (*id, &*s.index_key))
+                .collect()
+        })
     }
 
     /// Rewrites the keyring file atomically: temp file, fsync, rename, fsync the directory.
