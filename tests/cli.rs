@@ -63,9 +63,12 @@ fn locked_store_imports_but_refuses_reveal() {
     );
     assert!(err.contains("identity_file"), "says how to unlock: {err}");
     assert!(!err.contains("Jane"));
-    // A reveal without a reason is refused before anything is opened.
+    // A reveal needs a reason: none at all, or a blank one.
     let out = site.run_unlocked(&["lookup", "--order", &p.order_id, "--reveal"]);
     assert!(!out.status.success());
+    let out = site.run_unlocked(&["lookup", "--order", &p.order_id, "--reveal", "--reason", "  "]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("a reveal needs a reason"), "{}", stderr(&out));
     let shown = site.ok_unlocked(&[
         "lookup",
         "--order",
@@ -107,6 +110,13 @@ fn identity_file_readable_by_others_is_refused() {
         err.contains("has mode 644") && err.contains("chmod 600"),
         "{err}"
     );
+    // Importing needs no secret: a key that cannot be used only postpones name indexing.
+    let q = simple_person("111-0000001-0000003", "Later Indexed");
+    let f = site.write_page("b.json", &page(std::slice::from_ref(&q), "UNSHIPPED", "2026-11-23T10:00:00Z"));
+    let out = site.run_unlocked(&["import", f.to_str().unwrap()]);
+    assert_ok(&out, &["import"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "imported 1 new, 0 updated\n");
+    assert!(stderr(&out).contains("importing locked"), "{}", stderr(&out));
     // keys init never overwrites a key file.
     let other = Site::new("");
     let out = other.run(&[
@@ -317,7 +327,9 @@ fn bad_input_names_the_file_and_changes_nothing() {
     );
     bad["orders"][0]["orderId"] = json!("1\u{1b}[2J");
     let f = site.write_page("id.json", &bad);
-    let err = stderr(&site.run(&["import", f.to_str().unwrap()]));
+    let out = site.run(&["import", f.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
     assert!(
         err.contains("orders[0].orderId") && err.contains("U+001B"),
         "{err}"
@@ -327,6 +339,7 @@ fn bad_input_names_the_file_and_changes_nothing() {
         "import",
         site.dir.path().join("missing.json").to_str().unwrap(),
     ]);
+    assert!(!out.status.success());
     assert!(stderr(&out).contains("missing.json"), "{}", stderr(&out));
     assert_eq!(site.ok(&["orders", "list", "--json"]).trim(), "[]");
 }
@@ -377,6 +390,18 @@ fn reimport_is_idempotent_and_cancellation_closes_the_order() {
         site.ok(&["audit", "verify"])
             .starts_with("audit log intact")
     );
+    let db = sled::open(site.data.join("db")).unwrap();
+    let cancels: Vec<serde_json::Value> = db
+        .open_tree("audit")
+        .unwrap()
+        .iter()
+        .values()
+        .map(|v| serde_json::from_slice(&v.unwrap()).unwrap())
+        .filter(|e: &serde_json::Value| e["action"] == "cancel")
+        .collect();
+    assert_eq!(cancels.len(), 1);
+    assert_eq!(cancels[0]["order"], "111-0000006-0000002");
+    assert_eq!(cancels[0]["reason"], "cancelled at Amazon");
 }
 
 #[test]

@@ -81,6 +81,18 @@ fn hostile_import_leaves_no_personal_bytes_on_disk_or_in_logs() {
         "case-folded Cyrillic word"
     );
 
+    let mut needles: Vec<(&str, &str)> = Vec::new();
+    // A bad file with personal data in a wrong-typed place: the error names the place only,
+    // on the terminal and in the log.
+    let mut bad = page(&people[..1], "UNSHIPPED", "2026-11-23T11:00:00Z");
+    bad["orders"][0]["recipient"] = serde_json::json!("Flat 2\" \"Rosebud\" Cottage Lane");
+    let f = site.write_page("bad.json", &bad);
+    let out = site.run(&["import", f.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("orders[0].recipient") && !err.contains("Rosebud"), "{err}");
+    needles.push(("bad file", "Rosebud"));
+
     // Listings show masks only.
     let listing = site.ok(&["orders", "list"]) + &site.ok(&["orders", "list", "--json"]);
     for p in &people {
@@ -94,7 +106,6 @@ fn hostile_import_leaves_no_personal_bytes_on_disk_or_in_logs() {
     let mut files = files_under(&site.data);
     files.push(site.log.clone());
     assert!(files.len() > 3, "{files:?}");
-    let mut needles: Vec<(&str, &str)> = Vec::new();
     for p in &people {
         for v in p.values() {
             needles.push((&p.order_id, v));
@@ -103,12 +114,23 @@ fn hostile_import_leaves_no_personal_bytes_on_disk_or_in_logs() {
     for v in BUYER_VALUES {
         needles.push(("buyer", v));
     }
+    // Whole values, and 24-byte pieces of long ones (a truncated copy is a leak too).
+    let mut pieces: Vec<(&str, &[u8])> = Vec::new();
+    for (owner, v) in &needles {
+        let b = v.as_bytes();
+        pieces.push((owner, b));
+        if b.len() > 48 {
+            for start in (0..b.len() - 24).step_by(997) {
+                pieces.push((owner, &b[start..start + 24]));
+            }
+        }
+    }
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
-        for (owner, v) in &needles {
+        for (owner, piece) in &pieces {
             assert!(
-                find(&bytes, v.as_bytes()).is_none(),
-                "{}: holds a personal value of {owner} in the clear",
+                find(&bytes, piece).is_none(),
+                "{}: holds personal data of {owner} in the clear",
                 f.display()
             );
         }

@@ -476,11 +476,17 @@ impl Keyring {
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = path.with_extension("tmp");
+    // A temp file left by a crash is ours to replace; never follow a link planted in its place.
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&tmp, e)),
+    }
     let mut f = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&tmp)
         .map_err(|e| Error::io(&tmp, e))?;
     f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
@@ -542,12 +548,20 @@ fn parse_identity(bytes: &[u8]) -> Option<x25519::Identity> {
 /// Reads a master identity file, refusing one that group or others can read or write (as ssh
 /// refuses a private key with loose permissions).
 pub fn read_identity_file(path: &Path) -> Result<x25519::Identity, Error> {
-    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mode = f
-        .metadata()
-        .map_err(|e| Error::io(path, e))?
-        .permissions()
-        .mode();
+    // Non-blocking open, so a FIFO put in its place cannot hang the daemon; then it must be a file.
+    let mut f = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let meta = f.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::WrongKey(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(Error::IdentityFileMode {
             path: path.to_owned(),
