@@ -66,9 +66,20 @@ fn locked_store_imports_but_refuses_reveal() {
     // A reveal needs a reason: none at all, or a blank one.
     let out = site.run_unlocked(&["lookup", "--order", &p.order_id, "--reveal"]);
     assert!(!out.status.success());
-    let out = site.run_unlocked(&["lookup", "--order", &p.order_id, "--reveal", "--reason", "  "]);
+    let out = site.run_unlocked(&[
+        "lookup",
+        "--order",
+        &p.order_id,
+        "--reveal",
+        "--reason",
+        "  ",
+    ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("a reveal needs a reason"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a reveal needs a reason"),
+        "{}",
+        stderr(&out)
+    );
     let shown = site.ok_unlocked(&[
         "lookup",
         "--order",
@@ -112,11 +123,25 @@ fn identity_file_readable_by_others_is_refused() {
     );
     // Importing needs no secret: a key that cannot be used only postpones name indexing.
     let q = simple_person("111-0000001-0000003", "Later Indexed");
-    let f = site.write_page("b.json", &page(std::slice::from_ref(&q), "UNSHIPPED", "2026-11-23T10:00:00Z"));
+    let f = site.write_page(
+        "b.json",
+        &page(
+            std::slice::from_ref(&q),
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        ),
+    );
     let out = site.run_unlocked(&["import", f.to_str().unwrap()]);
     assert_ok(&out, &["import"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "imported 1 new, 0 updated\n");
-    assert!(stderr(&out).contains("importing locked"), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "imported 1 new, 0 updated\n"
+    );
+    assert!(
+        stderr(&out).contains("importing locked"),
+        "{}",
+        stderr(&out)
+    );
     // keys init never overwrites a key file.
     let other = Site::new("");
     let out = other.run(&[

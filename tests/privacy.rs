@@ -90,7 +90,10 @@ fn hostile_import_leaves_no_personal_bytes_on_disk_or_in_logs() {
     let out = site.run(&["import", f.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("orders[0].recipient") && !err.contains("Rosebud"), "{err}");
+    assert!(
+        err.contains("orders[0].recipient") && !err.contains("Rosebud"),
+        "{err}"
+    );
     needles.push(("bad file", "Rosebud"));
 
     // Listings show masks only.

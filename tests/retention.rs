@@ -158,8 +158,10 @@ fn purge_past_the_limit_leaves_nothing_decryptable_but_open_orders() {
         store
             .unlock(&MasterSource::IdentityFile(f.key.clone()))
             .unwrap();
-        // Before: everything opens.
+        // Before: everything opens, and A's name is findable.
         assert_eq!(reveal(&store, &a.order_id, as_of).unwrap().name, a.name);
+        let found = store.lookup_name(&a.name, "lead", as_of).unwrap();
+        assert_eq!(found, [OrderId::parse(&a.order_id).unwrap()]);
         let r = store
             .purge(RetentionPolicy::default(), as_of, "lead", as_of)
             .unwrap();
@@ -175,6 +177,15 @@ fn purge_past_the_limit_leaves_nothing_decryptable_but_open_orders() {
             reveal(&store, &a.order_id, as_of),
             Err(Error::NoRecipient(_))
         ));
+        assert!(
+            store
+                .lookup_name(&a.name, "lead", as_of)
+                .unwrap()
+                .is_empty()
+        );
+        // The open order moved epochs and is still found by name.
+        let found = store.lookup_name(&b.name, "lead", as_of).unwrap();
+        assert_eq!(found, [OrderId::parse(&b.order_id).unwrap()]);
         let rec = store
             .get(&OrderId::parse(&a.order_id).unwrap())
             .unwrap()
@@ -210,6 +221,25 @@ fn purge_past_the_limit_leaves_nothing_decryptable_but_open_orders() {
         b_seen,
         "the open order's recipient is among what still opens"
     );
+    // No key that still exists can link a purged name to the index entries left on disk
+    // (stale copies included): each epoch's index key died with its secret.
+    let index_keys: Vec<_> = keys
+        .iter()
+        .map(packline::store::seal::epoch_index_key)
+        .collect();
+    for file in files_under(&f.data) {
+        let bytes = std::fs::read(&file).unwrap();
+        for k in &index_keys {
+            for gone in [a, c] {
+                for entry in packline::store::index::name_keys(k, &gone.name) {
+                    assert!(
+                        find(&bytes, &entry).is_none(),
+                        "a purged name can still be tested against the index"
+                    );
+                }
+            }
+        }
+    }
     // The plain bytes of purged recipients are nowhere either.
     for file in files_under(&f.data) {
         let bytes = std::fs::read(&file).unwrap();

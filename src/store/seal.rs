@@ -106,19 +106,24 @@ struct EpochSecret {
 
 impl EpochSecret {
     fn new(identity: x25519::Identity) -> Self {
-        use hmac::{Hmac, Mac};
-        let secret = identity.to_string();
-        let mut mac =
-            <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes())
-                .expect("HMAC takes any key length");
-        mac.update(b"packline blind name index v1");
-        let mut index_key = Zeroizing::new([0u8; 32]);
-        index_key.copy_from_slice(&mac.finalize().into_bytes());
+        let index_key = epoch_index_key(&identity);
         EpochSecret {
             identity,
             index_key,
         }
     }
+}
+
+/// The blind-index key of an epoch: HMAC-SHA256 keyed by the epoch's secret over a fixed label.
+pub fn epoch_index_key(identity: &x25519::Identity) -> Zeroizing<[u8; 32]> {
+    use hmac::{Hmac, Mac};
+    let secret = identity.to_string();
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(b"packline blind name index v1");
+    let mut index_key = Zeroizing::new([0u8; 32]);
+    index_key.copy_from_slice(&mac.finalize().into_bytes());
+    index_key
 }
 
 /// The keyring file and, when unlocked, the secrets it protects.
