@@ -481,3 +481,17 @@ fn roles_gate_reveal_and_unmapped_users() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_store_in_use_is_named() {
+    let site = Site::new("");
+    site.init_identity_keys();
+    let _held = packline::store::Store::open(&site.data).unwrap();
+    let out = site.run(&["orders", "list"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is in use by another packline process"),
+        "{}",
+        stderr(&out)
+    );
+}

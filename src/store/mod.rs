@@ -248,17 +248,21 @@ impl Store {
         let ring = Keyring::init(data_dir, source, now)?;
         let recipient = ring.master_recipient();
         meta.insert(META_MASTER, recipient.as_bytes())?;
-        drop((meta, db));
         // The genesis entry: every keyed store's audit log starts here, so an emptied log is
         // detectable.
-        let store = Store::open(data_dir)?;
-        store.record_audit(&audit::Record {
+        let audit_tree = db.open_tree("audit")?;
+        let reason = format!("master recipient {recipient}");
+        let genesis = audit::Record {
             at: now,
             user,
             action: "keys_init",
             order: None,
-            reason: Some(&format!("master recipient {recipient}")),
-        })?;
+            reason: Some(&reason),
+        };
+        (&audit_tree, &meta)
+            .transaction(|(a, m)| audit::append(a, m, &genesis).map(|_| ()))
+            .map_err(Error::from)?;
+        db.flush()?;
         Ok(recipient)
     }
 
@@ -1087,14 +1091,36 @@ fn create_data_dir(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io(dir, e))
 }
 
+/// sled reports a held file lock as a plain I/O error with this text.
+fn lock_busy(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
+}
+
 fn open_db(data_dir: &Path) -> Result<sled::Db, Error> {
     let path = data_dir.join(DB_DIR);
-    sled::Config::new()
+    let config = sled::Config::new()
         .path(&path)
-        .cache_capacity(128 * 1024 * 1024)
-        .open()
-        .map_err(|e| match e {
-            sled::Error::Io(io) => Error::io(&path, io),
-            other => Error::Sled(other),
-        })
+        .cache_capacity(128 * 1024 * 1024);
+    // sled releases its file lock when the last of its threads lets go of a closed database,
+    // a moment after the close: a reopen in the same process (checkpoint) waits for that.
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(io))
+                if lock_busy(&io) && waited < std::time::Duration::from_secs(2) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                waited += std::time::Duration::from_millis(20);
+            }
+            Err(sled::Error::Io(io)) if lock_busy(&io) => {
+                return Err(Error::Usage(format!(
+                    "the store in {} is in use by another packline process (is `packline serve` running?)",
+                    data_dir.display()
+                )));
+            }
+            Err(sled::Error::Io(io)) => return Err(Error::io(&path, io)),
+            Err(other) => return Err(Error::Sled(other)),
+        }
+    }
 }
