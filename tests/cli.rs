@@ -294,7 +294,10 @@ fn another_sites_key_is_refused() {
         .unwrap();
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("belongs to another store"),
+        stderr(&out).contains(&format!(
+            "identity file {} holds the master key of another store",
+            b.key.display()
+        )),
         "{}",
         stderr(&out)
     );

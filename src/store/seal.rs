@@ -254,8 +254,12 @@ impl Keyring {
             }
         };
         if master.to_public().to_string() != self.file.master.recipient {
+            let origin = match source {
+                MasterSource::IdentityFile(p) => format!("identity file {}", p.display()),
+                MasterSource::Passphrase(_) => "the passphrase".to_owned(),
+            };
             return Err(Error::WrongKey(format!(
-                "that master key belongs to another store (its recipient is {}, this store's is {})",
+                "{origin} holds the master key of another store (its recipient is {}, this store's is {})",
                 master.to_public(),
                 self.file.master.recipient
             )));
