@@ -30,14 +30,7 @@ fn site_with_history() -> Site {
         &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"),
     );
     for p in &people {
-        site.ok_unlocked(&[
-            "lookup",
-            "--order",
-            &p.order_id,
-            "--reveal",
-            "--reason",
-            "carrier asked",
-        ]);
+        site.ok_unlocked(&reveal_args(&p.order_id, "carrier asked"));
     }
     site.ok_unlocked(&["lookup", "--name", "nobody"]);
     assert_eq!(

@@ -47,14 +47,7 @@ fn locked_store_imports_but_refuses_reveal() {
         ),
         "imported 1 new, 0 updated\n"
     );
-    let out = site.run(&[
-        "lookup",
-        "--order",
-        &p.order_id,
-        "--reveal",
-        "--reason",
-        "why",
-    ]);
+    let out = site.run(&reveal_args(&p.order_id, "why"));
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
@@ -66,28 +59,9 @@ fn locked_store_imports_but_refuses_reveal() {
     // A reveal needs a reason: none at all, or a blank one.
     let out = site.run_unlocked(&["lookup", "--order", &p.order_id, "--reveal"]);
     assert!(!out.status.success());
-    let out = site.run_unlocked(&[
-        "lookup",
-        "--order",
-        &p.order_id,
-        "--reveal",
-        "--reason",
-        "  ",
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("a reveal needs a reason"),
-        "{}",
-        stderr(&out)
-    );
-    let shown = site.ok_unlocked(&[
-        "lookup",
-        "--order",
-        &p.order_id,
-        "--reveal",
-        "--reason",
-        "why",
-    ]);
+    let out = site.run_unlocked(&reveal_args(&p.order_id, "  "));
+    assert_fails(&out, "a reveal needs a reason");
+    let shown = site.ok_unlocked(&reveal_args(&p.order_id, "why"));
     assert!(shown.contains("name: Jane Doe"));
 }
 
@@ -107,14 +81,7 @@ fn identity_file_readable_by_others_is_refused() {
         ),
     );
     std::fs::set_permissions(&site.key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = site.run_unlocked(&[
-        "lookup",
-        "--order",
-        &p.order_id,
-        "--reveal",
-        "--reason",
-        "x",
-    ]);
+    let out = site.run_unlocked(&reveal_args(&p.order_id, "x"));
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
@@ -150,8 +117,7 @@ fn identity_file_readable_by_others_is_refused() {
         "--identity-file",
         site.key.to_str().unwrap(),
     ]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    assert_fails(&out, "already exists");
 }
 
 #[test]
@@ -198,12 +164,7 @@ fn lookup_by_name_through_the_blind_index() {
     assert!(ids("jan").is_empty(), "words match whole, not as prefixes");
     // Locked, a name lookup is refused (the index key is sealed).
     let out = site.run(&["lookup", "--name", "doe"]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("a name lookup needs the site's master key"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, "a name lookup needs the site's master key");
 }
 
 #[test]
@@ -256,12 +217,7 @@ fn passphrase_site_unlocks_with_the_passphrase_only() {
         .args(args)
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("passphrase does not unlock"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, "passphrase does not unlock");
 }
 
 #[test]
@@ -367,8 +323,7 @@ fn bad_input_names_the_file_and_changes_nothing() {
         "import",
         site.dir.path().join("missing.json").to_str().unwrap(),
     ]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("missing.json"), "{}", stderr(&out));
+    assert_fails(&out, "missing.json");
     assert_eq!(site.ok(&["orders", "list", "--json"]).trim(), "[]");
 }
 
@@ -456,16 +411,8 @@ fn roles_gate_reveal_and_unmapped_users() {
             .output()
             .unwrap()
     };
-    let out = as_packer(&[
-        "lookup",
-        "--order",
-        &p.order_id,
-        "--reveal",
-        "--reason",
-        "x",
-    ]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("is for a lead"), "{}", stderr(&out));
+    let out = as_packer(&reveal_args(&p.order_id, "x"));
+    assert_fails(&out, "is for a lead");
     let out = as_packer(&["orders", "list"]);
     assert_ok(&out, &["orders", "list"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("R. M****"));
@@ -477,12 +424,7 @@ fn roles_gate_reveal_and_unmapped_users() {
         .args(["orders", "list"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("has no role in packline"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, "has no role in packline");
 }
 
 #[test]
@@ -491,10 +433,5 @@ fn a_store_in_use_is_named() {
     site.init_identity_keys();
     let _held = packline::store::Store::open(&site.data).unwrap();
     let out = site.run(&["orders", "list"]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("is in use by another packline process"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, "is in use by another packline process");
 }

@@ -31,14 +31,7 @@ fn hostile_import_leaves_no_personal_bytes_on_disk_or_in_logs() {
 
     // A reveal shows every control character escaped, never raw.
     let eve = &people[5];
-    let shown = site.ok_unlocked(&[
-        "lookup",
-        "--order",
-        &eve.order_id,
-        "--reveal",
-        "--reason",
-        "label check",
-    ]);
+    let shown = site.ok_unlocked(&reveal_args(&eve.order_id, "label check"));
     assert!(
         !shown.bytes().any(|b| b == 0x1b || b == 0x07),
         "raw control byte in reveal: {shown:?}"
@@ -48,14 +41,7 @@ fn hostile_import_leaves_no_personal_bytes_on_disk_or_in_logs() {
         "{shown}"
     );
     let mallory = &people[6];
-    let shown = site.ok_unlocked(&[
-        "lookup",
-        "--order",
-        &mallory.order_id,
-        "--reveal",
-        "--reason",
-        "address check",
-    ]);
+    let shown = site.ok_unlocked(&reveal_args(&mallory.order_id, "address check"));
     assert!(
         shown.contains("Mallory \\u{202E}reversed\\u{202C} Overrideson"),
         "{shown}"

@@ -109,6 +109,21 @@ pub fn assert_ok(out: &Output, args: &[&str]) {
     );
 }
 
+/// `lookup --order ID --reveal --reason REASON`.
+pub fn reveal_args<'a>(id: &'a str, reason: &'a str) -> [&'a str; 6] {
+    ["lookup", "--order", id, "--reveal", "--reason", reason]
+}
+
+/// The command failed, and its error message says `needle`.
+pub fn assert_fails(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert!(
+        !out.status.success(),
+        "expected a failure saying {needle:?}"
+    );
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
