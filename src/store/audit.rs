@@ -11,6 +11,8 @@ use super::Error;
 
 /// Key in the meta tree holding the last entry's sequence number and hash.
 pub const HEAD_KEY: &[u8] = b"audit_head";
+/// The action of every log's first entry, written when the site's keys are created.
+pub const GENESIS_ACTION: &str = "keys_init";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One audit entry. Field order is the hashing order: never reorder fields.
@@ -83,12 +85,14 @@ pub fn append(
     };
     let (seq, prev) = match head {
         Some(h) => (h.seq + 1, h.hash),
-        // No head: only a log with no entries yet may start over at 1.
-        None if audit.get(1u64.to_be_bytes())?.is_none() => (1, GENESIS.to_owned()),
+        // No head: only the genesis entry of a new store starts a log. Anything else means the
+        // log or its head was removed, and appending would hide that.
+        None if rec.action == GENESIS_ACTION && audit.get(1u64.to_be_bytes())?.is_none() => {
+            (1, GENESIS.to_owned())
+        }
         None => {
             return Err(ConflictableTransactionError::Abort(Error::AuditBroken(
-                "the audit head record is missing while entries exist; run `packline audit verify`"
-                    .into(),
+                "the audit head record is missing; run `packline audit verify`".into(),
             )));
         }
     };
@@ -148,6 +152,12 @@ pub fn verify(audit: &sled::Tree, meta: &sled::Tree) -> Result<u64, Error> {
             return Err(Error::AuditBroken(format!(
                 "audit entry {key_seq} holds entry {} (moved or reordered)",
                 e.seq
+            )));
+        }
+        if key_seq == 1 && e.action != GENESIS_ACTION {
+            return Err(Error::AuditBroken(format!(
+                "audit entry 1 is '{}', not the {GENESIS_ACTION} entry every log starts with (log replaced)",
+                e.action
             )));
         }
         if e.prev != prev {

@@ -245,22 +245,28 @@ impl Store {
                 )),
             });
         }
+        let keyring_path = Keyring::path_in(data_dir);
+        if keyring_path.exists() {
+            return Err(interrupted_init(&keyring_path));
+        }
         let ring = Keyring::init(data_dir, source, now)?;
         let recipient = ring.master_recipient();
-        meta.insert(META_MASTER, recipient.as_bytes())?;
-        // The genesis entry: every keyed store's audit log starts here, so an emptied log is
-        // detectable.
+        // The master recipient and the genesis entry (every keyed store's audit log starts with
+        // it, so an emptied log is detectable) are recorded together.
         let audit_tree = db.open_tree("audit")?;
         let reason = format!("master recipient {recipient}");
         let genesis = audit::Record {
             at: now,
             user,
-            action: "keys_init",
+            action: audit::GENESIS_ACTION,
             order: None,
             reason: Some(&reason),
         };
         (&audit_tree, &meta)
-            .transaction(|(a, m)| audit::append(a, m, &genesis).map(|_| ()))
+            .transaction(|(a, m)| {
+                m.insert(META_MASTER, recipient.as_bytes())?;
+                audit::append(a, m, &genesis).map(|_| ())
+            })
             .map_err(Error::from)?;
         db.flush()?;
         Ok(recipient)
@@ -281,6 +287,9 @@ impl Store {
             .get(META_MASTER)?
             .map(|v| String::from_utf8_lossy(&v).into_owned())
             .unwrap_or_default();
+        if store_master.is_empty() {
+            return Err(interrupted_init(&Keyring::path_in(data_dir)));
+        }
         if store_master != keyring.master_recipient() {
             return Err(Error::KeyringMismatch {
                 store: store_master,
@@ -410,15 +419,22 @@ impl Store {
         iter.filter_map(move |item| {
             let read = || -> Result<Option<OrderRecord>, Error> {
                 let (k, _) = item?;
-                let id = queue_id(&k);
-                self.t
-                    .orders
-                    .get(id)?
-                    .map(|v| decode_record(&v))
-                    .transpose()
+                self.queue_entry(&k)
             };
             read().transpose()
         })
+    }
+
+    /// The order a queue entry stands for, if the entry is that order's current one. A stale
+    /// entry (its order never stored, or since moved) gives `None`.
+    fn queue_entry(&self, key: &[u8]) -> Result<Option<OrderRecord>, Error> {
+        match self.t.orders.get(queue_id(key))? {
+            Some(v) => {
+                let rec = decode_record(&v)?;
+                Ok((queue_key(&rec) == key).then_some(rec))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Imports parsed orders: new actionable orders are sealed and queued; known orders are
@@ -463,7 +479,7 @@ impl Store {
             let (mut fresh, mut known) = (Vec::new(), Vec::new());
             for imported in chunk {
                 match self.plan_import(imported, now, &mut counts)? {
-                    Some(p) if p.old.is_none() => fresh.push(p),
+                    Some(p) if p.old.is_none() && !p.leftover_slot => fresh.push(p),
                     Some(p) => known.push(p),
                     None => {}
                 }
@@ -611,8 +627,11 @@ impl Store {
             }
             _ => None,
         };
+        let leftover_slot =
+            old.is_none() && self.t.recipients.contains_key(record.order.id.as_str())?;
         Ok(Some(ImportPlan {
             old,
+            leftover_slot,
             record,
             event,
             sealed,
@@ -888,6 +907,9 @@ struct Sealed {
 
 struct ImportPlan {
     old: Option<OrderRecord>,
+    /// A sealed slot exists for an order that is not stored (an import cut short by a crash):
+    /// it is replaced like a known order's, clearing its index entries and marking its epoch.
+    leftover_slot: bool,
     record: OrderRecord,
     event: Option<Event>,
     sealed: Option<Sealed>,
@@ -897,8 +919,8 @@ fn apply_plan(tx: &Tx<'_>, p: &ImportPlan, user: &str, now: DateTime<Utc>) -> Tx
     let id = p.record.order.id.as_str();
     write_record(tx, p.old.as_ref(), &p.record)?;
     if let Some(s) = &p.sealed {
-        // Only a known order can have a slot already: a new one skips the reads.
-        if p.old.is_some() {
+        // Only a known order (or a crash's leftover) can have a slot already.
+        if p.old.is_some() || p.leftover_slot {
             if let Some(old) = tx.recipients.get(id)? {
                 clear_names(tx, id.as_bytes(), &old)?;
                 if let Some(old_epoch) = seal::envelope_epoch(&old)
@@ -1091,9 +1113,21 @@ fn create_data_dir(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io(dir, e))
 }
 
+/// A keyring without a keyed store: `keys init` stopped between writing the keyring and
+/// recording it. Nothing can have been sealed yet, so starting over is safe.
+fn interrupted_init(keyring: &Path) -> Error {
+    Error::Usage(format!(
+        "an interrupted `packline keys init` left {} behind, but the store was never keyed: \
+         remove that file (and the identity file, if one was written) and run keys init again",
+        keyring.display()
+    ))
+}
+
 /// sled reports a held file lock as a plain I/O error with this text.
 fn lock_busy(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
+    let text = e.to_string();
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || (text.contains("could not acquire lock") && text.contains("WouldBlock"))
 }
 
 fn open_db(data_dir: &Path) -> Result<sled::Db, Error> {

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::{
     Error, ExceptionNote, Store, TxResult, audit, clear_names, decode_record, encode_record,
-    epoch_key, index, queue_id, seal, set_names, sku_id, slot, slot_envelope,
+    epoch_key, index, seal, set_names, sku_id, slot, slot_envelope,
 };
 use crate::domain::{OrderRecord, OrderState};
 
@@ -38,8 +38,15 @@ impl RetentionPolicy {
     pub const ORDER_MONTHS: u32 = 72;
     pub const EXCEPTION_NOTE_DAYS: i64 = 365;
 
+    /// When a closed order's recipient is destroyed: at the start (UTC) of the day its
+    /// `pii_days_after_close` run out, never later. Everything closing on one day expires at the
+    /// same instant, so the key epoch of that day (`expires-D`) is shredded whole, at once.
     fn pii_expiry(&self, closed_at: DateTime<Utc>) -> DateTime<Utc> {
-        closed_at + Duration::days(i64::from(self.pii_days_after_close))
+        let limit = closed_at + Duration::days(i64::from(self.pii_days_after_close));
+        limit
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map_or(limit, |t| t.and_utc())
     }
 
     fn order_expiry(&self, closed_at: DateTime<Utc>) -> DateTime<Utc> {
@@ -86,13 +93,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<PurgeReport, Error> {
         let mut report = PurgeReport::default();
-        self.purge_orders(policy, as_of, &mut report)?;
-        self.purge_exception_notes(as_of, &mut report)?;
-        self.remove_orphans(&mut report)?;
-        self.shred_epochs(policy, as_of, now, &mut report)?;
-
+        let outcome = self.purge_steps(policy, as_of, now, &mut report);
+        // The audit entry records what was done, also when a later step failed.
         let reason = format!(
-            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed",
+            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
             as_of.to_rfc3339(),
             report.recipients_destroyed,
             report.orders_deleted,
@@ -100,7 +104,12 @@ impl Store {
             report.recipients_resealed,
             report.epochs_shredded,
             report.epochs_kept_locked,
-            report.orphans_removed
+            report.orphans_removed,
+            if outcome.is_err() {
+                "; stopped by an error"
+            } else {
+                ""
+            }
         );
         self.record_audit(&audit::Record {
             at: now,
@@ -109,7 +118,20 @@ impl Store {
             order: None,
             reason: Some(&reason),
         })?;
-        Ok(report)
+        outcome.map(|()| report)
+    }
+
+    fn purge_steps(
+        &mut self,
+        policy: RetentionPolicy,
+        as_of: DateTime<Utc>,
+        now: DateTime<Utc>,
+        report: &mut PurgeReport,
+    ) -> Result<(), Error> {
+        self.purge_orders(policy, as_of, report)?;
+        self.purge_exception_notes(as_of, report)?;
+        self.remove_orphans(report)?;
+        self.shred_epochs(policy, now, report)
     }
 
     /// Deletes expired recipients and expired order records.
@@ -137,8 +159,8 @@ impl Store {
             }
         }
         for chunk in actions.chunks(BATCH) {
-            let (destroyed, deleted) = self.transact(|tx| {
-                let (mut destroyed, mut deleted) = (0u64, 0u64);
+            let (destroyed, deleted, notes) = self.transact(|tx| {
+                let (mut destroyed, mut deleted, mut notes) = (0u64, 0u64, 0u64);
                 for a in chunk {
                     let (rec, delete) = match a {
                         Action::DropRecipient(r) => (r, false),
@@ -154,7 +176,10 @@ impl Store {
                         for l in &rec.order.lines {
                             tx.sku.remove(super::sku_key(&l.sku, id))?;
                         }
-                        tx.exceptions.remove(id)?;
+                        if let Some(v) = tx.exceptions.remove(id)? {
+                            notes += serde_json::from_slice::<Vec<ExceptionNote>>(&v)
+                                .map_or(1, |n| n.len() as u64);
+                        }
                         deleted += 1;
                     } else {
                         let mut next = rec.clone();
@@ -163,10 +188,11 @@ impl Store {
                         tx.orders.insert(id, encode_record(&next))?;
                     }
                 }
-                Ok((destroyed, deleted))
+                Ok((destroyed, deleted, notes))
             })?;
             report.recipients_destroyed += destroyed;
             report.orders_deleted += deleted;
+            report.exception_notes_deleted += notes;
         }
         Ok(())
     }
@@ -215,12 +241,12 @@ impl Store {
     fn shred_epochs(
         &mut self,
         policy: RetentionPolicy,
-        as_of: DateTime<Utc>,
         now: DateTime<Utc>,
         report: &mut PurgeReport,
     ) -> Result<(), Error> {
-        // The intake epoch of `as_of` exists before anything moves into it.
-        let (mut current, _) = self.keyring.current_epoch(as_of)?;
+        // The intake epoch is the one of the real time (new imports go there), whatever the
+        // purge's `as_of`; it exists before anything moves into it.
+        let (mut current, _) = self.keyring.current_epoch(now)?;
         #[derive(Default)]
         struct Census {
             live: Vec<String>,
@@ -256,10 +282,12 @@ impl Store {
         // that expired within the week) must not wait for the week to end: start a new intake
         // epoch, and this one is handled like any other.
         if census.get(&current).is_some_and(|c| c.gone > 0) {
-            current = self.keyring.rotate(as_of)?.id;
+            current = self.keyring.rotate(now)?.id;
         }
 
         let mut to_shred = Vec::new();
+        // Epochs that took records in this pass: their census is stale, they stay.
+        let mut received = std::collections::BTreeSet::new();
         for (epoch, c) in census {
             if epoch == current || (!c.live.is_empty() && c.gone == 0) {
                 continue;
@@ -270,7 +298,8 @@ impl Store {
             }
             let mut stays = false;
             for chunk in c.live.chunks(BATCH) {
-                let (moved, stayed) = self.reseal(chunk, epoch, current, policy, as_of)?;
+                let (moved, stayed) =
+                    self.reseal(chunk, epoch, current, policy, now, &mut received)?;
                 report.recipients_resealed += moved;
                 stays |= stayed;
             }
@@ -278,12 +307,13 @@ impl Store {
                 to_shred.push(epoch);
             }
         }
+        to_shred.retain(|e| !received.contains(e));
         // Re-sealed records are durable before any secret they were sealed under is destroyed:
         // otherwise a crash could leave an open order's only copy sealed to a shredded epoch.
         self.flush()?;
         // The keyring forgets the secrets (atomically); the bookkeeping follows. A crash in
         // between leaves marks of a shredded epoch, which the next purge drops.
-        self.keyring.shred(&to_shred, now)?;
+        self.keyring.shred(&to_shred, current, now)?;
         for epoch in &to_shred {
             for k in self.t.epochs.scan_prefix(epoch.to_be_bytes()).keys() {
                 self.t.epochs.remove(k?)?;
@@ -301,7 +331,8 @@ impl Store {
         from: u32,
         current: u32,
         policy: RetentionPolicy,
-        as_of: DateTime<Utc>,
+        now: DateTime<Utc>,
+        received: &mut std::collections::BTreeSet<u32>,
     ) -> Result<(u64, bool), Error> {
         let mut moves = Vec::with_capacity(ids.len());
         let mut stayed = false;
@@ -322,7 +353,7 @@ impl Store {
                     if rec.state == OrderState::Shipped || rec.state == OrderState::Cancelled =>
                 {
                     let day = policy.pii_expiry(closed).date_naive();
-                    self.keyring.expiry_epoch(day, as_of)?.0
+                    self.keyring.expiry_epoch(day, now)?.0
                 }
                 _ => current,
             };
@@ -338,12 +369,17 @@ impl Store {
                 .index_key(home)
                 .map(|k| index::name_keys(k, &recipient.name))
                 .unwrap_or_default();
+            received.insert(home);
             moves.push((id.clone(), value.to_vec(), slot(&sealed, &names), names));
         }
         self.transact(|tx| {
             for (id, old, new, names) in &moves {
                 clear_names(tx, id.as_bytes(), old)?;
                 set_names(tx, id.as_bytes(), names)?;
+                if names.is_empty() {
+                    // No index key to hand: index it at the next unlock instead of never.
+                    tx.pending_index.insert(id.as_str(), &[])?;
+                }
                 tx.recipients.insert(id.as_str(), new.as_slice())?;
                 tx.epochs.insert(epoch_key(from, id), &[])?;
             }
@@ -376,14 +412,28 @@ impl Store {
         let mut queue = Vec::new();
         for k in self.t.queue.iter().keys() {
             let k = k?;
-            if missing(queue_id(&k))? {
+            if self.queue_entry(&k)?.is_none() {
                 queue.push(k);
             }
         }
+        // A SKU entry is stale when its order is gone or no longer has a line of that SKU.
         let mut sku = Vec::new();
         for k in self.t.sku.iter().keys() {
             let k = k?;
-            if missing(sku_id(&k))? {
+            let id = sku_id(&k);
+            let sku_part = k
+                .len()
+                .checked_sub(id.len() + 1)
+                .map_or(&k[..0], |n| &k[..n]);
+            let current = match self.t.orders.get(id)? {
+                Some(v) => decode_record(&v)?
+                    .order
+                    .lines
+                    .iter()
+                    .any(|l| l.sku.as_bytes() == sku_part),
+                None => false,
+            };
+            if !current {
                 sku.push(k);
             }
         }

@@ -388,18 +388,13 @@ impl Keyring {
     }
 
     /// Destroys the secrets of these epochs: after this, nothing sealed to them can be opened by
-    /// anyone. The keyring is rewritten atomically before this returns.
-    pub fn shred(&mut self, ids: &[u32], now: DateTime<Utc>) -> Result<(), Error> {
+    /// anyone. `current` (the intake epoch new records go to) is never destroyed. The keyring is
+    /// rewritten atomically before this returns.
+    pub fn shred(&mut self, ids: &[u32], current: u32, now: DateTime<Utc>) -> Result<(), Error> {
         if ids.is_empty() {
             return Ok(());
         }
-        let newest_intake = self
-            .file
-            .epochs
-            .iter()
-            .rev()
-            .find(|e| !e.label.starts_with("expires-"));
-        if newest_intake.is_some_and(|e| ids.contains(&e.id)) {
+        if ids.contains(&current) {
             return Err(Error::Crypto(
                 "refusing to shred the current key epoch".into(),
             ));
@@ -570,6 +565,14 @@ pub fn read_identity_file(path: &Path) -> Result<x25519::Identity, Error> {
             path.display()
         )));
     }
+    let owner = std::os::unix::fs::MetadataExt::uid(&meta);
+    let me = nix::unistd::geteuid().as_raw();
+    if owner != me && owner != 0 {
+        return Err(Error::WrongKey(format!(
+            "{} belongs to another user (uid {owner}): a master key must be owned by the user that runs packline, or by root",
+            path.display()
+        )));
+    }
     let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(Error::IdentityFileMode {
@@ -689,11 +692,11 @@ mod tests {
         again.unlock(&MasterSource::IdentityFile(idp)).unwrap();
         assert!(again.open(&env, "test").is_ok());
         assert!(
-            again.shred(&[e2], now()).is_err(),
+            again.shred(&[e2], e2, now()).is_err(),
             "current epoch is never shredded"
         );
-        again.rotate(now() + chrono::Duration::days(8)).unwrap();
-        again.shred(&[e2], now()).unwrap();
+        let e3 = again.rotate(now() + chrono::Duration::days(8)).unwrap().id;
+        again.shred(&[e2], e3, now()).unwrap();
         assert!(
             matches!(again.open(&env, "t"), Err(Error::EpochShredded { epoch }) if epoch == e2)
         );
