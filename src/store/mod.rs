@@ -786,7 +786,7 @@ impl Store {
                 .names
                 .scan_prefix(k)
                 .keys()
-                .map(|r| Ok(r?[index::NAME_KEY_LEN..].to_vec()))
+                .map(|r| Ok(r?.get(index::NAME_KEY_LEN..).unwrap_or_default().to_vec()))
                 .collect()
         };
         let mut found = BTreeSet::new();
