@@ -212,15 +212,3 @@ pub fn verify(audit: &sled::Tree, meta: &sled::Tree) -> Result<u64, Error> {
         }
     }
 }
-
-/// Reads every entry in order (for `packline audit show` and tests).
-pub fn entries(audit: &sled::Tree) -> Result<Vec<AuditEntry>, Error> {
-    audit
-        .iter()
-        .values()
-        .map(|v| {
-            let v = v?;
-            serde_json::from_slice(&v).map_err(|_| Error::AuditBroken("unreadable entry".into()))
-        })
-        .collect()
-}

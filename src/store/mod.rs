@@ -210,11 +210,6 @@ pub struct ExceptionNote {
     pub resolution: Option<String>,
 }
 
-/// One row of a queue listing.
-pub struct QueueRow {
-    pub record: OrderRecord,
-}
-
 pub struct Store {
     db: sled::Db,
     t: Trees,
@@ -754,18 +749,6 @@ impl Store {
         Ok(recipient)
     }
 
-    /// Opens a recipient for a machine step that needs it (a label), without an audit entry of
-    /// its own: the step that calls this is audited.
-    pub fn open_recipient(&self, id: &OrderId) -> Result<Option<Recipient>, Error> {
-        match self.t.recipients.get(id.as_str())? {
-            Some(v) => Ok(Some(
-                self.keyring
-                    .open(slot_envelope(&v), "reading a recipient")?,
-            )),
-            None => Ok(None),
-        }
-    }
-
     /// Finds orders by recipient name through the blind index. Needs the store unlocked (each
     /// epoch's index key derives from its sealed secret). Matches the full name, or every word of
     /// the query.
@@ -888,10 +871,6 @@ impl Store {
     /// Checks the audit chain; `Ok(n)` with the number of intact entries.
     pub fn verify_audit(&self) -> Result<u64, Error> {
         audit::verify(&self.t.audit, &self.t.meta)
-    }
-
-    pub fn audit_entries(&self) -> Result<Vec<audit::AuditEntry>, Error> {
-        audit::entries(&self.t.audit)
     }
 }
 
