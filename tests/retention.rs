@@ -10,12 +10,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use common::*;
 use packline::amazon::parse_search_orders;
-use packline::domain::{Event, OrderId};
+use packline::domain::OrderId;
 use packline::store::{Error, MasterSource, RetentionPolicy, Store};
-
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().into()
-}
 
 /// Every secret that still exists: the master identity, and each epoch secret the keyring holds
 /// (opened with the master, as a thief with both would).
@@ -111,17 +107,8 @@ fn floor() -> Floor {
         .import(parse_search_orders(&body, "p1").unwrap().orders, "lead", t0)
         .unwrap();
     assert_eq!(c.new, 3);
-    let a = OrderId::parse(&people[0].order_id).unwrap();
     let day1 = t0 + Duration::days(1);
-    for e in [
-        Event::StartPick,
-        Event::FinishPick,
-        Event::FinishPack,
-        Event::LabelBought,
-        Event::Ship,
-    ] {
-        store.transition(&a, e, "packer", None, day1).unwrap();
-    }
+    ship(&store, &people[0].order_id, day1);
     let body =
         serde_json::to_vec(&page(&people[2..3], "CANCELLED", "2026-11-24T12:00:00Z")).unwrap();
     let c = store

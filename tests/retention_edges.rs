@@ -5,40 +5,8 @@ mod common;
 use chrono::{DateTime, Duration, Utc};
 use common::*;
 use packline::amazon::parse_search_orders;
-use packline::domain::{Event, OrderId};
+use packline::domain::OrderId;
 use packline::store::{MasterSource, RetentionPolicy, Store};
-
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().into()
-}
-
-fn person(id: &str, name: &str) -> Person {
-    let mut p = hostile_people().remove(0);
-    p.order_id = id.into();
-    p.name = name.into();
-    p
-}
-
-fn imp(store: &mut Store, ps: &[&Person], status: &str, updated: &str, now: DateTime<Utc>) {
-    let page = serde_json::json!({"orders": ps.iter().map(|p| order_json(p, status, updated)).collect::<Vec<_>>()});
-    let body = serde_json::to_vec(&page).unwrap();
-    store
-        .import(parse_search_orders(&body, "p").unwrap().orders, "lead", now)
-        .unwrap();
-}
-
-fn ship(store: &Store, id: &str, at: DateTime<Utc>) {
-    let id = OrderId::parse(id).unwrap();
-    for e in [
-        Event::StartPick,
-        Event::FinishPick,
-        Event::FinishPack,
-        Event::LabelBought,
-        Event::Ship,
-    ] {
-        store.transition(&id, e, "packer", None, at).unwrap();
-    }
-}
 
 fn site() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -425,7 +393,7 @@ fn an_interrupted_keys_init_is_named() {
     assert!(err.contains("remove that file"), "{err}");
 }
 
-/// Two closed orders homed in one expiry epoch: the earlier one's key outlives its limit.
+/// Two closed orders homed in one expiry epoch expire at the same instant, and the epoch goes whole.
 #[test]
 fn an_expiry_epoch_is_shredded_when_its_day_comes() {
     let (_d, data, key) = site();

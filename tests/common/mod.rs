@@ -5,6 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use chrono::{DateTime, Utc};
+use packline::amazon::parse_search_orders;
+use packline::domain::{Event, OrderId};
+use packline::store::Store;
 use serde_json::{Value, json};
 
 pub struct Site {
@@ -300,4 +304,40 @@ pub fn order_json(p: &Person, status: &str, updated: &str) -> Value {
 
 pub fn page(people: &[Person], status: &str, updated: &str) -> Value {
     json!({ "orders": people.iter().map(|p| order_json(p, status, updated)).collect::<Vec<_>>() })
+}
+
+/// An RFC 3339 time.
+pub fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().into()
+}
+
+/// A hostile recipient with this order id and name.
+pub fn person(id: &str, name: &str) -> Person {
+    let mut p = hostile_people().remove(0);
+    p.order_id = id.into();
+    p.name = name.into();
+    p
+}
+
+/// Imports these people through the real parser, as one searchOrders page.
+pub fn imp(store: &mut Store, ps: &[&Person], status: &str, updated: &str, now: DateTime<Utc>) {
+    let page = serde_json::json!({"orders": ps.iter().map(|p| order_json(p, status, updated)).collect::<Vec<_>>()});
+    let body = serde_json::to_vec(&page).unwrap();
+    store
+        .import(parse_search_orders(&body, "p").unwrap().orders, "lead", now)
+        .unwrap();
+}
+
+/// Takes an order through pick, pack and label to Shipped.
+pub fn ship(store: &Store, id: &str, at: DateTime<Utc>) {
+    let id = OrderId::parse(id).unwrap();
+    for e in [
+        Event::StartPick,
+        Event::FinishPick,
+        Event::FinishPack,
+        Event::LabelBought,
+        Event::Ship,
+    ] {
+        store.transition(&id, e, "packer", None, at).unwrap();
+    }
 }
