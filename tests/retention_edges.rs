@@ -22,15 +22,20 @@ fn site() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     (dir, data, key)
 }
 
+fn open_unlocked(data: &std::path::Path, key: &std::path::Path) -> Store {
+    let mut store = Store::open(data).unwrap();
+    store
+        .unlock(&MasterSource::IdentityFile(key.to_owned()))
+        .unwrap();
+    store
+}
+
 /// Address changes move an open order between epochs while closed orders move to their expiry
 /// epoch and expire: the open order's address survives every purge.
 #[test]
 fn moves_and_expiries_around_one_day_keep_open_addresses() {
     let (_d, data, key) = site();
-    let mut store = Store::open(&data).unwrap();
-    store
-        .unlock(&MasterSource::IdentityFile(key.clone()))
-        .unwrap();
+    let mut store = open_unlocked(&data, &key);
     let s = person("902-0000001-0000001", "Sam Early");
     let o = person("902-0000002-0000002", "Olga Mover");
     let r = person("902-0000003-0000003", "Rita Late");
@@ -88,10 +93,7 @@ fn moves_and_expiries_around_one_day_keep_open_addresses() {
 #[test]
 fn a_future_as_of_does_not_stop_later_purges() {
     let (_d, data, key) = site();
-    let mut store = Store::open(&data).unwrap();
-    store
-        .unlock(&MasterSource::IdentityFile(key.clone()))
-        .unwrap();
+    let mut store = open_unlocked(&data, &key);
     let b = person("902-0000004-0000004", "Bob Open");
     let now = t("2026-11-23T10:00:00Z");
     imp(&mut store, &[&b], "UNSHIPPED", "2026-11-23T10:00:00Z", now);
@@ -334,10 +336,7 @@ fn reimport_after_a_crash_replaces_the_leftover_slot() {
             .unwrap();
         db.flush().unwrap();
     }
-    let mut store = Store::open(&data).unwrap();
-    store
-        .unlock(&MasterSource::IdentityFile(key.clone()))
-        .unwrap();
+    let mut store = open_unlocked(&data, &key);
     let t1 = t("2026-11-30T10:00:00Z");
     imp(&mut store, &[&x], "UNSHIPPED", "2026-11-30T10:00:00Z", t1);
     ship(&store, &x.order_id, t1);
@@ -397,10 +396,7 @@ fn an_interrupted_keys_init_is_named() {
 #[test]
 fn an_expiry_epoch_is_shredded_when_its_day_comes() {
     let (_d, data, key) = site();
-    let mut store = Store::open(&data).unwrap();
-    store
-        .unlock(&MasterSource::IdentityFile(key.clone()))
-        .unwrap();
+    let mut store = open_unlocked(&data, &key);
     let s = person("902-0000041-0000041", "Sam Early");
     let o = person("902-0000042-0000042", "Olga Mover");
     let r = person("902-0000043-0000043", "Rita Late");
@@ -457,10 +453,7 @@ fn an_expiry_epoch_is_shredded_when_its_day_comes() {
 #[test]
 fn a_past_as_of_does_not_stop_later_purges() {
     let (_d, data, key) = site();
-    let mut store = Store::open(&data).unwrap();
-    store
-        .unlock(&MasterSource::IdentityFile(key.clone()))
-        .unwrap();
+    let mut store = open_unlocked(&data, &key);
     let t0 = t("2026-11-23T10:00:00Z");
     let now = t0 + Duration::days(7);
     store
