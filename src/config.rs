@@ -21,6 +21,8 @@ pub struct Config {
     pub roles: RolesConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub amazon: AmazonConfig,
     /// Where this config was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -60,6 +62,51 @@ pub struct RolesConfig {
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmazonConfig {
+    /// `na`, `eu` or `fe`: picks Amazon's endpoint when `endpoint` is not set.
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub token_url: Option<String>,
+    pub marketplace_ids: Option<Vec<String>>,
+    /// How far back the first import looks for pending orders (days).
+    pub lookback_days: Option<u32>,
+    /// A TOML file (mode 0600) with client_id, client_secret, refresh_token.
+    pub credentials_file: Option<PathBuf>,
+}
+
+impl AmazonConfig {
+    pub fn endpoint(&self) -> Result<String, String> {
+        if let Some(e) = &self.endpoint {
+            return Ok(e.clone());
+        }
+        match self.region.as_deref().unwrap_or("na") {
+            "na" => Ok("https://sellingpartnerapi-na.amazon.com".into()),
+            "eu" => Ok("https://sellingpartnerapi-eu.amazon.com".into()),
+            "fe" => Ok("https://sellingpartnerapi-fe.amazon.com".into()),
+            other => Err(format!("[amazon] region {other:?} is not na, eu or fe")),
+        }
+    }
+
+    pub fn token_url(&self) -> String {
+        self.token_url
+            .clone()
+            .unwrap_or_else(|| "https://api.amazon.com/auth/o2/token".into())
+    }
+
+    /// Amazon.com's marketplace unless configured.
+    pub fn marketplace_ids(&self) -> Vec<String> {
+        self.marketplace_ids
+            .clone()
+            .unwrap_or_else(|| vec!["ATVPDKIKX0DER".into()])
+    }
+
+    pub fn lookback_days(&self) -> u32 {
+        self.lookback_days.unwrap_or(30)
+    }
 }
 
 /// What a person may do on the floor.

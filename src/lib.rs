@@ -6,4 +6,5 @@ pub mod amazon;
 pub mod config;
 pub mod domain;
 pub mod marketplace;
+pub mod service;
 pub mod store;

@@ -77,6 +77,27 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Pull pending merchant-fulfilled orders from Amazon (or the training marketplace).
+    Sync {
+        /// Import everything pending once, then exit (otherwise keep polling within the quota).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Run the training marketplace: an SP-API-compatible server with made-up orders.
+    Marketplace {
+        /// Loopback address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// How many pending orders to generate.
+        #[arg(long, default_value_t = 200)]
+        orders: usize,
+        /// Seed for the generated orders (same seed, same orders).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Run quota clocks this many times faster than Amazon's (for tests and benchmarks).
+        #[arg(long, default_value_t = 1.0)]
+        quota_scale: f64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -135,6 +156,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // A reader that stopped early (`packline orders list | head`) is not an error.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("packline: {e:#}");
@@ -313,6 +343,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sync { once } => sync(&ctx, once),
+        Command::Marketplace {
+            listen,
+            orders,
+            seed,
+            quota_scale,
+        } => marketplace(listen, orders, seed, quota_scale),
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -321,6 +358,157 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("audit log intact: {n} entries");
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn marketplace(
+    listen: std::net::SocketAddr,
+    orders: usize,
+    seed: u64,
+    quota_scale: f64,
+) -> Result<ExitCode> {
+    use std::io::Write as _;
+    if !listen.ip().is_loopback() {
+        bail!("--listen {listen}: the training marketplace listens on loopback addresses only");
+    }
+    if !(quota_scale.is_finite() && quota_scale > 0.0) {
+        bail!("--quota-scale {quota_scale}: must be a positive number");
+    }
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        println!("listening on http://{addr}");
+        std::io::stdout().flush()?;
+        tracing::info!(%addr, orders, seed, quota_scale, "training marketplace");
+        let cfg = packline::marketplace::server::MarketplaceConfig {
+            orders,
+            seed,
+            quota_scale,
+            // Every generated order lies in the past (they spread over three days from here).
+            start: Utc::now() - chrono::Duration::days(3) - chrono::Duration::hours(1),
+        };
+        tokio::select! {
+            r = packline::marketplace::server::serve(listener, cfg) => r.context("serving"),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// LWA credentials: the environment first, else `[amazon] credentials_file` (mode 0600).
+fn credentials(cfg: &Config) -> Result<packline::amazon::client::Credentials> {
+    if let Some(c) = packline::amazon::client::Credentials::from_env() {
+        return Ok(c);
+    }
+    let Some(path) = cfg.amazon.credentials_file.as_deref() else {
+        bail!(
+            "no Amazon credentials: set PACKLINE_LWA_CLIENT_ID, PACKLINE_LWA_CLIENT_SECRET and \
+             PACKLINE_LWA_REFRESH_TOKEN, or [amazon] credentials_file"
+        );
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "credentials file {} has mode {:o}: it must not be readable by group or others. Run: chmod 600 {}",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        );
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        client_id: String,
+        client_secret: String,
+        refresh_token: String,
+    }
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    // The parse error is not shown: it could quote a secret.
+    let f: File = toml::from_str(&text).map_err(|_| {
+        anyhow::anyhow!(
+            "credentials file {} is not TOML with client_id, client_secret and refresh_token",
+            path.display()
+        )
+    })?;
+    Ok(packline::amazon::client::Credentials {
+        client_id: f.client_id,
+        client_secret: f.client_secret.into(),
+        refresh_token: f.refresh_token.into(),
+    })
+}
+
+fn sync(ctx: &Ctx, once: bool) -> Result<ExitCode> {
+    use packline::service::sync::{SyncPlan, sync_once};
+    ctx.require(Role::Lead, "syncing orders")?;
+    let endpoint = ctx.cfg.amazon.endpoint().map_err(anyhow::Error::msg)?;
+    let api = packline::amazon::client::SpApi::new(
+        &endpoint,
+        &ctx.cfg.amazon.token_url(),
+        credentials(&ctx.cfg)?,
+    )?;
+    let plan = SyncPlan {
+        marketplace_ids: ctx.cfg.amazon.marketplace_ids(),
+        lookback_days: ctx.cfg.amazon.lookback_days(),
+    };
+    let mut store = ctx.open()?;
+    if let Err(e) = ctx.try_unlock(&mut store, false) {
+        eprintln!(
+            "packline: warning: syncing locked ({e:#}); names are indexed at the next unlock"
+        );
+    }
+    let rt = runtime()?;
+    let tty = std::io::stderr().is_terminal();
+    loop {
+        let now = Utc::now();
+        let c = rt.block_on(sync_once(
+            &api,
+            &mut store,
+            &plan,
+            &ctx.user,
+            now,
+            |pages, c| {
+                if tty {
+                    eprint!(
+                        "\rpage {pages}: {} new, {} updated, {} cancelled",
+                        c.new, c.updated, c.cancelled
+                    );
+                } else {
+                    eprintln!(
+                        "page {pages}: {} new, {} updated, {} cancelled",
+                        c.new, c.updated, c.cancelled
+                    );
+                }
+            },
+        ))?;
+        if tty {
+            eprintln!();
+        }
+        tracing::info!(?c, "sync");
+        println!(
+            "imported {} new, {} updated, {} cancelled",
+            c.new, c.updated, c.cancelled
+        );
+        if once {
+            return Ok(ExitCode::SUCCESS);
+        }
+        // searchOrders refills one request every 180 s; a round a few minutes apart stays within it.
+        std::thread::sleep(std::time::Duration::from_secs(300));
     }
 }
 

@@ -1,4 +1,6 @@
-//! The training marketplace: seeded, deterministic Amazon-shaped order data (and, as it grows, an
-//! SP-API-compatible server). Everything here is made up; none of it is anyone's personal data.
+//! The training marketplace: seeded, deterministic Amazon-shaped order data, served over loopback
+//! HTTP in the SP-API's own shapes. Everything here is made up; none of it is anyone's personal
+//! data.
 
 pub mod seed;
+pub mod server;

@@ -868,6 +868,32 @@ impl Store {
         Ok(done)
     }
 
+    /// A time kept in the meta tree (for example the sync watermark).
+    pub fn meta_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self
+            .meta_text(key)?
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(Into::into))
+    }
+
+    pub fn set_meta_time(&self, key: &str, t: DateTime<Utc>) -> Result<(), Error> {
+        self.set_meta_text(key, &t.to_rfc3339())
+    }
+
+    /// A short text kept in the meta tree (never personal data).
+    pub fn meta_text(&self, key: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .t
+            .meta
+            .get(key)?
+            .and_then(|v| std::str::from_utf8(&v).ok().map(str::to_owned)))
+    }
+
+    pub fn set_meta_text(&self, key: &str, value: &str) -> Result<(), Error> {
+        self.t.meta.insert(key, value.as_bytes())?;
+        self.flush()
+    }
+
     /// Checks the audit chain; `Ok(n)` with the number of intact entries.
     pub fn verify_audit(&self) -> Result<u64, Error> {
         audit::verify(&self.t.audit, &self.t.meta)

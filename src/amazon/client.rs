@@ -1,0 +1,437 @@
+//! The SP-API client: Login with Amazon tokens, per-operation quotas, retries, and the calls
+//! packline makes. Endpoints come from the config, so the same client talks to Amazon or to the
+//! training marketplace. Credentials never appear in logs or error messages.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use age::secrecy::{ExposeSecret, SecretString};
+use chrono::{DateTime, SecondsFormat, Utc};
+use rand::Rng;
+use serde::Deserialize;
+
+use super::model::{SearchOrdersPage, parse_search_orders};
+use super::throttle::{TokenBucket, UsagePlan};
+
+/// What can go wrong talking to Amazon. No variant carries a credential or personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("amazon config: {0}")]
+    Config(String),
+    #[error("{operation}: cannot reach {host}: {detail}")]
+    Transport {
+        operation: &'static str,
+        host: String,
+        detail: String,
+    },
+    #[error("{operation}: Amazon answered {status} {code}: {message}")]
+    Status {
+        operation: &'static str,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("{operation}: still throttled or failing after {attempts} attempts; try again later")]
+    GaveUp {
+        operation: &'static str,
+        attempts: u32,
+    },
+    #[error(transparent)]
+    Parse(#[from] super::model::ParseError),
+}
+
+/// LWA credentials. `Debug` shows the client id only.
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub refresh_token: SecretString,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Credentials {{ client_id: {:?}, <secrets redacted> }}",
+            self.client_id
+        )
+    }
+}
+
+impl Credentials {
+    /// From `PACKLINE_LWA_CLIENT_ID`, `PACKLINE_LWA_CLIENT_SECRET`, `PACKLINE_LWA_REFRESH_TOKEN`.
+    pub fn from_env() -> Option<Credentials> {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Some(Credentials {
+            client_id: get("PACKLINE_LWA_CLIENT_ID")?,
+            client_secret: get("PACKLINE_LWA_CLIENT_SECRET")?.into(),
+            refresh_token: get("PACKLINE_LWA_REFRESH_TOKEN")?.into(),
+        })
+    }
+}
+
+/// Refuses plain HTTP except to a loopback address (the training marketplace).
+pub fn check_url(what: &str, url: &str) -> Result<reqwest::Url, ApiError> {
+    let u = reqwest::Url::parse(url)
+        .map_err(|e| ApiError::Config(format!("{what} {url:?} is not a URL: {e}")))?;
+    match u.scheme() {
+        "https" => Ok(u),
+        "http" => {
+            let loopback = match u.host() {
+                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            };
+            if loopback {
+                Ok(u)
+            } else {
+                Err(ApiError::Config(format!(
+                    "{what} {url:?} uses plain http: only https is allowed, except to a loopback address"
+                )))
+            }
+        }
+        other => Err(ApiError::Config(format!(
+            "{what} {url:?}: scheme {other} is not https"
+        ))),
+    }
+}
+
+/// A searchOrders request (the parameters packline varies).
+#[derive(Clone, Debug, Default)]
+pub struct SearchOrders {
+    pub marketplace_ids: Vec<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub last_updated_after: Option<DateTime<Utc>>,
+    pub fulfillment_statuses: Vec<&'static str>,
+    pub pagination_token: Option<String>,
+}
+
+/// The operation name of searchOrders, as buckets and errors name it.
+pub const SEARCH_ORDERS: &str = "searchOrders";
+
+/// The datasets packline asks for: what it needs to ship, never `BUYER`.
+pub const INCLUDED_DATA: &str = "RECIPIENT,FULFILLMENT,CANCELLATION";
+
+const MAX_ATTEMPTS: u32 = 5;
+
+/// The client refills its buckets at this share of the published rate: Amazon's bucket starts a
+/// little after ours (the first request's travel time), and keeping under the rate means that
+/// difference never tips a request over the quota.
+const RATE_SHARE: f64 = 0.9;
+
+pub struct SpApi {
+    http: reqwest::Client,
+    endpoint: reqwest::Url,
+    token_url: reqwest::Url,
+    creds: Credentials,
+    token: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
+    buckets: std::sync::Mutex<HashMap<&'static str, TokenBucket>>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+#[derive(Deserialize)]
+struct ErrorList {
+    errors: Vec<ErrorBody>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: String,
+    message: String,
+}
+
+impl SpApi {
+    pub fn new(endpoint: &str, token_url: &str, creds: Credentials) -> Result<SpApi, ApiError> {
+        let endpoint = check_url("[amazon] endpoint", endpoint)?;
+        let token_url = check_url("[amazon] token_url", token_url)?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!(
+                "packline/",
+                env!("CARGO_PKG_VERSION"),
+                " (Language=Rust)"
+            ))
+            .min_tls_version(reqwest::tls::Version::TLS_1_2)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| ApiError::Config(format!("HTTP client: {e}")))?;
+        Ok(SpApi {
+            http,
+            endpoint,
+            token_url,
+            creds,
+            token: tokio::sync::Mutex::new(None),
+            buckets: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// An LWA access token, cached until a minute before it expires.
+    async fn access_token(&self) -> Result<SecretString, ApiError> {
+        let mut cached = self.token.lock().await;
+        if let Some((t, until)) = cached.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(t.clone());
+        }
+        let host = self.token_url.host_str().unwrap_or_default().to_owned();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", self.creds.refresh_token.expose_secret()),
+            ("client_id", self.creds.client_id.as_str()),
+            ("client_secret", self.creds.client_secret.expose_secret()),
+        ];
+        let resp = self
+            .http
+            .post(self.token_url.clone())
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport {
+                operation: "lwaToken",
+                host: host.clone(),
+                detail: transport_detail(&e),
+            })?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(ApiError::Status {
+                operation: "lwaToken",
+                status: status.as_u16(),
+                code: "lwa".into(),
+                message: "Login with Amazon refused the credentials".into(),
+            });
+        }
+        let body: TokenResponse = resp.json().await.map_err(|e| ApiError::Transport {
+            operation: "lwaToken",
+            host,
+            detail: transport_detail(&e),
+        })?;
+        let lifetime = Duration::from_secs(body.expires_in.saturating_sub(60));
+        let token: SecretString = body.access_token.into();
+        *cached = Some((token.clone(), Instant::now() + lifetime));
+        Ok(token)
+    }
+
+    /// Waits until the operation's bucket allows one more request, then takes it.
+    async fn acquire(&self, operation: &'static str, plan: UsagePlan) {
+        loop {
+            let wait = {
+                let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                let b = buckets.entry(operation).or_insert_with(|| {
+                    TokenBucket::new(
+                        UsagePlan {
+                            rate: plan.rate * RATE_SHARE,
+                            burst: plan.burst,
+                        },
+                        now,
+                    )
+                });
+                if b.try_take(now) {
+                    return;
+                }
+                b.wait(now)
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The state of an operation's bucket, to keep between runs: (tokens, rate per second).
+    pub fn bucket_state(&self, operation: &'static str) -> Option<(f64, f64)> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets
+            .get_mut(operation)
+            .map(|b| b.snapshot(Instant::now()))
+    }
+
+    /// Resumes an operation's bucket from the state a previous run kept `age` ago.
+    pub fn resume_bucket(
+        &self,
+        operation: &'static str,
+        plan: UsagePlan,
+        tokens: f64,
+        rate: f64,
+        age: Duration,
+    ) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets.insert(
+            operation,
+            TokenBucket::resume(plan, tokens, rate, age, Instant::now()),
+        );
+    }
+
+    fn retune(&self, operation: &'static str, headers: &reqwest::header::HeaderMap) {
+        if let Some(v) = headers
+            .get("x-amzn-RateLimit-Limit")
+            .and_then(|v| v.to_str().ok())
+        {
+            let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            if let (Some(b), Ok(rate)) = (buckets.get_mut(operation), v.trim().parse::<f64>()) {
+                b.retune(&(rate * RATE_SHARE).to_string(), Instant::now());
+            }
+        }
+    }
+
+    /// One page of Orders v2026-01-01 `searchOrders`, for merchant-fulfilled orders.
+    pub async fn search_orders(&self, q: &SearchOrders) -> Result<SearchOrdersPage, ApiError> {
+        const OP: &str = SEARCH_ORDERS;
+        let mut url = self
+            .endpoint
+            .join("/orders/2026-01-01/orders")
+            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
+        {
+            let mut p = url.query_pairs_mut();
+            if !q.marketplace_ids.is_empty() {
+                p.append_pair("marketplaceIds", &q.marketplace_ids.join(","));
+            }
+            let fmt = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+            if let Some(t) = &q.created_after {
+                p.append_pair("createdAfter", &fmt(t));
+            }
+            if let Some(t) = &q.last_updated_after {
+                p.append_pair("lastUpdatedAfter", &fmt(t));
+            }
+            if !q.fulfillment_statuses.is_empty() {
+                p.append_pair("fulfillmentStatuses", &q.fulfillment_statuses.join(","));
+            }
+            p.append_pair("fulfilledBy", "MERCHANT");
+            p.append_pair("includedData", INCLUDED_DATA);
+            p.append_pair("maxResultsPerPage", "100");
+            if let Some(t) = &q.pagination_token {
+                p.append_pair("paginationToken", t);
+            }
+        }
+        let body = self.call(OP, UsagePlan::SEARCH_ORDERS, url).await?;
+        Ok(parse_search_orders(&body, OP)?)
+    }
+
+    /// Sends a GET within the quota, retrying throttling and server errors with exponential
+    /// backoff and jitter, a bounded number of times.
+    async fn call(
+        &self,
+        operation: &'static str,
+        plan: UsagePlan,
+        url: reqwest::Url,
+    ) -> Result<Vec<u8>, ApiError> {
+        let host = url.host_str().unwrap_or_default().to_owned();
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                let base = 0.5 * f64::from(1u32 << attempt.min(6));
+                let jitter = rand::thread_rng().gen_range(0.0..base);
+                tokio::time::sleep(Duration::from_secs_f64(base + jitter)).await;
+            }
+            self.acquire(operation, plan).await;
+            let token = self.access_token().await?;
+            let resp = match self
+                .http
+                .get(url.clone())
+                .header("x-amz-access-token", token.expose_secret())
+                .header(
+                    "x-amz-date",
+                    Utc::now().format("%Y%m%dT%H%M%SZ").to_string(),
+                )
+                .send()
+                .await
+            {
+                Ok(r) => r,
+                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
+                    tracing::warn!(
+                        operation,
+                        attempt,
+                        "transport error: {}",
+                        transport_detail(&e)
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    return Err(ApiError::Transport {
+                        operation,
+                        host,
+                        detail: transport_detail(&e),
+                    });
+                }
+            };
+            self.retune(operation, resp.headers());
+            let status = resp.status();
+            let bytes = match resp.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => {
+                    tracing::warn!(
+                        operation,
+                        attempt,
+                        "reading the body: {}",
+                        transport_detail(&e)
+                    );
+                    continue;
+                }
+            };
+            if status.is_success() {
+                return Ok(bytes);
+            }
+            if status.as_u16() == 429 || status.is_server_error() {
+                tracing::warn!(operation, attempt, status = status.as_u16(), "retrying");
+                continue;
+            }
+            let (code, message) = serde_json::from_slice::<ErrorList>(&bytes)
+                .ok()
+                .and_then(|l| l.errors.into_iter().next())
+                .map(|e| (e.code, e.message))
+                .unwrap_or_else(|| ("Unknown".into(), "no SP-API error body".into()));
+            return Err(ApiError::Status {
+                operation,
+                status: status.as_u16(),
+                code,
+                message,
+            });
+        }
+        Err(ApiError::GaveUp {
+            operation,
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+}
+
+/// A transport error without the URL (whose query could carry anything) or any header.
+fn transport_detail(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_decode() {
+        "unreadable response"
+    } else {
+        "request failed"
+    };
+    kind.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(check_url("e", "https://sellingpartnerapi-na.amazon.com").is_ok());
+        assert!(check_url("e", "http://127.0.0.1:8080").is_ok());
+        assert!(check_url("e", "http://[::1]:8080").is_ok());
+        assert!(check_url("e", "http://localhost:1").is_ok());
+        let err = check_url("e", "http://sellingpartnerapi-na.amazon.com").unwrap_err();
+        assert!(err.to_string().contains("only https"), "{err}");
+        assert!(check_url("e", "ftp://x").is_err());
+    }
+
+    #[test]
+    fn credentials_debug_hides_secrets() {
+        let c = Credentials {
+            client_id: "amzn1.application-oa2-client.x".into(),
+            client_secret: "very-secret".to_owned().into(),
+            refresh_token: "Atzr|refresh".to_owned().into(),
+        };
+        let d = format!("{c:?}");
+        assert!(!d.contains("very-secret") && !d.contains("Atzr"));
+    }
+}

@@ -1,0 +1,112 @@
+//! `packline sync`: pulls pending merchant-fulfilled orders from Amazon into the store.
+//!
+//! The first sync asks searchOrders for UNSHIPPED and PARTIALLY_SHIPPED orders created in the
+//! look-back window; every later one asks for everything updated since the stored watermark
+//! (less a safety overlap), which also brings cancellations and address changes. Pages are
+//! imported as they arrive, and the watermark moves only once every page is in.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::amazon::client::{ApiError, SEARCH_ORDERS, SearchOrders, SpApi};
+use crate::amazon::throttle::UsagePlan;
+use crate::store::{self, ImportCounts, Store};
+
+/// Meta key of the time the last complete sync started.
+pub const WATERMARK: &str = "amazon/sync_watermark";
+/// Meta key of the searchOrders quota as the last run left it (`tokens rate`), with its time in
+/// [`BUCKET_AT`]: a new process resumes from it instead of assuming a full burst.
+pub const BUCKET: &str = "amazon/bucket/searchOrders";
+pub const BUCKET_AT: &str = "amazon/bucket/searchOrders/at";
+/// Updates can reach Amazon's index a little after their timestamp; look back this far again.
+pub const OVERLAP_MINUTES: i64 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+pub struct SyncPlan {
+    pub marketplace_ids: Vec<String>,
+    pub lookback_days: u32,
+}
+
+/// One full sync. `progress` is told the running counts after each page.
+pub async fn sync_once(
+    api: &SpApi,
+    store: &mut Store,
+    plan: &SyncPlan,
+    user: &str,
+    now: DateTime<Utc>,
+    mut progress: impl FnMut(usize, &ImportCounts),
+) -> Result<ImportCounts, SyncError> {
+    let mut q = SearchOrders {
+        marketplace_ids: plan.marketplace_ids.clone(),
+        ..SearchOrders::default()
+    };
+    match store.meta_time(WATERMARK)? {
+        Some(w) => q.last_updated_after = Some(w - Duration::minutes(OVERLAP_MINUTES)),
+        None => {
+            q.created_after = Some(now - Duration::days(i64::from(plan.lookback_days)));
+            q.fulfillment_statuses = vec!["UNSHIPPED", "PARTIALLY_SHIPPED"];
+        }
+    }
+    if let (Some(state), Some(at)) = (store.meta_text(BUCKET)?, store.meta_time(BUCKET_AT)?) {
+        let mut parts = state.split_whitespace().map(str::parse::<f64>);
+        if let (Some(Ok(tokens)), Some(Ok(rate))) = (parts.next(), parts.next()) {
+            let age = (Utc::now() - at).to_std().unwrap_or_default();
+            api.resume_bucket(SEARCH_ORDERS, UsagePlan::SEARCH_ORDERS, tokens, rate, age);
+        }
+    }
+    let mut total = ImportCounts::default();
+    let mut pages = 0;
+    let result = fetch_all(
+        api,
+        store,
+        &mut q,
+        user,
+        now,
+        &mut total,
+        &mut pages,
+        &mut progress,
+    )
+    .await;
+    // The quota is kept whatever happened: the requests were sent either way.
+    if let Some((tokens, rate)) = api.bucket_state(SEARCH_ORDERS) {
+        store.set_meta_text(BUCKET, &format!("{tokens} {rate}"))?;
+        store.set_meta_time(BUCKET_AT, Utc::now())?;
+    }
+    result?;
+    store.set_meta_time(WATERMARK, now)?;
+    Ok(total)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fetch_all(
+    api: &SpApi,
+    store: &mut Store,
+    q: &mut SearchOrders,
+    user: &str,
+    now: DateTime<Utc>,
+    total: &mut ImportCounts,
+    pages: &mut usize,
+    progress: &mut impl FnMut(usize, &ImportCounts),
+) -> Result<(), SyncError> {
+    loop {
+        let page = api.search_orders(q).await?;
+        *pages += 1;
+        let c = store.import(page.orders, user, now)?;
+        total.new += c.new;
+        total.updated += c.updated;
+        total.cancelled += c.cancelled;
+        total.unchanged += c.unchanged;
+        total.skipped += c.skipped;
+        progress(*pages, total);
+        match page.next_token {
+            Some(t) => q.pagination_token = Some(t),
+            None => return Ok(()),
+        }
+    }
+}

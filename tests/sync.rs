@@ -1,0 +1,161 @@
+//! `packline sync` against the training marketplace over real loopback HTTP: the client pulls
+//! every pending order once, within Amazon's quotas, and never asks for buyer data.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+
+struct Marketplace {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Marketplace {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn marketplace(orders: usize, quota_scale: &str) -> Marketplace {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_packline"))
+        .args(["marketplace", "--listen", "127.0.0.1:0", "--seed", "7"])
+        .args([
+            "--orders",
+            &orders.to_string(),
+            "--quota-scale",
+            quota_scale,
+        ])
+        .env("XDG_STATE_HOME", std::env::temp_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line was {line:?}"))
+        .to_owned();
+    Marketplace { child, url }
+}
+
+fn site_for(m: &Marketplace) -> Site {
+    let site = Site::new(&format!(
+        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\n",
+        m.url,
+        format!("{}/auth/o2/token", m.url)
+    ));
+    site.init_identity_keys();
+    site
+}
+
+fn sync(site: &Site) -> std::process::Output {
+    site.cmd()
+        .env(
+            "PACKLINE_LWA_CLIENT_ID",
+            "amzn1.application-oa2-client.training",
+        )
+        .env("PACKLINE_LWA_CLIENT_SECRET", "training-secret")
+        .env("PACKLINE_LWA_REFRESH_TOKEN", "Atzr|training")
+        .args(["sync", "--once"])
+        .output()
+        .unwrap()
+}
+
+/// The marketplace's request log, through a plain TCP request (no client library involved).
+fn request_log(m: &Marketplace) -> Vec<serde_json::Value> {
+    use std::io::{Read, Write};
+    let addr = m.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /_training/requests HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let body = &resp[resp.find("\r\n\r\n").unwrap() + 4..];
+    serde_json::from_str(body).unwrap()
+}
+
+#[test]
+fn sync_pulls_every_pending_order_once_within_quota_and_never_buyer_data() {
+    // 2,300 orders: 23 pages, three more than searchOrders' burst of 20, so the client must wait
+    // for its bucket (time runs 100× faster in the marketplace and, through the rate header, in
+    // the client).
+    let m = marketplace(2300, "100");
+    let site = site_for(&m);
+    let out = sync(&site);
+    assert_ok(&out, &["sync", "--once"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "imported 2300 new, 0 updated, 0 cancelled\n"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&site.ok(&["orders", "list", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2300);
+
+    // Idempotent: nothing new the second time.
+    let out = sync(&site);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "imported 0 new, 0 updated, 0 cancelled\n"
+    );
+
+    let log = request_log(&m);
+    let searches: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|r| r["operation"] == "searchOrders")
+        .collect();
+    assert_eq!(
+        searches.len(),
+        23 + 1,
+        "23 pages, then one incremental page"
+    );
+    assert_eq!(
+        log.iter().filter(|r| r["operation"] == "lwaToken").count(),
+        2,
+        "one token per run"
+    );
+    for r in &log {
+        assert_eq!(
+            r["status"], 200,
+            "no request beyond the quota, none refused: {r}"
+        );
+    }
+    for r in &searches {
+        let included = r["params"]["includedData"].as_str().unwrap();
+        assert!(!included.contains("BUYER"), "{included}");
+        assert_eq!(r["params"]["fulfilledBy"], "MERCHANT");
+    }
+    assert!(searches[0]["params"]["createdAfter"].is_string());
+    assert_eq!(
+        searches[0]["params"]["fulfillmentStatuses"],
+        "UNSHIPPED,PARTIALLY_SHIPPED"
+    );
+    assert!(
+        searches[23]["params"]["lastUpdatedAfter"].is_string(),
+        "later syncs ask for updates"
+    );
+}
+
+#[test]
+fn plain_http_to_a_remote_host_and_missing_credentials_are_refused() {
+    let site = Site::new("[amazon]\nendpoint = \"http://sellingpartnerapi-na.amazon.com\"\n");
+    site.init_identity_keys();
+    assert_fails(
+        &sync(&site),
+        "only https is allowed, except to a loopback address",
+    );
+    let site = Site::new("[amazon]\nendpoint = \"https://sellingpartnerapi-na.amazon.com\"\n");
+    site.init_identity_keys();
+    let out = site.run(&["sync", "--once"]);
+    assert_fails(&out, "no Amazon credentials");
+}
