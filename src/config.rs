@@ -76,6 +76,8 @@ pub struct AmazonConfig {
     pub lookback_days: Option<u32>,
     /// A TOML file (mode 0600) with client_id, client_secret, refresh_token.
     pub credentials_file: Option<PathBuf>,
+    /// Seconds before an unanswered request is given up and retried (default 30).
+    pub request_timeout_secs: Option<u64>,
 }
 
 impl AmazonConfig {
@@ -102,6 +104,10 @@ impl AmazonConfig {
         self.marketplace_ids
             .clone()
             .unwrap_or_else(|| vec!["ATVPDKIKX0DER".into()])
+    }
+
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout_secs.unwrap_or(30).max(1))
     }
 
     pub fn lookback_days(&self) -> u32 {

@@ -97,6 +97,15 @@ enum Command {
         /// Run quota clocks this many times faster than Amazon's (for tests and benchmarks).
         #[arg(long, default_value_t = 1.0)]
         quota_scale: f64,
+        /// Share of searchOrders answers that get an injected fault (0.0–1.0).
+        #[arg(long, default_value_t = 0.0)]
+        fault_rate: f64,
+        /// Faults to inject: 429,500,503,timeout,malformed,truncated.
+        #[arg(long, default_value = "429,500,503,timeout,malformed,truncated")]
+        faults: String,
+        /// How long a `timeout` fault keeps the caller waiting, in milliseconds.
+        #[arg(long, default_value_t = 40_000)]
+        fault_delay_ms: u64,
     },
 }
 
@@ -349,7 +358,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             orders,
             seed,
             quota_scale,
-        } => marketplace(listen, orders, seed, quota_scale),
+            fault_rate,
+            faults,
+            fault_delay_ms,
+        } => {
+            let faults = packline::marketplace::server::Fault::parse_list(&faults)
+                .map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
+            if !(0.0..=1.0).contains(&fault_rate) {
+                bail!("--fault-rate {fault_rate}: must be between 0 and 1");
+            }
+            let cfg = packline::marketplace::server::MarketplaceConfig {
+                orders,
+                seed,
+                quota_scale,
+                // Every generated order lies in the past (they spread over three days from here).
+                start: Utc::now() - chrono::Duration::days(3) - chrono::Duration::hours(1),
+                fault_rate,
+                faults,
+                fault_delay: std::time::Duration::from_millis(fault_delay_ms),
+            };
+            marketplace(listen, cfg)
+        }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -370,16 +399,17 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn marketplace(
     listen: std::net::SocketAddr,
-    orders: usize,
-    seed: u64,
-    quota_scale: f64,
+    cfg: packline::marketplace::server::MarketplaceConfig,
 ) -> Result<ExitCode> {
     use std::io::Write as _;
     if !listen.ip().is_loopback() {
         bail!("--listen {listen}: the training marketplace listens on loopback addresses only");
     }
-    if !(quota_scale.is_finite() && quota_scale > 0.0) {
-        bail!("--quota-scale {quota_scale}: must be a positive number");
+    if !(cfg.quota_scale.is_finite() && cfg.quota_scale > 0.0) {
+        bail!(
+            "--quota-scale {}: must be a positive number",
+            cfg.quota_scale
+        );
     }
     let rt = runtime()?;
     rt.block_on(async move {
@@ -389,14 +419,7 @@ fn marketplace(
         let addr = listener.local_addr()?;
         println!("listening on http://{addr}");
         std::io::stdout().flush()?;
-        tracing::info!(%addr, orders, seed, quota_scale, "training marketplace");
-        let cfg = packline::marketplace::server::MarketplaceConfig {
-            orders,
-            seed,
-            quota_scale,
-            // Every generated order lies in the past (they spread over three days from here).
-            start: Utc::now() - chrono::Duration::days(3) - chrono::Duration::hours(1),
-        };
+        tracing::info!(%addr, orders = cfg.orders, seed = cfg.seed, "training marketplace");
         tokio::select! {
             r = packline::marketplace::server::serve(listener, cfg) => r.context("serving"),
             _ = tokio::signal::ctrl_c() => Ok(()),
@@ -461,6 +484,7 @@ fn sync(ctx: &Ctx, once: bool) -> Result<ExitCode> {
         &endpoint,
         &ctx.cfg.amazon.token_url(),
         credentials(&ctx.cfg)?,
+        ctx.cfg.amazon.request_timeout(),
     )?;
     let plan = SyncPlan {
         marketplace_ids: ctx.cfg.amazon.marketplace_ids(),

@@ -21,14 +21,15 @@ impl Drop for Marketplace {
 }
 
 fn marketplace(orders: usize, quota_scale: &str) -> Marketplace {
+    marketplace_with(orders, quota_scale, &[])
+}
+
+fn marketplace_with(orders: usize, quota_scale: &str, extra: &[&str]) -> Marketplace {
+    let orders = orders.to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_packline"))
         .args(["marketplace", "--listen", "127.0.0.1:0", "--seed", "7"])
-        .args([
-            "--orders",
-            &orders.to_string(),
-            "--quota-scale",
-            quota_scale,
-        ])
+        .args(["--orders", &orders, "--quota-scale", quota_scale])
+        .args(extra)
         .env("XDG_STATE_HOME", std::env::temp_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -48,7 +49,7 @@ fn marketplace(orders: usize, quota_scale: &str) -> Marketplace {
 
 fn site_for(m: &Marketplace) -> Site {
     let site = Site::new(&format!(
-        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\n",
+        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\nrequest_timeout_secs = 1\n",
         m.url,
         format!("{}/auth/o2/token", m.url)
     ));
@@ -69,20 +70,38 @@ fn sync(site: &Site) -> std::process::Output {
         .unwrap()
 }
 
-/// The marketplace's request log, through a plain TCP request (no client library involved).
-fn request_log(m: &Marketplace) -> Vec<serde_json::Value> {
+/// A plain HTTP/1.1 request to the marketplace (no client library involved); the body back.
+fn http(m: &Marketplace, method: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let addr = m.url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "GET /_training/requests HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    let body = &resp[resp.find("\r\n\r\n").unwrap() + 4..];
-    serde_json::from_str(body).unwrap()
+    assert!(resp.starts_with("HTTP/1.1 2"), "{method} {path}: {resp}");
+    resp[resp.find("\r\n\r\n").unwrap() + 4..].to_owned()
+}
+
+/// The marketplace's request log.
+fn request_log(m: &Marketplace) -> Vec<serde_json::Value> {
+    serde_json::from_str(&http(m, "GET", "/_training/requests")).unwrap()
+}
+
+fn order_ids(site: &Site) -> Vec<String> {
+    let listed: serde_json::Value =
+        serde_json::from_str(&site.ok(&["orders", "list", "--json"])).unwrap();
+    let mut ids: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
 }
 
 #[test]
@@ -158,4 +177,59 @@ fn plain_http_to_a_remote_host_and_missing_credentials_are_refused() {
     site.init_identity_keys();
     let out = site.run(&["sync", "--once"]);
     assert_fails(&out, "no Amazon credentials");
+}
+
+#[test]
+fn sync_converges_under_twenty_percent_faults() {
+    // Every kind of fault at 20 %: throttling, 500, 503, timeouts (the client gives up on a
+    // request after a second and retries), malformed and truncated bodies.
+    let m = marketplace_with(
+        600,
+        "1000",
+        &["--fault-rate", "0.2", "--fault-delay-ms", "2500"],
+    );
+    let site = site_for(&m);
+    let out = sync(&site);
+    assert_ok(&out, &["sync", "--once"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "imported 600 new, 0 updated, 0 cancelled\n"
+    );
+    // Exactly the marketplace's pending set: no duplicates, no losses.
+    let ids = order_ids(&site);
+    assert_eq!(ids.len(), 600);
+    let clean = marketplace(600, "1000");
+    let reference = site_for(&clean);
+    assert_ok(&sync(&reference), &["sync", "--once"]);
+    assert_eq!(ids, order_ids(&reference), "same seed, same pending set");
+    let log = request_log(&m);
+    let faults = log.iter().filter(|r| r["fault"].is_string()).count();
+    assert!(faults > 0, "faults were injected: {log:?}");
+}
+
+#[test]
+fn cancellations_and_address_changes_arrive_with_the_next_sync() {
+    let m = marketplace(150, "1000");
+    let site = site_for(&m);
+    assert_ok(&sync(&site), &["sync", "--once"]);
+    let ids = order_ids(&site);
+    let (cancelled, moved) = (&ids[3], &ids[7]);
+    http(&m, "POST", &format!("/_training/orders/{cancelled}/cancel"));
+    http(&m, "POST", &format!("/_training/orders/{moved}/readdress"));
+    let out = sync(&site);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "imported 0 new, 1 updated, 1 cancelled\n"
+    );
+    let listed = site.ok(&["orders", "list", "--state", "cancelled", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["orderId"], cancelled.as_str());
+    // The new address was re-sealed: a reveal shows it.
+    let shown = site.ok_unlocked(&reveal_args(moved, "address changed"));
+    assert!(shown.contains("name: Readdressed Trainee"), "{shown}");
+    assert!(shown.contains("address line 1: 1 New Street"), "{shown}");
+    // The new name is found by name; nothing else under it.
+    let found = site.ok_unlocked(&["lookup", "--name", "Readdressed Trainee"]);
+    assert_eq!(found.trim(), moved.as_str());
 }

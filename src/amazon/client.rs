@@ -147,7 +147,12 @@ struct ErrorBody {
 }
 
 impl SpApi {
-    pub fn new(endpoint: &str, token_url: &str, creds: Credentials) -> Result<SpApi, ApiError> {
+    pub fn new(
+        endpoint: &str,
+        token_url: &str,
+        creds: Credentials,
+        timeout: Duration,
+    ) -> Result<SpApi, ApiError> {
         let endpoint = check_url("[amazon] endpoint", endpoint)?;
         let token_url = check_url("[amazon] token_url", token_url)?;
         let http = reqwest::Client::builder()
@@ -157,7 +162,7 @@ impl SpApi {
                 " (Language=Rust)"
             ))
             .min_tls_version(reqwest::tls::Version::TLS_1_2)
-            .timeout(Duration::from_secs(30))
+            .timeout(timeout)
             .build()
             .map_err(|e| ApiError::Config(format!("HTTP client: {e}")))?;
         Ok(SpApi {
@@ -305,18 +310,23 @@ impl SpApi {
                 p.append_pair("paginationToken", t);
             }
         }
-        let body = self.call(OP, UsagePlan::SEARCH_ORDERS, url).await?;
-        Ok(parse_search_orders(&body, OP)?)
+        self.call(OP, UsagePlan::SEARCH_ORDERS, url, |body| {
+            parse_search_orders(body, OP)
+        })
+        .await
     }
 
-    /// Sends a GET within the quota, retrying throttling and server errors with exponential
+    /// Sends a GET within the quota and reads the answer with `parse`, retrying throttling,
+    /// server errors, timeouts and unreadable (malformed or truncated) answers with exponential
     /// backoff and jitter, a bounded number of times.
-    async fn call(
+    async fn call<T>(
         &self,
         operation: &'static str,
         plan: UsagePlan,
         url: reqwest::Url,
-    ) -> Result<Vec<u8>, ApiError> {
+        parse: impl Fn(&[u8]) -> Result<T, super::model::ParseError>,
+    ) -> Result<T, ApiError> {
+        let mut last_parse_error = None;
         let host = url.host_str().unwrap_or_default().to_owned();
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
@@ -370,7 +380,14 @@ impl SpApi {
                 }
             };
             if status.is_success() {
-                return Ok(bytes);
+                match parse(&bytes) {
+                    Ok(v) => return Ok(v),
+                    Err(e) => {
+                        tracing::warn!(operation, attempt, "unreadable answer, retrying: {e}");
+                        last_parse_error = Some(e);
+                        continue;
+                    }
+                }
             }
             if status.as_u16() == 429 || status.is_server_error() {
                 tracing::warn!(operation, attempt, status = status.as_u16(), "retrying");
@@ -388,10 +405,13 @@ impl SpApi {
                 message,
             });
         }
-        Err(ApiError::GaveUp {
-            operation,
-            attempts: MAX_ATTEMPTS,
-        })
+        match last_parse_error {
+            Some(e) => Err(ApiError::Parse(e)),
+            None => Err(ApiError::GaveUp {
+                operation,
+                attempts: MAX_ATTEMPTS,
+            }),
+        }
     }
 }
 

@@ -2,20 +2,23 @@
 //! JSON shapes, with Amazon's quotas enforced. It binds loopback only and serves made-up data.
 //!
 //! Served so far: the LWA token endpoint and Orders v2026-01-01 `searchOrders` (validation,
-//! pagination, `includedData`, quotas with 429 and `x-amzn-RateLimit-Limit`), plus a request log
-//! at `/_training/requests` (operation, parameters, status; never personal data).
+//! pagination, `includedData`, quotas with 429 and `x-amzn-RateLimit-Limit`), injected faults,
+//! and training controls: a request log at `/_training/requests` (operation, parameters, status;
+//! never personal data) and `POST /_training/orders/{id}/cancel` or `/readdress`, which change an
+//! order the way a buyer or Amazon would.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -31,6 +34,63 @@ pub struct MarketplaceConfig {
     pub quota_scale: f64,
     /// When the generated orders start (they spread over the following three days).
     pub start: DateTime<Utc>,
+    /// Share of searchOrders requests answered with an injected fault, 0.0–1.0.
+    pub fault_rate: f64,
+    /// The faults to draw from.
+    pub faults: Vec<Fault>,
+    /// How long a `timeout` fault keeps the caller waiting.
+    pub fault_delay: std::time::Duration,
+}
+
+/// A fault the marketplace can inject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    TooManyRequests,
+    InternalError,
+    Unavailable,
+    Timeout,
+    Malformed,
+    Truncated,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 6] = [
+        Fault::TooManyRequests,
+        Fault::InternalError,
+        Fault::Unavailable,
+        Fault::Timeout,
+        Fault::Malformed,
+        Fault::Truncated,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::TooManyRequests => "429",
+            Fault::InternalError => "500",
+            Fault::Unavailable => "503",
+            Fault::Timeout => "timeout",
+            Fault::Malformed => "malformed",
+            Fault::Truncated => "truncated",
+        }
+    }
+
+    /// Parses a comma-separated list such as `429,500,503,timeout,malformed,truncated`.
+    pub fn parse_list(s: &str) -> Result<Vec<Fault>, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(|x| {
+                Fault::ALL
+                    .into_iter()
+                    .find(|f| f.name() == x)
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown fault {x:?}: use 429, 500, 503, timeout, malformed, truncated"
+                        )
+                    })
+            })
+            .collect()
+    }
 }
 
 /// One request, as the request log keeps it.
@@ -40,6 +100,9 @@ pub struct LoggedRequest {
     pub params: HashMap<String, String>,
     pub status: u16,
     pub at: DateTime<Utc>,
+    /// The fault injected into this answer, if any.
+    #[serde(default)]
+    pub fault: Option<String>,
 }
 
 struct Market {
@@ -48,6 +111,7 @@ struct Market {
     buckets: HashMap<&'static str, TokenBucket>,
     log: Vec<LoggedRequest>,
     tokens_issued: u64,
+    faults_rng: rand_chacha::ChaCha8Rng,
 }
 
 type Shared = Arc<Mutex<Market>>;
@@ -56,17 +120,20 @@ type Shared = Arc<Mutex<Market>>;
 pub fn router(cfg: MarketplaceConfig) -> Router {
     let mut generator = OrderGenerator::new(cfg.seed, cfg.start);
     let orders = (0..cfg.orders).map(|_| generator.order()).collect();
+    let faults_rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_fa17);
     let market = Market {
         cfg,
         orders,
         buckets: HashMap::new(),
         log: Vec::new(),
         tokens_issued: 0,
+        faults_rng,
     };
     Router::new()
         .route("/auth/o2/token", post(token))
         .route("/orders/2026-01-01/orders", get(search_orders))
         .route("/_training/requests", get(requests))
+        .route("/_training/orders/{id}/{change}", post(change_order))
         .with_state(Arc::new(Mutex::new(market)))
 }
 
@@ -122,6 +189,7 @@ async fn token(State(m): State<Shared>, Form(f): Form<TokenForm>) -> Response {
         )]),
         status,
         at: Utc::now(),
+        fault: None,
     });
     if !ok {
         return (
@@ -187,20 +255,121 @@ async fn search_orders(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let mut market = lock(&m);
-    let (status, response) = search_orders_inner(&mut market, &headers, &params);
-    market.log.push(LoggedRequest {
-        operation: "searchOrders".into(),
-        params,
-        status: status.as_u16(),
-        at: Utc::now(),
-    });
-    let mut response = response;
-    let rate = UsagePlan::SEARCH_ORDERS.scaled(market.cfg.quota_scale).rate;
+    let (fault, delay, rate, (status, response)) = {
+        let mut guard = lock(&m);
+        let market = &mut *guard;
+        let fault = if market.cfg.fault_rate > 0.0
+            && !market.cfg.faults.is_empty()
+            && market
+                .faults_rng
+                .gen_bool(market.cfg.fault_rate.clamp(0.0, 1.0))
+        {
+            let i = market.faults_rng.gen_range(0..market.cfg.faults.len());
+            Some(market.cfg.faults[i])
+        } else {
+            None
+        };
+        let rate = UsagePlan::SEARCH_ORDERS.scaled(market.cfg.quota_scale).rate;
+        let answer = match fault {
+            Some(Fault::TooManyRequests) => {
+                let s = StatusCode::TOO_MANY_REQUESTS;
+                (
+                    s,
+                    sp_error(
+                        s,
+                        "QuotaExceeded",
+                        "You exceeded your quota for the requested resource.",
+                    ),
+                )
+            }
+            Some(Fault::InternalError) => {
+                let s = StatusCode::INTERNAL_SERVER_ERROR;
+                (
+                    s,
+                    sp_error(
+                        s,
+                        "InternalFailure",
+                        "We encountered an internal error. Please try again.",
+                    ),
+                )
+            }
+            Some(Fault::Unavailable) | Some(Fault::Timeout) => {
+                let s = StatusCode::SERVICE_UNAVAILABLE;
+                (
+                    s,
+                    sp_error(
+                        s,
+                        "ServiceUnavailable",
+                        "Temporary overloading or maintenance of the server.",
+                    ),
+                )
+            }
+            Some(Fault::Malformed) => (
+                StatusCode::OK,
+                (
+                    StatusCode::OK,
+                    [("content-type", "application/json")],
+                    "{\"orders\": [ {\"orderId\": ",
+                )
+                    .into_response(),
+            ),
+            Some(Fault::Truncated) | None => search_orders_inner(market, &headers, &params),
+        };
+        let delay = market.cfg.fault_delay;
+        market.log.push(LoggedRequest {
+            operation: "searchOrders".into(),
+            params,
+            status: answer.0.as_u16(),
+            at: Utc::now(),
+            fault: fault.map(|f| f.name().to_owned()),
+        });
+        (fault, delay, rate, answer)
+    };
+    if fault == Some(Fault::Timeout) {
+        // Outlast the caller's patience; the lock is not held while waiting.
+        tokio::time::sleep(delay).await;
+    }
+    let mut response = if fault == Some(Fault::Truncated) && status == StatusCode::OK {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        let half = bytes.slice(..bytes.len() / 2);
+        (StatusCode::OK, [("content-type", "application/json")], half).into_response()
+    } else {
+        response
+    };
     if let Ok(v) = HeaderValue::from_str(&format!("{rate}")) {
         response.headers_mut().insert("x-amzn-RateLimit-Limit", v);
     }
     response
+}
+
+/// Training control: `cancel` an order, or `readdress` it (a new recipient), as of now.
+async fn change_order(
+    State(m): State<Shared>,
+    Path((id, change)): Path<(String, String)>,
+) -> StatusCode {
+    let mut market = lock(&m);
+    let now = Utc::now().to_rfc3339();
+    let Some(order) = market
+        .orders
+        .iter_mut()
+        .find(|o| o["orderId"] == id.as_str())
+    else {
+        return StatusCode::NOT_FOUND;
+    };
+    match change.as_str() {
+        "cancel" => {
+            order["fulfillment"]["fulfillmentStatus"] = json!("CANCELLED");
+        }
+        "readdress" => {
+            order["recipient"]["deliveryAddress"]["name"] = json!("Readdressed Trainee");
+            order["recipient"]["deliveryAddress"]["addressLine1"] = json!("1 New Street");
+        }
+        _ => return StatusCode::NOT_FOUND,
+    }
+    order["lastUpdatedTime"] = json!(now);
+    StatusCode::NO_CONTENT
 }
 
 fn search_orders_inner(
