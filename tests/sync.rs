@@ -3,49 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use common::*;
-
-struct Marketplace {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Marketplace {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn marketplace(orders: usize, quota_scale: &str) -> Marketplace {
-    marketplace_with(orders, quota_scale, &[])
-}
-
-fn marketplace_with(orders: usize, quota_scale: &str, extra: &[&str]) -> Marketplace {
-    let orders = orders.to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_packline"))
-        .args(["marketplace", "--listen", "127.0.0.1:0", "--seed", "7"])
-        .args(["--orders", &orders, "--quota-scale", quota_scale])
-        .args(extra)
-        .env("XDG_STATE_HOME", std::env::temp_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line was {line:?}"))
-        .to_owned();
-    Marketplace { child, url }
-}
 
 fn site_for(m: &Marketplace) -> Site {
     let site = Site::new(&format!(
@@ -68,27 +26,6 @@ fn sync(site: &Site) -> std::process::Output {
         .args(["sync", "--once"])
         .output()
         .unwrap()
-}
-
-/// A plain HTTP/1.1 request to the marketplace (no client library involved); the body back.
-fn http(m: &Marketplace, method: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let addr = m.url.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    assert!(resp.starts_with("HTTP/1.1 2"), "{method} {path}: {resp}");
-    resp[resp.find("\r\n\r\n").unwrap() + 4..].to_owned()
-}
-
-/// The marketplace's request log.
-fn request_log(m: &Marketplace) -> Vec<serde_json::Value> {
-    serde_json::from_str(&http(m, "GET", "/_training/requests")).unwrap()
 }
 
 fn order_ids(site: &Site) -> Vec<String> {

@@ -384,6 +384,38 @@ mod tests {
         );
     }
 
+    /// Every static sandbox response of searchOrders parses, and keeps each order and line.
+    #[test]
+    fn sandbox_responses_parse_without_loss() {
+        let model: serde_json::Value = serde_json::from_str(MODEL).unwrap();
+        let statics = model["paths"]["/orders/2026-01-01/orders"]["get"]["responses"]["200"]
+            ["x-amzn-api-sandbox"]["static"]
+            .as_array()
+            .unwrap();
+        assert!(!statics.is_empty());
+        for (i, case) in statics.iter().enumerate() {
+            let response = &case["response"];
+            let bytes = serde_json::to_vec(response).unwrap();
+            let page = parse_search_orders(&bytes, &format!("sandbox {i}")).unwrap();
+            let raw = response["orders"].as_array().unwrap();
+            assert_eq!(page.orders.len(), raw.len(), "sandbox {i}");
+            for (o, r) in page.orders.iter().zip(raw) {
+                assert_eq!(o.order.id.as_str(), r["orderId"].as_str().unwrap());
+                assert_eq!(
+                    o.order.lines.len(),
+                    r["orderItems"].as_array().unwrap().len()
+                );
+                if let Some(name) = r["recipient"]["deliveryAddress"]["name"].as_str() {
+                    assert_eq!(o.recipient.as_ref().unwrap().name, name);
+                }
+            }
+            assert_eq!(
+                page.next_token.as_deref(),
+                response["pagination"]["nextToken"].as_str()
+            );
+        }
+    }
+
     #[test]
     fn errors_never_quote_input_values() {
         let body = br#"{"orders":[{"orderId":"1","createdTime":"Secret Name Here","lastUpdatedTime":"x","salesChannel":{"channelName":"AMAZON"},"orderItems":[]}]}"#;

@@ -341,3 +341,86 @@ pub fn ship(store: &Store, id: &str, at: DateTime<Utc>) {
         store.transition(&id, e, "packer", None, at).unwrap();
     }
 }
+
+/// A training marketplace run as its own process, stopped on drop.
+pub struct Marketplace {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Marketplace {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn marketplace(orders: usize, quota_scale: &str) -> Marketplace {
+    marketplace_with(orders, quota_scale, &[])
+}
+
+pub fn marketplace_with(orders: usize, quota_scale: &str, extra: &[&str]) -> Marketplace {
+    let orders = orders.to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_packline"))
+        .args(["marketplace", "--listen", "127.0.0.1:0", "--seed", "7"])
+        .args(["--orders", &orders, "--quota-scale", quota_scale])
+        .args(extra)
+        .env("XDG_STATE_HOME", std::env::temp_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line was {line:?}"))
+        .to_owned();
+    Marketplace { child, url }
+}
+
+/// A plain HTTP/1.1 request to the marketplace (no client library involved); the body back.
+pub fn http(m: &Marketplace, method: &str, path: &str) -> String {
+    let (status, body) = http_with(m, method, path, &[]);
+    assert!(
+        (200..300).contains(&status),
+        "{method} {path}: {status} {body}"
+    );
+    body
+}
+
+/// A plain HTTP/1.1 request with extra headers; the status and body back.
+pub fn http_with(
+    m: &Marketplace,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = m.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = resp[resp.find("\r\n\r\n").unwrap() + 4..].to_owned();
+    (status, body)
+}
+
+/// The marketplace's request log.
+pub fn request_log(m: &Marketplace) -> Vec<serde_json::Value> {
+    serde_json::from_str(&http(m, "GET", "/_training/requests")).unwrap()
+}
