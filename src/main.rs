@@ -106,6 +106,12 @@ enum Command {
         /// How long a `timeout` fault keeps the caller waiting, in milliseconds.
         #[arg(long, default_value_t = 40_000)]
         fault_delay_ms: u64,
+        /// New pending orders arriving per minute.
+        #[arg(long, default_value_t = 0.0)]
+        new_orders_per_minute: f64,
+        /// Share of arrivals that come with a cancellation of an earlier pending order (0.0–1.0).
+        #[arg(long, default_value_t = 0.0)]
+        cancel_rate: f64,
     },
 }
 
@@ -361,11 +367,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fault_rate,
             faults,
             fault_delay_ms,
+            new_orders_per_minute,
+            cancel_rate,
         } => {
             let faults = packline::marketplace::server::Fault::parse_list(&faults)
                 .map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
             if !(0.0..=1.0).contains(&fault_rate) {
                 bail!("--fault-rate {fault_rate}: must be between 0 and 1");
+            }
+            if !(0.0..=1.0).contains(&cancel_rate) {
+                bail!("--cancel-rate {cancel_rate}: must be between 0 and 1");
+            }
+            if !(new_orders_per_minute.is_finite() && new_orders_per_minute >= 0.0) {
+                bail!("--new-orders-per-minute {new_orders_per_minute}: must be zero or more");
             }
             let cfg = packline::marketplace::server::MarketplaceConfig {
                 orders,
@@ -376,6 +390,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fault_rate,
                 faults,
                 fault_delay: std::time::Duration::from_millis(fault_delay_ms),
+                new_orders_per_minute,
+                cancel_rate,
             };
             marketplace(listen, cfg)
         }

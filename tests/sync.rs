@@ -170,3 +170,73 @@ fn cancellations_and_address_changes_arrive_with_the_next_sync() {
     let found = site.ok_unlocked(&["lookup", "--name", "Readdressed Trainee"]);
     assert_eq!(found.trim(), moved.as_str());
 }
+
+#[test]
+fn orders_arriving_and_cancelled_over_time_are_followed() {
+    // 1,200 new orders a minute (20 a second), half of them with a cancellation of an earlier one.
+    let m = marketplace_with(
+        100,
+        "1000",
+        &["--new-orders-per-minute", "1200", "--cancel-rate", "0.5"],
+    );
+    let site = site_for(&m);
+    assert_ok(&sync(&site), &["sync", "--once"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let out = sync(&site);
+    assert_ok(&out, &["sync", "--once"]);
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    let new: u64 = summary
+        .trim_start_matches("imported ")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(new >= 20, "orders arrived between the syncs: {summary}");
+
+    // Everything the marketplace had settled before the second sync began is in the store, in
+    // the same state: pending orders open, cancelled ones cancelled (or never imported).
+    let log = request_log(&m);
+    let second_start = log
+        .iter()
+        .filter(|r| r["operation"] == "searchOrders")
+        .find(|r| r["params"]["lastUpdatedAfter"].is_string())
+        .map(|r| r["at"].as_str().unwrap().to_owned())
+        .unwrap();
+    let book: Vec<serde_json::Value> =
+        serde_json::from_str(&http(&m, "GET", "/_training/orders")).unwrap();
+    let open: std::collections::BTreeSet<String> = order_ids_in(&site, "new");
+    let cancelled: std::collections::BTreeSet<String> = order_ids_in(&site, "cancelled");
+    let mut checked = 0;
+    for o in &book {
+        let updated = o["lastUpdatedTime"].as_str().unwrap();
+        if chrono::DateTime::parse_from_rfc3339(updated).unwrap()
+            >= chrono::DateTime::parse_from_rfc3339(&second_start).unwrap()
+        {
+            continue;
+        }
+        let id = o["orderId"].as_str().unwrap().to_owned();
+        match o["fulfillmentStatus"].as_str().unwrap() {
+            "UNSHIPPED" => assert!(open.contains(&id), "{id} pending at Amazon, not open here"),
+            "CANCELLED" => assert!(!open.contains(&id), "{id} cancelled at Amazon, open here"),
+            other => panic!("unexpected status {other}"),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 100, "{checked}");
+    assert!(
+        !cancelled.is_empty(),
+        "some imported orders were cancelled later"
+    );
+}
+
+fn order_ids_in(site: &Site, state: &str) -> std::collections::BTreeSet<String> {
+    let listed: serde_json::Value =
+        serde_json::from_str(&site.ok(&["orders", "list", "--state", state, "--json"])).unwrap();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .collect()
+}

@@ -114,6 +114,12 @@ impl OrderGenerator {
 
     /// The next order, as Amazon's JSON.
     pub fn order(&mut self) -> Value {
+        let created = self.start + Duration::seconds(self.rng.gen_range(0..86_400 * 3));
+        self.order_created(created)
+    }
+
+    /// The next order, placed at `created` (new orders arriving while the marketplace runs).
+    pub fn order_created(&mut self, created: DateTime<Utc>) -> Value {
         let n = self.next;
         self.next += 1;
         let id = format!(
@@ -122,7 +128,6 @@ impl OrderGenerator {
             (n / 10_000_000) % 10_000_000,
             n % 10_000_000
         );
-        let created = self.start + Duration::seconds(self.rng.gen_range(0..86_400 * 3));
         let ship_by = created + Duration::hours(self.rng.gen_range(12..96));
         let prime = self.rng.gen_bool(0.4);
         let family = if self.rng.gen_bool(0.2) {

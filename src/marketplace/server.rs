@@ -4,8 +4,10 @@
 //! Served so far: the LWA token endpoint and Orders v2026-01-01 `searchOrders` (validation,
 //! pagination, `includedData`, quotas with 429 and `x-amzn-RateLimit-Limit`), injected faults,
 //! and training controls: a request log at `/_training/requests` (operation, parameters, status;
-//! never personal data) and `POST /_training/orders/{id}/cancel` or `/readdress`, which change an
-//! order the way a buyer or Amazon would.
+//! never personal data), the order book at `/_training/orders` (ids, statuses, times), and
+//! `POST /_training/orders/{id}/cancel` or `/readdress`, which change an order the way a buyer or
+//! Amazon would. With `new_orders_per_minute` and `cancel_rate`, orders arrive and are cancelled
+//! while it runs.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -40,6 +42,10 @@ pub struct MarketplaceConfig {
     pub faults: Vec<Fault>,
     /// How long a `timeout` fault keeps the caller waiting.
     pub fault_delay: std::time::Duration,
+    /// New pending orders arriving per minute while the marketplace runs.
+    pub new_orders_per_minute: f64,
+    /// Share of arrivals that come with the cancellation of an earlier pending order.
+    pub cancel_rate: f64,
 }
 
 /// A fault the marketplace can inject.
@@ -112,6 +118,42 @@ struct Market {
     log: Vec<LoggedRequest>,
     tokens_issued: u64,
     faults_rng: rand_chacha::ChaCha8Rng,
+    generator: OrderGenerator,
+    started: Instant,
+    arrived: u64,
+}
+
+impl Market {
+    /// Brings the order book up to now: orders that have arrived since the start, and the
+    /// cancellations that came with some of them.
+    fn advance(&mut self) {
+        let minutes = self.started.elapsed().as_secs_f64() / 60.0;
+        let due = (minutes * self.cfg.new_orders_per_minute.max(0.0)) as u64;
+        while self.arrived < due {
+            self.arrived += 1;
+            let now = Utc::now();
+            let order = self.generator.order_created(now);
+            if self.cfg.cancel_rate > 0.0
+                && self
+                    .faults_rng
+                    .gen_bool(self.cfg.cancel_rate.clamp(0.0, 1.0))
+            {
+                let pending: Vec<usize> = self
+                    .orders
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| o["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED")
+                    .map(|(i, _)| i)
+                    .collect();
+                if !pending.is_empty() {
+                    let i = pending[self.faults_rng.gen_range(0..pending.len())];
+                    self.orders[i]["fulfillment"]["fulfillmentStatus"] = json!("CANCELLED");
+                    self.orders[i]["lastUpdatedTime"] = json!(now.to_rfc3339());
+                }
+            }
+            self.orders.push(order);
+        }
+    }
 }
 
 type Shared = Arc<Mutex<Market>>;
@@ -128,11 +170,15 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         log: Vec::new(),
         tokens_issued: 0,
         faults_rng,
+        generator,
+        started: Instant::now(),
+        arrived: 0,
     };
     Router::new()
         .route("/auth/o2/token", post(token))
         .route("/orders/2026-01-01/orders", get(search_orders))
         .route("/_training/requests", get(requests))
+        .route("/_training/orders", get(book))
         .route("/_training/orders/{id}/{change}", post(change_order))
         .with_state(Arc::new(Mutex::new(market)))
 }
@@ -215,6 +261,25 @@ async fn requests(State(m): State<Shared>) -> Json<Vec<LoggedRequest>> {
     Json(lock(&m).log.clone())
 }
 
+/// Training control: the order book as it stands (ids, statuses, times; no personal data).
+async fn book(State(m): State<Shared>) -> Json<Vec<Value>> {
+    let market = lock(&m);
+    Json(
+        market
+            .orders
+            .iter()
+            .map(|o| {
+                json!({
+                    "orderId": o["orderId"],
+                    "fulfillmentStatus": o["fulfillment"]["fulfillmentStatus"],
+                    "createdTime": o["createdTime"],
+                    "lastUpdatedTime": o["lastUpdatedTime"],
+                })
+            })
+            .collect(),
+    )
+}
+
 fn list(params: &HashMap<String, String>, name: &str) -> Vec<String> {
     params
         .get(name)
@@ -258,6 +323,7 @@ async fn search_orders(
     let (fault, delay, rate, (status, response)) = {
         let mut guard = lock(&m);
         let market = &mut *guard;
+        market.advance();
         let fault = if market.cfg.fault_rate > 0.0
             && !market.cfg.faults.is_empty()
             && market
