@@ -326,6 +326,20 @@ impl SpApi {
         url: reqwest::Url,
         parse: impl Fn(&[u8]) -> Result<T, super::model::ParseError>,
     ) -> Result<T, ApiError> {
+        self.send(operation, plan, reqwest::Method::GET, url, None, parse)
+            .await
+    }
+
+    /// Sends a request with an optional JSON body; see [`Self::call`].
+    async fn send<T>(
+        &self,
+        operation: &'static str,
+        plan: UsagePlan,
+        method: reqwest::Method,
+        url: reqwest::Url,
+        body: Option<&[u8]>,
+        parse: impl Fn(&[u8]) -> Result<T, super::model::ParseError>,
+    ) -> Result<T, ApiError> {
         let mut last_parse_error = None;
         let host = url.host_str().unwrap_or_default().to_owned();
         for attempt in 0..MAX_ATTEMPTS {
@@ -336,9 +350,13 @@ impl SpApi {
             }
             self.acquire(operation, plan).await;
             let token = self.access_token().await?;
-            let resp = match self
-                .http
-                .get(url.clone())
+            let mut request = self.http.request(method.clone(), url.clone());
+            if let Some(b) = body {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(b.to_vec());
+            }
+            let resp = match request
                 .header("x-amz-access-token", token.expose_secret())
                 .header(
                     "x-amz-date",
@@ -412,6 +430,63 @@ impl SpApi {
                 attempts: MAX_ATTEMPTS,
             }),
         }
+    }
+}
+
+/// A shipment confirmation (Orders v0 `confirmShipment`): one package of an order.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmShipment {
+    pub marketplace_id: String,
+    pub package_detail: PackageDetail,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackageDetail {
+    pub package_reference_id: String,
+    pub carrier_code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_method: Option<String>,
+    pub tracking_number: String,
+    pub ship_date: String,
+    pub order_items: Vec<ConfirmItem>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmItem {
+    pub order_item_id: String,
+    pub quantity: u32,
+}
+
+impl SpApi {
+    /// Orders v0 `confirmShipment` (204 on success). Retried like every call: the marketplace
+    /// and Amazon accept the same package confirmed twice.
+    pub async fn confirm_shipment(
+        &self,
+        order_id: &crate::domain::OrderId,
+        confirmation: &ConfirmShipment,
+    ) -> Result<(), ApiError> {
+        const OP: &str = "confirmShipment";
+        let url = self
+            .endpoint
+            .join(&format!(
+                "/orders/v0/orders/{order_id}/shipmentConfirmation"
+            ))
+            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
+        let body = serde_json::to_vec(confirmation).expect("confirmation serializes");
+        self.send(
+            OP,
+            UsagePlan::CONFIRM_SHIPMENT,
+            reqwest::Method::POST,
+            url,
+            Some(&body),
+            |_| Ok(()),
+        )
+        .await
     }
 }
 

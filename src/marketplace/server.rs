@@ -121,6 +121,8 @@ struct Market {
     generator: OrderGenerator,
     started: Instant,
     arrived: u64,
+    /// Confirmed packages: order id → (package reference, tracking number).
+    shipments: HashMap<String, (String, String)>,
 }
 
 impl Market {
@@ -173,12 +175,17 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         generator,
         started: Instant::now(),
         arrived: 0,
+        shipments: HashMap::new(),
     };
     Router::new()
         .route("/auth/o2/token", post(token))
         .route("/orders/2026-01-01/orders", get(search_orders))
         .route("/_training/requests", get(requests))
         .route("/_training/orders", get(book))
+        .route(
+            "/orders/v0/orders/{id}/shipmentConfirmation",
+            post(confirm_shipment),
+        )
         .route("/_training/orders/{id}/{change}", post(change_order))
         .with_state(Arc::new(Mutex::new(market)))
 }
@@ -408,6 +415,162 @@ async fn search_orders(
         response.headers_mut().insert("x-amzn-RateLimit-Limit", v);
     }
     response
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfirmBody {
+    marketplace_id: Option<String>,
+    package_detail: Option<ConfirmPackage>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfirmPackage {
+    package_reference_id: Option<String>,
+    carrier_code: Option<String>,
+    tracking_number: Option<String>,
+    ship_date: Option<String>,
+    order_items: Option<Vec<ConfirmLine>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfirmLine {
+    order_item_id: Option<String>,
+    quantity: Option<u32>,
+}
+
+/// Orders v0 `confirmShipment`: 204, or an SP-API error naming what is wrong.
+async fn confirm_shipment(
+    State(m): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut guard = lock(&m);
+    let market = &mut *guard;
+    let (status, response, tracking) = confirm_inner(market, &id, &headers, &body);
+    market.log.push(LoggedRequest {
+        operation: "confirmShipment".into(),
+        params: HashMap::from([
+            ("orderId".to_owned(), id),
+            ("trackingNumber".to_owned(), tracking.unwrap_or_default()),
+        ]),
+        status: status.as_u16(),
+        at: Utc::now(),
+        fault: None,
+    });
+    let mut response = response;
+    let rate = UsagePlan::CONFIRM_SHIPMENT
+        .scaled(market.cfg.quota_scale)
+        .rate;
+    if let Ok(v) = HeaderValue::from_str(&format!("{rate}")) {
+        response.headers_mut().insert("x-amzn-RateLimit-Limit", v);
+    }
+    response
+}
+
+fn confirm_inner(
+    market: &mut Market,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (StatusCode, Response, Option<String>) {
+    let fail = |s: StatusCode, code: &str, msg: &str| (s, sp_error(s, code, msg), None);
+    let authorised = headers
+        .get("x-amz-access-token")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("Atza|"));
+    if !authorised {
+        return fail(
+            StatusCode::FORBIDDEN,
+            "Unauthorized",
+            "Access to requested resource is denied.",
+        );
+    }
+    let plan = UsagePlan::CONFIRM_SHIPMENT.scaled(market.cfg.quota_scale);
+    let now = Instant::now();
+    if !market
+        .buckets
+        .entry("confirmShipment")
+        .or_insert_with(|| TokenBucket::new(plan, now))
+        .try_take(now)
+    {
+        return fail(
+            StatusCode::TOO_MANY_REQUESTS,
+            "QuotaExceeded",
+            "You exceeded your quota for the requested resource.",
+        );
+    }
+    let bad = |msg: &str| fail(StatusCode::BAD_REQUEST, "InvalidInput", msg);
+    let Ok(req) = serde_json::from_slice::<ConfirmBody>(body) else {
+        return bad("The request body is not a ConfirmShipmentRequest.");
+    };
+    if req.marketplace_id.as_deref().is_none_or(str::is_empty) {
+        return bad("marketplaceId is required.");
+    }
+    let Some(p) = req.package_detail else {
+        return bad("packageDetail is required.");
+    };
+    let (Some(reference), Some(_carrier), Some(tracking), Some(ship_date), Some(lines)) = (
+        p.package_reference_id,
+        p.carrier_code,
+        p.tracking_number,
+        p.ship_date,
+        p.order_items,
+    ) else {
+        return bad(
+            "packageDetail needs packageReferenceId, carrierCode, trackingNumber, shipDate and orderItems.",
+        );
+    };
+    if DateTime::parse_from_rfc3339(&ship_date).is_err() {
+        return bad("shipDate must be an ISO 8601 date-time.");
+    }
+    let Some(order) = market.orders.iter_mut().find(|o| o["orderId"] == id) else {
+        return fail(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "The order was not found.",
+        );
+    };
+    match order["fulfillment"]["fulfillmentStatus"].as_str() {
+        Some("CANCELLED") => return bad("The order is cancelled and cannot be confirmed."),
+        Some("SHIPPED") => {
+            // The same package confirmed again (a retry) is accepted; another one is not.
+            return match market.shipments.get(id) {
+                Some((r, t)) if *r == reference && *t == tracking => (
+                    StatusCode::NO_CONTENT,
+                    StatusCode::NO_CONTENT.into_response(),
+                    Some(tracking),
+                ),
+                _ => bad("The order is already shipped."),
+            };
+        }
+        _ => {}
+    }
+    let items = order["orderItems"].as_array().cloned().unwrap_or_default();
+    for line in &lines {
+        let known = items
+            .iter()
+            .find(|i| i["orderItemId"].as_str() == line.order_item_id.as_deref());
+        match (known, line.quantity) {
+            (Some(i), Some(q))
+                if q >= 1 && u64::from(q) <= i["quantityOrdered"].as_u64().unwrap_or(0) => {}
+            (None, _) => return bad("orderItems names an item that is not in the order."),
+            _ => return bad("orderItems quantity must be between 1 and the quantity ordered."),
+        }
+    }
+    order["fulfillment"]["fulfillmentStatus"] = json!("SHIPPED");
+    order["lastUpdatedTime"] = json!(Utc::now().to_rfc3339());
+    market
+        .shipments
+        .insert(id.to_owned(), (reference, tracking.clone()));
+    (
+        StatusCode::NO_CONTENT,
+        StatusCode::NO_CONTENT.into_response(),
+        Some(tracking),
+    )
 }
 
 /// Training control: `cancel` an order, or `readdress` it (a new recipient), as of now.

@@ -1,0 +1,119 @@
+//! `confirmShipment` through the real client against the training marketplace: a confirmation
+//! ships the order at Amazon, a retry of the same package is harmless, and mistakes come back as
+//! typed SP-API errors naming the operation and Amazon's code.
+
+mod common;
+
+use common::*;
+use packline::amazon::client::{
+    ApiError, ConfirmItem, ConfirmShipment, Credentials, PackageDetail, SearchOrders, SpApi,
+};
+use packline::domain::OrderId;
+
+fn api(m: &Marketplace) -> SpApi {
+    SpApi::new(
+        &m.url,
+        &format!("{}/auth/o2/token", m.url),
+        Credentials {
+            client_id: "training".into(),
+            client_secret: "training".to_owned().into(),
+            refresh_token: "training".to_owned().into(),
+        },
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap()
+}
+
+fn confirmation(item: &str, qty: u32, tracking: &str) -> ConfirmShipment {
+    ConfirmShipment {
+        marketplace_id: "ATVPDKIKX0DER".into(),
+        package_detail: PackageDetail {
+            package_reference_id: "1".into(),
+            carrier_code: "UPS".into(),
+            carrier_name: None,
+            shipping_method: Some("Ground".into()),
+            tracking_number: tracking.into(),
+            ship_date: "2026-11-29T10:00:00Z".into(),
+            order_items: vec![ConfirmItem {
+                order_item_id: item.into(),
+                quantity: qty,
+            }],
+        },
+    }
+}
+
+fn status_of(m: &Marketplace, id: &str) -> String {
+    let book: Vec<serde_json::Value> =
+        serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
+    book.iter().find(|o| o["orderId"] == id).unwrap()["fulfillmentStatus"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn confirm_ship_retry_and_refusals() {
+    let m = marketplace(5, "1000");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let api = api(&m);
+    let page = rt
+        .block_on(api.search_orders(&SearchOrders {
+            created_after: Some(chrono::Utc::now() - chrono::Duration::days(30)),
+            ..SearchOrders::default()
+        }))
+        .unwrap();
+    let first = &page.orders[0].order;
+    let (id, item, qty) = (
+        first.id.clone(),
+        first.lines[0].item_id.clone(),
+        first.lines[0].quantity_ordered,
+    );
+    rt.block_on(api.confirm_shipment(&id, &confirmation(&item, qty, "1Z999AA10123456784")))
+        .unwrap();
+    assert_eq!(status_of(&m, id.as_str()), "SHIPPED");
+    // A retry of the same package is accepted; a different package is not.
+    rt.block_on(api.confirm_shipment(&id, &confirmation(&item, qty, "1Z999AA10123456784")))
+        .unwrap();
+    let err = rt
+        .block_on(api.confirm_shipment(&id, &confirmation(&item, qty, "1Z999AA10123456785")))
+        .unwrap_err();
+    assert!(
+        matches!(&err, ApiError::Status { operation: "confirmShipment", status: 400, code, .. } if code == "InvalidInput"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("already shipped"), "{err}");
+
+    // An item that is not in the order, and a cancelled order.
+    let second = &page.orders[1].order;
+    let err = rt
+        .block_on(api.confirm_shipment(&second.id, &confirmation("no-such-item", 1, "T1")))
+        .unwrap_err();
+    assert!(err.to_string().contains("not in the order"), "{err}");
+    http(
+        &m,
+        "POST",
+        &format!("/_training/orders/{}/cancel", second.id),
+    );
+    let err = rt
+        .block_on(
+            api.confirm_shipment(&second.id, &confirmation(&second.lines[0].item_id, 1, "T2")),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    let unknown = OrderId::parse("999-0000000-0000000").unwrap();
+    let err = rt
+        .block_on(api.confirm_shipment(&unknown, &confirmation("x", 1, "T3")))
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Status { status: 404, .. }), "{err}");
+
+    let log = request_log(&m);
+    let confirms: Vec<_> = log
+        .iter()
+        .filter(|r| r["operation"] == "confirmShipment")
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(confirms, [204, 204, 400, 400, 400, 404]);
+}
