@@ -8,11 +8,16 @@ use common::*;
 use serde_json::{Value, json};
 
 const MODEL: &str = include_str!("../../shared/spapi-models/orders_2026-01-01.json");
+const TOKENS: &str = include_str!("../../shared/spapi-models/tokens_2021-03-01.json");
 
 /// A validator for one definition of the Orders model (Swagger 2.0 schemas are JSON Schema
 /// draft 4 with `#/definitions/…` references).
 fn validator(definition: &str) -> jsonschema::Validator {
-    let model: Value = serde_json::from_str(MODEL).unwrap();
+    validator_in(MODEL, definition)
+}
+
+fn validator_in(model: &str, definition: &str) -> jsonschema::Validator {
+    let model: Value = serde_json::from_str(model).unwrap();
     let schema = json!({
         "$ref": format!("#/definitions/{definition}"),
         "definitions": model["definitions"],
@@ -96,6 +101,51 @@ fn responses_validate_against_the_official_schemas() {
     );
     assert_eq!(got, 403);
     assert_valid(&error_schema, &body, "no token");
+
+    // getOrder, and the Tokens API.
+    let (got, body) = http_with(
+        &m,
+        "GET",
+        "/orders/2026-01-01/orders?createdAfter=2020-01-01T00:00:00Z&maxResultsPerPage=1",
+        &auth,
+    );
+    assert_eq!(got, 200);
+    let id = serde_json::from_str::<Value>(&body).unwrap()["orders"][0]["orderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (got, body) = http_with(
+        &m,
+        "GET",
+        &format!("/orders/2026-01-01/orders/{id}?includedData=RECIPIENT,FULFILLMENT"),
+        &auth,
+    );
+    assert_eq!(got, 200);
+    assert_valid(&validator("GetOrderResponse"), &body, "getOrder");
+    let (got, body) = http_with(
+        &m,
+        "GET",
+        "/orders/2026-01-01/orders/999-0000000-0000000",
+        &auth,
+    );
+    assert_eq!(got, 404);
+    assert_valid(&error_schema, &body, "getOrder 404");
+    let request = format!(
+        r#"{{"restrictedResources":[{{"method":"GET","path":"/orders/v0/orders/{id}/address","dataElements":["shippingAddress"]}}]}}"#
+    );
+    let (got, body) = http_send(
+        &m,
+        "POST",
+        "/tokens/2021-03-01/restrictedDataToken",
+        &[auth[0], ("content-type", "application/json")],
+        &request,
+    );
+    assert_eq!(got, 200, "{body}");
+    assert_valid(
+        &validator_in(TOKENS, "CreateRestrictedDataTokenResponse"),
+        &body,
+        "createRestrictedDataToken",
+    );
 }
 
 #[test]

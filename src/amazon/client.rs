@@ -433,6 +433,73 @@ impl SpApi {
     }
 }
 
+/// A restricted resource for the Tokens API: an HTTP method and path (and, for some Orders
+/// operations, the kinds of personal data wanted).
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestrictedResource {
+    pub method: String,
+    pub path: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data_elements: Vec<String>,
+}
+
+impl SpApi {
+    /// Orders v2026-01-01 `getOrder`, with the datasets packline asks for.
+    pub async fn get_order(
+        &self,
+        order_id: &crate::domain::OrderId,
+    ) -> Result<super::model::ImportedOrder, ApiError> {
+        const OP: &str = "getOrder";
+        let mut url = self
+            .endpoint
+            .join(&format!("/orders/2026-01-01/orders/{order_id}"))
+            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("includedData", INCLUDED_DATA);
+        self.call(OP, UsagePlan::GET_ORDER, url, |b| {
+            super::model::parse_get_order(b, OP)
+        })
+        .await
+    }
+
+    /// Tokens API `createRestrictedDataToken`: a short-lived token for the restricted
+    /// operations named, to send instead of the access token. It is a secret like the others.
+    pub async fn restricted_data_token(
+        &self,
+        resources: &[RestrictedResource],
+    ) -> Result<SecretString, ApiError> {
+        const OP: &str = "createRestrictedDataToken";
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Rdt {
+            restricted_data_token: String,
+        }
+        let url = self
+            .endpoint
+            .join("/tokens/2021-03-01/restrictedDataToken")
+            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
+        let body = serde_json::to_vec(&serde_json::json!({ "restrictedResources": resources }))
+            .expect("request serializes");
+        self.send(
+            OP,
+            UsagePlan::CREATE_RESTRICTED_DATA_TOKEN,
+            reqwest::Method::POST,
+            url,
+            Some(&body),
+            |b| {
+                serde_json::from_slice::<Rdt>(b)
+                    .map(|r| SecretString::from(r.restricted_data_token))
+                    .map_err(|_| super::model::ParseError::Json {
+                        source_name: OP.to_owned(),
+                        detail: "not a CreateRestrictedDataTokenResponse".into(),
+                    })
+            },
+        )
+        .await
+    }
+}
+
 /// A shipment confirmation (Orders v0 `confirmShipment`): one package of an order.
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]

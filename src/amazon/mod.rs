@@ -1,10 +1,11 @@
-//! Amazon's Selling Partner API as packline reads it. For now: the Orders API v2026-01-01
-//! `searchOrders` response shape, parsed into domain orders with buyer data dropped on the floor.
+//! Amazon's Selling Partner API as packline uses it: the order models (Orders API v2026-01-01,
+//! buyer data dropped on parse), per-operation quotas, and the client.
 
 pub mod client;
 pub mod model;
 pub mod throttle;
 
 pub use model::{
-    FulfillmentStatus, ImportedOrder, ParseError, SearchOrdersPage, parse_search_orders,
+    FulfillmentStatus, ImportedOrder, ParseError, SearchOrdersPage, parse_get_order,
+    parse_search_orders,
 };

@@ -108,6 +108,28 @@ pub fn parse_search_orders(
     })
 }
 
+/// Parses a `getOrder` (v2026-01-01) response: `{"order": {...}}`.
+pub fn parse_get_order(bytes: &[u8], source_name: &str) -> Result<ImportedOrder, ParseError> {
+    #[derive(Deserialize)]
+    struct RawGetOrder {
+        order: RawOrder,
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let raw: RawGetOrder = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let detail = redacted_serde_message(&e.into_inner());
+        ParseError::Json {
+            source_name: source_name.to_owned(),
+            detail: format!("at {path}: {detail}"),
+        }
+    })?;
+    convert(raw.order, 0).map_err(|(path, detail)| ParseError::Invalid {
+        source_name: source_name.to_owned(),
+        path: path.replacen("orders[0].", "order.", 1),
+        detail,
+    })
+}
+
 /// serde_json's message without any value it may have quoted from the input. Messages about
 /// missing or repeated fields name only the field (from the model); syntax and end-of-input
 /// messages quote no input; every other message is replaced, so no value is ever shown.

@@ -186,6 +186,11 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
             "/orders/v0/orders/{id}/shipmentConfirmation",
             post(confirm_shipment),
         )
+        .route("/orders/2026-01-01/orders/{id}", get(get_order))
+        .route(
+            "/tokens/2021-03-01/restrictedDataToken",
+            post(restricted_data_token),
+        )
         .route("/_training/orders/{id}/{change}", post(change_order))
         .with_state(Arc::new(Mutex::new(market)))
 }
@@ -571,6 +576,127 @@ fn confirm_inner(
         StatusCode::NO_CONTENT.into_response(),
         Some(tracking),
     )
+}
+
+/// Checks the access token and takes a quota token; the refusal to send back otherwise.
+fn admit(
+    market: &mut Market,
+    headers: &HeaderMap,
+    operation: &'static str,
+    plan: UsagePlan,
+) -> Option<Response> {
+    let authorised = headers
+        .get("x-amz-access-token")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("Atza|") || t.starts_with("Atz.sprdt|"));
+    if !authorised {
+        return Some(sp_error(
+            StatusCode::FORBIDDEN,
+            "Unauthorized",
+            "Access to requested resource is denied.",
+        ));
+    }
+    let plan = plan.scaled(market.cfg.quota_scale);
+    let now = Instant::now();
+    let bucket = market
+        .buckets
+        .entry(operation)
+        .or_insert_with(|| TokenBucket::new(plan, now));
+    if bucket.try_take(now) {
+        None
+    } else {
+        Some(sp_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "QuotaExceeded",
+            "You exceeded your quota for the requested resource.",
+        ))
+    }
+}
+
+fn logged(
+    market: &mut Market,
+    operation: &str,
+    params: HashMap<String, String>,
+    response: Response,
+) -> Response {
+    market.log.push(LoggedRequest {
+        operation: operation.to_owned(),
+        params,
+        status: response.status().as_u16(),
+        at: Utc::now(),
+        fault: None,
+    });
+    response
+}
+
+/// Orders v2026-01-01 `getOrder`.
+async fn get_order(
+    State(m): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let mut guard = lock(&m);
+    let market = &mut *guard;
+    let mut logged_params = params.clone();
+    logged_params.insert("orderId".into(), id.clone());
+    if let Some(refused) = admit(market, &headers, "getOrder", UsagePlan::GET_ORDER) {
+        return logged(market, "getOrder", logged_params, refused);
+    }
+    let included = list(&params, "includedData");
+    let response = match market.orders.iter().find(|o| o["orderId"] == id.as_str()) {
+        Some(o) => Json(json!({ "order": shape(o, &included) })).into_response(),
+        None => sp_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "The order was not found.",
+        ),
+    };
+    logged(market, "getOrder", logged_params, response)
+}
+
+/// Tokens API `createRestrictedDataToken`: any well-formed request gets a training token.
+async fn restricted_data_token(
+    State(m): State<Shared>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut guard = lock(&m);
+    let market = &mut *guard;
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    let resources: Vec<String> = parsed
+        .as_ref()
+        .and_then(|v| v["restrictedResources"].as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| Some(format!("{} {}", r["method"].as_str()?, r["path"].as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let params = HashMap::from([("restrictedResources".to_owned(), resources.join(","))]);
+    if let Some(refused) = admit(
+        market,
+        &headers,
+        "createRestrictedDataToken",
+        UsagePlan::CREATE_RESTRICTED_DATA_TOKEN,
+    ) {
+        return logged(market, "createRestrictedDataToken", params, refused);
+    }
+    let response = if resources.is_empty() || resources.len() > 50 {
+        sp_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "restrictedResources needs 1 to 50 entries, each with a method and a path.",
+        )
+    } else {
+        market.tokens_issued += 1;
+        Json(json!({
+            "restrictedDataToken": format!("Atz.sprdt|training-{}", market.tokens_issued),
+            "expiresIn": 3600
+        }))
+        .into_response()
+    };
+    logged(market, "createRestrictedDataToken", params, response)
 }
 
 /// Training control: `cancel` an order, or `readdress` it (a new recipient), as of now.

@@ -401,6 +401,17 @@ pub fn http_with(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
+    http_send(m, method, path, headers, "")
+}
+
+/// A plain HTTP/1.1 request with headers and a body; the status and body back.
+pub fn http_send(
+    m: &Marketplace,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let addr = m.url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -410,7 +421,8 @@ pub fn http_with(
         .collect();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut resp = String::new();

@@ -1,12 +1,14 @@
-//! `confirmShipment` through the real client against the training marketplace: a confirmation
-//! ships the order at Amazon, a retry of the same package is harmless, and mistakes come back as
-//! typed SP-API errors naming the operation and Amazon's code.
+//! SP-API calls through the real client against the training marketplace: getOrder, the Tokens
+//! API, and confirmShipment (a confirmation ships the order at Amazon, a retry of the same package
+//! is harmless, and mistakes come back as typed errors naming the operation and Amazon's code).
 
 mod common;
 
+use age::secrecy::ExposeSecret;
 use common::*;
 use packline::amazon::client::{
-    ApiError, ConfirmItem, ConfirmShipment, Credentials, PackageDetail, SearchOrders, SpApi,
+    ApiError, ConfirmItem, ConfirmShipment, Credentials, PackageDetail, RestrictedResource,
+    SearchOrders, SpApi,
 };
 use packline::domain::OrderId;
 
@@ -116,4 +118,70 @@ fn confirm_ship_retry_and_refusals() {
         .map(|r| r["status"].as_u64().unwrap())
         .collect();
     assert_eq!(confirms, [204, 204, 400, 400, 400, 404]);
+}
+
+#[test]
+fn get_order_and_restricted_data_tokens() {
+    let m = marketplace(3, "1000");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let api = api(&m);
+    let page = rt
+        .block_on(api.search_orders(&SearchOrders {
+            created_after: Some(chrono::Utc::now() - chrono::Duration::days(30)),
+            ..SearchOrders::default()
+        }))
+        .unwrap();
+    let listed = &page.orders[2];
+    let got = rt.block_on(api.get_order(&listed.order.id)).unwrap();
+    assert_eq!(got.order, listed.order);
+    assert_eq!(
+        got.recipient.as_ref().map(|r| r.name.clone()),
+        listed.recipient.as_ref().map(|r| r.name.clone())
+    );
+    let unknown = OrderId::parse("999-0000000-0000001").unwrap();
+    let err = rt.block_on(api.get_order(&unknown)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::Status {
+                operation: "getOrder",
+                status: 404,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let rdt = rt
+        .block_on(api.restricted_data_token(&[RestrictedResource {
+            method: "GET".into(),
+            path: format!("/orders/v0/orders/{}/address", listed.order.id),
+            data_elements: vec!["shippingAddress".into()],
+        }]))
+        .unwrap();
+    assert!(rdt.expose_secret().starts_with("Atz.sprdt|"));
+    let err = rt.block_on(api.restricted_data_token(&[])).unwrap_err();
+    assert!(
+        matches!(&err, ApiError::Status { operation: "createRestrictedDataToken", status: 400, code, .. } if code == "InvalidInput"),
+        "{err}"
+    );
+    let log = request_log(&m);
+    let ops: Vec<&str> = log
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "lwaToken",
+            "searchOrders",
+            "getOrder",
+            "getOrder",
+            "createRestrictedDataToken",
+            "createRestrictedDataToken"
+        ]
+    );
 }
