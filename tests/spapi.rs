@@ -26,6 +26,28 @@ fn api(m: &Marketplace) -> SpApi {
     .unwrap()
 }
 
+/// A runtime, a client, and the marketplace's first page of orders.
+fn first_page(
+    m: &Marketplace,
+) -> (
+    tokio::runtime::Runtime,
+    SpApi,
+    packline::amazon::SearchOrdersPage,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let api = api(m);
+    let page = rt
+        .block_on(api.search_orders(&SearchOrders {
+            created_after: Some(chrono::Utc::now() - chrono::Duration::days(30)),
+            ..SearchOrders::default()
+        }))
+        .unwrap();
+    (rt, api, page)
+}
+
 fn confirmation(item: &str, qty: u32, tracking: &str) -> ConfirmShipment {
     ConfirmShipment {
         marketplace_id: "ATVPDKIKX0DER".into(),
@@ -56,17 +78,7 @@ fn status_of(m: &Marketplace, id: &str) -> String {
 #[test]
 fn confirm_ship_retry_and_refusals() {
     let m = marketplace(5, "1000");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let api = api(&m);
-    let page = rt
-        .block_on(api.search_orders(&SearchOrders {
-            created_after: Some(chrono::Utc::now() - chrono::Duration::days(30)),
-            ..SearchOrders::default()
-        }))
-        .unwrap();
+    let (rt, api, page) = first_page(&m);
     let first = &page.orders[0].order;
     let (id, item, qty) = (
         first.id.clone(),
@@ -123,17 +135,7 @@ fn confirm_ship_retry_and_refusals() {
 #[test]
 fn get_order_and_restricted_data_tokens() {
     let m = marketplace(3, "1000");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let api = api(&m);
-    let page = rt
-        .block_on(api.search_orders(&SearchOrders {
-            created_after: Some(chrono::Utc::now() - chrono::Duration::days(30)),
-            ..SearchOrders::default()
-        }))
-        .unwrap();
+    let (rt, api, page) = first_page(&m);
     let listed = &page.orders[2];
     let got = rt.block_on(api.get_order(&listed.order.id)).unwrap();
     assert_eq!(got.order, listed.order);

@@ -483,30 +483,13 @@ fn confirm_inner(
     body: &[u8],
 ) -> (StatusCode, Response, Option<String>) {
     let fail = |s: StatusCode, code: &str, msg: &str| (s, sp_error(s, code, msg), None);
-    let authorised = headers
-        .get("x-amz-access-token")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("Atza|"));
-    if !authorised {
-        return fail(
-            StatusCode::FORBIDDEN,
-            "Unauthorized",
-            "Access to requested resource is denied.",
-        );
-    }
-    let plan = UsagePlan::CONFIRM_SHIPMENT.scaled(market.cfg.quota_scale);
-    let now = Instant::now();
-    if !market
-        .buckets
-        .entry("confirmShipment")
-        .or_insert_with(|| TokenBucket::new(plan, now))
-        .try_take(now)
-    {
-        return fail(
-            StatusCode::TOO_MANY_REQUESTS,
-            "QuotaExceeded",
-            "You exceeded your quota for the requested resource.",
-        );
+    if let Some(refused) = admit(
+        market,
+        headers,
+        "confirmShipment",
+        UsagePlan::CONFIRM_SHIPMENT,
+    ) {
+        return (refused.status(), refused, None);
     }
     let bad = |msg: &str| fail(StatusCode::BAD_REQUEST, "InvalidInput", msg);
     let Ok(req) = serde_json::from_slice::<ConfirmBody>(body) else {
@@ -732,33 +715,8 @@ fn search_orders_inner(
     headers: &HeaderMap,
     params: &HashMap<String, String>,
 ) -> (StatusCode, Response) {
-    let authorised = headers
-        .get("x-amz-access-token")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("Atza|"));
-    if !authorised {
-        let s = StatusCode::FORBIDDEN;
-        return (
-            s,
-            sp_error(s, "Unauthorized", "Access to requested resource is denied."),
-        );
-    }
-    let plan = UsagePlan::SEARCH_ORDERS.scaled(market.cfg.quota_scale);
-    let now = Instant::now();
-    let bucket = market
-        .buckets
-        .entry("searchOrders")
-        .or_insert_with(|| TokenBucket::new(plan, now));
-    if !bucket.try_take(now) {
-        let s = StatusCode::TOO_MANY_REQUESTS;
-        return (
-            s,
-            sp_error(
-                s,
-                "QuotaExceeded",
-                "You exceeded your quota for the requested resource.",
-            ),
-        );
+    if let Some(refused) = admit(market, headers, "searchOrders", UsagePlan::SEARCH_ORDERS) {
+        return (refused.status(), refused);
     }
     let bad = |msg: String| {
         let s = StatusCode::BAD_REQUEST;
