@@ -463,6 +463,31 @@ mod tests {
         assert!(!err.contains("Main") && !err.contains("Apt"), "{err}");
     }
 
+    proptest::proptest! {
+        /// Whatever arrives (random bytes, or a real page cut short or with bytes flipped), the
+        /// parser answers Ok or a named error, and never panics.
+        #[test]
+        fn never_panics_on_damaged_input(
+            cut in 0usize..4000,
+            flips in proptest::collection::vec((0usize..4000, proptest::num::u8::ANY), 0..8),
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+        ) {
+            let _ = parse_search_orders(&noise, "noise");
+            let model: serde_json::Value = serde_json::from_str(MODEL).unwrap();
+            let example = &model["paths"]["/orders/2026-01-01/orders"]["get"]["responses"]["200"]
+                ["examples"]["application/json"];
+            let mut bytes = serde_json::to_vec(example).unwrap();
+            for (at, b) in flips {
+                let n = bytes.len();
+                bytes[at % n] = b;
+            }
+            bytes.truncate(cut.max(1).min(bytes.len()));
+            if let Err(e) = parse_search_orders(&bytes, "damaged.json") {
+                proptest::prop_assert!(e.to_string().starts_with("damaged.json: "));
+            }
+        }
+    }
+
     #[test]
     fn missing_fields_are_named() {
         let body = br#"{"orders":[{"createdTime":"2024-01-01T00:00:00Z"}]}"#;
