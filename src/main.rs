@@ -254,6 +254,18 @@ impl Ctx {
         }
     }
 
+    /// Before importing: names are indexed at once when the master key is configured, otherwise
+    /// at the next unlock. Importing needs no secret, so a key that cannot be used only postpones
+    /// the indexing (with a warning), never the import.
+    fn unlock_for_import(&self, store: &mut Store, what: &str) {
+        if let Err(e) = self.try_unlock(store, false) {
+            tracing::warn!("{what} runs locked: {e:#}");
+            eprintln!(
+                "packline: warning: {what} locked ({e:#}); names are indexed at the next unlock"
+            );
+        }
+    }
+
     /// Unlocks the store when a master key is to hand; leaves it locked otherwise.
     fn try_unlock(&self, store: &mut Store, prompt: bool) -> Result<()> {
         if let Some(src) = self.master_source(store, prompt)? {
@@ -406,6 +418,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// After a bulk import, reopen the store so sled records its snapshot now, not at the next start
+/// (sled replays every log entry written since its last open when it opens).
+fn checkpoint_after_bulk(store: Store, c: &packline::store::ImportCounts) -> Result<Store> {
+    const BULK: u64 = 10_000;
+    if c.new + c.updated + c.cancelled < BULK {
+        return Ok(store);
+    }
+    let started = std::time::Instant::now();
+    let store = store.checkpoint()?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        "checkpoint after bulk import"
+    );
+    Ok(store)
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -507,11 +535,7 @@ fn sync(ctx: &Ctx, once: bool) -> Result<ExitCode> {
         lookback_days: ctx.cfg.amazon.lookback_days(),
     };
     let mut store = ctx.open()?;
-    if let Err(e) = ctx.try_unlock(&mut store, false) {
-        eprintln!(
-            "packline: warning: syncing locked ({e:#}); names are indexed at the next unlock"
-        );
-    }
+    ctx.unlock_for_import(&mut store, "syncing");
     let rt = runtime()?;
     let tty = std::io::stderr().is_terminal();
     loop {
@@ -540,6 +564,7 @@ fn sync(ctx: &Ctx, once: bool) -> Result<ExitCode> {
             eprintln!();
         }
         tracing::info!(?c, "sync");
+        store = checkpoint_after_bulk(store, &c)?;
         println!(
             "imported {} new, {} updated, {} cancelled",
             c.new, c.updated, c.cancelled
@@ -611,16 +636,10 @@ fn import(ctx: &Ctx, files: &[PathBuf], now: DateTime<Utc>) -> Result<ExitCode> 
         orders.extend(page.orders);
     }
     let mut store = ctx.open()?;
-    // Names are indexed at once when the master key is configured; otherwise at the next unlock.
-    // Importing needs no secret, so a key that cannot be used only postpones the indexing.
-    if let Err(e) = ctx.try_unlock(&mut store, false) {
-        tracing::warn!("import runs locked: {e:#}");
-        eprintln!(
-            "packline: warning: importing locked ({e:#}); names are indexed at the next unlock"
-        );
-    }
+    ctx.unlock_for_import(&mut store, "importing");
     let c = store.import(orders, &ctx.user, now)?;
     tracing::info!(?c, files = files.len(), "import");
+    drop(checkpoint_after_bulk(store, &c)?);
     println!("imported {} new, {} updated", c.new, c.updated);
     if c.cancelled > 0 {
         println!("{} cancelled at Amazon", c.cancelled);
