@@ -23,6 +23,10 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub amazon: AmazonConfig,
+    #[serde(default)]
+    pub service: ServiceConfig,
+    #[serde(default)]
+    pub floor: FloorConfig,
     /// Where this config was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -47,7 +51,7 @@ pub struct RetentionConfig {
     pub pii_days_after_ship: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolesConfig {
     #[serde(default)]
@@ -58,10 +62,101 @@ pub struct RolesConfig {
     pub packers: Vec<String>,
 }
 
+impl RolesConfig {
+    /// The role of an OS user. With no `[roles]` configured at all, the site is run by one
+    /// person and that person is its lead; otherwise an unlisted user has no role.
+    pub fn role_of(&self, user: &str) -> Option<Role> {
+        let r = self;
+        if r.leads.is_empty() && r.labelers.is_empty() && r.packers.is_empty() {
+            return Some(Role::Lead);
+        }
+        if r.leads.iter().any(|u| u == user) {
+            Some(Role::Lead)
+        } else if r.labelers.iter().any(|u| u == user) {
+            Some(Role::Labeler)
+        } else if r.packers.iter().any(|u| u == user) {
+            Some(Role::Packer)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// The daemon's socket; default `$XDG_RUNTIME_DIR/packline.sock`, or
+    /// `/run/packline/packline.sock` when there is no runtime directory (a system service).
+    pub socket: Option<PathBuf>,
+    /// The group the socket file belongs to (mode 0660): the floor's users are its members.
+    pub socket_group: Option<String>,
+    /// How long a disconnected client's pick batches stay claimed before they go back to New.
+    pub claim_timeout_secs: Option<u64>,
+}
+
+impl ServiceConfig {
+    pub fn socket_path(&self) -> PathBuf {
+        if let Some(p) = &self.socket {
+            return p.clone();
+        }
+        match std::env::var_os("XDG_RUNTIME_DIR") {
+            Some(d) if !d.is_empty() => PathBuf::from(d).join("packline.sock"),
+            _ => PathBuf::from("/run/packline/packline.sock"),
+        }
+    }
+
+    pub fn claim_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.claim_timeout_secs.unwrap_or(300))
+    }
+}
+
+/// The floor: where things are and what they go out in.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FloorConfig {
+    /// The locations file: `sku,bin,barcodes` CSV.
+    pub locations: Option<PathBuf>,
+    /// Orders per pick batch (default 8).
+    pub batch_size: Option<u32>,
+    /// Box presets offered at the pack bench.
+    #[serde(default)]
+    pub boxes: Vec<BoxConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoxConfig {
+    pub name: String,
+    /// Outside length, width, height in millimetres.
+    pub mm: [u32; 3],
+}
+
+impl FloorConfig {
+    pub fn batch_size(&self) -> u32 {
+        self.batch_size.unwrap_or(8).clamp(1, 100)
+    }
+
+    /// The configured boxes, or a small default set.
+    pub fn boxes(&self) -> Vec<BoxConfig> {
+        if !self.boxes.is_empty() {
+            return self.boxes.clone();
+        }
+        [
+            ("S 20x15x10", [200, 150, 100]),
+            ("M 30x20x15", [300, 200, 150]),
+            ("L 40x30x20", [400, 300, 200]),
+            ("Mailer 35x25", [350, 250, 20]),
+        ]
+        .into_iter()
+        .map(|(n, mm)| BoxConfig { name: n.into(), mm })
+        .collect()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,7 +211,8 @@ impl AmazonConfig {
 }
 
 /// What a person may do on the floor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     Packer,
     Labeler,
@@ -186,6 +282,17 @@ impl Config {
                 ),
             });
         }
+        for b in &self.floor.boxes {
+            if b.name.trim().is_empty() || b.mm.contains(&0) {
+                return Err(ConfigError::Invalid {
+                    path,
+                    detail: format!(
+                        "[floor] boxes: box {:?} needs a name and three non-zero sizes in mm",
+                        b.name
+                    ),
+                });
+            }
+        }
         let mut seen = BTreeMap::new();
         for (role, users) in [
             ("leads", &self.roles.leads),
@@ -215,22 +322,9 @@ impl Config {
         }
     }
 
-    /// The role of an OS user. With no `[roles]` configured at all, the site is run by one
-    /// person and that person is its lead; otherwise an unlisted user has no role.
+    /// The role of an OS user: see [`RolesConfig::role_of`].
     pub fn role_of(&self, user: &str) -> Option<Role> {
-        let r = &self.roles;
-        if r.leads.is_empty() && r.labelers.is_empty() && r.packers.is_empty() {
-            return Some(Role::Lead);
-        }
-        if r.leads.iter().any(|u| u == user) {
-            Some(Role::Lead)
-        } else if r.labelers.iter().any(|u| u == user) {
-            Some(Role::Labeler)
-        } else if r.packers.iter().any(|u| u == user) {
-            Some(Role::Packer)
-        } else {
-            None
-        }
+        self.roles.role_of(user)
     }
 
     /// The data directory: flag or `PACKLINE_DATA_DIR` (passed in), then `[store] data_dir`,

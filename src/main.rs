@@ -14,7 +14,9 @@ use packline::amazon::parse_search_orders;
 use packline::config::{Config, Role};
 use packline::domain::text::escape_hazards;
 use packline::domain::{OrderId, OrderRecord, OrderState};
-use packline::store::{MasterSource, Protection, Store};
+use packline::service::client::Client;
+use packline::service::{Passphrase, Reply, Request};
+use packline::store::{MasterSource, Protection, PurgeReport, Store};
 
 // sled allocates and frees node copies at a high rate; glibc's allocator fragments under that load
 // (a third of import time in profiles), mimalloc does not.
@@ -83,6 +85,13 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Run the service for a warehouse: own the store, serve clients on a Unix socket, sync with
+    /// Amazon and purge on schedule. Stops cleanly on SIGTERM or Ctrl-C.
+    Serve {
+        /// Socket path (default: [service] socket, else $XDG_RUNTIME_DIR/packline.sock).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+    },
     /// Run the training marketplace: an SP-API-compatible server with made-up orders.
     Marketplace {
         /// Loopback address to listen on (port 0 picks a free one).
@@ -129,6 +138,11 @@ enum KeysCommand {
     Rotate,
     /// Show the master recipient and the live key epochs (public data only).
     Show,
+    /// Unlock a running daemon: asks for the master passphrase (no echo) and sends it over the
+    /// socket. The daemon keeps the key in memory only.
+    Unlock,
+    /// Make a running daemon drop the master key.
+    Lock,
 }
 
 #[derive(Subcommand)]
@@ -223,6 +237,23 @@ impl Ctx {
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "the config file".into())
             ),
+        }
+    }
+
+    /// A connection to the running daemon, if one serves this site's socket. Commands go
+    /// through it with the caller's role; without one they open the store directly.
+    fn daemon(&self) -> Result<Option<(tokio::runtime::Runtime, Client)>> {
+        let path = self.cfg.service.socket_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let rt = runtime()?;
+        match rt.block_on(Client::connect(&path)) {
+            Ok(c) => Ok(Some((rt, c))),
+            Err(e) => {
+                tracing::info!(socket = %path.display(), "no daemon: {e}");
+                Ok(None)
+            }
         }
     }
 
@@ -345,31 +376,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => list(&ctx, state.as_deref(), json),
         Command::Lookup(args) => lookup(&ctx, args, now),
         Command::Purge { as_of } => {
-            ctx.require(Role::Lead, "purging")?;
-            let as_of = as_of.as_deref().map(parse_time).transpose()?.unwrap_or(now);
-            let mut store = ctx.open()?;
-            ctx.try_unlock(&mut store, true)?;
-            let r = store.purge(ctx.cfg.retention(), as_of, &ctx.user, now)?;
+            let as_of = as_of.as_deref().map(parse_time).transpose()?;
+            let r = if let Some((rt, mut client)) = ctx.daemon()? {
+                match rt.block_on(client.call(Request::Purge { as_of }))? {
+                    Reply::Purged { report } => report,
+                    other => bail!("unexpected reply from the daemon: {other:?}"),
+                }
+            } else {
+                ctx.require(Role::Lead, "purging")?;
+                let mut store = ctx.open()?;
+                ctx.try_unlock(&mut store, true)?;
+                store.purge(ctx.cfg.retention(), as_of.unwrap_or(now), &ctx.user, now)?
+            };
             tracing::info!(?r, "purge");
-            println!("recipients destroyed: {}", r.recipients_destroyed);
-            println!("orders deleted: {}", r.orders_deleted);
-            println!("exception notes deleted: {}", r.exception_notes_deleted);
-            println!("recipients re-sealed: {}", r.recipients_resealed);
-            println!("key epochs shredded: {}", r.epochs_shredded);
-            if r.orphans_removed > 0 {
-                println!("orphaned entries removed: {}", r.orphans_removed);
-            }
-            if r.epochs_kept_locked > 0 {
-                println!("key epochs kept (store locked): {}", r.epochs_kept_locked);
-                eprintln!(
-                    "packline: {} key epoch(s) hold expired data but also addresses still needed; \
-                     they are kept until a purge runs unlocked (give the master key: --passphrase-file \
-                     or [keys] identity_file)",
-                    r.epochs_kept_locked
-                );
-            }
+            print_purge(&r);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve { socket } => serve(&ctx, socket),
         Command::Sync { once } => sync(&ctx, once),
         Command::Marketplace {
             listen,
@@ -416,6 +439,71 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn print_purge(r: &PurgeReport) {
+    println!("recipients destroyed: {}", r.recipients_destroyed);
+    println!("orders deleted: {}", r.orders_deleted);
+    println!("exception notes deleted: {}", r.exception_notes_deleted);
+    println!("recipients re-sealed: {}", r.recipients_resealed);
+    println!("key epochs shredded: {}", r.epochs_shredded);
+    if r.orphans_removed > 0 {
+        println!("orphaned entries removed: {}", r.orphans_removed);
+    }
+    if r.epochs_kept_locked > 0 {
+        println!("key epochs kept (store locked): {}", r.epochs_kept_locked);
+        eprintln!(
+            "packline: {} key epoch(s) hold expired data but also addresses still needed; \
+             they are kept until a purge runs unlocked (give the master key: --passphrase-file \
+             or [keys] identity_file)",
+            r.epochs_kept_locked
+        );
+    }
+}
+
+fn serve(ctx: &Ctx, socket: Option<PathBuf>) -> Result<ExitCode> {
+    use packline::service::daemon::{DaemonOptions, run};
+    use packline::service::sync::SyncPlan;
+    use packline::service::{Service, Settings};
+    let settings = Settings::from_config(&ctx.cfg).map_err(anyhow::Error::msg)?;
+    let mut store = ctx.open()?;
+    ctx.unlock_for_import(&mut store, "serving");
+    let sync = match credentials(&ctx.cfg) {
+        Ok(creds) => {
+            let endpoint = ctx.cfg.amazon.endpoint().map_err(anyhow::Error::msg)?;
+            let api = packline::amazon::client::SpApi::new(
+                &endpoint,
+                &ctx.cfg.amazon.token_url(),
+                creds,
+                ctx.cfg.amazon.request_timeout(),
+            )?;
+            let plan = SyncPlan {
+                marketplace_ids: ctx.cfg.amazon.marketplace_ids(),
+                lookback_days: ctx.cfg.amazon.lookback_days(),
+            };
+            Some((api, plan))
+        }
+        Err(e) => {
+            eprintln!("packline: sync is off: {e:#}");
+            None
+        }
+    };
+    let service = Service::new(store, settings);
+    let opts = DaemonOptions {
+        socket: socket.unwrap_or_else(|| ctx.cfg.service.socket_path()),
+        socket_group: ctx.cfg.service.socket_group.clone(),
+        sync,
+        sync_every: std::time::Duration::from_secs(300),
+        purge_every: std::time::Duration::from_secs(24 * 3600),
+        user: ctx.user.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    rt.block_on(run(service, opts, stop_rx))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// After a bulk import, reopen the store so sled records its snapshot now, not at the next start
@@ -578,7 +666,9 @@ fn sync(ctx: &Ctx, once: bool) -> Result<ExitCode> {
 }
 
 fn keys(ctx: &Ctx, command: KeysCommand, now: DateTime<Utc>) -> Result<ExitCode> {
-    ctx.require(Role::Lead, "managing keys")?;
+    if !matches!(command, KeysCommand::Unlock | KeysCommand::Lock) {
+        ctx.require(Role::Lead, "managing keys")?;
+    }
     match command {
         KeysCommand::Init { identity_file } => {
             let source = match (identity_file, &ctx.passphrase_file) {
@@ -606,6 +696,34 @@ fn keys(ctx: &Ctx, command: KeysCommand, now: DateTime<Utc>) -> Result<ExitCode>
             let e = store.keyring_mut().rotate(now)?;
             tracing::info!(epoch = e.id, "key epoch rotated");
             println!("new key epoch {} ({})", e.id, e.label);
+        }
+        KeysCommand::Unlock => {
+            let Some((rt, mut client)) = ctx.daemon()? else {
+                bail!(
+                    "no packline daemon is running on {}: `keys unlock` unlocks a daemon; other commands unlock with --passphrase-file or at the prompt",
+                    ctx.cfg.service.socket_path().display()
+                );
+            };
+            let pass = match &ctx.passphrase_file {
+                Some(p) => read_passphrase_file(p)?,
+                None => rpassword::prompt_password("Master passphrase: ")
+                    .context("reading the passphrase from the terminal")?
+                    .into(),
+            };
+            use age::secrecy::ExposeSecret as _;
+            let passphrase = Passphrase(pass.expose_secret().to_owned());
+            rt.block_on(client.call(Request::Unlock { passphrase }))?;
+            println!("daemon unlocked");
+        }
+        KeysCommand::Lock => {
+            let Some((rt, mut client)) = ctx.daemon()? else {
+                bail!(
+                    "no packline daemon is running on {}",
+                    ctx.cfg.service.socket_path().display()
+                );
+            };
+            rt.block_on(client.call(Request::Lock))?;
+            println!("daemon locked");
         }
         KeysCommand::Show => {
             let store = ctx.open()?;
@@ -654,7 +772,6 @@ fn import(ctx: &Ctx, files: &[PathBuf], now: DateTime<Utc>) -> Result<ExitCode> 
 }
 
 fn list(ctx: &Ctx, state: Option<&str>, json: bool) -> Result<ExitCode> {
-    ctx.require(Role::Packer, "listing orders")?;
     let state = state
         .map(|s| {
             OrderState::parse(s).with_context(|| {
@@ -665,12 +782,39 @@ fn list(ctx: &Ctx, state: Option<&str>, json: bool) -> Result<ExitCode> {
             })
         })
         .transpose()?;
+    if let Some((rt, mut client)) = ctx.daemon()? {
+        let mut rows = Vec::new();
+        for s in state.map_or(OrderState::ALL.to_vec(), |s| vec![s]) {
+            let mut offset = 0;
+            loop {
+                let page = match rt.block_on(client.call(Request::Queue {
+                    state: Some(s),
+                    search: None,
+                    offset,
+                    limit: packline::service::MAX_PAGE,
+                }))? {
+                    Reply::Queue(p) => p,
+                    other => bail!("unexpected reply from the daemon: {other:?}"),
+                };
+                offset += page.rows.len() as u32;
+                rows.extend(page.rows);
+                if !page.more {
+                    break;
+                }
+            }
+        }
+        return print_orders(rows.into_iter().map(Ok), json);
+    }
+    ctx.require(Role::Packer, "listing orders")?;
     let store = ctx.open()?;
+    print_orders(store.list(state).map(|r| r.map_err(Into::into)), json)
+}
+
+fn print_orders(rows: impl Iterator<Item = Result<OrderRecord>>, json: bool) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     use std::io::Write as _;
     if json {
-        let rows: Vec<serde_json::Value> = store
-            .list(state)
+        let rows: Vec<serde_json::Value> = rows
             .map(|r| r.map(|r| order_json(&r)))
             .collect::<Result<_, _>>()?;
         serde_json::to_writer_pretty(&mut out, &rows)?;
@@ -681,7 +825,7 @@ fn list(ctx: &Ctx, state: Option<&str>, json: bool) -> Result<ExitCode> {
             "{:<22} {:<10} {:<17} {:>5}  {:<10} RECIPIENT",
             "ORDER", "STATE", "SHIP BY", "UNITS", "SERVICE"
         )?;
-        for r in store.list(state) {
+        for r in rows {
             let r = r?;
             writeln!(
                 out,
@@ -741,6 +885,21 @@ fn lookup(ctx: &Ctx, args: LookupArgs, now: DateTime<Utc>) -> Result<ExitCode> {
     }
     let raw = args.order.as_deref().unwrap_or_default();
     let id = OrderId::parse(raw).map_err(|e| anyhow::anyhow!("--order: {e}"))?;
+    if args.reveal
+        && let Some((rt, mut client)) = ctx.daemon()?
+    {
+        let reply = rt.block_on(client.call(Request::Reveal {
+            order: id.to_string(),
+            reason: args.reason.clone().unwrap_or_default(),
+        }))?;
+        let Reply::Revealed { lines, .. } = reply else {
+            bail!("unexpected reply from the daemon");
+        };
+        for l in &lines.0 {
+            println!("{l}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.reveal {
         ctx.require(Role::Lead, "revealing a recipient")?;
         let mut store = ctx.open()?;

@@ -1,7 +1,10 @@
-//! Pure warehouse types and state machines: orders, their lifecycle, recipients.
+//! Pure warehouse types and state machines: orders and their lifecycle, picking, packing,
+//! recipients.
 //! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format.
 
 pub mod order;
+pub mod pack;
+pub mod pick;
 pub mod recipient;
 pub mod text;
 
@@ -9,4 +12,6 @@ pub use order::{
     Event, IllegalTransition, Order, OrderId, OrderIdError, OrderLine, OrderRecord, OrderState,
     ServiceLevel, Window,
 };
+pub use pack::{PackCheck, PackRefusal, Parcel};
+pub use pick::{Locations, PickBatch, PickRefusal, PickScan, ShortPick};
 pub use recipient::{GiftMessage, Recipient};

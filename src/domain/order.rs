@@ -487,3 +487,37 @@ mod tests {
         }
     }
 }
+
+/// Orders for the unit tests of the other domain modules.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+    use chrono::TimeZone;
+
+    pub fn order_with(id: &str, lines: &[(&str, u32)]) -> Order {
+        let t = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        Order {
+            id: OrderId::parse(id).unwrap(),
+            marketplace_id: None,
+            created: t,
+            updated: t,
+            ship_by: Window::default(),
+            deliver_by: Window::default(),
+            service_level: ServiceLevel::Standard,
+            prime: false,
+            business: false,
+            lines: lines
+                .iter()
+                .enumerate()
+                .map(|(i, (sku, q))| OrderLine {
+                    item_id: format!("item{i}"),
+                    sku: (*sku).to_owned(),
+                    asin: format!("B00000000{i}"),
+                    title: format!("{sku} title"),
+                    quantity_ordered: *q,
+                    quantity_shipped: 0,
+                })
+                .collect(),
+        }
+    }
+}

@@ -28,6 +28,67 @@ pub enum SyncError {
     Store(#[from] store::Error),
 }
 
+/// Where a sync keeps its watermark and imports its pages: the store itself (`packline sync`),
+/// or the service that owns it (the daemon, which must not hold the store across requests).
+pub trait SyncTarget {
+    fn meta_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, store::Error>;
+    fn set_meta_time(&self, key: &str, t: DateTime<Utc>) -> Result<(), store::Error>;
+    fn meta_text(&self, key: &str) -> Result<Option<String>, store::Error>;
+    fn set_meta_text(&self, key: &str, value: &str) -> Result<(), store::Error>;
+    fn import(
+        &mut self,
+        orders: Vec<crate::amazon::ImportedOrder>,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts, store::Error>;
+}
+
+impl SyncTarget for Store {
+    fn meta_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, store::Error> {
+        Store::meta_time(self, key)
+    }
+    fn set_meta_time(&self, key: &str, t: DateTime<Utc>) -> Result<(), store::Error> {
+        Store::set_meta_time(self, key, t)
+    }
+    fn meta_text(&self, key: &str) -> Result<Option<String>, store::Error> {
+        Store::meta_text(self, key)
+    }
+    fn set_meta_text(&self, key: &str, value: &str) -> Result<(), store::Error> {
+        Store::set_meta_text(self, key, value)
+    }
+    fn import(
+        &mut self,
+        orders: Vec<crate::amazon::ImportedOrder>,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts, store::Error> {
+        Store::import(self, orders, user, now)
+    }
+}
+
+impl SyncTarget for &super::Service {
+    fn meta_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, store::Error> {
+        self.with_store(|s| s.meta_time(key))
+    }
+    fn set_meta_time(&self, key: &str, t: DateTime<Utc>) -> Result<(), store::Error> {
+        self.with_store(|s| s.set_meta_time(key, t))
+    }
+    fn meta_text(&self, key: &str) -> Result<Option<String>, store::Error> {
+        self.with_store(|s| s.meta_text(key))
+    }
+    fn set_meta_text(&self, key: &str, value: &str) -> Result<(), store::Error> {
+        self.with_store(|s| s.set_meta_text(key, value))
+    }
+    fn import(
+        &mut self,
+        orders: Vec<crate::amazon::ImportedOrder>,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts, store::Error> {
+        self.with_store_mut(|s| s.import(orders, user, now))
+    }
+}
+
 pub struct SyncPlan {
     pub marketplace_ids: Vec<String>,
     pub lookback_days: u32,
@@ -36,7 +97,7 @@ pub struct SyncPlan {
 /// One full sync. `progress` is told the running counts after each page.
 pub async fn sync_once(
     api: &SpApi,
-    store: &mut Store,
+    store: &mut impl SyncTarget,
     plan: &SyncPlan,
     user: &str,
     now: DateTime<Utc>,
@@ -86,7 +147,7 @@ pub async fn sync_once(
 #[allow(clippy::too_many_arguments)]
 async fn fetch_all(
     api: &SpApi,
-    store: &mut Store,
+    store: &mut impl SyncTarget,
     q: &mut SearchOrders,
     user: &str,
     now: DateTime<Utc>,

@@ -6,7 +6,9 @@
 //! flushed before the call returns.
 
 pub mod audit;
+pub mod floor;
 pub mod index;
+pub mod queue;
 pub mod retention;
 pub mod seal;
 
@@ -126,6 +128,8 @@ struct Trees {
     exceptions: sled::Tree,
     audit: sled::Tree,
     meta: sled::Tree,
+    /// Work in progress on the floor: claims, pick batches, pack checks, parcels.
+    floor: sled::Tree,
 }
 
 impl Trees {
@@ -141,6 +145,7 @@ impl Trees {
             exceptions: db.open_tree("exceptions")?,
             audit: db.open_tree("audit")?,
             meta: db.open_tree("meta")?,
+            floor: db.open_tree("floor")?,
         })
     }
 }
@@ -157,6 +162,7 @@ struct Tx<'a> {
     exceptions: &'a TransactionalTree,
     audit: &'a TransactionalTree,
     meta: &'a TransactionalTree,
+    floor: &'a TransactionalTree,
 }
 
 const META_MASTER: &[u8] = b"master_recipient";
@@ -357,8 +363,9 @@ impl Store {
             &t.exceptions,
             &t.audit,
             &t.meta,
+            &t.floor,
         )
-            .transaction(|(o, r, q, s, n, e, p, x, a, m)| {
+            .transaction(|(o, r, q, s, n, e, p, x, a, m, fl)| {
                 f(&Tx {
                     orders: o,
                     recipients: r,
@@ -370,6 +377,7 @@ impl Store {
                     exceptions: x,
                     audit: a,
                     meta: m,
+                    floor: fl,
                 })
             })?;
         Ok(r)
@@ -380,6 +388,18 @@ impl Store {
     fn record_audit(&self, rec: &audit::Record<'_>) -> Result<(), Error> {
         self.transact(|tx| audit::append(tx.audit, tx.meta, rec).map(|_| ()))?;
         self.flush()
+    }
+
+    /// Records a refused attempt (a user with no role, say) in the audit log.
+    pub fn record_refusal(&self, user: &str, action: &str, reason: &str) -> Result<(), Error> {
+        let action = format!("refused:{action}");
+        self.record_audit(&audit::Record {
+            at: Utc::now(),
+            user,
+            action: &action,
+            order: None,
+            reason: Some(reason),
+        })
     }
 
     /// Makes everything written so far durable.
@@ -678,32 +698,7 @@ impl Store {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, Error> {
-        let rec = self.transact(|tx| {
-            let rec = step(tx, id, event, user, None, now)?;
-            let mut notes: Vec<ExceptionNote> = match tx.exceptions.get(id.as_str())? {
-                Some(v) => serde_json::from_slice(&v)
-                    .map_err(|e| Error::CorruptOrder(format!("exception notes: {e}")))
-                    .or_else(abort)?,
-                None => Vec::new(),
-            };
-            if event == Event::RaiseException {
-                notes.push(ExceptionNote {
-                    raised_at: now,
-                    raised_by: user.to_owned(),
-                    note: text.to_owned(),
-                    resolved_at: None,
-                    resolved_by: None,
-                    resolution: None,
-                });
-            } else if let Some(open) = notes.iter_mut().rev().find(|n| n.resolved_at.is_none()) {
-                open.resolved_at = Some(now);
-                open.resolved_by = Some(user.to_owned());
-                open.resolution = Some(text.to_owned());
-            }
-            tx.exceptions
-                .insert(id.as_str(), serde_json::to_vec(&notes).expect("serializes"))?;
-            Ok(rec)
-        })?;
+        let rec = self.transact(|tx| exception_step(tx, id, event, user, text, now))?;
         self.flush()?;
         Ok(rec)
     }
@@ -965,6 +960,41 @@ fn apply_plan(tx: &Tx<'_>, p: &ImportPlan, user: &str, now: DateTime<Utc>) -> Tx
         )?;
     }
     Ok(())
+}
+
+/// Raises or resolves an exception inside a transaction, keeping its note.
+fn exception_step(
+    tx: &Tx<'_>,
+    id: &OrderId,
+    event: Event,
+    user: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> TxResult<OrderRecord> {
+    let rec = step(tx, id, event, user, None, now)?;
+    let mut notes: Vec<ExceptionNote> = match tx.exceptions.get(id.as_str())? {
+        Some(v) => serde_json::from_slice(&v)
+            .map_err(|e| Error::CorruptOrder(format!("exception notes: {e}")))
+            .or_else(abort)?,
+        None => Vec::new(),
+    };
+    if event == Event::RaiseException {
+        notes.push(ExceptionNote {
+            raised_at: now,
+            raised_by: user.to_owned(),
+            note: text.to_owned(),
+            resolved_at: None,
+            resolved_by: None,
+            resolution: None,
+        });
+    } else if let Some(open) = notes.iter_mut().rev().find(|n| n.resolved_at.is_none()) {
+        open.resolved_at = Some(now);
+        open.resolved_by = Some(user.to_owned());
+        open.resolution = Some(text.to_owned());
+    }
+    tx.exceptions
+        .insert(id.as_str(), serde_json::to_vec(&notes).expect("serializes"))?;
+    Ok(rec)
 }
 
 /// One lifecycle step inside a transaction: read, apply the event, write, audit.

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Months, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     Error, ExceptionNote, Store, TxResult, audit, clear_names, decode_record, encode_record,
@@ -65,7 +65,7 @@ impl Default for RetentionPolicy {
 }
 
 /// What a purge did: counts only.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurgeReport {
     pub recipients_destroyed: u64,
     pub orders_deleted: u64,
@@ -172,6 +172,7 @@ impl Store {
                     }
                     if delete {
                         tx.orders.remove(id)?;
+                        super::floor::forget(tx, id)?;
                         tx.queue.remove(super::queue_key(rec))?;
                         for l in &rec.order.lines {
                             tx.sku.remove(super::sku_key(&l.sku, id))?;

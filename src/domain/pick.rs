@@ -1,0 +1,395 @@
+//! Picking: a batch of orders walked as one list of SKU lines sorted by bin, and the scans that
+//! fill it. Pure: the service stores a `PickBatch` and feeds it scans in arrival order.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::order::{Order, OrderId};
+use super::text::is_hazard;
+
+/// Where each SKU lives and which barcodes identify it, from the site's locations file
+/// (`sku,bin,barcodes` CSV; barcodes separated by spaces or `;`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Locations {
+    by_sku: HashMap<String, Location>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub bin: String,
+    pub barcodes: Vec<String>,
+}
+
+/// A locations file line that cannot be used, with its line number (1-based, header included).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct LocationError {
+    pub line: u64,
+    pub reason: String,
+}
+
+impl Locations {
+    /// Reads `sku,bin,barcodes` rows; a header row starting with `sku` is skipped. Fields with
+    /// control or invisible characters are refused: they would be drawn on a packer's screen.
+    pub fn from_csv(text: &str) -> Result<Locations, LocationError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let mut by_sku = HashMap::new();
+        for row in reader.records() {
+            let row = row.map_err(|e| LocationError {
+                line: e.position().map_or(0, |p| p.line()),
+                reason: e.to_string(),
+            })?;
+            let line = row.position().map_or(0, |p| p.line());
+            let err = |reason: String| LocationError { line, reason };
+            let sku = row.get(0).unwrap_or_default();
+            if line == 1 && sku.eq_ignore_ascii_case("sku") {
+                continue;
+            }
+            if sku.is_empty() && row.iter().all(str::is_empty) {
+                continue;
+            }
+            if row.len() < 2 {
+                return Err(err("expected sku,bin[,barcodes]".into()));
+            }
+            let bin = row.get(1).unwrap_or_default();
+            if sku.is_empty() || bin.is_empty() {
+                return Err(err("the SKU and the bin must not be empty".into()));
+            }
+            let barcodes: Vec<String> = row
+                .get(2)
+                .unwrap_or_default()
+                .split([' ', ';'])
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect();
+            for field in [sku, bin]
+                .into_iter()
+                .chain(barcodes.iter().map(String::as_str))
+            {
+                if field.chars().any(is_hazard) {
+                    return Err(err("a field holds a control or invisible character".into()));
+                }
+            }
+            if by_sku
+                .insert(
+                    sku.to_owned(),
+                    Location {
+                        bin: bin.to_owned(),
+                        barcodes,
+                    },
+                )
+                .is_some()
+            {
+                return Err(err(format!("SKU {sku:?} is listed twice")));
+            }
+        }
+        Ok(Locations { by_sku })
+    }
+
+    pub fn get(&self, sku: &str) -> Option<&Location> {
+        self.by_sku.get(sku)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_sku.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_sku.is_empty()
+    }
+}
+
+/// Whether a scanned code names this unit: its SKU or ASIN (letters in any case), or one of its
+/// barcodes exactly.
+pub fn code_matches(code: &str, sku: &str, asin: &str, barcodes: &[String]) -> bool {
+    let code = code.trim();
+    !code.is_empty()
+        && (code.eq_ignore_ascii_case(sku)
+            || (!asin.is_empty() && code.eq_ignore_ascii_case(asin))
+            || barcodes.iter().any(|b| b == code))
+}
+
+/// One SKU of a batch: how many units to take from its bin, and for which orders.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickLine {
+    pub sku: String,
+    pub asin: String,
+    pub title: String,
+    /// `None` when the SKU is not in the locations file: such lines go last, flagged.
+    pub bin: Option<String>,
+    pub barcodes: Vec<String>,
+    pub needed: u32,
+    pub picked: u32,
+    /// Orders wanting this SKU, in ship-by order, with their quantities.
+    pub orders: Vec<(OrderId, u32)>,
+}
+
+impl PickLine {
+    pub fn is_done(&self) -> bool {
+        self.picked >= self.needed
+    }
+}
+
+/// A claimed batch of orders and its pick list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickBatch {
+    pub id: u64,
+    pub holder: String,
+    /// Orders in the batch, in ship-by order.
+    pub orders: Vec<OrderId>,
+    pub lines: Vec<PickLine>,
+    /// The bin the picker last scanned, if bins are scanned.
+    pub at_bin: Option<String>,
+}
+
+/// What a good scan did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PickScan {
+    /// A bin label: the picker is at this bin.
+    Bin { bin: String },
+    /// One unit of a line; `line` indexes `lines`.
+    Unit {
+        line: usize,
+        picked: u32,
+        needed: u32,
+    },
+}
+
+/// A scan the batch refuses. Nothing changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum PickRefusal {
+    #[error("wrong item: {code:?} is not on this pick list")]
+    WrongItem { code: String },
+    #[error("extra unit: all {needed} of {sku} are already picked")]
+    Extra { sku: String, needed: u32 },
+}
+
+impl PickBatch {
+    /// Builds the pick list: lines aggregated by SKU, sorted by bin (SKUs without a bin last),
+    /// then SKU. `orders` come in ship-by order.
+    pub fn new(id: u64, holder: &str, orders: &[Order], locations: &Locations) -> PickBatch {
+        let mut by_sku: BTreeMap<&str, PickLine> = BTreeMap::new();
+        for o in orders {
+            for l in &o.lines {
+                let qty = l.quantity_ordered.saturating_sub(l.quantity_shipped);
+                if qty == 0 {
+                    continue;
+                }
+                let line = by_sku.entry(l.sku.as_str()).or_insert_with(|| {
+                    let loc = locations.get(&l.sku);
+                    PickLine {
+                        sku: l.sku.clone(),
+                        asin: l.asin.clone(),
+                        title: l.title.clone(),
+                        bin: loc.map(|x| x.bin.clone()),
+                        barcodes: loc.map(|x| x.barcodes.clone()).unwrap_or_default(),
+                        needed: 0,
+                        picked: 0,
+                        orders: Vec::new(),
+                    }
+                });
+                line.needed = line.needed.saturating_add(qty);
+                match line.orders.iter_mut().find(|(id, _)| *id == o.id) {
+                    Some((_, q)) => *q = q.saturating_add(qty),
+                    None => line.orders.push((o.id.clone(), qty)),
+                }
+            }
+        }
+        let mut lines: Vec<PickLine> = by_sku.into_values().collect();
+        lines.sort_by(|a, b| {
+            (a.bin.is_none(), &a.bin, &a.sku).cmp(&(b.bin.is_none(), &b.bin, &b.sku))
+        });
+        PickBatch {
+            id,
+            holder: holder.to_owned(),
+            orders: orders.iter().map(|o| o.id.clone()).collect(),
+            lines,
+            at_bin: None,
+        }
+    }
+
+    /// Applies one scan: a bin label, or a unit of a line not yet complete. Prefers the line at
+    /// the current bin when one SKU's code could match several lines.
+    pub fn scan(&mut self, code: &str) -> Result<PickScan, PickRefusal> {
+        let code = code.trim();
+        if let Some(bin) = self
+            .lines
+            .iter()
+            .filter_map(|l| l.bin.as_deref())
+            .find(|b| *b == code)
+        {
+            let bin = bin.to_owned();
+            self.at_bin = Some(bin.clone());
+            return Ok(PickScan::Bin { bin });
+        }
+        let matching: Vec<usize> = (0..self.lines.len())
+            .filter(|&i| {
+                let l = &self.lines[i];
+                code_matches(code, &l.sku, &l.asin, &l.barcodes)
+            })
+            .collect();
+        let Some(&first) = matching.first() else {
+            return Err(PickRefusal::WrongItem {
+                code: code.to_owned(),
+            });
+        };
+        let Some(i) = matching.iter().copied().find(|&i| !self.lines[i].is_done()) else {
+            let l = &self.lines[first];
+            return Err(PickRefusal::Extra {
+                sku: l.sku.clone(),
+                needed: l.needed,
+            });
+        };
+        let line = &mut self.lines[i];
+        line.picked += 1;
+        Ok(PickScan::Unit {
+            line: i,
+            picked: line.picked,
+            needed: line.needed,
+        })
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.lines.iter().all(PickLine::is_done)
+    }
+
+    /// A SKU cannot be found in full. The units picked so far go to orders in ship-by order;
+    /// the orders left without all their units are taken out of the batch and returned, for the
+    /// service to move to Exception. Units picked for them are to be put back (`put_back`).
+    pub fn short(&mut self, sku: &str) -> Option<ShortPick> {
+        let line = self.lines.iter().find(|l| l.sku == sku)?;
+        let mut left = line.picked;
+        let mut shorted = Vec::new();
+        for (id, qty) in &line.orders {
+            if left >= *qty {
+                left -= qty;
+            } else {
+                shorted.push(id.clone());
+            }
+        }
+        let put_back = self.remove_orders(&shorted);
+        Some(ShortPick {
+            sku: sku.to_owned(),
+            orders: shorted,
+            put_back,
+        })
+    }
+
+    /// Takes orders out of the batch (cancelled, shorted). Picked units beyond what the rest of
+    /// the batch needs are to be put back: returned as (SKU, units).
+    pub fn remove_orders(&mut self, gone: &[OrderId]) -> Vec<(String, u32)> {
+        self.orders.retain(|o| !gone.contains(o));
+        let mut put_back = Vec::new();
+        for line in &mut self.lines {
+            line.orders.retain(|(o, _)| !gone.contains(o));
+            line.needed = line.orders.iter().map(|(_, q)| q).sum();
+            if line.picked > line.needed {
+                put_back.push((line.sku.clone(), line.picked - line.needed));
+                line.picked = line.needed;
+            }
+        }
+        self.lines.retain(|l| l.needed > 0);
+        put_back
+    }
+}
+
+/// The outcome of a short pick: which orders leave the batch and what goes back on the shelf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShortPick {
+    pub sku: String,
+    pub orders: Vec<OrderId>,
+    pub put_back: Vec<(String, u32)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::order::tests_support::order_with;
+
+    fn locs() -> Locations {
+        Locations::from_csv("sku,bin,barcodes\nMUG,A-02,0123456789012\nTEE,A-01,\n").unwrap()
+    }
+
+    #[test]
+    fn lines_are_aggregated_by_sku_and_sorted_by_bin_unknown_last() {
+        let a = order_with("111-0000001-0000001", &[("MUG", 2), ("TEE", 1)]);
+        let b = order_with("111-0000001-0000002", &[("MUG", 1), ("ZZZ", 1)]);
+        let batch = PickBatch::new(7, "ann", &[a, b], &locs());
+        let view: Vec<(&str, Option<&str>, u32)> = batch
+            .lines
+            .iter()
+            .map(|l| (l.sku.as_str(), l.bin.as_deref(), l.needed))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                ("TEE", Some("A-01"), 1),
+                ("MUG", Some("A-02"), 3),
+                ("ZZZ", None, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn scans_fill_lines_and_refuse_wrong_and_extra_units() {
+        let a = order_with("111-0000001-0000001", &[("MUG", 1)]);
+        let mut batch = PickBatch::new(1, "ann", &[a], &locs());
+        assert_eq!(batch.scan("A-02"), Ok(PickScan::Bin { bin: "A-02".into() }));
+        assert_eq!(
+            batch.scan("SOCK"),
+            Err(PickRefusal::WrongItem {
+                code: "SOCK".into()
+            })
+        );
+        assert_eq!(
+            batch.scan("0123456789012"),
+            Ok(PickScan::Unit {
+                line: 0,
+                picked: 1,
+                needed: 1
+            })
+        );
+        assert!(batch.is_complete());
+        assert_eq!(
+            batch.scan("mug"),
+            Err(PickRefusal::Extra {
+                sku: "MUG".into(),
+                needed: 1
+            })
+        );
+        assert_eq!(batch.lines[0].picked, 1);
+    }
+
+    #[test]
+    fn a_short_pick_takes_out_the_orders_left_without_their_units() {
+        let a = order_with("111-0000001-0000001", &[("MUG", 1), ("TEE", 1)]);
+        let b = order_with("111-0000001-0000002", &[("MUG", 2), ("TEE", 1)]);
+        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs());
+        batch.scan("TEE").unwrap();
+        batch.scan("TEE").unwrap();
+        batch.scan("MUG").unwrap();
+        let s = batch.short("MUG").unwrap();
+        assert_eq!(s.orders, std::slice::from_ref(&b.id));
+        assert_eq!(s.put_back, [("TEE".to_owned(), 1)]);
+        assert_eq!(batch.orders, [a.id]);
+        assert!(batch.is_complete());
+    }
+
+    #[test]
+    fn locations_errors_name_the_line() {
+        let e = Locations::from_csv("MUG,A-01\nTEE\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        let e = Locations::from_csv("MUG,A-01\nMUG,B-01\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.reason.as_str()),
+            (2, "SKU \"MUG\" is listed twice")
+        );
+        let e = Locations::from_csv("MUG,A-\u{1b}[2J\n").unwrap_err();
+        assert_eq!(e.line, 1);
+    }
+}

@@ -1,0 +1,317 @@
+//! The service's vocabulary: requests, replies, pushed notices and typed errors, all serde. The
+//! same types cross the in-process channel and the Unix socket, so the TUI and the CLI cannot
+//! tell which transport they are on. Personal data crosses only inside [`Revealed`], which has no
+//! readable `Debug` and is wiped on drop.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+pub use crate::config::Role;
+use crate::domain::{OrderId, OrderState, PackCheck, PickBatch, PickScan};
+
+/// What a client may ask.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Who am I, and what is the site's state.
+    Hello,
+    /// A page of the queue: open orders by ship-by (or one state), optionally only order ids
+    /// starting with `search`.
+    Queue {
+        state: Option<OrderState>,
+        search: Option<String>,
+        offset: u32,
+        limit: u32,
+    },
+    ClaimBatch {
+        size: Option<u32>,
+    },
+    /// Open pick batches: the caller's own, or every one for a lead with `all`.
+    Batches {
+        all: bool,
+    },
+    PickScan {
+        batch: u64,
+        code: String,
+    },
+    ShortPick {
+        batch: u64,
+        sku: String,
+        reason: String,
+    },
+    FinishPick {
+        batch: u64,
+    },
+    ReleaseBatch {
+        batch: u64,
+        reason: String,
+    },
+    ReassignBatch {
+        batch: u64,
+        to: String,
+    },
+    /// Orders picked and waiting for the pack bench.
+    Picked {
+        limit: u32,
+    },
+    PackStart {
+        order: String,
+    },
+    PackScan {
+        order: String,
+        code: String,
+    },
+    PackFinish {
+        order: String,
+        box_name: String,
+        weight_g: u32,
+    },
+    Boxes,
+    RaiseException {
+        order: String,
+        note: String,
+    },
+    ResolveException {
+        order: String,
+        resume: OrderState,
+        resolution: String,
+    },
+    Exceptions,
+    Reveal {
+        order: String,
+        reason: String,
+    },
+    Unlock {
+        passphrase: Passphrase,
+    },
+    Lock,
+    Purge {
+        as_of: Option<DateTime<Utc>>,
+    },
+    SyncStatus,
+}
+
+impl Request {
+    /// The request's name, for logs and refusals.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Hello => "hello",
+            Request::Queue { .. } => "queue",
+            Request::ClaimBatch { .. } => "claim_batch",
+            Request::Batches { .. } => "batches",
+            Request::PickScan { .. } => "pick_scan",
+            Request::ShortPick { .. } => "short_pick",
+            Request::FinishPick { .. } => "finish_pick",
+            Request::ReleaseBatch { .. } => "release_batch",
+            Request::ReassignBatch { .. } => "reassign_batch",
+            Request::Picked { .. } => "picked",
+            Request::PackStart { .. } => "pack_start",
+            Request::PackScan { .. } => "pack_scan",
+            Request::PackFinish { .. } => "pack_finish",
+            Request::Boxes => "boxes",
+            Request::RaiseException { .. } => "raise_exception",
+            Request::ResolveException { .. } => "resolve_exception",
+            Request::Exceptions => "exceptions",
+            Request::Reveal { .. } => "reveal",
+            Request::Unlock { .. } => "unlock",
+            Request::Lock => "lock",
+            Request::Purge { .. } => "purge",
+            Request::SyncStatus => "sync_status",
+        }
+    }
+}
+
+/// The master passphrase on its way to the daemon: never printed, wiped on drop.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(transparent)]
+pub struct Passphrase(pub String);
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passphrase(redacted)")
+    }
+}
+
+/// A revealed recipient, as display lines with every control character escaped. Its `Debug`
+/// shows nothing of it, and it is wiped on drop.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(transparent)]
+pub struct Revealed(pub Vec<String>);
+
+impl fmt::Debug for Revealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Revealed({} lines, redacted)", self.0.len())
+    }
+}
+
+/// A queue row is the order record itself: it holds nothing personal but the masked recipient
+/// name, which every role may see.
+pub type OrderRow = crate::domain::OrderRecord;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Orders per state, in [`OrderState::ALL`] order.
+    pub by_state: Vec<(OrderState, u64)>,
+    /// Open orders whose ship-by has passed, and those due by the end of today (UTC).
+    pub late: u64,
+    pub due_today: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuePage {
+    pub offset: u32,
+    pub rows: Vec<OrderRow>,
+    /// True when more rows follow this page.
+    pub more: bool,
+    pub counts: Counts,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxPreset {
+    pub name: String,
+    pub dims_mm: [u32; 3],
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionRow {
+    pub order: OrderId,
+    pub raised_at: DateTime<Utc>,
+    pub raised_by: String,
+    pub note: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// False when this site has no Amazon connection configured (or no daemon runs the loop).
+    pub enabled: bool,
+    pub last_ok: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub running: bool,
+}
+
+/// What a request gives back.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    Welcome {
+        user: String,
+        role: Role,
+        unlocked: bool,
+        training: bool,
+        batch_size: u32,
+    },
+    Queue(QueuePage),
+    Batch {
+        batch: Option<PickBatch>,
+    },
+    Batches {
+        batches: Vec<PickBatch>,
+    },
+    Picked {
+        batch: PickBatch,
+        scan: PickScan,
+    },
+    Shorted {
+        batch: Option<PickBatch>,
+        orders: Vec<OrderId>,
+        put_back: Vec<(String, u32)>,
+    },
+    Orders {
+        orders: Vec<OrderRow>,
+    },
+    Pack {
+        check: PackCheck,
+    },
+    Packed {
+        order: OrderRow,
+    },
+    Boxes {
+        boxes: Vec<BoxPreset>,
+    },
+    Exceptions {
+        exceptions: Vec<ExceptionRow>,
+    },
+    Revealed {
+        order: OrderId,
+        lines: Revealed,
+    },
+    Purged {
+        report: crate::store::PurgeReport,
+    },
+    Sync(SyncState),
+    Done,
+}
+
+/// Pushed to clients as things happen. Each names whom it concerns; clients show what is theirs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    /// Amazon cancelled (or another channel shipped) an order that was in someone's batch: it
+    /// has left the batch and must not be packed.
+    OrderPulled {
+        order: OrderId,
+        batch: u64,
+        holder: String,
+        state: OrderState,
+    },
+    /// A batch's claim ended without being finished (its holder disconnected, or a lead moved it).
+    ClaimReleased {
+        batch: u64,
+        holder: String,
+        reason: String,
+    },
+    SyncProgress {
+        pages: u64,
+        new: u64,
+        updated: u64,
+        cancelled: u64,
+    },
+    SyncFinished {
+        new: u64,
+        updated: u64,
+        cancelled: u64,
+        error: Option<String>,
+    },
+    PrintFinished {
+        order: OrderId,
+        ok: bool,
+        detail: String,
+    },
+    /// The daemon ended this connection, and why (sent to that client only).
+    Closed { reason: String },
+}
+
+/// Why a request was refused. Messages say what is wrong and what to do; none holds personal
+/// data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", content = "detail", rename_all = "snake_case")]
+pub enum ServiceError {
+    #[error(
+        "user {user} has no role in packline: ask a lead to add you under [roles] in the config"
+    )]
+    NoRole { user: String },
+    #[error("{action} is for a {needed} or above; {user} is a {role}", needed = needed.name(), role = role.name())]
+    Forbidden {
+        action: String,
+        needed: Role,
+        user: String,
+        role: Role,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    WrongScan { message: String },
+    #[error("{0}")]
+    Locked(String),
+    #[error("{0}")]
+    Store(String),
+    #[error("{0}")]
+    Protocol(String),
+}

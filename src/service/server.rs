@@ -1,0 +1,275 @@
+//! `packline serve`'s socket: the listener, one task per connection, the frames, and shutdown.
+//!
+//! Frames are a 4-byte big-endian length and a JSON message, at most [`MAX_FRAME`] bytes. The
+//! peer's uid comes from the kernel (`SO_PEERCRED`), never from the client. A bad frame gets an
+//! error reply and the connection is closed; every other client carries on. There is no TCP
+//! listener, ever.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+use super::{Caller, Notice, Reply, Request, Service, ServiceError};
+
+/// The largest frame either side accepts.
+pub const MAX_FRAME: usize = 1 << 20;
+
+/// A client's message: a request and the id its reply will carry.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ClientFrame {
+    pub id: u64,
+    pub request: Request,
+}
+
+/// The daemon's messages: replies, and notices pushed as they happen.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerFrame {
+    Reply {
+        id: u64,
+        result: Result<Reply, ServiceError>,
+    },
+    Notice(Notice),
+}
+
+pub fn codec() -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .length_field_length(4)
+        .max_frame_length(MAX_FRAME)
+        .new_codec()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error(
+        "another packline daemon is already serving {0}: stop it first (or set [service] socket)"
+    )]
+    InUse(PathBuf),
+    #[error("socket {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("socket group {0:?} does not exist: create it or fix [service] socket_group")]
+    NoGroup(String),
+}
+
+/// Binds the socket: 0660, in `group` if given. A stale socket file left by a crash is
+/// replaced; a live daemon's is not.
+pub fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, BindError> {
+    let io = |source| BindError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(BindError::InUse(path.to_owned()));
+        }
+        std::fs::remove_file(path).map_err(io)?;
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let listener = UnixListener::bind(path).map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
+    if let Some(g) = group {
+        let gid = nix::unistd::Group::from_name(g)
+            .ok()
+            .flatten()
+            .ok_or_else(|| BindError::NoGroup(g.to_owned()))?
+            .gid;
+        nix::unistd::chown(path, None, Some(gid))
+            .map_err(|e| io(std::io::Error::from_raw_os_error(e as i32)))?;
+    }
+    Ok(listener)
+}
+
+/// The OS user name of a uid.
+pub fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => u.name,
+        _ => format!("uid:{uid}"),
+    }
+}
+
+/// Serves until `shutdown` turns true: then stops accepting, lets each connection finish the
+/// request in hand, flushes the store and removes the socket file.
+pub async fn serve(
+    service: Arc<Service>,
+    listener: UnixListener,
+    socket: PathBuf,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    conns.spawn(connection(service.clone(), stream, shutdown.clone()));
+                }
+                Err(e) => {
+                    tracing::error!("accepting a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = std::fs::remove_file(&socket);
+    let drain = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(std::time::Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still busy after 10 s at shutdown; closing them");
+    }
+    let svc = service.clone();
+    tokio::task::spawn_blocking(move || svc.with_store(|s| s.flush()))
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)?;
+    Ok(())
+}
+
+async fn send(
+    framed: &mut Framed<UnixStream, LengthDelimitedCodec>,
+    frame: &ServerFrame,
+) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(frame).map_err(std::io::Error::other)?;
+    framed.send(bytes::Bytes::from(bytes)).await
+}
+
+async fn connection(
+    service: Arc<Service>,
+    stream: UnixStream,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let uid = match stream.peer_cred() {
+        Ok(c) => c.uid(),
+        Err(e) => {
+            tracing::warn!("a connection without peer credentials: {e}");
+            return;
+        }
+    };
+    let user = user_name(uid);
+    let mut framed = Framed::new(stream, codec());
+    let caller = match service.caller(&user) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(%user, "refused a connection: no role");
+            let svc = service.clone();
+            let who = user.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                svc.with_store(|s| s.record_refusal(&who, "connect", "no role in the config"))
+            })
+            .await;
+            let _ = send(
+                &mut framed,
+                &ServerFrame::Reply {
+                    id: 0,
+                    result: Err(e),
+                },
+            )
+            .await;
+            return;
+        }
+    };
+    service.connected(&caller.user);
+    let mut notices = service.subscribe();
+    tracing::info!(user = %caller.user, role = caller.role.name(), "client connected");
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            frame = framed.next() => {
+                let Some(frame) = frame else { break };
+                match frame {
+                    Ok(bytes) => {
+                        if !answer(&service, &caller, &mut framed, &bytes).await {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(user = %caller.user, "bad frame: {e}");
+                        let err = ServiceError::Protocol(format!(
+                            "bad frame ({e}); frames are a 4-byte length and at most {MAX_FRAME} bytes of JSON"
+                        ));
+                        let _ = send(&mut framed, &ServerFrame::Reply { id: 0, result: Err(err) }).await;
+                        break;
+                    }
+                }
+            }
+            n = notices.recv() => match n {
+                Ok(n) => {
+                    if send(&mut framed, &ServerFrame::Notice(n)).await.is_err() {
+                        break;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
+                    tracing::warn!(user = %caller.user, "a slow client missed {k} notices");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    tracing::info!(user = %caller.user, "client disconnected");
+    if service.disconnected(&caller.user) {
+        let timeout = service.settings().claim_timeout;
+        let who = caller.user.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let _ = tokio::task::spawn_blocking(move || service.release_if_gone(&who)).await;
+        });
+    }
+}
+
+/// Handles one request frame. False when the connection should close.
+async fn answer(
+    service: &Arc<Service>,
+    caller: &Caller,
+    framed: &mut Framed<UnixStream, LengthDelimitedCodec>,
+    bytes: &[u8],
+) -> bool {
+    let frame: ClientFrame = match serde_json::from_slice(bytes) {
+        Ok(f) => f,
+        Err(e) => {
+            // serde's message may quote a value; say only where the frame broke.
+            tracing::warn!(user = %caller.user, line = e.line(), column = e.column(), "malformed request");
+            let err = ServiceError::Protocol(format!(
+                "malformed request at line {} column {}: not a packline request",
+                e.line(),
+                e.column()
+            ));
+            let _ = send(
+                framed,
+                &ServerFrame::Reply {
+                    id: 0,
+                    result: Err(err),
+                },
+            )
+            .await;
+            return false;
+        }
+    };
+    let svc = service.clone();
+    let who = caller.clone();
+    let result = tokio::task::spawn_blocking(move || svc.handle(&who, frame.request))
+        .await
+        .unwrap_or_else(|e| Err(ServiceError::Store(format!("request failed: {e}"))));
+    send(
+        framed,
+        &ServerFrame::Reply {
+            id: frame.id,
+            result,
+        },
+    )
+    .await
+    .is_ok()
+}

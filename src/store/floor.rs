@@ -1,0 +1,362 @@
+//! Work in progress on the floor, in the `floor` tree: who holds which order (claims), pick
+//! batches with their scan counts, pack checks, and the parcel an order leaves in.
+//!
+//! Claims are taken in one transaction with the orders' move to Picking, so two packers asking
+//! at once never get the same order. Scan progress is written without a flush (sled makes it
+//! durable within its flush interval; a lost scan is re-scanned), every state change is flushed.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Error, Store, Tx, TxResult, abort, decode_record, exception_step, step};
+use crate::domain::{
+    Event, Locations, OrderId, OrderRecord, OrderState, PackCheck, Parcel, PickBatch,
+};
+
+const CLAIM: u8 = b'c';
+const BATCH: u8 = b'b';
+const PACK: u8 = b'k';
+const PARCEL: u8 = b'p';
+
+fn key(kind: u8, id: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + id.len());
+    k.push(kind);
+    k.extend_from_slice(id);
+    k
+}
+
+fn batch_key(id: u64) -> Vec<u8> {
+    key(BATCH, &id.to_be_bytes())
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    postcard::to_stdvec(v).expect("floor records serialize")
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error> {
+    postcard::from_bytes(bytes).map_err(|e| Error::CorruptOrder(format!("{what}: {e}")))
+}
+
+/// What happened to a claimed order while it was held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostClaim {
+    pub order: OrderId,
+    pub batch: u64,
+    pub holder: String,
+    pub state: OrderState,
+}
+
+impl Store {
+    /// Claims up to `size` of the oldest-due New orders for `holder` as one pick batch. The
+    /// orders move to Picking in the same transaction that records the claim. `None` when
+    /// nothing is waiting.
+    pub fn claim_batch(
+        &self,
+        holder: &str,
+        size: usize,
+        locations: &Locations,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PickBatch>, Error> {
+        let size = size.max(1);
+        // Candidates outside the transaction (sled transactions cannot scan); each is re-read
+        // inside it, so one taken meanwhile by someone else is passed over, never taken twice.
+        let mut candidates = Vec::new();
+        for rec in self.list(Some(OrderState::New)).take(size * 4) {
+            candidates.push(rec?.order.id);
+        }
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let batch_id = self.db.generate_id()?;
+        let batch = self.transact(|tx| {
+            let mut orders = Vec::new();
+            for id in &candidates {
+                if orders.len() == size {
+                    break;
+                }
+                let Some(v) = tx.orders.get(id.as_str())? else {
+                    continue;
+                };
+                if decode_record(&v).or_else(abort)?.state != OrderState::New {
+                    continue;
+                }
+                let rec = step(tx, id, Event::StartPick, holder, None, now)?;
+                tx.floor
+                    .insert(key(CLAIM, id.as_str().as_bytes()), &batch_id.to_be_bytes())?;
+                orders.push(rec.order);
+            }
+            if orders.is_empty() {
+                return Ok(None);
+            }
+            let batch = PickBatch::new(batch_id, holder, &orders, locations);
+            tx.floor.insert(batch_key(batch_id), encode(&batch))?;
+            Ok(Some(batch))
+        })?;
+        self.flush()?;
+        Ok(batch)
+    }
+
+    pub fn batch(&self, id: u64) -> Result<Option<PickBatch>, Error> {
+        self.t
+            .floor
+            .get(batch_key(id))?
+            .map(|v| decode(&v, "pick batch"))
+            .transpose()
+    }
+
+    /// Every open pick batch (a handful at a time on any floor).
+    pub fn batches(&self) -> Result<Vec<PickBatch>, Error> {
+        self.t
+            .floor
+            .scan_prefix([BATCH])
+            .map(|item| decode(&item?.1, "pick batch"))
+            .collect()
+    }
+
+    /// Keeps a batch's scan counts. Not flushed: see the module comment.
+    pub fn save_batch(&self, batch: &PickBatch) -> Result<(), Error> {
+        self.t.floor.insert(batch_key(batch.id), encode(batch))?;
+        Ok(())
+    }
+
+    /// The batch an order is claimed in, if any.
+    pub fn claim_of(&self, id: &OrderId) -> Result<Option<u64>, Error> {
+        Ok(self
+            .t
+            .floor
+            .get(key(CLAIM, id.as_str().as_bytes()))?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
+    }
+
+    /// A complete batch: every order moves to Picked, the claims end.
+    pub fn finish_batch(
+        &self,
+        batch: &PickBatch,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OrderRecord>, Error> {
+        self.end_batch(batch, Event::FinishPick, user, None, now)
+    }
+
+    /// Gives a batch up: orders still Picking go back to New for someone else.
+    pub fn release_batch(
+        &self,
+        batch: &PickBatch,
+        user: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OrderRecord>, Error> {
+        self.end_batch(batch, Event::ReleasePick, user, Some(reason), now)
+    }
+
+    fn end_batch(
+        &self,
+        batch: &PickBatch,
+        event: Event,
+        user: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OrderRecord>, Error> {
+        let recs = self.transact(|tx| {
+            let mut recs = Vec::new();
+            for id in &batch.orders {
+                if !claimed_in(tx, id, batch.id)? {
+                    continue;
+                }
+                tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))?;
+                recs.push(step(tx, id, event, user, reason, now)?);
+            }
+            tx.floor.remove(batch_key(batch.id))?;
+            Ok(recs)
+        })?;
+        self.flush()?;
+        Ok(recs)
+    }
+
+    /// Takes orders out of a batch and off the line as exceptions with a note (a short pick).
+    /// `batch` is the batch as it stands after the orders were removed from it.
+    pub fn except_from_batch(
+        &self,
+        batch: &PickBatch,
+        orders: &[OrderId],
+        user: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        self.transact(|tx| {
+            for id in orders {
+                if claimed_in(tx, id, batch.id)? {
+                    tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))?;
+                }
+                exception_step(tx, id, Event::RaiseException, user, note, now)?;
+            }
+            save_or_drop(tx, batch)?;
+            Ok(())
+        })?;
+        self.flush()
+    }
+
+    /// Raises an exception on any open order; a claimed one also leaves its batch.
+    pub fn raise_exception_on_floor(
+        &self,
+        id: &OrderId,
+        user: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<OrderRecord, Error> {
+        let rec = self.transact(|tx| {
+            if let Some(b) = tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))? {
+                let batch_id = b.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+                if let Some(v) = tx.floor.get(batch_key(batch_id))? {
+                    let mut batch: PickBatch = decode(&v, "pick batch").or_else(abort)?;
+                    batch.remove_orders(std::slice::from_ref(id));
+                    save_or_drop(tx, &batch)?;
+                }
+            }
+            tx.floor.remove(key(PACK, id.as_str().as_bytes()))?;
+            exception_step(tx, id, Event::RaiseException, user, note, now)
+        })?;
+        self.flush()?;
+        Ok(rec)
+    }
+
+    /// Hands a batch to another person (a lead's call), with an audit entry.
+    pub fn reassign_batch(
+        &self,
+        batch_id: u64,
+        to: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PickBatch, Error> {
+        let batch = self.transact(|tx| {
+            let Some(v) = tx.floor.get(batch_key(batch_id))? else {
+                return abort(Error::Usage(format!("pick batch {batch_id} is not open")));
+            };
+            let mut batch: PickBatch = decode(&v, "pick batch").or_else(abort)?;
+            let reason = format!("batch {batch_id} from {} to {to}", batch.holder);
+            batch.holder = to.to_owned();
+            tx.floor.insert(batch_key(batch_id), encode(&batch))?;
+            super::audit::append(
+                tx.audit,
+                tx.meta,
+                &super::audit::Record {
+                    at: now,
+                    user: by,
+                    action: "reassign",
+                    order: None,
+                    reason: Some(&reason),
+                },
+            )?;
+            Ok(batch)
+        })?;
+        self.flush()?;
+        Ok(batch)
+    }
+
+    /// Claims whose order is no longer Picking (Amazon cancelled it, it shipped elsewhere, a
+    /// lead moved it): the order leaves its batch and the claim ends. Returned so the holder
+    /// can be told.
+    pub fn reconcile_claims(&self) -> Result<Vec<LostClaim>, Error> {
+        let mut lost = Vec::new();
+        for item in self.t.floor.scan_prefix([CLAIM]) {
+            let (k, v) = item?;
+            let Ok(id) = OrderId::parse(&String::from_utf8_lossy(&k[1..])) else {
+                continue;
+            };
+            let batch = v.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            let state = self.get(&id)?.map(|r| r.state);
+            if state == Some(OrderState::Picking) {
+                continue;
+            }
+            let holder = self.transact(|tx| {
+                tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))?;
+                let Some(v) = tx.floor.get(batch_key(batch))? else {
+                    return Ok(String::new());
+                };
+                let mut b: PickBatch = decode(&v, "pick batch").or_else(abort)?;
+                b.remove_orders(std::slice::from_ref(&id));
+                save_or_drop(tx, &b)?;
+                Ok(b.holder)
+            })?;
+            lost.push(LostClaim {
+                order: id,
+                batch,
+                holder,
+                state: state.unwrap_or(OrderState::Cancelled),
+            });
+        }
+        if !lost.is_empty() {
+            self.flush()?;
+        }
+        Ok(lost)
+    }
+
+    pub fn pack_check(&self, id: &OrderId) -> Result<Option<PackCheck>, Error> {
+        self.t
+            .floor
+            .get(key(PACK, id.as_str().as_bytes()))?
+            .map(|v| decode(&v, "pack check"))
+            .transpose()
+    }
+
+    /// Keeps a pack check's scan counts. Not flushed: see the module comment.
+    pub fn save_pack_check(&self, check: &PackCheck) -> Result<(), Error> {
+        self.t
+            .floor
+            .insert(key(PACK, check.order.as_str().as_bytes()), encode(check))?;
+        Ok(())
+    }
+
+    /// A complete check: the order is Packed with its parcel, in one transaction.
+    pub fn finish_pack(
+        &self,
+        id: &OrderId,
+        parcel: &Parcel,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<OrderRecord, Error> {
+        let rec = self.transact(|tx| {
+            let rec = step(tx, id, Event::FinishPack, user, None, now)?;
+            tx.floor.remove(key(PACK, id.as_str().as_bytes()))?;
+            tx.floor
+                .insert(key(PARCEL, id.as_str().as_bytes()), encode(parcel))?;
+            Ok(rec)
+        })?;
+        self.flush()?;
+        Ok(rec)
+    }
+
+    pub fn parcel(&self, id: &OrderId) -> Result<Option<Parcel>, Error> {
+        self.t
+            .floor
+            .get(key(PARCEL, id.as_str().as_bytes()))?
+            .map(|v| decode(&v, "parcel"))
+            .transpose()
+    }
+}
+
+fn claimed_in(tx: &Tx<'_>, id: &OrderId, batch: u64) -> TxResult<bool> {
+    Ok(tx
+        .floor
+        .get(key(CLAIM, id.as_str().as_bytes()))?
+        .is_some_and(|v| v.as_ref() == batch.to_be_bytes()))
+}
+
+/// Stores a batch, or removes it once no order is left in it.
+fn save_or_drop(tx: &Tx<'_>, batch: &PickBatch) -> TxResult<()> {
+    if batch.orders.is_empty() {
+        tx.floor.remove(batch_key(batch.id))?;
+    } else {
+        tx.floor.insert(batch_key(batch.id), encode(batch))?;
+    }
+    Ok(())
+}
+
+/// Removes an order's floor entries (retention deleting the order record).
+pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
+    for kind in [CLAIM, PACK, PARCEL] {
+        tx.floor.remove(key(kind, id.as_bytes()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! Reading the queue: open orders merged across states by ship-by, pages of it, and counts.
+//! Cost follows the page asked for (plus the keys skipped to reach it), never the store size,
+//! except for [`Store::queue_counts`], which the service caches.
+
+use chrono::{DateTime, Utc};
+
+use super::{Error, Store, decode_record, queue_id};
+use crate::domain::{OrderId, OrderRecord, OrderState};
+
+/// The states a warehouse works on, in the order the queue shows them when ship-by is equal.
+pub const OPEN_STATES: [OrderState; 6] = [
+    OrderState::Exception,
+    OrderState::New,
+    OrderState::Picking,
+    OrderState::Picked,
+    OrderState::Packed,
+    OrderState::Labelled,
+];
+
+/// Per-state counts, and open orders late or due by `due_by`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub by_state: Vec<(OrderState, u64)>,
+    pub late: u64,
+    pub due: u64,
+}
+
+fn ship_by_secs(key: &[u8]) -> i64 {
+    key.get(1..9)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, |b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+}
+
+impl Store {
+    /// A page of the queue: one state, or every open state merged by ship-by then order id.
+    pub fn queue_page(
+        &self,
+        state: Option<OrderState>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<OrderRecord>, bool), Error> {
+        let states: Vec<OrderState> = match state {
+            Some(s) => vec![s],
+            None => OPEN_STATES.to_vec(),
+        };
+        let mut iters: Vec<_> = states
+            .iter()
+            .map(|s| self.t.queue.scan_prefix([s.code()]).keys().peekable())
+            .collect();
+        let mut rows = Vec::new();
+        let mut skipped = 0;
+        loop {
+            // The smallest (ship-by, id) among the heads of the per-state scans.
+            let mut best: Option<(usize, sled::IVec)> = None;
+            for (i, it) in iters.iter_mut().enumerate() {
+                match it.peek() {
+                    Some(Ok(k)) if best.as_ref().is_none_or(|(_, b)| k[1..] < b[1..]) => {
+                        best = Some((i, k.clone()));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) => {
+                        it.next().transpose()?;
+                    }
+                    None => {}
+                }
+            }
+            let Some((i, key)) = best else {
+                return Ok((rows, false));
+            };
+            iters[i].next();
+            if rows.len() == limit {
+                return Ok((rows, true));
+            }
+            // A stale entry (see `Store::list`) is not a row.
+            let Some(rec) = self.queue_entry(&key)? else {
+                continue;
+            };
+            if skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            rows.push(rec);
+        }
+    }
+
+    /// Orders whose id starts with `prefix`, by id.
+    pub fn search_ids(
+        &self,
+        prefix: &str,
+        state: Option<OrderState>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<OrderRecord>, bool), Error> {
+        let mut rows = Vec::new();
+        let mut skipped = 0;
+        for item in self.t.orders.scan_prefix(prefix.as_bytes()) {
+            let rec = decode_record(&item?.1)?;
+            if state.is_some_and(|s| s != rec.state) {
+                continue;
+            }
+            if skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            if rows.len() == limit {
+                return Ok((rows, true));
+            }
+            rows.push(rec);
+        }
+        Ok((rows, false))
+    }
+
+    /// Counts every state by walking the queue keys (no record is read). Linear in the store.
+    pub fn queue_counts(
+        &self,
+        now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
+    ) -> Result<QueueCounts, Error> {
+        let mut c = QueueCounts::default();
+        for s in OrderState::ALL {
+            let mut n = 0;
+            let open = !s.is_closed();
+            for k in self.t.queue.scan_prefix([s.code()]).keys() {
+                let k = k?;
+                n += 1;
+                if open {
+                    let t = ship_by_secs(&k);
+                    if t < now.timestamp() {
+                        c.late += 1;
+                    } else if t <= due_by.timestamp() {
+                        c.due += 1;
+                    }
+                }
+            }
+            c.by_state.push((s, n));
+        }
+        Ok(c)
+    }
+
+    /// Orders in one state, ids only, in queue order (ship-by).
+    pub fn ids_in(&self, state: OrderState, limit: usize) -> Result<Vec<OrderId>, Error> {
+        let mut ids = Vec::new();
+        for k in self.t.queue.scan_prefix([state.code()]).keys() {
+            if ids.len() == limit {
+                break;
+            }
+            let k = k?;
+            if let Ok(id) = OrderId::parse(&String::from_utf8_lossy(queue_id(&k))) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+}

@@ -1,0 +1,494 @@
+//! The service over its real Unix socket: concurrent claims, release on disconnect, bad frames,
+//! role enforcement for other OS users (through `setpriv`, where root is available), and clean
+//! shutdown of the real `packline serve`.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::*;
+use packline::domain::{OrderId, OrderState};
+use packline::service::client::Client;
+use packline::service::{Reply, Request, Service, ServiceError, Settings};
+use packline::store::{MasterSource, Store};
+
+fn people(n: usize) -> Vec<Person> {
+    (0..n)
+        .map(|i| person(&format!("903-{:07}-0000001", i + 1), &format!("Name {i}")))
+        .collect()
+}
+
+/// A store with `n` New orders, keys made with an identity file.
+fn store_with(dir: &Path, n: usize) -> Store {
+    let data = dir.join("data");
+    let key = dir.join("master.key");
+    Store::init_keys(&data, &MasterSource::IdentityFile(key), "lead", Utc::now()).unwrap();
+    let mut store = Store::open(&data).unwrap();
+    let ps = people(n);
+    let refs: Vec<&Person> = ps.iter().collect();
+    imp(
+        &mut store,
+        &refs,
+        "UNSHIPPED",
+        "2026-11-23T10:00:00Z",
+        Utc::now(),
+    );
+    store
+}
+
+fn settings(claim_timeout: Duration) -> Settings {
+    let mut s = Settings::from_config(&packline::config::Config::default()).unwrap();
+    s.claim_timeout = claim_timeout;
+    s
+}
+
+struct Served {
+    service: Arc<Service>,
+    socket: PathBuf,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn serve(dir: &Path, n: usize, claim_timeout: Duration) -> Served {
+    let service = Service::new(store_with(dir, n), settings(claim_timeout));
+    let socket = dir.join("packline.sock");
+    let listener = packline::service::server::bind(&socket, None).unwrap();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(packline::service::server::serve(
+        service.clone(),
+        listener,
+        socket.clone(),
+        rx,
+    ));
+    Served {
+        service,
+        socket,
+        stop,
+        task,
+    }
+}
+
+async fn queue_count(c: &mut Client, state: OrderState) -> usize {
+    match c
+        .call(Request::Queue {
+            state: Some(state),
+            search: None,
+            offset: 0,
+            limit: 500,
+        })
+        .await
+        .unwrap()
+    {
+        Reply::Queue(p) => p.rows.len(),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_clients_claiming_at_once_never_get_the_same_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), 50, Duration::from_secs(300)).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let socket = s.socket.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::connect(&socket).await.unwrap();
+            match c.call(Request::ClaimBatch { size: Some(3) }).await.unwrap() {
+                Reply::Batch { batch } => batch.map(|b| b.orders).unwrap_or_default(),
+                other => panic!("unexpected {other:?}"),
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let distinct: HashSet<&OrderId> = all.iter().collect();
+    assert_eq!(all.len(), 50, "20 claims of 3 take all 50 orders");
+    assert_eq!(distinct.len(), 50, "an order was claimed twice");
+    let mut c = Client::connect(&s.socket).await.unwrap();
+    assert_eq!(queue_count(&mut c, OrderState::Picking).await, 50);
+    assert_eq!(queue_count(&mut c, OrderState::New).await, 0);
+    s.stop.send(true).unwrap();
+    s.task.await.unwrap().unwrap();
+    assert!(!s.socket.exists(), "the socket file is removed at shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnected_clients_batch_goes_back_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), 5, Duration::from_millis(300)).await;
+    let mut watcher = Client::connect(&s.socket).await.unwrap();
+    {
+        let mut picker = Client::connect(&s.socket).await.unwrap();
+        let Reply::Batch { batch: Some(b) } = picker
+            .call(Request::ClaimBatch { size: Some(2) })
+            .await
+            .unwrap()
+        else {
+            panic!("no batch")
+        };
+        assert_eq!(b.orders.len(), 2);
+    }
+    // Same OS user: while the watcher is connected, the user has not left.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(queue_count(&mut watcher, OrderState::Picking).await, 2);
+    drop(watcher);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let picking = s
+            .service
+            .with_store(|st| st.list(Some(OrderState::Picking)).count());
+        if picking == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "claims were not released");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let new = s
+        .service
+        .with_store(|st| st.list(Some(OrderState::New)).count());
+    assert_eq!(new, 5);
+    assert!(s.service.with_store(|st| st.batches().unwrap().is_empty()));
+}
+
+/// Reads one reply frame from a raw socket.
+fn read_frame(stream: &mut std::os::unix::net::UnixStream) -> serde_json::Value {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    stream.read_exact(&mut body).unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn closed(stream: &mut std::os::unix::net::UnixStream) -> bool {
+    let mut b = [0u8; 1];
+    matches!(stream.read(&mut b), Ok(0) | Err(_))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_close_that_connection_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), 3, Duration::from_secs(300)).await;
+    let mut good = Client::connect(&s.socket).await.unwrap();
+    let socket = s.socket.clone();
+    let (oversized, malformed) = tokio::task::spawn_blocking(move || {
+        let mut a = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        a.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        a.write_all(&(8u32 << 20).to_be_bytes()).unwrap();
+        let _ = a.write_all(&[b'x'; 1024]);
+        let oversized = (read_frame(&mut a), closed(&mut a));
+        let mut b = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let body = br#"{"id": 1, "request": {"op": "launch_missiles"}}"#;
+        b.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
+        b.write_all(body).unwrap();
+        let malformed = (read_frame(&mut b), closed(&mut b));
+        (oversized, malformed)
+    })
+    .await
+    .unwrap();
+    assert_eq!(oversized.0["reply"]["result"]["Err"]["error"], "protocol");
+    assert!(
+        oversized.0["reply"]["result"]["Err"]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("bad frame"),
+        "{}",
+        oversized.0
+    );
+    assert!(oversized.1, "the oversized sender is disconnected");
+    assert_eq!(malformed.0["reply"]["result"]["Err"]["error"], "protocol");
+    assert!(malformed.1, "the malformed sender is disconnected");
+    assert_eq!(queue_count(&mut good, OrderState::New).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), 1, Duration::from_secs(300)).await;
+    let mut c = Client::connect(&s.socket).await.unwrap();
+    let Reply::Batch { batch: Some(b) } = c.call(Request::ClaimBatch { size: None }).await.unwrap()
+    else {
+        panic!("no batch")
+    };
+    let wrong = c
+        .call(Request::PickScan {
+            batch: b.id,
+            code: "NOT-A-SKU".into(),
+        })
+        .await;
+    assert!(
+        matches!(wrong, Err(ServiceError::WrongScan { .. })),
+        "{wrong:?}"
+    );
+    for _ in 0..2 {
+        c.call(Request::PickScan {
+            batch: b.id,
+            code: "SKU-HOSTILE".into(),
+        })
+        .await
+        .unwrap();
+    }
+    let extra = c
+        .call(Request::PickScan {
+            batch: b.id,
+            code: "SKU-HOSTILE".into(),
+        })
+        .await;
+    assert!(
+        matches!(extra, Err(ServiceError::WrongScan { .. })),
+        "{extra:?}"
+    );
+    c.call(Request::FinishPick { batch: b.id }).await.unwrap();
+    let order = b.orders[0].to_string();
+    c.call(Request::PackStart {
+        order: order.clone(),
+    })
+    .await
+    .unwrap();
+    let early = c
+        .call(Request::PackFinish {
+            order: order.clone(),
+            box_name: "S 20x15x10".into(),
+            weight_g: 900,
+        })
+        .await;
+    assert!(matches!(early, Err(ServiceError::Conflict(_))), "{early:?}");
+    for _ in 0..2 {
+        c.call(Request::PackScan {
+            order: order.clone(),
+            code: "b0hostile1".into(),
+        })
+        .await
+        .unwrap();
+    }
+    let Reply::Packed { order: rec } = c
+        .call(Request::PackFinish {
+            order: order.clone(),
+            box_name: "S 20x15x10".into(),
+            weight_g: 900,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(rec.state, OrderState::Packed);
+    let parcel = s
+        .service
+        .with_store(|st| st.parcel(&rec.order.id).unwrap().unwrap());
+    assert_eq!(
+        (parcel.box_name.as_str(), parcel.weight_g),
+        ("S 20x15x10", 900)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_pulls_the_order_from_its_batch_with_a_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), 2, Duration::from_secs(300)).await;
+    let mut c = Client::connect(&s.socket).await.unwrap();
+    let Reply::Batch { batch: Some(b) } = c.call(Request::ClaimBatch { size: None }).await.unwrap()
+    else {
+        panic!("no batch")
+    };
+    let gone = people(2).remove(0);
+    let gone_id = gone.order_id.clone();
+    let page = page(&[gone], "CANCELLED", "2026-11-24T10:00:00Z");
+    let body = serde_json::to_vec(&page).unwrap();
+    let orders = packline::amazon::parse_search_orders(&body, "p")
+        .unwrap()
+        .orders;
+    let svc = s.service.clone();
+    tokio::task::spawn_blocking(move || {
+        svc.with_store_mut(|st| st.import(orders, "sync", Utc::now()))
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let notice = tokio::time::timeout(Duration::from_secs(5), c.notice())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        notice,
+        packline::service::Notice::OrderPulled {
+            order: OrderId::parse(&gone_id).unwrap(),
+            batch: b.id,
+            holder: b.holder.clone(),
+            state: OrderState::Cancelled,
+        }
+    );
+    let left = s.service.with_store(|st| st.batch(b.id).unwrap().unwrap());
+    assert_eq!(left.orders.len(), 1);
+    assert!(!left.orders.contains(&OrderId::parse(&gone_id).unwrap()));
+}
+
+// --- the real daemon, with other OS users ---------------------------------------------------
+
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_daemon(site: &Site) -> Daemon {
+    let socket = site.dir.path().join("run/packline.sock");
+    let mut child = site
+        .cmd()
+        .env("PACKLINE_IDENTITY_FILE", &site.key)
+        .args(["serve", "--socket", socket.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), format!("serving on {}", socket.display()));
+    Daemon { child, socket }
+}
+
+/// Runs the packline binary as another OS user (needs root and setpriv).
+fn as_user(site: &Site, uid: u32, gid: u32, args: &[&str]) -> std::process::Output {
+    let mut c = Command::new("setpriv");
+    c.args([
+        &format!("--reuid={uid}"),
+        &format!("--regid={gid}"),
+        "--clear-groups",
+        "--",
+        env!("CARGO_BIN_EXE_packline"),
+    ])
+    .args(args)
+    .env_clear()
+    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    .env("HOME", "/tmp")
+    .env("PACKLINE_CONFIG", &site.config)
+    .env("PACKLINE_DATA_DIR", &site.data);
+    c.output().unwrap()
+}
+
+fn can_switch_users() -> Option<String> {
+    if !nix::unistd::getuid().is_root() {
+        return Some("not running as root".into());
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        return Some("setpriv is not installed".into());
+    }
+    // The test binary must be reachable by an unprivileged user.
+    let bin = Path::new(env!("CARGO_BIN_EXE_packline"));
+    for dir in bin.ancestors().skip(1) {
+        if let Ok(m) = std::fs::metadata(dir)
+            && m.permissions().mode() & 0o001 == 0
+        {
+            return Some(format!(
+                "{} is not searchable by other users",
+                dir.display()
+            ));
+        }
+    }
+    None
+}
+
+#[test]
+fn the_daemon_enforces_roles_for_each_os_user() {
+    if let Some(why) = can_switch_users() {
+        println!("skipped: {why}");
+        return;
+    }
+    let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap()
+        .name;
+    let nogroup = nix::unistd::Group::from_name("nogroup")
+        .unwrap()
+        .map_or(65534, |g| g.gid.as_raw());
+    let site = Site::new(&format!(
+        "[roles]\nleads = [{me:?}]\npackers = [\"nobody\"]\n[service]\nsocket_group = \"nogroup\"\n"
+    ));
+    site.init_identity_keys();
+    let ps = people(2);
+    site.import("p.json", &page(&ps, "UNSHIPPED", "2026-11-23T10:00:00Z"));
+    for p in [site.dir.path(), site.config.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let daemon = start_daemon(&site);
+    std::fs::set_permissions(
+        daemon.socket.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let sock_cfg = format!(
+        "[roles]\nleads = [{me:?}]\npackers = [\"nobody\"]\n[service]\nsocket = {:?}\nsocket_group = \"nogroup\"\n[log]\nfile = \"/tmp/packline-test-nobody.log\"\n",
+        daemon.socket.display().to_string()
+    );
+    std::fs::write(&site.config, sock_cfg).unwrap();
+    let id = ps[0].order_id.as_str();
+
+    // A packer: may list, may not reveal.
+    let out = as_user(&site, 65534, nogroup, &["orders", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(id));
+    let out = as_user(&site, 65534, nogroup, &reveal_args(id, "curious"));
+    assert_fails(
+        &out,
+        "revealing a recipient is for a lead or above; nobody is a packer",
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&ps[0].name));
+
+    // A user the config does not know: refused, and the refusal is audited.
+    let out = as_user(&site, 65533, nogroup, &["orders", "list"]);
+    assert_fails(&out, "user uid:65533 has no role in packline");
+
+    // The lead reveals through the daemon, with the reason audited.
+    let out = site.run(&reveal_args(id, "carrier asked"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&ps[0].name));
+
+    // SIGTERM: a clean exit, the socket removed.
+    let mut daemon = daemon;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = daemon.child.wait().unwrap();
+    assert!(status.success(), "daemon exit: {status:?}");
+    assert!(!daemon.socket.exists());
+
+    let store = Store::open(&site.data).unwrap();
+    drop(store);
+    let db = sled::open(site.data.join("db")).unwrap();
+    let entries: Vec<serde_json::Value> = db
+        .open_tree("audit")
+        .unwrap()
+        .iter()
+        .values()
+        .map(|v| serde_json::from_slice(&v.unwrap()).unwrap())
+        .collect();
+    let refused = entries
+        .iter()
+        .find(|e| e["action"] == "refused:connect")
+        .expect("the refusal is audited");
+    assert_eq!(refused["user"], "uid:65533");
+    let reveal = entries
+        .iter()
+        .find(|e| e["action"] == "reveal")
+        .expect("the reveal is audited");
+    assert_eq!(reveal["reason"], "carrier asked");
+    assert_eq!(reveal["user"], me.as_str());
+}
