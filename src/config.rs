@@ -27,6 +27,8 @@ pub struct Config {
     pub service: ServiceConfig,
     #[serde(default)]
     pub floor: FloorConfig,
+    #[serde(default)]
+    pub tui: TuiConfig,
     /// Where this config was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -114,6 +116,20 @@ impl ServiceConfig {
     pub fn claim_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.claim_timeout_secs.unwrap_or(300))
     }
+}
+
+/// The terminal UI.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuiConfig {
+    /// Keymap preset: `default`, `vim` or `rf-gun`.
+    pub keymap: Option<String>,
+    /// A keymap file merged over the preset.
+    pub keymap_file: Option<PathBuf>,
+    /// Longest gap between a scanner's keys, in ms (default 30).
+    pub scan_gap_ms: Option<u64>,
+    /// Shortest scan, in characters (default 4).
+    pub scan_min_len: Option<usize>,
 }
 
 /// The floor: where things are and what they go out in.

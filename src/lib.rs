@@ -8,3 +8,4 @@ pub mod domain;
 pub mod marketplace;
 pub mod service;
 pub mod store;
+pub mod tui;

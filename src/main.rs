@@ -45,11 +45,23 @@ struct Cli {
     )]
     passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The terminal UI (the default): through the daemon when one runs, else in this process.
+    Tui,
+    /// The training floor: a made-up marketplace, a fresh store and the TUI as a lead. Needs no
+    /// credentials and no configuration; everything is removed on exit.
+    Demo {
+        /// How many pending orders the training marketplace starts with.
+        #[arg(long, default_value_t = 40)]
+        orders: usize,
+        /// Seed for the generated orders.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Site keys: create, rotate, show.
     Keys {
         #[command(subcommand)]
@@ -368,7 +380,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         cfg,
     };
     let now = Utc::now();
-    match cli.command {
+    match cli.command.unwrap_or(Command::Tui) {
+        Command::Tui => tui(&ctx),
+        Command::Demo { orders, seed } => demo(&ctx, orders, seed),
         Command::Keys { command } => keys(&ctx, command, now),
         Command::Import { files } => import(&ctx, &files, now),
         Command::Orders {
@@ -439,6 +453,159 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn keymap(cfg: &Config) -> Result<packline::tui::keymap::Keymap> {
+    Ok(packline::tui::keymap::Keymap::load(
+        cfg.tui.keymap.as_deref().unwrap_or("default"),
+        cfg.tui.keymap_file.as_deref(),
+    )?)
+}
+
+fn scan_timing(cfg: &Config) -> packline::tui::ScanTiming {
+    let d = packline::tui::ScanTiming::default();
+    packline::tui::ScanTiming {
+        gap: cfg
+            .tui
+            .scan_gap_ms
+            .map_or(d.gap, std::time::Duration::from_millis),
+        min_len: cfg.tui.scan_min_len.unwrap_or(d.min_len),
+    }
+}
+
+fn tui(ctx: &Ctx) -> Result<ExitCode> {
+    use packline::service::{Service, Settings};
+    if !std::io::stdout().is_terminal() {
+        bail!(
+            "the terminal UI needs a terminal; for scripts use `packline orders list` and friends"
+        );
+    }
+    let keymap = keymap(&ctx.cfg)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let client = match ctx.daemon()? {
+        Some((_, c)) => c,
+        None => {
+            ctx.require(Role::Packer, "the terminal UI")?;
+            let settings = Settings::from_config(&ctx.cfg).map_err(anyhow::Error::msg)?;
+            let mut store = ctx.open()?;
+            ctx.try_unlock(&mut store, true)?;
+            Client::local(Service::new(store, settings), &ctx.user)?
+        }
+    };
+    rt.block_on(async {
+        let app = packline::tui::app::App::new(client, keymap).await?;
+        packline::tui::run(app, scan_timing(&ctx.cfg)).await?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `packline demo`: the training marketplace in this process, a fresh store with a generated key
+/// in a private temporary directory, one sync, then the TUI as a lead.
+fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
+    use packline::service::sync::{SyncPlan, sync_once};
+    use packline::service::{Service, Settings};
+    use std::os::unix::fs::DirBuilderExt as _;
+    if !std::io::stdout().is_terminal() {
+        bail!("the demo opens the terminal UI and needs a terminal");
+    }
+    let keymap = keymap(&ctx.cfg)?;
+    let dir = std::env::temp_dir().join(format!("packline-demo-{}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    struct Cleanup(PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _cleanup = Cleanup(dir.clone());
+    let data = dir.join("data");
+    let key = dir.join("master.key");
+    let now = Utc::now();
+    Store::init_keys(
+        &data,
+        &MasterSource::IdentityFile(key.clone()),
+        &ctx.user,
+        now,
+    )?;
+    let mut store = Store::open(&data)?;
+    store.unlock(&MasterSource::IdentityFile(key))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let market = packline::marketplace::server::MarketplaceConfig {
+            orders,
+            seed,
+            quota_scale: 1.0,
+            start: now - chrono::Duration::days(3) - chrono::Duration::hours(1),
+            fault_rate: 0.0,
+            faults: Vec::new(),
+            fault_delay: std::time::Duration::from_secs(1),
+            new_orders_per_minute: 0.5,
+            cancel_rate: 0.2,
+        };
+        tokio::spawn(packline::marketplace::server::serve(listener, market));
+        let api = packline::amazon::client::SpApi::new(
+            &url,
+            &format!("{url}/auth/o2/token"),
+            packline::amazon::client::Credentials {
+                client_id: "training".into(),
+                client_secret: "training".to_owned().into(),
+                refresh_token: "training".to_owned().into(),
+            },
+            std::time::Duration::from_secs(10),
+        )?;
+        let plan = SyncPlan {
+            marketplace_ids: vec!["ATVPDKIKX0DER".into()],
+            lookback_days: 30,
+        };
+        sync_once(&api, &mut store, &plan, &ctx.user, Utc::now(), |_, _| {}).await?;
+        // Every SKU gets a bin, so the pick list walks the floor in order.
+        let mut skus: Vec<String> = store
+            .list(None)
+            .filter_map(|r| r.ok())
+            .flat_map(|r| r.order.lines.into_iter().map(|l| l.sku))
+            .collect();
+        skus.sort();
+        skus.dedup();
+        let csv: String = skus
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                format!(
+                    "\"{}\",A-{:02}-{},\n",
+                    s.replace('"', "\"\""),
+                    i / 4 + 1,
+                    i % 4 + 1
+                )
+            })
+            .collect();
+        let mut settings = Settings::from_config(&ctx.cfg).map_err(anyhow::Error::msg)?;
+        settings.locations = packline::domain::Locations::from_csv(&csv).unwrap_or_default();
+        settings.roles = packline::config::RolesConfig {
+            leads: vec![ctx.user.clone()],
+            ..Default::default()
+        };
+        settings.training = true;
+        let service = Service::new(store, settings);
+        let client = Client::local(service, &ctx.user)?;
+        let app = packline::tui::app::App::new(client, keymap).await?;
+        packline::tui::run(app, scan_timing(&ctx.cfg)).await?;
+        anyhow::Ok(())
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    result?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_purge(r: &PurgeReport) {

@@ -1,0 +1,66 @@
+//! Everything the TUI can do, as data. Keymaps name the bindable actions; the internal ones are
+//! skipped by serde so no keymap can bind them.
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Quit,
+    Help,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    /// Screens.
+    Queue,
+    Pick,
+    Pack,
+    /// Pick: claim a batch; finish it; short-pick the current line; give the batch back.
+    Claim,
+    FinishPick,
+    ShortPick,
+    Release,
+    /// Pack: cycle the box preset; confirm box and weight.
+    NextBox,
+    Confirm,
+    /// Clear the typed code or close the help / alert.
+    Back,
+    Refresh,
+    /// A complete code from the scanner (or typed and Enter).
+    #[serde(skip)]
+    Scan(String),
+    /// A character typed by hand into the code field.
+    #[serde(skip)]
+    Char(char),
+    #[serde(skip)]
+    Backspace,
+    /// Enter on the code field.
+    #[serde(skip)]
+    Submit,
+}
+
+impl Action {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "help",
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Queue => "queue",
+            Action::Pick => "pick",
+            Action::Pack => "pack",
+            Action::Claim => "claim batch",
+            Action::FinishPick => "finish pick",
+            Action::ShortPick => "short-pick line",
+            Action::Release => "release batch",
+            Action::NextBox => "next box",
+            Action::Confirm => "confirm",
+            Action::Back => "back",
+            Action::Refresh => "refresh",
+            _ => "",
+        }
+    }
+}

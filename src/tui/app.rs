@@ -1,0 +1,514 @@
+//! The app: state, actions → service requests → state, and state → frame (a pure function).
+//! The loop around it (terminal, scanner timing, notices) is in [`super::run`]; tests drive
+//! [`App::act`] and [`App::notice`] headless and draw with [`App::view`] on a `TestBackend`.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::action::Action;
+use super::keymap::Keymap;
+use super::screens::{Theme, clean, pack::PackScreen, pick::PickScreen, queue::QueueScreen};
+use crate::service::client::Client;
+use crate::service::{Notice, Reply, Request, Role, ServiceError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Queue,
+    Pick,
+    Pack,
+}
+
+impl Screen {
+    pub fn key(self) -> &'static str {
+        match self {
+            Screen::Queue => "queue",
+            Screen::Pick => "pick",
+            Screen::Pack => "pack",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    pub text: String,
+    pub error: bool,
+}
+
+pub struct App {
+    pub client: Client,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub screen: Screen,
+    pub user: String,
+    pub role: Role,
+    pub training: bool,
+    pub unlocked: bool,
+    pub batch_size: u32,
+    pub queue: QueueScreen,
+    pub pick: PickScreen,
+    pub pack: PackScreen,
+    pub alert: Option<Alert>,
+    /// The code field: typed by hand, submitted with Enter.
+    pub input: String,
+    pub help: bool,
+    pub quit: bool,
+    /// Rows the queue can show (set from the terminal size).
+    pub page: u16,
+    /// Ring the terminal bell on the next frame.
+    pub bell: bool,
+    pub sync_line: String,
+    pub connection: &'static str,
+}
+
+/// The smallest terminal packline draws into.
+pub const MIN_W: u16 = 40;
+pub const MIN_H: u16 = 12;
+
+impl App {
+    pub async fn new(mut client: Client, keymap: Keymap) -> Result<App, ServiceError> {
+        let Reply::Welcome {
+            user,
+            role,
+            unlocked,
+            training,
+            batch_size,
+        } = client.call(Request::Hello).await?
+        else {
+            return Err(ServiceError::Protocol("unexpected reply to hello".into()));
+        };
+        let connection = if client.is_local() { "local" } else { "daemon" };
+        let mut app = App {
+            client,
+            keymap,
+            theme: Theme::from_env(),
+            screen: Screen::Queue,
+            user,
+            role,
+            training,
+            unlocked,
+            batch_size,
+            queue: QueueScreen::default(),
+            pick: PickScreen::default(),
+            pack: PackScreen::default(),
+            alert: None,
+            input: String::new(),
+            help: false,
+            quit: false,
+            page: 18,
+            bell: false,
+            sync_line: String::new(),
+            connection,
+        };
+        let boxes = app.client.call(Request::Boxes).await?;
+        app.pack.apply(boxes);
+        let mine = app.client.call(Request::Batches { all: false }).await?;
+        app.pick.apply(mine);
+        app.refresh().await;
+        Ok(app)
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.alert = Some(Alert {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    fn fail(&mut self, e: &ServiceError) {
+        self.alert = Some(Alert {
+            text: e.to_string(),
+            error: true,
+        });
+        self.bell = true;
+    }
+
+    async fn call(&mut self, req: Request) -> Option<Reply> {
+        match self.client.call(req).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.fail(&e);
+                None
+            }
+        }
+    }
+
+    pub async fn refresh(&mut self) {
+        if self.screen == Screen::Queue {
+            let req = self.queue.request(self.page);
+            if let Some(r) = self.call(req).await {
+                self.queue.apply(r);
+            }
+        }
+    }
+
+    /// Applies one action. Scans are handled here strictly in the order they arrive.
+    pub async fn act(&mut self, action: Action) {
+        if self.help && !matches!(action, Action::Scan(_)) {
+            self.help = false;
+            if matches!(action, Action::Help | Action::Back) {
+                return;
+            }
+        }
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.help = true,
+            Action::Back => {
+                self.input.clear();
+                self.alert = None;
+                if self.screen == Screen::Queue && self.queue.search.take().is_some() {
+                    self.queue.offset = 0;
+                    self.refresh().await;
+                }
+            }
+            Action::Queue => {
+                self.screen = Screen::Queue;
+                self.refresh().await;
+            }
+            Action::Pick => self.screen = Screen::Pick,
+            Action::Pack => self.screen = Screen::Pack,
+            Action::Refresh => self.refresh().await,
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+                let delta = match action {
+                    Action::Up => -1,
+                    Action::Down => 1,
+                    Action::PageUp => -i64::from(self.page),
+                    _ => i64::from(self.page),
+                };
+                match self.screen {
+                    Screen::Queue => {
+                        if self.queue.move_by(delta, self.page) {
+                            self.refresh().await;
+                        }
+                    }
+                    Screen::Pick => self.pick.move_by(delta),
+                    Screen::Pack => {}
+                }
+            }
+            Action::Claim => {
+                if self.pick.batch.is_some() {
+                    self.info("finish or give back the batch in hand first");
+                    return;
+                }
+                if let Some(r) = self.call(Request::ClaimBatch { size: None }).await {
+                    let msg = self.pick.apply(r);
+                    self.screen = Screen::Pick;
+                    if let Some(m) = msg {
+                        self.info(m);
+                    }
+                }
+            }
+            Action::FinishPick => {
+                let Some(id) = self.pick.batch.as_ref().map(|b| b.id) else {
+                    return;
+                };
+                if self.call(Request::FinishPick { batch: id }).await.is_some() {
+                    self.pick.batch = None;
+                    self.info(format!("batch {id} picked: take it to packing"));
+                }
+            }
+            Action::ShortPick => {
+                let Some((id, sku)) = self.pick.batch.as_ref().and_then(|b| {
+                    b.lines
+                        .get(self.pick.selected)
+                        .map(|l| (b.id, l.sku.clone()))
+                }) else {
+                    return;
+                };
+                let reason = if self.input.trim().is_empty() {
+                    "not found in its bin".to_owned()
+                } else {
+                    std::mem::take(&mut self.input)
+                };
+                if let Some(r) = self
+                    .call(Request::ShortPick {
+                        batch: id,
+                        sku,
+                        reason,
+                    })
+                    .await
+                    && let Some(m) = self.pick.apply(r)
+                {
+                    self.info(m);
+                }
+            }
+            Action::Release => {
+                let Some(id) = self.pick.batch.as_ref().map(|b| b.id) else {
+                    return;
+                };
+                let req = Request::ReleaseBatch {
+                    batch: id,
+                    reason: "given back at the terminal".into(),
+                };
+                if self.call(req).await.is_some() {
+                    self.pick.batch = None;
+                    self.info(format!("batch {id} given back"));
+                }
+            }
+            Action::NextBox => self.pack.next_box(),
+            Action::Confirm => self.confirm_pack().await,
+            Action::Char(c) => {
+                if self.input.chars().count() < 200 {
+                    self.input.push(c);
+                }
+            }
+            Action::Backspace => {
+                self.input.pop();
+            }
+            Action::Submit => {
+                let code = std::mem::take(&mut self.input);
+                if !code.trim().is_empty() {
+                    self.scan(code.trim().to_owned()).await;
+                }
+            }
+            Action::Scan(code) => {
+                self.input.clear();
+                self.scan(code).await;
+            }
+        }
+    }
+
+    async fn scan(&mut self, code: String) {
+        match self.screen {
+            Screen::Queue => {
+                self.queue.search = Some(code);
+                self.queue.offset = 0;
+                self.queue.selected = 0;
+                self.refresh().await;
+            }
+            Screen::Pick => {
+                let Some(id) = self.pick.batch.as_ref().map(|b| b.id) else {
+                    self.fail(&ServiceError::Conflict(
+                        "no batch in hand: claim one first".into(),
+                    ));
+                    return;
+                };
+                if let Some(r) = self.call(Request::PickScan { batch: id, code }).await
+                    && let Some(m) = self.pick.apply(r)
+                {
+                    self.info(m);
+                }
+            }
+            Screen::Pack => {
+                let complete = self.pack.check.as_ref().is_some_and(|c| c.is_complete());
+                if complete && code.chars().all(|c| c.is_ascii_digit()) && code.len() <= 5 {
+                    self.pack.weight_g = code.parse().ok();
+                    self.confirm_pack().await;
+                    return;
+                }
+                let order = self.pack.check.as_ref().map(|c| c.order.to_string());
+                // A packing slip's order id starts (or switches to) that order's check.
+                let other_order =
+                    looks_like_order_id(&code) && order.as_deref() != Some(code.as_str());
+                let req = match order {
+                    Some(order) if !other_order => Request::PackScan { order, code },
+                    _ => Request::PackStart { order: code },
+                };
+                if let Some(r) = self.call(req).await
+                    && let Some(m) = self.pack.apply(r)
+                {
+                    self.info(m);
+                }
+            }
+        }
+    }
+
+    async fn confirm_pack(&mut self) {
+        let Some(order) = self.pack.check.as_ref().map(|c| c.order.to_string()) else {
+            return;
+        };
+        let Some(weight_g) = self.pack.weight_g else {
+            self.info("type the weight in grams and press Enter");
+            return;
+        };
+        let box_name = self
+            .pack
+            .current_box()
+            .map(|b| b.name.clone())
+            .unwrap_or_default();
+        if let Some(r) = self
+            .call(Request::PackFinish {
+                order,
+                box_name,
+                weight_g,
+            })
+            .await
+            && let Some(m) = self.pack.apply(r)
+        {
+            self.info(m);
+        }
+    }
+
+    /// A notice from the service.
+    pub async fn notice(&mut self, n: Notice) {
+        match n {
+            Notice::OrderPulled {
+                order,
+                batch,
+                holder,
+                state,
+            } if holder == self.user => {
+                self.alert = Some(Alert {
+                    text: format!("ORDER {order} IS {state}: take its units out of batch {batch}"),
+                    error: true,
+                });
+                self.bell = true;
+                if let Some(r) = self.call(Request::Batches { all: false }).await {
+                    self.pick.apply(r);
+                }
+            }
+            Notice::ClaimReleased {
+                holder,
+                batch,
+                reason,
+            } if holder == self.user => {
+                if self.pick.batch.as_ref().is_some_and(|b| b.id == batch) {
+                    self.pick.batch = None;
+                }
+                self.alert = Some(Alert {
+                    text: format!("batch {batch} is no longer yours: {}", clean(&reason, 60)),
+                    error: true,
+                });
+            }
+            Notice::SyncProgress { pages, new, .. } => {
+                self.sync_line = format!("sync: page {pages}, {new} new");
+            }
+            Notice::SyncFinished {
+                new,
+                updated,
+                cancelled,
+                error,
+            } => {
+                self.sync_line = match error {
+                    Some(_) => "sync: failed (see log)".to_owned(),
+                    None => format!("sync: {new} new, {updated} updated, {cancelled} cancelled"),
+                };
+                self.refresh().await;
+            }
+            Notice::Closed { reason } => {
+                self.alert = Some(Alert {
+                    text: clean(&reason, 200),
+                    error: true,
+                });
+                self.connection = "disconnected";
+            }
+            _ => {}
+        }
+    }
+
+    /// Draws the whole screen from state. Pure: no I/O, no service calls.
+    pub fn view(&self, f: &mut Frame, now: DateTime<Utc>) {
+        let area = f.area();
+        if area.width < MIN_W || area.height < MIN_H {
+            f.render_widget(
+                Paragraph::new(format!(
+                    "terminal too small: {}x{}; packline needs at least {MIN_W}x{MIN_H}",
+                    area.width, area.height
+                ))
+                .wrap(Wrap { trim: true }),
+                area,
+            );
+            return;
+        }
+        let banner = u16::from(self.training);
+        let [b, status, body, alert, input] = Layout::vertical([
+            Constraint::Length(banner),
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length(if self.alert.is_some() { 2 } else { 0 }),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        if self.training {
+            f.render_widget(
+                Paragraph::new(" TRAINING FLOOR: made-up orders, nothing ships ")
+                    .style(self.theme.banner()),
+                b,
+            );
+        }
+        let lock = if self.unlocked { "unlocked" } else { "locked" };
+        let status_text = if area.width < 80 {
+            format!("{} {} · {}", self.screen.key(), self.user, self.role.name())
+        } else {
+            format!(
+                "[{}]  {} ({})  {}  {}  {}",
+                self.screen.key(),
+                clean(&self.user, 16),
+                self.role.name(),
+                self.connection,
+                lock,
+                self.sync_line
+            )
+        };
+        f.render_widget(Paragraph::new(status_text).style(self.theme.dim()), status);
+        match self.screen {
+            Screen::Queue => self.queue.render(f, body, self.theme, now),
+            Screen::Pick => {
+                let key = self
+                    .keymap
+                    .key_for("pick", &Action::Claim)
+                    .unwrap_or_default();
+                self.pick.render(f, body, self.theme, &key)
+            }
+            Screen::Pack => self.pack.render(f, body, self.theme),
+        }
+        if let Some(a) = &self.alert {
+            let style = if a.error {
+                self.theme.error()
+            } else {
+                self.theme.ok()
+            };
+            f.render_widget(
+                Paragraph::new(clean(&a.text, 400))
+                    .style(style)
+                    .wrap(Wrap { trim: true }),
+                alert,
+            );
+        }
+        let help_key = self
+            .keymap
+            .key_for(self.screen.key(), &Action::Help)
+            .unwrap_or_default();
+        f.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::raw("code: "),
+                Span::styled(clean(&self.input, 60), self.theme.selected()),
+                Span::styled(format!("  {help_key} help"), self.theme.dim()),
+            ])),
+            input,
+        );
+        if self.help {
+            self.render_help(f, body);
+        }
+    }
+
+    fn render_help(&self, f: &mut Frame, area: Rect) {
+        let lines: Vec<Line> = self
+            .keymap
+            .help(self.screen.key())
+            .into_iter()
+            .map(|(k, d)| Line::from(format!("{k:>10}  {d}")))
+            .collect();
+        f.render_widget(Clear, area);
+        f.render_widget(
+            Paragraph::new(lines).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!("keys: {}", self.screen.key())),
+            ),
+            area,
+        );
+    }
+}
+
+/// Amazon order ids look like `123-1234567-1234567`.
+fn looks_like_order_id(code: &str) -> bool {
+    let parts: Vec<&str> = code.split('-').collect();
+    parts.len() == 3
+        && [3, 7, 7]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_digit()))
+}

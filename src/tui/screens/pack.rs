@@ -1,0 +1,120 @@
+//! Packing: scan the order (or take the next picked one), scan every unit, choose a box, type
+//! the weight in grams, confirm. A wrong or extra unit is refused loudly by the service.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
+
+use super::{Theme, clean};
+use crate::domain::PackCheck;
+use crate::service::{BoxPreset, Reply};
+
+#[derive(Clone, Debug, Default)]
+pub struct PackScreen {
+    pub check: Option<PackCheck>,
+    pub boxes: Vec<BoxPreset>,
+    pub box_index: usize,
+    pub weight_g: Option<u32>,
+}
+
+impl PackScreen {
+    pub fn apply(&mut self, reply: Reply) -> Option<String> {
+        match reply {
+            Reply::Pack { check } => {
+                let msg = if check.is_complete() {
+                    "all units in: choose the box, type the weight in grams and Enter".to_owned()
+                } else {
+                    format!(
+                        "order {}: {} unit(s) to scan",
+                        check.order,
+                        check.units_left()
+                    )
+                };
+                if self.check.as_ref().is_none_or(|c| c.order != check.order) {
+                    self.weight_g = None;
+                }
+                self.check = Some(check);
+                Some(msg)
+            }
+            Reply::Boxes { boxes } => {
+                self.boxes = boxes;
+                None
+            }
+            Reply::Packed { order } => {
+                self.check = None;
+                self.weight_g = None;
+                Some(format!(
+                    "order {} packed: it goes to labels",
+                    order.order.id
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn current_box(&self) -> Option<&BoxPreset> {
+        self.boxes.get(self.box_index)
+    }
+
+    pub fn next_box(&mut self) {
+        if !self.boxes.is_empty() {
+            self.box_index = (self.box_index + 1) % self.boxes.len();
+        }
+    }
+
+    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
+        let Some(c) = &self.check else {
+            f.render_widget(
+                Paragraph::new("Scan an order's packing slip (or type its order id and Enter)."),
+                area,
+            );
+            return;
+        };
+        let [top, list] = Layout::vertical([Constraint::Length(4), Constraint::Min(1)]).areas(area);
+        let status = if c.is_complete() {
+            Span::styled("  COMPLETE  ", theme.ok())
+        } else {
+            Span::styled(format!("  {} TO SCAN  ", c.units_left()), theme.banner())
+        };
+        let bx = self
+            .current_box()
+            .map_or("-".to_owned(), |b| clean(&b.name, 20));
+        let weight = self
+            .weight_g
+            .map_or("type grams + Enter".to_owned(), |w| format!("{w} g"));
+        f.render_widget(
+            Paragraph::new(vec![
+                Line::from(vec![status, Span::raw(format!(" order {}", c.order))]),
+                Line::from(format!("box: {bx}   weight: {weight}")),
+            ])
+            .block(Block::default().borders(Borders::TOP)),
+            top,
+        );
+        let rows = c.lines.iter().map(|l| {
+            let style = if l.scanned >= l.needed {
+                theme.dim()
+            } else {
+                Default::default()
+            };
+            Row::new(vec![
+                clean(&l.sku, 20),
+                format!("{}/{}", l.scanned, l.needed),
+                clean(&l.title, 40),
+            ])
+            .style(style)
+        });
+        f.render_widget(
+            Table::new(
+                rows,
+                [
+                    Constraint::Length(21),
+                    Constraint::Length(7),
+                    Constraint::Min(5),
+                ],
+            )
+            .header(Row::new(["SKU", "SCANNED", "ITEM"]).style(theme.dim())),
+            list,
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! Picking: claim a batch, walk its lines in bin order scanning bins and units, short-pick what
+//! cannot be found, finish. The quantity for the current line is shown large.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
+
+use super::{Theme, clean};
+use crate::domain::{PickBatch, PickScan};
+use crate::service::Reply;
+
+#[derive(Clone, Debug, Default)]
+pub struct PickScreen {
+    pub batch: Option<PickBatch>,
+    pub selected: usize,
+}
+
+impl PickScreen {
+    /// Takes a reply that carries a batch; returns a message for the status bar.
+    pub fn apply(&mut self, reply: Reply) -> Option<String> {
+        match reply {
+            Reply::Batch { batch } => {
+                let msg = match &batch {
+                    Some(b) => format!(
+                        "batch {}: {} orders, {} lines",
+                        b.id,
+                        b.orders.len(),
+                        b.lines.len()
+                    ),
+                    None => "nothing waiting to be picked".to_owned(),
+                };
+                self.batch = batch;
+                self.selected = 0;
+                Some(msg)
+            }
+            Reply::Batches { mut batches } => {
+                self.batch = batches.pop();
+                self.selected = self.first_open();
+                None
+            }
+            Reply::Picked { batch, scan } => {
+                let msg = match &scan {
+                    PickScan::Bin { bin } => format!("at bin {}", clean(bin, 20)),
+                    PickScan::Unit {
+                        line,
+                        picked,
+                        needed,
+                    } => {
+                        self.selected = *line;
+                        format!("{} {picked}/{needed}", clean(&batch.lines[*line].sku, 30))
+                    }
+                };
+                self.batch = Some(batch);
+                if self
+                    .batch
+                    .as_ref()
+                    .is_some_and(|b| b.lines.get(self.selected).is_some_and(|l| l.is_done()))
+                {
+                    self.selected = self.first_open();
+                }
+                Some(msg)
+            }
+            Reply::Shorted {
+                batch,
+                orders,
+                put_back,
+            } => {
+                self.batch = batch;
+                self.selected = self.first_open();
+                let back: Vec<String> = put_back
+                    .iter()
+                    .map(|(s, n)| format!("{n} x {}", clean(s, 20)))
+                    .collect();
+                Some(format!(
+                    "{} order(s) to exceptions{}",
+                    orders.len(),
+                    if back.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; put back {}", back.join(", "))
+                    }
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    fn first_open(&self) -> usize {
+        self.batch
+            .as_ref()
+            .and_then(|b| b.lines.iter().position(|l| !l.is_done()))
+            .unwrap_or(0)
+    }
+
+    pub fn move_by(&mut self, delta: i64) {
+        if let Some(b) = &self.batch {
+            let n = b.lines.len() as i64;
+            if n > 0 {
+                self.selected = (self.selected as i64 + delta).clamp(0, n - 1) as usize;
+            }
+        }
+    }
+
+    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme, claim_key: &str) {
+        let Some(b) = &self.batch else {
+            f.render_widget(
+                Paragraph::new(format!("No batch. Press {claim_key} to claim one.")),
+                area,
+            );
+            return;
+        };
+        let small = area.width < 80;
+        let [big, list] = Layout::vertical([Constraint::Length(5), Constraint::Min(1)]).areas(area);
+        if let Some(l) = b.lines.get(self.selected) {
+            let bin = l
+                .bin
+                .as_deref()
+                .map_or("NO BIN".to_owned(), |b| clean(b, 12));
+            let qty = format!("{} / {}", l.picked, l.needed);
+            let text = vec![
+                Line::from(vec![
+                    Span::styled(format!(" {bin} "), theme.banner()),
+                    Span::raw(format!("  {}", clean(&l.sku, 30))),
+                ]),
+                Line::from(Span::styled(
+                    format!("  PICK {qty}  "),
+                    if l.is_done() {
+                        theme.ok()
+                    } else {
+                        theme.error().patch(theme.selected())
+                    },
+                )),
+                Line::from(clean(&l.title, area.width.saturating_sub(2) as usize)),
+            ];
+            f.render_widget(
+                Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(format!(
+                    "batch {} · {} orders",
+                    b.id,
+                    b.orders.len()
+                ))),
+                big,
+            );
+        }
+        if small {
+            return;
+        }
+        let rows = b.lines.iter().enumerate().map(|(i, l)| {
+            let mut style = if l.is_done() {
+                theme.dim()
+            } else {
+                Default::default()
+            };
+            if i == self.selected {
+                style = style.patch(theme.selected());
+            }
+            Row::new(vec![
+                l.bin
+                    .as_deref()
+                    .map_or("? (no bin)".to_owned(), |b| clean(b, 10)),
+                clean(&l.sku, 20),
+                format!("{}/{}", l.picked, l.needed),
+                clean(&l.title, 40),
+            ])
+            .style(style)
+        });
+        f.render_widget(
+            Table::new(
+                rows,
+                [
+                    Constraint::Length(11),
+                    Constraint::Length(21),
+                    Constraint::Length(7),
+                    Constraint::Min(5),
+                ],
+            )
+            .header(Row::new(["BIN", "SKU", "PICKED", "ITEM"]).style(theme.dim())),
+            list,
+        );
+    }
+}

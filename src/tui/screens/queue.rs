@@ -1,0 +1,133 @@
+//! The queue: open orders by ship-by (late and due first), counts per state, search by order
+//! id. Only the rows that fit are fetched, so a frame costs the same at 100 or 1,000,000 orders.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table};
+
+use super::{Theme, clean};
+use crate::service::{Counts, OrderRow, QueuePage, Reply, Request};
+
+#[derive(Clone, Debug, Default)]
+pub struct QueueScreen {
+    pub offset: u32,
+    pub selected: usize,
+    pub rows: Vec<OrderRow>,
+    pub more: bool,
+    pub counts: Counts,
+    pub search: Option<String>,
+}
+
+impl QueueScreen {
+    pub fn request(&self, height: u16) -> Request {
+        Request::Queue {
+            state: None,
+            search: self.search.clone(),
+            offset: self.offset,
+            limit: u32::from(height.max(1)),
+        }
+    }
+
+    pub fn apply(&mut self, reply: Reply) {
+        if let Reply::Queue(QueuePage {
+            rows, more, counts, ..
+        }) = reply
+        {
+            self.rows = rows;
+            self.more = more;
+            self.counts = counts;
+            self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+        }
+    }
+
+    /// Moves the selection; true when a new page must be fetched.
+    pub fn move_by(&mut self, delta: i64, page: u16) -> bool {
+        let page = u32::from(page.max(1));
+        let pos = i64::from(self.offset) + self.selected as i64 + delta;
+        let pos = pos.max(0) as u32;
+        let last_known = self.offset + self.rows.len().saturating_sub(1) as u32;
+        let pos = if self.more { pos } else { pos.min(last_known) };
+        if pos >= self.offset && pos < self.offset + page && (pos <= last_known) {
+            self.selected = (pos - self.offset) as usize;
+            return false;
+        }
+        self.offset = pos - pos % page;
+        self.selected = (pos - self.offset) as usize;
+        true
+    }
+
+    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme, now: DateTime<Utc>) {
+        let compact = area.width < 80;
+        let counts: Vec<String> = self
+            .counts
+            .by_state
+            .iter()
+            .filter(|(s, n)| !s.is_closed() && *n > 0)
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
+        let mut head = vec![
+            Span::styled(format!("late {}", self.counts.late), theme.late()),
+            Span::raw(format!("  due today {}  ", self.counts.due_today)),
+        ];
+        if !compact {
+            head.push(Span::raw(counts.join("  ")));
+        }
+        if let Some(s) = &self.search {
+            head.push(Span::raw(format!("  search: {}", clean(s, 30))));
+        }
+        let [top, body] =
+            ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(1)])
+                .areas(area);
+        f.render_widget(Paragraph::new(Line::from(head)), top);
+        let rows = self.rows.iter().enumerate().map(|(i, r)| {
+            let late = r.order.ship_by_key() < now;
+            let ship = r.order.ship_by_key().format("%m-%d %H:%M").to_string();
+            let cells = if compact {
+                vec![clean(r.order.id.as_str(), 19), r.state.to_string(), ship]
+            } else {
+                vec![
+                    clean(r.order.id.as_str(), 19),
+                    r.state.to_string(),
+                    ship,
+                    r.order.units().to_string(),
+                    clean(r.recipient_mask.as_deref().unwrap_or("-"), 20),
+                ]
+            };
+            let mut style = if late {
+                theme.late()
+            } else {
+                Default::default()
+            };
+            if i == self.selected {
+                style = style.patch(theme.selected());
+            }
+            Row::new(cells).style(style)
+        });
+        let widths: Vec<Constraint> = if compact {
+            vec![
+                Constraint::Length(19),
+                Constraint::Length(9),
+                Constraint::Min(5),
+            ]
+        } else {
+            vec![
+                Constraint::Length(20),
+                Constraint::Length(10),
+                Constraint::Length(12),
+                Constraint::Length(5),
+                Constraint::Min(8),
+            ]
+        };
+        let header = if compact {
+            Row::new(["ORDER", "STATE", "SHIP BY"])
+        } else {
+            Row::new(["ORDER", "STATE", "SHIP BY", "UNITS", "RECIPIENT"])
+        };
+        f.render_widget(
+            Table::new(rows, widths).header(header.style(theme.dim())),
+            body,
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! The real binary in a real terminal (tmux): `packline demo`, claim a batch, pick it by typing
+//! scans, pack one order by scans, quit, and the terminal is restored.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Session(String);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        tmux(&["kill-session", "-t", &self.0]);
+    }
+}
+
+impl Session {
+    fn screen(&self) -> String {
+        tmux(&["capture-pane", "-p", "-t", &self.0])
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {needle:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", self.0.as_str()];
+        args.extend_from_slice(keys);
+        tmux(&args);
+    }
+
+    /// A scan: the whole code and Enter in one burst, as a scanner types it.
+    fn scan(&self, code: &str) {
+        tmux(&["send-keys", "-t", &self.0, "-l", code]);
+        self.keys(&["Enter"]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+/// (SKU, needed) of the rows on screen that show `picked/needed` after a SKU.
+fn lines_with_counts(screen: &str) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for line in screen.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for w in words.windows(2) {
+            if w[0].starts_with("SKU-")
+                && let Some((_, n)) = w[1].split_once('/')
+                && let Ok(n) = n.parse()
+            {
+                out.push((w[0].to_owned(), n));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn demo_pick_and_pack_one_order_by_scans_then_quit() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("skipped: tmux is not installed (scripts/test installs it)");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let name = format!("packline-e2e-{}", std::process::id());
+    let cmd = format!(
+        "env -i PATH=/usr/bin:/bin HOME={home} TERM=xterm-256color {bin} demo --orders 2; echo EXITED $?; sleep 60",
+        home = home.path().display(),
+        bin = env!("CARGO_BIN_EXE_packline"),
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &cmd,
+    ]);
+    let s = Session(name);
+    s.wait_for("TRAINING FLOOR");
+    s.wait_for("new 2");
+
+    s.keys(&["c"]);
+    let screen = s.wait_for("PICK");
+    let lines = lines_with_counts(&screen);
+    assert!(!lines.is_empty(), "{screen}");
+    s.scan("NOT-A-REAL-SKU");
+    s.wait_for("wrong item");
+    for (sku, n) in &lines {
+        for _ in 0..*n {
+            s.scan(sku);
+        }
+    }
+    s.keys(&["f"]);
+    s.wait_for("picked: take it to packing");
+
+    s.keys(&["F2"]);
+    let queue = s.wait_for("[queue]");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut queue = queue;
+    let order = loop {
+        if let Some(id) = queue
+            .lines()
+            .find(|l| l.contains(" picked "))
+            .and_then(|l| l.split_whitespace().next())
+        {
+            break id.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no picked order in the queue:\n{queue}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        queue = s.screen();
+    };
+    s.keys(&["F4"]);
+    s.scan(&order);
+    let pack = s.wait_for("TO SCAN");
+    for (sku, n) in lines_with_counts(&pack) {
+        for _ in 0..n {
+            s.scan(&sku);
+        }
+    }
+    s.wait_for("COMPLETE");
+    tmux(&["send-keys", "-t", &s.0, "-l", "640"]);
+    s.keys(&["Enter"]);
+    s.wait_for(&format!("order {order} packed"));
+
+    s.keys(&["q"]);
+    let end = s.wait_for("EXITED");
+    assert!(end.contains("EXITED 0"), "{end}");
+    assert_eq!(
+        tmux(&["display-message", "-p", "-t", &s.0, "#{alternate_on}"]).trim(),
+        "0",
+        "the terminal left the alternate screen"
+    );
+    assert!(!end.contains("TRAINING FLOOR"), "the TUI is gone:\n{end}");
+}
