@@ -115,11 +115,11 @@ fn demo_pick_and_pack_one_order_by_scans_then_quit() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut queue = queue;
     let order = loop {
-        if let Some(id) = queue
-            .lines()
-            .find(|l| l.contains(" picked "))
-            .and_then(|l| l.split_whitespace().next())
-        {
+        // A row: ORDER STATE SHIP-BY … (the counts line above also says "picked N").
+        if let Some(id) = queue.lines().find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() > 2 && w[1] == "picked" && w[0].matches('-').count() == 2).then(|| w[0])
+        }) {
             break id.to_owned();
         }
         assert!(

@@ -1,0 +1,269 @@
+//! Service and TUI benchmark (`scripts/bench service [--orders N]`): request round-trips over the
+//! daemon's socket (a queue page, a pick scan) with one client and with 50 clients scanning at
+//! once, then the TUI client in its own process: time to first frame, scan Enter → frame written
+//! (in-process service and through the daemon), and its RSS. Figures only; nothing is asserted
+//! about speed.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use packline::amazon::parse_search_orders;
+use packline::marketplace::seed::OrderGenerator;
+use packline::service::client::Client;
+use packline::service::{Reply, Request, Service, Settings};
+use packline::store::{MasterSource, Store};
+use packline::tui::action::Action;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn pct(v: &mut [Duration], p: f64) -> f64 {
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i].as_secs_f64() * 1e3
+}
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn build(root: &Path, orders: usize) -> Store {
+    let data = root.join("data");
+    let key = root.join("master.key");
+    let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T08:00:00Z")
+        .unwrap()
+        .into();
+    Store::init_keys(&data, &MasterSource::IdentityFile(key.clone()), "lead", t0).unwrap();
+    let mut store = Store::open(&data).unwrap();
+    store.unlock(&MasterSource::IdentityFile(key)).unwrap();
+    let mut generator = OrderGenerator::new(42, t0);
+    let started = Instant::now();
+    let mut done = 0;
+    while done < orders {
+        let n = (orders - done).min(1000);
+        let mut batch = Vec::with_capacity(n);
+        for i in 0..n.div_ceil(100) {
+            let page = serde_json::to_vec(&generator.page(100.min(n - i * 100))).unwrap();
+            batch.extend(parse_search_orders(&page, "bench").unwrap().orders);
+        }
+        store.import(batch, "bench", t0).unwrap();
+        done += n;
+    }
+    eprintln!(
+        "  built a store of {orders} orders in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    store.checkpoint().unwrap()
+}
+
+/// Scans every unit of batches claimed one after another until `scans` are done. Returns the
+/// round-trip of each scan and how many the service acknowledged.
+async fn scan_rounds(c: &mut Client, scans: usize) -> (Vec<Duration>, usize) {
+    let mut times = Vec::with_capacity(scans);
+    let mut acked = 0;
+    'outer: while times.len() < scans {
+        let Ok(Reply::Batch { batch: Some(b) }) =
+            c.call(Request::ClaimBatch { size: Some(20) }).await
+        else {
+            break;
+        };
+        for l in &b.lines {
+            for _ in 0..l.needed {
+                if times.len() == scans {
+                    break 'outer;
+                }
+                let start = Instant::now();
+                let r = c
+                    .call(Request::PickScan {
+                        batch: b.id,
+                        code: l.sku.clone(),
+                    })
+                    .await;
+                times.push(start.elapsed());
+                if matches!(r, Ok(Reply::Picked { .. })) {
+                    acked += 1;
+                }
+            }
+        }
+    }
+    (times, acked)
+}
+
+fn main() {
+    if arg("--phase").as_deref() == Some("tui") {
+        tui_client(Path::new(&arg("--socket").unwrap()));
+        return;
+    }
+    let orders: usize = arg("--orders").map_or(1_000_000, |s| s.parse().expect("--orders N"));
+    println!("service benchmark: {orders} orders stored");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = build(tmp.path(), orders);
+    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    settings.claim_timeout = Duration::from_secs(3600);
+    let service = Service::new(store, settings);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let socket = tmp.path().join("packline.sock");
+    rt.block_on(async {
+        let listener = packline::service::server::bind(&socket, None).unwrap();
+        let (_stop, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(packline::service::server::serve(
+            service.clone(),
+            listener,
+            socket.clone(),
+            rx,
+        ));
+        let mut c = Client::connect(&socket).await.unwrap();
+        // Warm the count cache and the page cache.
+        for _ in 0..20 {
+            c.call(Request::Queue {
+                state: None,
+                search: None,
+                offset: 0,
+                limit: 20,
+            })
+            .await
+            .unwrap();
+        }
+        let mut pages = Vec::new();
+        for i in 0..1000u32 {
+            let start = Instant::now();
+            c.call(Request::Queue {
+                state: None,
+                search: None,
+                offset: (i % 50) * 20,
+                limit: 20,
+            })
+            .await
+            .unwrap();
+            pages.push(start.elapsed());
+        }
+        println!(
+            "queue page (20 rows) over the socket, 1 client: p50 {:.2} ms, p99 {:.2} ms",
+            pct(&mut pages, 0.5),
+            pct(&mut pages, 0.99)
+        );
+        let (mut scans, acked) = scan_rounds(&mut c, 1000).await;
+        println!(
+            "pick scan over the socket, 1 client: p50 {:.2} ms, p99 {:.2} ms ({acked}/{} acknowledged)",
+            pct(&mut scans, 0.5),
+            pct(&mut scans, 0.99),
+            scans.len()
+        );
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let socket = socket.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut c = Client::connect(&socket).await.unwrap();
+                scan_rounds(&mut c, 100).await
+            }));
+        }
+        let (mut all, mut acked, mut sent) = (Vec::new(), 0, 0);
+        for t in tasks {
+            let (times, a) = t.await.unwrap();
+            sent += times.len();
+            acked += a;
+            all.extend(times);
+        }
+        println!(
+            "pick scan over the socket, 50 clients at once: p50 {:.2} ms, p99 {:.2} ms, {} lost of {sent}",
+            pct(&mut all, 0.5),
+            pct(&mut all, 0.99),
+            sent - acked
+        );
+    });
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--phase", "tui", "--socket", socket.to_str().unwrap()])
+        .output()
+        .unwrap();
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    // In-process: the same App on a local client of this service.
+    rt.block_on(async {
+        let client = Client::local(service.clone(), &whoami()).unwrap();
+        let (first, mut times) = drive_app(client).await;
+        println!(
+            "TUI in-process: first frame {:.1} ms; scan Enter -> frame p50 {:.2} ms, p99 {:.2} ms",
+            first.as_secs_f64() * 1e3,
+            pct(&mut times, 0.5),
+            pct(&mut times, 0.99)
+        );
+    });
+}
+
+fn whoami() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map_or("root".into(), |u| u.name)
+}
+
+/// First frame, then 300 scans each followed by a frame drawn at 80×24.
+async fn drive_app(client: Client) -> (Duration, Vec<Duration>) {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let start = Instant::now();
+    let keymap = packline::tui::keymap::Keymap::load("default", None).unwrap();
+    let mut app = packline::tui::app::App::new(client, keymap).await.unwrap();
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    term.draw(|f| app.view(f, Utc::now())).unwrap();
+    let first = start.elapsed();
+    app.act(Action::Claim).await;
+    let mut times = Vec::new();
+    while times.len() < 300 {
+        let Some(b) = app.pick.batch.clone() else {
+            app.act(Action::Claim).await;
+            if app.pick.batch.is_none() {
+                break;
+            }
+            continue;
+        };
+        for l in &b.lines {
+            for _ in 0..l.needed {
+                let t = Instant::now();
+                app.act(Action::Scan(l.sku.clone())).await;
+                term.draw(|f| app.view(f, Utc::now())).unwrap();
+                times.push(t.elapsed());
+            }
+        }
+        app.act(Action::FinishPick).await;
+    }
+    (first, times)
+}
+
+fn tui_client(socket: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = Client::connect(socket).await.unwrap();
+        let (first, mut times) = drive_app(client).await;
+        println!(
+            "TUI through the daemon: first frame {:.1} ms; scan Enter -> frame p50 {:.2} ms, p99 {:.2} ms",
+            first.as_secs_f64() * 1e3,
+            pct(&mut times, 0.5),
+            pct(&mut times, 0.99)
+        );
+    });
+    println!(
+        "TUI client peak RSS: {:.1} MiB",
+        status_kib("VmHWM") as f64 / 1024.0
+    );
+}
