@@ -210,3 +210,62 @@ async fn hostile_data_and_small_terminals_render_safely() {
     let small = frame(&app, 39, 12);
     assert!(small.contains("terminal too small"), "{small}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = site(dir.path(), &orders()[..2]);
+    let mut app = app(service.clone()).await;
+    app.act(Action::Claim).await;
+    let batch = app.pick.batch.clone().unwrap();
+    assert_eq!(batch.orders.len(), 2);
+    // Three of the four units are found: the second order (by ship-by) is short.
+    for _ in 0..3 {
+        app.act(Action::Scan("SKU-HOSTILE".into())).await;
+    }
+    for c in "bin empty".chars() {
+        app.act(Action::Char(c)).await;
+    }
+    app.act(Action::ShortPick).await;
+    let left = app.pick.batch.clone().expect("one order left");
+    assert_eq!(left.orders.len(), 1);
+    let shorted = batch
+        .orders
+        .iter()
+        .find(|o| !left.orders.contains(o))
+        .unwrap()
+        .clone();
+    assert!(
+        app.alert
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("put back 1 x SKU-HOSTILE"),
+        "{:?}",
+        app.alert
+    );
+    app.act(Action::FinishPick).await;
+
+    app.act(Action::Exceptions).await;
+    assert_eq!(app.screen, Screen::Exceptions);
+    assert_eq!(app.exceptions.exceptions.len(), 1);
+    assert_eq!(app.exceptions.exceptions[0].order, shorted);
+    assert_eq!(
+        app.exceptions.exceptions[0].note,
+        "short pick of SKU-HOSTILE: bin empty"
+    );
+    snapshot("exceptions", &app);
+    app.act(Action::Resolve).await;
+    let rec = service.with_store(|s| s.get(&shorted).unwrap().unwrap());
+    assert_eq!(rec.state, OrderState::New);
+    assert!(app.exceptions.exceptions.is_empty());
+
+    // The picked order is waiting at the pack screen: Enter takes it to the bench.
+    app.act(Action::Pack).await;
+    assert_eq!(app.pack.waiting.len(), 1);
+    app.act(Action::Submit).await;
+    assert_eq!(
+        app.pack.check.as_ref().map(|c| c.order.clone()),
+        Some(left.orders[0].clone())
+    );
+}

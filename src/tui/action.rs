@@ -16,6 +16,7 @@ pub enum Action {
     Queue,
     Pick,
     Pack,
+    Exceptions,
     /// Pick: claim a batch; finish it; short-pick the current line; give the batch back.
     Claim,
     FinishPick,
@@ -24,6 +25,13 @@ pub enum Action {
     /// Pack: cycle the box preset; confirm box and weight.
     NextBox,
     Confirm,
+    /// Take the order at the bench (or the selected one) off the line, with the typed note.
+    RaiseException,
+    /// Exceptions (leads): choose where a resolved order goes back to; resolve it with the typed
+    /// note; hand the selected batch to the user typed in the code field.
+    CycleResume,
+    Resolve,
+    Reassign,
     /// Clear the typed code or close the help / alert.
     Back,
     Refresh,
@@ -52,6 +60,11 @@ impl Action {
             Action::Queue => "queue",
             Action::Pick => "pick",
             Action::Pack => "pack",
+            Action::Exceptions => "exceptions",
+            Action::RaiseException => "raise exception",
+            Action::CycleResume => "resume state",
+            Action::Resolve => "resolve",
+            Action::Reassign => "reassign batch",
             Action::Claim => "claim batch",
             Action::FinishPick => "finish pick",
             Action::ShortPick => "short-pick line",

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::action::Action;
 use super::keymap::Keymap;
+use super::screens::exceptions::{ExceptionsScreen, Selected};
 use super::screens::{Theme, clean, pack::PackScreen, pick::PickScreen, queue::QueueScreen};
 use crate::service::client::Client;
 use crate::service::{Notice, Reply, Request, Role, ServiceError};
@@ -19,6 +20,7 @@ pub enum Screen {
     Queue,
     Pick,
     Pack,
+    Exceptions,
 }
 
 impl Screen {
@@ -27,6 +29,7 @@ impl Screen {
             Screen::Queue => "queue",
             Screen::Pick => "pick",
             Screen::Pack => "pack",
+            Screen::Exceptions => "exceptions",
         }
     }
 }
@@ -50,6 +53,7 @@ pub struct App {
     pub queue: QueueScreen,
     pub pick: PickScreen,
     pub pack: PackScreen,
+    pub exceptions: ExceptionsScreen,
     pub alert: Option<Alert>,
     /// The code field: typed by hand, submitted with Enter.
     pub input: String,
@@ -93,6 +97,7 @@ impl App {
             queue: QueueScreen::default(),
             pick: PickScreen::default(),
             pack: PackScreen::default(),
+            exceptions: ExceptionsScreen::default(),
             alert: None,
             input: String::new(),
             help: false,
@@ -106,6 +111,13 @@ impl App {
         app.pack.apply(boxes);
         let mine = app.client.call(Request::Batches { all: false }).await?;
         app.pick.apply(mine);
+        if let Reply::Sync(st) = app.client.call(Request::SyncStatus).await? {
+            app.sync_line = match (st.enabled, st.last_ok) {
+                (false, _) => String::new(),
+                (true, Some(t)) => format!("sync: last {}", t.format("%H:%M")),
+                (true, None) => "sync: not yet".to_owned(),
+            };
+        }
         app.refresh().await;
         Ok(app)
     }
@@ -135,12 +147,30 @@ impl App {
         }
     }
 
+    /// Fetches what the current screen shows.
     pub async fn refresh(&mut self) {
-        if self.screen == Screen::Queue {
-            let req = self.queue.request(self.page);
-            if let Some(r) = self.call(req).await {
-                self.queue.apply(r);
+        match self.screen {
+            Screen::Queue => {
+                let req = self.queue.request(self.page);
+                if let Some(r) = self.call(req).await {
+                    self.queue.apply(r);
+                }
             }
+            Screen::Pack if self.pack.check.is_none() => {
+                let limit = u32::from(self.page.max(1));
+                if let Some(r) = self.call(Request::Picked { limit }).await {
+                    self.pack.apply(r);
+                }
+            }
+            Screen::Exceptions => {
+                if let Some(r) = self.call(Request::Exceptions).await {
+                    self.exceptions.apply(r);
+                }
+                if let Some(r) = self.call(Request::Batches { all: true }).await {
+                    self.exceptions.apply(r);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -168,7 +198,22 @@ impl App {
                 self.refresh().await;
             }
             Action::Pick => self.screen = Screen::Pick,
-            Action::Pack => self.screen = Screen::Pack,
+            Action::Pack => {
+                self.screen = Screen::Pack;
+                self.refresh().await;
+            }
+            Action::Exceptions => {
+                if self.role < Role::Lead {
+                    self.info("the exceptions screen is for leads");
+                    return;
+                }
+                self.screen = Screen::Exceptions;
+                self.refresh().await;
+            }
+            Action::CycleResume => self.exceptions.resume += 1,
+            Action::Resolve => self.resolve().await,
+            Action::Reassign => self.reassign().await,
+            Action::RaiseException => self.raise_exception().await,
             Action::Refresh => self.refresh().await,
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
                 let delta = match action {
@@ -184,7 +229,14 @@ impl App {
                         }
                     }
                     Screen::Pick => self.pick.move_by(delta),
-                    Screen::Pack => {}
+                    Screen::Pack => {
+                        let n = self.pack.waiting.len() as i64;
+                        if self.pack.check.is_none() && n > 0 {
+                            self.pack.selected =
+                                (self.pack.selected as i64 + delta).clamp(0, n - 1) as usize;
+                        }
+                    }
+                    Screen::Exceptions => self.exceptions.move_by(delta),
                 }
             }
             Action::Claim => {
@@ -261,6 +313,17 @@ impl App {
                 let code = std::mem::take(&mut self.input);
                 if !code.trim().is_empty() {
                     self.scan(code.trim().to_owned()).await;
+                } else if self.screen == Screen::Pack
+                    && self.pack.check.is_none()
+                    && let Some(r) = self.pack.waiting.get(self.pack.selected)
+                {
+                    // Enter on the picked list: that order to the bench.
+                    let order = r.order.id.to_string();
+                    if let Some(r) = self.call(Request::PackStart { order }).await
+                        && let Some(m) = self.pack.apply(r)
+                    {
+                        self.info(m);
+                    }
                 }
             }
             Action::Scan(code) => {
@@ -272,6 +335,20 @@ impl App {
 
     async fn scan(&mut self, code: String) {
         match self.screen {
+            Screen::Exceptions => {
+                match self
+                    .exceptions
+                    .exceptions
+                    .iter()
+                    .position(|e| e.order.as_str() == code)
+                {
+                    Some(i) => self.exceptions.selected = i,
+                    None => self.fail(&ServiceError::NotFound(format!(
+                        "order {} is not among the exceptions",
+                        clean(&code, 40)
+                    ))),
+                }
+            }
             Screen::Queue => {
                 self.queue.search = Some(code);
                 self.queue.offset = 0;
@@ -315,6 +392,93 @@ impl App {
         }
     }
 
+    /// The typed note, or `default` when nothing was typed.
+    fn note(&mut self, default: &str) -> String {
+        let typed = std::mem::take(&mut self.input);
+        if typed.trim().is_empty() {
+            default.to_owned()
+        } else {
+            typed.trim().to_owned()
+        }
+    }
+
+    async fn raise_exception(&mut self) {
+        let order = match self.screen {
+            Screen::Pack => self.pack.check.as_ref().map(|c| c.order.to_string()),
+            Screen::Queue => self
+                .queue
+                .rows
+                .get(self.queue.selected)
+                .map(|r| r.order.id.to_string()),
+            _ => None,
+        };
+        let Some(order) = order else {
+            self.info("select an order (or scan one at the pack bench) first");
+            return;
+        };
+        let note = self.note("taken off the line at the terminal");
+        if self
+            .call(Request::RaiseException {
+                order: order.clone(),
+                note,
+            })
+            .await
+            .is_some()
+        {
+            self.pack.check = None;
+            self.info(format!(
+                "order {order} is an exception now: a lead resolves it"
+            ));
+            self.refresh().await;
+        }
+    }
+
+    async fn resolve(&mut self) {
+        let Selected::Exception(e) = self.exceptions.selected() else {
+            self.info("select an exception to resolve");
+            return;
+        };
+        let order = e.order.to_string();
+        let resume = self.exceptions.resume_state();
+        let resolution = self.note("resolved at the terminal");
+        if self
+            .call(Request::ResolveException {
+                order: order.clone(),
+                resume,
+                resolution,
+            })
+            .await
+            .is_some()
+        {
+            self.info(format!("order {order} back to {resume}"));
+            self.refresh().await;
+        }
+    }
+
+    async fn reassign(&mut self) {
+        let Selected::Batch(b) = self.exceptions.selected() else {
+            self.info("select a pick batch, type the user to give it to, then reassign");
+            return;
+        };
+        let batch = b.id;
+        let to = std::mem::take(&mut self.input);
+        if to.trim().is_empty() {
+            self.info("type the user to give the batch to, then reassign");
+            return;
+        }
+        if self
+            .call(Request::ReassignBatch {
+                batch,
+                to: to.trim().to_owned(),
+            })
+            .await
+            .is_some()
+        {
+            self.info(format!("batch {batch} now with {}", clean(to.trim(), 20)));
+            self.refresh().await;
+        }
+    }
+
     async fn confirm_pack(&mut self) {
         let Some(order) = self.pack.check.as_ref().map(|c| c.order.to_string()) else {
             return;
@@ -338,6 +502,7 @@ impl App {
             && let Some(m) = self.pack.apply(r)
         {
             self.info(m);
+            self.refresh().await;
         }
     }
 
@@ -453,6 +618,7 @@ impl App {
                 self.pick.render(f, body, self.theme, &key)
             }
             Screen::Pack => self.pack.render(f, body, self.theme),
+            Screen::Exceptions => self.exceptions.render(f, body, self.theme),
         }
         if let Some(a) = &self.alert {
             let style = if a.error {

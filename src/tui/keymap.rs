@@ -16,7 +16,7 @@ pub const PRESETS: [(&str, &str); 3] = [
     ("rf-gun", include_str!("../../keymaps/rf-gun.toml")),
 ];
 
-pub const SCREENS: [&str; 4] = ["global", "queue", "pick", "pack"];
+pub const SCREENS: [&str; 5] = ["global", "queue", "pick", "pack", "exceptions"];
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,6 +1,7 @@
 //! The screens. Each owns its state, turns actions into service requests, and draws itself from
 //! its state alone.
 
+pub mod exceptions;
 pub mod pack;
 pub mod pick;
 pub mod queue;

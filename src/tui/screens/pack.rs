@@ -13,6 +13,9 @@ use crate::service::{BoxPreset, Reply};
 #[derive(Clone, Debug, Default)]
 pub struct PackScreen {
     pub check: Option<PackCheck>,
+    /// Picked orders waiting for a bench, when no check is open.
+    pub waiting: Vec<crate::service::OrderRow>,
+    pub selected: usize,
     pub boxes: Vec<BoxPreset>,
     pub box_index: usize,
     pub weight_g: Option<u32>,
@@ -41,6 +44,11 @@ impl PackScreen {
                 self.boxes = boxes;
                 None
             }
+            Reply::Orders { orders } => {
+                self.waiting = orders;
+                self.selected = self.selected.min(self.waiting.len().saturating_sub(1));
+                None
+            }
             Reply::Packed { order } => {
                 self.check = None;
                 self.weight_g = None;
@@ -65,9 +73,39 @@ impl PackScreen {
 
     pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
         let Some(c) = &self.check else {
+            let [hint, list] =
+                Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
             f.render_widget(
-                Paragraph::new("Scan an order's packing slip (or type its order id and Enter)."),
-                area,
+                Paragraph::new(
+                    "Scan an order's packing slip, or choose a picked order and press Enter.",
+                )
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+                hint,
+            );
+            let rows = self.waiting.iter().enumerate().map(|(i, r)| {
+                let style = if i == self.selected {
+                    theme.selected()
+                } else {
+                    Default::default()
+                };
+                Row::new(vec![
+                    clean(r.order.id.as_str(), 19),
+                    format!("{} unit(s)", r.order.units()),
+                    r.order.ship_by_key().format("%m-%d %H:%M").to_string(),
+                ])
+                .style(style)
+            });
+            f.render_widget(
+                Table::new(
+                    rows,
+                    [
+                        Constraint::Length(20),
+                        Constraint::Length(10),
+                        Constraint::Min(5),
+                    ],
+                )
+                .header(Row::new(["PICKED", "UNITS", "SHIP BY"]).style(theme.dim())),
+                list,
             );
             return;
         };

@@ -1,0 +1,133 @@
+//! Exceptions, for leads: orders taken off the line (short picks, damage) with their notes, to
+//! resolve back onto the line; and the open pick batches, to hand to someone else.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Row, Table};
+
+use super::{Theme, clean};
+use crate::domain::{OrderState, PickBatch};
+use crate::service::{ExceptionRow, Reply};
+
+/// Where a resolved order can go back to.
+pub const RESUME: [OrderState; 4] = [
+    OrderState::New,
+    OrderState::Picked,
+    OrderState::Packed,
+    OrderState::Labelled,
+];
+
+#[derive(Clone, Debug, Default)]
+pub struct ExceptionsScreen {
+    pub exceptions: Vec<ExceptionRow>,
+    pub batches: Vec<PickBatch>,
+    /// Index into exceptions, then batches.
+    pub selected: usize,
+    pub resume: usize,
+}
+
+/// What the selection points at.
+pub enum Selected<'a> {
+    Exception(&'a ExceptionRow),
+    Batch(&'a PickBatch),
+    Nothing,
+}
+
+impl ExceptionsScreen {
+    pub fn apply(&mut self, reply: Reply) {
+        match reply {
+            Reply::Exceptions { exceptions } => self.exceptions = exceptions,
+            Reply::Batches { batches } => self.batches = batches,
+            _ => {}
+        }
+        let n = self.exceptions.len() + self.batches.len();
+        self.selected = self.selected.min(n.saturating_sub(1));
+    }
+
+    pub fn selected(&self) -> Selected<'_> {
+        if let Some(e) = self.exceptions.get(self.selected) {
+            return Selected::Exception(e);
+        }
+        match self.batches.get(self.selected - self.exceptions.len()) {
+            Some(b) => Selected::Batch(b),
+            None => Selected::Nothing,
+        }
+    }
+
+    pub fn move_by(&mut self, delta: i64) {
+        let n = (self.exceptions.len() + self.batches.len()) as i64;
+        if n > 0 {
+            self.selected = (self.selected as i64 + delta).clamp(0, n - 1) as usize;
+        }
+    }
+
+    pub fn resume_state(&self) -> OrderState {
+        RESUME[self.resume % RESUME.len()]
+    }
+
+    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
+        let small = area.width < 80;
+        let [top, list, bl] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length((self.batches.len() as u16 + 1).min(area.height / 3)),
+        ])
+        .areas(area);
+        f.render_widget(
+            Paragraph::new(Line::from(format!(
+                "{} exception(s); resolve back to: {}",
+                self.exceptions.len(),
+                self.resume_state()
+            ))),
+            top,
+        );
+        let rows = self.exceptions.iter().enumerate().map(|(i, e)| {
+            let mut cells = vec![clean(e.order.as_str(), 19), clean(&e.note, 60)];
+            if !small {
+                cells.insert(1, clean(&e.raised_by, 12));
+            }
+            let style = if i == self.selected {
+                theme.selected()
+            } else {
+                Default::default()
+            };
+            Row::new(cells).style(style)
+        });
+        let widths: Vec<Constraint> = if small {
+            vec![Constraint::Length(19), Constraint::Min(5)]
+        } else {
+            vec![
+                Constraint::Length(20),
+                Constraint::Length(13),
+                Constraint::Min(5),
+            ]
+        };
+        f.render_widget(Table::new(rows, widths), list);
+        let off = self.exceptions.len();
+        let rows = self.batches.iter().enumerate().map(|(i, b)| {
+            let style = if off + i == self.selected {
+                theme.selected()
+            } else {
+                theme.dim()
+            };
+            Row::new(vec![
+                format!("batch {}", b.id),
+                clean(&b.holder, 16),
+                format!("{} orders", b.orders.len()),
+            ])
+            .style(style)
+        });
+        f.render_widget(
+            Table::new(
+                rows,
+                [
+                    Constraint::Length(16),
+                    Constraint::Length(17),
+                    Constraint::Min(5),
+                ],
+            ),
+            bl,
+        );
+    }
+}
