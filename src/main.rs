@@ -447,8 +447,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let store = ctx.open()?;
-            let n = store.verify_audit()?;
+            let n = if let Some((rt, mut client)) = ctx.daemon()? {
+                match rt.block_on(client.call(Request::AuditVerify))? {
+                    Reply::AuditOk { entries } => entries,
+                    other => bail!("unexpected reply from the daemon: {other:?}"),
+                }
+            } else {
+                ctx.open()?.verify_audit()?
+            };
             println!("audit log intact: {n} entries");
             Ok(ExitCode::SUCCESS)
         }
@@ -912,7 +918,6 @@ fn keys(ctx: &Ctx, command: KeysCommand, now: DateTime<Utc>) -> Result<ExitCode>
 }
 
 fn import(ctx: &Ctx, files: &[PathBuf], now: DateTime<Utc>) -> Result<ExitCode> {
-    ctx.require(Role::Lead, "importing orders")?;
     // Every file is parsed before anything is stored: one bad file changes nothing.
     let mut orders = Vec::new();
     for f in files {
@@ -920,11 +925,39 @@ fn import(ctx: &Ctx, files: &[PathBuf], now: DateTime<Utc>) -> Result<ExitCode> 
         let page = parse_search_orders(&bytes, &f.display().to_string())?;
         orders.extend(page.orders);
     }
-    let mut store = ctx.open()?;
-    ctx.unlock_for_import(&mut store, "importing");
-    let c = store.import(orders, &ctx.user, now)?;
+    let daemon = ctx.daemon()?;
+    if daemon.is_none() {
+        ctx.require(Role::Lead, "importing orders")?;
+    }
+    let c = if let Some((rt, mut client)) = daemon {
+        // Every file parsed above; now each goes to the daemon, which parses it again itself.
+        drop(orders);
+        let mut total = packline::store::ImportCounts::default();
+        for f in files {
+            let text =
+                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+            let reply = rt.block_on(client.call(Request::Import {
+                file: f.display().to_string(),
+                page: packline::service::RawPage(text),
+            }))?;
+            let Reply::Imported { counts } = reply else {
+                bail!("unexpected reply from the daemon");
+            };
+            total.new += counts.new;
+            total.updated += counts.updated;
+            total.cancelled += counts.cancelled;
+            total.unchanged += counts.unchanged;
+            total.skipped += counts.skipped;
+        }
+        total
+    } else {
+        let mut store = ctx.open()?;
+        ctx.unlock_for_import(&mut store, "importing");
+        let c = store.import(orders, &ctx.user, now)?;
+        drop(checkpoint_after_bulk(store, &c)?);
+        c
+    };
     tracing::info!(?c, files = files.len(), "import");
-    drop(checkpoint_after_bulk(store, &c)?);
     println!("imported {} new, {} updated", c.new, c.updated);
     if c.cancelled > 0 {
         println!("{} cancelled at Amazon", c.cancelled);
@@ -1041,6 +1074,18 @@ fn order_json(r: &OrderRecord) -> serde_json::Value {
 }
 
 fn lookup(ctx: &Ctx, args: LookupArgs, now: DateTime<Utc>) -> Result<ExitCode> {
+    if let Some(name) = &args.name
+        && let Some((rt, mut client)) = ctx.daemon()?
+    {
+        let reply = rt.block_on(client.call(Request::LookupName { text: name.clone() }))?;
+        let Reply::Found { orders } = reply else {
+            bail!("unexpected reply from the daemon");
+        };
+        for id in orders {
+            println!("{id}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(name) = &args.name {
         ctx.require(Role::Labeler, "a name lookup")?;
         let mut store = ctx.open()?;
@@ -1083,10 +1128,23 @@ fn lookup(ctx: &Ctx, args: LookupArgs, now: DateTime<Utc>) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    ctx.require(Role::Packer, "an order lookup")?;
-    let store = ctx.open()?;
-    let Some(r) = store.get(&id)? else {
-        bail!("order {id} is not in the store");
+    let r = if let Some((rt, mut client)) = ctx.daemon()? {
+        let reply = rt.block_on(client.call(Request::Order {
+            order: id.to_string(),
+        }))?;
+        let Reply::Orders { mut orders } = reply else {
+            bail!("unexpected reply from the daemon");
+        };
+        orders
+            .pop()
+            .with_context(|| format!("order {id} is not in the store"))?
+    } else {
+        ctx.require(Role::Packer, "an order lookup")?;
+        let store = ctx.open()?;
+        let Some(r) = store.get(&id)? else {
+            bail!("order {id} is not in the store");
+        };
+        r
     };
     println!("order: {}", r.order.id);
     println!("state: {} since {}", r.state, r.state_since.to_rfc3339());

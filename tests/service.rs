@@ -492,3 +492,53 @@ fn the_daemon_enforces_roles_for_each_os_user() {
     assert_eq!(reveal["reason"], "carrier asked");
     assert_eq!(reveal["user"], me.as_str());
 }
+
+#[test]
+fn the_cli_goes_through_a_running_daemon() {
+    let socket_dir = tempfile::tempdir().unwrap();
+    let socket = socket_dir.path().join("run/packline.sock");
+    let site = Site::new(&format!(
+        "[service]\nsocket = {:?}\n",
+        socket.display().to_string()
+    ));
+    site.init_identity_keys();
+    let ps = people(3);
+    site.import(
+        "p1.json",
+        &page(&ps[..1], "UNSHIPPED", "2026-11-23T10:00:00Z"),
+    );
+    let daemon = {
+        let mut child = site
+            .cmd()
+            .env("PACKLINE_IDENTITY_FILE", &site.key)
+            .args(["serve"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line.trim(), format!("serving on {}", socket.display()));
+        Daemon {
+            child,
+            socket: socket.clone(),
+        }
+    };
+    // The store belongs to the daemon; every command below goes through it.
+    let p2 = site.write_page(
+        "p2.json",
+        &page(&ps[1..], "UNSHIPPED", "2026-11-23T10:00:00Z"),
+    );
+    let out = site.ok(&["import", p2.to_str().unwrap()]);
+    assert_eq!(out.lines().next(), Some("imported 2 new, 0 updated"));
+    let out = site.ok(&["lookup", "--order", &ps[2].order_id]);
+    assert!(out.contains(&format!("order: {}", ps[2].order_id)), "{out}");
+    let out = site.ok(&["lookup", "--name", &ps[1].name]);
+    assert_eq!(out.trim(), ps[1].order_id);
+    let out = site.ok(&["orders", "list", "--state", "new"]);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    let out = site.ok(&["audit", "verify"]);
+    assert!(out.starts_with("audit log intact:"), "{out}");
+    drop(daemon);
+}

@@ -20,8 +20,8 @@ use crate::config::{Config, RolesConfig};
 use crate::domain::{Locations, OrderId, OrderState, Parcel, PickBatch};
 use crate::store::{self, MasterSource, RetentionPolicy, Store};
 pub use proto::{
-    BoxPreset, Counts, ExceptionRow, Notice, OrderRow, Passphrase, QueuePage, Reply, Request,
-    Revealed, Role, ServiceError, SyncState,
+    BoxPreset, Counts, ExceptionRow, Notice, OrderRow, Passphrase, QueuePage, RawPage, Reply,
+    Request, Revealed, Role, ServiceError, SyncState,
 };
 
 /// Who is asking: an OS user and the role the config gives them.
@@ -694,6 +694,36 @@ impl Service {
                     })
                     .map_err(store_err)?;
                 Ok(Reply::Purged { report })
+            }
+            Request::Order { order } => {
+                let id = order_id(&order)?;
+                let rec = self.read().get(&id).map_err(store_err)?.ok_or_else(|| {
+                    ServiceError::NotFound(format!("order {id} is not in the store"))
+                })?;
+                Ok(Reply::Orders { orders: vec![rec] })
+            }
+            Request::LookupName { text } => {
+                self.require(c, Role::Labeler, "a name lookup")?;
+                let text = non_empty(&text, "the name to look up")?;
+                let orders = self
+                    .write()
+                    .lookup_name(text, &c.user, now)
+                    .map_err(store_err)?;
+                Ok(Reply::Found { orders })
+            }
+            Request::AuditVerify => {
+                self.require(c, Role::Lead, "verifying the audit log")?;
+                let entries = self.read().verify_audit().map_err(store_err)?;
+                Ok(Reply::AuditOk { entries })
+            }
+            Request::Import { file, page } => {
+                self.require(c, Role::Lead, "importing orders")?;
+                let parsed = crate::amazon::parse_search_orders(page.0.as_bytes(), &file)
+                    .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+                let counts = self
+                    .with_store_mut(|s| s.import(parsed.orders, &c.user, now))
+                    .map_err(store_err)?;
+                Ok(Reply::Imported { counts })
             }
             Request::SyncStatus => Ok(Reply::Sync(
                 self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone(),

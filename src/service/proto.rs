@@ -92,6 +92,22 @@ pub enum Request {
         as_of: Option<DateTime<Utc>>,
     },
     SyncStatus,
+    /// One order, without personal data.
+    Order {
+        order: String,
+    },
+    /// Orders whose recipient name matches, through the blind index (labelers and leads).
+    LookupName {
+        text: String,
+    },
+    /// Checks the audit chain (leads).
+    AuditVerify,
+    /// Imports one searchOrders response page (leads). The page holds personal data: it is
+    /// wiped after use and never printed.
+    Import {
+        file: String,
+        page: RawPage,
+    },
 }
 
 impl Request {
@@ -120,6 +136,10 @@ impl Request {
             Request::Lock => "lock",
             Request::Purge { .. } => "purge",
             Request::SyncStatus => "sync_status",
+            Request::Order { .. } => "order",
+            Request::LookupName { .. } => "lookup_name",
+            Request::AuditVerify => "audit_verify",
+            Request::Import { .. } => "import",
         }
     }
 }
@@ -132,6 +152,17 @@ pub struct Passphrase(pub String);
 impl fmt::Debug for Passphrase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Passphrase(redacted)")
+    }
+}
+
+/// A searchOrders page on its way to the daemon: never printed, wiped on drop.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(transparent)]
+pub struct RawPage(pub String);
+
+impl fmt::Debug for RawPage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawPage({} bytes, redacted)", self.0.len())
     }
 }
 
@@ -242,6 +273,15 @@ pub enum Reply {
         report: crate::store::PurgeReport,
     },
     Sync(SyncState),
+    Found {
+        orders: Vec<OrderId>,
+    },
+    AuditOk {
+        entries: u64,
+    },
+    Imported {
+        counts: crate::store::ImportCounts,
+    },
     Done,
 }
 

@@ -18,7 +18,7 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use super::{Caller, Notice, Reply, Request, Service, ServiceError};
 
 /// The largest frame either side accepts.
-pub const MAX_FRAME: usize = 1 << 20;
+pub const MAX_FRAME: usize = 4 << 20;
 
 /// A client's message: a request and the id its reply will carry.
 #[derive(Debug, Serialize, Deserialize)]

@@ -194,7 +194,7 @@ fn slot_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Counts from one import.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportCounts {
     pub new: u64,
     pub updated: u64,
