@@ -6,6 +6,7 @@ pub mod order;
 pub mod pack;
 pub mod pick;
 pub mod recipient;
+pub mod shipment;
 pub mod text;
 
 pub use order::{
@@ -15,3 +16,4 @@ pub use order::{
 pub use pack::{PackCheck, PackRefusal, Parcel};
 pub use pick::{Locations, PickBatch, PickRefusal, PickScan, ShortPick};
 pub use recipient::{GiftMessage, Recipient};
+pub use shipment::{Carrier, TrackingError, TrackingNumber};

@@ -1,0 +1,216 @@
+//! Shipments: the carrier and tracking number an order leaves with. Tracking numbers typed or
+//! scanned by a labeler are checked where the carrier's format has a check digit (UPS `1Z…`,
+//! USPS IMpb), so a mistyped number is caught before Amazon and the customer see it. Pure.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A carrier packline knows by name; anything else is `Other` with the name Amazon will show.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Carrier {
+    Ups,
+    Usps,
+    FedEx,
+    Dhl,
+    Other(String),
+}
+
+impl Carrier {
+    /// Parses a carrier name as a labeler types it (`ups`, `USPS`, `FedEx`, `dhl`, or any
+    /// other name of 2–40 printable characters).
+    pub fn parse(s: &str) -> Result<Carrier, TrackingError> {
+        let t = s.trim();
+        Ok(match t.to_ascii_lowercase().as_str() {
+            "ups" => Carrier::Ups,
+            "usps" => Carrier::Usps,
+            "fedex" => Carrier::FedEx,
+            "dhl" => Carrier::Dhl,
+            _ => {
+                let ok = (2..=40).contains(&t.chars().count())
+                    && t.chars().all(|c| c.is_alphanumeric() || " .-&".contains(c));
+                if !ok {
+                    return Err(TrackingError::Carrier(
+                        "a carrier name is 2–40 letters, digits, spaces or . - &".into(),
+                    ));
+                }
+                Carrier::Other(t.to_owned())
+            }
+        })
+    }
+
+    /// The code Amazon's confirmShipment takes (`carrierCode`); `Other` goes with its name.
+    pub fn amazon_code(&self) -> &str {
+        match self {
+            Carrier::Ups => "UPS",
+            Carrier::Usps => "USPS",
+            Carrier::FedEx => "FedEx",
+            Carrier::Dhl => "DHL",
+            Carrier::Other(_) => "Other",
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Carrier::Other(n) => n,
+            c => c.amazon_code(),
+        }
+    }
+}
+
+impl fmt::Display for Carrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TrackingError {
+    #[error("carrier: {0}")]
+    Carrier(String),
+    #[error("tracking number: {0}")]
+    Shape(String),
+    #[error(
+        "tracking number: the check digit is wrong (expected {expected}): the number was mistyped or misread"
+    )]
+    CheckDigit { expected: char },
+}
+
+/// A tracking number, normalised (no spaces, upper case) and checked for its carrier.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TrackingNumber(String);
+
+impl TrackingNumber {
+    pub fn parse(carrier: &Carrier, raw: &str) -> Result<TrackingNumber, TrackingError> {
+        let n: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if n.is_empty() || n.len() > 40 || !n.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(TrackingError::Shape(
+                "use 1–40 letters and digits (spaces and dashes are ignored)".into(),
+            ));
+        }
+        match carrier {
+            Carrier::Ups => check_ups(&n)?,
+            Carrier::Usps => check_usps(&n)?,
+            _ => {}
+        }
+        Ok(TrackingNumber(n))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TrackingNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// UPS `1Z` + 15 characters + check digit. The 15 characters count as digits (letters as
+/// `(code - 'A' + 2) mod 10`); odd positions once, even positions twice; the check digit makes
+/// the total a multiple of 10.
+fn check_ups(n: &str) -> Result<(), TrackingError> {
+    let Some(body) = n.strip_prefix("1Z").filter(|b| b.len() == 16) else {
+        return Err(TrackingError::Shape(
+            "a UPS number is 1Z and 16 more letters or digits (18 in all)".into(),
+        ));
+    };
+    let (payload, check) = body.split_at(15);
+    let mut total = 0u32;
+    for (i, c) in payload.chars().enumerate() {
+        let v = match c {
+            '0'..='9' => c as u32 - '0' as u32,
+            _ => (c as u32 - 'A' as u32 + 2) % 10,
+        };
+        total += if i % 2 == 1 { 2 * v } else { v };
+    }
+    let expected = char::from_digit((10 - total % 10) % 10, 10).unwrap_or('0');
+    if check.starts_with(expected) {
+        Ok(())
+    } else {
+        Err(TrackingError::CheckDigit { expected })
+    }
+}
+
+/// USPS Intelligent Mail package barcode: 20–22 digits, or 26–34 with the `420` + ZIP routing
+/// prefix a scanner reads off the label; the last digit is the mod-10 check (weights 3 and 1
+/// from the right).
+fn check_usps(n: &str) -> Result<(), TrackingError> {
+    // With the routing prefix: 420, a 5- or 9-digit ZIP, then the package number.
+    let digits = match n.strip_prefix("420") {
+        Some(rest) if n.len() > 22 => {
+            if (20..=22).contains(&rest.len().saturating_sub(5)) && rest.len() <= 27 {
+                &rest[5..]
+            } else {
+                &rest[9.min(rest.len())..]
+            }
+        }
+        _ => n,
+    };
+    if !(20..=22).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(TrackingError::Shape(
+            "a USPS number is 20–22 digits (IMpb), optionally after 420 and the ZIP code".into(),
+        ));
+    }
+    let (payload, check) = digits.split_at(digits.len() - 1);
+    let total: u32 = payload
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    let expected = char::from_digit((10 - total % 10) % 10, 10).unwrap_or('0');
+    if check.starts_with(expected) {
+        Ok(())
+    } else {
+        Err(TrackingError::CheckDigit { expected })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ups_numbers_are_checked() {
+        let t = TrackingNumber::parse(&Carrier::Ups, "1z 999 aa1 01 2345 6784").unwrap();
+        assert_eq!(t.as_str(), "1Z999AA10123456784");
+        assert_eq!(
+            TrackingNumber::parse(&Carrier::Ups, "1Z999AA10123456785"),
+            Err(TrackingError::CheckDigit { expected: '4' })
+        );
+        assert!(matches!(
+            TrackingNumber::parse(&Carrier::Ups, "1Z999"),
+            Err(TrackingError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn usps_numbers_are_checked_with_or_without_routing() {
+        // Weights 3 and 1 from the right over 9400100000000000000000 (21 digits before the
+        // check): 9×3 + 4×1 + 1×3 = 34, so the check digit is 6.
+        let good = "9400100000000000000006";
+        assert_eq!(good.len(), 22);
+        assert!(TrackingNumber::parse(&Carrier::Usps, good).is_ok());
+        assert!(TrackingNumber::parse(&Carrier::Usps, &format!("42098101{good}")).is_ok());
+        assert_eq!(
+            TrackingNumber::parse(&Carrier::Usps, "9400100000000000000007"),
+            Err(TrackingError::CheckDigit { expected: '6' })
+        );
+    }
+
+    #[test]
+    fn other_carriers_take_any_sane_number_and_bad_input_is_named() {
+        let c = Carrier::parse("Royal Mail").unwrap();
+        assert_eq!(c.amazon_code(), "Other");
+        assert!(TrackingNumber::parse(&c, "AB123456789GB").is_ok());
+        assert!(TrackingNumber::parse(&c, "AB\u{1b}[2J").is_err());
+        assert!(Carrier::parse("x\u{7}").is_err());
+    }
+}
