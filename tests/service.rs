@@ -314,10 +314,16 @@ async fn a_cancellation_pulls_the_order_from_its_batch_with_a_notice() {
     })
     .await
     .unwrap();
-    let notice = tokio::time::timeout(Duration::from_secs(5), c.notice())
-        .await
-        .unwrap()
-        .unwrap();
+    let notice = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match c.notice().await.unwrap() {
+                packline::service::Notice::Counts(_) => continue,
+                n => return n,
+            }
+        }
+    })
+    .await
+    .unwrap();
     assert_eq!(
         notice,
         packline::service::Notice::OrderPulled {

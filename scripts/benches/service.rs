@@ -110,7 +110,18 @@ fn main() {
     let orders: usize = arg("--orders").map_or(1_000_000, |s| s.parse().expect("--orders N"));
     println!("service benchmark: {orders} orders stored");
     let tmp = tempfile::tempdir().unwrap();
-    let store = build(tmp.path(), orders);
+    // `--keep DIR` builds the store in DIR once and reuses it on later runs.
+    let root = arg("--keep").map_or_else(|| tmp.path().to_owned(), std::path::PathBuf::from);
+    let store = if root.join("data/db").exists() {
+        let mut s = Store::open(&root.join("data")).unwrap();
+        s.unlock(&MasterSource::IdentityFile(root.join("master.key")))
+            .unwrap();
+        eprintln!("  reusing the store in {}", root.display());
+        s
+    } else {
+        std::fs::create_dir_all(&root).unwrap();
+        build(&root, orders)
+    };
     let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
     settings.claim_timeout = Duration::from_secs(3600);
     let service = Service::new(store, settings);
@@ -120,9 +131,11 @@ fn main() {
         .build()
         .unwrap();
     let socket = tmp.path().join("packline.sock");
+    let _ = std::fs::remove_file(&socket);
+    // The daemon keeps serving until this sender goes, after the TUI client has run.
+    let (_stop, rx) = tokio::sync::watch::channel(false);
     rt.block_on(async {
         let listener = packline::service::server::bind(&socket, None).unwrap();
-        let (_stop, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(packline::service::server::serve(
             service.clone(),
             listener,
@@ -131,6 +144,8 @@ fn main() {
         ));
         let mut c = Client::connect(&socket).await.unwrap();
         // Warm the count cache and the page cache.
+        let svc = service.clone();
+        tokio::task::spawn_blocking(move || svc.wait_for_counts()).await.unwrap();
         for _ in 0..20 {
             c.call(Request::Queue {
                 state: None,

@@ -88,6 +88,8 @@ struct CountsCache {
 }
 
 pub struct Service {
+    /// This service, for the background count.
+    me: std::sync::Weak<Service>,
     store: RwLock<Store>,
     settings: Settings,
     /// Serializes read-modify-write of batches and pack checks (scans arrive from many clients).
@@ -99,6 +101,8 @@ pub struct Service {
     sync: Mutex<SyncState>,
     /// Live connections per user (socket transport), for releasing claims of the departed.
     connected: Mutex<HashMap<String, usize>>,
+    /// A background count is running.
+    counting: std::sync::atomic::AtomicBool,
 }
 
 fn store_err(e: store::Error) -> ServiceError {
@@ -136,7 +140,8 @@ fn non_empty<'a>(text: &'a str, what: &str) -> Result<&'a str, ServiceError> {
 impl Service {
     pub fn new(store: Store, settings: Settings) -> Arc<Service> {
         let (notices, _) = broadcast::channel(1024);
-        Arc::new(Service {
+        let service = Arc::new_cyclic(|me| Service {
+            me: me.clone(),
             store: RwLock::new(store),
             settings,
             floor: Mutex::new(()),
@@ -150,7 +155,11 @@ impl Service {
                 running: false,
             }),
             connected: Mutex::new(HashMap::new()),
-        })
+            counting: std::sync::atomic::AtomicBool::new(false),
+        });
+        // Counting walks the whole queue: start now, so the first screen does not wait for it.
+        service.refresh_counts();
+        service
     }
 
     pub fn settings(&self) -> &Settings {
@@ -310,33 +319,75 @@ impl Service {
         })
     }
 
-    fn counts(&self, now: DateTime<Utc>) -> Result<Counts, ServiceError> {
+    /// The queue counts as last counted. A count older than the last change (and than
+    /// [`COUNTS_MAX_AGE`]) is refreshed in the background, never on the caller's time: a page
+    /// is answered at once with the counts it has, and [`Notice::Counts`] brings the new ones.
+    fn counts(&self) -> Counts {
         let generation = self.generation.load(std::sync::atomic::Ordering::Relaxed);
-        let mut cache = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = cache.as_ref()
-            && (c.generation == generation || c.at.elapsed() < COUNTS_MAX_AGE)
-        {
-            return Ok(c.counts.clone());
+        let cache = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = cache
+            .as_ref()
+            .is_some_and(|c| c.generation == generation || c.at.elapsed() < COUNTS_MAX_AGE);
+        let counts = cache.as_ref().map(|c| c.counts.clone()).unwrap_or_default();
+        drop(cache);
+        if !fresh {
+            self.refresh_counts();
         }
-        let end_of_day = now
-            .date_naive()
-            .and_hms_opt(23, 59, 59)
-            .map_or(now, |t| t.and_utc());
-        let q = self
-            .read()
-            .queue_counts(now, end_of_day)
-            .map_err(store_err)?;
-        let counts = Counts {
-            by_state: q.by_state,
-            late: q.late,
-            due_today: q.due,
+        counts
+    }
+
+    /// Starts a background count unless one is running.
+    pub fn refresh_counts(&self) {
+        use std::sync::atomic::Ordering;
+        if self.counting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else {
+            self.counting.store(false, Ordering::Release);
+            return;
         };
-        *cache = Some(CountsCache {
-            generation,
-            at: Instant::now(),
-            counts: counts.clone(),
+        std::thread::spawn(move || {
+            let generation = me.generation.load(Ordering::Relaxed);
+            let now = Utc::now();
+            let end_of_day = now
+                .date_naive()
+                .and_hms_opt(23, 59, 59)
+                .map_or(now, |t| t.and_utc());
+            let q = me.read().queue_counts(now, end_of_day);
+            match q {
+                Ok(q) => {
+                    let counts = Counts {
+                        by_state: q.by_state,
+                        late: q.late,
+                        due_today: q.due,
+                    };
+                    *me.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some(CountsCache {
+                        generation,
+                        at: Instant::now(),
+                        counts: counts.clone(),
+                    });
+                    me.notify(Notice::Counts(counts));
+                }
+                Err(e) => tracing::error!("counting the queue: {e}"),
+            }
+            me.counting.store(false, Ordering::Release);
         });
-        Ok(counts)
+    }
+
+    /// Waits until a count has finished (tests and tools that need exact counts).
+    pub fn wait_for_counts(&self) -> Counts {
+        loop {
+            if !self.counting.load(std::sync::atomic::Ordering::Acquire)
+                && let Some(c) = self
+                    .counts
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+            {
+                return c.counts.clone();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     fn batch_for(&self, c: &Caller, id: u64) -> Result<PickBatch, ServiceError> {
@@ -402,17 +453,17 @@ impl Service {
                     offset,
                     rows: recs,
                     more,
-                    counts: self.counts(now)?,
+                    counts: self.counts(),
                 }))
             }
             Request::ClaimBatch { size } => {
                 let size = size.unwrap_or(self.settings.batch_size).clamp(1, 100) as usize;
-                let batch = {
-                    let _floor = self.lock_floor();
-                    self.read()
-                        .claim_batch(&c.user, size, &self.settings.locations, now)
-                        .map_err(store_err)?
-                };
+                // No floor lock: the claim is one transaction, and its fsync must not hold up
+                // everyone's scans.
+                let batch = self
+                    .read()
+                    .claim_batch(&c.user, size, &self.settings.locations, now)
+                    .map_err(store_err)?;
                 self.changed();
                 Ok(Reply::Batch { batch })
             }

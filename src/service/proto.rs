@@ -320,6 +320,8 @@ pub enum Notice {
         ok: bool,
         detail: String,
     },
+    /// Fresh queue counts (counting runs in the background after changes).
+    Counts(Counts),
     /// The daemon ended this connection, and why (sent to that client only).
     Closed { reason: String },
 }

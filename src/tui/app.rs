@@ -552,6 +552,7 @@ impl App {
                 };
                 self.refresh().await;
             }
+            Notice::Counts(c) => self.queue.counts = c,
             Notice::Closed { reason } => {
                 self.alert = Some(Alert {
                     text: clean(&reason, 200),
