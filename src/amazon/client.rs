@@ -475,6 +475,15 @@ impl SpApi {
                     tracing::warn!(operation, attempt, "{}", transport_detail(&e));
                     continue;
                 }
+                Err(e) if e.is_builder() => {
+                    return (
+                        Err(ApiError::Request {
+                            operation,
+                            detail: "the request could not be built".into(),
+                        }),
+                        after_unknown,
+                    );
+                }
                 Err(e) if resend == Resend::OnlyIfUnsent => {
                     return (Err(unknown(transport_detail(&e))), true);
                 }
