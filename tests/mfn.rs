@@ -1,6 +1,6 @@
 //! Merchant Fulfillment through the real client against the training marketplace over loopback
 //! HTTP: offers, label purchases in every format (decoded, checksummed, barcodes read back by an
-//! independent decoder, PyPI `zxing-cpp`), lookups, voids, Amazon's refusals as typed errors,
+//! independent decoder, PyPI `zxing-cpp`; PDF labels rendered by poppler's `pdftoppm`), lookups, voids, Amazon's refusals as typed errors,
 //! purchases never resent when their outcome is unknown, quotas kept, and every answer valid
 //! against the official model `merchantFulfillmentV0.json`.
 
@@ -291,6 +291,25 @@ fn offers_purchases_lookups_and_voids_in_every_format_within_the_quotas() {
                 // One rectangle per bar, plus the frame.
                 let code = packline::labels::code128::Code128::encode(&tracking).unwrap();
                 assert_eq!(text.matches(" re\n").count(), code.bars().len() + 1);
+                // Printed at a label printer's 203 dpi, the vector bars scan.
+                let pdf = dir.path().join(format!("label-{i}.pdf"));
+                std::fs::write(&pdf, &label.bytes).unwrap();
+                let png = dir.path().join(format!("label-{i}"));
+                let out = std::process::Command::new("pdftoppm")
+                    .args(["-r", "203", "-png", "-singlefile"])
+                    .arg(&pdf)
+                    .arg(&png)
+                    .output()
+                    .expect("pdftoppm (Debian poppler-utils; scripts/test installs it) runs");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert_eq!(
+                    zxing_read(&png.with_extension("png")),
+                    std::slice::from_ref(&tracking)
+                );
             }
             _ => {
                 assert_eq!(label.file_type, LabelFileType::Png);

@@ -86,50 +86,117 @@ pub fn zpl203(l: &LabelText) -> Result<Vec<u8>, Code128Error> {
     Ok(z.into_bytes())
 }
 
-/// A 4×6 inch PNG at 203 dpi: frame, rules, and the tracking barcode with its quiet zones.
-pub fn png203(l: &LabelText) -> Result<Vec<u8>, Code128Error> {
-    let code = Code128::encode(&l.tracking)?;
-    let (w, h) = (DOTS_WIDE as usize, DOTS_HIGH as usize);
-    let mut pixels = vec![255u8; w * h];
-    let mut fill = |x0: usize, y0: usize, x1: usize, y1: usize| {
-        for y in y0..y1.min(h) {
-            let row = &mut pixels[y * w..(y + 1) * w];
-            for p in &mut row[x0.min(w)..x1.min(w)] {
+/// The 8×8 bitmap of a character (bit 0 the leftmost pixel): Basic Latin and Latin-1 from the
+/// public-domain font8x8; hazards have none; anything else shows as `?`.
+fn glyph(c: char) -> Option<[u8; 8]> {
+    use font8x8::legacy::{BASIC_LEGACY, LATIN_LEGACY};
+    if is_hazard(c) {
+        return None;
+    }
+    Some(match c as u32 {
+        n @ 0x20..=0x7E => BASIC_LEGACY[n as usize],
+        n @ 0xA0..=0xFF => LATIN_LEGACY[(n - 0xA0) as usize],
+        _ => BASIC_LEGACY[usize::from(b'?')],
+    })
+}
+
+/// A raster being drawn: 8-bit grey, white to start.
+struct Raster {
+    w: usize,
+    h: usize,
+    pixels: Vec<u8>,
+}
+
+impl Raster {
+    fn new(w: usize, h: usize) -> Raster {
+        Raster {
+            w,
+            h,
+            pixels: vec![255; w * h],
+        }
+    }
+
+    /// Blackens the rectangle from (x0, y0) to (x1, y1), clipped to the raster.
+    fn fill(&mut self, x0: usize, y0: usize, x1: usize, y1: usize) {
+        for y in y0.min(self.h)..y1.min(self.h) {
+            let row = &mut self.pixels[y * self.w..(y + 1) * self.w];
+            for p in &mut row[x0.min(self.w)..x1.min(self.w)] {
                 *p = 0;
             }
         }
-    };
-    // Frame and the rules between the address blocks, as on the ZPL label.
-    fill(20, 20, 792, 24);
-    fill(20, 1194, 792, 1198);
-    fill(20, 20, 24, 1198);
-    fill(788, 20, 792, 1198);
-    fill(20, 230, 792, 234);
-    fill(20, 570, 792, 574);
-    fill(20, 990, 792, 994);
-    let m = module_dots(&code) as usize;
-    let bar_x = (w - m * code.width_in_modules()) / 2;
-    for (start, width) in code.bars() {
-        fill(bar_x + start * m, 660, bar_x + (start + width) * m, 910);
     }
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, DOTS_WIDE, DOTS_HIGH);
+
+    /// Writes at most `max_chars` characters of `text` at (x, y), each pixel of the 8×8 font
+    /// `scale` dots square; text past the right edge is cut.
+    fn text(&mut self, x: usize, y: usize, scale: usize, text: &str, max_chars: usize) {
+        let glyphs = text.chars().filter_map(glyph).take(max_chars);
+        for (i, g) in glyphs.enumerate() {
+            let gx = x + i * 8 * scale;
+            for (row, bits) in g.iter().enumerate() {
+                for col in 0..8 {
+                    if bits & (1 << col) != 0 {
+                        let (px, py) = (gx + col * scale, y + row * scale);
+                        self.fill(px, py, px + scale, py + scale);
+                    }
+                }
+            }
+        }
+    }
+
+    fn png(&self, dots_per_metre: Option<u32>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, self.w as u32, self.h as u32);
         enc.set_color(png::ColorType::Grayscale);
         enc.set_depth(png::BitDepth::Eight);
-        enc.set_pixel_dims(Some(png::PixelDimensions {
-            xppu: PIXELS_PER_METRE,
-            yppu: PIXELS_PER_METRE,
+        enc.set_pixel_dims(dots_per_metre.map(|d| png::PixelDimensions {
+            xppu: d,
+            yppu: d,
             unit: png::Unit::Meter,
         }));
-        // Writing to a Vec cannot fail for I/O reasons, and the sizes above match the header.
+        // Writing to a Vec cannot fail for I/O reasons, and the pixels match the header.
         let mut writer = enc.write_header().expect("PNG header into memory");
         writer
-            .write_image_data(&pixels)
+            .write_image_data(&self.pixels)
             .expect("PNG data of the declared size");
         writer.finish().expect("PNG into memory");
+        out
     }
-    Ok(out)
+}
+
+/// A 4×6 inch PNG at 203 dpi: the same layout as the ZPL label, text in an 8×8 bitmap font
+/// scaled up, and the tracking barcode with its quiet zones.
+pub fn png203(l: &LabelText) -> Result<Vec<u8>, Code128Error> {
+    let code = Code128::encode(&l.tracking)?;
+    let mut r = Raster::new(DOTS_WIDE as usize, DOTS_HIGH as usize);
+    // Frame and the rules between the blocks, as on the ZPL label.
+    r.fill(20, 20, 792, 24);
+    r.fill(20, 1194, 792, 1198);
+    r.fill(20, 20, 24, 1198);
+    r.fill(788, 20, 792, 1198);
+    r.fill(20, 230, 792, 234);
+    r.fill(20, 570, 792, 574);
+    r.fill(20, 990, 792, 994);
+    r.text(40, 40, 2, "FROM:", 10);
+    for (i, line) in l.from.iter().take(5).enumerate() {
+        r.text(40, 66 + 26 * i, 2, line, 46);
+    }
+    r.text(40, 250, 3, "SHIP TO:", 10);
+    for (i, line) in l.to.iter().take(6).enumerate() {
+        r.text(70, 290 + 44 * i, 3, line, 29);
+    }
+    r.text(40, 596, 3, &format!("{} {}", l.carrier, l.service), 30);
+    let m = module_dots(&code) as usize;
+    let bar_x = (r.w - m * code.width_in_modules()) / 2;
+    for (start, width) in code.bars() {
+        r.fill(bar_x + start * m, 660, bar_x + (start + width) * m, 910);
+    }
+    let readable = l.tracking.len() * 24;
+    r.text(r.w.saturating_sub(readable) / 2, 928, 3, &l.tracking, 33);
+    if let Some(id) = &l.order_id {
+        r.text(40, 1012, 3, &format!("Order {id}"), 30);
+    }
+    r.text(40, 1140, 3, "TRAINING LABEL - NOT POSTAGE", 30);
+    Ok(r.png(Some(PIXELS_PER_METRE)))
 }
 
 /// Latin-1 text for a base-14 font with WinAnsiEncoding: hazards dropped, characters outside
@@ -253,28 +320,16 @@ pub fn pdf(l: &LabelText) -> Result<Vec<u8>, Code128Error> {
 /// encoder against an independent decoder.
 pub fn barcode_png(text: &str, module: usize, height: usize) -> Result<Vec<u8>, Code128Error> {
     let code = Code128::encode(text)?;
-    let w = (code.width_in_modules() + 20) * module;
-    let mut row = vec![255u8; w];
+    let mut r = Raster::new((code.width_in_modules() + 20) * module, height + 20);
     for (start, width) in code.bars() {
-        for p in &mut row[(10 + start) * module..(10 + start + width) * module] {
-            *p = 0;
-        }
+        r.fill(
+            (10 + start) * module,
+            10,
+            (10 + start + width) * module,
+            10 + height,
+        );
     }
-    let h = height + 20;
-    let mut pixels = vec![255u8; w * h];
-    for y in 10..10 + height {
-        pixels[y * w..(y + 1) * w].copy_from_slice(&row);
-    }
-    let mut out = Vec::new();
-    let mut enc = png::Encoder::new(&mut out, w as u32, h as u32);
-    enc.set_color(png::ColorType::Grayscale);
-    enc.set_depth(png::BitDepth::Eight);
-    let mut writer = enc.write_header().expect("PNG header into memory");
-    writer
-        .write_image_data(&pixels)
-        .expect("PNG data of the declared size");
-    writer.finish().expect("PNG into memory");
-    Ok(out)
+    Ok(r.png(None))
 }
 
 #[cfg(test)]
