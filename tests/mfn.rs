@@ -581,6 +581,56 @@ fn a_purchase_whose_outcome_is_unknown_is_never_resent() {
     }
 }
 
+/// cancelShipment may be sent again (a second void buys nothing). When the first void went
+/// through but its answer was lost, the resend is refused as already cancelled, and the client
+/// looks the shipment up and returns it voided.
+#[test]
+fn a_void_whose_answer_was_lost_comes_back_voided() {
+    let m = marketplace_with(3, "1000", &["--fault-delay-ms", "2500"]);
+    let rt = runtime();
+    let api = api(&m, Duration::from_secs(1));
+    let id = order_ids(&m).remove(0);
+    let order = rt
+        .block_on(api.get_order(&OrderId::parse(&id).unwrap()))
+        .unwrap();
+    let shipment = rt
+        .block_on(api.create_shipment(&CreateShipment {
+            shipment_request_details: box_for(&order, None),
+            shipping_service_id: "UPS_PTP_GND".into(),
+            shipping_service_offer_id: None,
+            hazmat_type: None,
+        }))
+        .unwrap();
+    // The training control: the next cancelShipment answer comes too late.
+    http(&m, "POST", "/_training/faults/cancelShipment/timeout");
+    let (status, _) = http_with(&m, "POST", "/_training/faults/cancelShipment/meltdown", &[]);
+    assert_eq!(status, 404);
+    let void = rt
+        .block_on(api.cancel_shipment(&shipment.shipment_id))
+        .unwrap();
+    assert_eq!(void.status, ShipmentStatus::RefundPending);
+    assert_eq!(void.shipment_id, shipment.shipment_id);
+    let calls: Vec<(String, u64, Value)> = request_log(&m)
+        .into_iter()
+        .filter(|r| r["operation"] == "cancelShipment" || r["operation"] == "getShipment")
+        .map(|r| {
+            (
+                r["operation"].as_str().unwrap().to_owned(),
+                r["status"].as_u64().unwrap(),
+                r["fault"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("cancelShipment".to_owned(), 200, json!("timeout")),
+            ("cancelShipment".to_owned(), 400, Value::Null),
+            ("getShipment".to_owned(), 200, Value::Null),
+        ]
+    );
+}
+
 /// A 429 means Amazon did nothing: the purchase is sent again once the quota allows, and only
 /// one label is bought.
 #[test]

@@ -943,4 +943,24 @@ mod tests {
         let err = parse_shipment(b"{}", GET_SHIPMENT).unwrap_err().to_string();
         assert_eq!(err, "getShipment: payload: is missing");
     }
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The calls can run on any runtime thread (a service task spawns them).
+    #[test]
+    fn futures_are_send() {
+        let api = SpApi::new(
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9/auth/o2/token",
+            super::super::client::Credentials {
+                client_id: "x".into(),
+                client_secret: "x".to_owned().into(),
+                refresh_token: "x".to_owned().into(),
+            },
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_send(&api.get_shipment("00000000-0000-4000-a000-000000000000"));
+        assert_send(&api.cancel_shipment("00000000-0000-4000-a000-000000000000"));
+    }
 }

@@ -724,7 +724,7 @@ async fn serve(
         let mut guard = lock(&m);
         let market = &mut *guard;
         market.advance();
-        let fault = market.draw_fault();
+        let fault = market.next_fault(operation);
         let response = match fault {
             Some(Fault::TooManyRequests) => sp_error(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -5,10 +5,11 @@
 //! `includedData`, quotas with 429 and `x-amzn-RateLimit-Limit`) and `getOrder`, Orders v0
 //! `confirmShipment`, the Tokens API, Merchant Fulfillment v0 (see `mfn`), injected faults, and
 //! training controls: a request log at `/_training/requests` (operation, parameters, status;
-//! never personal data), the order book at `/_training/orders` (ids, statuses, times), and
+//! never personal data), the order book at `/_training/orders` (ids, statuses, times),
 //! `POST /_training/orders/{id}/cancel` or `/readdress`, which change an order the way a buyer or
-//! Amazon would. With `new_orders_per_minute` and `cancel_rate`, orders arrive and are cancelled
-//! while it runs.
+//! Amazon would, and `POST /_training/faults/{operation}/{fault}`, which gives the next answer of
+//! an operation that fault. With `new_orders_per_minute` and `cancel_rate`, orders arrive and are
+//! cancelled while it runs.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -130,11 +131,26 @@ pub(super) struct Market {
     pub(super) rdt_scopes: HashMap<String, Vec<(String, String)>>,
     /// Labels bought through Merchant Fulfillment.
     pub(super) mfn: super::mfn::MfnBook,
+    /// Faults asked for through `/_training/faults`, per operation, next first.
+    queued_faults: HashMap<String, std::collections::VecDeque<Fault>>,
 }
 
 impl Market {
+    /// The fault for this answer of `operation`: one queued through `/_training/faults`, else
+    /// one drawn at the configured rate.
+    pub(super) fn next_fault(&mut self, operation: &str) -> Option<Fault> {
+        if let Some(f) = self
+            .queued_faults
+            .get_mut(operation)
+            .and_then(|q| q.pop_front())
+        {
+            return Some(f);
+        }
+        self.draw_fault()
+    }
+
     /// Draws whether this answer gets an injected fault, and which.
-    pub(super) fn draw_fault(&mut self) -> Option<Fault> {
+    fn draw_fault(&mut self) -> Option<Fault> {
         if self.cfg.fault_rate > 0.0
             && !self.cfg.faults.is_empty()
             && self
@@ -200,6 +216,7 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         shipments: HashMap::new(),
         rdt_scopes: HashMap::new(),
         mfn: super::mfn::MfnBook::default(),
+        queued_faults: HashMap::new(),
     };
     Router::new()
         .route("/auth/o2/token", post(token))
@@ -216,6 +233,7 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
             post(restricted_data_token),
         )
         .route("/_training/orders/{id}/{change}", post(change_order))
+        .route("/_training/faults/{operation}/{fault}", post(queue_fault))
         .merge(super::mfn::routes())
         .with_state(Arc::new(Mutex::new(market)))
 }
@@ -361,7 +379,7 @@ async fn search_orders(
         let mut guard = lock(&m);
         let market = &mut *guard;
         market.advance();
-        let fault = market.draw_fault();
+        let fault = market.next_fault("searchOrders");
         let rate = UsagePlan::SEARCH_ORDERS.scaled(market.cfg.quota_scale).rate;
         let answer = match fault {
             Some(Fault::TooManyRequests) => {
@@ -711,6 +729,36 @@ async fn restricted_data_token(
         .into_response()
     };
     logged(market, "createRestrictedDataToken", params, response)
+}
+
+/// Operations whose answers can carry an injected fault.
+const FAULTABLE: [&str; 5] = [
+    "searchOrders",
+    "getEligibleShipmentServices",
+    "createShipment",
+    "getShipment",
+    "cancelShipment",
+];
+
+/// Training control: the next answer of `operation` gets `fault` (`429`, `500`, `503`,
+/// `timeout`, `malformed`, `truncated`), whatever `--fault-rate` says; queued faults are used in
+/// the order they were asked for.
+async fn queue_fault(
+    State(m): State<Shared>,
+    Path((operation, fault)): Path<(String, String)>,
+) -> StatusCode {
+    let Some(fault) = Fault::ALL.into_iter().find(|f| f.name() == fault) else {
+        return StatusCode::NOT_FOUND;
+    };
+    if !FAULTABLE.contains(&operation.as_str()) {
+        return StatusCode::NOT_FOUND;
+    }
+    lock(&m)
+        .queued_faults
+        .entry(operation)
+        .or_default()
+        .push_back(fault);
+    StatusCode::NO_CONTENT
 }
 
 /// Training control: `cancel` an order, or `readdress` it (a new recipient), as of now.
