@@ -675,7 +675,7 @@ fn a_throttled_purchase_is_sent_again_and_bought_once() {
         }))
         .unwrap();
     assert_eq!(shipment.status, ShipmentStatus::Purchased);
-    // Amazon's default for this service here is PNG.
+    // Without a format asked for, the training marketplace's default is PNG.
     assert_eq!(
         shipment.label.decode().unwrap().file_type,
         LabelFileType::Png

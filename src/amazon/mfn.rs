@@ -512,11 +512,12 @@ impl EncodedLabel {
             LabelFileType::from_mime(&fc.file_type).ok_or(LabelError::UnknownFileType)?;
         let engine = base64::engine::general_purpose::STANDARD;
         // Base64 as sent, tolerating line breaks some encoders add.
-        let compact: String = fc
-            .contents
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
+        let compact: zeroize::Zeroizing<String> = zeroize::Zeroizing::new(
+            fc.contents
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect(),
+        );
         let gz = zeroize::Zeroizing::new(
             engine
                 .decode(compact.as_bytes())

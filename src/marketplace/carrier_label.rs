@@ -29,6 +29,24 @@ pub struct LabelText {
     pub custom_text: Option<String>,
 }
 
+/// Why a label cannot be drawn.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error("tracking id: {0}")]
+    Barcode(#[from] Code128Error),
+    #[error("tracking id: a character that is not a letter or digit at position {0}")]
+    NotAlphanumeric(usize),
+}
+
+/// The tracking barcode. Tracking ids are letters and digits, and anything else is refused: the
+/// id goes into the barcode field as it is (validated, not escaped).
+fn tracking_barcode(tracking: &str) -> Result<Code128, RenderError> {
+    if let Some(i) = tracking.chars().position(|c| !c.is_ascii_alphanumeric()) {
+        return Err(RenderError::NotAlphanumeric(i));
+    }
+    Ok(Code128::encode(tracking)?)
+}
+
 /// The module width in dots that fits the barcode, with its quiet zones, across the label.
 fn module_dots(code: &Code128) -> u32 {
     let modules = code.width_in_modules() as u32 + 20;
@@ -36,8 +54,8 @@ fn module_dots(code: &Code128) -> u32 {
 }
 
 /// A ZPL II label for a 203 dpi printer: `^CI28` (UTF-8), every text field `^FH`-escaped.
-pub fn zpl203(l: &LabelText) -> Result<Vec<u8>, Code128Error> {
-    let code = Code128::encode(&l.tracking)?;
+pub fn zpl203(l: &LabelText) -> Result<Vec<u8>, RenderError> {
+    let code = tracking_barcode(&l.tracking)?;
     let m = module_dots(&code);
     let bar_x = (DOTS_WIDE - m * code.width_in_modules() as u32) / 2;
     let mut z = String::with_capacity(2048);
@@ -50,7 +68,7 @@ pub fn zpl203(l: &LabelText) -> Result<Vec<u8>, Code128Error> {
     z.push_str("^FO20,230^GB772,4,4^FS\n");
     z.push_str(&zpl::text_field(40, 250, 28, "SHIP TO:", 10));
     for (i, line) in l.to.iter().take(6).enumerate() {
-        z.push_str(&zpl::text_field(70, 290 + 44 * i as u32, 40, line, 34));
+        z.push_str(&zpl::text_field(70, 290 + 44 * i as u32, 40, line, 30));
     }
     z.push_str("^FO20,570^GB772,4,4^FS\n");
     z.push_str(&zpl::text_field(
@@ -60,8 +78,8 @@ pub fn zpl203(l: &LabelText) -> Result<Vec<u8>, Code128Error> {
         &format!("{} {}", l.carrier, l.service),
         36,
     ));
-    // The payload passed Code 128 validation (printable ASCII), and tracking ids are letters
-    // and digits; `^FH` is not used on the barcode so the printer encodes exactly these bytes.
+    // The tracking id is letters and digits (checked above): no `^FH`, so the printer encodes
+    // exactly these bytes.
     z.push_str(&format!(
         "^FO{bar_x},660^BY{m},3,250^BCN,250,Y,N,N,A^FD{}^FS\n",
         l.tracking
@@ -165,8 +183,8 @@ impl Raster {
 
 /// A 4×6 inch PNG at 203 dpi: the same layout as the ZPL label, text in an 8×8 bitmap font
 /// scaled up, and the tracking barcode with its quiet zones.
-pub fn png203(l: &LabelText) -> Result<Vec<u8>, Code128Error> {
-    let code = Code128::encode(&l.tracking)?;
+pub fn png203(l: &LabelText) -> Result<Vec<u8>, RenderError> {
+    let code = tracking_barcode(&l.tracking)?;
     let mut r = Raster::new(DOTS_WIDE as usize, DOTS_HIGH as usize);
     // Frame and the rules between the blocks, as on the ZPL label.
     r.fill(20, 20, 792, 24);
@@ -213,8 +231,8 @@ fn win_ansi(s: &str, max_chars: usize) -> Vec<u8> {
 }
 
 /// A 4×6 inch PDF: text in Helvetica, the barcode as vector bars.
-pub fn pdf(l: &LabelText) -> Result<Vec<u8>, Code128Error> {
-    let code = Code128::encode(&l.tracking)?;
+pub fn pdf(l: &LabelText) -> Result<Vec<u8>, RenderError> {
+    let code = tracking_barcode(&l.tracking)?;
     let (catalog, tree, page, font, content_id, bold) = (
         Ref::new(1),
         Ref::new(2),
@@ -377,12 +395,14 @@ mod tests {
         assert_eq!(info.pixel_dims.unwrap().xppu, PIXELS_PER_METRE);
         let pdf = pdf(&hostile()).unwrap();
         assert!(pdf.starts_with(b"%PDF-1.7") && pdf.ends_with(b"%%EOF"));
-        assert!(
-            zpl203(&LabelText {
-                tracking: "Zoë".into(),
-                ..hostile()
-            })
-            .is_err()
-        );
+        for bad in ["Zoë", "1Z^XA", "1Z~JA", ""] {
+            assert!(
+                zpl203(&LabelText {
+                    tracking: bad.into(),
+                    ..hostile()
+                })
+                .is_err()
+            );
+        }
     }
 }

@@ -419,7 +419,7 @@ fn check_order(market: &Market, d: &Details) -> Result<(), Response> {
         };
         let ordered = line["quantityOrdered"].as_u64().unwrap_or(0) as u32;
         let labelled = market.mfn.labelled(&d.order_id, id);
-        if q + labelled > ordered {
+        if q.saturating_add(labelled) > ordered {
             return Err(bad(if labelled > 0 {
                 "ItemList asks for more units than are left to label: some are on a purchased label (cancel that shipment first)."
             } else {
