@@ -440,7 +440,8 @@ impl SpApi {
                 let jitter = rand::thread_rng().gen_range(0.0..base);
                 tokio::time::sleep(Duration::from_secs_f64(base + jitter)).await;
             }
-            // Tokens first: their own calls must not spend this operation's quota token.
+            self.acquire(operation, plan).await;
+            // After the wait for quota, so a token cached before it has not expired meanwhile.
             let token = match auth {
                 Auth::Lwa => self.access_token().await,
                 Auth::MfnRdt => match self.access_token().await {
@@ -453,7 +454,6 @@ impl SpApi {
                 Ok(t) => t,
                 Err(e) => return (Err(e), after_unknown),
             };
-            self.acquire(operation, plan).await;
             let mut request = self.http.request(method.clone(), url.clone());
             if let Some(b) = body {
                 request = request
@@ -643,7 +643,12 @@ impl SpApi {
         #[serde(rename_all = "camelCase")]
         struct Rdt {
             restricted_data_token: String,
+            /// Optional in the model; an RDT lives an hour.
+            #[serde(default = "an_hour")]
             expires_in: u64,
+        }
+        fn an_hour() -> u64 {
+            3600
         }
         let url = self
             .endpoint
