@@ -369,6 +369,11 @@ fn offers_purchases_lookups_and_voids_in_every_format_within_the_quotas() {
             .block_on(api.cancel_shipment(&shipment.shipment_id))
             .unwrap_err();
         assert_status(&err, "cancelShipment", 400, "ShipmentAlreadyCancelled");
+        // A voided label's tracking id no longer confirms the order.
+        let err = rt
+            .block_on(api.confirm_shipment(&order.order.id, &confirm))
+            .unwrap_err();
+        assert_status(&err, "confirmShipment", 400, "InvalidInput");
         let after = rt
             .block_on(api.get_shipment(&shipment.shipment_id))
             .unwrap();

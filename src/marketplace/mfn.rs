@@ -48,11 +48,11 @@ impl Bought {
 }
 
 impl MfnBook {
-    /// Tracking ids of the labels bought for an order (live or voided).
+    /// Tracking ids of an order's labels that are still purchased (not voided).
     pub(crate) fn tracking_ids<'a>(&'a self, order_id: &'a str) -> impl Iterator<Item = &'a str> {
         self.shipments
             .iter()
-            .filter(move |s| s.order_id == order_id)
+            .filter(move |s| s.order_id == order_id && s.live())
             .map(|s| s.tracking.as_str())
     }
 

@@ -559,8 +559,8 @@ fn confirm_inner(
         Some("CANCELLED") => return bad("The order is cancelled and cannot be confirmed."),
         Some("SHIPPED") => {
             // The same package confirmed again (a retry) is accepted, and so is the tracking id
-            // of a label bought through Merchant Fulfillment (Amazon confirmed it already);
-            // another package is not.
+            // of a purchased (not voided) Merchant Fulfillment label, which Amazon confirmed
+            // already; another package is not.
             let bought_here = market.mfn.tracking_ids(id).any(|t| t == tracking);
             return match market.shipments.get(id) {
                 _ if bought_here => (
