@@ -5,6 +5,7 @@
 pub mod amazon;
 pub mod config;
 pub mod domain;
+pub mod labels;
 pub mod marketplace;
 pub mod service;
 pub mod store;

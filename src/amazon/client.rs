@@ -37,8 +37,44 @@ pub enum ApiError {
         operation: &'static str,
         attempts: u32,
     },
+    /// The request may have reached Amazon, but no readable answer came back (a timeout, a
+    /// dropped connection, a 5xx, an unreadable success). For a purchase this means the label
+    /// may have been bought: find out before buying again.
+    #[error(
+        "{operation}: the outcome is unknown ({detail}); Amazon may have acted on it: check before trying again"
+    )]
+    OutcomeUnknown {
+        operation: &'static str,
+        detail: String,
+    },
+    /// packline would not send this request (it names the problem, never a value).
+    #[error("{operation}: request not sent: {detail}")]
+    Request {
+        operation: &'static str,
+        detail: String,
+    },
     #[error(transparent)]
     Parse(#[from] super::model::ParseError),
+}
+
+/// Which token a request carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// The LWA access token.
+    Lwa,
+    /// A Restricted Data Token for the MFN operations that return the ship-to address.
+    MfnRdt,
+}
+
+/// When a request may be sent again after a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// Reads and idempotent writes: throttling, server errors, timeouts and unreadable answers
+    /// are retried.
+    Always,
+    /// Purchases: only when Amazon surely did not act on it (a 429, or a connection that failed
+    /// before the request went out); anything else is [`ApiError::OutcomeUnknown`].
+    OnlyIfUnsent,
 }
 
 /// LWA credentials. `Debug` shows the client id only.
@@ -126,6 +162,8 @@ pub struct SpApi {
     token_url: reqwest::Url,
     creds: Credentials,
     token: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
+    /// The Restricted Data Token for the MFN operations, cached until shortly before it expires.
+    mfn_rdt: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
     buckets: std::sync::Mutex<HashMap<&'static str, TokenBucket>>,
 }
 
@@ -171,6 +209,7 @@ impl SpApi {
             token_url,
             creds,
             token: tokio::sync::Mutex::new(None),
+            mfn_rdt: tokio::sync::Mutex::new(None),
             buckets: std::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -340,8 +379,61 @@ impl SpApi {
         body: Option<&[u8]>,
         parse: impl Fn(&[u8]) -> Result<T, super::model::ParseError>,
     ) -> Result<T, ApiError> {
+        self.send_with(
+            operation,
+            plan,
+            method,
+            url,
+            body,
+            Auth::Lwa,
+            Resend::Always,
+            parse,
+        )
+        .await
+        .0
+    }
+
+    pub(crate) fn endpoint(&self) -> &reqwest::Url {
+        &self.endpoint
+    }
+
+    /// The Restricted Data Token for the MFN operations, from the cache or the Tokens API.
+    async fn mfn_rdt(&self) -> Result<SecretString, ApiError> {
+        let mut cached = self.mfn_rdt.lock().await;
+        if let Some((t, until)) = cached.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(t.clone());
+        }
+        let (token, expires_in) = self
+            .restricted_data_token_for(&super::mfn::restricted_resources())
+            .await?;
+        let lifetime = Duration::from_secs(expires_in.saturating_sub(60));
+        *cached = Some((token.clone(), Instant::now() + lifetime));
+        Ok(token)
+    }
+
+    /// Sends a request within the quota with the token `auth` names, resending after failures as
+    /// `resend` allows, with exponential backoff and jitter. Also says whether an earlier attempt
+    /// may have reached Amazon without a readable answer (so a refusal of a resend may mean the
+    /// first attempt went through).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn send_with<T>(
+        &self,
+        operation: &'static str,
+        plan: UsagePlan,
+        method: reqwest::Method,
+        url: reqwest::Url,
+        body: Option<&[u8]>,
+        auth: Auth,
+        resend: Resend,
+        parse: impl Fn(&[u8]) -> Result<T, super::model::ParseError>,
+    ) -> (Result<T, ApiError>, bool) {
         let mut last_parse_error = None;
+        let mut after_unknown = false;
+        let mut rdt_renewed = false;
         let host = url.host_str().unwrap_or_default().to_owned();
+        let unknown = |detail: String| ApiError::OutcomeUnknown { operation, detail };
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 let base = 0.5 * f64::from(1u32 << attempt.min(6));
@@ -349,7 +441,19 @@ impl SpApi {
                 tokio::time::sleep(Duration::from_secs_f64(base + jitter)).await;
             }
             self.acquire(operation, plan).await;
-            let token = self.access_token().await?;
+            // After the wait for quota, so a token cached before it has not expired meanwhile.
+            let token = match auth {
+                Auth::Lwa => self.access_token().await,
+                Auth::MfnRdt => match self.access_token().await {
+                    // Boxed: fetching the token is itself a call through here.
+                    Ok(_) => Box::pin(self.mfn_rdt()).await,
+                    Err(e) => Err(e),
+                },
+            };
+            let token = match token {
+                Ok(t) => t,
+                Err(e) => return (Err(e), after_unknown),
+            };
             let mut request = self.http.request(method.clone(), url.clone());
             if let Some(b) = body {
                 request = request
@@ -366,21 +470,42 @@ impl SpApi {
                 .await
             {
                 Ok(r) => r,
-                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
+                // A connection that was never made carried no request: safe to send again.
+                Err(e) if e.is_connect() => {
+                    tracing::warn!(operation, attempt, "{}", transport_detail(&e));
+                    continue;
+                }
+                Err(e) if e.is_builder() => {
+                    return (
+                        Err(ApiError::Request {
+                            operation,
+                            detail: "the request could not be built".into(),
+                        }),
+                        after_unknown,
+                    );
+                }
+                Err(e) if resend == Resend::OnlyIfUnsent => {
+                    return (Err(unknown(transport_detail(&e))), true);
+                }
+                Err(e) if e.is_timeout() || e.is_request() => {
                     tracing::warn!(
                         operation,
                         attempt,
                         "transport error: {}",
                         transport_detail(&e)
                     );
+                    after_unknown = true;
                     continue;
                 }
                 Err(e) => {
-                    return Err(ApiError::Transport {
-                        operation,
-                        host,
-                        detail: transport_detail(&e),
-                    });
+                    return (
+                        Err(ApiError::Transport {
+                            operation,
+                            host,
+                            detail: transport_detail(&e),
+                        }),
+                        after_unknown,
+                    );
                 }
             };
             self.retune(operation, resp.headers());
@@ -388,27 +513,59 @@ impl SpApi {
             let bytes = match resp.bytes().await {
                 Ok(b) => b.to_vec(),
                 Err(e) => {
+                    if resend == Resend::OnlyIfUnsent && status.as_u16() != 429 {
+                        return (
+                            Err(unknown(format!(
+                                "reading the answer: {}",
+                                transport_detail(&e)
+                            ))),
+                            true,
+                        );
+                    }
                     tracing::warn!(
                         operation,
                         attempt,
                         "reading the body: {}",
                         transport_detail(&e)
                     );
+                    after_unknown = true;
                     continue;
                 }
             };
             if status.is_success() {
                 match parse(&bytes) {
-                    Ok(v) => return Ok(v),
+                    Ok(v) => return (Ok(v), after_unknown),
+                    Err(e) if resend == Resend::OnlyIfUnsent => {
+                        return (Err(unknown(format!("unreadable answer: {e}"))), true);
+                    }
                     Err(e) => {
                         tracing::warn!(operation, attempt, "unreadable answer, retrying: {e}");
                         last_parse_error = Some(e);
+                        after_unknown = true;
                         continue;
                     }
                 }
             }
-            if status.as_u16() == 429 || status.is_server_error() {
+            if status.as_u16() == 429 {
+                tracing::warn!(operation, attempt, "throttled, retrying");
+                continue;
+            }
+            if status.is_server_error() {
+                if resend == Resend::OnlyIfUnsent {
+                    return (
+                        Err(unknown(format!("Amazon answered {}", status.as_u16()))),
+                        true,
+                    );
+                }
                 tracing::warn!(operation, attempt, status = status.as_u16(), "retrying");
+                after_unknown = true;
+                continue;
+            }
+            // A refused Restricted Data Token (expired early, or revoked) was refused before
+            // anything was done: renew it once and send again.
+            if status.as_u16() == 403 && auth == Auth::MfnRdt && !rdt_renewed {
+                rdt_renewed = true;
+                *self.mfn_rdt.lock().await = None;
                 continue;
             }
             let (code, message) = serde_json::from_slice::<ErrorList>(&bytes)
@@ -416,20 +573,24 @@ impl SpApi {
                 .and_then(|l| l.errors.into_iter().next())
                 .map(|e| (e.code, e.message))
                 .unwrap_or_else(|| ("Unknown".into(), "no SP-API error body".into()));
-            return Err(ApiError::Status {
-                operation,
-                status: status.as_u16(),
-                code,
-                message,
-            });
+            return (
+                Err(ApiError::Status {
+                    operation,
+                    status: status.as_u16(),
+                    code,
+                    message,
+                }),
+                after_unknown,
+            );
         }
-        match last_parse_error {
-            Some(e) => Err(ApiError::Parse(e)),
-            None => Err(ApiError::GaveUp {
+        let err = match last_parse_error {
+            Some(e) => ApiError::Parse(e),
+            None => ApiError::GaveUp {
                 operation,
                 attempts: MAX_ATTEMPTS,
-            }),
-        }
+            },
+        };
+        (Err(err), after_unknown)
     }
 }
 
@@ -469,11 +630,25 @@ impl SpApi {
         &self,
         resources: &[RestrictedResource],
     ) -> Result<SecretString, ApiError> {
+        Ok(self.restricted_data_token_for(resources).await?.0)
+    }
+
+    /// `createRestrictedDataToken`, with the token's lifetime in seconds.
+    async fn restricted_data_token_for(
+        &self,
+        resources: &[RestrictedResource],
+    ) -> Result<(SecretString, u64), ApiError> {
         const OP: &str = "createRestrictedDataToken";
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Rdt {
             restricted_data_token: String,
+            /// Optional in the model; an RDT lives an hour.
+            #[serde(default = "an_hour")]
+            expires_in: u64,
+        }
+        fn an_hour() -> u64 {
+            3600
         }
         let url = self
             .endpoint
@@ -489,7 +664,7 @@ impl SpApi {
             Some(&body),
             |b| {
                 serde_json::from_slice::<Rdt>(b)
-                    .map(|r| SecretString::from(r.restricted_data_token))
+                    .map(|r| (SecretString::from(r.restricted_data_token), r.expires_in))
                     .map_err(|_| super::model::ParseError::Json {
                         source_name: OP.to_owned(),
                         detail: "not a CreateRestrictedDataTokenResponse".into(),

@@ -1,7 +1,9 @@
 //! Amazon's Selling Partner API as packline uses it: the order models (Orders API v2026-01-01,
-//! buyer data dropped on parse), per-operation quotas, and the client.
+//! buyer data dropped on parse), per-operation quotas, the client, and Merchant Fulfillment
+//! (labels bought through Amazon).
 
 pub mod client;
+pub mod mfn;
 pub mod model;
 pub mod throttle;
 

@@ -133,7 +133,7 @@ pub fn parse_get_order(bytes: &[u8], source_name: &str) -> Result<ImportedOrder,
 /// serde_json's message without any value it may have quoted from the input. Messages about
 /// missing or repeated fields name only the field (from the model); syntax and end-of-input
 /// messages quote no input; every other message is replaced, so no value is ever shown.
-fn redacted_serde_message(e: &serde_json::Error) -> String {
+pub(crate) fn redacted_serde_message(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let position = format!(" at line {} column {}", e.line(), e.column());
     let msg = e.to_string();

@@ -2,5 +2,7 @@
 //! HTTP in the SP-API's own shapes. Everything here is made up; none of it is anyone's personal
 //! data.
 
+pub mod carrier_label;
+pub mod mfn;
 pub mod seed;
 pub mod server;

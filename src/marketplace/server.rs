@@ -1,13 +1,15 @@
 //! The training marketplace's HTTP server: the subset of the SP-API packline uses, in the official
 //! JSON shapes, with Amazon's quotas enforced. It binds loopback only and serves made-up data.
 //!
-//! Served so far: the LWA token endpoint and Orders v2026-01-01 `searchOrders` (validation,
-//! pagination, `includedData`, quotas with 429 and `x-amzn-RateLimit-Limit`), injected faults,
-//! and training controls: a request log at `/_training/requests` (operation, parameters, status;
-//! never personal data), the order book at `/_training/orders` (ids, statuses, times), and
+//! Served: the LWA token endpoint, Orders v2026-01-01 `searchOrders` (validation, pagination,
+//! `includedData`, quotas with 429 and `x-amzn-RateLimit-Limit`) and `getOrder`, Orders v0
+//! `confirmShipment`, the Tokens API, Merchant Fulfillment v0 (see `mfn`), injected faults, and
+//! training controls: a request log at `/_training/requests` (operation, parameters, status;
+//! never personal data), the order book at `/_training/orders` (ids, statuses, times),
 //! `POST /_training/orders/{id}/cancel` or `/readdress`, which change an order the way a buyer or
-//! Amazon would. With `new_orders_per_minute` and `cancel_rate`, orders arrive and are cancelled
-//! while it runs.
+//! Amazon would, and `POST /_training/faults/{operation}/{fault}`, which gives the next answer of
+//! an operation that fault. With `new_orders_per_minute` and `cancel_rate`, orders arrive and are
+//! cancelled while it runs.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -36,7 +38,8 @@ pub struct MarketplaceConfig {
     pub quota_scale: f64,
     /// When the generated orders start (they spread over the following three days).
     pub start: DateTime<Utc>,
-    /// Share of searchOrders requests answered with an injected fault, 0.0–1.0.
+    /// Share of searchOrders and Merchant Fulfillment requests answered with an injected fault,
+    /// 0.0–1.0.
     pub fault_rate: f64,
     /// The faults to draw from.
     pub faults: Vec<Fault>,
@@ -111,24 +114,59 @@ pub struct LoggedRequest {
     pub fault: Option<String>,
 }
 
-struct Market {
-    cfg: MarketplaceConfig,
-    orders: Vec<Value>,
+pub(super) struct Market {
+    pub(super) cfg: MarketplaceConfig,
+    pub(super) orders: Vec<Value>,
     buckets: HashMap<&'static str, TokenBucket>,
-    log: Vec<LoggedRequest>,
+    pub(super) log: Vec<LoggedRequest>,
     tokens_issued: u64,
     faults_rng: rand_chacha::ChaCha8Rng,
     generator: OrderGenerator,
     started: Instant,
     arrived: u64,
     /// Confirmed packages: order id → (package reference, tracking number).
-    shipments: HashMap<String, (String, String)>,
+    pub(super) shipments: HashMap<String, (String, String)>,
+    /// What each Restricted Data Token was issued for: (method, path) pairs, paths possibly
+    /// generic (`/mfn/v0/shipments/{shipmentId}`).
+    pub(super) rdt_scopes: HashMap<String, Vec<(String, String)>>,
+    /// Labels bought through Merchant Fulfillment.
+    pub(super) mfn: super::mfn::MfnBook,
+    /// Faults asked for through `/_training/faults`, per operation, next first.
+    queued_faults: HashMap<String, std::collections::VecDeque<Fault>>,
 }
 
 impl Market {
+    /// The fault for this answer of `operation`: one queued through `/_training/faults`, else
+    /// one drawn at the configured rate.
+    pub(super) fn next_fault(&mut self, operation: &str) -> Option<Fault> {
+        if let Some(f) = self
+            .queued_faults
+            .get_mut(operation)
+            .and_then(|q| q.pop_front())
+        {
+            return Some(f);
+        }
+        self.draw_fault()
+    }
+
+    /// Draws whether this answer gets an injected fault, and which.
+    fn draw_fault(&mut self) -> Option<Fault> {
+        if self.cfg.fault_rate > 0.0
+            && !self.cfg.faults.is_empty()
+            && self
+                .faults_rng
+                .gen_bool(self.cfg.fault_rate.clamp(0.0, 1.0))
+        {
+            let i = self.faults_rng.gen_range(0..self.cfg.faults.len());
+            Some(self.cfg.faults[i])
+        } else {
+            None
+        }
+    }
+
     /// Brings the order book up to now: orders that have arrived since the start, and the
     /// cancellations that came with some of them.
-    fn advance(&mut self) {
+    pub(super) fn advance(&mut self) {
         let minutes = self.started.elapsed().as_secs_f64() / 60.0;
         let due = (minutes * self.cfg.new_orders_per_minute.max(0.0)) as u64;
         while self.arrived < due {
@@ -158,7 +196,7 @@ impl Market {
     }
 }
 
-type Shared = Arc<Mutex<Market>>;
+pub(super) type Shared = Arc<Mutex<Market>>;
 
 /// Builds the marketplace's routes over freshly generated, seeded orders.
 pub fn router(cfg: MarketplaceConfig) -> Router {
@@ -176,6 +214,9 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         started: Instant::now(),
         arrived: 0,
         shipments: HashMap::new(),
+        rdt_scopes: HashMap::new(),
+        mfn: super::mfn::MfnBook::default(),
+        queued_faults: HashMap::new(),
     };
     Router::new()
         .route("/auth/o2/token", post(token))
@@ -192,6 +233,8 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
             post(restricted_data_token),
         )
         .route("/_training/orders/{id}/{change}", post(change_order))
+        .route("/_training/faults/{operation}/{fault}", post(queue_fault))
+        .merge(super::mfn::routes())
         .with_state(Arc::new(Mutex::new(market)))
 }
 
@@ -209,13 +252,13 @@ pub async fn serve(
     axum::serve(listener, router(cfg)).await
 }
 
-fn lock(m: &Shared) -> std::sync::MutexGuard<'_, Market> {
+pub(super) fn lock(m: &Shared) -> std::sync::MutexGuard<'_, Market> {
     // A panic while holding the lock cannot leave the data half-changed in a way that matters
     // for a training server; keep serving.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn sp_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn sp_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         Json(json!({ "errors": [{ "code": code, "message": message }] })),
@@ -336,17 +379,7 @@ async fn search_orders(
         let mut guard = lock(&m);
         let market = &mut *guard;
         market.advance();
-        let fault = if market.cfg.fault_rate > 0.0
-            && !market.cfg.faults.is_empty()
-            && market
-                .faults_rng
-                .gen_bool(market.cfg.fault_rate.clamp(0.0, 1.0))
-        {
-            let i = market.faults_rng.gen_range(0..market.cfg.faults.len());
-            Some(market.cfg.faults[i])
-        } else {
-            None
-        };
+        let fault = market.next_fault("searchOrders");
         let rate = UsagePlan::SEARCH_ORDERS.scaled(market.cfg.quota_scale).rate;
         let answer = match fault {
             Some(Fault::TooManyRequests) => {
@@ -525,8 +558,16 @@ fn confirm_inner(
     match order["fulfillment"]["fulfillmentStatus"].as_str() {
         Some("CANCELLED") => return bad("The order is cancelled and cannot be confirmed."),
         Some("SHIPPED") => {
-            // The same package confirmed again (a retry) is accepted; another one is not.
+            // The same package confirmed again (a retry) is accepted, and so is the tracking id
+            // of a purchased (not voided) Merchant Fulfillment label, which Amazon confirmed
+            // already; another package is not.
+            let bought_here = market.mfn.tracking_ids(id).any(|t| t == tracking);
             return match market.shipments.get(id) {
+                _ if bought_here => (
+                    StatusCode::NO_CONTENT,
+                    StatusCode::NO_CONTENT.into_response(),
+                    Some(tracking),
+                ),
                 Some((r, t)) if *r == reference && *t == tracking => (
                     StatusCode::NO_CONTENT,
                     StatusCode::NO_CONTENT.into_response(),
@@ -562,7 +603,7 @@ fn confirm_inner(
 }
 
 /// Checks the access token and takes a quota token; the refusal to send back otherwise.
-fn admit(
+pub(super) fn admit(
     market: &mut Market,
     headers: &HeaderMap,
     operation: &'static str,
@@ -647,15 +688,21 @@ async fn restricted_data_token(
     let mut guard = lock(&m);
     let market = &mut *guard;
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-    let resources: Vec<String> = parsed
+    let scopes: Vec<(String, String)> = parsed
         .as_ref()
         .and_then(|v| v["restrictedResources"].as_array())
         .map(|a| {
             a.iter()
-                .filter_map(|r| Some(format!("{} {}", r["method"].as_str()?, r["path"].as_str()?)))
+                .filter_map(|r| {
+                    let method = r["method"]
+                        .as_str()
+                        .filter(|m| matches!(*m, "GET" | "PUT" | "POST" | "DELETE"))?;
+                    Some((method.to_owned(), r["path"].as_str()?.to_owned()))
+                })
                 .collect()
         })
         .unwrap_or_default();
+    let resources: Vec<String> = scopes.iter().map(|(m, p)| format!("{m} {p}")).collect();
     let params = HashMap::from([("restrictedResources".to_owned(), resources.join(","))]);
     if let Some(refused) = admit(
         market,
@@ -673,13 +720,45 @@ async fn restricted_data_token(
         )
     } else {
         market.tokens_issued += 1;
+        let token = format!("Atz.sprdt|training-{}", market.tokens_issued);
+        market.rdt_scopes.insert(token.clone(), scopes);
         Json(json!({
-            "restrictedDataToken": format!("Atz.sprdt|training-{}", market.tokens_issued),
+            "restrictedDataToken": token,
             "expiresIn": 3600
         }))
         .into_response()
     };
     logged(market, "createRestrictedDataToken", params, response)
+}
+
+/// Operations whose answers can carry an injected fault.
+const FAULTABLE: [&str; 5] = [
+    "searchOrders",
+    "getEligibleShipmentServices",
+    "createShipment",
+    "getShipment",
+    "cancelShipment",
+];
+
+/// Training control: the next answer of `operation` gets `fault` (`429`, `500`, `503`,
+/// `timeout`, `malformed`, `truncated`), whatever `--fault-rate` says; queued faults are used in
+/// the order they were asked for.
+async fn queue_fault(
+    State(m): State<Shared>,
+    Path((operation, fault)): Path<(String, String)>,
+) -> StatusCode {
+    let Some(fault) = Fault::ALL.into_iter().find(|f| f.name() == fault) else {
+        return StatusCode::NOT_FOUND;
+    };
+    if !FAULTABLE.contains(&operation.as_str()) {
+        return StatusCode::NOT_FOUND;
+    }
+    lock(&m)
+        .queued_faults
+        .entry(operation)
+        .or_default()
+        .push_back(fault);
+    StatusCode::NO_CONTENT
 }
 
 /// Training control: `cancel` an order, or `readdress` it (a new recipient), as of now.

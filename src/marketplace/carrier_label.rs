@@ -1,0 +1,408 @@
+//! The training marketplace's carrier labels: real 4×6 inch files in the formats Merchant
+//! Fulfillment sells (ZPL for 203 dpi thermal printers, PNG at 203 dpi, PDF), each with the
+//! tracking id as a Code 128 barcode that any scanner reads. Order text in ZPL goes through `^FH`
+//! escaping, so a hostile name prints as text; the barcode payload is validated, not escaped.
+//! Every label says it is a training label.
+
+use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+
+use crate::domain::text::is_hazard;
+use crate::labels::code128::{Code128, Code128Error};
+use crate::labels::zpl;
+
+/// 4×6 inches at 203 dots per inch.
+pub const DOTS_WIDE: u32 = 812;
+pub const DOTS_HIGH: u32 = 1218;
+/// 203 dots per inch in pixels per metre, for the PNG's `pHYs` chunk.
+const PIXELS_PER_METRE: u32 = 7992;
+
+/// What a carrier label shows.
+pub struct LabelText {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub carrier: String,
+    pub service: String,
+    pub tracking: String,
+    /// The order id, when the seller asked for it (`StandardIdForLabel`).
+    pub order_id: Option<String>,
+    /// `CustomTextForLabel` (ZPL only, as Amazon documents).
+    pub custom_text: Option<String>,
+}
+
+/// Why a label cannot be drawn.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error("tracking id: {0}")]
+    Barcode(#[from] Code128Error),
+    #[error("tracking id: a character that is not a letter or digit at position {0}")]
+    NotAlphanumeric(usize),
+}
+
+/// The tracking barcode. Tracking ids are letters and digits, and anything else is refused: the
+/// id goes into the barcode field as it is (validated, not escaped).
+fn tracking_barcode(tracking: &str) -> Result<Code128, RenderError> {
+    if let Some(i) = tracking.chars().position(|c| !c.is_ascii_alphanumeric()) {
+        return Err(RenderError::NotAlphanumeric(i));
+    }
+    Ok(Code128::encode(tracking)?)
+}
+
+/// The module width in dots that fits the barcode, with its quiet zones, across the label.
+fn module_dots(code: &Code128) -> u32 {
+    let modules = code.width_in_modules() as u32 + 20;
+    ((DOTS_WIDE - 40) / modules).clamp(1, 4)
+}
+
+/// A ZPL II label for a 203 dpi printer: `^CI28` (UTF-8), every text field `^FH`-escaped.
+pub fn zpl203(l: &LabelText) -> Result<Vec<u8>, RenderError> {
+    let code = tracking_barcode(&l.tracking)?;
+    let m = module_dots(&code);
+    let bar_x = (DOTS_WIDE - m * code.width_in_modules() as u32) / 2;
+    let mut z = String::with_capacity(2048);
+    z.push_str("^XA\n^CI28\n^PW812\n^LL1218\n^LH0,0\n");
+    z.push_str("^FO20,20^GB772,1178,4^FS\n");
+    z.push_str(&zpl::text_field(40, 40, 24, "FROM:", 10));
+    for (i, line) in l.from.iter().take(5).enumerate() {
+        z.push_str(&zpl::text_field(40, 70 + 28 * i as u32, 24, line, 48));
+    }
+    z.push_str("^FO20,230^GB772,4,4^FS\n");
+    z.push_str(&zpl::text_field(40, 250, 28, "SHIP TO:", 10));
+    for (i, line) in l.to.iter().take(6).enumerate() {
+        z.push_str(&zpl::text_field(70, 290 + 44 * i as u32, 40, line, 30));
+    }
+    z.push_str("^FO20,570^GB772,4,4^FS\n");
+    z.push_str(&zpl::text_field(
+        40,
+        590,
+        40,
+        &format!("{} {}", l.carrier, l.service),
+        36,
+    ));
+    // The tracking id is letters and digits (checked above): no `^FH`, so the printer encodes
+    // exactly these bytes.
+    z.push_str(&format!(
+        "^FO{bar_x},660^BY{m},3,250^BCN,250,Y,N,N,A^FD{}^FS\n",
+        l.tracking
+    ));
+    z.push_str("^FO20,990^GB772,4,4^FS\n");
+    if let Some(id) = &l.order_id {
+        z.push_str(&zpl::text_field(40, 1010, 32, &format!("Order {id}"), 40));
+    }
+    if let Some(t) = &l.custom_text {
+        z.push_str(&zpl::text_field(40, 1060, 32, t, 14));
+    }
+    z.push_str(&zpl::text_field(
+        40,
+        1140,
+        28,
+        "TRAINING LABEL - NOT POSTAGE",
+        40,
+    ));
+    z.push_str("^XZ\n");
+    // `text_field` escapes every byte outside printable ASCII: the label is pure ASCII.
+    debug_assert!(z.bytes().all(|b| b == b'\n' || (0x20..=0x7E).contains(&b)));
+    Ok(z.into_bytes())
+}
+
+/// The 8×8 bitmap of a character (bit 0 the leftmost pixel): Basic Latin and Latin-1 from the
+/// public-domain font8x8; hazards have none; anything else shows as `?`.
+fn glyph(c: char) -> Option<[u8; 8]> {
+    use font8x8::legacy::{BASIC_LEGACY, LATIN_LEGACY};
+    if is_hazard(c) {
+        return None;
+    }
+    Some(match c as u32 {
+        n @ 0x20..=0x7E => BASIC_LEGACY[n as usize],
+        n @ 0xA0..=0xFF => LATIN_LEGACY[(n - 0xA0) as usize],
+        _ => BASIC_LEGACY[usize::from(b'?')],
+    })
+}
+
+/// A raster being drawn: 8-bit grey, white to start.
+struct Raster {
+    w: usize,
+    h: usize,
+    pixels: Vec<u8>,
+}
+
+impl Raster {
+    fn new(w: usize, h: usize) -> Raster {
+        Raster {
+            w,
+            h,
+            pixels: vec![255; w * h],
+        }
+    }
+
+    /// Blackens the rectangle from (x0, y0) to (x1, y1), clipped to the raster.
+    fn fill(&mut self, x0: usize, y0: usize, x1: usize, y1: usize) {
+        for y in y0.min(self.h)..y1.min(self.h) {
+            let row = &mut self.pixels[y * self.w..(y + 1) * self.w];
+            for p in &mut row[x0.min(self.w)..x1.min(self.w)] {
+                *p = 0;
+            }
+        }
+    }
+
+    /// Writes at most `max_chars` characters of `text` at (x, y), each pixel of the 8×8 font
+    /// `scale` dots square; text past the right edge is cut.
+    fn text(&mut self, x: usize, y: usize, scale: usize, text: &str, max_chars: usize) {
+        let glyphs = text.chars().filter_map(glyph).take(max_chars);
+        for (i, g) in glyphs.enumerate() {
+            let gx = x + i * 8 * scale;
+            for (row, bits) in g.iter().enumerate() {
+                for col in 0..8 {
+                    if bits & (1 << col) != 0 {
+                        let (px, py) = (gx + col * scale, y + row * scale);
+                        self.fill(px, py, px + scale, py + scale);
+                    }
+                }
+            }
+        }
+    }
+
+    fn png(&self, dots_per_metre: Option<u32>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, self.w as u32, self.h as u32);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_pixel_dims(dots_per_metre.map(|d| png::PixelDimensions {
+            xppu: d,
+            yppu: d,
+            unit: png::Unit::Meter,
+        }));
+        // Writing to a Vec cannot fail for I/O reasons, and the pixels match the header.
+        let mut writer = enc.write_header().expect("PNG header into memory");
+        writer
+            .write_image_data(&self.pixels)
+            .expect("PNG data of the declared size");
+        writer.finish().expect("PNG into memory");
+        out
+    }
+}
+
+/// A 4×6 inch PNG at 203 dpi: the same layout as the ZPL label, text in an 8×8 bitmap font
+/// scaled up, and the tracking barcode with its quiet zones.
+pub fn png203(l: &LabelText) -> Result<Vec<u8>, RenderError> {
+    let code = tracking_barcode(&l.tracking)?;
+    let mut r = Raster::new(DOTS_WIDE as usize, DOTS_HIGH as usize);
+    // Frame and the rules between the blocks, as on the ZPL label.
+    r.fill(20, 20, 792, 24);
+    r.fill(20, 1194, 792, 1198);
+    r.fill(20, 20, 24, 1198);
+    r.fill(788, 20, 792, 1198);
+    r.fill(20, 230, 792, 234);
+    r.fill(20, 570, 792, 574);
+    r.fill(20, 990, 792, 994);
+    r.text(40, 40, 2, "FROM:", 10);
+    for (i, line) in l.from.iter().take(5).enumerate() {
+        r.text(40, 66 + 26 * i, 2, line, 46);
+    }
+    r.text(40, 250, 3, "SHIP TO:", 10);
+    for (i, line) in l.to.iter().take(6).enumerate() {
+        r.text(70, 290 + 44 * i, 3, line, 29);
+    }
+    r.text(40, 596, 3, &format!("{} {}", l.carrier, l.service), 30);
+    let m = module_dots(&code) as usize;
+    let bar_x = (r.w - m * code.width_in_modules()) / 2;
+    for (start, width) in code.bars() {
+        r.fill(bar_x + start * m, 660, bar_x + (start + width) * m, 910);
+    }
+    let readable = l.tracking.len() * 24;
+    r.text(r.w.saturating_sub(readable) / 2, 928, 3, &l.tracking, 33);
+    if let Some(id) = &l.order_id {
+        r.text(40, 1012, 3, &format!("Order {id}"), 30);
+    }
+    r.text(40, 1140, 3, "TRAINING LABEL - NOT POSTAGE", 30);
+    Ok(r.png(Some(PIXELS_PER_METRE)))
+}
+
+/// Latin-1 text for a base-14 font with WinAnsiEncoding: hazards dropped, characters outside
+/// Latin-1 shown as `?` (a training label; Amazon's carriers print their own scripts).
+fn win_ansi(s: &str, max_chars: usize) -> Vec<u8> {
+    s.chars()
+        .filter(|c| !is_hazard(*c))
+        .take(max_chars)
+        .map(|c| match c as u32 {
+            0x20..=0x7E | 0xA0..=0xFF => c as u32 as u8,
+            _ => b'?',
+        })
+        .collect()
+}
+
+/// A 4×6 inch PDF: text in Helvetica, the barcode as vector bars.
+pub fn pdf(l: &LabelText) -> Result<Vec<u8>, RenderError> {
+    let code = tracking_barcode(&l.tracking)?;
+    let (catalog, tree, page, font, content_id, bold) = (
+        Ref::new(1),
+        Ref::new(2),
+        Ref::new(3),
+        Ref::new(4),
+        Ref::new(5),
+        Ref::new(6),
+    );
+    let (regular, heavy) = (Name(b"F1"), Name(b"F2"));
+    let mut pdf = Pdf::new();
+    pdf.catalog(catalog).pages(tree);
+    pdf.pages(tree).kids([page]).count(1);
+    let mut p = pdf.page(page);
+    p.media_box(Rect::new(0.0, 0.0, 288.0, 432.0))
+        .parent(tree)
+        .contents(content_id);
+    p.resources().fonts().pair(regular, font).pair(heavy, bold);
+    p.finish();
+    pdf.type1_font(font)
+        .base_font(Name(b"Helvetica"))
+        .encoding_predefined(Name(b"WinAnsiEncoding"));
+    pdf.type1_font(bold)
+        .base_font(Name(b"Helvetica-Bold"))
+        .encoding_predefined(Name(b"WinAnsiEncoding"));
+
+    let mut c = Content::new();
+    // Frame and rules.
+    c.set_line_width(1.5);
+    c.rect(7.0, 7.0, 274.0, 418.0).stroke();
+    for y in [350.0, 230.0, 76.0] {
+        c.move_to(7.0, y).line_to(281.0, y).stroke();
+    }
+    let text = |c: &mut Content, font: Name, size: f32, x: f32, y: f32, s: &[u8]| {
+        c.begin_text()
+            .set_font(font, size)
+            .next_line(x, y)
+            .show(Str(s))
+            .end_text();
+    };
+    text(&mut c, heavy, 8.0, 14.0, 414.0, b"FROM:");
+    for (i, line) in l.from.iter().take(5).enumerate() {
+        text(
+            &mut c,
+            regular,
+            8.0,
+            14.0,
+            403.0 - 10.0 * i as f32,
+            &win_ansi(line, 56),
+        );
+    }
+    text(&mut c, heavy, 10.0, 14.0, 336.0, b"SHIP TO:");
+    for (i, line) in l.to.iter().take(6).enumerate() {
+        text(
+            &mut c,
+            regular,
+            13.0,
+            24.0,
+            318.0 - 15.0 * i as f32,
+            &win_ansi(line, 34),
+        );
+    }
+    text(
+        &mut c,
+        heavy,
+        12.0,
+        14.0,
+        214.0,
+        &win_ansi(&format!("{} {}", l.carrier, l.service), 40),
+    );
+    // Bars: the module width that fits 4 inches less margins and quiet zones, at most 1.2 pt.
+    let modules = code.width_in_modules() as f32;
+    let m = (250.0 / (modules + 20.0)).min(1.2);
+    let x0 = (288.0 - m * modules) / 2.0;
+    c.set_fill_gray(0.0);
+    for (start, width) in code.bars() {
+        c.rect(x0 + start as f32 * m, 110.0, width as f32 * m, 90.0);
+    }
+    c.fill_nonzero();
+    text(&mut c, regular, 10.0, x0, 96.0, l.tracking.as_bytes());
+    if let Some(id) = &l.order_id {
+        text(
+            &mut c,
+            regular,
+            10.0,
+            14.0,
+            60.0,
+            &win_ansi(&format!("Order {id}"), 40),
+        );
+    }
+    text(
+        &mut c,
+        heavy,
+        8.0,
+        14.0,
+        16.0,
+        b"TRAINING LABEL - NOT POSTAGE",
+    );
+    pdf.stream(content_id, &c.finish());
+    Ok(pdf.finish())
+}
+
+/// A barcode alone as a PNG (`module` pixels per module, ten-module quiet zones), to check the
+/// encoder against an independent decoder.
+pub fn barcode_png(text: &str, module: usize, height: usize) -> Result<Vec<u8>, Code128Error> {
+    let code = Code128::encode(text)?;
+    let mut r = Raster::new((code.width_in_modules() + 20) * module, height + 20);
+    for (start, width) in code.bars() {
+        r.fill(
+            (10 + start) * module,
+            10,
+            (10 + start + width) * module,
+            10 + height,
+        );
+    }
+    Ok(r.png(None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hostile() -> LabelText {
+        LabelText {
+            from: vec!["Training Seller".into(), "1 Dock Road".into()],
+            to: vec![
+                "^XA^FO50,50^FDPWNED^FS^XZ Mallory".into(),
+                "~JA cancel all".into(),
+                "東京 100-0001".into(),
+            ],
+            carrier: "UPS".into(),
+            service: "Ground".into(),
+            tracking: "1Z999AA10123456784".into(),
+            order_id: Some("123-4567890-1234567".into()),
+            custom_text: Some("BIN 7 ^XZ".into()),
+        }
+    }
+
+    #[test]
+    fn zpl_is_one_format_and_data_cannot_add_commands() {
+        let z = String::from_utf8(zpl203(&hostile()).unwrap()).unwrap();
+        assert!(z.starts_with("^XA\n^CI28\n") && z.ends_with("^XZ\n"));
+        assert_eq!(z.matches("^XA").count(), 1, "{z}");
+        assert_eq!(z.matches("^XZ").count(), 1, "{z}");
+        assert!(!z.contains('~'), "{z}");
+        assert!(
+            z.contains("^BCN,250,Y,N,N,A^FD1Z999AA10123456784^FS"),
+            "{z}"
+        );
+        assert!(z.contains("_5EXA_5EFO50,50"), "{z}");
+        assert!(z.contains("_E6_9D_B1_E4_BA_AC"), "{z}");
+    }
+
+    #[test]
+    fn png_and_pdf_are_real_files() {
+        let png = png203(&hostile()).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(&png));
+        let reader = decoder.read_info().unwrap();
+        let info = reader.info();
+        assert_eq!((info.width, info.height), (812, 1218));
+        assert_eq!(info.pixel_dims.unwrap().xppu, PIXELS_PER_METRE);
+        let pdf = pdf(&hostile()).unwrap();
+        assert!(pdf.starts_with(b"%PDF-1.7") && pdf.ends_with(b"%%EOF"));
+        for bad in ["Zoë", "1Z^XA", "1Z~JA", ""] {
+            assert!(
+                zpl203(&LabelText {
+                    tracking: bad.into(),
+                    ..hostile()
+                })
+                .is_err()
+            );
+        }
+    }
+}
