@@ -29,6 +29,8 @@ pub struct Config {
     pub floor: FloorConfig,
     #[serde(default)]
     pub tui: TuiConfig,
+    #[serde(default)]
+    pub shipping: ShippingConfig,
     /// Where this config was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -115,6 +117,66 @@ impl ServiceConfig {
 
     pub fn claim_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.claim_timeout_secs.unwrap_or(300))
+    }
+}
+
+/// Labels, slips and printers.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingConfig {
+    /// The seller's name, printed on packing slips.
+    pub seller_name: Option<String>,
+    /// Where parcels ship from (needed to buy labels).
+    pub from: Option<ShipFrom>,
+    /// Label format asked of Amazon: `ZPL203` (thermal), `PDF` or `PNG`.
+    pub label_format: Option<String>,
+    /// Default printers (URIs: socket://HOST:9100, ipp://HOST:PORT/PATH, cups:QUEUE, file:/DIR).
+    pub label_printer: Option<String>,
+    pub slip_printer: Option<String>,
+    /// Per-user printers, overriding the defaults: `[shipping.users.sam] label_printer = "..."`.
+    #[serde(default)]
+    pub users: BTreeMap<String, UserPrinters>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPrinters {
+    pub label_printer: Option<String>,
+    pub slip_printer: Option<String>,
+}
+
+/// The ship-from address for label purchases. Not personal data of a customer: the seller's.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipFrom {
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub state: Option<String>,
+    pub postal_code: String,
+    pub country_code: String,
+    pub phone: String,
+    pub email: String,
+}
+
+impl ShippingConfig {
+    /// The printer for a document kind and user: the user's own, else the site default.
+    pub fn printer_for(&self, user: &str, label: bool) -> Option<String> {
+        let own = self.users.get(user).and_then(|u| {
+            if label {
+                u.label_printer.clone()
+            } else {
+                u.slip_printer.clone()
+            }
+        });
+        own.or_else(|| {
+            if label {
+                self.label_printer.clone()
+            } else {
+                self.slip_printer.clone()
+            }
+        })
     }
 }
 

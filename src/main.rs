@@ -97,6 +97,40 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Print an order's packing slip (any order whose recipient is still kept).
+    Slip {
+        order: String,
+        /// Printer URI (default: [shipping] slip_printer).
+        #[arg(long, value_name = "URI")]
+        printer: Option<String>,
+        /// zpl (4x6 thermal) or pdf (office printer).
+        #[arg(long, default_value = "zpl", value_parser = ["zpl", "pdf"])]
+        format: String,
+    },
+    /// Carrier labels through Amazon's Merchant Fulfillment: rates, buy, print, void, check.
+    Label {
+        #[command(subcommand)]
+        command: LabelCommand,
+    },
+    /// Ship with your own carrier: confirm the tracking number to Amazon; the order is Shipped.
+    Ship {
+        order: String,
+        #[arg(long)]
+        carrier: String,
+        #[arg(long)]
+        tracking: String,
+    },
+    /// The end-of-day manifest per carrier (no personal data); --close ships the day's labels.
+    Manifest {
+        /// The day (default: today, UTC).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<chrono::NaiveDate>,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "pdf"])]
+        format: String,
+        /// Move the day's labelled orders to Shipped (the carrier has collected them).
+        #[arg(long)]
+        close: bool,
+    },
     /// Run the service for a warehouse: own the store, serve clients on a Unix socket, sync with
     /// Amazon and purge on schedule. Stops cleanly on SIGTERM or Ctrl-C.
     Serve {
@@ -155,6 +189,36 @@ enum KeysCommand {
     Unlock,
     /// Make a running daemon drop the master key.
     Lock,
+}
+
+#[derive(Subcommand)]
+enum LabelCommand {
+    /// The offers for a packed order, best first (the default choice marked *).
+    Rates { order: String },
+    /// Buy the label: the cheapest offer that meets the promise, or --service ID.
+    Buy {
+        order: String,
+        #[arg(long, value_name = "ID")]
+        service: Option<String>,
+    },
+    /// Print (or reprint) the bought label.
+    Print {
+        order: String,
+        #[arg(long, value_name = "URI")]
+        printer: Option<String>,
+    },
+    /// Void the bought label; the order goes back to Packed.
+    Void {
+        order: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// After a purchase whose outcome was unknown: record the shipment found in Seller Central.
+    Check {
+        order: String,
+        #[arg(long, value_name = "ID")]
+        shipment_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -407,6 +471,52 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { socket } => serve(&ctx, socket),
+        Command::Slip {
+            order,
+            printer,
+            format,
+        } => shipping_cli(
+            &ctx,
+            Request::PrintSlip {
+                order,
+                printer,
+                pdf: format == "pdf",
+            },
+        ),
+        Command::Label { command } => shipping_cli(
+            &ctx,
+            match command {
+                LabelCommand::Rates { order } => Request::Rates { order },
+                LabelCommand::Buy { order, service } => Request::BuyLabel { order, service },
+                LabelCommand::Print { order, printer } => Request::PrintLabel { order, printer },
+                LabelCommand::Void { order, reason } => Request::VoidLabel { order, reason },
+                LabelCommand::Check { order, shipment_id } => {
+                    Request::CheckPurchase { order, shipment_id }
+                }
+            },
+        ),
+        Command::Ship {
+            order,
+            carrier,
+            tracking,
+        } => shipping_cli(
+            &ctx,
+            Request::ShipOwnCarrier {
+                order,
+                carrier,
+                tracking,
+            },
+        ),
+        Command::Manifest {
+            date,
+            format,
+            close,
+        } => manifest(
+            &ctx,
+            date.unwrap_or_else(|| now.date_naive()),
+            &format,
+            close,
+        ),
         Command::Sync { once } => sync(&ctx, once),
         Command::Marketplace {
             listen,
@@ -614,6 +724,117 @@ fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A client for shipping work: the daemon when one runs, else the service in this process with
+/// the store unlocked (labels and slips carry addresses) and Amazon connected if configured.
+fn shipping_client(ctx: &Ctx) -> Result<(tokio::runtime::Runtime, Client)> {
+    use packline::service::{Service, Settings};
+    if let Some(d) = ctx.daemon()? {
+        return Ok(d);
+    }
+    let settings = Settings::from_config(&ctx.cfg).map_err(anyhow::Error::msg)?;
+    let mut store = ctx.open()?;
+    ctx.try_unlock(&mut store, true)?;
+    let service = Service::new(store, settings);
+    if let Ok(creds) = credentials(&ctx.cfg) {
+        let endpoint = ctx.cfg.amazon.endpoint().map_err(anyhow::Error::msg)?;
+        service.set_amazon(std::sync::Arc::new(packline::amazon::client::SpApi::new(
+            &endpoint,
+            &ctx.cfg.amazon.token_url(),
+            creds,
+            ctx.cfg.amazon.request_timeout(),
+        )?));
+    }
+    let client = Client::local(service, &ctx.user)?;
+    Ok((runtime()?, client))
+}
+
+fn shipping_cli(ctx: &Ctx, request: Request) -> Result<ExitCode> {
+    let (rt, mut client) = shipping_client(ctx)?;
+    rt.block_on(async move {
+        match client.call(request).await? {
+            Reply::Rates { offers } => {
+                for (i, o) in offers.iter().enumerate() {
+                    println!(
+                        "{} {:<40} {:<12} {:>8.2} {} {}{}",
+                        if i == 0 && o.meets_promise { "*" } else { " " },
+                        escape_hazards(&o.service_id),
+                        escape_hazards(&o.carrier),
+                        o.amount,
+                        escape_hazards(&o.currency),
+                        o.latest_delivery
+                            .map_or("-".into(), |d| d.format("%Y-%m-%d").to_string()),
+                        if o.meets_promise {
+                            ""
+                        } else {
+                            "  (late for the promise)"
+                        }
+                    );
+                }
+            }
+            Reply::Shipment { shipment } => {
+                println!(
+                    "order {}: {} {} tracking {}",
+                    shipment.order,
+                    shipment.state.name(),
+                    shipment
+                        .carrier
+                        .as_ref()
+                        .map_or("-".into(), |c| c.to_string()),
+                    shipment
+                        .tracking
+                        .as_ref()
+                        .map_or("-".into(), |t| t.to_string())
+                );
+            }
+            Reply::Queued { job } => {
+                // Wait for the printer's answer: the job runs in the service.
+                let wait = async {
+                    while let Some(n) = client.notice().await {
+                        if let packline::service::Notice::PrintFinished { order, ok, detail } = n
+                            && order == job.order
+                        {
+                            return Some((ok, detail));
+                        }
+                    }
+                    None
+                };
+                match tokio::time::timeout(std::time::Duration::from_secs(90), wait).await {
+                    Ok(Some((true, detail))) => println!("{detail} on {}", job.printer),
+                    Ok(Some((false, detail))) => bail!("printing failed: {detail}"),
+                    _ => bail!("no answer from the printer yet: see the print queue"),
+                }
+            }
+            Reply::Done => println!("done"),
+            other => bail!("unexpected reply: {other:?}"),
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn manifest(ctx: &Ctx, date: chrono::NaiveDate, format: &str, close: bool) -> Result<ExitCode> {
+    use std::io::Write as _;
+    if format == "pdf" && std::io::stdout().is_terminal() {
+        bail!("the PDF manifest goes to standard output: redirect it to a file (> manifest.pdf)");
+    }
+    let (rt, mut client) = shipping_client(ctx)?;
+    let Reply::Manifest { shipments, shipped } =
+        rt.block_on(client.call(Request::Manifest { date, close }))?
+    else {
+        bail!("unexpected reply from the service");
+    };
+    let mut out = std::io::stdout().lock();
+    if format == "pdf" {
+        out.write_all(&packline::labels::manifest::pdf(date, &shipments))?;
+    } else {
+        out.write_all(packline::labels::manifest::csv(&shipments).as_bytes())?;
+    }
+    if close {
+        eprintln!("{shipped} order(s) shipped");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn print_purge(r: &PurgeReport) {
     println!("recipients destroyed: {}", r.recipients_destroyed);
     println!("orders deleted: {}", r.orders_deleted);
@@ -654,7 +875,7 @@ fn serve(ctx: &Ctx, socket: Option<PathBuf>) -> Result<ExitCode> {
                 marketplace_ids: ctx.cfg.amazon.marketplace_ids(),
                 lookback_days: ctx.cfg.amazon.lookback_days(),
             };
-            Some((api, plan))
+            Some((std::sync::Arc::new(api), plan))
         }
         Err(e) => {
             eprintln!("packline: sync is off: {e:#}");

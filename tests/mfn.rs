@@ -119,37 +119,6 @@ fn buy(details: ShipmentRequestDetails, service: &ShippingService) -> CreateShip
     }
 }
 
-/// The Code 128 barcodes an independent decoder (PyPI zxing-cpp) reads in an image file.
-fn zxing_read(image: &std::path::Path) -> Vec<String> {
-    const SCRIPT: &str = r#"
-import sys
-try:
-    import zxingcpp
-    from PIL import Image
-except ImportError as e:
-    print("MISSING", e)
-    sys.exit(3)
-for r in zxingcpp.read_barcodes(Image.open(sys.argv[1]), formats=zxingcpp.BarcodeFormat.Code128, text_mode=zxingcpp.TextMode.Plain):
-    print(r.text)
-"#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", SCRIPT])
-        .arg(image)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "the barcode decoder is missing: run scripts/test (it installs them) or `python3 -m pip install zxing-cpp pillow`: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 fn assert_status(err: &ApiError, op: &str, status: u16, code: &str) {
     assert!(
         matches!(err, ApiError::Status { operation, status: s, code: c, .. } if *operation == op && *s == status && c == code),

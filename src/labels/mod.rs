@@ -1,6 +1,10 @@
-//! What packline prints: barcodes and label text. It renders bytes and never sends them
-//! anywhere; printing and storing labels belong to the callers. Text from orders is escaped for
-//! the printer language it goes into, and barcode payloads are validated, never escaped.
+//! What packline prints: barcodes, label text and packing slips, and the printers they go to
+//! (`print`). Text from orders is escaped for the printer language it goes into, and barcode
+//! payloads are validated, never escaped. Nothing here stores a document: bytes go to the
+//! printer the caller names and nowhere else.
 
 pub mod code128;
+pub mod manifest;
+pub mod print;
+pub mod slip;
 pub mod zpl;

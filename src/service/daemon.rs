@@ -18,7 +18,7 @@ pub struct DaemonOptions {
     pub socket: PathBuf,
     pub socket_group: Option<String>,
     /// The Amazon connection, if this site has one configured.
-    pub sync: Option<(SpApi, SyncPlan)>,
+    pub sync: Option<(Arc<SpApi>, SyncPlan)>,
     /// Pause between sync rounds. searchOrders refills one request every 180 s; rounds a few
     /// minutes apart stay within it.
     pub sync_every: Duration,
@@ -34,6 +34,10 @@ pub async fn run(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let listener = super::server::bind(&opts.socket, opts.socket_group.as_deref())?;
+    if let Some((api, _)) = &opts.sync {
+        // Labels and confirmations use the same connection (and the same quotas) as sync.
+        service.set_amazon(api.clone());
+    }
     println!("serving on {}", opts.socket.display());
     tracing::info!(socket = %opts.socket.display(), "serving");
     let (tx, rx) = watch::channel(false);
@@ -69,7 +73,7 @@ pub async fn run(
 
 async fn background(
     service: Arc<Service>,
-    sync: Option<(SpApi, SyncPlan)>,
+    sync: Option<(Arc<SpApi>, SyncPlan)>,
     sync_every: Duration,
     purge_every: Duration,
     user: String,

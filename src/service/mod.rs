@@ -7,6 +7,7 @@ pub mod client;
 pub mod daemon;
 pub mod proto;
 pub mod server;
+pub mod shipping;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -20,8 +21,8 @@ use crate::config::{Config, RolesConfig};
 use crate::domain::{Locations, OrderId, OrderState, Parcel, PickBatch};
 use crate::store::{self, MasterSource, RetentionPolicy, Store};
 pub use proto::{
-    BoxPreset, Counts, ExceptionRow, Notice, OrderRow, Passphrase, QueuePage, RawPage, Reply,
-    Request, Revealed, Role, ServiceError, SyncState,
+    BoxPreset, Counts, ExceptionRow, Notice, OrderRow, Passphrase, QueuePage, RateOffer, RawPage,
+    Reply, Request, Revealed, Role, ServiceError, SyncState,
 };
 
 /// Who is asking: an OS user and the role the config gives them.
@@ -42,6 +43,7 @@ pub struct Settings {
     pub claim_timeout: Duration,
     /// The training floor (`packline demo`): shown in every client's banner.
     pub training: bool,
+    pub shipping: crate::config::ShippingConfig,
 }
 
 impl Settings {
@@ -72,6 +74,7 @@ impl Settings {
             retention: cfg.retention(),
             claim_timeout: cfg.service.claim_timeout(),
             training: false,
+            shipping: cfg.shipping.clone(),
         })
     }
 }
@@ -103,6 +106,8 @@ pub struct Service {
     connected: Mutex<HashMap<String, usize>>,
     /// A background count is running.
     counting: std::sync::atomic::AtomicBool,
+    /// The Amazon connection, for labels and confirmations (none on a site without one).
+    amazon: Mutex<Option<Arc<crate::amazon::client::SpApi>>>,
 }
 
 fn store_err(e: store::Error) -> ServiceError {
@@ -156,6 +161,7 @@ impl Service {
             }),
             connected: Mutex::new(HashMap::new()),
             counting: std::sync::atomic::AtomicBool::new(false),
+            amazon: Mutex::new(None),
         });
         // Counting walks the whole queue: start now, so the first screen does not wait for it.
         service.refresh_counts();
@@ -776,6 +782,15 @@ impl Service {
                     .map_err(store_err)?;
                 Ok(Reply::Imported { counts })
             }
+            req @ (Request::Rates { .. }
+            | Request::BuyLabel { .. }
+            | Request::PrintLabel { .. }
+            | Request::PrintSlip { .. }
+            | Request::VoidLabel { .. }
+            | Request::ShipOwnCarrier { .. }
+            | Request::CheckPurchase { .. }
+            | Request::Manifest { .. }
+            | Request::PrintJobs) => self.shipping(c, req, now),
             Request::SyncStatus => Ok(Reply::Sync(
                 self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             )),

@@ -108,6 +108,48 @@ pub enum Request {
         file: String,
         page: RawPage,
     },
+    /// Shipping offers for a packed order, best first by the site's rule.
+    Rates {
+        order: String,
+    },
+    /// Buys a label (the offer named, or the rule's choice). Never twice for one order.
+    BuyLabel {
+        order: String,
+        service: Option<String>,
+    },
+    /// Prints (or reprints) the order's bought label.
+    PrintLabel {
+        order: String,
+        printer: Option<String>,
+    },
+    /// Prints the order's packing slip.
+    PrintSlip {
+        order: String,
+        printer: Option<String>,
+        pdf: bool,
+    },
+    VoidLabel {
+        order: String,
+        reason: String,
+    },
+    /// An own-carrier shipment: confirms it to Amazon, then the order is Shipped.
+    ShipOwnCarrier {
+        order: String,
+        carrier: String,
+        tracking: String,
+    },
+    /// A lead records a shipment found in Seller Central after a purchase whose outcome was
+    /// unknown (looked up with getShipment).
+    CheckPurchase {
+        order: String,
+        shipment_id: String,
+    },
+    /// One day's shipments for the end-of-day manifest; `close` ships the day's labelled orders.
+    Manifest {
+        date: chrono::NaiveDate,
+        close: bool,
+    },
+    PrintJobs,
 }
 
 impl Request {
@@ -140,6 +182,15 @@ impl Request {
             Request::LookupName { .. } => "lookup_name",
             Request::AuditVerify => "audit_verify",
             Request::Import { .. } => "import",
+            Request::Rates { .. } => "rates",
+            Request::BuyLabel { .. } => "buy_label",
+            Request::PrintLabel { .. } => "print_label",
+            Request::PrintSlip { .. } => "print_slip",
+            Request::VoidLabel { .. } => "void_label",
+            Request::ShipOwnCarrier { .. } => "ship_own_carrier",
+            Request::CheckPurchase { .. } => "check_purchase",
+            Request::Manifest { .. } => "manifest",
+            Request::PrintJobs => "print_jobs",
         }
     }
 }
@@ -282,7 +333,36 @@ pub enum Reply {
     Imported {
         counts: crate::store::ImportCounts,
     },
+    Rates {
+        offers: Vec<RateOffer>,
+    },
+    Shipment {
+        shipment: crate::store::shipping::ShipmentRecord,
+    },
+    Queued {
+        job: crate::store::shipping::PrintJob,
+    },
+    Manifest {
+        shipments: Vec<crate::store::shipping::ShipmentRecord>,
+        shipped: u64,
+    },
+    PrintJobs {
+        jobs: Vec<crate::store::shipping::PrintJob>,
+    },
     Done,
+}
+
+/// A shipping offer as the labeler sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateOffer {
+    pub service_id: String,
+    pub carrier: String,
+    pub service: String,
+    pub amount: f64,
+    pub currency: String,
+    pub latest_delivery: Option<DateTime<Utc>>,
+    /// Delivers by the order's promised date (or the order promises none).
+    pub meets_promise: bool,
 }
 
 /// Pushed to clients as things happen. Each names whom it concerns; clients show what is theirs.

@@ -11,6 +11,7 @@ pub mod index;
 pub mod queue;
 pub mod retention;
 pub mod seal;
+pub mod shipping;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
@@ -742,6 +743,18 @@ impl Store {
             reason: Some(reason),
         })?;
         Ok(recipient)
+    }
+
+    /// Opens an order's recipient for a document the caller has already audited (a packing slip
+    /// or label print job). `None` when no recipient is kept.
+    pub fn recipient_for_document(&self, id: &OrderId) -> Result<Option<Recipient>, Error> {
+        match self.t.recipients.get(id.as_str())? {
+            Some(v) => Ok(Some(
+                self.keyring
+                    .open(slot_envelope(&v), "printing a packing slip")?,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// Finds orders by recipient name through the blind index. Needs the store unlocked (each

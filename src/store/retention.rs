@@ -173,6 +173,7 @@ impl Store {
                     if delete {
                         tx.orders.remove(id)?;
                         super::floor::forget(tx, id)?;
+                        super::shipping::forget(tx, id)?;
                         tx.queue.remove(super::queue_key(rec))?;
                         for l in &rec.order.lines {
                             tx.sku.remove(super::sku_key(&l.sku, id))?;
@@ -463,6 +464,11 @@ impl Store {
 /// Deletes an order's sealed recipient and its name index entries; marks its epoch entry gone.
 fn drop_recipient(tx: &super::Tx<'_>, id: &str) -> TxResult<bool> {
     tx.pending_index.remove(id)?;
+    // A bought label carries the address: it goes with the recipient, and its epoch is marked
+    // so stale copies in sled's log are shredded with it.
+    if let Some(epoch) = super::shipping::drop_label(tx, id)? {
+        tx.epochs.insert(epoch_key(epoch, id), &[])?;
+    }
     match tx.recipients.remove(id)? {
         Some(value) => {
             clear_names(tx, id.as_bytes(), &value)?;

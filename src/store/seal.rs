@@ -451,6 +451,40 @@ impl Keyring {
         }
     }
 
+    /// Seals a document that carries personal data (a bought label) to the current epoch, so it
+    /// is shredded with the recipients sealed alongside it.
+    pub fn seal_document(&mut self, doc: &[u8], now: DateTime<Utc>) -> Result<Vec<u8>, Error> {
+        let (epoch, to) = self.current_epoch(now)?;
+        let mut plain = Zeroizing::new(Vec::with_capacity(1 + doc.len()));
+        plain.push(DOCUMENT_FORMAT);
+        plain.extend_from_slice(doc);
+        seal_plain(&plain, epoch, &to)
+    }
+
+    /// Opens a sealed document. Needs the keyring unlocked and the epoch not shredded.
+    pub fn open_document(
+        &self,
+        envelope: &[u8],
+        action: &'static str,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let (epoch, ciphertext) = parse_envelope(envelope).ok_or(Error::CorruptRecord)?;
+        let unlocked = self.unlocked.as_ref().ok_or(Error::Locked { action })?;
+        let secret = unlocked
+            .epochs
+            .get(&epoch)
+            .ok_or(Error::EpochShredded { epoch })?;
+        let mut plain = Zeroizing::new(
+            age::decrypt(&secret.identity, ciphertext).map_err(|_| Error::CorruptRecord)?,
+        );
+        match plain.first() {
+            Some(&DOCUMENT_FORMAT) => {
+                plain.remove(0);
+                Ok(plain)
+            }
+            _ => Err(Error::CorruptRecord),
+        }
+    }
+
     /// The blind-index key of an epoch, when unlocked and the epoch is live.
     pub fn index_key(&self, epoch: u32) -> Option<&[u8; 32]> {
         self.unlocked
@@ -504,12 +538,19 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// The sealed plaintext is postcard behind a format byte, like order records.
 const PLAINTEXT_FORMAT: u8 = 1;
+/// A carrier label or other printable document that carries an address.
+const DOCUMENT_FORMAT: u8 = 2;
 
 fn seal_to(r: &Recipient, epoch: u32, to: &x25519::Recipient) -> Result<Vec<u8>, Error> {
     let plain = Zeroizing::new(
         postcard::to_extend(r, vec![PLAINTEXT_FORMAT]).expect("recipient serializes"),
     );
-    let ct = age::encrypt(to, &plain).map_err(|e| Error::Crypto(format!("sealing: {e}")))?;
+    seal_plain(&plain, epoch, to)
+}
+
+/// Encrypts a format-tagged plaintext to an epoch and wraps it in an envelope.
+fn seal_plain(plain: &[u8], epoch: u32, to: &x25519::Recipient) -> Result<Vec<u8>, Error> {
+    let ct = age::encrypt(to, plain).map_err(|e| Error::Crypto(format!("sealing: {e}")))?;
     let len = u32::try_from(ct.len()).map_err(|_| Error::Crypto("record too large".into()))?;
     let mut out = Vec::with_capacity(ENVELOPE_HEADER + ct.len());
     out.extend_from_slice(ENVELOPE_MAGIC);

@@ -436,3 +436,34 @@ pub fn http_send(
 pub fn request_log(m: &Marketplace) -> Vec<serde_json::Value> {
     serde_json::from_str(&http(m, "GET", "/_training/requests")).unwrap()
 }
+
+/// The Code 128 barcodes an independent decoder (PyPI zxing-cpp) reads in an image file.
+pub fn zxing_read(image: &std::path::Path) -> Vec<String> {
+    const SCRIPT: &str = r#"
+import sys
+try:
+    import zxingcpp
+    from PIL import Image
+except ImportError as e:
+    print("MISSING", e)
+    sys.exit(3)
+for r in zxingcpp.read_barcodes(Image.open(sys.argv[1]), formats=zxingcpp.BarcodeFormat.Code128, text_mode=zxingcpp.TextMode.Plain):
+    print(r.text)
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(image)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "the barcode decoder is missing: run scripts/test (it installs them) or `python3 -m pip install zxing-cpp pillow`: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}

@@ -1,0 +1,614 @@
+//! After packing: offers, buying a label (never twice), printing labels and slips through the
+//! print queue, voiding, own-carrier confirmation, and the day's manifest.
+//!
+//! Amazon calls are made from the blocking request thread on the runtime's handle. A purchase is
+//! recorded as an intent before it is sent; an answer that never comes turns the order into an
+//! exception for a lead instead of a second purchase.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{Caller, Notice, RateOffer, Reply, Role, Service, ServiceError, order_id, store_err};
+use crate::amazon::client::{ApiError, ConfirmItem, ConfirmShipment, PackageDetail, SpApi};
+use crate::amazon::mfn;
+use crate::domain::{Carrier, Event, OrderId, OrderRecord, OrderState, TrackingNumber};
+use crate::labels::print::{DocFormat, Printer};
+use crate::labels::slip::Slip;
+use crate::store::shipping::{Document, JobState, PrintJob, ShipmentRecord, ShipmentState};
+
+/// Print attempts before a job is left failed for a person to look at.
+const PRINT_ATTEMPTS: u32 = 3;
+
+fn api_err(e: ApiError) -> ServiceError {
+    ServiceError::Conflict(e.to_string())
+}
+
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ServiceError> {
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|_| ServiceError::Store("no async runtime for Amazon calls".into()))?;
+    Ok(handle.block_on(f))
+}
+
+impl Service {
+    pub fn set_amazon(&self, api: Arc<SpApi>) {
+        *self.amazon.lock().unwrap_or_else(|p| p.into_inner()) = Some(api);
+    }
+
+    fn amazon(&self) -> Result<Arc<SpApi>, ServiceError> {
+        self.amazon
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                ServiceError::Invalid(
+                    "no Amazon connection is configured ([amazon] and credentials): labels and confirmations need one".into(),
+                )
+            })
+    }
+
+    fn packed_order(&self, id: &OrderId) -> Result<OrderRecord, ServiceError> {
+        let rec = self
+            .read()
+            .get(id)
+            .map_err(store_err)?
+            .ok_or_else(|| ServiceError::NotFound(format!("order {id} is not in the store")))?;
+        Ok(rec)
+    }
+
+    /// The box as Amazon wants it: items, ship-from, dimensions, weight.
+    fn shipment_details(
+        &self,
+        rec: &OrderRecord,
+    ) -> Result<mfn::ShipmentRequestDetails, ServiceError> {
+        let id = &rec.order.id;
+        let parcel = self.read().parcel(id).map_err(store_err)?.ok_or_else(|| {
+            ServiceError::Conflict(format!("order {id} has no box and weight: pack it first"))
+        })?;
+        let from = self.settings.shipping.from.as_ref().ok_or_else(|| {
+            ServiceError::Invalid("no ship-from address: set [shipping.from] in the config".into())
+        })?;
+        let label_format = match self
+            .settings
+            .shipping
+            .label_format
+            .as_deref()
+            .unwrap_or("ZPL203")
+        {
+            "PDF" => mfn::LabelFormat::Pdf,
+            "PNG" => mfn::LabelFormat::Png,
+            _ => mfn::LabelFormat::Zpl203,
+        };
+        let [l, w, h] = parcel.dims_mm;
+        Ok(mfn::ShipmentRequestDetails {
+            amazon_order_id: id.to_string(),
+            seller_order_id: None,
+            item_list: rec
+                .order
+                .lines
+                .iter()
+                .filter(|l| l.quantity_ordered > l.quantity_shipped)
+                .map(|l| mfn::Item {
+                    order_item_id: l.item_id.clone(),
+                    quantity: l.quantity_ordered - l.quantity_shipped,
+                    item_weight: None,
+                    item_description: None,
+                })
+                .collect(),
+            ship_from_address: mfn::Address {
+                name: from.name.clone(),
+                address_line1: from.line1.clone(),
+                address_line2: from.line2.clone(),
+                address_line3: None,
+                district_or_county: None,
+                email: from.email.clone(),
+                city: from.city.clone(),
+                state_or_province_code: from.state.clone(),
+                postal_code: from.postal_code.clone(),
+                country_code: from.country_code.clone(),
+                phone: from.phone.clone(),
+            },
+            package_dimensions: mfn::PackageDimensions::box_of(
+                f64::from(l) / 10.0,
+                f64::from(w) / 10.0,
+                f64::from(h) / 10.0,
+                mfn::LengthUnit::Centimeters,
+            ),
+            weight: mfn::Weight {
+                value: f64::from(parcel.weight_g),
+                unit: mfn::WeightUnit::Grams,
+            },
+            must_arrive_by_date: None,
+            ship_date: None,
+            shipping_service_options: mfn::ShippingServiceOptions {
+                delivery_experience: mfn::DeliveryExperience::DeliveryConfirmationWithoutSignature,
+                declared_value: None,
+                carrier_will_pick_up: false,
+                carrier_will_pick_up_option: None,
+                label_format: Some(label_format),
+            },
+            label_customization: Some(mfn::LabelCustomization {
+                custom_text_for_label: None,
+                standard_id_for_label: Some("AmazonOrderId".into()),
+            }),
+        })
+    }
+
+    /// Offers, cheapest first among those that meet the promise, then the rest by price.
+    fn offers(&self, rec: &OrderRecord) -> Result<Vec<RateOffer>, ServiceError> {
+        let details = self.shipment_details(rec)?;
+        let api = self.amazon()?;
+        let eligible =
+            block_on(api.get_eligible_shipment_services(&details, None))?.map_err(api_err)?;
+        let promise = rec.order.deliver_by.latest;
+        let mut offers: Vec<RateOffer> = eligible
+            .services
+            .iter()
+            .map(|s| RateOffer {
+                service_id: s.shipping_service_id.clone(),
+                carrier: s.carrier_name.clone(),
+                service: s.shipping_service_name.clone(),
+                amount: s.rate.amount,
+                currency: s.rate.currency_code.clone(),
+                latest_delivery: s.latest_estimated_delivery_date,
+                meets_promise: match (promise, s.latest_estimated_delivery_date) {
+                    (Some(p), Some(d)) => d <= p,
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                },
+            })
+            .collect();
+        offers.sort_by(|a, b| {
+            b.meets_promise
+                .cmp(&a.meets_promise)
+                .then(a.amount.total_cmp(&b.amount))
+        });
+        Ok(offers)
+    }
+
+    pub(super) fn shipping(
+        &self,
+        c: &Caller,
+        req: super::Request,
+        now: DateTime<Utc>,
+    ) -> Result<Reply, ServiceError> {
+        use super::Request as R;
+        match req {
+            R::Rates { order } => {
+                self.require(c, Role::Labeler, "shipping rates")?;
+                let rec = self.packed_order(&order_id(&order)?)?;
+                Ok(Reply::Rates {
+                    offers: self.offers(&rec)?,
+                })
+            }
+            R::BuyLabel { order, service } => {
+                self.require(c, Role::Labeler, "buying a label")?;
+                self.buy_label(c, &order_id(&order)?, service, now)
+            }
+            R::PrintLabel { order, printer } => {
+                self.require(c, Role::Labeler, "printing a label")?;
+                let id = order_id(&order)?;
+                let s = self.read().shipment(&id).map_err(store_err)?;
+                if s.as_ref().is_none_or(|s| s.state != ShipmentState::Bought) {
+                    return Err(ServiceError::Conflict(format!(
+                        "order {id} has no bought label to print"
+                    )));
+                }
+                self.queue(c, &id, Document::Label, printer, now)
+            }
+            R::PrintSlip {
+                order,
+                printer,
+                pdf,
+            } => {
+                let id = order_id(&order)?;
+                let rec = self.packed_order(&id)?;
+                if rec.recipient_purged {
+                    return Err(ServiceError::Conflict(format!(
+                        "order {id}: its recipient data is destroyed; no slip can be printed"
+                    )));
+                }
+                let doc = if pdf {
+                    Document::SlipPdf
+                } else {
+                    Document::SlipZpl
+                };
+                self.queue(c, &id, doc, printer, now)
+            }
+            R::VoidLabel { order, reason } => {
+                self.require(c, Role::Labeler, "voiding a label")?;
+                let id = order_id(&order)?;
+                let reason = super::non_empty(&reason, "the reason for a void")?;
+                let s = self
+                    .read()
+                    .shipment(&id)
+                    .map_err(store_err)?
+                    .filter(|s| s.state == ShipmentState::Bought)
+                    .ok_or_else(|| {
+                        ServiceError::Conflict(format!("order {id} has no bought label to void"))
+                    })?;
+                let shipment_id = s.shipment_id.clone().unwrap_or_default();
+                let api = self.amazon()?;
+                block_on(api.cancel_shipment(&shipment_id))?.map_err(api_err)?;
+                self.read()
+                    .voided(&id, &c.user, reason, now)
+                    .map_err(store_err)?;
+                self.changed();
+                Ok(Reply::Done)
+            }
+            R::ShipOwnCarrier {
+                order,
+                carrier,
+                tracking,
+            } => {
+                self.require(c, Role::Labeler, "shipping with an own carrier")?;
+                let id = order_id(&order)?;
+                let carrier =
+                    Carrier::parse(&carrier).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+                let tracking = TrackingNumber::parse(&carrier, &tracking)
+                    .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+                let rec = self.packed_order(&id)?;
+                let shipment = self
+                    .read()
+                    .begin_own_carrier(&id, &carrier, &tracking, &c.user, now)
+                    .map_err(store_err)?;
+                let confirmation = ConfirmShipment {
+                    marketplace_id: rec.order.marketplace_id.clone().unwrap_or_default(),
+                    package_detail: PackageDetail {
+                        // One package per order: the same reference on a retry, so Amazon sees
+                        // the same package, never a second one.
+                        package_reference_id: "1".into(),
+                        carrier_code: carrier.amazon_code().to_owned(),
+                        carrier_name: matches!(carrier, Carrier::Other(_))
+                            .then(|| carrier.name().to_owned()),
+                        shipping_method: None,
+                        tracking_number: tracking.to_string(),
+                        ship_date: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        order_items: rec
+                            .order
+                            .lines
+                            .iter()
+                            .map(|l| ConfirmItem {
+                                order_item_id: l.item_id.clone(),
+                                quantity: l.quantity_ordered,
+                            })
+                            .collect(),
+                    },
+                };
+                let api = self.amazon()?;
+                block_on(api.confirm_shipment(&id, &confirmation))?.map_err(|e| {
+                    ServiceError::Conflict(format!(
+                        "{e}; the shipment is kept as confirming: run the same command again to retry"
+                    ))
+                })?;
+                self.read()
+                    .confirmed(&shipment, Event::ShipOwnCarrier, &c.user, now)
+                    .map_err(store_err)?;
+                self.changed();
+                let shipment = self
+                    .read()
+                    .shipment(&id)
+                    .map_err(store_err)?
+                    .unwrap_or(shipment);
+                Ok(Reply::Shipment { shipment })
+            }
+            R::CheckPurchase { order, shipment_id } => {
+                self.require(c, Role::Lead, "checking a label purchase")?;
+                let id = order_id(&order)?;
+                if !mfn::is_shipment_id(shipment_id.trim()) {
+                    return Err(ServiceError::Invalid(
+                        "a shipment id looks like 8-4-4-4-12 hexadecimal digits".into(),
+                    ));
+                }
+                let api = self.amazon()?;
+                let found = block_on(api.get_shipment(shipment_id.trim()))?.map_err(api_err)?;
+                if found.amazon_order_id != id.as_str() {
+                    return Err(ServiceError::Conflict(format!(
+                        "shipment {} belongs to another order",
+                        shipment_id.trim()
+                    )));
+                }
+                let label = found
+                    .label
+                    .decode()
+                    .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                let record = self.bought_record(&id, &found, &label, c, now);
+                self.write()
+                    .record_found_purchase(&record, &label.bytes)
+                    .map_err(store_err)?;
+                Ok(Reply::Shipment { shipment: record })
+            }
+            R::Manifest { date, close } => {
+                self.require(c, Role::Labeler, "the manifest")?;
+                let shipments = self.read().shipments_on(date).map_err(store_err)?;
+                let mut shipped = 0;
+                if close {
+                    for s in shipments
+                        .iter()
+                        .filter(|s| s.state == ShipmentState::Bought)
+                    {
+                        let state = self
+                            .read()
+                            .get(&s.order)
+                            .map_err(store_err)?
+                            .map(|r| r.state);
+                        if state == Some(OrderState::Labelled) {
+                            self.read()
+                                .transition(&s.order, Event::Ship, &c.user, Some("end of day"), now)
+                                .map_err(store_err)?;
+                            shipped += 1;
+                        }
+                    }
+                    self.changed();
+                }
+                Ok(Reply::Manifest { shipments, shipped })
+            }
+            R::PrintJobs => Ok(Reply::PrintJobs {
+                jobs: self.read().print_jobs().map_err(store_err)?,
+            }),
+            _ => Err(ServiceError::Protocol("not a shipping request".into())),
+        }
+    }
+
+    fn bought_record(
+        &self,
+        id: &OrderId,
+        s: &mfn::Shipment,
+        label: &mfn::LabelFile,
+        c: &Caller,
+        now: DateTime<Utc>,
+    ) -> ShipmentRecord {
+        let carrier = Carrier::parse(&s.shipping_service.carrier_name)
+            .unwrap_or_else(|_| Carrier::Other("carrier".into()));
+        ShipmentRecord {
+            order: id.clone(),
+            state: ShipmentState::Bought,
+            tracking: s
+                .tracking_id
+                .as_deref()
+                .and_then(|t| TrackingNumber::parse(&Carrier::Other("any".into()), t).ok()),
+            carrier: Some(carrier),
+            shipment_id: Some(s.shipment_id.clone()),
+            service_id: Some(s.shipping_service.shipping_service_id.clone()),
+            service_name: Some(s.shipping_service.shipping_service_name.clone()),
+            label_format: Some(
+                match label.file_type {
+                    mfn::LabelFileType::Pdf => "pdf",
+                    mfn::LabelFileType::Png => "png",
+                    _ => "zpl",
+                }
+                .into(),
+            ),
+            at: now,
+            by: c.user.clone(),
+        }
+    }
+
+    fn buy_label(
+        &self,
+        c: &Caller,
+        id: &OrderId,
+        service: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Reply, ServiceError> {
+        let rec = self.packed_order(id)?;
+        if rec.state != OrderState::Packed {
+            return Err(ServiceError::Conflict(format!(
+                "order {id} is {}: labels are bought for packed orders",
+                rec.state
+            )));
+        }
+        let details = self.shipment_details(&rec)?;
+        let service_id = match service {
+            Some(s) => s,
+            None => {
+                let offers = self.offers(&rec)?;
+                let best = offers.into_iter().find(|o| o.meets_promise).ok_or_else(|| {
+                    ServiceError::Conflict(format!(
+                        "no offer for order {id} delivers by its promised date: choose one with --service"
+                    ))
+                })?;
+                best.service_id
+            }
+        };
+        self.read()
+            .begin_purchase(id, &service_id, &c.user, now)
+            .map_err(store_err)?;
+        let api = self.amazon()?;
+        let request = mfn::CreateShipment {
+            shipment_request_details: details,
+            shipping_service_id: service_id.clone(),
+            shipping_service_offer_id: None,
+            hazmat_type: None,
+        };
+        match block_on(api.create_shipment(&request))? {
+            Ok(shipment) => {
+                let label = match shipment.label.decode() {
+                    Ok(l) => l,
+                    Err(e) => {
+                        // Bought, but the label is unusable: a lead sees it with its ids.
+                        self.read()
+                            .purchase_unknown(
+                                id,
+                                &c.user,
+                                &format!(
+                                    "label unreadable: {e}; shipment {}",
+                                    shipment.shipment_id
+                                ),
+                                now,
+                            )
+                            .map_err(store_err)?;
+                        self.changed();
+                        return Err(ServiceError::Conflict(format!(
+                            "order {id}: the label was bought (shipment {}) but cannot be read: {e}; the order is an exception for a lead",
+                            shipment.shipment_id
+                        )));
+                    }
+                };
+                let record = self.bought_record(id, &shipment, &label, c, now);
+                self.write()
+                    .complete_purchase(&record, &label.bytes, &c.user, now)
+                    .map_err(store_err)?;
+                self.changed();
+                Ok(Reply::Shipment { shipment: record })
+            }
+            Err(e @ ApiError::OutcomeUnknown { .. }) => {
+                self.read()
+                    .purchase_unknown(id, &c.user, &e.to_string(), now)
+                    .map_err(store_err)?;
+                self.changed();
+                Err(ServiceError::Conflict(format!(
+                    "order {id}: {e}. It is now an exception: a lead checks the shipment in Seller Central (packline lookup) or voids it; packline will not buy again"
+                )))
+            }
+            Err(e) => {
+                // Refused before anything was bought: the intent goes.
+                self.read().abandon_purchase(id).map_err(store_err)?;
+                Err(api_err(e))
+            }
+        }
+    }
+
+    fn queue(
+        &self,
+        c: &Caller,
+        id: &OrderId,
+        doc: Document,
+        printer: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Reply, ServiceError> {
+        let label = doc == Document::Label;
+        let uri = printer
+            .or_else(|| self.settings.shipping.printer_for(&c.user, label))
+            .ok_or_else(|| {
+                ServiceError::Invalid(format!(
+                    "no printer for {}s: give --printer URI or set [shipping] {}_printer",
+                    doc.name(),
+                    if label { "label" } else { "slip" }
+                ))
+            })?;
+        Printer::parse(&uri).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let job = self
+            .read()
+            .queue_print(id, doc, &uri, &c.user, now)
+            .map_err(store_err)?;
+        self.start_job(job.id);
+        Ok(Reply::Queued { job })
+    }
+
+    /// Sends a job in the background: printing never holds up a request.
+    fn start_job(&self, id: u64) {
+        let Some(me) = self.me.upgrade() else { return };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            for attempt in 1..=PRINT_ATTEMPTS {
+                let svc = me.clone();
+                let outcome = tokio::task::spawn_blocking(move || svc.render_job(id)).await;
+                let Ok(Ok((job, printer, format, doc))) = outcome else {
+                    let detail = match outcome {
+                        Ok(Err(e)) => e,
+                        _ => "the job could not be prepared".to_owned(),
+                    };
+                    me.finish_job(id, false, attempt, Some(detail));
+                    return;
+                };
+                let name = format!("{} {}", job.order, job.document.name());
+                let sent = printer.send(&name, format, &doc).await;
+                drop(doc);
+                match sent {
+                    Ok(()) => {
+                        me.finish_job(id, true, attempt, None);
+                        return;
+                    }
+                    Err(e) if attempt == PRINT_ATTEMPTS => {
+                        me.finish_job(id, false, attempt, Some(e.to_string()));
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = id, attempt, "print failed, retrying: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            500 * u64::from(attempt),
+                        ))
+                        .await;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Makes a job's document: the sealed label opened, or the slip rendered. In memory only.
+    #[allow(clippy::type_complexity)]
+    fn render_job(
+        &self,
+        id: u64,
+    ) -> Result<(PrintJob, Printer, DocFormat, zeroize::Zeroizing<Vec<u8>>), String> {
+        let store = self.read();
+        let job = store
+            .print_jobs()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|j| j.id == id)
+            .ok_or("the job is gone")?;
+        let printer = Printer::parse(&job.printer).map_err(|e| e.to_string())?;
+        let (format, doc) = match job.document {
+            Document::Label => {
+                let fmt = match store
+                    .shipment(&job.order)
+                    .map_err(|e| e.to_string())?
+                    .and_then(|s| s.label_format)
+                    .as_deref()
+                {
+                    Some("pdf") => DocFormat::Pdf,
+                    Some("png") => DocFormat::Png,
+                    _ => DocFormat::Zpl,
+                };
+                (fmt, store.label(&job.order).map_err(|e| e.to_string())?)
+            }
+            Document::SlipZpl | Document::SlipPdf => {
+                let rec = store
+                    .get(&job.order)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("the order is gone")?;
+                let recipient = store
+                    .recipient_for_document(&job.order)
+                    .map_err(|e| e.to_string())?;
+                let slip = Slip {
+                    order: &rec.order,
+                    recipient: recipient.as_ref(),
+                    from: self.settings.shipping.seller_name.as_deref().unwrap_or(""),
+                };
+                let (fmt, bytes) = if job.document == Document::SlipPdf {
+                    (DocFormat::Pdf, slip.pdf())
+                } else {
+                    (DocFormat::Zpl, slip.zpl())
+                };
+                (
+                    fmt,
+                    zeroize::Zeroizing::new(bytes.map_err(|e| e.to_string())?),
+                )
+            }
+        };
+        Ok((job, printer, format, doc))
+    }
+
+    fn finish_job(&self, id: u64, ok: bool, attempts: u32, error: Option<String>) {
+        let store = self.read();
+        let Ok(jobs) = store.print_jobs() else { return };
+        let Some(mut job) = jobs.into_iter().find(|j| j.id == id) else {
+            return;
+        };
+        job.state = if ok { JobState::Sent } else { JobState::Failed };
+        job.attempts = attempts;
+        job.error = error.clone();
+        if let Err(e) = store.save_print_job(&job) {
+            tracing::error!(job = id, "saving a print job: {e}");
+        }
+        drop(store);
+        self.notify(Notice::PrintFinished {
+            order: job.order.clone(),
+            ok,
+            detail: error.unwrap_or_else(|| format!("{} printed", job.document.name())),
+        });
+    }
+}

@@ -1,0 +1,562 @@
+//! After packing, against the real training marketplace and real printers: buy once, print to
+//! a raw socket (byte-identical) and to ippeveprinter, close the day; a purchase whose answer is
+//! lost raises an exception and is never sent again; a throttled one is bought once; void;
+//! own-carrier confirmation; and packing slips read back by an independent ZPL renderer and
+//! barcode decoder.
+
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use common::*;
+use packline::amazon::client::{Credentials, SpApi};
+use packline::config::{ShipFrom, ShippingConfig};
+use packline::domain::{OrderId, OrderState};
+use packline::service::client::Client;
+use packline::service::sync::{SyncPlan, sync_once};
+use packline::service::{Notice, Reply, Request, Service, ServiceError, Settings};
+use packline::store::shipping::ShipmentState;
+use packline::store::{MasterSource, Store};
+
+struct Floor {
+    _dir: tempfile::TempDir,
+    market: Marketplace,
+    service: Arc<Service>,
+    client: Client,
+}
+
+fn api(m: &Marketplace) -> SpApi {
+    SpApi::new(
+        &m.url,
+        &format!("{}/auth/o2/token", m.url),
+        Credentials {
+            client_id: "training".into(),
+            client_secret: "training".to_owned().into(),
+            refresh_token: "training".to_owned().into(),
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap()
+}
+
+/// A site with the marketplace's orders synced, a ship-from address and a label printer.
+async fn floor(printer: Option<String>) -> Floor {
+    let market = marketplace(6, "20");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = dir.path().join("master.key");
+    Store::init_keys(
+        &data,
+        &MasterSource::IdentityFile(key.clone()),
+        "lead",
+        Utc::now(),
+    )
+    .unwrap();
+    let mut store = Store::open(&data).unwrap();
+    store.unlock(&MasterSource::IdentityFile(key)).unwrap();
+    let api = Arc::new(api(&market));
+    let plan = SyncPlan {
+        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
+        lookback_days: 30,
+    };
+    sync_once(&api, &mut store, &plan, "lead", Utc::now(), |_, _| {})
+        .await
+        .unwrap();
+    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    settings.shipping = ShippingConfig {
+        seller_name: Some("Example Goods".into()),
+        from: Some(ShipFrom {
+            name: "Example Goods".into(),
+            line1: "1 Dock Road".into(),
+            line2: None,
+            city: "Seattle".into(),
+            state: Some("WA".into()),
+            postal_code: "98109".into(),
+            country_code: "US".into(),
+            phone: "2065550100".into(),
+            email: "ship@example.com".into(),
+        }),
+        label_format: Some("ZPL203".into()),
+        label_printer: printer.clone(),
+        slip_printer: printer,
+        users: Default::default(),
+    };
+    let service = Service::new(store, settings);
+    service.set_amazon(api);
+    let client = Client::local(service.clone(), &whoami()).unwrap();
+    Floor {
+        _dir: dir,
+        market,
+        service,
+        client,
+    }
+}
+
+fn whoami() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .map_or("root".into(), |u| u.name)
+}
+
+/// Claims one order, picks and packs it through the service; its id.
+async fn pack_one(c: &mut Client) -> OrderId {
+    let Reply::Batch { batch: Some(b) } =
+        c.call(Request::ClaimBatch { size: Some(1) }).await.unwrap()
+    else {
+        panic!("nothing to pick")
+    };
+    for l in &b.lines {
+        for _ in 0..l.needed {
+            c.call(Request::PickScan {
+                batch: b.id,
+                code: l.sku.clone(),
+            })
+            .await
+            .unwrap();
+        }
+    }
+    c.call(Request::FinishPick { batch: b.id }).await.unwrap();
+    let order = b.orders[0].clone();
+    let Reply::Pack { check } = c
+        .call(Request::PackStart {
+            order: order.to_string(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    for l in &check.lines {
+        for _ in 0..l.needed {
+            c.call(Request::PackScan {
+                order: order.to_string(),
+                code: l.sku.clone(),
+            })
+            .await
+            .unwrap();
+        }
+    }
+    c.call(Request::PackFinish {
+        order: order.to_string(),
+        box_name: "M 30x20x15".into(),
+        weight_g: 1200,
+    })
+    .await
+    .unwrap();
+    order
+}
+
+fn count(m: &Marketplace, op: &str) -> usize {
+    request_log(m)
+        .iter()
+        .filter(|r| r["operation"] == op)
+        .count()
+}
+
+fn state(f: &Floor, id: &OrderId) -> OrderState {
+    f.service.with_store(|s| s.get(id).unwrap().unwrap().state)
+}
+
+/// A raw TCP printer on loopback (as a Zebra listens on 9100): each job's bytes.
+fn raw_printer() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("socket://{}", l.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let mut buf = Vec::new();
+            if s.and_then(|mut s| s.read_to_end(&mut buf)).is_ok() {
+                let _ = tx.send(buf);
+            }
+        }
+    });
+    (uri, rx)
+}
+
+/// Waits for the print job of `order` to finish; its outcome.
+async fn printed(c: &mut Client, order: &OrderId) -> (bool, String) {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Some(Notice::PrintFinished {
+                order: o,
+                ok,
+                detail,
+            }) = c.notice().await
+                && o == *order
+            {
+                return (ok, detail);
+            }
+        }
+    })
+    .await
+    .expect("the print job finished")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buy_once_print_byte_identical_and_close_the_day() {
+    let (printer, jobs) = raw_printer();
+    let mut f = floor(Some(printer)).await;
+    let order = pack_one(&mut f.client).await;
+
+    let Reply::Rates { offers } = f
+        .client
+        .call(Request::Rates {
+            order: order.to_string(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(offers.len() >= 2, "{offers:?}");
+    assert!(offers[0].meets_promise);
+    let cheapest_on_time = offers
+        .iter()
+        .filter(|o| o.meets_promise)
+        .map(|o| o.amount)
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(offers[0].amount, cheapest_on_time);
+
+    let Reply::Shipment { shipment } = f
+        .client
+        .call(Request::BuyLabel {
+            order: order.to_string(),
+            service: None,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(shipment.state, ShipmentState::Bought);
+    assert_eq!(
+        shipment.service_id.as_deref(),
+        Some(offers[0].service_id.as_str())
+    );
+    assert_eq!(state(&f, &order), OrderState::Labelled);
+    let again = f
+        .client
+        .call(Request::BuyLabel {
+            order: order.to_string(),
+            service: None,
+        })
+        .await;
+    assert!(matches!(again, Err(ServiceError::Conflict(_))), "{again:?}");
+    assert_eq!(count(&f.market, "createShipment"), 1);
+
+    f.client
+        .call(Request::PrintLabel {
+            order: order.to_string(),
+            printer: None,
+        })
+        .await
+        .unwrap();
+    let (ok, detail) = printed(&mut f.client, &order).await;
+    assert!(ok, "{detail}");
+    let got = jobs.recv_timeout(Duration::from_secs(5)).unwrap();
+    let stored = f.service.with_store(|s| s.label(&order).unwrap());
+    assert_eq!(got, *stored, "the printer got the label byte for byte");
+    assert!(got.starts_with(b"^XA"));
+    let tracking = shipment.tracking.clone().unwrap();
+    let zpl = String::from_utf8_lossy(&got);
+    assert!(
+        zpl.contains(tracking.as_str()),
+        "the label carries its tracking id"
+    );
+
+    let Reply::Manifest { shipments, shipped } = f
+        .client
+        .call(Request::Manifest {
+            date: Utc::now().date_naive(),
+            close: true,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(shipped, 1);
+    assert_eq!(shipments.len(), 1);
+    assert_eq!(state(&f, &order), OrderState::Shipped);
+    let csv = packline::labels::manifest::csv(&shipments);
+    assert!(csv.contains(tracking.as_str()), "{csv}");
+    assert!(csv.contains(order.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_purchase_answer_raises_an_exception_and_is_never_sent_again() {
+    let mut f = floor(None).await;
+    let order = pack_one(&mut f.client).await;
+    http(&f.market, "POST", "/_training/faults/createShipment/500");
+    let r = f
+        .client
+        .call(Request::BuyLabel {
+            order: order.to_string(),
+            service: None,
+        })
+        .await;
+    let Err(ServiceError::Conflict(msg)) = r else {
+        panic!("{r:?}")
+    };
+    assert!(msg.contains("outcome is unknown"), "{msg}");
+    assert_eq!(state(&f, &order), OrderState::Exception);
+    let s = f
+        .service
+        .with_store(|s| s.shipment(&order).unwrap().unwrap());
+    assert_eq!(s.state, ShipmentState::OutcomeUnknown);
+    // Even put back to Packed by a lead, the order is not bought again without a check.
+    f.client
+        .call(Request::ResolveException {
+            order: order.to_string(),
+            resume: OrderState::Packed,
+            resolution: "looked at it".into(),
+        })
+        .await
+        .unwrap();
+    let again = f
+        .client
+        .call(Request::BuyLabel {
+            order: order.to_string(),
+            service: None,
+        })
+        .await;
+    assert!(
+        matches!(&again, Err(ServiceError::Invalid(m)) if m.contains("never bought twice")),
+        "{again:?}"
+    );
+    assert_eq!(
+        count(&f.market, "createShipment"),
+        1,
+        "exactly one purchase was sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_purchase_is_bought_once_and_a_void_puts_the_order_back() {
+    let mut f = floor(None).await;
+    let order = pack_one(&mut f.client).await;
+    http(&f.market, "POST", "/_training/faults/createShipment/429");
+    f.client
+        .call(Request::BuyLabel {
+            order: order.to_string(),
+            service: None,
+        })
+        .await
+        .unwrap();
+    let bought = request_log(&f.market)
+        .iter()
+        .filter(|r| r["operation"] == "createShipment" && r["status"] == 200)
+        .count();
+    assert_eq!(bought, 1);
+    assert_eq!(state(&f, &order), OrderState::Labelled);
+
+    let r = f
+        .client
+        .call(Request::VoidLabel {
+            order: order.to_string(),
+            reason: "wrong box".into(),
+        })
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(state(&f, &order), OrderState::Packed);
+    assert_eq!(count(&f.market, "cancelShipment"), 1);
+    let label = f.service.with_store(|s| s.label(&order).map(|_| ()));
+    assert!(label.is_err(), "the voided label is destroyed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_own_carrier_shipment_is_checked_confirmed_once_and_shipped() {
+    let mut f = floor(None).await;
+    let order = pack_one(&mut f.client).await;
+    let ship = |tracking: &str| Request::ShipOwnCarrier {
+        order: order.to_string(),
+        carrier: "UPS".into(),
+        tracking: tracking.into(),
+    };
+    let bad = f.client.call(ship("1Z999AA10123456785")).await;
+    assert!(
+        matches!(&bad, Err(ServiceError::Invalid(m)) if m.contains("check digit")),
+        "{bad:?}"
+    );
+    let Reply::Shipment { shipment } = f
+        .client
+        .call(ship("1Z 999 AA1 01 2345 6784"))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(shipment.state, ShipmentState::Confirmed);
+    assert_eq!(state(&f, &order), OrderState::Shipped);
+    let again = f.client.call(ship("1Z999AA10123456784")).await;
+    assert!(again.is_err());
+    assert_eq!(count(&f.market, "confirmShipment"), 1);
+}
+
+/// A private D-Bus session bus and an ippeveprinter on it; the printer's spool directory.
+struct IppPrinter {
+    child: std::process::Child,
+    bus: std::process::Child,
+    uri: String,
+    spool: tempfile::TempDir,
+}
+
+impl Drop for IppPrinter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
+}
+
+fn ipp_printer() -> Option<IppPrinter> {
+    use std::process::{Command, Stdio};
+    if Command::new("ippeveprinter")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        return None;
+    }
+    let mut bus = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut address = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(bus.stdout.take().unwrap()),
+        &mut address,
+    )
+    .ok()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spool = tempfile::tempdir().unwrap();
+    let child = Command::new("ippeveprinter")
+        .args(["-p", &port.to_string(), "-r", "off", "-k", "-d"])
+        .arg(spool.path())
+        .args([
+            "-f",
+            "application/pdf,application/octet-stream",
+            "packline-test",
+        ])
+        // Avahi looks for the system bus: the private bus stands in for both.
+        .env("DBUS_SESSION_BUS_ADDRESS", address.trim())
+        .env("DBUS_SYSTEM_BUS_ADDRESS", address.trim())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    // Ready when it answers on its port.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(IppPrinter {
+        child,
+        bus,
+        uri: format!("ipp://127.0.0.1:{port}/ipp/print"),
+        spool,
+    })
+}
+
+fn files_with(dir: &Path, needle: &[u8]) -> usize {
+    files_under(dir)
+        .iter()
+        .filter(|p| {
+            std::fs::read(p)
+                .map(|b| find(&b, needle).is_some())
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packing_slips_reach_an_ipp_printer_and_a_raw_one_and_read_back() {
+    let (raw, jobs) = raw_printer();
+    let mut f = floor(Some(raw)).await;
+    let order = pack_one(&mut f.client).await;
+
+    // ZPL to the raw printer: byte-identical to the slip rendered from the same data.
+    f.client
+        .call(Request::PrintSlip {
+            order: order.to_string(),
+            printer: None,
+            pdf: false,
+        })
+        .await
+        .unwrap();
+    let (ok, detail) = printed(&mut f.client, &order).await;
+    assert!(ok, "{detail}");
+    let got = jobs.recv_timeout(Duration::from_secs(5)).unwrap();
+    let expected = f.service.with_store(|s| {
+        let rec = s.get(&order).unwrap().unwrap();
+        let r = s.recipient_for_document(&order).unwrap();
+        packline::labels::slip::Slip {
+            order: &rec.order,
+            recipient: r.as_ref(),
+            from: "Example Goods",
+        }
+        .zpl()
+        .unwrap()
+    });
+    assert_eq!(got, expected);
+
+    // An independent renderer and decoder read the order id back off the slip.
+    let dir = tempfile::tempdir().unwrap();
+    let (zpl, png) = (dir.path().join("slip.zpl"), dir.path().join("slip.png"));
+    std::fs::write(&zpl, &got).unwrap();
+    let node = std::process::Command::new("node")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/zpl-to-png.cjs"
+        ))
+        .args([&zpl, &png])
+        .env(
+            "NODE_PATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/npm/node_modules"),
+        )
+        .output()
+        .expect("node runs: scripts/test installs it");
+    assert!(
+        node.status.success(),
+        "zpl-renderer-js failed (scripts/test installs it under target/npm): {}",
+        String::from_utf8_lossy(&node.stderr)
+    );
+    assert_eq!(zxing_read(&png), [order.to_string()]);
+
+    // PDF to a real IPP printer.
+    let Some(ipp) = ipp_printer() else {
+        panic!("ippeveprinter is not installed: scripts/test installs cups-ipp-utils and dbus");
+    };
+    f.client
+        .call(Request::PrintSlip {
+            order: order.to_string(),
+            printer: Some(ipp.uri.clone()),
+            pdf: true,
+        })
+        .await
+        .unwrap();
+    let (ok, detail) = printed(&mut f.client, &order).await;
+    assert!(ok, "{detail}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while files_with(ipp.spool.path(), b"PACKING SLIP") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the IPP printer never received the slip"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
