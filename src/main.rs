@@ -685,6 +685,7 @@ fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
             marketplace_ids: vec!["ATVPDKIKX0DER".into()],
             lookback_days: 30,
         };
+        let api = std::sync::Arc::new(api);
         sync_once(&api, &mut store, &plan, &ctx.user, Utc::now(), |_, _| {}).await?;
         // Every SKU gets a bin, so the pick list walks the floor in order.
         let mut skus: Vec<String> = store
@@ -713,7 +714,30 @@ fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
             ..Default::default()
         };
         settings.training = true;
+        // Labels and slips print to files in the demo's own directory (removed on exit).
+        let printed = dir.join("printed");
+        std::fs::DirBuilder::new().mode(0o700).create(&printed)?;
+        let printer = format!("file:{}", printed.display());
+        settings.shipping = packline::config::ShippingConfig {
+            seller_name: Some("Training Goods".into()),
+            from: Some(packline::config::ShipFrom {
+                name: "Training Goods".into(),
+                line1: "1 Practice Way".into(),
+                line2: None,
+                city: "Seattle".into(),
+                state: Some("WA".into()),
+                postal_code: "98109".into(),
+                country_code: "US".into(),
+                phone: "2065550100".into(),
+                email: "training@example.com".into(),
+            }),
+            label_format: Some("ZPL203".into()),
+            label_printer: Some(printer.clone()),
+            slip_printer: Some(printer),
+            users: Default::default(),
+        };
         let service = Service::new(store, settings);
+        service.set_amazon(api);
         let client = Client::local(service, &ctx.user)?;
         let app = packline::tui::app::App::new(client, keymap).await?;
         packline::tui::run(app, scan_timing(&ctx.cfg)).await?;

@@ -142,6 +142,17 @@ fn demo_pick_and_pack_one_order_by_scans_then_quit() {
     s.keys(&["Enter"]);
     s.wait_for(&format!("order {order} packed"));
 
+    // Labels: the offers, buy the first (the rule's choice), and it prints (to a file printer).
+    s.keys(&["F6"]);
+    s.wait_for("to buy");
+    s.keys(&["o"]);
+    s.wait_for(" USD");
+    s.keys(&["C-b"]);
+    s.wait_for("label bought, tracking");
+    s.wait_for(&format!("{order}: label printed"));
+    s.keys(&["C-e"]);
+    s.wait_for("1 parcel(s) on the manifest, 1 shipped now");
+
     s.keys(&["q"]);
     let end = s.wait_for("EXITED");
     assert!(end.contains("EXITED 0"), "{end}");

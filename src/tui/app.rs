@@ -3,6 +3,8 @@
 //! [`App::act`] and [`App::notice`] headless and draw with [`App::view`] on a `TestBackend`.
 
 use chrono::{DateTime, Utc};
+
+use crate::domain::OrderState;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -11,6 +13,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::action::Action;
 use super::keymap::Keymap;
 use super::screens::exceptions::{ExceptionsScreen, Selected};
+use super::screens::label::LabelScreen;
 use super::screens::{Theme, clean, pack::PackScreen, pick::PickScreen, queue::QueueScreen};
 use crate::service::client::Client;
 use crate::service::{Notice, Reply, Request, Role, ServiceError};
@@ -21,6 +24,7 @@ pub enum Screen {
     Pick,
     Pack,
     Exceptions,
+    Labels,
 }
 
 impl Screen {
@@ -30,6 +34,7 @@ impl Screen {
             Screen::Pick => "pick",
             Screen::Pack => "pack",
             Screen::Exceptions => "exceptions",
+            Screen::Labels => "label",
         }
     }
 }
@@ -54,6 +59,7 @@ pub struct App {
     pub pick: PickScreen,
     pub pack: PackScreen,
     pub exceptions: ExceptionsScreen,
+    pub labels: LabelScreen,
     pub alert: Option<Alert>,
     /// The code field: typed by hand, submitted with Enter.
     pub input: String,
@@ -98,6 +104,7 @@ impl App {
             pick: PickScreen::default(),
             pack: PackScreen::default(),
             exceptions: ExceptionsScreen::default(),
+            labels: LabelScreen::default(),
             alert: None,
             input: String::new(),
             help: false,
@@ -162,6 +169,24 @@ impl App {
                     self.pack.apply(r);
                 }
             }
+            Screen::Labels => {
+                let mut lists = Vec::new();
+                for state in [OrderState::Packed, OrderState::Labelled] {
+                    let req = Request::Queue {
+                        state: Some(state),
+                        search: None,
+                        offset: 0,
+                        limit: 200,
+                    };
+                    match self.call(req).await {
+                        Some(Reply::Queue(p)) => lists.push(p.rows),
+                        _ => return,
+                    }
+                }
+                let labelled = lists.pop().unwrap_or_default();
+                let packed = lists.pop().unwrap_or_default();
+                self.labels.set_orders(packed, labelled);
+            }
             Screen::Exceptions => {
                 if let Some(r) = self.call(Request::Exceptions).await {
                     self.exceptions.apply(r);
@@ -210,6 +235,103 @@ impl App {
                 self.screen = Screen::Exceptions;
                 self.refresh().await;
             }
+            Action::Labels => {
+                if self.role < Role::Labeler {
+                    self.info("the labels screen is for labelers and leads");
+                    return;
+                }
+                self.screen = Screen::Labels;
+                self.refresh().await;
+            }
+            Action::Rates => {
+                if let Some(order) = self.label_order()
+                    && let Some(r) = self.call(Request::Rates { order }).await
+                {
+                    self.labels.apply(r);
+                }
+            }
+            Action::NextOffer => self.labels.next_offer(),
+            Action::Buy => self.buy().await,
+            Action::PrintLabel | Action::PrintSlip => {
+                let Some(order) = self.label_order() else {
+                    return;
+                };
+                let req = if action == Action::PrintLabel {
+                    Request::PrintLabel {
+                        order,
+                        printer: None,
+                    }
+                } else {
+                    Request::PrintSlip {
+                        order,
+                        printer: None,
+                        pdf: false,
+                    }
+                };
+                if let Some(Reply::Queued { job }) = self.call(req).await {
+                    self.labels.printing = format!(
+                        "{} of {} sent to the printer",
+                        job.document.name(),
+                        job.order
+                    );
+                }
+            }
+            Action::Void => {
+                let Some(order) = self.label_order() else {
+                    return;
+                };
+                let reason = self.note("voided at the terminal");
+                if self
+                    .call(Request::VoidLabel {
+                        order: order.clone(),
+                        reason,
+                    })
+                    .await
+                    .is_some()
+                {
+                    self.info(format!(
+                        "label of {order} voided: the order is packed again"
+                    ));
+                    self.refresh().await;
+                }
+            }
+            Action::OwnCarrier => {
+                let Some(order) = self.label_order() else {
+                    return;
+                };
+                let typed = std::mem::take(&mut self.input);
+                let mut words = typed.split_whitespace();
+                let (Some(carrier), tracking) = (words.next(), words.collect::<Vec<_>>().join(""))
+                else {
+                    self.info("type the carrier and tracking number (e.g. UPS 1Z…), then ship");
+                    return;
+                };
+                if tracking.is_empty() {
+                    self.info("type the carrier and tracking number (e.g. UPS 1Z…), then ship");
+                    return;
+                }
+                let req = Request::ShipOwnCarrier {
+                    order: order.clone(),
+                    carrier: carrier.to_owned(),
+                    tracking,
+                };
+                if self.call(req).await.is_some() {
+                    self.info(format!("order {order} shipped and confirmed to Amazon"));
+                    self.refresh().await;
+                }
+            }
+            Action::EndOfDay => {
+                let date = Utc::now().date_naive();
+                if let Some(Reply::Manifest { shipments, shipped }) =
+                    self.call(Request::Manifest { date, close: true }).await
+                {
+                    self.info(format!(
+                        "{date}: {} parcel(s) on the manifest, {shipped} shipped now",
+                        shipments.len()
+                    ));
+                    self.refresh().await;
+                }
+            }
             Action::CycleResume => self.exceptions.resume += 1,
             Action::Resolve => self.resolve().await,
             Action::Reassign => self.reassign().await,
@@ -237,6 +359,7 @@ impl App {
                         }
                     }
                     Screen::Exceptions => self.exceptions.move_by(delta),
+                    Screen::Labels => self.labels.move_by(delta),
                 }
             }
             Action::Claim => {
@@ -335,6 +458,21 @@ impl App {
 
     async fn scan(&mut self, code: String) {
         match self.screen {
+            Screen::Labels => match self
+                .labels
+                .orders
+                .iter()
+                .position(|r| r.order.id.as_str() == code)
+            {
+                Some(i) => {
+                    self.labels.selected = i;
+                    self.labels.offers.clear();
+                }
+                None => self.fail(&ServiceError::NotFound(format!(
+                    "order {} is not waiting for a label",
+                    clean(&code, 40)
+                ))),
+            },
             Screen::Exceptions => {
                 match self
                     .exceptions
@@ -388,6 +526,51 @@ impl App {
                 {
                     self.info(m);
                 }
+            }
+        }
+    }
+
+    /// The order selected on the labels screen.
+    fn label_order(&mut self) -> Option<String> {
+        let id = self.labels.current().map(|r| r.order.id.to_string());
+        if id.is_none() {
+            self.info("no order selected: packed orders wait here for labels");
+        }
+        id
+    }
+
+    async fn buy(&mut self) {
+        let Some(order) = self.label_order() else {
+            return;
+        };
+        let Some(offer) = self.labels.offers.get(self.labels.offer).cloned() else {
+            self.info("ask for the offers first, then buy");
+            return;
+        };
+        let req = Request::BuyLabel {
+            order: order.clone(),
+            service: Some(offer.service_id.clone()),
+        };
+        if let Some(Reply::Shipment { shipment }) = self.call(req).await {
+            self.info(format!(
+                "{order}: {} label bought, tracking {}",
+                clean(&offer.carrier, 12),
+                shipment
+                    .tracking
+                    .as_ref()
+                    .map_or("-".into(), |t| t.to_string())
+            ));
+            self.labels.offers.clear();
+            self.refresh().await;
+            // The label goes to the printer straight away.
+            if let Some(Reply::Queued { job }) = self
+                .call(Request::PrintLabel {
+                    order,
+                    printer: None,
+                })
+                .await
+            {
+                self.labels.printing = format!("label of {} sent to the printer", job.order);
             }
         }
     }
@@ -553,6 +736,16 @@ impl App {
                 self.refresh().await;
             }
             Notice::Counts(c) => self.queue.counts = c,
+            Notice::PrintFinished { order, ok, detail } => {
+                self.labels.printing = if ok {
+                    format!("{order}: {}", clean(&detail, 60))
+                } else {
+                    format!("{order}: PRINT FAILED: {}", clean(&detail, 60))
+                };
+                if !ok {
+                    self.bell = true;
+                }
+            }
             Notice::Closed { reason } => {
                 self.alert = Some(Alert {
                     text: clean(&reason, 200),
@@ -620,6 +813,7 @@ impl App {
             }
             Screen::Pack => self.pack.render(f, body, self.theme),
             Screen::Exceptions => self.exceptions.render(f, body, self.theme),
+            Screen::Labels => self.labels.render(f, body, self.theme),
         }
         if let Some(a) = &self.alert {
             let style = if a.error {

@@ -16,7 +16,7 @@ pub const PRESETS: [(&str, &str); 3] = [
     ("rf-gun", include_str!("../../keymaps/rf-gun.toml")),
 ];
 
-pub const SCREENS: [&str; 5] = ["global", "queue", "pick", "pack", "exceptions"];
+pub const SCREENS: [&str; 6] = ["global", "queue", "pick", "pack", "exceptions", "label"];
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
