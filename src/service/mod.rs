@@ -79,6 +79,8 @@ impl Settings {
     }
 }
 
+const FLOOR_STRIPES: usize = 64;
+
 /// How long cached queue counts may lag behind a change (counting walks the whole queue).
 const COUNTS_MAX_AGE: Duration = Duration::from_secs(2);
 /// The most rows one queue page may ask for.
@@ -95,8 +97,10 @@ pub struct Service {
     me: std::sync::Weak<Service>,
     store: RwLock<Store>,
     settings: Settings,
-    /// Serializes read-modify-write of batches and pack checks (scans arrive from many clients).
-    floor: Mutex<()>,
+    /// Serializes read-modify-write of batches and pack checks (scans arrive from many clients):
+    /// one lock per stripe, a batch or order always in the same stripe, so scans of different
+    /// batches never wait for each other. Whole-floor changes take every stripe, in order.
+    floor: Vec<Mutex<()>>,
     notices: broadcast::Sender<Notice>,
     /// Bumped by every change that moves orders between states.
     generation: std::sync::atomic::AtomicU64,
@@ -149,7 +153,7 @@ impl Service {
             me: me.clone(),
             store: RwLock::new(store),
             settings,
-            floor: Mutex::new(()),
+            floor: (0..FLOOR_STRIPES).map(|_| Mutex::new(())).collect(),
             notices,
             generation: Default::default(),
             counts: Mutex::new(None),
@@ -202,8 +206,31 @@ impl Service {
         self.store.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock_floor(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.floor.lock().unwrap_or_else(|p| p.into_inner())
+    /// Every stripe, in order (so two callers can never deadlock).
+    fn lock_floor(&self) -> Vec<std::sync::MutexGuard<'_, ()>> {
+        self.floor
+            .iter()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
+            .collect()
+    }
+
+    fn lock_stripe(&self, n: u64) -> std::sync::MutexGuard<'_, ()> {
+        self.floor[(n % FLOOR_STRIPES as u64) as usize]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The stripe of a pick batch.
+    fn lock_batch(&self, batch: u64) -> std::sync::MutexGuard<'_, ()> {
+        self.lock_stripe(batch)
+    }
+
+    /// The stripe of an order at a pack bench.
+    fn lock_order(&self, id: &OrderId) -> std::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut h);
+        self.lock_stripe(h.finish())
     }
 
     fn changed(&self) {
@@ -482,12 +509,16 @@ impl Service {
                 Ok(Reply::Batches { batches })
             }
             Request::PickScan { batch, code } => {
-                let _floor = self.lock_floor();
+                let _batch = self.lock_batch(batch);
                 let mut b = self.batch_for(c, batch)?;
                 match b.scan(&code) {
                     Ok(scan) => {
                         self.read().save_batch(&b).map_err(store_err)?;
-                        Ok(Reply::Picked { batch: b, scan })
+                        Ok(Reply::Picked {
+                            batch,
+                            scan,
+                            complete: b.is_complete(),
+                        })
                     }
                     Err(refusal) => Err(ServiceError::WrongScan {
                         message: refusal.to_string(),
@@ -496,7 +527,7 @@ impl Service {
             }
             Request::ShortPick { batch, sku, reason } => {
                 let reason = non_empty(&reason, "the reason for a short pick")?;
-                let _floor = self.lock_floor();
+                let _batch = self.lock_batch(batch);
                 let mut b = self.batch_for(c, batch)?;
                 let short = b.short(&sku).ok_or_else(|| {
                     ServiceError::NotFound(format!("SKU {sku:?} is not on pick batch {batch}"))
@@ -513,7 +544,7 @@ impl Service {
                 })
             }
             Request::FinishPick { batch } => {
-                let _floor = self.lock_floor();
+                let _batch = self.lock_batch(batch);
                 let b = self.batch_for(c, batch)?;
                 if !b.is_complete() {
                     let left: u32 = b
@@ -533,7 +564,7 @@ impl Service {
             }
             Request::ReleaseBatch { batch, reason } => {
                 let reason = non_empty(&reason, "the reason for releasing a batch")?;
-                let _floor = self.lock_floor();
+                let _batch = self.lock_batch(batch);
                 let b = self.batch_for(c, batch)?;
                 self.read()
                     .release_batch(&b, &c.user, reason, now)
@@ -554,7 +585,7 @@ impl Service {
                         user: to.to_owned(),
                     });
                 }
-                let _floor = self.lock_floor();
+                let _batch = self.lock_batch(batch);
                 let before = self.batch_for(c, batch)?;
                 let b = self
                     .read()
@@ -582,7 +613,7 @@ impl Service {
             }
             Request::PackStart { order } => {
                 let id = order_id(&order)?;
-                let _floor = self.lock_floor();
+                let _order = self.lock_order(&id);
                 let store = self.read();
                 let rec = store.get(&id).map_err(store_err)?.ok_or_else(|| {
                     ServiceError::NotFound(format!("order {id} is not in the store"))
@@ -605,7 +636,7 @@ impl Service {
             }
             Request::PackScan { order, code } => {
                 let id = order_id(&order)?;
-                let _floor = self.lock_floor();
+                let _order = self.lock_order(&id);
                 let store = self.read();
                 let mut check = store.pack_check(&id).map_err(store_err)?.ok_or_else(|| {
                     ServiceError::NotFound(format!(
@@ -637,7 +668,7 @@ impl Service {
                         "weight {weight_g} g is outside 1 g – 70 kg"
                     )));
                 }
-                let _floor = self.lock_floor();
+                let _order = self.lock_order(&id);
                 let store = self.read();
                 let check = store.pack_check(&id).map_err(store_err)?.ok_or_else(|| {
                     ServiceError::NotFound(format!(

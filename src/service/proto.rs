@@ -292,9 +292,12 @@ pub enum Reply {
     Batches {
         batches: Vec<PickBatch>,
     },
+    /// A scan counted: what it did, and whether the batch is now complete. (The client keeps
+    /// its copy of the batch; sending it whole on every scan would cost every scan.)
     Picked {
-        batch: PickBatch,
+        batch: u64,
         scan: PickScan,
+        complete: bool,
     },
     Shorted {
         batch: Option<PickBatch>,

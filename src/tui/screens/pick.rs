@@ -39,19 +39,24 @@ impl PickScreen {
                 self.selected = self.first_open();
                 None
             }
-            Reply::Picked { batch, scan } => {
+            Reply::Picked { batch, scan, .. } => {
+                let b = self.batch.as_mut().filter(|b| b.id == batch)?;
                 let msg = match &scan {
-                    PickScan::Bin { bin } => format!("at bin {}", clean(bin, 20)),
+                    PickScan::Bin { bin } => {
+                        b.at_bin = Some(bin.clone());
+                        format!("at bin {}", clean(bin, 20))
+                    }
                     PickScan::Unit {
                         line,
                         picked,
                         needed,
                     } => {
+                        let l = b.lines.get_mut(*line)?;
+                        l.picked = *picked;
                         self.selected = *line;
-                        format!("{} {picked}/{needed}", clean(&batch.lines[*line].sku, 30))
+                        format!("{} {picked}/{needed}", clean(&l.sku, 30))
                     }
                 };
-                self.batch = Some(batch);
                 if self
                     .batch
                     .as_ref()
