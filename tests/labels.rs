@@ -472,6 +472,32 @@ fn ipp_printer() -> Option<IppPrinter> {
     })
 }
 
+/// The Code 128 barcodes on a ZPL label, rendered by an independent renderer (npm
+/// zpl-renderer-js) and read by an independent decoder (PyPI zxing-cpp).
+fn zpl_barcodes(zpl: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, png) = (dir.path().join("label.zpl"), dir.path().join("label.png"));
+    std::fs::write(&input, zpl).unwrap();
+    let node = std::process::Command::new("node")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/zpl-to-png.cjs"
+        ))
+        .args([&input, &png])
+        .env(
+            "NODE_PATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/npm/node_modules"),
+        )
+        .output()
+        .expect("node runs: scripts/test installs it");
+    assert!(
+        node.status.success(),
+        "zpl-renderer-js failed (scripts/test installs it under target/npm): {}",
+        String::from_utf8_lossy(&node.stderr)
+    );
+    zxing_read(&png)
+}
+
 fn files_with(dir: &Path, needle: &[u8]) -> usize {
     files_under(dir)
         .iter()
@@ -515,27 +541,7 @@ async fn packing_slips_reach_an_ipp_printer_and_a_raw_one_and_read_back() {
     assert_eq!(got, expected);
 
     // An independent renderer and decoder read the order id back off the slip.
-    let dir = tempfile::tempdir().unwrap();
-    let (zpl, png) = (dir.path().join("slip.zpl"), dir.path().join("slip.png"));
-    std::fs::write(&zpl, &got).unwrap();
-    let node = std::process::Command::new("node")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/zpl-to-png.cjs"
-        ))
-        .args([&zpl, &png])
-        .env(
-            "NODE_PATH",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/target/npm/node_modules"),
-        )
-        .output()
-        .expect("node runs: scripts/test installs it");
-    assert!(
-        node.status.success(),
-        "zpl-renderer-js failed (scripts/test installs it under target/npm): {}",
-        String::from_utf8_lossy(&node.stderr)
-    );
-    assert_eq!(zxing_read(&png), [order.to_string()]);
+    assert_eq!(zpl_barcodes(&got), [order.to_string()]);
 
     // PDF to a real IPP printer.
     let Some(ipp) = ipp_printer() else {

@@ -156,6 +156,12 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
     assert_eq!(rec.state, OrderState::Packed);
     let parcel = service.with_store(|s| s.parcel(&batch.orders[0]).unwrap().unwrap());
     assert_eq!(parcel.weight_g, 850);
+
+    // The packed order waits on the labels screen.
+    app.act(Action::Labels).await;
+    assert_eq!(app.screen, Screen::Labels);
+    assert_eq!(app.labels.orders.len(), 1);
+    snapshot("labels", &app);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

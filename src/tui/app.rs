@@ -71,6 +71,10 @@ pub struct App {
     pub bell: bool,
     pub sync_line: String,
     pub connection: &'static str,
+    /// This terminal's printers (`PACKLINE_LABEL_PRINTER`, `PACKLINE_SLIP_PRINTER`), over the
+    /// user's and the site's.
+    pub label_printer: Option<String>,
+    pub slip_printer: Option<String>,
 }
 
 /// The smallest terminal packline draws into.
@@ -113,6 +117,12 @@ impl App {
             bell: false,
             sync_line: String::new(),
             connection,
+            label_printer: std::env::var("PACKLINE_LABEL_PRINTER")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            slip_printer: std::env::var("PACKLINE_SLIP_PRINTER")
+                .ok()
+                .filter(|s| !s.is_empty()),
         };
         let boxes = app.client.call(Request::Boxes).await?;
         app.pack.apply(boxes);
