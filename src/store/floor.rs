@@ -59,40 +59,44 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<PickBatch>, Error> {
         let size = size.max(1);
-        // Candidates outside the transaction (sled transactions cannot scan); each is re-read
-        // inside it, so one taken meanwhile by someone else is passed over, never taken twice.
-        let mut candidates = Vec::new();
-        for rec in self.list(Some(OrderState::New)).take(size * 4) {
-            candidates.push(rec?.order.id);
-        }
-        if candidates.is_empty() {
-            return Ok(None);
-        }
         let batch_id = self.db.generate_id()?;
-        let batch = self.transact(|tx| {
-            let mut orders = Vec::new();
-            for id in &candidates {
-                if orders.len() == size {
-                    break;
-                }
-                let Some(v) = tx.orders.get(id.as_str())? else {
-                    continue;
-                };
-                if decode_record(&v).or_else(abort)?.state != OrderState::New {
-                    continue;
-                }
-                let rec = step(tx, id, Event::StartPick, holder, None, now)?;
-                tx.floor
-                    .insert(key(CLAIM, id.as_str().as_bytes()), &batch_id.to_be_bytes())?;
-                orders.push(rec.order);
-            }
-            if orders.is_empty() {
+        // Candidates are read outside the transaction (sled transactions cannot scan); each is
+        // re-read inside it, so one taken meanwhile by someone else is passed over, never taken
+        // twice. If others took them all, look again: the queue has moved on since.
+        let mut batch = None;
+        for _ in 0..64 {
+            let candidates = self.ids_in(OrderState::New, size * 4)?;
+            if candidates.is_empty() {
                 return Ok(None);
             }
-            let batch = PickBatch::new(batch_id, holder, &orders, locations);
-            tx.floor.insert(batch_key(batch_id), encode(&batch))?;
-            Ok(Some(batch))
-        })?;
+            batch = self.transact(|tx| {
+                let mut orders = Vec::new();
+                for id in &candidates {
+                    if orders.len() == size {
+                        break;
+                    }
+                    let Some(v) = tx.orders.get(id.as_str())? else {
+                        continue;
+                    };
+                    if decode_record(&v).or_else(abort)?.state != OrderState::New {
+                        continue;
+                    }
+                    let rec = step(tx, id, Event::StartPick, holder, None, now)?;
+                    tx.floor
+                        .insert(key(CLAIM, id.as_str().as_bytes()), &batch_id.to_be_bytes())?;
+                    orders.push(rec.order);
+                }
+                if orders.is_empty() {
+                    return Ok(None);
+                }
+                let batch = PickBatch::new(batch_id, holder, &orders, locations);
+                tx.floor.insert(batch_key(batch_id), encode(&batch))?;
+                Ok(Some(batch))
+            })?;
+            if batch.is_some() {
+                break;
+            }
+        }
         self.flush()?;
         Ok(batch)
     }
