@@ -153,6 +153,22 @@ pub enum Request {
 }
 
 impl Request {
+    /// Requests that only read or write without a flush, in microseconds: the socket answers
+    /// them on its own threads rather than handing them to the blocking pool (fifty scanners
+    /// would otherwise mean fifty threads fighting over two cores).
+    pub fn is_quick(&self) -> bool {
+        matches!(
+            self,
+            Request::Hello
+                | Request::Queue { .. }
+                | Request::PickScan { .. }
+                | Request::PackScan { .. }
+                | Request::Boxes
+                | Request::SyncStatus
+                | Request::Order { .. }
+        )
+    }
+
     /// The request's name, for logs and refusals.
     pub fn name(&self) -> &'static str {
         match self {
