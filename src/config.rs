@@ -136,6 +136,10 @@ pub struct ShippingConfig {
     /// Per-user printers, overriding the defaults: `[shipping.users.sam] label_printer = "..."`.
     #[serde(default)]
     pub users: BTreeMap<String, UserPrinters>,
+    /// Named printers a terminal or a request may choose (`--printer NAME`). Only configured
+    /// printers are ever used, except by a lead: a client cannot send documents anywhere else.
+    #[serde(default)]
+    pub printers: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -161,6 +165,18 @@ pub struct ShipFrom {
 }
 
 impl ShippingConfig {
+    /// Every printer URI the site has configured, under any name.
+    pub fn known_printers(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.printers.values().map(String::as_str).collect();
+        out.extend(self.label_printer.as_deref());
+        out.extend(self.slip_printer.as_deref());
+        for u in self.users.values() {
+            out.extend(u.label_printer.as_deref());
+            out.extend(u.slip_printer.as_deref());
+        }
+        out
+    }
+
     /// The printer for a document kind and user: the user's own, else the site default.
     pub fn printer_for(&self, user: &str, label: bool) -> Option<String> {
         let own = self.users.get(user).and_then(|u| {
@@ -368,6 +384,14 @@ impl Config {
                         "[floor] boxes: box {:?} needs a name and three non-zero sizes in mm",
                         b.name
                     ),
+                });
+            }
+        }
+        for uri in self.shipping.known_printers() {
+            if let Err(e) = crate::labels::print::Printer::parse(uri) {
+                return Err(ConfigError::Invalid {
+                    path,
+                    detail: format!("[shipping]: {e}"),
                 });
             }
         }

@@ -220,6 +220,12 @@ enum LabelCommand {
         #[arg(long, value_name = "ID")]
         shipment_id: String,
     },
+    /// After a purchase whose outcome was unknown: Amazon bought nothing (leads; audited).
+    Clear {
+        order: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -494,6 +500,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 LabelCommand::Check { order, shipment_id } => {
                     Request::CheckPurchase { order, shipment_id }
                 }
+                LabelCommand::Clear { order, reason } => Request::ClearPurchase { order, reason },
             },
         ),
         Command::Ship {
@@ -512,12 +519,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             date,
             format,
             close,
-        } => manifest(
-            &ctx,
-            date.unwrap_or_else(|| now.date_naive()),
-            &format,
-            close,
-        ),
+        } => manifest(&ctx, date, &format, close),
         Command::Sync { once } => sync(&ctx, once),
         Command::Marketplace {
             listen,
@@ -598,18 +600,19 @@ fn tui(ctx: &Ctx) -> Result<ExitCode> {
         );
     }
     let keymap = keymap(&ctx.cfg)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let client = match ctx.daemon()? {
-        Some((_, c)) => c,
+    // A daemon's client lives on the runtime it connected on (its reader task is there).
+    let (rt, client) = match ctx.daemon()? {
+        Some(d) => d,
         None => {
             ctx.require(Role::Packer, "the terminal UI")?;
             let settings = Settings::from_config(&ctx.cfg).map_err(anyhow::Error::msg)?;
             let mut store = ctx.open()?;
             ctx.try_unlock(&mut store, true)?;
-            Client::local(Service::new(store, settings), &ctx.user)?
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            (rt, Client::local(Service::new(store, settings), &ctx.user)?)
         }
     };
     rt.block_on(async {
@@ -736,6 +739,7 @@ fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
             label_printer: Some(printer.clone()),
             slip_printer: Some(printer),
             users: Default::default(),
+            printers: Default::default(),
         };
         let service = Service::new(store, settings);
         service.set_amazon(api);
@@ -837,14 +841,22 @@ fn shipping_cli(ctx: &Ctx, request: Request) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn manifest(ctx: &Ctx, date: chrono::NaiveDate, format: &str, close: bool) -> Result<ExitCode> {
+fn manifest(
+    ctx: &Ctx,
+    date: Option<chrono::NaiveDate>,
+    format: &str,
+    close: bool,
+) -> Result<ExitCode> {
+    let date = date.unwrap_or_else(|| packline::store::shipping::local_day(Utc::now()));
     use std::io::Write as _;
     if format == "pdf" && std::io::stdout().is_terminal() {
         bail!("the PDF manifest goes to standard output: redirect it to a file (> manifest.pdf)");
     }
     let (rt, mut client) = shipping_client(ctx)?;
-    let Reply::Manifest { shipments, shipped } =
-        rt.block_on(client.call(Request::Manifest { date, close }))?
+    let Reply::Manifest { shipments, shipped } = rt.block_on(client.call(Request::Manifest {
+        date: Some(date),
+        close,
+    }))?
     else {
         bail!("unexpected reply from the service");
     };

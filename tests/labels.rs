@@ -84,6 +84,7 @@ async fn floor(printer: Option<String>) -> Floor {
         label_printer: printer.clone(),
         slip_printer: printer,
         users: Default::default(),
+        printers: Default::default(),
     };
     let service = Service::new(store, settings);
     service.set_amazon(api);
@@ -271,7 +272,7 @@ async fn buy_once_print_byte_identical_and_close_the_day() {
     let Reply::Manifest { shipments, shipped } = f
         .client
         .call(Request::Manifest {
-            date: Utc::now().date_naive(),
+            date: None,
             close: true,
         })
         .await
@@ -565,4 +566,119 @@ async fn packing_slips_reach_an_ipp_printer_and_a_raw_one_and_read_back() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_go_only_to_the_sites_printers_unless_a_lead_says_otherwise() {
+    let (raw, jobs) = raw_printer();
+    let mut f = floor(None).await;
+    let order = pack_one(&mut f.client).await;
+    // A packer on the same service (the role the daemon would give this OS user).
+    let packer = packline::service::Caller {
+        user: "pat".into(),
+        role: packline::config::Role::Packer,
+    };
+    let r = f.service.handle(
+        &packer,
+        Request::PrintSlip {
+            order: order.to_string(),
+            printer: Some(raw.clone()),
+            pdf: false,
+        },
+    );
+    assert!(
+        matches!(&r, Err(ServiceError::Forbidden { action, .. }) if action.contains("not one of the site's printers")),
+        "{r:?}"
+    );
+    let r = f.service.handle(
+        &packer,
+        Request::Reveal {
+            order: order.to_string(),
+            reason: "curious".into(),
+        },
+    );
+    assert!(matches!(r, Err(ServiceError::Forbidden { .. })));
+    assert!(
+        jobs.try_recv().is_err(),
+        "nothing reached the packer's printer"
+    );
+    // A lead may print anywhere (and the job is audited as any print).
+    f.client
+        .call(Request::PrintSlip {
+            order: order.to_string(),
+            printer: Some(raw),
+            pdf: false,
+        })
+        .await
+        .unwrap();
+    let (ok, detail) = printed(&mut f.client, &order).await;
+    assert!(ok, "{detail}");
+    assert!(jobs.recv_timeout(Duration::from_secs(5)).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_purchase_or_own_carrier_shipment_blocks_a_purchase_until_a_lead_acts() {
+    let mut f = floor(None).await;
+    let order = pack_one(&mut f.client).await;
+
+    // An own-carrier confirmation whose answer never came: the order has a tracking number on
+    // its way to Amazon.
+    f.service.with_store(|s| {
+        let carrier = packline::domain::Carrier::Ups;
+        let tracking =
+            packline::domain::TrackingNumber::parse(&carrier, "1Z999AA10123456784").unwrap();
+        s.begin_own_carrier(&order, &carrier, &tracking, "sam", Utc::now())
+            .unwrap();
+    });
+    let buy = f
+        .client
+        .call(Request::BuyLabel {
+            order: order.to_string(),
+            service: None,
+        })
+        .await;
+    assert!(
+        matches!(&buy, Err(ServiceError::Invalid(m)) if m.contains("confirming already")),
+        "{buy:?}"
+    );
+    assert_eq!(count(&f.market, "createShipment"), 0);
+
+    // A second order: the process stops right after writing the purchase intent.
+    let second = pack_one(&mut f.client).await;
+    f.service.with_store(|s| {
+        s.begin_purchase(&second, "UPS_GROUND", "sam", Utc::now())
+            .unwrap();
+        // What the next start does.
+        assert_eq!(s.recover_purchases(Utc::now()).unwrap(), 1);
+        assert_eq!(
+            s.shipment(&second).unwrap().unwrap().state,
+            ShipmentState::OutcomeUnknown
+        );
+    });
+    assert_eq!(state(&f, &second), OrderState::Exception);
+    // The lead finds nothing was bought, clears it, puts the order back: now it can be bought.
+    f.client
+        .call(Request::ClearPurchase {
+            order: second.to_string(),
+            reason: "Seller Central shows no shipment".into(),
+        })
+        .await
+        .unwrap();
+    f.client
+        .call(Request::ResolveException {
+            order: second.to_string(),
+            resume: OrderState::Packed,
+            resolution: "purchase cleared".into(),
+        })
+        .await
+        .unwrap();
+    f.client
+        .call(Request::BuyLabel {
+            order: second.to_string(),
+            service: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(state(&f, &second), OrderState::Labelled);
+    assert_eq!(count(&f.market, "createShipment"), 1);
 }

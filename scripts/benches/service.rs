@@ -299,7 +299,10 @@ async fn drive_app(client: Client) -> (Duration, Vec<Duration>) {
     let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
     term.draw(|f| app.view(f, Utc::now())).unwrap();
     let first = start.elapsed();
-    eprintln!("  RSS at the first frame: {:.1} MiB", status_kib("VmRSS") as f64 / 1024.0);
+    eprintln!(
+        "  RSS at the first frame: {:.1} MiB",
+        status_kib("VmRSS") as f64 / 1024.0
+    );
     app.act(Action::Claim).await;
     let mut times = Vec::new();
     while times.len() < 300 {

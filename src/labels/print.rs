@@ -52,7 +52,24 @@ pub enum PrintError {
     )]
     BadUri(String),
     #[error("printer {printer}: {detail}")]
-    Failed { printer: String, detail: String },
+    Failed {
+        printer: String,
+        detail: String,
+        /// Some of the job may have reached the printer: sending it again could print twice.
+        maybe_sent: bool,
+    },
+}
+
+impl PrintError {
+    pub fn maybe_sent(&self) -> bool {
+        matches!(
+            self,
+            PrintError::Failed {
+                maybe_sent: true,
+                ..
+            }
+        )
+    }
 }
 
 impl Printer {
@@ -114,6 +131,12 @@ impl Printer {
         let fail = |detail: String| PrintError::Failed {
             printer: self.describe(),
             detail,
+            maybe_sent: false,
+        };
+        let fail_sent = |detail: String| PrintError::Failed {
+            printer: self.describe(),
+            detail,
+            maybe_sent: true,
         };
         match self {
             Printer::Socket { host, port } => {
@@ -130,18 +153,20 @@ impl Printer {
                 };
                 tokio::time::timeout(Duration::from_secs(30), write)
                     .await
-                    .map_err(|_| fail("the printer stopped taking data for 30 s".into()))?
-                    .map_err(|e| fail(format!("sending the job: {e}")))
+                    .map_err(|_| fail_sent("the printer stopped taking data for 30 s".into()))?
+                    .map_err(|e| fail_sent(format!("sending the job: {e}")))
             }
-            Printer::Ipp { url } => ipp_print_job(url, name, format, doc).await.map_err(fail),
+            Printer::Ipp { url } => ipp_print_job(url, name, format, doc)
+                .await
+                .map_err(|(sent, e)| if sent { fail_sent(e) } else { fail(e) }),
             Printer::Cups { queue } => {
                 let queue = queue.clone();
                 let doc = doc.to_vec();
                 let name = name.to_owned();
                 tokio::task::spawn_blocking(move || lp(&queue, &name, format, &doc))
                     .await
-                    .map_err(|e| fail(e.to_string()))?
-                    .map_err(fail)
+                    .map_err(|e| fail_sent(e.to_string()))?
+                    .map_err(fail_sent)
             }
             Printer::File { dir } => {
                 let path = dir.join(format!(
@@ -150,7 +175,12 @@ impl Printer {
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
                     format.extension()
                 ));
-                write_private(&path, doc).map_err(|e| fail(format!("{}: {e}", path.display())))
+                let doc = doc.to_vec();
+                let shown = path.display().to_string();
+                tokio::task::spawn_blocking(move || write_private(&path, &doc))
+                    .await
+                    .map_err(|e| fail(e.to_string()))?
+                    .map_err(|e| fail(format!("{shown}: {e}")))
             }
         }
     }
@@ -229,12 +259,13 @@ pub fn ipp_request(
     out
 }
 
+/// Sends a Print-Job; on failure, whether the job may have reached the printer, and why.
 async fn ipp_print_job(
     url: &url::Url,
     name: &str,
     format: DocFormat,
     doc: &[u8],
-) -> Result<(), String> {
+) -> Result<(), (bool, String)> {
     // IPP runs over HTTP (RFC 8010); `ipp` cannot simply be renamed `http` in a parsed URL.
     let http = format!(
         "http://{}:{}{}",
@@ -246,7 +277,7 @@ async fn ipp_print_job(
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| (false, e.to_string()))?;
     let resp = client
         .post(http)
         .header("content-type", "application/ipp")
@@ -254,33 +285,34 @@ async fn ipp_print_job(
         .send()
         .await
         .map_err(|e| {
-            format!(
-                "IPP request failed: {}",
-                if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "cannot connect"
-                } else {
-                    "transport error"
-                }
-            )
+            // A refused connection sent nothing; anything later may have delivered the job.
+            let sent = !e.is_connect();
+            let why = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "cannot connect"
+            } else {
+                "transport error"
+            };
+            (sent, format!("IPP request failed: {why}"))
         })?;
     if !resp.status().is_success() {
-        return Err(format!(
-            "the printer answered HTTP {}",
-            resp.status().as_u16()
+        return Err((
+            false,
+            format!("the printer answered HTTP {}", resp.status().as_u16()),
         ));
     }
-    let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+    let bytes = resp.bytes().await.map_err(|e| (true, e.to_string()))?;
     let status = bytes
         .get(2..4)
         .map(|b| u16::from_be_bytes([b[0], b[1]]))
-        .ok_or("the printer's IPP answer is too short")?;
+        .ok_or((true, "the printer's IPP answer is too short".to_owned()))?;
     if status <= 0x00ff {
         Ok(())
     } else {
-        Err(format!(
-            "the printer refused the job (IPP status 0x{status:04x})"
+        Err((
+            false,
+            format!("the printer refused the job (IPP status 0x{status:04x})"),
         ))
     }
 }

@@ -57,6 +57,15 @@ pub async fn run(
             let _ = tx.send(true);
         })
     };
+    // Claims from before this start: their holders get the usual time to come back.
+    {
+        let svc = service.clone();
+        let wait = svc.settings().claim_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let _ = tokio::task::spawn_blocking(move || svc.release_all_gone()).await;
+        });
+    }
     let background = tokio::spawn(background(
         service.clone(),
         opts.sync,

@@ -85,6 +85,9 @@ const FLOOR_STRIPES: usize = 64;
 const COUNTS_MAX_AGE: Duration = Duration::from_secs(2);
 /// The most rows one queue page may ask for.
 pub const MAX_PAGE: u32 = 500;
+/// The deepest a queue page may start: paging past it walks too much of the store for one
+/// request (search by order id instead).
+pub const MAX_OFFSET: u32 = 100_000;
 
 struct CountsCache {
     generation: u64,
@@ -167,6 +170,15 @@ impl Service {
             counting: std::sync::atomic::AtomicBool::new(false),
             amazon: Mutex::new(None),
         });
+        // A purchase in flight when the last process stopped has an unknown outcome.
+        match service.read().recover_purchases(Utc::now()) {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                orders = n,
+                "label purchases interrupted by a restart are exceptions now"
+            ),
+            Err(e) => tracing::error!("recovering interrupted label purchases: {e}"),
+        }
         // Counting walks the whole queue: start now, so the first screen does not wait for it.
         service.refresh_counts();
         service
@@ -300,6 +312,21 @@ impl Service {
                 c.remove(user);
                 true
             }
+        }
+    }
+
+    /// Releases the batches of every holder not connected now (a daemon's start: claims from
+    /// before the restart have no connection to end them).
+    pub fn release_all_gone(&self) {
+        let holders: std::collections::BTreeSet<String> = match self.read().batches() {
+            Ok(b) => b.into_iter().map(|b| b.holder).collect(),
+            Err(e) => {
+                tracing::error!("listing batches: {e}");
+                return;
+            }
+        };
+        for h in holders {
+            self.release_if_gone(&h);
         }
     }
 
@@ -445,7 +472,8 @@ impl Service {
         let name = req.name();
         let r = self.dispatch(c, req, now);
         if let Err(e) = &r {
-            tracing::info!(user = %c.user, request = name, "refused: {e}");
+            // The kind only: a message may quote Amazon's text or a scanned code.
+            tracing::info!(user = %c.user, request = name, refusal = e.kind(), "refused");
         }
         r
     }
@@ -471,6 +499,11 @@ impl Service {
                 limit,
             } => {
                 let limit = limit.min(MAX_PAGE) as usize;
+                if offset > MAX_OFFSET {
+                    return Err(ServiceError::Invalid(format!(
+                        "a queue page starts at most {MAX_OFFSET} rows in: search by order id to go further"
+                    )));
+                }
                 let search = search
                     .map(|s| s.trim().to_owned())
                     .filter(|s| !s.is_empty());
@@ -723,6 +756,7 @@ impl Service {
                 Ok(Reply::Done)
             }
             Request::Exceptions => {
+                self.require(c, Role::Lead, "the exceptions list")?;
                 let store = self.read();
                 let ids = store
                     .ids_in(OrderState::Exception, MAX_PAGE as usize)
@@ -821,7 +855,8 @@ impl Service {
             | Request::ShipOwnCarrier { .. }
             | Request::CheckPurchase { .. }
             | Request::Manifest { .. }
-            | Request::PrintJobs) => self.shipping(c, req, now),
+            | Request::PrintJobs
+            | Request::ClearPurchase { .. }) => self.shipping(c, req, now),
             Request::SyncStatus => Ok(Reply::Sync(
                 self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             )),

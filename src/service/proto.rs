@@ -146,29 +146,20 @@ pub enum Request {
     },
     /// One day's shipments for the end-of-day manifest; `close` ships the day's labelled orders.
     Manifest {
-        date: chrono::NaiveDate,
+        /// The site's calendar day; today when not given.
+        date: Option<chrono::NaiveDate>,
         close: bool,
     },
     PrintJobs,
+    /// A lead found that Amazon bought nothing for a purchase of unknown outcome: clear it, so
+    /// a label can be bought.
+    ClearPurchase {
+        order: String,
+        reason: String,
+    },
 }
 
 impl Request {
-    /// Requests that only read or write without a flush, in microseconds: the socket answers
-    /// them on its own threads rather than handing them to the blocking pool (fifty scanners
-    /// would otherwise mean fifty threads fighting over two cores).
-    pub fn is_quick(&self) -> bool {
-        matches!(
-            self,
-            Request::Hello
-                | Request::Queue { .. }
-                | Request::PickScan { .. }
-                | Request::PackScan { .. }
-                | Request::Boxes
-                | Request::SyncStatus
-                | Request::Order { .. }
-        )
-    }
-
     /// The request's name, for logs and refusals.
     pub fn name(&self) -> &'static str {
         match self {
@@ -207,6 +198,7 @@ impl Request {
             Request::CheckPurchase { .. } => "check_purchase",
             Request::Manifest { .. } => "manifest",
             Request::PrintJobs => "print_jobs",
+            Request::ClearPurchase { .. } => "clear_purchase",
         }
     }
 }
@@ -455,4 +447,21 @@ pub enum ServiceError {
     Store(String),
     #[error("{0}")]
     Protocol(String),
+}
+
+impl ServiceError {
+    /// The kind of refusal, for logs (never the message, which may quote data).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServiceError::NoRole { .. } => "no_role",
+            ServiceError::Forbidden { .. } => "forbidden",
+            ServiceError::NotFound(_) => "not_found",
+            ServiceError::Invalid(_) => "invalid",
+            ServiceError::Conflict(_) => "conflict",
+            ServiceError::WrongScan { .. } => "wrong_scan",
+            ServiceError::Locked(_) => "locked",
+            ServiceError::Store(_) => "store",
+            ServiceError::Protocol(_) => "protocol",
+        }
+    }
 }

@@ -258,15 +258,12 @@ async fn answer(
             return false;
         }
     };
-    let result = if frame.request.is_quick() {
-        service.handle(caller, frame.request)
-    } else {
-        let svc = service.clone();
-        let who = caller.clone();
-        tokio::task::spawn_blocking(move || svc.handle(&who, frame.request))
-            .await
-            .unwrap_or_else(|e| Err(ServiceError::Store(format!("request failed: {e}"))))
-    };
+    // Off the async threads: every request may wait on the store's locks.
+    let svc = service.clone();
+    let who = caller.clone();
+    let result = tokio::task::spawn_blocking(move || svc.handle(&who, frame.request))
+        .await
+        .unwrap_or_else(|e| Err(ServiceError::Store(format!("request failed: {e}"))));
     send(
         framed,
         &ServerFrame::Reply {

@@ -227,6 +227,12 @@ impl Service {
                     .ok_or_else(|| {
                         ServiceError::Conflict(format!("order {id} has no bought label to void"))
                     })?;
+                let state = self.packed_order(&id)?.state;
+                if !matches!(state, OrderState::Labelled | OrderState::Exception) {
+                    return Err(ServiceError::Conflict(format!(
+                        "order {id} is {state}: only a label not yet handed over can be voided"
+                    )));
+                }
                 let shipment_id = s.shipment_id.clone().unwrap_or_default();
                 let api = self.amazon()?;
                 block_on(api.cancel_shipment(&shipment_id))?.map_err(api_err)?;
@@ -268,9 +274,10 @@ impl Service {
                             .order
                             .lines
                             .iter()
+                            .filter(|l| l.quantity_ordered > l.quantity_shipped)
                             .map(|l| ConfirmItem {
                                 order_item_id: l.item_id.clone(),
-                                quantity: l.quantity_ordered,
+                                quantity: l.quantity_ordered - l.quantity_shipped,
                             })
                             .collect(),
                     },
@@ -295,6 +302,11 @@ impl Service {
             R::CheckPurchase { order, shipment_id } => {
                 self.require(c, Role::Lead, "checking a label purchase")?;
                 let id = order_id(&order)?;
+                if !self.read().purchase_unresolved(&id).map_err(store_err)? {
+                    return Err(ServiceError::Conflict(format!(
+                        "order {id} has no purchase of unknown outcome to check"
+                    )));
+                }
                 if !mfn::is_shipment_id(shipment_id.trim()) {
                     return Err(ServiceError::Invalid(
                         "a shipment id looks like 8-4-4-4-12 hexadecimal digits".into(),
@@ -319,6 +331,7 @@ impl Service {
                 Ok(Reply::Shipment { shipment: record })
             }
             R::Manifest { date, close } => {
+                let date = date.unwrap_or_else(|| crate::store::shipping::local_day(now));
                 self.require(c, Role::Labeler, "the manifest")?;
                 let shipments = self.read().shipments_on(date).map_err(store_err)?;
                 let mut shipped = 0;
@@ -343,9 +356,26 @@ impl Service {
                 }
                 Ok(Reply::Manifest { shipments, shipped })
             }
-            R::PrintJobs => Ok(Reply::PrintJobs {
-                jobs: self.read().print_jobs().map_err(store_err)?,
-            }),
+            R::PrintJobs => {
+                self.require(c, Role::Labeler, "the print queue")?;
+                let mut jobs = self.read().print_jobs().map_err(store_err)?;
+                // Scheme, host, port and path only: a URI may carry credentials.
+                for j in &mut jobs {
+                    j.printer = Printer::parse(&j.printer)
+                        .map(|p| p.describe())
+                        .unwrap_or_else(|_| "(unknown printer)".into());
+                }
+                Ok(Reply::PrintJobs { jobs })
+            }
+            R::ClearPurchase { order, reason } => {
+                self.require(c, Role::Lead, "clearing a label purchase")?;
+                let id = order_id(&order)?;
+                let reason = super::non_empty(&reason, "the reason")?;
+                self.read()
+                    .clear_purchase(&id, &c.user, reason, now)
+                    .map_err(store_err)?;
+                Ok(Reply::Done)
+            }
             _ => Err(ServiceError::Protocol("not a shipping request".into())),
         }
     }
@@ -411,10 +441,12 @@ impl Service {
                 best.service_id
             }
         };
+        // Everything the call needs is in hand before the intent is written: an intent is only
+        // ever left by a call that was really made.
+        let api = self.amazon()?;
         self.read()
             .begin_purchase(id, &service_id, &c.user, now)
             .map_err(store_err)?;
-        let api = self.amazon()?;
         let request = mfn::CreateShipment {
             shipment_request_details: details,
             shipping_service_id: service_id.clone(),
@@ -446,10 +478,17 @@ impl Service {
                     }
                 };
                 let record = self.bought_record(id, &shipment, &label, c, now);
-                self.write()
+                let (_, labelled) = self
+                    .write()
                     .complete_purchase(&record, &label.bytes, &c.user, now)
                     .map_err(store_err)?;
                 self.changed();
+                if !labelled {
+                    return Err(ServiceError::Conflict(format!(
+                        "order {id}: the label was bought (shipment {}), but the order changed meanwhile; it is kept for a lead to void or resolve",
+                        shipment.shipment_id
+                    )));
+                }
                 Ok(Reply::Shipment { shipment: record })
             }
             Err(e @ ApiError::OutcomeUnknown { .. }) => {
@@ -469,6 +508,48 @@ impl Service {
         }
     }
 
+    /// The printer a request may use: a configured printer (by name or URI), the user's or the
+    /// site's default; an address of the caller's own choosing only for a lead. Documents with
+    /// addresses never go to a host or directory the site did not name.
+    fn resolve_printer(
+        &self,
+        c: &Caller,
+        requested: Option<String>,
+        label: bool,
+    ) -> Result<String, ServiceError> {
+        let shipping = &self.settings.shipping;
+        let uri = match requested
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+        {
+            Some(r) => {
+                if let Some(uri) = shipping.printers.get(&r) {
+                    uri.clone()
+                } else if shipping.known_printers().contains(&r.as_str()) || c.role >= Role::Lead {
+                    r
+                } else {
+                    return Err(ServiceError::Forbidden {
+                        action: format!(
+                            "printing to {r:?}, which is not one of the site's printers ([shipping] printers)"
+                        ),
+                        needed: Role::Lead,
+                        user: c.user.clone(),
+                        role: c.role,
+                    });
+                }
+            }
+            None => shipping.printer_for(&c.user, label).ok_or_else(|| {
+                ServiceError::Invalid(format!(
+                    "no printer for {}s: name one with --printer or set [shipping] {}_printer",
+                    if label { "label" } else { "packing slip" },
+                    if label { "label" } else { "slip" }
+                ))
+            })?,
+        };
+        Printer::parse(&uri).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        Ok(uri)
+    }
+
     fn queue(
         &self,
         c: &Caller,
@@ -477,17 +558,7 @@ impl Service {
         printer: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Reply, ServiceError> {
-        let label = doc == Document::Label;
-        let uri = printer
-            .or_else(|| self.settings.shipping.printer_for(&c.user, label))
-            .ok_or_else(|| {
-                ServiceError::Invalid(format!(
-                    "no printer for {}s: give --printer URI or set [shipping] {}_printer",
-                    doc.name(),
-                    if label { "label" } else { "slip" }
-                ))
-            })?;
-        Printer::parse(&uri).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let uri = self.resolve_printer(c, printer, doc == Document::Label)?;
         let job = self
             .read()
             .queue_print(id, doc, &uri, &c.user, now)
@@ -522,8 +593,11 @@ impl Service {
                         me.finish_job(id, true, attempt, None);
                         return;
                     }
-                    Err(e) if attempt == PRINT_ATTEMPTS => {
+                    // Bytes may have reached the printer: another attempt could print the label
+                    // twice. A person looks and reprints.
+                    Err(e) if attempt == PRINT_ATTEMPTS || e.maybe_sent() => {
                         me.finish_job(id, false, attempt, Some(e.to_string()));
+                        return;
                     }
                     Err(e) => {
                         tracing::warn!(job = id, attempt, "print failed, retrying: {e}");

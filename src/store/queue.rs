@@ -93,7 +93,10 @@ impl Store {
     ) -> Result<(Vec<OrderRecord>, bool), Error> {
         let mut rows = Vec::new();
         let mut skipped = 0;
-        for item in self.t.orders.scan_prefix(prefix.as_bytes()) {
+        // A state filter over a short prefix could read much of the store: read at most this
+        // many records past the page for one request.
+        let budget = offset + limit + 10_000;
+        for item in self.t.orders.scan_prefix(prefix.as_bytes()).take(budget) {
             let rec = decode_record(&item?.1)?;
             if state.is_some_and(|s| s != rec.state) {
                 continue;

@@ -31,6 +31,12 @@ fn day_key(day: NaiveDate, order: &OrderId) -> Vec<u8> {
     k
 }
 
+/// The site's calendar day of a moment: end of day and manifests follow the local clock, not
+/// UTC (a US afternoon is already tomorrow in UTC).
+pub fn local_day(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&chrono::Local).date_naive()
+}
+
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     postcard::to_stdvec(v).expect("shipping records serialize")
 }
@@ -158,14 +164,11 @@ impl Store {
             }
             if let Some(v) = tx.floor.get(key(SHIPMENT, id.as_str().as_bytes()))? {
                 let s: ShipmentRecord = decode(&v, "shipment").or_else(abort)?;
-                if matches!(
-                    s.state,
-                    ShipmentState::PurchaseIntent
-                        | ShipmentState::OutcomeUnknown
-                        | ShipmentState::Bought
-                ) {
+                // Only a voided label leaves room for another: anything else means a label may
+                // exist, or the order ships with its own carrier.
+                if s.state != ShipmentState::Voided {
                     return abort(Error::Usage(format!(
-                        "order {id}: {} already; a label is never bought twice (a lead checks or voids it)",
+                        "order {id}: {} already; a label is never bought twice (a lead checks, voids or clears it)",
                         s.state.name()
                     )));
                 }
@@ -200,33 +203,155 @@ impl Store {
         self.flush()
     }
 
-    /// Amazon said it bought the label: the order is Labelled, the label sealed and kept.
+    /// Amazon said it bought the label: the label is sealed and kept, whatever happened to the
+    /// order meanwhile. A Packed order becomes Labelled; one that moved on (an exception, a
+    /// cancellation) keeps its state and gets the shipment id in its exception note, so the
+    /// label can still be voided. Returns the order, and whether it is Labelled now.
     pub fn complete_purchase(
         &mut self,
         record: &ShipmentRecord,
         label: &[u8],
         user: &str,
         now: DateTime<Utc>,
-    ) -> Result<OrderRecord, Error> {
+    ) -> Result<(OrderRecord, bool), Error> {
         let sealed = self.keyring.seal_document(label, now)?;
         let id = &record.order;
-        let rec = self.transact(|tx| {
-            let rec = step(tx, id, Event::LabelBought, user, None, now)?;
+        let out = self.transact(|tx| {
+            let Some(v) = tx.orders.get(id.as_str())? else {
+                return abort(Error::NoSuchOrder(id.clone()));
+            };
+            let current = super::decode_record(&v).or_else(abort)?;
+            let labelled = current.state == crate::domain::OrderState::Packed;
+            let rec = if labelled {
+                step(tx, id, Event::LabelBought, user, None, now)?
+            } else {
+                let note = format!(
+                    "a label was bought (shipment {}) while the order was {}: void it or resolve to Labelled",
+                    record.shipment_id.as_deref().unwrap_or("?"),
+                    current.state
+                );
+                if current.state.is_closed() || current.state == crate::domain::OrderState::Exception
+                {
+                    audit::append(
+                        tx.audit,
+                        tx.meta,
+                        &audit::Record {
+                            at: now,
+                            user,
+                            action: "label_bought",
+                            order: Some(id.as_str()),
+                            reason: Some(&note),
+                        },
+                    )?;
+                    current
+                } else {
+                    exception_step(tx, id, Event::RaiseException, user, &note, now)?
+                }
+            };
             tx.floor
                 .insert(key(SHIPMENT, id.as_str().as_bytes()), encode(record))?;
             tx.floor
                 .insert(key(LABEL, id.as_str().as_bytes()), sealed.as_slice())?;
-            tx.floor.insert(day_key(now.date_naive(), id), &[])?;
-            Ok(rec)
+            tx.floor.insert(day_key(local_day(now), id), &[])?;
+            Ok((rec, labelled))
         })?;
         self.flush()?;
-        Ok(rec)
+        Ok(out)
     }
 
-    /// Amazon refused the purchase outright (nothing was bought): the intent is dropped.
+    /// Amazon refused the purchase outright (nothing was bought): the intent is dropped, and
+    /// only the intent (a record written meanwhile stays).
     pub fn abandon_purchase(&self, id: &OrderId) -> Result<(), Error> {
-        self.t.floor.remove(key(SHIPMENT, id.as_str().as_bytes()))?;
+        let k = key(SHIPMENT, id.as_str().as_bytes());
+        if let Some(v) = self.t.floor.get(&k)? {
+            let s: ShipmentRecord = decode(&v, "shipment")?;
+            if s.state == ShipmentState::PurchaseIntent {
+                // Compare-and-swap: never removes anything but this very intent.
+                let _ = self.t.floor.compare_and_swap(&k, Some(v), None::<&[u8]>)?;
+            }
+        }
         self.flush()
+    }
+
+    /// A lead found that Amazon bought nothing for a purchase whose outcome was unknown (or
+    /// that never left): the record goes, audited with the reason, and a label may be bought.
+    pub fn clear_purchase(
+        &self,
+        id: &OrderId,
+        user: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        self.transact(|tx| {
+            let k = key(SHIPMENT, id.as_str().as_bytes());
+            let Some(v) = tx.floor.get(&k)? else {
+                return abort(Error::Usage(format!("order {id} has no purchase to clear")));
+            };
+            let s: ShipmentRecord = decode(&v, "shipment").or_else(abort)?;
+            if !matches!(
+                s.state,
+                ShipmentState::PurchaseIntent | ShipmentState::OutcomeUnknown
+            ) {
+                return abort(Error::Usage(format!(
+                    "order {id}: {}; only an unknown purchase can be cleared",
+                    s.state.name()
+                )));
+            }
+            tx.floor.remove(k)?;
+            audit::append(
+                tx.audit,
+                tx.meta,
+                &audit::Record {
+                    at: now,
+                    user,
+                    action: "label_purchase_cleared",
+                    order: Some(id.as_str()),
+                    reason: Some(reason),
+                },
+            )?;
+            Ok(())
+        })?;
+        self.flush()
+    }
+
+    /// After a restart: a purchase intent left behind means the process stopped while Amazon
+    /// was asked. Each becomes "outcome unknown" with an exception for a lead. Returns how many.
+    pub fn recover_purchases(&self, now: DateTime<Utc>) -> Result<usize, Error> {
+        let mut stuck = Vec::new();
+        for item in self.t.floor.scan_prefix([SHIPMENT]) {
+            let (_, v) = item?;
+            let s: ShipmentRecord = decode(&v, "shipment")?;
+            if s.state == ShipmentState::PurchaseIntent {
+                stuck.push(s.order);
+            }
+        }
+        for id in &stuck {
+            self.purchase_unknown(
+                id,
+                "packline",
+                "the process stopped while Amazon was asked",
+                now,
+            )?;
+        }
+        // Print jobs cut short the same way are marked failed, not silently rerun.
+        for mut job in self.print_jobs()? {
+            if job.state == JobState::Queued {
+                job.state = JobState::Failed;
+                job.error = Some("interrupted by a restart: print it again".into());
+                self.save_print_job(&job)?;
+            }
+        }
+        Ok(stuck.len())
+    }
+
+    /// Whether a recorded purchase may be replaced by one a lead found (`CheckPurchase`).
+    pub fn purchase_unresolved(&self, id: &OrderId) -> Result<bool, Error> {
+        Ok(self.shipment(id)?.is_some_and(|s| {
+            matches!(
+                s.state,
+                ShipmentState::PurchaseIntent | ShipmentState::OutcomeUnknown
+            )
+        }))
     }
 
     /// The answer never came: the intent becomes "outcome unknown" and the order an exception
@@ -249,7 +374,25 @@ impl Store {
                 tx.floor
                     .insert(key(SHIPMENT, id.as_str().as_bytes()), encode(&s))?;
             }
-            exception_step(tx, id, Event::RaiseException, user, &note, now)?;
+            let state = match tx.orders.get(id.as_str())? {
+                Some(v) => super::decode_record(&v).or_else(abort)?.state,
+                None => return abort(Error::NoSuchOrder(id.clone())),
+            };
+            if state.is_closed() || state == crate::domain::OrderState::Exception {
+                audit::append(
+                    tx.audit,
+                    tx.meta,
+                    &audit::Record {
+                        at: now,
+                        user,
+                        action: "label_purchase_unknown",
+                        order: Some(id.as_str()),
+                        reason: Some(&note),
+                    },
+                )?;
+            } else {
+                exception_step(tx, id, Event::RaiseException, user, &note, now)?;
+            }
             Ok(())
         })?;
         self.flush()
@@ -269,7 +412,7 @@ impl Store {
                 .insert(key(SHIPMENT, id.as_str().as_bytes()), encode(record))?;
             tx.floor
                 .insert(key(LABEL, id.as_str().as_bytes()), sealed.as_slice())?;
-            tx.floor.insert(day_key(record.at.date_naive(), id), &[])?;
+            tx.floor.insert(day_key(local_day(record.at), id), &[])?;
             Ok(())
         })?;
         self.flush()
@@ -307,7 +450,7 @@ impl Store {
                     },
                 )?;
             }
-            tx.floor.remove(day_key(s.at.date_naive(), id))?;
+            tx.floor.remove(day_key(local_day(s.at), id))?;
             s.state = ShipmentState::Voided;
             s.at = now;
             tx.floor
@@ -401,7 +544,7 @@ impl Store {
             s.at = now;
             tx.floor
                 .insert(key(SHIPMENT, id.as_str().as_bytes()), encode(&s))?;
-            tx.floor.insert(day_key(now.date_naive(), id), &[])?;
+            tx.floor.insert(day_key(local_day(now), id), &[])?;
             Ok(rec)
         })?;
         self.flush()?;

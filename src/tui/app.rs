@@ -331,12 +331,15 @@ impl App {
                 }
             }
             Action::EndOfDay => {
-                let date = Utc::now().date_naive();
-                if let Some(Reply::Manifest { shipments, shipped }) =
-                    self.call(Request::Manifest { date, close: true }).await
+                if let Some(Reply::Manifest { shipments, shipped }) = self
+                    .call(Request::Manifest {
+                        date: None,
+                        close: true,
+                    })
+                    .await
                 {
                     self.info(format!(
-                        "{date}: {} parcel(s) on the manifest, {shipped} shipped now",
+                        "today: {} parcel(s) on the manifest, {shipped} shipped now",
                         shipments.len()
                     ));
                     self.refresh().await;
