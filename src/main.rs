@@ -100,8 +100,8 @@ enum Command {
     /// Print an order's packing slip (any order whose recipient is still kept).
     Slip {
         order: String,
-        /// Printer URI (default: this terminal's, else [shipping] slip_printer).
-        #[arg(long, value_name = "URI", env = "PACKLINE_SLIP_PRINTER")]
+        /// A printer of the site, by name (default: this terminal's, else [shipping] slip_printer).
+        #[arg(long, value_name = "NAME", env = "PACKLINE_SLIP_PRINTER")]
         printer: Option<String>,
         /// zpl (4x6 thermal) or pdf (office printer).
         #[arg(long, default_value = "zpl", value_parser = ["zpl", "pdf"])]
@@ -204,8 +204,8 @@ enum LabelCommand {
     /// Print (or reprint) the bought label.
     Print {
         order: String,
-        /// Printer URI (default: this terminal's, else the user's, else [shipping] label_printer).
-        #[arg(long, value_name = "URI", env = "PACKLINE_LABEL_PRINTER")]
+        /// A printer of the site, by name (default: this terminal's, else the user's, else [shipping] label_printer).
+        #[arg(long, value_name = "NAME", env = "PACKLINE_LABEL_PRINTER")]
         printer: Option<String>,
     },
     /// Void the bought label; the order goes back to Packed.

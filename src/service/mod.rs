@@ -85,6 +85,8 @@ const FLOOR_STRIPES: usize = 64;
 const COUNTS_MAX_AGE: Duration = Duration::from_secs(2);
 /// The most rows one queue page may ask for.
 pub const MAX_PAGE: u32 = 500;
+/// The most pick batches one reply lists.
+pub const MAX_BATCHES: usize = 100;
 /// The deepest a queue page may start: paging past it walks too much of the store for one
 /// request (search by order id instead).
 pub const MAX_OFFSET: u32 = 100_000;
@@ -539,6 +541,9 @@ impl Service {
                 }
                 let mut batches = self.read().batches().map_err(store_err)?;
                 batches.retain(|b| all || b.holder == c.user);
+                // The newest first, and a screenful: a reply must fit one frame.
+                batches.sort_by_key(|b| std::cmp::Reverse(b.id));
+                batches.truncate(MAX_BATCHES);
                 Ok(Reply::Batches { batches })
             }
             Request::PickScan { batch, code } => {

@@ -160,6 +160,22 @@ pub enum Request {
 }
 
 impl Request {
+    /// Requests answered in microseconds without a flush, an Amazon call or a long walk: the
+    /// socket runs them, in arrival order, on one worker thread of their own instead of the
+    /// blocking pool (fifty scanners would otherwise be fifty threads fighting for two cores).
+    pub fn is_quick(&self) -> bool {
+        matches!(
+            self,
+            Request::Hello
+                | Request::Queue { .. }
+                | Request::PickScan { .. }
+                | Request::PackScan { .. }
+                | Request::Boxes
+                | Request::SyncStatus
+                | Request::Order { .. }
+        )
+    }
+
     /// The request's name, for logs and refusals.
     pub fn name(&self) -> &'static str {
         match self {

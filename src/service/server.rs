@@ -107,12 +107,13 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let mut conns = tokio::task::JoinSet::new();
+    let quick = quick_worker(service.clone());
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    conns.spawn(connection(service.clone(), stream, shutdown.clone()));
+                    conns.spawn(connection(service.clone(), stream, shutdown.clone(), quick.clone()));
                 }
                 Err(e) => {
                     tracing::error!("accepting a connection: {e}");
@@ -143,14 +144,47 @@ async fn send(
     framed: &mut Framed<UnixStream, LengthDelimitedCodec>,
     frame: &ServerFrame,
 ) -> std::io::Result<()> {
-    let bytes = serde_json::to_vec(frame).map_err(std::io::Error::other)?;
+    let mut bytes = serde_json::to_vec(frame).map_err(std::io::Error::other)?;
+    if bytes.len() > MAX_FRAME
+        && let ServerFrame::Reply { id, .. } = frame
+    {
+        // Too big for one frame: say so rather than drop the connection.
+        let err =
+            ServiceError::Invalid("the answer is too large for one reply: ask for less".into());
+        bytes = serde_json::to_vec(&ServerFrame::Reply {
+            id: *id,
+            result: Err(err),
+        })
+        .map_err(std::io::Error::other)?;
+    }
     framed.send(bytes::Bytes::from(bytes)).await
+}
+
+/// The worker for quick requests: one thread, requests in arrival order.
+type QuickJob = (
+    Caller,
+    Request,
+    tokio::sync::oneshot::Sender<Result<Reply, ServiceError>>,
+);
+
+fn quick_worker(service: Arc<Service>) -> std::sync::mpsc::Sender<QuickJob> {
+    let (tx, rx) = std::sync::mpsc::channel::<QuickJob>();
+    std::thread::Builder::new()
+        .name("packline-quick".into())
+        .spawn(move || {
+            for (caller, request, reply) in rx {
+                let _ = reply.send(service.handle(&caller, request));
+            }
+        })
+        .expect("a thread for quick requests");
+    tx
 }
 
 async fn connection(
     service: Arc<Service>,
     stream: UnixStream,
     mut shutdown: watch::Receiver<bool>,
+    quick: std::sync::mpsc::Sender<QuickJob>,
 ) {
     let uid = match stream.peer_cred() {
         Ok(c) => c.uid(),
@@ -192,7 +226,7 @@ async fn connection(
                 let Some(frame) = frame else { break };
                 match frame {
                     Ok(bytes) => {
-                        if !answer(&service, &caller, &mut framed, &bytes).await {
+                        if !answer(&service, &caller, &mut framed, &bytes, &quick).await {
                             break;
                         }
                     }
@@ -236,6 +270,7 @@ async fn answer(
     caller: &Caller,
     framed: &mut Framed<UnixStream, LengthDelimitedCodec>,
     bytes: &[u8],
+    quick: &std::sync::mpsc::Sender<QuickJob>,
 ) -> bool {
     let frame: ClientFrame = match serde_json::from_slice(bytes) {
         Ok(f) => f,
@@ -258,12 +293,23 @@ async fn answer(
             return false;
         }
     };
-    // Off the async threads: every request may wait on the store's locks.
-    let svc = service.clone();
-    let who = caller.clone();
-    let result = tokio::task::spawn_blocking(move || svc.handle(&who, frame.request))
-        .await
-        .unwrap_or_else(|e| Err(ServiceError::Store(format!("request failed: {e}"))));
+    // Off the async threads: every request may wait on the store's locks. Quick ones queue for
+    // their own worker; the rest (flushes, Amazon calls, long walks) use the blocking pool.
+    let failed = |e: String| Err(ServiceError::Store(format!("request failed: {e}")));
+    let result = if frame.request.is_quick() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if quick.send((caller.clone(), frame.request, tx)).is_err() {
+            failed("the worker stopped".into())
+        } else {
+            rx.await.unwrap_or_else(|e| failed(e.to_string()))
+        }
+    } else {
+        let svc = service.clone();
+        let who = caller.clone();
+        tokio::task::spawn_blocking(move || svc.handle(&who, frame.request))
+            .await
+            .unwrap_or_else(|e| failed(e.to_string()))
+    };
     send(
         framed,
         &ServerFrame::Reply {
