@@ -152,7 +152,7 @@ enum Command {
         /// Run quota clocks this many times faster than Amazon's (for tests and benchmarks).
         #[arg(long, default_value_t = 1.0)]
         quota_scale: f64,
-        /// Share of searchOrders answers that get an injected fault (0.0–1.0).
+        /// Share of answers (searchOrders and the Merchant Fulfillment calls) that get an injected fault (0.0–1.0).
         #[arg(long, default_value_t = 0.0)]
         fault_rate: f64,
         /// Faults to inject: 429,500,503,timeout,malformed,truncated.
