@@ -548,3 +548,75 @@ fn the_cli_goes_through_a_running_daemon() {
     assert!(out.starts_with("audit log intact:"), "{out}");
     drop(daemon);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_at_one_bench_is_not_packed_at_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), 1, Duration::from_secs(300)).await;
+    let ann = packline::service::Caller {
+        user: "ann".into(),
+        role: packline::config::Role::Packer,
+    };
+    let bob = packline::service::Caller {
+        user: "bob".into(),
+        role: packline::config::Role::Packer,
+    };
+    let svc = s.service.clone();
+    tokio::task::spawn_blocking(move || {
+        let Ok(Reply::Batch { batch: Some(b) }) =
+            svc.handle(&ann, Request::ClaimBatch { size: None })
+        else {
+            panic!("no batch")
+        };
+        for _ in 0..2 {
+            svc.handle(
+                &ann,
+                Request::PickScan {
+                    batch: b.id,
+                    code: "SKU-HOSTILE".into(),
+                },
+            )
+            .unwrap();
+        }
+        svc.handle(&ann, Request::FinishPick { batch: b.id })
+            .unwrap();
+        let order = b.orders[0].to_string();
+        svc.handle(
+            &ann,
+            Request::PackStart {
+                order: order.clone(),
+            },
+        )
+        .unwrap();
+        for r in [
+            svc.handle(
+                &bob,
+                Request::PackStart {
+                    order: order.clone(),
+                },
+            ),
+            svc.handle(
+                &bob,
+                Request::PackScan {
+                    order: order.clone(),
+                    code: "SKU-HOSTILE".into(),
+                },
+            ),
+        ] {
+            assert!(
+                matches!(&r, Err(ServiceError::Conflict(m)) if m.contains("being packed by ann")),
+                "{r:?}"
+            );
+        }
+        svc.handle(
+            &ann,
+            Request::PackScan {
+                order,
+                code: "SKU-HOSTILE".into(),
+            },
+        )
+        .unwrap();
+    })
+    .await
+    .unwrap();
+}

@@ -21,6 +21,8 @@ pub struct PackLine {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackCheck {
     pub order: OrderId,
+    /// Who is packing it: one bench per order.
+    pub packer: String,
     pub lines: Vec<PackLine>,
 }
 
@@ -47,7 +49,7 @@ pub struct Parcel {
 }
 
 impl PackCheck {
-    pub fn new(order: &Order, locations: &Locations) -> PackCheck {
+    pub fn new(order: &Order, packer: &str, locations: &Locations) -> PackCheck {
         let mut lines: Vec<PackLine> = Vec::new();
         for l in &order.lines {
             let qty = l.quantity_ordered.saturating_sub(l.quantity_shipped);
@@ -71,6 +73,7 @@ impl PackCheck {
         }
         PackCheck {
             order: order.id.clone(),
+            packer: packer.to_owned(),
             lines,
         }
     }
@@ -119,7 +122,7 @@ mod tests {
     #[test]
     fn every_unit_must_be_scanned_and_nothing_else() {
         let o = order_with("111-0000001-0000001", &[("MUG", 2), ("TEE", 1)]);
-        let mut c = PackCheck::new(&o, &Locations::default());
+        let mut c = PackCheck::new(&o, "ann", &Locations::default());
         assert_eq!(c.units_left(), 3);
         assert_eq!(c.scan("MUG"), Ok((0, 1)));
         assert!(matches!(c.scan("SOCK"), Err(PackRefusal::WrongItem { .. })));

@@ -134,6 +134,17 @@ fn store_err(e: store::Error) -> ServiceError {
     }
 }
 
+/// One bench per order: another packer's check is theirs (a lead may take it over).
+fn own_bench(c: &Caller, check: &crate::domain::PackCheck) -> Result<(), ServiceError> {
+    if check.packer == c.user || c.role >= Role::Lead {
+        return Ok(());
+    }
+    Err(ServiceError::Conflict(format!(
+        "order {} is being packed by {} at another bench",
+        check.order, check.packer
+    )))
+}
+
 fn order_id(s: &str) -> Result<OrderId, ServiceError> {
     OrderId::parse(s.trim()).map_err(|e| ServiceError::Invalid(format!("order id: {e}")))
 }
@@ -663,9 +674,16 @@ impl Service {
                     )));
                 }
                 let check = match store.pack_check(&id).map_err(store_err)? {
-                    Some(c) => c,
+                    Some(check) => {
+                        own_bench(c, &check)?;
+                        check
+                    }
                     None => {
-                        let c = crate::domain::PackCheck::new(&rec.order, &self.settings.locations);
+                        let c = crate::domain::PackCheck::new(
+                            &rec.order,
+                            &c.user,
+                            &self.settings.locations,
+                        );
                         store.save_pack_check(&c).map_err(store_err)?;
                         c
                     }
@@ -681,6 +699,7 @@ impl Service {
                         "order {id} is not at a pack bench: scan the order first"
                     ))
                 })?;
+                own_bench(c, &check)?;
                 check.scan(&code).map_err(|r| ServiceError::WrongScan {
                     message: r.to_string(),
                 })?;
@@ -713,6 +732,7 @@ impl Service {
                         "order {id} is not at a pack bench: scan the order first"
                     ))
                 })?;
+                own_bench(c, &check)?;
                 if !check.is_complete() {
                     return Err(ServiceError::Conflict(format!(
                         "order {id} still needs {} unit(s) scanned before it can be boxed",
