@@ -5,6 +5,7 @@
 
 pub mod code128;
 pub mod manifest;
+pub mod pdf;
 pub mod print;
 pub mod slip;
 pub mod zpl;

@@ -5,11 +5,11 @@
 //! Two forms: 4×6 inch ZPL II for thermal printers (`^CI28`, every data field `^FH`-escaped) and
 //! a US Letter PDF for office printers.
 
-use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+use pdf_writer::Content;
 
 use super::code128::{Code128, Code128Error};
+use super::pdf::{BOLD, REGULAR, bars, document, text, win_ansi};
 use super::zpl;
-use crate::domain::text::is_hazard;
 use crate::domain::{Order, Recipient};
 
 #[derive(Debug, thiserror::Error)]
@@ -138,48 +138,14 @@ impl Slip<'_> {
     /// A US Letter slip for an office printer.
     pub fn pdf(&self) -> Result<Vec<u8>, SlipError> {
         let code = self.barcode()?;
-        let (catalog, tree, page, font, content_id, bold) = (
-            Ref::new(1),
-            Ref::new(2),
-            Ref::new(3),
-            Ref::new(4),
-            Ref::new(5),
-            Ref::new(6),
-        );
-        let (regular, heavy) = (Name(b"F1"), Name(b"F2"));
-        let mut pdf = Pdf::new();
-        pdf.catalog(catalog).pages(tree);
-        pdf.pages(tree).kids([page]).count(1);
-        let mut p = pdf.page(page);
-        p.media_box(Rect::new(0.0, 0.0, 612.0, 792.0))
-            .parent(tree)
-            .contents(content_id);
-        p.resources().fonts().pair(regular, font).pair(heavy, bold);
-        p.finish();
-        pdf.type1_font(font)
-            .base_font(Name(b"Helvetica"))
-            .encoding_predefined(Name(b"WinAnsiEncoding"));
-        pdf.type1_font(bold)
-            .base_font(Name(b"Helvetica-Bold"))
-            .encoding_predefined(Name(b"WinAnsiEncoding"));
+        let (regular, heavy) = (REGULAR, BOLD);
         let mut c = Content::new();
-        let text = |c: &mut Content, font: Name, size: f32, x: f32, y: f32, s: &[u8]| {
-            c.begin_text()
-                .set_font(font, size)
-                .next_line(x, y)
-                .show(Str(s))
-                .end_text();
-        };
         text(&mut c, heavy, 18.0, 54.0, 740.0, b"PACKING SLIP");
         text(&mut c, regular, 10.0, 54.0, 724.0, &win_ansi(self.from, 80));
         let modules = code.width_in_modules() as f32;
         let m = 1.2f32;
         let x0 = 612.0 - 54.0 - m * modules;
-        c.set_fill_gray(0.0);
-        for (start, width) in code.bars() {
-            c.rect(x0 + start as f32 * m, 700.0, width as f32 * m, 50.0);
-        }
-        c.fill_nonzero();
+        bars(&mut c, &code, x0, 700.0, m, 50.0);
         text(
             &mut c,
             regular,
@@ -213,21 +179,8 @@ impl Slip<'_> {
                 text(&mut c, regular, 10.0, 72.0, y, chunk);
             }
         }
-        pdf.stream(content_id, &c.finish());
-        Ok(pdf.finish())
+        Ok(document(612.0, 792.0, vec![c]))
     }
-}
-
-/// Latin-1 text for the base-14 fonts: hazards dropped, other characters shown as `?`.
-fn win_ansi(s: &str, max_chars: usize) -> Vec<u8> {
-    s.chars()
-        .filter(|c| !is_hazard(*c))
-        .take(max_chars)
-        .map(|c| match c as u32 {
-            0x20..=0x7E | 0xA0..=0xFF => c as u32 as u8,
-            _ => b'?',
-        })
-        .collect()
 }
 
 #[cfg(test)]

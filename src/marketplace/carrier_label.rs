@@ -4,10 +4,11 @@
 //! escaping, so a hostile name prints as text; the barcode payload is validated, not escaped.
 //! Every label says it is a training label.
 
-use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+use pdf_writer::Content;
 
 use crate::domain::text::is_hazard;
 use crate::labels::code128::{Code128, Code128Error};
+use crate::labels::pdf::{BOLD, REGULAR, bars, document, text, win_ansi};
 use crate::labels::zpl;
 
 /// 4×6 inches at 203 dots per inch.
@@ -217,47 +218,10 @@ pub fn png203(l: &LabelText) -> Result<Vec<u8>, RenderError> {
     Ok(r.png(Some(PIXELS_PER_METRE)))
 }
 
-/// Latin-1 text for a base-14 font with WinAnsiEncoding: hazards dropped, characters outside
-/// Latin-1 shown as `?` (a training label; Amazon's carriers print their own scripts).
-fn win_ansi(s: &str, max_chars: usize) -> Vec<u8> {
-    s.chars()
-        .filter(|c| !is_hazard(*c))
-        .take(max_chars)
-        .map(|c| match c as u32 {
-            0x20..=0x7E | 0xA0..=0xFF => c as u32 as u8,
-            _ => b'?',
-        })
-        .collect()
-}
-
 /// A 4×6 inch PDF: text in Helvetica, the barcode as vector bars.
 pub fn pdf(l: &LabelText) -> Result<Vec<u8>, RenderError> {
     let code = tracking_barcode(&l.tracking)?;
-    let (catalog, tree, page, font, content_id, bold) = (
-        Ref::new(1),
-        Ref::new(2),
-        Ref::new(3),
-        Ref::new(4),
-        Ref::new(5),
-        Ref::new(6),
-    );
-    let (regular, heavy) = (Name(b"F1"), Name(b"F2"));
-    let mut pdf = Pdf::new();
-    pdf.catalog(catalog).pages(tree);
-    pdf.pages(tree).kids([page]).count(1);
-    let mut p = pdf.page(page);
-    p.media_box(Rect::new(0.0, 0.0, 288.0, 432.0))
-        .parent(tree)
-        .contents(content_id);
-    p.resources().fonts().pair(regular, font).pair(heavy, bold);
-    p.finish();
-    pdf.type1_font(font)
-        .base_font(Name(b"Helvetica"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
-    pdf.type1_font(bold)
-        .base_font(Name(b"Helvetica-Bold"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
-
+    let (regular, heavy) = (REGULAR, BOLD);
     let mut c = Content::new();
     // Frame and rules.
     c.set_line_width(1.5);
@@ -265,13 +229,6 @@ pub fn pdf(l: &LabelText) -> Result<Vec<u8>, RenderError> {
     for y in [350.0, 230.0, 76.0] {
         c.move_to(7.0, y).line_to(281.0, y).stroke();
     }
-    let text = |c: &mut Content, font: Name, size: f32, x: f32, y: f32, s: &[u8]| {
-        c.begin_text()
-            .set_font(font, size)
-            .next_line(x, y)
-            .show(Str(s))
-            .end_text();
-    };
     text(&mut c, heavy, 8.0, 14.0, 414.0, b"FROM:");
     for (i, line) in l.from.iter().take(5).enumerate() {
         text(
@@ -306,11 +263,7 @@ pub fn pdf(l: &LabelText) -> Result<Vec<u8>, RenderError> {
     let modules = code.width_in_modules() as f32;
     let m = (250.0 / (modules + 20.0)).min(1.2);
     let x0 = (288.0 - m * modules) / 2.0;
-    c.set_fill_gray(0.0);
-    for (start, width) in code.bars() {
-        c.rect(x0 + start as f32 * m, 110.0, width as f32 * m, 90.0);
-    }
-    c.fill_nonzero();
+    bars(&mut c, &code, x0, 110.0, m, 90.0);
     text(&mut c, regular, 10.0, x0, 96.0, l.tracking.as_bytes());
     if let Some(id) = &l.order_id {
         text(
@@ -330,8 +283,7 @@ pub fn pdf(l: &LabelText) -> Result<Vec<u8>, RenderError> {
         16.0,
         b"TRAINING LABEL - NOT POSTAGE",
     );
-    pdf.stream(content_id, &c.finish());
-    Ok(pdf.finish())
+    Ok(document(288.0, 432.0, vec![c]))
 }
 
 /// A barcode alone as a PNG (`module` pixels per module, ten-module quiet zones), to check the
