@@ -619,10 +619,8 @@ impl Service {
     ) -> Result<(PrintJob, Printer, DocFormat, zeroize::Zeroizing<Vec<u8>>), String> {
         let store = self.read();
         let job = store
-            .print_jobs()
+            .print_job(id)
             .map_err(|e| e.to_string())?
-            .into_iter()
-            .find(|j| j.id == id)
             .ok_or("the job is gone")?;
         let printer = Printer::parse(&job.printer).map_err(|e| e.to_string())?;
         let (format, doc) = match job.document {
@@ -668,8 +666,7 @@ impl Service {
 
     fn finish_job(&self, id: u64, ok: bool, attempts: u32, error: Option<String>) {
         let store = self.read();
-        let Ok(jobs) = store.print_jobs() else { return };
-        let Some(mut job) = jobs.into_iter().find(|j| j.id == id) else {
+        let Ok(Some(mut job)) = store.print_job(id) else {
             return;
         };
         job.state = if ok { JobState::Sent } else { JobState::Failed };

@@ -9,13 +9,16 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Error, Store, abort, audit, exception_step, step};
-use crate::domain::{Carrier, Event, OrderId, OrderRecord, TrackingNumber};
+use super::{Error, Store, Tx, TxResult, abort, audit, exception_step, step};
+use crate::domain::{Carrier, Event, OrderId, OrderRecord, OrderState, TrackingNumber};
 
 const SHIPMENT: u8 = b's';
 const LABEL: u8 = b'l';
 const DAY: u8 = b'd';
 const JOB: u8 = b'j';
+/// A purchase in flight: `INTENT ‖ order id` while its shipment is a PurchaseIntent, so a start
+/// finds interrupted purchases without reading every shipment ever made.
+const INTENT: u8 = b'i';
 
 fn key(kind: u8, id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + id.len());
@@ -64,6 +67,15 @@ pub enum ShipmentState {
 }
 
 impl ShipmentState {
+    /// A purchase that may or may not have bought a label: a lead must look before anything
+    /// else happens to it.
+    pub fn is_unresolved(self) -> bool {
+        matches!(
+            self,
+            ShipmentState::PurchaseIntent | ShipmentState::OutcomeUnknown
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ShipmentState::PurchaseIntent => "purchase in flight",
@@ -133,17 +145,117 @@ pub enum JobState {
     Failed,
 }
 
+fn shipment_key(id: &OrderId) -> Vec<u8> {
+    key(SHIPMENT, id.as_str().as_bytes())
+}
+
+fn label_key(id: &OrderId) -> Vec<u8> {
+    key(LABEL, id.as_str().as_bytes())
+}
+
+fn job_key(id: u64) -> Vec<u8> {
+    key(JOB, &id.to_be_bytes())
+}
+
+/// The order, inside a transaction.
+fn order_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<OrderRecord> {
+    match tx.orders.get(id.as_str())? {
+        Some(v) => super::decode_record(&v).or_else(abort),
+        None => abort(Error::NoSuchOrder(id.clone())),
+    }
+}
+
+/// A Packed order, inside a transaction; `what` says what needs it packed.
+fn packed_in(tx: &Tx<'_>, id: &OrderId, what: &str) -> TxResult<OrderRecord> {
+    let rec = order_in(tx, id)?;
+    if rec.state != OrderState::Packed {
+        return abort(Error::Usage(format!(
+            "order {id} is {}: {what} are for packed orders",
+            rec.state
+        )));
+    }
+    Ok(rec)
+}
+
+fn shipment_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Option<ShipmentRecord>> {
+    tx.floor
+        .get(shipment_key(id))?
+        .map(|v| decode(&v, "shipment").or_else(abort))
+        .transpose()
+}
+
+/// Writes a shipment record, keeping the in-flight marker in step with its state.
+fn put_shipment(tx: &Tx<'_>, s: &ShipmentRecord) -> TxResult<()> {
+    tx.floor.insert(shipment_key(&s.order), encode(s))?;
+    let marker = key(INTENT, s.order.as_str().as_bytes());
+    if s.state == ShipmentState::PurchaseIntent {
+        tx.floor.insert(marker, &[])?;
+    } else {
+        tx.floor.remove(marker)?;
+    }
+    Ok(())
+}
+
+/// A bought label: its record, the sealed label, and the day index.
+fn keep_label(tx: &Tx<'_>, s: &ShipmentRecord, sealed: &[u8]) -> TxResult<()> {
+    put_shipment(tx, s)?;
+    tx.floor.insert(label_key(&s.order), sealed)?;
+    tx.floor.insert(day_key(local_day(s.at), &s.order), &[])?;
+    Ok(())
+}
+
+/// An audit entry that moves nothing.
+fn note(
+    tx: &Tx<'_>,
+    id: &OrderId,
+    user: &str,
+    action: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> TxResult<()> {
+    audit::append(
+        tx.audit,
+        tx.meta,
+        &audit::Record {
+            at: now,
+            user,
+            action,
+            order: Some(id.as_str()),
+            reason,
+        },
+    )?;
+    Ok(())
+}
+
+/// Puts something a lead must see on an order: an exception with the note when the order can
+/// take one, else (already an exception, or closed) an audit entry with it.
+fn flag(
+    tx: &Tx<'_>,
+    order: OrderRecord,
+    user: &str,
+    action: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> TxResult<OrderRecord> {
+    if order.state.is_closed() || order.state == OrderState::Exception {
+        note(tx, &order.order.id, user, action, Some(text), now)?;
+        Ok(order)
+    } else {
+        exception_step(tx, &order.order.id, Event::RaiseException, user, text, now)
+    }
+}
+
 impl Store {
     pub fn shipment(&self, id: &OrderId) -> Result<Option<ShipmentRecord>, Error> {
         self.t
             .floor
-            .get(key(SHIPMENT, id.as_str().as_bytes()))?
+            .get(shipment_key(id))?
             .map(|v| decode(&v, "shipment"))
             .transpose()
     }
 
     /// Records the intent to buy a label for a Packed order, durably, before Amazon is asked.
-    /// Refused when a purchase is in flight, unknown, or a label is already bought.
+    /// Refused unless the order has no shipment or its last label was voided.
     pub fn begin_purchase(
         &self,
         id: &OrderId,
@@ -152,53 +264,33 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         self.transact(|tx| {
-            let Some(v) = tx.orders.get(id.as_str())? else {
-                return abort(Error::NoSuchOrder(id.clone()));
-            };
-            let rec = super::decode_record(&v).or_else(abort)?;
-            if rec.state != crate::domain::OrderState::Packed {
+            packed_in(tx, id, "labels")?;
+            // Only a voided label leaves room for another: anything else means a label may
+            // exist, or the order ships with its own carrier.
+            if let Some(s) = shipment_in(tx, id)?
+                && s.state != ShipmentState::Voided
+            {
                 return abort(Error::Usage(format!(
-                    "order {id} is {}: labels are bought for packed orders",
-                    rec.state
+                    "order {id}: {} already; a label is never bought twice (a lead checks, voids or clears it)",
+                    s.state.name()
                 )));
             }
-            if let Some(v) = tx.floor.get(key(SHIPMENT, id.as_str().as_bytes()))? {
-                let s: ShipmentRecord = decode(&v, "shipment").or_else(abort)?;
-                // Only a voided label leaves room for another: anything else means a label may
-                // exist, or the order ships with its own carrier.
-                if s.state != ShipmentState::Voided {
-                    return abort(Error::Usage(format!(
-                        "order {id}: {} already; a label is never bought twice (a lead checks, voids or clears it)",
-                        s.state.name()
-                    )));
-                }
-            }
-            let rec = ShipmentRecord {
-                order: id.clone(),
-                state: ShipmentState::PurchaseIntent,
-                carrier: None,
-                tracking: None,
-                shipment_id: None,
-                service_id: Some(service_id.to_owned()),
-                service_name: None,
-                label_format: None,
-                at: now,
-                by: user.to_owned(),
-            };
-            tx.floor
-                .insert(key(SHIPMENT, id.as_str().as_bytes()), encode(&rec))?;
-            audit::append(
-                tx.audit,
-                tx.meta,
-                &audit::Record {
+            put_shipment(
+                tx,
+                &ShipmentRecord {
+                    order: id.clone(),
+                    state: ShipmentState::PurchaseIntent,
+                    carrier: None,
+                    tracking: None,
+                    shipment_id: None,
+                    service_id: Some(service_id.to_owned()),
+                    service_name: None,
+                    label_format: None,
                     at: now,
-                    user,
-                    action: "label_purchase_intent",
-                    order: Some(id.as_str()),
-                    reason: None,
+                    by: user.to_owned(),
                 },
             )?;
-            Ok(())
+            note(tx, id, user, "label_purchase_intent", None, now)
         })?;
         self.flush()
     }
@@ -217,42 +309,19 @@ impl Store {
         let sealed = self.keyring.seal_document(label, now)?;
         let id = &record.order;
         let out = self.transact(|tx| {
-            let Some(v) = tx.orders.get(id.as_str())? else {
-                return abort(Error::NoSuchOrder(id.clone()));
-            };
-            let current = super::decode_record(&v).or_else(abort)?;
-            let labelled = current.state == crate::domain::OrderState::Packed;
+            let current = order_in(tx, id)?;
+            let labelled = current.state == OrderState::Packed;
             let rec = if labelled {
                 step(tx, id, Event::LabelBought, user, None, now)?
             } else {
-                let note = format!(
+                let text = format!(
                     "a label was bought (shipment {}) while the order was {}: void it or resolve to Labelled",
                     record.shipment_id.as_deref().unwrap_or("?"),
                     current.state
                 );
-                if current.state.is_closed() || current.state == crate::domain::OrderState::Exception
-                {
-                    audit::append(
-                        tx.audit,
-                        tx.meta,
-                        &audit::Record {
-                            at: now,
-                            user,
-                            action: "label_bought",
-                            order: Some(id.as_str()),
-                            reason: Some(&note),
-                        },
-                    )?;
-                    current
-                } else {
-                    exception_step(tx, id, Event::RaiseException, user, &note, now)?
-                }
+                flag(tx, current, user, "label_bought", &text, now)?
             };
-            tx.floor
-                .insert(key(SHIPMENT, id.as_str().as_bytes()), encode(record))?;
-            tx.floor
-                .insert(key(LABEL, id.as_str().as_bytes()), sealed.as_slice())?;
-            tx.floor.insert(day_key(local_day(now), id), &[])?;
+            keep_label(tx, record, &sealed)?;
             Ok((rec, labelled))
         })?;
         self.flush()?;
@@ -262,14 +331,13 @@ impl Store {
     /// Amazon refused the purchase outright (nothing was bought): the intent is dropped, and
     /// only the intent (a record written meanwhile stays).
     pub fn abandon_purchase(&self, id: &OrderId) -> Result<(), Error> {
-        let k = key(SHIPMENT, id.as_str().as_bytes());
-        if let Some(v) = self.t.floor.get(&k)? {
-            let s: ShipmentRecord = decode(&v, "shipment")?;
-            if s.state == ShipmentState::PurchaseIntent {
-                // Compare-and-swap: never removes anything but this very intent.
-                let _ = self.t.floor.compare_and_swap(&k, Some(v), None::<&[u8]>)?;
+        self.transact(|tx| {
+            if shipment_in(tx, id)?.is_some_and(|s| s.state == ShipmentState::PurchaseIntent) {
+                tx.floor.remove(shipment_key(id))?;
+                tx.floor.remove(key(INTENT, id.as_str().as_bytes()))?;
             }
-        }
+            Ok(())
+        })?;
         self.flush()
     }
 
@@ -283,33 +351,18 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         self.transact(|tx| {
-            let k = key(SHIPMENT, id.as_str().as_bytes());
-            let Some(v) = tx.floor.get(&k)? else {
+            let Some(s) = shipment_in(tx, id)? else {
                 return abort(Error::Usage(format!("order {id} has no purchase to clear")));
             };
-            let s: ShipmentRecord = decode(&v, "shipment").or_else(abort)?;
-            if !matches!(
-                s.state,
-                ShipmentState::PurchaseIntent | ShipmentState::OutcomeUnknown
-            ) {
+            if !s.state.is_unresolved() {
                 return abort(Error::Usage(format!(
                     "order {id}: {}; only an unknown purchase can be cleared",
                     s.state.name()
                 )));
             }
-            tx.floor.remove(k)?;
-            audit::append(
-                tx.audit,
-                tx.meta,
-                &audit::Record {
-                    at: now,
-                    user,
-                    action: "label_purchase_cleared",
-                    order: Some(id.as_str()),
-                    reason: Some(reason),
-                },
-            )?;
-            Ok(())
+            tx.floor.remove(shipment_key(id))?;
+            tx.floor.remove(key(INTENT, id.as_str().as_bytes()))?;
+            note(tx, id, user, "label_purchase_cleared", Some(reason), now)
         })?;
         self.flush()
     }
@@ -318,11 +371,10 @@ impl Store {
     /// was asked. Each becomes "outcome unknown" with an exception for a lead. Returns how many.
     pub fn recover_purchases(&self, now: DateTime<Utc>) -> Result<usize, Error> {
         let mut stuck = Vec::new();
-        for item in self.t.floor.scan_prefix([SHIPMENT]) {
-            let (_, v) = item?;
-            let s: ShipmentRecord = decode(&v, "shipment")?;
-            if s.state == ShipmentState::PurchaseIntent {
-                stuck.push(s.order);
+        for item in self.t.floor.scan_prefix([INTENT]) {
+            let (k, _) = item?;
+            if let Ok(id) = OrderId::parse(&String::from_utf8_lossy(&k[1..])) {
+                stuck.push(id);
             }
         }
         for id in &stuck {
@@ -346,12 +398,7 @@ impl Store {
 
     /// Whether a recorded purchase may be replaced by one a lead found (`CheckPurchase`).
     pub fn purchase_unresolved(&self, id: &OrderId) -> Result<bool, Error> {
-        Ok(self.shipment(id)?.is_some_and(|s| {
-            matches!(
-                s.state,
-                ShipmentState::PurchaseIntent | ShipmentState::OutcomeUnknown
-            )
-        }))
+        Ok(self.shipment(id)?.is_some_and(|s| s.state.is_unresolved()))
     }
 
     /// The answer never came: the intent becomes "outcome unknown" and the order an exception
@@ -363,36 +410,17 @@ impl Store {
         detail: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let note = format!(
+        let text = format!(
             "label purchase outcome unknown ({detail}): look the shipment up or void it before buying again"
         );
         self.transact(|tx| {
-            if let Some(v) = tx.floor.get(key(SHIPMENT, id.as_str().as_bytes()))? {
-                let mut s: ShipmentRecord = decode(&v, "shipment").or_else(abort)?;
+            if let Some(mut s) = shipment_in(tx, id)? {
                 s.state = ShipmentState::OutcomeUnknown;
                 s.at = now;
-                tx.floor
-                    .insert(key(SHIPMENT, id.as_str().as_bytes()), encode(&s))?;
+                put_shipment(tx, &s)?;
             }
-            let state = match tx.orders.get(id.as_str())? {
-                Some(v) => super::decode_record(&v).or_else(abort)?.state,
-                None => return abort(Error::NoSuchOrder(id.clone())),
-            };
-            if state.is_closed() || state == crate::domain::OrderState::Exception {
-                audit::append(
-                    tx.audit,
-                    tx.meta,
-                    &audit::Record {
-                        at: now,
-                        user,
-                        action: "label_purchase_unknown",
-                        order: Some(id.as_str()),
-                        reason: Some(&note),
-                    },
-                )?;
-            } else {
-                exception_step(tx, id, Event::RaiseException, user, &note, now)?;
-            }
+            let order = order_in(tx, id)?;
+            flag(tx, order, user, "label_purchase_unknown", &text, now)?;
             Ok(())
         })?;
         self.flush()
@@ -406,15 +434,7 @@ impl Store {
         label: &[u8],
     ) -> Result<(), Error> {
         let sealed = self.keyring.seal_document(label, record.at)?;
-        let id = &record.order;
-        self.transact(|tx| {
-            tx.floor
-                .insert(key(SHIPMENT, id.as_str().as_bytes()), encode(record))?;
-            tx.floor
-                .insert(key(LABEL, id.as_str().as_bytes()), sealed.as_slice())?;
-            tx.floor.insert(day_key(local_day(record.at), id), &[])?;
-            Ok(())
-        })?;
+        self.transact(|tx| keep_label(tx, record, &sealed))?;
         self.flush()
     }
 
@@ -428,34 +448,19 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         self.transact(|tx| {
-            let Some(v) = tx.floor.get(key(SHIPMENT, id.as_str().as_bytes()))? else {
+            let Some(mut s) = shipment_in(tx, id)? else {
                 return abort(Error::Usage(format!("order {id} has no label to void")));
             };
-            let mut s: ShipmentRecord = decode(&v, "shipment").or_else(abort)?;
-            if let Some(v) = tx.orders.get(id.as_str())?
-                && super::decode_record(&v).or_else(abort)?.state
-                    == crate::domain::OrderState::Labelled
-            {
+            if order_in(tx, id)?.state == OrderState::Labelled {
                 step(tx, id, Event::LabelVoided, user, Some(reason), now)?;
             } else {
-                audit::append(
-                    tx.audit,
-                    tx.meta,
-                    &audit::Record {
-                        at: now,
-                        user,
-                        action: "label_voided",
-                        order: Some(id.as_str()),
-                        reason: Some(reason),
-                    },
-                )?;
+                note(tx, id, user, "label_voided", Some(reason), now)?;
             }
             tx.floor.remove(day_key(local_day(s.at), id))?;
             s.state = ShipmentState::Voided;
             s.at = now;
-            tx.floor
-                .insert(key(SHIPMENT, id.as_str().as_bytes()), encode(&s))?;
-            tx.floor.remove(key(LABEL, id.as_str().as_bytes()))?;
+            put_shipment(tx, &s)?;
+            tx.floor.remove(label_key(id))?;
             Ok(())
         })?;
         self.flush()
@@ -466,7 +471,7 @@ impl Store {
         let v = self
             .t
             .floor
-            .get(key(LABEL, id.as_str().as_bytes()))?
+            .get(label_key(id))?
             .ok_or_else(|| Error::Usage(format!("order {id} has no stored label")))?;
         self.keyring.open_document(&v, "printing a label")
     }
@@ -481,18 +486,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<ShipmentRecord, Error> {
         let rec = self.transact(|tx| {
-            let Some(v) = tx.orders.get(id.as_str())? else {
-                return abort(Error::NoSuchOrder(id.clone()));
-            };
-            let order = super::decode_record(&v).or_else(abort)?;
-            if order.state != crate::domain::OrderState::Packed {
-                return abort(Error::Usage(format!(
-                    "order {id} is {}: own-carrier shipments are for packed orders",
-                    order.state
-                )));
-            }
-            if let Some(v) = tx.floor.get(key(SHIPMENT, id.as_str().as_bytes()))? {
-                let s: ShipmentRecord = decode(&v, "shipment").or_else(abort)?;
+            packed_in(tx, id, "own-carrier shipments")?;
+            if let Some(s) = shipment_in(tx, id)? {
                 match s.state {
                     // The same number again: a retry of a confirmation that did not finish.
                     ShipmentState::Confirming if s.tracking.as_ref() == Some(tracking) => {
@@ -520,8 +515,7 @@ impl Store {
                 at: now,
                 by: user.to_owned(),
             };
-            tx.floor
-                .insert(key(SHIPMENT, id.as_str().as_bytes()), encode(&rec))?;
+            put_shipment(tx, &rec)?;
             Ok(rec)
         })?;
         self.flush()?;
@@ -542,8 +536,7 @@ impl Store {
             let mut s = record.clone();
             s.state = ShipmentState::Confirmed;
             s.at = now;
-            tx.floor
-                .insert(key(SHIPMENT, id.as_str().as_bytes()), encode(&s))?;
+            put_shipment(tx, &s)?;
             tx.floor.insert(day_key(local_day(now), id), &[])?;
             Ok(rec)
         })?;
@@ -570,7 +563,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Queues a print job (not flushed separately: the audit entry of a reprint is).
+    /// Queues a print job, with its audit entry (a reprint is named as one). Finished jobs
+    /// older than a week are forgotten here, so the queue stays a few days long.
     pub fn queue_print(
         &self,
         order: &OrderId,
@@ -591,37 +585,40 @@ impl Store {
             created: now,
             by: user.to_owned(),
         };
-        let reprint = self
-            .print_jobs()?
+        let jobs = self.print_jobs()?;
+        let reprint = jobs
             .iter()
             .any(|j| j.order == *order && j.document == document && j.state == JobState::Sent);
+        let week_ago = now - chrono::Duration::days(7);
         self.transact(|tx| {
-            tx.floor.insert(key(JOB, &id.to_be_bytes()), encode(&job))?;
-            audit::append(
-                tx.audit,
-                tx.meta,
-                &audit::Record {
-                    at: now,
-                    user,
-                    action: if reprint { "reprint" } else { "print" },
-                    order: Some(order.as_str()),
-                    reason: Some(document.name()),
-                },
-            )?;
-            Ok(())
+            for old in jobs
+                .iter()
+                .filter(|j| j.state != JobState::Queued && j.created < week_ago)
+            {
+                tx.floor.remove(job_key(old.id))?;
+            }
+            tx.floor.insert(job_key(id), encode(&job))?;
+            let action = if reprint { "reprint" } else { "print" };
+            note(tx, order, user, action, Some(document.name()), now)
         })?;
         self.flush()?;
         Ok(job)
     }
 
-    pub fn save_print_job(&self, job: &PrintJob) -> Result<(), Error> {
+    pub fn print_job(&self, id: u64) -> Result<Option<PrintJob>, Error> {
         self.t
             .floor
-            .insert(key(JOB, &job.id.to_be_bytes()), encode(job))?;
+            .get(job_key(id))?
+            .map(|v| decode(&v, "print job"))
+            .transpose()
+    }
+
+    pub fn save_print_job(&self, job: &PrintJob) -> Result<(), Error> {
+        self.t.floor.insert(job_key(job.id), encode(job))?;
         self.flush()
     }
 
-    /// Every print job still kept (sent jobs are kept a while for reprints and the record).
+    /// Every print job still kept (finished jobs are kept a week for reprints and questions).
     pub fn print_jobs(&self) -> Result<Vec<PrintJob>, Error> {
         self.t
             .floor
@@ -632,15 +629,16 @@ impl Store {
 }
 
 /// Removes an order's shipping entries (retention deleting the order record).
-pub(super) fn forget(tx: &super::Tx<'_>, id: &str) -> super::TxResult<()> {
-    tx.floor.remove(key(SHIPMENT, id.as_bytes()))?;
-    tx.floor.remove(key(LABEL, id.as_bytes()))?;
+pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
+    for kind in [SHIPMENT, LABEL, INTENT] {
+        tx.floor.remove(key(kind, id.as_bytes()))?;
+    }
     Ok(())
 }
 
 /// Removes a sealed label (retention destroying the recipient's data); returns its envelope's
 /// epoch, so retention can mark that epoch as holding gone data.
-pub(super) fn drop_label(tx: &super::Tx<'_>, id: &str) -> super::TxResult<Option<u32>> {
+pub(super) fn drop_label(tx: &Tx<'_>, id: &str) -> TxResult<Option<u32>> {
     Ok(tx
         .floor
         .remove(key(LABEL, id.as_bytes()))?
