@@ -13,14 +13,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
-use packline::amazon::client::{Credentials, SpApi};
 use packline::config::{ShipFrom, ShippingConfig};
 use packline::domain::{OrderId, OrderState};
 use packline::service::client::Client;
 use packline::service::sync::{SyncPlan, sync_once};
 use packline::service::{Notice, Reply, Request, Service, ServiceError, Settings};
 use packline::store::shipping::ShipmentState;
-use packline::store::{MasterSource, Store};
 
 struct Floor {
     _dir: tempfile::TempDir,
@@ -29,36 +27,12 @@ struct Floor {
     client: Client,
 }
 
-fn api(m: &Marketplace) -> SpApi {
-    SpApi::new(
-        &m.url,
-        &format!("{}/auth/o2/token", m.url),
-        Credentials {
-            client_id: "training".into(),
-            client_secret: "training".to_owned().into(),
-            refresh_token: "training".to_owned().into(),
-        },
-        Duration::from_secs(5),
-    )
-    .unwrap()
-}
-
 /// A site with the marketplace's orders synced, a ship-from address and a label printer.
 async fn floor(printer: Option<String>) -> Floor {
     let market = marketplace(6, "20");
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let key = dir.path().join("master.key");
-    Store::init_keys(
-        &data,
-        &MasterSource::IdentityFile(key.clone()),
-        "lead",
-        Utc::now(),
-    )
-    .unwrap();
-    let mut store = Store::open(&data).unwrap();
-    store.unlock(&MasterSource::IdentityFile(key)).unwrap();
-    let api = Arc::new(api(&market));
+    let mut store = unlocked_store(dir.path());
+    let api = Arc::new(training_api(&market, Duration::from_secs(5)));
     let plan = SyncPlan {
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],
         lookback_days: 30,

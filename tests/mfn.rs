@@ -9,29 +9,13 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use packline::amazon::client::{
-    ApiError, ConfirmItem, ConfirmShipment, Credentials, PackageDetail, SpApi,
-};
+use packline::amazon::client::{ApiError, ConfirmItem, ConfirmShipment, PackageDetail};
 use packline::amazon::mfn::*;
 use packline::amazon::{FulfillmentStatus, ImportedOrder};
 use packline::domain::OrderId;
 use serde_json::{Value, json};
 
 const MODEL: &str = include_str!("../../shared/spapi-models/merchantFulfillmentV0.json");
-
-fn api(m: &Marketplace, timeout: Duration) -> SpApi {
-    SpApi::new(
-        &m.url,
-        &format!("{}/auth/o2/token", m.url),
-        Credentials {
-            client_id: "training".into(),
-            client_secret: "training".to_owned().into(),
-            refresh_token: "training".to_owned().into(),
-        },
-        timeout,
-    )
-    .unwrap()
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -135,7 +119,7 @@ fn offers_purchases_lookups_and_voids_in_every_format_within_the_quotas() {
     // Amazon's real quotas (getShipment and cancelShipment: one a second, burst 1).
     let m = marketplace(6, "1");
     let rt = runtime();
-    let api = api(&m, Duration::from_secs(10));
+    let api = training_api(&m, Duration::from_secs(10));
     let ids = order_ids(&m);
     let dir = tempfile::tempdir().unwrap();
     for (i, format) in [LabelFormat::Zpl203, LabelFormat::Pdf, LabelFormat::Png]
@@ -396,7 +380,7 @@ fn offers_purchases_lookups_and_voids_in_every_format_within_the_quotas() {
 fn amazons_refusals_are_typed_errors_naming_the_operation_and_code() {
     let m = marketplace(3, "1000");
     let rt = runtime();
-    let api = api(&m, Duration::from_secs(10));
+    let api = training_api(&m, Duration::from_secs(10));
     let ids = order_ids(&m);
     let order = rt
         .block_on(api.get_order(&OrderId::parse(&ids[0]).unwrap()))
@@ -513,7 +497,7 @@ fn a_purchase_whose_outcome_is_unknown_is_never_resent() {
             ],
         );
         let rt = runtime();
-        let api = api(&m, Duration::from_secs(1));
+        let api = training_api(&m, Duration::from_secs(1));
         let id = order_ids(&m).remove(0);
         // getOrder is not faulted; the MFN calls are.
         let order = rt
@@ -562,7 +546,7 @@ fn a_purchase_whose_outcome_is_unknown_is_never_resent() {
 fn a_void_whose_answer_was_lost_comes_back_voided() {
     let m = marketplace_with(3, "1000", &["--fault-delay-ms", "2500"]);
     let rt = runtime();
-    let api = api(&m, Duration::from_secs(1));
+    let api = training_api(&m, Duration::from_secs(1));
     let id = order_ids(&m).remove(0);
     let order = rt
         .block_on(api.get_order(&OrderId::parse(&id).unwrap()))
@@ -611,7 +595,7 @@ fn a_void_whose_answer_was_lost_comes_back_voided() {
 fn a_throttled_purchase_is_sent_again_and_bought_once() {
     let m = marketplace(3, "1");
     let rt = runtime();
-    let api = api(&m, Duration::from_secs(10));
+    let api = training_api(&m, Duration::from_secs(10));
     let id = order_ids(&m).remove(0);
     let order = rt
         .block_on(api.get_order(&OrderId::parse(&id).unwrap()))

@@ -17,7 +17,7 @@ use common::*;
 use packline::domain::{OrderId, OrderState};
 use packline::service::client::Client;
 use packline::service::{Reply, Request, Service, ServiceError, Settings};
-use packline::store::{MasterSource, Store};
+use packline::store::Store;
 
 fn people(n: usize) -> Vec<Person> {
     (0..n)
@@ -27,10 +27,7 @@ fn people(n: usize) -> Vec<Person> {
 
 /// A store with `n` New orders, keys made with an identity file.
 fn store_with(dir: &Path, n: usize) -> Store {
-    let data = dir.join("data");
-    let key = dir.join("master.key");
-    Store::init_keys(&data, &MasterSource::IdentityFile(key), "lead", Utc::now()).unwrap();
-    let mut store = Store::open(&data).unwrap();
+    let mut store = unlocked_store(dir);
     let ps = people(n);
     let refs: Vec<&Person> = ps.iter().collect();
     imp(

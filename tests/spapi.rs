@@ -7,24 +7,9 @@ mod common;
 use age::secrecy::ExposeSecret;
 use common::*;
 use packline::amazon::client::{
-    ApiError, ConfirmItem, ConfirmShipment, Credentials, PackageDetail, RestrictedResource,
-    SearchOrders, SpApi,
+    ApiError, ConfirmItem, ConfirmShipment, PackageDetail, RestrictedResource, SearchOrders, SpApi,
 };
 use packline::domain::OrderId;
-
-fn api(m: &Marketplace) -> SpApi {
-    SpApi::new(
-        &m.url,
-        &format!("{}/auth/o2/token", m.url),
-        Credentials {
-            client_id: "training".into(),
-            client_secret: "training".to_owned().into(),
-            refresh_token: "training".to_owned().into(),
-        },
-        std::time::Duration::from_secs(5),
-    )
-    .unwrap()
-}
 
 /// A runtime, a client, and the marketplace's first page of orders.
 fn first_page(
@@ -38,7 +23,7 @@ fn first_page(
         .enable_all()
         .build()
         .unwrap();
-    let api = api(m);
+    let api = training_api(m, std::time::Duration::from_secs(5));
     let page = rt
         .block_on(api.search_orders(&SearchOrders {
             created_after: Some(chrono::Utc::now() - chrono::Duration::days(30)),

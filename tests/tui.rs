@@ -11,7 +11,6 @@ use common::*;
 use packline::domain::OrderState;
 use packline::service::client::Client;
 use packline::service::{Service, Settings};
-use packline::store::{MasterSource, Store};
 use packline::tui::action::Action;
 use packline::tui::app::{App, Screen};
 use packline::tui::keymap::Keymap;
@@ -21,17 +20,7 @@ use ratatui::backend::TestBackend;
 const LONG_NAME_BYTES: usize = 10_000;
 
 fn site(dir: &Path, people: &[Person]) -> std::sync::Arc<Service> {
-    let data = dir.join("data");
-    let key = dir.join("master.key");
-    Store::init_keys(
-        &data,
-        &MasterSource::IdentityFile(key.clone()),
-        "lead",
-        Utc::now(),
-    )
-    .unwrap();
-    let mut store = Store::open(&data).unwrap();
-    store.unlock(&MasterSource::IdentityFile(key)).unwrap();
+    let mut store = unlocked_store(dir);
     let refs: Vec<&Person> = people.iter().collect();
     imp(
         &mut store,

@@ -467,3 +467,38 @@ for r in zxingcpp.read_barcodes(Image.open(sys.argv[1]), formats=zxingcpp.Barcod
         .map(str::to_owned)
         .collect()
 }
+
+/// A new store in `dir/data`, its master identity in `dir/master.key`, unlocked.
+pub fn unlocked_store(dir: &Path) -> Store {
+    use packline::store::MasterSource;
+    let data = dir.join("data");
+    let key = dir.join("master.key");
+    Store::init_keys(
+        &data,
+        &MasterSource::IdentityFile(key.clone()),
+        "lead",
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let mut store = Store::open(&data).unwrap();
+    store.unlock(&MasterSource::IdentityFile(key)).unwrap();
+    store
+}
+
+/// The SP-API client pointed at a training marketplace (which takes any credentials).
+pub fn training_api(
+    m: &Marketplace,
+    timeout: std::time::Duration,
+) -> packline::amazon::client::SpApi {
+    packline::amazon::client::SpApi::new(
+        &m.url,
+        &format!("{}/auth/o2/token", m.url),
+        packline::amazon::client::Credentials {
+            client_id: "training".into(),
+            client_secret: "training".to_owned().into(),
+            refresh_token: "training".to_owned().into(),
+        },
+        timeout,
+    )
+    .unwrap()
+}
