@@ -135,6 +135,23 @@ async fn scan_rounds(c: &mut Client, scans: usize) -> (Vec<Duration>, usize) {
     (times, acked)
 }
 
+/// Gathers the scanners' round-trips and prints p50, p99 and how many scans went unanswered.
+async fn report(what: &str, tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>) {
+    let (mut all, mut acked) = (Vec::new(), 0);
+    for t in tasks {
+        let (times, a) = t.await.unwrap();
+        acked += a;
+        all.extend(times);
+    }
+    let sent = all.len();
+    println!(
+        "pick scan over the socket, {what}: p50 {:.2} ms, p99 {:.2} ms, {} lost of {sent}",
+        pct(&mut all, 0.5),
+        pct(&mut all, 0.99),
+        sent - acked
+    );
+}
+
 fn main() {
     if arg("--phase").as_deref() == Some("tui") {
         tui_client(Path::new(&arg("--socket").unwrap()));
@@ -228,19 +245,7 @@ fn main() {
                 scan_batches(&mut c, &batches, 100).await
             }));
         }
-        let (mut all, mut acked, mut sent) = (Vec::new(), 0, 0);
-        for t in tasks {
-            let (times, a) = t.await.unwrap();
-            sent += times.len();
-            acked += a;
-            all.extend(times);
-        }
-        println!(
-            "pick scan over the socket, 50 clients scanning at once: p50 {:.2} ms, p99 {:.2} ms, {} lost of {sent}",
-            pct(&mut all, 0.5),
-            pct(&mut all, 0.99),
-            sent - acked
-        );
+        report("50 clients scanning at once", tasks).await;
         // The same, but each picker claims its next batch as it goes (claims fsync).
         let mut tasks = Vec::new();
         for _ in 0..50 {
@@ -250,19 +255,7 @@ fn main() {
                 scan_rounds(&mut c, 100).await
             }));
         }
-        let (mut all, mut acked, mut sent) = (Vec::new(), 0, 0);
-        for t in tasks {
-            let (times, a) = t.await.unwrap();
-            sent += times.len();
-            acked += a;
-            all.extend(times);
-        }
-        println!(
-            "pick scan over the socket, 50 clients scanning and claiming batches as they go: p50 {:.2} ms, p99 {:.2} ms, {} lost of {sent}",
-            pct(&mut all, 0.5),
-            pct(&mut all, 0.99),
-            sent - acked
-        );
+        report("50 clients scanning and claiming batches as they go", tasks).await;
     });
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--phase", "tui", "--socket", socket.to_str().unwrap()])
