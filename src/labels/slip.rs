@@ -186,30 +186,13 @@ impl Slip<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::order::tests_support::order_with;
     use crate::domain::recipient::GiftMessage;
-    use crate::domain::{OrderId, OrderLine, ServiceLevel, Window};
 
     fn order() -> Order {
-        let t = chrono::Utc::now();
-        Order {
-            id: OrderId::parse("113-1234567-7654321").unwrap(),
-            marketplace_id: None,
-            created: t,
-            updated: t,
-            ship_by: Window::default(),
-            deliver_by: Window::default(),
-            service_level: ServiceLevel::Standard,
-            prime: false,
-            business: false,
-            lines: vec![OrderLine {
-                item_id: "1".into(),
-                sku: "MUG^FO~JA".into(),
-                asin: "B000000001".into(),
-                title: "Mug_with ^XA^FO50,50^FDpwned^FS".into(),
-                quantity_ordered: 2,
-                quantity_shipped: 0,
-            }],
-        }
+        let mut o = order_with("113-1234567-7654321", &[("MUG^FO~JA", 2)]);
+        o.lines[0].title = "Mug_with ^XA^FO50,50^FDpwned^FS".into();
+        o
     }
 
     #[test]
