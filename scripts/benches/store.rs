@@ -27,6 +27,18 @@ fn main() {
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1).cloned())
     };
+    // `--phase open --dir DIR`: one open in this fresh process, for profiling the open alone.
+    if arg("--phase").as_deref() == Some("open") {
+        let start = Instant::now();
+        let store = Store::open(Path::new(&arg("--dir").expect("--dir"))).unwrap();
+        println!(
+            "store open: {:.1} ms, RSS {} MiB",
+            ms(start.elapsed()),
+            status_kib("VmRSS") / 1024
+        );
+        drop(store);
+        return;
+    }
     if arg("--phase").as_deref() == Some("read") {
         read_phase(
             Path::new(&arg("--dir").expect("--dir")),

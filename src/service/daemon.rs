@@ -57,6 +57,16 @@ pub async fn run(
             let _ = tx.send(true);
         })
     };
+    // The name and SKU index database opens while the floor is already being served, so the
+    // first import or name search does not wait for it.
+    {
+        let svc = service.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = svc.with_store(|s| s.open_index()) {
+                tracing::warn!("the index database did not open (it will be retried on use): {e}");
+            }
+        });
+    }
     // Claims from before this start: their holders get the usual time to come back.
     {
         let svc = service.clone();

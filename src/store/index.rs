@@ -22,45 +22,34 @@ fn mac(key: &[u8; 32], domain: &[u8], text: &str) -> NameKey {
     out
 }
 
-/// The index entries for a name: the full folded name first, then each distinct word.
+/// The index entries for a name: one per distinct word. A name with no words (only symbols, say)
+/// gets one entry for the whole folded name instead, so it can still be found. A full-name entry
+/// next to the words would add nothing a search can use: a search matches a record when every
+/// entry of the query is among the record's, and a record whose full name equals the query has all
+/// its words too. Leaving it out keeps a third of the index out of the store.
 pub fn name_keys(key: &[u8; 32], name: &str) -> Vec<NameKey> {
     let folded = fold(name);
     if folded.is_empty() {
         return Vec::new();
     }
-    let mut out = vec![mac(key, b"full\0", &folded)];
+    let mut out: Vec<NameKey> = Vec::new();
     for t in tokens(&folded) {
         let k = mac(key, b"word\0", t);
         if !out.contains(&k) {
             out.push(k);
         }
     }
+    if out.is_empty() {
+        out.push(mac(key, b"full\0", &folded));
+    }
     out
 }
 
-/// What a name search looks for: the whole query as a full name, and its words (all of which must
-/// match for a word match).
-pub struct NameQuery {
-    pub full: NameKey,
-    pub words: Vec<NameKey>,
-}
-
-pub fn query(key: &[u8; 32], text: &str) -> Option<NameQuery> {
-    let folded = fold(text);
-    if folded.is_empty() {
-        return None;
-    }
-    let mut words = Vec::new();
-    for t in tokens(&folded) {
-        let k = mac(key, b"word\0", t);
-        if !words.contains(&k) {
-            words.push(k);
-        }
-    }
-    Some(NameQuery {
-        full: mac(key, b"full\0", &folded),
-        words,
-    })
+/// What a name search looks for: the entries of the query text, every one of which a matching
+/// record must have. `None` for a query with nothing to search by.
+pub fn query(key: &[u8; 32], text: &str) -> Option<Vec<NameKey>> {
+    let keys = name_keys(key, text);
+    (!keys.is_empty()).then_some(keys)
 }
 
 #[cfg(test)]
@@ -74,8 +63,13 @@ mod tests {
         assert_eq!(name_keys(&k1, "JOHN  Smith"), name_keys(&k1, "john smith"));
         assert_ne!(name_keys(&k1, "john smith"), name_keys(&k2, "john smith"));
         let q = query(&k1, "Smith").unwrap();
-        assert!(name_keys(&k1, "John Smith").contains(&q.words[0]));
-        assert_eq!(name_keys(&k1, "John Smith").len(), 3);
+        assert!(name_keys(&k1, "John Smith").contains(&q[0]));
+        assert_eq!(name_keys(&k1, "John Smith Smith").len(), 2);
         assert!(query(&k1, " \u{200B} ").is_none());
+        // A name of symbols only is found by the whole of it, and only by it.
+        let symbols = name_keys(&k1, "\u{2603}\u{2603}");
+        assert_eq!(symbols.len(), 1);
+        assert_eq!(query(&k1, "\u{2603}\u{2603}").unwrap(), symbols);
+        assert_ne!(query(&k1, "\u{2603}").unwrap(), symbols);
     }
 }

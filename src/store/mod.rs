@@ -6,6 +6,7 @@
 //! flushed before the call returns.
 
 pub mod audit;
+mod derived;
 pub mod floor;
 pub mod index;
 pub mod queue;
@@ -117,13 +118,12 @@ fn abort<T>(e: Error) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(e))
 }
 
-/// The sled trees. Amazon-sourced data lives under `amazon/`.
+/// The sled trees. Amazon-sourced data lives under `amazon/`. The name and SKU indexes live in a
+/// database of their own (`derived`).
 struct Trees {
     orders: sled::Tree,
     recipients: sled::Tree,
     queue: sled::Tree,
-    sku: sled::Tree,
-    names: sled::Tree,
     epochs: sled::Tree,
     pending_index: sled::Tree,
     exceptions: sled::Tree,
@@ -139,8 +139,6 @@ impl Trees {
             orders: db.open_tree("amazon/orders")?,
             recipients: db.open_tree("amazon/recipients")?,
             queue: db.open_tree("queue")?,
-            sku: db.open_tree("sku")?,
-            names: db.open_tree("names")?,
             epochs: db.open_tree("epochs")?,
             pending_index: db.open_tree("pending_index")?,
             exceptions: db.open_tree("exceptions")?,
@@ -156,8 +154,6 @@ struct Tx<'a> {
     orders: &'a TransactionalTree,
     recipients: &'a TransactionalTree,
     queue: &'a TransactionalTree,
-    sku: &'a TransactionalTree,
-    names: &'a TransactionalTree,
     epochs: &'a TransactionalTree,
     pending_index: &'a TransactionalTree,
     exceptions: &'a TransactionalTree,
@@ -220,6 +216,8 @@ pub struct ExceptionNote {
 pub struct Store {
     db: sled::Db,
     t: Trees,
+    /// The name and SKU indexes, opened on first use.
+    derived: derived::Lazy,
     keyring: Keyring,
     data_dir: PathBuf,
 }
@@ -301,6 +299,7 @@ impl Store {
         Ok(Store {
             db,
             t,
+            derived: derived::Lazy::default(),
             keyring,
             data_dir: data_dir.to_owned(),
         })
@@ -314,9 +313,18 @@ impl Store {
         let Store {
             db,
             t,
+            mut derived,
             keyring,
             data_dir,
         } = self;
+        // The index database, when it was used, gets the same treatment; it stays closed after,
+        // until it is needed again.
+        if let Some(d) = derived.take() {
+            d.flush()?;
+            drop(d);
+            drop(open_sled(&data_dir, derived::DIR, 0)?);
+            drop(open_sled(&data_dir, derived::DIR, 0)?);
+        }
         drop(t);
         db.flush()?;
         drop(db);
@@ -328,9 +336,33 @@ impl Store {
         Ok(Store {
             db,
             t,
+            derived,
             keyring,
             data_dir,
         })
+    }
+
+    /// The name and SKU index database, opened on first use, and rebuilt from the main store
+    /// when it is new, was cut short while being built, or was removed.
+    fn derived(&self) -> Result<&derived::Derived, Error> {
+        self.derived.get(&self.data_dir, |d| {
+            if d.is_complete()? {
+                return Ok(());
+            }
+            tracing::info!("building the index database from the store");
+            d.rebuild(&self.db, &self.t.orders, &self.t.recipients)
+        })
+    }
+
+    /// Opens the index database now rather than at the first name search or import: the daemon
+    /// calls this once it is serving, so no one waits for it later.
+    pub fn open_index(&self) -> Result<(), Error> {
+        self.derived().map(|_| ())
+    }
+
+    /// Whether the index database has been opened.
+    pub fn index_is_open(&self) -> bool {
+        self.derived.is_open()
     }
 
     pub fn keyring(&self) -> &Keyring {
@@ -357,8 +389,6 @@ impl Store {
             &t.orders,
             &t.recipients,
             &t.queue,
-            &t.sku,
-            &t.names,
             &t.epochs,
             &t.pending_index,
             &t.exceptions,
@@ -366,13 +396,11 @@ impl Store {
             &t.meta,
             &t.floor,
         )
-            .transaction(|(o, r, q, s, n, e, p, x, a, m, fl)| {
+            .transaction(|(o, r, q, e, p, x, a, m, fl)| {
                 f(&Tx {
                     orders: o,
                     recipients: r,
                     queue: q,
-                    sku: s,
-                    names: n,
                     epochs: e,
                     pending_index: p,
                     exceptions: x,
@@ -405,6 +433,7 @@ impl Store {
 
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<(), Error> {
+        self.derived.flush()?;
         self.db.flush()?;
         Ok(())
     }
@@ -504,12 +533,19 @@ impl Store {
                 self.store_new(&fresh)?;
             }
             if !known.is_empty() {
+                let mut ops = derived::IndexOps::default();
+                for p in &known {
+                    self.plan_index(p, &mut ops)?;
+                }
+                let d = self.derived()?;
+                ops.write_additions(d)?;
                 self.transact(|tx| {
                     for p in &known {
                         apply_plan(tx, p, user, now)?;
                     }
                     Ok(())
                 })?;
+                ops.write_removals(d)?;
             }
         }
         if counts.new + counts.updated + counts.cancelled > 0 {
@@ -529,12 +565,12 @@ impl Store {
         Ok(counts)
     }
 
-    /// Writes orders the store has never seen: per-tree batches, the order record last.
+    /// Writes orders the store has never seen: their index entries first (durably), then
+    /// per-tree batches, the order record last.
     fn store_new(&self, plans: &[ImportPlan]) -> Result<(), Error> {
+        let mut ops = derived::IndexOps::default();
         let mut recipients = sled::Batch::default();
-        let mut names = sled::Batch::default();
         let mut pending = sled::Batch::default();
-        let mut sku = sled::Batch::default();
         let mut queue = sled::Batch::default();
         let mut orders = sled::Batch::default();
         for p in plans {
@@ -544,9 +580,7 @@ impl Store {
                 match &s.names {
                     Some(keys) => {
                         recipients.insert(id, slot(&s.envelope, keys));
-                        for k in keys {
-                            names.insert(name_entry(k, id.as_bytes()), &[]);
-                        }
+                        ops.add_names(id.as_bytes(), keys.iter().map(|k| &k[..]));
                     }
                     None => {
                         recipients.insert(id, s.envelope.as_slice());
@@ -554,18 +588,37 @@ impl Store {
                     }
                 }
             }
-            for (s, qty) in units_by_sku(&rec.order) {
-                sku.insert(sku_key(s, id), &qty.to_be_bytes());
-            }
+            ops.add_lines(&rec.order);
             queue.insert(queue_key(rec), &[]);
             orders.insert(id, encode_record(rec));
         }
+        ops.write_additions(self.derived()?)?;
         self.t.recipients.apply_batch(recipients)?;
-        self.t.names.apply_batch(names)?;
         self.t.pending_index.apply_batch(pending)?;
-        self.t.sku.apply_batch(sku)?;
         self.t.queue.apply_batch(queue)?;
         self.t.orders.apply_batch(orders)?;
+        Ok(())
+    }
+
+    /// The index entries a known order's import changes: SKU entries when its lines changed,
+    /// name entries when it is re-sealed. The store is held exclusively during an import, so the
+    /// slot read here is the one the transaction replaces.
+    fn plan_index(&self, p: &ImportPlan, ops: &mut derived::IndexOps) -> Result<(), Error> {
+        let id = p.record.order.id.as_str();
+        match &p.old {
+            Some(old) => ops.change_lines(&old.order, &p.record.order),
+            None => ops.add_lines(&p.record.order),
+        }
+        if let Some(s) = &p.sealed {
+            if (p.old.is_some() || p.leftover_slot)
+                && let Some(old) = self.t.recipients.get(id)?
+            {
+                ops.remove_names(id.as_bytes(), &old);
+            }
+            if let Some(names) = &s.names {
+                ops.add_names(id.as_bytes(), names.iter().map(|k| &k[..]));
+            }
+        }
         Ok(())
     }
 
@@ -772,30 +825,35 @@ impl Store {
             });
         }
         self.index_pending()?;
-        let ids_for = |k: &index::NameKey| -> Result<BTreeSet<Vec<u8>>, Error> {
-            self.t
-                .names
-                .scan_prefix(k)
-                .keys()
-                .map(|r| Ok(r?.get(index::NAME_KEY_LEN..).unwrap_or_default().to_vec()))
-                .collect()
-        };
+        let names = &self.derived()?.names;
         let mut found = BTreeSet::new();
         // Records are indexed under the key of the epoch they are sealed in: ask every epoch.
         for (_, key) in self.keyring.index_keys().unwrap_or_default() {
             let Some(q) = index::query(key, text) else {
                 break;
             };
-            found.extend(ids_for(&q.full)?);
-            let mut words: Option<BTreeSet<Vec<u8>>> = None;
-            for w in &q.words {
-                let ids = ids_for(w)?;
-                words = Some(match words {
-                    None => ids,
-                    Some(acc) => acc.intersection(&ids).cloned().collect(),
+            // The orders under every entry of the query...
+            let mut ids: Option<BTreeSet<Vec<u8>>> = None;
+            for k in &q {
+                let under: BTreeSet<Vec<u8>> = names
+                    .scan_prefix(k)
+                    .keys()
+                    .map(|e| Ok(derived::name_entry_id(&e?).to_vec()))
+                    .collect::<Result<_, Error>>()?;
+                ids = Some(match ids {
+                    None => under,
+                    Some(acc) => acc.intersection(&under).cloned().collect(),
                 });
             }
-            found.extend(words.unwrap_or_default());
+            // ...whose sealed slot still lists them all: this passes over entries a crash left
+            // stale (see `derived`).
+            for id in ids.unwrap_or_default() {
+                if let Some(v) = self.t.recipients.get(&id)?
+                    && q.iter().all(|k| slot_names(&v).any(|n| n == k))
+                {
+                    found.insert(id);
+                }
+            }
         }
         self.record_audit(&audit::Record {
             at: now,
@@ -855,14 +913,17 @@ impl Store {
                 };
                 work.push((id.clone(), slot_value));
             }
+            let mut ops = derived::IndexOps::default();
+            for (id, slot_value) in &work {
+                if let Some(v) = slot_value {
+                    ops.add_names(id, slot_names(v));
+                }
+            }
+            ops.write_additions(self.derived()?)?;
             self.transact(|tx| {
                 for (id, slot_value) in &work {
                     tx.pending_index.remove(id)?;
                     if let Some(v) = slot_value {
-                        let names: Vec<index::NameKey> = slot_names(v)
-                            .map(|n| n.try_into().expect("whole index keys"))
-                            .collect();
-                        set_names(tx, id, &names)?;
                         tx.recipients.insert(id, v.as_slice())?;
                     }
                 }
@@ -934,20 +995,17 @@ fn apply_plan(tx: &Tx<'_>, p: &ImportPlan, user: &str, now: DateTime<Utc>) -> Tx
     if let Some(s) = &p.sealed {
         // Only a known order (or a crash's leftover) can have a slot already.
         if p.old.is_some() || p.leftover_slot {
-            if let Some(old) = tx.recipients.get(id)? {
-                clear_names(tx, id.as_bytes(), &old)?;
-                if let Some(old_epoch) = seal::envelope_epoch(&old)
-                    && old_epoch != s.epoch
-                {
-                    tx.epochs.insert(epoch_key(old_epoch, id), &[])?;
-                }
+            if let Some(old) = tx.recipients.get(id)?
+                && let Some(old_epoch) = seal::envelope_epoch(&old)
+                && old_epoch != s.epoch
+            {
+                tx.epochs.insert(epoch_key(old_epoch, id), &[])?;
             }
             tx.pending_index.remove(id)?;
         }
         match &s.names {
             Some(names) => {
                 tx.recipients.insert(id, slot(&s.envelope, names))?;
-                set_names(tx, id.as_bytes(), names)?;
             }
             None => {
                 tx.recipients.insert(id, s.envelope.as_slice())?;
@@ -1045,43 +1103,15 @@ fn step(
     Ok(rec)
 }
 
-/// Writes a record and keeps the queue and SKU indexes in step with it.
+/// Writes a record and keeps the queue index in step with it. (The SKU index, in the index
+/// database, changes only when Amazon changes an order's lines: see `plan_index`.)
 fn write_record(tx: &Tx<'_>, old: Option<&OrderRecord>, rec: &OrderRecord) -> TxResult<()> {
     let id = rec.order.id.as_str();
     if let Some(old) = old {
         tx.queue.remove(queue_key(old))?;
-        for l in &old.order.lines {
-            tx.sku.remove(sku_key(&l.sku, id))?;
-        }
     }
     tx.queue.insert(queue_key(rec), &[])?;
-    for (s, qty) in units_by_sku(&rec.order) {
-        tx.sku.insert(sku_key(s, id), &qty.to_be_bytes())?;
-    }
     tx.orders.insert(id, encode_record(rec))?;
-    Ok(())
-}
-
-/// A name index key: the blind-index key, then the order id.
-fn name_entry(name: &[u8], id: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(name.len() + id.len());
-    k.extend_from_slice(name);
-    k.extend_from_slice(id);
-    k
-}
-
-fn set_names(tx: &Tx<'_>, id: &[u8], names: &[index::NameKey]) -> TxResult<()> {
-    for n in names {
-        tx.names.insert(name_entry(n, id), &[])?;
-    }
-    Ok(())
-}
-
-/// Removes the name index entries listed in a recipient slot.
-fn clear_names(tx: &Tx<'_>, id: &[u8], slot_value: &[u8]) -> TxResult<()> {
-    for n in slot_names(slot_value) {
-        tx.names.remove(name_entry(n, id))?;
-    }
     Ok(())
 }
 
@@ -1096,34 +1126,9 @@ fn queue_key(rec: &OrderRecord) -> Vec<u8> {
     k
 }
 
-/// Units per SKU in an order: two lines of one SKU make one index entry with their sum.
-fn units_by_sku(order: &crate::domain::Order) -> std::collections::BTreeMap<&str, u32> {
-    let mut m = std::collections::BTreeMap::new();
-    for l in &order.lines {
-        let n: &mut u32 = m.entry(l.sku.as_str()).or_default();
-        *n = n.saturating_add(l.quantity_ordered);
-    }
-    m
-}
-
 /// The order id in a queue key.
 fn queue_id(key: &[u8]) -> &[u8] {
     key.get(9..).unwrap_or_default()
-}
-
-/// The order id in a SKU key (SKUs never hold a NUL; the parser refuses them).
-fn sku_id(key: &[u8]) -> &[u8] {
-    key.iter()
-        .position(|b| *b == 0)
-        .map_or(&[][..], |i| &key[i + 1..])
-}
-
-fn sku_key(sku: &str, id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(sku.len() + 1 + id.len());
-    k.extend_from_slice(sku.as_bytes());
-    k.push(0);
-    k.extend_from_slice(id.as_bytes());
-    k
 }
 
 fn epoch_key(epoch: u32, id: &str) -> Vec<u8> {
@@ -1179,10 +1184,17 @@ fn lock_busy(e: &std::io::Error) -> bool {
 }
 
 fn open_db(data_dir: &Path) -> Result<sled::Db, Error> {
-    let path = data_dir.join(DB_DIR);
-    let config = sled::Config::new()
-        .path(&path)
-        .cache_capacity(128 * 1024 * 1024);
+    open_sled(data_dir, DB_DIR, 128 * 1024 * 1024)
+}
+
+/// Opens one of the store's sled databases: `dir` inside the data directory, with a page cache of
+/// `cache` bytes (sled's default when 0).
+fn open_sled(data_dir: &Path, dir: &str, cache: u64) -> Result<sled::Db, Error> {
+    let path = data_dir.join(dir);
+    let mut config = sled::Config::new().path(&path);
+    if cache > 0 {
+        config = config.cache_capacity(cache);
+    }
     // sled releases its file lock when the last of its threads lets go of a closed database,
     // a moment after the close: a reopen in the same process (checkpoint) waits for that.
     let mut waited = std::time::Duration::ZERO;

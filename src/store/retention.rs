@@ -19,9 +19,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Months, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::derived::{IndexOps, name_entry_id, sku_id};
 use super::{
-    Error, ExceptionNote, Store, TxResult, audit, clear_names, decode_record, encode_record,
-    epoch_key, index, seal, set_names, sku_id, slot, slot_envelope,
+    Error, ExceptionNote, Store, TxResult, audit, decode_record, encode_record, epoch_key, index,
+    seal, slot, slot_envelope, slot_names,
 };
 use crate::domain::{OrderRecord, OrderState};
 
@@ -159,25 +160,22 @@ impl Store {
             }
         }
         for chunk in actions.chunks(BATCH) {
-            let (destroyed, deleted, notes) = self.transact(|tx| {
-                let (mut destroyed, mut deleted, mut notes) = (0u64, 0u64, 0u64);
+            let (slots, deleted, notes) = self.transact(|tx| {
+                let (mut slots, mut deleted, mut notes) = (Vec::new(), 0u64, 0u64);
                 for a in chunk {
                     let (rec, delete) = match a {
                         Action::DropRecipient(r) => (r, false),
                         Action::DeleteOrder(r) => (r, true),
                     };
                     let id = rec.order.id.as_str();
-                    if drop_recipient(tx, id)? {
-                        destroyed += 1;
+                    if let Some(slot) = drop_recipient(tx, id)? {
+                        slots.push((id, slot));
                     }
                     if delete {
                         tx.orders.remove(id)?;
                         super::floor::forget(tx, id)?;
                         super::shipping::forget(tx, id)?;
                         tx.queue.remove(super::queue_key(rec))?;
-                        for l in &rec.order.lines {
-                            tx.sku.remove(super::sku_key(&l.sku, id))?;
-                        }
                         if let Some(v) = tx.exceptions.remove(id)? {
                             notes += serde_json::from_slice::<Vec<ExceptionNote>>(&v)
                                 .map_or(1, |n| n.len() as u64);
@@ -190,9 +188,20 @@ impl Store {
                         tx.orders.insert(id, encode_record(&next))?;
                     }
                 }
-                Ok((destroyed, deleted, notes))
+                Ok((slots, deleted, notes))
             })?;
-            report.recipients_destroyed += destroyed;
+            // The index entries go after the change that made them stale.
+            let mut ops = IndexOps::default();
+            for (id, slot) in &slots {
+                ops.remove_names(id.as_bytes(), slot);
+            }
+            for a in chunk {
+                if let Action::DeleteOrder(rec) = a {
+                    ops.remove_lines(&rec.order);
+                }
+            }
+            ops.write_removals(self.derived()?)?;
+            report.recipients_destroyed += slots.len() as u64;
             report.orders_deleted += deleted;
             report.exception_notes_deleted += notes;
         }
@@ -374,10 +383,15 @@ impl Store {
             received.insert(home);
             moves.push((id.clone(), value.to_vec(), slot(&sealed, &names), names));
         }
+        let mut ops = IndexOps::default();
+        for (id, old, _, names) in &moves {
+            ops.remove_names(id.as_bytes(), old);
+            ops.add_names(id.as_bytes(), names.iter().map(|k| &k[..]));
+        }
+        let d = self.derived()?;
+        ops.write_additions(d)?;
         self.transact(|tx| {
-            for (id, old, new, names) in &moves {
-                clear_names(tx, id.as_bytes(), old)?;
-                set_names(tx, id.as_bytes(), names)?;
+            for (id, _, new, names) in &moves {
                 if names.is_empty() {
                     // No index key to hand: index it at the next unlock instead of never.
                     tx.pending_index.insert(id.as_str(), &[])?;
@@ -387,6 +401,7 @@ impl Store {
             }
             Ok(())
         })?;
+        ops.write_removals(d)?;
         Ok((moves.len() as u64, stayed))
     }
 }
@@ -418,9 +433,11 @@ impl Store {
                 queue.push(k);
             }
         }
-        // A SKU entry is stale when its order is gone or no longer has a line of that SKU.
+        // A SKU entry is stale when its order is gone or no longer has a line of that SKU; a name
+        // entry, when its order's sealed slot no longer lists it.
+        let d = self.derived()?;
         let mut sku = Vec::new();
-        for k in self.t.sku.iter().keys() {
+        for k in d.sku.iter().keys() {
             let k = k?;
             let id = sku_id(&k);
             let sku_part = k
@@ -439,14 +456,34 @@ impl Store {
                 sku.push(k);
             }
         }
-        report.orphans_removed += (slots.len() + pending.len() + queue.len() + sku.len()) as u64;
+        let mut names = Vec::new();
+        for k in d.names.iter().keys() {
+            let k = k?;
+            let listed = match self.t.recipients.get(name_entry_id(&k))? {
+                Some(v) => slot_names(&v).any(|n| Some(n) == k.get(..index::NAME_KEY_LEN)),
+                None => false,
+            };
+            if !listed {
+                names.push(k);
+            }
+        }
+        report.orphans_removed +=
+            (slots.len() + pending.len() + queue.len() + sku.len() + names.len()) as u64;
         for chunk in slots.chunks(BATCH) {
-            self.transact(|tx| {
+            let gone = self.transact(|tx| {
+                let mut gone = Vec::new();
                 for id in chunk {
-                    drop_recipient(tx, id)?;
+                    if let Some(slot) = drop_recipient(tx, id)? {
+                        gone.push((id, slot));
+                    }
                 }
-                Ok(())
+                Ok(gone)
             })?;
+            let mut ops = IndexOps::default();
+            for (id, slot) in &gone {
+                ops.remove_names(id.as_bytes(), slot);
+            }
+            ops.write_removals(d)?;
         }
         for k in pending {
             self.t.pending_index.remove(k)?;
@@ -455,30 +492,29 @@ impl Store {
             self.t.queue.remove(k)?;
         }
         for k in sku {
-            self.t.sku.remove(k)?;
+            d.sku.remove(k)?;
+        }
+        for k in names {
+            d.names.remove(k)?;
         }
         Ok(())
     }
 }
 
-/// Deletes an order's sealed recipient and its name index entries; marks its epoch entry gone.
-fn drop_recipient(tx: &super::Tx<'_>, id: &str) -> TxResult<bool> {
+/// Deletes an order's sealed recipient and marks its epoch entry gone. Returns the slot deleted,
+/// whose name index entries the caller removes once the transaction has committed.
+fn drop_recipient(tx: &super::Tx<'_>, id: &str) -> TxResult<Option<sled::IVec>> {
     tx.pending_index.remove(id)?;
     // A bought label carries the address: it goes with the recipient, and its epoch is marked
     // so stale copies in sled's log are shredded with it.
     if let Some(epoch) = super::shipping::drop_label(tx, id)? {
         tx.epochs.insert(epoch_key(epoch, id), &[])?;
     }
-    match tx.recipients.remove(id)? {
-        Some(value) => {
-            clear_names(tx, id.as_bytes(), &value)?;
-            if let Some(epoch) = seal::envelope_epoch(&value) {
-                tx.epochs.insert(epoch_key(epoch, id), &[])?;
-            }
-            Ok(true)
-        }
-        None => Ok(false),
+    let removed = tx.recipients.remove(id)?;
+    if let Some(epoch) = removed.as_deref().and_then(seal::envelope_epoch) {
+        tx.epochs.insert(epoch_key(epoch, id), &[])?;
     }
+    Ok(removed)
 }
 
 fn split_epoch_key(k: &[u8]) -> Result<(u32, String), Error> {
