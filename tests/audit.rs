@@ -45,7 +45,7 @@ fn verify_after(site: &Site, name: &str, tamper: impl FnOnce(&sled::Tree)) -> (b
     let copy = site.dir.path().join(name);
     copy_dir(&site.data, &copy);
     {
-        let db = sled::open(copy.join("db")).unwrap();
+        let db = packline::store::raw_db(&copy).unwrap();
         let audit = db.open_tree("audit").unwrap();
         tamper(&audit);
         db.flush().unwrap();
@@ -70,7 +70,7 @@ fn audit_entries_hold_no_personal_data_and_name_the_reason() {
     assert!(!db_files.is_empty());
     let copy = site.dir.path().join("peek");
     copy_dir(&site.data, &copy);
-    let db = sled::open(copy.join("db")).unwrap();
+    let db = packline::store::raw_db(&copy).unwrap();
     let entries: Vec<serde_json::Value> = db
         .open_tree("audit")
         .unwrap()

@@ -373,7 +373,7 @@ fn reimport_is_idempotent_and_cancellation_closes_the_order() {
         site.ok(&["audit", "verify"])
             .starts_with("audit log intact")
     );
-    let db = sled::open(site.data.join("db")).unwrap();
+    let db = packline::store::raw_db(&site.data).unwrap();
     let cancels: Vec<serde_json::Value> = db
         .open_tree("audit")
         .unwrap()

@@ -145,7 +145,7 @@ fn a_wiped_audit_log_stops_appends() {
         assert_eq!(store.verify_audit().unwrap(), 2);
     }
     {
-        let db = sled::open(data.join("db")).unwrap();
+        let db = packline::store::raw_db(&data).unwrap();
         db.open_tree("audit").unwrap().clear().unwrap();
         db.open_tree("meta").unwrap().remove(b"audit_head").unwrap();
         db.flush().unwrap();
@@ -329,7 +329,7 @@ fn reimport_after_a_crash_replaces_the_leftover_slot() {
     }
     {
         // Simulate the crash: the order record (written last) never reached disk.
-        let db = sled::open(data.join("db")).unwrap();
+        let db = packline::store::raw_db(&data).unwrap();
         db.open_tree("amazon/orders")
             .unwrap()
             .remove(x.order_id.as_bytes())
@@ -368,7 +368,7 @@ fn an_interrupted_keys_init_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(data.join("db")).unwrap();
-    drop(sled::open(data.join("db")).unwrap());
+    drop(packline::store::raw_db(&data).unwrap());
     let key = dir.path().join("master.key");
     packline::store::Keyring::init(
         &data,

@@ -475,7 +475,7 @@ fn the_daemon_enforces_roles_for_each_os_user() {
 
     let store = Store::open(&site.data).unwrap();
     drop(store);
-    let db = sled::open(site.data.join("db")).unwrap();
+    let db = packline::store::raw_db(&site.data).unwrap();
     let entries: Vec<serde_json::Value> = db
         .open_tree("audit")
         .unwrap()

@@ -1187,6 +1187,12 @@ fn open_db(data_dir: &Path) -> Result<sled::Db, Error> {
     open_sled(data_dir, DB_DIR, 128 * 1024 * 1024)
 }
 
+/// The main sled database of the store in `data_dir`, opened with the settings packline uses,
+/// for tests and repair tools that inspect (or damage, on purpose) what is on disk.
+pub fn raw_db(data_dir: &Path) -> Result<sled::Db, Error> {
+    open_sled(data_dir, DB_DIR, 0)
+}
+
 /// Opens one of the store's sled databases: `dir` inside the data directory, with a page cache of
 /// `cache` bytes (sled's default when 0).
 fn open_sled(data_dir: &Path, dir: &str, cache: u64) -> Result<sled::Db, Error> {
