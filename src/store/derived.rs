@@ -297,6 +297,24 @@ mod tests {
         (dir, store)
     }
 
+    /// A store holding order A for Alice Smith, `mugs` MUG units; its index closed until that
+    /// import needed it.
+    fn site_with_alice(mugs: u32) -> (tempfile::TempDir, Store) {
+        let (dir, mut store) = site();
+        assert!(
+            !store.index_is_open(),
+            "opening the store left the index closed"
+        );
+        store
+            .import(
+                vec![order(A, "Alice Smith", &[("MUG", mugs)], 0)],
+                "lead",
+                now(),
+            )
+            .unwrap();
+        (dir, store)
+    }
+
     /// An unshipped order for `name`, its copy at Amazon last changed `minutes` after `now()`.
     fn order(id: &str, name: &str, skus: &[(&str, u32)], minutes: i64) -> ImportedOrder {
         let mut order = order_with(id, skus);
@@ -346,18 +364,7 @@ mod tests {
 
     #[test]
     fn the_index_opens_on_first_use_and_follows_changes() {
-        let (_dir, mut store) = site();
-        assert!(
-            !store.index_is_open(),
-            "opening the store left the index closed"
-        );
-        store
-            .import(
-                vec![order(A, "Alice Smith", &[("MUG", 2)], 0)],
-                "lead",
-                now(),
-            )
-            .unwrap();
+        let (_dir, mut store) = site_with_alice(2);
         assert!(store.index_is_open());
         assert_eq!(entries(&store, A), (2, vec![("MUG".into(), 2)]));
         assert_eq!(found(&mut store, "alice SMITH"), [A]);
@@ -393,14 +400,7 @@ mod tests {
 
     #[test]
     fn entries_a_crash_left_stale_never_match_and_retention_sweeps_them() {
-        let (_dir, mut store) = site();
-        store
-            .import(
-                vec![order(A, "Alice Smith", &[("MUG", 1)], 0)],
-                "lead",
-                now(),
-            )
-            .unwrap();
+        let (_dir, mut store) = site_with_alice(1);
         // What a crash after writing the additions of a change that never committed leaves: an
         // entry for a name the order does not have, and one for a SKU it does not hold.
         let (epoch, _) = store.keyring.current_epoch(now()).unwrap();
@@ -421,14 +421,7 @@ mod tests {
 
     #[test]
     fn a_missing_index_is_rebuilt_from_the_main_store() {
-        let (dir, mut store) = site();
-        store
-            .import(
-                vec![order(A, "Alice Smith", &[("MUG", 1)], 0)],
-                "lead",
-                now(),
-            )
-            .unwrap();
+        let (dir, mut store) = site_with_alice(1);
         let data = dir.path().join("data");
         drop(store);
         // The index database is lost; an earlier version's index tree sits in the main one.

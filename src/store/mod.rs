@@ -1,5 +1,6 @@
-//! The sealed order store: sled trees for orders and their indexes, recipients sealed with `age`
-//! under key epochs, the blind name index, retention and the audit log.
+//! The sealed order store: sled trees for orders and their queue index, recipients sealed with
+//! `age` under key epochs, the blind name index and the SKU index (in a second sled database,
+//! `derived`), retention and the audit log.
 //!
 //! This module owns every byte packline keeps on disk. It must never write a recipient in the
 //! clear, and every state change is one sled transaction that appends its audit entry and is
