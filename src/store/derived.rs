@@ -421,7 +421,7 @@ mod tests {
 
     #[test]
     fn a_missing_index_is_rebuilt_from_the_main_store() {
-        let (dir, mut store) = site_with_alice(1);
+        let (dir, store) = site_with_alice(1);
         let data = dir.path().join("data");
         drop(store);
         // The index database is lost; an earlier version's index tree sits in the main one.
