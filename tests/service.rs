@@ -472,6 +472,9 @@ fn the_daemon_enforces_roles_for_each_os_user() {
     let status = daemon.child.wait().unwrap();
     assert!(status.success(), "daemon exit: {status:?}");
     assert!(!daemon.socket.exists());
+    // It checkpointed the store on the way out, so the next start replays nothing.
+    let log = std::fs::read_to_string(&site.log).unwrap();
+    assert!(log.contains("checkpoint at shutdown"), "{log}");
 
     let store = Store::open(&site.data).unwrap();
     drop(store);

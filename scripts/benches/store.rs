@@ -45,11 +45,18 @@ fn main() {
         );
         return;
     }
-    // `--phase touch --dir DIR`: opens the store, writes one audit entry, closes: what a CLI
-    // command that writes leaves for the next open to replay.
-    if arg("--phase").as_deref() == Some("touch") {
-        let store = Store::open(Path::new(&arg("--dir").expect("--dir"))).unwrap();
-        store.record_refusal("bench", "touch", "benchmark").unwrap();
+    // `--phase day --dir DIR [--orders N]`: what a day of work leaves for the next open to
+    // replay: opens the store, imports N (default 2,000) orders new to it, closes without the
+    // checkpoint a bulk import ends with.
+    if arg("--phase").as_deref() == Some("day") {
+        let mut store = Store::open(Path::new(&arg("--dir").expect("--dir"))).unwrap();
+        let n: usize = arg("--orders").map_or(2_000, |s| s.parse().expect("--orders N"));
+        let mut generator = OrderGenerator::new(Utc::now().timestamp() as u64, Utc::now());
+        for _ in 0..n.div_ceil(PAGE) {
+            let page = serde_json::to_vec(&generator.page(PAGE)).unwrap();
+            let orders = parse_search_orders(&page, "bench").unwrap().orders;
+            store.import(orders, "bench", Utc::now()).unwrap();
+        }
         return;
     }
     if arg("--phase").as_deref() == Some("read") {

@@ -272,6 +272,12 @@ impl Service {
         r
     }
 
+    /// The store back, once this service is the last handle to itself (the daemon, shutting
+    /// down); the service otherwise.
+    pub fn into_store(self: Arc<Self>) -> Result<Store, Arc<Self>> {
+        Arc::try_unwrap(self).map(|s| s.store.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// Runs `f` with shared access to the store (reads, and changes that are transactions).
     pub fn with_store<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
         f(&self.read())
