@@ -26,7 +26,7 @@ fn mac(key: &[u8; 32], domain: &[u8], text: &str) -> NameKey {
 /// gets one entry for the whole folded name instead, so it can still be found. A full-name entry
 /// next to the words would add nothing a search can use: a search matches a record when every
 /// entry of the query is among the record's, and a record whose full name equals the query has all
-/// its words too. Leaving it out keeps a third of the index out of the store.
+/// its words too. Leaving it out keeps about a third of the name index out of the store.
 pub fn name_keys(key: &[u8; 32], name: &str) -> Vec<NameKey> {
     let folded = fold(name);
     if folded.is_empty() {
