@@ -328,11 +328,16 @@ fn reimport_after_a_crash_replaces_the_leftover_slot() {
         );
     }
     {
-        // Simulate the crash: the order record (written last) never reached disk.
+        // Simulate the crash: the order record (written last) never reached disk, and the
+        // import's mark of a change under way stayed.
         let db = packline::store::raw_db(&data).unwrap();
         db.open_tree("amazon/orders")
             .unwrap()
             .remove(x.order_id.as_bytes())
+            .unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert(b"unsettled", &[])
             .unwrap();
         db.flush().unwrap();
     }

@@ -412,10 +412,23 @@ mod tests {
         ops.write_additions(store.derived().unwrap()).unwrap();
         assert!(found(&mut store, "Bob Jones").is_empty());
         assert_eq!(found(&mut store, "Alice"), [A]);
+        // Changes that finished leave no mark, and a purge then reads no further than it must.
+        assert!(!store.unsettled().unwrap());
+        let r = store
+            .purge(RetentionPolicy::default(), now(), "lead", now())
+            .unwrap();
+        assert_eq!(r.orphans_removed, 0, "{r:?}");
+        // The crashed change left its mark: the next purge sweeps.
+        store
+            .t
+            .meta
+            .insert(super::super::META_UNSETTLED, &[])
+            .unwrap();
         let r = store
             .purge(RetentionPolicy::default(), now(), "lead", now())
             .unwrap();
         assert_eq!(r.orphans_removed, 3, "{r:?}");
+        assert!(!store.unsettled().unwrap());
         assert_eq!(entries(&store, A), (2, vec![("MUG".into(), 1)]));
     }
 

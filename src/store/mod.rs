@@ -164,6 +164,10 @@ struct Tx<'a> {
 }
 
 const META_MASTER: &[u8] = b"master_recipient";
+/// Present while a change made of several steps (an import, indexing after an unlock, a purge) is
+/// under way, and after one that a crash or an error cut short: the next purge then looks for
+/// what it left behind. See `Store::in_steps`.
+const META_UNSETTLED: &[u8] = b"unsettled";
 
 // A recipient slot (the value in `amazon/recipients`) is the sealed envelope followed by the
 // order's blind-index keys (16 bytes each), so the index entries can be removed without
@@ -219,6 +223,8 @@ pub struct Store {
     t: Trees,
     /// The name and SKU indexes, opened on first use.
     derived: derived::Lazy,
+    /// How many changes of several steps are under way (they nest: a purge re-seals).
+    steps: usize,
     keyring: Keyring,
     data_dir: PathBuf,
 }
@@ -301,6 +307,7 @@ impl Store {
             db,
             t,
             derived: derived::Lazy::default(),
+            steps: 0,
             keyring,
             data_dir: data_dir.to_owned(),
         })
@@ -315,6 +322,7 @@ impl Store {
             db,
             t,
             mut derived,
+            steps,
             keyring,
             data_dir,
         } = self;
@@ -338,6 +346,7 @@ impl Store {
             db,
             t,
             derived,
+            steps,
             keyring,
             data_dir,
         })
@@ -359,6 +368,31 @@ impl Store {
     /// calls this once it is serving, so no one waits for it later.
     pub fn open_index(&self) -> Result<(), Error> {
         self.derived().map(|_| ())
+    }
+
+    /// Runs a change made of several steps that a crash could leave half done (new orders are
+    /// written tree by tree; index entries are added before the main change and removed after
+    /// it): it is marked in the store, durably, before the first step, and unmarked once the last
+    /// one succeeds. A purge looks for leftovers only when it finds the mark, rather than reading
+    /// the whole store every day.
+    fn in_steps<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R, Error>) -> Result<R, Error> {
+        if self.steps == 0 {
+            self.t.meta.insert(META_UNSETTLED, &[])?;
+            self.db.flush()?;
+        }
+        self.steps += 1;
+        let r = f(self);
+        self.steps -= 1;
+        if r.is_ok() && self.steps == 0 {
+            // Not flushed: should a crash lose this, the next purge merely looks in vain.
+            self.t.meta.remove(META_UNSETTLED)?;
+        }
+        r
+    }
+
+    /// Whether a change of several steps was cut short (or is under way).
+    fn unsettled(&self) -> Result<bool, Error> {
+        Ok(self.t.meta.contains_key(META_UNSETTLED)?)
     }
 
     /// Whether the index database has been opened.
@@ -493,6 +527,15 @@ impl Store {
     /// stored; the next import of those orders rewrites them whole, readers skip them, and purge
     /// removes any that remain.
     pub fn import(
+        &mut self,
+        orders: Vec<ImportedOrder>,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts, Error> {
+        self.in_steps(|s| s.import_steps(orders, user, now))
+    }
+
+    fn import_steps(
         &mut self,
         orders: Vec<ImportedOrder>,
         user: &str,
@@ -877,9 +920,13 @@ impl Store {
     /// record that cannot be opened (its epoch shredded, or damaged) is dropped from the waiting
     /// list with a warning: it can never be indexed, and must not block every later unlock.
     pub fn index_pending(&mut self) -> Result<u64, Error> {
-        if !self.keyring.is_unlocked() {
+        if !self.keyring.is_unlocked() || self.t.pending_index.is_empty() {
             return Ok(0);
         }
+        self.in_steps(Self::index_pending_steps)
+    }
+
+    fn index_pending_steps(&mut self) -> Result<u64, Error> {
         let mut done = 0;
         loop {
             let batch: Vec<sled::IVec> = self

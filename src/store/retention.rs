@@ -94,7 +94,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<PurgeReport, Error> {
         let mut report = PurgeReport::default();
-        let outcome = self.purge_steps(policy, as_of, now, &mut report);
+        let sweep = self.unsettled();
+        let outcome = sweep.and_then(|sweep| {
+            self.in_steps(|s| s.purge_steps(policy, as_of, now, sweep, &mut report))
+        });
         // The audit entry records what was done, also when a later step failed.
         let reason = format!(
             "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
@@ -127,11 +130,14 @@ impl Store {
         policy: RetentionPolicy,
         as_of: DateTime<Utc>,
         now: DateTime<Utc>,
+        sweep: bool,
         report: &mut PurgeReport,
     ) -> Result<(), Error> {
         self.purge_orders(policy, as_of, report)?;
         self.purge_exception_notes(as_of, report)?;
-        self.remove_orphans(report)?;
+        if sweep {
+            self.remove_orphans(report)?;
+        }
         self.shred_epochs(policy, now, report)
     }
 
@@ -407,9 +413,10 @@ impl Store {
 }
 
 impl Store {
-    /// Removes what an import cut short by a crash may have left: sealed recipients, pending
-    /// marks, queue and SKU entries of orders that were never stored. A sealed recipient without
-    /// its order would otherwise never meet a retention clock.
+    /// Removes what a change cut short by a crash or an error may have left (the purge calls this
+    /// only when such a change is marked): sealed recipients, pending marks, queue and SKU entries
+    /// of orders that were never stored, and index entries a change added or left behind. A
+    /// sealed recipient without its order would otherwise never meet a retention clock.
     fn remove_orphans(&mut self, report: &mut PurgeReport) -> Result<(), Error> {
         let missing = |id: &[u8]| -> Result<bool, Error> { Ok(!self.t.orders.contains_key(id)?) };
         let mut slots = Vec::new();
