@@ -10,7 +10,8 @@
 //! flushed *before* the change of the main store that needs them, removals *after* it commits. A
 //! crash in between leaves at most a stale entry, never a missing one, and a stale entry is
 //! harmless: a name search keeps only the orders whose sealed slot still lists every key it looked
-//! for, and retention sweeps stale entries away.
+//! for, and the purge after a change that was cut short sweeps stale entries away (the store
+//! marks such changes while they run: `Store::in_steps`).
 
 use std::collections::HashSet;
 use std::path::Path;
