@@ -70,14 +70,7 @@ fn audit_entries_hold_no_personal_data_and_name_the_reason() {
     assert!(!db_files.is_empty());
     let copy = site.dir.path().join("peek");
     copy_dir(&site.data, &copy);
-    let db = packline::store::raw_db(&copy).unwrap();
-    let entries: Vec<serde_json::Value> = db
-        .open_tree("audit")
-        .unwrap()
-        .iter()
-        .values()
-        .map(|v| serde_json::from_slice(&v.unwrap()).unwrap())
-        .collect();
+    let entries = audit_entries(&copy);
     let actions: Vec<&str> = entries
         .iter()
         .map(|e| e["action"].as_str().unwrap())

@@ -373,14 +373,9 @@ fn reimport_is_idempotent_and_cancellation_closes_the_order() {
         site.ok(&["audit", "verify"])
             .starts_with("audit log intact")
     );
-    let db = packline::store::raw_db(&site.data).unwrap();
-    let cancels: Vec<serde_json::Value> = db
-        .open_tree("audit")
-        .unwrap()
-        .iter()
-        .values()
-        .map(|v| serde_json::from_slice(&v.unwrap()).unwrap())
-        .filter(|e: &serde_json::Value| e["action"] == "cancel")
+    let cancels: Vec<serde_json::Value> = audit_entries(&site.data)
+        .into_iter()
+        .filter(|e| e["action"] == "cancel")
         .collect();
     assert_eq!(cancels.len(), 1);
     assert_eq!(cancels[0]["order"], "111-0000006-0000002");

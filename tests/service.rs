@@ -478,14 +478,7 @@ fn the_daemon_enforces_roles_for_each_os_user() {
 
     let store = Store::open(&site.data).unwrap();
     drop(store);
-    let db = packline::store::raw_db(&site.data).unwrap();
-    let entries: Vec<serde_json::Value> = db
-        .open_tree("audit")
-        .unwrap()
-        .iter()
-        .values()
-        .map(|v| serde_json::from_slice(&v.unwrap()).unwrap())
-        .collect();
+    let entries = audit_entries(&site.data);
     let refused = entries
         .iter()
         .find(|e| e["action"] == "refused:connect")

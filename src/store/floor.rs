@@ -241,17 +241,7 @@ impl Store {
             let reason = format!("batch {batch_id} from {} to {to}", batch.holder);
             batch.holder = to.to_owned();
             tx.floor.insert(batch_key(batch_id), encode(&batch))?;
-            super::audit::append(
-                tx.audit,
-                tx.meta,
-                &super::audit::Record {
-                    at: now,
-                    user: by,
-                    action: "reassign",
-                    order: None,
-                    reason: Some(&reason),
-                },
-            )?;
+            super::audit_in(tx, by, "reassign", None, Some(&reason), now)?;
             Ok(batch)
         })?;
         self.flush()?;

@@ -1066,18 +1066,31 @@ fn apply_plan(tx: &Tx<'_>, p: &ImportPlan, user: &str, now: DateTime<Utc>) -> Tx
             Event::Cancel => "cancelled at Amazon",
             _ => "shipped outside packline, per Amazon",
         };
-        audit::append(
-            tx.audit,
-            tx.meta,
-            &audit::Record {
-                at: now,
-                user,
-                action: e.name(),
-                order: Some(id),
-                reason: Some(reason),
-            },
-        )?;
+        audit_in(tx, user, e.name(), Some(id), Some(reason), now)?;
     }
+    Ok(())
+}
+
+/// Appends an audit entry inside a transaction: it commits (or not) with the change it records.
+fn audit_in(
+    tx: &Tx<'_>,
+    user: &str,
+    action: &str,
+    order: Option<&str>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> TxResult<()> {
+    audit::append(
+        tx.audit,
+        tx.meta,
+        &audit::Record {
+            at: now,
+            user,
+            action,
+            order,
+            reason,
+        },
+    )?;
     Ok(())
 }
 
@@ -1137,17 +1150,7 @@ fn step(
         });
     }
     write_record(tx, Some(&old), &rec)?;
-    audit::append(
-        tx.audit,
-        tx.meta,
-        &audit::Record {
-            at: now,
-            user,
-            action: event.name(),
-            order: Some(id.as_str()),
-            reason,
-        },
-    )?;
+    audit_in(tx, user, event.name(), Some(id.as_str()), reason, now)?;
     Ok(rec)
 }
 

@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Error, Store, Tx, TxResult, abort, audit, exception_step, step};
+use super::{Error, Store, Tx, TxResult, abort, audit_in, exception_step, step};
 use crate::domain::{Carrier, Event, OrderId, OrderRecord, OrderState, TrackingNumber};
 
 const SHIPMENT: u8 = b's';
@@ -213,18 +213,7 @@ fn note(
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> TxResult<()> {
-    audit::append(
-        tx.audit,
-        tx.meta,
-        &audit::Record {
-            at: now,
-            user,
-            action,
-            order: Some(id.as_str()),
-            reason,
-        },
-    )?;
-    Ok(())
+    audit_in(tx, user, action, Some(id.as_str()), reason, now)
 }
 
 /// Puts something a lead must see on an order: an exception with the note when the order can

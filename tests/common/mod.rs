@@ -149,6 +149,18 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Every audit entry of the store in `data`, read straight from disk, oldest first.
+pub fn audit_entries(data: &Path) -> Vec<Value> {
+    packline::store::raw_db(data)
+        .unwrap()
+        .open_tree("audit")
+        .unwrap()
+        .iter()
+        .values()
+        .map(|v| serde_json::from_slice(&v.unwrap()).unwrap())
+        .collect()
+}
+
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
