@@ -77,6 +77,15 @@ fn whoami() -> String {
         .map_or("root".into(), |u| u.name)
 }
 
+/// Asks the service to buy a label for `order` with the cheapest service that arrives in time.
+async fn buy_label(c: &mut Client, order: &OrderId) -> Result<Reply, ServiceError> {
+    c.call(Request::BuyLabel {
+        order: order.to_string(),
+        service: None,
+    })
+    .await
+}
+
 /// Claims one order, picks and packs it through the service; its id.
 async fn pack_one(c: &mut Client) -> OrderId {
     let Reply::Batch { batch: Some(b) } =
@@ -196,15 +205,7 @@ async fn buy_once_print_byte_identical_and_close_the_day() {
         .fold(f64::INFINITY, f64::min);
     assert_eq!(offers[0].amount, cheapest_on_time);
 
-    let Reply::Shipment { shipment } = f
-        .client
-        .call(Request::BuyLabel {
-            order: order.to_string(),
-            service: None,
-        })
-        .await
-        .unwrap()
-    else {
+    let Reply::Shipment { shipment } = buy_label(&mut f.client, &order).await.unwrap() else {
         panic!()
     };
     assert_eq!(shipment.state, ShipmentState::Bought);
@@ -213,13 +214,7 @@ async fn buy_once_print_byte_identical_and_close_the_day() {
         Some(offers[0].service_id.as_str())
     );
     assert_eq!(state(&f, &order), OrderState::Labelled);
-    let again = f
-        .client
-        .call(Request::BuyLabel {
-            order: order.to_string(),
-            service: None,
-        })
-        .await;
+    let again = buy_label(&mut f.client, &order).await;
     assert!(matches!(again, Err(ServiceError::Conflict(_))), "{again:?}");
     assert_eq!(count(&f.market, "createShipment"), 1);
 
@@ -267,13 +262,7 @@ async fn a_lost_purchase_answer_raises_an_exception_and_is_never_sent_again() {
     let mut f = floor(None).await;
     let order = pack_one(&mut f.client).await;
     http(&f.market, "POST", "/_training/faults/createShipment/500");
-    let r = f
-        .client
-        .call(Request::BuyLabel {
-            order: order.to_string(),
-            service: None,
-        })
-        .await;
+    let r = buy_label(&mut f.client, &order).await;
     let Err(ServiceError::Conflict(msg)) = r else {
         panic!("{r:?}")
     };
@@ -292,13 +281,7 @@ async fn a_lost_purchase_answer_raises_an_exception_and_is_never_sent_again() {
         })
         .await
         .unwrap();
-    let again = f
-        .client
-        .call(Request::BuyLabel {
-            order: order.to_string(),
-            service: None,
-        })
-        .await;
+    let again = buy_label(&mut f.client, &order).await;
     assert!(
         matches!(&again, Err(ServiceError::Invalid(m)) if m.contains("never bought twice")),
         "{again:?}"
@@ -315,13 +298,7 @@ async fn a_throttled_purchase_is_bought_once_and_a_void_puts_the_order_back() {
     let mut f = floor(None).await;
     let order = pack_one(&mut f.client).await;
     http(&f.market, "POST", "/_training/faults/createShipment/429");
-    f.client
-        .call(Request::BuyLabel {
-            order: order.to_string(),
-            service: None,
-        })
-        .await
-        .unwrap();
+    buy_label(&mut f.client, &order).await.unwrap();
     let bought = request_log(&f.market)
         .iter()
         .filter(|r| r["operation"] == "createShipment" && r["status"] == 200)
@@ -604,13 +581,7 @@ async fn an_interrupted_purchase_or_own_carrier_shipment_blocks_a_purchase_until
         s.begin_own_carrier(&order, &carrier, &tracking, "sam", Utc::now())
             .unwrap();
     });
-    let buy = f
-        .client
-        .call(Request::BuyLabel {
-            order: order.to_string(),
-            service: None,
-        })
-        .await;
+    let buy = buy_label(&mut f.client, &order).await;
     assert!(
         matches!(&buy, Err(ServiceError::Invalid(m)) if m.contains("confirming already")),
         "{buy:?}"
@@ -646,13 +617,7 @@ async fn an_interrupted_purchase_or_own_carrier_shipment_blocks_a_purchase_until
         })
         .await
         .unwrap();
-    f.client
-        .call(Request::BuyLabel {
-            order: second.to_string(),
-            service: None,
-        })
-        .await
-        .unwrap();
+    buy_label(&mut f.client, &second).await.unwrap();
     assert_eq!(state(&f, &second), OrderState::Labelled);
     assert_eq!(count(&f.market, "createShipment"), 1);
 }

@@ -94,12 +94,20 @@ fn box_for(order: &ImportedOrder, format: Option<LabelFormat>) -> ShipmentReques
     }
 }
 
-fn buy(details: ShipmentRequestDetails, service: &ShippingService) -> CreateShipment {
+/// A purchase naming the service only, without an offer id from getEligibleShipmentServices.
+fn by_service(details: ShipmentRequestDetails, service_id: &str) -> CreateShipment {
     CreateShipment {
         shipment_request_details: details,
-        shipping_service_id: service.shipping_service_id.clone(),
-        shipping_service_offer_id: Some(service.shipping_service_offer_id.clone()),
+        shipping_service_id: service_id.into(),
+        shipping_service_offer_id: None,
         hazmat_type: None,
+    }
+}
+
+fn buy(details: ShipmentRequestDetails, service: &ShippingService) -> CreateShipment {
+    CreateShipment {
+        shipping_service_offer_id: Some(service.shipping_service_offer_id.clone()),
+        ..by_service(details, &service.shipping_service_id)
     }
 }
 
@@ -401,12 +409,7 @@ fn amazons_refusals_are_typed_errors_naming_the_operation_and_code() {
     let mut unknown = box_for(&order, None);
     unknown.amazon_order_id = "999-0000000-0000000".into();
     let err = rt
-        .block_on(api.create_shipment(&CreateShipment {
-            shipment_request_details: unknown,
-            shipping_service_id: "UPS_PTP_GND".into(),
-            shipping_service_offer_id: None,
-            hazmat_type: None,
-        }))
+        .block_on(api.create_shipment(&by_service(unknown, "UPS_PTP_GND")))
         .unwrap_err();
     assert_status(&err, "createShipment", 404, "NotFound");
 
@@ -419,22 +422,18 @@ fn amazons_refusals_are_typed_errors_naming_the_operation_and_code() {
     assert!(err.to_string().contains("not in the order"), "{err}");
 
     let err = rt
-        .block_on(api.create_shipment(&CreateShipment {
-            shipment_request_details: box_for(&order, Some(LabelFormat::Zpl300)),
-            shipping_service_id: "UPS_PTP_GND".into(),
-            shipping_service_offer_id: None,
-            hazmat_type: None,
-        }))
+        .block_on(api.create_shipment(&by_service(
+            box_for(&order, Some(LabelFormat::Zpl300)),
+            "UPS_PTP_GND",
+        )))
         .unwrap_err();
     assert_status(&err, "createShipment", 400, "InvalidInput");
     assert!(err.to_string().contains("label format"), "{err}");
 
     let err = rt
         .block_on(api.create_shipment(&CreateShipment {
-            shipment_request_details: box_for(&order, None),
-            shipping_service_id: "UPS_PTP_GND".into(),
             shipping_service_offer_id: Some("forged".into()),
-            hazmat_type: None,
+            ..by_service(box_for(&order, None), "UPS_PTP_GND")
         }))
         .unwrap_err();
     assert_status(&err, "createShipment", 400, "InvalidInput");
@@ -504,12 +503,10 @@ fn a_purchase_whose_outcome_is_unknown_is_never_resent() {
             .block_on(api.get_order(&OrderId::parse(&id).unwrap()))
             .unwrap();
         let err = rt
-            .block_on(api.create_shipment(&CreateShipment {
-                shipment_request_details: box_for(&order, Some(LabelFormat::Zpl203)),
-                shipping_service_id: "UPS_PTP_GND".into(),
-                shipping_service_offer_id: None,
-                hazmat_type: None,
-            }))
+            .block_on(api.create_shipment(&by_service(
+                box_for(&order, Some(LabelFormat::Zpl203)),
+                "UPS_PTP_GND",
+            )))
             .unwrap_err();
         assert!(
             matches!(
@@ -552,12 +549,7 @@ fn a_void_whose_answer_was_lost_comes_back_voided() {
         .block_on(api.get_order(&OrderId::parse(&id).unwrap()))
         .unwrap();
     let shipment = rt
-        .block_on(api.create_shipment(&CreateShipment {
-            shipment_request_details: box_for(&order, None),
-            shipping_service_id: "UPS_PTP_GND".into(),
-            shipping_service_offer_id: None,
-            hazmat_type: None,
-        }))
+        .block_on(api.create_shipment(&by_service(box_for(&order, None), "UPS_PTP_GND")))
         .unwrap();
     // The training control: the next cancelShipment answer comes too late.
     http(&m, "POST", "/_training/faults/cancelShipment/timeout");
@@ -625,12 +617,7 @@ fn a_throttled_purchase_is_sent_again_and_bought_once() {
         assert_eq!(status, 400);
     }
     let shipment = rt
-        .block_on(api.create_shipment(&CreateShipment {
-            shipment_request_details: box_for(&order, None),
-            shipping_service_id: "USPS_PTP_GA".into(),
-            shipping_service_offer_id: None,
-            hazmat_type: None,
-        }))
+        .block_on(api.create_shipment(&by_service(box_for(&order, None), "USPS_PTP_GA")))
         .unwrap();
     assert_eq!(shipment.status, ShipmentStatus::Purchased);
     // Without a format asked for, the training marketplace's default is PNG.

@@ -207,6 +207,14 @@ async fn bad_frames_close_that_connection_only() {
     assert_eq!(queue_count(&mut good, OrderState::New).await, 3);
 }
 
+async fn pick_scan(c: &mut Client, batch: u64, code: &str) -> Result<Reply, ServiceError> {
+    c.call(Request::PickScan {
+        batch,
+        code: code.into(),
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
     let dir = tempfile::tempdir().unwrap();
@@ -216,30 +224,15 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
     else {
         panic!("no batch")
     };
-    let wrong = c
-        .call(Request::PickScan {
-            batch: b.id,
-            code: "NOT-A-SKU".into(),
-        })
-        .await;
+    let wrong = pick_scan(&mut c, b.id, "NOT-A-SKU").await;
     assert!(
         matches!(wrong, Err(ServiceError::WrongScan { .. })),
         "{wrong:?}"
     );
     for _ in 0..2 {
-        c.call(Request::PickScan {
-            batch: b.id,
-            code: "SKU-HOSTILE".into(),
-        })
-        .await
-        .unwrap();
+        pick_scan(&mut c, b.id, "SKU-HOSTILE").await.unwrap();
     }
-    let extra = c
-        .call(Request::PickScan {
-            batch: b.id,
-            code: "SKU-HOSTILE".into(),
-        })
-        .await;
+    let extra = pick_scan(&mut c, b.id, "SKU-HOSTILE").await;
     assert!(
         matches!(extra, Err(ServiceError::WrongScan { .. })),
         "{extra:?}"
