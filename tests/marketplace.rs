@@ -16,24 +16,6 @@ fn validator(definition: &str) -> jsonschema::Validator {
     validator_in(MODEL, definition)
 }
 
-fn validator_in(model: &str, definition: &str) -> jsonschema::Validator {
-    let model: Value = serde_json::from_str(model).unwrap();
-    let schema = json!({
-        "$ref": format!("#/definitions/{definition}"),
-        "definitions": model["definitions"],
-    });
-    jsonschema::draft4::new(&schema).unwrap()
-}
-
-fn assert_valid(v: &jsonschema::Validator, body: &str, what: &str) {
-    let value: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: {e}: {body}"));
-    let errors: Vec<String> = v
-        .iter_errors(&value)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{what}: {errors:?}");
-}
-
 #[test]
 fn responses_validate_against_the_official_schemas() {
     let m = marketplace(250, "1000");

@@ -635,21 +635,7 @@ fn a_throttled_purchase_is_sent_again_and_bought_once() {
 
 /// A validator for one definition of the Merchant Fulfillment model.
 fn validator(definition: &str) -> jsonschema::Validator {
-    let model: Value = serde_json::from_str(MODEL).unwrap();
-    let schema = json!({
-        "$ref": format!("#/definitions/{definition}"),
-        "definitions": model["definitions"],
-    });
-    jsonschema::draft4::new(&schema).unwrap()
-}
-
-fn assert_valid(v: &jsonschema::Validator, body: &str, what: &str) {
-    let value: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: {e}: {body}"));
-    let errors: Vec<String> = v
-        .iter_errors(&value)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{what}: {errors:?}");
+    validator_in(MODEL, definition)
 }
 
 #[test]

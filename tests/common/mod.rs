@@ -149,6 +149,26 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A validator for one definition of an official SP-API model (Swagger 2.0, so draft 4).
+pub fn validator_in(model: &str, definition: &str) -> jsonschema::Validator {
+    let model: Value = serde_json::from_str(model).unwrap();
+    let schema = json!({
+        "$ref": format!("#/definitions/{definition}"),
+        "definitions": model["definitions"],
+    });
+    jsonschema::draft4::new(&schema).unwrap()
+}
+
+/// Asserts that `body` is JSON the validator accepts, naming `what` and every violation.
+pub fn assert_valid(v: &jsonschema::Validator, body: &str, what: &str) {
+    let value: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: {e}: {body}"));
+    let errors: Vec<String> = v
+        .iter_errors(&value)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{what}: {errors:?}");
+}
+
 /// Every audit entry of the store in `data`, read straight from disk, oldest first.
 pub fn audit_entries(data: &Path) -> Vec<Value> {
     packline::store::raw_db(data)
