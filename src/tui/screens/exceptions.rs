@@ -87,11 +87,7 @@ impl ExceptionsScreen {
             if !small {
                 cells.insert(1, clean(&e.raised_by, 12));
             }
-            let style = if i == self.selected {
-                theme.selected()
-            } else {
-                Default::default()
-            };
+            let style = theme.row(i == self.selected);
             Row::new(cells).style(style)
         });
         let widths: Vec<Constraint> = if small {

@@ -90,11 +90,7 @@ impl LabelScreen {
                 cells.push(r.order.ship_by_key().format("%m-%d %H:%M").to_string());
                 cells.push(clean(r.recipient_mask.as_deref().unwrap_or("-"), 16));
             }
-            let style = if i == self.selected {
-                theme.selected()
-            } else {
-                Default::default()
-            };
+            let style = theme.row(i == self.selected);
             Row::new(cells).style(style)
         });
         let widths: Vec<Constraint> = if small {
@@ -114,9 +110,7 @@ impl LabelScreen {
             } else {
                 theme.dim()
             };
-            if i == self.offer {
-                style = style.patch(theme.selected());
-            }
+            style = style.patch(theme.row(i == self.offer));
             Row::new(vec![
                 clean(&o.carrier, 8),
                 clean(&o.service, if small { 14 } else { 30 }),

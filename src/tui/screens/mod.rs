@@ -67,6 +67,15 @@ impl Theme {
         Style::default().add_modifier(Modifier::REVERSED)
     }
 
+    /// A list row's style: reversed when it is the selected one.
+    pub fn row(&self, selected: bool) -> Style {
+        if selected {
+            self.selected()
+        } else {
+            Style::default()
+        }
+    }
+
     pub fn dim(&self) -> Style {
         if self.color {
             Style::default().fg(Color::DarkGray)

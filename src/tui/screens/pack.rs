@@ -83,11 +83,7 @@ impl PackScreen {
                 hint,
             );
             let rows = self.waiting.iter().enumerate().map(|(i, r)| {
-                let style = if i == self.selected {
-                    theme.selected()
-                } else {
-                    Default::default()
-                };
+                let style = theme.row(i == self.selected);
                 Row::new(vec![
                     clean(r.order.id.as_str(), 19),
                     format!("{} unit(s)", r.order.units()),

@@ -156,9 +156,7 @@ impl PickScreen {
             } else {
                 Default::default()
             };
-            if i == self.selected {
-                style = style.patch(theme.selected());
-            }
+            style = style.patch(theme.row(i == self.selected));
             Row::new(vec![
                 l.bin
                     .as_deref()

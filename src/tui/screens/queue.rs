@@ -100,9 +100,7 @@ impl QueueScreen {
             } else {
                 Default::default()
             };
-            if i == self.selected {
-                style = style.patch(theme.selected());
-            }
+            style = style.patch(theme.row(i == self.selected));
             Row::new(cells).style(style)
         });
         let widths: Vec<Constraint> = if compact {
