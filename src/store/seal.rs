@@ -434,15 +434,7 @@ impl Keyring {
 
     /// Opens a sealed recipient. Needs the keyring unlocked and the epoch not shredded.
     pub fn open(&self, envelope: &[u8], action: &'static str) -> Result<Recipient, Error> {
-        let (epoch, ciphertext) = parse_envelope(envelope).ok_or(Error::CorruptRecord)?;
-        let unlocked = self.unlocked.as_ref().ok_or(Error::Locked { action })?;
-        let secret = unlocked
-            .epochs
-            .get(&epoch)
-            .ok_or(Error::EpochShredded { epoch })?;
-        let plain = Zeroizing::new(
-            age::decrypt(&secret.identity, ciphertext).map_err(|_| Error::CorruptRecord)?,
-        );
+        let plain = self.open_plain(envelope, action)?;
         match plain.split_first() {
             Some((&PLAINTEXT_FORMAT, rest)) => {
                 postcard::from_bytes(rest).map_err(|_| Error::CorruptRecord)
@@ -467,15 +459,7 @@ impl Keyring {
         envelope: &[u8],
         action: &'static str,
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let (epoch, ciphertext) = parse_envelope(envelope).ok_or(Error::CorruptRecord)?;
-        let unlocked = self.unlocked.as_ref().ok_or(Error::Locked { action })?;
-        let secret = unlocked
-            .epochs
-            .get(&epoch)
-            .ok_or(Error::EpochShredded { epoch })?;
-        let mut plain = Zeroizing::new(
-            age::decrypt(&secret.identity, ciphertext).map_err(|_| Error::CorruptRecord)?,
-        );
+        let mut plain = self.open_plain(envelope, action)?;
         match plain.first() {
             Some(&DOCUMENT_FORMAT) => {
                 plain.remove(0);
@@ -483,6 +467,23 @@ impl Keyring {
             }
             _ => Err(Error::CorruptRecord),
         }
+    }
+
+    /// Decrypts an envelope (a format byte, then what was sealed) with its epoch's secret.
+    fn open_plain(
+        &self,
+        envelope: &[u8],
+        action: &'static str,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let (epoch, ciphertext) = parse_envelope(envelope).ok_or(Error::CorruptRecord)?;
+        let unlocked = self.unlocked.as_ref().ok_or(Error::Locked { action })?;
+        let secret = unlocked
+            .epochs
+            .get(&epoch)
+            .ok_or(Error::EpochShredded { epoch })?;
+        Ok(Zeroizing::new(
+            age::decrypt(&secret.identity, ciphertext).map_err(|_| Error::CorruptRecord)?,
+        ))
     }
 
     /// The blind-index key of an epoch, when unlocked and the epoch is live.
