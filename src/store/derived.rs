@@ -80,6 +80,7 @@ impl Lazy {
         self.cell.take()
     }
 
+    #[cfg(test)]
     pub fn is_open(&self) -> bool {
         self.cell.get().is_some()
     }

@@ -396,7 +396,8 @@ impl Store {
     }
 
     /// Whether the index database has been opened.
-    pub fn index_is_open(&self) -> bool {
+    #[cfg(test)]
+    fn index_is_open(&self) -> bool {
         self.derived.is_open()
     }
 
