@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-const MODEL: &str = include_str!("../../shared/spapi-models/orders_2026-01-01.json");
-const TOKENS: &str = include_str!("../../shared/spapi-models/tokens_2021-03-01.json");
+const MODEL: &str = include_str!("spapi-models/orders_2026-01-01.json");
+const TOKENS: &str = include_str!("spapi-models/tokens_2021-03-01.json");
 
 /// A validator for one definition of the Orders model (Swagger 2.0 schemas are JSON Schema
 /// draft 4 with `#/definitions/…` references).

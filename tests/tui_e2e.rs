@@ -1,6 +1,9 @@
 //! The real binary in a real terminal (tmux): `packline demo`, claim a batch, pick it by typing
 //! scans, pack one order by scans, quit, and the terminal is restored.
 
+mod common;
+
+use common::{Tool, have};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -70,8 +73,7 @@ fn lines_with_counts(screen: &str) -> Vec<(String, u32)> {
 
 #[test]
 fn demo_pick_and_pack_one_order_by_scans_then_quit() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        println!("skipped: tmux is not installed (scripts/test installs it)");
+    if !have(&[Tool::Tmux]) {
         return;
     }
     let home = tempfile::tempdir().unwrap();

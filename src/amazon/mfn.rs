@@ -816,7 +816,7 @@ impl SpApi {
 mod tests {
     use super::*;
 
-    const MODEL: &str = include_str!("../../../shared/spapi-models/merchantFulfillmentV0.json");
+    const MODEL: &str = include_str!("../../tests/spapi-models/merchantFulfillmentV0.json");
 
     fn sandbox_response(path: &str, method: &str) -> Vec<serde_json::Value> {
         let model: serde_json::Value = serde_json::from_str(MODEL).unwrap();

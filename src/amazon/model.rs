@@ -377,7 +377,7 @@ struct RawGiftOption {
 mod tests {
     use super::*;
 
-    const MODEL: &str = include_str!("../../../shared/spapi-models/orders_2026-01-01.json");
+    const MODEL: &str = include_str!("../../tests/spapi-models/orders_2026-01-01.json");
 
     /// The response examples in the official model parse, with every field packline keeps.
     #[test]

@@ -11,6 +11,10 @@ use packline::domain::{Event, OrderId};
 use packline::store::Store;
 use serde_json::{Value, json};
 
+pub mod tools;
+#[allow(unused_imports)] // not every test binary needs a tool
+pub use tools::{Tool, have};
+
 pub struct Site {
     pub dir: tempfile::TempDir,
     pub data: PathBuf,
@@ -469,7 +473,8 @@ pub fn request_log(m: &Marketplace) -> Vec<serde_json::Value> {
     serde_json::from_str(&http(m, "GET", "/_training/requests")).unwrap()
 }
 
-/// The Code 128 barcodes an independent decoder (PyPI zxing-cpp) reads in an image file.
+/// The Code 128 barcodes an independent decoder (PyPI zxing-cpp) reads in an image file; the
+/// caller checks `have(&[Tool::Zxing])` first.
 pub fn zxing_read(image: &std::path::Path) -> Vec<String> {
     const SCRIPT: &str = r#"
 import sys
@@ -486,10 +491,10 @@ for r in zxingcpp.read_barcodes(Image.open(sys.argv[1]), formats=zxingcpp.Barcod
         .args(["-c", SCRIPT])
         .arg(image)
         .output()
-        .expect("python3 runs");
+        .expect("python3 runs (check have(&[Tool::Zxing]) first)");
     assert!(
         out.status.success(),
-        "the barcode decoder is missing: run scripts/test (it installs them) or `python3 -m pip install zxing-cpp pillow`: {}{}",
+        "the barcode decoder failed (check have(&[Tool::Zxing]) first): {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
