@@ -16,7 +16,7 @@ use chrono::Utc;
 use common::*;
 use packline::domain::{OrderId, OrderState};
 use packline::service::client::Client;
-use packline::service::{Reply, Request, Service, ServiceError, Settings};
+use packline::service::{Service, ServiceError, Settings, ops};
 use packline::store::Store;
 
 fn people(n: usize) -> Vec<Person> {
@@ -73,19 +73,16 @@ async fn serve(dir: &Path, n: usize, claim_timeout: Duration) -> Served {
 }
 
 async fn queue_count(c: &mut Client, state: OrderState) -> usize {
-    match c
-        .call(Request::Queue {
-            state: Some(state),
-            search: None,
-            offset: 0,
-            limit: 500,
-        })
-        .await
-        .unwrap()
-    {
-        Reply::Queue(p) => p.rows.len(),
-        other => panic!("unexpected {other:?}"),
-    }
+    c.call(ops::Queue {
+        state: Some(state),
+        search: None,
+        offset: 0,
+        limit: 500,
+    })
+    .await
+    .unwrap()
+    .rows
+    .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -96,11 +93,9 @@ async fn twenty_clients_claiming_at_once_never_get_the_same_order() {
     for _ in 0..20 {
         let socket = s.socket.clone();
         tasks.push(tokio::spawn(async move {
-            let mut c = Client::connect(&socket).await.unwrap();
-            match c.call(Request::ClaimBatch { size: Some(3) }).await.unwrap() {
-                Reply::Batch { batch } => batch.map(|b| b.orders).unwrap_or_default(),
-                other => panic!("unexpected {other:?}"),
-            }
+            let c = Client::connect(&socket).await.unwrap();
+            let batch = c.call(ops::ClaimBatch { size: Some(3) }).await.unwrap();
+            batch.map(|b| b.orders).unwrap_or_default()
         }));
     }
     let mut all = Vec::new();
@@ -124,9 +119,9 @@ async fn a_disconnected_clients_batch_goes_back_after_the_timeout() {
     let s = serve(dir.path(), 5, Duration::from_millis(300)).await;
     let mut watcher = Client::connect(&s.socket).await.unwrap();
     {
-        let mut picker = Client::connect(&s.socket).await.unwrap();
-        let Reply::Batch { batch: Some(b) } = picker
-            .call(Request::ClaimBatch { size: Some(2) })
+        let picker = Client::connect(&s.socket).await.unwrap();
+        let Some(b) = picker
+            .call(ops::ClaimBatch { size: Some(2) })
             .await
             .unwrap()
         else {
@@ -207,8 +202,12 @@ async fn bad_frames_close_that_connection_only() {
     assert_eq!(queue_count(&mut good, OrderState::New).await, 3);
 }
 
-async fn pick_scan(c: &mut Client, batch: u64, code: &str) -> Result<Reply, ServiceError> {
-    c.call(Request::PickScan {
+async fn pick_scan(
+    c: &mut Client,
+    batch: u64,
+    code: &str,
+) -> Result<ops::PickScanned, ServiceError> {
+    c.call(ops::PickScan {
         batch,
         code: code.into(),
     })
@@ -220,8 +219,7 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
     let dir = tempfile::tempdir().unwrap();
     let s = serve(dir.path(), 1, Duration::from_secs(300)).await;
     let mut c = Client::connect(&s.socket).await.unwrap();
-    let Reply::Batch { batch: Some(b) } = c.call(Request::ClaimBatch { size: None }).await.unwrap()
-    else {
+    let Some(b) = c.call(ops::ClaimBatch { size: None }).await.unwrap() else {
         panic!("no batch")
     };
     let wrong = pick_scan(&mut c, b.id, "NOT-A-SKU").await;
@@ -237,15 +235,15 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
         matches!(extra, Err(ServiceError::WrongScan { .. })),
         "{extra:?}"
     );
-    c.call(Request::FinishPick { batch: b.id }).await.unwrap();
+    c.call(ops::FinishPick { batch: b.id }).await.unwrap();
     let order = b.orders[0].to_string();
-    c.call(Request::PackStart {
+    c.call(ops::PackStart {
         order: order.clone(),
     })
     .await
     .unwrap();
     let early = c
-        .call(Request::PackFinish {
+        .call(ops::PackFinish {
             order: order.clone(),
             box_name: "S 20x15x10".into(),
             weight_g: 900,
@@ -253,24 +251,21 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
         .await;
     assert!(matches!(early, Err(ServiceError::Conflict(_))), "{early:?}");
     for _ in 0..2 {
-        c.call(Request::PackScan {
+        c.call(ops::PackScan {
             order: order.clone(),
             code: "b0hostile1".into(),
         })
         .await
         .unwrap();
     }
-    let Reply::Packed { order: rec } = c
-        .call(Request::PackFinish {
+    let rec = c
+        .call(ops::PackFinish {
             order: order.clone(),
             box_name: "S 20x15x10".into(),
             weight_g: 900,
         })
         .await
-        .unwrap()
-    else {
-        panic!()
-    };
+        .unwrap();
     assert_eq!(rec.state, OrderState::Packed);
     let parcel = s
         .service
@@ -286,8 +281,7 @@ async fn a_cancellation_pulls_the_order_from_its_batch_with_a_notice() {
     let dir = tempfile::tempdir().unwrap();
     let s = serve(dir.path(), 2, Duration::from_secs(300)).await;
     let mut c = Client::connect(&s.socket).await.unwrap();
-    let Reply::Batch { batch: Some(b) } = c.call(Request::ClaimBatch { size: None }).await.unwrap()
-    else {
+    let Some(b) = c.call(ops::ClaimBatch { size: None }).await.unwrap() else {
         panic!("no batch")
     };
     let gone = people(2).remove(0);
@@ -545,41 +539,38 @@ async fn an_order_at_one_bench_is_not_packed_at_another() {
     };
     let svc = s.service.clone();
     tokio::task::spawn_blocking(move || {
-        let Ok(Reply::Batch { batch: Some(b) }) =
-            svc.handle(&ann, Request::ClaimBatch { size: None })
-        else {
+        let Ok(Some(b)) = svc.run(&ann, ops::ClaimBatch { size: None }) else {
             panic!("no batch")
         };
         for _ in 0..2 {
-            svc.handle(
+            svc.run(
                 &ann,
-                Request::PickScan {
+                ops::PickScan {
                     batch: b.id,
                     code: "SKU-HOSTILE".into(),
                 },
             )
             .unwrap();
         }
-        svc.handle(&ann, Request::FinishPick { batch: b.id })
-            .unwrap();
+        svc.run(&ann, ops::FinishPick { batch: b.id }).unwrap();
         let order = b.orders[0].to_string();
-        svc.handle(
+        svc.run(
             &ann,
-            Request::PackStart {
+            ops::PackStart {
                 order: order.clone(),
             },
         )
         .unwrap();
         for r in [
-            svc.handle(
+            svc.run(
                 &bob,
-                Request::PackStart {
+                ops::PackStart {
                     order: order.clone(),
                 },
             ),
-            svc.handle(
+            svc.run(
                 &bob,
-                Request::PackScan {
+                ops::PackScan {
                     order: order.clone(),
                     code: "SKU-HOSTILE".into(),
                 },
@@ -590,9 +581,9 @@ async fn an_order_at_one_bench_is_not_packed_at_another() {
                 "{r:?}"
             );
         }
-        svc.handle(
+        svc.run(
             &ann,
-            Request::PackScan {
+            ops::PackScan {
                 order,
                 code: "SKU-HOSTILE".into(),
             },

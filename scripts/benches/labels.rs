@@ -10,7 +10,7 @@ use packline::amazon::parse_search_orders;
 use packline::labels::slip::Slip;
 use packline::marketplace::seed::OrderGenerator;
 use packline::service::client::Client;
-use packline::service::{Notice, Request, Service, Settings};
+use packline::service::{Notice, Service, Settings, ops};
 use packline::store::{MasterSource, Store};
 
 #[global_allocator]
@@ -96,7 +96,7 @@ fn main() {
         for i in 0..300 {
             let order = records[i % records.len()].order.id.to_string();
             let start = Instant::now();
-            c.call(Request::PrintSlip {
+            c.call(ops::PrintSlip {
                 order,
                 printer: None,
                 pdf: false,

@@ -289,6 +289,23 @@ impl Service {
         Arc::try_unwrap(self).map(|s| s.store.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// [`Service::into_store`], waiting up to `wait` for threads that are finishing (the quick
+    /// worker sees its channel close, a background count ends) to let go of the service.
+    pub fn into_store_within(self: Arc<Self>, wait: Duration) -> Result<Store, Arc<Self>> {
+        let deadline = Instant::now() + wait;
+        let mut svc = self;
+        loop {
+            match svc.into_store() {
+                Ok(store) => return Ok(store),
+                Err(again) if Instant::now() < deadline => {
+                    svc = again;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(again) => return Err(again),
+            }
+        }
+    }
+
     /// Runs `f` with shared access to the store (reads, and changes that are transactions).
     pub fn with_store<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
         f(&self.read())

@@ -40,6 +40,11 @@ impl Operation for Reveal {
         now: DateTime<Utc>,
     ) -> Result<RevealedRecipient, ServiceError> {
         let id = order_id(&self.order)?;
+        if self.reason.trim().is_empty() {
+            return Err(ServiceError::Invalid(
+                "a reveal needs a reason (it goes to the audit log)".into(),
+            ));
+        }
         let reason = non_empty(&self.reason, "the reason for a reveal")?;
         let recipient = svc
             .read()
