@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -280,7 +280,7 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
 async fn a_cancellation_pulls_the_order_from_its_batch_with_a_notice() {
     let dir = tempfile::tempdir().unwrap();
     let s = serve(dir.path(), 2, Duration::from_secs(300)).await;
-    let mut c = Client::connect(&s.socket).await.unwrap();
+    let c = Client::connect(&s.socket).await.unwrap();
     let Some(b) = c.call(ops::ClaimBatch { size: None }).await.unwrap() else {
         panic!("no batch")
     };
@@ -323,35 +323,6 @@ async fn a_cancellation_pulls_the_order_from_its_batch_with_a_notice() {
 }
 
 // --- the real daemon, with other OS users ---------------------------------------------------
-
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_daemon(site: &Site) -> Daemon {
-    let socket = site.dir.path().join("run/packline.sock");
-    let mut child = site
-        .cmd()
-        .env("PACKLINE_IDENTITY_FILE", &site.key)
-        .args(["serve", "--socket", socket.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    assert_eq!(line.trim(), format!("serving on {}", socket.display()));
-    Daemon { child, socket }
-}
 
 /// Runs the packline binary as another OS user (needs root and setpriv).
 fn as_user(site: &Site, uid: u32, gid: u32, args: &[&str]) -> std::process::Output {

@@ -539,3 +539,38 @@ pub fn training_api(
     )
     .unwrap()
 }
+
+/// `packline serve` on a site, its socket at `socket` (its config must name the same for the
+/// CLI to find it); killed on drop.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub socket: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_daemon(site: &Site) -> Daemon {
+    start_daemon_on(site, &site.dir.path().join("run/packline.sock"))
+}
+
+pub fn start_daemon_on(site: &Site, socket: &Path) -> Daemon {
+    let socket = socket.to_path_buf();
+    let mut child = site
+        .cmd()
+        .env("PACKLINE_IDENTITY_FILE", &site.key)
+        .args(["serve", "--socket", socket.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), format!("serving on {}", socket.display()));
+    Daemon { child, socket }
+}
