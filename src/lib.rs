@@ -9,4 +9,4 @@ pub mod labels;
 pub mod marketplace;
 pub mod service;
 pub mod store;
-// TEMP pub mod tui;
+pub mod tui;

@@ -86,34 +86,3 @@ fn init_logging(cfg: &Config) {
         ),
     }
 }
-
-// TEMPSTUB
-mod tui_stub {
-    pub mod keymap {
-        pub struct Keymap;
-        impl Keymap {
-            pub fn load(_: &str, _: Option<&std::path::Path>) -> Result<Keymap, std::io::Error> {
-                Ok(Keymap)
-            }
-        }
-    }
-    #[derive(Default)]
-    pub struct ScanTiming {
-        pub gap: std::time::Duration,
-        pub min_len: usize,
-    }
-    pub mod app {
-        pub struct App;
-        impl App {
-            pub async fn new(
-                _: packline::service::client::Client,
-                _: super::keymap::Keymap,
-            ) -> Result<App, packline::service::ServiceError> {
-                Ok(App)
-            }
-        }
-    }
-    pub async fn run(_: app::App, _: ScanTiming) -> std::io::Result<()> {
-        Ok(())
-    }
-}

@@ -92,7 +92,7 @@ fn main() {
         .unwrap();
     let mut times = Vec::new();
     rt.block_on(async {
-        let mut c = Client::local(service, &user).unwrap();
+        let c = Client::local(service, &user).unwrap();
         for i in 0..300 {
             let order = records[i % records.len()].order.id.to_string();
             let start = Instant::now();

@@ -294,11 +294,13 @@ async fn drive_app(client: Client) -> (Duration, Vec<Duration>) {
     term.draw(|f| app.view(f, Utc::now())).unwrap();
     let first = start.elapsed();
     let rss_first = status_kib("VmRSS");
-    app.act(Action::Claim).await;
+    app.act(Action::Claim);
+    app.settle().await;
     let mut times = Vec::new();
     while times.len() < 300 {
         let Some(b) = app.pick.batch.clone() else {
-            app.act(Action::Claim).await;
+            app.act(Action::Claim);
+            app.settle().await;
             if app.pick.batch.is_none() {
                 break;
             }
@@ -307,12 +309,15 @@ async fn drive_app(client: Client) -> (Duration, Vec<Duration>) {
         for l in &b.lines {
             for _ in 0..l.needed {
                 let t = Instant::now();
-                app.act(Action::Scan(l.sku.clone())).await;
+                // Scan to frame: the scan is sent, its answer applied, the frame drawn.
+                app.act(Action::Scan(l.sku.clone()));
+                app.settle().await;
                 term.draw(|f| app.view(f, Utc::now())).unwrap();
                 times.push(t.elapsed());
             }
         }
-        app.act(Action::FinishPick).await;
+        app.act(Action::FinishPick);
+        app.settle().await;
     }
     if std::env::args().any(|a| a == "tui") {
         println!(

@@ -17,16 +17,16 @@ use packline::store::{MasterSource, Store};
 
 use super::{Ctx, Key, credentials};
 
-fn keymap(cfg: &Config) -> Result<crate::tui_stub::keymap::Keymap> {
-    Ok(crate::tui_stub::keymap::Keymap::load(
+fn keymap(cfg: &Config) -> Result<packline::tui::keymap::Keymap> {
+    Ok(packline::tui::keymap::Keymap::load(
         cfg.tui.keymap.as_deref().unwrap_or("default"),
         cfg.tui.keymap_file.as_deref(),
     )?)
 }
 
-fn scan_timing(cfg: &Config) -> crate::tui_stub::ScanTiming {
-    let d = crate::tui_stub::ScanTiming::default();
-    crate::tui_stub::ScanTiming {
+fn scan_timing(cfg: &Config) -> packline::tui::ScanTiming {
+    let d = packline::tui::ScanTiming::default();
+    packline::tui::ScanTiming {
         gap: cfg
             .tui
             .scan_gap_ms
@@ -53,8 +53,8 @@ pub fn tui(ctx: &Ctx) -> Result<ExitCode> {
     let s = ctx.session(Key::Needed)?;
     let client = s.client.clone();
     s.rt.block_on(async {
-        let app = crate::tui_stub::app::App::new(client, keymap).await?;
-        crate::tui_stub::run(app, scan_timing(&ctx.cfg)).await?;
+        let app = packline::tui::app::App::new(client, keymap).await?;
+        packline::tui::run(app, scan_timing(&ctx.cfg)).await?;
         anyhow::Ok(())
     })?;
     s.finish()?;
@@ -161,8 +161,8 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
         service.set_amazon(Arc::new(api));
         service.sync_now(&ctx.user).await?;
         let client = Client::local(service, &ctx.user)?;
-        let app = crate::tui_stub::app::App::new(client, keymap).await?;
-        crate::tui_stub::run(app, scan_timing(&ctx.cfg)).await?;
+        let app = packline::tui::app::App::new(client, keymap).await?;
+        packline::tui::run(app, scan_timing(&ctx.cfg)).await?;
         anyhow::Ok(())
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
