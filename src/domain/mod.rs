@@ -6,6 +6,7 @@ pub mod order;
 pub mod pack;
 pub mod pick;
 pub mod recipient;
+pub mod role;
 pub mod shipment;
 pub mod text;
 
@@ -16,4 +17,5 @@ pub use order::{
 pub use pack::{PackCheck, PackRefusal, Parcel};
 pub use pick::{Locations, PickBatch, PickRefusal, PickScan, ShortPick};
 pub use recipient::{GiftMessage, Recipient};
+pub use role::Role;
 pub use shipment::{Carrier, TrackingError, TrackingNumber};
