@@ -2,15 +2,16 @@
 //! environment overrides. Unknown keys are errors, so a typo never silently does nothing.
 //!
 //! It owns what a site chooses: who holds which role, how long recipient data is kept, printers,
-//! endpoints. Roles themselves are the domain's (`domain::Role`). It reads the config file and
-//! the environment only: it talks to no one and prints nothing.
+//! endpoints. The role and the retention policy themselves are the domain's (`domain::Role`,
+//! `domain::RetentionPolicy`). It reads the config file and the environment only: it never opens
+//! the store, talks to Amazon or prints.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::store::RetentionPolicy;
+use crate::domain::RetentionPolicy;
 
 /// Roles are the domain's; the configuration only says who holds which.
 pub use crate::domain::Role;
