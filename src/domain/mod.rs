@@ -20,4 +20,4 @@ pub use pick::{Locations, PickBatch, PickRefusal, PickScan, ShortPick};
 pub use recipient::{GiftMessage, Recipient};
 pub use retention::RetentionPolicy;
 pub use role::Role;
-pub use shipment::{Carrier, TrackingError, TrackingNumber};
+pub use shipment::{Carrier, ShipmentRecord, ShipmentState, TrackingError, TrackingNumber};
