@@ -6,6 +6,8 @@ pub mod order;
 pub mod pack;
 pub mod pick;
 pub mod recipient;
+pub mod retention;
+pub mod role;
 pub mod shipment;
 pub mod text;
 
@@ -16,4 +18,6 @@ pub use order::{
 pub use pack::{PackCheck, PackRefusal, Parcel};
 pub use pick::{Locations, PickBatch, PickRefusal, PickScan, ShortPick};
 pub use recipient::{GiftMessage, Recipient};
-pub use shipment::{Carrier, TrackingError, TrackingNumber};
+pub use retention::RetentionPolicy;
+pub use role::Role;
+pub use shipment::{Carrier, ShipmentRecord, ShipmentState, TrackingError, TrackingNumber};

@@ -25,8 +25,9 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use crate::amazon::{FulfillmentStatus, ImportedOrder};
+pub use crate::domain::RetentionPolicy;
 use crate::domain::{Event, IllegalTransition, OrderId, OrderRecord, OrderState, Recipient};
-pub use retention::{PurgeReport, RetentionPolicy};
+pub use retention::PurgeReport;
 pub use seal::{Keyring, MasterSource, Protection};
 
 /// Everything that can go wrong in the store. Messages say what is wrong, where, and what to do;
