@@ -61,8 +61,8 @@ fn printed(s: &Session, job: PrintJob, out: Output) -> Result<ExitCode> {
     }
 }
 
-/// Sends a print operation and waits for the printer. The notice is watched from before the
-/// request, so a fast printer's answer cannot be missed.
+/// Sends a print operation and waits for the printer. The session hears notices from its
+/// start, so a fast printer's answer cannot be missed.
 fn print(
     ctx: &Ctx,
     op: impl packline::service::Operation<Answer = PrintJob>,
@@ -81,7 +81,7 @@ pub fn label(ctx: &Ctx, command: LabelCommand) -> Result<ExitCode> {
             order,
             printer,
             out,
-        } => return print(ctx, PrintLabel { order, printer }, out),
+        } => print(ctx, PrintLabel { order, printer }, out),
         LabelCommand::Rates { order, out } => {
             let s = ctx.session(Key::Needed)?;
             let offers = s.call(Rates { order })?;

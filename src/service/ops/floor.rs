@@ -146,7 +146,7 @@ fn hex(key: &[u8]) -> String {
 
 fn cursor_key(cursor: &str) -> Result<Vec<u8>, ServiceError> {
     let bad = || ServiceError::Invalid("the listing cursor is not one packline gave".into());
-    if cursor.len() % 2 != 0 || cursor.len() > 256 {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 256 {
         return Err(bad());
     }
     (0..cursor.len())
