@@ -1,7 +1,10 @@
-//! Pure warehouse types and state machines: orders and their lifecycle, picking, packing,
-//! recipients.
-//! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format.
+//! Pure warehouse types and state machines: orders and their lifecycle, the import decision
+//! (what an order from Amazon becomes), picking, packing, shipments, recipients, roles and the
+//! retention policy.
+//! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format; it depends
+//! on no other packline module.
 
+pub mod import;
 pub mod order;
 pub mod pack;
 pub mod pick;
@@ -11,6 +14,9 @@ pub mod role;
 pub mod shipment;
 pub mod text;
 
+pub use import::{
+    FulfillmentStatus, Import, ImportCounts, ImportOutcome, ImportedOrder, SkipReason,
+};
 pub use order::{
     Event, IllegalTransition, Order, OrderId, OrderIdError, OrderLine, OrderRecord, OrderState,
     ServiceLevel, Window,
