@@ -508,7 +508,7 @@ async fn documents_go_only_to_the_sites_printers_unless_a_lead_says_otherwise() 
     // A packer on the same service (the role the daemon would give this OS user).
     let packer = packline::service::Caller {
         user: "pat".into(),
-        role: packline::config::Role::Packer,
+        role: packline::domain::Role::Packer,
     };
     let r = f.service.run(
         &packer,

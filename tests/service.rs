@@ -502,11 +502,11 @@ async fn an_order_at_one_bench_is_not_packed_at_another() {
     let s = serve(dir.path(), 1, Duration::from_secs(300)).await;
     let ann = packline::service::Caller {
         user: "ann".into(),
-        role: packline::config::Role::Packer,
+        role: packline::domain::Role::Packer,
     };
     let bob = packline::service::Caller {
         user: "bob".into(),
-        role: packline::config::Role::Packer,
+        role: packline::domain::Role::Packer,
     };
     let svc = s.service.clone();
     tokio::task::spawn_blocking(move || {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-pub use crate::config::Role;
+pub use crate::domain::Role;
 use crate::domain::{OrderId, OrderState};
 
 /// The master passphrase on its way to the daemon: never printed, wiped on drop.
