@@ -69,6 +69,13 @@ async fn app(service: std::sync::Arc<Service>) -> App {
         .unwrap()
 }
 
+/// One action, and every answer it brings applied (the terminal goes on drawing meanwhile; a
+/// test waits so that it can look).
+async fn act(app: &mut App, action: Action) {
+    app.act(action);
+    app.settle().await;
+}
+
 fn frame(app: &App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     term.draw(|f| app.view(f, t("2026-11-24T12:00:00Z")))
@@ -102,34 +109,48 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
     let mut app = app(service.clone()).await;
     snapshot("queue", &app);
 
-    app.act(Action::Claim).await;
+    act(&mut app, Action::Claim).await;
     assert_eq!(app.screen, Screen::Pick);
     let batch = app.pick.batch.clone().expect("a batch");
     assert_eq!(batch.orders.len(), 1);
     snapshot("pick", &app);
 
-    app.act(Action::Scan("NOT-ON-LIST".into())).await;
+    act(&mut app, Action::Scan("NOT-ON-LIST".into())).await;
     let alert = app.alert.clone().expect("a wrong scan alerts");
     assert!(alert.error);
     assert!(alert.text.contains("wrong item"), "{}", alert.text);
     assert!(app.bell, "a wrong scan rings the bell");
     snapshot("pick_wrong_scan", &app);
 
-    app.act(Action::Scan("B-07".into())).await;
-    app.act(Action::Scan("0123456789012".into())).await;
-    app.act(Action::Scan("SKU-HOSTILE".into())).await;
+    // A scanner's burst: the bin, then two units, all typed before any answer is back. The
+    // status line says a scan is in flight, and every one of them counts.
+    for code in ["B-07", "0123456789012", "SKU-HOSTILE"] {
+        app.act(Action::Scan(code.into()));
+    }
+    assert!(
+        app.in_flight()
+            .is_some_and(|d| d.starts_with("scanning B-07"))
+    );
+    app.settle().await;
+    assert!(app.in_flight().is_none());
     assert!(app.pick.batch.as_ref().unwrap().is_complete());
-    app.act(Action::FinishPick).await;
+    act(&mut app, Action::FinishPick).await;
     assert!(app.pick.batch.is_none(), "{:?}", app.alert);
 
-    app.act(Action::Pack).await;
+    act(&mut app, Action::Pack).await;
     let order = batch.orders[0].to_string();
-    app.act(Action::Scan(order.clone())).await;
-    app.act(Action::Scan("SKU-HOSTILE".into())).await;
-    app.act(Action::Scan("SOCK-1".into())).await;
+    // The slip's order id and the first unit in one burst: the unit is sent only once the
+    // bench has the order open (decided earlier, it would be taken for an order to open).
+    app.act(Action::Scan(order.clone()));
+    app.act(Action::Scan("SKU-HOSTILE".into()));
+    app.settle().await;
+    let check = app.pack.check.clone().expect("the order is at the bench");
+    let needed: u32 = check.lines.iter().map(|l| l.needed).sum();
+    assert_eq!(check.units_left(), needed - 1, "{:?}", app.alert);
+    act(&mut app, Action::Scan("SOCK-1".into())).await;
     assert!(app.alert.as_ref().unwrap().error, "a wrong unit is refused");
-    app.act(Action::Scan("SKU-HOSTILE".into())).await;
-    app.act(Action::Scan("SKU-HOSTILE".into())).await;
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     assert!(
         app.alert.as_ref().unwrap().text.contains("extra unit"),
         "{:?}",
@@ -137,9 +158,9 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
     );
     snapshot("pack_complete", &app);
     for c in "850".chars() {
-        app.act(Action::Char(c)).await;
+        act(&mut app, Action::Char(c)).await;
     }
-    app.act(Action::Submit).await;
+    act(&mut app, Action::Submit).await;
     assert!(app.pack.check.is_none(), "{:?}", app.alert);
     let rec = service.with_store(|s| s.get(&batch.orders[0]).unwrap().unwrap());
     assert_eq!(rec.state, OrderState::Packed);
@@ -147,7 +168,7 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
     assert_eq!(parcel.weight_g, 850);
 
     // The packed order waits on the labels screen.
-    app.act(Action::Labels).await;
+    act(&mut app, Action::Labels).await;
     assert_eq!(app.screen, Screen::Labels);
     assert_eq!(app.labels.orders.len(), 1);
     snapshot("labels", &app);
@@ -159,7 +180,7 @@ async fn a_cancellation_mid_pick_pulls_the_order_with_an_alert() {
     let people = orders();
     let service = site(dir.path(), &people[..2]);
     let mut app = app(service.clone()).await;
-    app.act(Action::Claim).await;
+    act(&mut app, Action::Claim).await;
     assert_eq!(app.pick.batch.as_ref().unwrap().orders.len(), 2);
     let gone = &people[0];
     let body = serde_json::to_vec(&page(
@@ -182,8 +203,10 @@ async fn a_cancellation_mid_pick_pulls_the_order_with_an_alert() {
     tokio::time::timeout(std::time::Duration::from_secs(5), async {
         while app.alert.as_ref().is_none_or(|a| !a.error) {
             let n = app.client.notice().await.unwrap();
-            app.notice(n).await;
+            app.notice(n);
         }
+        // The notice reloads the batch in hand.
+        app.settle().await;
     })
     .await
     .unwrap();
@@ -207,7 +230,7 @@ async fn hostile_data_and_small_terminals_render_safely() {
     let service = site(dir.path(), &orders()[3..]);
     let mut app = app(service).await;
     snapshot("queue_hostile", &app);
-    app.act(Action::Help).await;
+    act(&mut app, Action::Help).await;
     snapshot("help", &app);
     let small = frame(&app, 39, 12);
     assert!(small.contains("terminal too small"), "{small}");
@@ -218,17 +241,17 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let service = site(dir.path(), &orders()[..2]);
     let mut app = app(service.clone()).await;
-    app.act(Action::Claim).await;
+    act(&mut app, Action::Claim).await;
     let batch = app.pick.batch.clone().unwrap();
     assert_eq!(batch.orders.len(), 2);
     // Three of the four units are found: the second order (by ship-by) is short.
     for _ in 0..3 {
-        app.act(Action::Scan("SKU-HOSTILE".into())).await;
+        act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     }
     for c in "bin empty".chars() {
-        app.act(Action::Char(c)).await;
+        act(&mut app, Action::Char(c)).await;
     }
-    app.act(Action::ShortPick).await;
+    act(&mut app, Action::ShortPick).await;
     let left = app.pick.batch.clone().expect("one order left");
     assert_eq!(left.orders.len(), 1);
     let shorted = batch
@@ -246,9 +269,9 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
         "{:?}",
         app.alert
     );
-    app.act(Action::FinishPick).await;
+    act(&mut app, Action::FinishPick).await;
 
-    app.act(Action::Exceptions).await;
+    act(&mut app, Action::Exceptions).await;
     assert_eq!(app.screen, Screen::Exceptions);
     assert_eq!(app.exceptions.exceptions.len(), 1);
     assert_eq!(app.exceptions.exceptions[0].order, shorted);
@@ -257,15 +280,15 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
         "short pick of SKU-HOSTILE: bin empty"
     );
     snapshot("exceptions", &app);
-    app.act(Action::Resolve).await;
+    act(&mut app, Action::Resolve).await;
     let rec = service.with_store(|s| s.get(&shorted).unwrap().unwrap());
     assert_eq!(rec.state, OrderState::New);
     assert!(app.exceptions.exceptions.is_empty());
 
     // The picked order is waiting at the pack screen: Enter takes it to the bench.
-    app.act(Action::Pack).await;
+    act(&mut app, Action::Pack).await;
     assert_eq!(app.pack.waiting.len(), 1);
-    app.act(Action::Submit).await;
+    act(&mut app, Action::Submit).await;
     assert_eq!(
         app.pack.check.as_ref().map(|c| c.order.clone()),
         Some(left.orders[0].clone())
