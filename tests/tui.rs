@@ -294,3 +294,218 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
         Some(left.orders[0].clone())
     );
 }
+
+/// A plain HTTP/1.1 POST to a training control; the status.
+async fn training_control(url: &str, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// A label bought while the training marketplace holds createShipment back for seconds: the
+/// status line says so, the user goes to the queue and it is drawn, rows and all, while the
+/// purchase is still with Amazon; then the purchase's result appears there as a notice, and the
+/// label goes to this terminal's printer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_label_purchase_never_holds_the_screen() {
+    use packline::config::{ShipFrom, ShippingConfig};
+    use packline::service::ops;
+    use std::time::{Duration, Instant};
+
+    let delay = Duration::from_secs(3);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(packline::marketplace::server::serve(
+        listener,
+        packline::marketplace::server::MarketplaceConfig {
+            orders: 2,
+            seed: 7,
+            quota_scale: 20.0,
+            start: Utc::now() - chrono::Duration::days(3),
+            fault_rate: 0.0,
+            faults: Vec::new(),
+            fault_delay: delay,
+            new_orders_per_minute: 0.0,
+            cancel_rate: 0.0,
+        },
+    ));
+    let api = std::sync::Arc::new(
+        packline::amazon::client::SpApi::new(
+            &url,
+            &format!("{url}/auth/o2/token"),
+            packline::amazon::client::Credentials {
+                client_id: "training".into(),
+                client_secret: "training".to_owned().into(),
+                refresh_token: "training".to_owned().into(),
+            },
+            // Patient enough for the slow answer: it is slow, not lost.
+            delay * 4,
+        )
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = unlocked_store(dir.path());
+    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    settings.roles = packline::config::RolesConfig {
+        leads: vec!["ann".into()],
+        ..Default::default()
+    };
+    settings.shipping = ShippingConfig {
+        seller_name: Some("Example Goods".into()),
+        from: Some(ShipFrom {
+            name: "Example Goods".into(),
+            line1: "1 Dock Road".into(),
+            line2: None,
+            city: "Seattle".into(),
+            state: Some("WA".into()),
+            postal_code: "98109".into(),
+            country_code: "US".into(),
+            phone: "2065550100".into(),
+            email: "ship@example.com".into(),
+        }),
+        label_format: Some("ZPL203".into()),
+        label_printer: None,
+        slip_printer: None,
+        users: Default::default(),
+        printers: Default::default(),
+    };
+    let service = Service::new(store, settings);
+    let plan = packline::service::sync::SyncPlan {
+        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
+        lookback_days: 30,
+    };
+    packline::service::sync::sync_once(&api, &service, &plan, "lead", Utc::now(), |_, _| {})
+        .await
+        .unwrap();
+    service.set_amazon(api);
+    service.wait_for_counts();
+
+    // One order picked and packed through the service.
+    let client = Client::local(service.clone(), "ann").unwrap();
+    let batch = client
+        .call(ops::ClaimBatch { size: Some(1) })
+        .await
+        .unwrap()
+        .expect("an order to pick");
+    for l in &batch.lines {
+        for _ in 0..l.needed {
+            let code = l.sku.clone();
+            client
+                .call(ops::PickScan {
+                    batch: batch.id,
+                    code,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    client
+        .call(ops::FinishPick { batch: batch.id })
+        .await
+        .unwrap();
+    let order = batch.orders[0].to_string();
+    let check = client
+        .call(ops::PackStart {
+            order: order.clone(),
+        })
+        .await
+        .unwrap();
+    for l in &check.lines {
+        for _ in 0..l.needed {
+            let (order, code) = (order.clone(), l.sku.clone());
+            client.call(ops::PackScan { order, code }).await.unwrap();
+        }
+    }
+    client
+        .call(ops::PackFinish {
+            order: order.clone(),
+            box_name: "M 30x20x15".into(),
+            weight_g: 1200,
+        })
+        .await
+        .unwrap();
+
+    let mut app = App::new(client, Keymap::load("default", None).unwrap())
+        .await
+        .unwrap();
+    // This terminal's label printer (PACKLINE_LABEL_PRINTER) reaches the print request.
+    let printed = tempfile::tempdir().unwrap();
+    let printer = format!("file:{}", printed.path().display());
+    app.label_printer = Some(printer.clone());
+    act(&mut app, Action::Labels).await;
+    assert_eq!(
+        app.labels.current().map(|r| r.order.id.to_string()),
+        Some(order.clone())
+    );
+    act(&mut app, Action::Rates).await;
+    assert!(!app.labels.offers.is_empty(), "{:?}", app.alert);
+
+    assert_eq!(
+        training_control(&url, "/_training/faults/createShipment/slow").await,
+        204
+    );
+    let bought_at = Instant::now();
+    app.act(Action::Buy);
+    let doing = format!("buying label for {order}");
+    assert_eq!(app.in_flight().as_deref(), Some(doing.as_str()));
+    assert!(
+        frame(&app, 80, 24).contains(&doing),
+        "{}",
+        frame(&app, 80, 24)
+    );
+    // A second Buy does not send a second purchase.
+    app.act(Action::Buy);
+    assert!(app.alert.as_ref().unwrap().text.contains("is being bought"));
+
+    // Off to the queue while Amazon takes its time: the queue page comes back and is drawn.
+    app.act(Action::Queue);
+    assert_eq!(app.screen, Screen::Queue);
+    while app.in_flight().as_deref() != Some(doing.as_str()) {
+        app.next_answer().await;
+    }
+    let queue = frame(&app, 80, 24);
+    assert!(
+        bought_at.elapsed() < delay,
+        "the queue came only after the purchase"
+    );
+    assert!(queue.contains("[queue]"), "{queue}");
+    assert!(
+        queue.contains(&order),
+        "the queue's rows are drawn:\n{queue}"
+    );
+    assert!(queue.contains(&doing), "{queue}");
+    // Amazon has not answered yet: the purchase is begun, not bought.
+    let bought = |service: &Service| {
+        service
+            .with_store(|s| s.shipment(&batch.orders[0]).unwrap())
+            .is_some_and(|s| s.state == packline::store::shipping::ShipmentState::Bought)
+    };
+    assert!(!bought(&service));
+
+    // The purchase completes: its result is shown on the queue, and the label is printed.
+    app.settle().await;
+    assert!(bought_at.elapsed() >= delay);
+    assert!(bought(&service));
+    assert_eq!(app.screen, Screen::Queue);
+    let alert = app.alert.clone().expect("the purchase's result");
+    assert!(!alert.error, "{}", alert.text);
+    assert!(
+        alert.text.starts_with(&format!("{order}: "))
+            && alert.text.contains("label bought, tracking"),
+        "{}",
+        alert.text
+    );
+    let queue = frame(&app, 80, 24);
+    assert!(queue.contains("label bought"), "{queue}");
+    assert!(!queue.contains("buying label"), "{queue}");
+    let jobs = service.with_store(|s| s.print_jobs().unwrap());
+    assert_eq!(jobs.len(), 1, "one label printed");
+    assert_eq!(jobs[0].printer, printer);
+}
