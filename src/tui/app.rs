@@ -752,7 +752,12 @@ impl App {
                 }
             }
             Action::Claim => {
-                if self.pick.batch.is_some() && self.pick_chain.waiting.is_empty() {
+                // Refused at once when nothing before it could free the batch in hand (the
+                // step checks again when its turn comes).
+                if self.pick.batch.is_some()
+                    && !self.pick_chain.busy
+                    && self.pick_chain.waiting.is_empty()
+                {
                     self.info("finish or give back the batch in hand first");
                     return;
                 }
