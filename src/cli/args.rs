@@ -167,10 +167,11 @@ pub enum Command {
         /// Share of answers (searchOrders and the Merchant Fulfillment calls) that get an injected fault (0.0–1.0).
         #[arg(long, default_value_t = 0.0)]
         fault_rate: f64,
-        /// Faults to inject: 429,500,503,timeout,malformed,truncated.
+        /// Faults to inject at random: 429,500,503,timeout,malformed,truncated (and slow: the real
+        /// answer, after the fault delay).
         #[arg(long, default_value = "429,500,503,timeout,malformed,truncated")]
         faults: String,
-        /// How long a `timeout` fault keeps the caller waiting, in milliseconds.
+        /// How long a `timeout` or `slow` fault keeps the caller waiting, in milliseconds.
         #[arg(long, default_value_t = 40_000)]
         fault_delay_ms: u64,
         /// New pending orders arriving per minute.
