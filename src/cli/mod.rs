@@ -50,40 +50,67 @@ pub enum Key {
 
 /// A connection to the service for one command.
 pub struct Session {
-    pub rt: tokio::runtime::Runtime,
+    rt: Option<tokio::runtime::Runtime>,
     pub client: Client,
 }
 
 impl Session {
+    pub fn rt(&self) -> &tokio::runtime::Runtime {
+        self.rt
+            .as_ref()
+            .expect("a session's runtime lives until it is dropped")
+    }
+
     /// Runs one operation and waits for its answer; a refusal is an error naming why.
     pub fn call<O: Operation>(&self, op: O) -> Result<O::Answer> {
-        Ok(self.rt.block_on(self.client.call(op))?)
+        Ok(self.rt().block_on(self.client.call(op))?)
     }
 
     /// Ends the session. The in-process service checkpoints the store after a bulk import, so
     /// the next open has nothing to replay.
     pub fn finish(self) -> Result<()> {
-        let Session { rt, client } = self;
-        let service = client.local_service().cloned();
-        drop(client);
-        rt.shutdown_timeout(std::time::Duration::from_secs(5));
-        if let Some(service) = service
-            && service.checkpoint_due()
-        {
-            match service.into_store_within(std::time::Duration::from_secs(5)) {
-                Ok(store) => {
-                    let started = std::time::Instant::now();
-                    drop(store.checkpoint()?);
-                    tracing::info!(
-                        ms = started.elapsed().as_millis() as u64,
-                        "checkpoint after bulk import"
-                    );
-                }
-                Err(_) => tracing::warn!("the store was still in use: no checkpoint"),
-            }
+        let service = self.client.local_service().cloned();
+        drop(self);
+        match service {
+            Some(service) if service.checkpoint_due() => checkpoint(service, "after bulk import"),
+            _ => Ok(()),
         }
-        Ok(())
     }
+}
+
+impl Drop for Session {
+    /// The in-process service's last writes reach the disk before the process ends (the
+    /// daemon's background flush would have done it; this process is about to exit), whether
+    /// the command succeeded or not.
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
+        if let Some(service) = self.client.local_service()
+            && let Err(e) = service.with_store(|s| s.flush())
+        {
+            tracing::error!("flushing the store: {e}");
+            eprintln!("packline: the store could not be flushed: {e}");
+        }
+    }
+}
+
+/// Closes the store of a service no longer used, checkpointing it (sled replays at its next
+/// open every log entry written since this one: a day's work, or a bulk import, would slow the
+/// next start).
+pub fn checkpoint(service: Arc<Service>, why: &str) -> Result<()> {
+    match service.into_store_within(std::time::Duration::from_secs(5)) {
+        Ok(store) => {
+            let started = std::time::Instant::now();
+            drop(store.checkpoint()?);
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                "checkpoint {why}"
+            );
+        }
+        Err(_) => tracing::warn!("the store was still in use {why}: no checkpoint"),
+    }
+    Ok(())
 }
 
 impl Ctx {
@@ -99,13 +126,21 @@ impl Ctx {
         let path = self.cfg.service.socket_path();
         if path.exists() {
             match rt.block_on(Client::connect(&path)) {
-                Ok(client) => return Ok(Session { rt, client }),
+                Ok(client) => {
+                    return Ok(Session {
+                        rt: Some(rt),
+                        client,
+                    });
+                }
                 Err(e) => tracing::info!(socket = %path.display(), "no daemon: {e}"),
             }
         }
         let service = self.local_service(key)?;
         let client = Client::local(service, &self.user)?;
-        Ok(Session { rt, client })
+        Ok(Session {
+            rt: Some(rt),
+            client,
+        })
     }
 
     /// The service in this process.

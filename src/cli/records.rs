@@ -118,7 +118,7 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
     loop {
         // Progress comes as notices while the sync runs.
         let notices = s.client.clone();
-        let progress = s.rt.spawn(async move {
+        let progress = s.rt().spawn(async move {
             while let Some(n) = notices.notice().await {
                 if let Notice::SyncProgress {
                     pages,

@@ -52,7 +52,7 @@ pub fn tui(ctx: &Ctx) -> Result<ExitCode> {
     let keymap = keymap(&ctx.cfg)?;
     let s = ctx.session(Key::Needed)?;
     let client = s.client.clone();
-    s.rt.block_on(async {
+    s.rt().block_on(async {
         let app = packline::tui::app::App::new(client, keymap).await?;
         packline::tui::run(app, scan_timing(&ctx.cfg)).await?;
         anyhow::Ok(())
@@ -210,20 +210,9 @@ pub fn serve(ctx: &Ctx, socket: Option<PathBuf>) -> Result<ExitCode> {
     let rt = runtime()?;
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
     rt.block_on(run(service.clone(), opts, stop_rx))?;
-    // sled replays at its next open every log entry written since this one: a day's work would
-    // slow the next start. With every task stopped, checkpoint the store on the way out.
+    // With every task stopped, the store is checkpointed on the way out.
     rt.shutdown_timeout(std::time::Duration::from_secs(10));
-    match service.into_store_within(std::time::Duration::from_secs(5)) {
-        Ok(store) => {
-            let started = std::time::Instant::now();
-            drop(store.checkpoint()?);
-            tracing::info!(
-                ms = started.elapsed().as_millis() as u64,
-                "checkpoint at shutdown"
-            );
-        }
-        Err(_) => tracing::warn!("the store was still in use at shutdown: no checkpoint"),
-    }
+    super::checkpoint(service, "at shutdown")?;
     Ok(ExitCode::SUCCESS)
 }
 

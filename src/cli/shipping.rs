@@ -48,7 +48,7 @@ fn printed(s: &Session, job: PrintJob, out: Output) -> Result<ExitCode> {
         None
     };
     let answer = s
-        .rt
+        .rt()
         .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(90), wait).await });
     match answer {
         Ok(Some((true, detail))) => emit(
