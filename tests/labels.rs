@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
-use packline::config::{ShipFrom, ShippingConfig};
 use packline::domain::{OrderId, OrderState};
 use packline::service::client::Client;
 use packline::service::sync::SyncPlan;
@@ -34,25 +33,7 @@ async fn floor(printer: Option<String>) -> Floor {
     let store = unlocked_store(dir.path());
     let api = Arc::new(training_api(&market, Duration::from_secs(5)));
     let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
-    settings.shipping = ShippingConfig {
-        seller_name: Some("Example Goods".into()),
-        from: Some(ShipFrom {
-            name: "Example Goods".into(),
-            line1: "1 Dock Road".into(),
-            line2: None,
-            city: "Seattle".into(),
-            state: Some("WA".into()),
-            postal_code: "98109".into(),
-            country_code: "US".into(),
-            phone: "2065550100".into(),
-            email: "ship@example.com".into(),
-        }),
-        label_format: Some("ZPL203".into()),
-        label_printer: printer.clone(),
-        slip_printer: printer,
-        users: Default::default(),
-        printers: Default::default(),
-    };
+    settings.shipping = example_shipping(printer);
     settings.sync_plan = SyncPlan {
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],
         lookback_days: 30,

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -460,24 +460,7 @@ fn the_cli_goes_through_a_running_daemon() {
         "p1.json",
         &page(&ps[..1], "UNSHIPPED", "2026-11-23T10:00:00Z"),
     );
-    let daemon = {
-        let mut child = site
-            .cmd()
-            .env("PACKLINE_IDENTITY_FILE", &site.key)
-            .args(["serve"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-        assert_eq!(line.trim(), format!("serving on {}", socket.display()));
-        Daemon {
-            child,
-            socket: socket.clone(),
-        }
-    };
+    let daemon = start_daemon_on(&site, &socket);
     // The store belongs to the daemon; every command below goes through it.
     let p2 = site.write_page(
         "p2.json",

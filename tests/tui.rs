@@ -315,7 +315,6 @@ async fn training_control(url: &str, path: &str) -> u16 {
 /// label goes to this terminal's printer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_label_purchase_never_holds_the_screen() {
-    use packline::config::{ShipFrom, ShippingConfig};
     use packline::service::ops;
     use std::time::{Duration, Instant};
 
@@ -357,25 +356,7 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
         leads: vec!["ann".into()],
         ..Default::default()
     };
-    settings.shipping = ShippingConfig {
-        seller_name: Some("Example Goods".into()),
-        from: Some(ShipFrom {
-            name: "Example Goods".into(),
-            line1: "1 Dock Road".into(),
-            line2: None,
-            city: "Seattle".into(),
-            state: Some("WA".into()),
-            postal_code: "98109".into(),
-            country_code: "US".into(),
-            phone: "2065550100".into(),
-            email: "ship@example.com".into(),
-        }),
-        label_format: Some("ZPL203".into()),
-        label_printer: None,
-        slip_printer: None,
-        users: Default::default(),
-        printers: Default::default(),
-    };
+    settings.shipping = example_shipping(None);
     let service = Service::new(store, settings);
     let plan = packline::service::sync::SyncPlan {
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],

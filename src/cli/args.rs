@@ -151,36 +151,7 @@ pub enum Command {
     #[command(hide = true)]
     Manpage,
     /// Run the training marketplace: an SP-API-compatible server with made-up orders.
-    Marketplace {
-        /// Loopback address to listen on (port 0 picks a free one).
-        #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
-        listen: std::net::SocketAddr,
-        /// How many pending orders to generate.
-        #[arg(long, default_value_t = 200)]
-        orders: usize,
-        /// Seed for the generated orders (same seed, same orders).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Run quota clocks this many times faster than Amazon's (for tests and benchmarks).
-        #[arg(long, default_value_t = 1.0)]
-        quota_scale: f64,
-        /// Share of answers (searchOrders and the Merchant Fulfillment calls) that get an injected fault (0.0–1.0).
-        #[arg(long, default_value_t = 0.0)]
-        fault_rate: f64,
-        /// Faults to inject at random: 429,500,503,timeout,malformed,truncated (and slow: the real
-        /// answer, after the fault delay).
-        #[arg(long, default_value = "429,500,503,timeout,malformed,truncated")]
-        faults: String,
-        /// How long a `timeout` or `slow` fault keeps the caller waiting, in milliseconds.
-        #[arg(long, default_value_t = 40_000)]
-        fault_delay_ms: u64,
-        /// New pending orders arriving per minute.
-        #[arg(long, default_value_t = 0.0)]
-        new_orders_per_minute: f64,
-        /// Share of arrivals that come with a cancellation of an earlier pending order (0.0–1.0).
-        #[arg(long, default_value_t = 0.0)]
-        cancel_rate: f64,
-    },
+    Marketplace(MarketplaceArgs),
 }
 
 #[derive(Subcommand)]
@@ -419,4 +390,36 @@ pub enum ExceptionsCommand {
         #[command(flatten)]
         out: Output,
     },
+}
+
+#[derive(Args)]
+pub struct MarketplaceArgs {
+    /// Loopback address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// How many pending orders to generate.
+    #[arg(long, default_value_t = 200)]
+    pub orders: usize,
+    /// Seed for the generated orders (same seed, same orders).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Run quota clocks this many times faster than Amazon's (for tests and benchmarks).
+    #[arg(long, default_value_t = 1.0)]
+    pub quota_scale: f64,
+    /// Share of answers (searchOrders and the Merchant Fulfillment calls) that get an injected fault (0.0–1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Faults to inject at random: 429,500,503,timeout,malformed,truncated (and slow: the real
+    /// answer, after the fault delay).
+    #[arg(long, default_value = "429,500,503,timeout,malformed,truncated")]
+    pub faults: String,
+    /// How long a `timeout` or `slow` fault keeps the caller waiting, in milliseconds.
+    #[arg(long, default_value_t = 40_000)]
+    pub fault_delay_ms: u64,
+    /// New pending orders arriving per minute.
+    #[arg(long, default_value_t = 0.0)]
+    pub new_orders_per_minute: f64,
+    /// Share of arrivals that come with a cancellation of an earlier pending order (0.0–1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub cancel_rate: f64,
 }

@@ -253,29 +253,7 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Tui => run::tui(&ctx),
         Command::Demo { orders, seed } => run::demo(&ctx, orders, seed),
         Command::Serve { socket } => run::serve(&ctx, socket),
-        Command::Marketplace {
-            listen,
-            orders,
-            seed,
-            quota_scale,
-            fault_rate,
-            faults,
-            fault_delay_ms,
-            new_orders_per_minute,
-            cancel_rate,
-        } => run::marketplace(
-            listen,
-            run::MarketplaceArgs {
-                orders,
-                seed,
-                quota_scale,
-                fault_rate,
-                faults,
-                fault_delay_ms,
-                new_orders_per_minute,
-                cancel_rate,
-            },
-        ),
+        Command::Marketplace(args) => run::marketplace(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "packline", &mut std::io::stdout());

@@ -216,19 +216,9 @@ pub fn serve(ctx: &Ctx, socket: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub struct MarketplaceArgs {
-    pub orders: usize,
-    pub seed: u64,
-    pub quota_scale: f64,
-    pub fault_rate: f64,
-    pub faults: String,
-    pub fault_delay_ms: u64,
-    pub new_orders_per_minute: f64,
-    pub cancel_rate: f64,
-}
-
 /// `packline marketplace`: the training marketplace on a loopback address.
-pub fn marketplace(listen: std::net::SocketAddr, a: MarketplaceArgs) -> Result<ExitCode> {
+pub fn marketplace(a: super::args::MarketplaceArgs) -> Result<ExitCode> {
+    let listen = a.listen;
     use std::io::Write as _;
     let faults = packline::marketplace::server::Fault::parse_list(&a.faults)
         .map_err(|e| anyhow::anyhow!("--faults: {e}"))?;

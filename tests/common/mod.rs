@@ -574,3 +574,27 @@ pub fn start_daemon_on(site: &Site, socket: &Path) -> Daemon {
     assert_eq!(line.trim(), format!("serving on {}", socket.display()));
     Daemon { child, socket }
 }
+
+/// The shipping settings of a test site: Example Goods' dock as the ship-from address, ZPL
+/// labels, and `printer` for labels and slips.
+pub fn example_shipping(printer: Option<String>) -> packline::config::ShippingConfig {
+    packline::config::ShippingConfig {
+        seller_name: Some("Example Goods".into()),
+        from: Some(packline::config::ShipFrom {
+            name: "Example Goods".into(),
+            line1: "1 Dock Road".into(),
+            line2: None,
+            city: "Seattle".into(),
+            state: Some("WA".into()),
+            postal_code: "98109".into(),
+            country_code: "US".into(),
+            phone: "2065550100".into(),
+            email: "ship@example.com".into(),
+        }),
+        label_format: Some("ZPL203".into()),
+        label_printer: printer.clone(),
+        slip_printer: printer,
+        users: Default::default(),
+        printers: Default::default(),
+    }
+}
