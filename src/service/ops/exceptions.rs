@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Operation;
+use super::{Allowed, Operation};
 use crate::domain::OrderState;
 use crate::service::{
-    Caller, ExceptionRow, MAX_PAGE, Role, Service, ServiceError, non_empty, order_id, store_err,
+    ExceptionRow, MAX_PAGE, Role, Service, ServiceError, non_empty, order_id, store_err,
 };
 
 /// Takes an order off the line with a note (pulled from its pick batch or bench).
@@ -23,7 +23,7 @@ impl Operation for RaiseException {
     const ACTION: &'static str = "raising an exception";
     const ROLE: Role = Role::Packer;
 
-    fn apply(self, svc: &Service, c: &Caller, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let id = order_id(&self.order)?;
         let note = non_empty(&self.note, "the exception note")?;
         {
@@ -51,7 +51,7 @@ impl Operation for ResolveException {
     const ACTION: &'static str = "resolving an exception";
     const ROLE: Role = Role::Lead;
 
-    fn apply(self, svc: &Service, c: &Caller, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let id = order_id(&self.order)?;
         let text = non_empty(&self.resolution, "the resolution")?;
         svc.read()
@@ -75,7 +75,7 @@ impl Operation for Exceptions {
     fn apply(
         self,
         svc: &Service,
-        _: &Caller,
+        _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<ExceptionRow>, ServiceError> {
         let store = svc.read();

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Operation;
+use super::{Allowed, Operation};
 use crate::domain::OrderState;
 use crate::service::{
-    BoxPreset, Caller, MAX_OFFSET, MAX_PAGE, OrderRow, QueuePage, Role, Service, ServiceError,
-    SyncState, order_id, store_err,
+    BoxPreset, MAX_OFFSET, MAX_PAGE, OrderRow, QueuePage, Role, Service, ServiceError, SyncState,
+    order_id, store_err,
 };
 
 /// Who am I, and what is the site's state.
@@ -31,7 +31,7 @@ impl Operation for Hello {
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;
 
-    fn apply(self, svc: &Service, c: &Caller, _: DateTime<Utc>) -> Result<Welcome, ServiceError> {
+    fn apply(self, svc: &Service, c: &Allowed, _: DateTime<Utc>) -> Result<Welcome, ServiceError> {
         Ok(Welcome {
             user: c.user.clone(),
             role: c.role,
@@ -59,7 +59,12 @@ impl Operation for Queue {
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;
 
-    fn apply(self, svc: &Service, _: &Caller, _: DateTime<Utc>) -> Result<QueuePage, ServiceError> {
+    fn apply(
+        self,
+        svc: &Service,
+        _: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<QueuePage, ServiceError> {
         let limit = self.limit.min(MAX_PAGE) as usize;
         if self.offset > MAX_OFFSET {
             return Err(ServiceError::Invalid(format!(
@@ -115,7 +120,7 @@ impl Operation for ListOrders {
     fn apply(
         self,
         svc: &Service,
-        _: &Caller,
+        _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<OrdersPage, ServiceError> {
         let after = self.after.as_deref().map(cursor_key).transpose()?;
@@ -173,7 +178,7 @@ impl Operation for Order {
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;
 
-    fn apply(self, svc: &Service, _: &Caller, _: DateTime<Utc>) -> Result<OrderRow, ServiceError> {
+    fn apply(self, svc: &Service, _: &Allowed, _: DateTime<Utc>) -> Result<OrderRow, ServiceError> {
         let id = order_id(&self.order)?;
         svc.read()
             .get(&id)
@@ -197,7 +202,7 @@ impl Operation for Picked {
     fn apply(
         self,
         svc: &Service,
-        _: &Caller,
+        _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<OrderRow>, ServiceError> {
         let store = svc.read();
@@ -228,7 +233,7 @@ impl Operation for Boxes {
     fn apply(
         self,
         svc: &Service,
-        _: &Caller,
+        _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<BoxPreset>, ServiceError> {
         Ok(svc.settings.boxes.clone())
@@ -246,7 +251,12 @@ impl Operation for SyncStatus {
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;
 
-    fn apply(self, svc: &Service, _: &Caller, _: DateTime<Utc>) -> Result<SyncState, ServiceError> {
+    fn apply(
+        self,
+        svc: &Service,
+        _: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<SyncState, ServiceError> {
         Ok(svc.sync.lock().unwrap_or_else(|p| p.into_inner()).clone())
     }
 }

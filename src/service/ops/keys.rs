@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Operation;
-use crate::service::{Caller, Passphrase, Role, Service, ServiceError, store_err};
+use super::{Allowed, Operation};
+use crate::service::{Passphrase, Role, Service, ServiceError, store_err};
 use crate::store::{MasterSource, Protection};
 
 /// Unlocks the service with the master passphrase; it keeps the key in memory only.
@@ -21,7 +21,7 @@ impl Operation for Unlock {
     const ACTION: &'static str = "unlocking the store";
     const ROLE: Role = Role::Lead;
 
-    fn apply(self, svc: &Service, c: &Caller, _: DateTime<Utc>) -> Result<(), ServiceError> {
+    fn apply(self, svc: &Service, c: &Allowed, _: DateTime<Utc>) -> Result<(), ServiceError> {
         let source = MasterSource::Passphrase(self.passphrase.0.clone().into());
         let indexed = svc
             .with_store_mut(|s| s.unlock(&source))
@@ -41,7 +41,7 @@ impl Operation for Lock {
     const ACTION: &'static str = "locking the store";
     const ROLE: Role = Role::Lead;
 
-    fn apply(self, svc: &Service, c: &Caller, _: DateTime<Utc>) -> Result<(), ServiceError> {
+    fn apply(self, svc: &Service, c: &Allowed, _: DateTime<Utc>) -> Result<(), ServiceError> {
         svc.write().keyring_mut().lock();
         tracing::info!(user = %c.user, "store locked");
         Ok(())
@@ -87,7 +87,7 @@ impl Operation for KeysShow {
     fn apply(
         self,
         svc: &Service,
-        _: &Caller,
+        _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<KeyringView, ServiceError> {
         let store = svc.read();
@@ -115,7 +115,7 @@ impl Operation for KeysRotate {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<EpochView, ServiceError> {
         let e = svc.write().keyring_mut().rotate(now).map_err(store_err)?;

@@ -59,9 +59,20 @@ pub trait Operation: Into<Request> + Send + 'static {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<Self::Answer, ServiceError>;
+}
+
+/// A caller whose role [`Service::run`] has checked for the operation at hand. Only `run` makes
+/// one, so no path reaches an operation's `apply` around the check. Reads as the [`Caller`].
+pub struct Allowed<'a>(&'a Caller);
+
+impl std::ops::Deref for Allowed<'_> {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        self.0
+    }
 }
 
 impl Service {
@@ -70,7 +81,7 @@ impl Service {
     pub fn run<O: Operation>(&self, c: &Caller, op: O) -> Result<O::Answer, ServiceError> {
         let r = self
             .require(c, op.role(), O::ACTION)
-            .and_then(|()| op.apply(self, c, Utc::now()));
+            .and_then(|()| op.apply(self, &Allowed(c), Utc::now()));
         if let Err(e) = &r {
             // The kind only: a message may quote Amazon's text or a scanned code.
             tracing::info!(user = %c.user, request = O::NAME, refusal = e.kind(), "refused");

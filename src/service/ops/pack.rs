@@ -4,11 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Operation;
+use super::{Allowed, Operation};
 use crate::domain::{OrderState, PackCheck, Parcel};
-use crate::service::{
-    Caller, OrderRow, Role, Service, ServiceError, order_id, own_bench, store_err,
-};
+use crate::service::{OrderRow, Role, Service, ServiceError, order_id, own_bench, store_err};
 
 /// Opens a picked order at the caller's bench (or resumes the check already there).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -22,7 +20,12 @@ impl Operation for PackStart {
     const ACTION: &'static str = "packing";
     const ROLE: Role = Role::Packer;
 
-    fn apply(self, svc: &Service, c: &Caller, _: DateTime<Utc>) -> Result<PackCheck, ServiceError> {
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<PackCheck, ServiceError> {
         let id = order_id(&self.order)?;
         let _order = svc.lock_order(&id);
         let store = svc.read();
@@ -64,7 +67,12 @@ impl Operation for PackScan {
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;
 
-    fn apply(self, svc: &Service, c: &Caller, _: DateTime<Utc>) -> Result<PackCheck, ServiceError> {
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<PackCheck, ServiceError> {
         let id = order_id(&self.order)?;
         let _order = svc.lock_order(&id);
         let store = svc.read();
@@ -101,7 +109,7 @@ impl Operation for PackFinish {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<OrderRow, ServiceError> {
         let id = order_id(&self.order)?;

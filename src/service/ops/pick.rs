@@ -4,11 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Operation;
+use super::{Allowed, Operation};
 use crate::domain::{OrderId, PickBatch, PickScan as Scan};
-use crate::service::{
-    Caller, MAX_BATCHES, Notice, Role, Service, ServiceError, non_empty, store_err,
-};
+use crate::service::{MAX_BATCHES, Notice, Role, Service, ServiceError, non_empty, store_err};
 
 /// Claims the next batch of open orders (the site's batch size unless given).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -26,7 +24,7 @@ impl Operation for ClaimBatch {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<Option<PickBatch>, ServiceError> {
         let size = self.size.unwrap_or(svc.settings.batch_size).clamp(1, 100) as usize;
@@ -60,7 +58,7 @@ impl Operation for Batches {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<PickBatch>, ServiceError> {
         let mut batches = svc.read().batches().map_err(store_err)?;
@@ -98,7 +96,7 @@ impl Operation for PickScan {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<PickScanned, ServiceError> {
         let _batch = svc.lock_batch(self.batch);
@@ -141,7 +139,12 @@ impl Operation for ShortPick {
     const ACTION: &'static str = "a short pick";
     const ROLE: Role = Role::Packer;
 
-    fn apply(self, svc: &Service, c: &Caller, now: DateTime<Utc>) -> Result<Shorted, ServiceError> {
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<Shorted, ServiceError> {
         let reason = non_empty(&self.reason, "the reason for a short pick")?;
         let _batch = svc.lock_batch(self.batch);
         let mut b = svc.batch_for(c, self.batch)?;
@@ -176,7 +179,7 @@ impl Operation for FinishPick {
     const ACTION: &'static str = "finishing a pick batch";
     const ROLE: Role = Role::Packer;
 
-    fn apply(self, svc: &Service, c: &Caller, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let batch = self.batch;
         let _batch = svc.lock_batch(batch);
         let b = svc.batch_for(c, batch)?;
@@ -211,7 +214,7 @@ impl Operation for ReleaseBatch {
     const ACTION: &'static str = "releasing a pick batch";
     const ROLE: Role = Role::Packer;
 
-    fn apply(self, svc: &Service, c: &Caller, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let reason = non_empty(&self.reason, "the reason for releasing a batch")?;
         let _batch = svc.lock_batch(self.batch);
         let b = svc.batch_for(c, self.batch)?;
@@ -244,7 +247,7 @@ impl Operation for ReassignBatch {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<PickBatch, ServiceError> {
         let to = non_empty(&self.to, "the user to reassign to")?;

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Operation;
+use super::{Allowed, Operation};
 use crate::domain::OrderId;
 use crate::service::shipping::block_on;
 use crate::service::{
-    Caller, RawPage, Revealed, Role, Service, ServiceError, non_empty, order_id, store_err,
+    RawPage, Revealed, Role, Service, ServiceError, non_empty, order_id, store_err,
 };
 use crate::store::{ImportCounts, PurgeReport};
 
@@ -36,7 +36,7 @@ impl Operation for Reveal {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<RevealedRecipient, ServiceError> {
         let id = order_id(&self.order)?;
@@ -78,7 +78,7 @@ impl Operation for LookupName {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<Vec<OrderId>, ServiceError> {
         let text = non_empty(&self.text, "the name to look up")?;
@@ -98,7 +98,7 @@ impl Operation for AuditVerify {
     const ACTION: &'static str = "verifying the audit log";
     const ROLE: Role = Role::Lead;
 
-    fn apply(self, svc: &Service, _: &Caller, _: DateTime<Utc>) -> Result<u64, ServiceError> {
+    fn apply(self, svc: &Service, _: &Allowed, _: DateTime<Utc>) -> Result<u64, ServiceError> {
         svc.read().verify_audit().map_err(store_err)
     }
 }
@@ -121,7 +121,7 @@ impl Operation for Import {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<ImportCounts, ServiceError> {
         let parsed = crate::amazon::parse_search_orders(self.page.0.as_bytes(), &self.file)
@@ -149,7 +149,7 @@ impl Operation for Purge {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<PurgeReport, ServiceError> {
         let report = svc
@@ -180,7 +180,7 @@ impl Operation for Sync {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<ImportCounts, ServiceError> {
         block_on(svc.sync_now(&c.user))?

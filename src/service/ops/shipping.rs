@@ -6,15 +6,13 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Operation;
+use super::{Allowed, Operation};
 use crate::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
 use crate::amazon::mfn;
 use crate::domain::{Carrier, Event, OrderState, TrackingNumber};
 use crate::labels::print::Printer;
 use crate::service::shipping::{api_err, block_on};
-use crate::service::{
-    Caller, RateOffer, Role, Service, ServiceError, non_empty, order_id, store_err,
-};
+use crate::service::{RateOffer, Role, Service, ServiceError, non_empty, order_id, store_err};
 use crate::store::shipping::{Document, PrintJob, ShipmentRecord, ShipmentState};
 
 /// Shipping offers for a packed order, best first by the site's rule.
@@ -32,7 +30,7 @@ impl Operation for Rates {
     fn apply(
         self,
         svc: &Service,
-        _: &Caller,
+        _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<RateOffer>, ServiceError> {
         let rec = svc.packed_order(&order_id(&self.order)?)?;
@@ -56,7 +54,7 @@ impl Operation for BuyLabel {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<ShipmentRecord, ServiceError> {
         svc.buy_label(c, &order_id(&self.order)?, self.service, now)
@@ -80,7 +78,7 @@ impl Operation for PrintLabel {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<PrintJob, ServiceError> {
         let id = order_id(&self.order)?;
@@ -112,7 +110,7 @@ impl Operation for PrintSlip {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<PrintJob, ServiceError> {
         let id = order_id(&self.order)?;
@@ -144,7 +142,7 @@ impl Operation for VoidLabel {
     const ACTION: &'static str = "voiding a label";
     const ROLE: Role = Role::Labeler;
 
-    fn apply(self, svc: &Service, c: &Caller, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let id = order_id(&self.order)?;
         let reason = non_empty(&self.reason, "the reason for a void")?;
         let s = svc
@@ -189,7 +187,7 @@ impl Operation for ShipOwnCarrier {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<ShipmentRecord, ServiceError> {
         let id = order_id(&self.order)?;
@@ -261,7 +259,7 @@ impl Operation for CheckPurchase {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<ShipmentRecord, ServiceError> {
         let id = order_id(&self.order)?;
@@ -319,7 +317,7 @@ impl Operation for Manifest {
     fn apply(
         self,
         svc: &Service,
-        c: &Caller,
+        c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<ManifestDay, ServiceError> {
         let date = self
@@ -363,7 +361,7 @@ impl Operation for PrintJobs {
     fn apply(
         self,
         svc: &Service,
-        _: &Caller,
+        _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<PrintJob>, ServiceError> {
         let mut jobs = svc.read().print_jobs().map_err(store_err)?;
@@ -391,7 +389,7 @@ impl Operation for ClearPurchase {
     const ACTION: &'static str = "clearing a label purchase";
     const ROLE: Role = Role::Lead;
 
-    fn apply(self, svc: &Service, c: &Caller, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let id = order_id(&self.order)?;
         let reason = non_empty(&self.reason, "the reason")?;
         svc.read()
