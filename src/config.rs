@@ -1,12 +1,20 @@
 //! Configuration: a TOML file (`--config`, `PACKLINE_CONFIG`, or the XDG default) with
 //! environment overrides. Unknown keys are errors, so a typo never silently does nothing.
+//!
+//! It owns what a site chooses: who holds which role, how long recipient data is kept, printers,
+//! endpoints. The role and the retention policy themselves are the domain's (`domain::Role`,
+//! `domain::RetentionPolicy`). It reads the config file and the environment only: it never opens
+//! the store, talks to Amazon or prints.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::store::RetentionPolicy;
+use crate::domain::RetentionPolicy;
+
+/// Roles are the domain's; the configuration only says who holds which.
+pub use crate::domain::Role;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -301,25 +309,6 @@ impl AmazonConfig {
 
     pub fn lookback_days(&self) -> u32 {
         self.lookback_days.unwrap_or(30)
-    }
-}
-
-/// What a person may do on the floor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Packer,
-    Labeler,
-    Lead,
-}
-
-impl Role {
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Packer => "packer",
-            Role::Labeler => "labeler",
-            Role::Lead => "lead",
-        }
     }
 }
 

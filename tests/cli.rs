@@ -430,3 +430,212 @@ fn a_store_in_use_is_named() {
     let out = site.run(&["orders", "list"]);
     assert_fails(&out, "is in use by another packline process");
 }
+
+/// The two transports a command can take: the daemon's socket, or the service in the command's
+/// own process. Every assertion below runs on both.
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    InProcess,
+    Daemon,
+}
+
+/// A site whose config names `socket` (so commands find a daemon there when one runs), keys
+/// made, one order imported: two units of SKU-HOSTILE (barcode B0HOSTILE1).
+fn floor_site(roles: &str, socket: &std::path::Path) -> Site {
+    let site = Site::new(&format!(
+        "[service]\nsocket = {:?}\n[floor]\nboxes = [{{ name = \"S\", mm = [200, 150, 100] }}]\n",
+        socket.display().to_string()
+    ));
+    site.init_identity_keys();
+    site.import(
+        "a.json",
+        &page(
+            &[person("903-0000001-0000001", "Ann Example")],
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        ),
+    );
+    if !roles.is_empty() {
+        let cfg = std::fs::read_to_string(&site.config).unwrap();
+        std::fs::write(&site.config, format!("{cfg}\n{roles}\n")).unwrap();
+    }
+    site
+}
+
+fn json(site: &Site, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = site.ok(&all);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+}
+
+fn each_transport(roles: &str, check: impl Fn(&Site, Transport)) {
+    for t in [Transport::InProcess, Transport::Daemon] {
+        let run = tempfile::tempdir().unwrap();
+        let socket = run.path().join("packline.sock");
+        let site = floor_site(roles, &socket);
+        let _daemon = matches!(t, Transport::Daemon).then(|| start_daemon_on(&site, &socket));
+        check(&site, t);
+    }
+}
+
+#[test]
+fn the_floor_works_from_the_command_line_through_either_transport() {
+    let me = me();
+    each_transport(&format!("[roles]\nleads = [{me:?}]"), |site, t| {
+        let claim = json(site, &["pick", "claim", "--size", "5"]);
+        let batch = claim["id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{t:?}: {claim}"));
+        assert_eq!(claim["orders"], json!(["903-0000001-0000001"]), "{t:?}");
+        let b = batch.to_string();
+        // A wrong item is refused with a non-zero exit, and nothing is counted.
+        let out = site.run(&["pick", "scan", &b, "NOT-A-SKU"]);
+        assert!(!out.status.success(), "{t:?}");
+        let first = json(site, &["pick", "scan", &b, "SKU-HOSTILE"]);
+        assert_eq!(first["complete"], false, "{t:?}: {first}");
+        let out = site.run(&["pick", "finish", &b]);
+        assert_fails(&out, "still needs 1 unit");
+        let second = json(site, &["pick", "scan", &b, "SKU-HOSTILE"]);
+        assert_eq!(second["complete"], true, "{t:?}: {second}");
+        assert_eq!(json(site, &["pick", "finish", &b]), json!({ "ok": true }));
+        assert_eq!(json(site, &["pick", "list", "--all"]), json!([]), "{t:?}");
+
+        let order = "903-0000001-0000001";
+        let check = json(site, &["pack", "start", order]);
+        assert_eq!(check["packer"], me.as_str(), "{t:?}");
+        let out = site.run(&["pack", "scan", order, "SOMETHING-ELSE"]);
+        assert_fails(&out, "wrong item");
+        for _ in 0..2 {
+            json(site, &["pack", "scan", order, "B0HOSTILE1"]);
+        }
+        let out = site.run(&["pack", "scan", order, "B0HOSTILE1"]);
+        assert_fails(&out, "extra unit");
+        let packed = json(
+            site,
+            &["pack", "finish", order, "--box", "S", "--weight", "900"],
+        );
+        assert_eq!(packed["state"], "packed", "{t:?}: {packed}");
+
+        json(
+            site,
+            &["exceptions", "raise", order, "--note", "box crushed"],
+        );
+        let open = json(site, &["exceptions", "list"]);
+        assert_eq!(open[0]["order"], order, "{t:?}: {open}");
+        assert_eq!(open[0]["note"], "box crushed");
+        json(
+            site,
+            &[
+                "exceptions",
+                "resolve",
+                order,
+                "--to",
+                "packed",
+                "--resolution",
+                "re-boxed",
+            ],
+        );
+        assert_eq!(json(site, &["exceptions", "list"]), json!([]), "{t:?}");
+
+        let orders = json(site, &["orders", "list"]);
+        assert_eq!(orders.as_array().unwrap().len(), 1, "{t:?}");
+        assert_eq!(orders[0]["state"], "packed");
+
+        let keys = json(site, &["keys", "show"]);
+        assert_eq!(keys["epochs"].as_array().unwrap().len(), 1, "{t:?}: {keys}");
+        let rotated = json(site, &["keys", "rotate"]);
+        let keys = json(site, &["keys", "show"]);
+        assert_eq!(keys["epochs"].as_array().unwrap().len(), 2, "{t:?}: {keys}");
+        assert_eq!(keys["epochs"][1]["id"], rotated["id"]);
+
+        let audit = json(site, &["audit", "verify"]);
+        assert!(audit["entries"].as_u64().unwrap() > 5, "{t:?}: {audit}");
+    });
+}
+
+#[test]
+fn a_packer_is_refused_a_leads_commands_through_either_transport() {
+    let me = me();
+    each_transport(&format!("[roles]\npackers = [{me:?}]"), |site, t| {
+        for (args, what) in [
+            (vec!["exceptions", "list"], "the exceptions list"),
+            (vec!["keys", "show"], "managing keys"),
+            (vec!["keys", "rotate"], "managing keys"),
+            (vec!["audit", "verify"], "verifying the audit log"),
+            (vec!["purge"], "purging"),
+            (vec!["pick", "list", "--all"], "seeing everyone's batches"),
+            (
+                vec![
+                    "lookup",
+                    "--order",
+                    "903-0000001-0000001",
+                    "--reveal",
+                    "--reason",
+                    "x",
+                ],
+                "revealing a recipient",
+            ),
+        ] {
+            let out = site.run_unlocked(&args);
+            assert!(!out.status.success(), "{t:?} {args:?}");
+            let err = stderr(&out);
+            assert!(
+                err.contains(&format!("{what} is for a lead or above")),
+                "{t:?} {args:?}: {err}"
+            );
+            assert!(!err.contains("Ann"), "no personal data in a refusal");
+        }
+        // What a packer may do, they may do.
+        let claim = json(site, &["pick", "claim"]);
+        assert_eq!(claim["holder"], me.as_str(), "{t:?}");
+    });
+}
+
+#[test]
+fn orders_list_pages_through_every_order_through_either_transport() {
+    for through_daemon in [false, true] {
+        let run = tempfile::tempdir().unwrap();
+        let socket = run.path().join("packline.sock");
+        let site = Site::new(&format!(
+            "[service]\nsocket = {:?}\n",
+            socket.display().to_string()
+        ));
+        site.init_identity_keys();
+        // More than two pages of the service (500 rows each), in one import.
+        let ps: Vec<Person> = (0..1203)
+            .map(|i| person(&format!("904-{:07}-0000001", i + 1), &format!("Name {i}")))
+            .collect();
+        site.import("big.json", &page(&ps, "UNSHIPPED", "2026-11-23T10:00:00Z"));
+        let _daemon = through_daemon.then(|| start_daemon_on(&site, &socket));
+        let rows = json(&site, &["orders", "list"]);
+        let ids: std::collections::BTreeSet<&str> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["orderId"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1203,
+            "every order listed once (daemon: {through_daemon})"
+        );
+        let text = site.ok(&["orders", "list", "--state", "new"]);
+        assert_eq!(text.lines().count(), 1204, "a header and every order");
+    }
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line_itself() {
+    let site = Site::new("");
+    let bash = site.ok(&["completions", "bash"]);
+    assert!(
+        bash.contains("packline") && bash.contains("reassign"),
+        "{bash}"
+    );
+    let man = site.ok(&["manpage"]);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH packline"),
+        "{man}"
+    );
+}

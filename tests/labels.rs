@@ -13,11 +13,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
-use packline::config::{ShipFrom, ShippingConfig};
 use packline::domain::{OrderId, OrderState};
 use packline::service::client::Client;
-use packline::service::sync::{SyncPlan, sync_once};
-use packline::service::{Notice, Reply, Request, Service, ServiceError, Settings};
+use packline::service::sync::SyncPlan;
+use packline::service::{Notice, Service, ServiceError, Settings, ops};
 use packline::store::shipping::ShipmentState;
 
 struct Floor {
@@ -31,37 +30,17 @@ struct Floor {
 async fn floor(printer: Option<String>) -> Floor {
     let market = marketplace(6, "20");
     let dir = tempfile::tempdir().unwrap();
-    let mut store = unlocked_store(dir.path());
+    let store = unlocked_store(dir.path());
     let api = Arc::new(training_api(&market, Duration::from_secs(5)));
-    let plan = SyncPlan {
+    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    settings.shipping = example_shipping(printer);
+    settings.sync_plan = SyncPlan {
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],
         lookback_days: 30,
     };
-    sync_once(&api, &mut store, &plan, "lead", Utc::now(), |_, _| {})
-        .await
-        .unwrap();
-    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
-    settings.shipping = ShippingConfig {
-        seller_name: Some("Example Goods".into()),
-        from: Some(ShipFrom {
-            name: "Example Goods".into(),
-            line1: "1 Dock Road".into(),
-            line2: None,
-            city: "Seattle".into(),
-            state: Some("WA".into()),
-            postal_code: "98109".into(),
-            country_code: "US".into(),
-            phone: "2065550100".into(),
-            email: "ship@example.com".into(),
-        }),
-        label_format: Some("ZPL203".into()),
-        label_printer: printer.clone(),
-        slip_printer: printer,
-        users: Default::default(),
-        printers: Default::default(),
-    };
     let service = Service::new(store, settings);
     service.set_amazon(api);
+    service.sync_now("lead").await.unwrap();
     let client = Client::local(service.clone(), &whoami()).unwrap();
     Floor {
         _dir: dir,
@@ -78,8 +57,11 @@ fn whoami() -> String {
 }
 
 /// Asks the service to buy a label for `order` with the cheapest service that arrives in time.
-async fn buy_label(c: &mut Client, order: &OrderId) -> Result<Reply, ServiceError> {
-    c.call(Request::BuyLabel {
+async fn buy_label(
+    c: &mut Client,
+    order: &OrderId,
+) -> Result<packline::store::shipping::ShipmentRecord, ServiceError> {
+    c.call(ops::BuyLabel {
         order: order.to_string(),
         service: None,
     })
@@ -88,14 +70,12 @@ async fn buy_label(c: &mut Client, order: &OrderId) -> Result<Reply, ServiceErro
 
 /// Claims one order, picks and packs it through the service; its id.
 async fn pack_one(c: &mut Client) -> OrderId {
-    let Reply::Batch { batch: Some(b) } =
-        c.call(Request::ClaimBatch { size: Some(1) }).await.unwrap()
-    else {
+    let Some(b) = c.call(ops::ClaimBatch { size: Some(1) }).await.unwrap() else {
         panic!("nothing to pick")
     };
     for l in &b.lines {
         for _ in 0..l.needed {
-            c.call(Request::PickScan {
+            c.call(ops::PickScan {
                 batch: b.id,
                 code: l.sku.clone(),
             })
@@ -103,20 +83,17 @@ async fn pack_one(c: &mut Client) -> OrderId {
             .unwrap();
         }
     }
-    c.call(Request::FinishPick { batch: b.id }).await.unwrap();
+    c.call(ops::FinishPick { batch: b.id }).await.unwrap();
     let order = b.orders[0].clone();
-    let Reply::Pack { check } = c
-        .call(Request::PackStart {
+    let check = c
+        .call(ops::PackStart {
             order: order.to_string(),
         })
         .await
-        .unwrap()
-    else {
-        panic!()
-    };
+        .unwrap();
     for l in &check.lines {
         for _ in 0..l.needed {
-            c.call(Request::PackScan {
+            c.call(ops::PackScan {
                 order: order.to_string(),
                 code: l.sku.clone(),
             })
@@ -124,7 +101,7 @@ async fn pack_one(c: &mut Client) -> OrderId {
             .unwrap();
         }
     }
-    c.call(Request::PackFinish {
+    c.call(ops::PackFinish {
         order: order.to_string(),
         box_name: "M 30x20x15".into(),
         weight_g: 1200,
@@ -186,16 +163,13 @@ async fn buy_once_print_byte_identical_and_close_the_day() {
     let mut f = floor(Some(printer)).await;
     let order = pack_one(&mut f.client).await;
 
-    let Reply::Rates { offers } = f
+    let offers = f
         .client
-        .call(Request::Rates {
+        .call(ops::Rates {
             order: order.to_string(),
         })
         .await
-        .unwrap()
-    else {
-        panic!()
-    };
+        .unwrap();
     assert!(offers.len() >= 2, "{offers:?}");
     assert!(offers[0].meets_promise);
     let cheapest_on_time = offers
@@ -205,9 +179,7 @@ async fn buy_once_print_byte_identical_and_close_the_day() {
         .fold(f64::INFINITY, f64::min);
     assert_eq!(offers[0].amount, cheapest_on_time);
 
-    let Reply::Shipment { shipment } = buy_label(&mut f.client, &order).await.unwrap() else {
-        panic!()
-    };
+    let shipment = buy_label(&mut f.client, &order).await.unwrap();
     assert_eq!(shipment.state, ShipmentState::Bought);
     assert_eq!(
         shipment.service_id.as_deref(),
@@ -219,7 +191,7 @@ async fn buy_once_print_byte_identical_and_close_the_day() {
     assert_eq!(count(&f.market, "createShipment"), 1);
 
     f.client
-        .call(Request::PrintLabel {
+        .call(ops::PrintLabel {
             order: order.to_string(),
             printer: None,
         })
@@ -238,17 +210,14 @@ async fn buy_once_print_byte_identical_and_close_the_day() {
         "the label carries its tracking id"
     );
 
-    let Reply::Manifest { shipments, shipped } = f
+    let ops::ManifestDay { shipments, shipped } = f
         .client
-        .call(Request::Manifest {
+        .call(ops::Manifest {
             date: None,
             close: true,
         })
         .await
-        .unwrap()
-    else {
-        panic!()
-    };
+        .unwrap();
     assert_eq!(shipped, 1);
     assert_eq!(shipments.len(), 1);
     assert_eq!(state(&f, &order), OrderState::Shipped);
@@ -274,7 +243,7 @@ async fn a_lost_purchase_answer_raises_an_exception_and_is_never_sent_again() {
     assert_eq!(s.state, ShipmentState::OutcomeUnknown);
     // Even put back to Packed by a lead, the order is not bought again without a check.
     f.client
-        .call(Request::ResolveException {
+        .call(ops::ResolveException {
             order: order.to_string(),
             resume: OrderState::Packed,
             resolution: "looked at it".into(),
@@ -308,7 +277,7 @@ async fn a_throttled_purchase_is_bought_once_and_a_void_puts_the_order_back() {
 
     let r = f
         .client
-        .call(Request::VoidLabel {
+        .call(ops::VoidLabel {
             order: order.to_string(),
             reason: "wrong box".into(),
         })
@@ -324,7 +293,7 @@ async fn a_throttled_purchase_is_bought_once_and_a_void_puts_the_order_back() {
 async fn an_own_carrier_shipment_is_checked_confirmed_once_and_shipped() {
     let mut f = floor(None).await;
     let order = pack_one(&mut f.client).await;
-    let ship = |tracking: &str| Request::ShipOwnCarrier {
+    let ship = |tracking: &str| ops::ShipOwnCarrier {
         order: order.to_string(),
         carrier: "UPS".into(),
         tracking: tracking.into(),
@@ -334,14 +303,11 @@ async fn an_own_carrier_shipment_is_checked_confirmed_once_and_shipped() {
         matches!(&bad, Err(ServiceError::Invalid(m)) if m.contains("check digit")),
         "{bad:?}"
     );
-    let Reply::Shipment { shipment } = f
+    let shipment = f
         .client
         .call(ship("1Z 999 AA1 01 2345 6784"))
         .await
-        .unwrap()
-    else {
-        panic!()
-    };
+        .unwrap();
     assert_eq!(shipment.state, ShipmentState::Confirmed);
     assert_eq!(state(&f, &order), OrderState::Shipped);
     let again = f.client.call(ship("1Z999AA10123456784")).await;
@@ -462,7 +428,7 @@ async fn packing_slips_reach_an_ipp_printer_and_a_raw_one_and_read_back() {
 
     // ZPL to the raw printer: byte-identical to the slip rendered from the same data.
     f.client
-        .call(Request::PrintSlip {
+        .call(ops::PrintSlip {
             order: order.to_string(),
             printer: None,
             pdf: false,
@@ -496,7 +462,7 @@ async fn packing_slips_reach_an_ipp_printer_and_a_raw_one_and_read_back() {
     }
     let ipp = ipp_printer().expect("ippeveprinter starts and answers on its port");
     f.client
-        .call(Request::PrintSlip {
+        .call(ops::PrintSlip {
             order: order.to_string(),
             printer: Some(ipp.uri.clone()),
             pdf: true,
@@ -523,11 +489,11 @@ async fn documents_go_only_to_the_sites_printers_unless_a_lead_says_otherwise() 
     // A packer on the same service (the role the daemon would give this OS user).
     let packer = packline::service::Caller {
         user: "pat".into(),
-        role: packline::config::Role::Packer,
+        role: packline::domain::Role::Packer,
     };
-    let r = f.service.handle(
+    let r = f.service.run(
         &packer,
-        Request::PrintSlip {
+        ops::PrintSlip {
             order: order.to_string(),
             printer: Some(raw.clone()),
             pdf: false,
@@ -537,9 +503,9 @@ async fn documents_go_only_to_the_sites_printers_unless_a_lead_says_otherwise() 
         matches!(&r, Err(ServiceError::Forbidden { action, .. }) if action.contains("not one of the site's printers")),
         "{r:?}"
     );
-    let r = f.service.handle(
+    let r = f.service.run(
         &packer,
-        Request::Reveal {
+        ops::Reveal {
             order: order.to_string(),
             reason: "curious".into(),
         },
@@ -551,7 +517,7 @@ async fn documents_go_only_to_the_sites_printers_unless_a_lead_says_otherwise() 
     );
     // A lead may print anywhere (and the job is audited as any print).
     f.client
-        .call(Request::PrintSlip {
+        .call(ops::PrintSlip {
             order: order.to_string(),
             printer: Some(raw),
             pdf: false,
@@ -599,14 +565,14 @@ async fn an_interrupted_purchase_or_own_carrier_shipment_blocks_a_purchase_until
     assert_eq!(state(&f, &second), OrderState::Exception);
     // The lead finds nothing was bought, clears it, puts the order back: now it can be bought.
     f.client
-        .call(Request::ClearPurchase {
+        .call(ops::ClearPurchase {
             order: second.to_string(),
             reason: "Seller Central shows no shipment".into(),
         })
         .await
         .unwrap();
     f.client
-        .call(Request::ResolveException {
+        .call(ops::ResolveException {
             order: second.to_string(),
             resume: OrderState::Packed,
             resolution: "purchase cleared".into(),

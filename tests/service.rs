@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use chrono::Utc;
 use common::*;
 use packline::domain::{OrderId, OrderState};
 use packline::service::client::Client;
-use packline::service::{Reply, Request, Service, ServiceError, Settings};
+use packline::service::{Service, ServiceError, Settings, ops};
 use packline::store::Store;
 
 fn people(n: usize) -> Vec<Person> {
@@ -73,19 +73,16 @@ async fn serve(dir: &Path, n: usize, claim_timeout: Duration) -> Served {
 }
 
 async fn queue_count(c: &mut Client, state: OrderState) -> usize {
-    match c
-        .call(Request::Queue {
-            state: Some(state),
-            search: None,
-            offset: 0,
-            limit: 500,
-        })
-        .await
-        .unwrap()
-    {
-        Reply::Queue(p) => p.rows.len(),
-        other => panic!("unexpected {other:?}"),
-    }
+    c.call(ops::Queue {
+        state: Some(state),
+        search: None,
+        offset: 0,
+        limit: 500,
+    })
+    .await
+    .unwrap()
+    .rows
+    .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -96,11 +93,9 @@ async fn twenty_clients_claiming_at_once_never_get_the_same_order() {
     for _ in 0..20 {
         let socket = s.socket.clone();
         tasks.push(tokio::spawn(async move {
-            let mut c = Client::connect(&socket).await.unwrap();
-            match c.call(Request::ClaimBatch { size: Some(3) }).await.unwrap() {
-                Reply::Batch { batch } => batch.map(|b| b.orders).unwrap_or_default(),
-                other => panic!("unexpected {other:?}"),
-            }
+            let c = Client::connect(&socket).await.unwrap();
+            let batch = c.call(ops::ClaimBatch { size: Some(3) }).await.unwrap();
+            batch.map(|b| b.orders).unwrap_or_default()
         }));
     }
     let mut all = Vec::new();
@@ -124,9 +119,9 @@ async fn a_disconnected_clients_batch_goes_back_after_the_timeout() {
     let s = serve(dir.path(), 5, Duration::from_millis(300)).await;
     let mut watcher = Client::connect(&s.socket).await.unwrap();
     {
-        let mut picker = Client::connect(&s.socket).await.unwrap();
-        let Reply::Batch { batch: Some(b) } = picker
-            .call(Request::ClaimBatch { size: Some(2) })
+        let picker = Client::connect(&s.socket).await.unwrap();
+        let Some(b) = picker
+            .call(ops::ClaimBatch { size: Some(2) })
             .await
             .unwrap()
         else {
@@ -207,8 +202,12 @@ async fn bad_frames_close_that_connection_only() {
     assert_eq!(queue_count(&mut good, OrderState::New).await, 3);
 }
 
-async fn pick_scan(c: &mut Client, batch: u64, code: &str) -> Result<Reply, ServiceError> {
-    c.call(Request::PickScan {
+async fn pick_scan(
+    c: &mut Client,
+    batch: u64,
+    code: &str,
+) -> Result<ops::PickScanned, ServiceError> {
+    c.call(ops::PickScan {
         batch,
         code: code.into(),
     })
@@ -220,8 +219,7 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
     let dir = tempfile::tempdir().unwrap();
     let s = serve(dir.path(), 1, Duration::from_secs(300)).await;
     let mut c = Client::connect(&s.socket).await.unwrap();
-    let Reply::Batch { batch: Some(b) } = c.call(Request::ClaimBatch { size: None }).await.unwrap()
-    else {
+    let Some(b) = c.call(ops::ClaimBatch { size: None }).await.unwrap() else {
         panic!("no batch")
     };
     let wrong = pick_scan(&mut c, b.id, "NOT-A-SKU").await;
@@ -237,15 +235,15 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
         matches!(extra, Err(ServiceError::WrongScan { .. })),
         "{extra:?}"
     );
-    c.call(Request::FinishPick { batch: b.id }).await.unwrap();
+    c.call(ops::FinishPick { batch: b.id }).await.unwrap();
     let order = b.orders[0].to_string();
-    c.call(Request::PackStart {
+    c.call(ops::PackStart {
         order: order.clone(),
     })
     .await
     .unwrap();
     let early = c
-        .call(Request::PackFinish {
+        .call(ops::PackFinish {
             order: order.clone(),
             box_name: "S 20x15x10".into(),
             weight_g: 900,
@@ -253,24 +251,21 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
         .await;
     assert!(matches!(early, Err(ServiceError::Conflict(_))), "{early:?}");
     for _ in 0..2 {
-        c.call(Request::PackScan {
+        c.call(ops::PackScan {
             order: order.clone(),
             code: "b0hostile1".into(),
         })
         .await
         .unwrap();
     }
-    let Reply::Packed { order: rec } = c
-        .call(Request::PackFinish {
+    let rec = c
+        .call(ops::PackFinish {
             order: order.clone(),
             box_name: "S 20x15x10".into(),
             weight_g: 900,
         })
         .await
-        .unwrap()
-    else {
-        panic!()
-    };
+        .unwrap();
     assert_eq!(rec.state, OrderState::Packed);
     let parcel = s
         .service
@@ -285,9 +280,8 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
 async fn a_cancellation_pulls_the_order_from_its_batch_with_a_notice() {
     let dir = tempfile::tempdir().unwrap();
     let s = serve(dir.path(), 2, Duration::from_secs(300)).await;
-    let mut c = Client::connect(&s.socket).await.unwrap();
-    let Reply::Batch { batch: Some(b) } = c.call(Request::ClaimBatch { size: None }).await.unwrap()
-    else {
+    let c = Client::connect(&s.socket).await.unwrap();
+    let Some(b) = c.call(ops::ClaimBatch { size: None }).await.unwrap() else {
         panic!("no batch")
     };
     let gone = people(2).remove(0);
@@ -329,35 +323,6 @@ async fn a_cancellation_pulls_the_order_from_its_batch_with_a_notice() {
 }
 
 // --- the real daemon, with other OS users ---------------------------------------------------
-
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_daemon(site: &Site) -> Daemon {
-    let socket = site.dir.path().join("run/packline.sock");
-    let mut child = site
-        .cmd()
-        .env("PACKLINE_IDENTITY_FILE", &site.key)
-        .args(["serve", "--socket", socket.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    assert_eq!(line.trim(), format!("serving on {}", socket.display()));
-    Daemon { child, socket }
-}
 
 /// Runs the packline binary as another OS user (needs root and setpriv).
 fn as_user(site: &Site, uid: u32, gid: u32, args: &[&str]) -> std::process::Output {
@@ -495,24 +460,7 @@ fn the_cli_goes_through_a_running_daemon() {
         "p1.json",
         &page(&ps[..1], "UNSHIPPED", "2026-11-23T10:00:00Z"),
     );
-    let daemon = {
-        let mut child = site
-            .cmd()
-            .env("PACKLINE_IDENTITY_FILE", &site.key)
-            .args(["serve"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-        assert_eq!(line.trim(), format!("serving on {}", socket.display()));
-        Daemon {
-            child,
-            socket: socket.clone(),
-        }
-    };
+    let daemon = start_daemon_on(&site, &socket);
     // The store belongs to the daemon; every command below goes through it.
     let p2 = site.write_page(
         "p2.json",
@@ -537,49 +485,46 @@ async fn an_order_at_one_bench_is_not_packed_at_another() {
     let s = serve(dir.path(), 1, Duration::from_secs(300)).await;
     let ann = packline::service::Caller {
         user: "ann".into(),
-        role: packline::config::Role::Packer,
+        role: packline::domain::Role::Packer,
     };
     let bob = packline::service::Caller {
         user: "bob".into(),
-        role: packline::config::Role::Packer,
+        role: packline::domain::Role::Packer,
     };
     let svc = s.service.clone();
     tokio::task::spawn_blocking(move || {
-        let Ok(Reply::Batch { batch: Some(b) }) =
-            svc.handle(&ann, Request::ClaimBatch { size: None })
-        else {
+        let Ok(Some(b)) = svc.run(&ann, ops::ClaimBatch { size: None }) else {
             panic!("no batch")
         };
         for _ in 0..2 {
-            svc.handle(
+            svc.run(
                 &ann,
-                Request::PickScan {
+                ops::PickScan {
                     batch: b.id,
                     code: "SKU-HOSTILE".into(),
                 },
             )
             .unwrap();
         }
-        svc.handle(&ann, Request::FinishPick { batch: b.id })
-            .unwrap();
+        svc.run(&ann, ops::FinishPick { batch: b.id }).unwrap();
         let order = b.orders[0].to_string();
-        svc.handle(
+        svc.run(
             &ann,
-            Request::PackStart {
+            ops::PackStart {
                 order: order.clone(),
             },
         )
         .unwrap();
         for r in [
-            svc.handle(
+            svc.run(
                 &bob,
-                Request::PackStart {
+                ops::PackStart {
                     order: order.clone(),
                 },
             ),
-            svc.handle(
+            svc.run(
                 &bob,
-                Request::PackScan {
+                ops::PackScan {
                     order: order.clone(),
                     code: "SKU-HOSTILE".into(),
                 },
@@ -590,9 +535,9 @@ async fn an_order_at_one_bench_is_not_packed_at_another() {
                 "{r:?}"
             );
         }
-        svc.handle(
+        svc.run(
             &ann,
-            Request::PackScan {
+            ops::PackScan {
                 order,
                 code: "SKU-HOSTILE".into(),
             },
@@ -601,4 +546,49 @@ async fn an_order_at_one_bench_is_not_packed_at_another() {
     })
     .await
     .unwrap();
+}
+
+/// Listing pages by cursor: a store of more than 100,000 orders lists completely over the
+/// socket (paging by offset stopped at 100,000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_of_a_large_store_lists_over_the_socket() {
+    const N: usize = 100_123;
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), N, Duration::from_secs(300)).await;
+    let c = Client::connect(&s.socket).await.unwrap();
+    let mut seen = HashSet::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = c
+            .call(ops::ListOrders {
+                state: None,
+                after,
+                limit: packline::service::MAX_PAGE,
+            })
+            .await
+            .unwrap();
+        pages += 1;
+        for r in page.rows {
+            assert!(seen.insert(r.order.id), "an order listed twice");
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), N, "every order, once");
+    assert_eq!(pages, N.div_ceil(packline::service::MAX_PAGE as usize));
+    // A cursor that packline never gave is refused by name, not misread.
+    let bad = c
+        .call(ops::ListOrders {
+            state: None,
+            after: Some("zz".into()),
+            limit: 10,
+        })
+        .await;
+    assert!(
+        matches!(&bad, Err(ServiceError::Invalid(m)) if m.contains("cursor")),
+        "{bad:?}"
+    );
 }

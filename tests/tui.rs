@@ -69,6 +69,13 @@ async fn app(service: std::sync::Arc<Service>) -> App {
         .unwrap()
 }
 
+/// One action, and every answer it brings applied (the terminal goes on drawing meanwhile; a
+/// test waits so that it can look).
+async fn act(app: &mut App, action: Action) {
+    app.act(action);
+    app.settle().await;
+}
+
 fn frame(app: &App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     term.draw(|f| app.view(f, t("2026-11-24T12:00:00Z")))
@@ -102,34 +109,48 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
     let mut app = app(service.clone()).await;
     snapshot("queue", &app);
 
-    app.act(Action::Claim).await;
+    act(&mut app, Action::Claim).await;
     assert_eq!(app.screen, Screen::Pick);
     let batch = app.pick.batch.clone().expect("a batch");
     assert_eq!(batch.orders.len(), 1);
     snapshot("pick", &app);
 
-    app.act(Action::Scan("NOT-ON-LIST".into())).await;
+    act(&mut app, Action::Scan("NOT-ON-LIST".into())).await;
     let alert = app.alert.clone().expect("a wrong scan alerts");
     assert!(alert.error);
     assert!(alert.text.contains("wrong item"), "{}", alert.text);
     assert!(app.bell, "a wrong scan rings the bell");
     snapshot("pick_wrong_scan", &app);
 
-    app.act(Action::Scan("B-07".into())).await;
-    app.act(Action::Scan("0123456789012".into())).await;
-    app.act(Action::Scan("SKU-HOSTILE".into())).await;
+    // A scanner's burst: the bin, then two units, all typed before any answer is back. The
+    // status line says a scan is in flight, and every one of them counts.
+    for code in ["B-07", "0123456789012", "SKU-HOSTILE"] {
+        app.act(Action::Scan(code.into()));
+    }
+    assert!(
+        app.in_flight()
+            .is_some_and(|d| d.starts_with("scanning B-07"))
+    );
+    app.settle().await;
+    assert!(app.in_flight().is_none());
     assert!(app.pick.batch.as_ref().unwrap().is_complete());
-    app.act(Action::FinishPick).await;
+    act(&mut app, Action::FinishPick).await;
     assert!(app.pick.batch.is_none(), "{:?}", app.alert);
 
-    app.act(Action::Pack).await;
+    act(&mut app, Action::Pack).await;
     let order = batch.orders[0].to_string();
-    app.act(Action::Scan(order.clone())).await;
-    app.act(Action::Scan("SKU-HOSTILE".into())).await;
-    app.act(Action::Scan("SOCK-1".into())).await;
+    // The slip's order id and the first unit in one burst: the unit is sent only once the
+    // bench has the order open (decided earlier, it would be taken for an order to open).
+    app.act(Action::Scan(order.clone()));
+    app.act(Action::Scan("SKU-HOSTILE".into()));
+    app.settle().await;
+    let check = app.pack.check.clone().expect("the order is at the bench");
+    let needed: u32 = check.lines.iter().map(|l| l.needed).sum();
+    assert_eq!(check.units_left(), needed - 1, "{:?}", app.alert);
+    act(&mut app, Action::Scan("SOCK-1".into())).await;
     assert!(app.alert.as_ref().unwrap().error, "a wrong unit is refused");
-    app.act(Action::Scan("SKU-HOSTILE".into())).await;
-    app.act(Action::Scan("SKU-HOSTILE".into())).await;
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     assert!(
         app.alert.as_ref().unwrap().text.contains("extra unit"),
         "{:?}",
@@ -137,9 +158,9 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
     );
     snapshot("pack_complete", &app);
     for c in "850".chars() {
-        app.act(Action::Char(c)).await;
+        act(&mut app, Action::Char(c)).await;
     }
-    app.act(Action::Submit).await;
+    act(&mut app, Action::Submit).await;
     assert!(app.pack.check.is_none(), "{:?}", app.alert);
     let rec = service.with_store(|s| s.get(&batch.orders[0]).unwrap().unwrap());
     assert_eq!(rec.state, OrderState::Packed);
@@ -147,7 +168,7 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
     assert_eq!(parcel.weight_g, 850);
 
     // The packed order waits on the labels screen.
-    app.act(Action::Labels).await;
+    act(&mut app, Action::Labels).await;
     assert_eq!(app.screen, Screen::Labels);
     assert_eq!(app.labels.orders.len(), 1);
     snapshot("labels", &app);
@@ -159,7 +180,7 @@ async fn a_cancellation_mid_pick_pulls_the_order_with_an_alert() {
     let people = orders();
     let service = site(dir.path(), &people[..2]);
     let mut app = app(service.clone()).await;
-    app.act(Action::Claim).await;
+    act(&mut app, Action::Claim).await;
     assert_eq!(app.pick.batch.as_ref().unwrap().orders.len(), 2);
     let gone = &people[0];
     let body = serde_json::to_vec(&page(
@@ -182,8 +203,10 @@ async fn a_cancellation_mid_pick_pulls_the_order_with_an_alert() {
     tokio::time::timeout(std::time::Duration::from_secs(5), async {
         while app.alert.as_ref().is_none_or(|a| !a.error) {
             let n = app.client.notice().await.unwrap();
-            app.notice(n).await;
+            app.notice(n);
         }
+        // The notice reloads the batch in hand.
+        app.settle().await;
     })
     .await
     .unwrap();
@@ -207,7 +230,7 @@ async fn hostile_data_and_small_terminals_render_safely() {
     let service = site(dir.path(), &orders()[3..]);
     let mut app = app(service).await;
     snapshot("queue_hostile", &app);
-    app.act(Action::Help).await;
+    act(&mut app, Action::Help).await;
     snapshot("help", &app);
     let small = frame(&app, 39, 12);
     assert!(small.contains("terminal too small"), "{small}");
@@ -218,17 +241,17 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let service = site(dir.path(), &orders()[..2]);
     let mut app = app(service.clone()).await;
-    app.act(Action::Claim).await;
+    act(&mut app, Action::Claim).await;
     let batch = app.pick.batch.clone().unwrap();
     assert_eq!(batch.orders.len(), 2);
     // Three of the four units are found: the second order (by ship-by) is short.
     for _ in 0..3 {
-        app.act(Action::Scan("SKU-HOSTILE".into())).await;
+        act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     }
     for c in "bin empty".chars() {
-        app.act(Action::Char(c)).await;
+        act(&mut app, Action::Char(c)).await;
     }
-    app.act(Action::ShortPick).await;
+    act(&mut app, Action::ShortPick).await;
     let left = app.pick.batch.clone().expect("one order left");
     assert_eq!(left.orders.len(), 1);
     let shorted = batch
@@ -246,9 +269,9 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
         "{:?}",
         app.alert
     );
-    app.act(Action::FinishPick).await;
+    act(&mut app, Action::FinishPick).await;
 
-    app.act(Action::Exceptions).await;
+    act(&mut app, Action::Exceptions).await;
     assert_eq!(app.screen, Screen::Exceptions);
     assert_eq!(app.exceptions.exceptions.len(), 1);
     assert_eq!(app.exceptions.exceptions[0].order, shorted);
@@ -257,17 +280,213 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
         "short pick of SKU-HOSTILE: bin empty"
     );
     snapshot("exceptions", &app);
-    app.act(Action::Resolve).await;
+    act(&mut app, Action::Resolve).await;
     let rec = service.with_store(|s| s.get(&shorted).unwrap().unwrap());
     assert_eq!(rec.state, OrderState::New);
     assert!(app.exceptions.exceptions.is_empty());
 
     // The picked order is waiting at the pack screen: Enter takes it to the bench.
-    app.act(Action::Pack).await;
+    act(&mut app, Action::Pack).await;
     assert_eq!(app.pack.waiting.len(), 1);
-    app.act(Action::Submit).await;
+    act(&mut app, Action::Submit).await;
     assert_eq!(
         app.pack.check.as_ref().map(|c| c.order.clone()),
         Some(left.orders[0].clone())
     );
+}
+
+/// A plain HTTP/1.1 POST to a training control; the status.
+async fn training_control(url: &str, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// A label bought while the training marketplace holds createShipment back for seconds: the
+/// status line says so, the user goes to the queue and it is drawn, rows and all, while the
+/// purchase is still with Amazon; then the purchase's result appears there as a notice, and the
+/// label goes to this terminal's printer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_label_purchase_never_holds_the_screen() {
+    use packline::service::ops;
+    use std::time::{Duration, Instant};
+
+    let delay = Duration::from_secs(3);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(packline::marketplace::server::serve(
+        listener,
+        packline::marketplace::server::MarketplaceConfig {
+            orders: 2,
+            seed: 7,
+            quota_scale: 20.0,
+            start: Utc::now() - chrono::Duration::days(3),
+            fault_rate: 0.0,
+            faults: Vec::new(),
+            fault_delay: delay,
+            new_orders_per_minute: 0.0,
+            cancel_rate: 0.0,
+        },
+    ));
+    let api = std::sync::Arc::new(
+        packline::amazon::client::SpApi::new(
+            &url,
+            &format!("{url}/auth/o2/token"),
+            packline::amazon::client::Credentials {
+                client_id: "training".into(),
+                client_secret: "training".to_owned().into(),
+                refresh_token: "training".to_owned().into(),
+            },
+            // Patient enough for the slow answer: it is slow, not lost.
+            delay * 4,
+        )
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = unlocked_store(dir.path());
+    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    settings.roles = packline::config::RolesConfig {
+        leads: vec!["ann".into()],
+        ..Default::default()
+    };
+    settings.shipping = example_shipping(None);
+    let service = Service::new(store, settings);
+    let plan = packline::service::sync::SyncPlan {
+        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
+        lookback_days: 30,
+    };
+    packline::service::sync::sync_once(&api, &service, &plan, "lead", Utc::now(), |_, _| {})
+        .await
+        .unwrap();
+    service.set_amazon(api);
+    service.wait_for_counts();
+
+    // One order picked and packed through the service.
+    let client = Client::local(service.clone(), "ann").unwrap();
+    let batch = client
+        .call(ops::ClaimBatch { size: Some(1) })
+        .await
+        .unwrap()
+        .expect("an order to pick");
+    for l in &batch.lines {
+        for _ in 0..l.needed {
+            let code = l.sku.clone();
+            client
+                .call(ops::PickScan {
+                    batch: batch.id,
+                    code,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    client
+        .call(ops::FinishPick { batch: batch.id })
+        .await
+        .unwrap();
+    let order = batch.orders[0].to_string();
+    let check = client
+        .call(ops::PackStart {
+            order: order.clone(),
+        })
+        .await
+        .unwrap();
+    for l in &check.lines {
+        for _ in 0..l.needed {
+            let (order, code) = (order.clone(), l.sku.clone());
+            client.call(ops::PackScan { order, code }).await.unwrap();
+        }
+    }
+    client
+        .call(ops::PackFinish {
+            order: order.clone(),
+            box_name: "M 30x20x15".into(),
+            weight_g: 1200,
+        })
+        .await
+        .unwrap();
+
+    let mut app = App::new(client, Keymap::load("default", None).unwrap())
+        .await
+        .unwrap();
+    // This terminal's label printer (PACKLINE_LABEL_PRINTER) reaches the print request.
+    let printed = tempfile::tempdir().unwrap();
+    let printer = format!("file:{}", printed.path().display());
+    app.label_printer = Some(printer.clone());
+    act(&mut app, Action::Labels).await;
+    assert_eq!(
+        app.labels.current().map(|r| r.order.id.to_string()),
+        Some(order.clone())
+    );
+    act(&mut app, Action::Rates).await;
+    assert!(!app.labels.offers.is_empty(), "{:?}", app.alert);
+
+    assert_eq!(
+        training_control(&url, "/_training/faults/createShipment/slow").await,
+        204
+    );
+    let bought_at = Instant::now();
+    app.act(Action::Buy);
+    let doing = format!("buying label for {order}");
+    assert_eq!(app.in_flight().as_deref(), Some(doing.as_str()));
+    assert!(
+        frame(&app, 80, 24).contains(&doing),
+        "{}",
+        frame(&app, 80, 24)
+    );
+    // A second Buy does not send a second purchase.
+    app.act(Action::Buy);
+    assert!(app.alert.as_ref().unwrap().text.contains("is being bought"));
+
+    // Off to the queue while Amazon takes its time: the queue page comes back and is drawn.
+    app.act(Action::Queue);
+    assert_eq!(app.screen, Screen::Queue);
+    while app.in_flight().as_deref() != Some(doing.as_str()) {
+        app.next_answer().await;
+    }
+    let queue = frame(&app, 80, 24);
+    assert!(
+        bought_at.elapsed() < delay,
+        "the queue came only after the purchase"
+    );
+    assert!(queue.contains("[queue]"), "{queue}");
+    assert!(
+        queue.contains(&order),
+        "the queue's rows are drawn:\n{queue}"
+    );
+    assert!(queue.contains(&doing), "{queue}");
+    // Amazon has not answered yet: the purchase is begun, not bought.
+    let bought = |service: &Service| {
+        service
+            .with_store(|s| s.shipment(&batch.orders[0]).unwrap())
+            .is_some_and(|s| s.state == packline::store::shipping::ShipmentState::Bought)
+    };
+    assert!(!bought(&service));
+
+    // The purchase completes: its result is shown on the queue, and the label is printed.
+    app.settle().await;
+    assert!(bought_at.elapsed() >= delay);
+    assert!(bought(&service));
+    assert_eq!(app.screen, Screen::Queue);
+    let alert = app.alert.clone().expect("the purchase's result");
+    assert!(!alert.error, "{}", alert.text);
+    assert!(
+        alert.text.starts_with(&format!("{order}: "))
+            && alert.text.contains("label bought, tracking"),
+        "{}",
+        alert.text
+    );
+    let queue = frame(&app, 80, 24);
+    assert!(queue.contains("label bought"), "{queue}");
+    assert!(!queue.contains("buying label"), "{queue}");
+    let jobs = service.with_store(|s| s.print_jobs().unwrap());
+    assert_eq!(jobs.len(), 1, "one label printed");
+    assert_eq!(jobs[0].printer, printer);
 }

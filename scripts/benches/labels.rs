@@ -10,7 +10,7 @@ use packline::amazon::parse_search_orders;
 use packline::labels::slip::Slip;
 use packline::marketplace::seed::OrderGenerator;
 use packline::service::client::Client;
-use packline::service::{Notice, Request, Service, Settings};
+use packline::service::{Notice, Service, Settings, ops};
 use packline::store::{MasterSource, Store};
 
 #[global_allocator]
@@ -92,11 +92,11 @@ fn main() {
         .unwrap();
     let mut times = Vec::new();
     rt.block_on(async {
-        let mut c = Client::local(service, &user).unwrap();
+        let c = Client::local(service, &user).unwrap();
         for i in 0..300 {
             let order = records[i % records.len()].order.id.to_string();
             let start = Instant::now();
-            c.call(Request::PrintSlip {
+            c.call(ops::PrintSlip {
                 order,
                 printer: None,
                 pdf: false,

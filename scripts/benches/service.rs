@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use packline::amazon::parse_search_orders;
 use packline::marketplace::seed::OrderGenerator;
 use packline::service::client::Client;
-use packline::service::{Reply, Request, Service, Settings};
+use packline::service::{Service, Settings, ops};
 use packline::store::{MasterSource, Store};
 use packline::tui::action::Action;
 
@@ -74,8 +74,8 @@ async fn claim_units(c: &mut Client, units: usize) -> Vec<packline::domain::Pick
     let mut batches = Vec::new();
     let mut have = 0;
     while have < units {
-        match c.call(Request::ClaimBatch { size: Some(20) }).await {
-            Ok(Reply::Batch { batch: Some(b) }) => {
+        match c.call(ops::ClaimBatch { size: Some(20) }).await {
+            Ok(Some(b)) => {
                 have += b.lines.iter().map(|l| l.needed as usize).sum::<usize>();
                 batches.push(b);
             }
@@ -105,13 +105,13 @@ async fn scan_batches(
                 }
                 let start = Instant::now();
                 let r = c
-                    .call(Request::PickScan {
+                    .call(ops::PickScan {
                         batch: b.id,
                         code: l.sku.clone(),
                     })
                     .await;
                 times.push(start.elapsed());
-                if matches!(r, Ok(Reply::Picked { .. })) {
+                if r.is_ok() {
                     acked += 1;
                 }
             }
@@ -198,7 +198,7 @@ fn main() {
         tokio::task::spawn_blocking(move || svc.wait_for_counts()).await.unwrap();
         // Every page measured below is read once first: a queue being browsed is warm.
         for i in 0..50u32 {
-            c.call(Request::Queue {
+            c.call(ops::Queue {
                 state: None,
                 search: None,
                 offset: i * 20,
@@ -210,7 +210,7 @@ fn main() {
         let mut pages = Vec::new();
         for i in 0..1000u32 {
             let start = Instant::now();
-            c.call(Request::Queue {
+            c.call(ops::Queue {
                 state: None,
                 search: None,
                 offset: (i % 50) * 20,
@@ -294,11 +294,13 @@ async fn drive_app(client: Client) -> (Duration, Vec<Duration>) {
     term.draw(|f| app.view(f, Utc::now())).unwrap();
     let first = start.elapsed();
     let rss_first = status_kib("VmRSS");
-    app.act(Action::Claim).await;
+    app.act(Action::Claim);
+    app.settle().await;
     let mut times = Vec::new();
     while times.len() < 300 {
         let Some(b) = app.pick.batch.clone() else {
-            app.act(Action::Claim).await;
+            app.act(Action::Claim);
+            app.settle().await;
             if app.pick.batch.is_none() {
                 break;
             }
@@ -307,12 +309,15 @@ async fn drive_app(client: Client) -> (Duration, Vec<Duration>) {
         for l in &b.lines {
             for _ in 0..l.needed {
                 let t = Instant::now();
-                app.act(Action::Scan(l.sku.clone())).await;
+                // Scan to frame: the scan is sent, its answer applied, the frame drawn.
+                app.act(Action::Scan(l.sku.clone()));
+                app.settle().await;
                 term.draw(|f| app.view(f, Utc::now())).unwrap();
                 times.push(t.elapsed());
             }
         }
-        app.act(Action::FinishPick).await;
+        app.act(Action::FinishPick);
+        app.settle().await;
     }
     if std::env::args().any(|a| a == "tui") {
         println!(

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use packline::amazon::client::{Credentials, SpApi};
 use packline::amazon::throttle::UsagePlan;
 use packline::marketplace::server::{MarketplaceConfig, router};
-use packline::service::sync::{SyncPlan, sync_once};
+use packline::service::sync::SyncPlan;
+use packline::service::{Service, Settings};
 use packline::store::{MasterSource, Store};
 
 #[global_allocator]
@@ -62,7 +63,7 @@ async fn run(orders: usize) {
         now,
     )
     .unwrap();
-    let mut store = Store::open(&data).unwrap();
+    let store = Store::open(&data).unwrap();
     let api = SpApi::new(
         &url,
         &format!("{url}/auth/o2/token"),
@@ -74,14 +75,15 @@ async fn run(orders: usize) {
         Duration::from_secs(30),
     )
     .unwrap();
-    let plan = SyncPlan {
+    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    settings.sync_plan = SyncPlan {
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],
         lookback_days: 30,
     };
+    let service = Service::new(store, settings);
+    service.set_amazon(std::sync::Arc::new(api));
     let t = Instant::now();
-    let c = sync_once(&api, &mut store, &plan, "bench", now, |_, _| {})
-        .await
-        .unwrap();
+    let c = service.sync_now("bench").await.unwrap();
     let wall = t.elapsed();
     assert_eq!(c.new as usize, orders);
 

@@ -1,5 +1,6 @@
 //! The subset of the Orders API v2026-01-01 models packline reads (`SearchOrdersResponse`,
-//! `Order`, `OrderItem`, `Recipient`, `OrderFulfillment`), and their conversion into domain types.
+//! `Order`, `OrderItem`, `Recipient`, `OrderFulfillment`), and their conversion into domain types
+//! (`domain::ImportedOrder`, which the import decision takes). The wire spellings stay here.
 //!
 //! Data minimisation happens here, by construction: `buyer`, `payment`, `proceeds`, `tax` and the
 //! other fields packline does not need have no field to land in, so serde skips them unread into
@@ -19,29 +20,13 @@ pub struct SearchOrdersPage {
     pub last_updated_before: Option<DateTime<Utc>>,
 }
 
-/// An order as it arrived, split into what the store keeps in the clear and what it seals.
-pub struct ImportedOrder {
-    pub order: Order,
-    pub status: FulfillmentStatus,
-    pub fulfilled_by_merchant: bool,
-    pub recipient: Option<Recipient>,
-}
+/// The order as it arrived, and its status: the import decision's input, so the domain's.
+pub use crate::domain::import::{FulfillmentStatus, ImportedOrder};
 
-impl std::fmt::Debug for ImportedOrder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ImportedOrder")
-            .field("order", &self.order)
-            .field("status", &self.status)
-            .field("fulfilled_by_merchant", &self.fulfilled_by_merchant)
-            .field("recipient", &self.recipient)
-            .finish()
-    }
-}
-
-/// `FulfillmentStatus` from the model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+/// `FulfillmentStatus` as the model spells it.
+#[derive(Clone, Copy, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FulfillmentStatus {
+enum RawFulfillmentStatus {
     PendingAvailability,
     Pending,
     Unshipped,
@@ -53,10 +38,19 @@ pub enum FulfillmentStatus {
     Unknown,
 }
 
-impl FulfillmentStatus {
-    /// Orders a merchant should be working on now.
-    pub fn is_actionable(self) -> bool {
-        matches!(self, Self::Unshipped | Self::PartiallyShipped)
+impl From<RawFulfillmentStatus> for FulfillmentStatus {
+    fn from(s: RawFulfillmentStatus) -> Self {
+        use RawFulfillmentStatus as R;
+        match s {
+            R::PendingAvailability => Self::PendingAvailability,
+            R::Pending => Self::Pending,
+            R::Unshipped => Self::Unshipped,
+            R::PartiallyShipped => Self::PartiallyShipped,
+            R::Shipped => Self::Shipped,
+            R::Cancelled => Self::Cancelled,
+            R::Unfulfillable => Self::Unfulfillable,
+            R::Unknown => Self::Unknown,
+        }
     }
 }
 
@@ -158,7 +152,7 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
     let fulfillment = o.fulfillment.unwrap_or_default();
     let status = fulfillment
         .fulfillment_status
-        .unwrap_or(FulfillmentStatus::Unknown);
+        .map_or(FulfillmentStatus::Unknown, FulfillmentStatus::from);
     let mut lines = Vec::with_capacity(o.order_items.len());
     let mut gift_messages = Vec::new();
     for (j, item) in o.order_items.into_iter().enumerate() {
@@ -323,7 +317,7 @@ struct RawDeliveryPreference {
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawFulfillment {
-    fulfillment_status: Option<FulfillmentStatus>,
+    fulfillment_status: Option<RawFulfillmentStatus>,
     fulfilled_by: Option<String>,
     fulfillment_service_level: Option<ServiceLevel>,
     ship_by_window: Option<RawWindow>,

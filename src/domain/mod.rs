@@ -1,14 +1,22 @@
-//! Pure warehouse types and state machines: orders and their lifecycle, picking, packing,
-//! recipients.
-//! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format.
+//! Pure warehouse types and state machines: orders and their lifecycle, the import decision
+//! (what an order from Amazon becomes), picking, packing, shipments, recipients, roles and the
+//! retention policy.
+//! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format; it depends
+//! on no other packline module.
 
+pub mod import;
 pub mod order;
 pub mod pack;
 pub mod pick;
 pub mod recipient;
+pub mod retention;
+pub mod role;
 pub mod shipment;
 pub mod text;
 
+pub use import::{
+    FulfillmentStatus, Import, ImportCounts, ImportOutcome, ImportedOrder, SkipReason,
+};
 pub use order::{
     Event, IllegalTransition, Order, OrderId, OrderIdError, OrderLine, OrderRecord, OrderState,
     ServiceLevel, Window,
@@ -16,4 +24,6 @@ pub use order::{
 pub use pack::{PackCheck, PackRefusal, Parcel};
 pub use pick::{Locations, PickBatch, PickRefusal, PickScan, ShortPick};
 pub use recipient::{GiftMessage, Recipient};
-pub use shipment::{Carrier, TrackingError, TrackingNumber};
+pub use retention::RetentionPolicy;
+pub use role::Role;
+pub use shipment::{Carrier, ShipmentRecord, ShipmentState, TrackingError, TrackingNumber};

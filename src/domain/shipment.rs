@@ -1,10 +1,15 @@
-//! Shipments: the carrier and tracking number an order leaves with. Tracking numbers typed or
+//! Shipments: the carrier and tracking number an order leaves with, and where its label purchase
+//! or confirmation stands (`ShipmentState`, kept in a `ShipmentRecord`). Tracking numbers typed or
 //! scanned by a labeler are checked where the carrier's format has a check digit (UPS `1Z…`,
-//! USPS IMpb), so a mistyped number is caught before Amazon and the customer see it. Pure.
+//! USPS IMpb), so a mistyped number is caught before Amazon and the customer see it. Pure: the
+//! store keeps the records and the service moves them; nothing here buys, stores or prints.
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use super::order::OrderId;
 
 /// A carrier packline knows by name; anything else is `Other` with the name Amazon will show.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -171,6 +176,63 @@ fn check_usps(n: &str) -> Result<(), TrackingError> {
     } else {
         Err(TrackingError::CheckDigit { expected })
     }
+}
+
+/// Where an order's shipment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentState {
+    /// createShipment is being asked; if this is what a lead finds, the answer never came.
+    PurchaseIntent,
+    /// createShipment may or may not have bought a label: never buy again without checking.
+    OutcomeUnknown,
+    /// A label is bought and stored.
+    Bought,
+    /// An own-carrier shipment is being confirmed to Amazon.
+    Confirming,
+    /// Amazon knows the shipment.
+    Confirmed,
+    /// The bought label was voided.
+    Voided,
+}
+
+impl ShipmentState {
+    /// A purchase that may or may not have bought a label: a lead must look before anything
+    /// else happens to it.
+    pub fn is_unresolved(self) -> bool {
+        matches!(
+            self,
+            ShipmentState::PurchaseIntent | ShipmentState::OutcomeUnknown
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ShipmentState::PurchaseIntent => "purchase in flight",
+            ShipmentState::OutcomeUnknown => "purchase outcome unknown",
+            ShipmentState::Bought => "label bought",
+            ShipmentState::Confirming => "confirming",
+            ShipmentState::Confirmed => "confirmed",
+            ShipmentState::Voided => "voided",
+        }
+    }
+}
+
+/// What an order leaves with. No personal data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentRecord {
+    pub order: OrderId,
+    pub state: ShipmentState,
+    pub carrier: Option<Carrier>,
+    pub tracking: Option<TrackingNumber>,
+    /// Amazon's shipment id (bought labels).
+    pub shipment_id: Option<String>,
+    pub service_id: Option<String>,
+    pub service_name: Option<String>,
+    /// The label's file type: `zpl`, `pdf` or `png`.
+    pub label_format: Option<String>,
+    pub at: DateTime<Utc>,
+    pub by: String,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use pdf_writer::Content;
 
 use super::pdf::{REGULAR, document, text, win_ansi};
 
-use crate::store::shipping::ShipmentRecord;
+use crate::domain::ShipmentRecord;
 
 fn by_carrier(shipments: &[ShipmentRecord]) -> BTreeMap<String, Vec<&ShipmentRecord>> {
     let mut m: BTreeMap<String, Vec<&ShipmentRecord>> = BTreeMap::new();

@@ -1,7 +1,8 @@
 //! What packline prints: barcodes, label text and packing slips, and the printers they go to
 //! (`print`). Text from orders is escaped for the printer language it goes into, and barcode
 //! payloads are validated, never escaped. Nothing here stores a document: bytes go to the
-//! printer the caller names and nowhere else.
+//! printer the caller names and nowhere else. It works on domain values (orders, recipients,
+//! shipment records) handed to it, and never reads or imports the store.
 
 pub mod code128;
 pub mod manifest;

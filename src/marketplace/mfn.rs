@@ -6,7 +6,8 @@
 //! they need a Restricted Data Token that covers their path; buying a label confirms the order
 //! as shipped (and a cancelled label leaves it so, while its items may be labelled again).
 //! Injected faults apply here too: a timeout, malformed or truncated answer comes *after* the
-//! purchase went through, as the worst case is on a real network. The request log keeps the
+//! purchase went through, as the worst case is on a real network; a slow one is the real answer,
+//! whole, after the fault delay. The request log keeps the
 //! operation, order id, service, shipment and tracking ids, never an address.
 
 use std::collections::HashMap;
@@ -762,9 +763,9 @@ async fn serve(
         )
     };
     let response = match fault {
-        Some(Fault::Timeout) => {
-            // The work is done; the answer comes after the caller stopped waiting. The lock is
-            // not held while waiting.
+        Some(Fault::Timeout) | Some(Fault::Slow) => {
+            // The work is done; the answer comes late (for a timeout, after the caller stopped
+            // waiting). The lock is not held while waiting.
             tokio::time::sleep(delay).await;
             response
         }

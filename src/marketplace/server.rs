@@ -8,7 +8,7 @@
 //! never personal data), the order book at `/_training/orders` (ids, statuses, times),
 //! `POST /_training/orders/{id}/cancel` or `/readdress`, which change an order the way a buyer or
 //! Amazon would, and `POST /_training/faults/{operation}/{fault}`, which gives the next answer of
-//! an operation that fault. With `new_orders_per_minute` and `cancel_rate`, orders arrive and are
+//! an operation that fault (`slow`: the real answer, after the fault delay). With `new_orders_per_minute` and `cancel_rate`, orders arrive and are
 //! cancelled while it runs.
 
 use std::collections::HashMap;
@@ -43,7 +43,7 @@ pub struct MarketplaceConfig {
     pub fault_rate: f64,
     /// The faults to draw from.
     pub faults: Vec<Fault>,
-    /// How long a `timeout` fault keeps the caller waiting.
+    /// How long a `timeout` or `slow` fault keeps the caller waiting.
     pub fault_delay: std::time::Duration,
     /// New pending orders arriving per minute while the marketplace runs.
     pub new_orders_per_minute: f64,
@@ -60,16 +60,19 @@ pub enum Fault {
     Timeout,
     Malformed,
     Truncated,
+    /// The real answer, whole, only after the fault delay (a slow Amazon, not a failing one).
+    Slow,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 6] = [
+    pub const ALL: [Fault; 7] = [
         Fault::TooManyRequests,
         Fault::InternalError,
         Fault::Unavailable,
         Fault::Timeout,
         Fault::Malformed,
         Fault::Truncated,
+        Fault::Slow,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +83,7 @@ impl Fault {
             Fault::Timeout => "timeout",
             Fault::Malformed => "malformed",
             Fault::Truncated => "truncated",
+            Fault::Slow => "slow",
         }
     }
 
@@ -94,7 +98,7 @@ impl Fault {
                     .find(|f| f.name() == x)
                     .ok_or_else(|| {
                         format!(
-                            "unknown fault {x:?}: use 429, 500, 503, timeout, malformed, truncated"
+                            "unknown fault {x:?}: use 429, 500, 503, timeout, malformed, truncated, slow"
                         )
                     })
             })
@@ -424,7 +428,9 @@ async fn search_orders(
                 )
                     .into_response(),
             ),
-            Some(Fault::Truncated) | None => search_orders_inner(market, &headers, &params),
+            Some(Fault::Truncated) | Some(Fault::Slow) | None => {
+                search_orders_inner(market, &headers, &params)
+            }
         };
         let delay = market.cfg.fault_delay;
         market.log.push(LoggedRequest {
@@ -436,8 +442,8 @@ async fn search_orders(
         });
         (fault, delay, rate, answer)
     };
-    if fault == Some(Fault::Timeout) {
-        // Outlast the caller's patience; the lock is not held while waiting.
+    if matches!(fault, Some(Fault::Timeout) | Some(Fault::Slow)) {
+        // Outlast the caller's patience, or only try it; the lock is not held while waiting.
         tokio::time::sleep(delay).await;
     }
     let mut response = if fault == Some(Fault::Truncated) && status == StatusCode::OK {
@@ -741,7 +747,7 @@ const FAULTABLE: [&str; 5] = [
 ];
 
 /// Training control: the next answer of `operation` gets `fault` (`429`, `500`, `503`,
-/// `timeout`, `malformed`, `truncated`), whatever `--fault-rate` says; queued faults are used in
+/// `timeout`, `malformed`, `truncated`, `slow`), whatever `--fault-rate` says; queued faults are used in
 /// the order they were asked for.
 async fn queue_fault(
     State(m): State<Shared>,
@@ -885,4 +891,68 @@ fn shape(order: &Value, included: &[String]) -> Value {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A plain HTTP/1.1 request; the status, the body and how long the answer took.
+    async fn http(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+    ) -> (u16, String, std::time::Duration) {
+        let started = std::time::Instant::now();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nx-amz-access-token: Atza|training\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).await.unwrap();
+        let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = resp[resp.find("\r\n\r\n").unwrap() + 4..].to_owned();
+        (status, body, started.elapsed())
+    }
+
+    #[tokio::test]
+    async fn a_slow_fault_gives_the_real_answer_after_the_fault_delay() {
+        let delay = std::time::Duration::from_millis(600);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cfg = MarketplaceConfig {
+            orders: 3,
+            seed: 7,
+            quota_scale: 1000.0,
+            start: Utc::now() - chrono::Duration::days(3),
+            fault_rate: 0.0,
+            faults: Vec::new(),
+            fault_delay: delay,
+            new_orders_per_minute: 0.0,
+            cancel_rate: 0.0,
+        };
+        tokio::spawn(serve(listener, cfg));
+        let search = "/orders/2026-01-01/orders?marketplaceIds=ATVPDKIKX0DER&createdAfter=2020-01-01T00:00:00Z";
+        let (status, quick, took) = http(addr, "GET", search).await;
+        assert_eq!(status, 200, "{quick}");
+        assert!(took < delay, "{took:?}");
+        let (status, _, _) = http(addr, "POST", "/_training/faults/searchOrders/slow").await;
+        assert_eq!(status, 204);
+        let (status, slow, took) = http(addr, "GET", search).await;
+        assert_eq!(status, 200, "{slow}");
+        assert!(took >= delay, "the answer came after {took:?}");
+        let orders = |body: &str| serde_json::from_str::<Value>(body).unwrap()["orders"].clone();
+        assert_eq!(orders(&slow), orders(&quick), "the same answer, whole");
+        assert_eq!(orders(&slow).as_array().map(Vec::len), Some(3));
+        let (_, log, _) = http(addr, "GET", "/_training/requests").await;
+        let log: Vec<LoggedRequest> = serde_json::from_str(&log).unwrap();
+        let last = log.last().unwrap();
+        assert_eq!((last.status, last.fault.as_deref()), (200, Some("slow")));
+        assert_eq!(
+            Fault::parse_list("slow,429").unwrap(),
+            [Fault::Slow, Fault::TooManyRequests]
+        );
+    }
 }

@@ -1,5 +1,7 @@
 //! A client of the service, on either transport: in-process (the service lives in this process)
-//! or the daemon's Unix socket. Callers see the same requests, replies and notices.
+//! or the daemon's Unix socket. Callers see the same operations, typed answers and notices.
+//! A client is cheap to clone, and every clone may have a request in flight at once (the TUI
+//! sends one and goes on drawing); notices go to whichever clone asks for them.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,13 +12,14 @@ use tokio::net::UnixStream;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::codec::FramedWrite;
 
+use super::ops::{Answer, Operation};
 use super::server::{ClientFrame, ServerFrame, codec};
-use super::{Caller, Notice, Reply, Request, Service, ServiceError};
+use super::{Caller, Notice, Service, ServiceError};
 
 /// Replies awaited on a socket, and why the connection ended once it has.
 #[derive(Default)]
 struct Routes {
-    waiting: HashMap<u64, oneshot::Sender<Result<Reply, ServiceError>>>,
+    waiting: HashMap<u64, oneshot::Sender<Result<Answer, ServiceError>>>,
     closed: Option<ServiceError>,
 }
 
@@ -36,19 +39,25 @@ enum Transport {
     Local {
         service: Arc<Service>,
         caller: Caller,
-        notices: broadcast::Receiver<Notice>,
     },
     Socket {
-        writer:
+        writer: tokio::sync::Mutex<
             FramedWrite<tokio::net::unix::OwnedWriteHalf, tokio_util::codec::LengthDelimitedCodec>,
+        >,
         pending: Pending,
-        notices: mpsc::UnboundedReceiver<Notice>,
-        next_id: u64,
+        next_id: std::sync::atomic::AtomicU64,
     },
 }
 
+enum Notices {
+    Local(broadcast::Receiver<Notice>),
+    Socket(mpsc::UnboundedReceiver<Notice>),
+}
+
+#[derive(Clone)]
 pub struct Client {
-    transport: Transport,
+    transport: Arc<Transport>,
+    notices: Arc<tokio::sync::Mutex<Notices>>,
 }
 
 fn gone() -> ServiceError {
@@ -61,11 +70,8 @@ impl Client {
         let caller = service.caller(user)?;
         let notices = service.subscribe();
         Ok(Client {
-            transport: Transport::Local {
-                service,
-                caller,
-                notices,
-            },
+            transport: Arc::new(Transport::Local { service, caller }),
+            notices: Arc::new(tokio::sync::Mutex::new(Notices::Local(notices))),
         })
     }
 
@@ -111,23 +117,21 @@ impl Client {
                 .close(gone());
         });
         Ok(Client {
-            transport: Transport::Socket {
-                writer: FramedWrite::new(write, codec()),
+            transport: Arc::new(Transport::Socket {
+                writer: tokio::sync::Mutex::new(FramedWrite::new(write, codec())),
                 pending,
-                notices,
-                next_id: 1,
-            },
+                next_id: 1.into(),
+            }),
+            notices: Arc::new(tokio::sync::Mutex::new(Notices::Socket(notices))),
         })
     }
 
-    /// Sends a request and waits for its reply.
-    pub async fn call(&mut self, request: Request) -> Result<Reply, ServiceError> {
-        match &mut self.transport {
-            Transport::Local {
-                service, caller, ..
-            } => {
+    /// Sends one operation and waits for its answer.
+    pub async fn call<O: Operation>(&self, op: O) -> Result<O::Answer, ServiceError> {
+        match &*self.transport {
+            Transport::Local { service, caller } => {
                 let (svc, who) = (service.clone(), caller.clone());
-                tokio::task::spawn_blocking(move || svc.handle(&who, request))
+                tokio::task::spawn_blocking(move || svc.run(&who, op))
                     .await
                     .unwrap_or_else(|e| Err(ServiceError::Store(format!("request failed: {e}"))))
             }
@@ -135,10 +139,8 @@ impl Client {
                 writer,
                 pending,
                 next_id,
-                ..
             } => {
-                let id = *next_id;
-                *next_id += 1;
+                let id = next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let (tx, rx) = oneshot::channel();
                 {
                     let mut r = pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -147,9 +149,20 @@ impl Client {
                     }
                     r.waiting.insert(id, tx);
                 }
-                let bytes = serde_json::to_vec(&ClientFrame { id, request })
+                let frame = ClientFrame {
+                    id,
+                    request: op.into(),
+                };
+                let bytes = serde_json::to_vec(&frame)
                     .map_err(|e| ServiceError::Protocol(e.to_string()))?;
-                if writer.send(bytes::Bytes::from(bytes)).await.is_err() {
+                drop(frame);
+                if writer
+                    .lock()
+                    .await
+                    .send(bytes::Bytes::from(bytes))
+                    .await
+                    .is_err()
+                {
                     // The daemon may have said why before it closed.
                     return Err(rx
                         .await
@@ -157,26 +170,43 @@ impl Client {
                         .err()
                         .unwrap_or_else(gone));
                 }
-                rx.await.map_err(|_| gone())?
+                let answer = rx.await.map_err(|_| gone())??;
+                serde_json::from_str(answer.get()).map_err(|e| {
+                    ServiceError::Protocol(format!(
+                        "the daemon's answer to {} is not what this version expects (line {} column {}): run the same packline version on both sides",
+                        O::NAME,
+                        e.line(),
+                        e.column()
+                    ))
+                })
             }
         }
     }
 
     /// The next notice; `None` once the service is gone.
-    pub async fn notice(&mut self) -> Option<Notice> {
-        match &mut self.transport {
-            Transport::Local { notices, .. } => loop {
+    pub async fn notice(&self) -> Option<Notice> {
+        match &mut *self.notices.lock().await {
+            Notices::Local(notices) => loop {
                 match notices.recv().await {
                     Ok(n) => return Some(n),
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }
             },
-            Transport::Socket { notices, .. } => notices.recv().await,
+            Notices::Socket(notices) => notices.recv().await,
         }
     }
 
     pub fn is_local(&self) -> bool {
-        matches!(self.transport, Transport::Local { .. })
+        matches!(*self.transport, Transport::Local { .. })
+    }
+
+    /// The service itself, when it runs in this process (the CLI checkpoints it after a bulk
+    /// import before the process ends).
+    pub fn local_service(&self) -> Option<&Arc<Service>> {
+        match &*self.transport {
+            Transport::Local { service, .. } => Some(service),
+            Transport::Socket { .. } => None,
+        }
     }
 }

@@ -10,15 +10,14 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::watch;
 
-use super::sync::{SyncPlan, sync_once};
-use super::{Notice, Service};
+use super::Service;
 use crate::amazon::client::SpApi;
 
 pub struct DaemonOptions {
     pub socket: PathBuf,
     pub socket_group: Option<String>,
-    /// The Amazon connection, if this site has one configured.
-    pub sync: Option<(Arc<SpApi>, SyncPlan)>,
+    /// The Amazon connection, if this site has one configured: the sync loop runs with it.
+    pub amazon: Option<Arc<SpApi>>,
     /// Pause between sync rounds. searchOrders refills one request every 180 s; rounds a few
     /// minutes apart stay within it.
     pub sync_every: Duration,
@@ -34,7 +33,7 @@ pub async fn run(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let listener = super::server::bind(&opts.socket, opts.socket_group.as_deref())?;
-    if let Some((api, _)) = &opts.sync {
+    if let Some(api) = &opts.amazon {
         // Labels and confirmations use the same connection (and the same quotas) as sync.
         service.set_amazon(api.clone());
     }
@@ -78,7 +77,7 @@ pub async fn run(
     }
     let background = tokio::spawn(background(
         service.clone(),
-        opts.sync,
+        opts.amazon.is_some(),
         opts.sync_every,
         opts.purge_every,
         opts.user,
@@ -92,51 +91,23 @@ pub async fn run(
 
 async fn background(
     service: Arc<Service>,
-    sync: Option<(Arc<SpApi>, SyncPlan)>,
+    sync: bool,
     sync_every: Duration,
     purge_every: Duration,
     user: String,
     mut stop: watch::Receiver<bool>,
 ) {
-    match &sync {
-        Some(_) => service.set_sync_state(|s| s.enabled = true),
-        None => tracing::info!("sync is off: no [amazon] connection is configured"),
+    if sync {
+        service.set_sync_state(|s| s.enabled = true);
+    } else {
+        tracing::info!("sync is off: no [amazon] connection is configured");
     }
     let mut next_purge = tokio::time::Instant::now() + purge_every;
     loop {
-        if let Some((api, plan)) = &sync {
-            service.set_sync_state(|s| s.running = true);
-            let svc = &*service;
-            let mut target = svc;
-            let result = sync_once(api, &mut target, plan, &user, Utc::now(), |pages, c| {
-                svc.notify(Notice::SyncProgress {
-                    pages: pages as u64,
-                    new: c.new,
-                    updated: c.updated,
-                    cancelled: c.cancelled,
-                });
-            })
-            .await;
-            let (counts, error) = match result {
-                Ok(c) => (c, None),
-                Err(e) => (Default::default(), Some(e.to_string())),
-            };
-            if let Some(e) = &error {
-                tracing::error!("sync: {e}");
-            }
-            service.set_sync_state(|s| {
-                s.running = false;
-                if error.is_none() {
-                    s.last_ok = Some(Utc::now());
-                }
-                s.last_error = error.clone();
-            });
-            service.notify(Notice::SyncFinished {
-                new: counts.new,
-                updated: counts.updated,
-                cancelled: counts.cancelled,
-                error,
-            });
+        if sync {
+            // A refusal (a sync someone started by hand is still running) waits for the next
+            // round; errors are in the sync state and the log already.
+            let _ = service.sync_now(&user).await;
         }
         if tokio::time::Instant::now() >= next_purge {
             next_purge += purge_every;
@@ -154,7 +125,7 @@ async fn background(
                 Err(e) => tracing::error!("daily purge: {e}"),
             }
         }
-        let wait = if sync.is_some() {
+        let wait = if sync {
             sync_every
         } else {
             next_purge.saturating_duration_since(tokio::time::Instant::now())

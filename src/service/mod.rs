@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod ops;
 pub mod proto;
 pub mod server;
 pub mod shipping;
@@ -14,15 +15,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::broadcast;
 
 use crate::config::{Config, RolesConfig};
-use crate::domain::{Locations, OrderId, OrderState, Parcel, PickBatch};
-use crate::store::{self, MasterSource, RetentionPolicy, Store};
+use crate::domain::{Locations, OrderId, PickBatch};
+use crate::store::{self, ImportCounts, RetentionPolicy, Store};
+pub use ops::{Operation, Request};
 pub use proto::{
     BoxPreset, Counts, ExceptionRow, Notice, OrderRow, Passphrase, QueuePage, RateOffer, RawPage,
-    Reply, Request, Revealed, Role, ServiceError, SyncState,
+    Revealed, Role, ServiceError, SyncState,
 };
 
 /// Who is asking: an OS user and the role the config gives them.
@@ -44,6 +46,8 @@ pub struct Settings {
     /// The training floor (`packline demo`): shown in every client's banner.
     pub training: bool,
     pub shipping: crate::config::ShippingConfig,
+    /// What a sync with Amazon asks for.
+    pub sync_plan: sync::SyncPlan,
 }
 
 impl Settings {
@@ -75,6 +79,10 @@ impl Settings {
             claim_timeout: cfg.service.claim_timeout(),
             training: false,
             shipping: cfg.shipping.clone(),
+            sync_plan: sync::SyncPlan {
+                marketplace_ids: cfg.amazon.marketplace_ids(),
+                lookback_days: cfg.amazon.lookback_days(),
+            },
         })
     }
 }
@@ -117,6 +125,8 @@ pub struct Service {
     counting: std::sync::atomic::AtomicBool,
     /// The Amazon connection, for labels and confirmations (none on a site without one).
     amazon: Mutex<Option<Arc<crate::amazon::client::SpApi>>>,
+    /// A bulk import happened: see [`Service::checkpoint_due`].
+    bulk_written: std::sync::atomic::AtomicBool,
 }
 
 fn store_err(e: store::Error) -> ServiceError {
@@ -182,6 +192,7 @@ impl Service {
             connected: Mutex::new(HashMap::new()),
             counting: std::sync::atomic::AtomicBool::new(false),
             amazon: Mutex::new(None),
+            bulk_written: Default::default(),
         });
         // A purchase in flight when the last process stopped has an unknown outcome.
         match service.read().recover_purchases(Utc::now()) {
@@ -276,6 +287,23 @@ impl Service {
     /// down); the service otherwise.
     pub fn into_store(self: Arc<Self>) -> Result<Store, Arc<Self>> {
         Arc::try_unwrap(self).map(|s| s.store.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// [`Service::into_store`], waiting up to `wait` for threads that are finishing (the quick
+    /// worker sees its channel close, a background count ends) to let go of the service.
+    pub fn into_store_within(self: Arc<Self>, wait: Duration) -> Result<Store, Arc<Self>> {
+        let deadline = Instant::now() + wait;
+        let mut svc = self;
+        loop {
+            match svc.into_store() {
+                Ok(store) => return Ok(store),
+                Err(again) if Instant::now() < deadline => {
+                    svc = again;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(again) => return Err(again),
+            }
+        }
     }
 
     /// Runs `f` with shared access to the store (reads, and changes that are transactions).
@@ -484,413 +512,69 @@ impl Service {
         Ok(b)
     }
 
-    /// Answers one request. Blocking (the store fsyncs): transports call it off the async
-    /// threads.
-    pub fn handle(&self, c: &Caller, req: Request) -> Result<Reply, ServiceError> {
-        let now = Utc::now();
-        let name = req.name();
-        let r = self.dispatch(c, req, now);
-        if let Err(e) = &r {
-            // The kind only: a message may quote Amazon's text or a scanned code.
-            tracing::info!(user = %c.user, request = name, refusal = e.kind(), "refused");
+    /// One sync with Amazon now (the daemon's schedule, or `packline sync`): progress and the
+    /// outcome go out as notices, and the sync state says how it went. One sync at a time.
+    pub async fn sync_now(&self, user: &str) -> Result<ImportCounts, ServiceError> {
+        let api = self.amazon()?;
+        {
+            let mut st = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+            if st.running {
+                return Err(ServiceError::Conflict(
+                    "a sync with Amazon is running already: wait for it to finish".into(),
+                ));
+            }
+            st.running = true;
+            st.enabled = true;
         }
-        r
+        let plan = &self.settings.sync_plan;
+        let result = sync::sync_once(&api, self, plan, user, Utc::now(), |pages, c| {
+            self.notify(Notice::SyncProgress {
+                pages: pages as u64,
+                new: c.new,
+                updated: c.updated,
+                cancelled: c.cancelled,
+            });
+        })
+        .await;
+        let (counts, error) = match &result {
+            Ok(c) => (*c, None),
+            Err(e) => (ImportCounts::default(), Some(e.to_string())),
+        };
+        if let Some(e) = &error {
+            tracing::error!("sync: {e}");
+        } else {
+            tracing::info!(?counts, "sync");
+            self.checkpoint_after_bulk(&counts);
+        }
+        self.set_sync_state(|s| {
+            s.running = false;
+            if error.is_none() {
+                s.last_ok = Some(Utc::now());
+            }
+            s.last_error = error.clone();
+        });
+        self.notify(Notice::SyncFinished {
+            new: counts.new,
+            updated: counts.updated,
+            cancelled: counts.cancelled,
+            error,
+        });
+        result.map_err(|e| ServiceError::Conflict(e.to_string()))
     }
 
-    fn dispatch(
-        &self,
-        c: &Caller,
-        req: Request,
-        now: DateTime<Utc>,
-    ) -> Result<Reply, ServiceError> {
-        match req {
-            Request::Hello => Ok(Reply::Welcome {
-                user: c.user.clone(),
-                role: c.role,
-                unlocked: self.read().is_unlocked(),
-                training: self.settings.training,
-                batch_size: self.settings.batch_size,
-            }),
-            Request::Queue {
-                state,
-                search,
-                offset,
-                limit,
-            } => {
-                let limit = limit.min(MAX_PAGE) as usize;
-                if offset > MAX_OFFSET {
-                    return Err(ServiceError::Invalid(format!(
-                        "a queue page starts at most {MAX_OFFSET} rows in: search by order id to go further"
-                    )));
-                }
-                let search = search
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty());
-                let (recs, more) = {
-                    let store = self.read();
-                    match &search {
-                        Some(p) => store.search_ids(p, state, offset as usize, limit),
-                        None => store.queue_page(state, offset as usize, limit),
-                    }
-                    .map_err(store_err)?
-                };
-                Ok(Reply::Queue(QueuePage {
-                    offset,
-                    rows: recs,
-                    more,
-                    counts: self.counts(),
-                }))
-            }
-            Request::ClaimBatch { size } => {
-                let size = size.unwrap_or(self.settings.batch_size).clamp(1, 100) as usize;
-                // No floor lock: the claim is one transaction, and its fsync must not hold up
-                // everyone's scans.
-                let batch = self
-                    .read()
-                    .claim_batch(&c.user, size, &self.settings.locations, now)
-                    .map_err(store_err)?;
-                self.changed();
-                Ok(Reply::Batch { batch })
-            }
-            Request::Batches { all } => {
-                if all {
-                    self.require(c, Role::Lead, "seeing everyone's batches")?;
-                }
-                let mut batches = self.read().batches().map_err(store_err)?;
-                batches.retain(|b| all || b.holder == c.user);
-                // The newest first, and a screenful: a reply must fit one frame.
-                batches.sort_by_key(|b| std::cmp::Reverse(b.id));
-                batches.truncate(MAX_BATCHES);
-                Ok(Reply::Batches { batches })
-            }
-            Request::PickScan { batch, code } => {
-                let _batch = self.lock_batch(batch);
-                let mut b = self.batch_for(c, batch)?;
-                match b.scan(&code) {
-                    Ok(scan) => {
-                        self.read().save_batch(&b).map_err(store_err)?;
-                        Ok(Reply::Picked {
-                            batch,
-                            scan,
-                            complete: b.is_complete(),
-                        })
-                    }
-                    Err(refusal) => Err(ServiceError::WrongScan {
-                        message: refusal.to_string(),
-                    }),
-                }
-            }
-            Request::ShortPick { batch, sku, reason } => {
-                let reason = non_empty(&reason, "the reason for a short pick")?;
-                let _batch = self.lock_batch(batch);
-                let mut b = self.batch_for(c, batch)?;
-                let short = b.short(&sku).ok_or_else(|| {
-                    ServiceError::NotFound(format!("SKU {sku:?} is not on pick batch {batch}"))
-                })?;
-                let note = format!("short pick of {}: {reason}", short.sku);
-                self.read()
-                    .except_from_batch(&b, &short.orders, &c.user, &note, now)
-                    .map_err(store_err)?;
-                self.changed();
-                Ok(Reply::Shorted {
-                    batch: (!b.orders.is_empty()).then_some(b),
-                    orders: short.orders,
-                    put_back: short.put_back,
-                })
-            }
-            Request::FinishPick { batch } => {
-                let _batch = self.lock_batch(batch);
-                let b = self.batch_for(c, batch)?;
-                if !b.is_complete() {
-                    let left: u32 = b
-                        .lines
-                        .iter()
-                        .map(|l| l.needed - l.picked.min(l.needed))
-                        .sum();
-                    return Err(ServiceError::Conflict(format!(
-                        "pick batch {batch} still needs {left} unit(s): scan them, or short-pick what cannot be found"
-                    )));
-                }
-                self.read()
-                    .finish_batch(&b, &c.user, now)
-                    .map_err(store_err)?;
-                self.changed();
-                Ok(Reply::Done)
-            }
-            Request::ReleaseBatch { batch, reason } => {
-                let reason = non_empty(&reason, "the reason for releasing a batch")?;
-                let _batch = self.lock_batch(batch);
-                let b = self.batch_for(c, batch)?;
-                self.read()
-                    .release_batch(&b, &c.user, reason, now)
-                    .map_err(store_err)?;
-                self.changed();
-                self.notify(Notice::ClaimReleased {
-                    batch,
-                    holder: b.holder,
-                    reason: reason.to_owned(),
-                });
-                Ok(Reply::Done)
-            }
-            Request::ReassignBatch { batch, to } => {
-                self.require(c, Role::Lead, "reassigning a pick batch")?;
-                let to = non_empty(&to, "the user to reassign to")?;
-                if self.settings.roles.role_of(to).is_none() {
-                    return Err(ServiceError::NoRole {
-                        user: to.to_owned(),
-                    });
-                }
-                let _batch = self.lock_batch(batch);
-                let before = self.batch_for(c, batch)?;
-                let b = self
-                    .read()
-                    .reassign_batch(batch, to, &c.user, now)
-                    .map_err(store_err)?;
-                self.notify(Notice::ClaimReleased {
-                    batch,
-                    holder: before.holder,
-                    reason: format!("reassigned to {to} by {}", c.user),
-                });
-                Ok(Reply::Batch { batch: Some(b) })
-            }
-            Request::Picked { limit } => {
-                let store = self.read();
-                let ids = store
-                    .ids_in(OrderState::Picked, limit.min(MAX_PAGE) as usize)
-                    .map_err(store_err)?;
-                let mut orders = Vec::new();
-                for id in ids {
-                    if let Some(r) = store.get(&id).map_err(store_err)? {
-                        orders.push(r);
-                    }
-                }
-                Ok(Reply::Orders { orders })
-            }
-            Request::PackStart { order } => {
-                let id = order_id(&order)?;
-                let _order = self.lock_order(&id);
-                let store = self.read();
-                let rec = store.get(&id).map_err(store_err)?.ok_or_else(|| {
-                    ServiceError::NotFound(format!("order {id} is not in the store"))
-                })?;
-                if rec.state != OrderState::Picked {
-                    return Err(ServiceError::Conflict(format!(
-                        "order {id} is {}: only picked orders are packed",
-                        rec.state
-                    )));
-                }
-                let check = match store.pack_check(&id).map_err(store_err)? {
-                    Some(check) => {
-                        own_bench(c, &check)?;
-                        check
-                    }
-                    None => {
-                        let c = crate::domain::PackCheck::new(
-                            &rec.order,
-                            &c.user,
-                            &self.settings.locations,
-                        );
-                        store.save_pack_check(&c).map_err(store_err)?;
-                        c
-                    }
-                };
-                Ok(Reply::Pack { check })
-            }
-            Request::PackScan { order, code } => {
-                let id = order_id(&order)?;
-                let _order = self.lock_order(&id);
-                let store = self.read();
-                let mut check = store.pack_check(&id).map_err(store_err)?.ok_or_else(|| {
-                    ServiceError::NotFound(format!(
-                        "order {id} is not at a pack bench: scan the order first"
-                    ))
-                })?;
-                own_bench(c, &check)?;
-                check.scan(&code).map_err(|r| ServiceError::WrongScan {
-                    message: r.to_string(),
-                })?;
-                store.save_pack_check(&check).map_err(store_err)?;
-                Ok(Reply::Pack { check })
-            }
-            Request::PackFinish {
-                order,
-                box_name,
-                weight_g,
-            } => {
-                let id = order_id(&order)?;
-                let bx = self
-                    .settings
-                    .boxes
-                    .iter()
-                    .find(|b| b.name == box_name)
-                    .ok_or_else(|| {
-                        ServiceError::Invalid(format!("no box preset named {box_name:?}"))
-                    })?;
-                if weight_g == 0 || weight_g > 70_000 {
-                    return Err(ServiceError::Invalid(format!(
-                        "weight {weight_g} g is outside 1 g – 70 kg"
-                    )));
-                }
-                let _order = self.lock_order(&id);
-                let store = self.read();
-                let check = store.pack_check(&id).map_err(store_err)?.ok_or_else(|| {
-                    ServiceError::NotFound(format!(
-                        "order {id} is not at a pack bench: scan the order first"
-                    ))
-                })?;
-                own_bench(c, &check)?;
-                if !check.is_complete() {
-                    return Err(ServiceError::Conflict(format!(
-                        "order {id} still needs {} unit(s) scanned before it can be boxed",
-                        check.units_left()
-                    )));
-                }
-                let parcel = Parcel {
-                    box_name: bx.name.clone(),
-                    dims_mm: bx.dims_mm,
-                    weight_g,
-                };
-                let rec = store
-                    .finish_pack(&id, &parcel, &c.user, now)
-                    .map_err(store_err)?;
-                drop(store);
-                self.changed();
-                Ok(Reply::Packed { order: rec })
-            }
-            Request::Boxes => Ok(Reply::Boxes {
-                boxes: self.settings.boxes.clone(),
-            }),
-            Request::RaiseException { order, note } => {
-                let id = order_id(&order)?;
-                let note = non_empty(&note, "the exception note")?;
-                {
-                    let _floor = self.lock_floor();
-                    self.read()
-                        .raise_exception_on_floor(&id, &c.user, note, now)
-                        .map_err(store_err)?;
-                }
-                self.changed();
-                Ok(Reply::Done)
-            }
-            Request::ResolveException {
-                order,
-                resume,
-                resolution,
-            } => {
-                self.require(c, Role::Lead, "resolving an exception")?;
-                let id = order_id(&order)?;
-                let text = non_empty(&resolution, "the resolution")?;
-                self.read()
-                    .resolve_exception(&id, resume, &c.user, text, now)
-                    .map_err(store_err)?;
-                self.changed();
-                Ok(Reply::Done)
-            }
-            Request::Exceptions => {
-                self.require(c, Role::Lead, "the exceptions list")?;
-                let store = self.read();
-                let ids = store
-                    .ids_in(OrderState::Exception, MAX_PAGE as usize)
-                    .map_err(store_err)?;
-                let mut exceptions = Vec::new();
-                for id in ids {
-                    let notes = store.exception_notes(&id).map_err(store_err)?;
-                    if let Some(n) = notes.into_iter().rev().find(|n| n.resolved_at.is_none()) {
-                        exceptions.push(ExceptionRow {
-                            order: id,
-                            raised_at: n.raised_at,
-                            raised_by: n.raised_by,
-                            note: n.note,
-                        });
-                    }
-                }
-                Ok(Reply::Exceptions { exceptions })
-            }
-            Request::Reveal { order, reason } => {
-                self.require(c, Role::Lead, "revealing a recipient")?;
-                let id = order_id(&order)?;
-                let reason = non_empty(&reason, "the reason for a reveal")?;
-                let recipient = self
-                    .read()
-                    .reveal(&id, &c.user, reason, now)
-                    .map_err(store_err)?;
-                let lines = recipient
-                    .reveal_lines()
-                    .into_iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect();
-                Ok(Reply::Revealed {
-                    order: id,
-                    lines: Revealed(lines),
-                })
-            }
-            Request::Unlock { passphrase } => {
-                self.require(c, Role::Lead, "unlocking the store")?;
-                let source = MasterSource::Passphrase(passphrase.0.clone().into());
-                let indexed = self
-                    .with_store_mut(|s| s.unlock(&source))
-                    .map_err(store_err)?;
-                tracing::info!(user = %c.user, indexed, "store unlocked");
-                Ok(Reply::Done)
-            }
-            Request::Lock => {
-                self.require(c, Role::Lead, "locking the store")?;
-                self.write().keyring_mut().lock();
-                tracing::info!(user = %c.user, "store locked");
-                Ok(Reply::Done)
-            }
-            Request::Purge { as_of } => {
-                self.require(c, Role::Lead, "purging")?;
-                let report = self
-                    .with_store_mut(|s| {
-                        s.purge(self.settings.retention, as_of.unwrap_or(now), &c.user, now)
-                    })
-                    .map_err(store_err)?;
-                Ok(Reply::Purged { report })
-            }
-            Request::Order { order } => {
-                let id = order_id(&order)?;
-                let rec = self.read().get(&id).map_err(store_err)?.ok_or_else(|| {
-                    ServiceError::NotFound(format!("order {id} is not in the store"))
-                })?;
-                Ok(Reply::Orders { orders: vec![rec] })
-            }
-            Request::LookupName { text } => {
-                self.require(c, Role::Labeler, "a name lookup")?;
-                let text = non_empty(&text, "the name to look up")?;
-                let orders = self
-                    .write()
-                    .lookup_name(text, &c.user, now)
-                    .map_err(store_err)?;
-                Ok(Reply::Found { orders })
-            }
-            Request::AuditVerify => {
-                self.require(c, Role::Lead, "verifying the audit log")?;
-                let entries = self.read().verify_audit().map_err(store_err)?;
-                Ok(Reply::AuditOk { entries })
-            }
-            Request::Import { file, page } => {
-                self.require(c, Role::Lead, "importing orders")?;
-                let parsed = crate::amazon::parse_search_orders(page.0.as_bytes(), &file)
-                    .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-                let counts = self
-                    .with_store_mut(|s| s.import(parsed.orders, &c.user, now))
-                    .map_err(store_err)?;
-                Ok(Reply::Imported { counts })
-            }
-            req @ (Request::Rates { .. }
-            | Request::BuyLabel { .. }
-            | Request::PrintLabel { .. }
-            | Request::PrintSlip { .. }
-            | Request::VoidLabel { .. }
-            | Request::ShipOwnCarrier { .. }
-            | Request::CheckPurchase { .. }
-            | Request::Manifest { .. }
-            | Request::PrintJobs
-            | Request::ClearPurchase { .. }) => self.shipping(c, req, now),
-            Request::SyncStatus => Ok(Reply::Sync(
-                self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-            )),
+    /// Notes a bulk import: the process that owns the store should checkpoint it before it
+    /// closes (sled replays at its next open every log entry written since its last one), as
+    /// `packline serve` does at shutdown and the CLI does after such a command.
+    fn checkpoint_after_bulk(&self, c: &ImportCounts) {
+        const BULK: u64 = 10_000;
+        if c.new + c.updated + c.cancelled >= BULK {
+            self.bulk_written
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
+    }
+
+    /// Whether a bulk import since the start calls for a checkpoint before the store closes.
+    pub fn checkpoint_due(&self) -> bool {
+        self.bulk_written.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

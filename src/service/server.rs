@@ -15,7 +15,8 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
-use super::{Caller, Notice, Reply, Request, Service, ServiceError};
+use super::ops::Answer;
+use super::{Caller, Notice, Request, Service, ServiceError};
 
 /// The largest frame either side accepts.
 pub const MAX_FRAME: usize = 4 << 20;
@@ -33,7 +34,8 @@ pub struct ClientFrame {
 pub enum ServerFrame {
     Reply {
         id: u64,
-        result: Result<Reply, ServiceError>,
+        /// The operation's answer as JSON: the client decodes the type the operation names.
+        result: Result<Answer, ServiceError>,
     },
     Notice(Notice),
 }
@@ -164,7 +166,7 @@ async fn send(
 type QuickJob = (
     Caller,
     Request,
-    tokio::sync::oneshot::Sender<Result<Reply, ServiceError>>,
+    tokio::sync::oneshot::Sender<Result<Answer, ServiceError>>,
 );
 
 fn quick_worker(service: Arc<Service>) -> std::sync::mpsc::Sender<QuickJob> {
@@ -173,7 +175,7 @@ fn quick_worker(service: Arc<Service>) -> std::sync::mpsc::Sender<QuickJob> {
         .name("packline-quick".into())
         .spawn(move || {
             for (caller, request, reply) in rx {
-                let _ = reply.send(service.handle(&caller, request));
+                let _ = reply.send(request.run(&service, &caller));
             }
         })
         .expect("a thread for quick requests");
@@ -306,7 +308,7 @@ async fn answer(
     } else {
         let svc = service.clone();
         let who = caller.clone();
-        tokio::task::spawn_blocking(move || svc.handle(&who, frame.request))
+        tokio::task::spawn_blocking(move || frame.request.run(&svc, &who))
             .await
             .unwrap_or_else(|e| failed(e.to_string()))
     };

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{Caller, Notice, RateOffer, Reply, Role, Service, ServiceError, order_id, store_err};
-use crate::amazon::client::{ApiError, ConfirmItem, ConfirmShipment, PackageDetail, SpApi};
+use super::{Caller, Notice, RateOffer, Role, Service, ServiceError, store_err};
+use crate::amazon::client::{ApiError, SpApi};
 use crate::amazon::mfn;
-use crate::domain::{Carrier, Event, OrderId, OrderRecord, OrderState, TrackingNumber};
+use crate::domain::{Carrier, OrderId, OrderRecord, OrderState, TrackingNumber};
 use crate::labels::print::{DocFormat, Printer};
 use crate::labels::slip::Slip;
 use crate::store::shipping::{Document, JobState, PrintJob, ShipmentRecord, ShipmentState};
@@ -20,11 +20,11 @@ use crate::store::shipping::{Document, JobState, PrintJob, ShipmentRecord, Shipm
 /// Print attempts before a job is left failed for a person to look at.
 const PRINT_ATTEMPTS: u32 = 3;
 
-fn api_err(e: ApiError) -> ServiceError {
+pub(super) fn api_err(e: ApiError) -> ServiceError {
     ServiceError::Conflict(e.to_string())
 }
 
-fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ServiceError> {
+pub(super) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ServiceError> {
     let handle = tokio::runtime::Handle::try_current()
         .map_err(|_| ServiceError::Store("no async runtime for Amazon calls".into()))?;
     Ok(handle.block_on(f))
@@ -35,7 +35,7 @@ impl Service {
         *self.amazon.lock().unwrap_or_else(|p| p.into_inner()) = Some(api);
     }
 
-    fn amazon(&self) -> Result<Arc<SpApi>, ServiceError> {
+    pub(super) fn amazon(&self) -> Result<Arc<SpApi>, ServiceError> {
         self.amazon
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -47,7 +47,7 @@ impl Service {
             })
     }
 
-    fn packed_order(&self, id: &OrderId) -> Result<OrderRecord, ServiceError> {
+    pub(super) fn packed_order(&self, id: &OrderId) -> Result<OrderRecord, ServiceError> {
         let rec = self
             .read()
             .get(id)
@@ -135,7 +135,7 @@ impl Service {
     }
 
     /// Offers, cheapest first among those that meet the promise, then the rest by price.
-    fn offers(&self, rec: &OrderRecord) -> Result<Vec<RateOffer>, ServiceError> {
+    pub(super) fn offers(&self, rec: &OrderRecord) -> Result<Vec<RateOffer>, ServiceError> {
         let details = self.shipment_details(rec)?;
         let api = self.amazon()?;
         let eligible =
@@ -166,221 +166,7 @@ impl Service {
         Ok(offers)
     }
 
-    pub(super) fn shipping(
-        &self,
-        c: &Caller,
-        req: super::Request,
-        now: DateTime<Utc>,
-    ) -> Result<Reply, ServiceError> {
-        use super::Request as R;
-        match req {
-            R::Rates { order } => {
-                self.require(c, Role::Labeler, "shipping rates")?;
-                let rec = self.packed_order(&order_id(&order)?)?;
-                Ok(Reply::Rates {
-                    offers: self.offers(&rec)?,
-                })
-            }
-            R::BuyLabel { order, service } => {
-                self.require(c, Role::Labeler, "buying a label")?;
-                self.buy_label(c, &order_id(&order)?, service, now)
-            }
-            R::PrintLabel { order, printer } => {
-                self.require(c, Role::Labeler, "printing a label")?;
-                let id = order_id(&order)?;
-                let s = self.read().shipment(&id).map_err(store_err)?;
-                if s.as_ref().is_none_or(|s| s.state != ShipmentState::Bought) {
-                    return Err(ServiceError::Conflict(format!(
-                        "order {id} has no bought label to print"
-                    )));
-                }
-                self.queue(c, &id, Document::Label, printer, now)
-            }
-            R::PrintSlip {
-                order,
-                printer,
-                pdf,
-            } => {
-                let id = order_id(&order)?;
-                let rec = self.packed_order(&id)?;
-                if rec.recipient_purged {
-                    return Err(ServiceError::Conflict(format!(
-                        "order {id}: its recipient data is destroyed; no slip can be printed"
-                    )));
-                }
-                let doc = if pdf {
-                    Document::SlipPdf
-                } else {
-                    Document::SlipZpl
-                };
-                self.queue(c, &id, doc, printer, now)
-            }
-            R::VoidLabel { order, reason } => {
-                self.require(c, Role::Labeler, "voiding a label")?;
-                let id = order_id(&order)?;
-                let reason = super::non_empty(&reason, "the reason for a void")?;
-                let s = self
-                    .read()
-                    .shipment(&id)
-                    .map_err(store_err)?
-                    .filter(|s| s.state == ShipmentState::Bought)
-                    .ok_or_else(|| {
-                        ServiceError::Conflict(format!("order {id} has no bought label to void"))
-                    })?;
-                let state = self.packed_order(&id)?.state;
-                if !matches!(state, OrderState::Labelled | OrderState::Exception) {
-                    return Err(ServiceError::Conflict(format!(
-                        "order {id} is {state}: only a label not yet handed over can be voided"
-                    )));
-                }
-                let shipment_id = s.shipment_id.clone().unwrap_or_default();
-                let api = self.amazon()?;
-                block_on(api.cancel_shipment(&shipment_id))?.map_err(api_err)?;
-                self.read()
-                    .voided(&id, &c.user, reason, now)
-                    .map_err(store_err)?;
-                self.changed();
-                Ok(Reply::Done)
-            }
-            R::ShipOwnCarrier {
-                order,
-                carrier,
-                tracking,
-            } => {
-                self.require(c, Role::Labeler, "shipping with an own carrier")?;
-                let id = order_id(&order)?;
-                let carrier =
-                    Carrier::parse(&carrier).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-                let tracking = TrackingNumber::parse(&carrier, &tracking)
-                    .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-                let rec = self.packed_order(&id)?;
-                let shipment = self
-                    .read()
-                    .begin_own_carrier(&id, &carrier, &tracking, &c.user, now)
-                    .map_err(store_err)?;
-                let confirmation = ConfirmShipment {
-                    marketplace_id: rec.order.marketplace_id.clone().unwrap_or_default(),
-                    package_detail: PackageDetail {
-                        // One package per order: the same reference on a retry, so Amazon sees
-                        // the same package, never a second one.
-                        package_reference_id: "1".into(),
-                        carrier_code: carrier.amazon_code().to_owned(),
-                        carrier_name: matches!(carrier, Carrier::Other(_))
-                            .then(|| carrier.name().to_owned()),
-                        shipping_method: None,
-                        tracking_number: tracking.to_string(),
-                        ship_date: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        order_items: rec
-                            .order
-                            .lines
-                            .iter()
-                            .filter(|l| l.quantity_ordered > l.quantity_shipped)
-                            .map(|l| ConfirmItem {
-                                order_item_id: l.item_id.clone(),
-                                quantity: l.quantity_ordered - l.quantity_shipped,
-                            })
-                            .collect(),
-                    },
-                };
-                let api = self.amazon()?;
-                block_on(api.confirm_shipment(&id, &confirmation))?.map_err(|e| {
-                    ServiceError::Conflict(format!(
-                        "{e}; the shipment is kept as confirming: run the same command again to retry"
-                    ))
-                })?;
-                self.read()
-                    .confirmed(&shipment, Event::ShipOwnCarrier, &c.user, now)
-                    .map_err(store_err)?;
-                self.changed();
-                let shipment = self
-                    .read()
-                    .shipment(&id)
-                    .map_err(store_err)?
-                    .unwrap_or(shipment);
-                Ok(Reply::Shipment { shipment })
-            }
-            R::CheckPurchase { order, shipment_id } => {
-                self.require(c, Role::Lead, "checking a label purchase")?;
-                let id = order_id(&order)?;
-                if !self.read().purchase_unresolved(&id).map_err(store_err)? {
-                    return Err(ServiceError::Conflict(format!(
-                        "order {id} has no purchase of unknown outcome to check"
-                    )));
-                }
-                if !mfn::is_shipment_id(shipment_id.trim()) {
-                    return Err(ServiceError::Invalid(
-                        "a shipment id looks like 8-4-4-4-12 hexadecimal digits".into(),
-                    ));
-                }
-                let api = self.amazon()?;
-                let found = block_on(api.get_shipment(shipment_id.trim()))?.map_err(api_err)?;
-                if found.amazon_order_id != id.as_str() {
-                    return Err(ServiceError::Conflict(format!(
-                        "shipment {} belongs to another order",
-                        shipment_id.trim()
-                    )));
-                }
-                let label = found
-                    .label
-                    .decode()
-                    .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                let record = self.bought_record(&id, &found, &label, c, now);
-                self.write()
-                    .record_found_purchase(&record, &label.bytes)
-                    .map_err(store_err)?;
-                Ok(Reply::Shipment { shipment: record })
-            }
-            R::Manifest { date, close } => {
-                let date = date.unwrap_or_else(|| crate::store::shipping::local_day(now));
-                self.require(c, Role::Labeler, "the manifest")?;
-                let shipments = self.read().shipments_on(date).map_err(store_err)?;
-                let mut shipped = 0;
-                if close {
-                    for s in shipments
-                        .iter()
-                        .filter(|s| s.state == ShipmentState::Bought)
-                    {
-                        let state = self
-                            .read()
-                            .get(&s.order)
-                            .map_err(store_err)?
-                            .map(|r| r.state);
-                        if state == Some(OrderState::Labelled) {
-                            self.read()
-                                .transition(&s.order, Event::Ship, &c.user, Some("end of day"), now)
-                                .map_err(store_err)?;
-                            shipped += 1;
-                        }
-                    }
-                    self.changed();
-                }
-                Ok(Reply::Manifest { shipments, shipped })
-            }
-            R::PrintJobs => {
-                self.require(c, Role::Labeler, "the print queue")?;
-                let mut jobs = self.read().print_jobs().map_err(store_err)?;
-                // Scheme, host, port and path only: a URI may carry credentials.
-                for j in &mut jobs {
-                    j.printer = Printer::parse(&j.printer)
-                        .map(|p| p.describe())
-                        .unwrap_or_else(|_| "(unknown printer)".into());
-                }
-                Ok(Reply::PrintJobs { jobs })
-            }
-            R::ClearPurchase { order, reason } => {
-                self.require(c, Role::Lead, "clearing a label purchase")?;
-                let id = order_id(&order)?;
-                let reason = super::non_empty(&reason, "the reason")?;
-                self.read()
-                    .clear_purchase(&id, &c.user, reason, now)
-                    .map_err(store_err)?;
-                Ok(Reply::Done)
-            }
-            _ => Err(ServiceError::Protocol("not a shipping request".into())),
-        }
-    }
-
-    fn bought_record(
+    pub(super) fn bought_record(
         &self,
         id: &OrderId,
         s: &mfn::Shipment,
@@ -414,13 +200,13 @@ impl Service {
         }
     }
 
-    fn buy_label(
+    pub(super) fn buy_label(
         &self,
         c: &Caller,
         id: &OrderId,
         service: Option<String>,
         now: DateTime<Utc>,
-    ) -> Result<Reply, ServiceError> {
+    ) -> Result<ShipmentRecord, ServiceError> {
         let rec = self.packed_order(id)?;
         if rec.state != OrderState::Packed {
             return Err(ServiceError::Conflict(format!(
@@ -489,7 +275,7 @@ impl Service {
                         shipment.shipment_id
                     )));
                 }
-                Ok(Reply::Shipment { shipment: record })
+                Ok(record)
             }
             Err(e @ ApiError::OutcomeUnknown { .. }) => {
                 self.read()
@@ -550,21 +336,21 @@ impl Service {
         Ok(uri)
     }
 
-    fn queue(
+    pub(super) fn queue(
         &self,
         c: &Caller,
         id: &OrderId,
         doc: Document,
         printer: Option<String>,
         now: DateTime<Utc>,
-    ) -> Result<Reply, ServiceError> {
+    ) -> Result<PrintJob, ServiceError> {
         let uri = self.resolve_printer(c, printer, doc == Document::Label)?;
         let job = self
             .read()
             .queue_print(id, doc, &uri, &c.user, now)
             .map_err(store_err)?;
         self.start_job(job.id);
-        Ok(Reply::Queued { job })
+        Ok(job)
     }
 
     /// Sends a job in the background: printing never holds up a request.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::amazon::client::{ApiError, SEARCH_ORDERS, SearchOrders, SpApi};
 use crate::amazon::throttle::UsagePlan;
-use crate::store::{self, ImportCounts, Store};
+use crate::store::{self, ImportCounts};
 
 /// Meta key of the time the last complete sync started.
 pub const WATERMARK: &str = "amazon/sync_watermark";
@@ -28,67 +28,7 @@ pub enum SyncError {
     Store(#[from] store::Error),
 }
 
-/// Where a sync keeps its watermark and imports its pages: the store itself (`packline sync`),
-/// or the service that owns it (the daemon, which must not hold the store across requests).
-pub trait SyncTarget {
-    fn meta_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, store::Error>;
-    fn set_meta_time(&self, key: &str, t: DateTime<Utc>) -> Result<(), store::Error>;
-    fn meta_text(&self, key: &str) -> Result<Option<String>, store::Error>;
-    fn set_meta_text(&self, key: &str, value: &str) -> Result<(), store::Error>;
-    fn import(
-        &mut self,
-        orders: Vec<crate::amazon::ImportedOrder>,
-        user: &str,
-        now: DateTime<Utc>,
-    ) -> Result<ImportCounts, store::Error>;
-}
-
-impl SyncTarget for Store {
-    fn meta_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, store::Error> {
-        Store::meta_time(self, key)
-    }
-    fn set_meta_time(&self, key: &str, t: DateTime<Utc>) -> Result<(), store::Error> {
-        Store::set_meta_time(self, key, t)
-    }
-    fn meta_text(&self, key: &str) -> Result<Option<String>, store::Error> {
-        Store::meta_text(self, key)
-    }
-    fn set_meta_text(&self, key: &str, value: &str) -> Result<(), store::Error> {
-        Store::set_meta_text(self, key, value)
-    }
-    fn import(
-        &mut self,
-        orders: Vec<crate::amazon::ImportedOrder>,
-        user: &str,
-        now: DateTime<Utc>,
-    ) -> Result<ImportCounts, store::Error> {
-        Store::import(self, orders, user, now)
-    }
-}
-
-impl SyncTarget for &super::Service {
-    fn meta_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, store::Error> {
-        self.with_store(|s| s.meta_time(key))
-    }
-    fn set_meta_time(&self, key: &str, t: DateTime<Utc>) -> Result<(), store::Error> {
-        self.with_store(|s| s.set_meta_time(key, t))
-    }
-    fn meta_text(&self, key: &str) -> Result<Option<String>, store::Error> {
-        self.with_store(|s| s.meta_text(key))
-    }
-    fn set_meta_text(&self, key: &str, value: &str) -> Result<(), store::Error> {
-        self.with_store(|s| s.set_meta_text(key, value))
-    }
-    fn import(
-        &mut self,
-        orders: Vec<crate::amazon::ImportedOrder>,
-        user: &str,
-        now: DateTime<Utc>,
-    ) -> Result<ImportCounts, store::Error> {
-        self.with_store_mut(|s| s.import(orders, user, now))
-    }
-}
-
+#[derive(Clone, Debug, Default)]
 pub struct SyncPlan {
     pub marketplace_ids: Vec<String>,
     pub lookback_days: u32,
@@ -97,7 +37,7 @@ pub struct SyncPlan {
 /// One full sync. `progress` is told the running counts after each page.
 pub async fn sync_once(
     api: &SpApi,
-    store: &mut impl SyncTarget,
+    store: &super::Service,
     plan: &SyncPlan,
     user: &str,
     now: DateTime<Utc>,
@@ -107,14 +47,16 @@ pub async fn sync_once(
         marketplace_ids: plan.marketplace_ids.clone(),
         ..SearchOrders::default()
     };
-    match store.meta_time(WATERMARK)? {
+    match store.with_store(|s| s.meta_time(WATERMARK))? {
         Some(w) => q.last_updated_after = Some(w - Duration::minutes(OVERLAP_MINUTES)),
         None => {
             q.created_after = Some(now - Duration::days(i64::from(plan.lookback_days)));
             q.fulfillment_statuses = vec!["UNSHIPPED", "PARTIALLY_SHIPPED"];
         }
     }
-    if let (Some(state), Some(at)) = (store.meta_text(BUCKET)?, store.meta_time(BUCKET_AT)?) {
+    if let (Some(state), Some(at)) = store
+        .with_store(|s| Ok::<_, store::Error>((s.meta_text(BUCKET)?, s.meta_time(BUCKET_AT)?)))?
+    {
         let mut parts = state.split_whitespace().map(str::parse::<f64>);
         if let (Some(Ok(tokens)), Some(Ok(rate))) = (parts.next(), parts.next()) {
             let age = (Utc::now() - at).to_std().unwrap_or_default();
@@ -136,18 +78,20 @@ pub async fn sync_once(
     .await;
     // The quota is kept whatever happened: the requests were sent either way.
     if let Some((tokens, rate)) = api.bucket_state(SEARCH_ORDERS) {
-        store.set_meta_text(BUCKET, &format!("{tokens} {rate}"))?;
-        store.set_meta_time(BUCKET_AT, Utc::now())?;
+        store.with_store(|s| {
+            s.set_meta_text(BUCKET, &format!("{tokens} {rate}"))?;
+            s.set_meta_time(BUCKET_AT, Utc::now())
+        })?;
     }
     result?;
-    store.set_meta_time(WATERMARK, now)?;
+    store.with_store(|s| s.set_meta_time(WATERMARK, now))?;
     Ok(total)
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn fetch_all(
     api: &SpApi,
-    store: &mut impl SyncTarget,
+    store: &super::Service,
     q: &mut SearchOrders,
     user: &str,
     now: DateTime<Utc>,
@@ -158,7 +102,7 @@ async fn fetch_all(
     loop {
         let page = api.search_orders(q).await?;
         *pages += 1;
-        let c = store.import(page.orders, user, now)?;
+        let c = store.with_store_mut(|s| s.import(page.orders, user, now))?;
         total.new += c.new;
         total.updated += c.updated;
         total.cancelled += c.cancelled;

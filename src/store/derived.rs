@@ -278,8 +278,8 @@ mod tests {
     use chrono::{DateTime, Duration, Utc};
 
     use super::*;
-    use crate::amazon::{FulfillmentStatus, ImportedOrder};
     use crate::domain::Recipient;
+    use crate::domain::import::{FulfillmentStatus, ImportedOrder};
     use crate::domain::order::tests_support::order_with;
     use crate::store::{MasterSource, RetentionPolicy, Store};
 

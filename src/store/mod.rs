@@ -5,6 +5,11 @@
 //! This module owns every byte packline keeps on disk. It must never write a recipient in the
 //! clear, and every state change is one sled transaction that appends its audit entry and is
 //! flushed before the call returns.
+//!
+//! It keeps what the domain decides and decides nothing itself: what an imported order becomes is
+//! `domain::import`, the lifecycle is `domain::order`, shipments `domain::shipment`, the retention
+//! schedule `domain::RetentionPolicy`. It never imports `amazon`: parsed orders arrive as domain
+//! values (`domain::ImportedOrder`).
 
 pub mod audit;
 mod derived;
@@ -24,9 +29,12 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
-use crate::amazon::{FulfillmentStatus, ImportedOrder};
+pub use crate::domain::RetentionPolicy;
+/// Counts of import outcomes (`domain::import`), re-exported for callers.
+pub use crate::domain::import::ImportCounts;
+use crate::domain::import::{self, ImportedOrder};
 use crate::domain::{Event, IllegalTransition, OrderId, OrderRecord, OrderState, Recipient};
-pub use retention::{PurgeReport, RetentionPolicy};
+pub use retention::PurgeReport;
 pub use seal::{Keyring, MasterSource, Protection};
 
 /// Everything that can go wrong in the store. Messages say what is wrong, where, and what to do;
@@ -193,18 +201,6 @@ fn slot_envelope(value: &[u8]) -> &[u8] {
 /// The blind-index keys stored in a recipient slot.
 fn slot_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value[slot_envelope(value).len()..].chunks_exact(index::NAME_KEY_LEN)
-}
-
-/// Counts from one import.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImportCounts {
-    pub new: u64,
-    pub updated: u64,
-    pub cancelled: u64,
-    pub unchanged: u64,
-    /// Orders not for this warehouse: fulfilled by Amazon, pending at Amazon, or closed before
-    /// packline first saw them.
-    pub skipped: u64,
 }
 
 /// An exception note: why an order left the line and how a lead resolved it.
@@ -518,9 +514,9 @@ impl Store {
         }
     }
 
-    /// Imports parsed orders: new actionable orders are sealed and queued; known orders are
-    /// updated when Amazon's copy is newer (a cancellation cancels); the rest is skipped.
-    /// Needs no secret. Everything is flushed before returning.
+    /// Imports parsed orders, keeping what the import decision (`domain::import`) makes of each:
+    /// new actionable orders are sealed and queued; known orders are updated when Amazon's copy
+    /// is newer (a cancellation cancels); the rest is skipped. Needs no secret. Everything is flushed before returning.
     ///
     /// Changes to known orders are one transaction per chunk, with their audit entries. New
     /// orders, the bulk of any import, take a faster path: per-tree batches, the order record
@@ -673,61 +669,16 @@ impl Store {
         now: DateTime<Utc>,
         counts: &mut ImportCounts,
     ) -> Result<Option<ImportPlan>, Error> {
-        let ImportedOrder {
-            order,
-            status,
-            fulfilled_by_merchant,
-            recipient,
-        } = imported;
-        if !fulfilled_by_merchant {
-            counts.skipped += 1;
+        let old = self.get(&imported.order.id)?;
+        let id = imported.order.id.clone();
+        let decided = import::decide(imported, old.as_ref(), now)
+            .map_err(|source| Error::Transition { order: id, source })?;
+        counts.add(decided.outcome);
+        let Some(record) = decided.record else {
             return Ok(None);
-        }
-        let existing = self.get(&order.id)?;
-        let (old, mut record, event) = match existing {
-            None => {
-                if !status.is_actionable() {
-                    counts.skipped += 1;
-                    return Ok(None);
-                }
-                counts.new += 1;
-                let mask = recipient.as_ref().map(Recipient::mask);
-                (None, OrderRecord::new(order, now, mask), None)
-            }
-            Some(rec) => {
-                if order.updated <= rec.order.updated {
-                    counts.unchanged += 1;
-                    return Ok(None);
-                }
-                let mut next = rec.clone();
-                next.order = order;
-                let event = match status {
-                    FulfillmentStatus::Cancelled if !rec.state.is_closed() => {
-                        counts.cancelled += 1;
-                        Some(Event::Cancel)
-                    }
-                    FulfillmentStatus::Shipped if !rec.state.is_closed() => {
-                        counts.updated += 1;
-                        Some(Event::ShippedElsewhere)
-                    }
-                    _ => {
-                        counts.updated += 1;
-                        None
-                    }
-                };
-                (Some(rec), next, event)
-            }
         };
-        if let Some(e) = event {
-            record.apply(e, now).map_err(|source| Error::Transition {
-                order: record.order.id.clone(),
-                source,
-            })?;
-        }
-        // A recipient is kept only for an order still to be shipped; a changed address re-seals.
-        let sealed = match recipient {
-            Some(r) if !record.state.is_closed() => {
-                record.recipient_mask = Some(r.mask());
+        let sealed = match decided.recipient {
+            Some(r) => {
                 let (envelope, epoch) = self.keyring.seal(&r, now)?;
                 let names = self
                     .keyring
@@ -739,8 +690,9 @@ impl Store {
                     names,
                 })
             }
-            _ => None,
+            None => None,
         };
+        let event = decided.outcome.event();
         let leftover_slot =
             old.is_none() && self.t.recipients.contains_key(record.order.id.as_str())?;
         Ok(Some(ImportPlan {

@@ -155,3 +155,39 @@ impl Store {
         Ok(ids)
     }
 }
+
+impl Store {
+    /// Up to `limit` orders in queue order (state, then ship-by, then id; one state if given)
+    /// after the queue key `after`, and the key to continue from when more follow. Any size of
+    /// store lists completely, page by page, each page costing its own rows only.
+    pub fn list_page(
+        &self,
+        state: Option<OrderState>,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Vec<OrderRecord>, Option<Vec<u8>>), Error> {
+        use std::ops::Bound;
+        let prefix: Vec<u8> = state.map(|s| vec![s.code()]).unwrap_or_default();
+        let start = match after {
+            Some(k) => Bound::Excluded(k.to_vec()),
+            None => Bound::Included(prefix.clone()),
+        };
+        let mut rows = Vec::new();
+        let mut last = None;
+        for item in self.t.queue.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                return Ok((rows, None));
+            }
+            if rows.len() == limit {
+                return Ok((rows, last));
+            }
+            // A stale entry (see `list`) is stepped over, never shown.
+            if let Some(rec) = self.queue_entry(&k)? {
+                rows.push(rec);
+            }
+            last = Some(k.to_vec());
+        }
+        Ok((rows, None))
+    }
+}

@@ -1,4 +1,5 @@
-//! Retention: destroying what packline no longer needs, on schedule.
+//! Retention: destroying what packline no longer needs, on schedule. The schedule is the
+//! domain's (`domain::RetentionPolicy`); this module carries it out.
 //!
 //! - Recipient data: deleted `pii_days_after_close` days after an order ships or is cancelled,
 //!   then made unrecoverable by shredding the key epoch it was sealed under (sled's log may keep
@@ -16,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Months, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::derived::{IndexOps, name_entry_id, sku_id};
@@ -24,46 +25,7 @@ use super::{
     Error, ExceptionNote, Store, TxResult, audit, decode_record, encode_record, epoch_key, index,
     seal, slot, slot_envelope, slot_names,
 };
-use crate::domain::{OrderRecord, OrderState};
-
-/// How long things are kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetentionPolicy {
-    /// Days recipient data is kept after shipment or cancellation (at most 30).
-    pub pii_days_after_close: u32,
-}
-
-impl RetentionPolicy {
-    /// Amazon's data protection policy: at most 30 days after shipment.
-    pub const MAX_PII_DAYS: u32 = 30;
-    pub const ORDER_MONTHS: u32 = 72;
-    pub const EXCEPTION_NOTE_DAYS: i64 = 365;
-
-    /// When a closed order's recipient is destroyed: at the start (UTC) of the day its
-    /// `pii_days_after_close` run out, never later. Everything closing on one day expires at the
-    /// same instant, so the key epoch of that day (`expires-D`) is shredded whole, at once.
-    fn pii_expiry(&self, closed_at: DateTime<Utc>) -> DateTime<Utc> {
-        let limit = closed_at + Duration::days(i64::from(self.pii_days_after_close));
-        limit
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .map_or(limit, |t| t.and_utc())
-    }
-
-    fn order_expiry(&self, closed_at: DateTime<Utc>) -> DateTime<Utc> {
-        closed_at
-            .checked_add_months(Months::new(Self::ORDER_MONTHS))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC)
-    }
-}
-
-impl Default for RetentionPolicy {
-    fn default() -> Self {
-        Self {
-            pii_days_after_close: Self::MAX_PII_DAYS,
-        }
-    }
-}
+use crate::domain::{OrderRecord, OrderState, RetentionPolicy};
 
 /// What a purge did: counts only.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
-//! Shipments and printing, in the `floor` tree: what each order leaves with (a bought label or
-//! an own-carrier tracking number) and where its purchase or confirmation stands; bought labels,
-//! sealed like recipients; a per-day index for manifests; and the print queue.
+//! Shipments and printing, in the `floor` tree: each order's shipment record (what it leaves
+//! with and where its purchase or confirmation stands: `domain::shipment`), kept durably; bought
+//! labels, sealed like recipients; a per-day index for manifests; and the print queue.
 //!
 //! A label purchase is recorded as an intent, durably, before Amazon is asked. If the answer
 //! never comes, the intent stays: the service refuses a second purchase for that order and a
@@ -10,6 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Error, Store, Tx, TxResult, abort, audit_in, exception_step, step};
+/// The shipment state machine and its record are the domain's; re-exported for callers.
+pub use crate::domain::shipment::{ShipmentRecord, ShipmentState};
 use crate::domain::{Carrier, Event, OrderId, OrderRecord, OrderState, TrackingNumber};
 
 const SHIPMENT: u8 = b's';
@@ -46,63 +48,6 @@ fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, Error> {
     postcard::from_bytes(bytes).map_err(|e| Error::CorruptOrder(format!("{what}: {e}")))
-}
-
-/// Where an order's shipment stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ShipmentState {
-    /// createShipment is being asked; if this is what a lead finds, the answer never came.
-    PurchaseIntent,
-    /// createShipment may or may not have bought a label: never buy again without checking.
-    OutcomeUnknown,
-    /// A label is bought and stored.
-    Bought,
-    /// An own-carrier shipment is being confirmed to Amazon.
-    Confirming,
-    /// Amazon knows the shipment.
-    Confirmed,
-    /// The bought label was voided.
-    Voided,
-}
-
-impl ShipmentState {
-    /// A purchase that may or may not have bought a label: a lead must look before anything
-    /// else happens to it.
-    pub fn is_unresolved(self) -> bool {
-        matches!(
-            self,
-            ShipmentState::PurchaseIntent | ShipmentState::OutcomeUnknown
-        )
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ShipmentState::PurchaseIntent => "purchase in flight",
-            ShipmentState::OutcomeUnknown => "purchase outcome unknown",
-            ShipmentState::Bought => "label bought",
-            ShipmentState::Confirming => "confirming",
-            ShipmentState::Confirmed => "confirmed",
-            ShipmentState::Voided => "voided",
-        }
-    }
-}
-
-/// What an order leaves with. No personal data.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShipmentRecord {
-    pub order: OrderId,
-    pub state: ShipmentState,
-    pub carrier: Option<Carrier>,
-    pub tracking: Option<TrackingNumber>,
-    /// Amazon's shipment id (bought labels).
-    pub shipment_id: Option<String>,
-    pub service_id: Option<String>,
-    pub service_name: Option<String>,
-    /// The label's file type: `zpl`, `pdf` or `png`.
-    pub label_format: Option<String>,
-    pub at: DateTime<Utc>,
-    pub by: String,
 }
 
 /// A print job. The document is made (or unsealed) only when it is sent: nothing printable with

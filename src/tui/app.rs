@@ -1,8 +1,19 @@
-//! The app: state, actions → service requests → state, and state → frame (a pure function).
-//! The loop around it (terminal, scanner timing, notices) is in [`super::run`]; tests drive
-//! [`App::act`] and [`App::notice`] headless and draw with [`App::view`] on a `TestBackend`.
+//! The app: state, actions → service requests → answers → state, and state → frame (a pure
+//! function). An action never waits: [`App::act`] sends each request on its own task with a
+//! typed completion, and the completion comes back on a channel to run on the app (an error
+//! rings the bell and shows the red alert, on whatever screen the user is by then). Pick and
+//! pack steps, scans above all, go through one chain per screen: each is sent only after the
+//! one before it is answered and applied, so they reach the service in the order typed. The
+//! status line shows what is in flight.
+//!
+//! The loop around it (terminal, scanner timing, notices, answers) is in [`super::run`]; tests
+//! drive [`App::act`] and [`App::notice`] headless, wait with [`App::settle`] until every
+//! answer is applied, and draw with [`App::view`] on a `TestBackend`.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
 
 use crate::domain::OrderState;
 use ratatui::Frame;
@@ -16,7 +27,8 @@ use super::screens::exceptions::{ExceptionsScreen, Selected};
 use super::screens::label::LabelScreen;
 use super::screens::{Theme, clean, pack::PackScreen, pick::PickScreen, queue::QueueScreen};
 use crate::service::client::Client;
-use crate::service::{Notice, Reply, Request, Role, ServiceError};
+use crate::service::ops::{self, Operation, Welcome};
+use crate::service::{Notice, Role, ServiceError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
@@ -43,6 +55,58 @@ impl Screen {
 pub struct Alert {
     pub text: String,
     pub error: bool,
+}
+
+/// What to do with an answer once it is back, run on the app by the loop (or by
+/// [`App::settle`]): the request's own completion, typed by its operation.
+pub type Completion = Box<dyn FnOnce(&mut App) + Send>;
+
+/// Work on the pick batch or the pack bench that must reach the service one step after
+/// another, in the order it was typed: each step is decided (which request, for which batch or
+/// order) only once the answers of the steps before it are applied.
+#[derive(Clone, Debug)]
+enum Step {
+    /// A claim; the screen it was asked from (the pick screen opens if the user is still there).
+    Claim(Screen),
+    PickScan(String),
+    /// A short pick of the selected line, with its reason.
+    ShortPick(String),
+    FinishPick,
+    Release,
+    /// The user's batches again (a notice said the one in hand changed).
+    ReloadBatch,
+    /// A code scanned (or typed) at the bench: an order, a unit, or the weight.
+    PackCode(String),
+    PackStart(String),
+    PackConfirm,
+}
+
+/// The two chains of ordered steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lane {
+    Pick,
+    Pack,
+}
+
+impl Step {
+    fn lane(&self) -> Lane {
+        match self {
+            Step::Claim(_)
+            | Step::PickScan(_)
+            | Step::ShortPick(_)
+            | Step::FinishPick
+            | Step::Release
+            | Step::ReloadBatch => Lane::Pick,
+            Step::PackCode(_) | Step::PackStart(_) | Step::PackConfirm => Lane::Pack,
+        }
+    }
+}
+
+/// Steps waiting their turn, and whether one is with the service now.
+#[derive(Debug, Default)]
+struct Chain {
+    waiting: VecDeque<Step>,
+    busy: bool,
 }
 
 pub struct App {
@@ -72,9 +136,22 @@ pub struct App {
     pub sync_line: String,
     pub connection: &'static str,
     /// This terminal's printers (`PACKLINE_LABEL_PRINTER`, `PACKLINE_SLIP_PRINTER`), over the
-    /// user's and the site's.
+    /// user's and the site's: every print request carries them.
     pub label_printer: Option<String>,
     pub slip_printer: Option<String>,
+    /// Completions of requests in flight, posted by their tasks.
+    done_tx: mpsc::UnboundedSender<Completion>,
+    done_rx: mpsc::UnboundedReceiver<Completion>,
+    /// What each request in flight is doing, oldest first (the status line shows it).
+    in_flight: BTreeMap<u64, String>,
+    next_id: u64,
+    /// The newest request for each list a screen shows: an older answer arriving after it is
+    /// dropped, never drawn over a newer one.
+    latest: HashMap<&'static str, u64>,
+    /// Orders whose label purchase is in flight (a second Buy waits for the first's answer).
+    buying: HashSet<String>,
+    pick_chain: Chain,
+    pack_chain: Chain,
 }
 
 /// The smallest terminal packline draws into.
@@ -82,18 +159,18 @@ pub const MIN_W: u16 = 40;
 pub const MIN_H: u16 = 12;
 
 impl App {
-    pub async fn new(mut client: Client, keymap: Keymap) -> Result<App, ServiceError> {
-        let Reply::Welcome {
+    /// Connects the app: who the user is, the site's boxes, the batch in hand, the sync state
+    /// and the first queue page (the only requests it waits for).
+    pub async fn new(client: Client, keymap: Keymap) -> Result<App, ServiceError> {
+        let Welcome {
             user,
             role,
             unlocked,
             training,
             batch_size,
-        } = client.call(Request::Hello).await?
-        else {
-            return Err(ServiceError::Protocol("unexpected reply to hello".into()));
-        };
+        } = client.call(ops::Hello {}).await?;
         let connection = if client.is_local() { "local" } else { "daemon" };
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
         let mut app = App {
             client,
             keymap,
@@ -123,19 +200,27 @@ impl App {
             slip_printer: std::env::var("PACKLINE_SLIP_PRINTER")
                 .ok()
                 .filter(|s| !s.is_empty()),
+            done_tx,
+            done_rx,
+            in_flight: BTreeMap::new(),
+            next_id: 0,
+            latest: HashMap::new(),
+            buying: HashSet::new(),
+            pick_chain: Chain::default(),
+            pack_chain: Chain::default(),
         };
-        let boxes = app.client.call(Request::Boxes).await?;
-        app.pack.apply(boxes);
-        let mine = app.client.call(Request::Batches { all: false }).await?;
-        app.pick.apply(mine);
-        if let Reply::Sync(st) = app.client.call(Request::SyncStatus).await? {
-            app.sync_line = match (st.enabled, st.last_ok) {
-                (false, _) => String::new(),
-                (true, Some(t)) => format!("sync: last {}", t.format("%H:%M")),
-                (true, None) => "sync: not yet".to_owned(),
-            };
-        }
-        app.refresh().await;
+        let boxes = app.client.call(ops::Boxes {}).await?;
+        app.pack.set_boxes(boxes);
+        let mine = app.client.call(ops::Batches { all: false }).await?;
+        app.pick.set_batches(mine);
+        let st = app.client.call(ops::SyncStatus {}).await?;
+        app.sync_line = match (st.enabled, st.last_ok) {
+            (false, _) => String::new(),
+            (true, Some(t)) => format!("sync: last {}", t.format("%H:%M")),
+            (true, None) => "sync: not yet".to_owned(),
+        };
+        app.refresh();
+        app.settle().await;
         Ok(app)
     }
 
@@ -154,63 +239,343 @@ impl App {
         self.bell = true;
     }
 
-    async fn call(&mut self, req: Request) -> Option<Reply> {
-        match self.client.call(req).await {
-            Ok(r) => Some(r),
-            Err(e) => {
-                self.fail(&e);
-                None
+    /// Sends `op` and returns at once: a task calls the service and posts the completion, which
+    /// runs `then` with the answer, or rings the bell and shows the error. `doing` is what the
+    /// status line says until then.
+    fn send<O: Operation>(
+        &mut self,
+        doing: impl Into<String>,
+        op: O,
+        then: impl FnOnce(&mut App, O::Answer) + Send + 'static,
+    ) {
+        self.send_then(doing, op, move |app, r| match r {
+            Ok(a) => then(app, a),
+            Err(e) => app.fail(&e),
+        });
+    }
+
+    /// [`Self::send`] with the whole result, error included.
+    fn send_then<O: Operation>(
+        &mut self,
+        doing: impl Into<String>,
+        op: O,
+        then: impl FnOnce(&mut App, Result<O::Answer, ServiceError>) + Send + 'static,
+    ) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.in_flight.insert(id, doing.into());
+        let client = self.client.clone();
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            let r = client.call(op).await;
+            let completion: Completion = Box::new(move |app: &mut App| {
+                app.in_flight.remove(&id);
+                then(app, r);
+            });
+            // The app is gone only when the TUI has quit.
+            let _ = done.send(completion);
+        });
+        id
+    }
+
+    /// [`Self::send`] for a list a screen shows (`what`): only the newest request's answer is
+    /// applied.
+    fn fetch<O: Operation>(
+        &mut self,
+        what: &'static str,
+        doing: &str,
+        op: O,
+        then: impl FnOnce(&mut App, O::Answer) + Send + 'static,
+    ) {
+        let id = self.next_id + 1;
+        self.latest.insert(what, id);
+        self.send(doing, op, move |app, a| {
+            if app.latest.get(what) == Some(&id) {
+                then(app, a);
+            }
+        });
+    }
+
+    /// Waits for the next answer and applies it (the terminal loop selects on this).
+    /// Cancel-safe: an answer is applied as soon as it is received.
+    pub async fn next_answer(&mut self) {
+        if let Some(done) = self.done_rx.recv().await {
+            done(self);
+        }
+    }
+
+    /// Waits until every request sent has come back and been applied, the requests their
+    /// answers sent included (headless tests; the terminal loop never waits).
+    pub async fn settle(&mut self) {
+        while !self.in_flight.is_empty() {
+            self.next_answer().await;
+        }
+    }
+
+    /// What is in flight, for the status line: the oldest request, and how many more.
+    pub fn in_flight(&self) -> Option<String> {
+        let (_, first) = self.in_flight.iter().next()?;
+        let more = self.in_flight.len() - 1
+            + self.pick_chain.waiting.len()
+            + self.pack_chain.waiting.len();
+        Some(if more == 0 {
+            first.clone()
+        } else {
+            format!("{first} (+{more})")
+        })
+    }
+
+    fn chain(&mut self, lane: Lane) -> &mut Chain {
+        match lane {
+            Lane::Pick => &mut self.pick_chain,
+            Lane::Pack => &mut self.pack_chain,
+        }
+    }
+
+    /// Puts a step at the end of its chain; it goes out once the steps before it are answered.
+    fn push(&mut self, step: Step) {
+        let lane = step.lane();
+        self.chain(lane).waiting.push_back(step);
+        self.pump(lane);
+    }
+
+    /// Starts the chain's next steps until one is with the service (a step refused here, such
+    /// as a scan with no batch in hand, is done at once).
+    fn pump(&mut self, lane: Lane) {
+        while !self.chain(lane).busy {
+            let Some(step) = self.chain(lane).waiting.pop_front() else {
+                return;
+            };
+            self.start(step);
+        }
+    }
+
+    /// [`Self::send`] for a step of `lane`: the next step starts once this one is applied.
+    fn send_step<O: Operation>(
+        &mut self,
+        lane: Lane,
+        doing: impl Into<String>,
+        op: O,
+        then: impl FnOnce(&mut App, O::Answer) + Send + 'static,
+    ) {
+        self.chain(lane).busy = true;
+        self.send_then(doing, op, move |app, r| {
+            match r {
+                Ok(a) => then(app, a),
+                Err(e) => app.fail(&e),
+            }
+            app.chain(lane).busy = false;
+            app.pump(lane);
+        });
+    }
+
+    /// Decides and sends one step, now that every step before it has been applied.
+    fn start(&mut self, step: Step) {
+        let lane = step.lane();
+        match step {
+            Step::Claim(from) => {
+                if self.pick.batch.is_some() {
+                    self.info("finish or give back the batch in hand first");
+                    return;
+                }
+                self.send_step(
+                    lane,
+                    "claiming a batch",
+                    ops::ClaimBatch { size: None },
+                    move |app, batch| {
+                        let msg = app.pick.set_batch(batch);
+                        if app.screen == from {
+                            app.screen = Screen::Pick;
+                        }
+                        app.info(msg);
+                    },
+                );
+            }
+            Step::PickScan(code) => {
+                let Some(batch) = self.pick.batch.as_ref().map(|b| b.id) else {
+                    self.fail(&ServiceError::Conflict(
+                        "no batch in hand: claim one first".into(),
+                    ));
+                    return;
+                };
+                let doing = format!("scanning {}", clean(&code, 30));
+                self.send_step(lane, doing, ops::PickScan { batch, code }, |app, a| {
+                    if let Some(m) = app.pick.scanned(a) {
+                        app.info(m);
+                    }
+                });
+            }
+            Step::ShortPick(reason) => {
+                let Some((batch, sku)) = self.pick.batch.as_ref().and_then(|b| {
+                    b.lines
+                        .get(self.pick.selected)
+                        .map(|l| (b.id, l.sku.clone()))
+                }) else {
+                    return;
+                };
+                let doing = format!("short-picking {}", clean(&sku, 30));
+                let op = ops::ShortPick { batch, sku, reason };
+                self.send_step(lane, doing, op, |app, shorted| {
+                    let m = app.pick.shorted(shorted);
+                    app.info(m);
+                });
+            }
+            Step::FinishPick => {
+                let Some(batch) = self.pick.batch.as_ref().map(|b| b.id) else {
+                    return;
+                };
+                let doing = format!("finishing batch {batch}");
+                self.send_step(lane, doing, ops::FinishPick { batch }, move |app, ()| {
+                    if app.pick.batch.as_ref().is_some_and(|b| b.id == batch) {
+                        app.pick.batch = None;
+                    }
+                    app.info(format!("batch {batch} picked: take it to packing"));
+                });
+            }
+            Step::Release => {
+                let Some(batch) = self.pick.batch.as_ref().map(|b| b.id) else {
+                    return;
+                };
+                let op = ops::ReleaseBatch {
+                    batch,
+                    reason: "given back at the terminal".into(),
+                };
+                self.send_step(
+                    lane,
+                    format!("giving back batch {batch}"),
+                    op,
+                    move |app, ()| {
+                        if app.pick.batch.as_ref().is_some_and(|b| b.id == batch) {
+                            app.pick.batch = None;
+                        }
+                        app.info(format!("batch {batch} given back"));
+                    },
+                );
+            }
+            Step::ReloadBatch => {
+                let op = ops::Batches { all: false };
+                self.send_step(lane, "loading the batch", op, |app, mine| {
+                    app.pick.set_batches(mine);
+                });
+            }
+            Step::PackCode(code) => {
+                let complete = self.pack.check.as_ref().is_some_and(|c| c.is_complete());
+                if complete && code.chars().all(|c| c.is_ascii_digit()) && code.len() <= 5 {
+                    self.pack.weight_g = code.parse().ok();
+                    self.start(Step::PackConfirm);
+                    return;
+                }
+                let order = self.pack.check.as_ref().map(|c| c.order.to_string());
+                // A packing slip's order id starts (or switches to) that order's check.
+                let other_order =
+                    looks_like_order_id(&code) && order.as_deref() != Some(code.as_str());
+                match order {
+                    Some(order) if !other_order => {
+                        let doing = format!("scanning {}", clean(&code, 30));
+                        self.send_step(lane, doing, ops::PackScan { order, code }, |app, c| {
+                            let m = app.pack.set_check(c);
+                            app.info(m);
+                        });
+                    }
+                    _ => self.start(Step::PackStart(code)),
+                }
+            }
+            Step::PackStart(order) => {
+                let doing = format!("opening order {}", clean(&order, 30));
+                self.send_step(lane, doing, ops::PackStart { order }, |app, c| {
+                    let m = app.pack.set_check(c);
+                    app.info(m);
+                });
+            }
+            Step::PackConfirm => {
+                let Some(order) = self.pack.check.as_ref().map(|c| c.order.to_string()) else {
+                    return;
+                };
+                let Some(weight_g) = self.pack.weight_g else {
+                    self.info("type the weight in grams and press Enter");
+                    return;
+                };
+                let box_name = self
+                    .pack
+                    .current_box()
+                    .map(|b| b.name.clone())
+                    .unwrap_or_default();
+                let doing = format!("boxing order {order}");
+                let op = ops::PackFinish {
+                    order,
+                    box_name,
+                    weight_g,
+                };
+                self.send_step(lane, doing, op, |app, row| {
+                    let m = app.pack.packed(row);
+                    app.info(m);
+                    app.refresh();
+                });
             }
         }
     }
 
-    /// Fetches what the current screen shows.
-    pub async fn refresh(&mut self) {
+    /// Fetches what the current screen shows; the answers come back as events.
+    pub fn refresh(&mut self) {
         match self.screen {
             Screen::Queue => {
-                let req = self.queue.request(self.page);
-                if let Some(r) = self.call(req).await {
-                    self.queue.apply(r);
-                }
+                let op = self.queue.request(self.page);
+                self.fetch("queue", "loading the queue", op, |app, page| {
+                    app.queue.apply(page)
+                });
             }
             Screen::Pack if self.pack.check.is_none() => {
                 let limit = u32::from(self.page.max(1));
-                if let Some(r) = self.call(Request::Picked { limit }).await {
-                    self.pack.apply(r);
-                }
+                self.fetch(
+                    "picked",
+                    "loading picked orders",
+                    ops::Picked { limit },
+                    |app, orders| app.pack.set_waiting(orders),
+                );
             }
             Screen::Labels => {
-                let mut lists = Vec::new();
-                for state in [OrderState::Packed, OrderState::Labelled] {
-                    let req = Request::Queue {
-                        state: Some(state),
-                        search: None,
-                        offset: 0,
-                        limit: 200,
-                    };
-                    match self.call(req).await {
-                        Some(Reply::Queue(p)) => lists.push(p.rows),
-                        _ => return,
-                    }
-                }
-                let labelled = lists.pop().unwrap_or_default();
-                let packed = lists.pop().unwrap_or_default();
-                self.labels.set_orders(packed, labelled);
+                let list = |state| ops::Queue {
+                    state: Some(state),
+                    search: None,
+                    offset: 0,
+                    limit: 200,
+                };
+                // Packed orders, then labelled ones: shown together once both are in.
+                let doing = "loading orders for labels";
+                self.fetch(
+                    "labels",
+                    doing,
+                    list(OrderState::Packed),
+                    move |app, packed| {
+                        app.fetch(
+                            "labels",
+                            doing,
+                            list(OrderState::Labelled),
+                            move |app, labelled| app.labels.set_orders(packed.rows, labelled.rows),
+                        );
+                    },
+                );
             }
             Screen::Exceptions => {
-                if let Some(r) = self.call(Request::Exceptions).await {
-                    self.exceptions.apply(r);
-                }
-                if let Some(r) = self.call(Request::Batches { all: true }).await {
-                    self.exceptions.apply(r);
-                }
+                let doing = "loading exceptions";
+                self.fetch("exceptions", doing, ops::Exceptions {}, |app, e| {
+                    app.exceptions.set_exceptions(e)
+                });
+                self.fetch(
+                    "all batches",
+                    doing,
+                    ops::Batches { all: true },
+                    |app, b| app.exceptions.set_batches(b),
+                );
             }
             _ => {}
         }
     }
 
-    /// Applies one action. Scans are handled here strictly in the order they arrive.
-    pub async fn act(&mut self, action: Action) {
+    /// Applies one action without waiting: what needs the service is sent, and its answer is
+    /// applied when it comes back. Pick and pack steps (scans above all) reach the service
+    /// strictly in the order they arrive.
+    pub fn act(&mut self, action: Action) {
         if self.help && !matches!(action, Action::Scan(_)) {
             self.help = false;
             if matches!(action, Action::Help | Action::Back) {
@@ -225,17 +590,17 @@ impl App {
                 self.alert = None;
                 if self.screen == Screen::Queue && self.queue.search.take().is_some() {
                     self.queue.offset = 0;
-                    self.refresh().await;
+                    self.refresh();
                 }
             }
             Action::Queue => {
                 self.screen = Screen::Queue;
-                self.refresh().await;
+                self.refresh();
             }
             Action::Pick => self.screen = Screen::Pick,
             Action::Pack => {
                 self.screen = Screen::Pack;
-                self.refresh().await;
+                self.refresh();
             }
             Action::Exceptions => {
                 if self.role < Role::Lead {
@@ -243,7 +608,7 @@ impl App {
                     return;
                 }
                 self.screen = Screen::Exceptions;
-                self.refresh().await;
+                self.refresh();
             }
             Action::Labels => {
                 if self.role < Role::Labeler {
@@ -251,59 +616,67 @@ impl App {
                     return;
                 }
                 self.screen = Screen::Labels;
-                self.refresh().await;
+                self.refresh();
             }
             Action::Rates => {
-                if let Some(order) = self.label_order()
-                    && let Some(r) = self.call(Request::Rates { order }).await
-                {
-                    self.labels.apply(r);
-                }
-            }
-            Action::NextOffer => self.labels.next_offer(),
-            Action::Buy => self.buy().await,
-            Action::PrintLabel | Action::PrintSlip => {
                 let Some(order) = self.label_order() else {
                     return;
                 };
-                let req = if action == Action::PrintLabel {
-                    Request::PrintLabel {
-                        order,
-                        printer: None,
-                    }
-                } else {
-                    Request::PrintSlip {
-                        order,
-                        printer: None,
-                        pdf: false,
-                    }
+                let doing = format!("asking offers for {order}");
+                let op = ops::Rates {
+                    order: order.clone(),
                 };
-                if let Some(Reply::Queued { job }) = self.call(req).await {
-                    self.labels.printing = format!(
+                self.send(doing, op, move |app, offers| {
+                    // Offers are for the order still selected only, never another.
+                    if app.label_selected(&order) {
+                        app.labels.set_offers(offers);
+                    }
+                });
+            }
+            Action::NextOffer => self.labels.next_offer(),
+            Action::Buy => self.buy(),
+            Action::PrintLabel => {
+                let Some(order) = self.label_order() else {
+                    return;
+                };
+                self.print_label(order);
+            }
+            Action::PrintSlip => {
+                let Some(order) = self.label_order() else {
+                    return;
+                };
+                let op = ops::PrintSlip {
+                    order: order.clone(),
+                    printer: self.slip_printer.clone(),
+                    pdf: false,
+                };
+                self.send(format!("printing the slip of {order}"), op, |app, job| {
+                    app.labels.printing = format!(
                         "{} of {} sent to the printer",
                         job.document.name(),
                         job.order
                     );
-                }
+                });
             }
             Action::Void => {
                 let Some(order) = self.label_order() else {
                     return;
                 };
                 let reason = self.note("voided at the terminal");
-                if self
-                    .call(Request::VoidLabel {
-                        order: order.clone(),
-                        reason,
-                    })
-                    .await
-                    .is_some()
-                {
-                    self.info(format!(
-                        "label of {order} voided: the order is packed again"
-                    ));
-                    self.refresh().await;
-                }
+                let op = ops::VoidLabel {
+                    order: order.clone(),
+                    reason,
+                };
+                self.send(
+                    format!("voiding the label of {order}"),
+                    op,
+                    move |app, ()| {
+                        app.info(format!(
+                            "label of {order} voided: the order is packed again"
+                        ));
+                        app.refresh();
+                    },
+                );
             }
             Action::OwnCarrier => {
                 let Some(order) = self.label_order() else {
@@ -320,36 +693,39 @@ impl App {
                     self.info("type the carrier and tracking number (e.g. UPS 1Z…), then ship");
                     return;
                 }
-                let req = Request::ShipOwnCarrier {
+                let op = ops::ShipOwnCarrier {
                     order: order.clone(),
                     carrier: carrier.to_owned(),
                     tracking,
                 };
-                if self.call(req).await.is_some() {
-                    self.info(format!("order {order} shipped and confirmed to Amazon"));
-                    self.refresh().await;
-                }
+                self.send(
+                    format!("confirming {order} to Amazon"),
+                    op,
+                    move |app, _| {
+                        app.info(format!("order {order} shipped and confirmed to Amazon"));
+                        app.refresh();
+                    },
+                );
             }
             Action::EndOfDay => {
-                if let Some(Reply::Manifest { shipments, shipped }) = self
-                    .call(Request::Manifest {
-                        date: None,
-                        close: true,
-                    })
-                    .await
-                {
-                    self.info(format!(
-                        "today: {} parcel(s) on the manifest, {shipped} shipped now",
-                        shipments.len()
+                let op = ops::Manifest {
+                    date: None,
+                    close: true,
+                };
+                self.send("closing the day", op, |app, day| {
+                    app.info(format!(
+                        "today: {} parcel(s) on the manifest, {} shipped now",
+                        day.shipments.len(),
+                        day.shipped
                     ));
-                    self.refresh().await;
-                }
+                    app.refresh();
+                });
             }
             Action::CycleResume => self.exceptions.resume += 1,
-            Action::Resolve => self.resolve().await,
-            Action::Reassign => self.reassign().await,
-            Action::RaiseException => self.raise_exception().await,
-            Action::Refresh => self.refresh().await,
+            Action::Resolve => self.resolve(),
+            Action::Reassign => self.reassign(),
+            Action::RaiseException => self.raise_exception(),
+            Action::Refresh => self.refresh(),
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
                 let delta = match action {
                     Action::Up => -1,
@@ -360,7 +736,7 @@ impl App {
                 match self.screen {
                     Screen::Queue => {
                         if self.queue.move_by(delta, self.page) {
-                            self.refresh().await;
+                            self.refresh();
                         }
                     }
                     Screen::Pick => self.pick.move_by(delta),
@@ -376,67 +752,29 @@ impl App {
                 }
             }
             Action::Claim => {
-                if self.pick.batch.is_some() {
+                // Refused at once when nothing before it could free the batch in hand (the
+                // step checks again when its turn comes).
+                if self.pick.batch.is_some()
+                    && !self.pick_chain.busy
+                    && self.pick_chain.waiting.is_empty()
+                {
                     self.info("finish or give back the batch in hand first");
                     return;
                 }
-                if let Some(r) = self.call(Request::ClaimBatch { size: None }).await {
-                    let msg = self.pick.apply(r);
-                    self.screen = Screen::Pick;
-                    if let Some(m) = msg {
-                        self.info(m);
-                    }
-                }
+                self.push(Step::Claim(self.screen));
             }
-            Action::FinishPick => {
-                let Some(id) = self.pick.batch.as_ref().map(|b| b.id) else {
-                    return;
-                };
-                if self.call(Request::FinishPick { batch: id }).await.is_some() {
-                    self.pick.batch = None;
-                    self.info(format!("batch {id} picked: take it to packing"));
-                }
-            }
+            Action::FinishPick => self.push(Step::FinishPick),
             Action::ShortPick => {
-                let Some((id, sku)) = self.pick.batch.as_ref().and_then(|b| {
-                    b.lines
-                        .get(self.pick.selected)
-                        .map(|l| (b.id, l.sku.clone()))
-                }) else {
-                    return;
-                };
                 let reason = if self.input.trim().is_empty() {
                     "not found in its bin".to_owned()
                 } else {
                     std::mem::take(&mut self.input)
                 };
-                if let Some(r) = self
-                    .call(Request::ShortPick {
-                        batch: id,
-                        sku,
-                        reason,
-                    })
-                    .await
-                    && let Some(m) = self.pick.apply(r)
-                {
-                    self.info(m);
-                }
+                self.push(Step::ShortPick(reason));
             }
-            Action::Release => {
-                let Some(id) = self.pick.batch.as_ref().map(|b| b.id) else {
-                    return;
-                };
-                let req = Request::ReleaseBatch {
-                    batch: id,
-                    reason: "given back at the terminal".into(),
-                };
-                if self.call(req).await.is_some() {
-                    self.pick.batch = None;
-                    self.info(format!("batch {id} given back"));
-                }
-            }
+            Action::Release => self.push(Step::Release),
             Action::NextBox => self.pack.next_box(),
-            Action::Confirm => self.confirm_pack().await,
+            Action::Confirm => self.push(Step::PackConfirm),
             Action::Char(c) => {
                 if self.input.chars().count() < 200 {
                     self.input.push(c);
@@ -448,28 +786,24 @@ impl App {
             Action::Submit => {
                 let code = std::mem::take(&mut self.input);
                 if !code.trim().is_empty() {
-                    self.scan(code.trim().to_owned()).await;
+                    self.scan(code.trim().to_owned());
                 } else if self.screen == Screen::Pack
                     && self.pack.check.is_none()
                     && let Some(r) = self.pack.waiting.get(self.pack.selected)
                 {
                     // Enter on the picked list: that order to the bench.
                     let order = r.order.id.to_string();
-                    if let Some(r) = self.call(Request::PackStart { order }).await
-                        && let Some(m) = self.pack.apply(r)
-                    {
-                        self.info(m);
-                    }
+                    self.push(Step::PackStart(order));
                 }
             }
             Action::Scan(code) => {
                 self.input.clear();
-                self.scan(code).await;
+                self.scan(code);
             }
         }
     }
 
-    async fn scan(&mut self, code: String) {
+    fn scan(&mut self, code: String) {
         match self.screen {
             Screen::Labels => match self
                 .labels
@@ -504,42 +838,10 @@ impl App {
                 self.queue.search = Some(code);
                 self.queue.offset = 0;
                 self.queue.selected = 0;
-                self.refresh().await;
+                self.refresh();
             }
-            Screen::Pick => {
-                let Some(id) = self.pick.batch.as_ref().map(|b| b.id) else {
-                    self.fail(&ServiceError::Conflict(
-                        "no batch in hand: claim one first".into(),
-                    ));
-                    return;
-                };
-                if let Some(r) = self.call(Request::PickScan { batch: id, code }).await
-                    && let Some(m) = self.pick.apply(r)
-                {
-                    self.info(m);
-                }
-            }
-            Screen::Pack => {
-                let complete = self.pack.check.as_ref().is_some_and(|c| c.is_complete());
-                if complete && code.chars().all(|c| c.is_ascii_digit()) && code.len() <= 5 {
-                    self.pack.weight_g = code.parse().ok();
-                    self.confirm_pack().await;
-                    return;
-                }
-                let order = self.pack.check.as_ref().map(|c| c.order.to_string());
-                // A packing slip's order id starts (or switches to) that order's check.
-                let other_order =
-                    looks_like_order_id(&code) && order.as_deref() != Some(code.as_str());
-                let req = match order {
-                    Some(order) if !other_order => Request::PackScan { order, code },
-                    _ => Request::PackStart { order: code },
-                };
-                if let Some(r) = self.call(req).await
-                    && let Some(m) = self.pack.apply(r)
-                {
-                    self.info(m);
-                }
-            }
+            Screen::Pick => self.push(Step::PickScan(code)),
+            Screen::Pack => self.push(Step::PackCode(code)),
         }
     }
 
@@ -552,20 +854,39 @@ impl App {
         id
     }
 
-    async fn buy(&mut self) {
+    fn label_selected(&self, order: &str) -> bool {
+        self.labels
+            .current()
+            .is_some_and(|r| r.order.id.as_str() == order)
+    }
+
+    /// Buys the chosen offer's label. The screen goes on while Amazon answers; the result is
+    /// shown whichever screen the user is on by then, and the label goes to the printer.
+    fn buy(&mut self) {
         let Some(order) = self.label_order() else {
             return;
         };
+        if self.buying.contains(&order) {
+            self.info(format!("the label for {order} is being bought"));
+            return;
+        }
         let Some(offer) = self.labels.offers.get(self.labels.offer).cloned() else {
             self.info("ask for the offers first, then buy");
             return;
         };
-        let req = Request::BuyLabel {
+        let op = ops::BuyLabel {
             order: order.clone(),
             service: Some(offer.service_id.clone()),
         };
-        if let Some(Reply::Shipment { shipment }) = self.call(req).await {
-            self.info(format!(
+        self.buying.insert(order.clone());
+        let doing = format!("buying label for {order}");
+        self.send_then(doing, op, move |app, r| {
+            app.buying.remove(&order);
+            let shipment = match r {
+                Ok(s) => s,
+                Err(e) => return app.fail(&e),
+            };
+            app.info(format!(
                 "{order}: {} label bought, tracking {}",
                 clean(&offer.carrier, 12),
                 shipment
@@ -573,19 +894,23 @@ impl App {
                     .as_ref()
                     .map_or("-".into(), |t| t.to_string())
             ));
-            self.labels.offers.clear();
-            self.refresh().await;
-            // The label goes to the printer straight away.
-            if let Some(Reply::Queued { job }) = self
-                .call(Request::PrintLabel {
-                    order,
-                    printer: None,
-                })
-                .await
-            {
-                self.labels.printing = format!("label of {} sent to the printer", job.order);
+            if app.label_selected(&order) {
+                app.labels.offers.clear();
             }
-        }
+            app.refresh();
+            // The label goes to the printer straight away.
+            app.print_label(order);
+        });
+    }
+
+    fn print_label(&mut self, order: String) {
+        let op = ops::PrintLabel {
+            order: order.clone(),
+            printer: self.label_printer.clone(),
+        };
+        self.send(format!("printing the label of {order}"), op, |app, job| {
+            app.labels.printing = format!("label of {} sent to the printer", job.order);
+        });
     }
 
     /// The typed note, or `default` when nothing was typed.
@@ -598,7 +923,7 @@ impl App {
         }
     }
 
-    async fn raise_exception(&mut self) {
+    fn raise_exception(&mut self) {
         let order = match self.screen {
             Screen::Pack => self.pack.check.as_ref().map(|c| c.order.to_string()),
             Screen::Queue => self
@@ -613,23 +938,31 @@ impl App {
             return;
         };
         let note = self.note("taken off the line at the terminal");
-        if self
-            .call(Request::RaiseException {
-                order: order.clone(),
-                note,
-            })
-            .await
-            .is_some()
-        {
-            self.pack.check = None;
-            self.info(format!(
-                "order {order} is an exception now: a lead resolves it"
-            ));
-            self.refresh().await;
-        }
+        let op = ops::RaiseException {
+            order: order.clone(),
+            note,
+        };
+        self.send(
+            format!("raising an exception on {order}"),
+            op,
+            move |app, ()| {
+                if app
+                    .pack
+                    .check
+                    .as_ref()
+                    .is_some_and(|c| c.order.as_str() == order)
+                {
+                    app.pack.check = None;
+                }
+                app.info(format!(
+                    "order {order} is an exception now: a lead resolves it"
+                ));
+                app.refresh();
+            },
+        );
     }
 
-    async fn resolve(&mut self) {
+    fn resolve(&mut self) {
         let Selected::Exception(e) = self.exceptions.selected() else {
             self.info("select an exception to resolve");
             return;
@@ -637,21 +970,18 @@ impl App {
         let order = e.order.to_string();
         let resume = self.exceptions.resume_state();
         let resolution = self.note("resolved at the terminal");
-        if self
-            .call(Request::ResolveException {
-                order: order.clone(),
-                resume,
-                resolution,
-            })
-            .await
-            .is_some()
-        {
-            self.info(format!("order {order} back to {resume}"));
-            self.refresh().await;
-        }
+        let op = ops::ResolveException {
+            order: order.clone(),
+            resume,
+            resolution,
+        };
+        self.send(format!("resolving {order}"), op, move |app, ()| {
+            app.info(format!("order {order} back to {resume}"));
+            app.refresh();
+        });
     }
 
-    async fn reassign(&mut self) {
+    fn reassign(&mut self) {
         let Selected::Batch(b) = self.exceptions.selected() else {
             self.info("select a pick batch, type the user to give it to, then reassign");
             return;
@@ -662,48 +992,19 @@ impl App {
             self.info("type the user to give the batch to, then reassign");
             return;
         }
-        if self
-            .call(Request::ReassignBatch {
-                batch,
-                to: to.trim().to_owned(),
-            })
-            .await
-            .is_some()
-        {
-            self.info(format!("batch {batch} now with {}", clean(to.trim(), 20)));
-            self.refresh().await;
-        }
-    }
-
-    async fn confirm_pack(&mut self) {
-        let Some(order) = self.pack.check.as_ref().map(|c| c.order.to_string()) else {
-            return;
+        let to = to.trim().to_owned();
+        let op = ops::ReassignBatch {
+            batch,
+            to: to.clone(),
         };
-        let Some(weight_g) = self.pack.weight_g else {
-            self.info("type the weight in grams and press Enter");
-            return;
-        };
-        let box_name = self
-            .pack
-            .current_box()
-            .map(|b| b.name.clone())
-            .unwrap_or_default();
-        if let Some(r) = self
-            .call(Request::PackFinish {
-                order,
-                box_name,
-                weight_g,
-            })
-            .await
-            && let Some(m) = self.pack.apply(r)
-        {
-            self.info(m);
-            self.refresh().await;
-        }
+        self.send(format!("reassigning batch {batch}"), op, move |app, _| {
+            app.info(format!("batch {batch} now with {}", clean(&to, 20)));
+            app.refresh();
+        });
     }
 
     /// A notice from the service.
-    pub async fn notice(&mut self, n: Notice) {
+    pub fn notice(&mut self, n: Notice) {
         match n {
             Notice::OrderPulled {
                 order,
@@ -716,9 +1017,7 @@ impl App {
                     error: true,
                 });
                 self.bell = true;
-                if let Some(r) = self.call(Request::Batches { all: false }).await {
-                    self.pick.apply(r);
-                }
+                self.push(Step::ReloadBatch);
             }
             Notice::ClaimReleased {
                 holder,
@@ -746,7 +1045,7 @@ impl App {
                     Some(_) => "sync: failed (see log)".to_owned(),
                     None => format!("sync: {new} new, {updated} updated, {cancelled} cancelled"),
                 };
-                self.refresh().await;
+                self.refresh();
             }
             Notice::Counts(c) => self.queue.counts = c,
             Notice::PrintFinished { order, ok, detail } => {
@@ -814,7 +1113,15 @@ impl App {
                 self.sync_line
             )
         };
-        f.render_widget(Paragraph::new(status_text).style(self.theme.dim()), status);
+        let mut status_line = vec![Span::styled(status_text, self.theme.dim())];
+        // What is with the service now: the screen goes on meanwhile.
+        if let Some(doing) = self.in_flight() {
+            status_line.push(Span::styled(
+                format!("  … {}", clean(&doing, 80)),
+                self.theme.ok(),
+            ));
+        }
+        f.render_widget(Paragraph::new(Line::from(status_line)), status);
         match self.screen {
             Screen::Queue => self.queue.render(f, body, self.theme, now),
             Screen::Pick => {

@@ -1,8 +1,11 @@
 //! The terminal UI: keyboard only, scanner-driven, usable at 80×24 and on a 40×16 handheld. It
 //! talks only to the service (in-process or the daemon) and never touches the store or Amazon.
 //!
-//! The loop: one `select!` over terminal events, service notices and the scanner's timer. State
-//! changes only through actions; a frame is drawn only after something changed.
+//! The loop never waits for the service: one `select!` over terminal events, service notices,
+//! the scanner's timer, the refresh tick and the answers of requests in flight. An action sends
+//! its request and returns; the answer comes back as an event that applies it (see
+//! [`app::App::act`]). State changes only through actions, notices and answers; a frame is
+//! drawn after each of them.
 
 pub mod action;
 pub mod app;
@@ -99,6 +102,8 @@ async fn event_loop(app: &mut App, timing: ScanTiming) -> std::io::Result<()> {
     let mut events = EventStream::new();
     let mut scans = ScanDetector::new(timing.gap, timing.min_len);
     let mut dirty = true;
+    // Notices through a clone of the client: the app itself is borrowed by its answers' arm.
+    let notices = app.client.clone();
     let mut refresh = tokio::time::interval(Duration::from_secs(5));
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -132,14 +137,17 @@ async fn event_loop(app: &mut App, timing: ScanTiming) -> std::io::Result<()> {
                 }
                 Some(Ok(Event::Resize(_, _))) => {
                     dirty = true;
-                    app.refresh().await;
+                    app.refresh();
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e),
                 None => return Ok(()),
             },
-            Some(n) = app.client.notice() => {
-                app.notice(n).await;
+            Some(n) = notices.notice() => {
+                app.notice(n);
+                dirty = true;
+            }
+            () = app.next_answer() => {
                 dirty = true;
             }
             _ = sleep_until(deadline) => {
@@ -147,7 +155,7 @@ async fn event_loop(app: &mut App, timing: ScanTiming) -> std::io::Result<()> {
             }
             _ = refresh.tick() => {
                 if app.screen == Screen::Queue && app.input.is_empty() {
-                    app.refresh().await;
+                    app.refresh();
                     dirty = true;
                 }
             }
@@ -158,7 +166,7 @@ async fn event_loop(app: &mut App, timing: ScanTiming) -> std::io::Result<()> {
                 Input::Key(k) => key_action(app, &k),
             };
             if let Some(a) = action {
-                app.act(a).await;
+                app.act(a);
                 dirty = true;
             }
         }

@@ -539,3 +539,62 @@ pub fn training_api(
     )
     .unwrap()
 }
+
+/// `packline serve` on a site, its socket at `socket` (its config must name the same for the
+/// CLI to find it); killed on drop.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub socket: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_daemon(site: &Site) -> Daemon {
+    start_daemon_on(site, &site.dir.path().join("run/packline.sock"))
+}
+
+pub fn start_daemon_on(site: &Site, socket: &Path) -> Daemon {
+    let socket = socket.to_path_buf();
+    let mut child = site
+        .cmd()
+        .env("PACKLINE_IDENTITY_FILE", &site.key)
+        .args(["serve", "--socket", socket.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), format!("serving on {}", socket.display()));
+    Daemon { child, socket }
+}
+
+/// The shipping settings of a test site: Example Goods' dock as the ship-from address, ZPL
+/// labels, and `printer` for labels and slips.
+pub fn example_shipping(printer: Option<String>) -> packline::config::ShippingConfig {
+    packline::config::ShippingConfig {
+        seller_name: Some("Example Goods".into()),
+        from: Some(packline::config::ShipFrom {
+            name: "Example Goods".into(),
+            line1: "1 Dock Road".into(),
+            line2: None,
+            city: "Seattle".into(),
+            state: Some("WA".into()),
+            postal_code: "98109".into(),
+            country_code: "US".into(),
+            phone: "2065550100".into(),
+            email: "ship@example.com".into(),
+        }),
+        label_format: Some("ZPL203".into()),
+        label_printer: printer.clone(),
+        slip_printer: printer,
+        users: Default::default(),
+        printers: Default::default(),
+    }
+}

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Row, Table};
 
 use super::{Theme, clean};
 use crate::domain::{OrderState, PickBatch};
-use crate::service::{ExceptionRow, Reply};
+use crate::service::ExceptionRow;
 
 /// Where a resolved order can go back to.
 pub const RESUME: [OrderState; 4] = [
@@ -35,12 +35,18 @@ pub enum Selected<'a> {
 }
 
 impl ExceptionsScreen {
-    pub fn apply(&mut self, reply: Reply) {
-        match reply {
-            Reply::Exceptions { exceptions } => self.exceptions = exceptions,
-            Reply::Batches { batches } => self.batches = batches,
-            _ => {}
-        }
+    pub fn set_exceptions(&mut self, exceptions: Vec<ExceptionRow>) {
+        self.exceptions = exceptions;
+        self.clamp();
+    }
+
+    /// Everyone's open batches.
+    pub fn set_batches(&mut self, batches: Vec<PickBatch>) {
+        self.batches = batches;
+        self.clamp();
+    }
+
+    fn clamp(&mut self) {
         let n = self.exceptions.len() + self.batches.len();
         self.selected = self.selected.min(n.saturating_sub(1));
     }

@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Row, Table};
 
 use super::{Theme, clean};
 use crate::domain::OrderState;
-use crate::service::{OrderRow, RateOffer, Reply};
+use crate::service::{OrderRow, RateOffer};
 
 #[derive(Clone, Debug, Default)]
 pub struct LabelScreen {
@@ -37,11 +37,10 @@ impl LabelScreen {
         self.orders.get(self.selected)
     }
 
-    pub fn apply(&mut self, reply: Reply) {
-        if let Reply::Rates { offers } = reply {
-            self.offers = offers;
-            self.offer = 0;
-        }
+    /// The offers for the selected order, best first.
+    pub fn set_offers(&mut self, offers: Vec<RateOffer>) {
+        self.offers = offers;
+        self.offer = 0;
     }
 
     pub fn move_by(&mut self, delta: i64) {

@@ -8,13 +8,13 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
 use super::{Theme, clean};
 use crate::domain::PackCheck;
-use crate::service::{BoxPreset, Reply};
+use crate::service::{BoxPreset, OrderRow};
 
 #[derive(Clone, Debug, Default)]
 pub struct PackScreen {
     pub check: Option<PackCheck>,
     /// Picked orders waiting for a bench, when no check is open.
-    pub waiting: Vec<crate::service::OrderRow>,
+    pub waiting: Vec<OrderRow>,
     pub selected: usize,
     pub boxes: Vec<BoxPreset>,
     pub box_index: usize,
@@ -22,43 +22,39 @@ pub struct PackScreen {
 }
 
 impl PackScreen {
-    pub fn apply(&mut self, reply: Reply) -> Option<String> {
-        match reply {
-            Reply::Pack { check } => {
-                let msg = if check.is_complete() {
-                    "all units in: choose the box, type the weight in grams and Enter".to_owned()
-                } else {
-                    format!(
-                        "order {}: {} unit(s) to scan",
-                        check.order,
-                        check.units_left()
-                    )
-                };
-                if self.check.as_ref().is_none_or(|c| c.order != check.order) {
-                    self.weight_g = None;
-                }
-                self.check = Some(check);
-                Some(msg)
-            }
-            Reply::Boxes { boxes } => {
-                self.boxes = boxes;
-                None
-            }
-            Reply::Orders { orders } => {
-                self.waiting = orders;
-                self.selected = self.selected.min(self.waiting.len().saturating_sub(1));
-                None
-            }
-            Reply::Packed { order } => {
-                self.check = None;
-                self.weight_g = None;
-                Some(format!(
-                    "order {} packed: it goes to labels",
-                    order.order.id
-                ))
-            }
-            _ => None,
+    /// The check at the bench, as the service has it now; a status-bar message.
+    pub fn set_check(&mut self, check: PackCheck) -> String {
+        let msg = if check.is_complete() {
+            "all units in: choose the box, type the weight in grams and Enter".to_owned()
+        } else {
+            format!(
+                "order {}: {} unit(s) to scan",
+                check.order,
+                check.units_left()
+            )
+        };
+        if self.check.as_ref().is_none_or(|c| c.order != check.order) {
+            self.weight_g = None;
         }
+        self.check = Some(check);
+        msg
+    }
+
+    pub fn set_boxes(&mut self, boxes: Vec<BoxPreset>) {
+        self.boxes = boxes;
+    }
+
+    /// Picked orders waiting for a bench.
+    pub fn set_waiting(&mut self, orders: Vec<OrderRow>) {
+        self.waiting = orders;
+        self.selected = self.selected.min(self.waiting.len().saturating_sub(1));
+    }
+
+    /// The order at the bench is boxed: the bench is free; a status-bar message.
+    pub fn packed(&mut self, order: OrderRow) -> String {
+        self.check = None;
+        self.weight_g = None;
+        format!("order {} packed: it goes to labels", order.order.id)
     }
 
     pub fn current_box(&self) -> Option<&BoxPreset> {

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
 use super::{Theme, clean};
 use crate::domain::{PickBatch, PickScan};
-use crate::service::Reply;
+use crate::service::ops::{PickScanned, Shorted};
 
 #[derive(Clone, Debug, Default)]
 pub struct PickScreen {
@@ -17,78 +17,82 @@ pub struct PickScreen {
 }
 
 impl PickScreen {
-    /// Takes a reply that carries a batch; returns a message for the status bar.
-    pub fn apply(&mut self, reply: Reply) -> Option<String> {
-        match reply {
-            Reply::Batch { batch } => {
-                let msg = match &batch {
-                    Some(b) => format!(
-                        "batch {}: {} orders, {} lines",
-                        b.id,
-                        b.orders.len(),
-                        b.lines.len()
-                    ),
-                    None => "nothing waiting to be picked".to_owned(),
-                };
-                self.batch = batch;
-                self.selected = 0;
-                Some(msg)
+    /// A claim's answer: the batch now in hand (none when nothing waits); a status-bar message.
+    pub fn set_batch(&mut self, batch: Option<PickBatch>) -> String {
+        let msg = match &batch {
+            Some(b) => format!(
+                "batch {}: {} orders, {} lines",
+                b.id,
+                b.orders.len(),
+                b.lines.len()
+            ),
+            None => "nothing waiting to be picked".to_owned(),
+        };
+        self.batch = batch;
+        self.selected = 0;
+        msg
+    }
+
+    /// The user's open batches (the service lists the newest first): the last of them is in
+    /// hand.
+    pub fn set_batches(&mut self, mut batches: Vec<PickBatch>) {
+        self.batch = batches.pop();
+        self.selected = self.first_open();
+    }
+
+    /// A scan counted: the batch in hand updated; a status-bar message, none when the scan was
+    /// for a batch no longer in hand.
+    pub fn scanned(&mut self, picked: PickScanned) -> Option<String> {
+        let PickScanned { batch, scan, .. } = picked;
+        let b = self.batch.as_mut().filter(|b| b.id == batch)?;
+        let msg = match &scan {
+            PickScan::Bin { bin } => {
+                b.at_bin = Some(bin.clone());
+                format!("at bin {}", clean(bin, 20))
             }
-            Reply::Batches { mut batches } => {
-                self.batch = batches.pop();
-                self.selected = self.first_open();
-                None
-            }
-            Reply::Picked { batch, scan, .. } => {
-                let b = self.batch.as_mut().filter(|b| b.id == batch)?;
-                let msg = match &scan {
-                    PickScan::Bin { bin } => {
-                        b.at_bin = Some(bin.clone());
-                        format!("at bin {}", clean(bin, 20))
-                    }
-                    PickScan::Unit {
-                        line,
-                        picked,
-                        needed,
-                    } => {
-                        let l = b.lines.get_mut(*line)?;
-                        l.picked = *picked;
-                        self.selected = *line;
-                        format!("{} {picked}/{needed}", clean(&l.sku, 30))
-                    }
-                };
-                if self
-                    .batch
-                    .as_ref()
-                    .is_some_and(|b| b.lines.get(self.selected).is_some_and(|l| l.is_done()))
-                {
-                    self.selected = self.first_open();
-                }
-                Some(msg)
-            }
-            Reply::Shorted {
-                batch,
-                orders,
-                put_back,
+            PickScan::Unit {
+                line,
+                picked,
+                needed,
             } => {
-                self.batch = batch;
-                self.selected = self.first_open();
-                let back: Vec<String> = put_back
-                    .iter()
-                    .map(|(s, n)| format!("{n} x {}", clean(s, 20)))
-                    .collect();
-                Some(format!(
-                    "{} order(s) to exceptions{}",
-                    orders.len(),
-                    if back.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; put back {}", back.join(", "))
-                    }
-                ))
+                let l = b.lines.get_mut(*line)?;
+                l.picked = *picked;
+                self.selected = *line;
+                format!("{} {picked}/{needed}", clean(&l.sku, 30))
             }
-            _ => None,
+        };
+        if self
+            .batch
+            .as_ref()
+            .is_some_and(|b| b.lines.get(self.selected).is_some_and(|l| l.is_done()))
+        {
+            self.selected = self.first_open();
         }
+        Some(msg)
+    }
+
+    /// A short pick: what is left of the batch; a status-bar message with what to put back.
+    pub fn shorted(&mut self, shorted: Shorted) -> String {
+        let Shorted {
+            batch,
+            orders,
+            put_back,
+        } = shorted;
+        self.batch = batch;
+        self.selected = self.first_open();
+        let back: Vec<String> = put_back
+            .iter()
+            .map(|(s, n)| format!("{n} x {}", clean(s, 20)))
+            .collect();
+        format!(
+            "{} order(s) to exceptions{}",
+            orders.len(),
+            if back.is_empty() {
+                String::new()
+            } else {
+                format!("; put back {}", back.join(", "))
+            }
+        )
     }
 
     fn first_open(&self) -> usize {

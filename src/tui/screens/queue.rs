@@ -8,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 
 use super::{Theme, clean};
-use crate::service::{Counts, OrderRow, QueuePage, Reply, Request};
+use crate::service::ops::Queue;
+use crate::service::{Counts, OrderRow, QueuePage};
 
 #[derive(Clone, Debug, Default)]
 pub struct QueueScreen {
@@ -21,8 +22,9 @@ pub struct QueueScreen {
 }
 
 impl QueueScreen {
-    pub fn request(&self, height: u16) -> Request {
-        Request::Queue {
+    /// The page the screen shows, for a terminal of `height` rows.
+    pub fn request(&self, height: u16) -> Queue {
+        Queue {
             state: None,
             search: self.search.clone(),
             offset: self.offset,
@@ -30,16 +32,14 @@ impl QueueScreen {
         }
     }
 
-    pub fn apply(&mut self, reply: Reply) {
-        if let Reply::Queue(QueuePage {
+    pub fn apply(&mut self, page: QueuePage) {
+        let QueuePage {
             rows, more, counts, ..
-        }) = reply
-        {
-            self.rows = rows;
-            self.more = more;
-            self.counts = counts;
-            self.selected = self.selected.min(self.rows.len().saturating_sub(1));
-        }
+        } = page;
+        self.rows = rows;
+        self.more = more;
+        self.counts = counts;
+        self.selected = self.selected.min(self.rows.len().saturating_sub(1));
     }
 
     /// Moves the selection; true when a new page must be fetched.

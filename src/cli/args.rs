@@ -1,0 +1,425 @@
+//! The command line as clap sees it: every command, flag and help text. Nothing here runs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "packline",
+    version,
+    about = "Order fulfillment for sellers shipping their own Amazon orders"
+)]
+pub struct Cli {
+    /// Config file (TOML). Default: $XDG_CONFIG_HOME/packline/config.toml, if present.
+    #[arg(long, global = true, env = "PACKLINE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Data directory holding the store and its keyring.
+    #[arg(long, global = true, env = "PACKLINE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// File holding the master passphrase, for commands that need the store unlocked.
+    #[arg(
+        long,
+        global = true,
+        env = "PACKLINE_PASSPHRASE_FILE",
+        value_name = "FILE"
+    )]
+    pub passphrase_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// The terminal UI (the default): through the daemon when one runs, else in this process.
+    Tui,
+    /// The training floor: a made-up marketplace, a fresh store and the TUI as a lead. Needs no
+    /// credentials and no configuration; everything is removed on exit.
+    Demo {
+        /// How many pending orders the training marketplace starts with.
+        #[arg(long, default_value_t = 40)]
+        orders: usize,
+        /// Seed for the generated orders.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Site keys: create, rotate, show.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Import searchOrders response pages (JSON files) into the store.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Orders in the store, without personal data.
+    Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+    },
+    /// Find an order by id, or orders by recipient name; a lead may reveal a recipient.
+    Lookup(LookupArgs),
+    /// Apply the retention policy: destroy recipient data and old records that are due.
+    Purge {
+        /// Apply retention as if it were this time (RFC 3339). A later time destroys data early:
+        /// use it only to test, or to catch up a site whose clock was wrong.
+        #[arg(long, value_name = "RFC3339")]
+        as_of: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Pull pending merchant-fulfilled orders from Amazon (or the training marketplace).
+    Sync {
+        /// Import everything pending once, then exit (otherwise keep polling within the quota).
+        #[arg(long)]
+        once: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Print an order's packing slip (any order whose recipient is still kept).
+    Slip {
+        order: String,
+        /// A printer of the site, by name (default: this terminal's, else [shipping] slip_printer).
+        #[arg(long, value_name = "NAME", env = "PACKLINE_SLIP_PRINTER")]
+        printer: Option<String>,
+        /// zpl (4x6 thermal) or pdf (office printer).
+        #[arg(long, default_value = "zpl", value_parser = ["zpl", "pdf"])]
+        format: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Carrier labels through Amazon's Merchant Fulfillment: rates, buy, print, void, check.
+    Label {
+        #[command(subcommand)]
+        command: LabelCommand,
+    },
+    /// Ship with your own carrier: confirm the tracking number to Amazon; the order is Shipped.
+    Ship {
+        order: String,
+        #[arg(long)]
+        carrier: String,
+        #[arg(long)]
+        tracking: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// The end-of-day manifest per carrier (no personal data); --close ships the day's labels.
+    Manifest {
+        /// The day (default: today, UTC).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<chrono::NaiveDate>,
+        /// csv, pdf (to a file), or json (the shipments and what --close shipped).
+        #[arg(long, default_value = "csv", value_parser = ["csv", "pdf", "json"])]
+        format: String,
+        /// Move the day's labelled orders to Shipped (the carrier has collected them).
+        #[arg(long)]
+        close: bool,
+    },
+    /// Run the service for a warehouse: own the store, serve clients on a Unix socket, sync with
+    /// Amazon and purge on schedule. Stops cleanly on SIGTERM or Ctrl-C.
+    Serve {
+        /// Socket path (default: [service] socket, else $XDG_RUNTIME_DIR/packline.sock).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+    },
+    /// Picking: claim a batch, scan units, short-pick, finish, release, reassign.
+    Pick {
+        #[command(subcommand)]
+        command: PickCommand,
+    },
+    /// Packing: open an order at the bench, scan each unit, box and weigh it.
+    Pack {
+        #[command(subcommand)]
+        command: PackCommand,
+    },
+    /// Orders taken off the line: list, raise, resolve (leads).
+    Exceptions {
+        #[command(subcommand)]
+        command: ExceptionsCommand,
+    },
+    /// Print shell completions for bash, zsh or fish.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), for scripts/man.
+    #[command(hide = true)]
+    Manpage,
+    /// Run the training marketplace: an SP-API-compatible server with made-up orders.
+    Marketplace(MarketplaceArgs),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create this site's master key and first key epoch.
+    /// Give either --identity-file PATH, or --passphrase-file PATH to protect the master identity
+    /// with that passphrase instead.
+    Init {
+        /// Write the master identity to this new file (mode 0600), for unattended unlock.
+        #[arg(long, value_name = "PATH")]
+        identity_file: Option<PathBuf>,
+    },
+    /// Start a new key epoch now.
+    Rotate {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Show the master recipient and the live key epochs (public data only).
+    Show {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Unlock a running daemon: asks for the master passphrase (no echo) and sends it over the
+    /// socket. The daemon keeps the key in memory only.
+    Unlock,
+    /// Make a running daemon drop the master key.
+    Lock,
+}
+
+#[derive(Subcommand)]
+pub enum LabelCommand {
+    /// The offers for a packed order, best first (the default choice marked *).
+    Rates {
+        order: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Buy the label: the cheapest offer that meets the promise, or --service ID.
+    Buy {
+        order: String,
+        #[arg(long, value_name = "ID")]
+        service: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Print (or reprint) the bought label.
+    Print {
+        order: String,
+        /// A printer of the site, by name (default: this terminal's, else the user's, else [shipping] label_printer).
+        #[arg(long, value_name = "NAME", env = "PACKLINE_LABEL_PRINTER")]
+        printer: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Void the bought label; the order goes back to Packed.
+    Void {
+        order: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// After a purchase whose outcome was unknown: record the shipment found in Seller Central.
+    Check {
+        order: String,
+        #[arg(long, value_name = "ID")]
+        shipment_id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// After a purchase whose outcome was unknown: Amazon bought nothing (leads; audited).
+    Clear {
+        order: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OrdersCommand {
+    /// List orders by state and ship-by.
+    List {
+        /// Only orders in this state (new, picking, picked, packed, labelled, shipped, cancelled, exception).
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["order", "name"])))]
+pub struct LookupArgs {
+    /// The Amazon order id.
+    #[arg(long, value_name = "ID")]
+    pub order: Option<String>,
+    /// A recipient name, or some of its words (needs the store unlocked).
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+    /// Show the recipient's personal data (leads only; audited).
+    #[arg(long, requires = "order", requires = "reason")]
+    pub reveal: bool,
+    /// Why the recipient is revealed; recorded in the audit log.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; exits non-zero naming the first bad entry.
+    Verify {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `--json`: machine-readable output for scripts, on every command that answers something.
+#[derive(Args, Clone, Copy, Debug, Default)]
+pub struct Output {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum PickCommand {
+    /// Claim the next batch of open orders (the site's batch size unless given).
+    Claim {
+        #[arg(long, value_name = "N")]
+        size: Option<u32>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Count one scanned unit (or bin label) into a batch.
+    Scan {
+        batch: u64,
+        code: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// A SKU that cannot be found: its orders leave the batch as exceptions.
+    Short {
+        batch: u64,
+        sku: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Every unit is on the cart: the batch's orders are picked.
+    Finish {
+        batch: u64,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Give a batch back: its orders return to the queue.
+    Release {
+        batch: u64,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Move a batch to another picker (leads).
+    Reassign {
+        batch: u64,
+        #[arg(long, value_name = "USER")]
+        to: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Open batches: your own, or everyone's with --all (leads).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PackCommand {
+    /// Open a picked order at this bench (or resume it).
+    Start {
+        order: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Check one scanned unit against the order: a wrong or extra unit is refused.
+    Scan {
+        order: String,
+        code: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Box and weigh a fully scanned order: it is packed.
+    Finish {
+        order: String,
+        /// A box preset's name ([floor] boxes).
+        #[arg(long = "box", value_name = "NAME")]
+        box_name: String,
+        #[arg(long, value_name = "GRAMS")]
+        weight: u32,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ExceptionsCommand {
+    /// The open exceptions with the note that raised each (leads).
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Take an order off the line with a note.
+    Raise {
+        order: String,
+        #[arg(long)]
+        note: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Put an exception back onto the line in a state (leads).
+    Resolve {
+        order: String,
+        /// The state it resumes in: new, picked, packed or labelled.
+        #[arg(long, value_name = "STATE")]
+        to: String,
+        #[arg(long)]
+        resolution: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Args)]
+pub struct MarketplaceArgs {
+    /// Loopback address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// How many pending orders to generate.
+    #[arg(long, default_value_t = 200)]
+    pub orders: usize,
+    /// Seed for the generated orders (same seed, same orders).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Run quota clocks this many times faster than Amazon's (for tests and benchmarks).
+    #[arg(long, default_value_t = 1.0)]
+    pub quota_scale: f64,
+    /// Share of answers (searchOrders and the Merchant Fulfillment calls) that get an injected fault (0.0–1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Faults to inject at random: 429,500,503,timeout,malformed,truncated (and slow: the real
+    /// answer, after the fault delay).
+    #[arg(long, default_value = "429,500,503,timeout,malformed,truncated")]
+    pub faults: String,
+    /// How long a `timeout` or `slow` fault keeps the caller waiting, in milliseconds.
+    #[arg(long, default_value_t = 40_000)]
+    pub fault_delay_ms: u64,
+    /// New pending orders arriving per minute.
+    #[arg(long, default_value_t = 0.0)]
+    pub new_orders_per_minute: f64,
+    /// Share of arrivals that come with a cancellation of an earlier pending order (0.0–1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub cancel_rate: f64,
+}

@@ -1,0 +1,212 @@
+//! `packline pick`, `pack` and `exceptions`: the floor's operations for scripts and leads'
+//! automation, the same ones the terminal UI sends.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use packline::domain::text::escape_hazards;
+use packline::domain::{OrderState, PackCheck, PickBatch, PickScan};
+use packline::service::ops::{
+    Batches, ClaimBatch, Exceptions, FinishPick, PackFinish, PackScan, PackStart, PickScan as Scan,
+    RaiseException, ReassignBatch, ReleaseBatch, ResolveException, ShortPick,
+};
+
+use super::args::{ExceptionsCommand, Output, PackCommand, PickCommand};
+use super::{Ctx, Key, emit};
+
+/// Runs one operation in a session of its own and prints its answer.
+fn one<O: packline::service::Operation>(
+    ctx: &Ctx,
+    op: O,
+    out: Output,
+    text: impl FnOnce(&mut dyn std::io::Write, &O::Answer) -> std::io::Result<()>,
+) -> Result<ExitCode> {
+    let s = ctx.session(Key::No)?;
+    let answer = s.call(op)?;
+    s.finish()?;
+    emit(out, &answer, text)
+}
+
+fn done(w: &mut dyn std::io::Write, _: &()) -> std::io::Result<()> {
+    writeln!(w, "done")
+}
+
+pub fn pick(ctx: &Ctx, command: PickCommand) -> Result<ExitCode> {
+    match command {
+        PickCommand::Claim { size, out } => one(ctx, ClaimBatch { size }, out, |w, b| match b {
+            Some(b) => print_batch(w, b),
+            None => writeln!(w, "no orders are waiting to be picked"),
+        }),
+        PickCommand::Scan { batch, code, out } => one(ctx, Scan { batch, code }, out, |w, s| {
+            match &s.scan {
+                PickScan::Bin { bin } => writeln!(w, "at bin {}", escape_hazards(bin))?,
+                PickScan::Unit { picked, needed, .. } => writeln!(w, "picked {picked}/{needed}")?,
+            }
+            if s.complete {
+                writeln!(w, "batch {} is complete: finish it", s.batch)?;
+            }
+            Ok(())
+        }),
+        PickCommand::Short {
+            batch,
+            sku,
+            reason,
+            out,
+        } => one(ctx, ShortPick { batch, sku, reason }, out, |w, s| {
+            for o in &s.orders {
+                writeln!(w, "order {o} is an exception now")?;
+            }
+            for (sku, n) in &s.put_back {
+                writeln!(w, "put back {n} x {}", escape_hazards(sku))?;
+            }
+            Ok(())
+        }),
+        PickCommand::Finish { batch, out } => one(ctx, FinishPick { batch }, out, done),
+        PickCommand::Release { batch, reason, out } => {
+            one(ctx, ReleaseBatch { batch, reason }, out, done)
+        }
+        PickCommand::Reassign { batch, to, out } => {
+            one(ctx, ReassignBatch { batch, to }, out, |w, b| {
+                writeln!(w, "batch {} is held by {}", b.id, b.holder)
+            })
+        }
+        PickCommand::List { all, out } => one(ctx, Batches { all }, out, |w, batches| {
+            writeln!(
+                w,
+                "{:>6}  {:<16} {:>6} {:>9}",
+                "BATCH", "HOLDER", "ORDERS", "PICKED"
+            )?;
+            for b in batches {
+                let (picked, needed) = progress(b);
+                writeln!(
+                    w,
+                    "{:>6}  {:<16} {:>6} {:>9}",
+                    b.id,
+                    b.holder,
+                    b.orders.len(),
+                    format!("{picked}/{needed}")
+                )?;
+            }
+            Ok(())
+        }),
+    }
+}
+
+fn progress(b: &PickBatch) -> (u32, u32) {
+    b.lines.iter().fold((0, 0), |(p, n), l| {
+        (p + l.picked.min(l.needed), n + l.needed)
+    })
+}
+
+fn print_batch(w: &mut dyn std::io::Write, b: &PickBatch) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "batch {} for {}: {} order(s)",
+        b.id,
+        b.holder,
+        b.orders.len()
+    )?;
+    for o in &b.orders {
+        writeln!(w, "  order {o}")?;
+    }
+    writeln!(w, "{:<12} {:<24} {:>6}  TITLE", "BIN", "SKU", "QTY")?;
+    for l in &b.lines {
+        writeln!(
+            w,
+            "{:<12} {:<24} {:>6}  {}",
+            escape_hazards(l.bin.as_deref().unwrap_or("-")),
+            escape_hazards(&l.sku),
+            format!("{}/{}", l.picked, l.needed),
+            escape_hazards(&l.title)
+        )?;
+    }
+    Ok(())
+}
+
+fn print_check(w: &mut dyn std::io::Write, c: &PackCheck) -> std::io::Result<()> {
+    writeln!(w, "order {} at {}'s bench", c.order, c.packer)?;
+    for l in &c.lines {
+        writeln!(
+            w,
+            "  {:<24} {:>6}  {}",
+            escape_hazards(&l.sku),
+            format!("{}/{}", l.scanned, l.needed),
+            escape_hazards(&l.title)
+        )?;
+    }
+    if c.is_complete() {
+        writeln!(w, "every unit is scanned: box and weigh it (pack finish)")?;
+    } else {
+        writeln!(w, "{} unit(s) to scan", c.units_left())?;
+    }
+    Ok(())
+}
+
+pub fn pack(ctx: &Ctx, command: PackCommand) -> Result<ExitCode> {
+    match command {
+        PackCommand::Start { order, out } => one(ctx, PackStart { order }, out, print_check),
+        PackCommand::Scan { order, code, out } => {
+            one(ctx, PackScan { order, code }, out, print_check)
+        }
+        PackCommand::Finish {
+            order,
+            box_name,
+            weight,
+            out,
+        } => one(
+            ctx,
+            PackFinish {
+                order,
+                box_name,
+                weight_g: weight,
+            },
+            out,
+            |w, r| writeln!(w, "order {} is {}", r.order.id, r.state),
+        ),
+    }
+}
+
+pub fn exceptions(ctx: &Ctx, command: ExceptionsCommand) -> Result<ExitCode> {
+    match command {
+        ExceptionsCommand::List { out } => one(ctx, Exceptions {}, out, |w, rows| {
+            for e in rows {
+                writeln!(
+                    w,
+                    "{:<22} {}  {:<12} {}",
+                    e.order,
+                    e.raised_at.format("%Y-%m-%d %H:%M"),
+                    e.raised_by,
+                    escape_hazards(&e.note)
+                )?;
+            }
+            Ok(())
+        }),
+        ExceptionsCommand::Raise { order, note, out } => {
+            one(ctx, RaiseException { order, note }, out, done)
+        }
+        ExceptionsCommand::Resolve {
+            order,
+            to,
+            resolution,
+            out,
+        } => {
+            let resume = OrderState::parse(&to).with_context(|| {
+                format!(
+                    "--to {to:?} is not a state; use one of: {}",
+                    OrderState::ALL.map(|s| s.name()).join(", ")
+                )
+            })?;
+            one(
+                ctx,
+                ResolveException {
+                    order,
+                    resume,
+                    resolution,
+                },
+                out,
+                done,
+            )
+        }
+    }
+}

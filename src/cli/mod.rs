@@ -1,0 +1,346 @@
+//! The command line's work: each command builds an operation, sends it through a
+//! [`Session`] (the daemon's socket when one serves this site, else the service in this
+//! process) and prints the answer, as text or `--json`. No command opens the store itself, but
+//! for the ones that start things: `keys init`, `serve`, `demo`, `marketplace`. Role checks live
+//! in the service only.
+
+pub mod args;
+mod floor;
+mod keys;
+mod orders;
+mod records;
+mod run;
+mod shipping;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use packline::config::Config;
+use packline::service::client::Client;
+use packline::service::{Operation, Service, Settings};
+use packline::store::{MasterSource, Protection, Store};
+
+use args::{Cli, Command, Output};
+
+/// What every command knows: the config, where the store is, and who is asking.
+pub struct Ctx {
+    pub cfg: Config,
+    pub data_dir: PathBuf,
+    pub passphrase_file: Option<PathBuf>,
+    pub user: String,
+}
+
+/// Whether a command on the in-process service needs the master key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// It reads personal data or re-seals (reveals, name lookups, labels, purges): the key from
+    /// the config or the passphrase file, else a prompt on a terminal.
+    Needed,
+    /// It imports (which needs no secret), named here for the warning: the configured key
+    /// indexes names at once; without a usable one, names wait for the next unlock.
+    Import(&'static str),
+    /// It reads nothing sealed: the store stays locked.
+    No,
+}
+
+/// A connection to the service for one command.
+pub struct Session {
+    rt: Option<tokio::runtime::Runtime>,
+    pub client: Client,
+}
+
+impl Session {
+    pub fn rt(&self) -> &tokio::runtime::Runtime {
+        self.rt
+            .as_ref()
+            .expect("a session's runtime lives until it is dropped")
+    }
+
+    /// Runs one operation and waits for its answer; a refusal is an error naming why.
+    pub fn call<O: Operation>(&self, op: O) -> Result<O::Answer> {
+        Ok(self.rt().block_on(self.client.call(op))?)
+    }
+
+    /// Ends the session. The in-process service checkpoints the store after a bulk import, so
+    /// the next open has nothing to replay.
+    pub fn finish(self) -> Result<()> {
+        let service = self.client.local_service().cloned();
+        drop(self);
+        match service {
+            Some(service) if service.checkpoint_due() => checkpoint(service, "after bulk import"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Session {
+    /// The in-process service's last writes reach the disk before the process ends (the
+    /// daemon's background flush would have done it; this process is about to exit), whether
+    /// the command succeeded or not.
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
+        if let Some(service) = self.client.local_service()
+            && let Err(e) = service.with_store(|s| s.flush())
+        {
+            tracing::error!("flushing the store: {e}");
+            eprintln!("packline: the store could not be flushed: {e}");
+        }
+    }
+}
+
+/// Closes the store of a service no longer used, checkpointing it (sled replays at its next
+/// open every log entry written since this one: a day's work, or a bulk import, would slow the
+/// next start).
+pub fn checkpoint(service: Arc<Service>, why: &str) -> Result<()> {
+    match service.into_store_within(std::time::Duration::from_secs(5)) {
+        Ok(store) => {
+            let started = std::time::Instant::now();
+            drop(store.checkpoint()?);
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                "checkpoint {why}"
+            );
+        }
+        Err(_) => tracing::warn!("the store was still in use {why}: no checkpoint"),
+    }
+    Ok(())
+}
+
+impl Ctx {
+    /// A session: the running daemon if one serves this site's socket (it checks the caller's
+    /// role from the socket's peer credentials), else the service in this process with the
+    /// store opened here, Amazon connected when credentials are configured.
+    pub fn session(&self, key: Key) -> Result<Session> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let path = self.cfg.service.socket_path();
+        if path.exists() {
+            match rt.block_on(Client::connect(&path)) {
+                Ok(client) => {
+                    return Ok(Session {
+                        rt: Some(rt),
+                        client,
+                    });
+                }
+                Err(e) => tracing::info!(socket = %path.display(), "no daemon: {e}"),
+            }
+        }
+        let service = self.local_service(key)?;
+        let client = Client::local(service, &self.user)?;
+        Ok(Session {
+            rt: Some(rt),
+            client,
+        })
+    }
+
+    /// The service in this process.
+    pub fn local_service(&self, key: Key) -> Result<Arc<Service>> {
+        let settings = Settings::from_config(&self.cfg).map_err(anyhow::Error::msg)?;
+        let mut store = Store::open(&self.data_dir)
+            .with_context(|| format!("opening the store in {}", self.data_dir.display()))?;
+        match key {
+            Key::Needed => self.try_unlock(&mut store, true)?,
+            Key::Import(what) => {
+                if let Err(e) = self.try_unlock(&mut store, false) {
+                    tracing::warn!("{what} runs locked: {e:#}");
+                    eprintln!(
+                        "packline: warning: {what} locked ({e:#}); names are indexed at the next unlock"
+                    );
+                }
+            }
+            Key::No => {}
+        }
+        let service = Service::new(store, settings);
+        match credentials(&self.cfg) {
+            Ok(creds) => {
+                let endpoint = self.cfg.amazon.endpoint().map_err(anyhow::Error::msg)?;
+                service.set_amazon(Arc::new(packline::amazon::client::SpApi::new(
+                    &endpoint,
+                    &self.cfg.amazon.token_url(),
+                    creds,
+                    self.cfg.amazon.request_timeout(),
+                )?));
+            }
+            Err(e) => tracing::info!("no Amazon connection: {e:#}"),
+        }
+        Ok(service)
+    }
+
+    /// Where the master key comes from, if anywhere: the identity file (config or
+    /// PACKLINE_IDENTITY_FILE) on identity-file sites; the passphrase file, or a prompt on a
+    /// terminal, on passphrase sites.
+    fn master_source(&self, store: &Store, prompt: bool) -> Result<Option<MasterSource>> {
+        match store.keyring().protection() {
+            Protection::IdentityFile => Ok(std::env::var_os("PACKLINE_IDENTITY_FILE")
+                .map(PathBuf::from)
+                .or_else(|| self.cfg.keys.identity_file.clone())
+                .map(MasterSource::IdentityFile)),
+            Protection::Passphrase => {
+                if let Some(p) = &self.passphrase_file {
+                    return Ok(Some(MasterSource::Passphrase(read_passphrase_file(p)?)));
+                }
+                if prompt && std::io::stdin().is_terminal() {
+                    let pass = rpassword::prompt_password("Master passphrase: ")
+                        .context("reading the passphrase from the terminal")?;
+                    return Ok(Some(MasterSource::Passphrase(pass.into())));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Unlocks the store when a master key is to hand; leaves it locked otherwise.
+    pub fn try_unlock(&self, store: &mut Store, prompt: bool) -> Result<()> {
+        if let Some(src) = self.master_source(store, prompt)? {
+            let indexed = store.unlock(&src)?;
+            if indexed > 0 {
+                tracing::info!(indexed, "indexed names of orders imported while locked");
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn read_passphrase_file(path: &Path) -> Result<age::secrecy::SecretString> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading passphrase file {}", path.display()))?,
+    );
+    let pass = text.trim_end_matches(['\r', '\n']);
+    if pass.is_empty() {
+        bail!("passphrase file {} is empty", path.display());
+    }
+    Ok(pass.to_owned().into())
+}
+
+/// Prints an answer: as JSON with `--json`, else as the text `text` writes.
+pub fn emit<T: Serialize>(
+    out: Output,
+    answer: &T,
+    text: impl FnOnce(&mut dyn std::io::Write, &T) -> std::io::Result<()>,
+) -> Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    if out.json {
+        // An operation that answers nothing but success says so.
+        match serde_json::to_value(answer)? {
+            serde_json::Value::Null => writeln!(stdout, "{{\"ok\": true}}")?,
+            v => {
+                serde_json::to_writer_pretty(&mut stdout, &v)?;
+                writeln!(stdout)?;
+            }
+        }
+    } else {
+        text(&mut stdout, answer)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+use std::io::Write as _;
+
+/// Runs one command.
+pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
+    match cli.command.unwrap_or(Command::Tui) {
+        Command::Tui => run::tui(&ctx),
+        Command::Demo { orders, seed } => run::demo(&ctx, orders, seed),
+        Command::Serve { socket } => run::serve(&ctx, socket),
+        Command::Marketplace(args) => run::marketplace(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "packline", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command } => keys::run(&ctx, command),
+        Command::Import { files, out } => records::import(&ctx, &files, out),
+        Command::Orders { command } => orders::orders(&ctx, command),
+        Command::Lookup(args) => orders::lookup(&ctx, args),
+        Command::Purge { as_of, out } => records::purge(&ctx, as_of.as_deref(), out),
+        Command::Audit {
+            command: args::AuditCommand::Verify { out },
+        } => records::audit_verify(&ctx, out),
+        Command::Sync { once, out } => records::sync(&ctx, once, out),
+        Command::Pick { command } => floor::pick(&ctx, command),
+        Command::Pack { command } => floor::pack(&ctx, command),
+        Command::Exceptions { command } => floor::exceptions(&ctx, command),
+        Command::Slip {
+            order,
+            printer,
+            format,
+            out,
+        } => shipping::slip(&ctx, order, printer, &format, out),
+        Command::Label { command } => shipping::label(&ctx, command),
+        Command::Ship {
+            order,
+            carrier,
+            tracking,
+            out,
+        } => shipping::ship(&ctx, order, carrier, tracking, out),
+        Command::Manifest {
+            date,
+            format,
+            close,
+        } => shipping::manifest(&ctx, date, &format, close),
+    }
+}
+
+/// LWA credentials: the environment first, else `[amazon] credentials_file` (mode 0600).
+pub fn credentials(cfg: &Config) -> Result<packline::amazon::client::Credentials> {
+    if let Some(c) = packline::amazon::client::Credentials::from_env() {
+        return Ok(c);
+    }
+    let Some(path) = cfg.amazon.credentials_file.as_deref() else {
+        bail!(
+            "no Amazon credentials: set PACKLINE_LWA_CLIENT_ID, PACKLINE_LWA_CLIENT_SECRET and \
+             PACKLINE_LWA_REFRESH_TOKEN, or [amazon] credentials_file"
+        );
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "credentials file {} has mode {:o}: it must not be readable by group or others. Run: chmod 600 {}",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        );
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        client_id: String,
+        client_secret: String,
+        refresh_token: String,
+    }
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    // The parse error is not shown: it could quote a secret.
+    let f: File = toml::from_str(&text).map_err(|_| {
+        anyhow::anyhow!(
+            "credentials file {} is not TOML with client_id, client_secret and refresh_token",
+            path.display()
+        )
+    })?;
+    Ok(packline::amazon::client::Credentials {
+        client_id: f.client_id,
+        client_secret: f.client_secret.into(),
+        refresh_token: f.refresh_token.into(),
+    })
+}

@@ -1,0 +1,173 @@
+//! `packline orders list` and `packline lookup`: orders without personal data, a name lookup
+//! through the blind index, and a lead's audited reveal.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use packline::domain::text::escape_hazards;
+use packline::domain::{OrderId, OrderRecord, OrderState};
+use packline::service::MAX_PAGE;
+use packline::service::ops::{ListOrders, LookupName, Order, Reveal};
+
+use super::args::{LookupArgs, OrdersCommand};
+use super::{Ctx, Key, emit};
+
+pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
+    let OrdersCommand::List { state, out } = command;
+    let state = state
+        .as_deref()
+        .map(|s| {
+            OrderState::parse(s).with_context(|| {
+                format!(
+                    "--state {s:?} is not a state; use one of: {}",
+                    OrderState::ALL.map(|s| s.name()).join(", ")
+                )
+            })
+        })
+        .transpose()?;
+    let s = ctx.session(Key::No)?;
+    let mut stdout = std::io::stdout().lock();
+    use std::io::Write as _;
+    // Page by page, printed as they come: any size of store lists in constant memory.
+    let mut after = None;
+    let mut first = true;
+    if out.json {
+        write!(stdout, "[")?;
+    } else {
+        writeln!(
+            stdout,
+            "{:<22} {:<10} {:<17} {:>5}  {:<10} RECIPIENT",
+            "ORDER", "STATE", "SHIP BY", "UNITS", "SERVICE"
+        )?;
+    }
+    loop {
+        let page = s.call(ListOrders {
+            state,
+            after,
+            limit: MAX_PAGE,
+        })?;
+        for r in &page.rows {
+            if out.json {
+                write!(stdout, "{}\n  ", if first { "" } else { "," })?;
+                serde_json::to_writer(&mut stdout, &order_json(r))?;
+            } else {
+                writeln!(
+                    stdout,
+                    "{:<22} {:<10} {:<17} {:>5}  {:<10} {}",
+                    r.order.id,
+                    r.state,
+                    r.order.ship_by_key().format("%Y-%m-%d %H:%M"),
+                    r.order.units(),
+                    service_name(r),
+                    escape_hazards(r.recipient_mask.as_deref().unwrap_or("-")),
+                )?;
+            }
+            first = false;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    if out.json {
+        writeln!(stdout, "{}]", if first { "" } else { "\n" })?;
+    }
+    drop(stdout);
+    s.finish()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn service_name(r: &OrderRecord) -> String {
+    let s = serde_json::to_value(r.order.service_level)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_lowercase))
+        .unwrap_or_default();
+    if r.order.prime { format!("{s}*") } else { s }
+}
+
+/// An order as JSON for scripts: no personal data, the recipient masked.
+fn order_json(r: &OrderRecord) -> serde_json::Value {
+    serde_json::json!({
+        "orderId": r.order.id,
+        "state": r.state,
+        "stateSince": r.state_since,
+        "shipBy": r.order.ship_by,
+        "deliverBy": r.order.deliver_by,
+        "serviceLevel": r.order.service_level,
+        "prime": r.order.prime,
+        "business": r.order.business,
+        "recipient": r.recipient_mask,
+        "lines": r.order.lines.iter().map(|l| serde_json::json!({
+            "orderItemId": l.item_id,
+            "sellerSku": l.sku,
+            "asin": l.asin,
+            "title": l.title,
+            "quantityOrdered": l.quantity_ordered,
+            "quantityShipped": l.quantity_shipped,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn lookup(ctx: &Ctx, args: LookupArgs) -> Result<ExitCode> {
+    let out = args.out;
+    if let Some(name) = args.name {
+        let s = ctx.session(Key::Needed)?;
+        let orders = s.call(LookupName { text: name })?;
+        s.finish()?;
+        return emit(out, &orders, |w, orders| {
+            orders.iter().try_for_each(|id| writeln!(w, "{id}"))
+        });
+    }
+    let raw = args.order.as_deref().unwrap_or_default();
+    let id = OrderId::parse(raw).map_err(|e| anyhow::anyhow!("--order: {e}"))?;
+    if args.reveal {
+        let s = ctx.session(Key::Needed)?;
+        let r = s.call(Reveal {
+            order: id.to_string(),
+            reason: args.reason.unwrap_or_default(),
+        })?;
+        s.finish()?;
+        return emit(out, &r, |w, r| {
+            r.lines.0.iter().try_for_each(|l| writeln!(w, "{l}"))
+        });
+    }
+    let s = ctx.session(Key::No)?;
+    let r = s.call(Order {
+        order: id.to_string(),
+    })?;
+    s.finish()?;
+    if out.json {
+        return emit(out, &order_json(&r), |_, _| Ok(()));
+    }
+    emit(out, &r, |w, r| {
+        writeln!(w, "order: {}", r.order.id)?;
+        writeln!(w, "state: {} since {}", r.state, r.state_since.to_rfc3339())?;
+        writeln!(w, "ship by: {}", r.order.ship_by_key().to_rfc3339())?;
+        writeln!(w, "service: {}", service_name(r))?;
+        writeln!(
+            w,
+            "recipient: {}",
+            escape_hazards(
+                r.recipient_mask
+                    .as_deref()
+                    .unwrap_or(if r.recipient_purged {
+                        "(destroyed by retention)"
+                    } else {
+                        "-"
+                    })
+            )
+        )?;
+        for l in &r.order.lines {
+            writeln!(
+                w,
+                "  {} x {}  {}  {}",
+                l.quantity_ordered,
+                escape_hazards(&l.sku),
+                escape_hazards(&l.asin),
+                escape_hazards(&l.title)
+            )?;
+        }
+        Ok(())
+    })
+}

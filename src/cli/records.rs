@@ -1,0 +1,162 @@
+//! `packline import`, `purge`, `audit verify` and `sync`: the store's records as a whole,
+//! through the service like everything else.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use packline::service::ops::{AuditVerify, Import, Purge, Sync};
+use packline::service::{Notice, RawPage};
+use packline::store::{ImportCounts, PurgeReport};
+
+use super::args::Output;
+use super::{Ctx, Key, emit};
+
+pub fn import(ctx: &Ctx, files: &[PathBuf], out: Output) -> Result<ExitCode> {
+    // Every file is parsed before anything is stored: one bad file changes nothing. (The
+    // service parses each page again as it imports it.)
+    let mut pages = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let name = f.display().to_string();
+        packline::amazon::parse_search_orders(text.as_bytes(), &name)?;
+        pages.push((name, RawPage(text)));
+    }
+    let s = ctx.session(Key::Import("importing"))?;
+    let mut total = ImportCounts::default();
+    for (file, page) in pages {
+        let c = s.call(Import { file, page })?;
+        total.new += c.new;
+        total.updated += c.updated;
+        total.cancelled += c.cancelled;
+        total.unchanged += c.unchanged;
+        total.skipped += c.skipped;
+    }
+    s.finish()?;
+    tracing::info!(?total, files = files.len(), "import");
+    emit(out, &total, |w, c| {
+        writeln!(w, "imported {} new, {} updated", c.new, c.updated)?;
+        if c.cancelled > 0 {
+            writeln!(w, "{} cancelled at Amazon", c.cancelled)?;
+        }
+        if c.skipped > 0 {
+            writeln!(
+                w,
+                "{} skipped (fulfilled by Amazon, pending at Amazon, or already closed)",
+                c.skipped
+            )?;
+        }
+        Ok(())
+    })
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(Into::into)
+        .with_context(|| {
+            format!("--as-of {s:?} is not an RFC 3339 time such as 2026-12-31T00:00:00Z")
+        })
+}
+
+pub fn purge(ctx: &Ctx, as_of: Option<&str>, out: Output) -> Result<ExitCode> {
+    let as_of = as_of.map(parse_time).transpose()?;
+    let s = ctx.session(Key::Needed)?;
+    let report = s.call(Purge { as_of })?;
+    s.finish()?;
+    if report.epochs_kept_locked > 0 {
+        eprintln!(
+            "packline: {} key epoch(s) hold expired data but also addresses still needed; \
+             they are kept until a purge runs unlocked (give the master key: --passphrase-file \
+             or [keys] identity_file)",
+            report.epochs_kept_locked
+        );
+    }
+    emit(out, &report, print_purge)
+}
+
+fn print_purge(w: &mut dyn std::io::Write, r: &PurgeReport) -> std::io::Result<()> {
+    writeln!(w, "recipients destroyed: {}", r.recipients_destroyed)?;
+    writeln!(w, "orders deleted: {}", r.orders_deleted)?;
+    writeln!(w, "exception notes deleted: {}", r.exception_notes_deleted)?;
+    writeln!(w, "recipients re-sealed: {}", r.recipients_resealed)?;
+    writeln!(w, "key epochs shredded: {}", r.epochs_shredded)?;
+    if r.orphans_removed > 0 {
+        writeln!(w, "orphaned entries removed: {}", r.orphans_removed)?;
+    }
+    if r.epochs_kept_locked > 0 {
+        writeln!(
+            w,
+            "key epochs kept (store locked): {}",
+            r.epochs_kept_locked
+        )?;
+    }
+    Ok(())
+}
+
+pub fn audit_verify(ctx: &Ctx, out: Output) -> Result<ExitCode> {
+    let s = ctx.session(Key::No)?;
+    let entries = s.call(AuditVerify {})?;
+    s.finish()?;
+    emit(out, &serde_json::json!({ "entries": entries }), |w, _| {
+        writeln!(w, "audit log intact: {entries} entries")
+    })
+}
+
+/// One sync now (through the daemon when one runs, which then syncs on its own schedule
+/// too), or with no `--once` a sync every five minutes until stopped.
+pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
+    let s = ctx.session(Key::Import("syncing"))?;
+    if s.client.is_local() {
+        // Say what is wrong with the credentials, not only that there is no connection.
+        super::credentials(&ctx.cfg)?;
+    }
+    let tty = std::io::stderr().is_terminal();
+    loop {
+        // Progress comes as notices while the sync runs.
+        let notices = s.client.clone();
+        let progress = s.rt().spawn(async move {
+            while let Some(n) = notices.notice().await {
+                if let Notice::SyncProgress {
+                    pages,
+                    new,
+                    updated,
+                    cancelled,
+                } = n
+                {
+                    if tty {
+                        eprint!(
+                            "\rpage {pages}: {new} new, {updated} updated, {cancelled} cancelled"
+                        );
+                    } else {
+                        eprintln!(
+                            "page {pages}: {new} new, {updated} updated, {cancelled} cancelled"
+                        );
+                    }
+                }
+            }
+        });
+        let result = s.call(Sync {});
+        progress.abort();
+        if tty {
+            eprintln!();
+        }
+        let c = result?;
+        emit(out, &c, |w, c| {
+            writeln!(
+                w,
+                "imported {} new, {} updated, {} cancelled",
+                c.new, c.updated, c.cancelled
+            )
+        })?;
+        if once {
+            s.finish()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        // searchOrders refills one request every 180 s; a round a few minutes apart stays within it.
+        std::thread::sleep(std::time::Duration::from_secs(300));
+    }
+}

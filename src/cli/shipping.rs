@@ -1,0 +1,213 @@
+//! `packline label`, `ship`, `slip` and `manifest`: after packing, through the service (which
+//! makes the Amazon calls and runs the print queue).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use chrono::Utc;
+
+use packline::domain::text::escape_hazards;
+use packline::service::Notice;
+use packline::service::ops::{
+    BuyLabel, CheckPurchase, ClearPurchase, Manifest, PrintLabel, PrintSlip, Rates, ShipOwnCarrier,
+    VoidLabel,
+};
+use packline::store::shipping::{PrintJob, ShipmentRecord};
+
+use super::args::{LabelCommand, Output};
+use super::{Ctx, Key, Session, emit};
+
+fn print_shipment(w: &mut dyn std::io::Write, s: &ShipmentRecord) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "order {}: {} {} tracking {}",
+        s.order,
+        s.state.name(),
+        s.carrier.as_ref().map_or("-".into(), |c| c.to_string()),
+        s.tracking.as_ref().map_or("-".into(), |t| t.to_string())
+    )
+}
+
+/// A print job was queued: waits for the printer's answer (the job runs in the service).
+fn printed(s: &Session, job: PrintJob, out: Output) -> Result<ExitCode> {
+    let notices = s.client.clone();
+    let order = job.order.clone();
+    let wait = async move {
+        while let Some(n) = notices.notice().await {
+            if let Notice::PrintFinished {
+                order: o,
+                ok,
+                detail,
+            } = n
+                && o == order
+            {
+                return Some((ok, detail));
+            }
+        }
+        None
+    };
+    let answer = s
+        .rt()
+        .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(90), wait).await });
+    match answer {
+        Ok(Some((true, detail))) => emit(
+            out,
+            &serde_json::json!({ "job": job, "ok": true, "detail": detail }),
+            |w, _| writeln!(w, "{detail} on {}", job.printer),
+        ),
+        Ok(Some((false, detail))) => bail!("printing failed: {detail}"),
+        _ => bail!("no answer from the printer yet: see the print queue"),
+    }
+}
+
+/// Sends a print operation and waits for the printer. The session hears notices from its
+/// start, so a fast printer's answer cannot be missed.
+fn print(
+    ctx: &Ctx,
+    op: impl packline::service::Operation<Answer = PrintJob>,
+    out: Output,
+) -> Result<ExitCode> {
+    let s = ctx.session(Key::Needed)?;
+    let job = s.call(op)?;
+    let code = printed(&s, job, out);
+    s.finish()?;
+    code
+}
+
+pub fn label(ctx: &Ctx, command: LabelCommand) -> Result<ExitCode> {
+    match command {
+        LabelCommand::Print {
+            order,
+            printer,
+            out,
+        } => print(ctx, PrintLabel { order, printer }, out),
+        LabelCommand::Rates { order, out } => {
+            let s = ctx.session(Key::Needed)?;
+            let offers = s.call(Rates { order })?;
+            s.finish()?;
+            emit(out, &offers, |w, offers| {
+                for (i, o) in offers.iter().enumerate() {
+                    writeln!(
+                        w,
+                        "{} {:<40} {:<12} {:>8.2} {} {}{}",
+                        if i == 0 && o.meets_promise { "*" } else { " " },
+                        escape_hazards(&o.service_id),
+                        escape_hazards(&o.carrier),
+                        o.amount,
+                        escape_hazards(&o.currency),
+                        o.latest_delivery
+                            .map_or("-".into(), |d| d.format("%Y-%m-%d").to_string()),
+                        if o.meets_promise {
+                            ""
+                        } else {
+                            "  (late for the promise)"
+                        }
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        LabelCommand::Buy {
+            order,
+            service,
+            out,
+        } => shipment(ctx, BuyLabel { order, service }, out),
+        LabelCommand::Void { order, reason, out } => {
+            let s = ctx.session(Key::Needed)?;
+            s.call(VoidLabel { order, reason })?;
+            s.finish()?;
+            emit(out, &(), |w, _| writeln!(w, "done"))
+        }
+        LabelCommand::Check {
+            order,
+            shipment_id,
+            out,
+        } => shipment(ctx, CheckPurchase { order, shipment_id }, out),
+        LabelCommand::Clear { order, reason, out } => {
+            let s = ctx.session(Key::Needed)?;
+            s.call(ClearPurchase { order, reason })?;
+            s.finish()?;
+            emit(out, &(), |w, _| writeln!(w, "done"))
+        }
+    }
+}
+
+fn shipment(
+    ctx: &Ctx,
+    op: impl packline::service::Operation<Answer = ShipmentRecord>,
+    out: Output,
+) -> Result<ExitCode> {
+    let s = ctx.session(Key::Needed)?;
+    let shipment = s.call(op)?;
+    s.finish()?;
+    emit(out, &shipment, print_shipment)
+}
+
+pub fn ship(
+    ctx: &Ctx,
+    order: String,
+    carrier: String,
+    tracking: String,
+    out: Output,
+) -> Result<ExitCode> {
+    shipment(
+        ctx,
+        ShipOwnCarrier {
+            order,
+            carrier,
+            tracking,
+        },
+        out,
+    )
+}
+
+pub fn slip(
+    ctx: &Ctx,
+    order: String,
+    printer: Option<String>,
+    format: &str,
+    out: Output,
+) -> Result<ExitCode> {
+    print(
+        ctx,
+        PrintSlip {
+            order,
+            printer,
+            pdf: format == "pdf",
+        },
+        out,
+    )
+}
+
+pub fn manifest(
+    ctx: &Ctx,
+    date: Option<chrono::NaiveDate>,
+    format: &str,
+    close: bool,
+) -> Result<ExitCode> {
+    use std::io::Write as _;
+    let date = date.unwrap_or_else(|| packline::store::shipping::local_day(Utc::now()));
+    if format == "pdf" && std::io::stdout().is_terminal() {
+        bail!("the PDF manifest goes to standard output: redirect it to a file (> manifest.pdf)");
+    }
+    let s = ctx.session(Key::No)?;
+    let day = s.call(Manifest {
+        date: Some(date),
+        close,
+    })?;
+    s.finish()?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        "pdf" => out.write_all(&packline::labels::manifest::pdf(date, &day.shipments))?,
+        "json" => {
+            serde_json::to_writer_pretty(&mut out, &day)?;
+            writeln!(out)?;
+        }
+        _ => out.write_all(packline::labels::manifest::csv(&day.shipments).as_bytes())?,
+    }
+    if close {
+        eprintln!("{} order(s) shipped", day.shipped);
+    }
+    Ok(ExitCode::SUCCESS)
+}

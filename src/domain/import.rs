@@ -1,0 +1,414 @@
+//! The import decision: what an order from Amazon becomes when it is imported — a new order for
+//! the queue, an update of a known one (which may cancel it, or close it as shipped outside
+//! packline), or nothing (skipped, or unchanged). Pure: the store looks the known order up and
+//! keeps what this decides (sealing the recipient it says to keep); `amazon` parses the wire
+//! format into `ImportedOrder`. Nothing here reads JSON, touches sled or seals.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::order::{Event, IllegalTransition, Order, OrderRecord};
+use super::recipient::Recipient;
+
+/// An order as it arrived, split into what the store keeps in the clear and what it seals.
+pub struct ImportedOrder {
+    pub order: Order,
+    pub status: FulfillmentStatus,
+    pub fulfilled_by_merchant: bool,
+    pub recipient: Option<Recipient>,
+}
+
+impl fmt::Debug for ImportedOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportedOrder")
+            .field("order", &self.order)
+            .field("status", &self.status)
+            .field("fulfilled_by_merchant", &self.fulfilled_by_merchant)
+            .field("recipient", &self.recipient)
+            .finish()
+    }
+}
+
+/// Where Amazon says an order's fulfillment stands (`FulfillmentStatus` in the Orders API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FulfillmentStatus {
+    PendingAvailability,
+    Pending,
+    Unshipped,
+    PartiallyShipped,
+    Shipped,
+    Cancelled,
+    Unfulfillable,
+    /// A status this build does not know.
+    Unknown,
+}
+
+impl FulfillmentStatus {
+    /// Orders a merchant should be working on now.
+    pub fn is_actionable(self) -> bool {
+        matches!(self, Self::Unshipped | Self::PartiallyShipped)
+    }
+}
+
+/// Why an order is not for this warehouse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Amazon fulfills it (FBA).
+    FulfilledByAmazon,
+    /// Not known here, and not to be worked on: pending at Amazon, or closed (shipped, cancelled,
+    /// unfulfillable) before packline first saw it.
+    NotActionable(FulfillmentStatus),
+}
+
+/// What one imported order does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// Nothing: the order is not for this warehouse.
+    Skipped(SkipReason),
+    /// Nothing: the copy kept is as new as Amazon's.
+    Unchanged,
+    /// A new order for the queue.
+    New,
+    /// A known order takes Amazon's newer details and stays where it is on the floor.
+    Updated,
+    /// A known open order was cancelled at Amazon.
+    Cancelled,
+    /// A known open order was shipped outside packline (e.g. from Seller Central).
+    ShippedElsewhere,
+}
+
+impl ImportOutcome {
+    /// The lifecycle event the outcome applies to the known order, if any.
+    pub fn event(self) -> Option<Event> {
+        match self {
+            ImportOutcome::Cancelled => Some(Event::Cancel),
+            ImportOutcome::ShippedElsewhere => Some(Event::ShippedElsewhere),
+            _ => None,
+        }
+    }
+}
+
+/// What an imported order becomes: the outcome, the record to keep and the recipient to seal.
+pub struct Import {
+    pub outcome: ImportOutcome,
+    /// The order record after the import; `None` when nothing changes (skipped, unchanged).
+    pub record: Option<OrderRecord>,
+    /// The recipient to seal: only for an order still to be shipped; a changed address re-seals.
+    pub recipient: Option<Recipient>,
+}
+
+impl fmt::Debug for Import {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Import")
+            .field("outcome", &self.outcome)
+            .field("record", &self.record)
+            .field("recipient", &self.recipient)
+            .finish()
+    }
+}
+
+/// The outcome alone: what an imported order does, given the record kept for it, if any.
+pub fn outcome(imported: &ImportedOrder, known: Option<&OrderRecord>) -> ImportOutcome {
+    if !imported.fulfilled_by_merchant {
+        return ImportOutcome::Skipped(SkipReason::FulfilledByAmazon);
+    }
+    let Some(known) = known else {
+        return if imported.status.is_actionable() {
+            ImportOutcome::New
+        } else {
+            ImportOutcome::Skipped(SkipReason::NotActionable(imported.status))
+        };
+    };
+    if imported.order.updated <= known.order.updated {
+        return ImportOutcome::Unchanged;
+    }
+    match imported.status {
+        FulfillmentStatus::Cancelled if !known.state.is_closed() => ImportOutcome::Cancelled,
+        FulfillmentStatus::Shipped if !known.state.is_closed() => ImportOutcome::ShippedElsewhere,
+        _ => ImportOutcome::Updated,
+    }
+}
+
+/// Decides what an imported order becomes, given the record kept for it, if any. A new order
+/// starts New; a known one takes Amazon's newer details and the outcome's event, keeping its
+/// place on the floor otherwise. A recipient is kept only while the order is still to be shipped,
+/// and then its masked name goes on the record.
+pub fn decide(
+    imported: ImportedOrder,
+    known: Option<&OrderRecord>,
+    now: DateTime<Utc>,
+) -> Result<Import, IllegalTransition> {
+    let outcome = outcome(&imported, known);
+    let ImportedOrder {
+        order, recipient, ..
+    } = imported;
+    let mut record = match (outcome, known) {
+        (ImportOutcome::Skipped(_) | ImportOutcome::Unchanged, _) => {
+            return Ok(Import {
+                outcome,
+                record: None,
+                recipient: None,
+            });
+        }
+        (_, None) => OrderRecord::new(order, now, recipient.as_ref().map(Recipient::mask)),
+        (_, Some(known)) => {
+            let mut next = known.clone();
+            next.order = order;
+            next
+        }
+    };
+    if let Some(e) = outcome.event() {
+        record.apply(e, now)?;
+    }
+    let recipient = recipient.filter(|_| !record.state.is_closed());
+    if let Some(r) = &recipient {
+        record.recipient_mask = Some(r.mask());
+    }
+    Ok(Import {
+        outcome,
+        record: Some(record),
+        recipient,
+    })
+}
+
+/// Counts from one import.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportCounts {
+    pub new: u64,
+    pub updated: u64,
+    pub cancelled: u64,
+    pub unchanged: u64,
+    /// Orders not for this warehouse: fulfilled by Amazon, pending at Amazon, or closed before
+    /// packline first saw them.
+    pub skipped: u64,
+}
+
+impl ImportCounts {
+    /// Counts one outcome. An order shipped elsewhere counts as updated.
+    pub fn add(&mut self, outcome: ImportOutcome) {
+        let n = match outcome {
+            ImportOutcome::Skipped(_) => &mut self.skipped,
+            ImportOutcome::Unchanged => &mut self.unchanged,
+            ImportOutcome::New => &mut self.new,
+            ImportOutcome::Updated | ImportOutcome::ShippedElsewhere => &mut self.updated,
+            ImportOutcome::Cancelled => &mut self.cancelled,
+        };
+        *n += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::domain::OrderState;
+    use crate::domain::order::tests_support::order_with;
+
+    const ID: &str = "902-0000001-0000001";
+
+    /// Amazon's copy of the order, last changed `minutes` after the one kept here.
+    fn amazon(status: FulfillmentStatus, minutes: i64, name: &str) -> ImportedOrder {
+        let mut order = order_with(ID, &[("MUG", 2)]);
+        order.updated += Duration::minutes(minutes);
+        ImportedOrder {
+            order,
+            status,
+            fulfilled_by_merchant: true,
+            recipient: Some(Recipient::named(name)),
+        }
+    }
+
+    /// The record kept for the order, in `state`, masked for Alice Smith.
+    fn known(state: OrderState) -> OrderRecord {
+        let order = order_with(ID, &[("MUG", 1)]);
+        let since = order.updated;
+        let mut rec = OrderRecord::new(order, since, Some(mask("Alice Smith")));
+        rec.state = state;
+        rec.closed_at = state.is_closed().then_some(since);
+        rec
+    }
+
+    fn mask(name: &str) -> String {
+        Recipient::named(name).mask()
+    }
+
+    fn now() -> DateTime<Utc> {
+        order_with(ID, &[]).updated + Duration::hours(1)
+    }
+
+    fn decided(imported: ImportedOrder, known: Option<&OrderRecord>) -> Import {
+        decide(imported, known, now()).unwrap()
+    }
+
+    #[test]
+    fn an_actionable_order_not_seen_before_is_new_and_keeps_its_recipient() {
+        for status in [
+            FulfillmentStatus::Unshipped,
+            FulfillmentStatus::PartiallyShipped,
+        ] {
+            let d = decided(amazon(status, 0, "Alice Smith"), None);
+            assert_eq!(d.outcome, ImportOutcome::New);
+            let rec = d.record.unwrap();
+            assert_eq!(rec.state, OrderState::New);
+            assert_eq!(rec.state_since, now());
+            assert_eq!(rec.closed_at, None);
+            assert_eq!(rec.order.lines[0].quantity_ordered, 2);
+            assert_eq!(rec.recipient_mask, Some(mask("Alice Smith")));
+            assert_eq!(d.recipient.unwrap().name, "Alice Smith");
+        }
+    }
+
+    #[test]
+    fn a_newer_copy_of_a_known_order_updates_it_where_it_stands() {
+        let kept = known(OrderState::Picking);
+        let d = decided(
+            amazon(FulfillmentStatus::Unshipped, 5, "Alice Jones"),
+            Some(&kept),
+        );
+        assert_eq!(d.outcome, ImportOutcome::Updated);
+        assert_eq!(d.outcome.event(), None);
+        let rec = d.record.unwrap();
+        assert_eq!(rec.state, OrderState::Picking);
+        assert_eq!(rec.state_since, kept.state_since);
+        assert_eq!(rec.order.lines[0].quantity_ordered, 2);
+        // The changed address is sealed again, and the mask follows it.
+        assert_eq!(rec.recipient_mask, Some(mask("Alice Jones")));
+        assert_eq!(d.recipient.unwrap().name, "Alice Jones");
+    }
+
+    #[test]
+    fn a_copy_no_newer_than_the_one_kept_changes_nothing() {
+        let kept = known(OrderState::New);
+        for minutes in [0, -5] {
+            let d = decided(
+                amazon(FulfillmentStatus::Cancelled, minutes, "Alice Smith"),
+                Some(&kept),
+            );
+            assert_eq!(d.outcome, ImportOutcome::Unchanged);
+            assert!(d.record.is_none());
+            assert!(d.recipient.is_none());
+        }
+    }
+
+    #[test]
+    fn a_cancellation_at_amazon_cancels_an_open_order_and_drops_its_recipient() {
+        let kept = known(OrderState::Packed);
+        let d = decided(
+            amazon(FulfillmentStatus::Cancelled, 5, "Alice Jones"),
+            Some(&kept),
+        );
+        assert_eq!(d.outcome, ImportOutcome::Cancelled);
+        assert_eq!(d.outcome.event(), Some(Event::Cancel));
+        let rec = d.record.unwrap();
+        assert_eq!(rec.state, OrderState::Cancelled);
+        assert_eq!(rec.closed_at, Some(now()));
+        assert!(d.recipient.is_none(), "a closed order keeps no recipient");
+        assert_eq!(rec.recipient_mask, Some(mask("Alice Smith")));
+    }
+
+    #[test]
+    fn an_order_shipped_outside_packline_closes_as_shipped() {
+        let kept = known(OrderState::New);
+        let d = decided(
+            amazon(FulfillmentStatus::Shipped, 5, "Alice Smith"),
+            Some(&kept),
+        );
+        assert_eq!(d.outcome, ImportOutcome::ShippedElsewhere);
+        assert_eq!(d.outcome.event(), Some(Event::ShippedElsewhere));
+        let rec = d.record.unwrap();
+        assert_eq!(rec.state, OrderState::Shipped);
+        assert_eq!(rec.closed_at, Some(now()));
+        assert!(d.recipient.is_none());
+    }
+
+    #[test]
+    fn a_closed_order_takes_newer_details_but_stays_closed() {
+        for state in [OrderState::Shipped, OrderState::Cancelled] {
+            let kept = known(state);
+            for status in [FulfillmentStatus::Cancelled, FulfillmentStatus::Shipped] {
+                let d = decided(amazon(status, 5, "Alice Jones"), Some(&kept));
+                assert_eq!(d.outcome, ImportOutcome::Updated, "{state} / {status:?}");
+                let rec = d.record.unwrap();
+                assert_eq!(rec.state, state);
+                assert_eq!(rec.closed_at, kept.closed_at);
+                assert!(d.recipient.is_none());
+                assert_eq!(rec.recipient_mask, kept.recipient_mask);
+            }
+        }
+    }
+
+    #[test]
+    fn orders_fulfilled_by_amazon_are_skipped_known_or_not() {
+        let kept = known(OrderState::New);
+        for k in [None, Some(&kept)] {
+            let mut o = amazon(FulfillmentStatus::Unshipped, 5, "Alice Smith");
+            o.fulfilled_by_merchant = false;
+            let d = decided(o, k);
+            assert_eq!(
+                d.outcome,
+                ImportOutcome::Skipped(SkipReason::FulfilledByAmazon)
+            );
+            assert!(d.record.is_none());
+            assert!(d.recipient.is_none());
+        }
+    }
+
+    #[test]
+    fn new_orders_pending_at_amazon_or_already_closed_are_skipped() {
+        for status in [
+            FulfillmentStatus::Pending,
+            FulfillmentStatus::PendingAvailability,
+            FulfillmentStatus::Shipped,
+            FulfillmentStatus::Cancelled,
+            FulfillmentStatus::Unfulfillable,
+            FulfillmentStatus::Unknown,
+        ] {
+            let d = decided(amazon(status, 0, "Alice Smith"), None);
+            assert_eq!(
+                d.outcome,
+                ImportOutcome::Skipped(SkipReason::NotActionable(status))
+            );
+            assert!(d.record.is_none());
+            assert!(d.recipient.is_none());
+        }
+    }
+
+    #[test]
+    fn counts_follow_outcomes() {
+        let mut c = ImportCounts::default();
+        for o in [
+            ImportOutcome::New,
+            ImportOutcome::New,
+            ImportOutcome::Updated,
+            ImportOutcome::ShippedElsewhere,
+            ImportOutcome::Cancelled,
+            ImportOutcome::Unchanged,
+            ImportOutcome::Skipped(SkipReason::FulfilledByAmazon),
+            ImportOutcome::Skipped(SkipReason::NotActionable(FulfillmentStatus::Pending)),
+        ] {
+            c.add(o);
+        }
+        assert_eq!(
+            c,
+            ImportCounts {
+                new: 2,
+                updated: 2,
+                cancelled: 1,
+                unchanged: 1,
+                skipped: 2,
+            }
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_recipient() {
+        let o = amazon(FulfillmentStatus::Unshipped, 0, "Alice Smith");
+        assert!(!format!("{o:?}").contains("Alice"));
+        let d = decided(o, None);
+        let shown = format!("{d:?}");
+        assert!(!shown.contains("Alice"), "{shown}");
+    }
+}

@@ -1,0 +1,150 @@
+//! Every operation of the service, one small type each: what it carries, who may call it,
+//! whether it is quick, and what it answers. Adding an operation is one type in the file of its
+//! group and one line in [`operations!`] below.
+//!
+//! An operation never trusts its client: the role check runs in [`Service::run`] before
+//! `apply`, whichever transport the request came by. Answers are typed: the in-process client
+//! gets the value itself, the socket carries it as JSON and the client decodes the same type, so
+//! no caller ever matches on an answer it cannot get.
+
+pub mod exceptions;
+pub mod floor;
+pub mod keys;
+pub mod pack;
+pub mod pick;
+pub mod records;
+pub mod shipping;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{Caller, Role, Service, ServiceError};
+
+pub use exceptions::{Exceptions, RaiseException, ResolveException};
+pub use floor::{Boxes, Hello, ListOrders, Order, OrdersPage, Picked, Queue, SyncStatus, Welcome};
+pub use keys::{EpochView, KeyringView, KeysRotate, KeysShow, Lock, Unlock};
+pub use pack::{PackFinish, PackScan, PackStart};
+pub use pick::{
+    Batches, ClaimBatch, FinishPick, PickScan, PickScanned, ReassignBatch, ReleaseBatch, ShortPick,
+    Shorted,
+};
+pub use records::{AuditVerify, Import, LookupName, Purge, Reveal, RevealedRecipient, Sync};
+pub use shipping::{
+    BuyLabel, CheckPurchase, ClearPurchase, Manifest, ManifestDay, PrintJobs, PrintLabel,
+    PrintSlip, Rates, ShipOwnCarrier, VoidLabel,
+};
+
+/// One operation of the service.
+pub trait Operation: Into<Request> + Send + 'static {
+    /// What it answers.
+    type Answer: Serialize + DeserializeOwned + Send + 'static;
+    /// Its name, for logs and refusals.
+    const NAME: &'static str;
+    /// What it does, in a refusal: "{ACTION} is for a lead or above".
+    const ACTION: &'static str;
+    /// The least role that may call it.
+    const ROLE: Role;
+    /// Answered in microseconds without a flush, an Amazon call or a long walk: the socket runs
+    /// these in arrival order on one worker thread of their own instead of the blocking pool
+    /// (fifty scanners would otherwise be fifty threads fighting for two cores).
+    const QUICK: bool = false;
+
+    /// The role this request needs, when some of its arguments need more than [`Self::ROLE`].
+    fn role(&self) -> Role {
+        Self::ROLE
+    }
+
+    /// Does it, for a caller whose role has been checked. Blocking (the store fsyncs).
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<Self::Answer, ServiceError>;
+}
+
+/// A caller whose role [`Service::run`] has checked for the operation at hand. Only `run` makes
+/// one, so no path reaches an operation's `apply` around the check. Reads as the [`Caller`].
+pub struct Allowed<'a>(&'a Caller);
+
+impl std::ops::Deref for Allowed<'_> {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        self.0
+    }
+}
+
+impl Service {
+    /// Runs one operation for `c`: the role check, then the operation. Blocking: transports
+    /// call it off the async threads.
+    pub fn run<O: Operation>(&self, c: &Caller, op: O) -> Result<O::Answer, ServiceError> {
+        let r = self
+            .require(c, op.role(), O::ACTION)
+            .and_then(|()| op.apply(self, &Allowed(c), Utc::now()));
+        if let Err(e) = &r {
+            // The kind only: a message may quote Amazon's text or a scanned code.
+            tracing::info!(user = %c.user, request = O::NAME, refusal = e.kind(), "refused");
+        }
+        r
+    }
+}
+
+/// The answer of a request that came as a [`Request`] (the socket), as JSON.
+pub type Answer = Box<serde_json::value::RawValue>;
+
+macro_rules! operations {
+    ($($variant:ident),* $(,)?) => {
+        /// Any operation, as it crosses the socket: `{"op": "claim_batch", ...its fields}`.
+        #[derive(Clone, Debug, Serialize, Deserialize)]
+        #[serde(tag = "op", rename_all = "snake_case")]
+        pub enum Request {
+            $($variant($variant),)*
+        }
+
+        $(impl From<$variant> for Request {
+            fn from(op: $variant) -> Request {
+                Request::$variant(op)
+            }
+        })*
+
+        impl Request {
+            /// See [`Operation::QUICK`].
+            pub fn is_quick(&self) -> bool {
+                match self {
+                    $(Request::$variant(_) => <$variant as Operation>::QUICK,)*
+                }
+            }
+
+            /// The request's name, for logs and refusals.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Request::$variant(_) => <$variant as Operation>::NAME,)*
+                }
+            }
+
+            /// Runs the request for `c` and gives its answer as JSON (the socket's reply).
+            pub fn run(self, svc: &Service, c: &Caller) -> Result<Answer, ServiceError> {
+                match self {
+                    $(Request::$variant(op) => svc.run(c, op).and_then(|a| to_json(&a)),)*
+                }
+            }
+        }
+    };
+}
+
+fn to_json(answer: &impl Serialize) -> Result<Answer, ServiceError> {
+    serde_json::value::to_raw_value(answer)
+        .map_err(|e| ServiceError::Protocol(format!("an answer could not be written: {e}")))
+}
+
+operations! {
+    Hello, Queue, ListOrders, Order, Picked, Boxes, SyncStatus,
+    ClaimBatch, Batches, PickScan, ShortPick, FinishPick, ReleaseBatch, ReassignBatch,
+    PackStart, PackScan, PackFinish,
+    RaiseException, ResolveException, Exceptions,
+    Reveal, LookupName, AuditVerify, Import, Purge, Sync,
+    Unlock, Lock, KeysShow, KeysRotate,
+    Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
+    PrintJobs, ClearPurchase,
+}

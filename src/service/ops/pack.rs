@@ -1,0 +1,156 @@
+//! Packing: an order opened at a bench, every unit scanned against it (a wrong or extra unit is
+//! refused), then boxed with its weight. One bench per order.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Allowed, Operation};
+use crate::domain::{OrderState, PackCheck, Parcel};
+use crate::service::{OrderRow, Role, Service, ServiceError, order_id, own_bench, store_err};
+
+/// Opens a picked order at the caller's bench (or resumes the check already there).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PackStart {
+    pub order: String,
+}
+
+impl Operation for PackStart {
+    type Answer = PackCheck;
+    const NAME: &'static str = "pack_start";
+    const ACTION: &'static str = "packing";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<PackCheck, ServiceError> {
+        let id = order_id(&self.order)?;
+        let _order = svc.lock_order(&id);
+        let store = svc.read();
+        let rec = store
+            .get(&id)
+            .map_err(store_err)?
+            .ok_or_else(|| ServiceError::NotFound(format!("order {id} is not in the store")))?;
+        if rec.state != OrderState::Picked {
+            return Err(ServiceError::Conflict(format!(
+                "order {id} is {}: only picked orders are packed",
+                rec.state
+            )));
+        }
+        match store.pack_check(&id).map_err(store_err)? {
+            Some(check) => {
+                own_bench(c, &check)?;
+                Ok(check)
+            }
+            None => {
+                let check = PackCheck::new(&rec.order, &c.user, &svc.settings.locations);
+                store.save_pack_check(&check).map_err(store_err)?;
+                Ok(check)
+            }
+        }
+    }
+}
+
+/// One unit scanned at the bench.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PackScan {
+    pub order: String,
+    pub code: String,
+}
+
+impl Operation for PackScan {
+    type Answer = PackCheck;
+    const NAME: &'static str = "pack_scan";
+    const ACTION: &'static str = "packing";
+    const ROLE: Role = Role::Packer;
+    const QUICK: bool = true;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<PackCheck, ServiceError> {
+        let id = order_id(&self.order)?;
+        let _order = svc.lock_order(&id);
+        let store = svc.read();
+        let mut check = store.pack_check(&id).map_err(store_err)?.ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "order {id} is not at a pack bench: scan the order first"
+            ))
+        })?;
+        own_bench(c, &check)?;
+        check
+            .scan(&self.code)
+            .map_err(|r| ServiceError::WrongScan {
+                message: r.to_string(),
+            })?;
+        store.save_pack_check(&check).map_err(store_err)?;
+        Ok(check)
+    }
+}
+
+/// Every unit is in: the order is boxed (a preset by name) and weighed, and is Packed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PackFinish {
+    pub order: String,
+    pub box_name: String,
+    pub weight_g: u32,
+}
+
+impl Operation for PackFinish {
+    type Answer = OrderRow;
+    const NAME: &'static str = "pack_finish";
+    const ACTION: &'static str = "packing";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<OrderRow, ServiceError> {
+        let id = order_id(&self.order)?;
+        let bx = svc
+            .settings
+            .boxes
+            .iter()
+            .find(|b| b.name == self.box_name)
+            .ok_or_else(|| {
+                ServiceError::Invalid(format!("no box preset named {:?}", self.box_name))
+            })?;
+        let weight_g = self.weight_g;
+        if weight_g == 0 || weight_g > 70_000 {
+            return Err(ServiceError::Invalid(format!(
+                "weight {weight_g} g is outside 1 g – 70 kg"
+            )));
+        }
+        let _order = svc.lock_order(&id);
+        let store = svc.read();
+        let check = store.pack_check(&id).map_err(store_err)?.ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "order {id} is not at a pack bench: scan the order first"
+            ))
+        })?;
+        own_bench(c, &check)?;
+        if !check.is_complete() {
+            return Err(ServiceError::Conflict(format!(
+                "order {id} still needs {} unit(s) scanned before it can be boxed",
+                check.units_left()
+            )));
+        }
+        let parcel = Parcel {
+            box_name: bx.name.clone(),
+            dims_mm: bx.dims_mm,
+            weight_g,
+        };
+        let rec = store
+            .finish_pack(&id, &parcel, &c.user, now)
+            .map_err(store_err)?;
+        drop(store);
+        svc.changed();
+        Ok(rec)
+    }
+}

@@ -1,0 +1,272 @@
+//! Picking: claiming a batch, counting its scans, short picks, finishing, and a lead's release
+//! and reassignment. A batch belongs to its holder; a lead may act on anyone's.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Allowed, Operation};
+use crate::domain::{OrderId, PickBatch, PickScan as Scan};
+use crate::service::{MAX_BATCHES, Notice, Role, Service, ServiceError, non_empty, store_err};
+
+/// Claims the next batch of open orders (the site's batch size unless given).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ClaimBatch {
+    pub size: Option<u32>,
+}
+
+impl Operation for ClaimBatch {
+    /// None when no order is waiting.
+    type Answer = Option<PickBatch>;
+    const NAME: &'static str = "claim_batch";
+    const ACTION: &'static str = "claiming a pick batch";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PickBatch>, ServiceError> {
+        let size = self.size.unwrap_or(svc.settings.batch_size).clamp(1, 100) as usize;
+        // No floor lock: the claim is one transaction, and its fsync must not hold up
+        // everyone's scans.
+        let batch = svc
+            .read()
+            .claim_batch(&c.user, size, &svc.settings.locations, now)
+            .map_err(store_err)?;
+        svc.changed();
+        Ok(batch)
+    }
+}
+
+/// Open pick batches: the caller's own, or every one for a lead with `all`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Batches {
+    pub all: bool,
+}
+
+impl Operation for Batches {
+    type Answer = Vec<PickBatch>;
+    const NAME: &'static str = "batches";
+    const ACTION: &'static str = "seeing everyone's batches";
+    const ROLE: Role = Role::Packer;
+
+    fn role(&self) -> Role {
+        if self.all { Role::Lead } else { Role::Packer }
+    }
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<PickBatch>, ServiceError> {
+        let mut batches = svc.read().batches().map_err(store_err)?;
+        batches.retain(|b| self.all || b.holder == c.user);
+        // The newest first, and a screenful: a reply must fit one frame.
+        batches.sort_by_key(|b| std::cmp::Reverse(b.id));
+        batches.truncate(MAX_BATCHES);
+        Ok(batches)
+    }
+}
+
+/// One unit scanned into a batch.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PickScan {
+    pub batch: u64,
+    pub code: String,
+}
+
+/// A scan counted: what it did, and whether the batch is now complete. (The client keeps its
+/// copy of the batch; sending it whole on every scan would cost every scan.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickScanned {
+    pub batch: u64,
+    pub scan: Scan,
+    pub complete: bool,
+}
+
+impl Operation for PickScan {
+    type Answer = PickScanned;
+    const NAME: &'static str = "pick_scan";
+    const ACTION: &'static str = "scanning a pick";
+    const ROLE: Role = Role::Packer;
+    const QUICK: bool = true;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<PickScanned, ServiceError> {
+        let _batch = svc.lock_batch(self.batch);
+        let mut b = svc.batch_for(c, self.batch)?;
+        let scan = b
+            .scan(&self.code)
+            .map_err(|refusal| ServiceError::WrongScan {
+                message: refusal.to_string(),
+            })?;
+        svc.read().save_batch(&b).map_err(store_err)?;
+        Ok(PickScanned {
+            batch: self.batch,
+            scan,
+            complete: b.is_complete(),
+        })
+    }
+}
+
+/// A SKU that cannot be found: its orders leave the batch as exceptions.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShortPick {
+    pub batch: u64,
+    pub sku: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shorted {
+    /// The batch as it is now; none when no order is left in it.
+    pub batch: Option<PickBatch>,
+    /// The orders that became exceptions.
+    pub orders: Vec<OrderId>,
+    /// Units already picked for those orders, to put back: (SKU, quantity).
+    pub put_back: Vec<(String, u32)>,
+}
+
+impl Operation for ShortPick {
+    type Answer = Shorted;
+    const NAME: &'static str = "short_pick";
+    const ACTION: &'static str = "a short pick";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<Shorted, ServiceError> {
+        let reason = non_empty(&self.reason, "the reason for a short pick")?;
+        let _batch = svc.lock_batch(self.batch);
+        let mut b = svc.batch_for(c, self.batch)?;
+        let short = b.short(&self.sku).ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "SKU {:?} is not on pick batch {}",
+                self.sku, self.batch
+            ))
+        })?;
+        let note = format!("short pick of {}: {reason}", short.sku);
+        svc.read()
+            .except_from_batch(&b, &short.orders, &c.user, &note, now)
+            .map_err(store_err)?;
+        svc.changed();
+        Ok(Shorted {
+            batch: (!b.orders.is_empty()).then_some(b),
+            orders: short.orders,
+            put_back: short.put_back,
+        })
+    }
+}
+
+/// Every unit is on the cart: the batch's orders are Picked.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FinishPick {
+    pub batch: u64,
+}
+
+impl Operation for FinishPick {
+    type Answer = ();
+    const NAME: &'static str = "finish_pick";
+    const ACTION: &'static str = "finishing a pick batch";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        let batch = self.batch;
+        let _batch = svc.lock_batch(batch);
+        let b = svc.batch_for(c, batch)?;
+        if !b.is_complete() {
+            let left: u32 = b
+                .lines
+                .iter()
+                .map(|l| l.needed - l.picked.min(l.needed))
+                .sum();
+            return Err(ServiceError::Conflict(format!(
+                "pick batch {batch} still needs {left} unit(s): scan them, or short-pick what cannot be found"
+            )));
+        }
+        svc.read()
+            .finish_batch(&b, &c.user, now)
+            .map_err(store_err)?;
+        svc.changed();
+        Ok(())
+    }
+}
+
+/// Gives a batch back: its orders return to the queue.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReleaseBatch {
+    pub batch: u64,
+    pub reason: String,
+}
+
+impl Operation for ReleaseBatch {
+    type Answer = ();
+    const NAME: &'static str = "release_batch";
+    const ACTION: &'static str = "releasing a pick batch";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        let reason = non_empty(&self.reason, "the reason for releasing a batch")?;
+        let _batch = svc.lock_batch(self.batch);
+        let b = svc.batch_for(c, self.batch)?;
+        svc.read()
+            .release_batch(&b, &c.user, reason, now)
+            .map_err(store_err)?;
+        svc.changed();
+        svc.notify(Notice::ClaimReleased {
+            batch: self.batch,
+            holder: b.holder,
+            reason: reason.to_owned(),
+        });
+        Ok(())
+    }
+}
+
+/// A lead moves a batch to another picker.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReassignBatch {
+    pub batch: u64,
+    pub to: String,
+}
+
+impl Operation for ReassignBatch {
+    type Answer = PickBatch;
+    const NAME: &'static str = "reassign_batch";
+    const ACTION: &'static str = "reassigning a pick batch";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<PickBatch, ServiceError> {
+        let to = non_empty(&self.to, "the user to reassign to")?;
+        if svc.settings.roles.role_of(to).is_none() {
+            return Err(ServiceError::NoRole {
+                user: to.to_owned(),
+            });
+        }
+        let _batch = svc.lock_batch(self.batch);
+        let before = svc.batch_for(c, self.batch)?;
+        let b = svc
+            .read()
+            .reassign_batch(self.batch, to, &c.user, now)
+            .map_err(store_err)?;
+        svc.notify(Notice::ClaimReleased {
+            batch: self.batch,
+            holder: before.holder,
+            reason: format!("reassigned to {to} by {}", c.user),
+        });
+        Ok(b)
+    }
+}

@@ -1,0 +1,188 @@
+//! The store's records as a whole: importing and syncing orders, retention, the audit chain,
+//! name lookups and a lead's reveal. Personal data leaves only in [`RevealedRecipient`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Allowed, Operation};
+use crate::domain::OrderId;
+use crate::service::shipping::block_on;
+use crate::service::{
+    RawPage, Revealed, Role, Service, ServiceError, non_empty, order_id, store_err,
+};
+use crate::store::{ImportCounts, PurgeReport};
+
+/// A lead reads a recipient, with a reason for the audit log.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Reveal {
+    pub order: String,
+    pub reason: String,
+}
+
+/// A revealed recipient: display lines with every control character escaped, never printed
+/// by `Debug`, wiped on drop.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RevealedRecipient {
+    pub order: OrderId,
+    pub lines: Revealed,
+}
+
+impl Operation for Reveal {
+    type Answer = RevealedRecipient;
+    const NAME: &'static str = "reveal";
+    const ACTION: &'static str = "revealing a recipient";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<RevealedRecipient, ServiceError> {
+        let id = order_id(&self.order)?;
+        if self.reason.trim().is_empty() {
+            return Err(ServiceError::Invalid(
+                "a reveal needs a reason (it goes to the audit log)".into(),
+            ));
+        }
+        let reason = non_empty(&self.reason, "the reason for a reveal")?;
+        let recipient = svc
+            .read()
+            .reveal(&id, &c.user, reason, now)
+            .map_err(store_err)?;
+        let lines = recipient
+            .reveal_lines()
+            .into_iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        tracing::info!(order = %id, user = %c.user, "recipient revealed");
+        Ok(RevealedRecipient {
+            order: id,
+            lines: Revealed(lines),
+        })
+    }
+}
+
+/// Orders whose recipient name matches, through the blind index (needs the store unlocked).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LookupName {
+    pub text: String,
+}
+
+impl Operation for LookupName {
+    type Answer = Vec<OrderId>;
+    const NAME: &'static str = "lookup_name";
+    const ACTION: &'static str = "a name lookup";
+    const ROLE: Role = Role::Labeler;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OrderId>, ServiceError> {
+        let text = non_empty(&self.text, "the name to look up")?;
+        svc.write()
+            .lookup_name(text, &c.user, now)
+            .map_err(store_err)
+    }
+}
+
+/// Checks the audit chain; answers how many entries it holds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AuditVerify {}
+
+impl Operation for AuditVerify {
+    type Answer = u64;
+    const NAME: &'static str = "audit_verify";
+    const ACTION: &'static str = "verifying the audit log";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(self, svc: &Service, _: &Allowed, _: DateTime<Utc>) -> Result<u64, ServiceError> {
+        svc.read().verify_audit().map_err(store_err)
+    }
+}
+
+/// Imports one searchOrders response page. The page holds personal data: it is wiped after
+/// use and never printed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Import {
+    /// Where the page came from, for error messages.
+    pub file: String,
+    pub page: RawPage,
+}
+
+impl Operation for Import {
+    type Answer = ImportCounts;
+    const NAME: &'static str = "import";
+    const ACTION: &'static str = "importing orders";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts, ServiceError> {
+        let parsed = crate::amazon::parse_search_orders(self.page.0.as_bytes(), &self.file)
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let counts = svc
+            .with_store_mut(|s| s.import(parsed.orders, &c.user, now))
+            .map_err(store_err)?;
+        svc.checkpoint_after_bulk(&counts);
+        Ok(counts)
+    }
+}
+
+/// Applies the retention policy (as if at `as_of`, when given: see `packline purge --as-of`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Purge {
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+impl Operation for Purge {
+    type Answer = PurgeReport;
+    const NAME: &'static str = "purge";
+    const ACTION: &'static str = "purging";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<PurgeReport, ServiceError> {
+        let report = svc
+            .with_store_mut(|s| {
+                s.purge(
+                    svc.settings.retention,
+                    self.as_of.unwrap_or(now),
+                    &c.user,
+                    now,
+                )
+            })
+            .map_err(store_err)?;
+        tracing::info!(?report, user = %c.user, "purge");
+        Ok(report)
+    }
+}
+
+/// One sync with Amazon now: everything pending (first run) or updated since the last.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Sync {}
+
+impl Operation for Sync {
+    type Answer = ImportCounts;
+    const NAME: &'static str = "sync";
+    const ACTION: &'static str = "syncing orders";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<ImportCounts, ServiceError> {
+        block_on(svc.sync_now(&c.user))?
+    }
+}
