@@ -62,32 +62,43 @@ impl Store {
         let batch_id = self.db.generate_id()?;
         // Candidates are read outside the transaction (sled transactions cannot scan); each is
         // re-read inside it, so one taken meanwhile by someone else is passed over, never taken
-        // twice. If others took them all, look again: the queue has moved on since.
+        // twice. If others took enough of them that the batch would come up short, look again:
+        // the queue has moved on since (a picker who asked for 8 gets 8 while 8 are waiting).
+        const ATTEMPTS: usize = 64;
         let mut batch = None;
-        for _ in 0..64 {
+        for attempt in 1..=ATTEMPTS {
             let candidates = self.ids_in(OrderState::New, size * 4)?;
             if candidates.is_empty() {
                 return Ok(None);
             }
             batch = self.transact(|tx| {
-                let mut orders = Vec::new();
+                // Read first, write after: a batch that would come up short is looked for again
+                // before anything is written.
+                let mut fresh = Vec::new();
+                let mut taken_by_others = 0;
                 for id in &candidates {
-                    if orders.len() == size {
+                    if fresh.len() == size {
                         break;
                     }
                     let Some(v) = tx.orders.get(id.as_str())? else {
                         continue;
                     };
                     if decode_record(&v).or_else(abort)?.state != OrderState::New {
+                        taken_by_others += 1;
                         continue;
                     }
+                    fresh.push(id);
+                }
+                let short = fresh.len() < size && taken_by_others > 0 && attempt < ATTEMPTS;
+                if fresh.is_empty() || short {
+                    return Ok(None);
+                }
+                let mut orders = Vec::new();
+                for id in fresh {
                     let rec = step(tx, id, Event::StartPick, holder, None, now)?;
                     tx.floor
                         .insert(key(CLAIM, id.as_str().as_bytes()), &batch_id.to_be_bytes())?;
                     orders.push(rec.order);
-                }
-                if orders.is_empty() {
-                    return Ok(None);
                 }
                 let batch = PickBatch::new(batch_id, holder, &orders, locations);
                 tx.floor.insert(batch_key(batch_id), encode(&batch))?;
