@@ -592,3 +592,64 @@ async fn every_order_of_a_large_store_lists_over_the_socket() {
         "{bad:?}"
     );
 }
+
+/// One huge field cannot jam the floor: a 10 MB title (and a 1 MB recipient name) are cut at
+/// import, marked, and every queue page still fits its reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_field_is_cut_at_import_and_the_queue_still_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = unlocked_store(dir.path());
+    let ps = people(3);
+    let mut orders: Vec<serde_json::Value> = ps
+        .iter()
+        .map(|p| order_json(p, "UNSHIPPED", "2026-11-23T10:00:00Z"))
+        .collect();
+    orders[1]["orderItems"][0]["product"]["title"] = "T".repeat(10 << 20).into();
+    orders[1]["recipient"]["deliveryAddress"]["name"] = "N".repeat(1 << 20).into();
+    let body = serde_json::to_vec(&serde_json::json!({ "orders": orders })).unwrap();
+    let parsed = packline::amazon::parse_search_orders(&body, "huge.json").unwrap();
+    store.import(parsed.orders, "lead", Utc::now()).unwrap();
+    let service = Service::new(store, settings(Duration::from_secs(300)));
+    let socket = dir.path().join("packline.sock");
+    let listener = packline::service::server::bind(&socket, None).unwrap();
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(packline::service::server::serve(
+        service.clone(),
+        listener,
+        socket.clone(),
+        rx,
+    ));
+    let c = Client::connect(&socket).await.unwrap();
+    let page = c
+        .call(ops::Queue {
+            state: None,
+            search: None,
+            offset: 0,
+            limit: 500,
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.rows.len(), 3, "every row, the huge one too");
+    let huge = page
+        .rows
+        .iter()
+        .find(|r| r.order.id.as_str() == ps[1].order_id)
+        .unwrap();
+    let title = &huge.order.lines[0].title;
+    assert_eq!(title.chars().count(), 300);
+    assert!(title.ends_with('…'), "the cut is marked");
+    let mask = huge.recipient_mask.as_deref().unwrap_or_default();
+    assert!(mask.chars().count() < 300, "{} chars", mask.chars().count());
+    // A SKU longer than any real one is refused by name, and nothing of the page is stored.
+    let mut bad = order_json(&people(4)[3], "UNSHIPPED", "2026-11-23T10:00:00Z");
+    bad["orderItems"][0]["product"]["sellerSku"] = "S".repeat(65).into();
+    let body = serde_json::to_vec(&serde_json::json!({ "orders": [bad] })).unwrap();
+    let Err(e) = packline::amazon::parse_search_orders(&body, "bad.json") else {
+        panic!("a 65-character SKU was taken");
+    };
+    let msg = e.to_string();
+    assert!(
+        msg.contains("bad.json") && msg.contains("sellerSku") && msg.contains("at most 64"),
+        "{msg}"
+    );
+}

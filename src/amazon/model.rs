@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::domain::text::bounded;
 use crate::domain::{GiftMessage, Order, OrderId, OrderLine, Recipient, ServiceLevel, Window};
 
 /// One page of a `searchOrders` response (`{"orders": [...], "pagination": {...}}`).
@@ -146,6 +147,19 @@ pub(crate) fn redacted_serde_message(e: &serde_json::Error) -> String {
     }
 }
 
+/// The longest a seller SKU may be (Amazon allows 40; more is a broken feed): longer is an
+/// error, since a SKU must match its scan exactly.
+const MAX_SKU: usize = 64;
+/// Ids (order item ids, ASINs, marketplace ids): a few dozen characters at Amazon.
+const MAX_ID: usize = 64;
+/// Every other field is cut, marked with `…`, so that no single field can outgrow a page of the
+/// queue: titles, each address field, delivery instructions and gift messages.
+const MAX_TITLE: usize = 300;
+const MAX_ADDRESS_FIELD: usize = 200;
+const MAX_NOTE: usize = 500;
+/// Lines of one order: with the fields bounded, this bounds an order, and so a page of them.
+const MAX_LINES: usize = 1000;
+
 fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
     let at = |field: &str| format!("orders[{i}].{field}");
     let id = OrderId::parse(&o.order_id).map_err(|e| (at("orderId"), e.to_string()))?;
@@ -153,6 +167,15 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
     let status = fulfillment
         .fulfillment_status
         .map_or(FulfillmentStatus::Unknown, FulfillmentStatus::from);
+    if o.order_items.len() > MAX_LINES {
+        return Err((
+            at("orderItems"),
+            format!(
+                "has {} lines; an order has at most {MAX_LINES}",
+                o.order_items.len()
+            ),
+        ));
+    }
     let mut lines = Vec::with_capacity(o.order_items.len());
     let mut gift_messages = Vec::new();
     for (j, item) in o.order_items.into_iter().enumerate() {
@@ -166,6 +189,21 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
             return Err((
                 item_at("product.sellerSku"),
                 "is missing: every line must name a seller SKU to be picked".into(),
+            ));
+        }
+        if sku.chars().count() > MAX_SKU {
+            return Err((
+                item_at("product.sellerSku"),
+                format!(
+                    "is {} characters long; a seller SKU has at most {MAX_SKU}",
+                    sku.chars().count()
+                ),
+            ));
+        }
+        if item.order_item_id.chars().count() > MAX_ID {
+            return Err((
+                item_at("orderItemId"),
+                format!("is longer than {MAX_ID} characters"),
             ));
         }
         if sku.chars().any(char::is_control) {
@@ -183,14 +221,14 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
         {
             gift_messages.push(GiftMessage {
                 item_id: item.order_item_id.clone(),
-                message: msg,
+                message: bounded(msg, MAX_NOTE),
             });
         }
         lines.push(OrderLine {
             item_id: item.order_item_id,
             sku,
-            asin: product.asin.unwrap_or_default(),
-            title: product.title.unwrap_or_default(),
+            asin: bounded(product.asin.unwrap_or_default(), MAX_ID),
+            title: bounded(product.title.unwrap_or_default(), MAX_TITLE),
             quantity_ordered: item.quantity_ordered,
             quantity_shipped: fulfilled.quantity_fulfilled.unwrap_or(0),
         });
@@ -200,11 +238,15 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
         let instructions = match (pref.drop_off_location, pref.address_instruction) {
             (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => Some(format!("{a}; {b}")),
             (a, b) => a.filter(|s| !s.is_empty()).or(b.filter(|s| !s.is_empty())),
-        };
+        }
+        .map(|s| bounded(s, MAX_NOTE));
         let a = r.delivery_address?;
-        let nonempty = |s: Option<String>| s.filter(|v| !v.is_empty());
+        let nonempty = |s: Option<String>| {
+            s.filter(|v| !v.is_empty())
+                .map(|v| bounded(v, MAX_ADDRESS_FIELD))
+        };
         Some(Recipient {
-            name: a.name.unwrap_or_default(),
+            name: bounded(a.name.unwrap_or_default(), MAX_ADDRESS_FIELD),
             company: nonempty(a.company_name),
             address_line1: nonempty(a.address_line1),
             address_line2: nonempty(a.address_line2),
@@ -230,7 +272,7 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
     Ok(ImportedOrder {
         order: Order {
             id,
-            marketplace_id: o.sales_channel.marketplace_id,
+            marketplace_id: o.sales_channel.marketplace_id.map(|m| bounded(m, MAX_ID)),
             created: o.created_time,
             updated: o.last_updated_time,
             ship_by: window(fulfillment.ship_by_window),

@@ -102,9 +102,37 @@ fn is_mark(c: char) -> bool {
     )
 }
 
+/// `s` cut to at most `max` characters, the cut marked with a trailing `…` (so a reader sees the
+/// text was longer); `s` itself when it fits. One imported field can never outgrow a page.
+pub fn bounded(mut s: String, max: usize) -> String {
+    let Some((cut, _)) = s.char_indices().nth(max.saturating_sub(1)) else {
+        return s;
+    };
+    if s[cut..].chars().nth(1).is_none() {
+        return s;
+    }
+    s.truncate(cut);
+    s.push('…');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_text_is_cut_at_a_character_and_marked() {
+        assert_eq!(bounded("abcde".into(), 5), "abcde");
+        assert_eq!(bounded("abc".into(), 5), "abc");
+        assert_eq!(bounded("abcdefg".into(), 5), "abcd…");
+        // Never inside a character: four-byte characters are cut whole.
+        let long: String = "😀".repeat(10);
+        let cut = bounded(long, 4);
+        assert_eq!(cut, "😀😀😀…");
+        assert_eq!(cut.chars().count(), 4);
+        let huge = "x".repeat(10 << 20);
+        assert_eq!(bounded(huge, 300).chars().count(), 300);
+    }
 
     #[test]
     fn escapes_every_control_and_format_character() {
