@@ -384,6 +384,52 @@ impl Config {
                 });
             }
         }
+        // Numbers a site may set, each within what makes sense for it: a value outside is a
+        // typo, and some (a look-back of millions of days) would otherwise fail later, in the
+        // middle of a sync.
+        let ranges: [(&str, Option<u64>, u64, u64); 6] = [
+            (
+                "[amazon] lookback_days",
+                self.amazon.lookback_days.map(u64::from),
+                1,
+                365,
+            ),
+            (
+                "[amazon] request_timeout_secs",
+                self.amazon.request_timeout_secs,
+                1,
+                600,
+            ),
+            (
+                "[service] claim_timeout_secs",
+                self.service.claim_timeout_secs,
+                1,
+                86_400,
+            ),
+            (
+                "[floor] batch_size",
+                self.floor.batch_size.map(u64::from),
+                1,
+                100,
+            ),
+            ("[tui] scan_gap_ms", self.tui.scan_gap_ms, 1, 1_000),
+            (
+                "[tui] scan_min_len",
+                self.tui.scan_min_len.map(|n| n as u64),
+                1,
+                100,
+            ),
+        ];
+        for (key, value, low, high) in ranges {
+            if let Some(v) = value
+                && !(low..=high).contains(&v)
+            {
+                return Err(ConfigError::Invalid {
+                    path,
+                    detail: format!("{key} = {v}: it must be between {low} and {high}"),
+                });
+            }
+        }
         let mut seen = BTreeMap::new();
         for (role, users) in [
             ("leads", &self.roles.leads),
@@ -457,6 +503,40 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, text).unwrap();
         Config::load(Some(&p))
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_by_name() {
+        for (text, key) in [
+            (
+                "[amazon]\nlookback_days = 4000000000\n",
+                "[amazon] lookback_days = 4000000000",
+            ),
+            (
+                "[amazon]\nlookback_days = 0\n",
+                "[amazon] lookback_days = 0",
+            ),
+            (
+                "[amazon]\nrequest_timeout_secs = 0\n",
+                "[amazon] request_timeout_secs = 0",
+            ),
+            (
+                "[service]\nclaim_timeout_secs = 0\n",
+                "[service] claim_timeout_secs = 0",
+            ),
+            ("[floor]\nbatch_size = 1000\n", "[floor] batch_size = 1000"),
+            ("[tui]\nscan_gap_ms = 0\n", "[tui] scan_gap_ms = 0"),
+            ("[tui]\nscan_min_len = 0\n", "[tui] scan_min_len = 0"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(
+                err.contains(key) && err.contains("must be between"),
+                "{err}"
+            );
+            assert!(err.contains("c.toml"), "names the file: {err}");
+        }
+        let ok = parse("[amazon]\nlookback_days = 365\n[floor]\nbatch_size = 100\n").unwrap();
+        assert_eq!(ok.amazon.lookback_days(), 365);
     }
 
     #[test]

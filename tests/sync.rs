@@ -240,3 +240,48 @@ fn order_ids_in(site: &Site, state: &str) -> std::collections::BTreeSet<String> 
         .map(|o| o["orderId"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// A look-back beyond the calendar is an error of the sync, not a panic that leaves the sync
+/// marked running for ever (the daemon's next round would refuse to start); the config refuses
+/// such a number before anything runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_look_back_beyond_the_calendar_fails_the_sync_and_the_next_round_runs() {
+    use packline::service::{Service, Settings, ops};
+    let m = marketplace(5, "100");
+    let dir = tempfile::tempdir().unwrap();
+    let store = unlocked_store(dir.path());
+    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    settings.sync_plan.marketplace_ids = vec!["ATVPDKIKX0DER".into()];
+    settings.sync_plan.lookback_days = u32::MAX;
+    let service = Service::new(store, settings);
+    service.set_amazon(std::sync::Arc::new(training_api(
+        &m,
+        std::time::Duration::from_secs(5),
+    )));
+    let err = service.sync_now("lead").await.unwrap_err().to_string();
+    assert!(err.contains("lookback_days"), "{err}");
+    let lead = packline::service::Caller {
+        user: "lead".into(),
+        role: packline::domain::Role::Lead,
+    };
+    let state = service.run(&lead, ops::SyncStatus {}).unwrap();
+    assert!(!state.running, "the failed sync is not left running");
+    assert!(
+        state
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("lookback_days")
+    );
+    // The next round is not refused as "running already": it fails for its own reason again.
+    let again = service.sync_now("lead").await.unwrap_err().to_string();
+    assert!(again.contains("lookback_days"), "{again}");
+
+    // The config refuses it by name before a sync could start.
+    let site = Site::new("[amazon]\nlookback_days = 4000000000\n");
+    let out = site.run(&["orders", "list"]);
+    assert_fails(
+        &out,
+        "[amazon] lookback_days = 4000000000: it must be between 1 and 365",
+    );
+}

@@ -89,50 +89,88 @@ pub async fn run(
     Ok(())
 }
 
+/// The scheduled jobs, each in a task of its own so that one failing (or panicking) never
+/// stops another: the Amazon sync every `sync_every`, the retention purge every `purge_every`.
+/// Each round runs in a task of its own too, and one that fails is reported in the job's
+/// state and the log, and the next round runs as planned.
 async fn background(
     service: Arc<Service>,
     sync: bool,
     sync_every: Duration,
     purge_every: Duration,
     user: String,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     if sync {
         service.set_sync_state(|s| s.enabled = true);
     } else {
         tracing::info!("sync is off: no [amazon] connection is configured");
     }
-    let mut next_purge = tokio::time::Instant::now() + purge_every;
-    loop {
-        if sync {
-            // A refusal (a sync someone started by hand is still running) waits for the next
-            // round; errors are in the sync state and the log already.
-            let _ = service.sync_now(&user).await;
-        }
-        if tokio::time::Instant::now() >= next_purge {
-            next_purge += purge_every;
-            let svc = service.clone();
-            let who = user.clone();
-            let r = tokio::task::spawn_blocking(move || {
-                svc.with_store_mut(|s| {
-                    s.purge(svc.settings().retention, Utc::now(), &who, Utc::now())
-                })
-            })
-            .await;
-            match r {
-                Ok(Ok(report)) => tracing::info!(?report, "daily purge"),
-                Ok(Err(e)) => tracing::error!("daily purge: {e}"),
-                Err(e) => tracing::error!("daily purge: {e}"),
+    let syncing = sync.then(|| {
+        let (svc, who) = (service.clone(), user.clone());
+        tokio::spawn(every(sync_every, Duration::ZERO, stop.clone(), move || {
+            let (svc, who) = (svc.clone(), who.clone());
+            async move {
+                // A refusal (a sync someone started by hand still runs) waits for the next
+                // round; errors are in the sync state and the log already.
+                let _ = svc.sync_now(&who).await;
             }
-        }
-        let wait = if sync {
-            sync_every
-        } else {
-            next_purge.saturating_duration_since(tokio::time::Instant::now())
-        };
+        }))
+    });
+    let purging = {
+        let (svc, who) = (service.clone(), user.clone());
+        tokio::spawn(every(purge_every, purge_every, stop.clone(), move || {
+            let (svc, who) = (svc.clone(), who.clone());
+            async move {
+                let s2 = svc.clone();
+                let r = tokio::task::spawn_blocking(move || {
+                    s2.with_store_mut(|s| {
+                        s.purge(s2.settings().retention, Utc::now(), &who, Utc::now())
+                    })
+                })
+                .await;
+                let error = match r {
+                    Ok(Ok(report)) => {
+                        tracing::info!(?report, "daily purge");
+                        None
+                    }
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(e) => Some(format!("the purge stopped unexpectedly: {e}")),
+                };
+                if let Some(e) = &error {
+                    tracing::error!("daily purge: {e}");
+                }
+                svc.set_sync_state(|s| {
+                    if error.is_none() {
+                        s.purge_last_ok = Some(Utc::now());
+                    }
+                    s.purge_error = error;
+                });
+            }
+        }))
+    };
+    if let Some(t) = syncing {
+        let _ = t.await;
+    }
+    let _ = purging.await;
+}
+
+/// Runs `round` after `first`, then every `period`, each round in a task of its own (a panic in
+/// one is caught there, logged, and the next round runs), until `stop` turns true.
+async fn every<F, Fut>(period: Duration, first: Duration, mut stop: watch::Receiver<bool>, round: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut next = tokio::time::Instant::now() + first;
+    loop {
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep_until(next) => {}
             _ = stop.changed() => return,
+        }
+        next += period;
+        if let Err(e) = tokio::spawn(round()).await {
+            tracing::error!("a scheduled job stopped unexpectedly: {e}");
         }
     }
 }

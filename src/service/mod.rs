@@ -188,6 +188,8 @@ impl Service {
                 last_ok: None,
                 last_error: None,
                 running: false,
+                purge_last_ok: None,
+                purge_error: None,
             }),
             connected: Mutex::new(HashMap::new()),
             counting: std::sync::atomic::AtomicBool::new(false),
@@ -526,6 +528,20 @@ impl Service {
             st.running = true;
             st.enabled = true;
         }
+        // A round that never finishes normally (a panic, a cancelled task) must not leave the
+        // sync marked running for ever: the next round would refuse to start.
+        struct Running<'a>(&'a Service);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.set_sync_state(|s| {
+                    if s.running {
+                        s.running = false;
+                        s.last_error = Some("the sync stopped unexpectedly: see the log".into());
+                    }
+                });
+            }
+        }
+        let _running = Running(self);
         let plan = &self.settings.sync_plan;
         let result = sync::sync_once(&api, self, plan, user, Utc::now(), |pages, c| {
             self.notify(Notice::SyncProgress {

@@ -90,6 +90,12 @@ pub struct SyncState {
     pub last_ok: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub running: bool,
+    /// The scheduled retention purge (the daemon's): when it last finished, and why the last
+    /// one failed, if it did.
+    #[serde(default)]
+    pub purge_last_ok: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub purge_error: Option<String>,
 }
 
 /// A shipping offer as the labeler sees it.

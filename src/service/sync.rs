@@ -26,6 +26,8 @@ pub enum SyncError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Store(#[from] store::Error),
+    #[error("sync plan: {0}: set [amazon] lookback_days between 1 and 365")]
+    Plan(&'static str),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -50,7 +52,11 @@ pub async fn sync_once(
     match store.with_store(|s| s.meta_time(WATERMARK))? {
         Some(w) => q.last_updated_after = Some(w - Duration::minutes(OVERLAP_MINUTES)),
         None => {
-            q.created_after = Some(now - Duration::days(i64::from(plan.lookback_days)));
+            // A look-back beyond the calendar is refused, not a panic in the middle of a sync.
+            let start = now
+                .checked_sub_signed(Duration::days(i64::from(plan.lookback_days)))
+                .ok_or(SyncError::Plan("the look-back reaches before any date"))?;
+            q.created_after = Some(start);
             q.fulfillment_statuses = vec!["UNSHIPPED", "PARTIALLY_SHIPPED"];
         }
     }
