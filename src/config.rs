@@ -330,7 +330,7 @@ impl Config {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::files::read_regular_to_string(&path) {
             Ok(t) => t,
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Config::default());

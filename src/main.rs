@@ -18,6 +18,7 @@ use packline::config::Config;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    no_core_dumps();
     let cli = cli::args::Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -84,5 +85,17 @@ fn init_logging(cfg: &Config) {
             "packline: warning: cannot open log file {}: {e}; logging is off",
             path.display()
         ),
+    }
+}
+
+/// A crash must not leave revealed recipients or the master key in a core file: no core dumps,
+/// and the process is not dumpable (nor traceable by other processes of the same user).
+fn no_core_dumps() {
+    use nix::sys::resource::{Resource, setrlimit};
+    if let Err(e) = setrlimit(Resource::RLIMIT_CORE, 0, 0) {
+        eprintln!("packline: warning: core dumps could not be turned off: {e}");
+    }
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        eprintln!("packline: warning: the process could not be made undumpable: {e}");
     }
 }

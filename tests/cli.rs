@@ -639,3 +639,43 @@ fn completions_and_the_man_page_come_from_the_command_line_itself() {
         "{man}"
     );
 }
+
+/// packline holds revealed recipients and the master key in memory: a crash leaves no core.
+#[test]
+fn packline_runs_without_core_dumps() {
+    let m = marketplace(1, "1");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", m.child.id())).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+}
+
+/// A FIFO named as the config, or a keyring others can read, is refused at once with its name.
+#[test]
+fn a_fifo_or_an_open_keyring_is_refused_by_name() {
+    let site = Site::new("");
+    site.init_identity_keys();
+    let fifo = site.dir.path().join("config.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let out = site
+        .cmd()
+        .env("PACKLINE_CONFIG", &fifo)
+        .args(["orders", "list"])
+        .output()
+        .unwrap();
+    assert_fails(&out, "not a regular file");
+    assert!(stderr(&out).contains("config.fifo"), "{}", stderr(&out));
+    let keyring = site.data.join("keyring.json");
+    std::fs::set_permissions(&keyring, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = site.run(&["orders", "list"]);
+    assert_fails(&out, "chmod 600");
+    std::fs::set_permissions(&keyring, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&site.data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = site.run(&["orders", "list"]);
+    assert_fails(&out, "chmod 700");
+    std::fs::set_permissions(&site.data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    site.ok(&["orders", "list"]);
+}

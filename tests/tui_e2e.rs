@@ -165,3 +165,56 @@ fn demo_pick_and_pack_one_order_by_scans_then_quit() {
     );
     assert!(!end.contains("TRAINING FLOOR"), "the TUI is gone:\n{end}");
 }
+
+/// A demo whose terminal goes away (an SSH session dropped: SIGHUP) still removes its
+/// directory, generated master key included.
+#[test]
+fn a_hung_up_demo_removes_its_directory() {
+    if !have(&[Tool::Tmux]) {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let name = format!("packline-e2e-hup-{}", std::process::id());
+    let cmd = format!(
+        "env -i PATH=/usr/bin:/bin HOME={home} TMPDIR={tmp} TERM=xterm-256color {bin} demo --orders 2",
+        home = home.path().display(),
+        tmp = tmp.path().display(),
+        bin = env!("CARGO_BIN_EXE_packline"),
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &cmd,
+    ]);
+    let s = Session(name);
+    s.wait_for("TRAINING FLOOR");
+    let demo_dirs = || {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("packline-demo-")
+            })
+            .count()
+    };
+    assert_eq!(demo_dirs(), 1, "the demo keeps its store and key here");
+    // Closing the session hangs up its terminal.
+    drop(s);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while demo_dirs() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the demo's directory was left behind"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -213,7 +213,7 @@ impl Ctx {
 
 pub fn read_passphrase_file(path: &Path) -> Result<age::secrecy::SecretString> {
     let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path)
+        packline::files::read_regular_to_string(path)
             .with_context(|| format!("reading passphrase file {}", path.display()))?,
     );
     let pass = text.trim_end_matches(['\r', '\n']);
@@ -329,7 +329,8 @@ pub fn credentials(cfg: &Config) -> Result<packline::amazon::client::Credentials
         refresh_token: String,
     }
     let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        packline::files::read_regular_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?,
     );
     // The parse error is not shown: it could quote a secret.
     let f: File = toml::from_str(&text).map_err(|_| {

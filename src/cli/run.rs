@@ -133,6 +133,25 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
     };
     let rt = runtime()?;
     let result = rt.block_on(async {
+        // A closed SSH session (SIGHUP) or a stop (SIGTERM) still removes the demo's directory,
+        // key included, and gives the terminal back.
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (mut hup, mut term) = (
+                signal(SignalKind::hangup())?,
+                signal(SignalKind::terminate())?,
+            );
+            let dir = dir.clone();
+            tokio::spawn(async move {
+                let code = tokio::select! {
+                    _ = hup.recv() => 129,
+                    _ = term.recv() => 143,
+                };
+                packline::tui::restore_terminal();
+                let _ = std::fs::remove_dir_all(&dir);
+                std::process::exit(code);
+            });
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let market = packline::marketplace::server::MarketplaceConfig {

@@ -55,7 +55,7 @@ impl Settings {
     pub fn from_config(cfg: &Config) -> Result<Settings, String> {
         let locations = match &cfg.floor.locations {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
+                let text = crate::files::read_regular_to_string(path)
                     .map_err(|e| format!("locations file {}: {e}", path.display()))?;
                 Locations::from_csv(&text)
                     .map_err(|e| format!("locations file {}: {e}", path.display()))?

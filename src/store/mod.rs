@@ -282,6 +282,18 @@ impl Store {
                 path: Keyring::path_in(data_dir),
             });
         }
+        // Sealed or not, the store is the floor's records: only packline's own user reads it.
+        if let Ok(meta) = std::fs::metadata(data_dir) {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(Error::Usage(format!(
+                    "the data directory {} has mode {mode:o}: it must not be open to group or others. Run: chmod 700 {}",
+                    data_dir.display(),
+                    data_dir.display()
+                )));
+            }
+        }
         let db = open_db(data_dir)?;
         let keyring = Keyring::load(data_dir)?;
         let t = Trees::open(&db)?;
@@ -1227,6 +1239,12 @@ fn open_sled(data_dir: &Path, dir: &str, cache: u64) -> Result<sled::Db, Error> 
             // A database made with sled's default segment size keeps it.
             Err(sled::Error::Unsupported(_)) if config.segment_size != DEFAULT_SEGMENT_SIZE => {
                 config = config.segment_size(DEFAULT_SEGMENT_SIZE);
+            }
+            Err(sled::Error::Corruption { .. }) => {
+                return Err(Error::Usage(format!(
+                    "the store in {} is damaged (its log holds data that does not check out): nothing was changed; restore the data directory from a backup, and keep the damaged copy for inspection",
+                    path.display()
+                )));
             }
             Err(other) => return Err(Error::Sled(other)),
         }

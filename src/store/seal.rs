@@ -187,13 +187,27 @@ impl Keyring {
     /// Reads the keyring of an existing site. Needs no secret.
     pub fn load(data_dir: &Path) -> Result<Self, Error> {
         let path = Self::path_in(data_dir);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let (mut f, meta) = match crate::files::open_regular(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NoKeys { path });
             }
             Err(e) => return Err(Error::io(&path, e)),
         };
+        // The keyring holds the sealed epoch secrets: as ssh treats a private key, one that
+        // others may read is refused.
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::Keyring {
+                path: path.clone(),
+                detail: format!(
+                    "has mode {mode:o}: it must not be readable by group or others. Run: chmod 600 {}",
+                    path.display()
+                ),
+            });
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes).map_err(|e| Error::io(&path, e))?;
         let file: KeyringFile = serde_json::from_slice(&bytes).map_err(|e| Error::Keyring {
             path: path.clone(),
             detail: e.to_string(),
@@ -594,19 +608,8 @@ fn parse_identity(bytes: &[u8]) -> Option<x25519::Identity> {
 /// Reads a master identity file, refusing one that group or others can read or write (as ssh
 /// refuses a private key with loose permissions).
 pub fn read_identity_file(path: &Path) -> Result<x25519::Identity, Error> {
-    // Non-blocking open, so a FIFO put in its place cannot hang the daemon; then it must be a file.
-    let mut f = OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    let meta = f.metadata().map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::WrongKey(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
-    }
+    // A FIFO put in its place cannot hang the daemon: it must be a regular file.
+    let (mut f, meta) = crate::files::open_regular(path).map_err(|e| Error::io(path, e))?;
     let owner = std::os::unix::fs::MetadataExt::uid(&meta);
     let me = nix::unistd::geteuid().as_raw();
     if owner != me && owner != 0 {

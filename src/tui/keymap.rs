@@ -135,7 +135,7 @@ impl Keymap {
         let mut map = Keymap::default();
         map.merge(text, &format!("keymaps/{preset}.toml"))?;
         if let Some(p) = user_file {
-            let text = std::fs::read_to_string(p).map_err(|e| KeymapError {
+            let text = crate::files::read_regular_to_string(p).map_err(|e| KeymapError {
                 path: p.display().to_string(),
                 line: None,
                 reason: e.to_string(),
