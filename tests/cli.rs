@@ -122,49 +122,54 @@ fn identity_file_readable_by_others_is_refused() {
 
 #[test]
 fn lookup_by_name_through_the_blind_index() {
-    let site = Site::new("");
-    site.init_identity_keys();
-    let people = [
-        simple_person("111-0000002-0000001", "Jane Doe"),
-        simple_person("111-0000002-0000002", "John Doe"),
-        simple_person("111-0000002-0000003", "Jane Roe"),
-        simple_person("111-0000002-0000004", "Ｊａｎｅ　ＤＯＥ"),
-    ];
-    site.import(
-        "a.json",
-        &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"),
-    );
-    let ids = |q: &str| -> Vec<String> {
-        site.ok_unlocked(&["lookup", "--name", q])
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    };
-    assert_eq!(
-        ids("doe"),
-        [
-            "111-0000002-0000001",
-            "111-0000002-0000002",
-            "111-0000002-0000004"
-        ]
-    );
-    assert_eq!(
-        ids("JANE  DOE"),
-        ["111-0000002-0000001", "111-0000002-0000004"]
-    );
-    assert_eq!(
-        ids("jane"),
-        [
-            "111-0000002-0000001",
-            "111-0000002-0000003",
-            "111-0000002-0000004"
-        ]
-    );
-    assert!(ids("nobody").is_empty());
-    assert!(ids("jan").is_empty(), "words match whole, not as prefixes");
-    // Locked, a name lookup is refused (the index key is sealed).
-    let out = site.run(&["lookup", "--name", "doe"]);
-    assert_fails(&out, "a name lookup needs the site's master key");
+    for on in on_both("") {
+        let site = &on.site;
+        let people = [
+            simple_person("111-0000002-0000001", "Jane Doe"),
+            simple_person("111-0000002-0000002", "John Doe"),
+            simple_person("111-0000002-0000003", "Jane Roe"),
+            simple_person("111-0000002-0000004", "Ｊａｎｅ　ＤＯＥ"),
+        ];
+        site.import(
+            "a.json",
+            &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"),
+        );
+        let ids = |q: &str| -> Vec<String> {
+            site.ok_unlocked(&["lookup", "--name", q])
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(
+            ids("doe"),
+            [
+                "111-0000002-0000001",
+                "111-0000002-0000002",
+                "111-0000002-0000004"
+            ]
+        );
+        assert_eq!(
+            ids("JANE  DOE"),
+            ["111-0000002-0000001", "111-0000002-0000004"]
+        );
+        assert_eq!(
+            ids("jane"),
+            [
+                "111-0000002-0000001",
+                "111-0000002-0000003",
+                "111-0000002-0000004"
+            ]
+        );
+        assert!(ids("nobody").is_empty());
+        assert!(ids("jan").is_empty(), "words match whole, not as prefixes");
+        // Locked, a name lookup is refused (the index key is sealed): this command has no key, or
+        // a lead locked the daemon.
+        if on.daemon.is_some() {
+            site.ok(&["keys", "lock"]);
+        }
+        let out = site.run(&["lookup", "--name", "doe"]);
+        assert_fails(&out, "a name lookup needs the site's master key");
+    }
 }
 
 #[test]
@@ -261,70 +266,72 @@ fn another_sites_key_is_refused() {
 
 #[test]
 fn bad_input_names_the_file_and_changes_nothing() {
-    let site = Site::new("");
-    site.init_identity_keys();
-    let good = site.write_page(
-        "good.json",
-        &page(
-            &[simple_person("111-0000005-0000001", "Good Order")],
+    for on in on_both("") {
+        let site = &on.site;
+        let good = site.write_page(
+            "good.json",
+            &page(
+                &[simple_person("111-0000005-0000001", "Good Order")],
+                "UNSHIPPED",
+                "2026-11-23T10:00:00Z",
+            ),
+        );
+        let broken = site.dir.path().join("broken.json");
+        std::fs::write(&broken, "{\"orders\": [ {\"orderId\": \"1\", ").unwrap();
+        let out = site.run(&["import", good.to_str().unwrap(), broken.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains("broken.json") && err.contains("line 1"),
+            "{err}"
+        );
+        assert_eq!(
+            site.ok(&["orders", "list", "--json"]).trim(),
+            "[]",
+            "nothing stored ({:?})",
+            on.t
+        );
+
+        // A field of the wrong type: the path is named, the value is not quoted.
+        let mut bad = page(
+            &[simple_person("111-0000005-0000002", "Quoted Never")],
             "UNSHIPPED",
             "2026-11-23T10:00:00Z",
-        ),
-    );
-    let broken = site.dir.path().join("broken.json");
-    std::fs::write(&broken, "{\"orders\": [ {\"orderId\": \"1\", ").unwrap();
-    let out = site.run(&["import", good.to_str().unwrap(), broken.to_str().unwrap()]);
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(
-        err.contains("broken.json") && err.contains("line 1"),
-        "{err}"
-    );
-    assert_eq!(
-        site.ok(&["orders", "list", "--json"]).trim(),
-        "[]",
-        "nothing stored"
-    );
+        );
+        bad["orders"][0]["orderItems"][0]["quantityOrdered"] = json!("Quoted Never");
+        let f = site.write_page("typed.json", &bad);
+        let out = site.run(&["import", f.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains("typed.json") && err.contains("orders[0].orderItems[0].quantityOrdered"),
+            "{err}"
+        );
+        assert!(!err.contains("Quoted Never"), "{err}");
 
-    // A field of the wrong type: the path is named, the value is not quoted.
-    let mut bad = page(
-        &[simple_person("111-0000005-0000002", "Quoted Never")],
-        "UNSHIPPED",
-        "2026-11-23T10:00:00Z",
-    );
-    bad["orders"][0]["orderItems"][0]["quantityOrdered"] = json!("Quoted Never");
-    let f = site.write_page("typed.json", &bad);
-    let out = site.run(&["import", f.to_str().unwrap()]);
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(
-        err.contains("typed.json") && err.contains("orders[0].orderItems[0].quantityOrdered"),
-        "{err}"
-    );
-    assert!(!err.contains("Quoted Never"), "{err}");
+        // A hostile order id is refused by name of field.
+        let mut bad = page(
+            &[simple_person("111-0000005-0000003", "X Y")],
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        );
+        bad["orders"][0]["orderId"] = json!("1\u{1b}[2J");
+        let f = site.write_page("id.json", &bad);
+        let out = site.run(&["import", f.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains("orders[0].orderId") && err.contains("U+001B"),
+            "{err}"
+        );
 
-    // A hostile order id is refused by name of field.
-    let mut bad = page(
-        &[simple_person("111-0000005-0000003", "X Y")],
-        "UNSHIPPED",
-        "2026-11-23T10:00:00Z",
-    );
-    bad["orders"][0]["orderId"] = json!("1\u{1b}[2J");
-    let f = site.write_page("id.json", &bad);
-    let out = site.run(&["import", f.to_str().unwrap()]);
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(
-        err.contains("orders[0].orderId") && err.contains("U+001B"),
-        "{err}"
-    );
-
-    let out = site.run(&[
-        "import",
-        site.dir.path().join("missing.json").to_str().unwrap(),
-    ]);
-    assert_fails(&out, "missing.json");
-    assert_eq!(site.ok(&["orders", "list", "--json"]).trim(), "[]");
+        let out = site.run(&[
+            "import",
+            site.dir.path().join("missing.json").to_str().unwrap(),
+        ]);
+        assert_fails(&out, "missing.json");
+        assert_eq!(site.ok(&["orders", "list", "--json"]).trim(), "[]");
+    }
 }
 
 #[test]
@@ -345,41 +352,51 @@ fn unknown_config_key_and_excess_retention_are_refused() {
 
 #[test]
 fn reimport_is_idempotent_and_cancellation_closes_the_order() {
-    let site = Site::new("");
-    site.init_identity_keys();
-    let people = [
-        simple_person("111-0000006-0000001", "Keep Going"),
-        simple_person("111-0000006-0000002", "Call Off"),
-    ];
-    let first = page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z");
-    assert_eq!(site.import("1.json", &first), "imported 2 new, 0 updated\n");
-    assert_eq!(site.import("1.json", &first), "imported 0 new, 0 updated\n");
-    let mut later = page(&people[1..], "CANCELLED", "2026-11-24T08:00:00Z");
-    later["orders"][0]["fulfillment"]["fulfillmentStatus"] = json!("CANCELLED");
-    let out = site.import("2.json", &later);
-    assert_eq!(out, "imported 0 new, 0 updated\n1 cancelled at Amazon\n");
-    let cancelled = site.ok(&["orders", "list", "--state", "cancelled", "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&cancelled).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 1);
-    assert_eq!(v[0]["orderId"], "111-0000006-0000002");
-    assert_eq!(v[0]["state"], "cancelled");
-    let open = site.ok(&["orders", "list", "--state", "new"]);
-    assert!(open.contains("111-0000006-0000001") && !open.contains("111-0000006-0000002"));
-    // An unknown state is named.
-    let err = stderr(&site.run(&["orders", "list", "--state", "lost"]));
-    assert!(err.contains("\"lost\" is not a state"), "{err}");
-    // The cancellation is in the audit log, attributed to Amazon.
-    assert!(
-        site.ok(&["audit", "verify"])
-            .starts_with("audit log intact")
-    );
-    let cancels: Vec<serde_json::Value> = audit_entries(&site.data)
-        .into_iter()
-        .filter(|e| e["action"] == "cancel")
-        .collect();
-    assert_eq!(cancels.len(), 1);
-    assert_eq!(cancels[0]["order"], "111-0000006-0000002");
-    assert_eq!(cancels[0]["reason"], "cancelled at Amazon");
+    for mut on in on_both("") {
+        let people = [
+            simple_person("111-0000006-0000001", "Keep Going"),
+            simple_person("111-0000006-0000002", "Call Off"),
+        ];
+        let first = page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z");
+        assert_eq!(
+            on.site.import("1.json", &first),
+            "imported 2 new, 0 updated\n"
+        );
+        assert_eq!(
+            on.site.import("1.json", &first),
+            "imported 0 new, 0 updated\n"
+        );
+        let mut later = page(&people[1..], "CANCELLED", "2026-11-24T08:00:00Z");
+        later["orders"][0]["fulfillment"]["fulfillmentStatus"] = json!("CANCELLED");
+        let out = on.site.import("2.json", &later);
+        assert_eq!(out, "imported 0 new, 0 updated\n1 cancelled at Amazon\n");
+        let cancelled = on
+            .site
+            .ok(&["orders", "list", "--state", "cancelled", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&cancelled).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 1, "{:?}", on.t);
+        assert_eq!(v[0]["orderId"], "111-0000006-0000002");
+        assert_eq!(v[0]["state"], "cancelled");
+        let open = on.site.ok(&["orders", "list", "--state", "new"]);
+        assert!(open.contains("111-0000006-0000001") && !open.contains("111-0000006-0000002"));
+        // An unknown state is named.
+        let err = stderr(&on.site.run(&["orders", "list", "--state", "lost"]));
+        assert!(err.contains("\"lost\" is not a state"), "{err}");
+        // The cancellation is in the audit log, attributed to Amazon.
+        assert!(
+            on.site
+                .ok(&["audit", "verify"])
+                .starts_with("audit log intact")
+        );
+        on.stop();
+        let cancels: Vec<serde_json::Value> = audit_entries(&on.site.data)
+            .into_iter()
+            .filter(|e| e["action"] == "cancel")
+            .collect();
+        assert_eq!(cancels.len(), 1);
+        assert_eq!(cancels[0]["order"], "111-0000006-0000002");
+        assert_eq!(cancels[0]["reason"], "cancelled at Amazon");
+    }
 }
 
 #[test]
@@ -437,6 +454,51 @@ fn a_store_in_use_is_named() {
 enum Transport {
     InProcess,
     Daemon,
+}
+
+/// A site on one transport: keys made, and for [`Transport::Daemon`] a daemon serving it, so
+/// every command below goes through its socket.
+struct On {
+    t: Transport,
+    site: Site,
+    daemon: Option<Daemon>,
+    _run: tempfile::TempDir,
+}
+
+impl On {
+    /// Stops the daemon (SIGTERM: a clean exit), so the test may open the store itself.
+    fn stop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(d.child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .unwrap();
+            assert!(d.child.wait().unwrap().success());
+        }
+    }
+}
+
+/// The same site, once in process and once behind a daemon.
+fn on_both(extra_config: &str) -> impl Iterator<Item = On> + '_ {
+    [Transport::InProcess, Transport::Daemon]
+        .into_iter()
+        .map(move |t| {
+            let run = tempfile::tempdir().unwrap();
+            let socket = run.path().join("packline.sock");
+            let site = Site::new(&format!(
+                "[service]\nsocket = {:?}\n{extra_config}",
+                socket.display().to_string()
+            ));
+            site.init_identity_keys();
+            let daemon = matches!(t, Transport::Daemon).then(|| start_daemon_on(&site, &socket));
+            On {
+                t,
+                site,
+                daemon,
+                _run: run,
+            }
+        })
 }
 
 /// A site whose config names `socket` (so commands find a daemon there when one runs), keys
