@@ -122,7 +122,7 @@ fn identity_file_readable_by_others_is_refused() {
 
 #[test]
 fn lookup_by_name_through_the_blind_index() {
-    for on in on_both("") {
+    for on in on_both("", "", |_| {}) {
         let site = &on.site;
         let people = [
             simple_person("111-0000002-0000001", "Jane Doe"),
@@ -266,7 +266,7 @@ fn another_sites_key_is_refused() {
 
 #[test]
 fn bad_input_names_the_file_and_changes_nothing() {
-    for on in on_both("") {
+    for on in on_both("", "", |_| {}) {
         let site = &on.site;
         let good = site.write_page(
             "good.json",
@@ -352,7 +352,7 @@ fn unknown_config_key_and_excess_retention_are_refused() {
 
 #[test]
 fn reimport_is_idempotent_and_cancellation_closes_the_order() {
-    for mut on in on_both("") {
+    for mut on in on_both("", "", |_| {}) {
         let people = [
             simple_person("111-0000006-0000001", "Keep Going"),
             simple_person("111-0000006-0000002", "Call Off"),
@@ -479,8 +479,13 @@ impl On {
     }
 }
 
-/// The same site, once in process and once behind a daemon.
-fn on_both(extra_config: &str) -> impl Iterator<Item = On> + '_ {
+/// The same site, once in process and once behind a daemon: keys made, then `setup` run, then
+/// `roles` (a `[roles]` table) in force (making keys and importing are for a lead).
+fn on_both<'a>(
+    extra_config: &'a str,
+    roles: &'a str,
+    setup: fn(&Site),
+) -> impl Iterator<Item = On> + 'a {
     [Transport::InProcess, Transport::Daemon]
         .into_iter()
         .map(move |t| {
@@ -491,6 +496,11 @@ fn on_both(extra_config: &str) -> impl Iterator<Item = On> + '_ {
                 socket.display().to_string()
             ));
             site.init_identity_keys();
+            setup(&site);
+            if !roles.is_empty() {
+                let cfg = std::fs::read_to_string(&site.config).unwrap();
+                std::fs::write(&site.config, format!("{cfg}\n{roles}\n")).unwrap();
+            }
             let daemon = matches!(t, Transport::Daemon).then(|| start_daemon_on(&site, &socket));
             On {
                 t,
@@ -501,29 +511,6 @@ fn on_both(extra_config: &str) -> impl Iterator<Item = On> + '_ {
         })
 }
 
-/// A site whose config names `socket` (so commands find a daemon there when one runs), keys
-/// made, one order imported: two units of SKU-HOSTILE (barcode B0HOSTILE1).
-fn floor_site(roles: &str, socket: &std::path::Path) -> Site {
-    let site = Site::new(&format!(
-        "[service]\nsocket = {:?}\n[floor]\nboxes = [{{ name = \"S\", mm = [200, 150, 100] }}]\n",
-        socket.display().to_string()
-    ));
-    site.init_identity_keys();
-    site.import(
-        "a.json",
-        &page(
-            &[person("903-0000001-0000001", "Ann Example")],
-            "UNSHIPPED",
-            "2026-11-23T10:00:00Z",
-        ),
-    );
-    if !roles.is_empty() {
-        let cfg = std::fs::read_to_string(&site.config).unwrap();
-        std::fs::write(&site.config, format!("{cfg}\n{roles}\n")).unwrap();
-    }
-    site
-}
-
 fn json(site: &Site, args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();
     all.push("--json");
@@ -531,13 +518,22 @@ fn json(site: &Site, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
 }
 
+/// The floor site (one box preset, one order imported: two units of SKU-HOSTILE, barcode
+/// B0HOSTILE1) on both transports, `roles` in force once the keys are made.
 fn each_transport(roles: &str, check: impl Fn(&Site, Transport)) {
-    for t in [Transport::InProcess, Transport::Daemon] {
-        let run = tempfile::tempdir().unwrap();
-        let socket = run.path().join("packline.sock");
-        let site = floor_site(roles, &socket);
-        let _daemon = matches!(t, Transport::Daemon).then(|| start_daemon_on(&site, &socket));
-        check(&site, t);
+    let boxes = "[floor]\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
+    let one_order = |site: &Site| {
+        site.import(
+            "a.json",
+            &page(
+                &[person("903-0000001-0000001", "Ann Example")],
+                "UNSHIPPED",
+                "2026-11-23T10:00:00Z",
+            ),
+        );
+    };
+    for on in on_both(boxes, roles, one_order) {
+        check(&on.site, on.t);
     }
 }
 
@@ -656,33 +652,22 @@ fn a_packer_is_refused_a_leads_commands_through_either_transport() {
 
 #[test]
 fn orders_list_pages_through_every_order_through_either_transport() {
-    for through_daemon in [false, true] {
-        let run = tempfile::tempdir().unwrap();
-        let socket = run.path().join("packline.sock");
-        let site = Site::new(&format!(
-            "[service]\nsocket = {:?}\n",
-            socket.display().to_string()
-        ));
-        site.init_identity_keys();
+    for on in on_both("", "", |_| {}) {
         // More than two pages of the service (500 rows each), in one import.
         let ps: Vec<Person> = (0..1203)
             .map(|i| person(&format!("904-{:07}-0000001", i + 1), &format!("Name {i}")))
             .collect();
-        site.import("big.json", &page(&ps, "UNSHIPPED", "2026-11-23T10:00:00Z"));
-        let _daemon = through_daemon.then(|| start_daemon_on(&site, &socket));
-        let rows = json(&site, &["orders", "list"]);
+        on.site
+            .import("big.json", &page(&ps, "UNSHIPPED", "2026-11-23T10:00:00Z"));
+        let rows = json(&on.site, &["orders", "list"]);
         let ids: std::collections::BTreeSet<&str> = rows
             .as_array()
             .unwrap()
             .iter()
             .map(|r| r["orderId"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            ids.len(),
-            1203,
-            "every order listed once (daemon: {through_daemon})"
-        );
-        let text = site.ok(&["orders", "list", "--state", "new"]);
+        assert_eq!(ids.len(), 1203, "every order listed once ({:?})", on.t);
+        let text = on.site.ok(&["orders", "list", "--state", "new"]);
         assert_eq!(text.lines().count(), 1204, "a header and every order");
     }
 }
