@@ -59,6 +59,14 @@ impl Operation for Queue {
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;
 
+    /// A first screenful or two is quick; a deep page walks the keys before it, and a search
+    /// within one state may read thousands of records: those go to the blocking pool, so they
+    /// never hold up everyone's scans on the quick worker.
+    fn is_quick(&self) -> bool {
+        let depth = self.offset as usize + self.limit.min(MAX_PAGE) as usize;
+        depth <= QUICK_DEPTH && (self.search.is_none() || self.state.is_none())
+    }
+
     fn apply(
         self,
         svc: &Service,
@@ -92,6 +100,9 @@ impl Operation for Queue {
         })
     }
 }
+
+/// The deepest a queue page may reach and still be quick.
+const QUICK_DEPTH: usize = 2_000;
 
 /// Every order in the store in queue order (state, ship-by, id), one state if given, a page at
 /// a time: each page continues after the cursor the last one gave, so any size of store lists
@@ -258,5 +269,38 @@ impl Operation for SyncStatus {
         _: DateTime<Utc>,
     ) -> Result<SyncState, ServiceError> {
         Ok(svc.sync.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::Request;
+    use crate::service::ops::ClaimBatch;
+
+    #[test]
+    fn a_deep_queue_page_is_not_quick() {
+        let page = |offset, search: Option<&str>, state| {
+            Request::from(Queue {
+                state,
+                search: search.map(str::to_owned),
+                offset,
+                limit: 50,
+            })
+            .is_quick()
+        };
+        assert!(page(0, None, None), "the first screen");
+        assert!(page(1_900, None, Some(OrderState::New)));
+        assert!(!page(50_000, None, None), "a deep page walks 50,000 keys");
+        assert!(
+            page(0, Some("113-"), None),
+            "an id search stops at its page"
+        );
+        assert!(
+            !page(0, Some("1"), Some(OrderState::Shipped)),
+            "a search within a state may read thousands"
+        );
+        assert!(Request::from(Hello {}).is_quick());
+        assert!(!Request::from(ClaimBatch::default()).is_quick());
     }
 }

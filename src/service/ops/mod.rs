@@ -55,6 +55,11 @@ pub trait Operation: Into<Request> + Send + 'static {
         Self::ROLE
     }
 
+    /// Whether this request is quick, when its arguments decide (a deep page is not).
+    fn is_quick(&self) -> bool {
+        Self::QUICK
+    }
+
     /// Does it, for a caller whose role has been checked. Blocking (the store fsyncs).
     fn apply(
         self,
@@ -112,7 +117,7 @@ macro_rules! operations {
             /// See [`Operation::QUICK`].
             pub fn is_quick(&self) -> bool {
                 match self {
-                    $(Request::$variant(_) => <$variant as Operation>::QUICK,)*
+                    $(Request::$variant(op) => op.is_quick(),)*
                 }
             }
 
