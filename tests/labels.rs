@@ -583,3 +583,186 @@ async fn an_interrupted_purchase_or_own_carrier_shipment_blocks_a_purchase_until
     assert_eq!(state(&f, &second), OrderState::Labelled);
     assert_eq!(count(&f.market, "createShipment"), 1);
 }
+
+/// Closes the floor's service (as a stopping daemon does) so its store can be opened again; the
+/// site's directory and the marketplace, still running.
+fn stop(f: Floor) -> (tempfile::TempDir, Marketplace) {
+    let Floor {
+        _dir: dir,
+        market,
+        service,
+        client,
+    } = f;
+    drop(client);
+    drop(service);
+    (dir, market)
+}
+
+/// Opens the stopped site's store again, unlocked, once the last process let go of it.
+fn reopen(dir: &Path) -> packline::store::Store {
+    use packline::store::{MasterSource, Store};
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut store = loop {
+        match Store::open(&dir.join("data")) {
+            Ok(s) => break s,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("the store did not open again: {e}"),
+        }
+    };
+    store
+        .unlock(&MasterSource::IdentityFile(dir.join("master.key")))
+        .unwrap();
+    store
+}
+
+/// The audit log's actions for one order, oldest first (the store must be closed).
+fn actions_for(dir: &Path, order: &OrderId) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while packline::store::raw_db(&dir.join("data")).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the store stays open");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    audit_entries(&dir.join("data"))
+        .iter()
+        .filter(|e| e["order"] == order.as_str())
+        .map(|e| e["action"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_after_a_purchase_keeps_the_order_until_it_leaves_on_a_manifest() {
+    let mut f = floor(None).await;
+    // A purchase whose answer was lost: Amazon bought the label and marks the order SHIPPED.
+    let lost = pack_one(&mut f.client).await;
+    http(
+        &f.market,
+        "POST",
+        "/_training/faults/createShipment/timeout",
+    );
+    let r = buy_label(&mut f.client, &lost).await;
+    assert!(matches!(r, Err(ServiceError::Conflict(_))), "{r:?}");
+    assert_eq!(state(&f, &lost), OrderState::Exception);
+    // A purchase that went through: Amazon marks that order SHIPPED too.
+    let bought = pack_one(&mut f.client).await;
+    buy_label(&mut f.client, &bought).await.unwrap();
+    assert_eq!(state(&f, &bought), OrderState::Labelled);
+    assert_eq!(count(&f.market, "createShipment"), 2);
+
+    let c = f.service.sync_now("lead").await.unwrap();
+    assert_eq!(c.updated, 2, "{c:?}");
+    // The lead still sees the lost answer, and the labelled box is still on the bench.
+    assert_eq!(state(&f, &lost), OrderState::Exception);
+    let s = f
+        .service
+        .with_store(|s| s.shipment(&lost).unwrap().unwrap());
+    assert_eq!(s.state, ShipmentState::OutcomeUnknown);
+    assert_eq!(state(&f, &bought), OrderState::Labelled);
+    // A second sync changes nothing, and the day's close ships the labelled order.
+    f.service.sync_now("lead").await.unwrap();
+    assert_eq!(state(&f, &lost), OrderState::Exception);
+    let day = f
+        .client
+        .call(ops::Manifest {
+            date: None,
+            close: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(day.shipped, 1);
+    assert_eq!(state(&f, &bought), OrderState::Shipped);
+
+    let (dir, _market) = stop(f);
+    for order in [&lost, &bought] {
+        let actions = actions_for(dir.path(), order);
+        assert!(
+            actions.iter().any(|a| a == "amazon_confirmed_shipment"),
+            "{order}: {actions:?}"
+        );
+        assert!(
+            !actions.iter().any(|a| a == "shipped_elsewhere"),
+            "{order}: {actions:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_and_a_sync_keep_purchases_of_unknown_outcome_for_a_lead() {
+    let mut f = floor(None).await;
+    // An answer lost before the restart.
+    let lost = pack_one(&mut f.client).await;
+    http(
+        &f.market,
+        "POST",
+        "/_training/faults/createShipment/timeout",
+    );
+    let r = buy_label(&mut f.client, &lost).await;
+    assert!(matches!(r, Err(ServiceError::Conflict(_))), "{r:?}");
+    // A purchase cut short by the stop: its intent is written and Amazon has shipped the order
+    // (here confirmed directly, as the purchase would have).
+    let cut = pack_one(&mut f.client).await;
+    let rec = f.service.with_store(|s| {
+        s.begin_purchase(&cut, "UPS_GROUND", "sam", Utc::now())
+            .unwrap();
+        s.get(&cut).unwrap().unwrap()
+    });
+    let confirmation = packline::amazon::client::ConfirmShipment {
+        marketplace_id: rec.order.marketplace_id.clone().unwrap_or_default(),
+        package_detail: packline::amazon::client::PackageDetail {
+            package_reference_id: "1".into(),
+            carrier_code: "UPS".into(),
+            carrier_name: None,
+            shipping_method: None,
+            tracking_number: "1Z999AA10123456784".into(),
+            ship_date: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            order_items: rec
+                .order
+                .lines
+                .iter()
+                .map(|l| packline::amazon::client::ConfirmItem {
+                    order_item_id: l.item_id.clone(),
+                    quantity: l.quantity_ordered,
+                })
+                .collect(),
+        },
+    };
+    training_api(&f.market, Duration::from_secs(5))
+        .confirm_shipment(&cut, &confirmation)
+        .await
+        .unwrap();
+
+    // The restart: a new service on the same store, and its first sync.
+    let (dir, market) = stop(f);
+    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    settings.shipping = example_shipping(None);
+    settings.sync_plan = SyncPlan {
+        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
+        lookback_days: 30,
+    };
+    let service = Service::new(reopen(dir.path()), settings);
+    service.set_amazon(Arc::new(training_api(&market, Duration::from_secs(5))));
+    service.sync_now("lead").await.unwrap();
+    for order in [&lost, &cut] {
+        let (state, shipment) = service.with_store(|s| {
+            (
+                s.get(order).unwrap().unwrap().state,
+                s.shipment(order).unwrap().unwrap().state,
+            )
+        });
+        assert_eq!(state, OrderState::Exception, "{order}");
+        assert_eq!(shipment, ShipmentState::OutcomeUnknown, "{order}");
+    }
+    drop(service);
+    for order in [&lost, &cut] {
+        let actions = actions_for(dir.path(), order);
+        assert!(
+            actions.iter().any(|a| a == "amazon_confirmed_shipment"),
+            "{order}: {actions:?}"
+        );
+        assert!(
+            !actions.iter().any(|a| a == "shipped_elsewhere"),
+            "{order}: {actions:?}"
+        );
+    }
+}

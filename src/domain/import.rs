@@ -1,8 +1,9 @@
 //! The import decision: what an order from Amazon becomes when it is imported — a new order for
-//! the queue, an update of a known one (which may cancel it, or close it as shipped outside
-//! packline), or nothing (skipped, or unchanged). Pure: the store looks the known order up and
-//! keeps what this decides (sealing the recipient it says to keep); `amazon` parses the wire
-//! format into `ImportedOrder`. Nothing here reads JSON, touches sled or seals.
+//! the queue, an update of a known one (which may cancel it, close it as shipped outside
+//! packline, or confirm the shipment packline bought for it), or nothing (skipped, or unchanged).
+//! Pure: the store looks the known order and its shipment up and keeps what this decides
+//! (sealing the recipient it says to keep); `amazon` parses the wire format into
+//! `ImportedOrder`. Nothing here reads JSON, touches sled or seals.
 
 use std::fmt;
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::order::{Event, IllegalTransition, Order, OrderRecord};
 use super::recipient::Recipient;
+use super::shipment::ShipmentState;
 
 /// An order as it arrived, split into what the store keeps in the clear and what it seals.
 pub struct ImportedOrder {
@@ -77,6 +79,11 @@ pub enum ImportOutcome {
     Cancelled,
     /// A known open order was shipped outside packline (e.g. from Seller Central).
     ShippedElsewhere,
+    /// Amazon reports shipped (or partly shipped) a known open order packline bought a label
+    /// for, may have bought one for, or is confirming its own carrier's shipment of: that is
+    /// packline's own shipment, confirmed. The order takes the newer details and stays where it
+    /// is: Labelled until it leaves on a manifest, an exception until a lead settles it.
+    ShipmentConfirmed,
 }
 
 impl ImportOutcome {
@@ -109,8 +116,14 @@ impl fmt::Debug for Import {
     }
 }
 
-/// The outcome alone: what an imported order does, given the record kept for it, if any.
-pub fn outcome(imported: &ImportedOrder, known: Option<&OrderRecord>) -> ImportOutcome {
+/// The outcome alone: what an imported order does, given the record kept for it, if any, and
+/// where packline's own shipment of it stands, if it has one. An order packline bought (or may
+/// have bought) a label for is never shipped elsewhere.
+pub fn outcome(
+    imported: &ImportedOrder,
+    known: Option<&OrderRecord>,
+    shipment: Option<ShipmentState>,
+) -> ImportOutcome {
     if !imported.fulfilled_by_merchant {
         return ImportOutcome::Skipped(SkipReason::FulfilledByAmazon);
     }
@@ -124,23 +137,31 @@ pub fn outcome(imported: &ImportedOrder, known: Option<&OrderRecord>) -> ImportO
     if imported.order.updated <= known.order.updated {
         return ImportOutcome::Unchanged;
     }
+    let open = !known.state.is_closed();
+    let ours = shipment.is_some_and(ShipmentState::is_ours);
     match imported.status {
-        FulfillmentStatus::Cancelled if !known.state.is_closed() => ImportOutcome::Cancelled,
-        FulfillmentStatus::Shipped if !known.state.is_closed() => ImportOutcome::ShippedElsewhere,
+        FulfillmentStatus::Cancelled if open => ImportOutcome::Cancelled,
+        FulfillmentStatus::Shipped | FulfillmentStatus::PartiallyShipped if open && ours => {
+            ImportOutcome::ShipmentConfirmed
+        }
+        FulfillmentStatus::Shipped if open => ImportOutcome::ShippedElsewhere,
         _ => ImportOutcome::Updated,
     }
 }
 
-/// Decides what an imported order becomes, given the record kept for it, if any. A new order
-/// starts New; a known one takes Amazon's newer details and the outcome's event, keeping its
-/// place on the floor otherwise. A recipient is kept only while the order is still to be shipped,
-/// and then its masked name goes on the record.
+/// Decides what an imported order becomes, given the record kept for it, if any, and where
+/// packline's own shipment of it stands (`shipment`: the store's record of a label bought, a
+/// purchase in flight or of unknown outcome, an own-carrier confirmation). A new order starts
+/// New; a known one takes Amazon's newer details and the outcome's event, keeping its place on
+/// the floor otherwise. A recipient is kept only while the order is still to be shipped, and then
+/// its masked name goes on the record.
 pub fn decide(
     imported: ImportedOrder,
     known: Option<&OrderRecord>,
+    shipment: Option<ShipmentState>,
     now: DateTime<Utc>,
 ) -> Result<Import, IllegalTransition> {
-    let outcome = outcome(&imported, known);
+    let outcome = outcome(&imported, known, shipment);
     let ImportedOrder {
         order, recipient, ..
     } = imported;
@@ -186,13 +207,16 @@ pub struct ImportCounts {
 }
 
 impl ImportCounts {
-    /// Counts one outcome. An order shipped elsewhere counts as updated.
+    /// Counts one outcome. An order shipped elsewhere, or whose own shipment Amazon confirmed,
+    /// counts as updated.
     pub fn add(&mut self, outcome: ImportOutcome) {
         let n = match outcome {
             ImportOutcome::Skipped(_) => &mut self.skipped,
             ImportOutcome::Unchanged => &mut self.unchanged,
             ImportOutcome::New => &mut self.new,
-            ImportOutcome::Updated | ImportOutcome::ShippedElsewhere => &mut self.updated,
+            ImportOutcome::Updated
+            | ImportOutcome::ShippedElsewhere
+            | ImportOutcome::ShipmentConfirmed => &mut self.updated,
             ImportOutcome::Cancelled => &mut self.cancelled,
         };
         *n += 1;
@@ -240,7 +264,16 @@ mod tests {
     }
 
     fn decided(imported: ImportedOrder, known: Option<&OrderRecord>) -> Import {
-        decide(imported, known, now()).unwrap()
+        decide(imported, known, None, now()).unwrap()
+    }
+
+    /// The decision for an order whose own shipment stands at `shipment`.
+    fn decided_with(
+        imported: ImportedOrder,
+        known: &OrderRecord,
+        shipment: ShipmentState,
+    ) -> Import {
+        decide(imported, Some(known), Some(shipment), now()).unwrap()
     }
 
     #[test]
@@ -325,6 +358,110 @@ mod tests {
     }
 
     #[test]
+    fn amazon_shipping_an_order_packline_bought_a_label_for_confirms_it_where_it_stands() {
+        // Labelled with a bought label (Buy Shipping marks the order shipped), an exception over a
+        // purchase of unknown outcome, a purchase still in flight, an own-carrier confirmation
+        // whose answer has not come: each is packline's own shipment.
+        for (state, shipment) in [
+            (OrderState::Labelled, ShipmentState::Bought),
+            (OrderState::Exception, ShipmentState::OutcomeUnknown),
+            (OrderState::Exception, ShipmentState::Bought),
+            (OrderState::Packed, ShipmentState::PurchaseIntent),
+            (OrderState::Packed, ShipmentState::OutcomeUnknown),
+            (OrderState::Packed, ShipmentState::Confirming),
+        ] {
+            let kept = known(state);
+            for status in [
+                FulfillmentStatus::Shipped,
+                FulfillmentStatus::PartiallyShipped,
+            ] {
+                let case = format!("{state} / {} / {status:?}", shipment.name());
+                let d = decided_with(amazon(status, 5, "Alice Jones"), &kept, shipment);
+                assert_eq!(d.outcome, ImportOutcome::ShipmentConfirmed, "{case}");
+                assert_eq!(d.outcome.event(), None, "{case}");
+                let rec = d.record.unwrap();
+                assert_eq!(rec.state, state, "{case}: the order stays where it is");
+                assert_eq!(rec.state_since, kept.state_since, "{case}");
+                assert_eq!(rec.closed_at, None, "{case}");
+                assert_eq!(rec.order.lines[0].quantity_ordered, 2, "{case}");
+                // Still to leave the building: the recipient is kept for its slip and label.
+                assert_eq!(rec.recipient_mask, Some(mask("Alice Jones")), "{case}");
+                assert_eq!(d.recipient.unwrap().name, "Alice Jones", "{case}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_order_whose_label_was_voided_is_shipped_elsewhere_as_before() {
+        let kept = known(OrderState::Packed);
+        let d = decided_with(
+            amazon(FulfillmentStatus::Shipped, 5, "Alice Smith"),
+            &kept,
+            ShipmentState::Voided,
+        );
+        assert_eq!(d.outcome, ImportOutcome::ShippedElsewhere);
+        let rec = d.record.unwrap();
+        assert_eq!(rec.state, OrderState::Shipped);
+        assert_eq!(rec.closed_at, Some(now()));
+        assert!(d.recipient.is_none());
+        // Partly shipped without a shipment of packline's: an update, as before.
+        for shipment in [None, Some(ShipmentState::Voided)] {
+            let d = decide(
+                amazon(FulfillmentStatus::PartiallyShipped, 5, "Alice Smith"),
+                Some(&kept),
+                shipment,
+                now(),
+            )
+            .unwrap();
+            assert_eq!(d.outcome, ImportOutcome::Updated, "{shipment:?}");
+            assert_eq!(d.record.unwrap().state, OrderState::Packed);
+        }
+    }
+
+    #[test]
+    fn an_own_shipment_changes_nothing_for_closed_or_unchanged_orders_or_cancellations() {
+        // Closed orders stay closed and only take the newer details.
+        for (state, shipment) in [
+            (OrderState::Shipped, ShipmentState::Bought),
+            (OrderState::Shipped, ShipmentState::Confirmed),
+            (OrderState::Cancelled, ShipmentState::Bought),
+        ] {
+            let d = decided_with(
+                amazon(FulfillmentStatus::Shipped, 5, "Alice Smith"),
+                &known(state),
+                shipment,
+            );
+            assert_eq!(d.outcome, ImportOutcome::Updated, "{state}");
+            assert_eq!(d.record.unwrap().state, state);
+            assert!(d.recipient.is_none());
+        }
+        // A copy no newer than the one kept is still nothing.
+        let kept = known(OrderState::Labelled);
+        let d = decided_with(
+            amazon(FulfillmentStatus::Shipped, 0, "Alice Smith"),
+            &kept,
+            ShipmentState::Bought,
+        );
+        assert_eq!(d.outcome, ImportOutcome::Unchanged);
+        assert!(d.record.is_none());
+        // Not shipped at Amazon: an update where it stands.
+        let d = decided_with(
+            amazon(FulfillmentStatus::Unshipped, 5, "Alice Smith"),
+            &kept,
+            ShipmentState::Bought,
+        );
+        assert_eq!(d.outcome, ImportOutcome::Updated);
+        assert_eq!(d.record.unwrap().state, OrderState::Labelled);
+        // A cancellation cancels, as before.
+        let d = decided_with(
+            amazon(FulfillmentStatus::Cancelled, 5, "Alice Smith"),
+            &kept,
+            ShipmentState::Bought,
+        );
+        assert_eq!(d.outcome, ImportOutcome::Cancelled);
+    }
+
+    #[test]
     fn a_closed_order_takes_newer_details_but_stays_closed() {
         for state in [OrderState::Shipped, OrderState::Cancelled] {
             let kept = known(state);
@@ -384,6 +521,7 @@ mod tests {
             ImportOutcome::New,
             ImportOutcome::Updated,
             ImportOutcome::ShippedElsewhere,
+            ImportOutcome::ShipmentConfirmed,
             ImportOutcome::Cancelled,
             ImportOutcome::Unchanged,
             ImportOutcome::Skipped(SkipReason::FulfilledByAmazon),
@@ -395,7 +533,7 @@ mod tests {
             c,
             ImportCounts {
                 new: 2,
-                updated: 2,
+                updated: 3,
                 cancelled: 1,
                 unchanged: 1,
                 skipped: 2,

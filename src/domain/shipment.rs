@@ -206,6 +206,21 @@ impl ShipmentState {
         )
     }
 
+    /// packline holds (or may hold) the order's shipment at Amazon: a label being bought or
+    /// bought, a purchase of unknown outcome, or an own-carrier shipment being confirmed or
+    /// confirmed. Amazon reporting such an order shipped confirms packline's own shipment: it
+    /// never means the order shipped elsewhere. Only a voided label leaves nothing.
+    pub fn is_ours(self) -> bool {
+        match self {
+            ShipmentState::PurchaseIntent
+            | ShipmentState::OutcomeUnknown
+            | ShipmentState::Bought
+            | ShipmentState::Confirming
+            | ShipmentState::Confirmed => true,
+            ShipmentState::Voided => false,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ShipmentState::PurchaseIntent => "purchase in flight",

@@ -32,7 +32,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 pub use crate::domain::RetentionPolicy;
 /// Counts of import outcomes (`domain::import`), re-exported for callers.
 pub use crate::domain::import::ImportCounts;
-use crate::domain::import::{self, ImportedOrder};
+use crate::domain::import::{self, ImportOutcome, ImportedOrder};
 use crate::domain::{Event, IllegalTransition, OrderId, OrderRecord, OrderState, Recipient};
 pub use retention::PurgeReport;
 pub use seal::{Keyring, MasterSource, Protection};
@@ -683,7 +683,14 @@ impl Store {
     ) -> Result<Option<ImportPlan>, Error> {
         let old = self.get(&imported.order.id)?;
         let id = imported.order.id.clone();
-        let decided = import::decide(imported, old.as_ref(), now)
+        // Whether packline holds (or may hold) the order's shipment: Amazon shipping an order
+        // packline bought a label for confirms that label, it is never "shipped elsewhere". Only
+        // a known order can have one.
+        let shipment = match &old {
+            Some(_) => self.shipment(&id)?.map(|s| s.state),
+            None => None,
+        };
+        let decided = import::decide(imported, old.as_ref(), shipment, now)
             .map_err(|source| Error::Transition { order: id, source })?;
         counts.add(decided.outcome);
         let Some(record) = decided.record else {
@@ -704,14 +711,14 @@ impl Store {
             }
             None => None,
         };
-        let event = decided.outcome.event();
+        let outcome = decided.outcome;
         let leftover_slot =
             old.is_none() && self.t.recipients.contains_key(record.order.id.as_str())?;
         Ok(Some(ImportPlan {
             old,
             leftover_slot,
             record,
-            event,
+            outcome,
             sealed,
         }))
     }
@@ -998,7 +1005,7 @@ struct ImportPlan {
     /// it is replaced like a known order's, clearing its index entries and marking its epoch.
     leftover_slot: bool,
     record: OrderRecord,
-    event: Option<Event>,
+    outcome: ImportOutcome,
     sealed: Option<Sealed>,
 }
 
@@ -1026,13 +1033,20 @@ fn apply_plan(tx: &Tx<'_>, p: &ImportPlan, user: &str, now: DateTime<Utc>) -> Tx
             }
         }
     }
-    if let Some(e) = p.event {
-        let reason = match e {
-            Event::Cancel => "cancelled at Amazon",
-            _ => "shipped outside packline, per Amazon",
-        };
-        audit_in(tx, user, e.name(), Some(id), Some(reason), now)?;
-    }
+    let (action, reason) = match p.outcome {
+        ImportOutcome::Cancelled => (Event::Cancel.name(), "cancelled at Amazon"),
+        ImportOutcome::ShippedElsewhere => (
+            Event::ShippedElsewhere.name(),
+            "shipped outside packline, per Amazon",
+        ),
+        // Nothing moves: the order leaves on a manifest, or a lead settles its exception.
+        ImportOutcome::ShipmentConfirmed => (
+            "amazon_confirmed_shipment",
+            "Amazon reports shipped what packline shipped (a label bought or maybe bought, or an own-carrier confirmation): the order stays where it is",
+        ),
+        _ => return Ok(()),
+    };
+    audit_in(tx, user, action, Some(id), Some(reason), now)?;
     Ok(())
 }
 
