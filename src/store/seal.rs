@@ -288,6 +288,17 @@ impl Keyring {
                 path: self.path.clone(),
                 detail: format!("epoch {} secret is not an age identity", e.id),
             })?;
+            // New recipients are sealed to the recorded recipient: one that is not the secret's
+            // own would send them to someone else's key.
+            if id.to_public().to_string() != e.recipient {
+                return Err(Error::Keyring {
+                    path: self.path.clone(),
+                    detail: format!(
+                        "epoch {}'s recipient is not the one of its secret: the keyring was edited, and recipients sealed to it would be readable by another key's holder; restore keyring.json from a backup",
+                        e.id
+                    ),
+                });
+            }
             epochs.insert(e.id, EpochSecret::new(id));
         }
         self.unlocked = Some(Unlocked { epochs });
@@ -745,5 +756,28 @@ mod tests {
         assert!(
             matches!(again.open(&env, "t"), Err(Error::EpochShredded { epoch }) if epoch == e2)
         );
+    }
+
+    #[test]
+    fn an_epoch_recipient_swapped_for_a_foreign_key_is_refused_at_unlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let idp = dir.path().join("k");
+        Keyring::init(dir.path(), &MasterSource::IdentityFile(idp.clone()), now()).unwrap();
+        let path = Keyring::path_in(dir.path());
+        let mut file: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let foreign = x25519::Identity::generate().to_public().to_string();
+        file["epochs"][0]["recipient"] = foreign.clone().into();
+        fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+        let mut ring = Keyring::load(dir.path()).unwrap();
+        let err = ring
+            .unlock(&MasterSource::IdentityFile(idp))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("keyring.json") && err.contains("recipient is not the one of its secret"),
+            "{err}"
+        );
+        assert!(!ring.is_unlocked());
     }
 }
