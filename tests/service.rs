@@ -40,8 +40,15 @@ fn store_with(dir: &Path, n: usize) -> Store {
     store
 }
 
+/// The OS user running the tests: the owner of the services they start.
+fn whoami() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .map_or("root".into(), |u| u.name)
+}
+
 fn settings(claim_timeout: Duration) -> Settings {
-    let mut s = Settings::from_config(&packline::config::Config::default()).unwrap();
+    let mut s = Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
     s.claim_timeout = claim_timeout;
     s
 }
@@ -460,10 +467,6 @@ fn only_the_daemons_user_leads(roles: &str) {
     if let Some(why) = binary_unreachable() {
         panic!("{why}: other OS users must be able to run the test binary");
     }
-    let me = nix::unistd::User::from_uid(nix::unistd::getuid())
-        .unwrap()
-        .unwrap()
-        .name;
     let nogroup = nix::unistd::Group::from_name("nogroup")
         .unwrap()
         .map_or(65534, |g| g.gid.as_raw());
@@ -511,7 +514,11 @@ fn only_the_daemons_user_leads(roles: &str) {
         .iter()
         .filter(|e| e["action"] == "refused:connect")
         .collect();
-    assert_eq!(refused.len(), 1, "the first refusal is audited: {refused:?}");
+    assert_eq!(
+        refused.len(),
+        1,
+        "the first refusal is audited: {refused:?}"
+    );
     assert_eq!(refused[0]["user"], "nobody");
     assert!(
         !entries
@@ -564,6 +571,52 @@ async fn a_flood_of_refused_connections_is_audited_once_per_interval() {
     );
     s.stop.send(true).unwrap();
     s.task.await.unwrap().unwrap();
+}
+
+/// After the interval, the next refusal is audited again, with how many went unaudited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_audited_refusal_counts_those_not_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(Duration::from_secs(300));
+    settings.roles = packline::config::RolesConfig {
+        leads: vec!["somebody-else".into()],
+        ..Default::default()
+    };
+    settings.refusal_audit_interval = Duration::from_secs(2);
+    let s = serve_with(dir.path(), 1, settings).await;
+    let refuse = || {
+        let mut c = std::os::unix::net::UnixStream::connect(&s.socket).unwrap();
+        let mut reply = Vec::new();
+        c.read_to_end(&mut reply).unwrap();
+        assert!(find(&reply, b"no_role").is_some());
+    };
+    let started = Instant::now();
+    for _ in 0..10 {
+        refuse();
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "10 connections took {:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    refuse();
+    s.stop.send(true).unwrap();
+    s.task.await.unwrap().unwrap();
+    drop(s.service.into_store_within(Duration::from_secs(5)).ok());
+    let me = whoami();
+    let refused: Vec<_> = audit_entries(&dir.path().join("data"))
+        .into_iter()
+        .filter(|e| e["action"] == "refused:connect")
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused.iter().all(|e| e["user"] == me.as_str()));
+    assert_eq!(refused[0]["reason"], "no role in the config");
+    let second = refused[1]["reason"].as_str().unwrap();
+    assert!(
+        second.starts_with("no role in the config (9 more refused since the last entry"),
+        "{second}"
+    );
 }
 
 #[test]
