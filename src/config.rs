@@ -75,12 +75,20 @@ pub struct RolesConfig {
 }
 
 impl RolesConfig {
-    /// The role of an OS user. With no `[roles]` configured at all, the site is run by one
-    /// person and that person is its lead; otherwise an unlisted user has no role.
-    pub fn role_of(&self, user: &str) -> Option<Role> {
+    /// Whether any role list names someone.
+    pub fn names_anyone(&self) -> bool {
+        !(self.leads.is_empty() && self.labelers.is_empty() && self.packers.is_empty())
+    }
+
+    /// The role of an OS user on a site served by `owner`: the OS user the service runs as
+    /// (the daemon's own user, or the user of a CLI running the service in its process). When
+    /// no list names anyone (no `[roles]`, or one whose lists are all empty), the site is run by
+    /// one person: `owner` is its lead and nobody else has a role. Otherwise only the users
+    /// listed have a role, the owner included.
+    pub fn role_of(&self, user: &str, owner: &str) -> Option<Role> {
         let r = self;
-        if r.leads.is_empty() && r.labelers.is_empty() && r.packers.is_empty() {
-            return Some(Role::Lead);
+        if !r.names_anyone() {
+            return (user == owner).then_some(Role::Lead);
         }
         if r.leads.iter().any(|u| u == user) {
             Some(Role::Lead)
@@ -459,9 +467,9 @@ impl Config {
         }
     }
 
-    /// The role of an OS user: see [`RolesConfig::role_of`].
-    pub fn role_of(&self, user: &str) -> Option<Role> {
-        self.roles.role_of(user)
+    /// The role of an OS user on a site served by `owner`: see [`RolesConfig::role_of`].
+    pub fn role_of(&self, user: &str, owner: &str) -> Option<Role> {
+        self.roles.role_of(user, owner)
     }
 
     /// The data directory: flag or `PACKLINE_DATA_DIR` (passed in), then `[store] data_dir`,
@@ -565,10 +573,31 @@ mod tests {
     #[test]
     fn roles_map_users() {
         let c = parse("[roles]\nleads = [\"ana\"]\npackers = [\"bo\"]\n").unwrap();
-        assert_eq!(c.role_of("ana"), Some(Role::Lead));
-        assert_eq!(c.role_of("bo"), Some(Role::Packer));
-        assert_eq!(c.role_of("eve"), None);
-        assert_eq!(Config::default().role_of("anyone"), Some(Role::Lead));
+        assert_eq!(c.role_of("ana", "ana"), Some(Role::Lead));
+        assert_eq!(c.role_of("bo", "ana"), Some(Role::Packer));
+        assert_eq!(c.role_of("eve", "ana"), None);
+        // Listed roles are all there is: the owner unlisted has none.
+        assert_eq!(c.role_of("eve", "eve"), None);
+        // Nobody named: the owner alone is the lead, whether [roles] is absent or empty.
+        for c in [
+            Config::default(),
+            parse(
+                "[roles]
+",
+            )
+            .unwrap(),
+            parse(
+                "[roles]
+leads = []
+packers = []
+",
+            )
+            .unwrap(),
+        ] {
+            assert_eq!(c.role_of("ana", "ana"), Some(Role::Lead));
+            assert_eq!(c.role_of("anyone", "ana"), None);
+            assert_eq!(c.role_of("", "ana"), None);
+        }
         assert!(parse("[roles]\nleads = [\"a\"]\npackers = [\"a\"]\n").is_err());
     }
 }

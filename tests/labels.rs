@@ -32,7 +32,8 @@ async fn floor(printer: Option<String>) -> Floor {
     let dir = tempfile::tempdir().unwrap();
     let store = unlocked_store(dir.path());
     let api = Arc::new(training_api(&market, Duration::from_secs(5)));
-    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    let mut settings =
+        Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
     settings.shipping = example_shipping(printer);
     settings.sync_plan = SyncPlan {
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],

@@ -40,8 +40,15 @@ fn store_with(dir: &Path, n: usize) -> Store {
     store
 }
 
+/// The OS user running the tests: the owner of the services they start.
+fn whoami() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .map_or("root".into(), |u| u.name)
+}
+
 fn settings(claim_timeout: Duration) -> Settings {
-    let mut s = Settings::from_config(&packline::config::Config::default()).unwrap();
+    let mut s = Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
     s.claim_timeout = claim_timeout;
     s
 }
@@ -54,7 +61,11 @@ struct Served {
 }
 
 async fn serve(dir: &Path, n: usize, claim_timeout: Duration) -> Served {
-    let service = Service::new(store_with(dir, n), settings(claim_timeout));
+    serve_with(dir, n, settings(claim_timeout)).await
+}
+
+async fn serve_with(dir: &Path, n: usize, settings: Settings) -> Served {
+    let service = Service::new(store_with(dir, n), settings);
     let socket = dir.join("packline.sock");
     let listener = packline::service::server::bind(&socket, None).unwrap();
     let (stop, rx) = tokio::sync::watch::channel(false);
@@ -444,6 +455,168 @@ fn the_daemon_enforces_roles_for_each_os_user() {
         .expect("the reveal is audited");
     assert_eq!(reveal["reason"], "carrier asked");
     assert_eq!(reveal["user"], me.as_str());
+}
+
+/// A daemon whose config lists nobody under `[roles]` (`roles` is that part of the config):
+/// its own OS user is the site's lead, and another member of the socket group is refused, with
+/// the refusal audited, rather than given the lead's powers.
+fn only_the_daemons_user_leads(roles: &str) {
+    if !have(&[Tool::Setpriv]) {
+        return;
+    }
+    if let Some(why) = binary_unreachable() {
+        panic!("{why}: other OS users must be able to run the test binary");
+    }
+    let nogroup = nix::unistd::Group::from_name("nogroup")
+        .unwrap()
+        .map_or(65534, |g| g.gid.as_raw());
+    let site = Site::new(&format!("{roles}\n[service]\nsocket_group = \"nogroup\"\n"));
+    site.init_identity_keys();
+    let ps = people(1);
+    site.import("p.json", &page(&ps, "UNSHIPPED", "2026-11-23T10:00:00Z"));
+    for p in [site.dir.path(), site.config.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let daemon = start_daemon(&site);
+    std::fs::set_permissions(
+        daemon.socket.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(
+        &site.config,
+        format!(
+            "{roles}\n[service]\nsocket = {:?}\nsocket_group = \"nogroup\"\n[log]\nfile = \"/tmp/packline-test-nobody.log\"\n",
+            daemon.socket.display().to_string()
+        ),
+    )
+    .unwrap();
+    let id = ps[0].order_id.as_str();
+
+    // Another member of the socket group: no role, so no reveal and no listing either.
+    let out = as_user(&site, 65534, nogroup, &reveal_args(id, "curious"));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(&ps[0].name),
+        "an unlisted user revealed a recipient"
+    );
+    assert_fails(&out, "user nobody has no role in packline");
+    let out = as_user(&site, 65534, nogroup, &["orders", "list"]);
+    assert_fails(&out, "user nobody has no role in packline");
+
+    // The daemon's own user is the site's lead.
+    let out = site.run(&reveal_args(id, "carrier asked"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&ps[0].name));
+
+    drop(daemon);
+    let entries = audit_entries(&site.data);
+    let refused: Vec<_> = entries
+        .iter()
+        .filter(|e| e["action"] == "refused:connect")
+        .collect();
+    assert_eq!(
+        refused.len(),
+        1,
+        "the first refusal is audited: {refused:?}"
+    );
+    assert_eq!(refused[0]["user"], "nobody");
+    assert!(
+        !entries
+            .iter()
+            .any(|e| e["action"] == "reveal" && e["user"] == "nobody"),
+        "nobody revealed"
+    );
+}
+
+#[test]
+fn an_empty_roles_table_makes_only_the_daemons_user_a_lead() {
+    only_the_daemons_user_leads("[roles]\nleads = []\n");
+}
+
+#[test]
+fn no_roles_table_makes_only_the_daemons_user_a_lead() {
+    only_the_daemons_user_leads("");
+}
+
+/// A flood of connections from a user with no role: each is refused, but the audit log (every
+/// entry flushed to disk) gets one entry for them per interval, so the flood cannot grow the
+/// store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_refused_connections_is_audited_once_per_interval() {
+    const N: usize = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(Duration::from_secs(300));
+    // The test's own user is not on the list.
+    settings.roles = packline::config::RolesConfig {
+        leads: vec!["somebody-else".into()],
+        ..Default::default()
+    };
+    let s = serve_with(dir.path(), 1, settings).await;
+    let entries = || s.service.with_store(|st| st.verify_audit().unwrap());
+    let before = entries();
+    for _ in 0..N {
+        let mut c = std::os::unix::net::UnixStream::connect(&s.socket).unwrap();
+        let mut reply = Vec::new();
+        c.read_to_end(&mut reply).unwrap();
+        assert!(
+            find(&reply, b"has no role").is_some() || find(&reply, b"no_role").is_some(),
+            "{}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+    assert_eq!(
+        entries() - before,
+        1,
+        "{N} refused connections within a minute are one audit entry"
+    );
+    s.stop.send(true).unwrap();
+    s.task.await.unwrap().unwrap();
+}
+
+/// After the interval, the next refusal is audited again, with how many went unaudited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_audited_refusal_counts_those_not_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(Duration::from_secs(300));
+    settings.roles = packline::config::RolesConfig {
+        leads: vec!["somebody-else".into()],
+        ..Default::default()
+    };
+    settings.refusal_audit_interval = Duration::from_secs(2);
+    let s = serve_with(dir.path(), 1, settings).await;
+    let refuse = || {
+        let mut c = std::os::unix::net::UnixStream::connect(&s.socket).unwrap();
+        let mut reply = Vec::new();
+        c.read_to_end(&mut reply).unwrap();
+        assert!(find(&reply, b"no_role").is_some());
+    };
+    let started = Instant::now();
+    for _ in 0..10 {
+        refuse();
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "10 connections took {:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    refuse();
+    s.stop.send(true).unwrap();
+    s.task.await.unwrap().unwrap();
+    drop(s.service.into_store_within(Duration::from_secs(5)).ok());
+    let me = whoami();
+    let refused: Vec<_> = audit_entries(&dir.path().join("data"))
+        .into_iter()
+        .filter(|e| e["action"] == "refused:connect")
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused.iter().all(|e| e["user"] == me.as_str()));
+    assert_eq!(refused[0]["reason"], "no role in the config");
+    let second = refused[1]["reason"].as_str().unwrap();
+    assert!(
+        second.starts_with("no role in the config (9 more refused since the last entry"),
+        "{second}"
+    );
 }
 
 #[test]

@@ -29,7 +29,7 @@ fn site(dir: &Path, people: &[Person]) -> std::sync::Arc<Service> {
         "2026-11-23T10:00:00Z",
         t("2026-11-23T11:00:00Z"),
     );
-    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    let mut settings = Settings::from_config(&packline::config::Config::default(), "ann").unwrap();
     settings.locations =
         packline::domain::Locations::from_csv("SKU-HOSTILE,B-07,0123456789012\n").unwrap();
     settings.training = true;
@@ -351,7 +351,7 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
     );
     let dir = tempfile::tempdir().unwrap();
     let store = unlocked_store(dir.path());
-    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    let mut settings = Settings::from_config(&packline::config::Config::default(), "ann").unwrap();
     settings.roles = packline::config::RolesConfig {
         leads: vec!["ann".into()],
         ..Default::default()

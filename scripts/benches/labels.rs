@@ -78,13 +78,13 @@ fn main() {
             }
         }
     });
-    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
-    settings.shipping.slip_printer = Some(printer);
-    let service = Service::new(store, settings);
     let user = nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
         .flatten()
         .map_or("root".into(), |u| u.name);
+    let mut settings = Settings::from_config(&packline::config::Config::default(), &user).unwrap();
+    settings.shipping.slip_printer = Some(printer);
+    let service = Service::new(store, settings);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -172,7 +172,12 @@ fn main() {
         std::fs::create_dir_all(&root).unwrap();
         build(&root, orders)
     };
-    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    // The clients connect as this process's own OS user: the owner, and so the lead.
+    let owner = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map_or("root".into(), |u| u.name);
+    let mut settings = Settings::from_config(&packline::config::Config::default(), &owner).unwrap();
     settings.claim_timeout = Duration::from_secs(3600);
     let service = Service::new(store, settings);
     let rt = tokio::runtime::Builder::new_multi_thread()

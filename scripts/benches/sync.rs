@@ -75,7 +75,8 @@ async fn run(orders: usize) {
         Duration::from_secs(30),
     )
     .unwrap();
-    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    let mut settings =
+        Settings::from_config(&packline::config::Config::default(), "bench").unwrap();
     settings.sync_plan = SyncPlan {
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],
         lookback_days: 30,

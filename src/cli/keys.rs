@@ -86,7 +86,7 @@ fn daemon(ctx: &Ctx) -> Result<super::Session> {
 /// serve. The keyring file is new, so nothing can be overwritten.
 fn init(ctx: &Ctx, identity_file: Option<std::path::PathBuf>) -> Result<ExitCode> {
     // No service runs before the keys exist: the config's roles decide, as the service would.
-    match ctx.cfg.roles.role_of(&ctx.user) {
+    match ctx.cfg.role_of(&ctx.user, &ctx.user) {
         Some(packline::service::Role::Lead) => {}
         Some(role) => bail!(
             "managing keys is for a lead or above; {} is a {}",

@@ -92,7 +92,7 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
     )?;
     let mut store = Store::open(&data)?;
     store.unlock(&MasterSource::IdentityFile(key))?;
-    let mut settings = Settings::from_config(&ctx.cfg).map_err(anyhow::Error::msg)?;
+    let mut settings = Settings::from_config(&ctx.cfg, &ctx.user).map_err(anyhow::Error::msg)?;
     // Every SKU of the training catalogue gets a bin, so the pick list walks the floor in order.
     let catalogue = packline::marketplace::seed::OrderGenerator::new(seed, now).skus;
     let csv: String = (0..catalogue)
@@ -193,7 +193,7 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
 /// checkpoints the store at shutdown.
 pub fn serve(ctx: &Ctx, socket: Option<PathBuf>) -> Result<ExitCode> {
     use packline::service::daemon::{DaemonOptions, run};
-    let settings = Settings::from_config(&ctx.cfg).map_err(anyhow::Error::msg)?;
+    let settings = Settings::from_config(&ctx.cfg, &ctx.user).map_err(anyhow::Error::msg)?;
     let mut store = Store::open(&ctx.data_dir)
         .with_context(|| format!("opening the store in {}", ctx.data_dir.display()))?;
     if let Err(e) = ctx.try_unlock(&mut store, false) {

@@ -38,6 +38,12 @@ pub struct Caller {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub roles: RolesConfig,
+    /// The OS user this service runs as (the daemon's own user, or the CLI's user running it
+    /// in its process): the site's lead when `roles` names nobody, see [`RolesConfig::role_of`].
+    pub owner: String,
+    /// Refusals of one user are audited at most once in this long (a flood cannot grow the
+    /// store); the rest are counted in the next entry.
+    pub refusal_audit_interval: Duration,
     pub locations: Locations,
     pub batch_size: u32,
     pub boxes: Vec<BoxPreset>,
@@ -51,8 +57,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Reads the settings, including the locations file, naming the file and line of any error.
-    pub fn from_config(cfg: &Config) -> Result<Settings, String> {
+    /// Reads the settings for a service run by the OS user `owner`, including the locations
+    /// file, naming the file and line of any error.
+    pub fn from_config(cfg: &Config, owner: &str) -> Result<Settings, String> {
         let locations = match &cfg.floor.locations {
             Some(path) => {
                 let text = crate::files::read_regular_to_string(path)
@@ -64,6 +71,8 @@ impl Settings {
         };
         Ok(Settings {
             roles: cfg.roles.clone(),
+            owner: owner.to_owned(),
+            refusal_audit_interval: REFUSAL_AUDIT_INTERVAL,
             locations,
             batch_size: cfg.floor.batch_size(),
             boxes: cfg
@@ -85,7 +94,15 @@ impl Settings {
             },
         })
     }
+
+    /// The role of an OS user on this site: see [`RolesConfig::role_of`].
+    pub fn role_of(&self, user: &str) -> Option<Role> {
+        self.roles.role_of(user, &self.owner)
+    }
 }
+
+/// How often one user's refusals are audited at most.
+pub const REFUSAL_AUDIT_INTERVAL: Duration = Duration::from_secs(60);
 
 const FLOOR_STRIPES: usize = 64;
 
@@ -127,7 +144,20 @@ pub struct Service {
     amazon: Mutex<Option<Arc<crate::amazon::client::SpApi>>>,
     /// A bulk import happened: see [`Service::checkpoint_due`].
     bulk_written: std::sync::atomic::AtomicBool,
+    /// Per user, since when their refusals go unaudited and how many did: see
+    /// [`Service::record_refusal`].
+    refusals: Mutex<HashMap<String, RefusalWindow>>,
 }
+
+/// One user's refusals since the last one audited.
+struct RefusalWindow {
+    audited_at: Instant,
+    unaudited: u64,
+}
+
+/// The most users whose refusals are remembered; past it, those whose interval is over are
+/// forgotten.
+const MAX_REFUSAL_WINDOWS: usize = 4096;
 
 fn store_err(e: store::Error) -> ServiceError {
     match e {
@@ -195,6 +225,7 @@ impl Service {
             counting: std::sync::atomic::AtomicBool::new(false),
             amazon: Mutex::new(None),
             bulk_written: Default::default(),
+            refusals: Mutex::new(HashMap::new()),
         });
         // A purchase in flight when the last process stopped has an unknown outcome.
         match service.read().recover_purchases(Utc::now()) {
@@ -216,7 +247,7 @@ impl Service {
 
     /// The caller for an OS user, or a refusal if the config gives them no role.
     pub fn caller(&self, user: &str) -> Result<Caller, ServiceError> {
-        match self.settings.roles.role_of(user) {
+        match self.settings.role_of(user) {
             Some(role) => Ok(Caller {
                 user: user.to_owned(),
                 role,
@@ -224,6 +255,61 @@ impl Service {
             None => Err(ServiceError::NoRole {
                 user: user.to_owned(),
             }),
+        }
+    }
+
+    /// Audits a refused attempt by `user` (blocking: it writes to the store). The first refusal
+    /// of a user in each [`Settings::refusal_audit_interval`] is written, saying how many were
+    /// refused unaudited since the one before; the rest are only counted, so a flood of
+    /// refused connections writes one entry per user per interval. True when it was written.
+    pub fn record_refusal(&self, user: &str, action: &str, reason: &str) -> bool {
+        let now = Instant::now();
+        let interval = self.settings.refusal_audit_interval;
+        let unaudited = {
+            let mut windows = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+            match windows.get_mut(user) {
+                Some(w) if now.duration_since(w.audited_at) < interval => {
+                    w.unaudited += 1;
+                    tracing::debug!(%user, action, "refused (not audited: audited within the interval)");
+                    return false;
+                }
+                Some(w) => {
+                    let n = w.unaudited;
+                    *w = RefusalWindow {
+                        audited_at: now,
+                        unaudited: 0,
+                    };
+                    n
+                }
+                None => {
+                    if windows.len() >= MAX_REFUSAL_WINDOWS {
+                        windows.retain(|_, w| now.duration_since(w.audited_at) < interval);
+                    }
+                    windows.insert(
+                        user.to_owned(),
+                        RefusalWindow {
+                            audited_at: now,
+                            unaudited: 0,
+                        },
+                    );
+                    0
+                }
+            }
+        };
+        tracing::warn!(%user, action, unaudited, "refused: {reason}");
+        let reason = match unaudited {
+            0 => reason.to_owned(),
+            n => format!(
+                "{reason} ({n} more refused since the last entry, not audited: at most one entry per {} s)",
+                interval.as_secs()
+            ),
+        };
+        match self.read().record_refusal(user, action, &reason) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(%user, "auditing a refusal: {e}");
+                false
+            }
         }
     }
 

@@ -200,11 +200,11 @@ async fn connection(
     let caller = match service.caller(&user) {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!(%user, "refused a connection: no role");
+            // Audited once per user per interval: a flood of connections cannot grow the store.
             let svc = service.clone();
             let who = user.clone();
             let _ = tokio::task::spawn_blocking(move || {
-                svc.with_store(|s| s.record_refusal(&who, "connect", "no role in the config"))
+                svc.record_refusal(&who, "connect", "no role in the config")
             })
             .await;
             let _ = send(

@@ -251,7 +251,7 @@ impl Operation for ReassignBatch {
         now: DateTime<Utc>,
     ) -> Result<PickBatch, ServiceError> {
         let to = non_empty(&self.to, "the user to reassign to")?;
-        if svc.settings.roles.role_of(to).is_none() {
+        if svc.settings.role_of(to).is_none() {
             return Err(ServiceError::NoRole {
                 user: to.to_owned(),
             });
