@@ -735,7 +735,8 @@ async fn a_restart_and_a_sync_keep_purchases_of_unknown_outcome_for_a_lead() {
 
     // The restart: a new service on the same store, and its first sync.
     let (dir, market) = stop(f);
-    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    let mut settings =
+        Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
     settings.shipping = example_shipping(None);
     settings.sync_plan = SyncPlan {
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],

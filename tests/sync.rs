@@ -250,7 +250,7 @@ async fn a_look_back_beyond_the_calendar_fails_the_sync_and_the_next_round_runs(
     let m = marketplace(5, "100");
     let dir = tempfile::tempdir().unwrap();
     let store = unlocked_store(dir.path());
-    let mut settings = Settings::from_config(&packline::config::Config::default()).unwrap();
+    let mut settings = Settings::from_config(&packline::config::Config::default(), "lead").unwrap();
     settings.sync_plan.marketplace_ids = vec!["ATVPDKIKX0DER".into()];
     settings.sync_plan.lookback_days = u32::MAX;
     let service = Service::new(store, settings);
