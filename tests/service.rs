@@ -826,3 +826,66 @@ async fn a_huge_field_is_cut_at_import_and_the_queue_still_pages() {
         "{msg}"
     );
 }
+
+/// Clients that hold the daemon without finishing: a frame left half-sent is cut off after the
+/// frame timeout (its buffer freed), connections past the cap are refused at once, and a
+/// well-behaved client is served throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_frames_time_out_and_connections_are_capped() {
+    use packline::service::server::MAX_CONNECTIONS;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(Duration::from_secs(300));
+    settings.frame_timeout = Duration::from_millis(300);
+    let s = serve_with(dir.path(), 3, settings).await;
+    let socket = s.socket.clone();
+    let (cut, took) = tokio::task::spawn_blocking(move || {
+        let mut a = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        a.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // A frame of 4 MiB announced (the reader sets room aside for it), then nothing.
+        a.write_all(&(4u32 << 20).to_be_bytes()).unwrap();
+        let started = std::time::Instant::now();
+        let cut = (read_frame(&mut a), closed(&mut a));
+        (cut, started.elapsed())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        cut.0["reply"]["result"]["Err"]["error"], "protocol",
+        "{}",
+        cut.0
+    );
+    assert!(cut.1, "the half-sent connection is closed");
+    assert!(
+        took < Duration::from_secs(4),
+        "cut after the timeout, not the read's: {took:?}"
+    );
+
+    // The cap: every slot taken by idle connections (each says hello, so it is being served).
+    let mut held = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        let c = Client::connect(&s.socket).await.unwrap();
+        c.call(ops::Hello {}).await.unwrap();
+        held.push(c);
+    }
+    let over = Client::connect(&s.socket).await.unwrap();
+    let refused = over.call(ops::Hello {}).await;
+    assert!(
+        matches!(&refused, Err(ServiceError::Protocol(m)) if m.contains("connections at most")),
+        "{refused:?}"
+    );
+    // The connected are served; once one leaves, a newcomer is too.
+    assert_eq!(queue_count(&mut held[0], OrderState::New).await, 3);
+    drop(held.pop());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let c = Client::connect(&s.socket).await.unwrap();
+        if c.call(ops::Hello {}).await.is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a freed slot is never reused"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

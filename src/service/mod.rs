@@ -49,6 +49,8 @@ pub struct Settings {
     pub boxes: Vec<BoxPreset>,
     pub retention: RetentionPolicy,
     pub claim_timeout: Duration,
+    /// How long a socket client may take to finish a frame it began, or to take one sent to it.
+    pub frame_timeout: Duration,
     /// The training floor (`packline demo`): shown in every client's banner.
     pub training: bool,
     pub shipping: crate::config::ShippingConfig,
@@ -86,6 +88,7 @@ impl Settings {
                 .collect(),
             retention: cfg.retention(),
             claim_timeout: cfg.service.claim_timeout(),
+            frame_timeout: Duration::from_secs(10),
             training: false,
             shipping: cfg.shipping.clone(),
             sync_plan: sync::SyncPlan {

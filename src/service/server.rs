@@ -20,6 +20,8 @@ use super::{Caller, Notice, Request, Service, ServiceError};
 
 /// The largest frame either side accepts.
 pub const MAX_FRAME: usize = 4 << 20;
+/// The most connections served at once (a floor has a few dozen); more are refused.
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// A client's message: a request and the id its reply will carry.
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,6 +40,53 @@ pub enum ServerFrame {
         result: Result<Answer, ServiceError>,
     },
     Notice(Notice),
+}
+
+/// The daemon's side of the frames: the same codec, and when the frame being read began (a
+/// length prefix or any of the body has arrived), so a frame left half-sent can be cut off even
+/// when only its length came: the codec has already set aside room for the whole of it.
+pub struct ServerCodec {
+    inner: LengthDelimitedCodec,
+    started: Option<std::time::Instant>,
+}
+
+impl ServerCodec {
+    fn new() -> ServerCodec {
+        ServerCodec {
+            inner: codec(),
+            started: None,
+        }
+    }
+
+    /// How long the frame in progress has been arriving, if one is.
+    fn in_progress(&self) -> Option<std::time::Duration> {
+        self.started.map(|t| t.elapsed())
+    }
+}
+
+impl tokio_util::codec::Decoder for ServerCodec {
+    type Item = bytes::BytesMut;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut bytes::BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        if !src.is_empty() && self.started.is_none() {
+            self.started = Some(std::time::Instant::now());
+        }
+        let frame = self.inner.decode(src)?;
+        if frame.is_some() {
+            // The next frame starts with whatever is left.
+            self.started = (!src.is_empty()).then(std::time::Instant::now);
+        }
+        Ok(frame)
+    }
+}
+
+impl tokio_util::codec::Encoder<bytes::Bytes> for ServerCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, item: bytes::Bytes, dst: &mut bytes::BytesMut) -> Result<(), Self::Error> {
+        self.inner.encode(item, dst)
+    }
 }
 
 pub fn codec() -> LengthDelimitedCodec {
@@ -114,6 +163,18 @@ pub async fn serve(
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
+                Ok((stream, _)) if conns.len() >= MAX_CONNECTIONS => {
+                    // Full: this one is told so and closed; everyone connected carries on.
+                    tracing::warn!(connections = conns.len(), "refused a connection: too many");
+                    let timeout = service.settings().frame_timeout;
+                    tokio::spawn(async move {
+                        let mut framed = Framed::new(stream, ServerCodec::new());
+                        let err = ServiceError::Protocol(format!(
+                            "the packline daemon serves {MAX_CONNECTIONS} connections at most: try again shortly"
+                        ));
+                        let _ = send_within(timeout, &mut framed, &ServerFrame::Reply { id: 0, result: Err(err) }).await;
+                    });
+                }
                 Ok((stream, _)) => {
                     conns.spawn(connection(service.clone(), stream, shutdown.clone(), quick.clone()));
                 }
@@ -143,7 +204,7 @@ pub async fn serve(
 }
 
 async fn send(
-    framed: &mut Framed<UnixStream, LengthDelimitedCodec>,
+    framed: &mut Framed<UnixStream, ServerCodec>,
     frame: &ServerFrame,
 ) -> std::io::Result<()> {
     let mut bytes = serde_json::to_vec(frame).map_err(std::io::Error::other)?;
@@ -160,6 +221,18 @@ async fn send(
         .map_err(std::io::Error::other)?;
     }
     framed.send(bytes::Bytes::from(bytes)).await
+}
+
+/// [`send`], given up after `timeout` (a client that never reads cannot hold its connection's
+/// task, and what it has not read, for ever).
+async fn send_within(
+    timeout: std::time::Duration,
+    framed: &mut Framed<UnixStream, ServerCodec>,
+    frame: &ServerFrame,
+) -> std::io::Result<()> {
+    tokio::time::timeout(timeout, send(framed, frame))
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
 
 /// The worker for quick requests: one thread, requests in arrival order.
@@ -196,7 +269,7 @@ async fn connection(
         }
     };
     let user = user_name(uid);
-    let mut framed = Framed::new(stream, codec());
+    let mut framed = Framed::new(stream, ServerCodec::new());
     let caller = match service.caller(&user) {
         Ok(c) => c,
         Err(e) => {
@@ -221,9 +294,26 @@ async fn connection(
     service.connected(&caller.user);
     let mut notices = service.subscribe();
     tracing::info!(user = %caller.user, role = caller.role.name(), "client connected");
+    // A frame begun must be finished within the timeout, and every frame sent must be taken:
+    // a client that stalls half-way through a frame (its buffer held) or never reads is let go.
+    let timeout = service.settings().frame_timeout;
+    // The reader waits inside `next()` while a frame is incomplete: a tick looks at the codec.
+    let mut check = tokio::time::interval(timeout / 2);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let stalled = framed.codec().in_progress().is_some_and(|d| d >= timeout);
         tokio::select! {
             _ = shutdown.changed() => break,
+            _ = check.tick(), if !stalled => continue,
+            _ = std::future::ready(()), if stalled => {
+                tracing::warn!(user = %caller.user, "a frame left half-sent: connection closed");
+                let err = ServiceError::Protocol(format!(
+                    "a frame was left unfinished for {} s: connection closed",
+                    timeout.as_secs()
+                ));
+                let _ = send_within(timeout, &mut framed, &ServerFrame::Reply { id: 0, result: Err(err) }).await;
+                break;
+            }
             frame = framed.next() => {
                 let Some(frame) = frame else { break };
                 match frame {
@@ -244,7 +334,8 @@ async fn connection(
             }
             n = notices.recv() => match n {
                 Ok(n) => {
-                    if send(&mut framed, &ServerFrame::Notice(n)).await.is_err() {
+                    if send_within(timeout, &mut framed, &ServerFrame::Notice(n)).await.is_err() {
+                        tracing::warn!(user = %caller.user, "a client that does not read: connection closed");
                         break;
                     }
                 }
@@ -270,7 +361,7 @@ async fn connection(
 async fn answer(
     service: &Arc<Service>,
     caller: &Caller,
-    framed: &mut Framed<UnixStream, LengthDelimitedCodec>,
+    framed: &mut Framed<UnixStream, ServerCodec>,
     bytes: &[u8],
     quick: &std::sync::mpsc::Sender<QuickJob>,
 ) -> bool {
@@ -312,7 +403,8 @@ async fn answer(
             .await
             .unwrap_or_else(|e| failed(e.to_string()))
     };
-    send(
+    send_within(
+        service.settings().frame_timeout,
         framed,
         &ServerFrame::Reply {
             id: frame.id,
