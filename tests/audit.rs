@@ -7,8 +7,11 @@ use std::path::Path;
 
 use common::*;
 
+/// A copy as `cp -a` makes it: a data directory keeps its mode (packline refuses one open to
+/// others).
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let target = to.join(e.file_name());

@@ -372,7 +372,10 @@ fn reimport_after_a_crash_replaces_the_leftover_slot() {
 fn an_interrupted_keys_init_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir_all(data.join("db")).unwrap();
+    // As `keys init` makes it: the data directory is packline's own (0700).
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(&data)
+        .unwrap();
     drop(packline::store::raw_db(&data).unwrap());
     let key = dir.path().join("master.key");
     packline::store::Keyring::init(

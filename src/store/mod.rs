@@ -237,6 +237,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<String, Error> {
         create_data_dir(data_dir)?;
+        private_dir(data_dir)?;
         let db = open_db(data_dir)?;
         let meta = db.open_tree("meta")?;
         if let Some(existing) = meta.get(META_MASTER)? {
@@ -282,18 +283,7 @@ impl Store {
                 path: Keyring::path_in(data_dir),
             });
         }
-        // Sealed or not, the store is the floor's records: only packline's own user reads it.
-        if let Ok(meta) = std::fs::metadata(data_dir) {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(Error::Usage(format!(
-                    "the data directory {} has mode {mode:o}: it must not be open to group or others. Run: chmod 700 {}",
-                    data_dir.display(),
-                    data_dir.display()
-                )));
-            }
-        }
+        private_dir(data_dir)?;
         let db = open_db(data_dir)?;
         let keyring = Keyring::load(data_dir)?;
         let t = Trees::open(&db)?;
@@ -1185,6 +1175,22 @@ fn decode_record(bytes: &[u8]) -> Result<OrderRecord, Error> {
         ))),
         None => Err(Error::CorruptOrder("empty record".into())),
     }
+}
+
+/// Sealed or not, the store holds the floor's records: only packline's own user may open its
+/// directory (one made by hand with a looser mode is refused, with the chmod to run).
+fn private_dir(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::Usage(format!(
+            "the data directory {} has mode {mode:o}: it must not be open to group or others. Run: chmod 700 {}",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 fn create_data_dir(dir: &Path) -> Result<(), Error> {
