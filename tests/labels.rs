@@ -632,10 +632,9 @@ fn actions_for(dir: &Path, order: &OrderId) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sync_after_a_purchase_keeps_the_order_until_it_leaves_on_a_manifest() {
-    let mut f = floor(None).await;
-    // A purchase whose answer was lost: Amazon bought the label and marks the order SHIPPED.
+/// Packs an order and buys its label while the answer is lost (Amazon bought it): the order is
+/// an exception whose purchase has an unknown outcome.
+async fn lose_a_purchase(f: &mut Floor) -> OrderId {
     let lost = pack_one(&mut f.client).await;
     http(
         &f.market,
@@ -644,7 +643,15 @@ async fn a_sync_after_a_purchase_keeps_the_order_until_it_leaves_on_a_manifest()
     );
     let r = buy_label(&mut f.client, &lost).await;
     assert!(matches!(r, Err(ServiceError::Conflict(_))), "{r:?}");
-    assert_eq!(state(&f, &lost), OrderState::Exception);
+    assert_eq!(state(f, &lost), OrderState::Exception);
+    lost
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_after_a_purchase_keeps_the_order_until_it_leaves_on_a_manifest() {
+    let mut f = floor(None).await;
+    // A purchase whose answer was lost: Amazon bought the label and marks the order SHIPPED.
+    let lost = lose_a_purchase(&mut f).await;
     // A purchase that went through: Amazon marks that order SHIPPED too.
     let bought = pack_one(&mut f.client).await;
     buy_label(&mut f.client, &bought).await.unwrap();
@@ -692,14 +699,7 @@ async fn a_sync_after_a_purchase_keeps_the_order_until_it_leaves_on_a_manifest()
 async fn a_restart_and_a_sync_keep_purchases_of_unknown_outcome_for_a_lead() {
     let mut f = floor(None).await;
     // An answer lost before the restart.
-    let lost = pack_one(&mut f.client).await;
-    http(
-        &f.market,
-        "POST",
-        "/_training/faults/createShipment/timeout",
-    );
-    let r = buy_label(&mut f.client, &lost).await;
-    assert!(matches!(r, Err(ServiceError::Conflict(_))), "{r:?}");
+    let lost = lose_a_purchase(&mut f).await;
     // A purchase cut short by the stop: its intent is written and Amazon has shipped the order
     // (here confirmed directly, as the purchase would have).
     let cut = pack_one(&mut f.client).await;

@@ -335,6 +335,21 @@ async fn a_cancellation_pulls_the_order_from_its_batch_with_a_notice() {
 
 // --- the real daemon, with other OS users ---------------------------------------------------
 
+/// The site's daemon, with the site's folder, config and socket folder open to other OS users
+/// (the data directory stays the daemon's own).
+fn start_daemon_for_others(site: &Site) -> Daemon {
+    for p in [site.dir.path(), site.config.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let daemon = start_daemon(site);
+    std::fs::set_permissions(
+        daemon.socket.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    daemon
+}
+
 /// Runs the packline binary as another OS user (needs root and setpriv).
 fn as_user(site: &Site, uid: u32, gid: u32, args: &[&str]) -> std::process::Output {
     let mut c = Command::new("setpriv");
@@ -391,15 +406,7 @@ fn the_daemon_enforces_roles_for_each_os_user() {
     site.init_identity_keys();
     let ps = people(2);
     site.import("p.json", &page(&ps, "UNSHIPPED", "2026-11-23T10:00:00Z"));
-    for p in [site.dir.path(), site.config.as_path()] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let daemon = start_daemon(&site);
-    std::fs::set_permissions(
-        daemon.socket.parent().unwrap(),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    let daemon = start_daemon_for_others(&site);
     let sock_cfg = format!(
         "[roles]\nleads = [{me:?}]\npackers = [\"nobody\"]\n[service]\nsocket = {:?}\nsocket_group = \"nogroup\"\n[log]\nfile = \"/tmp/packline-test-nobody.log\"\n",
         daemon.socket.display().to_string()
@@ -474,15 +481,7 @@ fn only_the_daemons_user_leads(roles: &str) {
     site.init_identity_keys();
     let ps = people(1);
     site.import("p.json", &page(&ps, "UNSHIPPED", "2026-11-23T10:00:00Z"));
-    for p in [site.dir.path(), site.config.as_path()] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let daemon = start_daemon(&site);
-    std::fs::set_permissions(
-        daemon.socket.parent().unwrap(),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    let daemon = start_daemon_for_others(&site);
     std::fs::write(
         &site.config,
         format!(
