@@ -21,6 +21,22 @@ impl Drop for Session {
 }
 
 impl Session {
+    /// A new detached session of 80×24 running `cmd`.
+    fn start(name: String, cmd: &str) -> Session {
+        tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            cmd,
+        ]);
+        Session(name)
+    }
+
     fn screen(&self) -> String {
         tmux(&["capture-pane", "-p", "-t", &self.0])
     }
@@ -83,18 +99,7 @@ fn demo_pick_and_pack_one_order_by_scans_then_quit() {
         home = home.path().display(),
         bin = env!("CARGO_BIN_EXE_packline"),
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &cmd,
-    ]);
-    let s = Session(name);
+    let s = Session::start(name, &cmd);
     s.wait_for("TRAINING FLOOR");
     s.wait_for("new 2");
 
@@ -182,18 +187,7 @@ fn a_hung_up_demo_removes_its_directory() {
         tmp = tmp.path().display(),
         bin = env!("CARGO_BIN_EXE_packline"),
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &cmd,
-    ]);
-    let s = Session(name);
+    let s = Session::start(name, &cmd);
     s.wait_for("TRAINING FLOOR");
     let demo_dirs = || {
         std::fs::read_dir(tmp.path())
