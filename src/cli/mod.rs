@@ -144,7 +144,7 @@ impl Ctx {
     }
 
     /// The service in this process.
-    pub fn local_service(&self, key: Key) -> Result<Arc<Service>> {
+    fn local_service(&self, key: Key) -> Result<Arc<Service>> {
         let settings = Settings::from_config(&self.cfg, &self.user).map_err(anyhow::Error::msg)?;
         let mut store = Store::open(&self.data_dir)
             .with_context(|| format!("opening the store in {}", self.data_dir.display()))?;

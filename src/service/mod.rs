@@ -508,7 +508,7 @@ impl Service {
         if c.role >= needed {
             return Ok(());
         }
-        tracing::warn!(user = %c.user, action, "refused: role");
+        // Logged once, with the request's name, where the refusal leaves the service (`run`).
         Err(ServiceError::Forbidden {
             action: action.to_owned(),
             needed,
@@ -649,7 +649,7 @@ impl Service {
             tracing::error!("sync: {e}");
         } else {
             tracing::info!(?counts, "sync");
-            self.checkpoint_after_bulk(&counts);
+            self.note_bulk_import(&counts);
         }
         self.set_sync_state(|s| {
             s.running = false;
@@ -670,7 +670,7 @@ impl Service {
     /// Notes a bulk import: the process that owns the store should checkpoint it before it
     /// closes (sled replays at its next open every log entry written since its last one), as
     /// `packline serve` does at shutdown and the CLI does after such a command.
-    fn checkpoint_after_bulk(&self, c: &ImportCounts) {
+    fn note_bulk_import(&self, c: &ImportCounts) {
         const BULK: u64 = 10_000;
         if c.new + c.updated + c.cancelled >= BULK {
             self.bulk_written

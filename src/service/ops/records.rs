@@ -129,7 +129,7 @@ impl Operation for Import {
         let counts = svc
             .with_store_mut(|s| s.import(parsed.orders, &c.user, now))
             .map_err(store_err)?;
-        svc.checkpoint_after_bulk(&counts);
+        svc.note_bulk_import(&counts);
         Ok(counts)
     }
 }
