@@ -211,7 +211,9 @@ async fn buy_once_print_byte_identical_and_close_the_day() {
         "the label carries its tracking id"
     );
 
-    let ops::ManifestDay { shipments, shipped } = f
+    let ops::ManifestDay {
+        shipments, shipped, ..
+    } = f
         .client
         .call(ops::Manifest {
             date: None,

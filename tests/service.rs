@@ -749,7 +749,7 @@ async fn every_order_of_a_large_store_lists_over_the_socket() {
             .unwrap();
         pages += 1;
         for r in page.rows {
-            assert!(seen.insert(r.order.id), "an order listed twice");
+            assert!(seen.insert(r.order.id.clone()), "an order listed twice");
         }
         match page.next {
             Some(n) => after = Some(n),

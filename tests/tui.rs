@@ -224,6 +224,90 @@ async fn a_cancellation_mid_pick_pulls_the_order_with_an_alert() {
     assert_ne!(batch.orders[0].as_str(), gone.order_id);
 }
 
+/// A lead holds an order mid-pick: its picker is alerted with the units to put aside, the order
+/// leaves the batch (which finishes without it), the queue shows it held, and it never reaches
+/// the pack bench until released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_mid_pick_alerts_and_the_batch_finishes_without_it() {
+    use packline::service::ops;
+    let dir = tempfile::tempdir().unwrap();
+    let people = orders();
+    let service = site(dir.path(), &people[..2]);
+    let mut app = app(service.clone()).await;
+    act(&mut app, Action::Claim).await;
+    let batch = app.pick.batch.clone().unwrap();
+    assert_eq!(batch.orders.len(), 2);
+    let needed: u32 = batch.lines.iter().map(|l| l.needed).sum();
+    // All but one unit picked: the held order's share is on the cart already.
+    for _ in 0..needed - 1 {
+        act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    }
+    let held = batch.orders[0].clone();
+    let lead = Client::local(service.clone(), "ann").unwrap();
+    let answer = lead
+        .call(ops::HoldOrder {
+            order: held.to_string(),
+            reason: "customer called: wrong size".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer.order, held);
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while app
+            .alert
+            .as_ref()
+            .is_none_or(|a| !a.text.contains("ON HOLD"))
+        {
+            let n = app.client.notice().await.unwrap();
+            app.notice(n);
+        }
+        app.settle().await;
+    })
+    .await
+    .unwrap();
+    let alert = app.alert.clone().unwrap();
+    assert!(alert.error && app.bell);
+    let share = needed / 2;
+    assert_eq!(
+        alert.text,
+        format!(
+            "ORDER {held} ON HOLD: put {} x SKU-HOSTILE on the exceptions shelf (customer called: wrong size)",
+            needed - 1 - share
+        )
+    );
+    snapshot("pick_held", &app);
+    let left = app.pick.batch.clone().unwrap();
+    assert_eq!(left.orders, vec![batch.orders[1].clone()]);
+    assert!(left.is_complete(), "the rest of the batch is on the cart");
+    act(&mut app, Action::FinishPick).await;
+    assert!(app.pick.batch.is_none(), "{:?}", app.alert);
+
+    // The held order is back in New, marked on the queue, and is not claimed again.
+    service.refresh_counts();
+    service.wait_for_counts();
+    act(&mut app, Action::Queue).await;
+    let row = app.queue.rows.iter().find(|r| r.order.id == held).unwrap();
+    assert_eq!(row.state, OrderState::New);
+    assert_eq!(
+        row.hold.as_ref().unwrap().reason,
+        "customer called: wrong size"
+    );
+    snapshot("queue_held", &app);
+    act(&mut app, Action::Claim).await;
+    assert!(app.pick.batch.is_none(), "a held order is never claimed");
+    let rec = service.with_store(|s| s.get(&held).unwrap().unwrap());
+    assert_eq!(rec.state, OrderState::New);
+
+    // Released, it is claimed like any other.
+    lead.call(ops::ReleaseHold {
+        order: held.to_string(),
+    })
+    .await
+    .unwrap();
+    act(&mut app, Action::Claim).await;
+    assert_eq!(app.pick.batch.as_ref().unwrap().orders, vec![held]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_data_and_small_terminals_render_safely() {
     let dir = tempfile::tempdir().unwrap();

@@ -178,6 +178,7 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
     }
     let mut lines = Vec::with_capacity(o.order_items.len());
     let mut gift_messages = Vec::new();
+    let mut buyer_cancel_requested = false;
     for (j, item) in o.order_items.into_iter().enumerate() {
         let item_at = |field: &str| format!("orders[{i}].orderItems[{j}].{field}");
         if item.order_item_id.is_empty() {
@@ -212,6 +213,12 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
                 "holds a control character; a SKU must be printable".into(),
             ));
         }
+        // Only who asked is read: the buyer's reason is their own words, and not needed.
+        buyer_cancel_requested |= item
+            .cancellation
+            .and_then(|c| c.cancellation_request)
+            .and_then(|r| r.requester)
+            .is_some_and(|r| r == "BUYER");
         let fulfilled = item.fulfillment.unwrap_or_default();
         if let Some(msg) = fulfilled
             .packing
@@ -286,6 +293,7 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
         },
         status,
         fulfilled_by_merchant: fulfillment.fulfilled_by.as_deref() != Some("AMAZON"),
+        buyer_cancel_requested,
         recipient,
     })
 }
@@ -380,6 +388,19 @@ struct RawItem {
     quantity_ordered: u32,
     product: RawProduct,
     fulfillment: Option<RawItemFulfillment>,
+    cancellation: Option<RawCancellation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCancellation {
+    cancellation_request: Option<RawCancellationRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCancellationRequest {
+    requester: Option<String>,
 }
 
 #[derive(Deserialize)]

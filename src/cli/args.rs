@@ -242,6 +242,29 @@ pub enum OrdersCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Stop an order where it is on the floor: it is not claimed, packed, labelled, printed for
+    /// or confirmed until released (leads; audited).
+    Hold {
+        #[arg(value_name = "ORDER")]
+        order: String,
+        /// Why, in a line: every refusal the hold causes repeats it.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// End an order's hold: it goes on from where it stopped (leads; audited).
+    Release {
+        #[arg(value_name = "ORDER")]
+        order: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// The orders on hold, with why, by whom and since when (leads).
+    Holds {
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 #[derive(Args)]

@@ -8,13 +8,69 @@ use anyhow::{Context, Result};
 use packline::domain::text::escape_hazards;
 use packline::domain::{OrderId, OrderRecord, OrderState};
 use packline::service::MAX_PAGE;
-use packline::service::ops::{ListOrders, LookupName, Order, Reveal};
+use packline::service::OrderRow;
+use packline::service::ops::{
+    HoldOrder, Holds, ListOrders, LookupName, Order, ReleaseHold, Reveal,
+};
 
 use super::args::{LookupArgs, OrdersCommand};
 use super::{Ctx, Key, emit};
 
 pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
-    let OrdersCommand::List { state, out } = command;
+    match command {
+        OrdersCommand::List { state, out } => list(ctx, state, out),
+        OrdersCommand::Hold { order, reason, out } => {
+            let s = ctx.session(Key::No)?;
+            let held = s.call(HoldOrder { order, reason })?;
+            s.finish()?;
+            emit(out, &held, |w, h| {
+                writeln!(
+                    w,
+                    "order {} is on hold: {}",
+                    h.order,
+                    escape_hazards(&h.hold.reason)
+                )
+            })
+        }
+        OrdersCommand::Release { order, out } => {
+            let s = ctx.session(Key::No)?;
+            let held = s.call(ReleaseHold { order })?;
+            s.finish()?;
+            emit(out, &held, |w, h| {
+                writeln!(
+                    w,
+                    "order {} is released (it was on hold: {})",
+                    h.order,
+                    escape_hazards(&h.hold.reason)
+                )
+            })
+        }
+        OrdersCommand::Holds { out } => {
+            let s = ctx.session(Key::No)?;
+            let holds = s.call(Holds {})?;
+            s.finish()?;
+            emit(out, &holds, |w, holds| {
+                if holds.is_empty() {
+                    return writeln!(w, "no order is on hold");
+                }
+                writeln!(w, "{:<22} {:<17} {:<12} REASON", "ORDER", "SINCE", "BY")?;
+                for h in holds {
+                    writeln!(
+                        w,
+                        "{:<22} {:<17} {:<12} {}",
+                        h.order,
+                        h.hold.since.format("%Y-%m-%d %H:%M"),
+                        escape_hazards(&h.hold.by),
+                        escape_hazards(&h.hold.reason)
+                    )?;
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
+fn list(ctx: &Ctx, state: Option<String>, out: super::args::Output) -> Result<ExitCode> {
     let state = state
         .as_deref()
         .map(|s| {
@@ -37,7 +93,7 @@ pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
     } else {
         writeln!(
             stdout,
-            "{:<22} {:<10} {:<17} {:>5}  {:<10} RECIPIENT",
+            "{:<22} {:<14} {:<17} {:>5}  {:<10} RECIPIENT",
             "ORDER", "STATE", "SHIP BY", "UNITS", "SERVICE"
         )?;
     }
@@ -54,9 +110,9 @@ pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
             } else {
                 writeln!(
                     stdout,
-                    "{:<22} {:<10} {:<17} {:>5}  {:<10} {}",
+                    "{:<22} {:<14} {:<17} {:>5}  {:<10} {}",
                     r.order.id,
-                    r.state,
+                    state_cell(r),
                     r.order.ship_by_key().format("%Y-%m-%d %H:%M"),
                     r.order.units(),
                     service_name(r),
@@ -78,6 +134,14 @@ pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The state, marked when the order is held.
+fn state_cell(r: &OrderRow) -> String {
+    match r.hold {
+        Some(_) => format!("HELD/{}", r.state),
+        None => r.state.to_string(),
+    }
+}
+
 fn service_name(r: &OrderRecord) -> String {
     let s = serde_json::to_value(r.order.service_level)
         .ok()
@@ -87,10 +151,11 @@ fn service_name(r: &OrderRecord) -> String {
 }
 
 /// An order as JSON for scripts: no personal data, the recipient masked.
-fn order_json(r: &OrderRecord) -> serde_json::Value {
+fn order_json(r: &OrderRow) -> serde_json::Value {
     serde_json::json!({
         "orderId": r.order.id,
         "state": r.state,
+        "hold": r.hold,
         "stateSince": r.state_since,
         "shipBy": r.order.ship_by,
         "deliverBy": r.order.deliver_by,
@@ -143,6 +208,15 @@ pub fn lookup(ctx: &Ctx, args: LookupArgs) -> Result<ExitCode> {
     emit(out, &r, |w, r| {
         writeln!(w, "order: {}", r.order.id)?;
         writeln!(w, "state: {} since {}", r.state, r.state_since.to_rfc3339())?;
+        if let Some(h) = &r.hold {
+            writeln!(
+                w,
+                "ON HOLD since {} by {}: {}",
+                h.since.to_rfc3339(),
+                escape_hazards(&h.by),
+                escape_hazards(&h.reason)
+            )?;
+        }
         writeln!(w, "ship by: {}", r.order.ship_by_key().to_rfc3339())?;
         writeln!(w, "service: {}", service_name(r))?;
         writeln!(

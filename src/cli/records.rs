@@ -29,12 +29,7 @@ pub fn import(ctx: &Ctx, files: &[PathBuf], out: Output) -> Result<ExitCode> {
     let s = ctx.session(Key::Import("importing"))?;
     let mut total = ImportCounts::default();
     for (file, page) in pages {
-        let c = s.call(Import { file, page })?;
-        total.new += c.new;
-        total.updated += c.updated;
-        total.cancelled += c.cancelled;
-        total.unchanged += c.unchanged;
-        total.skipped += c.skipped;
+        total += s.call(Import { file, page })?;
     }
     s.finish()?;
     tracing::info!(?total, files = files.len(), "import");
@@ -42,6 +37,9 @@ pub fn import(ctx: &Ctx, files: &[PathBuf], out: Output) -> Result<ExitCode> {
         writeln!(w, "imported {} new, {} updated", c.new, c.updated)?;
         if c.cancelled > 0 {
             writeln!(w, "{} cancelled at Amazon", c.cancelled)?;
+        }
+        if c.held > 0 {
+            writeln!(w, "{} held: the buyer asked to cancel", c.held)?;
         }
         if c.skipped > 0 {
             writeln!(

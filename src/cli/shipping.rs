@@ -208,6 +208,9 @@ pub fn manifest(
     }
     if close {
         eprintln!("{} order(s) shipped", day.shipped);
+        for id in &day.held {
+            eprintln!("order {id} stays behind: it is on hold (see `packline orders holds`)");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -19,6 +19,9 @@ pub struct ImportedOrder {
     pub order: Order,
     pub status: FulfillmentStatus,
     pub fulfilled_by_merchant: bool,
+    /// The buyer asked Amazon to cancel an item (`cancellation.cancellationRequest.requester`
+    /// is `BUYER`): the order is held wherever it is on the floor until a lead decides.
+    pub buyer_cancel_requested: bool,
     pub recipient: Option<Recipient>,
 }
 
@@ -28,6 +31,7 @@ impl fmt::Debug for ImportedOrder {
             .field("order", &self.order)
             .field("status", &self.status)
             .field("fulfilled_by_merchant", &self.fulfilled_by_merchant)
+            .field("buyer_cancel_requested", &self.buyer_cancel_requested)
             .field("recipient", &self.recipient)
             .finish()
     }
@@ -204,6 +208,20 @@ pub struct ImportCounts {
     /// Orders not for this warehouse: fulfilled by Amazon, pending at Amazon, or closed before
     /// packline first saw them.
     pub skipped: u64,
+    /// Orders held because the buyer asked Amazon to cancel them.
+    #[serde(default)]
+    pub held: u64,
+}
+
+impl std::ops::AddAssign for ImportCounts {
+    fn add_assign(&mut self, c: ImportCounts) {
+        self.new += c.new;
+        self.updated += c.updated;
+        self.cancelled += c.cancelled;
+        self.unchanged += c.unchanged;
+        self.skipped += c.skipped;
+        self.held += c.held;
+    }
 }
 
 impl ImportCounts {
@@ -241,6 +259,7 @@ mod tests {
             order,
             status,
             fulfilled_by_merchant: true,
+            buyer_cancel_requested: false,
             recipient: Some(Recipient::named(name)),
         }
     }
@@ -537,6 +556,7 @@ mod tests {
                 cancelled: 1,
                 unchanged: 1,
                 skipped: 2,
+                held: 0,
             }
         );
     }

@@ -4,6 +4,7 @@
 //! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format; it depends
 //! on no other packline module.
 
+pub mod hold;
 pub mod import;
 pub mod order;
 pub mod pack;
@@ -14,6 +15,7 @@ pub mod role;
 pub mod shipment;
 pub mod text;
 
+pub use hold::{BUYER_ASKED_TO_CANCEL, Held, Hold};
 pub use import::{
     FulfillmentStatus, Import, ImportCounts, ImportOutcome, ImportedOrder, SkipReason,
 };

@@ -6,7 +6,7 @@
 //! `confirmShipment`, the Tokens API, Merchant Fulfillment v0 (see `mfn`), injected faults, and
 //! training controls: a request log at `/_training/requests` (operation, parameters, status;
 //! never personal data), the order book at `/_training/orders` (ids, statuses, times),
-//! `POST /_training/orders/{id}/cancel` or `/readdress`, which change an order the way a buyer or
+//! `POST /_training/orders/{id}/cancel`, `/cancel-request` or `/readdress`, which change an order the way a buyer or
 //! Amazon would, and `POST /_training/faults/{operation}/{fault}`, which gives the next answer of
 //! an operation that fault (`slow`: the real answer, after the fault delay). With `new_orders_per_minute` and `cancel_rate`, orders arrive and are
 //! cancelled while it runs.
@@ -784,6 +784,20 @@ async fn change_order(
     match change.as_str() {
         "cancel" => {
             order["fulfillment"]["fulfillmentStatus"] = json!("CANCELLED");
+        }
+        // The buyer asks to cancel, as Amazon reports it on each item; the order stays unshipped
+        // until the seller cancels it or ships it anyway.
+        "cancel-request" => {
+            if let Some(items) = order["orderItems"].as_array_mut() {
+                for item in items {
+                    item["cancellation"] = json!({
+                        "cancellationRequest": {
+                            "requester": "BUYER",
+                            "cancelReason": "Order created by mistake",
+                        }
+                    });
+                }
+            }
         }
         "readdress" => {
             order["recipient"]["deliveryAddress"]["name"] = json!("Readdressed Trainee");

@@ -15,11 +15,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use crate::config::{Config, RolesConfig};
-use crate::domain::{Locations, OrderId, PickBatch};
+use crate::domain::{
+    BUYER_ASKED_TO_CANCEL, Hold, ImportedOrder, Locations, OrderId, OrderRecord, PickBatch,
+};
 use crate::store::{self, ImportCounts, RetentionPolicy, Store};
 pub use ops::{Operation, Request};
 pub use proto::{
@@ -170,6 +172,10 @@ fn store_err(e: store::Error) -> ServiceError {
         store::Error::Transition { .. } => ServiceError::Conflict(e.to_string()),
         store::Error::Locked { .. } => ServiceError::Locked(e.to_string()),
         store::Error::Usage(m) => ServiceError::Invalid(m),
+        store::Error::OnHold { order, reason } => ServiceError::OnHold {
+            order: order.to_string(),
+            reason,
+        },
         store::Error::NoRecipient(_) | store::Error::EpochShredded { .. } => {
             ServiceError::NotFound(e.to_string())
         }
@@ -402,20 +408,98 @@ impl Service {
         f(&self.read())
     }
 
+    /// Order records as the floor sees them, each with its hold.
+    fn rows(&self, records: Vec<OrderRecord>) -> Result<Vec<OrderRow>, ServiceError> {
+        let store = self.read();
+        records
+            .into_iter()
+            .map(|record| {
+                let hold = store.hold_of(&record.order.id).map_err(store_err)?;
+                Ok(OrderRow { record, hold })
+            })
+            .collect()
+    }
+
+    fn row(&self, record: OrderRecord) -> Result<OrderRow, ServiceError> {
+        let hold = self.read().hold_of(&record.order.id).map_err(store_err)?;
+        Ok(OrderRow { record, hold })
+    }
+
+    /// Holds an order: a lead's call, or sync's when the buyer asked to cancel (`from_amazon`).
+    /// A claimed order leaves its batch with a notice to its picker; one at a pack bench gets a
+    /// notice to its packer. False when nothing changed (already held, or a lead overruled
+    /// Amazon's request before).
+    fn hold(&self, id: &OrderId, hold: Hold, from_amazon: bool) -> Result<bool, store::Error> {
+        let placed = self.read().place_hold(id, &hold, from_amazon)?;
+        if placed {
+            self.changed();
+            self.reconcile();
+            if let Some(check) = self.read().pack_check(id)? {
+                self.notify(Notice::OrderHeld {
+                    order: id.clone(),
+                    batch: None,
+                    holder: check.packer,
+                    reason: hold.reason,
+                    put_aside: Vec::new(),
+                });
+            }
+        }
+        Ok(placed)
+    }
+
+    /// Imports orders (a page from sync, or a file), then holds those whose buyer asked Amazon
+    /// to cancel, wherever they are on the floor.
+    pub fn import(
+        &self,
+        orders: Vec<ImportedOrder>,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts, store::Error> {
+        let asked: Vec<OrderId> = orders
+            .iter()
+            .filter(|o| o.buyer_cancel_requested)
+            .map(|o| o.order.id.clone())
+            .collect();
+        let mut counts = self.with_store_mut(|s| s.import(orders, user, now))?;
+        for id in asked {
+            let hold = Hold {
+                reason: BUYER_ASKED_TO_CANCEL.to_owned(),
+                by: user.to_owned(),
+                since: now,
+            };
+            match self.hold(&id, hold, true) {
+                Ok(true) => counts.held += 1,
+                // Not kept here (fulfilled by Amazon, never actionable), or already closed.
+                Ok(false) | Err(store::Error::NoSuchOrder(_) | store::Error::Usage(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(counts)
+    }
+
     fn reconcile(&self) {
         let lost = {
             let _floor = self.lock_floor();
-            self.read().reconcile_claims()
+            self.read().reconcile_claims(Utc::now())
         };
         match lost {
             Ok(lost) => {
                 for l in lost {
-                    tracing::info!(order = %l.order, batch = l.batch, state = %l.state, "order left its pick batch");
-                    self.notify(Notice::OrderPulled {
-                        order: l.order,
-                        batch: l.batch,
-                        holder: l.holder,
-                        state: l.state,
+                    tracing::info!(order = %l.order, batch = l.batch, state = %l.state, held = l.hold.is_some(), "order left its pick batch");
+                    self.notify(match l.hold {
+                        Some(reason) => Notice::OrderHeld {
+                            order: l.order,
+                            batch: Some(l.batch),
+                            holder: l.holder,
+                            reason,
+                            put_aside: l.put_aside,
+                        },
+                        None => Notice::OrderPulled {
+                            order: l.order,
+                            batch: l.batch,
+                            holder: l.holder,
+                            state: l.state,
+                        },
                     });
                 }
             }

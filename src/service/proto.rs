@@ -47,9 +47,22 @@ impl fmt::Debug for Revealed {
     }
 }
 
-/// A queue row is the order record itself: it holds nothing personal but the masked recipient
-/// name, which every role may see.
-pub type OrderRow = crate::domain::OrderRecord;
+/// An order as the floor sees it: the record (nothing personal but the masked recipient name,
+/// which every role may see) and its hold, when it is held. Reads as the record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRow {
+    #[serde(flatten)]
+    pub record: crate::domain::OrderRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<crate::domain::Hold>,
+}
+
+impl std::ops::Deref for OrderRow {
+    type Target = crate::domain::OrderRecord;
+    fn deref(&self) -> &crate::domain::OrderRecord {
+        &self.record
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
@@ -123,6 +136,15 @@ pub enum Notice {
         holder: String,
         state: OrderState,
     },
+    /// An order was put on hold. One in a batch has left it (its units picked so far, `put_aside`,
+    /// go to the exceptions shelf); one at a pack bench (`batch` none) is set aside there.
+    OrderHeld {
+        order: OrderId,
+        batch: Option<u64>,
+        holder: String,
+        reason: String,
+        put_aside: Vec<(String, u32)>,
+    },
     /// A batch's claim ended without being finished (its holder disconnected, or a lead moved it).
     ClaimReleased {
         batch: u64,
@@ -176,6 +198,9 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{message}")]
     WrongScan { message: String },
+    /// The order is held: nothing moves it on until a lead releases it.
+    #[error("order {order} is on hold: {reason}")]
+    OnHold { order: String, reason: String },
     #[error("{0}")]
     Locked(String),
     #[error("{0}")]
@@ -194,6 +219,7 @@ impl ServiceError {
             ServiceError::Invalid(_) => "invalid",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::WrongScan { .. } => "wrong_scan",
+            ServiceError::OnHold { .. } => "on_hold",
             ServiceError::Locked(_) => "locked",
             ServiceError::Store(_) => "store",
             ServiceError::Protocol(_) => "protocol",

@@ -47,6 +47,11 @@ impl Service {
             })
     }
 
+    /// Refuses, naming the reason, when the order is held.
+    pub(super) fn refuse_if_held(&self, id: &OrderId) -> Result<(), ServiceError> {
+        self.read().refuse_if_held(id).map_err(store_err)
+    }
+
     pub(super) fn packed_order(&self, id: &OrderId) -> Result<OrderRecord, ServiceError> {
         let rec = self
             .read()
@@ -208,6 +213,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<ShipmentRecord, ServiceError> {
         let rec = self.packed_order(id)?;
+        self.refuse_if_held(id)?;
         if rec.state != OrderState::Packed {
             return Err(ServiceError::Conflict(format!(
                 "order {id} is {}: labels are bought for packed orders",

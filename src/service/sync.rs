@@ -108,12 +108,7 @@ async fn fetch_all(
     loop {
         let page = api.search_orders(q).await?;
         *pages += 1;
-        let c = store.with_store_mut(|s| s.import(page.orders, user, now))?;
-        total.new += c.new;
-        total.updated += c.updated;
-        total.cancelled += c.cancelled;
-        total.unchanged += c.unchanged;
-        total.skipped += c.skipped;
+        *total += store.import(page.orders, user, now)?;
         progress(*pages, total);
         match page.next_token {
             Some(t) => q.pagination_token = Some(t),

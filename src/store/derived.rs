@@ -327,6 +327,7 @@ mod tests {
             order,
             status: FulfillmentStatus::Unshipped,
             fulfilled_by_merchant: true,
+            buyer_cancel_requested: false,
             recipient: Some(recipient),
         }
     }

@@ -11,13 +11,18 @@ use serde::de::DeserializeOwned;
 
 use super::{Error, Store, Tx, TxResult, abort, decode_record, exception_step, step};
 use crate::domain::{
-    Event, Locations, OrderId, OrderRecord, OrderState, PackCheck, Parcel, PickBatch,
+    BUYER_ASKED_TO_CANCEL, Event, Held, Hold, Locations, OrderId, OrderRecord, OrderState,
+    PackCheck, Parcel, PickBatch,
 };
 
 const CLAIM: u8 = b'c';
 const BATCH: u8 = b'b';
 const PACK: u8 = b'k';
 const PARCEL: u8 = b'p';
+const HOLD: u8 = b'h';
+/// A lead released the hold sync placed for a buyer's cancellation request: sync does not place
+/// it again for the same order.
+const OVERRULED: u8 = b'o';
 
 fn key(kind: u8, id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + id.len());
@@ -45,6 +50,10 @@ pub struct LostClaim {
     pub batch: u64,
     pub holder: String,
     pub state: OrderState,
+    /// The order was put on hold (this reason): it went back to New, off the batch.
+    pub hold: Option<String>,
+    /// Units picked for it that the rest of the batch does not need: (SKU, units).
+    pub put_aside: Vec<(String, u32)>,
 }
 
 impl Store {
@@ -66,8 +75,10 @@ impl Store {
         // the queue has moved on since (a picker who asked for 8 gets 8 while 8 are waiting).
         const ATTEMPTS: usize = 64;
         let mut batch = None;
+        // Held orders are passed over: look far enough past them (holds are a handful).
+        let held = self.t.floor.scan_prefix([HOLD]).count();
         for attempt in 1..=ATTEMPTS {
-            let candidates = self.ids_in(OrderState::New, size * 4)?;
+            let candidates = self.ids_in(OrderState::New, size * 4 + held)?;
             if candidates.is_empty() {
                 return Ok(None);
             }
@@ -85,6 +96,9 @@ impl Store {
                     };
                     if decode_record(&v).or_else(abort)?.state != OrderState::New {
                         taken_by_others += 1;
+                        continue;
+                    }
+                    if tx.floor.get(key(HOLD, id.as_str().as_bytes()))?.is_some() {
                         continue;
                     }
                     fresh.push(id);
@@ -260,9 +274,9 @@ impl Store {
     }
 
     /// Claims whose order is no longer Picking (Amazon cancelled it, it shipped elsewhere, a
-    /// lead moved it): the order leaves its batch and the claim ends. Returned so the holder
-    /// can be told.
-    pub fn reconcile_claims(&self) -> Result<Vec<LostClaim>, Error> {
+    /// lead moved it), or is held: the order leaves its batch and the claim ends (a held one goes
+    /// back to New, audited). Returned so the holder can be told.
+    pub fn reconcile_claims(&self, now: DateTime<Utc>) -> Result<Vec<LostClaim>, Error> {
         let mut lost = Vec::new();
         for item in self.t.floor.scan_prefix([CLAIM]) {
             let (k, v) = item?;
@@ -271,30 +285,154 @@ impl Store {
             };
             let batch = v.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
             let state = self.get(&id)?.map(|r| r.state);
-            if state == Some(OrderState::Picking) {
-                continue;
-            }
-            let holder = self.transact(|tx| {
+            let hold = match state {
+                Some(OrderState::Picking) => match self.hold_of(&id)? {
+                    Some(h) => Some(h),
+                    None => continue,
+                },
+                _ => None,
+            };
+            let (holder, put_aside) = self.transact(|tx| {
                 tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))?;
+                if let Some(h) = &hold {
+                    let picking = match tx.orders.get(id.as_str())? {
+                        Some(v) => decode_record(&v).or_else(abort)?.state == OrderState::Picking,
+                        None => false,
+                    };
+                    if picking {
+                        let why = format!("on hold: {}", h.reason);
+                        step(tx, &id, Event::ReleasePick, &h.by, Some(&why), now)?;
+                    }
+                }
                 let Some(v) = tx.floor.get(batch_key(batch))? else {
-                    return Ok(String::new());
+                    return Ok((String::new(), Vec::new()));
                 };
                 let mut b: PickBatch = decode(&v, "pick batch").or_else(abort)?;
-                b.remove_orders(std::slice::from_ref(&id));
+                let put_aside = b.remove_orders(std::slice::from_ref(&id));
                 save_or_drop(tx, &b)?;
-                Ok(b.holder)
+                Ok((b.holder, put_aside))
             })?;
             lost.push(LostClaim {
                 order: id,
                 batch,
                 holder,
-                state: state.unwrap_or(OrderState::Cancelled),
+                state: match hold {
+                    Some(_) => OrderState::New,
+                    None => state.unwrap_or(OrderState::Cancelled),
+                },
+                hold: hold.map(|h| h.reason),
+                put_aside,
             });
         }
         if !lost.is_empty() {
             self.flush()?;
         }
         Ok(lost)
+    }
+
+    /// The order's hold, if it is held.
+    pub fn hold_of(&self, id: &OrderId) -> Result<Option<Hold>, Error> {
+        self.t
+            .floor
+            .get(key(HOLD, id.as_str().as_bytes()))?
+            .map(|v| decode(&v, "hold"))
+            .transpose()
+    }
+
+    /// Refuses, naming the reason, when the order is held.
+    pub fn refuse_if_held(&self, id: &OrderId) -> Result<(), Error> {
+        match self.hold_of(id)? {
+            Some(h) => Err(Error::OnHold {
+                order: id.clone(),
+                reason: h.reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Every hold on an order still open, oldest first.
+    pub fn holds(&self) -> Result<Vec<Held>, Error> {
+        let mut held = Vec::new();
+        for item in self.t.floor.scan_prefix([HOLD]) {
+            let (k, v) = item?;
+            let Ok(order) = OrderId::parse(&String::from_utf8_lossy(&k[1..])) else {
+                continue;
+            };
+            if self.get(&order)?.is_none_or(|r| r.state.is_closed()) {
+                continue;
+            }
+            held.push(Held {
+                order,
+                hold: decode(&v, "hold")?,
+            });
+        }
+        held.sort_by(|a, b| (a.hold.since, &a.order).cmp(&(b.hold.since, &b.order)));
+        Ok(held)
+    }
+
+    /// Holds an open order, with an audit entry. False when it is already held (nothing
+    /// changes), or when this is sync's hold for a buyer's cancellation request (`from_amazon`)
+    /// and a lead already released that one. A claimed order leaves its batch at the next
+    /// [`Store::reconcile_claims`].
+    pub fn place_hold(&self, id: &OrderId, hold: &Hold, from_amazon: bool) -> Result<bool, Error> {
+        let placed = self.transact(|tx| {
+            let Some(v) = tx.orders.get(id.as_str())? else {
+                return abort(Error::NoSuchOrder(id.clone()));
+            };
+            let state = decode_record(&v).or_else(abort)?.state;
+            if state.is_closed() {
+                return abort(Error::Usage(format!(
+                    "order {id} is {state}: only open orders are held"
+                )));
+            }
+            let k = key(HOLD, id.as_str().as_bytes());
+            let overruled = from_amazon
+                && tx
+                    .floor
+                    .get(key(OVERRULED, id.as_str().as_bytes()))?
+                    .is_some();
+            if overruled || tx.floor.get(&k)?.is_some() {
+                return Ok(false);
+            }
+            tx.floor.insert(k, encode(hold))?;
+            super::audit_in(
+                tx,
+                &hold.by,
+                "hold",
+                Some(id.as_str()),
+                Some(&hold.reason),
+                hold.since,
+            )?;
+            Ok(true)
+        })?;
+        if placed {
+            self.flush()?;
+        }
+        Ok(placed)
+    }
+
+    /// Ends an order's hold, with an audit entry; the hold that ended is returned.
+    pub fn release_hold(
+        &self,
+        id: &OrderId,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Hold, Error> {
+        let hold = self.transact(|tx| {
+            let Some(v) = tx.floor.remove(key(HOLD, id.as_str().as_bytes()))? else {
+                return abort(Error::Usage(format!("order {id} is not on hold")));
+            };
+            let hold: Hold = decode(&v, "hold").or_else(abort)?;
+            if hold.reason == BUYER_ASKED_TO_CANCEL {
+                tx.floor
+                    .insert(key(OVERRULED, id.as_str().as_bytes()), &[])?;
+            }
+            let why = format!("was on hold: {}", hold.reason);
+            super::audit_in(tx, user, "release_hold", Some(id.as_str()), Some(&why), now)?;
+            Ok(hold)
+        })?;
+        self.flush()?;
+        Ok(hold)
     }
 
     pub fn pack_check(&self, id: &OrderId) -> Result<Option<PackCheck>, Error> {
@@ -360,7 +498,7 @@ fn save_or_drop(tx: &Tx<'_>, batch: &PickBatch) -> TxResult<()> {
 
 /// Removes an order's floor entries (retention deleting the order record).
 pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
-    for kind in [CLAIM, PACK, PARCEL] {
+    for kind in [CLAIM, PACK, PARCEL, HOLD, OVERRULED] {
         tx.floor.remove(key(kind, id.as_bytes()))?;
     }
     Ok(())

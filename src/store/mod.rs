@@ -97,6 +97,8 @@ pub enum Error {
     AuditBroken(String),
     #[error("{0}")]
     Usage(String),
+    #[error("order {order} is on hold: {reason}")]
+    OnHold { order: OrderId, reason: String },
     #[error(
         "this keyring belongs to another store (the store records master recipient {store}, the keyring {keyring})"
     )]

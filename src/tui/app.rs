@@ -1019,6 +1019,49 @@ impl App {
                 self.bell = true;
                 self.push(Step::ReloadBatch);
             }
+            Notice::OrderHeld {
+                order,
+                batch: Some(batch),
+                holder,
+                reason,
+                put_aside,
+            } if holder == self.user => {
+                let units: Vec<String> = put_aside
+                    .iter()
+                    .map(|(sku, n)| format!("{n} x {}", clean(sku, 20)))
+                    .collect();
+                // What to do first (a small terminal shows two lines), then why.
+                let what = if units.is_empty() {
+                    format!("it left batch {batch}, none of it picked yet")
+                } else {
+                    format!("put {} on the exceptions shelf", units.join(", "))
+                };
+                self.alert = Some(Alert {
+                    text: format!("ORDER {order} ON HOLD: {what} ({})", clean(&reason, 40)),
+                    error: true,
+                });
+                self.bell = true;
+                self.push(Step::ReloadBatch);
+            }
+            Notice::OrderHeld {
+                order,
+                batch: None,
+                holder,
+                reason,
+                ..
+            } if holder == self.user => {
+                if self.pack.check.as_ref().is_some_and(|c| c.order == order) {
+                    self.pack.held = Some(reason.clone());
+                }
+                self.alert = Some(Alert {
+                    text: format!(
+                        "ORDER {order} ON HOLD ({}): set it aside on the exceptions shelf",
+                        clean(&reason, 40)
+                    ),
+                    error: true,
+                });
+                self.bell = true;
+            }
             Notice::ClaimReleased {
                 holder,
                 batch,

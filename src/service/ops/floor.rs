@@ -94,7 +94,7 @@ impl Operation for Queue {
         };
         Ok(QueuePage {
             offset: self.offset,
-            rows,
+            rows: svc.rows(rows)?,
             more,
             counts: svc.counts(),
         })
@@ -148,7 +148,7 @@ impl Operation for ListOrders {
             .list_page(self.state, after.as_deref(), limit)
             .map_err(store_err)?;
         Ok(OrdersPage {
-            rows,
+            rows: svc.rows(rows)?,
             next: next.map(|k| hex(&k)),
         })
     }
@@ -191,10 +191,12 @@ impl Operation for Order {
 
     fn apply(self, svc: &Service, _: &Allowed, _: DateTime<Utc>) -> Result<OrderRow, ServiceError> {
         let id = order_id(&self.order)?;
-        svc.read()
+        let rec = svc
+            .read()
             .get(&id)
             .map_err(store_err)?
-            .ok_or_else(|| ServiceError::NotFound(format!("order {id} is not in the store")))
+            .ok_or_else(|| ServiceError::NotFound(format!("order {id} is not in the store")))?;
+        svc.row(rec)
     }
 }
 
@@ -226,7 +228,8 @@ impl Operation for Picked {
                 orders.push(r);
             }
         }
-        Ok(orders)
+        drop(store);
+        svc.rows(orders)
     }
 }
 

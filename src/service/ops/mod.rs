@@ -9,6 +9,7 @@
 
 pub mod exceptions;
 pub mod floor;
+pub mod holds;
 pub mod keys;
 pub mod pack;
 pub mod pick;
@@ -23,6 +24,7 @@ use super::{Caller, Role, Service, ServiceError};
 
 pub use exceptions::{Exceptions, RaiseException, ResolveException};
 pub use floor::{Boxes, Hello, ListOrders, Order, OrdersPage, Picked, Queue, SyncStatus, Welcome};
+pub use holds::{HoldOrder, Holds, ReleaseHold};
 pub use keys::{EpochView, KeyringView, KeysRotate, KeysShow, Lock, Unlock};
 pub use pack::{PackFinish, PackScan, PackStart};
 pub use pick::{
@@ -148,6 +150,7 @@ operations! {
     ClaimBatch, Batches, PickScan, ShortPick, FinishPick, ReleaseBatch, ReassignBatch,
     PackStart, PackScan, PackFinish,
     RaiseException, ResolveException, Exceptions,
+    HoldOrder, ReleaseHold, Holds,
     Reveal, LookupName, AuditVerify, Import, Purge, Sync,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,

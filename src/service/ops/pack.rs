@@ -33,6 +33,7 @@ impl Operation for PackStart {
             .get(&id)
             .map_err(store_err)?
             .ok_or_else(|| ServiceError::NotFound(format!("order {id} is not in the store")))?;
+        store.refuse_if_held(&id).map_err(store_err)?;
         if rec.state != OrderState::Picked {
             return Err(ServiceError::Conflict(format!(
                 "order {id} is {}: only picked orders are packed",
@@ -82,6 +83,7 @@ impl Operation for PackScan {
             ))
         })?;
         own_bench(c, &check)?;
+        store.refuse_if_held(&id).map_err(store_err)?;
         check
             .scan(&self.code)
             .map_err(|r| ServiceError::WrongScan {
@@ -135,6 +137,7 @@ impl Operation for PackFinish {
             ))
         })?;
         own_bench(c, &check)?;
+        store.refuse_if_held(&id).map_err(store_err)?;
         if !check.is_complete() {
             return Err(ServiceError::Conflict(format!(
                 "order {id} still needs {} unit(s) scanned before it can be boxed",
@@ -151,6 +154,6 @@ impl Operation for PackFinish {
             .map_err(store_err)?;
         drop(store);
         svc.changed();
-        Ok(rec)
+        svc.row(rec)
     }
 }

@@ -126,9 +126,7 @@ impl Operation for Import {
     ) -> Result<ImportCounts, ServiceError> {
         let parsed = crate::amazon::parse_search_orders(self.page.0.as_bytes(), &self.file)
             .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        let counts = svc
-            .with_store_mut(|s| s.import(parsed.orders, &c.user, now))
-            .map_err(store_err)?;
+        let counts = svc.import(parsed.orders, &c.user, now).map_err(store_err)?;
         svc.note_bulk_import(&counts);
         Ok(counts)
     }

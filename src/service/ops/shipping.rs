@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{Allowed, Operation};
 use crate::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
 use crate::amazon::mfn;
-use crate::domain::{Carrier, Event, OrderState, TrackingNumber};
+use crate::domain::{Carrier, Event, OrderId, OrderState, TrackingNumber};
 use crate::labels::print::Printer;
 use crate::service::shipping::{api_err, block_on};
 use crate::service::{RateOffer, Role, Service, ServiceError, non_empty, order_id, store_err};
@@ -33,7 +33,9 @@ impl Operation for Rates {
         _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<RateOffer>, ServiceError> {
-        let rec = svc.packed_order(&order_id(&self.order)?)?;
+        let id = order_id(&self.order)?;
+        let rec = svc.packed_order(&id)?;
+        svc.refuse_if_held(&id)?;
         svc.offers(&rec)
     }
 }
@@ -82,6 +84,7 @@ impl Operation for PrintLabel {
         now: DateTime<Utc>,
     ) -> Result<PrintJob, ServiceError> {
         let id = order_id(&self.order)?;
+        svc.refuse_if_held(&id)?;
         let s = svc.read().shipment(&id).map_err(store_err)?;
         if s.as_ref().is_none_or(|s| s.state != ShipmentState::Bought) {
             return Err(ServiceError::Conflict(format!(
@@ -115,6 +118,7 @@ impl Operation for PrintSlip {
     ) -> Result<PrintJob, ServiceError> {
         let id = order_id(&self.order)?;
         let rec = svc.packed_order(&id)?;
+        svc.refuse_if_held(&id)?;
         if rec.recipient_purged {
             return Err(ServiceError::Conflict(format!(
                 "order {id}: its recipient data is destroyed; no slip can be printed"
@@ -196,6 +200,7 @@ impl Operation for ShipOwnCarrier {
         let tracking = TrackingNumber::parse(&carrier, &self.tracking)
             .map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let rec = svc.packed_order(&id)?;
+        svc.refuse_if_held(&id)?;
         let shipment = svc
             .read()
             .begin_own_carrier(&id, &carrier, &tracking, &c.user, now)
@@ -306,6 +311,10 @@ pub struct ManifestDay {
     pub shipments: Vec<ShipmentRecord>,
     /// Orders moved to Shipped by `close`.
     pub shipped: u64,
+    /// Orders of the day on hold: their parcels stay behind, off the manifest, and `close` leaves
+    /// them Labelled.
+    #[serde(default)]
+    pub held: Vec<OrderId>,
 }
 
 impl Operation for Manifest {
@@ -323,7 +332,15 @@ impl Operation for Manifest {
         let date = self
             .date
             .unwrap_or_else(|| crate::store::shipping::local_day(now));
-        let shipments = svc.read().shipments_on(date).map_err(store_err)?;
+        let mut shipments = svc.read().shipments_on(date).map_err(store_err)?;
+        // A held parcel stays behind: it is not on the manifest the driver signs.
+        let mut held = Vec::new();
+        for s in &shipments {
+            if svc.read().hold_of(&s.order).map_err(store_err)?.is_some() {
+                held.push(s.order.clone());
+            }
+        }
+        shipments.retain(|s| !held.contains(&s.order));
         let mut shipped = 0;
         if self.close {
             for s in shipments
@@ -344,7 +361,11 @@ impl Operation for Manifest {
             }
             svc.changed();
         }
-        Ok(ManifestDay { shipments, shipped })
+        Ok(ManifestDay {
+            shipments,
+            shipped,
+            held,
+        })
     }
 }
 

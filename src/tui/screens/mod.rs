@@ -84,6 +84,17 @@ impl Theme {
         }
     }
 
+    /// A held order: its "HELD" text carries the meaning; colour only adds to it.
+    pub fn held(&self) -> Style {
+        if self.color {
+            Style::default()
+                .fg(Color::Magenta)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().add_modifier(Modifier::BOLD)
+        }
+    }
+
     pub fn banner(&self) -> Style {
         if self.color {
             Style::default()

@@ -19,6 +19,8 @@ pub struct PackScreen {
     pub boxes: Vec<BoxPreset>,
     pub box_index: usize,
     pub weight_g: Option<u32>,
+    /// The order at the bench was put on hold (this reason) while it was being packed.
+    pub held: Option<String>,
 }
 
 impl PackScreen {
@@ -35,6 +37,7 @@ impl PackScreen {
         };
         if self.check.as_ref().is_none_or(|c| c.order != check.order) {
             self.weight_g = None;
+            self.held = None;
         }
         self.check = Some(check);
         msg
@@ -79,13 +82,16 @@ impl PackScreen {
                 hint,
             );
             let rows = self.waiting.iter().enumerate().map(|(i, r)| {
-                let style = theme.row(i == self.selected);
+                let (units, style) = match r.hold {
+                    Some(_) => ("HELD".to_owned(), theme.held()),
+                    None => (format!("{} unit(s)", r.order.units()), Default::default()),
+                };
                 Row::new(vec![
                     clean(r.order.id.as_str(), 19),
-                    format!("{} unit(s)", r.order.units()),
+                    units,
                     r.order.ship_by_key().format("%m-%d %H:%M").to_string(),
                 ])
-                .style(style)
+                .style(style.patch(theme.row(i == self.selected)))
             });
             f.render_widget(
                 Table::new(
@@ -102,7 +108,12 @@ impl PackScreen {
             return;
         };
         let [top, list] = Layout::vertical([Constraint::Length(4), Constraint::Min(1)]).areas(area);
-        let status = if c.is_complete() {
+        let status = if let Some(reason) = &self.held {
+            Span::styled(
+                format!("  ON HOLD: {} — set it aside  ", clean(reason, 40)),
+                theme.error(),
+            )
+        } else if c.is_complete() {
             Span::styled("  COMPLETE  ", theme.ok())
         } else {
             Span::styled(format!("  {} TO SCAN  ", c.units_left()), theme.banner())

@@ -84,18 +84,26 @@ impl QueueScreen {
         let rows = self.rows.iter().enumerate().map(|(i, r)| {
             let late = r.order.ship_by_key() < now;
             let ship = r.order.ship_by_key().format("%m-%d %H:%M").to_string();
+            // A held order says so in words (colour only adds to it).
+            let state = match (&r.hold, compact) {
+                (Some(_), true) => "HELD".to_owned(),
+                (Some(_), false) => format!("HELD/{}", r.state),
+                (None, _) => r.state.to_string(),
+            };
             let cells = if compact {
-                vec![clean(r.order.id.as_str(), 19), r.state.to_string(), ship]
+                vec![clean(r.order.id.as_str(), 19), state, ship]
             } else {
                 vec![
                     clean(r.order.id.as_str(), 19),
-                    r.state.to_string(),
+                    state,
                     ship,
                     r.order.units().to_string(),
                     clean(r.recipient_mask.as_deref().unwrap_or("-"), 20),
                 ]
             };
-            let mut style = if late {
+            let mut style = if r.hold.is_some() {
+                theme.held()
+            } else if late {
                 theme.late()
             } else {
                 Default::default()
@@ -112,7 +120,7 @@ impl QueueScreen {
         } else {
             vec![
                 Constraint::Length(20),
-                Constraint::Length(10),
+                Constraint::Length(14),
                 Constraint::Length(12),
                 Constraint::Length(5),
                 Constraint::Min(8),

@@ -1,0 +1,31 @@
+//! Holds: an order stopped where it is on the floor, by a lead (a customer called, stock is in
+//! doubt) or by Amazon's word that the buyer asked to cancel. A held order is not claimed,
+//! packed, labelled, printed for or confirmed until the hold is released; one held mid-pick
+//! leaves its batch, and its units go to the exceptions shelf.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::order::OrderId;
+
+/// Why an order is held, by whom, since when. The reason is the floor's own words (no customer
+/// data belongs in it); it is shown on every refusal the hold causes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub reason: String,
+    pub by: String,
+    pub since: DateTime<Utc>,
+}
+
+/// An order's hold, as lists and pages carry it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub order: OrderId,
+    pub hold: Hold,
+}
+
+/// The reason sync gives an order whose buyer asked Amazon to cancel it.
+pub const BUYER_ASKED_TO_CANCEL: &str = "buyer asked to cancel";
+
+/// The longest reason kept: a line on a screen, not a letter.
+pub const MAX_REASON: usize = 200;
