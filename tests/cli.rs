@@ -521,20 +521,22 @@ fn json(site: &Site, args: &[&str]) -> serde_json::Value {
 /// The floor site (one box preset, one order imported: two units of SKU-HOSTILE, barcode
 /// B0HOSTILE1) on both transports, `roles` in force once the keys are made.
 fn each_transport(roles: &str, check: impl Fn(&Site, Transport)) {
-    let boxes = "[floor]\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
-    let one_order = |site: &Site| {
-        site.import(
-            "a.json",
-            &page(
-                &[person("903-0000001-0000001", "Ann Example")],
-                "UNSHIPPED",
-                "2026-11-23T10:00:00Z",
-            ),
-        );
-    };
-    for on in on_both(boxes, roles, one_order) {
+    for on in on_both(FLOOR_BOXES, roles, one_floor_order) {
         check(&on.site, on.t);
     }
+}
+
+const FLOOR_BOXES: &str = "[floor]\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
+
+fn one_floor_order(site: &Site) {
+    site.import(
+        "a.json",
+        &page(
+            &[person("903-0000001-0000001", "Ann Example")],
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        ),
+    );
 }
 
 #[test]
@@ -612,6 +614,120 @@ fn the_floor_works_from_the_command_line_through_either_transport() {
     });
 }
 
+/// A hold stops an order wherever it is, with its reason on every refusal, until a lead
+/// releases it; each is audited.
+#[test]
+fn a_hold_stops_an_order_at_every_step_through_either_transport() {
+    let me = me();
+    let roles = format!("[roles]\nleads = [{me:?}]");
+    for mut on in on_both(FLOOR_BOXES, &roles, one_floor_order) {
+        let (site, t) = (&on.site, on.t);
+        let order = "903-0000001-0000001";
+        let held = json(
+            site,
+            &["orders", "hold", order, "--reason", "customer called"],
+        );
+        assert_eq!(held["order"], order, "{t:?}: {held}");
+        assert_eq!(held["hold"]["reason"], "customer called");
+        assert_eq!(held["hold"]["by"], me.as_str());
+        let again = site.run(&["orders", "hold", order, "--reason", "twice"]);
+        assert_fails(&again, "already on hold: customer called");
+        // Never claimed while held; marked in the lists and the lookup.
+        let none = json(site, &["pick", "claim"]);
+        assert!(
+            none.get("id").is_none(),
+            "{t:?}: a held order was claimed: {none}"
+        );
+        let listed = json(site, &["orders", "list"]);
+        assert_eq!(listed[0]["hold"]["reason"], "customer called", "{t:?}");
+        let text = site.ok(&["orders", "list"]);
+        assert!(text.contains("HELD/new"), "{t:?}: {text}");
+        let one = json(site, &["lookup", "--order", order]);
+        assert_eq!(one["hold"]["reason"], "customer called", "{t:?}: {one}");
+        let holds = json(site, &["orders", "holds"]);
+        assert_eq!(holds.as_array().unwrap().len(), 1, "{t:?}: {holds}");
+        assert_eq!(holds[0]["order"], order);
+        json(site, &["orders", "release", order]);
+        assert_eq!(json(site, &["orders", "holds"]), json!([]), "{t:?}");
+        let out = site.run(&["orders", "release", order]);
+        assert_fails(&out, "is not on hold");
+
+        // Held at the bench: the packer's scans and the box are refused, naming the reason.
+        let b = json(site, &["pick", "claim"])["id"]
+            .as_u64()
+            .unwrap()
+            .to_string();
+        for _ in 0..2 {
+            json(site, &["pick", "scan", &b, "SKU-HOSTILE"]);
+        }
+        json(site, &["pick", "finish", &b]);
+        json(site, &["pack", "start", order]);
+        json(
+            site,
+            &["orders", "hold", order, "--reason", "address check"],
+        );
+        let out = site.run(&["pack", "scan", order, "B0HOSTILE1"]);
+        assert_fails(&out, &format!("order {order} is on hold: address check"));
+        let out = site.run(&["pack", "start", order]);
+        assert_fails(&out, "on hold: address check");
+        json(site, &["orders", "release", order]);
+        for _ in 0..2 {
+            json(site, &["pack", "scan", order, "B0HOSTILE1"]);
+        }
+        json(
+            site,
+            &["orders", "hold", order, "--reason", "address check"],
+        );
+        let out = site.run(&["pack", "finish", order, "--box", "S", "--weight", "900"]);
+        assert_fails(&out, "on hold: address check");
+        json(site, &["orders", "release", order]);
+        json(
+            site,
+            &["pack", "finish", order, "--box", "S", "--weight", "900"],
+        );
+
+        // Packed and held: no label, no print, no own-carrier confirmation. Each refusal comes
+        // before anything reaches Amazon (this site has no Amazon account at all).
+        json(
+            site,
+            &[
+                "orders",
+                "hold",
+                order,
+                "--reason",
+                "buyer wants a gift note",
+            ],
+        );
+        for args in [
+            vec!["label", "rates", order],
+            vec!["label", "buy", order],
+            vec!["label", "print", order],
+            vec![
+                "ship",
+                order,
+                "--carrier",
+                "UPS",
+                "--tracking",
+                "1Z999AA10123456784",
+            ],
+        ] {
+            let out = site.run(&args);
+            assert_fails(&out, "on hold: buyer wants a gift note");
+        }
+        let rec = json(site, &["lookup", "--order", order]);
+        assert_eq!(rec["state"], "packed", "{t:?}: {rec}");
+
+        on.stop();
+        let audit = audit_entries(&on.site.data);
+        let count = |action: &str| audit.iter().filter(|e| e["action"] == action).count();
+        assert_eq!((count("hold"), count("release_hold")), (4, 3), "{t:?}");
+        let first = audit.iter().find(|e| e["action"] == "hold").unwrap();
+        assert_eq!(first["order"], order);
+        assert_eq!(first["reason"], "customer called");
+        assert_eq!(first["user"], me.as_str());
+    }
+}
+
 #[test]
 fn a_packer_is_refused_a_leads_commands_through_either_transport() {
     let me = me();
@@ -623,6 +739,15 @@ fn a_packer_is_refused_a_leads_commands_through_either_transport() {
             (vec!["audit", "verify"], "verifying the audit log"),
             (vec!["purge"], "purging"),
             (vec!["pick", "list", "--all"], "seeing everyone's batches"),
+            (
+                vec!["orders", "hold", "903-0000001-0000001", "--reason", "x"],
+                "holding an order",
+            ),
+            (
+                vec!["orders", "release", "903-0000001-0000001"],
+                "releasing a hold",
+            ),
+            (vec!["orders", "holds"], "the holds list"),
             (
                 vec![
                     "lookup",
