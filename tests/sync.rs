@@ -285,3 +285,71 @@ async fn a_look_back_beyond_the_calendar_fails_the_sync_and_the_next_round_runs(
         "[amazon] lookback_days = 4000000000: it must be between 1 and 365",
     );
 }
+
+/// A buyer's cancellation request (Orders v2026-01-01 `cancellation.cancellationRequest`) holds
+/// the order at the next sync wherever it is: one in a pick batch leaves it, one in the queue is
+/// passed over. A lead who releases the hold has decided: the same request does not hold it again.
+#[test]
+fn a_buyers_cancellation_request_holds_the_order_wherever_it_is() {
+    let m = marketplace(6, "1000");
+    let site = site_for(&m);
+    assert_ok(&sync(&site), &["sync", "--once"]);
+    let claim: serde_json::Value =
+        serde_json::from_str(&site.ok(&["pick", "claim", "--size", "2", "--json"])).unwrap();
+    let picking: Vec<String> = claim["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(picking.len(), 2, "{claim}");
+    let waiting = order_ids_in(&site, "new");
+    let queued = waiting.iter().next().unwrap().clone();
+    for id in [&picking[0], &queued] {
+        http(
+            &m,
+            "POST",
+            &format!("/_training/orders/{id}/cancel-request"),
+        );
+    }
+    let out = sync(&site);
+    assert_ok(&out, &["sync", "--once"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 held: the buyer asked to cancel"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let holds: serde_json::Value =
+        serde_json::from_str(&site.ok(&["orders", "holds", "--json"])).unwrap();
+    let mut held: Vec<&str> = holds
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            assert_eq!(h["hold"]["reason"], "buyer asked to cancel", "{h}");
+            h["order"].as_str().unwrap()
+        })
+        .collect();
+    held.sort();
+    let mut expected = vec![picking[0].as_str(), queued.as_str()];
+    expected.sort();
+    assert_eq!(held, expected);
+    // The one in the batch left it, back to New; the batch goes on with the other.
+    let batches: serde_json::Value =
+        serde_json::from_str(&site.ok(&["pick", "list", "--json"])).unwrap();
+    assert_eq!(
+        batches[0]["orders"],
+        serde_json::json!([picking[1]]),
+        "{batches}"
+    );
+    assert!(order_ids_in(&site, "new").contains(&picking[0]));
+
+    // Released by a lead (the seller ships anyway): the next sync leaves it be.
+    site.ok(&["orders", "release", &picking[0]]);
+    let out = sync(&site);
+    assert_ok(&out, &["sync", "--once"]);
+    let holds: serde_json::Value =
+        serde_json::from_str(&site.ok(&["orders", "holds", "--json"])).unwrap();
+    assert_eq!(holds.as_array().unwrap().len(), 1, "{holds}");
+    assert_eq!(holds[0]["order"], queued.as_str());
+}

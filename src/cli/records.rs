@@ -148,7 +148,11 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
                 w,
                 "imported {} new, {} updated, {} cancelled",
                 c.new, c.updated, c.cancelled
-            )
+            )?;
+            if c.held > 0 {
+                writeln!(w, "{} held: the buyer asked to cancel", c.held)?;
+            }
+            Ok(())
         })?;
         if once {
             s.finish()?;
