@@ -770,3 +770,66 @@ async fn a_restart_and_a_sync_keep_purchases_of_unknown_outcome_for_a_lead() {
         );
     }
 }
+
+/// The buyer asks to cancel after the label was bought: sync holds the order, its label is not
+/// printed, and its parcel stays off the manifest and behind at close, until a lead releases it
+/// (or voids the label, which a hold allows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_after_the_label_keeps_the_parcel_off_the_manifest() {
+    let mut f = floor(None).await;
+    let order = pack_one(&mut f.client).await;
+    buy_label(&mut f.client, &order).await.unwrap();
+    http(
+        &f.market,
+        "POST",
+        &format!("/_training/orders/{order}/cancel-request"),
+    );
+    let counts = f.service.sync_now("lead").await.unwrap();
+    assert_eq!(counts.held, 1);
+    assert_eq!(state(&f, &order), OrderState::Labelled);
+
+    let printed = f
+        .client
+        .call(ops::PrintLabel {
+            order: order.to_string(),
+            printer: None,
+        })
+        .await;
+    assert_eq!(
+        printed.unwrap_err().to_string(),
+        format!("order {order} is on hold: buyer asked to cancel")
+    );
+    let day = f
+        .client
+        .call(ops::Manifest {
+            date: None,
+            close: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (day.shipped, day.shipments.len(), day.held.clone()),
+        (0, 0, vec![order.clone()])
+    );
+    assert_eq!(state(&f, &order), OrderState::Labelled);
+
+    // The seller ships anyway: released, the parcel leaves with the day.
+    f.client
+        .call(ops::ReleaseHold {
+            order: order.to_string(),
+        })
+        .await
+        .unwrap();
+    let day = f
+        .client
+        .call(ops::Manifest {
+            date: None,
+            close: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!((day.shipped, day.shipments.len()), (1, 1));
+    assert!(day.held.is_empty());
+    assert_eq!(state(&f, &order), OrderState::Shipped);
+    assert_eq!(count(&f.market, "createShipment"), 1);
+}
