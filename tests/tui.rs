@@ -308,6 +308,54 @@ async fn a_hold_mid_pick_alerts_and_the_batch_finishes_without_it() {
     assert_eq!(app.pick.batch.as_ref().unwrap().orders, vec![held]);
 }
 
+/// Held at the pack bench: the packer is told, the bench says so large, and the box is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_at_the_bench_is_shown_and_the_box_refused() {
+    use packline::service::ops;
+    let dir = tempfile::tempdir().unwrap();
+    let service = site(dir.path(), &orders()[..1]);
+    let mut app = app(service.clone()).await;
+    act(&mut app, Action::Claim).await;
+    let batch = app.pick.batch.clone().unwrap();
+    for _ in 0..2 {
+        act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    }
+    act(&mut app, Action::FinishPick).await;
+    act(&mut app, Action::Pack).await;
+    let order = batch.orders[0].clone();
+    act(&mut app, Action::Scan(order.to_string())).await;
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    let lead = Client::local(service.clone(), "ann").unwrap();
+    lead.call(ops::HoldOrder {
+        order: order.to_string(),
+        reason: "address check".into(),
+    })
+    .await
+    .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while app.pack.held.is_none() {
+            let n = app.client.notice().await.unwrap();
+            app.notice(n);
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        app.alert.as_ref().unwrap().text,
+        format!("ORDER {order} ON HOLD (address check): set it aside on the exceptions shelf")
+    );
+    snapshot("pack_held", &app);
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    let alert = app.alert.clone().unwrap();
+    assert!(alert.error);
+    assert_eq!(
+        alert.text,
+        format!("order {order} is on hold: address check")
+    );
+    let rec = service.with_store(|s| s.get(&order).unwrap().unwrap());
+    assert_eq!(rec.state, OrderState::Picked);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_data_and_small_terminals_render_safely() {
     let dir = tempfile::tempdir().unwrap();
