@@ -445,4 +445,7 @@ pub struct MarketplaceArgs {
     /// Share of arrivals that come with a cancellation of an earlier pending order (0.0–1.0).
     #[arg(long, default_value_t = 0.0)]
     pub cancel_rate: f64,
+    /// Share of arrivals that come with a buyer's request to cancel an earlier pending order (0.0–1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub cancel_request_rate: f64,
 }

@@ -164,6 +164,7 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
             fault_delay: std::time::Duration::from_secs(1),
             new_orders_per_minute: 0.5,
             cancel_rate: 0.2,
+            cancel_request_rate: 0.1,
         };
         tokio::spawn(packline::marketplace::server::serve(listener, market));
         let api = packline::amazon::client::SpApi::new(
@@ -247,6 +248,12 @@ pub fn marketplace(a: super::args::MarketplaceArgs) -> Result<ExitCode> {
     if !(0.0..=1.0).contains(&a.cancel_rate) {
         bail!("--cancel-rate {}: must be between 0 and 1", a.cancel_rate);
     }
+    if !(0.0..=1.0).contains(&a.cancel_request_rate) {
+        bail!(
+            "--cancel-request-rate {}: must be between 0 and 1",
+            a.cancel_request_rate
+        );
+    }
     if !(a.new_orders_per_minute.is_finite() && a.new_orders_per_minute >= 0.0) {
         bail!(
             "--new-orders-per-minute {}: must be zero or more",
@@ -270,6 +277,7 @@ pub fn marketplace(a: super::args::MarketplaceArgs) -> Result<ExitCode> {
         fault_delay: std::time::Duration::from_millis(a.fault_delay_ms),
         new_orders_per_minute: a.new_orders_per_minute,
         cancel_rate: a.cancel_rate,
+        cancel_request_rate: a.cancel_request_rate,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -8,8 +8,8 @@
 //! never personal data), the order book at `/_training/orders` (ids, statuses, times),
 //! `POST /_training/orders/{id}/cancel`, `/cancel-request` or `/readdress`, which change an order the way a buyer or
 //! Amazon would, and `POST /_training/faults/{operation}/{fault}`, which gives the next answer of
-//! an operation that fault (`slow`: the real answer, after the fault delay). With `new_orders_per_minute` and `cancel_rate`, orders arrive and are
-//! cancelled while it runs.
+//! an operation that fault (`slow`: the real answer, after the fault delay). With `new_orders_per_minute`, `cancel_rate` and `cancel_request_rate`,
+//! orders arrive, are cancelled and have buyers ask to cancel them while it runs.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,6 +49,9 @@ pub struct MarketplaceConfig {
     pub new_orders_per_minute: f64,
     /// Share of arrivals that come with the cancellation of an earlier pending order.
     pub cancel_rate: f64,
+    /// Share of arrivals that come with a buyer's request to cancel an earlier pending order
+    /// (the order stays unshipped; the seller decides).
+    pub cancel_request_rate: f64,
 }
 
 /// A fault the marketplace can inject.
@@ -177,25 +180,45 @@ impl Market {
             self.arrived += 1;
             let now = Utc::now();
             let order = self.generator.order_created(now);
-            if self.cfg.cancel_rate > 0.0
-                && self
-                    .faults_rng
-                    .gen_bool(self.cfg.cancel_rate.clamp(0.0, 1.0))
-            {
-                let pending: Vec<usize> = self
-                    .orders
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, o)| o["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED")
-                    .map(|(i, _)| i)
-                    .collect();
-                if !pending.is_empty() {
-                    let i = pending[self.faults_rng.gen_range(0..pending.len())];
-                    self.orders[i]["fulfillment"]["fulfillmentStatus"] = json!("CANCELLED");
-                    self.orders[i]["lastUpdatedTime"] = json!(now.to_rfc3339());
-                }
+            if let Some(i) = self.some_pending(self.cfg.cancel_rate) {
+                self.orders[i]["fulfillment"]["fulfillmentStatus"] = json!("CANCELLED");
+                self.orders[i]["lastUpdatedTime"] = json!(now.to_rfc3339());
+            }
+            if let Some(i) = self.some_pending(self.cfg.cancel_request_rate) {
+                request_cancellation(&mut self.orders[i]);
+                self.orders[i]["lastUpdatedTime"] = json!(now.to_rfc3339());
             }
             self.orders.push(order);
+        }
+    }
+
+    /// With probability `rate`, a pending order picked at random.
+    fn some_pending(&mut self, rate: f64) -> Option<usize> {
+        if rate <= 0.0 || !self.faults_rng.gen_bool(rate.clamp(0.0, 1.0)) {
+            return None;
+        }
+        let pending: Vec<usize> = self
+            .orders
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED")
+            .map(|(i, _)| i)
+            .collect();
+        (!pending.is_empty()).then(|| pending[self.faults_rng.gen_range(0..pending.len())])
+    }
+}
+
+/// The buyer asks to cancel, as Amazon reports it on each item; the order stays unshipped until
+/// the seller cancels it or ships it anyway.
+fn request_cancellation(order: &mut serde_json::Value) {
+    if let Some(items) = order["orderItems"].as_array_mut() {
+        for item in items {
+            item["cancellation"] = json!({
+                "cancellationRequest": {
+                    "requester": "BUYER",
+                    "cancelReason": "Order created by mistake",
+                }
+            });
         }
     }
 }
@@ -785,20 +808,7 @@ async fn change_order(
         "cancel" => {
             order["fulfillment"]["fulfillmentStatus"] = json!("CANCELLED");
         }
-        // The buyer asks to cancel, as Amazon reports it on each item; the order stays unshipped
-        // until the seller cancels it or ships it anyway.
-        "cancel-request" => {
-            if let Some(items) = order["orderItems"].as_array_mut() {
-                for item in items {
-                    item["cancellation"] = json!({
-                        "cancellationRequest": {
-                            "requester": "BUYER",
-                            "cancelReason": "Order created by mistake",
-                        }
-                    });
-                }
-            }
-        }
+        "cancel-request" => request_cancellation(order),
         "readdress" => {
             order["recipient"]["deliveryAddress"]["name"] = json!("Readdressed Trainee");
             order["recipient"]["deliveryAddress"]["addressLine1"] = json!("1 New Street");
@@ -897,6 +907,13 @@ fn shape(order: &Value, included: &[String]) -> Value {
         if !has("FULFILLMENT") {
             map.remove("fulfillment");
         }
+        if !has("CANCELLATION")
+            && let Some(items) = map.get_mut("orderItems").and_then(Value::as_array_mut)
+        {
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                item.remove("cancellation");
+            }
+        }
         if has("BUYER") {
             map.insert(
                 "buyer".into(),
@@ -946,6 +963,7 @@ mod tests {
             fault_delay: delay,
             new_orders_per_minute: 0.0,
             cancel_rate: 0.0,
+            cancel_request_rate: 0.0,
         };
         tokio::spawn(serve(listener, cfg));
         let search = "/orders/2026-01-01/orders?marketplaceIds=ATVPDKIKX0DER&createdAfter=2020-01-01T00:00:00Z";
@@ -968,5 +986,56 @@ mod tests {
             Fault::parse_list("slow,429").unwrap(),
             [Fault::Slow, Fault::TooManyRequests]
         );
+    }
+    /// With `cancel_request_rate`, arrivals bring buyers' requests to cancel pending orders, in
+    /// the official shape: packline reads each as a request to hold.
+    #[tokio::test]
+    async fn arrivals_bring_buyers_cancellation_requests() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cfg = MarketplaceConfig {
+            orders: 4,
+            seed: 7,
+            quota_scale: 1000.0,
+            start: Utc::now() - chrono::Duration::days(3),
+            fault_rate: 0.0,
+            faults: Vec::new(),
+            fault_delay: std::time::Duration::from_millis(1),
+            // A few arrivals within the test's first moments.
+            new_orders_per_minute: 6000.0,
+            cancel_rate: 0.0,
+            cancel_request_rate: 1.0,
+        };
+        tokio::spawn(serve(listener, cfg));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let search = "/orders/2026-01-01/orders?marketplaceIds=ATVPDKIKX0DER&createdAfter=2020-01-01T00:00:00Z&maxResultsPerPage=100";
+        // Only asked for, as at Amazon.
+        let (_, without, _) = http(addr, "GET", search).await;
+        assert!(!without.contains("cancellationRequest"), "{without}");
+        let search = format!("{search}&includedData=FULFILLMENT,CANCELLATION");
+        let (status, body, _) = http(addr, "GET", &search).await;
+        assert_eq!(status, 200, "{body}");
+        let page = crate::amazon::parse_search_orders(body.as_bytes(), "page").unwrap();
+        let asked = page
+            .orders
+            .iter()
+            .filter(|o| o.buyer_cancel_requested)
+            .count();
+        let pending = page
+            .orders
+            .iter()
+            .filter(|o| o.status.is_actionable())
+            .count();
+        assert!(asked > 0, "no request among {} orders", page.orders.len());
+        assert!(asked <= pending, "requests only on pending orders");
+        let raw: Value = serde_json::from_str(&body).unwrap();
+        let request = raw["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|o| o["orderItems"].as_array().unwrap())
+            .find_map(|i| i.get("cancellation"))
+            .unwrap();
+        assert_eq!(request["cancellationRequest"]["requester"], "BUYER");
     }
 }
