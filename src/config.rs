@@ -237,6 +237,12 @@ pub struct FloorConfig {
     /// Box presets offered at the pack bench.
     #[serde(default)]
     pub boxes: Vec<BoxConfig>,
+    /// Slots on a pick cart, one order each (default: the batch size). A batch never holds more
+    /// orders than the cart has slots.
+    pub cart_slots: Option<u32>,
+    /// The picker scans the slot's label (`SLOT-n`) after each unit; a wrong slot is refused.
+    #[serde(default)]
+    pub confirm_put: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -250,6 +256,10 @@ pub struct BoxConfig {
 impl FloorConfig {
     pub fn batch_size(&self) -> u32 {
         self.batch_size.unwrap_or(8).clamp(1, 100)
+    }
+
+    pub fn cart_slots(&self) -> u32 {
+        self.cart_slots.unwrap_or(self.batch_size()).clamp(1, 100)
     }
 
     /// The configured boxes, or a small default set.
@@ -395,7 +405,7 @@ impl Config {
         // Numbers a site may set, each within what makes sense for it: a value outside is a
         // typo, and some (a look-back of millions of days) would otherwise fail later, in the
         // middle of a sync.
-        let ranges: [(&str, Option<u64>, u64, u64); 6] = [
+        let ranges: [(&str, Option<u64>, u64, u64); 7] = [
             (
                 "[amazon] lookback_days",
                 self.amazon.lookback_days.map(u64::from),
@@ -417,6 +427,12 @@ impl Config {
             (
                 "[floor] batch_size",
                 self.floor.batch_size.map(u64::from),
+                1,
+                100,
+            ),
+            (
+                "[floor] cart_slots",
+                self.floor.cart_slots.map(u64::from),
                 1,
                 100,
             ),

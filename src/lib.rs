@@ -6,6 +6,7 @@ pub mod amazon;
 pub mod config;
 pub mod domain;
 pub mod files;
+pub mod font;
 pub mod labels;
 pub mod marketplace;
 pub mod service;

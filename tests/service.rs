@@ -333,8 +333,10 @@ async fn a_cancellation_pulls_the_order_from_its_batch_with_a_notice() {
             batch: b.id,
             holder: b.holder.clone(),
             state: OrderState::Cancelled,
+            slot: b.slot_of(&OrderId::parse(&gone_id).unwrap()),
         }
     );
+    assert!(b.slot_of(&OrderId::parse(&gone_id).unwrap()).is_some());
     let left = s.service.with_store(|st| st.batch(b.id).unwrap().unwrap());
     assert_eq!(left.orders.len(), 1);
     assert!(!left.orders.contains(&OrderId::parse(&gone_id).unwrap()));

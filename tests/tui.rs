@@ -20,6 +20,14 @@ use ratatui::backend::TestBackend;
 const LONG_NAME_BYTES: usize = 10_000;
 
 fn site(dir: &Path, people: &[Person]) -> std::sync::Arc<Service> {
+    site_with(dir, people, |_| {})
+}
+
+fn site_with(
+    dir: &Path,
+    people: &[Person],
+    configure: impl FnOnce(&mut Settings),
+) -> std::sync::Arc<Service> {
     let mut store = unlocked_store(dir);
     let refs: Vec<&Person> = people.iter().collect();
     imp(
@@ -37,6 +45,7 @@ fn site(dir: &Path, people: &[Person]) -> std::sync::Arc<Service> {
         leads: vec!["ann".into()],
         ..Default::default()
     };
+    configure(&mut settings);
     let service = Service::new(store, settings);
     // Snapshots show the counts: let the background count finish first.
     service.wait_for_counts();
@@ -224,6 +233,61 @@ async fn a_cancellation_mid_pick_pulls_the_order_with_an_alert() {
     assert_ne!(batch.orders[0].as_str(), gone.order_id);
 }
 
+/// Cluster picking with put confirmation: after each unit the screen says large which slot it
+/// goes to; a wrong slot is refused like a wrong item, and the batch completes only once every
+/// unit is in its slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_unit_is_put_to_its_orders_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = site_with(dir.path(), &orders()[..2], |s| s.confirm_put = true);
+    let mut app = app(service.clone()).await;
+    act(&mut app, Action::Claim).await;
+    let batch = app.pick.batch.clone().unwrap();
+    assert_eq!(batch.slots.len(), 2);
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    let put = app.pick.put_to.clone().expect("where the unit goes");
+    assert_eq!((put.slot, put.in_hand), (1, true));
+    assert_eq!(put.order, batch.orders[0]);
+    snapshot("pick_put_to", &app);
+    act(&mut app, Action::Scan("SLOT-2".into())).await;
+    let alert = app.alert.clone().unwrap();
+    assert!(alert.error && app.bell);
+    assert_eq!(
+        alert.text,
+        "wrong slot: \"SLOT-2\" is not SLOT 1, where the unit in hand goes"
+    );
+    act(&mut app, Action::Scan("SLOT-1".into())).await;
+    assert!(
+        !app.pick.put_to.as_ref().unwrap().in_hand,
+        "{:?}",
+        app.alert
+    );
+    // The earliest-due order has its two; the next unit goes to the second slot.
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    act(&mut app, Action::Scan("SLOT-1".into())).await;
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    assert_eq!(app.pick.put_to.as_ref().unwrap().slot, 2);
+    act(&mut app, Action::Scan("SLOT-2".into())).await;
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    act(&mut app, Action::FinishPick).await;
+    assert!(
+        app.alert
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("scan its label first"),
+        "{:?}",
+        app.alert
+    );
+    act(&mut app, Action::Scan("SLOT-2".into())).await;
+    act(&mut app, Action::FinishPick).await;
+    assert!(app.pick.batch.is_none(), "{:?}", app.alert);
+    for id in &batch.orders {
+        let rec = service.with_store(|s| s.get(id).unwrap().unwrap());
+        assert_eq!(rec.state, OrderState::Picked);
+    }
+}
+
 /// A lead holds an order mid-pick: its picker is alerted with the units to put aside, the order
 /// leaves the batch (which finishes without it), the queue shows it held, and it never reaches
 /// the pack bench until released.
@@ -242,7 +306,8 @@ async fn a_hold_mid_pick_alerts_and_the_batch_finishes_without_it() {
     for _ in 0..needed - 1 {
         act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     }
-    let held = batch.orders[0].clone();
+    // Units go to the earliest-due order first: the second order has one of its two.
+    let held = batch.orders[1].clone();
     let lead = Client::local(service.clone(), "ann").unwrap();
     let answer = lead
         .call(ops::HoldOrder {
@@ -271,13 +336,13 @@ async fn a_hold_mid_pick_alerts_and_the_batch_finishes_without_it() {
     assert_eq!(
         alert.text,
         format!(
-            "ORDER {held} ON HOLD: put {} x SKU-HOSTILE on the exceptions shelf (customer called: wrong size)",
+            "ORDER {held} ON HOLD: SLOT 2 to the exceptions shelf: {} x SKU-HOSTILE (customer called: wrong size)",
             needed - 1 - share
         )
     );
     snapshot("pick_held", &app);
     let left = app.pick.batch.clone().unwrap();
-    assert_eq!(left.orders, vec![batch.orders[1].clone()]);
+    assert_eq!(left.orders, vec![batch.orders[0].clone()]);
     assert!(left.is_complete(), "the rest of the batch is on the cart");
     act(&mut app, Action::FinishPick).await;
     assert!(app.pick.batch.is_none(), "{:?}", app.alert);

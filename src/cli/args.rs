@@ -319,6 +319,14 @@ pub enum PickCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Put the unit in hand into its cart slot (`[floor] confirm_put`): the slot's number or
+    /// label (SLOT-3); a wrong slot is refused.
+    Put {
+        batch: u64,
+        slot: String,
+        #[command(flatten)]
+        out: Output,
+    },
     /// A SKU that cannot be found: its orders leave the batch as exceptions.
     Short {
         batch: u64,

@@ -8,8 +8,9 @@ use anyhow::{Context, Result};
 use packline::domain::text::escape_hazards;
 use packline::domain::{OrderState, PackCheck, PickBatch, PickScan};
 use packline::service::ops::{
-    Batches, ClaimBatch, Exceptions, FinishPick, PackFinish, PackScan, PackStart, PickScan as Scan,
-    RaiseException, ReassignBatch, ReleaseBatch, ResolveException, ShortPick,
+    Batches, ClaimBatch, Exceptions, FinishPick, PackFinish, PackScan, PackStart, PickPut,
+    PickScan as Scan, PickScanned, RaiseException, ReassignBatch, ReleaseBatch, ResolveException,
+    ShortPick,
 };
 
 use super::args::{ExceptionsCommand, Output, PackCommand, PickCommand};
@@ -38,16 +39,8 @@ pub fn pick(ctx: &Ctx, command: PickCommand) -> Result<ExitCode> {
             Some(b) => print_batch(w, b),
             None => writeln!(w, "no orders are waiting to be picked"),
         }),
-        PickCommand::Scan { batch, code, out } => one(ctx, Scan { batch, code }, out, |w, s| {
-            match &s.scan {
-                PickScan::Bin { bin } => writeln!(w, "at bin {}", escape_hazards(bin))?,
-                PickScan::Unit { picked, needed, .. } => writeln!(w, "picked {picked}/{needed}")?,
-            }
-            if s.complete {
-                writeln!(w, "batch {} is complete: finish it", s.batch)?;
-            }
-            Ok(())
-        }),
+        PickCommand::Scan { batch, code, out } => one(ctx, Scan { batch, code }, out, scanned),
+        PickCommand::Put { batch, slot, out } => one(ctx, PickPut { batch, slot }, out, scanned),
         PickCommand::Short {
             batch,
             sku,
@@ -93,6 +86,34 @@ pub fn pick(ctx: &Ctx, command: PickCommand) -> Result<ExitCode> {
     }
 }
 
+fn scanned(w: &mut dyn std::io::Write, s: &PickScanned) -> std::io::Result<()> {
+    match &s.scan {
+        PickScan::Bin { bin } => writeln!(w, "at bin {}", escape_hazards(bin))?,
+        PickScan::Unit {
+            picked,
+            needed,
+            slot,
+            put: true,
+            ..
+        } => writeln!(w, "picked {picked}/{needed} → SLOT {slot}")?,
+        PickScan::Unit {
+            picked,
+            needed,
+            slot,
+            ..
+        } => writeln!(
+            w,
+            "picked {picked}/{needed}: put it in SLOT {slot} (pick put {} {slot})",
+            s.batch
+        )?,
+        PickScan::Put { slot, .. } => writeln!(w, "put in SLOT {slot}")?,
+    }
+    if s.complete {
+        writeln!(w, "batch {} is complete: finish it", s.batch)?;
+    }
+    Ok(())
+}
+
 fn progress(b: &PickBatch) -> (u32, u32) {
     b.lines.iter().fold((0, 0), |(p, n), l| {
         (p + l.picked.min(l.needed), n + l.needed)
@@ -107,8 +128,8 @@ fn print_batch(w: &mut dyn std::io::Write, b: &PickBatch) -> std::io::Result<()>
         b.holder,
         b.orders.len()
     )?;
-    for o in &b.orders {
-        writeln!(w, "  order {o}")?;
+    for s in &b.slots {
+        writeln!(w, "  SLOT {:<3} order {}", s.slot, s.order)?;
     }
     writeln!(w, "{:<12} {:<24} {:>6}  TITLE", "BIN", "SKU", "QTY")?;
     for l in &b.lines {

@@ -127,6 +127,9 @@ pub struct PickLine {
     pub picked: u32,
     /// Orders wanting this SKU, in ship-by order, with their quantities.
     pub orders: Vec<(OrderId, u32)>,
+    /// Units put to each of `orders` so far (same order): a unit goes to the earliest-due order
+    /// that still needs it.
+    pub put: Vec<u32>,
 }
 
 impl PickLine {
@@ -145,6 +148,43 @@ pub struct PickBatch {
     pub lines: Vec<PickLine>,
     /// The bin the picker last scanned, if bins are scanned.
     pub at_bin: Option<String>,
+    /// Where each order's units go on the cart, in ship-by order.
+    pub slots: Vec<Slot>,
+    /// Whether each unit's slot is confirmed by scanning the slot's label after the unit.
+    pub confirm_put: bool,
+    /// A unit scanned and not yet put (with `confirm_put`): the next scan must be its slot.
+    pub in_hand: Option<InHand>,
+}
+
+/// An order's place on the cart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub order: OrderId,
+    /// 1-based; its label reads `SLOT-n`.
+    pub slot: u32,
+}
+
+/// A unit in the picker's hand, on its way to a slot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InHand {
+    pub sku: String,
+    pub order: OrderId,
+    pub slot: u32,
+}
+
+/// The label on a cart's slot, as its barcode reads.
+pub fn slot_label(slot: u32) -> String {
+    format!("SLOT-{slot}")
+}
+
+/// The slot a scanned or typed code names: its label (`SLOT-3`, any case) or its number.
+pub fn parse_slot(code: &str) -> Option<u32> {
+    let code = code.trim();
+    let n = match code.get(..5) {
+        Some(p) if p.eq_ignore_ascii_case("SLOT-") => &code[5..],
+        _ => code,
+    };
+    n.parse().ok().filter(|n| *n > 0)
 }
 
 /// What a good scan did.
@@ -152,12 +192,28 @@ pub struct PickBatch {
 pub enum PickScan {
     /// A bin label: the picker is at this bin.
     Bin { bin: String },
-    /// One unit of a line; `line` indexes `lines`.
+    /// One unit of a line (`line` indexes `lines`), for `order`, whose units go to `slot`.
+    /// With `confirm_put` it is in hand until its slot is scanned (`put` false).
     Unit {
         line: usize,
         picked: u32,
         needed: u32,
+        order: OrderId,
+        slot: u32,
+        put: bool,
     },
+    /// The unit in hand went into its slot.
+    Put { slot: u32, order: OrderId },
+}
+
+impl PickScan {
+    /// The slot the scanned unit goes (or went) to.
+    pub fn slot(&self) -> Option<u32> {
+        match self {
+            PickScan::Bin { .. } => None,
+            PickScan::Unit { slot, .. } | PickScan::Put { slot, .. } => Some(*slot),
+        }
+    }
 }
 
 /// A scan the batch refuses. Nothing changes.
@@ -167,12 +223,22 @@ pub enum PickRefusal {
     WrongItem { code: String },
     #[error("extra unit: all {needed} of {sku} are already picked")]
     Extra { sku: String, needed: u32 },
+    #[error("wrong slot: {code:?} is not SLOT {slot}, where the unit in hand goes")]
+    WrongSlot { code: String, slot: u32 },
+    #[error("nothing in hand to put: scan a unit first")]
+    NothingInHand,
 }
 
 impl PickBatch {
     /// Builds the pick list: lines aggregated by SKU, sorted by bin (SKUs without a bin last),
     /// then SKU. `orders` come in ship-by order.
-    pub fn new(id: u64, holder: &str, orders: &[Order], locations: &Locations) -> PickBatch {
+    pub fn new(
+        id: u64,
+        holder: &str,
+        orders: &[Order],
+        locations: &Locations,
+        confirm_put: bool,
+    ) -> PickBatch {
         let mut by_sku: BTreeMap<&str, PickLine> = BTreeMap::new();
         for o in orders {
             for l in &o.lines {
@@ -191,12 +257,16 @@ impl PickBatch {
                         needed: 0,
                         picked: 0,
                         orders: Vec::new(),
+                        put: Vec::new(),
                     }
                 });
                 line.needed = line.needed.saturating_add(qty);
                 match line.orders.iter_mut().find(|(id, _)| *id == o.id) {
                     Some((_, q)) => *q = q.saturating_add(qty),
-                    None => line.orders.push((o.id.clone(), qty)),
+                    None => {
+                        line.orders.push((o.id.clone(), qty));
+                        line.put.push(0);
+                    }
                 }
             }
         }
@@ -210,13 +280,45 @@ impl PickBatch {
             orders: orders.iter().map(|o| o.id.clone()).collect(),
             lines,
             at_bin: None,
+            slots: orders
+                .iter()
+                .zip(1..)
+                .map(|(o, slot)| Slot {
+                    order: o.id.clone(),
+                    slot,
+                })
+                .collect(),
+            confirm_put,
+            in_hand: None,
         }
+    }
+
+    /// The slot of an order in the batch.
+    pub fn slot_of(&self, order: &OrderId) -> Option<u32> {
+        self.slots
+            .iter()
+            .find(|s| s.order == *order)
+            .map(|s| s.slot)
     }
 
     /// Applies one scan: a bin label, or a unit of a line not yet complete. Prefers the line at
     /// the current bin when one SKU's code could match several lines.
     pub fn scan(&mut self, code: &str) -> Result<PickScan, PickRefusal> {
         let code = code.trim();
+        // A unit in hand: this scan is where it goes, and only its slot will do.
+        if let Some(hand) = &self.in_hand {
+            if parse_slot(code) != Some(hand.slot) {
+                return Err(PickRefusal::WrongSlot {
+                    code: code.to_owned(),
+                    slot: hand.slot,
+                });
+            }
+            let hand = self.in_hand.take().expect("in hand");
+            return Ok(PickScan::Put {
+                slot: hand.slot,
+                order: hand.order,
+            });
+        }
         if let Some(bin) = self
             .lines
             .iter()
@@ -247,31 +349,56 @@ impl PickBatch {
         };
         let line = &mut self.lines[i];
         line.picked += 1;
+        // The earliest-due order that still needs this SKU (orders are in ship-by order).
+        let to = (0..line.orders.len())
+            .find(|&k| line.put[k] < line.orders[k].1)
+            .expect("a line that is not done has an order short of it");
+        line.put[to] += 1;
+        let order = line.orders[to].0.clone();
+        let (picked, needed) = (line.picked, line.needed);
+        let slot = self.slot_of(&order).unwrap_or(0);
+        if self.confirm_put {
+            self.in_hand = Some(InHand {
+                sku: self.lines[i].sku.clone(),
+                order: order.clone(),
+                slot,
+            });
+        }
         Ok(PickScan::Unit {
             line: i,
-            picked: line.picked,
-            needed: line.needed,
+            picked,
+            needed,
+            order,
+            slot,
+            put: !self.confirm_put,
         })
     }
 
-    pub fn is_complete(&self) -> bool {
-        self.lines.iter().all(PickLine::is_done)
+    /// Confirms the unit in hand into a slot, named by its number or label (`pick put`).
+    pub fn put(&mut self, slot: &str) -> Result<PickScan, PickRefusal> {
+        if self.in_hand.is_none() {
+            return Err(PickRefusal::NothingInHand);
+        }
+        self.scan(slot)
     }
 
-    /// A SKU cannot be found in full. The units picked so far go to orders in ship-by order;
-    /// the orders left without all their units are taken out of the batch and returned, for the
-    /// service to move to Exception. Units picked for them are to be put back (`put_back`).
+    /// Every unit picked and put.
+    pub fn is_complete(&self) -> bool {
+        self.in_hand.is_none() && self.lines.iter().all(PickLine::is_done)
+    }
+
+    /// A SKU cannot be found in full: the orders still short of it (units went to the earliest
+    /// due first) are taken out of the batch and returned, for the service to move to
+    /// Exception. The units in their slots are to be put back (`put_back`).
     pub fn short(&mut self, sku: &str) -> Option<ShortPick> {
         let line = self.lines.iter().find(|l| l.sku == sku)?;
-        let mut left = line.picked;
-        let mut shorted = Vec::new();
-        for (id, qty) in &line.orders {
-            if left >= *qty {
-                left -= qty;
-            } else {
-                shorted.push(id.clone());
-            }
-        }
+        let shorted: Vec<OrderId> = line
+            .orders
+            .iter()
+            .zip(&line.put)
+            .filter(|((_, qty), put)| *put < qty)
+            .map(|((id, _), _)| id.clone())
+            .collect();
         let put_back = self.remove_orders(&shorted);
         Some(ShortPick {
             sku: sku.to_owned(),
@@ -280,17 +407,35 @@ impl PickBatch {
         })
     }
 
-    /// Takes orders out of the batch (cancelled, shorted). Picked units beyond what the rest of
-    /// the batch needs are to be put back: returned as (SKU, units).
+    /// Takes orders out of the batch (cancelled, held, shorted). The units already put to
+    /// them (in their slots, or in hand) are to be put back: returned as (SKU, units).
     pub fn remove_orders(&mut self, gone: &[OrderId]) -> Vec<(String, u32)> {
         self.orders.retain(|o| !gone.contains(o));
+        self.slots.retain(|s| !gone.contains(&s.order));
+        if self
+            .in_hand
+            .as_ref()
+            .is_some_and(|h| gone.contains(&h.order))
+        {
+            self.in_hand = None;
+        }
         let mut put_back = Vec::new();
         for line in &mut self.lines {
-            line.orders.retain(|(o, _)| !gone.contains(o));
+            let mut back = 0;
+            let mut k = 0;
+            while k < line.orders.len() {
+                if gone.contains(&line.orders[k].0) {
+                    back += line.put[k];
+                    line.orders.remove(k);
+                    line.put.remove(k);
+                } else {
+                    k += 1;
+                }
+            }
             line.needed = line.orders.iter().map(|(_, q)| q).sum();
-            if line.picked > line.needed {
-                put_back.push((line.sku.clone(), line.picked - line.needed));
-                line.picked = line.needed;
+            line.picked = line.picked.saturating_sub(back);
+            if back > 0 {
+                put_back.push((line.sku.clone(), back));
             }
         }
         self.lines.retain(|l| l.needed > 0);
@@ -319,7 +464,7 @@ mod tests {
     fn lines_are_aggregated_by_sku_and_sorted_by_bin_unknown_last() {
         let a = order_with("111-0000001-0000001", &[("MUG", 2), ("TEE", 1)]);
         let b = order_with("111-0000001-0000002", &[("MUG", 1), ("ZZZ", 1)]);
-        let batch = PickBatch::new(7, "ann", &[a, b], &locs());
+        let batch = PickBatch::new(7, "ann", &[a, b], &locs(), false);
         let view: Vec<(&str, Option<&str>, u32)> = batch
             .lines
             .iter()
@@ -338,7 +483,7 @@ mod tests {
     #[test]
     fn scans_fill_lines_and_refuse_wrong_and_extra_units() {
         let a = order_with("111-0000001-0000001", &[("MUG", 1)]);
-        let mut batch = PickBatch::new(1, "ann", &[a], &locs());
+        let mut batch = PickBatch::new(1, "ann", std::slice::from_ref(&a), &locs(), false);
         assert_eq!(batch.scan("A-02"), Ok(PickScan::Bin { bin: "A-02".into() }));
         assert_eq!(
             batch.scan("SOCK"),
@@ -351,7 +496,10 @@ mod tests {
             Ok(PickScan::Unit {
                 line: 0,
                 picked: 1,
-                needed: 1
+                needed: 1,
+                order: a.id.clone(),
+                slot: 1,
+                put: true,
             })
         );
         assert!(batch.is_complete());
@@ -369,7 +517,7 @@ mod tests {
     fn a_short_pick_takes_out_the_orders_left_without_their_units() {
         let a = order_with("111-0000001-0000001", &[("MUG", 1), ("TEE", 1)]);
         let b = order_with("111-0000001-0000002", &[("MUG", 2), ("TEE", 1)]);
-        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs());
+        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs(), false);
         batch.scan("TEE").unwrap();
         batch.scan("TEE").unwrap();
         batch.scan("MUG").unwrap();
@@ -378,6 +526,108 @@ mod tests {
         assert_eq!(s.put_back, [("TEE".to_owned(), 1)]);
         assert_eq!(batch.orders, [a.id]);
         assert!(batch.is_complete());
+    }
+
+    /// Each order has its slot in ship-by order; a SKU several orders want goes to the earliest
+    /// due that still needs it.
+    #[test]
+    fn units_go_to_the_earliest_due_order_still_short_of_them() {
+        let a = order_with("111-0000001-0000001", &[("MUG", 1)]);
+        let b = order_with("111-0000001-0000002", &[("MUG", 2), ("TEE", 1)]);
+        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs(), false);
+        assert_eq!(batch.slot_of(&a.id), Some(1));
+        assert_eq!(batch.slot_of(&b.id), Some(2));
+        let slots: Vec<Option<u32>> = ["MUG", "MUG", "TEE", "MUG"]
+            .into_iter()
+            .map(|c| batch.scan(c).unwrap().slot())
+            .collect();
+        assert_eq!(slots, [Some(1), Some(2), Some(2), Some(2)]);
+        assert!(batch.is_complete());
+    }
+
+    /// With confirm-put, a unit is in hand until its slot's label is scanned: a wrong slot and
+    /// another unit are refused, nothing counts twice, and the batch is not complete meanwhile.
+    #[test]
+    fn a_unit_in_hand_waits_for_its_slot() {
+        let a = order_with("111-0000001-0000001", &[("MUG", 1)]);
+        let b = order_with("111-0000001-0000002", &[("TEE", 1)]);
+        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs(), true);
+        let unit = batch.scan("TEE").unwrap();
+        assert!(
+            matches!(
+                unit,
+                PickScan::Unit {
+                    slot: 2,
+                    put: false,
+                    ..
+                }
+            ),
+            "{unit:?}"
+        );
+        assert_eq!(
+            batch.scan("SLOT-1"),
+            Err(PickRefusal::WrongSlot {
+                code: "SLOT-1".into(),
+                slot: 2
+            })
+        );
+        assert!(matches!(
+            batch.scan("MUG"),
+            Err(PickRefusal::WrongSlot { slot: 2, .. })
+        ));
+        assert_eq!(
+            batch.put("slot-2"),
+            Ok(PickScan::Put {
+                slot: 2,
+                order: b.id.clone()
+            })
+        );
+        assert_eq!(batch.put("2"), Err(PickRefusal::NothingInHand));
+        batch.scan("MUG").unwrap();
+        assert!(!batch.is_complete(), "the last unit is still in hand");
+        batch.put("1").unwrap();
+        assert!(batch.is_complete());
+        assert_eq!(batch.lines.iter().map(|l| l.picked).sum::<u32>(), 2);
+    }
+
+    /// An order leaving the batch takes the units already put to it (its slot), and a unit in
+    /// hand for it; the others keep theirs.
+    #[test]
+    fn a_removed_order_gives_back_what_is_in_its_slot() {
+        let a = order_with("111-0000001-0000001", &[("MUG", 2)]);
+        let b = order_with("111-0000001-0000002", &[("MUG", 1)]);
+        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs(), true);
+        batch.scan("MUG").unwrap();
+        batch.put("1").unwrap();
+        batch.scan("MUG").unwrap();
+        assert_eq!(
+            batch.remove_orders(std::slice::from_ref(&a.id)),
+            [("MUG".to_owned(), 2)]
+        );
+        assert!(
+            batch.in_hand.is_none(),
+            "the unit in hand was for the order gone"
+        );
+        assert_eq!(
+            batch.slots,
+            [Slot {
+                order: b.id.clone(),
+                slot: 2
+            }]
+        );
+        assert_eq!((batch.lines[0].picked, batch.lines[0].needed), (0, 1));
+        assert_eq!(batch.scan("MUG").unwrap().slot(), Some(2));
+    }
+
+    #[test]
+    fn slots_are_read_from_labels_and_numbers() {
+        assert_eq!(parse_slot("SLOT-3"), Some(3));
+        assert_eq!(parse_slot(" slot-12 "), Some(12));
+        assert_eq!(parse_slot("7"), Some(7));
+        assert_eq!(parse_slot(&slot_label(9)), Some(9));
+        assert_eq!(parse_slot("SLOT-0"), None);
+        assert_eq!(parse_slot("MUG"), None);
+        assert_eq!(parse_slot("SLOT-x"), None);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 
 use pdf_writer::Content;
 
-use crate::domain::text::is_hazard;
 use crate::labels::code128::{Code128, Code128Error};
 use crate::labels::pdf::{BOLD, REGULAR, bars, document, text, win_ansi};
 use crate::labels::zpl;
@@ -105,20 +104,6 @@ pub fn zpl203(l: &LabelText) -> Result<Vec<u8>, RenderError> {
     Ok(z.into_bytes())
 }
 
-/// The 8×8 bitmap of a character (bit 0 the leftmost pixel): Basic Latin and Latin-1 from the
-/// public-domain font8x8; hazards have none; anything else shows as `?`.
-fn glyph(c: char) -> Option<[u8; 8]> {
-    use font8x8::legacy::{BASIC_LEGACY, LATIN_LEGACY};
-    if is_hazard(c) {
-        return None;
-    }
-    Some(match c as u32 {
-        n @ 0x20..=0x7E => BASIC_LEGACY[n as usize],
-        n @ 0xA0..=0xFF => LATIN_LEGACY[(n - 0xA0) as usize],
-        _ => BASIC_LEGACY[usize::from(b'?')],
-    })
-}
-
 /// A raster being drawn: 8-bit grey, white to start.
 struct Raster {
     w: usize,
@@ -148,7 +133,7 @@ impl Raster {
     /// Writes at most `max_chars` characters of `text` at (x, y), each pixel of the 8×8 font
     /// `scale` dots square; text past the right edge is cut.
     fn text(&mut self, x: usize, y: usize, scale: usize, text: &str, max_chars: usize) {
-        let glyphs = text.chars().filter_map(glyph).take(max_chars);
+        let glyphs = text.chars().filter_map(crate::font::glyph).take(max_chars);
         for (i, g) in glyphs.enumerate() {
             let gx = x + i * 8 * scale;
             for (row, bits) in g.iter().enumerate() {

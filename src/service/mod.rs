@@ -48,6 +48,10 @@ pub struct Settings {
     pub refusal_audit_interval: Duration,
     pub locations: Locations,
     pub batch_size: u32,
+    /// Orders a pick cart holds, one to a slot.
+    pub cart_slots: u32,
+    /// Each unit's slot is confirmed by a scan of the slot's label.
+    pub confirm_put: bool,
     pub boxes: Vec<BoxPreset>,
     pub retention: RetentionPolicy,
     pub claim_timeout: Duration,
@@ -79,6 +83,8 @@ impl Settings {
             refusal_audit_interval: REFUSAL_AUDIT_INTERVAL,
             locations,
             batch_size: cfg.floor.batch_size(),
+            cart_slots: cfg.floor.cart_slots(),
+            confirm_put: cfg.floor.confirm_put,
             boxes: cfg
                 .floor
                 .boxes()
@@ -441,6 +447,7 @@ impl Service {
                     holder: check.packer,
                     reason: hold.reason,
                     put_aside: Vec::new(),
+                    slot: None,
                 });
             }
         }
@@ -493,12 +500,14 @@ impl Service {
                             holder: l.holder,
                             reason,
                             put_aside: l.put_aside,
+                            slot: l.slot,
                         },
                         None => Notice::OrderPulled {
                             order: l.order,
                             batch: l.batch,
                             holder: l.holder,
                             state: l.state,
+                            slot: l.slot,
                         },
                     });
                 }

@@ -135,6 +135,9 @@ pub enum Notice {
         batch: u64,
         holder: String,
         state: OrderState,
+        /// Its cart slot, whose units go back.
+        #[serde(default)]
+        slot: Option<u32>,
     },
     /// An order was put on hold. One in a batch has left it (its units picked so far, `put_aside`,
     /// go to the exceptions shelf); one at a pack bench (`batch` none) is set aside there.
@@ -144,6 +147,9 @@ pub enum Notice {
         holder: String,
         reason: String,
         put_aside: Vec<(String, u32)>,
+        /// Its cart slot, whose units go to the exceptions shelf.
+        #[serde(default)]
+        slot: Option<u32>,
     },
     /// A batch's claim ended without being finished (its holder disconnected, or a lead moved it).
     ClaimReleased {

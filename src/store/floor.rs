@@ -43,6 +43,97 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error> {
     postcard::from_bytes(bytes).map_err(|e| Error::CorruptOrder(format!("{what}: {e}")))
 }
 
+/// A pick batch as stored: the current format, else the one before cart slots (a batch open
+/// across the upgrade), whose picked units are taken as put to its orders in ship-by order.
+fn decode_batch(bytes: &[u8]) -> Result<PickBatch, Error> {
+    let err = match postcard::from_bytes::<PickBatch>(bytes) {
+        Ok(b) => return Ok(b),
+        Err(e) => e,
+    };
+    let Ok(old) = postcard::from_bytes::<legacy::Batch>(bytes) else {
+        return Err(Error::CorruptOrder(format!("pick batch: {err}")));
+    };
+    Ok(old.into())
+}
+
+mod legacy {
+    use serde::Deserialize;
+
+    use crate::domain::OrderId;
+    use crate::domain::pick::{PickBatch, PickLine, Slot};
+
+    #[derive(Deserialize)]
+    pub struct Batch {
+        id: u64,
+        holder: String,
+        orders: Vec<OrderId>,
+        lines: Vec<Line>,
+        at_bin: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct Line {
+        sku: String,
+        asin: String,
+        title: String,
+        bin: Option<String>,
+        barcodes: Vec<String>,
+        needed: u32,
+        picked: u32,
+        orders: Vec<(OrderId, u32)>,
+    }
+
+    impl From<Batch> for PickBatch {
+        fn from(b: Batch) -> PickBatch {
+            let lines = b
+                .lines
+                .into_iter()
+                .map(|l| {
+                    let mut left = l.picked;
+                    let put = l
+                        .orders
+                        .iter()
+                        .map(|(_, q)| {
+                            let n = left.min(*q);
+                            left -= n;
+                            n
+                        })
+                        .collect();
+                    PickLine {
+                        sku: l.sku,
+                        asin: l.asin,
+                        title: l.title,
+                        bin: l.bin,
+                        barcodes: l.barcodes,
+                        needed: l.needed,
+                        picked: l.picked,
+                        orders: l.orders,
+                        put,
+                    }
+                })
+                .collect();
+            PickBatch {
+                id: b.id,
+                holder: b.holder,
+                slots: b
+                    .orders
+                    .iter()
+                    .zip(1..)
+                    .map(|(o, slot)| Slot {
+                        order: o.clone(),
+                        slot,
+                    })
+                    .collect(),
+                orders: b.orders,
+                lines,
+                at_bin: b.at_bin,
+                confirm_put: false,
+                in_hand: None,
+            }
+        }
+    }
+}
+
 /// What happened to a claimed order while it was held.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LostClaim {
@@ -52,8 +143,10 @@ pub struct LostClaim {
     pub state: OrderState,
     /// The order was put on hold (this reason): it went back to New, off the batch.
     pub hold: Option<String>,
-    /// Units picked for it that the rest of the batch does not need: (SKU, units).
+    /// Units already put to it, now to be taken out of its slot: (SKU, units).
     pub put_aside: Vec<(String, u32)>,
+    /// Its slot on the cart.
+    pub slot: Option<u32>,
 }
 
 impl Store {
@@ -65,6 +158,7 @@ impl Store {
         holder: &str,
         size: usize,
         locations: &Locations,
+        confirm_put: bool,
         now: DateTime<Utc>,
     ) -> Result<Option<PickBatch>, Error> {
         let size = size.max(1);
@@ -114,7 +208,7 @@ impl Store {
                         .insert(key(CLAIM, id.as_str().as_bytes()), &batch_id.to_be_bytes())?;
                     orders.push(rec.order);
                 }
-                let batch = PickBatch::new(batch_id, holder, &orders, locations);
+                let batch = PickBatch::new(batch_id, holder, &orders, locations, confirm_put);
                 tx.floor.insert(batch_key(batch_id), encode(&batch))?;
                 Ok(Some(batch))
             })?;
@@ -130,7 +224,7 @@ impl Store {
         self.t
             .floor
             .get(batch_key(id))?
-            .map(|v| decode(&v, "pick batch"))
+            .map(|v| decode_batch(&v))
             .transpose()
     }
 
@@ -139,7 +233,7 @@ impl Store {
         self.t
             .floor
             .scan_prefix([BATCH])
-            .map(|item| decode(&item?.1, "pick batch"))
+            .map(|item| decode_batch(&item?.1))
             .collect()
     }
 
@@ -238,7 +332,7 @@ impl Store {
             if let Some(b) = tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))? {
                 let batch_id = b.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
                 if let Some(v) = tx.floor.get(batch_key(batch_id))? {
-                    let mut batch: PickBatch = decode(&v, "pick batch").or_else(abort)?;
+                    let mut batch: PickBatch = decode_batch(&v).or_else(abort)?;
                     batch.remove_orders(std::slice::from_ref(id));
                     save_or_drop(tx, &batch)?;
                 }
@@ -262,7 +356,7 @@ impl Store {
             let Some(v) = tx.floor.get(batch_key(batch_id))? else {
                 return abort(Error::Usage(format!("pick batch {batch_id} is not open")));
             };
-            let mut batch: PickBatch = decode(&v, "pick batch").or_else(abort)?;
+            let mut batch: PickBatch = decode_batch(&v).or_else(abort)?;
             let reason = format!("batch {batch_id} from {} to {to}", batch.holder);
             batch.holder = to.to_owned();
             tx.floor.insert(batch_key(batch_id), encode(&batch))?;
@@ -292,7 +386,7 @@ impl Store {
                 },
                 _ => None,
             };
-            let (holder, put_aside) = self.transact(|tx| {
+            let (holder, put_aside, slot) = self.transact(|tx| {
                 tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))?;
                 if let Some(h) = &hold {
                     let picking = match tx.orders.get(id.as_str())? {
@@ -305,12 +399,13 @@ impl Store {
                     }
                 }
                 let Some(v) = tx.floor.get(batch_key(batch))? else {
-                    return Ok((String::new(), Vec::new()));
+                    return Ok((String::new(), Vec::new(), None));
                 };
-                let mut b: PickBatch = decode(&v, "pick batch").or_else(abort)?;
+                let mut b: PickBatch = decode_batch(&v).or_else(abort)?;
+                let slot = b.slot_of(&id);
                 let put_aside = b.remove_orders(std::slice::from_ref(&id));
                 save_or_drop(tx, &b)?;
-                Ok((b.holder, put_aside))
+                Ok((b.holder, put_aside, slot))
             })?;
             lost.push(LostClaim {
                 order: id,
@@ -322,6 +417,7 @@ impl Store {
                 },
                 hold: hold.map(|h| h.reason),
                 put_aside,
+                slot,
             });
         }
         if !lost.is_empty() {

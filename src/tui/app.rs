@@ -1011,9 +1011,11 @@ impl App {
                 batch,
                 holder,
                 state,
+                slot,
             } if holder == self.user => {
+                let from = slot.map_or(format!("batch {batch}"), |s| format!("SLOT {s}"));
                 self.alert = Some(Alert {
-                    text: format!("ORDER {order} IS {state}: take its units out of batch {batch}"),
+                    text: format!("ORDER {order} IS {state}: take its units out of {from}"),
                     error: true,
                 });
                 self.bell = true;
@@ -1025,16 +1027,19 @@ impl App {
                 holder,
                 reason,
                 put_aside,
+                slot,
             } if holder == self.user => {
                 let units: Vec<String> = put_aside
                     .iter()
                     .map(|(sku, n)| format!("{n} x {}", clean(sku, 20)))
                     .collect();
                 // What to do first (a small terminal shows two lines), then why.
-                let what = if units.is_empty() {
-                    format!("it left batch {batch}, none of it picked yet")
-                } else {
-                    format!("put {} on the exceptions shelf", units.join(", "))
+                let what = match (units.is_empty(), slot) {
+                    (true, _) => format!("it left batch {batch}, none of it picked yet"),
+                    (false, Some(s)) => {
+                        format!("SLOT {s} to the exceptions shelf: {}", units.join(", "))
+                    }
+                    (false, None) => format!("put {} on the exceptions shelf", units.join(", ")),
                 };
                 self.alert = Some(Alert {
                     text: format!("ORDER {order} ON HOLD: {what} ({})", clean(&reason, 40)),

@@ -28,8 +28,8 @@ pub use holds::{HoldOrder, Holds, ReleaseHold};
 pub use keys::{EpochView, KeyringView, KeysRotate, KeysShow, Lock, Unlock};
 pub use pack::{PackFinish, PackScan, PackStart};
 pub use pick::{
-    Batches, ClaimBatch, FinishPick, PickScan, PickScanned, ReassignBatch, ReleaseBatch, ShortPick,
-    Shorted,
+    Batches, ClaimBatch, FinishPick, PickPut, PickScan, PickScanned, ReassignBatch, ReleaseBatch,
+    ShortPick, Shorted,
 };
 pub use records::{AuditVerify, Import, LookupName, Purge, Reveal, RevealedRecipient, Sync};
 pub use shipping::{
@@ -147,7 +147,7 @@ fn to_json(answer: &impl Serialize) -> Result<Answer, ServiceError> {
 
 operations! {
     Hello, Queue, ListOrders, Order, Picked, Boxes, SyncStatus,
-    ClaimBatch, Batches, PickScan, ShortPick, FinishPick, ReleaseBatch, ReassignBatch,
+    ClaimBatch, Batches, PickScan, PickPut, ShortPick, FinishPick, ReleaseBatch, ReassignBatch,
     PackStart, PackScan, PackFinish,
     RaiseException, ResolveException, Exceptions,
     HoldOrder, ReleaseHold, Holds,

@@ -27,12 +27,21 @@ impl Operation for ClaimBatch {
         c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<Option<PickBatch>, ServiceError> {
-        let size = self.size.unwrap_or(svc.settings.batch_size).clamp(1, 100) as usize;
+        let size = self
+            .size
+            .unwrap_or(svc.settings.batch_size)
+            .clamp(1, svc.settings.cart_slots) as usize;
         // No floor lock: the claim is one transaction, and its fsync must not hold up
         // everyone's scans.
         let batch = svc
             .read()
-            .claim_batch(&c.user, size, &svc.settings.locations, now)
+            .claim_batch(
+                &c.user,
+                size,
+                &svc.settings.locations,
+                svc.settings.confirm_put,
+                now,
+            )
             .map_err(store_err)?;
         svc.changed();
         Ok(batch)
@@ -83,6 +92,8 @@ pub struct PickScan {
 pub struct PickScanned {
     pub batch: u64,
     pub scan: Scan,
+    /// The cart slot the unit goes (or went) to; none for a bin label.
+    pub slot: Option<u32>,
     pub complete: bool,
 }
 
@@ -99,20 +110,54 @@ impl Operation for PickScan {
         c: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<PickScanned, ServiceError> {
-        let _batch = svc.lock_batch(self.batch);
-        let mut b = svc.batch_for(c, self.batch)?;
-        let scan = b
-            .scan(&self.code)
-            .map_err(|refusal| ServiceError::WrongScan {
-                message: refusal.to_string(),
-            })?;
-        svc.read().save_batch(&b).map_err(store_err)?;
-        Ok(PickScanned {
-            batch: self.batch,
-            scan,
-            complete: b.is_complete(),
-        })
+        scan_into(svc, c, self.batch, |b| b.scan(&self.code))
     }
+}
+
+/// Confirms the unit in hand into its slot (`[floor] confirm_put`), by number or label: the
+/// same as scanning the slot's label. A wrong slot is refused like a wrong item.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PickPut {
+    pub batch: u64,
+    pub slot: String,
+}
+
+impl Operation for PickPut {
+    type Answer = PickScanned;
+    const NAME: &'static str = "pick_put";
+    const ACTION: &'static str = "scanning a pick";
+    const ROLE: Role = Role::Packer;
+    const QUICK: bool = true;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<PickScanned, ServiceError> {
+        scan_into(svc, c, self.batch, |b| b.put(&self.slot))
+    }
+}
+
+/// One scan into the caller's batch, kept; a refusal changes nothing.
+fn scan_into(
+    svc: &Service,
+    c: &Allowed,
+    batch: u64,
+    scan: impl FnOnce(&mut PickBatch) -> Result<Scan, crate::domain::PickRefusal>,
+) -> Result<PickScanned, ServiceError> {
+    let _batch = svc.lock_batch(batch);
+    let mut b = svc.batch_for(c, batch)?;
+    let scan = scan(&mut b).map_err(|refusal| ServiceError::WrongScan {
+        message: refusal.to_string(),
+    })?;
+    svc.read().save_batch(&b).map_err(store_err)?;
+    Ok(PickScanned {
+        batch,
+        slot: scan.slot(),
+        scan,
+        complete: b.is_complete(),
+    })
 }
 
 /// A SKU that cannot be found: its orders leave the batch as exceptions.
@@ -183,6 +228,12 @@ impl Operation for FinishPick {
         let batch = self.batch;
         let _batch = svc.lock_batch(batch);
         let b = svc.batch_for(c, batch)?;
+        if let Some(hand) = &b.in_hand {
+            return Err(ServiceError::Conflict(format!(
+                "pick batch {batch}: the unit in hand goes to SLOT {}: scan its label first",
+                hand.slot
+            )));
+        }
         if !b.is_complete() {
             let left: u32 = b
                 .lines

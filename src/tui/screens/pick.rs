@@ -14,6 +14,16 @@ use crate::service::ops::{PickScanned, Shorted};
 pub struct PickScreen {
     pub batch: Option<PickBatch>,
     pub selected: usize,
+    /// Where the last unit scanned goes, shown large; with confirm-put, whether it is still in
+    /// hand (its slot's label not yet scanned).
+    pub put_to: Option<PutTo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutTo {
+    pub slot: u32,
+    pub order: crate::domain::OrderId,
+    pub in_hand: bool,
 }
 
 impl PickScreen {
@@ -30,6 +40,7 @@ impl PickScreen {
         };
         self.batch = batch;
         self.selected = 0;
+        self.put_to = None;
         msg
     }
 
@@ -38,6 +49,14 @@ impl PickScreen {
     pub fn set_batches(&mut self, mut batches: Vec<PickBatch>) {
         self.batch = batches.pop();
         self.selected = self.first_open();
+        // A unit still in hand (the batch as the service has it) keeps its slot up.
+        self.put_to = self.batch.as_ref().and_then(|b| {
+            b.in_hand.as_ref().map(|h| PutTo {
+                slot: h.slot,
+                order: h.order.clone(),
+                in_hand: true,
+            })
+        });
     }
 
     /// A scan counted: the batch in hand updated; a status-bar message, none when the scan was
@@ -54,11 +73,43 @@ impl PickScreen {
                 line,
                 picked,
                 needed,
+                order,
+                slot,
+                put,
             } => {
                 let l = b.lines.get_mut(*line)?;
                 l.picked = *picked;
+                if let Some(k) = l.orders.iter().position(|(o, _)| o == order) {
+                    l.put[k] += 1;
+                }
+                let sku = l.sku.clone();
+                if !put {
+                    b.in_hand = Some(crate::domain::pick::InHand {
+                        sku: sku.clone(),
+                        order: order.clone(),
+                        slot: *slot,
+                    });
+                }
                 self.selected = *line;
-                format!("{} {picked}/{needed}", clean(&l.sku, 30))
+                self.put_to = Some(PutTo {
+                    slot: *slot,
+                    order: order.clone(),
+                    in_hand: !put,
+                });
+                if *put {
+                    format!("{} {picked}/{needed} → SLOT {slot}", clean(&sku, 30))
+                } else {
+                    format!("{} {picked}/{needed}: scan SLOT-{slot}", clean(&sku, 30))
+                }
+            }
+            PickScan::Put { slot, order } => {
+                b.in_hand = None;
+                self.put_to = Some(PutTo {
+                    slot: *slot,
+                    order: order.clone(),
+                    in_hand: false,
+                });
+                format!("put in SLOT {slot}")
             }
         };
         if self
@@ -80,6 +131,7 @@ impl PickScreen {
         } = shorted;
         self.batch = batch;
         self.selected = self.first_open();
+        self.put_to = None;
         let back: Vec<String> = put_back
             .iter()
             .map(|(s, n)| format!("{n} x {}", clean(s, 20)))
@@ -111,6 +163,22 @@ impl PickScreen {
         }
     }
 
+    /// Where the unit goes, large: an arrow and the slot number, with what to do next.
+    fn render_put_to(&self, f: &mut Frame, area: Rect, theme: Theme, p: &PutTo) {
+        let digits = crate::font::big(&p.slot.to_string());
+        let (head, style) = if p.in_hand {
+            (format!("→ SLOT {}: scan its label", p.slot), theme.banner())
+        } else {
+            (format!("→ SLOT {}", p.slot), theme.ok())
+        };
+        let mut lines = vec![Line::from(vec![
+            Span::styled(format!(" {head} "), style),
+            Span::raw(format!("  order {}", clean(p.order.as_str(), 19))),
+        ])];
+        lines.extend(digits.into_iter().map(|r| Line::from(format!("   {r}"))));
+        f.render_widget(Paragraph::new(lines), area);
+    }
+
     pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme, claim_key: &str) {
         let Some(b) = &self.batch else {
             f.render_widget(
@@ -120,7 +188,15 @@ impl PickScreen {
             return;
         };
         let small = area.width < 80;
-        let [big, list] = Layout::vertical([Constraint::Length(5), Constraint::Min(1)]).areas(area);
+        let [big, slot, list] = Layout::vertical([
+            Constraint::Length(5),
+            Constraint::Length(if self.put_to.is_some() { 5 } else { 0 }),
+            Constraint::Min(1),
+        ])
+        .areas(area);
+        if let Some(p) = &self.put_to {
+            self.render_put_to(f, slot, theme, p);
+        }
         if let Some(l) = b.lines.get(self.selected) {
             let bin = l
                 .bin
