@@ -243,6 +243,32 @@ pub struct FloorConfig {
     /// The picker scans the slot's label (`SLOT-n`) after each unit; a wrong slot is refused.
     #[serde(default)]
     pub confirm_put: bool,
+    /// Paperwork printed when a batch is claimed, to the picker's slip printer: "none" (the
+    /// default), "slips" (each order's packing slip, in slot order, its slot printed large),
+    /// "sheet" (the batch's pick sheet: bins, SKUs, quantities, slots) or "both".
+    #[serde(default)]
+    pub print_at_claim: PrintAtClaim,
+}
+
+/// What a claim prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrintAtClaim {
+    #[default]
+    None,
+    Slips,
+    Sheet,
+    Both,
+}
+
+impl PrintAtClaim {
+    pub fn slips(self) -> bool {
+        matches!(self, PrintAtClaim::Slips | PrintAtClaim::Both)
+    }
+
+    pub fn sheet(self) -> bool {
+        matches!(self, PrintAtClaim::Sheet | PrintAtClaim::Both)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

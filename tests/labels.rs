@@ -28,6 +28,10 @@ struct Floor {
 
 /// A site with the marketplace's orders synced, a ship-from address and a label printer.
 async fn floor(printer: Option<String>) -> Floor {
+    floor_with(printer, |_| {}).await
+}
+
+async fn floor_with(printer: Option<String>, configure: impl FnOnce(&mut Settings)) -> Floor {
     let market = marketplace(6, "20");
     let dir = tempfile::tempdir().unwrap();
     let store = unlocked_store(dir.path());
@@ -39,6 +43,7 @@ async fn floor(printer: Option<String>) -> Floor {
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],
         lookback_days: 30,
     };
+    configure(&mut settings);
     let service = Service::new(store, settings);
     service.set_amazon(api);
     service.sync_now("lead").await.unwrap();
@@ -448,6 +453,7 @@ async fn packing_slips_reach_an_ipp_printer_and_a_raw_one_and_read_back() {
             order: &rec.order,
             recipient: r.as_ref(),
             from: "Example Goods",
+            slot: None,
         }
         .zpl()
         .unwrap()
@@ -832,4 +838,70 @@ async fn a_hold_after_the_label_keeps_the_parcel_off_the_manifest() {
     assert!(day.held.is_empty());
     assert_eq!(state(&f, &order), OrderState::Shipped);
     assert_eq!(count(&f.market, "createShipment"), 1);
+}
+
+/// `print_at_claim = "both"`: claiming a batch sends the pick sheet (no personal data), then each
+/// order's slip in slot order with its slot printed large, through the print queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_prints_the_pick_sheet_then_the_slips_in_slot_order() {
+    let (printer, jobs) = raw_printer();
+    let f = floor_with(Some(printer), |s| {
+        s.print_at_claim = packline::config::PrintAtClaim::Both;
+    })
+    .await;
+    let b = f
+        .client
+        .call(ops::ClaimBatch { size: Some(3) })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.slots.len(), 3);
+    let names: Vec<String> = f.service.with_store(|s| {
+        b.orders
+            .iter()
+            .map(|o| s.recipient_for_document(o).unwrap().unwrap().name.clone())
+            .collect()
+    });
+    let next = || String::from_utf8(jobs.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+    let sheet = next();
+    assert!(sheet.contains("PICK SHEET"), "{sheet}");
+    assert!(sheet.contains(&format!("batch {}", b.id)), "{sheet}");
+    for (o, name) in b.orders.iter().zip(&names) {
+        assert!(!sheet.contains(o.as_str()), "orders are named by slot only");
+        assert!(!sheet.contains(name.as_str()), "no recipient on the sheet");
+    }
+    for slot in &b.slots {
+        let slip = next();
+        assert!(
+            slip.contains(&format!("^FD{}^FS", slot.order)),
+            "slot {}: {slip}",
+            slot.slot
+        );
+        assert!(
+            slip.contains(&format!("^FDSLOT {}^FS", slot.slot)),
+            "{slip}"
+        );
+    }
+}
+
+/// A claim on a site with no slip printer still claims; the paperwork is told as failed prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_without_a_printer_claims_and_says_the_slips_failed() {
+    let mut f = floor_with(None, |s| {
+        s.print_at_claim = packline::config::PrintAtClaim::Slips;
+    })
+    .await;
+    let b = f
+        .client
+        .call(ops::ClaimBatch { size: Some(2) })
+        .await
+        .unwrap()
+        .expect("the claim stands");
+    let (ok, detail) = printed(&mut f.client, &b.orders[0]).await;
+    assert!(!ok);
+    assert!(
+        detail.starts_with("packing slip not printed: no printer for packing slips"),
+        "{detail}"
+    );
+    assert_eq!(state(&f, &b.orders[0]), OrderState::Picking);
 }

@@ -52,6 +52,7 @@ fn main() {
                 order: &r.order,
                 recipient: p.as_ref(),
                 from: "Bench Goods",
+                slot: None,
             }
             .zpl()
             .unwrap();

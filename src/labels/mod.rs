@@ -7,6 +7,7 @@
 pub mod code128;
 pub mod manifest;
 pub mod pdf;
+pub mod picksheet;
 pub mod print;
 pub mod slip;
 pub mod zpl;

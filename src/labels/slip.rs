@@ -24,6 +24,8 @@ pub struct Slip<'a> {
     pub recipient: Option<&'a Recipient>,
     /// The seller's name for the header.
     pub from: &'a str,
+    /// The cart slot the order is picked into, printed large (slips printed at claim).
+    pub slot: Option<u32>,
 }
 
 impl Slip<'_> {
@@ -79,6 +81,13 @@ impl Slip<'_> {
         let mut z = String::with_capacity(4096);
         z.push_str("^XA\n^CI28\n^PW812\n^LL1218\n^LH0,0\n");
         z.push_str(&zpl::text_field(30, 30, 40, "PACKING SLIP", 20));
+        if let Some(slot) = self.slot {
+            z.push_str(&format!(
+                "^FO560,20^GB230,90,4^FS
+^FO580,30^A0N,80,70^FDSLOT {slot}^FS
+"
+            ));
+        }
         z.push_str(&zpl::text_field(30, 80, 26, self.from, 48));
         // Order ids are letters, digits, `-` and `_` (checked when parsed): safe as they are.
         z.push_str(&format!(
@@ -141,6 +150,16 @@ impl Slip<'_> {
         let (regular, heavy) = (REGULAR, BOLD);
         let mut c = Content::new();
         text(&mut c, heavy, 18.0, 54.0, 740.0, b"PACKING SLIP");
+        if let Some(slot) = self.slot {
+            text(
+                &mut c,
+                heavy,
+                36.0,
+                400.0,
+                736.0,
+                format!("SLOT {slot}").as_bytes(),
+            );
+        }
         text(&mut c, regular, 10.0, 54.0, 724.0, &win_ansi(self.from, 80));
         let modules = code.width_in_modules() as f32;
         let m = 1.2f32;
@@ -208,6 +227,7 @@ mod tests {
                 order: &o,
                 recipient: Some(&r),
                 from: "Shop",
+                slot: None,
             }
             .zpl()
             .unwrap(),
@@ -229,10 +249,12 @@ mod tests {
             order: &o,
             recipient: None,
             from: "Shop",
+            slot: Some(3),
         }
         .pdf()
         .unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
         assert!(pdf.windows(12).any(|w| w == b"PACKING SLIP"));
+        assert!(pdf.windows(6).any(|w| w == b"SLOT 3"));
     }
 }

@@ -52,6 +52,8 @@ pub struct Settings {
     pub cart_slots: u32,
     /// Each unit's slot is confirmed by a scan of the slot's label.
     pub confirm_put: bool,
+    /// What a claim prints to the picker's slip printer.
+    pub print_at_claim: crate::config::PrintAtClaim,
     pub boxes: Vec<BoxPreset>,
     pub retention: RetentionPolicy,
     pub claim_timeout: Duration,
@@ -85,6 +87,7 @@ impl Settings {
             batch_size: cfg.floor.batch_size(),
             cart_slots: cfg.floor.cart_slots(),
             confirm_put: cfg.floor.confirm_put,
+            print_at_claim: cfg.floor.print_at_claim,
             boxes: cfg
                 .floor
                 .boxes()

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::{Caller, Notice, RateOffer, Role, Service, ServiceError, store_err};
 use crate::amazon::client::{ApiError, SpApi};
 use crate::amazon::mfn;
-use crate::domain::{Carrier, OrderId, OrderRecord, OrderState, TrackingNumber};
+use crate::domain::{Carrier, OrderId, OrderRecord, OrderState, PickBatch, TrackingNumber};
 use crate::labels::print::{DocFormat, Printer};
 use crate::labels::slip::Slip;
 use crate::store::shipping::{Document, JobState, PrintJob, ShipmentRecord, ShipmentState};
@@ -361,11 +361,26 @@ impl Service {
 
     /// Sends a job in the background: printing never holds up a request.
     fn start_job(&self, id: u64) {
+        self.start_jobs(vec![id]);
+    }
+
+    /// Sends jobs in the background one after another, in this order (a batch's paperwork).
+    fn start_jobs(&self, ids: Vec<u64>) {
         let Some(me) = self.me.upgrade() else { return };
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
         handle.spawn(async move {
+            for id in ids {
+                me.clone().run_job(id).await;
+            }
+        });
+    }
+
+    /// Renders and sends one job, with retries while nothing may have reached the printer.
+    async fn run_job(self: Arc<Self>, id: u64) {
+        let me = self;
+        {
             for attempt in 1..=PRINT_ATTEMPTS {
                 let svc = me.clone();
                 let outcome = tokio::task::spawn_blocking(move || svc.render_job(id)).await;
@@ -400,7 +415,57 @@ impl Service {
                     }
                 }
             }
-        });
+        }
+    }
+
+    /// A claimed batch's paperwork, to the picker's slip printer through the print queue: the
+    /// pick sheet, then each order's slip in slot order. Nothing here fails the claim: a job
+    /// that cannot be queued is told as a failed print.
+    pub(super) fn print_claim_paperwork(&self, c: &Caller, batch: &PickBatch, now: DateTime<Utc>) {
+        let what = self.settings.print_at_claim;
+        let Some(first) = batch.slots.first() else {
+            return;
+        };
+        let mut docs = Vec::new();
+        if what.sheet() {
+            docs.push((first.order.clone(), Document::PickSheet));
+        }
+        if what.slips() {
+            docs.extend(
+                batch
+                    .slots
+                    .iter()
+                    .map(|s| (s.order.clone(), Document::SlipZpl)),
+            );
+        }
+        if docs.is_empty() {
+            return;
+        }
+        let mut ids = Vec::new();
+        match self.resolve_printer(c, None, false) {
+            Ok(uri) => {
+                for (order, doc) in docs {
+                    match self.read().queue_print(&order, doc, &uri, &c.user, now) {
+                        Ok(job) => ids.push(job.id),
+                        Err(e) => self.notify(Notice::PrintFinished {
+                            order,
+                            ok: false,
+                            detail: format!("{} not queued: {e}", doc.name()),
+                        }),
+                    }
+                }
+            }
+            Err(e) => {
+                for (order, doc) in docs {
+                    self.notify(Notice::PrintFinished {
+                        order,
+                        ok: false,
+                        detail: format!("{} not printed: {e}", doc.name()),
+                    });
+                }
+            }
+        }
+        self.start_jobs(ids);
     }
 
     /// Makes a job's document: the sealed label opened, or the slip rendered. In memory only.
@@ -437,10 +502,18 @@ impl Service {
                 let recipient = store
                     .recipient_for_document(&job.order)
                     .map_err(|e| e.to_string())?;
+                let slot = match store.claim_of(&job.order).map_err(|e| e.to_string())? {
+                    Some(batch) => store
+                        .batch(batch)
+                        .map_err(|e| e.to_string())?
+                        .and_then(|b| b.slot_of(&job.order)),
+                    None => None,
+                };
                 let slip = Slip {
                     order: &rec.order,
                     recipient: recipient.as_ref(),
                     from: self.settings.shipping.seller_name.as_deref().unwrap_or(""),
+                    slot,
                 };
                 let (fmt, bytes) = if job.document == Document::SlipPdf {
                     (DocFormat::Pdf, slip.pdf())
@@ -450,6 +523,17 @@ impl Service {
                 (
                     fmt,
                     zeroize::Zeroizing::new(bytes.map_err(|e| e.to_string())?),
+                )
+            }
+            Document::PickSheet => {
+                let batch = match store.claim_of(&job.order).map_err(|e| e.to_string())? {
+                    Some(b) => store.batch(b).map_err(|e| e.to_string())?,
+                    None => None,
+                }
+                .ok_or("the batch is no longer open")?;
+                (
+                    DocFormat::Zpl,
+                    zeroize::Zeroizing::new(crate::labels::picksheet::zpl(&batch)),
                 )
             }
         };

@@ -71,6 +71,8 @@ pub enum Document {
     Label,
     SlipZpl,
     SlipPdf,
+    /// The pick sheet of the batch the job's order is claimed in (ZPL; no personal data).
+    PickSheet,
 }
 
 impl Document {
@@ -78,6 +80,7 @@ impl Document {
         match self {
             Document::Label => "label",
             Document::SlipZpl | Document::SlipPdf => "packing slip",
+            Document::PickSheet => "pick sheet",
         }
     }
 }

@@ -44,6 +44,9 @@ impl Operation for ClaimBatch {
             )
             .map_err(store_err)?;
         svc.changed();
+        if let Some(b) = &batch {
+            svc.print_claim_paperwork(c, b, now);
+        }
         Ok(batch)
     }
 }
