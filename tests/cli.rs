@@ -614,6 +614,51 @@ fn the_floor_works_from_the_command_line_through_either_transport() {
     });
 }
 
+/// Cluster picking from the command line: the claim gives each order its slot, a scan answers
+/// where the unit goes, and with put confirmation a wrong slot is refused and nothing counts
+/// until the right one is scanned.
+#[test]
+fn units_are_put_to_their_slots_from_the_command_line_through_either_transport() {
+    let two = |site: &Site| {
+        site.import(
+            "a.json",
+            &page(
+                &[
+                    person("903-0000002-0000001", "Ann Example"),
+                    person("903-0000002-0000002", "Bob Example"),
+                ],
+                "UNSHIPPED",
+                "2026-11-23T10:00:00Z",
+            ),
+        );
+    };
+    let floor = "[floor]\nconfirm_put = true\ncart_slots = 2\n";
+    for on in on_both(floor, "", two) {
+        let (site, t) = (&on.site, on.t);
+        // A batch is never bigger than the cart.
+        let claim = json(site, &["pick", "claim", "--size", "5"]);
+        let slots = claim["slots"].as_array().unwrap();
+        assert_eq!(slots.len(), 2, "{t:?}: {claim}");
+        assert_eq!(slots[0]["slot"], 1);
+        let first = slots[0]["order"].as_str().unwrap().to_owned();
+        let b = claim["id"].as_u64().unwrap().to_string();
+        let unit = json(site, &["pick", "scan", &b, "SKU-HOSTILE"]);
+        assert_eq!(unit["slot"], 1, "{t:?}: {unit}");
+        assert_eq!(unit["scan"]["Unit"]["order"], first.as_str());
+        assert_eq!(unit["scan"]["Unit"]["put"], false);
+        let out = site.run(&["pick", "scan", &b, "SKU-HOSTILE"]);
+        assert_fails(&out, "wrong slot");
+        let out = site.run(&["pick", "put", &b, "SLOT-2"]);
+        assert_fails(&out, "is not SLOT 1");
+        let put = json(site, &["pick", "put", &b, "1"]);
+        assert_eq!(put["scan"]["Put"]["slot"], 1, "{t:?}: {put}");
+        let out = site.run(&["pick", "put", &b, "1"]);
+        assert_fails(&out, "nothing in hand");
+        let text = site.ok(&["pick", "scan", &b, "SKU-HOSTILE"]);
+        assert!(text.contains("put it in SLOT 1"), "{t:?}: {text}");
+    }
+}
+
 /// A hold stops an order wherever it is, with its reason on every refusal, until a lead
 /// releases it; each is audited.
 #[test]
