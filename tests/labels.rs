@@ -102,6 +102,7 @@ async fn pack_one(c: &mut Client) -> OrderId {
             c.call(ops::PackScan {
                 order: order.to_string(),
                 code: l.sku.clone(),
+                unit_codes: Vec::new(),
             })
             .await
             .unwrap();
@@ -732,6 +733,7 @@ async fn a_restart_and_a_sync_keep_purchases_of_unknown_outcome_for_a_lead() {
                 .map(|l| packline::amazon::client::ConfirmItem {
                     order_item_id: l.item_id.clone(),
                     quantity: l.quantity_ordered,
+                    transparency_codes: Vec::new(),
                 })
                 .collect(),
         },

@@ -70,6 +70,7 @@ fn box_for(order: &ImportedOrder, format: Option<LabelFormat>) -> ShipmentReques
                 quantity: l.quantity_ordered,
                 item_weight: None,
                 item_description: None,
+                transparency_code_list: Vec::new(),
             })
             .collect(),
         ship_from_address: ship_from(),
@@ -310,6 +311,7 @@ fn offers_purchases_lookups_and_voids_in_every_format_within_the_quotas() {
                     .map(|l| ConfirmItem {
                         order_item_id: l.item_id.clone(),
                         quantity: l.quantity_ordered,
+                        transparency_codes: Vec::new(),
                     })
                     .collect(),
             },

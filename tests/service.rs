@@ -272,6 +272,7 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
         c.call(ops::PackScan {
             order: order.clone(),
             code: "b0hostile1".into(),
+            unit_codes: Vec::new(),
         })
         .await
         .unwrap();
@@ -708,6 +709,7 @@ async fn an_order_at_one_bench_is_not_packed_at_another() {
                 ops::PackScan {
                     order: order.clone(),
                     code: "SKU-HOSTILE".into(),
+                    unit_codes: Vec::new(),
                 },
             ),
         ] {
@@ -721,6 +723,7 @@ async fn an_order_at_one_bench_is_not_packed_at_another() {
             ops::PackScan {
                 order,
                 code: "SKU-HOSTILE".into(),
+                unit_codes: Vec::new(),
             },
         )
         .unwrap();

@@ -46,6 +46,7 @@ fn confirmation(item: &str, qty: u32, tracking: &str) -> ConfirmShipment {
             order_items: vec![ConfirmItem {
                 order_item_id: item.into(),
                 quantity: qty,
+                transparency_codes: Vec::new(),
             }],
         },
     }

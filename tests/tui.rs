@@ -599,7 +599,14 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
     for l in &check.lines {
         for _ in 0..l.needed {
             let (order, code) = (order.clone(), l.sku.clone());
-            client.call(ops::PackScan { order, code }).await.unwrap();
+            client
+                .call(ops::PackScan {
+                    order,
+                    code,
+                    unit_codes: Vec::new(),
+                })
+                .await
+                .unwrap();
         }
     }
     client

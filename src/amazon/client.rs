@@ -702,6 +702,8 @@ pub struct PackageDetail {
 pub struct ConfirmItem {
     pub order_item_id: String,
     pub quantity: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transparency_codes: Vec<String>,
 }
 
 impl SpApi {

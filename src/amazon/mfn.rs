@@ -138,6 +138,8 @@ pub struct Item {
     pub item_weight: Option<Weight>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transparency_code_list: Vec<String>,
 }
 
 /// `CurrencyAmount`.

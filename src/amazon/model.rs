@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::domain::text::bounded;
-use crate::domain::{GiftMessage, Order, OrderId, OrderLine, Recipient, ServiceLevel, Window};
+use crate::domain::{
+    GiftMessage, Order, OrderId, OrderLine, Recipient, ServiceLevel, UnitCodes, Window,
+};
 
 /// One page of a `searchOrders` response (`{"orders": [...], "pagination": {...}}`).
 #[derive(Debug)]
@@ -220,12 +222,20 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
             .and_then(|r| r.requester)
             .is_some_and(|r| r == "BUYER");
         let fulfilled = item.fulfillment.unwrap_or_default();
-        if let Some(msg) = fulfilled
-            .packing
-            .and_then(|p| p.gift_option)
-            .and_then(|g| g.gift_message)
-            .filter(|m| !m.is_empty())
-        {
+        let packing = fulfilled.packing.unwrap_or_default();
+        let unit_codes = UnitCodes {
+            serial: packing
+                .serial_number_requirement
+                .and_then(|r| r.requirement_type)
+                .is_some_and(|t| t == "REQUIRED"),
+            transparency: item.programs.iter().any(|p| p == "TRANSPARENCY"),
+        };
+        let gift = packing.gift_option.unwrap_or_default();
+        let gift_wrap = gift
+            .gift_wrap_level
+            .filter(|l| !l.is_empty())
+            .map(|l| bounded(l, MAX_ID));
+        if let Some(msg) = gift.gift_message.filter(|m| !m.is_empty()) {
             gift_messages.push(GiftMessage {
                 item_id: item.order_item_id.clone(),
                 message: bounded(msg, MAX_NOTE),
@@ -238,6 +248,8 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
             title: bounded(product.title.unwrap_or_default(), MAX_TITLE),
             quantity_ordered: item.quantity_ordered,
             quantity_shipped: fulfilled.quantity_fulfilled.unwrap_or(0),
+            unit_codes,
+            gift_wrap,
         });
     }
     let recipient = o.recipient.and_then(|r| {
@@ -389,6 +401,8 @@ struct RawItem {
     product: RawProduct,
     fulfillment: Option<RawItemFulfillment>,
     cancellation: Option<RawCancellation>,
+    #[serde(default)]
+    programs: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -418,16 +432,24 @@ struct RawItemFulfillment {
     packing: Option<RawPacking>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawPacking {
     gift_option: Option<RawGiftOption>,
+    serial_number_requirement: Option<RawSerialRequirement>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawGiftOption {
+    gift_message: Option<String>,
+    gift_wrap_level: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawGiftOption {
-    gift_message: Option<String>,
+struct RawSerialRequirement {
+    requirement_type: Option<String>,
 }
 
 #[cfg(test)]

@@ -375,10 +375,14 @@ pub enum PackCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Check one scanned unit against the order: a wrong or extra unit is refused.
+    /// Check one scanned unit against the order: a wrong or extra unit is refused. A unit
+    /// whose serial number or Transparency code Amazon asks for takes it with --code (twice
+    /// when it needs both: serial first); a duplicate code within the order is refused.
     Scan {
         order: String,
         code: String,
+        #[arg(long = "code", value_name = "CODE")]
+        unit_codes: Vec<String>,
         #[command(flatten)]
         out: Output,
     },

@@ -156,9 +156,25 @@ fn print_check(w: &mut dyn std::io::Write, c: &PackCheck) -> std::io::Result<()>
             escape_hazards(&l.title)
         )?;
     }
-    if c.is_complete() {
+    if let Some(wrap) = c.gift_wrap() {
+        writeln!(
+            w,
+            "GIFT WRAP: {} (the gift message is on the slip)",
+            escape_hazards(wrap)
+        )?;
+    }
+    if let Some((line, kind)) = c.awaiting {
+        let sku = c.lines.get(line).map_or("", |l| l.sku.as_str());
+        writeln!(
+            w,
+            "scan the {} of this {} (pack scan {} CODE)",
+            kind.name(),
+            escape_hazards(sku),
+            c.order
+        )?;
+    } else if c.is_complete() {
         writeln!(w, "every unit is scanned: box and weigh it (pack finish)")?;
-    } else {
+    } else if c.units_left() > 0 {
         writeln!(w, "{} unit(s) to scan", c.units_left())?;
     }
     Ok(())
@@ -167,9 +183,21 @@ fn print_check(w: &mut dyn std::io::Write, c: &PackCheck) -> std::io::Result<()>
 pub fn pack(ctx: &Ctx, command: PackCommand) -> Result<ExitCode> {
     match command {
         PackCommand::Start { order, out } => one(ctx, PackStart { order }, out, print_check),
-        PackCommand::Scan { order, code, out } => {
-            one(ctx, PackScan { order, code }, out, print_check)
-        }
+        PackCommand::Scan {
+            order,
+            code,
+            unit_codes,
+            out,
+        } => one(
+            ctx,
+            PackScan {
+                order,
+                code,
+                unit_codes,
+            },
+            out,
+            print_check,
+        ),
         PackCommand::Finish {
             order,
             box_name,

@@ -20,10 +20,10 @@ pub use import::{
     FulfillmentStatus, Import, ImportCounts, ImportOutcome, ImportedOrder, SkipReason,
 };
 pub use order::{
-    Event, IllegalTransition, Order, OrderId, OrderIdError, OrderLine, OrderRecord, OrderState,
-    ServiceLevel, Window,
+    CodeKind, Event, IllegalTransition, Order, OrderId, OrderIdError, OrderLine, OrderRecord,
+    OrderState, ServiceLevel, UnitCodes, Window,
 };
-pub use pack::{PackCheck, PackRefusal, Parcel};
+pub use pack::{PackCheck, PackRefusal, PackStep, Parcel, UnitCode};
 pub use pick::{Locations, PickBatch, PickRefusal, PickScan, ShortPick};
 pub use recipient::{GiftMessage, Recipient};
 pub use retention::RetentionPolicy;

@@ -99,6 +99,53 @@ pub struct OrderLine {
     pub title: String,
     pub quantity_ordered: u32,
     pub quantity_shipped: u32,
+    /// What Amazon asks to be recorded for each unit when it is packed.
+    #[serde(default)]
+    pub unit_codes: UnitCodes,
+    /// The gift wrap the buyer chose (Amazon's level, e.g. `PREMIUM`), if any. The gift message
+    /// itself is personal data, sealed with the recipient.
+    #[serde(default)]
+    pub gift_wrap: Option<String>,
+}
+
+/// The codes a line needs per unit at the pack bench.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UnitCodes {
+    /// `fulfillment.packing.serialNumberRequirement.requirementType = REQUIRED`.
+    pub serial: bool,
+    /// The item is in Amazon's Transparency program: each unit's code goes to Amazon.
+    pub transparency: bool,
+}
+
+impl UnitCodes {
+    /// The kinds of code each unit needs, in the order they are asked for.
+    pub fn kinds(self) -> Vec<CodeKind> {
+        let mut k = Vec::new();
+        if self.serial {
+            k.push(CodeKind::Serial);
+        }
+        if self.transparency {
+            k.push(CodeKind::Transparency);
+        }
+        k
+    }
+}
+
+/// A per-unit code Amazon asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeKind {
+    Serial,
+    Transparency,
+}
+
+impl CodeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeKind::Serial => "serial number",
+            CodeKind::Transparency => "Transparency code",
+        }
+    }
 }
 
 /// An order as Amazon describes it, without any personal data.
@@ -516,6 +563,8 @@ pub(crate) mod tests_support {
                     title: format!("{sku} title"),
                     quantity_ordered: *q,
                     quantity_shipped: 0,
+                    unit_codes: UnitCodes::default(),
+                    gift_wrap: None,
                 })
                 .collect(),
         }

@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::order::{Order, OrderId};
+use super::order::{CodeKind, Order, OrderId};
 use super::pick::{Locations, code_matches};
+use super::text::is_hazard;
 
 /// One SKU of the order being packed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,6 +16,19 @@ pub struct PackLine {
     pub barcodes: Vec<String>,
     pub needed: u32,
     pub scanned: u32,
+    /// The codes each unit needs after its scan (serial number, Transparency code), in order.
+    pub kinds: Vec<CodeKind>,
+    /// The codes recorded so far, unit by unit.
+    pub codes: Vec<UnitCode>,
+    /// The buyer's gift wrap (Amazon's level), if any.
+    pub gift_wrap: Option<String>,
+}
+
+/// A code recorded for one unit.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UnitCode {
+    pub kind: CodeKind,
+    pub code: String,
 }
 
 /// The check of one order at the pack bench.
@@ -24,7 +38,12 @@ pub struct PackCheck {
     /// Who is packing it: one bench per order.
     pub packer: String,
     pub lines: Vec<PackLine>,
+    /// A unit scanned whose code is asked for next: (line, kind).
+    pub awaiting: Option<(usize, CodeKind)>,
 }
+
+/// The longest per-unit code taken: real serials and Transparency codes are a few dozen.
+pub const MAX_UNIT_CODE: usize = 100;
 
 /// A scan the check refuses. Nothing changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -37,6 +56,27 @@ pub enum PackRefusal {
         needed: u32,
         order: OrderId,
     },
+    #[error("scan the {} of the {sku} just scanned first", kind.name())]
+    CodeFirst { kind: CodeKind, sku: String },
+    #[error("duplicate {}: {code:?} is already recorded for order {order}", kind.name())]
+    DuplicateCode {
+        kind: CodeKind,
+        code: String,
+        order: OrderId,
+    },
+    #[error("{} {code:?} is not one: it must be 1–{MAX_UNIT_CODE} printable characters", kind.name())]
+    BadCode { kind: CodeKind, code: String },
+    #[error("no code is asked for now: scan a unit")]
+    NoCodeAsked,
+}
+
+/// What a good scan did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PackStep {
+    /// A unit counted: line index and its new count.
+    Unit { line: usize, scanned: u32 },
+    /// A unit's code recorded.
+    Code { line: usize, kind: CodeKind },
 }
 
 /// The box and weight an order leaves in.
@@ -57,7 +97,19 @@ impl PackCheck {
                 continue;
             }
             match lines.iter_mut().find(|x| x.sku == l.sku) {
-                Some(x) => x.needed = x.needed.saturating_add(qty),
+                Some(x) => {
+                    x.needed = x.needed.saturating_add(qty);
+                    // One SKU, one rule: the strictest of its items.
+                    for k in l.unit_codes.kinds() {
+                        if !x.kinds.contains(&k) {
+                            x.kinds.push(k);
+                        }
+                    }
+                    x.kinds.sort_by_key(|k| *k as u8);
+                    if x.gift_wrap.is_none() {
+                        x.gift_wrap.clone_from(&l.gift_wrap);
+                    }
+                }
                 None => lines.push(PackLine {
                     sku: l.sku.clone(),
                     asin: l.asin.clone(),
@@ -68,6 +120,9 @@ impl PackCheck {
                         .unwrap_or_default(),
                     needed: qty,
                     scanned: 0,
+                    kinds: l.unit_codes.kinds(),
+                    codes: Vec::new(),
+                    gift_wrap: l.gift_wrap.clone(),
                 }),
             }
         }
@@ -75,11 +130,66 @@ impl PackCheck {
             order: order.id.clone(),
             packer: packer.to_owned(),
             lines,
+            awaiting: None,
         }
     }
 
-    /// Counts one unit in, or refuses it. Returns the line index and its new count.
-    pub fn scan(&mut self, code: &str) -> Result<(usize, u32), PackRefusal> {
+    /// A scan at the bench: the unit's code when one is asked for, else a unit. Refused scans
+    /// change nothing.
+    pub fn scan(&mut self, code: &str) -> Result<PackStep, PackRefusal> {
+        if self.awaiting.is_some() {
+            return self.record_code(code);
+        }
+        self.scan_unit(code)
+    }
+
+    /// Records the code asked for (`pack scan ORDER SKU --code CODE`).
+    pub fn record_code(&mut self, code: &str) -> Result<PackStep, PackRefusal> {
+        let Some((i, kind)) = self.awaiting else {
+            return Err(PackRefusal::NoCodeAsked);
+        };
+        let code = code.trim();
+        // A unit of the order scanned again instead of its code: the packer moved on too soon.
+        if self
+            .lines
+            .iter()
+            .any(|l| code_matches(code, &l.sku, &l.asin, &l.barcodes))
+        {
+            return Err(PackRefusal::CodeFirst {
+                kind,
+                sku: self.lines[i].sku.clone(),
+            });
+        }
+        if code.is_empty() || code.chars().count() > MAX_UNIT_CODE || code.chars().any(is_hazard) {
+            return Err(PackRefusal::BadCode {
+                kind,
+                code: code.chars().filter(|c| !is_hazard(*c)).take(40).collect(),
+            });
+        }
+        if self
+            .lines
+            .iter()
+            .flat_map(|l| &l.codes)
+            .any(|c| c.kind == kind && c.code == code)
+        {
+            return Err(PackRefusal::DuplicateCode {
+                kind,
+                code: code.to_owned(),
+                order: self.order.clone(),
+            });
+        }
+        let line = &mut self.lines[i];
+        line.codes.push(UnitCode {
+            kind,
+            code: code.to_owned(),
+        });
+        let at = line.kinds.iter().position(|k| *k == kind).unwrap_or(0);
+        self.awaiting = line.kinds.get(at + 1).map(|k| (i, *k));
+        Ok(PackStep::Code { line: i, kind })
+    }
+
+    /// Counts one unit in, or refuses it.
+    fn scan_unit(&mut self, code: &str) -> Result<PackStep, PackRefusal> {
         let Some(i) = self
             .lines
             .iter()
@@ -99,11 +209,34 @@ impl PackCheck {
             });
         }
         l.scanned += 1;
-        Ok((i, l.scanned))
+        self.awaiting = l.kinds.first().map(|k| (i, *k));
+        Ok(PackStep::Unit {
+            line: i,
+            scanned: l.scanned,
+        })
     }
 
+    /// Every unit scanned, and every code asked for recorded.
     pub fn is_complete(&self) -> bool {
-        self.lines.iter().all(|l| l.scanned >= l.needed)
+        self.awaiting.is_none()
+            && self.lines.iter().all(|l| l.scanned >= l.needed)
+            && self.codes_left() == 0
+    }
+
+    /// Codes still to record for the units scanned and to come.
+    pub fn codes_left(&self) -> u32 {
+        self.lines
+            .iter()
+            .map(|l| {
+                let asked = l.needed as usize * l.kinds.len();
+                asked.saturating_sub(l.codes.len()) as u32
+            })
+            .sum()
+    }
+
+    /// The buyer's gift wrap on any line, if any.
+    pub fn gift_wrap(&self) -> Option<&str> {
+        self.lines.iter().find_map(|l| l.gift_wrap.as_deref())
     }
 
     pub fn units_left(&self) -> u32 {
@@ -124,16 +257,89 @@ mod tests {
         let o = order_with("111-0000001-0000001", &[("MUG", 2), ("TEE", 1)]);
         let mut c = PackCheck::new(&o, "ann", &Locations::default());
         assert_eq!(c.units_left(), 3);
-        assert_eq!(c.scan("MUG"), Ok((0, 1)));
+        assert_eq!(
+            c.scan("MUG"),
+            Ok(PackStep::Unit {
+                line: 0,
+                scanned: 1
+            })
+        );
         assert!(matches!(c.scan("SOCK"), Err(PackRefusal::WrongItem { .. })));
-        assert_eq!(c.scan("tee"), Ok((1, 1)));
+        assert_eq!(
+            c.scan("tee"),
+            Ok(PackStep::Unit {
+                line: 1,
+                scanned: 1
+            })
+        );
         assert!(matches!(
             c.scan("TEE"),
             Err(PackRefusal::Extra { needed: 1, .. })
         ));
         assert!(!c.is_complete());
-        assert_eq!(c.scan("MUG"), Ok((0, 2)));
+        assert_eq!(
+            c.scan("MUG"),
+            Ok(PackStep::Unit {
+                line: 0,
+                scanned: 2
+            })
+        );
         assert!(c.is_complete());
         assert_eq!(c.units_left(), 0);
+    }
+
+    /// A serial-required Transparency item asks both codes after each unit; a unit scanned
+    /// instead of a code, a duplicate and an empty code are refused, and the check completes
+    /// only with every code.
+    #[test]
+    fn each_unit_of_a_coded_line_takes_its_codes() {
+        let mut o = order_with("111-0000001-0000001", &[("CAM", 2), ("TEE", 1)]);
+        o.lines[0].unit_codes = crate::domain::UnitCodes {
+            serial: true,
+            transparency: true,
+        };
+        let mut c = PackCheck::new(&o, "ann", &Locations::default());
+        assert_eq!(c.codes_left(), 4);
+        c.scan("CAM").unwrap();
+        assert_eq!(c.awaiting, Some((0, CodeKind::Serial)));
+        assert_eq!(
+            c.scan("TEE"),
+            Err(PackRefusal::CodeFirst {
+                kind: CodeKind::Serial,
+                sku: "CAM".into()
+            })
+        );
+        assert!(matches!(c.scan("  "), Err(PackRefusal::BadCode { .. })));
+        assert_eq!(
+            c.scan("SN-1"),
+            Ok(PackStep::Code {
+                line: 0,
+                kind: CodeKind::Serial
+            })
+        );
+        assert_eq!(c.awaiting, Some((0, CodeKind::Transparency)));
+        c.scan("AZ:TP1").unwrap();
+        assert_eq!(c.awaiting, None);
+        c.scan("CAM").unwrap();
+        assert!(matches!(
+            c.scan("SN-1"),
+            Err(PackRefusal::DuplicateCode {
+                kind: CodeKind::Serial,
+                ..
+            })
+        ));
+        c.scan("SN-2").unwrap();
+        c.scan("TEE").ok();
+        assert!(!c.is_complete(), "one Transparency code is still missing");
+        assert_eq!(c.codes_left(), 1);
+        // The same characters may be a serial of one unit and not a Transparency code of another.
+        assert!(matches!(
+            c.scan("AZ:TP1"),
+            Err(PackRefusal::DuplicateCode { .. })
+        ));
+        c.scan("AZ:TP2").unwrap();
+        c.scan("TEE").unwrap();
+        assert!(c.is_complete());
+        assert_eq!(c.record_code("x"), Err(PackRefusal::NoCodeAsked));
     }
 }

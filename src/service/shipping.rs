@@ -85,6 +85,7 @@ impl Service {
             _ => mfn::LabelFormat::Zpl203,
         };
         let [l, w, h] = parcel.dims_mm;
+        let codes = self.read().item_codes(id).map_err(store_err)?;
         Ok(mfn::ShipmentRequestDetails {
             amazon_order_id: id.to_string(),
             seller_order_id: None,
@@ -98,6 +99,7 @@ impl Service {
                     quantity: l.quantity_ordered - l.quantity_shipped,
                     item_weight: None,
                     item_description: None,
+                    transparency_code_list: transparency_codes(&codes, &l.item_id),
                 })
                 .collect(),
             ship_from_address: mfn::Address {
@@ -558,4 +560,16 @@ impl Service {
             detail: error.unwrap_or_else(|| format!("{} printed", job.document.name())),
         });
     }
+}
+
+/// The Transparency codes recorded at the bench for one order item.
+pub(super) fn transparency_codes(
+    codes: &[crate::store::floor::ItemCodes],
+    item_id: &str,
+) -> Vec<String> {
+    codes
+        .iter()
+        .filter(|c| c.item_id == item_id && c.kind == crate::domain::CodeKind::Transparency)
+        .flat_map(|c| c.codes.iter().cloned())
+        .collect()
 }

@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 
 use super::{Error, Store, Tx, TxResult, abort, decode_record, exception_step, step};
 use crate::domain::{
-    BUYER_ASKED_TO_CANCEL, Event, Held, Hold, Locations, OrderId, OrderRecord, OrderState,
-    PackCheck, Parcel, PickBatch,
+    BUYER_ASKED_TO_CANCEL, CodeKind, Event, Held, Hold, Locations, OrderId, OrderRecord,
+    OrderState, PackCheck, Parcel, PickBatch,
 };
 
 const CLAIM: u8 = b'c';
@@ -20,6 +20,9 @@ const BATCH: u8 = b'b';
 const PACK: u8 = b'k';
 const PARCEL: u8 = b'p';
 const HOLD: u8 = b'h';
+/// The per-unit codes recorded at the pack bench, by order item: what goes to Amazon with the
+/// shipment.
+const CODES: u8 = b'u';
 /// A lead released the hold sync placed for a buyer's cancellation request: sync does not place
 /// it again for the same order.
 const OVERRULED: u8 = b'o';
@@ -56,11 +59,69 @@ fn decode_batch(bytes: &[u8]) -> Result<PickBatch, Error> {
     Ok(old.into())
 }
 
+/// A pack check as stored: the current format, else the one before per-unit codes (a check
+/// open across the upgrade), which asks for none.
+fn decode_check(bytes: &[u8]) -> Result<PackCheck, Error> {
+    let err = match postcard::from_bytes::<PackCheck>(bytes) {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
+    let Ok(old) = postcard::from_bytes::<legacy::Check>(bytes) else {
+        return Err(Error::CorruptOrder(format!("pack check: {err}")));
+    };
+    Ok(old.into())
+}
+
 mod legacy {
     use serde::Deserialize;
 
     use crate::domain::OrderId;
+    use crate::domain::pack::{PackCheck, PackLine};
     use crate::domain::pick::{PickBatch, PickLine, Slot};
+
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct Check {
+        pub order: OrderId,
+        pub packer: String,
+        pub lines: Vec<CheckLine>,
+    }
+
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct CheckLine {
+        pub sku: String,
+        pub asin: String,
+        pub title: String,
+        pub barcodes: Vec<String>,
+        pub needed: u32,
+        pub scanned: u32,
+    }
+
+    impl From<Check> for PackCheck {
+        fn from(c: Check) -> PackCheck {
+            PackCheck {
+                order: c.order,
+                packer: c.packer,
+                lines: c
+                    .lines
+                    .into_iter()
+                    .map(|l| PackLine {
+                        sku: l.sku,
+                        asin: l.asin,
+                        title: l.title,
+                        barcodes: l.barcodes,
+                        needed: l.needed,
+                        scanned: l.scanned,
+                        kinds: Vec::new(),
+                        codes: Vec::new(),
+                        gift_wrap: None,
+                    })
+                    .collect(),
+                awaiting: None,
+            }
+        }
+    }
 
     #[derive(Deserialize)]
     #[cfg_attr(test, derive(serde::Serialize))]
@@ -134,6 +195,41 @@ mod legacy {
             }
         }
     }
+}
+
+/// The codes of one order item's units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ItemCodes {
+    pub item_id: String,
+    pub kind: CodeKind,
+    pub codes: Vec<String>,
+}
+
+/// A check's codes given to the order's items: a SKU's codes go to its items in order, as many
+/// to each as it has units to ship.
+fn item_codes(order: &crate::domain::Order, check: &PackCheck) -> Vec<ItemCodes> {
+    let mut out = Vec::new();
+    for line in &check.lines {
+        for kind in &line.kinds {
+            let mut codes = line
+                .codes
+                .iter()
+                .filter(|c| c.kind == *kind)
+                .map(|c| c.code.clone());
+            for item in order.lines.iter().filter(|l| l.sku == line.sku) {
+                let qty = item.quantity_ordered.saturating_sub(item.quantity_shipped) as usize;
+                let mine: Vec<String> = codes.by_ref().take(qty).collect();
+                if !mine.is_empty() {
+                    out.push(ItemCodes {
+                        item_id: item.item_id.clone(),
+                        kind: *kind,
+                        codes: mine,
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// What happened to a claimed order while it was held.
@@ -537,7 +633,7 @@ impl Store {
         self.t
             .floor
             .get(key(PACK, id.as_str().as_bytes()))?
-            .map(|v| decode(&v, "pack check"))
+            .map(|v| decode_check(&v))
             .transpose()
     }
 
@@ -559,13 +655,33 @@ impl Store {
     ) -> Result<OrderRecord, Error> {
         let rec = self.transact(|tx| {
             let rec = step(tx, id, Event::FinishPack, user, None, now)?;
-            tx.floor.remove(key(PACK, id.as_str().as_bytes()))?;
+            if let Some(v) = tx.floor.remove(key(PACK, id.as_str().as_bytes()))? {
+                let check = decode_check(&v).or_else(abort)?;
+                let codes = item_codes(&rec.order, &check);
+                if codes.is_empty() {
+                    tx.floor.remove(key(CODES, id.as_str().as_bytes()))?;
+                } else {
+                    tx.floor
+                        .insert(key(CODES, id.as_str().as_bytes()), encode(&codes))?;
+                }
+            }
             tx.floor
                 .insert(key(PARCEL, id.as_str().as_bytes()), encode(parcel))?;
             Ok(rec)
         })?;
         self.flush()?;
         Ok(rec)
+    }
+
+    /// The codes recorded for the order's units at the pack bench, by order item.
+    pub fn item_codes(&self, id: &OrderId) -> Result<Vec<ItemCodes>, Error> {
+        Ok(self
+            .t
+            .floor
+            .get(key(CODES, id.as_str().as_bytes()))?
+            .map(|v| decode(&v, "unit codes"))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     pub fn parcel(&self, id: &OrderId) -> Result<Option<Parcel>, Error> {
@@ -596,7 +712,7 @@ fn save_or_drop(tx: &Tx<'_>, batch: &PickBatch) -> TxResult<()> {
 
 /// Removes an order's floor entries (retention deleting the order record).
 pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
-    for kind in [CLAIM, PACK, PARCEL, HOLD, OVERRULED] {
+    for kind in [CLAIM, PACK, PARCEL, HOLD, OVERRULED, CODES] {
         tx.floor.remove(key(kind, id.as_bytes()))?;
     }
     Ok(())

@@ -472,10 +472,19 @@ impl App {
                 match order {
                     Some(order) if !other_order => {
                         let doing = format!("scanning {}", clean(&code, 30));
-                        self.send_step(lane, doing, ops::PackScan { order, code }, |app, c| {
-                            let m = app.pack.set_check(c);
-                            app.info(m);
-                        });
+                        self.send_step(
+                            lane,
+                            doing,
+                            ops::PackScan {
+                                order,
+                                code,
+                                unit_codes: Vec::new(),
+                            },
+                            |app, c| {
+                                let m = app.pack.set_check(c);
+                                app.info(m);
+                            },
+                        );
                     }
                     _ => self.start(Step::PackStart(code)),
                 }

@@ -54,11 +54,15 @@ impl Operation for PackStart {
     }
 }
 
-/// One unit scanned at the bench.
+/// One scan at the bench: a unit, or the code asked for after one. With `unit_codes`, the
+/// unit and then its codes in one request (`pack scan ORDER SKU --code CODE`): all of them
+/// count, or none does.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PackScan {
     pub order: String,
     pub code: String,
+    #[serde(default)]
+    pub unit_codes: Vec<String>,
 }
 
 impl Operation for PackScan {
@@ -84,11 +88,13 @@ impl Operation for PackScan {
         })?;
         own_bench(c, &check)?;
         store.refuse_if_held(&id).map_err(store_err)?;
-        check
-            .scan(&self.code)
-            .map_err(|r| ServiceError::WrongScan {
-                message: r.to_string(),
-            })?;
+        let refused = |r: crate::domain::PackRefusal| ServiceError::WrongScan {
+            message: r.to_string(),
+        };
+        check.scan(&self.code).map_err(refused)?;
+        for code in &self.unit_codes {
+            check.record_code(code).map_err(refused)?;
+        }
         store.save_pack_check(&check).map_err(store_err)?;
         Ok(check)
     }
@@ -139,10 +145,14 @@ impl Operation for PackFinish {
         own_bench(c, &check)?;
         store.refuse_if_held(&id).map_err(store_err)?;
         if !check.is_complete() {
-            return Err(ServiceError::Conflict(format!(
-                "order {id} still needs {} unit(s) scanned before it can be boxed",
-                check.units_left()
-            )));
+            let (units, codes) = (check.units_left(), check.codes_left());
+            return Err(ServiceError::Conflict(if units > 0 {
+                format!("order {id} still needs {units} unit(s) scanned before it can be boxed")
+            } else {
+                format!(
+                    "order {id} still needs {codes} serial number(s) or Transparency code(s) before it can be boxed"
+                )
+            }));
         }
         let parcel = Parcel {
             box_name: bx.name.clone(),

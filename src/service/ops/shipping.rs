@@ -11,7 +11,7 @@ use crate::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
 use crate::amazon::mfn;
 use crate::domain::{Carrier, Event, OrderId, OrderState, TrackingNumber};
 use crate::labels::print::Printer;
-use crate::service::shipping::{api_err, block_on};
+use crate::service::shipping::{api_err, block_on, transparency_codes};
 use crate::service::{RateOffer, Role, Service, ServiceError, non_empty, order_id, store_err};
 use crate::store::shipping::{Document, PrintJob, ShipmentRecord, ShipmentState};
 
@@ -205,6 +205,7 @@ impl Operation for ShipOwnCarrier {
             .read()
             .begin_own_carrier(&id, &carrier, &tracking, &c.user, now)
             .map_err(store_err)?;
+        let codes = svc.read().item_codes(&id).map_err(store_err)?;
         let confirmation = ConfirmShipment {
             marketplace_id: rec.order.marketplace_id.clone().unwrap_or_default(),
             package_detail: PackageDetail {
@@ -225,6 +226,7 @@ impl Operation for ShipOwnCarrier {
                     .map(|l| ConfirmItem {
                         order_item_id: l.item_id.clone(),
                         quantity: l.quantity_ordered - l.quantity_shipped,
+                        transparency_codes: transparency_codes(&codes, &l.item_id),
                     })
                     .collect(),
             },

@@ -26,8 +26,17 @@ pub struct PackScreen {
 impl PackScreen {
     /// The check at the bench, as the service has it now; a status-bar message.
     pub fn set_check(&mut self, check: PackCheck) -> String {
-        let msg = if check.is_complete() {
+        let msg = if let Some((line, kind)) = check.awaiting {
+            let sku = check.lines.get(line).map_or("", |l| l.sku.as_str());
+            format!("scan the {} of this {}", kind.name(), clean(sku, 30))
+        } else if check.is_complete() {
             "all units in: choose the box, type the weight in grams and Enter".to_owned()
+        } else if check.units_left() == 0 {
+            format!(
+                "order {}: {} code(s) to record",
+                check.order,
+                check.codes_left()
+            )
         } else {
             format!(
                 "order {}: {} unit(s) to scan",
@@ -107,11 +116,30 @@ impl PackScreen {
             );
             return;
         };
-        let [top, list] = Layout::vertical([Constraint::Length(4), Constraint::Min(1)]).areas(area);
+        let gift = c.gift_wrap().map(|wrap| {
+            Line::from(Span::styled(
+                format!(" GIFT WRAP: {} · message on the slip ", clean(wrap, 16)),
+                theme.banner(),
+            ))
+        });
+        let [top, gift_area, list] = Layout::vertical([
+            Constraint::Length(4),
+            Constraint::Length(u16::from(gift.is_some())),
+            Constraint::Min(1),
+        ])
+        .areas(area);
+        if let Some(g) = gift {
+            f.render_widget(Paragraph::new(g), gift_area);
+        }
         let status = if let Some(reason) = &self.held {
             Span::styled(
                 format!("  ON HOLD: {} — set it aside  ", clean(reason, 40)),
                 theme.error(),
+            )
+        } else if let Some((_, kind)) = c.awaiting {
+            Span::styled(
+                format!("  SCAN ITS {}  ", kind.name().to_uppercase()),
+                theme.banner(),
             )
         } else if c.is_complete() {
             Span::styled("  COMPLETE  ", theme.ok())
@@ -132,25 +160,33 @@ impl PackScreen {
             .block(Block::default().borders(Borders::TOP)),
             top,
         );
+        let coded = c.lines.iter().any(|l| !l.kinds.is_empty());
         let rows = c.lines.iter().map(|l| {
             let style = if l.scanned >= l.needed {
                 theme.dim()
             } else {
                 Default::default()
             };
-            Row::new(vec![
-                clean(&l.sku, 20),
-                format!("{}/{}", l.scanned, l.needed),
-                clean(&l.title, 40),
-            ])
-            .style(style)
+            // A coded line shows its codes recorded against those asked.
+            let count = if l.kinds.is_empty() {
+                format!("{}/{}", l.scanned, l.needed)
+            } else {
+                format!(
+                    "{}/{} +{}/{} codes",
+                    l.scanned,
+                    l.needed,
+                    l.codes.len(),
+                    l.needed as usize * l.kinds.len()
+                )
+            };
+            Row::new(vec![clean(&l.sku, 20), count, clean(&l.title, 40)]).style(style)
         });
         f.render_widget(
             Table::new(
                 rows,
                 [
                     Constraint::Length(21),
-                    Constraint::Length(7),
+                    Constraint::Length(if coded { 17 } else { 7 }),
                     Constraint::Min(5),
                 ],
             )
