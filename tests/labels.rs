@@ -907,3 +907,145 @@ async fn a_claim_without_a_printer_claims_and_says_the_slips_failed() {
     );
     assert_eq!(state(&f, &b.orders[0]), OrderState::Picking);
 }
+
+/// A line Amazon asks serial numbers and Transparency codes for: the box cannot close without a
+/// code per unit, and the codes reach Amazon with the shipment, which the marketplace (like
+/// Amazon) refuses without them or with one twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coded_units_cannot_ship_without_their_codes() {
+    let f = floor(None).await;
+    let c = &f.client;
+    let b = c
+        .call(ops::ClaimBatch { size: Some(2) })
+        .await
+        .unwrap()
+        .unwrap();
+    for id in &b.orders {
+        for change in ["transparency", "serial-required"] {
+            http(
+                &f.market,
+                "POST",
+                &format!("/_training/orders/{id}/{change}"),
+            );
+        }
+    }
+    f.service.sync_now("lead").await.unwrap();
+    for l in &b.lines {
+        for _ in 0..l.needed {
+            c.call(ops::PickScan {
+                batch: b.id,
+                code: l.sku.clone(),
+            })
+            .await
+            .unwrap();
+        }
+    }
+    c.call(ops::FinishPick { batch: b.id }).await.unwrap();
+    let order = b.orders[0].clone();
+    let check = c
+        .call(ops::PackStart {
+            order: order.to_string(),
+        })
+        .await
+        .unwrap();
+    assert!(check.lines.iter().all(|l| l.kinds.len() == 2), "{check:?}");
+    let scan = |code: &str, codes: &[&str]| ops::PackScan {
+        order: order.to_string(),
+        code: code.to_owned(),
+        unit_codes: codes.iter().map(|s| s.to_string()).collect(),
+    };
+    let first = &check.lines[0].sku;
+    c.call(scan(first, &[])).await.unwrap();
+    let early = c
+        .call(ops::PackFinish {
+            order: order.to_string(),
+            box_name: "M 30x20x15".into(),
+            weight_g: 1200,
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(early.contains("still needs"), "{early}");
+    // The unit again instead of its serial: refused, nothing counted.
+    let again = c.call(scan(first, &[])).await.unwrap_err().to_string();
+    assert!(
+        again.starts_with("scan the serial number of the"),
+        "{again}"
+    );
+    c.call(scan("SN-0", &["AZ:T-0"])).await.unwrap();
+    let mut n = 1;
+    for (i, l) in check.lines.iter().enumerate() {
+        let already = u32::from(i == 0);
+        for _ in already..l.needed {
+            let (sn, tp) = (format!("SN-{n}"), format!("AZ:T-{n}"));
+            n += 1;
+            c.call(scan(&l.sku, &[&sn, &tp])).await.unwrap();
+        }
+    }
+    let open = c
+        .call(ops::PackStart {
+            order: order.to_string(),
+        })
+        .await
+        .unwrap();
+    assert!(open.is_complete(), "{open:?}");
+    c.call(ops::PackFinish {
+        order: order.to_string(),
+        box_name: "M 30x20x15".into(),
+        weight_g: 1200,
+    })
+    .await
+    .unwrap();
+    let codes = f.service.with_store(|s| s.item_codes(&order).unwrap());
+    let transparency: usize = codes
+        .iter()
+        .filter(|c| c.kind == packline::domain::CodeKind::Transparency)
+        .map(|c| c.codes.len())
+        .sum();
+    let units: u32 = check.lines.iter().map(|l| l.needed).sum();
+    assert_eq!(transparency, units as usize);
+    // Confirmed with its codes, the marketplace accepts it.
+    let shipped = c
+        .call(ops::ShipOwnCarrier {
+            order: order.to_string(),
+            carrier: "UPS".into(),
+            tracking: "1Z999AA10123456784".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(shipped.state, ShipmentState::Confirmed);
+
+    // Without codes, or with one twice, Amazon's answer is a refusal naming the item.
+    let other = &b.orders[1];
+    let items = f
+        .service
+        .with_store(|s| s.get(other).unwrap().unwrap().order.lines);
+    let api = training_api(&f.market, Duration::from_secs(5));
+    let confirm = |codes: &dyn Fn(u32) -> Vec<String>| packline::amazon::client::ConfirmShipment {
+        marketplace_id: "ATVPDKIKX0DER".into(),
+        package_detail: packline::amazon::client::PackageDetail {
+            package_reference_id: "1".into(),
+            carrier_code: "UPS".into(),
+            carrier_name: None,
+            shipping_method: None,
+            tracking_number: "1Z999AA10123456784".into(),
+            ship_date: Utc::now().to_rfc3339(),
+            order_items: items
+                .iter()
+                .map(|l| packline::amazon::client::ConfirmItem {
+                    order_item_id: l.item_id.clone(),
+                    quantity: l.quantity_ordered,
+                    transparency_codes: codes(l.quantity_ordered),
+                })
+                .collect(),
+        },
+    };
+    let none = api.confirm_shipment(other, &confirm(&|_| vec![])).await;
+    let msg = none.unwrap_err().to_string();
+    assert!(msg.contains("is a Transparency item"), "{msg}");
+    let twice = api
+        .confirm_shipment(other, &confirm(&|q| vec!["AZ:SAME".into(); q as usize]))
+        .await;
+    let msg = twice.unwrap_err().to_string();
+    assert!(msg.contains("given once"), "{msg}");
+}

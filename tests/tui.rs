@@ -531,6 +531,7 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
             new_orders_per_minute: 0.0,
             cancel_rate: 0.0,
             cancel_request_rate: 0.0,
+            unit_codes: false,
         },
     ));
     let api = std::sync::Arc::new(

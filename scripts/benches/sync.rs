@@ -50,6 +50,7 @@ async fn run(orders: usize) {
         new_orders_per_minute: 0.0,
         cancel_rate: 0.0,
         cancel_request_rate: 0.0,
+        unit_codes: false,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -460,4 +460,7 @@ pub struct MarketplaceArgs {
     /// Share of arrivals that come with a buyer's request to cancel an earlier pending order (0.0–1.0).
     #[arg(long, default_value_t = 0.0)]
     pub cancel_request_rate: f64,
+    /// Some catalogue items need serial numbers or Transparency codes at packing.
+    #[arg(long)]
+    pub unit_codes: bool,
 }

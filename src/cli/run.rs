@@ -165,6 +165,7 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
             new_orders_per_minute: 0.5,
             cancel_rate: 0.2,
             cancel_request_rate: 0.1,
+            unit_codes: true,
         };
         tokio::spawn(packline::marketplace::server::serve(listener, market));
         let api = packline::amazon::client::SpApi::new(
@@ -278,6 +279,7 @@ pub fn marketplace(a: super::args::MarketplaceArgs) -> Result<ExitCode> {
         new_orders_per_minute: a.new_orders_per_minute,
         cancel_rate: a.cancel_rate,
         cancel_request_rate: a.cancel_request_rate,
+        unit_codes: a.unit_codes,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

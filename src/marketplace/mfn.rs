@@ -902,6 +902,26 @@ fn create_inner(
     }
     let d = details(body).map_err(|m| bad(&m))?;
     check_order(market, &d)?;
+    if let Some(order) = market.orders.iter().find(|o| o["orderId"] == d.order_id) {
+        let coded: Vec<(String, u32, Vec<String>)> = d.raw["ItemList"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                (
+                    i["OrderItemId"].as_str().unwrap_or_default().to_owned(),
+                    i["Quantity"].as_u64().unwrap_or(0) as u32,
+                    i["TransparencyCodeList"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c.as_str().map(str::to_owned))
+                        .collect(),
+                )
+            })
+            .collect();
+        super::server::check_transparency(order, &coded).map_err(|m| bad(&m))?;
+    }
     let format = match d.label_format.as_deref() {
         None | Some("ShippingServiceDefault") => "PNG",
         Some("ZPL300") => {

@@ -95,6 +95,10 @@ pub struct OrderGenerator {
     pub skus: u32,
     /// Share of orders with hostile recipient text, 0.0–1.0.
     pub hostile_share: f64,
+    /// Whether some catalogue items carry Amazon's per-unit requirements: every 7th SKU is in
+    /// the Transparency program, every 11th needs serial numbers (no random draws: the same
+    /// seed gives the same orders either way).
+    pub unit_codes: bool,
 }
 
 impl OrderGenerator {
@@ -105,6 +109,7 @@ impl OrderGenerator {
             start,
             skus: 500,
             hostile_share: 0.05,
+            unit_codes: false,
         }
     }
 
@@ -162,7 +167,17 @@ impl OrderGenerator {
                 "fulfillment": { "quantityFulfilled": 0, "quantityUnfulfilled": 1 }
             });
             if j == 0 && self.rng.gen_bool(0.1) {
-                item["fulfillment"]["packing"] = json!({ "giftOption": { "giftMessage": format!("Happy birthday, love from {}", self.pick(GIVEN)) } });
+                item["fulfillment"]["packing"] = json!({ "giftOption": {
+                    "giftMessage": format!("Happy birthday, love from {}", self.pick(GIVEN)),
+                    "giftWrapLevel": "STANDARD",
+                } });
+            }
+            if self.unit_codes && sku % 7 == 0 {
+                item["programs"] = json!(["TRANSPARENCY"]);
+            }
+            if self.unit_codes && sku % 11 == 0 {
+                item["fulfillment"]["packing"]["serialNumberRequirement"] =
+                    json!({ "requirementType": "REQUIRED" });
             }
             items.push(item);
         }

@@ -6,7 +6,8 @@
 //! `confirmShipment`, the Tokens API, Merchant Fulfillment v0 (see `mfn`), injected faults, and
 //! training controls: a request log at `/_training/requests` (operation, parameters, status;
 //! never personal data), the order book at `/_training/orders` (ids, statuses, times),
-//! `POST /_training/orders/{id}/cancel`, `/cancel-request` or `/readdress`, which change an order the way a buyer or
+//! `POST /_training/orders/{id}/cancel`, `/cancel-request`, `/readdress`, `/transparency` or
+//! `/serial-required`, which change an order the way a buyer or
 //! Amazon would, and `POST /_training/faults/{operation}/{fault}`, which gives the next answer of
 //! an operation that fault (`slow`: the real answer, after the fault delay). With `new_orders_per_minute`, `cancel_rate` and `cancel_request_rate`,
 //! orders arrive, are cancelled and have buyers ask to cancel them while it runs.
@@ -52,6 +53,8 @@ pub struct MarketplaceConfig {
     /// Share of arrivals that come with a buyer's request to cancel an earlier pending order
     /// (the order stays unshipped; the seller decides).
     pub cancel_request_rate: f64,
+    /// Some catalogue items need serial numbers or Transparency codes at packing.
+    pub unit_codes: bool,
 }
 
 /// A fault the marketplace can inject.
@@ -228,6 +231,7 @@ pub(super) type Shared = Arc<Mutex<Market>>;
 /// Builds the marketplace's routes over freshly generated, seeded orders.
 pub fn router(cfg: MarketplaceConfig) -> Router {
     let mut generator = OrderGenerator::new(cfg.seed, cfg.start);
+    generator.unit_codes = cfg.unit_codes;
     let orders = (0..cfg.orders).map(|_| generator.order()).collect();
     let faults_rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_fa17);
     let market = Market {
@@ -506,6 +510,8 @@ struct ConfirmPackage {
 struct ConfirmLine {
     order_item_id: Option<String>,
     quantity: Option<u32>,
+    #[serde(default)]
+    transparency_codes: Vec<String>,
 }
 
 /// Orders v0 `confirmShipment`: 204, or an SP-API error naming what is wrong.
@@ -619,6 +625,19 @@ fn confirm_inner(
             _ => return bad("orderItems quantity must be between 1 and the quantity ordered."),
         }
     }
+    let coded: Vec<(String, u32, Vec<String>)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l.order_item_id.clone().unwrap_or_default(),
+                l.quantity.unwrap_or(0),
+                l.transparency_codes.clone(),
+            )
+        })
+        .collect();
+    if let Err(msg) = check_transparency(order, &coded) {
+        return bad(&msg);
+    }
     order["fulfillment"]["fulfillmentStatus"] = json!("SHIPPED");
     order["lastUpdatedTime"] = json!(Utc::now().to_rfc3339());
     market
@@ -629,6 +648,44 @@ fn confirm_inner(
         StatusCode::NO_CONTENT.into_response(),
         Some(tracking),
     )
+}
+
+/// Amazon's rule for Transparency items: every unit shipped carries its own code, and no code
+/// twice in the order; an item outside the program takes none. `items`: (order item id,
+/// quantity, codes). The message says what is wrong, naming no code.
+pub(super) fn check_transparency(
+    order: &Value,
+    items: &[(String, u32, Vec<String>)],
+) -> Result<(), String> {
+    let lines = order["orderItems"].as_array().cloned().unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    for (id, quantity, codes) in items {
+        let Some(line) = lines.iter().find(|l| l["orderItemId"] == id.as_str()) else {
+            continue;
+        };
+        let program = line["programs"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|x| x == "TRANSPARENCY"));
+        if !program && !codes.is_empty() {
+            return Err(format!(
+                "Item {id} is not in the Transparency program: it takes no transparency codes."
+            ));
+        }
+        if program && codes.len() != *quantity as usize {
+            return Err(format!(
+                "Item {id} is a Transparency item: {quantity} unit(s) need {quantity} transparency code(s), {} given.",
+                codes.len()
+            ));
+        }
+        for c in codes {
+            if c.trim().is_empty() || !seen.insert(c.as_str()) {
+                return Err(format!(
+                    "Item {id}: every transparency code must be given once, and none empty."
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks the access token and takes a quota token; the refusal to send back otherwise.
@@ -809,6 +866,19 @@ async fn change_order(
             order["fulfillment"]["fulfillmentStatus"] = json!("CANCELLED");
         }
         "cancel-request" => request_cancellation(order),
+        // Amazon's per-unit requirements, on every item of the order.
+        "transparency" | "serial-required" => {
+            if let Some(items) = order["orderItems"].as_array_mut() {
+                for item in items {
+                    if change == "transparency" {
+                        item["programs"] = json!(["TRANSPARENCY"]);
+                    } else {
+                        item["fulfillment"]["packing"]["serialNumberRequirement"] =
+                            json!({ "requirementType": "REQUIRED" });
+                    }
+                }
+            }
+        }
         "readdress" => {
             order["recipient"]["deliveryAddress"]["name"] = json!("Readdressed Trainee");
             order["recipient"]["deliveryAddress"]["addressLine1"] = json!("1 New Street");
@@ -964,6 +1034,7 @@ mod tests {
             new_orders_per_minute: 0.0,
             cancel_rate: 0.0,
             cancel_request_rate: 0.0,
+            unit_codes: false,
         };
         tokio::spawn(serve(listener, cfg));
         let search = "/orders/2026-01-01/orders?marketplaceIds=ATVPDKIKX0DER&createdAfter=2020-01-01T00:00:00Z";
@@ -1005,6 +1076,7 @@ mod tests {
             new_orders_per_minute: 6000.0,
             cancel_rate: 0.0,
             cancel_request_rate: 1.0,
+            unit_codes: false,
         };
         tokio::spawn(serve(listener, cfg));
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
