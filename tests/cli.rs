@@ -659,6 +659,72 @@ fn units_are_put_to_their_slots_from_the_command_line_through_either_transport()
     }
 }
 
+/// A Transparency item with gift wrap at the bench, from the command line: each unit takes its
+/// code (with the unit, or as the next scan), a duplicate is refused, the box waits for every
+/// code, and the wrap is said.
+#[test]
+fn transparency_codes_are_taken_at_the_bench_through_either_transport() {
+    let coded = |site: &Site| {
+        let mut p = page(
+            &[person("903-0000003-0000001", "Ann Example")],
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        );
+        let item = &mut p["orders"][0]["orderItems"][0];
+        item["programs"] = json!(["TRANSPARENCY"]);
+        item["fulfillment"]["packing"]["giftOption"]["giftWrapLevel"] = json!("PREMIUM");
+        site.import("a.json", &p);
+    };
+    for on in on_both(FLOOR_BOXES, "", coded) {
+        let (site, t) = (&on.site, on.t);
+        let order = "903-0000003-0000001";
+        let b = json(site, &["pick", "claim"])["id"]
+            .as_u64()
+            .unwrap()
+            .to_string();
+        for _ in 0..2 {
+            json(site, &["pick", "scan", &b, "SKU-HOSTILE"]);
+        }
+        json(site, &["pick", "finish", &b]);
+        let text = site.ok(&["pack", "start", order]);
+        assert!(text.contains("GIFT WRAP: PREMIUM"), "{t:?}: {text}");
+        let check = json(
+            site,
+            &["pack", "scan", order, "B0HOSTILE1", "--code", "AZ:1"],
+        );
+        assert_eq!(
+            check["lines"][0]["codes"][0]["code"], "AZ:1",
+            "{t:?}: {check}"
+        );
+        assert_eq!(check["awaiting"], json!(null));
+        let text = site.ok(&["pack", "scan", order, "B0HOSTILE1"]);
+        assert!(
+            text.contains(&format!(
+                "scan the Transparency code of this SKU-HOSTILE (pack scan {order} CODE)"
+            )),
+            "{t:?}: {text}"
+        );
+        let out = site.run(&["pack", "finish", order, "--box", "S", "--weight", "900"]);
+        assert_fails(
+            &out,
+            "still needs 1 serial number(s) or Transparency code(s)",
+        );
+        let out = site.run(&["pack", "scan", order, "AZ:1"]);
+        assert_fails(&out, "duplicate Transparency code");
+        let out = site.run(&["pack", "scan", order, "B0HOSTILE1"]);
+        assert_fails(
+            &out,
+            "scan the Transparency code of the SKU-HOSTILE just scanned first",
+        );
+        json(site, &["pack", "scan", order, "AZ:2"]);
+        let packed = json(
+            site,
+            &["pack", "finish", order, "--box", "S", "--weight", "900"],
+        );
+        assert_eq!(packed["state"], "packed", "{t:?}: {packed}");
+    }
+}
+
 /// A hold stops an order wherever it is, with its reason on every refusal, until a lead
 /// releases it; each is audited.
 #[test]

@@ -288,6 +288,48 @@ async fn each_unit_is_put_to_its_orders_slot() {
     }
 }
 
+/// A Transparency item with gift wrap at the bench: the bench asks for each unit's code large,
+/// counts codes against those asked, and says the wrap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_asks_each_units_code_and_says_the_gift_wrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = site_with(dir.path(), &[], |_| {});
+    let mut p = page(
+        &[person("904-0000000-0000005", "Ann Example")],
+        "UNSHIPPED",
+        "2026-11-23T10:00:00Z",
+    );
+    let item = &mut p["orders"][0]["orderItems"][0];
+    item["programs"] = serde_json::json!(["TRANSPARENCY"]);
+    item["fulfillment"]["packing"]["giftOption"]["giftWrapLevel"] = serde_json::json!("PREMIUM");
+    let orders = packline::amazon::parse_search_orders(&serde_json::to_vec(&p).unwrap(), "p")
+        .unwrap()
+        .orders;
+    service.import(orders, "lead", Utc::now()).unwrap();
+    let mut app = app(service.clone()).await;
+    act(&mut app, Action::Claim).await;
+    for _ in 0..2 {
+        act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    }
+    act(&mut app, Action::FinishPick).await;
+    act(&mut app, Action::Pack).await;
+    act(&mut app, Action::Scan("904-0000000-0000005".into())).await;
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    let check = app.pack.check.clone().unwrap();
+    assert_eq!(
+        check.awaiting,
+        Some((0, packline::domain::CodeKind::Transparency))
+    );
+    snapshot("pack_code", &app);
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    assert!(
+        app.alert.as_ref().unwrap().error,
+        "a unit instead of its code"
+    );
+    act(&mut app, Action::Scan("AZ:0001".into())).await;
+    assert_eq!(app.pack.check.as_ref().unwrap().lines[0].codes.len(), 1);
+}
+
 /// A lead holds an order mid-pick: its picker is alerted with the units to put aside, the order
 /// leaves the batch (which finishes without it), the queue shows it held, and it never reaches
 /// the pack bench until released.
