@@ -883,6 +883,184 @@ fn a_packer_is_refused_a_leads_commands_through_either_transport() {
         // What a packer may do, they may do.
         let claim = json(site, &["pick", "claim"]);
         assert_eq!(claim["holder"], me.as_str(), "{t:?}");
+        // A packer may write down what a customer said, but not read it back, nor settle it.
+        let opened = json(
+            site,
+            &[
+                "inquiry",
+                "open",
+                "903-0000001-0000001",
+                "--note",
+                "Ann Example wants it by Friday",
+            ],
+        );
+        assert_eq!(opened["id"], 1, "{t:?}: {opened}");
+        json(
+            site,
+            &["inquiry", "note", "1", "--note", "Ann called again"],
+        );
+        assert_eq!(json(site, &["inquiry", "list"])[0]["id"], 1, "{t:?}");
+        for (args, what) in [
+            (vec!["inquiry", "show", "1"], "reading an inquiry's notes"),
+            (
+                vec!["inquiry", "resolve", "1", "--resolution", "x"],
+                "resolving an inquiry",
+            ),
+        ] {
+            let out = site.run_unlocked(&args);
+            assert_fails(
+                &out,
+                &format!("{what} is for a lead or above; {me} is a packer"),
+            );
+            assert!(!stderr(&out).contains("Friday"), "{t:?}");
+            assert!(out.stdout.is_empty(), "{t:?}");
+        }
+    });
+}
+
+fn json_unlocked(site: &Site, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = site.ok_unlocked(&all);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+}
+
+#[test]
+fn inquiries_from_the_command_line_through_either_transport() {
+    let me = me();
+    each_transport(&format!("[roles]\nleads = [{me:?}]"), |site, t| {
+        let order = "903-0000001-0000001";
+        assert_eq!(json(site, &["inquiry", "list"]), json!([]), "{t:?}");
+        assert_eq!(site.ok(&["inquiry", "list"]), "no inquiries\n");
+        let opened = json(
+            site,
+            &[
+                "inquiry",
+                "open",
+                order,
+                "--category",
+                "wrong-item",
+                "--note",
+                "got a blue one, ordered red",
+            ],
+        );
+        assert_eq!(opened["id"], 1, "{t:?}: {opened}");
+        assert_eq!(opened["order"], order);
+        assert_eq!(opened["category"], "wrong-item");
+        assert_eq!(opened["opened_by"], me.as_str());
+        assert_eq!(opened["resolved_at"], serde_json::Value::Null);
+        assert_eq!(opened["notes"][0]["kind"], "opened");
+        assert_eq!(
+            site.ok(&["inquiry", "open", order, "--note", "and where is it?"]),
+            format!("inquiry 2 opened on order {order} (other)\n"),
+            "{t:?}"
+        );
+        assert_eq!(
+            json(site, &["inquiry", "note", "1", "--note", "photo received"]),
+            json!({ "ok": true }),
+            "{t:?}"
+        );
+        let shown = json_unlocked(site, &["inquiry", "show", "1"]);
+        assert_eq!(shown["inquiry"]["id"], 1, "{t:?}: {shown}");
+        let notes: Vec<(&str, &str, &str)> = shown["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                (
+                    n["kind"].as_str().unwrap(),
+                    n["by"].as_str().unwrap(),
+                    n["text"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                ("opened", me.as_str(), "got a blue one, ordered red"),
+                ("note", me.as_str(), "photo received"),
+            ],
+            "{t:?}"
+        );
+        assert_eq!(
+            json(
+                site,
+                &[
+                    "inquiry",
+                    "resolve",
+                    "1",
+                    "--resolution",
+                    "sent the red one"
+                ]
+            ),
+            json!({ "ok": true }),
+            "{t:?}"
+        );
+        let list = json(site, &["inquiry", "list"]);
+        let ids: Vec<u64> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ids, [1, 2], "{t:?}: {list}");
+        assert_eq!(list[0]["resolved_by"], me.as_str());
+        assert_eq!(list[0]["notes"].as_array().unwrap().len(), 3);
+        assert_eq!(list[1]["resolved_at"], serde_json::Value::Null);
+        let text = site.ok(&["inquiry", "list"]);
+        assert_eq!(
+            text.lines().count(),
+            3,
+            "a header and two inquiries: {text}"
+        );
+        assert!(text.lines().nth(2).unwrap().ends_with("  open"), "{text}");
+        let shown = site.ok_unlocked(&["inquiry", "show", "1"]);
+        assert!(shown.contains("\n  sent the red one\n"), "{t:?}: {shown}");
+
+        // Refusals, each with its reason and a non-zero exit; nothing changes.
+        let out = site.run(&["inquiry", "note", "1", "--note", "one more"]);
+        assert_fails(&out, "inquiry 1 was resolved on");
+        let out = site.run(&["inquiry", "resolve", "1", "--resolution", "again"]);
+        assert_fails(&out, "it takes no more notes");
+        let out = site.run_unlocked(&["inquiry", "show", "99"]);
+        assert_fails(&out, "there is no inquiry 99");
+        let out = site.run(&["inquiry", "note", "99", "--note", "x"]);
+        assert_fails(&out, "there is no inquiry 99");
+        let out = site.run(&["inquiry", "open", "903-0000009-0000009", "--note", "x"]);
+        assert_fails(&out, "order 903-0000009-0000009 is not in the store");
+        let long = "x".repeat(2001);
+        let out = site.run(&["inquiry", "note", "2", "--note", &long]);
+        assert_fails(
+            &out,
+            "--note is 2001 characters long; at most 2000 are kept",
+        );
+        let out = site.run(&["inquiry", "note", "2", "--note", "   "]);
+        assert_fails(&out, "--note must not be empty");
+        let out = site.run(&[
+            "inquiry",
+            "open",
+            order,
+            "--category",
+            "lost",
+            "--note",
+            "x",
+        ]);
+        assert_fails(&out, "invalid value 'lost' for '--category");
+        assert_eq!(
+            json(site, &["inquiry", "list"]).as_array().unwrap().len(),
+            2
+        );
+        let out = site.run(&["audit", "verify"]);
+        assert_ok(&out, &["audit", "verify"]);
+        // Locked (a lead locked the daemon, or this command has no key), the notes stay shut.
+        if matches!(t, Transport::Daemon) {
+            site.ok(&["keys", "lock"]);
+        }
+        let out = site.run(&["inquiry", "show", "1"]);
+        assert_fails(
+            &out,
+            "reading an inquiry's notes needs the site's master key",
+        );
     });
 }
 

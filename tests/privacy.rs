@@ -129,3 +129,97 @@ fn hostile_import_leaves_no_personal_bytes_on_disk_or_in_logs() {
     let verified = site.ok(&["audit", "verify"]);
     assert!(verified.starts_with("audit log intact: "), "{verified}");
 }
+
+/// A customer's words in an inquiry reach the disk only sealed, and the audit log records who
+/// read them, never what they say.
+#[test]
+fn inquiry_notes_leave_no_plaintext_on_disk_or_in_logs() {
+    let site = Site::new("");
+    site.init_identity_keys();
+    let people: Vec<Person> = hostile_people().into_iter().take(1).collect();
+    site.import(
+        "a.json",
+        &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"),
+    );
+    let order = people[0].order_id.as_str();
+    let asked = "Customer Ottoline Vexworth: the lamp came cracked, call +44 20 7946 0321";
+    let more = "Vexworth again: she will send photos to the usual place \u{1b}[31mtoday";
+    let settled = "Sent Vexworth a replacement lamp, tracking to follow";
+    let out = site.ok(&[
+        "inquiry",
+        "open",
+        order,
+        "--category",
+        "damaged",
+        "--note",
+        asked,
+    ]);
+    assert_eq!(
+        out,
+        format!("inquiry 1 opened on order {order} (damaged)\n")
+    );
+    // From standard input: the text stays out of the process list.
+    let mut child = site
+        .cmd()
+        .args(["inquiry", "note", "1", "--note", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), more.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_ok(&out, &["inquiry", "note"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
+    site.ok(&["inquiry", "resolve", "1", "--resolution", settled]);
+
+    // A lead reads them back, every control character escaped.
+    let shown: serde_json::Value =
+        serde_json::from_str(&site.ok_unlocked(&["inquiry", "show", "1", "--json"])).unwrap();
+    let texts: Vec<&str> = shown["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            asked,
+            "Vexworth again: she will send photos to the usual place \\u{001B}[31mtoday",
+            settled
+        ]
+    );
+    let text = site.ok_unlocked(&["inquiry", "show", "1"]);
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    // Reading is audited: who, which inquiry, which order, and nothing of the text.
+    let reads: Vec<serde_json::Value> = audit_entries(&site.data)
+        .into_iter()
+        .filter(|e| e["action"] == "inquiry_read")
+        .collect();
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    assert_eq!(reads[0]["order"], order);
+    assert_eq!(reads[0]["reason"], "inquiry 1");
+
+    // The list shows records only.
+    let listing = site.ok(&["inquiry", "list"]) + &site.ok(&["inquiry", "list", "--json"]);
+    let mut files = files_under(&site.data);
+    files.push(site.log.clone());
+    for needle in [
+        "Ottoline",
+        "Vexworth",
+        "7946 0321",
+        "cracked",
+        "replacement lamp",
+    ] {
+        assert!(!listing.contains(needle), "the list shows {needle:?}");
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            assert!(
+                find(&bytes, needle.as_bytes()).is_none(),
+                "{}: holds {needle:?} in the clear",
+                f.display()
+            );
+        }
+    }
+}

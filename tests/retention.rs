@@ -370,3 +370,148 @@ fn exception_notes_go_a_year_after_resolution() {
     assert_eq!(r.exception_notes_deleted, 1);
     assert!(store.exception_notes(&b).unwrap().is_empty());
 }
+
+/// The words of a customer in an inquiry's note: distinctive enough that finding them anywhere
+/// means they leaked.
+const SOAKED: &str = "Ms Quillfeather says the parcel arrived soaked through, flat 4B";
+const SOAKED_MORE: &str = "She sent photos of the Quillfeather kitchen floor";
+const SETTLED: &str = "Refunded Quillfeather in full after the photos";
+const STILL_OPEN: &str = "Mr Brackenridge asks where his order went";
+
+fn note(s: &str) -> packline::domain::NoteText {
+    packline::domain::NoteText::new(s).unwrap()
+}
+
+fn read_texts(store: &Store, id: u64, at: DateTime<Utc>) -> Result<Vec<String>, Error> {
+    let (_, notes) = store.read_inquiry(id, "lead", at)?;
+    Ok(notes.iter().map(|n| n.as_str().to_owned()).collect())
+}
+
+#[test]
+fn inquiry_notes_are_destroyed_for_good_a_year_after_resolution() {
+    use packline::domain::inquiry::{InquiryCategory, NoteKind};
+    let f = floor();
+    let (a, b) = (&f.people[0], &f.people[1]);
+    let t0 = t("2026-11-23T10:00:00Z");
+    let (opened, resolved) = (t0 + Duration::days(2), t0 + Duration::days(3));
+    let (done, open) = {
+        let mut store = Store::open(&f.data).unwrap();
+        // Opening, adding and resolving need no secret: the store stays locked.
+        let a_id = OrderId::parse(&a.order_id).unwrap();
+        let done = store
+            .open_inquiry(&a_id, InquiryCategory::Damaged, &note(SOAKED), "bo", opened)
+            .unwrap();
+        store
+            .add_inquiry_note(done.id, NoteKind::Note, &note(SOAKED_MORE), "bo", opened)
+            .unwrap();
+        let q = store
+            .add_inquiry_note(
+                done.id,
+                NoteKind::Resolution,
+                &note(SETTLED),
+                "ana",
+                resolved,
+            )
+            .unwrap();
+        assert_eq!(q.resolved_at, Some(resolved));
+        let b_id = OrderId::parse(&b.order_id).unwrap();
+        let open = store
+            .open_inquiry(
+                &b_id,
+                InquiryCategory::WhereIsMyOrder,
+                &note(STILL_OPEN),
+                "bo",
+                opened,
+            )
+            .unwrap();
+        assert_eq!((done.id, open.id), (1, 2));
+        (done.id, open.id)
+    };
+    let mut store = Store::open(&f.data).unwrap();
+    store
+        .unlock(&MasterSource::IdentityFile(f.key.clone()))
+        .unwrap();
+    assert_eq!(
+        read_texts(&store, done, resolved).unwrap(),
+        [SOAKED, SOAKED_MORE, SETTLED]
+    );
+
+    // Forty days on, A's and C's addresses go and their epoch is shredded: the notes sealed in it
+    // move first (A's two to the epoch A's inquiry expires with, B's to the intake epoch; A's
+    // resolution is there already), and still open.
+    let day40 = t0 + Duration::days(40);
+    let r = store
+        .purge(RetentionPolicy::default(), day40, "lead", day40)
+        .unwrap();
+    assert_eq!(
+        (
+            r.recipients_destroyed,
+            r.inquiry_notes_resealed,
+            r.inquiries_deleted
+        ),
+        (2, 3, 0),
+        "{r:?}"
+    );
+    assert!(r.epochs_shredded >= 1, "{r:?}");
+    assert_eq!(
+        read_texts(&store, done, day40).unwrap(),
+        [SOAKED, SOAKED_MORE, SETTLED]
+    );
+    assert_eq!(read_texts(&store, open, day40).unwrap(), [STILL_OPEN]);
+
+    // The year runs out at the start (UTC) of the day a year after the resolution: not before.
+    let expiry = t("2027-11-26T00:00:00Z");
+    let before = expiry - Duration::minutes(1);
+    let r = store
+        .purge(RetentionPolicy::default(), before, "lead", before)
+        .unwrap();
+    assert_eq!(r.inquiries_deleted, 0, "{r:?}");
+    assert_eq!(store.inquiries().unwrap().len(), 2);
+    let r = store
+        .purge(RetentionPolicy::default(), expiry, "lead", expiry)
+        .unwrap();
+    assert_eq!(r.inquiries_deleted, 1, "{r:?}");
+    assert!(
+        r.epochs_shredded >= 1,
+        "its expiry epoch is shredded: {r:?}"
+    );
+    assert!(store.inquiry(done).unwrap().is_none());
+    assert!(matches!(
+        store.read_inquiry(done, "lead", expiry),
+        Err(Error::NoSuchInquiry(1))
+    ));
+    let left: Vec<u64> = store.inquiries().unwrap().iter().map(|q| q.id).collect();
+    assert_eq!(left, [open], "the open inquiry stays");
+    assert_eq!(read_texts(&store, open, expiry).unwrap(), [STILL_OPEN]);
+    assert!(store.verify_audit().unwrap() > 0);
+    drop(store);
+
+    // Every key still in existence, the master's included, opens nothing of A's inquiry, in
+    // any copy sled may have kept; the open one's note still opens.
+    let keys = all_keys(&f.data, &f.key);
+    let opened_now = open_everything(&f.data, &keys);
+    let mut open_seen = false;
+    for plain in &opened_now {
+        for gone in [SOAKED, SOAKED_MORE, SETTLED] {
+            assert!(
+                find(plain, gone.as_bytes()).is_none(),
+                "a destroyed inquiry note can still be decrypted"
+            );
+        }
+        open_seen |= find(plain, STILL_OPEN.as_bytes()).is_some();
+    }
+    assert!(
+        open_seen,
+        "the open inquiry's note is among what still opens"
+    );
+    for file in files_under(&f.data) {
+        let bytes = std::fs::read(&file).unwrap();
+        for text in [SOAKED, SOAKED_MORE, SETTLED, STILL_OPEN] {
+            assert!(
+                find(&bytes, text.as_bytes()).is_none(),
+                "{}: an inquiry note in the clear",
+                file.display()
+            );
+        }
+    }
+}

@@ -534,6 +534,101 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_reads_an_inquirys_notes_on_its_screen_and_resolves_it() {
+    use packline::domain::inquiry::{InquiryCategory, NoteKind};
+    use packline::domain::{NoteText, OrderId};
+    let dir = tempfile::tempdir().unwrap();
+    let service = site(dir.path(), &orders()[..2]);
+    let at = t("2026-11-24T09:30:00Z");
+    service.with_store_mut(|s| {
+        let first = OrderId::parse("904-0000000-0000001").unwrap();
+        let q = s
+            .open_inquiry(
+                &first,
+                InquiryCategory::Damaged,
+                &NoteText::new("lid cracked \u{1b}[2J in transit").unwrap(),
+                "bo",
+                at,
+            )
+            .unwrap();
+        s.add_inquiry_note(
+            q.id,
+            NoteKind::Note,
+            &NoteText::new("photos on file").unwrap(),
+            "ann",
+            at + chrono::Duration::hours(1),
+        )
+        .unwrap();
+        let second = OrderId::parse("904-0000000-0000002").unwrap();
+        s.open_inquiry(
+            &second,
+            InquiryCategory::WhereIsMyOrder,
+            &NoteText::new("asks where it is").unwrap(),
+            "bo",
+            at,
+        )
+        .unwrap();
+    });
+    let mut app = app(service.clone()).await;
+    act(&mut app, Action::Inquiries).await;
+    assert_eq!(app.screen, Screen::Inquiries);
+    let ids: Vec<u64> = app.inquiries.inquiries.iter().map(|q| q.id).collect();
+    assert_eq!(ids, [1, 2]);
+    assert!(app.inquiries.notes.is_none(), "notes only when asked for");
+    snapshot("inquiries", &app);
+
+    let audited = service.with_store(|s| s.verify_audit().unwrap());
+    act(&mut app, Action::ReadNotes).await;
+    // The reading is one more audit entry.
+    assert_eq!(
+        service.with_store(|s| s.verify_audit().unwrap()),
+        audited + 1
+    );
+    let notes = app.inquiries.notes.as_ref().expect("the notes are shown");
+    let texts: Vec<&str> = notes.notes.iter().map(|n| n.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["lid cracked \\u{001B}[2J in transit", "photos on file"]
+    );
+    snapshot("inquiry_notes", &app);
+
+    // Another inquiry selected, or another screen: the notes are gone from the app.
+    act(&mut app, Action::Down).await;
+    assert!(app.inquiries.notes.is_none());
+    act(&mut app, Action::Up).await;
+    act(&mut app, Action::ReadNotes).await;
+    assert!(app.inquiries.notes.is_some());
+    act(&mut app, Action::Queue).await;
+    assert!(app.inquiries.notes.is_none());
+
+    // A typed resolution resolves the selected inquiry (the number scanned or typed selects it).
+    act(&mut app, Action::Inquiries).await;
+    act(&mut app, Action::Resolve).await;
+    assert!(
+        app.alert
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("type how the inquiry was settled"),
+        "{:?}",
+        app.alert
+    );
+    act(&mut app, Action::Scan("2".into())).await;
+    for c in "parcel found".chars() {
+        act(&mut app, Action::Char(c)).await;
+    }
+    act(&mut app, Action::Resolve).await;
+    assert_eq!(
+        app.alert.as_ref().map(|a| a.text.as_str()),
+        Some("inquiry 2 resolved")
+    );
+    let q = service.with_store(|s| s.inquiry(2).unwrap().unwrap());
+    assert_eq!(q.resolved_by.as_deref(), Some("ann"));
+    assert!(app.inquiries.inquiries[1].resolved_at.is_some());
+    assert!(service.with_store(|s| s.inquiry(1).unwrap().unwrap().resolved_at.is_none()));
+}
+
 /// A plain HTTP/1.1 POST to a training control; the status.
 async fn training_control(url: &str, path: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -145,6 +145,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ExceptionsCommand,
     },
+    /// Customer inquiries: open one on an order, add notes, resolve it (leads), list them; a lead
+    /// reads the notes (sealed; every reading audited).
+    Inquiry {
+        #[command(subcommand)]
+        command: InquiryCommand,
+    },
     /// Print shell completions for bash, zsh or fish.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), for scripts/man.
@@ -463,4 +469,52 @@ pub struct MarketplaceArgs {
     /// Some catalogue items need serial numbers or Transparency codes at packing.
     #[arg(long)]
     pub unit_codes: bool,
+}
+
+#[derive(Subcommand)]
+pub enum InquiryCommand {
+    /// Open an inquiry on an order with what the customer asked (sealed: only leads read it).
+    Open {
+        order: String,
+        /// What it is about.
+        #[arg(long, default_value = "other", value_parser = [
+            "where-is-my-order", "damaged", "wrong-item", "return", "cancel", "other",
+        ])]
+        category: String,
+        /// The note (at most 2,000 characters); `-` reads it from standard input, which keeps a
+        /// customer's words out of the process list and the shell history.
+        #[arg(long, value_name = "TEXT")]
+        note: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Add a note to an open inquiry.
+    Note {
+        id: u64,
+        /// The note (at most 2,000 characters); `-` reads it from standard input.
+        #[arg(long, value_name = "TEXT")]
+        note: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Resolve an inquiry, saying how (leads); it is destroyed a year later.
+    Resolve {
+        id: u64,
+        /// How it was settled (at most 2,000 characters); `-` reads it from standard input.
+        #[arg(long, value_name = "TEXT")]
+        resolution: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Every inquiry kept, with its id: order, category, dates and who (no note text).
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// An inquiry's notes (leads; needs the master key; audited).
+    Show {
+        id: u64,
+        #[command(flatten)]
+        out: Output,
+    },
 }

@@ -6,6 +6,7 @@
 
 pub mod args;
 mod floor;
+mod inquiries;
 mod keys;
 mod orders;
 mod records;
@@ -276,6 +277,7 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Pick { command } => floor::pick(&ctx, command),
         Command::Pack { command } => floor::pack(&ctx, command),
         Command::Exceptions { command } => floor::exceptions(&ctx, command),
+        Command::Inquiry { command } => inquiries::run(&ctx, command),
         Command::Slip {
             order,
             printer,

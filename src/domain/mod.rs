@@ -1,11 +1,12 @@
 //! Pure warehouse types and state machines: orders and their lifecycle, the import decision
-//! (what an order from Amazon becomes), picking, packing, shipments, recipients, roles and the
-//! retention policy.
+//! (what an order from Amazon becomes), picking, packing, shipments, recipients, customer
+//! inquiries, roles and the retention policy.
 //! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format; it depends
 //! on no other packline module.
 
 pub mod hold;
 pub mod import;
+pub mod inquiry;
 pub mod order;
 pub mod pack;
 pub mod pick;
@@ -19,6 +20,7 @@ pub use hold::{BUYER_ASKED_TO_CANCEL, Held, Hold};
 pub use import::{
     FulfillmentStatus, Import, ImportCounts, ImportOutcome, ImportedOrder, SkipReason,
 };
+pub use inquiry::{Inquiry, InquiryCategory, NoteKind, NoteText};
 pub use order::{
     CodeKind, Event, IllegalTransition, Order, OrderId, OrderIdError, OrderLine, OrderRecord,
     OrderState, ServiceLevel, UnitCodes, Window,

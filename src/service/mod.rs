@@ -178,6 +178,8 @@ fn store_err(e: store::Error) -> ServiceError {
         store::Error::NoSuchOrder(id) => {
             ServiceError::NotFound(format!("order {id} is not in the store"))
         }
+        store::Error::NoSuchInquiry(_) => ServiceError::NotFound(e.to_string()),
+        store::Error::Inquiry(_) => ServiceError::Conflict(e.to_string()),
         store::Error::Transition { .. } => ServiceError::Conflict(e.to_string()),
         store::Error::Locked { .. } => ServiceError::Locked(e.to_string()),
         store::Error::Usage(m) => ServiceError::Invalid(m),

@@ -1,9 +1,9 @@
 //! The sealed order store: sled trees for orders and their queue index, recipients sealed with
-//! `age` under key epochs, the blind name index and the SKU index (in a second sled database,
-//! `derived`), retention and the audit log.
+//! `age` under key epochs, customer inquiries with their sealed notes, the blind name index and
+//! the SKU index (in a second sled database, `derived`), retention and the audit log.
 //!
-//! This module owns every byte packline keeps on disk. It must never write a recipient in the
-//! clear, and every state change is one sled transaction that appends its audit entry and is
+//! This module owns every byte packline keeps on disk. It must never write a recipient (or an
+//! inquiry's note) in the clear, and every state change is one sled transaction that appends its audit entry and is
 //! flushed before the call returns.
 //!
 //! It keeps what the domain decides and decides nothing itself: what an imported order becomes is
@@ -15,6 +15,7 @@ pub mod audit;
 mod derived;
 pub mod floor;
 pub mod index;
+pub mod inquiry;
 pub mod queue;
 pub mod retention;
 pub mod seal;
@@ -85,6 +86,12 @@ pub enum Error {
     Crypto(String),
     #[error("order {0} is not in the store")]
     NoSuchOrder(OrderId),
+    #[error(
+        "there is no inquiry {0} (never opened, or destroyed by retention a year after it was resolved): see `packline inquiry list`"
+    )]
+    NoSuchInquiry(u64),
+    #[error(transparent)]
+    Inquiry(#[from] crate::domain::inquiry::InquiryRefusal),
     #[error("order {order}: {source}")]
     Transition {
         order: OrderId,
@@ -142,6 +149,8 @@ struct Trees {
     meta: sled::Tree,
     /// Work in progress on the floor: claims, pick batches, pack checks, parcels.
     floor: sled::Tree,
+    /// Customer inquiries and their sealed notes (`inquiry`).
+    inquiries: sled::Tree,
 }
 
 impl Trees {
@@ -156,6 +165,7 @@ impl Trees {
             audit: db.open_tree("audit")?,
             meta: db.open_tree("meta")?,
             floor: db.open_tree("floor")?,
+            inquiries: db.open_tree("inquiries")?,
         })
     }
 }
@@ -171,6 +181,7 @@ struct Tx<'a> {
     audit: &'a TransactionalTree,
     meta: &'a TransactionalTree,
     floor: &'a TransactionalTree,
+    inquiries: &'a TransactionalTree,
 }
 
 const META_MASTER: &[u8] = b"master_recipient";
@@ -431,8 +442,9 @@ impl Store {
             &t.audit,
             &t.meta,
             &t.floor,
+            &t.inquiries,
         )
-            .transaction(|(o, r, q, e, p, x, a, m, fl)| {
+            .transaction(|(o, r, q, e, p, x, a, m, fl, iq)| {
                 f(&Tx {
                     orders: o,
                     recipients: r,
@@ -443,6 +455,7 @@ impl Store {
                     audit: a,
                     meta: m,
                     floor: fl,
+                    inquiries: iq,
                 })
             })?;
         Ok(r)

@@ -6,12 +6,15 @@
 //!   stale copies of deleted values; without the epoch secret they are noise).
 //! - Order records (no personal data): deleted six years after shipment or cancellation.
 //! - Exception notes: deleted one year after resolution.
+//! - Customer inquiries: the record and its sealed notes, deleted one year after resolution (at
+//!   the start of that day), their epochs then shredded like a recipient's.
 //!
 //! Epoch rules, which keep every recipient readable while it is needed and no longer:
 //! a key epoch other than the current intake epoch is shredded once it holds no live record, or
 //! once any of its records is gone (expired, or moved by an address change). Its remaining live
-//! records are first re-sealed to their home: open orders to the current intake epoch, closed ones
-//! to the epoch of the day their retention ends (so that epoch expires whole, with no more moves).
+//! records (recipients and inquiry notes) are first re-sealed to their home: open orders and open
+//! inquiries to the current intake epoch, closed orders and resolved inquiries to the epoch of the
+//! day their retention ends (so that epoch expires whole, with no more moves).
 //! Re-sealing needs the store unlocked; while locked, an epoch that still holds a live record is
 //! kept and the report says so.
 
@@ -21,6 +24,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::derived::{IndexOps, name_entry_id, sku_id};
+use super::inquiry::{self, NOTE, note_mark, notes_prefix, split_note_key};
 use super::{
     Error, ExceptionNote, Store, TxResult, audit, decode_record, encode_record, epoch_key, index,
     seal, slot, slot_envelope, slot_names,
@@ -41,6 +45,12 @@ pub struct PurgeReport {
     /// Entries left by an import cut short by a crash (indexes or sealed recipients of orders
     /// that were never stored), removed.
     pub orphans_removed: u64,
+    /// Customer inquiries destroyed (record and sealed notes), a year after resolution.
+    #[serde(default)]
+    pub inquiries_deleted: u64,
+    /// Notes of inquiries still kept, moved out of an epoch being shredded.
+    #[serde(default)]
+    pub inquiry_notes_resealed: u64,
 }
 
 const BATCH: usize = 512;
@@ -62,12 +72,14 @@ impl Store {
         });
         // The audit entry records what was done, also when a later step failed.
         let reason = format!(
-            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
+            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} inquiries deleted, {} re-sealed, {} inquiry notes re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
             as_of.to_rfc3339(),
             report.recipients_destroyed,
             report.orders_deleted,
             report.exception_notes_deleted,
+            report.inquiries_deleted,
             report.recipients_resealed,
+            report.inquiry_notes_resealed,
             report.epochs_shredded,
             report.epochs_kept_locked,
             report.orphans_removed,
@@ -97,6 +109,7 @@ impl Store {
     ) -> Result<(), Error> {
         self.purge_orders(policy, as_of, report)?;
         self.purge_exception_notes(as_of, report)?;
+        self.purge_inquiries(as_of, report)?;
         if sweep {
             self.remove_orphans(report)?;
         }
@@ -216,6 +229,50 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes inquiries a year past their resolution: the record, and every sealed note, whose
+    /// epochs are marked so they are shredded (stale copies in sled's log included).
+    fn purge_inquiries(
+        &mut self,
+        as_of: DateTime<Utc>,
+        report: &mut PurgeReport,
+    ) -> Result<(), Error> {
+        let due: Vec<u64> = self
+            .inquiries()?
+            .into_iter()
+            .filter(|q| {
+                q.resolved_at
+                    .is_some_and(|r| RetentionPolicy::inquiry_expiry(r) <= as_of)
+            })
+            .map(|q| q.id)
+            .collect();
+        for chunk in due.chunks(BATCH) {
+            // The store is held exclusively: the notes read here are the ones the transaction
+            // removes (sled transactions cannot scan).
+            let mut notes = Vec::new();
+            for &id in chunk {
+                for item in self.t.inquiries.scan_prefix(notes_prefix(id)) {
+                    let (k, v) = item?;
+                    let mark = split_note_key(&k).map(|(q, n)| note_mark(q, n));
+                    notes.push((k, seal::envelope_epoch(&v), mark));
+                }
+            }
+            self.transact(|tx| {
+                for &id in chunk {
+                    tx.inquiries.remove(inquiry::record_key(id))?;
+                }
+                for (k, epoch, mark) in &notes {
+                    tx.inquiries.remove(k)?;
+                    if let (Some(epoch), Some(mark)) = (epoch, mark) {
+                        tx.epochs.insert(epoch_key(*epoch, mark), &[])?;
+                    }
+                }
+                Ok(())
+            })?;
+            report.inquiries_deleted += chunk.len() as u64;
+        }
+        Ok(())
+    }
+
     /// Moves live records out of epochs that hold gone data, then shreds those epochs.
     fn shred_epochs(
         &mut self,
@@ -228,8 +285,16 @@ impl Store {
         let (mut current, _) = self.keyring.current_epoch(now)?;
         #[derive(Default)]
         struct Census {
+            /// Orders whose sealed recipient is in the epoch.
             live: Vec<String>,
+            /// Inquiry notes sealed in the epoch, by key.
+            notes: Vec<sled::IVec>,
             gone: u64,
+        }
+        impl Census {
+            fn holds_live(&self) -> bool {
+                !self.live.is_empty() || !self.notes.is_empty()
+            }
         }
         let mut census: BTreeMap<u32, Census> = BTreeMap::new();
         for e in self.keyring.epochs() {
@@ -242,6 +307,14 @@ impl Store {
                 && let Some(c) = census.get_mut(&epoch)
             {
                 c.live.push(String::from_utf8_lossy(&k).into_owned());
+            }
+        }
+        for item in self.t.inquiries.scan_prefix([NOTE]) {
+            let (k, v) = item?;
+            if let Some(epoch) = seal::envelope_epoch(&v)
+                && let Some(c) = census.get_mut(&epoch)
+            {
+                c.notes.push(k);
             }
         }
         // Records that left an epoch; marks of epochs already shredded are dropped.
@@ -268,10 +341,10 @@ impl Store {
         // Epochs that took records in this pass: their census is stale, they stay.
         let mut received = std::collections::BTreeSet::new();
         for (epoch, c) in census {
-            if epoch == current || (!c.live.is_empty() && c.gone == 0) {
+            if epoch == current || (c.holds_live() && c.gone == 0) {
                 continue;
             }
-            if !c.live.is_empty() && !self.keyring.is_unlocked() {
+            if c.holds_live() && !self.keyring.is_unlocked() {
                 report.epochs_kept_locked += 1;
                 continue;
             }
@@ -280,6 +353,12 @@ impl Store {
                 let (moved, stayed) =
                     self.reseal(chunk, epoch, current, policy, now, &mut received)?;
                 report.recipients_resealed += moved;
+                stays |= stayed;
+            }
+            for chunk in c.notes.chunks(BATCH) {
+                let (moved, stayed) =
+                    self.reseal_notes(chunk, epoch, current, now, &mut received)?;
+                report.inquiry_notes_resealed += moved;
                 stays |= stayed;
             }
             if !stays {
@@ -375,6 +454,60 @@ impl Store {
 }
 
 impl Store {
+    /// Re-seals live inquiry notes of `from` into their home epochs: an open inquiry's to the
+    /// current intake epoch, a resolved one's to the epoch of the day it expires. Returns how many
+    /// moved, and whether any note's home is `from` itself (then `from` must stay).
+    fn reseal_notes(
+        &mut self,
+        keys: &[sled::IVec],
+        from: u32,
+        current: u32,
+        now: DateTime<Utc>,
+        received: &mut std::collections::BTreeSet<u32>,
+    ) -> Result<(u64, bool), Error> {
+        let mut moves = Vec::with_capacity(keys.len());
+        let mut stayed = false;
+        for k in keys {
+            let Some((id, n)) = split_note_key(k) else {
+                continue;
+            };
+            let Some(sealed) = self.t.inquiries.get(k)? else {
+                continue;
+            };
+            if seal::envelope_epoch(&sealed) != Some(from) {
+                continue;
+            }
+            let Some(q) = self.inquiry(id)? else {
+                continue;
+            };
+            let home = match q.resolved_at {
+                Some(resolved) => {
+                    let day = RetentionPolicy::inquiry_expiry(resolved).date_naive();
+                    self.keyring.expiry_epoch(day, now)?.0
+                }
+                None => current,
+            };
+            if home == from {
+                stayed = true;
+                continue;
+            }
+            let text = self
+                .keyring
+                .open_note(&sealed, "re-sealing for retention")?;
+            let resealed = self.keyring.seal_note_in(&text, home)?;
+            received.insert(home);
+            moves.push((k.clone(), resealed, note_mark(id, n)));
+        }
+        self.transact(|tx| {
+            for (k, resealed, mark) in &moves {
+                tx.inquiries.insert(k, resealed.as_slice())?;
+                tx.epochs.insert(epoch_key(from, mark), &[])?;
+            }
+            Ok(())
+        })?;
+        Ok((moves.len() as u64, stayed))
+    }
+
     /// Removes what a change cut short by a crash or an error may have left (the purge calls this
     /// only when such a change is marked): sealed recipients, pending marks, queue and SKU entries
     /// of orders that were never stored, and index entries a change added or left behind. A

@@ -1,4 +1,6 @@
-//! Sealing recipients with `age`, and the keyring of key epochs that makes crypto-shredding work.
+//! Sealing recipients (and the other records that may hold personal data: bought labels, the
+//! notes of customer inquiries) with `age`, and the keyring of key epochs that makes
+//! crypto-shredding work.
 //!
 //! Every recipient record is encrypted to the X25519 recipient of the current key epoch before it
 //! reaches sled. Each epoch's secret lives in the keyring file (outside sled), itself encrypted to
@@ -21,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::Error;
-use crate::domain::Recipient;
+use crate::domain::{NoteText, Recipient};
 
 /// The file name of the keyring inside the data directory.
 pub const KEYRING_FILE: &str = "keyring.json";
@@ -494,6 +496,41 @@ impl Keyring {
         }
     }
 
+    /// Seals the text of an inquiry's note to the current intake epoch; returns the envelope and
+    /// the epoch.
+    pub fn seal_note(
+        &mut self,
+        text: &NoteText,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<u8>, u32), Error> {
+        let (epoch, _) = self.current_epoch(now)?;
+        Ok((self.seal_note_in(text, epoch)?, epoch))
+    }
+
+    /// Seals the text of an inquiry's note to a given live epoch.
+    pub fn seal_note_in(&self, text: &NoteText, epoch: u32) -> Result<Vec<u8>, Error> {
+        let to = self
+            .recipients
+            .get(&epoch)
+            .ok_or(Error::EpochShredded { epoch })?;
+        let plain = Zeroizing::new(
+            postcard::to_extend(text, vec![NOTE_FORMAT]).expect("a note serializes"),
+        );
+        seal_plain(&plain, epoch, to)
+    }
+
+    /// Opens the sealed text of an inquiry's note. Needs the keyring unlocked and the epoch not
+    /// shredded.
+    pub fn open_note(&self, envelope: &[u8], action: &'static str) -> Result<NoteText, Error> {
+        let plain = self.open_plain(envelope, action)?;
+        match plain.split_first() {
+            Some((&NOTE_FORMAT, rest)) => {
+                postcard::from_bytes(rest).map_err(|_| Error::CorruptRecord)
+            }
+            _ => Err(Error::CorruptRecord),
+        }
+    }
+
     /// Decrypts an envelope (a format byte, then what was sealed) with its epoch's secret.
     fn open_plain(
         &self,
@@ -566,6 +603,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 const PLAINTEXT_FORMAT: u8 = 1;
 /// A carrier label or other printable document that carries an address.
 const DOCUMENT_FORMAT: u8 = 2;
+/// The text of a customer inquiry's note.
+const NOTE_FORMAT: u8 = 3;
 
 fn seal_to(r: &Recipient, epoch: u32, to: &x25519::Recipient) -> Result<Vec<u8>, Error> {
     let plain = Zeroizing::new(

@@ -18,6 +18,7 @@ pub enum Action {
     Pack,
     Exceptions,
     Labels,
+    Inquiries,
     /// Pick: claim a batch; finish it; short-pick the current line; give the batch back.
     Claim,
     FinishPick,
@@ -29,10 +30,13 @@ pub enum Action {
     /// Take the order at the bench (or the selected one) off the line, with the typed note.
     RaiseException,
     /// Exceptions (leads): choose where a resolved order goes back to; resolve it with the typed
-    /// note; hand the selected batch to the user typed in the code field.
+    /// note; hand the selected batch to the user typed in the code field. On the inquiries
+    /// screen, resolve resolves the selected inquiry with the typed text.
     CycleResume,
     Resolve,
     Reassign,
+    /// Inquiries (leads): read the selected inquiry's notes (audited).
+    ReadNotes,
     /// Labels: ask for offers; next offer; buy the chosen one; print label or slip; void; ship
     /// with the carrier and tracking number typed ("UPS 1Z…"); close the day.
     Rates,
@@ -73,6 +77,8 @@ impl Action {
             Action::Pack => "pack",
             Action::Exceptions => "exceptions",
             Action::Labels => "labels",
+            Action::Inquiries => "inquiries",
+            Action::ReadNotes => "read notes",
             Action::Rates => "offers",
             Action::NextOffer => "next offer",
             Action::Buy => "buy label",

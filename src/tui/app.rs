@@ -24,6 +24,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::action::Action;
 use super::keymap::Keymap;
 use super::screens::exceptions::{ExceptionsScreen, Selected};
+use super::screens::inquiries::InquiriesScreen;
 use super::screens::label::LabelScreen;
 use super::screens::{Theme, clean, pack::PackScreen, pick::PickScreen, queue::QueueScreen};
 use crate::service::client::Client;
@@ -37,6 +38,7 @@ pub enum Screen {
     Pack,
     Exceptions,
     Labels,
+    Inquiries,
 }
 
 impl Screen {
@@ -47,6 +49,7 @@ impl Screen {
             Screen::Pack => "pack",
             Screen::Exceptions => "exceptions",
             Screen::Labels => "label",
+            Screen::Inquiries => "inquiries",
         }
     }
 }
@@ -124,6 +127,7 @@ pub struct App {
     pub pack: PackScreen,
     pub exceptions: ExceptionsScreen,
     pub labels: LabelScreen,
+    pub inquiries: InquiriesScreen,
     pub alert: Option<Alert>,
     /// The code field: typed by hand, submitted with Enter.
     pub input: String,
@@ -186,6 +190,7 @@ impl App {
             pack: PackScreen::default(),
             exceptions: ExceptionsScreen::default(),
             labels: LabelScreen::default(),
+            inquiries: InquiriesScreen::default(),
             alert: None,
             input: String::new(),
             help: false,
@@ -577,6 +582,14 @@ impl App {
                     |app, b| app.exceptions.set_batches(b),
                 );
             }
+            Screen::Inquiries => {
+                self.fetch(
+                    "inquiries",
+                    "loading inquiries",
+                    ops::Inquiries {},
+                    |app, list| app.inquiries.set_inquiries(list),
+                );
+            }
             _ => {}
         }
     }
@@ -590,6 +603,19 @@ impl App {
             if matches!(action, Action::Help | Action::Back) {
                 return;
             }
+        }
+        // A customer's words stay on the screen only while the lead looks at them.
+        if matches!(
+            action,
+            Action::Queue
+                | Action::Pick
+                | Action::Pack
+                | Action::Exceptions
+                | Action::Labels
+                | Action::Inquiries
+                | Action::Back
+        ) {
+            self.inquiries.notes = None;
         }
         match action {
             Action::Quit => self.quit = true,
@@ -619,6 +645,15 @@ impl App {
                 self.screen = Screen::Exceptions;
                 self.refresh();
             }
+            Action::Inquiries => {
+                if self.role < Role::Lead {
+                    self.info("the inquiries screen is for leads");
+                    return;
+                }
+                self.screen = Screen::Inquiries;
+                self.refresh();
+            }
+            Action::ReadNotes => self.read_notes(),
             Action::Labels => {
                 if self.role < Role::Labeler {
                     self.info("the labels screen is for labelers and leads");
@@ -731,6 +766,7 @@ impl App {
                 });
             }
             Action::CycleResume => self.exceptions.resume += 1,
+            Action::Resolve if self.screen == Screen::Inquiries => self.resolve_inquiry(),
             Action::Resolve => self.resolve(),
             Action::Reassign => self.reassign(),
             Action::RaiseException => self.raise_exception(),
@@ -758,6 +794,7 @@ impl App {
                     }
                     Screen::Exceptions => self.exceptions.move_by(delta),
                     Screen::Labels => self.labels.move_by(delta),
+                    Screen::Inquiries => self.inquiries.move_by(delta),
                 }
             }
             Action::Claim => {
@@ -849,9 +886,55 @@ impl App {
                 self.queue.selected = 0;
                 self.refresh();
             }
+            Screen::Inquiries => {
+                if !self.inquiries.select(&code) {
+                    self.fail(&ServiceError::NotFound(format!(
+                        "no inquiry {} (type an inquiry number or an order id)",
+                        clean(&code, 40)
+                    )));
+                }
+            }
             Screen::Pick => self.push(Step::PickScan(code)),
             Screen::Pack => self.push(Step::PackCode(code)),
         }
+    }
+
+    /// Reads the selected inquiry's notes (the service audits it); shown while it stays selected.
+    fn read_notes(&mut self) {
+        if self.screen != Screen::Inquiries {
+            return;
+        }
+        let Some(id) = self.inquiries.current().map(|q| q.id) else {
+            self.info("no inquiry selected");
+            return;
+        };
+        self.send(
+            format!("reading the notes of inquiry {id}"),
+            ops::ReadInquiry { id },
+            |app, notes| app.inquiries.set_notes(notes),
+        );
+    }
+
+    /// Resolves the selected inquiry with the typed resolution.
+    fn resolve_inquiry(&mut self) {
+        let Some(id) = self.inquiries.current().map(|q| q.id) else {
+            self.info("select an inquiry to resolve");
+            return;
+        };
+        let typed = std::mem::take(&mut self.input);
+        let resolution = match crate::domain::NoteText::new(typed) {
+            Ok(t) => t,
+            Err(_) => {
+                self.info("type how the inquiry was settled, then resolve");
+                return;
+            }
+        };
+        let op = ops::ResolveInquiry { id, resolution };
+        self.send(format!("resolving inquiry {id}"), op, move |app, ()| {
+            app.info(format!("inquiry {id} resolved"));
+            app.inquiries.notes = None;
+            app.refresh();
+        });
     }
 
     /// The order selected on the labels screen.
@@ -1191,6 +1274,13 @@ impl App {
             Screen::Pack => self.pack.render(f, body, self.theme),
             Screen::Exceptions => self.exceptions.render(f, body, self.theme),
             Screen::Labels => self.labels.render(f, body, self.theme),
+            Screen::Inquiries => {
+                let key = self
+                    .keymap
+                    .key_for("inquiries", &Action::ReadNotes)
+                    .unwrap_or_default();
+                self.inquiries.render(f, body, self.theme, &key)
+            }
         }
         if let Some(a) = &self.alert {
             let style = if a.error {

@@ -16,7 +16,15 @@ pub const PRESETS: [(&str, &str); 3] = [
     ("rf-gun", include_str!("../../keymaps/rf-gun.toml")),
 ];
 
-pub const SCREENS: [&str; 6] = ["global", "queue", "pick", "pack", "exceptions", "label"];
+pub const SCREENS: [&str; 7] = [
+    "global",
+    "queue",
+    "pick",
+    "pack",
+    "exceptions",
+    "label",
+    "inquiries",
+];
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

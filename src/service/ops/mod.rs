@@ -10,6 +10,7 @@
 pub mod exceptions;
 pub mod floor;
 pub mod holds;
+pub mod inquiries;
 pub mod keys;
 pub mod pack;
 pub mod pick;
@@ -25,6 +26,9 @@ use super::{Caller, Role, Service, ServiceError};
 pub use exceptions::{Exceptions, RaiseException, ResolveException};
 pub use floor::{Boxes, Hello, ListOrders, Order, OrdersPage, Picked, Queue, SyncStatus, Welcome};
 pub use holds::{HoldOrder, Holds, ReleaseHold};
+pub use inquiries::{
+    Inquiries, InquiryNotes, NoteInquiry, OpenInquiry, ReadInquiry, ReadNote, ResolveInquiry,
+};
 pub use keys::{EpochView, KeyringView, KeysRotate, KeysShow, Lock, Unlock};
 pub use pack::{PackFinish, PackScan, PackStart};
 pub use pick::{
@@ -151,6 +155,7 @@ operations! {
     PackStart, PackScan, PackFinish,
     RaiseException, ResolveException, Exceptions,
     HoldOrder, ReleaseHold, Holds,
+    OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
     Reveal, LookupName, AuditVerify, Import, Purge, Sync,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,

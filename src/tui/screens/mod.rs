@@ -2,6 +2,7 @@
 //! its state alone.
 
 pub mod exceptions;
+pub mod inquiries;
 pub mod label;
 pub mod pack;
 pub mod pick;

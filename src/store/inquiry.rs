@@ -1,0 +1,219 @@
+//! Customer inquiries, in the `inquiries` tree: each inquiry's record (order, category, dates and
+//! who wrote each note: no personal data) and the text of each note, sealed with `age` like a
+//! recipient, since it may quote the customer. Opening, adding a note and resolving need public
+//! keys only; reading the notes needs the store unlocked and is audited (the audit entry names the
+//! inquiry and the order, never the text).
+//!
+//! A note is sealed to the current intake epoch; a resolution goes straight to the epoch of the
+//! day the inquiry expires (`domain::RetentionPolicy::inquiry_expiry`), where retention moves the
+//! earlier notes too when their epoch is shredded (`retention`).
+
+use chrono::{DateTime, Utc};
+
+use super::{Error, Store, Tx, TxResult, abort, audit_in};
+use crate::domain::inquiry::{Inquiry, InquiryCategory, NoteKind, NoteText};
+use crate::domain::{OrderId, RetentionPolicy};
+
+const RECORD: u8 = b'r';
+pub(super) const NOTE: u8 = b'n';
+/// The last inquiry number given, in the meta tree.
+const META_LAST: &[u8] = b"inquiry_last";
+
+pub(super) fn record_key(id: u64) -> Vec<u8> {
+    let mut k = vec![RECORD];
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The prefix of every note of an inquiry.
+pub(super) fn notes_prefix(id: u64) -> Vec<u8> {
+    let mut k = vec![NOTE];
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn note_key(id: u64, n: u32) -> Vec<u8> {
+    let mut k = notes_prefix(id);
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// The inquiry and note number of a note key.
+pub(super) fn split_note_key(k: &[u8]) -> Option<(u64, u32)> {
+    if k.len() != 13 || k[0] != NOTE {
+        return None;
+    }
+    let id = u64::from_be_bytes(k[1..9].try_into().ok()?);
+    let n = u32::from_be_bytes(k[9..13].try_into().ok()?);
+    Some((id, n))
+}
+
+/// How a note is named in the `epochs` tree when it leaves an epoch (see `retention`).
+pub(super) fn note_mark(id: u64, n: u32) -> String {
+    format!("inquiry/{id}/{n}")
+}
+
+/// Records are postcard behind a format byte, like order records.
+const FORMAT: u8 = 1;
+
+fn encode(q: &Inquiry) -> Vec<u8> {
+    postcard::to_extend(q, vec![FORMAT]).expect("an inquiry serializes")
+}
+
+pub(super) fn decode(bytes: &[u8]) -> Result<Inquiry, Error> {
+    match bytes.split_first() {
+        Some((&FORMAT, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| Error::CorruptOrder(format!("inquiry: {e}")))
+        }
+        _ => Err(Error::CorruptOrder(
+            "an inquiry record is damaged, or newer than this packline".into(),
+        )),
+    }
+}
+
+fn inquiry_in(tx: &Tx<'_>, id: u64) -> TxResult<Inquiry> {
+    match tx.inquiries.get(record_key(id))? {
+        Some(v) => decode(&v).or_else(abort),
+        None => abort(Error::NoSuchInquiry(id)),
+    }
+}
+
+impl Store {
+    /// Opens an inquiry on an order with its first note (sealed): one transaction with its audit
+    /// entry, flushed. Needs no secret.
+    pub fn open_inquiry(
+        &mut self,
+        order: &OrderId,
+        category: InquiryCategory,
+        text: &NoteText,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Inquiry, Error> {
+        if !self.t.orders.contains_key(order.as_str())? {
+            return Err(Error::NoSuchOrder(order.clone()));
+        }
+        let (sealed, _) = self.keyring.seal_note(text, now)?;
+        let q = self.transact(|tx| {
+            if tx.orders.get(order.as_str())?.is_none() {
+                return abort(Error::NoSuchOrder(order.clone()));
+            }
+            let id = match tx.meta.get(META_LAST)? {
+                Some(v) => v
+                    .as_ref()
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| Error::CorruptOrder("the inquiry counter is damaged".into()))
+                    .or_else(abort)?,
+                None => 0,
+            } + 1;
+            tx.meta.insert(META_LAST, &id.to_be_bytes())?;
+            let q = Inquiry::open(id, order.clone(), category, user, now);
+            tx.inquiries.insert(record_key(id), encode(&q))?;
+            tx.inquiries.insert(note_key(id, 0), sealed.as_slice())?;
+            let reason = format!("inquiry {id} ({category})");
+            audit_in(
+                tx,
+                user,
+                "inquiry_open",
+                Some(order.as_str()),
+                Some(&reason),
+                now,
+            )?;
+            Ok(q)
+        })?;
+        self.flush()?;
+        Ok(q)
+    }
+
+    /// Adds a note to an open inquiry, or with [`NoteKind::Resolution`] resolves it: one
+    /// transaction with its audit entry, flushed. Needs no secret.
+    pub fn add_inquiry_note(
+        &mut self,
+        id: u64,
+        kind: NoteKind,
+        text: &NoteText,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Inquiry, Error> {
+        // Refused before anything is sealed (the store is held exclusively: nothing changes it
+        // meanwhile; the transaction checks again all the same).
+        let mut before = self.inquiry(id)?.ok_or(Error::NoSuchInquiry(id))?;
+        before.add(kind, user, now)?;
+        let sealed = match kind {
+            // The resolution goes straight to the epoch it expires with.
+            NoteKind::Resolution => {
+                let day = RetentionPolicy::inquiry_expiry(now).date_naive();
+                let (epoch, _) = self.keyring.expiry_epoch(day, now)?;
+                self.keyring.seal_note_in(text, epoch)?
+            }
+            NoteKind::Opened | NoteKind::Note => self.keyring.seal_note(text, now)?.0,
+        };
+        let action = match kind {
+            NoteKind::Resolution => "inquiry_resolve",
+            NoteKind::Opened | NoteKind::Note => "inquiry_note",
+        };
+        let q = self.transact(|tx| {
+            let mut q = inquiry_in(tx, id)?;
+            let n = q.add(kind, user, now).map_err(Error::from).or_else(abort)?;
+            tx.inquiries.insert(record_key(id), encode(&q))?;
+            tx.inquiries.insert(note_key(id, n), sealed.as_slice())?;
+            let reason = format!("inquiry {id}");
+            audit_in(tx, user, action, Some(q.order.as_str()), Some(&reason), now)?;
+            Ok(q)
+        })?;
+        self.flush()?;
+        Ok(q)
+    }
+
+    /// One inquiry's record (no note text).
+    pub fn inquiry(&self, id: u64) -> Result<Option<Inquiry>, Error> {
+        self.t
+            .inquiries
+            .get(record_key(id))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// Every inquiry kept, oldest first (no note text).
+    pub fn inquiries(&self) -> Result<Vec<Inquiry>, Error> {
+        self.t
+            .inquiries
+            .scan_prefix([RECORD])
+            .map(|item| decode(&item?.1))
+            .collect()
+    }
+
+    /// Opens an inquiry's notes for a person, in the order written, recording who read which
+    /// inquiry in the audit log (never the text) before they are returned. Needs the store
+    /// unlocked.
+    pub fn read_inquiry(
+        &self,
+        id: u64,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Inquiry, Vec<NoteText>), Error> {
+        const ACTION: &str = "reading an inquiry's notes";
+        if !self.keyring.is_unlocked() {
+            return Err(Error::Locked { action: ACTION });
+        }
+        let q = self.inquiry(id)?.ok_or(Error::NoSuchInquiry(id))?;
+        let mut texts = Vec::with_capacity(q.notes.len());
+        for n in 0..q.notes.len() as u32 {
+            let sealed = self
+                .t
+                .inquiries
+                .get(note_key(id, n))?
+                .ok_or(Error::CorruptRecord)?;
+            texts.push(self.keyring.open_note(&sealed, ACTION)?);
+        }
+        let reason = format!("inquiry {id}");
+        self.record_audit(&super::audit::Record {
+            at: now,
+            user,
+            action: "inquiry_read",
+            order: Some(q.order.as_str()),
+            reason: Some(&reason),
+        })?;
+        Ok((q, texts))
+    }
+}
