@@ -240,9 +240,16 @@ pub struct FloorConfig {
     /// Slots on a pick cart, one order each (default: the batch size). A batch never holds more
     /// orders than the cart has slots.
     pub cart_slots: Option<u32>,
-    /// The picker scans the slot's label (`SLOT-n`) after each unit; a wrong slot is refused.
+    /// The picker scans the slot's label (`SLOT-n`, or its tote) after each unit; a wrong slot
+    /// is refused.
     #[serde(default)]
     pub confirm_put: bool,
+    /// Orders go to totes: the picker scans an empty tote for each order of a claimed batch (in
+    /// slot order) before its first unit, and the pack bench opens an order by its tote.
+    #[serde(default)]
+    pub totes: bool,
+    /// How tote barcodes begin (default `TOTE-`).
+    pub tote_prefix: Option<String>,
     /// Paperwork printed when a batch is claimed, to the picker's slip printer: "none" (the
     /// default), "slips" (each order's packing slip, in slot order, its slot printed large),
     /// "sheet" (the batch's pick sheet: bins, SKUs, quantities, slots) or "both".
@@ -282,6 +289,16 @@ pub struct BoxConfig {
 impl FloorConfig {
     pub fn batch_size(&self) -> u32 {
         self.batch_size.unwrap_or(8).clamp(1, 100)
+    }
+
+    /// How this site's carts work.
+    pub fn cart_rules(&self) -> crate::domain::CartRules {
+        crate::domain::CartRules {
+            confirm_put: self.confirm_put,
+            tote_prefix: self
+                .totes
+                .then(|| self.tote_prefix.clone().unwrap_or_else(|| "TOTE-".into())),
+        }
     }
 
     pub fn cart_slots(&self) -> u32 {

@@ -659,6 +659,61 @@ fn units_are_put_to_their_slots_from_the_command_line_through_either_transport()
     }
 }
 
+/// Tote carts from the command line: each order of the claim takes an empty tote, a tote still
+/// holding an order is refused for another, and the pack bench opens an order by its tote.
+#[test]
+fn orders_go_to_totes_and_the_bench_opens_them_by_tote_through_either_transport() {
+    let two = |site: &Site| {
+        site.import(
+            "a.json",
+            &page(
+                &[
+                    person("903-0000004-0000001", "Ann Example"),
+                    person("903-0000004-0000002", "Bob Example"),
+                ],
+                "UNSHIPPED",
+                "2026-11-23T10:00:00Z",
+            ),
+        );
+    };
+    let floor = format!("{FLOOR_BOXES}totes = true\n");
+    for on in on_both(&floor, "", two) {
+        let (site, t) = (&on.site, on.t);
+        let claim = json(site, &["pick", "claim", "--size", "1"]);
+        let b = claim["id"].as_u64().unwrap().to_string();
+        let order = claim["orders"][0].as_str().unwrap().to_owned();
+        let out = site.run(&["pick", "scan", &b, "SKU-HOSTILE"]);
+        assert_fails(
+            &out,
+            &format!("scan an empty tote for SLOT 1 (order {order}) first"),
+        );
+        let tote = json(site, &["pick", "scan", &b, "TOTE-0042"]);
+        assert_eq!(tote["scan"]["Tote"]["tote"], "TOTE-0042", "{t:?}: {tote}");
+        for _ in 0..2 {
+            json(site, &["pick", "scan", &b, "SKU-HOSTILE"]);
+        }
+        json(site, &["pick", "finish", &b]);
+        // The tote still holds the first order: another batch cannot take it.
+        let next = json(site, &["pick", "claim", "--size", "1"]);
+        let nb = next["id"].as_u64().unwrap().to_string();
+        let out = site.run(&["pick", "scan", &nb, "TOTE-0042"]);
+        assert_fails(&out, &format!("tote TOTE-0042 holds order {order}"));
+        // At the bench the tote opens its order; packed, the tote is free again.
+        let check = json(site, &["pack", "start", "TOTE-0042"]);
+        assert_eq!(check["order"], order.as_str(), "{t:?}: {check}");
+        for _ in 0..2 {
+            json(site, &["pack", "scan", &order, "B0HOSTILE1"]);
+        }
+        json(
+            site,
+            &["pack", "finish", &order, "--box", "S", "--weight", "900"],
+        );
+        let out = site.run(&["pack", "start", "TOTE-0042"]);
+        assert_fails(&out, "tote TOTE-0042 holds no order");
+        json(site, &["pick", "scan", &nb, "TOTE-0042"]);
+    }
+}
+
 /// A Transparency item with gift wrap at the bench, from the command line: each unit takes its
 /// code (with the unit, or as the next scan), a duplicate is refused, the box waits for every
 /// code, and the wrap is said.

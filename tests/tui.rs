@@ -239,7 +239,7 @@ async fn a_cancellation_mid_pick_pulls_the_order_with_an_alert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_unit_is_put_to_its_orders_slot() {
     let dir = tempfile::tempdir().unwrap();
-    let service = site_with(dir.path(), &orders()[..2], |s| s.confirm_put = true);
+    let service = site_with(dir.path(), &orders()[..2], |s| s.cart.confirm_put = true);
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Claim).await;
     let batch = app.pick.batch.clone().unwrap();
@@ -328,6 +328,42 @@ async fn the_bench_asks_each_units_code_and_says_the_gift_wrap() {
     );
     act(&mut app, Action::Scan("AZ:0001".into())).await;
     assert_eq!(app.pack.check.as_ref().unwrap().lines[0].codes.len(), 1);
+}
+
+/// Tote carts on the pick screen: the screen asks for an empty tote per order, large, before
+/// any unit; at the bench the tote opens its order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pick_screen_asks_a_tote_per_order_and_the_bench_opens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = site_with(dir.path(), &orders()[..2], |s| {
+        s.cart.tote_prefix = Some("TOTE-".into());
+    });
+    let mut app = app(service.clone()).await;
+    act(&mut app, Action::Claim).await;
+    let batch = app.pick.batch.clone().unwrap();
+    snapshot("pick_tote", &app);
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    assert!(
+        app.alert
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("scan an empty tote for SLOT 1"),
+        "{:?}",
+        app.alert
+    );
+    act(&mut app, Action::Scan("TOTE-1".into())).await;
+    act(&mut app, Action::Scan("TOTE-2".into())).await;
+    assert!(app.pick.batch.as_ref().unwrap().needs_tote().is_none());
+    for _ in 0..4 {
+        act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    }
+    act(&mut app, Action::FinishPick).await;
+    assert!(app.pick.batch.is_none(), "{:?}", app.alert);
+    act(&mut app, Action::Pack).await;
+    act(&mut app, Action::Scan("TOTE-2".into())).await;
+    let check = app.pack.check.clone().expect("the tote opened its order");
+    assert_eq!(check.order, batch.orders[1]);
 }
 
 /// A lead holds an order mid-pick: its picker is alerted with the units to put aside, the order

@@ -107,6 +107,9 @@ fn scanned(w: &mut dyn std::io::Write, s: &PickScanned) -> std::io::Result<()> {
             s.batch
         )?,
         PickScan::Put { slot, .. } => writeln!(w, "put in SLOT {slot}")?,
+        PickScan::Tote { slot, tote, .. } => {
+            writeln!(w, "tote {} is SLOT {slot}", escape_hazards(tote))?
+        }
     }
     if s.complete {
         writeln!(w, "batch {} is complete: finish it", s.batch)?;

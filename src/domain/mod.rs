@@ -26,7 +26,7 @@ pub use order::{
     OrderState, ServiceLevel, UnitCodes, Window,
 };
 pub use pack::{PackCheck, PackRefusal, PackStep, Parcel, UnitCode};
-pub use pick::{Locations, PickBatch, PickRefusal, PickScan, ShortPick};
+pub use pick::{CartRules, Locations, PickBatch, PickRefusal, PickScan, ShortPick};
 pub use recipient::{GiftMessage, Recipient};
 pub use retention::RetentionPolicy;
 pub use role::Role;

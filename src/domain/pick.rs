@@ -154,6 +154,18 @@ pub struct PickBatch {
     pub confirm_put: bool,
     /// A unit scanned and not yet put (with `confirm_put`): the next scan must be its slot.
     pub in_hand: Option<InHand>,
+    /// With totes, the prefix of tote barcodes: each order gets an empty tote scanned for it
+    /// (in slot order) before its first unit.
+    pub tote_prefix: Option<String>,
+}
+
+/// How a site's carts work, for a batch claimed there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CartRules {
+    /// Each unit's slot is confirmed by a scan of the slot's label (or tote).
+    pub confirm_put: bool,
+    /// Orders go to totes whose barcodes start with this; none: to the cart's fixed slots.
+    pub tote_prefix: Option<String>,
 }
 
 /// An order's place on the cart.
@@ -162,6 +174,8 @@ pub struct Slot {
     pub order: OrderId,
     /// 1-based; its label reads `SLOT-n`.
     pub slot: u32,
+    /// The tote scanned for it (tote carts).
+    pub tote: Option<String>,
 }
 
 /// A unit in the picker's hand, on its way to a slot.
@@ -204,6 +218,12 @@ pub enum PickScan {
     },
     /// The unit in hand went into its slot.
     Put { slot: u32, order: OrderId },
+    /// An empty tote taken for an order's slot.
+    Tote {
+        slot: u32,
+        order: OrderId,
+        tote: String,
+    },
 }
 
 impl PickScan {
@@ -211,7 +231,9 @@ impl PickScan {
     pub fn slot(&self) -> Option<u32> {
         match self {
             PickScan::Bin { .. } => None,
-            PickScan::Unit { slot, .. } | PickScan::Put { slot, .. } => Some(*slot),
+            PickScan::Unit { slot, .. }
+            | PickScan::Put { slot, .. }
+            | PickScan::Tote { slot, .. } => Some(*slot),
         }
     }
 }
@@ -227,6 +249,10 @@ pub enum PickRefusal {
     WrongSlot { code: String, slot: u32 },
     #[error("nothing in hand to put: scan a unit first")]
     NothingInHand,
+    #[error("scan an empty tote for SLOT {slot} (order {order}) first")]
+    ToteFirst { slot: u32, order: OrderId },
+    #[error("tote {tote:?} is already in use")]
+    ToteTaken { tote: String },
 }
 
 impl PickBatch {
@@ -237,7 +263,7 @@ impl PickBatch {
         holder: &str,
         orders: &[Order],
         locations: &Locations,
-        confirm_put: bool,
+        rules: &CartRules,
     ) -> PickBatch {
         let mut by_sku: BTreeMap<&str, PickLine> = BTreeMap::new();
         for o in orders {
@@ -286,11 +312,29 @@ impl PickBatch {
                 .map(|(o, slot)| Slot {
                     order: o.id.clone(),
                     slot,
+                    tote: None,
                 })
                 .collect(),
-            confirm_put,
+            confirm_put: rules.confirm_put,
             in_hand: None,
+            tote_prefix: rules.tote_prefix.clone(),
         }
+    }
+
+    /// With totes, the next slot still waiting for its tote.
+    pub fn needs_tote(&self) -> Option<&Slot> {
+        self.tote_prefix.as_ref()?;
+        self.slots.iter().find(|s| s.tote.is_none())
+    }
+
+    /// Whether a code is a tote barcode of this site.
+    pub fn is_tote(&self, code: &str) -> bool {
+        self.tote_prefix.as_ref().is_some_and(|p| {
+            code.len() > p.len()
+                && code
+                    .get(..p.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        })
     }
 
     /// The slot of an order in the batch.
@@ -305,9 +349,36 @@ impl PickBatch {
     /// the current bin when one SKU's code could match several lines.
     pub fn scan(&mut self, code: &str) -> Result<PickScan, PickRefusal> {
         let code = code.trim();
-        // A unit in hand: this scan is where it goes, and only its slot will do.
+        // Totes first: each order's empty tote, in slot order, before any unit.
+        if let Some(next) = self.needs_tote() {
+            let (slot, order) = (next.slot, next.order.clone());
+            if !self.is_tote(code) {
+                return Err(PickRefusal::ToteFirst { slot, order });
+            }
+            if self.slots.iter().any(|s| {
+                s.tote
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(code))
+            }) {
+                return Err(PickRefusal::ToteTaken {
+                    tote: code.to_owned(),
+                });
+            }
+            let tote = code.to_uppercase();
+            if let Some(s) = self.slots.iter_mut().find(|s| s.slot == slot) {
+                s.tote = Some(tote.clone());
+            }
+            return Ok(PickScan::Tote { slot, order, tote });
+        }
+        // A unit in hand: this scan is where it goes, and only its slot (or tote) will do.
         if let Some(hand) = &self.in_hand {
-            if parse_slot(code) != Some(hand.slot) {
+            let tote = self
+                .slots
+                .iter()
+                .find(|s| s.slot == hand.slot)
+                .and_then(|s| s.tote.as_deref());
+            let into_tote = tote.is_some_and(|t| t.eq_ignore_ascii_case(code));
+            if !into_tote && parse_slot(code) != Some(hand.slot) {
                 return Err(PickRefusal::WrongSlot {
                     code: code.to_owned(),
                     slot: hand.slot,
@@ -456,6 +527,13 @@ mod tests {
     use super::*;
     use crate::domain::order::tests_support::order_with;
 
+    fn confirm() -> CartRules {
+        CartRules {
+            confirm_put: true,
+            tote_prefix: None,
+        }
+    }
+
     fn locs() -> Locations {
         Locations::from_csv("sku,bin,barcodes\nMUG,A-02,0123456789012\nTEE,A-01,\n").unwrap()
     }
@@ -464,7 +542,7 @@ mod tests {
     fn lines_are_aggregated_by_sku_and_sorted_by_bin_unknown_last() {
         let a = order_with("111-0000001-0000001", &[("MUG", 2), ("TEE", 1)]);
         let b = order_with("111-0000001-0000002", &[("MUG", 1), ("ZZZ", 1)]);
-        let batch = PickBatch::new(7, "ann", &[a, b], &locs(), false);
+        let batch = PickBatch::new(7, "ann", &[a, b], &locs(), &CartRules::default());
         let view: Vec<(&str, Option<&str>, u32)> = batch
             .lines
             .iter()
@@ -483,7 +561,13 @@ mod tests {
     #[test]
     fn scans_fill_lines_and_refuse_wrong_and_extra_units() {
         let a = order_with("111-0000001-0000001", &[("MUG", 1)]);
-        let mut batch = PickBatch::new(1, "ann", std::slice::from_ref(&a), &locs(), false);
+        let mut batch = PickBatch::new(
+            1,
+            "ann",
+            std::slice::from_ref(&a),
+            &locs(),
+            &CartRules::default(),
+        );
         assert_eq!(batch.scan("A-02"), Ok(PickScan::Bin { bin: "A-02".into() }));
         assert_eq!(
             batch.scan("SOCK"),
@@ -517,7 +601,13 @@ mod tests {
     fn a_short_pick_takes_out_the_orders_left_without_their_units() {
         let a = order_with("111-0000001-0000001", &[("MUG", 1), ("TEE", 1)]);
         let b = order_with("111-0000001-0000002", &[("MUG", 2), ("TEE", 1)]);
-        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs(), false);
+        let mut batch = PickBatch::new(
+            1,
+            "ann",
+            &[a.clone(), b.clone()],
+            &locs(),
+            &CartRules::default(),
+        );
         batch.scan("TEE").unwrap();
         batch.scan("TEE").unwrap();
         batch.scan("MUG").unwrap();
@@ -534,7 +624,13 @@ mod tests {
     fn units_go_to_the_earliest_due_order_still_short_of_them() {
         let a = order_with("111-0000001-0000001", &[("MUG", 1)]);
         let b = order_with("111-0000001-0000002", &[("MUG", 2), ("TEE", 1)]);
-        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs(), false);
+        let mut batch = PickBatch::new(
+            1,
+            "ann",
+            &[a.clone(), b.clone()],
+            &locs(),
+            &CartRules::default(),
+        );
         assert_eq!(batch.slot_of(&a.id), Some(1));
         assert_eq!(batch.slot_of(&b.id), Some(2));
         let slots: Vec<Option<u32>> = ["MUG", "MUG", "TEE", "MUG"]
@@ -551,7 +647,7 @@ mod tests {
     fn a_unit_in_hand_waits_for_its_slot() {
         let a = order_with("111-0000001-0000001", &[("MUG", 1)]);
         let b = order_with("111-0000001-0000002", &[("TEE", 1)]);
-        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs(), true);
+        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs(), &confirm());
         let unit = batch.scan("TEE").unwrap();
         assert!(
             matches!(
@@ -596,7 +692,7 @@ mod tests {
     fn a_removed_order_gives_back_what_is_in_its_slot() {
         let a = order_with("111-0000001-0000001", &[("MUG", 2)]);
         let b = order_with("111-0000001-0000002", &[("MUG", 1)]);
-        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs(), true);
+        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs(), &confirm());
         batch.scan("MUG").unwrap();
         batch.put("1").unwrap();
         batch.scan("MUG").unwrap();
@@ -612,11 +708,61 @@ mod tests {
             batch.slots,
             [Slot {
                 order: b.id.clone(),
-                slot: 2
+                slot: 2,
+                tote: None
             }]
         );
         assert_eq!((batch.lines[0].picked, batch.lines[0].needed), (0, 1));
         assert_eq!(batch.scan("MUG").unwrap().slot(), Some(2));
+    }
+
+    /// Tote carts: an empty tote for each order in slot order before any unit; a product or a
+    /// tote already on the cart is refused; a unit is then confirmed into its tote.
+    #[test]
+    fn each_order_takes_its_tote_before_its_units() {
+        let a = order_with("111-0000001-0000001", &[("MUG", 1)]);
+        let b = order_with("111-0000001-0000002", &[("TEE", 1)]);
+        let rules = CartRules {
+            confirm_put: true,
+            tote_prefix: Some("TOTE-".into()),
+        };
+        let mut batch = PickBatch::new(1, "ann", &[a.clone(), b.clone()], &locs(), &rules);
+        assert_eq!(
+            batch.scan("MUG"),
+            Err(PickRefusal::ToteFirst {
+                slot: 1,
+                order: a.id.clone()
+            })
+        );
+        assert_eq!(
+            batch.scan("tote-7"),
+            Ok(PickScan::Tote {
+                slot: 1,
+                order: a.id.clone(),
+                tote: "TOTE-7".into()
+            })
+        );
+        assert_eq!(
+            batch.scan("TOTE-7"),
+            Err(PickRefusal::ToteTaken {
+                tote: "TOTE-7".into()
+            })
+        );
+        assert!(batch.is_tote("TOTE-9") && !batch.is_tote("TOTE-") && !batch.is_tote("MUG"));
+        batch.scan("TOTE-9").unwrap();
+        assert!(batch.needs_tote().is_none());
+        batch.scan("TEE").unwrap();
+        assert!(matches!(
+            batch.scan("TOTE-7"),
+            Err(PickRefusal::WrongSlot { slot: 2, .. })
+        ));
+        assert_eq!(
+            batch.scan("tote-9"),
+            Ok(PickScan::Put {
+                slot: 2,
+                order: b.id.clone()
+            })
+        );
     }
 
     #[test]

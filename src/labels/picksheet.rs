@@ -83,7 +83,7 @@ mod tests {
         let locs = Locations::from_csv("MUG,A-02,\nTEE,A-01,\n").unwrap();
         let a = order_with("111-0000001-0000001", &[("MUG", 1), ("TEE", 2)]);
         let b = order_with("111-0000001-0000002", &[("MUG", 3)]);
-        let batch = PickBatch::new(42, "ann", &[a, b], &locs, false);
+        let batch = PickBatch::new(42, "ann", &[a, b], &locs, &Default::default());
         let z = String::from_utf8(zpl(&batch)).unwrap();
         assert_eq!(z.matches("^XA").count(), 1);
         let tee = z.find("A-01").unwrap();
@@ -99,7 +99,7 @@ mod tests {
         let many: Vec<_> = (0..40)
             .map(|i| order_with(&format!("111-0000002-{i:07}"), &[(&format!("SKU{i}"), 1)]))
             .collect();
-        let big = PickBatch::new(1, "ann", &many, &Locations::default(), false);
+        let big = PickBatch::new(1, "ann", &many, &Locations::default(), &Default::default());
         let z = String::from_utf8(zpl(&big)).unwrap();
         assert_eq!(z.matches("^XA").count(), 3, "15 lines a label");
         assert_eq!(z.matches("SKU").count() - 3, 40, "every line once");

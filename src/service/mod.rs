@@ -50,8 +50,8 @@ pub struct Settings {
     pub batch_size: u32,
     /// Orders a pick cart holds, one to a slot.
     pub cart_slots: u32,
-    /// Each unit's slot is confirmed by a scan of the slot's label.
-    pub confirm_put: bool,
+    /// How carts work: put confirmation, totes.
+    pub cart: crate::domain::CartRules,
     /// What a claim prints to the picker's slip printer.
     pub print_at_claim: crate::config::PrintAtClaim,
     pub boxes: Vec<BoxPreset>,
@@ -86,7 +86,7 @@ impl Settings {
             locations,
             batch_size: cfg.floor.batch_size(),
             cart_slots: cfg.floor.cart_slots(),
-            confirm_put: cfg.floor.confirm_put,
+            cart: cfg.floor.cart_rules(),
             print_at_claim: cfg.floor.print_at_claim,
             boxes: cfg
                 .floor

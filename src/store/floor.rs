@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Error, Store, Tx, TxResult, abort, decode_record, exception_step, step};
 use crate::domain::{
-    BUYER_ASKED_TO_CANCEL, CodeKind, Event, Held, Hold, Locations, OrderId, OrderRecord,
+    BUYER_ASKED_TO_CANCEL, CartRules, CodeKind, Event, Held, Hold, Locations, OrderId, OrderRecord,
     OrderState, PackCheck, Parcel, PickBatch,
 };
 
@@ -23,6 +23,9 @@ const HOLD: u8 = b'h';
 /// The per-unit codes recorded at the pack bench, by order item: what goes to Amazon with the
 /// shipment.
 const CODES: u8 = b'u';
+/// A tote in use: tote barcode → the order in it, and the order → its tote.
+const TOTE: u8 = b't';
+const TOTE_OF: u8 = b'T';
 /// A lead released the hold sync placed for a buyer's cancellation request: sync does not place
 /// it again for the same order.
 const OVERRULED: u8 = b'o';
@@ -185,6 +188,7 @@ mod legacy {
                     .map(|(o, slot)| Slot {
                         order: o.clone(),
                         slot,
+                        tote: None,
                     })
                     .collect(),
                 orders: b.orders,
@@ -192,6 +196,7 @@ mod legacy {
                 at_bin: b.at_bin,
                 confirm_put: false,
                 in_hand: None,
+                tote_prefix: None,
             }
         }
     }
@@ -256,7 +261,7 @@ impl Store {
         holder: &str,
         size: usize,
         locations: &Locations,
-        confirm_put: bool,
+        rules: &CartRules,
         now: DateTime<Utc>,
     ) -> Result<Option<PickBatch>, Error> {
         let size = size.max(1);
@@ -306,7 +311,7 @@ impl Store {
                         .insert(key(CLAIM, id.as_str().as_bytes()), &batch_id.to_be_bytes())?;
                     orders.push(rec.order);
                 }
-                let batch = PickBatch::new(batch_id, holder, &orders, locations, confirm_put);
+                let batch = PickBatch::new(batch_id, holder, &orders, locations, rules);
                 tx.floor.insert(batch_key(batch_id), encode(&batch))?;
                 Ok(Some(batch))
             })?;
@@ -386,6 +391,9 @@ impl Store {
                     continue;
                 }
                 tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))?;
+                if event == Event::ReleasePick {
+                    free_tote(tx, id)?;
+                }
                 recs.push(step(tx, id, event, user, reason, now)?);
             }
             tx.floor.remove(batch_key(batch.id))?;
@@ -410,6 +418,7 @@ impl Store {
                 if claimed_in(tx, id, batch.id)? {
                     tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))?;
                 }
+                free_tote(tx, id)?;
                 exception_step(tx, id, Event::RaiseException, user, note, now)?;
             }
             save_or_drop(tx, batch)?;
@@ -436,6 +445,7 @@ impl Store {
                 }
             }
             tx.floor.remove(key(PACK, id.as_str().as_bytes()))?;
+            free_tote(tx, id)?;
             exception_step(tx, id, Event::RaiseException, user, note, now)
         })?;
         self.flush()?;
@@ -486,6 +496,7 @@ impl Store {
             };
             let (holder, put_aside, slot) = self.transact(|tx| {
                 tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))?;
+                free_tote(tx, &id)?;
                 if let Some(h) = &hold {
                     let picking = match tx.orders.get(id.as_str())? {
                         Some(v) => decode_record(&v).or_else(abort)?.state == OrderState::Picking,
@@ -522,6 +533,35 @@ impl Store {
             self.flush()?;
         }
         Ok(lost)
+    }
+
+    /// Takes a tote for an order (a picker scanned it for the order's slot). Refused while the
+    /// tote holds another order. Not flushed, like scans.
+    pub fn take_tote(&self, tote: &str, order: &OrderId) -> Result<(), Error> {
+        self.transact(|tx| {
+            let k = key(TOTE, tote.as_bytes());
+            if let Some(v) = tx.floor.get(&k)?
+                && v.as_ref() != order.as_str().as_bytes()
+            {
+                return abort(Error::Usage(format!(
+                    "tote {tote} holds order {}: empty it, or scan another",
+                    String::from_utf8_lossy(&v)
+                )));
+            }
+            tx.floor.insert(k, order.as_str().as_bytes())?;
+            tx.floor
+                .insert(key(TOTE_OF, order.as_str().as_bytes()), tote.as_bytes())?;
+            Ok(())
+        })
+    }
+
+    /// The order in a tote, if the tote is in use.
+    pub fn order_in_tote(&self, tote: &str) -> Result<Option<OrderId>, Error> {
+        Ok(self
+            .t
+            .floor
+            .get(key(TOTE, tote.to_uppercase().as_bytes()))?
+            .and_then(|v| OrderId::parse(&String::from_utf8_lossy(&v)).ok()))
     }
 
     /// The order's hold, if it is held.
@@ -667,6 +707,7 @@ impl Store {
             }
             tx.floor
                 .insert(key(PARCEL, id.as_str().as_bytes()), encode(parcel))?;
+            free_tote(tx, id)?;
             Ok(rec)
         })?;
         self.flush()?;
@@ -700,6 +741,14 @@ fn claimed_in(tx: &Tx<'_>, id: &OrderId, batch: u64) -> TxResult<bool> {
         .is_some_and(|v| v.as_ref() == batch.to_be_bytes()))
 }
 
+/// Empties an order's tote, if it has one: the tote is free for another order.
+fn free_tote(tx: &Tx<'_>, id: &OrderId) -> TxResult<()> {
+    if let Some(tote) = tx.floor.remove(key(TOTE_OF, id.as_str().as_bytes()))? {
+        tx.floor.remove(key(TOTE, &tote))?;
+    }
+    Ok(())
+}
+
 /// Stores a batch, or removes it once no order is left in it.
 fn save_or_drop(tx: &Tx<'_>, batch: &PickBatch) -> TxResult<()> {
     if batch.orders.is_empty() {
@@ -712,6 +761,9 @@ fn save_or_drop(tx: &Tx<'_>, batch: &PickBatch) -> TxResult<()> {
 
 /// Removes an order's floor entries (retention deleting the order record).
 pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
+    if let Some(tote) = tx.floor.remove(key(TOTE_OF, id.as_bytes()))? {
+        tx.floor.remove(key(TOTE, &tote))?;
+    }
     for kind in [CLAIM, PACK, PARCEL, HOLD, OVERRULED, CODES] {
         tx.floor.remove(key(kind, id.as_bytes()))?;
     }

@@ -26,7 +26,32 @@ impl Operation for PackStart {
         c: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<PackCheck, ServiceError> {
-        let id = order_id(&self.order)?;
+        // The slip's order id, or (tote carts) the tote the order was picked into.
+        let tote = svc
+            .settings
+            .cart
+            .tote_prefix
+            .as_ref()
+            .filter(|p| {
+                self.order.len() > p.len()
+                    && self
+                        .order
+                        .get(..p.len())
+                        .is_some_and(|h| h.eq_ignore_ascii_case(p))
+            })
+            .map(|_| svc.read().order_in_tote(self.order.trim()))
+            .transpose()
+            .map_err(store_err)?;
+        let id = match tote {
+            Some(Some(id)) => id,
+            Some(None) => {
+                return Err(ServiceError::NotFound(format!(
+                    "tote {} holds no order",
+                    self.order.trim()
+                )));
+            }
+            None => order_id(&self.order)?,
+        };
         let _order = svc.lock_order(&id);
         let store = svc.read();
         let rec = store

@@ -39,7 +39,7 @@ impl Operation for ClaimBatch {
                 &c.user,
                 size,
                 &svc.settings.locations,
-                svc.settings.confirm_put,
+                &svc.settings.cart,
                 now,
             )
             .map_err(store_err)?;
@@ -154,6 +154,13 @@ fn scan_into(
     let scan = scan(&mut b).map_err(|refusal| ServiceError::WrongScan {
         message: refusal.to_string(),
     })?;
+    if let Scan::Tote { order, tote, .. } = &scan {
+        svc.read()
+            .take_tote(tote, order)
+            .map_err(|e| ServiceError::WrongScan {
+                message: e.to_string(),
+            })?;
+    }
     svc.read().save_batch(&b).map_err(store_err)?;
     Ok(PickScanned {
         batch,

@@ -102,6 +102,23 @@ impl PickScreen {
                     format!("{} {picked}/{needed}: scan SLOT-{slot}", clean(&sku, 30))
                 }
             }
+            PickScan::Tote { slot, tote, .. } => {
+                if let Some(s) = b.slots.iter_mut().find(|s| s.slot == *slot) {
+                    s.tote = Some(tote.clone());
+                }
+                self.put_to = None;
+                match b.needs_tote() {
+                    Some(next) => format!(
+                        "tote {} is SLOT {slot}; scan an empty tote for SLOT {}",
+                        clean(tote, 20),
+                        next.slot
+                    ),
+                    None => format!(
+                        "tote {} is SLOT {slot}; every order has its tote",
+                        clean(tote, 20)
+                    ),
+                }
+            }
             PickScan::Put { slot, order } => {
                 b.in_hand = None;
                 self.put_to = Some(PutTo {
@@ -197,7 +214,28 @@ impl PickScreen {
         if let Some(p) = &self.put_to {
             self.render_put_to(f, slot, theme, p);
         }
-        if let Some(l) = b.lines.get(self.selected) {
+        if let Some(next) = b.needs_tote() {
+            let text = vec![
+                Line::from(Span::styled(
+                    format!("  SCAN AN EMPTY TOTE FOR SLOT {}  ", next.slot),
+                    theme.banner(),
+                )),
+                Line::from(format!("  order {}", clean(next.order.as_str(), 19))),
+                Line::from(format!(
+                    "  {} of {} orders have their tote",
+                    b.slots.iter().filter(|s| s.tote.is_some()).count(),
+                    b.slots.len()
+                )),
+            ];
+            f.render_widget(
+                Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(format!(
+                    "batch {} · {} orders",
+                    b.id,
+                    b.orders.len()
+                ))),
+                big,
+            );
+        } else if let Some(l) = b.lines.get(self.selected) {
             let bin = l
                 .bin
                 .as_deref()
