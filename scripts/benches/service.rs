@@ -179,7 +179,9 @@ fn main() {
         .map_or("root".into(), |u| u.name);
     let mut settings = Settings::from_config(&packline::config::Config::default(), &owner).unwrap();
     settings.claim_timeout = Duration::from_secs(3600);
-    let service = Service::new(store, settings);
+    // Claims of 20 orders, as the figures have always been taken: a cart that holds them.
+    settings.cart_slots = 100;
+    let service = Service::new(store, settings.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -188,7 +190,7 @@ fn main() {
     let socket = tmp.path().join("packline.sock");
     let _ = std::fs::remove_file(&socket);
     // The daemon keeps serving until this sender goes, after the TUI client has run.
-    let (_stop, rx) = tokio::sync::watch::channel(false);
+    let (stop, rx) = tokio::sync::watch::channel(false);
     rt.block_on(async {
         let listener = packline::service::server::bind(&socket, None).unwrap();
         tokio::spawn(packline::service::server::serve(
@@ -279,6 +281,103 @@ fn main() {
             pct(&mut times, 0.99)
         );
     });
+    // The same store under a floor that prints slips at claim and confirms every put.
+    drop(stop);
+    let store = rt
+        .block_on(async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::task::spawn_blocking(move || service.into_store_within(Duration::from_secs(30)))
+                .await
+                .unwrap()
+        })
+        .unwrap_or_else(|_| panic!("the first service is still in use"));
+    let (printer, printed) = sink_printer();
+    settings.print_at_claim = packline::config::PrintAtClaim::Slips;
+    settings.shipping.slip_printer = Some(printer);
+    settings.shipping.seller_name = Some("Bench Goods".into());
+    settings.cart.confirm_put = true;
+    let service = Service::new(store, settings);
+    let socket = tmp.path().join("paperwork.sock");
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    rt.block_on(async {
+        let listener = packline::service::server::bind(&socket, None).unwrap();
+        tokio::spawn(packline::service::server::serve(
+            service.clone(),
+            listener,
+            socket.clone(),
+            rx,
+        ));
+        let c = Client::connect(&socket).await.unwrap();
+        let (mut claims, mut batches) = (Vec::new(), Vec::new());
+        for _ in 0..20 {
+            let start = Instant::now();
+            let b = c.call(ops::ClaimBatch { size: Some(50) }).await.unwrap();
+            claims.push(start.elapsed());
+            batches.extend(b);
+        }
+        let slips: usize = batches.iter().map(|b| b.orders.len()).sum();
+        println!(
+            "claim of a 50-order batch with its slips queued, over the socket: p50 {:.2} ms, p99 {:.2} ms",
+            pct(&mut claims, 0.5),
+            pct(&mut claims, 0.99)
+        );
+        let started = Instant::now();
+        while printed.load(std::sync::atomic::Ordering::Relaxed) < slips
+            && started.elapsed() < Duration::from_secs(120)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        println!(
+            "  {} of {slips} slips reached the printer {:.1} s after the last claim",
+            printed.load(std::sync::atomic::Ordering::Relaxed),
+            started.elapsed().as_secs_f64()
+        );
+        let mut puts = Vec::new();
+        'all: for b in &batches {
+            for l in &b.lines {
+                for _ in 0..l.needed {
+                    if puts.len() == 1000 {
+                        break 'all;
+                    }
+                    let unit = c
+                        .call(ops::PickScan {
+                            batch: b.id,
+                            code: l.sku.clone(),
+                        })
+                        .await
+                        .unwrap();
+                    let slot = unit.slot.unwrap().to_string();
+                    let start = Instant::now();
+                    c.call(ops::PickPut { batch: b.id, slot }).await.unwrap();
+                    puts.push(start.elapsed());
+                }
+            }
+        }
+        println!(
+            "put-to confirmation over the socket, 1 client: p50 {:.2} ms, p99 {:.2} ms ({} puts)",
+            pct(&mut puts, 0.5),
+            pct(&mut puts, 0.99),
+            puts.len()
+        );
+    });
+}
+
+/// A raw printer (socket://) that takes every job and counts it.
+fn sink_printer() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read as _;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("socket://{}", l.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let mut buf = Vec::new();
+            if s.and_then(|mut s| s.read_to_end(&mut buf)).is_ok() {
+                seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    (uri, count)
 }
 
 fn whoami() -> String {
