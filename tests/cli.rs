@@ -526,6 +526,32 @@ fn each_transport(roles: &str, check: impl Fn(&Site, Transport)) {
     }
 }
 
+fn two_floor_orders(site: &Site) {
+    site.import(
+        "a.json",
+        &page(
+            &[
+                person("903-0000002-0000001", "Ann Example"),
+                person("903-0000002-0000002", "Bob Example"),
+            ],
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        ),
+    );
+}
+
+/// Claims the one order waiting (two units of SKU-HOSTILE), picks it and finishes the batch.
+fn pick_one_order(site: &Site) {
+    let b = json(site, &["pick", "claim"])["id"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    for _ in 0..2 {
+        json(site, &["pick", "scan", &b, "SKU-HOSTILE"]);
+    }
+    json(site, &["pick", "finish", &b]);
+}
+
 const FLOOR_BOXES: &str = "[floor]\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
 
 fn one_floor_order(site: &Site) {
@@ -619,21 +645,8 @@ fn the_floor_works_from_the_command_line_through_either_transport() {
 /// until the right one is scanned.
 #[test]
 fn units_are_put_to_their_slots_from_the_command_line_through_either_transport() {
-    let two = |site: &Site| {
-        site.import(
-            "a.json",
-            &page(
-                &[
-                    person("903-0000002-0000001", "Ann Example"),
-                    person("903-0000002-0000002", "Bob Example"),
-                ],
-                "UNSHIPPED",
-                "2026-11-23T10:00:00Z",
-            ),
-        );
-    };
     let floor = "[floor]\nconfirm_put = true\ncart_slots = 2\n";
-    for on in on_both(floor, "", two) {
+    for on in on_both(floor, "", two_floor_orders) {
         let (site, t) = (&on.site, on.t);
         // A batch is never bigger than the cart.
         let claim = json(site, &["pick", "claim", "--size", "5"]);
@@ -663,21 +676,8 @@ fn units_are_put_to_their_slots_from_the_command_line_through_either_transport()
 /// holding an order is refused for another, and the pack bench opens an order by its tote.
 #[test]
 fn orders_go_to_totes_and_the_bench_opens_them_by_tote_through_either_transport() {
-    let two = |site: &Site| {
-        site.import(
-            "a.json",
-            &page(
-                &[
-                    person("903-0000004-0000001", "Ann Example"),
-                    person("903-0000004-0000002", "Bob Example"),
-                ],
-                "UNSHIPPED",
-                "2026-11-23T10:00:00Z",
-            ),
-        );
-    };
     let floor = format!("{FLOOR_BOXES}totes = true\n");
-    for on in on_both(&floor, "", two) {
+    for on in on_both(&floor, "", two_floor_orders) {
         let (site, t) = (&on.site, on.t);
         let claim = json(site, &["pick", "claim", "--size", "1"]);
         let b = claim["id"].as_u64().unwrap().to_string();
@@ -733,14 +733,7 @@ fn transparency_codes_are_taken_at_the_bench_through_either_transport() {
     for on in on_both(FLOOR_BOXES, "", coded) {
         let (site, t) = (&on.site, on.t);
         let order = "903-0000003-0000001";
-        let b = json(site, &["pick", "claim"])["id"]
-            .as_u64()
-            .unwrap()
-            .to_string();
-        for _ in 0..2 {
-            json(site, &["pick", "scan", &b, "SKU-HOSTILE"]);
-        }
-        json(site, &["pick", "finish", &b]);
+        pick_one_order(site);
         let text = site.ok(&["pack", "start", order]);
         assert!(text.contains("GIFT WRAP: PREMIUM"), "{t:?}: {text}");
         let check = json(
@@ -819,14 +812,7 @@ fn a_hold_stops_an_order_at_every_step_through_either_transport() {
         assert_fails(&out, "is not on hold");
 
         // Held at the bench: the packer's scans and the box are refused, naming the reason.
-        let b = json(site, &["pick", "claim"])["id"]
-            .as_u64()
-            .unwrap()
-            .to_string();
-        for _ in 0..2 {
-            json(site, &["pick", "scan", &b, "SKU-HOSTILE"]);
-        }
-        json(site, &["pick", "finish", &b]);
+        pick_one_order(site);
         json(site, &["pack", "start", order]);
         json(
             site,

@@ -74,11 +74,8 @@ async fn buy_label(
     .await
 }
 
-/// Claims one order, picks and packs it through the service; its id.
-async fn pack_one(c: &mut Client) -> OrderId {
-    let Some(b) = c.call(ops::ClaimBatch { size: Some(1) }).await.unwrap() else {
-        panic!("nothing to pick")
-    };
+/// Picks every unit of a batch and finishes it.
+async fn pick_all(c: &Client, b: &packline::domain::PickBatch) {
     for l in &b.lines {
         for _ in 0..l.needed {
             c.call(ops::PickScan {
@@ -90,6 +87,14 @@ async fn pack_one(c: &mut Client) -> OrderId {
         }
     }
     c.call(ops::FinishPick { batch: b.id }).await.unwrap();
+}
+
+/// Claims one order, picks and packs it through the service; its id.
+async fn pack_one(c: &mut Client) -> OrderId {
+    let Some(b) = c.call(ops::ClaimBatch { size: Some(1) }).await.unwrap() else {
+        panic!("nothing to pick")
+    };
+    pick_all(c, &b).await;
     let order = b.orders[0].clone();
     let check = c
         .call(ops::PackStart {
@@ -930,17 +935,7 @@ async fn coded_units_cannot_ship_without_their_codes() {
         }
     }
     f.service.sync_now("lead").await.unwrap();
-    for l in &b.lines {
-        for _ in 0..l.needed {
-            c.call(ops::PickScan {
-                batch: b.id,
-                code: l.sku.clone(),
-            })
-            .await
-            .unwrap();
-        }
-    }
-    c.call(ops::FinishPick { batch: b.id }).await.unwrap();
+    pick_all(c, &b).await;
     let order = b.orders[0].clone();
     let check = c
         .call(ops::PackStart {

@@ -192,13 +192,7 @@ fn main() {
     // The daemon keeps serving until this sender goes, after the TUI client has run.
     let (stop, rx) = tokio::sync::watch::channel(false);
     rt.block_on(async {
-        let listener = packline::service::server::bind(&socket, None).unwrap();
-        tokio::spawn(packline::service::server::serve(
-            service.clone(),
-            listener,
-            socket.clone(),
-            rx,
-        ));
+        serve_on(&service, &socket, rx);
         let mut c = Client::connect(&socket).await.unwrap();
         // Warm the count cache and the page cache.
         let svc = service.clone();
@@ -300,13 +294,7 @@ fn main() {
     let socket = tmp.path().join("paperwork.sock");
     let (_stop, rx) = tokio::sync::watch::channel(false);
     rt.block_on(async {
-        let listener = packline::service::server::bind(&socket, None).unwrap();
-        tokio::spawn(packline::service::server::serve(
-            service.clone(),
-            listener,
-            socket.clone(),
-            rx,
-        ));
+        serve_on(&service, &socket, rx);
         let c = Client::connect(&socket).await.unwrap();
         let (mut claims, mut batches) = (Vec::new(), Vec::new());
         for _ in 0..20 {
@@ -360,6 +348,21 @@ fn main() {
             puts.len()
         );
     });
+}
+
+/// The daemon's socket server for `service`, until `stop` says so (or goes).
+fn serve_on(
+    service: &std::sync::Arc<Service>,
+    socket: &Path,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let listener = packline::service::server::bind(socket, None).unwrap();
+    tokio::spawn(packline::service::server::serve(
+        service.clone(),
+        listener,
+        socket.to_owned(),
+        stop,
+    ));
 }
 
 /// A raw printer (socket://) that takes every job and counts it.

@@ -214,8 +214,8 @@ impl PickScreen {
         if let Some(p) = &self.put_to {
             self.render_put_to(f, slot, theme, p);
         }
-        if let Some(next) = b.needs_tote() {
-            let text = vec![
+        let text = if let Some(next) = b.needs_tote() {
+            vec![
                 Line::from(Span::styled(
                     format!("  SCAN AN EMPTY TOTE FOR SLOT {}  ", next.slot),
                     theme.banner(),
@@ -226,22 +226,14 @@ impl PickScreen {
                     b.slots.iter().filter(|s| s.tote.is_some()).count(),
                     b.slots.len()
                 )),
-            ];
-            f.render_widget(
-                Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(format!(
-                    "batch {} · {} orders",
-                    b.id,
-                    b.orders.len()
-                ))),
-                big,
-            );
+            ]
         } else if let Some(l) = b.lines.get(self.selected) {
             let bin = l
                 .bin
                 .as_deref()
                 .map_or("NO BIN".to_owned(), |b| clean(b, 12));
             let qty = format!("{} / {}", l.picked, l.needed);
-            let text = vec![
+            vec![
                 Line::from(vec![
                     Span::styled(format!(" {bin} "), theme.banner()),
                     Span::raw(format!("  {}", clean(&l.sku, 30))),
@@ -255,16 +247,18 @@ impl PickScreen {
                     },
                 )),
                 Line::from(clean(&l.title, area.width.saturating_sub(2) as usize)),
-            ];
-            f.render_widget(
-                Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(format!(
-                    "batch {} · {} orders",
-                    b.id,
-                    b.orders.len()
-                ))),
-                big,
-            );
-        }
+            ]
+        } else {
+            Vec::new()
+        };
+        f.render_widget(
+            Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(format!(
+                "batch {} · {} orders",
+                b.id,
+                b.orders.len()
+            ))),
+            big,
+        );
         if small {
             return;
         }
