@@ -1127,6 +1127,73 @@ fn orders_list_pages_through_every_order_through_either_transport() {
     }
 }
 
+/// The access review: each configured user with their sensitive actions; a user seen in the
+/// audit log without a role now; a configured user never seen; and the review itself recorded,
+/// so the next one is not overdue.
+#[test]
+fn the_access_review_names_who_to_look_at() {
+    let me = me();
+    let site = Site::new("");
+    site.init_identity_keys();
+    // Someone who worked here once: their import is in the audit log.
+    {
+        let mut store = packline::store::Store::open(&site.data).unwrap();
+        let p = simple_person("111-0000009-0000001", "Rev Iew");
+        imp(
+            &mut store,
+            &[&p],
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+            chrono::Utc::now(),
+        );
+    }
+    let cfg = std::fs::read_to_string(&site.config).unwrap();
+    std::fs::write(
+        &site.config,
+        format!("{cfg}\n[roles]\nleads = [{me:?}]\npackers = [\"pat\"]\n"),
+    )
+    .unwrap();
+    site.ok_unlocked(&[
+        "lookup",
+        "--order",
+        "111-0000009-0000001",
+        "--reveal",
+        "--reason",
+        "review test",
+    ]);
+    let r: serde_json::Value =
+        serde_json::from_str(&site.ok(&["access", "review", "--format", "json"])).unwrap();
+    assert_eq!(r["overdue"], true, "{r}");
+    assert_eq!(r["last_review"], json!(null));
+    assert_eq!(r["seen_without_role"], json!(["lead"]), "{r}");
+    assert_eq!(r["never_seen"], json!(["pat"]), "{r}");
+    let mine = r["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user"] == me.as_str())
+        .unwrap();
+    assert_eq!(mine["role"], "lead");
+    assert_eq!(mine["reveals"], 1, "{r}");
+    assert!(mine["last_seen"].is_string());
+    let text = site.ok(&["access", "review"]);
+    assert!(text.contains("seen without a role now: lead"), "{text}");
+    assert!(text.contains("has a role, never seen: pat"), "{text}");
+    assert!(
+        !text.contains("overdue"),
+        "the first review was recorded: {text}"
+    );
+    assert!(!text.contains("Rev Iew"), "no personal data in the review");
+    // A packer may not run it.
+    std::fs::write(
+        &site.config,
+        format!("{cfg}\n[roles]\npackers = [{me:?}]\n"),
+    )
+    .unwrap();
+    let out = site.run(&["access", "review"]);
+    assert_fails(&out, "the access review is for a lead or above");
+}
+
 #[test]
 fn completions_and_the_man_page_come_from_the_command_line_itself() {
     let site = Site::new("");

@@ -76,6 +76,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Who has access, and what they did with it (leads).
+    Access {
+        #[command(subcommand)]
+        command: AccessCommand,
+    },
     /// Pull pending merchant-fulfilled orders from Amazon (or the training marketplace).
     Sync {
         /// Import everything pending once, then exit (otherwise keep polling within the quota).
@@ -516,5 +521,16 @@ pub enum InquiryCommand {
         id: u64,
         #[command(flatten)]
         out: Output,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AccessCommand {
+    /// The access review (due every 90 days): each user's role, last activity and sensitive
+    /// actions over 90 days; users seen without a role; users with a role never seen. Recorded
+    /// in the audit log.
+    Review {
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
     },
 }

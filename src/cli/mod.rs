@@ -273,6 +273,9 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Audit {
             command: args::AuditCommand::Verify { out },
         } => records::audit_verify(&ctx, out),
+        Command::Access {
+            command: args::AccessCommand::Review { format },
+        } => records::access_review(&ctx, &format),
         Command::Sync { once, out } => records::sync(&ctx, once, out),
         Command::Pick { command } => floor::pick(&ctx, command),
         Command::Pack { command } => floor::pack(&ctx, command),

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
+use packline::domain::text::escape_hazards;
 use packline::service::ops::{AuditVerify, Import, Purge, Sync};
 use packline::service::{Notice, RawPage};
 use packline::store::{ImportCounts, PurgeReport};
@@ -165,4 +166,63 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
         // searchOrders refills one request every 180 s; a round a few minutes apart stays within it.
         std::thread::sleep(std::time::Duration::from_secs(300));
     }
+}
+
+pub fn access_review(ctx: &Ctx, format: &str) -> Result<ExitCode> {
+    use std::io::Write as _;
+    let s = ctx.session(Key::No)?;
+    let r = s.call(packline::service::ops::AccessReview {})?;
+    s.finish()?;
+    let mut w = std::io::stdout().lock();
+    if format == "json" {
+        serde_json::to_writer_pretty(&mut w, &r)?;
+        writeln!(w)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let day = |t: Option<DateTime<Utc>>| {
+        t.map_or("never".to_owned(), |t| t.format("%Y-%m-%d").to_string())
+    };
+    writeln!(
+        w,
+        "access review {} (the last: {}{})",
+        r.at.format("%Y-%m-%d %H:%M UTC"),
+        day(r.last_review),
+        if r.overdue { ", overdue" } else { "" }
+    )?;
+    writeln!(
+        w,
+        "{:<16} {:<8} {:<11} {:>7} {:>7} {:>6} {:>5} {:>9}",
+        "USER", "ROLE", "LAST SEEN", "REVEALS", "LOOKUPS", "PURGES", "VOIDS", "INQUIRIES"
+    )?;
+    for u in &r.users {
+        let a = &u.activity;
+        writeln!(
+            w,
+            "{:<16} {:<8} {:<11} {:>7} {:>7} {:>6} {:>5} {:>9}",
+            escape_hazards(&u.user),
+            u.role.name(),
+            day(a.last_seen),
+            a.reveals,
+            a.name_lookups,
+            a.purges,
+            a.label_voids,
+            a.inquiry_reads
+        )?;
+    }
+    writeln!(w, "(counts over the last {} days)", r.period_days)?;
+    for u in &r.seen_without_role {
+        writeln!(
+            w,
+            "seen without a role now: {} (remove their access)",
+            escape_hazards(u)
+        )?;
+    }
+    for u in &r.never_seen {
+        writeln!(
+            w,
+            "has a role, never seen: {} (still needed?)",
+            escape_hazards(u)
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

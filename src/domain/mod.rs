@@ -4,6 +4,7 @@
 //! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format; it depends
 //! on no other packline module.
 
+pub mod access;
 pub mod hold;
 pub mod import;
 pub mod inquiry;

@@ -110,6 +110,27 @@ impl Settings {
     }
 
     /// The role of an OS user on this site: see [`RolesConfig::role_of`].
+    /// Every user with a role on this site, by name: the lists of `[roles]`, or the owner alone
+    /// when they name nobody. A user listed twice has the highest role listed.
+    pub fn users(&self) -> Vec<(String, Role)> {
+        let r = &self.roles;
+        let mut names: Vec<&String> = r
+            .leads
+            .iter()
+            .chain(&r.labelers)
+            .chain(&r.packers)
+            .collect();
+        if names.is_empty() {
+            names.push(&self.owner);
+        }
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .filter_map(|u| self.role_of(u).map(|role| (u.clone(), role)))
+            .collect()
+    }
+
     pub fn role_of(&self, user: &str) -> Option<Role> {
         self.roles.role_of(user, &self.owner)
     }

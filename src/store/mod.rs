@@ -989,6 +989,52 @@ impl Store {
     }
 
     /// Checks the audit chain; `Ok(n)` with the number of intact entries.
+    /// Each user's activity in the audit log (sensitive actions counted from `since`), and
+    /// the time of the last access review. Reads the whole log: a review is a rare, slow job.
+    pub fn audit_activity(&self, since: DateTime<Utc>) -> Result<AuditActivity, Error> {
+        let mut by_user: std::collections::BTreeMap<String, crate::domain::access::Activity> =
+            std::collections::BTreeMap::new();
+        let mut last_review = None;
+        for item in self.t.audit.iter() {
+            let (k, v) = item?;
+            let e: audit::AuditEntry = serde_json::from_slice(&v).map_err(|_| {
+                Error::AuditBroken(format!(
+                    "audit entry {} is unreadable (edited): run packline audit verify",
+                    k.as_ref()
+                        .try_into()
+                        .map(u64::from_be_bytes)
+                        .unwrap_or_default()
+                ))
+            })?;
+            if e.action == crate::domain::access::REVIEW_ACTION {
+                last_review = Some(e.at);
+            }
+            // Refusals name whoever tried: they are not activity of someone with a role.
+            if e.action.starts_with("refused:") {
+                continue;
+            }
+            by_user
+                .entry(e.user)
+                .or_default()
+                .count(&e.action, e.at, since);
+        }
+        Ok(AuditActivity {
+            by_user,
+            last_review,
+        })
+    }
+
+    /// Records that an access review was made.
+    pub fn record_access_review(&self, user: &str, now: DateTime<Utc>) -> Result<(), Error> {
+        self.record_audit(&audit::Record {
+            at: now,
+            user,
+            action: crate::domain::access::REVIEW_ACTION,
+            order: None,
+            reason: None,
+        })
+    }
+
     pub fn verify_audit(&self) -> Result<u64, Error> {
         audit::verify(&self.t.audit, &self.t.meta)
     }
@@ -1170,6 +1216,12 @@ fn epoch_key(epoch: u32, id: &str) -> Vec<u8> {
     let mut k = epoch.to_be_bytes().to_vec();
     k.extend_from_slice(id.as_bytes());
     k
+}
+
+/// What the audit log says each user did, for the access review.
+pub struct AuditActivity {
+    pub by_user: std::collections::BTreeMap<String, crate::domain::access::Activity>,
+    pub last_review: Option<DateTime<Utc>>,
 }
 
 /// Order records are postcard (compact, fast) behind a format byte; a change of the record's

@@ -35,7 +35,9 @@ pub use pick::{
     Batches, ClaimBatch, FinishPick, PickPut, PickScan, PickScanned, ReassignBatch, ReleaseBatch,
     ShortPick, Shorted,
 };
-pub use records::{AuditVerify, Import, LookupName, Purge, Reveal, RevealedRecipient, Sync};
+pub use records::{
+    AccessReview, AuditVerify, Import, LookupName, Purge, Reveal, RevealedRecipient, Sync,
+};
 pub use shipping::{
     BuyLabel, CheckPurchase, ClearPurchase, Manifest, ManifestDay, PrintJobs, PrintLabel,
     PrintSlip, Rates, ShipOwnCarrier, VoidLabel,
@@ -156,7 +158,7 @@ operations! {
     RaiseException, ResolveException, Exceptions,
     HoldOrder, ReleaseHold, Holds,
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
-    Reveal, LookupName, AuditVerify, Import, Purge, Sync,
+    Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
     PrintJobs, ClearPurchase,

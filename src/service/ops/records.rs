@@ -184,3 +184,37 @@ impl Operation for Sync {
         block_on(svc.sync_now(&c.user))?
     }
 }
+
+/// The access review (at least every 90 days): every user with a role and what they did with
+/// it, who is seen without one, who has one unused. Recorded in the audit log.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AccessReview {}
+
+impl Operation for AccessReview {
+    type Answer = crate::domain::access::AccessReview;
+    const NAME: &'static str = "access_review";
+    const ACTION: &'static str = "the access review";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<crate::domain::access::AccessReview, ServiceError> {
+        use crate::domain::access::AccessReview as Review;
+        let store = svc.read();
+        let seen = store
+            .audit_activity(Review::since(now))
+            .map_err(store_err)?;
+        store
+            .record_access_review(&c.user, now)
+            .map_err(store_err)?;
+        Ok(Review::new(
+            now,
+            &svc.settings.users(),
+            &seen.by_user,
+            seen.last_review,
+        ))
+    }
+}
