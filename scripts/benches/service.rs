@@ -275,16 +275,11 @@ fn main() {
             pct(&mut times, 0.99)
         );
     });
-    // The same store under a floor that prints slips at claim and confirms every put.
+    // A floor that prints slips at claim and confirms every put, on a store of its own (as
+    // large as the first).
     drop(stop);
-    let store = rt
-        .block_on(async {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            tokio::task::spawn_blocking(move || service.into_store_within(Duration::from_secs(30)))
-                .await
-                .unwrap()
-        })
-        .unwrap_or_else(|_| panic!("the first service is still in use"));
+    let tmp2 = tempfile::tempdir().unwrap();
+    let store = build(tmp2.path(), orders);
     let (printer, printed) = sink_printer();
     settings.print_at_claim = packline::config::PrintAtClaim::Slips;
     settings.shipping.slip_printer = Some(printer);
