@@ -1194,6 +1194,60 @@ fn the_access_review_names_who_to_look_at() {
     assert_fails(&out, "the access review is for a lead or above");
 }
 
+/// `packline check` on a healthy site finds nothing; with an order record damaged and a queue
+/// entry lost it names both, says what to do, and exits 1; personal data never appears.
+#[test]
+fn check_names_what_is_damaged_and_what_to_do() {
+    let site = Site::new("");
+    site.init_identity_keys();
+    let ps: Vec<Person> = (1..=3)
+        .map(|i| {
+            person(
+                &format!("905-0000000-000000{i}"),
+                &format!("Check Person {i}"),
+            )
+        })
+        .collect();
+    site.import("a.json", &page(&ps, "UNSHIPPED", "2026-11-23T10:00:00Z"));
+    let ok: serde_json::Value = serde_json::from_str(&site.ok(&["check", "--json"])).unwrap();
+    assert_eq!(ok["orders"], 3, "{ok}");
+    assert_eq!(ok["sealed_recipients"], 3);
+    assert_eq!(ok["problems"], json!([]), "{ok}");
+    assert!(ok["audit_entries"].as_u64().unwrap() >= 2);
+    {
+        let db = packline::store::raw_db(&site.data).unwrap();
+        let orders = db.open_tree("amazon/orders").unwrap();
+        orders
+            .insert("905-0000000-0000002", &[2u8, 0xff, 0xff][..])
+            .unwrap();
+        let queue = db.open_tree("queue").unwrap();
+        let lost = queue
+            .iter()
+            .keys()
+            .map(Result::unwrap)
+            .find(|k| k.ends_with(b"905-0000000-0000003"))
+            .unwrap();
+        queue.remove(lost).unwrap();
+        db.flush().unwrap();
+    }
+    let out = site.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("orders: order 905-0000000-0000002: a stored order record is damaged"),
+        "{text}"
+    );
+    assert!(
+        text.contains("queue: order 905-0000000-0000003 is missing from the queue index"),
+        "{text}"
+    );
+    assert!(
+        text.contains("what to do: restore the data directory"),
+        "{text}"
+    );
+    assert!(!text.contains("Check Person"), "no personal data: {text}");
+}
+
 #[test]
 fn completions_and_the_man_page_come_from_the_command_line_itself() {
     let site = Site::new("");

@@ -76,6 +76,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Check the store, its indexes, the floor's work, the sealed recipients against the
+    /// keyring and the audit chain; exit 1 and say what to do when something is wrong (leads).
+    Check {
+        #[command(flatten)]
+        out: Output,
+    },
     /// Who has access, and what they did with it (leads).
     Access {
         #[command(subcommand)]

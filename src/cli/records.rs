@@ -226,3 +226,34 @@ pub fn access_review(ctx: &Ctx, format: &str) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn check(ctx: &Ctx, out: Output) -> Result<ExitCode> {
+    let s = ctx.session(Key::No)?;
+    let r = s.call(packline::service::ops::Check {})?;
+    s.finish()?;
+    emit(out, &r, |w, r| {
+        writeln!(
+            w,
+            "read {} orders, {} sealed recipients, {} open pick batches, {} audit entries",
+            r.orders, r.sealed_recipients, r.open_batches, r.audit_entries
+        )?;
+        if r.problems.is_empty() {
+            return writeln!(w, "no problem found");
+        }
+        for p in &r.problems {
+            writeln!(
+                w,
+                "{}: {}\n  what to do: {}",
+                p.part,
+                escape_hazards(&p.detail),
+                p.advice
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(if r.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

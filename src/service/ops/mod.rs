@@ -36,7 +36,7 @@ pub use pick::{
     ShortPick, Shorted,
 };
 pub use records::{
-    AccessReview, AuditVerify, Import, LookupName, Purge, Reveal, RevealedRecipient, Sync,
+    AccessReview, AuditVerify, Check, Import, LookupName, Purge, Reveal, RevealedRecipient, Sync,
 };
 pub use shipping::{
     BuyLabel, CheckPurchase, ClearPurchase, Manifest, ManifestDay, PrintJobs, PrintLabel,
@@ -158,7 +158,7 @@ operations! {
     RaiseException, ResolveException, Exceptions,
     HoldOrder, ReleaseHold, Holds,
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
-    Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview,
+    Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview, Check,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
     PrintJobs, ClearPurchase,

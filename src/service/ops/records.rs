@@ -218,3 +218,24 @@ impl Operation for AccessReview {
         ))
     }
 }
+
+/// Reads the store, its indexes, the floor's work, the sealed recipients against the keyring
+/// and the audit chain together (`packline check`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Check {}
+
+impl Operation for Check {
+    type Answer = crate::store::check::CheckReport;
+    const NAME: &'static str = "check";
+    const ACTION: &'static str = "checking the store";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        _: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<crate::store::check::CheckReport, ServiceError> {
+        svc.read().check().map_err(store_err)
+    }
+}

@@ -1,0 +1,186 @@
+//! `packline check`: the store, its queue index, the floor's work in progress, the sealed
+//! recipients against the keyring, and the audit chain, read together; each problem found says
+//! what is wrong and what to do. Reads only.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Store, decode_record, queue_key, seal, slot_envelope};
+use crate::domain::{OrderId, OrderState};
+
+/// What the check read, and what it found wrong.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub orders: u64,
+    pub sealed_recipients: u64,
+    pub audit_entries: u64,
+    pub open_batches: u64,
+    pub problems: Vec<Problem>,
+}
+
+/// One thing wrong: where, what, and what to do about it. Never a personal value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub part: String,
+    pub detail: String,
+    pub advice: String,
+}
+
+/// Problems of one kind listed one by one before the rest are only counted.
+const LISTED: usize = 20;
+
+impl CheckReport {
+    fn found(&mut self, part: &str, detail: String, advice: &str) {
+        let same = self.problems.iter().filter(|p| p.part == part).count();
+        if same == LISTED {
+            self.problems.push(Problem {
+                part: part.to_owned(),
+                detail: "more of the same; only the first 20 are listed".into(),
+                advice: advice.to_owned(),
+            });
+        } else if same < LISTED {
+            self.problems.push(Problem {
+                part: part.to_owned(),
+                detail,
+                advice: advice.to_owned(),
+            });
+        }
+    }
+}
+
+impl Store {
+    /// Reads everything that can be checked without the master key (and, when unlocked,
+    /// nothing more: a sealed record's epoch is checked against the keyring, not opened).
+    pub fn check(&self) -> Result<CheckReport, Error> {
+        let mut r = CheckReport::default();
+        const RESTORE: &str =
+            "restore the data directory from the newest backup that passes packline check";
+
+        // Orders and their queue entries.
+        let mut expected = HashSet::new();
+        let mut open_orders = HashSet::new();
+        for item in self.t.orders.iter() {
+            let (k, v) = item?;
+            r.orders += 1;
+            let id = String::from_utf8_lossy(&k).into_owned();
+            match decode_record(&v) {
+                Ok(rec) => {
+                    let qk = queue_key(&rec);
+                    if !self.t.queue.contains_key(&qk)? {
+                        r.found(
+                            "queue",
+                            format!("order {id} is missing from the queue index"),
+                            "run packline check again after a restart; if it stays, restore from a backup",
+                        );
+                    }
+                    expected.insert(qk);
+                    if !rec.state.is_closed() {
+                        open_orders.insert(id.clone());
+                    }
+                    if !rec.recipient_purged
+                        && !rec.state.is_closed()
+                        && !self.t.recipients.contains_key(&k)?
+                    {
+                        r.found(
+                            "recipients",
+                            format!("open order {id} has no sealed recipient"),
+                            "sync again: Amazon's copy brings the recipient back",
+                        );
+                    }
+                }
+                Err(e) => r.found("orders", format!("order {id}: {e}"), RESTORE),
+            }
+        }
+        for item in self.t.queue.iter() {
+            let (k, _) = item?;
+            if !expected.contains(k.as_ref()) {
+                r.found(
+                    "queue",
+                    format!(
+                        "a queue entry names no readable stored order ({})",
+                        String::from_utf8_lossy(k.get(9..).unwrap_or_default())
+                    ),
+                    "harmless to the floor (readers skip it); restore from a backup if many",
+                );
+            }
+        }
+
+        // Sealed recipients against the keyring.
+        for item in self.t.recipients.iter() {
+            let (k, v) = item?;
+            r.sealed_recipients += 1;
+            let id = String::from_utf8_lossy(&k).into_owned();
+            match seal::envelope_epoch(slot_envelope(&v)) {
+                Some(epoch) if !self.keyring.has_epoch(epoch) && open_orders.contains(&id) => {
+                    r.found(
+                        "keyring",
+                        format!("open order {id} is sealed to key epoch {epoch}, which the keyring no longer holds"),
+                        "restore keyring.json from a backup made after that epoch was created",
+                    );
+                }
+                Some(_) => {}
+                None => r.found(
+                    "recipients",
+                    format!("the sealed recipient of order {id} is damaged"),
+                    RESTORE,
+                ),
+            }
+        }
+
+        // The floor: batches, claims, pack checks.
+        let batches = match self.batches() {
+            Ok(b) => b,
+            Err(e) => {
+                r.found("floor", format!("pick batches: {e}"), RESTORE);
+                Vec::new()
+            }
+        };
+        r.open_batches = batches.len() as u64;
+        for b in &batches {
+            for o in &b.orders {
+                match self.claim_of(o)? {
+                    Some(id) if id == b.id => {}
+                    _ => r.found(
+                        "floor",
+                        format!(
+                            "pick batch {} lists order {o}, which is not claimed in it",
+                            b.id
+                        ),
+                        "release the batch (packline pick release) and claim again",
+                    ),
+                }
+                if self.get(o).ok().flatten().map(|rec| rec.state) != Some(OrderState::Picking) {
+                    r.found(
+                        "floor",
+                        format!(
+                            "pick batch {} holds order {o}, which is not being picked",
+                            b.id
+                        ),
+                        "it leaves the batch at the daemon's next reconcile; or release the batch",
+                    );
+                }
+            }
+        }
+        for id in open_orders.iter().filter_map(|i| OrderId::parse(i).ok()) {
+            if let Err(e) = self.pack_check(&id) {
+                r.found(
+                    "floor",
+                    format!("the pack check of order {id}: {e}"),
+                    RESTORE,
+                );
+            }
+        }
+
+        // The audit chain.
+        match self.verify_audit() {
+            Ok(n) => r.audit_entries = n,
+            Err(e) => r.found(
+                "audit",
+                e.to_string(),
+                "keep this data directory as evidence and tell whoever audits the site",
+            ),
+        }
+        Ok(r)
+    }
+}
