@@ -445,18 +445,18 @@ impl Service {
         }
         let mut ids = Vec::new();
         match self.resolve_printer(c, None, false) {
-            Ok(uri) => {
-                for (order, doc) in docs {
-                    match self.read().queue_print(&order, doc, &uri, &c.user, now) {
-                        Ok(job) => ids.push(job.id),
-                        Err(e) => self.notify(Notice::PrintFinished {
+            Ok(uri) => match self.read().queue_prints(&docs, &uri, &c.user, now) {
+                Ok(jobs) => ids.extend(jobs.iter().map(|j| j.id)),
+                Err(e) => {
+                    for (order, doc) in docs {
+                        self.notify(Notice::PrintFinished {
                             order,
                             ok: false,
                             detail: format!("{} not queued: {e}", doc.name()),
-                        }),
+                        });
                     }
                 }
-            }
+            },
             Err(e) => {
                 for (order, doc) in docs {
                     self.notify(Notice::PrintFinished {

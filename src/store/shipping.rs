@@ -510,22 +510,34 @@ impl Store {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<PrintJob, Error> {
-        let id = self.db.generate_id()?;
-        let job = PrintJob {
-            id,
-            order: order.clone(),
-            document,
-            printer: printer.to_owned(),
-            state: JobState::Queued,
-            attempts: 0,
-            error: None,
-            created: now,
-            by: user.to_owned(),
-        };
+        let mut jobs = self.queue_prints(&[(order.clone(), document)], printer, user, now)?;
+        Ok(jobs.remove(0))
+    }
+
+    /// Queues several jobs to one printer (a batch's paperwork) in one transaction and one
+    /// flush, in this order.
+    pub fn queue_prints(
+        &self,
+        docs: &[(OrderId, Document)],
+        printer: &str,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PrintJob>, Error> {
+        let mut new = Vec::with_capacity(docs.len());
+        for (order, document) in docs {
+            new.push(PrintJob {
+                id: self.db.generate_id()?,
+                order: order.clone(),
+                document: *document,
+                printer: printer.to_owned(),
+                state: JobState::Queued,
+                attempts: 0,
+                error: None,
+                created: now,
+                by: user.to_owned(),
+            });
+        }
         let jobs = self.print_jobs()?;
-        let reprint = jobs
-            .iter()
-            .any(|j| j.order == *order && j.document == document && j.state == JobState::Sent);
         let week_ago = now - chrono::Duration::days(7);
         self.transact(|tx| {
             for old in jobs
@@ -534,12 +546,18 @@ impl Store {
             {
                 tx.floor.remove(job_key(old.id))?;
             }
-            tx.floor.insert(job_key(id), encode(&job))?;
-            let action = if reprint { "reprint" } else { "print" };
-            note(tx, order, user, action, Some(document.name()), now)
+            for job in &new {
+                let reprint = jobs.iter().any(|j| {
+                    j.order == job.order && j.document == job.document && j.state == JobState::Sent
+                });
+                tx.floor.insert(job_key(job.id), encode(job))?;
+                let action = if reprint { "reprint" } else { "print" };
+                note(tx, &job.order, user, action, Some(job.document.name()), now)?;
+            }
+            Ok(())
         })?;
         self.flush()?;
-        Ok(job)
+        Ok(new)
     }
 
     pub fn print_job(&self, id: u64) -> Result<Option<PrintJob>, Error> {
