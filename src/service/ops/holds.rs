@@ -70,7 +70,7 @@ impl Operation for ReleaseHold {
     }
 }
 
-/// Every open order on hold, oldest hold first.
+/// The open orders on hold, oldest hold first (the oldest 500: a reply fits one frame).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Holds {}
 
