@@ -52,27 +52,33 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error> {
 /// A pick batch as stored: the current format, else the one before cart slots (a batch open
 /// across the upgrade), whose picked units are taken as put to its orders in ship-by order.
 fn decode_batch(bytes: &[u8]) -> Result<PickBatch, Error> {
-    let err = match postcard::from_bytes::<PickBatch>(bytes) {
-        Ok(b) => return Ok(b),
-        Err(e) => e,
-    };
-    let Ok(old) = postcard::from_bytes::<legacy::Batch>(bytes) else {
-        return Err(Error::CorruptOrder(format!("pick batch: {err}")));
-    };
-    Ok(old.into())
+    match whole::<PickBatch>(bytes) {
+        Ok(b) => Ok(b),
+        Err(err) => whole::<legacy::Batch>(bytes)
+            .map(Into::into)
+            .map_err(|_| Error::CorruptOrder(format!("pick batch: {err}"))),
+    }
+}
+
+/// A value that takes every byte given: the current format's fields, or the older one's, never
+/// a misreading of one as the other.
+fn whole<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((v, [])) => Ok(v),
+        Ok((_, rest)) => Err(format!("{} bytes left over", rest.len())),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// A pack check as stored: the current format, else the one before per-unit codes (a check
 /// open across the upgrade), which asks for none.
 fn decode_check(bytes: &[u8]) -> Result<PackCheck, Error> {
-    let err = match postcard::from_bytes::<PackCheck>(bytes) {
-        Ok(c) => return Ok(c),
-        Err(e) => e,
-    };
-    let Ok(old) = postcard::from_bytes::<legacy::Check>(bytes) else {
-        return Err(Error::CorruptOrder(format!("pack check: {err}")));
-    };
-    Ok(old.into())
+    match whole::<PackCheck>(bytes) {
+        Ok(c) => Ok(c),
+        Err(err) => whole::<legacy::Check>(bytes)
+            .map(Into::into)
+            .map_err(|_| Error::CorruptOrder(format!("pack check: {err}"))),
+    }
 }
 
 mod legacy {
@@ -807,5 +813,22 @@ mod tests {
         assert_eq!(decode_batch(&encode(&batch)).unwrap(), batch);
         let err = decode_batch(&bytes[..bytes.len() / 2]).unwrap_err();
         assert!(err.to_string().contains("pick batch"), "{err}");
+
+        // A pack check of the same age asks no codes; one of today reads as itself.
+        let old = legacy::Check {
+            order: a.clone(),
+            packer: "ann".into(),
+            lines: vec![legacy::CheckLine {
+                sku: "MUG".into(),
+                asin: "B0".into(),
+                title: "Mug".into(),
+                barcodes: vec![],
+                needed: 2,
+                scanned: 1,
+            }],
+        };
+        let check = decode_check(&postcard::to_stdvec(&old).unwrap()).unwrap();
+        assert_eq!((check.lines[0].scanned, check.lines[0].kinds.len()), (1, 0));
+        assert_eq!(decode_check(&encode(&check)).unwrap(), check);
     }
 }
