@@ -53,6 +53,12 @@ impl MessageText {
         r
     }
 
+    /// A text as typed, not yet checked (a client's, on its way to the service): the service runs
+    /// [`MessageText::checked`] on it before anything is sent, whichever transport carried it.
+    pub fn typed(text: impl Into<String>) -> Self {
+        MessageText(text.into())
+    }
+
     /// Checks a text made elsewhere (one that came over the socket) against the rules again.
     pub fn checked(&self, max_chars: usize) -> Result<Self, MessageTextError> {
         MessageText::new(self.0.as_str(), max_chars)
