@@ -74,7 +74,7 @@ impl Operation for SendMessage {
         let text = self
             .text
             .as_ref()
-            .ok_or_else(|| ServiceError::Invalid(format!("a {kind} message needs a text")))?
+            .ok_or_else(|| ServiceError::Invalid(format!("the {kind} message needs a text")))?
             .checked(max)
             .map_err(|e| ServiceError::Invalid(format!("the text of the {kind} message {e}")))?;
         let rec = svc
