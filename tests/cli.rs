@@ -1302,3 +1302,125 @@ fn a_fifo_or_an_open_keyring_is_refused_by_name() {
     std::fs::set_permissions(&site.data, std::fs::Permissions::from_mode(0o700)).unwrap();
     site.ok(&["orders", "list"]);
 }
+
+fn sync_once(site: &Site) {
+    site.ok(&["sync", "--once"]);
+}
+
+/// `packline message` through either transport: sent once through Amazon (text from the command
+/// line, or from standard input with `--json`), and refused with the reason, non-zero, when the
+/// text breaks Amazon's rules (nothing sent) or Amazon does not allow the kind for the order.
+#[test]
+fn messages_to_customers_go_through_amazon_from_the_command_line_on_either_transport() {
+    let m = marketplace(4, "1000");
+    let creds_dir = tempfile::tempdir().unwrap();
+    let creds = creds_dir.path().join("lwa.toml");
+    std::fs::write(
+        &creds,
+        "client_id = \"training\"\nclient_secret = \"training\"\nrefresh_token = \"training\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = format!(
+        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\ncredentials_file = {:?}\nmarketplace_ids = [\"ATVPDKIKX0DER\"]\n",
+        m.url,
+        format!("{}/auth/o2/token", m.url),
+        creds.display().to_string()
+    );
+    let book: Vec<serde_json::Value> =
+        serde_json::from_str(&http(&m, "GET", "/_training/orders")).unwrap();
+    let me = me();
+    for (i, on) in on_both(&config, "", sync_once).enumerate() {
+        let site = &on.site;
+        let order = book[i]["orderId"].as_str().unwrap();
+        let out = site.ok(&[
+            "message",
+            order,
+            "--kind",
+            "confirmOrderDetails",
+            "--text",
+            "Would you like the teal lid or the blue one?",
+        ]);
+        assert_eq!(
+            out,
+            format!(
+                "confirmOrderDetails message sent to the buyer of order {order} through Amazon\n"
+            ),
+            "{:?}",
+            on.t
+        );
+        let mut child = site
+            .cmd()
+            .args(["message", order, "--kind", "unexpectedProblem"])
+            .args(["--text", "-", "--json"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(
+            &mut child.stdin.take().unwrap(),
+            b"Your parcel leaves a day late: sorry.\n",
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_ok(&out, &["message", "--json"]);
+        let sent: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (&sent["order"], &sent["kind"], &sent["inquiry"], &sent["by"]),
+            (
+                &json!(order),
+                &json!("unexpectedProblem"),
+                &json!(null),
+                &json!(me)
+            )
+        );
+        let out = site.run(&[
+            "message",
+            order,
+            "--kind",
+            "confirmOrderDetails",
+            "--text",
+            &"x".repeat(2001),
+        ]);
+        assert_fails(
+            &out,
+            "the text of the confirmOrderDetails message is 2001 characters long; Amazon takes at most 2000 for this kind of message: shorten it",
+        );
+        let out = site.run(&[
+            "message",
+            order,
+            "--kind",
+            "digitalAccessKey",
+            "--text",
+            "Your key",
+        ]);
+        assert_fails(
+            &out,
+            &format!(
+                "Amazon does not allow a digitalAccessKey message for order {order} now; it allows: confirmCustomizationDetails, confirmDeliveryDetails, confirmOrderDetails, unexpectedProblem"
+            ),
+        );
+        let log: Vec<(String, u64)> = request_log(&m)
+            .iter()
+            .filter(|r| r["params"]["orderId"] == order)
+            .map(|r| {
+                (
+                    r["operation"].as_str().unwrap().to_owned(),
+                    r["status"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, u64)> = [
+            ("getMessagingActionsForOrder", 200),
+            ("createConfirmOrderDetails", 201),
+            ("getMessagingActionsForOrder", 200),
+            ("createUnexpectedProblem", 201),
+            ("getMessagingActionsForOrder", 200),
+        ]
+        .into_iter()
+        .map(|(o, s)| (o.to_owned(), s))
+        .collect();
+        assert_eq!(log, expected, "{:?}", on.t);
+    }
+}

@@ -46,6 +46,12 @@ impl UsagePlan {
         rate: 1.0,
         burst: 1.0,
     };
+    /// Every Messaging API operation: getMessagingActionsForOrder and each message sent (a
+    /// bucket each).
+    pub const MESSAGING: UsagePlan = UsagePlan {
+        rate: 1.0,
+        burst: 5.0,
+    };
 
     /// The plan with time running `scale` times faster (the training marketplace's
     /// `--quota-scale`, so tests need not wait three minutes for a searchOrders token).

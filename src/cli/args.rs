@@ -162,6 +162,26 @@ pub enum Command {
         #[command(subcommand)]
         command: InquiryCommand,
     },
+    /// Send a message to the buyer of an order through Amazon's Messaging API (leads), once its
+    /// text passes Amazon's rules and Amazon allows the kind for the order; audited, and noted on
+    /// the order's open inquiry. There is no other way to write to a customer.
+    Message {
+        order: String,
+        /// The kind of message, as Amazon names it.
+        #[arg(long, value_parser = [
+            "confirmCustomizationDetails", "confirmDeliveryDetails", "confirmOrderDetails",
+            "confirmServiceDetails", "unexpectedProblem", "digitalAccessKey",
+            "legalDisclosure", "warranty", "invoice",
+        ])]
+        kind: String,
+        /// The text (plain text, in the buyer's language; at most 2,000 characters, 800 for
+        /// confirmCustomizationDetails, 400 for digitalAccessKey); `-` reads it from standard
+        /// input, which keeps it out of the process list and the shell history.
+        #[arg(long, value_name = "TEXT")]
+        text: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Print shell completions for bash, zsh or fish.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), for scripts/man.
@@ -458,7 +478,7 @@ pub struct MarketplaceArgs {
     /// Run quota clocks this many times faster than Amazon's (for tests and benchmarks).
     #[arg(long, default_value_t = 1.0)]
     pub quota_scale: f64,
-    /// Share of answers (searchOrders and the Merchant Fulfillment calls) that get an injected fault (0.0–1.0).
+    /// Share of answers (searchOrders, the Merchant Fulfillment and Messaging calls) that get an injected fault (0.0–1.0).
     #[arg(long, default_value_t = 0.0)]
     pub fault_rate: f64,
     /// Faults to inject at random: 429,500,503,timeout,malformed,truncated (and slow: the real

@@ -8,6 +8,7 @@ pub mod args;
 mod floor;
 mod inquiries;
 mod keys;
+mod messages;
 mod orders;
 mod records;
 mod run;
@@ -282,6 +283,12 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Pack { command } => floor::pack(&ctx, command),
         Command::Exceptions { command } => floor::exceptions(&ctx, command),
         Command::Inquiry { command } => inquiries::run(&ctx, command),
+        Command::Message {
+            order,
+            kind,
+            text,
+            out,
+        } => messages::send(&ctx, order, kind, text, out),
         Command::Slip {
             order,
             printer,

@@ -66,6 +66,8 @@ pub enum NoteKind {
     Note,
     /// How a lead settled it.
     Resolution,
+    /// A message sent to the buyer through Amazon while it was open: its text, as sent.
+    Message,
 }
 
 impl NoteKind {
@@ -74,6 +76,7 @@ impl NoteKind {
             NoteKind::Opened => "opened",
             NoteKind::Note => "note",
             NoteKind::Resolution => "resolution",
+            NoteKind::Message => "message",
         }
     }
 }

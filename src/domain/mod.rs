@@ -1,6 +1,6 @@
 //! Pure warehouse types and state machines: orders and their lifecycle, the import decision
 //! (what an order from Amazon becomes), picking, packing, shipments, recipients, customer
-//! inquiries, roles and the retention policy.
+//! inquiries and messages to customers, roles and the retention policy.
 //! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format; it depends
 //! on no other packline module.
 
@@ -8,6 +8,7 @@ pub mod access;
 pub mod hold;
 pub mod import;
 pub mod inquiry;
+pub mod message;
 pub mod order;
 pub mod pack;
 pub mod pick;

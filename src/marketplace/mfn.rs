@@ -712,9 +712,9 @@ fn admit_restricted(
     admit(market, headers, operation, plan)
 }
 
-/// Runs one MFN request: draws a fault, does the work (unless the fault refuses it first), logs
-/// it, and answers, late or damaged if the fault says so.
-async fn serve(
+/// Runs one request (Merchant Fulfillment's, Messaging's): draws a fault, does the work (unless
+/// the fault refuses it first), logs it, and answers, late or damaged if the fault says so.
+pub(super) async fn serve(
     m: Shared,
     operation: &'static str,
     plan: UsagePlan,

@@ -3,6 +3,7 @@
 //! data.
 
 pub mod carrier_label;
+pub mod messaging;
 pub mod mfn;
 pub mod seed;
 pub mod server;

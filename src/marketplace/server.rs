@@ -3,7 +3,8 @@
 //!
 //! Served: the LWA token endpoint, Orders v2026-01-01 `searchOrders` (validation, pagination,
 //! `includedData`, quotas with 429 and `x-amzn-RateLimit-Limit`) and `getOrder`, Orders v0
-//! `confirmShipment`, the Tokens API, Merchant Fulfillment v0 (see `mfn`), injected faults, and
+//! `confirmShipment`, the Tokens API, Merchant Fulfillment v0 (see `mfn`), Messaging v1 (see
+//! `messaging`), injected faults, and
 //! training controls: a request log at `/_training/requests` (operation, parameters, status;
 //! never personal data), the order book at `/_training/orders` (ids, statuses, times),
 //! `POST /_training/orders/{id}/cancel`, `/cancel-request`, `/readdress`, `/transparency` or
@@ -39,7 +40,7 @@ pub struct MarketplaceConfig {
     pub quota_scale: f64,
     /// When the generated orders start (they spread over the following three days).
     pub start: DateTime<Utc>,
-    /// Share of searchOrders and Merchant Fulfillment requests answered with an injected fault,
+    /// Share of searchOrders, Merchant Fulfillment and Messaging requests answered with an injected fault,
     /// 0.0–1.0.
     pub fault_rate: f64,
     /// The faults to draw from.
@@ -266,6 +267,7 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         .route("/_training/orders/{id}/{change}", post(change_order))
         .route("/_training/faults/{operation}/{fault}", post(queue_fault))
         .merge(super::mfn::routes())
+        .merge(super::messaging::routes())
         .with_state(Arc::new(Mutex::new(market)))
 }
 
@@ -836,7 +838,9 @@ async fn queue_fault(
     let Some(fault) = Fault::ALL.into_iter().find(|f| f.name() == fault) else {
         return StatusCode::NOT_FOUND;
     };
-    if !FAULTABLE.contains(&operation.as_str()) {
+    if !FAULTABLE.contains(&operation.as_str())
+        && !super::messaging::faultable().any(|o| o == operation)
+    {
         return StatusCode::NOT_FOUND;
     }
     lock(&m)

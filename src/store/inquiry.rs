@@ -4,6 +4,9 @@
 //! keys only; reading the notes needs the store unlocked and is audited (the audit entry names the
 //! inquiry and the order, never the text).
 //!
+//! A message sent to the buyer through Amazon while an inquiry on the order is open is one of its
+//! notes too (its text as sent, sealed), recorded with the message's audit entry.
+//!
 //! A note is sealed to the current intake epoch; a resolution goes straight to the epoch of the
 //! day the inquiry expires (`domain::RetentionPolicy::inquiry_expiry`), where retention moves the
 //! earlier notes too when their epoch is shredded (`retention`).
@@ -146,10 +149,13 @@ impl Store {
                 let (epoch, _) = self.keyring.expiry_epoch(day, now)?;
                 self.keyring.seal_note_in(text, epoch)?
             }
-            NoteKind::Opened | NoteKind::Note => self.keyring.seal_note(text, now)?.0,
+            NoteKind::Opened | NoteKind::Note | NoteKind::Message => {
+                self.keyring.seal_note(text, now)?.0
+            }
         };
         let action = match kind {
             NoteKind::Resolution => "inquiry_resolve",
+            NoteKind::Message => "message_sent",
             NoteKind::Opened | NoteKind::Note => "inquiry_note",
         };
         let q = self.transact(|tx| {
@@ -163,6 +169,86 @@ impl Store {
         })?;
         self.flush()?;
         Ok(q)
+    }
+
+    /// The inquiry a message to the buyer of `order` belongs to: the latest one opened on it that
+    /// is not resolved. (Inquiries are few, kept a year: a walk of them is short.)
+    pub fn open_inquiry_of(&self, order: &OrderId) -> Result<Option<Inquiry>, Error> {
+        Ok(self
+            .inquiries()?
+            .into_iter()
+            .rev()
+            .find(|q| q.order == *order && q.resolved_at.is_none()))
+    }
+
+    /// Records a message of `kind` sent to the buyer of `order` through Amazon: an audit entry
+    /// naming the order, the kind and who sent it (never the text) and, when the order has an open
+    /// inquiry, the text as a sealed note on it, in one transaction; flushed. Needs no secret.
+    /// Answers the inquiry it was noted on.
+    pub fn record_message(
+        &mut self,
+        order: &OrderId,
+        kind: &str,
+        text: &NoteText,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, Error> {
+        let open = self.open_inquiry_of(order)?;
+        let sealed = match &open {
+            Some(_) => Some(self.keyring.seal_note(text, now)?.0),
+            None => None,
+        };
+        let noted = self.transact(|tx| {
+            let noted = match (&open, &sealed) {
+                (Some(before), Some(sealed)) => {
+                    let mut q = inquiry_in(tx, before.id)?;
+                    // Resolved meanwhile (the store is held exclusively, so never in practice):
+                    // the message is still audited.
+                    match q.add(NoteKind::Message, user, now) {
+                        Ok(n) => {
+                            tx.inquiries.insert(record_key(q.id), encode(&q))?;
+                            tx.inquiries.insert(note_key(q.id, n), sealed.as_slice())?;
+                            Some(q.id)
+                        }
+                        Err(_) => None,
+                    }
+                }
+                _ => None,
+            };
+            let reason = match noted {
+                Some(id) => format!("{kind}; noted on inquiry {id}"),
+                None => kind.to_owned(),
+            };
+            audit_in(
+                tx,
+                user,
+                "message_sent",
+                Some(order.as_str()),
+                Some(&reason),
+                now,
+            )?;
+            Ok(noted)
+        })?;
+        self.flush()?;
+        Ok(noted)
+    }
+
+    /// Records a message whose outcome is unknown (Amazon may have delivered it): an audit entry
+    /// naming the order, the kind and who, so a lead checks Seller Central before sending again.
+    pub fn record_message_unknown(
+        &self,
+        order: &OrderId,
+        kind: &str,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        self.record_audit(&super::audit::Record {
+            at: now,
+            user,
+            action: "message_outcome_unknown",
+            order: Some(order.as_str()),
+            reason: Some(kind),
+        })
     }
 
     /// One inquiry's record (no note text).

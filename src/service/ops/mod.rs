@@ -12,6 +12,7 @@ pub mod floor;
 pub mod holds;
 pub mod inquiries;
 pub mod keys;
+pub mod messages;
 pub mod pack;
 pub mod pick;
 pub mod records;
@@ -30,6 +31,7 @@ pub use inquiries::{
     Inquiries, InquiryNotes, NoteInquiry, OpenInquiry, ReadInquiry, ReadNote, ResolveInquiry,
 };
 pub use keys::{EpochView, KeyringView, KeysRotate, KeysShow, Lock, Unlock};
+pub use messages::{MessageSent, SendMessage};
 pub use pack::{PackFinish, PackScan, PackStart};
 pub use pick::{
     Batches, ClaimBatch, FinishPick, PickPut, PickScan, PickScanned, ReassignBatch, ReleaseBatch,
@@ -158,6 +160,7 @@ operations! {
     RaiseException, ResolveException, Exceptions,
     HoldOrder, ReleaseHold, Holds,
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
+    SendMessage,
     Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview, Check,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
