@@ -191,14 +191,22 @@ pub fn access_review(ctx: &Ctx, format: &str) -> Result<ExitCode> {
     )?;
     writeln!(
         w,
-        "{:<16} {:<8} {:<11} {:>7} {:>7} {:>6} {:>5} {:>9}",
-        "USER", "ROLE", "LAST SEEN", "REVEALS", "LOOKUPS", "PURGES", "VOIDS", "INQUIRIES"
+        "{:<16} {:<8} {:<11} {:>7} {:>7} {:>6} {:>5} {:>9} {:>8}",
+        "USER",
+        "ROLE",
+        "LAST SEEN",
+        "REVEALS",
+        "LOOKUPS",
+        "PURGES",
+        "VOIDS",
+        "INQUIRIES",
+        "MESSAGES"
     )?;
     for u in &r.users {
         let a = &u.activity;
         writeln!(
             w,
-            "{:<16} {:<8} {:<11} {:>7} {:>7} {:>6} {:>5} {:>9}",
+            "{:<16} {:<8} {:<11} {:>7} {:>7} {:>6} {:>5} {:>9} {:>8}",
             escape_hazards(&u.user),
             u.role.name(),
             day(a.last_seen),
@@ -206,7 +214,8 @@ pub fn access_review(ctx: &Ctx, format: &str) -> Result<ExitCode> {
             a.name_lookups,
             a.purges,
             a.label_voids,
-            a.inquiry_reads
+            a.inquiry_reads,
+            a.messages_sent
         )?;
     }
     writeln!(w, "(counts over the last {} days)", r.period_days)?;

@@ -1,5 +1,6 @@
 //! The access review Amazon's Data Protection Policy asks for at least every 90 days: who has a
-//! role, who used it for what (reveals, name lookups, purges, label voids, inquiry reads), who is
+//! role, who used it for what (reveals, name lookups, purges, label voids, inquiry reads,
+//! messages sent), who is
 //! seen in the audit log without a role any more, and who has a role but was never seen. Pure:
 //! the store counts the audit log, the service knows the roles.
 
@@ -26,6 +27,8 @@ pub struct Activity {
     pub purges: u64,
     pub label_voids: u64,
     pub inquiry_reads: u64,
+    /// Messages sent to buyers through Amazon.
+    pub messages_sent: u64,
 }
 
 impl Activity {
@@ -41,6 +44,7 @@ impl Activity {
             "purge" => &mut self.purges,
             "void_label" => &mut self.label_voids,
             "inquiry_read" => &mut self.inquiry_reads,
+            "message_sent" => &mut self.messages_sent,
             _ => return,
         };
         *n += 1;
@@ -131,6 +135,7 @@ mod tests {
         ann.count("reveal", t(-10), since);
         ann.count("reveal", t(-100), since);
         ann.count("pick_scan", t(-1), since);
+        ann.count("message_sent", t(-3), since);
         let mut gone = Activity::default();
         gone.count("lookup_name", t(-5), since);
         let activity = BTreeMap::from([("ann".to_owned(), ann), ("gone".to_owned(), gone)]);
