@@ -782,20 +782,29 @@ fn a_hold_stops_an_order_at_every_step_through_either_transport() {
     for mut on in on_both(FLOOR_BOXES, &roles, one_floor_order) {
         let (site, t) = (&on.site, on.t);
         let order = "903-0000001-0000001";
-        let held = json(
-            site,
-            &["orders", "hold", order, "--reason", "customer called"],
-        );
+        // The reason from standard input: out of the process list.
+        let mut child = site
+            .cmd()
+            .args(["orders", "hold", order, "--reason", "-", "--json"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"customer called\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_ok(&out, &["orders", "hold", "--reason", "-"]);
+        let held: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(held["order"], order, "{t:?}: {held}");
         assert_eq!(held["hold"]["reason"], "customer called");
         assert_eq!(held["hold"]["by"], me.as_str());
         let again = site.run(&["orders", "hold", order, "--reason", "twice"]);
         assert_fails(&again, "already on hold: customer called");
         // Never claimed while held; marked in the lists and the lookup.
-        let none = json(site, &["pick", "claim"]);
-        assert!(
-            none.get("id").is_none(),
-            "{t:?}: a held order was claimed: {none}"
+        assert_eq!(
+            json(site, &["pick", "claim"]),
+            json!(null),
+            "{t:?}: a held order was claimed"
         );
         let listed = json(site, &["orders", "list"]);
         assert_eq!(listed[0]["hold"]["reason"], "customer called", "{t:?}");

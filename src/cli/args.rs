@@ -284,7 +284,8 @@ pub enum OrdersCommand {
     Hold {
         #[arg(value_name = "ORDER")]
         order: String,
-        /// Why, in a line: every refusal the hold causes repeats it.
+        /// Why, in a line: every refusal the hold causes repeats it (`-`: read from standard
+        /// input).
         #[arg(long, value_name = "TEXT")]
         reason: String,
         #[command(flatten)]
@@ -446,6 +447,7 @@ pub enum ExceptionsCommand {
     /// Take an order off the line with a note.
     Raise {
         order: String,
+        /// What is wrong (`-`: read from standard input, out of the process list).
         #[arg(long)]
         note: String,
         #[command(flatten)]

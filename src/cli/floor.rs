@@ -13,58 +13,61 @@ use packline::service::ops::{
     ShortPick,
 };
 
-use super::args::{ExceptionsCommand, Output, PackCommand, PickCommand};
-use super::{Ctx, Key, emit};
-
-/// Runs one operation in a session of its own and prints its answer.
-fn one<O: packline::service::Operation>(
-    ctx: &Ctx,
-    op: O,
-    out: Output,
-    text: impl FnOnce(&mut dyn std::io::Write, &O::Answer) -> std::io::Result<()>,
-) -> Result<ExitCode> {
-    let s = ctx.session(Key::No)?;
-    let answer = s.call(op)?;
-    s.finish()?;
-    emit(out, &answer, text)
-}
-
-fn done(w: &mut dyn std::io::Write, _: &()) -> std::io::Result<()> {
-    writeln!(w, "done")
-}
+use super::args::{ExceptionsCommand, PackCommand, PickCommand};
+use super::{Ctx, Key, done, emit, one, text_arg};
 
 pub fn pick(ctx: &Ctx, command: PickCommand) -> Result<ExitCode> {
     match command {
-        PickCommand::Claim { size, out } => one(ctx, ClaimBatch { size }, out, |w, b| match b {
-            Some(b) => print_batch(w, b),
-            None => writeln!(w, "no orders are waiting to be picked"),
-        }),
-        PickCommand::Scan { batch, code, out } => one(ctx, Scan { batch, code }, out, scanned),
-        PickCommand::Put { batch, slot, out } => one(ctx, PickPut { batch, slot }, out, scanned),
+        PickCommand::Claim { size, out } => {
+            let s = ctx.session(Key::No)?;
+            let batch = s.call(ClaimBatch { size })?;
+            s.finish()?;
+            // Nothing waiting is `null` for scripts, not the `{"ok": true}` of a done command.
+            if batch.is_none() && out.json {
+                println!("null");
+                return Ok(ExitCode::SUCCESS);
+            }
+            emit(out, &batch, |w, b| match b {
+                Some(b) => print_batch(w, b),
+                None => writeln!(w, "no orders are waiting to be picked"),
+            })
+        }
+        PickCommand::Scan { batch, code, out } => {
+            one(ctx, Key::No, Scan { batch, code }, out, scanned)
+        }
+        PickCommand::Put { batch, slot, out } => {
+            one(ctx, Key::No, PickPut { batch, slot }, out, scanned)
+        }
         PickCommand::Short {
             batch,
             sku,
             reason,
             out,
-        } => one(ctx, ShortPick { batch, sku, reason }, out, |w, s| {
-            for o in &s.orders {
-                writeln!(w, "order {o} is an exception now")?;
-            }
-            for (sku, n) in &s.put_back {
-                writeln!(w, "put back {n} x {}", escape_hazards(sku))?;
-            }
-            Ok(())
-        }),
-        PickCommand::Finish { batch, out } => one(ctx, FinishPick { batch }, out, done),
+        } => one(
+            ctx,
+            Key::No,
+            ShortPick { batch, sku, reason },
+            out,
+            |w, s| {
+                for o in &s.orders {
+                    writeln!(w, "order {o} is an exception now")?;
+                }
+                for (sku, n) in &s.put_back {
+                    writeln!(w, "put back {n} x {}", escape_hazards(sku))?;
+                }
+                Ok(())
+            },
+        ),
+        PickCommand::Finish { batch, out } => one(ctx, Key::No, FinishPick { batch }, out, done),
         PickCommand::Release { batch, reason, out } => {
-            one(ctx, ReleaseBatch { batch, reason }, out, done)
+            one(ctx, Key::No, ReleaseBatch { batch, reason }, out, done)
         }
         PickCommand::Reassign { batch, to, out } => {
-            one(ctx, ReassignBatch { batch, to }, out, |w, b| {
+            one(ctx, Key::No, ReassignBatch { batch, to }, out, |w, b| {
                 writeln!(w, "batch {} is held by {}", b.id, b.holder)
             })
         }
-        PickCommand::List { all, out } => one(ctx, Batches { all }, out, |w, batches| {
+        PickCommand::List { all, out } => one(ctx, Key::No, Batches { all }, out, |w, batches| {
             writeln!(
                 w,
                 "{:>6}  {:<16} {:>6} {:>9}",
@@ -185,7 +188,9 @@ fn print_check(w: &mut dyn std::io::Write, c: &PackCheck) -> std::io::Result<()>
 
 pub fn pack(ctx: &Ctx, command: PackCommand) -> Result<ExitCode> {
     match command {
-        PackCommand::Start { order, out } => one(ctx, PackStart { order }, out, print_check),
+        PackCommand::Start { order, out } => {
+            one(ctx, Key::No, PackStart { order }, out, print_check)
+        }
         PackCommand::Scan {
             order,
             code,
@@ -193,6 +198,7 @@ pub fn pack(ctx: &Ctx, command: PackCommand) -> Result<ExitCode> {
             out,
         } => one(
             ctx,
+            Key::No,
             PackScan {
                 order,
                 code,
@@ -208,6 +214,7 @@ pub fn pack(ctx: &Ctx, command: PackCommand) -> Result<ExitCode> {
             out,
         } => one(
             ctx,
+            Key::No,
             PackFinish {
                 order,
                 box_name,
@@ -221,7 +228,7 @@ pub fn pack(ctx: &Ctx, command: PackCommand) -> Result<ExitCode> {
 
 pub fn exceptions(ctx: &Ctx, command: ExceptionsCommand) -> Result<ExitCode> {
     match command {
-        ExceptionsCommand::List { out } => one(ctx, Exceptions {}, out, |w, rows| {
+        ExceptionsCommand::List { out } => one(ctx, Key::No, Exceptions {}, out, |w, rows| {
             for e in rows {
                 writeln!(
                     w,
@@ -235,7 +242,8 @@ pub fn exceptions(ctx: &Ctx, command: ExceptionsCommand) -> Result<ExitCode> {
             Ok(())
         }),
         ExceptionsCommand::Raise { order, note, out } => {
-            one(ctx, RaiseException { order, note }, out, done)
+            let note = text_arg(note, "--note")?.to_string();
+            one(ctx, Key::No, RaiseException { order, note }, out, done)
         }
         ExceptionsCommand::Resolve {
             order,
@@ -251,6 +259,7 @@ pub fn exceptions(ctx: &Ctx, command: ExceptionsCommand) -> Result<ExitCode> {
             })?;
             one(
                 ctx,
+                Key::No,
                 ResolveException {
                     order,
                     resume,

@@ -2,49 +2,20 @@
 //! from standard input with `-`) and are sealed there; only `inquiry show` prints them, for a
 //! lead, escaped.
 
-use std::io::Read as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
 use packline::domain::inquiry::{Inquiry, InquiryCategory, NoteText};
 use packline::domain::text::escape_hazards;
-use packline::service::Operation;
 use packline::service::ops::{Inquiries, NoteInquiry, OpenInquiry, ReadInquiry, ResolveInquiry};
 
-use super::args::{InquiryCommand, Output};
-use super::{Ctx, Key, emit};
-
-/// Runs one operation in a session of its own and prints its answer.
-fn one<O: Operation>(
-    ctx: &Ctx,
-    key: Key,
-    op: O,
-    out: Output,
-    text: impl FnOnce(&mut dyn std::io::Write, &O::Answer) -> std::io::Result<()>,
-) -> Result<ExitCode> {
-    let s = ctx.session(key)?;
-    let answer = s.call(op)?;
-    s.finish()?;
-    emit(out, &answer, text)
-}
-
-fn done(w: &mut dyn std::io::Write, _: &()) -> std::io::Result<()> {
-    writeln!(w, "done")
-}
+use super::args::InquiryCommand;
+use super::{Ctx, Key, done, one, text_arg};
 
 /// A note's text from the command line, or from standard input when it is `-`.
 fn note_text(arg: String, flag: &str) -> Result<NoteText> {
-    let text = if arg == "-" {
-        let mut s = zeroize::Zeroizing::new(String::new());
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .with_context(|| format!("reading {flag} from standard input"))?;
-        NoteText::new(s.as_str())
-    } else {
-        NoteText::new(arg)
-    };
-    match text {
+    match NoteText::new(text_arg(arg, flag)?.as_str()) {
         Ok(t) => Ok(t),
         Err(e) => bail!("{flag} {e}"),
     }

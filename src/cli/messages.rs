@@ -2,29 +2,20 @@
 //! API. The text goes to the service as typed (or read from standard input with `-`), which checks
 //! it against Amazon's rules before anything is sent; it is never printed back.
 
-use std::io::Read as _;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use packline::domain::message::MessageText;
 use packline::service::ops::SendMessage;
 
 use super::args::Output;
-use super::{Ctx, Key, emit};
+use super::{Ctx, Key, emit, text_arg};
 
 /// The text from the command line, or from standard input when it is `-`. Unchecked here: the
 /// service checks it against the kind's rules, whichever transport carries it.
 fn message_text(arg: String) -> Result<MessageText> {
-    if arg == "-" {
-        let mut s = zeroize::Zeroizing::new(String::new());
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("reading --text from standard input")?;
-        Ok(MessageText::typed(s.as_str()))
-    } else {
-        Ok(MessageText::typed(arg))
-    }
+    Ok(MessageText::typed(text_arg(arg, "--text")?.as_str()))
 }
 
 pub fn send(

@@ -225,6 +225,40 @@ pub fn read_passphrase_file(path: &Path) -> Result<age::secrecy::SecretString> {
     Ok(pass.to_owned().into())
 }
 
+/// Runs one operation in a session of its own (with the key `key` asks for) and prints its
+/// answer.
+pub fn one<O: packline::service::Operation>(
+    ctx: &Ctx,
+    key: Key,
+    op: O,
+    out: Output,
+    text: impl FnOnce(&mut dyn std::io::Write, &O::Answer) -> std::io::Result<()>,
+) -> Result<ExitCode> {
+    let s = ctx.session(key)?;
+    let answer = s.call(op)?;
+    s.finish()?;
+    emit(out, &answer, text)
+}
+
+/// The text of an answer that is only "done".
+pub fn done(w: &mut dyn std::io::Write, _: &()) -> std::io::Result<()> {
+    writeln!(w, "done")
+}
+
+/// A text argument as typed, or read from standard input when it is `-` (out of the process
+/// list and the shell history), in memory that is wiped when dropped.
+pub fn text_arg(arg: String, flag: &str) -> Result<zeroize::Zeroizing<String>> {
+    use std::io::Read as _;
+    if arg != "-" {
+        return Ok(zeroize::Zeroizing::new(arg));
+    }
+    let mut s = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .with_context(|| format!("reading {flag} from standard input"))?;
+    Ok(s)
+}
+
 /// Prints an answer: as JSON with `--json`, else as the text `text` writes.
 pub fn emit<T: Serialize>(
     out: Output,

@@ -14,12 +14,13 @@ use packline::service::ops::{
 };
 
 use super::args::{LookupArgs, OrdersCommand};
-use super::{Ctx, Key, emit};
+use super::{Ctx, Key, emit, text_arg};
 
 pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
     match command {
         OrdersCommand::List { state, out } => list(ctx, state, out),
         OrdersCommand::Hold { order, reason, out } => {
+            let reason = text_arg(reason, "--reason")?.to_string();
             let s = ctx.session(Key::No)?;
             let held = s.call(HoldOrder { order, reason })?;
             s.finish()?;
