@@ -633,6 +633,21 @@ fn reopen(dir: &Path) -> packline::store::Store {
 }
 
 /// The audit log's actions for one order, oldest first (the store must be closed).
+/// Each order's audit log says Amazon confirmed packline's shipment, never "shipped elsewhere".
+fn confirmed_not_elsewhere(dir: &Path, orders: &[&OrderId]) {
+    for order in orders {
+        let actions = actions_for(dir, order);
+        assert!(
+            actions.iter().any(|a| a == "amazon_confirmed_shipment"),
+            "{order}: {actions:?}"
+        );
+        assert!(
+            !actions.iter().any(|a| a == "shipped_elsewhere"),
+            "{order}: {actions:?}"
+        );
+    }
+}
+
 fn actions_for(dir: &Path, order: &OrderId) -> Vec<String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while packline::store::raw_db(&dir.join("data")).is_err() {
@@ -696,17 +711,7 @@ async fn a_sync_after_a_purchase_keeps_the_order_until_it_leaves_on_a_manifest()
     assert_eq!(state(&f, &bought), OrderState::Shipped);
 
     let (dir, _market) = stop(f);
-    for order in [&lost, &bought] {
-        let actions = actions_for(dir.path(), order);
-        assert!(
-            actions.iter().any(|a| a == "amazon_confirmed_shipment"),
-            "{order}: {actions:?}"
-        );
-        assert!(
-            !actions.iter().any(|a| a == "shipped_elsewhere"),
-            "{order}: {actions:?}"
-        );
-    }
+    confirmed_not_elsewhere(dir.path(), &[&lost, &bought]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -771,17 +776,7 @@ async fn a_restart_and_a_sync_keep_purchases_of_unknown_outcome_for_a_lead() {
         assert_eq!(shipment, ShipmentState::OutcomeUnknown, "{order}");
     }
     drop(service);
-    for order in [&lost, &cut] {
-        let actions = actions_for(dir.path(), order);
-        assert!(
-            actions.iter().any(|a| a == "amazon_confirmed_shipment"),
-            "{order}: {actions:?}"
-        );
-        assert!(
-            !actions.iter().any(|a| a == "shipped_elsewhere"),
-            "{order}: {actions:?}"
-        );
-    }
+    confirmed_not_elsewhere(dir.path(), &[&lost, &cut]);
 }
 
 /// The buyer asks to cancel after the label was bought: sync holds the order, its label is not
