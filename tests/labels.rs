@@ -72,6 +72,10 @@ async fn buy_label(
         service: None,
     })
     .await
+    .map(|mut all| {
+        assert_eq!(all.len(), 1, "a one-box order has one label");
+        all.remove(0)
+    })
 }
 
 /// Picks every unit of a batch and finishes it.
@@ -117,6 +121,7 @@ async fn pack_one(c: &mut Client) -> OrderId {
         order: order.to_string(),
         box_name: "M 30x20x15".into(),
         weight_g: 1200,
+        partial: None,
     })
     .await
     .unwrap();
@@ -206,13 +211,14 @@ async fn buy_once_print_byte_identical_and_close_the_day() {
         .call(ops::PrintLabel {
             order: order.to_string(),
             printer: None,
+            package: None,
         })
         .await
         .unwrap();
     let (ok, detail) = printed(&mut f.client, &order).await;
     assert!(ok, "{detail}");
     let got = jobs.recv_timeout(Duration::from_secs(5)).unwrap();
-    let stored = f.service.with_store(|s| s.label(&order).unwrap());
+    let stored = f.service.with_store(|s| s.label(&order, 1).unwrap());
     assert_eq!(got, *stored, "the printer got the label byte for byte");
     assert!(got.starts_with(b"^XA"));
     let tracking = shipment.tracking.clone().unwrap();
@@ -253,7 +259,7 @@ async fn a_lost_purchase_answer_raises_an_exception_and_is_never_sent_again() {
     assert_eq!(state(&f, &order), OrderState::Exception);
     let s = f
         .service
-        .with_store(|s| s.shipment(&order).unwrap().unwrap());
+        .with_store(|s| s.shipment(&order, 1).unwrap().unwrap());
     assert_eq!(s.state, ShipmentState::OutcomeUnknown);
     // Even put back to Packed by a lead, the order is not bought again without a check.
     f.client
@@ -294,12 +300,13 @@ async fn a_throttled_purchase_is_bought_once_and_a_void_puts_the_order_back() {
         .call(ops::VoidLabel {
             order: order.to_string(),
             reason: "wrong box".into(),
+            package: None,
         })
         .await;
     assert!(r.is_ok(), "{r:?}");
     assert_eq!(state(&f, &order), OrderState::Packed);
     assert_eq!(count(&f.market, "cancelShipment"), 1);
-    let label = f.service.with_store(|s| s.label(&order).map(|_| ()));
+    let label = f.service.with_store(|s| s.label(&order, 1).map(|_| ()));
     assert!(label.is_err(), "the voided label is destroyed");
 }
 
@@ -310,7 +317,7 @@ async fn an_own_carrier_shipment_is_checked_confirmed_once_and_shipped() {
     let ship = |tracking: &str| ops::ShipOwnCarrier {
         order: order.to_string(),
         carrier: "UPS".into(),
-        tracking: tracking.into(),
+        tracking: vec![tracking.into()],
     };
     let bad = f.client.call(ship("1Z999AA10123456785")).await;
     assert!(
@@ -321,7 +328,8 @@ async fn an_own_carrier_shipment_is_checked_confirmed_once_and_shipped() {
         .client
         .call(ship("1Z 999 AA1 01 2345 6784"))
         .await
-        .unwrap();
+        .unwrap()
+        .remove(0);
     assert_eq!(shipment.state, ShipmentState::Confirmed);
     assert_eq!(state(&f, &order), OrderState::Shipped);
     let again = f.client.call(ship("1Z999AA10123456784")).await;
@@ -555,7 +563,7 @@ async fn an_interrupted_purchase_or_own_carrier_shipment_blocks_a_purchase_until
         let carrier = packline::domain::Carrier::Ups;
         let tracking =
             packline::domain::TrackingNumber::parse(&carrier, "1Z999AA10123456784").unwrap();
-        s.begin_own_carrier(&order, &carrier, &tracking, "sam", Utc::now())
+        s.begin_own_carrier(&order, 1, &carrier, &tracking, "sam", Utc::now())
             .unwrap();
     });
     let buy = buy_label(&mut f.client, &order).await;
@@ -568,12 +576,12 @@ async fn an_interrupted_purchase_or_own_carrier_shipment_blocks_a_purchase_until
     // A second order: the process stops right after writing the purchase intent.
     let second = pack_one(&mut f.client).await;
     f.service.with_store(|s| {
-        s.begin_purchase(&second, "UPS_GROUND", "sam", Utc::now())
+        s.begin_purchase(&second, 1, "UPS_GROUND", "sam", Utc::now())
             .unwrap();
         // What the next start does.
         assert_eq!(s.recover_purchases(Utc::now()).unwrap(), 1);
         assert_eq!(
-            s.shipment(&second).unwrap().unwrap().state,
+            s.shipment(&second, 1).unwrap().unwrap().state,
             ShipmentState::OutcomeUnknown
         );
     });
@@ -693,7 +701,7 @@ async fn a_sync_after_a_purchase_keeps_the_order_until_it_leaves_on_a_manifest()
     assert_eq!(state(&f, &lost), OrderState::Exception);
     let s = f
         .service
-        .with_store(|s| s.shipment(&lost).unwrap().unwrap());
+        .with_store(|s| s.shipment(&lost, 1).unwrap().unwrap());
     assert_eq!(s.state, ShipmentState::OutcomeUnknown);
     assert_eq!(state(&f, &bought), OrderState::Labelled);
     // A second sync changes nothing, and the day's close ships the labelled order.
@@ -723,7 +731,7 @@ async fn a_restart_and_a_sync_keep_purchases_of_unknown_outcome_for_a_lead() {
     // (here confirmed directly, as the purchase would have).
     let cut = pack_one(&mut f.client).await;
     let rec = f.service.with_store(|s| {
-        s.begin_purchase(&cut, "UPS_GROUND", "sam", Utc::now())
+        s.begin_purchase(&cut, 1, "UPS_GROUND", "sam", Utc::now())
             .unwrap();
         s.get(&cut).unwrap().unwrap()
     });
@@ -769,7 +777,7 @@ async fn a_restart_and_a_sync_keep_purchases_of_unknown_outcome_for_a_lead() {
         let (state, shipment) = service.with_store(|s| {
             (
                 s.get(order).unwrap().unwrap().state,
-                s.shipment(order).unwrap().unwrap().state,
+                s.shipment(order, 1).unwrap().unwrap().state,
             )
         });
         assert_eq!(state, OrderState::Exception, "{order}");
@@ -801,6 +809,7 @@ async fn a_hold_after_the_label_keeps_the_parcel_off_the_manifest() {
         .call(ops::PrintLabel {
             order: order.to_string(),
             printer: None,
+            package: None,
         })
         .await;
     assert_eq!(
@@ -951,6 +960,7 @@ async fn coded_units_cannot_ship_without_their_codes() {
             order: order.to_string(),
             box_name: "M 30x20x15".into(),
             weight_g: 1200,
+            partial: None,
         })
         .await
         .unwrap_err()
@@ -983,6 +993,7 @@ async fn coded_units_cannot_ship_without_their_codes() {
         order: order.to_string(),
         box_name: "M 30x20x15".into(),
         weight_g: 1200,
+        partial: None,
     })
     .await
     .unwrap();
@@ -999,11 +1010,11 @@ async fn coded_units_cannot_ship_without_their_codes() {
         .call(ops::ShipOwnCarrier {
             order: order.to_string(),
             carrier: "UPS".into(),
-            tracking: "1Z999AA10123456784".into(),
+            tracking: vec!["1Z999AA10123456784".into()],
         })
         .await
         .unwrap();
-    assert_eq!(shipped.state, ShipmentState::Confirmed);
+    assert_eq!(shipped[0].state, ShipmentState::Confirmed);
 
     // Without codes, or with one twice, Amazon's answer is a refusal naming the item.
     let other = &b.orders[1];

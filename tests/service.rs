@@ -265,6 +265,7 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
             order: order.clone(),
             box_name: "S 20x15x10".into(),
             weight_g: 900,
+            partial: None,
         })
         .await;
     assert!(matches!(early, Err(ServiceError::Conflict(_))), "{early:?}");
@@ -282,13 +283,16 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
             order: order.clone(),
             box_name: "S 20x15x10".into(),
             weight_g: 900,
+            partial: None,
         })
         .await
         .unwrap();
     assert_eq!(rec.state, OrderState::Packed);
-    let parcel = s
+    let packages = s
         .service
-        .with_store(|st| st.parcel(&rec.order.id).unwrap().unwrap());
+        .with_store(|st| st.packages(&rec.order.id).unwrap());
+    assert_eq!(packages.len(), 1, "one box");
+    let parcel = &packages[0].parcel;
     assert_eq!(
         (parcel.box_name.as_str(), parcel.weight_g),
         ("S 20x15x10", 900)

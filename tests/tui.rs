@@ -173,8 +173,9 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
     assert!(app.pack.check.is_none(), "{:?}", app.alert);
     let rec = service.with_store(|s| s.get(&batch.orders[0]).unwrap().unwrap());
     assert_eq!(rec.state, OrderState::Packed);
-    let parcel = service.with_store(|s| s.parcel(&batch.orders[0]).unwrap().unwrap());
-    assert_eq!(parcel.weight_g, 850);
+    let packages = service.with_store(|s| s.packages(&batch.orders[0]).unwrap());
+    assert_eq!(packages.len(), 1, "one box");
+    assert_eq!(packages[0].parcel.weight_g, 850);
 
     // The packed order waits on the labels screen.
     act(&mut app, Action::Labels).await;
@@ -788,6 +789,7 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
             order: order.clone(),
             box_name: "M 30x20x15".into(),
             weight_g: 1200,
+            partial: None,
         })
         .await
         .unwrap();
@@ -844,7 +846,7 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
     // Amazon has not answered yet: the purchase is begun, not bought.
     let bought = |service: &Service| {
         service
-            .with_store(|s| s.shipment(&batch.orders[0]).unwrap())
+            .with_store(|s| s.shipment(&batch.orders[0], 1).unwrap())
             .is_some_and(|s| s.state == packline::store::shipping::ShipmentState::Bought)
     };
     assert!(!bought(&service));

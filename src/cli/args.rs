@@ -117,8 +117,9 @@ pub enum Command {
         order: String,
         #[arg(long)]
         carrier: String,
-        #[arg(long)]
-        tracking: String,
+        /// One per package, in package order (repeat the flag for an order in several boxes).
+        #[arg(long, required = true)]
+        tracking: Vec<String>,
         #[command(flatten)]
         out: Output,
     },
@@ -234,20 +235,26 @@ pub enum LabelCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Print (or reprint) the bought label.
+    /// Print (or reprint) the bought labels, one per package.
     Print {
         order: String,
         /// A printer of the site, by name (default: this terminal's, else the user's, else [shipping] label_printer).
         #[arg(long, value_name = "NAME", env = "PACKLINE_LABEL_PRINTER")]
         printer: Option<String>,
+        /// Only this package's label (1, 2, …).
+        #[arg(long, value_name = "N")]
+        package: Option<u32>,
         #[command(flatten)]
         out: Output,
     },
-    /// Void the bought label; the order goes back to Packed.
+    /// Void the bought labels (or one package's); the order goes back to Packed.
     Void {
         order: String,
         #[arg(long)]
         reason: String,
+        /// Only this package's label (1, 2, …).
+        #[arg(long, value_name = "N")]
+        package: Option<u32>,
         #[command(flatten)]
         out: Output,
     },
@@ -424,14 +431,31 @@ pub enum PackCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Box and weigh a fully scanned order: it is packed.
-    Finish {
+    /// Close the box being filled (its preset and weight) and open the next: an order may
+    /// leave in several boxes, each with its own label and tracking number.
+    CloseBox {
         order: String,
         /// A box preset's name ([floor] boxes).
         #[arg(long = "box", value_name = "NAME")]
         box_name: String,
         #[arg(long, value_name = "GRAMS")]
         weight: u32,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Box and weigh the last box of a fully scanned order: it is packed. No box or weight is
+    /// needed when every box is closed already. --partial (leads) ships the units packed now
+    /// and leaves the rest on the queue.
+    Finish {
+        order: String,
+        /// A box preset's name ([floor] boxes).
+        #[arg(long = "box", value_name = "NAME")]
+        box_name: Option<String>,
+        #[arg(long, value_name = "GRAMS")]
+        weight: Option<u32>,
+        /// Ship only the units packed, for this reason (leads; `-` reads it from standard input).
+        #[arg(long, value_name = "REASON")]
+        partial: Option<String>,
         #[command(flatten)]
         out: Output,
     },

@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use packline::domain::text::escape_hazards;
 use packline::domain::{OrderState, PackCheck, PickBatch, PickScan};
 use packline::service::ops::{
-    Batches, ClaimBatch, Exceptions, FinishPick, PackFinish, PackScan, PackStart, PickPut,
-    PickScan as Scan, PickScanned, RaiseException, ReassignBatch, ReleaseBatch, ResolveException,
-    ShortPick,
+    Batches, ClaimBatch, Exceptions, FinishPick, PackCloseBox, PackFinish, PackScan, PackStart,
+    PickPut, PickScan as Scan, PickScanned, RaiseException, ReassignBatch, ReleaseBatch,
+    ResolveException, ShortPick,
 };
 
 use super::args::{ExceptionsCommand, PackCommand, PickCommand};
@@ -207,7 +207,7 @@ pub fn pack(ctx: &Ctx, command: PackCommand) -> Result<ExitCode> {
             out,
             print_check,
         ),
-        PackCommand::Finish {
+        PackCommand::CloseBox {
             order,
             box_name,
             weight,
@@ -215,14 +215,37 @@ pub fn pack(ctx: &Ctx, command: PackCommand) -> Result<ExitCode> {
         } => one(
             ctx,
             Key::No,
-            PackFinish {
+            PackCloseBox {
                 order,
                 box_name,
                 weight_g: weight,
             },
             out,
-            |w, r| writeln!(w, "order {} is {}", r.order.id, r.state),
+            print_check,
         ),
+        PackCommand::Finish {
+            order,
+            box_name,
+            weight,
+            partial,
+            out,
+        } => {
+            let partial = partial
+                .map(|p| text_arg(p, "--partial").map(|t| t.to_string()))
+                .transpose()?;
+            one(
+                ctx,
+                Key::No,
+                PackFinish {
+                    order,
+                    box_name: box_name.unwrap_or_default(),
+                    weight_g: weight.unwrap_or(0),
+                    partial,
+                },
+                out,
+                |w, r| writeln!(w, "order {} is {}", r.order.id, r.state),
+            )
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use packline::domain::{OrderId, OrderRecord, OrderState};
 use packline::service::MAX_PAGE;
 use packline::service::OrderRow;
 use packline::service::ops::{
-    HoldOrder, Holds, ListOrders, LookupName, Order, ReleaseHold, Reveal,
+    HoldOrder, Holds, ListOrders, LookupName, Order, PackageView, Packages, ReleaseHold, Reveal,
 };
 
 use super::args::{LookupArgs, OrdersCommand};
@@ -151,6 +151,35 @@ fn service_name(r: &OrderRecord) -> String {
     if r.order.prime { format!("{s}*") } else { s }
 }
 
+/// An order's packages as JSON for scripts: box, weight, units and tracking of each (the unit
+/// codes are counted, not listed).
+fn packages_json(packages: &[PackageView]) -> serde_json::Value {
+    serde_json::json!(
+        packages
+            .iter()
+            .map(|p| serde_json::json!({
+                "package": p.package.number,
+                "box": p.package.parcel.box_name,
+                "dimsMm": p.package.parcel.dims_mm,
+                "weightG": p.package.parcel.weight_g,
+                "shipped": p.package.shipped,
+                "items": p.package.items.iter().map(|i| serde_json::json!({
+                    "orderItemId": i.item_id,
+                    "sellerSku": i.sku,
+                    "quantity": i.quantity,
+                    "codes": i.codes.len(),
+                })).collect::<Vec<_>>(),
+                "shipment": p.shipment.as_ref().map(|s| serde_json::json!({
+                    "state": s.state,
+                    "carrier": s.carrier.as_ref().map(|c| c.to_string()),
+                    "tracking": s.tracking,
+                    "shipmentId": s.shipment_id,
+                })),
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
 /// An order as JSON for scripts: no personal data, the recipient masked.
 fn order_json(r: &OrderRow) -> serde_json::Value {
     serde_json::json!({
@@ -202,9 +231,14 @@ pub fn lookup(ctx: &Ctx, args: LookupArgs) -> Result<ExitCode> {
     let r = s.call(Order {
         order: id.to_string(),
     })?;
+    let packages = s.call(Packages {
+        order: id.to_string(),
+    })?;
     s.finish()?;
     if out.json {
-        return emit(out, &order_json(&r), |_, _| Ok(()));
+        let mut v = order_json(&r);
+        v["packages"] = packages_json(&packages);
+        return emit(out, &v, |_, _| Ok(()));
     }
     emit(out, &r, |w, r| {
         writeln!(w, "order: {}", r.order.id)?;
@@ -241,6 +275,24 @@ pub fn lookup(ctx: &Ctx, args: LookupArgs) -> Result<ExitCode> {
                 escape_hazards(&l.sku),
                 escape_hazards(&l.asin),
                 escape_hazards(&l.title)
+            )?;
+        }
+        for p in &packages {
+            writeln!(
+                w,
+                "package {}: {} {} g, {} unit(s){}, {}",
+                p.package.number,
+                escape_hazards(&p.package.parcel.box_name),
+                p.package.parcel.weight_g,
+                p.package.units(),
+                if p.package.shipped { ", shipped" } else { "" },
+                p.shipment
+                    .as_ref()
+                    .map_or("no label".to_owned(), |s| format!(
+                        "{} {}",
+                        s.state.name(),
+                        s.tracking.as_ref().map_or("-".into(), |t| t.to_string())
+                    ))
             )?;
         }
         Ok(())

@@ -21,19 +21,36 @@ use super::{Ctx, Key, Session, emit};
 fn print_shipment(w: &mut dyn std::io::Write, s: &ShipmentRecord) -> std::io::Result<()> {
     writeln!(
         w,
-        "order {}: {} {} tracking {}",
+        "order {}{}: {} {} tracking {}",
         s.order,
+        if s.package > 1 {
+            format!(" package {}", s.package)
+        } else {
+            String::new()
+        },
         s.state.name(),
         s.carrier.as_ref().map_or("-".into(), |c| c.to_string()),
         s.tracking.as_ref().map_or("-".into(), |t| t.to_string())
     )
 }
 
-/// A print job was queued: waits for the printer's answer (the job runs in the service).
-fn printed(s: &Session, job: PrintJob, out: Output) -> Result<ExitCode> {
+fn print_shipments(w: &mut dyn std::io::Write, all: &Vec<ShipmentRecord>) -> std::io::Result<()> {
+    for s in all {
+        print_shipment(w, s)?;
+    }
+    Ok(())
+}
+
+/// Print jobs were queued: waits for the printer's answer to each (the jobs run in the
+/// service, one after another).
+fn printed(s: &Session, jobs: Vec<PrintJob>, out: Output) -> Result<ExitCode> {
     let notices = s.client.clone();
-    let order = job.order.clone();
+    let Some(order) = jobs.first().map(|j| j.order.clone()) else {
+        bail!("nothing was queued to print");
+    };
+    let want = jobs.len();
     let wait = async move {
+        let mut answers = Vec::new();
         while let Some(n) = notices.notice().await {
             if let Notice::PrintFinished {
                 order: o,
@@ -42,23 +59,42 @@ fn printed(s: &Session, job: PrintJob, out: Output) -> Result<ExitCode> {
             } = n
                 && o == order
             {
-                return Some((ok, detail));
+                answers.push((ok, detail));
+                if answers.len() == want {
+                    break;
+                }
             }
         }
-        None
+        answers
     };
-    let answer = s
+    let answers = s
         .rt()
-        .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(90), wait).await });
-    match answer {
-        Ok(Some((true, detail))) => emit(
-            out,
-            &serde_json::json!({ "job": job, "ok": true, "detail": detail }),
-            |w, _| writeln!(w, "{detail} on {}", job.printer),
-        ),
-        Ok(Some((false, detail))) => bail!("printing failed: {detail}"),
-        _ => bail!("no answer from the printer yet: see the print queue"),
+        .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(90), wait).await })
+        .unwrap_or_default();
+    if let Some((_, detail)) = answers.iter().find(|(ok, _)| !ok) {
+        bail!("printing failed: {detail}");
     }
+    if answers.len() < want {
+        bail!("no answer from the printer yet: see the print queue");
+    }
+    let printer = jobs[0].printer.clone();
+    // One job: the answer as it always was; several (an order in several boxes): a list.
+    let value = if jobs.len() == 1 {
+        serde_json::json!({ "job": jobs[0], "ok": true, "detail": answers[0].1 })
+    } else {
+        serde_json::json!(
+            jobs.iter()
+                .zip(&answers)
+                .map(|(j, (_, d))| serde_json::json!({ "job": j, "ok": true, "detail": d }))
+                .collect::<Vec<_>>()
+        )
+    };
+    emit(out, &value, |w, _| {
+        for (_, detail) in &answers {
+            writeln!(w, "{detail} on {printer}")?;
+        }
+        Ok(())
+    })
 }
 
 /// Sends a print operation and waits for the printer. The session hears notices from its
@@ -70,7 +106,7 @@ fn print(
 ) -> Result<ExitCode> {
     let s = ctx.session(Key::Needed)?;
     let job = s.call(op)?;
-    let code = printed(&s, job, out);
+    let code = printed(&s, vec![job], out);
     s.finish()?;
     code
 }
@@ -80,8 +116,19 @@ pub fn label(ctx: &Ctx, command: LabelCommand) -> Result<ExitCode> {
         LabelCommand::Print {
             order,
             printer,
+            package,
             out,
-        } => print(ctx, PrintLabel { order, printer }, out),
+        } => {
+            let s = ctx.session(Key::Needed)?;
+            let jobs = s.call(PrintLabel {
+                order,
+                printer,
+                package,
+            })?;
+            let code = printed(&s, jobs, out);
+            s.finish()?;
+            code
+        }
         LabelCommand::Rates { order, out } => {
             let s = ctx.session(Key::Needed)?;
             let offers = s.call(Rates { order })?;
@@ -112,10 +159,19 @@ pub fn label(ctx: &Ctx, command: LabelCommand) -> Result<ExitCode> {
             order,
             service,
             out,
-        } => shipment(ctx, BuyLabel { order, service }, out),
-        LabelCommand::Void { order, reason, out } => {
+        } => shipments(ctx, BuyLabel { order, service }, out),
+        LabelCommand::Void {
+            order,
+            reason,
+            package,
+            out,
+        } => {
             let s = ctx.session(Key::Needed)?;
-            s.call(VoidLabel { order, reason })?;
+            s.call(VoidLabel {
+                order,
+                reason,
+                package,
+            })?;
             s.finish()?;
             emit(out, &(), |w, _| writeln!(w, "done"))
         }
@@ -144,14 +200,25 @@ fn shipment(
     emit(out, &shipment, print_shipment)
 }
 
+fn shipments(
+    ctx: &Ctx,
+    op: impl packline::service::Operation<Answer = Vec<ShipmentRecord>>,
+    out: Output,
+) -> Result<ExitCode> {
+    let s = ctx.session(Key::Needed)?;
+    let all = s.call(op)?;
+    s.finish()?;
+    emit(out, &all, print_shipments)
+}
+
 pub fn ship(
     ctx: &Ctx,
     order: String,
     carrier: String,
-    tracking: String,
+    tracking: Vec<String>,
     out: Output,
 ) -> Result<ExitCode> {
-    shipment(
+    shipments(
         ctx,
         ShipOwnCarrier {
             order,

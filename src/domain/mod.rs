@@ -27,7 +27,9 @@ pub use order::{
     CodeKind, Event, IllegalTransition, Order, OrderId, OrderIdError, OrderLine, OrderRecord,
     OrderState, ServiceLevel, UnitCodes, Window,
 };
-pub use pack::{PackCheck, PackRefusal, PackStep, Parcel, UnitCode};
+pub use pack::{
+    ClosedBox, PackCheck, PackRefusal, PackStep, Package, PackageItem, Parcel, UnitCode,
+};
 pub use pick::{CartRules, Locations, PickBatch, PickRefusal, PickScan, ShortPick};
 pub use recipient::{GiftMessage, Recipient};
 pub use retention::RetentionPolicy;

@@ -263,6 +263,8 @@ impl OrderState {
             (S::Labelled, E::Ship) => S::Shipped,
             // An own-carrier shipment needs no bought label.
             (S::Packed, E::ShipOwnCarrier) => S::Shipped,
+            // Part of the order left (a lead's decision): the rest goes back on the queue.
+            (S::Labelled | S::Packed, E::ShipPart) => S::New,
             (s, E::ShippedElsewhere) if !s.is_closed() => S::Shipped,
             (s, E::Cancel) if !s.is_closed() => S::Cancelled,
             (s, E::RaiseException) if !s.is_closed() && s != S::Exception => S::Exception,
@@ -299,6 +301,8 @@ pub enum Event {
     LabelVoided,
     Ship,
     ShipOwnCarrier,
+    /// Some of the order's units left; the rest wait on the queue.
+    ShipPart,
     /// Amazon reports the order shipped outside packline (e.g. from Seller Central).
     ShippedElsewhere,
     Cancel,
@@ -317,6 +321,7 @@ impl Event {
             Event::LabelVoided => "label_voided",
             Event::Ship => "ship",
             Event::ShipOwnCarrier => "ship_own_carrier",
+            Event::ShipPart => "ship_part",
             Event::ShippedElsewhere => "shipped_elsewhere",
             Event::Cancel => "cancel",
             Event::RaiseException => "raise_exception",
@@ -390,6 +395,7 @@ mod tests {
             Just(Event::LabelVoided),
             Just(Event::Ship),
             Just(Event::ShipOwnCarrier),
+            Just(Event::ShipPart),
             Just(Event::ShippedElsewhere),
             Just(Event::Cancel),
             Just(Event::RaiseException),

@@ -1,5 +1,8 @@
 //! Packing: every unit of an order is scanned against it before the box closes, so a wrong or
-//! extra item is caught at the bench. Then a box and a weight. Pure.
+//! extra item is caught at the bench. An order may go in several boxes: the packer closes one
+//! (its preset and weight) and goes on scanning into the next. At the end each box is a
+//! `Package` with the order items and unit codes in it, so each gets its own label and its own
+//! package at Amazon. Pure.
 
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +43,56 @@ pub struct PackCheck {
     pub lines: Vec<PackLine>,
     /// A unit scanned whose code is asked for next: (line, kind).
     pub awaiting: Option<(usize, CodeKind)>,
+    /// Boxes closed so far, in order; the units scanned and in none of them are in the open box.
+    pub boxes: Vec<ClosedBox>,
+}
+
+/// A box closed at the bench: its preset and weight, and how many units of each line of the
+/// check are in it (parallel to `PackCheck::lines`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedBox {
+    pub parcel: Parcel,
+    pub units: Vec<u32>,
+}
+
+/// The most boxes one order is packed in.
+pub const MAX_BOXES: usize = 50;
+
+/// One box of an order as it leaves: a label and an Amazon package of its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    /// 1, 2, … within the order: the package reference Amazon is given.
+    pub number: u32,
+    pub parcel: Parcel,
+    pub items: Vec<PackageItem>,
+    /// Left the building on an earlier (partial) shipment of the order.
+    pub shipped: bool,
+}
+
+/// Units of one order item in a package, with the codes recorded for them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageItem {
+    pub item_id: String,
+    pub sku: String,
+    pub quantity: u32,
+    pub codes: Vec<UnitCode>,
+}
+
+impl PackageItem {
+    /// The unit codes of one kind, in unit order.
+    pub fn codes_of(&self, kind: CodeKind) -> Vec<String> {
+        self.codes
+            .iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| c.code.clone())
+            .collect()
+    }
+}
+
+impl Package {
+    pub fn units(&self) -> u32 {
+        self.items.iter().map(|i| i.quantity).sum()
+    }
 }
 
 /// The longest per-unit code taken: real serials and Transparency codes are a few dozen.
@@ -68,6 +121,10 @@ pub enum PackRefusal {
     BadCode { kind: CodeKind, code: String },
     #[error("no code is asked for now: scan a unit")]
     NoCodeAsked,
+    #[error("the open box is empty: scan a unit into it before closing it")]
+    EmptyBox,
+    #[error("order {order} is in {MAX_BOXES} boxes already: finish it")]
+    TooManyBoxes { order: OrderId },
 }
 
 /// What a good scan did.
@@ -131,7 +188,94 @@ impl PackCheck {
             packer: packer.to_owned(),
             lines,
             awaiting: None,
+            boxes: Vec::new(),
         }
+    }
+
+    /// Units of line `i` in closed boxes.
+    pub fn boxed(&self, i: usize) -> u32 {
+        self.boxes
+            .iter()
+            .map(|b| b.units.get(i).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// Units scanned into the open box.
+    pub fn open_units(&self) -> u32 {
+        (0..self.lines.len())
+            .map(|i| self.lines[i].scanned.saturating_sub(self.boxed(i)))
+            .sum()
+    }
+
+    /// Closes the open box with its preset and weight; the next units go into a new one.
+    /// Refused while a unit's code is asked for, or when the open box is empty.
+    pub fn close_box(&mut self, parcel: Parcel) -> Result<usize, PackRefusal> {
+        if let Some((i, kind)) = self.awaiting {
+            return Err(PackRefusal::CodeFirst {
+                kind,
+                sku: self.lines[i].sku.clone(),
+            });
+        }
+        if self.open_units() == 0 {
+            return Err(PackRefusal::EmptyBox);
+        }
+        if self.boxes.len() >= MAX_BOXES {
+            return Err(PackRefusal::TooManyBoxes {
+                order: self.order.clone(),
+            });
+        }
+        let units = (0..self.lines.len())
+            .map(|i| self.lines[i].scanned.saturating_sub(self.boxed(i)))
+            .collect();
+        self.boxes.push(ClosedBox { parcel, units });
+        Ok(self.boxes.len())
+    }
+
+    /// The order's packages from its closed boxes, numbered from `first`: each line's units
+    /// go to the order's items of that SKU in order (as many to each as it has to ship), and
+    /// each unit's codes go with it.
+    pub fn packages(&self, order: &Order, first: u32) -> Vec<Package> {
+        let mut taken = vec![0u32; self.lines.len()];
+        let mut out = Vec::with_capacity(self.boxes.len());
+        for (b, number) in self.boxes.iter().zip(first..) {
+            let mut items: Vec<PackageItem> = Vec::new();
+            for (i, line) in self.lines.iter().enumerate() {
+                let n = b.units.get(i).copied().unwrap_or(0);
+                let start = taken[i];
+                taken[i] += n;
+                let kinds = line.kinds.len();
+                // Units start..start+n of this line; unit u's codes are codes[u*kinds..].
+                let mut at = 0u32;
+                for item in order.lines.iter().filter(|l| l.sku == line.sku) {
+                    let qty = item.quantity_ordered.saturating_sub(item.quantity_shipped);
+                    let (lo, hi) = (at.max(start), (at + qty).min(start + n));
+                    at += qty;
+                    if lo >= hi {
+                        continue;
+                    }
+                    let codes = line
+                        .codes
+                        .iter()
+                        .skip(lo as usize * kinds)
+                        .take((hi - lo) as usize * kinds)
+                        .cloned()
+                        .collect();
+                    items.push(PackageItem {
+                        item_id: item.item_id.clone(),
+                        sku: line.sku.clone(),
+                        quantity: hi - lo,
+                        codes,
+                    });
+                }
+            }
+            out.push(Package {
+                number,
+                parcel: b.parcel.clone(),
+                items,
+                shipped: false,
+            });
+        }
+        out
     }
 
     /// A scan at the bench: the unit's code when one is asked for, else a unit. Refused scans
@@ -231,6 +375,14 @@ impl PackCheck {
                 let asked = l.needed as usize * l.kinds.len();
                 asked.saturating_sub(l.codes.len()) as u32
             })
+            .sum()
+    }
+
+    /// Codes still to record for the units scanned so far (a partial shipment needs those).
+    pub fn codes_left_scanned(&self) -> u32 {
+        self.lines
+            .iter()
+            .map(|l| (l.scanned as usize * l.kinds.len()).saturating_sub(l.codes.len()) as u32)
             .sum()
     }
 
@@ -341,5 +493,79 @@ mod tests {
         c.scan("TEE").unwrap();
         assert!(c.is_complete());
         assert_eq!(c.record_code("x"), Err(PackRefusal::NoCodeAsked));
+    }
+
+    fn parcel(name: &str, g: u32) -> Parcel {
+        Parcel {
+            box_name: name.into(),
+            dims_mm: [100, 100, 100],
+            weight_g: g,
+        }
+    }
+
+    /// Two boxes: the units of a SKU split over two order items and two boxes go to the right
+    /// item in each, with their own codes; an empty box and a box while a code is asked are
+    /// refused.
+    #[test]
+    fn boxes_become_packages_with_their_units_and_codes() {
+        let mut o = order_with("111-0000001-0000001", &[("CAM", 2), ("CAM", 1), ("TEE", 2)]);
+        o.lines[0].unit_codes.transparency = true;
+        o.lines[1].unit_codes.transparency = true;
+        let mut c = PackCheck::new(&o, "ann", &Locations::default());
+        assert_eq!(c.lines.len(), 2, "one line per SKU");
+        assert_eq!(c.close_box(parcel("S", 1)), Err(PackRefusal::EmptyBox));
+        c.scan("CAM").unwrap();
+        assert!(matches!(
+            c.close_box(parcel("S", 1)),
+            Err(PackRefusal::CodeFirst { .. })
+        ));
+        c.scan("T1").unwrap();
+        c.scan("CAM").unwrap();
+        c.scan("T2").unwrap();
+        c.scan("TEE").unwrap();
+        assert_eq!(c.open_units(), 3);
+        assert_eq!(c.close_box(parcel("M", 900)), Ok(1));
+        assert_eq!(c.open_units(), 0);
+        assert_eq!(c.boxed(0), 2);
+        c.scan("CAM").unwrap();
+        c.scan("T3").unwrap();
+        c.scan("TEE").unwrap();
+        assert!(c.is_complete());
+        assert_eq!(c.close_box(parcel("S", 400)), Ok(2));
+        let p = c.packages(&o, 1);
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[0].number, p[1].number), (1, 2));
+        assert_eq!(p[0].parcel.weight_g, 900);
+        let items = |k: &Package| -> Vec<(String, u32, Vec<String>)> {
+            k.items
+                .iter()
+                .map(|i| {
+                    (
+                        i.item_id.clone(),
+                        i.quantity,
+                        i.codes_of(CodeKind::Transparency),
+                    )
+                })
+                .collect()
+        };
+        let (a, b, t) = (
+            o.lines[0].item_id.clone(),
+            o.lines[1].item_id.clone(),
+            o.lines[2].item_id.clone(),
+        );
+        assert_eq!(
+            items(&p[0]),
+            vec![
+                (a, 2, vec!["T1".to_owned(), "T2".to_owned()]),
+                (t.clone(), 1, vec![])
+            ]
+        );
+        assert_eq!(
+            items(&p[1]),
+            vec![(b, 1, vec!["T3".to_owned()]), (t, 1, vec![])]
+        );
+        // Every unit of the order is in exactly one package.
+        let total: u32 = p.iter().map(Package::units).sum();
+        assert_eq!(total, 5);
     }
 }

@@ -233,10 +233,12 @@ impl ShipmentState {
     }
 }
 
-/// What an order leaves with. No personal data.
+/// What one package of an order leaves with. No personal data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentRecord {
     pub order: OrderId,
+    /// The order's package (1, 2, …) this label or tracking number is for.
+    pub package: u32,
     pub state: ShipmentState,
     pub carrier: Option<Carrier>,
     pub tracking: Option<TrackingNumber>,

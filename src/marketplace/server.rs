@@ -135,8 +135,8 @@ pub(super) struct Market {
     generator: OrderGenerator,
     started: Instant,
     arrived: u64,
-    /// Confirmed packages: order id → (package reference, tracking number).
-    pub(super) shipments: HashMap<String, (String, String)>,
+    /// Confirmed own-carrier packages by order: (package reference, tracking, items).
+    pub(super) shipments: HashMap<String, Vec<Confirmed>>,
     /// What each Restricted Data Token was issued for: (method, path) pairs, paths possibly
     /// generic (`/mfn/v0/shipments/{shipmentId}`).
     pub(super) rdt_scopes: HashMap<String, Vec<(String, String)>>,
@@ -592,6 +592,8 @@ fn confirm_inner(
             "The order was not found.",
         );
     };
+    let confirmed = market.shipments.get(id).cloned().unwrap_or_default();
+    let again = confirmed.iter().find(|c| c.reference == reference);
     match order["fulfillment"]["fulfillmentStatus"].as_str() {
         Some("CANCELLED") => return bad("The order is cancelled and cannot be confirmed."),
         Some("SHIPPED") => {
@@ -599,18 +601,14 @@ fn confirm_inner(
             // of a purchased (not voided) Merchant Fulfillment label, which Amazon confirmed
             // already; another package is not.
             let bought_here = market.mfn.tracking_ids(id).any(|t| t == tracking);
-            return match market.shipments.get(id) {
-                _ if bought_here => (
+            return if bought_here || again.is_some_and(|c| c.tracking == tracking) {
+                (
                     StatusCode::NO_CONTENT,
                     StatusCode::NO_CONTENT.into_response(),
                     Some(tracking),
-                ),
-                Some((r, t)) if *r == reference && *t == tracking => (
-                    StatusCode::NO_CONTENT,
-                    StatusCode::NO_CONTENT.into_response(),
-                    Some(tracking),
-                ),
-                _ => bad("The order is already shipped."),
+                )
+            } else {
+                bad("The order is already shipped.")
             };
         }
         _ => {}
@@ -640,16 +638,75 @@ fn confirm_inner(
     if let Err(msg) = check_transparency(order, &coded) {
         return bad(&msg);
     }
-    order["fulfillment"]["fulfillmentStatus"] = json!("SHIPPED");
+    // The order's other packages (a package confirmed again replaces itself): together they
+    // may not carry more units than were ordered, nor one Transparency code twice.
+    let others: Vec<&Confirmed> = confirmed
+        .iter()
+        .filter(|c| c.reference != reference)
+        .collect();
+    let mut fulfilled: HashMap<String, u64> = HashMap::new();
+    for (item, q, _) in others.iter().flat_map(|c| &c.items).chain(&coded) {
+        *fulfilled.entry(item.clone()).or_default() += u64::from(*q);
+    }
+    for i in &items {
+        let id = i["orderItemId"].as_str().unwrap_or_default();
+        if fulfilled.get(id).copied().unwrap_or(0) > i["quantityOrdered"].as_u64().unwrap_or(0) {
+            return bad(
+                "The order's packages together carry more units of an item than were ordered.",
+            );
+        }
+    }
+    let seen: std::collections::HashSet<&String> = others
+        .iter()
+        .flat_map(|c| &c.items)
+        .flat_map(|(_, _, codes)| codes)
+        .collect();
+    if coded
+        .iter()
+        .flat_map(|(_, _, codes)| codes)
+        .any(|c| seen.contains(c))
+    {
+        return bad("A transparency code is already on another package of the order.");
+    }
+    let mut all = true;
+    if let Some(lines) = order["orderItems"].as_array_mut() {
+        for line in lines {
+            let ordered = line["quantityOrdered"].as_u64().unwrap_or(0);
+            let done = line["orderItemId"]
+                .as_str()
+                .and_then(|i| fulfilled.get(i))
+                .copied()
+                .unwrap_or(0)
+                .min(ordered);
+            all &= done == ordered;
+            line["fulfillment"]["quantityFulfilled"] = json!(done);
+            line["fulfillment"]["quantityUnfulfilled"] = json!(ordered - done);
+        }
+    }
+    order["fulfillment"]["fulfillmentStatus"] =
+        json!(if all { "SHIPPED" } else { "PARTIALLY_SHIPPED" });
     order["lastUpdatedTime"] = json!(Utc::now().to_rfc3339());
-    market
-        .shipments
-        .insert(id.to_owned(), (reference, tracking.clone()));
+    let entry = market.shipments.entry(id.to_owned()).or_default();
+    entry.retain(|c| c.reference != reference);
+    entry.push(Confirmed {
+        reference,
+        tracking: tracking.clone(),
+        items: coded,
+    });
     (
         StatusCode::NO_CONTENT,
         StatusCode::NO_CONTENT.into_response(),
         Some(tracking),
     )
+}
+
+/// One package confirmed with confirmShipment.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Confirmed {
+    pub reference: String,
+    pub tracking: String,
+    /// (order item id, quantity, Transparency codes).
+    pub items: Vec<(String, u32, Vec<String>)>,
 }
 
 /// Amazon's rule for Transparency items: every unit shipped carries its own code, and no code

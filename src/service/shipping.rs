@@ -12,10 +12,12 @@ use chrono::{DateTime, Utc};
 use super::{Caller, Notice, RateOffer, Role, Service, ServiceError, store_err};
 use crate::amazon::client::{ApiError, SpApi};
 use crate::amazon::mfn;
-use crate::domain::{Carrier, OrderId, OrderRecord, OrderState, PickBatch, TrackingNumber};
+use crate::domain::{
+    Carrier, CodeKind, OrderId, OrderRecord, OrderState, Package, PickBatch, TrackingNumber,
+};
 use crate::labels::print::{DocFormat, Printer};
 use crate::labels::slip::Slip;
-use crate::store::shipping::{Document, JobState, PrintJob, ShipmentRecord, ShipmentState};
+use crate::store::shipping::{Bought, Document, JobState, PrintJob, ShipmentRecord, ShipmentState};
 
 /// Print attempts before a job is left failed for a person to look at.
 const PRINT_ATTEMPTS: u32 = 3;
@@ -61,15 +63,35 @@ impl Service {
         Ok(rec)
     }
 
-    /// The box as Amazon wants it: items, ship-from, dimensions, weight.
+    /// The order's packages still to leave, each with its shipment record if it has one.
+    pub(super) fn open_packages(
+        &self,
+        id: &OrderId,
+    ) -> Result<Vec<(Package, Option<ShipmentRecord>)>, ServiceError> {
+        let store = self.read();
+        let packages = store.open_packages(id).map_err(store_err)?;
+        if packages.is_empty() {
+            return Err(ServiceError::Conflict(format!(
+                "order {id} has no box and weight: pack it first"
+            )));
+        }
+        packages
+            .into_iter()
+            .map(|p| {
+                let s = store.shipment(id, p.number).map_err(store_err)?;
+                Ok((p, s))
+            })
+            .collect()
+    }
+
+    /// A package as Amazon wants it: its items, ship-from, dimensions, weight.
     fn shipment_details(
         &self,
         rec: &OrderRecord,
+        package: &Package,
     ) -> Result<mfn::ShipmentRequestDetails, ServiceError> {
         let id = &rec.order.id;
-        let parcel = self.read().parcel(id).map_err(store_err)?.ok_or_else(|| {
-            ServiceError::Conflict(format!("order {id} has no box and weight: pack it first"))
-        })?;
+        let parcel = &package.parcel;
         let from = self.settings.shipping.from.as_ref().ok_or_else(|| {
             ServiceError::Invalid("no ship-from address: set [shipping.from] in the config".into())
         })?;
@@ -85,21 +107,18 @@ impl Service {
             _ => mfn::LabelFormat::Zpl203,
         };
         let [l, w, h] = parcel.dims_mm;
-        let codes = self.read().item_codes(id).map_err(store_err)?;
         Ok(mfn::ShipmentRequestDetails {
             amazon_order_id: id.to_string(),
             seller_order_id: None,
-            item_list: rec
-                .order
-                .lines
+            item_list: package
+                .items
                 .iter()
-                .filter(|l| l.quantity_ordered > l.quantity_shipped)
-                .map(|l| mfn::Item {
-                    order_item_id: l.item_id.clone(),
-                    quantity: l.quantity_ordered - l.quantity_shipped,
+                .map(|i| mfn::Item {
+                    order_item_id: i.item_id.clone(),
+                    quantity: i.quantity,
                     item_weight: None,
                     item_description: None,
-                    transparency_code_list: transparency_codes(&codes, &l.item_id),
+                    transparency_code_list: i.codes_of(CodeKind::Transparency),
                 })
                 .collect(),
             ship_from_address: mfn::Address {
@@ -141,9 +160,25 @@ impl Service {
         })
     }
 
-    /// Offers, cheapest first among those that meet the promise, then the rest by price.
+    /// Offers for the order's first package still without a label (the one a labeler buys
+    /// next), cheapest first among those that meet the promise, then the rest by price.
     pub(super) fn offers(&self, rec: &OrderRecord) -> Result<Vec<RateOffer>, ServiceError> {
-        let details = self.shipment_details(rec)?;
+        let packages = self.open_packages(&rec.order.id)?;
+        let package = packages
+            .iter()
+            .find(|(_, s)| s.as_ref().is_none_or(|s| s.state == ShipmentState::Voided))
+            .or(packages.first())
+            .map(|(p, _)| p.clone())
+            .ok_or_else(|| ServiceError::Conflict("no package to rate".into()))?;
+        self.package_offers(rec, &package)
+    }
+
+    fn package_offers(
+        &self,
+        rec: &OrderRecord,
+        package: &Package,
+    ) -> Result<Vec<RateOffer>, ServiceError> {
+        let details = self.shipment_details(rec, package)?;
         let api = self.amazon()?;
         let eligible =
             block_on(api.get_eligible_shipment_services(&details, None))?.map_err(api_err)?;
@@ -176,6 +211,7 @@ impl Service {
     pub(super) fn bought_record(
         &self,
         id: &OrderId,
+        package: u32,
         s: &mfn::Shipment,
         label: &mfn::LabelFile,
         c: &Caller,
@@ -185,6 +221,7 @@ impl Service {
             .unwrap_or_else(|_| Carrier::Other("carrier".into()));
         ShipmentRecord {
             order: id.clone(),
+            package,
             state: ShipmentState::Bought,
             tracking: s
                 .tracking_id
@@ -207,13 +244,17 @@ impl Service {
         }
     }
 
+    /// Buys a label for every package of the order that has none (the offer named for each,
+    /// or the rule's choice per package), one purchase at a time; never twice for a package.
+    /// Stopped partway (a refusal, a lost answer), the packages bought keep their labels and
+    /// the same request again buys only the rest. Returns every package's record.
     pub(super) fn buy_label(
         &self,
         c: &Caller,
         id: &OrderId,
         service: Option<String>,
         now: DateTime<Utc>,
-    ) -> Result<ShipmentRecord, ServiceError> {
+    ) -> Result<Vec<ShipmentRecord>, ServiceError> {
         let rec = self.packed_order(id)?;
         self.refuse_if_held(id)?;
         if rec.state != OrderState::Packed {
@@ -222,14 +263,40 @@ impl Service {
                 rec.state
             )));
         }
-        let details = self.shipment_details(&rec)?;
+        let packages = self.open_packages(id)?;
+        let open: Vec<u32> = packages.iter().map(|(p, _)| p.number).collect();
+        let mut records = Vec::new();
+        for (package, shipment) in packages {
+            // A package bought already keeps its label; any other shipment (a purchase of
+            // unknown outcome, an own-carrier confirmation) is refused by the purchase itself.
+            if let Some(s) = shipment.filter(|s| s.state == ShipmentState::Bought) {
+                records.push(s);
+                continue;
+            }
+            records.push(self.buy_package(c, &rec, &package, &open, service.clone(), now)?);
+        }
+        Ok(records)
+    }
+
+    fn buy_package(
+        &self,
+        c: &Caller,
+        rec: &OrderRecord,
+        package: &Package,
+        open: &[u32],
+        service: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<ShipmentRecord, ServiceError> {
+        let id = &rec.order.id;
+        let n = package.number;
+        let details = self.shipment_details(rec, package)?;
         let service_id = match service {
             Some(s) => s,
             None => {
-                let offers = self.offers(&rec)?;
+                let offers = self.package_offers(rec, package)?;
                 let best = offers.into_iter().find(|o| o.meets_promise).ok_or_else(|| {
                     ServiceError::Conflict(format!(
-                        "no offer for order {id} delivers by its promised date: choose one with --service"
+                        "no offer for order {id} package {n} delivers by its promised date: choose one with --service"
                     ))
                 })?;
                 best.service_id
@@ -239,7 +306,7 @@ impl Service {
         // ever left by a call that was really made.
         let api = self.amazon()?;
         self.read()
-            .begin_purchase(id, &service_id, &c.user, now)
+            .begin_purchase(id, n, &service_id, &c.user, now)
             .map_err(store_err)?;
         let request = mfn::CreateShipment {
             shipment_request_details: details,
@@ -256,6 +323,7 @@ impl Service {
                         self.read()
                             .purchase_unknown(
                                 id,
+                                n,
                                 &c.user,
                                 &format!(
                                     "label unreadable: {e}; shipment {}",
@@ -266,18 +334,18 @@ impl Service {
                             .map_err(store_err)?;
                         self.changed();
                         return Err(ServiceError::Conflict(format!(
-                            "order {id}: the label was bought (shipment {}) but cannot be read: {e}; the order is an exception for a lead",
+                            "order {id} package {n}: the label was bought (shipment {}) but cannot be read: {e}; the order is an exception for a lead",
                             shipment.shipment_id
                         )));
                     }
                 };
-                let record = self.bought_record(id, &shipment, &label, c, now);
-                let (_, labelled) = self
+                let record = self.bought_record(id, n, &shipment, &label, c, now);
+                let (_, outcome) = self
                     .write()
-                    .complete_purchase(&record, &label.bytes, &c.user, now)
+                    .complete_purchase(&record, &label.bytes, open, &c.user, now)
                     .map_err(store_err)?;
                 self.changed();
-                if !labelled {
+                if outcome == Bought::Moved {
                     return Err(ServiceError::Conflict(format!(
                         "order {id}: the label was bought (shipment {}), but the order changed meanwhile; it is kept for a lead to void or resolve",
                         shipment.shipment_id
@@ -287,16 +355,16 @@ impl Service {
             }
             Err(e @ ApiError::OutcomeUnknown { .. }) => {
                 self.read()
-                    .purchase_unknown(id, &c.user, &e.to_string(), now)
+                    .purchase_unknown(id, n, &c.user, &e.to_string(), now)
                     .map_err(store_err)?;
                 self.changed();
                 Err(ServiceError::Conflict(format!(
-                    "order {id}: {e}. It is now an exception: a lead checks the shipment in Seller Central (packline lookup) or voids it; packline will not buy again"
+                    "order {id} package {n}: {e}. It is now an exception: a lead checks the shipment in Seller Central (packline lookup) or voids it; packline will not buy again"
                 )))
             }
             Err(e) => {
                 // Refused before anything was bought: the intent goes.
-                self.read().abandon_purchase(id).map_err(store_err)?;
+                self.read().abandon_purchase(id, n).map_err(store_err)?;
                 Err(api_err(e))
             }
         }
@@ -352,13 +420,31 @@ impl Service {
         printer: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<PrintJob, ServiceError> {
-        let uri = self.resolve_printer(c, printer, doc == Document::Label)?;
+        let uri = self.resolve_printer(c, printer, doc.package().is_some())?;
         let job = self
             .read()
             .queue_print(id, doc, &uri, &c.user, now)
             .map_err(store_err)?;
         self.start_job(job.id);
         Ok(job)
+    }
+
+    /// Queues several documents to one printer, in this order, and sends them.
+    pub(super) fn queue_all(
+        &self,
+        c: &Caller,
+        docs: &[(OrderId, Document)],
+        printer: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PrintJob>, ServiceError> {
+        let label = docs.iter().any(|(_, d)| d.package().is_some());
+        let uri = self.resolve_printer(c, printer, label)?;
+        let jobs = self
+            .read()
+            .queue_prints(docs, &uri, &c.user, now)
+            .map_err(store_err)?;
+        self.start_jobs(jobs.iter().map(|j| j.id).collect());
+        Ok(jobs)
     }
 
     /// Sends a job in the background: printing never holds up a request.
@@ -483,9 +569,10 @@ impl Service {
             .ok_or("the job is gone")?;
         let printer = Printer::parse(&job.printer).map_err(|e| e.to_string())?;
         let (format, doc) = match job.document {
-            Document::Label => {
+            Document::Label | Document::PackageLabel(_) => {
+                let package = job.document.package().unwrap_or(1);
                 let fmt = match store
-                    .shipment(&job.order)
+                    .shipment(&job.order, package)
                     .map_err(|e| e.to_string())?
                     .and_then(|s| s.label_format)
                     .as_deref()
@@ -494,7 +581,12 @@ impl Service {
                     Some("png") => DocFormat::Png,
                     _ => DocFormat::Zpl,
                 };
-                (fmt, store.label(&job.order).map_err(|e| e.to_string())?)
+                (
+                    fmt,
+                    store
+                        .label(&job.order, package)
+                        .map_err(|e| e.to_string())?,
+                )
             }
             Document::SlipZpl | Document::SlipPdf => {
                 let rec = store
@@ -560,16 +652,4 @@ impl Service {
             detail: error.unwrap_or_else(|| format!("{} printed", job.document.name())),
         });
     }
-}
-
-/// The Transparency codes recorded at the bench for one order item.
-pub(super) fn transparency_codes(
-    codes: &[crate::store::floor::ItemCodes],
-    item_id: &str,
-) -> Vec<String> {
-    codes
-        .iter()
-        .filter(|c| c.item_id == item_id && c.kind == crate::domain::CodeKind::Transparency)
-        .flat_map(|c| c.codes.iter().cloned())
-        .collect()
 }

@@ -9,16 +9,18 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Error, Store, Tx, TxResult, abort, decode_record, exception_step, step};
+use super::{Error, Store, Tx, TxResult, abort, audit_in, decode_record, exception_step, step};
 use crate::domain::{
     BUYER_ASKED_TO_CANCEL, CartRules, CodeKind, Event, Held, Hold, Locations, OrderId, OrderRecord,
-    OrderState, PackCheck, Parcel, PickBatch,
+    OrderState, PackCheck, Package, PackageItem, Parcel, PickBatch,
 };
 
 const CLAIM: u8 = b'c';
 const BATCH: u8 = b'b';
 const PACK: u8 = b'k';
 const PARCEL: u8 = b'p';
+/// An order's packages (`Vec<Package>`); orders packed before boxes have a `PARCEL` instead.
+const PACKAGES: u8 = b'P';
 const HOLD: u8 = b'h';
 /// The per-unit codes recorded at the pack bench, by order item: what goes to Amazon with the
 /// shipment.
@@ -70,22 +72,90 @@ fn whole<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     }
 }
 
-/// A pack check as stored: the current format, else the one before per-unit codes (a check
-/// open across the upgrade), which asks for none.
+/// A pack check as stored: the current format, else the one before boxes (all its units in
+/// the open box), else the one before per-unit codes, which asks for none (a check open across
+/// an upgrade).
 fn decode_check(bytes: &[u8]) -> Result<PackCheck, Error> {
     match whole::<PackCheck>(bytes) {
         Ok(c) => Ok(c),
-        Err(err) => whole::<legacy::Check>(bytes)
+        Err(err) => whole::<legacy::CheckOneBox>(bytes)
             .map(Into::into)
+            .or_else(|_| whole::<legacy::Check>(bytes).map(Into::into))
             .map_err(|_| Error::CorruptOrder(format!("pack check: {err}"))),
     }
+}
+
+/// An order's packages as stored: the list, or (packed before boxes) its one parcel, which
+/// holds every unit left to ship with the codes recorded for them.
+fn decode_packages(
+    bytes: &[u8],
+    legacy_parcel: Option<&[u8]>,
+    order: &crate::domain::Order,
+    codes: &[ItemCodes],
+) -> Result<Vec<Package>, Error> {
+    if !bytes.is_empty() {
+        return decode(bytes, "packages");
+    }
+    let Some(p) = legacy_parcel else {
+        return Ok(Vec::new());
+    };
+    let parcel: Parcel = decode(p, "parcel")?;
+    let items = order
+        .lines
+        .iter()
+        .filter(|l| l.quantity_ordered > l.quantity_shipped)
+        .map(|l| PackageItem {
+            item_id: l.item_id.clone(),
+            sku: l.sku.clone(),
+            quantity: l.quantity_ordered - l.quantity_shipped,
+            codes: codes
+                .iter()
+                .filter(|c| c.item_id == l.item_id)
+                .flat_map(|c| {
+                    c.codes.iter().map(|code| crate::domain::UnitCode {
+                        kind: c.kind,
+                        code: code.clone(),
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(vec![Package {
+        number: 1,
+        parcel,
+        items,
+        shipped: false,
+    }])
 }
 
 mod legacy {
     use serde::Deserialize;
 
     use crate::domain::OrderId;
+    use crate::domain::order::CodeKind;
     use crate::domain::pack::{PackCheck, PackLine};
+
+    /// A pack check before boxes.
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct CheckOneBox {
+        pub order: OrderId,
+        pub packer: String,
+        pub lines: Vec<PackLine>,
+        pub awaiting: Option<(usize, CodeKind)>,
+    }
+
+    impl From<CheckOneBox> for PackCheck {
+        fn from(c: CheckOneBox) -> PackCheck {
+            PackCheck {
+                order: c.order,
+                packer: c.packer,
+                lines: c.lines,
+                awaiting: c.awaiting,
+                boxes: Vec::new(),
+            }
+        }
+    }
     use crate::domain::pick::{PickBatch, PickLine, Slot};
 
     #[derive(Deserialize)]
@@ -128,6 +198,7 @@ mod legacy {
                     })
                     .collect(),
                 awaiting: None,
+                boxes: Vec::new(),
             }
         }
     }
@@ -691,11 +762,14 @@ impl Store {
         Ok(())
     }
 
-    /// A complete check: the order is Packed with its parcel, in one transaction.
+    /// A finished check: the order is Packed with its packages (the boxes of this check, after
+    /// any shipped earlier), in one transaction. `partial`: a lead's decision to ship the units
+    /// packed and leave the rest for later, audited with its reason.
     pub fn finish_pack(
         &self,
         id: &OrderId,
-        parcel: &Parcel,
+        packages: &[Package],
+        partial: Option<&str>,
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, Error> {
@@ -711,8 +785,25 @@ impl Store {
                         .insert(key(CODES, id.as_str().as_bytes()), encode(&codes))?;
                 }
             }
+            let mut all: Vec<Package> = match tx.floor.get(key(PACKAGES, id.as_str().as_bytes()))? {
+                Some(v) => decode::<Vec<Package>>(&v, "packages").or_else(abort)?,
+                None => Vec::new(),
+            };
+            all.retain(|p| p.shipped);
+            all.extend(packages.iter().cloned());
             tx.floor
-                .insert(key(PARCEL, id.as_str().as_bytes()), encode(parcel))?;
+                .insert(key(PACKAGES, id.as_str().as_bytes()), encode(&all))?;
+            tx.floor.remove(key(PARCEL, id.as_str().as_bytes()))?;
+            if let Some(reason) = partial {
+                audit_in(
+                    tx,
+                    user,
+                    "partial_shipment",
+                    Some(id.as_str()),
+                    Some(reason),
+                    now,
+                )?;
+            }
             free_tote(tx, id)?;
             Ok(rec)
         })?;
@@ -731,12 +822,32 @@ impl Store {
             .unwrap_or_default())
     }
 
-    pub fn parcel(&self, id: &OrderId) -> Result<Option<Parcel>, Error> {
-        self.t
-            .floor
-            .get(key(PARCEL, id.as_str().as_bytes()))?
-            .map(|v| decode(&v, "parcel"))
-            .transpose()
+    /// Every package of the order, in number order: those shipped on an earlier partial
+    /// shipment, then those of its last pack.
+    pub fn packages(&self, id: &OrderId) -> Result<Vec<Package>, Error> {
+        let stored = self.t.floor.get(key(PACKAGES, id.as_str().as_bytes()))?;
+        if let Some(v) = stored {
+            return decode_packages(&v, None, &self.order_of(id)?, &[]);
+        }
+        let Some(parcel) = self.t.floor.get(key(PARCEL, id.as_str().as_bytes()))? else {
+            return Ok(Vec::new());
+        };
+        let codes = self.item_codes(id)?;
+        decode_packages(&[], Some(&parcel), &self.order_of(id)?, &codes)
+    }
+
+    /// The packages of the order's last pack, still to leave.
+    pub fn open_packages(&self, id: &OrderId) -> Result<Vec<Package>, Error> {
+        let mut p = self.packages(id)?;
+        p.retain(|p| !p.shipped);
+        Ok(p)
+    }
+
+    fn order_of(&self, id: &OrderId) -> Result<crate::domain::Order, Error> {
+        Ok(self
+            .get(id)?
+            .ok_or_else(|| Error::NoSuchOrder(id.clone()))?
+            .order)
     }
 }
 
@@ -765,12 +876,81 @@ fn save_or_drop(tx: &Tx<'_>, batch: &PickBatch) -> TxResult<()> {
     Ok(())
 }
 
+/// The order leaves with its open packages, inside a transaction: `event` (Shipped) when they
+/// carry every unit left to ship, else a partial shipment (`ShipPart`): the packages are marked
+/// shipped, their units counted as shipped on the order's lines, and the order is New again
+/// with the rest to pick.
+pub(super) fn ship_step(
+    tx: &Tx<'_>,
+    id: &OrderId,
+    event: Event,
+    user: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> TxResult<OrderRecord> {
+    let Some(v) = tx.floor.get(key(PACKAGES, id.as_str().as_bytes()))? else {
+        // Packed before boxes: one parcel with everything.
+        return step(tx, id, event, user, reason, now);
+    };
+    let mut packages = decode::<Vec<Package>>(&v, "packages").or_else(abort)?;
+    let Some(old) = tx.orders.get(id.as_str())? else {
+        return abort(Error::NoSuchOrder(id.clone()));
+    };
+    let old = decode_record(&old).or_else(abort)?;
+    let mut lines = old.order.lines.clone();
+    for item in packages
+        .iter()
+        .filter(|p| !p.shipped)
+        .flat_map(|p| &p.items)
+    {
+        if let Some(l) = lines.iter_mut().find(|l| l.item_id == item.item_id) {
+            l.quantity_shipped = l
+                .quantity_shipped
+                .saturating_add(item.quantity)
+                .min(l.quantity_ordered);
+        }
+    }
+    if lines
+        .iter()
+        .all(|l| l.quantity_shipped >= l.quantity_ordered)
+    {
+        return step(tx, id, event, user, reason, now);
+    }
+    let stepped = step(tx, id, Event::ShipPart, user, reason, now)?;
+    let mut rec = stepped.clone();
+    rec.order.lines = lines;
+    super::write_record(tx, Some(&stepped), &rec)?;
+    for p in packages.iter_mut() {
+        p.shipped = true;
+    }
+    tx.floor
+        .insert(key(PACKAGES, id.as_str().as_bytes()), encode(&packages))?;
+    Ok(rec)
+}
+
+/// The numbers of an order's packages, inside a transaction (1 when it has no list: packed
+/// before boxes, or not packed).
+pub(super) fn package_numbers(tx: &Tx<'_>, id: &str) -> TxResult<Vec<u32>> {
+    let mut n: Vec<u32> = match tx.floor.get(key(PACKAGES, id.as_bytes()))? {
+        Some(v) => decode::<Vec<Package>>(&v, "packages")
+            .or_else(abort)?
+            .iter()
+            .map(|p| p.number)
+            .collect(),
+        None => Vec::new(),
+    };
+    if !n.contains(&1) {
+        n.push(1);
+    }
+    Ok(n)
+}
+
 /// Removes an order's floor entries (retention deleting the order record).
 pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
     if let Some(tote) = tx.floor.remove(key(TOTE_OF, id.as_bytes()))? {
         tx.floor.remove(key(TOTE, &tote))?;
     }
-    for kind in [CLAIM, PACK, PARCEL, HOLD, OVERRULED, CODES] {
+    for kind in [CLAIM, PACK, PARCEL, PACKAGES, HOLD, OVERRULED, CODES] {
         tx.floor.remove(key(kind, id.as_bytes()))?;
     }
     Ok(())

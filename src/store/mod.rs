@@ -693,7 +693,7 @@ impl Store {
         // packline bought a label for confirms that label, it is never "shipped elsewhere". Only
         // a known order can have one.
         let shipment = match &old {
-            Some(_) => self.shipment(&id)?.map(|s| s.state),
+            Some(_) => self.shipment_state(&id)?,
             None => None,
         };
         let decided = import::decide(imported, old.as_ref(), shipment, now)

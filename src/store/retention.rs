@@ -154,8 +154,8 @@ impl Store {
                     }
                     if delete {
                         tx.orders.remove(id)?;
-                        super::floor::forget(tx, id)?;
                         super::shipping::forget(tx, id)?;
+                        super::floor::forget(tx, id)?;
                         tx.queue.remove(super::queue_key(rec))?;
                         if let Some(v) = tx.exceptions.remove(id)? {
                             notes += serde_json::from_slice::<Vec<ExceptionNote>>(&v)
@@ -609,7 +609,7 @@ fn drop_recipient(tx: &super::Tx<'_>, id: &str) -> TxResult<Option<sled::IVec>> 
     tx.pending_index.remove(id)?;
     // A bought label carries the address: it goes with the recipient, and its epoch is marked
     // so stale copies in sled's log are shredded with it.
-    if let Some(epoch) = super::shipping::drop_label(tx, id)? {
+    for epoch in super::shipping::drop_label(tx, id)? {
         tx.epochs.insert(epoch_key(epoch, id), &[])?;
     }
     let removed = tx.recipients.remove(id)?;

@@ -1,6 +1,9 @@
-//! Shipments and printing, in the `floor` tree: each order's shipment record (what it leaves
+//! Shipments and printing, in the `floor` tree: each package's shipment record (what it leaves
 //! with and where its purchase or confirmation stands: `domain::shipment`), kept durably; bought
 //! labels, sealed like recipients; a per-day index for manifests; and the print queue.
+//!
+//! Package 1 of an order is keyed by the order id alone (as every order was before boxes);
+//! package n > 1 by `order#n` (`#` is never in an order id).
 //!
 //! A label purchase is recorded as an intent, durably, before Amazon is asked. If the answer
 //! never comes, the intent stays: the service refuses a second purchase for that order and a
@@ -29,10 +32,30 @@ fn key(kind: u8, id: &[u8]) -> Vec<u8> {
     k
 }
 
-fn day_key(day: NaiveDate, order: &OrderId) -> Vec<u8> {
+/// An order's package as keys name it: `order`, or `order#n` past the first.
+fn package_id(order: &str, package: u32) -> Vec<u8> {
+    let mut k = order.as_bytes().to_vec();
+    if package > 1 {
+        k.push(b'#');
+        k.extend_from_slice(package.to_string().as_bytes());
+    }
+    k
+}
+
+/// The order and package a key's tail names.
+fn parse_package(tail: &[u8]) -> Option<(OrderId, u32)> {
+    let tail = std::str::from_utf8(tail).ok()?;
+    let (order, n) = match tail.split_once('#') {
+        Some((o, n)) => (o, n.parse().ok().filter(|n| *n > 1)?),
+        None => (tail, 1),
+    };
+    Some((OrderId::parse(order).ok()?, n))
+}
+
+fn day_key(day: NaiveDate, order: &OrderId, package: u32) -> Vec<u8> {
     let mut k = vec![DAY];
     k.extend_from_slice(day.format("%Y-%m-%d").to_string().as_bytes());
-    k.extend_from_slice(order.as_str().as_bytes());
+    k.extend_from_slice(&package_id(order.as_str(), package));
     k
 }
 
@@ -48,6 +71,64 @@ fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, Error> {
     postcard::from_bytes(bytes).map_err(|e| Error::CorruptOrder(format!("{what}: {e}")))
+}
+
+/// A shipment record: today's, or one stored before packages (it is package 1's). Either must
+/// take every byte, so one is never misread as the other.
+fn decode_shipment(bytes: &[u8]) -> Result<ShipmentRecord, Error> {
+    fn whole<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
+        match postcard::take_from_bytes::<T>(bytes) {
+            Ok((v, [])) => Some(v),
+            _ => None,
+        }
+    }
+    if let Some(s) = whole::<ShipmentRecord>(bytes) {
+        return Ok(s);
+    }
+    whole::<legacy::Shipment>(bytes)
+        .map(Into::into)
+        .ok_or_else(|| Error::CorruptOrder("shipment: the record cannot be read".into()))
+}
+
+mod legacy {
+    use chrono::{DateTime, Utc};
+    use serde::Deserialize;
+
+    use crate::domain::{Carrier, OrderId, ShipmentRecord, ShipmentState, TrackingNumber};
+
+    /// A shipment record before packages.
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct Shipment {
+        pub order: OrderId,
+        pub state: ShipmentState,
+        pub carrier: Option<Carrier>,
+        pub tracking: Option<TrackingNumber>,
+        pub shipment_id: Option<String>,
+        pub service_id: Option<String>,
+        pub service_name: Option<String>,
+        pub label_format: Option<String>,
+        pub at: DateTime<Utc>,
+        pub by: String,
+    }
+
+    impl From<Shipment> for ShipmentRecord {
+        fn from(s: Shipment) -> ShipmentRecord {
+            ShipmentRecord {
+                order: s.order,
+                package: 1,
+                state: s.state,
+                carrier: s.carrier,
+                tracking: s.tracking,
+                shipment_id: s.shipment_id,
+                service_id: s.service_id,
+                service_name: s.service_name,
+                label_format: s.label_format,
+                at: s.at,
+                by: s.by,
+            }
+        }
+    }
 }
 
 /// A print job. The document is made (or unsealed) only when it is sent: nothing printable with
@@ -68,19 +149,41 @@ pub struct PrintJob {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Document {
+    /// The label of the order's package 1.
     Label,
     SlipZpl,
     SlipPdf,
     /// The pick sheet of the batch the job's order is claimed in (ZPL; no personal data).
     PickSheet,
+    /// The label of the order's package n > 1 (a variant of its own, after the others, so jobs
+    /// stored before packages read as they were).
+    PackageLabel(u32),
 }
 
 impl Document {
     pub fn name(self) -> &'static str {
         match self {
-            Document::Label => "label",
+            Document::Label | Document::PackageLabel(_) => "label",
             Document::SlipZpl | Document::SlipPdf => "packing slip",
             Document::PickSheet => "pick sheet",
+        }
+    }
+
+    /// The label of one package.
+    pub fn label_of(package: u32) -> Document {
+        if package > 1 {
+            Document::PackageLabel(package)
+        } else {
+            Document::Label
+        }
+    }
+
+    /// The package whose label this is.
+    pub fn package(self) -> Option<u32> {
+        match self {
+            Document::Label => Some(1),
+            Document::PackageLabel(n) => Some(n),
+            _ => None,
         }
     }
 }
@@ -93,12 +196,16 @@ pub enum JobState {
     Failed,
 }
 
-fn shipment_key(id: &OrderId) -> Vec<u8> {
-    key(SHIPMENT, id.as_str().as_bytes())
+fn shipment_key(id: &OrderId, package: u32) -> Vec<u8> {
+    key(SHIPMENT, &package_id(id.as_str(), package))
 }
 
-fn label_key(id: &OrderId) -> Vec<u8> {
-    key(LABEL, id.as_str().as_bytes())
+fn label_key(id: &OrderId, package: u32) -> Vec<u8> {
+    key(LABEL, &package_id(id.as_str(), package))
+}
+
+fn intent_key(id: &OrderId, package: u32) -> Vec<u8> {
+    key(INTENT, &package_id(id.as_str(), package))
 }
 
 fn job_key(id: u64) -> Vec<u8> {
@@ -125,17 +232,18 @@ fn packed_in(tx: &Tx<'_>, id: &OrderId, what: &str) -> TxResult<OrderRecord> {
     Ok(rec)
 }
 
-fn shipment_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Option<ShipmentRecord>> {
+fn shipment_in(tx: &Tx<'_>, id: &OrderId, package: u32) -> TxResult<Option<ShipmentRecord>> {
     tx.floor
-        .get(shipment_key(id))?
-        .map(|v| decode(&v, "shipment").or_else(abort))
+        .get(shipment_key(id, package))?
+        .map(|v| decode_shipment(&v).or_else(abort))
         .transpose()
 }
 
 /// Writes a shipment record, keeping the in-flight marker in step with its state.
 fn put_shipment(tx: &Tx<'_>, s: &ShipmentRecord) -> TxResult<()> {
-    tx.floor.insert(shipment_key(&s.order), encode(s))?;
-    let marker = key(INTENT, s.order.as_str().as_bytes());
+    tx.floor
+        .insert(shipment_key(&s.order, s.package), encode(s))?;
+    let marker = intent_key(&s.order, s.package);
     if s.state == ShipmentState::PurchaseIntent {
         tx.floor.insert(marker, &[])?;
     } else {
@@ -147,8 +255,9 @@ fn put_shipment(tx: &Tx<'_>, s: &ShipmentRecord) -> TxResult<()> {
 /// A bought label: its record, the sealed label, and the day index.
 fn keep_label(tx: &Tx<'_>, s: &ShipmentRecord, sealed: &[u8]) -> TxResult<()> {
     put_shipment(tx, s)?;
-    tx.floor.insert(label_key(&s.order), sealed)?;
-    tx.floor.insert(day_key(local_day(s.at), &s.order), &[])?;
+    tx.floor.insert(label_key(&s.order, s.package), sealed)?;
+    tx.floor
+        .insert(day_key(local_day(s.at), &s.order, s.package), &[])?;
     Ok(())
 }
 
@@ -182,20 +291,59 @@ fn flag(
     }
 }
 
+/// What a label bought did to its order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bought {
+    /// Every package has its label: the order is Labelled.
+    Labelled,
+    /// Other packages of the order still need theirs: it stays Packed.
+    MoreToBuy,
+    /// The order moved on meanwhile (an exception, a cancellation): kept for a lead.
+    Moved,
+}
+
 impl Store {
-    pub fn shipment(&self, id: &OrderId) -> Result<Option<ShipmentRecord>, Error> {
+    /// One package's shipment record.
+    pub fn shipment(&self, id: &OrderId, package: u32) -> Result<Option<ShipmentRecord>, Error> {
         self.t
             .floor
-            .get(shipment_key(id))?
-            .map(|v| decode(&v, "shipment"))
+            .get(shipment_key(id, package))?
+            .map(|v| decode_shipment(&v))
             .transpose()
     }
 
-    /// Records the intent to buy a label for a Packed order, durably, before Amazon is asked.
-    /// Refused unless the order has no shipment or its last label was voided.
+    /// Every shipment record of the order, by package number.
+    pub fn shipments(&self, id: &OrderId) -> Result<Vec<ShipmentRecord>, Error> {
+        let prefix = key(SHIPMENT, id.as_str().as_bytes());
+        let mut out = Vec::new();
+        for item in self.t.floor.scan_prefix(&prefix) {
+            let (k, v) = item?;
+            // `order` or `order#n`, not a longer order id that starts the same.
+            if matches!(k.get(prefix.len()), None | Some(b'#')) {
+                out.push(decode_shipment(&v)?);
+            }
+        }
+        out.sort_by_key(|s| s.package);
+        Ok(out)
+    }
+
+    /// Where packline's own shipment of the order stands, for sync: a package that is (or may
+    /// be) packline's wins over a voided one.
+    pub fn shipment_state(&self, id: &OrderId) -> Result<Option<ShipmentState>, Error> {
+        let all = self.shipments(id)?;
+        Ok(all
+            .iter()
+            .find(|s| s.state.is_ours())
+            .or(all.first())
+            .map(|s| s.state))
+    }
+
+    /// Records the intent to buy a label for one package of a Packed order, durably, before
+    /// Amazon is asked. Refused unless the package has no shipment or its last label was voided.
     pub fn begin_purchase(
         &self,
         id: &OrderId,
+        package: u32,
         service_id: &str,
         user: &str,
         now: DateTime<Utc>,
@@ -203,12 +351,12 @@ impl Store {
         self.transact(|tx| {
             packed_in(tx, id, "labels")?;
             // Only a voided label leaves room for another: anything else means a label may
-            // exist, or the order ships with its own carrier.
-            if let Some(s) = shipment_in(tx, id)?
+            // exist, or the package ships with its own carrier.
+            if let Some(s) = shipment_in(tx, id, package)?
                 && s.state != ShipmentState::Voided
             {
                 return abort(Error::Usage(format!(
-                    "order {id}: {} already; a label is never bought twice (a lead checks, voids or clears it)",
+                    "order {id} package {package}: {} already; a label is never bought twice (a lead checks, voids or clears it)",
                     s.state.name()
                 )));
             }
@@ -216,6 +364,7 @@ impl Store {
                 tx,
                 &ShipmentRecord {
                     order: id.clone(),
+                    package,
                     state: ShipmentState::PurchaseIntent,
                     carrier: None,
                     tracking: None,
@@ -227,39 +376,58 @@ impl Store {
                     by: user.to_owned(),
                 },
             )?;
-            note(tx, id, user, "label_purchase_intent", None, now)
+            let what = format!("package {package}");
+            note(tx, id, user, "label_purchase_intent", Some(&what), now)
         })?;
         self.flush()
     }
 
-    /// Amazon said it bought the label: the label is sealed and kept, whatever happened to the
-    /// order meanwhile. A Packed order becomes Labelled; one that moved on (an exception, a
-    /// cancellation) keeps its state and gets the shipment id in its exception note, so the
-    /// label can still be voided. Returns the order, and whether it is Labelled now.
+    /// Amazon said it bought a package's label: the label is sealed and kept, whatever happened
+    /// to the order meanwhile. A Packed order whose open packages (`open`) all have labels now
+    /// becomes Labelled; one that moved on (an exception, a cancellation) keeps its state and
+    /// gets the shipment id in its exception note, so the label can still be voided.
     pub fn complete_purchase(
         &mut self,
         record: &ShipmentRecord,
         label: &[u8],
+        open: &[u32],
         user: &str,
         now: DateTime<Utc>,
-    ) -> Result<(OrderRecord, bool), Error> {
+    ) -> Result<(OrderRecord, Bought), Error> {
         let sealed = self.keyring.seal_document(label, now)?;
         let id = &record.order;
         let out = self.transact(|tx| {
             let current = order_in(tx, id)?;
-            let labelled = current.state == OrderState::Packed;
-            let rec = if labelled {
-                step(tx, id, Event::LabelBought, user, None, now)?
+            let (rec, outcome) = if current.state == OrderState::Packed {
+                let mut all = true;
+                for n in open.iter().filter(|n| **n != record.package) {
+                    all &= shipment_in(tx, id, *n)?
+                        .is_some_and(|s| s.state == ShipmentState::Bought);
+                }
+                if all {
+                    (
+                        step(tx, id, Event::LabelBought, user, None, now)?,
+                        Bought::Labelled,
+                    )
+                } else {
+                    let what = format!("package {}", record.package);
+                    note(tx, id, user, "label_bought", Some(&what), now)?;
+                    (current, Bought::MoreToBuy)
+                }
             } else {
                 let text = format!(
-                    "a label was bought (shipment {}) while the order was {}: void it or resolve to Labelled",
+                    "a label was bought (shipment {}, package {}) while the order was {}: void it or resolve to Labelled",
                     record.shipment_id.as_deref().unwrap_or("?"),
+                    record.package,
                     current.state
                 );
-                flag(tx, current, user, "label_bought", &text, now)?
+                (
+                    flag(tx, current, user, "label_bought", &text, now)?,
+                    Bought::Moved,
+                )
             };
             keep_label(tx, record, &sealed)?;
-            Ok((rec, labelled))
+            Ok((rec, outcome))
         })?;
         self.flush()?;
         Ok(out)
@@ -267,19 +435,22 @@ impl Store {
 
     /// Amazon refused the purchase outright (nothing was bought): the intent is dropped, and
     /// only the intent (a record written meanwhile stays).
-    pub fn abandon_purchase(&self, id: &OrderId) -> Result<(), Error> {
+    pub fn abandon_purchase(&self, id: &OrderId, package: u32) -> Result<(), Error> {
         self.transact(|tx| {
-            if shipment_in(tx, id)?.is_some_and(|s| s.state == ShipmentState::PurchaseIntent) {
-                tx.floor.remove(shipment_key(id))?;
-                tx.floor.remove(key(INTENT, id.as_str().as_bytes()))?;
+            if shipment_in(tx, id, package)?
+                .is_some_and(|s| s.state == ShipmentState::PurchaseIntent)
+            {
+                tx.floor.remove(shipment_key(id, package))?;
+                tx.floor.remove(intent_key(id, package))?;
             }
             Ok(())
         })?;
         self.flush()
     }
 
-    /// A lead found that Amazon bought nothing for a purchase whose outcome was unknown (or
-    /// that never left): the record goes, audited with the reason, and a label may be bought.
+    /// A lead found that Amazon bought nothing for the order's purchases whose outcome was
+    /// unknown (or that never left): those records go, audited with the reason, and labels may
+    /// be bought for those packages.
     pub fn clear_purchase(
         &self,
         id: &OrderId,
@@ -287,18 +458,26 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        let unresolved: Vec<u32> = self
+            .shipments(id)?
+            .iter()
+            .filter(|s| s.state.is_unresolved())
+            .map(|s| s.package)
+            .collect();
         self.transact(|tx| {
-            let Some(s) = shipment_in(tx, id)? else {
-                return abort(Error::Usage(format!("order {id} has no purchase to clear")));
-            };
-            if !s.state.is_unresolved() {
+            let mut cleared = 0;
+            for n in &unresolved {
+                if shipment_in(tx, id, *n)?.is_some_and(|s| s.state.is_unresolved()) {
+                    tx.floor.remove(shipment_key(id, *n))?;
+                    tx.floor.remove(intent_key(id, *n))?;
+                    cleared += 1;
+                }
+            }
+            if cleared == 0 {
                 return abort(Error::Usage(format!(
-                    "order {id}: {}; only an unknown purchase can be cleared",
-                    s.state.name()
+                    "order {id} has no purchase of unknown outcome to clear"
                 )));
             }
-            tx.floor.remove(shipment_key(id))?;
-            tx.floor.remove(key(INTENT, id.as_str().as_bytes()))?;
             note(tx, id, user, "label_purchase_cleared", Some(reason), now)
         })?;
         self.flush()
@@ -310,13 +489,14 @@ impl Store {
         let mut stuck = Vec::new();
         for item in self.t.floor.scan_prefix([INTENT]) {
             let (k, _) = item?;
-            if let Ok(id) = OrderId::parse(&String::from_utf8_lossy(&k[1..])) {
-                stuck.push(id);
+            if let Some(p) = parse_package(&k[1..]) {
+                stuck.push(p);
             }
         }
-        for id in &stuck {
+        for (id, package) in &stuck {
             self.purchase_unknown(
                 id,
+                *package,
                 "packline",
                 "the process stopped while Amazon was asked",
                 now,
@@ -333,9 +513,14 @@ impl Store {
         Ok(stuck.len())
     }
 
-    /// Whether a recorded purchase may be replaced by one a lead found (`CheckPurchase`).
-    pub fn purchase_unresolved(&self, id: &OrderId) -> Result<bool, Error> {
-        Ok(self.shipment(id)?.is_some_and(|s| s.state.is_unresolved()))
+    /// The order's first package whose purchase may or may not have bought a label, which a
+    /// shipment a lead found may replace (`CheckPurchase`).
+    pub fn purchase_unresolved(&self, id: &OrderId) -> Result<Option<u32>, Error> {
+        Ok(self
+            .shipments(id)?
+            .iter()
+            .find(|s| s.state.is_unresolved())
+            .map(|s| s.package))
     }
 
     /// The answer never came: the intent becomes "outcome unknown" and the order an exception
@@ -343,15 +528,16 @@ impl Store {
     pub fn purchase_unknown(
         &self,
         id: &OrderId,
+        package: u32,
         user: &str,
         detail: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         let text = format!(
-            "label purchase outcome unknown ({detail}): look the shipment up or void it before buying again"
+            "label purchase outcome unknown (package {package}: {detail}): look the shipment up or void it before buying again"
         );
         self.transact(|tx| {
-            if let Some(mut s) = shipment_in(tx, id)? {
+            if let Some(mut s) = shipment_in(tx, id, package)? {
                 s.state = ShipmentState::OutcomeUnknown;
                 s.at = now;
                 put_shipment(tx, &s)?;
@@ -375,48 +561,50 @@ impl Store {
         self.flush()
     }
 
-    /// The label was voided at Amazon: the order goes back to Packed (if it was Labelled), the
-    /// sealed label is destroyed.
+    /// A package's label was voided at Amazon: the order goes back to Packed (if it was
+    /// Labelled), the sealed label is destroyed.
     pub fn voided(
         &self,
         id: &OrderId,
+        package: u32,
         user: &str,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         self.transact(|tx| {
-            let Some(mut s) = shipment_in(tx, id)? else {
-                return abort(Error::Usage(format!("order {id} has no label to void")));
+            let Some(mut s) = shipment_in(tx, id, package)? else {
+                return abort(Error::Usage(format!(
+                    "order {id} package {package} has no label to void"
+                )));
             };
             if order_in(tx, id)?.state == OrderState::Labelled {
                 step(tx, id, Event::LabelVoided, user, Some(reason), now)?;
             } else {
                 note(tx, id, user, "label_voided", Some(reason), now)?;
             }
-            tx.floor.remove(day_key(local_day(s.at), id))?;
+            tx.floor.remove(day_key(local_day(s.at), id, package))?;
             s.state = ShipmentState::Voided;
             s.at = now;
             put_shipment(tx, &s)?;
-            tx.floor.remove(label_key(id))?;
+            tx.floor.remove(label_key(id, package))?;
             Ok(())
         })?;
         self.flush()
     }
 
-    /// Opens a bought label for the printer. Needs the store unlocked.
-    pub fn label(&self, id: &OrderId) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
-        let v = self
-            .t
-            .floor
-            .get(label_key(id))?
-            .ok_or_else(|| Error::Usage(format!("order {id} has no stored label")))?;
+    /// Opens a package's bought label for the printer. Needs the store unlocked.
+    pub fn label(&self, id: &OrderId, package: u32) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+        let v = self.t.floor.get(label_key(id, package))?.ok_or_else(|| {
+            Error::Usage(format!("order {id} package {package} has no stored label"))
+        })?;
         self.keyring.open_document(&v, "printing a label")
     }
 
-    /// Records an own-carrier shipment about to be confirmed to Amazon.
+    /// Records a package's own-carrier shipment about to be confirmed to Amazon.
     pub fn begin_own_carrier(
         &self,
         id: &OrderId,
+        package: u32,
         carrier: &Carrier,
         tracking: &TrackingNumber,
         user: &str,
@@ -424,16 +612,18 @@ impl Store {
     ) -> Result<ShipmentRecord, Error> {
         let rec = self.transact(|tx| {
             packed_in(tx, id, "own-carrier shipments")?;
-            if let Some(s) = shipment_in(tx, id)? {
+            if let Some(s) = shipment_in(tx, id, package)? {
                 match s.state {
                     // The same number again: a retry of a confirmation that did not finish.
-                    ShipmentState::Confirming if s.tracking.as_ref() == Some(tracking) => {
+                    ShipmentState::Confirming | ShipmentState::Confirmed
+                        if s.tracking.as_ref() == Some(tracking) =>
+                    {
                         return Ok(s);
                     }
                     ShipmentState::Voided => {}
                     other => {
                         return abort(Error::Usage(format!(
-                            "order {id}: {} already (tracking {}); nothing is sent twice",
+                            "order {id} package {package}: {} already (tracking {}); nothing is sent twice",
                             other.name(),
                             s.tracking.as_ref().map_or("-", |t| t.as_str())
                         )));
@@ -442,6 +632,7 @@ impl Store {
             }
             let rec = ShipmentRecord {
                 order: id.clone(),
+                package,
                 state: ShipmentState::Confirming,
                 carrier: Some(carrier.clone()),
                 tracking: Some(tracking.clone()),
@@ -459,39 +650,72 @@ impl Store {
         Ok(rec)
     }
 
-    /// Amazon accepted the confirmation: the order is Shipped (its retention clock starts).
+    /// Amazon accepted a package's confirmation. Once every open package (`open`) is
+    /// confirmed, the order takes `event` (Shipped: its retention clock starts). Returns the
+    /// order, and whether it moved.
     pub fn confirmed(
         &self,
         record: &ShipmentRecord,
+        open: &[u32],
         event: Event,
         user: &str,
         now: DateTime<Utc>,
-    ) -> Result<OrderRecord, Error> {
+    ) -> Result<(OrderRecord, bool), Error> {
         let id = &record.order;
-        let rec = self.transact(|tx| {
-            let rec = step(tx, id, event, user, None, now)?;
+        let out = self.transact(|tx| {
             let mut s = record.clone();
             s.state = ShipmentState::Confirmed;
             s.at = now;
             put_shipment(tx, &s)?;
-            tx.floor.insert(day_key(local_day(now), id), &[])?;
-            Ok(rec)
+            tx.floor
+                .insert(day_key(local_day(now), id, record.package), &[])?;
+            let mut all = true;
+            for n in open.iter().filter(|n| **n != record.package) {
+                all &=
+                    shipment_in(tx, id, *n)?.is_some_and(|s| s.state == ShipmentState::Confirmed);
+            }
+            if all {
+                Ok((
+                    super::floor::ship_step(tx, id, event, user, None, now)?,
+                    true,
+                ))
+            } else {
+                let what = format!("package {} confirmed", record.package);
+                note(tx, id, user, "package_confirmed", Some(&what), now)?;
+                Ok((order_in(tx, id)?, false))
+            }
         })?;
+        self.flush()?;
+        Ok(out)
+    }
+
+    /// The order leaves with its labelled packages (end of day): Shipped, or, when they carry
+    /// only part of it, the rest back on the queue.
+    pub fn ship_labelled(
+        &self,
+        id: &OrderId,
+        user: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<OrderRecord, Error> {
+        let rec = self
+            .transact(|tx| super::floor::ship_step(tx, id, Event::Ship, user, Some(reason), now))?;
         self.flush()?;
         Ok(rec)
     }
 
-    /// Shipments of one day (bought labels and confirmed own-carrier ones), for a manifest.
+    /// Package shipments of one day (bought labels and confirmed own-carrier ones), for a
+    /// manifest: one row per package.
     pub fn shipments_on(&self, day: NaiveDate) -> Result<Vec<ShipmentRecord>, Error> {
         let mut prefix = vec![DAY];
         prefix.extend_from_slice(day.format("%Y-%m-%d").to_string().as_bytes());
         let mut out = Vec::new();
         for item in self.t.floor.scan_prefix(&prefix) {
             let (k, _) = item?;
-            let Ok(id) = OrderId::parse(&String::from_utf8_lossy(&k[prefix.len()..])) else {
+            let Some((id, package)) = parse_package(&k[prefix.len()..]) else {
                 continue;
             };
-            if let Some(s) = self.shipment(&id)?
+            if let Some(s) = self.shipment(&id, package)?
                 && matches!(s.state, ShipmentState::Bought | ShipmentState::Confirmed)
             {
                 out.push(s);
@@ -583,19 +807,29 @@ impl Store {
     }
 }
 
-/// Removes an order's shipping entries (retention deleting the order record).
+/// Removes an order's shipping entries (retention deleting the order record). Run before the
+/// floor's entries go: the package list names the packages.
 pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
-    for kind in [SHIPMENT, LABEL, INTENT] {
-        tx.floor.remove(key(kind, id.as_bytes()))?;
+    for n in super::floor::package_numbers(tx, id)? {
+        for kind in [SHIPMENT, LABEL, INTENT] {
+            tx.floor.remove(key(kind, &package_id(id, n)))?;
+        }
     }
     Ok(())
 }
 
-/// Removes a sealed label (retention destroying the recipient's data); returns its envelope's
-/// epoch, so retention can mark that epoch as holding gone data.
-pub(super) fn drop_label(tx: &Tx<'_>, id: &str) -> TxResult<Option<u32>> {
-    Ok(tx
-        .floor
-        .remove(key(LABEL, id.as_bytes()))?
-        .and_then(|v| super::seal::envelope_epoch(&v)))
+/// Removes the order's sealed labels (retention destroying the recipient's data); returns
+/// their envelopes' epochs, so retention can mark those epochs as holding gone data.
+pub(super) fn drop_label(tx: &Tx<'_>, id: &str) -> TxResult<Vec<u32>> {
+    let mut epochs = Vec::new();
+    for n in super::floor::package_numbers(tx, id)? {
+        if let Some(e) = tx
+            .floor
+            .remove(key(LABEL, &package_id(id, n)))?
+            .and_then(|v| super::seal::envelope_epoch(&v))
+        {
+            epochs.push(e);
+        }
+    }
+    Ok(epochs)
 }

@@ -24,9 +24,11 @@ pub enum Action {
     FinishPick,
     ShortPick,
     Release,
-    /// Pack: cycle the box preset; confirm box and weight.
+    /// Pack: cycle the box preset; confirm box and weight; close the box being filled (the
+    /// typed weight) and start the next.
     NextBox,
     Confirm,
+    CloseBox,
     /// Take the order at the bench (or the selected one) off the line, with the typed note.
     RaiseException,
     /// Exceptions (leads): choose where a resolved order goes back to; resolve it with the typed
@@ -97,6 +99,7 @@ impl Action {
             Action::Release => "release batch",
             Action::NextBox => "next box",
             Action::Confirm => "confirm",
+            Action::CloseBox => "close box",
             Action::Back => "back",
             Action::Refresh => "refresh",
             _ => "",

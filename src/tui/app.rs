@@ -82,6 +82,8 @@ enum Step {
     PackCode(String),
     PackStart(String),
     PackConfirm,
+    /// Close the box being filled with this weight, and open the next.
+    PackCloseBox(u32),
 }
 
 /// The two chains of ordered steps.
@@ -100,7 +102,9 @@ impl Step {
             | Step::FinishPick
             | Step::Release
             | Step::ReloadBatch => Lane::Pick,
-            Step::PackCode(_) | Step::PackStart(_) | Step::PackConfirm => Lane::Pack,
+            Step::PackCode(_) | Step::PackStart(_) | Step::PackConfirm | Step::PackCloseBox(_) => {
+                Lane::Pack
+            }
         }
     }
 }
@@ -502,12 +506,19 @@ impl App {
                 });
             }
             Step::PackConfirm => {
-                let Some(order) = self.pack.check.as_ref().map(|c| c.order.to_string()) else {
+                let Some(check) = self.pack.check.as_ref() else {
                     return;
                 };
-                let Some(weight_g) = self.pack.weight_g else {
-                    self.info("type the weight in grams and press Enter");
-                    return;
+                let order = check.order.to_string();
+                // Every box closed already: nothing more to weigh.
+                let all_closed = check.open_units() == 0 && !check.boxes.is_empty();
+                let weight_g = match self.pack.weight_g {
+                    Some(w) => w,
+                    None if all_closed => 0,
+                    None => {
+                        self.info("type the weight in grams and press Enter");
+                        return;
+                    }
                 };
                 let box_name = self
                     .pack
@@ -519,11 +530,34 @@ impl App {
                     order,
                     box_name,
                     weight_g,
+                    partial: None,
                 };
                 self.send_step(lane, doing, op, |app, row| {
                     let m = app.pack.packed(row);
                     app.info(m);
                     app.refresh();
+                });
+            }
+            Step::PackCloseBox(weight_g) => {
+                let Some(order) = self.pack.check.as_ref().map(|c| c.order.to_string()) else {
+                    return;
+                };
+                let box_name = self
+                    .pack
+                    .current_box()
+                    .map(|b| b.name.clone())
+                    .unwrap_or_default();
+                let doing = format!("closing a box of {order}");
+                let op = ops::PackCloseBox {
+                    order,
+                    box_name,
+                    weight_g,
+                };
+                self.send_step(lane, doing, op, |app, c| {
+                    let n = c.boxes.len();
+                    app.pack.set_check(c);
+                    app.pack.weight_g = None;
+                    app.info(format!("box {n} closed: scan the units of box {}", n + 1));
                 });
             }
         }
@@ -710,6 +744,7 @@ impl App {
                 let op = ops::VoidLabel {
                     order: order.clone(),
                     reason,
+                    package: None,
                 };
                 self.send(
                     format!("voiding the label of {order}"),
@@ -728,11 +763,17 @@ impl App {
                 };
                 let typed = std::mem::take(&mut self.input);
                 let mut words = typed.split_whitespace();
-                let (Some(carrier), tracking) = (words.next(), words.collect::<Vec<_>>().join(""))
+                let (Some(carrier), rest) = (words.next(), words.collect::<Vec<_>>().join(""))
                 else {
                     self.info("type the carrier and tracking number (e.g. UPS 1Z…), then ship");
                     return;
                 };
+                // Several packages: their numbers in package order, comma-separated.
+                let tracking: Vec<String> = rest
+                    .split(',')
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect();
                 if tracking.is_empty() {
                     self.info("type the carrier and tracking number (e.g. UPS 1Z…), then ship");
                     return;
@@ -821,6 +862,14 @@ impl App {
             Action::Release => self.push(Step::Release),
             Action::NextBox => self.pack.next_box(),
             Action::Confirm => self.push(Step::PackConfirm),
+            Action::CloseBox => {
+                let typed = std::mem::take(&mut self.input);
+                match typed.trim().parse::<u32>().ok().or(self.pack.weight_g) {
+                    Some(w) if self.pack.check.is_some() => self.push(Step::PackCloseBox(w)),
+                    Some(_) => self.info("scan an order first"),
+                    None => self.info("type the weight of the box in grams, then close it"),
+                }
+            }
             Action::Char(c) => {
                 if self.input.chars().count() < 200 {
                     self.input.push(c);
@@ -974,17 +1023,22 @@ impl App {
         let doing = format!("buying label for {order}");
         self.send_then(doing, op, move |app, r| {
             app.buying.remove(&order);
-            let shipment = match r {
+            let shipments = match r {
                 Ok(s) => s,
                 Err(e) => return app.fail(&e),
             };
+            let tracking: Vec<String> = shipments
+                .iter()
+                .map(|s| s.tracking.as_ref().map_or("-".into(), |t| t.to_string()))
+                .collect();
+            let carrier = clean(&offer.carrier, 12);
+            let labels = match shipments.len() {
+                1 => format!("{carrier} label"),
+                n => format!("{n} {carrier} labels"),
+            };
             app.info(format!(
-                "{order}: {} label bought, tracking {}",
-                clean(&offer.carrier, 12),
-                shipment
-                    .tracking
-                    .as_ref()
-                    .map_or("-".into(), |t| t.to_string())
+                "{order}: {labels} bought, tracking {}",
+                tracking.join(", ")
             ));
             if app.label_selected(&order) {
                 app.labels.offers.clear();
@@ -999,10 +1053,18 @@ impl App {
         let op = ops::PrintLabel {
             order: order.clone(),
             printer: self.label_printer.clone(),
+            package: None,
         };
-        self.send(format!("printing the label of {order}"), op, |app, job| {
-            app.labels.printing = format!("label of {} sent to the printer", job.order);
-        });
+        self.send(
+            format!("printing the label of {order}"),
+            op,
+            move |app, jobs| {
+                app.labels.printing = match jobs.len() {
+                    1 => format!("label of {order} sent to the printer"),
+                    n => format!("{n} labels of {order} sent to the printer"),
+                };
+            },
+        );
     }
 
     /// The typed note, or `default` when nothing was typed.

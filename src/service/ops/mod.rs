@@ -32,7 +32,7 @@ pub use inquiries::{
 };
 pub use keys::{EpochView, KeyringView, KeysRotate, KeysShow, Lock, Unlock};
 pub use messages::{MessageSent, SendMessage};
-pub use pack::{PackFinish, PackScan, PackStart};
+pub use pack::{PackCloseBox, PackFinish, PackScan, PackStart};
 pub use pick::{
     Batches, ClaimBatch, FinishPick, PickPut, PickScan, PickScanned, ReassignBatch, ReleaseBatch,
     ShortPick, Shorted,
@@ -41,8 +41,8 @@ pub use records::{
     AccessReview, AuditVerify, Check, Import, LookupName, Purge, Reveal, RevealedRecipient, Sync,
 };
 pub use shipping::{
-    BuyLabel, CheckPurchase, ClearPurchase, Manifest, ManifestDay, PrintJobs, PrintLabel,
-    PrintSlip, Rates, ShipOwnCarrier, VoidLabel,
+    BuyLabel, CheckPurchase, ClearPurchase, Manifest, ManifestDay, PackageView, Packages,
+    PrintJobs, PrintLabel, PrintSlip, Rates, ShipOwnCarrier, VoidLabel,
 };
 
 /// One operation of the service.
@@ -156,7 +156,7 @@ fn to_json(answer: &impl Serialize) -> Result<Answer, ServiceError> {
 operations! {
     Hello, Queue, ListOrders, Order, Picked, Boxes, SyncStatus,
     ClaimBatch, Batches, PickScan, PickPut, ShortPick, FinishPick, ReleaseBatch, ReassignBatch,
-    PackStart, PackScan, PackFinish,
+    PackStart, PackScan, PackCloseBox, PackFinish,
     RaiseException, ResolveException, Exceptions,
     HoldOrder, ReleaseHold, Holds,
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
@@ -164,5 +164,5 @@ operations! {
     Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview, Check,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
-    PrintJobs, ClearPurchase,
+    PrintJobs, ClearPurchase, Packages,
 }

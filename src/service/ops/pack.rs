@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Allowed, Operation};
 use crate::domain::{OrderState, PackCheck, Parcel};
-use crate::service::{OrderRow, Role, Service, ServiceError, order_id, own_bench, store_err};
+use crate::service::{
+    OrderRow, Role, Service, ServiceError, non_empty, order_id, own_bench, store_err,
+};
 
 /// Opens a picked order at the caller's bench (or resumes the check already there).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -125,12 +127,91 @@ impl Operation for PackScan {
     }
 }
 
-/// Every unit is in: the order is boxed (a preset by name) and weighed, and is Packed.
+/// A box preset by name and a weight, checked.
+fn parcel(svc: &Service, box_name: &str, weight_g: u32) -> Result<Parcel, ServiceError> {
+    let bx = svc
+        .settings
+        .boxes
+        .iter()
+        .find(|b| b.name == box_name)
+        .ok_or_else(|| ServiceError::Invalid(format!("no box preset named {box_name:?}")))?;
+    if weight_g == 0 || weight_g > 70_000 {
+        return Err(ServiceError::Invalid(format!(
+            "weight {weight_g} g is outside 1 g – 70 kg"
+        )));
+    }
+    Ok(Parcel {
+        box_name: bx.name.clone(),
+        dims_mm: bx.dims_mm,
+        weight_g,
+    })
+}
+
+/// The check open at the caller's own bench, for an order not on hold.
+fn bench_check(
+    svc: &Service,
+    c: &Allowed,
+    id: &crate::domain::OrderId,
+) -> Result<PackCheck, ServiceError> {
+    let store = svc.read();
+    let check = store.pack_check(id).map_err(store_err)?.ok_or_else(|| {
+        ServiceError::NotFound(format!(
+            "order {id} is not at a pack bench: scan the order first"
+        ))
+    })?;
+    own_bench(c, &check)?;
+    store.refuse_if_held(id).map_err(store_err)?;
+    Ok(check)
+}
+
+/// The box being filled is closed (its preset and weight) and the next one opened: an order
+/// may leave in several boxes, each with its own label.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PackFinish {
+pub struct PackCloseBox {
     pub order: String,
     pub box_name: String,
     pub weight_g: u32,
+}
+
+impl Operation for PackCloseBox {
+    type Answer = PackCheck;
+    const NAME: &'static str = "pack_close_box";
+    const ACTION: &'static str = "packing";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<PackCheck, ServiceError> {
+        let id = order_id(&self.order)?;
+        let parcel = parcel(svc, &self.box_name, self.weight_g)?;
+        let _order = svc.lock_order(&id);
+        let mut check = bench_check(svc, c, &id)?;
+        check
+            .close_box(parcel)
+            .map_err(|r| ServiceError::WrongScan {
+                message: r.to_string(),
+            })?;
+        svc.read().save_pack_check(&check).map_err(store_err)?;
+        Ok(check)
+    }
+}
+
+/// Every unit is in: the box being filled is closed (a preset by name, and its weight) and the
+/// order is Packed, in as many packages as it has boxes. When every box is closed already, no
+/// box or weight is needed. With `partial`, a lead ships the units packed now and leaves the
+/// rest on the queue (the reason is audited).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PackFinish {
+    pub order: String,
+    #[serde(default)]
+    pub box_name: String,
+    #[serde(default)]
+    pub weight_g: u32,
+    #[serde(default)]
+    pub partial: Option<String>,
 }
 
 impl Operation for PackFinish {
@@ -146,30 +227,23 @@ impl Operation for PackFinish {
         now: DateTime<Utc>,
     ) -> Result<OrderRow, ServiceError> {
         let id = order_id(&self.order)?;
-        let bx = svc
-            .settings
-            .boxes
-            .iter()
-            .find(|b| b.name == self.box_name)
-            .ok_or_else(|| {
-                ServiceError::Invalid(format!("no box preset named {:?}", self.box_name))
-            })?;
-        let weight_g = self.weight_g;
-        if weight_g == 0 || weight_g > 70_000 {
-            return Err(ServiceError::Invalid(format!(
-                "weight {weight_g} g is outside 1 g – 70 kg"
-            )));
-        }
+        let partial = match &self.partial {
+            Some(reason) => {
+                if c.role < Role::Lead {
+                    return Err(ServiceError::Forbidden {
+                        action: "shipping part of an order".into(),
+                        needed: Role::Lead,
+                        user: c.user.clone(),
+                        role: c.role,
+                    });
+                }
+                Some(non_empty(reason, "the reason for a partial shipment")?.to_owned())
+            }
+            None => None,
+        };
         let _order = svc.lock_order(&id);
-        let store = svc.read();
-        let check = store.pack_check(&id).map_err(store_err)?.ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "order {id} is not at a pack bench: scan the order first"
-            ))
-        })?;
-        own_bench(c, &check)?;
-        store.refuse_if_held(&id).map_err(store_err)?;
-        if !check.is_complete() {
+        let mut check = bench_check(svc, c, &id)?;
+        if partial.is_none() && !check.is_complete() {
             let (units, codes) = (check.units_left(), check.codes_left());
             return Err(ServiceError::Conflict(if units > 0 {
                 format!("order {id} still needs {units} unit(s) scanned before it can be boxed")
@@ -179,15 +253,44 @@ impl Operation for PackFinish {
                 )
             }));
         }
-        let parcel = Parcel {
-            box_name: bx.name.clone(),
-            dims_mm: bx.dims_mm,
-            weight_g,
+        if partial.is_some() {
+            let codes = check.codes_left_scanned();
+            if check.awaiting.is_some() || codes > 0 {
+                return Err(ServiceError::Conflict(format!(
+                    "order {id}: the units packed still need {} code(s) before they can ship",
+                    codes.max(1)
+                )));
+            }
+        }
+        if check.open_units() > 0 {
+            let p = parcel(svc, &self.box_name, self.weight_g)?;
+            check.close_box(p).map_err(|r| ServiceError::WrongScan {
+                message: r.to_string(),
+            })?;
+        } else if check.boxes.is_empty() {
+            return Err(ServiceError::Conflict(format!(
+                "order {id}: no unit is packed yet"
+            )));
+        }
+        let rec = {
+            let store = svc.read();
+            let shipped = store
+                .packages(&id)
+                .map_err(store_err)?
+                .iter()
+                .map(|p| p.number)
+                .max()
+                .unwrap_or(0);
+            let order = store
+                .get(&id)
+                .map_err(store_err)?
+                .ok_or_else(|| ServiceError::NotFound(format!("order {id} is not in the store")))?
+                .order;
+            let packages = check.packages(&order, shipped + 1);
+            store
+                .finish_pack(&id, &packages, partial.as_deref(), &c.user, now)
+                .map_err(store_err)?
         };
-        let rec = store
-            .finish_pack(&id, &parcel, &c.user, now)
-            .map_err(store_err)?;
-        drop(store);
         svc.changed();
         svc.row(rec)
     }

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::{Allowed, Operation};
 use crate::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
 use crate::amazon::mfn;
-use crate::domain::{Carrier, Event, OrderId, OrderState, TrackingNumber};
+use crate::domain::{Carrier, CodeKind, Event, OrderId, OrderState, Package, TrackingNumber};
 use crate::labels::print::Printer;
-use crate::service::shipping::{api_err, block_on, transparency_codes};
+use crate::service::shipping::{api_err, block_on};
 use crate::service::{RateOffer, Role, Service, ServiceError, non_empty, order_id, store_err};
 use crate::store::shipping::{Document, PrintJob, ShipmentRecord, ShipmentState};
 
@@ -40,7 +40,8 @@ impl Operation for Rates {
     }
 }
 
-/// Buys a label (the offer named, or the rule's choice). Never twice for one order.
+/// Buys a label for each of the order's packages that has none (the offer named, or the
+/// rule's choice). Never twice for one package.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BuyLabel {
     pub order: String,
@@ -48,7 +49,7 @@ pub struct BuyLabel {
 }
 
 impl Operation for BuyLabel {
-    type Answer = ShipmentRecord;
+    type Answer = Vec<ShipmentRecord>;
     const NAME: &'static str = "buy_label";
     const ACTION: &'static str = "buying a label";
     const ROLE: Role = Role::Labeler;
@@ -58,21 +59,46 @@ impl Operation for BuyLabel {
         svc: &Service,
         c: &Allowed,
         now: DateTime<Utc>,
-    ) -> Result<ShipmentRecord, ServiceError> {
+    ) -> Result<Vec<ShipmentRecord>, ServiceError> {
         svc.buy_label(c, &order_id(&self.order)?, self.service, now)
     }
 }
 
-/// Prints (or reprints) the order's bought label: a printer of the site by name, else the
-/// caller's own, else the site's (any other address for leads only).
+/// The bought labels of the order's packages still to leave, or of the one named.
+fn bought_labels(
+    svc: &Service,
+    id: &OrderId,
+    package: Option<u32>,
+    what: &str,
+) -> Result<Vec<ShipmentRecord>, ServiceError> {
+    let bought: Vec<ShipmentRecord> = svc
+        .open_packages(id)?
+        .into_iter()
+        .filter_map(|(p, s)| s.filter(|s| s.state == ShipmentState::Bought && p.number > 0))
+        .filter(|s| package.is_none_or(|n| n == s.package))
+        .collect();
+    if bought.is_empty() {
+        return Err(ServiceError::Conflict(match package {
+            Some(n) => format!("order {id} package {n} has no bought label to {what}"),
+            None => format!("order {id} has no bought label to {what}"),
+        }));
+    }
+    Ok(bought)
+}
+
+/// Prints (or reprints) the order's bought labels, one per package (or the one package
+/// named): a printer of the site by name, else the caller's own, else the site's (any other
+/// address for leads only).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PrintLabel {
     pub order: String,
     pub printer: Option<String>,
+    #[serde(default)]
+    pub package: Option<u32>,
 }
 
 impl Operation for PrintLabel {
-    type Answer = PrintJob;
+    type Answer = Vec<PrintJob>;
     const NAME: &'static str = "print_label";
     const ACTION: &'static str = "printing a label";
     const ROLE: Role = Role::Labeler;
@@ -82,16 +108,14 @@ impl Operation for PrintLabel {
         svc: &Service,
         c: &Allowed,
         now: DateTime<Utc>,
-    ) -> Result<PrintJob, ServiceError> {
+    ) -> Result<Vec<PrintJob>, ServiceError> {
         let id = order_id(&self.order)?;
         svc.refuse_if_held(&id)?;
-        let s = svc.read().shipment(&id).map_err(store_err)?;
-        if s.as_ref().is_none_or(|s| s.state != ShipmentState::Bought) {
-            return Err(ServiceError::Conflict(format!(
-                "order {id} has no bought label to print"
-            )));
-        }
-        svc.queue(c, &id, Document::Label, self.printer, now)
+        let docs: Vec<(OrderId, Document)> = bought_labels(svc, &id, self.package, "print")?
+            .iter()
+            .map(|s| (id.clone(), Document::label_of(s.package)))
+            .collect();
+        svc.queue_all(c, &docs, self.printer, now)
     }
 }
 
@@ -133,11 +157,14 @@ impl Operation for PrintSlip {
     }
 }
 
-/// Voids the bought label (before handover); the order goes back to Packed.
+/// Voids the order's bought labels (or the one package's named), before handover; the order
+/// goes back to Packed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VoidLabel {
     pub order: String,
     pub reason: String,
+    #[serde(default)]
+    pub package: Option<u32>,
 }
 
 impl Operation for VoidLabel {
@@ -149,41 +176,60 @@ impl Operation for VoidLabel {
     fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let id = order_id(&self.order)?;
         let reason = non_empty(&self.reason, "the reason for a void")?;
-        let s = svc
-            .read()
-            .shipment(&id)
-            .map_err(store_err)?
-            .filter(|s| s.state == ShipmentState::Bought)
-            .ok_or_else(|| {
-                ServiceError::Conflict(format!("order {id} has no bought label to void"))
-            })?;
+        let bought = bought_labels(svc, &id, self.package, "void")?;
         let state = svc.packed_order(&id)?.state;
-        if !matches!(state, OrderState::Labelled | OrderState::Exception) {
+        // Packed: some packages of the order have labels, the rest do not yet.
+        if !matches!(
+            state,
+            OrderState::Labelled | OrderState::Exception | OrderState::Packed
+        ) {
             return Err(ServiceError::Conflict(format!(
                 "order {id} is {state}: only a label not yet handed over can be voided"
             )));
         }
-        let shipment_id = s.shipment_id.clone().unwrap_or_default();
         let api = svc.amazon()?;
-        block_on(api.cancel_shipment(&shipment_id))?.map_err(api_err)?;
-        svc.read()
-            .voided(&id, &c.user, reason, now)
-            .map_err(store_err)?;
+        for s in bought {
+            let shipment_id = s.shipment_id.clone().unwrap_or_default();
+            let done = block_on(api.cancel_shipment(&shipment_id))?.map_err(api_err);
+            if let Err(e) = done {
+                svc.changed();
+                return Err(e);
+            }
+            svc.read()
+                .voided(&id, s.package, &c.user, reason, now)
+                .map_err(store_err)?;
+        }
         svc.changed();
         Ok(())
     }
 }
 
-/// An own-carrier shipment: confirmed to Amazon, then the order is Shipped.
+/// An own-carrier shipment: each package confirmed to Amazon with its own tracking number (in
+/// package order), then the order is Shipped.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShipOwnCarrier {
     pub order: String,
     pub carrier: String,
-    pub tracking: String,
+    /// One tracking number per package (a single string is one).
+    #[serde(deserialize_with = "one_or_many")]
+    pub tracking: Vec<String>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 impl Operation for ShipOwnCarrier {
-    type Answer = ShipmentRecord;
+    type Answer = Vec<ShipmentRecord>;
     const NAME: &'static str = "ship_own_carrier";
     const ACTION: &'static str = "shipping with an own carrier";
     const ROLE: Role = Role::Labeler;
@@ -193,59 +239,88 @@ impl Operation for ShipOwnCarrier {
         svc: &Service,
         c: &Allowed,
         now: DateTime<Utc>,
-    ) -> Result<ShipmentRecord, ServiceError> {
+    ) -> Result<Vec<ShipmentRecord>, ServiceError> {
         let id = order_id(&self.order)?;
         let carrier =
             Carrier::parse(&self.carrier).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        let tracking = TrackingNumber::parse(&carrier, &self.tracking)
-            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let tracking = self
+            .tracking
+            .iter()
+            .map(|t| {
+                TrackingNumber::parse(&carrier, t).map_err(|e| ServiceError::Invalid(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let rec = svc.packed_order(&id)?;
         svc.refuse_if_held(&id)?;
-        let shipment = svc
-            .read()
-            .begin_own_carrier(&id, &carrier, &tracking, &c.user, now)
-            .map_err(store_err)?;
-        let codes = svc.read().item_codes(&id).map_err(store_err)?;
-        let confirmation = ConfirmShipment {
-            marketplace_id: rec.order.marketplace_id.clone().unwrap_or_default(),
-            package_detail: PackageDetail {
-                // One package per order: the same reference on a retry, so Amazon sees the same
-                // package, never a second one.
-                package_reference_id: "1".into(),
-                carrier_code: carrier.amazon_code().to_owned(),
-                carrier_name: matches!(carrier, Carrier::Other(_))
-                    .then(|| carrier.name().to_owned()),
-                shipping_method: None,
-                tracking_number: tracking.to_string(),
-                ship_date: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                order_items: rec
-                    .order
-                    .lines
-                    .iter()
-                    .filter(|l| l.quantity_ordered > l.quantity_shipped)
-                    .map(|l| ConfirmItem {
-                        order_item_id: l.item_id.clone(),
-                        quantity: l.quantity_ordered - l.quantity_shipped,
-                        transparency_codes: transparency_codes(&codes, &l.item_id),
-                    })
-                    .collect(),
-            },
-        };
+        let packages = svc.open_packages(&id)?;
+        if tracking.len() != packages.len() {
+            return Err(ServiceError::Invalid(format!(
+                "order {id} is in {} package(s): give one tracking number for each, in package order ({} given)",
+                packages.len(),
+                tracking.len()
+            )));
+        }
+        for (i, t) in tracking.iter().enumerate() {
+            if tracking[..i].contains(t) {
+                return Err(ServiceError::Invalid(format!(
+                    "tracking number {t} is given for two packages: each package has its own"
+                )));
+            }
+        }
+        let open: Vec<u32> = packages.iter().map(|(p, _)| p.number).collect();
         let api = svc.amazon()?;
-        block_on(api.confirm_shipment(&id, &confirmation))?.map_err(|e| {
-            ServiceError::Conflict(format!(
-                "{e}; the shipment is kept as confirming: run the same command again to retry"
-            ))
-        })?;
-        svc.read()
-            .confirmed(&shipment, Event::ShipOwnCarrier, &c.user, now)
-            .map_err(store_err)?;
+        let mut out = Vec::new();
+        for ((package, _), tracking) in packages.iter().zip(&tracking) {
+            let shipment = svc
+                .read()
+                .begin_own_carrier(&id, package.number, &carrier, tracking, &c.user, now)
+                .map_err(store_err)?;
+            if shipment.state == ShipmentState::Confirmed {
+                out.push(shipment);
+                continue;
+            }
+            let confirmation = ConfirmShipment {
+                marketplace_id: rec.order.marketplace_id.clone().unwrap_or_default(),
+                package_detail: PackageDetail {
+                    // The package's own number: the same on a retry, so Amazon sees the same
+                    // package, never another one.
+                    package_reference_id: package.number.to_string(),
+                    carrier_code: carrier.amazon_code().to_owned(),
+                    carrier_name: matches!(carrier, Carrier::Other(_))
+                        .then(|| carrier.name().to_owned()),
+                    shipping_method: None,
+                    tracking_number: tracking.to_string(),
+                    ship_date: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    order_items: package
+                        .items
+                        .iter()
+                        .map(|i| ConfirmItem {
+                            order_item_id: i.item_id.clone(),
+                            quantity: i.quantity,
+                            transparency_codes: i.codes_of(CodeKind::Transparency),
+                        })
+                        .collect(),
+                },
+            };
+            block_on(api.confirm_shipment(&id, &confirmation))?.map_err(|e| {
+                svc.changed();
+                ServiceError::Conflict(format!(
+                    "package {}: {e}; the shipment is kept as confirming: run the same command again to retry",
+                    package.number
+                ))
+            })?;
+            svc.read()
+                .confirmed(&shipment, &open, Event::ShipOwnCarrier, &c.user, now)
+                .map_err(store_err)?;
+            out.push(
+                svc.read()
+                    .shipment(&id, package.number)
+                    .map_err(store_err)?
+                    .unwrap_or(shipment),
+            );
+        }
         svc.changed();
-        Ok(svc
-            .read()
-            .shipment(&id)
-            .map_err(store_err)?
-            .unwrap_or(shipment))
+        Ok(out)
     }
 }
 
@@ -271,11 +346,11 @@ impl Operation for CheckPurchase {
     ) -> Result<ShipmentRecord, ServiceError> {
         let id = order_id(&self.order)?;
         let shipment_id = self.shipment_id.trim();
-        if !svc.read().purchase_unresolved(&id).map_err(store_err)? {
+        let Some(package) = svc.read().purchase_unresolved(&id).map_err(store_err)? else {
             return Err(ServiceError::Conflict(format!(
                 "order {id} has no purchase of unknown outcome to check"
             )));
-        }
+        };
         if !mfn::is_shipment_id(shipment_id) {
             return Err(ServiceError::Invalid(
                 "a shipment id looks like 8-4-4-4-12 hexadecimal digits".into(),
@@ -292,7 +367,7 @@ impl Operation for CheckPurchase {
             .label
             .decode()
             .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-        let record = svc.bought_record(&id, &found, &label, c, now);
+        let record = svc.bought_record(&id, package, &found, &label, c, now);
         svc.write()
             .record_found_purchase(&record, &label.bytes)
             .map_err(store_err)?;
@@ -345,18 +420,17 @@ impl Operation for Manifest {
         shipments.retain(|s| !held.contains(&s.order));
         let mut shipped = 0;
         if self.close {
-            for s in shipments
+            let mut orders: Vec<&OrderId> = shipments
                 .iter()
                 .filter(|s| s.state == ShipmentState::Bought)
-            {
-                let state = svc
-                    .read()
-                    .get(&s.order)
-                    .map_err(store_err)?
-                    .map(|r| r.state);
+                .map(|s| &s.order)
+                .collect();
+            orders.dedup();
+            for order in orders {
+                let state = svc.read().get(order).map_err(store_err)?.map(|r| r.state);
                 if state == Some(OrderState::Labelled) {
                     svc.read()
-                        .transition(&s.order, Event::Ship, &c.user, Some("end of day"), now)
+                        .ship_labelled(order, &c.user, "end of day", now)
                         .map_err(store_err)?;
                     shipped += 1;
                 }
@@ -418,5 +492,48 @@ impl Operation for ClearPurchase {
         svc.read()
             .clear_purchase(&id, &c.user, reason, now)
             .map_err(store_err)
+    }
+}
+
+/// One package of an order: its box, weight and units, and its label or tracking if it has one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PackageView {
+    pub package: Package,
+    pub shipment: Option<ShipmentRecord>,
+}
+
+/// The order's packages (none until it is packed).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Packages {
+    pub order: String,
+}
+
+impl Operation for Packages {
+    type Answer = Vec<PackageView>;
+    const NAME: &'static str = "packages";
+    const ACTION: &'static str = "an order's packages";
+    const ROLE: Role = Role::Packer;
+    const QUICK: bool = true;
+
+    fn apply(
+        self,
+        svc: &Service,
+        _: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<PackageView>, ServiceError> {
+        let id = order_id(&self.order)?;
+        let store = svc.read();
+        store
+            .packages(&id)
+            .map_err(store_err)?
+            .into_iter()
+            .map(|p| {
+                let shipment = store.shipment(&id, p.number).map_err(store_err)?;
+                Ok(PackageView {
+                    package: p,
+                    shipment,
+                })
+            })
+            .collect()
     }
 }
