@@ -1050,3 +1050,407 @@ async fn coded_units_cannot_ship_without_their_codes() {
     let msg = twice.unwrap_err().to_string();
     assert!(msg.contains("given once"), "{msg}");
 }
+
+/// Claims every waiting order, picks them, and opens the one with the most units at the bench
+/// (at least `units`); its id and check.
+async fn bench_a_big_order(c: &mut Client, units: u32) -> (OrderId, packline::domain::PackCheck) {
+    let Some(b) = c.call(ops::ClaimBatch { size: Some(20) }).await.unwrap() else {
+        panic!("nothing to pick")
+    };
+    pick_all(c, &b).await;
+    let mut best = None;
+    for order in &b.orders {
+        let check = c
+            .call(ops::PackStart {
+                order: order.to_string(),
+            })
+            .await
+            .unwrap();
+        let n: u32 = check.lines.iter().map(|l| l.needed).sum();
+        if best.as_ref().is_none_or(|(_, m, _)| n > *m) {
+            best = Some((order.clone(), n, check));
+        }
+    }
+    let (order, n, check) = best.unwrap();
+    assert!(
+        n >= units,
+        "the seeded floor has an order of {units}+ units"
+    );
+    (order, check)
+}
+
+/// Scans `n` units of the check's lines, first line first.
+async fn scan_units(c: &mut Client, order: &OrderId, check: &packline::domain::PackCheck, n: u32) {
+    let mut left = n;
+    for l in &check.lines {
+        let todo = l.needed.saturating_sub(l.scanned).min(left);
+        for _ in 0..todo {
+            c.call(ops::PackScan {
+                order: order.to_string(),
+                code: l.sku.clone(),
+                unit_codes: Vec::new(),
+            })
+            .await
+            .unwrap();
+        }
+        left -= todo;
+    }
+    assert_eq!(left, 0, "the order has {n} units to scan");
+}
+
+/// Packs a big order in two boxes: one unit in the first, the rest in the second.
+async fn pack_two_boxes(c: &mut Client) -> (OrderId, u32) {
+    let (order, check) = bench_a_big_order(c, 2).await;
+    let units: u32 = check.lines.iter().map(|l| l.needed).sum();
+    scan_units(c, &order, &check, 1).await;
+    let empty = c
+        .call(ops::PackCloseBox {
+            order: order.to_string(),
+            box_name: "no such box".into(),
+            weight_g: 300,
+        })
+        .await;
+    assert!(matches!(empty, Err(ServiceError::Invalid(_))), "{empty:?}");
+    let after = c
+        .call(ops::PackCloseBox {
+            order: order.to_string(),
+            box_name: "S 20x15x10".into(),
+            weight_g: 300,
+        })
+        .await
+        .unwrap();
+    assert_eq!(after.boxes.len(), 1);
+    assert_eq!(after.open_units(), 0);
+    // An empty box is not closed.
+    let again = c
+        .call(ops::PackCloseBox {
+            order: order.to_string(),
+            box_name: "S 20x15x10".into(),
+            weight_g: 300,
+        })
+        .await;
+    assert!(
+        matches!(&again, Err(ServiceError::WrongScan { message }) if message.contains("empty")),
+        "{again:?}"
+    );
+    scan_units(c, &order, &after, units - 1).await;
+    c.call(ops::PackFinish {
+        order: order.to_string(),
+        box_name: "M 30x20x15".into(),
+        weight_g: 900,
+        partial: None,
+    })
+    .await
+    .unwrap();
+    (order, units)
+}
+
+/// The units each logged request of `op` (status `status`) carried for `order`, summed by
+/// order item; and how many requests there were.
+fn units_sent(
+    m: &Marketplace,
+    op: &str,
+    status: u64,
+    order: &OrderId,
+) -> (usize, std::collections::BTreeMap<String, u64>) {
+    let mut sum = std::collections::BTreeMap::new();
+    let mut n = 0;
+    for r in request_log(m) {
+        if r["operation"] != op || r["status"] != status || r["params"]["orderId"] != order.as_str()
+        {
+            continue;
+        }
+        n += 1;
+        for pair in r["params"]["items"].as_str().unwrap().split(',') {
+            let (item, q) = pair.split_once(':').unwrap();
+            *sum.entry(item.to_owned()).or_default() += q.parse::<u64>().unwrap();
+        }
+    }
+    (n, sum)
+}
+
+/// What the order has left to ship, by order item.
+fn units_to_ship(f: &Floor, order: &OrderId) -> std::collections::BTreeMap<String, u64> {
+    f.service.with_store(|s| {
+        s.get(order)
+            .unwrap()
+            .unwrap()
+            .order
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.item_id.clone(),
+                    u64::from(l.quantity_ordered - l.quantity_shipped),
+                )
+            })
+            .collect()
+    })
+}
+
+/// Two boxes: two packages, two labels bought (each createShipment with its own units, adding
+/// up to the order), two labels printed byte for byte, two rows on the manifest, one order
+/// shipped at the close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_box_order_gets_a_label_per_box_and_leaves_on_one_manifest() {
+    let (printer, jobs) = raw_printer();
+    let mut f = floor(Some(printer)).await;
+    let (order, units) = pack_two_boxes(&mut f.client).await;
+    let want = units_to_ship(&f, &order);
+    let packages = f
+        .client
+        .call(ops::Packages {
+            order: order.to_string(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(packages.len(), 2);
+    let numbers: Vec<u32> = packages.iter().map(|p| p.package.number).collect();
+    assert_eq!(numbers, [1, 2]);
+    assert_eq!(packages[0].package.units(), 1);
+    assert_eq!(packages[1].package.units(), units - 1);
+    assert_eq!(packages[0].package.parcel.box_name, "S 20x15x10");
+    assert_eq!(packages[1].package.parcel.weight_g, 900);
+
+    let bought = f
+        .client
+        .call(ops::BuyLabel {
+            order: order.to_string(),
+            service: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(bought.len(), 2);
+    assert!(bought.iter().all(|s| s.state == ShipmentState::Bought));
+    assert_ne!(
+        bought[0].tracking, bought[1].tracking,
+        "a tracking number per box"
+    );
+    assert_eq!(state(&f, &order), OrderState::Labelled);
+    let (n, sent) = units_sent(&f.market, "createShipment", 200, &order);
+    assert_eq!(n, 2, "one purchase per box");
+    assert_eq!(
+        sent, want,
+        "the two packages carry the order, no unit twice"
+    );
+    let again = f
+        .client
+        .call(ops::BuyLabel {
+            order: order.to_string(),
+            service: None,
+        })
+        .await;
+    assert!(matches!(again, Err(ServiceError::Conflict(_))), "{again:?}");
+
+    let queued = f
+        .client
+        .call(ops::PrintLabel {
+            order: order.to_string(),
+            printer: None,
+            package: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 2);
+    for _ in 0..2 {
+        let (ok, detail) = printed(&mut f.client, &order).await;
+        assert!(ok, "{detail}");
+    }
+    let mut got = vec![
+        jobs.recv_timeout(Duration::from_secs(5)).unwrap(),
+        jobs.recv_timeout(Duration::from_secs(5)).unwrap(),
+    ];
+    let mut stored: Vec<Vec<u8>> = f.service.with_store(|s| {
+        (1..=2)
+            .map(|n| s.label(&order, n).unwrap().to_vec())
+            .collect()
+    });
+    got.sort();
+    stored.sort();
+    assert_eq!(
+        got, stored,
+        "each box's label reached the printer byte for byte"
+    );
+
+    let day = f
+        .client
+        .call(ops::Manifest {
+            date: None,
+            close: true,
+        })
+        .await
+        .unwrap();
+    let rows: Vec<u32> = day
+        .shipments
+        .iter()
+        .filter(|s| s.order == order)
+        .map(|s| s.package)
+        .collect();
+    assert_eq!(rows, [1, 2], "the manifest lists packages");
+    assert_eq!(day.shipped, 1);
+    assert_eq!(state(&f, &order), OrderState::Shipped);
+}
+
+/// Own carrier, two boxes: a tracking number per package, each confirmed as its own package
+/// (references 1 and 2) whose units add up to the order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_box_own_carrier_order_is_confirmed_package_by_package() {
+    let mut f = floor(None).await;
+    let (order, _) = pack_two_boxes(&mut f.client).await;
+    let want = units_to_ship(&f, &order);
+    let ship = |tracking: &[&str]| ops::ShipOwnCarrier {
+        order: order.to_string(),
+        carrier: "Royal Mail".into(),
+        tracking: tracking.iter().map(|t| (*t).to_owned()).collect(),
+    };
+    let one = f.client.call(ship(&["AB123456789GB"])).await;
+    assert!(
+        matches!(&one, Err(ServiceError::Invalid(m)) if m.contains("2 package(s)")),
+        "{one:?}"
+    );
+    let twice = f
+        .client
+        .call(ship(&["AB123456789GB", "AB123456789GB"]))
+        .await;
+    assert!(
+        matches!(&twice, Err(ServiceError::Invalid(m)) if m.contains("two packages")),
+        "{twice:?}"
+    );
+    assert_eq!(
+        count(&f.market, "confirmShipment"),
+        0,
+        "nothing left packline"
+    );
+    let shipped = f
+        .client
+        .call(ship(&["AB123456789GB", "AB123456790GB"]))
+        .await
+        .unwrap();
+    assert_eq!(shipped.len(), 2);
+    assert!(shipped.iter().all(|s| s.state == ShipmentState::Confirmed));
+    assert_eq!(state(&f, &order), OrderState::Shipped);
+    let refs: Vec<String> = request_log(&f.market)
+        .iter()
+        .filter(|r| r["operation"] == "confirmShipment" && r["status"] == 204)
+        .map(|r| {
+            r["params"]["packageReferenceId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(refs, ["1", "2"]);
+    let (n, sent) = units_sent(&f.market, "confirmShipment", 204, &order);
+    assert_eq!(n, 2);
+    assert_eq!(sent, want, "the packages' units add up to the order");
+}
+
+/// A lead ships part of an order: a packer may not; the packed units leave on a label, the
+/// order goes back on the queue with the rest (a sync in between keeps it there), and the rest
+/// leaves later as the order's next package.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_ships_part_of_an_order_and_the_rest_waits_on_the_queue() {
+    let mut f = floor(None).await;
+    let (order, check) = bench_a_big_order(&mut f.client, 2).await;
+    let units: u32 = check.lines.iter().map(|l| l.needed).sum();
+    let want = units_to_ship(&f, &order);
+    scan_units(&mut f.client, &order, &check, 1).await;
+    let finish = |partial: Option<&str>| ops::PackFinish {
+        order: order.to_string(),
+        box_name: "S 20x15x10".into(),
+        weight_g: 300,
+        partial: partial.map(str::to_owned),
+    };
+    let incomplete = f.client.call(finish(None)).await;
+    assert!(
+        matches!(&incomplete, Err(ServiceError::Conflict(m)) if m.contains("still needs")),
+        "{incomplete:?}"
+    );
+    let packer = packline::service::Caller {
+        user: "pat".into(),
+        role: packline::domain::Role::Packer,
+    };
+    let r = f.service.run(&packer, finish(Some("short one")));
+    assert!(matches!(r, Err(ServiceError::Forbidden { .. })), "{r:?}");
+    f.client
+        .call(finish(Some(
+            "one unit short; the customer gets the rest later",
+        )))
+        .await
+        .unwrap();
+    assert_eq!(state(&f, &order), OrderState::Packed);
+    let first = buy_label(&mut f.client, &order).await.unwrap();
+    assert_eq!(first.package, 1);
+    let day = f
+        .client
+        .call(ops::Manifest {
+            date: None,
+            close: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(day.shipped, 1);
+    assert_eq!(
+        state(&f, &order),
+        OrderState::New,
+        "the rest waits on the queue"
+    );
+    let left: u64 = units_to_ship(&f, &order).values().sum();
+    assert_eq!(left, u64::from(units - 1));
+    // Amazon now says the order is partly shipped: it stays on the queue.
+    f.service.sync_now("lead").await.unwrap();
+    assert_eq!(state(&f, &order), OrderState::New);
+
+    // The rest: picked, packed and labelled as package 2.
+    let Some(b) = f
+        .client
+        .call(ops::ClaimBatch { size: Some(20) })
+        .await
+        .unwrap()
+    else {
+        panic!("the rest is on the queue")
+    };
+    assert!(b.orders.contains(&order));
+    let mine: u32 = b
+        .lines
+        .iter()
+        .flat_map(|l| &l.orders)
+        .filter(|(o, _)| *o == order)
+        .map(|(_, q)| *q)
+        .sum();
+    assert_eq!(mine, units - 1, "only the rest is picked");
+    pick_all(&f.client, &b).await;
+    let check = f
+        .client
+        .call(ops::PackStart {
+            order: order.to_string(),
+        })
+        .await
+        .unwrap();
+    scan_units(&mut f.client, &order, &check, units - 1).await;
+    f.client.call(finish(None)).await.unwrap();
+    let second = buy_label(&mut f.client, &order).await.unwrap();
+    assert_eq!(second.package, 2);
+    f.client
+        .call(ops::Manifest {
+            date: None,
+            close: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(state(&f, &order), OrderState::Shipped);
+    let (n, sent) = units_sent(&f.market, "createShipment", 200, &order);
+    assert_eq!(n, 2);
+    assert_eq!(sent, want, "both shipments together carry the order once");
+    // The lead's decision and the part that left are in the audit log.
+    let (dir, _market) = stop(f);
+    let actions = actions_for(dir.path(), &order);
+    let at = |a: &str| actions.iter().position(|x| x == a);
+    assert!(at("partial_shipment") < at("ship_part"), "{actions:?}");
+    assert!(at("partial_shipment").is_some(), "{actions:?}");
+    assert_eq!(
+        actions.last().map(String::as_str),
+        Some("ship"),
+        "{actions:?}"
+    );
+}

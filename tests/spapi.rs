@@ -65,7 +65,13 @@ fn status_of(m: &Marketplace, id: &str) -> String {
 fn confirm_ship_retry_and_refusals() {
     let m = marketplace(5, "1000");
     let (rt, api, page) = first_page(&m);
-    let first = &page.orders[0].order;
+    // An order of one line: one package with every unit ships it.
+    let first = page
+        .orders
+        .iter()
+        .map(|o| &o.order)
+        .find(|o| o.lines.len() == 1)
+        .expect("a seeded order of one line");
     let (id, item, qty) = (
         first.id.clone(),
         first.lines[0].item_id.clone(),
@@ -87,7 +93,12 @@ fn confirm_ship_retry_and_refusals() {
     assert!(err.to_string().contains("already shipped"), "{err}");
 
     // An item that is not in the order, and a cancelled order.
-    let second = &page.orders[1].order;
+    let second = page
+        .orders
+        .iter()
+        .map(|o| &o.order)
+        .find(|o| o.id != first.id)
+        .unwrap();
     let err = rt
         .block_on(api.confirm_shipment(&second.id, &confirmation("no-such-item", 1, "T1")))
         .unwrap_err();
@@ -116,6 +127,60 @@ fn confirm_ship_retry_and_refusals() {
         .map(|r| r["status"].as_u64().unwrap())
         .collect();
     assert_eq!(confirms, [204, 204, 400, 400, 400, 404]);
+}
+
+/// Several packages of one order: each is its own confirmShipment (its own reference); the
+/// order is PARTIALLY_SHIPPED until every unit is on one, and a package whose units would take
+/// the order past what was ordered is refused, as is a Transparency code already on another.
+#[test]
+fn packages_of_one_order_may_not_carry_more_than_the_order() {
+    let m = marketplace(12, "1000");
+    let (rt, api, page) = first_page(&m);
+    let big = page
+        .orders
+        .iter()
+        .map(|o| &o.order)
+        .find(|o| o.lines.iter().any(|l| l.quantity_ordered >= 2))
+        .expect("a seeded order with a line of two or more");
+    let line = big.lines.iter().find(|l| l.quantity_ordered >= 2).unwrap();
+    let package = |reference: &str, qty: u32, tracking: &str| {
+        let mut c = confirmation(&line.item_id, qty, tracking);
+        c.package_detail.package_reference_id = reference.into();
+        c
+    };
+    rt.block_on(api.confirm_shipment(&big.id, &package("1", 1, "1Z999AA10123456784")))
+        .unwrap();
+    assert_eq!(status_of(&m, big.id.as_str()), "PARTIALLY_SHIPPED");
+    // Package 2 with every unit of the line again: one more than was ordered.
+    let err = rt
+        .block_on(api.confirm_shipment(
+            &big.id,
+            &package("2", line.quantity_ordered, "1Z999AA10123456784"),
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(&err, ApiError::Status { status: 400, .. })
+            && err.to_string().contains("more units"),
+        "{err}"
+    );
+    assert_eq!(status_of(&m, big.id.as_str()), "PARTIALLY_SHIPPED");
+    // Package 1 sent again with its own units is an edit of that package, not a second one.
+    rt.block_on(api.confirm_shipment(&big.id, &package("1", 1, "1Z999AA10123456784")))
+        .unwrap();
+    rt.block_on(api.confirm_shipment(
+        &big.id,
+        &package("2", line.quantity_ordered - 1, "1Z999AA10123456784"),
+    ))
+    .unwrap();
+    let rest_shipped = big.lines.len() == 1;
+    assert_eq!(
+        status_of(&m, big.id.as_str()),
+        if rest_shipped {
+            "SHIPPED"
+        } else {
+            "PARTIALLY_SHIPPED"
+        }
+    );
 }
 
 #[test]

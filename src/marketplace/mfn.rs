@@ -801,6 +801,20 @@ fn body_params(body: &Value) -> HashMap<String, String> {
     if let Some(f) = d["ShippingServiceOptions"]["LabelFormat"].as_str() {
         p.insert("labelFormat".to_owned(), f.to_owned());
     }
+    // The package's units, `item:quantity,…` (ids and counts only).
+    if let Some(items) = d["ItemList"].as_array() {
+        let list: Vec<String> = items
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}:{}",
+                    i["OrderItemId"].as_str().unwrap_or("?"),
+                    i["Quantity"].as_u64().unwrap_or(0)
+                )
+            })
+            .collect();
+        p.insert("items".to_owned(), list.join(","));
+    }
     p
 }
 

@@ -526,11 +526,36 @@ async fn confirm_shipment(
     let mut guard = lock(&m);
     let market = &mut *guard;
     let (status, response, tracking) = confirm_inner(market, &id, &headers, &body);
+    // The package's reference and units, `item:quantity,…` (ids and counts only).
+    let detail: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let package = &detail["packageDetail"];
+    let items: Vec<String> = package["orderItems"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| {
+                    format!(
+                        "{}:{}",
+                        i["orderItemId"].as_str().unwrap_or("?"),
+                        i["quantity"].as_u64().unwrap_or(0)
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     market.log.push(LoggedRequest {
         operation: "confirmShipment".into(),
         params: HashMap::from([
             ("orderId".to_owned(), id),
             ("trackingNumber".to_owned(), tracking.unwrap_or_default()),
+            (
+                "packageReferenceId".to_owned(),
+                package["packageReferenceId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            ("items".to_owned(), items.join(",")),
         ]),
         status: status.as_u16(),
         at: Utc::now(),
