@@ -592,16 +592,41 @@ fn the_floor_works_from_the_command_line_through_either_transport() {
         assert_eq!(check["packer"], me.as_str(), "{t:?}");
         let out = site.run(&["pack", "scan", order, "SOMETHING-ELSE"]);
         assert_fails(&out, "wrong item");
-        for _ in 0..2 {
-            json(site, &["pack", "scan", order, "B0HOSTILE1"]);
-        }
+        // Two boxes: one unit in the first, closed with its weight; the other in the second.
+        let out = site.run(&["pack", "close-box", order, "--box", "S", "--weight", "400"]);
+        assert_fails(&out, "box is empty");
+        json(site, &["pack", "scan", order, "B0HOSTILE1"]);
+        let closed = json(
+            site,
+            &["pack", "close-box", order, "--box", "S", "--weight", "400"],
+        );
+        assert_eq!(closed["boxes"][0]["units"], json!([1]), "{t:?}: {closed}");
+        assert_eq!(closed["boxes"][0]["parcel"]["weight_g"], 400);
+        json(site, &["pack", "scan", order, "B0HOSTILE1"]);
         let out = site.run(&["pack", "scan", order, "B0HOSTILE1"]);
         assert_fails(&out, "extra unit");
+        let out = site.run(&["pack", "finish", order]);
+        assert_fails(&out, "needs its box preset and weight");
         let packed = json(
             site,
-            &["pack", "finish", order, "--box", "S", "--weight", "900"],
+            &["pack", "finish", order, "--box", "S", "--weight", "500"],
         );
         assert_eq!(packed["state"], "packed", "{t:?}: {packed}");
+        let looked = json(site, &["lookup", "--order", order]);
+        assert_eq!(looked["state"], "packed", "{t:?}: {looked}");
+        let packages: Vec<(u64, u64, u64)> = looked["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["package"].as_u64().unwrap(),
+                    p["weightG"].as_u64().unwrap(),
+                    p["items"][0]["quantity"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(packages, [(1, 400, 1), (2, 500, 1)], "{t:?}: {looked}");
 
         json(
             site,

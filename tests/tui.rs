@@ -871,3 +871,63 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
     assert_eq!(jobs.len(), 1, "one label printed");
     assert_eq!(jobs[0].printer, printer);
 }
+
+/// Two boxes at the bench: the first closed partway with its typed weight, the rest scanned
+/// into the second; the order leaves as two packages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_box_closed_partway_and_the_rest_in_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = site(dir.path(), &orders()[..1]);
+    let mut app = app(service.clone()).await;
+    act(&mut app, Action::Claim).await;
+    let batch = app.pick.batch.clone().expect("a batch");
+    for code in ["B-07", "0123456789012", "SKU-HOSTILE"] {
+        act(&mut app, Action::Scan(code.into())).await;
+    }
+    act(&mut app, Action::FinishPick).await;
+    assert!(app.pick.batch.is_none(), "{:?}", app.alert);
+    act(&mut app, Action::Pack).await;
+    act(&mut app, Action::Scan(batch.orders[0].to_string())).await;
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    // No weight typed: the box is not closed.
+    act(&mut app, Action::CloseBox).await;
+    assert!(
+        app.alert
+            .as_ref()
+            .is_some_and(|a| a.text.contains("weight")),
+        "{:?}",
+        app.alert
+    );
+    for c in "400".chars() {
+        act(&mut app, Action::Char(c)).await;
+    }
+    act(&mut app, Action::CloseBox).await;
+    let check = app
+        .pack
+        .check
+        .clone()
+        .expect("the order is still at the bench");
+    assert_eq!(check.boxes.len(), 1, "{:?}", app.alert);
+    assert_eq!(check.boxes[0].parcel.weight_g, 400);
+    assert_eq!(check.open_units(), 0);
+    snapshot("pack_second_box", &app);
+    let left = check.units_left();
+    for l in &check.lines {
+        for _ in l.scanned..l.needed {
+            act(&mut app, Action::Scan(l.sku.clone())).await;
+        }
+    }
+    assert!(
+        app.pack.check.as_ref().unwrap().is_complete(),
+        "{left} left"
+    );
+    for c in "850".chars() {
+        act(&mut app, Action::Char(c)).await;
+    }
+    act(&mut app, Action::Submit).await;
+    assert!(app.pack.check.is_none(), "{:?}", app.alert);
+    let packages = service.with_store(|s| s.packages(&batch.orders[0]).unwrap());
+    let weights: Vec<u32> = packages.iter().map(|p| p.parcel.weight_g).collect();
+    assert_eq!(weights, [400, 850]);
+    assert_eq!(packages[0].units(), 1);
+}

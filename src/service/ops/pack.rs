@@ -263,6 +263,11 @@ impl Operation for PackFinish {
             }
         }
         if check.open_units() > 0 {
+            if self.box_name.trim().is_empty() || self.weight_g == 0 {
+                return Err(ServiceError::Invalid(format!(
+                    "order {id}: the box being filled needs its box preset and weight"
+                )));
+            }
             let p = parcel(svc, &self.box_name, self.weight_g)?;
             check.close_box(p).map_err(|r| ServiceError::WrongScan {
                 message: r.to_string(),

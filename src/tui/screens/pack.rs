@@ -1,5 +1,6 @@
 //! Packing: scan the order (or take the next picked one), scan every unit, choose a box, type
-//! the weight in grams, confirm. A wrong or extra unit is refused loudly by the service.
+//! the weight in grams, confirm. A box may be closed partway (its typed weight) and the rest
+//! scanned into the next. A wrong or extra unit is refused loudly by the service.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -29,6 +30,8 @@ impl PackScreen {
         let msg = if let Some((line, kind)) = check.awaiting {
             let sku = check.lines.get(line).map_or("", |l| l.sku.as_str());
             format!("scan the {} of this {}", kind.name(), clean(sku, 30))
+        } else if check.is_complete() && check.open_units() == 0 {
+            "every box is closed: confirm to finish".to_owned()
         } else if check.is_complete() {
             "all units in: choose the box, type the weight in grams and Enter".to_owned()
         } else if check.units_left() == 0 {
@@ -152,12 +155,26 @@ impl PackScreen {
         let weight = self
             .weight_g
             .map_or("type grams + Enter".to_owned(), |w| format!("{w} g"));
+        // Several boxes: which one is being filled, and what the closed ones hold.
+        let mut lines = vec![Line::from(vec![
+            status,
+            Span::raw(format!(" order {}", c.order)),
+        ])];
+        if c.boxes.is_empty() {
+            lines.push(Line::from(format!("box: {bx}   weight: {weight}")));
+        } else {
+            let held: u32 = c.boxes.iter().flat_map(|b| &b.units).sum();
+            lines.push(Line::from(format!(
+                "box {}: {bx}   weight: {weight}",
+                c.boxes.len() + 1
+            )));
+            lines.push(Line::from(Span::styled(
+                format!("{} box(es) closed, {held} unit(s) in them", c.boxes.len()),
+                theme.dim(),
+            )));
+        }
         f.render_widget(
-            Paragraph::new(vec![
-                Line::from(vec![status, Span::raw(format!(" order {}", c.order))]),
-                Line::from(format!("box: {bx}   weight: {weight}")),
-            ])
-            .block(Block::default().borders(Borders::TOP)),
+            Paragraph::new(lines).block(Block::default().borders(Borders::TOP)),
             top,
         );
         let coded = c.lines.iter().any(|l| !l.kinds.is_empty());
