@@ -1458,3 +1458,175 @@ fn messages_to_customers_go_through_amazon_from_the_command_line_on_either_trans
         assert_eq!(log, expected, "{:?}", on.t);
     }
 }
+
+/// The whole floor with the plumbing commands, against the training marketplace, on either
+/// transport: claim and pick (a wrong item refused), a hold refused at the bench, an order
+/// packed in two boxes, its two labels bought and printed, the day closed; the marketplace saw
+/// one purchase per box, whose units add up to the order, and nothing else for it.
+#[test]
+fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
+    for t in 0..2 {
+        let m = marketplace(6, "1000");
+        let creds_dir = tempfile::tempdir().unwrap();
+        let creds = creds_dir.path().join("lwa.toml");
+        std::fs::write(
+            &creds,
+            "client_id = \"training\"\nclient_secret = \"training\"\nrefresh_token = \"training\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let labels = tempfile::tempdir().unwrap();
+        let config = format!(
+            "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\ncredentials_file = {:?}\nmarketplace_ids = [\"ATVPDKIKX0DER\"]\n\
+             [shipping]\nlabel_printer = {:?}\n\
+             [shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n{FLOOR_BOXES}",
+            m.url,
+            format!("{}/auth/o2/token", m.url),
+            creds.display().to_string(),
+            format!("file:{}", labels.path().display()),
+        );
+        let on = on_both(&config, "", sync_once).nth(t).unwrap();
+        let site = &on.site;
+        let claim = json(site, &["pick", "claim", "--size", "20"]);
+        let b = claim["id"].as_u64().unwrap().to_string();
+        let out = site.run(&["pick", "scan", &b, "NOT-A-SKU"]);
+        assert_fails(&out, "wrong item");
+        for line in claim["lines"].as_array().unwrap() {
+            for _ in 0..line["needed"].as_u64().unwrap() {
+                json(site, &["pick", "scan", &b, line["sku"].as_str().unwrap()]);
+            }
+        }
+        json(site, &["pick", "finish", &b]);
+        // The order with the most units goes in two boxes; another is held.
+        let mut orders: Vec<(u64, String)> = claim["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                let o = o.as_str().unwrap().to_owned();
+                let looked = json(site, &["lookup", "--order", &o]);
+                let units = looked["lines"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["quantityOrdered"].as_u64().unwrap())
+                    .sum();
+                (units, o)
+            })
+            .collect();
+        orders.sort();
+        let (units, order) = orders.pop().unwrap();
+        assert!(
+            units >= 2,
+            "{on:?}: the seeded floor has an order of two units or more",
+            on = on.t
+        );
+        let (_, held) = orders.pop().unwrap();
+        json(
+            site,
+            &["orders", "hold", &held, "--reason", "address check"],
+        );
+        let out = site.run(&["pack", "start", &held]);
+        assert_fails(&out, "on hold: address check");
+
+        let check = json(site, &["pack", "start", &order]);
+        let out = site.run(&["pack", "scan", &order, "NOT-A-SKU"]);
+        assert_fails(&out, "wrong item");
+        let skus: Vec<String> = check["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| {
+                let n = l["needed"].as_u64().unwrap() as usize;
+                std::iter::repeat_n(l["sku"].as_str().unwrap().to_owned(), n)
+            })
+            .collect();
+        json(site, &["pack", "scan", &order, &skus[0]]);
+        json(
+            site,
+            &["pack", "close-box", &order, "--box", "S", "--weight", "400"],
+        );
+        for sku in &skus[1..] {
+            json(site, &["pack", "scan", &order, sku]);
+        }
+        let packed = json(
+            site,
+            &["pack", "finish", &order, "--box", "S", "--weight", "800"],
+        );
+        assert_eq!(packed["state"], "packed");
+
+        let offers = json(site, &["label", "rates", &order]);
+        assert!(!offers.as_array().unwrap().is_empty(), "{offers}");
+        let bought = json(site, &["label", "buy", &order]);
+        let tracking: Vec<&str> = bought
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["tracking"].as_str().unwrap())
+            .collect();
+        assert_eq!(tracking.len(), 2, "a label per box: {bought}");
+        assert_ne!(tracking[0], tracking[1]);
+        let out = site.run(&["label", "buy", &order]);
+        assert_fails(&out, "labelled");
+        let printed: serde_json::Value =
+            serde_json::from_str(&site.ok_unlocked(&["label", "print", &order, "--json"])).unwrap();
+        assert_eq!(printed.as_array().map(Vec::len), Some(2), "{printed}");
+        assert_eq!(std::fs::read_dir(labels.path()).unwrap().count(), 2);
+
+        let day: serde_json::Value =
+            serde_json::from_str(&site.ok(&["manifest", "--close", "--format", "json"])).unwrap();
+        let rows: Vec<u64> = day["shipments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["order"] == order.as_str())
+            .map(|s| s["package"].as_u64().unwrap())
+            .collect();
+        assert_eq!(rows, [1, 2], "{day}");
+        let looked = json(site, &["lookup", "--order", &order]);
+        assert_eq!(looked["state"], "shipped", "{looked}");
+        let on_labels: Vec<&str> = looked["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["shipment"]["tracking"].as_str().unwrap())
+            .collect();
+        assert_eq!(on_labels, tracking);
+
+        // Amazon saw one purchase per box carrying the order's units once, and no confirmation.
+        let log = request_log(&m);
+        let mine: Vec<&serde_json::Value> = log
+            .iter()
+            .filter(|r| r["params"]["orderId"] == order.as_str())
+            .collect();
+        let ops: Vec<(&str, u64)> = mine
+            .iter()
+            .map(|r| {
+                (
+                    r["operation"].as_str().unwrap(),
+                    r["status"].as_u64().unwrap(),
+                )
+            })
+            .filter(|(o, _)| *o != "getEligibleShipmentServices")
+            .collect();
+        assert_eq!(
+            ops,
+            [("createShipment", 200), ("createShipment", 200)],
+            "{:?}",
+            on.t
+        );
+        let carried: u64 = mine
+            .iter()
+            .filter(|r| r["operation"] == "createShipment")
+            .flat_map(|r| r["params"]["items"].as_str().unwrap().split(','))
+            .map(|p| p.split_once(':').unwrap().1.parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(carried, units);
+        assert!(
+            !log.iter()
+                .any(|r| r["params"]["orderId"] == held.as_str()
+                    && r["operation"] == "createShipment"),
+            "nothing was bought for the held order"
+        );
+    }
+}

@@ -237,8 +237,6 @@ impl ShipmentState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentRecord {
     pub order: OrderId,
-    /// The order's package (1, 2, …) this label or tracking number is for.
-    pub package: u32,
     pub state: ShipmentState,
     pub carrier: Option<Carrier>,
     pub tracking: Option<TrackingNumber>,
@@ -250,6 +248,9 @@ pub struct ShipmentRecord {
     pub label_format: Option<String>,
     pub at: DateTime<Utc>,
     pub by: String,
+    /// The order's package (1, 2, …) this label or tracking number is for. Last, so a record
+    /// stored before packages (without it) can never be read as one of today's.
+    pub package: u32,
 }
 
 #[cfg(test)]

@@ -1010,5 +1010,25 @@ mod tests {
         let check = decode_check(&postcard::to_stdvec(&old).unwrap()).unwrap();
         assert_eq!((check.lines[0].scanned, check.lines[0].kinds.len()), (1, 0));
         assert_eq!(decode_check(&encode(&check)).unwrap(), check);
+
+        // A check open before boxes: its scanned units are all in the open box.
+        let one_box = legacy::CheckOneBox {
+            order: a.clone(),
+            packer: "ann".into(),
+            lines: check.lines.clone(),
+            awaiting: None,
+        };
+        let read = decode_check(&postcard::to_stdvec(&one_box).unwrap()).unwrap();
+        assert!(read.boxes.is_empty());
+        assert_eq!(read.open_units(), 1);
+        let mut boxed = read.clone();
+        boxed
+            .close_box(Parcel {
+                box_name: "S".into(),
+                dims_mm: [1, 1, 1],
+                weight_g: 5,
+            })
+            .unwrap();
+        assert_eq!(decode_check(&encode(&boxed)).unwrap(), boxed);
     }
 }

@@ -833,3 +833,46 @@ pub(super) fn drop_label(tx: &Tx<'_>, id: &str) -> TxResult<Vec<u32>> {
     }
     Ok(epochs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shipment stored before packages is package 1's; one of today reads as itself; a
+    /// damaged one is an error, never a guess.
+    #[test]
+    fn a_shipment_stored_before_packages_is_package_one() {
+        let old = legacy::Shipment {
+            order: OrderId::parse("111-0000001-0000001").unwrap(),
+            state: ShipmentState::Bought,
+            carrier: Some(Carrier::Ups),
+            tracking: None,
+            shipment_id: Some("s-1".into()),
+            service_id: None,
+            service_name: None,
+            label_format: Some("zpl".into()),
+            at: Utc::now(),
+            by: "sam".into(),
+        };
+        let bytes = postcard::to_stdvec(&old).unwrap();
+        let read = decode_shipment(&bytes).unwrap();
+        assert_eq!((read.package, read.state), (1, ShipmentState::Bought));
+        assert_eq!(read.shipment_id.as_deref(), Some("s-1"));
+        let mut two = read.clone();
+        two.package = 2;
+        assert_eq!(decode_shipment(&encode(&two)).unwrap(), two);
+        assert!(decode_shipment(&bytes[..bytes.len() - 3]).is_err());
+    }
+
+    #[test]
+    fn package_keys_name_their_order_and_package() {
+        let id = OrderId::parse("111-0000001-0000001").unwrap();
+        for n in [1, 2, 17] {
+            let k = package_id(id.as_str(), n);
+            assert_eq!(parse_package(&k), Some((id.clone(), n)));
+        }
+        assert_eq!(package_id(id.as_str(), 1), id.as_str().as_bytes());
+        assert_eq!(parse_package(b"111-0000001-0000001#1"), None);
+        assert_eq!(parse_package(b"111-0000001-0000001#x"), None);
+    }
+}
