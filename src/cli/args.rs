@@ -82,6 +82,24 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// Orders and units shipped, late shipments, short picks, exceptions, holds, labels and
+    /// postage, by day or SKU, from counters kept as the floor works; no personal data (leads).
+    Report {
+        /// The first local day (default: 29 days before --to).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: Option<chrono::NaiveDate>,
+        /// The last local day (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long, default_value = "day", value_parser = ["sku", "day", "sku-day"])]
+        by: String,
+        /// png: the chart of units per day and the late share.
+        #[arg(long, default_value = "table", value_parser = ["table", "csv", "json", "png"])]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
     /// Who has access, and what they did with it (leads).
     Access {
         #[command(subcommand)]

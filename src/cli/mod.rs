@@ -312,6 +312,13 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Access {
             command: args::AccessCommand::Review { format },
         } => records::access_review(&ctx, &format),
+        Command::Report {
+            from,
+            to,
+            by,
+            format,
+            output,
+        } => records::report(&ctx, from, to, &by, &format, output.as_deref()),
         Command::Sync { once, out } => records::sync(&ctx, once, out),
         Command::Pick { command } => floor::pick(&ctx, command),
         Command::Pack { command } => floor::pack(&ctx, command),

@@ -168,6 +168,141 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
     }
 }
 
+/// `packline report`: the report as a table, CSV, JSON or a PNG chart, to standard output or
+/// `--output FILE`.
+pub fn report(
+    ctx: &Ctx,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    by: &str,
+    format: &str,
+    output: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    use packline::domain::report::By;
+    use std::io::{IsTerminal, Write as _};
+    let by = By::parse(by).context("--by takes sku, day or sku-day")?;
+    if format == "png" && output.is_none() && std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the PNG chart goes to a file: give --output FILE or redirect (> report.png)"
+        );
+    }
+    let s = ctx.session(Key::No)?;
+    let r = s.call(packline::service::ops::Report { from, to, by })?;
+    s.finish()?;
+    let bytes = match format {
+        "json" => {
+            let mut v = serde_json::to_vec_pretty(&r)?;
+            v.push(b'\n');
+            v
+        }
+        "png" => packline::labels::chart::png(&r),
+        "csv" => report_csv(&r)?,
+        _ => report_table(&r).into_bytes(),
+    };
+    match output {
+        Some(path) => std::fs::write(path, &bytes)
+            .with_context(|| format!("writing the report to {}", path.display()))?,
+        None => std::io::stdout().lock().write_all(&bytes)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+const REPORT_COLUMNS: [&str; 8] = [
+    "orders_shipped",
+    "units_shipped",
+    "late_shipments",
+    "short_picks",
+    "exceptions",
+    "holds",
+    "labels_bought",
+    "labels_voided",
+];
+
+fn report_figures(f: &packline::domain::report::Figures) -> [u64; 8] {
+    [
+        f.orders_shipped,
+        f.units_shipped,
+        f.late_shipments,
+        f.short_picks,
+        f.exceptions,
+        f.holds,
+        f.labels_bought,
+        f.labels_voided,
+    ]
+}
+
+/// One row per group: day and SKU as plain fields, then the figures.
+fn report_csv(r: &packline::domain::report::Report) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["day", "sku"];
+    header.extend(REPORT_COLUMNS);
+    w.write_record(&header)?;
+    for row in &r.rows {
+        let mut rec = vec![
+            row.day.map(|d| d.to_string()).unwrap_or_default(),
+            row.sku.clone().unwrap_or_default(),
+        ];
+        rec.extend(report_figures(&row.figures).iter().map(u64::to_string));
+        w.write_record(&rec)?;
+    }
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn report_table(r: &packline::domain::report::Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let t = &r.totals;
+    let _ = writeln!(
+        out,
+        "{} to {}: {} order(s), {} unit(s) shipped, {} late ({:.1}%), {} short pick(s), {} exception(s), {} hold(s), {} label(s) bought, {} voided",
+        r.from,
+        r.to,
+        t.orders_shipped,
+        t.units_shipped,
+        t.late_shipments,
+        r.late_share * 100.0,
+        t.short_picks,
+        t.exceptions,
+        t.holds,
+        t.labels_bought,
+        t.labels_voided
+    );
+    for p in &r.postage {
+        let _ = writeln!(
+            out,
+            "postage {}: {:.2} {} for {} label(s), {} voided",
+            escape_hazards(&p.carrier),
+            p.amount,
+            escape_hazards(&p.currency),
+            p.labels_bought,
+            p.labels_voided
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<10} {:<24} {:>7} {:>7} {:>5} {:>6} {:>6} {:>6} {:>7} {:>6}",
+        "DAY", "SKU", "ORDERS", "UNITS", "LATE", "SHORT", "EXCEPT", "HOLDS", "LABELS", "VOIDS"
+    );
+    for row in &r.rows {
+        let f = report_figures(&row.figures);
+        let _ = writeln!(
+            out,
+            "{:<10} {:<24} {:>7} {:>7} {:>5} {:>6} {:>6} {:>6} {:>7} {:>6}",
+            row.day.map_or("-".into(), |d| d.to_string()),
+            row.sku.as_deref().map_or("-".into(), escape_hazards),
+            f[0],
+            f[1],
+            f[2],
+            f[3],
+            f[4],
+            f[5],
+            f[6],
+            f[7]
+        );
+    }
+    out
+}
+
 pub fn access_review(ctx: &Ctx, format: &str) -> Result<ExitCode> {
     use std::io::Write as _;
     let s = ctx.session(Key::No)?;

@@ -13,6 +13,7 @@ pub mod order;
 pub mod pack;
 pub mod pick;
 pub mod recipient;
+pub mod report;
 pub mod retention;
 pub mod role;
 pub mod shipment;

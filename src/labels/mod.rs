@@ -4,10 +4,12 @@
 //! printer the caller names and nowhere else. It works on domain values (orders, recipients,
 //! shipment records) handed to it, and never reads or imports the store.
 
+pub mod chart;
 pub mod code128;
 pub mod manifest;
 pub mod pdf;
 pub mod picksheet;
 pub mod print;
+pub mod raster;
 pub mod slip;
 pub mod zpl;

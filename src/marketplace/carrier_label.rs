@@ -8,6 +8,7 @@ use pdf_writer::Content;
 
 use crate::labels::code128::{Code128, Code128Error};
 use crate::labels::pdf::{BOLD, REGULAR, bars, document, text, win_ansi};
+use crate::labels::raster::Raster;
 use crate::labels::zpl;
 
 /// 4×6 inches at 203 dots per inch.
@@ -102,69 +103,6 @@ pub fn zpl203(l: &LabelText) -> Result<Vec<u8>, RenderError> {
     // `text_field` escapes every byte outside printable ASCII: the label is pure ASCII.
     debug_assert!(z.bytes().all(|b| b == b'\n' || (0x20..=0x7E).contains(&b)));
     Ok(z.into_bytes())
-}
-
-/// A raster being drawn: 8-bit grey, white to start.
-struct Raster {
-    w: usize,
-    h: usize,
-    pixels: Vec<u8>,
-}
-
-impl Raster {
-    fn new(w: usize, h: usize) -> Raster {
-        Raster {
-            w,
-            h,
-            pixels: vec![255; w * h],
-        }
-    }
-
-    /// Blackens the rectangle from (x0, y0) to (x1, y1), clipped to the raster.
-    fn fill(&mut self, x0: usize, y0: usize, x1: usize, y1: usize) {
-        for y in y0.min(self.h)..y1.min(self.h) {
-            let row = &mut self.pixels[y * self.w..(y + 1) * self.w];
-            for p in &mut row[x0.min(self.w)..x1.min(self.w)] {
-                *p = 0;
-            }
-        }
-    }
-
-    /// Writes at most `max_chars` characters of `text` at (x, y), each pixel of the 8×8 font
-    /// `scale` dots square; text past the right edge is cut.
-    fn text(&mut self, x: usize, y: usize, scale: usize, text: &str, max_chars: usize) {
-        let glyphs = text.chars().filter_map(crate::font::glyph).take(max_chars);
-        for (i, g) in glyphs.enumerate() {
-            let gx = x + i * 8 * scale;
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..8 {
-                    if bits & (1 << col) != 0 {
-                        let (px, py) = (gx + col * scale, y + row * scale);
-                        self.fill(px, py, px + scale, py + scale);
-                    }
-                }
-            }
-        }
-    }
-
-    fn png(&self, dots_per_metre: Option<u32>) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut enc = png::Encoder::new(&mut out, self.w as u32, self.h as u32);
-        enc.set_color(png::ColorType::Grayscale);
-        enc.set_depth(png::BitDepth::Eight);
-        enc.set_pixel_dims(dots_per_metre.map(|d| png::PixelDimensions {
-            xppu: d,
-            yppu: d,
-            unit: png::Unit::Meter,
-        }));
-        // Writing to a Vec cannot fail for I/O reasons, and the pixels match the header.
-        let mut writer = enc.write_header().expect("PNG header into memory");
-        writer
-            .write_image_data(&self.pixels)
-            .expect("PNG data of the declared size");
-        writer.finish().expect("PNG into memory");
-        out
-    }
 }
 
 /// A 4×6 inch PNG at 203 dpi: the same layout as the ZPL label, text in an 8×8 bitmap font

@@ -342,7 +342,17 @@ impl Service {
                 let record = self.bought_record(id, n, &shipment, &label, c, now);
                 let (_, outcome) = self
                     .write()
-                    .complete_purchase(&record, &label.bytes, open, &c.user, now)
+                    .complete_purchase(
+                        &record,
+                        &label.bytes,
+                        open,
+                        Some((
+                            &shipment.shipping_service.rate.currency_code,
+                            shipment.shipping_service.rate.amount,
+                        )),
+                        &c.user,
+                        now,
+                    )
                     .map_err(store_err)?;
                 self.changed();
                 if outcome == Bought::Moved {

@@ -486,11 +486,17 @@ impl Store {
         &self,
         batch: &PickBatch,
         orders: &[OrderId],
+        short_sku: Option<&str>,
         user: &str,
         note: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         self.transact(|tx| {
+            if let Some(s) = short_sku {
+                use crate::domain::report::Metric;
+                super::stats::day(tx, now, Metric::ShortPicks, 1)?;
+                super::stats::sku(tx, now, s, Metric::ShortPicks, 1)?;
+            }
             for id in orders {
                 if claimed_in(tx, id, batch.id)? {
                     tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))?;
@@ -706,6 +712,7 @@ impl Store {
                 return Ok(false);
             }
             tx.floor.insert(k, encode(hold))?;
+            super::stats::day(tx, hold.since, crate::domain::report::Metric::Holds, 1)?;
             super::audit_in(
                 tx,
                 &hold.by,
@@ -917,6 +924,13 @@ pub(super) fn ship_step(
         return step(tx, id, event, user, reason, now);
     }
     let stepped = step(tx, id, Event::ShipPart, user, reason, now)?;
+    let units: Vec<(String, u32)> = packages
+        .iter()
+        .filter(|p| !p.shipped)
+        .flat_map(|p| &p.items)
+        .map(|i| (i.sku.clone(), i.quantity))
+        .collect();
+    super::stats::units(tx, now, &units)?;
     let mut rec = stepped.clone();
     rec.order.lines = lines;
     super::write_record(tx, Some(&stepped), &rec)?;

@@ -21,6 +21,7 @@ pub mod queue;
 pub mod retention;
 pub mod seal;
 pub mod shipping;
+pub mod stats;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
@@ -1182,7 +1183,38 @@ fn step(
     }
     write_record(tx, Some(&old), &rec)?;
     audit_in(tx, user, event.name(), Some(id.as_str()), reason, now)?;
+    count_event(tx, &old, event, now)?;
     Ok(rec)
+}
+
+/// The report counters an order's step moves (see `stats`): an order leaving counts itself,
+/// its units (those not shipped before, per SKU) and whether it left after its ship-by; an
+/// exception counts once.
+fn count_event(tx: &Tx<'_>, old: &OrderRecord, event: Event, now: DateTime<Utc>) -> TxResult<()> {
+    use crate::domain::report::Metric;
+    match event {
+        Event::Ship | Event::ShipOwnCarrier => {
+            stats::day(tx, now, Metric::OrdersShipped, 1)?;
+            let units: Vec<(String, u32)> = old
+                .order
+                .lines
+                .iter()
+                .map(|l| {
+                    (
+                        l.sku.clone(),
+                        l.quantity_ordered.saturating_sub(l.quantity_shipped),
+                    )
+                })
+                .collect();
+            stats::units(tx, now, &units)?;
+            if old.order.ship_by.latest.is_some_and(|latest| now > latest) {
+                stats::day(tx, now, Metric::LateShipments, 1)?;
+            }
+        }
+        Event::RaiseException => stats::day(tx, now, Metric::Exceptions, 1)?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Writes a record and keeps the queue index in step with it. (The SKU index, in the index

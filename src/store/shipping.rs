@@ -252,8 +252,28 @@ fn put_shipment(tx: &Tx<'_>, s: &ShipmentRecord) -> TxResult<()> {
     Ok(())
 }
 
-/// A bought label: its record, the sealed label, and the day index.
-fn keep_label(tx: &Tx<'_>, s: &ShipmentRecord, sealed: &[u8]) -> TxResult<()> {
+/// What a label cost: currency and amount.
+pub type Postage<'a> = Option<(&'a str, f64)>;
+
+/// A bought label: its record, the sealed label, the day index, and the report's counters (a
+/// label per carrier, and what it cost).
+fn keep_label(
+    tx: &Tx<'_>,
+    s: &ShipmentRecord,
+    sealed: &[u8],
+    postage: Postage<'_>,
+) -> TxResult<()> {
+    use crate::domain::report::Metric;
+    let carrier = s.carrier.as_ref().map_or("-", |c| c.name());
+    let currency = postage.map_or("", |(c, _)| c);
+    super::stats::carrier(tx, s.at, carrier, currency, Metric::LabelsBought, 1)?;
+    if let Some((currency, amount)) = postage
+        && amount.is_finite()
+        && amount > 0.0
+    {
+        let cents = (amount * 100.0).round() as u64;
+        super::stats::carrier(tx, s.at, carrier, currency, Metric::PostageCents, cents)?;
+    }
     put_shipment(tx, s)?;
     tx.floor.insert(label_key(&s.order, s.package), sealed)?;
     tx.floor
@@ -391,6 +411,7 @@ impl Store {
         record: &ShipmentRecord,
         label: &[u8],
         open: &[u32],
+        postage: Postage<'_>,
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<(OrderRecord, Bought), Error> {
@@ -426,7 +447,7 @@ impl Store {
                     Bought::Moved,
                 )
             };
-            keep_label(tx, record, &sealed)?;
+            keep_label(tx, record, &sealed, postage)?;
             Ok((rec, outcome))
         })?;
         self.flush()?;
@@ -555,9 +576,10 @@ impl Store {
         &mut self,
         record: &ShipmentRecord,
         label: &[u8],
+        postage: Postage<'_>,
     ) -> Result<(), Error> {
         let sealed = self.keyring.seal_document(label, record.at)?;
-        self.transact(|tx| keep_label(tx, record, &sealed))?;
+        self.transact(|tx| keep_label(tx, record, &sealed, postage))?;
         self.flush()
     }
 
@@ -583,6 +605,15 @@ impl Store {
                 note(tx, id, user, "label_voided", Some(reason), now)?;
             }
             tx.floor.remove(day_key(local_day(s.at), id, package))?;
+            let carrier = s.carrier.as_ref().map_or("-", |c| c.name());
+            super::stats::carrier(
+                tx,
+                now,
+                carrier,
+                "",
+                crate::domain::report::Metric::LabelsVoided,
+                1,
+            )?;
             s.state = ShipmentState::Voided;
             s.at = now;
             put_shipment(tx, &s)?;

@@ -38,7 +38,8 @@ pub use pick::{
     ShortPick, Shorted,
 };
 pub use records::{
-    AccessReview, AuditVerify, Check, Import, LookupName, Purge, Reveal, RevealedRecipient, Sync,
+    AccessReview, AuditVerify, Check, Import, LookupName, Purge, Report, Reveal, RevealedRecipient,
+    Sync,
 };
 pub use shipping::{
     BuyLabel, CheckPurchase, ClearPurchase, Manifest, ManifestDay, PackageView, Packages,
@@ -161,7 +162,7 @@ operations! {
     HoldOrder, ReleaseHold, Holds,
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
     SendMessage,
-    Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview, Check,
+    Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview, Check, Report,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
     PrintJobs, ClearPurchase, Packages,

@@ -211,7 +211,7 @@ impl Operation for ShortPick {
         })?;
         let note = format!("short pick of {}: {reason}", short.sku);
         svc.read()
-            .except_from_batch(&b, &short.orders, &c.user, &note, now)
+            .except_from_batch(&b, &short.orders, Some(&short.sku), &c.user, &note, now)
             .map_err(store_err)?;
         svc.changed();
         Ok(Shorted {

@@ -239,3 +239,44 @@ impl Operation for Check {
         svc.read().check().map_err(store_err)
     }
 }
+
+/// A report from the counters kept as the floor works (no order is read, and nothing in it is
+/// personal): orders and units shipped, late shipments, short picks, exceptions, holds, labels
+/// and postage, over local days `from..=to` (the last 30 days when not given).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Report {
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    #[serde(default)]
+    pub by: crate::domain::report::By,
+}
+
+impl Operation for Report {
+    type Answer = crate::domain::report::Report;
+    const NAME: &'static str = "report";
+    const ACTION: &'static str = "reports";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        _: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<crate::domain::report::Report, ServiceError> {
+        use crate::domain::report::{By, Report as Built};
+        let to = self
+            .to
+            .unwrap_or_else(|| crate::store::shipping::local_day(now));
+        let from = self.from.unwrap_or(to - chrono::Duration::days(29));
+        if from > to {
+            return Err(ServiceError::Invalid(format!(
+                "--from {from} is after --to {to}"
+            )));
+        }
+        let counts = svc
+            .read()
+            .counts(from, to, self.by != By::Day)
+            .map_err(store_err)?;
+        Ok(Built::build(from, to, self.by, &counts))
+    }
+}

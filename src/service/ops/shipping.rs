@@ -369,7 +369,14 @@ impl Operation for CheckPurchase {
             .map_err(|e| ServiceError::Conflict(e.to_string()))?;
         let record = svc.bought_record(&id, package, &found, &label, c, now);
         svc.write()
-            .record_found_purchase(&record, &label.bytes)
+            .record_found_purchase(
+                &record,
+                &label.bytes,
+                Some((
+                    &found.shipping_service.rate.currency_code,
+                    found.shipping_service.rate.amount,
+                )),
+            )
             .map_err(store_err)?;
         Ok(record)
     }

@@ -1,0 +1,146 @@
+//! The aggregates reports read, in the `floor` tree: one counter per local day, metric and SKU
+//! (or carrier and currency, or the day's total), bumped inside the transaction of the change it
+//! counts, so a report and the floor can never disagree. Keys (all under `A`):
+//!
+//! - `A d YYYYMMDD metric` — the day's totals;
+//! - `A s YYYYMMDD sku 0x00 metric` — per SKU;
+//! - `A c YYYYMMDD carrier 0x00 currency 0x00 metric` — per carrier.
+//!
+//! Values are u64, big-endian. No personal data: SKUs, carriers and counts.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::shipping::local_day;
+use super::{Error, Store, Tx, TxResult};
+use crate::domain::report::{Count, Metric, Of};
+
+const AGG: u8 = b'A';
+const DAY: u8 = b'd';
+const SKU: u8 = b's';
+const CARRIER: u8 = b'c';
+
+fn day_bytes(day: NaiveDate) -> [u8; 8] {
+    let s = day.format("%Y%m%d").to_string();
+    let mut out = [b'0'; 8];
+    out.copy_from_slice(&s.as_bytes()[..8]);
+    out
+}
+
+fn key(family: u8, day: NaiveDate, tail: &[&[u8]], metric: Metric) -> Vec<u8> {
+    let mut k = vec![AGG, family];
+    k.extend_from_slice(&day_bytes(day));
+    for t in tail {
+        k.extend_from_slice(t);
+        k.push(0);
+    }
+    k.push(metric.code());
+    k
+}
+
+fn add(tx: &Tx<'_>, k: Vec<u8>, n: u64) -> TxResult<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let old = tx
+        .floor
+        .get(&k)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes);
+    tx.floor
+        .insert(k, &old.saturating_add(n).to_be_bytes()[..])?;
+    Ok(())
+}
+
+/// Adds to the day's total of `metric` (the site's local day of `at`).
+pub(super) fn day(tx: &Tx<'_>, at: DateTime<Utc>, metric: Metric, n: u64) -> TxResult<()> {
+    add(tx, key(DAY, local_day(at), &[], metric), n)
+}
+
+/// Adds to one SKU's count of `metric`.
+pub(super) fn sku(
+    tx: &Tx<'_>,
+    at: DateTime<Utc>,
+    sku: &str,
+    metric: Metric,
+    n: u64,
+) -> TxResult<()> {
+    add(tx, key(SKU, local_day(at), &[sku.as_bytes()], metric), n)
+}
+
+/// Adds to one carrier's count of `metric`, in a currency (empty for label counts).
+pub(super) fn carrier(
+    tx: &Tx<'_>,
+    at: DateTime<Utc>,
+    carrier: &str,
+    currency: &str,
+    metric: Metric,
+    n: u64,
+) -> TxResult<()> {
+    add(
+        tx,
+        key(
+            CARRIER,
+            local_day(at),
+            &[carrier.as_bytes(), currency.as_bytes()],
+            metric,
+        ),
+        n,
+    )
+}
+
+/// Units shipped of each line of an order, counted on the day it ships: per SKU and in the
+/// day's total.
+pub(super) fn units(tx: &Tx<'_>, at: DateTime<Utc>, units: &[(String, u32)]) -> TxResult<()> {
+    let mut total = 0u64;
+    for (s, n) in units {
+        sku(tx, at, s, Metric::UnitsShipped, u64::from(*n))?;
+        total += u64::from(*n);
+    }
+    day(tx, at, Metric::UnitsShipped, total)
+}
+
+impl Store {
+    /// Every counter of the days `from..=to`, in key order. Reads counters, never orders: a
+    /// range of years is a few thousand keys per metric.
+    pub fn counts(&self, from: NaiveDate, to: NaiveDate, skus: bool) -> Result<Vec<Count>, Error> {
+        let mut out = Vec::new();
+        let families: &[u8] = if skus {
+            &[DAY, SKU, CARRIER]
+        } else {
+            &[DAY, CARRIER]
+        };
+        for family in families {
+            let lo = [&[AGG, *family][..], &day_bytes(from)].concat();
+            let mut hi = [&[AGG, *family][..], &day_bytes(to)].concat();
+            hi.push(0xff);
+            for item in self.t.floor.range(lo..hi) {
+                let (k, v) = item?;
+                if let Some(c) = parse(*family, &k, &v) {
+                    out.push(c);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn parse(family: u8, k: &[u8], v: &[u8]) -> Option<Count> {
+    let day = NaiveDate::parse_from_str(std::str::from_utf8(k.get(2..10)?).ok()?, "%Y%m%d").ok()?;
+    let (&code, rest) = k.get(10..)?.split_last()?;
+    let metric = Metric::from_code(code)?;
+    let n = u64::from_be_bytes(<[u8; 8]>::try_from(v).ok()?);
+    let mut parts = rest.split(|b| *b == 0);
+    let text = |b: Option<&[u8]>| {
+        b.and_then(|b| std::str::from_utf8(b).ok())
+            .map(str::to_owned)
+    };
+    let of = match family {
+        DAY => Of::Day,
+        SKU => Of::Sku(text(parts.next())?),
+        _ => Of::Carrier {
+            carrier: text(parts.next())?,
+            currency: text(parts.next())?,
+        },
+    };
+    Some(Count { day, metric, of, n })
+}
