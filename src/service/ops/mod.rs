@@ -16,6 +16,7 @@ pub mod messages;
 pub mod pack;
 pub mod pick;
 pub mod records;
+pub mod returns;
 pub mod shipping;
 
 use chrono::{DateTime, Utc};
@@ -39,6 +40,10 @@ pub use pick::{
 };
 pub use records::{
     AccessReview, AuditVerify, Check, Import, LookupName, Purge, Reveal, RevealedRecipient, Sync,
+};
+pub use returns::{
+    CloseReturn, ImportReturns, OpenReturn, Receipt, ReceiveReturn, ReturnCounts, Returns,
+    SyncReturns,
 };
 pub use shipping::{
     BuyLabel, CheckPurchase, ClearPurchase, Manifest, ManifestDay, PrintJobs, PrintLabel,
@@ -161,6 +166,7 @@ operations! {
     HoldOrder, ReleaseHold, Holds,
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
     SendMessage,
+    ImportReturns, SyncReturns, Returns, OpenReturn, ReceiveReturn, CloseReturn,
     Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview, Check,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
