@@ -486,7 +486,7 @@ pub struct MarketplaceArgs {
     /// Run quota clocks this many times faster than Amazon's (for tests and benchmarks).
     #[arg(long, default_value_t = 1.0)]
     pub quota_scale: f64,
-    /// Share of answers (searchOrders, the Merchant Fulfillment and Messaging calls) that get an injected fault (0.0–1.0).
+    /// Share of answers (searchOrders, the Merchant Fulfillment, Messaging and Reports calls) that get an injected fault (0.0–1.0).
     #[arg(long, default_value_t = 0.0)]
     pub fault_rate: f64,
     /// Faults to inject at random: 429,500,503,timeout,malformed,truncated (and slow: the real
