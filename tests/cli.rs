@@ -1645,3 +1645,86 @@ fn a_packer_receives_returns_but_does_not_pull_or_import_the_report() {
         assert!(closed["closed_at"].is_string(), "{t:?}: {closed}");
     }
 }
+
+/// Ships an order at the training marketplace over plain HTTP: its items from getOrder, then a
+/// shipment confirmation of all of them.
+fn ship_at_marketplace(m: &Marketplace, order: &str) {
+    let lwa = ("x-amz-access-token", "Atza|training");
+    let (status, body) = http_with(
+        m,
+        "GET",
+        &format!("/orders/2026-01-01/orders/{order}"),
+        &[lwa],
+    );
+    assert_eq!(status, 200, "{body}");
+    let o: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let items: Vec<serde_json::Value> = o["order"]["orderItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| json!({"orderItemId": i["orderItemId"], "quantity": i["quantityOrdered"]}))
+        .collect();
+    let confirm = json!({
+        "marketplaceId": "ATVPDKIKX0DER",
+        "packageDetail": {
+            "packageReferenceId": "1",
+            "carrierCode": "UPS",
+            "trackingNumber": "1Z999AA10123456784",
+            "shipDate": chrono::Utc::now().to_rfc3339(),
+            "orderItems": items,
+        },
+    });
+    let (status, body) = http_send(
+        m,
+        "POST",
+        &format!("/orders/v0/orders/{order}/shipmentConfirmation"),
+        &[lwa, ("content-type", "application/json")],
+        &confirm.to_string(),
+    );
+    assert_eq!(status, 204, "{body}");
+}
+
+/// `packline returns sync` through either transport pulls the marketplace's returns report: a
+/// CANCELLED one (nothing shipped yet) is no returns, then a shipped order's return is recorded.
+#[test]
+fn returns_sync_pulls_the_report_from_the_command_line_on_either_transport() {
+    let m = marketplace(3, "1000");
+    let creds_dir = tempfile::tempdir().unwrap();
+    let creds = creds_dir.path().join("lwa.toml");
+    std::fs::write(
+        &creds,
+        "client_id = \"training\"\nclient_secret = \"training\"\nrefresh_token = \"training\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = format!(
+        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\ncredentials_file = {:?}\nmarketplace_ids = [\"ATVPDKIKX0DER\"]\n",
+        m.url,
+        format!("{}/auth/o2/token", m.url),
+        creds.display().to_string()
+    );
+    let book: Vec<serde_json::Value> =
+        serde_json::from_str(&http(&m, "GET", "/_training/orders")).unwrap();
+    let order = book[0]["orderId"].as_str().unwrap().to_owned();
+    for (i, on) in on_both(&config, "", sync_once).enumerate() {
+        let site = &on.site;
+        if i == 0 {
+            assert_eq!(
+                json(site, &["returns", "sync"]),
+                json!({"listed": 0, "new": 0, "updated": 0, "returnless": 0}),
+                "{:?}",
+                on.t
+            );
+            ship_at_marketplace(&m, &order);
+        }
+        assert_eq!(
+            site.ok(&["returns", "sync"]),
+            "returns: 1 listed, 1 new (0 returnless refunds), 0 updated\n",
+            "{:?}",
+            on.t
+        );
+        let list = json(site, &["returns", "list"]);
+        assert_eq!(list[0]["order"], order.as_str(), "{:?}: {list}", on.t);
+        assert_eq!(list[0]["tracking"], "1Z9R00000000000001");
+    }
+}
