@@ -95,7 +95,7 @@ pub enum Error {
     #[error(transparent)]
     Inquiry(#[from] crate::domain::inquiry::InquiryRefusal),
     #[error(
-        "no return answers to {0:?}: scan the return label's tracking number, the RMA id or the order id (an unexpected return is recorded only against an order in the store); see `packline returns list`"
+        "no return answers to \"{0}\": scan the return label's tracking number, the RMA id or the order id (an unexpected return is recorded only against an order in the store); see `packline returns list`"
     )]
     NoSuchReturn(String),
     #[error(transparent)]

@@ -71,7 +71,7 @@ fn next_id(tx: &Tx<'_>) -> TxResult<u64> {
 fn return_in(tx: &Tx<'_>, id: u64) -> TxResult<ReturnRecord> {
     match tx.returns.get(record_key(id))? {
         Some(v) => decode(&v).or_else(abort),
-        None => abort(Error::NoSuchReturn(format!("number {id}"))),
+        None => abort(Error::NoSuchReturn(format!("RET-{id}"))),
     }
 }
 
