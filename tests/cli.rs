@@ -1630,3 +1630,298 @@ fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
         );
     }
 }
+
+/// A downloaded returns report: a return with a label for the floor order (two units), a
+/// returnless refund on another order; the buyer's name and address in extra columns, as some
+/// variants of the report carry them.
+const RETURNS_TSV: &str = "Order ID\tOrder date\tReturn request date\tReturn request status\tAmazon RMA ID\tReturn carrier\tTracking ID\tASIN\tMerchant SKU\tItem Name\tReturn quantity\tReturn Reason\tBuyer Name\tShip Address\n\
+903-0000001-0000001\t2026-11-20\t2026-11-26\tApproved\tDCLIRMA001\tUPS\t1Z9R00000000000042\tB0HOSTILE1\tSKU-HOSTILE\tWidget\t2\tCR-DEFECTIVE\tAnn Q. Returner\t17 Quayside Lane\n\
+903-0000009-0000009\t2026-11-20\t2026-11-27\tApproved\t\t\t\tB0OTHER001\tSKU-OTHER\tGadget\t1\tCR-UNWANTED_ITEM\tBo R. Refunded\t9 Orchard Row\n";
+
+/// The floor order, and the returns report imported by the site's lead (before roles apply).
+fn returns_floor(site: &Site) {
+    one_floor_order(site);
+    let report = site.dir.path().join("returns.tsv");
+    std::fs::write(&report, RETURNS_TSV).unwrap();
+    site.ok(&["returns", "import", report.to_str().unwrap()]);
+}
+
+fn returns_config(locations: &std::path::Path) -> String {
+    std::fs::write(
+        locations,
+        "sku,bin,barcodes\nSKU-HOSTILE,A-07,0123456789012\n",
+    )
+    .unwrap();
+    format!(
+        "[floor]\nlocations = {:?}\nboxes = [{{ name = \"S\", mm = [200, 150, 100] }}]\n",
+        locations.display().to_string()
+    )
+}
+
+#[test]
+fn returns_from_the_command_line_through_either_transport() {
+    let me = me();
+    let loc = tempfile::tempdir().unwrap();
+    let config = returns_config(&loc.path().join("locations.csv"));
+    let roles = format!("[roles]\nleads = [{me:?}]");
+    for mut on in on_both(&config, &roles, one_floor_order) {
+        let (site, t) = (&on.site, on.t);
+        assert_eq!(site.ok(&["returns", "list"]), "no returns\n", "{t:?}");
+        // A malformed report is refused, naming the line and column; nothing is kept.
+        let bad = site.dir.path().join("bad.tsv");
+        std::fs::write(
+            &bad,
+            RETURNS_TSV.replace("\t2\tCR-DEFECTIVE", "\ttwo\tCR-DEFECTIVE"),
+        )
+        .unwrap();
+        let out = site.run(&["returns", "import", bad.to_str().unwrap()]);
+        assert_fails(
+            &out,
+            &format!(
+                "{}: line 2, column \"Return quantity\": is not a whole number of at least 1",
+                bad.display()
+            ),
+        );
+        assert!(!stderr(&out).contains("Returner"), "{t:?}");
+        assert_eq!(json(site, &["returns", "list"]), json!([]), "{t:?}");
+        let report = site.dir.path().join("returns.tsv");
+        std::fs::write(&report, RETURNS_TSV).unwrap();
+        let path = report.to_str().unwrap();
+        assert_eq!(
+            json(site, &["returns", "import", path]),
+            json!({"listed": 2, "new": 2, "updated": 0, "returnless": 1}),
+            "{t:?}"
+        );
+        assert_eq!(
+            site.ok(&["returns", "import", path]),
+            "returns: 2 listed, 0 new (0 returnless refunds), 0 updated\n",
+            "{t:?}"
+        );
+        let list = json(site, &["returns", "list"]);
+        assert_eq!(list.as_array().unwrap().len(), 2, "{t:?}: {list}");
+        assert_eq!(list[0]["id"], 1);
+        assert_eq!(list[0]["key"], json!({"rma": {"rma": "DCLIRMA001"}}));
+        assert_eq!(list[0]["tracking"], "1Z9R00000000000042");
+        assert_eq!(list[0]["lines"][0]["expected"], 2);
+        assert_eq!(list[0]["lines"][0]["reason"], "CR-DEFECTIVE");
+        assert_eq!(
+            list[1]["key"],
+            json!({"returnless": {"order": "903-0000009-0000009", "sku": "SKU-OTHER", "requested": "2026-11-27"}})
+        );
+        // The parcel's label, then a unit by its ASIN: sellable, back to its bin.
+        assert_eq!(
+            site.ok(&[
+                "returns",
+                "receive",
+                "1Z9R00000000000042",
+                "--sku",
+                "B0HOSTILE1",
+                "--condition",
+                "sellable",
+            ]),
+            "return RET-1 (order 903-0000001-0000001): 1 × SKU-HOSTILE sellable: back to bin A-07\n1 of 2 expected units received\n",
+            "{t:?}"
+        );
+        // The second is damaged: never restocked.
+        let damaged = json(
+            site,
+            &[
+                "returns",
+                "receive",
+                "DCLIRMA001",
+                "--sku",
+                "SKU-HOSTILE",
+                "--condition",
+                "damaged",
+            ],
+        );
+        assert_eq!(damaged["bin"], json!(null), "{t:?}: {damaged}");
+        assert_eq!(damaged["condition"], "damaged");
+        assert_eq!(
+            damaged["record"]["lines"][0]["received"][1]["bin"],
+            json!(null)
+        );
+        let out = site.run(&[
+            "returns",
+            "receive",
+            "DCLIRMA001",
+            "--sku",
+            "SKU-HOSTILE",
+            "--condition",
+            "sellable",
+        ]);
+        assert_fails(
+            &out,
+            "return 1 expects 2 of SKU-HOSTILE and 2 are recorded already: 1 more is too many",
+        );
+        let out = site.run(&[
+            "returns",
+            "receive",
+            "DCLIRMA001",
+            "--sku",
+            "SKU-HOSTILE",
+            "--condition",
+            "broken",
+        ]);
+        assert_fails(&out, "broken");
+        let out = site.run(&["returns", "close", "1Z0000000000000000"]);
+        assert_fails(&out, "no return answers to \"1Z0000000000000000\"");
+        assert_eq!(
+            site.ok(&["returns", "close", "RET-1"]),
+            "return RET-1 (order 903-0000001-0000001) closed: 2 of 2 expected units received\n",
+            "{t:?}"
+        );
+        let text = site.ok(&["returns", "list"]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[1].starts_with("RET-1    903-0000001-0000001  DCLIRMA001     1Z9R00000000000042   closed       2/2  SKU-HOSTILE (CR-DEFECTIVE)"), "{text}");
+        assert!(
+            lines[2].starts_with("RET-2    903-0000009-0000009  returnless"),
+            "{text}"
+        );
+        // Nothing of the buyers in the report was kept, anywhere in the data directory.
+        on.stop();
+        for f in files_under(&on.site.data) {
+            let bytes = std::fs::read(&f).unwrap();
+            for secret in ["Returner", "Quayside", "Refunded", "Orchard"] {
+                assert!(
+                    find(&bytes, secret.as_bytes()).is_none(),
+                    "{t:?}: {secret} in {}",
+                    f.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_packer_receives_returns_but_does_not_pull_or_import_the_report() {
+    let me = me();
+    let loc = tempfile::tempdir().unwrap();
+    let config = returns_config(&loc.path().join("locations.csv"));
+    let roles = format!("[roles]\npackers = [{me:?}]");
+    for on in on_both(&config, &roles, returns_floor) {
+        let (site, t) = (&on.site, on.t);
+        let report = site.dir.path().join("returns.tsv");
+        for (args, what) in [
+            (
+                vec!["returns", "import", report.to_str().unwrap()],
+                "importing returns",
+            ),
+            (vec!["returns", "sync"], "syncing returns"),
+        ] {
+            let out = site.run(&args);
+            assert_fails(
+                &out,
+                &format!("{what} is for a lead or above; {me} is a packer"),
+            );
+        }
+        assert_eq!(
+            json(site, &["returns", "list"]).as_array().unwrap().len(),
+            2,
+            "{t:?}"
+        );
+        let got = json(
+            site,
+            &[
+                "returns",
+                "receive",
+                "903-0000001-0000001",
+                "--sku",
+                "0123456789012",
+                "--condition",
+                "sellable",
+                "--quantity",
+                "2",
+            ],
+        );
+        assert_eq!(got["bin"], "A-07", "{t:?}: {got}");
+        assert_eq!(got["quantity"], 2);
+        assert_eq!(got["record"]["lines"][0]["received"][0]["by"], me.as_str());
+        let closed = json(site, &["returns", "close", "DCLIRMA001"]);
+        assert!(closed["closed_at"].is_string(), "{t:?}: {closed}");
+    }
+}
+
+/// Ships an order at the training marketplace over plain HTTP: its items from getOrder, then a
+/// shipment confirmation of all of them.
+fn ship_at_marketplace(m: &Marketplace, order: &str) {
+    let lwa = ("x-amz-access-token", "Atza|training");
+    let (status, body) = http_with(
+        m,
+        "GET",
+        &format!("/orders/2026-01-01/orders/{order}"),
+        &[lwa],
+    );
+    assert_eq!(status, 200, "{body}");
+    let o: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let items: Vec<serde_json::Value> = o["order"]["orderItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| json!({"orderItemId": i["orderItemId"], "quantity": i["quantityOrdered"]}))
+        .collect();
+    let confirm = json!({
+        "marketplaceId": "ATVPDKIKX0DER",
+        "packageDetail": {
+            "packageReferenceId": "1",
+            "carrierCode": "UPS",
+            "trackingNumber": "1Z999AA10123456784",
+            "shipDate": chrono::Utc::now().to_rfc3339(),
+            "orderItems": items,
+        },
+    });
+    let (status, body) = http_send(
+        m,
+        "POST",
+        &format!("/orders/v0/orders/{order}/shipmentConfirmation"),
+        &[lwa, ("content-type", "application/json")],
+        &confirm.to_string(),
+    );
+    assert_eq!(status, 204, "{body}");
+}
+
+/// `packline returns sync` through either transport pulls the marketplace's returns report: a
+/// CANCELLED one (nothing shipped yet) is no returns, then a shipped order's return is recorded.
+#[test]
+fn returns_sync_pulls_the_report_from_the_command_line_on_either_transport() {
+    let m = marketplace(3, "1000");
+    let creds_dir = tempfile::tempdir().unwrap();
+    let creds = creds_dir.path().join("lwa.toml");
+    std::fs::write(
+        &creds,
+        "client_id = \"training\"\nclient_secret = \"training\"\nrefresh_token = \"training\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = format!(
+        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\ncredentials_file = {:?}\nmarketplace_ids = [\"ATVPDKIKX0DER\"]\n",
+        m.url,
+        format!("{}/auth/o2/token", m.url),
+        creds.display().to_string()
+    );
+    let book: Vec<serde_json::Value> =
+        serde_json::from_str(&http(&m, "GET", "/_training/orders")).unwrap();
+    let order = book[0]["orderId"].as_str().unwrap().to_owned();
+    for (i, on) in on_both(&config, "", sync_once).enumerate() {
+        let site = &on.site;
+        if i == 0 {
+            assert_eq!(
+                json(site, &["returns", "sync"]),
+                json!({"listed": 0, "new": 0, "updated": 0, "returnless": 0}),
+                "{:?}",
+                on.t
+            );
+            ship_at_marketplace(&m, &order);
+        }
+        assert_eq!(
+            site.ok(&["returns", "sync"]),
+            "returns: 1 listed, 1 new (0 returnless refunds), 0 updated\n",
+            "{:?}",
+            on.t
+        );
+        let list = json(site, &["returns", "list"]);
+        assert_eq!(list[0]["order"], order.as_str(), "{:?}: {list}", on.t);
+        assert_eq!(list[0]["tracking"], "1Z9R00000000000001");
+    }
+}

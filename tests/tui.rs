@@ -666,6 +666,147 @@ async fn a_lead_reads_an_inquirys_notes_on_its_screen_and_resolves_it() {
     assert!(service.with_store(|s| s.inquiry(1).unwrap().unwrap().resolved_at.is_none()));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_returns_bench_opens_a_parcel_by_scan_and_records_each_units_condition() {
+    use packline::domain::OrderId;
+    use packline::domain::returns::{
+        Condition, ExpectedLine, ExpectedReturn, ReturnKey, ReturnState,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let service = site(dir.path(), &orders()[..3]);
+    let at = t("2026-11-24T09:30:00Z");
+    let line = |qty| ExpectedLine {
+        sku: "SKU-HOSTILE".into(),
+        asin: Some("B0HOSTILE1".into()),
+        quantity: qty,
+        reason: Some("CR-DEFECTIVE".into()),
+    };
+    let first = OrderId::parse("904-0000000-0000001").unwrap();
+    let second = OrderId::parse("904-0000000-0000002").unwrap();
+    let expected = vec![
+        ExpectedReturn {
+            key: ReturnKey::Rma {
+                rma: "DQX7RMA001".into(),
+            },
+            order: first.clone(),
+            rma: Some("DQX7RMA001".into()),
+            requested: at.date_naive(),
+            status: Some("Approved".into()),
+            carrier: Some("UPS".into()),
+            tracking: Some("1Z9R00000000000001".into()),
+            lines: vec![line(2)],
+        },
+        ExpectedReturn {
+            key: ReturnKey::Returnless {
+                order: second.clone(),
+                sku: "SKU-HOSTILE".into(),
+                requested: at.date_naive(),
+            },
+            order: second,
+            rma: None,
+            requested: at.date_naive(),
+            status: Some("Approved".into()),
+            carrier: None,
+            tracking: None,
+            lines: vec![line(1)],
+        },
+    ];
+    service.with_store_mut(|s| s.record_returns(&expected, "ann", at).unwrap());
+    let mut app = app(service.clone()).await;
+    act(&mut app, Action::Returns).await;
+    assert_eq!(app.screen, Screen::Returns);
+    assert_eq!(app.returns.returns.len(), 2);
+    assert!(app.returns.open.is_none());
+    snapshot("returns", &app);
+
+    // The return label opens its return; the unit's barcode (from the locations file) is
+    // recorded sellable, and its bin is shown.
+    act(&mut app, Action::Scan("1Z9R00000000000001".into())).await;
+    assert_eq!(app.returns.open.as_ref().map(|r| r.id), Some(1));
+    act(&mut app, Action::Scan("0123456789012".into())).await;
+    assert_eq!(
+        app.returns.last,
+        Some((
+            "1 × SKU-HOSTILE sellable: back to bin B-07".to_owned(),
+            true
+        ))
+    );
+    // The next one is damaged: recorded, never restocked.
+    act(&mut app, Action::CycleCondition).await;
+    assert_eq!(app.returns.condition, Condition::Damaged);
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    assert_eq!(
+        app.returns.last,
+        Some(("1 × SKU-HOSTILE damaged: not restocked".to_owned(), false))
+    );
+    assert!(app.alert.is_none(), "{:?}", app.alert);
+    snapshot("return_open", &app);
+    let kept = service.with_store(|s| s.return_record(1).unwrap().unwrap());
+    let found: Vec<(Condition, Option<&str>)> = kept.lines[0]
+        .received
+        .iter()
+        .map(|r| (r.condition, r.bin.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Condition::Sellable, Some("B-07")),
+            (Condition::Damaged, None)
+        ]
+    );
+    // A third unit is one more than Amazon said: refused with the bell, nothing recorded.
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+    assert!(
+        app.alert.as_ref().is_some_and(|a| a.error),
+        "{:?}",
+        app.alert
+    );
+    act(&mut app, Action::Back).await;
+    act(&mut app, Action::CloseReturn).await;
+    assert_eq!(
+        app.alert.as_ref().map(|a| a.text.as_str()),
+        Some("RET-1 closed: 2 of 2 expected units received")
+    );
+    assert!(app.returns.open.is_none());
+    assert_eq!(
+        service.with_store(|s| s.return_record(1).unwrap().unwrap().state()),
+        ReturnState::Closed
+    );
+
+    // A parcel nobody announced, by its order id: an unexpected return on that order.
+    act(&mut app, Action::Scan("904-0000000-0000003".into())).await;
+    let open = app
+        .returns
+        .open
+        .clone()
+        .expect("an unexpected return opens");
+    assert_eq!(
+        open.key,
+        ReturnKey::Unexpected {
+            order: OrderId::parse("904-0000000-0000003").unwrap(),
+            n: 1
+        }
+    );
+    act(&mut app, Action::Scan("B0HOSTILE1".into())).await;
+    assert_eq!(
+        app.returns.last.as_ref().map(|l| l.0.as_str()),
+        Some("1 × SKU-HOSTILE damaged: not restocked")
+    );
+    // An unknown code rings the bell and says what to scan.
+    act(&mut app, Action::Back).await;
+    act(&mut app, Action::Back).await;
+    assert!(app.returns.open.is_none());
+    act(&mut app, Action::Scan("NOTHING-LIKE-IT".into())).await;
+    let alert = app.alert.as_ref().unwrap();
+    assert!(
+        alert.error
+            && alert
+                .text
+                .starts_with("no return answers to \"NOTHING-LIKE-IT\""),
+        "{alert:?}"
+    );
+}
+
 /// A plain HTTP/1.1 POST to a training control; the status.
 async fn training_control(url: &str, path: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

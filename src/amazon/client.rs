@@ -397,6 +397,11 @@ impl SpApi {
         &self.endpoint
     }
 
+    /// The HTTP client itself, for a plain download (a report document's presigned URL).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// The Restricted Data Token for the MFN operations, from the cache or the Tokens API.
     async fn mfn_rdt(&self) -> Result<SecretString, ApiError> {
         let mut cached = self.mfn_rdt.lock().await;
@@ -735,7 +740,7 @@ impl SpApi {
 }
 
 /// A transport error without the URL (whose query could carry anything) or any header.
-fn transport_detail(e: &reqwest::Error) -> String {
+pub(crate) fn transport_detail(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

@@ -1,11 +1,13 @@
 //! Amazon's Selling Partner API as packline uses it: the order models (Orders API v2026-01-01,
 //! buyer data dropped on parse), per-operation quotas, the client, Merchant Fulfillment
-//! (labels bought through Amazon), and Messaging (the only way packline writes to a customer).
+//! (labels bought through Amazon), Messaging (the only way packline writes to a customer), and
+//! Reports (the merchant returns report).
 
 pub mod client;
 pub mod messaging;
 pub mod mfn;
 pub mod model;
+pub mod reports;
 pub mod throttle;
 
 pub use model::{

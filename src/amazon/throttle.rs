@@ -53,6 +53,21 @@ impl UsagePlan {
         burst: 5.0,
     };
 
+    /// Reports API 2021-06-30: createReport and getReportDocument one a minute, getReport two a
+    /// second, each with a burst of 15.
+    pub const CREATE_REPORT: UsagePlan = UsagePlan {
+        rate: 0.0167,
+        burst: 15.0,
+    };
+    pub const GET_REPORT: UsagePlan = UsagePlan {
+        rate: 2.0,
+        burst: 15.0,
+    };
+    pub const GET_REPORT_DOCUMENT: UsagePlan = UsagePlan {
+        rate: 0.0167,
+        burst: 15.0,
+    };
+
     /// The plan with time running `scale` times faster (the training marketplace's
     /// `--quota-scale`, so tests need not wait three minutes for a searchOrders token).
     pub fn scaled(self, scale: f64) -> UsagePlan {

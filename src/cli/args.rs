@@ -181,6 +181,12 @@ pub enum Command {
         #[command(subcommand)]
         command: InquiryCommand,
     },
+    /// Returns: pull Amazon's returns report (leads) or import a downloaded one (leads); list
+    /// them; receive a parcel's units by scan, each with its condition; close it.
+    Returns {
+        #[command(subcommand)]
+        command: ReturnsCommand,
+    },
     /// Send a message to the buyer of an order through Amazon's Messaging API (leads), once its
     /// text passes Amazon's rules and Amazon allows the kind for the order; audited, and noted on
     /// the order's open inquiry. There is no other way to write to a customer.
@@ -522,7 +528,7 @@ pub struct MarketplaceArgs {
     /// Run quota clocks this many times faster than Amazon's (for tests and benchmarks).
     #[arg(long, default_value_t = 1.0)]
     pub quota_scale: f64,
-    /// Share of answers (searchOrders, the Merchant Fulfillment and Messaging calls) that get an injected fault (0.0–1.0).
+    /// Share of answers (searchOrders, the Merchant Fulfillment, Messaging and Reports calls) that get an injected fault (0.0–1.0).
     #[arg(long, default_value_t = 0.0)]
     pub fault_rate: f64,
     /// Faults to inject at random: 429,500,503,timeout,malformed,truncated (and slow: the real
@@ -602,5 +608,51 @@ pub enum AccessCommand {
     Review {
         #[arg(long, default_value = "table", value_parser = ["table", "json"])]
         format: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ReturnsCommand {
+    /// Pull Amazon's returns report (GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE) since the last
+    /// pull, the last 60 days the first time (leads). The daemon pulls it on a schedule of its own.
+    Sync {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Record the returns of a downloaded returns report (tab-separated) (leads). Only the
+    /// order, RMA id, SKU, quantity, reason, dates, status and the return label's tracking are
+    /// kept; nothing of the buyer.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Every return kept, with its id, state and units received of those expected.
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Record units of a returned parcel: CODE is its return label's tracking number, the RMA
+    /// id, the order id (an order with no return expected gets an unexpected one), or RET-n from
+    /// `returns list`. Prints the bin a sellable unit goes back to; a damaged unit is never
+    /// restocked.
+    Receive {
+        code: String,
+        /// The unit's SKU (or ASIN, or a barcode of the locations file).
+        #[arg(long)]
+        sku: String,
+        #[arg(long, value_parser = ["sellable", "damaged", "wrong-item", "missing"])]
+        condition: String,
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        quantity: u32,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Close a return (CODE as for receive): it takes no more units.
+    Close {
+        code: String,
+        #[command(flatten)]
+        out: Output,
     },
 }

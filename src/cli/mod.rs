@@ -11,6 +11,7 @@ mod keys;
 mod messages;
 mod orders;
 mod records;
+mod returns;
 mod run;
 mod shipping;
 
@@ -324,6 +325,7 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Pack { command } => floor::pack(&ctx, command),
         Command::Exceptions { command } => floor::exceptions(&ctx, command),
         Command::Inquiry { command } => inquiries::run(&ctx, command),
+        Command::Returns { command } => returns::run(&ctx, command),
         Command::Message {
             order,
             kind,

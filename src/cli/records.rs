@@ -82,6 +82,7 @@ fn print_purge(w: &mut dyn std::io::Write, r: &PurgeReport) -> std::io::Result<(
     writeln!(w, "orders deleted: {}", r.orders_deleted)?;
     writeln!(w, "exception notes deleted: {}", r.exception_notes_deleted)?;
     writeln!(w, "inquiries deleted: {}", r.inquiries_deleted)?;
+    writeln!(w, "returns deleted: {}", r.returns_deleted)?;
     writeln!(w, "recipients re-sealed: {}", r.recipients_resealed)?;
     if r.inquiry_notes_resealed > 0 {
         writeln!(w, "inquiry notes re-sealed: {}", r.inquiry_notes_resealed)?;

@@ -226,6 +226,7 @@ pub fn serve(ctx: &Ctx, socket: Option<PathBuf>) -> Result<ExitCode> {
         amazon,
         sync_every: std::time::Duration::from_secs(300),
         purge_every: std::time::Duration::from_secs(24 * 3600),
+        returns_every: std::time::Duration::from_secs(4 * 3600),
         user: ctx.user.clone(),
     };
     let rt = runtime()?;

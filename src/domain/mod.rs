@@ -1,5 +1,5 @@
 //! Pure warehouse types and state machines: orders and their lifecycle, the import decision
-//! (what an order from Amazon becomes), picking, packing, shipments, recipients, customer
+//! (what an order from Amazon becomes), picking, packing, shipments, recipients, returns, customer
 //! inquiries and messages to customers, roles and the retention policy.
 //! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format; it depends
 //! on no other packline module.
@@ -15,6 +15,7 @@ pub mod pick;
 pub mod recipient;
 pub mod report;
 pub mod retention;
+pub mod returns;
 pub mod role;
 pub mod shipment;
 pub mod text;

@@ -5,5 +5,6 @@
 pub mod carrier_label;
 pub mod messaging;
 pub mod mfn;
+pub mod reports;
 pub mod seed;
 pub mod server;

@@ -4,7 +4,7 @@
 //! Served: the LWA token endpoint, Orders v2026-01-01 `searchOrders` (validation, pagination,
 //! `includedData`, quotas with 429 and `x-amzn-RateLimit-Limit`) and `getOrder`, Orders v0
 //! `confirmShipment`, the Tokens API, Merchant Fulfillment v0 (see `mfn`), Messaging v1 (see
-//! `messaging`), injected faults, and
+//! `messaging`), the Reports API for the returns report (see `reports`), injected faults, and
 //! training controls: a request log at `/_training/requests` (operation, parameters, status;
 //! never personal data), the order book at `/_training/orders` (ids, statuses, times),
 //! `POST /_training/orders/{id}/cancel`, `/cancel-request`, `/readdress`, `/transparency` or
@@ -142,6 +142,8 @@ pub(super) struct Market {
     pub(super) rdt_scopes: HashMap<String, Vec<(String, String)>>,
     /// Labels bought through Merchant Fulfillment.
     pub(super) mfn: super::mfn::MfnBook,
+    /// Reports asked for (the returns report) and their documents.
+    pub(super) reports: super::reports::ReportBook,
     /// Faults asked for through `/_training/faults`, per operation, next first.
     queued_faults: HashMap<String, std::collections::VecDeque<Fault>>,
 }
@@ -248,6 +250,7 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         shipments: HashMap::new(),
         rdt_scopes: HashMap::new(),
         mfn: super::mfn::MfnBook::default(),
+        reports: super::reports::ReportBook::default(),
         queued_faults: HashMap::new(),
     };
     Router::new()
@@ -268,6 +271,7 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         .route("/_training/faults/{operation}/{fault}", post(queue_fault))
         .merge(super::mfn::routes())
         .merge(super::messaging::routes())
+        .merge(super::reports::routes())
         .with_state(Arc::new(Mutex::new(market)))
 }
 
@@ -922,6 +926,7 @@ async fn queue_fault(
     };
     if !FAULTABLE.contains(&operation.as_str())
         && !super::messaging::faultable().any(|o| o == operation)
+        && !super::reports::faultable().any(|o| o == operation)
     {
         return StatusCode::NOT_FOUND;
     }

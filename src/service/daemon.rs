@@ -1,5 +1,5 @@
 //! `packline serve`: the one process that owns the store for a warehouse. It serves the socket,
-//! runs the Amazon sync loop and the daily retention purge in the background, and shuts down
+//! runs the Amazon sync loop, the returns report pull and the daily retention purge in the background, and shuts down
 //! cleanly on SIGTERM or SIGINT (in-flight requests finish, the store is flushed, the socket
 //! file removed).
 
@@ -22,6 +22,9 @@ pub struct DaemonOptions {
     /// minutes apart stay within it.
     pub sync_every: Duration,
     pub purge_every: Duration,
+    /// Pause between pulls of the returns report (createReport allows one a minute; returns
+    /// change slowly: a few hours apart is plenty).
+    pub returns_every: Duration,
     /// The user background work is recorded under in the audit log.
     pub user: String,
 }
@@ -80,6 +83,7 @@ pub async fn run(
         opts.amazon.is_some(),
         opts.sync_every,
         opts.purge_every,
+        opts.returns_every,
         opts.user,
         rx.clone(),
     ));
@@ -90,7 +94,8 @@ pub async fn run(
 }
 
 /// The scheduled jobs, each in a task of its own so that one failing (or panicking) never
-/// stops another: the Amazon sync every `sync_every`, the retention purge every `purge_every`.
+/// stops another: the Amazon sync every `sync_every`, the returns report every `returns_every`
+/// (its first pull a minute after the start), the retention purge every `purge_every`.
 /// Each round runs in a task of its own too, and one that fails is reported in the job's
 /// state and the log, and the next round runs as planned.
 async fn background(
@@ -98,6 +103,7 @@ async fn background(
     sync: bool,
     sync_every: Duration,
     purge_every: Duration,
+    returns_every: Duration,
     user: String,
     stop: watch::Receiver<bool>,
 ) {
@@ -114,6 +120,17 @@ async fn background(
                 // A refusal (a sync someone started by hand still runs) waits for the next
                 // round; errors are in the sync state and the log already.
                 let _ = svc.sync_now(&who).await;
+            }
+        }))
+    });
+    let returns = sync.then(|| {
+        let (svc, who) = (service.clone(), user.clone());
+        let first = returns_every.min(Duration::from_secs(60));
+        tokio::spawn(every(returns_every, first, stop.clone(), move || {
+            let (svc, who) = (svc.clone(), who.clone());
+            async move {
+                // Errors are in the sync state (`returns_error`) and the log already.
+                let _ = svc.returns_sync_now(&who).await;
             }
         }))
     });
@@ -150,6 +167,9 @@ async fn background(
         }))
     };
     if let Some(t) = syncing {
+        let _ = t.await;
+    }
+    if let Some(t) = returns {
         let _ = t.await;
     }
     let _ = purging.await;

@@ -7,6 +7,7 @@ pub mod client;
 pub mod daemon;
 pub mod ops;
 pub mod proto;
+pub mod returns;
 pub mod server;
 pub mod shipping;
 pub mod sync;
@@ -201,6 +202,8 @@ fn store_err(e: store::Error) -> ServiceError {
         }
         store::Error::NoSuchInquiry(_) => ServiceError::NotFound(e.to_string()),
         store::Error::Inquiry(_) => ServiceError::Conflict(e.to_string()),
+        store::Error::NoSuchReturn(_) => ServiceError::NotFound(e.to_string()),
+        store::Error::Return(_) => ServiceError::Conflict(e.to_string()),
         store::Error::Transition { .. } => ServiceError::Conflict(e.to_string()),
         store::Error::Locked { .. } => ServiceError::Locked(e.to_string()),
         store::Error::Usage(m) => ServiceError::Invalid(m),
@@ -261,6 +264,9 @@ impl Service {
                 running: false,
                 purge_last_ok: None,
                 purge_error: None,
+                returns_running: false,
+                returns_last_ok: None,
+                returns_error: None,
             }),
             connected: Mutex::new(HashMap::new()),
             counting: std::sync::atomic::AtomicBool::new(false),

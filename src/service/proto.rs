@@ -109,6 +109,14 @@ pub struct SyncState {
     pub purge_last_ok: Option<DateTime<Utc>>,
     #[serde(default)]
     pub purge_error: Option<String>,
+    /// The returns report pull (its own schedule): running now, when it last finished, and why
+    /// the last one failed, if it did.
+    #[serde(default)]
+    pub returns_running: bool,
+    #[serde(default)]
+    pub returns_last_ok: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub returns_error: Option<String>,
 }
 
 /// A shipping offer as the labeler sees it.

@@ -1,5 +1,5 @@
 //! The sealed order store: sled trees for orders and their queue index, recipients sealed with
-//! `age` under key epochs, customer inquiries with their sealed notes, the blind name index and
+//! `age` under key epochs, customer inquiries with their sealed notes, returns, the blind name index and
 //! the SKU index (in a second sled database, `derived`), retention and the audit log.
 //!
 //! This module owns every byte packline keeps on disk. It must never write a recipient (or an
@@ -19,6 +19,7 @@ pub mod index;
 pub mod inquiry;
 pub mod queue;
 pub mod retention;
+pub mod returns;
 pub mod seal;
 pub mod shipping;
 pub mod stats;
@@ -94,6 +95,12 @@ pub enum Error {
     NoSuchInquiry(u64),
     #[error(transparent)]
     Inquiry(#[from] crate::domain::inquiry::InquiryRefusal),
+    #[error(
+        "no return answers to \"{0}\": scan the return label's tracking number, the RMA id or the order id (an unexpected return is recorded only against an order in the store); see `packline returns list`"
+    )]
+    NoSuchReturn(String),
+    #[error(transparent)]
+    Return(#[from] crate::domain::returns::ReturnRefusal),
     #[error("order {order}: {source}")]
     Transition {
         order: OrderId,
@@ -153,6 +160,8 @@ struct Trees {
     floor: sled::Tree,
     /// Customer inquiries and their sealed notes (`inquiry`).
     inquiries: sled::Tree,
+    /// Returns: records without personal data (`returns`).
+    returns: sled::Tree,
 }
 
 impl Trees {
@@ -168,6 +177,7 @@ impl Trees {
             meta: db.open_tree("meta")?,
             floor: db.open_tree("floor")?,
             inquiries: db.open_tree("inquiries")?,
+            returns: db.open_tree("returns")?,
         })
     }
 }
@@ -184,6 +194,7 @@ struct Tx<'a> {
     meta: &'a TransactionalTree,
     floor: &'a TransactionalTree,
     inquiries: &'a TransactionalTree,
+    returns: &'a TransactionalTree,
 }
 
 const META_MASTER: &[u8] = b"master_recipient";
@@ -445,8 +456,9 @@ impl Store {
             &t.meta,
             &t.floor,
             &t.inquiries,
+            &t.returns,
         )
-            .transaction(|(o, r, q, e, p, x, a, m, fl, iq)| {
+            .transaction(|(o, r, q, e, p, x, a, m, fl, iq, rt)| {
                 f(&Tx {
                     orders: o,
                     recipients: r,
@@ -458,6 +470,7 @@ impl Store {
                     meta: m,
                     floor: fl,
                     inquiries: iq,
+                    returns: rt,
                 })
             })?;
         Ok(r)

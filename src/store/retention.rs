@@ -6,6 +6,8 @@
 //!   stale copies of deleted values; without the epoch secret they are noise).
 //! - Order records (no personal data): deleted six years after shipment or cancellation.
 //! - Exception notes: deleted one year after resolution.
+//! - Returns (no personal data): deleted six years after they were closed (or, never closed,
+//!   recorded), like order records.
 //! - Customer inquiries: the record and its sealed notes, deleted one year after resolution (at
 //!   the start of that day), their epochs then shredded like a recipient's.
 //!
@@ -51,6 +53,9 @@ pub struct PurgeReport {
     /// Notes of inquiries still kept, moved out of an epoch being shredded.
     #[serde(default)]
     pub inquiry_notes_resealed: u64,
+    /// Return records deleted, six years after they were closed.
+    #[serde(default)]
+    pub returns_deleted: u64,
 }
 
 const BATCH: usize = 512;
@@ -72,12 +77,13 @@ impl Store {
         });
         // The audit entry records what was done, also when a later step failed.
         let reason = format!(
-            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} inquiries deleted, {} re-sealed, {} inquiry notes re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
+            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} inquiries deleted, {} returns deleted, {} re-sealed, {} inquiry notes re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
             as_of.to_rfc3339(),
             report.recipients_destroyed,
             report.orders_deleted,
             report.exception_notes_deleted,
             report.inquiries_deleted,
+            report.returns_deleted,
             report.recipients_resealed,
             report.inquiry_notes_resealed,
             report.epochs_shredded,
@@ -110,6 +116,7 @@ impl Store {
         self.purge_orders(policy, as_of, report)?;
         self.purge_exception_notes(as_of, report)?;
         self.purge_inquiries(as_of, report)?;
+        report.returns_deleted += self.purge_returns(policy, as_of)?;
         if sweep {
             self.remove_orphans(report)?;
         }

@@ -19,6 +19,7 @@ pub enum Action {
     Exceptions,
     Labels,
     Inquiries,
+    Returns,
     /// Pick: claim a batch; finish it; short-pick the current line; give the batch back.
     Claim,
     FinishPick,
@@ -39,6 +40,10 @@ pub enum Action {
     Reassign,
     /// Inquiries (leads): read the selected inquiry's notes (audited).
     ReadNotes,
+    /// Returns: the condition the next unit scanned is recorded in (sellable, damaged, wrong
+    /// item, missing); close the return open at the bench.
+    CycleCondition,
+    CloseReturn,
     /// Labels: ask for offers; next offer; buy the chosen one; print label or slip; void; ship
     /// with the carrier and tracking number typed ("UPS 1Z…"); close the day.
     Rates,
@@ -81,6 +86,9 @@ impl Action {
             Action::Labels => "labels",
             Action::Inquiries => "inquiries",
             Action::ReadNotes => "read notes",
+            Action::Returns => "returns",
+            Action::CycleCondition => "unit condition",
+            Action::CloseReturn => "close return",
             Action::Rates => "offers",
             Action::NextOffer => "next offer",
             Action::Buy => "buy label",

@@ -26,6 +26,7 @@ use super::keymap::Keymap;
 use super::screens::exceptions::{ExceptionsScreen, Selected};
 use super::screens::inquiries::InquiriesScreen;
 use super::screens::label::LabelScreen;
+use super::screens::returns::ReturnsScreen;
 use super::screens::{Theme, clean, pack::PackScreen, pick::PickScreen, queue::QueueScreen};
 use crate::service::client::Client;
 use crate::service::ops::{self, Operation, Welcome};
@@ -39,6 +40,7 @@ pub enum Screen {
     Exceptions,
     Labels,
     Inquiries,
+    Returns,
 }
 
 impl Screen {
@@ -50,6 +52,7 @@ impl Screen {
             Screen::Exceptions => "exceptions",
             Screen::Labels => "label",
             Screen::Inquiries => "inquiries",
+            Screen::Returns => "returns",
         }
     }
 }
@@ -132,6 +135,7 @@ pub struct App {
     pub exceptions: ExceptionsScreen,
     pub labels: LabelScreen,
     pub inquiries: InquiriesScreen,
+    pub returns: ReturnsScreen,
     pub alert: Option<Alert>,
     /// The code field: typed by hand, submitted with Enter.
     pub input: String,
@@ -195,6 +199,7 @@ impl App {
             exceptions: ExceptionsScreen::default(),
             labels: LabelScreen::default(),
             inquiries: InquiriesScreen::default(),
+            returns: ReturnsScreen::default(),
             alert: None,
             input: String::new(),
             help: false,
@@ -624,6 +629,14 @@ impl App {
                     |app, list| app.inquiries.set_inquiries(list),
                 );
             }
+            Screen::Returns => {
+                self.fetch(
+                    "returns",
+                    "loading returns",
+                    ops::Returns {},
+                    |app, list| app.returns.set_returns(list),
+                );
+            }
             _ => {}
         }
     }
@@ -647,6 +660,7 @@ impl App {
                 | Action::Exceptions
                 | Action::Labels
                 | Action::Inquiries
+                | Action::Returns
                 | Action::Back
         ) {
             self.inquiries.notes = None;
@@ -655,6 +669,12 @@ impl App {
             Action::Quit => self.quit = true,
             Action::Help => self.help = true,
             Action::Back => {
+                // Esc with nothing typed and nothing shown puts the open return down (it stays
+                // open in the store: scan it again to go on).
+                if self.screen == Screen::Returns && self.input.is_empty() && self.alert.is_none() {
+                    self.returns.open = None;
+                    self.returns.last = None;
+                }
                 self.input.clear();
                 self.alert = None;
                 if self.screen == Screen::Queue && self.queue.search.take().is_some() {
@@ -688,6 +708,16 @@ impl App {
                 self.refresh();
             }
             Action::ReadNotes => self.read_notes(),
+            Action::Returns => {
+                self.screen = Screen::Returns;
+                self.refresh();
+            }
+            Action::CycleCondition => {
+                if self.screen == Screen::Returns {
+                    self.returns.condition = self.returns.condition.next();
+                }
+            }
+            Action::CloseReturn => self.close_return(),
             Action::Labels => {
                 if self.role < Role::Labeler {
                     self.info("the labels screen is for labelers and leads");
@@ -836,6 +866,7 @@ impl App {
                     Screen::Exceptions => self.exceptions.move_by(delta),
                     Screen::Labels => self.labels.move_by(delta),
                     Screen::Inquiries => self.inquiries.move_by(delta),
+                    Screen::Returns => self.returns.move_by(delta),
                 }
             }
             Action::Claim => {
@@ -943,9 +974,67 @@ impl App {
                     )));
                 }
             }
+            Screen::Returns => self.return_scan(code),
             Screen::Pick => self.push(Step::PickScan(code)),
             Screen::Pack => self.push(Step::PackCode(code)),
         }
+    }
+
+    /// A scan at the returns bench: with no return open (or a code that names another parcel),
+    /// the parcel, whose return opens; else a unit of the open return, recorded in the condition
+    /// shown.
+    fn return_scan(&mut self, code: String) {
+        let open = self.returns.open.as_ref().map(|r| r.handle());
+        match open {
+            Some(handle) if !looks_like_order_id(&code) && !self.returns.names_a_parcel(&code) => {
+                let condition = self.returns.condition;
+                let op = ops::ReceiveReturn {
+                    code: handle.clone(),
+                    unit: code,
+                    condition,
+                    quantity: 1,
+                };
+                self.send(
+                    format!("recording a unit of {handle}"),
+                    op,
+                    |app, receipt| {
+                        app.returns.received(receipt);
+                        app.refresh();
+                    },
+                );
+            }
+            _ => {
+                let doing = format!("opening the return of {}", clean(&code, 40));
+                self.send(doing, ops::OpenReturn { code }, |app, r| {
+                    app.returns.open(r);
+                    app.refresh();
+                });
+            }
+        }
+    }
+
+    /// Closes the return open at the bench.
+    fn close_return(&mut self) {
+        if self.screen != Screen::Returns {
+            return;
+        }
+        let Some(handle) = self.returns.open.as_ref().map(|r| r.handle()) else {
+            self.info("scan a parcel first: no return is open at the bench");
+            return;
+        };
+        let op = ops::CloseReturn {
+            code: handle.clone(),
+        };
+        self.send(format!("closing {handle}"), op, move |app, r| {
+            app.info(format!(
+                "{handle} closed: {} of {} expected units received",
+                r.received_units(),
+                r.expected_units()
+            ));
+            app.returns.open = None;
+            app.returns.last = None;
+            app.refresh();
+        });
     }
 
     /// Reads the selected inquiry's notes (the service audits it); shown while it stays selected.
@@ -1342,6 +1431,13 @@ impl App {
                     .key_for("inquiries", &Action::ReadNotes)
                     .unwrap_or_default();
                 self.inquiries.render(f, body, self.theme, &key)
+            }
+            Screen::Returns => {
+                let key = self
+                    .keymap
+                    .key_for("returns", &Action::CycleCondition)
+                    .unwrap_or_default();
+                self.returns.render(f, body, self.theme, &key)
             }
         }
         if let Some(a) = &self.alert {

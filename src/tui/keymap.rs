@@ -16,7 +16,7 @@ pub const PRESETS: [(&str, &str); 3] = [
     ("rf-gun", include_str!("../../keymaps/rf-gun.toml")),
 ];
 
-pub const SCREENS: [&str; 7] = [
+pub const SCREENS: [&str; 8] = [
     "global",
     "queue",
     "pick",
@@ -24,6 +24,7 @@ pub const SCREENS: [&str; 7] = [
     "exceptions",
     "label",
     "inquiries",
+    "returns",
 ];
 
 #[derive(Clone, Debug, Deserialize)]
@@ -235,6 +236,15 @@ mod tests {
             assert!(k.key_for("queue", &Action::Help).is_some(), "{name}");
             assert!(k.key_for("queue", &Action::Quit).is_some(), "{name}");
             assert!(k.key_for("pick", &Action::Claim).is_some(), "{name}");
+            assert!(k.key_for("queue", &Action::Returns).is_some(), "{name}");
+            assert!(
+                k.key_for("returns", &Action::CycleCondition).is_some(),
+                "{name}"
+            );
+            assert!(
+                k.key_for("returns", &Action::CloseReturn).is_some(),
+                "{name}"
+            );
         }
     }
 

@@ -16,6 +16,7 @@ pub mod messages;
 pub mod pack;
 pub mod pick;
 pub mod records;
+pub mod returns;
 pub mod shipping;
 
 use chrono::{DateTime, Utc};
@@ -40,6 +41,10 @@ pub use pick::{
 pub use records::{
     AccessReview, AuditVerify, Check, Import, LookupName, Purge, Report, Reveal, RevealedRecipient,
     Sync,
+};
+pub use returns::{
+    CloseReturn, ImportReturns, OpenReturn, Receipt, ReceiveReturn, ReturnCounts, Returns,
+    SyncReturns,
 };
 pub use shipping::{
     BuyLabel, CheckPurchase, ClearPurchase, Manifest, ManifestDay, PackageView, Packages,
@@ -162,6 +167,7 @@ operations! {
     HoldOrder, ReleaseHold, Holds,
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
     SendMessage,
+    ImportReturns, SyncReturns, Returns, OpenReturn, ReceiveReturn, CloseReturn,
     Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview, Check, Report,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,

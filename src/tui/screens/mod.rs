@@ -7,6 +7,7 @@ pub mod label;
 pub mod pack;
 pub mod pick;
 pub mod queue;
+pub mod returns;
 
 use ratatui::style::{Color, Modifier, Style};
 

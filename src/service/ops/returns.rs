@@ -1,0 +1,197 @@
+//! Returns: a lead pulls Amazon's returns report (or imports a downloaded one), and the floor
+//! receives the parcels: a scan of the return label's tracking number, the RMA id or the order id
+//! opens the expected return (or records an unexpected one against the order), each unit is
+//! recorded with its condition, and a sellable unit's bin comes from the locations file. Nothing
+//! here is personal data.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Allowed, Operation};
+use crate::domain::returns::{Condition, ReturnRecord};
+use crate::service::shipping::block_on;
+use crate::service::{Role, Service, ServiceError, non_empty, store_err};
+pub use crate::store::returns::{Receipt, ReturnCounts};
+
+/// The most units one scan records (a typo of 1000 is refused, not recorded).
+pub const MAX_QUANTITY: u32 = 999;
+
+/// Records the returns of a downloaded returns report (`GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE`,
+/// tab-separated). The whole file is refused, naming the line and column, when a row cannot be
+/// read; nothing is recorded then.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImportReturns {
+    /// Where the report came from, for error messages.
+    pub file: String,
+    pub report: String,
+}
+
+impl Operation for ImportReturns {
+    type Answer = ReturnCounts;
+    const NAME: &'static str = "import_returns";
+    const ACTION: &'static str = "importing returns";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<ReturnCounts, ServiceError> {
+        let returns =
+            crate::amazon::reports::parse_returns_report(self.report.as_bytes(), &self.file)
+                .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let counts = svc
+            .write()
+            .record_returns(&returns, &c.user, now)
+            .map_err(store_err)?;
+        tracing::info!(?counts, user = %c.user, "returns imported");
+        Ok(counts)
+    }
+}
+
+/// Pulls Amazon's returns report now: every day since the last pull (the last 60 days the first
+/// time), one report per 60 days.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SyncReturns {}
+
+impl Operation for SyncReturns {
+    type Answer = ReturnCounts;
+    const NAME: &'static str = "sync_returns";
+    const ACTION: &'static str = "syncing returns";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<ReturnCounts, ServiceError> {
+        block_on(svc.returns_sync_now(&c.user))?
+    }
+}
+
+/// Every return kept, oldest first.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Returns {}
+
+impl Operation for Returns {
+    type Answer = Vec<ReturnRecord>;
+    const NAME: &'static str = "returns";
+    const ACTION: &'static str = "the returns list";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(
+        self,
+        svc: &Service,
+        _: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<ReturnRecord>, ServiceError> {
+        svc.read().returns().map_err(store_err)
+    }
+}
+
+/// A parcel scanned at the returns bench: its return label's tracking number, the RMA id or the
+/// order id. Answers the open return it names; with none, an order id of an order in the store
+/// records an unexpected return against that order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OpenReturn {
+    pub code: String,
+}
+
+impl Operation for OpenReturn {
+    type Answer = ReturnRecord;
+    const NAME: &'static str = "open_return";
+    const ACTION: &'static str = "receiving a return";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<ReturnRecord, ServiceError> {
+        let code = non_empty(&self.code, "the scanned code")?;
+        svc.write()
+            .open_return(code, &c.user, now)
+            .map_err(store_err)
+    }
+}
+
+/// Units of a return found in a condition: `unit` is the scanned unit (its SKU, ASIN or a
+/// barcode of the locations file). Answers where they go: a sellable unit's bin, none for any
+/// other condition.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReceiveReturn {
+    pub code: String,
+    pub unit: String,
+    pub condition: Condition,
+    pub quantity: u32,
+}
+
+impl Operation for ReceiveReturn {
+    type Answer = Receipt;
+    const NAME: &'static str = "receive_return";
+    const ACTION: &'static str = "receiving a return";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, ServiceError> {
+        let code = non_empty(&self.code, "the return's code")?;
+        let unit = non_empty(&self.unit, "the unit's SKU")?;
+        if !(1..=MAX_QUANTITY).contains(&self.quantity) {
+            return Err(ServiceError::Invalid(format!(
+                "the quantity must be between 1 and {MAX_QUANTITY}"
+            )));
+        }
+        let r = svc
+            .write()
+            .receive_return(
+                code,
+                unit,
+                self.condition,
+                self.quantity,
+                &svc.settings.locations,
+                &c.user,
+                now,
+            )
+            .map_err(store_err)?;
+        tracing::info!(
+            ret = r.record.id,
+            order = %r.record.order,
+            condition = %r.condition,
+            user = %c.user,
+            "return received"
+        );
+        Ok(r)
+    }
+}
+
+/// Closes a return: it takes no more units.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CloseReturn {
+    pub code: String,
+}
+
+impl Operation for CloseReturn {
+    type Answer = ReturnRecord;
+    const NAME: &'static str = "close_return";
+    const ACTION: &'static str = "closing a return";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<ReturnRecord, ServiceError> {
+        let code = non_empty(&self.code, "the return's code")?;
+        svc.write()
+            .close_return(code, &c.user, now)
+            .map_err(store_err)
+    }
+}

@@ -1,0 +1,104 @@
+//! `packline returns sync` (and the daemon's schedule of its own): pulls Amazon's merchant
+//! returns report into the store. The first pull covers the last 60 days (one report's most);
+//! every later one, the days since the last (less a day of overlap: the report is by day), one
+//! report per 60 days. A report Amazon cancels has no returns in it. The watermark moves after
+//! each report recorded, so a pull cut short resumes where it stopped.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{Service, ServiceError};
+use crate::amazon::client::SpApi;
+use crate::amazon::reports::{MAX_REPORT_DAYS, RETURNS_REPORT, parse_returns_report};
+use crate::store::returns::ReturnCounts;
+
+/// Meta key of the end of the last returns report recorded.
+pub const WATERMARK: &str = "amazon/returns_watermark";
+/// The report's dates are days: ask the last day again.
+const OVERLAP: Duration = Duration::days(1);
+/// A report's end a little before now (Amazon's bound: not after now).
+const END_MARGIN: Duration = Duration::minutes(2);
+
+/// One full pull of the returns report, as of `now`.
+pub async fn returns_once(
+    api: &SpApi,
+    svc: &Service,
+    marketplace_ids: &[String],
+    user: &str,
+    now: DateTime<Utc>,
+) -> Result<ReturnCounts, String> {
+    let end_all = now - END_MARGIN;
+    let mut start = match svc
+        .with_store(|s| s.meta_time(WATERMARK))
+        .map_err(|e| e.to_string())?
+    {
+        Some(w) => w - OVERLAP,
+        None => end_all - Duration::days(MAX_REPORT_DAYS),
+    };
+    let mut total = ReturnCounts::default();
+    while start < end_all {
+        let end = (start + Duration::days(MAX_REPORT_DAYS)).min(end_all);
+        let doc = api
+            .returns_report(marketplace_ids, start, end)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(bytes) = doc {
+            let returns =
+                parse_returns_report(&bytes, RETURNS_REPORT).map_err(|e| e.to_string())?;
+            total += svc
+                .with_store_mut(|s| s.record_returns(&returns, user, now))
+                .map_err(|e| e.to_string())?;
+        }
+        svc.with_store(|s| s.set_meta_time(WATERMARK, end))
+            .map_err(|e| e.to_string())?;
+        start = end;
+    }
+    Ok(total)
+}
+
+impl Service {
+    /// One pull of the returns report now (the daemon's schedule, or `packline returns sync`);
+    /// the sync state says how it went. One at a time.
+    pub async fn returns_sync_now(&self, user: &str) -> Result<ReturnCounts, ServiceError> {
+        let api = self.amazon()?;
+        {
+            let mut st = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+            if st.returns_running {
+                return Err(ServiceError::Conflict(
+                    "a returns sync with Amazon is running already: wait for it to finish".into(),
+                ));
+            }
+            st.returns_running = true;
+        }
+        // A round that never finishes normally must not leave it marked running for ever.
+        struct Running<'a>(&'a Service);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.set_sync_state(|s| {
+                    if s.returns_running {
+                        s.returns_running = false;
+                        s.returns_error =
+                            Some("the returns sync stopped unexpectedly: see the log".into());
+                    }
+                });
+            }
+        }
+        let _running = Running(self);
+        let ids = self.settings.sync_plan.marketplace_ids.clone();
+        let result = returns_once(&api, self, &ids, user, Utc::now()).await;
+        match &result {
+            Ok(counts) => tracing::info!(?counts, "returns sync"),
+            Err(e) => tracing::error!("returns sync: {e}"),
+        }
+        self.set_sync_state(|s| {
+            s.returns_running = false;
+            match &result {
+                Ok(_) => {
+                    s.returns_last_ok = Some(Utc::now());
+                    s.returns_error = None;
+                }
+                Err(e) => s.returns_error = Some(e.clone()),
+            }
+        });
+        result.map_err(ServiceError::Conflict)
+    }
+}
