@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use common::*;
 use packline::amazon::parse_search_orders;
+use packline::domain::returns::{Condition, ExpectedLine, ExpectedReturn, ReturnKey};
 use packline::domain::{Carrier, Event, Hold, OrderId};
 use packline::store::shipping::{ShipmentRecord, ShipmentState};
 
@@ -80,6 +81,50 @@ fn a_report_agrees_with_the_audit_log_and_holds_no_personal_value() {
                 .transition(id, Event::ShipOwnCarrier, "sam", None, at)
                 .unwrap();
         }
+    }
+    // Two returns of order 0 expected (two reasons), one unit back sellable and one damaged.
+    let returns_at = t0 + Duration::days(6);
+    let expected = |rma: &str, reason: &str| ExpectedReturn {
+        key: ReturnKey::Rma { rma: rma.into() },
+        order: ids[0].clone(),
+        rma: Some(rma.into()),
+        requested: returns_at.date_naive(),
+        status: Some("Approved".into()),
+        carrier: None,
+        tracking: None,
+        lines: vec![ExpectedLine {
+            sku: "SKU-HOSTILE".into(),
+            asin: None,
+            quantity: 1,
+            reason: Some(reason.into()),
+        }],
+    };
+    store
+        .record_returns(
+            &[
+                expected("DRMA1", "CR-DEFECTIVE"),
+                expected("DRMA2", "CR-UNWANTED_ITEM"),
+            ],
+            "sync",
+            returns_at,
+        )
+        .unwrap();
+    let locations = packline::domain::Locations::default();
+    for (rma, condition) in [
+        ("DRMA1", Condition::Damaged),
+        ("DRMA2", Condition::Sellable),
+    ] {
+        store
+            .receive_return(
+                rma,
+                "SKU-HOSTILE",
+                condition,
+                1,
+                &locations,
+                "pat",
+                returns_at,
+            )
+            .unwrap();
     }
     drop(store);
 
@@ -156,6 +201,38 @@ fn a_report_agrees_with_the_audit_log_and_holds_no_personal_value() {
     assert_eq!(
         rows, per_day,
         "day by day, the report is the audit log's count"
+    );
+    assert_eq!(
+        (
+            &totals["returns_expected"],
+            &totals["returns_received"],
+            &totals["returns_restocked"],
+            &totals["returns_damaged"]
+        ),
+        (
+            &serde_json::json!(count["return_expected"]),
+            &serde_json::json!(count["return_receive"]),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        )
+    );
+    let reasons: Vec<(String, u64)> = r["return_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["reason"].as_str().unwrap().to_owned(),
+                w["units"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("CR-DEFECTIVE".to_owned(), 1),
+            ("CR-UNWANTED_ITEM".to_owned(), 1)
+        ]
     );
 
     // By SKU, as CSV: the SKU and its shipped units as plain fields.

@@ -208,7 +208,7 @@ pub fn report(
     Ok(ExitCode::SUCCESS)
 }
 
-const REPORT_COLUMNS: [&str; 8] = [
+const REPORT_COLUMNS: [&str; 14] = [
     "orders_shipped",
     "units_shipped",
     "late_shipments",
@@ -217,9 +217,15 @@ const REPORT_COLUMNS: [&str; 8] = [
     "holds",
     "labels_bought",
     "labels_voided",
+    "returns_expected",
+    "returns_received",
+    "returns_restocked",
+    "returns_damaged",
+    "returns_wrong_item",
+    "returns_missing",
 ];
 
-fn report_figures(f: &packline::domain::report::Figures) -> [u64; 8] {
+fn report_figures(f: &packline::domain::report::Figures) -> [u64; 14] {
     [
         f.orders_shipped,
         f.units_shipped,
@@ -229,6 +235,12 @@ fn report_figures(f: &packline::domain::report::Figures) -> [u64; 8] {
         f.holds,
         f.labels_bought,
         f.labels_voided,
+        f.returns_expected,
+        f.returns_received,
+        f.returns_restocked,
+        f.returns_damaged,
+        f.returns_wrong_item,
+        f.returns_missing,
     ]
 }
 
@@ -268,6 +280,25 @@ fn report_table(r: &packline::domain::report::Report) -> String {
         t.labels_bought,
         t.labels_voided
     );
+    let _ = writeln!(
+        out,
+        "returns: {} unit(s) expected, {} received ({} restocked, {} damaged, {} wrong item, {} missing)",
+        t.returns_expected,
+        t.returns_received,
+        t.returns_restocked,
+        t.returns_damaged,
+        t.returns_wrong_item,
+        t.returns_missing
+    );
+    for why in &r.return_reasons {
+        let _ = writeln!(
+            out,
+            "  returned {}: {} unit(s), {}",
+            escape_hazards(&why.sku),
+            why.units,
+            escape_hazards(&why.reason)
+        );
+    }
     for p in &r.postage {
         let _ = writeln!(
             out,
@@ -281,14 +312,24 @@ fn report_table(r: &packline::domain::report::Report) -> String {
     }
     let _ = writeln!(
         out,
-        "{:<10} {:<24} {:>7} {:>7} {:>5} {:>6} {:>6} {:>6} {:>7} {:>6}",
-        "DAY", "SKU", "ORDERS", "UNITS", "LATE", "SHORT", "EXCEPT", "HOLDS", "LABELS", "VOIDS"
+        "{:<10} {:<24} {:>7} {:>7} {:>5} {:>6} {:>6} {:>6} {:>7} {:>6} {:>8}",
+        "DAY",
+        "SKU",
+        "ORDERS",
+        "UNITS",
+        "LATE",
+        "SHORT",
+        "EXCEPT",
+        "HOLDS",
+        "LABELS",
+        "VOIDS",
+        "RETURNED"
     );
     for row in &r.rows {
         let f = report_figures(&row.figures);
         let _ = writeln!(
             out,
-            "{:<10} {:<24} {:>7} {:>7} {:>5} {:>6} {:>6} {:>6} {:>7} {:>6}",
+            "{:<10} {:<24} {:>7} {:>7} {:>5} {:>6} {:>6} {:>6} {:>7} {:>6} {:>8}",
             row.day.map_or("-".into(), |d| d.to_string()),
             row.sku.as_deref().map_or("-".into(), escape_hazards),
             f[0],
@@ -298,7 +339,8 @@ fn report_table(r: &packline::domain::report::Report) -> String {
             f[4],
             f[5],
             f[6],
-            f[7]
+            f[7],
+            f[9]
         );
     }
     out

@@ -22,10 +22,18 @@ pub enum Metric {
     LabelsVoided,
     /// Postage paid for labels bought, in hundredths of the currency.
     PostageCents,
+    /// Units Amazon's returns report says are coming back (per SKU, and per SKU and reason).
+    ReturnsExpected,
+    /// Units received at the returns bench, and of them those in each condition.
+    ReturnsReceived,
+    ReturnsRestocked,
+    ReturnsDamaged,
+    ReturnsWrongItem,
+    ReturnsMissing,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 15] = [
         Metric::OrdersShipped,
         Metric::UnitsShipped,
         Metric::LateShipments,
@@ -35,6 +43,12 @@ impl Metric {
         Metric::LabelsBought,
         Metric::LabelsVoided,
         Metric::PostageCents,
+        Metric::ReturnsExpected,
+        Metric::ReturnsReceived,
+        Metric::ReturnsRestocked,
+        Metric::ReturnsDamaged,
+        Metric::ReturnsWrongItem,
+        Metric::ReturnsMissing,
     ];
 
     pub fn code(self) -> u8 {
@@ -48,6 +62,12 @@ impl Metric {
             Metric::LabelsBought => 7,
             Metric::LabelsVoided => 8,
             Metric::PostageCents => 9,
+            Metric::ReturnsExpected => 10,
+            Metric::ReturnsReceived => 11,
+            Metric::ReturnsRestocked => 12,
+            Metric::ReturnsDamaged => 13,
+            Metric::ReturnsWrongItem => 14,
+            Metric::ReturnsMissing => 15,
         }
     }
 
@@ -70,7 +90,15 @@ pub struct Count {
 pub enum Of {
     Day,
     Sku(String),
-    Carrier { carrier: String, currency: String },
+    Carrier {
+        carrier: String,
+        currency: String,
+    },
+    /// A SKU's returns for one of Amazon's return reasons.
+    Reason {
+        sku: String,
+        reason: String,
+    },
 }
 
 /// How rows are grouped.
@@ -107,6 +135,18 @@ pub struct Figures {
     pub holds: u64,
     pub labels_bought: u64,
     pub labels_voided: u64,
+    #[serde(default)]
+    pub returns_expected: u64,
+    #[serde(default)]
+    pub returns_received: u64,
+    #[serde(default)]
+    pub returns_restocked: u64,
+    #[serde(default)]
+    pub returns_damaged: u64,
+    #[serde(default)]
+    pub returns_wrong_item: u64,
+    #[serde(default)]
+    pub returns_missing: u64,
 }
 
 impl Figures {
@@ -120,6 +160,12 @@ impl Figures {
             Metric::Holds => &mut self.holds,
             Metric::LabelsBought => &mut self.labels_bought,
             Metric::LabelsVoided => &mut self.labels_voided,
+            Metric::ReturnsExpected => &mut self.returns_expected,
+            Metric::ReturnsReceived => &mut self.returns_received,
+            Metric::ReturnsRestocked => &mut self.returns_restocked,
+            Metric::ReturnsDamaged => &mut self.returns_damaged,
+            Metric::ReturnsWrongItem => &mut self.returns_wrong_item,
+            Metric::ReturnsMissing => &mut self.returns_missing,
             Metric::PostageCents => return,
         };
         *f = f.saturating_add(n);
@@ -153,6 +199,13 @@ pub struct Postage {
     pub amount: f64,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnReason {
+    pub sku: String,
+    pub reason: String,
+    pub units: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub from: NaiveDate,
@@ -161,6 +214,9 @@ pub struct Report {
     pub totals: Figures,
     pub late_share: f64,
     pub postage: Vec<Postage>,
+    /// Units expected back, by SKU and Amazon's return reason.
+    #[serde(default)]
+    pub return_reasons: Vec<ReturnReason>,
     pub rows: Vec<Row>,
     /// Units shipped and late share per day over the whole range (for the chart), whatever
     /// `by` is.
@@ -174,6 +230,7 @@ impl Report {
         let mut per_day: BTreeMap<NaiveDate, Figures> = BTreeMap::new();
         let mut per_sku: BTreeMap<(Option<NaiveDate>, String), Figures> = BTreeMap::new();
         let mut postage: BTreeMap<(String, String), (u64, u64, u64)> = BTreeMap::new();
+        let mut reasons: BTreeMap<(String, String), u64> = BTreeMap::new();
         for c in counts.iter().filter(|c| c.day >= from && c.day <= to) {
             match &c.of {
                 Of::Day => {
@@ -186,6 +243,9 @@ impl Report {
                         .entry((day, sku.clone()))
                         .or_default()
                         .add(c.metric, c.n);
+                }
+                Of::Reason { sku, reason } => {
+                    *reasons.entry((sku.clone(), reason.clone())).or_default() += c.n;
                 }
                 Of::Carrier { carrier, currency } => {
                     // Labels count in the day's figures too; postage only by carrier.
@@ -259,6 +319,10 @@ impl Report {
                     labels_voided: v,
                     amount: cents as f64 / 100.0,
                 })
+                .collect(),
+            return_reasons: reasons
+                .into_iter()
+                .map(|((sku, reason), units)| ReturnReason { sku, reason, units })
                 .collect(),
             rows,
             days: chart_days(from, to, &per_day),

@@ -159,6 +159,7 @@ impl Store {
                             if r.is_returnless() {
                                 c.returnless += 1;
                             }
+                            count_expected(tx, r, now)?;
                             (ReturnRecord::expected(id, r, user, now), "return_expected")
                         }
                     };
@@ -349,6 +350,7 @@ impl Store {
                 .map_err(Error::from)
                 .or_else(abort)?;
             write(tx, &r)?;
+            count_received(tx, &sku, condition, quantity, now)?;
             let reason = format!(
                 "return {id}: {quantity} × {sku} {condition}{}",
                 bin.as_deref()
@@ -433,6 +435,43 @@ impl Store {
 }
 
 /// A return in an audit entry: its number and how it is known (no personal data).
+/// The report's counters for a return newly expected: its units per SKU, and per SKU and
+/// Amazon's reason.
+fn count_expected(tx: &Tx<'_>, r: &ExpectedReturn, now: DateTime<Utc>) -> TxResult<()> {
+    use crate::domain::report::Metric;
+    for l in &r.lines {
+        let n = u64::from(l.quantity);
+        super::stats::day(tx, now, Metric::ReturnsExpected, n)?;
+        super::stats::sku(tx, now, &l.sku, Metric::ReturnsExpected, n)?;
+        let reason = l.reason.as_deref().unwrap_or("-");
+        super::stats::reason(tx, now, &l.sku, reason, Metric::ReturnsExpected, n)?;
+    }
+    Ok(())
+}
+
+/// The report's counters for units received: in all, and in their condition.
+fn count_received(
+    tx: &Tx<'_>,
+    sku: &str,
+    condition: Condition,
+    quantity: u32,
+    now: DateTime<Utc>,
+) -> TxResult<()> {
+    use crate::domain::report::Metric;
+    let n = u64::from(quantity);
+    let kind = match condition {
+        Condition::Sellable => Metric::ReturnsRestocked,
+        Condition::Damaged => Metric::ReturnsDamaged,
+        Condition::WrongItem => Metric::ReturnsWrongItem,
+        Condition::Missing => Metric::ReturnsMissing,
+    };
+    for m in [Metric::ReturnsReceived, kind] {
+        super::stats::day(tx, now, m, n)?;
+        super::stats::sku(tx, now, sku, m, n)?;
+    }
+    Ok(())
+}
+
 fn describe(r: &ReturnRecord) -> String {
     match &r.key {
         ReturnKey::Rma { rma } => format!("return {} (RMA {rma})", r.id),

@@ -4,7 +4,8 @@
 //!
 //! - `A d YYYYMMDD metric` — the day's totals;
 //! - `A s YYYYMMDD sku 0x00 metric` — per SKU;
-//! - `A c YYYYMMDD carrier 0x00 currency 0x00 metric` — per carrier.
+//! - `A c YYYYMMDD carrier 0x00 currency 0x00 metric` — per carrier;
+//! - `A r YYYYMMDD sku 0x00 reason 0x00 metric` — returns per SKU and Amazon's reason.
 //!
 //! Values are u64, big-endian. No personal data: SKUs, carriers and counts.
 
@@ -18,6 +19,7 @@ const AGG: u8 = b'A';
 const DAY: u8 = b'd';
 const SKU: u8 = b's';
 const CARRIER: u8 = b'c';
+const REASON: u8 = b'r';
 
 fn day_bytes(day: NaiveDate) -> [u8; 8] {
     let s = day.format("%Y%m%d").to_string();
@@ -88,6 +90,27 @@ pub(super) fn carrier(
     )
 }
 
+/// Adds to a SKU's returns for one of Amazon's return reasons.
+pub(super) fn reason(
+    tx: &Tx<'_>,
+    at: DateTime<Utc>,
+    sku: &str,
+    reason: &str,
+    metric: Metric,
+    n: u64,
+) -> TxResult<()> {
+    add(
+        tx,
+        key(
+            REASON,
+            local_day(at),
+            &[sku.as_bytes(), reason.as_bytes()],
+            metric,
+        ),
+        n,
+    )
+}
+
 /// Units shipped of each line of an order, counted on the day it ships: per SKU and in the
 /// day's total.
 pub(super) fn units(tx: &Tx<'_>, at: DateTime<Utc>, units: &[(String, u32)]) -> TxResult<()> {
@@ -105,9 +128,9 @@ impl Store {
     pub fn counts(&self, from: NaiveDate, to: NaiveDate, skus: bool) -> Result<Vec<Count>, Error> {
         let mut out = Vec::new();
         let families: &[u8] = if skus {
-            &[DAY, SKU, CARRIER]
+            &[DAY, SKU, CARRIER, REASON]
         } else {
-            &[DAY, CARRIER]
+            &[DAY, CARRIER, REASON]
         };
         for family in families {
             let lo = [&[AGG, *family][..], &day_bytes(from)].concat();
@@ -137,6 +160,10 @@ fn parse(family: u8, k: &[u8], v: &[u8]) -> Option<Count> {
     let of = match family {
         DAY => Of::Day,
         SKU => Of::Sku(text(parts.next())?),
+        REASON => Of::Reason {
+            sku: text(parts.next())?,
+            reason: text(parts.next())?,
+        },
         _ => Of::Carrier {
             carrier: text(parts.next())?,
             currency: text(parts.next())?,
