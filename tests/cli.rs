@@ -1925,3 +1925,66 @@ fn returns_sync_pulls_the_report_from_the_command_line_on_either_transport() {
         assert_eq!(list[0]["tracking"], "1Z9R00000000000001");
     }
 }
+
+/// A backup written while the daemon serves: a private directory, restored into an empty data
+/// directory (never over a store), where `check` finds nothing wrong and the same orders are
+/// listed; a damaged one is refused whole; and the purge deletes it at the personal-data limit.
+#[test]
+fn a_backup_taken_while_the_daemon_serves_restores_and_goes_at_the_limit() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let me = me();
+    let roles = format!("[roles]\nleads = [{me:?}]");
+    let on = on_both(FLOOR_BOXES, &roles, two_floor_orders)
+        .nth(1)
+        .unwrap();
+    assert!(on.daemon.is_some(), "through the daemon");
+    let site = &on.site;
+    json(site, &["pick", "claim", "--size", "1"]);
+    let before = json(site, &["orders", "list"]);
+    let backups = tempfile::tempdir().unwrap();
+    let b = json(site, &["backup", backups.path().to_str().unwrap()]);
+    assert_eq!(b["orders"], 2, "{b}");
+    let dir = std::path::PathBuf::from(b["dir"].as_str().unwrap());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    for f in ["store.plbk", "keyring.json", "backup.json"] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+    }
+    // The floor went on while it was written.
+    json(site, &["orders", "list"]);
+
+    let fresh = Site::new("");
+    std::fs::copy(&site.key, &fresh.key).unwrap();
+    let restored = json(&fresh, &["restore", dir.to_str().unwrap()]);
+    assert_eq!(restored["orders"], 2, "{restored}");
+    let check: serde_json::Value =
+        serde_json::from_str(&fresh.ok_unlocked(&["check", "--json"])).unwrap();
+    assert_eq!(check["problems"], json!([]), "{check}");
+    assert_eq!(check["orders"], 2);
+    assert_eq!(json(&fresh, &["orders", "list"]), before);
+    let out = fresh.run(&["restore", dir.to_str().unwrap()]);
+    assert_fails(&out, "holds a store already");
+
+    // One byte changed: refused before anything is written.
+    let damaged = tempfile::tempdir().unwrap();
+    let copy = damaged.path().join("b");
+    std::fs::create_dir(&copy).unwrap();
+    for f in ["store.plbk", "keyring.json", "backup.json"] {
+        std::fs::copy(dir.join(f), copy.join(f)).unwrap();
+    }
+    let mut bytes = std::fs::read(copy.join("store.plbk")).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x20;
+    std::fs::write(copy.join("store.plbk"), bytes).unwrap();
+    let other = Site::new("");
+    let out = other.run(&["restore", copy.to_str().unwrap()]);
+    assert_fails(&out, "does not match its checksum");
+    assert!(!other.data.join("db").exists(), "nothing was restored");
+
+    // Past the personal-data limit, the purge deletes the backup.
+    let later = (chrono::Utc::now() + chrono::Duration::days(31)).to_rfc3339();
+    let purged: serde_json::Value =
+        serde_json::from_str(&site.ok_unlocked(&["purge", "--as-of", &later, "--json"])).unwrap();
+    assert_eq!(purged["backups_pruned"], 1, "{purged}");
+    assert!(!dir.exists(), "the backup is gone");
+}

@@ -35,7 +35,13 @@ fn main() {
     let end: DateTime<Utc> = Utc::now();
     let days = years * 365;
     let start = end - chrono::Duration::days(days as i64);
-    Store::init_keys(&data, &MasterSource::IdentityFile(key.clone()), "bench", start).unwrap();
+    Store::init_keys(
+        &data,
+        &MasterSource::IdentityFile(key.clone()),
+        "bench",
+        start,
+    )
+    .unwrap();
     let mut store = Store::open(&data).unwrap();
     store.unlock(&MasterSource::IdentityFile(key)).unwrap();
     let mut generator = OrderGenerator::new(7, start);
@@ -61,7 +67,11 @@ fn main() {
             shipped += 1;
         }
         if d % 365 == 364 {
-            eprintln!("year {} filled ({:.0} s)", d / 365 + 1, filled.elapsed().as_secs_f64());
+            eprintln!(
+                "year {} filled ({:.0} s)",
+                d / 365 + 1,
+                filled.elapsed().as_secs_f64()
+            );
         }
     }
     println!(

@@ -100,6 +100,22 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
     },
+    /// A consistent backup of the store and its keyring into a new directory under DIR,
+    /// written by the service while it works (leads). The purge deletes backups at the
+    /// personal-data limit: they hold recipients and key epochs.
+    Backup {
+        /// Where the backup's directory is made (an absolute path the service can write).
+        dir: std::path::PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Rebuild an empty data directory from a backup (run with no daemon on it).
+    Restore {
+        /// The backup's directory (`packline-backup-…`).
+        dir: std::path::PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Who has access, and what they did with it (leads).
     Access {
         #[command(subcommand)]

@@ -313,6 +313,8 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Access {
             command: args::AccessCommand::Review { format },
         } => records::access_review(&ctx, &format),
+        Command::Backup { dir, out } => records::backup(&ctx, &dir, out),
+        Command::Restore { dir, out } => records::restore(&ctx, &dir, out),
         Command::Report {
             from,
             to,

@@ -83,6 +83,7 @@ fn print_purge(w: &mut dyn std::io::Write, r: &PurgeReport) -> std::io::Result<(
     writeln!(w, "exception notes deleted: {}", r.exception_notes_deleted)?;
     writeln!(w, "inquiries deleted: {}", r.inquiries_deleted)?;
     writeln!(w, "returns deleted: {}", r.returns_deleted)?;
+    writeln!(w, "backups deleted: {}", r.backups_pruned)?;
     writeln!(w, "recipients re-sealed: {}", r.recipients_resealed)?;
     if r.inquiry_notes_resealed > 0 {
         writeln!(w, "inquiry notes re-sealed: {}", r.inquiry_notes_resealed)?;
@@ -167,6 +168,41 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
         // searchOrders refills one request every 180 s; a round a few minutes apart stays within it.
         std::thread::sleep(std::time::Duration::from_secs(300));
     }
+}
+
+/// `packline backup DIR`: through the service, which writes it.
+pub fn backup(ctx: &Ctx, dir: &std::path::Path, out: Output) -> Result<ExitCode> {
+    let dir = std::path::absolute(dir).with_context(|| format!("the path {}", dir.display()))?;
+    let s = ctx.session(Key::No)?;
+    let b = s.call(packline::service::ops::Backup {
+        dir: dir.display().to_string(),
+    })?;
+    s.finish()?;
+    emit(out, &b, |w, b| {
+        writeln!(
+            w,
+            "backup of {} order(s) ({} entries, {} bytes) in {}",
+            b.orders,
+            b.entries,
+            b.bytes,
+            b.dir.display()
+        )
+    })
+}
+
+/// `packline restore DIR`: into the configured data directory, which must hold no store.
+pub fn restore(ctx: &Ctx, dir: &std::path::Path, out: Output) -> Result<ExitCode> {
+    let r = packline::store::backup::restore(dir, &ctx.data_dir, Utc::now())?;
+    emit(out, &r, |w, r| {
+        writeln!(
+            w,
+            "restored {} order(s) ({} entries) from the backup of {} into {}; run packline check",
+            r.orders,
+            r.entries,
+            r.created.to_rfc3339(),
+            r.dir.display()
+        )
+    })
 }
 
 /// `packline report`: the report as a table, CSV, JSON or a PNG chart, to standard output or

@@ -12,6 +12,7 @@
 //! values (`domain::ImportedOrder`).
 
 pub mod audit;
+pub mod backup;
 pub mod check;
 mod derived;
 pub mod floor;

@@ -56,6 +56,9 @@ pub struct PurgeReport {
     /// Return records deleted, six years after they were closed.
     #[serde(default)]
     pub returns_deleted: u64,
+    /// Backups deleted at the personal-data limit (they hold recipients and key epochs).
+    #[serde(default)]
+    pub backups_pruned: u64,
 }
 
 const BATCH: usize = 512;
@@ -77,13 +80,14 @@ impl Store {
         });
         // The audit entry records what was done, also when a later step failed.
         let reason = format!(
-            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} inquiries deleted, {} returns deleted, {} re-sealed, {} inquiry notes re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
+            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} inquiries deleted, {} returns deleted, {} backups deleted, {} re-sealed, {} inquiry notes re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
             as_of.to_rfc3339(),
             report.recipients_destroyed,
             report.orders_deleted,
             report.exception_notes_deleted,
             report.inquiries_deleted,
             report.returns_deleted,
+            report.backups_pruned,
             report.recipients_resealed,
             report.inquiry_notes_resealed,
             report.epochs_shredded,
@@ -117,6 +121,10 @@ impl Store {
         self.purge_exception_notes(as_of, report)?;
         self.purge_inquiries(as_of, report)?;
         report.returns_deleted += self.purge_returns(policy, as_of)?;
+        // A backup holds recipients and key epochs: it goes at the personal-data limit.
+        report.backups_pruned += self.prune_backups(
+            as_of - chrono::Duration::days(i64::from(policy.pii_days_after_close)),
+        )?;
         if sweep {
             self.remove_orphans(report)?;
         }

@@ -39,8 +39,8 @@ pub use pick::{
     ShortPick, Shorted,
 };
 pub use records::{
-    AccessReview, AuditVerify, Check, Import, LookupName, Purge, Report, Reveal, RevealedRecipient,
-    Sync,
+    AccessReview, AuditVerify, Backup, Check, Import, LookupName, Purge, Report, Reveal,
+    RevealedRecipient, Sync,
 };
 pub use returns::{
     CloseReturn, ImportReturns, OpenReturn, Receipt, ReceiveReturn, ReturnCounts, Returns,
@@ -168,7 +168,7 @@ operations! {
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
     SendMessage,
     ImportReturns, SyncReturns, Returns, OpenReturn, ReceiveReturn, CloseReturn,
-    Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview, Check, Report,
+    Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview, Check, Report, Backup,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
     PrintJobs, ClearPurchase, Packages,

@@ -280,3 +280,36 @@ impl Operation for Report {
         Ok(Built::build(from, to, self.by, &counts))
     }
 }
+
+/// A backup of the store and its keyring into a new directory under `dir`, written by the
+/// service while it holds the store still (requests wait for the copy to finish). Leads; the
+/// purge deletes it at the personal-data limit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Backup {
+    pub dir: String,
+}
+
+impl Operation for Backup {
+    type Answer = crate::store::backup::BackupSummary;
+    const NAME: &'static str = "backup";
+    const ACTION: &'static str = "a backup";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<crate::store::backup::BackupSummary, ServiceError> {
+        let dir = std::path::PathBuf::from(self.dir.trim());
+        if !dir.is_absolute() {
+            return Err(ServiceError::Invalid(format!(
+                "the backup directory {} must be an absolute path (the service writes it)",
+                dir.display()
+            )));
+        }
+        // Writers wait while the copy is made: it is of one moment.
+        let store = svc.write();
+        store.backup(&dir, &c.user, now).map_err(store_err)
+    }
+}
