@@ -403,11 +403,16 @@ impl Config {
                 });
             }
         };
-        let mut cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-            path: path.clone(),
+        Config::from_text(&text, &path)
+    }
+
+    /// A config file's text, read from `path` (named in errors), checked as `load` does.
+    pub fn from_text(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
             detail: e.to_string().trim_end().replace('\n', " | "),
         })?;
-        cfg.source = Some(path.clone());
+        cfg.source = Some(path.to_owned());
         cfg.validate()?;
         Ok(cfg)
     }

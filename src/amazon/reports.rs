@@ -150,6 +150,37 @@ pub fn parse_returns_report(
             continue;
         }
         let field = |shown: &str| format!("line {line}, column {shown:?}");
+        // A field with a control character is a row broken apart (a tab read as something
+        // else would move a buyer's column into a kept one): the file is refused, never kept.
+        for (name, shown) in [
+            (ORDER, "Order ID"),
+            (SKU, "Merchant SKU"),
+            (RMA, "Amazon RMA ID"),
+            (STATUS, "Return request status"),
+            (CARRIER, "Return carrier"),
+            (TRACKING, "Tracking ID"),
+            (ASIN, "ASIN"),
+            (REASON, "Return Reason"),
+        ] {
+            if at(&row, name).chars().any(char::is_control) {
+                return Err(invalid(
+                    field(shown),
+                    "holds a control character: the row is broken".into(),
+                ));
+            }
+        }
+        let reason = at(&row, REASON);
+        if !reason.is_empty()
+            && (reason.len() > 64
+                || !reason
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        {
+            return Err(invalid(
+                field("Return Reason"),
+                "is not one of Amazon's return reason codes (letters, digits, - and _)".into(),
+            ));
+        }
         let order = OrderId::parse(&at(&row, ORDER))
             .map_err(|e| invalid(field("Order ID"), e.to_string()))?;
         let sku = kept(&at(&row, SKU))
@@ -559,7 +590,7 @@ mod tests {
                 .to_string(),
             "orders.json: line 1: no \"Order ID\" column: this is not a GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE report (tab-separated, with its header row)"
         );
-        // Not UTF-8, hostile text: escaped, never a panic.
+        // A control character in a field: a broken row, refused (naming where, not what).
         let mut odd = format!("{HEADER}\n").into_bytes();
         odd.extend_from_slice(
             row(
@@ -572,8 +603,17 @@ mod tests {
             .as_bytes(),
         );
         odd.extend_from_slice(b"\xff\xfe\n");
-        let r = parse_returns_report(&odd, "r.tsv").unwrap();
-        assert_eq!(r[0].rma.as_deref(), Some("D\\u{001B}[2J"));
+        assert_eq!(
+            parse_returns_report(&odd, "r.tsv").unwrap_err().to_string(),
+            "r.tsv: line 2, column \"Amazon RMA ID\": holds a control character: the row is broken"
+        );
+        // Not UTF-8 after the rows: read lossily, never a panic.
+        let mut lossy = format!("{HEADER}\n").into_bytes();
+        lossy.extend_from_slice(
+            row("111-0000001-0000001", "DRMA9", "SKU-1", "1", "2026-11-20").as_bytes(),
+        );
+        lossy.extend_from_slice(b"\xff\xfe\n");
+        assert!(parse_returns_report(&lossy, "r.tsv").is_ok());
     }
 
     #[test]

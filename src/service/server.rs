@@ -50,8 +50,14 @@ pub struct ServerCodec {
     started: Option<std::time::Instant>,
 }
 
+impl Default for ServerCodec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ServerCodec {
-    fn new() -> ServerCodec {
+    pub fn new() -> ServerCodec {
         ServerCodec {
             inner: codec(),
             started: None,
