@@ -843,11 +843,11 @@ async fn a_huge_field_is_cut_at_import_and_the_queue_still_pages() {
 }
 
 /// Clients that hold the daemon without finishing: a frame left half-sent is cut off after the
-/// frame timeout (its buffer freed), connections past the cap are refused at once, and a
-/// well-behaved client is served throughout.
+/// frame timeout (its buffer freed), a user's connections past the per-user cap are refused at
+/// once, and a well-behaved client is served throughout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_frames_time_out_and_connections_are_capped() {
-    use packline::service::server::MAX_CONNECTIONS;
+    use packline::service::server::MAX_PER_USER;
     let dir = tempfile::tempdir().unwrap();
     let mut settings = settings(Duration::from_secs(300));
     settings.frame_timeout = Duration::from_millis(300);
@@ -875,9 +875,10 @@ async fn half_sent_frames_time_out_and_connections_are_capped() {
         "cut after the timeout, not the read's: {took:?}"
     );
 
-    // The cap: every slot taken by idle connections (each says hello, so it is being served).
+    // The cap: every slot of this user taken by idle connections (each says hello, so it is
+    // being served).
     let mut held = Vec::new();
-    for _ in 0..MAX_CONNECTIONS {
+    for _ in 0..MAX_PER_USER {
         let c = Client::connect(&s.socket).await.unwrap();
         c.call(ops::Hello {}).await.unwrap();
         held.push(c);
@@ -885,7 +886,7 @@ async fn half_sent_frames_time_out_and_connections_are_capped() {
     let over = Client::connect(&s.socket).await.unwrap();
     let refused = over.call(ops::Hello {}).await;
     assert!(
-        matches!(&refused, Err(ServiceError::Protocol(m)) if m.contains("connections at most")),
+        matches!(&refused, Err(ServiceError::Protocol(m)) if m.contains("32 connections to the packline daemon open already")),
         "{refused:?}"
     );
     // The connected are served; once one leaves, a newcomer is too.

@@ -5,6 +5,7 @@
 //! error reply and the connection is closed; every other client carries on. There is no TCP
 //! listener, ever.
 
+use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +23,9 @@ use super::{Caller, Notice, Request, Service, ServiceError};
 pub const MAX_FRAME: usize = 4 << 20;
 /// The most connections served at once (a floor has a few dozen); more are refused.
 pub const MAX_CONNECTIONS: usize = 256;
+/// Connections one OS user may hold at once: a runaway or hostile client of one user leaves
+/// room for everyone else's terminals.
+pub const MAX_PER_USER: usize = 32;
 
 /// A client's message: a request and the id its reply will carry.
 #[derive(Debug, Serialize, Deserialize)]
@@ -164,25 +168,47 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let mut conns = tokio::task::JoinSet::new();
+    // Live connections by the uid on the other end; each connection's guard counts itself out
+    // when its task ends, however it ends.
+    let per_uid: Arc<std::sync::Mutex<HashMap<u32, usize>>> = Arc::default();
     let quick = quick_worker(service.clone());
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) if conns.len() >= MAX_CONNECTIONS => {
-                    // Full: this one is told so and closed; everyone connected carries on.
-                    tracing::warn!(connections = conns.len(), "refused a connection: too many");
-                    let timeout = service.settings().frame_timeout;
-                    tokio::spawn(async move {
-                        let mut framed = Framed::new(stream, ServerCodec::new());
-                        let err = ServiceError::Protocol(format!(
-                            "the packline daemon serves {MAX_CONNECTIONS} connections at most: try again shortly"
-                        ));
-                        let _ = send_within(timeout, &mut framed, &ServerFrame::Reply { id: 0, result: Err(err) }).await;
-                    });
-                }
                 Ok((stream, _)) => {
-                    conns.spawn(connection(service.clone(), stream, shutdown.clone(), quick.clone()));
+                    let uid = stream.peer_cred().map(|c| c.uid()).ok();
+                    let mine = uid.map_or(0, |u| {
+                        per_uid.lock().unwrap_or_else(|p| p.into_inner()).get(&u).copied().unwrap_or(0)
+                    });
+                    let full = if conns.len() >= MAX_CONNECTIONS {
+                        Some(format!(
+                            "the packline daemon serves {MAX_CONNECTIONS} connections at most: try again shortly"
+                        ))
+                    } else if mine >= MAX_PER_USER {
+                        Some(format!(
+                            "this user has {MAX_PER_USER} connections to the packline daemon open already: close one (a terminal, a script) and try again"
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some(text) = full {
+                        // This one is told so and closed; everyone connected carries on.
+                        tracing::warn!(connections = conns.len(), uid, "refused a connection: too many");
+                        let timeout = service.settings().frame_timeout;
+                        tokio::spawn(async move {
+                            let mut framed = Framed::new(stream, ServerCodec::new());
+                            let err = ServiceError::Protocol(text);
+                            let _ = send_within(timeout, &mut framed, &ServerFrame::Reply { id: 0, result: Err(err) }).await;
+                        });
+                        continue;
+                    }
+                    let guard = uid.map(|u| UserSlot::take(&per_uid, u));
+                    let task = connection(service.clone(), stream, shutdown.clone(), quick.clone());
+                    conns.spawn(async move {
+                        let _slot = guard;
+                        task.await;
+                    });
                 }
                 Err(e) => {
                     tracing::error!("accepting a connection: {e}");
@@ -207,6 +233,38 @@ pub async fn serve(
         .map_err(std::io::Error::other)?
         .map_err(std::io::Error::other)?;
     Ok(())
+}
+
+/// One connection of a user, counted in while it lives.
+struct UserSlot {
+    counts: Arc<std::sync::Mutex<HashMap<u32, usize>>>,
+    uid: u32,
+}
+
+impl UserSlot {
+    fn take(counts: &Arc<std::sync::Mutex<HashMap<u32, usize>>>, uid: u32) -> UserSlot {
+        *counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(uid)
+            .or_default() += 1;
+        UserSlot {
+            counts: counts.clone(),
+            uid,
+        }
+    }
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.uid);
+            }
+        }
+    }
 }
 
 async fn send(
