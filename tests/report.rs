@@ -247,6 +247,33 @@ fn a_report_agrees_with_the_audit_log_and_holds_no_personal_value() {
     let row: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!((row[1], row[3]), ("SKU-HOSTILE", "10"), "{csv}");
 
+    // By SKU over ranges that take whole months from their rollups and the days at either end
+    // one by one: the same units as the audit log's days.
+    for (from, to) in [
+        ("2026-10-01", "2026-12-31"),
+        ("2026-11-24", "2026-12-31"),
+        ("2026-10-15", "2026-11-25"),
+        ("2026-11-01", "2026-11-30"),
+    ] {
+        let (f, t): (NaiveDate, NaiveDate) = (from.parse().unwrap(), to.parse().unwrap());
+        let want: u64 = per_day
+            .iter()
+            .filter(|(d, _)| **d >= f && **d <= t)
+            .map(|(_, (n, _))| n * 2)
+            .sum();
+        let r: serde_json::Value = serde_json::from_str(&site.ok(&[
+            "report", "--from", from, "--to", to, "--by", "sku", "--format", "json",
+        ]))
+        .unwrap();
+        let got: u64 = r["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["units_shipped"].as_u64().unwrap())
+            .sum();
+        assert_eq!(got, want, "{from}..{to}");
+    }
+
     let table = site.ok(&args);
     assert!(
         table.contains("5 order(s), 10 unit(s) shipped, 2 late (40.0%)"),

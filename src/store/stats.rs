@@ -3,13 +3,14 @@
 //! counts, so a report and the floor can never disagree. Keys (all under `A`):
 //!
 //! - `A d YYYYMMDD metric` — the day's totals;
-//! - `A s YYYYMMDD sku 0x00 metric` — per SKU;
+//! - `A s YYYYMMDD sku 0x00 metric` — per SKU, and `A m YYYYMM01 sku 0x00 metric` the same
+//!   per month;
 //! - `A c YYYYMMDD carrier 0x00 currency 0x00 metric` — per carrier;
 //! - `A r YYYYMMDD sku 0x00 reason 0x00 metric` — returns per SKU and Amazon's reason.
 //!
 //! Values are u64, big-endian. No personal data: SKUs, carriers and counts.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use super::shipping::local_day;
 use super::{Error, Store, Tx, TxResult};
@@ -18,6 +19,9 @@ use crate::domain::report::{Count, Metric, Of};
 const AGG: u8 = b'A';
 const DAY: u8 = b'd';
 const SKU: u8 = b's';
+/// Per SKU and month (the first of the month as its day): a report by SKU over years reads
+/// months, not days.
+const SKU_MONTH: u8 = b'm';
 const CARRIER: u8 = b'c';
 const REASON: u8 = b'r';
 
@@ -66,7 +70,17 @@ pub(super) fn sku(
     metric: Metric,
     n: u64,
 ) -> TxResult<()> {
-    add(tx, key(SKU, local_day(at), &[sku.as_bytes()], metric), n)
+    let day = local_day(at);
+    add(tx, key(SKU, day, &[sku.as_bytes()], metric), n)?;
+    add(
+        tx,
+        key(SKU_MONTH, month_of(day), &[sku.as_bytes()], metric),
+        n,
+    )
+}
+
+fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
 }
 
 /// Adds to one carrier's count of `metric`, in a currency (empty for label counts).
@@ -124,27 +138,76 @@ pub(super) fn units(tx: &Tx<'_>, at: DateTime<Utc>, units: &[(String, u32)]) -> 
 
 impl Store {
     /// Every counter of the days `from..=to`, in key order. Reads counters, never orders: a
-    /// range of years is a few thousand keys per metric.
-    pub fn counts(&self, from: NaiveDate, to: NaiveDate, skus: bool) -> Result<Vec<Count>, Error> {
+    /// range of years is a few thousand keys per metric. `skus`: the SKU counters too, per day
+    /// (`Daily`) or, for the whole months inside the range, per month (`Monthly`).
+    pub fn counts(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        skus: Option<SkuCounts>,
+    ) -> Result<Vec<Count>, Error> {
         let mut out = Vec::new();
-        let families: &[u8] = if skus {
-            &[DAY, SKU, CARRIER, REASON]
-        } else {
-            &[DAY, CARRIER, REASON]
-        };
-        for family in families {
-            let lo = [&[AGG, *family][..], &day_bytes(from)].concat();
-            let mut hi = [&[AGG, *family][..], &day_bytes(to)].concat();
-            hi.push(0xff);
-            for item in self.t.floor.range(lo..hi) {
-                let (k, v) = item?;
-                if let Some(c) = parse(*family, &k, &v) {
-                    out.push(c);
+        for family in [DAY, CARRIER, REASON] {
+            self.read_family(family, from, to, &mut out)?;
+        }
+        match skus {
+            None => {}
+            Some(SkuCounts::Daily) => self.read_family(SKU, from, to, &mut out)?,
+            Some(SkuCounts::Monthly) => {
+                // Whole months from their rollups, the days at either end one by one.
+                let first_full = if from.day() == 1 {
+                    from
+                } else {
+                    month_of(from)
+                        .checked_add_months(chrono::Months::new(1))
+                        .unwrap_or(from)
+                };
+                let after_last_full = month_of(to + chrono::Duration::days(1));
+                if first_full >= after_last_full {
+                    self.read_family(SKU, from, to, &mut out)?;
+                } else {
+                    let last_full = after_last_full - chrono::Duration::days(1);
+                    if from < first_full {
+                        let edge = first_full - chrono::Duration::days(1);
+                        self.read_family(SKU, from, edge, &mut out)?;
+                    }
+                    self.read_family(SKU_MONTH, first_full, month_of(last_full), &mut out)?;
+                    if after_last_full <= to {
+                        self.read_family(SKU, after_last_full, to, &mut out)?;
+                    }
                 }
             }
         }
         Ok(out)
     }
+
+    fn read_family(
+        &self,
+        family: u8,
+        from: NaiveDate,
+        to: NaiveDate,
+        out: &mut Vec<Count>,
+    ) -> Result<(), Error> {
+        let lo = [&[AGG, family][..], &day_bytes(from)].concat();
+        let mut hi = [&[AGG, family][..], &day_bytes(to)].concat();
+        hi.push(0xff);
+        for item in self.t.floor.range(lo..hi) {
+            let (k, v) = item?;
+            if let Some(c) = parse(family, &k, &v) {
+                out.push(c);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How the SKU counters of a range are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkuCounts {
+    /// Day by day (a report by SKU and day).
+    Daily,
+    /// Whole months from their rollups (a report by SKU).
+    Monthly,
 }
 
 fn parse(family: u8, k: &[u8], v: &[u8]) -> Option<Count> {
@@ -159,7 +222,7 @@ fn parse(family: u8, k: &[u8], v: &[u8]) -> Option<Count> {
     };
     let of = match family {
         DAY => Of::Day,
-        SKU => Of::Sku(text(parts.next())?),
+        SKU | SKU_MONTH => Of::Sku(text(parts.next())?),
         REASON => Of::Reason {
             sku: text(parts.next())?,
             reason: text(parts.next())?,

@@ -273,10 +273,13 @@ impl Operation for Report {
                 "--from {from} is after --to {to}"
             )));
         }
-        let counts = svc
-            .read()
-            .counts(from, to, self.by != By::Day)
-            .map_err(store_err)?;
+        use crate::store::stats::SkuCounts;
+        let skus = match self.by {
+            By::Day => None,
+            By::Sku => Some(SkuCounts::Monthly),
+            By::SkuDay => Some(SkuCounts::Daily),
+        };
+        let counts = svc.read().counts(from, to, skus).map_err(store_err)?;
         Ok(Built::build(from, to, self.by, &counts))
     }
 }
