@@ -1337,18 +1337,11 @@ fn a_fifo_or_an_open_keyring_is_refused_by_name() {
     site.ok(&["orders", "list"]);
 }
 
-fn sync_once(site: &Site) {
-    site.ok(&["sync", "--once"]);
-}
-
-/// `packline message` through either transport: sent once through Amazon (text from the command
-/// line, or from standard input with `--json`), and refused with the reason, non-zero, when the
-/// text breaks Amazon's rules (nothing sent) or Amazon does not allow the kind for the order.
-#[test]
-fn messages_to_customers_go_through_amazon_from_the_command_line_on_either_transport() {
-    let m = marketplace(4, "1000");
-    let creds_dir = tempfile::tempdir().unwrap();
-    let creds = creds_dir.path().join("lwa.toml");
+/// The `[amazon]` config of a site that syncs from the training marketplace `m`, and the
+/// directory of its credentials file (keep it while the site runs).
+fn amazon_config(m: &Marketplace) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("lwa.toml");
     std::fs::write(
         &creds,
         "client_id = \"training\"\nclient_secret = \"training\"\nrefresh_token = \"training\"\n",
@@ -1361,6 +1354,20 @@ fn messages_to_customers_go_through_amazon_from_the_command_line_on_either_trans
         format!("{}/auth/o2/token", m.url),
         creds.display().to_string()
     );
+    (dir, config)
+}
+
+fn sync_once(site: &Site) {
+    site.ok(&["sync", "--once"]);
+}
+
+/// `packline message` through either transport: sent once through Amazon (text from the command
+/// line, or from standard input with `--json`), and refused with the reason, non-zero, when the
+/// text breaks Amazon's rules (nothing sent) or Amazon does not allow the kind for the order.
+#[test]
+fn messages_to_customers_go_through_amazon_from_the_command_line_on_either_transport() {
+    let m = marketplace(4, "1000");
+    let (_creds, config) = amazon_config(&m);
     let book: Vec<serde_json::Value> =
         serde_json::from_str(&http(&m, "GET", "/_training/orders")).unwrap();
     let me = me();
@@ -1467,22 +1474,11 @@ fn messages_to_customers_go_through_amazon_from_the_command_line_on_either_trans
 fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
     for t in 0..2 {
         let m = marketplace(6, "1000");
-        let creds_dir = tempfile::tempdir().unwrap();
-        let creds = creds_dir.path().join("lwa.toml");
-        std::fs::write(
-            &creds,
-            "client_id = \"training\"\nclient_secret = \"training\"\nrefresh_token = \"training\"\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let (_creds, amazon) = amazon_config(&m);
         let labels = tempfile::tempdir().unwrap();
         let config = format!(
-            "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\ncredentials_file = {:?}\nmarketplace_ids = [\"ATVPDKIKX0DER\"]\n\
-             [shipping]\nlabel_printer = {:?}\n\
+            "{amazon}[shipping]\nlabel_printer = {:?}\n\
              [shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n{FLOOR_BOXES}",
-            m.url,
-            format!("{}/auth/o2/token", m.url),
-            creds.display().to_string(),
             format!("file:{}", labels.path().display()),
         );
         let on = on_both(&config, "", sync_once).nth(t).unwrap();
@@ -1886,20 +1882,7 @@ fn ship_at_marketplace(m: &Marketplace, order: &str) {
 #[test]
 fn returns_sync_pulls_the_report_from_the_command_line_on_either_transport() {
     let m = marketplace(3, "1000");
-    let creds_dir = tempfile::tempdir().unwrap();
-    let creds = creds_dir.path().join("lwa.toml");
-    std::fs::write(
-        &creds,
-        "client_id = \"training\"\nclient_secret = \"training\"\nrefresh_token = \"training\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let config = format!(
-        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\ncredentials_file = {:?}\nmarketplace_ids = [\"ATVPDKIKX0DER\"]\n",
-        m.url,
-        format!("{}/auth/o2/token", m.url),
-        creds.display().to_string()
-    );
+    let (_creds, config) = amazon_config(&m);
     let book: Vec<serde_json::Value> =
         serde_json::from_str(&http(&m, "GET", "/_training/orders")).unwrap();
     let order = book[0]["orderId"].as_str().unwrap().to_owned();

@@ -128,6 +128,16 @@ async fn pack_one(c: &mut Client) -> OrderId {
     order
 }
 
+/// Closes today's manifest: the day's labelled orders leave.
+async fn close_day(c: &mut Client) -> ops::ManifestDay {
+    c.call(ops::Manifest {
+        date: None,
+        close: true,
+    })
+    .await
+    .unwrap()
+}
+
 fn count(m: &Marketplace, op: &str) -> usize {
     request_log(m)
         .iter()
@@ -707,14 +717,7 @@ async fn a_sync_after_a_purchase_keeps_the_order_until_it_leaves_on_a_manifest()
     // A second sync changes nothing, and the day's close ships the labelled order.
     f.service.sync_now("lead").await.unwrap();
     assert_eq!(state(&f, &lost), OrderState::Exception);
-    let day = f
-        .client
-        .call(ops::Manifest {
-            date: None,
-            close: true,
-        })
-        .await
-        .unwrap();
+    let day = close_day(&mut f.client).await;
     assert_eq!(day.shipped, 1);
     assert_eq!(state(&f, &bought), OrderState::Shipped);
 
@@ -816,14 +819,7 @@ async fn a_hold_after_the_label_keeps_the_parcel_off_the_manifest() {
         printed.unwrap_err().to_string(),
         format!("order {order} is on hold: buyer asked to cancel")
     );
-    let day = f
-        .client
-        .call(ops::Manifest {
-            date: None,
-            close: true,
-        })
-        .await
-        .unwrap();
+    let day = close_day(&mut f.client).await;
     assert_eq!(
         (day.shipped, day.shipments.len(), day.held.clone()),
         (0, 0, vec![order.clone()])
@@ -837,14 +833,7 @@ async fn a_hold_after_the_label_keeps_the_parcel_off_the_manifest() {
         })
         .await
         .unwrap();
-    let day = f
-        .client
-        .call(ops::Manifest {
-            date: None,
-            close: true,
-        })
-        .await
-        .unwrap();
+    let day = close_day(&mut f.client).await;
     assert_eq!((day.shipped, day.shipments.len()), (1, 1));
     assert!(day.held.is_empty());
     assert_eq!(state(&f, &order), OrderState::Shipped);
@@ -1272,14 +1261,7 @@ async fn a_two_box_order_gets_a_label_per_box_and_leaves_on_one_manifest() {
         "each box's label reached the printer byte for byte"
     );
 
-    let day = f
-        .client
-        .call(ops::Manifest {
-            date: None,
-            close: true,
-        })
-        .await
-        .unwrap();
+    let day = close_day(&mut f.client).await;
     let rows: Vec<u32> = day
         .shipments
         .iter()
@@ -1381,14 +1363,7 @@ async fn a_lead_ships_part_of_an_order_and_the_rest_waits_on_the_queue() {
     assert_eq!(state(&f, &order), OrderState::Packed);
     let first = buy_label(&mut f.client, &order).await.unwrap();
     assert_eq!(first.package, 1);
-    let day = f
-        .client
-        .call(ops::Manifest {
-            date: None,
-            close: true,
-        })
-        .await
-        .unwrap();
+    let day = close_day(&mut f.client).await;
     assert_eq!(day.shipped, 1);
     assert_eq!(
         state(&f, &order),
@@ -1431,13 +1406,7 @@ async fn a_lead_ships_part_of_an_order_and_the_rest_waits_on_the_queue() {
     f.client.call(finish(None)).await.unwrap();
     let second = buy_label(&mut f.client, &order).await.unwrap();
     assert_eq!(second.package, 2);
-    f.client
-        .call(ops::Manifest {
-            date: None,
-            close: true,
-        })
-        .await
-        .unwrap();
+    close_day(&mut f.client).await;
     assert_eq!(state(&f, &order), OrderState::Shipped);
     let (n, sent) = units_sent(&f.market, "createShipment", 200, &order);
     assert_eq!(n, 2);
