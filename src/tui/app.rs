@@ -525,11 +525,7 @@ impl App {
                         return;
                     }
                 };
-                let box_name = self
-                    .pack
-                    .current_box()
-                    .map(|b| b.name.clone())
-                    .unwrap_or_default();
+                let box_name = self.pack.box_name();
                 let doing = format!("boxing order {order}");
                 let op = ops::PackFinish {
                     order,
@@ -547,11 +543,7 @@ impl App {
                 let Some(order) = self.pack.check.as_ref().map(|c| c.order.to_string()) else {
                     return;
                 };
-                let box_name = self
-                    .pack
-                    .current_box()
-                    .map(|b| b.name.clone())
-                    .unwrap_or_default();
+                let box_name = self.pack.box_name();
                 let doing = format!("closing a box of {order}");
                 let op = ops::PackCloseBox {
                     order,

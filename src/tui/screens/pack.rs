@@ -76,6 +76,13 @@ impl PackScreen {
         self.boxes.get(self.box_index)
     }
 
+    /// The chosen box preset's name (empty with none configured).
+    pub fn box_name(&self) -> String {
+        self.current_box()
+            .map(|b| b.name.clone())
+            .unwrap_or_default()
+    }
+
     pub fn next_box(&mut self) {
         if !self.boxes.is_empty() {
             self.box_index = (self.box_index + 1) % self.boxes.len();
