@@ -1337,26 +1337,6 @@ fn a_fifo_or_an_open_keyring_is_refused_by_name() {
     site.ok(&["orders", "list"]);
 }
 
-/// The `[amazon]` config of a site that syncs from the training marketplace `m`, and the
-/// directory of its credentials file (keep it while the site runs).
-fn amazon_config(m: &Marketplace) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let creds = dir.path().join("lwa.toml");
-    std::fs::write(
-        &creds,
-        "client_id = \"training\"\nclient_secret = \"training\"\nrefresh_token = \"training\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let config = format!(
-        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\ncredentials_file = {:?}\nmarketplace_ids = [\"ATVPDKIKX0DER\"]\n",
-        m.url,
-        format!("{}/auth/o2/token", m.url),
-        creds.display().to_string()
-    );
-    (dir, config)
-}
-
 fn sync_once(site: &Site) {
     site.ok(&["sync", "--once"]);
 }

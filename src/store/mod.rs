@@ -596,13 +596,30 @@ impl Store {
         while it.peek().is_some() {
             let chunk: Vec<ImportedOrder> = it.by_ref().take(IMPORT_CHUNK).collect();
             let (mut fresh, mut known) = (Vec::new(), Vec::new());
+            let mut these = ImportCounts::default();
             for imported in chunk {
-                match self.plan_import(imported, now, &mut counts)? {
+                match self.plan_import(imported, now, &mut these)? {
                     Some(p) if p.old.is_none() && !p.leftover_slot => fresh.push(p),
                     Some(p) => known.push(p),
                     None => {}
                 }
             }
+            // The chunk's audit entry goes first, durably: an import cut short never leaves a
+            // stored order that no entry accounts for.
+            if these.new + these.updated + these.cancelled > 0 {
+                let reason = format!(
+                    "{} new, {} updated, {} cancelled",
+                    these.new, these.updated, these.cancelled
+                );
+                self.record_audit(&audit::Record {
+                    at: now,
+                    user,
+                    action: "import",
+                    order: None,
+                    reason: Some(&reason),
+                })?;
+            }
+            counts += these;
             if !fresh.is_empty() {
                 self.store_new(&fresh)?;
             }
@@ -621,19 +638,6 @@ impl Store {
                 })?;
                 ops.write_removals(d)?;
             }
-        }
-        if counts.new + counts.updated + counts.cancelled > 0 {
-            let reason = format!(
-                "{} new, {} updated, {} cancelled",
-                counts.new, counts.updated, counts.cancelled
-            );
-            self.record_audit(&audit::Record {
-                at: now,
-                user,
-                action: "import",
-                order: None,
-                reason: Some(&reason),
-            })?;
         }
         self.flush()?;
         Ok(counts)

@@ -420,6 +420,30 @@ pub fn marketplace_with(orders: usize, quota_scale: &str, extra: &[&str]) -> Mar
     Marketplace { child, url }
 }
 
+/// The `[amazon]` config of a site that syncs from the training marketplace `m`, and the
+/// directory of its credentials file (keep it while the site runs).
+pub fn amazon_config(m: &Marketplace) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("lwa.toml");
+    std::fs::write(
+        &creds,
+        "client_id = \"training\"\nclient_secret = \"training\"\nrefresh_token = \"training\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &creds,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap();
+    let config = format!(
+        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\ncredentials_file = {:?}\nmarketplace_ids = [\"ATVPDKIKX0DER\"]\n",
+        m.url,
+        format!("{}/auth/o2/token", m.url),
+        creds.display().to_string()
+    );
+    (dir, config)
+}
+
 /// A plain HTTP/1.1 request to the marketplace (no client library involved); the body back.
 pub fn http(m: &Marketplace, method: &str, path: &str) -> String {
     let (status, body) = http_with(m, method, path, &[]);

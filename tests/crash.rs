@@ -1,0 +1,304 @@
+//! The crash harness: the real binary killed with SIGKILL at random moments of a sync, an
+//! import, and a label purchase, against the training marketplace; after each kill the work is
+//! finished by a fresh process and every invariant checked:
+//! - the store opens and `packline check` finds nothing wrong; `audit verify` passes;
+//! - the order set is the marketplace's (a sync) or the files' (an import), each order once,
+//!   and every stored order is accounted for by an import entry of the audit log;
+//! - no label was bought twice for an order (the marketplace's request log);
+//! - no recipient's name is anywhere in plaintext under the data directory.
+//!
+//! `PACKLINE_CRASH_RUNS` sets how many runs (one kill each; 36 by default, for CI);
+//! `scripts/crash --runs N` runs more in a release build, and `scripts/bench crash` 1,000.
+//! The report line says runs, kills and violations; any violation fails.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rand::{Rng, SeedableRng};
+
+fn runs() -> usize {
+    std::env::var("PACKLINE_CRASH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40)
+}
+
+/// Starts `cmd`, kills it with SIGKILL after `after` (if it is still running); whether it was
+/// killed before it finished.
+fn kill_after(mut cmd: Command, after: Duration) -> bool {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + after;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The recipients' names the marketplace holds for its orders (read with a token, as packline
+/// would), to look for on disk.
+fn recipient_names(m: &Marketplace) -> Vec<String> {
+    let (_, token) = http_send(
+        m,
+        "POST",
+        "/auth/o2/token",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "grant_type=refresh_token&refresh_token=t&client_id=t&client_secret=t",
+    );
+    let token: serde_json::Value = serde_json::from_str(&token).unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let mut names = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let mut path = "/orders/2026-01-01/orders?createdAfter=2020-01-01T00:00:00Z&marketplaceIds=ATVPDKIKX0DER&includedData=RECIPIENT".to_owned();
+        if let Some(t) = &next {
+            path.push_str(&format!("&paginationToken={t}"));
+        }
+        let (status, body) = http_with(m, "GET", &path, &[("x-amz-access-token", &token)]);
+        assert_eq!(status, 200, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        for o in page["orders"].as_array().unwrap() {
+            if let Some(n) = o["recipient"]["deliveryAddress"]["name"].as_str() {
+                names.push(n.to_owned());
+            }
+        }
+        next = page["pagination"]["nextToken"].as_str().map(str::to_owned);
+        if next.is_none() {
+            return names;
+        }
+    }
+}
+
+/// The order ids the marketplace lists as still to ship.
+fn actionable(m: &Marketplace) -> BTreeSet<String> {
+    let book: Vec<serde_json::Value> =
+        serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
+    book.iter()
+        .filter(|o| {
+            matches!(
+                o["fulfillmentStatus"].as_str(),
+                Some("UNSHIPPED" | "PARTIALLY_SHIPPED")
+            )
+        })
+        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn stored(site: &Site) -> Vec<String> {
+    let out = site.ok(&["orders", "list", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    rows.iter()
+        .map(|r| r["orderId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every invariant after a run; the violations found.
+fn violations(site: &Site, names: &[String], expected: Option<&BTreeSet<String>>) -> Vec<String> {
+    let mut v = Vec::new();
+    let check = site.run_unlocked(&["check", "--json"]);
+    if !check.status.success() {
+        v.push(format!(
+            "check: {}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        ));
+    }
+    let audit = site.run(&["audit", "verify"]);
+    if !audit.status.success() {
+        v.push(format!(
+            "audit verify: {}",
+            String::from_utf8_lossy(&audit.stderr)
+        ));
+    }
+    let ids = stored(site);
+    let set: BTreeSet<String> = ids.iter().cloned().collect();
+    if set.len() != ids.len() {
+        v.push("an order is listed twice".into());
+    }
+    if let Some(want) = expected
+        && &set != want
+    {
+        v.push(format!(
+            "the order set differs: {} stored, {} expected",
+            set.len(),
+            want.len()
+        ));
+    }
+    // Every stored order is accounted for by an import entry written before it was stored.
+    let accounted: u64 = audit_entries(&site.data)
+        .iter()
+        .filter(|e| e["action"] == "import")
+        .filter_map(|e| {
+            let reason = e["reason"].as_str()?;
+            reason.split(" new").next()?.trim().parse::<u64>().ok()
+        })
+        .sum();
+    if (set.len() as u64) > accounted {
+        v.push(format!(
+            "{} orders stored, {accounted} accounted for by import entries",
+            set.len()
+        ));
+    }
+    let finders: Vec<(usize, memchr::memmem::Finder)> = names
+        .iter()
+        .filter(|n| n.len() >= 6)
+        .map(|n| (n.len(), memchr::memmem::Finder::new(n.as_bytes())))
+        .collect();
+    for f in files_under(&site.data) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        if let Some((len, _)) = finders.iter().find(|(_, fi)| fi.find(&bytes).is_some()) {
+            let n = len;
+            v.push(format!(
+                "a recipient's name ({n} bytes) is in plaintext in {}",
+                f.display()
+            ));
+        }
+    }
+    v
+}
+
+#[test]
+fn kill_nine_at_random_moments_loses_nothing_and_buys_nothing_twice() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(
+        std::env::var("PACKLINE_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(20261201),
+    );
+    let m = marketplace(120, "1000");
+    let names = recipient_names(&m);
+    assert!(names.len() >= 100, "{}", names.len());
+    let (_creds, amazon) = amazon_config(&m);
+    let boxes = "[floor]\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
+    let ship = "[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
+    let mut generator = packline::marketplace::seed::OrderGenerator::new(11, chrono::Utc::now());
+    let (mut kills, mut all) = (0, Vec::new());
+    // How long each scenario's killed command takes when left alone (measured by the run that
+    // finishes its work): a kill lands anywhere in it.
+    let mut took = [Duration::from_millis(300); 3];
+    let timed = |site: &Site, args: &[&str]| {
+        let start = Instant::now();
+        site.ok(args);
+        start.elapsed()
+    };
+    for run in 0..runs() {
+        let site = Site::new(&format!("{amazon}{boxes}{ship}"));
+        site.init_identity_keys();
+        let scenario = run % 3;
+        let v = match scenario {
+            // A sync killed partway, then finished.
+            0 => {
+                let mut c = site.cmd();
+                c.args(["sync", "--once"]);
+                kills += usize::from(kill_after(c, took[0].mul_f64(rng.gen_range(0.0..1.0))));
+                took[0] = timed(&site, &["sync", "--once"]).max(Duration::from_millis(20));
+                violations(&site, &names, Some(&actionable(&m)))
+            }
+            // An import of three pages killed partway, then run again whole.
+            1 => {
+                let mut files = Vec::new();
+                let mut ids = BTreeSet::new();
+                for i in 0..3 {
+                    let page = generator.page(100);
+                    for o in page["orders"].as_array().unwrap() {
+                        ids.insert(o["orderId"].as_str().unwrap().to_owned());
+                    }
+                    files.push(site.write_page(&format!("p{i}.json"), &page));
+                }
+                let paths: Vec<&str> = files.iter().map(|p| p.to_str().unwrap()).collect();
+                let mut c = site.cmd();
+                c.arg("import").args(&paths);
+                kills += usize::from(kill_after(c, took[1].mul_f64(rng.gen_range(0.0..1.0))));
+                took[1] = timed(&site, &[&["import"][..], &paths].concat())
+                    .max(Duration::from_millis(20));
+                let mut page_names = names.clone();
+                for f in &files {
+                    let page: serde_json::Value =
+                        serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+                    for o in page["orders"].as_array().unwrap() {
+                        if let Some(n) = o["recipient"]["deliveryAddress"]["name"].as_str() {
+                            page_names.push(n.to_owned());
+                        }
+                    }
+                    // The files themselves hold names: they are not part of the store.
+                    std::fs::remove_file(f).unwrap();
+                }
+                violations(&site, &page_names, Some(&ids))
+            }
+            // A label purchase killed partway: whatever happened, never a second label.
+            _ => {
+                site.ok(&["sync", "--once"]);
+                let claim = site.ok(&["pick", "claim", "--size", "1", "--json"]);
+                let claim: serde_json::Value = serde_json::from_str(&claim).unwrap();
+                let order = claim["orders"][0].as_str().unwrap().to_owned();
+                let b = claim["id"].as_u64().unwrap().to_string();
+                let mut skus = Vec::new();
+                for l in claim["lines"].as_array().unwrap() {
+                    for _ in 0..l["needed"].as_u64().unwrap() {
+                        let sku = l["sku"].as_str().unwrap().to_owned();
+                        site.ok(&["pick", "scan", &b, &sku]);
+                        skus.push(sku);
+                    }
+                }
+                site.ok(&["pick", "finish", &b]);
+                site.ok(&["pack", "start", &order]);
+                for sku in &skus {
+                    site.ok(&["pack", "scan", &order, sku]);
+                }
+                site.ok(&["pack", "finish", &order, "--box", "S", "--weight", "500"]);
+                let mut c = site.cmd();
+                c.args(["label", "buy", &order]);
+                let start = Instant::now();
+                let killed = kill_after(c, took[2].mul_f64(rng.gen_range(0.0..1.0)));
+                kills += usize::from(killed);
+                if !killed {
+                    took[2] = start.elapsed().max(Duration::from_millis(20));
+                }
+                // A second try: refused (bought, or unknown and for a lead), or the first never left.
+                let _ = site.run(&["label", "buy", &order]);
+                let mut v = violations(&site, &names, None);
+                let bought = request_log(&m)
+                    .iter()
+                    .filter(|r| {
+                        r["operation"] == "createShipment"
+                            && r["status"] == 200
+                            && r["params"]["orderId"] == order.as_str()
+                    })
+                    .count();
+                if bought > 1 {
+                    v.push(format!("order {order}: {bought} labels bought"));
+                }
+                v
+            }
+        };
+        for x in v {
+            all.push(format!("run {run} (scenario {scenario}): {x}"));
+        }
+    }
+    println!(
+        "crash harness: {} runs, {kills} kills, {} violations",
+        runs(),
+        all.len()
+    );
+    assert!(all.is_empty(), "{}", all.join("\n"));
+    assert!(
+        kills * 2 >= runs(),
+        "most runs were cut short: {kills} of {}",
+        runs()
+    );
+}
