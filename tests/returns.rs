@@ -605,6 +605,52 @@ async fn the_report_document_is_the_tab_separated_returns_report() {
     assert_eq!(parsed[0].order.as_str(), ids[0]);
 }
 
+/// `packline check` reads the returns too: a damaged return record is named, by number.
+#[test]
+fn the_check_reads_every_return_and_names_a_damaged_one() {
+    use packline::domain::returns::{ExpectedLine, ExpectedReturn};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = unlocked_store(dir.path());
+    let at = t("2026-11-25T10:00:00Z");
+    let expected = |rma: &str| ExpectedReturn {
+        key: ReturnKey::Rma { rma: rma.into() },
+        order: OrderId::parse("904-0000000-0000001").unwrap(),
+        rma: Some(rma.into()),
+        requested: at.date_naive(),
+        status: None,
+        carrier: None,
+        tracking: None,
+        lines: vec![ExpectedLine {
+            sku: "SKU-1".into(),
+            asin: None,
+            quantity: 1,
+            reason: None,
+        }],
+    };
+    store
+        .record_returns(&[expected("DCHECK01"), expected("DCHECK02")], "lead", at)
+        .unwrap();
+    let r = store.check().unwrap();
+    assert_eq!((r.returns, r.problems.len()), (2, 0), "{:?}", r.problems);
+    drop(store);
+    {
+        let db = packline::store::raw_db(&dir.path().join("data")).unwrap();
+        let returns = db.open_tree("returns").unwrap();
+        let mut k = vec![b'r'];
+        k.extend_from_slice(&2u64.to_be_bytes());
+        assert!(returns.insert(k, &[1u8, 0xff][..]).unwrap().is_some());
+        db.flush().unwrap();
+    }
+    let store = packline::store::Store::open(&dir.path().join("data")).unwrap();
+    let r = store.check().unwrap();
+    let found: Vec<(&str, &str)> = r
+        .problems
+        .iter()
+        .map(|p| (p.part.as_str(), p.detail.as_str()))
+        .collect();
+    assert_eq!(found, [("returns", "return 2: the record is damaged")]);
+}
+
 /// A closed return is kept six years, like an order record, and then deleted.
 #[test]
 fn retention_keeps_a_return_six_years_after_it_closed() {

@@ -16,6 +16,9 @@ pub struct CheckReport {
     pub sealed_recipients: u64,
     pub audit_entries: u64,
     pub open_batches: u64,
+    /// Return records read.
+    #[serde(default)]
+    pub returns: u64,
     pub problems: Vec<Problem>,
 }
 
@@ -170,6 +173,13 @@ impl Store {
                     RESTORE,
                 );
             }
+        }
+
+        // Returns: each record readable, and found by its key.
+        let (returns, bad) = self.check_returns()?;
+        r.returns = returns;
+        for detail in bad {
+            r.found("returns", detail, RESTORE);
         }
 
         // The audit chain.

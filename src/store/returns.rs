@@ -472,6 +472,35 @@ fn count_received(
     Ok(())
 }
 
+impl Store {
+    /// For `packline check`: the return records read, and what is wrong with any (a record
+    /// that cannot be read, or one its key does not lead to). Never a value of the record.
+    pub(super) fn check_returns(&self) -> Result<(u64, Vec<String>), Error> {
+        let (mut n, mut bad) = (0, Vec::new());
+        for item in self.t.returns.scan_prefix([RECORD]) {
+            let (k, v) = item?;
+            n += 1;
+            let id = k
+                .get(1..9)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes);
+            match (id, decode(&v)) {
+                (Some(id), Ok(r)) => {
+                    let found = self.t.returns.get(natural_key(&r.key))?;
+                    if found.as_deref() != Some(&id.to_be_bytes()[..]) {
+                        bad.push(format!("return {id}: its key does not lead to it"));
+                    }
+                }
+                (id, _) => bad.push(format!(
+                    "return {}: the record is damaged",
+                    id.map_or("?".to_owned(), |i| i.to_string())
+                )),
+            }
+        }
+        Ok((n, bad))
+    }
+}
+
 fn describe(r: &ReturnRecord) -> String {
     match &r.key {
         ReturnKey::Rma { rma } => format!("return {} (RMA {rma})", r.id),
