@@ -126,6 +126,15 @@ pub fn parse_returns_report(
         .map(|c| normalise(&String::from_utf8_lossy(c)))
         .collect();
     let col = |name: &str| columns.iter().position(|c| c == name);
+    // A column named twice would let a row's fields be read under the wrong name.
+    for (i, c) in columns.iter().enumerate() {
+        if !c.is_empty() && columns[..i].contains(c) {
+            return Err(invalid(
+                "line 1".into(),
+                format!("the column {c:?} is named twice: the header is damaged"),
+            ));
+        }
+    }
     for (name, shown) in REQUIRED {
         if col(name).is_none() {
             return Err(invalid(
@@ -148,6 +157,18 @@ pub fn parse_returns_report(
         let row = row.map_err(|e| invalid(format!("line {line}"), csv_detail(&e)))?;
         if row.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
+        }
+        // A row of another width than the header has its fields under the wrong names (a
+        // buyer's column read as a kept one): refused.
+        if row.len() != header.len() {
+            return Err(invalid(
+                format!("line {line}"),
+                format!(
+                    "{} fields where the header has {}: the row is broken",
+                    row.len(),
+                    header.len()
+                ),
+            ));
         }
         let field = |shown: &str| format!("line {line}, column {shown:?}");
         // A field with a control character is a row broken apart (a tab read as something
