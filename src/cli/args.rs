@@ -100,6 +100,12 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
     },
+    /// The lead's dashboard once: due and late work, today's throughput, batches in
+    /// progress and the site's health (leads; the TUI's dashboard screen shows the same).
+    Dashboard {
+        #[command(flatten)]
+        out: Output,
+    },
     /// Who has access, and what they did with it (leads).
     Access {
         #[command(subcommand)]

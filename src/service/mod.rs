@@ -65,6 +65,8 @@ pub struct Settings {
     pub shipping: crate::config::ShippingConfig,
     /// What a sync with Amazon asks for.
     pub sync_plan: sync::SyncPlan,
+    /// The carrier's daily pickup, local time (`[floor] pickup`).
+    pub pickup: chrono::NaiveTime,
 }
 
 impl Settings {
@@ -107,6 +109,7 @@ impl Settings {
                 marketplace_ids: cfg.amazon.marketplace_ids(),
                 lookback_days: cfg.amazon.lookback_days(),
             },
+            pickup: cfg.floor.pickup()?,
         })
     }
 
@@ -645,7 +648,7 @@ impl Service {
     /// The queue counts as last counted. A count older than the last change (and than
     /// [`COUNTS_MAX_AGE`]) is refreshed in the background, never on the caller's time: a page
     /// is answered at once with the counts it has, and [`Notice::Counts`] brings the new ones.
-    fn counts(&self) -> Counts {
+    pub(crate) fn counts(&self) -> Counts {
         let generation = self.generation.load(std::sync::atomic::Ordering::Relaxed);
         let cache = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let fresh = cache
