@@ -287,3 +287,51 @@ pub(super) fn count_refused<T>(
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_pickup_is_todays_until_it_has_gone() {
+        let time = NaiveTime::from_hms_opt(16, 0, 0).unwrap();
+        let local = |h, m| {
+            Local
+                .from_local_datetime(
+                    &chrono::NaiveDate::from_ymd_opt(2026, 6, 10)
+                        .unwrap()
+                        .and_hms_opt(h, m, 0)
+                        .unwrap(),
+                )
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        assert_eq!(next_pickup(local(9, 30), time), local(16, 0));
+        assert_eq!(
+            next_pickup(local(16, 0), time),
+            local(16, 0) + Duration::days(1)
+        );
+        assert_eq!(
+            next_pickup(local(23, 0), time),
+            local(16, 0) + Duration::days(1)
+        );
+    }
+
+    #[test]
+    fn a_pickup_that_is_not_a_time_is_refused_with_the_key() {
+        let floor = |s: &str| crate::config::FloorConfig {
+            pickup: Some(s.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            floor("07:45").pickup().unwrap(),
+            NaiveTime::from_hms_opt(7, 45, 0).unwrap()
+        );
+        let e = floor("25:99").pickup().unwrap_err();
+        assert!(e.contains("[floor] pickup"), "{e}");
+        assert_eq!(
+            crate::config::FloorConfig::default().pickup().unwrap(),
+            NaiveTime::from_hms_opt(16, 0, 0).unwrap()
+        );
+    }
+}

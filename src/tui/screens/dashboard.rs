@@ -441,3 +441,22 @@ fn until(d: Duration) -> String {
 fn local_hm(t: DateTime<Utc>) -> String {
     t.with_timezone(&Local).format("%H:%M").to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sparkline_shows_every_nonzero_hour() {
+        assert_eq!(sparkline(&[0, 1, 4, 8]), "·▁▄█");
+        assert_eq!(sparkline(&[0, 0]), "··");
+        assert_eq!(sparkline(&[1, 1000]), "▁█");
+    }
+
+    #[test]
+    fn a_gauge_never_overflows() {
+        assert_eq!(gauge(1, 2, 8), "####----");
+        assert_eq!(gauge(5, 2, 4), "####");
+        assert_eq!(gauge(0, 0, 4), "####");
+    }
+}
