@@ -1084,15 +1084,15 @@ async fn dashboard_floor(dir: &Path) -> std::sync::Arc<Service> {
         .format("%H:%M")
         .to_string();
     let mut store = unlocked_store(dir);
-    // (id, ship-by from now, in minutes)
+    // (id, ship-by from now, in minutes: mid-hour, so the seconds the seeding takes move none)
     let due = [
         ("904-1000000-0000001", -180),
         ("904-1000000-0000002", -60),
         ("904-1000000-0000003", 70),
         ("904-1000000-0000004", 140),
-        ("904-1000000-0000005", 300),
+        ("904-1000000-0000005", 310),
         ("904-1000000-0000006", 330),
-        ("904-1000000-0000007", 1200),
+        ("904-1000000-0000007", 1230),
         ("904-1000000-0000008", 1800),
     ];
     let list: Vec<serde_json::Value> = due
@@ -1220,7 +1220,8 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     assert_eq!(v.throughput.picked_today, 2);
     assert_eq!(v.throughput.packed_today, 0);
     assert_eq!(v.throughput.picked.iter().sum::<u64>(), 2);
-    assert_eq!(v.throughput.picked[11], 2, "picked this hour");
+    // Picked this hour (the last hour, should the clock have just turned).
+    assert_eq!(v.throughput.picked[10] + v.throughput.picked[11], 2);
     let people: Vec<_> = v
         .throughput
         .people
@@ -1278,6 +1279,21 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     assert!(!styled(&app, true), "no colour under NO_COLOR");
     app.theme = packline::tui::screens::Theme { color: true };
     assert!(styled(&app, true), "the late bar is red with colour");
+
+    // The help lists the screen's own keys.
+    act(&mut app, Action::Help).await;
+    let help = frame(&app, 80, 24);
+    assert!(help.contains("keys: dashboard"), "{help}");
+    for line in [
+        "C-x  give the selected batch back to the queue",
+        "C-a  give the selected batch to the typed user",
+        "C-o  open (or close) the list of held orders",
+        "F9  lead dashboard",
+    ] {
+        assert!(help.contains(line), "{line}:\n{help}");
+    }
+    act(&mut app, Action::Back).await;
+    assert!(!app.help);
 
     // Reassign from the screen: carl's batch goes to bob, with the typed user.
     let batch = v.wip[0].batch;
@@ -1337,18 +1353,29 @@ async fn the_dashboard_redraws_when_the_service_pushes_a_change() {
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Dashboard).await;
     assert_eq!(app.dashboard.view.as_ref().unwrap().wip.len(), 1);
-    // Someone else claims a batch: the change pushes fresh counts, and the screen asks again.
+    // Someone else claims a batch: the service pushes that the floor moved, on its own, and the
+    // screen asks again.
+    let mut notices = service.subscribe();
     let bob = Client::local(service.clone(), "bob").unwrap();
     bob.call(dops::ClaimBatch { size: Some(1) })
         .await
         .unwrap()
         .unwrap();
-    let mut notices = service.subscribe();
-    service.refresh_counts();
-    let n = tokio::time::timeout(std::time::Duration::from_secs(5), notices.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(
+        app.dashboard.view.as_ref().unwrap().wip.len(),
+        1,
+        "not polled"
+    );
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match notices.recv().await.unwrap() {
+                n @ packline::service::Notice::FloorChanged => return n,
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("a notice that the floor moved");
     app.notice(n);
     app.settle().await;
     assert_eq!(app.dashboard.view.as_ref().unwrap().wip.len(), 2);

@@ -147,6 +147,8 @@ const FLOOR_STRIPES: usize = 64;
 
 /// How long cached queue counts may lag behind a change (counting walks the whole queue).
 const COUNTS_MAX_AGE: Duration = Duration::from_secs(2);
+/// How long after a change its [`Notice::FloorChanged`] goes out (changes meanwhile share it).
+const FLOOR_NOTICE_DELAY: Duration = Duration::from_secs(1);
 /// The most rows one queue page may ask for.
 pub const MAX_PAGE: u32 = 500;
 /// The most pick batches one reply lists.
@@ -179,6 +181,8 @@ pub struct Service {
     connected: Mutex<HashMap<String, usize>>,
     /// A background count is running.
     counting: std::sync::atomic::AtomicBool,
+    /// A [`Notice::FloorChanged`] is on its way: see [`Service::changed`].
+    announcing: std::sync::atomic::AtomicBool,
     /// The Amazon connection, for labels and confirmations (none on a site without one).
     amazon: Mutex<Option<Arc<crate::amazon::client::SpApi>>>,
     /// A bulk import happened: see [`Service::checkpoint_due`].
@@ -273,6 +277,7 @@ impl Service {
             }),
             connected: Mutex::new(HashMap::new()),
             counting: std::sync::atomic::AtomicBool::new(false),
+            announcing: std::sync::atomic::AtomicBool::new(false),
             amazon: Mutex::new(None),
             bulk_written: Default::default(),
             refusals: Mutex::new(HashMap::new()),
@@ -407,9 +412,23 @@ impl Service {
         self.lock_stripe(h.finish())
     }
 
+    /// Records that orders moved, and makes sure a [`Notice::FloorChanged`] follows: one at most
+    /// every [`FLOOR_NOTICE_DELAY`], always sent after the last change it covers.
     fn changed(&self) {
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        use std::sync::atomic::Ordering;
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        if self.announcing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // A weak handle: a service being dropped is not kept alive for its notice.
+        let me = self.me.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(FLOOR_NOTICE_DELAY);
+            if let Some(me) = me.upgrade() {
+                me.announcing.store(false, Ordering::Release);
+                me.notify(Notice::FloorChanged);
+            }
+        });
     }
 
     /// Runs `f` with the store to itself (imports, key changes), then reconciles claims: an
