@@ -1094,6 +1094,8 @@ async fn dashboard_floor(dir: &Path) -> std::sync::Arc<Service> {
         ("904-1000000-0000006", 330),
         ("904-1000000-0000007", 1230),
         ("904-1000000-0000008", 1800),
+        // Shipped seven years ago below: the next purge destroys it.
+        ("904-1000000-0000009", 4000),
     ];
     let list: Vec<serde_json::Value> = due
         .iter()
@@ -1118,6 +1120,7 @@ async fn dashboard_floor(dir: &Path) -> std::sync::Arc<Service> {
             now,
         )
         .unwrap();
+    ship(&store, "904-1000000-0000009", now - Duration::days(7 * 366));
     let mut cfg = packline::config::Config::default();
     cfg.floor.pickup = Some(pickup);
     let mut settings = Settings::from_config(&cfg, "ann").unwrap();
@@ -1196,6 +1199,7 @@ async fn dashboard_floor(dir: &Path) -> std::sync::Arc<Service> {
     });
     ann.call(dops::Lock {}).await.unwrap();
     service.wait_for_counts();
+    service.wait_for_purge_preview();
     service
 }
 
@@ -1246,6 +1250,12 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     assert!(!v.health.unlocked);
     assert_eq!(v.health.failed_prints, 1);
     assert!(v.health.review_overdue, "no access review has run");
+    let purge = v.health.purge.expect("the preview is counted");
+    assert_eq!(
+        (purge.recipients_destroyed, purge.orders_deleted),
+        (1, 1),
+        "the order shipped seven years ago"
+    );
     // No personal data: the recipient's name appears nowhere in the view.
     let json = serde_json::to_string(&v).unwrap();
     assert!(!json.contains("Dana"), "{json}");

@@ -484,7 +484,15 @@ pub fn dashboard(ctx: &Ctx, out: Output) -> Result<ExitCode> {
             h.last_review
                 .map_or("never".to_owned(), |t| t.format("%Y-%m-%d").to_string()),
             if h.review_overdue { " (overdue)" } else { "" }
-        )
+        )?;
+        match h.purge {
+            Some(p) => writeln!(
+                w,
+                "a purge now would destroy {} recipients and delete {} order records",
+                p.recipients_destroyed, p.orders_deleted
+            ),
+            None => writeln!(w, "the purge preview is being counted: ask again shortly"),
+        }
     })?;
     Ok(ExitCode::SUCCESS)
 }

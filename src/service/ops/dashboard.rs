@@ -101,6 +101,10 @@ pub struct Health {
     pub last_review: Option<DateTime<Utc>>,
     /// No access review in [`REVIEW_DAYS`] days (or none noted).
     pub review_overdue: bool,
+    /// What a purge now would destroy (recipients, order records), counted in the background
+    /// at `purge_counted`; none until the first count is in.
+    pub purge: Option<crate::store::retention::PurgePreview>,
+    pub purge_counted: Option<DateTime<Utc>>,
 }
 
 impl Operation for Dashboard {
@@ -161,6 +165,7 @@ impl Operation for Dashboard {
         let unlocked = store.is_unlocked();
         drop(store);
         let sync = svc.sync.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let purge = svc.purge_preview();
         Ok(DashboardView {
             at: now,
             due,
@@ -177,6 +182,8 @@ impl Operation for Dashboard {
                 failed_prints,
                 last_review,
                 review_overdue: last_review.is_none_or(|t| now - t > Duration::days(REVIEW_DAYS)),
+                purge: purge.map(|(_, p)| p),
+                purge_counted: purge.map(|(at, _)| at),
             },
             counts,
         })

@@ -375,7 +375,19 @@ fn render_health(
         (false, None) => plain(String::new()),
     };
     let sep = || Span::raw(" · ");
-    let first = Line::from(vec![sync, sep(), lock, sep(), prints]);
+    let mut first = vec![sync, sep(), lock, sep(), prints];
+    // The purge preview is not among the essentials a handheld keeps.
+    if !compact {
+        first.push(sep());
+        first.push(plain(match h.purge {
+            None => "purge: counting".into(),
+            Some(p) => format!(
+                "purge due: {} recipients, {} orders",
+                p.recipients_destroyed, p.orders_deleted
+            ),
+        }));
+    }
+    let first = Line::from(first);
     let mut second = vec![
         plain(format!("holds {} [{}]", v.holds, keys.holds)),
         sep(),
