@@ -1286,9 +1286,9 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     }
     assert!(frame(&app, 80, 24).contains("1 PRINT FAILED"));
     assert!(frame(&app, 80, 24).contains("ACCESS REVIEW DUE"));
-    assert!(!styled(&app, true), "no colour under NO_COLOR");
+    assert!(!styled(&app), "no colour under NO_COLOR");
     app.theme = packline::tui::screens::Theme { color: true };
-    assert!(styled(&app, true), "the late bar is red with colour");
+    assert!(styled(&app), "the late bar is red with colour");
 
     // The help lists the screen's own keys.
     act(&mut app, Action::Help).await;
@@ -1346,7 +1346,7 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
 }
 
 /// Whether any cell of the 80×24 dashboard is drawn red (the late bar, the warnings).
-fn styled(app: &App, _: bool) -> bool {
+fn styled(app: &App) -> bool {
     let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
     term.draw(|f| app.view(f, t("2026-11-24T12:00:00Z")))
         .unwrap();
