@@ -255,6 +255,9 @@ pub struct FloorConfig {
     /// "sheet" (the batch's pick sheet: bins, SKUs, quantities, slots) or "both".
     #[serde(default)]
     pub print_at_claim: PrintAtClaim,
+    /// When the carrier collects, local time `HH:MM` (default 16:00): the lead's dashboard sets
+    /// apart the orders due before the next pickup.
+    pub pickup: Option<String>,
 }
 
 /// What a claim prints.
@@ -287,6 +290,16 @@ pub struct BoxConfig {
 }
 
 impl FloorConfig {
+    /// The carrier's daily pickup, local time.
+    pub fn pickup(&self) -> Result<chrono::NaiveTime, String> {
+        match &self.pickup {
+            None => Ok(chrono::NaiveTime::from_hms_opt(16, 0, 0).unwrap_or_default()),
+            Some(s) => chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M").map_err(|_| {
+                format!("[floor] pickup = {s:?} is not a time of day: write it as \"16:00\"")
+            }),
+        }
+    }
+
     pub fn batch_size(&self) -> u32 {
         self.batch_size.unwrap_or(8).clamp(1, 100)
     }

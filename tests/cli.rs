@@ -1951,3 +1951,36 @@ fn a_backup_taken_while_the_daemon_serves_restores_and_goes_at_the_limit() {
     assert_eq!(purged["backups_pruned"], 1, "{purged}");
     assert!(!dir.exists(), "the backup is gone");
 }
+
+#[test]
+fn the_dashboard_prints_the_leads_view_through_either_transport() {
+    let me = me();
+    let cfg = format!("{FLOOR_BOXES}pickup = \"16:00\"\n");
+    for on in on_both(&cfg, "", one_floor_order) {
+        let site = &on.site;
+        // The one order is past its ship-by (25 November): late, and picked by this user.
+        pick_one_order(site);
+        let v = json(site, &["dashboard"]);
+        assert_eq!(v["due"]["late"], 1, "{:?}: {v}", on.t);
+        assert_eq!(v["due"]["before_pickup"], 0, "{v}");
+        assert_eq!(v["due"]["hours"].as_array().unwrap().len(), 24);
+        assert_eq!(v["throughput"]["picked_today"], 2, "{v}");
+        let people = v["throughput"]["people"].as_array().unwrap();
+        assert_eq!(people.len(), 1, "{v}");
+        assert_eq!(people[0]["user"], me.as_str());
+        assert_eq!(people[0]["batches"], 1);
+        assert_eq!(people[0]["picked"], 2);
+        assert_eq!(v["wip"].as_array().unwrap().len(), 0, "{v}");
+        assert_eq!(v["exceptions"], 0);
+        assert_eq!(v["health"]["failed_prints"], 0);
+        assert_eq!(v["health"]["review_overdue"], true, "{v}");
+        assert!(!v.to_string().contains("Ann Example"), "no recipient: {v}");
+        // An access review clears the warning.
+        site.ok(&["access", "review", "--format", "json"]);
+        let v = json(site, &["dashboard"]);
+        assert_eq!(v["health"]["review_overdue"], false, "{v}");
+        let text = site.ok(&["dashboard"]);
+        assert!(text.contains("due: 1 late, 0 before the pickup"), "{text}");
+        assert!(text.contains("2 picked"), "{text}");
+    }
+}

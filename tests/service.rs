@@ -324,7 +324,9 @@ async fn a_cancellation_pulls_the_order_from_its_batch_with_a_notice() {
     let notice = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match c.notice().await.unwrap() {
-                packline::service::Notice::Counts(_) => continue,
+                packline::service::Notice::Counts(_) | packline::service::Notice::FloorChanged => {
+                    continue;
+                }
                 n => return n,
             }
         }

@@ -10,6 +10,7 @@ use chrono::Utc;
 use common::*;
 use packline::domain::OrderState;
 use packline::service::client::Client;
+use packline::service::ops as dops;
 use packline::service::{Service, Settings};
 use packline::tui::action::Action;
 use packline::tui::app::{App, Screen};
@@ -1071,4 +1072,321 @@ async fn a_box_closed_partway_and_the_rest_in_the_next() {
     let weights: Vec<u32> = packages.iter().map(|p| p.parcel.weight_g).collect();
     assert_eq!(weights, [400, 850]);
     assert_eq!(packages[0].units(), 1);
+}
+
+/// A floor for the dashboard: orders late, due before the pickup, later and beyond the day; two
+/// pickers (one batch finished with a refused scan and an exception raised, one in progress); a
+/// hold; a failed print job; the store locked. The pickup is set 3 h 30 min from now.
+async fn dashboard_floor(dir: &Path) -> std::sync::Arc<Service> {
+    use chrono::Duration;
+    let now = Utc::now();
+    let pickup = (chrono::Local::now() + Duration::minutes(210))
+        .format("%H:%M")
+        .to_string();
+    let mut store = unlocked_store(dir);
+    // (id, ship-by from now, in minutes: mid-hour, so the seconds the seeding takes move none)
+    let due = [
+        ("904-1000000-0000001", -180),
+        ("904-1000000-0000002", -60),
+        ("904-1000000-0000003", 70),
+        ("904-1000000-0000004", 140),
+        ("904-1000000-0000005", 310),
+        ("904-1000000-0000006", 330),
+        ("904-1000000-0000007", 1230),
+        ("904-1000000-0000008", 1800),
+        // Shipped seven years ago below: the next purge destroys it.
+        ("904-1000000-0000009", 4000),
+    ];
+    let list: Vec<serde_json::Value> = due
+        .iter()
+        .map(|(id, m)| {
+            let mut o = order_json(
+                &person(id, "Dana Example"),
+                "UNSHIPPED",
+                "2026-11-23T10:00:00Z",
+            );
+            o["fulfillment"]["shipByWindow"]["latestDateTime"] =
+                (now + Duration::minutes(*m)).to_rfc3339().into();
+            o
+        })
+        .collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "orders": list })).unwrap();
+    store
+        .import(
+            packline::amazon::parse_search_orders(&body, "p")
+                .unwrap()
+                .orders,
+            "lead",
+            now,
+        )
+        .unwrap();
+    ship(&store, "904-1000000-0000009", now - Duration::days(7 * 366));
+    let mut cfg = packline::config::Config::default();
+    cfg.floor.pickup = Some(pickup);
+    let mut settings = Settings::from_config(&cfg, "ann").unwrap();
+    settings.locations =
+        packline::domain::Locations::from_csv("SKU-HOSTILE,B-07,0123456789012\n").unwrap();
+    settings.roles = packline::config::RolesConfig {
+        leads: vec!["ann".into()],
+        packers: vec!["bob".into(), "carl".into()],
+        ..Default::default()
+    };
+    let service = Service::new(store, settings);
+    // Bob picks the latest order, with one wrong scan, and takes another off the line.
+    let bob = Client::local(service.clone(), "bob").unwrap();
+    let b = bob
+        .call(dops::ClaimBatch { size: Some(1) })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        bob.call(dops::PickScan {
+            batch: b.id,
+            code: "NOT-ON-LIST".into(),
+        })
+        .await
+        .is_err()
+    );
+    for _ in 0..b.lines[0].needed {
+        bob.call(dops::PickScan {
+            batch: b.id,
+            code: "SKU-HOSTILE".into(),
+        })
+        .await
+        .unwrap();
+    }
+    bob.call(dops::FinishPick { batch: b.id }).await.unwrap();
+    bob.call(dops::RaiseException {
+        order: "904-1000000-0000007".into(),
+        note: "box crushed".into(),
+    })
+    .await
+    .unwrap();
+    // Carl has the next one in hand, one unit of two picked.
+    let carl = Client::local(service.clone(), "carl").unwrap();
+    let c = carl
+        .call(dops::ClaimBatch { size: Some(1) })
+        .await
+        .unwrap()
+        .unwrap();
+    carl.call(dops::PickScan {
+        batch: c.id,
+        code: "SKU-HOSTILE".into(),
+    })
+    .await
+    .unwrap();
+    let ann = Client::local(service.clone(), "ann").unwrap();
+    ann.call(dops::HoldOrder {
+        order: "904-1000000-0000008".into(),
+        reason: "stock in doubt".into(),
+    })
+    .await
+    .unwrap();
+    service.with_store_mut(|s| {
+        use packline::store::shipping::{Document, JobState, PrintJob};
+        s.save_print_job(&PrintJob {
+            id: 1,
+            order: packline::domain::OrderId::parse("904-1000000-0000001").unwrap(),
+            document: Document::SlipZpl,
+            printer: "lp://slips".into(),
+            state: JobState::Failed,
+            attempts: 3,
+            error: Some("printer offline".into()),
+            created: now,
+            by: "bob".into(),
+        })
+        .unwrap();
+    });
+    ann.call(dops::Lock {}).await.unwrap();
+    service.wait_for_counts();
+    service.wait_for_purge_preview();
+    service
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = dashboard_floor(dir.path()).await;
+
+    // The view, exactly.
+    let ann = Client::local(service.clone(), "ann").unwrap();
+    let v = ann.call(dops::Dashboard {}).await.unwrap();
+    assert_eq!(v.due.late, 2, "two orders are past their ship-by");
+    assert_eq!(v.due.before_pickup, 2);
+    assert_eq!(v.due.hours.len(), 24);
+    let mut hours = vec![0u64; 24];
+    hours[1] = 1;
+    hours[2] = 1;
+    hours[5] = 2;
+    hours[20] = 1;
+    assert_eq!(v.due.hours, hours, "the hold beyond the day is not counted");
+    assert_eq!(v.due.pickup_hour(v.at), 3);
+    assert_eq!(v.throughput.picked_today, 2);
+    assert_eq!(v.throughput.packed_today, 0);
+    assert_eq!(v.throughput.picked.iter().sum::<u64>(), 2);
+    // Picked this hour (the last hour, should the clock have just turned).
+    assert_eq!(v.throughput.picked[10] + v.throughput.picked[11], 2);
+    let people: Vec<_> = v
+        .throughput
+        .people
+        .iter()
+        .map(|p| {
+            (
+                p.user.as_str(),
+                p.batches,
+                p.picked,
+                p.scans_refused,
+                p.exceptions,
+            )
+        })
+        .collect();
+    assert_eq!(people, [("bob", 1, 2, 1, 1), ("carl", 1, 0, 0, 0)]);
+    assert_eq!(v.wip.len(), 1);
+    assert_eq!(
+        (v.wip[0].holder.as_str(), v.wip[0].picked, v.wip[0].needed),
+        ("carl", 1, 2)
+    );
+    assert_eq!((v.holds, v.exceptions), (1, 1));
+    assert!(!v.health.unlocked);
+    assert_eq!(v.health.failed_prints, 1);
+    assert!(v.health.review_overdue, "no access review has run");
+    let purge = v.health.purge.expect("the preview is counted");
+    assert_eq!(
+        (purge.recipients_destroyed, purge.orders_deleted),
+        (1, 1),
+        "the order shipped seven years ago"
+    );
+    // No personal data: the recipient's name appears nowhere in the view.
+    let json = serde_json::to_string(&v).unwrap();
+    assert!(!json.contains("Dana"), "{json}");
+
+    // A packer cannot have it, by the service's own check.
+    let bob = Client::local(service.clone(), "bob").unwrap();
+    assert!(matches!(
+        bob.call(dops::Dashboard {}).await,
+        Err(packline::service::ServiceError::Forbidden { .. })
+    ));
+
+    let mut app = app(service.clone()).await;
+    act(&mut app, Action::Dashboard).await;
+    assert_eq!(app.screen, Screen::Dashboard);
+    snapshot("dashboard", &app);
+    // Without colour the frame reads the same: the glyphs carry late / by pickup / later.
+    let colour = [frame(&app, 80, 24), frame(&app, 40, 16)];
+    app.theme = packline::tui::screens::Theme { color: false };
+    snapshot("dashboard_no_color", &app);
+    assert_eq!(colour, [frame(&app, 80, 24), frame(&app, 40, 16)]);
+    for (w, h) in [(80, 24), (40, 16)] {
+        let text = frame(&app, w, h);
+        assert!(text.contains('X'), "the late bar:\n{text}");
+        assert!(text.contains('▓'), "bars before the pickup:\n{text}");
+        assert!(text.contains('█'), "later bars:\n{text}");
+        assert!(text.contains("LOCKED"), "{text}");
+        assert!(text.contains("2 LATE"), "{text}");
+    }
+    assert!(frame(&app, 80, 24).contains("1 PRINT FAILED"));
+    assert!(frame(&app, 80, 24).contains("ACCESS REVIEW DUE"));
+    assert!(!styled(&app), "no colour under NO_COLOR");
+    app.theme = packline::tui::screens::Theme { color: true };
+    assert!(styled(&app), "the late bar is red with colour");
+
+    // The help lists the screen's own keys.
+    act(&mut app, Action::Help).await;
+    let help = frame(&app, 80, 24);
+    assert!(help.contains("keys: dashboard"), "{help}");
+    for line in [
+        "C-x  give the selected batch back to the queue",
+        "C-a  give the selected batch to the typed user",
+        "C-o  open (or close) the list of held orders",
+        "F9  lead dashboard",
+    ] {
+        assert!(help.contains(line), "{line}:\n{help}");
+    }
+    act(&mut app, Action::Back).await;
+    assert!(!app.help);
+
+    // Reassign from the screen: carl's batch goes to bob, with the typed user.
+    let batch = v.wip[0].batch;
+    for c in "bob".chars() {
+        app.act(Action::Char(c));
+    }
+    act(&mut app, Action::Reassign).await;
+    assert_eq!(
+        app.dashboard.current().map(|b| b.holder.as_str()),
+        Some("bob")
+    );
+    // Release it: its order goes back to the queue, and the screen says so.
+    act(&mut app, Action::Release).await;
+    assert!(
+        app.alert
+            .as_ref()
+            .is_some_and(|a| a.text.contains(&format!("batch {batch} released"))),
+        "{:?}",
+        app.alert
+    );
+    assert!(app.dashboard.view.as_ref().unwrap().wip.is_empty());
+    // The holds count opens the list; the exceptions count opens the exceptions screen.
+    act(&mut app, Action::Holds).await;
+    let holds = app.dashboard.holds.clone().unwrap();
+    assert_eq!(holds.len(), 1);
+    assert_eq!(holds[0].order.as_str(), "904-1000000-0000008");
+    act(&mut app, Action::Exceptions).await;
+    assert_eq!(app.screen, Screen::Exceptions);
+    assert_eq!(app.exceptions.exceptions.len(), 1);
+
+    // A packer is turned away at the screen too.
+    let mut bobs = App::new(
+        Client::local(service.clone(), "bob").unwrap(),
+        Keymap::load("default", None).unwrap(),
+    )
+    .await
+    .unwrap();
+    act(&mut bobs, Action::Dashboard).await;
+    assert_eq!(bobs.screen, Screen::Queue);
+}
+
+/// Whether any cell of the 80×24 dashboard is drawn red (the late bar, the warnings).
+fn styled(app: &App) -> bool {
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    term.draw(|f| app.view(f, t("2026-11-24T12:00:00Z")))
+        .unwrap();
+    let buf = term.backend().buffer().clone();
+    buf.content()
+        .iter()
+        .any(|c| c.fg == ratatui::style::Color::Red)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_redraws_when_the_service_pushes_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = dashboard_floor(dir.path()).await;
+    let mut app = app(service.clone()).await;
+    act(&mut app, Action::Dashboard).await;
+    assert_eq!(app.dashboard.view.as_ref().unwrap().wip.len(), 1);
+    // Someone else claims a batch: the service pushes that the floor moved, on its own, and the
+    // screen asks again.
+    let mut notices = service.subscribe();
+    let bob = Client::local(service.clone(), "bob").unwrap();
+    bob.call(dops::ClaimBatch { size: Some(1) })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        app.dashboard.view.as_ref().unwrap().wip.len(),
+        1,
+        "not polled"
+    );
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match notices.recv().await.unwrap() {
+                n @ packline::service::Notice::FloorChanged => return n,
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("a notice that the floor moved");
+    app.notice(n);
+    app.settle().await;
+    assert_eq!(app.dashboard.view.as_ref().unwrap().wip.len(), 2);
 }

@@ -116,6 +116,12 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// The lead's dashboard once: due and late work, today's throughput, batches in
+    /// progress and the site's health (leads; the TUI's dashboard screen shows the same).
+    Dashboard {
+        #[command(flatten)]
+        out: Output,
+    },
     /// Who has access, and what they did with it (leads).
     Access {
         #[command(subcommand)]

@@ -310,6 +310,7 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
             command: args::AuditCommand::Verify { out },
         } => records::audit_verify(&ctx, out),
         Command::Check { out } => records::check(&ctx, out),
+        Command::Dashboard { out } => records::dashboard(&ctx, out),
         Command::Access {
             command: args::AccessCommand::Review { format },
         } => records::access_review(&ctx, &format),

@@ -450,6 +450,89 @@ pub fn access_review(ctx: &Ctx, format: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The dashboard's view, once: the TUI's dashboard screen draws the same answer.
+pub fn dashboard(ctx: &Ctx, out: Output) -> Result<ExitCode> {
+    let s = ctx.session(Key::No)?;
+    let v = s.call(packline::service::ops::Dashboard {})?;
+    s.finish()?;
+    emit(out, &v, |w, v| {
+        let due: u64 = v.due.hours.iter().sum();
+        writeln!(
+            w,
+            "due: {} late, {} before the pickup at {}, {due} in the next 24 h",
+            v.due.late,
+            v.due.before_pickup,
+            v.due
+                .pickup
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+        )?;
+        writeln!(
+            w,
+            "today: {} units picked, {} packed",
+            v.throughput.picked_today, v.throughput.packed_today
+        )?;
+        for p in &v.throughput.people {
+            writeln!(
+                w,
+                "  {:<16} {} batches, {} picked, {} packed, {} scans refused, {} exceptions",
+                escape_hazards(&p.user),
+                p.batches,
+                p.picked,
+                p.packed,
+                p.scans_refused,
+                p.exceptions
+            )?;
+        }
+        writeln!(
+            w,
+            "in progress: {} batches; {} holds, {} exceptions",
+            v.wip.len(),
+            v.holds,
+            v.exceptions
+        )?;
+        for b in &v.wip {
+            writeln!(
+                w,
+                "  batch {:<8} {:<16} {}/{} units",
+                b.batch,
+                escape_hazards(&b.holder),
+                b.picked,
+                b.needed
+            )?;
+        }
+        let h = &v.health;
+        let sync = match (h.sync_enabled, h.last_sync) {
+            (false, _) => "off".to_owned(),
+            (true, Some(t)) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+            (true, None) => "not yet".to_owned(),
+        };
+        writeln!(
+            w,
+            "health: store {}, sync {sync}{}, {} failed print jobs, last access review {}{}",
+            if h.unlocked { "unlocked" } else { "locked" },
+            if h.sync_failed {
+                " (the last failed)"
+            } else {
+                ""
+            },
+            h.failed_prints,
+            h.last_review
+                .map_or("never".to_owned(), |t| t.format("%Y-%m-%d").to_string()),
+            if h.review_overdue { " (overdue)" } else { "" }
+        )?;
+        match h.purge {
+            Some(p) => writeln!(
+                w,
+                "a purge now would destroy {} recipients and delete {} order records",
+                p.recipients_destroyed, p.orders_deleted
+            ),
+            None => writeln!(w, "the purge preview is being counted: ask again shortly"),
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn check(ctx: &Ctx, out: Output) -> Result<ExitCode> {
     let s = ctx.session(Key::No)?;
     let r = s.call(packline::service::ops::Check {})?;

@@ -65,6 +65,8 @@ pub struct Settings {
     pub shipping: crate::config::ShippingConfig,
     /// What a sync with Amazon asks for.
     pub sync_plan: sync::SyncPlan,
+    /// The carrier's daily pickup, local time (`[floor] pickup`).
+    pub pickup: chrono::NaiveTime,
 }
 
 impl Settings {
@@ -107,6 +109,7 @@ impl Settings {
                 marketplace_ids: cfg.amazon.marketplace_ids(),
                 lookback_days: cfg.amazon.lookback_days(),
             },
+            pickup: cfg.floor.pickup()?,
         })
     }
 
@@ -144,6 +147,10 @@ const FLOOR_STRIPES: usize = 64;
 
 /// How long cached queue counts may lag behind a change (counting walks the whole queue).
 const COUNTS_MAX_AGE: Duration = Duration::from_secs(2);
+/// How old the dashboard's purge preview may grow before it is counted again.
+const PURGE_PREVIEW_MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+/// How long after a change its [`Notice::FloorChanged`] goes out (changes meanwhile share it).
+const FLOOR_NOTICE_DELAY: Duration = Duration::from_secs(1);
 /// The most rows one queue page may ask for.
 pub const MAX_PAGE: u32 = 500;
 /// The most pick batches one reply lists.
@@ -176,6 +183,12 @@ pub struct Service {
     connected: Mutex<HashMap<String, usize>>,
     /// A background count is running.
     counting: std::sync::atomic::AtomicBool,
+    /// A [`Notice::FloorChanged`] is on its way: see [`Service::changed`].
+    announcing: std::sync::atomic::AtomicBool,
+    /// What a purge now would destroy, as last counted, and when (the dashboard's preview).
+    purge_preview: Mutex<Option<(DateTime<Utc>, store::retention::PurgePreview)>>,
+    /// A background purge preview is running.
+    previewing: std::sync::atomic::AtomicBool,
     /// The Amazon connection, for labels and confirmations (none on a site without one).
     amazon: Mutex<Option<Arc<crate::amazon::client::SpApi>>>,
     /// A bulk import happened: see [`Service::checkpoint_due`].
@@ -270,6 +283,9 @@ impl Service {
             }),
             connected: Mutex::new(HashMap::new()),
             counting: std::sync::atomic::AtomicBool::new(false),
+            announcing: std::sync::atomic::AtomicBool::new(false),
+            purge_preview: Mutex::new(None),
+            previewing: std::sync::atomic::AtomicBool::new(false),
             amazon: Mutex::new(None),
             bulk_written: Default::default(),
             refusals: Mutex::new(HashMap::new()),
@@ -404,9 +420,23 @@ impl Service {
         self.lock_stripe(h.finish())
     }
 
+    /// Records that orders moved, and makes sure a [`Notice::FloorChanged`] follows: one at most
+    /// every [`FLOOR_NOTICE_DELAY`], always sent after the last change it covers.
     fn changed(&self) {
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        use std::sync::atomic::Ordering;
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        if self.announcing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // A weak handle: a service being dropped is not kept alive for its notice.
+        let me = self.me.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(FLOOR_NOTICE_DELAY);
+            if let Some(me) = me.upgrade() {
+                me.announcing.store(false, Ordering::Release);
+                me.notify(Notice::FloorChanged);
+            }
+        });
     }
 
     /// Runs `f` with the store to itself (imports, key changes), then reconciles claims: an
@@ -645,7 +675,7 @@ impl Service {
     /// The queue counts as last counted. A count older than the last change (and than
     /// [`COUNTS_MAX_AGE`]) is refreshed in the background, never on the caller's time: a page
     /// is answered at once with the counts it has, and [`Notice::Counts`] brings the new ones.
-    fn counts(&self) -> Counts {
+    pub(crate) fn counts(&self) -> Counts {
         let generation = self.generation.load(std::sync::atomic::Ordering::Relaxed);
         let cache = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let fresh = cache
@@ -657,6 +687,40 @@ impl Service {
             self.refresh_counts();
         }
         counts
+    }
+
+    /// What a purge now would destroy, as last counted (none before the first count). A
+    /// count older than [`PURGE_PREVIEW_MAX_AGE`] is made again in the background (it reads
+    /// every order), and a [`Notice::FloorChanged`] says when it is in.
+    pub(crate) fn purge_preview(&self) -> Option<(DateTime<Utc>, store::retention::PurgePreview)> {
+        use std::sync::atomic::Ordering;
+        let now = Utc::now();
+        let cached = *self.purge_preview.lock().unwrap_or_else(|p| p.into_inner());
+        let stale = cached.is_none_or(|(at, _)| now - at > PURGE_PREVIEW_MAX_AGE);
+        if stale && !self.previewing.swap(true, Ordering::AcqRel) {
+            let me = self.me.clone();
+            std::thread::spawn(move || {
+                let Some(me) = me.upgrade() else { return };
+                let at = Utc::now();
+                let r = me.read().purge_preview(me.settings.retention, at);
+                match r {
+                    Ok(p) => {
+                        *me.purge_preview.lock().unwrap_or_else(|p| p.into_inner()) = Some((at, p));
+                        me.notify(Notice::FloorChanged);
+                    }
+                    Err(e) => tracing::error!("previewing the purge: {e}"),
+                }
+                me.previewing.store(false, Ordering::Release);
+            });
+        }
+        cached
+    }
+
+    /// Waits until a purge preview has been counted (tests).
+    pub fn wait_for_purge_preview(&self) {
+        while self.purge_preview().is_none() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Starts a background count unless one is running.

@@ -184,6 +184,9 @@ pub enum Notice {
     },
     /// Fresh queue counts (counting runs in the background after changes).
     Counts(Counts),
+    /// Orders moved on the floor: sent once the changes have paused for a moment (at most one a
+    /// second), so a screen of the whole floor (the lead's dashboard) asks for it again.
+    FloorChanged,
     /// The daemon ended this connection, and why (sent to that client only).
     Closed { reason: String },
 }

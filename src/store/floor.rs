@@ -390,6 +390,7 @@ impl Store {
                 }
                 let batch = PickBatch::new(batch_id, holder, &orders, locations, rules);
                 tx.floor.insert(batch_key(batch_id), encode(&batch))?;
+                super::stats::work(tx, now, holder, super::stats::Work::Batches, 1)?;
                 Ok(Some(batch))
             })?;
             if batch.is_some() {

@@ -1201,15 +1201,36 @@ fn step(
     }
     write_record(tx, Some(&old), &rec)?;
     audit_in(tx, user, event.name(), Some(id.as_str()), reason, now)?;
-    count_event(tx, &old, event, now)?;
+    count_event(tx, &old, event, user, now)?;
     Ok(rec)
 }
 
 /// The report counters an order's step moves (see `stats`): an order leaving counts itself,
 /// its units (those not shipped before, per SKU) and whether it left after its ship-by; an
 /// exception counts once.
-fn count_event(tx: &Tx<'_>, old: &OrderRecord, event: Event, now: DateTime<Utc>) -> TxResult<()> {
+fn count_event(
+    tx: &Tx<'_>,
+    old: &OrderRecord,
+    event: Event,
+    user: &str,
+    now: DateTime<Utc>,
+) -> TxResult<()> {
     use crate::domain::report::Metric;
+    let units = || {
+        old.order
+            .lines
+            .iter()
+            .map(|l| u64::from(l.quantity_ordered.saturating_sub(l.quantity_shipped)))
+            .sum::<u64>()
+    };
+    match event {
+        Event::FinishPick => stats::work(tx, now, user, stats::Work::UnitsPicked, units())?,
+        Event::FinishPack => stats::work(tx, now, user, stats::Work::UnitsPacked, units())?,
+        _ => {}
+    }
+    if event == Event::RaiseException {
+        stats::work(tx, now, user, stats::Work::ExceptionsRaised, 1)?;
+    }
     match event {
         Event::Ship | Event::ShipOwnCarrier => {
             stats::day(tx, now, Metric::OrdersShipped, 1)?;

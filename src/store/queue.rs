@@ -191,3 +191,50 @@ impl Store {
         Ok((rows, None))
     }
 }
+
+/// Open orders by ship-by against a clock: late ones, one count per hour from `now`, and those
+/// due before `pickup`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DueCounts {
+    pub late: u64,
+    /// `hours[i]`: ship-by in `[now + i h, now + (i + 1) h)`.
+    pub hours: Vec<u64>,
+    /// Not late, and due before the pickup.
+    pub before_pickup: u64,
+}
+
+impl Store {
+    /// Open orders due within `hours` hours of `now` (and those already late), by the queue
+    /// keys alone: the walk stops at the first key past the window in each state.
+    pub fn due_counts(
+        &self,
+        now: DateTime<Utc>,
+        hours: usize,
+        pickup: DateTime<Utc>,
+    ) -> Result<DueCounts, Error> {
+        let mut c = DueCounts {
+            hours: vec![0; hours],
+            ..DueCounts::default()
+        };
+        let until = now.timestamp() + 3600 * hours as i64;
+        for s in OPEN_STATES {
+            for k in self.t.queue.scan_prefix([s.code()]).keys() {
+                let t = ship_by_secs(&k?);
+                if t >= until {
+                    break;
+                }
+                if t < now.timestamp() {
+                    c.late += 1;
+                    continue;
+                }
+                if let Some(h) = c.hours.get_mut(((t - now.timestamp()) / 3600) as usize) {
+                    *h += 1;
+                }
+                if t < pickup.timestamp() {
+                    c.before_pickup += 1;
+                }
+            }
+        }
+        Ok(c)
+    }
+}

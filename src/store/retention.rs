@@ -63,6 +63,43 @@ pub struct PurgeReport {
 
 const BATCH: usize = 512;
 
+/// What a purge as of a time would destroy of the order records, counted without changing
+/// anything (the dashboard's preview). Exception notes, inquiries and returns are not counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgePreview {
+    pub recipients_destroyed: u64,
+    pub orders_deleted: u64,
+}
+
+impl Store {
+    /// Counts what [`Store::purge`] would destroy as of `as_of`, by the same rule as it (an
+    /// order past its record's expiry is deleted, one past its recipient's loses it). Reads
+    /// every order: run it in the background, never on a screen's time.
+    pub fn purge_preview(
+        &self,
+        policy: RetentionPolicy,
+        as_of: DateTime<Utc>,
+    ) -> Result<PurgePreview, Error> {
+        let mut p = PurgePreview::default();
+        for item in self.t.orders.iter() {
+            let (_, v) = item?;
+            let rec = decode_record(&v)?;
+            let Some(closed_at) = rec.closed_at else {
+                continue;
+            };
+            if policy.order_expiry(closed_at) <= as_of {
+                p.orders_deleted += 1;
+                if !rec.recipient_purged {
+                    p.recipients_destroyed += 1;
+                }
+            } else if policy.pii_expiry(closed_at) <= as_of && !rec.recipient_purged {
+                p.recipients_destroyed += 1;
+            }
+        }
+        Ok(p)
+    }
+}
+
 impl Store {
     /// Applies the retention policy as of `as_of` (normally `now`; a later time destroys data
     /// early, an earlier one catches up nothing). Idempotent. The audit entry is stamped `now`.

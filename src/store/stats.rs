@@ -6,7 +6,10 @@
 //! - `A s YYYYMMDD sku 0x00 metric` — per SKU, and `A m YYYYMM01 sku 0x00 metric` the same
 //!   per month;
 //! - `A c YYYYMMDD carrier 0x00 currency 0x00 metric` — per carrier;
-//! - `A r YYYYMMDD sku 0x00 reason 0x00 metric` — returns per SKU and Amazon's reason.
+//! - `A r YYYYMMDD sku 0x00 reason 0x00 metric` — returns per SKU and Amazon's reason;
+//! - `A h YYYYMMDDHH floor-metric` — the floor's work per local hour (the lead's dashboard);
+//! - `A u YYYYMMDD user 0x00 floor-metric` — the floor's work per OS user and local day;
+//! - `A v` — when the last access review ran (Unix seconds).
 //!
 //! Values are u64, big-endian. No personal data: SKUs, carriers and counts.
 
@@ -24,6 +27,35 @@ const SKU: u8 = b's';
 const SKU_MONTH: u8 = b'm';
 const CARRIER: u8 = b'c';
 const REASON: u8 = b'r';
+const HOUR: u8 = b'h';
+const USER: u8 = b'u';
+const REVIEW: [u8; 2] = [AGG, b'v'];
+
+/// What the dashboard counts of the floor's work. The codes are stored in keys: stable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// Pick batches claimed.
+    Batches = 1,
+    UnitsPicked = 2,
+    UnitsPacked = 3,
+    /// Scans the service refused (wrong item, wrong slot) at pick or pack.
+    ScansRefused = 4,
+    ExceptionsRaised = 5,
+}
+
+impl Work {
+    pub const ALL: [Work; 5] = [
+        Work::Batches,
+        Work::UnitsPicked,
+        Work::UnitsPacked,
+        Work::ScansRefused,
+        Work::ExceptionsRaised,
+    ];
+
+    fn from_code(c: u8) -> Option<Work> {
+        Work::ALL.into_iter().find(|w| *w as u8 == c)
+    }
+}
 
 fn day_bytes(day: NaiveDate) -> [u8; 8] {
     let s = day.format("%Y%m%d").to_string();
@@ -125,6 +157,35 @@ pub(super) fn reason(
     )
 }
 
+fn hour_key(at: DateTime<Utc>, w: Work) -> Vec<u8> {
+    let mut k = vec![AGG, HOUR];
+    k.extend_from_slice(local_hour(at).as_bytes());
+    k.push(w as u8);
+    k
+}
+
+fn user_key(day: NaiveDate, user: &str, w: Work) -> Vec<u8> {
+    let mut k = vec![AGG, USER];
+    k.extend_from_slice(&day_bytes(day));
+    k.extend_from_slice(user.as_bytes());
+    k.push(0);
+    k.push(w as u8);
+    k
+}
+
+/// `YYYYMMDDHH` of the site's local hour of `at`.
+fn local_hour(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono::Local)
+        .format("%Y%m%d%H")
+        .to_string()
+}
+
+/// Adds to the floor's work of `user` in the local hour and day of `at`.
+pub(super) fn work(tx: &Tx<'_>, at: DateTime<Utc>, user: &str, w: Work, n: u64) -> TxResult<()> {
+    add(tx, hour_key(at, w), n)?;
+    add(tx, user_key(local_day(at), user, w), n)
+}
+
 /// Units shipped of each line of an order, counted on the day it ships: per SKU and in the
 /// day's total.
 pub(super) fn units(tx: &Tx<'_>, at: DateTime<Utc>, units: &[(String, u32)]) -> TxResult<()> {
@@ -208,6 +269,74 @@ pub enum SkuCounts {
     Daily,
     /// Whole months from their rollups (a report by SKU).
     Monthly,
+}
+
+/// The floor's work of one local day: per hour (0–23) and per user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DayWork {
+    /// `(hour, metric, n)`, in hour order.
+    pub hours: Vec<(u32, Work, u64)>,
+    /// `(user, metric, n)`, in user order.
+    pub users: Vec<(String, Work, u64)>,
+}
+
+impl Store {
+    /// The floor's work of the local day `day`: a few hundred counters at most.
+    pub fn day_work(&self, day: NaiveDate) -> Result<DayWork, Error> {
+        let mut out = DayWork::default();
+        let d = day_bytes(day);
+        for item in self.t.floor.scan_prefix([&[AGG, HOUR][..], &d].concat()) {
+            let (k, v) = item?;
+            let hour = k
+                .get(10..12)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| h.parse().ok());
+            let w = k.get(12).copied().and_then(Work::from_code);
+            if let (Some(h), Some(w), Some(n)) = (hour, w, value(&v)) {
+                out.hours.push((h, w, n));
+            }
+        }
+        for item in self.t.floor.scan_prefix([&[AGG, USER][..], &d].concat()) {
+            let (k, v) = item?;
+            let Some((&code, rest)) = k.get(10..).and_then(|t| t.split_last()) else {
+                continue;
+            };
+            let user = rest
+                .strip_suffix(&[0])
+                .and_then(|u| std::str::from_utf8(u).ok());
+            if let (Some(u), Some(w), Some(n)) = (user, Work::from_code(code), value(&v)) {
+                out.users.push((u.to_owned(), w, n));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts a scan the service refused (no transaction of a change exists for it).
+    pub fn count_refused_scan(&self, user: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        self.transact(|tx| work(tx, at, user, Work::ScansRefused, 1))
+    }
+
+    /// Notes when an access review ran (the dashboard warns when it is old).
+    pub fn note_access_review(&self, at: DateTime<Utc>) -> Result<(), Error> {
+        self.t
+            .floor
+            .insert(REVIEW, &at.timestamp().to_be_bytes()[..])?;
+        Ok(())
+    }
+
+    /// When the last access review ran, as noted.
+    pub fn last_access_review(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self
+            .t
+            .floor
+            .get(REVIEW)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .and_then(|b| DateTime::from_timestamp(i64::from_be_bytes(b), 0)))
+    }
+}
+
+fn value(v: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(v).ok().map(u64::from_be_bytes)
 }
 
 fn parse(family: u8, k: &[u8], v: &[u8]) -> Option<Count> {

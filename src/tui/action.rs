@@ -20,6 +20,10 @@ pub enum Action {
     Labels,
     Inquiries,
     Returns,
+    /// The lead's dashboard.
+    Dashboard,
+    /// Dashboard: open (or close) the list of held orders.
+    Holds,
     /// Pick: claim a batch; finish it; short-pick the current line; give the batch back.
     Claim,
     FinishPick,
@@ -87,6 +91,8 @@ impl Action {
             Action::Inquiries => "inquiries",
             Action::ReadNotes => "read notes",
             Action::Returns => "returns",
+            Action::Dashboard => "dashboard",
+            Action::Holds => "holds list",
             Action::CycleCondition => "unit condition",
             Action::CloseReturn => "close return",
             Action::Rates => "offers",

@@ -23,6 +23,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::action::Action;
 use super::keymap::Keymap;
+use super::screens::dashboard::{self, DashboardScreen};
 use super::screens::exceptions::{ExceptionsScreen, Selected};
 use super::screens::inquiries::InquiriesScreen;
 use super::screens::label::LabelScreen;
@@ -41,6 +42,7 @@ pub enum Screen {
     Labels,
     Inquiries,
     Returns,
+    Dashboard,
 }
 
 impl Screen {
@@ -53,6 +55,7 @@ impl Screen {
             Screen::Labels => "label",
             Screen::Inquiries => "inquiries",
             Screen::Returns => "returns",
+            Screen::Dashboard => "dashboard",
         }
     }
 }
@@ -136,6 +139,7 @@ pub struct App {
     pub labels: LabelScreen,
     pub inquiries: InquiriesScreen,
     pub returns: ReturnsScreen,
+    pub dashboard: DashboardScreen,
     pub alert: Option<Alert>,
     /// The code field: typed by hand, submitted with Enter.
     pub input: String,
@@ -200,6 +204,7 @@ impl App {
             labels: LabelScreen::default(),
             inquiries: InquiriesScreen::default(),
             returns: ReturnsScreen::default(),
+            dashboard: DashboardScreen::default(),
             alert: None,
             input: String::new(),
             help: false,
@@ -621,6 +626,21 @@ impl App {
                     |app, list| app.inquiries.set_inquiries(list),
                 );
             }
+            Screen::Dashboard => {
+                self.fetch(
+                    "dashboard",
+                    "loading the dashboard",
+                    ops::Dashboard {},
+                    |app, v| app.dashboard.set_view(v),
+                );
+                if self.dashboard.holds.is_some() {
+                    self.fetch("holds", "loading holds", ops::Holds {}, |app, h| {
+                        if app.dashboard.holds.is_some() {
+                            app.dashboard.holds = Some(h);
+                        }
+                    });
+                }
+            }
             Screen::Returns => {
                 self.fetch(
                     "returns",
@@ -653,6 +673,7 @@ impl App {
                 | Action::Labels
                 | Action::Inquiries
                 | Action::Returns
+                | Action::Dashboard
                 | Action::Back
         ) {
             self.inquiries.notes = None;
@@ -698,6 +719,23 @@ impl App {
                 }
                 self.screen = Screen::Inquiries;
                 self.refresh();
+            }
+            Action::Dashboard => {
+                if self.role < Role::Lead {
+                    self.info("the dashboard is for leads");
+                    return;
+                }
+                self.screen = Screen::Dashboard;
+                self.refresh();
+            }
+            Action::Holds => {
+                if self.screen == Screen::Dashboard {
+                    self.dashboard.holds = match self.dashboard.holds {
+                        Some(_) => None,
+                        None => Some(Vec::new()),
+                    };
+                    self.refresh();
+                }
             }
             Action::ReadNotes => self.read_notes(),
             Action::Returns => {
@@ -859,6 +897,7 @@ impl App {
                     Screen::Labels => self.labels.move_by(delta),
                     Screen::Inquiries => self.inquiries.move_by(delta),
                     Screen::Returns => self.returns.move_by(delta),
+                    Screen::Dashboard => self.dashboard.move_by(delta),
                 }
             }
             Action::Claim => {
@@ -882,6 +921,7 @@ impl App {
                 };
                 self.push(Step::ShortPick(reason));
             }
+            Action::Release if self.screen == Screen::Dashboard => self.release_selected(),
             Action::Release => self.push(Step::Release),
             Action::NextBox => self.pack.next_box(),
             Action::Confirm => self.push(Step::PackConfirm),
@@ -967,6 +1007,14 @@ impl App {
                 }
             }
             Screen::Returns => self.return_scan(code),
+            Screen::Dashboard => {
+                if !self.dashboard.select(&code) {
+                    self.fail(&ServiceError::NotFound(format!(
+                        "no batch {} in progress (type a batch number)",
+                        clean(&code, 40)
+                    )));
+                }
+            }
             Screen::Pick => self.push(Step::PickScan(code)),
             Screen::Pack => self.push(Step::PackCode(code)),
         }
@@ -1216,12 +1264,34 @@ impl App {
         });
     }
 
+    /// Gives the batch selected on the dashboard back to the queue (a lead's call).
+    fn release_selected(&mut self) {
+        let Some(batch) = self.dashboard.current().map(|b| b.batch) else {
+            self.info("select a batch in progress to give it back");
+            return;
+        };
+        let reason = self.note("released by a lead at the dashboard");
+        let op = ops::ReleaseBatch { batch, reason };
+        self.send(format!("releasing batch {batch}"), op, move |app, ()| {
+            app.info(format!(
+                "batch {batch} released: its orders are back in the queue"
+            ));
+            app.refresh();
+        });
+    }
+
     fn reassign(&mut self) {
-        let Selected::Batch(b) = self.exceptions.selected() else {
+        let selected = match self.screen {
+            Screen::Dashboard => self.dashboard.current().map(|b| b.batch),
+            _ => match self.exceptions.selected() {
+                Selected::Batch(b) => Some(b.id),
+                _ => None,
+            },
+        };
+        let Some(batch) = selected else {
             self.info("select a pick batch, type the user to give it to, then reassign");
             return;
         };
-        let batch = b.id;
         let to = std::mem::take(&mut self.input);
         if to.trim().is_empty() {
             self.info("type the user to give the batch to, then reassign");
@@ -1240,6 +1310,15 @@ impl App {
 
     /// A notice from the service.
     pub fn notice(&mut self, n: Notice) {
+        // The dashboard is drawn again from a fresh view whenever the floor moved.
+        let floor_moved = !matches!(n, Notice::SyncProgress { .. } | Notice::Closed { .. });
+        self.apply_notice(n);
+        if floor_moved && self.screen == Screen::Dashboard {
+            self.refresh();
+        }
+    }
+
+    fn apply_notice(&mut self, n: Notice) {
         match n {
             Notice::OrderPulled {
                 order,
@@ -1430,6 +1509,16 @@ impl App {
                     .key_for("returns", &Action::CycleCondition)
                     .unwrap_or_default();
                 self.returns.render(f, body, self.theme, &key)
+            }
+            Screen::Dashboard => {
+                let key = |a: Action| self.keymap.key_for("dashboard", &a).unwrap_or_default();
+                let keys = dashboard::Keys {
+                    holds: key(Action::Holds),
+                    exceptions: key(Action::Exceptions),
+                    release: key(Action::Release),
+                    reassign: key(Action::Reassign),
+                };
+                self.dashboard.render(f, body, self.theme, &keys)
             }
         }
         if let Some(a) = &self.alert {

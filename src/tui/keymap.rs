@@ -16,7 +16,7 @@ pub const PRESETS: [(&str, &str); 3] = [
     ("rf-gun", include_str!("../../keymaps/rf-gun.toml")),
 ];
 
-pub const SCREENS: [&str; 8] = [
+pub const SCREENS: [&str; 9] = [
     "global",
     "queue",
     "pick",
@@ -25,6 +25,7 @@ pub const SCREENS: [&str; 8] = [
     "label",
     "inquiries",
     "returns",
+    "dashboard",
 ];
 
 #[derive(Clone, Debug, Deserialize)]
@@ -245,6 +246,20 @@ mod tests {
                 k.key_for("returns", &Action::CloseReturn).is_some(),
                 "{name}"
             );
+            assert!(k.key_for("queue", &Action::Dashboard).is_some(), "{name}");
+            for a in [
+                Action::Release,
+                Action::Reassign,
+                Action::Holds,
+                Action::Exceptions,
+            ] {
+                let key = k.key_for("dashboard", &a).unwrap_or_default();
+                assert_eq!(
+                    k.action("dashboard", &Key::parse(&key).unwrap()),
+                    Some(&a),
+                    "{name}: {a:?} on the dashboard"
+                );
+            }
         }
     }
 

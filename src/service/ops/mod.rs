@@ -7,6 +7,7 @@
 //! gets the value itself, the socket carries it as JSON and the client decodes the same type, so
 //! no caller ever matches on an answer it cannot get.
 
+pub mod dashboard;
 pub mod exceptions;
 pub mod floor;
 pub mod holds;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Caller, Role, Service, ServiceError};
 
+pub use dashboard::{Dashboard, DashboardView};
 pub use exceptions::{Exceptions, RaiseException, ResolveException};
 pub use floor::{Boxes, Hello, ListOrders, Order, OrdersPage, Picked, Queue, SyncStatus, Welcome};
 pub use holds::{HoldOrder, Holds, ReleaseHold};
@@ -172,4 +174,5 @@ operations! {
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
     PrintJobs, ClearPurchase, Packages,
+    Dashboard,
 }

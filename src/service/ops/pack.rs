@@ -103,8 +103,15 @@ impl Operation for PackScan {
         self,
         svc: &Service,
         c: &Allowed,
-        _: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<PackCheck, ServiceError> {
+        let r = self.scan(svc, c);
+        super::dashboard::count_refused(svc, c, now, r)
+    }
+}
+
+impl PackScan {
+    fn scan(self, svc: &Service, c: &Allowed) -> Result<PackCheck, ServiceError> {
         let id = order_id(&self.order)?;
         let _order = svc.lock_order(&id);
         let store = svc.read();

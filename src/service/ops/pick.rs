@@ -111,9 +111,10 @@ impl Operation for PickScan {
         self,
         svc: &Service,
         c: &Allowed,
-        _: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<PickScanned, ServiceError> {
-        scan_into(svc, c, self.batch, |b| b.scan(&self.code))
+        let r = scan_into(svc, c, self.batch, |b| b.scan(&self.code));
+        super::dashboard::count_refused(svc, c, now, r)
     }
 }
 
@@ -136,9 +137,10 @@ impl Operation for PickPut {
         self,
         svc: &Service,
         c: &Allowed,
-        _: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<PickScanned, ServiceError> {
-        scan_into(svc, c, self.batch, |b| b.put(&self.slot))
+        let r = scan_into(svc, c, self.batch, |b| b.put(&self.slot));
+        super::dashboard::count_refused(svc, c, now, r)
     }
 }
 

@@ -210,6 +210,7 @@ impl Operation for AccessReview {
         store
             .record_access_review(&c.user, now)
             .map_err(store_err)?;
+        store.note_access_review(now).map_err(store_err)?;
         Ok(Review::new(
             now,
             &svc.settings.users(),

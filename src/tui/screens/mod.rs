@@ -1,6 +1,7 @@
 //! The screens. Each owns its state, turns actions into service requests, and draws itself from
 //! its state alone.
 
+pub mod dashboard;
 pub mod exceptions;
 pub mod inquiries;
 pub mod label;

@@ -1,0 +1,474 @@
+//! The lead's dashboard: what is due (late, before the next pickup, later), today's throughput
+//! and who did it, the batches in progress (to release or reassign), holds and exceptions, and
+//! the site's health. Drawn from the service's [`DashboardView`] alone; the app asks for it again
+//! when a notice says the floor moved.
+//!
+//! Shapes carry the meaning, colour only adds to it: late bars are drawn with `X`, bars due
+//! before the pickup with `▓`, later ones with `█`, and warnings are written out in capitals.
+
+use chrono::{DateTime, Duration, Local, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table};
+
+use super::{Theme, clean};
+use crate::domain::Held;
+use crate::service::ops::DashboardView;
+use crate::service::ops::dashboard::BatchProgress;
+
+/// Glyphs of the due chart's three kinds of bar.
+pub const LATE: char = 'X';
+pub const BY_PICKUP: char = '▓';
+pub const LATER: char = '█';
+
+#[derive(Clone, Debug, Default)]
+pub struct DashboardScreen {
+    pub view: Option<DashboardView>,
+    /// Index into the batches in progress.
+    pub selected: usize,
+    /// The held orders, while the lead has the list open (instead of the batches).
+    pub holds: Option<Vec<Held>>,
+}
+
+/// The keys the screen names in its hints.
+#[derive(Clone, Debug, Default)]
+pub struct Keys {
+    pub holds: String,
+    pub exceptions: String,
+    pub release: String,
+    pub reassign: String,
+}
+
+impl DashboardScreen {
+    pub fn set_view(&mut self, view: DashboardView) {
+        let was = self.current().map(|b| b.batch);
+        self.view = Some(view);
+        if let Some(i) = was.and_then(|id| self.batches().iter().position(|b| b.batch == id)) {
+            self.selected = i;
+        }
+        self.selected = self.selected.min(self.batches().len().saturating_sub(1));
+    }
+
+    fn batches(&self) -> &[BatchProgress] {
+        self.view.as_ref().map_or(&[], |v| &v.wip)
+    }
+
+    /// The batch selected, if any.
+    pub fn current(&self) -> Option<&BatchProgress> {
+        self.batches().get(self.selected)
+    }
+
+    pub fn move_by(&mut self, delta: i64) {
+        let n = self.batches().len() as i64;
+        if n > 0 {
+            self.selected = (self.selected as i64 + delta).clamp(0, n - 1) as usize;
+        }
+    }
+
+    /// Selects a batch by its number; false when it is not in progress.
+    pub fn select(&mut self, code: &str) -> bool {
+        let found = code
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| self.batches().iter().position(|b| b.batch == id));
+        if let Some(i) = found {
+            self.selected = i;
+        }
+        found.is_some()
+    }
+
+    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme, keys: &Keys) {
+        let Some(v) = &self.view else {
+            f.render_widget(Paragraph::new("loading the dashboard…"), area);
+            return;
+        };
+        let compact = area.width < 80 || area.height < 18;
+        let chart_h: u16 = if compact { 3 } else { 6 };
+        let people = if compact {
+            0
+        } else {
+            (v.throughput.people.len() as u16).min(4) + 1
+        };
+        let [due_line, chart, axis, work, lists, health] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(chart_h),
+            Constraint::Length(1),
+            Constraint::Length(if compact { 1 } else { 2 }),
+            Constraint::Min(2),
+            Constraint::Length(2),
+        ])
+        .areas(area);
+        self.render_due(f, v, due_line, chart, axis, theme, compact);
+        if compact {
+            f.render_widget(
+                Paragraph::new(format!(
+                    "today: {} picked, {} packed",
+                    v.throughput.picked_today, v.throughput.packed_today
+                )),
+                work,
+            );
+        } else {
+            let [picked, packed] = Layout::vertical([Constraint::Length(1); 2]).areas(work);
+            let spark = |name: &str, hours: &[u64], today: u64| {
+                Line::from(vec![
+                    Span::raw(format!("{name:<7}")),
+                    Span::raw(sparkline(hours)),
+                    Span::raw(format!(" last 12 h, {today} units today")),
+                ])
+            };
+            f.render_widget(
+                Paragraph::new(spark(
+                    "picked",
+                    &v.throughput.picked,
+                    v.throughput.picked_today,
+                )),
+                picked,
+            );
+            f.render_widget(
+                Paragraph::new(spark(
+                    "packed",
+                    &v.throughput.packed,
+                    v.throughput.packed_today,
+                )),
+                packed,
+            );
+        }
+        if compact {
+            self.render_lists(f, v, lists, theme, keys, true);
+        } else {
+            let [left, right] =
+                Layout::horizontal([Constraint::Length(40), Constraint::Min(30)]).areas(lists);
+            let [ppl, _] =
+                Layout::vertical([Constraint::Length(people), Constraint::Min(0)]).areas(left);
+            render_people(f, v, ppl);
+            self.render_lists(f, v, right, theme, keys, false);
+        }
+        render_health(f, v, health, theme, keys, compact);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn render_due(
+        &self,
+        f: &mut Frame,
+        v: &DashboardView,
+        line: Rect,
+        chart: Rect,
+        axis: Rect,
+        theme: Theme,
+        compact: bool,
+    ) {
+        let d = &v.due;
+        let in_24h: u64 = d.hours.iter().sum();
+        let until = until(d.pickup - v.at);
+        let text = if compact {
+            format!(
+                "DUE {} LATE · {} by pickup ({until}) · {in_24h} 24h",
+                d.late, d.before_pickup
+            )
+        } else {
+            format!(
+                "DUE  {} LATE · {} before the pickup (in {until}) · {in_24h} in the next 24 h",
+                d.late, d.before_pickup
+            )
+        };
+        let style = if d.late > 0 {
+            theme.late()
+        } else {
+            Style::default()
+        };
+        f.render_widget(Paragraph::new(Line::styled(text, style)), line);
+        // Bars: the late ones, a gap, then one per hour from now; each one cell wide (two with
+        // room), in whole cells so every non-zero bar shows.
+        let pickup_hour = d.pickup_hour(v.at);
+        // A gap after each bar when there is room: two cells an hour, else one.
+        let gap = if compact { "" } else { " " };
+        let max = d
+            .hours
+            .iter()
+            .copied()
+            .chain([d.late, 1])
+            .max()
+            .unwrap_or(1);
+        let h = u64::from(chart.height);
+        let cells = |n: u64| -> u64 { if n == 0 { 0 } else { (n * h).div_ceil(max) } };
+        let color = |c: Color| {
+            if theme.color {
+                Style::default().fg(c)
+            } else {
+                Style::default()
+            }
+        };
+        let mut lines = Vec::new();
+        for row in 0..h {
+            let level = h - row;
+            let mut spans = vec![Span::raw(if row == 0 {
+                format!("{max:>3} ")
+            } else {
+                "    ".to_owned()
+            })];
+            let bar = |n: u64, glyph: char, style: Style| {
+                let c = if cells(n) >= level { glyph } else { ' ' };
+                Span::styled(format!("{c}{gap}"), style)
+            };
+            spans.push(bar(d.late, LATE, color(Color::Red)));
+            spans.push(Span::raw(" "));
+            for (i, n) in d.hours.iter().enumerate() {
+                let (glyph, style) = if i < pickup_hour {
+                    (BY_PICKUP, color(Color::Yellow))
+                } else {
+                    (LATER, color(Color::Green))
+                };
+                spans.push(bar(*n, glyph, style));
+            }
+            if !compact {
+                spans.push(Span::raw(match row {
+                    0 => format!(" {LATE} late"),
+                    1 => format!(" {BY_PICKUP} before pickup"),
+                    2 => format!(" {LATER} later"),
+                    3 => " ^P the pickup".to_owned(),
+                    _ => String::new(),
+                }));
+            }
+            lines.push(Line::from(spans));
+        }
+        f.render_widget(Paragraph::new(lines), chart);
+        // The axis: hours from now, every third (sixth when narrow), and the pickup's hour.
+        let step = if compact { 6 } else { 3 };
+        let per = gap.len() + 1;
+        let col = |i: usize| 4 + per + 1 + i * per;
+        let mut axis_text: Vec<char> = " ".repeat(usize::from(axis.width)).chars().collect();
+        let mut put = |at: usize, s: &str| {
+            for (j, c) in s.chars().enumerate() {
+                if let Some(slot) = axis_text.get_mut(at + j) {
+                    *slot = c;
+                }
+            }
+        };
+        put(4, "L");
+        for i in (0..d.hours.len()).step_by(step) {
+            put(col(i), &format!("+{i}"));
+        }
+        if pickup_hour < d.hours.len() {
+            put(col(pickup_hour), "^P");
+        }
+        let axis_text: String = axis_text.into_iter().collect();
+        f.render_widget(Paragraph::new(axis_text.trim_end().to_owned()), axis);
+    }
+
+    fn render_lists(
+        &self,
+        f: &mut Frame,
+        v: &DashboardView,
+        area: Rect,
+        theme: Theme,
+        keys: &Keys,
+        compact: bool,
+    ) {
+        if let Some(holds) = &self.holds {
+            let mut rows = vec![Row::new(vec![format!("HOLDS ({})", holds.len())])];
+            rows.extend(
+                holds.iter().map(|h| {
+                    Row::new(vec![clean(h.order.as_str(), 19), clean(&h.hold.reason, 40)])
+                }),
+            );
+            f.render_widget(
+                Table::new(rows, [Constraint::Length(20), Constraint::Min(5)]),
+                area,
+            );
+            return;
+        }
+        let header = if compact {
+            format!("BATCHES ({})", v.wip.len())
+        } else {
+            format!(
+                "BATCHES ({})  {} release, {} reassign",
+                v.wip.len(),
+                keys.release,
+                keys.reassign
+            )
+        };
+        let mut rows = vec![Row::new(vec![header])];
+        rows.extend(v.wip.iter().enumerate().map(|(i, b)| {
+            let age = b.since.map_or("?".to_owned(), |t| age(v.at - t));
+            let holder = clean(&b.holder, if compact { 10 } else { 12 });
+            let progress = if compact {
+                format!("{}/{}", b.picked, b.needed)
+            } else {
+                format!("{}/{} {}", b.picked, b.needed, gauge(b.picked, b.needed, 8))
+            };
+            Row::new(vec![format!("{} {holder} {age} {progress}", b.batch)])
+                .style(theme.row(i == self.selected))
+        }));
+        f.render_widget(Table::new(rows, [Constraint::Min(5)]), area);
+    }
+}
+
+fn render_people(f: &mut Frame, v: &DashboardView, area: Rect) {
+    let mut rows = vec![Row::new(vec![
+        "TODAY".to_owned(),
+        "batch".into(),
+        "pick".into(),
+        "pack".into(),
+        "refus".into(),
+        "exc".into(),
+    ])];
+    rows.extend(v.throughput.people.iter().map(|p| {
+        Row::new(vec![
+            clean(&p.user, 12),
+            p.batches.to_string(),
+            p.picked.to_string(),
+            p.packed.to_string(),
+            p.scans_refused.to_string(),
+            p.exceptions.to_string(),
+        ])
+    }));
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(12),
+                Constraint::Length(5),
+                Constraint::Length(5),
+                Constraint::Length(5),
+                Constraint::Length(5),
+                Constraint::Length(4),
+            ],
+        ),
+        area,
+    );
+}
+
+fn render_health(
+    f: &mut Frame,
+    v: &DashboardView,
+    area: Rect,
+    theme: Theme,
+    keys: &Keys,
+    compact: bool,
+) {
+    let h = &v.health;
+    let warn = |s: String| Span::styled(s, theme.late());
+    let plain = |s: String| Span::raw(s);
+    let sync = match (h.sync_enabled, h.last_sync) {
+        (false, _) => plain("sync off".into()),
+        (true, _) if h.sync_failed => warn("SYNC FAILED".into()),
+        (true, _) if h.sync_running => plain("sync running".into()),
+        (true, Some(t)) => plain(format!("sync {}", local_hm(t))),
+        (true, None) => plain("sync not yet".into()),
+    };
+    let lock = if h.unlocked {
+        plain("unlocked".into())
+    } else {
+        warn("LOCKED".into())
+    };
+    let prints = match h.failed_prints {
+        0 => plain("prints ok".into()),
+        n => warn(format!("{n} PRINT FAILED")),
+    };
+    let review = match (h.review_overdue, h.last_review) {
+        (false, Some(t)) => plain(format!("review {}", t.format("%Y-%m-%d"))),
+        (true, Some(t)) => warn(format!("REVIEW DUE ({} d)", (v.at - t).num_days().max(0))),
+        (true, None) => warn("ACCESS REVIEW DUE".into()),
+        (false, None) => plain(String::new()),
+    };
+    let sep = || Span::raw(" · ");
+    let mut first = vec![sync, sep(), lock, sep(), prints];
+    // The purge preview is not among the essentials a handheld keeps.
+    if !compact {
+        first.push(sep());
+        first.push(plain(match h.purge {
+            None => "purge: counting".into(),
+            Some(p) => format!(
+                "purge due: {} recipients, {} orders",
+                p.recipients_destroyed, p.orders_deleted
+            ),
+        }));
+    }
+    let first = Line::from(first);
+    let mut second = vec![
+        plain(format!("holds {} [{}]", v.holds, keys.holds)),
+        sep(),
+        plain(format!("exceptions {} [{}]", v.exceptions, keys.exceptions)),
+        sep(),
+        review,
+    ];
+    if compact {
+        second = vec![
+            plain(format!("hold {} exc {}", v.holds, v.exceptions)),
+            sep(),
+            second.pop().unwrap_or_else(|| Span::raw("")),
+        ];
+    }
+    f.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
+}
+
+/// A line of eighth-blocks, one per value, scaled to the largest (a space for none).
+pub fn sparkline(values: &[u64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().max().unwrap_or(0).max(1);
+    values
+        .iter()
+        .map(|&n| {
+            if n == 0 {
+                '·'
+            } else {
+                BARS[((n * 8).div_ceil(max) as usize).clamp(1, 8) - 1]
+            }
+        })
+        .collect()
+}
+
+/// `picked` of `needed` as a bar of `width` cells: `#` done, `-` to go.
+fn gauge(picked: u32, needed: u32, width: u32) -> String {
+    let done = (picked.min(needed) * width)
+        .checked_div(needed)
+        .unwrap_or(width);
+    let mut s = "#".repeat(done as usize);
+    s.push_str(&"-".repeat((width - done) as usize));
+    s
+}
+
+fn age(d: Duration) -> String {
+    let m = d.num_minutes().max(0);
+    if m < 60 {
+        format!("{m}m")
+    } else {
+        format!("{}h{:02}", m / 60, m % 60)
+    }
+}
+
+/// Time to the pickup, in whole hours (minutes under an hour).
+fn until(d: Duration) -> String {
+    let m = d.num_minutes().max(0);
+    if m < 60 {
+        format!("{m}m")
+    } else {
+        format!("{}h", m / 60)
+    }
+}
+
+fn local_hm(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local).format("%H:%M").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sparkline_shows_every_nonzero_hour() {
+        assert_eq!(sparkline(&[0, 1, 4, 8]), "·▁▄█");
+        assert_eq!(sparkline(&[0, 0]), "··");
+        assert_eq!(sparkline(&[1, 1000]), "▁█");
+    }
+
+    #[test]
+    fn a_gauge_never_overflows() {
+        assert_eq!(gauge(1, 2, 8), "####----");
+        assert_eq!(gauge(5, 2, 4), "####");
+        assert_eq!(gauge(0, 0, 4), "####");
+    }
+}
