@@ -369,6 +369,19 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
         .await
         .unwrap();
     assert_eq!(same.id, surprise.id);
+    // The lead's dashboard counts today's returns: the sellable unit and the damaged one.
+    let dash = f.lead.call(ops::Dashboard {}).await.unwrap();
+    assert_eq!(
+        (
+            dash.returns.received,
+            dash.returns.restocked,
+            dash.returns.damaged
+        ),
+        (2, 1, 1),
+        "{:?}",
+        dash.returns
+    );
+    assert!(dash.returns.expected >= 1, "{:?}", dash.returns);
     // A code that names nothing is refused, naming what to scan.
     let unknown = f
         .packer

@@ -491,6 +491,11 @@ pub fn dashboard(ctx: &Ctx, out: Output) -> Result<ExitCode> {
             v.holds,
             v.exceptions
         )?;
+        writeln!(
+            w,
+            "returns today: {} unit(s) expected, {} received ({} restocked, {} damaged)",
+            v.returns.expected, v.returns.received, v.returns.restocked, v.returns.damaged
+        )?;
         for b in &v.wip {
             writeln!(
                 w,

@@ -33,9 +33,21 @@ pub struct DashboardView {
     pub wip: Vec<BatchProgress>,
     pub holds: u64,
     pub exceptions: u64,
+    /// Today's returns: units expected back, and received at the returns bench (restocked
+    /// among them).
+    #[serde(default)]
+    pub returns: ReturnsToday,
     pub health: Health,
     /// The queue counts as last counted (they arrive again as `Notice::Counts`).
     pub counts: Counts,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnsToday {
+    pub expected: u64,
+    pub received: u64,
+    pub restocked: u64,
+    pub damaged: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +173,21 @@ impl Operation for Dashboard {
             .iter()
             .filter(|j| j.state == JobState::Failed)
             .count() as u64;
+        // Today's returns, from the report's day counters.
+        let today = crate::store::shipping::local_day(now);
+        let day = crate::domain::report::Report::build(
+            today,
+            today,
+            crate::domain::report::By::Day,
+            &store.counts(today, today, None).map_err(store_err)?,
+        )
+        .totals;
+        let returns = ReturnsToday {
+            expected: day.returns_expected,
+            received: day.returns_received,
+            restocked: day.returns_restocked,
+            damaged: day.returns_damaged,
+        };
         let last_review = store.last_access_review().map_err(store_err)?;
         let unlocked = store.is_unlocked();
         drop(store);
@@ -173,6 +200,7 @@ impl Operation for Dashboard {
             wip,
             holds,
             exceptions,
+            returns,
             health: Health {
                 unlocked,
                 sync_enabled: sync.enabled,

@@ -388,20 +388,26 @@ fn render_health(
         }));
     }
     let first = Line::from(first);
-    let mut second = vec![
-        plain(format!("holds {} [{}]", v.holds, keys.holds)),
-        sep(),
-        plain(format!("exceptions {} [{}]", v.exceptions, keys.exceptions)),
-        sep(),
-        review,
-    ];
-    if compact {
-        second = vec![
+    let second = if compact {
+        vec![
             plain(format!("hold {} exc {}", v.holds, v.exceptions)),
             sep(),
-            second.pop().unwrap_or_else(|| Span::raw("")),
-        ];
-    }
+            review,
+        ]
+    } else {
+        vec![
+            plain(format!("holds {} [{}]", v.holds, keys.holds)),
+            sep(),
+            plain(format!("exceptions {} [{}]", v.exceptions, keys.exceptions)),
+            sep(),
+            review,
+            sep(),
+            plain(format!(
+                "returns {} ({} restocked)",
+                v.returns.received, v.returns.restocked
+            )),
+        ]
+    };
     f.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
 }
 
