@@ -46,6 +46,13 @@ impl UsagePlan {
         rate: 1.0,
         burst: 1.0,
     };
+    /// Every Shipping API v2 operation packline calls (getRates, purchaseShipment,
+    /// getShipmentDocuments, cancelShipment, getTracking, getUnmanifestedShipments,
+    /// generateCollectionForm, getCollectionForm): 80 a second, burst 100, a bucket each.
+    pub const SHIPPING_V2: UsagePlan = UsagePlan {
+        rate: 80.0,
+        burst: 100.0,
+    };
     /// Every Messaging API operation: getMessagingActionsForOrder and each message sent (a
     /// bucket each).
     pub const MESSAGING: UsagePlan = UsagePlan {
