@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::RetentionPolicy;
 
@@ -156,6 +156,41 @@ pub struct ShippingConfig {
     /// printers are ever used, except by a lead: a client cannot send documents anywhere else.
     #[serde(default)]
     pub printers: BTreeMap<String, String>,
+    /// Which Buy Shipping API labels are bought through (`shipping-v2`, the default, or
+    /// `mfn-v0` for an app without the Shipping API role).
+    #[serde(default)]
+    pub api: ShippingApi,
+    /// How far, in percent, a rate may have risen since the labeler chose it before packline
+    /// asks again instead of buying (default 5).
+    pub price_tolerance_percent: Option<u64>,
+}
+
+/// The Buy Shipping API of a site.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum ShippingApi {
+    /// Shipping API v2: purchases carry an idempotency key; collection forms; tracking.
+    #[default]
+    #[serde(rename = "shipping-v2")]
+    ShippingV2,
+    /// Merchant Fulfillment v0: no idempotency key, so a lost answer is a lead's to settle.
+    #[serde(rename = "mfn-v0")]
+    MfnV0,
+}
+
+impl ShippingApi {
+    pub fn name(self) -> &'static str {
+        match self {
+            ShippingApi::ShippingV2 => "shipping-v2",
+            ShippingApi::MfnV0 => "mfn-v0",
+        }
+    }
+}
+
+impl ShippingConfig {
+    /// The price rise allowed between the rate a labeler chose and the purchase, as a factor.
+    pub fn price_tolerance(&self) -> f64 {
+        self.price_tolerance_percent.unwrap_or(5) as f64 / 100.0
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -466,7 +501,7 @@ impl Config {
         // Numbers a site may set, each within what makes sense for it: a value outside is a
         // typo, and some (a look-back of millions of days) would otherwise fail later, in the
         // middle of a sync.
-        let ranges: [(&str, Option<u64>, u64, u64); 7] = [
+        let ranges: [(&str, Option<u64>, u64, u64); 8] = [
             (
                 "[amazon] lookback_days",
                 self.amazon.lookback_days.map(u64::from),
@@ -495,6 +530,12 @@ impl Config {
                 "[floor] cart_slots",
                 self.floor.cart_slots.map(u64::from),
                 1,
+                100,
+            ),
+            (
+                "[shipping] price_tolerance_percent",
+                self.shipping.price_tolerance_percent,
+                0,
                 100,
             ),
             ("[tui] scan_gap_ms", self.tui.scan_gap_ms, 1, 1_000),

@@ -1457,7 +1457,7 @@ fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
         let (_creds, amazon) = amazon_config(&m);
         let labels = tempfile::tempdir().unwrap();
         let config = format!(
-            "{amazon}[shipping]\nlabel_printer = {:?}\n\
+            "{amazon}[shipping]\napi = \"mfn-v0\"\nlabel_printer = {:?}\n\
              [shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n{FLOOR_BOXES}",
             format!("file:{}", labels.path().display()),
         );

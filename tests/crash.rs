@@ -185,7 +185,7 @@ fn kill_nine_at_random_moments_loses_nothing_and_buys_nothing_twice() {
     assert!(names.len() >= 100, "{}", names.len());
     let (_creds, amazon) = amazon_config(&m);
     let boxes = "[floor]\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
-    let ship = "[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
+    let ship = "[shipping]\napi = \"mfn-v0\"\n[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
     let mut generator = packline::marketplace::seed::OrderGenerator::new(11, chrono::Utc::now());
     let (mut kills, mut all) = (0, Vec::new());
     // How long each scenario's killed command takes when left alone (measured by the run that

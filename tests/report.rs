@@ -32,7 +32,15 @@ fn label(store: &mut packline::store::Store, id: &OrderId, at: DateTime<Utc>) {
         package: 1,
     };
     store
-        .complete_purchase(&record, b"^XA^XZ", &[1], Some(("USD", 7.25)), "sam", at)
+        .complete_purchase(
+            &record,
+            b"^XA^XZ",
+            &[1],
+            Some(("USD", 7.25)),
+            None,
+            "sam",
+            at,
+        )
         .unwrap();
 }
 

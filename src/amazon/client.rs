@@ -434,6 +434,25 @@ impl SpApi {
         resend: Resend,
         parse: impl Fn(&[u8]) -> Result<T, super::model::ParseError>,
     ) -> (Result<T, ApiError>, bool) {
+        self.send_headers(operation, plan, method, url, body, &[], auth, resend, parse)
+            .await
+    }
+
+    /// [`SpApi::send_with`] with extra request headers (an idempotency key, the shipping
+    /// business), sent the same on every attempt.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn send_headers<T>(
+        &self,
+        operation: &'static str,
+        plan: UsagePlan,
+        method: reqwest::Method,
+        url: reqwest::Url,
+        body: Option<&[u8]>,
+        headers: &[(&'static str, String)],
+        auth: Auth,
+        resend: Resend,
+        parse: impl Fn(&[u8]) -> Result<T, super::model::ParseError>,
+    ) -> (Result<T, ApiError>, bool) {
         let mut last_parse_error = None;
         let mut after_unknown = false;
         let mut rdt_renewed = false;
@@ -460,6 +479,9 @@ impl SpApi {
                 Err(e) => return (Err(e), after_unknown),
             };
             let mut request = self.http.request(method.clone(), url.clone());
+            for (name, value) in headers {
+                request = request.header(*name, value.as_str());
+            }
             if let Some(b) = body {
                 request = request
                     .header("content-type", "application/json")

@@ -385,7 +385,7 @@ impl LabelFileType {
     }
 
     /// Whether `bytes` look like a file of this type (magic bytes; ZPL opens a format).
-    fn matches(self, bytes: &[u8]) -> bool {
+    pub(crate) fn matches(self, bytes: &[u8]) -> bool {
         match self {
             LabelFileType::Pdf => bytes.starts_with(b"%PDF-"),
             LabelFileType::Png => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),

@@ -8,6 +8,7 @@ pub mod messaging;
 pub mod mfn;
 pub mod model;
 pub mod reports;
+pub mod shipping;
 pub mod throttle;
 
 pub use model::{

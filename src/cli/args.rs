@@ -273,11 +273,30 @@ pub enum LabelCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Buy the label: the cheapest offer that meets the promise, or --service ID.
+    /// Buy the label: the cheapest offer that meets the promise, or --service ID. With
+    /// --all-packed, every packed order at once (a wave), printed in pack order.
     Buy {
-        order: String,
+        #[arg(required_unless_present = "all_packed", conflicts_with = "all_packed")]
+        order: Option<String>,
         #[arg(long, value_name = "ID")]
         service: Option<String>,
+        /// Every packed order (every package), at the quota's pace; run again, it buys nothing twice.
+        #[arg(long)]
+        all_packed: bool,
+        /// With --all-packed: only this carrier's offers.
+        #[arg(long, value_name = "NAME", requires = "all_packed")]
+        carrier: Option<String>,
+        /// With --all-packed: where the labels print (a printer of the site, by name).
+        #[arg(
+            long,
+            value_name = "NAME",
+            requires = "all_packed",
+            env = "PACKLINE_LABEL_PRINTER"
+        )]
+        printer: Option<String>,
+        /// With --all-packed: buy only; print later with `label print`.
+        #[arg(long, requires = "all_packed")]
+        no_print: bool,
         #[command(flatten)]
         out: Output,
     },

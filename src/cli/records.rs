@@ -244,7 +244,7 @@ pub fn report(
     Ok(ExitCode::SUCCESS)
 }
 
-const REPORT_COLUMNS: [&str; 14] = [
+const REPORT_COLUMNS: [&str; 16] = [
     "orders_shipped",
     "units_shipped",
     "late_shipments",
@@ -259,9 +259,11 @@ const REPORT_COLUMNS: [&str; 14] = [
     "returns_damaged",
     "returns_wrong_item",
     "returns_missing",
+    "packages_delivered",
+    "late_deliveries",
 ];
 
-fn report_figures(f: &packline::domain::report::Figures) -> [u64; 14] {
+fn report_figures(f: &packline::domain::report::Figures) -> [u64; 16] {
     [
         f.orders_shipped,
         f.units_shipped,
@@ -277,6 +279,8 @@ fn report_figures(f: &packline::domain::report::Figures) -> [u64; 14] {
         f.returns_damaged,
         f.returns_wrong_item,
         f.returns_missing,
+        f.packages_delivered,
+        f.late_deliveries,
     ]
 }
 
@@ -326,6 +330,13 @@ fn report_table(r: &packline::domain::report::Report) -> String {
         t.returns_wrong_item,
         t.returns_missing
     );
+    if t.packages_delivered > 0 {
+        let _ = writeln!(
+            out,
+            "deliveries: {} package(s) delivered, {} after the carrier's promise",
+            t.packages_delivered, t.late_deliveries
+        );
+    }
     for why in &r.return_reasons {
         let _ = writeln!(
             out,

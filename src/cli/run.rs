@@ -130,6 +130,8 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
         slip_printer: Some(printer),
         users: Default::default(),
         printers: Default::default(),
+        api: packline::config::ShippingApi::MfnV0,
+        price_tolerance_percent: None,
     };
     let rt = runtime()?;
     let result = rt.block_on(async {

@@ -10,8 +10,8 @@ use chrono::Utc;
 use packline::domain::text::escape_hazards;
 use packline::service::Notice;
 use packline::service::ops::{
-    BuyLabel, CheckPurchase, ClearPurchase, Manifest, PrintLabel, PrintSlip, Rates, ShipOwnCarrier,
-    VoidLabel,
+    BuyLabel, BuyWave, CheckPurchase, ClearPurchase, Manifest, PrintLabel, PrintSlip, Rates,
+    ShipOwnCarrier, VoidLabel,
 };
 use packline::store::shipping::{PrintJob, ShipmentRecord};
 
@@ -156,10 +156,29 @@ pub fn label(ctx: &Ctx, command: LabelCommand) -> Result<ExitCode> {
             })
         }
         LabelCommand::Buy {
-            order,
+            order: Some(order),
             service,
             out,
+            ..
         } => shipments(ctx, BuyLabel { order, service }, out),
+        LabelCommand::Buy {
+            order: None,
+            service,
+            carrier,
+            printer,
+            no_print,
+            out,
+            ..
+        } => wave(
+            ctx,
+            BuyWave {
+                carrier,
+                service,
+                printer,
+                no_print,
+            },
+            out,
+        ),
         LabelCommand::Void {
             order,
             reason,
@@ -187,6 +206,89 @@ pub fn label(ctx: &Ctx, command: LabelCommand) -> Result<ExitCode> {
             emit(out, &(), |w, _| writeln!(w, "done"))
         }
     }
+}
+
+/// A wave of purchases, with a progress bar on standard error when it is a terminal.
+fn wave(ctx: &Ctx, op: BuyWave, out: Output) -> Result<ExitCode> {
+    use std::io::Write as _;
+    let s = ctx.session(Key::Needed)?;
+    let user = packline::service::server::user_name(nix::unistd::getuid().as_raw());
+    let notices = s.client.clone();
+    let gauge = std::io::stderr().is_terminal();
+    let report = s.rt().block_on(async {
+        let progress = async {
+            while let Some(n) = notices.notice().await {
+                if let Notice::LabelWave {
+                    user: who,
+                    done,
+                    total,
+                } = n
+                    && who == user
+                    && gauge
+                {
+                    let width = 30usize;
+                    let filled = (done as usize * width).checked_div(total as usize).unwrap_or(0);
+                    let mut err = std::io::stderr().lock();
+                    let _ = write!(
+                        err,
+                        "\r[{}{}] {done}/{total} orders",
+                        "#".repeat(filled),
+                        "-".repeat(width - filled.min(width))
+                    );
+                    let _ = err.flush();
+                }
+            }
+        };
+        tokio::select! {
+            r = s.client.call(op) => r,
+            () = progress => Err(packline::service::ServiceError::Protocol("the service went away".into())),
+        }
+    });
+    if gauge {
+        eprintln!();
+    }
+    let report = report?;
+    s.finish()?;
+    let failed = !report.needs_person.is_empty();
+    emit(out, &report, |w, r| {
+        for b in &r.bought {
+            if b.packages.is_empty() {
+                writeln!(w, "order {}: labelled already", b.order)?;
+            } else {
+                writeln!(
+                    w,
+                    "order {}: bought {} label(s): {}",
+                    b.order,
+                    b.packages.len(),
+                    escape_hazards(&b.postage.join(", "))
+                )?;
+            }
+        }
+        for p in &r.needs_person {
+            writeln!(
+                w,
+                "order {}: needs a person: {}",
+                p.order,
+                escape_hazards(&p.reason)
+            )?;
+        }
+        writeln!(
+            w,
+            "{} order(s) bought, {} need a person, {} label(s) sent to the printer",
+            r.bought.iter().filter(|b| !b.packages.is_empty()).count(),
+            r.needs_person.len(),
+            r.printed
+        )?;
+        if let Some(e) = &r.print_error {
+            writeln!(w, "printing: {}", escape_hazards(e))?;
+        }
+        Ok(())
+    })?;
+    Ok(if failed {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn shipment(
@@ -277,6 +379,12 @@ pub fn manifest(
         eprintln!("{} order(s) shipped", day.shipped);
         for id in &day.held {
             eprintln!("order {id} stays behind: it is on hold (see `packline orders holds`)");
+        }
+        for carrier in &day.collection_forms {
+            eprintln!("collection form for {carrier} sent to the slip printer");
+        }
+        if let Some(e) = &day.form_error {
+            eprintln!("warning: {e}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -36,4 +36,7 @@ pub use pick::{CartRules, Locations, PickBatch, PickRefusal, PickScan, ShortPick
 pub use recipient::{GiftMessage, Recipient};
 pub use retention::RetentionPolicy;
 pub use role::Role;
-pub use shipment::{Carrier, ShipmentRecord, ShipmentState, TrackingError, TrackingNumber};
+pub use shipment::{
+    Carrier, Delivery, PurchaseIntentV2, ShipmentRecord, ShipmentState, ShipmentV2, TrackingError,
+    TrackingNumber,
+};

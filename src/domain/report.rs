@@ -30,10 +30,14 @@ pub enum Metric {
     ReturnsDamaged,
     ReturnsWrongItem,
     ReturnsMissing,
+    /// Packages bought through Shipping API v2 that their carrier delivered (the day they were
+    /// delivered), and of them those delivered after the carrier's promise.
+    PackagesDelivered,
+    LateDeliveries,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 15] = [
+    pub const ALL: [Metric; 17] = [
         Metric::OrdersShipped,
         Metric::UnitsShipped,
         Metric::LateShipments,
@@ -49,6 +53,8 @@ impl Metric {
         Metric::ReturnsDamaged,
         Metric::ReturnsWrongItem,
         Metric::ReturnsMissing,
+        Metric::PackagesDelivered,
+        Metric::LateDeliveries,
     ];
 
     pub fn code(self) -> u8 {
@@ -68,6 +74,8 @@ impl Metric {
             Metric::ReturnsDamaged => 13,
             Metric::ReturnsWrongItem => 14,
             Metric::ReturnsMissing => 15,
+            Metric::PackagesDelivered => 16,
+            Metric::LateDeliveries => 17,
         }
     }
 
@@ -147,6 +155,11 @@ pub struct Figures {
     pub returns_wrong_item: u64,
     #[serde(default)]
     pub returns_missing: u64,
+    /// Packages their carrier delivered (Shipping API v2 tracking), and of them those late.
+    #[serde(default)]
+    pub packages_delivered: u64,
+    #[serde(default)]
+    pub late_deliveries: u64,
 }
 
 impl Figures {
@@ -166,6 +179,8 @@ impl Figures {
             Metric::ReturnsDamaged => &mut self.returns_damaged,
             Metric::ReturnsWrongItem => &mut self.returns_wrong_item,
             Metric::ReturnsMissing => &mut self.returns_missing,
+            Metric::PackagesDelivered => &mut self.packages_delivered,
+            Metric::LateDeliveries => &mut self.late_deliveries,
             Metric::PostageCents => return,
         };
         *f = f.saturating_add(n);
@@ -252,6 +267,12 @@ impl Report {
                     if c.metric != Metric::PostageCents {
                         totals.add(c.metric, c.n);
                         per_day.entry(c.day).or_default().add(c.metric, c.n);
+                    }
+                    if !matches!(
+                        c.metric,
+                        Metric::LabelsBought | Metric::LabelsVoided | Metric::PostageCents
+                    ) {
+                        continue;
                     }
                     let e = postage
                         .entry((carrier.clone(), currency.clone()))

@@ -253,6 +253,99 @@ pub struct ShipmentRecord {
     pub package: u32,
 }
 
+/// A Shipping API v2 purchase in flight, kept with its intent before Amazon is asked: the
+/// idempotency key and the exact request (JSON, as sent), so that after a lost answer or a
+/// crash the same purchase is sent again and Amazon answers it with the first one. What the
+/// rate was is kept too, for the record once bought. No personal data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PurchaseIntentV2 {
+    pub key: String,
+    /// The `PurchaseShipmentRequest` body.
+    pub request: String,
+    pub carrier_id: String,
+    pub carrier_name: String,
+    pub service_id: String,
+    pub service_name: String,
+    pub amount: f64,
+    pub currency: String,
+    pub rated_at: DateTime<Utc>,
+}
+
+/// Where a package bought through the Shipping API v2 is, as its carrier's tracking says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Not yet scanned by the carrier.
+    AwaitingPickup,
+    InTransit,
+    Delivered,
+    /// Lost, refused or undeliverable: a lead looks.
+    Problem,
+}
+
+impl Delivery {
+    pub fn name(self) -> &'static str {
+        match self {
+            Delivery::AwaitingPickup => "awaiting pickup",
+            Delivery::InTransit => "in transit",
+            Delivery::Delivered => "delivered",
+            Delivery::Problem => "delivery problem",
+        }
+    }
+
+    /// Nothing more will change: tracking is no longer asked.
+    pub fn is_final(self) -> bool {
+        matches!(self, Delivery::Delivered | Delivery::Problem)
+    }
+}
+
+/// What the Shipping API v2 adds to a package's shipment: the carrier's id (tracking and
+/// collection forms ask by it), whether the label is on a collection form (then it can no
+/// longer be voided), and the delivery as last tracked. No personal data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShipmentV2 {
+    pub carrier_id: String,
+    /// When the collection form holding this label was made.
+    #[serde(default)]
+    pub on_form: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+    #[serde(default)]
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The carrier's promised delivery, as tracking tells it.
+    #[serde(default)]
+    pub promised: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub tracked_at: Option<DateTime<Utc>>,
+    /// The label was voided: nothing is tracked.
+    #[serde(default)]
+    pub voided: bool,
+}
+
+impl ShipmentV2 {
+    pub fn new(carrier_id: &str) -> ShipmentV2 {
+        ShipmentV2 {
+            carrier_id: carrier_id.to_owned(),
+            on_form: None,
+            delivery: None,
+            delivered_at: None,
+            promised: None,
+            tracked_at: None,
+            voided: false,
+        }
+    }
+
+    /// Tracking still has something to tell.
+    pub fn awaits_delivery(&self) -> bool {
+        !self.voided && !self.delivery.is_some_and(Delivery::is_final)
+    }
+
+    /// Delivered after the carrier's promise.
+    pub fn delivered_late(&self) -> bool {
+        matches!((self.delivered_at, self.promised), (Some(d), Some(p)) if d > p)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

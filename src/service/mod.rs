@@ -10,6 +10,7 @@ pub mod proto;
 pub mod returns;
 pub mod server;
 pub mod shipping;
+mod shipping_v2;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -196,6 +197,8 @@ pub struct Service {
     /// Per user, since when their refusals go unaudited and how many did: see
     /// [`Service::record_refusal`].
     refusals: Mutex<HashMap<String, RefusalWindow>>,
+    /// Shipping API v2 rates of packed packages, while Amazon honours them.
+    rates_v2: Mutex<HashMap<(OrderId, u32), shipping_v2::CachedRates>>,
 }
 
 /// One user's refusals since the last one audited.
@@ -289,6 +292,7 @@ impl Service {
             amazon: Mutex::new(None),
             bulk_written: Default::default(),
             refusals: Mutex::new(HashMap::new()),
+            rates_v2: Mutex::new(HashMap::new()),
         });
         // A purchase in flight when the last process stopped has an unknown outcome.
         match service.read().recover_purchases(Utc::now()) {

@@ -189,6 +189,9 @@ pub enum Notice {
     FloorChanged,
     /// The daemon ended this connection, and why (sent to that client only).
     Closed { reason: String },
+    /// A wave of label purchases moved on: `done` of `total` orders settled (bought or set
+    /// aside for a person), for the user who runs it.
+    LabelWave { user: String, done: u32, total: u32 },
 }
 
 /// Why a request was refused. Messages say what is wrong and what to do; none holds personal

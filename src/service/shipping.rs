@@ -5,13 +5,14 @@
 //! recorded as an intent before it is sent; an answer that never comes turns the order into an
 //! exception for a lead instead of a second purchase.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
 use super::{Caller, Notice, RateOffer, Role, Service, ServiceError, store_err};
 use crate::amazon::client::{ApiError, SpApi};
 use crate::amazon::mfn;
+use crate::config::ShippingApi;
 use crate::domain::{
     Carrier, CodeKind, OrderId, OrderRecord, OrderState, Package, PickBatch, TrackingNumber,
 };
@@ -178,6 +179,9 @@ impl Service {
         rec: &OrderRecord,
         package: &Package,
     ) -> Result<Vec<RateOffer>, ServiceError> {
+        if self.settings.shipping.api == ShippingApi::ShippingV2 {
+            return self.package_offers_v2(rec, package);
+        }
         let details = self.shipment_details(rec, package)?;
         let api = self.amazon()?;
         let eligible =
@@ -253,6 +257,7 @@ impl Service {
         c: &Caller,
         id: &OrderId,
         service: Option<String>,
+        carrier: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<ShipmentRecord>, ServiceError> {
         let rec = self.packed_order(id)?;
@@ -273,11 +278,17 @@ impl Service {
                 records.push(s);
                 continue;
             }
-            records.push(self.buy_package(c, &rec, &package, &open, service.clone(), now)?);
+            let bought = if self.settings.shipping.api == ShippingApi::ShippingV2 {
+                self.buy_package_v2(c, &rec, &package, &open, service.clone(), carrier, now)?
+            } else {
+                self.buy_package(c, &rec, &package, &open, service.clone(), carrier, now)?
+            };
+            records.push(bought);
         }
         Ok(records)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn buy_package(
         &self,
         c: &Caller,
@@ -285,6 +296,7 @@ impl Service {
         package: &Package,
         open: &[u32],
         service: Option<String>,
+        carrier: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<ShipmentRecord, ServiceError> {
         let id = &rec.order.id;
@@ -294,7 +306,11 @@ impl Service {
             Some(s) => s,
             None => {
                 let offers = self.package_offers(rec, package)?;
-                let best = offers.into_iter().find(|o| o.meets_promise).ok_or_else(|| {
+                let best = offers
+                    .into_iter()
+                    .filter(|o| carrier.is_none_or(|c| o.carrier.eq_ignore_ascii_case(c)))
+                    .find(|o| o.meets_promise)
+                    .ok_or_else(|| {
                     ServiceError::Conflict(format!(
                         "no offer for order {id} package {n} delivers by its promised date: choose one with --service"
                     ))
@@ -350,6 +366,7 @@ impl Service {
                             &shipment.shipping_service.rate.currency_code,
                             shipment.shipping_service.rate.amount,
                         )),
+                        None,
                         &c.user,
                         now,
                     )
@@ -378,6 +395,112 @@ impl Service {
                 Err(api_err(e))
             }
         }
+    }
+
+    /// A wave: labels for every packed order, see [`crate::service::ops::BuyWave`].
+    pub(super) fn buy_wave(
+        &self,
+        c: &Caller,
+        wave: crate::service::ops::BuyWave,
+        now: DateTime<Utc>,
+    ) -> Result<crate::service::ops::WaveReport, ServiceError> {
+        use crate::service::ops::{WaveBought, WaveProblem, WaveReport};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        self.amazon()?;
+        // Every packed order, oldest packed first (the order the bench finished them in).
+        let mut orders: Vec<(DateTime<Utc>, OrderId)> = Vec::new();
+        {
+            let store = self.read();
+            for id in store
+                .ids_in(OrderState::Packed, usize::MAX)
+                .map_err(store_err)?
+            {
+                if let Some(rec) = store.get(&id).map_err(store_err)? {
+                    orders.push((rec.state_since, id));
+                }
+            }
+        }
+        orders.sort();
+        let total = orders.len();
+        // Purchases in flight at once: Shipping API v2 allows 80 a second, so the network is
+        // the limit; Merchant Fulfillment v0 allows 2, so two at a time is all it can use.
+        let workers = match self.settings.shipping.api {
+            ShippingApi::ShippingV2 => 8,
+            ShippingApi::MfnV0 => 2,
+        }
+        .min(total.max(1));
+        let next = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        type Outcome = (usize, Result<Vec<ShipmentRecord>, String>);
+        let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|_| ServiceError::Store("no async runtime for Amazon calls".into()))?;
+        let carrier = wave.carrier.as_deref();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    let _runtime = handle.enter();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some((_, id)) = orders.get(i) else { break };
+                        let outcome = self
+                            .buy_label(c, id, wave.service.clone(), carrier, now)
+                            .map_err(|e| e.to_string());
+                        results
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((i, outcome));
+                        let d = done.fetch_add(1, Ordering::SeqCst) + 1;
+                        self.notify(Notice::LabelWave {
+                            user: c.user.clone(),
+                            done: d as u32,
+                            total: total as u32,
+                        });
+                    }
+                });
+            }
+        });
+        let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+        results.sort_by_key(|(i, _)| *i);
+        let mut report = WaveReport::default();
+        let mut docs = Vec::new();
+        for (i, outcome) in results {
+            let id = orders[i].1.clone();
+            match outcome {
+                Ok(records) => {
+                    let mine: Vec<&ShipmentRecord> = records
+                        .iter()
+                        .filter(|r| r.state == ShipmentState::Bought && r.at == now)
+                        .collect();
+                    for r in &mine {
+                        docs.push((id.clone(), Document::label_of(r.package)));
+                    }
+                    report.bought.push(WaveBought {
+                        order: id,
+                        packages: mine.iter().map(|r| r.package).collect(),
+                        postage: mine
+                            .iter()
+                            .map(|r| {
+                                format!(
+                                    "{} {}",
+                                    r.carrier.as_ref().map_or("-", |c| c.name()),
+                                    r.service_name.as_deref().unwrap_or("")
+                                )
+                            })
+                            .collect(),
+                    });
+                }
+                Err(reason) => report.needs_person.push(WaveProblem { order: id, reason }),
+            }
+        }
+        if !wave.no_print && !docs.is_empty() {
+            match self.queue_all(c, &docs, wave.printer, now) {
+                Ok(jobs) => report.printed = jobs.len(),
+                Err(e) => report.print_error = Some(e.to_string()),
+            }
+        }
+        self.changed();
+        Ok(report)
     }
 
     /// The printer a request may use: a configured printer (by name or URI), the user's or the
@@ -628,6 +751,16 @@ impl Service {
                     fmt,
                     zeroize::Zeroizing::new(bytes.map_err(|e| e.to_string())?),
                 )
+            }
+            Document::CollectionForm(i) => {
+                let forms = store
+                    .collection_forms(crate::store::shipping::local_day(job.created))
+                    .map_err(|e| e.to_string())?;
+                let (_, pdf) = forms
+                    .into_iter()
+                    .nth(i as usize)
+                    .ok_or("the collection form is no longer kept")?;
+                (DocFormat::Pdf, zeroize::Zeroizing::new(pdf))
             }
             Document::PickSheet => {
                 let batch = match store.claim_of(&job.order).map_err(|e| e.to_string())? {

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::{Error, Store, Tx, TxResult, abort, audit_in, exception_step, step};
 /// The shipment state machine and its record are the domain's; re-exported for callers.
 pub use crate::domain::shipment::{ShipmentRecord, ShipmentState};
-use crate::domain::{Carrier, Event, OrderId, OrderRecord, OrderState, TrackingNumber};
+use crate::domain::{
+    Carrier, Event, OrderId, OrderRecord, OrderState, PurchaseIntentV2, ShipmentV2, TrackingNumber,
+};
 
 const SHIPMENT: u8 = b's';
 const LABEL: u8 = b'l';
@@ -24,6 +26,12 @@ const JOB: u8 = b'j';
 /// A purchase in flight: `INTENT ‖ order id` while its shipment is a PurchaseIntent, so a start
 /// finds interrupted purchases without reading every shipment ever made.
 const INTENT: u8 = b'i';
+/// What the Shipping API v2 adds to a package's shipment (`ShipmentV2`).
+const V2: u8 = b'v';
+/// A v2 package whose delivery tracking has more to tell: `AWAIT ‖ order#n`.
+const AWAIT: u8 = b'w';
+/// A collection form: `FORM ‖ day ‖ carrier id` → the PDF (no personal data: tracking numbers).
+const FORM: u8 = b'F';
 
 fn key(kind: u8, id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + id.len());
@@ -158,6 +166,9 @@ pub enum Document {
     /// The label of the order's package n > 1 (a variant of its own, after the others, so jobs
     /// stored before packages read as they were).
     PackageLabel(u32),
+    /// The carrier's collection form of the job's day (the day's forms in carrier-id order,
+    /// this one by its place); a PDF with no personal data.
+    CollectionForm(u32),
 }
 
 impl Document {
@@ -166,6 +177,7 @@ impl Document {
             Document::Label | Document::PackageLabel(_) => "label",
             Document::SlipZpl | Document::SlipPdf => "packing slip",
             Document::PickSheet => "pick sheet",
+            Document::CollectionForm(_) => "collection form",
         }
     }
 
@@ -250,6 +262,26 @@ fn put_shipment(tx: &Tx<'_>, s: &ShipmentRecord) -> TxResult<()> {
         tx.floor.remove(marker)?;
     }
     Ok(())
+}
+
+/// Writes a package's v2 details, keeping the tracking marker in step.
+fn put_v2(tx: &Tx<'_>, id: &OrderId, package: u32, v: &ShipmentV2) -> TxResult<()> {
+    let k = package_id(id.as_str(), package);
+    tx.floor.insert(key(V2, &k), json(v))?;
+    if v.awaits_delivery() {
+        tx.floor.insert(key(AWAIT, &k), &[])?;
+    } else {
+        tx.floor.remove(key(AWAIT, &k))?;
+    }
+    Ok(())
+}
+
+fn json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("shipping records serialize")
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|e| Error::CorruptOrder(format!("{what}: {e}")))
 }
 
 /// What a label cost: currency and amount.
@@ -406,12 +438,14 @@ impl Store {
     /// to the order meanwhile. A Packed order whose open packages (`open`) all have labels now
     /// becomes Labelled; one that moved on (an exception, a cancellation) keeps its state and
     /// gets the shipment id in its exception note, so the label can still be voided.
+    #[allow(clippy::too_many_arguments)]
     pub fn complete_purchase(
         &mut self,
         record: &ShipmentRecord,
         label: &[u8],
         open: &[u32],
         postage: Postage<'_>,
+        v2: Option<&ShipmentV2>,
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<(OrderRecord, Bought), Error> {
@@ -448,9 +482,205 @@ impl Store {
                 )
             };
             keep_label(tx, record, &sealed, postage)?;
+            if let Some(v) = v2 {
+                put_v2(tx, id, record.package, v)?;
+            }
             Ok((rec, outcome))
         })?;
         self.flush()?;
+        Ok(out)
+    }
+
+    /// Records a Shipping API v2 purchase about to be sent, with its key and request, durably.
+    /// Refused, like [`Store::begin_purchase`], when the package has a label or a purchase.
+    pub fn begin_purchase_v2(
+        &self,
+        id: &OrderId,
+        package: u32,
+        intent: &PurchaseIntentV2,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        self.transact(|tx| {
+            packed_in(tx, id, "labels")?;
+            if let Some(s) = shipment_in(tx, id, package)?
+                && s.state != ShipmentState::Voided
+            {
+                return abort(Error::Usage(format!(
+                    "order {id} package {package}: {} already; a label is never bought twice (a lead checks, voids or clears it)",
+                    s.state.name()
+                )));
+            }
+            put_shipment(
+                tx,
+                &ShipmentRecord {
+                    order: id.clone(),
+                    package,
+                    state: ShipmentState::PurchaseIntent,
+                    carrier: None,
+                    tracking: None,
+                    shipment_id: None,
+                    service_id: Some(intent.service_id.clone()),
+                    service_name: Some(intent.service_name.clone()),
+                    label_format: None,
+                    at: now,
+                    by: user.to_owned(),
+                },
+            )?;
+            tx.floor.insert(intent_key(id, package), json(intent))?;
+            let what = format!("package {package}, Shipping API v2");
+            note(tx, id, user, "label_purchase_intent", Some(&what), now)
+        })?;
+        self.flush()
+    }
+
+    /// The Shipping API v2 purchase in flight for a package, if one is.
+    pub fn purchase_intent_v2(
+        &self,
+        id: &OrderId,
+        package: u32,
+    ) -> Result<Option<PurchaseIntentV2>, Error> {
+        match self.t.floor.get(intent_key(id, package))? {
+            Some(v) if !v.is_empty() => Ok(Some(from_json(&v, "purchase intent")?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Every Shipping API v2 purchase in flight (a start sends each again).
+    pub fn purchase_intents_v2(&self) -> Result<Vec<(OrderId, u32)>, Error> {
+        let mut out = Vec::new();
+        for item in self.t.floor.scan_prefix([INTENT]) {
+            let (k, v) = item?;
+            if !v.is_empty()
+                && let Some(p) = parse_package(&k[1..])
+            {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A package's Shipping API v2 details, if it was bought through it.
+    pub fn shipment_v2(&self, id: &OrderId, package: u32) -> Result<Option<ShipmentV2>, Error> {
+        self.t
+            .floor
+            .get(key(V2, &package_id(id.as_str(), package)))?
+            .map(|v| from_json(&v, "shipment v2"))
+            .transpose()
+    }
+
+    /// Saves a package's Shipping API v2 details (tracking, a collection form).
+    pub fn save_shipment_v2(
+        &self,
+        id: &OrderId,
+        package: u32,
+        v: &ShipmentV2,
+    ) -> Result<(), Error> {
+        self.transact(|tx| put_v2(tx, id, package, v))?;
+        self.flush()
+    }
+
+    /// Packages whose delivery tracking has more to tell, up to `limit`, after `after`.
+    pub fn awaiting_delivery(
+        &self,
+        after: Option<&(OrderId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<(OrderId, u32)>, Error> {
+        let start = match after {
+            Some((id, n)) => {
+                let mut k = key(AWAIT, &package_id(id.as_str(), *n));
+                k.push(0);
+                k
+            }
+            None => vec![AWAIT],
+        };
+        let mut out = Vec::new();
+        for item in self.t.floor.range(start..) {
+            let (k, _) = item?;
+            if k.first() != Some(&AWAIT) || out.len() >= limit {
+                break;
+            }
+            if let Some(p) = parse_package(&k[1..]) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A Shipping API v2 purchase got no answer to go by: the intent stays, with its key, to be
+    /// sent again; the audit log says so.
+    pub fn purchase_unanswered(
+        &self,
+        id: &OrderId,
+        package: u32,
+        user: &str,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let what = format!("package {package}: {detail}; kept to send again under its key");
+        self.transact(|tx| note(tx, id, user, "label_purchase_unanswered", Some(&what), now))?;
+        self.flush()
+    }
+
+    /// What tracking said of a package: kept, and a delivery counted once (per carrier, on
+    /// the day it was delivered, late or not).
+    pub fn record_delivery(
+        &self,
+        id: &OrderId,
+        package: u32,
+        v: &ShipmentV2,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        use crate::domain::report::Metric;
+        let carrier = self
+            .shipment(id, package)?
+            .and_then(|s| s.carrier)
+            .map_or_else(|| "-".to_owned(), |c| c.name().to_owned());
+        self.transact(|tx| {
+            let k = key(V2, &package_id(id.as_str(), package));
+            let before: Option<ShipmentV2> = match tx.floor.get(&k)? {
+                Some(b) => Some(from_json(&b, "shipment v2").or_else(abort)?),
+                None => None,
+            };
+            let was = before.and_then(|b| b.delivery);
+            if v.delivery == Some(crate::domain::Delivery::Delivered)
+                && was != Some(crate::domain::Delivery::Delivered)
+            {
+                let at = v.delivered_at.unwrap_or(now);
+                super::stats::carrier(tx, at, &carrier, "", Metric::PackagesDelivered, 1)?;
+                if v.delivered_late() {
+                    super::stats::carrier(tx, at, &carrier, "", Metric::LateDeliveries, 1)?;
+                }
+            }
+            put_v2(tx, id, package, v)
+        })?;
+        self.flush()
+    }
+
+    /// Keeps a day's collection form of a carrier (replacing one made earlier that day).
+    pub fn keep_collection_form(
+        &self,
+        day: NaiveDate,
+        carrier_id: &str,
+        pdf: &[u8],
+    ) -> Result<(), Error> {
+        let mut k = vec![FORM];
+        k.extend_from_slice(day.format("%Y-%m-%d").to_string().as_bytes());
+        k.extend_from_slice(carrier_id.as_bytes());
+        self.t.floor.insert(k, pdf)?;
+        self.flush()
+    }
+
+    /// A day's collection forms, by carrier id.
+    pub fn collection_forms(&self, day: NaiveDate) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let mut prefix = vec![FORM];
+        prefix.extend_from_slice(day.format("%Y-%m-%d").to_string().as_bytes());
+        let mut out = Vec::new();
+        for item in self.t.floor.scan_prefix(&prefix) {
+            let (k, v) = item?;
+            let carrier = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            out.push((carrier, v.to_vec()));
+        }
         Ok(out)
     }
 
@@ -509,7 +739,12 @@ impl Store {
     pub fn recover_purchases(&self, now: DateTime<Utc>) -> Result<usize, Error> {
         let mut stuck = Vec::new();
         for item in self.t.floor.scan_prefix([INTENT]) {
-            let (k, _) = item?;
+            let (k, v) = item?;
+            // A Shipping API v2 intent carries its idempotency key: it is sent again, not
+            // turned over to a lead.
+            if !v.is_empty() {
+                continue;
+            }
             if let Some(p) = parse_package(&k[1..]) {
                 stuck.push(p);
             }
@@ -618,6 +853,12 @@ impl Store {
             s.at = now;
             put_shipment(tx, &s)?;
             tx.floor.remove(label_key(id, package))?;
+            let k = key(V2, &package_id(id.as_str(), package));
+            if let Some(v) = tx.floor.get(&k)? {
+                let mut v: ShipmentV2 = from_json(&v, "shipment v2").or_else(abort)?;
+                v.voided = true;
+                put_v2(tx, id, package, &v)?;
+            }
             Ok(())
         })?;
         self.flush()
@@ -842,7 +1083,7 @@ impl Store {
 /// floor's entries go: the package list names the packages.
 pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
     for n in super::floor::package_numbers(tx, id)? {
-        for kind in [SHIPMENT, LABEL, INTENT] {
+        for kind in [SHIPMENT, LABEL, INTENT, V2, AWAIT] {
             tx.floor.remove(key(kind, &package_id(id, n)))?;
         }
     }

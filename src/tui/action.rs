@@ -48,11 +48,13 @@ pub enum Action {
     /// item, missing); close the return open at the bench.
     CycleCondition,
     CloseReturn,
-    /// Labels: ask for offers; next offer; buy the chosen one; print label or slip; void; ship
-    /// with the carrier and tracking number typed ("UPS 1Z…"); close the day.
+    /// Labels: ask for offers; next offer; buy the chosen one; buy for every packed order (a
+    /// wave, printed in pack order); print label or slip; void; ship with the carrier and
+    /// tracking number typed ("UPS 1Z…"); close the day.
     Rates,
     NextOffer,
     Buy,
+    BuyAll,
     PrintLabel,
     PrintSlip,
     Void,
@@ -98,6 +100,7 @@ impl Action {
             Action::Rates => "offers",
             Action::NextOffer => "next offer",
             Action::Buy => "buy label",
+            Action::BuyAll => "buy all packed",
             Action::PrintLabel => "print label",
             Action::PrintSlip => "print slip",
             Action::Void => "void label",

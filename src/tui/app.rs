@@ -773,6 +773,7 @@ impl App {
             }
             Action::NextOffer => self.labels.next_offer(),
             Action::Buy => self.buy(),
+            Action::BuyAll => self.buy_all(),
             Action::PrintLabel => {
                 let Some(order) = self.label_order() else {
                     return;
@@ -1178,6 +1179,55 @@ impl App {
         });
     }
 
+    /// Buys labels for every packed order at once (a wave). The screen shows its progress
+    /// from the service's notices; the labels print in pack order to this terminal's printer.
+    fn buy_all(&mut self) {
+        if self.labels.wave.is_some() {
+            self.info("a wave of labels is being bought");
+            return;
+        }
+        let op = ops::BuyWave {
+            carrier: None,
+            service: None,
+            printer: self.label_printer.clone(),
+            no_print: false,
+        };
+        self.labels.wave = Some((0, 0));
+        self.send_then("buying labels for every packed order", op, move |app, r| {
+            app.labels.wave = None;
+            let report = match r {
+                Ok(r) => r,
+                Err(e) => return app.fail(&e),
+            };
+            let bought = report
+                .bought
+                .iter()
+                .filter(|b| !b.packages.is_empty())
+                .count();
+            let mut text = format!(
+                "wave: {bought} order(s) bought, {} label(s) to the printer",
+                report.printed
+            );
+            if let Some(first) = report.needs_person.first() {
+                text.push_str(&format!(
+                    "; {} need a person (first: {}: {})",
+                    report.needs_person.len(),
+                    first.order,
+                    clean(&first.reason, 60)
+                ));
+                app.alert = Some(Alert { text, error: true });
+                app.bell = true;
+            } else {
+                app.info(text);
+            }
+            if let Some(e) = report.print_error {
+                app.labels.printing = format!("PRINT FAILED: {}", clean(&e, 60));
+            }
+            app.labels.offers.clear();
+            app.refresh();
+        });
+    }
+
     fn print_label(&mut self, order: String) {
         let op = ops::PrintLabel {
             order: order.clone(),
@@ -1410,6 +1460,11 @@ impl App {
                 self.refresh();
             }
             Notice::Counts(c) => self.queue.counts = c,
+            Notice::LabelWave { user, done, total }
+                if user == self.user && self.labels.wave.is_some() =>
+            {
+                self.labels.wave = Some((done, total));
+            }
             Notice::PrintFinished { order, ok, detail } => {
                 self.labels.printing = if ok {
                     format!("{order}: {}", clean(&detail, 60))

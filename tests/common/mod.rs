@@ -620,5 +620,15 @@ pub fn example_shipping(printer: Option<String>) -> packline::config::ShippingCo
         slip_printer: printer,
         users: Default::default(),
         printers: Default::default(),
+        api: packline::config::ShippingApi::MfnV0,
+        price_tolerance_percent: None,
+    }
+}
+
+/// [`example_shipping`] buying through Amazon's Shipping API v2 (the site default).
+pub fn example_shipping_v2(printer: Option<String>) -> packline::config::ShippingConfig {
+    packline::config::ShippingConfig {
+        api: packline::config::ShippingApi::ShippingV2,
+        ..example_shipping(printer)
     }
 }

@@ -49,8 +49,9 @@ pub use returns::{
     SyncReturns,
 };
 pub use shipping::{
-    BuyLabel, CheckPurchase, ClearPurchase, Manifest, ManifestDay, PackageView, Packages,
-    PrintJobs, PrintLabel, PrintSlip, Rates, ShipOwnCarrier, VoidLabel,
+    BuyLabel, BuyWave, CheckPurchase, ClearPurchase, Manifest, ManifestDay, PackageView, Packages,
+    PrintJobs, PrintLabel, PrintSlip, Rates, ShipOwnCarrier, VoidLabel, WaveBought, WaveProblem,
+    WaveReport,
 };
 
 /// One operation of the service.
@@ -173,6 +174,6 @@ operations! {
     Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview, Check, Report, Backup,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
-    PrintJobs, ClearPurchase, Packages,
+    PrintJobs, ClearPurchase, Packages, BuyWave,
     Dashboard,
 }

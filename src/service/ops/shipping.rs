@@ -60,7 +60,64 @@ impl Operation for BuyLabel {
         c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<Vec<ShipmentRecord>, ServiceError> {
-        svc.buy_label(c, &order_id(&self.order)?, self.service, now)
+        svc.buy_label(c, &order_id(&self.order)?, self.service, None, now)
+    }
+}
+
+/// Buys labels for every packed order (every package), oldest packed first, at the quota's
+/// pace with several purchases in flight, then prints them in pack order through the print
+/// queue. Stopped and run again, it buys nothing twice: packages with a label are skipped and
+/// purchases in flight are settled under their own keys.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BuyWave {
+    /// Only this carrier's offers (the cheapest that keeps each order's promise).
+    pub carrier: Option<String>,
+    /// This service for every package.
+    pub service: Option<String>,
+    /// Where the labels print (default: the caller's label printer).
+    pub printer: Option<String>,
+    /// Leave printing for later.
+    #[serde(default)]
+    pub no_print: bool,
+}
+
+/// One order the wave bought labels for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WaveBought {
+    pub order: OrderId,
+    pub packages: Vec<u32>,
+    pub postage: Vec<String>,
+}
+
+/// One order that needs a person, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WaveProblem {
+    pub order: OrderId,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WaveReport {
+    pub bought: Vec<WaveBought>,
+    pub needs_person: Vec<WaveProblem>,
+    /// Label print jobs queued, in pack order.
+    pub printed: usize,
+    pub print_error: Option<String>,
+}
+
+impl Operation for BuyWave {
+    type Answer = WaveReport;
+    const NAME: &'static str = "buy_wave";
+    const ACTION: &'static str = "buying a wave of labels";
+    const ROLE: Role = Role::Labeler;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<WaveReport, ServiceError> {
+        svc.buy_wave(c, self, now)
     }
 }
 
@@ -190,7 +247,13 @@ impl Operation for VoidLabel {
         let api = svc.amazon()?;
         for s in bought {
             let shipment_id = s.shipment_id.clone().unwrap_or_default();
-            let done = block_on(api.cancel_shipment(&shipment_id))?.map_err(api_err);
+            // A label is voided through the API it was bought with, whatever the site uses now.
+            let done = match svc.read().shipment_v2(&id, s.package).map_err(store_err)? {
+                Some(details) => svc.void_v2(&id, &s, &details),
+                None => block_on(api.cancel_shipment(&shipment_id))?
+                    .map(|_| ())
+                    .map_err(api_err),
+            };
             if let Err(e) = done {
                 svc.changed();
                 return Err(e);
@@ -399,6 +462,13 @@ pub struct ManifestDay {
     /// them Labelled.
     #[serde(default)]
     pub held: Vec<OrderId>,
+    /// Carriers whose collection form `close` made and sent to the slip printer (Shipping
+    /// API v2), by carrier id.
+    #[serde(default)]
+    pub collection_forms: Vec<String>,
+    /// Why the collection forms could not be made or printed (the day is closed all the same).
+    #[serde(default)]
+    pub form_error: Option<String>,
 }
 
 impl Operation for Manifest {
@@ -444,10 +514,52 @@ impl Operation for Manifest {
             }
             svc.changed();
         }
+        let mut collection_forms = Vec::new();
+        let mut form_error = None;
+        let v2 = shipments.iter().any(|s| {
+            s.state == ShipmentState::Bought
+                && svc
+                    .read()
+                    .shipment_v2(&s.order, s.package)
+                    .ok()
+                    .flatten()
+                    .is_some()
+        });
+        if self.close && v2 {
+            match svc.collection_forms(date, &shipments, now) {
+                Ok(made) => {
+                    let all = svc
+                        .read()
+                        .collection_forms(date)
+                        .map_err(store_err)?
+                        .into_iter()
+                        .map(|(carrier, _)| carrier)
+                        .collect::<Vec<_>>();
+                    let docs: Vec<(OrderId, Document)> = made
+                        .iter()
+                        .filter_map(|m| all.iter().position(|c| c == m))
+                        .filter_map(|i| {
+                            shipments
+                                .first()
+                                .map(|s| (s.order.clone(), Document::CollectionForm(i as u32)))
+                        })
+                        .collect();
+                    if !docs.is_empty()
+                        && let Err(e) = svc.queue_all(c, &docs, None, now)
+                    {
+                        form_error = Some(format!("collection forms not printed: {e}"));
+                    }
+                    collection_forms = made;
+                }
+                Err(e) => form_error = Some(format!("collection forms: {e}")),
+            }
+        }
         Ok(ManifestDay {
             shipments,
             shipped,
             held,
+            collection_forms,
+            form_error,
         })
     }
 }

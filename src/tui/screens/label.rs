@@ -21,6 +21,8 @@ pub struct LabelScreen {
     pub offer: usize,
     /// The last print result.
     pub printing: String,
+    /// A wave of purchases is running: orders settled of all.
+    pub wave: Option<(u32, u32)>,
 }
 
 impl LabelScreen {
@@ -70,14 +72,26 @@ impl LabelScreen {
             Constraint::Length(offers_h),
         ])
         .areas(area);
-        f.render_widget(
-            Paragraph::new(Line::from(if self.printing.is_empty() {
+        let top_line = match self.wave {
+            // A gauge in characters, so it reads without colour.
+            Some((done, total)) => {
+                let width = if small { 10 } else { 30 };
+                let filled = (done as usize * width)
+                    .checked_div(total as usize)
+                    .unwrap_or(0)
+                    .min(width);
+                format!(
+                    "buying all: [{}{}] {done}/{total}",
+                    "#".repeat(filled),
+                    "-".repeat(width - filled)
+                )
+            }
+            None if self.printing.is_empty() => {
                 format!("{} order(s) to label or print", self.orders.len())
-            } else {
-                clean(&self.printing, 80)
-            })),
-            top,
-        );
+            }
+            None => clean(&self.printing, 80),
+        };
+        f.render_widget(Paragraph::new(Line::from(top_line)), top);
         let rows = self.orders.iter().enumerate().map(|(i, r)| {
             let what = match r.state {
                 OrderState::Packed => "to buy",

@@ -1,0 +1,680 @@
+//! Buying labels through Amazon's Shipping API v2, the default: rates kept while Amazon honours
+//! them, a purchase recorded with its idempotency key and exact request before it is sent (so a
+//! lost answer, a 5xx or a crash is settled by sending the same request again, and Amazon answers
+//! it with the first purchase), a stale rate re-rated and matched by service, a price that rose
+//! past the site's tolerance asked about again instead of bought, voids, tracking, and the
+//! carrier's collection form at the end of the day.
+
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::shipping::{api_err, block_on};
+use super::{Caller, RateOffer, Service, ServiceError, store_err};
+use crate::amazon::client::ApiError;
+use crate::amazon::shipping as v2;
+use crate::domain::{
+    Carrier, CodeKind, Delivery, OrderId, OrderRecord, Package, PurchaseIntentV2, ShipmentV2,
+    TrackingNumber,
+};
+use crate::store::shipping::{Bought, ShipmentRecord, ShipmentState};
+
+/// A rate is used from the cache only while it has this much of its validity left.
+const RATE_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Rates of a package, as Amazon gave them, and when.
+#[derive(Clone)]
+pub(super) struct CachedRates {
+    at: Instant,
+    rates: v2::Rates,
+}
+
+/// How one send of a purchase ended.
+enum Sent {
+    Bought(Box<ShipmentRecord>),
+    /// Amazon says the rate's token expired: nothing was bought under the key.
+    Expired,
+}
+
+impl Service {
+    /// The site's ship-from address, as Shipping API v2 takes it.
+    fn ship_from_v2(&self) -> Result<v2::Address, ServiceError> {
+        let from = self.settings.shipping.from.as_ref().ok_or_else(|| {
+            ServiceError::Invalid("no ship-from address: set [shipping.from] in the config".into())
+        })?;
+        Ok(v2::Address {
+            name: from.name.clone(),
+            address_line1: from.line1.clone(),
+            address_line2: from.line2.clone(),
+            company_name: self.settings.shipping.seller_name.clone(),
+            state_or_region: from.state.clone().unwrap_or_default(),
+            city: from.city.clone(),
+            country_code: from.country_code.clone(),
+            postal_code: from.postal_code.clone(),
+            email: Some(from.email.clone()).filter(|e| !e.is_empty()),
+            phone_number: Some(from.phone.clone()).filter(|p| !p.is_empty()),
+        })
+    }
+
+    /// The label format asked for: `ZPL` (thermal, the default), `PDF` or `PNG`.
+    fn label_format_v2(&self) -> &'static str {
+        match self
+            .settings
+            .shipping
+            .label_format
+            .as_deref()
+            .unwrap_or("ZPL203")
+        {
+            "PDF" => "PDF",
+            "PNG" => "PNG",
+            _ => "ZPL",
+        }
+    }
+
+    fn rates_request(
+        &self,
+        rec: &OrderRecord,
+        package: &Package,
+    ) -> Result<v2::GetRatesRequest, ServiceError> {
+        let [l, w, h] = package.parcel.dims_mm;
+        Ok(v2::GetRatesRequest {
+            ship_from: self.ship_from_v2()?,
+            packages: vec![v2::Package {
+                dimensions: v2::Dimensions {
+                    length: f64::from(l) / 10.0,
+                    width: f64::from(w) / 10.0,
+                    height: f64::from(h) / 10.0,
+                    unit: "CENTIMETER".into(),
+                },
+                weight: v2::Weight {
+                    unit: "GRAM".into(),
+                    value: f64::from(package.parcel.weight_g),
+                },
+                insured_value: v2::Currency {
+                    value: 0.0,
+                    unit: "USD".into(),
+                },
+                package_client_reference_id: package.number.to_string(),
+                items: package
+                    .items
+                    .iter()
+                    .map(|i| v2::Item {
+                        item_identifier: i.item_id.clone(),
+                        quantity: i.quantity,
+                        serial_numbers: i.codes_of(CodeKind::Serial),
+                    })
+                    .collect(),
+            }],
+            channel_details: v2::ChannelDetails::amazon(rec.order.id.as_str()),
+        })
+    }
+
+    /// Fresh rates for a package from Amazon, kept for the purchase that follows.
+    fn rate_v2(&self, rec: &OrderRecord, package: &Package) -> Result<v2::Rates, ServiceError> {
+        let request = self.rates_request(rec, package)?;
+        let api = self.amazon()?;
+        let rates = block_on(api.get_rates(&request))?.map_err(api_err)?;
+        self.rates_v2
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                (rec.order.id.clone(), package.number),
+                CachedRates {
+                    at: Instant::now(),
+                    rates: rates.clone(),
+                },
+            );
+        Ok(rates)
+    }
+
+    /// The package's rates from the cache while Amazon still honours them.
+    fn cached_rates(&self, id: &OrderId, package: u32) -> Option<CachedRates> {
+        self.rates_v2
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(id.clone(), package))
+            .cloned()
+    }
+
+    fn forget_rates(&self, id: &OrderId, package: u32) {
+        self.rates_v2
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(id.clone(), package));
+    }
+
+    /// The offers of a package through Shipping API v2, best first by the site's rule.
+    pub(super) fn package_offers_v2(
+        &self,
+        rec: &OrderRecord,
+        package: &Package,
+    ) -> Result<Vec<RateOffer>, ServiceError> {
+        let rates = self.rate_v2(rec, package)?;
+        let promise = rec.order.deliver_by.latest;
+        let mut offers: Vec<RateOffer> = rates
+            .rates
+            .iter()
+            .map(|r| RateOffer {
+                service_id: r.service_id.clone(),
+                carrier: r.carrier_name.clone(),
+                service: r.service_name.clone(),
+                amount: r.total_charge.value,
+                currency: r.total_charge.unit.clone(),
+                latest_delivery: r.latest_delivery(),
+                meets_promise: match (promise, r.latest_delivery()) {
+                    (Some(p), Some(d)) => d <= p,
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                },
+            })
+            .collect();
+        offers.sort_by(|a, b| {
+            b.meets_promise
+                .cmp(&a.meets_promise)
+                .then(a.amount.total_cmp(&b.amount))
+        });
+        Ok(offers)
+    }
+
+    /// The rate to buy for a package: the service named (matched by service id, never by a
+    /// rate id that may have gone stale), or the cheapest that keeps the promise. Rates come
+    /// from the cache while valid, else fresh from Amazon; if the named service now costs more
+    /// than the labeler saw, beyond the site's tolerance, the labeler is asked again.
+    fn choose_rate(
+        &self,
+        rec: &OrderRecord,
+        package: &Package,
+        service: Option<&str>,
+        carrier: Option<&str>,
+        fresh: bool,
+    ) -> Result<(String, v2::Rate), ServiceError> {
+        let id = &rec.order.id;
+        let n = package.number;
+        let cached = self.cached_rates(id, n);
+        // What the labeler saw when the rates were last shown.
+        let seen = cached.as_ref().and_then(|c| {
+            c.rates
+                .rates
+                .iter()
+                .find(|r| Some(r.service_id.as_str()) == service)
+                .map(|r| r.total_charge.value)
+        });
+        let rates = match cached {
+            Some(c) if !fresh && c.at.elapsed() + RATE_MARGIN < v2::RATE_VALIDITY => c.rates,
+            _ => self.rate_v2(rec, package)?,
+        };
+        let rate = match service {
+            Some(s) => rates
+                .rates
+                .iter()
+                .find(|r| r.service_id == s)
+                .cloned()
+                .ok_or_else(|| {
+                    ServiceError::Conflict(format!(
+                        "order {id} package {n}: Amazon no longer offers {s}; look at the rates again and choose another"
+                    ))
+                })?,
+            None => {
+                let offers = self.offers_of(rec, &rates);
+                offers
+                    .into_iter()
+                    .find(|r| carrier.is_none_or(|c| r.carrier_name.eq_ignore_ascii_case(c)))
+                    .ok_or_else(|| {
+                    ServiceError::Conflict(format!(
+                        "no offer for order {id} package {n} delivers by its promised date: choose one with --service"
+                    ))
+                })?
+            }
+        };
+        if let Some(seen) = seen {
+            let allowed = seen * (1.0 + self.settings.shipping.price_tolerance());
+            if rate.total_charge.value > allowed + 0.005 {
+                return Err(ServiceError::Conflict(format!(
+                    "order {id} package {n}: {} now costs {:.2} {} (it was {seen:.2}), more than the site's {} % allows: look at the rates and choose again",
+                    rate.service_name,
+                    rate.total_charge.value,
+                    rate.total_charge.unit,
+                    self.settings.shipping.price_tolerance_percent.unwrap_or(5)
+                )));
+            }
+        }
+        Ok((rates.request_token.clone(), rate))
+    }
+
+    /// The rates that keep the order's promise, cheapest first.
+    fn offers_of(&self, rec: &OrderRecord, rates: &v2::Rates) -> Vec<v2::Rate> {
+        let promise = rec.order.deliver_by.latest;
+        let mut keep: Vec<v2::Rate> = rates
+            .rates
+            .iter()
+            .filter(|r| !r.requires_additional_inputs)
+            .filter(|r| match (promise, r.latest_delivery()) {
+                (Some(p), Some(d)) => d <= p,
+                (None, _) => true,
+                (Some(_), None) => false,
+            })
+            .cloned()
+            .collect();
+        keep.sort_by(|a, b| a.total_charge.value.total_cmp(&b.total_charge.value));
+        keep
+    }
+
+    /// Buys one package's label through Shipping API v2. A purchase already in flight for it
+    /// (its answer was lost, or the process stopped) is sent again under its own key first.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn buy_package_v2(
+        &self,
+        c: &Caller,
+        rec: &OrderRecord,
+        package: &Package,
+        open: &[u32],
+        service: Option<String>,
+        carrier: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<ShipmentRecord, ServiceError> {
+        let id = &rec.order.id;
+        let n = package.number;
+        let api = self.amazon()?;
+        if let Some(intent) = self.read().purchase_intent_v2(id, n).map_err(store_err)? {
+            match self.send_purchase(c, rec, n, open, &intent, &api, now)? {
+                Sent::Bought(r) => return Ok(*r),
+                Sent::Expired => {
+                    self.read().abandon_purchase(id, n).map_err(store_err)?;
+                }
+            }
+        }
+        let mut fresh = false;
+        loop {
+            let (token, rate) =
+                self.choose_rate(rec, package, service.as_deref(), carrier, fresh)?;
+            let spec = v2::RequestedDocumentSpecification::label_for(&rate, self.label_format_v2())
+                .or_else(|| {
+                    rate.supported_document_specifications
+                        .first()
+                        .and_then(|s| {
+                            v2::RequestedDocumentSpecification::label_for(&rate, &s.format)
+                        })
+                })
+                .ok_or_else(|| {
+                    ServiceError::Conflict(format!(
+                        "order {id} package {n}: {} offers no label document",
+                        rate.service_name
+                    ))
+                })?;
+            let request = v2::PurchaseShipmentRequest {
+                request_token: token,
+                rate_id: rate.rate_id.clone(),
+                requested_document_specification: spec,
+            };
+            let intent = PurchaseIntentV2 {
+                key: idempotency_key(),
+                request: serde_json::to_string(&request)
+                    .map_err(|e| ServiceError::Store(format!("a purchase request: {e}")))?,
+                carrier_id: rate.carrier_id.clone(),
+                carrier_name: rate.carrier_name.clone(),
+                service_id: rate.service_id.clone(),
+                service_name: rate.service_name.clone(),
+                amount: rate.total_charge.value,
+                currency: rate.total_charge.unit.clone(),
+                rated_at: now,
+            };
+            self.read()
+                .begin_purchase_v2(id, n, &intent, &c.user, now)
+                .map_err(store_err)?;
+            match self.send_purchase(c, rec, n, open, &intent, &api, now)? {
+                Sent::Bought(r) => {
+                    self.forget_rates(id, n);
+                    return Ok(*r);
+                }
+                Sent::Expired if !fresh => {
+                    // Amazon bought nothing under the key: rate again and buy the same service.
+                    self.read().abandon_purchase(id, n).map_err(store_err)?;
+                    self.forget_rates(id, n);
+                    fresh = true;
+                    continue;
+                }
+                Sent::Expired => {
+                    self.read().abandon_purchase(id, n).map_err(store_err)?;
+                    return Err(ServiceError::Conflict(format!(
+                        "order {id} package {n}: Amazon refused a rate it had just given (TOKEN_EXPIRED); try again"
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Sends a recorded purchase (again) under its key and settles its intent by the answer.
+    #[allow(clippy::too_many_arguments)]
+    fn send_purchase(
+        &self,
+        c: &Caller,
+        rec: &OrderRecord,
+        n: u32,
+        open: &[u32],
+        intent: &PurchaseIntentV2,
+        api: &crate::amazon::client::SpApi,
+        now: DateTime<Utc>,
+    ) -> Result<Sent, ServiceError> {
+        let id = &rec.order.id;
+        let request: v2::PurchaseShipmentRequest =
+            serde_json::from_str(&intent.request).map_err(|e| {
+                ServiceError::Store(format!("order {id} package {n}: the stored purchase: {e}"))
+            })?;
+        match block_on(api.purchase_shipment(&request, &intent.key))? {
+            Ok(purchase) => self.keep_purchase(c, id, n, open, intent, &purchase, api, now),
+            Err(ApiError::Status { status, code, .. })
+                if status == 400 && code == "TOKEN_EXPIRED" =>
+            {
+                Ok(Sent::Expired)
+            }
+            Err(e @ ApiError::Status { .. }) | Err(e @ ApiError::Request { .. }) => {
+                // Refused: nothing was bought under the key.
+                self.read().abandon_purchase(id, n).map_err(store_err)?;
+                Err(api_err(e))
+            }
+            Err(e) => {
+                // No answer to go by: the intent stays with its key, to be sent again.
+                self.read()
+                    .purchase_unanswered(id, n, &c.user, &e.to_string(), now)
+                    .map_err(store_err)?;
+                self.changed();
+                Err(ServiceError::Conflict(format!(
+                    "order {id} package {n}: {e}. The purchase is kept with its idempotency key and is sent again by the next `label buy` (or at the next start): it is never bought twice"
+                )))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn keep_purchase(
+        &self,
+        c: &Caller,
+        id: &OrderId,
+        n: u32,
+        open: &[u32],
+        intent: &PurchaseIntentV2,
+        purchase: &v2::Purchase,
+        api: &crate::amazon::client::SpApi,
+        now: DateTime<Utc>,
+    ) -> Result<Sent, ServiceError> {
+        let reference = n.to_string();
+        let detail = purchase
+            .package_document_details
+            .iter()
+            .find(|d| d.package_client_reference_id == reference)
+            .or(purchase.package_document_details.first());
+        let label = match detail.map(|d| d.label()) {
+            Some(Ok(l)) => Ok(l),
+            // Bought, but the label did not come whole: ask for the document again.
+            _ => block_on(api.get_shipment_documents(
+                &purchase.shipment_id,
+                &reference,
+                self.label_format_v2(),
+            ))?
+            .map_err(|e| e.to_string())
+            .and_then(|d| d.package_document_detail.label().map_err(|e| e.to_string())),
+        };
+        let label = match label {
+            Ok(l) => l,
+            Err(e) => {
+                self.read()
+                    .purchase_unknown(
+                        id,
+                        n,
+                        &c.user,
+                        &format!("label unreadable: {e}; shipment {}", purchase.shipment_id),
+                        now,
+                    )
+                    .map_err(store_err)?;
+                self.changed();
+                return Err(ServiceError::Conflict(format!(
+                    "order {id} package {n}: the label was bought (shipment {}) but cannot be read: {e}; the order is an exception for a lead",
+                    purchase.shipment_id
+                )));
+            }
+        };
+        let tracking = detail.and_then(|d| d.tracking_id.as_deref());
+        let record = ShipmentRecord {
+            order: id.clone(),
+            package: n,
+            state: ShipmentState::Bought,
+            tracking: tracking
+                .and_then(|t| TrackingNumber::parse(&Carrier::Other("any".into()), t).ok()),
+            carrier: Some(
+                Carrier::parse(&intent.carrier_name)
+                    .unwrap_or_else(|_| Carrier::Other("carrier".into())),
+            ),
+            shipment_id: Some(purchase.shipment_id.clone()),
+            service_id: Some(intent.service_id.clone()),
+            service_name: Some(intent.service_name.clone()),
+            label_format: Some(
+                match label.file_type {
+                    crate::amazon::mfn::LabelFileType::Pdf => "pdf",
+                    crate::amazon::mfn::LabelFileType::Png => "png",
+                    _ => "zpl",
+                }
+                .into(),
+            ),
+            at: now,
+            by: c.user.clone(),
+        };
+        let mut details = ShipmentV2::new(&intent.carrier_id);
+        details.promised = purchase
+            .promise
+            .delivery_window
+            .as_ref()
+            .and_then(|w| w.end);
+        let (_, outcome) = self
+            .write()
+            .complete_purchase(
+                &record,
+                &label.bytes,
+                open,
+                Some((&intent.currency, intent.amount)),
+                Some(&details),
+                &c.user,
+                now,
+            )
+            .map_err(store_err)?;
+        self.changed();
+        if outcome == Bought::Moved {
+            return Err(ServiceError::Conflict(format!(
+                "order {id}: the label was bought (shipment {}), but the order changed meanwhile; it is kept for a lead to void or resolve",
+                purchase.shipment_id
+            )));
+        }
+        Ok(Sent::Bought(Box::new(record)))
+    }
+
+    /// After a start: every Shipping API v2 purchase left in flight is sent again under its
+    /// key, so the label Amazon may have bought is kept, or the intent goes. Returns how many
+    /// were settled either way.
+    pub fn settle_purchases_v2(&self, now: DateTime<Utc>) -> usize {
+        let c = Caller {
+            user: self.settings.owner.clone(),
+            role: super::Role::Lead,
+        };
+        let pending = match self.read().purchase_intents_v2() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("reading purchases in flight: {e}");
+                return 0;
+            }
+        };
+        let mut settled = 0;
+        for (id, n) in pending {
+            let result = self.settle_one(&c, &id, n, now);
+            match result {
+                Ok(()) => settled += 1,
+                Err(e) => tracing::warn!(order = %id, package = n, "purchase in flight: {e}"),
+            }
+        }
+        settled
+    }
+
+    fn settle_one(
+        &self,
+        c: &Caller,
+        id: &OrderId,
+        n: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let rec = self.packed_order(id)?;
+        let Some(intent) = self.read().purchase_intent_v2(id, n).map_err(store_err)? else {
+            return Ok(());
+        };
+        let open: Vec<u32> = self
+            .open_packages(id)?
+            .iter()
+            .map(|(p, _)| p.number)
+            .collect();
+        let api = self.amazon()?;
+        match self.send_purchase(c, &rec, n, &open, &intent, &api, now)? {
+            Sent::Bought(_) => Ok(()),
+            Sent::Expired => self.read().abandon_purchase(id, n).map_err(store_err),
+        }
+    }
+
+    /// Voids a package's label bought through Shipping API v2; refused once it is on a
+    /// collection form (the carrier has it on the day's form).
+    pub(super) fn void_v2(
+        &self,
+        id: &OrderId,
+        s: &ShipmentRecord,
+        details: &ShipmentV2,
+    ) -> Result<(), ServiceError> {
+        if let Some(at) = details.on_form {
+            return Err(ServiceError::Conflict(format!(
+                "order {id} package {}: the label is on the carrier's collection form of {}: it can no longer be voided (the carrier has it on the day's form)",
+                s.package,
+                crate::store::shipping::local_day(at)
+            )));
+        }
+        let api = self.amazon()?;
+        let shipment_id = s.shipment_id.clone().unwrap_or_default();
+        block_on(api.cancel_shipment_v2(&shipment_id))?.map_err(api_err)
+    }
+
+    /// The day's collection forms through Shipping API v2: one per carrier with shipments not
+    /// yet on a form, each kept and its shipments marked (they can no longer be voided).
+    /// Returns the forms made, by carrier id.
+    pub(super) fn collection_forms(
+        &self,
+        day: NaiveDate,
+        shipments: &[ShipmentRecord],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, ServiceError> {
+        let api = self.amazon()?;
+        let carriers = block_on(api.get_unmanifested_shipments())?.map_err(api_err)?;
+        let from = self.ship_from_v2()?;
+        let mut made = Vec::new();
+        for carrier in carriers {
+            if carrier.carrier_id.is_empty() {
+                continue;
+            }
+            let key = format!("{}-{}", day.format("%Y%m%d"), carrier.carrier_id)
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect::<String>();
+            let form = block_on(api.generate_collection_form(&carrier.carrier_id, &from, &key))?
+                .map_err(api_err)?;
+            let store = self.read();
+            store
+                .keep_collection_form(day, &carrier.carrier_id, &form.pdf)
+                .map_err(store_err)?;
+            for s in shipments
+                .iter()
+                .filter(|s| s.state == ShipmentState::Bought)
+            {
+                if let Some(mut d) = store.shipment_v2(&s.order, s.package).map_err(store_err)?
+                    && d.carrier_id == carrier.carrier_id
+                    && d.on_form.is_none()
+                    && !d.voided
+                {
+                    d.on_form = Some(now);
+                    store
+                        .save_shipment_v2(&s.order, s.package, &d)
+                        .map_err(store_err)?;
+                }
+            }
+            made.push(carrier.carrier_id);
+        }
+        Ok(made)
+    }
+
+    /// Asks the carriers where up to `limit` shipped packages are, oldest first after
+    /// `after`, and keeps what they say. Returns the last package asked about (to go on from)
+    /// and how many were delivered.
+    pub fn track_deliveries(
+        &self,
+        after: Option<(OrderId, u32)>,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<(OrderId, u32)>, usize), ServiceError> {
+        let api = self.amazon()?;
+        let batch = self
+            .read()
+            .awaiting_delivery(after.as_ref(), limit)
+            .map_err(store_err)?;
+        let last = batch.last().cloned();
+        let mut delivered = 0;
+        for (id, n) in batch {
+            let store = self.read();
+            let shipped = store
+                .get(&id)
+                .map_err(store_err)?
+                .is_some_and(|r| r.state == crate::domain::OrderState::Shipped)
+                || store
+                    .packages(&id)
+                    .map_err(store_err)?
+                    .iter()
+                    .any(|p| p.number == n && p.shipped);
+            let (Some(mut details), Some(s)) = (
+                store.shipment_v2(&id, n).map_err(store_err)?,
+                store.shipment(&id, n).map_err(store_err)?,
+            ) else {
+                continue;
+            };
+            drop(store);
+            if !shipped {
+                continue;
+            }
+            let Some(tracking) = s.tracking.as_ref() else {
+                continue;
+            };
+            let t = match block_on(api.get_tracking(tracking.as_str(), &details.carrier_id))? {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(order = %id, package = n, "tracking: {e}");
+                    continue;
+                }
+            };
+            let status = t.status();
+            details.delivery = Some(match status {
+                v2::TrackingStatus::Delivered => Delivery::Delivered,
+                v2::TrackingStatus::Lost
+                | v2::TrackingStatus::Rejected
+                | v2::TrackingStatus::Undeliverable => Delivery::Problem,
+                s if s.in_transit() => Delivery::InTransit,
+                _ => Delivery::AwaitingPickup,
+            });
+            details.delivered_at = t.delivered_at();
+            if let Some(p) = t.promised_delivery_date {
+                details.promised = Some(p);
+            }
+            details.tracked_at = Some(now);
+            if details.delivery == Some(Delivery::Delivered) {
+                delivered += 1;
+            }
+            self.read()
+                .record_delivery(&id, n, &details, now)
+                .map_err(store_err)?;
+        }
+        Ok((last, delivered))
+    }
+}
+
+/// A fresh idempotency key: 128 random bits in hexadecimal.
+fn idempotency_key() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
