@@ -487,6 +487,9 @@ impl Operation for Manifest {
             .date
             .unwrap_or_else(|| crate::store::shipping::local_day(now));
         let mut shipments = svc.read().shipments_on(date).map_err(store_err)?;
+        // Amazon's collection form takes every label of the carrier not yet on one, a held
+        // parcel's too: all of the day's are marked, so none is voided after.
+        let whole_day = shipments.clone();
         // A held parcel stays behind: it is not on the manifest the driver signs.
         let mut held = Vec::new();
         for s in &shipments {
@@ -516,7 +519,7 @@ impl Operation for Manifest {
         }
         let mut collection_forms = Vec::new();
         let mut form_error = None;
-        let v2 = shipments.iter().any(|s| {
+        let v2 = whole_day.iter().any(|s| {
             s.state == ShipmentState::Bought
                 && svc
                     .read()
@@ -526,7 +529,7 @@ impl Operation for Manifest {
                     .is_some()
         });
         if self.close && v2 {
-            match svc.collection_forms(date, &shipments, now) {
+            match svc.collection_forms(date, &whole_day, now) {
                 Ok(made) => {
                     let all = svc
                         .read()

@@ -1,0 +1,606 @@
+//! Buy Shipping through Amazon's Shipping API v2, against the real training marketplace: a
+//! purchase whose answer is lost (a timeout, a 5xx, a cut or unreadable answer, a restart) is
+//! settled by sending it again under its idempotency key, and the marketplace's log shows one
+//! shipment bought per package; an expired rate is re-rated; a price rise past the tolerance is
+//! asked about instead of bought; a wave of 200 packed orders with faults at 10 % buys each once;
+//! the day's close makes the carrier's collection form, after which a void is refused; tracking
+//! records the delivery; every request body validates against `shippingV2.json`.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use packline::domain::{Delivery, OrderId, OrderState};
+use packline::service::client::Client;
+use packline::service::sync::SyncPlan;
+use packline::service::{Service, ServiceError, Settings, ops};
+use packline::store::shipping::ShipmentState;
+
+struct Floor {
+    dir: tempfile::TempDir,
+    market: Marketplace,
+    service: Arc<Service>,
+    client: Client,
+}
+
+fn whoami() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .map_or("root".into(), |u| u.name)
+}
+
+fn settings(printer: Option<String>) -> Settings {
+    let mut settings =
+        Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
+    settings.shipping = example_shipping_v2(printer);
+    settings.sync_plan = SyncPlan {
+        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
+        lookback_days: 30,
+    };
+    settings.batch_size = 20;
+    settings.cart_slots = 20;
+    settings
+}
+
+/// A site buying through Shipping API v2, synced from a marketplace started with `extra`.
+async fn floor_on(market: Marketplace, printer: Option<String>, timeout: Duration) -> Floor {
+    let dir = tempfile::tempdir().unwrap();
+    let store = unlocked_store(dir.path());
+    let api = Arc::new(training_api(&market, timeout));
+    let service = Service::new(store, settings(printer));
+    service.set_amazon(api);
+    service.sync_now("lead").await.unwrap();
+    let client = Client::local(service.clone(), &whoami()).unwrap();
+    Floor {
+        dir,
+        market,
+        service,
+        client,
+    }
+}
+
+async fn floor(printer: Option<String>) -> Floor {
+    floor_on(
+        marketplace_with(6, "20", &["--fault-delay-ms", "3000"]),
+        printer,
+        Duration::from_secs(1),
+    )
+    .await
+}
+
+async fn pick_all(c: &Client, b: &packline::domain::PickBatch) {
+    for l in &b.lines {
+        for _ in 0..l.needed {
+            c.call(ops::PickScan {
+                batch: b.id,
+                code: l.sku.clone(),
+            })
+            .await
+            .unwrap();
+        }
+    }
+    c.call(ops::FinishPick { batch: b.id }).await.unwrap();
+}
+
+async fn pack(c: &Client, order: &OrderId) {
+    let check = c
+        .call(ops::PackStart {
+            order: order.to_string(),
+        })
+        .await
+        .unwrap();
+    for l in &check.lines {
+        for _ in 0..l.needed {
+            c.call(ops::PackScan {
+                order: order.to_string(),
+                code: l.sku.clone(),
+                unit_codes: Vec::new(),
+            })
+            .await
+            .unwrap();
+        }
+    }
+    c.call(ops::PackFinish {
+        order: order.to_string(),
+        box_name: "M 30x20x15".into(),
+        weight_g: 1200,
+        partial: None,
+    })
+    .await
+    .unwrap();
+}
+
+/// Claims batches of up to `size` until `n` orders are packed (or nothing is left); their ids.
+async fn pack_orders(c: &Client, n: usize, size: u32) -> Vec<OrderId> {
+    let mut packed = Vec::new();
+    while packed.len() < n {
+        let want = size.min((n - packed.len()) as u32);
+        let Some(b) = c.call(ops::ClaimBatch { size: Some(want) }).await.unwrap() else {
+            break;
+        };
+        pick_all(c, &b).await;
+        for order in &b.orders {
+            pack(c, order).await;
+            packed.push(order.clone());
+        }
+    }
+    packed
+}
+
+async fn buy(
+    c: &Client,
+    order: &OrderId,
+    service: Option<&str>,
+) -> Result<Vec<packline::store::shipping::ShipmentRecord>, ServiceError> {
+    c.call(ops::BuyLabel {
+        order: order.to_string(),
+        service: service.map(str::to_owned),
+    })
+    .await
+}
+
+fn state(f: &Floor, id: &OrderId) -> OrderState {
+    f.service.with_store(|s| s.get(id).unwrap().unwrap().state)
+}
+
+fn purchases(m: &Marketplace) -> Vec<serde_json::Value> {
+    request_log(m)
+        .into_iter()
+        .filter(|r| r["operation"] == "purchaseShipment")
+        .collect()
+}
+
+/// Shipments the marketplace really bought (not answers to a resend), per order id.
+fn bought_per_order(m: &Marketplace) -> HashMap<String, usize> {
+    let mut per = HashMap::new();
+    for s in training_shipments(m) {
+        *per.entry(s["orderId"].as_str().unwrap_or_default().to_owned())
+            .or_insert(0) += 1;
+    }
+    per
+}
+
+fn training_shipments(m: &Marketplace) -> Vec<serde_json::Value> {
+    let body = http(m, "GET", "/_training/shipments");
+    serde_json::from_str::<Vec<serde_json::Value>>(&body)
+        .unwrap_or_else(|e| panic!("/_training/shipments: {e}: {body}"))
+}
+
+fn count(m: &Marketplace, op: &str) -> usize {
+    request_log(m)
+        .iter()
+        .filter(|r| r["operation"] == op)
+        .count()
+}
+
+/// A raw TCP printer on loopback: each job's bytes.
+fn raw_printer() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("socket://{}", l.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let mut buf = Vec::new();
+            if s.and_then(|mut s| s.read_to_end(&mut buf)).is_ok() {
+                let _ = tx.send(buf);
+            }
+        }
+    });
+    (uri, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_is_bought_once_printed_and_the_day_leaves_on_a_collection_form() {
+    let (printer, jobs) = raw_printer();
+    let f = floor(Some(printer)).await;
+    let order = pack_orders(&f.client, 1, 1).await.remove(0);
+    let offers = f
+        .client
+        .call(ops::Rates {
+            order: order.to_string(),
+        })
+        .await
+        .unwrap();
+    assert!(offers.len() >= 2, "{offers:?}");
+    let bought = buy(&f.client, &order, Some(&offers[0].service_id))
+        .await
+        .unwrap();
+    assert_eq!(bought.len(), 1);
+    assert_eq!(bought[0].state, ShipmentState::Bought);
+    assert_eq!(
+        bought[0].service_id.as_deref(),
+        Some(offers[0].service_id.as_str())
+    );
+    let tracking = bought[0].tracking.clone().expect("a tracking number");
+    assert_eq!(state(&f, &order), OrderState::Labelled);
+    // The offers were fresh: the purchase used them, with no second getRates.
+    assert_eq!(count(&f.market, "getRates"), 1);
+    assert_eq!(purchases(&f.market).len(), 1);
+    assert_eq!(bought_per_order(&f.market)[order.as_str()], 1);
+    // The label prints byte for byte as Amazon sent it.
+    f.client
+        .call(ops::PrintLabel {
+            order: order.to_string(),
+            printer: None,
+            package: None,
+        })
+        .await
+        .unwrap();
+    let label = jobs.recv_timeout(Duration::from_secs(20)).unwrap();
+    let stored = f
+        .service
+        .with_store(|s| s.label(&order, 1).unwrap().to_vec());
+    assert_eq!(label, stored);
+    assert!(label.starts_with(b"^XA"), "a ZPL label");
+    // A second purchase is refused: the package has its label.
+    let again = buy(&f.client, &order, None).await.unwrap();
+    assert_eq!(again[0].shipment_id, bought[0].shipment_id);
+    assert_eq!(purchases(&f.market).len(), 1);
+
+    // End of day: the order leaves, and the carrier's collection form prints.
+    let day = f
+        .client
+        .call(ops::Manifest {
+            date: None,
+            close: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(day.shipped, 1);
+    assert_eq!(day.form_error, None);
+    assert_eq!(day.collection_forms.len(), 1, "{day:?}");
+    assert_eq!(count(&f.market, "generateCollectionForm"), 1);
+    let form = jobs.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(form.starts_with(b"%PDF-"), "the collection form is a PDF");
+    assert!(
+        find(&form, tracking.as_str().as_bytes()).is_some(),
+        "the form lists the day's tracking number"
+    );
+    let details = f
+        .service
+        .with_store(|s| s.shipment_v2(&order, 1).unwrap().unwrap());
+    assert!(details.on_form.is_some());
+    assert_eq!(state(&f, &order), OrderState::Shipped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_on_a_collection_form_is_not_voided_one_before_is() {
+    let f = floor(None).await;
+    let orders = pack_orders(&f.client, 2, 2).await;
+    for o in &orders {
+        buy(&f.client, o, None).await.unwrap();
+    }
+    // Voided before the form: cancelShipment, and the order is Packed again.
+    f.client
+        .call(ops::VoidLabel {
+            order: orders[0].to_string(),
+            reason: "wrong box".into(),
+            package: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(state(&f, &orders[0]), OrderState::Packed);
+    assert_eq!(count(&f.market, "cancelShipment"), 1);
+    // It can be bought again: a second real purchase for that order, after a void.
+    buy(&f.client, &orders[0], None).await.unwrap();
+    assert_eq!(bought_per_order(&f.market)[orders[0].as_str()], 2);
+    // Hold the first back, close the day for the other: it goes on the form.
+    f.client
+        .call(ops::HoldOrder {
+            order: orders[0].to_string(),
+            reason: "customer called".into(),
+        })
+        .await
+        .unwrap();
+    let day = f
+        .client
+        .call(ops::Manifest {
+            date: None,
+            close: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(day.shipped, 1);
+    assert_eq!(day.collection_forms.len(), 1, "{day:?}");
+    // Amazon's form takes every label of the carrier not yet on one, the held parcel's too:
+    // its void is refused, with the reason, before Amazon is asked.
+    let cancels = count(&f.market, "cancelShipment");
+    let r = f
+        .client
+        .call(ops::VoidLabel {
+            order: orders[0].to_string(),
+            reason: "customer cancelled".into(),
+            package: None,
+        })
+        .await;
+    assert!(
+        matches!(&r, Err(ServiceError::Conflict(m)) if m.contains("collection form")),
+        "{r:?}"
+    );
+    assert_eq!(count(&f.market, "cancelShipment"), cancels);
+    assert_eq!(state(&f, &orders[0]), OrderState::Labelled);
+}
+
+/// A purchase whose answer is lost `faults` times in a row.
+async fn lose_answers(f: &Floor, fault: &str, times: usize) -> OrderId {
+    let order = pack_orders(&f.client, 1, 1).await.remove(0);
+    for _ in 0..times {
+        http(
+            &f.market,
+            "POST",
+            &format!("/_training/faults/purchaseShipment/{fault}"),
+        );
+    }
+    order
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_is_settled_by_a_resend_under_the_same_key() {
+    let f = floor(None).await;
+    for fault in ["timeout", "500", "truncated", "malformed"] {
+        let order = lose_answers(&f, fault, 1).await;
+        let r = buy(&f.client, &order, None).await.unwrap();
+        assert_eq!(r[0].state, ShipmentState::Bought, "{fault}");
+        assert_eq!(state(&f, &order), OrderState::Labelled, "{fault}");
+        assert_eq!(bought_per_order(&f.market)[order.as_str()], 1, "{fault}");
+        // Every attempt for this order went under one key.
+        let keys: std::collections::BTreeSet<String> = purchases(&f.market)
+            .iter()
+            .filter(|p| p["params"]["orderId"] == order.as_str())
+            .map(|p| {
+                p["params"]["idempotencyKey"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(keys.len(), 1, "{fault}: {keys:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_purchase_is_kept_and_sent_again_by_the_next_buy_or_start() {
+    let mut f = floor(None).await;
+    // Every attempt of the call is lost: the intent stays, with its key, and nothing is an
+    // exception for a lead.
+    let order = lose_answers(&f, "timeout", 5).await;
+    let r = buy(&f.client, &order, None).await;
+    assert!(
+        matches!(&r, Err(ServiceError::Conflict(m)) if m.contains("idempotency key")),
+        "{r:?}"
+    );
+    assert_eq!(state(&f, &order), OrderState::Packed);
+    let s = f
+        .service
+        .with_store(|s| s.shipment(&order, 1).unwrap().unwrap());
+    assert_eq!(s.state, ShipmentState::PurchaseIntent);
+    // Amazon bought it at the first attempt; the sync sees SHIPPED and keeps the order ours.
+    f.service.sync_now("lead").await.unwrap();
+    assert_eq!(state(&f, &order), OrderState::Packed);
+    // The next buy sends the same request under the same key: Amazon answers with the first.
+    let r = buy(&f.client, &order, None).await.unwrap();
+    assert_eq!(r[0].state, ShipmentState::Bought);
+    assert_eq!(state(&f, &order), OrderState::Labelled);
+    assert_eq!(bought_per_order(&f.market)[order.as_str()], 1);
+
+    // The same after a restart: a new service on the store settles the purchase in flight.
+    let second = lose_answers(&f, "timeout", 5).await;
+    assert!(buy(&f.client, &second, None).await.is_err());
+    let Floor {
+        dir,
+        market,
+        service,
+        client,
+    } = f;
+    drop(client);
+    drop(service);
+    let mut store = packline::store::Store::open(&dir.path().join("data")).unwrap();
+    store
+        .unlock(&packline::store::MasterSource::IdentityFile(
+            dir.path().join("master.key"),
+        ))
+        .unwrap();
+    let service = Service::new(store, settings(None));
+    service.set_amazon(Arc::new(training_api(&market, Duration::from_secs(1))));
+    let svc = service.clone();
+    let settled = tokio::task::spawn_blocking(move || svc.settle_purchases_v2(chrono::Utc::now()))
+        .await
+        .unwrap();
+    assert_eq!(settled, 1);
+    let st = service.with_store(|s| s.get(&second).unwrap().unwrap().state);
+    assert_eq!(st, OrderState::Labelled);
+    f = Floor {
+        client: Client::local(service.clone(), &whoami()).unwrap(),
+        dir,
+        market,
+        service,
+    };
+    assert_eq!(bought_per_order(&f.market)[second.as_str()], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_rate_is_rated_again_and_a_price_rise_is_asked_about() {
+    let f = floor(None).await;
+    let orders = pack_orders(&f.client, 2, 2).await;
+    // Expired at Amazon while packline thought it fresh: refused with TOKEN_EXPIRED, rated
+    // again, and the same service bought.
+    let offers = f
+        .client
+        .call(ops::Rates {
+            order: orders[0].to_string(),
+        })
+        .await
+        .unwrap();
+    let first_price = offers.last().unwrap().amount;
+    let chosen = offers.last().unwrap().service_id.clone();
+    http(&f.market, "POST", "/_training/rates/expire");
+    let r = buy(&f.client, &orders[0], Some(&chosen)).await.unwrap();
+    assert_eq!(r[0].service_id.as_deref(), Some(chosen.as_str()));
+    let p = purchases(&f.market);
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_eq!(p[0]["status"], 400);
+    assert_eq!(p[1]["status"], 200);
+    assert_eq!(count(&f.market, "getRates"), 2);
+    assert_eq!(bought_per_order(&f.market)[orders[0].as_str()], 1);
+
+    // The price rose 20 % after the labeler chose (the site allows 5 %): asked, not bought.
+    let offers = f
+        .client
+        .call(ops::Rates {
+            order: orders[1].to_string(),
+        })
+        .await
+        .unwrap();
+    let chosen = offers[0].clone();
+    http(&f.market, "POST", "/_training/rates/surcharge/20");
+    http(&f.market, "POST", "/_training/rates/expire");
+    let before = purchases(&f.market).len();
+    let r = buy(&f.client, &orders[1], Some(&chosen.service_id)).await;
+    assert!(
+        matches!(&r, Err(ServiceError::Conflict(m)) if m.contains("now costs")),
+        "{r:?}"
+    );
+    // One attempt on the expired token, and nothing bought.
+    assert_eq!(purchases(&f.market).len(), before + 1);
+    assert!(!bought_per_order(&f.market).contains_key(orders[1].as_str()));
+    assert_eq!(state(&f, &orders[1]), OrderState::Packed);
+    // Buying again is the labeler's yes to the new price.
+    let r = buy(&f.client, &orders[1], Some(&chosen.service_id))
+        .await
+        .unwrap();
+    assert_eq!(r[0].state, ShipmentState::Bought);
+    // What was paid is the new price.
+    let paid = f
+        .service
+        .with_store(|s| s.shipment(&orders[1], 1).unwrap().unwrap());
+    assert_eq!(paid.service_id.as_deref(), Some(chosen.service_id.as_str()));
+    let today = packline::store::shipping::local_day(chrono::Utc::now());
+    let report = f
+        .client
+        .call(ops::Report {
+            from: Some(today),
+            to: Some(today),
+            by: Default::default(),
+        })
+        .await
+        .unwrap();
+    let spent: f64 = report.postage.iter().map(|p| p.amount).sum();
+    let first = offers.iter().map(|o| o.amount).sum::<f64>() * 0.0 + chosen.amount * 1.2;
+    assert!(
+        spent >= first - 0.01,
+        "spent {spent}, the risen price {first}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wave_of_200_with_faults_buys_each_package_once() {
+    let market = marketplace_with(
+        210,
+        "200",
+        &[
+            "--fault-rate",
+            "0.1",
+            "--faults",
+            "429,500,503,timeout,truncated,malformed",
+            "--fault-delay-ms",
+            "1500",
+        ],
+    );
+    let f = floor_on(market, None, Duration::from_secs(1)).await;
+    let packed = pack_orders(&f.client, 200, 20).await;
+    assert_eq!(packed.len(), 200);
+    let mut report = f
+        .client
+        .call(ops::BuyWave {
+            no_print: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // What the faults left for a person is bought by running the wave again.
+    let mut runs = 1;
+    while !report.needs_person.is_empty() && runs < 4 {
+        report = f
+            .client
+            .call(ops::BuyWave {
+                no_print: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        runs += 1;
+    }
+    assert!(report.needs_person.is_empty(), "{:?}", report.needs_person);
+    for o in &packed {
+        assert_eq!(state(&f, o), OrderState::Labelled, "{o}");
+    }
+    let per = bought_per_order(&f.market);
+    assert_eq!(per.len(), 200);
+    assert!(per.values().all(|n| *n == 1), "{per:?}");
+    // Run again, it buys nothing.
+    let again = f
+        .client
+        .call(ops::BuyWave {
+            no_print: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(again.bought.is_empty() && again.needs_person.is_empty());
+    assert_eq!(training_shipments(&f.market).len(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_records_the_delivery_and_the_report_counts_it() {
+    let f = floor(None).await;
+    let order = pack_orders(&f.client, 1, 1).await.remove(0);
+    let r = buy(&f.client, &order, None).await.unwrap();
+    let tracking = r[0].tracking.clone().unwrap();
+    f.client
+        .call(ops::Manifest {
+            date: None,
+            close: true,
+        })
+        .await
+        .unwrap();
+    http(
+        &f.market,
+        "POST",
+        &format!("/_training/tracking/{}/Delivered", tracking.as_str()),
+    );
+    let svc = f.service.clone();
+    let (_, delivered) =
+        tokio::task::spawn_blocking(move || svc.track_deliveries(None, 100, chrono::Utc::now()))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(delivered, 1);
+    let d = f
+        .service
+        .with_store(|s| s.shipment_v2(&order, 1).unwrap().unwrap());
+    assert_eq!(d.delivery, Some(Delivery::Delivered));
+    assert!(d.delivered_at.is_some());
+    // Delivered packages are no longer asked about.
+    let svc = f.service.clone();
+    let before = count(&f.market, "getTracking");
+    tokio::task::spawn_blocking(move || svc.track_deliveries(None, 100, chrono::Utc::now()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(count(&f.market, "getTracking"), before);
+    let today = packline::store::shipping::local_day(chrono::Utc::now());
+    let report = f
+        .client
+        .call(ops::Report {
+            from: Some(today - chrono::Days::new(7)),
+            to: Some(today + chrono::Days::new(7)),
+            by: Default::default(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.totals.packages_delivered, 1);
+}
