@@ -1091,3 +1091,60 @@ fn a_purchase_answered_with_a_timeout_happened_and_its_retry_replays_it() {
     assert_eq!(shipments[0]["shipmentId"], v["payload"]["shipmentId"]);
     assert_eq!(log[1]["params"]["shipmentId"], v["payload"]["shipmentId"]);
 }
+
+/// A raw HTTP/1.1 request: the status, the headers (lower-case names) and the body.
+fn http_raw(m: &Marketplace, method: &str, path: &str) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read, Write};
+    let addr = m.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{}: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        V2_AUTH.0, V2_AUTH.1
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+    let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+#[test]
+fn shipping_v2_quotas_are_per_operation_with_429_and_the_rate_header() {
+    // Real quotas: 80 a second, burst 100, one bucket per operation.
+    let m = marketplace(3, "1");
+    let path = "/shipping/v2/tracking?trackingId=NOPE&carrierId=UPS";
+    let mut answered = 0;
+    let refused = loop {
+        let (status, headers, body) = http_raw(&m, "GET", path);
+        if status == 429 {
+            break (headers, body);
+        }
+        assert_eq!(status, 404, "{body}");
+        answered += 1;
+        assert!(answered < 2000, "never refused");
+    };
+    assert!(
+        answered >= 100,
+        "the burst is 100: refused after {answered}"
+    );
+    let (headers, body) = refused;
+    assert_v2_error(429, &body, 429, "QuotaExceeded", "429");
+    assert!(
+        headers.contains(&("x-amzn-ratelimit-limit".to_owned(), "80".to_owned())),
+        "{headers:?}"
+    );
+    // Another operation has its own bucket.
+    let (status, headers, body) = http_raw(&m, "GET", "/shipping/v2/collectionForms/CF0");
+    assert_eq!(status, 404, "{body}");
+    assert!(headers.contains(&("x-amzn-ratelimit-limit".to_owned(), "80".to_owned())));
+    let log = v2_log(&m, "getTracking");
+    assert_eq!(log.iter().filter(|r| r["status"] == 429).count(), 1);
+}

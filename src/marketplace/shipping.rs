@@ -89,6 +89,9 @@ fn bucket(operation: &'static str) -> &'static str {
 /// never meet those of Merchant Fulfillment labels (which count from 1).
 const TRACKING_OFFSET: u64 = 5_000_000;
 
+/// The longest side any training carrier takes, in inches (so a price is always a number).
+const MAX_SIDE_IN: f64 = 108.0;
+
 /// The label formats sold, as the model names them.
 const FORMATS: [&str; 3] = ["ZPL", "PNG", "PDF"];
 const DPI: u64 = 203;
@@ -710,6 +713,11 @@ async fn get_rates(
             .iter()
             .map(|(_, w, _)| *w)
             .fold(0.0_f64, f64::max);
+        let longest = req
+            .packages
+            .iter()
+            .map(|(_, _, (l, w, h))| l.max(*w).max(*h))
+            .fold(0.0_f64, f64::max);
         let billable: Vec<f64> = req
             .packages
             .iter()
@@ -719,6 +727,19 @@ async fn get_rates(
         let mut ineligible = Vec::new();
         let mut offers = Vec::new();
         for s in &SERVICES {
+            if longest > MAX_SIDE_IN {
+                ineligible.push(json!({
+                    "carrierId": carrier_id(s),
+                    "carrierName": s.carrier,
+                    "serviceId": s.id,
+                    "serviceName": s.name,
+                    "ineligibilityReasons": [{
+                        "code": "SIZE_RESTRICTIONS",
+                        "message": "A package is longer than 108 inches on a side."
+                    }]
+                }));
+                continue;
+            }
             if heaviest > s.max_oz {
                 ineligible.push(json!({
                     "carrierId": carrier_id(s),
