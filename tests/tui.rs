@@ -848,6 +848,7 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
             cancel_rate: 0.0,
             cancel_request_rate: 0.0,
             unit_codes: false,
+            rate_validity: packline::marketplace::server::MarketplaceConfig::RATE_VALIDITY,
         },
     ));
     let api = std::sync::Arc::new(

@@ -51,6 +51,7 @@ async fn run(orders: usize) {
         cancel_rate: 0.0,
         cancel_request_rate: 0.0,
         unit_codes: false,
+        rate_validity: MarketplaceConfig::RATE_VALIDITY,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

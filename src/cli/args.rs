@@ -569,7 +569,7 @@ pub struct MarketplaceArgs {
     /// Run quota clocks this many times faster than Amazon's (for tests and benchmarks).
     #[arg(long, default_value_t = 1.0)]
     pub quota_scale: f64,
-    /// Share of answers (searchOrders, the Merchant Fulfillment, Messaging and Reports calls) that get an injected fault (0.0–1.0).
+    /// Share of answers (searchOrders, the Merchant Fulfillment, Shipping API v2, Messaging and Reports calls) that get an injected fault (0.0–1.0).
     #[arg(long, default_value_t = 0.0)]
     pub fault_rate: f64,
     /// Faults to inject at random: 429,500,503,timeout,malformed,truncated (and slow: the real
@@ -591,6 +591,10 @@ pub struct MarketplaceArgs {
     /// Some catalogue items need serial numbers or Transparency codes at packing.
     #[arg(long)]
     pub unit_codes: bool,
+    /// How long a Shipping API v2 rate can be purchased, in seconds (Amazon: 600); later,
+    /// purchaseShipment answers TOKEN_EXPIRED.
+    #[arg(long, default_value_t = 600)]
+    pub rate_validity_secs: u64,
 }
 
 #[derive(Subcommand)]

@@ -168,6 +168,7 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
             cancel_rate: 0.2,
             cancel_request_rate: 0.1,
             unit_codes: true,
+            rate_validity: packline::marketplace::server::MarketplaceConfig::RATE_VALIDITY,
         };
         tokio::spawn(packline::marketplace::server::serve(listener, market));
         let api = packline::amazon::client::SpApi::new(
@@ -283,6 +284,7 @@ pub fn marketplace(a: super::args::MarketplaceArgs) -> Result<ExitCode> {
         cancel_rate: a.cancel_rate,
         cancel_request_rate: a.cancel_request_rate,
         unit_codes: a.unit_codes,
+        rate_validity: std::time::Duration::from_secs(a.rate_validity_secs),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -2,7 +2,8 @@
 //! Fulfillment sells (ZPL for 203 dpi thermal printers, PNG at 203 dpi, PDF), each with the
 //! tracking id as a Code 128 barcode that any scanner reads. Order text in ZPL goes through `^FH`
 //! escaping, so a hostile name prints as text; the barcode payload is validated, not escaped.
-//! Every label says it is a training label.
+//! Every label says it is a training label. Collection forms (the carrier's manifest of the
+//! day's packages) are PDFs too, listing tracking ids only.
 
 use pdf_writer::Content;
 
@@ -209,6 +210,76 @@ pub fn pdf(l: &LabelText) -> Result<Vec<u8>, RenderError> {
     Ok(document(288.0, 432.0, vec![c]))
 }
 
+/// What a carrier's collection form (manifest, SCAN form) lists: no addresses, no names.
+pub struct CollectionFormText {
+    pub carrier: String,
+    pub form_id: String,
+    /// The day of the form, `YYYY-MM-DD`.
+    pub date: String,
+    /// The tracking ids of the packages on it.
+    pub tracking: Vec<String>,
+}
+
+/// Tracking ids listed on one page of a collection form.
+const FORM_LINES_PER_PAGE: usize = 40;
+
+/// A collection form as a US Letter PDF: carrier, form id, date and package count on every page,
+/// then the tracking ids, 40 a page. Tracking ids are letters and digits (anything else is
+/// refused, as on labels).
+pub fn collection_form_pdf(f: &CollectionFormText) -> Result<Vec<u8>, RenderError> {
+    for t in &f.tracking {
+        if let Some(i) = t.chars().position(|c| !c.is_ascii_alphanumeric()) {
+            return Err(RenderError::NotAlphanumeric(i));
+        }
+    }
+    let chunks: Vec<&[String]> = if f.tracking.is_empty() {
+        vec![&[]]
+    } else {
+        f.tracking.chunks(FORM_LINES_PER_PAGE).collect()
+    };
+    let pages = chunks.len();
+    let mut contents = Vec::with_capacity(pages);
+    for (page, chunk) in chunks.into_iter().enumerate() {
+        let mut c = Content::new();
+        text(&mut c, BOLD, 16.0, 54.0, 740.0, b"COLLECTION FORM");
+        let header = [
+            format!("Carrier: {}", f.carrier),
+            format!("Form: {}", f.form_id),
+            format!("Date: {}", f.date),
+            format!("Packages: {}", f.tracking.len()),
+            format!("Page {} of {pages}", page + 1),
+        ];
+        for (i, line) in header.iter().enumerate() {
+            text(
+                &mut c,
+                REGULAR,
+                11.0,
+                54.0,
+                716.0 - 15.0 * i as f32,
+                &win_ansi(line, 80),
+            );
+        }
+        c.set_line_width(1.0);
+        c.move_to(54.0, 634.0).line_to(558.0, 634.0).stroke();
+        for (i, t) in chunk.iter().enumerate() {
+            let n = page * FORM_LINES_PER_PAGE + i + 1;
+            let y = 616.0 - 14.0 * i as f32;
+            text(&mut c, REGULAR, 10.0, 54.0, y, format!("{n:>4}").as_bytes());
+            text(&mut c, REGULAR, 10.0, 90.0, y, t.as_bytes());
+        }
+        text(
+            &mut c,
+            BOLD,
+            8.0,
+            54.0,
+            36.0,
+            b"TRAINING COLLECTION FORM - NOT FOR CARRIER USE",
+        );
+        contents.push(c);
+    }
+    Ok(document(612.0, 792.0, contents))
+}
+
 /// A barcode alone as a PNG (`module` pixels per module, ten-module quiet zones), to check the
 /// encoder against an independent decoder.
 pub fn barcode_png(text: &str, module: usize, height: usize) -> Result<Vec<u8>, Code128Error> {
@@ -258,6 +329,30 @@ mod tests {
         );
         assert!(z.contains("_5EXA_5EFO50,50"), "{z}");
         assert!(z.contains("_E6_9D_B1_E4_BA_AC"), "{z}");
+    }
+
+    #[test]
+    fn a_collection_form_lists_every_tracking_id_on_pages_of_forty() {
+        let tracking: Vec<String> = (0..45).map(|i| format!("1ZTRAINING{i:08}")).collect();
+        let form = CollectionFormText {
+            carrier: "UPS".into(),
+            form_id: "CF-1".into(),
+            date: "2026-01-02".into(),
+            tracking: tracking.clone(),
+        };
+        let pdf = collection_form_pdf(&form).unwrap();
+        assert!(pdf.starts_with(b"%PDF-") && pdf.ends_with(b"%%EOF"));
+        for t in &tracking {
+            assert!(pdf.windows(t.len()).any(|w| w == t.as_bytes()), "{t}");
+        }
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(text.contains("/Count 2"), "two pages");
+        assert!(text.contains("(Packages: 45)"));
+        let bad = CollectionFormText {
+            tracking: vec!["1Z) Tj".into()],
+            ..form
+        };
+        assert!(collection_form_pdf(&bad).is_err());
     }
 
     #[test]

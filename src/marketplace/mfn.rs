@@ -58,7 +58,7 @@ impl MfnBook {
     }
 
     /// Units of an order item on labels that are still purchased.
-    fn labelled(&self, order_id: &str, item_id: &str) -> u32 {
+    pub(crate) fn labelled(&self, order_id: &str, item_id: &str) -> u32 {
         self.shipments
             .iter()
             .filter(|s| s.order_id == order_id && s.live())
@@ -79,20 +79,36 @@ pub(super) fn routes() -> Router<Shared> {
         )
 }
 
-/// A service the training carriers offer.
-struct Service {
-    id: &'static str,
-    name: &'static str,
-    carrier: &'static str,
+/// A service the training carriers offer (through Merchant Fulfillment and Shipping API v2
+/// alike).
+pub(super) struct Service {
+    pub(super) id: &'static str,
+    pub(super) name: &'static str,
+    pub(super) carrier: &'static str,
     /// Transit days, fastest and slowest.
-    days: (i64, i64),
+    pub(super) days: (i64, i64),
     base: f64,
     per_lb: f64,
     /// The heaviest package it takes, in ounces.
-    max_oz: f64,
+    pub(super) max_oz: f64,
 }
 
-const SERVICES: [Service; 5] = [
+impl Service {
+    /// The pounds billed for a package: its weight or its dimensional weight (length × width ×
+    /// height in inches / 139), whichever is more, rounded up, at least one.
+    pub(super) fn billable_lb(weight_oz: f64, dims_in: Option<(f64, f64, f64)>) -> f64 {
+        let weight_lb = weight_oz / 16.0;
+        let dim_lb = dims_in.map_or(0.0, |(l, w, h)| l * w * h / 139.0);
+        weight_lb.max(dim_lb).ceil().max(1.0)
+    }
+
+    /// The price of one package, in dollars and whole cents.
+    pub(super) fn price(&self, billable_lb: f64, surcharge: f64) -> f64 {
+        ((self.base + self.per_lb * billable_lb + surcharge) * 100.0).round() / 100.0
+    }
+}
+
+pub(super) const SERVICES: [Service; 5] = [
     Service {
         id: "USPS_PTP_GA",
         name: "USPS Ground Advantage",
@@ -166,7 +182,7 @@ struct Details {
     raw: Value,
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -419,7 +435,9 @@ fn check_order(market: &Market, d: &Details) -> Result<(), Response> {
             return Err(bad("ItemList names an item that is not in the order."));
         };
         let ordered = line["quantityOrdered"].as_u64().unwrap_or(0) as u32;
-        let labelled = market.mfn.labelled(&d.order_id, id);
+        // Units on live labels of either API.
+        let labelled =
+            market.mfn.labelled(&d.order_id, id) + market.shipping.labelled(&d.order_id, id);
         if q.saturating_add(labelled) > ordered {
             return Err(bad(if labelled > 0 {
                 "ItemList asks for more units than are left to label: some are on a purchased label (cancel that shipment first)."
@@ -434,9 +452,7 @@ fn check_order(market: &Market, d: &Details) -> Result<(), Response> {
 /// The offers for a package, and the services that decline it.
 fn offers(seed: u64, d: &Details, now: DateTime<Utc>) -> (Vec<Value>, Vec<Value>) {
     let ship = whole_seconds(d.ship_date.unwrap_or(now));
-    let weight_lb = d.weight_oz / 16.0;
-    let dim_lb = d.dims_in.map_or(0.0, |(l, w, h)| l * w * h / 139.0);
-    let billable = weight_lb.max(dim_lb).ceil().max(1.0);
+    let billable = Service::billable_lb(d.weight_oz, d.dims_in);
     let surcharge = match d.delivery_experience.as_str() {
         "DeliveryConfirmationWithAdultSignature" => 7.40,
         "DeliveryConfirmationWithSignature" => 3.05,
@@ -465,7 +481,7 @@ fn offers(seed: u64, d: &Details, now: DateTime<Utc>) -> (Vec<Value>, Vec<Value>
         if d.must_arrive_by.is_some_and(|by| latest > by) {
             continue;
         }
-        let rate = ((s.base + s.per_lb * billable + surcharge) * 100.0).round() / 100.0;
+        let rate = s.price(billable, surcharge);
         let mut options = json!({
             "DeliveryExperience": d.delivery_experience,
             "CarrierWillPickUp": false,
@@ -496,7 +512,7 @@ fn offers(seed: u64, d: &Details, now: DateTime<Utc>) -> (Vec<Value>, Vec<Value>
 }
 
 /// The time to the second, as Amazon writes times.
-fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
     chrono::Timelike::with_nanosecond(&t, 0).unwrap_or(t)
 }
 
@@ -537,7 +553,7 @@ fn shipment_id(seed: u64, n: u64) -> String {
 }
 
 /// A tracking id in the carrier's shape, with its check digit.
-fn tracking_id(carrier: &str, service: &str, seed: u64, n: u64) -> String {
+pub(super) fn tracking_id(carrier: &str, service: &str, seed: u64, n: u64) -> String {
     let serial = (seed.wrapping_mul(7_919) + n) % 10_000_000;
     match carrier {
         "UPS" => {
@@ -587,7 +603,7 @@ fn usps_check(body: &str) -> u32 {
 }
 
 /// A `Shipment`'s address from an order's delivery address, cut to the model's lengths.
-fn ship_to(order: &Value) -> Value {
+pub(super) fn ship_to(order: &Value) -> Value {
     let a = &order["recipient"]["deliveryAddress"];
     let cut = |field: &str, max: usize| -> String {
         a[field]
@@ -619,7 +635,7 @@ fn ship_to(order: &Value) -> Value {
 }
 
 /// An address as label lines.
-fn address_lines(a: &Value) -> Vec<String> {
+pub(super) fn address_lines(a: &Value) -> Vec<String> {
     let s = |f: &str| a[f].as_str().unwrap_or_default().to_owned();
     let mut lines = vec![s("Name"), s("AddressLine1")];
     for f in ["AddressLine2", "AddressLine3"] {
@@ -662,7 +678,7 @@ fn file_contents(format: &str, text: &LabelText) -> Result<Value, String> {
     }))
 }
 
-fn with_rate(mut r: Response, plan: UsagePlan, scale: f64) -> Response {
+pub(super) fn with_rate(mut r: Response, plan: UsagePlan, scale: f64) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("{}", plan.scaled(scale).rate)) {
         r.headers_mut().insert("x-amzn-RateLimit-Limit", v);
     }
@@ -1041,18 +1057,23 @@ fn create_inner(
         payload: payload.clone(),
     });
     // Buying through Amazon confirms the shipment: the order shows what is on labels.
-    let labelled: Vec<(String, u32)> = order_lines(market, &d.order_id)
+    mark_labelled(market, &d.order_id);
+    Ok((payload, vec![("shipmentId", id), ("trackingId", tracking)]))
+}
+
+/// Buying a label through Amazon (Merchant Fulfillment or Shipping API v2) confirms the
+/// shipment: the order's items show the units on live labels of either API as fulfilled, and
+/// the order is SHIPPED when every unit is on one, PARTIALLY_SHIPPED otherwise.
+pub(super) fn mark_labelled(market: &mut Market, order_id: &str) {
+    let labelled: Vec<(String, u32)> = order_lines(market, order_id)
         .into_iter()
         .map(|(item, _)| {
-            let q = market.mfn.labelled(&d.order_id, &item);
+            let q =
+                market.mfn.labelled(order_id, &item) + market.shipping.labelled(order_id, &item);
             (item, q)
         })
         .collect();
-    if let Some(order) = market
-        .orders
-        .iter_mut()
-        .find(|o| o["orderId"] == d.order_id)
-    {
+    if let Some(order) = market.orders.iter_mut().find(|o| o["orderId"] == order_id) {
         let mut all = true;
         if let Some(lines) = order["orderItems"].as_array_mut() {
             for line in lines {
@@ -1071,10 +1092,9 @@ fn create_inner(
             json!(if all { "SHIPPED" } else { "PARTIALLY_SHIPPED" });
         order["lastUpdatedTime"] = json!(Utc::now().to_rfc3339());
     }
-    Ok((payload, vec![("shipmentId", id), ("trackingId", tracking)]))
 }
 
-fn order_lines(market: &Market, order_id: &str) -> Vec<(String, u64)> {
+pub(super) fn order_lines(market: &Market, order_id: &str) -> Vec<(String, u64)> {
     market
         .orders
         .iter()

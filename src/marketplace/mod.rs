@@ -8,3 +8,4 @@ pub mod mfn;
 pub mod reports;
 pub mod seed;
 pub mod server;
+pub mod shipping;

@@ -4,7 +4,7 @@
 //! Served: the LWA token endpoint, Orders v2026-01-01 `searchOrders` (validation, pagination,
 //! `includedData`, quotas with 429 and `x-amzn-RateLimit-Limit`) and `getOrder`, Orders v0
 //! `confirmShipment`, the Tokens API, Merchant Fulfillment v0 (see `mfn`), Messaging v1 (see
-//! `messaging`), the Reports API for the returns report (see `reports`), injected faults, and
+//! `messaging`), Shipping API v2 (see `shipping`), the Reports API for the returns report (see `reports`), injected faults, and
 //! training controls: a request log at `/_training/requests` (operation, parameters, status;
 //! never personal data), the order book at `/_training/orders` (ids, statuses, times),
 //! `POST /_training/orders/{id}/cancel`, `/cancel-request`, `/readdress`, `/transparency` or
@@ -40,7 +40,7 @@ pub struct MarketplaceConfig {
     pub quota_scale: f64,
     /// When the generated orders start (they spread over the following three days).
     pub start: DateTime<Utc>,
-    /// Share of searchOrders, Merchant Fulfillment and Messaging requests answered with an injected fault,
+    /// Share of searchOrders, Merchant Fulfillment, Shipping API v2, Messaging and Reports requests answered with an injected fault,
     /// 0.0–1.0.
     pub fault_rate: f64,
     /// The faults to draw from.
@@ -56,6 +56,14 @@ pub struct MarketplaceConfig {
     pub cancel_request_rate: f64,
     /// Some catalogue items need serial numbers or Transparency codes at packing.
     pub unit_codes: bool,
+    /// How long a Shipping API v2 rate (its `requestToken`) can be purchased; Amazon's is 10
+    /// minutes, after which purchaseShipment answers `TOKEN_EXPIRED`.
+    pub rate_validity: std::time::Duration,
+}
+
+impl MarketplaceConfig {
+    /// Amazon's validity of a Shipping API v2 rate.
+    pub const RATE_VALIDITY: std::time::Duration = std::time::Duration::from_secs(600);
 }
 
 /// A fault the marketplace can inject.
@@ -142,6 +150,8 @@ pub(super) struct Market {
     pub(super) rdt_scopes: HashMap<String, Vec<(String, String)>>,
     /// Labels bought through Merchant Fulfillment.
     pub(super) mfn: super::mfn::MfnBook,
+    /// Rates, shipments and collection forms of Shipping API v2.
+    pub(super) shipping: super::shipping::ShippingBook,
     /// Reports asked for (the returns report) and their documents.
     pub(super) reports: super::reports::ReportBook,
     /// Faults asked for through `/_training/faults`, per operation, next first.
@@ -250,6 +260,7 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         shipments: HashMap::new(),
         rdt_scopes: HashMap::new(),
         mfn: super::mfn::MfnBook::default(),
+        shipping: super::shipping::ShippingBook::default(),
         reports: super::reports::ReportBook::default(),
         queued_faults: HashMap::new(),
     };
@@ -270,6 +281,7 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         .route("/_training/orders/{id}/{change}", post(change_order))
         .route("/_training/faults/{operation}/{fault}", post(queue_fault))
         .merge(super::mfn::routes())
+        .merge(super::shipping::routes())
         .merge(super::messaging::routes())
         .merge(super::reports::routes())
         .with_state(Arc::new(Mutex::new(market)))
@@ -621,6 +633,15 @@ fn confirm_inner(
             "The order was not found.",
         );
     };
+    // A package whose label was bought through Shipping API v2 is confirmed already (Amazon:
+    // "you don't need to confirm the shipment"): confirming it again changes nothing.
+    if market.shipping.tracking_ids(id).any(|t| t == tracking) {
+        return (
+            StatusCode::NO_CONTENT,
+            StatusCode::NO_CONTENT.into_response(),
+            Some(tracking),
+        );
+    }
     let confirmed = market.shipments.get(id).cloned().unwrap_or_default();
     let again = confirmed.iter().find(|c| c.reference == reference);
     match order["fulfillment"]["fulfillmentStatus"].as_str() {
@@ -629,7 +650,8 @@ fn confirm_inner(
             // The same package confirmed again (a retry) is accepted, and so is the tracking id
             // of a purchased (not voided) Merchant Fulfillment label, which Amazon confirmed
             // already; another package is not.
-            let bought_here = market.mfn.tracking_ids(id).any(|t| t == tracking);
+            let bought_here = market.mfn.tracking_ids(id).any(|t| t == tracking)
+                || market.shipping.tracking_ids(id).any(|t| t == tracking);
             return if bought_here || again.is_some_and(|c| c.tracking == tracking) {
                 (
                     StatusCode::NO_CONTENT,
@@ -927,6 +949,7 @@ async fn queue_fault(
     if !FAULTABLE.contains(&operation.as_str())
         && !super::messaging::faultable().any(|o| o == operation)
         && !super::reports::faultable().any(|o| o == operation)
+        && !super::shipping::faultable().any(|o| o == operation)
     {
         return StatusCode::NOT_FOUND;
     }
@@ -1126,6 +1149,7 @@ mod tests {
             cancel_rate: 0.0,
             cancel_request_rate: 0.0,
             unit_codes: false,
+            rate_validity: MarketplaceConfig::RATE_VALIDITY,
         };
         tokio::spawn(serve(listener, cfg));
         let search = "/orders/2026-01-01/orders?marketplaceIds=ATVPDKIKX0DER&createdAfter=2020-01-01T00:00:00Z";
@@ -1168,6 +1192,7 @@ mod tests {
             cancel_rate: 0.0,
             cancel_request_rate: 1.0,
             unit_codes: false,
+            rate_validity: MarketplaceConfig::RATE_VALIDITY,
         };
         tokio::spawn(serve(listener, cfg));
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
