@@ -586,16 +586,34 @@ pub fn parse_tracking(bytes: &[u8]) -> Result<Tracking, ParseError> {
     parse_payload(bytes, GET_TRACKING)
 }
 
-/// Parses a `getUnmanifestedShipments` answer: the carriers with shipments not on a form.
+/// Reads an answer the model gives without a `payload` wrapper; errors name the path only.
+fn parse_bare<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    operation: &str,
+) -> Result<T, ParseError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        ParseError::Invalid {
+            source_name: operation.to_owned(),
+            path: if path.is_empty() { ".".into() } else { path },
+            detail: super::model::redacted_serde_message(&e.into_inner()),
+        }
+    })
+}
+
+/// Parses a `getUnmanifestedShipments` answer (`GetUnmanifestedShipmentsResponse`, which the
+/// model gives without a `payload` wrapper): the carriers with shipments not on a form.
 pub fn parse_unmanifested(bytes: &[u8]) -> Result<Vec<UnmanifestedCarrier>, ParseError> {
-    let raw: RawUnmanifested = parse_payload(bytes, GET_UNMANIFESTED_SHIPMENTS)?;
+    let raw: RawUnmanifested = parse_bare(bytes, GET_UNMANIFESTED_SHIPMENTS)?;
     Ok(raw.unmanifested_carrier_information_list)
 }
 
-/// Parses a `generateCollectionForm` answer: a PDF, or an error naming what is wrong.
+/// Parses a `generateCollectionForm` answer (`GenerateCollectionFormResponse`, without a
+/// `payload` wrapper): a PDF, or an error naming what is wrong.
 pub fn parse_collection_form(bytes: &[u8]) -> Result<CollectionForm, ParseError> {
     let op = GENERATE_COLLECTION_FORM;
-    let raw: RawFormResult = parse_payload(bytes, op)?;
+    let raw: RawFormResult = parse_bare(bytes, op)?;
     let doc = raw.collections_form_document;
     if let Some(f) = doc.document_format.as_deref()
         && !f.eq_ignore_ascii_case("PDF")
@@ -918,7 +936,7 @@ mod tests {
     #[test]
     fn a_collection_form_must_be_a_pdf() {
         let ok = format!(
-            r#"{{"payload":{{"collectionsFormDocument":{{"base64EncodedContent":"{}","documentFormat":"PDF"}}}}}}"#,
+            r#"{{"collectionsFormDocument":{{"base64EncodedContent":"{}","documentFormat":"PDF"}}}}"#,
             base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.7 ...")
         );
         assert!(
@@ -928,7 +946,7 @@ mod tests {
                 .starts_with(b"%PDF-")
         );
         let not = format!(
-            r#"{{"payload":{{"collectionsFormDocument":{{"base64EncodedContent":"{}"}}}}}}"#,
+            r#"{{"collectionsFormDocument":{{"base64EncodedContent":"{}"}}}}"#,
             base64::engine::general_purpose::STANDARD.encode(b"hello")
         );
         let e = parse_collection_form(not.as_bytes()).unwrap_err();

@@ -21,7 +21,7 @@
 //!   truncated answers come *after* the purchase went through (the worst case on a real network).
 //!
 //! Training controls: `POST /_training/rates/expire` (every outstanding request token expires
-//! now), `POST /_training/tracking/{trackingId}/{status}`, and `GET /_training/shipments` (ids,
+//! now), `POST /_training/rates/surcharge/{percent}` (rates quoted after it cost that much more), `POST /_training/tracking/{trackingId}/{status}`, and `GET /_training/shipments` (ids,
 //! order, package references, tracking ids, state, collection form; no personal data).
 
 // A refusal is the HTTP answer itself, built once per request: boxing it would buy nothing.
@@ -123,6 +123,9 @@ pub(crate) struct ShippingBook {
     quoted: u64,
     bought: u64,
     packages: u64,
+    /// Percent added to every rate quoted from now on (`/_training/rates/surcharge/{percent}`):
+    /// a carrier's price rise between a labeler's choice and the purchase.
+    surcharge_percent: u32,
 }
 
 impl ShippingBook {
@@ -233,6 +236,7 @@ pub(super) fn routes() -> Router<Shared> {
             get(get_form),
         )
         .route("/_training/rates/expire", post(expire_rates))
+        .route("/_training/rates/surcharge/{percent}", post(surcharge))
         .route(
             "/_training/tracking/{tracking_id}/{status}",
             post(set_tracking),
@@ -726,6 +730,7 @@ async fn get_rates(
         let mut rates = Vec::new();
         let mut ineligible = Vec::new();
         let mut offers = Vec::new();
+        let surcharge = market.shipping.surcharge_percent;
         for s in &SERVICES {
             if longest > MAX_SIDE_IN {
                 ineligible.push(json!({
@@ -754,6 +759,7 @@ async fn get_rates(
                 continue;
             }
             let total: f64 = billable.iter().map(|b| s.price(*b, 0.0)).sum();
+            let total = total * (1.0 + f64::from(surcharge) / 100.0);
             let total = (total * 100.0).round() / 100.0;
             let rate_id = opaque(&["rate", &token, s.id], 29);
             let promise = promise(s, ship);
@@ -1780,6 +1786,20 @@ async fn expire_rates(State(m): State<Shared>) -> StatusCode {
         q.expires = q.expires.min(now);
     }
     StatusCode::NO_CONTENT
+}
+
+/// Training control: rates quoted from now on cost `percent` more (0–500; 0 takes it back).
+async fn surcharge(State(m): State<Shared>, Path(percent): Path<String>) -> Response {
+    match percent.parse::<u32>() {
+        Ok(p) if p <= 500 => {
+            lock(&m).shipping.surcharge_percent = p;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => invalid(
+            "The surcharge is a whole percent from 0 to 500.",
+            "POST /_training/rates/surcharge/10 for 10 %.",
+        ),
+    }
 }
 
 /// Training control: the carrier moves a package on (`InTransit`, `OutForDelivery`,

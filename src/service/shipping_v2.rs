@@ -187,12 +187,15 @@ impl Service {
         service: Option<&str>,
         carrier: Option<&str>,
         fresh: bool,
+        tried: Option<f64>,
     ) -> Result<(String, v2::Rate), ServiceError> {
         let id = &rec.order.id;
         let n = package.number;
         let cached = self.cached_rates(id, n);
-        // What the labeler saw when the rates were last shown.
-        let seen = cached.as_ref().and_then(|c| {
+        // The price of a purchase just refused as expired, else what the labeler saw when the
+        // rates were last shown.
+        let seen = tried.or_else(|| {
+            let c = cached.as_ref()?;
             c.rates
                 .rates
                 .iter()
@@ -275,7 +278,9 @@ impl Service {
         let id = &rec.order.id;
         let n = package.number;
         let api = self.amazon()?;
-        if let Some(intent) = self.read().purchase_intent_v2(id, n).map_err(store_err)? {
+        // Read first: the store's lock must not be held while the purchase is kept.
+        let in_flight = self.read().purchase_intent_v2(id, n).map_err(store_err)?;
+        if let Some(intent) = in_flight {
             match self.send_purchase(c, rec, n, open, &intent, &api, now)? {
                 Sent::Bought(r) => return Ok(*r),
                 Sent::Expired => {
@@ -284,9 +289,11 @@ impl Service {
             }
         }
         let mut fresh = false;
+        let mut tried = None;
         loop {
             let (token, rate) =
-                self.choose_rate(rec, package, service.as_deref(), carrier, fresh)?;
+                self.choose_rate(rec, package, service.as_deref(), carrier, fresh, tried)?;
+            tried = Some(rate.total_charge.value);
             let spec = v2::RequestedDocumentSpecification::label_for(&rate, self.label_format_v2())
                 .or_else(|| {
                     rate.supported_document_specifications
@@ -494,7 +501,8 @@ impl Service {
             user: self.settings.owner.clone(),
             role: super::Role::Lead,
         };
-        let pending = match self.read().purchase_intents_v2() {
+        let pending = self.read().purchase_intents_v2();
+        let pending = match pending {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!("reading purchases in flight: {e}");

@@ -248,7 +248,8 @@ impl Operation for VoidLabel {
         for s in bought {
             let shipment_id = s.shipment_id.clone().unwrap_or_default();
             // A label is voided through the API it was bought with, whatever the site uses now.
-            let done = match svc.read().shipment_v2(&id, s.package).map_err(store_err)? {
+            let details = svc.read().shipment_v2(&id, s.package).map_err(store_err)?;
+            let done = match details {
                 Some(details) => svc.void_v2(&id, &s, &details),
                 None => block_on(api.cancel_shipment(&shipment_id))?
                     .map(|_| ())
