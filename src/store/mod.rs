@@ -328,14 +328,16 @@ impl Store {
                 keyring: keyring.master_recipient(),
             });
         }
-        Ok(Store {
+        let store = Store {
             db,
             t,
             derived: derived::Lazy::default(),
             steps: 0,
             keyring,
             data_dir: data_dir.to_owned(),
-        })
+        };
+        store.settle_open_hours()?;
+        Ok(store)
     }
 
     /// Closes and reopens the database, keeping the keyring (and its unlock). sled records its
@@ -674,8 +676,10 @@ impl Store {
         self.t.recipients.apply_batch(recipients)?;
         self.t.pending_index.apply_batch(pending)?;
         self.t.queue.apply_batch(queue)?;
+        let recs: Vec<&OrderRecord> = plans.iter().map(|p| &p.record).collect();
+        self.open_added(&recs)?;
         self.t.orders.apply_batch(orders)?;
-        Ok(())
+        self.open_settled()
     }
 
     /// The index entries a known order's import changes: SKU entries when its lines changed,
@@ -1264,6 +1268,7 @@ fn write_record(tx: &Tx<'_>, old: Option<&OrderRecord>, rec: &OrderRecord) -> Tx
         tx.queue.remove(queue_key(old))?;
     }
     tx.queue.insert(queue_key(rec), &[])?;
+    stats::open_moved(tx, old, rec)?;
     tx.orders.insert(id, encode_record(rec))?;
     Ok(())
 }
