@@ -1198,6 +1198,18 @@ async fn dashboard_floor(dir: &Path) -> std::sync::Arc<Service> {
         .unwrap();
     });
     ann.call(dops::Lock {}).await.unwrap();
+    // A daemon's schedule runs the next sync in 5½ minutes; the last sync left 17 searchOrders
+    // requests in the bucket (at the client's 0.9 share of the published rate).
+    service.set_sync_state(|s| {
+        s.enabled = true;
+        s.next_sync = Some(now + Duration::seconds(330));
+    });
+    service.with_store(|s| {
+        use packline::service::sync::{BUCKET, BUCKET_AT};
+        s.set_meta_text(BUCKET, &format!("17 {}", 0.0056 * 0.9))
+            .unwrap();
+        s.set_meta_time(BUCKET_AT, Utc::now()).unwrap();
+    });
     service.wait_for_counts();
     service.wait_for_purge_preview();
     service
@@ -1250,6 +1262,11 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     assert!(!v.health.unlocked);
     assert_eq!(v.health.failed_prints, 1);
     assert!(v.health.review_overdue, "no access review has run");
+    // The next sync as the schedule planned it, and the quota the last sync left.
+    let next = v.health.next_sync.expect("a schedule plans the next sync");
+    assert_eq!((next - v.at).num_minutes(), 5, "{next} from {}", v.at);
+    let q = v.health.quota.expect("the quota the last sync kept");
+    assert_eq!((q.whole(), q.burst, q.refill_secs()), (17, 20.0, Some(198)));
     let purge = v.health.purge.expect("the preview is counted");
     assert_eq!(
         (purge.recipients_destroyed, purge.orders_deleted),
@@ -1285,6 +1302,12 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
         assert!(text.contains("2 LATE"), "{text}");
     }
     assert!(frame(&app, 80, 24).contains("1 PRINT FAILED"));
+    assert!(
+        frame(&app, 80, 24)
+            .contains("sync not yet · next in 5m · searchOrders quota 17/20, +1 every 3m18s"),
+        "{}",
+        frame(&app, 80, 24)
+    );
     assert!(frame(&app, 80, 24).contains("ACCESS REVIEW DUE"));
     assert!(!styled(&app), "no colour under NO_COLOR");
     app.theme = packline::tui::screens::Theme { color: true };
