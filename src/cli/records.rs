@@ -526,11 +526,10 @@ pub fn dashboard(ctx: &Ctx, out: Output) -> Result<ExitCode> {
                 .map_or("never".to_owned(), |t| t.format("%Y-%m-%d").to_string()),
             if h.review_overdue { " (overdue)" } else { "" }
         )?;
-        let next = h
-            .next_sync
-            .map_or("not scheduled (no daemon runs it)".to_owned(), |t| {
-                t.format("%Y-%m-%d %H:%M UTC").to_string()
-            });
+        let next = h.next_sync.map_or(
+            "none scheduled (no daemon with an Amazon connection)".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        );
         let quota = h
             .quota
             .map_or("unknown (no Amazon connection)".to_owned(), |q| {
