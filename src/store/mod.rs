@@ -1237,7 +1237,6 @@ fn count_event(
     }
     match event {
         Event::Ship | Event::ShipOwnCarrier => {
-            stats::day(tx, now, Metric::OrdersShipped, 1)?;
             let units: Vec<(String, u32)> = old
                 .order
                 .lines
@@ -1249,10 +1248,8 @@ fn count_event(
                     )
                 })
                 .collect();
-            stats::units(tx, now, &units)?;
-            if old.order.ship_by.latest.is_some_and(|latest| now > latest) {
-                stats::day(tx, now, Metric::LateShipments, 1)?;
-            }
+            let late = old.order.ship_by.latest.is_some_and(|latest| now > latest);
+            stats::shipped(tx, now, &units, late)?;
         }
         Event::RaiseException => stats::day(tx, now, Metric::Exceptions, 1)?,
         _ => {}
