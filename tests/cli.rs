@@ -1974,6 +1974,9 @@ fn the_dashboard_prints_the_leads_view_through_either_transport() {
         assert_eq!(v["exceptions"], 0);
         assert_eq!(v["health"]["failed_prints"], 0);
         assert_eq!(v["health"]["review_overdue"], true, "{v}");
+        // No Amazon connection: no schedule runs a sync, and there is no quota to tell.
+        assert_eq!(v["health"]["next_sync"], serde_json::Value::Null, "{v}");
+        assert_eq!(v["health"]["quota"], serde_json::Value::Null, "{v}");
         assert!(!v.to_string().contains("Ann Example"), "no recipient: {v}");
         // An access review clears the warning.
         site.ok(&["access", "review", "--format", "json"]);
@@ -1982,5 +1985,9 @@ fn the_dashboard_prints_the_leads_view_through_either_transport() {
         let text = site.ok(&["dashboard"]);
         assert!(text.contains("due: 1 late, 0 before the pickup"), "{text}");
         assert!(text.contains("2 picked"), "{text}");
+        assert!(
+            text.contains("next sync: none scheduled (no daemon with an Amazon connection); searchOrders quota: unknown (no Amazon connection)"),
+            "{text}"
+        );
     }
 }

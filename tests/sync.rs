@@ -353,3 +353,83 @@ fn a_buyers_cancellation_request_holds_the_order_wherever_it_is() {
     assert_eq!(holds.as_array().unwrap().len(), 1, "{holds}");
     assert_eq!(holds[0]["order"], queued.as_str());
 }
+
+/// A daemon's schedule says when the next sync runs (after the last one, a period on), and the
+/// dashboard's searchOrders quota is the client's bucket: full before the first call, one less
+/// after a sync's single searchOrders call to the training marketplace (real time there, so the
+/// bucket refills only 0.005 a second meanwhile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reports_the_next_sync_and_the_quota_a_sync_leaves() {
+    use packline::service::daemon::{DaemonOptions, run};
+    use packline::service::{Service, Settings, ops};
+    use std::time::Duration;
+    let m = marketplace(5, "1");
+    let dir = tempfile::tempdir().unwrap();
+    let store = unlocked_store(dir.path());
+    let mut settings = Settings::from_config(&packline::config::Config::default(), "lead").unwrap();
+    settings.sync_plan.marketplace_ids = vec!["ATVPDKIKX0DER".into()];
+    let service = Service::new(store, settings);
+    let lead = packline::service::Caller {
+        user: "lead".into(),
+        role: packline::domain::Role::Lead,
+    };
+    // No connection and nothing kept: no quota to tell, and no schedule.
+    let v = service.run(&lead, ops::Dashboard {}).unwrap();
+    assert_eq!((v.health.quota, v.health.next_sync), (None, None));
+    let api = std::sync::Arc::new(training_api(&m, Duration::from_secs(5)));
+    service.set_amazon(api.clone());
+    let before = service.run(&lead, ops::Dashboard {}).unwrap().health.quota;
+    let before = before.expect("a connection's bucket starts full");
+    assert_eq!(
+        (before.tokens, before.burst, before.whole()),
+        (20.0, 20.0, 20)
+    );
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let daemon = tokio::spawn(run(
+        service.clone(),
+        DaemonOptions {
+            socket: dir.path().join("packline.sock"),
+            socket_group: None,
+            amazon: Some(api),
+            sync_every: Duration::from_secs(600),
+            purge_every: Duration::from_secs(24 * 3600),
+            returns_every: Duration::from_secs(4 * 3600),
+            user: "lead".into(),
+        },
+        stopped,
+    ));
+    // The schedule's first round runs at once.
+    let started = std::time::Instant::now();
+    while service
+        .run(&lead, ops::SyncStatus {})
+        .unwrap()
+        .last_ok
+        .is_none()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no sync finished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let v = service.run(&lead, ops::Dashboard {}).unwrap();
+    let (last, next) = (v.health.last_sync.unwrap(), v.health.next_sync.unwrap());
+    let ahead = (next - last).num_seconds();
+    assert!((590..=600).contains(&ahead), "next {next}, last {last}");
+    let searches = request_log(&m)
+        .iter()
+        .filter(|r| r["operation"] == "searchOrders")
+        .count();
+    assert_eq!(searches, 1);
+    let q = v.health.quota.unwrap();
+    assert_eq!((q.whole(), q.burst), (19, 20.0), "{q:?}");
+    assert!(q.tokens < 19.05, "{q:?}");
+    assert!((q.rate - 0.0056 * 0.9).abs() < 1e-12, "{q:?}");
+    // The sync state says the same to any client.
+    let st = service.run(&lead, ops::SyncStatus {}).unwrap();
+    assert_eq!(st.next_sync, Some(next));
+    assert_eq!(st.quota.map(|q| q.whole()), Some(19));
+    stop.send(true).unwrap();
+    daemon.await.unwrap().unwrap();
+}

@@ -1199,6 +1199,18 @@ async fn dashboard_floor(dir: &Path) -> std::sync::Arc<Service> {
         .unwrap();
     });
     ann.call(dops::Lock {}).await.unwrap();
+    // A daemon's schedule runs the next sync in 5½ minutes; the last sync left 17 searchOrders
+    // requests in the bucket (at the client's 0.9 share of the published rate).
+    service.set_sync_state(|s| {
+        s.enabled = true;
+        s.next_sync = Some(now + Duration::seconds(330));
+    });
+    service.with_store(|s| {
+        use packline::service::sync::{BUCKET, BUCKET_AT};
+        s.set_meta_text(BUCKET, &format!("17 {}", 0.0056 * 0.9))
+            .unwrap();
+        s.set_meta_time(BUCKET_AT, Utc::now()).unwrap();
+    });
     service.wait_for_counts();
     service.wait_for_purge_preview();
     service
@@ -1251,6 +1263,11 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     assert!(!v.health.unlocked);
     assert_eq!(v.health.failed_prints, 1);
     assert!(v.health.review_overdue, "no access review has run");
+    // The next sync as the schedule planned it, and the quota the last sync left.
+    let next = v.health.next_sync.expect("a schedule plans the next sync");
+    assert_eq!((next - v.at).num_minutes(), 5, "{next} from {}", v.at);
+    let q = v.health.quota.expect("the quota the last sync kept");
+    assert_eq!((q.whole(), q.burst, q.refill_secs()), (17, 20.0, Some(198)));
     let purge = v.health.purge.expect("the preview is counted");
     assert_eq!(
         (purge.recipients_destroyed, purge.orders_deleted),
@@ -1286,6 +1303,12 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
         assert!(text.contains("2 LATE"), "{text}");
     }
     assert!(frame(&app, 80, 24).contains("1 PRINT FAILED"));
+    assert!(
+        frame(&app, 80, 24)
+            .contains("sync not yet · next in 5m · searchOrders quota 17/20, +1 every 3m18s"),
+        "{}",
+        frame(&app, 80, 24)
+    );
     assert!(frame(&app, 80, 24).contains("ACCESS REVIEW DUE"));
     assert!(!styled(&app), "no colour under NO_COLOR");
     app.theme = packline::tui::screens::Theme { color: true };
@@ -1344,6 +1367,119 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     .unwrap();
     act(&mut bobs, Action::Dashboard).await;
     assert_eq!(bobs.screen, Screen::Queue);
+}
+
+/// The dashboard's late count comes from counters of open orders per ship-by hour, kept in the
+/// transaction of each change: an order shipped or cancelled leaves them, one re-timed by Amazon
+/// moves. A store without them (from before them, or an import cut short) counts them again when
+/// it opens, and the check compares them with the orders.
+#[test]
+fn the_late_count_reads_counters_kept_with_each_change() {
+    use chrono::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let mut store = unlocked_store(dir.path());
+    let due = [
+        ("904-2000000-0000001", -30 * 24 * 60),
+        ("904-2000000-0000002", -30 * 24 * 60 + 5),
+        ("904-2000000-0000003", -200),
+        ("904-2000000-0000004", -1),
+        ("904-2000000-0000005", 150),
+    ];
+    let orders = |due: &[(&str, i64)], updated: &str| {
+        let list: Vec<serde_json::Value> = due
+            .iter()
+            .map(|(id, m)| {
+                let mut o = order_json(&person(id, "Dana Example"), "UNSHIPPED", updated);
+                o["fulfillment"]["shipByWindow"]["latestDateTime"] =
+                    (now + Duration::minutes(*m)).to_rfc3339().into();
+                o
+            })
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "orders": list })).unwrap();
+        packline::amazon::parse_search_orders(&body, "p")
+            .unwrap()
+            .orders
+    };
+    store
+        .import(orders(&due, "2026-11-23T10:00:00Z"), "lead", now)
+        .unwrap();
+    let pickup = now + Duration::hours(3);
+    let late = |s: &packline::store::Store| s.due_counts(now, 24, pickup).unwrap();
+    let c = late(&store);
+    assert_eq!(c.late, 4);
+    assert_eq!(c.hours.iter().sum::<u64>(), 1);
+    assert_eq!(c.before_pickup, 1);
+    // Shipped and cancelled orders leave the count; one being picked stays in it.
+    ship(&store, "904-2000000-0000001", now);
+    let id = |s: &str| packline::domain::OrderId::parse(s).unwrap();
+    store
+        .transition(
+            &id("904-2000000-0000003"),
+            packline::domain::Event::StartPick,
+            "bob",
+            None,
+            now,
+        )
+        .unwrap();
+    store
+        .transition(
+            &id("904-2000000-0000002"),
+            packline::domain::Event::Cancel,
+            "lead",
+            None,
+            now,
+        )
+        .unwrap();
+    assert_eq!(late(&store).late, 2);
+    // Amazon moves the due one's ship-by into the past: it is late now.
+    let moved = orders(&[("904-2000000-0000005", -300)], "2026-11-23T11:00:00Z");
+    store.import(moved, "lead", now).unwrap();
+    let c = late(&store);
+    assert_eq!(
+        (c.late, c.hours.iter().sum::<u64>(), c.before_pickup),
+        (3, 0, 0)
+    );
+    assert!(store.check().unwrap().problems.is_empty());
+
+    // Counters that disagree with the orders are a finding of the check.
+    let data = dir.path().join("data");
+    drop(store);
+    let floor = || {
+        packline::store::raw_db(&data)
+            .unwrap()
+            .open_tree("floor")
+            .unwrap()
+    };
+    {
+        let f = floor();
+        let (k, _) = f.scan_prefix(b"Ao").next().unwrap().unwrap();
+        f.insert(k, &7u64.to_be_bytes()[..]).unwrap();
+        f.flush().unwrap();
+    }
+    let store = packline::store::Store::open(&data).unwrap();
+    let problems = store.check().unwrap().problems;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].part, "counters");
+    assert!(
+        problems[0].detail.contains("1 ship-by hour(s)"),
+        "{problems:?}"
+    );
+    // Without them (a store from before them), they are counted again at the next open.
+    drop(store);
+    {
+        let f = floor();
+        for k in f.scan_prefix(b"A").keys() {
+            let k = k.unwrap();
+            if k.starts_with(b"Ao") || &k[..] == b"AO" {
+                f.remove(k).unwrap();
+            }
+        }
+        f.flush().unwrap();
+    }
+    let store = packline::store::Store::open(&data).unwrap();
+    assert_eq!(late(&store).late, 3);
+    assert!(store.check().unwrap().problems.is_empty());
 }
 
 /// Whether any cell of the 80×24 dashboard is drawn red (the late bar, the warnings).

@@ -3,6 +3,9 @@
 //! once, then the TUI client in its own process: time to first frame, scan Enter → frame written
 //! (in-process service and through the daemon), the lead dashboard's first frame through the
 //! daemon, and its RSS. Figures only; nothing is asserted about speed.
+//!
+//! `--only dashboard` measures the lead dashboard's first frame through the daemon alone, on
+//! the same store (1,000,000 orders by default), with a few batches in progress.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -157,6 +160,10 @@ fn main() {
         tui_client(Path::new(&arg("--socket").unwrap()));
         return;
     }
+    if arg("--phase").as_deref() == Some("dashboard") {
+        dashboard_client(Path::new(&arg("--socket").unwrap()));
+        return;
+    }
     let orders: usize = arg("--orders").map_or(1_000_000, |s| s.parse().expect("--orders N"));
     println!("service benchmark: {orders} orders stored");
     let tmp = tempfile::tempdir().unwrap();
@@ -191,6 +198,41 @@ fn main() {
     let _ = std::fs::remove_file(&socket);
     // The daemon keeps serving until this sender goes, after the TUI client has run.
     let (stop, rx) = tokio::sync::watch::channel(false);
+    if arg("--only").as_deref() == Some("dashboard") {
+        rt.block_on(async {
+            serve_on(&service, &socket, rx);
+            let svc = service.clone();
+            tokio::task::spawn_blocking(move || svc.wait_for_counts())
+                .await
+                .unwrap();
+            // A floor at work: ten pickers each holding a batch of 20.
+            for _ in 0..10 {
+                let c = Client::connect(&socket).await.unwrap();
+                c.call(ops::ClaimBatch { size: Some(20) }).await.unwrap();
+            }
+            // The first dashboard starts the purge preview (a read of every order, in the
+            // background, at most every 10 minutes); the frames are measured after it.
+            let c = Client::connect(&socket).await.unwrap();
+            c.call(ops::Dashboard {}).await.unwrap();
+            let t = Instant::now();
+            let svc = service.clone();
+            tokio::task::spawn_blocking(move || svc.wait_for_purge_preview())
+                .await
+                .unwrap();
+            eprintln!(
+                "  the purge preview (background) counted in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+        });
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--phase", "dashboard", "--socket", socket.to_str().unwrap()])
+            .output()
+            .unwrap();
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        drop(stop);
+        return;
+    }
     rt.block_on(async {
         serve_on(&service, &socket, rx);
         let mut c = Client::connect(&socket).await.unwrap();
@@ -445,6 +487,44 @@ async fn dashboard_first_frame(client: Client) -> Duration {
     start.elapsed()
 }
 
+/// The lead's dashboard, `runs` times on a connection of its own each: connect, open it, its
+/// view answered and drawn. Prints p50, p99 and the worst, and what the view counted.
+async fn dashboard_frames(socket: &Path, runs: usize) {
+    let mut firsts = Vec::new();
+    for _ in 0..runs {
+        firsts.push(dashboard_first_frame(Client::connect(socket).await.unwrap()).await);
+    }
+    println!(
+        "TUI dashboard through the daemon: first frame p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {runs} runs (floor 150 ms)",
+        pct(&mut firsts, 0.5),
+        pct(&mut firsts, 0.99),
+        pct(&mut firsts, 1.0)
+    );
+    let v = Client::connect(socket)
+        .await
+        .unwrap()
+        .call(ops::Dashboard {})
+        .await
+        .unwrap();
+    println!(
+        "  the view: {} open orders late, {} due in the next 24 h, {} batches in progress, {} exceptions",
+        v.due.late,
+        v.due.hours.iter().sum::<u64>(),
+        v.wip.len(),
+        v.exceptions
+    );
+}
+
+/// The dashboard phase alone (`--only dashboard`), in a process of its own as a lead's SSH
+/// session is.
+fn dashboard_client(socket: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(dashboard_frames(socket, 25));
+}
+
 fn tui_client(socket: &Path) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -461,15 +541,7 @@ fn tui_client(socket: &Path) {
         );
         // The lead's dashboard, on a connection of its own: connect, open it, its view answered
         // and drawn (the batches claimed above are in progress on it).
-        let mut firsts = Vec::new();
-        for _ in 0..5 {
-            firsts.push(dashboard_first_frame(Client::connect(socket).await.unwrap()).await);
-        }
-        println!(
-            "TUI dashboard through the daemon: first frame p50 {:.1} ms, worst {:.1} ms (floor 150 ms)",
-            pct(&mut firsts, 0.5),
-            pct(&mut firsts, 1.0)
-        );
+        dashboard_frames(socket, 25).await;
     });
     println!(
         "TUI client peak RSS: {:.1} MiB",

@@ -619,6 +619,16 @@ impl SpApi {
         };
         (Err(err), after_unknown)
     }
+
+    /// An operation's bucket as it stands, read without taking or refilling a token: (tokens,
+    /// burst, rate per second); none before the operation's first request.
+    pub fn quota(&self, operation: &str) -> Option<(f64, f64, f64)> {
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets.get(operation).map(|b| {
+            let plan = b.plan();
+            (b.tokens_at(Instant::now()), plan.burst, plan.rate)
+        })
+    }
 }
 
 /// A restricted resource for the Tokens API: an HTTP method and path (and, for some Orders

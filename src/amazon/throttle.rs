@@ -181,6 +181,12 @@ impl TokenBucket {
             self.plan.rate = rate;
         }
     }
+
+    /// The tokens there as of `now`, read without refilling or taking any (for a screen).
+    pub fn tokens_at(&self, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        (self.tokens + elapsed * self.plan.rate).min(self.plan.burst)
+    }
 }
 
 #[cfg(test)]

@@ -537,6 +537,22 @@ pub fn dashboard(ctx: &Ctx, out: Output) -> Result<ExitCode> {
                 .map_or("never".to_owned(), |t| t.format("%Y-%m-%d").to_string()),
             if h.review_overdue { " (overdue)" } else { "" }
         )?;
+        let next = h.next_sync.map_or(
+            "none scheduled (no daemon with an Amazon connection)".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        );
+        let quota = h
+            .quota
+            .map_or("unknown (no Amazon connection)".to_owned(), |q| {
+                format!(
+                    "{} of {} requests left{}",
+                    q.whole(),
+                    q.burst as u64,
+                    q.refill_secs()
+                        .map_or(String::new(), |s| format!(", one more every {s} s"))
+                )
+            });
+        writeln!(w, "next sync: {next}; searchOrders quota: {quota}")?;
         match h.purge {
             Some(p) => writeln!(
                 w,

@@ -114,60 +114,89 @@ async fn background(
     }
     let syncing = sync.then(|| {
         let (svc, who) = (service.clone(), user.clone());
-        tokio::spawn(every(sync_every, Duration::ZERO, stop.clone(), move || {
-            let (svc, who) = (svc.clone(), who.clone());
-            async move {
-                // A refusal (a sync someone started by hand still runs) waits for the next
-                // round; errors are in the sync state and the log already.
-                let _ = svc.sync_now(&who).await;
+        let planned = {
+            let svc = service.clone();
+            move |at: tokio::time::Instant| {
+                // The schedule's instant as a time of day, for the dashboard.
+                let ahead = at.saturating_duration_since(tokio::time::Instant::now());
+                let next = Utc::now() + chrono::Duration::from_std(ahead).unwrap_or_default();
+                svc.set_sync_state(|s| s.next_sync = Some(next));
             }
-        }))
+        };
+        tokio::spawn(every(
+            sync_every,
+            Duration::ZERO,
+            stop.clone(),
+            move || {
+                let (svc, who) = (svc.clone(), who.clone());
+                async move {
+                    // A refusal (a sync someone started by hand still runs) waits for the next
+                    // round; errors are in the sync state and the log already.
+                    let _ = svc.sync_now(&who).await;
+                }
+            },
+            planned,
+        ))
     });
     let returns = sync.then(|| {
         let (svc, who) = (service.clone(), user.clone());
         let first = returns_every.min(Duration::from_secs(60));
-        tokio::spawn(every(returns_every, first, stop.clone(), move || {
-            let (svc, who) = (svc.clone(), who.clone());
-            async move {
-                // Errors are in the sync state (`returns_error`) and the log already.
-                let _ = svc.returns_sync_now(&who).await;
-            }
-        }))
+        tokio::spawn(every(
+            returns_every,
+            first,
+            stop.clone(),
+            move || {
+                let (svc, who) = (svc.clone(), who.clone());
+                async move {
+                    // Errors are in the sync state (`returns_error`) and the log already.
+                    let _ = svc.returns_sync_now(&who).await;
+                }
+            },
+            |_| {},
+        ))
     });
     let purging = {
         let (svc, who) = (service.clone(), user.clone());
-        tokio::spawn(every(purge_every, purge_every, stop.clone(), move || {
-            let (svc, who) = (svc.clone(), who.clone());
-            async move {
-                let s2 = svc.clone();
-                let r = tokio::task::spawn_blocking(move || {
-                    s2.with_store_mut(|s| {
-                        s.purge(s2.settings().retention, Utc::now(), &who, Utc::now())
+        tokio::spawn(every(
+            purge_every,
+            purge_every,
+            stop.clone(),
+            move || {
+                let (svc, who) = (svc.clone(), who.clone());
+                async move {
+                    let s2 = svc.clone();
+                    let r = tokio::task::spawn_blocking(move || {
+                        s2.with_store_mut(|s| {
+                            s.purge(s2.settings().retention, Utc::now(), &who, Utc::now())
+                        })
                     })
-                })
-                .await;
-                let error = match r {
-                    Ok(Ok(report)) => {
-                        tracing::info!(?report, "daily purge");
-                        None
+                    .await;
+                    let error = match r {
+                        Ok(Ok(report)) => {
+                            tracing::info!(?report, "daily purge");
+                            None
+                        }
+                        Ok(Err(e)) => Some(e.to_string()),
+                        Err(e) => Some(format!("the purge stopped unexpectedly: {e}")),
+                    };
+                    if let Some(e) = &error {
+                        tracing::error!("daily purge: {e}");
                     }
-                    Ok(Err(e)) => Some(e.to_string()),
-                    Err(e) => Some(format!("the purge stopped unexpectedly: {e}")),
-                };
-                if let Some(e) = &error {
-                    tracing::error!("daily purge: {e}");
+                    svc.set_sync_state(|s| {
+                        if error.is_none() {
+                            s.purge_last_ok = Some(Utc::now());
+                        }
+                        s.purge_error = error;
+                    });
                 }
-                svc.set_sync_state(|s| {
-                    if error.is_none() {
-                        s.purge_last_ok = Some(Utc::now());
-                    }
-                    s.purge_error = error;
-                });
-            }
-        }))
+            },
+            |_| {},
+        ))
     };
     if let Some(t) = syncing {
         let _ = t.await;
+        // No schedule runs a sync any more.
+        service.set_sync_state(|s| s.next_sync = None);
     }
     if let Some(t) = returns {
         let _ = t.await;
@@ -176,19 +205,27 @@ async fn background(
 }
 
 /// Runs `round` after `first`, then every `period`, each round in a task of its own (a panic in
-/// one is caught there, logged, and the next round runs), until `stop` turns true.
-async fn every<F, Fut>(period: Duration, first: Duration, mut stop: watch::Receiver<bool>, round: F)
-where
+/// one is caught there, logged, and the next round runs), until `stop` turns true. `planned` is
+/// told when each next round is due, as soon as it is planned.
+async fn every<F, Fut>(
+    period: Duration,
+    first: Duration,
+    mut stop: watch::Receiver<bool>,
+    round: F,
+    planned: impl Fn(tokio::time::Instant),
+) where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let mut next = tokio::time::Instant::now() + first;
+    planned(next);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
             _ = stop.changed() => return,
         }
         next += period;
+        planned(next);
         if let Err(e) = tokio::spawn(round()).await {
             tracing::error!("a scheduled job stopped unexpectedly: {e}");
         }

@@ -27,8 +27,8 @@ use crate::domain::{
 use crate::store::{self, ImportCounts, RetentionPolicy, Store};
 pub use ops::{Operation, Request};
 pub use proto::{
-    BoxPreset, Counts, ExceptionRow, Notice, OrderRow, Passphrase, QueuePage, RateOffer, RawPage,
-    Revealed, Role, ServiceError, SyncState,
+    BoxPreset, Counts, ExceptionRow, Notice, OrderRow, Passphrase, QueuePage, Quota, RateOffer,
+    RawPage, Revealed, Role, ServiceError, SyncState,
 };
 
 /// Who is asking: an OS user and the role the config gives them.
@@ -283,6 +283,8 @@ impl Service {
                 returns_running: false,
                 returns_last_ok: None,
                 returns_error: None,
+                next_sync: None,
+                quota: None,
             }),
             connected: Mutex::new(HashMap::new()),
             counting: std::sync::atomic::AtomicBool::new(false),
@@ -584,6 +586,61 @@ impl Service {
 
     pub fn set_sync_state(&self, f: impl FnOnce(&mut SyncState)) {
         f(&mut self.sync.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// The sync's state, with the searchOrders quota as it stands now.
+    pub(crate) fn sync_state(&self) -> SyncState {
+        let mut st = self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        st.quota = self.search_quota().or(st.quota);
+        st
+    }
+
+    /// searchOrders' quota left: the client's bucket once it has sent a request; before that,
+    /// the state the last sync kept (refilled for the time since), which the next sync resumes
+    /// from; with neither, the full bucket of the published plan on a site with an Amazon
+    /// connection.
+    fn search_quota(&self) -> Option<Quota> {
+        use crate::amazon::client::SEARCH_ORDERS;
+        use crate::amazon::throttle::{TokenBucket, UsagePlan};
+        let api = self
+            .amazon
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some((tokens, burst, rate)) = api.as_ref().and_then(|a| a.quota(SEARCH_ORDERS)) {
+            return Some(Quota {
+                tokens,
+                burst,
+                rate,
+            });
+        }
+        let plan = UsagePlan::SEARCH_ORDERS;
+        let kept = {
+            let store = self.read();
+            (
+                store.meta_text(sync::BUCKET).ok().flatten(),
+                store.meta_time(sync::BUCKET_AT).ok().flatten(),
+            )
+        };
+        if let (Some(state), Some(at)) = kept {
+            let mut parts = state.split_whitespace().map(str::parse::<f64>);
+            if let (Some(Ok(tokens)), Some(Ok(rate))) = (parts.next(), parts.next()) {
+                let age = (Utc::now() - at).to_std().unwrap_or_default();
+                let now = Instant::now();
+                let (tokens, rate) =
+                    TokenBucket::resume(plan, tokens, rate, age, now).snapshot(now);
+                return Some(Quota {
+                    tokens,
+                    burst: plan.burst,
+                    rate,
+                });
+            }
+        }
+        api.map(|_| Quota {
+            tokens: plan.burst,
+            burst: plan.burst,
+            rate: plan.rate,
+        })
     }
 
     /// A connection from `user` opened.

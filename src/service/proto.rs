@@ -96,7 +96,7 @@ pub struct ExceptionRow {
     pub note: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SyncState {
     /// False when this site has no Amazon connection configured (or no daemon runs the loop).
     pub enabled: bool,
@@ -117,6 +117,40 @@ pub struct SyncState {
     pub returns_last_ok: Option<DateTime<Utc>>,
     #[serde(default)]
     pub returns_error: Option<String>,
+    /// When the daemon's schedule runs the next sync (none when no daemon schedules it).
+    #[serde(default)]
+    pub next_sync: Option<DateTime<Utc>>,
+    /// Amazon's searchOrders quota left, as this site's client holds it (none on a site that
+    /// has no Amazon connection and never synced).
+    #[serde(default)]
+    pub quota: Option<Quota>,
+}
+
+/// An SP-API operation's quota as the client's token bucket holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quota {
+    /// Requests that may be sent now (the bucket refills continuously, so in fractions).
+    pub tokens: f64,
+    /// The most it holds.
+    pub burst: f64,
+    /// Requests per second it refills at.
+    pub rate: f64,
+}
+
+impl Quota {
+    /// Whole requests that may be sent now.
+    pub fn whole(&self) -> u64 {
+        if self.tokens.is_finite() && self.tokens > 0.0 {
+            self.tokens.floor() as u64
+        } else {
+            0
+        }
+    }
+
+    /// Seconds one request takes to refill (none for a rate that is not positive).
+    pub fn refill_secs(&self) -> Option<u64> {
+        (self.rate.is_finite() && self.rate > 0.0).then(|| (1.0 / self.rate).round() as u64)
+    }
 }
 
 /// A shipping offer as the labeler sees it.

@@ -328,14 +328,16 @@ impl Store {
                 keyring: keyring.master_recipient(),
             });
         }
-        Ok(Store {
+        let store = Store {
             db,
             t,
             derived: derived::Lazy::default(),
             steps: 0,
             keyring,
             data_dir: data_dir.to_owned(),
-        })
+        };
+        store.settle_open_hours()?;
+        Ok(store)
     }
 
     /// Closes and reopens the database, keeping the keyring (and its unlock). sled records its
@@ -674,8 +676,10 @@ impl Store {
         self.t.recipients.apply_batch(recipients)?;
         self.t.pending_index.apply_batch(pending)?;
         self.t.queue.apply_batch(queue)?;
+        let recs: Vec<&OrderRecord> = plans.iter().map(|p| &p.record).collect();
+        self.open_added(&recs)?;
         self.t.orders.apply_batch(orders)?;
-        Ok(())
+        self.open_settled()
     }
 
     /// The index entries a known order's import changes: SKU entries when its lines changed,
@@ -1233,7 +1237,6 @@ fn count_event(
     }
     match event {
         Event::Ship | Event::ShipOwnCarrier => {
-            stats::day(tx, now, Metric::OrdersShipped, 1)?;
             let units: Vec<(String, u32)> = old
                 .order
                 .lines
@@ -1245,10 +1248,8 @@ fn count_event(
                     )
                 })
                 .collect();
-            stats::units(tx, now, &units)?;
-            if old.order.ship_by.latest.is_some_and(|latest| now > latest) {
-                stats::day(tx, now, Metric::LateShipments, 1)?;
-            }
+            let late = old.order.ship_by.latest.is_some_and(|latest| now > latest);
+            stats::shipped(tx, now, &units, late)?;
         }
         Event::RaiseException => stats::day(tx, now, Metric::Exceptions, 1)?,
         _ => {}
@@ -1264,6 +1265,7 @@ fn write_record(tx: &Tx<'_>, old: Option<&OrderRecord>, rec: &OrderRecord) -> Tx
         tx.queue.remove(queue_key(old))?;
     }
     tx.queue.insert(queue_key(rec), &[])?;
+    stats::open_moved(tx, old, rec)?;
     tx.orders.insert(id, encode_record(rec))?;
     Ok(())
 }

@@ -204,8 +204,10 @@ pub struct DueCounts {
 }
 
 impl Store {
-    /// Open orders due within `hours` hours of `now` (and those already late), by the queue
-    /// keys alone: the walk stops at the first key past the window in each state.
+    /// Open orders due within `hours` hours of `now`, and those already late. The late ones of
+    /// whole hours before this one come from the open-order counters (one per hour: see
+    /// `stats`); the rest from the queue keys from the start of this hour to the end of the
+    /// window in each state. Neither grows with the orders shipped or long late.
     pub fn due_counts(
         &self,
         now: DateTime<Utc>,
@@ -216,10 +218,18 @@ impl Store {
             hours: vec![0; hours],
             ..DueCounts::default()
         };
-        let until = now.timestamp() + 3600 * hours as i64;
+        let this_hour = now.timestamp().div_euclid(3600);
+        c.late = self.open_before_hour(this_hour)?;
+        let from = ship_by_bound(this_hour.saturating_mul(3600));
+        let until = now.timestamp().saturating_add(3600 * hours as i64);
         for s in OPEN_STATES {
-            for k in self.t.queue.scan_prefix([s.code()]).keys() {
-                let t = ship_by_secs(&k?);
+            let lo = [&[s.code()][..], &from].concat();
+            for k in self.t.queue.range(lo..).keys() {
+                let k = k?;
+                if k.first() != Some(&s.code()) {
+                    break;
+                }
+                let t = ship_by_secs(&k);
                 if t >= until {
                     break;
                 }
@@ -237,4 +247,9 @@ impl Store {
         }
         Ok(c)
     }
+}
+
+/// The queue key bytes of a ship-by (seconds), as `queue_key` writes them.
+fn ship_by_bound(secs: i64) -> [u8; 8] {
+    ((secs as u64) ^ (1 << 63)).to_be_bytes()
 }

@@ -9,7 +9,11 @@
 //! - `A r YYYYMMDD sku 0x00 reason 0x00 metric` — returns per SKU and Amazon's reason;
 //! - `A h YYYYMMDDHH floor-metric` — the floor's work per local hour (the lead's dashboard);
 //! - `A u YYYYMMDD user 0x00 floor-metric` — the floor's work per OS user and local day;
-//! - `A v` — when the last access review ran (Unix seconds).
+//! - `A v` — when the last access review ran (Unix seconds);
+//! - `A o HOUR` — open orders whose ship-by falls in that hour (UTC hours since 1970, sign-flipped
+//!   big-endian), so the dashboard counts late work by hours, not by orders; `A O` says these
+//!   counters are whole (it is taken away while new orders are written outside a transaction,
+//!   and a store opened without it counts them again: see [`Store::settle_open_hours`]).
 //!
 //! Values are u64, big-endian. No personal data: SKUs, carriers and counts.
 
@@ -30,6 +34,8 @@ const REASON: u8 = b'r';
 const HOUR: u8 = b'h';
 const USER: u8 = b'u';
 const REVIEW: [u8; 2] = [AGG, b'v'];
+const OPEN_HOUR: u8 = b'o';
+const OPEN_WHOLE: [u8; 2] = [AGG, b'O'];
 
 /// What the dashboard counts of the floor's work. The codes are stored in keys: stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,7 +203,182 @@ pub(super) fn units(tx: &Tx<'_>, at: DateTime<Utc>, units: &[(String, u32)]) -> 
     day(tx, at, Metric::UnitsShipped, total)
 }
 
+/// An order's shipment as the counters count it: the order, its units per SKU (on the day it
+/// ships), and a late shipment when it left after its ship-by.
+pub(super) fn shipped(
+    tx: &Tx<'_>,
+    at: DateTime<Utc>,
+    units_by_sku: &[(String, u32)],
+    late: bool,
+) -> TxResult<()> {
+    day(tx, at, Metric::OrdersShipped, 1)?;
+    units(tx, at, units_by_sku)?;
+    if late {
+        day(tx, at, Metric::LateShipments, 1)?;
+    }
+    Ok(())
+}
+
+/// A shipment to count without its order: see [`Store::count_shipments`].
+#[derive(Clone, Debug)]
+pub struct ShipmentCount {
+    pub at: DateTime<Utc>,
+    /// Units shipped per SKU.
+    pub units: Vec<(String, u32)>,
+    /// It left after its ship-by.
+    pub late: bool,
+}
+
 impl Store {
+    /// Counts shipments exactly as shipping their orders counts them (the same counter
+    /// functions, in one transaction), without order records: for replaying a history into the
+    /// counters (the report benchmark fills six years of a million orders this way).
+    pub fn count_shipments(&self, shipments: &[ShipmentCount]) -> Result<(), Error> {
+        self.transact(|tx| {
+            for s in shipments {
+                shipped(tx, s.at, &s.units, s.late)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The counter of open orders whose ship-by falls in the hour of `ship_by`.
+fn open_hour_key(ship_by: DateTime<Utc>) -> [u8; 10] {
+    open_hour_key_of(ship_by.timestamp().div_euclid(3600))
+}
+
+fn open_hour_key_of(hour: i64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[0] = AGG;
+    k[1] = OPEN_HOUR;
+    k[2..].copy_from_slice(&((hour as u64) ^ (1 << 63)).to_be_bytes());
+    k
+}
+
+fn open_hour_of(k: &[u8]) -> Option<i64> {
+    let b: [u8; 8] = k.get(2..10)?.try_into().ok()?;
+    Some((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+}
+
+/// Moves an order between the open-order counters as it is written: out of its old hour if it
+/// was open, into its new one if it is open still.
+pub(super) fn open_moved(
+    tx: &Tx<'_>,
+    old: Option<&crate::domain::OrderRecord>,
+    new: &crate::domain::OrderRecord,
+) -> TxResult<()> {
+    let hour = |r: &crate::domain::OrderRecord| {
+        (!r.state.is_closed()).then(|| open_hour_key(r.order.ship_by_key()))
+    };
+    let (was, is) = (old.and_then(hour), hour(new));
+    if was == is {
+        return Ok(());
+    }
+    if let Some(k) = was {
+        let n = tx.floor.get(k)?.as_deref().and_then(value).unwrap_or(0);
+        match n.saturating_sub(1) {
+            0 => tx.floor.remove(&k[..])?,
+            n => tx.floor.insert(&k[..], &n.to_be_bytes()[..])?,
+        };
+    }
+    if let Some(k) = is {
+        add(tx, k.to_vec(), 1)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Adds new open orders to the open-order counters, outside a transaction (an import's new
+    /// orders are written in batches). The counters are marked unsettled first, so a process
+    /// stopped half-way leaves them to be counted again at the next open.
+    pub(super) fn open_added(&self, recs: &[&crate::domain::OrderRecord]) -> Result<(), Error> {
+        let mut by_hour = std::collections::BTreeMap::<[u8; 10], u64>::new();
+        for r in recs.iter().filter(|r| !r.state.is_closed()) {
+            *by_hour
+                .entry(open_hour_key(r.order.ship_by_key()))
+                .or_default() += 1;
+        }
+        if by_hour.is_empty() {
+            return Ok(());
+        }
+        self.t.floor.remove(OPEN_WHOLE)?;
+        let mut batch = sled::Batch::default();
+        for (k, n) in by_hour {
+            let old = self.t.floor.get(k)?.as_deref().and_then(value).unwrap_or(0);
+            batch.insert(&k[..], &old.saturating_add(n).to_be_bytes()[..]);
+        }
+        self.t.floor.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Marks the open-order counters whole again once an import's writes are all in.
+    pub(super) fn open_settled(&self) -> Result<(), Error> {
+        self.t.floor.insert(OPEN_WHOLE, &[])?;
+        Ok(())
+    }
+
+    /// Counts the open orders per ship-by hour again from the queue, when the counters are not
+    /// marked whole (a store from before them, or an import cut short): once, at open.
+    pub(super) fn settle_open_hours(&self) -> Result<(), Error> {
+        if self.t.floor.contains_key(OPEN_WHOLE)? {
+            return Ok(());
+        }
+        let counted = self.count_open_hours()?;
+        let mut batch = sled::Batch::default();
+        for item in self.t.floor.scan_prefix([AGG, OPEN_HOUR]).keys() {
+            batch.remove(item?);
+        }
+        for (hour, n) in counted {
+            batch.insert(&open_hour_key_of(hour)[..], &n.to_be_bytes()[..]);
+        }
+        batch.insert(&OPEN_WHOLE[..], &[][..]);
+        self.t.floor.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Open orders per ship-by hour, counted from the records the queue names (a stale queue
+    /// entry counts nothing). Linear in the open orders: for the check and a recount.
+    pub(super) fn count_open_hours(&self) -> Result<std::collections::BTreeMap<i64, u64>, Error> {
+        let mut counted = std::collections::BTreeMap::new();
+        for s in super::queue::OPEN_STATES {
+            for k in self.t.queue.scan_prefix([s.code()]).keys() {
+                if let Some(rec) = self.queue_entry(&k?)? {
+                    *counted
+                        .entry(rec.order.ship_by_key().timestamp().div_euclid(3600))
+                        .or_default() += 1;
+                }
+            }
+        }
+        Ok(counted)
+    }
+
+    /// The open-order counters as stored: hour (since 1970, UTC) to orders.
+    pub(super) fn open_hours(&self) -> Result<std::collections::BTreeMap<i64, u64>, Error> {
+        let mut out = std::collections::BTreeMap::new();
+        for item in self.t.floor.scan_prefix([AGG, OPEN_HOUR]) {
+            let (k, v) = item?;
+            if let (Some(h), Some(n)) = (open_hour_of(&k), value(&v)) {
+                out.insert(h, n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Open orders whose ship-by falls in an hour before `hour` (UTC hours since 1970): a read
+    /// of one counter per such hour, whatever the number of orders.
+    pub(super) fn open_before_hour(&self, hour: i64) -> Result<u64, Error> {
+        let mut n = 0u64;
+        for item in self
+            .t
+            .floor
+            .range(open_hour_key_of(i64::MIN)..open_hour_key_of(hour))
+        {
+            n = n.saturating_add(value(&item?.1).unwrap_or(0));
+        }
+        Ok(n)
+    }
+
     /// Every counter of the days `from..=to`, in key order. Reads counters, never orders: a
     /// range of years is a few thousand keys per metric. `skus`: the SKU counters too, per day
     /// (`Daily`) or, for the whole months inside the range, per month (`Monthly`).

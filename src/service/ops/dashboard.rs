@@ -24,7 +24,7 @@ pub const WORK_HOURS: usize = 12;
 /// An access review older than this is due again (Amazon's Data Protection Policy).
 pub const REVIEW_DAYS: i64 = 90;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DashboardView {
     pub at: DateTime<Utc>,
     pub due: DueWork,
@@ -101,7 +101,7 @@ pub struct BatchProgress {
     pub needed: u32,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     pub unlocked: bool,
     pub sync_enabled: bool,
@@ -117,6 +117,13 @@ pub struct Health {
     /// at `purge_counted`; none until the first count is in.
     pub purge: Option<crate::store::retention::PurgePreview>,
     pub purge_counted: Option<DateTime<Utc>>,
+    /// When the daemon's schedule runs the next sync (none when no daemon schedules it).
+    #[serde(default)]
+    pub next_sync: Option<DateTime<Utc>>,
+    /// Amazon's searchOrders quota left (none on a site without an Amazon connection that
+    /// never synced).
+    #[serde(default)]
+    pub quota: Option<crate::service::Quota>,
 }
 
 impl Operation for Dashboard {
@@ -191,7 +198,7 @@ impl Operation for Dashboard {
         let last_review = store.last_access_review().map_err(store_err)?;
         let unlocked = store.is_unlocked();
         drop(store);
-        let sync = svc.sync.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let sync = svc.sync_state();
         let purge = svc.purge_preview();
         Ok(DashboardView {
             at: now,
@@ -212,6 +219,8 @@ impl Operation for Dashboard {
                 review_overdue: last_review.is_none_or(|t| now - t > Duration::days(REVIEW_DAYS)),
                 purge: purge.map(|(_, p)| p),
                 purge_counted: purge.map(|(at, _)| at),
+                next_sync: sync.next_sync,
+                quota: sync.quota,
             },
             counts,
         })

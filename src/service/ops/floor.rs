@@ -271,7 +271,7 @@ impl Operation for SyncStatus {
         _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<SyncState, ServiceError> {
-        Ok(svc.sync.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        Ok(svc.sync_state())
     }
 }
 

@@ -98,7 +98,7 @@ impl DashboardScreen {
             Constraint::Length(1),
             Constraint::Length(if compact { 1 } else { 2 }),
             Constraint::Min(2),
-            Constraint::Length(2),
+            Constraint::Length(if compact { 2 } else { 3 }),
         ])
         .areas(area);
         self.render_due(f, v, due_line, chart, axis, theme, compact);
@@ -375,40 +375,100 @@ fn render_health(
         (false, None) => plain(String::new()),
     };
     let sep = || Span::raw(" · ");
-    let mut first = vec![sync, sep(), lock, sep(), prints];
-    // The purge preview is not among the essentials a handheld keeps.
-    if !compact {
-        first.push(sep());
-        first.push(plain(match h.purge {
+    let next = h.next_sync.map(|t| {
+        let m = (t - v.at).num_minutes();
+        if m <= 0 {
+            "next sync due now".to_owned()
+        } else {
+            format!("next in {}", age(t - v.at))
+        }
+    });
+    // The quota left: a warning when no request is left, whatever the size.
+    let quota = h.quota.map(|q| {
+        let text = format!(
+            "searchOrders quota {}/{}{}",
+            q.whole(),
+            q.burst as u64,
+            q.refill_secs()
+                .map_or(String::new(), |s| format!(", +1 every {}", minutes_secs(s)))
+        );
+        if q.whole() == 0 {
+            warn(text.to_uppercase())
+        } else {
+            plain(text)
+        }
+    });
+    if compact {
+        // A handheld keeps the essentials: the sync's state and an empty quota, the lock and
+        // failed prints; not the purge preview or the next sync time.
+        let mut first = vec![sync];
+        if h.quota.is_some_and(|q| q.whole() == 0) {
+            first.push(sep());
+            first.push(warn("NO QUOTA".into()));
+        }
+        first.extend([sep(), lock, sep(), prints]);
+        let second = vec![
+            plain(format!("hold {} exc {}", v.holds, v.exceptions)),
+            sep(),
+            review,
+        ];
+        f.render_widget(
+            Paragraph::new(vec![Line::from(first), Line::from(second)]),
+            area,
+        );
+        return;
+    }
+    let mut first = vec![sync];
+    if let Some(n) = next {
+        first.extend([sep(), plain(n)]);
+    } else if h.sync_enabled {
+        first.extend([sep(), plain("no schedule".into())]);
+    }
+    if let Some(q) = quota {
+        first.extend([sep(), q]);
+    }
+    let floor = vec![
+        lock,
+        sep(),
+        prints,
+        sep(),
+        plain(match h.purge {
             None => "purge: counting".into(),
             Some(p) => format!(
                 "purge due: {} recipients, {} orders",
                 p.recipients_destroyed, p.orders_deleted
             ),
-        }));
-    }
-    let first = Line::from(first);
-    let second = if compact {
-        vec![
-            plain(format!("hold {} exc {}", v.holds, v.exceptions)),
-            sep(),
-            review,
-        ]
+        }),
+    ];
+    let lists = vec![
+        plain(format!("holds {} [{}]", v.holds, keys.holds)),
+        sep(),
+        plain(format!("exceptions {} [{}]", v.exceptions, keys.exceptions)),
+        sep(),
+        review,
+        sep(),
+        plain(format!(
+            "returns {} ({} restocked)",
+            v.returns.received, v.returns.restocked
+        )),
+    ];
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(first),
+            Line::from(floor),
+            Line::from(lists),
+        ]),
+        area,
+    );
+}
+
+/// Seconds as `3m18s` (`45s` under a minute).
+fn minutes_secs(s: u64) -> String {
+    if s < 60 {
+        format!("{s}s")
     } else {
-        vec![
-            plain(format!("holds {} [{}]", v.holds, keys.holds)),
-            sep(),
-            plain(format!("exceptions {} [{}]", v.exceptions, keys.exceptions)),
-            sep(),
-            review,
-            sep(),
-            plain(format!(
-                "returns {} ({} restocked)",
-                v.returns.received, v.returns.restocked
-            )),
-        ]
-    };
-    f.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
 }
 
 /// A line of eighth-blocks, one per value, scaled to the largest (a space for none).
