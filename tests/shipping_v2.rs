@@ -577,6 +577,9 @@ async fn tracking_records_the_delivery_and_the_report_counts_it() {
         })
         .await
         .unwrap();
+    let view = f.client.call(ops::Dashboard {}).await.unwrap();
+    assert_eq!(view.deliveries.on_the_way, 1);
+    assert_eq!(view.deliveries.delivered, 0);
     http(
         &f.market,
         "POST",
@@ -613,4 +616,7 @@ async fn tracking_records_the_delivery_and_the_report_counts_it() {
         .await
         .unwrap();
     assert_eq!(report.totals.packages_delivered, 1);
+    let view = f.client.call(ops::Dashboard {}).await.unwrap();
+    assert_eq!(view.deliveries.delivered, 1);
+    assert_eq!(view.deliveries.on_the_way, 0);
 }

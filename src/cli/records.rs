@@ -507,6 +507,11 @@ pub fn dashboard(ctx: &Ctx, out: Output) -> Result<ExitCode> {
             "returns today: {} unit(s) expected, {} received ({} restocked, {} damaged)",
             v.returns.expected, v.returns.received, v.returns.restocked, v.returns.damaged
         )?;
+        writeln!(
+            w,
+            "deliveries today: {} package(s) delivered ({} late), {} on the way",
+            v.deliveries.delivered, v.deliveries.late, v.deliveries.on_the_way
+        )?;
         for b in &v.wip {
             writeln!(
                 w,

@@ -29,6 +29,9 @@ pub struct DaemonOptions {
     pub user: String,
 }
 
+/// How often the carriers' tracking is asked about shipped packages.
+const TRACK_EVERY: Duration = Duration::from_secs(30 * 60);
+
 /// Runs until SIGTERM or SIGINT (or `stop` turns true).
 pub async fn run(
     service: Arc<Service>,
@@ -39,6 +42,15 @@ pub async fn run(
     if let Some(api) = &opts.amazon {
         // Labels and confirmations use the same connection (and the same quotas) as sync.
         service.set_amazon(api.clone());
+        // Shipping API v2 purchases left in flight by the last process are sent again under
+        // their keys: Amazon answers each with the label it bought, or the intent goes.
+        let svc = service.clone();
+        tokio::task::spawn_blocking(move || {
+            let n = svc.settle_purchases_v2(Utc::now());
+            if n > 0 {
+                tracing::info!(purchases = n, "label purchases in flight settled");
+            }
+        });
     }
     println!("serving on {}", opts.socket.display());
     tracing::info!(socket = %opts.socket.display(), "serving");
@@ -155,6 +167,41 @@ async fn background(
             |_| {},
         ))
     });
+    // Where shipped Shipping API v2 packages are: every half hour, each package awaiting
+    // delivery asked once, within getTracking's quota.
+    let tracking = sync.then(|| {
+        let svc = service.clone();
+        tokio::spawn(every(
+            TRACK_EVERY,
+            Duration::from_secs(120),
+            stop.clone(),
+            move || {
+                let svc = svc.clone();
+                async move {
+                    let r = tokio::task::spawn_blocking(move || {
+                        let mut after = None;
+                        let mut delivered = 0;
+                        loop {
+                            let (last, n) = svc.track_deliveries(after, 200, Utc::now())?;
+                            delivered += n;
+                            match last {
+                                Some(l) => after = Some(l),
+                                None => return Ok::<_, super::ServiceError>(delivered),
+                            }
+                        }
+                    })
+                    .await;
+                    match r {
+                        Ok(Ok(0)) => {}
+                        Ok(Ok(n)) => tracing::info!(delivered = n, "deliveries tracked"),
+                        Ok(Err(e)) => tracing::warn!("tracking deliveries: {e}"),
+                        Err(e) => tracing::error!("tracking deliveries stopped unexpectedly: {e}"),
+                    }
+                }
+            },
+            |_| {},
+        ))
+    });
     let purging = {
         let (svc, who) = (service.clone(), user.clone());
         tokio::spawn(every(
@@ -199,6 +246,9 @@ async fn background(
         service.set_sync_state(|s| s.next_sync = None);
     }
     if let Some(t) = returns {
+        let _ = t.await;
+    }
+    if let Some(t) = tracking {
         let _ = t.await;
     }
     let _ = purging.await;

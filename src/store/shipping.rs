@@ -657,6 +657,11 @@ impl Store {
         self.flush()
     }
 
+    /// How many packages tracking still has something to tell of (labels on their way).
+    pub fn awaiting_delivery_count(&self) -> Result<u64, Error> {
+        Ok(self.t.floor.scan_prefix([AWAIT]).keys().count() as u64)
+    }
+
     /// Keeps a day's collection form of a carrier (replacing one made earlier that day).
     pub fn keep_collection_form(
         &self,

@@ -37,6 +37,10 @@ pub struct DashboardView {
     /// among them).
     #[serde(default)]
     pub returns: ReturnsToday,
+    /// Packages the carriers delivered today (Shipping API v2 tracking), late among them, and
+    /// labels still on their way (bought, not yet delivered).
+    #[serde(default)]
+    pub deliveries: DeliveriesToday,
     pub health: Health,
     /// The queue counts as last counted (they arrive again as `Notice::Counts`).
     pub counts: Counts,
@@ -48,6 +52,13 @@ pub struct ReturnsToday {
     pub received: u64,
     pub restocked: u64,
     pub damaged: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveriesToday {
+    pub delivered: u64,
+    pub late: u64,
+    pub on_the_way: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +206,11 @@ impl Operation for Dashboard {
             restocked: day.returns_restocked,
             damaged: day.returns_damaged,
         };
+        let deliveries = DeliveriesToday {
+            delivered: day.packages_delivered,
+            late: day.late_deliveries,
+            on_the_way: store.awaiting_delivery_count().map_err(store_err)?,
+        };
         let last_review = store.last_access_review().map_err(store_err)?;
         let unlocked = store.is_unlocked();
         drop(store);
@@ -208,6 +224,7 @@ impl Operation for Dashboard {
             holds,
             exceptions,
             returns,
+            deliveries,
             health: Health {
                 unlocked,
                 sync_enabled: sync.enabled,

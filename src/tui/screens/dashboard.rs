@@ -452,6 +452,15 @@ fn render_health(
             v.returns.received, v.returns.restocked
         )),
     ];
+    let mut lists = lists;
+    let d = &v.deliveries;
+    if d.delivered + d.on_the_way > 0 {
+        lists.push(sep());
+        lists.push(plain(format!(
+            "delivered {} ({} late), {} on the way",
+            d.delivered, d.late, d.on_the_way
+        )));
+    }
     f.render_widget(
         Paragraph::new(vec![
             Line::from(first),
