@@ -130,7 +130,7 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
         slip_printer: Some(printer),
         users: Default::default(),
         printers: Default::default(),
-        api: packline::config::ShippingApi::MfnV0,
+        api: packline::config::ShippingApi::ShippingV2,
         price_tolerance_percent: None,
     };
     let rt = runtime()?;
