@@ -1452,12 +1452,14 @@ fn messages_to_customers_go_through_amazon_from_the_command_line_on_either_trans
 /// one purchase per box, whose units add up to the order, and nothing else for it.
 #[test]
 fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
-    for t in 0..2 {
+    // Merchant Fulfillment v0 on both transports, then the Shipping API v2 through the daemon.
+    for (t, api) in [(0, "mfn-v0"), (1, "mfn-v0"), (1, "shipping-v2")] {
+        let v2 = api == "shipping-v2";
         let m = marketplace(6, "1000");
         let (_creds, amazon) = amazon_config(&m);
         let labels = tempfile::tempdir().unwrap();
         let config = format!(
-            "{amazon}[shipping]\napi = \"mfn-v0\"\nlabel_printer = {:?}\n\
+            "{amazon}[shipping]\napi = {api:?}\nlabel_printer = {:?}\n\
              [shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n{FLOOR_BOXES}",
             format!("file:{}", labels.path().display()),
         );
@@ -1583,27 +1585,74 @@ fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
                     r["status"].as_u64().unwrap(),
                 )
             })
-            .filter(|(o, _)| *o != "getEligibleShipmentServices")
+            .filter(|(o, _)| *o != "getEligibleShipmentServices" && *o != "getRates")
             .collect();
-        assert_eq!(
-            ops,
-            [("createShipment", 200), ("createShipment", 200)],
-            "{:?}",
-            on.t
-        );
+        let purchase = if v2 {
+            "purchaseShipment"
+        } else {
+            "createShipment"
+        };
+        assert_eq!(ops, [(purchase, 200), (purchase, 200)], "{:?} {api}", on.t);
+        if v2 {
+            // New purchases, not answers to a resend; and the day's collection form was made.
+            assert!(
+                mine.iter()
+                    .filter(|r| r["operation"] == purchase)
+                    .all(|r| r["params"]["replay"] == "false")
+            );
+            assert!(
+                log.iter()
+                    .any(|r| r["operation"] == "generateCollectionForm"),
+                "manifest --close made the collection form"
+            );
+        }
         let carried: u64 = mine
             .iter()
-            .filter(|r| r["operation"] == "createShipment")
+            .filter(|r| r["operation"] == purchase)
             .flat_map(|r| r["params"]["items"].as_str().unwrap().split(','))
             .map(|p| p.split_once(':').unwrap().1.parse::<u64>().unwrap())
             .sum();
         assert_eq!(carried, units);
         assert!(
             !log.iter()
-                .any(|r| r["params"]["orderId"] == held.as_str()
-                    && r["operation"] == "createShipment"),
+                .any(|r| r["params"]["orderId"] == held.as_str() && r["operation"] == purchase),
             "nothing was bought for the held order"
         );
+        if v2 {
+            // The rest of the claim, packed, bought as one wave; run again, it buys nothing.
+            let rest: Vec<String> = orders.iter().map(|(_, o)| o.clone()).collect();
+            for o in &rest {
+                let check = json(site, &["pack", "start", o]);
+                for l in check["lines"].as_array().unwrap() {
+                    for _ in 0..l["needed"].as_u64().unwrap() {
+                        json(site, &["pack", "scan", o, l["sku"].as_str().unwrap()]);
+                    }
+                }
+                json(
+                    site,
+                    &["pack", "finish", o, "--box", "S", "--weight", "500"],
+                );
+            }
+            let wave = json(site, &["label", "buy", "--all-packed", "--no-print"]);
+            let bought: Vec<&str> = wave["bought"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["order"].as_str().unwrap())
+                .collect();
+            assert_eq!(bought.len(), rest.len(), "{wave}");
+            assert!(rest.iter().all(|o| bought.contains(&o.as_str())), "{wave}");
+            assert_eq!(wave["needs_person"], serde_json::json!([]), "{wave}");
+            let again = json(site, &["label", "buy", "--all-packed", "--no-print"]);
+            assert_eq!(again["bought"], serde_json::json!([]), "{again}");
+            let purchases = request_log(&m)
+                .iter()
+                .filter(|r| r["operation"] == purchase && r["params"]["replay"] == "false")
+                .count();
+            assert_eq!(purchases, 2 + rest.len());
+            let out = site.run(&["label", "buy"]);
+            assert_fails(&out, "required arguments were not provided");
+        }
     }
 }
 
