@@ -185,21 +185,27 @@ fn kill_nine_at_random_moments_loses_nothing_and_buys_nothing_twice() {
     assert!(names.len() >= 100, "{}", names.len());
     let (_creds, amazon) = amazon_config(&m);
     let boxes = "[floor]\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
-    let ship = "[shipping]\napi = \"mfn-v0\"\n[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
+    let from = "[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
     let mut generator = packline::marketplace::seed::OrderGenerator::new(11, chrono::Utc::now());
     let (mut kills, mut all) = (0, Vec::new());
     // How long each scenario's killed command takes when left alone (measured by the run that
     // finishes its work): a kill lands anywhere in it.
-    let mut took = [Duration::from_millis(300); 3];
+    let mut took = [Duration::from_millis(300); 4];
     let timed = |site: &Site, args: &[&str]| {
         let start = Instant::now();
         site.ok(args);
         start.elapsed()
     };
     for run in 0..runs() {
-        let site = Site::new(&format!("{amazon}{boxes}{ship}"));
+        let scenario = run % 4;
+        // Scenario 3 buys through the Shipping API v2, the others through Merchant Fulfillment.
+        let api = if scenario == 3 {
+            "shipping-v2"
+        } else {
+            "mfn-v0"
+        };
+        let site = Site::new(&format!("{amazon}{boxes}[shipping]\napi = {api:?}\n{from}"));
         site.init_identity_keys();
-        let scenario = run % 3;
         let v = match scenario {
             // A sync killed partway, then finished.
             0 => {
@@ -240,8 +246,14 @@ fn kill_nine_at_random_moments_loses_nothing_and_buys_nothing_twice() {
                 }
                 violations(&site, &page_names, Some(&ids))
             }
-            // A label purchase killed partway: whatever happened, never a second label.
+            // A label purchase killed partway: whatever happened, never a second label; with
+            // the Shipping API v2 the next try always ends Labelled (the same key settles it).
             _ => {
+                let (purchase, slot) = if scenario == 3 {
+                    ("purchaseShipment", 3)
+                } else {
+                    ("createShipment", 2)
+                };
                 site.ok(&["sync", "--once"]);
                 let claim = site.ok(&["pick", "claim", "--size", "1", "--json"]);
                 let claim: serde_json::Value = serde_json::from_str(&claim).unwrap();
@@ -264,24 +276,36 @@ fn kill_nine_at_random_moments_loses_nothing_and_buys_nothing_twice() {
                 let mut c = site.cmd();
                 c.args(["label", "buy", &order]);
                 let start = Instant::now();
-                let killed = kill_after(c, took[2].mul_f64(rng.gen_range(0.0..1.0)));
+                let killed = kill_after(c, took[slot].mul_f64(rng.gen_range(0.0..1.0)));
                 kills += usize::from(killed);
                 if !killed {
-                    took[2] = start.elapsed().max(Duration::from_millis(20));
+                    took[slot] = start.elapsed().max(Duration::from_millis(20));
                 }
-                // A second try: refused (bought, or unknown and for a lead), or the first never left.
+                // A second try: refused (bought, or unknown and for a lead), or the first never
+                // left; with v2 it sends a purchase in flight again under its key.
                 let _ = site.run(&["label", "buy", &order]);
                 let mut v = violations(&site, &names, None);
                 let bought = request_log(&m)
                     .iter()
                     .filter(|r| {
-                        r["operation"] == "createShipment"
+                        r["operation"] == purchase
                             && r["status"] == 200
                             && r["params"]["orderId"] == order.as_str()
+                            && r["params"]["replay"] != "true"
                     })
                     .count();
                 if bought > 1 {
                     v.push(format!("order {order}: {bought} labels bought"));
+                }
+                if scenario == 3 {
+                    let looked = site.ok(&["lookup", "--order", &order, "--json"]);
+                    let looked: serde_json::Value = serde_json::from_str(&looked).unwrap();
+                    if looked["state"] != "labelled" || bought != 1 {
+                        v.push(format!(
+                            "order {order}: {} with {bought} purchase(s) after a second try",
+                            looked["state"]
+                        ));
+                    }
                 }
                 v
             }
