@@ -1,14 +1,20 @@
-//! Labels benchmark (`scripts/bench labels`): packing-slip render time, and the time from a print
+//! Labels benchmark (`scripts/bench labels`): packing-slip render time; the time from a print
 //! request to the job fully received by a raw (port 9100 style) listener on loopback, through the
-//! service in this process. Figures only; nothing is asserted about speed.
+//! service in this process; and a wave of labels (`--wave N` packed orders, 500 by default;
+//! `--wave 0` to skip) bought at Amazon's real quotas from the training marketplace over
+//! loopback, through the Shipping API v2 and then Merchant Fulfillment v0. Figures only;
+//! nothing is asserted about speed.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use packline::amazon::client::{Credentials, SpApi};
 use packline::amazon::parse_search_orders;
+use packline::config::ShippingApi;
 use packline::labels::slip::Slip;
 use packline::marketplace::seed::OrderGenerator;
+use packline::marketplace::server::{MarketplaceConfig, router};
 use packline::service::client::Client;
 use packline::service::{Notice, Service, Settings, ops};
 use packline::store::{MasterSource, Store};
@@ -22,6 +28,153 @@ fn pct(v: &mut [Duration], p: f64) -> f64 {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let wave_orders: usize = args
+        .iter()
+        .position(|a| a == "--wave")
+        .and_then(|i| args.get(i + 1))
+        .map_or(500, |n| n.parse().expect("--wave N: a number of orders"));
+    slips_and_prints();
+    if wave_orders > 0 {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        for api in [ShippingApi::ShippingV2, ShippingApi::MfnV0] {
+            rt.block_on(wave(api, wave_orders));
+        }
+    }
+}
+
+/// Packs `orders` orders from a marketplace at Amazon's real quotas, then times one wave.
+async fn wave(api: ShippingApi, orders: usize) {
+    let now = Utc::now();
+    let cfg = MarketplaceConfig {
+        orders,
+        seed: 7,
+        quota_scale: 1.0,
+        start: now - chrono::Duration::days(3) - chrono::Duration::hours(1),
+        fault_rate: 0.0,
+        faults: Vec::new(),
+        fault_delay: Duration::ZERO,
+        new_orders_per_minute: 0.0,
+        cancel_rate: 0.0,
+        cancel_request_rate: 0.0,
+        unit_codes: false,
+        rate_validity: MarketplaceConfig::RATE_VALIDITY,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router(cfg)).await });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = dir.path().join("master.key");
+    Store::init_keys(&data, &MasterSource::IdentityFile(key.clone()), "lead", now).unwrap();
+    let mut store = Store::open(&data).unwrap();
+    store.unlock(&MasterSource::IdentityFile(key)).unwrap();
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map_or("root".into(), |u| u.name);
+    let mut settings = Settings::from_config(&packline::config::Config::default(), &user).unwrap();
+    settings.sync_plan = packline::service::sync::SyncPlan {
+        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
+        lookback_days: 30,
+    };
+    settings.batch_size = 50;
+    settings.cart_slots = 50;
+    settings.shipping.api = api;
+    settings.shipping.label_format = Some("ZPL203".into());
+    settings.shipping.from = Some(packline::config::ShipFrom {
+        name: "Bench Goods".into(),
+        line1: "1 Dock Road".into(),
+        line2: None,
+        city: "Seattle".into(),
+        state: Some("WA".into()),
+        postal_code: "98109".into(),
+        country_code: "US".into(),
+        phone: "2065550100".into(),
+        email: "ship@example.com".into(),
+    });
+    let service = Service::new(store, settings);
+    service.set_amazon(std::sync::Arc::new(
+        SpApi::new(
+            &url,
+            &format!("{url}/auth/o2/token"),
+            Credentials {
+                client_id: "bench".into(),
+                client_secret: "bench".to_owned().into(),
+                refresh_token: "bench".to_owned().into(),
+            },
+            Duration::from_secs(30),
+        )
+        .unwrap(),
+    ));
+    service.sync_now("bench").await.unwrap();
+    let c = Client::local(service.clone(), &user).unwrap();
+    let mut packed = 0;
+    while let Some(b) = c.call(ops::ClaimBatch { size: Some(50) }).await.unwrap() {
+        for l in &b.lines {
+            for _ in 0..l.needed {
+                c.call(ops::PickScan {
+                    batch: b.id,
+                    code: l.sku.clone(),
+                })
+                .await
+                .unwrap();
+            }
+        }
+        c.call(ops::FinishPick { batch: b.id }).await.unwrap();
+        for order in &b.orders {
+            let check = c
+                .call(ops::PackStart {
+                    order: order.to_string(),
+                })
+                .await
+                .unwrap();
+            for l in &check.lines {
+                for _ in 0..l.needed {
+                    c.call(ops::PackScan {
+                        order: order.to_string(),
+                        code: l.sku.clone(),
+                        unit_codes: Vec::new(),
+                    })
+                    .await
+                    .unwrap();
+                }
+            }
+            c.call(ops::PackFinish {
+                order: order.to_string(),
+                box_name: "M 30x20x15".into(),
+                weight_g: 1200,
+                partial: None,
+            })
+            .await
+            .unwrap();
+            packed += 1;
+        }
+    }
+    let start = Instant::now();
+    let report = c
+        .call(ops::BuyWave {
+            no_print: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let took = start.elapsed();
+    let labels: usize = report.bought.iter().map(|b| b.packages.len()).sum();
+    println!(
+        "wave through {} at Amazon's quotas: {packed} packed orders, {labels} labels bought in {:.1} s = {:.0} labels a minute ({} need a person)",
+        api.name(),
+        took.as_secs_f64(),
+        labels as f64 / took.as_secs_f64() * 60.0,
+        report.needs_person.len()
+    );
+}
+
+fn slips_and_prints() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let key = dir.path().join("master.key");
