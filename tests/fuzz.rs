@@ -267,6 +267,44 @@ fn shipments_and_their_labels() {
     );
 }
 
+/// Every Shipping API v2 answer packline reads (rates, a purchase with its labels, documents,
+/// tracking, unmanifested shipments, a collection form), each input through every parser.
+#[test]
+fn shipping_v2_answers() {
+    use packline::amazon::shipping as v2;
+    fuzz("shipping_v2", vec![], |b| {
+        let mut outcomes: Vec<Result<(), String>> = Vec::new();
+        let mut check = |r: Result<(), packline::amazon::ParseError>| {
+            outcomes.push(match r {
+                Ok(()) => Ok(()),
+                Err(e) => clean_error(e),
+            })
+        };
+        check(v2::parse_rates(b).map(|_| ()));
+        check(v2::parse_tracking(b).map(|t| {
+            let _ = (t.status(), t.delivered_at());
+        }));
+        check(v2::parse_unmanifested(b).map(|_| ()));
+        check(v2::parse_collection_form(b).map(|_| ()));
+        for purchase in [
+            v2::parse_purchase(b).map(|p| p.package_document_details),
+            v2::parse_documents(b).map(|d| vec![d.package_document_detail]),
+        ] {
+            match purchase {
+                Ok(details) => {
+                    for d in details {
+                        if let Err(e) = d.label() {
+                            outcomes.push(clean_error(e));
+                        }
+                    }
+                }
+                Err(e) => outcomes.push(clean_error(e)),
+            }
+        }
+        outcomes.into_iter().collect()
+    });
+}
+
 #[test]
 fn messaging_actions() {
     fuzz(

@@ -114,16 +114,16 @@ impl Service {
         let request = self.rates_request(rec, package)?;
         let api = self.amazon()?;
         let rates = block_on(api.get_rates(&request))?.map_err(api_err)?;
-        self.rates_v2
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                (rec.order.id.clone(), package.number),
-                CachedRates {
-                    at: Instant::now(),
-                    rates: rates.clone(),
-                },
-            );
+        let mut cache = self.rates_v2.lock().unwrap_or_else(|p| p.into_inner());
+        // Rates Amazon no longer honours are of no use to anyone.
+        cache.retain(|_, c| c.at.elapsed() < v2::RATE_VALIDITY);
+        cache.insert(
+            (rec.order.id.clone(), package.number),
+            CachedRates {
+                at: Instant::now(),
+                rates: rates.clone(),
+            },
+        );
         Ok(rates)
     }
 
