@@ -886,56 +886,8 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
 
     // One order picked and packed through the service.
     let client = Client::local(service.clone(), "ann").unwrap();
-    let batch = client
-        .call(ops::ClaimBatch { size: Some(1) })
-        .await
-        .unwrap()
-        .expect("an order to pick");
-    for l in &batch.lines {
-        for _ in 0..l.needed {
-            let code = l.sku.clone();
-            client
-                .call(ops::PickScan {
-                    batch: batch.id,
-                    code,
-                })
-                .await
-                .unwrap();
-        }
-    }
-    client
-        .call(ops::FinishPick { batch: batch.id })
-        .await
-        .unwrap();
+    let batch = pack_one_through(&client).await;
     let order = batch.orders[0].to_string();
-    let check = client
-        .call(ops::PackStart {
-            order: order.clone(),
-        })
-        .await
-        .unwrap();
-    for l in &check.lines {
-        for _ in 0..l.needed {
-            let (order, code) = (order.clone(), l.sku.clone());
-            client
-                .call(ops::PackScan {
-                    order,
-                    code,
-                    unit_codes: Vec::new(),
-                })
-                .await
-                .unwrap();
-        }
-    }
-    client
-        .call(ops::PackFinish {
-            order: order.clone(),
-            box_name: "M 30x20x15".into(),
-            weight_g: 1200,
-            partial: None,
-        })
-        .await
-        .unwrap();
 
     let mut app = App::new(client, Keymap::load("default", None).unwrap())
         .await
@@ -1013,6 +965,96 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
     let jobs = service.with_store(|s| s.print_jobs().unwrap());
     assert_eq!(jobs.len(), 1, "one label printed");
     assert_eq!(jobs[0].printer, printer);
+
+    // The other order packed, then "buy all" on the labels screen: the gauge shows while the
+    // wave runs, and the result says what was bought.
+    let client = Client::local(service.clone(), "ann").unwrap();
+    let second = pack_one_through(&client).await.orders[0].clone();
+    act(&mut app, Action::Labels).await;
+    assert_eq!(
+        training_control(&url, "/_training/faults/createShipment/slow").await,
+        204
+    );
+    app.act(Action::BuyAll);
+    let labels = frame(&app, 80, 24);
+    assert!(labels.contains("buying all: ["), "{labels}");
+    app.act(Action::BuyAll);
+    assert!(
+        app.alert
+            .as_ref()
+            .is_some_and(|a| a.text.contains("is being bought")),
+        "{:?}",
+        app.alert
+    );
+    app.settle().await;
+    let alert = app.alert.clone().expect("the wave's result");
+    assert!(!alert.error, "{}", alert.text);
+    assert!(
+        alert
+            .text
+            .contains("wave: 1 order(s) bought, 1 label(s) to the printer"),
+        "{}",
+        alert.text
+    );
+    let state = service.with_store(|s| s.get(&second).unwrap().unwrap().state);
+    assert_eq!(state, packline::domain::OrderState::Labelled);
+    assert!(!frame(&app, 80, 24).contains("buying all"));
+}
+
+/// Claims one order, picks and packs it through the service; its batch.
+async fn pack_one_through(client: &Client) -> packline::domain::PickBatch {
+    use packline::service::ops;
+    let batch = client
+        .call(ops::ClaimBatch { size: Some(1) })
+        .await
+        .unwrap()
+        .expect("an order to pick");
+    for l in &batch.lines {
+        for _ in 0..l.needed {
+            let code = l.sku.clone();
+            client
+                .call(ops::PickScan {
+                    batch: batch.id,
+                    code,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    client
+        .call(ops::FinishPick { batch: batch.id })
+        .await
+        .unwrap();
+    let order = batch.orders[0].to_string();
+    let check = client
+        .call(ops::PackStart {
+            order: order.clone(),
+        })
+        .await
+        .unwrap();
+    for l in &check.lines {
+        for _ in 0..l.needed {
+            let (order, code) = (order.clone(), l.sku.clone());
+            client
+                .call(ops::PackScan {
+                    order,
+                    code,
+                    unit_codes: Vec::new(),
+                })
+                .await
+                .unwrap();
+        }
+    }
+    client
+        .call(ops::PackFinish {
+            order: order.clone(),
+            box_name: "M 30x20x15".into(),
+            weight_g: 1200,
+            partial: None,
+        })
+        .await
+        .unwrap();
+    batch
 }
 
 /// Two boxes at the bench: the first closed partway with its typed weight, the rest scanned
