@@ -268,6 +268,27 @@ async fn a_label_is_bought_once_printed_and_the_day_leaves_on_a_collection_form(
         .with_store(|s| s.shipment_v2(&order, 1).unwrap().unwrap());
     assert!(details.on_form.is_some());
     assert_eq!(state(&f, &order), OrderState::Shipped);
+    every_body_validates(&f.market, 4);
+}
+
+const SHIPPING: &str = include_str!("spapi-models/shippingV2.json");
+
+/// Every request body packline sent validates against its definition in `shippingV2.json`;
+/// `kinds` definitions were seen.
+fn every_body_validates(m: &Marketplace, kinds: usize) {
+    let bodies: Vec<serde_json::Value> =
+        serde_json::from_str(&http(m, "GET", "/_training/bodies")).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for b in &bodies {
+        let definition = b["definition"].as_str().unwrap();
+        assert_valid(
+            &validator_in(SHIPPING, definition),
+            b["body"].as_str().unwrap(),
+            definition,
+        );
+        seen.insert(definition.to_owned());
+    }
+    assert_eq!(seen.len(), kinds, "{seen:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -562,6 +583,7 @@ async fn a_wave_of_200_with_faults_buys_each_package_once() {
         .unwrap();
     assert!(again.bought.is_empty() && again.needs_person.is_empty());
     assert_eq!(training_shipments(&f.market).len(), 200);
+    every_body_validates(&f.market, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,6 +123,10 @@ pub(crate) struct ShippingBook {
     quoted: u64,
     bought: u64,
     packages: u64,
+    /// The last request bodies of the operations that take one, by the model's definition
+    /// name (`GET /_training/bodies`), so a test can check them against the model. For an
+    /// Amazon order they hold no buyer's data; at most [`KEPT_BODIES`].
+    bodies: std::collections::VecDeque<(&'static str, String)>,
     /// Percent added to every rate quoted from now on (`/_training/rates/surcharge/{percent}`):
     /// a carrier's price rise between a labeler's choice and the purchase.
     surcharge_percent: u32,
@@ -242,6 +246,7 @@ pub(super) fn routes() -> Router<Shared> {
             post(set_tracking),
         )
         .route("/_training/shipments", get(shipments))
+        .route("/_training/bodies", get(bodies))
 }
 
 /// An SP-API error body: `message` says what is wrong (naming a field, never a value that could
@@ -665,6 +670,7 @@ async fn get_rates(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    keep_body(&m, "GetRatesRequest", &body);
     let parsed = json_body(&body, "GetRatesRequest", None);
     let mut params = common_params();
     if let Ok(b) = &parsed {
@@ -1117,6 +1123,7 @@ async fn purchase(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    keep_body(&m, "PurchaseShipmentRequest", &body);
     let parsed = json_body(&body, "PurchaseShipmentRequest", None);
     let key = idempotency_key(&headers);
     let mut params = common_params();
@@ -1540,6 +1547,7 @@ async fn unmanifested(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    keep_body(&m, "GetUnmanifestedShipmentsRequest", &body);
     let parsed = json_body(&body, "GetUnmanifestedShipmentsRequest", Some(json!({})));
     serve(
         m,
@@ -1700,6 +1708,7 @@ async fn generate_form(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    keep_body(&m, "GenerateCollectionFormRequest", &body);
     let parsed = json_body(&body, "GenerateCollectionFormRequest", None);
     let key = idempotency_key(&headers);
     let mut params = common_params();
@@ -1838,6 +1847,31 @@ async fn set_tracking(
 
 /// Training control: the v2 shipments (ids, order, package references, tracking, state,
 /// collection form); no personal data.
+/// Request bodies kept for `/_training/bodies`.
+const KEPT_BODIES: usize = 200;
+
+fn keep_body(m: &Shared, definition: &'static str, body: &[u8]) {
+    let mut market = lock(m);
+    let kept = &mut market.shipping.bodies;
+    if kept.len() == KEPT_BODIES {
+        kept.pop_front();
+    }
+    kept.push_back((definition, String::from_utf8_lossy(body).into_owned()));
+}
+
+/// Training control: the last request bodies, each with its model definition's name.
+async fn bodies(State(m): State<Shared>) -> axum::Json<Vec<Value>> {
+    let market = lock(&m);
+    axum::Json(
+        market
+            .shipping
+            .bodies
+            .iter()
+            .map(|(d, b)| json!({ "definition": d, "body": b }))
+            .collect(),
+    )
+}
+
 async fn shipments(State(m): State<Shared>) -> axum::Json<Vec<Value>> {
     let market = lock(&m);
     axum::Json(
