@@ -750,12 +750,19 @@ fn there_is_no_e_mail_code_path() {
     let expected: Vec<(String, String)> = [
         // Merchant Fulfillment's `Address` (the model requires `Email`).
         ("src/amazon/mfn.rs", "pub email: String,"),
+        // Shipping API v2's `Address` (the seller's ship-from; optional in the model).
+        ("src/amazon/shipping.rs", "pub email: Option<String>,"),
         // The demo's made-up ship-from.
         ("src/cli/run.rs", "email: \"training@example.com\".into(),"),
         // `[shipping] from`: the seller's own ship-from address.
         ("src/config.rs", "pub email: String,"),
         // The ship-from going into the label request.
         ("src/service/shipping.rs", "email: from.email.clone(),"),
+        // The same ship-from, into a Shipping API v2 rate request.
+        (
+            "src/service/shipping_v2.rs",
+            "email: Some(from.email.clone()).filter(|e| !e.is_empty()),",
+        ),
     ]
     .into_iter()
     .map(|(a, b): (&str, &str)| (a.to_owned(), b.to_owned()))

@@ -53,7 +53,15 @@ async fn floor_on(market: Marketplace, printer: Option<String>, timeout: Duratio
     let api = Arc::new(training_api(&market, timeout));
     let service = Service::new(store, settings(printer));
     service.set_amazon(api);
-    service.sync_now("lead").await.unwrap();
+    // Under injected faults a sync may give up on a call: the next one picks up from there.
+    let mut synced = service.sync_now("lead").await;
+    for _ in 0..3 {
+        if synced.is_ok() {
+            break;
+        }
+        synced = service.sync_now("lead").await;
+    }
+    synced.unwrap();
     let client = Client::local(service.clone(), &whoami()).unwrap();
     Floor {
         dir,
@@ -641,4 +649,103 @@ async fn tracking_records_the_delivery_and_the_report_counts_it() {
     let view = f.client.call(ops::Dashboard {}).await.unwrap();
     assert_eq!(view.deliveries.delivered, 1);
     assert_eq!(view.deliveries.on_the_way, 0);
+}
+
+/// Faults at 20 % on every operation packline calls, the token endpoint included: the sync
+/// converges to the exact order set, each label is bought once, each own-carrier package is
+/// confirmed as one package, and the marketplace refused nothing for quota that it did not
+/// inject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_at_20_percent_everywhere_and_everything_happens_exactly_once() {
+    let market = marketplace_with(
+        30,
+        "1000",
+        &[
+            "--fault-rate",
+            "0.2",
+            "--faults",
+            "429,500,503,timeout,malformed,truncated",
+            "--fault-delay-ms",
+            "1200",
+        ],
+    );
+    let f = floor_on(market, None, Duration::from_secs(1)).await;
+    let book: Vec<serde_json::Value> =
+        serde_json::from_str(&http(&f.market, "GET", "/_training/orders")).unwrap();
+    let actionable: std::collections::BTreeSet<String> = book
+        .iter()
+        .filter(|o| o["fulfillmentStatus"] == "UNSHIPPED")
+        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .collect();
+    let stored: std::collections::BTreeSet<String> = f.service.with_store(|s| {
+        s.list(None)
+            .map(|r| r.unwrap().order.id.to_string())
+            .collect()
+    });
+    assert_eq!(stored, actionable);
+    // A second sync under the same faults changes nothing.
+    let again = f.service.sync_now("lead").await;
+    if let Ok(c) = &again {
+        assert_eq!((c.new, c.cancelled), (0, 0), "{c:?}");
+    }
+
+    let packed = pack_orders(&f.client, 6, 6).await;
+    let (labels, own) = packed.split_at(3);
+    for o in labels {
+        let mut r = buy(&f.client, o, None).await;
+        // A purchase left in flight by faults is sent again under its key.
+        for _ in 0..3 {
+            if r.is_ok() {
+                break;
+            }
+            r = buy(&f.client, o, None).await;
+        }
+        assert_eq!(r.unwrap()[0].state, ShipmentState::Bought);
+    }
+    for (i, o) in own.iter().enumerate() {
+        let op = || ops::ShipOwnCarrier {
+            order: o.to_string(),
+            carrier: "DHL".into(),
+            tracking: vec![format!("JD0146000000{i}")],
+        };
+        let mut r = f.client.call(op()).await;
+        for _ in 0..3 {
+            if r.is_ok() {
+                break;
+            }
+            r = f.client.call(op()).await;
+        }
+        r.unwrap();
+        assert_eq!(state(&f, o), OrderState::Shipped);
+    }
+    let per = bought_per_order(&f.market);
+    for o in labels {
+        assert_eq!(per.get(o.as_str()), Some(&1), "{o}");
+    }
+    let log = request_log(&f.market);
+    for o in own {
+        let refs: std::collections::BTreeSet<&str> = log
+            .iter()
+            .filter(|r| {
+                r["operation"] == "confirmShipment"
+                    && r["params"]["orderId"] == o.as_str()
+                    && r["status"] == 204
+            })
+            .map(|r| r["params"]["packageReferenceId"].as_str().unwrap())
+            .collect();
+        assert_eq!(refs, ["1"].into(), "{o}: one package");
+    }
+    assert!(
+        log.iter()
+            .any(|r| r["operation"] == "lwaToken" && !r["fault"].is_null())
+            || log.iter().filter(|r| r["operation"] == "lwaToken").count() == 1,
+        "the token endpoint is faulted like the rest"
+    );
+    let quota: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|r| r["status"] == 429 && r["fault"].is_null())
+        .collect();
+    assert!(quota.is_empty(), "refused for quota: {quota:?}");
+    let faults = log.iter().filter(|r| !r["fault"].is_null()).count();
+    assert!(faults * 10 >= log.len(), "{faults} faults of {}", log.len());
 }

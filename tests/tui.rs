@@ -828,7 +828,6 @@ async fn training_control(url: &str, path: &str) -> u16 {
 /// label goes to this terminal's printer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_label_purchase_never_holds_the_screen() {
-    use packline::service::ops;
     use std::time::{Duration, Instant};
 
     let delay = Duration::from_secs(3);

@@ -229,31 +229,71 @@ impl SpApi {
             ("client_id", self.creds.client_id.as_str()),
             ("client_secret", self.creds.client_secret.expose_secret()),
         ];
-        let resp = self
-            .http
-            .post(self.token_url.clone())
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| ApiError::Transport {
-                operation: "lwaToken",
-                host: host.clone(),
-                detail: transport_detail(&e),
-            })?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(ApiError::Status {
-                operation: "lwaToken",
-                status: status.as_u16(),
-                code: "lwa".into(),
-                message: "Login with Amazon refused the credentials".into(),
-            });
+        // Login with Amazon fails like any service: a throttled, failing, slow or damaged
+        // answer is asked again (a token costs nothing twice); refused credentials are not.
+        let mut last = None;
+        let mut body = None;
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                let base = 0.5 * f64::from(1u32 << attempt.min(6));
+                let jitter = rand::thread_rng().gen_range(0.0..base);
+                tokio::time::sleep(Duration::from_secs_f64(base + jitter)).await;
+            }
+            let resp = match self
+                .http
+                .post(self.token_url.clone())
+                .form(&form)
+                .send()
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    last = Some(ApiError::Transport {
+                        operation: "lwaToken",
+                        host: host.clone(),
+                        detail: transport_detail(&e),
+                    });
+                    continue;
+                }
+            };
+            let status = resp.status();
+            if status.as_u16() == 429 || status.is_server_error() {
+                last = Some(ApiError::Status {
+                    operation: "lwaToken",
+                    status: status.as_u16(),
+                    code: "lwa".into(),
+                    message: "Login with Amazon is throttling or failing".into(),
+                });
+                continue;
+            }
+            if !status.is_success() {
+                return Err(ApiError::Status {
+                    operation: "lwaToken",
+                    status: status.as_u16(),
+                    code: "lwa".into(),
+                    message: "Login with Amazon refused the credentials".into(),
+                });
+            }
+            match resp.json::<TokenResponse>().await {
+                Ok(b) => {
+                    body = Some(b);
+                    break;
+                }
+                Err(e) => {
+                    last = Some(ApiError::Transport {
+                        operation: "lwaToken",
+                        host: host.clone(),
+                        detail: transport_detail(&e),
+                    });
+                }
+            }
         }
-        let body: TokenResponse = resp.json().await.map_err(|e| ApiError::Transport {
-            operation: "lwaToken",
-            host,
-            detail: transport_detail(&e),
-        })?;
+        let Some(body) = body else {
+            return Err(last.unwrap_or(ApiError::GaveUp {
+                operation: "lwaToken",
+                attempts: MAX_ATTEMPTS,
+            }));
+        };
         let lifetime = Duration::from_secs(body.expires_in.saturating_sub(60));
         let token: SecretString = body.access_token.into();
         *cached = Some((token.clone(), Instant::now() + lifetime));

@@ -169,6 +169,10 @@ impl Market {
         {
             return Some(f);
         }
+        // With every answer faulted, the token endpoint is spared: nothing could be asked.
+        if operation == "lwaToken" && self.cfg.fault_rate >= 1.0 {
+            return None;
+        }
         self.draw_fault()
     }
 
@@ -323,24 +327,31 @@ struct TokenForm {
     client_secret: Option<String>,
 }
 
-/// Login with Amazon: any client id, secret and refresh token are accepted.
+/// Login with Amazon documents no usage plan; this one only names the rate header of its
+/// answers.
+const LWA_TOKEN: UsagePlan = UsagePlan {
+    rate: 1.0,
+    burst: 10.0,
+};
+
+/// Login with Amazon: any client id, secret and refresh token are accepted. Injected faults
+/// apply here too (the token endpoint fails like any other).
 async fn token(State(m): State<Shared>, Form(f): Form<TokenForm>) -> Response {
-    let mut market = lock(&m);
+    let params = HashMap::from([(
+        "grant_type".to_owned(),
+        f.grant_type.clone().unwrap_or_default(),
+    )]);
+    super::mfn::serve(m, "lwaToken", LWA_TOKEN, params, move |market| {
+        (token_answer(market, &f), vec![])
+    })
+    .await
+}
+
+fn token_answer(market: &mut Market, f: &TokenForm) -> Response {
     let ok = f.grant_type.as_deref() == Some("refresh_token")
         && f.refresh_token.as_deref().is_some_and(|s| !s.is_empty())
         && f.client_id.as_deref().is_some_and(|s| !s.is_empty())
         && f.client_secret.as_deref().is_some_and(|s| !s.is_empty());
-    let status = if ok { 200 } else { 400 };
-    market.log.push(LoggedRequest {
-        operation: "lwaToken".into(),
-        params: HashMap::from([(
-            "grant_type".to_owned(),
-            f.grant_type.clone().unwrap_or_default(),
-        )]),
-        status,
-        at: Utc::now(),
-        fault: None,
-    });
     if !ok {
         return (
             StatusCode::BAD_REQUEST,
@@ -532,16 +543,14 @@ struct ConfirmLine {
     transparency_codes: Vec<String>,
 }
 
-/// Orders v0 `confirmShipment`: 204, or an SP-API error naming what is wrong.
+/// Orders v0 `confirmShipment`: 204, or an SP-API error naming what is wrong. Injected faults
+/// apply (a timeout or a damaged answer after the confirmation was taken).
 async fn confirm_shipment(
     State(m): State<Shared>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let mut guard = lock(&m);
-    let market = &mut *guard;
-    let (status, response, tracking) = confirm_inner(market, &id, &headers, &body);
     // The package's reference and units, `item:quantity,…` (ids and counts only).
     let detail: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let package = &detail["packageDetail"];
@@ -559,32 +568,31 @@ async fn confirm_shipment(
                 .collect()
         })
         .unwrap_or_default();
-    market.log.push(LoggedRequest {
-        operation: "confirmShipment".into(),
-        params: HashMap::from([
-            ("orderId".to_owned(), id),
-            ("trackingNumber".to_owned(), tracking.unwrap_or_default()),
+    let params = HashMap::from([
+        ("orderId".to_owned(), id.clone()),
+        (
+            "packageReferenceId".to_owned(),
+            package["packageReferenceId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        ("items".to_owned(), items.join(",")),
+    ]);
+    super::mfn::serve(
+        m,
+        "confirmShipment",
+        UsagePlan::CONFIRM_SHIPMENT,
+        params,
+        move |market| {
+            let (_, response, tracking) = confirm_inner(market, &id, &headers, &body);
             (
-                "packageReferenceId".to_owned(),
-                package["packageReferenceId"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            ),
-            ("items".to_owned(), items.join(",")),
-        ]),
-        status: status.as_u16(),
-        at: Utc::now(),
-        fault: None,
-    });
-    let mut response = response;
-    let rate = UsagePlan::CONFIRM_SHIPMENT
-        .scaled(market.cfg.quota_scale)
-        .rate;
-    if let Ok(v) = HeaderValue::from_str(&format!("{rate}")) {
-        response.headers_mut().insert("x-amzn-RateLimit-Limit", v);
-    }
-    response
+                response,
+                vec![("trackingNumber", tracking.unwrap_or_default())],
+            )
+        },
+    )
+    .await
 }
 
 fn confirm_inner(
