@@ -78,21 +78,6 @@ async fn buy_label(
     })
 }
 
-/// Picks every unit of a batch and finishes it.
-async fn pick_all(c: &Client, b: &packline::domain::PickBatch) {
-    for l in &b.lines {
-        for _ in 0..l.needed {
-            c.call(ops::PickScan {
-                batch: b.id,
-                code: l.sku.clone(),
-            })
-            .await
-            .unwrap();
-        }
-    }
-    c.call(ops::FinishPick { batch: b.id }).await.unwrap();
-}
-
 /// Claims one order, picks and packs it through the service; its id.
 async fn pack_one(c: &mut Client) -> OrderId {
     let Some(b) = c.call(ops::ClaimBatch { size: Some(1) }).await.unwrap() else {
@@ -100,31 +85,7 @@ async fn pack_one(c: &mut Client) -> OrderId {
     };
     pick_all(c, &b).await;
     let order = b.orders[0].clone();
-    let check = c
-        .call(ops::PackStart {
-            order: order.to_string(),
-        })
-        .await
-        .unwrap();
-    for l in &check.lines {
-        for _ in 0..l.needed {
-            c.call(ops::PackScan {
-                order: order.to_string(),
-                code: l.sku.clone(),
-                unit_codes: Vec::new(),
-            })
-            .await
-            .unwrap();
-        }
-    }
-    c.call(ops::PackFinish {
-        order: order.to_string(),
-        box_name: "M 30x20x15".into(),
-        weight_g: 1200,
-        partial: None,
-    })
-    .await
-    .unwrap();
+    pack_in_one_box(c, &order).await;
     order
 }
 

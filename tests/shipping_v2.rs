@@ -80,48 +80,6 @@ async fn floor(printer: Option<String>) -> Floor {
     .await
 }
 
-async fn pick_all(c: &Client, b: &packline::domain::PickBatch) {
-    for l in &b.lines {
-        for _ in 0..l.needed {
-            c.call(ops::PickScan {
-                batch: b.id,
-                code: l.sku.clone(),
-            })
-            .await
-            .unwrap();
-        }
-    }
-    c.call(ops::FinishPick { batch: b.id }).await.unwrap();
-}
-
-async fn pack(c: &Client, order: &OrderId) {
-    let check = c
-        .call(ops::PackStart {
-            order: order.to_string(),
-        })
-        .await
-        .unwrap();
-    for l in &check.lines {
-        for _ in 0..l.needed {
-            c.call(ops::PackScan {
-                order: order.to_string(),
-                code: l.sku.clone(),
-                unit_codes: Vec::new(),
-            })
-            .await
-            .unwrap();
-        }
-    }
-    c.call(ops::PackFinish {
-        order: order.to_string(),
-        box_name: "M 30x20x15".into(),
-        weight_g: 1200,
-        partial: None,
-    })
-    .await
-    .unwrap();
-}
-
 /// Claims batches of up to `size` until `n` orders are packed (or nothing is left); their ids.
 async fn pack_orders(c: &Client, n: usize, size: u32) -> Vec<OrderId> {
     let mut packed = Vec::new();
@@ -132,7 +90,7 @@ async fn pack_orders(c: &Client, n: usize, size: u32) -> Vec<OrderId> {
         };
         pick_all(c, &b).await;
         for order in &b.orders {
-            pack(c, order).await;
+            pack_in_one_box(c, order).await;
             packed.push(order.clone());
         }
     }

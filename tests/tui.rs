@@ -1002,57 +1002,13 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
 
 /// Claims one order, picks and packs it through the service; its batch.
 async fn pack_one_through(client: &Client) -> packline::domain::PickBatch {
-    use packline::service::ops;
     let batch = client
-        .call(ops::ClaimBatch { size: Some(1) })
+        .call(packline::service::ops::ClaimBatch { size: Some(1) })
         .await
         .unwrap()
         .expect("an order to pick");
-    for l in &batch.lines {
-        for _ in 0..l.needed {
-            let code = l.sku.clone();
-            client
-                .call(ops::PickScan {
-                    batch: batch.id,
-                    code,
-                })
-                .await
-                .unwrap();
-        }
-    }
-    client
-        .call(ops::FinishPick { batch: batch.id })
-        .await
-        .unwrap();
-    let order = batch.orders[0].to_string();
-    let check = client
-        .call(ops::PackStart {
-            order: order.clone(),
-        })
-        .await
-        .unwrap();
-    for l in &check.lines {
-        for _ in 0..l.needed {
-            let (order, code) = (order.clone(), l.sku.clone());
-            client
-                .call(ops::PackScan {
-                    order,
-                    code,
-                    unit_codes: Vec::new(),
-                })
-                .await
-                .unwrap();
-        }
-    }
-    client
-        .call(ops::PackFinish {
-            order: order.clone(),
-            box_name: "M 30x20x15".into(),
-            weight_g: 1200,
-            partial: None,
-        })
-        .await
-        .unwrap();
+    pick_all(client, &batch).await;
+    pack_in_one_box(client, &batch.orders[0]).await;
     batch
 }
 

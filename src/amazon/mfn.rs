@@ -628,7 +628,7 @@ struct RawEligible {
 }
 
 /// Reads `{"payload": …}`; errors name the operation and the JSON path, never a value.
-fn parse_payload<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_payload<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     operation: &str,
 ) -> Result<T, ParseError> {

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::client::{ApiError, Auth, Resend, SpApi};
-use super::mfn::{LabelError, LabelFile, LabelFileType, MAX_LABEL_BYTES};
+use super::mfn::{LabelError, LabelFile, LabelFileType, MAX_LABEL_BYTES, parse_payload};
 use super::model::ParseError;
 use super::throttle::UsagePlan;
 
@@ -515,32 +515,6 @@ struct RawFormDocument {
     base64_encoded_content: String,
     #[serde(default)]
     document_format: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Envelope<T> {
-    payload: Option<T>,
-}
-
-/// Reads `{"payload": …}`; errors name the operation and the JSON path, never a value.
-fn parse_payload<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-    operation: &str,
-) -> Result<T, ParseError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let env: Envelope<T> = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        ParseError::Invalid {
-            source_name: operation.to_owned(),
-            path: if path.is_empty() { ".".into() } else { path },
-            detail: super::model::redacted_serde_message(&e.into_inner()),
-        }
-    })?;
-    env.payload.ok_or_else(|| ParseError::Invalid {
-        source_name: operation.to_owned(),
-        path: "payload".into(),
-        detail: "is missing".into(),
-    })
 }
 
 fn invalid(operation: &str, path: &str, detail: &str) -> ParseError {

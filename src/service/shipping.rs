@@ -27,6 +27,26 @@ pub(super) fn api_err(e: ApiError) -> ServiceError {
     ServiceError::Conflict(e.to_string())
 }
 
+/// Whether a delivery by `latest` keeps the order's promise (`promise`; none promised: any).
+pub(super) fn keeps_promise(promise: Option<DateTime<Utc>>, latest: Option<DateTime<Utc>>) -> bool {
+    match (promise, latest) {
+        (Some(p), Some(d)) => d <= p,
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
+/// Offers best first by the site's rule: those that keep the promise, cheapest first, then
+/// the rest by price.
+pub(super) fn ranked(mut offers: Vec<RateOffer>) -> Vec<RateOffer> {
+    offers.sort_by(|a, b| {
+        b.meets_promise
+            .cmp(&a.meets_promise)
+            .then(a.amount.total_cmp(&b.amount))
+    });
+    offers
+}
+
 pub(super) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ServiceError> {
     let handle = tokio::runtime::Handle::try_current()
         .map_err(|_| ServiceError::Store("no async runtime for Amazon calls".into()))?;
@@ -187,7 +207,7 @@ impl Service {
         let eligible =
             block_on(api.get_eligible_shipment_services(&details, None))?.map_err(api_err)?;
         let promise = rec.order.deliver_by.latest;
-        let mut offers: Vec<RateOffer> = eligible
+        let offers: Vec<RateOffer> = eligible
             .services
             .iter()
             .map(|s| RateOffer {
@@ -197,19 +217,10 @@ impl Service {
                 amount: s.rate.amount,
                 currency: s.rate.currency_code.clone(),
                 latest_delivery: s.latest_estimated_delivery_date,
-                meets_promise: match (promise, s.latest_estimated_delivery_date) {
-                    (Some(p), Some(d)) => d <= p,
-                    (None, _) => true,
-                    (Some(_), None) => false,
-                },
+                meets_promise: keeps_promise(promise, s.latest_estimated_delivery_date),
             })
             .collect();
-        offers.sort_by(|a, b| {
-            b.meets_promise
-                .cmp(&a.meets_promise)
-                .then(a.amount.total_cmp(&b.amount))
-        });
-        Ok(offers)
+        Ok(ranked(offers))
     }
 
     pub(super) fn bought_record(

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::shipping::{api_err, block_on};
+use super::shipping::{api_err, block_on, keeps_promise, ranked};
 use super::{Caller, RateOffer, Service, ServiceError, store_err};
 use crate::amazon::client::ApiError;
 use crate::amazon::shipping as v2;
@@ -151,7 +151,7 @@ impl Service {
     ) -> Result<Vec<RateOffer>, ServiceError> {
         let rates = self.rate_v2(rec, package)?;
         let promise = rec.order.deliver_by.latest;
-        let mut offers: Vec<RateOffer> = rates
+        let offers: Vec<RateOffer> = rates
             .rates
             .iter()
             .map(|r| RateOffer {
@@ -161,19 +161,10 @@ impl Service {
                 amount: r.total_charge.value,
                 currency: r.total_charge.unit.clone(),
                 latest_delivery: r.latest_delivery(),
-                meets_promise: match (promise, r.latest_delivery()) {
-                    (Some(p), Some(d)) => d <= p,
-                    (None, _) => true,
-                    (Some(_), None) => false,
-                },
+                meets_promise: keeps_promise(promise, r.latest_delivery()),
             })
             .collect();
-        offers.sort_by(|a, b| {
-            b.meets_promise
-                .cmp(&a.meets_promise)
-                .then(a.amount.total_cmp(&b.amount))
-        });
-        Ok(offers)
+        Ok(ranked(offers))
     }
 
     /// The rate to buy for a package: the service named (matched by service id, never by a
@@ -251,11 +242,7 @@ impl Service {
             .rates
             .iter()
             .filter(|r| !r.requires_additional_inputs)
-            .filter(|r| match (promise, r.latest_delivery()) {
-                (Some(p), Some(d)) => d <= p,
-                (None, _) => true,
-                (Some(_), None) => false,
-            })
+            .filter(|r| keeps_promise(promise, r.latest_delivery()))
             .cloned()
             .collect();
         keep.sort_by(|a, b| a.total_charge.value.total_cmp(&b.total_charge.value));

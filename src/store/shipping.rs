@@ -400,6 +400,22 @@ impl Store {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        self.begin(id, package, service_id, None, None, user, now)
+    }
+
+    /// Records a purchase about to be sent, durably; with a Shipping API v2 intent (its key
+    /// and exact request) kept beside it. Refused when the package has a label or a purchase.
+    #[allow(clippy::too_many_arguments)]
+    fn begin(
+        &self,
+        id: &OrderId,
+        package: u32,
+        service_id: &str,
+        service_name: Option<&str>,
+        intent: Option<&PurchaseIntentV2>,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         self.transact(|tx| {
             packed_in(tx, id, "labels")?;
             // Only a voided label leaves room for another: anything else means a label may
@@ -422,13 +438,19 @@ impl Store {
                     tracking: None,
                     shipment_id: None,
                     service_id: Some(service_id.to_owned()),
-                    service_name: None,
+                    service_name: service_name.map(str::to_owned),
                     label_format: None,
                     at: now,
                     by: user.to_owned(),
                 },
             )?;
-            let what = format!("package {package}");
+            let what = match intent {
+                Some(i) => {
+                    tx.floor.insert(intent_key(id, package), json(i))?;
+                    format!("package {package}, Shipping API v2")
+                }
+                None => format!("package {package}"),
+            };
             note(tx, id, user, "label_purchase_intent", Some(&what), now)
         })?;
         self.flush()
@@ -501,37 +523,15 @@ impl Store {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        self.transact(|tx| {
-            packed_in(tx, id, "labels")?;
-            if let Some(s) = shipment_in(tx, id, package)?
-                && s.state != ShipmentState::Voided
-            {
-                return abort(Error::Usage(format!(
-                    "order {id} package {package}: {} already; a label is never bought twice (a lead checks, voids or clears it)",
-                    s.state.name()
-                )));
-            }
-            put_shipment(
-                tx,
-                &ShipmentRecord {
-                    order: id.clone(),
-                    package,
-                    state: ShipmentState::PurchaseIntent,
-                    carrier: None,
-                    tracking: None,
-                    shipment_id: None,
-                    service_id: Some(intent.service_id.clone()),
-                    service_name: Some(intent.service_name.clone()),
-                    label_format: None,
-                    at: now,
-                    by: user.to_owned(),
-                },
-            )?;
-            tx.floor.insert(intent_key(id, package), json(intent))?;
-            let what = format!("package {package}, Shipping API v2");
-            note(tx, id, user, "label_purchase_intent", Some(&what), now)
-        })?;
-        self.flush()
+        self.begin(
+            id,
+            package,
+            &intent.service_id,
+            Some(&intent.service_name),
+            Some(intent),
+            user,
+            now,
+        )
     }
 
     /// The Shipping API v2 purchase in flight for a package, if one is.

@@ -632,3 +632,52 @@ pub fn example_shipping_v2(printer: Option<String>) -> packline::config::Shippin
         ..example_shipping(printer)
     }
 }
+
+/// Picks every unit of a batch through the service and finishes it.
+pub async fn pick_all(c: &packline::service::client::Client, b: &packline::domain::PickBatch) {
+    use packline::service::ops;
+    for l in &b.lines {
+        for _ in 0..l.needed {
+            c.call(ops::PickScan {
+                batch: b.id,
+                code: l.sku.clone(),
+            })
+            .await
+            .unwrap();
+        }
+    }
+    c.call(ops::FinishPick { batch: b.id }).await.unwrap();
+}
+
+/// Packs a picked order through the service: every unit scanned, one box (M, 1,200 g).
+pub async fn pack_in_one_box(
+    c: &packline::service::client::Client,
+    order: &packline::domain::OrderId,
+) {
+    use packline::service::ops;
+    let check = c
+        .call(ops::PackStart {
+            order: order.to_string(),
+        })
+        .await
+        .unwrap();
+    for l in &check.lines {
+        for _ in 0..l.needed {
+            c.call(ops::PackScan {
+                order: order.to_string(),
+                code: l.sku.clone(),
+                unit_codes: Vec::new(),
+            })
+            .await
+            .unwrap();
+        }
+    }
+    c.call(ops::PackFinish {
+        order: order.to_string(),
+        box_name: "M 30x20x15".into(),
+        weight_g: 1200,
+        partial: None,
+    })
+    .await
+    .unwrap();
+}
