@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,31 +98,8 @@ async fn close_day(c: &mut Client) -> ops::ManifestDay {
     .unwrap()
 }
 
-fn count(m: &Marketplace, op: &str) -> usize {
-    request_log(m)
-        .iter()
-        .filter(|r| r["operation"] == op)
-        .count()
-}
-
 fn state(f: &Floor, id: &OrderId) -> OrderState {
     f.service.with_store(|s| s.get(id).unwrap().unwrap().state)
-}
-
-/// A raw TCP printer on loopback (as a Zebra listens on 9100): each job's bytes.
-fn raw_printer() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let uri = format!("socket://{}", l.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let mut buf = Vec::new();
-            if s.and_then(|mut s| s.read_to_end(&mut buf)).is_ok() {
-                let _ = tx.send(buf);
-            }
-        }
-    });
-    (uri, rx)
 }
 
 /// Waits for the print job of `order` to finish; its outcome.
@@ -176,7 +152,7 @@ async fn buy_once_print_byte_identical_and_close_the_day() {
     assert_eq!(state(&f, &order), OrderState::Labelled);
     let again = buy_label(&mut f.client, &order).await;
     assert!(matches!(again, Err(ServiceError::Conflict(_))), "{again:?}");
-    assert_eq!(count(&f.market, "createShipment"), 1);
+    assert_eq!(count_requests(&f.market, "createShipment"), 1);
 
     f.client
         .call(ops::PrintLabel {
@@ -247,7 +223,7 @@ async fn a_lost_purchase_answer_raises_an_exception_and_is_never_sent_again() {
         "{again:?}"
     );
     assert_eq!(
-        count(&f.market, "createShipment"),
+        count_requests(&f.market, "createShipment"),
         1,
         "exactly one purchase was sent"
     );
@@ -276,7 +252,7 @@ async fn a_throttled_purchase_is_bought_once_and_a_void_puts_the_order_back() {
         .await;
     assert!(r.is_ok(), "{r:?}");
     assert_eq!(state(&f, &order), OrderState::Packed);
-    assert_eq!(count(&f.market, "cancelShipment"), 1);
+    assert_eq!(count_requests(&f.market, "cancelShipment"), 1);
     let label = f.service.with_store(|s| s.label(&order, 1).map(|_| ()));
     assert!(label.is_err(), "the voided label is destroyed");
 }
@@ -305,7 +281,7 @@ async fn an_own_carrier_shipment_is_checked_confirmed_once_and_shipped() {
     assert_eq!(state(&f, &order), OrderState::Shipped);
     let again = f.client.call(ship("1Z999AA10123456784")).await;
     assert!(again.is_err());
-    assert_eq!(count(&f.market, "confirmShipment"), 1);
+    assert_eq!(count_requests(&f.market, "confirmShipment"), 1);
 }
 
 /// A private D-Bus session bus and an ippeveprinter on it; the printer's spool directory.
@@ -542,7 +518,7 @@ async fn an_interrupted_purchase_or_own_carrier_shipment_blocks_a_purchase_until
         matches!(&buy, Err(ServiceError::Invalid(m)) if m.contains("confirming already")),
         "{buy:?}"
     );
-    assert_eq!(count(&f.market, "createShipment"), 0);
+    assert_eq!(count_requests(&f.market, "createShipment"), 0);
 
     // A second order: the process stops right after writing the purchase intent.
     let second = pack_one(&mut f.client).await;
@@ -575,7 +551,7 @@ async fn an_interrupted_purchase_or_own_carrier_shipment_blocks_a_purchase_until
         .unwrap();
     buy_label(&mut f.client, &second).await.unwrap();
     assert_eq!(state(&f, &second), OrderState::Labelled);
-    assert_eq!(count(&f.market, "createShipment"), 1);
+    assert_eq!(count_requests(&f.market, "createShipment"), 1);
 }
 
 /// Closes the floor's service (as a stopping daemon does) so its store can be opened again; the
@@ -664,7 +640,7 @@ async fn a_sync_after_a_purchase_keeps_the_order_until_it_leaves_on_a_manifest()
     let bought = pack_one(&mut f.client).await;
     buy_label(&mut f.client, &bought).await.unwrap();
     assert_eq!(state(&f, &bought), OrderState::Labelled);
-    assert_eq!(count(&f.market, "createShipment"), 2);
+    assert_eq!(count_requests(&f.market, "createShipment"), 2);
 
     let c = f.service.sync_now("lead").await.unwrap();
     assert_eq!(c.updated, 2, "{c:?}");
@@ -798,7 +774,7 @@ async fn a_hold_after_the_label_keeps_the_parcel_off_the_manifest() {
     assert_eq!((day.shipped, day.shipments.len()), (1, 1));
     assert!(day.held.is_empty());
     assert_eq!(state(&f, &order), OrderState::Shipped);
-    assert_eq!(count(&f.market, "createShipment"), 1);
+    assert_eq!(count_requests(&f.market, "createShipment"), 1);
 }
 
 /// `print_at_claim = "both"`: claiming a batch sends the pick sheet (no personal data), then each
@@ -1260,7 +1236,7 @@ async fn a_two_box_own_carrier_order_is_confirmed_package_by_package() {
         "{twice:?}"
     );
     assert_eq!(
-        count(&f.market, "confirmShipment"),
+        count_requests(&f.market, "confirmShipment"),
         0,
         "nothing left packline"
     );

@@ -9,7 +9,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -136,29 +135,6 @@ fn training_shipments(m: &Marketplace) -> Vec<serde_json::Value> {
         .unwrap_or_else(|e| panic!("/_training/shipments: {e}: {body}"))
 }
 
-fn count(m: &Marketplace, op: &str) -> usize {
-    request_log(m)
-        .iter()
-        .filter(|r| r["operation"] == op)
-        .count()
-}
-
-/// A raw TCP printer on loopback: each job's bytes.
-fn raw_printer() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let uri = format!("socket://{}", l.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let mut buf = Vec::new();
-            if s.and_then(|mut s| s.read_to_end(&mut buf)).is_ok() {
-                let _ = tx.send(buf);
-            }
-        }
-    });
-    (uri, rx)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_label_is_bought_once_printed_and_the_day_leaves_on_a_collection_form() {
     let (printer, jobs) = raw_printer();
@@ -184,7 +160,7 @@ async fn a_label_is_bought_once_printed_and_the_day_leaves_on_a_collection_form(
     let tracking = bought[0].tracking.clone().expect("a tracking number");
     assert_eq!(state(&f, &order), OrderState::Labelled);
     // The offers were fresh: the purchase used them, with no second getRates.
-    assert_eq!(count(&f.market, "getRates"), 1);
+    assert_eq!(count_requests(&f.market, "getRates"), 1);
     assert_eq!(purchases(&f.market).len(), 1);
     assert_eq!(bought_per_order(&f.market)[order.as_str()], 1);
     // The label prints byte for byte as Amazon sent it.
@@ -222,7 +198,7 @@ async fn a_label_is_bought_once_printed_and_the_day_leaves_on_a_collection_form(
     assert_eq!(day.shipped, 1);
     assert_eq!(day.form_error, None);
     assert_eq!(day.collection_forms.len(), 1, "{day:?}");
-    assert_eq!(count(&f.market, "generateCollectionForm"), 1);
+    assert_eq!(count_requests(&f.market, "generateCollectionForm"), 1);
     let form = jobs.recv_timeout(Duration::from_secs(20)).unwrap();
     assert!(form.starts_with(b"%PDF-"), "the collection form is a PDF");
     assert!(
@@ -274,7 +250,7 @@ async fn a_label_on_a_collection_form_is_not_voided_one_before_is() {
         .await
         .unwrap();
     assert_eq!(state(&f, &orders[0]), OrderState::Packed);
-    assert_eq!(count(&f.market, "cancelShipment"), 1);
+    assert_eq!(count_requests(&f.market, "cancelShipment"), 1);
     // It can be bought again: a second real purchase for that order, after a void.
     buy(&f.client, &orders[0], None).await.unwrap();
     assert_eq!(bought_per_order(&f.market)[orders[0].as_str()], 2);
@@ -304,7 +280,7 @@ async fn a_label_on_a_collection_form_is_not_voided_one_before_is() {
     );
     // Amazon's form takes every label of the carrier not yet on one, the held parcel's too:
     // its void is refused, with the reason, before Amazon is asked.
-    let cancels = count(&f.market, "cancelShipment");
+    let cancels = count_requests(&f.market, "cancelShipment");
     let r = f
         .client
         .call(ops::VoidLabel {
@@ -317,7 +293,7 @@ async fn a_label_on_a_collection_form_is_not_voided_one_before_is() {
         matches!(&r, Err(ServiceError::Conflict(m)) if m.contains("collection form")),
         "{r:?}"
     );
-    assert_eq!(count(&f.market, "cancelShipment"), cancels);
+    assert_eq!(count_requests(&f.market, "cancelShipment"), cancels);
     assert_eq!(state(&f, &orders[0]), OrderState::Labelled);
 }
 
@@ -440,7 +416,7 @@ async fn an_expired_rate_is_rated_again_and_a_price_rise_is_asked_about() {
     assert_eq!(p.len(), 2, "{p:?}");
     assert_eq!(p[0]["status"], 400);
     assert_eq!(p[1]["status"], 200);
-    assert_eq!(count(&f.market, "getRates"), 2);
+    assert_eq!(count_requests(&f.market, "getRates"), 2);
     assert_eq!(bought_per_order(&f.market)[orders[0].as_str()], 1);
 
     // The price rose 20 % after the labeler chose (the site allows 5 %): asked, not bought.
@@ -587,12 +563,12 @@ async fn tracking_records_the_delivery_and_the_report_counts_it() {
     assert!(d.delivered_at.is_some());
     // Delivered packages are no longer asked about.
     let svc = f.service.clone();
-    let before = count(&f.market, "getTracking");
+    let before = count_requests(&f.market, "getTracking");
     tokio::task::spawn_blocking(move || svc.track_deliveries(None, 100, chrono::Utc::now()))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(count(&f.market, "getTracking"), before);
+    assert_eq!(count_requests(&f.market, "getTracking"), before);
     let today = packline::store::shipping::local_day(chrono::Utc::now());
     let report = f
         .client

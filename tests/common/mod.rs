@@ -681,3 +681,28 @@ pub async fn pack_in_one_box(
     .await
     .unwrap();
 }
+
+/// A raw TCP printer on loopback (as a Zebra listens on 9100): each job's bytes.
+pub fn raw_printer() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
+    use std::io::Read as _;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("socket://{}", l.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let mut buf = Vec::new();
+            if s.and_then(|mut s| s.read_to_end(&mut buf)).is_ok() {
+                let _ = tx.send(buf);
+            }
+        }
+    });
+    (uri, rx)
+}
+
+/// How many requests of `op` the marketplace's log holds.
+pub fn count_requests(m: &Marketplace, op: &str) -> usize {
+    request_log(m)
+        .iter()
+        .filter(|r| r["operation"] == op)
+        .count()
+}
