@@ -561,6 +561,18 @@ async fn tracking_records_the_delivery_and_the_report_counts_it() {
         .with_store(|s| s.shipment_v2(&order, 1).unwrap().unwrap());
     assert_eq!(d.delivery, Some(Delivery::Delivered));
     assert!(d.delivered_at.is_some());
+    // The order's packages say so too (lookup --json shows them).
+    let packages = f
+        .client
+        .call(ops::Packages {
+            order: order.to_string(),
+        })
+        .await
+        .unwrap();
+    let v2 = packages[0].shipping_v2.clone().expect("bought through v2");
+    assert_eq!(v2.delivery, Some(Delivery::Delivered));
+    assert_eq!(v2.delivered_at, d.delivered_at);
+    assert!(v2.on_form.is_some(), "it left on the day's collection form");
     // Delivered packages are no longer asked about.
     let svc = f.service.clone();
     let before = count_requests(&f.market, "getTracking");

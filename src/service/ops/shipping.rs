@@ -623,6 +623,10 @@ impl Operation for ClearPurchase {
 pub struct PackageView {
     pub package: Package,
     pub shipment: Option<ShipmentRecord>,
+    /// Bought through the Shipping API v2: the carrier's id, whether it is on a collection form,
+    /// and the delivery as last tracked (delivered-at, the carrier's promise).
+    #[serde(default)]
+    pub shipping_v2: Option<crate::domain::ShipmentV2>,
 }
 
 /// The order's packages (none until it is packed).
@@ -652,9 +656,11 @@ impl Operation for Packages {
             .into_iter()
             .map(|p| {
                 let shipment = store.shipment(&id, p.number).map_err(store_err)?;
+                let shipping_v2 = store.shipment_v2(&id, p.number).map_err(store_err)?;
                 Ok(PackageView {
                     package: p,
                     shipment,
+                    shipping_v2,
                 })
             })
             .collect()
