@@ -215,6 +215,8 @@ struct Form {
 
 /// What the request log keeps of an answer, beyond the request's own parameters.
 type Logged = Vec<(&'static str, String)>;
+/// A request's work: its answer and what the log keeps, or the refusal.
+type Done = Result<(Value, Logged), Response>;
 
 /// A first answer kept under its idempotency key.
 struct Replay {
@@ -855,6 +857,37 @@ fn replayed(
     }
 }
 
+/// A request under an idempotency key: the first answer again if the key was seen, else the
+/// work done and (when it succeeded) its answer kept under the key in `book`.
+fn once_per_key(
+    market: &mut Market,
+    book: fn(&mut Market) -> &mut HashMap<String, Replay>,
+    key: Option<String>,
+    body: Value,
+    work: fn(&mut Market, &Value) -> Done,
+) -> (Response, Logged) {
+    if let Some(answer) = replayed(book(market), key.as_deref(), &body) {
+        return answer;
+    }
+    match work(market, &body) {
+        Ok((answer, mut params)) => {
+            if let Some(k) = key {
+                book(market).insert(
+                    k,
+                    Replay {
+                        body,
+                        answer: answer.clone(),
+                        params: params.clone(),
+                    },
+                );
+            }
+            params.push(("replay", "false".into()));
+            (ok(answer), params)
+        }
+        Err(refused) => (refused, vec![]),
+    }
+}
+
 /// The label format asked for, if the rate offers the specification as asked.
 fn document_format(spec: &Value) -> Result<&'static str, String> {
     const P: &str = "requestedDocumentSpecification";
@@ -1165,26 +1198,7 @@ async fn purchase(
                     );
                 }
             };
-            if let Some(answer) = replayed(&market.shipping.purchases, key.as_deref(), &body) {
-                return answer;
-            }
-            match buy(market, &body) {
-                Ok((answer, mut params)) => {
-                    if let Some(k) = key {
-                        market.shipping.purchases.insert(
-                            k,
-                            Replay {
-                                body,
-                                answer: answer.clone(),
-                                params: params.clone(),
-                            },
-                        );
-                    }
-                    params.push(("replay", "false".into()));
-                    (ok(answer), params)
-                }
-                Err(refused) => (refused, vec![]),
-            }
+            once_per_key(market, |m| &mut m.shipping.purchases, key, body, buy)
         },
     )
     .await
@@ -1735,26 +1749,7 @@ async fn generate_form(
                 Ok(b) => b,
                 Err(msg) => return (invalid(&msg, "Send carrierId and shipFromAddress."), vec![]),
             };
-            if let Some(answer) = replayed(&market.shipping.form_keys, key.as_deref(), &body) {
-                return answer;
-            }
-            match new_form(market, &body) {
-                Ok((answer, mut params)) => {
-                    if let Some(k) = key {
-                        market.shipping.form_keys.insert(
-                            k,
-                            Replay {
-                                body,
-                                answer: answer.clone(),
-                                params: params.clone(),
-                            },
-                        );
-                    }
-                    params.push(("replay", "false".into()));
-                    (ok(answer), params)
-                }
-                Err(refused) => (refused, vec![]),
-            }
+            once_per_key(market, |m| &mut m.shipping.form_keys, key, body, new_form)
         },
     )
     .await
