@@ -50,6 +50,55 @@ fn kill_after(mut cmd: Command, after: Duration) -> bool {
     }
 }
 
+/// Claims a batch of one order and picks it whole: the order and the SKUs of its units.
+fn pick_one(site: &Site) -> (String, Vec<String>) {
+    let claim = site.ok(&["pick", "claim", "--size", "1", "--json"]);
+    let claim: serde_json::Value = serde_json::from_str(&claim).unwrap();
+    let order = claim["orders"][0].as_str().unwrap().to_owned();
+    let b = claim["id"].as_u64().unwrap().to_string();
+    let mut skus = Vec::new();
+    for l in claim["lines"].as_array().unwrap() {
+        for _ in 0..l["needed"].as_u64().unwrap() {
+            let sku = l["sku"].as_str().unwrap().to_owned();
+            site.ok(&["pick", "scan", &b, &sku]);
+            skus.push(sku);
+        }
+    }
+    site.ok(&["pick", "finish", &b]);
+    (order, skus)
+}
+
+/// Packs a picked order in one box "S" of 500 g.
+fn pack(site: &Site, order: &str, skus: &[String]) {
+    site.ok(&["pack", "start", order]);
+    for sku in skus {
+        site.ok(&["pack", "scan", order, sku]);
+    }
+    site.ok(&["pack", "finish", order, "--box", "S", "--weight", "500"]);
+}
+
+/// Where a failed run's data directory is kept: under the build's target directory, so a
+/// clean removes it.
+fn kept_dir(run: usize) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/crash-kept")
+        .join(format!("run-{run}-{}", std::process::id()))
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let target = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_tree(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// The recipients' names the marketplace holds for its orders (read with a token, as packline
 /// would), to look for on disk.
 fn recipient_names(m: &Marketplace) -> Vec<String> {
@@ -216,7 +265,9 @@ fn kill_nine_at_random_moments_loses_nothing_and_buys_nothing_twice() {
         };
         let site = Site::new(&format!("{amazon}{boxes}[shipping]\napi = {api:?}\n{from}"));
         site.init_identity_keys();
-        let v = match scenario {
+        // A command that fails outright (the store will not open, say) is a violation too: the
+        // run's data directory is kept for inspection and the harness goes on.
+        let body = std::panic::AssertUnwindSafe(|| match scenario {
             // A sync killed partway, then finished.
             0 => {
                 let mut c = site.cmd();
@@ -265,24 +316,8 @@ fn kill_nine_at_random_moments_loses_nothing_and_buys_nothing_twice() {
                     ("createShipment", 2)
                 };
                 site.ok(&["sync", "--once"]);
-                let claim = site.ok(&["pick", "claim", "--size", "1", "--json"]);
-                let claim: serde_json::Value = serde_json::from_str(&claim).unwrap();
-                let order = claim["orders"][0].as_str().unwrap().to_owned();
-                let b = claim["id"].as_u64().unwrap().to_string();
-                let mut skus = Vec::new();
-                for l in claim["lines"].as_array().unwrap() {
-                    for _ in 0..l["needed"].as_u64().unwrap() {
-                        let sku = l["sku"].as_str().unwrap().to_owned();
-                        site.ok(&["pick", "scan", &b, &sku]);
-                        skus.push(sku);
-                    }
-                }
-                site.ok(&["pick", "finish", &b]);
-                site.ok(&["pack", "start", &order]);
-                for sku in &skus {
-                    site.ok(&["pack", "scan", &order, sku]);
-                }
-                site.ok(&["pack", "finish", &order, "--box", "S", "--weight", "500"]);
+                let (order, skus) = pick_one(&site);
+                pack(&site, &order, &skus);
                 let mut c = site.cmd();
                 c.args(["label", "buy", &order]);
                 let start = Instant::now();
@@ -319,7 +354,21 @@ fn kill_nine_at_random_moments_loses_nothing_and_buys_nothing_twice() {
                 }
                 v
             }
-        };
+        });
+        let v = std::panic::catch_unwind(body).unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            let kept = kept_dir(run);
+            let _ = copy_tree(&site.data, &kept);
+            vec![format!(
+                "a command failed ({}); its data directory is kept in {}",
+                why.lines().next().unwrap_or(""),
+                kept.display()
+            )]
+        });
         for x in v {
             all.push(format!("run {run} (scenario {scenario}): {x}"));
         }
@@ -335,4 +384,150 @@ fn kill_nine_at_random_moments_loses_nothing_and_buys_nothing_twice() {
         "most runs were cut short: {kills} of {}",
         runs()
     );
+}
+
+/// A tmpfs of `mb` MiB mounted (as root) for one test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, mb: u32) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={mb}m,mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mount: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(at.to_owned())
+    }
+
+    /// Fills what is left of the filesystem with one file; its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write as _;
+        let path = self.0.join("filler");
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        for chunk in [1 << 20, 4096, 1] {
+            let buf = vec![0u8; chunk];
+            while f.write_all(&buf).is_ok() {}
+        }
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The disk holding the data directory fills up with work on the floor: every change is
+/// refused before it starts, naming the disk and what to do, while the store still opens to
+/// read; nothing stored is lost, no label is bought, no import is half done; once space
+/// returns, the same commands finish the work.
+#[test]
+fn a_full_disk_fails_each_command_clearly_and_loses_nothing() {
+    if !common::tools::have(&[common::tools::Tool::Tmpfs]) {
+        return;
+    }
+    let m = marketplace(30, "1000");
+    let (_creds, amazon) = amazon_config(&m);
+    let boxes = "[floor]\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
+    let from = "[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
+    let mut site = Site::new(&format!(
+        "{amazon}{boxes}[shipping]\napi = \"shipping-v2\"\n{from}"
+    ));
+    let disk = Tmpfs::mount(&site.dir.path().join("disk"), 192);
+    site.data = disk.0.join("data");
+    site.init_identity_keys();
+    let reserve = site.data.join(packline::store::space::RESERVE_FILE);
+    assert!(reserve.exists(), "a new store keeps a space reserve");
+    site.ok(&["sync", "--once"]);
+    let synced: BTreeSet<String> = stored(&site).into_iter().collect();
+    assert_eq!(synced, actionable(&m));
+    let (packed, skus) = pick_one(&site);
+    pack(&site, &packed, &skus);
+    let (picked, picked_skus) = pick_one(&site);
+    // Orders of another shop: past the marketplace's order numbers.
+    let mut generator = packline::marketplace::seed::OrderGenerator::new(5, chrono::Utc::now());
+    generator.page(30);
+    let page = generator.page(2000);
+    let imported: BTreeSet<String> = page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .collect();
+    let file = site.write_page("big.json", &page);
+    let file = file.to_str().unwrap();
+
+    let filler = disk.fill();
+    // The last pick moved sled's log past its snapshot, so the next open must write one: the
+    // store gives up its reserve for it, and opens to read.
+    let audit_before = audit_entries(&site.data).len();
+    assert!(!reserve.exists(), "the reserve was given up for the open");
+    assert_eq!(stored(&site).into_iter().collect::<BTreeSet<_>>(), synced);
+    let data = site.data.display().to_string();
+    for args in [
+        &["sync", "--once"][..],
+        &["import", file],
+        &["pick", "claim", "--size", "1"],
+        &["pack", "start", &picked],
+        &["label", "buy", &packed],
+        &[
+            "ship",
+            &packed,
+            "--carrier",
+            "UPS",
+            "--tracking",
+            "1Z999AA10123456784",
+        ],
+    ] {
+        let out = site.run(args);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} worked on a full disk");
+        assert!(
+            err.contains(&format!("the disk holding {data} is full"))
+                && err.contains("Nothing was changed: free space on that disk"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let look = site.ok(&["lookup", "--order", &packed, "--json"]);
+    assert!(look.contains("\"state\": \"packed\""), "{look}");
+    site.ok_unlocked(&["check"]);
+    site.ok(&["audit", "verify"]);
+    assert_eq!(count_requests(&m, "purchaseShipment"), 0);
+    assert_eq!(count_requests(&m, "confirmShipment"), 0);
+    assert_eq!(stored(&site).into_iter().collect::<BTreeSet<_>>(), synced);
+    assert_eq!(audit_entries(&site.data).len(), audit_before);
+
+    // Space returns: the same commands do the work, and the reserve is back.
+    std::fs::remove_file(&filler).unwrap();
+    site.ok(&["sync", "--once"]);
+    assert!(
+        reserve.exists(),
+        "the reserve comes back once there is room"
+    );
+    site.ok(&["import", file]);
+    pack(&site, &picked, &picked_skus);
+    site.ok(&["label", "buy", &packed, "--no-print"]);
+    assert_eq!(count_requests(&m, "purchaseShipment"), 1);
+    let all: BTreeSet<String> = stored(&site).into_iter().collect();
+    assert_eq!(all, synced.union(&imported).cloned().collect());
+    site.ok_unlocked(&["check"]);
+    site.ok(&["audit", "verify"]);
 }

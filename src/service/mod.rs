@@ -170,6 +170,8 @@ pub struct Service {
     /// This service, for the background count.
     me: std::sync::Weak<Service>,
     store: RwLock<Store>,
+    /// The store's data directory: changes are refused while its disk is (nearly) full.
+    data_dir: std::path::PathBuf,
     settings: Settings,
     /// Serializes read-modify-write of batches and pack checks (scans arrive from many clients):
     /// one lock per stripe, a batch or order always in the same stripe, so scans of different
@@ -222,6 +224,9 @@ fn store_err(e: store::Error) -> ServiceError {
         store::Error::Return(_) => ServiceError::Conflict(e.to_string()),
         store::Error::Transition { .. } => ServiceError::Conflict(e.to_string()),
         store::Error::Locked { .. } => ServiceError::Locked(e.to_string()),
+        store::Error::DiskFull { .. } | store::Error::NoSpace => {
+            ServiceError::NoSpace(e.to_string())
+        }
         store::Error::Usage(m) => ServiceError::Invalid(m),
         store::Error::OnHold { order, reason } => ServiceError::OnHold {
             order: order.to_string(),
@@ -265,9 +270,11 @@ fn non_empty<'a>(text: &'a str, what: &str) -> Result<&'a str, ServiceError> {
 impl Service {
     pub fn new(store: Store, settings: Settings) -> Arc<Service> {
         let (notices, _) = broadcast::channel(1024);
+        let data_dir = store.data_dir().to_owned();
         let service = Arc::new_cyclic(|me| Service {
             me: me.clone(),
             store: RwLock::new(store),
+            data_dir,
             settings,
             floor: (0..FLOOR_STRIPES).map(|_| Mutex::new(())).collect(),
             notices,
@@ -312,6 +319,12 @@ impl Service {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Refuses a change that may write `need` bytes (and sled's margin) when the store's disk
+    /// has not the room: refused before it starts, it is never half written.
+    pub fn ensure_room(&self, need: u64) -> Result<(), ServiceError> {
+        store::space::ensure_room(&self.data_dir, need).map_err(store_err)
     }
 
     /// The caller for an OS user, or a refusal if the config gives them no role.

@@ -261,6 +261,9 @@ pub enum ServiceError {
     Store(String),
     #[error("{0}")]
     Protocol(String),
+    /// The disk holding the store is full: nothing was changed.
+    #[error("{0}")]
+    NoSpace(String),
 }
 
 impl ServiceError {
@@ -277,6 +280,7 @@ impl ServiceError {
             ServiceError::Locked(_) => "locked",
             ServiceError::Store(_) => "store",
             ServiceError::Protocol(_) => "protocol",
+            ServiceError::NoSpace(_) => "no_space",
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod retention;
 pub mod returns;
 pub mod seal;
 pub mod shipping;
+pub mod space;
 pub mod stats;
 
 use std::collections::hash_map::Entry;
@@ -53,7 +54,17 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("store: {0}")]
-    Sled(#[from] sled::Error),
+    Sled(sled::Error),
+    #[error(
+        "the disk holding {dir} is full: {free} free, and a change needs {need} (packline keeps room so that nothing is ever half written). Nothing was changed: free space on that disk, then run it again",
+        free = space::mib(*free),
+        need = space::mib(*need)
+    )]
+    DiskFull { dir: PathBuf, free: u64, need: u64 },
+    #[error(
+        "no space left on the disk holding the store: the change stopped there, and what was stored before it is kept. Free space on that disk, then run it again"
+    )]
+    NoSpace,
     #[error("no keys for this store ({path} is missing): run `packline keys init` first")]
     NoKeys { path: PathBuf },
     #[error(
@@ -131,11 +142,20 @@ impl Error {
     }
 }
 
+impl From<sled::Error> for Error {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Io(io) if space::is_no_space(&io) => Error::NoSpace,
+            other => Error::Sled(other),
+        }
+    }
+}
+
 impl From<TransactionError<Error>> for Error {
     fn from(e: TransactionError<Error>) -> Self {
         match e {
             TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => Error::Sled(e),
+            TransactionError::Storage(e) => Error::from(e),
         }
     }
 }
@@ -300,6 +320,7 @@ impl Store {
             })
             .map_err(Error::from)?;
         db.flush()?;
+        space::keep_reserve(data_dir);
         Ok(recipient)
     }
 
@@ -337,7 +358,13 @@ impl Store {
             data_dir: data_dir.to_owned(),
         };
         store.settle_open_hours()?;
+        space::keep_reserve(data_dir);
         Ok(store)
+    }
+
+    /// The data directory of this store.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// Closes and reopens the database, keeping the keyring (and its unlock). sled records its
@@ -1385,6 +1412,8 @@ fn open_sled(data_dir: &Path, dir: &str, cache: u64) -> Result<sled::Db, Error> 
     // sled releases its file lock when the last of its threads lets go of a closed database,
     // a moment after the close: a reopen in the same process (checkpoint) waits for that.
     let mut waited = std::time::Duration::ZERO;
+    let mut torn_removed = false;
+    let mut reserve_released = false;
     loop {
         match config.open() {
             Ok(db) => return Ok(db),
@@ -1400,20 +1429,83 @@ fn open_sled(data_dir: &Path, dir: &str, cache: u64) -> Result<sled::Db, Error> 
                     data_dir.display()
                 )));
             }
+            // sled writes its recovery snapshot as it opens: on a full disk the reserve is
+            // given up for it (once), so the floor can still read while space is freed. The
+            // snapshot file it could not write is left empty, and goes too.
+            Err(sled::Error::Io(io)) if space::is_no_space(&io) && !reserve_released => {
+                reserve_released = true;
+                remove_unfinished_snapshots(&path)?;
+                if !space::release_reserve(data_dir) {
+                    return Err(full_at_open(data_dir));
+                }
+            }
+            Err(sled::Error::Io(io)) if space::is_no_space(&io) => {
+                let _ = remove_unfinished_snapshots(&path);
+                return Err(full_at_open(data_dir));
+            }
             Err(sled::Error::Io(io)) => return Err(Error::io(&path, io)),
             // A database made with sled's default segment size keeps it.
             Err(sled::Error::Unsupported(_)) if config.segment_size != DEFAULT_SEGMENT_SIZE => {
                 config = config.segment_size(DEFAULT_SEGMENT_SIZE);
             }
-            Err(sled::Error::Corruption { .. }) => {
-                return Err(Error::Usage(format!(
-                    "the store in {} is damaged (its log holds data that does not check out): nothing was changed; restore the data directory from a backup, and keep the damaged copy for inspection",
-                    path.display()
-                )));
+            // sled writes a snapshot to `snap.N.generating` and renames it when whole, but reads
+            // a leftover `.generating` file as the newest snapshot: one torn by a kill makes
+            // the whole store refuse to open. The older snapshot it was to replace is still
+            // there (sled removes it only after the rename), with the log after it; so a torn
+            // leftover is removed (once), and the open tried again.
+            Err(sled::Error::Corruption { .. }) if !torn_removed => {
+                torn_removed = true;
+                let removed = remove_unfinished_snapshots(&path)?;
+                if removed == 0 {
+                    return Err(damaged(&path));
+                }
+                tracing::warn!(
+                    removed,
+                    dir = %path.display(),
+                    "removed unfinished sled snapshot files left by an interrupted process"
+                );
             }
+            Err(sled::Error::Corruption { .. }) => return Err(damaged(&path)),
             Err(other) => return Err(Error::Sled(other)),
         }
     }
+}
+
+/// Removes the snapshot files sled never finished (`snap.*.generating`) from the sled database
+/// in `path`; how many there were.
+fn remove_unfinished_snapshots(path: &Path) -> Result<usize, Error> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(path).map_err(|e| Error::io(path, e))? {
+        let entry = entry.map_err(|e| Error::io(path, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            std::fs::remove_file(entry.path()).map_err(|e| Error::io(&entry.path(), e))?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        std::fs::File::open(path)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(path, e))?;
+    }
+    Ok(removed)
+}
+
+fn full_at_open(data_dir: &Path) -> Error {
+    let free = space::available(data_dir).unwrap_or(0);
+    Error::Usage(format!(
+        "the disk holding {} is full ({} free): the store cannot open without writing its recovery snapshot. Nothing was changed: free space on that disk, then run it again",
+        data_dir.display(),
+        space::mib(free)
+    ))
+}
+
+fn damaged(path: &Path) -> Error {
+    Error::Usage(format!(
+        "the store in {} is damaged (its log holds data that does not check out): nothing was changed; restore the data directory from a backup, and keep the damaged copy for inspection",
+        path.display()
+    ))
 }
 
 /// sled's log segment size for new databases. An open reads the header of every segment, so
@@ -1469,6 +1561,66 @@ mod tests {
         assert_eq!(decode_record(&encode_record(&rec)).unwrap(), rec);
         let err = decode_record(&[9, 0]).unwrap_err().to_string();
         assert!(err.contains("record format 9 is newer"), "{err}");
+    }
+
+    /// A process killed while sled wrote a snapshot leaves a torn `snap.N.generating`, which
+    /// sled reads as its newest snapshot and refuses as corrupt: the store opens anyway, with
+    /// everything in it, and a store damaged in another way is still refused.
+    #[test]
+    fn a_snapshot_torn_by_a_kill_does_not_lose_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_DIR);
+        {
+            let db = open_sled(dir.path(), DB_DIR, 0).unwrap();
+            for i in 0u32..2_000 {
+                db.insert(i.to_be_bytes(), vec![7u8; 64]).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let torn = path.join("snap.7FFFFFFFFFFFFFFF.generating");
+        std::fs::write(&torn, [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]).unwrap();
+        // sled alone refuses it (once its file lock, let go a moment after the close, is free).
+        let refused = loop {
+            match sled::Config::new()
+                .path(&path)
+                .segment_size(SEGMENT_SIZE)
+                .open()
+            {
+                Err(sled::Error::Io(io)) if lock_busy(&io) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => break other.map(|_| ()).unwrap_err(),
+            }
+        };
+        assert!(
+            matches!(refused, sled::Error::Corruption { .. }),
+            "{refused:?}"
+        );
+        let db = open_sled(dir.path(), DB_DIR, 0).unwrap();
+        assert!(!torn.exists());
+        assert_eq!(db.len(), 2_000);
+        assert_eq!(db.get(1999u32.to_be_bytes()).unwrap().unwrap().len(), 64);
+        drop(db);
+        // A finished snapshot that does not check out is not ours to remove.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let snaps: Vec<_> = std::fs::read_dir(&path)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("snap.")
+            })
+            .collect();
+        assert!(!snaps.is_empty());
+        for snap in &snaps {
+            std::fs::write(snap, [0u8; 40]).unwrap();
+        }
+        let err = open_sled(dir.path(), DB_DIR, 0).map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("is damaged"), "{err}");
+        assert!(snaps.iter().all(|s| s.exists()));
     }
 
     #[test]

@@ -22,16 +22,19 @@ pub enum Tool {
     Pdftoppm,
     /// Python 3 with PyPI's `zxing-cpp` and `pillow`: an independent barcode decoder.
     Zxing,
+    /// root, to mount a small tmpfs that a test fills up.
+    Tmpfs,
 }
 
 impl Tool {
-    const ALL: [Tool; 6] = [
+    const ALL: [Tool; 7] = [
         Tool::Tmux,
         Tool::Setpriv,
         Tool::IppPrinter,
         Tool::ZplRenderer,
         Tool::Pdftoppm,
         Tool::Zxing,
+        Tool::Tmpfs,
     ];
 
     /// What is missing, with how to get it; `None` when the tool is there.
@@ -87,12 +90,21 @@ impl Tool {
             Tool::Zxing => (!status("python3", &["-c", "import zxingcpp, PIL"])
                 .is_ok_and(|s| s.success()))
             .then(|| "python3 with zxing-cpp and pillow (pip install zxing-cpp pillow)".into()),
+            Tool::Tmpfs => {
+                if !nix::unistd::getuid().is_root() {
+                    Some("root, to mount a small tmpfs".into())
+                } else if !runs("mount", &["--version"]) {
+                    Some("mount (Debian mount)".into())
+                } else {
+                    None
+                }
+            }
         }
     }
 
     /// Looked up once per test binary.
     fn cached_missing(self) -> Option<&'static str> {
-        static SEEN: [OnceLock<Option<String>>; 6] = [const { OnceLock::new() }; 6];
+        static SEEN: [OnceLock<Option<String>>; 7] = [const { OnceLock::new() }; 7];
         let i = Tool::ALL.iter().position(|t| *t == self).unwrap();
         SEEN[i].get_or_init(|| self.missing()).as_deref()
     }

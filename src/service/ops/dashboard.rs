@@ -140,6 +140,7 @@ pub struct Health {
 impl Operation for Dashboard {
     type Answer = DashboardView;
     const NAME: &'static str = "dashboard";
+    const WRITES: bool = false;
     const ACTION: &'static str = "the dashboard";
     const ROLE: Role = Role::Lead;
 

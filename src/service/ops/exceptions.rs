@@ -69,6 +69,7 @@ pub struct Exceptions {}
 impl Operation for Exceptions {
     type Answer = Vec<ExceptionRow>;
     const NAME: &'static str = "exceptions";
+    const WRITES: bool = false;
     const ACTION: &'static str = "the exceptions list";
     const ROLE: Role = Role::Lead;
 

@@ -27,6 +27,7 @@ pub struct Welcome {
 impl Operation for Hello {
     type Answer = Welcome;
     const NAME: &'static str = "hello";
+    const WRITES: bool = false;
     const ACTION: &'static str = "connecting";
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;
@@ -55,6 +56,7 @@ pub struct Queue {
 impl Operation for Queue {
     type Answer = QueuePage;
     const NAME: &'static str = "queue";
+    const WRITES: bool = false;
     const ACTION: &'static str = "the queue";
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;
@@ -125,6 +127,7 @@ pub struct OrdersPage {
 impl Operation for ListOrders {
     type Answer = OrdersPage;
     const NAME: &'static str = "list_orders";
+    const WRITES: bool = false;
     const ACTION: &'static str = "listing orders";
     const ROLE: Role = Role::Packer;
 
@@ -185,6 +188,7 @@ pub struct Order {
 impl Operation for Order {
     type Answer = OrderRow;
     const NAME: &'static str = "order";
+    const WRITES: bool = false;
     const ACTION: &'static str = "an order lookup";
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;
@@ -209,6 +213,7 @@ pub struct Picked {
 impl Operation for Picked {
     type Answer = Vec<OrderRow>;
     const NAME: &'static str = "picked";
+    const WRITES: bool = false;
     const ACTION: &'static str = "the picked list";
     const ROLE: Role = Role::Packer;
 
@@ -240,6 +245,7 @@ pub struct Boxes {}
 impl Operation for Boxes {
     type Answer = Vec<BoxPreset>;
     const NAME: &'static str = "boxes";
+    const WRITES: bool = false;
     const ACTION: &'static str = "the box presets";
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;
@@ -261,6 +267,7 @@ pub struct SyncStatus {}
 impl Operation for SyncStatus {
     type Answer = SyncState;
     const NAME: &'static str = "sync_status";
+    const WRITES: bool = false;
     const ACTION: &'static str = "the sync state";
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;

@@ -77,6 +77,7 @@ pub struct Holds {}
 impl Operation for Holds {
     type Answer = Vec<Held>;
     const NAME: &'static str = "holds";
+    const WRITES: bool = false;
     const ACTION: &'static str = "the holds list";
     const ROLE: Role = Role::Lead;
 

@@ -99,6 +99,7 @@ pub struct Inquiries {}
 impl Operation for Inquiries {
     type Answer = Vec<Inquiry>;
     const NAME: &'static str = "inquiries";
+    const WRITES: bool = false;
     const ACTION: &'static str = "the inquiry list";
     const ROLE: Role = Role::Packer;
 

@@ -81,6 +81,7 @@ impl From<crate::store::seal::EpochInfo> for EpochView {
 impl Operation for KeysShow {
     type Answer = KeyringView;
     const NAME: &'static str = "keys_show";
+    const WRITES: bool = false;
     const ACTION: &'static str = "managing keys";
     const ROLE: Role = Role::Lead;
 

@@ -69,6 +69,15 @@ pub trait Operation: Into<Request> + Send + 'static {
     /// (fifty scanners would otherwise be fifty threads fighting for two cores).
     const QUICK: bool = false;
 
+    /// Whether it may change the store (an audit entry counts). A change is refused before it
+    /// starts while the store's disk is (nearly) full; reads still answer.
+    const WRITES: bool = true;
+
+    /// Whether this request may change the store, when its arguments decide.
+    fn writes(&self) -> bool {
+        Self::WRITES
+    }
+
     /// The role this request needs, when some of its arguments need more than [`Self::ROLE`].
     fn role(&self) -> Role {
         Self::ROLE
@@ -105,6 +114,13 @@ impl Service {
     pub fn run<O: Operation>(&self, c: &Caller, op: O) -> Result<O::Answer, ServiceError> {
         let r = self
             .require(c, op.role(), O::ACTION)
+            .and_then(|()| {
+                if op.writes() {
+                    self.ensure_room(0)
+                } else {
+                    Ok(())
+                }
+            })
             .and_then(|()| op.apply(self, &Allowed(c), Utc::now()));
         if let Err(e) = &r {
             // The kind only: a message may quote Amazon's text or a scanned code.

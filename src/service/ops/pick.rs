@@ -60,6 +60,7 @@ pub struct Batches {
 impl Operation for Batches {
     type Answer = Vec<PickBatch>;
     const NAME: &'static str = "batches";
+    const WRITES: bool = false;
     const ACTION: &'static str = "seeing everyone's batches";
     const ROLE: Role = Role::Packer;
 

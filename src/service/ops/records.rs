@@ -95,6 +95,7 @@ pub struct AuditVerify {}
 impl Operation for AuditVerify {
     type Answer = u64;
     const NAME: &'static str = "audit_verify";
+    const WRITES: bool = false;
     const ACTION: &'static str = "verifying the audit log";
     const ROLE: Role = Role::Lead;
 
@@ -124,6 +125,8 @@ impl Operation for Import {
         c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<ImportCounts, ServiceError> {
+        // Sealed recipients, records, indexes and audit entries take a few times the page.
+        svc.ensure_room(4 * self.page.0.len() as u64)?;
         let parsed = crate::amazon::parse_search_orders(self.page.0.as_bytes(), &self.file)
             .map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let counts = svc.import(parsed.orders, &c.user, now).map_err(store_err)?;
@@ -228,6 +231,7 @@ pub struct Check {}
 impl Operation for Check {
     type Answer = crate::store::check::CheckReport;
     const NAME: &'static str = "check";
+    const WRITES: bool = false;
     const ACTION: &'static str = "checking the store";
     const ROLE: Role = Role::Lead;
 
@@ -255,6 +259,7 @@ pub struct Report {
 impl Operation for Report {
     type Answer = crate::domain::report::Report;
     const NAME: &'static str = "report";
+    const WRITES: bool = false;
     const ACTION: &'static str = "reports";
     const ROLE: Role = Role::Lead;
 

@@ -78,6 +78,7 @@ pub struct Returns {}
 impl Operation for Returns {
     type Answer = Vec<ReturnRecord>;
     const NAME: &'static str = "returns";
+    const WRITES: bool = false;
     const ACTION: &'static str = "the returns list";
     const ROLE: Role = Role::Packer;
 

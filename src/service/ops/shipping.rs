@@ -478,6 +478,10 @@ impl Operation for Manifest {
     const ACTION: &'static str = "the manifest";
     const ROLE: Role = Role::Labeler;
 
+    fn writes(&self) -> bool {
+        self.close
+    }
+
     fn apply(
         self,
         svc: &Service,
@@ -575,6 +579,7 @@ pub struct PrintJobs {}
 impl Operation for PrintJobs {
     type Answer = Vec<PrintJob>;
     const NAME: &'static str = "print_jobs";
+    const WRITES: bool = false;
     const ACTION: &'static str = "the print queue";
     const ROLE: Role = Role::Labeler;
 
@@ -638,6 +643,7 @@ pub struct Packages {
 impl Operation for Packages {
     type Answer = Vec<PackageView>;
     const NAME: &'static str = "packages";
+    const WRITES: bool = false;
     const ACTION: &'static str = "an order's packages";
     const ROLE: Role = Role::Packer;
     const QUICK: bool = true;
