@@ -150,6 +150,23 @@ impl Store {
             }
         }
 
+        // The index database, against the store it is derived from.
+        let rebuild = format!(
+            "the index is derived from the store: stop packline serve, remove {} and it is built again at the next start",
+            self.data_dir.join(super::derived::DIR).display()
+        );
+        match self.derived() {
+            Ok(d) => match d.missing(&self.t.orders, &self.t.recipients)? {
+                0 => {}
+                n => r.found(
+                    "index",
+                    format!("{n} name or SKU index entries that the store implies are missing"),
+                    &rebuild,
+                ),
+            },
+            Err(e) => r.found("index", e.to_string(), &rebuild),
+        }
+
         // The floor: batches, claims, pack checks.
         let batches = match self.batches() {
             Ok(b) => b,

@@ -34,7 +34,17 @@ pub(super) struct Derived {
 
 impl Derived {
     fn open(data_dir: &Path) -> Result<Self, Error> {
-        let db = super::open_sled(data_dir, DIR, 64 * 1024 * 1024)?;
+        let db = match super::open_sled(data_dir, DIR, 64 * 1024 * 1024) {
+            // Everything in it is derived from the main store: a damaged index is removed and
+            // built again (the caller finds it incomplete), not a reason to stop the floor.
+            Err(Error::Damaged { what, .. }) => {
+                tracing::warn!(%what, "the index database is damaged: building it again from the store");
+                let dir = data_dir.join(DIR);
+                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                super::open_sled(data_dir, DIR, 64 * 1024 * 1024)?
+            }
+            other => other?,
+        };
         Ok(Derived {
             names: db.open_tree("names")?,
             sku: db.open_tree("sku")?,
@@ -220,6 +230,29 @@ pub(super) fn sku_id(key: &[u8]) -> &[u8] {
 const COMPLETE: &[u8] = b"complete";
 
 impl Derived {
+    /// How many entries the main store implies that this database lacks: a name entry for each
+    /// key listed in a sealed slot, a SKU entry for each SKU of an order. No secret is needed.
+    pub fn missing(&self, orders: &sled::Tree, recipients: &sled::Tree) -> Result<u64, Error> {
+        let mut missing = 0u64;
+        for kv in orders.iter() {
+            let (_, v) = kv?;
+            let Ok(rec) = super::decode_record(&v) else {
+                continue;
+            };
+            let id = rec.order.id.as_str();
+            for sku in units_by_sku(&rec.order).keys() {
+                missing += u64::from(!self.sku.contains_key(sku_key(sku, id))?);
+            }
+        }
+        for kv in recipients.iter() {
+            let (id, v) = kv?;
+            for k in slot_names(&v) {
+                missing += u64::from(!self.names.contains_key(name_entry(k, &id))?);
+            }
+        }
+        Ok(missing)
+    }
+
     /// Whether this database was built whole (rather than created just now, or cut short).
     pub fn is_complete(&self) -> Result<bool, Error> {
         Ok(self.db.contains_key(COMPLETE)?)

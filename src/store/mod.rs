@@ -56,6 +56,11 @@ pub enum Error {
     #[error("store: {0}")]
     Sled(sled::Error),
     #[error(
+        "the store in {dir} is damaged ({what} does not check out): nothing was changed; restore the data directory from a backup (`packline restore`), and keep the damaged copy for inspection",
+        dir = dir.display()
+    )]
+    Damaged { dir: PathBuf, what: String },
+    #[error(
         "the disk holding {dir} is full: {free} free, and a change needs {need} (packline keeps room so that nothing is ever half written). Nothing was changed: free space on that disk, then run it again",
         free = space::mib(*free),
         need = space::mib(*need)
@@ -71,7 +76,9 @@ pub enum Error {
         "keys already exist at {path}: `keys init` never replaces a site's keys; use `packline keys rotate` for a new epoch"
     )]
     KeysExist { path: PathBuf },
-    #[error("keyring {path} is damaged: {detail}")]
+    #[error(
+        "keyring {path} is damaged: {detail}. Nothing was changed: restore the data directory from a backup (`packline restore`), and keep the damaged copy for inspection"
+    )]
     Keyring { path: PathBuf, detail: String },
     #[error(
         "the store is locked: {action} needs the site's master key, which a lead holds. Unlock by \
@@ -1501,11 +1508,45 @@ fn full_at_open(data_dir: &Path) -> Error {
     ))
 }
 
+/// sled refused the database in `path` as corrupt: which of its files does not check out (its
+/// config and snapshot carry a CRC-32 as sled writes them; otherwise it is the log).
 fn damaged(path: &Path) -> Error {
-    Error::Usage(format!(
-        "the store in {} is damaged (its log holds data that does not check out): nothing was changed; restore the data directory from a backup, and keep the damaged copy for inspection",
-        path.display()
-    ))
+    let crc_ok = |bytes: &[u8], trailer: usize| {
+        bytes.len() > trailer
+            && crc32fast::hash(&bytes[..bytes.len() - trailer])
+                .to_le_bytes()
+                .as_slice()
+                == &bytes[bytes.len() - 4..]
+    };
+    let conf = path.join("conf");
+    let mut what = None;
+    if let Ok(bytes) = std::fs::read(&conf)
+        && bytes.len() > 8
+        && !crc_ok(&bytes, 4)
+    {
+        what = Some(format!("its file {}", conf.display()));
+    }
+    if what.is_none() {
+        let mut snaps: Vec<PathBuf> = std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("snap."))
+            })
+            .collect();
+        snaps.sort();
+        if let Some(newest) = snaps.pop()
+            && std::fs::read(&newest).is_ok_and(|b| !crc_ok(&b, 12))
+        {
+            what = Some(format!("its snapshot {}", newest.display()));
+        }
+    }
+    Error::Damaged {
+        dir: path.to_owned(),
+        what: what.unwrap_or_else(|| format!("its log {}", path.join("db").display())),
+    }
 }
 
 /// sled's log segment size for new databases. An open reads the header of every segment, so
