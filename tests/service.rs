@@ -907,3 +907,159 @@ async fn half_sent_frames_time_out_and_connections_are_capped() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// One hostile client of the daemon, reconnecting whenever it is let go, until `until`; what
+/// the daemon told it each time, by kind of message.
+fn hostile(
+    socket: &Path,
+    kind: usize,
+    until: Instant,
+    told: &std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+) {
+    while Instant::now() < until {
+        let Ok(mut s) = std::os::unix::net::UnixStream::connect(socket) else {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+        let sent = match kind {
+            // Garbage in a frame.
+            0 => s.write_all(b"\x00\x00\x00\x10not a packline f"),
+            // A length far past the limit.
+            1 => s.write_all(&u32::MAX.to_be_bytes()),
+            // A 4 MiB frame announced, half of it sent, and left.
+            2 => s
+                .write_all(&(4u32 << 20).to_be_bytes())
+                .and_then(|()| s.write_all(&vec![b' '; 2 << 20])),
+            // A frame trickled a byte at a time (slower than the daemon waits).
+            3 => s.write_all(&100u32.to_be_bytes()).and_then(|()| {
+                for _ in 0..20 {
+                    std::thread::sleep(Duration::from_millis(100));
+                    s.write_all(b" ")?;
+                }
+                Ok(())
+            }),
+            // Requests sent as fast as it can, replies never read, until the daemon lets go.
+            _ => {
+                let frame = br#"{"id":1,"request":{"op":"queue","offset":0,"limit":500}}"#;
+                loop {
+                    let r = s
+                        .write_all(&(frame.len() as u32).to_be_bytes())
+                        .and_then(|()| s.write_all(frame));
+                    if r.is_err() || Instant::now() >= until {
+                        break;
+                    }
+                }
+                *told.lock().unwrap().entry("cut off unread").or_default() += 1;
+                continue;
+            }
+        };
+        // Whatever was sent, the daemon's one reply (past the notices it pushes meanwhile)
+        // says why it lets go.
+        let mut reply = || loop {
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).ok()?;
+            let mut body = vec![0u8; (u32::from_be_bytes(len) as usize).min(1 << 16)];
+            s.read_exact(&mut body).ok()?;
+            let text = String::from_utf8_lossy(&body).into_owned();
+            if !text.starts_with(r#"{"notice""#) {
+                return Some(text);
+            }
+        };
+        let why = if let Some(text) = reply() {
+            [
+                ("malformed request", "malformed"),
+                ("bad frame", "bad frame"),
+                ("left unfinished", "unfinished"),
+                ("open already", "over the per-user cap"),
+            ]
+            .into_iter()
+            .find(|(needle, _)| text.contains(needle))
+            .map_or("something else", |(_, kind)| kind)
+        } else if sent.is_err() {
+            "cut off while sending"
+        } else {
+            "closed without a word"
+        };
+        *told.lock().unwrap().entry(why).or_default() += 1;
+    }
+}
+
+/// Two hundred hostile connections at once, of every kind (garbage, a length past the limit, a
+/// frame half sent and left, a frame trickled, requests never read), on the connection cap: a
+/// picker connected before keeps every scan answered, each hostile kind is let go for its own
+/// reason, and once they stop a newcomer is served. (`scripts/bench service --only hostile`
+/// measures 500 and the picker's latency.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_connections_never_starve_a_picker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(Duration::from_secs(300));
+    settings.frame_timeout = Duration::from_millis(300);
+    let s = serve_with(dir.path(), 200, settings).await;
+    let picker = Client::connect(&s.socket).await.unwrap();
+    let batch = picker
+        .call(ops::ClaimBatch { size: Some(20) })
+        .await
+        .unwrap()
+        .unwrap();
+    let told = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+    let until = Instant::now() + Duration::from_secs(4);
+    let attackers: Vec<_> = (0..200)
+        .map(|i| {
+            let (socket, told) = (s.socket.clone(), told.clone());
+            std::thread::spawn(move || hostile(&socket, i % 5, until, &told))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut scans, mut answered) = (0, 0);
+    for l in &batch.lines {
+        for _ in 0..l.needed {
+            scans += 1;
+            let r = picker
+                .call(ops::PickScan {
+                    batch: batch.id,
+                    code: l.sku.clone(),
+                })
+                .await;
+            answered += usize::from(r.is_ok());
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+    for a in attackers {
+        a.join().unwrap();
+    }
+    assert!(scans >= 10, "{scans}");
+    assert_eq!(answered, scans, "every scan of the picker is answered");
+    let told = told.lock().unwrap().clone();
+    for why in [
+        "malformed",
+        "bad frame",
+        "unfinished",
+        "over the per-user cap",
+        "cut off unread",
+    ] {
+        assert!(
+            told.get(why).copied().unwrap_or(0) > 0,
+            "never {why}: {told:?}"
+        );
+    }
+    assert!(!told.contains_key("something else"), "{told:?}");
+    // The attack over, its connections let go: a newcomer is served.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let c = Client::connect(&s.socket).await.unwrap();
+        if c.call(ops::Hello {}).await.is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no newcomer served after the attack"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let progress = picker.call(ops::Batches { all: false }).await.unwrap();
+    let mine = progress.iter().find(|b| b.id == batch.id).unwrap();
+    let picked: u32 = mine.lines.iter().map(|l| l.picked).sum();
+    assert_eq!(picked as usize, scans);
+}

@@ -156,6 +156,14 @@ async fn report(what: &str, tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, u
 }
 
 fn main() {
+    if arg("--phase").as_deref() == Some("hostile") {
+        hostile_clients(
+            Path::new(&arg("--socket").unwrap()),
+            arg("--connections").map_or(500, |s| s.parse().expect("--connections N")),
+            Duration::from_secs(arg("--secs").map_or(20, |s| s.parse().expect("--secs N"))),
+        );
+        return;
+    }
     if arg("--phase").as_deref() == Some("tui") {
         tui_client(Path::new(&arg("--socket").unwrap()));
         return;
@@ -164,7 +172,10 @@ fn main() {
         dashboard_client(Path::new(&arg("--socket").unwrap()));
         return;
     }
-    let orders: usize = arg("--orders").map_or(1_000_000, |s| s.parse().expect("--orders N"));
+    let hostile = arg("--only").as_deref() == Some("hostile");
+    let orders: usize = arg("--orders").map_or(if hostile { 20_000 } else { 1_000_000 }, |s| {
+        s.parse().expect("--orders N")
+    });
     println!("service benchmark: {orders} orders stored");
     let tmp = tempfile::tempdir().unwrap();
     // `--keep DIR` builds the store in DIR once and reuses it on later runs.
@@ -198,6 +209,11 @@ fn main() {
     let _ = std::fs::remove_file(&socket);
     // The daemon keeps serving until this sender goes, after the TUI client has run.
     let (stop, rx) = tokio::sync::watch::channel(false);
+    if hostile {
+        rt.block_on(hostile_phase(&service, &socket, rx));
+        drop(stop);
+        return;
+    }
     if arg("--only").as_deref() == Some("dashboard") {
         rt.block_on(async {
             serve_on(&service, &socket, rx);
@@ -546,5 +562,162 @@ fn tui_client(socket: &Path) {
     println!(
         "TUI client peak RSS: {:.1} MiB",
         status_kib("VmHWM") as f64 / 1024.0
+    );
+}
+
+/// `--only hostile`: a well-behaved picker scanning while another process keeps
+/// `--connections` hostile connections (500 by default) on the daemon's socket for `--secs`:
+/// garbage, lengths past the frame limit, frames half sent and left, frames trickled a byte at
+/// a time, and requests sent by a client that never reads. The picker's scans before, during
+/// and after; the daemon's RSS (this process: the hostile clients run in their own).
+async fn hostile_phase(
+    service: &std::sync::Arc<Service>,
+    socket: &Path,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    serve_on(service, socket, stop);
+    let svc = service.clone();
+    tokio::task::spawn_blocking(move || svc.wait_for_counts())
+        .await
+        .unwrap();
+    let mut c = Client::connect(socket).await.unwrap();
+    let (mut before, _) = scan_rounds(&mut c, 300).await;
+    let rss_before = status_kib("VmRSS:");
+    println!(
+        "pick scan, 1 client, before: p50 {:.2} ms, p99 {:.2} ms; daemon RSS {} MiB",
+        pct(&mut before, 0.5),
+        pct(&mut before, 0.99),
+        rss_before / 1024
+    );
+    let connections = arg("--connections").unwrap_or_else(|| "500".into());
+    let secs = arg("--secs").unwrap_or_else(|| "20".into());
+    let attack = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--phase", "hostile", "--socket", socket.to_str().unwrap()])
+        .args(["--connections", &connections, "--secs", &secs])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let the attack build up, then scan through it, sampling the daemon's memory.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (mut during, mut acked, mut peak) = (Vec::new(), 0, 0u64);
+    let deadline =
+        Instant::now() + Duration::from_secs(secs.parse::<u64>().unwrap().saturating_sub(5));
+    while Instant::now() < deadline {
+        let (t, a) = scan_rounds(&mut c, 50).await;
+        if t.is_empty() {
+            break;
+        }
+        during.extend(t);
+        acked += a;
+        peak = peak.max(status_kib("VmRSS:"));
+    }
+    let out = tokio::task::spawn_blocking(move || attack.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    println!(
+        "pick scan, 1 client, under {connections} hostile connections: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({acked}/{} acknowledged); daemon RSS peak {} MiB",
+        pct(&mut during, 0.5),
+        pct(&mut during, 0.99),
+        pct(&mut during, 1.0),
+        during.len(),
+        peak / 1024
+    );
+    // The daemon lets go of what the attack held.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (mut after, _) = scan_rounds(&mut c, 300).await;
+    let fresh = Client::connect(socket).await.unwrap();
+    let served = fresh.call(ops::Hello {}).await.is_ok();
+    println!(
+        "pick scan, 1 client, after: p50 {:.2} ms, p99 {:.2} ms; daemon RSS {} MiB (high-water {} MiB); a new connection served: {served}",
+        pct(&mut after, 0.5),
+        pct(&mut after, 0.99),
+        status_kib("VmRSS:") / 1024,
+        status_kib("VmHWM:") / 1024
+    );
+}
+
+/// The hostile clients (`--phase hostile`): `connections` threads, each one kind of bad
+/// client, reconnecting whenever the daemon closes it, until `secs` are over. Prints what the
+/// daemon did with them.
+fn hostile_clients(socket: &Path, connections: usize, secs: Duration) {
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let until = Instant::now() + secs;
+    let opened = std::sync::Arc::new(AtomicU64::new(0));
+    let closed = std::sync::Arc::new(AtomicU64::new(0));
+    let refused = std::sync::Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..connections)
+        .map(|i| {
+            let socket = socket.to_owned();
+            let (opened, closed, refused) = (opened.clone(), closed.clone(), refused.clone());
+            std::thread::spawn(move || {
+                while Instant::now() < until {
+                    let Ok(mut s) = std::os::unix::net::UnixStream::connect(&socket) else {
+                        refused.fetch_add(1, Relaxed);
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    };
+                    opened.fetch_add(1, Relaxed);
+                    let left = until.saturating_duration_since(Instant::now());
+                    let _ = s.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+                    let _ = s.set_write_timeout(Some(left.max(Duration::from_millis(1))));
+                    let mut sink = [0u8; 4096];
+                    let sent = match i % 5 {
+                        // Garbage.
+                        0 => s.write_all(b"\x00\x00\x00\x10not a packline f"),
+                        // A length far past the limit.
+                        1 => s.write_all(&u32::MAX.to_be_bytes()),
+                        // A 4 MiB frame announced, half sent, and left.
+                        2 => s
+                            .write_all(&(4u32 << 20).to_be_bytes())
+                            .and_then(|()| s.write_all(&vec![b' '; 2 << 20])),
+                        // A frame trickled a byte at a time.
+                        3 => (|| {
+                            s.write_all(&1000u32.to_be_bytes())?;
+                            while Instant::now() < until {
+                                s.write_all(b" ")?;
+                                std::thread::sleep(Duration::from_millis(500));
+                            }
+                            Ok(())
+                        })(),
+                        // Requests sent, replies never read.
+                        _ => (|| {
+                            let frame = serde_json::to_vec(&serde_json::json!({
+                                "id": 1,
+                                "request": { "op": "queue", "offset": 0, "limit": 500 }
+                            }))
+                            .unwrap();
+                            let len = (frame.len() as u32).to_be_bytes();
+                            while Instant::now() < until {
+                                s.write_all(&len)?;
+                                s.write_all(&frame)?;
+                            }
+                            Ok(())
+                        })(),
+                    };
+                    // Whatever it sent, it waits for the daemon to close it (reading nothing
+                    // but the end).
+                    if sent.is_ok() && i % 5 != 4 {
+                        while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+                    }
+                    if Instant::now() < until {
+                        closed.fetch_add(1, Relaxed);
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+    println!(
+        "  hostile clients: {connections} at once for {} s; {} connections opened, {} closed by the daemon before the end, {} connects refused by the OS",
+        secs.as_secs(),
+        opened.load(Relaxed),
+        closed.load(Relaxed),
+        refused.load(Relaxed)
     );
 }
