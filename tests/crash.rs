@@ -10,6 +10,9 @@
 //! `PACKLINE_CRASH_RUNS` sets how many runs (one kill each; 36 by default, for CI);
 //! `scripts/crash --runs N` runs more in a release build, and `scripts/bench crash` 1,000.
 //! The report line says runs, kills and violations; any violation fails.
+//!
+//! Beside it: a full disk (a small tmpfs the test fills), and every file of a data directory
+//! damaged in turn.
 
 mod common;
 
