@@ -694,4 +694,12 @@ async fn faults_at_20_percent_everywhere_and_everything_happens_exactly_once() {
     assert!(quota.is_empty(), "refused for quota: {quota:?}");
     let faults = log.iter().filter(|r| !r["fault"].is_null()).count();
     assert!(faults * 10 >= log.len(), "{faults} faults of {}", log.len());
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for r in log.iter().filter(|r| !r["fault"].is_null()) {
+        *kinds.entry(r["fault"].to_string()).or_default() += 1;
+    }
+    println!(
+        "fault run: {} requests, {faults} faulted and absorbed ({kinds:?})",
+        log.len()
+    );
 }

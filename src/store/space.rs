@@ -6,8 +6,8 @@
 //!   a message naming the disk and what to do; nothing is half written;
 //! - a reserve file of [`RESERVE`] bytes, allocated while there is room, is given up when a
 //!   full disk would keep the store from opening at all, so the floor can still read (lists,
-//!   lookups, `check`, a backup to another disk) while someone frees space. It comes back at
-//!   the next open once there is room again.
+//!   lookups, `check`) while someone frees space. It comes back at the next open once there is
+//!   room again.
 
 use std::path::{Path, PathBuf};
 
