@@ -202,6 +202,20 @@ pub fn parse_returns_report(
                 "is not one of Amazon's return reason codes (letters, digits, - and _)".into(),
             ));
         }
+        // Typed fields are checked for their type: a row whose fields moved under other names
+        // (a broken export) is refused rather than read with a buyer's value as a SKU.
+        let asin = at(&row, ASIN);
+        if !asin.is_empty()
+            && (asin.len() != 10
+                || !asin
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+        {
+            return Err(invalid(
+                field("ASIN"),
+                "is not an ASIN (10 capital letters and digits): the row is broken".into(),
+            ));
+        }
         let order = OrderId::parse(&at(&row, ORDER))
             .map_err(|e| invalid(field("Order ID"), e.to_string()))?;
         let sku = kept(&at(&row, SKU))
@@ -520,6 +534,23 @@ mod tests {
         format!(
             "{order}\t2026-11-01\t{date}\tApproved\t{rma}\t\tAmazonPrepaidLabel\t5.00\tUSD\tUPS\t1Z 999AA1 0123456784\tSeller\tN\tY\tB000000001\t{sku}\tA widget\t{qty}\tCR-DEFECTIVE\tY\tC-Returns\tStandardRefund\t\t\t19.99\t1\t\t\t\t\t\t19.99\tJane Q. Buyer"
         )
+    }
+
+    /// A row whose fields moved under other names (a buyer's name where the SKU goes) shows in
+    /// its typed fields: refused, naming where, quoting nothing.
+    #[test]
+    fn a_row_with_fields_under_other_names_is_refused() {
+        let text = "Order ID\tReturn request date\tAmazon RMA ID\tASIN\tMerchant SKU\tReturn quantity\tBuyer Name\n\
+                    903-0000001-0000001\t2026-11-26\tRMA1\tCR-DEFECTIVE\tAnn Q. Returner\t1\tB0HOSTILE1\n";
+        let err = parse_returns_report(text.as_bytes(), "r.tsv")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2, column \"ASIN\""), "{err}");
+        assert!(err.contains("is not an ASIN"), "{err}");
+        assert!(
+            !err.contains("Ann") && !err.contains("CR-DEFECTIVE"),
+            "{err}"
+        );
     }
 
     #[test]
