@@ -172,6 +172,7 @@ pub async fn serve(
     // when its task ends, however it ends.
     let per_uid: Arc<std::sync::Mutex<HashMap<u32, usize>>> = Arc::default();
     let quick = quick_worker(service.clone());
+    let mut refusals = Refusals::default();
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -193,21 +194,23 @@ pub async fn serve(
                         None
                     };
                     if let Some(text) = full {
-                        // This one is told so and closed; everyone connected carries on.
-                        tracing::warn!(connections = conns.len(), uid, "refused a connection: too many");
-                        let timeout = service.settings().frame_timeout;
-                        tokio::spawn(async move {
-                            let mut framed = Framed::new(stream, ServerCodec::new());
-                            let err = ServiceError::Protocol(text);
-                            let _ = send_within(timeout, &mut framed, &ServerFrame::Reply { id: 0, result: Err(err) }).await;
-                        });
+                        // This one is told so, in what the socket takes at once, and closed:
+                        // no task, no wait, so a flood of them costs the floor little.
+                        refusals.note(uid, conns.len());
+                        if let Ok(mut std) = stream.into_std() {
+                            use std::io::Write as _;
+                            let _ = std.write(&refusal_frame(text));
+                        }
                         continue;
                     }
                     let guard = uid.map(|u| UserSlot::take(&per_uid, u));
                     let task = connection(service.clone(), stream, shutdown.clone(), quick.clone());
                     conns.spawn(async move {
                         let _slot = guard;
-                        task.await;
+                        if task.await {
+                            // Closed already; its slot stays taken a while.
+                            tokio::time::sleep(TARPIT).await;
+                        }
                     });
                 }
                 Err(e) => {
@@ -234,6 +237,49 @@ pub async fn serve(
         .map_err(std::io::Error::other)?;
     Ok(())
 }
+
+/// A refusal as one frame on the wire (length and JSON).
+fn refusal_frame(text: String) -> Vec<u8> {
+    let body = serde_json::to_vec(&ServerFrame::Reply {
+        id: 0,
+        result: Err(ServiceError::Protocol(text)),
+    })
+    .unwrap_or_default();
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// Connections refused for the caps, logged at most every [`Refusals::EVERY`] with how many.
+#[derive(Default)]
+struct Refusals {
+    since: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+impl Refusals {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn note(&mut self, uid: Option<u32>, connections: usize) {
+        self.unlogged += 1;
+        if self.since.is_some_and(|t| t.elapsed() < Self::EVERY) {
+            return;
+        }
+        tracing::warn!(
+            connections,
+            uid,
+            refused = self.unlogged,
+            "refused connections: too many (the count since the last such line)"
+        );
+        self.since = Some(std::time::Instant::now());
+        self.unlogged = 0;
+    }
+}
+
+/// How long the slot of a connection that broke the protocol stays taken after it is closed: a
+/// client that floods the daemon with bad frames gets a full connection a few times a second,
+/// not thousands (the rest are refused at the cap, which costs little).
+pub const TARPIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One connection of a user, counted in while it lives.
 struct UserSlot {
@@ -319,17 +365,19 @@ fn quick_worker(service: Arc<Service>) -> std::sync::mpsc::Sender<QuickJob> {
     tx
 }
 
+/// Serves one connection until it closes; whether the client broke the protocol (a bad or
+/// unfinished frame, replies left unread).
 async fn connection(
     service: Arc<Service>,
     stream: UnixStream,
     mut shutdown: watch::Receiver<bool>,
     quick: std::sync::mpsc::Sender<QuickJob>,
-) {
+) -> bool {
     let uid = match stream.peer_cred() {
         Ok(c) => c.uid(),
         Err(e) => {
             tracing::warn!("a connection without peer credentials: {e}");
-            return;
+            return false;
         }
     };
     let user = user_name(uid);
@@ -344,7 +392,8 @@ async fn connection(
                 svc.record_refusal(&who, "connect", "no role in the config")
             })
             .await;
-            let _ = send(
+            let _ = send_within(
+                service.settings().frame_timeout,
                 &mut framed,
                 &ServerFrame::Reply {
                     id: 0,
@@ -352,7 +401,7 @@ async fn connection(
                 },
             )
             .await;
-            return;
+            return false;
         }
     };
     service.connected(&caller.user);
@@ -364,6 +413,7 @@ async fn connection(
     // The reader waits inside `next()` while a frame is incomplete: a tick looks at the codec.
     let mut check = tokio::time::interval(timeout / 2);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut broke = false;
     loop {
         let stalled = framed.codec().in_progress().is_some_and(|d| d >= timeout);
         tokio::select! {
@@ -376,6 +426,7 @@ async fn connection(
                     timeout.as_secs()
                 ));
                 let _ = send_within(timeout, &mut framed, &ServerFrame::Reply { id: 0, result: Err(err) }).await;
+                broke = true;
                 break;
             }
             frame = framed.next() => {
@@ -383,6 +434,7 @@ async fn connection(
                 match frame {
                     Ok(bytes) => {
                         if !answer(&service, &caller, &mut framed, &bytes, &quick).await {
+                            broke = true;
                             break;
                         }
                     }
@@ -391,7 +443,8 @@ async fn connection(
                         let err = ServiceError::Protocol(format!(
                             "bad frame ({e}); frames are a 4-byte length and at most {MAX_FRAME} bytes of JSON"
                         ));
-                        let _ = send(&mut framed, &ServerFrame::Reply { id: 0, result: Err(err) }).await;
+                        let _ = send_within(timeout, &mut framed, &ServerFrame::Reply { id: 0, result: Err(err) }).await;
+                        broke = true;
                         break;
                     }
                 }
@@ -419,6 +472,7 @@ async fn connection(
             let _ = tokio::task::spawn_blocking(move || service.release_if_gone(&who)).await;
         });
     }
+    broke
 }
 
 /// Handles one request frame. False when the connection should close.
