@@ -3,25 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
-
-/// A copy as `cp -a` makes it: a data directory keeps its mode (packline refuses one open to
-/// others).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
 
 /// A site with a handful of audit entries: keys created, import, two reveals, a name lookup.
 fn site_with_history() -> Site {
@@ -46,7 +28,7 @@ fn site_with_history() -> Site {
 /// Copies the site's data dir, applies `tamper` to the copy's audit tree, runs verify on it.
 fn verify_after(site: &Site, name: &str, tamper: impl FnOnce(&sled::Tree)) -> (bool, String) {
     let copy = site.dir.path().join(name);
-    copy_dir(&site.data, &copy);
+    copy_dir(&site.data, &copy).unwrap();
     {
         let db = packline::store::raw_db(&copy).unwrap();
         let audit = db.open_tree("audit").unwrap();
@@ -72,7 +54,7 @@ fn audit_entries_hold_no_personal_data_and_name_the_reason() {
     let db_files = files_under(&site.data.join("db"));
     assert!(!db_files.is_empty());
     let copy = site.dir.path().join("peek");
-    copy_dir(&site.data, &copy);
+    copy_dir(&site.data, &copy).unwrap();
     let entries = audit_entries(&copy);
     let actions: Vec<&str> = entries
         .iter()

@@ -88,22 +88,6 @@ fn kept_dir(run: usize) -> std::path::PathBuf {
         .join(format!("run-{run}-{}", std::process::id()))
 }
 
-/// A copy of a directory tree, modes included (a data directory must stay private).
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    std::fs::set_permissions(to, std::fs::metadata(from)?.permissions())?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let target = to.join(e.file_name());
-        if e.file_type()?.is_dir() {
-            copy_tree(&e.path(), &target)?;
-        } else {
-            std::fs::copy(e.path(), target)?;
-        }
-    }
-    Ok(())
-}
-
 /// The recipients' names the marketplace holds for its orders (read with a token, as packline
 /// would), to look for on disk.
 fn recipient_names(m: &Marketplace) -> Vec<String> {
@@ -367,7 +351,7 @@ fn kill_nine_at_random_moments_loses_nothing_and_buys_nothing_twice() {
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                 .unwrap_or_default();
             let kept = kept_dir(run);
-            let _ = copy_tree(&site.data, &kept);
+            let _ = copy_dir(&site.data, &kept);
             vec![format!(
                 "a command failed ({}); its data directory is kept in {}",
                 why.lines().next().unwrap_or(""),
@@ -564,7 +548,7 @@ fn each_damaged_file_is_named_and_nothing_panics() {
         let name = rel.display().to_string();
         for how in ["cut short", "edited"] {
             let site = Site::new("");
-            copy_tree(&base.data, &site.data).unwrap();
+            copy_dir(&base.data, &site.data).unwrap();
             std::fs::copy(&base.key, &site.key).unwrap();
             let target = site.data.join(&rel);
             let mut bytes = std::fs::read(&target).unwrap();

@@ -136,6 +136,23 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A copy as `cp -a` makes it: a data directory keeps its mode (packline refuses one open to
+/// others).
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    std::fs::set_permissions(to, std::fs::metadata(from)?.permissions())?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let target = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Every file under `dir`, recursively, for tests that search them for personal values. The
 /// store's space reserve is checked here to hold nothing but zeros, and left out (searching its
 /// 32 MiB for every value would only find zeros, slowly).
