@@ -12,63 +12,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::floor::*;
 use common::*;
 use packline::domain::{Delivery, OrderId, OrderState};
 use packline::service::client::Client;
-use packline::service::sync::SyncPlan;
-use packline::service::{Service, ServiceError, Settings, ops};
+use packline::service::{Service, ServiceError, ops};
 use packline::store::shipping::ShipmentState;
-
-struct Floor {
-    dir: tempfile::TempDir,
-    market: Marketplace,
-    service: Arc<Service>,
-    client: Client,
-}
-
-fn whoami() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .unwrap()
-        .map_or("root".into(), |u| u.name)
-}
-
-fn settings(printer: Option<String>) -> Settings {
-    let mut settings =
-        Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
-    settings.shipping = example_shipping_v2(printer);
-    settings.sync_plan = SyncPlan {
-        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
-        lookback_days: 30,
-    };
-    settings.batch_size = 20;
-    settings.cart_slots = 20;
-    settings
-}
-
-/// A site buying through Shipping API v2, synced from a marketplace started with `extra`.
-async fn floor_on(market: Marketplace, printer: Option<String>, timeout: Duration) -> Floor {
-    let dir = tempfile::tempdir().unwrap();
-    let store = unlocked_store(dir.path());
-    let api = Arc::new(training_api(&market, timeout));
-    let service = Service::new(store, settings(printer));
-    service.set_amazon(api);
-    // Under injected faults a sync may give up on a call: the next one picks up from there.
-    let mut synced = service.sync_now("lead").await;
-    for _ in 0..3 {
-        if synced.is_ok() {
-            break;
-        }
-        synced = service.sync_now("lead").await;
-    }
-    synced.unwrap();
-    let client = Client::local(service.clone(), &whoami()).unwrap();
-    Floor {
-        dir,
-        market,
-        service,
-        client,
-    }
-}
 
 async fn floor(printer: Option<String>) -> Floor {
     floor_on(
@@ -77,23 +26,6 @@ async fn floor(printer: Option<String>) -> Floor {
         Duration::from_secs(1),
     )
     .await
-}
-
-/// Claims batches of up to `size` until `n` orders are packed (or nothing is left); their ids.
-async fn pack_orders(c: &Client, n: usize, size: u32) -> Vec<OrderId> {
-    let mut packed = Vec::new();
-    while packed.len() < n {
-        let want = size.min((n - packed.len()) as u32);
-        let Some(b) = c.call(ops::ClaimBatch { size: Some(want) }).await.unwrap() else {
-            break;
-        };
-        pick_all(c, &b).await;
-        for order in &b.orders {
-            pack_in_one_box(c, order).await;
-            packed.push(order.clone());
-        }
-    }
-    packed
 }
 
 async fn buy(
@@ -106,10 +38,6 @@ async fn buy(
         service: service.map(str::to_owned),
     })
     .await
-}
-
-fn state(f: &Floor, id: &OrderId) -> OrderState {
-    f.service.with_store(|s| s.get(id).unwrap().unwrap().state)
 }
 
 fn purchases(m: &Marketplace) -> Vec<serde_json::Value> {
@@ -158,7 +86,7 @@ async fn a_label_is_bought_once_printed_and_the_day_leaves_on_a_collection_form(
         Some(offers[0].service_id.as_str())
     );
     let tracking = bought[0].tracking.clone().expect("a tracking number");
-    assert_eq!(state(&f, &order), OrderState::Labelled);
+    assert_eq!(f.state(&order), OrderState::Labelled);
     // The offers were fresh: the purchase used them, with no second getRates.
     assert_eq!(count_requests(&f.market, "getRates"), 1);
     assert_eq!(purchases(&f.market).len(), 1);
@@ -209,7 +137,7 @@ async fn a_label_is_bought_once_printed_and_the_day_leaves_on_a_collection_form(
         .service
         .with_store(|s| s.shipment_v2(&order, 1).unwrap().unwrap());
     assert!(details.on_form.is_some());
-    assert_eq!(state(&f, &order), OrderState::Shipped);
+    assert_eq!(f.state(&order), OrderState::Shipped);
     every_body_validates(&f.market, 4);
 }
 
@@ -249,7 +177,7 @@ async fn a_label_on_a_collection_form_is_not_voided_one_before_is() {
         })
         .await
         .unwrap();
-    assert_eq!(state(&f, &orders[0]), OrderState::Packed);
+    assert_eq!(f.state(&orders[0]), OrderState::Packed);
     assert_eq!(count_requests(&f.market, "cancelShipment"), 1);
     // It can be bought again: a second real purchase for that order, after a void.
     buy(&f.client, &orders[0], None).await.unwrap();
@@ -294,7 +222,7 @@ async fn a_label_on_a_collection_form_is_not_voided_one_before_is() {
         "{r:?}"
     );
     assert_eq!(count_requests(&f.market, "cancelShipment"), cancels);
-    assert_eq!(state(&f, &orders[0]), OrderState::Labelled);
+    assert_eq!(f.state(&orders[0]), OrderState::Labelled);
 }
 
 /// A purchase whose answer is lost `faults` times in a row.
@@ -317,7 +245,7 @@ async fn a_lost_answer_is_settled_by_a_resend_under_the_same_key() {
         let order = lose_answers(&f, fault, 1).await;
         let r = buy(&f.client, &order, None).await.unwrap();
         assert_eq!(r[0].state, ShipmentState::Bought, "{fault}");
-        assert_eq!(state(&f, &order), OrderState::Labelled, "{fault}");
+        assert_eq!(f.state(&order), OrderState::Labelled, "{fault}");
         assert_eq!(bought_per_order(&f.market)[order.as_str()], 1, "{fault}");
         // Every attempt for this order went under one key.
         let keys: std::collections::BTreeSet<String> = purchases(&f.market)
@@ -345,18 +273,18 @@ async fn an_unanswered_purchase_is_kept_and_sent_again_by_the_next_buy_or_start(
         matches!(&r, Err(ServiceError::Conflict(m)) if m.contains("idempotency key")),
         "{r:?}"
     );
-    assert_eq!(state(&f, &order), OrderState::Packed);
+    assert_eq!(f.state(&order), OrderState::Packed);
     let s = f
         .service
         .with_store(|s| s.shipment(&order, 1).unwrap().unwrap());
     assert_eq!(s.state, ShipmentState::PurchaseIntent);
     // Amazon bought it at the first attempt; the sync sees SHIPPED and keeps the order ours.
     f.service.sync_now("lead").await.unwrap();
-    assert_eq!(state(&f, &order), OrderState::Packed);
+    assert_eq!(f.state(&order), OrderState::Packed);
     // The next buy sends the same request under the same key: Amazon answers with the first.
     let r = buy(&f.client, &order, None).await.unwrap();
     assert_eq!(r[0].state, ShipmentState::Bought);
-    assert_eq!(state(&f, &order), OrderState::Labelled);
+    assert_eq!(f.state(&order), OrderState::Labelled);
     assert_eq!(bought_per_order(&f.market)[order.as_str()], 1);
 
     // The same after a restart: a new service on the store settles the purchase in flight.
@@ -376,7 +304,7 @@ async fn an_unanswered_purchase_is_kept_and_sent_again_by_the_next_buy_or_start(
             dir.path().join("master.key"),
         ))
         .unwrap();
-    let service = Service::new(store, settings(None));
+    let service = Service::new(store, settings_v2(None));
     service.set_amazon(Arc::new(training_api(&market, Duration::from_secs(1))));
     let svc = service.clone();
     let settled = tokio::task::spawn_blocking(move || svc.settle_purchases_v2(chrono::Utc::now()))
@@ -439,7 +367,7 @@ async fn an_expired_rate_is_rated_again_and_a_price_rise_is_asked_about() {
     // One attempt on the expired token, and nothing bought.
     assert_eq!(purchases(&f.market).len(), before + 1);
     assert!(!bought_per_order(&f.market).contains_key(orders[1].as_str()));
-    assert_eq!(state(&f, &orders[1]), OrderState::Packed);
+    assert_eq!(f.state(&orders[1]), OrderState::Packed);
     // Buying again is the labeler's yes to the new price.
     let r = buy(&f.client, &orders[1], Some(&chosen.service_id))
         .await
@@ -509,7 +437,7 @@ async fn a_wave_of_200_with_faults_buys_each_package_once() {
     }
     assert!(report.needs_person.is_empty(), "{:?}", report.needs_person);
     for o in &packed {
-        assert_eq!(state(&f, o), OrderState::Labelled, "{o}");
+        assert_eq!(f.state(o), OrderState::Labelled, "{o}");
     }
     let per = bought_per_order(&f.market);
     assert_eq!(per.len(), 200);
@@ -662,7 +590,7 @@ async fn faults_at_20_percent_everywhere_and_everything_happens_exactly_once() {
             r = f.client.call(op()).await;
         }
         r.unwrap();
-        assert_eq!(state(&f, o), OrderState::Shipped);
+        assert_eq!(f.state(o), OrderState::Shipped);
     }
     let per = bought_per_order(&f.market);
     for o in labels {

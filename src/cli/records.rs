@@ -85,6 +85,9 @@ fn print_purge(w: &mut dyn std::io::Write, r: &PurgeReport) -> std::io::Result<(
     writeln!(w, "returns deleted: {}", r.returns_deleted)?;
     writeln!(w, "backups deleted: {}", r.backups_pruned)?;
     writeln!(w, "recipients re-sealed: {}", r.recipients_resealed)?;
+    if r.labels_resealed > 0 {
+        writeln!(w, "labels re-sealed: {}", r.labels_resealed)?;
+    }
     if r.inquiry_notes_resealed > 0 {
         writeln!(w, "inquiry notes re-sealed: {}", r.inquiry_notes_resealed)?;
     }

@@ -15,11 +15,19 @@ use super::args::ReturnsCommand;
 use super::{Ctx, Key, one};
 
 fn print_counts(w: &mut dyn std::io::Write, c: &ReturnCounts) -> std::io::Result<()> {
-    writeln!(
+    write!(
         w,
         "returns: {} listed, {} new ({} returnless refunds), {} updated",
         c.listed, c.new, c.returnless, c.updated
-    )
+    )?;
+    match c.refused.len() {
+        0 => writeln!(w)?,
+        n => writeln!(w, ", {n} refused")?,
+    }
+    for why in &c.refused {
+        writeln!(w, "  refused: {why} (nothing of it was recorded)")?;
+    }
+    Ok(())
 }
 
 /// How a return is known, for a list.

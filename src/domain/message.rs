@@ -158,9 +158,23 @@ fn domain_part(c: char) -> bool {
     c.is_alphanumeric() || c == '-' || c == '.'
 }
 
-/// Where the first e-mail address starts: a `mailto:` link, or `local@domain.tld` (a domain of
-/// at least two labels, the last of two letters or more).
+/// A character as a reader sees it: compatibility forms (full-width `＠`, small `﹫`, full-width
+/// letters) folded to their plain form, one character for one, so positions stay the writer's.
+fn folded(c: char) -> char {
+    use unicode_normalization::UnicodeNormalization;
+    let mut plain = std::iter::once(c).nfkc();
+    match (plain.next(), plain.next()) {
+        (Some(p), None) => p,
+        _ => c,
+    }
+}
+
+/// Where the first e-mail address starts: a `mailto:` link, or `local@domain` where the domain
+/// is a name (`bob@localhost`), dotted labels ending in two letters or more, or a bracketed
+/// address literal. Compatibility forms count as what they look like (`bob＠example.com`).
 fn email_at(chars: &[char]) -> Option<usize> {
+    let chars: Vec<char> = chars.iter().map(|c| folded(*c)).collect();
+    let chars = chars.as_slice();
     const MAILTO: [char; 7] = ['m', 'a', 'i', 'l', 't', 'o', ':'];
     if let Some(i) = chars.windows(MAILTO.len()).position(|w| {
         w.iter()
@@ -180,6 +194,9 @@ fn email_at(chars: &[char]) -> Option<usize> {
         if start == i {
             continue;
         }
+        if chars.get(i + 1) == Some(&'[') {
+            return Some(start);
+        }
         let domain: String = chars[i + 1..]
             .iter()
             .take_while(|c| domain_part(**c))
@@ -187,11 +204,13 @@ fn email_at(chars: &[char]) -> Option<usize> {
         let domain = domain.trim_end_matches(['.', '-']);
         let labels: Vec<&str> = domain.split('.').collect();
         let tld = labels.last().copied().unwrap_or_default();
-        if labels.len() >= 2
+        let dotted = labels.len() >= 2
             && labels.iter().all(|l| !l.is_empty())
             && tld.chars().count() >= 2
-            && tld.chars().all(char::is_alphabetic)
-        {
+            && tld.chars().all(char::is_alphabetic);
+        // One label (`bob@localhost`): a host name, when it starts with a letter.
+        let host = labels.len() == 1 && domain.chars().next().is_some_and(char::is_alphabetic);
+        if dotted || host {
             return Some(start);
         }
     }
@@ -258,6 +277,27 @@ mod tests {
         assert_eq!(
             refusal("click MAILTO:someone", 2000),
             MessageTextError::Email { at: 7 }
+        );
+        // A one-label host, a full-width or small at sign, full-width letters, a literal.
+        assert_eq!(
+            refusal("mail bob@localhost", 2000),
+            MessageTextError::Email { at: 6 }
+        );
+        assert_eq!(
+            refusal("mail bob\u{FF20}example.com", 2000),
+            MessageTextError::Email { at: 6 }
+        );
+        assert_eq!(
+            refusal("mail bob\u{FE6B}example.com", 2000),
+            MessageTextError::Email { at: 6 }
+        );
+        assert_eq!(
+            refusal("\u{FF42}\u{FF4F}\u{FF42}@\u{FF45}\u{FF58}.com", 2000),
+            MessageTextError::Email { at: 1 }
+        );
+        assert_eq!(
+            refusal("to bob@[127.0.0.1]", 2000),
+            MessageTextError::Email { at: 4 }
         );
         assert_eq!(
             refusal("ok\u{1b}[2J", 2000),

@@ -393,7 +393,11 @@ impl ReturnRecord {
                 lines: skus,
             });
         };
-        let limit = if expected { Some(l.expected) } else { cap };
+        let limit = match (expected, cap) {
+            (true, Some(cap)) => Some(l.expected.min(cap)),
+            (true, None) => Some(l.expected),
+            (false, cap) => cap,
+        };
         let received = l.received_units();
         if let Some(limit) = limit
             && received.saturating_add(unit.quantity) > limit

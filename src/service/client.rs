@@ -153,22 +153,46 @@ impl Client {
                     id,
                     request: op.into(),
                 };
-                let bytes = serde_json::to_vec(&frame)
-                    .map_err(|e| ServiceError::Protocol(e.to_string()))?;
+                let forget = || {
+                    pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .waiting
+                        .remove(&id);
+                };
+                let bytes = match serde_json::to_vec(&frame) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        forget();
+                        return Err(ServiceError::Protocol(e.to_string()));
+                    }
+                };
                 drop(frame);
-                if writer
-                    .lock()
-                    .await
-                    .send(bytes::Bytes::from(bytes))
-                    .await
-                    .is_err()
-                {
-                    // The daemon may have said why before it closed.
-                    return Err(rx
-                        .await
-                        .unwrap_or_else(|_| Err(gone()))
-                        .err()
-                        .unwrap_or_else(gone));
+                // A frame the daemon would refuse is never sent: no reply would ever come.
+                if bytes.len() > super::server::MAX_FRAME {
+                    forget();
+                    return Err(ServiceError::Invalid(format!(
+                        "this request ({}) is {:.1} MiB, and the daemon takes at most {} MiB in one request: send less at a time (a smaller page, a shorter note or report)",
+                        O::NAME,
+                        bytes.len() as f64 / (1 << 20) as f64,
+                        super::server::MAX_FRAME >> 20
+                    )));
+                }
+                let sent = writer.lock().await.send(bytes::Bytes::from(bytes)).await;
+                if let Err(e) = sent {
+                    // The daemon may have said why before it closed; a connection that is still
+                    // open after a failed write will not answer this request.
+                    return Err(
+                        match tokio::time::timeout(std::time::Duration::from_secs(2), rx).await {
+                            Ok(Ok(Err(why))) => why,
+                            _ => {
+                                forget();
+                                ServiceError::Protocol(format!(
+                                    "the request could not be sent to the daemon: {e}"
+                                ))
+                            }
+                        },
+                    );
                 }
                 let answer = rx.await.map_err(|_| gone())??;
                 serde_json::from_str(answer.get()).map_err(|e| {

@@ -39,22 +39,24 @@ pub async fn run(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let listener = super::server::bind(&opts.socket, opts.socket_group.as_deref())?;
-    if let Some(api) = &opts.amazon {
+    let (tx, rx) = watch::channel(false);
+    let settling = opts.amazon.as_ref().map(|api| {
         // Labels and confirmations use the same connection (and the same quotas) as sync.
         service.set_amazon(api.clone());
         // Shipping API v2 purchases left in flight by the last process are sent again under
-        // their keys: Amazon answers each with the label it bought, or the intent goes.
+        // their keys: Amazon answers each with the label it bought, or the intent goes. A stop
+        // meanwhile ends it between purchases; the one under way is answered and kept first.
         let svc = service.clone();
+        let stopping = rx.clone();
         tokio::task::spawn_blocking(move || {
-            let n = svc.settle_purchases_v2(Utc::now());
+            let n = svc.settle_purchases_v2_until(Utc::now(), || *stopping.borrow());
             if n > 0 {
                 tracing::info!(purchases = n, "label purchases in flight settled");
             }
-        });
-    }
+        })
+    });
     println!("serving on {}", opts.socket.display());
     tracing::info!(socket = %opts.socket.display(), "serving");
-    let (tx, rx) = watch::channel(false);
     let signals = {
         let tx = tx.clone();
         let mut stop = stop.clone();
@@ -99,9 +101,15 @@ pub async fn run(
         opts.user,
         rx.clone(),
     ));
-    super::server::serve(service, listener, opts.socket, rx).await?;
+    let served = super::server::serve(service, listener, opts.socket, rx).await;
     background.abort();
     signals.abort();
+    // The runtime outlives the settling of purchases: an answer from Amazon is never dropped
+    // half-kept by a shutdown (and Amazon calls never meet a runtime that is going away).
+    if let Some(settling) = settling {
+        let _ = settling.await;
+    }
+    served?;
     Ok(())
 }
 

@@ -484,6 +484,12 @@ impl Service {
     /// key, so the label Amazon may have bought is kept, or the intent goes. Returns how many
     /// were settled either way.
     pub fn settle_purchases_v2(&self, now: DateTime<Utc>) -> usize {
+        self.settle_purchases_v2_until(now, || false)
+    }
+
+    /// [`Service::settle_purchases_v2`], stopping between purchases once `stop` says so (the
+    /// daemon shutting down): the rest are settled at the next start.
+    pub fn settle_purchases_v2_until(&self, now: DateTime<Utc>, stop: impl Fn() -> bool) -> usize {
         let c = Caller {
             user: self.settings.owner.clone(),
             role: super::Role::Lead,
@@ -498,6 +504,10 @@ impl Service {
         };
         let mut settled = 0;
         for (id, n) in pending {
+            if stop() {
+                tracing::info!("stopping: purchases still in flight are settled at the next start");
+                break;
+            }
             let result = self.settle_one(&c, &id, n, now);
             match result {
                 Ok(()) => settled += 1,

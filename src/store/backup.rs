@@ -16,7 +16,7 @@
 //! those older than the limit (a shredded epoch never survives in a backup).
 
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -284,18 +284,84 @@ fn checked(backup: &Path) -> Result<Manifest, Error> {
 /// is written over: a data directory with a store or keyring in it is refused.
 pub fn restore(backup: &Path, data_dir: &Path, now: DateTime<Utc>) -> Result<BackupSummary, Error> {
     let m = checked(backup)?;
-    let keyring_dest = Keyring::path_in(data_dir);
-    if data_dir.join(DB_DIR).exists() || keyring_dest.exists() {
+    refuse_restore_into(data_dir)?;
+    // Everything is written into a private folder beside the data directory and moved into
+    // place whole at the end: a restore that fails leaves no half-written store behind.
+    let name = data_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "data".into());
+    let staging = data_dir.with_file_name(format!(".{name}.restoring"));
+    if staging.exists() {
+        // A restore of ours that did not finish: nothing else is ever kept there.
+        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    if let Some(parent) = staging.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&staging)
+        .map_err(io(&staging))?;
+    let restored = restore_into(backup, &m, &staging, now).and_then(|summary| {
+        // `rename` replaces an empty directory; a missing one is simply made.
+        std::fs::rename(&staging, data_dir).map_err(io(data_dir))?;
+        Ok(BackupSummary {
+            dir: data_dir.to_owned(),
+            ..summary
+        })
+    });
+    if restored.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    restored
+}
+
+/// A restore goes only into a data directory that does not exist yet, or that is empty and
+/// private (mode 0700): never over a store, never where other users could read what it writes.
+fn refuse_restore_into(data_dir: &Path) -> Result<(), Error> {
+    let meta = match std::fs::symlink_metadata(data_dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(data_dir, e)),
+    };
+    if !meta.is_dir() {
         return Err(Error::Usage(format!(
-            "{} holds a store already: restore rebuilds an empty data directory (move it away first)",
+            "{} is not a directory: restore rebuilds an empty data directory",
             data_dir.display()
         )));
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(data_dir)
-        .map_err(io(data_dir))?;
+    let mut entries = std::fs::read_dir(data_dir).map_err(io(data_dir))?;
+    if entries.next().is_some() {
+        let what = if data_dir.join(DB_DIR).exists() || Keyring::path_in(data_dir).exists() {
+            "holds a store already"
+        } else {
+            "is not empty"
+        };
+        return Err(Error::Usage(format!(
+            "{} {what}: restore rebuilds an empty data directory (move what is in it away first); nothing was written",
+            data_dir.display()
+        )));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::Usage(format!(
+            "the data directory {} has mode {mode:o}: a store holds sealed personal data and must not be open to group or others. Run: chmod 700 {}, then restore again; nothing was written",
+            data_dir.display(),
+            data_dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the backup's store and keyring into `data_dir` (new, private, empty) and checks it.
+fn restore_into(
+    backup: &Path,
+    m: &Manifest,
+    data_dir: &Path,
+    now: DateTime<Utc>,
+) -> Result<BackupSummary, Error> {
+    let keyring_dest = Keyring::path_in(data_dir);
     let store_path = backup.join(STORE_FILE);
     let db = super::open_db(data_dir)?;
     let mut r = BufReader::new(std::fs::File::open(&store_path).map_err(io(&store_path))?);
@@ -363,6 +429,11 @@ pub fn restore(backup: &Path, data_dir: &Path, now: DateTime<Utc>) -> Result<Bac
     k.write_all(&keyring).map_err(io(&keyring_dest))?;
     k.sync_all().map_err(io(&keyring_dest))?;
     let store = Store::open(data_dir)?;
+    if let Some(why) = store.keyring.untrusted() {
+        return Err(Error::Usage(format!(
+            "the backup's keyring.json is not the one its store was made with ({why}); nothing was restored: restore another backup"
+        )));
+    }
     let orders = store.t.orders.len() as u64;
     if orders != m.orders {
         return Err(Error::Usage(format!(

@@ -8,6 +8,19 @@ use serde::{Deserialize, Serialize};
 
 use super::{Error, Store, decode_record, queue_key, seal, slot_envelope};
 use crate::domain::{OrderId, OrderState};
+use crate::store::shipping::ShipmentState;
+
+/// The shipment and package an exception raised for a label bought while the order was already
+/// Labelled names (the text `complete_purchase` writes), when it names no other label.
+fn flagged_label(note: &str) -> Option<(&str, u32)> {
+    let rest = note.strip_prefix("a label was bought (shipment ")?;
+    if !rest.contains("while the order was labelled") || rest.contains("already had") {
+        return None;
+    }
+    let (shipment, rest) = rest.split_once(", package ")?;
+    let (package, _) = rest.split_once(')')?;
+    Some((shipment, package.parse().ok()?))
+}
 
 /// What the check read, and what it found wrong.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +66,126 @@ impl CheckReport {
 }
 
 impl Store {
+    fn check_labels(&self, r: &mut CheckReport) -> Result<(), Error> {
+        const VOID: &str =
+            "void it so the postage comes back: packline label void ORDER --package N --reason …";
+        let mut bought = std::collections::HashMap::new();
+        for s in self.all_shipments()? {
+            if s.state != ShipmentState::Bought {
+                continue;
+            }
+            let Some(rec) = self.get(&s.order)? else {
+                r.found(
+                    "labels",
+                    format!(
+                        "a label bought for order {} package {} has no order record",
+                        s.order, s.package
+                    ),
+                    VOID,
+                );
+                continue;
+            };
+            let shipment = s.shipment_id.as_deref().unwrap_or("?");
+            match rec.state {
+                OrderState::Cancelled => r.found(
+                    "labels",
+                    format!(
+                        "order {} was cancelled with its label bought (package {}, shipment {shipment})",
+                        s.order, s.package
+                    ),
+                    VOID,
+                ),
+                OrderState::Shipped => {}
+                _ => {
+                    // An order with no package list (packed before boxes) is package 1.
+                    let packages = self.open_packages(&s.order)?;
+                    let live = packages.iter().any(|p| p.number == s.package)
+                        || (s.package == 1 && self.packages(&s.order)?.is_empty());
+                    if !live {
+                        r.found(
+                            "labels",
+                            format!(
+                                "order {} has a bought label (package {}, shipment {shipment}) that no package of the order carries",
+                                s.order, s.package
+                            ),
+                            VOID,
+                        );
+                    }
+                    bought.insert((s.order.clone(), s.package), s);
+                }
+            }
+        }
+        // Every label of an open order can still be printed.
+        let mut sealed = HashSet::new();
+        for label in self.sealed_labels()? {
+            sealed.insert((label.order.clone(), label.package));
+            if !bought.contains_key(&(label.order.clone(), label.package)) {
+                continue;
+            }
+            match label.epoch {
+                Some(epoch) if !self.keyring.has_epoch(epoch) => r.found(
+                    "labels",
+                    format!(
+                        "the label of open order {} package {} is sealed to key epoch {epoch}, which retention destroyed: it cannot be printed",
+                        label.order, label.package
+                    ),
+                    "void the label and buy another (packline label void, then label buy)",
+                ),
+                Some(_) => {}
+                None => r.found(
+                    "labels",
+                    format!(
+                        "the sealed label of order {} package {} is damaged",
+                        label.order, label.package
+                    ),
+                    "void the label and buy another (packline label void, then label buy)",
+                ),
+            }
+        }
+        for (order, package) in bought.keys() {
+            if !sealed.contains(&(order.clone(), *package)) {
+                r.found(
+                    "labels",
+                    format!(
+                        "open order {order} package {package} has a bought label that is not kept"
+                    ),
+                    "void the label and buy another (packline label void, then label buy)",
+                );
+            }
+        }
+        // An exception for a label that is its package's own (the same purchase kept twice):
+        // its advice would void a good label.
+        for item in self.t.exceptions.iter() {
+            let (k, _) = item?;
+            let Ok(id) = OrderId::parse(&String::from_utf8_lossy(&k)) else {
+                continue;
+            };
+            if self.get(&id)?.map(|o| o.state) != Some(OrderState::Exception) {
+                continue;
+            }
+            for note in self.exception_notes(&id)? {
+                if note.resolved_at.is_some() {
+                    continue;
+                }
+                if let Some((shipment, package)) = flagged_label(&note.note)
+                    && bought
+                        .get(&(id.clone(), package))
+                        .and_then(|s| s.shipment_id.as_deref())
+                        == Some(shipment)
+                {
+                    r.found(
+                        "exceptions",
+                        format!(
+                            "order {id} is an exception for shipment {shipment}, which is package {package}'s own label, bought once"
+                        ),
+                        "resolve it to Labelled (packline exceptions resolve ORDER --to labelled); voiding would void a good label",
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads everything that can be checked without the master key (and, when unlocked,
     /// nothing more: a sealed record's epoch is checked against the keyring, not opened).
     pub fn check(&self) -> Result<CheckReport, Error> {
@@ -128,6 +261,15 @@ impl Store {
             );
         }
 
+        // The keyring against the epochs the store recorded (and, unlocked, their secrets).
+        if let Some(why) = self.keyring.untrusted() {
+            r.found(
+                "keyring",
+                why.to_owned(),
+                "restore keyring.json from a backup of this site; until then nothing is imported or sealed",
+            );
+        }
+
         // Sealed recipients against the keyring.
         for item in self.t.recipients.iter() {
             let (k, v) = item?;
@@ -149,6 +291,10 @@ impl Store {
                 ),
             }
         }
+
+        // Bought labels: each on a live package of its order, none left on a cancelled order,
+        // and each of an open order readable with a live key epoch.
+        self.check_labels(&mut r)?;
 
         // The index database, against the store it is derived from.
         let rebuild = format!(

@@ -782,6 +782,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, Error> {
         let rec = self.transact(|tx| {
+            refuse_dropping_labels(tx, id, "packing it again")?;
             let rec = step(tx, id, Event::FinishPack, user, None, now)?;
             if let Some(v) = tx.floor.remove(key(PACK, id.as_str().as_bytes()))? {
                 let check = decode_check(&v).or_else(abort)?;
@@ -958,6 +959,59 @@ pub(super) fn package_numbers(tx: &Tx<'_>, id: &str) -> TxResult<Vec<u32>> {
         n.push(1);
     }
     Ok(n)
+}
+
+/// The order's hold, inside a transaction: a purchase or a confirmation re-checks it where it
+/// writes, so a hold placed while a call to Amazon was under way still stops it.
+pub(super) fn hold_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Option<Hold>> {
+    tx.floor
+        .get(key(HOLD, id.as_str().as_bytes()))?
+        .map(|v| decode(&v, "hold").or_else(abort))
+        .transpose()
+}
+
+/// Refuses inside a transaction, naming the reason, when the order is held.
+pub(super) fn refuse_held_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<()> {
+    match hold_in(tx, id)? {
+        Some(h) => abort(Error::OnHold {
+            order: id.clone(),
+            reason: h.reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The numbers of the order's packages still to leave, inside a transaction (package 1 for an
+/// order with no package list).
+pub(super) fn unshipped_packages_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Vec<u32>> {
+    Ok(match tx.floor.get(key(PACKAGES, id.as_str().as_bytes()))? {
+        Some(v) => decode::<Vec<Package>>(&v, "packages")
+            .or_else(abort)?
+            .iter()
+            .filter(|p| !p.shipped)
+            .map(|p| p.number)
+            .collect(),
+        // Packed before boxes (one parcel), or not packed: package 1 is the order's.
+        None => vec![1],
+    })
+}
+
+/// Refuses, inside a transaction, to let go of packages whose label is bought (or may be):
+/// re-packing them would leave a label at Amazon that no package of the order carries.
+pub(super) fn refuse_dropping_labels(tx: &Tx<'_>, id: &OrderId, doing: &str) -> TxResult<()> {
+    for n in unshipped_packages_in(tx, id)? {
+        if let Some(s) = super::shipping::shipment_in(tx, id, n)?
+            && s.state.is_ours()
+            && s.state != super::shipping::ShipmentState::Confirmed
+        {
+            return abort(Error::Usage(format!(
+                "order {id} package {n} has its {} (shipment {}): {doing} would leave that label with no package. Void it first (packline label void {id} --package {n} --reason …), or resolve to Packed or Labelled",
+                s.state.name(),
+                s.shipment_id.as_deref().unwrap_or("not yet known")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Removes an order's floor entries (retention deleting the order record).

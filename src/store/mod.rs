@@ -97,7 +97,7 @@ pub enum Error {
     #[error("the passphrase does not unlock this store's master key")]
     BadPassphrase,
     #[error(
-        "the recipient of this order was sealed under key epoch {epoch}, which retention has destroyed"
+        "this record (a recipient, a label or a note) was sealed under key epoch {epoch}, which retention has destroyed"
     )]
     EpochShredded { epoch: u32 },
     #[error("a sealed recipient record is damaged and cannot be opened")]
@@ -340,7 +340,7 @@ impl Store {
         }
         private_dir(data_dir)?;
         let db = open_db(data_dir)?;
-        let keyring = Keyring::load(data_dir)?;
+        let mut keyring = Keyring::load(data_dir)?;
         let t = Trees::open(&db)?;
         let store_master = t
             .meta
@@ -356,6 +356,7 @@ impl Store {
                 keyring: keyring.master_recipient(),
             });
         }
+        keyring.bind_pins(t.meta.clone())?;
         let store = Store {
             db,
             t,
@@ -384,9 +385,11 @@ impl Store {
             t,
             mut derived,
             steps,
-            keyring,
+            mut keyring,
             data_dir,
         } = self;
+        // The keyring's handle on the meta tree would keep the old database open.
+        keyring.unbind_pins();
         // The index database, when it was used, gets the same treatment; it stays closed after,
         // until it is needed again.
         if let Some(d) = derived.take() {
@@ -403,6 +406,7 @@ impl Store {
         drop(open_db(&data_dir)?);
         let db = open_db(&data_dir)?;
         let t = Trees::open(&db)?;
+        keyring.bind_pins(t.meta.clone())?;
         Ok(Store {
             db,
             t,
@@ -1191,6 +1195,10 @@ fn exception_step(
     text: &str,
     now: DateTime<Utc>,
 ) -> TxResult<OrderRecord> {
+    // Back to picking or packing means new packages: not while a package has its label.
+    if let Event::Resolve(OrderState::New | OrderState::Picking | OrderState::Picked) = event {
+        floor::refuse_dropping_labels(tx, id, "picking or packing it again")?;
+    }
     let rec = step(tx, id, event, user, None, now)?;
     let mut notes: Vec<ExceptionNote> = match tx.exceptions.get(id.as_str())? {
         Some(v) => serde_json::from_slice(&v)

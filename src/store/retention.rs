@@ -53,6 +53,10 @@ pub struct PurgeReport {
     /// Notes of inquiries still kept, moved out of an epoch being shredded.
     #[serde(default)]
     pub inquiry_notes_resealed: u64,
+    /// Bought labels of orders still open (or within their retention) moved out of an epoch
+    /// being shredded, like their recipients.
+    #[serde(default)]
+    pub labels_resealed: u64,
     /// Return records deleted, six years after they were closed.
     #[serde(default)]
     pub returns_deleted: u64,
@@ -117,7 +121,7 @@ impl Store {
         });
         // The audit entry records what was done, also when a later step failed.
         let reason = format!(
-            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} inquiries deleted, {} returns deleted, {} backups deleted, {} re-sealed, {} inquiry notes re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
+            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} inquiries deleted, {} returns deleted, {} backups deleted, {} re-sealed, {} inquiry notes re-sealed, {} labels re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
             as_of.to_rfc3339(),
             report.recipients_destroyed,
             report.orders_deleted,
@@ -127,6 +131,7 @@ impl Store {
             report.backups_pruned,
             report.recipients_resealed,
             report.inquiry_notes_resealed,
+            report.labels_resealed,
             report.epochs_shredded,
             report.epochs_kept_locked,
             report.orphans_removed,
@@ -341,11 +346,14 @@ impl Store {
             live: Vec<String>,
             /// Inquiry notes sealed in the epoch, by key.
             notes: Vec<sled::IVec>,
+            /// Bought labels sealed in the epoch (they carry the address, and must stay
+            /// printable while their order is open).
+            labels: Vec<super::shipping::SealedLabel>,
             gone: u64,
         }
         impl Census {
             fn holds_live(&self) -> bool {
-                !self.live.is_empty() || !self.notes.is_empty()
+                !self.live.is_empty() || !self.notes.is_empty() || !self.labels.is_empty()
             }
         }
         let mut census: BTreeMap<u32, Census> = BTreeMap::new();
@@ -367,6 +375,11 @@ impl Store {
                 && let Some(c) = census.get_mut(&epoch)
             {
                 c.notes.push(k);
+            }
+        }
+        for label in self.sealed_labels()? {
+            if let Some(c) = label.epoch.and_then(|e| census.get_mut(&e)) {
+                c.labels.push(label);
             }
         }
         // Records that left an epoch; marks of epochs already shredded are dropped.
@@ -411,6 +424,12 @@ impl Store {
                 let (moved, stayed) =
                     self.reseal_notes(chunk, epoch, current, now, &mut received)?;
                 report.inquiry_notes_resealed += moved;
+                stays |= stayed;
+            }
+            for chunk in c.labels.chunks(BATCH) {
+                let (moved, stayed) =
+                    self.reseal_labels(chunk, epoch, current, policy, now, &mut received)?;
+                report.labels_resealed += moved;
                 stays |= stayed;
             }
             if !stays {
@@ -458,15 +477,7 @@ impl Store {
                 Some(v) => decode_record(&v)?,
                 None => continue,
             };
-            let home = match rec.closed_at {
-                Some(closed)
-                    if rec.state == OrderState::Shipped || rec.state == OrderState::Cancelled =>
-                {
-                    let day = policy.pii_expiry(closed).date_naive();
-                    self.keyring.expiry_epoch(day, now)?.0
-                }
-                _ => current,
-            };
+            let home = self.home_epoch(&rec, current, policy, now)?;
             if home == from {
                 stayed = true;
                 continue;
@@ -506,6 +517,80 @@ impl Store {
 }
 
 impl Store {
+    /// Where an order's sealed records (recipient, labels) belong: an open order's in the
+    /// current intake epoch, a closed one's in the epoch of the day its retention ends.
+    fn home_epoch(
+        &mut self,
+        rec: &OrderRecord,
+        current: u32,
+        policy: RetentionPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<u32, Error> {
+        Ok(match rec.closed_at {
+            Some(closed)
+                if rec.state == OrderState::Shipped || rec.state == OrderState::Cancelled =>
+            {
+                let day = policy.pii_expiry(closed).date_naive();
+                self.keyring.expiry_epoch(day, now)?.0
+            }
+            _ => current,
+        })
+    }
+
+    /// Re-seals the bought labels of `from` into their orders' home epochs, as
+    /// [`Store::reseal`] does recipients: a labelled order waiting (a hold, an exception) keeps
+    /// a printable label. Returns how many moved, and whether any label's home is `from`.
+    fn reseal_labels(
+        &mut self,
+        labels: &[super::shipping::SealedLabel],
+        from: u32,
+        current: u32,
+        policy: RetentionPolicy,
+        now: DateTime<Utc>,
+        received: &mut std::collections::BTreeSet<u32>,
+    ) -> Result<(u64, bool), Error> {
+        let mut moves = Vec::with_capacity(labels.len());
+        let mut stayed = false;
+        for label in labels {
+            let Some(sealed) = self.t.floor.get(&label.key)? else {
+                continue;
+            };
+            if seal::envelope_epoch(&sealed) != Some(from) {
+                continue;
+            }
+            let Some(rec) = self.get(&label.order)? else {
+                continue;
+            };
+            let home = self.home_epoch(&rec, current, policy, now)?;
+            if home == from {
+                stayed = true;
+                continue;
+            }
+            let doc = self
+                .keyring
+                .open_document(&sealed, "re-sealing for retention")?;
+            let resealed = self.keyring.seal_document_in(&doc, home)?;
+            received.insert(home);
+            moves.push((
+                label.key.clone(),
+                sealed,
+                resealed,
+                super::shipping::label_mark(label),
+            ));
+        }
+        self.transact(|tx| {
+            for (k, old, resealed, mark) in &moves {
+                // Only the label read above: one bought or voided meanwhile stays as it is.
+                if tx.floor.get(k)?.as_ref() == Some(old) {
+                    tx.floor.insert(k, resealed.as_slice())?;
+                    tx.epochs.insert(epoch_key(from, mark), &[])?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok((moves.len() as u64, stayed))
+    }
+
     /// Re-seals live inquiry notes of `from` into their home epochs: an open inquiry's to the
     /// current intake epoch, a resolved one's to the epoch of the day it expires. Returns how many
     /// moved, and whether any note's home is `from` itself (then `from` must stay).

@@ -68,6 +68,44 @@ fn next_id(tx: &Tx<'_>) -> TxResult<u64> {
     Ok(last + 1)
 }
 
+/// Units of `sku` the order was sold (0 when it has no such line).
+fn sold(order: &crate::domain::Order, sku: &str) -> u32 {
+    order
+        .lines
+        .iter()
+        .filter(|l| l.sku == sku)
+        .map(|l| l.quantity_ordered)
+        .sum()
+}
+
+/// Why a reported return cannot be of its order, when the order is in the store: a SKU it does
+/// not have, or more units of one than it was sold.
+fn beyond_order(tx: &Tx<'_>, r: &ExpectedReturn) -> TxResult<Option<String>> {
+    let Some(v) = tx.orders.get(r.order.as_str())? else {
+        return Ok(None);
+    };
+    let order = super::decode_record(&v).or_else(abort)?.order;
+    for l in &r.lines {
+        let had = sold(&order, &l.sku);
+        if had == 0 {
+            return Ok(Some(format!(
+                "order {}: SKU {} is not on the order",
+                r.order,
+                escape_hazards(&crate::domain::text::bounded(l.sku.clone(), 40))
+            )));
+        }
+        if l.quantity > had {
+            return Ok(Some(format!(
+                "order {}: {} units of SKU {} returned, the order had {had}",
+                r.order,
+                l.quantity,
+                escape_hazards(&crate::domain::text::bounded(l.sku.clone(), 40))
+            )));
+        }
+    }
+    Ok(None)
+}
+
 fn return_in(tx: &Tx<'_>, id: u64) -> TxResult<ReturnRecord> {
     match tx.returns.get(record_key(id))? {
         Some(v) => decode(&v).or_else(abort),
@@ -82,9 +120,14 @@ fn write(tx: &Tx<'_>, r: &ReturnRecord) -> TxResult<()> {
     Ok(())
 }
 
-/// What recording a report did: counts only.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What recording a report did: counts, and the returns refused with why (no personal data:
+/// order ids, SKUs and quantities).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnCounts {
+    /// Returns refused because they claim what the order never had (a SKU not on it, or more
+    /// units than it was sold); nothing of them is recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
     /// Returns the report listed.
     pub listed: u64,
     /// Of those, new ones recorded.
@@ -98,6 +141,7 @@ pub struct ReturnCounts {
 impl std::ops::AddAssign for ReturnCounts {
     fn add_assign(&mut self, o: Self) {
         self.listed += o.listed;
+        self.refused.extend(o.refused);
         self.new += o.new;
         self.updated += o.updated;
         self.returnless += o.returnless;
@@ -134,6 +178,11 @@ impl Store {
                 let mut c = ReturnCounts::default();
                 for r in chunk {
                     c.listed += 1;
+                    // A return of an order in the store claims no more than the order had.
+                    if let Some(why) = beyond_order(tx, r)? {
+                        c.refused.push(why);
+                        continue;
+                    }
                     let known = match tx.returns.get(natural_key(&r.key))? {
                         Some(v) => Some(
                             v.as_ref()
@@ -322,18 +371,9 @@ impl Store {
                 lines: before.skus(),
             })?;
         let sku = before.lines[line].sku.clone();
-        // An unexpected return takes no more of a SKU than the order had.
-        let cap = match before.is_expected() {
-            true => None,
-            false => self.get(&before.order)?.map(|o| {
-                o.order
-                    .lines
-                    .iter()
-                    .filter(|l| l.sku == sku)
-                    .map(|l| l.quantity_ordered)
-                    .sum()
-            }),
-        };
+        // No return takes more of a SKU than the order had (an expected one, no more than
+        // the report said either).
+        let cap = self.get(&before.order)?.map(|o| sold(&o.order, &sku));
         let bin = locations.get(&sku).map(|l| l.bin.clone());
         let id = before.id;
         let receipt = self.transact(|tx| {

@@ -136,6 +136,19 @@ pub struct Keyring {
     /// Parsed public keys of the live epochs.
     recipients: BTreeMap<u32, x25519::Recipient>,
     unlocked: Option<Unlocked>,
+    /// Where the store records each epoch's recipient as the epoch is made (its `meta` tree),
+    /// so a keyring whose recipients were swapped is found without any secret.
+    pins: Option<sled::Tree>,
+    /// Why this keyring must not be sealed to: an epoch's recipient is not the one recorded
+    /// when the epoch was made, or not its secret's own.
+    untrusted: Option<String>,
+}
+
+/// The key in the store's `meta` tree recording an epoch's recipient.
+fn pin_key(epoch: u32) -> Vec<u8> {
+    let mut k = b"epoch_pin/".to_vec();
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
 }
 
 impl Keyring {
@@ -181,6 +194,8 @@ impl Keyring {
             master_recipient,
             recipients: BTreeMap::new(),
             unlocked: None,
+            pins: None,
+            untrusted: None,
         };
         ring.new_epoch(week_label(now), now)?;
         Ok(ring)
@@ -233,7 +248,60 @@ impl Keyring {
             master_recipient,
             recipients,
             unlocked: None,
+            pins: None,
+            untrusted: None,
         })
+    }
+
+    /// Binds the keyring to its store: each epoch's recipient is checked against the one the
+    /// store recorded when the epoch was made, and new epochs are recorded there before the
+    /// keyring names them. A store that recorded none yet (made by an older packline) records
+    /// today's recipients. A mismatch makes the keyring refuse to seal, and says why.
+    pub fn bind_pins(&mut self, meta: sled::Tree) -> Result<(), Error> {
+        let first = meta.scan_prefix(b"epoch_pin/").next().is_none();
+        for e in &self.file.epochs {
+            match meta.get(pin_key(e.id))? {
+                Some(pinned) if pinned.as_ref() == e.recipient.as_bytes() => {}
+                None if first => {
+                    meta.insert(pin_key(e.id), e.recipient.as_bytes())?;
+                }
+                found => {
+                    self.untrusted.get_or_insert(format!(
+                        "epoch {}'s recipient is {} than the one this store recorded when the epoch was made: keyring.json was edited or swapped, and recipients sealed to it would be readable by another key's holder. Nothing is sealed to it: restore keyring.json from a backup of this site",
+                        e.id,
+                        if found.is_some() { "another" } else { "not known, other" }
+                    ));
+                }
+            }
+        }
+        if first {
+            meta.flush()?;
+        }
+        self.pins = Some(meta);
+        Ok(())
+    }
+
+    /// Lets go of the store's meta tree (the database is being closed).
+    pub fn unbind_pins(&mut self) {
+        self.pins = None;
+    }
+
+    /// Why nothing may be sealed to this keyring, when something is wrong with it.
+    pub fn untrusted(&self) -> Option<&str> {
+        self.untrusted.as_deref()
+    }
+
+    /// The public key of a live epoch to seal to; refused when the keyring is not to be trusted.
+    fn recipient_of(&self, epoch: u32) -> Result<&x25519::Recipient, Error> {
+        if let Some(why) = &self.untrusted {
+            return Err(Error::Keyring {
+                path: self.path.clone(),
+                detail: why.clone(),
+            });
+        }
+        self.recipients
+            .get(&epoch)
+            .ok_or(Error::EpochShredded { epoch })
     }
 
     pub fn protection(&self) -> Protection {
@@ -293,12 +361,14 @@ impl Keyring {
             // New recipients are sealed to the recorded recipient: one that is not the secret's
             // own would send them to someone else's key.
             if id.to_public().to_string() != e.recipient {
+                let detail = format!(
+                    "epoch {}'s recipient is not the one of its secret: the keyring was edited, and recipients sealed to it would be readable by another key's holder; restore keyring.json from a backup",
+                    e.id
+                );
+                self.untrusted.get_or_insert(detail.clone());
                 return Err(Error::Keyring {
                     path: self.path.clone(),
-                    detail: format!(
-                        "epoch {}'s recipient is not the one of its secret: the keyring was edited, and recipients sealed to it would be readable by another key's holder; restore keyring.json from a backup",
-                        e.id
-                    ),
+                    detail,
                 });
             }
             epochs.insert(e.id, EpochSecret::new(id));
@@ -341,6 +411,12 @@ impl Keyring {
             .rev()
             .find(|e| e.label == label)
             .map(|e| e.id);
+        if let Some(why) = &self.untrusted {
+            return Err(Error::Keyring {
+                path: self.path.clone(),
+                detail: why.clone(),
+            });
+        }
         match found.and_then(|id| self.recipients.get(&id).map(|r| (id, r.clone()))) {
             Some(hit) => Ok(hit),
             None => self.new_epoch(label, now),
@@ -385,6 +461,12 @@ impl Keyring {
             recipient: recipient.to_string(),
             sealed_secret,
         });
+        // The store records the recipient first: a keyring naming an epoch the store does not
+        // know is one somebody else wrote.
+        if let Some(meta) = &self.pins {
+            meta.insert(pin_key(id), recipient.to_string().as_bytes())?;
+            meta.flush()?;
+        }
         self.save()?;
         if let Some(u) = self.unlocked.as_mut() {
             u.epochs.insert(id, EpochSecret::new(identity));
@@ -452,10 +534,7 @@ impl Keyring {
 
     /// Seals a recipient to a given live epoch.
     pub fn seal_in(&self, r: &Recipient, epoch: u32) -> Result<Vec<u8>, Error> {
-        let to = self
-            .recipients
-            .get(&epoch)
-            .ok_or(Error::EpochShredded { epoch })?;
+        let to = self.recipient_of(epoch)?;
         seal_to(r, epoch, to)
     }
 
@@ -478,6 +557,15 @@ impl Keyring {
         plain.push(DOCUMENT_FORMAT);
         plain.extend_from_slice(doc);
         seal_plain(&plain, epoch, &to)
+    }
+
+    /// Seals a document to a given live epoch (retention moving an open order's label).
+    pub fn seal_document_in(&self, doc: &[u8], epoch: u32) -> Result<Vec<u8>, Error> {
+        let to = self.recipient_of(epoch)?;
+        let mut plain = Zeroizing::new(Vec::with_capacity(1 + doc.len()));
+        plain.push(DOCUMENT_FORMAT);
+        plain.extend_from_slice(doc);
+        seal_plain(&plain, epoch, to)
     }
 
     /// Opens a sealed document. Needs the keyring unlocked and the epoch not shredded.
@@ -509,10 +597,7 @@ impl Keyring {
 
     /// Seals the text of an inquiry's note to a given live epoch.
     pub fn seal_note_in(&self, text: &NoteText, epoch: u32) -> Result<Vec<u8>, Error> {
-        let to = self
-            .recipients
-            .get(&epoch)
-            .ok_or(Error::EpochShredded { epoch })?;
+        let to = self.recipient_of(epoch)?;
         let plain = Zeroizing::new(
             postcard::to_extend(text, vec![NOTE_FORMAT]).expect("a note serializes"),
         );

@@ -244,7 +244,11 @@ fn packed_in(tx: &Tx<'_>, id: &OrderId, what: &str) -> TxResult<OrderRecord> {
     Ok(rec)
 }
 
-fn shipment_in(tx: &Tx<'_>, id: &OrderId, package: u32) -> TxResult<Option<ShipmentRecord>> {
+pub(super) fn shipment_in(
+    tx: &Tx<'_>,
+    id: &OrderId,
+    package: u32,
+) -> TxResult<Option<ShipmentRecord>> {
     tx.floor
         .get(shipment_key(id, package))?
         .map(|v| decode_shipment(&v).or_else(abort))
@@ -418,6 +422,9 @@ impl Store {
     ) -> Result<(), Error> {
         self.transact(|tx| {
             packed_in(tx, id, "labels")?;
+            // A hold placed while the rates were asked for stops the purchase here, where the
+            // intent is written: no money moves for a held order.
+            super::floor::refuse_held_in(tx, id)?;
             // Only a voided label leaves room for another: anything else means a label may
             // exist, or the package ships with its own carrier.
             if let Some(s) = shipment_in(tx, id, package)?
@@ -475,6 +482,20 @@ impl Store {
         let id = &record.order;
         let out = self.transact(|tx| {
             let current = order_in(tx, id)?;
+            // The same purchase kept twice (two waves, or a start, sent one intent under its
+            // key and Amazon gave both the one shipment): the first kept it, nothing changes.
+            if let Some(kept) = shipment_in(tx, id, record.package)?
+                && kept.state == ShipmentState::Bought
+                && kept.shipment_id.is_some()
+                && kept.shipment_id == record.shipment_id
+            {
+                let outcome = match current.state {
+                    OrderState::Packed => Bought::MoreToBuy,
+                    OrderState::Labelled => Bought::Labelled,
+                    _ => Bought::Moved,
+                };
+                return Ok((current, outcome));
+            }
             let (rec, outcome) = if current.state == OrderState::Packed {
                 let mut all = true;
                 for n in open.iter().filter(|n| **n != record.package) {
@@ -492,8 +513,15 @@ impl Store {
                     (current, Bought::MoreToBuy)
                 }
             } else {
+                let earlier = match shipment_in(tx, id, record.package)? {
+                    Some(s) if s.state == ShipmentState::Bought => format!(
+                        "; the package already had shipment {}",
+                        s.shipment_id.as_deref().unwrap_or("?")
+                    ),
+                    _ => String::new(),
+                };
                 let text = format!(
-                    "a label was bought (shipment {}, package {}) while the order was {}: void it or resolve to Labelled",
+                    "a label was bought (shipment {}, package {}) while the order was {}{earlier}: void it or resolve to Labelled",
                     record.shipment_id.as_deref().unwrap_or("?"),
                     record.package,
                     current.state
@@ -874,7 +902,14 @@ impl Store {
         let v = self.t.floor.get(label_key(id, package))?.ok_or_else(|| {
             Error::Usage(format!("order {id} package {package} has no stored label"))
         })?;
-        self.keyring.open_document(&v, "printing a label")
+        self.keyring
+            .open_document(&v, "printing a label")
+            .map_err(|e| match e {
+                Error::EpochShredded { epoch } => Error::Usage(format!(
+                    "order {id} package {package}: its stored label was sealed under key epoch {epoch}, which retention has destroyed; the recipient is kept apart: void the label and buy another, or ask the carrier to reprint it"
+                )),
+                e => e,
+            })
     }
 
     /// Records a package's own-carrier shipment about to be confirmed to Amazon.
@@ -889,6 +924,7 @@ impl Store {
     ) -> Result<ShipmentRecord, Error> {
         let rec = self.transact(|tx| {
             packed_in(tx, id, "own-carrier shipments")?;
+            super::floor::refuse_held_in(tx, id)?;
             if let Some(s) = shipment_in(tx, id, package)? {
                 match s.state {
                     // The same number again: a retry of a confirmation that did not finish.
@@ -975,8 +1011,10 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, Error> {
-        let rec = self
-            .transact(|tx| super::floor::ship_step(tx, id, Event::Ship, user, Some(reason), now))?;
+        let rec = self.transact(|tx| {
+            super::floor::refuse_held_in(tx, id)?;
+            super::floor::ship_step(tx, id, Event::Ship, user, Some(reason), now)
+        })?;
         self.flush()?;
         Ok(rec)
     }
@@ -1093,6 +1131,52 @@ pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
         }
     }
     Ok(())
+}
+
+/// A sealed label as retention and the check see it: where it is kept, whose it is, and the
+/// epoch it is sealed under (None when its envelope is damaged).
+pub(super) struct SealedLabel {
+    pub key: sled::IVec,
+    pub order: OrderId,
+    pub package: u32,
+    pub epoch: Option<u32>,
+}
+
+impl Store {
+    /// Every sealed label kept, in key order.
+    pub(super) fn sealed_labels(&self) -> Result<Vec<SealedLabel>, Error> {
+        let mut out = Vec::new();
+        for item in self.t.floor.scan_prefix([LABEL]) {
+            let (k, v) = item?;
+            if let Some((order, package)) = parse_package(&k[1..]) {
+                out.push(SealedLabel {
+                    key: k,
+                    order,
+                    package,
+                    epoch: super::seal::envelope_epoch(&v),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every shipment record of every order (the check reads them all).
+    pub(super) fn all_shipments(&self) -> Result<Vec<ShipmentRecord>, Error> {
+        let mut out = Vec::new();
+        for item in self.t.floor.scan_prefix([SHIPMENT]) {
+            let (_, v) = item?;
+            out.push(decode_shipment(&v)?);
+        }
+        Ok(out)
+    }
+}
+
+/// The mark a label leaves in the epoch it moved out of (`epochs` tree).
+pub(super) fn label_mark(label: &SealedLabel) -> String {
+    format!(
+        "label/{}",
+        String::from_utf8_lossy(&package_id(label.order.as_str(), label.package))
+    )
 }
 
 /// Removes the order's sealed labels (retention destroying the recipient's data); returns

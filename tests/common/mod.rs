@@ -11,6 +11,7 @@ use packline::domain::{Event, OrderId};
 use packline::store::Store;
 use serde_json::{Value, json};
 
+pub mod floor;
 pub mod tools;
 #[allow(unused_imports)] // not every test binary needs a tool
 pub use tools::{Tool, have};

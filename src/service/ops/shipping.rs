@@ -235,10 +235,14 @@ impl Operation for VoidLabel {
         let reason = non_empty(&self.reason, "the reason for a void")?;
         let bought = bought_labels(svc, &id, self.package, "void")?;
         let state = svc.packed_order(&id)?.state;
-        // Packed: some packages of the order have labels, the rest do not yet.
+        // Packed: some packages of the order have labels, the rest do not yet. Cancelled: Amazon
+        // cancelled the order after its label was bought; the postage comes back only by a void.
         if !matches!(
             state,
-            OrderState::Labelled | OrderState::Exception | OrderState::Packed
+            OrderState::Labelled
+                | OrderState::Exception
+                | OrderState::Packed
+                | OrderState::Cancelled
         ) {
             return Err(ServiceError::Conflict(format!(
                 "order {id} is {state}: only a label not yet handed over can be voided"
