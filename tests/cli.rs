@@ -1279,6 +1279,18 @@ fn check_names_what_is_damaged_and_what_to_do() {
         text.contains("what to do: restore the data directory"),
         "{text}"
     );
+    // Each invariant it verified is named, broken or holding.
+    for (state, name) in [
+        ("BROKEN (1)", "records_readable"),
+        ("BROKEN (3)", "one_state"),
+        ("holds", "audit_chain"),
+        ("holds", "labels_on_live_packages"),
+        ("holds", "keyring_bound"),
+        ("holds", "holds_stop_work"),
+    ] {
+        let line = format!("{state}: {name} (");
+        assert!(text.lines().any(|l| l.starts_with(&line)), "{line}: {text}");
+    }
     assert!(!text.contains("Check Person"), "no personal data: {text}");
 }
 

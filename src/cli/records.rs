@@ -583,6 +583,12 @@ pub fn check(ctx: &Ctx, out: Output) -> Result<ExitCode> {
             "read {} orders, {} sealed recipients, {} open pick batches, {} audit entries",
             r.orders, r.sealed_recipients, r.open_batches, r.audit_entries
         )?;
+        for i in &r.invariants {
+            match i.broken {
+                0 => writeln!(w, "holds: {} ({})", i.name, i.statement)?,
+                n => writeln!(w, "BROKEN ({n}): {} ({})", i.name, i.statement)?,
+            }
+        }
         if r.problems.is_empty() {
             return writeln!(w, "no problem found");
         }

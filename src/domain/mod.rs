@@ -8,6 +8,7 @@ pub mod access;
 pub mod hold;
 pub mod import;
 pub mod inquiry;
+pub mod invariants;
 pub mod message;
 pub mod order;
 pub mod pack;

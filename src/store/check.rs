@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use super::{Error, Store, decode_record, queue_key, seal, slot_envelope};
+use crate::domain::invariants as inv;
 use crate::domain::{OrderId, OrderState};
 use crate::store::shipping::ShipmentState;
 
@@ -33,6 +34,19 @@ pub struct CheckReport {
     #[serde(default)]
     pub returns: u64,
     pub problems: Vec<Problem>,
+    /// Each invariant the check verified on this store (`domain::invariants`), with how many
+    /// breaks of it were found (0: it holds).
+    #[serde(default)]
+    pub invariants: Vec<InvariantHeld>,
+}
+
+/// One invariant as the check found it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvariantHeld {
+    pub name: String,
+    pub statement: String,
+    /// Breaks found (also those past the listed ones).
+    pub broken: u64,
 }
 
 /// One thing wrong: where, what, and what to do about it. Never a personal value.
@@ -41,31 +55,126 @@ pub struct Problem {
     pub part: String,
     pub detail: String,
     pub advice: String,
+    /// The invariant it breaks (`domain::invariants`).
+    #[serde(default)]
+    pub invariant: String,
 }
 
 /// Problems of one kind listed one by one before the rest are only counted.
 const LISTED: usize = 20;
 
-impl CheckReport {
-    fn found(&mut self, part: &str, detail: String, advice: &str) {
-        let same = self.problems.iter().filter(|p| p.part == part).count();
-        if same == LISTED {
-            self.problems.push(Problem {
-                part: part.to_owned(),
-                detail: "more of the same; only the first 20 are listed".into(),
-                advice: advice.to_owned(),
-            });
-        } else if same < LISTED {
-            self.problems.push(Problem {
-                part: part.to_owned(),
-                detail,
-                advice: advice.to_owned(),
-            });
-        }
+/// The invariant a part's problems break, where the part names one.
+fn invariant_of(part: &str) -> &'static str {
+    match part {
+        "queue" | "counters" | "floor" => inv::ONE_STATE,
+        "recipients" | "index" => inv::SEALED_READABLE,
+        "keyring" => inv::KEYRING_BOUND,
+        "labels" => inv::LABELS_ON_LIVE_PACKAGES,
+        "exceptions" => inv::LABELS_ON_LIVE_PACKAGES,
+        "holds" => inv::HOLDS_STOP_WORK,
+        "codes" => inv::CODES_ONCE,
+        "audit" => inv::AUDIT_CHAIN,
+        _ => inv::RECORDS_READABLE,
     }
 }
 
+impl CheckReport {
+    fn found(&mut self, part: &str, detail: String, advice: &str) {
+        self.found_for(invariant_of(part), part, detail, advice);
+    }
+
+    /// A problem of `part` that breaks `invariant`.
+    fn found_for(&mut self, invariant: &str, part: &str, detail: String, advice: &str) {
+        match self.invariants.iter_mut().find(|i| i.name == invariant) {
+            Some(i) => i.broken += 1,
+            None => self.invariants.push(InvariantHeld {
+                name: invariant.to_owned(),
+                statement: String::new(),
+                broken: 1,
+            }),
+        }
+        let same = self.problems.iter().filter(|p| p.part == part).count();
+        let detail = match same {
+            LISTED => "more of the same; only the first 20 are listed".into(),
+            n if n < LISTED => detail,
+            _ => return,
+        };
+        self.problems.push(Problem {
+            part: part.to_owned(),
+            detail,
+            advice: advice.to_owned(),
+            invariant: invariant.to_owned(),
+        });
+    }
+
+    /// Lists every invariant the check verifies, in `domain::invariants` order, with its
+    /// count of breaks.
+    fn close(&mut self) {
+        let found = std::mem::take(&mut self.invariants);
+        self.invariants = inv::ALL
+            .iter()
+            .filter(|i| i.verified == inv::Verified::Store)
+            .map(|i| InvariantHeld {
+                name: i.name.to_owned(),
+                statement: i.statement.to_owned(),
+                broken: found
+                    .iter()
+                    .find(|f| f.name == i.name)
+                    .map_or(0, |f| f.broken),
+            })
+            .collect();
+    }
+}
+
+/// Audit actions that are work on an order a hold must stop (a claim, a pack, a label purchase
+/// begun, a print, a shipment). A label whose purchase began before the hold may still be kept.
+const STOPPED_BY_HOLD: &[&str] = &[
+    "start_pick",
+    "finish_pack",
+    "label_purchase_intent",
+    "print",
+    "reprint",
+    "ship",
+    "ship_part",
+];
+
 impl Store {
+    /// Reads the audit log in order: between an order's hold and its release (or its end), no
+    /// work the hold stops was recorded for it.
+    fn check_holds(&self, r: &mut CheckReport) -> Result<(), Error> {
+        let mut held: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        for item in self.t.audit.iter() {
+            let (_, v) = item?;
+            // An unreadable entry is the audit chain's problem, reported there.
+            let Ok(e) = serde_json::from_slice::<super::audit::AuditEntry>(&v) else {
+                continue;
+            };
+            let Some(order) = e.order else { continue };
+            match e.action.as_str() {
+                "hold" => {
+                    held.insert(order, e.seq);
+                }
+                "release_hold" | "cancel" | "shipped_elsewhere" => {
+                    held.remove(&order);
+                }
+                action if STOPPED_BY_HOLD.contains(&action) => {
+                    if let Some(since) = held.get(&order) {
+                        r.found(
+                            "holds",
+                            format!(
+                                "order {order} took '{action}' (audit entry {}) while held (since audit entry {since})",
+                                e.seq
+                            ),
+                            "see what was done with the order (packline audit); void a label bought for it, or release the hold if it should go on",
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     fn check_labels(&self, r: &mut CheckReport) -> Result<(), Error> {
         const VOID: &str =
             "void it so the postage comes back: packline label void ORDER --package N --reason …";
@@ -87,7 +196,8 @@ impl Store {
             };
             let shipment = s.shipment_id.as_deref().unwrap_or("?");
             match rec.state {
-                OrderState::Cancelled => r.found(
+                OrderState::Cancelled => r.found_for(
+                    inv::CANCELLED_LABELS,
                     "labels",
                     format!(
                         "order {} was cancelled with its label bought (package {}, shipment {shipment})",
@@ -123,7 +233,8 @@ impl Store {
                 continue;
             }
             match label.epoch {
-                Some(epoch) if !self.keyring.has_epoch(epoch) => r.found(
+                Some(epoch) if !self.keyring.has_epoch(epoch) => r.found_for(
+                    inv::SEALED_READABLE,
                     "labels",
                     format!(
                         "the label of open order {} package {} is sealed to key epoch {epoch}, which retention destroyed: it cannot be printed",
@@ -132,7 +243,8 @@ impl Store {
                     "void the label and buy another (packline label void, then label buy)",
                 ),
                 Some(_) => {}
-                None => r.found(
+                None => r.found_for(
+                    inv::SEALED_READABLE,
                     "labels",
                     format!(
                         "the sealed label of order {} package {} is damaged",
@@ -144,7 +256,8 @@ impl Store {
         }
         for (order, package) in bought.keys() {
             if !sealed.contains(&(order.clone(), *package)) {
-                r.found(
+                r.found_for(
+                    inv::SEALED_READABLE,
                     "labels",
                     format!(
                         "open order {order} package {package} has a bought label that is not kept"
@@ -261,6 +374,9 @@ impl Store {
             );
         }
 
+        // Work on held orders, from the audit log.
+        self.check_holds(&mut r)?;
+
         // The keyring against the epochs the store recorded (and, unlocked, their secrets).
         if let Some(why) = self.keyring.untrusted() {
             r.found(
@@ -277,7 +393,8 @@ impl Store {
             let id = String::from_utf8_lossy(&k).into_owned();
             match seal::envelope_epoch(slot_envelope(&v)) {
                 Some(epoch) if !self.keyring.has_epoch(epoch) && open_orders.contains(&id) => {
-                    r.found(
+                    r.found_for(
+                        inv::SEALED_READABLE,
                         "keyring",
                         format!("open order {id} is sealed to key epoch {epoch}, which the keyring no longer holds"),
                         "restore keyring.json from a backup made after that epoch was created",
@@ -373,6 +490,7 @@ impl Store {
                 "keep this data directory as evidence and tell whoever audits the site",
             ),
         }
+        r.close();
         Ok(r)
     }
 }

@@ -782,6 +782,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, Error> {
         let rec = self.transact(|tx| {
+            refuse_held_in(tx, id)?;
             refuse_dropping_labels(tx, id, "packing it again")?;
             let rec = step(tx, id, Event::FinishPack, user, None, now)?;
             if let Some(v) = tx.floor.remove(key(PACK, id.as_str().as_bytes()))? {
