@@ -143,10 +143,16 @@ struct World {
     orders: Vec<OrderId>,
     /// Batches claimed, by id (those still open are asked by index).
     batches: Vec<u64>,
+    /// The site buys through Merchant Fulfillment v0 (every other seed), else Shipping API v2.
+    v0: bool,
 }
 
-fn settings() -> packline::service::Settings {
+/// The site's settings: Shipping API v2 (or Merchant Fulfillment v0, with `v0`).
+fn settings(v0: bool) -> packline::service::Settings {
     let mut s = settings_v2(None);
+    if v0 {
+        s.shipping = common::example_shipping(None);
+    }
     s.roles = RolesConfig {
         leads: vec![whoami()],
         labelers: vec![LABELER.into()],
@@ -195,6 +201,7 @@ impl World {
             service: None,
             orders: Vec::new(),
             batches: Vec::new(),
+            v0: seed % 2 == 1,
         };
         w.start(store);
         let svc = w.svc();
@@ -222,7 +229,7 @@ impl World {
     }
 
     fn start(&mut self, store: Store) {
-        let service = Service::new(store, settings());
+        let service = Service::new(store, settings(self.v0));
         service.set_amazon(Arc::new(self.api()));
         self.service = Some(service);
     }
@@ -391,8 +398,13 @@ fn pack(w: &World, order: &str, boxes: u8, partial: bool) {
 }
 
 fn arm(w: &World, fault: u8) {
+    let op = if w.v0 {
+        "createShipment"
+    } else {
+        "purchaseShipment"
+    };
     if let Some(f) = fault_name(fault) {
-        w.http("POST", &format!("/_training/faults/purchaseShipment/{f}"));
+        w.http("POST", &format!("/_training/faults/{op}/{f}"));
     }
 }
 
@@ -643,6 +655,9 @@ fn invariants(
         }
     }
 
+    if w.v0 {
+        return money_v0(w);
+    }
     // Money: every shipment Amazon bought and did not void is the store's label of that
     // package, or a purchase the store has in flight; never two for one package.
     let book: Vec<serde_json::Value> =
@@ -690,6 +705,65 @@ fn invariants(
     Ok(())
 }
 
+/// Money through Merchant Fulfillment v0 (no idempotency key): every shipment Amazon created
+/// and did not cancel is one the store keeps as a package's label of that order, or one whose
+/// outcome the store marked unknown for a lead (never bought again); at most one per package.
+fn money_v0(w: &World) -> Result<(), TestCaseError> {
+    let log: Vec<serde_json::Value> =
+        serde_json::from_str(&w.http("GET", "/_training/requests")).unwrap();
+    let done = |op: &str| {
+        log.iter()
+            .filter(|r| r["operation"] == op && r["status"] == 200)
+            .map(|r| r["params"].clone())
+            .collect::<Vec<_>>()
+    };
+    let cancelled: HashSet<String> = done("cancelShipment")
+        .iter()
+        .filter_map(|p| p["shipmentId"].as_str().map(str::to_owned))
+        .collect();
+    let mut live: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in done("createShipment") {
+        let id = p["shipmentId"].as_str().unwrap_or_default().to_owned();
+        if !cancelled.contains(&id) {
+            live.entry(p["orderId"].as_str().unwrap_or_default().to_owned())
+                .or_default()
+                .push(id);
+        }
+    }
+    let svc = w.svc();
+    for (order, ids) in &live {
+        let id = OrderId::parse(order).unwrap();
+        let kept = svc.with_store(|s| s.shipments(&id).unwrap());
+        let known = |sid: &str| {
+            kept.iter().any(|k| {
+                matches!(k.state, ShipmentState::Bought | ShipmentState::Confirmed)
+                    && k.shipment_id.as_deref() == Some(sid)
+            })
+        };
+        let unknown = kept
+            .iter()
+            .filter(|k| {
+                matches!(
+                    k.state,
+                    ShipmentState::PurchaseIntent | ShipmentState::OutcomeUnknown
+                )
+            })
+            .count();
+        let strays = ids.iter().filter(|sid| !known(sid)).count();
+        prop_assert!(
+            strays <= unknown,
+            "Amazon created {ids:?} for order {order}; the store has {kept:?}"
+        );
+        let packages = svc.with_store(|s| s.packages(&id).unwrap().len()).max(1);
+        prop_assert!(
+            ids.len() <= packages,
+            "order {order}: {} labels live at Amazon for {packages} package(s): {ids:?}",
+            ids.len()
+        );
+    }
+    Ok(())
+}
+
 fn run_sequence(seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut w = World::new(seed);
     for (i, op) in ops.iter().enumerate() {
@@ -703,28 +777,49 @@ fn run_sequence(seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
 
 #[test]
 fn every_invariant_holds_after_every_step_of_the_floor() {
-    let cases: u32 = std::env::var("PACKLINE_MODEL_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/model-regressions.txt"
-        )))),
-        ..Config::default()
-    });
+    let var = |name: &str, default: u32| -> u32 {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let cases = var("PACKLINE_MODEL_CASES", 200);
+    // Sequences run side by side: most of a sequence's time is spent waiting (on an injected
+    // timeout, a flush), not computing.
+    let threads = var("PACKLINE_MODEL_THREADS", 4).clamp(1, 64);
     let started = std::time::Instant::now();
-    let strategy = (any::<u64>(), proptest::collection::vec(op(), 10..40));
-    let result = runner.run(&strategy, |(seed, ops)| run_sequence(seed, &ops));
+    let runners: Vec<_> = (0..threads)
+        .map(|t| {
+            let share = cases / threads + u32::from(t < cases % threads);
+            std::thread::spawn(move || {
+                let mut runner = TestRunner::new(Config {
+                    cases: share,
+                    failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/tests/model-regressions.txt"
+                    )))),
+                    ..Config::default()
+                });
+                let strategy = (any::<u64>(), proptest::collection::vec(op(), 10..40));
+                runner
+                    .run(&strategy, |(seed, ops)| run_sequence(seed, &ops))
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let failures: Vec<String> = runners
+        .into_iter()
+        .filter_map(|r| {
+            r.join()
+                .unwrap_or_else(|_| Err("a runner panicked".into()))
+                .err()
+        })
+        .collect();
     println!(
-        "model: {cases} sequences in {:.1} s",
+        "model: {cases} sequences on {threads} threads in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    if let Err(e) = result {
-        panic!("{e}");
-    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     let seen = SEEN.lock().unwrap();
     for (op, (ok, refused)) in seen.iter() {
         println!("model: {op}: {ok} answered, {refused} refused");

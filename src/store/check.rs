@@ -207,10 +207,11 @@ impl Store {
                 ),
                 OrderState::Shipped => {}
                 _ => {
-                    // An order with no package list (packed before boxes) is package 1.
-                    let packages = self.open_packages(&s.order)?;
+                    // Shipped packages of a partial shipment carry their labels too; an order
+                    // with no package list (packed before boxes) is package 1.
+                    let packages = self.packages(&s.order)?;
                     let live = packages.iter().any(|p| p.number == s.package)
-                        || (s.package == 1 && self.packages(&s.order)?.is_empty());
+                        || (s.package == 1 && packages.is_empty());
                     if !live {
                         r.found(
                             "labels",
