@@ -1294,6 +1294,32 @@ fn check_names_what_is_damaged_and_what_to_do() {
     assert!(!text.contains("Check Person"), "no personal data: {text}");
 }
 
+/// A reader that goes away (`| head`) ends any command quietly, with status 0 and nothing
+/// on stderr: completions, and JSON answers.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let site = Site::new("");
+    site.init_identity_keys();
+    for args in [
+        &["completions", "bash"][..],
+        &["check", "--json"][..],
+        &["orders", "list", "--json"][..],
+    ] {
+        let mut child = site
+            .cmd()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before the command writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
+
 #[test]
 fn completions_and_the_man_page_come_from_the_command_line_itself() {
     let site = Site::new("");
