@@ -47,7 +47,7 @@ pub struct Problem {
 const LISTED: usize = 20;
 
 impl CheckReport {
-    fn found(&mut self, part: &str, detail: String, advice: &str) {
+    pub(super) fn found(&mut self, part: &str, detail: String, advice: &str) {
         let same = self.problems.iter().filter(|p| p.part == part).count();
         if same == LISTED {
             self.problems.push(Problem {
@@ -295,6 +295,7 @@ impl Store {
         // Bought labels: each on a live package of its order, none left on a cancelled order,
         // and each of an open order readable with a live key epoch.
         self.check_labels(&mut r)?;
+        self.check_codes(&mut r)?;
 
         // The index database, against the store it is derived from.
         let rebuild = format!(
