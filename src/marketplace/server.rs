@@ -685,24 +685,21 @@ fn confirm_inner(
         );
     }
     let again = confirmed.iter().find(|c| c.reference == reference);
-    match order["fulfillment"]["fulfillmentStatus"].as_str() {
-        Some("SHIPPED") => {
-            // The same package confirmed again (a retry) is accepted, and so is the tracking id
-            // of a purchased (not voided) Merchant Fulfillment label, which Amazon confirmed
-            // already; another package is not.
-            let bought_here = market.mfn.tracking_ids(id).any(|t| t == tracking)
-                || market.shipping.tracking_ids(id).any(|t| t == tracking);
-            return if bought_here || again.is_some_and(|c| c.tracking == tracking) {
-                (
-                    StatusCode::NO_CONTENT,
-                    StatusCode::NO_CONTENT.into_response(),
-                    Some(tracking),
-                )
-            } else {
-                bad("The order is already shipped.")
-            };
-        }
-        _ => {}
+    if order["fulfillment"]["fulfillmentStatus"] == "SHIPPED" {
+        // The same package confirmed again (a retry) is accepted, and so is the tracking id
+        // of a purchased (not voided) Merchant Fulfillment label, which Amazon confirmed
+        // already; another package is not.
+        let bought_here = market.mfn.tracking_ids(id).any(|t| t == tracking)
+            || market.shipping.tracking_ids(id).any(|t| t == tracking);
+        return if bought_here || again.is_some_and(|c| c.tracking == tracking) {
+            (
+                StatusCode::NO_CONTENT,
+                StatusCode::NO_CONTENT.into_response(),
+                Some(tracking),
+            )
+        } else {
+            bad("The order is already shipped.")
+        };
     }
     let items = order["orderItems"].as_array().cloned().unwrap_or_default();
     // The order's other packages (a package confirmed again replaces itself): together they

@@ -223,10 +223,12 @@ pub(super) fn forget(
 
 /// Every Transparency code on a unit: in a package, or at a bench. (code, where).
 type Seen = Vec<(String, Used)>;
+/// Every order with packages, and its packages.
+type Packed = Vec<(OrderId, Vec<Package>)>;
 
 impl Store {
     /// Every Transparency code on a unit of any order, in packages and at benches.
-    fn codes_on_units(&self) -> Result<(Seen, Vec<(OrderId, Vec<Package>)>), Error> {
+    fn codes_on_units(&self) -> Result<(Seen, Packed), Error> {
         let mut seen = Vec::new();
         let mut orders = Vec::new();
         for id in self.orders_with_packages()? {

@@ -1000,14 +1000,24 @@ fn packages_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Vec<Package>> {
     }
 }
 
-/// The codes of an order that never left go free: it was cancelled (inside its transaction).
-pub(super) fn release_codes(tx: &Tx<'_>, id: &OrderId) -> TxResult<()> {
+/// An order's pack check and packages as far as they can be read, inside a transaction: what
+/// lets its codes go must not be stopped by a damaged record (`check` names that).
+fn codes_of(tx: &Tx<'_>, id: &[u8]) -> TxResult<(Option<PackCheck>, Vec<Package>)> {
     let check = tx
         .floor
-        .get(key(PACK, id.as_str().as_bytes()))?
-        .map(|v| decode_check(&v).or_else(abort))
-        .transpose()?;
-    let packages = packages_in(tx, id)?;
+        .get(key(PACK, id))?
+        .and_then(|v| decode_check(&v).ok());
+    let packages = tx
+        .floor
+        .get(key(PACKAGES, id))?
+        .and_then(|v| decode::<Vec<Package>>(&v, "packages").ok())
+        .unwrap_or_default();
+    Ok((check, packages))
+}
+
+/// The codes of an order that never left go free: it was cancelled (inside its transaction).
+pub(super) fn release_codes(tx: &Tx<'_>, id: &OrderId) -> TxResult<()> {
+    let (check, packages) = codes_of(tx, id.as_str().as_bytes())?;
     super::codes::release(tx, id, check.as_ref(), &packages)
 }
 
@@ -1086,14 +1096,7 @@ pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
     if let Some(tote) = tx.floor.remove(key(TOTE_OF, id.as_bytes()))? {
         tx.floor.remove(key(TOTE, &tote))?;
     }
-    let check = tx
-        .floor
-        .get(key(PACK, id.as_bytes()))?
-        .and_then(|v| decode_check(&v).ok());
-    let packages = match OrderId::parse(id) {
-        Ok(order) => packages_in(tx, &order).unwrap_or_default(),
-        Err(_) => Vec::new(),
-    };
+    let (check, packages) = codes_of(tx, id.as_bytes())?;
     super::codes::forget(tx, id, check.as_ref(), &packages)?;
     for kind in [CLAIM, PACK, PARCEL, PACKAGES, HOLD, OVERRULED, CODES] {
         tx.floor.remove(key(kind, id.as_bytes()))?;
