@@ -329,6 +329,28 @@ impl Store {
                 }
             }
         }
+        // A serial at a bench that already left with the order.
+        for check in self.pack_checks()? {
+            let Some((_, packages)) = orders.iter().find(|(id, _)| *id == check.order) else {
+                continue;
+            };
+            for code in check.lines.iter().flat_map(|l| &l.codes) {
+                let left = packages
+                    .iter()
+                    .filter(|p| p.shipped)
+                    .find(|p| package_codes(p).any(|c| c.kind == CodeKind::Serial && *c == *code));
+                if let Some(p) = left {
+                    r.found(
+                        "codes",
+                        format!(
+                            "serial number {:?} at the pack bench of order {} left with its package {} already",
+                            code.code, check.order, p.number
+                        ),
+                        TWICE,
+                    );
+                }
+            }
+        }
         // The registry against the units: each code on a unit is registered where it is (a code
         // at the bench of its order may still be registered to that order's unshipped package
         // being packed again), and each entry names a unit that has the code.
