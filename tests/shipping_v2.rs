@@ -770,4 +770,27 @@ async fn a_v2_purchase_sends_its_packages_transparency_codes_once() {
     }
     assert_eq!(bought_per_order(&f.market)[ship_plus.as_str()], 1);
     assert_eq!(count_requests(&f.market, "confirmShipment"), 3);
+
+    // The day's close tries once more; still refused, that order stays labelled, the other
+    // leaves.
+    let day = c
+        .call(ops::Manifest {
+            date: None,
+            close: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(day.shipped, 1);
+    assert_eq!(day.codes_unsent.len(), 1, "{:?}", day.codes_unsent);
+    assert_eq!(&day.codes_unsent[0].0, ship_plus);
+    assert!(
+        day.codes_unsent[0]
+            .1
+            .contains("Ship+ orders do not support shipment confirmation."),
+        "{:?}",
+        day.codes_unsent
+    );
+    assert_eq!(f.state(order), OrderState::Shipped);
+    assert_eq!(f.state(ship_plus), OrderState::Labelled);
+    assert_eq!(count_requests(&f.market, "confirmShipment"), 4);
 }

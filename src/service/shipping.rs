@@ -325,6 +325,32 @@ impl Service {
         Ok(records)
     }
 
+    /// Sends the Transparency codes Amazon has not taken yet for the order's packages bought
+    /// through Shipping API v2 (the day's close, before the order leaves).
+    pub(crate) fn send_unsent_codes(
+        &self,
+        c: &Caller,
+        rec: &OrderRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        if self.settings.shipping.api != ShippingApi::ShippingV2 {
+            return Ok(());
+        }
+        let mut unsent = Vec::new();
+        for (package, shipment) in self.open_packages(&rec.order.id)? {
+            if let Some(s) = shipment
+                && let Err(e) = self.send_codes_v2(c, rec, &package, &s, now)
+            {
+                unsent.push(e.to_string());
+            }
+        }
+        if unsent.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::Conflict(unsent.join("; ")))
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn buy_package(
         &self,
