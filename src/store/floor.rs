@@ -1096,7 +1096,35 @@ pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
     if let Some(tote) = tx.floor.remove(key(TOTE_OF, id.as_bytes()))? {
         tx.floor.remove(key(TOTE, &tote))?;
     }
-    let (check, packages) = codes_of(tx, id.as_bytes())?;
+    let (check, mut packages) = codes_of(tx, id.as_bytes())?;
+    // Packed before boxes: its codes are the order's recorded ones, in its one parcel.
+    if packages.is_empty()
+        && let Some(v) = tx.floor.get(key(CODES, id.as_bytes()))?
+        && let Ok(codes) = decode::<Vec<ItemCodes>>(&v, "unit codes")
+    {
+        packages.push(Package {
+            number: 1,
+            parcel: Parcel {
+                box_name: String::new(),
+                dims_mm: [0; 3],
+                weight_g: 0,
+            },
+            items: codes
+                .into_iter()
+                .map(|c| PackageItem {
+                    item_id: c.item_id,
+                    sku: String::new(),
+                    quantity: c.codes.len() as u32,
+                    codes: c
+                        .codes
+                        .into_iter()
+                        .map(|code| UnitCode { kind: c.kind, code })
+                        .collect(),
+                })
+                .collect(),
+            shipped: true,
+        });
+    }
     super::codes::forget(tx, id, check.as_ref(), &packages)?;
     for kind in [CLAIM, PACK, PARCEL, PACKAGES, HOLD, OVERRULED, CODES] {
         tx.floor.remove(key(kind, id.as_bytes()))?;
