@@ -335,3 +335,55 @@ async fn check_finds_a_transparency_code_on_two_units() {
         ]
     );
 }
+
+/// Codes that never left are the order's no longer: packed again (an exception sent back to
+/// Picked), the same units take the same codes, and its old package gives them up; an order
+/// Amazon cancels at the bench lets its codes go to another order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_that_never_left_go_free() {
+    let (f, orders) = coded_floor(&["transparency"]).await;
+    let c = &f.client;
+    let (order, cancelled, other) = (&orders[0], &orders[1], &orders[2]);
+    let check = start(c, order).await;
+    let codes = |n: u32| vec![format!("AZ:K-{n}")];
+    scan_rest(c, order, &check, codes).await;
+    c.call(finish(order, None)).await.unwrap();
+    c.call(ops::RaiseException {
+        order: order.to_string(),
+        note: "box crushed".into(),
+    })
+    .await
+    .unwrap();
+    c.call(ops::ResolveException {
+        order: order.to_string(),
+        resume: OrderState::Picked,
+        resolution: "pack it again".into(),
+    })
+    .await
+    .unwrap();
+    let check = start(c, order).await;
+    scan_rest(c, order, &check, codes).await;
+    assert_eq!(f.problems(), Vec::<String>::new());
+    c.call(finish(order, None)).await.unwrap();
+    let packages = f.service.with_store(|s| s.packages(order).unwrap());
+    assert_eq!(packages.len(), 1, "{packages:?}");
+    assert_eq!(f.problems(), Vec::<String>::new());
+
+    // Cancelled by Amazon while at the bench: its code is free again.
+    let sku = start(c, cancelled).await.lines[0].sku.clone();
+    c.call(scan(cancelled, &sku, &["AZ:GONE"])).await.unwrap();
+    let sku = start(c, other).await.lines[0].sku.clone();
+    assert_eq!(
+        refused(c, scan(other, &sku, &["AZ:GONE"])).await,
+        used("AZ:GONE", &format!("order {cancelled} at a pack bench"))
+    );
+    http(
+        &f.market,
+        "POST",
+        &format!("/_training/orders/{cancelled}/cancel"),
+    );
+    f.service.sync_now("lead").await.unwrap();
+    assert_eq!(f.state(cancelled), OrderState::Cancelled);
+    c.call(scan(other, &sku, &["AZ:GONE"])).await.unwrap();
+    assert_eq!(f.problems(), Vec::<String>::new());
+}

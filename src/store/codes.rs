@@ -227,6 +227,18 @@ type Seen = Vec<(String, Used)>;
 type Packed = Vec<(OrderId, Vec<Package>)>;
 
 impl Store {
+    /// The pack checks of orders at a bench (Picked): a check left behind by an order that was
+    /// cancelled or shipped elsewhere holds no unit.
+    fn live_pack_checks(&self) -> Result<Vec<PackCheck>, Error> {
+        let mut live = Vec::new();
+        for check in self.pack_checks()? {
+            if self.get(&check.order)?.map(|r| r.state) == Some(crate::domain::OrderState::Picked) {
+                live.push(check);
+            }
+        }
+        Ok(live)
+    }
+
     /// Every Transparency code on a unit of any order, in packages and at benches.
     fn codes_on_units(&self) -> Result<(Seen, Packed), Error> {
         let mut seen = Vec::new();
@@ -246,7 +258,7 @@ impl Store {
             }
             orders.push((id, packages));
         }
-        for check in self.pack_checks()? {
+        for check in self.live_pack_checks()? {
             for code in check.lines.iter().flat_map(|l| transparency(&l.codes)) {
                 seen.push((
                     code.to_owned(),
@@ -330,7 +342,7 @@ impl Store {
             }
         }
         // A serial at a bench that already left with the order.
-        for check in self.pack_checks()? {
+        for check in self.live_pack_checks()? {
             let Some((_, packages)) = orders.iter().find(|(id, _)| *id == check.order) else {
                 continue;
             };
@@ -377,11 +389,31 @@ impl Store {
                 );
             }
         }
+        // A check left behind by an order that shipped elsewhere keeps its codes used.
+        let left_behind: Vec<(String, Used)> = self
+            .pack_checks()?
+            .iter()
+            .flat_map(|c| {
+                c.lines
+                    .iter()
+                    .flat_map(|l| transparency(&l.codes))
+                    .map(|code| {
+                        let at = Used {
+                            order: c.order.to_string(),
+                            package: BENCH,
+                        };
+                        (code.to_owned(), at)
+                    })
+            })
+            .collect();
         for item in self.t.floor.scan_prefix([CODE]) {
             let (k, v) = item?;
             let code = String::from_utf8_lossy(&k[1..]).into_owned();
-            let on_unit =
-                Used::decode(&v).is_some_and(|at| seen.iter().any(|(c, u)| *c == code && *u == at));
+            let on_unit = Used::decode(&v).is_some_and(|at| {
+                seen.iter()
+                    .chain(&left_behind)
+                    .any(|(c, u)| *c == code && *u == at)
+            });
             if !on_unit {
                 r.found(
                     "codes",
