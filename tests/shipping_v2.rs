@@ -631,3 +631,166 @@ async fn faults_at_20_percent_everywhere_and_everything_happens_exactly_once() {
         log.len()
     );
 }
+
+const ORDERS_V0: &str = include_str!("spapi-models/ordersV0.json");
+
+/// The packages the marketplace took confirmations of (`/_training/confirmations`) for `order`.
+fn confirmations_of(m: &Marketplace, order: &OrderId) -> Vec<serde_json::Value> {
+    let body = http(m, "GET", "/_training/confirmations");
+    serde_json::from_str::<Vec<serde_json::Value>>(&body)
+        .unwrap_or_else(|e| panic!("/_training/confirmations: {e}: {body}"))
+        .into_iter()
+        .filter(|c| c["orderId"] == order.as_str())
+        .collect()
+}
+
+/// Break 9: the v2 purchase has no field for Transparency codes, so after it packline confirms
+/// the package with its codes (Orders v0 `confirmShipment`, the package's number as its
+/// reference, the bought label's carrier and tracking): the codes reach the marketplace once,
+/// in a body that validates against `ordersV0.json`. Refused (a Ship+ order), the purchase is
+/// kept, the refusal is said, nothing is counted as sent, and the next `label buy` tries again
+/// without buying again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v2_purchase_sends_its_packages_transparency_codes_once() {
+    let f = floor_on(marketplace(4, "20"), None, Duration::from_secs(5)).await;
+    let c = &f.client;
+    let b = c
+        .call(ops::ClaimBatch { size: Some(2) })
+        .await
+        .unwrap()
+        .unwrap();
+    for id in &b.orders {
+        http(
+            &f.market,
+            "POST",
+            &format!("/_training/orders/{id}/transparency"),
+        );
+    }
+    f.service.sync_now("lead").await.unwrap();
+    pick_all(c, &b).await;
+    let mut codes = HashMap::new();
+    for (i, order) in b.orders.iter().enumerate() {
+        let check = c
+            .call(ops::PackStart {
+                order: order.to_string(),
+            })
+            .await
+            .unwrap();
+        let mut mine = Vec::new();
+        for l in &check.lines {
+            for _ in 0..l.needed {
+                let code = format!("AZ:V{i}-{}", mine.len());
+                c.call(ops::PackScan {
+                    order: order.to_string(),
+                    code: l.sku.clone(),
+                    unit_codes: vec![code.clone()],
+                })
+                .await
+                .unwrap();
+                mine.push(code);
+            }
+        }
+        c.call(ops::PackFinish {
+            order: order.to_string(),
+            box_name: "M 30x20x15".into(),
+            weight_g: 1200,
+            partial: None,
+        })
+        .await
+        .unwrap();
+        codes.insert(order.clone(), mine);
+    }
+    let (order, ship_plus) = (&b.orders[0], &b.orders[1]);
+
+    let bought = buy(c, order, None).await.unwrap();
+    let tracking = bought[0].tracking.as_ref().unwrap().to_string();
+    let sent = confirmations_of(&f.market, order);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["packageReferenceId"], "1");
+    assert_eq!(sent[0]["trackingNumber"], tracking.as_str());
+    let mut given: Vec<String> = sent[0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["transparencyCodes"].as_array().unwrap().clone())
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    given.sort();
+    let mut want = codes[order].clone();
+    want.sort();
+    assert_eq!(given, want);
+    assert_valid(
+        &validator_in(ORDERS_V0, "ConfirmShipmentRequest"),
+        sent[0]["body"].as_str().unwrap(),
+        "confirmShipment",
+    );
+    let kept = f
+        .service
+        .with_store(|s| s.shipment_v2(order, 1).unwrap().unwrap());
+    assert!(kept.codes_sent.is_some());
+    // Sent once: buying again sends nothing more.
+    let again = buy(c, order, None).await.unwrap_err().to_string();
+    assert_eq!(
+        again,
+        format!("order {order} is labelled: labels are bought for packed orders")
+    );
+    assert_eq!(count_requests(&f.market, "confirmShipment"), 1);
+
+    // Refused: the label stays bought, the codes are said to be unsent, and sent again later.
+    http(
+        &f.market,
+        "POST",
+        &format!("/_training/orders/{ship_plus}/ship-plus"),
+    );
+    for attempt in 0..2 {
+        let err = buy(c, ship_plus, None).await.unwrap_err();
+        let ServiceError::Conflict(msg) = &err else {
+            panic!("{err:?}")
+        };
+        let shipment = f
+            .service
+            .with_store(|s| s.shipment(ship_plus, 1).unwrap().unwrap());
+        assert_eq!(shipment.state, ShipmentState::Bought);
+        let n = codes[ship_plus].len();
+        assert!(
+            msg.starts_with(&format!(
+                "order {ship_plus} package 1: the label is bought (shipment {}), but Amazon did not take its {n} Transparency code(s): ",
+                shipment.shipment_id.as_deref().unwrap()
+            )) && msg.contains("Ship+ orders do not support shipment confirmation.")
+                && msg.ends_with(&format!(
+                    "Nothing is bought again: run `packline label buy {ship_plus}` to send them again before the package leaves"
+                )),
+            "attempt {attempt}: {msg}"
+        );
+        let v2 = f
+            .service
+            .with_store(|s| s.shipment_v2(ship_plus, 1).unwrap().unwrap());
+        assert_eq!(v2.codes_sent, None);
+        assert!(confirmations_of(&f.market, ship_plus).is_empty());
+    }
+    assert_eq!(bought_per_order(&f.market)[ship_plus.as_str()], 1);
+    assert_eq!(count_requests(&f.market, "confirmShipment"), 3);
+
+    // The day's close tries once more; still refused, that order stays labelled, the other
+    // leaves.
+    let day = c
+        .call(ops::Manifest {
+            date: None,
+            close: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(day.shipped, 1);
+    assert_eq!(day.codes_unsent.len(), 1, "{:?}", day.codes_unsent);
+    assert_eq!(&day.codes_unsent[0].0, ship_plus);
+    assert!(
+        day.codes_unsent[0]
+            .1
+            .contains("Ship+ orders do not support shipment confirmation."),
+        "{:?}",
+        day.codes_unsent
+    );
+    assert_eq!(f.state(order), OrderState::Shipped);
+    assert_eq!(f.state(ship_plus), OrderState::Labelled);
+    assert_eq!(count_requests(&f.market, "confirmShipment"), 4);
+}

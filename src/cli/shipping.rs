@@ -386,6 +386,9 @@ pub fn manifest(
         if let Some(e) = &day.form_error {
             eprintln!("warning: {e}");
         }
+        for (id, why) in &day.codes_unsent {
+            eprintln!("order {id} stays labelled: {why}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

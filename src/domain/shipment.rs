@@ -320,6 +320,10 @@ pub struct ShipmentV2 {
     /// The label was voided: nothing is tracked.
     #[serde(default)]
     pub voided: bool,
+    /// When Amazon took the package's Transparency codes (a confirmation of the package after
+    /// its purchase: the v2 purchase has no field for them). None: not sent yet, or none to send.
+    #[serde(default)]
+    pub codes_sent: Option<DateTime<Utc>>,
 }
 
 impl ShipmentV2 {
@@ -332,6 +336,7 @@ impl ShipmentV2 {
             promised: None,
             tracked_at: None,
             voided: false,
+            codes_sent: None,
         }
     }
 

@@ -6,9 +6,11 @@
 //! `confirmShipment`, the Tokens API, Merchant Fulfillment v0 (see `mfn`), Messaging v1 (see
 //! `messaging`), Shipping API v2 (see `shipping`), the Reports API for the returns report (see `reports`), injected faults, and
 //! training controls: a request log at `/_training/requests` (operation, parameters, status;
-//! never personal data), the order book at `/_training/orders` (ids, statuses, times),
-//! `POST /_training/orders/{id}/cancel`, `/cancel-request`, `/readdress`, `/transparency` or
-//! `/serial-required`, which change an order the way a buyer or
+//! never personal data), the order book at `/_training/orders` (ids, statuses, times), the
+//! packages confirmed with confirmShipment and their Transparency codes at
+//! `/_training/confirmations`,
+//! `POST /_training/orders/{id}/cancel`, `/cancel-request`, `/readdress`, `/transparency`,
+//! `/serial-required` or `/ship-plus` (confirmShipment refused, as for Amazon's Ship+), which change an order the way a buyer or
 //! Amazon would, and `POST /_training/faults/{operation}/{fault}`, which gives the next answer of
 //! an operation that fault (`slow`: the real answer, after the fault delay). With `new_orders_per_minute`, `cancel_rate` and `cancel_request_rate`,
 //! orders arrive, are cancelled and have buyers ask to cancel them while it runs.
@@ -156,6 +158,9 @@ pub(super) struct Market {
     pub(super) reports: super::reports::ReportBook,
     /// Faults asked for through `/_training/faults`, per operation, next first.
     queued_faults: HashMap<String, std::collections::VecDeque<Fault>>,
+    /// Ship+ orders (`/_training/orders/{id}/ship-plus`): Amazon refuses confirmShipment for
+    /// them with a 400.
+    ship_plus: std::collections::HashSet<String>,
 }
 
 impl Market {
@@ -267,12 +272,14 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         shipping: super::shipping::ShippingBook::default(),
         reports: super::reports::ReportBook::default(),
         queued_faults: HashMap::new(),
+        ship_plus: Default::default(),
     };
     Router::new()
         .route("/auth/o2/token", post(token))
         .route("/orders/2026-01-01/orders", get(search_orders))
         .route("/_training/requests", get(requests))
         .route("/_training/orders", get(book))
+        .route("/_training/confirmations", get(confirmations))
         .route(
             "/orders/v0/orders/{id}/shipmentConfirmation",
             post(confirm_shipment),
@@ -641,68 +648,70 @@ fn confirm_inner(
             "The order was not found.",
         );
     };
+    if market.ship_plus.contains(id) {
+        return bad("Ship+ orders do not support shipment confirmation.");
+    }
+    if order["fulfillment"]["fulfillmentStatus"] == "CANCELLED" {
+        return bad("The order is cancelled and cannot be confirmed.");
+    }
+    let confirmed = market.shipments.get(id).cloned().unwrap_or_default();
     // A package whose label was bought through Shipping API v2 is confirmed already (Amazon:
-    // "you don't need to confirm the shipment"): confirming it again changes nothing.
+    // "you don't need to confirm the shipment"); confirmed again under its package reference,
+    // it is edited: the Transparency codes given are checked as for any confirmation and kept
+    // with the package (the v2 purchase has no field for them). Its status stays as it is.
     if market.shipping.tracking_ids(id).any(|t| t == tracking) {
+        let others: Vec<&Confirmed> = confirmed
+            .iter()
+            .filter(|c| c.reference != reference)
+            .collect();
+        let coded = match checked_lines(order, &lines, &others) {
+            Ok(c) => c,
+            Err(msg) => return bad(&msg),
+        };
+        if coded.iter().any(|(_, _, codes)| !codes.is_empty()) {
+            let entry = market.shipments.entry(id.to_owned()).or_default();
+            entry.retain(|c| c.reference != reference);
+            entry.push(Confirmed {
+                reference,
+                tracking: tracking.clone(),
+                items: coded,
+                body: String::from_utf8_lossy(body).into_owned(),
+            });
+        }
         return (
             StatusCode::NO_CONTENT,
             StatusCode::NO_CONTENT.into_response(),
             Some(tracking),
         );
     }
-    let confirmed = market.shipments.get(id).cloned().unwrap_or_default();
     let again = confirmed.iter().find(|c| c.reference == reference);
-    match order["fulfillment"]["fulfillmentStatus"].as_str() {
-        Some("CANCELLED") => return bad("The order is cancelled and cannot be confirmed."),
-        Some("SHIPPED") => {
-            // The same package confirmed again (a retry) is accepted, and so is the tracking id
-            // of a purchased (not voided) Merchant Fulfillment label, which Amazon confirmed
-            // already; another package is not.
-            let bought_here = market.mfn.tracking_ids(id).any(|t| t == tracking)
-                || market.shipping.tracking_ids(id).any(|t| t == tracking);
-            return if bought_here || again.is_some_and(|c| c.tracking == tracking) {
-                (
-                    StatusCode::NO_CONTENT,
-                    StatusCode::NO_CONTENT.into_response(),
-                    Some(tracking),
-                )
-            } else {
-                bad("The order is already shipped.")
-            };
-        }
-        _ => {}
+    if order["fulfillment"]["fulfillmentStatus"] == "SHIPPED" {
+        // The same package confirmed again (a retry) is accepted, and so is the tracking id
+        // of a purchased (not voided) Merchant Fulfillment label, which Amazon confirmed
+        // already; another package is not.
+        let bought_here = market.mfn.tracking_ids(id).any(|t| t == tracking)
+            || market.shipping.tracking_ids(id).any(|t| t == tracking);
+        return if bought_here || again.is_some_and(|c| c.tracking == tracking) {
+            (
+                StatusCode::NO_CONTENT,
+                StatusCode::NO_CONTENT.into_response(),
+                Some(tracking),
+            )
+        } else {
+            bad("The order is already shipped.")
+        };
     }
     let items = order["orderItems"].as_array().cloned().unwrap_or_default();
-    for line in &lines {
-        let known = items
-            .iter()
-            .find(|i| i["orderItemId"].as_str() == line.order_item_id.as_deref());
-        match (known, line.quantity) {
-            (Some(i), Some(q))
-                if q >= 1 && u64::from(q) <= i["quantityOrdered"].as_u64().unwrap_or(0) => {}
-            (None, _) => return bad("orderItems names an item that is not in the order."),
-            _ => return bad("orderItems quantity must be between 1 and the quantity ordered."),
-        }
-    }
-    let coded: Vec<(String, u32, Vec<String>)> = lines
-        .iter()
-        .map(|l| {
-            (
-                l.order_item_id.clone().unwrap_or_default(),
-                l.quantity.unwrap_or(0),
-                l.transparency_codes.clone(),
-            )
-        })
-        .collect();
-    if let Err(msg) = check_transparency(order, &coded) {
-        return bad(&msg);
-    }
     // The order's other packages (a package confirmed again replaces itself): together they
     // may not carry more units than were ordered, nor one Transparency code twice.
     let others: Vec<&Confirmed> = confirmed
         .iter()
         .filter(|c| c.reference != reference)
         .collect();
+    let coded = match checked_lines(order, &lines, &others) {
+        Ok(c) => c,
+        Err(msg) => return bad(&msg),
+    };
     let mut fulfilled: HashMap<String, u64> = HashMap::new();
     for (item, q, _) in others.iter().flat_map(|c| &c.items).chain(&coded) {
         *fulfilled.entry(item.clone()).or_default() += u64::from(*q);
@@ -714,18 +723,6 @@ fn confirm_inner(
                 "The order's packages together carry more units of an item than were ordered.",
             );
         }
-    }
-    let seen: std::collections::HashSet<&String> = others
-        .iter()
-        .flat_map(|c| &c.items)
-        .flat_map(|(_, _, codes)| codes)
-        .collect();
-    if coded
-        .iter()
-        .flat_map(|(_, _, codes)| codes)
-        .any(|c| seen.contains(c))
-    {
-        return bad("A transparency code is already on another package of the order.");
     }
     let mut all = true;
     if let Some(lines) = order["orderItems"].as_array_mut() {
@@ -751,6 +748,7 @@ fn confirm_inner(
         reference,
         tracking: tracking.clone(),
         items: coded,
+        body: String::from_utf8_lossy(body).into_owned(),
     });
     (
         StatusCode::NO_CONTENT,
@@ -766,6 +764,84 @@ pub(super) struct Confirmed {
     pub tracking: String,
     /// (order item id, quantity, Transparency codes).
     pub items: Vec<(String, u32, Vec<String>)>,
+    /// The request body as sent (no personal data: ids, carrier, tracking, codes), for
+    /// `/_training/confirmations`.
+    pub body: String,
+}
+
+/// A confirmation's order items checked against the order: each names an item of it with a
+/// quantity between 1 and the quantity ordered, carries a Transparency code per unit of a
+/// Transparency item (and none otherwise), and no code that another package of the order has.
+/// (order item id, quantity, codes), or the refusal's message.
+fn checked_lines(
+    order: &Value,
+    lines: &[ConfirmLine],
+    others: &[&Confirmed],
+) -> Result<Vec<(String, u32, Vec<String>)>, String> {
+    let items = order["orderItems"].as_array().cloned().unwrap_or_default();
+    for line in lines {
+        let known = items
+            .iter()
+            .find(|i| i["orderItemId"].as_str() == line.order_item_id.as_deref());
+        match (known, line.quantity) {
+            (Some(i), Some(q))
+                if q >= 1 && u64::from(q) <= i["quantityOrdered"].as_u64().unwrap_or(0) => {}
+            (None, _) => return Err("orderItems names an item that is not in the order.".into()),
+            _ => {
+                return Err(
+                    "orderItems quantity must be between 1 and the quantity ordered.".into(),
+                );
+            }
+        }
+    }
+    let coded: Vec<(String, u32, Vec<String>)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l.order_item_id.clone().unwrap_or_default(),
+                l.quantity.unwrap_or(0),
+                l.transparency_codes.clone(),
+            )
+        })
+        .collect();
+    check_transparency(order, &coded)?;
+    let seen: std::collections::HashSet<&String> = others
+        .iter()
+        .flat_map(|c| &c.items)
+        .flat_map(|(_, _, codes)| codes)
+        .collect();
+    if coded
+        .iter()
+        .flat_map(|(_, _, codes)| codes)
+        .any(|c| seen.contains(c))
+    {
+        return Err("A transparency code is already on another package of the order.".into());
+    }
+    Ok(coded)
+}
+
+/// Training control: every package confirmed with confirmShipment (and each v2 package whose
+/// Transparency codes were sent that way): order, package reference, tracking, the items with
+/// their codes, and the request body as sent. No personal data.
+async fn confirmations(State(m): State<Shared>) -> Json<Vec<Value>> {
+    let market = lock(&m);
+    let mut out = Vec::new();
+    for (order, packages) in &market.shipments {
+        for c in packages {
+            out.push(json!({
+                "orderId": order,
+                "packageReferenceId": c.reference,
+                "trackingNumber": c.tracking,
+                "items": c.items.iter().map(|(id, q, codes)| json!({
+                    "orderItemId": id,
+                    "quantity": q,
+                    "transparencyCodes": codes,
+                })).collect::<Vec<_>>(),
+                "body": c.body,
+            }));
+        }
+    }
+    Json(out)
 }
 
 /// Amazon's rule for Transparency items: every unit shipped carries its own code, and no code
@@ -969,13 +1045,21 @@ async fn queue_fault(
     StatusCode::NO_CONTENT
 }
 
-/// Training control: `cancel` an order, or `readdress` it (a new recipient), as of now.
+/// Training control: `cancel` an order, or `readdress` it (a new recipient), as of now; or
+/// make it a Ship+ order (`ship-plus`), which confirmShipment refuses.
 async fn change_order(
     State(m): State<Shared>,
     Path((id, change)): Path<(String, String)>,
 ) -> StatusCode {
     let mut market = lock(&m);
     let now = Utc::now().to_rfc3339();
+    if change == "ship-plus" {
+        if !market.orders.iter().any(|o| o["orderId"] == id.as_str()) {
+            return StatusCode::NOT_FOUND;
+        }
+        market.ship_plus.insert(id);
+        return StatusCode::NO_CONTENT;
+    }
     let Some(order) = market
         .orders
         .iter_mut()

@@ -228,6 +228,7 @@ fn store_err(e: store::Error) -> ServiceError {
             ServiceError::NoSpace(e.to_string())
         }
         store::Error::Usage(m) => ServiceError::Invalid(m),
+        store::Error::CodeUsed(message) => ServiceError::WrongScan { message },
         store::Error::OnHold { order, reason } => ServiceError::OnHold {
             order: order.to_string(),
             reason,

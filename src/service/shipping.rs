@@ -273,7 +273,10 @@ impl Service {
     ) -> Result<Vec<ShipmentRecord>, ServiceError> {
         let rec = self.packed_order(id)?;
         self.refuse_if_held(id)?;
-        if rec.state != OrderState::Packed {
+        let v2 = self.settings.shipping.api == ShippingApi::ShippingV2;
+        // Labelled through v2: only Transparency codes Amazon has not taken yet are sent.
+        let resend = v2 && rec.state == OrderState::Labelled;
+        if rec.state != OrderState::Packed && !resend {
             return Err(ServiceError::Conflict(format!(
                 "order {id} is {}: labels are bought for packed orders",
                 rec.state
@@ -282,21 +285,70 @@ impl Service {
         let packages = self.open_packages(id)?;
         let open: Vec<u32> = packages.iter().map(|(p, _)| p.number).collect();
         let mut records = Vec::new();
+        let mut unsent = Vec::new();
+        let mut sent = false;
         for (package, shipment) in packages {
             // A package bought already keeps its label; any other shipment (a purchase of
             // unknown outcome, an own-carrier confirmation) is refused by the purchase itself.
-            if let Some(s) = shipment.filter(|s| s.state == ShipmentState::Bought) {
-                records.push(s);
-                continue;
-            }
-            let bought = if self.settings.shipping.api == ShippingApi::ShippingV2 {
-                self.buy_package_v2(c, &rec, &package, &open, service.clone(), carrier, now)?
-            } else {
-                self.buy_package(c, &rec, &package, &open, service.clone(), carrier, now)?
+            let bought = match shipment.filter(|s| s.state == ShipmentState::Bought) {
+                Some(s) => s,
+                None if resend => {
+                    return Err(ServiceError::Conflict(format!(
+                        "order {id} is labelled but package {} has no bought label: resolve it as an exception",
+                        package.number
+                    )));
+                }
+                None if v2 => {
+                    self.buy_package_v2(c, &rec, &package, &open, service.clone(), carrier, now)?
+                }
+                None => {
+                    self.buy_package(c, &rec, &package, &open, service.clone(), carrier, now)?
+                }
             };
+            if v2 {
+                match self.send_codes_v2(c, &rec, &package, &bought, now) {
+                    Ok(now_sent) => sent |= now_sent,
+                    Err(e) => unsent.push(e.to_string()),
+                }
+            }
             records.push(bought);
         }
+        if !unsent.is_empty() {
+            return Err(ServiceError::Conflict(unsent.join("; ")));
+        }
+        if resend && !sent {
+            return Err(ServiceError::Conflict(format!(
+                "order {id} is {}: labels are bought for packed orders",
+                rec.state
+            )));
+        }
         Ok(records)
+    }
+
+    /// Sends the Transparency codes Amazon has not taken yet for the order's packages bought
+    /// through Shipping API v2 (the day's close, before the order leaves).
+    pub(crate) fn send_unsent_codes(
+        &self,
+        c: &Caller,
+        rec: &OrderRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        if self.settings.shipping.api != ShippingApi::ShippingV2 {
+            return Ok(());
+        }
+        let mut unsent = Vec::new();
+        for (package, shipment) in self.open_packages(&rec.order.id)? {
+            if let Some(s) = shipment
+                && let Err(e) = self.send_codes_v2(c, rec, &package, &s, now)
+            {
+                unsent.push(e.to_string());
+            }
+        }
+        if unsent.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::Conflict(unsent.join("; ")))
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

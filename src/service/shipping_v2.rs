@@ -337,6 +337,82 @@ impl Service {
         }
     }
 
+    /// Sends Amazon the Transparency codes of a package bought through Shipping API v2, once.
+    /// The v2 purchase has no field for them (its `Item` takes serial numbers only); Amazon
+    /// takes a package's codes with a confirmation of that package (Orders v0 `confirmShipment`,
+    /// `orderItems[].transparencyCodes`), which for a package Amazon knows already edits it. So
+    /// the package is confirmed with its own number as the package reference and the bought
+    /// label's carrier and tracking number. Recorded when Amazon took them; a failure says so
+    /// and leaves them to be sent again (`label buy` of the order), never counted as sent.
+    /// True when they were sent now.
+    pub(super) fn send_codes_v2(
+        &self,
+        c: &Caller,
+        rec: &OrderRecord,
+        package: &Package,
+        shipment: &ShipmentRecord,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        use crate::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
+        let id = &rec.order.id;
+        let n = package.number;
+        let codes: usize = package
+            .items
+            .iter()
+            .map(|i| i.codes_of(CodeKind::Transparency).len())
+            .sum();
+        if codes == 0 || shipment.state != ShipmentState::Bought {
+            return Ok(false);
+        }
+        let Some(v2) = self.read().shipment_v2(id, n).map_err(store_err)? else {
+            return Ok(false);
+        };
+        if v2.codes_sent.is_some() || v2.voided {
+            return Ok(false);
+        }
+        let bought = shipment.shipment_id.as_deref().unwrap_or("not yet known");
+        let (Some(carrier), Some(tracking)) = (&shipment.carrier, &shipment.tracking) else {
+            return Err(ServiceError::Conflict(format!(
+                "order {id} package {n}: the label is bought (shipment {bought}), but Amazon gave it no tracking number, and its {codes} Transparency code(s) go to Amazon only with one: a lead looks the shipment up in Seller Central"
+            )));
+        };
+        let confirmation = ConfirmShipment {
+            marketplace_id: rec.order.marketplace_id.clone().unwrap_or_default(),
+            package_detail: PackageDetail {
+                package_reference_id: n.to_string(),
+                carrier_code: carrier.amazon_code().to_owned(),
+                carrier_name: matches!(carrier, Carrier::Other(_))
+                    .then(|| carrier.name().to_owned()),
+                shipping_method: shipment.service_name.clone(),
+                tracking_number: tracking.to_string(),
+                ship_date: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                order_items: package
+                    .items
+                    .iter()
+                    .map(|i| ConfirmItem {
+                        order_item_id: i.item_id.clone(),
+                        quantity: i.quantity,
+                        transparency_codes: i.codes_of(CodeKind::Transparency),
+                    })
+                    .collect(),
+            },
+        };
+        let api = self.amazon()?;
+        match block_on(api.confirm_shipment(id, &confirmation))? {
+            Ok(()) => self
+                .read()
+                .codes_sent_v2(id, n, &c.user, now)
+                .map(|()| true)
+                .map_err(store_err),
+            Err(e) => {
+                self.changed();
+                Err(ServiceError::Conflict(format!(
+                    "order {id} package {n}: the label is bought (shipment {bought}), but Amazon did not take its {codes} Transparency code(s): {e}. Nothing is bought again: run `packline label buy {id}` to send them again before the package leaves"
+                )))
+            }
+        }
+    }
+
     /// Sends a recorded purchase (again) under its key and settles its intent by the answer.
     #[allow(clippy::too_many_arguments)]
     fn send_purchase(

@@ -79,7 +79,7 @@ fn invariant_of(part: &str) -> &'static str {
 }
 
 impl CheckReport {
-    fn found(&mut self, part: &str, detail: String, advice: &str) {
+    pub(super) fn found(&mut self, part: &str, detail: String, advice: &str) {
         self.found_for(invariant_of(part), part, detail, advice);
     }
 
@@ -413,6 +413,7 @@ impl Store {
         // Bought labels: each on a live package of its order, none left on a cancelled order,
         // and each of an open order readable with a live key epoch.
         self.check_labels(&mut r)?;
+        self.check_codes(&mut r)?;
 
         // The index database, against the store it is derived from.
         let rebuild = format!(

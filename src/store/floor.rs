@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::{Error, Store, Tx, TxResult, abort, audit_in, decode_record, exception_step, step};
 use crate::domain::{
     BUYER_ASKED_TO_CANCEL, CartRules, CodeKind, Event, Held, Hold, Locations, OrderId, OrderRecord,
-    OrderState, PackCheck, Package, PackageItem, Parcel, PickBatch,
+    OrderState, PackCheck, Package, PackageItem, Parcel, PickBatch, UnitCode,
 };
 
 const CLAIM: u8 = b'c';
@@ -31,6 +31,8 @@ const TOTE_OF: u8 = b'T';
 /// A lead released the hold sync placed for a buyer's cancellation request: sync does not place
 /// it again for the same order.
 const OVERRULED: u8 = b'o';
+// Also in this tree: `C` the Transparency codes used (`codes.rs`), `A` the report counters
+// (`stats.rs`), and `s l d j i v w F` the shipments (`shipping.rs`).
 
 fn key(kind: u8, id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + id.len());
@@ -528,7 +530,10 @@ impl Store {
                     save_or_drop(tx, &batch)?;
                 }
             }
-            tx.floor.remove(key(PACK, id.as_str().as_bytes()))?;
+            if let Some(v) = tx.floor.remove(key(PACK, id.as_str().as_bytes()))? {
+                let check = decode_check(&v).or_else(abort)?;
+                super::codes::release(tx, id, Some(&check), &[])?;
+            }
             free_tote(tx, id)?;
             exception_step(tx, id, Event::RaiseException, user, note, now)
         })?;
@@ -770,6 +775,21 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps a pack check whose last scan recorded unit codes (`new`), in one transaction with
+    /// their entries in the registry of codes used: refused, naming the order and package it
+    /// went with, when a Transparency code is used anywhere already or a serial went with a
+    /// package of this order.
+    pub fn save_pack_scan(&self, check: &PackCheck, new: &[UnitCode]) -> Result<(), Error> {
+        let id = &check.order;
+        self.transact(|tx| {
+            let packages = packages_in(tx, id)?;
+            super::codes::record_at_bench(tx, id, &packages, new)?;
+            tx.floor
+                .insert(key(PACK, id.as_str().as_bytes()), encode(check))?;
+            Ok(())
+        })
+    }
+
     /// A finished check: the order is Packed with its packages (the boxes of this check, after
     /// any shipped earlier), in one transaction. `partial`: a lead's decision to ship the units
     /// packed and leave the rest for later, audited with its reason.
@@ -785,8 +805,12 @@ impl Store {
             refuse_held_in(tx, id)?;
             refuse_dropping_labels(tx, id, "packing it again")?;
             let rec = step(tx, id, Event::FinishPack, user, None, now)?;
+            let mut all = packages_in(tx, id)?;
             if let Some(v) = tx.floor.remove(key(PACK, id.as_str().as_bytes()))? {
                 let check = decode_check(&v).or_else(abort)?;
+                // The units' codes move from the bench (and from packages this pack replaces)
+                // to the new packages.
+                super::codes::release(tx, id, Some(&check), &all)?;
                 let codes = item_codes(&rec.order, &check);
                 if codes.is_empty() {
                     tx.floor.remove(key(CODES, id.as_str().as_bytes()))?;
@@ -795,10 +819,8 @@ impl Store {
                         .insert(key(CODES, id.as_str().as_bytes()), encode(&codes))?;
                 }
             }
-            let mut all: Vec<Package> = match tx.floor.get(key(PACKAGES, id.as_str().as_bytes()))? {
-                Some(v) => decode::<Vec<Package>>(&v, "packages").or_else(abort)?,
-                None => Vec::new(),
-            };
+            let shipped: Vec<u32> = all.iter().filter(|p| p.shipped).map(|p| p.number).collect();
+            super::codes::register_packages(tx, id, &shipped, packages)?;
             all.retain(|p| p.shipped);
             all.extend(packages.iter().cloned());
             tx.floor
@@ -851,6 +873,31 @@ impl Store {
         let mut p = self.packages(id)?;
         p.retain(|p| !p.shipped);
         Ok(p)
+    }
+
+    /// Every order with a package list or a parcel (packed before boxes).
+    pub(super) fn orders_with_packages(&self) -> Result<Vec<OrderId>, Error> {
+        let mut ids = std::collections::BTreeSet::new();
+        for prefix in [PACKAGES, PARCEL] {
+            for k in self.t.floor.scan_prefix([prefix]).keys() {
+                if let Ok(id) = OrderId::parse(&String::from_utf8_lossy(&k?[1..])) {
+                    ids.insert(id);
+                }
+            }
+        }
+        Ok(ids.into_iter().collect())
+    }
+
+    /// Every pack check open at a bench (those that cannot be read are left to `check`'s floor
+    /// part).
+    pub(super) fn pack_checks(&self) -> Result<Vec<PackCheck>, Error> {
+        let mut checks = Vec::new();
+        for item in self.t.floor.scan_prefix([PACK]).values() {
+            if let Ok(c) = decode_check(&item?) {
+                checks.push(c);
+            }
+        }
+        Ok(checks)
     }
 
     fn order_of(&self, id: &OrderId) -> Result<crate::domain::Order, Error> {
@@ -945,6 +992,36 @@ pub(super) fn ship_step(
     Ok(rec)
 }
 
+/// An order's packages, inside a transaction (none when it has no list: packed before boxes,
+/// or not packed).
+fn packages_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Vec<Package>> {
+    match tx.floor.get(key(PACKAGES, id.as_str().as_bytes()))? {
+        Some(v) => decode::<Vec<Package>>(&v, "packages").or_else(abort),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// An order's pack check and packages as far as they can be read, inside a transaction: what
+/// lets its codes go must not be stopped by a damaged record (`check` names that).
+fn codes_of(tx: &Tx<'_>, id: &[u8]) -> TxResult<(Option<PackCheck>, Vec<Package>)> {
+    let check = tx
+        .floor
+        .get(key(PACK, id))?
+        .and_then(|v| decode_check(&v).ok());
+    let packages = tx
+        .floor
+        .get(key(PACKAGES, id))?
+        .and_then(|v| decode::<Vec<Package>>(&v, "packages").ok())
+        .unwrap_or_default();
+    Ok((check, packages))
+}
+
+/// The codes of an order that never left go free: it was cancelled (inside its transaction).
+pub(super) fn release_codes(tx: &Tx<'_>, id: &OrderId) -> TxResult<()> {
+    let (check, packages) = codes_of(tx, id.as_str().as_bytes())?;
+    super::codes::release(tx, id, check.as_ref(), &packages)
+}
+
 /// The numbers of an order's packages, inside a transaction (1 when it has no list: packed
 /// before boxes, or not packed).
 pub(super) fn package_numbers(tx: &Tx<'_>, id: &str) -> TxResult<Vec<u32>> {
@@ -1020,6 +1097,36 @@ pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
     if let Some(tote) = tx.floor.remove(key(TOTE_OF, id.as_bytes()))? {
         tx.floor.remove(key(TOTE, &tote))?;
     }
+    let (check, mut packages) = codes_of(tx, id.as_bytes())?;
+    // Packed before boxes: its codes are the order's recorded ones, in its one parcel.
+    if packages.is_empty()
+        && let Some(v) = tx.floor.get(key(CODES, id.as_bytes()))?
+        && let Ok(codes) = decode::<Vec<ItemCodes>>(&v, "unit codes")
+    {
+        packages.push(Package {
+            number: 1,
+            parcel: Parcel {
+                box_name: String::new(),
+                dims_mm: [0; 3],
+                weight_g: 0,
+            },
+            items: codes
+                .into_iter()
+                .map(|c| PackageItem {
+                    item_id: c.item_id,
+                    sku: String::new(),
+                    quantity: c.codes.len() as u32,
+                    codes: c
+                        .codes
+                        .into_iter()
+                        .map(|code| UnitCode { kind: c.kind, code })
+                        .collect(),
+                })
+                .collect(),
+            shipped: true,
+        });
+    }
+    super::codes::forget(tx, id, check.as_ref(), &packages)?;
     for kind in [CLAIM, PACK, PARCEL, PACKAGES, HOLD, OVERRULED, CODES] {
         tx.floor.remove(key(kind, id.as_bytes()))?;
     }

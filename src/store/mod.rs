@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod backup;
 pub mod check;
+mod codes;
 mod derived;
 pub mod floor;
 pub mod index;
@@ -108,6 +109,9 @@ pub enum Error {
     Crypto(String),
     #[error("order {0} is not in the store")]
     NoSuchOrder(OrderId),
+    /// A unit's code already went with another unit (the text names where, and what to do).
+    #[error("{0}")]
+    CodeUsed(String),
     #[error(
         "there is no inquiry {0} (never opened, or destroyed by retention a year after it was resolved): see `packline inquiry list`"
     )]
@@ -366,6 +370,7 @@ impl Store {
             data_dir: data_dir.to_owned(),
         };
         store.settle_open_hours()?;
+        store.settle_code_registry()?;
         space::keep_reserve(data_dir);
         Ok(store)
     }
@@ -1305,6 +1310,9 @@ fn write_record(tx: &Tx<'_>, old: Option<&OrderRecord>, rec: &OrderRecord) -> Tx
     let id = rec.order.id.as_str();
     if let Some(old) = old {
         tx.queue.remove(queue_key(old))?;
+        if rec.state == OrderState::Cancelled && old.state != OrderState::Cancelled {
+            floor::release_codes(tx, &rec.order.id)?;
+        }
     }
     tx.queue.insert(queue_key(rec), &[])?;
     stats::open_moved(tx, old, rec)?;

@@ -608,6 +608,37 @@ impl Store {
         self.flush()
     }
 
+    /// Amazon took the Transparency codes of a package bought through Shipping API v2: kept on
+    /// its v2 details, with an audit entry.
+    pub fn codes_sent_v2(
+        &self,
+        id: &OrderId,
+        package: u32,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        self.transact(|tx| {
+            let k = key(V2, &package_id(id.as_str(), package));
+            let Some(v) = tx.floor.get(&k)? else {
+                return abort(Error::Usage(format!(
+                    "order {id} package {package} was not bought through Shipping API v2"
+                )));
+            };
+            let mut v2: ShipmentV2 = from_json(&v, "shipment v2").or_else(abort)?;
+            v2.codes_sent = Some(now);
+            put_v2(tx, id, package, &v2)?;
+            audit_in(
+                tx,
+                user,
+                "transparency_codes_sent",
+                Some(id.as_str()),
+                Some(&format!("package {package}")),
+                now,
+            )
+        })?;
+        self.flush()
+    }
+
     /// Packages whose delivery tracking has more to tell, up to `limit`, after `after`.
     pub fn awaiting_delivery(
         &self,

@@ -859,11 +859,22 @@ impl App {
                     close: true,
                 };
                 self.send("closing the day", op, |app, day| {
-                    app.info(format!(
-                        "today: {} parcel(s) on the manifest, {} shipped now",
-                        day.shipments.len(),
-                        day.shipped
-                    ));
+                    let unsent: Vec<String> =
+                        day.codes_unsent.iter().map(|(o, _)| o.to_string()).collect();
+                    app.info(if unsent.is_empty() {
+                        format!(
+                            "today: {} parcel(s) on the manifest, {} shipped now",
+                            day.shipments.len(),
+                            day.shipped
+                        )
+                    } else {
+                        format!(
+                            "today: {} parcel(s) on the manifest, {} shipped now; stay labelled, their Transparency codes not taken by Amazon: {} (label buy ORDER sends them again)",
+                            day.shipments.len(),
+                            day.shipped,
+                            unsent.join(", ")
+                        )
+                    });
                     app.refresh();
                 });
             }

@@ -125,11 +125,24 @@ impl PackScan {
         let refused = |r: crate::domain::PackRefusal| ServiceError::WrongScan {
             message: r.to_string(),
         };
+        let before: Vec<usize> = check.lines.iter().map(|l| l.codes.len()).collect();
         check.scan(&self.code).map_err(refused)?;
         for code in &self.unit_codes {
             check.record_code(code).map_err(refused)?;
         }
-        store.save_pack_check(&check).map_err(store_err)?;
+        // Codes recorded by this scan: each is checked against every unit of the store where
+        // it is written, so two benches scanning one code at once cannot both have it.
+        let new: Vec<_> = check
+            .lines
+            .iter()
+            .zip(before)
+            .flat_map(|(l, n)| l.codes.iter().skip(n).cloned())
+            .collect();
+        if new.is_empty() {
+            store.save_pack_check(&check).map_err(store_err)?;
+        } else {
+            store.save_pack_scan(&check, &new).map_err(store_err)?;
+        }
         Ok(check)
     }
 }

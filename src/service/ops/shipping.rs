@@ -474,6 +474,11 @@ pub struct ManifestDay {
     /// Why the collection forms could not be made or printed (the day is closed all the same).
     #[serde(default)]
     pub form_error: Option<String>,
+    /// Orders bought through Shipping API v2 whose Transparency codes Amazon has not taken
+    /// (sent again at the close, and refused or unanswered): each stays Labelled, with what
+    /// failed; `label buy ORDER` sends them again and the next close ships it.
+    #[serde(default)]
+    pub codes_unsent: Vec<(OrderId, String)>,
 }
 
 impl Operation for Manifest {
@@ -508,6 +513,7 @@ impl Operation for Manifest {
         }
         shipments.retain(|s| !held.contains(&s.order));
         let mut shipped = 0;
+        let mut codes_unsent = Vec::new();
         if self.close {
             let mut orders: Vec<&OrderId> = shipments
                 .iter()
@@ -516,7 +522,14 @@ impl Operation for Manifest {
                 .collect();
             orders.dedup();
             for order in orders {
-                let state = svc.read().get(order).map_err(store_err)?.map(|r| r.state);
+                let rec = svc.read().get(order).map_err(store_err)?;
+                let state = rec.as_ref().map(|r| r.state);
+                if let Some(rec) = rec.filter(|r| r.state == OrderState::Labelled)
+                    && let Err(e) = svc.send_unsent_codes(c, &rec, now)
+                {
+                    codes_unsent.push((order.clone(), e.to_string()));
+                    continue;
+                }
                 if state == Some(OrderState::Labelled) {
                     svc.read()
                         .ship_labelled(order, &c.user, "end of day", now)
@@ -572,6 +585,7 @@ impl Operation for Manifest {
             held,
             collection_forms,
             form_error,
+            codes_unsent,
         })
     }
 }
