@@ -353,7 +353,9 @@ fn a_purge_keeps_an_open_orders_label_printable() {
     }
     // Held, as an order waiting for a person may sit for weeks with its label.
     let hold = packline::domain::Hold {
-        reason: "waiting for the buyer".into(),
+        reason: packline::domain::FreeText::Open(
+            packline::domain::NoteText::new("waiting for the buyer").unwrap(),
+        ),
         by: "lee".into(),
         since: Utc::now(),
     };
