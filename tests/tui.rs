@@ -416,8 +416,9 @@ async fn a_hold_mid_pick_alerts_and_the_batch_finishes_without_it() {
     assert_eq!(
         alert.text,
         format!(
-            "ORDER {held} ON HOLD: SLOT 2 to the exceptions shelf: {} x SKU-HOSTILE (customer called: wrong size)",
-            needed - 1 - share
+            "ORDER {held} ON HOLD: SLOT 2 to the exceptions shelf: {} x SKU-HOSTILE ({})",
+            needed - 1 - share,
+            packline::domain::SEALED_PLACEHOLDER
         )
     );
     snapshot("pick_held", &app);

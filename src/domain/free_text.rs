@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::inquiry::NoteText;
 
 /// What a caller without the right to read sealed words sees in their place.
-pub const SEALED_PLACEHOLDER: &str = "(sealed: a lead unlocks to read)";
+pub const SEALED_PLACEHOLDER: &str = "sealed: a lead unlocks to read";
 
 /// Free text as a caller sees it. Its `Debug` never shows a person's words (`NoteText` redacts
 /// itself); there is no `Display`: [`FreeText::shown`] is the one way to the words.
