@@ -219,7 +219,7 @@ pub(super) struct LegacyHold {
 /// hold's `by` never parses as a time).
 fn whole<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     match postcard::take_from_bytes::<T>(bytes) {
-        Ok((v, rest)) if rest.is_empty() => Some(v),
+        Ok((v, [])) => Some(v),
         _ => None,
     }
 }
