@@ -402,7 +402,26 @@ fn a_purge_a_year_after_resolution_shreds_the_notes_epoch() {
     assert_eq!(released.reason, FreeText::Sealed(hold_ref.clone()));
     assert!(store.sealed_text(&hold_ref).unwrap().is_none());
 
-    // Within the year nothing goes.
+    // A reveal's reason goes with the order's recipient (30 days after it shipped).
+    store
+        .reveal(&other, "lee", "Quartermaine's carrier asked", now)
+        .unwrap();
+    let reveal_ref = format!("reveal/{other}/{}", now.timestamp_nanos_opt().unwrap());
+    assert!(store.sealed_text(&reveal_ref).unwrap().is_some());
+    ship(&store, other.as_str(), now);
+    let month = store
+        .purge(
+            RetentionPolicy::default(),
+            now + Duration::days(31),
+            "lead",
+            now,
+        )
+        .unwrap();
+    assert_eq!(month.recipients_destroyed, 1, "{month:?}");
+    assert_eq!(month.sealed_notes_deleted, 1, "{month:?}");
+    assert!(store.sealed_text(&reveal_ref).unwrap().is_none());
+
+    // Within the year the exception's words stay.
     let early = store
         .purge(
             RetentionPolicy::default(),
