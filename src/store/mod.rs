@@ -3,7 +3,8 @@
 //! the SKU index (in a second sled database, `derived`), retention and the audit log.
 //!
 //! This module owns every byte packline keeps on disk. It must never write a recipient (or an
-//! inquiry's note) in the clear, and every state change is one sled transaction that appends its audit entry and is
+//! inquiry's note, or a person's typed words: exception notes, hold, reveal and void reasons,
+//! see `notes`) in the clear, and every state change is one sled transaction that appends its audit entry and is
 //! flushed before the call returns.
 //!
 //! It keeps what the domain decides and decides nothing itself: what an imported order becomes is
