@@ -15,11 +15,11 @@
 //! void reasons with the order's recipient. Each removal marks the epoch its words were sealed to,
 //! so that epoch is shredded; words still kept are re-sealed out of an epoch being shredded.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Error, Store, Tx, TxResult, epoch_key, seal};
-use crate::domain::{FreeText, Hold, NoteText, OrderId};
+use super::{Error, Store, Tx, TxResult, decode_record, epoch_key, seal};
+use crate::domain::{FreeText, Hold, NoteText, OrderId, RetentionPolicy};
 
 /// The reference of an exception note's words: the order and the note's number.
 pub(super) fn exception_ref(order: &str, n: usize) -> String {
@@ -340,5 +340,100 @@ impl Store {
                 ))
             })
             .collect()
+    }
+}
+
+/// Retention of sealed words (`retention` calls these).
+impl Store {
+    /// Deletes exception notes a year after resolution (or after their order closed), with their
+    /// sealed words, whose epochs are marked so they are shredded.
+    pub(super) fn purge_exception_notes(
+        &mut self,
+        as_of: DateTime<Utc>,
+        report: &mut super::PurgeReport,
+    ) -> Result<(), Error> {
+        let limit = Duration::days(RetentionPolicy::EXCEPTION_NOTE_DAYS);
+        let mut due = Vec::new();
+        for item in self.t.exceptions.iter() {
+            let (k, v) = item?;
+            let kept = decode_exceptions(&v)?;
+            // A note still open when its order closed (Amazon cancelled or shipped it meanwhile)
+            // is as finished as a resolved one: its year starts at the close.
+            let closed_at = match self.t.orders.get(&k)? {
+                Some(v) => decode_record(&v)?.closed_at,
+                None => None,
+            };
+            let expired = |n: &StoredException| {
+                n.resolved_at
+                    .or(closed_at)
+                    .is_some_and(|t| t + limit <= as_of)
+            };
+            if kept.iter().any(expired) {
+                let (gone, kept): (Vec<_>, Vec<_>) = kept.into_iter().partition(expired);
+                due.push((k, gone, kept));
+            }
+        }
+        for (k, gone, kept) in &due {
+            self.transact(|tx| {
+                for n in gone {
+                    drop_in(tx, &n.note)?;
+                    if let Some(r) = &n.resolution {
+                        drop_in(tx, r)?;
+                    }
+                }
+                if kept.is_empty() {
+                    tx.exceptions.remove(k)?;
+                } else {
+                    tx.exceptions.insert(k, encode_exceptions(kept))?;
+                }
+                Ok(())
+            })?;
+            report.exception_notes_deleted += gone.len() as u64;
+            for n in gone {
+                let sealed = |t: &StoredText| matches!(t, StoredText::Sealed(_));
+                report.sealed_notes_deleted += u64::from(sealed(&n.note))
+                    + u64::from(n.resolution.as_ref().is_some_and(sealed));
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-seals people's sealed words kept in `from` into the current intake epoch (they go with
+    /// their order's or exception's schedule, which a later purge applies there). Returns how
+    /// many moved.
+    pub(super) fn reseal_texts(
+        &mut self,
+        keys: &[sled::IVec],
+        from: u32,
+        current: u32,
+        received: &mut std::collections::BTreeSet<u32>,
+    ) -> Result<u64, Error> {
+        let mut moves = Vec::with_capacity(keys.len());
+        for k in keys {
+            let Some(sealed) = self.t.texts.get(k)? else {
+                continue;
+            };
+            if seal::envelope_epoch(&sealed) != Some(from) {
+                continue;
+            }
+            let text = self
+                .keyring
+                .open_note(&sealed, "re-sealing for retention")?;
+            let resealed = self.keyring.seal_note_in(&text, current)?;
+            received.insert(current);
+            moves.push((k.clone(), sealed, resealed));
+        }
+        self.transact(|tx| {
+            for (k, old, resealed) in &moves {
+                // Only the words read above: words removed meanwhile stay removed.
+                if tx.texts.get(k)?.as_ref() == Some(old) {
+                    tx.texts.insert(k, resealed.as_slice())?;
+                    let mark = String::from_utf8_lossy(k);
+                    tx.epochs.insert(epoch_key(from, &mark), &[])?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(moves.len() as u64)
     }
 }

@@ -24,12 +24,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::derived::{IndexOps, name_entry_id, sku_id};
 use super::inquiry::{self, NOTE, note_mark, notes_prefix, split_note_key};
-use super::notes::{self, StoredException};
+use super::notes;
 use super::{
     Error, Store, TxResult, audit, decode_record, encode_record, epoch_key, index, seal, slot,
     slot_envelope, slot_names,
@@ -276,59 +276,6 @@ impl Store {
             report.orders_deleted += deleted;
             report.exception_notes_deleted += notes;
             report.sealed_notes_deleted += texts_dropped;
-        }
-        Ok(())
-    }
-
-    /// Deletes exception notes a year after resolution (or after their order closed), with their
-    /// sealed words, whose epochs are marked so they are shredded.
-    fn purge_exception_notes(
-        &mut self,
-        as_of: DateTime<Utc>,
-        report: &mut PurgeReport,
-    ) -> Result<(), Error> {
-        let limit = Duration::days(RetentionPolicy::EXCEPTION_NOTE_DAYS);
-        let mut due = Vec::new();
-        for item in self.t.exceptions.iter() {
-            let (k, v) = item?;
-            let kept = notes::decode_exceptions(&v)?;
-            // A note still open when its order closed (Amazon cancelled or shipped it meanwhile)
-            // is as finished as a resolved one: its year starts at the close.
-            let closed_at = match self.t.orders.get(&k)? {
-                Some(v) => decode_record(&v)?.closed_at,
-                None => None,
-            };
-            let expired = |n: &StoredException| {
-                n.resolved_at
-                    .or(closed_at)
-                    .is_some_and(|t| t + limit <= as_of)
-            };
-            if kept.iter().any(expired) {
-                let (gone, kept): (Vec<_>, Vec<_>) = kept.into_iter().partition(expired);
-                due.push((k, gone, kept));
-            }
-        }
-        for (k, gone, kept) in &due {
-            self.transact(|tx| {
-                for n in gone {
-                    notes::drop_in(tx, &n.note)?;
-                    if let Some(r) = &n.resolution {
-                        notes::drop_in(tx, r)?;
-                    }
-                }
-                if kept.is_empty() {
-                    tx.exceptions.remove(k)?;
-                } else {
-                    tx.exceptions.insert(k, notes::encode_exceptions(kept))?;
-                }
-                Ok(())
-            })?;
-            report.exception_notes_deleted += gone.len() as u64;
-            for n in gone {
-                let sealed = |t: &notes::StoredText| matches!(t, notes::StoredText::Sealed(_));
-                report.sealed_notes_deleted += u64::from(sealed(&n.note))
-                    + u64::from(n.resolution.as_ref().is_some_and(sealed));
-            }
         }
         Ok(())
     }
@@ -708,45 +655,6 @@ impl Store {
             Ok(())
         })?;
         Ok((moves.len() as u64, stayed))
-    }
-
-    /// Re-seals people's sealed words kept in `from` into the current intake epoch (they go with
-    /// their order's or exception's schedule, which a later purge applies there). Returns how
-    /// many moved.
-    fn reseal_texts(
-        &mut self,
-        keys: &[sled::IVec],
-        from: u32,
-        current: u32,
-        received: &mut std::collections::BTreeSet<u32>,
-    ) -> Result<u64, Error> {
-        let mut moves = Vec::with_capacity(keys.len());
-        for k in keys {
-            let Some(sealed) = self.t.texts.get(k)? else {
-                continue;
-            };
-            if seal::envelope_epoch(&sealed) != Some(from) {
-                continue;
-            }
-            let text = self
-                .keyring
-                .open_note(&sealed, "re-sealing for retention")?;
-            let resealed = self.keyring.seal_note_in(&text, current)?;
-            received.insert(current);
-            moves.push((k.clone(), sealed, resealed));
-        }
-        self.transact(|tx| {
-            for (k, old, resealed) in &moves {
-                // Only the words read above: words removed meanwhile stay removed.
-                if tx.texts.get(k)?.as_ref() == Some(old) {
-                    tx.texts.insert(k, resealed.as_slice())?;
-                    let mark = String::from_utf8_lossy(k);
-                    tx.epochs.insert(epoch_key(from, &mark), &[])?;
-                }
-            }
-            Ok(())
-        })?;
-        Ok(moves.len() as u64)
     }
 
     /// Removes what a change cut short by a crash or an error may have left (the purge calls this
