@@ -223,3 +223,353 @@ fn inquiry_notes_leave_no_plaintext_on_disk_or_in_logs() {
         }
     }
 }
+
+/// A made-up name people on the floor type into notes and reasons: finding its bytes anywhere
+/// on disk, in a backup or in the log means a typed word leaked.
+const TYPED_NAME: &str = "Quartermaine";
+
+#[test]
+fn typed_notes_and_reasons_leave_no_plaintext_on_disk_in_backups_or_logs() {
+    let site = Site::new("");
+    site.init_identity_keys();
+    let people: Vec<Person> = hostile_people().into_iter().take(2).collect();
+    site.import(
+        "a.json",
+        &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"),
+    );
+    let (first, second) = (people[0].order_id.as_str(), people[1].order_id.as_str());
+    let note = "Zebulon Quartermaine came to the dock: box crushed";
+    let resolution = "Quartermaine took the crushed box back; repack";
+    let hold = "Zebulon Quartermaine phoned to change the address";
+    let reveal = "Quartermaine's carrier asked for the street";
+
+    site.ok(&["exceptions", "raise", first, "--note", note]);
+    // Locked, a lead sees that there is a note, not its words.
+    let locked: serde_json::Value =
+        serde_json::from_str(&site.ok(&["exceptions", "list", "--json"])).unwrap();
+    assert_eq!(locked[0]["note"]["kind"], "sealed", "{locked}");
+    let text = site.ok(&["exceptions", "list"]);
+    assert!(
+        text.contains(packline::domain::SEALED_PLACEHOLDER),
+        "{text}"
+    );
+    assert!(!text.contains(TYPED_NAME), "{text}");
+    // Unlocked, the lead reads them; the reading is audited, naming the note, not its words.
+    let open: serde_json::Value =
+        serde_json::from_str(&site.ok_unlocked(&["exceptions", "list", "--json"])).unwrap();
+    assert_eq!(open[0]["note"]["text"], note, "{open}");
+    assert!(
+        site.ok_unlocked(&["exceptions", "list"]).contains(note),
+        "the lead's table shows the note"
+    );
+    site.ok(&[
+        "exceptions",
+        "resolve",
+        first,
+        "--to",
+        "new",
+        "--resolution",
+        resolution,
+    ]);
+
+    site.ok(&["orders", "hold", second, "--reason", hold]);
+    let held: serde_json::Value =
+        serde_json::from_str(&site.ok(&["orders", "holds", "--json"])).unwrap();
+    assert_eq!(held[0]["hold"]["reason"]["kind"], "sealed", "{held}");
+    let held: serde_json::Value =
+        serde_json::from_str(&site.ok_unlocked(&["orders", "holds", "--json"])).unwrap();
+    assert_eq!(held[0]["hold"]["reason"]["text"], hold, "{held}");
+    // The order lists every role reads say it is held, by whom and since when, never why.
+    let listed = site.ok_unlocked(&["orders", "list", "--json"]);
+    assert!(!listed.contains(TYPED_NAME), "{listed}");
+    assert!(listed.contains("\"sealed\""), "{listed}");
+    // A refusal names who and since when, never the reason.
+    let out = site.run(&["pack", "start", second]);
+    assert_fails(&out, &format!("order {second} is on hold (since "));
+    assert_fails(&out, "a lead can read the reason");
+    assert!(!stderr(&out).contains(TYPED_NAME), "{}", stderr(&out));
+
+    site.ok_unlocked(&reveal_args(second, reveal));
+
+    // The audit log names sealed references for every typed word, and still verifies.
+    let entries = audit_entries(&site.data);
+    let reason_of = |action: &str| -> Vec<String> {
+        entries
+            .iter()
+            .filter(|e| e["action"] == action)
+            .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        reason_of("raise_exception"),
+        [format!("sealed note exceptions/{first}/0")]
+    );
+    assert_eq!(
+        reason_of("resolve"),
+        [format!("sealed note exceptions/{first}/0/resolution")]
+    );
+    assert_eq!(reason_of("hold"), [format!("sealed note hold/{second}")]);
+    assert!(
+        reason_of("reveal")[0].starts_with(&format!("sealed note reveal/{second}/")),
+        "{:?}",
+        reason_of("reveal")
+    );
+    assert_eq!(
+        reason_of("note_read"),
+        [
+            format!("sealed note exceptions/{first}/0"),
+            format!("sealed note exceptions/{first}/0"),
+            format!("sealed note hold/{second}")
+        ]
+    );
+    site.ok(&["audit", "verify"]);
+
+    let backups = tempfile::tempdir().unwrap();
+    let b: serde_json::Value =
+        serde_json::from_str(&site.ok(&["backup", backups.path().to_str().unwrap(), "--json"]))
+            .unwrap();
+    assert!(b["dir"].is_string(), "{b}");
+
+    let mut files = files_under(&site.data);
+    files.extend(files_under(backups.path()));
+    files.push(site.log.clone());
+    assert!(files.len() > 3, "{files:?}");
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            find(&bytes, TYPED_NAME.as_bytes()).is_none(),
+            "{}: holds a typed name in the clear",
+            f.display()
+        );
+    }
+}
+
+/// A store with an exception note and a hold, as a lead sees them, then a purge a year after the
+/// resolution: the note's words are deleted and their epoch shredded (its envelope can never be
+/// opened again), the hold's go with its release.
+#[test]
+fn a_purge_a_year_after_resolution_shreds_the_notes_epoch() {
+    use chrono::{Duration, Utc};
+    use packline::domain::{FreeText, Hold, NoteText, OrderId, OrderState, RetentionPolicy};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = unlocked_store(dir.path());
+    let p = person("905-0000000-0000001", "Ann Example");
+    let q = person("905-0000000-0000002", "Bo Example");
+    let now = Utc::now();
+    imp(
+        &mut store,
+        &[&p, &q],
+        "UNSHIPPED",
+        "2026-11-23T10:00:00Z",
+        now,
+    );
+    let id = OrderId::parse(&p.order_id).unwrap();
+    let other = OrderId::parse(&q.order_id).unwrap();
+    store
+        .raise_exception(&id, "pat", "Zebulon Quartermaine came to the dock", now)
+        .unwrap();
+    store
+        .resolve_exception(&id, OrderState::New, "lee", "Quartermaine took it", now)
+        .unwrap();
+    let note_ref = format!("exceptions/{id}/0");
+    let envelope = store.sealed_text(&note_ref).unwrap().expect("sealed");
+    assert!(find(&envelope, TYPED_NAME.as_bytes()).is_none());
+
+    // The lead reads them back; what the store hands out is sealed until then.
+    let notes = store.exception_notes(&id).unwrap();
+    assert_eq!(notes[0].note, FreeText::Sealed(note_ref.clone()));
+    let (mut a, mut b) = (notes[0].note.clone(), notes[0].resolution.clone().unwrap());
+    assert_eq!(
+        store
+            .open_free_texts(&mut [&mut a, &mut b], "lee", Some(&id), now)
+            .unwrap(),
+        2
+    );
+    assert_eq!(a.shown(), "Zebulon Quartermaine came to the dock");
+    assert_eq!(b.shown(), "Quartermaine took it");
+
+    // A hold's words go when it is released.
+    let hold = Hold {
+        reason: FreeText::Open(NoteText::new("Quartermaine phoned").unwrap()),
+        by: "lee".into(),
+        since: now,
+    };
+    assert!(store.place_hold(&other, &hold, false).unwrap());
+    let hold_ref = format!("hold/{other}");
+    assert!(store.sealed_text(&hold_ref).unwrap().is_some());
+    let released = store.release_hold(&other, "lee", now).unwrap();
+    assert_eq!(released.reason, FreeText::Sealed(hold_ref.clone()));
+    assert!(store.sealed_text(&hold_ref).unwrap().is_none());
+
+    // A reveal's reason goes with the order's recipient (30 days after it shipped).
+    store
+        .reveal(&other, "lee", "Quartermaine's carrier asked", now)
+        .unwrap();
+    let reveal_ref = format!("reveal/{other}/{}", now.timestamp_nanos_opt().unwrap());
+    assert!(store.sealed_text(&reveal_ref).unwrap().is_some());
+    ship(&store, other.as_str(), now);
+    let month = store
+        .purge(
+            RetentionPolicy::default(),
+            now + Duration::days(31),
+            "lead",
+            now,
+        )
+        .unwrap();
+    assert_eq!(month.recipients_destroyed, 1, "{month:?}");
+    assert_eq!(month.sealed_notes_deleted, 1, "{month:?}");
+    assert!(store.sealed_text(&reveal_ref).unwrap().is_none());
+
+    // Within the year the exception's words stay.
+    let early = store
+        .purge(
+            RetentionPolicy::default(),
+            now + Duration::days(300),
+            "lead",
+            now,
+        )
+        .unwrap();
+    assert_eq!(early.exception_notes_deleted, 0, "{early:?}");
+    assert!(store.sealed_text(&note_ref).unwrap().is_some());
+
+    let report = store
+        .purge(
+            RetentionPolicy::default(),
+            now + Duration::days(366),
+            "lead",
+            now,
+        )
+        .unwrap();
+    assert_eq!(report.exception_notes_deleted, 1, "{report:?}");
+    assert_eq!(report.sealed_notes_deleted, 2, "{report:?}");
+    assert!(report.epochs_shredded >= 1, "{report:?}");
+    assert!(store.exception_notes(&id).unwrap().is_empty());
+    assert!(store.sealed_text(&note_ref).unwrap().is_none());
+    // No copy of the words can be opened: their epoch's secret is gone, master key included.
+    let epoch = packline::store::seal::envelope_epoch(&envelope).unwrap();
+    assert!(!store.keyring().has_epoch(epoch));
+    assert!(matches!(
+        store.keyring().open_note(&envelope, "test"),
+        Err(packline::store::Error::EpochShredded { .. })
+    ));
+    // The open orders' recipients were moved out first and still open.
+    assert!(store.reveal(&id, "lee", "label reprint", now).is_ok());
+    store.verify_audit().unwrap();
+}
+
+/// A store written before notes were sealed holds exception notes (JSON) and hold reasons in the
+/// clear: opening it seals them once, in place, and the audit log still verifies, with one
+/// `redaction` entry saying how much was sealed.
+#[test]
+fn opening_an_older_store_seals_its_plaintext_notes_once() {
+    use chrono::Utc;
+    use packline::domain::{FreeText, OrderId};
+    use packline::store::Store;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let p = person("906-0000000-0000001", "Ann Example");
+    let id = OrderId::parse(&p.order_id).unwrap();
+    {
+        let mut store = unlocked_store(dir.path());
+        imp(
+            &mut store,
+            &[&p],
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+            Utc::now(),
+        );
+        store
+            .reveal(&id, "lee", "carrier asked", Utc::now())
+            .unwrap();
+    }
+    // What the older packline wrote: JSON notes, a postcard hold, the reason in the clear.
+    {
+        let db = packline::store::raw_db(&data).unwrap();
+        let old = serde_json::json!([{
+            "raised_at": "2026-11-23T12:00:00Z",
+            "raised_by": "pat",
+            "note": "Zebulon Quartermaine came to the dock",
+            "resolved_at": "2026-11-23T13:00:00Z",
+            "resolved_by": "lee",
+            "resolution": "Quartermaine took it",
+        }, {
+            "raised_at": "2026-11-23T14:00:00Z",
+            "raised_by": "packline",
+            "note": "a label was bought (shipment S1, package 1) while the order was labelled: void it or resolve to Labelled",
+            "resolved_at": null,
+            "resolved_by": null,
+            "resolution": null,
+        }]);
+        db.open_tree("exceptions")
+            .unwrap()
+            .insert(id.as_str(), serde_json::to_vec(&old).unwrap())
+            .unwrap();
+        #[derive(serde::Serialize)]
+        struct OldHold<'a> {
+            reason: &'a str,
+            by: &'a str,
+            since: chrono::DateTime<Utc>,
+        }
+        let mut k = vec![b'h'];
+        k.extend_from_slice(id.as_str().as_bytes());
+        let v = postcard::to_stdvec(&OldHold {
+            reason: "Quartermaine phoned",
+            by: "lee",
+            since: Utc::now(),
+        })
+        .unwrap();
+        db.open_tree("floor").unwrap().insert(k, v).unwrap();
+        db.flush().unwrap();
+    }
+    let mut store = Store::open(&data).unwrap();
+    let notes = store.exception_notes(&id).unwrap();
+    assert_eq!(
+        notes[0].note,
+        FreeText::Sealed(format!("exceptions/{id}/0"))
+    );
+    assert_eq!(
+        notes[0].resolution,
+        Some(FreeText::Sealed(format!("exceptions/{id}/0/resolution")))
+    );
+    // packline's own words stay readable (`check` reads them).
+    assert!(matches!(&notes[1].note, FreeText::System(s) if s.starts_with("a label was bought")));
+    let hold = store.hold_of(&id).unwrap().unwrap();
+    assert_eq!(hold.reason, FreeText::Sealed(format!("hold/{id}")));
+    assert_eq!(hold.by, "lee");
+    store
+        .unlock(&packline::store::MasterSource::IdentityFile(
+            dir.path().join("master.key"),
+        ))
+        .unwrap();
+    let (mut a, mut b) = (notes[0].note.clone(), hold.reason.clone());
+    store
+        .open_free_texts(&mut [&mut a, &mut b], "lee", Some(&id), Utc::now())
+        .unwrap();
+    assert_eq!(a.shown(), "Zebulon Quartermaine came to the dock");
+    assert_eq!(b.shown(), "Quartermaine phoned");
+    let entries = store.verify_audit().unwrap();
+    drop(store);
+
+    let redactions = |data: &std::path::Path| -> Vec<String> {
+        audit_entries(data)
+            .into_iter()
+            .filter(|e| e["action"] == "redaction")
+            .map(|e| e["reason"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Two notes and a hold reason sealed (the reveal's entry, written by this packline, names a
+    // sealed reference: no earlier entry holds words).
+    assert_eq!(
+        redactions(&data),
+        [
+            "3 records' free text sealed; 0 earlier audit entries hold free text (kept: the log is hash-chained) until the log expires"
+        ]
+    );
+    // Once: opening again changes nothing.
+    let store = Store::open(&data).unwrap();
+    assert_eq!(store.verify_audit().unwrap(), entries);
+    drop(store);
+    assert_eq!(redactions(&data).len(), 1);
+}

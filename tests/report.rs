@@ -70,7 +70,9 @@ fn a_report_agrees_with_the_audit_log_and_holds_no_personal_value() {
         }
         if i == 4 {
             let hold = Hold {
-                reason: "address check".into(),
+                reason: packline::domain::FreeText::Open(
+                    packline::domain::NoteText::new("address check").unwrap(),
+                ),
                 by: "lee".into(),
                 since: at,
             };

@@ -301,15 +301,31 @@ fn the_same_purchase_kept_twice_raises_no_exception() {
     assert!(store.exception_notes(id).unwrap().is_empty());
     assert!(store.check().unwrap().problems.is_empty());
 
-    // Planted: the exception the old code raised on the second keeping.
+    // Planted: the exception the old code raised on the second keeping, as it wrote it (the
+    // order an exception, its note packline's own words in the old format, which the upgrade at
+    // open keeps readable).
     store
-        .raise_exception(
-            id,
-            "sam",
-            "a label was bought (shipment amzn-1, package 1) while the order was labelled: void it or resolve to Labelled",
-            Utc::now(),
-        )
+        .raise_exception(id, "sam", "planted", Utc::now())
         .unwrap();
+    drop(store);
+    let data = dir.path().join("data");
+    {
+        let db = packline::store::raw_db(&data).unwrap();
+        let old = serde_json::json!([{
+            "raised_at": Utc::now(),
+            "raised_by": "sam",
+            "note": "a label was bought (shipment amzn-1, package 1) while the order was labelled: void it or resolve to Labelled",
+            "resolved_at": null,
+            "resolved_by": null,
+            "resolution": null,
+        }]);
+        db.open_tree("exceptions")
+            .unwrap()
+            .insert(id.as_str(), serde_json::to_vec(&old).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&data).unwrap();
     let problems = store.check().unwrap().problems;
     assert!(
         problems.iter().any(|p| p.part == "exceptions"
@@ -353,7 +369,9 @@ fn a_purge_keeps_an_open_orders_label_printable() {
     }
     // Held, as an order waiting for a person may sit for weeks with its label.
     let hold = packline::domain::Hold {
-        reason: "waiting for the buyer".into(),
+        reason: packline::domain::FreeText::Open(
+            packline::domain::NoteText::new("waiting for the buyer").unwrap(),
+        ),
         by: "lee".into(),
         since: Utc::now(),
     };

@@ -416,8 +416,9 @@ async fn a_hold_mid_pick_alerts_and_the_batch_finishes_without_it() {
     assert_eq!(
         alert.text,
         format!(
-            "ORDER {held} ON HOLD: SLOT 2 to the exceptions shelf: {} x SKU-HOSTILE (customer called: wrong size)",
-            needed - 1 - share
+            "ORDER {held} ON HOLD: SLOT 2 to the exceptions shelf: {} x SKU-HOSTILE ({})",
+            needed - 1 - share,
+            packline::domain::SEALED_PLACEHOLDER
         )
     );
     snapshot("pick_held", &app);
@@ -433,9 +434,10 @@ async fn a_hold_mid_pick_alerts_and_the_batch_finishes_without_it() {
     act(&mut app, Action::Queue).await;
     let row = app.queue.rows.iter().find(|r| r.order.id == held).unwrap();
     assert_eq!(row.state, OrderState::New);
+    // The queue says it is held; the lead's words stay sealed there.
     assert_eq!(
-        row.hold.as_ref().unwrap().reason,
-        "customer called: wrong size"
+        row.hold.as_ref().unwrap().reason.shown(),
+        packline::domain::SEALED_PLACEHOLDER
     );
     snapshot("queue_held", &app);
     act(&mut app, Action::Claim).await;
@@ -487,16 +489,23 @@ async fn a_hold_at_the_bench_is_shown_and_the_box_refused() {
     .unwrap();
     assert_eq!(
         app.alert.as_ref().unwrap().text,
-        format!("ORDER {order} ON HOLD (address check): set it aside on the exceptions shelf")
+        format!(
+            "ORDER {order} ON HOLD ({}): set it aside on the exceptions shelf",
+            packline::domain::SEALED_PLACEHOLDER
+        )
     );
     snapshot("pack_held", &app);
     act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     let alert = app.alert.clone().unwrap();
     assert!(alert.error);
-    assert_eq!(
-        alert.text,
-        format!("order {order} is on hold: address check")
+    assert!(
+        alert
+            .text
+            .starts_with(&format!("order {order} is on hold (since ")),
+        "{}",
+        alert.text
     );
+    assert!(!alert.text.contains("address check"), "{}", alert.text);
     let rec = service.with_store(|s| s.get(&order).unwrap().unwrap());
     assert_eq!(rec.state, OrderState::Picked);
 }
@@ -552,8 +561,9 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
     assert_eq!(app.screen, Screen::Exceptions);
     assert_eq!(app.exceptions.exceptions.len(), 1);
     assert_eq!(app.exceptions.exceptions[0].order, shorted);
+    // The lead, unlocked, reads the note.
     assert_eq!(
-        app.exceptions.exceptions[0].note,
+        app.exceptions.exceptions[0].note.shown(),
         "short pick of SKU-HOSTILE: bin empty"
     );
     snapshot("exceptions", &app);

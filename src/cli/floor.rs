@@ -251,19 +251,21 @@ pub fn pack(ctx: &Ctx, command: PackCommand) -> Result<ExitCode> {
 
 pub fn exceptions(ctx: &Ctx, command: ExceptionsCommand) -> Result<ExitCode> {
     match command {
-        ExceptionsCommand::List { out } => one(ctx, Key::No, Exceptions {}, out, |w, rows| {
-            for e in rows {
-                writeln!(
-                    w,
-                    "{:<22} {}  {:<12} {}",
-                    e.order,
-                    e.raised_at.format("%Y-%m-%d %H:%M"),
-                    e.raised_by,
-                    escape_hazards(&e.note)
-                )?;
-            }
-            Ok(())
-        }),
+        ExceptionsCommand::List { out } => {
+            one(ctx, Key::IfToHand, Exceptions {}, out, |w, rows| {
+                for e in rows {
+                    writeln!(
+                        w,
+                        "{:<22} {}  {:<12} {}",
+                        e.order,
+                        e.raised_at.format("%Y-%m-%d %H:%M"),
+                        e.raised_by,
+                        escape_hazards(&e.note.shown())
+                    )?;
+                }
+                Ok(())
+            })
+        }
         ExceptionsCommand::Raise { order, note, out } => {
             let note = text_arg(note, "--note")?.to_string();
             one(ctx, Key::No, RaiseException { order, note }, out, done)

@@ -47,6 +47,9 @@ pub enum Key {
     /// It imports (which needs no secret), named here for the warning: the configured key
     /// indexes names at once; without a usable one, names wait for the next unlock.
     Import(&'static str),
+    /// It shows sealed notes to a lead when a key is to hand (the config's identity file, the
+    /// environment's or the passphrase file; never a prompt), and placeholders otherwise.
+    IfToHand,
     /// It reads nothing sealed: the store stays locked.
     No,
 }
@@ -159,6 +162,11 @@ impl Ctx {
                     eprintln!(
                         "packline: warning: {what} locked ({e:#}); names are indexed at the next unlock"
                     );
+                }
+            }
+            Key::IfToHand => {
+                if let Err(e) = self.try_unlock(&mut store, false) {
+                    tracing::info!("sealed notes stay sealed: {e:#}");
                 }
             }
             Key::No => {}

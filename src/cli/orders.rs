@@ -29,12 +29,12 @@ pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
                     w,
                     "order {} is on hold: {}",
                     h.order,
-                    escape_hazards(&h.hold.reason)
+                    escape_hazards(&h.hold.reason.shown())
                 )
             })
         }
         OrdersCommand::Release { order, out } => {
-            let s = ctx.session(Key::No)?;
+            let s = ctx.session(Key::IfToHand)?;
             let held = s.call(ReleaseHold { order })?;
             s.finish()?;
             emit(out, &held, |w, h| {
@@ -42,12 +42,12 @@ pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
                     w,
                     "order {} is released (it was on hold: {})",
                     h.order,
-                    escape_hazards(&h.hold.reason)
+                    escape_hazards(&h.hold.reason.shown())
                 )
             })
         }
         OrdersCommand::Holds { out } => {
-            let s = ctx.session(Key::No)?;
+            let s = ctx.session(Key::IfToHand)?;
             let holds = s.call(Holds {})?;
             s.finish()?;
             emit(out, &holds, |w, holds| {
@@ -62,7 +62,7 @@ pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
                         h.order,
                         h.hold.since.format("%Y-%m-%d %H:%M"),
                         escape_hazards(&h.hold.by),
-                        escape_hazards(&h.hold.reason)
+                        escape_hazards(&h.hold.reason.shown())
                     )?;
                 }
                 Ok(())
@@ -249,7 +249,7 @@ pub fn lookup(ctx: &Ctx, args: LookupArgs) -> Result<ExitCode> {
                 "ON HOLD since {} by {}: {}",
                 h.since.to_rfc3339(),
                 escape_hazards(&h.by),
-                escape_hazards(&h.reason)
+                escape_hazards(&h.reason.shown())
             )?;
         }
         writeln!(w, "ship by: {}", r.order.ship_by_key().to_rfc3339())?;

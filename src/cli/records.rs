@@ -88,6 +88,10 @@ fn print_purge(w: &mut dyn std::io::Write, r: &PurgeReport) -> std::io::Result<(
     if r.labels_resealed > 0 {
         writeln!(w, "labels re-sealed: {}", r.labels_resealed)?;
     }
+    if r.sealed_notes_deleted > 0 || r.sealed_notes_resealed > 0 {
+        writeln!(w, "sealed notes deleted: {}", r.sealed_notes_deleted)?;
+        writeln!(w, "sealed notes re-sealed: {}", r.sealed_notes_resealed)?;
+    }
     if r.inquiry_notes_resealed > 0 {
         writeln!(w, "inquiry notes re-sealed: {}", r.inquiry_notes_resealed)?;
     }

@@ -6,13 +6,15 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::free_text::FreeText;
 use super::order::OrderId;
 
-/// Why an order is held, by whom, since when. The reason is the floor's own words (no customer
-/// data belongs in it); it is shown on every refusal the hold causes.
+/// Why an order is held, by whom, since when. A lead's reason is their own words, which may name
+/// a person: the store keeps it sealed, and a refusal the hold causes names who and since when,
+/// never the reason. Sync's reason ([`BUYER_ASKED_TO_CANCEL`]) is packline's own.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hold {
-    pub reason: String,
+    pub reason: FreeText,
     pub by: String,
     pub since: DateTime<Utc>,
 }

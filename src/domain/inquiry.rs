@@ -118,6 +118,12 @@ impl NoteText {
         r
     }
 
+    /// Text an older packline kept (an upgrade seals it): taken whole, unchecked, so nothing
+    /// kept is cut or dropped on the way into its envelope.
+    pub fn from_stored(text: &str) -> Self {
+        NoteText(text.to_owned())
+    }
+
     /// The text as it was written (for sealing; never for a terminal).
     pub fn as_str(&self) -> &str {
         &self.0

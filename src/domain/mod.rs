@@ -5,6 +5,7 @@
 //! on no other packline module.
 
 pub mod access;
+pub mod free_text;
 pub mod hold;
 pub mod import;
 pub mod inquiry;
@@ -21,6 +22,7 @@ pub mod role;
 pub mod shipment;
 pub mod text;
 
+pub use free_text::{FreeText, SEALED_PLACEHOLDER};
 pub use hold::{BUYER_ASKED_TO_CANCEL, Held, Hold};
 pub use import::{
     FulfillmentStatus, Import, ImportCounts, ImportOutcome, ImportedOrder, SkipReason,

@@ -22,7 +22,8 @@ use tokio::sync::broadcast;
 
 use crate::config::{Config, RolesConfig};
 use crate::domain::{
-    BUYER_ASKED_TO_CANCEL, Hold, ImportedOrder, Locations, OrderId, OrderRecord, PickBatch,
+    BUYER_ASKED_TO_CANCEL, FreeText, Hold, ImportedOrder, Locations, OrderId, OrderRecord,
+    PickBatch,
 };
 use crate::store::{self, ImportCounts, RetentionPolicy, Store};
 pub use ops::{Operation, Request};
@@ -229,9 +230,10 @@ fn store_err(e: store::Error) -> ServiceError {
         }
         store::Error::Usage(m) => ServiceError::Invalid(m),
         store::Error::CodeUsed(message) => ServiceError::WrongScan { message },
-        store::Error::OnHold { order, reason } => ServiceError::OnHold {
+        store::Error::OnHold { order, by, since } => ServiceError::OnHold {
             order: order.to_string(),
-            reason,
+            by,
+            since,
         },
         store::Error::NoRecipient(_) | store::Error::EpochShredded { .. } => {
             ServiceError::NotFound(e.to_string())
@@ -527,7 +529,8 @@ impl Service {
                     order: id.clone(),
                     batch: None,
                     holder: check.packer,
-                    reason: hold.reason,
+                    // The packer reads packline's own reason, never a lead's words.
+                    reason: hold.reason.sealed_as("").shown(),
                     put_aside: Vec::new(),
                     slot: None,
                 });
@@ -552,7 +555,7 @@ impl Service {
         let mut counts = self.with_store_mut(|s| s.import(orders, user, now))?;
         for id in asked {
             let hold = Hold {
-                reason: BUYER_ASKED_TO_CANCEL.to_owned(),
+                reason: FreeText::System(BUYER_ASKED_TO_CANCEL.to_owned()),
                 by: user.to_owned(),
                 since: now,
             };
@@ -576,11 +579,12 @@ impl Service {
                 for l in lost {
                     tracing::info!(order = %l.order, batch = l.batch, state = %l.state, held = l.hold.is_some(), "order left its pick batch");
                     self.notify(match l.hold {
+                        // The picker reads packline's own reason, never a lead's words.
                         Some(reason) => Notice::OrderHeld {
                             order: l.order,
                             batch: Some(l.batch),
                             holder: l.holder,
-                            reason,
+                            reason: reason.shown(),
                             put_aside: l.put_aside,
                             slot: l.slot,
                         },

@@ -93,7 +93,8 @@ pub struct ExceptionRow {
     pub order: OrderId,
     pub raised_at: DateTime<Utc>,
     pub raised_by: String,
-    pub note: String,
+    /// The note: its words for a lead who unlocked, else the placeholder.
+    pub note: crate::domain::FreeText,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -253,8 +254,16 @@ pub enum ServiceError {
     #[error("{message}")]
     WrongScan { message: String },
     /// The order is held: nothing moves it on until a lead releases it.
-    #[error("order {order} is on hold: {reason}")]
-    OnHold { order: String, reason: String },
+    /// Names who held it and since when, never the reason (a lead's words, sealed).
+    #[error(
+        "order {order} is on hold (since {since}, by {by}): nothing moves it on until a lead releases it (packline orders release {order}); a lead can read the reason (packline orders holds)",
+        since = since.format("%Y-%m-%d %H:%M UTC")
+    )]
+    OnHold {
+        order: String,
+        by: String,
+        since: DateTime<Utc>,
+    },
     #[error("{0}")]
     Locked(String),
     #[error("{0}")]

@@ -281,7 +281,9 @@ impl Store {
                 if note.resolved_at.is_some() {
                     continue;
                 }
-                if let Some((shipment, package)) = flagged_label(&note.note)
+                // packline's own words name the shipment; a person's are sealed, never read here.
+                if let crate::domain::FreeText::System(text) = &note.note
+                    && let Some((shipment, package)) = flagged_label(text)
                     && bought
                         .get(&(id.clone(), package))
                         .and_then(|s| s.shipment_id.as_deref())

@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::notes::{StoredHold, StoredText, Words, decode_hold, encode_hold, hold_ref};
 use super::{Error, Store, Tx, TxResult, abort, audit_in, decode_record, exception_step, step};
 use crate::domain::{
-    BUYER_ASKED_TO_CANCEL, CartRules, CodeKind, Event, Held, Hold, Locations, OrderId, OrderRecord,
-    OrderState, PackCheck, Package, PackageItem, Parcel, PickBatch, UnitCode,
+    BUYER_ASKED_TO_CANCEL, CartRules, CodeKind, Event, FreeText, Held, Hold, Locations, OrderId,
+    OrderRecord, OrderState, PackCheck, Package, PackageItem, Parcel, PickBatch, UnitCode,
 };
 
 const CLAIM: u8 = b'c';
@@ -21,7 +22,7 @@ const PACK: u8 = b'k';
 const PARCEL: u8 = b'p';
 /// An order's packages (`Vec<Package>`); orders packed before boxes have a `PARCEL` instead.
 const PACKAGES: u8 = b'P';
-const HOLD: u8 = b'h';
+pub(super) const HOLD: u8 = b'h';
 /// The per-unit codes recorded at the pack bench, by order item: what goes to Amazon with the
 /// shipment.
 const CODES: u8 = b'u';
@@ -323,8 +324,9 @@ pub struct LostClaim {
     pub batch: u64,
     pub holder: String,
     pub state: OrderState,
-    /// The order was put on hold (this reason): it went back to New, off the batch.
-    pub hold: Option<String>,
+    /// The order was put on hold (this reason, a lead's words sealed): it went back to New, off
+    /// the batch.
+    pub hold: Option<FreeText>,
     /// Units already put to it, now to be taken out of its slot: (SKU, units).
     pub put_aside: Vec<(String, u32)>,
     /// Its slot on the cart.
@@ -494,6 +496,8 @@ impl Store {
         note: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        let sealed = self.seal_words(note, "the reason for a short pick", now)?;
+        let note = Words::Sealed(&sealed);
         self.transact(|tx| {
             if let Some(s) = short_sku {
                 use crate::domain::report::Metric;
@@ -521,6 +525,8 @@ impl Store {
         note: &str,
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, Error> {
+        let sealed = self.seal_words(note, "the exception note", now)?;
+        let note = Words::Sealed(&sealed);
         let rec = self.transact(|tx| {
             if let Some(b) = tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))? {
                 let batch_id = b.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
@@ -577,7 +583,7 @@ impl Store {
             let batch = v.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
             let state = self.get(&id)?.map(|r| r.state);
             let hold = match state {
-                Some(OrderState::Picking) => match self.hold_of(&id)? {
+                Some(OrderState::Picking) => match self.stored_hold(&id)? {
                     Some(h) => Some(h),
                     None => continue,
                 },
@@ -592,7 +598,7 @@ impl Store {
                         None => false,
                     };
                     if picking {
-                        let why = format!("on hold: {}", h.reason);
+                        let why = format!("on hold: {}", h.reason.audit());
                         step(tx, &id, Event::ReleasePick, &h.by, Some(&why), now)?;
                     }
                 }
@@ -613,7 +619,7 @@ impl Store {
                     Some(_) => OrderState::New,
                     None => state.unwrap_or(OrderState::Cancelled),
                 },
-                hold: hold.map(|h| h.reason),
+                hold: hold.map(|h| h.reason.view()),
                 put_aside,
                 slot,
             });
@@ -653,22 +659,24 @@ impl Store {
             .and_then(|v| OrderId::parse(&String::from_utf8_lossy(&v)).ok()))
     }
 
-    /// The order's hold, if it is held.
+    /// The order's hold, if it is held (a lead's reason sealed: see
+    /// [`Store::open_free_texts`]).
     pub fn hold_of(&self, id: &OrderId) -> Result<Option<Hold>, Error> {
+        Ok(self.stored_hold(id)?.map(|h| h.view()))
+    }
+
+    fn stored_hold(&self, id: &OrderId) -> Result<Option<StoredHold>, Error> {
         self.t
             .floor
             .get(key(HOLD, id.as_str().as_bytes()))?
-            .map(|v| decode(&v, "hold"))
+            .map(|v| decode_hold(&v))
             .transpose()
     }
 
-    /// Refuses, naming the reason, when the order is held.
+    /// Refuses, naming who held the order and since when (never the reason), when it is held.
     pub fn refuse_if_held(&self, id: &OrderId) -> Result<(), Error> {
-        match self.hold_of(id)? {
-            Some(h) => Err(Error::OnHold {
-                order: id.clone(),
-                reason: h.reason,
-            }),
+        match self.stored_hold(id)? {
+            Some(h) => Err(on_hold(id, &h)),
             None => Ok(()),
         }
     }
@@ -686,7 +694,7 @@ impl Store {
             }
             held.push(Held {
                 order,
-                hold: decode(&v, "hold")?,
+                hold: decode_hold(&v)?.view(),
             });
         }
         held.sort_by(|a, b| (a.hold.since, &a.order).cmp(&(b.hold.since, &b.order)));
@@ -698,6 +706,21 @@ impl Store {
     /// and a lead already released that one. A claimed order leaves its batch at the next
     /// [`Store::reconcile_claims`].
     pub fn place_hold(&self, id: &OrderId, hold: &Hold, from_amazon: bool) -> Result<bool, Error> {
+        // A lead's words are sealed before the transaction; packline's own stay as they are.
+        let sealed = match &hold.reason {
+            FreeText::System(_) => None,
+            FreeText::Open(words) => Some(self.keyring.seal_note_shared(words, hold.since)?),
+            FreeText::Sealed(_) => {
+                return Err(Error::Usage(format!(
+                    "the reason for holding order {id} came without its words: type the reason"
+                )));
+            }
+        };
+        let words = match (&hold.reason, &sealed) {
+            (FreeText::System(s), _) => Words::System(s),
+            (_, Some(envelope)) => Words::Sealed(envelope),
+            (_, None) => Words::System(""),
+        };
         let placed = self.transact(|tx| {
             let Some(v) = tx.orders.get(id.as_str())? else {
                 return abort(Error::NoSuchOrder(id.clone()));
@@ -717,14 +740,20 @@ impl Store {
             if overruled || tx.floor.get(&k)?.is_some() {
                 return Ok(false);
             }
-            tx.floor.insert(k, encode(hold))?;
+            let reason = words.put(tx, hold_ref(id.as_str()))?;
+            let stored = StoredHold {
+                by: hold.by.clone(),
+                since: hold.since,
+                reason,
+            };
+            tx.floor.insert(k, encode_hold(&stored))?;
             super::stats::day(tx, hold.since, crate::domain::report::Metric::Holds, 1)?;
             super::audit_in(
                 tx,
                 &hold.by,
                 "hold",
                 Some(id.as_str()),
-                Some(&hold.reason),
+                Some(&stored.reason.audit()),
                 hold.since,
             )?;
             Ok(true)
@@ -735,7 +764,8 @@ impl Store {
         Ok(placed)
     }
 
-    /// Ends an order's hold, with an audit entry; the hold that ended is returned.
+    /// Ends an order's hold, with an audit entry; the hold that ended is returned (its reason
+    /// sealed). The reason's words go with the hold (their epoch is marked for shredding).
     pub fn release_hold(
         &self,
         id: &OrderId,
@@ -746,17 +776,18 @@ impl Store {
             let Some(v) = tx.floor.remove(key(HOLD, id.as_str().as_bytes()))? else {
                 return abort(Error::Usage(format!("order {id} is not on hold")));
             };
-            let hold: Hold = decode(&v, "hold").or_else(abort)?;
-            if hold.reason == BUYER_ASKED_TO_CANCEL {
+            let hold = decode_hold(&v).or_else(abort)?;
+            if hold.reason == StoredText::System(BUYER_ASKED_TO_CANCEL.to_owned()) {
                 tx.floor
                     .insert(key(OVERRULED, id.as_str().as_bytes()), &[])?;
             }
-            let why = format!("was on hold: {}", hold.reason);
+            let why = format!("was on hold: {}", hold.reason.audit());
+            super::notes::drop_in(tx, &hold.reason)?;
             super::audit_in(tx, user, "release_hold", Some(id.as_str()), Some(&why), now)?;
             Ok(hold)
         })?;
         self.flush()?;
-        Ok(hold)
+        Ok(hold.view())
     }
 
     pub fn pack_check(&self, id: &OrderId) -> Result<Option<PackCheck>, Error> {
@@ -1041,21 +1072,27 @@ pub(super) fn package_numbers(tx: &Tx<'_>, id: &str) -> TxResult<Vec<u32>> {
 
 /// The order's hold, inside a transaction: a purchase or a confirmation re-checks it where it
 /// writes, so a hold placed while a call to Amazon was under way still stops it.
-pub(super) fn hold_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Option<Hold>> {
+pub(super) fn hold_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Option<StoredHold>> {
     tx.floor
         .get(key(HOLD, id.as_str().as_bytes()))?
-        .map(|v| decode(&v, "hold").or_else(abort))
+        .map(|v| decode_hold(&v).or_else(abort))
         .transpose()
 }
 
-/// Refuses inside a transaction, naming the reason, when the order is held.
+/// Refuses inside a transaction, naming who held the order and since when, when it is held.
 pub(super) fn refuse_held_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<()> {
     match hold_in(tx, id)? {
-        Some(h) => abort(Error::OnHold {
-            order: id.clone(),
-            reason: h.reason,
-        }),
+        Some(h) => abort(on_hold(id, &h)),
         None => Ok(()),
+    }
+}
+
+/// The refusal a hold causes: who and since when, never the reason (a lead's words).
+fn on_hold(id: &OrderId, h: &StoredHold) -> Error {
+    Error::OnHold {
+        order: id.clone(),
+        by: h.by.clone(),
+        since: h.since,
     }
 }
 

@@ -3,7 +3,8 @@
 //! the SKU index (in a second sled database, `derived`), retention and the audit log.
 //!
 //! This module owns every byte packline keeps on disk. It must never write a recipient (or an
-//! inquiry's note) in the clear, and every state change is one sled transaction that appends its audit entry and is
+//! inquiry's note, or a person's typed words: exception notes, hold, reveal and void reasons,
+//! see `notes`) in the clear, and every state change is one sled transaction that appends its audit entry and is
 //! flushed before the call returns.
 //!
 //! It keeps what the domain decides and decides nothing itself: what an imported order becomes is
@@ -19,6 +20,8 @@ mod derived;
 pub mod floor;
 pub mod index;
 pub mod inquiry;
+pub mod notes;
+mod notes_upgrade;
 pub mod queue;
 pub mod retention;
 pub mod returns;
@@ -32,7 +35,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
@@ -41,6 +43,7 @@ pub use crate::domain::RetentionPolicy;
 pub use crate::domain::import::ImportCounts;
 use crate::domain::import::{self, ImportOutcome, ImportedOrder};
 use crate::domain::{Event, IllegalTransition, OrderId, OrderRecord, OrderState, Recipient};
+pub use notes::ExceptionNote;
 pub use retention::PurgeReport;
 pub use seal::{Keyring, MasterSource, Protection};
 
@@ -136,8 +139,15 @@ pub enum Error {
     AuditBroken(String),
     #[error("{0}")]
     Usage(String),
-    #[error("order {order} is on hold: {reason}")]
-    OnHold { order: OrderId, reason: String },
+    #[error(
+        "order {order} is on hold (since {since}, by {by}): nothing moves it on until a lead releases it (packline orders release {order}); a lead can read the reason (packline orders holds)",
+        since = since.format("%Y-%m-%d %H:%M UTC")
+    )]
+    OnHold {
+        order: OrderId,
+        by: String,
+        since: DateTime<Utc>,
+    },
     #[error(
         "this keyring belongs to another store (the store records master recipient {store}, the keyring {keyring})"
     )]
@@ -194,6 +204,8 @@ struct Trees {
     inquiries: sled::Tree,
     /// Returns: records without personal data (`returns`).
     returns: sled::Tree,
+    /// People's words, sealed: exception notes, hold, reveal and void reasons (`notes`).
+    texts: sled::Tree,
 }
 
 impl Trees {
@@ -210,6 +222,7 @@ impl Trees {
             floor: db.open_tree("floor")?,
             inquiries: db.open_tree("inquiries")?,
             returns: db.open_tree("returns")?,
+            texts: db.open_tree("texts")?,
         })
     }
 }
@@ -227,6 +240,7 @@ struct Tx<'a> {
     floor: &'a TransactionalTree,
     inquiries: &'a TransactionalTree,
     returns: &'a TransactionalTree,
+    texts: &'a TransactionalTree,
 }
 
 const META_MASTER: &[u8] = b"master_recipient";
@@ -259,17 +273,6 @@ fn slot_envelope(value: &[u8]) -> &[u8] {
 /// The blind-index keys stored in a recipient slot.
 fn slot_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value[slot_envelope(value).len()..].chunks_exact(index::NAME_KEY_LEN)
-}
-
-/// An exception note: why an order left the line and how a lead resolved it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExceptionNote {
-    pub raised_at: DateTime<Utc>,
-    pub raised_by: String,
-    pub note: String,
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub resolved_by: Option<String>,
-    pub resolution: Option<String>,
 }
 
 pub struct Store {
@@ -361,7 +364,7 @@ impl Store {
             });
         }
         keyring.bind_pins(t.meta.clone())?;
-        let store = Store {
+        let mut store = Store {
             db,
             t,
             derived: derived::Lazy::default(),
@@ -371,6 +374,8 @@ impl Store {
         };
         store.settle_open_hours()?;
         store.settle_code_registry()?;
+        // Words an older packline kept in the clear are sealed once (`notes_upgrade`).
+        store.seal_plain_free_text("packline", Utc::now())?;
         space::keep_reserve(data_dir);
         Ok(store)
     }
@@ -503,8 +508,9 @@ impl Store {
             &t.floor,
             &t.inquiries,
             &t.returns,
+            &t.texts,
         )
-            .transaction(|(o, r, q, e, p, x, a, m, fl, iq, rt)| {
+            .transaction(|(o, r, q, e, p, x, a, m, fl, iq, rt, tt)| {
                 f(&Tx {
                     orders: o,
                     recipients: r,
@@ -517,6 +523,7 @@ impl Store {
                     floor: fl,
                     inquiries: iq,
                     returns: rt,
+                    texts: tt,
                 })
             })?;
         Ok(r)
@@ -840,15 +847,25 @@ impl Store {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, Error> {
-        let rec = self.transact(|tx| exception_step(tx, id, event, user, text, now))?;
+        let what = match event {
+            Event::RaiseException => "the exception note",
+            _ => "the resolution",
+        };
+        let sealed = self.seal_words(text, what, now)?;
+        let words = notes::Words::Sealed(&sealed);
+        let rec = self.transact(|tx| exception_step(tx, id, event, user, words, now))?;
         self.flush()?;
         Ok(rec)
     }
 
+    /// An order's exception notes, oldest first; a person's words sealed (see
+    /// [`Store::open_free_texts`]).
     pub fn exception_notes(&self, id: &OrderId) -> Result<Vec<ExceptionNote>, Error> {
         match self.t.exceptions.get(id.as_str())? {
-            Some(v) => serde_json::from_slice(&v)
-                .map_err(|e| Error::CorruptOrder(format!("exception notes: {e}"))),
+            Some(v) => Ok(notes::decode_exceptions(&v)?
+                .iter()
+                .map(ExceptionNote::from)
+                .collect()),
             None => Ok(Vec::new()),
         }
     }
@@ -876,13 +893,21 @@ impl Store {
         let recipient = self
             .keyring
             .open(slot_envelope(&envelope), "revealing a recipient")?;
-        self.record_audit(&audit::Record {
-            at: now,
-            user,
-            action: "reveal",
-            order: Some(id.as_str()),
-            reason: Some(reason),
+        // The reason is a lead's words: sealed, and the audit entry names where.
+        let sealed = self.seal_words(reason, "the reason for a reveal", now)?;
+        let reference = notes::reveal_ref(id.as_str(), now);
+        self.transact(|tx| {
+            let kept = notes::Words::Sealed(&sealed).put(tx, reference.clone())?;
+            audit_in(
+                tx,
+                user,
+                "reveal",
+                Some(id.as_str()),
+                Some(&kept.audit()),
+                now,
+            )
         })?;
+        self.flush()?;
         Ok(recipient)
     }
 
@@ -1191,42 +1216,54 @@ fn audit_in(
     Ok(())
 }
 
-/// Raises or resolves an exception inside a transaction, keeping its note.
+/// Raises or resolves an exception inside a transaction, keeping its note (a person's words
+/// sealed under the note's reference, which the audit entry names).
 fn exception_step(
     tx: &Tx<'_>,
     id: &OrderId,
     event: Event,
     user: &str,
-    text: &str,
+    words: notes::Words<'_>,
     now: DateTime<Utc>,
 ) -> TxResult<OrderRecord> {
     // Back to picking or packing means new packages: not while a package has its label.
     if let Event::Resolve(OrderState::New | OrderState::Picking | OrderState::Picked) = event {
         floor::refuse_dropping_labels(tx, id, "picking or packing it again")?;
     }
-    let rec = step(tx, id, event, user, None, now)?;
-    let mut notes: Vec<ExceptionNote> = match tx.exceptions.get(id.as_str())? {
-        Some(v) => serde_json::from_slice(&v)
-            .map_err(|e| Error::CorruptOrder(format!("exception notes: {e}")))
-            .or_else(abort)?,
+    let mut kept: Vec<notes::StoredException> = match tx.exceptions.get(id.as_str())? {
+        Some(v) => notes::decode_exceptions(&v).or_else(abort)?,
         None => Vec::new(),
     };
-    if event == Event::RaiseException {
-        notes.push(ExceptionNote {
+    let reason = if event == Event::RaiseException {
+        let text = words.put(tx, notes::exception_ref(id.as_str(), kept.len()))?;
+        let reason = matches!(text, notes::StoredText::Sealed(_)).then(|| text.audit());
+        kept.push(notes::StoredException {
             raised_at: now,
             raised_by: user.to_owned(),
-            note: text.to_owned(),
+            note: text,
             resolved_at: None,
             resolved_by: None,
             resolution: None,
         });
-    } else if let Some(open) = notes.iter_mut().rev().find(|n| n.resolved_at.is_none()) {
+        reason
+    } else if let Some((n, open)) = kept
+        .iter_mut()
+        .enumerate()
+        .rev()
+        .find(|(_, n)| n.resolved_at.is_none())
+    {
+        let text = words.put(tx, notes::resolution_ref(id.as_str(), n))?;
+        let reason = matches!(text, notes::StoredText::Sealed(_)).then(|| text.audit());
         open.resolved_at = Some(now);
         open.resolved_by = Some(user.to_owned());
-        open.resolution = Some(text.to_owned());
-    }
+        open.resolution = Some(text);
+        reason
+    } else {
+        None
+    };
+    let rec = step(tx, id, event, user, reason.as_deref(), now)?;
     tx.exceptions
-        .insert(id.as_str(), serde_json::to_vec(&notes).expect("serializes"))?;
+        .insert(id.as_str(), notes::encode_exceptions(&kept))?;
     Ok(rec)
 }
 

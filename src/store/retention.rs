@@ -5,7 +5,9 @@
 //!   then made unrecoverable by shredding the key epoch it was sealed under (sled's log may keep
 //!   stale copies of deleted values; without the epoch secret they are noise).
 //! - Order records (no personal data): deleted six years after shipment or cancellation.
-//! - Exception notes: deleted one year after resolution.
+//! - Exception notes and resolutions: deleted one year after resolution, their sealed words'
+//!   epochs then shredded like an inquiry's; hold, reveal and void reasons (sealed) go with the
+//!   order's recipient (a hold's also when it is released). See `notes`.
 //! - Returns (no personal data): deleted six years after they were closed (or, never closed,
 //!   recorded), like order records.
 //! - Customer inquiries: the record and its sealed notes, deleted one year after resolution (at
@@ -22,14 +24,15 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::derived::{IndexOps, name_entry_id, sku_id};
 use super::inquiry::{self, NOTE, note_mark, notes_prefix, split_note_key};
+use super::notes;
 use super::{
-    Error, ExceptionNote, Store, TxResult, audit, decode_record, encode_record, epoch_key, index,
-    seal, slot, slot_envelope, slot_names,
+    Error, Store, TxResult, audit, decode_record, encode_record, epoch_key, index, seal, slot,
+    slot_envelope, slot_names,
 };
 use crate::domain::{OrderRecord, OrderState, RetentionPolicy};
 
@@ -63,6 +66,13 @@ pub struct PurgeReport {
     /// Backups deleted at the personal-data limit (they hold recipients and key epochs).
     #[serde(default)]
     pub backups_pruned: u64,
+    /// Sealed words deleted (exception notes and resolutions a year after resolution; hold,
+    /// reveal and void reasons with their order's recipient), their epochs marked for shredding.
+    #[serde(default)]
+    pub sealed_notes_deleted: u64,
+    /// Sealed words still kept, moved out of an epoch being shredded.
+    #[serde(default)]
+    pub sealed_notes_resealed: u64,
 }
 
 const BATCH: usize = 512;
@@ -121,7 +131,7 @@ impl Store {
         });
         // The audit entry records what was done, also when a later step failed.
         let reason = format!(
-            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} inquiries deleted, {} returns deleted, {} backups deleted, {} re-sealed, {} inquiry notes re-sealed, {} labels re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
+            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} inquiries deleted, {} returns deleted, {} backups deleted, {} re-sealed, {} inquiry notes re-sealed, {} labels re-sealed, {} sealed notes deleted, {} sealed notes re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
             as_of.to_rfc3339(),
             report.recipients_destroyed,
             report.orders_deleted,
@@ -132,6 +142,8 @@ impl Store {
             report.recipients_resealed,
             report.inquiry_notes_resealed,
             report.labels_resealed,
+            report.sealed_notes_deleted,
+            report.sealed_notes_resealed,
             report.epochs_shredded,
             report.epochs_kept_locked,
             report.orphans_removed,
@@ -198,7 +210,29 @@ impl Store {
             }
         }
         for chunk in actions.chunks(BATCH) {
+            // The order's sealed words on its personal-data schedule (hold, reveal and void
+            // reasons), and, with the order, its exception notes' (the store is held
+            // exclusively: what is read here is what the transaction removes).
+            let mut texts = Vec::new();
+            for a in chunk {
+                let (rec, delete) = match a {
+                    Action::DropRecipient(r) => (r, false),
+                    Action::DeleteOrder(r) => (r, true),
+                };
+                let id = rec.order.id.as_str();
+                for prefix in notes::pii_prefixes(id) {
+                    texts.extend(self.texts_under(&prefix)?.into_iter().map(|(r, _)| r));
+                }
+                if delete {
+                    let prefix = format!("exceptions/{id}/");
+                    texts.extend(self.texts_under(&prefix)?.into_iter().map(|(r, _)| r));
+                }
+            }
+            let texts_dropped = texts.len() as u64;
             let (slots, deleted, notes) = self.transact(|tx| {
+                for r in &texts {
+                    notes::drop_ref_in(tx, r)?;
+                }
                 let (mut slots, mut deleted, mut notes) = (Vec::new(), 0u64, 0u64);
                 for a in chunk {
                     let (rec, delete) = match a {
@@ -215,8 +249,7 @@ impl Store {
                         super::floor::forget(tx, id)?;
                         tx.queue.remove(super::queue_key(rec))?;
                         if let Some(v) = tx.exceptions.remove(id)? {
-                            notes += serde_json::from_slice::<Vec<ExceptionNote>>(&v)
-                                .map_or(1, |n| n.len() as u64);
+                            notes += notes::decode_exceptions(&v).map_or(1, |n| n.len() as u64);
                         }
                         deleted += 1;
                     } else {
@@ -242,46 +275,7 @@ impl Store {
             report.recipients_destroyed += slots.len() as u64;
             report.orders_deleted += deleted;
             report.exception_notes_deleted += notes;
-        }
-        Ok(())
-    }
-
-    fn purge_exception_notes(
-        &mut self,
-        as_of: DateTime<Utc>,
-        report: &mut PurgeReport,
-    ) -> Result<(), Error> {
-        let limit = Duration::days(RetentionPolicy::EXCEPTION_NOTE_DAYS);
-        for item in self.t.exceptions.iter() {
-            let (k, v) = item?;
-            let notes: Vec<ExceptionNote> = serde_json::from_slice(&v)
-                .map_err(|e| Error::CorruptOrder(format!("exception notes: {e}")))?;
-            // A note still open when its order closed (Amazon cancelled or shipped it meanwhile)
-            // is as finished as a resolved one: its year starts at the close.
-            let closed_at = match self.t.orders.get(&k)? {
-                Some(v) => decode_record(&v)?.closed_at,
-                None => None,
-            };
-            let before = notes.len();
-            let kept: Vec<ExceptionNote> = notes
-                .into_iter()
-                .filter(|n| {
-                    n.resolved_at
-                        .or(closed_at)
-                        .is_none_or(|t| t + limit > as_of)
-                })
-                .collect();
-            if kept.len() == before {
-                continue;
-            }
-            report.exception_notes_deleted += (before - kept.len()) as u64;
-            if kept.is_empty() {
-                self.t.exceptions.remove(&k)?;
-            } else {
-                self.t
-                    .exceptions
-                    .insert(&k, serde_json::to_vec(&kept).expect("serializes"))?;
-            }
+            report.sealed_notes_deleted += texts_dropped;
         }
         Ok(())
     }
@@ -349,11 +343,17 @@ impl Store {
             /// Bought labels sealed in the epoch (they carry the address, and must stay
             /// printable while their order is open).
             labels: Vec<super::shipping::SealedLabel>,
+            /// People's sealed words (exception notes, hold, reveal and void reasons), by
+            /// reference.
+            texts: Vec<sled::IVec>,
             gone: u64,
         }
         impl Census {
             fn holds_live(&self) -> bool {
-                !self.live.is_empty() || !self.notes.is_empty() || !self.labels.is_empty()
+                !self.live.is_empty()
+                    || !self.notes.is_empty()
+                    || !self.labels.is_empty()
+                    || !self.texts.is_empty()
             }
         }
         let mut census: BTreeMap<u32, Census> = BTreeMap::new();
@@ -375,6 +375,14 @@ impl Store {
                 && let Some(c) = census.get_mut(&epoch)
             {
                 c.notes.push(k);
+            }
+        }
+        for item in self.t.texts.iter() {
+            let (k, v) = item?;
+            if let Some(epoch) = seal::envelope_epoch(&v)
+                && let Some(c) = census.get_mut(&epoch)
+            {
+                c.texts.push(k);
             }
         }
         for label in self.sealed_labels()? {
@@ -425,6 +433,10 @@ impl Store {
                     self.reseal_notes(chunk, epoch, current, now, &mut received)?;
                 report.inquiry_notes_resealed += moved;
                 stays |= stayed;
+            }
+            for chunk in c.texts.chunks(BATCH) {
+                report.sealed_notes_resealed +=
+                    self.reseal_texts(chunk, epoch, current, &mut received)?;
             }
             for chunk in c.labels.chunks(BATCH) {
                 let (moved, stayed) =

@@ -595,6 +595,33 @@ impl Keyring {
         Ok((self.seal_note_in(text, epoch)?, epoch))
     }
 
+    /// Seals a note's text without starting an epoch (for callers that share the store): to
+    /// this week's intake epoch when it exists, else to the newest live intake epoch (retention
+    /// moves it on before that epoch is shredded, like any live record).
+    pub fn seal_note_shared(&self, text: &NoteText, now: DateTime<Utc>) -> Result<Vec<u8>, Error> {
+        let week = week_label(now);
+        let live = |e: &&EpochEntry| self.recipients.contains_key(&e.id);
+        let epochs = &self.file.epochs;
+        let epoch = epochs
+            .iter()
+            .rev()
+            .filter(live)
+            .find(|e| e.label == week)
+            .or_else(|| {
+                epochs
+                    .iter()
+                    .rev()
+                    .filter(live)
+                    .find(|e| !e.label.starts_with("expires-"))
+            })
+            .map(|e| e.id)
+            .ok_or_else(|| Error::Keyring {
+                path: self.path.clone(),
+                detail: "it holds no live intake epoch to seal to: start one with `packline keys rotate`".into(),
+            })?;
+        self.seal_note_in(text, epoch)
+    }
+
     /// Seals the text of an inquiry's note to a given live epoch.
     pub fn seal_note_in(&self, text: &NoteText, epoch: u32) -> Result<Vec<u8>, Error> {
         let to = self.recipient_of(epoch)?;

@@ -343,7 +343,9 @@ fn flag(
         note(tx, &order.order.id, user, action, Some(text), now)?;
         Ok(order)
     } else {
-        exception_step(tx, &order.order.id, Event::RaiseException, user, text, now)
+        // packline's own words (shipment ids; `check` reads them): no personal text.
+        let words = super::notes::Words::System(text);
+        exception_step(tx, &order.order.id, Event::RaiseException, user, words, now)
     }
 }
 
@@ -892,16 +894,21 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        // The reason is a person's words: sealed, and the audit entry names where.
+        let sealed = self.seal_words(reason, "the reason for a void", now)?;
+        let words = super::notes::Words::Sealed(&sealed);
         self.transact(|tx| {
             let Some(mut s) = shipment_in(tx, id, package)? else {
                 return abort(Error::Usage(format!(
                     "order {id} package {package} has no label to void"
                 )));
             };
+            let kept = words.put(tx, super::notes::void_ref(id.as_str(), package, now))?;
+            let reason = kept.audit();
             if order_in(tx, id)?.state == OrderState::Labelled {
-                step(tx, id, Event::LabelVoided, user, Some(reason), now)?;
+                step(tx, id, Event::LabelVoided, user, Some(&reason), now)?;
             } else {
-                note(tx, id, user, "label_voided", Some(reason), now)?;
+                note(tx, id, user, "label_voided", Some(&reason), now)?;
             }
             tx.floor.remove(day_key(local_day(s.at), id, package))?;
             let carrier = s.carrier.as_ref().map_or("-", |c| c.name());

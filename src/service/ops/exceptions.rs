@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Allowed, Operation};
-use crate::domain::OrderState;
+use crate::domain::{FreeText, OrderState};
 use crate::service::{
     ExceptionRow, MAX_PAGE, Role, Service, ServiceError, non_empty, order_id, store_err,
 };
@@ -62,7 +62,8 @@ impl Operation for ResolveException {
     }
 }
 
-/// The open exceptions, with the note that raised each.
+/// The open exceptions, with the note that raised each (its words for a lead who unlocked, else
+/// the placeholder).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Exceptions {}
 
@@ -76,8 +77,8 @@ impl Operation for Exceptions {
     fn apply(
         self,
         svc: &Service,
-        _: &Allowed,
-        _: DateTime<Utc>,
+        c: &Allowed,
+        now: DateTime<Utc>,
     ) -> Result<Vec<ExceptionRow>, ServiceError> {
         let store = svc.read();
         let ids = store
@@ -95,6 +96,11 @@ impl Operation for Exceptions {
                 });
             }
         }
+        // A lead who unlocked reads the notes (one audit entry); otherwise they stay sealed.
+        let mut notes: Vec<&mut FreeText> = exceptions.iter_mut().map(|r| &mut r.note).collect();
+        store
+            .open_free_texts(&mut notes, &c.user, None, now)
+            .map_err(store_err)?;
         Ok(exceptions)
     }
 }

@@ -269,11 +269,12 @@ impl DashboardScreen {
     ) {
         if let Some(holds) = &self.holds {
             let mut rows = vec![Row::new(vec![format!("HOLDS ({})", holds.len())])];
-            rows.extend(
-                holds.iter().map(|h| {
-                    Row::new(vec![clean(h.order.as_str(), 19), clean(&h.hold.reason, 40)])
-                }),
-            );
+            rows.extend(holds.iter().map(|h| {
+                Row::new(vec![
+                    clean(h.order.as_str(), 19),
+                    clean(&h.hold.reason.shown(), 40),
+                ])
+            }));
             f.render_widget(
                 Table::new(rows, [Constraint::Length(20), Constraint::Min(5)]),
                 area,

@@ -89,7 +89,7 @@ impl ExceptionsScreen {
             top,
         );
         let rows = self.exceptions.iter().enumerate().map(|(i, e)| {
-            let mut cells = vec![clean(e.order.as_str(), 19), clean(&e.note, 60)];
+            let mut cells = vec![clean(e.order.as_str(), 19), clean(&e.note.shown(), 60)];
             if !small {
                 cells.insert(1, clean(&e.raised_by, 12));
             }
