@@ -28,7 +28,9 @@ use super::screens::exceptions::{ExceptionsScreen, Selected};
 use super::screens::inquiries::InquiriesScreen;
 use super::screens::label::LabelScreen;
 use super::screens::returns::ReturnsScreen;
-use super::screens::{Theme, clean, pack::PackScreen, pick::PickScreen, queue::QueueScreen};
+use super::screens::{
+    Theme, clean, hold_why, pack::PackScreen, pick::PickScreen, queue::QueueScreen,
+};
 use crate::service::client::Client;
 use crate::service::ops::{self, Operation, Welcome};
 use crate::service::{Notice, Role, ServiceError};
@@ -1417,7 +1419,7 @@ impl App {
                     (false, None) => format!("put {} on the exceptions shelf", units.join(", ")),
                 };
                 self.alert = Some(Alert {
-                    text: format!("ORDER {order} ON HOLD: {what} ({})", clean(&reason, 40)),
+                    text: format!("ORDER {order} ON HOLD: {what}{}", hold_why(&reason)),
                     error: true,
                 });
                 self.bell = true;
@@ -1435,8 +1437,8 @@ impl App {
                 }
                 self.alert = Some(Alert {
                     text: format!(
-                        "ORDER {order} ON HOLD ({}): set it aside on the exceptions shelf",
-                        clean(&reason, 40)
+                        "ORDER {order} ON HOLD{}: set it aside on the exceptions shelf",
+                        hold_why(&reason)
                     ),
                     error: true,
                 });

@@ -14,6 +14,16 @@ use ratatui::style::{Color, Modifier, Style};
 
 use crate::domain::text::escape_hazards;
 
+/// A hold's reason as a floor screen shows it: ` (why)` when it is packline's own words (the
+/// buyer asked to cancel), nothing when a lead typed it (sealed: a lead reads it elsewhere).
+pub fn hold_why(reason: &str) -> String {
+    if reason == crate::domain::SEALED_PLACEHOLDER {
+        String::new()
+    } else {
+        format!(" ({})", clean(reason, 40))
+    }
+}
+
 /// Text from data, made safe to draw: control and invisible characters escaped, cut to `max`
 /// characters.
 pub fn clean(s: &str, max: usize) -> String {

@@ -143,7 +143,7 @@ impl PackScreen {
         }
         let status = if let Some(reason) = &self.held {
             Span::styled(
-                format!("  ON HOLD: {} — set it aside  ", clean(reason, 40)),
+                format!("  ON HOLD{} — set it aside  ", super::hold_why(reason)),
                 theme.error(),
             )
         } else if let Some((_, kind)) = c.awaiting {
