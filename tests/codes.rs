@@ -12,7 +12,6 @@ use common::*;
 use packline::domain::{OrderId, OrderState, PackCheck, Role};
 use packline::service::client::Client;
 use packline::service::{Caller, ServiceError, ops};
-use packline::store::Store;
 
 /// Every order of the marketplace asks `changes` ("transparency", "serial-required"), is
 /// claimed and picked; the orders, most units first.
@@ -298,27 +297,7 @@ async fn check_finds_a_transparency_code_on_two_units() {
     let (a, b) = (&pair[0], &pair[1]);
     let mut planted = f.service.with_store(|s| s.packages(b).unwrap());
     planted[0].items[0].codes[0].code = "AZ:0-0".into();
-    let Floor {
-        dir,
-        market: _market,
-        service,
-        client,
-    } = f;
-    drop(client);
-    drop(service);
-    let data = dir.path().join("data");
-    {
-        let db = packline::store::raw_db(&data).unwrap();
-        let floor = db.open_tree("floor").unwrap();
-        let mut k = vec![b'P'];
-        k.extend_from_slice(b.as_str().as_bytes());
-        assert!(floor.get(&k).unwrap().is_some());
-        floor
-            .insert(k, postcard::to_stdvec(&planted).unwrap())
-            .unwrap();
-        db.flush().unwrap();
-    }
-    let store = Store::open(&data).unwrap();
+    let (_dir, store) = f.plant_packages(b, &planted);
     let problems: Vec<String> = store
         .check()
         .unwrap()

@@ -167,27 +167,7 @@ async fn a_package_with_its_label_is_never_packed_away() {
     let other = labelled(&f).await;
     let mut repacked = f.service.with_store(|s| s.packages(&other).unwrap());
     repacked[0].number = 2;
-    let Floor {
-        dir,
-        market: _market,
-        service,
-        client,
-    } = f;
-    drop(client);
-    drop(service);
-    let data = dir.path().join("data");
-    {
-        let db = packline::store::raw_db(&data).unwrap();
-        let floor = db.open_tree("floor").unwrap();
-        let mut k = vec![b'P'];
-        k.extend_from_slice(other.as_str().as_bytes());
-        assert!(floor.get(&k).unwrap().is_some());
-        floor
-            .insert(k, postcard::to_stdvec(&repacked).unwrap())
-            .unwrap();
-        db.flush().unwrap();
-    }
-    let store = Store::open(&data).unwrap();
+    let (_dir, store) = f.plant_packages(&other, &repacked);
     let problems: Vec<String> = store
         .check()
         .unwrap()

@@ -245,7 +245,12 @@ impl Store {
         let mut orders = Vec::new();
         for id in self.orders_with_packages()? {
             let packages = self.packages(&id)?;
-            for p in &packages {
+            // A cancelled order's units that never left go back on the shelf: their codes
+            // were let go with the cancellation and may be packed again.
+            let cancelled = self
+                .get(&id)?
+                .is_some_and(|r| r.state == crate::domain::OrderState::Cancelled);
+            for p in packages.iter().filter(|p| p.shipped || !cancelled) {
                 for code in package_codes(p).filter(|c| c.kind == CodeKind::Transparency) {
                     seen.push((
                         code.code.clone(),

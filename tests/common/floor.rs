@@ -84,6 +84,43 @@ impl Floor {
     }
 }
 
+impl Floor {
+    /// Closes the floor and writes `packages` as the order's package list straight into the
+    /// store, as a break planted by hand; the store opened again (locked), and the folder that
+    /// holds it.
+    pub fn plant_packages(
+        self,
+        order: &OrderId,
+        packages: &[packline::domain::Package],
+    ) -> (tempfile::TempDir, packline::store::Store) {
+        let Floor {
+            dir,
+            market: _market,
+            service,
+            client,
+        } = self;
+        drop(client);
+        drop(service);
+        let data = dir.path().join("data");
+        {
+            let db = packline::store::raw_db(&data).unwrap();
+            let floor = db.open_tree("floor").unwrap();
+            let mut k = vec![b'P'];
+            k.extend_from_slice(order.as_str().as_bytes());
+            assert!(
+                floor.get(&k).unwrap().is_some(),
+                "order {order} has packages"
+            );
+            floor
+                .insert(k, postcard::to_stdvec(packages).unwrap())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = packline::store::Store::open(&data).unwrap();
+        (dir, store)
+    }
+}
+
 /// Claims batches of up to `size` until `n` orders are packed (or nothing is left); their ids.
 pub async fn pack_orders(c: &Client, n: usize, size: u32) -> Vec<OrderId> {
     let mut packed = Vec::new();
