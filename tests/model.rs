@@ -157,6 +157,8 @@ struct World {
     batches: Vec<u64>,
     /// The site buys through Merchant Fulfillment v0 (every other seed), else Shipping API v2.
     v0: bool,
+    /// Unit codes this floor gave units so far.
+    codes: std::cell::RefCell<Vec<String>>,
 }
 
 /// The site's settings: Shipping API v2 (or Merchant Fulfillment v0, with `v0`).
@@ -214,6 +216,7 @@ impl World {
             orders: Vec::new(),
             batches: Vec::new(),
             v0: seed % 2 == 1,
+            codes: Default::default(),
         };
         w.start(store);
         // Two orders whose units all need codes at the bench: Transparency codes, serials.
@@ -402,7 +405,7 @@ fn pack(w: &World, order: &str, boxes: u8, partial: bool) {
     for (i, sku) in units.iter().take(take).enumerate() {
         let unit_codes = kinds
             .get(sku.as_str())
-            .map(|k| k.iter().map(|kind| unit_code(*kind)).collect())
+            .map(|k| k.iter().map(|kind| unit_code(w, *kind)).collect())
             .unwrap_or_default();
         if w.call(
             packer,
@@ -451,24 +454,27 @@ fn reprint(w: &World, order: String) {
     );
 }
 
-/// Codes handed out to units so far, over the whole run.
-static CODES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// Unit codes handed out so far, over the whole run (each new one is numbered from it).
+static CODES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Codes scanned again on purpose (a code this floor already gave another unit).
+static REUSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// The code a unit of this kind is scanned with: a new one, or (one scan in eight) one some
-/// unit was already given, which the bench must refuse if it went with another unit.
-fn unit_code(kind: packline::domain::CodeKind) -> String {
-    let mut codes = CODES.lock().unwrap();
-    let n = codes.len();
-    if n > 0 && n % 8 == 7 {
-        let again = codes[n / 2].clone();
-        codes.push(format!("{again}-"));
-        return again;
+/// The code a unit of this kind is scanned with: a new one, or (one scan in eight) one this
+/// floor already gave a unit, which the bench must refuse unless that unit's order was
+/// cancelled before it left.
+fn unit_code(w: &World, kind: packline::domain::CodeKind) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut given = w.codes.borrow_mut();
+    let n = CODES.fetch_add(1, Relaxed);
+    if n % 8 == 7 && !given.is_empty() {
+        REUSED.fetch_add(1, Relaxed);
+        return given[n as usize % given.len()].clone();
     }
     let code = match kind {
         packline::domain::CodeKind::Transparency => format!("AZ:{n:026}"),
         _ => format!("SN{n:08}"),
     };
-    codes.push(code.clone());
+    given.push(code.clone());
     code
 }
 
@@ -953,10 +959,16 @@ fn every_invariant_holds_after_every_step_of_the_floor() {
     for (op, (ok, refused)) in seen.iter() {
         println!("model: {op}: {ok} answered, {refused} refused");
     }
-    let codes = CODES.lock().unwrap().len();
-    println!("model: {codes} unit codes scanned (one in eight a code already given)");
+    let codes = CODES.load(std::sync::atomic::Ordering::Relaxed);
+    let reused = REUSED.load(std::sync::atomic::Ordering::Relaxed);
+    println!("model: {codes} unit codes scanned, {reused} of them a code the floor had given");
     if cases >= 100 {
-        assert!(codes > 0, "no unit needed a code in {cases} sequences");
+        assert!(reused > 0, "no code was scanned twice in {cases} sequences");
+        assert!(
+            seen.get("pack_scan")
+                .is_some_and(|(_, refused)| *refused > 0),
+            "no scan of a code already given was refused in {cases} sequences: {seen:?}"
+        );
     }
     // The run reached the seams it is for.
     if cases >= 100 {
