@@ -774,6 +774,42 @@ pub struct PackageDetail {
     pub order_items: Vec<ConfirmItem>,
 }
 
+impl ConfirmShipment {
+    /// The confirmation of one package of an order: its own number as the package reference
+    /// (the same on a retry, so Amazon sees the same package, never another one), its carrier
+    /// and tracking number, and its items with their Transparency codes.
+    pub fn of_package(
+        marketplace_id: &str,
+        package: &crate::domain::Package,
+        carrier: &crate::domain::Carrier,
+        tracking: &crate::domain::TrackingNumber,
+        shipping_method: Option<String>,
+        now: DateTime<Utc>,
+    ) -> ConfirmShipment {
+        ConfirmShipment {
+            marketplace_id: marketplace_id.to_owned(),
+            package_detail: PackageDetail {
+                package_reference_id: package.number.to_string(),
+                carrier_code: carrier.amazon_code().to_owned(),
+                carrier_name: matches!(carrier, crate::domain::Carrier::Other(_))
+                    .then(|| carrier.name().to_owned()),
+                shipping_method,
+                tracking_number: tracking.to_string(),
+                ship_date: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+                order_items: package
+                    .items
+                    .iter()
+                    .map(|i| ConfirmItem {
+                        order_item_id: i.item_id.clone(),
+                        quantity: i.quantity,
+                        transparency_codes: i.codes_of(crate::domain::CodeKind::Transparency),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmItem {

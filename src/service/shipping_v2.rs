@@ -353,7 +353,7 @@ impl Service {
         shipment: &ShipmentRecord,
         now: DateTime<Utc>,
     ) -> Result<bool, ServiceError> {
-        use crate::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
+        use crate::amazon::client::ConfirmShipment;
         let id = &rec.order.id;
         let n = package.number;
         let codes: usize = package
@@ -376,27 +376,14 @@ impl Service {
                 "order {id} package {n}: the label is bought (shipment {bought}), but Amazon gave it no tracking number, and its {codes} Transparency code(s) go to Amazon only with one: a lead looks the shipment up in Seller Central"
             )));
         };
-        let confirmation = ConfirmShipment {
-            marketplace_id: rec.order.marketplace_id.clone().unwrap_or_default(),
-            package_detail: PackageDetail {
-                package_reference_id: n.to_string(),
-                carrier_code: carrier.amazon_code().to_owned(),
-                carrier_name: matches!(carrier, Carrier::Other(_))
-                    .then(|| carrier.name().to_owned()),
-                shipping_method: shipment.service_name.clone(),
-                tracking_number: tracking.to_string(),
-                ship_date: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                order_items: package
-                    .items
-                    .iter()
-                    .map(|i| ConfirmItem {
-                        order_item_id: i.item_id.clone(),
-                        quantity: i.quantity,
-                        transparency_codes: i.codes_of(CodeKind::Transparency),
-                    })
-                    .collect(),
-            },
-        };
+        let confirmation = ConfirmShipment::of_package(
+            rec.order.marketplace_id.as_deref().unwrap_or_default(),
+            package,
+            carrier,
+            tracking,
+            shipment.service_name.clone(),
+            now,
+        );
         let api = self.amazon()?;
         match block_on(api.confirm_shipment(id, &confirmation))? {
             Ok(()) => self

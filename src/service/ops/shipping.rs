@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Allowed, Operation};
-use crate::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
+use crate::amazon::client::ConfirmShipment;
 use crate::amazon::mfn;
-use crate::domain::{Carrier, CodeKind, Event, OrderId, OrderState, Package, TrackingNumber};
+use crate::domain::{Carrier, Event, OrderId, OrderState, Package, TrackingNumber};
 use crate::labels::print::Printer;
 use crate::service::shipping::{api_err, block_on};
 use crate::service::{RateOffer, Role, Service, ServiceError, non_empty, order_id, store_err};
@@ -347,29 +347,14 @@ impl Operation for ShipOwnCarrier {
                 out.push(shipment);
                 continue;
             }
-            let confirmation = ConfirmShipment {
-                marketplace_id: rec.order.marketplace_id.clone().unwrap_or_default(),
-                package_detail: PackageDetail {
-                    // The package's own number: the same on a retry, so Amazon sees the same
-                    // package, never another one.
-                    package_reference_id: package.number.to_string(),
-                    carrier_code: carrier.amazon_code().to_owned(),
-                    carrier_name: matches!(carrier, Carrier::Other(_))
-                        .then(|| carrier.name().to_owned()),
-                    shipping_method: None,
-                    tracking_number: tracking.to_string(),
-                    ship_date: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    order_items: package
-                        .items
-                        .iter()
-                        .map(|i| ConfirmItem {
-                            order_item_id: i.item_id.clone(),
-                            quantity: i.quantity,
-                            transparency_codes: i.codes_of(CodeKind::Transparency),
-                        })
-                        .collect(),
-                },
-            };
+            let confirmation = ConfirmShipment::of_package(
+                rec.order.marketplace_id.as_deref().unwrap_or_default(),
+                package,
+                &carrier,
+                tracking,
+                None,
+                now,
+            );
             block_on(api.confirm_shipment(&id, &confirmation))?.map_err(|e| {
                 svc.changed();
                 ServiceError::Conflict(format!(
