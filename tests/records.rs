@@ -22,6 +22,9 @@ use packline::store::Store;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
+/// The schema versions of the stores kept as fixtures: each must open in every later version.
+const EARLIER: &[u32] = &[1];
+
 /// The fixtures of stores written by earlier versions, by schema version.
 const STORES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -355,6 +358,11 @@ async fn make_store_fixture() {
     .await
     .unwrap();
 
+    // The backup, kept beside the store: a restore of it must upgrade too.
+    std::fs::create_dir_all(out.join("backup")).unwrap();
+    for file in walk(backups.path()) {
+        std::fs::copy(&file, out.join("backup").join(file.file_name().unwrap())).unwrap();
+    }
     let expected = f.service.with_store(fingerprint);
     let Floor {
         dir,
@@ -397,31 +405,41 @@ fn expected(version: u32) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// Every store an earlier version wrote opens in this one, unlocks, passes `packline check`, and
-/// holds what it held: every order, label, return, inquiry and audit entry.
+/// `data` opened and unlocked, `check` finding nothing wrong, holding everything the fixture
+/// of `version` held; how many more audit entries it has than the fixture's store had.
+fn holds_what_it_held(data: &Path, key: &Path, version: u32) -> u64 {
+    let mut store = Store::open(data).unwrap();
+    store
+        .unlock(&packline::store::MasterSource::IdentityFile(key.to_owned()))
+        .unwrap();
+    let report = store.check().unwrap();
+    assert!(
+        report.problems.is_empty(),
+        "store-{version}: {:?}",
+        report
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.part, p.detail))
+            .collect::<Vec<_>>()
+    );
+    let mut found = fingerprint(&store);
+    let mut want = expected(version);
+    let added = found["audit_entries"].as_u64().unwrap() - want["audit_entries"].as_u64().unwrap();
+    found["audit_entries"] = json!(null);
+    want["audit_entries"] = json!(null);
+    let mut wrong = Vec::new();
+    holds(&want, &found, "store", &mut wrong);
+    assert!(wrong.is_empty(), "store-{version}:\n{}", wrong.join("\n"));
+    added
+}
+
+/// Every store an earlier version wrote opens in this one, is upgraded once (audited), passes
+/// `packline check`, and holds what it held: every order, label, return, inquiry and audit
+/// entry.
 #[test]
 fn stores_of_every_earlier_version_open_and_hold_what_they_held() {
-    for version in [1] {
-        let (_dir, data, key) = fixture_store(version);
-        let mut store = Store::open(&data).unwrap();
-        store
-            .unlock(&packline::store::MasterSource::IdentityFile(key))
-            .unwrap();
-        let report = store.check().unwrap();
-        assert!(
-            report.problems.is_empty(),
-            "store-{version}: {:?}",
-            report
-                .problems
-                .iter()
-                .map(|p| format!("{}: {}", p.part, p.detail))
-                .collect::<Vec<_>>()
-        );
-        let found = fingerprint(&store);
+    for &version in EARLIER {
         let want = expected(version);
-        let mut wrong = Vec::new();
-        holds(&want, &found, "store", &mut wrong);
-        assert!(wrong.is_empty(), "store-{version}:\n{}", wrong.join("\n"));
         let orders = want["orders"].as_object().unwrap();
         assert!(orders.len() >= 14, "{} orders", orders.len());
         let shipped = orders
@@ -430,8 +448,273 @@ fn stores_of_every_earlier_version_open_and_hold_what_they_held() {
             .count();
         assert!(shipped >= 4, "{shipped} shipped");
         assert!(!want["returns"].as_array().unwrap().is_empty());
+        assert!(!want["inquiries"].as_array().unwrap().is_empty());
         assert!(!want["batches"].as_array().unwrap().is_empty());
         assert!(orders.values().any(|o| !o["pack_check"].is_null()));
-        assert!(!want["inquiries"].as_array().unwrap().is_empty());
+
+        let (_dir, data, key) = fixture_store(version);
+        assert_eq!(schema(&data), None, "store-{version} records no schema");
+        // The upgrade added its own entry to the audit log, and nothing else.
+        assert_eq!(holds_what_it_held(&data, &key, version), 1);
+        assert_eq!(schema(&data), Some(2));
+        let last = last_audit_entry(&data);
+        assert_eq!(
+            (last["action"].as_str(), last["reason"].as_str()),
+            (
+                Some("upgrade"),
+                Some(format!("schema {version} to 2").as_str())
+            )
+        );
+        // Once: opened again, nothing more is upgraded.
+        assert_eq!(holds_what_it_held(&data, &key, version), 1);
+        assert!(!data.join("db.upgrade").exists());
     }
+}
+
+/// A backup an earlier version made restores into this one, upgraded, holding what it held.
+#[test]
+fn backups_of_every_earlier_version_restore_upgraded() {
+    for &version in EARLIER {
+        let from = Path::new(STORES).join(format!("store-{version}"));
+        let dir = tempfile::tempdir().unwrap();
+        let backup = dir.path().join("backup");
+        std::fs::create_dir(&backup).unwrap();
+        for f in walk(&from.join("backup")) {
+            std::fs::copy(&f, backup.join(f.file_name().unwrap())).unwrap();
+        }
+        let key = dir.path().join("master.key");
+        std::fs::copy(from.join("master.key"), &key).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let data = dir.path().join("data");
+        packline::store::backup::restore(&backup, &data, chrono::Utc::now()).unwrap();
+        assert_eq!(schema(&data), Some(2));
+        // The backup was taken before the fixture's last entries; the restore adds its own.
+        holds_what_it_held(&data, &key, version);
+        let actions: Vec<String> = audit_entries(&data)
+            .iter()
+            .rev()
+            .take(2)
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(actions, ["restore", "upgrade"]);
+    }
+}
+
+/// A store a newer packline wrote is refused, naming both versions, and left as it was.
+#[test]
+fn a_store_of_a_newer_schema_is_refused_naming_both_versions() {
+    let (_dir, data, _key) = fixture_store(1);
+    drop(Store::open(&data).unwrap());
+    {
+        let db = packline::store::raw_db(&data).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert(b"schema", &7u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let entries = audit_entries(&data).len();
+    let err = Store::open(&data).err().expect("a newer store is refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("schema version 7") && text.contains("reads up to version 2"),
+        "{text}"
+    );
+    assert!(text.contains("run the newer packline"), "{text}");
+    assert_eq!(schema(&data), Some(7));
+    assert_eq!(audit_entries(&data).len(), entries);
+}
+
+/// The schema version a closed store records.
+fn schema(data: &Path) -> Option<u32> {
+    let db = packline::store::raw_db(data).unwrap();
+    db.open_tree("meta")
+        .unwrap()
+        .get(b"schema")
+        .unwrap()
+        .map(|v| u32::from_be_bytes(v.as_ref().try_into().unwrap()))
+}
+
+/// Every entry of a closed store's audit log, oldest first.
+fn audit_entries(data: &Path) -> Vec<Value> {
+    let db = packline::store::raw_db(data).unwrap();
+    db.open_tree("audit")
+        .unwrap()
+        .iter()
+        .values()
+        .map(|v| serde_json::from_slice(&v.unwrap()).unwrap())
+        .collect()
+}
+
+/// The newest entry of a closed store's audit log.
+fn last_audit_entry(data: &Path) -> Value {
+    let db = packline::store::raw_db(data).unwrap();
+    let (_, v) = db.open_tree("audit").unwrap().last().unwrap().unwrap();
+    serde_json::from_slice(&v).unwrap()
+}
+
+/// How many upgrades `an_upgrade_killed_at_any_moment_leaves_the_old_store_or_the_new` kills
+/// (`PACKLINE_UPGRADE_KILLS`; 30 by default, 1,000 in `scripts/bench crash`).
+fn upgrade_kills() -> usize {
+    std::env::var("PACKLINE_UPGRADE_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30)
+}
+
+/// Print jobs added, in schema 1's layout, to the fixture store the kill test upgrades: enough
+/// records that the upgrade takes a while, and a kill lands inside it.
+const EXTRA_JOBS: u64 = 40_000;
+
+/// `packline check` on the store in `data`, unlocked with `key`.
+fn check_command(home: &Path, data: &Path, key: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_packline"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("PACKLINE_DATA_DIR", data)
+        .env("PACKLINE_IDENTITY_FILE", key)
+        .args(["check", "--json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    c
+}
+
+/// Copies a data directory as `cp -a` does (modes kept).
+fn copy_dir(from: &Path, to: &Path) {
+    let ok = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cp -a {} {}", from.display(), to.display());
+}
+
+/// A kill -9 at any moment of an upgrade leaves the old store or the new one, never a mix: the
+/// next open finishes (or redoes) the upgrade, `check` finds nothing wrong, and every record is
+/// there once.
+#[test]
+fn an_upgrade_killed_at_any_moment_leaves_the_old_store_or_the_new() {
+    use rand::{Rng as _, SeedableRng as _};
+    let (dir, data, key) = fixture_store(1);
+    {
+        let db = packline::store::raw_db(&data).unwrap();
+        let floor = db.open_tree("floor").unwrap();
+        let order = expected(1)["orders"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone();
+        let mut batch = sled::Batch::default();
+        for i in 0..EXTRA_JOBS {
+            let mut k = vec![b'j'];
+            k.extend_from_slice(&(1_000_000 + i).to_be_bytes());
+            let job = packline::store::records::shipping::PrintJob2 {
+                id: 1_000_000 + i,
+                order: order.clone(),
+                document: packline::store::records::shipping::Document2::SlipZpl,
+                printer: "file:/nowhere".into(),
+                state: packline::store::records::shipping::JobState2::Sent,
+                attempts: 1,
+                error: None,
+                created: chrono::Utc::now(),
+                by: "ann".into(),
+            };
+            batch.insert(k, postcard::to_stdvec(&job).unwrap());
+        }
+        floor.apply_batch(batch).unwrap();
+        db.flush().unwrap();
+    }
+    // How long the upgrade and check take when left alone: a kill lands anywhere in that.
+    let whole = dir.path().join("whole");
+    copy_dir(&data, &whole);
+    let started = std::time::Instant::now();
+    assert!(
+        check_command(dir.path(), &whole, &key)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let took = started.elapsed();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+        std::env::var("PACKLINE_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(20261207),
+    );
+    let (mut kills, mut mid) = (0, 0);
+    for run in 0..upgrade_kills() {
+        let at = dir.path().join(format!("run{run}"));
+        copy_dir(&data, &at);
+        let mut child = check_command(dir.path(), &at, &key).spawn().unwrap();
+        let deadline = std::time::Instant::now() + took.mul_f64(rng.gen_range(0.0..1.0));
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                kills += 1;
+                // Killed while the copy was being made (or swapped in).
+                mid += usize::from(at.join("db.upgrade").exists());
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let mut found = {
+            let mut store = Store::open(&at).unwrap();
+            store
+                .unlock(&packline::store::MasterSource::IdentityFile(key.clone()))
+                .unwrap();
+            let report = store.check().unwrap();
+            assert!(
+                report.problems.is_empty(),
+                "run {run}: {:?}",
+                report
+                    .problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.part, p.detail))
+                    .collect::<Vec<_>>()
+            );
+            fingerprint(&store)
+        };
+        assert_eq!(schema(&at), Some(2), "run {run}");
+        let jobs = found["print_jobs"].as_array().unwrap().len() as u64;
+        let mut want = expected(1);
+        assert_eq!(
+            jobs,
+            want["print_jobs"].as_array().unwrap().len() as u64 + EXTRA_JOBS,
+            "run {run}"
+        );
+        let upgrades = audit_entries(&at)
+            .iter()
+            .filter(|e| e["action"] == "upgrade")
+            .count();
+        assert_eq!(upgrades, 1, "run {run}: one upgrade entry");
+        for v in [&mut found, &mut want] {
+            v["print_jobs"] = json!(null);
+            v["audit_entries"] = json!(null);
+        }
+        let mut wrong = Vec::new();
+        holds(&want, &found, "store", &mut wrong);
+        assert!(wrong.is_empty(), "run {run}:\n{}", wrong.join("\n"));
+        std::fs::remove_dir_all(&at).unwrap();
+    }
+    eprintln!(
+        "upgrade kills: {} runs, {kills} kills ({mid} during the copy), upgrade and check alone {:.0} ms",
+        upgrade_kills(),
+        took.as_secs_f64() * 1000.0
+    );
+    assert!(
+        kills * 2 >= upgrade_kills(),
+        "most runs were cut short: {kills}"
+    );
+    assert!(mid > 0, "no kill landed inside the upgrade");
 }

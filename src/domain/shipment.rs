@@ -109,6 +109,11 @@ impl TrackingNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A tracking number as a record kept it: it was checked when it was first taken.
+    pub fn from_stored(s: String) -> TrackingNumber {
+        TrackingNumber(s)
+    }
 }
 
 impl fmt::Display for TrackingNumber {

@@ -7,9 +7,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::notes::{StoredHold, StoredText, Words, decode_hold, encode_hold, hold_ref};
+use super::records::{
+    self,
+    floor::{Batch2, Check2, ItemCodes2, Packages2},
+};
 use super::{Error, Store, Tx, TxResult, abort, audit_in, decode_record, exception_step, step};
 use crate::domain::{
     BUYER_ASKED_TO_CANCEL, CartRules, CodeKind, Event, FreeText, Held, Hold, Locations, OrderId,
@@ -19,8 +22,8 @@ use crate::domain::{
 const CLAIM: u8 = b'c';
 const BATCH: u8 = b'b';
 const PACK: u8 = b'k';
-const PARCEL: u8 = b'p';
-/// An order's packages (`Vec<Package>`); orders packed before boxes have a `PARCEL` instead.
+/// An order's packages (`Vec<Package>`). Schema 1 kept one parcel (`p`) for an order packed
+/// before boxes: the upgrade to schema 2 made it the order's packages.
 const PACKAGES: u8 = b'P';
 pub(super) const HOLD: u8 = b'h';
 /// The per-unit codes recorded at the pack bench, by order item: what goes to Amazon with the
@@ -46,240 +49,16 @@ fn batch_key(id: u64) -> Vec<u8> {
     key(BATCH, &id.to_be_bytes())
 }
 
-fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    postcard::to_stdvec(v).expect("floor records serialize")
-}
-
-fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error> {
-    postcard::from_bytes(bytes).map_err(|e| Error::CorruptOrder(format!("{what}: {e}")))
-}
-
-/// A pick batch as stored: the current format, else the one before cart slots (a batch open
-/// across the upgrade), whose picked units are taken as put to its orders in ship-by order.
 fn decode_batch(bytes: &[u8]) -> Result<PickBatch, Error> {
-    match whole::<PickBatch>(bytes) {
-        Ok(b) => Ok(b),
-        Err(err) => whole::<legacy::Batch>(bytes)
-            .map(Into::into)
-            .map_err(|_| Error::CorruptOrder(format!("pick batch: {err}"))),
-    }
+    records::decode::<Batch2>(bytes)
 }
 
-/// A value that takes every byte given: the current format's fields, or the older one's, never
-/// a misreading of one as the other.
-fn whole<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    match postcard::take_from_bytes::<T>(bytes) {
-        Ok((v, [])) => Ok(v),
-        Ok((_, rest)) => Err(format!("{} bytes left over", rest.len())),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// A pack check as stored: the current format, else the one before boxes (all its units in
-/// the open box), else the one before per-unit codes, which asks for none (a check open across
-/// an upgrade).
 fn decode_check(bytes: &[u8]) -> Result<PackCheck, Error> {
-    match whole::<PackCheck>(bytes) {
-        Ok(c) => Ok(c),
-        Err(err) => whole::<legacy::CheckOneBox>(bytes)
-            .map(Into::into)
-            .or_else(|_| whole::<legacy::Check>(bytes).map(Into::into))
-            .map_err(|_| Error::CorruptOrder(format!("pack check: {err}"))),
-    }
+    records::decode::<Check2>(bytes)
 }
 
-/// An order's packages as stored: the list, or (packed before boxes) its one parcel, which
-/// holds every unit left to ship with the codes recorded for them.
-fn decode_packages(
-    bytes: &[u8],
-    legacy_parcel: Option<&[u8]>,
-    order: &crate::domain::Order,
-    codes: &[ItemCodes],
-) -> Result<Vec<Package>, Error> {
-    if !bytes.is_empty() {
-        return decode(bytes, "packages");
-    }
-    let Some(p) = legacy_parcel else {
-        return Ok(Vec::new());
-    };
-    let parcel: Parcel = decode(p, "parcel")?;
-    let items = order
-        .lines
-        .iter()
-        .filter(|l| l.quantity_ordered > l.quantity_shipped)
-        .map(|l| PackageItem {
-            item_id: l.item_id.clone(),
-            sku: l.sku.clone(),
-            quantity: l.quantity_ordered - l.quantity_shipped,
-            codes: codes
-                .iter()
-                .filter(|c| c.item_id == l.item_id)
-                .flat_map(|c| {
-                    c.codes.iter().map(|code| crate::domain::UnitCode {
-                        kind: c.kind,
-                        code: code.clone(),
-                    })
-                })
-                .collect(),
-        })
-        .collect();
-    Ok(vec![Package {
-        number: 1,
-        parcel,
-        items,
-        shipped: false,
-    }])
-}
-
-mod legacy {
-    use serde::Deserialize;
-
-    use crate::domain::OrderId;
-    use crate::domain::order::CodeKind;
-    use crate::domain::pack::{PackCheck, PackLine};
-
-    /// A pack check before boxes.
-    #[derive(Deserialize)]
-    #[cfg_attr(test, derive(serde::Serialize))]
-    pub struct CheckOneBox {
-        pub order: OrderId,
-        pub packer: String,
-        pub lines: Vec<PackLine>,
-        pub awaiting: Option<(usize, CodeKind)>,
-    }
-
-    impl From<CheckOneBox> for PackCheck {
-        fn from(c: CheckOneBox) -> PackCheck {
-            PackCheck {
-                order: c.order,
-                packer: c.packer,
-                lines: c.lines,
-                awaiting: c.awaiting,
-                boxes: Vec::new(),
-            }
-        }
-    }
-    use crate::domain::pick::{PickBatch, PickLine, Slot};
-
-    #[derive(Deserialize)]
-    #[cfg_attr(test, derive(serde::Serialize))]
-    pub struct Check {
-        pub order: OrderId,
-        pub packer: String,
-        pub lines: Vec<CheckLine>,
-    }
-
-    #[derive(Deserialize)]
-    #[cfg_attr(test, derive(serde::Serialize))]
-    pub struct CheckLine {
-        pub sku: String,
-        pub asin: String,
-        pub title: String,
-        pub barcodes: Vec<String>,
-        pub needed: u32,
-        pub scanned: u32,
-    }
-
-    impl From<Check> for PackCheck {
-        fn from(c: Check) -> PackCheck {
-            PackCheck {
-                order: c.order,
-                packer: c.packer,
-                lines: c
-                    .lines
-                    .into_iter()
-                    .map(|l| PackLine {
-                        sku: l.sku,
-                        asin: l.asin,
-                        title: l.title,
-                        barcodes: l.barcodes,
-                        needed: l.needed,
-                        scanned: l.scanned,
-                        kinds: Vec::new(),
-                        codes: Vec::new(),
-                        gift_wrap: None,
-                    })
-                    .collect(),
-                awaiting: None,
-                boxes: Vec::new(),
-            }
-        }
-    }
-
-    #[derive(Deserialize)]
-    #[cfg_attr(test, derive(serde::Serialize))]
-    pub struct Batch {
-        pub id: u64,
-        pub holder: String,
-        pub orders: Vec<OrderId>,
-        pub lines: Vec<Line>,
-        pub at_bin: Option<String>,
-    }
-
-    #[derive(Deserialize)]
-    #[cfg_attr(test, derive(serde::Serialize))]
-    pub struct Line {
-        pub sku: String,
-        pub asin: String,
-        pub title: String,
-        pub bin: Option<String>,
-        pub barcodes: Vec<String>,
-        pub needed: u32,
-        pub picked: u32,
-        pub orders: Vec<(OrderId, u32)>,
-    }
-
-    impl From<Batch> for PickBatch {
-        fn from(b: Batch) -> PickBatch {
-            let lines = b
-                .lines
-                .into_iter()
-                .map(|l| {
-                    let mut left = l.picked;
-                    let put = l
-                        .orders
-                        .iter()
-                        .map(|(_, q)| {
-                            let n = left.min(*q);
-                            left -= n;
-                            n
-                        })
-                        .collect();
-                    PickLine {
-                        sku: l.sku,
-                        asin: l.asin,
-                        title: l.title,
-                        bin: l.bin,
-                        barcodes: l.barcodes,
-                        needed: l.needed,
-                        picked: l.picked,
-                        orders: l.orders,
-                        put,
-                    }
-                })
-                .collect();
-            PickBatch {
-                id: b.id,
-                holder: b.holder,
-                slots: b
-                    .orders
-                    .iter()
-                    .zip(1..)
-                    .map(|(o, slot)| Slot {
-                        order: o.clone(),
-                        slot,
-                        tote: None,
-                    })
-                    .collect(),
-                orders: b.orders,
-                lines,
-                at_bin: b.at_bin,
-                confirm_put: false,
-                in_hand: None,
-                tote_prefix: None,
-            }
-        }
-    }
+fn decode_packages(bytes: &[u8]) -> Result<Vec<Package>, Error> {
+    records::decode::<Packages2>(bytes)
 }
 
 /// The codes of one order item's units.
@@ -393,7 +172,8 @@ impl Store {
                     orders.push(rec.order);
                 }
                 let batch = PickBatch::new(batch_id, holder, &orders, locations, rules);
-                tx.floor.insert(batch_key(batch_id), encode(&batch))?;
+                tx.floor
+                    .insert(batch_key(batch_id), records::encode::<Batch2>(&batch))?;
                 super::stats::work(tx, now, holder, super::stats::Work::Batches, 1)?;
                 Ok(Some(batch))
             })?;
@@ -424,7 +204,9 @@ impl Store {
 
     /// Keeps a batch's scan counts. Not flushed: see the module comment.
     pub fn save_batch(&self, batch: &PickBatch) -> Result<(), Error> {
-        self.t.floor.insert(batch_key(batch.id), encode(batch))?;
+        self.t
+            .floor
+            .insert(batch_key(batch.id), records::encode::<Batch2>(batch))?;
         Ok(())
     }
 
@@ -562,7 +344,8 @@ impl Store {
             let mut batch: PickBatch = decode_batch(&v).or_else(abort)?;
             let reason = format!("batch {batch_id} from {} to {to}", batch.holder);
             batch.holder = to.to_owned();
-            tx.floor.insert(batch_key(batch_id), encode(&batch))?;
+            tx.floor
+                .insert(batch_key(batch_id), records::encode::<Batch2>(&batch))?;
             super::audit_in(tx, by, "reassign", None, Some(&reason), now)?;
             Ok(batch)
         })?;
@@ -800,9 +583,10 @@ impl Store {
 
     /// Keeps a pack check's scan counts. Not flushed: see the module comment.
     pub fn save_pack_check(&self, check: &PackCheck) -> Result<(), Error> {
-        self.t
-            .floor
-            .insert(key(PACK, check.order.as_str().as_bytes()), encode(check))?;
+        self.t.floor.insert(
+            key(PACK, check.order.as_str().as_bytes()),
+            records::encode::<Check2>(check),
+        )?;
         Ok(())
     }
 
@@ -815,8 +599,10 @@ impl Store {
         self.transact(|tx| {
             let packages = packages_in(tx, id)?;
             super::codes::record_at_bench(tx, id, &packages, new)?;
-            tx.floor
-                .insert(key(PACK, id.as_str().as_bytes()), encode(check))?;
+            tx.floor.insert(
+                key(PACK, id.as_str().as_bytes()),
+                records::encode::<Check2>(check),
+            )?;
             Ok(())
         })
     }
@@ -846,17 +632,20 @@ impl Store {
                 if codes.is_empty() {
                     tx.floor.remove(key(CODES, id.as_str().as_bytes()))?;
                 } else {
-                    tx.floor
-                        .insert(key(CODES, id.as_str().as_bytes()), encode(&codes))?;
+                    tx.floor.insert(
+                        key(CODES, id.as_str().as_bytes()),
+                        records::encode::<ItemCodes2>(&codes),
+                    )?;
                 }
             }
             let shipped: Vec<u32> = all.iter().filter(|p| p.shipped).map(|p| p.number).collect();
             super::codes::register_packages(tx, id, &shipped, packages)?;
             all.retain(|p| p.shipped);
             all.extend(packages.iter().cloned());
-            tx.floor
-                .insert(key(PACKAGES, id.as_str().as_bytes()), encode(&all))?;
-            tx.floor.remove(key(PARCEL, id.as_str().as_bytes()))?;
+            tx.floor.insert(
+                key(PACKAGES, id.as_str().as_bytes()),
+                records::encode::<Packages2>(&all),
+            )?;
             if let Some(reason) = partial {
                 audit_in(
                     tx,
@@ -880,7 +669,7 @@ impl Store {
             .t
             .floor
             .get(key(CODES, id.as_str().as_bytes()))?
-            .map(|v| decode(&v, "unit codes"))
+            .map(|v| records::decode::<ItemCodes2>(&v))
             .transpose()?
             .unwrap_or_default())
     }
@@ -888,15 +677,10 @@ impl Store {
     /// Every package of the order, in number order: those shipped on an earlier partial
     /// shipment, then those of its last pack.
     pub fn packages(&self, id: &OrderId) -> Result<Vec<Package>, Error> {
-        let stored = self.t.floor.get(key(PACKAGES, id.as_str().as_bytes()))?;
-        if let Some(v) = stored {
-            return decode_packages(&v, None, &self.order_of(id)?, &[]);
+        match self.t.floor.get(key(PACKAGES, id.as_str().as_bytes()))? {
+            Some(v) => decode_packages(&v),
+            None => Ok(Vec::new()),
         }
-        let Some(parcel) = self.t.floor.get(key(PARCEL, id.as_str().as_bytes()))? else {
-            return Ok(Vec::new());
-        };
-        let codes = self.item_codes(id)?;
-        decode_packages(&[], Some(&parcel), &self.order_of(id)?, &codes)
     }
 
     /// The packages of the order's last pack, still to leave.
@@ -909,11 +693,9 @@ impl Store {
     /// Every order with a package list or a parcel (packed before boxes).
     pub(super) fn orders_with_packages(&self) -> Result<Vec<OrderId>, Error> {
         let mut ids = std::collections::BTreeSet::new();
-        for prefix in [PACKAGES, PARCEL] {
-            for k in self.t.floor.scan_prefix([prefix]).keys() {
-                if let Ok(id) = OrderId::parse(&String::from_utf8_lossy(&k?[1..])) {
-                    ids.insert(id);
-                }
+        for k in self.t.floor.scan_prefix([PACKAGES]).keys() {
+            if let Ok(id) = OrderId::parse(&String::from_utf8_lossy(&k?[1..])) {
+                ids.insert(id);
             }
         }
         Ok(ids.into_iter().collect())
@@ -929,13 +711,6 @@ impl Store {
             }
         }
         Ok(checks)
-    }
-
-    fn order_of(&self, id: &OrderId) -> Result<crate::domain::Order, Error> {
-        Ok(self
-            .get(id)?
-            .ok_or_else(|| Error::NoSuchOrder(id.clone()))?
-            .order)
     }
 }
 
@@ -959,7 +734,8 @@ fn save_or_drop(tx: &Tx<'_>, batch: &PickBatch) -> TxResult<()> {
     if batch.orders.is_empty() {
         tx.floor.remove(batch_key(batch.id))?;
     } else {
-        tx.floor.insert(batch_key(batch.id), encode(batch))?;
+        tx.floor
+            .insert(batch_key(batch.id), records::encode::<Batch2>(batch))?;
     }
     Ok(())
 }
@@ -980,7 +756,7 @@ pub(super) fn ship_step(
         // Packed before boxes: one parcel with everything.
         return step(tx, id, event, user, reason, now);
     };
-    let mut packages = decode::<Vec<Package>>(&v, "packages").or_else(abort)?;
+    let mut packages = decode_packages(&v).or_else(abort)?;
     let Some(old) = tx.orders.get(id.as_str())? else {
         return abort(Error::NoSuchOrder(id.clone()));
     };
@@ -1018,8 +794,10 @@ pub(super) fn ship_step(
     for p in packages.iter_mut() {
         p.shipped = true;
     }
-    tx.floor
-        .insert(key(PACKAGES, id.as_str().as_bytes()), encode(&packages))?;
+    tx.floor.insert(
+        key(PACKAGES, id.as_str().as_bytes()),
+        records::encode::<Packages2>(&packages),
+    )?;
     Ok(rec)
 }
 
@@ -1027,7 +805,7 @@ pub(super) fn ship_step(
 /// or not packed).
 fn packages_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Vec<Package>> {
     match tx.floor.get(key(PACKAGES, id.as_str().as_bytes()))? {
-        Some(v) => decode::<Vec<Package>>(&v, "packages").or_else(abort),
+        Some(v) => decode_packages(&v).or_else(abort),
         None => Ok(Vec::new()),
     }
 }
@@ -1042,7 +820,7 @@ fn codes_of(tx: &Tx<'_>, id: &[u8]) -> TxResult<(Option<PackCheck>, Vec<Package>
     let packages = tx
         .floor
         .get(key(PACKAGES, id))?
-        .and_then(|v| decode::<Vec<Package>>(&v, "packages").ok())
+        .and_then(|v| decode_packages(&v).ok())
         .unwrap_or_default();
     Ok((check, packages))
 }
@@ -1057,7 +835,7 @@ pub(super) fn release_codes(tx: &Tx<'_>, id: &OrderId) -> TxResult<()> {
 /// before boxes, or not packed).
 pub(super) fn package_numbers(tx: &Tx<'_>, id: &str) -> TxResult<Vec<u32>> {
     let mut n: Vec<u32> = match tx.floor.get(key(PACKAGES, id.as_bytes()))? {
-        Some(v) => decode::<Vec<Package>>(&v, "packages")
+        Some(v) => decode_packages(&v)
             .or_else(abort)?
             .iter()
             .map(|p| p.number)
@@ -1100,7 +878,7 @@ fn on_hold(id: &OrderId, h: &StoredHold) -> Error {
 /// order with no package list).
 pub(super) fn unshipped_packages_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Vec<u32>> {
     Ok(match tx.floor.get(key(PACKAGES, id.as_str().as_bytes()))? {
-        Some(v) => decode::<Vec<Package>>(&v, "packages")
+        Some(v) => decode_packages(&v)
             .or_else(abort)?
             .iter()
             .filter(|p| !p.shipped)
@@ -1138,7 +916,7 @@ pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
     // Packed before boxes: its codes are the order's recorded ones, in its one parcel.
     if packages.is_empty()
         && let Some(v) = tx.floor.get(key(CODES, id.as_bytes()))?
-        && let Ok(codes) = decode::<Vec<ItemCodes>>(&v, "unit codes")
+        && let Ok(codes) = records::decode::<ItemCodes2>(&v)
     {
         packages.push(Package {
             number: 1,
@@ -1164,85 +942,8 @@ pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
         });
     }
     super::codes::forget(tx, id, check.as_ref(), &packages)?;
-    for kind in [CLAIM, PACK, PARCEL, PACKAGES, HOLD, OVERRULED, CODES] {
+    for kind in [CLAIM, PACK, PACKAGES, HOLD, OVERRULED, CODES] {
         tx.floor.remove(key(kind, id.as_bytes()))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A batch stored before cart slots (open across an upgrade) is read, its picked units
-    /// taken as put to its orders in ship-by order; a damaged one is an error, never a guess.
-    #[test]
-    fn a_batch_stored_before_slots_is_read() {
-        let (a, b) = (
-            OrderId::parse("111-0000001-0000001").unwrap(),
-            OrderId::parse("111-0000001-0000002").unwrap(),
-        );
-        let old = legacy::Batch {
-            id: 9,
-            holder: "ann".into(),
-            orders: vec![a.clone(), b.clone()],
-            lines: vec![legacy::Line {
-                sku: "MUG".into(),
-                asin: "B0".into(),
-                title: "Mug".into(),
-                bin: Some("A-01".into()),
-                barcodes: vec![],
-                needed: 3,
-                picked: 2,
-                orders: vec![(a.clone(), 1), (b.clone(), 2)],
-            }],
-            at_bin: None,
-        };
-        let bytes = postcard::to_stdvec(&old).unwrap();
-        let batch = decode_batch(&bytes).unwrap();
-        assert_eq!(batch.lines[0].put, [1, 1]);
-        assert_eq!((batch.slot_of(&a), batch.slot_of(&b)), (Some(1), Some(2)));
-        assert!(!batch.confirm_put && batch.in_hand.is_none());
-        // The current format reads back as itself.
-        assert_eq!(decode_batch(&encode(&batch)).unwrap(), batch);
-        let err = decode_batch(&bytes[..bytes.len() / 2]).unwrap_err();
-        assert!(err.to_string().contains("pick batch"), "{err}");
-
-        // A pack check of the same age asks no codes; one of today reads as itself.
-        let old = legacy::Check {
-            order: a.clone(),
-            packer: "ann".into(),
-            lines: vec![legacy::CheckLine {
-                sku: "MUG".into(),
-                asin: "B0".into(),
-                title: "Mug".into(),
-                barcodes: vec![],
-                needed: 2,
-                scanned: 1,
-            }],
-        };
-        let check = decode_check(&postcard::to_stdvec(&old).unwrap()).unwrap();
-        assert_eq!((check.lines[0].scanned, check.lines[0].kinds.len()), (1, 0));
-        assert_eq!(decode_check(&encode(&check)).unwrap(), check);
-
-        // A check open before boxes: its scanned units are all in the open box.
-        let one_box = legacy::CheckOneBox {
-            order: a.clone(),
-            packer: "ann".into(),
-            lines: check.lines.clone(),
-            awaiting: None,
-        };
-        let read = decode_check(&postcard::to_stdvec(&one_box).unwrap()).unwrap();
-        assert!(read.boxes.is_empty());
-        assert_eq!(read.open_units(), 1);
-        let mut boxed = read.clone();
-        boxed
-            .close_box(Parcel {
-                box_name: "S".into(),
-                dims_mm: [1, 1, 1],
-                weight_g: 5,
-            })
-            .unwrap();
-        assert_eq!(decode_check(&encode(&boxed)).unwrap(), boxed);
-    }
 }

@@ -13,6 +13,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::records::{self, after::Inquiry1};
 use super::{Error, Store, Tx, TxResult, abort, audit_in};
 use crate::domain::inquiry::{Inquiry, InquiryCategory, NoteKind, NoteText};
 use crate::domain::{OrderId, RetentionPolicy};
@@ -56,22 +57,12 @@ pub(super) fn note_mark(id: u64, n: u32) -> String {
     format!("inquiry/{id}/{n}")
 }
 
-/// Records are postcard behind a format byte, like order records.
-const FORMAT: u8 = 1;
-
-fn encode(q: &Inquiry) -> Vec<u8> {
-    postcard::to_extend(q, vec![FORMAT]).expect("an inquiry serializes")
+fn encode(v: &Inquiry) -> Vec<u8> {
+    records::encode::<Inquiry1>(v)
 }
 
 pub(super) fn decode(bytes: &[u8]) -> Result<Inquiry, Error> {
-    match bytes.split_first() {
-        Some((&FORMAT, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| Error::CorruptOrder(format!("inquiry: {e}")))
-        }
-        _ => Err(Error::CorruptOrder(
-            "an inquiry record is damaged, or newer than this packline".into(),
-        )),
-    }
+    records::decode::<Inquiry1>(bytes)
 }
 
 fn inquiry_in(tx: &Tx<'_>, id: u64) -> TxResult<Inquiry> {

@@ -23,6 +23,7 @@ pub mod inquiry;
 pub mod notes;
 mod notes_upgrade;
 pub mod queue;
+pub mod records;
 pub mod retention;
 pub mod returns;
 pub mod seal;
@@ -147,6 +148,23 @@ pub enum Error {
         order: OrderId,
         by: String,
         since: DateTime<Utc>,
+    },
+    #[error(
+        "a stored {kind} is in format {format}, which a newer packline wrote: this one reads up to format {reads}. Nothing was changed: run the newer packline"
+    )]
+    NewerRecord {
+        kind: &'static str,
+        format: u8,
+        reads: u8,
+    },
+    #[error(
+        "the store in {dir} was written by a newer packline (schema version {found}; this packline reads up to version {reads}). Nothing was changed: run the newer packline (or restore a backup this version made)",
+        dir = dir.display()
+    )]
+    NewerStore {
+        dir: PathBuf,
+        found: u32,
+        reads: u32,
     },
     #[error(
         "this keyring belongs to another store (the store records master recipient {store}, the keyring {keyring})"
@@ -330,6 +348,10 @@ impl Store {
         (&audit_tree, &meta)
             .transaction(|(a, m)| {
                 m.insert(META_MASTER, recipient.as_bytes())?;
+                m.insert(
+                    records::upgrade::META_SCHEMA,
+                    &records::upgrade::schema_bytes(records::SCHEMA),
+                )?;
                 audit::append(a, m, &genesis).map(|_| ())
             })
             .map_err(Error::from)?;
@@ -347,6 +369,19 @@ impl Store {
         }
         private_dir(data_dir)?;
         let db = open_db(data_dir)?;
+        if db.open_tree("meta")?.get(META_MASTER)?.is_none() {
+            // Never keyed: what is wrong with the keyring is said first, as below.
+            Keyring::load(data_dir)?;
+            return Err(interrupted_init(&Keyring::path_in(data_dir)));
+        }
+        // A store of an older schema is upgraded (once), one of a newer refused.
+        let db = records::upgrade::settle(
+            data_dir,
+            db,
+            || open_db(data_dir),
+            || open_sled(data_dir, records::upgrade::STAGING, 0),
+            Utc::now(),
+        )?;
         let mut keyring = Keyring::load(data_dir)?;
         let t = Trees::open(&db)?;
         let store_master = t
@@ -1385,28 +1420,12 @@ pub struct AuditActivity {
     pub last_review: Option<DateTime<Utc>>,
 }
 
-/// Order records are postcard (compact, fast) behind a format byte; a change of the record's
-/// shape gets a new format byte and a decoder for the old one. Format 2 added each line's
-/// per-unit codes and gift wrap.
-const RECORD_FORMAT: u8 = 2;
-
 fn encode_record(rec: &OrderRecord) -> Vec<u8> {
-    postcard::to_extend(rec, vec![RECORD_FORMAT]).expect("order record serializes")
+    records::encode::<records::order::OrderRecord2>(rec)
 }
 
 fn decode_record(bytes: &[u8]) -> Result<OrderRecord, Error> {
-    match bytes.split_first() {
-        Some((&RECORD_FORMAT, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| Error::CorruptOrder(e.to_string()))
-        }
-        Some((1, rest)) => postcard::from_bytes::<format1::Record>(rest)
-            .map(Into::into)
-            .map_err(|e| Error::CorruptOrder(e.to_string())),
-        Some((other, _)) => Err(Error::CorruptOrder(format!(
-            "record format {other} is newer than this packline understands"
-        ))),
-        None => Err(Error::CorruptOrder("empty record".into())),
-    }
+    records::decode::<records::order::OrderRecord2>(bytes)
 }
 
 /// Sealed or not, the store holds the floor's records: only packline's own user may open its
@@ -1612,51 +1631,6 @@ const DEFAULT_SEGMENT_SIZE: usize = 512 * 1024;
 mod tests {
     use super::*;
 
-    /// A record stored before per-unit codes reads as it was, asking no codes; a record of an
-    /// unknown newer format is refused by name.
-    #[test]
-    fn format_1_records_read_and_newer_ones_are_refused() {
-        let t = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
-        let old = format1::Record {
-            order: format1::Ord1 {
-                id: OrderId::parse("111-0000001-0000001").unwrap(),
-                marketplace_id: Some("ATVPDKIKX0DER".into()),
-                created: t,
-                updated: t,
-                ship_by: Default::default(),
-                deliver_by: Default::default(),
-                service_level: crate::domain::ServiceLevel::Standard,
-                prime: true,
-                business: false,
-                lines: vec![format1::Line1 {
-                    item_id: "1".into(),
-                    sku: "MUG".into(),
-                    asin: "B0".into(),
-                    title: "Mug".into(),
-                    quantity_ordered: 2,
-                    quantity_shipped: 0,
-                }],
-            },
-            state: OrderState::Packed,
-            state_since: t,
-            closed_at: None,
-            recipient_mask: Some("J. D****".into()),
-            recipient_purged: false,
-        };
-        let bytes = postcard::to_extend(&old, vec![1]).unwrap();
-        let rec = decode_record(&bytes).unwrap();
-        assert_eq!(rec.state, OrderState::Packed);
-        assert_eq!(rec.order.lines[0].sku, "MUG");
-        assert_eq!(
-            rec.order.lines[0].unit_codes,
-            crate::domain::UnitCodes::default()
-        );
-        assert!(rec.order.prime);
-        assert_eq!(decode_record(&encode_record(&rec)).unwrap(), rec);
-        let err = decode_record(&[9, 0]).unwrap_err().to_string();
-        assert!(err.contains("record format 9 is newer"), "{err}");
-    }
-
     /// A process killed while sled wrote a snapshot leaves a torn `snap.N.generating`, which
     /// sled reads as its newest snapshot and refuses as corrupt: the store opens anyway, with
     /// everything in it, and a store damaged in another way is still refused.
@@ -1740,88 +1714,5 @@ mod tests {
             text.contains(&format!("segment_size: {SEGMENT_SIZE}")),
             "{text}"
         );
-    }
-}
-
-/// Order records of format 1 (before per-unit codes and gift wrap), read as format 2 with no
-/// codes asked and no wrap: what was known of them then.
-mod format1 {
-    use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Serialize};
-
-    use crate::domain::{
-        Order, OrderId, OrderLine, OrderRecord, OrderState, ServiceLevel, UnitCodes, Window,
-    };
-
-    #[derive(Serialize, Deserialize)]
-    pub struct Record {
-        pub order: Ord1,
-        pub state: OrderState,
-        pub state_since: DateTime<Utc>,
-        pub closed_at: Option<DateTime<Utc>>,
-        pub recipient_mask: Option<String>,
-        pub recipient_purged: bool,
-    }
-
-    #[derive(Serialize, Deserialize)]
-    pub struct Ord1 {
-        pub id: OrderId,
-        pub marketplace_id: Option<String>,
-        pub created: DateTime<Utc>,
-        pub updated: DateTime<Utc>,
-        pub ship_by: Window,
-        pub deliver_by: Window,
-        pub service_level: ServiceLevel,
-        pub prime: bool,
-        pub business: bool,
-        pub lines: Vec<Line1>,
-    }
-
-    #[derive(Serialize, Deserialize)]
-    pub struct Line1 {
-        pub item_id: String,
-        pub sku: String,
-        pub asin: String,
-        pub title: String,
-        pub quantity_ordered: u32,
-        pub quantity_shipped: u32,
-    }
-
-    impl From<Record> for OrderRecord {
-        fn from(r: Record) -> OrderRecord {
-            let o = r.order;
-            OrderRecord {
-                order: Order {
-                    id: o.id,
-                    marketplace_id: o.marketplace_id,
-                    created: o.created,
-                    updated: o.updated,
-                    ship_by: o.ship_by,
-                    deliver_by: o.deliver_by,
-                    service_level: o.service_level,
-                    prime: o.prime,
-                    business: o.business,
-                    lines: o
-                        .lines
-                        .into_iter()
-                        .map(|l| OrderLine {
-                            item_id: l.item_id,
-                            sku: l.sku,
-                            asin: l.asin,
-                            title: l.title,
-                            quantity_ordered: l.quantity_ordered,
-                            quantity_shipped: l.quantity_shipped,
-                            unit_codes: UnitCodes::default(),
-                            gift_wrap: None,
-                        })
-                        .collect(),
-                },
-                state: r.state,
-                state_since: r.state_since,
-                closed_at: r.closed_at,
-                recipient_mask: r.recipient_mask,
-                recipient_purged: r.recipient_purged,
-            }
-        }
     }
 }

@@ -18,6 +18,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::records::{self, after::Exceptions2, floor::Hold2};
 use super::{Error, Store, Tx, TxResult, decode_record, epoch_key, seal};
 use crate::domain::{FreeText, Hold, NoteText, OrderId, RetentionPolicy};
 
@@ -68,7 +69,7 @@ pub(super) fn pii_prefixes(order: &str) -> [String; 3] {
 
 /// Free text as records keep it: packline's own words, or the reference of sealed ones.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) enum StoredText {
+pub enum StoredText {
     System(String),
     Sealed(String),
 }
@@ -140,7 +141,7 @@ pub(super) fn drop_ref_in(tx: &Tx<'_>, reference: &str) -> TxResult<bool> {
 /// An exception note as the `exceptions` tree keeps it (format 2, postcard behind the format
 /// byte; format 1 was JSON with the words in the clear, sealed at upgrade).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct StoredException {
+pub struct StoredException {
     pub raised_at: DateTime<Utc>,
     pub raised_by: String,
     pub note: StoredText,
@@ -149,20 +150,19 @@ pub(super) struct StoredException {
     pub resolution: Option<StoredText>,
 }
 
-const EXCEPTIONS_FORMAT: u8 = 2;
-
-pub(super) fn encode_exceptions(notes: &[StoredException]) -> Vec<u8> {
-    postcard::to_extend(notes, vec![EXCEPTIONS_FORMAT]).expect("exception notes serialize")
+pub(super) fn encode_exceptions(notes: &Vec<StoredException>) -> Vec<u8> {
+    records::encode::<Exceptions2>(notes)
 }
 
+/// An order's exception notes. Notes in the older format (JSON, words in the clear) are named
+/// as such: the upgrade of free text at open seals them.
 pub(super) fn decode_exceptions(bytes: &[u8]) -> Result<Vec<StoredException>, Error> {
-    match bytes.split_first() {
-        Some((&EXCEPTIONS_FORMAT, rest)) => postcard::from_bytes(rest)
-            .map_err(|e| Error::CorruptOrder(format!("exception notes: {e}"))),
-        _ => Err(Error::CorruptOrder(
-            "exception notes in an older format (words in the clear) that the upgrade at open did not seal, or a newer one: reopen the store with this packline to seal them".into(),
-        )),
+    if bytes.first() == Some(&b'[') {
+        return Err(Error::CorruptOrder(
+            "exception notes in an older format (words in the clear) that the upgrade at open did not seal: reopen the store with this packline to seal them".into(),
+        ));
     }
+    records::decode::<Exceptions2>(bytes)
 }
 
 /// An exception note as callers see it: its words sealed, or packline's own.
@@ -191,7 +191,7 @@ impl From<&StoredException> for ExceptionNote {
 
 /// A hold as the `floor` tree keeps it: the reason sealed (a lead's words) or packline's own.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct StoredHold {
+pub struct StoredHold {
     pub by: String,
     pub since: DateTime<Utc>,
     pub reason: StoredText,
@@ -215,35 +215,30 @@ pub(super) struct LegacyHold {
     pub since: DateTime<Utc>,
 }
 
-/// A value that takes every byte given, so one format is never misread as the other (a legacy
-/// hold's `by` never parses as a time).
-fn whole<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    match postcard::take_from_bytes::<T>(bytes) {
-        Ok((v, [])) => Some(v),
-        _ => None,
-    }
-}
-
-/// A stored hold, or `Err` naming the legacy form the upgrade at open seals.
+/// A stored hold. A hold whose reason an older packline kept in the clear is named as such:
+/// the upgrade of free text at open seals it.
 pub(super) fn decode_hold(bytes: &[u8]) -> Result<StoredHold, Error> {
-    whole::<StoredHold>(bytes).ok_or_else(|| {
-        Error::CorruptOrder(if whole::<LegacyHold>(bytes).is_some() {
-            "a hold whose reason is in the clear (older format) that the upgrade at open did not seal: reopen the store with this packline to seal it".into()
+    records::decode::<Hold2>(bytes).map_err(|e| {
+        if legacy_hold(bytes).is_some() {
+            Error::CorruptOrder("a hold whose reason is in the clear (older format) that the upgrade at open did not seal: reopen the store with this packline to seal it".into())
         } else {
-            "a hold record is damaged, or newer than this packline".into()
-        })
+            e
+        }
     })
 }
 
+/// A hold in the layout of the packline that kept its reason in the clear (never one of
+/// today's: those start with their format byte, and a legacy hold's reason never reads whole
+/// with its time after it).
 pub(super) fn legacy_hold(bytes: &[u8]) -> Option<LegacyHold> {
-    if whole::<StoredHold>(bytes).is_some() {
+    if records::decode::<Hold2>(bytes).is_ok() {
         return None;
     }
-    whole::<LegacyHold>(bytes)
+    records::whole::<LegacyHold>(bytes).ok()
 }
 
 pub(super) fn encode_hold(h: &StoredHold) -> Vec<u8> {
-    postcard::to_stdvec(h).expect("a hold serializes")
+    records::encode::<Hold2>(h)
 }
 
 /// The words of a note, checked like an inquiry's (not empty, not a letter).

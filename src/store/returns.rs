@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::records::{self, after::Return1};
 use super::{Error, Store, Tx, TxResult, abort, audit_in};
 use crate::domain::returns::{
     Condition, ExpectedReturn, Received, ReturnKey, ReturnRecord, ReturnRefusal,
@@ -36,22 +37,12 @@ fn natural_key(key: &ReturnKey) -> Vec<u8> {
     k
 }
 
-/// Records are postcard behind a format byte, like order records.
-const FORMAT: u8 = 1;
-
-fn encode(r: &ReturnRecord) -> Vec<u8> {
-    postcard::to_extend(r, vec![FORMAT]).expect("a return serializes")
+fn encode(v: &ReturnRecord) -> Vec<u8> {
+    records::encode::<Return1>(v)
 }
 
 fn decode(bytes: &[u8]) -> Result<ReturnRecord, Error> {
-    match bytes.split_first() {
-        Some((&FORMAT, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| Error::CorruptOrder(format!("return: {e}")))
-        }
-        _ => Err(Error::CorruptOrder(
-            "a return record is damaged, or newer than this packline".into(),
-        )),
-    }
+    records::decode::<Return1>(bytes)
 }
 
 fn next_id(tx: &Tx<'_>) -> TxResult<u64> {

@@ -12,6 +12,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::records::{
+    self,
+    shipping::{Intent2, PrintJob2, Shipment2, Tracked2},
+};
 use super::{Error, Store, Tx, TxResult, abort, audit_in, exception_step, step};
 /// The shipment state machine and its record are the domain's; re-exported for callers.
 pub use crate::domain::shipment::{ShipmentRecord, ShipmentState};
@@ -73,70 +77,8 @@ pub fn local_day(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&chrono::Local).date_naive()
 }
 
-fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    postcard::to_stdvec(v).expect("shipping records serialize")
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, Error> {
-    postcard::from_bytes(bytes).map_err(|e| Error::CorruptOrder(format!("{what}: {e}")))
-}
-
-/// A shipment record: today's, or one stored before packages (it is package 1's). Either must
-/// take every byte, so one is never misread as the other.
 fn decode_shipment(bytes: &[u8]) -> Result<ShipmentRecord, Error> {
-    fn whole<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
-        match postcard::take_from_bytes::<T>(bytes) {
-            Ok((v, [])) => Some(v),
-            _ => None,
-        }
-    }
-    if let Some(s) = whole::<ShipmentRecord>(bytes) {
-        return Ok(s);
-    }
-    whole::<legacy::Shipment>(bytes)
-        .map(Into::into)
-        .ok_or_else(|| Error::CorruptOrder("shipment: the record cannot be read".into()))
-}
-
-mod legacy {
-    use chrono::{DateTime, Utc};
-    use serde::Deserialize;
-
-    use crate::domain::{Carrier, OrderId, ShipmentRecord, ShipmentState, TrackingNumber};
-
-    /// A shipment record before packages.
-    #[derive(Deserialize)]
-    #[cfg_attr(test, derive(serde::Serialize))]
-    pub struct Shipment {
-        pub order: OrderId,
-        pub state: ShipmentState,
-        pub carrier: Option<Carrier>,
-        pub tracking: Option<TrackingNumber>,
-        pub shipment_id: Option<String>,
-        pub service_id: Option<String>,
-        pub service_name: Option<String>,
-        pub label_format: Option<String>,
-        pub at: DateTime<Utc>,
-        pub by: String,
-    }
-
-    impl From<Shipment> for ShipmentRecord {
-        fn from(s: Shipment) -> ShipmentRecord {
-            ShipmentRecord {
-                order: s.order,
-                package: 1,
-                state: s.state,
-                carrier: s.carrier,
-                tracking: s.tracking,
-                shipment_id: s.shipment_id,
-                service_id: s.service_id,
-                service_name: s.service_name,
-                label_format: s.label_format,
-                at: s.at,
-                by: s.by,
-            }
-        }
-    }
+    records::decode::<Shipment2>(bytes)
 }
 
 /// A print job. The document is made (or unsealed) only when it is sent: nothing printable with
@@ -257,8 +199,10 @@ pub(super) fn shipment_in(
 
 /// Writes a shipment record, keeping the in-flight marker in step with its state.
 fn put_shipment(tx: &Tx<'_>, s: &ShipmentRecord) -> TxResult<()> {
-    tx.floor
-        .insert(shipment_key(&s.order, s.package), encode(s))?;
+    tx.floor.insert(
+        shipment_key(&s.order, s.package),
+        records::encode::<Shipment2>(s),
+    )?;
     let marker = intent_key(&s.order, s.package);
     if s.state == ShipmentState::PurchaseIntent {
         tx.floor.insert(marker, &[])?;
@@ -271,21 +215,14 @@ fn put_shipment(tx: &Tx<'_>, s: &ShipmentRecord) -> TxResult<()> {
 /// Writes a package's v2 details, keeping the tracking marker in step.
 fn put_v2(tx: &Tx<'_>, id: &OrderId, package: u32, v: &ShipmentV2) -> TxResult<()> {
     let k = package_id(id.as_str(), package);
-    tx.floor.insert(key(V2, &k), json(v))?;
+    tx.floor
+        .insert(key(V2, &k), records::encode::<Tracked2>(v))?;
     if v.awaits_delivery() {
         tx.floor.insert(key(AWAIT, &k), &[])?;
     } else {
         tx.floor.remove(key(AWAIT, &k))?;
     }
     Ok(())
-}
-
-fn json<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("shipping records serialize")
-}
-
-fn from_json<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, Error> {
-    serde_json::from_slice(bytes).map_err(|e| Error::CorruptOrder(format!("{what}: {e}")))
 }
 
 /// What a label cost: currency and amount.
@@ -455,7 +392,7 @@ impl Store {
             )?;
             let what = match intent {
                 Some(i) => {
-                    tx.floor.insert(intent_key(id, package), json(i))?;
+                    tx.floor.insert(intent_key(id, package), records::encode::<Intent2>(i))?;
                     format!("package {package}, Shipping API v2")
                 }
                 None => format!("package {package}"),
@@ -571,7 +508,7 @@ impl Store {
         package: u32,
     ) -> Result<Option<PurchaseIntentV2>, Error> {
         match self.t.floor.get(intent_key(id, package))? {
-            Some(v) if !v.is_empty() => Ok(Some(from_json(&v, "purchase intent")?)),
+            Some(v) if !v.is_empty() => Ok(Some(records::decode::<Intent2>(&v)?)),
             _ => Ok(None),
         }
     }
@@ -595,7 +532,7 @@ impl Store {
         self.t
             .floor
             .get(key(V2, &package_id(id.as_str(), package)))?
-            .map(|v| from_json(&v, "shipment v2"))
+            .map(|v| records::decode::<Tracked2>(&v))
             .transpose()
     }
 
@@ -626,7 +563,7 @@ impl Store {
                     "order {id} package {package} was not bought through Shipping API v2"
                 )));
             };
-            let mut v2: ShipmentV2 = from_json(&v, "shipment v2").or_else(abort)?;
+            let mut v2: ShipmentV2 = records::decode::<Tracked2>(&v).or_else(abort)?;
             v2.codes_sent = Some(now);
             put_v2(tx, id, package, &v2)?;
             audit_in(
@@ -700,7 +637,7 @@ impl Store {
         self.transact(|tx| {
             let k = key(V2, &package_id(id.as_str(), package));
             let before: Option<ShipmentV2> = match tx.floor.get(&k)? {
-                Some(b) => Some(from_json(&b, "shipment v2").or_else(abort)?),
+                Some(b) => Some(records::decode::<Tracked2>(&b).or_else(abort)?),
                 None => None,
             };
             let was = before.and_then(|b| b.delivery);
@@ -926,7 +863,7 @@ impl Store {
             tx.floor.remove(label_key(id, package))?;
             let k = key(V2, &package_id(id.as_str(), package));
             if let Some(v) = tx.floor.get(&k)? {
-                let mut v: ShipmentV2 = from_json(&v, "shipment v2").or_else(abort)?;
+                let mut v: ShipmentV2 = records::decode::<Tracked2>(&v).or_else(abort)?;
                 v.voided = true;
                 put_v2(tx, id, package, &v)?;
             }
@@ -1127,7 +1064,8 @@ impl Store {
                 let reprint = jobs.iter().any(|j| {
                     j.order == job.order && j.document == job.document && j.state == JobState::Sent
                 });
-                tx.floor.insert(job_key(job.id), encode(job))?;
+                tx.floor
+                    .insert(job_key(job.id), records::encode::<PrintJob2>(job))?;
                 let action = if reprint { "reprint" } else { "print" };
                 note(tx, &job.order, user, action, Some(job.document.name()), now)?;
             }
@@ -1141,12 +1079,14 @@ impl Store {
         self.t
             .floor
             .get(job_key(id))?
-            .map(|v| decode(&v, "print job"))
+            .map(|v| records::decode::<PrintJob2>(&v))
             .transpose()
     }
 
     pub fn save_print_job(&self, job: &PrintJob) -> Result<(), Error> {
-        self.t.floor.insert(job_key(job.id), encode(job))?;
+        self.t
+            .floor
+            .insert(job_key(job.id), records::encode::<PrintJob2>(job))?;
         self.flush()
     }
 
@@ -1155,7 +1095,7 @@ impl Store {
         self.t
             .floor
             .scan_prefix([JOB])
-            .map(|item| decode(&item?.1, "print job"))
+            .map(|item| records::decode::<PrintJob2>(&item?.1))
             .collect()
     }
 }
@@ -1236,32 +1176,6 @@ pub(super) fn drop_label(tx: &Tx<'_>, id: &str) -> TxResult<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A shipment stored before packages is package 1's; one of today reads as itself; a
-    /// damaged one is an error, never a guess.
-    #[test]
-    fn a_shipment_stored_before_packages_is_package_one() {
-        let old = legacy::Shipment {
-            order: OrderId::parse("111-0000001-0000001").unwrap(),
-            state: ShipmentState::Bought,
-            carrier: Some(Carrier::Ups),
-            tracking: None,
-            shipment_id: Some("s-1".into()),
-            service_id: None,
-            service_name: None,
-            label_format: Some("zpl".into()),
-            at: Utc::now(),
-            by: "sam".into(),
-        };
-        let bytes = postcard::to_stdvec(&old).unwrap();
-        let read = decode_shipment(&bytes).unwrap();
-        assert_eq!((read.package, read.state), (1, ShipmentState::Bought));
-        assert_eq!(read.shipment_id.as_deref(), Some("s-1"));
-        let mut two = read.clone();
-        two.package = 2;
-        assert_eq!(decode_shipment(&encode(&two)).unwrap(), two);
-        assert!(decode_shipment(&bytes[..bytes.len() - 3]).is_err());
-    }
 
     #[test]
     fn package_keys_name_their_order_and_package() {

@@ -111,8 +111,9 @@ impl Floor {
                 floor.get(&k).unwrap().is_some(),
                 "order {order} has packages"
             );
+            // Format 2 of an order's packages: its format byte, then the list.
             floor
-                .insert(k, postcard::to_stdvec(packages).unwrap())
+                .insert(k, postcard::to_extend(packages, vec![2]).unwrap())
                 .unwrap();
             db.flush().unwrap();
         }

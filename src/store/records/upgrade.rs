@@ -1,0 +1,873 @@
+//! The store's schema version, and its upgrades.
+//!
+//! A store records the schema it was written in (`meta` key `schema`; a store without one was
+//! written before schema versions: version 1). Opening an older store upgrades it once, as a
+//! copy: every tree is read from the store and written, each record rewritten in the current
+//! format, into a new database beside it (`db.upgrade`), which gets the new schema version and
+//! an `upgrade` audit entry; then the two folders are exchanged in one atomic rename
+//! (`renameat2(RENAME_EXCHANGE)`) and the old one removed. A kill at any moment leaves the old
+//! store whole (before the exchange: the half-made copy is removed at the next open, which
+//! starts again) or the new one (after it: the old copy is removed). A store written by a newer
+//! packline is refused, naming both versions.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::floor::{Batch2, Check2, CodeKind2, ItemCodes2, Packages2, Parcel2, PickLine2, Slot2};
+use super::order::OrderRecord2;
+use super::shipping::{Carrier2, Intent2, PrintJob2, Shipment2, ShipmentState2, Tracked2};
+use super::{Record, SCHEMA, frame, whole};
+use crate::store::{Error, audit};
+
+/// The `meta` key of the schema version (4 bytes, big-endian).
+pub const META_SCHEMA: &[u8] = b"schema";
+/// The audit action of an upgrade; its reason says from and to which version.
+pub const UPGRADE_ACTION: &str = "upgrade";
+/// Where the copy is made, beside the store's `db`.
+pub const STAGING: &str = "db.upgrade";
+/// Records written per sled batch while copying.
+const CHUNK: usize = 4096;
+
+/// The schema version a store's `meta` tree records (1 when it records none).
+pub fn schema_of(meta: &sled::Tree) -> Result<u32, Error> {
+    match meta.get(META_SCHEMA)? {
+        None => Ok(1),
+        Some(v) => match <[u8; 4]>::try_from(v.as_ref()) {
+            Ok(b) => Ok(u32::from_be_bytes(b)),
+            Err(_) => Err(Error::CorruptOrder(
+                "the store's schema version is not 4 bytes".into(),
+            )),
+        },
+    }
+}
+
+pub fn schema_bytes(version: u32) -> [u8; 4] {
+    version.to_be_bytes()
+}
+
+/// A half-made copy or an old store left by an upgrade cut short, removed: called once the
+/// store's `db` is open (and so locked by this process).
+pub fn remove_leftover(data_dir: &Path) -> Result<(), Error> {
+    let staging = data_dir.join(STAGING);
+    if staging.exists() {
+        tracing::info!(dir = %staging.display(), "removing what an interrupted upgrade left");
+        std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        sync_dir(data_dir)?;
+    }
+    Ok(())
+}
+
+/// The store's version checked: a newer one refused; an older one upgraded. Takes the open
+/// database and answers the one to use (the same, or the upgraded one opened).
+pub fn settle(
+    data_dir: &Path,
+    db: sled::Db,
+    open: impl Fn() -> Result<sled::Db, Error>,
+    open_staging: impl Fn() -> Result<sled::Db, Error>,
+    now: DateTime<Utc>,
+) -> Result<sled::Db, Error> {
+    remove_leftover(data_dir)?;
+    let found = schema_of(&db.open_tree("meta")?)?;
+    if found > SCHEMA {
+        return Err(Error::NewerStore {
+            dir: data_dir.to_owned(),
+            found,
+            reads: SCHEMA,
+        });
+    }
+    if found == SCHEMA {
+        return Ok(db);
+    }
+    let started = std::time::Instant::now();
+    tracing::info!(from = found, to = SCHEMA, "upgrading the store");
+    {
+        let staging = open_staging()?;
+        copy(&db, &staging, found)?;
+        let meta = staging.open_tree("meta")?;
+        let log = staging.open_tree("audit")?;
+        let reason = format!("schema {found} to {SCHEMA}");
+        let entry = audit::Record {
+            at: now,
+            user: "packline",
+            action: UPGRADE_ACTION,
+            order: None,
+            reason: Some(&reason),
+        };
+        use sled::Transactional as _;
+        (&log, &meta)
+            .transaction(|(a, m)| {
+                match audit::append(a, m, &entry) {
+                    // A log already broken is named by `audit verify` and `check`; it does not
+                    // keep the store from opening.
+                    Err(sled::transaction::ConflictableTransactionError::Abort(
+                        Error::AuditBroken(why),
+                    )) => tracing::warn!(%why, "the upgrade could not be audited"),
+                    other => {
+                        other?;
+                    }
+                }
+                m.insert(META_SCHEMA, &schema_bytes(SCHEMA))?;
+                Ok(())
+            })
+            .map_err(Error::from)?;
+        staging.flush()?;
+    }
+    db.flush()?;
+    drop(db);
+    exchange(data_dir)?;
+    remove_leftover(data_dir)?;
+    tracing::info!(
+        from = found,
+        to = SCHEMA,
+        seconds = started.elapsed().as_secs_f64(),
+        "store upgraded"
+    );
+    open()
+}
+
+/// The store's `db` and the finished copy swapped in one step.
+fn exchange(data_dir: &Path) -> Result<(), Error> {
+    let db = data_dir.join(crate::store::DB_DIR);
+    let staging = data_dir.join(STAGING);
+    nix::fcntl::renameat2(
+        None,
+        &staging,
+        None,
+        &db,
+        nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+    )
+    .map_err(|e| Error::io(&db, std::io::Error::from(e)))?;
+    sync_dir(data_dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Every tree of `from` written to `to`, each record in the current format.
+fn copy(from: &sled::Db, to: &sled::Db, version: u32) -> Result<(), Error> {
+    // An upgrade from a version this packline does not know how to raise cannot happen (every
+    // version from 1 is handled below), but is refused rather than copied as it is.
+    if version != 1 {
+        return Err(Error::CorruptOrder(format!(
+            "no upgrade from schema {version} to {SCHEMA}"
+        )));
+    }
+    let orders = from.open_tree("amazon/orders")?;
+    for name in from.tree_names() {
+        let src = from.open_tree(&name)?;
+        let dst = to.open_tree(&name)?;
+        let floor = name.as_ref() == b"floor";
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for item in src.iter() {
+            let (k, v) = item?;
+            let put = if floor {
+                floor_1(&src, &orders, &k, &v)?
+            } else if name.as_ref() == b"amazon/orders" {
+                Some((k.to_vec(), order_1(&v)?))
+            } else {
+                Some((k.to_vec(), v.to_vec()))
+            };
+            if let Some((k, v)) = put {
+                batch.insert(k, v);
+                n += 1;
+            }
+            if n == CHUNK {
+                dst.apply_batch(std::mem::take(&mut batch))?;
+                n = 0;
+            }
+        }
+        dst.apply_batch(batch)?;
+    }
+    Ok(())
+}
+
+/// An order record of schema 1 (format 1 or 2) in the current format.
+fn order_1(v: &[u8]) -> Result<Vec<u8>, Error> {
+    match v.split_first() {
+        Some((1, body)) => {
+            let old = whole::<v1::Order1>(body).map_err(|e| {
+                Error::CorruptOrder(format!(
+                    "an order record of format 1 cannot be read for the upgrade: {e}"
+                ))
+            })?;
+            Ok(frame(OrderRecord2::FORMAT, &OrderRecord2::from(old)))
+        }
+        _ => Ok(v.to_vec()),
+    }
+}
+
+/// A key and its value.
+type Entry = (Vec<u8>, Vec<u8>);
+
+/// One `floor` entry of schema 1 in schema 2: the key to write and its value, or none (a
+/// parcel, written as its order's packages instead).
+fn floor_1(
+    floor: &sled::Tree,
+    orders: &sled::Tree,
+    k: &[u8],
+    v: &[u8],
+) -> Result<Option<Entry>, Error> {
+    let keep = |v: Vec<u8>| Ok(Some((k.to_vec(), v)));
+    let what = |kind: &str, e: String| {
+        Error::CorruptOrder(format!(
+            "{kind} {} cannot be read for the upgrade: {e}",
+            printable(&k[1..])
+        ))
+    };
+    match k.first() {
+        Some(b'b') => {
+            let b = whole::<Batch2>(v)
+                .or_else(|e| whole::<v1::Batch>(v).map(Into::into).map_err(|_| e))
+                .map_err(|e| what("pick batch", e))?;
+            keep(frame(Batch2::FORMAT, &b))
+        }
+        Some(b'k') => {
+            let c = whole::<Check2>(v)
+                .or_else(|e| {
+                    whole::<v1::CheckOneBox>(v)
+                        .map(Into::into)
+                        .or_else(|_| whole::<v1::Check>(v).map(Into::into))
+                        .map_err(|_| e)
+                })
+                .map_err(|e| what("pack check", e))?;
+            keep(frame(Check2::FORMAT, &c))
+        }
+        Some(b'P') if !v.is_empty() => {
+            let p = whole::<Packages2>(v).map_err(|e| what("packages", e))?;
+            keep(frame(Packages2::FORMAT, &p))
+        }
+        Some(b'P') => Ok(None),
+        Some(b'p') => {
+            let mut packages = k.to_vec();
+            packages[0] = b'P';
+            if floor.get(&packages)?.is_some_and(|p| !p.is_empty()) {
+                return Ok(None);
+            }
+            let parcel = whole::<Parcel2>(v).map_err(|e| what("parcel", e))?;
+            let id = String::from_utf8_lossy(&k[1..]).into_owned();
+            let Some(order) = orders.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            let order = crate::store::decode_record(&order)?.order;
+            let mut codes_key = k.to_vec();
+            codes_key[0] = b'u';
+            let codes = match floor.get(&codes_key)? {
+                Some(c) => whole::<ItemCodes2>(&c).map_err(|e| what("unit codes", e))?,
+                None => ItemCodes2(Vec::new()),
+            };
+            Ok(Some((
+                packages,
+                frame(
+                    Packages2::FORMAT,
+                    &v1::parcel_packages(parcel, &order, codes),
+                ),
+            )))
+        }
+        Some(b'u') => {
+            let c = whole::<ItemCodes2>(v).map_err(|e| what("unit codes", e))?;
+            keep(frame(ItemCodes2::FORMAT, &c))
+        }
+        Some(b'h') => match whole::<super::floor::Hold2>(v) {
+            Ok(h) => keep(frame(super::floor::Hold2::FORMAT, &h)),
+            // A hold whose reason an older packline kept in the clear: sealed by the upgrade
+            // of free text that follows at open (`notes_upgrade`), which knows its layout.
+            Err(_) => keep(v.to_vec()),
+        },
+        Some(b's') => {
+            let s = whole::<Shipment2>(v)
+                .or_else(|e| whole::<v1::Shipment>(v).map(Into::into).map_err(|_| e))
+                .map_err(|e| what("shipment", e))?;
+            keep(frame(Shipment2::FORMAT, &s))
+        }
+        Some(b'j') => {
+            let j = whole::<PrintJob2>(v).map_err(|e| what("print job", e))?;
+            keep(frame(PrintJob2::FORMAT, &j))
+        }
+        Some(b'v') => {
+            let t: Tracked2 =
+                serde_json::from_slice(v).map_err(|e| what("shipment v2", e.to_string()))?;
+            keep(frame(Tracked2::FORMAT, &t))
+        }
+        Some(b'i') if !v.is_empty() => {
+            let i: Intent2 =
+                serde_json::from_slice(v).map_err(|e| what("purchase intent", e.to_string()))?;
+            keep(frame(Intent2::FORMAT, &i))
+        }
+        _ => keep(v.to_vec()),
+    }
+}
+
+/// A key's id part for a message: printable ASCII as it is, anything else escaped.
+fn printable(id: &[u8]) -> String {
+    id.iter()
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect()
+}
+
+/// Layouts schema 1 read by trial, older than its newest: frozen here, for the upgrade only.
+mod v1 {
+    use super::*;
+    use crate::store::records::floor::{
+        ItemCodes2, PackLine2, Package2, PackageItem2, Packages2, UnitCode2,
+    };
+    use crate::store::records::order::{Line2, Order2, ServiceLevel2, State2, UnitCodes2, Window2};
+
+    /// A pack check before boxes.
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct CheckOneBox {
+        pub order: String,
+        pub packer: String,
+        pub lines: Vec<PackLine2>,
+        pub awaiting: Option<(u64, CodeKind2)>,
+    }
+
+    impl From<CheckOneBox> for Check2 {
+        fn from(c: CheckOneBox) -> Check2 {
+            Check2 {
+                order: c.order,
+                packer: c.packer,
+                lines: c.lines,
+                awaiting: c.awaiting,
+                boxes: Vec::new(),
+            }
+        }
+    }
+
+    /// A pack check before per-unit codes.
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct Check {
+        pub order: String,
+        pub packer: String,
+        pub lines: Vec<CheckLine>,
+    }
+
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct CheckLine {
+        pub sku: String,
+        pub asin: String,
+        pub title: String,
+        pub barcodes: Vec<String>,
+        pub needed: u32,
+        pub scanned: u32,
+    }
+
+    impl From<Check> for Check2 {
+        fn from(c: Check) -> Check2 {
+            Check2 {
+                order: c.order,
+                packer: c.packer,
+                lines: c
+                    .lines
+                    .into_iter()
+                    .map(|l| PackLine2 {
+                        sku: l.sku,
+                        asin: l.asin,
+                        title: l.title,
+                        barcodes: l.barcodes,
+                        needed: l.needed,
+                        scanned: l.scanned,
+                        kinds: Vec::new(),
+                        codes: Vec::new(),
+                        gift_wrap: None,
+                    })
+                    .collect(),
+                awaiting: None,
+                boxes: Vec::new(),
+            }
+        }
+    }
+
+    /// A pick batch before cart slots: its picked units are taken as put to its orders in
+    /// ship-by order.
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct Batch {
+        pub id: u64,
+        pub holder: String,
+        pub orders: Vec<String>,
+        pub lines: Vec<Line>,
+        pub at_bin: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct Line {
+        pub sku: String,
+        pub asin: String,
+        pub title: String,
+        pub bin: Option<String>,
+        pub barcodes: Vec<String>,
+        pub needed: u32,
+        pub picked: u32,
+        pub orders: Vec<(String, u32)>,
+    }
+
+    impl From<Batch> for Batch2 {
+        fn from(b: Batch) -> Batch2 {
+            let lines = b
+                .lines
+                .into_iter()
+                .map(|l| {
+                    let mut left = l.picked;
+                    let put = l
+                        .orders
+                        .iter()
+                        .map(|(_, q)| {
+                            let n = left.min(*q);
+                            left -= n;
+                            n
+                        })
+                        .collect();
+                    PickLine2 {
+                        sku: l.sku,
+                        asin: l.asin,
+                        title: l.title,
+                        bin: l.bin,
+                        barcodes: l.barcodes,
+                        needed: l.needed,
+                        picked: l.picked,
+                        orders: l.orders,
+                        put,
+                    }
+                })
+                .collect();
+            Batch2 {
+                id: b.id,
+                holder: b.holder,
+                slots: b
+                    .orders
+                    .iter()
+                    .zip(1..)
+                    .map(|(o, slot)| Slot2 {
+                        order: o.clone(),
+                        slot,
+                        tote: None,
+                    })
+                    .collect(),
+                orders: b.orders,
+                lines,
+                at_bin: b.at_bin,
+                confirm_put: false,
+                in_hand: None,
+                tote_prefix: None,
+            }
+        }
+    }
+
+    /// A shipment record before packages (it is package 1's).
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct Shipment {
+        pub order: String,
+        pub state: ShipmentState2,
+        pub carrier: Option<Carrier2>,
+        pub tracking: Option<String>,
+        pub shipment_id: Option<String>,
+        pub service_id: Option<String>,
+        pub service_name: Option<String>,
+        pub label_format: Option<String>,
+        pub at: DateTime<Utc>,
+        pub by: String,
+    }
+
+    impl From<Shipment> for Shipment2 {
+        fn from(s: Shipment) -> Shipment2 {
+            Shipment2 {
+                order: s.order,
+                state: s.state,
+                carrier: s.carrier,
+                tracking: s.tracking,
+                shipment_id: s.shipment_id,
+                service_id: s.service_id,
+                service_name: s.service_name,
+                label_format: s.label_format,
+                at: s.at,
+                by: s.by,
+                package: 1,
+            }
+        }
+    }
+
+    /// An order record of format 1 (before per-unit codes and gift wrap): format 2 with no
+    /// codes asked and no wrap, what was known of it then.
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct Order1 {
+        pub order: Ord1,
+        pub state: State2,
+        pub state_since: DateTime<Utc>,
+        pub closed_at: Option<DateTime<Utc>>,
+        pub recipient_mask: Option<String>,
+        pub recipient_purged: bool,
+    }
+
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct Ord1 {
+        pub id: String,
+        pub marketplace_id: Option<String>,
+        pub created: DateTime<Utc>,
+        pub updated: DateTime<Utc>,
+        pub ship_by: Window2,
+        pub deliver_by: Window2,
+        pub service_level: ServiceLevel2,
+        pub prime: bool,
+        pub business: bool,
+        pub lines: Vec<Line1>,
+    }
+
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct Line1 {
+        pub item_id: String,
+        pub sku: String,
+        pub asin: String,
+        pub title: String,
+        pub quantity_ordered: u32,
+        pub quantity_shipped: u32,
+    }
+
+    impl From<Order1> for OrderRecord2 {
+        fn from(r: Order1) -> OrderRecord2 {
+            let o = r.order;
+            OrderRecord2 {
+                order: Order2 {
+                    id: o.id,
+                    marketplace_id: o.marketplace_id,
+                    created: o.created,
+                    updated: o.updated,
+                    ship_by: o.ship_by,
+                    deliver_by: o.deliver_by,
+                    service_level: o.service_level,
+                    prime: o.prime,
+                    business: o.business,
+                    lines: o
+                        .lines
+                        .into_iter()
+                        .map(|l| Line2 {
+                            item_id: l.item_id,
+                            sku: l.sku,
+                            asin: l.asin,
+                            title: l.title,
+                            quantity_ordered: l.quantity_ordered,
+                            quantity_shipped: l.quantity_shipped,
+                            unit_codes: UnitCodes2 {
+                                serial: false,
+                                transparency: false,
+                            },
+                            gift_wrap: None,
+                        })
+                        .collect(),
+                },
+                state: r.state,
+                state_since: r.state_since,
+                closed_at: r.closed_at,
+                recipient_mask: r.recipient_mask,
+                recipient_purged: r.recipient_purged,
+            }
+        }
+    }
+
+    /// The packages of an order packed before boxes: its one parcel holds every unit left to
+    /// ship, with the codes recorded for them.
+    pub fn parcel_packages(
+        parcel: Parcel2,
+        order: &crate::domain::Order,
+        codes: ItemCodes2,
+    ) -> Packages2 {
+        let items = order
+            .lines
+            .iter()
+            .filter(|l| l.quantity_ordered > l.quantity_shipped)
+            .map(|l| PackageItem2 {
+                item_id: l.item_id.clone(),
+                sku: l.sku.clone(),
+                quantity: l.quantity_ordered - l.quantity_shipped,
+                codes: codes
+                    .0
+                    .iter()
+                    .filter(|c| c.item_id == l.item_id)
+                    .flat_map(|c| {
+                        c.codes.iter().map(|code| UnitCode2 {
+                            kind: match c.kind {
+                                CodeKind2::Serial => CodeKind2::Serial,
+                                CodeKind2::Transparency => CodeKind2::Transparency,
+                            },
+                            code: code.clone(),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        Packages2(vec![Package2 {
+            number: 1,
+            parcel,
+            items,
+            shipped: false,
+        }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CodeKind, OrderId, OrderState, ShipmentState};
+    use crate::store::records::decode;
+    use crate::store::records::floor::PackLine2;
+    use crate::store::records::order::{ServiceLevel2, State2, Window2};
+
+    /// A floor tree and an orders tree of a scratch database.
+    fn trees() -> (tempfile::TempDir, sled::Tree, sled::Tree) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        (
+            dir,
+            db.open_tree("floor").unwrap(),
+            db.open_tree("amazon/orders").unwrap(),
+        )
+    }
+
+    fn upgraded(floor: &sled::Tree, orders: &sled::Tree, k: &[u8], v: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        floor_1(floor, orders, k, v).unwrap().unwrap()
+    }
+
+    /// A batch stored before cart slots has its picked units put to its orders in ship-by
+    /// order; a damaged one stops the upgrade by name, never a guess.
+    #[test]
+    fn a_batch_before_slots_is_upgraded_with_its_units_put() {
+        let (_d, floor, orders) = trees();
+        let (a, b) = ("111-0000001-0000001", "111-0000001-0000002");
+        let old = v1::Batch {
+            id: 9,
+            holder: "ann".into(),
+            orders: vec![a.into(), b.into()],
+            lines: vec![v1::Line {
+                sku: "MUG".into(),
+                asin: "B0".into(),
+                title: "Mug".into(),
+                bin: Some("A-01".into()),
+                barcodes: vec![],
+                needed: 3,
+                picked: 2,
+                orders: vec![(a.into(), 1), (b.into(), 2)],
+            }],
+            at_bin: None,
+        };
+        let bytes = postcard::to_stdvec(&old).unwrap();
+        let (k, v) = upgraded(&floor, &orders, b"b\0\0\0\0\0\0\0\x09", &bytes);
+        assert_eq!(k, b"b\0\0\0\0\0\0\0\x09");
+        let batch = decode::<Batch2>(&v).unwrap();
+        assert_eq!(batch.lines[0].put, [1, 1]);
+        let a = OrderId::parse(a).unwrap();
+        let b = OrderId::parse(b).unwrap();
+        assert_eq!((batch.slot_of(&a), batch.slot_of(&b)), (Some(1), Some(2)));
+        assert!(!batch.confirm_put && batch.in_hand.is_none());
+        // Today's layout gains its format byte and nothing else.
+        let today = Batch2::from_value(&batch);
+        let body = postcard::to_stdvec(&today).unwrap();
+        let (_, again) = upgraded(&floor, &orders, b"b1", &body);
+        assert_eq!(again[0], Batch2::FORMAT);
+        assert_eq!(&again[1..], &body[..]);
+        let err = floor_1(&floor, &orders, b"b1", &bytes[..bytes.len() / 2]).unwrap_err();
+        assert!(err.to_string().contains("pick batch"), "{err}");
+    }
+
+    /// Pack checks of both older layouts: before per-unit codes (none asked), and before
+    /// boxes (every scanned unit in the open box).
+    #[test]
+    fn pack_checks_of_older_layouts_are_upgraded() {
+        let (_d, floor, orders) = trees();
+        let old = v1::Check {
+            order: "111-0000001-0000001".into(),
+            packer: "ann".into(),
+            lines: vec![v1::CheckLine {
+                sku: "MUG".into(),
+                asin: "B0".into(),
+                title: "Mug".into(),
+                barcodes: vec![],
+                needed: 2,
+                scanned: 1,
+            }],
+        };
+        let (_, v) = upgraded(&floor, &orders, b"k1", &postcard::to_stdvec(&old).unwrap());
+        let check = decode::<Check2>(&v).unwrap();
+        assert_eq!((check.lines[0].scanned, check.lines[0].kinds.len()), (1, 0));
+
+        let one_box = v1::CheckOneBox {
+            order: "111-0000001-0000001".into(),
+            packer: "ann".into(),
+            lines: vec![PackLine2 {
+                sku: "MUG".into(),
+                asin: "B0".into(),
+                title: "Mug".into(),
+                barcodes: vec![],
+                needed: 2,
+                scanned: 1,
+                kinds: vec![CodeKind2::Serial],
+                codes: vec![],
+                gift_wrap: None,
+            }],
+            awaiting: Some((0, CodeKind2::Serial)),
+        };
+        let (_, v) = upgraded(
+            &floor,
+            &orders,
+            b"k1",
+            &postcard::to_stdvec(&one_box).unwrap(),
+        );
+        let read = decode::<Check2>(&v).unwrap();
+        assert!(read.boxes.is_empty());
+        assert_eq!(read.open_units(), 1);
+        assert_eq!(read.awaiting, Some((0, CodeKind::Serial)));
+    }
+
+    /// A shipment stored before packages is package 1's.
+    #[test]
+    fn a_shipment_before_packages_is_package_one() {
+        let (_d, floor, orders) = trees();
+        let old = v1::Shipment {
+            order: "111-0000001-0000001".into(),
+            state: ShipmentState2::Bought,
+            carrier: Some(Carrier2::Ups),
+            tracking: None,
+            shipment_id: Some("s-1".into()),
+            service_id: None,
+            service_name: None,
+            label_format: Some("zpl".into()),
+            at: Utc::now(),
+            by: "sam".into(),
+        };
+        let bytes = postcard::to_stdvec(&old).unwrap();
+        let (_, v) = upgraded(&floor, &orders, b"s1", &bytes);
+        let read = decode::<Shipment2>(&v).unwrap();
+        assert_eq!((read.package, read.state), (1, ShipmentState::Bought));
+        assert_eq!(read.shipment_id.as_deref(), Some("s-1"));
+        assert!(floor_1(&floor, &orders, b"s1", &bytes[..bytes.len() - 3]).is_err());
+    }
+
+    /// An order record of format 1 asks no codes and has no wrap; the rest is as it was.
+    #[test]
+    fn an_order_record_of_format_1_is_upgraded() {
+        let t = Utc::now();
+        let old = v1::Order1 {
+            order: v1::Ord1 {
+                id: "111-0000001-0000001".into(),
+                marketplace_id: None,
+                created: t,
+                updated: t,
+                ship_by: Window2 {
+                    earliest: None,
+                    latest: Some(t),
+                },
+                deliver_by: Window2 {
+                    earliest: None,
+                    latest: None,
+                },
+                service_level: ServiceLevel2::Standard,
+                prime: true,
+                business: false,
+                lines: vec![v1::Line1 {
+                    item_id: "1".into(),
+                    sku: "MUG".into(),
+                    asin: "B0".into(),
+                    title: "Mug".into(),
+                    quantity_ordered: 2,
+                    quantity_shipped: 0,
+                }],
+            },
+            state: State2::Packed,
+            state_since: t,
+            closed_at: None,
+            recipient_mask: Some("J. D****".into()),
+            recipient_purged: false,
+        };
+        let bytes = postcard::to_extend(&old, vec![1]).unwrap();
+        let rec = decode::<OrderRecord2>(&order_1(&bytes).unwrap()).unwrap();
+        assert_eq!(rec.state, OrderState::Packed);
+        assert_eq!(rec.order.lines[0].sku, "MUG");
+        assert_eq!(rec.order.lines[0].unit_codes, Default::default());
+        assert!(rec.order.prime);
+        assert_eq!(rec.order.ship_by.latest, Some(t));
+        // A format-2 record is kept byte for byte.
+        let two = crate::store::records::encode::<OrderRecord2>(&rec);
+        assert_eq!(order_1(&two).unwrap(), two);
+    }
+
+    /// An order packed before boxes had one parcel: it becomes the order's package 1, holding
+    /// every unit left to ship with the codes recorded for them.
+    #[test]
+    fn a_parcel_becomes_the_orders_packages() {
+        let (_d, floor, orders) = trees();
+        let t = Utc::now();
+        let id = "111-0000001-0000001";
+        let order = crate::domain::OrderRecord {
+            order: crate::domain::Order {
+                id: OrderId::parse(id).unwrap(),
+                marketplace_id: None,
+                created: t,
+                updated: t,
+                ship_by: Default::default(),
+                deliver_by: Default::default(),
+                service_level: crate::domain::ServiceLevel::Standard,
+                prime: false,
+                business: false,
+                lines: vec![crate::domain::OrderLine {
+                    item_id: "i1".into(),
+                    sku: "MUG".into(),
+                    asin: "B0".into(),
+                    title: "Mug".into(),
+                    quantity_ordered: 2,
+                    quantity_shipped: 0,
+                    unit_codes: Default::default(),
+                    gift_wrap: None,
+                }],
+            },
+            state: OrderState::Packed,
+            state_since: t,
+            closed_at: None,
+            recipient_mask: None,
+            recipient_purged: false,
+        };
+        orders
+            .insert(id, crate::store::records::encode::<OrderRecord2>(&order))
+            .unwrap();
+        let codes = ItemCodes2(vec![super::super::floor::ItemCode2 {
+            item_id: "i1".into(),
+            kind: CodeKind2::Serial,
+            codes: vec!["S1".into(), "S2".into()],
+        }]);
+        let mut ck = b"u".to_vec();
+        ck.extend_from_slice(id.as_bytes());
+        floor
+            .insert(ck, postcard::to_stdvec(&codes).unwrap())
+            .unwrap();
+        let parcel = Parcel2 {
+            box_name: "M".into(),
+            dims_mm: [3, 2, 1],
+            weight_g: 900,
+        };
+        let mut pk = b"p".to_vec();
+        pk.extend_from_slice(id.as_bytes());
+        let (k, v) = upgraded(&floor, &orders, &pk, &postcard::to_stdvec(&parcel).unwrap());
+        assert_eq!(k[0], b'P');
+        assert_eq!(&k[1..], id.as_bytes());
+        let packages = decode::<Packages2>(&v).unwrap();
+        assert_eq!(packages.len(), 1);
+        assert_eq!((packages[0].number, packages[0].parcel.weight_g), (1, 900));
+        assert_eq!(packages[0].items[0].quantity, 2);
+        assert_eq!(
+            packages[0].items[0].codes_of(CodeKind::Serial),
+            ["S1", "S2"]
+        );
+    }
+}
