@@ -718,3 +718,403 @@ fn an_upgrade_killed_at_any_moment_leaves_the_old_store_or_the_new() {
     );
     assert!(mid > 0, "no kill landed inside the upgrade");
 }
+
+/// Golden bytes: each record kind's current format, as the version that introduced it wrote
+/// one sample value. `PACKLINE_WRITE_GOLDEN=1` writes a file that is missing (a new kind or a
+/// new format); an existing file is never written over.
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/records");
+
+mod golden {
+    use super::*;
+    use packline::domain::inquiry::NoteMeta;
+    use packline::domain::returns::{Condition, Received, ReturnKey, ReturnLine, ReturnRecord};
+    use packline::domain::*;
+    use packline::store::floor::ItemCodes;
+    use packline::store::notes::{StoredException, StoredHold, StoredText};
+    use packline::store::records::{self, Record};
+    use packline::store::shipping::{Document, JobState, PrintJob};
+
+    fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
+        s.parse().unwrap()
+    }
+
+    fn id(s: &str) -> OrderId {
+        OrderId::parse(s).unwrap()
+    }
+
+    /// The file of `name` in `R`'s current format decodes to `value`, and `value` encodes to
+    /// exactly its bytes.
+    fn holds<R: Record>(name: &str, value: &R::Value)
+    where
+        R::Value: PartialEq + std::fmt::Debug,
+    {
+        let path = Path::new(GOLDEN).join(format!("{name}.{}.bin", R::FORMAT));
+        if !path.exists() && std::env::var_os("PACKLINE_WRITE_GOLDEN").is_some() {
+            std::fs::create_dir_all(GOLDEN).unwrap();
+            std::fs::write(&path, records::encode::<R>(value)).unwrap();
+        }
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (a new kind or format: write it once with PACKLINE_WRITE_GOLDEN=1)",
+                path.display()
+            )
+        });
+        assert_eq!(
+            &records::decode::<R>(&bytes).unwrap(),
+            value,
+            "{name} format {} no longer reads as it was written",
+            R::FORMAT
+        );
+        assert!(
+            records::encode::<R>(value) == bytes,
+            "{name} format {} writes other bytes than it did ({}): a change of a stored layout needs a new format, its frozen type, and an upgrade (src/store/records/)",
+            R::FORMAT,
+            path.display()
+        );
+        // A format byte from a later packline is named as such, not as damage.
+        let mut later = bytes.clone();
+        later[0] = R::FORMAT + 1;
+        let err = records::decode::<R>(&later).unwrap_err().to_string();
+        assert!(err.contains("newer packline"), "{err}");
+    }
+
+    #[test]
+    fn order_record() {
+        let line = |item: &str, sku: &str, codes: UnitCodes, wrap: Option<&str>| OrderLine {
+            item_id: item.into(),
+            sku: sku.into(),
+            asin: "B000000151".into(),
+            title: "Mug – blue".into(),
+            quantity_ordered: 2,
+            quantity_shipped: 1,
+            unit_codes: codes,
+            gift_wrap: wrap.map(str::to_owned),
+        };
+        let rec = OrderRecord {
+            order: Order {
+                id: id("113-0000001-0000001"),
+                marketplace_id: Some("ATVPDKIKX0DER".into()),
+                created: t("2026-12-01T09:00:00Z"),
+                updated: t("2026-12-01T09:30:00Z"),
+                ship_by: Window {
+                    earliest: Some(t("2026-12-01T10:00:00Z")),
+                    latest: Some(t("2026-12-02T23:59:59Z")),
+                },
+                deliver_by: Window {
+                    earliest: None,
+                    latest: Some(t("2026-12-05T23:59:59Z")),
+                },
+                service_level: ServiceLevel::SecondDay,
+                prime: true,
+                business: false,
+                lines: vec![
+                    line("i1", "MUG-B", UnitCodes::default(), None),
+                    line(
+                        "i2",
+                        "CAM-1",
+                        UnitCodes {
+                            serial: true,
+                            transparency: true,
+                        },
+                        Some("PREMIUM"),
+                    ),
+                ],
+            },
+            state: OrderState::Labelled,
+            state_since: t("2026-12-01T11:00:00Z"),
+            closed_at: None,
+            recipient_mask: Some("J. D****".into()),
+            recipient_purged: false,
+        };
+        holds::<records::order::OrderRecord2>("order-record", &rec);
+    }
+
+    #[test]
+    fn pick_batch() {
+        let (a, b) = (id("113-0000001-0000001"), id("113-0000001-0000002"));
+        let batch = PickBatch {
+            id: 42,
+            holder: "pat".into(),
+            orders: vec![a.clone(), b.clone()],
+            lines: vec![packline::domain::pick::PickLine {
+                sku: "MUG-B".into(),
+                asin: "B000000151".into(),
+                title: "Mug".into(),
+                bin: Some("A-01-3".into()),
+                barcodes: vec!["0012345678905".into()],
+                needed: 3,
+                picked: 2,
+                orders: vec![(a.clone(), 1), (b.clone(), 2)],
+                put: vec![1, 1],
+            }],
+            at_bin: Some("A-01-3".into()),
+            slots: vec![
+                packline::domain::pick::Slot {
+                    order: a,
+                    slot: 1,
+                    tote: Some("TOTE-7".into()),
+                },
+                packline::domain::pick::Slot {
+                    order: b.clone(),
+                    slot: 2,
+                    tote: None,
+                },
+            ],
+            confirm_put: true,
+            in_hand: Some(packline::domain::pick::InHand {
+                sku: "MUG-B".into(),
+                order: b,
+                slot: 2,
+            }),
+            tote_prefix: Some("TOTE-".into()),
+        };
+        holds::<records::floor::Batch2>("pick-batch", &batch);
+    }
+
+    fn parcel() -> Parcel {
+        Parcel {
+            box_name: "M 30x20x15".into(),
+            dims_mm: [300, 200, 150],
+            weight_g: 1200,
+        }
+    }
+
+    fn code(kind: CodeKind, code: &str) -> UnitCode {
+        UnitCode {
+            kind,
+            code: code.into(),
+        }
+    }
+
+    #[test]
+    fn pack_check() {
+        let check = PackCheck {
+            order: id("113-0000001-0000001"),
+            packer: "sam".into(),
+            lines: vec![packline::domain::pack::PackLine {
+                sku: "CAM-1".into(),
+                asin: "B000000489".into(),
+                title: "Camera".into(),
+                barcodes: vec![],
+                needed: 2,
+                scanned: 2,
+                kinds: vec![CodeKind::Serial, CodeKind::Transparency],
+                codes: vec![
+                    code(CodeKind::Serial, "SN-1"),
+                    code(CodeKind::Transparency, "AZ:ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+                    code(CodeKind::Serial, "SN-2"),
+                ],
+                gift_wrap: Some("PREMIUM".into()),
+            }],
+            awaiting: Some((0, CodeKind::Transparency)),
+            boxes: vec![ClosedBox {
+                parcel: parcel(),
+                units: vec![1],
+            }],
+        };
+        holds::<records::floor::Check2>("pack-check", &check);
+    }
+
+    #[test]
+    fn packages_and_unit_codes() {
+        let packages = vec![
+            Package {
+                number: 1,
+                parcel: parcel(),
+                items: vec![PackageItem {
+                    item_id: "i2".into(),
+                    sku: "CAM-1".into(),
+                    quantity: 1,
+                    codes: vec![code(CodeKind::Serial, "SN-1")],
+                }],
+                shipped: true,
+            },
+            Package {
+                number: 2,
+                parcel: Parcel {
+                    box_name: "S".into(),
+                    dims_mm: [200, 150, 100],
+                    weight_g: 300,
+                },
+                items: vec![PackageItem {
+                    item_id: "i1".into(),
+                    sku: "MUG-B".into(),
+                    quantity: 2,
+                    codes: vec![],
+                }],
+                shipped: false,
+            },
+        ];
+        holds::<records::floor::Packages2>("packages", &packages);
+        let codes = vec![ItemCodes {
+            item_id: "i2".into(),
+            kind: CodeKind::Serial,
+            codes: vec!["SN-1".into(), "SN-2".into()],
+        }];
+        holds::<records::floor::ItemCodes2>("unit-codes", &codes);
+    }
+
+    #[test]
+    fn hold_and_exception_notes() {
+        let hold = StoredHold {
+            by: "lee".into(),
+            since: t("2026-12-01T12:00:00Z"),
+            reason: StoredText::Sealed("hold/113-0000001-0000001".into()),
+        };
+        holds::<records::floor::Hold2>("hold", &hold);
+        let notes = vec![
+            StoredException {
+                raised_at: t("2026-12-01T12:00:00Z"),
+                raised_by: "sam".into(),
+                note: StoredText::Sealed("exceptions/113-0000001-0000001/0".into()),
+                resolved_at: Some(t("2026-12-01T13:00:00Z")),
+                resolved_by: Some("lee".into()),
+                resolution: Some(StoredText::Sealed(
+                    "exceptions/113-0000001-0000001/0/resolution".into(),
+                )),
+            },
+            StoredException {
+                raised_at: t("2026-12-01T14:00:00Z"),
+                raised_by: "packline".into(),
+                note: StoredText::System("label purchase outcome unknown (package 1)".into()),
+                resolved_at: None,
+                resolved_by: None,
+                resolution: None,
+            },
+        ];
+        holds::<records::after::Exceptions2>("exception-notes", &notes);
+    }
+
+    #[test]
+    fn shipment_and_print_job() {
+        let s = ShipmentRecord {
+            order: id("113-0000001-0000001"),
+            state: ShipmentState::Bought,
+            carrier: Some(Carrier::Other("Royal Mail".into())),
+            tracking: Some(TrackingNumber::from_stored("AB123456789GB".into())),
+            shipment_id: Some("amzn1.shipment.1".into()),
+            service_id: Some("RM_TRACKED_48".into()),
+            service_name: Some("Tracked 48".into()),
+            label_format: Some("zpl".into()),
+            at: t("2026-12-01T15:00:00Z"),
+            by: "kim".into(),
+            package: 2,
+        };
+        holds::<records::shipping::Shipment2>("shipment", &s);
+        let job = PrintJob {
+            id: 7,
+            order: id("113-0000001-0000001"),
+            document: Document::PackageLabel(2),
+            printer: "socket://10.0.0.5:9100".into(),
+            state: JobState::Failed,
+            attempts: 3,
+            error: Some("connection refused".into()),
+            created: t("2026-12-01T15:01:00Z"),
+            by: "kim".into(),
+        };
+        holds::<records::shipping::PrintJob2>("print-job", &job);
+    }
+
+    #[test]
+    fn shipping_v2_details_and_intent() {
+        let v2 = ShipmentV2 {
+            carrier_id: "UPS".into(),
+            on_form: Some(t("2026-12-01T17:00:00Z")),
+            delivery: Some(Delivery::InTransit),
+            delivered_at: None,
+            promised: Some(t("2026-12-03T20:00:00Z")),
+            tracked_at: Some(t("2026-12-02T08:00:00Z")),
+            voided: false,
+            codes_sent: Some(t("2026-12-01T15:02:00Z")),
+        };
+        holds::<records::shipping::Tracked2>("shipment-v2", &v2);
+        let intent = PurchaseIntentV2 {
+            key: "7f9c2a".into(),
+            request: "{\"requestToken\":\"t\",\"rateId\":\"r\"}".into(),
+            carrier_id: "UPS".into(),
+            carrier_name: "UPS".into(),
+            service_id: "UPS_2ND_DAY".into(),
+            service_name: "UPS 2nd Day Air".into(),
+            amount: 12.34,
+            currency: "USD".into(),
+            rated_at: t("2026-12-01T14:59:00Z"),
+        };
+        holds::<records::shipping::Intent2>("purchase-intent", &intent);
+    }
+
+    #[test]
+    fn inquiry_and_return() {
+        let q = Inquiry {
+            id: 3,
+            order: id("113-0000001-0000001"),
+            category: InquiryCategory::WhereIsMyOrder,
+            opened_at: t("2026-12-04T09:00:00Z"),
+            opened_by: "lee".into(),
+            notes: vec![
+                NoteMeta {
+                    at: t("2026-12-04T09:00:00Z"),
+                    by: "lee".into(),
+                    kind: NoteKind::Opened,
+                },
+                NoteMeta {
+                    at: t("2026-12-04T10:00:00Z"),
+                    by: "lee".into(),
+                    kind: NoteKind::Message,
+                },
+            ],
+            resolved_at: Some(t("2026-12-05T09:00:00Z")),
+            resolved_by: Some("lee".into()),
+        };
+        holds::<records::after::Inquiry1>("inquiry", &q);
+        let r = ReturnRecord {
+            id: 5,
+            key: ReturnKey::Unexpected {
+                order: id("113-0000001-0000001"),
+                n: 1,
+            },
+            order: id("113-0000001-0000001"),
+            rma: None,
+            requested: Some(chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()),
+            status: Some("Approved".into()),
+            carrier: Some("UPS".into()),
+            tracking: Some("1Z9R00000000000001".into()),
+            lines: vec![ReturnLine {
+                sku: "MUG-B".into(),
+                asin: Some("B000000151".into()),
+                expected: 0,
+                reason: Some("DEFECTIVE".into()),
+                received: vec![Received {
+                    condition: Condition::Damaged,
+                    quantity: 1,
+                    bin: None,
+                    at: t("2026-12-07T09:00:00Z"),
+                    by: "bo".into(),
+                }],
+            }],
+            recorded_at: t("2026-12-07T09:00:00Z"),
+            recorded_by: "bo".into(),
+            closed_at: Some(t("2026-12-07T09:05:00Z")),
+            closed_by: Some("bo".into()),
+        };
+        holds::<records::after::Return1>("return", &r);
+    }
+
+    #[test]
+    fn sealed_recipient_and_note() {
+        let mut r = Recipient::named("Zoë Example");
+        r.company = Some("Example Co".into());
+        r.address_line1 = Some("1 Test Street".into());
+        r.city = Some("Reno".into());
+        r.state_or_region = Some("NV".into());
+        r.postal_code = Some("89501".into());
+        r.country_code = Some("US".into());
+        r.phone = Some("+1 775 555 0100".into());
+        r.gift_messages = vec![GiftMessage {
+            item_id: "i1".into(),
+            message: "Happy birthday".into(),
+        }];
+        holds::<records::sealed::Recipient1>("sealed-recipient", &r);
+        let note = NoteText::new("buyer wrote about the lid").unwrap();
+        holds::<records::sealed::Note3>("sealed-note", &note);
+    }
+}

@@ -23,6 +23,10 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::Error;
+use super::records::{
+    self,
+    sealed::{Note3, Recipient1},
+};
 use crate::domain::{NoteText, Recipient};
 
 /// The file name of the keyring inside the data directory.
@@ -541,12 +545,7 @@ impl Keyring {
     /// Opens a sealed recipient. Needs the keyring unlocked and the epoch not shredded.
     pub fn open(&self, envelope: &[u8], action: &'static str) -> Result<Recipient, Error> {
         let plain = self.open_plain(envelope, action)?;
-        match plain.split_first() {
-            Some((&PLAINTEXT_FORMAT, rest)) => {
-                postcard::from_bytes(rest).map_err(|_| Error::CorruptRecord)
-            }
-            _ => Err(Error::CorruptRecord),
-        }
+        records::decode::<Recipient1>(&plain).map_err(|_| Error::CorruptRecord)
     }
 
     /// Seals a document that carries personal data (a bought label) to the current epoch, so it
@@ -625,9 +624,7 @@ impl Keyring {
     /// Seals the text of an inquiry's note to a given live epoch.
     pub fn seal_note_in(&self, text: &NoteText, epoch: u32) -> Result<Vec<u8>, Error> {
         let to = self.recipient_of(epoch)?;
-        let plain = Zeroizing::new(
-            postcard::to_extend(text, vec![NOTE_FORMAT]).expect("a note serializes"),
-        );
+        let plain = Zeroizing::new(records::encode::<Note3>(text));
         seal_plain(&plain, epoch, to)
     }
 
@@ -635,12 +632,7 @@ impl Keyring {
     /// shredded.
     pub fn open_note(&self, envelope: &[u8], action: &'static str) -> Result<NoteText, Error> {
         let plain = self.open_plain(envelope, action)?;
-        match plain.split_first() {
-            Some((&NOTE_FORMAT, rest)) => {
-                postcard::from_bytes(rest).map_err(|_| Error::CorruptRecord)
-            }
-            _ => Err(Error::CorruptRecord),
-        }
+        records::decode::<Note3>(&plain).map_err(|_| Error::CorruptRecord)
     }
 
     /// Decrypts an envelope (a format byte, then what was sealed) with its epoch's secret.
@@ -711,17 +703,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::io(dir, e))
 }
 
-/// The sealed plaintext is postcard behind a format byte, like order records.
-const PLAINTEXT_FORMAT: u8 = 1;
-/// A carrier label or other printable document that carries an address.
+/// The sealed plaintext is a record behind its format byte (`records::sealed`): 1 a recipient,
+/// 3 a note's words; 2 is a carrier label or other printable document that carries an address,
+/// kept as its bytes.
 const DOCUMENT_FORMAT: u8 = 2;
-/// The text of a customer inquiry's note.
-const NOTE_FORMAT: u8 = 3;
 
 fn seal_to(r: &Recipient, epoch: u32, to: &x25519::Recipient) -> Result<Vec<u8>, Error> {
-    let plain = Zeroizing::new(
-        postcard::to_extend(r, vec![PLAINTEXT_FORMAT]).expect("recipient serializes"),
-    );
+    let plain = Zeroizing::new(records::encode::<Recipient1>(r));
     seal_plain(&plain, epoch, to)
 }
 

@@ -14,6 +14,7 @@
 pub mod after;
 pub mod floor;
 pub mod order;
+pub mod sealed;
 pub mod shipping;
 pub mod upgrade;
 
