@@ -17,6 +17,7 @@ pub mod order;
 pub mod sealed;
 pub mod shipping;
 pub mod upgrade;
+mod v1;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
