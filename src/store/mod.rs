@@ -13,6 +13,7 @@
 //! values (`domain::ImportedOrder`).
 
 pub mod audit;
+pub mod backend;
 pub mod backup;
 pub mod check;
 mod codes;

@@ -1,0 +1,237 @@
+//! What every engine must do, as tests any engine runs: `all(&backend)` over a fresh, empty
+//! database of that engine.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{Backend, Batch, Bytes, abort};
+use crate::store::Error;
+
+/// Every conformance check, in turn.
+pub fn all(b: &Backend) {
+    reads_and_writes(b);
+    ordered_scans(b);
+    batches(b);
+    trees_by_name(b);
+    transactions_are_atomic(b);
+    concurrent_transactions_serialize(b);
+}
+
+fn keys(pairs: super::Pairs) -> Vec<Vec<u8>> {
+    pairs.map(|p| p.unwrap().0.to_vec()).collect()
+}
+
+fn reads_and_writes(b: &Backend) {
+    let t = b.open_tree("rw").unwrap();
+    assert!(t.is_empty());
+    assert_eq!(t.insert(b"k", b"one").unwrap(), None);
+    assert_eq!(
+        t.insert(b"k", b"two").unwrap(),
+        Some(Bytes::from(&b"one"[..]))
+    );
+    assert_eq!(t.get(b"k").unwrap().as_deref(), Some(&b"two"[..]));
+    assert!(t.contains_key(b"k").unwrap());
+    assert_eq!(t.len(), 1);
+    assert_eq!(t.remove(b"k").unwrap().as_deref(), Some(&b"two"[..]));
+    assert_eq!(t.get(b"k").unwrap(), None);
+    assert_eq!(t.remove(b"k").unwrap(), None);
+    // Empty keys and values, and bytes that are not text, are kept as they are.
+    t.insert(b"", b"").unwrap();
+    t.insert([0u8, 0xff, 0x80], [0xffu8; 3]).unwrap();
+    assert_eq!(t.get(b"").unwrap().as_deref(), Some(&b""[..]));
+    assert_eq!(
+        t.get([0u8, 0xff, 0x80]).unwrap().as_deref(),
+        Some(&[0xffu8; 3][..])
+    );
+    t.clear().unwrap();
+    assert!(t.is_empty());
+    t.flush().unwrap();
+}
+
+fn ordered_scans(b: &Backend) {
+    let t = b.open_tree("scan").unwrap();
+    // Inserted out of order: scans answer in byte order of the keys.
+    for k in [
+        &b"b2"[..],
+        b"a",
+        b"b",
+        b"b\xff",
+        b"b1",
+        b"c",
+        b"\xff",
+        b"\xff\xff",
+    ] {
+        t.insert(k, k).unwrap();
+    }
+    assert_eq!(
+        keys(t.iter()),
+        vec![
+            b"a".to_vec(),
+            b"b".to_vec(),
+            b"b1".to_vec(),
+            b"b2".to_vec(),
+            b"b\xff".to_vec(),
+            b"c".to_vec(),
+            b"\xff".to_vec(),
+            b"\xff\xff".to_vec()
+        ]
+    );
+    assert_eq!(
+        keys(t.scan_prefix(b"b")),
+        vec![
+            b"b".to_vec(),
+            b"b1".to_vec(),
+            b"b2".to_vec(),
+            b"b\xff".to_vec()
+        ]
+    );
+    assert_eq!(
+        keys(t.scan_prefix(b"\xff")),
+        vec![b"\xff".to_vec(), b"\xff\xff".to_vec()]
+    );
+    assert_eq!(keys(t.scan_prefix(b"d")), Vec::<Vec<u8>>::new());
+    assert_eq!(
+        keys(t.range(b"b1".to_vec()..b"c".to_vec())),
+        vec![b"b1".to_vec(), b"b2".to_vec(), b"b\xff".to_vec()]
+    );
+    assert_eq!(
+        keys(t.range(b"b1".to_vec()..=b"c".to_vec())),
+        vec![
+            b"b1".to_vec(),
+            b"b2".to_vec(),
+            b"b\xff".to_vec(),
+            b"c".to_vec()
+        ]
+    );
+    assert_eq!(keys(t.range(..b"b".to_vec())), vec![b"a".to_vec()]);
+    assert_eq!(
+        keys(Box::new(t.scan_prefix(b"b").rev())),
+        vec![
+            b"b\xff".to_vec(),
+            b"b2".to_vec(),
+            b"b1".to_vec(),
+            b"b".to_vec()
+        ]
+    );
+    assert_eq!(t.first().unwrap().unwrap().0.to_vec(), b"a".to_vec());
+    assert_eq!(t.last().unwrap().unwrap().0.to_vec(), b"\xff\xff".to_vec());
+    // A scan's values are the values.
+    let (k, v) = t.scan_prefix(b"c").next().unwrap().unwrap();
+    assert_eq!((k.to_vec(), v.to_vec()), (b"c".to_vec(), b"c".to_vec()));
+}
+
+fn batches(b: &Backend) {
+    let t = b.open_tree("batch").unwrap();
+    t.insert(b"gone", b"x").unwrap();
+    let mut batch = Batch::default();
+    batch.insert(b"a", b"1".to_vec());
+    batch.insert(b"b", b"2".to_vec());
+    batch.remove(b"gone");
+    batch.insert(b"a", b"3".to_vec());
+    t.apply_batch(batch).unwrap();
+    assert_eq!(keys(t.iter()), vec![b"a".to_vec(), b"b".to_vec()]);
+    // The later write of a key in one batch wins.
+    assert_eq!(t.get(b"a").unwrap().as_deref(), Some(&b"3"[..]));
+    t.apply_batch(Batch::default()).unwrap();
+    assert_eq!(t.len(), 2);
+}
+
+fn trees_by_name(b: &Backend) {
+    let one = b.open_tree("named/one").unwrap();
+    let two = b.open_tree("named/two").unwrap();
+    one.insert(b"k", b"1").unwrap();
+    two.insert(b"k", b"2").unwrap();
+    // Trees are apart: the same key holds each tree's own value.
+    assert_eq!(one.get(b"k").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(
+        b.open_tree("named/two")
+            .unwrap()
+            .get(b"k")
+            .unwrap()
+            .as_deref(),
+        Some(&b"2"[..])
+    );
+    let names = b.tree_names().unwrap();
+    assert!(names.iter().any(|n| n == "named/one"), "{names:?}");
+    assert!(b.drop_tree("named/two").unwrap());
+    assert!(!b.tree_names().unwrap().iter().any(|n| n == "named/two"));
+    assert!(b.open_tree("named/two").unwrap().is_empty());
+    b.flush().unwrap();
+    assert!(b.size_on_disk().unwrap() > 0);
+}
+
+fn transactions_are_atomic(b: &Backend) {
+    let x = b.open_tree("tx/x").unwrap();
+    let y = b.open_tree("tx/y").unwrap();
+    // Reads inside see the transaction's own writes; both trees change together.
+    let seen = b
+        .transact(&[&x, &y], |t| {
+            t[0].insert(b"k", b"x")?;
+            t[1].insert(b"k", b"y")?;
+            Ok(t[0].get(b"k")?.map(|v| v.to_vec()))
+        })
+        .unwrap();
+    assert_eq!(seen, Some(b"x".to_vec()));
+    assert_eq!(y.get(b"k").unwrap().as_deref(), Some(&b"y"[..]));
+    // An abort after writes leaves nothing of them, and comes out as the error it carried.
+    let r: Result<(), Error> = b.transact(&[&x, &y], |t| {
+        t[0].insert(b"k", b"changed")?;
+        t[1].remove(b"k")?;
+        abort(Error::Usage("refused on purpose".into()))
+    });
+    match r {
+        Err(Error::Usage(m)) => assert_eq!(m, "refused on purpose"),
+        other => panic!("an aborted transaction answered {:?}", other.err()),
+    }
+    assert_eq!(x.get(b"k").unwrap().as_deref(), Some(&b"x"[..]));
+    assert_eq!(y.get(b"k").unwrap().as_deref(), Some(&b"y"[..]));
+    // A transaction's batch is applied with it.
+    let mut batch = Batch::default();
+    batch.insert(b"b1", b"1".to_vec());
+    batch.remove(b"k");
+    b.transact(&[&x], |t| t[0].apply_batch(&batch)).unwrap();
+    assert_eq!(keys(x.iter()), vec![b"b1".to_vec()]);
+}
+
+/// Two threads each add one to a counter a thousand times, each addition a read and a write in
+/// one transaction, while each also keeps a second tree's count in the same transaction: no
+/// addition is lost and the two trees never disagree.
+fn concurrent_transactions_serialize(b: &Backend) {
+    const EACH: u64 = 500;
+    let counter = b.open_tree("tx/counter").unwrap();
+    let shadow = b.open_tree("tx/shadow").unwrap();
+    let runs = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..EACH {
+                    b.transact(&[&counter, &shadow], |t| {
+                        runs.fetch_add(1, Ordering::Relaxed);
+                        let n = read(t[0].get(b"n")?);
+                        let m = read(t[1].get(b"n")?);
+                        if n != m {
+                            return abort(Error::Usage(format!("saw {n} and {m}")));
+                        }
+                        t[0].insert(b"n", (n + 1).to_be_bytes())?;
+                        t[1].insert(b"n", (m + 1).to_be_bytes())?;
+                        Ok(())
+                    })
+                    .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(read(counter.get(b"n").unwrap()), 2 * EACH);
+    assert_eq!(read(shadow.get(b"n").unwrap()), 2 * EACH);
+    assert!(runs.load(Ordering::Relaxed) >= 2 * EACH as usize);
+}
+
+fn read(v: Option<Bytes>) -> u64 {
+    v.map_or(0, |v| u64::from_be_bytes(v[..8].try_into().unwrap()))
+}
+
+#[test]
+fn sled_passes_every_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::Config::new().path(dir.path()).open().unwrap();
+    all(&Backend::new(super::embedded::Sled(db)));
+}
