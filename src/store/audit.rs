@@ -2,10 +2,10 @@
 //! so editing, deleting or reordering entries is detected by `verify`. Entries name who did what
 //! to which order and why; they never hold personal data (callers pass ids and reasons only).
 
+use super::backend::{Tree, TxError, TxTree};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::Error;
 
@@ -70,14 +70,10 @@ struct Head {
 }
 
 /// Appends an entry inside a transaction that also covers the change it records.
-pub fn append(
-    audit: &TransactionalTree,
-    meta: &TransactionalTree,
-    rec: &Record<'_>,
-) -> Result<u64, ConflictableTransactionError<Error>> {
+pub fn append(audit: &TxTree<'_>, meta: &TxTree<'_>, rec: &Record<'_>) -> Result<u64, TxError> {
     let head: Option<Head> = match meta.get(HEAD_KEY)? {
         Some(v) => Some(serde_json::from_slice(&v).map_err(|_| {
-            ConflictableTransactionError::Abort(Error::AuditBroken(
+            TxError::Abort(Error::AuditBroken(
                 "the audit head record is unreadable".into(),
             ))
         })?),
@@ -91,7 +87,7 @@ pub fn append(
             (1, GENESIS.to_owned())
         }
         None => {
-            return Err(ConflictableTransactionError::Abort(Error::AuditBroken(
+            return Err(TxError::Abort(Error::AuditBroken(
                 "the audit head record is missing; run `packline audit verify`".into(),
             )));
         }
@@ -117,7 +113,7 @@ pub fn append(
         hash: hash.clone(),
     };
     audit.insert(
-        &seq.to_be_bytes(),
+        seq.to_be_bytes(),
         serde_json::to_vec(&entry).expect("serializes"),
     )?;
     meta.insert(
@@ -129,7 +125,7 @@ pub fn append(
 
 /// Walks the whole chain. `Ok(n)` when all `n` entries are intact; otherwise the error names the
 /// first bad entry and what is wrong with it.
-pub fn verify(audit: &sled::Tree, meta: &sled::Tree) -> Result<u64, Error> {
+pub fn verify(audit: &Tree, meta: &Tree) -> Result<u64, Error> {
     let mut expected_seq = 1u64;
     let mut prev = GENESIS.to_owned();
     for item in audit.iter() {

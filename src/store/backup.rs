@@ -15,6 +15,7 @@
 //! personal-data limit: each backup is recorded in the store, and the retention purge deletes
 //! those older than the limit (a shredded epoch never survives in a backup).
 
+use crate::store::backend::Tree;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -134,9 +135,9 @@ impl Store {
             |w: &mut Hashed<BufWriter<std::fs::File>>, entries: &mut u64| -> Result<(), Error> {
                 let e = io(&store_path);
                 w.put(MAGIC).map_err(&e)?;
-                for name in self.db.tree_names() {
+                for name in self.db.tree_names()? {
                     let tree = self.db.open_tree(&name)?;
-                    w.put_item(b'T', &name).map_err(&e)?;
+                    w.put_item(b'T', name.as_bytes()).map_err(&e)?;
                     for item in tree.iter() {
                         let (k, v) = item?;
                         w.put_item(b'E', &k).map_err(&e)?;
@@ -363,7 +364,7 @@ fn restore_into(
 ) -> Result<BackupSummary, Error> {
     let keyring_dest = Keyring::path_in(data_dir);
     let store_path = backup.join(STORE_FILE);
-    let db = super::open_db(data_dir)?;
+    let db = super::backend(super::open_db(data_dir)?);
     let mut r = BufReader::new(std::fs::File::open(&store_path).map_err(io(&store_path))?);
     let mut at = 0u64;
     let damaged = |at: u64, what: &str| {
@@ -383,7 +384,7 @@ fn restore_into(
     if read(&mut r, MAGIC.len(), &mut at)? != MAGIC {
         return Err(damaged(0, "it is not a packline backup"));
     }
-    let mut tree: Option<sled::Tree> = None;
+    let mut tree: Option<Tree> = None;
     let mut entries = 0u64;
     loop {
         let tag = read(&mut r, 1, &mut at)?[0];
@@ -399,6 +400,8 @@ fn restore_into(
             b'T' => {
                 let n = len(&mut r, &mut at)?;
                 let name = read(&mut r, n, &mut at)?;
+                let name = std::str::from_utf8(&name)
+                    .map_err(|_| damaged(at, "a tree's name is not text"))?;
                 tree = Some(db.open_tree(name)?);
             }
             b'E' => {

@@ -12,6 +12,7 @@
 //! Serial numbers are per order: a unit's serial is refused when a package of the order that
 //! has shipped already carries it (the check itself refuses one twice at the bench).
 
+use crate::store::backend::Batch;
 use std::collections::HashMap;
 
 use super::{Error, Store, Tx, TxResult, abort};
@@ -284,7 +285,7 @@ impl Store {
             return Ok(());
         }
         let (seen, _) = self.codes_on_units()?;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         let mut taken = std::collections::HashSet::new();
         for (code, at) in &seen {
             if taken.insert(code.as_str()) && !self.t.floor.contains_key(reg_key(code))? {
@@ -292,7 +293,7 @@ impl Store {
             }
         }
         self.t.floor.apply_batch(batch)?;
-        self.t.meta.insert(FILLED, &[])?;
+        self.t.meta.insert(FILLED, [])?;
         Ok(())
     }
 

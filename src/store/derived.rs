@@ -13,6 +13,7 @@
 //! for, and the purge after a change that was cut short sweeps stale entries away (the store
 //! marks such changes while they run: `Store::in_steps`).
 
+use crate::store::backend::{Backend, Batch, Tree};
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
@@ -25,11 +26,13 @@ pub const DIR: &str = "index";
 
 /// The open index database.
 pub(super) struct Derived {
-    db: sled::Db,
+    db: Backend,
+    /// Marks (`COMPLETE`), in the tree where earlier versions kept them (sled's default tree).
+    marks: Tree,
     /// Blind-index key ‖ order id → ().
-    pub names: sled::Tree,
+    pub names: Tree,
     /// SKU ‖ NUL ‖ order id → units (u32, big-endian).
-    pub sku: sled::Tree,
+    pub sku: Tree,
 }
 
 impl Derived {
@@ -45,9 +48,11 @@ impl Derived {
             }
             other => other?,
         };
+        let db = super::backend(db);
         Ok(Derived {
             names: db.open_tree("names")?,
             sku: db.open_tree("sku")?,
+            marks: db.open_tree(MARKS)?,
             db,
         })
     }
@@ -151,11 +156,11 @@ impl IndexOps {
         if self.names_add.is_empty() && self.sku_add.is_empty() {
             return Ok(());
         }
-        let mut names = sled::Batch::default();
+        let mut names = Batch::default();
         for k in &self.names_add {
-            names.insert(k.as_slice(), &[]);
+            names.insert(k.as_slice(), []);
         }
-        let mut sku = sled::Batch::default();
+        let mut sku = Batch::default();
         for (k, v) in &self.sku_add {
             sku.insert(k.as_slice(), v);
         }
@@ -167,8 +172,8 @@ impl IndexOps {
     /// Writes the removals that are not also additions (a re-sealed name in the same epoch keeps
     /// its entries): call after the change of the main store has committed.
     pub fn write_removals(&self, d: &Derived) -> Result<(), Error> {
-        fn batch<'a>(remove: &'a [Vec<u8>], keep: &HashSet<&'a [u8]>) -> Option<sled::Batch> {
-            let mut b = sled::Batch::default();
+        fn batch<'a>(remove: &'a [Vec<u8>], keep: &HashSet<&'a [u8]>) -> Option<Batch> {
+            let mut b = Batch::default();
             let mut any = false;
             for k in remove.iter().filter(|k| !keep.contains(k.as_slice())) {
                 b.remove(k.as_slice());
@@ -228,11 +233,13 @@ pub(super) fn sku_id(key: &[u8]) -> &[u8] {
 
 /// The mark an index database carries once it holds every entry the main store implies.
 const COMPLETE: &[u8] = b"complete";
+/// sled's default tree, where the marks have always been.
+const MARKS: &str = "__sled__default";
 
 impl Derived {
     /// How many entries the main store implies that this database lacks: a name entry for each
     /// key listed in a sealed slot, a SKU entry for each SKU of an order. No secret is needed.
-    pub fn missing(&self, orders: &sled::Tree, recipients: &sled::Tree) -> Result<u64, Error> {
+    pub fn missing(&self, orders: &Tree, recipients: &Tree) -> Result<u64, Error> {
         let mut missing = 0u64;
         for kv in orders.iter() {
             let (_, v) = kv?;
@@ -255,19 +262,14 @@ impl Derived {
 
     /// Whether this database was built whole (rather than created just now, or cut short).
     pub fn is_complete(&self) -> Result<bool, Error> {
-        Ok(self.db.contains_key(COMPLETE)?)
+        self.marks.contains_key(COMPLETE)
     }
 
     /// Rebuilds both indexes from the main store — SKU entries from the order records, name
     /// entries from the keys listed in each sealed slot, so no secret is needed — then marks the
     /// database complete. Index trees an earlier version kept inside the main database are
     /// dropped after.
-    pub fn rebuild(
-        &self,
-        main: &sled::Db,
-        orders: &sled::Tree,
-        recipients: &sled::Tree,
-    ) -> Result<(), Error> {
+    pub fn rebuild(&self, main: &Backend, orders: &Tree, recipients: &Tree) -> Result<(), Error> {
         const CHUNK: usize = 10_000;
         self.names.clear()?;
         self.sku.clear()?;
@@ -290,14 +292,10 @@ impl Derived {
             }
         }
         ops.write_additions(self)?;
-        self.db.insert(COMPLETE, &[])?;
+        self.marks.insert(COMPLETE, [])?;
         self.flush()?;
         for legacy in ["names", "sku"] {
-            if main
-                .tree_names()
-                .iter()
-                .any(|t| t.as_ref() == legacy.as_bytes())
-            {
+            if main.tree_names()?.iter().any(|t| t == legacy) {
                 main.drop_tree(legacy)?;
             }
         }
@@ -458,7 +456,7 @@ mod tests {
         store
             .t
             .meta
-            .insert(super::super::META_UNSETTLED, &[])
+            .insert(super::super::META_UNSETTLED, [])
             .unwrap();
         let r = store
             .purge(RetentionPolicy::default(), now(), "lead", now())
@@ -490,7 +488,7 @@ mod tests {
         assert_eq!(found(&mut store, "Smith"), [A]);
         assert_eq!(entries(&store, A), (2, vec![("MUG".into(), 1)]));
         assert!(store.derived().unwrap().is_complete().unwrap());
-        let trees = store.db.tree_names();
-        assert!(!trees.iter().any(|t| t.as_ref() == b"names"));
+        let trees = store.db.tree_names().unwrap();
+        assert!(!trees.iter().any(|t| t == "names"));
     }
 }

@@ -168,7 +168,7 @@ impl Store {
                 for id in fresh {
                     let rec = step(tx, id, Event::StartPick, holder, None, now)?;
                     tx.floor
-                        .insert(key(CLAIM, id.as_str().as_bytes()), &batch_id.to_be_bytes())?;
+                        .insert(key(CLAIM, id.as_str().as_bytes()), batch_id.to_be_bytes())?;
                     orders.push(rec.order);
                 }
                 let batch = PickBatch::new(batch_id, holder, &orders, locations, rules);
@@ -562,7 +562,7 @@ impl Store {
             let hold = decode_hold(&v).or_else(abort)?;
             if hold.reason == StoredText::System(BUYER_ASKED_TO_CANCEL.to_owned()) {
                 tx.floor
-                    .insert(key(OVERRULED, id.as_str().as_bytes()), &[])?;
+                    .insert(key(OVERRULED, id.as_str().as_bytes()), [])?;
             }
             let why = format!("was on hold: {}", hold.reason.audit());
             super::notes::drop_in(tx, &hold.reason)?;

@@ -100,7 +100,7 @@ impl Store {
                     .or_else(abort)?,
                 None => 0,
             } + 1;
-            tx.meta.insert(META_LAST, &id.to_be_bytes())?;
+            tx.meta.insert(META_LAST, id.to_be_bytes())?;
             let q = Inquiry::open(id, order.clone(), category, user, now);
             tx.inquiries.insert(record_key(id), encode(&q))?;
             tx.inquiries.insert(note_key(id, 0), sealed.as_slice())?;

@@ -36,9 +36,8 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use backend::{Backend, Batch, Bytes, Tree, TxError, TxTree};
 use chrono::{DateTime, Utc};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 pub use crate::domain::RetentionPolicy;
 /// Counts of import outcomes (`domain::import`), re-exported for callers.
@@ -191,44 +190,33 @@ impl From<sled::Error> for Error {
     }
 }
 
-impl From<TransactionError<Error>> for Error {
-    fn from(e: TransactionError<Error>) -> Self {
-        match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => Error::from(e),
-        }
-    }
-}
+type TxResult<T> = Result<T, TxError>;
 
-type TxResult<T> = Result<T, ConflictableTransactionError<Error>>;
-
-fn abort<T>(e: Error) -> TxResult<T> {
-    Err(ConflictableTransactionError::Abort(e))
-}
+use backend::abort;
 
 /// The sled trees. Amazon-sourced data lives under `amazon/`. The name and SKU indexes live in a
 /// database of their own (`derived`).
 struct Trees {
-    orders: sled::Tree,
-    recipients: sled::Tree,
-    queue: sled::Tree,
-    epochs: sled::Tree,
-    pending_index: sled::Tree,
-    exceptions: sled::Tree,
-    audit: sled::Tree,
-    meta: sled::Tree,
+    orders: Tree,
+    recipients: Tree,
+    queue: Tree,
+    epochs: Tree,
+    pending_index: Tree,
+    exceptions: Tree,
+    audit: Tree,
+    meta: Tree,
     /// Work in progress on the floor: claims, pick batches, pack checks, parcels.
-    floor: sled::Tree,
+    floor: Tree,
     /// Customer inquiries and their sealed notes (`inquiry`).
-    inquiries: sled::Tree,
+    inquiries: Tree,
     /// Returns: records without personal data (`returns`).
-    returns: sled::Tree,
+    returns: Tree,
     /// People's words, sealed: exception notes, hold, reveal and void reasons (`notes`).
-    texts: sled::Tree,
+    texts: Tree,
 }
 
 impl Trees {
-    fn open(db: &sled::Db) -> Result<Self, Error> {
+    fn open(db: &Backend) -> Result<Self, Error> {
         Ok(Trees {
             orders: db.open_tree("amazon/orders")?,
             recipients: db.open_tree("amazon/recipients")?,
@@ -248,18 +236,18 @@ impl Trees {
 
 /// The same trees inside one transaction.
 struct Tx<'a> {
-    orders: &'a TransactionalTree,
-    recipients: &'a TransactionalTree,
-    queue: &'a TransactionalTree,
-    epochs: &'a TransactionalTree,
-    pending_index: &'a TransactionalTree,
-    exceptions: &'a TransactionalTree,
-    audit: &'a TransactionalTree,
-    meta: &'a TransactionalTree,
-    floor: &'a TransactionalTree,
-    inquiries: &'a TransactionalTree,
-    returns: &'a TransactionalTree,
-    texts: &'a TransactionalTree,
+    orders: &'a TxTree<'a>,
+    recipients: &'a TxTree<'a>,
+    queue: &'a TxTree<'a>,
+    epochs: &'a TxTree<'a>,
+    pending_index: &'a TxTree<'a>,
+    exceptions: &'a TxTree<'a>,
+    audit: &'a TxTree<'a>,
+    meta: &'a TxTree<'a>,
+    floor: &'a TxTree<'a>,
+    inquiries: &'a TxTree<'a>,
+    returns: &'a TxTree<'a>,
+    texts: &'a TxTree<'a>,
 }
 
 const META_MASTER: &[u8] = b"master_recipient";
@@ -295,7 +283,7 @@ fn slot_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 pub struct Store {
-    db: sled::Db,
+    db: Backend,
     t: Trees,
     /// The name and SKU indexes, opened on first use.
     derived: derived::Lazy,
@@ -318,7 +306,7 @@ impl Store {
     ) -> Result<String, Error> {
         create_data_dir(data_dir)?;
         private_dir(data_dir)?;
-        let db = open_db(data_dir)?;
+        let db = backend(open_db(data_dir)?);
         let meta = db.open_tree("meta")?;
         if let Some(existing) = meta.get(META_MASTER)? {
             return Err(Error::KeysExist {
@@ -346,16 +334,14 @@ impl Store {
             order: None,
             reason: Some(&reason),
         };
-        (&audit_tree, &meta)
-            .transaction(|(a, m)| {
-                m.insert(META_MASTER, recipient.as_bytes())?;
-                m.insert(
-                    records::upgrade::META_SCHEMA,
-                    &records::upgrade::schema_bytes(records::SCHEMA),
-                )?;
-                audit::append(a, m, &genesis).map(|_| ())
-            })
-            .map_err(Error::from)?;
+        db.transact(&[&audit_tree, &meta], |t| {
+            t[1].insert(META_MASTER, recipient.as_bytes())?;
+            t[1].insert(
+                records::upgrade::META_SCHEMA,
+                records::upgrade::schema_bytes(records::SCHEMA),
+            )?;
+            audit::append(&t[0], &t[1], &genesis).map(|_| ())
+        })?;
         db.flush()?;
         space::keep_reserve(data_dir);
         Ok(recipient)
@@ -383,6 +369,7 @@ impl Store {
             || open_sled(data_dir, records::upgrade::STAGING, 0),
             Utc::now(),
         )?;
+        let db = backend(db);
         let mut keyring = Keyring::load(data_dir)?;
         let t = Trees::open(&db)?;
         let store_master = t
@@ -450,7 +437,7 @@ impl Store {
         // The first open writes the snapshot but also starts a new log segment; the second open
         // snapshots that too, so the next open finds nothing to replay and nothing to write.
         drop(open_db(&data_dir)?);
-        let db = open_db(&data_dir)?;
+        let db = backend(open_db(&data_dir)?);
         let t = Trees::open(&db)?;
         keyring.bind_pins(t.meta.clone())?;
         Ok(Store {
@@ -488,7 +475,7 @@ impl Store {
     /// the whole store every day.
     fn in_steps<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R, Error>) -> Result<R, Error> {
         if self.steps == 0 {
-            self.t.meta.insert(META_UNSETTLED, &[])?;
+            self.t.meta.insert(META_UNSETTLED, [])?;
             self.db.flush()?;
         }
         self.steps += 1;
@@ -503,7 +490,7 @@ impl Store {
 
     /// Whether a change of several steps was cut short (or is under way).
     fn unsettled(&self) -> Result<bool, Error> {
-        Ok(self.t.meta.contains_key(META_UNSETTLED)?)
+        self.t.meta.contains_key(META_UNSETTLED)
     }
 
     /// Whether the index database has been opened.
@@ -532,37 +519,38 @@ impl Store {
 
     fn transact<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R, Error> {
         let t = &self.t;
-        let r = (
-            &t.orders,
-            &t.recipients,
-            &t.queue,
-            &t.epochs,
-            &t.pending_index,
-            &t.exceptions,
-            &t.audit,
-            &t.meta,
-            &t.floor,
-            &t.inquiries,
-            &t.returns,
-            &t.texts,
-        )
-            .transaction(|(o, r, q, e, p, x, a, m, fl, iq, rt, tt)| {
+        self.db.transact(
+            &[
+                &t.orders,
+                &t.recipients,
+                &t.queue,
+                &t.epochs,
+                &t.pending_index,
+                &t.exceptions,
+                &t.audit,
+                &t.meta,
+                &t.floor,
+                &t.inquiries,
+                &t.returns,
+                &t.texts,
+            ],
+            |v| {
                 f(&Tx {
-                    orders: o,
-                    recipients: r,
-                    queue: q,
-                    epochs: e,
-                    pending_index: p,
-                    exceptions: x,
-                    audit: a,
-                    meta: m,
-                    floor: fl,
-                    inquiries: iq,
-                    returns: rt,
-                    texts: tt,
+                    orders: &v[0],
+                    recipients: &v[1],
+                    queue: &v[2],
+                    epochs: &v[3],
+                    pending_index: &v[4],
+                    exceptions: &v[5],
+                    audit: &v[6],
+                    meta: &v[7],
+                    floor: &v[8],
+                    inquiries: &v[9],
+                    returns: &v[10],
+                    texts: &v[11],
                 })
-            })?;
-        Ok(r)
+            },
+        )
     }
 
     /// Appends an audit entry that records no state change of its own (a reveal, a lookup, an
@@ -735,10 +723,10 @@ impl Store {
     /// per-tree batches, the order record last.
     fn store_new(&self, plans: &[ImportPlan]) -> Result<(), Error> {
         let mut ops = derived::IndexOps::default();
-        let mut recipients = sled::Batch::default();
-        let mut pending = sled::Batch::default();
-        let mut queue = sled::Batch::default();
-        let mut orders = sled::Batch::default();
+        let mut recipients = Batch::default();
+        let mut pending = Batch::default();
+        let mut queue = Batch::default();
+        let mut orders = Batch::default();
         for p in plans {
             let rec = &p.record;
             let id = rec.order.id.as_str();
@@ -750,12 +738,12 @@ impl Store {
                     }
                     None => {
                         recipients.insert(id, s.envelope.as_slice());
-                        pending.insert(id, &[]);
+                        pending.insert(id, []);
                     }
                 }
             }
             ops.add_lines(&rec.order);
-            queue.insert(queue_key(rec), &[]);
+            queue.insert(queue_key(rec), []);
             orders.insert(id, encode_record(rec));
         }
         ops.write_additions(self.derived()?)?;
@@ -1034,7 +1022,7 @@ impl Store {
     fn index_pending_steps(&mut self) -> Result<u64, Error> {
         let mut done = 0;
         loop {
-            let batch: Vec<sled::IVec> = self
+            let batch: Vec<Bytes> = self
                 .t
                 .pending_index
                 .iter()
@@ -1198,7 +1186,7 @@ fn apply_plan(tx: &Tx<'_>, p: &ImportPlan, user: &str, now: DateTime<Utc>) -> Tx
                 && let Some(old_epoch) = seal::envelope_epoch(&old)
                 && old_epoch != s.epoch
             {
-                tx.epochs.insert(epoch_key(old_epoch, id), &[])?;
+                tx.epochs.insert(epoch_key(old_epoch, id), [])?;
             }
             tx.pending_index.remove(id)?;
         }
@@ -1208,7 +1196,7 @@ fn apply_plan(tx: &Tx<'_>, p: &ImportPlan, user: &str, now: DateTime<Utc>) -> Tx
             }
             None => {
                 tx.recipients.insert(id, s.envelope.as_slice())?;
-                tx.pending_index.insert(id, &[])?;
+                tx.pending_index.insert(id, [])?;
             }
         }
     }
@@ -1387,7 +1375,7 @@ fn write_record(tx: &Tx<'_>, old: Option<&OrderRecord>, rec: &OrderRecord) -> Tx
             floor::release_codes(tx, &rec.order.id)?;
         }
     }
-    tx.queue.insert(queue_key(rec), &[])?;
+    tx.queue.insert(queue_key(rec), [])?;
     stats::open_moved(tx, old, rec)?;
     tx.orders.insert(id, encode_record(rec))?;
     Ok(())
@@ -1469,6 +1457,11 @@ fn lock_busy(e: &std::io::Error) -> bool {
     let text = e.to_string();
     e.kind() == std::io::ErrorKind::WouldBlock
         || (text.contains("could not acquire lock") && text.contains("WouldBlock"))
+}
+
+/// The store's database on the embedded engine.
+pub(crate) fn backend(db: sled::Db) -> Backend {
+    Backend::new(backend::embedded::Sled(db))
 }
 
 fn open_db(data_dir: &Path) -> Result<sled::Db, Error> {

@@ -15,6 +15,7 @@
 //! void reasons with the order's recipient. Each removal marks the epoch its words were sealed to,
 //! so that epoch is shredded; words still kept are re-sealed out of an epoch being shredded.
 
+use crate::store::backend::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -109,7 +110,7 @@ impl Words<'_> {
                 if let Some(old) = tx.texts.insert(reference.as_bytes(), *envelope)?
                     && let Some(epoch) = seal::envelope_epoch(&old)
                 {
-                    tx.epochs.insert(epoch_key(epoch, &reference), &[])?;
+                    tx.epochs.insert(epoch_key(epoch, &reference), [])?;
                 }
                 StoredText::Sealed(reference)
             }
@@ -130,7 +131,7 @@ pub(super) fn drop_ref_in(tx: &Tx<'_>, reference: &str) -> TxResult<bool> {
     match tx.texts.remove(reference.as_bytes())? {
         Some(old) => {
             if let Some(epoch) = seal::envelope_epoch(&old) {
-                tx.epochs.insert(epoch_key(epoch, reference), &[])?;
+                tx.epochs.insert(epoch_key(epoch, reference), [])?;
             }
             Ok(true)
         }
@@ -398,7 +399,7 @@ impl Store {
     /// many moved.
     pub(super) fn reseal_texts(
         &mut self,
-        keys: &[sled::IVec],
+        keys: &[Bytes],
         from: u32,
         current: u32,
         received: &mut std::collections::BTreeSet<u32>,
@@ -424,7 +425,7 @@ impl Store {
                 if tx.texts.get(k)?.as_ref() == Some(old) {
                     tx.texts.insert(k, resealed.as_slice())?;
                     let mark = String::from_utf8_lossy(k);
-                    tx.epochs.insert(epoch_key(from, &mark), &[])?;
+                    tx.epochs.insert(epoch_key(from, &mark), [])?;
                 }
             }
             Ok(())

@@ -9,6 +9,7 @@
 //! (entries are hash-chained: they keep their text until the log itself expires; see
 //! `docs/personal-data.md`), and the store marks in `meta` that the log was counted.
 
+use crate::store::backend::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -54,11 +55,11 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         let mut sealed = 0u64;
-        let keys: Vec<sled::IVec> = self.t.exceptions.iter().keys().collect::<Result<_, _>>()?;
+        let keys: Vec<Bytes> = self.t.exceptions.iter().keys().collect::<Result<_, _>>()?;
         for k in keys {
             sealed += self.seal_exception_record(&k, now)?;
         }
-        let holds: Vec<(sled::IVec, sled::IVec)> = self
+        let holds: Vec<(Bytes, Bytes)> = self
             .t
             .floor
             .scan_prefix([super::floor::HOLD])
@@ -78,7 +79,7 @@ impl Store {
                 );
                 audit_in(tx, user, REDACTION_ACTION, None, Some(&reason), now)?;
             }
-            tx.meta.insert(META_SEALED, &[1])?;
+            tx.meta.insert(META_SEALED, [1])?;
             Ok(())
         })?;
         self.flush()

@@ -2,6 +2,7 @@
 //! Cost follows the page asked for (plus the keys skipped to reach it), never the store size,
 //! except for [`Store::queue_counts`], which the service caches.
 
+use crate::store::backend::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::{Error, Store, decode_record, queue_id};
@@ -51,7 +52,7 @@ impl Store {
         let mut skipped = 0;
         loop {
             // The smallest (ship-by, id) among the heads of the per-state scans.
-            let mut best: Option<(usize, sled::IVec)> = None;
+            let mut best: Option<(usize, Bytes)> = None;
             for (i, it) in iters.iter_mut().enumerate() {
                 match it.peek() {
                     Some(Ok(k)) if best.as_ref().is_none_or(|(_, b)| k[1..] < b[1..]) => {
@@ -174,7 +175,7 @@ impl Store {
         };
         let mut rows = Vec::new();
         let mut last = None;
-        for item in self.t.queue.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+        for item in self.t.queue.range::<Vec<u8>>((start, Bound::Unbounded)) {
             let (k, _) = item?;
             if !k.starts_with(&prefix) {
                 return Ok((rows, None));

@@ -55,7 +55,7 @@ fn next_id(tx: &Tx<'_>) -> TxResult<u64> {
             .or_else(abort)?,
         None => 0,
     };
-    tx.meta.insert(META_LAST, &(last + 1).to_be_bytes())?;
+    tx.meta.insert(META_LAST, (last + 1).to_be_bytes())?;
     Ok(last + 1)
 }
 
@@ -106,8 +106,7 @@ fn return_in(tx: &Tx<'_>, id: u64) -> TxResult<ReturnRecord> {
 
 fn write(tx: &Tx<'_>, r: &ReturnRecord) -> TxResult<()> {
     tx.returns.insert(record_key(r.id), encode(r))?;
-    tx.returns
-        .insert(natural_key(&r.key), &r.id.to_be_bytes())?;
+    tx.returns.insert(natural_key(&r.key), r.id.to_be_bytes())?;
     Ok(())
 }
 

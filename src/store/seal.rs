@@ -9,6 +9,7 @@
 //! including stale copies sled's log may still hold. This module never writes a secret in the
 //! clear, and never holds a decrypted secret longer than the `Keyring` that unlocked it.
 
+use crate::store::backend::Tree;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -142,7 +143,7 @@ pub struct Keyring {
     unlocked: Option<Unlocked>,
     /// Where the store records each epoch's recipient as the epoch is made (its `meta` tree),
     /// so a keyring whose recipients were swapped is found without any secret.
-    pins: Option<sled::Tree>,
+    pins: Option<Tree>,
     /// Why this keyring must not be sealed to: an epoch's recipient is not the one recorded
     /// when the epoch was made, or not its secret's own.
     untrusted: Option<String>,
@@ -261,7 +262,7 @@ impl Keyring {
     /// store recorded when the epoch was made, and new epochs are recorded there before the
     /// keyring names them. A store that recorded none yet (made by an older packline) records
     /// today's recipients. A mismatch makes the keyring refuse to seal, and says why.
-    pub fn bind_pins(&mut self, meta: sled::Tree) -> Result<(), Error> {
+    pub fn bind_pins(&mut self, meta: Tree) -> Result<(), Error> {
         let first = meta.scan_prefix(b"epoch_pin/").next().is_none();
         for e in &self.file.epochs {
             match meta.get(pin_key(e.id))? {

@@ -9,6 +9,7 @@
 //! never comes, the intent stays: the service refuses a second purchase for that order and a
 //! lead decides (look the shipment up, or void it). Money is never spent twice by a retry.
 
+use crate::store::backend::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -205,7 +206,7 @@ fn put_shipment(tx: &Tx<'_>, s: &ShipmentRecord) -> TxResult<()> {
     )?;
     let marker = intent_key(&s.order, s.package);
     if s.state == ShipmentState::PurchaseIntent {
-        tx.floor.insert(marker, &[])?;
+        tx.floor.insert(marker, [])?;
     } else {
         tx.floor.remove(marker)?;
     }
@@ -218,7 +219,7 @@ fn put_v2(tx: &Tx<'_>, id: &OrderId, package: u32, v: &ShipmentV2) -> TxResult<(
     tx.floor
         .insert(key(V2, &k), records::encode::<Tracked2>(v))?;
     if v.awaits_delivery() {
-        tx.floor.insert(key(AWAIT, &k), &[])?;
+        tx.floor.insert(key(AWAIT, &k), [])?;
     } else {
         tx.floor.remove(key(AWAIT, &k))?;
     }
@@ -250,7 +251,7 @@ fn keep_label(
     put_shipment(tx, s)?;
     tx.floor.insert(label_key(&s.order, s.package), sealed)?;
     tx.floor
-        .insert(day_key(local_day(s.at), &s.order, s.package), &[])?;
+        .insert(day_key(local_day(s.at), &s.order, s.package), [])?;
     Ok(())
 }
 
@@ -956,7 +957,7 @@ impl Store {
             s.at = now;
             put_shipment(tx, &s)?;
             tx.floor
-                .insert(day_key(local_day(now), id, record.package), &[])?;
+                .insert(day_key(local_day(now), id, record.package), [])?;
             let mut all = true;
             for n in open.iter().filter(|n| **n != record.package) {
                 all &=
@@ -1114,7 +1115,7 @@ pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
 /// A sealed label as retention and the check see it: where it is kept, whose it is, and the
 /// epoch it is sealed under (None when its envelope is damaged).
 pub(super) struct SealedLabel {
-    pub key: sled::IVec,
+    pub key: Bytes,
     pub order: OrderId,
     pub package: u32,
     pub epoch: Option<u32>,

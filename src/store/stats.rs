@@ -17,6 +17,7 @@
 //!
 //! Values are u64, big-endian. No personal data: SKUs, carriers and counts.
 
+use crate::store::backend::Batch;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use super::shipping::local_day;
@@ -303,7 +304,7 @@ impl Store {
             return Ok(());
         }
         self.t.floor.remove(OPEN_WHOLE)?;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for (k, n) in by_hour {
             let old = self.t.floor.get(k)?.as_deref().and_then(value).unwrap_or(0);
             batch.insert(&k[..], &old.saturating_add(n).to_be_bytes()[..]);
@@ -314,7 +315,7 @@ impl Store {
 
     /// Marks the open-order counters whole again once an import's writes are all in.
     pub(super) fn open_settled(&self) -> Result<(), Error> {
-        self.t.floor.insert(OPEN_WHOLE, &[])?;
+        self.t.floor.insert(OPEN_WHOLE, [])?;
         Ok(())
     }
 
@@ -325,7 +326,7 @@ impl Store {
             return Ok(());
         }
         let counted = self.count_open_hours()?;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for item in self.t.floor.scan_prefix([AGG, OPEN_HOUR]).keys() {
             batch.remove(item?);
         }

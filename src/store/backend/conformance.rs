@@ -104,7 +104,10 @@ fn ordered_scans(b: &Backend) {
     );
     assert_eq!(keys(t.range(..b"b".to_vec())), vec![b"a".to_vec()]);
     assert_eq!(
-        keys(Box::new(t.scan_prefix(b"b").rev())),
+        t.scan_prefix(b"b")
+            .rev()
+            .map(|p| p.unwrap().0.to_vec())
+            .collect::<Vec<_>>(),
         vec![
             b"b\xff".to_vec(),
             b"b2".to_vec(),
@@ -157,6 +160,8 @@ fn trees_by_name(b: &Backend) {
     assert!(b.open_tree("named/two").unwrap().is_empty());
     b.flush().unwrap();
     assert!(b.size_on_disk().unwrap() > 0);
+    let ids: std::collections::BTreeSet<u64> = (0..100).map(|_| b.generate_id().unwrap()).collect();
+    assert_eq!(ids.len(), 100, "an id was handed out twice");
 }
 
 fn transactions_are_atomic(b: &Backend) {

@@ -44,6 +44,10 @@ impl Engine for Sled {
         Ok(self.0.size_on_disk()?)
     }
 
+    fn generate_id(&self) -> Result<u64, Error> {
+        Ok(self.0.generate_id()?)
+    }
+
     fn transact(&self, trees: &[&Tree], f: &mut TxBody<'_>) -> Result<(), TxError> {
         let mut own = Vec::with_capacity(trees.len());
         for t in trees {
@@ -112,7 +116,7 @@ impl Table for SledTree {
             Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
             Bound::Unbounded => Bound::Unbounded,
         };
-        Box::new(self.tree.range((own(from), own(to))).map(pair))
+        Pairs::new(self.tree.range((own(from), own(to))).map(pair))
     }
 
     fn len(&self) -> usize {

@@ -98,7 +98,38 @@ impl From<sled::IVec> for Bytes {
 pub type Pair = (Bytes, Bytes);
 
 /// Pairs in key order (or reversed), each read as the scan reaches it.
-pub type Pairs = Box<dyn DoubleEndedIterator<Item = Result<Pair, Error>> + Send>;
+pub struct Pairs(Box<dyn DoubleEndedIterator<Item = Result<Pair, Error>> + Send>);
+
+impl Pairs {
+    pub fn new(
+        pairs: impl DoubleEndedIterator<Item = Result<Pair, Error>> + Send + 'static,
+    ) -> Pairs {
+        Pairs(Box::new(pairs))
+    }
+
+    /// The keys alone.
+    pub fn keys(self) -> impl DoubleEndedIterator<Item = Result<Bytes, Error>> + Send {
+        self.map(|p| p.map(|(k, _)| k))
+    }
+
+    /// The values alone.
+    pub fn values(self) -> impl DoubleEndedIterator<Item = Result<Bytes, Error>> + Send {
+        self.map(|p| p.map(|(_, v)| v))
+    }
+}
+
+impl Iterator for Pairs {
+    type Item = Result<Pair, Error>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next()
+    }
+}
+
+impl DoubleEndedIterator for Pairs {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back()
+    }
+}
 
 /// Writes applied together, atomically, to one tree.
 #[derive(Default)]
@@ -136,6 +167,9 @@ pub trait Engine: Send + Sync {
     fn flush(&self) -> Result<(), Error>;
     /// Bytes the database takes on its medium.
     fn size_on_disk(&self) -> Result<u64, Error>;
+    /// A number never handed out before by this database, kept across restarts (not in order:
+    /// an engine may skip numbers after a crash).
+    fn generate_id(&self) -> Result<u64, Error>;
     /// Runs `f` over `trees` (all of this engine) as one serializable transaction: its writes
     /// are applied together or not at all, and it is run again from the start on a conflict
     /// with another writer (so `f` must only read and write through the views it is given).
@@ -234,6 +268,10 @@ impl Backend {
 
     pub fn size_on_disk(&self) -> Result<u64, Error> {
         self.0.size_on_disk()
+    }
+
+    pub fn generate_id(&self) -> Result<u64, Error> {
+        self.0.generate_id()
     }
 
     /// Runs `f` over `trees` as one transaction (see `Engine::transact`): what it returns, or

@@ -19,6 +19,7 @@ use super::order::OrderRecord2;
 use super::shipping::{Intent2, PrintJob2, Shipment2, Tracked2};
 use super::v1;
 use super::{Record, SCHEMA, frame, whole};
+use crate::store::backend::TxError;
 use crate::store::{Error, audit};
 
 /// The `meta` key of the schema version (4 bytes, big-endian).
@@ -85,6 +86,7 @@ pub fn settle(
     {
         let staging = open_staging()?;
         copy(&db, &staging, found)?;
+        let staging = crate::store::backend(staging);
         let meta = staging.open_tree("meta")?;
         let log = staging.open_tree("audit")?;
         let reason = format!("schema {found} to {SCHEMA}");
@@ -95,23 +97,20 @@ pub fn settle(
             order: None,
             reason: Some(&reason),
         };
-        use sled::Transactional as _;
-        (&log, &meta)
-            .transaction(|(a, m)| {
-                match audit::append(a, m, &entry) {
-                    // A log already broken is named by `audit verify` and `check`; it does not
-                    // keep the store from opening.
-                    Err(sled::transaction::ConflictableTransactionError::Abort(
-                        Error::AuditBroken(why),
-                    )) => tracing::warn!(%why, "the upgrade could not be audited"),
-                    other => {
-                        other?;
-                    }
+        staging.transact(&[&log, &meta], |t| {
+            match audit::append(&t[0], &t[1], &entry) {
+                // A log already broken is named by `audit verify` and `check`; it does not
+                // keep the store from opening.
+                Err(TxError::Abort(Error::AuditBroken(why))) => {
+                    tracing::warn!(%why, "the upgrade could not be audited")
                 }
-                m.insert(META_SCHEMA, &schema_bytes(SCHEMA))?;
-                Ok(())
-            })
-            .map_err(Error::from)?;
+                other => {
+                    other?;
+                }
+            }
+            t[1].insert(META_SCHEMA, schema_bytes(SCHEMA))?;
+            Ok(())
+        })?;
         staging.flush()?;
     }
     db.flush()?;

@@ -1,6 +1,7 @@
 //! Key epochs in retention: moving live records out of an epoch that holds gone data, then
 //! shredding it (see the module above for the rules).
 
+use crate::store::backend::Bytes;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -27,13 +28,13 @@ impl Store {
             /// Orders whose sealed recipient is in the epoch.
             live: Vec<String>,
             /// Inquiry notes sealed in the epoch, by key.
-            notes: Vec<sled::IVec>,
+            notes: Vec<Bytes>,
             /// Bought labels sealed in the epoch (they carry the address, and must stay
             /// printable while their order is open).
             labels: Vec<crate::store::shipping::SealedLabel>,
             /// People's sealed words (exception notes, hold, reveal and void reasons), by
             /// reference.
-            texts: Vec<sled::IVec>,
+            texts: Vec<Bytes>,
             gone: u64,
         }
         impl Census {
@@ -204,10 +205,10 @@ impl Store {
             for (id, _, new, names) in &moves {
                 if names.is_empty() {
                     // No index key to hand: index it at the next unlock instead of never.
-                    tx.pending_index.insert(id.as_str(), &[])?;
+                    tx.pending_index.insert(id.as_str(), [])?;
                 }
                 tx.recipients.insert(id.as_str(), new.as_slice())?;
-                tx.epochs.insert(epoch_key(from, id), &[])?;
+                tx.epochs.insert(epoch_key(from, id), [])?;
             }
             Ok(())
         })?;
@@ -281,7 +282,7 @@ impl Store {
                 // Only the label read above: one bought or voided meanwhile stays as it is.
                 if tx.floor.get(k)?.as_ref() == Some(old) {
                     tx.floor.insert(k, resealed.as_slice())?;
-                    tx.epochs.insert(epoch_key(from, mark), &[])?;
+                    tx.epochs.insert(epoch_key(from, mark), [])?;
                 }
             }
             Ok(())
@@ -294,7 +295,7 @@ impl Store {
     /// moved, and whether any note's home is `from` itself (then `from` must stay).
     fn reseal_notes(
         &mut self,
-        keys: &[sled::IVec],
+        keys: &[Bytes],
         from: u32,
         current: u32,
         now: DateTime<Utc>,
@@ -336,7 +337,7 @@ impl Store {
         self.transact(|tx| {
             for (k, resealed, mark) in &moves {
                 tx.inquiries.insert(k, resealed.as_slice())?;
-                tx.epochs.insert(epoch_key(from, mark), &[])?;
+                tx.epochs.insert(epoch_key(from, mark), [])?;
             }
             Ok(())
         })?;

@@ -24,6 +24,7 @@
 
 mod epochs;
 
+use crate::store::backend::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -313,7 +314,7 @@ impl Store {
                 for (k, epoch, mark) in &notes {
                     tx.inquiries.remove(k)?;
                     if let (Some(epoch), Some(mark)) = (epoch, mark) {
-                        tx.epochs.insert(epoch_key(*epoch, mark), &[])?;
+                        tx.epochs.insert(epoch_key(*epoch, mark), [])?;
                     }
                 }
                 Ok(())
@@ -420,16 +421,16 @@ impl Store {
 
 /// Deletes an order's sealed recipient and marks its epoch entry gone. Returns the slot deleted,
 /// whose name index entries the caller removes once the transaction has committed.
-fn drop_recipient(tx: &crate::store::Tx<'_>, id: &str) -> TxResult<Option<sled::IVec>> {
+fn drop_recipient(tx: &crate::store::Tx<'_>, id: &str) -> TxResult<Option<Bytes>> {
     tx.pending_index.remove(id)?;
     // A bought label carries the address: it goes with the recipient, and its epoch is marked
     // so stale copies in sled's log are shredded with it.
     for epoch in crate::store::shipping::drop_label(tx, id)? {
-        tx.epochs.insert(epoch_key(epoch, id), &[])?;
+        tx.epochs.insert(epoch_key(epoch, id), [])?;
     }
     let removed = tx.recipients.remove(id)?;
     if let Some(epoch) = removed.as_deref().and_then(seal::envelope_epoch) {
-        tx.epochs.insert(epoch_key(epoch, id), &[])?;
+        tx.epochs.insert(epoch_key(epoch, id), [])?;
     }
     Ok(removed)
 }
