@@ -19,7 +19,7 @@ pub const RESERVE: u64 = 32 * 1024 * 1024;
 /// The least free space a change may start with: more than the reserve (so a reserve given up
 /// for an open never lets changes start again on a full disk) by two of sled's log segments, so
 /// the segment a write opens and the snapshot it may take both fit.
-pub const LOW_SPACE: u64 = RESERVE + 2 * super::SEGMENT_SIZE as u64;
+pub const LOW_SPACE: u64 = RESERVE + 2 * super::backend::embedded::SEGMENT_SIZE as u64;
 /// The reserve file, in the data directory.
 pub const RESERVE_FILE: &str = "space-reserve";
 

@@ -1,6 +1,7 @@
 //! sled under the store: the embedded engine of a single site.
 
 use std::ops::Bound;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sled::Transactional;
@@ -9,7 +10,7 @@ use sled::transaction::{
 };
 
 use super::{Batch, Bytes, Engine, Pairs, Table, Tree, TxBody, TxError, TxTable};
-use crate::store::Error;
+use crate::store::{Error, space};
 
 /// A sled database as an engine.
 pub struct Sled(pub sled::Db);
@@ -177,5 +178,250 @@ impl TxTable for SledTx<'_> {
 
     fn remove(&self, key: &[u8]) -> Result<Option<Bytes>, TxError> {
         Ok(self.0.remove(key).map_err(tx_err)?.map(Into::into))
+    }
+}
+
+/// sled reports a held file lock as a plain I/O error with this text.
+pub(super) fn lock_busy(e: &std::io::Error) -> bool {
+    let text = e.to_string();
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || (text.contains("could not acquire lock") && text.contains("WouldBlock"))
+}
+
+/// Opens one of the store's sled databases: `dir` inside the data directory, with a page cache of
+/// `cache` bytes (sled's default when 0).
+pub(crate) fn open_sled(data_dir: &Path, dir: &str, cache: u64) -> Result<sled::Db, Error> {
+    let path = data_dir.join(dir);
+    let mut config = sled::Config::new().path(&path).segment_size(SEGMENT_SIZE);
+    if cache > 0 {
+        config = config.cache_capacity(cache);
+    }
+    // sled releases its file lock when the last of its threads lets go of a closed database,
+    // a moment after the close: a reopen in the same process (checkpoint) waits for that.
+    let mut waited = std::time::Duration::ZERO;
+    let mut torn_removed = false;
+    let mut reserve_released = false;
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(io))
+                if lock_busy(&io) && waited < std::time::Duration::from_secs(2) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                waited += std::time::Duration::from_millis(20);
+            }
+            Err(sled::Error::Io(io)) if lock_busy(&io) => {
+                return Err(Error::Usage(format!(
+                    "the store in {} is in use by another packline process (is `packline serve` running?)",
+                    data_dir.display()
+                )));
+            }
+            // sled writes its recovery snapshot as it opens: on a full disk the reserve is
+            // given up for it (once), so the floor can still read while space is freed. The
+            // snapshot file it could not write is left empty, and goes too.
+            Err(sled::Error::Io(io)) if space::is_no_space(&io) && !reserve_released => {
+                reserve_released = true;
+                remove_unfinished_snapshots(&path)?;
+                if !space::release_reserve(data_dir) {
+                    return Err(full_at_open(data_dir));
+                }
+            }
+            Err(sled::Error::Io(io)) if space::is_no_space(&io) => {
+                let _ = remove_unfinished_snapshots(&path);
+                return Err(full_at_open(data_dir));
+            }
+            Err(sled::Error::Io(io)) => return Err(Error::io(&path, io)),
+            // A database made with sled's default segment size keeps it.
+            Err(sled::Error::Unsupported(_)) if config.segment_size != DEFAULT_SEGMENT_SIZE => {
+                config = config.segment_size(DEFAULT_SEGMENT_SIZE);
+            }
+            // sled writes a snapshot to `snap.N.generating` and renames it when whole, but reads
+            // a leftover `.generating` file as the newest snapshot: one torn by a kill makes
+            // the whole store refuse to open. The older snapshot it was to replace is still
+            // there (sled removes it only after the rename), with the log after it; so a torn
+            // leftover is removed (once), and the open tried again.
+            Err(sled::Error::Corruption { .. }) if !torn_removed => {
+                torn_removed = true;
+                let removed = remove_unfinished_snapshots(&path)?;
+                if removed == 0 {
+                    return Err(damaged(&path));
+                }
+                tracing::warn!(
+                    removed,
+                    dir = %path.display(),
+                    "removed unfinished sled snapshot files left by an interrupted process"
+                );
+            }
+            Err(sled::Error::Corruption { .. }) => return Err(damaged(&path)),
+            Err(other) => return Err(Error::Sled(other)),
+        }
+    }
+}
+
+/// Removes the snapshot files sled never finished (`snap.*.generating`) from the sled database
+/// in `path`; how many there were.
+pub(super) fn remove_unfinished_snapshots(path: &Path) -> Result<usize, Error> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(path).map_err(|e| Error::io(path, e))? {
+        let entry = entry.map_err(|e| Error::io(path, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            std::fs::remove_file(entry.path()).map_err(|e| Error::io(&entry.path(), e))?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        std::fs::File::open(path)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(path, e))?;
+    }
+    Ok(removed)
+}
+
+pub(super) fn full_at_open(data_dir: &Path) -> Error {
+    let free = space::available(data_dir).unwrap_or(0);
+    Error::Usage(format!(
+        "the disk holding {} is full ({} free): the store cannot open without writing its recovery snapshot. Nothing was changed: free space on that disk, then run it again",
+        data_dir.display(),
+        space::mib(free)
+    ))
+}
+
+/// sled refused the database in `path` as corrupt: which of its files does not check out (its
+/// config and snapshot carry a CRC-32 as sled writes them; otherwise it is the log).
+pub(super) fn damaged(path: &Path) -> Error {
+    let crc_ok = |bytes: &[u8], trailer: usize| {
+        bytes.len() > trailer
+            && crc32fast::hash(&bytes[..bytes.len() - trailer])
+                .to_le_bytes()
+                .as_slice()
+                == &bytes[bytes.len() - 4..]
+    };
+    let conf = path.join("conf");
+    let mut what = None;
+    if let Ok(bytes) = std::fs::read(&conf)
+        && bytes.len() > 8
+        && !crc_ok(&bytes, 4)
+    {
+        what = Some(format!("its file {}", conf.display()));
+    }
+    if what.is_none() {
+        let mut snaps: Vec<PathBuf> = std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("snap."))
+            })
+            .collect();
+        snaps.sort();
+        if let Some(newest) = snaps.pop()
+            && std::fs::read(&newest).is_ok_and(|b| !crc_ok(&b, 12))
+        {
+            what = Some(format!("its snapshot {}", newest.display()));
+        }
+    }
+    Error::Damaged {
+        dir: path.to_owned(),
+        what: what.unwrap_or_else(|| format!("its log {}", path.join("db").display())),
+    }
+}
+
+/// sled's log segment size for new databases. An open reads the header of every segment, so
+/// larger segments than sled's default (512 KiB) make for fewer reads: a store of a million
+/// orders has a few hundred segments instead of thousands.
+pub(crate) const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
+pub(super) const DEFAULT_SEGMENT_SIZE: usize = 512 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DB_DIR;
+
+    /// A process killed while sled wrote a snapshot leaves a torn `snap.N.generating`, which
+    /// sled reads as its newest snapshot and refuses as corrupt: the store opens anyway, with
+    /// everything in it, and a store damaged in another way is still refused.
+    #[test]
+    fn a_snapshot_torn_by_a_kill_does_not_lose_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_DIR);
+        {
+            let db = open_sled(dir.path(), DB_DIR, 0).unwrap();
+            for i in 0u32..2_000 {
+                db.insert(i.to_be_bytes(), vec![7u8; 64]).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let torn = path.join("snap.7FFFFFFFFFFFFFFF.generating");
+        std::fs::write(&torn, [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]).unwrap();
+        // sled alone refuses it (once its file lock, let go a moment after the close, is free).
+        let refused = loop {
+            match sled::Config::new()
+                .path(&path)
+                .segment_size(SEGMENT_SIZE)
+                .open()
+            {
+                Err(sled::Error::Io(io)) if lock_busy(&io) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => break other.map(|_| ()).unwrap_err(),
+            }
+        };
+        assert!(
+            matches!(refused, sled::Error::Corruption { .. }),
+            "{refused:?}"
+        );
+        let db = open_sled(dir.path(), DB_DIR, 0).unwrap();
+        assert!(!torn.exists());
+        assert_eq!(db.len(), 2_000);
+        assert_eq!(db.get(1999u32.to_be_bytes()).unwrap().unwrap().len(), 64);
+        drop(db);
+        // A finished snapshot that does not check out is not ours to remove.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let snaps: Vec<_> = std::fs::read_dir(&path)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("snap.")
+            })
+            .collect();
+        assert!(!snaps.is_empty());
+        for snap in &snaps {
+            std::fs::write(snap, [0u8; 40]).unwrap();
+        }
+        let err = open_sled(dir.path(), DB_DIR, 0).map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("is damaged"), "{err}");
+        assert!(snaps.iter().all(|s| s.exists()));
+    }
+
+    #[test]
+    fn a_database_made_with_the_default_segment_size_opens_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_DIR);
+        {
+            let db = sled::Config::new().path(&path).open().unwrap();
+            db.insert(b"k", b"v").unwrap();
+            db.flush().unwrap();
+        }
+        let db = open_sled(dir.path(), DB_DIR, 0).unwrap();
+        assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+        drop(db);
+        let conf = std::fs::read(path.join("conf")).unwrap();
+        let text = String::from_utf8_lossy(&conf);
+        assert!(text.contains("segment_size: 524288"), "{text}");
+        // A new database gets the larger segments.
+        drop(open_sled(dir.path(), "new", 0).unwrap());
+        let conf = std::fs::read(dir.path().join("new/conf")).unwrap();
+        let text = String::from_utf8_lossy(&conf);
+        assert!(
+            text.contains(&format!("segment_size: {SEGMENT_SIZE}")),
+            "{text}"
+        );
     }
 }
