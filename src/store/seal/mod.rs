@@ -9,11 +9,15 @@
 //! including stale copies sled's log may still hold. This module never writes a secret in the
 //! clear, and never holds a decrypted secret longer than the `Keyring` that unlocked it.
 
-use crate::store::backend::Tree;
+mod envelope;
+mod files;
+
+pub use envelope::{envelope_epoch, parse_envelope};
+use files::{parse_identity, write_identity_file};
+pub use files::{read_identity_file, write_atomically};
+
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -24,11 +28,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::Error;
-use super::records::{
-    self,
-    sealed::{Note3, Recipient1},
-};
-use crate::domain::{NoteText, Recipient};
+use crate::store::backend::Tree;
 
 /// The file name of the keyring inside the data directory.
 pub const KEYRING_FILE: &str = "keyring.json";
@@ -531,128 +531,6 @@ impl Keyring {
         self.save()
     }
 
-    /// Seals a recipient to the current epoch; returns the envelope and the epoch.
-    pub fn seal(&mut self, r: &Recipient, now: DateTime<Utc>) -> Result<(Vec<u8>, u32), Error> {
-        let (epoch, to) = self.current_epoch(now)?;
-        Ok((seal_to(r, epoch, &to)?, epoch))
-    }
-
-    /// Seals a recipient to a given live epoch.
-    pub fn seal_in(&self, r: &Recipient, epoch: u32) -> Result<Vec<u8>, Error> {
-        let to = self.recipient_of(epoch)?;
-        seal_to(r, epoch, to)
-    }
-
-    /// Opens a sealed recipient. Needs the keyring unlocked and the epoch not shredded.
-    pub fn open(&self, envelope: &[u8], action: &'static str) -> Result<Recipient, Error> {
-        let plain = self.open_plain(envelope, action)?;
-        records::decode::<Recipient1>(&plain).map_err(|_| Error::CorruptRecord)
-    }
-
-    /// Seals a document that carries personal data (a bought label) to the current epoch, so it
-    /// is shredded with the recipients sealed alongside it.
-    pub fn seal_document(&mut self, doc: &[u8], now: DateTime<Utc>) -> Result<Vec<u8>, Error> {
-        let (epoch, to) = self.current_epoch(now)?;
-        let mut plain = Zeroizing::new(Vec::with_capacity(1 + doc.len()));
-        plain.push(DOCUMENT_FORMAT);
-        plain.extend_from_slice(doc);
-        seal_plain(&plain, epoch, &to)
-    }
-
-    /// Seals a document to a given live epoch (retention moving an open order's label).
-    pub fn seal_document_in(&self, doc: &[u8], epoch: u32) -> Result<Vec<u8>, Error> {
-        let to = self.recipient_of(epoch)?;
-        let mut plain = Zeroizing::new(Vec::with_capacity(1 + doc.len()));
-        plain.push(DOCUMENT_FORMAT);
-        plain.extend_from_slice(doc);
-        seal_plain(&plain, epoch, to)
-    }
-
-    /// Opens a sealed document. Needs the keyring unlocked and the epoch not shredded.
-    pub fn open_document(
-        &self,
-        envelope: &[u8],
-        action: &'static str,
-    ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let mut plain = self.open_plain(envelope, action)?;
-        match plain.first() {
-            Some(&DOCUMENT_FORMAT) => {
-                plain.remove(0);
-                Ok(plain)
-            }
-            _ => Err(Error::CorruptRecord),
-        }
-    }
-
-    /// Seals the text of an inquiry's note to the current intake epoch; returns the envelope and
-    /// the epoch.
-    pub fn seal_note(
-        &mut self,
-        text: &NoteText,
-        now: DateTime<Utc>,
-    ) -> Result<(Vec<u8>, u32), Error> {
-        let (epoch, _) = self.current_epoch(now)?;
-        Ok((self.seal_note_in(text, epoch)?, epoch))
-    }
-
-    /// Seals a note's text without starting an epoch (for callers that share the store): to
-    /// this week's intake epoch when it exists, else to the newest live intake epoch (retention
-    /// moves it on before that epoch is shredded, like any live record).
-    pub fn seal_note_shared(&self, text: &NoteText, now: DateTime<Utc>) -> Result<Vec<u8>, Error> {
-        let week = week_label(now);
-        let live = |e: &&EpochEntry| self.recipients.contains_key(&e.id);
-        let epochs = &self.file.epochs;
-        let epoch = epochs
-            .iter()
-            .rev()
-            .filter(live)
-            .find(|e| e.label == week)
-            .or_else(|| {
-                epochs
-                    .iter()
-                    .rev()
-                    .filter(live)
-                    .find(|e| !e.label.starts_with("expires-"))
-            })
-            .map(|e| e.id)
-            .ok_or_else(|| Error::Keyring {
-                path: self.path.clone(),
-                detail: "it holds no live intake epoch to seal to: start one with `packline keys rotate`".into(),
-            })?;
-        self.seal_note_in(text, epoch)
-    }
-
-    /// Seals the text of an inquiry's note to a given live epoch.
-    pub fn seal_note_in(&self, text: &NoteText, epoch: u32) -> Result<Vec<u8>, Error> {
-        let to = self.recipient_of(epoch)?;
-        let plain = Zeroizing::new(records::encode::<Note3>(text));
-        seal_plain(&plain, epoch, to)
-    }
-
-    /// Opens the sealed text of an inquiry's note. Needs the keyring unlocked and the epoch not
-    /// shredded.
-    pub fn open_note(&self, envelope: &[u8], action: &'static str) -> Result<NoteText, Error> {
-        let plain = self.open_plain(envelope, action)?;
-        records::decode::<Note3>(&plain).map_err(|_| Error::CorruptRecord)
-    }
-
-    /// Decrypts an envelope (a format byte, then what was sealed) with its epoch's secret.
-    fn open_plain(
-        &self,
-        envelope: &[u8],
-        action: &'static str,
-    ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let (epoch, ciphertext) = parse_envelope(envelope).ok_or(Error::CorruptRecord)?;
-        let unlocked = self.unlocked.as_ref().ok_or(Error::Locked { action })?;
-        let secret = unlocked
-            .epochs
-            .get(&epoch)
-            .ok_or(Error::EpochShredded { epoch })?;
-        Ok(Zeroizing::new(
-            age::decrypt(&secret.identity, ciphertext).map_err(|_| Error::CorruptRecord)?,
-        ))
-    }
-
     /// The blind-index key of an epoch, when unlocked and the epoch is live.
     pub fn index_key(&self, epoch: u32) -> Option<&[u8; 32]> {
         self.unlocked
@@ -678,149 +556,18 @@ impl Keyring {
     }
 }
 
-/// Writes `bytes` to `path` so that a crash leaves either the old or the new file, never a mix.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
-    // A temp file left by a crash is ours to replace; never follow a link planted in its place.
-    match fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(&tmp, e)),
-    }
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&tmp)
-        .map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
-}
-
-/// The sealed plaintext is a record behind its format byte (`records::sealed`): 1 a recipient,
-/// 3 a note's words; 2 is a carrier label or other printable document that carries an address,
-/// kept as its bytes.
-const DOCUMENT_FORMAT: u8 = 2;
-
-fn seal_to(r: &Recipient, epoch: u32, to: &x25519::Recipient) -> Result<Vec<u8>, Error> {
-    let plain = Zeroizing::new(records::encode::<Recipient1>(r));
-    seal_plain(&plain, epoch, to)
-}
-
-/// Encrypts a format-tagged plaintext to an epoch and wraps it in an envelope.
-fn seal_plain(plain: &[u8], epoch: u32, to: &x25519::Recipient) -> Result<Vec<u8>, Error> {
-    let ct = age::encrypt(to, plain).map_err(|e| Error::Crypto(format!("sealing: {e}")))?;
-    let len = u32::try_from(ct.len()).map_err(|_| Error::Crypto("record too large".into()))?;
-    let mut out = Vec::with_capacity(ENVELOPE_HEADER + ct.len());
-    out.extend_from_slice(ENVELOPE_MAGIC);
-    out.extend_from_slice(&epoch.to_be_bytes());
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&ct);
-    Ok(out)
-}
-
-/// Splits an envelope into its epoch and age ciphertext; `None` if it is not one.
-pub fn parse_envelope(bytes: &[u8]) -> Option<(u32, &[u8])> {
-    if bytes.len() < ENVELOPE_HEADER || &bytes[..4] != ENVELOPE_MAGIC {
-        return None;
-    }
-    let epoch = u32::from_be_bytes(bytes[4..8].try_into().ok()?);
-    let len = u32::from_be_bytes(bytes[8..12].try_into().ok()?) as usize;
-    let ct = bytes.get(ENVELOPE_HEADER..ENVELOPE_HEADER.checked_add(len)?)?;
-    Some((epoch, ct))
-}
-
-/// The epoch a sealed record belongs to, without opening it.
-pub fn envelope_epoch(bytes: &[u8]) -> Option<u32> {
-    parse_envelope(bytes).map(|(e, _)| e)
-}
-
 /// ISO week label such as `2026-W48`.
 pub fn week_label(t: DateTime<Utc>) -> String {
     let w = t.iso_week();
     format!("{}-W{:02}", w.year(), w.week())
 }
 
-fn parse_identity(bytes: &[u8]) -> Option<x25519::Identity> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .and_then(|l| x25519::Identity::from_str(l).ok())
-}
-
-/// Reads a master identity file, refusing one that group or others can read or write (as ssh
-/// refuses a private key with loose permissions).
-pub fn read_identity_file(path: &Path) -> Result<x25519::Identity, Error> {
-    // A FIFO put in its place cannot hang the daemon: it must be a regular file.
-    let (mut f, meta) = crate::files::open_regular(path).map_err(|e| Error::io(path, e))?;
-    let owner = std::os::unix::fs::MetadataExt::uid(&meta);
-    let me = nix::unistd::geteuid().as_raw();
-    if owner != me && owner != 0 {
-        return Err(Error::WrongKey(format!(
-            "{} belongs to another user (uid {owner}): a master key must be owned by the user that runs packline, or by root",
-            path.display()
-        )));
-    }
-    let mode = meta.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(Error::IdentityFileMode {
-            path: path.to_owned(),
-            mode: mode & 0o777,
-        });
-    }
-    let mut text = Zeroizing::new(Vec::new());
-    f.read_to_end(&mut text).map_err(|e| Error::io(path, e))?;
-    parse_identity(&text).ok_or_else(|| {
-        Error::WrongKey(format!(
-            "{} holds no age X25519 identity (a line starting AGE-SECRET-KEY-1)",
-            path.display()
-        ))
-    })
-}
-
-fn write_identity_file(
-    path: &Path,
-    id: &x25519::Identity,
-    recipient: &x25519::Recipient,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Usage(format!(
-                    "{} already exists: packline never overwrites a key file; choose a new path",
-                    path.display()
-                ))
-            } else {
-                Error::io(path, e)
-            }
-        })?;
-    let body = Zeroizing::new(format!(
-        "# packline master identity, created {}\n# public key: {}\n{}\n",
-        now.to_rfc3339(),
-        recipient,
-        id.to_string().expose_secret()
-    ));
-    f.write_all(body.as_bytes())
-        .map_err(|e| Error::io(path, e))?;
-    f.sync_all().map_err(|e| Error::io(path, e))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::envelope::seal_to;
     use super::*;
+    use crate::domain::Recipient;
+    use std::fs;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
