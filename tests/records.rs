@@ -1118,3 +1118,98 @@ mod golden {
         holds::<records::sealed::Note3>("sealed-note", &note);
     }
 }
+
+/// The breaks of one invariant `check` found.
+fn broken(report: &packline::store::check::CheckReport, name: &str) -> Option<u64> {
+    report
+        .invariants
+        .iter()
+        .find(|i| i.name == name)
+        .map(|i| i.broken)
+}
+
+/// Every key of the fixture store is one the key registry declares; a key or a tree planted
+/// where nothing declares one is reported under `keys`, naming the tree and the key, never the
+/// value.
+#[test]
+fn check_names_each_key_and_tree_nothing_declares() {
+    let (_dir, data, _key) = fixture_store(1);
+    let report = Store::open(&data).unwrap().check().unwrap();
+    let undeclared: Vec<&String> = report
+        .problems
+        .iter()
+        .filter(|p| p.part == "keys")
+        .map(|p| &p.detail)
+        .collect();
+    assert!(undeclared.is_empty(), "{undeclared:#?}");
+    assert_eq!(broken(&report, "keys_declared"), Some(0));
+
+    {
+        let db = packline::store::raw_db(&data).unwrap();
+        let floor = db.open_tree("floor").unwrap();
+        // A family nothing declares, and one of the report's counters nothing declares.
+        floor
+            .insert(b"x902-0000001-0000001\0", &b"Zebulon Quartermaine"[..])
+            .unwrap();
+        floor.insert(b"Aq20261123", &1u64.to_be_bytes()[..]).unwrap();
+        // A named key nothing declares, and a key of a tree read whole that is no order id.
+        db.open_tree("meta")
+            .unwrap()
+            .insert(b"stray", &b"Zebulon"[..])
+            .unwrap();
+        db.open_tree("queue")
+            .unwrap()
+            .insert(b"not an order", &b""[..])
+            .unwrap();
+        // A tree nothing declares.
+        db.open_tree("scratch")
+            .unwrap()
+            .insert(b"k", &b"Zebulon"[..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let report = Store::open(&data).unwrap().check().unwrap();
+    let undeclared: Vec<&str> = report
+        .problems
+        .iter()
+        .filter(|p| p.part == "keys")
+        .map(|p| p.detail.as_str())
+        .collect();
+    for want in [
+        "the floor tree (main database) holds a key nothing declares: x902-0000001-0000001\\x00",
+        "the floor tree (main database) holds a key nothing declares: Aq20261123",
+        "the meta tree (main database) holds a key nothing declares: stray",
+        "the queue tree (main database) holds a key nothing declares: not\\x20an\\x20order",
+        "the main database holds a tree nothing declares: scratch",
+    ] {
+        assert!(undeclared.contains(&want), "{want}: {undeclared:#?}");
+    }
+    assert_eq!(undeclared.len(), 5, "{undeclared:#?}");
+    assert_eq!(broken(&report, "keys_declared"), Some(5));
+    assert!(
+        report
+            .problems
+            .iter()
+            .filter(|p| p.part == "keys")
+            .all(|p| p.invariant == "keys_declared" && !p.advice.is_empty()),
+        "{:#?}",
+        report.problems
+    );
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(!text.contains("Zebulon"), "no value is named: {text}");
+}
+
+/// The meta names the service keeps its sync state under are the registry's.
+#[test]
+fn the_service_keeps_its_state_under_declared_names() {
+    use packline::store::keys::{META, meta};
+    for (service, declared) in [
+        (packline::service::sync::WATERMARK, meta::SYNC_WATERMARK),
+        (packline::service::sync::BUCKET, meta::SYNC_BUCKET),
+        (packline::service::sync::BUCKET_AT, meta::SYNC_BUCKET_AT),
+        (packline::service::returns::WATERMARK, meta::RETURNS_WATERMARK),
+    ] {
+        assert_eq!(service, declared);
+        assert!(META.declares(service.as_bytes()), "{service}");
+    }
+}

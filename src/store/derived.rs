@@ -56,6 +56,11 @@ impl Derived {
         self.db.flush()?;
         Ok(())
     }
+
+    /// The database itself, for `check` to list its trees.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
 }
 
 /// The index database, opened by the first caller that needs it.
@@ -227,7 +232,7 @@ pub(super) fn sku_id(key: &[u8]) -> &[u8] {
 }
 
 /// The mark an index database carries once it holds every entry the main store implies.
-const COMPLETE: &[u8] = b"complete";
+const COMPLETE: &[u8] = super::keys::index::COMPLETE.as_bytes();
 
 impl Derived {
     /// How many entries the main store implies that this database lacks: a name entry for each

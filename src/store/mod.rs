@@ -21,6 +21,7 @@ mod derived;
 pub mod floor;
 pub mod index;
 pub mod inquiry;
+pub mod keys;
 pub mod notes;
 mod notes_upgrade;
 pub mod queue;
@@ -262,11 +263,11 @@ struct Tx<'a> {
     texts: &'a TransactionalTree,
 }
 
-const META_MASTER: &[u8] = b"master_recipient";
+const META_MASTER: &[u8] = keys::meta::MASTER_RECIPIENT.as_bytes();
 /// Present while a change made of several steps (an import, indexing after an unlock, a purge) is
 /// under way, and after one that a crash or an error cut short: the next purge then looks for
 /// what it left behind. See `Store::in_steps`.
-const META_UNSETTLED: &[u8] = b"unsettled";
+const META_UNSETTLED: &[u8] = keys::meta::UNSETTLED.as_bytes();
 
 // A recipient slot (the value in `amazon/recipients`) is the sealed envelope followed by the
 // order's blind-index keys (16 bytes each), so the index entries can be removed without
