@@ -160,11 +160,7 @@ const READ_WHOLE: [&keys::Tree; 5] = [
 /// Reports the keys of `tree` that `decl` does not declare. A family whose keys are not checked
 /// byte by byte is skipped over whole (one seek), so this reads only the keys that are checked,
 /// one key of each family, and the keys nothing declares.
-fn undeclared_keys(
-    decl: &keys::Tree,
-    tree: &sled::Tree,
-    r: &mut CheckReport,
-) -> Result<(), Error> {
+fn undeclared_keys(decl: &keys::Tree, tree: &sled::Tree, r: &mut CheckReport) -> Result<(), Error> {
     let mut items = tree.iter();
     while let Some(item) = items.next() {
         let (k, _) = item?;

@@ -262,7 +262,10 @@ impl Keyring {
     /// keyring names them. A store that recorded none yet (made by an older packline) records
     /// today's recipients. A mismatch makes the keyring refuse to seal, and says why.
     pub fn bind_pins(&mut self, meta: sled::Tree) -> Result<(), Error> {
-        let first = meta.scan_prefix(super::keys::meta::EPOCH_PIN).next().is_none();
+        let first = meta
+            .scan_prefix(super::keys::meta::EPOCH_PIN)
+            .next()
+            .is_none();
         for e in &self.file.epochs {
             match meta.get(pin_key(e.id))? {
                 Some(pinned) if pinned.as_ref() == e.recipient.as_bytes() => {}

@@ -99,7 +99,9 @@ impl Key {
             .is_some_and(|rest| self.rest.fits(rest))
     }
 
-    /// Whether some key could fit both shapes.
+    /// Whether some key could fit both shapes (the registry's tests hold that none of a tree's
+    /// do).
+    #[cfg(test)]
     fn overlaps(&self, other: &Key) -> bool {
         let (short, long) = if self.prefix.len() <= other.prefix.len() {
             (self, other)
@@ -167,7 +169,6 @@ pub mod floor {
     pub const CLAIM: u8 = b'c';
     pub const BATCH: u8 = b'b';
     pub const PACK: u8 = b'k';
-    pub const PARCEL: u8 = b'p';
     pub const PACKAGES: u8 = b'P';
     pub const HOLD: u8 = b'h';
     pub const CODES: u8 = b'u';
@@ -216,6 +217,8 @@ pub mod returns {
 
 /// The `meta` tree's names (and name prefixes).
 pub mod meta {
+    /// The schema version (`records::upgrade`).
+    pub const SCHEMA: &str = "schema";
     pub const MASTER_RECIPIENT: &str = "master_recipient";
     pub const AUDIT_HEAD: &str = "audit_head";
     pub const UNSETTLED: &str = "unsettled";

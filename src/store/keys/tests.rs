@@ -56,7 +56,6 @@ fn every_constant_is_declared_in_its_tree() {
         (&FLOOR, &[floor::CLAIM]),
         (&FLOOR, &[floor::BATCH]),
         (&FLOOR, &[floor::PACK]),
-        (&FLOOR, &[floor::PARCEL]),
         (&FLOOR, &[floor::PACKAGES]),
         (&FLOOR, &[floor::HOLD]),
         (&FLOOR, &[floor::CODES]),
@@ -88,6 +87,7 @@ fn every_constant_is_declared_in_its_tree() {
         (&RETURNS, &[returns::KEY]),
     ];
     let names: &[(&Tree, &str)] = &[
+        (&META, meta::SCHEMA),
         (&META, meta::MASTER_RECIPIENT),
         (&META, meta::AUDIT_HEAD),
         (&META, meta::UNSETTLED),
@@ -164,14 +164,13 @@ fn keys_are_matched_by_their_shape() {
     assert!(!FLOOR.declares(b"Avx"));
     assert!(!FLOOR.declares(b"A"));
     assert!(!FLOOR.declares(b"x902-0000001-0000001"));
+    // Schema 1's parcel: the upgrade makes every one its order's packages.
+    assert!(!FLOOR.declares(b"p902-0000001-0000001"));
     assert!(META.declares(b"amazon/bucket/searchOrders/at"));
     assert!(!META.declares(b"amazon/bucket"));
     assert!(MAIN_DEFAULT.key_of(b"anything").is_none());
     assert!(INDEX_DEFAULT.declares(b"complete"));
-    assert_eq!(
-        tree(Database::Main, b"names").map(|t| t.legacy),
-        Some(true)
-    );
+    assert_eq!(tree(Database::Main, b"names").map(|t| t.legacy), Some(true));
     assert_eq!(
         tree(Database::Index, b"names").map(|t| t.legacy),
         Some(false)
@@ -190,7 +189,10 @@ fn after_prefix_is_the_first_key_past_the_family() {
 #[test]
 fn a_key_is_shown_printable_and_short() {
     assert_eq!(printable(b"c902-1"), "c902-1");
-    assert_eq!(printable(&[b'A', b'o', 0, 0x1b, b'\\', b' ']), "Ao\\x00\\x1b\\\\\\x20");
+    assert_eq!(
+        printable(&[b'A', b'o', 0, 0x1b, b'\\', b' ']),
+        "Ao\\x00\\x1b\\\\\\x20"
+    );
     let long = printable(&[b'x'; 100]);
     assert!(long.starts_with(&"x".repeat(64)), "{long}");
     assert!(long.ends_with("… (100 bytes)"), "{long}");

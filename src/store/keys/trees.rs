@@ -1,6 +1,6 @@
 //! The declarations: one per tree, each with its keys (see the module above).
 
-use super::{Database, Key, Rest, Tree, floor, index, inquiries, meta, returns, DEFAULT_TREE};
+use super::{DEFAULT_TREE, Database, Key, Rest, Tree, floor, index, inquiries, meta, returns};
 
 const SIX_YEARS: &str = "six years after shipment or cancellation, with the order record";
 const WITH_RECIPIENT: &str = "with the order's recipient (at most 30 days after shipment or cancellation), its key epoch then shredded";
@@ -27,7 +27,7 @@ pub const ORDERS: Tree = Tree {
         prefix: b"",
         rest: Rest::OrderId,
         layout: "order id",
-        holds: "the order record",
+        holds: "the order record (`records::order::OrderRecord2`, format 2)",
         retention: SIX_YEARS,
     }],
 };
@@ -42,7 +42,7 @@ pub const RECIPIENTS: Tree = Tree {
         prefix: b"",
         rest: Rest::OrderId,
         layout: "order id",
-        holds: "the sealed recipient and the blind-index keys of its name",
+        holds: "the sealed recipient (an envelope holding `records::sealed::Recipient1`, format 1) and the blind-index keys of its name",
         retention: WITH_RECIPIENT,
     }],
 };
@@ -102,7 +102,7 @@ pub const EXCEPTIONS: Tree = Tree {
         prefix: b"",
         rest: Rest::OrderId,
         layout: "order id",
-        holds: "the order's exception notes",
+        holds: "the order's exception notes (`records::after::Exceptions2`, format 2)",
         retention: "each note one year after resolution (or after its order closed, if never resolved)",
     }],
 };
@@ -117,7 +117,7 @@ pub const AUDIT: Tree = Tree {
         prefix: b"",
         rest: Rest::Number(8),
         layout: "sequence number (8 bytes)",
-        holds: "one entry (JSON)",
+        holds: "one entry (JSON, hash-chained: never rewritten)",
         retention: LIFE,
     }],
 };
@@ -129,6 +129,11 @@ pub const META: Tree = Tree {
     retention: "as each name says",
     legacy: false,
     keys: &[
+        named(
+            meta::SCHEMA,
+            "the schema version the store is written in (4 bytes, big-endian; none: schema 1), written when the store is made and by each upgrade (`records::upgrade`)",
+            LIFE,
+        ),
         named(
             meta::MASTER_RECIPIENT,
             "the site's master age recipient (a public key) the store is bound to",
@@ -211,7 +216,7 @@ pub const FLOOR: Tree = Tree {
             prefix: &[floor::BATCH],
             rest: Rest::Number(8),
             layout: "`b` ‖ batch number (8 bytes)",
-            holds: "a pick batch: its orders, cart slots and scan counts",
+            holds: "a pick batch: its orders, cart slots and scan counts (`records::floor::Batch2`, format 2)",
             retention: "until the batch is finished or released",
         },
         Key {
@@ -232,42 +237,35 @@ pub const FLOOR: Tree = Tree {
             prefix: &[floor::PACK],
             rest: Rest::Any,
             layout: "`k` ‖ order id",
-            holds: "the order's pack check: the units scanned at the bench, with their codes",
+            holds: "the order's pack check: the units scanned at the bench, with their codes (`records::floor::Check2`, format 2)",
             retention: "until packing finishes or the check is abandoned",
         },
         Key {
             prefix: &[floor::PACKAGES],
             rest: Rest::Any,
             layout: "`P` ‖ order id",
-            holds: "the order's packages: units, box, weight, codes, whether shipped",
-            retention: SIX_YEARS,
-        },
-        Key {
-            prefix: &[floor::PARCEL],
-            rest: Rest::Any,
-            layout: "`p` ‖ order id",
-            holds: "the one parcel of an order packed before packages existed (packing again replaces it with `P`)",
+            holds: "the order's packages: units, box, weight, codes, whether shipped (`records::floor::Packages2`, format 2)",
             retention: SIX_YEARS,
         },
         Key {
             prefix: &[floor::CODES],
             rest: Rest::Any,
             layout: "`u` ‖ order id",
-            holds: "the per-unit codes (serials, Transparency) recorded at the bench, by order item: what goes to Amazon with the shipment",
+            holds: "the per-unit codes (serials, Transparency) recorded at the bench, by order item: what goes to Amazon with the shipment (`records::floor::ItemCodes2`, format 2)",
             retention: SIX_YEARS,
         },
         Key {
             prefix: &[floor::CODE_USED],
             rest: Rest::Any,
             layout: "`C` ‖ Transparency code",
-            holds: "where the code went: the order and its package (or its pack bench)",
+            holds: "where the code went: the order and its package (or its pack bench), in the code registry's own layout (`codes.rs`, format 1)",
             retention: "released if the code never leaves; once shipped, with the order record (each code once, ever)",
         },
         Key {
             prefix: &[floor::HOLD],
             rest: Rest::Any,
             layout: "`h` ‖ order id",
-            holds: "the order's hold: who placed it, since when, the reference of its sealed reason",
+            holds: "the order's hold: who placed it, since when, the reference of its sealed reason (`records::floor::Hold2`, format 2)",
             retention: "until released; else with the order record (its reason goes with the recipient)",
         },
         Key {
@@ -281,28 +279,28 @@ pub const FLOOR: Tree = Tree {
             prefix: &[floor::SHIPMENT],
             rest: Rest::Any,
             layout: "`s` ‖ package (order id, or order id `#`N past the first)",
-            holds: "the package's shipment: carrier, service, tracking number, where its purchase or confirmation stands",
+            holds: "the package's shipment: carrier, service, tracking number, where its purchase or confirmation stands (`records::shipping::Shipment2`, format 2)",
             retention: SIX_YEARS,
         },
         Key {
             prefix: &[floor::LABEL],
             rest: Rest::Any,
             layout: "`l` ‖ package",
-            holds: "the bought label (it shows the address), sealed like a recipient",
+            holds: "the bought label (it shows the address), in a sealed envelope like a recipient's",
             retention: "removed at a void; else with the order's recipient (at most 30 days after shipment or cancellation), its key epoch then shredded",
         },
         Key {
             prefix: &[floor::INTENT],
             rest: Rest::Any,
             layout: "`i` ‖ package",
-            holds: "a mark: a label purchase is in flight",
+            holds: "a label purchase in flight: empty through the Merchant Fulfillment API, what to buy again through the Shipping API v2 (`records::shipping::Intent2`, format 2)",
             retention: "while the package's shipment is a purchase intent",
         },
         Key {
             prefix: &[floor::V2],
             rest: Rest::Any,
             layout: "`v` ‖ package",
-            holds: "what the Shipping API v2 adds to the shipment (JSON): carrier id, collection form, delivery tracking, codes sent",
+            holds: "what the Shipping API v2 adds to the shipment: carrier id, collection form, delivery tracking, codes sent (`records::shipping::Tracked2`, format 2)",
             retention: SIX_YEARS,
         },
         Key {
@@ -323,7 +321,7 @@ pub const FLOOR: Tree = Tree {
             prefix: &[floor::JOB],
             rest: Rest::Number(8),
             layout: "`j` ‖ job number (8 bytes)",
-            holds: "a print job: order, document, printer, state, who asked",
+            holds: "a print job: order, document, printer, state, who asked (`records::shipping::PrintJob2`, format 2)",
             retention: "finished jobs a week (dropped when a later job is queued)",
         },
         Key {
@@ -417,14 +415,14 @@ pub const INQUIRIES: Tree = Tree {
             prefix: &[inquiries::RECORD],
             rest: Rest::Number(8),
             layout: "`r` ‖ inquiry number (8 bytes)",
-            holds: "the inquiry: order, category, dates, who wrote each note (no personal data)",
+            holds: "the inquiry: order, category, dates, who wrote each note, no personal data (`records::after::Inquiry1`, format 1)",
             retention: "one year after resolution",
         },
         Key {
             prefix: &[inquiries::NOTE],
             rest: Rest::Number(12),
             layout: "`n` ‖ inquiry number (8 bytes) ‖ note number (4 bytes)",
-            holds: "a note's text, sealed (it may quote the customer)",
+            holds: "a note's text (it may quote the customer), in a sealed envelope holding `records::sealed::Note3`, format 3",
             retention: "one year after resolution, its key epoch then shredded",
         },
     ],
@@ -441,7 +439,7 @@ pub const RETURNS: Tree = Tree {
             prefix: &[returns::RECORD],
             rest: Rest::Number(8),
             layout: "`r` ‖ return number (8 bytes)",
-            holds: "the return record",
+            holds: "the return record (`records::after::Return1`, format 1)",
             retention: "six years after the return closed (or, never closed, was recorded)",
         },
         Key {
@@ -465,7 +463,7 @@ pub const TEXTS: Tree = Tree {
             prefix: b"exceptions/",
             rest: Rest::Any,
             layout: "`exceptions/`ORDER`/`N, and `exceptions/`ORDER`/`N`/resolution`",
-            holds: "an exception note's words, and its resolution's",
+            holds: "an exception note's words, and its resolution's (each a sealed envelope holding `records::sealed::Note3`, format 3)",
             retention: "one year after resolution (or after the order closed, if never resolved)",
         },
         Key {
@@ -595,4 +593,3 @@ pub static TREES: &[Tree] = &[
     SKU,
     INDEX_DEFAULT,
 ];
-
