@@ -46,8 +46,8 @@ impl Derived {
             other => other?,
         };
         Ok(Derived {
-            names: db.open_tree("names")?,
-            sku: db.open_tree("sku")?,
+            names: db.open_tree(super::keys::NAMES.name)?,
+            sku: db.open_tree(super::keys::SKU.name)?,
             db,
         })
     }
@@ -297,13 +297,13 @@ impl Derived {
         ops.write_additions(self)?;
         self.db.insert(COMPLETE, &[])?;
         self.flush()?;
-        for legacy in ["names", "sku"] {
+        for legacy in [&super::keys::LEGACY_NAMES, &super::keys::LEGACY_SKU] {
             if main
                 .tree_names()
                 .iter()
-                .any(|t| t.as_ref() == legacy.as_bytes())
+                .any(|t| t.as_ref() == legacy.name.as_bytes())
             {
-                main.drop_tree(legacy)?;
+                main.drop_tree(legacy.name)?;
             }
         }
         main.flush()?;
