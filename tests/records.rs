@@ -151,27 +151,21 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// Runs the training floor through every kind of record the store keeps, and keeps the store as
-/// the fixture of the current schema version. Run by hand, once per schema version:
-/// `cargo test --test records make_store_fixture -- --ignored`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "makes a fixture; run by hand once per schema version"]
-async fn make_store_fixture() {
-    let version = std::env::var("PACKLINE_FIXTURE_VERSION").expect("PACKLINE_FIXTURE_VERSION=N");
-    let out = Path::new(STORES).join(format!("store-{version}"));
-    assert!(
-        !out.exists(),
-        "{} exists: never replace a fixture",
-        out.display()
-    );
-    let spool = tempfile::tempdir().unwrap();
-    let printer = format!("file://{}", spool.path().display());
-    let f = floor_on(
+/// The training floor, its printer writing into `spool`.
+async fn training_floor(spool: &Path) -> Floor {
+    let printer = format!("file://{}", spool.display());
+    floor_on(
         marketplace(14, "20"),
         Some(printer),
         Duration::from_secs(10),
     )
-    .await;
+    .await
+}
+
+/// Runs the floor through every kind of record the store keeps: picking, packing (a unit's
+/// Transparency code), labels, a void, a hold, an exception, a slip, the day closed, returns,
+/// inquiries, a reveal, a key rotation, a backup written to `backups`.
+async fn every_kind_of_record(f: &Floor, backups: &Path) {
     let c = &f.client;
 
     // Eight orders picked and packed; a ninth, asking Transparency codes, picked and half
@@ -351,12 +345,30 @@ async fn make_store_fixture() {
     .await
     .unwrap();
     c.call(ops::KeysRotate {}).await.unwrap();
-    let backups = tempfile::tempdir().unwrap();
     c.call(ops::Backup {
-        dir: backups.path().display().to_string(),
+        dir: backups.display().to_string(),
     })
     .await
     .unwrap();
+}
+
+/// Runs the training floor through every kind of record the store keeps, and keeps the store as
+/// the fixture of the current schema version. Run by hand, once per schema version:
+/// `cargo test --test records make_store_fixture -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "makes a fixture; run by hand once per schema version"]
+async fn make_store_fixture() {
+    let version = std::env::var("PACKLINE_FIXTURE_VERSION").expect("PACKLINE_FIXTURE_VERSION=N");
+    let out = Path::new(STORES).join(format!("store-{version}"));
+    assert!(
+        !out.exists(),
+        "{} exists: never replace a fixture",
+        out.display()
+    );
+    let spool = tempfile::tempdir().unwrap();
+    let f = training_floor(spool.path()).await;
+    let backups = tempfile::tempdir().unwrap();
+    every_kind_of_record(&f, backups.path()).await;
 
     // The backup, kept beside the store: a restore of it must upgrade too.
     std::fs::create_dir_all(out.join("backup")).unwrap();
@@ -1117,4 +1129,123 @@ mod golden {
         let note = NoteText::new("buyer wrote about the lid").unwrap();
         holds::<records::sealed::Note3>("sealed-note", &note);
     }
+}
+
+/// The breaks of one invariant `check` found.
+fn broken(report: &packline::store::check::CheckReport, name: &str) -> Option<u64> {
+    report
+        .invariants
+        .iter()
+        .find(|i| i.name == name)
+        .map(|i| i.broken)
+}
+
+/// Every key of the fixture store is one the key registry declares; a key or a tree planted
+/// where nothing declares one is reported under `keys`, naming the tree and the key, never the
+/// value.
+#[test]
+fn check_names_each_key_and_tree_nothing_declares() {
+    let (_dir, data, _key) = fixture_store(1);
+    let report = Store::open(&data).unwrap().check().unwrap();
+    let undeclared: Vec<&String> = report
+        .problems
+        .iter()
+        .filter(|p| p.part == "keys")
+        .map(|p| &p.detail)
+        .collect();
+    assert!(undeclared.is_empty(), "{undeclared:#?}");
+    assert_eq!(broken(&report, "keys_declared"), Some(0));
+
+    {
+        let db = packline::store::raw_db(&data).unwrap();
+        let floor = db.open_tree("floor").unwrap();
+        // A family nothing declares, and one of the report's counters nothing declares.
+        floor
+            .insert(b"x902-0000001-0000001\0", &b"Zebulon Quartermaine"[..])
+            .unwrap();
+        floor
+            .insert(b"Aq20261123", &1u64.to_be_bytes()[..])
+            .unwrap();
+        // A named key nothing declares, and a key of a tree read whole that is no order id.
+        db.open_tree("meta")
+            .unwrap()
+            .insert(b"stray", &b"Zebulon"[..])
+            .unwrap();
+        db.open_tree("queue")
+            .unwrap()
+            .insert(b"not an order", &b""[..])
+            .unwrap();
+        // A tree nothing declares.
+        db.open_tree("scratch")
+            .unwrap()
+            .insert(b"k", &b"Zebulon"[..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let report = Store::open(&data).unwrap().check().unwrap();
+    let undeclared: Vec<&str> = report
+        .problems
+        .iter()
+        .filter(|p| p.part == "keys")
+        .map(|p| p.detail.as_str())
+        .collect();
+    for want in [
+        "the floor tree (main database) holds a key nothing declares: x902-0000001-0000001\\x00",
+        "the floor tree (main database) holds a key nothing declares: Aq20261123",
+        "the meta tree (main database) holds a key nothing declares: stray",
+        "the queue tree (main database) holds a key nothing declares: not\\x20an\\x20order",
+        "the main database holds a tree nothing declares: scratch",
+    ] {
+        assert!(undeclared.contains(&want), "{want}: {undeclared:#?}");
+    }
+    assert_eq!(undeclared.len(), 5, "{undeclared:#?}");
+    assert_eq!(broken(&report, "keys_declared"), Some(5));
+    assert!(
+        report
+            .problems
+            .iter()
+            .filter(|p| p.part == "keys")
+            .all(|p| p.invariant == "keys_declared" && !p.advice.is_empty()),
+        "{:#?}",
+        report.problems
+    );
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(!text.contains("Zebulon"), "no value is named: {text}");
+}
+
+/// The meta names the service keeps its sync state under are the registry's.
+#[test]
+fn the_service_keeps_its_state_under_declared_names() {
+    use packline::store::keys::{META, meta};
+    for (service, declared) in [
+        (packline::service::sync::WATERMARK, meta::SYNC_WATERMARK),
+        (packline::service::sync::BUCKET, meta::SYNC_BUCKET),
+        (packline::service::sync::BUCKET_AT, meta::SYNC_BUCKET_AT),
+        (
+            packline::service::returns::WATERMARK,
+            meta::RETURNS_WATERMARK,
+        ),
+    ] {
+        assert_eq!(service, declared);
+        assert!(META.declares(service.as_bytes()), "{service}");
+    }
+}
+
+/// Every key the training floor writes, run through every kind of record this version keeps,
+/// is one the key registry declares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_the_training_floor_writes_is_declared() {
+    let spool = tempfile::tempdir().unwrap();
+    let backups = tempfile::tempdir().unwrap();
+    let f = training_floor(spool.path()).await;
+    every_kind_of_record(&f, backups.path()).await;
+    let report = f.service.with_store(|s| s.check().unwrap());
+    let undeclared: Vec<&String> = report
+        .problems
+        .iter()
+        .filter(|p| p.part == "keys")
+        .map(|p| &p.detail)
+        .collect();
+    assert!(undeclared.is_empty(), "{undeclared:#?}");
+    assert_eq!(broken(&report, "keys_declared"), Some(0));
 }

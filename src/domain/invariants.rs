@@ -34,6 +34,7 @@ pub const KEYRING_BOUND: &str = "keyring_bound";
 pub const NO_PERSONAL_TEXT: &str = "no_personal_text";
 pub const AUDIT_CHAIN: &str = "audit_chain";
 pub const RECORDS_READABLE: &str = "records_readable";
+pub const KEYS_DECLARED: &str = "keys_declared";
 pub const TRUTHFUL: &str = "truthful";
 
 /// Every invariant, in the order `check` reports them.
@@ -89,6 +90,11 @@ pub const ALL: &[Invariant] = &[
         verified: Verified::Store,
     },
     Invariant {
+        name: KEYS_DECLARED,
+        statement: "every tree and every key in the store is one the key registry declares, with what it holds and how long it is kept",
+        verified: Verified::Store,
+    },
+    Invariant {
         name: TRUTHFUL,
         statement: "what a command reports as printed, sent or bought happened; otherwise it says what failed",
         verified: Verified::Run,
@@ -121,6 +127,7 @@ mod tests {
             NO_PERSONAL_TEXT,
             AUDIT_CHAIN,
             RECORDS_READABLE,
+            KEYS_DECLARED,
             TRUTHFUL,
         ] {
             assert!(named(n).is_some(), "{n}");

@@ -12,7 +12,7 @@ use crate::amazon::reports::{MAX_REPORT_DAYS, RETURNS_REPORT, parse_returns_repo
 use crate::store::returns::ReturnCounts;
 
 /// Meta key of the end of the last returns report recorded.
-pub const WATERMARK: &str = "amazon/returns_watermark";
+pub const WATERMARK: &str = crate::store::keys::meta::RETURNS_WATERMARK;
 /// The report's dates are days: ask the last day again.
 const OVERLAP: Duration = Duration::days(1);
 /// A report's end a little before now (Amazon's bound: not after now).

@@ -12,11 +12,11 @@ use crate::amazon::throttle::UsagePlan;
 use crate::store::{self, ImportCounts};
 
 /// Meta key of the time the last complete sync started.
-pub const WATERMARK: &str = "amazon/sync_watermark";
+pub const WATERMARK: &str = store::keys::meta::SYNC_WATERMARK;
 /// Meta key of the searchOrders quota as the last run left it (`tokens rate`), with its time in
 /// [`BUCKET_AT`]: a new process resumes from it instead of assuming a full burst.
-pub const BUCKET: &str = "amazon/bucket/searchOrders";
-pub const BUCKET_AT: &str = "amazon/bucket/searchOrders/at";
+pub const BUCKET: &str = store::keys::meta::SYNC_BUCKET;
+pub const BUCKET_AT: &str = store::keys::meta::SYNC_BUCKET_AT;
 /// Updates can reach Amazon's index a little after their timestamp; look back this far again.
 pub const OVERLAP_MINUTES: i64 = 10;
 

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::Error;
 
 /// Key in the meta tree holding the last entry's sequence number and hash.
-pub const HEAD_KEY: &[u8] = b"audit_head";
+pub const HEAD_KEY: &[u8] = super::keys::meta::AUDIT_HEAD.as_bytes();
 /// The action of every log's first entry, written when the site's keys are created.
 pub const GENESIS_ACTION: &str = "keys_init";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

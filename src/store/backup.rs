@@ -31,7 +31,7 @@ const STORE_FILE: &str = "store.plbk";
 const KEYRING_FILE: &str = "keyring.json";
 const MANIFEST_FILE: &str = "backup.json";
 /// `BACKUP ‖ RFC 3339 time` → the backup's directory, in the meta tree.
-const REGISTRY: &[u8] = b"backup:";
+const REGISTRY: &[u8] = super::keys::meta::BACKUP.as_bytes();
 /// The largest key or value a backup file may claim (sled's are far smaller).
 const MAX_ITEM: u32 = 64 * 1024 * 1024;
 

@@ -1,11 +1,14 @@
 //! `packline check`: the store, its queue index, the floor's work in progress, the sealed
-//! recipients against the keyring, and the audit chain, read together; each problem found says
-//! what is wrong and what to do. Reads only.
+//! recipients against the keyring, the audit chain, and every tree and key against the key
+//! registry (`keys`), read together; each problem found says what is wrong and what to do. Reads
+//! only.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::backend::{Backend, Tree};
+use super::keys::{self, Database};
 use super::{Error, Store, decode_record, queue_key, seal, slot_envelope};
 use crate::domain::invariants as inv;
 use crate::domain::{OrderId, OrderState};
@@ -74,6 +77,7 @@ fn invariant_of(part: &str) -> &'static str {
         "holds" => inv::HOLDS_STOP_WORK,
         "codes" => inv::CODES_ONCE,
         "audit" => inv::AUDIT_CHAIN,
+        "keys" => inv::KEYS_DECLARED,
         _ => inv::RECORDS_READABLE,
     }
 }
@@ -107,6 +111,21 @@ impl CheckReport {
         });
     }
 
+    /// A key of `tree` that the key registry does not declare: named by its printable form,
+    /// never its value.
+    fn undeclared_key(&mut self, tree: &keys::Tree, key: &[u8]) {
+        self.found(
+            "keys",
+            format!(
+                "the {} tree ({} database) holds a key nothing declares: {}",
+                tree.name,
+                tree.database.name(),
+                keys::printable(key)
+            ),
+            UNDECLARED,
+        );
+    }
+
     /// Lists every invariant the check verifies, in `domain::invariants` order, with its
     /// count of breaks.
     fn close(&mut self) {
@@ -124,6 +143,38 @@ impl CheckReport {
             })
             .collect();
     }
+}
+
+/// What to do about a tree or key the registry does not declare.
+const UNDECLARED: &str = "nothing in this packline reads or expires it: if a newer packline wrote it, use that version; otherwise report it (the tree and key, never the value) before removing anything";
+
+/// Trees whose every key `check` reads anyway: their keys are held against the registry in those
+/// loops, and not read a second time.
+const READ_WHOLE: [&keys::Tree; 5] = [
+    &keys::ORDERS,
+    &keys::QUEUE,
+    &keys::RECIPIENTS,
+    &keys::EXCEPTIONS,
+    &keys::AUDIT,
+];
+
+/// Reports the keys of `tree` that `decl` does not declare. A family whose keys are not checked
+/// byte by byte is skipped over whole (one seek), so this reads only the keys that are checked,
+/// one key of each family, and the keys nothing declares.
+fn undeclared_keys(decl: &keys::Tree, tree: &Tree, r: &mut CheckReport) -> Result<(), Error> {
+    let mut items = tree.iter();
+    while let Some(item) = items.next() {
+        let (k, _) = item?;
+        match decl.key_of(&k) {
+            Some(key) if key.rest == keys::Rest::Any => match keys::after_prefix(key.prefix) {
+                Some(next) => items = tree.range(next..),
+                None => break,
+            },
+            Some(_) => {}
+            None => r.undeclared_key(decl, &k),
+        }
+    }
+    Ok(())
 }
 
 /// Audit actions that are work on an order a hold must stop (a claim, a pack, a label purchase
@@ -144,7 +195,10 @@ impl Store {
     fn check_holds(&self, r: &mut CheckReport) -> Result<(), Error> {
         let mut held: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
         for item in self.t.audit.iter() {
-            let (_, v) = item?;
+            let (k, v) = item?;
+            if !keys::AUDIT.declares(&k) {
+                r.undeclared_key(&keys::AUDIT, &k);
+            }
             // An unreadable entry is the audit chain's problem, reported there.
             let Ok(e) = serde_json::from_slice::<super::audit::AuditEntry>(&v) else {
                 continue;
@@ -271,6 +325,9 @@ impl Store {
         // its advice would void a good label.
         for item in self.t.exceptions.iter() {
             let (k, _) = item?;
+            if !keys::EXCEPTIONS.declares(&k) {
+                r.undeclared_key(&keys::EXCEPTIONS, &k);
+            }
             let Ok(id) = OrderId::parse(&String::from_utf8_lossy(&k)) else {
                 continue;
             };
@@ -302,6 +359,35 @@ impl Store {
         Ok(())
     }
 
+    /// Every tree of `db` is one the registry declares, and so is every key of the trees no
+    /// other part of the check reads whole (`READ_WHOLE`).
+    fn check_keys(
+        &self,
+        database: Database,
+        db: &Backend,
+        r: &mut CheckReport,
+    ) -> Result<(), Error> {
+        for name in db.tree_names()? {
+            let Some(decl) = keys::tree(database, name.as_bytes()) else {
+                r.found(
+                    "keys",
+                    format!(
+                        "the {} database holds a tree nothing declares: {}",
+                        database.name(),
+                        keys::printable(name.as_bytes())
+                    ),
+                    UNDECLARED,
+                );
+                continue;
+            };
+            if database == Database::Main && READ_WHOLE.iter().any(|t| t.name == decl.name) {
+                continue;
+            }
+            undeclared_keys(decl, &db.open_tree(&name)?, r)?;
+        }
+        Ok(())
+    }
+
     /// Reads everything that can be checked without the master key (and, when unlocked,
     /// nothing more: a sealed record's epoch is checked against the keyring, not opened).
     pub fn check(&self) -> Result<CheckReport, Error> {
@@ -316,6 +402,9 @@ impl Store {
         for item in self.t.orders.iter() {
             let (k, v) = item?;
             r.orders += 1;
+            if !keys::ORDERS.declares(&k) {
+                r.undeclared_key(&keys::ORDERS, &k);
+            }
             let id = String::from_utf8_lossy(&k).into_owned();
             match decode_record(&v) {
                 Ok(rec) => {
@@ -350,6 +439,9 @@ impl Store {
         }
         for item in self.t.queue.iter() {
             let (k, _) = item?;
+            if !keys::QUEUE.declares(&k) {
+                r.undeclared_key(&keys::QUEUE, &k);
+            }
             if !expected.contains(k.as_ref()) {
                 r.found(
                     "queue",
@@ -393,6 +485,9 @@ impl Store {
         for item in self.t.recipients.iter() {
             let (k, v) = item?;
             r.sealed_recipients += 1;
+            if !keys::RECIPIENTS.declares(&k) {
+                r.undeclared_key(&keys::RECIPIENTS, &k);
+            }
             let id = String::from_utf8_lossy(&k).into_owned();
             match seal::envelope_epoch(slot_envelope(&v)) {
                 Some(epoch) if !self.keyring.has_epoch(epoch) && open_orders.contains(&id) => {
@@ -423,16 +518,22 @@ impl Store {
             self.data_dir.join(super::derived::DIR).display()
         );
         match self.derived() {
-            Ok(d) => match d.missing(&self.t.orders, &self.t.recipients)? {
-                0 => {}
-                n => r.found(
-                    "index",
-                    format!("{n} name or SKU index entries that the store implies are missing"),
-                    &rebuild,
-                ),
-            },
+            Ok(d) => {
+                match d.missing(&self.t.orders, &self.t.recipients)? {
+                    0 => {}
+                    n => r.found(
+                        "index",
+                        format!("{n} name or SKU index entries that the store implies are missing"),
+                        &rebuild,
+                    ),
+                }
+                self.check_keys(Database::Index, d.db(), &mut r)?;
+            }
             Err(e) => r.found("index", e.to_string(), &rebuild),
         }
+        // Every other tree's keys against the registry (after the index database is opened: a
+        // store from before it loses its old index trees then).
+        self.check_keys(Database::Main, &self.db, &mut r)?;
 
         // The floor: batches, claims, pack checks.
         let batches = match self.batches() {

@@ -19,13 +19,13 @@ use super::{Error, Store, Tx, TxResult, abort};
 use crate::domain::{CodeKind, OrderId, PackCheck, Package, UnitCode};
 
 /// The registry's key prefix in the `floor` tree (beside the others listed in `floor.rs`).
-pub(super) const CODE: u8 = b'C';
+pub(super) const CODE: u8 = super::keys::floor::CODE_USED;
 /// The format byte of a registry value.
 const FORMAT: u8 = 1;
 /// Where a code is when it is at the bench of its order, in no package yet.
 const BENCH: u32 = 0;
 /// The store's meta key saying the registry holds every code packed before it existed.
-const FILLED: &[u8] = b"codes_registry";
+const FILLED: &[u8] = super::keys::meta::CODES_REGISTRY.as_bytes();
 
 /// Where a Transparency code went: the order, and its package (`BENCH`: at the pack bench).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -50,9 +50,9 @@ impl Derived {
         };
         let db = super::backend(db);
         Ok(Derived {
-            names: db.open_tree("names")?,
-            sku: db.open_tree("sku")?,
-            marks: db.open_tree(MARKS)?,
+            names: db.open_tree(super::keys::NAMES.name)?,
+            sku: db.open_tree(super::keys::SKU.name)?,
+            marks: db.open_tree(super::keys::INDEX_DEFAULT.name)?,
             db,
         })
     }
@@ -60,6 +60,11 @@ impl Derived {
     pub fn flush(&self) -> Result<(), Error> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// The database itself, for `check` to list its trees.
+    pub fn db(&self) -> &Backend {
+        &self.db
     }
 }
 
@@ -232,9 +237,7 @@ pub(super) fn sku_id(key: &[u8]) -> &[u8] {
 }
 
 /// The mark an index database carries once it holds every entry the main store implies.
-const COMPLETE: &[u8] = b"complete";
-/// sled's default tree, where the marks have always been.
-const MARKS: &str = "__sled__default";
+const COMPLETE: &[u8] = super::keys::index::COMPLETE.as_bytes();
 
 impl Derived {
     /// How many entries the main store implies that this database lacks: a name entry for each
@@ -294,9 +297,9 @@ impl Derived {
         ops.write_additions(self)?;
         self.marks.insert(COMPLETE, [])?;
         self.flush()?;
-        for legacy in ["names", "sku"] {
-            if main.tree_names()?.iter().any(|t| t == legacy) {
-                main.drop_tree(legacy)?;
+        for legacy in [&super::keys::LEGACY_NAMES, &super::keys::LEGACY_SKU] {
+            if main.tree_names()?.iter().any(|t| t == legacy.name) {
+                main.drop_tree(legacy.name)?;
             }
         }
         main.flush()?;

@@ -19,24 +19,25 @@ use crate::domain::{
     OrderRecord, OrderState, PackCheck, Package, PackageItem, Parcel, PickBatch, UnitCode,
 };
 
-const CLAIM: u8 = b'c';
-const BATCH: u8 = b'b';
-const PACK: u8 = b'k';
+const CLAIM: u8 = super::keys::floor::CLAIM;
+const BATCH: u8 = super::keys::floor::BATCH;
+const PACK: u8 = super::keys::floor::PACK;
 /// An order's packages (`Vec<Package>`). Schema 1 kept one parcel (`p`) for an order packed
 /// before boxes: the upgrade to schema 2 made it the order's packages.
-const PACKAGES: u8 = b'P';
-pub(super) const HOLD: u8 = b'h';
+const PACKAGES: u8 = super::keys::floor::PACKAGES;
+pub(super) const HOLD: u8 = super::keys::floor::HOLD;
 /// The per-unit codes recorded at the pack bench, by order item: what goes to Amazon with the
 /// shipment.
-const CODES: u8 = b'u';
+const CODES: u8 = super::keys::floor::CODES;
 /// A tote in use: tote barcode → the order in it, and the order → its tote.
-const TOTE: u8 = b't';
-const TOTE_OF: u8 = b'T';
+const TOTE: u8 = super::keys::floor::TOTE;
+const TOTE_OF: u8 = super::keys::floor::TOTE_OF;
 /// A lead released the hold sync placed for a buyer's cancellation request: sync does not place
 /// it again for the same order.
-const OVERRULED: u8 = b'o';
+const OVERRULED: u8 = super::keys::floor::OVERRULED;
 // Also in this tree: `C` the Transparency codes used (`codes.rs`), `A` the report counters
-// (`stats.rs`), and `s l d j i v w F` the shipments (`shipping.rs`).
+// (`stats.rs`), and `s l d j i v w F` the shipments (`shipping.rs`). Every family is declared
+// in `keys`.
 
 fn key(kind: u8, id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + id.len());

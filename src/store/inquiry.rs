@@ -18,10 +18,10 @@ use super::{Error, Store, Tx, TxResult, abort, audit_in};
 use crate::domain::inquiry::{Inquiry, InquiryCategory, NoteKind, NoteText};
 use crate::domain::{OrderId, RetentionPolicy};
 
-const RECORD: u8 = b'r';
-pub(super) const NOTE: u8 = b'n';
+const RECORD: u8 = super::keys::inquiries::RECORD;
+pub(super) const NOTE: u8 = super::keys::inquiries::NOTE;
 /// The last inquiry number given, in the meta tree.
-const META_LAST: &[u8] = b"inquiry_last";
+const META_LAST: &[u8] = super::keys::meta::INQUIRY_LAST.as_bytes();
 
 pub(super) fn record_key(id: u64) -> Vec<u8> {
     let mut k = vec![RECORD];

@@ -23,6 +23,7 @@ pub mod floor;
 pub mod index;
 pub mod inquiry;
 mod intake;
+pub mod keys;
 mod lifecycle;
 pub mod notes;
 mod notes_upgrade;
@@ -80,18 +81,18 @@ struct Trees {
 impl Trees {
     fn open(db: &Backend) -> Result<Self, Error> {
         Ok(Trees {
-            orders: db.open_tree("amazon/orders")?,
-            recipients: db.open_tree("amazon/recipients")?,
-            queue: db.open_tree("queue")?,
-            epochs: db.open_tree("epochs")?,
-            pending_index: db.open_tree("pending_index")?,
-            exceptions: db.open_tree("exceptions")?,
-            audit: db.open_tree("audit")?,
-            meta: db.open_tree("meta")?,
-            floor: db.open_tree("floor")?,
-            inquiries: db.open_tree("inquiries")?,
-            returns: db.open_tree("returns")?,
-            texts: db.open_tree("texts")?,
+            orders: db.open_tree(keys::ORDERS.name)?,
+            recipients: db.open_tree(keys::RECIPIENTS.name)?,
+            queue: db.open_tree(keys::QUEUE.name)?,
+            epochs: db.open_tree(keys::EPOCHS.name)?,
+            pending_index: db.open_tree(keys::PENDING_INDEX.name)?,
+            exceptions: db.open_tree(keys::EXCEPTIONS.name)?,
+            audit: db.open_tree(keys::AUDIT.name)?,
+            meta: db.open_tree(keys::META.name)?,
+            floor: db.open_tree(keys::FLOOR.name)?,
+            inquiries: db.open_tree(keys::INQUIRIES.name)?,
+            returns: db.open_tree(keys::RETURNS.name)?,
+            texts: db.open_tree(keys::TEXTS.name)?,
         })
     }
 }
@@ -112,11 +113,11 @@ struct Tx<'a> {
     texts: &'a TxTree<'a>,
 }
 
-const META_MASTER: &[u8] = b"master_recipient";
+const META_MASTER: &[u8] = keys::meta::MASTER_RECIPIENT.as_bytes();
 /// Present while a change made of several steps (an import, indexing after an unlock, a purge) is
 /// under way, and after one that a crash or an error cut short: the next purge then looks for
 /// what it left behind. See `Store::in_steps`.
-const META_UNSETTLED: &[u8] = b"unsettled";
+const META_UNSETTLED: &[u8] = keys::meta::UNSETTLED.as_bytes();
 
 // A recipient slot (the value in `amazon/recipients`) is the sealed envelope followed by the
 // order's blind-index keys (16 bytes each), so the index entries can be removed without
@@ -169,7 +170,7 @@ impl Store {
         create_data_dir(data_dir)?;
         private_dir(data_dir)?;
         let db = backend(open_db(data_dir)?);
-        let meta = db.open_tree("meta")?;
+        let meta = db.open_tree(keys::META.name)?;
         if let Some(existing) = meta.get(META_MASTER)? {
             return Err(Error::KeysExist {
                 path: PathBuf::from(format!(
@@ -187,7 +188,7 @@ impl Store {
         let recipient = ring.master_recipient();
         // The master recipient and the genesis entry (every keyed store's audit log starts with
         // it, so an emptied log is detectable) are recorded together.
-        let audit_tree = db.open_tree("audit")?;
+        let audit_tree = db.open_tree(keys::AUDIT.name)?;
         let reason = format!("master recipient {recipient}");
         let genesis = audit::Record {
             at: now,
@@ -218,7 +219,7 @@ impl Store {
         }
         private_dir(data_dir)?;
         let db = open_db(data_dir)?;
-        if db.open_tree("meta")?.get(META_MASTER)?.is_none() {
+        if db.open_tree(keys::META.name)?.get(META_MASTER)?.is_none() {
             // Never keyed: what is wrong with the keyring is said first, as below.
             Keyring::load(data_dir)?;
             return Err(interrupted_init(&Keyring::path_in(data_dir)));

@@ -20,7 +20,7 @@ use super::{Error, Store, audit, audit_in};
 use crate::domain::BUYER_ASKED_TO_CANCEL;
 
 /// Present once the audit log was counted for earlier entries holding a person's words.
-const META_SEALED: &[u8] = b"free_text_sealed";
+const META_SEALED: &[u8] = super::keys::meta::FREE_TEXT_SEALED.as_bytes();
 
 /// The audit action of the entry the upgrade appends.
 pub const REDACTION_ACTION: &str = "redaction";

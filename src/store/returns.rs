@@ -20,10 +20,10 @@ use crate::domain::returns::{
 use crate::domain::text::escape_hazards;
 use crate::domain::{Locations, OrderId, RetentionPolicy};
 
-const RECORD: u8 = b'r';
-const KEY: u8 = b'k';
+const RECORD: u8 = super::keys::returns::RECORD;
+const KEY: u8 = super::keys::returns::KEY;
 /// The last return number given, in the meta tree.
-const META_LAST: &[u8] = b"return_last";
+const META_LAST: &[u8] = super::keys::meta::RETURN_LAST.as_bytes();
 
 fn record_key(id: u64) -> Vec<u8> {
     let mut k = vec![RECORD];

@@ -24,19 +24,19 @@ use crate::domain::{
     Carrier, Event, OrderId, OrderRecord, OrderState, PurchaseIntentV2, ShipmentV2, TrackingNumber,
 };
 
-const SHIPMENT: u8 = b's';
-const LABEL: u8 = b'l';
-const DAY: u8 = b'd';
-const JOB: u8 = b'j';
+const SHIPMENT: u8 = super::keys::floor::SHIPMENT;
+const LABEL: u8 = super::keys::floor::LABEL;
+const DAY: u8 = super::keys::floor::DAY;
+const JOB: u8 = super::keys::floor::JOB;
 /// A purchase in flight: `INTENT ‖ order id` while its shipment is a PurchaseIntent, so a start
 /// finds interrupted purchases without reading every shipment ever made.
-const INTENT: u8 = b'i';
+const INTENT: u8 = super::keys::floor::INTENT;
 /// What the Shipping API v2 adds to a package's shipment (`ShipmentV2`).
-const V2: u8 = b'v';
+const V2: u8 = super::keys::floor::V2;
 /// A v2 package whose delivery tracking has more to tell: `AWAIT ‖ order#n`.
-const AWAIT: u8 = b'w';
+const AWAIT: u8 = super::keys::floor::AWAIT;
 /// A collection form: `FORM ‖ day ‖ carrier id` → the PDF (no personal data: tracking numbers).
-const FORM: u8 = b'F';
+const FORM: u8 = super::keys::floor::FORM;
 
 fn key(kind: u8, id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + id.len());

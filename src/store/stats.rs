@@ -24,19 +24,19 @@ use super::shipping::local_day;
 use super::{Error, Store, Tx, TxResult};
 use crate::domain::report::{Count, Metric, Of};
 
-const AGG: u8 = b'A';
-const DAY: u8 = b'd';
-const SKU: u8 = b's';
+const AGG: u8 = super::keys::floor::COUNTERS;
+const DAY: u8 = super::keys::floor::counters::DAY;
+const SKU: u8 = super::keys::floor::counters::SKU;
 /// Per SKU and month (the first of the month as its day): a report by SKU over years reads
 /// months, not days.
-const SKU_MONTH: u8 = b'm';
-const CARRIER: u8 = b'c';
-const REASON: u8 = b'r';
-const HOUR: u8 = b'h';
-const USER: u8 = b'u';
-const REVIEW: [u8; 2] = [AGG, b'v'];
-const OPEN_HOUR: u8 = b'o';
-const OPEN_WHOLE: [u8; 2] = [AGG, b'O'];
+const SKU_MONTH: u8 = super::keys::floor::counters::SKU_MONTH;
+const CARRIER: u8 = super::keys::floor::counters::CARRIER;
+const REASON: u8 = super::keys::floor::counters::REASON;
+const HOUR: u8 = super::keys::floor::counters::HOUR;
+const USER: u8 = super::keys::floor::counters::USER;
+const REVIEW: [u8; 2] = [AGG, super::keys::floor::counters::REVIEW];
+const OPEN_HOUR: u8 = super::keys::floor::counters::OPEN_HOUR;
+const OPEN_WHOLE: [u8; 2] = [AGG, super::keys::floor::counters::OPEN_WHOLE];
 
 /// What the dashboard counts of the floor's work. The codes are stored in keys: stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

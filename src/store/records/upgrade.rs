@@ -20,10 +20,10 @@ use super::shipping::{Intent2, PrintJob2, Shipment2, Tracked2};
 use super::v1;
 use super::{Record, SCHEMA, frame, whole};
 use crate::store::backend::TxError;
-use crate::store::{Error, audit};
+use crate::store::{Error, audit, keys};
 
 /// The `meta` key of the schema version (4 bytes, big-endian).
-pub const META_SCHEMA: &[u8] = b"schema";
+pub const META_SCHEMA: &[u8] = crate::store::keys::meta::SCHEMA.as_bytes();
 /// The audit action of an upgrade; its reason says from and to which version.
 pub const UPGRADE_ACTION: &str = "upgrade";
 /// Where the copy is made, beside the store's `db`.
@@ -70,7 +70,7 @@ pub fn settle(
     now: DateTime<Utc>,
 ) -> Result<sled::Db, Error> {
     remove_leftover(data_dir)?;
-    let found = schema_of(&db.open_tree("meta")?)?;
+    let found = schema_of(&db.open_tree(keys::META.name)?)?;
     if found > SCHEMA {
         return Err(Error::NewerStore {
             dir: data_dir.to_owned(),
@@ -87,8 +87,8 @@ pub fn settle(
         let staging = open_staging()?;
         copy(&db, &staging, found)?;
         let staging = crate::store::backend(staging);
-        let meta = staging.open_tree("meta")?;
-        let log = staging.open_tree("audit")?;
+        let meta = staging.open_tree(keys::META.name)?;
+        let log = staging.open_tree(keys::AUDIT.name)?;
         let reason = format!("schema {found} to {SCHEMA}");
         let entry = audit::Record {
             at: now,
@@ -205,7 +205,9 @@ fn order_1(v: &[u8]) -> Result<Vec<u8>, Error> {
 type Entry = (Vec<u8>, Vec<u8>);
 
 /// One `floor` entry of schema 1 in schema 2: the key to write and its value, or none (a
-/// parcel, written as its order's packages instead).
+/// parcel, written as its order's packages instead). The key bytes here are schema 1's, frozen
+/// like its layouts (`v1`): `p`, the parcel, is known only here; the current store's are the key
+/// registry's (`store::keys`).
 fn floor_1(
     floor: &sled::Tree,
     orders: &sled::Tree,

@@ -151,7 +151,7 @@ pub struct Keyring {
 
 /// The key in the store's `meta` tree recording an epoch's recipient.
 fn pin_key(epoch: u32) -> Vec<u8> {
-    let mut k = b"epoch_pin/".to_vec();
+    let mut k = super::keys::meta::EPOCH_PIN.as_bytes().to_vec();
     k.extend_from_slice(&epoch.to_be_bytes());
     k
 }
@@ -263,7 +263,10 @@ impl Keyring {
     /// keyring names them. A store that recorded none yet (made by an older packline) records
     /// today's recipients. A mismatch makes the keyring refuse to seal, and says why.
     pub fn bind_pins(&mut self, meta: Tree) -> Result<(), Error> {
-        let first = meta.scan_prefix(b"epoch_pin/").next().is_none();
+        let first = meta
+            .scan_prefix(super::keys::meta::EPOCH_PIN)
+            .next()
+            .is_none();
         for e in &self.file.epochs {
             match meta.get(pin_key(e.id))? {
                 Some(pinned) if pinned.as_ref() == e.recipient.as_bytes() => {}
