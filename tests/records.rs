@@ -417,9 +417,9 @@ fn expected(version: u32) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// `data` opened and unlocked, `check` finding nothing wrong, holding everything the fixture
-/// of `version` held; how many more audit entries it has than the fixture's store had.
-fn holds_what_it_held(data: &Path, key: &Path, version: u32) -> u64 {
+/// The fingerprint of `data`, opened and unlocked, after `check` found nothing wrong in it
+/// (`what` names it in a failure).
+fn checked_fingerprint(data: &Path, key: &Path, what: &str) -> Value {
     let mut store = Store::open(data).unwrap();
     store
         .unlock(&packline::store::MasterSource::IdentityFile(key.to_owned()))
@@ -427,14 +427,20 @@ fn holds_what_it_held(data: &Path, key: &Path, version: u32) -> u64 {
     let report = store.check().unwrap();
     assert!(
         report.problems.is_empty(),
-        "store-{version}: {:?}",
+        "{what}: {:?}",
         report
             .problems
             .iter()
             .map(|p| format!("{}: {}", p.part, p.detail))
             .collect::<Vec<_>>()
     );
-    let mut found = fingerprint(&store);
+    fingerprint(&store)
+}
+
+/// `data` opened and unlocked, `check` finding nothing wrong, holding everything the fixture
+/// of `version` held; how many more audit entries it has than the fixture's store had.
+fn holds_what_it_held(data: &Path, key: &Path, version: u32) -> u64 {
+    let mut found = checked_fingerprint(data, key, &format!("store-{version}"));
     let mut want = expected(version);
     let added = found["audit_entries"].as_u64().unwrap() - want["audit_entries"].as_u64().unwrap();
     found["audit_entries"] = json!(null);
@@ -686,23 +692,7 @@ fn an_upgrade_killed_at_any_moment_leaves_the_old_store_or_the_new() {
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        let mut found = {
-            let mut store = Store::open(&at).unwrap();
-            store
-                .unlock(&packline::store::MasterSource::IdentityFile(key.clone()))
-                .unwrap();
-            let report = store.check().unwrap();
-            assert!(
-                report.problems.is_empty(),
-                "run {run}: {:?}",
-                report
-                    .problems
-                    .iter()
-                    .map(|p| format!("{}: {}", p.part, p.detail))
-                    .collect::<Vec<_>>()
-            );
-            fingerprint(&store)
-        };
+        let mut found = checked_fingerprint(&at, &key, &format!("run {run}"));
         assert_eq!(schema(&at), Some(2), "run {run}");
         let jobs = found["print_jobs"].as_array().unwrap().len() as u64;
         let mut want = expected(1);

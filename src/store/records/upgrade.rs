@@ -201,6 +201,16 @@ fn order_1(v: &[u8]) -> Result<Vec<u8>, Error> {
     }
 }
 
+/// A schema-1 value of a kind that had two layouts: its newest, else the older one, converted.
+/// The error is the newest layout's.
+fn newest_or<New, Old>(v: &[u8]) -> Result<New, String>
+where
+    New: serde::de::DeserializeOwned,
+    Old: serde::de::DeserializeOwned + Into<New>,
+{
+    whole::<New>(v).or_else(|e| whole::<Old>(v).map(Into::into).map_err(|_| e))
+}
+
 /// A key and its value.
 type Entry = (Vec<u8>, Vec<u8>);
 
@@ -223,9 +233,7 @@ fn floor_1(
     };
     match k.first() {
         Some(b'b') => {
-            let b = whole::<Batch2>(v)
-                .or_else(|e| whole::<v1::Batch>(v).map(Into::into).map_err(|_| e))
-                .map_err(|e| what("pick batch", e))?;
+            let b = newest_or::<Batch2, v1::Batch>(v).map_err(|e| what("pick batch", e))?;
             keep(frame(Batch2::FORMAT, &b))
         }
         Some(b'k') => {
@@ -281,9 +289,7 @@ fn floor_1(
             Err(_) => keep(v.to_vec()),
         },
         Some(b's') => {
-            let s = whole::<Shipment2>(v)
-                .or_else(|e| whole::<v1::Shipment>(v).map(Into::into).map_err(|_| e))
-                .map_err(|e| what("shipment", e))?;
+            let s = newest_or::<Shipment2, v1::Shipment>(v).map_err(|e| what("shipment", e))?;
             keep(frame(Shipment2::FORMAT, &s))
         }
         Some(b'j') => {
