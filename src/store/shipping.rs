@@ -198,6 +198,21 @@ pub(super) fn shipment_in(
         .transpose()
 }
 
+/// Where packline's own shipment of the order stands, inside a transaction (as
+/// [`Store::shipment_state`]): a package that is (or may be) packline's wins over a voided one.
+pub(super) fn shipment_state_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Option<ShipmentState>> {
+    let mut first = None;
+    for n in super::floor::package_numbers(tx, id.as_str())? {
+        if let Some(s) = shipment_in(tx, id, n)? {
+            if s.state.is_ours() {
+                return Ok(Some(s.state));
+            }
+            first.get_or_insert(s.state);
+        }
+    }
+    Ok(first)
+}
+
 /// Writes a shipment record, keeping the in-flight marker in step with its state.
 fn put_shipment(tx: &Tx<'_>, s: &ShipmentRecord) -> TxResult<()> {
     tx.floor.insert(
