@@ -1072,3 +1072,322 @@ async fn hostile_connections_never_starve_a_picker() {
     let picked: u32 = mine.lines.iter().map(|l| l.picked).sum();
     assert_eq!(picked as usize, scans);
 }
+
+/// Runs `calls` (a client and an operation's future each) on as many tasks at once, and
+/// answers their results in the same order.
+async fn all_at_once<T: Send + 'static>(
+    calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>>,
+) -> Vec<T> {
+    let tasks: Vec<_> = calls.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// Items of `work` taken by `workers` tasks at once, each item handed to `call` with the number
+/// of the task that took it; answers each item's outcome.
+async fn worked<I, T, F, Fut>(work: Vec<I>, workers: usize, call: F) -> Vec<(I, T)>
+where
+    I: Clone + Send + 'static,
+    T: Send + 'static,
+    F: Fn(usize, I) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + Send,
+{
+    let queue = Arc::new(std::sync::Mutex::new(work));
+    let call = Arc::new(call);
+    let tasks: Vec<_> = (0..workers)
+        .map(|w| {
+            let (queue, call) = (queue.clone(), call.clone());
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let Some(item) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    done.push((item.clone(), call(w, item).await));
+                }
+                done
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.extend(t.await.unwrap());
+    }
+    out
+}
+
+/// Issue 23's floor for two processes: two services over one store (a second handle on the same
+/// open database, as a second daemon on a shared backend would have), each with its own
+/// in-memory locks, driven at once on many tasks with the same operations. Claims never give
+/// an order twice; scans of one batch and of one order, more than its units, count exactly its
+/// units and refuse the rest; a hold accepted while an order is being packed leaves it unpacked;
+/// the same label bought from both is bought once per package; and `packline check` finds
+/// nothing wrong after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_services_over_one_store_keep_every_invariant() {
+    use common::floor::{floor_on, settings_v2, whoami};
+    let started = Instant::now();
+    let f = floor_on(marketplace(150, "20"), None, Duration::from_secs(10)).await;
+    let shared = f.service.with_store(|s| s.share()).unwrap();
+    let other = Service::new(shared, settings_v2(None));
+    other.set_amazon(Arc::new(training_api(&f.market, Duration::from_secs(10))));
+    let clients = [
+        f.client.clone(),
+        Client::local(other.clone(), &whoami()).unwrap(),
+    ];
+    let on = move |i: usize| clients[i % 2].clone();
+    let state = |id: &OrderId| f.state(id);
+    let new = f
+        .service
+        .with_store(|s| s.ids_in(OrderState::New, usize::MAX).unwrap());
+    assert!(new.len() >= 12, "{} new orders", new.len());
+
+    // Claims: eight pickers, four on each service, take batches of three until none is left.
+    let on_ = on.clone();
+    let claims = worked((0..8).collect::<Vec<usize>>(), 8, move |_, i| {
+        let c = on_(i);
+        async move {
+            let mut mine = Vec::new();
+            while let Some(b) = c.call(ops::ClaimBatch { size: Some(3) }).await.unwrap() {
+                mine.push(b);
+            }
+            mine
+        }
+    })
+    .await;
+    let batches: Vec<_> = claims.into_iter().flat_map(|(_, b)| b).collect();
+    let mut claimed = HashSet::new();
+    for b in &batches {
+        for o in &b.orders {
+            assert!(claimed.insert(o.clone()), "order {o} is in two batches");
+        }
+    }
+    assert_eq!(claimed.len(), new.len(), "every new order is claimed once");
+
+    // Picks: every unit of every batch offered once more than needed, scanned by eight tasks
+    // over both services: the surplus is refused.
+    let mut offered = Vec::new();
+    for b in &batches {
+        for l in &b.lines {
+            for _ in 0..=l.needed {
+                offered.push((b.id, l.sku.clone()));
+            }
+        }
+    }
+    let on_ = on.clone();
+    let picked = worked(offered, 8, move |w, (batch, code)| {
+        let c = on_(w);
+        async move { c.call(ops::PickScan { batch, code }).await }
+    })
+    .await;
+    for b in &batches {
+        let needed: u32 = b.lines.iter().map(|l| l.needed).sum();
+        let mut counted = 0;
+        for ((batch, _), r) in &picked {
+            match r {
+                Ok(_) if *batch == b.id => counted += 1,
+                Ok(_) | Err(ServiceError::WrongScan { .. }) => {}
+                Err(e) => panic!("a pick scan failed: {e}"),
+            }
+        }
+        assert_eq!(counted, needed, "batch {}: scans counted", b.id);
+    }
+    // Each batch finished from both services at once: once.
+    let mut calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>> = Vec::new();
+    for b in &batches {
+        for i in 0..2 {
+            let (c, batch) = (on(i), b.id);
+            calls.push(Box::pin(
+                async move { c.call(ops::FinishPick { batch }).await },
+            ));
+        }
+    }
+    let finished = all_at_once(calls).await;
+    for (b, r) in batches.iter().zip(finished.chunks(2)) {
+        let oks = r.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(oks, 1, "batch {} finished: {r:?}", b.id);
+    }
+    let orders: Vec<OrderId> = batches.iter().flat_map(|b| b.orders.clone()).collect();
+    assert!(orders.iter().all(|o| state(o) == OrderState::Picked));
+
+    // Packing: each order opened at a bench from both services at once, then every unit
+    // offered once more than needed, scanned by eight tasks over both.
+    let mut calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>> = Vec::new();
+    for o in &orders {
+        for i in 0..2 {
+            let (c, order) = (on(i), o.to_string());
+            calls.push(Box::pin(
+                async move { c.call(ops::PackStart { order }).await },
+            ));
+        }
+    }
+    let checks: Vec<_> = all_at_once(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut offered = Vec::new();
+    for check in checks.iter().step_by(2) {
+        for l in &check.lines {
+            for _ in 0..=l.needed {
+                offered.push((check.order.clone(), l.sku.clone()));
+            }
+        }
+    }
+    let on_ = on.clone();
+    let scanned = worked(offered, 8, move |w, (order, code)| {
+        let c = on_(w);
+        async move {
+            c.call(ops::PackScan {
+                order: order.to_string(),
+                code,
+                unit_codes: Vec::new(),
+            })
+            .await
+        }
+    })
+    .await;
+    for check in checks.iter().step_by(2) {
+        let needed: u32 = check.lines.iter().map(|l| l.needed).sum();
+        let mut counted = 0;
+        for ((order, _), r) in &scanned {
+            match r {
+                Ok(_) if *order == check.order => counted += 1,
+                Ok(_) | Err(ServiceError::WrongScan { .. }) => {}
+                Err(e) => panic!("a pack scan failed: {e}"),
+            }
+        }
+        assert_eq!(counted, needed, "order {}: units counted", check.order);
+    }
+
+    // Holds against packing: every other order is held from one service while the other
+    // finishes packing it; the rest are finished from both at once.
+    let mut calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>> = Vec::new();
+    for (i, o) in orders.iter().enumerate() {
+        let finish = |c: Client, order: String| async move {
+            c.call(ops::PackFinish {
+                order,
+                box_name: "M 30x20x15".into(),
+                weight_g: 1200,
+                partial: None,
+            })
+            .await
+            .map(|_| ())
+        };
+        let (a, b, order) = (on(i), on(i + 1), o.to_string());
+        calls.push(Box::pin(finish(b, order.clone())));
+        if i % 2 == 0 {
+            calls.push(Box::pin(async move {
+                a.call(ops::HoldOrder {
+                    order,
+                    reason: "buyer phoned".into(),
+                })
+                .await
+                .map(|_| ())
+            }));
+        } else {
+            calls.push(Box::pin(finish(a, order)));
+        }
+    }
+    let outcomes = all_at_once(calls).await;
+    let mut to_label = Vec::new();
+    let mut stopped = 0;
+    for ((i, o), r) in orders.iter().enumerate().zip(outcomes.chunks(2)) {
+        if i % 2 == 0 {
+            assert!(r[1].is_ok(), "order {o} held: {:?}", r[1]);
+            match &r[0] {
+                Ok(()) => assert_eq!(state(o), OrderState::Packed),
+                Err(ServiceError::OnHold { .. }) => {
+                    assert_eq!(state(o), OrderState::Picked);
+                    stopped += 1;
+                }
+                Err(e) => panic!("order {o}: {e}"),
+            }
+        } else {
+            let oks = r.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(oks, 1, "order {o} finished: {r:?}");
+            assert_eq!(state(o), OrderState::Packed);
+            to_label.push(o.clone());
+        }
+    }
+
+    // The same label bought from both services at once, twice on each.
+    let mut calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>> = Vec::new();
+    for o in &to_label {
+        for i in 0..4 {
+            let (c, order) = (on(i), o.to_string());
+            calls.push(Box::pin(async move {
+                c.call(ops::BuyLabel {
+                    order,
+                    service: None,
+                })
+                .await
+            }));
+        }
+    }
+    all_at_once(calls).await;
+    let log = request_log(&f.market);
+    for o in &to_label {
+        assert_eq!(state(o), OrderState::Labelled, "order {o}");
+        let packages = f.service.with_store(|s| s.packages(o).unwrap());
+        let bought = log
+            .iter()
+            .filter(|r| {
+                r["operation"] == "purchaseShipment"
+                    && r["status"] == 200
+                    && r["params"]["orderId"] == o.as_str()
+                    && r["params"]["replay"] != "true"
+            })
+            .count();
+        assert_eq!(bought, packages.len(), "order {o}: labels bought");
+    }
+
+    // Every packed order holds exactly its units.
+    for o in orders.iter().filter(|o| state(o) != OrderState::Picked) {
+        let rec = f.service.with_store(|s| s.get(o).unwrap().unwrap());
+        let units: u32 = rec.order.lines.iter().map(|l| l.quantity_ordered).sum();
+        let packed: u32 = f.service.with_store(|s| {
+            s.packages(o)
+                .unwrap()
+                .iter()
+                .flat_map(|p| &p.items)
+                .map(|i| i.quantity)
+                .sum()
+        });
+        assert_eq!(packed, units, "order {o}");
+    }
+    assert_eq!(f.problems(), Vec::<String>::new());
+    let refused = |answers: usize, needed: usize| answers - needed;
+    eprintln!(
+        "{} orders in {} batches; {} pick and {} pack scans refused as surplus; {} of {} holds stopped packing; {} labels, {} purchases sent again under their key; {:?}",
+        orders.len(),
+        batches.len(),
+        refused(
+            picked.len(),
+            batches
+                .iter()
+                .flat_map(|b| &b.lines)
+                .map(|l| l.needed as usize)
+                .sum()
+        ),
+        refused(
+            scanned.len(),
+            checks
+                .iter()
+                .step_by(2)
+                .flat_map(|c| &c.lines)
+                .map(|l| l.needed as usize)
+                .sum()
+        ),
+        stopped,
+        orders.len().div_ceil(2),
+        to_label.len(),
+        log.iter()
+            .filter(|r| r["operation"] == "purchaseShipment" && r["params"]["replay"] == "true")
+            .count(),
+        started.elapsed()
+    );
+}

@@ -15,6 +15,7 @@ use super::recipient::Recipient;
 use super::shipment::ShipmentState;
 
 /// An order as it arrived, split into what the store keeps in the clear and what it seals.
+#[derive(Clone)]
 pub struct ImportedOrder {
     pub order: Order,
     pub status: FulfillmentStatus,

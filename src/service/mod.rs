@@ -174,9 +174,11 @@ pub struct Service {
     /// The store's data directory: changes are refused while its disk is (nearly) full.
     data_dir: std::path::PathBuf,
     settings: Settings,
-    /// Serializes read-modify-write of batches and pack checks (scans arrive from many clients):
-    /// one lock per stripe, a batch or order always in the same stripe, so scans of different
-    /// batches never wait for each other. Whole-floor changes take every stripe, in order.
+    /// Spares the store's transactions retries when scans of one batch or order arrive at once
+    /// from many clients (each change is one transaction, and that alone keeps changes apart,
+    /// here and across processes): one lock per stripe, a batch or order always in the same
+    /// stripe, so scans of different batches never wait for each other. Whole-floor changes take
+    /// every stripe, in order.
     floor: Vec<Mutex<()>>,
     notices: broadcast::Sender<Notice>,
     /// Bumped by every change that moves orders between states.
@@ -251,6 +253,22 @@ fn own_bench(c: &Caller, check: &crate::domain::PackCheck) -> Result<(), Service
         "order {} is being packed by {} at another bench",
         check.order, check.packer
     )))
+}
+
+/// A batch is its holder's: another picker's is refused (a lead may act on it).
+fn may_pick(c: &Caller, b: &PickBatch) -> Result<(), ServiceError> {
+    if b.holder != c.user && c.role < Role::Lead {
+        return Err(ServiceError::Conflict(format!(
+            "pick batch {} is held by {}",
+            b.id, b.holder
+        )));
+    }
+    Ok(())
+}
+
+/// The refusal of a pick batch that is not open (finished, released, or never was).
+fn not_open(id: u64) -> ServiceError {
+    ServiceError::NotFound(format!("pick batch {id} is not open"))
 }
 
 fn order_id(s: &str) -> Result<OrderId, ServiceError> {
@@ -415,7 +433,8 @@ impl Service {
         self.store.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Every stripe, in order (so two callers can never deadlock).
+    /// Every stripe, in order (so two callers can never deadlock). Like every stripe, it spares
+    /// the store's transactions retries; it guards nothing they do not.
     fn lock_floor(&self) -> Vec<std::sync::MutexGuard<'_, ()>> {
         self.floor
             .iter()
@@ -723,8 +742,12 @@ impl Service {
         };
         for b in batches.into_iter().filter(|b| b.holder == user) {
             let reason = format!("{user} disconnected");
-            match store.release_batch(&b, "packline", &reason, Utc::now()) {
-                Ok(_) => {
+            // Whose the batch is, is decided again where it is released: a lead may have handed
+            // it on meanwhile.
+            let theirs = |b: &PickBatch| if b.holder == user { Ok(()) } else { Err(()) };
+            match store.release_batch(b.id, theirs, "packline", &reason, Utc::now()) {
+                Ok(None | Some(Err(()))) => {}
+                Ok(Some(Ok(_))) => {
                     tracing::info!(batch = b.id, "released the batch of a disconnected client");
                     self.notify(Notice::ClaimReleased {
                         batch: b.id,
@@ -861,13 +884,8 @@ impl Service {
             .read()
             .batch(id)
             .map_err(store_err)?
-            .ok_or_else(|| ServiceError::NotFound(format!("pick batch {id} is not open")))?;
-        if b.holder != c.user && c.role < Role::Lead {
-            return Err(ServiceError::Conflict(format!(
-                "pick batch {id} is held by {}",
-                b.holder
-            )));
-        }
+            .ok_or_else(|| not_open(id))?;
+        may_pick(c, &b)?;
         Ok(b)
     }
 

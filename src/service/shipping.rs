@@ -841,17 +841,19 @@ impl Service {
     }
 
     fn finish_job(&self, id: u64, ok: bool, attempts: u32, error: Option<String>) {
-        let store = self.read();
-        let Ok(Some(mut job)) = store.print_job(id) else {
-            return;
+        let finished = self.read().update_print_job(id, |job| {
+            job.state = if ok { JobState::Sent } else { JobState::Failed };
+            job.attempts = attempts;
+            job.error = error.clone();
+        });
+        let job = match finished {
+            Ok(Some(job)) => job,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(job = id, "saving a print job: {e}");
+                return;
+            }
         };
-        job.state = if ok { JobState::Sent } else { JobState::Failed };
-        job.attempts = attempts;
-        job.error = error.clone();
-        if let Err(e) = store.save_print_job(&job) {
-            tracing::error!(job = id, "saving a print job: {e}");
-        }
-        drop(store);
         self.notify(Notice::PrintFinished {
             order: job.order.clone(),
             ok,

@@ -271,7 +271,9 @@ impl Service {
             match self.send_purchase(c, rec, n, open, &intent, &api, now)? {
                 Sent::Bought(r) => return Ok(*r),
                 Sent::Expired => {
-                    self.read().abandon_purchase(id, n).map_err(store_err)?;
+                    self.read()
+                        .abandon_purchase_v2(id, n, &intent.key)
+                        .map_err(store_err)?;
                 }
             }
         }
@@ -322,13 +324,17 @@ impl Service {
                 }
                 Sent::Expired if !fresh => {
                     // Amazon bought nothing under the key: rate again and buy the same service.
-                    self.read().abandon_purchase(id, n).map_err(store_err)?;
+                    self.read()
+                        .abandon_purchase_v2(id, n, &intent.key)
+                        .map_err(store_err)?;
                     self.forget_rates(id, n);
                     fresh = true;
                     continue;
                 }
                 Sent::Expired => {
-                    self.read().abandon_purchase(id, n).map_err(store_err)?;
+                    self.read()
+                        .abandon_purchase_v2(id, n, &intent.key)
+                        .map_err(store_err)?;
                     return Err(ServiceError::Conflict(format!(
                         "order {id} package {n}: Amazon refused a rate it had just given (TOKEN_EXPIRED); try again"
                     )));
@@ -426,7 +432,9 @@ impl Service {
             }
             Err(e @ ApiError::Status { .. }) | Err(e @ ApiError::Request { .. }) => {
                 // Refused: nothing was bought under the key.
-                self.read().abandon_purchase(id, n).map_err(store_err)?;
+                self.read()
+                    .abandon_purchase_v2(id, n, &intent.key)
+                    .map_err(store_err)?;
                 Err(api_err(e))
             }
             Err(e) => {
@@ -599,7 +607,10 @@ impl Service {
         let api = self.amazon()?;
         match self.send_purchase(c, &rec, n, &open, &intent, &api, now)? {
             Sent::Bought(_) => Ok(()),
-            Sent::Expired => self.read().abandon_purchase(id, n).map_err(store_err),
+            Sent::Expired => self
+                .read()
+                .abandon_purchase_v2(id, n, &intent.key)
+                .map_err(store_err),
         }
     }
 
@@ -654,16 +665,9 @@ impl Service {
                 .iter()
                 .filter(|s| s.state == ShipmentState::Bought)
             {
-                if let Some(mut d) = store.shipment_v2(&s.order, s.package).map_err(store_err)?
-                    && d.carrier_id == carrier.carrier_id
-                    && d.on_form.is_none()
-                    && !d.voided
-                {
-                    d.on_form = Some(now);
-                    store
-                        .save_shipment_v2(&s.order, s.package, &d)
-                        .map_err(store_err)?;
-                }
+                store
+                    .mark_on_form(&s.order, s.package, &carrier.carrier_id, now)
+                    .map_err(store_err)?;
             }
             made.push(carrier.carrier_id);
         }
@@ -697,7 +701,7 @@ impl Service {
                     .map_err(store_err)?
                     .iter()
                     .any(|p| p.number == n && p.shipped);
-            let (Some(mut details), Some(s)) = (
+            let (Some(details), Some(s)) = (
                 store.shipment_v2(&id, n).map_err(store_err)?,
                 store.shipment(&id, n).map_err(store_err)?,
             ) else {
@@ -717,25 +721,29 @@ impl Service {
                     continue;
                 }
             };
-            let status = t.status();
-            details.delivery = Some(match status {
+            let delivery = match t.status() {
                 v2::TrackingStatus::Delivered => Delivery::Delivered,
                 v2::TrackingStatus::Lost
                 | v2::TrackingStatus::Rejected
                 | v2::TrackingStatus::Undeliverable => Delivery::Problem,
                 s if s.in_transit() => Delivery::InTransit,
                 _ => Delivery::AwaitingPickup,
-            });
-            details.delivered_at = t.delivered_at();
-            if let Some(p) = t.promised_delivery_date {
-                details.promised = Some(p);
-            }
-            details.tracked_at = Some(now);
-            if details.delivery == Some(Delivery::Delivered) {
+            };
+            if delivery == Delivery::Delivered {
                 delivered += 1;
             }
+            // Set on the details as the store's transaction reads them: a void or a collection
+            // form marked while the carrier was asked is kept.
+            let tracked = |d: &mut ShipmentV2| {
+                d.delivery = Some(delivery);
+                d.delivered_at = t.delivered_at();
+                if let Some(p) = t.promised_delivery_date {
+                    d.promised = Some(p);
+                }
+                d.tracked_at = Some(now);
+            };
             self.read()
-                .record_delivery(&id, n, &details, now)
+                .record_delivery(&id, n, tracked, now)
                 .map_err(store_err)?;
         }
         Ok((last, delivered))

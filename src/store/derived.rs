@@ -25,6 +25,7 @@ use crate::domain::Order;
 pub const DIR: &str = "index";
 
 /// The open index database.
+#[derive(Clone)]
 pub(super) struct Derived {
     db: Backend,
     /// Marks (`COMPLETE`), in the tree where earlier versions kept them (sled's default tree).
@@ -76,6 +77,13 @@ pub(super) struct Lazy {
 }
 
 impl Lazy {
+    /// One already open (a second handle on the same store: `Store::share`).
+    pub fn with(d: Derived) -> Self {
+        let lazy = Lazy::default();
+        let _ = lazy.cell.set(d);
+        lazy
+    }
+
     /// The open database, opening it (and running `first`) when no one has yet. A failed open is
     /// not remembered: the next caller tries again.
     pub fn get(

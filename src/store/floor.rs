@@ -2,8 +2,11 @@
 //! batches with their scan counts, pack checks, and the parcel an order leaves in.
 //!
 //! Claims are taken in one transaction with the orders' move to Picking, so two packers asking
-//! at once never get the same order. Scan progress is written without a flush (sled makes it
-//! durable within its flush interval; a lost scan is re-scanned), every state change is flushed.
+//! at once never get the same order. Every other change too reads what it rests on, lets the
+//! domain decide (with the caller's check of who may act, passed in), and writes, in one
+//! transaction: two processes on one store can neither count a scan twice nor pack a held order.
+//! Scan progress is written without a flush (sled makes it durable within its flush interval; a
+//! lost scan is re-scanned), every state change is flushed.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -15,8 +18,9 @@ use super::records::{
 };
 use super::{Error, Store, Tx, TxResult, abort, audit_in, decode_record, exception_step, step};
 use crate::domain::{
-    BUYER_ASKED_TO_CANCEL, CartRules, CodeKind, Event, FreeText, Held, Hold, Locations, OrderId,
-    OrderRecord, OrderState, PackCheck, Package, PackageItem, Parcel, PickBatch, UnitCode,
+    BUYER_ASKED_TO_CANCEL, CartRules, CodeKind, Event, FreeText, Held, Hold, Locations, Order,
+    OrderId, OrderRecord, OrderState, PackCheck, Package, PackageItem, Parcel, PickBatch, PickScan,
+    ShortPick, UnitCode,
 };
 
 const CLAIM: u8 = super::keys::floor::CLAIM;
@@ -95,6 +99,23 @@ fn item_codes(order: &crate::domain::Order, check: &PackCheck) -> Vec<ItemCodes>
         }
     }
     out
+}
+
+/// What a change on the floor decided in its transaction: `Ok(None)` when what it changes is
+/// not there (no such batch open, no check at the bench); `Ok(Some(Err(e)))` when the caller's
+/// check or the domain refused it with `e` (nothing is written); `Ok(Some(Ok(_)))` with what was
+/// kept; `Err` for the store's own errors and refusals (a held order, a code used already).
+pub type Decided<T, E> = Result<Option<Result<T, E>>, Error>;
+
+/// What a bench found when it opened an order (`Store::open_at_bench`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AtBench {
+    /// The order is not Picked (it is in this state): nothing was opened.
+    NotPicked(OrderState),
+    /// The check already open (whoever's), unchanged.
+    Open(PackCheck),
+    /// A new check, kept.
+    Opened(PackCheck),
 }
 
 /// What happened to a claimed order while it was held.
@@ -203,12 +224,36 @@ impl Store {
             .collect()
     }
 
-    /// Keeps a batch's scan counts. Not flushed: see the module comment.
-    pub fn save_batch(&self, batch: &PickBatch) -> Result<(), Error> {
-        self.t
-            .floor
-            .insert(batch_key(batch.id), records::encode::<Batch2>(batch))?;
-        Ok(())
+    /// One scan into a pick batch, in one transaction: the batch is read, `may` says whether
+    /// this picker may scan into it, `scan` (the domain's) counts the scan, a tote it names is
+    /// taken for its order (refused while the tote holds another order), and the batch is kept.
+    /// `None` when the batch is not open; `Some(Err)` when `may` or `scan` refused (nothing is
+    /// written). Not flushed: see the module comment.
+    pub fn scan_into_batch<E>(
+        &self,
+        batch_id: u64,
+        may: impl Fn(&PickBatch) -> Result<(), E>,
+        scan: impl Fn(&mut PickBatch) -> Result<PickScan, E>,
+    ) -> Decided<(PickBatch, PickScan), E> {
+        self.transact(|tx| {
+            let Some(v) = tx.floor.get(batch_key(batch_id))? else {
+                return Ok(None);
+            };
+            let mut batch = decode_batch(&v).or_else(abort)?;
+            if let Err(e) = may(&batch) {
+                return Ok(Some(Err(e)));
+            }
+            let scanned = match scan(&mut batch) {
+                Ok(s) => s,
+                Err(e) => return Ok(Some(Err(e))),
+            };
+            if let PickScan::Tote { order, tote, .. } = &scanned {
+                take_tote_in(tx, tote, order)?;
+            }
+            tx.floor
+                .insert(batch_key(batch_id), records::encode::<Batch2>(&batch))?;
+            Ok(Some(Ok((batch, scanned))))
+        })
     }
 
     /// The batch an order is claimed in, if any.
@@ -220,36 +265,51 @@ impl Store {
             .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
     }
 
-    /// A complete batch: every order moves to Picked, the claims end.
-    pub fn finish_batch(
+    /// A complete batch, in one transaction: the batch is read, `may` says whether it may be
+    /// finished (whose it is, complete, no unit in hand), every order still claimed in it moves
+    /// to Picked and the claims end. `None` when the batch is not open; `Some(Err)` when `may`
+    /// refused.
+    pub fn finish_batch<E>(
         &self,
-        batch: &PickBatch,
+        batch_id: u64,
+        may: impl Fn(&PickBatch) -> Result<(), E>,
         user: &str,
         now: DateTime<Utc>,
-    ) -> Result<Vec<OrderRecord>, Error> {
-        self.end_batch(batch, Event::FinishPick, user, None, now)
+    ) -> Decided<(PickBatch, Vec<OrderRecord>), E> {
+        self.end_batch(batch_id, may, Event::FinishPick, user, None, now)
     }
 
-    /// Gives a batch up: orders still Picking go back to New for someone else.
-    pub fn release_batch(
+    /// Gives a batch up, in one transaction: the batch is read, `may` says whether this user
+    /// may give it up, and its orders still Picking go back to New for someone else. `None`
+    /// when the batch is not open; `Some(Err)` when `may` refused.
+    pub fn release_batch<E>(
         &self,
-        batch: &PickBatch,
+        batch_id: u64,
+        may: impl Fn(&PickBatch) -> Result<(), E>,
         user: &str,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<Vec<OrderRecord>, Error> {
-        self.end_batch(batch, Event::ReleasePick, user, Some(reason), now)
+    ) -> Decided<(PickBatch, Vec<OrderRecord>), E> {
+        self.end_batch(batch_id, may, Event::ReleasePick, user, Some(reason), now)
     }
 
-    fn end_batch(
+    fn end_batch<E>(
         &self,
-        batch: &PickBatch,
+        batch_id: u64,
+        may: impl Fn(&PickBatch) -> Result<(), E>,
         event: Event,
         user: &str,
         reason: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<OrderRecord>, Error> {
-        let recs = self.transact(|tx| {
+    ) -> Decided<(PickBatch, Vec<OrderRecord>), E> {
+        let ended = self.transact(|tx| {
+            let Some(v) = tx.floor.get(batch_key(batch_id))? else {
+                return Ok(None);
+            };
+            let batch = decode_batch(&v).or_else(abort)?;
+            if let Err(e) = may(&batch) {
+                return Ok(Some(Err(e)));
+            }
             let mut recs = Vec::new();
             for id in &batch.orders {
                 if !claimed_in(tx, id, batch.id)? {
@@ -262,42 +322,59 @@ impl Store {
                 recs.push(step(tx, id, event, user, reason, now)?);
             }
             tx.floor.remove(batch_key(batch.id))?;
-            Ok(recs)
+            Ok(Some(Ok((batch, recs))))
         })?;
-        self.flush()?;
-        Ok(recs)
+        if matches!(ended, Some(Ok(_))) {
+            self.flush()?;
+        }
+        Ok(ended)
     }
 
-    /// Takes orders out of a batch and off the line as exceptions with a note (a short pick).
-    /// `batch` is the batch as it stands after the orders were removed from it.
-    pub fn except_from_batch(
+    /// A short pick of `sku`, in one transaction: the batch is read, `may` says whether this
+    /// picker may act on it, the domain's `short` takes out the orders still needing the SKU,
+    /// and those orders leave the line as exceptions with `note` (sealed). `None` when the
+    /// batch is not open; `Some(Err)` when `may` refused; no short pick when the SKU is not on
+    /// the batch. Answers the batch as it is after.
+    #[allow(clippy::too_many_arguments)]
+    pub fn short_pick<E>(
         &self,
-        batch: &PickBatch,
-        orders: &[OrderId],
-        short_sku: Option<&str>,
+        batch_id: u64,
+        may: impl Fn(&PickBatch) -> Result<(), E>,
+        sku: &str,
         user: &str,
         note: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    ) -> Decided<(PickBatch, Option<ShortPick>), E> {
         let sealed = self.seal_words(note, "the reason for a short pick", now)?;
         let note = Words::Sealed(&sealed);
-        self.transact(|tx| {
-            if let Some(s) = short_sku {
-                use crate::domain::report::Metric;
-                super::stats::day(tx, now, Metric::ShortPicks, 1)?;
-                super::stats::sku(tx, now, s, Metric::ShortPicks, 1)?;
+        let shorted = self.transact(|tx| {
+            let Some(v) = tx.floor.get(batch_key(batch_id))? else {
+                return Ok(None);
+            };
+            let mut batch = decode_batch(&v).or_else(abort)?;
+            if let Err(e) = may(&batch) {
+                return Ok(Some(Err(e)));
             }
-            for id in orders {
+            let Some(short) = batch.short(sku) else {
+                return Ok(Some(Ok((batch, None))));
+            };
+            use crate::domain::report::Metric;
+            super::stats::day(tx, now, Metric::ShortPicks, 1)?;
+            super::stats::sku(tx, now, sku, Metric::ShortPicks, 1)?;
+            for id in &short.orders {
                 if claimed_in(tx, id, batch.id)? {
                     tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))?;
                 }
                 free_tote(tx, id)?;
                 exception_step(tx, id, Event::RaiseException, user, note, now)?;
             }
-            save_or_drop(tx, batch)?;
-            Ok(())
+            save_or_drop(tx, &batch)?;
+            Ok(Some(Ok((batch, Some(short)))))
         })?;
-        self.flush()
+        if matches!(shorted, Some(Ok((_, Some(_))))) {
+            self.flush()?;
+        }
+        Ok(shorted)
     }
 
     /// Raises an exception on any open order; a claimed one also leaves its batch.
@@ -330,28 +407,32 @@ impl Store {
         Ok(rec)
     }
 
-    /// Hands a batch to another person (a lead's call), with an audit entry.
+    /// Hands a batch to another person (a lead's call), with an audit entry, in one
+    /// transaction: answers whom it was taken from (as the transaction read it) and the batch.
+    /// `None` when the batch is not open.
     pub fn reassign_batch(
         &self,
         batch_id: u64,
         to: &str,
         by: &str,
         now: DateTime<Utc>,
-    ) -> Result<PickBatch, Error> {
-        let batch = self.transact(|tx| {
+    ) -> Result<Option<(String, PickBatch)>, Error> {
+        let handed = self.transact(|tx| {
             let Some(v) = tx.floor.get(batch_key(batch_id))? else {
-                return abort(Error::Usage(format!("pick batch {batch_id} is not open")));
+                return Ok(None);
             };
             let mut batch: PickBatch = decode_batch(&v).or_else(abort)?;
             let reason = format!("batch {batch_id} from {} to {to}", batch.holder);
-            batch.holder = to.to_owned();
+            let from = std::mem::replace(&mut batch.holder, to.to_owned());
             tx.floor
                 .insert(batch_key(batch_id), records::encode::<Batch2>(&batch))?;
             super::audit_in(tx, by, "reassign", None, Some(&reason), now)?;
-            Ok(batch)
+            Ok(Some((from, batch)))
         })?;
-        self.flush()?;
-        Ok(batch)
+        if handed.is_some() {
+            self.flush()?;
+        }
+        Ok(handed)
     }
 
     /// Claims whose order is no longer Picking (Amazon cancelled it, it shipped elsewhere, a
@@ -365,73 +446,65 @@ impl Store {
                 continue;
             };
             let batch = v.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
-            let state = self.get(&id)?.map(|r| r.state);
-            let hold = match state {
-                Some(OrderState::Picking) => match self.stored_hold(&id)? {
-                    Some(h) => Some(h),
-                    None => continue,
-                },
-                _ => None,
-            };
-            let (holder, put_aside, slot) = self.transact(|tx| {
+            // A first look outside the transaction passes over the claims that stand (most of
+            // them); whether a claim is lost is decided again inside it, on what is stored then.
+            if self
+                .get(&id)?
+                .is_some_and(|r| r.state == OrderState::Picking)
+                && self.stored_hold(&id)?.is_none()
+            {
+                continue;
+            }
+            let claim = self.transact(|tx| {
+                if !claimed_in(tx, &id, batch)? {
+                    return Ok(None);
+                }
+                let state = match tx.orders.get(id.as_str())? {
+                    Some(v) => Some(decode_record(&v).or_else(abort)?.state),
+                    None => None,
+                };
+                let hold = match state {
+                    Some(OrderState::Picking) => match hold_in(tx, &id)? {
+                        Some(h) => Some(h),
+                        None => return Ok(None),
+                    },
+                    _ => None,
+                };
                 tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))?;
                 free_tote(tx, &id)?;
                 if let Some(h) = &hold {
-                    let picking = match tx.orders.get(id.as_str())? {
-                        Some(v) => decode_record(&v).or_else(abort)?.state == OrderState::Picking,
-                        None => false,
-                    };
-                    if picking {
-                        let why = format!("on hold: {}", h.reason.audit());
-                        step(tx, &id, Event::ReleasePick, &h.by, Some(&why), now)?;
-                    }
+                    let why = format!("on hold: {}", h.reason.audit());
+                    step(tx, &id, Event::ReleasePick, &h.by, Some(&why), now)?;
                 }
-                let Some(v) = tx.floor.get(batch_key(batch))? else {
-                    return Ok((String::new(), Vec::new(), None));
+                let (holder, put_aside, slot) = match tx.floor.get(batch_key(batch))? {
+                    Some(v) => {
+                        let mut b: PickBatch = decode_batch(&v).or_else(abort)?;
+                        let slot = b.slot_of(&id);
+                        let put_aside = b.remove_orders(std::slice::from_ref(&id));
+                        save_or_drop(tx, &b)?;
+                        (b.holder, put_aside, slot)
+                    }
+                    None => (String::new(), Vec::new(), None),
                 };
-                let mut b: PickBatch = decode_batch(&v).or_else(abort)?;
-                let slot = b.slot_of(&id);
-                let put_aside = b.remove_orders(std::slice::from_ref(&id));
-                save_or_drop(tx, &b)?;
-                Ok((b.holder, put_aside, slot))
+                Ok(Some(LostClaim {
+                    order: id.clone(),
+                    batch,
+                    holder,
+                    state: match hold {
+                        Some(_) => OrderState::New,
+                        None => state.unwrap_or(OrderState::Cancelled),
+                    },
+                    hold: hold.map(|h| h.reason.view()),
+                    put_aside,
+                    slot,
+                }))
             })?;
-            lost.push(LostClaim {
-                order: id,
-                batch,
-                holder,
-                state: match hold {
-                    Some(_) => OrderState::New,
-                    None => state.unwrap_or(OrderState::Cancelled),
-                },
-                hold: hold.map(|h| h.reason.view()),
-                put_aside,
-                slot,
-            });
+            lost.extend(claim);
         }
         if !lost.is_empty() {
             self.flush()?;
         }
         Ok(lost)
-    }
-
-    /// Takes a tote for an order (a picker scanned it for the order's slot). Refused while the
-    /// tote holds another order. Not flushed, like scans.
-    pub fn take_tote(&self, tote: &str, order: &OrderId) -> Result<(), Error> {
-        self.transact(|tx| {
-            let k = key(TOTE, tote.as_bytes());
-            if let Some(v) = tx.floor.get(&k)?
-                && v.as_ref() != order.as_str().as_bytes()
-            {
-                return abort(Error::Usage(format!(
-                    "tote {tote} holds order {}: empty it, or scan another",
-                    String::from_utf8_lossy(&v)
-                )));
-            }
-            tx.floor.insert(k, order.as_str().as_bytes())?;
-            tx.floor
-                .insert(key(TOTE_OF, order.as_str().as_bytes()), tote.as_bytes())?;
-            Ok(())
-        })
     }
 
     /// The order in a tote, if the tote is in use.
@@ -582,65 +655,133 @@ impl Store {
             .transpose()
     }
 
-    /// Keeps a pack check's scan counts. Not flushed: see the module comment.
-    pub fn save_pack_check(&self, check: &PackCheck) -> Result<(), Error> {
-        self.t.floor.insert(
-            key(PACK, check.order.as_str().as_bytes()),
-            records::encode::<Check2>(check),
-        )?;
-        Ok(())
-    }
-
-    /// Keeps a pack check whose last scan recorded unit codes (`new`), in one transaction with
-    /// their entries in the registry of codes used: refused, naming the order and package it
-    /// went with, when a Transparency code is used anywhere already or a serial went with a
-    /// package of this order.
-    pub fn save_pack_scan(&self, check: &PackCheck, new: &[UnitCode]) -> Result<(), Error> {
-        let id = &check.order;
+    /// Opens a Picked order at a bench for `packer`, in one transaction: a check already open
+    /// (anyone's) is answered as it is, else a new one (the domain's) is kept. Refused when the
+    /// order is held. Not flushed: see the module comment.
+    pub fn open_at_bench(
+        &self,
+        id: &OrderId,
+        packer: &str,
+        locations: &Locations,
+    ) -> Result<AtBench, Error> {
+        let pack_key = key(PACK, id.as_str().as_bytes());
         self.transact(|tx| {
-            let packages = packages_in(tx, id)?;
-            super::codes::record_at_bench(tx, id, &packages, new)?;
-            tx.floor.insert(
-                key(PACK, id.as_str().as_bytes()),
-                records::encode::<Check2>(check),
-            )?;
-            Ok(())
+            let Some(v) = tx.orders.get(id.as_str())? else {
+                return abort(Error::NoSuchOrder(id.clone()));
+            };
+            let rec = decode_record(&v).or_else(abort)?;
+            refuse_held_in(tx, id)?;
+            if rec.state != OrderState::Picked {
+                return Ok(AtBench::NotPicked(rec.state));
+            }
+            if let Some(v) = tx.floor.get(&pack_key)? {
+                return Ok(AtBench::Open(decode_check(&v).or_else(abort)?));
+            }
+            let check = PackCheck::new(&rec.order, packer, locations);
+            tx.floor
+                .insert(pack_key.clone(), records::encode::<Check2>(&check))?;
+            Ok(AtBench::Opened(check))
         })
     }
 
-    /// A finished check: the order is Packed with its packages (the boxes of this check, after
-    /// any shipped earlier), in one transaction. `partial`: a lead's decision to ship the units
-    /// packed and leave the rest for later, audited with its reason.
-    pub fn finish_pack(
+    /// One change at a pack bench (a unit and its codes scanned, a box closed), in one
+    /// transaction: the order's check is read, `may` says whether this bench may work on it,
+    /// the order's hold refuses it, `change` (the domain's) is applied, and the check is kept,
+    /// the unit codes it recorded entered in the registry of codes used (refused, naming the
+    /// order and package it went with, when a Transparency code is used anywhere already or a
+    /// serial went with a package of this order). `None` when no check is open; `Some(Err)` when
+    /// `may` or `change` refused (nothing is written). Not flushed: see the module comment.
+    pub fn at_bench<R, E>(
         &self,
         id: &OrderId,
-        packages: &[Package],
+        may: impl Fn(&PackCheck) -> Result<(), E>,
+        change: impl Fn(&mut PackCheck) -> Result<R, E>,
+    ) -> Decided<(PackCheck, R), E> {
+        let pack_key = key(PACK, id.as_str().as_bytes());
+        self.transact(|tx| {
+            let Some(v) = tx.floor.get(&pack_key)? else {
+                return Ok(None);
+            };
+            let mut check = decode_check(&v).or_else(abort)?;
+            if let Err(e) = may(&check) {
+                return Ok(Some(Err(e)));
+            }
+            refuse_held_in(tx, id)?;
+            let before: Vec<usize> = check.lines.iter().map(|l| l.codes.len()).collect();
+            let r = match change(&mut check) {
+                Ok(r) => r,
+                Err(e) => return Ok(Some(Err(e))),
+            };
+            let new: Vec<UnitCode> = check
+                .lines
+                .iter()
+                .zip(before)
+                .flat_map(|(l, n)| l.codes.iter().skip(n).cloned())
+                .collect();
+            if !new.is_empty() {
+                let packages = packages_in(tx, id)?;
+                super::codes::record_at_bench(tx, id, &packages, &new)?;
+            }
+            tx.floor
+                .insert(pack_key.clone(), records::encode::<Check2>(&check))?;
+            Ok(Some(Ok((check, r))))
+        })
+    }
+
+    /// A check finished, in one transaction: the order's check is read, `may` says whether
+    /// this bench may finish it, the order's hold refuses it, `pack` (the domain's: every unit
+    /// in, the box being filled closed) makes the packages from the check, the order and the
+    /// first package number free (after those of earlier packs), and the order is Packed with
+    /// them. `partial`: a lead's decision to ship the units packed and leave the rest for later,
+    /// audited with its reason. `None` when no check is open; `Some(Err)` when `may` or `pack`
+    /// refused (nothing is written).
+    pub fn finish_pack<E>(
+        &self,
+        id: &OrderId,
+        may: impl Fn(&PackCheck) -> Result<(), E>,
+        pack: impl Fn(&mut PackCheck, &Order, u32) -> Result<Vec<Package>, E>,
         partial: Option<&str>,
         user: &str,
         now: DateTime<Utc>,
-    ) -> Result<OrderRecord, Error> {
+    ) -> Decided<OrderRecord, E> {
+        let pack_key = key(PACK, id.as_str().as_bytes());
         let rec = self.transact(|tx| {
+            let Some(v) = tx.floor.get(&pack_key)? else {
+                return Ok(None);
+            };
+            let mut check = decode_check(&v).or_else(abort)?;
+            if let Err(e) = may(&check) {
+                return Ok(Some(Err(e)));
+            }
             refuse_held_in(tx, id)?;
+            let Some(v) = tx.orders.get(id.as_str())? else {
+                return abort(Error::NoSuchOrder(id.clone()));
+            };
+            let order = decode_record(&v).or_else(abort)?.order;
+            let mut all = packages_in(tx, id)?;
+            // Numbers go on after every package of earlier packs.
+            let last = all.iter().map(|p| p.number).max().unwrap_or(0);
+            let packages = match pack(&mut check, &order, last + 1) {
+                Ok(p) => p,
+                Err(e) => return Ok(Some(Err(e))),
+            };
             refuse_dropping_labels(tx, id, "packing it again")?;
             let rec = step(tx, id, Event::FinishPack, user, None, now)?;
-            let mut all = packages_in(tx, id)?;
-            if let Some(v) = tx.floor.remove(key(PACK, id.as_str().as_bytes()))? {
-                let check = decode_check(&v).or_else(abort)?;
-                // The units' codes move from the bench (and from packages this pack replaces)
-                // to the new packages.
-                super::codes::release(tx, id, Some(&check), &all)?;
-                let codes = item_codes(&rec.order, &check);
-                if codes.is_empty() {
-                    tx.floor.remove(key(CODES, id.as_str().as_bytes()))?;
-                } else {
-                    tx.floor.insert(
-                        key(CODES, id.as_str().as_bytes()),
-                        records::encode::<ItemCodes2>(&codes),
-                    )?;
-                }
+            tx.floor.remove(pack_key.clone())?;
+            // The units' codes move from the bench (and from packages this pack replaces) to the
+            // new packages.
+            super::codes::release(tx, id, Some(&check), &all)?;
+            let codes = item_codes(&rec.order, &check);
+            if codes.is_empty() {
+                tx.floor.remove(key(CODES, id.as_str().as_bytes()))?;
+            } else {
+                tx.floor.insert(
+                    key(CODES, id.as_str().as_bytes()),
+                    records::encode::<ItemCodes2>(&codes),
+                )?;
             }
             let shipped: Vec<u32> = all.iter().filter(|p| p.shipped).map(|p| p.number).collect();
-            super::codes::register_packages(tx, id, &shipped, packages)?;
+            super::codes::register_packages(tx, id, &shipped, &packages)?;
             all.retain(|p| p.shipped);
             all.extend(packages.iter().cloned());
             tx.floor.insert(
@@ -658,9 +799,11 @@ impl Store {
                 )?;
             }
             free_tote(tx, id)?;
-            Ok(rec)
+            Ok(Some(Ok(rec)))
         })?;
-        self.flush()?;
+        if matches!(rec, Some(Ok(_))) {
+            self.flush()?;
+        }
         Ok(rec)
     }
 
@@ -720,6 +863,24 @@ fn claimed_in(tx: &Tx<'_>, id: &OrderId, batch: u64) -> TxResult<bool> {
         .floor
         .get(key(CLAIM, id.as_str().as_bytes()))?
         .is_some_and(|v| v.as_ref() == batch.to_be_bytes()))
+}
+
+/// Takes a tote for an order (a picker scanned it for the order's slot), inside a transaction.
+/// Refused while the tote holds another order.
+fn take_tote_in(tx: &Tx<'_>, tote: &str, order: &OrderId) -> TxResult<()> {
+    let k = key(TOTE, tote.as_bytes());
+    if let Some(v) = tx.floor.get(&k)?
+        && v.as_ref() != order.as_str().as_bytes()
+    {
+        return abort(Error::Usage(format!(
+            "tote {tote} holds order {}: empty it, or scan another",
+            String::from_utf8_lossy(&v)
+        )));
+    }
+    tx.floor.insert(k, order.as_str().as_bytes())?;
+    tx.floor
+        .insert(key(TOTE_OF, order.as_str().as_bytes()), tote.as_bytes())?;
+    Ok(())
 }
 
 /// Empties an order's tote, if it has one: the tote is free for another order.

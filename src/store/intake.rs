@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use super::ImportCounts;
 use super::backend::Batch;
 use super::{
-    Error, Store, Tx, TxResult, audit, audit_in, derived, encode_record, epoch_key, index,
-    queue_key, seal, slot, write_record,
+    Error, Store, Tx, TxResult, abort, audit, audit_in, decode_record, derived, encode_record,
+    epoch_key, index, queue_key, seal, slot, write_record,
 };
 use crate::domain::import::{self, ImportOutcome, ImportedOrder};
 use crate::domain::{Event, OrderId, OrderRecord};
@@ -190,6 +190,12 @@ impl Store {
             Some(_) => self.shipment_state(&id)?,
             None => None,
         };
+        // A known order may move on the floor (another process claims it) between this plan
+        // and its transaction: Amazon's copy is kept for the domain to decide again there.
+        let again = match import::outcome(&imported, old.as_ref(), shipment) {
+            ImportOutcome::Skipped(_) | ImportOutcome::Unchanged => None,
+            _ => old.as_ref().map(|_| imported.clone()),
+        };
         let decided = import::decide(imported, old.as_ref(), shipment, now)
             .map_err(|source| Error::Transition { order: id, source })?;
         counts.add(decided.outcome);
@@ -220,6 +226,7 @@ impl Store {
             record,
             outcome,
             sealed,
+            again,
         }))
     }
 }
@@ -242,8 +249,14 @@ pub(super) struct ImportPlan {
     record: OrderRecord,
     outcome: ImportOutcome,
     sealed: Option<Sealed>,
+    /// Amazon's copy of a known order, for the domain to decide again should the order move
+    /// before the plan is kept.
+    again: Option<ImportedOrder>,
 }
 
+/// Keeps an import plan, inside a transaction. The plan was made on the order as it was read
+/// before; if it has moved since (claimed, packed, by another process on the store), the domain
+/// decides again on the order as it is now, and that is kept instead.
 pub(super) fn apply_plan(
     tx: &Tx<'_>,
     p: &ImportPlan,
@@ -251,10 +264,48 @@ pub(super) fn apply_plan(
     now: DateTime<Utc>,
 ) -> TxResult<()> {
     let id = p.record.order.id.as_str();
-    write_record(tx, p.old.as_ref(), &p.record)?;
-    if let Some(s) = &p.sealed {
+    let current = match tx.orders.get(id)? {
+        Some(v) => Some(decode_record(&v).or_else(abort)?),
+        None => None,
+    };
+    let mut sealed = p.sealed.as_ref();
+    let again;
+    let (record, outcome) = if current == p.old {
+        (&p.record, p.outcome)
+    } else {
+        let changed = || {
+            Error::Usage(format!(
+                "order {id} changed on the floor while it was imported: nothing of its import was kept; sync again"
+            ))
+        };
+        let Some(imported) = &p.again else {
+            return abort(changed());
+        };
+        let order = &p.record.order.id;
+        let shipment = super::shipping::shipment_state_in(tx, order)?;
+        let decided = import::decide(imported.clone(), current.as_ref(), shipment, now)
+            .map_err(|source| Error::Transition {
+                order: order.clone(),
+                source,
+            })
+            .or_else(abort)?;
+        let Some(record) = decided.record else {
+            return Ok(());
+        };
+        // The recipient was sealed with the plan (nothing is sealed inside a transaction): kept
+        // only while the order still wants it.
+        match (decided.recipient.is_some(), sealed.is_some()) {
+            (true, false) => return abort(changed()),
+            (false, _) => sealed = None,
+            (true, true) => {}
+        }
+        again = record;
+        (&again, decided.outcome)
+    };
+    write_record(tx, current.as_ref(), record)?;
+    if let Some(s) = sealed {
         // Only a known order (or a crash's leftover) can have a slot already.
-        if p.old.is_some() || p.leftover_slot {
+        if current.is_some() || p.leftover_slot {
             if let Some(old) = tx.recipients.get(id)?
                 && let Some(old_epoch) = seal::envelope_epoch(&old)
                 && old_epoch != s.epoch
@@ -273,7 +324,7 @@ pub(super) fn apply_plan(
             }
         }
     }
-    let (action, reason) = match p.outcome {
+    let (action, reason) = match outcome {
         ImportOutcome::Cancelled => (Event::Cancel.name(), "cancelled at Amazon"),
         ImportOutcome::ShippedElsewhere => (
             Event::ShippedElsewhere.name(),

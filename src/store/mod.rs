@@ -59,6 +59,7 @@ use backend::abort;
 
 /// The sled trees. Amazon-sourced data lives under `amazon/`. The name and SKU indexes live in a
 /// database of their own (`derived`).
+#[derive(Clone)]
 struct Trees {
     orders: Tree,
     recipients: Tree,
@@ -264,6 +265,22 @@ impl Store {
         store.seal_plain_free_text("packline", Utc::now())?;
         space::keep_reserve(data_dir);
         Ok(store)
+    }
+
+    /// A second handle on this open store: the same sled database and trees, the same index
+    /// database, and a copy of the keyring (with its unlock). Two handles stand for two
+    /// processes on one shared backend: nothing but each operation's transaction keeps them
+    /// apart. A key change (rotate, lock, unlock) through one is not seen by the other. For
+    /// tests and tools.
+    pub fn share(&self) -> Result<Store, Error> {
+        Ok(Store {
+            db: self.db.clone(),
+            t: self.t.clone(),
+            derived: derived::Lazy::with(self.derived()?.clone()),
+            steps: 0,
+            keyring: self.keyring.share(),
+            data_dir: self.data_dir.clone(),
+        })
     }
 
     /// The data directory of this store.

@@ -308,12 +308,27 @@ impl Store {
             .iter()
             .map(|l| (l.sku.clone(), (!l.asin.is_empty()).then(|| l.asin.clone())))
             .collect();
-        let n = matching
-            .iter()
-            .filter(|r| matches!(r.key, ReturnKey::Unexpected { .. }))
-            .count() as u32
-            + 1;
-        let r = self.transact(|tx| {
+        let (r, new) = self.transact(|tx| {
+            // The order's unexpected returns, read where the new one is written: one opened
+            // meanwhile (at another bench) is the one this parcel opens, and the new one takes
+            // the first number free.
+            let mut n = 1;
+            while let Some(v) = tx.returns.get(natural_key(&ReturnKey::Unexpected {
+                order: order.clone(),
+                n,
+            }))? {
+                let id = v
+                    .as_ref()
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| Error::CorruptOrder("a return key is damaged".into()))
+                    .or_else(abort)?;
+                let open = return_in(tx, id)?;
+                if open.closed_at.is_none() {
+                    return Ok((open, false));
+                }
+                n += 1;
+            }
             let id = next_id(tx)?;
             let r = ReturnRecord::unexpected(id, order.clone(), n, lines.clone(), user, now);
             write(tx, &r)?;
@@ -326,9 +341,11 @@ impl Store {
                 Some(&reason),
                 now,
             )?;
-            Ok(r)
+            Ok((r, true))
         })?;
-        self.flush()?;
+        if new {
+            self.flush()?;
+        }
         Ok(r)
     }
 
@@ -361,13 +378,16 @@ impl Store {
                 lines: before.skus(),
             })?;
         let sku = before.lines[line].sku.clone();
-        // No return takes more of a SKU than the order had (an expected one, no more than
-        // the report said either).
-        let cap = self.get(&before.order)?.map(|o| sold(&o.order, &sku));
         let bin = locations.get(&sku).map(|l| l.bin.clone());
         let id = before.id;
         let receipt = self.transact(|tx| {
             let mut r = return_in(tx, id)?;
+            // No return takes more of a SKU than the order had (an expected one, no more than
+            // the report said either): the order as the transaction reads it.
+            let cap = match tx.orders.get(r.order.as_str())? {
+                Some(v) => Some(sold(&super::decode_record(&v).or_else(abort)?.order, &sku)),
+                None => None,
+            };
             let unit = Received {
                 condition,
                 quantity,

@@ -198,6 +198,21 @@ pub(super) fn shipment_in(
         .transpose()
 }
 
+/// Where packline's own shipment of the order stands, inside a transaction (as
+/// [`Store::shipment_state`]): a package that is (or may be) packline's wins over a voided one.
+pub(super) fn shipment_state_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Option<ShipmentState>> {
+    let mut first = None;
+    for n in super::floor::package_numbers(tx, id.as_str())? {
+        if let Some(s) = shipment_in(tx, id, n)? {
+            if s.state.is_ours() {
+                return Ok(Some(s.state));
+            }
+            first.get_or_insert(s.state);
+        }
+    }
+    Ok(first)
+}
+
 /// Writes a shipment record, keeping the in-flight marker in step with its state.
 fn put_shipment(tx: &Tx<'_>, s: &ShipmentRecord) -> TxResult<()> {
     tx.floor.insert(
@@ -537,15 +552,32 @@ impl Store {
             .transpose()
     }
 
-    /// Saves a package's Shipping API v2 details (tracking, a collection form).
-    pub fn save_shipment_v2(
+    /// A package bought through Shipping API v2 with carrier `carrier_id` is on the day's
+    /// collection form made `now` (it can no longer be voided), unless it is on one already or
+    /// was voided: decided on its details as the transaction reads them. True when it was marked.
+    pub fn mark_on_form(
         &self,
         id: &OrderId,
         package: u32,
-        v: &ShipmentV2,
-    ) -> Result<(), Error> {
-        self.transact(|tx| put_v2(tx, id, package, v))?;
-        self.flush()
+        carrier_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let marked = self.transact(|tx| {
+            let Some(v) = tx.floor.get(key(V2, &package_id(id.as_str(), package)))? else {
+                return Ok(false);
+            };
+            let mut v: ShipmentV2 = records::decode::<Tracked2>(&v).or_else(abort)?;
+            if v.carrier_id != carrier_id || v.on_form.is_some() || v.voided {
+                return Ok(false);
+            }
+            v.on_form = Some(now);
+            put_v2(tx, id, package, &v)?;
+            Ok(true)
+        })?;
+        if marked {
+            self.flush()?;
+        }
+        Ok(marked)
     }
 
     /// Amazon took the Transparency codes of a package bought through Shipping API v2: kept on
@@ -621,13 +653,14 @@ impl Store {
         self.flush()
     }
 
-    /// What tracking said of a package: kept, and a delivery counted once (per carrier, on
-    /// the day it was delivered, late or not).
+    /// What tracking said of a package (`tracked` sets it on the package's details as the
+    /// transaction reads them, so a void or a collection form marked meanwhile is kept): kept,
+    /// and a delivery counted once (per carrier, on the day it was delivered, late or not).
     pub fn record_delivery(
         &self,
         id: &OrderId,
         package: u32,
-        v: &ShipmentV2,
+        tracked: impl Fn(&mut ShipmentV2),
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         use crate::domain::report::Metric;
@@ -637,11 +670,14 @@ impl Store {
             .map_or_else(|| "-".to_owned(), |c| c.name().to_owned());
         self.transact(|tx| {
             let k = key(V2, &package_id(id.as_str(), package));
-            let before: Option<ShipmentV2> = match tx.floor.get(&k)? {
-                Some(b) => Some(records::decode::<Tracked2>(&b).or_else(abort)?),
-                None => None,
+            let Some(b) = tx.floor.get(&k)? else {
+                return Ok(());
             };
-            let was = before.and_then(|b| b.delivery);
+            let before: ShipmentV2 = records::decode::<Tracked2>(&b).or_else(abort)?;
+            let was = before.delivery;
+            let mut v = before;
+            tracked(&mut v);
+            let v = &v;
             if v.delivery == Some(crate::domain::Delivery::Delivered)
                 && was != Some(crate::domain::Delivery::Delivered)
             {
@@ -686,6 +722,29 @@ impl Store {
             out.push((carrier, v.to_vec()));
         }
         Ok(out)
+    }
+
+    /// A Shipping API v2 purchase sent under `key` bought nothing (refused, or its rate
+    /// expired): its intent is dropped, and only it. Another sender's intent written meanwhile
+    /// under another key, or a record, stays.
+    pub fn abandon_purchase_v2(&self, id: &OrderId, package: u32, key: &str) -> Result<(), Error> {
+        self.transact(|tx| {
+            let ours = match tx.floor.get(intent_key(id, package))? {
+                Some(v) if !v.is_empty() => {
+                    records::decode::<Intent2>(&v).or_else(abort)?.key == key
+                }
+                _ => false,
+            };
+            if ours
+                && shipment_in(tx, id, package)?
+                    .is_some_and(|s| s.state == ShipmentState::PurchaseIntent)
+            {
+                tx.floor.remove(shipment_key(id, package))?;
+                tx.floor.remove(intent_key(id, package))?;
+            }
+            Ok(())
+        })?;
+        self.flush()
     }
 
     /// Amazon refused the purchase outright (nothing was bought): the intent is dropped, and
@@ -763,11 +822,14 @@ impl Store {
             )?;
         }
         // Print jobs cut short the same way are marked failed, not silently rerun.
-        for mut job in self.print_jobs()? {
+        for job in self.print_jobs()? {
             if job.state == JobState::Queued {
-                job.state = JobState::Failed;
-                job.error = Some("interrupted by a restart: print it again".into());
-                self.save_print_job(&job)?;
+                self.update_print_job(job.id, |job| {
+                    if job.state == JobState::Queued {
+                        job.state = JobState::Failed;
+                        job.error = Some("interrupted by a restart: print it again".into());
+                    }
+                })?;
             }
         }
         Ok(stuck.len())
@@ -810,7 +872,8 @@ impl Store {
     }
 
     /// A lead found the shipment Amazon bought: record it and its label without moving the
-    /// order (it is an exception; the lead resolves it to Labelled).
+    /// order (it is an exception; the lead resolves it to Labelled). Refused unless the package's
+    /// purchase is still of unknown outcome (another lead may have settled it meanwhile).
     pub fn record_found_purchase(
         &mut self,
         record: &ShipmentRecord,
@@ -818,7 +881,15 @@ impl Store {
         postage: Postage<'_>,
     ) -> Result<(), Error> {
         let sealed = self.keyring.seal_document(label, record.at)?;
-        self.transact(|tx| keep_label(tx, record, &sealed, postage))?;
+        let (id, package) = (&record.order, record.package);
+        self.transact(|tx| {
+            if !shipment_in(tx, id, package)?.is_some_and(|s| s.state.is_unresolved()) {
+                return abort(Error::Usage(format!(
+                    "order {id} package {package} has no purchase of unknown outcome to check"
+                )));
+            }
+            keep_label(tx, record, &sealed, postage)
+        })?;
         self.flush()
     }
 
@@ -836,7 +907,10 @@ impl Store {
         let sealed = self.seal_words(reason, "the reason for a void", now)?;
         let words = super::notes::Words::Sealed(&sealed);
         self.transact(|tx| {
-            let Some(mut s) = shipment_in(tx, id, package)? else {
+            // Voided once: a second void of the same label (two labelers at once) finds none.
+            let Some(mut s) =
+                shipment_in(tx, id, package)?.filter(|s| s.state == ShipmentState::Bought)
+            else {
                 return abort(Error::Usage(format!(
                     "order {id} package {package} has no label to void"
                 )));
@@ -1030,7 +1104,7 @@ impl Store {
     }
 
     /// Queues several jobs to one printer (a batch's paperwork) in one transaction and one
-    /// flush, in this order.
+    /// flush, in this order. Refused, all of them, when one's order is held.
     pub fn queue_prints(
         &self,
         docs: &[(OrderId, Document)],
@@ -1055,6 +1129,11 @@ impl Store {
         let jobs = self.print_jobs()?;
         let week_ago = now - chrono::Duration::days(7);
         self.transact(|tx| {
+            // Nothing prints for a held order: a hold placed since the caller looked stops it
+            // here, where the job is written.
+            for (order, _) in docs {
+                super::floor::refuse_held_in(tx, order)?;
+            }
             for old in jobs
                 .iter()
                 .filter(|j| j.state != JobState::Queued && j.created < week_ago)
@@ -1084,6 +1163,30 @@ impl Store {
             .transpose()
     }
 
+    /// Changes a print job (`change` sets it as the transaction reads it: the job's state is
+    /// never written over by an older copy). `None` when there is no such job.
+    pub fn update_print_job(
+        &self,
+        id: u64,
+        change: impl Fn(&mut PrintJob),
+    ) -> Result<Option<PrintJob>, Error> {
+        let job = self.transact(|tx| {
+            let Some(v) = tx.floor.get(job_key(id))? else {
+                return Ok(None);
+            };
+            let mut job = records::decode::<PrintJob2>(&v).or_else(abort)?;
+            change(&mut job);
+            tx.floor
+                .insert(job_key(id), records::encode::<PrintJob2>(&job))?;
+            Ok(Some(job))
+        })?;
+        if job.is_some() {
+            self.flush()?;
+        }
+        Ok(job)
+    }
+
+    /// Keeps a print job as given, over whatever is stored under its id.
     pub fn save_print_job(&self, job: &PrintJob) -> Result<(), Error> {
         self.t
             .floor

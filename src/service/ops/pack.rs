@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Allowed, Operation};
-use crate::domain::{OrderState, PackCheck, Parcel};
+use crate::domain::{Order, OrderId, PackCheck, Parcel};
 use crate::service::{
     OrderRow, Role, Service, ServiceError, non_empty, order_id, own_bench, store_err,
 };
+use crate::store::floor::AtBench;
 
 /// Opens a picked order at the caller's bench (or resumes the check already there).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,29 +55,22 @@ impl Operation for PackStart {
             }
             None => order_id(&self.order)?,
         };
+        // The order's stripe spares the store's transaction a retry; the transaction keeps
+        // benches apart.
         let _order = svc.lock_order(&id);
-        let store = svc.read();
-        let rec = store
-            .get(&id)
-            .map_err(store_err)?
-            .ok_or_else(|| ServiceError::NotFound(format!("order {id} is not in the store")))?;
-        store.refuse_if_held(&id).map_err(store_err)?;
-        if rec.state != OrderState::Picked {
-            return Err(ServiceError::Conflict(format!(
-                "order {id} is {}: only picked orders are packed",
-                rec.state
-            )));
-        }
-        match store.pack_check(&id).map_err(store_err)? {
-            Some(check) => {
+        let opened = svc
+            .read()
+            .open_at_bench(&id, &c.user, &svc.settings.locations)
+            .map_err(store_err)?;
+        match opened {
+            AtBench::NotPicked(state) => Err(ServiceError::Conflict(format!(
+                "order {id} is {state}: only picked orders are packed"
+            ))),
+            AtBench::Open(check) => {
                 own_bench(c, &check)?;
                 Ok(check)
             }
-            None => {
-                let check = PackCheck::new(&rec.order, &c.user, &svc.settings.locations);
-                store.save_pack_check(&check).map_err(store_err)?;
-                Ok(check)
-            }
+            AtBench::Opened(check) => Ok(check),
         }
     }
 }
@@ -113,36 +107,30 @@ impl Operation for PackScan {
 impl PackScan {
     fn scan(self, svc: &Service, c: &Allowed) -> Result<PackCheck, ServiceError> {
         let id = order_id(&self.order)?;
+        // The order's stripe spares the store's transaction a retry; the transaction alone
+        // keeps two scans of one order apart (two benches, or two processes on one store).
         let _order = svc.lock_order(&id);
-        let store = svc.read();
-        let mut check = store.pack_check(&id).map_err(store_err)?.ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "order {id} is not at a pack bench: scan the order first"
-            ))
-        })?;
-        own_bench(c, &check)?;
-        store.refuse_if_held(&id).map_err(store_err)?;
         let refused = |r: crate::domain::PackRefusal| ServiceError::WrongScan {
             message: r.to_string(),
         };
-        let before: Vec<usize> = check.lines.iter().map(|l| l.codes.len()).collect();
-        check.scan(&self.code).map_err(refused)?;
-        for code in &self.unit_codes {
-            check.record_code(code).map_err(refused)?;
-        }
-        // Codes recorded by this scan: each is checked against every unit of the store where
-        // it is written, so two benches scanning one code at once cannot both have it.
-        let new: Vec<_> = check
-            .lines
-            .iter()
-            .zip(before)
-            .flat_map(|(l, n)| l.codes.iter().skip(n).cloned())
-            .collect();
-        if new.is_empty() {
-            store.save_pack_check(&check).map_err(store_err)?;
-        } else {
-            store.save_pack_scan(&check, &new).map_err(store_err)?;
-        }
+        // The unit and its codes are read, counted and kept in one transaction, the codes
+        // checked against every unit of the store: two benches scanning one code at once cannot
+        // both have it.
+        let (check, ()) = svc
+            .read()
+            .at_bench(
+                &id,
+                |check| own_bench(c, check),
+                |check| {
+                    check.scan(&self.code).map_err(refused)?;
+                    for code in &self.unit_codes {
+                        check.record_code(code).map_err(refused)?;
+                    }
+                    Ok(())
+                },
+            )
+            .map_err(store_err)?
+            .ok_or_else(|| not_at_bench(&id))??;
         Ok(check)
     }
 }
@@ -167,21 +155,11 @@ fn parcel(svc: &Service, box_name: &str, weight_g: u32) -> Result<Parcel, Servic
     })
 }
 
-/// The check open at the caller's own bench, for an order not on hold.
-fn bench_check(
-    svc: &Service,
-    c: &Allowed,
-    id: &crate::domain::OrderId,
-) -> Result<PackCheck, ServiceError> {
-    let store = svc.read();
-    let check = store.pack_check(id).map_err(store_err)?.ok_or_else(|| {
-        ServiceError::NotFound(format!(
-            "order {id} is not at a pack bench: scan the order first"
-        ))
-    })?;
-    own_bench(c, &check)?;
-    store.refuse_if_held(id).map_err(store_err)?;
-    Ok(check)
+/// The refusal of a change at a bench where the order is not open.
+fn not_at_bench(id: &OrderId) -> ServiceError {
+    ServiceError::NotFound(format!(
+        "order {id} is not at a pack bench: scan the order first"
+    ))
 }
 
 /// The box being filled is closed (its preset and weight) and the next one opened: an order
@@ -208,13 +186,21 @@ impl Operation for PackCloseBox {
         let id = order_id(&self.order)?;
         let parcel = parcel(svc, &self.box_name, self.weight_g)?;
         let _order = svc.lock_order(&id);
-        let mut check = bench_check(svc, c, &id)?;
-        check
-            .close_box(parcel)
-            .map_err(|r| ServiceError::WrongScan {
-                message: r.to_string(),
-            })?;
-        svc.read().save_pack_check(&check).map_err(store_err)?;
+        let (check, _) = svc
+            .read()
+            .at_bench(
+                &id,
+                |check| own_bench(c, check),
+                |check| {
+                    check
+                        .close_box(parcel.clone())
+                        .map_err(|r| ServiceError::WrongScan {
+                            message: r.to_string(),
+                        })
+                },
+            )
+            .map_err(store_err)?
+            .ok_or_else(|| not_at_bench(&id))??;
         Ok(check)
     }
 }
@@ -262,60 +248,57 @@ impl Operation for PackFinish {
             None => None,
         };
         let _order = svc.lock_order(&id);
-        let mut check = bench_check(svc, c, &id)?;
-        if partial.is_none() && !check.is_complete() {
-            let (units, codes) = (check.units_left(), check.codes_left());
-            return Err(ServiceError::Conflict(if units > 0 {
-                format!("order {id} still needs {units} unit(s) scanned before it can be boxed")
-            } else {
-                format!(
-                    "order {id} still needs {codes} serial number(s) or Transparency code(s) before it can be boxed"
-                )
-            }));
-        }
-        if partial.is_some() {
-            let codes = check.codes_left_scanned();
-            if check.awaiting.is_some() || codes > 0 {
+        // Whether every unit is in is decided on the check as the transaction that packs the
+        // order reads it: a scan or a hold meanwhile is never missed.
+        let pack = |check: &mut PackCheck, order: &Order, first: u32| {
+            if partial.is_none() && !check.is_complete() {
+                let (units, codes) = (check.units_left(), check.codes_left());
+                return Err(ServiceError::Conflict(if units > 0 {
+                    format!("order {id} still needs {units} unit(s) scanned before it can be boxed")
+                } else {
+                    format!(
+                        "order {id} still needs {codes} serial number(s) or Transparency code(s) before it can be boxed"
+                    )
+                }));
+            }
+            if partial.is_some() {
+                let codes = check.codes_left_scanned();
+                if check.awaiting.is_some() || codes > 0 {
+                    return Err(ServiceError::Conflict(format!(
+                        "order {id}: the units packed still need {} code(s) before they can ship",
+                        codes.max(1)
+                    )));
+                }
+            }
+            if check.open_units() > 0 {
+                if self.box_name.trim().is_empty() || self.weight_g == 0 {
+                    return Err(ServiceError::Invalid(format!(
+                        "order {id}: the box being filled needs its box preset and weight"
+                    )));
+                }
+                let p = parcel(svc, &self.box_name, self.weight_g)?;
+                check.close_box(p).map_err(|r| ServiceError::WrongScan {
+                    message: r.to_string(),
+                })?;
+            } else if check.boxes.is_empty() {
                 return Err(ServiceError::Conflict(format!(
-                    "order {id}: the units packed still need {} code(s) before they can ship",
-                    codes.max(1)
+                    "order {id}: no unit is packed yet"
                 )));
             }
-        }
-        if check.open_units() > 0 {
-            if self.box_name.trim().is_empty() || self.weight_g == 0 {
-                return Err(ServiceError::Invalid(format!(
-                    "order {id}: the box being filled needs its box preset and weight"
-                )));
-            }
-            let p = parcel(svc, &self.box_name, self.weight_g)?;
-            check.close_box(p).map_err(|r| ServiceError::WrongScan {
-                message: r.to_string(),
-            })?;
-        } else if check.boxes.is_empty() {
-            return Err(ServiceError::Conflict(format!(
-                "order {id}: no unit is packed yet"
-            )));
-        }
-        let rec = {
-            let store = svc.read();
-            let shipped = store
-                .packages(&id)
-                .map_err(store_err)?
-                .iter()
-                .map(|p| p.number)
-                .max()
-                .unwrap_or(0);
-            let order = store
-                .get(&id)
-                .map_err(store_err)?
-                .ok_or_else(|| ServiceError::NotFound(format!("order {id} is not in the store")))?
-                .order;
-            let packages = check.packages(&order, shipped + 1);
-            store
-                .finish_pack(&id, &packages, partial.as_deref(), &c.user, now)
-                .map_err(store_err)?
+            Ok(check.packages(order, first))
         };
+        let rec = svc
+            .read()
+            .finish_pack(
+                &id,
+                |check| own_bench(c, check),
+                pack,
+                partial.as_deref(),
+                &c.user,
+                now,
+            )
+            .map_err(store_err)?
+            .ok_or_else(|| not_at_bench(&id))??;
         svc.changed();
         svc.row(rec)
     }

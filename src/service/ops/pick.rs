@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Allowed, Operation};
 use crate::domain::{OrderId, PickBatch, PickScan as Scan};
-use crate::service::{MAX_BATCHES, Notice, Role, Service, ServiceError, non_empty, store_err};
+use crate::service::{
+    MAX_BATCHES, Notice, Role, Service, ServiceError, may_pick, non_empty, not_open, store_err,
+};
 
 /// Claims the next batch of open orders (the site's batch size unless given).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -150,21 +152,28 @@ fn scan_into(
     svc: &Service,
     c: &Allowed,
     batch: u64,
-    scan: impl FnOnce(&mut PickBatch) -> Result<Scan, crate::domain::PickRefusal>,
+    scan: impl Fn(&mut PickBatch) -> Result<Scan, crate::domain::PickRefusal>,
 ) -> Result<PickScanned, ServiceError> {
+    // The batch's stripe spares the store's transaction a retry; the transaction alone keeps
+    // two scans of one batch apart (two pickers, or two processes on one store).
     let _batch = svc.lock_batch(batch);
-    let mut b = svc.batch_for(c, batch)?;
-    let scan = scan(&mut b).map_err(|refusal| ServiceError::WrongScan {
-        message: refusal.to_string(),
-    })?;
-    if let Scan::Tote { order, tote, .. } = &scan {
-        svc.read()
-            .take_tote(tote, order)
-            .map_err(|e| ServiceError::WrongScan {
-                message: e.to_string(),
-            })?;
-    }
-    svc.read().save_batch(&b).map_err(store_err)?;
+    let (b, scan) = svc
+        .read()
+        .scan_into_batch(
+            batch,
+            |b| may_pick(c, b),
+            |b| {
+                scan(b).map_err(|refusal| ServiceError::WrongScan {
+                    message: refusal.to_string(),
+                })
+            },
+        )
+        // A tote that holds another order is a wrong scan, like a wrong item.
+        .map_err(|e| match e {
+            crate::store::Error::Usage(message) => ServiceError::WrongScan { message },
+            e => store_err(e),
+        })?
+        .ok_or_else(|| not_open(batch))??;
     Ok(PickScanned {
         batch,
         slot: scan.slot(),
@@ -204,18 +213,32 @@ impl Operation for ShortPick {
         now: DateTime<Utc>,
     ) -> Result<Shorted, ServiceError> {
         let reason = non_empty(&self.reason, "the reason for a short pick")?;
-        let _batch = svc.lock_batch(self.batch);
-        let mut b = svc.batch_for(c, self.batch)?;
-        let short = b.short(&self.sku).ok_or_else(|| {
+        let not_on_batch = || {
             ServiceError::NotFound(format!(
                 "SKU {:?} is not on pick batch {}",
                 self.sku, self.batch
             ))
-        })?;
-        let note = format!("short pick of {}: {reason}", short.sku);
-        svc.read()
-            .except_from_batch(&b, &short.orders, Some(&short.sku), &c.user, &note, now)
-            .map_err(store_err)?;
+        };
+        let _batch = svc.lock_batch(self.batch);
+        // A first look, so that a SKU not on the batch seals no note; the short pick itself is
+        // decided again in the transaction that makes it.
+        if svc.batch_for(c, self.batch)?.short(&self.sku).is_none() {
+            return Err(not_on_batch());
+        }
+        let note = format!("short pick of {}: {reason}", self.sku);
+        let (b, short) = svc
+            .read()
+            .short_pick(
+                self.batch,
+                |b| may_pick(c, b),
+                &self.sku,
+                &c.user,
+                &note,
+                now,
+            )
+            .map_err(store_err)?
+            .ok_or_else(|| not_open(self.batch))??;
+        let short = short.ok_or_else(not_on_batch)?;
         svc.changed();
         Ok(Shorted {
             batch: (!b.orders.is_empty()).then_some(b),
@@ -240,26 +263,32 @@ impl Operation for FinishPick {
     fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let batch = self.batch;
         let _batch = svc.lock_batch(batch);
-        let b = svc.batch_for(c, batch)?;
-        if let Some(hand) = &b.in_hand {
-            return Err(ServiceError::Conflict(format!(
-                "pick batch {batch}: the unit in hand goes to SLOT {}: scan its label first",
-                hand.slot
-            )));
-        }
-        if !b.is_complete() {
-            let left: u32 = b
-                .lines
-                .iter()
-                .map(|l| l.needed - l.picked.min(l.needed))
-                .sum();
-            return Err(ServiceError::Conflict(format!(
-                "pick batch {batch} still needs {left} unit(s): scan them, or short-pick what cannot be found"
-            )));
-        }
+        // Complete, with nothing in hand: decided on the batch as the transaction that finishes
+        // it reads it.
+        let finishable = |b: &PickBatch| {
+            may_pick(c, b)?;
+            if let Some(hand) = &b.in_hand {
+                return Err(ServiceError::Conflict(format!(
+                    "pick batch {batch}: the unit in hand goes to SLOT {}: scan its label first",
+                    hand.slot
+                )));
+            }
+            if !b.is_complete() {
+                let left: u32 = b
+                    .lines
+                    .iter()
+                    .map(|l| l.needed - l.picked.min(l.needed))
+                    .sum();
+                return Err(ServiceError::Conflict(format!(
+                    "pick batch {batch} still needs {left} unit(s): scan them, or short-pick what cannot be found"
+                )));
+            }
+            Ok(())
+        };
         svc.read()
-            .finish_batch(&b, &c.user, now)
-            .map_err(store_err)?;
+            .finish_batch(batch, finishable, &c.user, now)
+            .map_err(store_err)?
+            .ok_or_else(|| not_open(batch))??;
         svc.changed();
         Ok(())
     }
@@ -281,10 +310,11 @@ impl Operation for ReleaseBatch {
     fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let reason = non_empty(&self.reason, "the reason for releasing a batch")?;
         let _batch = svc.lock_batch(self.batch);
-        let b = svc.batch_for(c, self.batch)?;
-        svc.read()
-            .release_batch(&b, &c.user, reason, now)
-            .map_err(store_err)?;
+        let (b, _) = svc
+            .read()
+            .release_batch(self.batch, |b| may_pick(c, b), &c.user, reason, now)
+            .map_err(store_err)?
+            .ok_or_else(|| not_open(self.batch))??;
         svc.changed();
         svc.notify(Notice::ClaimReleased {
             batch: self.batch,
@@ -321,14 +351,15 @@ impl Operation for ReassignBatch {
             });
         }
         let _batch = svc.lock_batch(self.batch);
-        let before = svc.batch_for(c, self.batch)?;
-        let b = svc
+        // Whom it is taken from is read where it is handed on.
+        let (from, b) = svc
             .read()
             .reassign_batch(self.batch, to, &c.user, now)
-            .map_err(store_err)?;
+            .map_err(store_err)?
+            .ok_or_else(|| not_open(self.batch))?;
         svc.notify(Notice::ClaimReleased {
             batch: self.batch,
-            holder: before.holder,
+            holder: from,
             reason: format!("reassigned to {to} by {}", c.user),
         });
         Ok(b)

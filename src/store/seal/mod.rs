@@ -289,6 +289,34 @@ impl Keyring {
         Ok(())
     }
 
+    /// A copy of this keyring, unlocked if it is, bound to the same store (a second handle on
+    /// one open store: `Store::share`). Key changes through one are not seen by the other.
+    pub(super) fn share(&self) -> Keyring {
+        Keyring {
+            path: self.path.clone(),
+            file: self.file.clone(),
+            master_recipient: self.master_recipient.clone(),
+            recipients: self.recipients.clone(),
+            unlocked: self.unlocked.as_ref().map(|u| Unlocked {
+                epochs: u
+                    .epochs
+                    .iter()
+                    .map(|(id, e)| {
+                        (
+                            *id,
+                            EpochSecret {
+                                identity: e.identity.clone(),
+                                index_key: e.index_key.clone(),
+                            },
+                        )
+                    })
+                    .collect(),
+            }),
+            pins: self.pins.clone(),
+            untrusted: self.untrusted.clone(),
+        }
+    }
+
     /// Lets go of the store's meta tree (the database is being closed).
     pub fn unbind_pins(&mut self) {
         self.pins = None;
