@@ -1,0 +1,200 @@
+//! The print queue: jobs for labels, packing slips and collection forms, each queued with its
+//! audit entry and its outcome set on the job as stored. The document is made (or unsealed) only
+//! when the job is sent.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{JOB, Store, key, note};
+use crate::domain::OrderId;
+use crate::store::records::{self, shipping::PrintJob2};
+use crate::store::{Error, abort};
+
+impl Store {
+    /// Queues a print job, with its audit entry (a reprint is named as one). Finished jobs
+    /// older than a week are forgotten here, so the queue stays a few days long.
+    pub fn queue_print(
+        &self,
+        order: &OrderId,
+        document: Document,
+        printer: &str,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PrintJob, Error> {
+        let mut jobs = self.queue_prints(&[(order.clone(), document)], printer, user, now)?;
+        Ok(jobs.remove(0))
+    }
+
+    /// Queues several jobs to one printer (a batch's paperwork) in one transaction and one
+    /// flush, in this order. Refused, all of them, when one's order is held.
+    pub fn queue_prints(
+        &self,
+        docs: &[(OrderId, Document)],
+        printer: &str,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PrintJob>, Error> {
+        let mut new = Vec::with_capacity(docs.len());
+        for (order, document) in docs {
+            new.push(PrintJob {
+                id: self.db.generate_id()?,
+                order: order.clone(),
+                document: *document,
+                printer: printer.to_owned(),
+                state: JobState::Queued,
+                attempts: 0,
+                error: None,
+                created: now,
+                by: user.to_owned(),
+            });
+        }
+        let jobs = self.print_jobs()?;
+        let week_ago = now - chrono::Duration::days(7);
+        self.transact(|tx| {
+            // Nothing prints for a held order: a hold placed since the caller looked stops it
+            // here, where the job is written.
+            for (order, _) in docs {
+                crate::store::floor::refuse_held_in(tx, order)?;
+            }
+            for old in jobs
+                .iter()
+                .filter(|j| j.state != JobState::Queued && j.created < week_ago)
+            {
+                tx.floor.remove(job_key(old.id))?;
+            }
+            for job in &new {
+                let reprint = jobs.iter().any(|j| {
+                    j.order == job.order && j.document == job.document && j.state == JobState::Sent
+                });
+                tx.floor
+                    .insert(job_key(job.id), records::encode::<PrintJob2>(job))?;
+                let action = if reprint { "reprint" } else { "print" };
+                note(tx, &job.order, user, action, Some(job.document.name()), now)?;
+            }
+            Ok(())
+        })?;
+        self.flush()?;
+        Ok(new)
+    }
+
+    pub fn print_job(&self, id: u64) -> Result<Option<PrintJob>, Error> {
+        self.t
+            .floor
+            .get(job_key(id))?
+            .map(|v| records::decode::<PrintJob2>(&v))
+            .transpose()
+    }
+
+    /// Changes a print job (`change` sets it as the transaction reads it: the job's state is
+    /// never written over by an older copy). `None` when there is no such job.
+    pub fn update_print_job(
+        &self,
+        id: u64,
+        change: impl Fn(&mut PrintJob),
+    ) -> Result<Option<PrintJob>, Error> {
+        let job = self.transact(|tx| {
+            let Some(v) = tx.floor.get(job_key(id))? else {
+                return Ok(None);
+            };
+            let mut job = records::decode::<PrintJob2>(&v).or_else(abort)?;
+            change(&mut job);
+            tx.floor
+                .insert(job_key(id), records::encode::<PrintJob2>(&job))?;
+            Ok(Some(job))
+        })?;
+        if job.is_some() {
+            self.flush()?;
+        }
+        Ok(job)
+    }
+
+    /// Keeps a print job as given, over whatever is stored under its id.
+    pub fn save_print_job(&self, job: &PrintJob) -> Result<(), Error> {
+        self.t
+            .floor
+            .insert(job_key(job.id), records::encode::<PrintJob2>(job))?;
+        self.flush()
+    }
+
+    /// Every print job still kept (finished jobs are kept a week for reprints and questions).
+    pub fn print_jobs(&self) -> Result<Vec<PrintJob>, Error> {
+        self.t
+            .floor
+            .scan_prefix([JOB])
+            .map(|item| records::decode::<PrintJob2>(&item?.1))
+            .collect()
+    }
+}
+
+/// A print job. The document is made (or unsealed) only when it is sent: nothing printable with
+/// personal data waits on disk in the clear.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrintJob {
+    pub id: u64,
+    pub order: OrderId,
+    pub document: Document,
+    pub printer: String,
+    pub state: JobState,
+    pub attempts: u32,
+    pub error: Option<String>,
+    pub created: DateTime<Utc>,
+    pub by: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Document {
+    /// The label of the order's package 1.
+    Label,
+    SlipZpl,
+    SlipPdf,
+    /// The pick sheet of the batch the job's order is claimed in (ZPL; no personal data).
+    PickSheet,
+    /// The label of the order's package n > 1 (a variant of its own, after the others, so jobs
+    /// stored before packages read as they were).
+    PackageLabel(u32),
+    /// The carrier's collection form of the job's day (the day's forms in carrier-id order,
+    /// this one by its place); a PDF with no personal data.
+    CollectionForm(u32),
+}
+
+impl Document {
+    pub fn name(self) -> &'static str {
+        match self {
+            Document::Label | Document::PackageLabel(_) => "label",
+            Document::SlipZpl | Document::SlipPdf => "packing slip",
+            Document::PickSheet => "pick sheet",
+            Document::CollectionForm(_) => "collection form",
+        }
+    }
+
+    /// The label of one package.
+    pub fn label_of(package: u32) -> Document {
+        if package > 1 {
+            Document::PackageLabel(package)
+        } else {
+            Document::Label
+        }
+    }
+
+    /// The package whose label this is.
+    pub fn package(self) -> Option<u32> {
+        match self {
+            Document::Label => Some(1),
+            Document::PackageLabel(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Sent,
+    Failed,
+}
+
+pub(in crate::store) fn job_key(id: u64) -> Vec<u8> {
+    key(JOB, &id.to_be_bytes())
+}
