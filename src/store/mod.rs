@@ -230,7 +230,9 @@ impl Store {
             data_dir,
             db,
             || open_db(data_dir),
-            || open_sled(data_dir, records::upgrade::STAGING, 0),
+            // The copy is written, never read back while it is made: a small page cache keeps
+            // the upgrade's memory near the store's own (sled's default is 1 GiB).
+            || open_sled(data_dir, records::upgrade::STAGING, 32 * 1024 * 1024),
             Utc::now(),
         )?;
         let db = backend(db);
@@ -395,6 +397,13 @@ impl Store {
     pub fn unlock(&mut self, source: &MasterSource) -> Result<u64, Error> {
         self.keyring.unlock(source)?;
         self.index_pending()
+    }
+
+    /// A transaction over the `floor` tree alone, for the floor's frequent changes that touch
+    /// nothing else (a pick scan): as safe as `transact` (every transaction is serializable
+    /// against every other), without making a view of every tree for each scan.
+    fn transact_floor<R>(&self, f: impl Fn(&TxTree<'_>) -> TxResult<R>) -> Result<R, Error> {
+        self.db.transact(&[&self.t.floor], |v| f(&v[0]))
     }
 
     fn transact<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R, Error> {

@@ -42,6 +42,14 @@ fn reads_and_writes(b: &Backend) {
         t.get([0u8, 0xff, 0x80]).unwrap().as_deref(),
         Some(&[0xffu8; 3][..])
     );
+    // Compare and swap: written only over the value it names, absent named as none.
+    assert!(t.compare_and_swap(b"c", None, Some(b"1")).unwrap());
+    assert!(!t.compare_and_swap(b"c", None, Some(b"2")).unwrap());
+    assert!(!t.compare_and_swap(b"c", Some(b"2"), Some(b"3")).unwrap());
+    assert_eq!(t.get(b"c").unwrap().as_deref(), Some(&b"1"[..]));
+    assert!(t.compare_and_swap(b"c", Some(b"1"), Some(b"2")).unwrap());
+    assert!(t.compare_and_swap(b"c", Some(b"2"), None).unwrap());
+    assert_eq!(t.get(b"c").unwrap(), None);
     t.clear().unwrap();
     assert!(t.is_empty());
     t.flush().unwrap();
@@ -227,6 +235,27 @@ fn concurrent_transactions_serialize(b: &Backend) {
     });
     assert_eq!(read(counter.get(b"n").unwrap()), 2 * EACH);
     assert_eq!(read(shadow.get(b"n").unwrap()), 2 * EACH);
+    // The same with compare and swap on one key: each addition read, decided and kept only
+    // over the value it read, tried again when another came between.
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..EACH {
+                    loop {
+                        let old = counter.get(b"cas").unwrap();
+                        let n = read(old.clone()) + 1;
+                        if counter
+                            .compare_and_swap(b"cas", old.as_deref(), Some(&n.to_be_bytes()))
+                            .unwrap()
+                        {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(read(counter.get(b"cas").unwrap()), 2 * EACH);
     assert!(runs.load(Ordering::Relaxed) >= 2 * EACH as usize);
 }
 

@@ -111,6 +111,15 @@ impl Table for SledTree {
         Ok(self.tree.remove(key)?.map(Into::into))
     }
 
+    fn compare_and_swap(
+        &self,
+        key: &[u8],
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, Error> {
+        Ok(self.tree.compare_and_swap(key, old, new)?.is_ok())
+    }
+
     fn range(&self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> Pairs {
         let own = |b: Bound<&[u8]>| match b {
             Bound::Included(k) => Bound::Included(k.to_vec()),

@@ -188,6 +188,14 @@ pub trait Table: Send + Sync {
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, Error>;
     /// The value it removed.
     fn remove(&self, key: &[u8]) -> Result<Option<Bytes>, Error>;
+    /// Writes `new` (or removes, when none) under `key` only if its value is still `old`
+    /// (none: absent), atomically; whether it did.
+    fn compare_and_swap(
+        &self,
+        key: &[u8],
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, Error>;
     /// The pairs whose keys lie between the bounds, in key order.
     fn range(&self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> Pairs;
     /// How many keys it holds (a full count: not for hot paths).
@@ -325,6 +333,18 @@ impl Tree {
 
     pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         self.0.remove(key.as_ref())
+    }
+
+    /// Writes `new` (or removes, when none) only if the value is still `old` (none: absent):
+    /// a change decided on one key's value, kept only if nothing changed that value meanwhile.
+    /// Whether it was written.
+    pub fn compare_and_swap(
+        &self,
+        key: impl AsRef<[u8]>,
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, Error> {
+        self.0.compare_and_swap(key.as_ref(), old, new)
     }
 
     pub fn apply_batch(&self, batch: Batch) -> Result<(), Error> {

@@ -18,6 +18,7 @@ pub(super) use pack::{codes_of, package_numbers, refuse_dropping_labels, release
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::backend::TxTree;
 use super::notes::Words;
 use super::records::{
     self,
@@ -230,7 +231,7 @@ impl Store {
             .collect()
     }
 
-    /// One scan into a pick batch, in one transaction: the batch is read, `may` says whether
+    /// One scan into a pick batch, atomically: the batch is read, `may` says whether
     /// this picker may scan into it, `scan` (the domain's) counts the scan, a tote it names is
     /// taken for its order (refused while the tote holds another order), and the batch is kept.
     /// `None` when the batch is not open; `Some(Err)` when `may` or `scan` refused (nothing is
@@ -241,8 +242,32 @@ impl Store {
         may: impl Fn(&PickBatch) -> Result<(), E>,
         scan: impl Fn(&mut PickBatch) -> Result<PickScan, E>,
     ) -> Decided<(PickBatch, PickScan), E> {
-        self.transact(|tx| {
-            let Some(v) = tx.floor.get(batch_key(batch_id))? else {
+        // Most scans change the batch alone: decided on the batch as read, and kept only if
+        // it is still that (compare and swap), else decided again. A scan that takes a tote
+        // writes the tote too, and is decided in a transaction of the floor.
+        let k = batch_key(batch_id);
+        loop {
+            let Some(old) = self.t.floor.get(&k)? else {
+                return Ok(None);
+            };
+            let mut batch = decode_batch(&old)?;
+            if let Err(e) = may(&batch) {
+                return Ok(Some(Err(e)));
+            }
+            let scanned = match scan(&mut batch) {
+                Ok(s) => s,
+                Err(e) => return Ok(Some(Err(e))),
+            };
+            if matches!(scanned, PickScan::Tote { .. }) {
+                break;
+            }
+            let new = records::encode::<Batch2>(&batch);
+            if self.t.floor.compare_and_swap(&k, Some(&old), Some(&new))? {
+                return Ok(Some(Ok((batch, scanned))));
+            }
+        }
+        self.transact_floor(|floor| {
+            let Some(v) = floor.get(batch_key(batch_id))? else {
                 return Ok(None);
             };
             let mut batch = decode_batch(&v).or_else(abort)?;
@@ -254,10 +279,9 @@ impl Store {
                 Err(e) => return Ok(Some(Err(e))),
             };
             if let PickScan::Tote { order, tote, .. } = &scanned {
-                take_tote_in(tx, tote, order)?;
+                take_tote_in(floor, tote, order)?;
             }
-            tx.floor
-                .insert(batch_key(batch_id), records::encode::<Batch2>(&batch))?;
+            floor.insert(batch_key(batch_id), records::encode::<Batch2>(&batch))?;
             Ok(Some(Ok((batch, scanned))))
         })
     }
@@ -532,9 +556,9 @@ fn claimed_in(tx: &Tx<'_>, id: &OrderId, batch: u64) -> TxResult<bool> {
 
 /// Takes a tote for an order (a picker scanned it for the order's slot), inside a transaction.
 /// Refused while the tote holds another order.
-fn take_tote_in(tx: &Tx<'_>, tote: &str, order: &OrderId) -> TxResult<()> {
+fn take_tote_in(floor: &TxTree<'_>, tote: &str, order: &OrderId) -> TxResult<()> {
     let k = key(TOTE, tote.as_bytes());
-    if let Some(v) = tx.floor.get(&k)?
+    if let Some(v) = floor.get(&k)?
         && v.as_ref() != order.as_str().as_bytes()
     {
         return abort(Error::Usage(format!(
@@ -542,9 +566,8 @@ fn take_tote_in(tx: &Tx<'_>, tote: &str, order: &OrderId) -> TxResult<()> {
             String::from_utf8_lossy(&v)
         )));
     }
-    tx.floor.insert(k, order.as_str().as_bytes())?;
-    tx.floor
-        .insert(key(TOTE_OF, order.as_str().as_bytes()), tote.as_bytes())?;
+    floor.insert(k, order.as_str().as_bytes())?;
+    floor.insert(key(TOTE_OF, order.as_str().as_bytes()), tote.as_bytes())?;
     Ok(())
 }
 
