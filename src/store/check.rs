@@ -166,7 +166,8 @@ fn undeclared_keys(decl: &keys::Tree, tree: &Tree, r: &mut CheckReport) -> Resul
     while let Some(item) = items.next() {
         let (k, _) = item?;
         match decl.key_of(&k) {
-            Some(key) if key.rest == keys::Rest::Any => match keys::after_prefix(key.prefix) {
+            Some(key) if key.rest == keys::Rest::Any => match super::backend::successor(key.prefix)
+            {
                 Some(next) => items = tree.range(next..),
                 None => break,
             },

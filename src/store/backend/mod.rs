@@ -407,7 +407,7 @@ impl Tree {
 
 /// The first key after every key that starts with `prefix`; none when there is no such key
 /// (the prefix is all 0xff, or empty).
-fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+pub fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {

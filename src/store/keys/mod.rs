@@ -131,18 +131,6 @@ pub fn tree(database: Database, name: &[u8]) -> Option<&'static Tree> {
         .find(|t| t.database == database && t.name.as_bytes() == name)
 }
 
-/// The first key after every key that begins with `prefix` (None: no key is).
-pub fn after_prefix(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < u8::MAX {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
 /// A key as a problem may name it: printable ASCII as it is, every other byte (and `\`) escaped,
 /// at most 64 bytes of it. Keys hold ids, numbers, SKUs and dates, never a value.
 pub fn printable(key: &[u8]) -> String {

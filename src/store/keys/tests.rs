@@ -179,14 +179,6 @@ fn keys_are_matched_by_their_shape() {
 }
 
 #[test]
-fn after_prefix_is_the_first_key_past_the_family() {
-    assert_eq!(after_prefix(b"c"), Some(b"d".to_vec()));
-    assert_eq!(after_prefix(&[b'A', 0xff]), Some(b"B".to_vec()));
-    assert_eq!(after_prefix(&[0xff, 0xff]), None);
-    assert_eq!(after_prefix(b""), None);
-}
-
-#[test]
 fn a_key_is_shown_printable_and_short() {
     assert_eq!(printable(b"c902-1"), "c902-1");
     assert_eq!(
