@@ -302,7 +302,16 @@ fn nothing_is_destroyed_before_its_time() {
         )
         .unwrap();
     assert_eq!(r.recipients_destroyed, 2, "{r:?}");
-    // Order records stay six years; then go.
+    // Order records stay six years; then go, and the day records that name them with them
+    // (a day's manifest marks and its collection forms).
+    let shipped_day = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    let later_day = chrono::NaiveDate::from_ymd_opt(2032, 11, 24).unwrap();
+    store
+        .keep_collection_form(shipped_day, "UPS", b"%PDF-1.4 form")
+        .unwrap();
+    store
+        .keep_collection_form(later_day, "UPS", b"%PDF-1.4 form")
+        .unwrap();
     let id = OrderId::parse(&f.people[0].order_id).unwrap();
     let r = store
         .purge(
@@ -313,7 +322,9 @@ fn nothing_is_destroyed_before_its_time() {
         )
         .unwrap();
     assert_eq!(r.orders_deleted, 0);
+    assert_eq!(r.day_records_deleted, 0, "{r:?}");
     assert!(store.get(&id).unwrap().is_some());
+    assert_eq!(store.collection_forms(shipped_day).unwrap().len(), 1);
     let r = store
         .purge(
             RetentionPolicy::default(),
@@ -325,6 +336,14 @@ fn nothing_is_destroyed_before_its_time() {
     assert_eq!(
         r.orders_deleted, 2,
         "shipped and cancelled records go after six years: {r:?}"
+    );
+    assert!(r.day_records_deleted >= 1, "{r:?}");
+    assert!(store.collection_forms(shipped_day).unwrap().is_empty());
+    assert!(store.shipments_on(shipped_day).unwrap().is_empty());
+    assert_eq!(
+        store.collection_forms(later_day).unwrap().len(),
+        1,
+        "a day within its six years stays"
     );
     assert!(store.get(&id).unwrap().is_none());
     assert_eq!(store.order_count(), 1, "the open order stays");

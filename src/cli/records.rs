@@ -95,6 +95,13 @@ fn print_purge(w: &mut dyn std::io::Write, r: &PurgeReport) -> std::io::Result<(
     if r.inquiry_notes_resealed > 0 {
         writeln!(w, "inquiry notes re-sealed: {}", r.inquiry_notes_resealed)?;
     }
+    if r.day_records_deleted > 0 {
+        writeln!(
+            w,
+            "day records deleted (manifest marks, collection forms): {}",
+            r.day_records_deleted
+        )?;
+    }
     writeln!(w, "key epochs shredded: {}", r.epochs_shredded)?;
     if r.orphans_removed > 0 {
         writeln!(w, "orphaned entries removed: {}", r.orphans_removed)?;

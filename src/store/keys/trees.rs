@@ -315,7 +315,7 @@ pub const FLOOR: Tree = Tree {
             rest: Rest::Any,
             layout: "`d` ‖ day (YYYY-MM-DD) ‖ package",
             holds: "a mark: the package shipped that day (the day's manifest)",
-            retention: "removed at a void; nothing else removes it",
+            retention: "removed at a void, or six years after its day (with the order records it names)",
         },
         Key {
             prefix: &[floor::JOB],
@@ -329,7 +329,7 @@ pub const FLOOR: Tree = Tree {
             rest: Rest::Any,
             layout: "`F` ‖ day (YYYY-MM-DD) ‖ carrier id",
             holds: "the day's collection form of that carrier (PDF: tracking numbers, no personal data)",
-            retention: "nothing removes it",
+            retention: "six years after its day (with the order records it names)",
         },
         Key {
             prefix: &[floor::COUNTERS, floor::counters::DAY],

@@ -73,6 +73,10 @@ pub struct PurgeReport {
     /// Sealed words still kept, moved out of an epoch being shredded.
     #[serde(default)]
     pub sealed_notes_resealed: u64,
+    /// Day records deleted six years after their day: the marks of what shipped that day
+    /// (its manifest) and its collection forms.
+    #[serde(default)]
+    pub day_records_deleted: u64,
 }
 
 const BATCH: usize = 512;
@@ -131,7 +135,7 @@ impl Store {
         });
         // The audit entry records what was done, also when a later step failed.
         let reason = format!(
-            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} inquiries deleted, {} returns deleted, {} backups deleted, {} re-sealed, {} inquiry notes re-sealed, {} labels re-sealed, {} sealed notes deleted, {} sealed notes re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed{}",
+            "as of {}: {} recipients destroyed, {} orders deleted, {} notes deleted, {} inquiries deleted, {} returns deleted, {} backups deleted, {} re-sealed, {} inquiry notes re-sealed, {} labels re-sealed, {} sealed notes deleted, {} sealed notes re-sealed, {} epochs shredded, {} kept (locked), {} orphans removed, {} day records deleted{}",
             as_of.to_rfc3339(),
             report.recipients_destroyed,
             report.orders_deleted,
@@ -147,6 +151,7 @@ impl Store {
             report.epochs_shredded,
             report.epochs_kept_locked,
             report.orphans_removed,
+            report.day_records_deleted,
             if outcome.is_err() {
                 "; stopped by an error"
             } else {
@@ -175,6 +180,13 @@ impl Store {
         self.purge_exception_notes(as_of, report)?;
         self.purge_inquiries(as_of, report)?;
         report.returns_deleted += self.purge_returns(policy, as_of)?;
+        // A day's manifest marks and collection forms name that day's orders: they go when
+        // those orders' records do.
+        if let Some(day) = super::shipping::local_day(as_of)
+            .checked_sub_months(chrono::Months::new(RetentionPolicy::ORDER_MONTHS))
+        {
+            report.day_records_deleted += self.forget_days_before(day)?;
+        }
         // A backup holds recipients and key epochs: it goes at the personal-data limit.
         report.backups_pruned += self.prune_backups(
             as_of - chrono::Duration::days(i64::from(policy.pii_days_after_close)),

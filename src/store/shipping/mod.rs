@@ -16,7 +16,7 @@ mod v2;
 
 pub use prints::{Document, JobState, PrintJob};
 
-use crate::store::backend::Bytes;
+use crate::store::backend::{Batch, Bytes};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::records::{
@@ -509,6 +509,25 @@ impl Store {
                 )),
                 e => e,
             })
+    }
+}
+
+impl Store {
+    /// Forgets the days before `day`: their shipment marks (what a day's manifest lists) and
+    /// collection forms, kept as long as the order records they name. How many went.
+    pub(in crate::store) fn forget_days_before(&self, day: NaiveDate) -> Result<u64, Error> {
+        let mut n = 0;
+        for family in [DAY, FORM] {
+            let mut end = vec![family];
+            end.extend_from_slice(day.format("%Y-%m-%d").to_string().as_bytes());
+            let mut gone = Batch::default();
+            for item in self.t.floor.range(vec![family]..end) {
+                gone.remove(item?.0);
+                n += 1;
+            }
+            self.t.floor.apply_batch(gone)?;
+        }
+        Ok(n)
     }
 }
 
