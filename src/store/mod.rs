@@ -1,11 +1,13 @@
-//! The sealed order store: sled trees for orders and their queue index, recipients sealed with
-//! `age` under key epochs, customer inquiries with their sealed notes, returns, the blind name index and
-//! the SKU index (in a second sled database, `derived`), retention and the audit log.
+//! The sealed order store: trees for orders and their queue index, recipients sealed with `age`
+//! under key epochs, customer inquiries with their sealed notes, returns, the blind name index and
+//! the SKU index (in a second database, `derived`), retention and the audit log. Its code speaks
+//! to the storage seam (`backend`), never to an engine; sled is the embedded one. Every tree and
+//! key is declared in `keys`, every value is a frozen record (`records`).
 //!
 //! This module owns every byte packline keeps on disk. It must never write a recipient (or an
 //! inquiry's note, or a person's typed words: exception notes, hold, reveal and void reasons,
-//! see `notes`) in the clear, and every state change is one sled transaction that appends its audit entry and is
-//! flushed before the call returns.
+//! see `notes`) in the clear, and every operation that changes it reads, decides and writes in
+//! one transaction that appends its audit entry, flushed before the call returns (docs/store.md).
 //!
 //! It keeps what the domain decides and decides nothing itself: what an imported order becomes is
 //! `domain::import`, the lifecycle is `domain::order`, shipments `domain::shipment`, the retention
