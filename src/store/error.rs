@@ -19,6 +19,9 @@ pub enum Error {
     },
     #[error("store: {0}")]
     Sled(sled::Error),
+    /// PostgreSQL, under a store that lives there, failed or refused (never a row's values).
+    #[error("the store's database: {0}")]
+    Database(String),
     #[error(
         "the store in {dir} is damaged ({what} does not check out): nothing was changed; restore the data directory from a backup (`packline restore`), and keep the damaged copy for inspection",
         dir = dir.display()

@@ -11,6 +11,7 @@
 #[cfg(test)]
 pub mod conformance;
 pub mod embedded;
+pub mod postgres;
 
 use std::ops::{Bound, Deref, RangeBounds};
 use std::sync::Arc;

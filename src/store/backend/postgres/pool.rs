@@ -1,0 +1,371 @@
+//! Connections to PostgreSQL: where the database is (`Target`), a small pool of connections, each
+//! with the engine's statements prepared once, and the translation of PostgreSQL's errors into
+//! the store's.
+//!
+//! tokio-postgres drives each connection as a task; those tasks run on a runtime of their own
+//! (one thread, for the whole process), so that the store's calls stay synchronous and may be
+//! made from anywhere, a daemon's async tasks included: a call sends its request to the
+//! connection's task and blocks its own thread until the answer comes, as a sled call blocks on
+//! the disk.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Statement};
+
+use crate::store::Error;
+
+/// Where a store's PostgreSQL database is: a connection URL (`postgresql://…`, or PostgreSQL's
+/// `key=value` form; a Unix socket is named by `host=/path/to/dir`), and a file of certificate
+/// authorities for a server whose certificate no public authority signed. The URL may carry a
+/// password: it is never shown (`Display` and `Debug` print it without one).
+#[derive(Clone)]
+pub struct Target {
+    url: String,
+    ca_file: Option<PathBuf>,
+}
+
+impl Target {
+    pub fn new(url: impl Into<String>, ca_file: Option<PathBuf>) -> Target {
+        Target {
+            url: url.into(),
+            ca_file,
+        }
+    }
+
+    pub(super) fn config(&self) -> Result<tokio_postgres::Config, Error> {
+        let mut config: tokio_postgres::Config = self.url.parse().map_err(|e| {
+            Error::Database(format!(
+                "the store's URL {self} cannot be read: {e} (see README: PostgreSQL)"
+            ))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("packline");
+        }
+        Ok(config)
+    }
+
+    /// The URL as it may be shown: any password replaced by `***`.
+    pub fn shown(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(mut u) if u.scheme().starts_with("postgres") => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if k == "password" { "***".into() } else { v };
+                        (k.into_owned(), v.into_owned())
+                    })
+                    .collect();
+                if !pairs.is_empty() {
+                    u.query_pairs_mut().clear().extend_pairs(pairs);
+                }
+                u.to_string()
+            }
+            // The key=value form: every word but the password's.
+            _ => self
+                .url
+                .split_whitespace()
+                .map(|w| match w.split_once('=') {
+                    Some((k, _)) if k.trim() == "password" => "password=***".to_string(),
+                    _ => w.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown())
+    }
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Target({})", self.shown())
+    }
+}
+
+/// The runtime that drives every connection's task.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("packline-postgres")
+            .enable_all()
+            .build()
+            .expect("a runtime for the database's connections")
+    })
+}
+
+/// Waits for a request to a connection. The connection's task does the I/O on its own runtime,
+/// so this only waits on a channel, from any thread.
+pub(super) fn wait<F: std::future::Future>(f: F) -> F::Output {
+    futures_executor::block_on(f)
+}
+
+/// PostgreSQL's error, as the store's: the condition and PostgreSQL's message, never its
+/// detail (which may quote a row's values).
+pub(super) fn error(e: tokio_postgres::Error) -> Error {
+    match e.as_db_error() {
+        Some(db) => Error::Database(format!("{} ({})", db.message(), db.code().code())),
+        None => Error::Database(e.to_string()),
+    }
+}
+
+/// Whether PostgreSQL refused a statement only because of another transaction: running the
+/// transaction again can succeed.
+pub(super) fn is_conflict(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+/// The engine's statements, prepared on each connection when it opens.
+pub(super) struct Statements {
+    pub get: Statement,
+    pub insert: Statement,
+    pub remove: Statement,
+    pub cas_create: Statement,
+    pub cas_update: Statement,
+    pub cas_delete: Statement,
+    pub count: Statement,
+    pub clear: Statement,
+    pub scan_up: Statement,
+    pub scan_up_open: Statement,
+    pub scan_down: Statement,
+    pub scan_down_open: Statement,
+    pub put_many: Statement,
+    pub remove_many: Statement,
+}
+
+const KV: &str = "packline.kv";
+
+async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
+    let p = |sql: String| async move { c.prepare(&sql).await };
+    Ok(Statements {
+        get: p(format!("SELECT v FROM {KV} WHERE tree = $1 AND k = $2")).await?,
+        // The value replaced, read in the statement's own snapshot.
+        insert: p(format!(
+            "WITH old AS (SELECT v FROM {KV} WHERE tree = $1 AND k = $2), \
+             new AS (INSERT INTO {KV} (tree, k, v) VALUES ($1, $2, $3) \
+                     ON CONFLICT (tree, k) DO UPDATE SET v = EXCLUDED.v) \
+             SELECT v FROM old"
+        ))
+        .await?,
+        remove: p(format!(
+            "DELETE FROM {KV} WHERE tree = $1 AND k = $2 RETURNING v"
+        ))
+        .await?,
+        cas_create: p(format!(
+            "INSERT INTO {KV} (tree, k, v) VALUES ($1, $2, $3) ON CONFLICT (tree, k) DO NOTHING"
+        ))
+        .await?,
+        cas_update: p(format!(
+            "UPDATE {KV} SET v = $4 WHERE tree = $1 AND k = $2 AND v = $3"
+        ))
+        .await?,
+        cas_delete: p(format!(
+            "DELETE FROM {KV} WHERE tree = $1 AND k = $2 AND v = $3"
+        ))
+        .await?,
+        count: p(format!("SELECT count(*) FROM {KV} WHERE tree = $1")).await?,
+        clear: p(format!("DELETE FROM {KV} WHERE tree = $1")).await?,
+        scan_up: p(format!(
+            "SELECT k, v FROM {KV} WHERE tree = $1 AND k >= $2 AND k < $3 ORDER BY k LIMIT $4"
+        ))
+        .await?,
+        scan_up_open: p(format!(
+            "SELECT k, v FROM {KV} WHERE tree = $1 AND k >= $2 ORDER BY k LIMIT $3"
+        ))
+        .await?,
+        scan_down: p(format!(
+            "SELECT k, v FROM {KV} WHERE tree = $1 AND k >= $2 AND k < $3 ORDER BY k DESC LIMIT $4"
+        ))
+        .await?,
+        scan_down_open: p(format!(
+            "SELECT k, v FROM {KV} WHERE tree = $1 AND k >= $2 ORDER BY k DESC LIMIT $3"
+        ))
+        .await?,
+        put_many: p(format!(
+            "INSERT INTO {KV} (tree, k, v) SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS t(k, v) \
+             ON CONFLICT (tree, k) DO UPDATE SET v = EXCLUDED.v"
+        ))
+        .await?,
+        remove_many: p(format!(
+            "DELETE FROM {KV} WHERE tree = $1 AND k = ANY($2::bytea[])"
+        ))
+        .await?,
+    })
+}
+
+/// One open connection and its statements.
+pub(super) struct Conn {
+    pub client: Client,
+    pub st: Statements,
+}
+
+/// The connections of one database, kept open between calls.
+pub(super) struct Pool {
+    target: Target,
+    idle: Mutex<Vec<Conn>>,
+}
+
+/// Connections kept open while no call uses them; more are opened when calls overlap.
+const IDLE: usize = 16;
+
+impl Pool {
+    pub fn new(target: Target) -> Pool {
+        Pool {
+            target,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// A connection for one call or one transaction, back in the pool when dropped.
+    pub fn get(self: &Arc<Self>) -> Result<Pooled, Error> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(c) if !c.client.is_closed() => c,
+            _ => self.open()?,
+        };
+        Ok(Pooled {
+            conn: Some(conn),
+            pool: self.clone(),
+        })
+    }
+
+    fn open(&self) -> Result<Conn, Error> {
+        let config = self.target.config()?;
+        let tls = self.tls()?;
+        let shown = self.target.shown();
+        let task = runtime().spawn(async move {
+            let client = match tls {
+                None => {
+                    let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+                    tokio::spawn(connection);
+                    client
+                }
+                Some(tls) => {
+                    let (client, connection) = config.connect(tls).await?;
+                    tokio::spawn(connection);
+                    client
+                }
+            };
+            // Every statement, in a transaction or alone, is serializable: the store's
+            // transactions are run again on a conflict, as on the embedded engine.
+            client
+                .batch_execute(
+                    "SET default_transaction_isolation TO serializable; SET search_path TO packline, public",
+                )
+                .await?;
+            Ok::<_, tokio_postgres::Error>(client)
+        });
+        let client = wait(task)
+            .map_err(|e| Error::Database(format!("connecting to {shown}: {e}")))?
+            .map_err(|e| match e.as_db_error() {
+                Some(_) => error(e),
+                None => Error::Database(format!("cannot connect to {shown}: {e}")),
+            })?;
+        // The schema must exist before statements over it are prepared.
+        super::schema::ensure(&client)?;
+        let st = wait(prepare(&client)).map_err(error)?;
+        Ok(Conn { client, st })
+    }
+
+    fn tls(&self) -> Result<Option<tokio_postgres_rustls::MakeRustlsConnect>, Error> {
+        let config = self.target.config()?;
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+            return Ok(None);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(file) = &self.target.ca_file {
+            use rustls::pki_types::CertificateDer;
+            use rustls::pki_types::pem::PemObject;
+            let certs = CertificateDer::pem_file_iter(file).map_err(|e| {
+                Error::Database(format!(
+                    "the store's CA file {} cannot be read: {e}",
+                    file.display()
+                ))
+            })?;
+            for cert in certs {
+                let cert = cert.map_err(|e| {
+                    Error::Database(format!(
+                        "the store's CA file {} holds a certificate that cannot be read: {e}",
+                        file.display()
+                    ))
+                })?;
+                roots.add(cert).map_err(|e| {
+                    Error::Database(format!(
+                        "the store's CA file {} holds a certificate rustls refuses: {e}",
+                        file.display()
+                    ))
+                })?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Database(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Some(tokio_postgres_rustls::MakeRustlsConnect::new(config)))
+    }
+}
+
+/// A connection taken from the pool.
+pub(super) struct Pooled {
+    conn: Option<Conn>,
+    pool: Arc<Pool>,
+}
+
+impl Pooled {
+    /// Closes the connection rather than keep it (its state is unknown).
+    pub fn discard(mut self) {
+        self.conn = None;
+    }
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn.as_ref().expect("a pooled connection until dropped")
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take()
+            && !c.client.is_closed()
+        {
+            let mut idle = self
+                .pool
+                .idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if idle.len() < IDLE {
+                idle.push(c);
+            }
+        }
+    }
+}
