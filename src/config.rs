@@ -48,6 +48,52 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     pub data_dir: Option<PathBuf>,
+    /// `sled` (the default: the store in the data directory) or `postgres`.
+    pub backend: Option<String>,
+    /// The PostgreSQL database (`postgresql://…` or `key=value` words; `host=/dir` for a Unix
+    /// socket). `PACKLINE_STORE_URL` overrides it. Never logged.
+    pub url: Option<String>,
+    /// Certificate authorities (PEM) for a database server whose certificate no public
+    /// authority signed.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl StoreConfig {
+    /// Where the store lives: in sled in the data directory, or in the PostgreSQL database
+    /// named by `PACKLINE_STORE_URL` or `[store] url` (which `backend = "postgres"` needs; a
+    /// URL alone implies it).
+    pub fn location(&self) -> Result<crate::store::Location, String> {
+        self.location_with(std::env::var("PACKLINE_STORE_URL").ok())
+    }
+
+    fn location_with(&self, env_url: Option<String>) -> Result<crate::store::Location, String> {
+        use crate::store::{Location, backend::postgres::Target};
+        let url = env_url
+            .filter(|u| !u.is_empty())
+            .or_else(|| self.url.clone());
+        match (self.backend.as_deref(), url) {
+            (None | Some("sled"), None) => Ok(Location::Embedded),
+            (Some("sled"), Some(_)) => Err(
+                "[store] backend = \"sled\" keeps the store in the data directory, but a \
+                 database URL is set ([store] url or PACKLINE_STORE_URL): set backend = \
+                 \"postgres\" to use it, or remove the URL"
+                    .into(),
+            ),
+            (None | Some("postgres"), Some(url)) => {
+                Ok(Location::Postgres(Target::new(url, self.ca_file.clone())))
+            }
+            (Some("postgres"), None) => Err(
+                "[store] backend = \"postgres\" needs the database: set [store] url \
+                 (e.g. \"postgresql://packline@/packline?host=/run/postgresql\") or \
+                 PACKLINE_STORE_URL"
+                    .into(),
+            ),
+            (Some(other), _) => Err(format!(
+                "[store] backend = {other:?} is not one packline has: \"sled\" (the default) \
+                 or \"postgres\""
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

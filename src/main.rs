@@ -56,6 +56,7 @@ fn run(cli: cli::args::Cli) -> Result<ExitCode> {
     init_logging(&cfg);
     let ctx = cli::Ctx {
         data_dir: cfg.data_dir(cli.data_dir.as_deref()),
+        location: cfg.store.location().map_err(anyhow::Error::msg)?,
         passphrase_file: cli.passphrase_file.clone(),
         user: os_user(),
         cfg,

@@ -341,7 +341,7 @@ impl World {
         // it is done, as a new process's would once the old one has exited.
         let mut waited = Duration::ZERO;
         let mut store = loop {
-            match Store::open(&data) {
+            match common::open_store(&data) {
                 Ok(s) => break s,
                 Err(e) if waited < Duration::from_secs(20) => {
                     let _ = e;

@@ -99,10 +99,10 @@ fn floor() -> Floor {
     let data = dir.path().join("data");
     let key = dir.path().join("master.key");
     let t0 = t("2026-11-23T10:00:00Z");
-    Store::init_keys(&data, &MasterSource::IdentityFile(key.clone()), "lead", t0).unwrap();
+    init_store(&data, &MasterSource::IdentityFile(key.clone()), "lead", t0);
     let people: Vec<Person> = hostile_people().into_iter().take(3).collect();
     let body = serde_json::to_vec(&page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z")).unwrap();
-    let mut store = Store::open(&data).unwrap();
+    let mut store = open_store(&data).unwrap();
     let c = store
         .import(parse_search_orders(&body, "p1").unwrap().orders, "lead", t0)
         .unwrap();
@@ -141,7 +141,7 @@ fn purge_past_the_limit_leaves_nothing_decryptable_but_open_orders() {
     let (a, b, c) = (&f.people[0], &f.people[1], &f.people[2]);
     let as_of = t("2026-11-23T10:00:00Z") + Duration::days(40);
     {
-        let mut store = Store::open(&f.data).unwrap();
+        let mut store = open_store(&f.data).unwrap();
         store
             .unlock(&MasterSource::IdentityFile(f.key.clone()))
             .unwrap();
@@ -241,7 +241,7 @@ fn locked_purge_destroys_what_is_due_and_keeps_open_addresses() {
     let f = floor();
     let (a, b) = (&f.people[0], &f.people[1]);
     let as_of = t("2026-11-23T10:00:00Z") + Duration::days(40);
-    let mut store = Store::open(&f.data).unwrap();
+    let mut store = open_store(&f.data).unwrap();
     let r = store
         .purge(RetentionPolicy::default(), as_of, "cron", as_of)
         .unwrap();
@@ -276,7 +276,7 @@ fn locked_purge_destroys_what_is_due_and_keeps_open_addresses() {
 #[test]
 fn nothing_is_destroyed_before_its_time() {
     let f = floor();
-    let mut store = Store::open(&f.data).unwrap();
+    let mut store = open_store(&f.data).unwrap();
     store
         .unlock(&MasterSource::IdentityFile(f.key.clone()))
         .unwrap();
@@ -353,7 +353,7 @@ fn nothing_is_destroyed_before_its_time() {
 fn exception_notes_go_a_year_after_resolution() {
     let f = floor();
     let store_t = t("2026-11-25T10:00:00Z");
-    let mut store = Store::open(&f.data).unwrap();
+    let mut store = open_store(&f.data).unwrap();
     let b = OrderId::parse(&f.people[1].order_id).unwrap();
     store
         .raise_exception(&b, "packer", "box crushed", store_t)
@@ -414,7 +414,7 @@ fn inquiry_notes_are_destroyed_for_good_a_year_after_resolution() {
     let t0 = t("2026-11-23T10:00:00Z");
     let (opened, resolved) = (t0 + Duration::days(2), t0 + Duration::days(3));
     let (done, open) = {
-        let mut store = Store::open(&f.data).unwrap();
+        let mut store = open_store(&f.data).unwrap();
         // Opening, adding and resolving need no secret: the store stays locked.
         let a_id = OrderId::parse(&a.order_id).unwrap();
         let done = store
@@ -446,7 +446,7 @@ fn inquiry_notes_are_destroyed_for_good_a_year_after_resolution() {
         assert_eq!((done.id, open.id), (1, 2));
         (done.id, open.id)
     };
-    let mut store = Store::open(&f.data).unwrap();
+    let mut store = open_store(&f.data).unwrap();
     store
         .unlock(&MasterSource::IdentityFile(f.key.clone()))
         .unwrap();

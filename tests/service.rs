@@ -424,7 +424,8 @@ fn the_daemon_enforces_roles_for_each_os_user() {
     site.import("p.json", &page(&ps, "UNSHIPPED", "2026-11-23T10:00:00Z"));
     let daemon = start_daemon_for_others(&site);
     let sock_cfg = format!(
-        "[roles]\nleads = [{me:?}]\npackers = [\"nobody\"]\n[service]\nsocket = {:?}\nsocket_group = \"nogroup\"\n[log]\nfile = \"/tmp/packline-test-nobody.log\"\n",
+        "{}[roles]\nleads = [{me:?}]\npackers = [\"nobody\"]\n[service]\nsocket = {:?}\nsocket_group = \"nogroup\"\n[log]\nfile = \"/tmp/packline-test-nobody.log\"\n",
+        store_config(&site.data),
         daemon.socket.display().to_string()
     );
     std::fs::write(&site.config, sock_cfg).unwrap();
@@ -464,7 +465,7 @@ fn the_daemon_enforces_roles_for_each_os_user() {
     let log = std::fs::read_to_string(&site.log).unwrap();
     assert!(log.contains("checkpoint at shutdown"), "{log}");
 
-    let store = Store::open(&site.data).unwrap();
+    let store = open_store(&site.data).unwrap();
     drop(store);
     let entries = audit_entries(&site.data);
     let refused = entries

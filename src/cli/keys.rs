@@ -106,7 +106,8 @@ fn init(ctx: &Ctx, identity_file: Option<std::path::PathBuf>) -> Result<ExitCode
         (None, Some(p)) => MasterSource::Passphrase(read_passphrase_file(p)?),
         (None, None) => bail!("keys init needs --identity-file PATH or --passphrase-file PATH"),
     };
-    let recipient = Store::init_keys(&ctx.data_dir, &source, &ctx.user, Utc::now())?;
+    let recipient =
+        Store::init_keys_in(&ctx.data_dir, &ctx.location, &source, &ctx.user, Utc::now())?;
     tracing::info!(%recipient, "keys initialised");
     println!("master recipient: {recipient}");
     if let MasterSource::IdentityFile(p) = &source {

@@ -34,6 +34,8 @@ use args::{Cli, Command, Output};
 pub struct Ctx {
     pub cfg: Config,
     pub data_dir: PathBuf,
+    /// Where the store's records live (the data directory's sled, or PostgreSQL).
+    pub location: packline::store::Location,
     pub passphrase_file: Option<PathBuf>,
     pub user: String,
 }
@@ -120,6 +122,16 @@ pub fn checkpoint(service: Arc<Service>, why: &str) -> Result<()> {
 }
 
 impl Ctx {
+    /// The site's store, where the config says it lives.
+    pub fn open_store(&self) -> Result<Store> {
+        Store::open_in(&self.data_dir, &self.location).with_context(|| {
+            format!(
+                "opening the store in {}",
+                self.location.shown(&self.data_dir)
+            )
+        })
+    }
+
     /// A session: the running daemon if one serves this site's socket (it checks the caller's
     /// role from the socket's peer credentials), else the service in this process with the
     /// store opened here, Amazon connected when credentials are configured.
@@ -152,8 +164,7 @@ impl Ctx {
     /// The service in this process.
     fn local_service(&self, key: Key) -> Result<Arc<Service>> {
         let settings = Settings::from_config(&self.cfg, &self.user).map_err(anyhow::Error::msg)?;
-        let mut store = Store::open(&self.data_dir)
-            .with_context(|| format!("opening the store in {}", self.data_dir.display()))?;
+        let mut store = self.open_store()?;
         match key {
             Key::Needed => self.try_unlock(&mut store, true)?,
             Key::Import(what) => {

@@ -199,8 +199,7 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
 pub fn serve(ctx: &Ctx, socket: Option<PathBuf>) -> Result<ExitCode> {
     use packline::service::daemon::{DaemonOptions, run};
     let settings = Settings::from_config(&ctx.cfg, &ctx.user).map_err(anyhow::Error::msg)?;
-    let mut store = Store::open(&ctx.data_dir)
-        .with_context(|| format!("opening the store in {}", ctx.data_dir.display()))?;
+    let mut store = ctx.open_store()?;
     if let Err(e) = ctx.try_unlock(&mut store, false) {
         tracing::warn!("serving locked: {e:#}");
         eprintln!(

@@ -37,8 +37,21 @@ pub(super) struct Derived {
 }
 
 impl Derived {
-    fn open(data_dir: &Path) -> Result<Self, Error> {
-        let db = match super::open_sled(data_dir, DIR, 64 * 1024 * 1024) {
+    fn open(data_dir: &Path, location: &super::Location) -> Result<Self, Error> {
+        let db = match location {
+            // Beside the main trees, in the same database: every process sees one index.
+            super::Location::Postgres(target) => {
+                return Self::on(super::backend::Backend::new(
+                    super::backend::postgres::Postgres::open(target)?.part(DIR),
+                ));
+            }
+            super::Location::Embedded => Self::open_embedded(data_dir)?,
+        };
+        Self::on(super::backend(db))
+    }
+
+    fn open_embedded(data_dir: &Path) -> Result<sled::Db, Error> {
+        Ok(match super::open_sled(data_dir, DIR, 64 * 1024 * 1024) {
             // Everything in it is derived from the main store: a damaged index is removed and
             // built again (the caller finds it incomplete), not a reason to stop the floor.
             Err(Error::Damaged { what, .. }) => {
@@ -48,8 +61,10 @@ impl Derived {
                 super::open_sled(data_dir, DIR, 64 * 1024 * 1024)?
             }
             other => other?,
-        };
-        let db = super::backend(db);
+        })
+    }
+
+    fn on(db: Backend) -> Result<Self, Error> {
         Ok(Derived {
             names: db.open_tree(super::keys::NAMES.name)?,
             sku: db.open_tree(super::keys::SKU.name)?,
@@ -89,6 +104,7 @@ impl Lazy {
     pub fn get(
         &self,
         data_dir: &Path,
+        location: &super::Location,
         first: impl FnOnce(&Derived) -> Result<(), Error>,
     ) -> Result<&Derived, Error> {
         if let Some(d) = self.cell.get() {
@@ -98,7 +114,7 @@ impl Lazy {
         if let Some(d) = self.cell.get() {
             return Ok(d);
         }
-        let d = Derived::open(data_dir)?;
+        let d = Derived::open(data_dir, location)?;
         first(&d)?;
         Ok(self.cell.get_or_init(|| d))
     }

@@ -148,8 +148,37 @@ fn slot_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value[slot_envelope(value).len()..].chunks_exact(index::NAME_KEY_LEN)
 }
 
+/// Where a store's records live: in sled inside the data directory (a single site's), or in a
+/// PostgreSQL database that several sites may share. The keyring and the master key stay in
+/// the data directory either way.
+#[derive(Clone, Debug, Default)]
+pub enum Location {
+    #[default]
+    Embedded,
+    Postgres(backend::postgres::Target),
+}
+
+impl Location {
+    /// The database of this location's main trees, with its tables made when missing.
+    fn main_backend(&self, data_dir: &Path) -> Result<Backend, Error> {
+        match self {
+            Location::Embedded => Ok(backend(open_db(data_dir)?)),
+            Location::Postgres(t) => Ok(Backend::new(backend::postgres::Postgres::open(t)?)),
+        }
+    }
+
+    /// Where the records are, as a person reads it (never a password).
+    pub fn shown(&self, data_dir: &Path) -> String {
+        match self {
+            Location::Embedded => data_dir.join(DB_DIR).display().to_string(),
+            Location::Postgres(t) => t.shown(),
+        }
+    }
+}
+
 pub struct Store {
     db: Backend,
+    location: Location,
     t: Trees,
     /// The name and SKU indexes, opened on first use.
     derived: derived::Lazy,
@@ -170,9 +199,20 @@ impl Store {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<String, Error> {
+        Self::init_keys_in(data_dir, &Location::Embedded, source, user, now)
+    }
+
+    /// `init_keys` for a store at `location`.
+    pub fn init_keys_in(
+        data_dir: &Path,
+        location: &Location,
+        source: &MasterSource,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, Error> {
         create_data_dir(data_dir)?;
         private_dir(data_dir)?;
-        let db = backend(open_db(data_dir)?);
+        let db = location.main_backend(data_dir)?;
         let meta = db.open_tree(keys::META.name)?;
         if let Some(existing) = meta.get(META_MASTER)? {
             return Err(Error::KeysExist {
@@ -215,6 +255,47 @@ impl Store {
 
     /// Opens an existing, keyed store. Needs no secret.
     pub fn open(data_dir: &Path) -> Result<Self, Error> {
+        Self::open_in(data_dir, &Location::Embedded)
+    }
+
+    /// `open` for a store at `location`.
+    pub fn open_in(data_dir: &Path, location: &Location) -> Result<Self, Error> {
+        let db = match location {
+            Location::Embedded => Self::open_embedded(data_dir)?,
+            Location::Postgres(target) => {
+                if !Keyring::path_in(data_dir).exists() {
+                    return Err(Error::NoKeys {
+                        path: Keyring::path_in(data_dir),
+                    });
+                }
+                private_dir(data_dir)?;
+                let db = location.main_backend(data_dir)?;
+                let meta = db.open_tree(keys::META.name)?;
+                if meta.get(META_MASTER)?.is_none() {
+                    return Err(Error::Usage(format!(
+                        "the database {target} holds no keyed store, though {} is there: run \
+                         `packline keys init` with this [store] to key it, or point [store] url \
+                         at the site's database",
+                        Keyring::path_in(data_dir).display()
+                    )));
+                }
+                // The database was made at this schema; a newer one is refused.
+                let found = records::upgrade::schema_in(&meta)?;
+                if found != records::SCHEMA {
+                    return Err(Error::NewerStore {
+                        dir: PathBuf::from(target.shown()),
+                        found,
+                        reads: records::SCHEMA,
+                    });
+                }
+                db
+            }
+        };
+        Self::open_on(data_dir, location, db)
+    }
+
+    /// The sled store in `data_dir`, upgraded when older.
+    fn open_embedded(data_dir: &Path) -> Result<Backend, Error> {
         if !data_dir.join(DB_DIR).exists() {
             return Err(Error::NoKeys {
                 path: Keyring::path_in(data_dir),
@@ -237,7 +318,11 @@ impl Store {
             || open_sled(data_dir, records::upgrade::STAGING, 32 * 1024 * 1024),
             Utc::now(),
         )?;
-        let db = backend(db);
+        Ok(backend(db))
+    }
+
+    /// The store over its open database: the keyring checked against it and bound to it.
+    fn open_on(data_dir: &Path, location: &Location, db: Backend) -> Result<Self, Error> {
         let mut keyring = Keyring::load(data_dir)?;
         let t = Trees::open(&db)?;
         let store_master = t
@@ -257,6 +342,7 @@ impl Store {
         keyring.bind_pins(t.meta.clone())?;
         let mut store = Store {
             db,
+            location: location.clone(),
             t,
             derived: derived::Lazy::default(),
             steps: 0,
@@ -279,6 +365,7 @@ impl Store {
     pub fn share(&self) -> Result<Store, Error> {
         Ok(Store {
             db: self.db.clone(),
+            location: self.location.clone(),
             t: self.t.clone(),
             derived: derived::Lazy::with(self.derived()?.clone()),
             steps: 0,
@@ -292,13 +379,23 @@ impl Store {
         &self.data_dir
     }
 
+    /// Where this store's records live.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
     /// Closes and reopens the database, keeping the keyring (and its unlock). sled records its
     /// recovery snapshot only when a database is opened, and replays every log entry written
     /// since then at the next open; after a bulk import this moves that replay from the next
     /// start (a packer waiting) to now.
     pub fn checkpoint(self) -> Result<Self, Error> {
+        if let Location::Postgres(_) = self.location {
+            // PostgreSQL replays nothing of ours at the next start.
+            return Ok(self);
+        }
         let Store {
             db,
+            location,
             t,
             mut derived,
             steps,
@@ -326,6 +423,7 @@ impl Store {
         keyring.bind_pins(t.meta.clone())?;
         Ok(Store {
             db,
+            location,
             t,
             derived,
             steps,
@@ -337,7 +435,7 @@ impl Store {
     /// The name and SKU index database, opened on first use, and rebuilt from the main store
     /// when it is new, was cut short while being built, or was removed.
     fn derived(&self) -> Result<&derived::Derived, Error> {
-        self.derived.get(&self.data_dir, |d| {
+        self.derived.get(&self.data_dir, &self.location, |d| {
             if d.is_complete()? {
                 return Ok(());
             }

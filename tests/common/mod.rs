@@ -12,7 +12,10 @@ use packline::store::Store;
 use serde_json::{Value, json};
 
 pub mod floor;
+pub mod stores;
 pub mod tools;
+#[allow(unused_imports)] // not every test binary asks where its stores are
+pub use stores::{init_store, on_postgres, open_store, store_config};
 #[allow(unused_imports)] // not every test binary needs a tool
 pub use tools::{Tool, have};
 
@@ -38,8 +41,9 @@ impl Site {
         std::fs::write(
             &config,
             format!(
-                "[log]\nfile = {:?}\n{extra_config}\n",
-                log.display().to_string()
+                "[log]\nfile = {:?}\n{}{extra_config}\n",
+                log.display().to_string(),
+                store_config(&data)
             ),
         )
         .unwrap();
@@ -200,10 +204,9 @@ pub fn assert_valid(v: &jsonschema::Validator, body: &str, what: &str) {
     assert!(errors.is_empty(), "{what}: {errors:?}");
 }
 
-/// Every audit entry of the store in `data`, read straight from disk, oldest first.
+/// Every audit entry of the store in `data`, read straight from its database, oldest first.
 pub fn audit_entries(data: &Path) -> Vec<Value> {
-    packline::store::raw_db(data)
-        .unwrap()
+    stores::raw_backend(data)
         .open_tree("audit")
         .unwrap()
         .iter()
@@ -561,14 +564,13 @@ pub fn unlocked_store(dir: &Path) -> Store {
     use packline::store::MasterSource;
     let data = dir.join("data");
     let key = dir.join("master.key");
-    Store::init_keys(
+    init_store(
         &data,
         &MasterSource::IdentityFile(key.clone()),
         "lead",
         chrono::Utc::now(),
-    )
-    .unwrap();
-    let mut store = Store::open(&data).unwrap();
+    );
+    let mut store = open_store(&data).unwrap();
     store.unlock(&MasterSource::IdentityFile(key)).unwrap();
     store
 }

@@ -33,7 +33,16 @@ const CHUNK: usize = 4096;
 
 /// The schema version a store's `meta` tree records (1 when it records none).
 pub fn schema_of(meta: &sled::Tree) -> Result<u32, Error> {
-    match meta.get(META_SCHEMA)? {
+    schema_from(meta.get(META_SCHEMA)?.as_deref())
+}
+
+/// `schema_of`, through the storage seam.
+pub fn schema_in(meta: &crate::store::backend::Tree) -> Result<u32, Error> {
+    schema_from(meta.get(META_SCHEMA)?.as_deref())
+}
+
+fn schema_from(v: Option<&[u8]>) -> Result<u32, Error> {
+    match v {
         None => Ok(1),
         Some(v) => match <[u8; 4]>::try_from(v.as_ref()) {
             Ok(b) => Ok(u32::from_be_bytes(b)),

@@ -29,7 +29,10 @@ static DATABASES: AtomicUsize = AtomicUsize::new(0);
 /// The cluster this process's tests share, started by the first that asks.
 pub fn shared() -> Result<&'static Cluster, String> {
     static SHARED: OnceLock<Result<Cluster, String>> = OnceLock::new();
-    SHARED.get_or_init(Cluster::start).as_ref().map_err(Clone::clone)
+    SHARED
+        .get_or_init(Cluster::start)
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// Where PostgreSQL's programs are: `PACKLINE_PG_BIN`, else Debian's newest
@@ -246,8 +249,8 @@ impl Cluster {
             match self.psql("postgres", "SELECT 1") {
                 Ok(_) => return Ok(()),
                 Err(e) if Instant::now() > deadline => {
-                    let log = std::fs::read_to_string(self.dir.join("server.log"))
-                        .unwrap_or_default();
+                    let log =
+                        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
                     return Err(format!(
                         "the test cluster did not start: {e}\n{}",
                         log.trim()

@@ -173,10 +173,7 @@ impl Engine for Postgres {
 
     fn generate_id(&self) -> Result<u64, Error> {
         let row = alone(&self.pool, |c| {
-            wait(
-                c.client
-                    .query_one("SELECT nextval('packline.ids')", &[]),
-            )
+            wait(c.client.query_one("SELECT nextval('packline.ids')", &[]))
         })?;
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
@@ -333,9 +330,10 @@ impl TxTable for PgTx<'_> {
 
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, TxError> {
         let c = self.state.conn;
-        let row = self
-            .state
-            .run(c.client.query_opt(&c.st.insert, &[&self.tree, &key, &value]))?;
+        let row = self.state.run(
+            c.client
+                .query_opt(&c.st.insert, &[&self.tree, &key, &value]),
+        )?;
         Ok(row.map(|r| bytes(r.get(0))))
     }
 
@@ -619,7 +617,10 @@ mod tests {
         let index = main.part("index");
         let (m, i) = (Backend::new(main), Backend::new(index));
         m.open_tree("names").unwrap().insert(b"k", b"main").unwrap();
-        i.open_tree("names").unwrap().insert(b"k", b"index").unwrap();
+        i.open_tree("names")
+            .unwrap()
+            .insert(b"k", b"index")
+            .unwrap();
         assert_eq!(m.tree_names().unwrap(), vec!["names".to_string()]);
         assert_eq!(i.tree_names().unwrap(), vec!["names".to_string()]);
         let got = |b: &Backend| b.open_tree("names").unwrap().get(b"k").unwrap().unwrap();
@@ -656,10 +657,16 @@ mod tests {
 
     #[test]
     fn a_password_in_the_url_is_never_shown() {
-        let t = Target::new("postgresql://packline:s3cret@db.example/packline?sslmode=require", None);
+        let t = Target::new(
+            "postgresql://packline:s3cret@db.example/packline?sslmode=require",
+            None,
+        );
         assert!(!t.to_string().contains("s3cret"), "{t}");
         assert!(!format!("{t:?}").contains("s3cret"));
-        let t = Target::new("host=/run/postgresql user=packline password=s3cret dbname=p", None);
+        let t = Target::new(
+            "host=/run/postgresql user=packline password=s3cret dbname=p",
+            None,
+        );
         assert!(!t.to_string().contains("s3cret"), "{t}");
         assert!(t.to_string().contains("password=***"));
     }

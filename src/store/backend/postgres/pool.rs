@@ -349,7 +349,9 @@ impl Pooled {
 impl std::ops::Deref for Pooled {
     type Target = Conn;
     fn deref(&self) -> &Conn {
-        self.conn.as_ref().expect("a pooled connection until dropped")
+        self.conn
+            .as_ref()
+            .expect("a pooled connection until dropped")
     }
 }
 

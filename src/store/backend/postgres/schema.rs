@@ -35,7 +35,8 @@ pub(super) fn ensure(c: &Client) -> Result<(), Error> {
         Some(v) => v,
         None => wait(async {
             // Serializable is the connection's default; making tables needs no more than this.
-            c.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED").await?;
+            c.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                .await?;
             let r = async {
                 c.execute("SELECT pg_advisory_xact_lock($1)", &[&CREATE_LOCK])
                     .await?;
@@ -46,8 +47,11 @@ pub(super) fn ensure(c: &Client) -> Result<(), Error> {
                 let v = match row {
                     Some(r) => r.get::<_, i32>(0),
                     None => {
-                        c.execute("INSERT INTO packline.layout (version) VALUES ($1)", &[&LAYOUT])
-                            .await?;
+                        c.execute(
+                            "INSERT INTO packline.layout (version) VALUES ($1)",
+                            &[&LAYOUT],
+                        )
+                        .await?;
                         LAYOUT
                     }
                 };
