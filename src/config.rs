@@ -39,6 +39,8 @@ pub struct Config {
     pub tui: TuiConfig,
     #[serde(default)]
     pub shipping: ShippingConfig,
+    #[serde(default)]
+    pub site: SiteConfig,
     /// Where this config was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -91,6 +93,32 @@ impl StoreConfig {
             (Some(other), _) => Err(format!(
                 "[store] backend = {other:?} is not one packline has: \"sled\" (the default) \
                  or \"postgres\""
+            )),
+        }
+    }
+}
+
+/// The site this config runs (`[site]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Its name (default `main`): lowercase letters, digits and `-`, up to 40.
+    pub name: Option<String>,
+}
+
+impl SiteConfig {
+    pub fn name(&self) -> Result<String, String> {
+        let name = self.name.as_deref().unwrap_or("main");
+        let fine = !name.is_empty()
+            && name.len() <= 40
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        match fine {
+            true => Ok(name.to_string()),
+            false => Err(format!(
+                "[site] name = {name:?} is not a site name: use lowercase letters, digits and \
+                 '-', up to 40 (e.g. \"reno\")"
             )),
         }
     }

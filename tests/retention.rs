@@ -43,15 +43,27 @@ fn all_keys(data: &Path, key_file: &Path) -> Vec<age::x25519::Identity> {
     keys
 }
 
-/// Tries every age ciphertext in every file under `data` with every key. Returns the plaintexts
+/// Tries every age ciphertext in every file under `data` (and, on PostgreSQL, in the
+/// database's files) with every key. Returns the plaintexts
 /// that opened. A ciphertext inside a packline envelope is cut at its recorded length; any other
 /// occurrence of an age header must not open at all.
 fn open_everything(data: &Path, keys: &[age::x25519::Identity]) -> Vec<Vec<u8>> {
     let magic = b"age-encryption.org/v1";
     let mut opened = Vec::new();
     let mut stanzas = 0;
-    for f in files_under(data) {
-        let bytes = std::fs::read(&f).unwrap();
+    let mut files = files_under(data);
+    // On PostgreSQL, the database's own files too: its tables and its WAL.
+    if let Some(cluster) = common::stores::cluster() {
+        cluster.checkpoint().unwrap();
+        files.extend(files_under(&cluster.data_dir()));
+    }
+    for f in files {
+        let bytes = match std::fs::read(&f) {
+            Ok(b) => b,
+            // A server's file of the moment (statistics) may go while the scan runs.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => panic!("{}: {e}", f.display()),
+        };
         let mut from = 0;
         while let Some(pos) = find(&bytes[from..], magic) {
             let at = from + pos;

@@ -398,6 +398,7 @@ async fn the_daemon_reports_the_next_sync_and_the_quota_a_sync_leaves() {
             purge_every: Duration::from_secs(24 * 3600),
             returns_every: Duration::from_secs(4 * 3600),
             user: "lead".into(),
+            site: "main".into(),
         },
         stopped,
     ));

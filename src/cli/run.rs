@@ -230,6 +230,7 @@ pub fn serve(ctx: &Ctx, socket: Option<PathBuf>) -> Result<ExitCode> {
         purge_every: std::time::Duration::from_secs(24 * 3600),
         returns_every: std::time::Duration::from_secs(4 * 3600),
         user: ctx.user.clone(),
+        site: ctx.cfg.site.name().map_err(anyhow::Error::msg)?,
     };
     let rt = runtime()?;
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);

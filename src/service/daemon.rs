@@ -27,7 +27,12 @@ pub struct DaemonOptions {
     pub returns_every: Duration,
     /// The user background work is recorded under in the audit log.
     pub user: String,
+    /// The site this daemon serves: it holds the site's lease while it runs (`store::lease`).
+    pub site: String,
 }
+
+/// How long a site's lease lasts unless renewed; it is renewed three times as often.
+const LEASE: Duration = Duration::from_secs(15);
 
 /// How often the carriers' tracking is asked about shipped packages.
 const TRACK_EVERY: Duration = Duration::from_secs(30 * 60);
@@ -38,8 +43,43 @@ pub async fn run(
     opts: DaemonOptions,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let listener = super::server::bind(&opts.socket, opts.socket_group.as_deref())?;
+    // One daemon per site: a second is refused before it binds anything.
+    let holder = crate::store::lease::holder();
+    let ttl = chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(15));
+    service.with_store(|s| s.take_lease(&opts.site, &holder, Utc::now(), ttl))?;
+    let listener = match super::server::bind(&opts.socket, opts.socket_group.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = service.with_store(|s| s.release_lease(&opts.site, &holder));
+            return Err(e.into());
+        }
+    };
     let (tx, rx) = watch::channel(false);
+    let renewing = {
+        let (svc, site, holder, tx) = (service.clone(), opts.site.clone(), holder.clone(), tx.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE / 3).await;
+                let (svc, site, holder) = (svc.clone(), site.clone(), holder.clone());
+                let renewed = tokio::task::spawn_blocking(move || {
+                    svc.with_store(|s| s.take_lease(&site, &holder, Utc::now(), ttl))
+                })
+                .await;
+                match renewed {
+                    Ok(Ok(())) => {}
+                    // Another daemon has the site now: this one stops serving it.
+                    Ok(Err(e @ crate::store::Error::Usage(_))) => {
+                        tracing::error!("the site's lease was lost, stopping: {e}");
+                        let _ = tx.send(true);
+                        return;
+                    }
+                    // The database unreachable a moment: the lease still runs; try again.
+                    Ok(Err(e)) => tracing::warn!("the site's lease was not renewed: {e}"),
+                    Err(e) => tracing::warn!("the site's lease was not renewed: {e}"),
+                }
+            }
+        })
+    };
     let settling = opts.amazon.as_ref().map(|api| {
         // Labels and confirmations use the same connection (and the same quotas) as sync.
         service.set_amazon(api.clone());
@@ -55,15 +95,15 @@ pub async fn run(
             }
         })
     });
+    // SIGTERM is handled from before the daemon says it serves: a stop sent as soon as it
+    // says so is a clean stop.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     println!("serving on {}", opts.socket.display());
     tracing::info!(socket = %opts.socket.display(), "serving");
     let signals = {
         let tx = tx.clone();
         let mut stop = stop.clone();
         tokio::spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
             tokio::select! {
                 _ = term.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}
@@ -101,13 +141,22 @@ pub async fn run(
         opts.user,
         rx.clone(),
     ));
-    let served = super::server::serve(service, listener, opts.socket, rx).await;
+    let served = super::server::serve(service.clone(), listener, opts.socket, rx).await;
     background.abort();
     signals.abort();
+    renewing.abort();
     // The runtime outlives the settling of purchases: an answer from Amazon is never dropped
     // half-kept by a shutdown (and Amazon calls never meet a runtime that is going away).
     if let Some(settling) = settling {
         let _ = settling.await;
+    }
+    let site = opts.site;
+    let released = tokio::task::spawn_blocking(move || {
+        service.with_store(|s| s.release_lease(&site, &holder))
+    })
+    .await;
+    if let Ok(Err(e)) = released {
+        tracing::warn!("the site's lease was not given back (it expires on its own): {e}");
     }
     served?;
     Ok(())

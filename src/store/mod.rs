@@ -26,6 +26,7 @@ pub mod index;
 pub mod inquiry;
 mod intake;
 pub mod keys;
+pub mod lease;
 mod lifecycle;
 pub mod notes;
 mod notes_upgrade;

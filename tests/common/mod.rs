@@ -32,6 +32,21 @@ impl Site {
     /// A site with no keys yet. The config names the log file and, if `identity` is set, the
     /// identity file for unattended unlock.
     pub fn new(extra_config: &str) -> Site {
+        Site::made(extra_config, on_postgres())
+    }
+
+    /// A site whose store is in PostgreSQL (this run's private cluster) whatever the run's
+    /// backend.
+    pub fn on_postgres(extra_config: &str) -> Site {
+        Site::made(extra_config, true)
+    }
+
+    /// A site whose config says where its store is itself (in `extra_config`).
+    pub fn with_store_config(extra_config: &str) -> Site {
+        Site::made(extra_config, false)
+    }
+
+    fn made(extra_config: &str, postgres: bool) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let config = dir.path().join("config.toml");
@@ -43,7 +58,10 @@ impl Site {
             format!(
                 "[log]\nfile = {:?}\n{}{extra_config}\n",
                 log.display().to_string(),
-                store_config(&data)
+                match postgres {
+                    true => stores::postgres_config(&data),
+                    false => String::new(),
+                }
             ),
         )
         .unwrap();

@@ -24,7 +24,7 @@ fn databases() -> &'static Mutex<HashMap<PathBuf, (String, Target)>> {
     DBS.get_or_init(Default::default)
 }
 
-fn database(data: &Path) -> (String, Target) {
+pub fn database(data: &Path) -> (String, Target) {
     let mut dbs = databases().lock().unwrap();
     dbs.entry(data.to_owned())
         .or_insert_with(|| {
@@ -40,8 +40,12 @@ fn t_url(t: &Target) -> String {
     t.shown()
 }
 
-/// Where the store of `data` lives in this run.
+/// Where the store of `data` lives in this run (PostgreSQL once a site put it there).
 pub fn location(data: &Path) -> Location {
+    let made = databases().lock().unwrap().get(data).map(|d| d.1.clone());
+    if let Some(t) = made {
+        return Location::Postgres(t);
+    }
     match on_postgres() {
         true => Location::Postgres(database(data).1),
         false => Location::Embedded,
@@ -51,12 +55,26 @@ pub fn location(data: &Path) -> Location {
 /// The `[store]` lines of a site's config for its data directory (none on sled).
 pub fn store_config(data: &Path) -> String {
     match on_postgres() {
-        true => format!(
-            "[store]\nbackend = \"postgres\"\nurl = {:?}\n",
-            database(data).0
-        ),
+        true => postgres_config(data),
         false => String::new(),
     }
+}
+
+/// `[store]` lines putting the store of `data` in a database of the private cluster.
+pub fn postgres_config(data: &Path) -> String {
+    format!(
+        "[store]\nbackend = \"postgres\"\nurl = {:?}\n",
+        database(data).0
+    )
+}
+
+/// The name of the database holding the store of `data` (made at its first use).
+pub fn database_name(data: &Path) -> String {
+    let url = database(data).0;
+    url.split_whitespace()
+        .find_map(|w| w.strip_prefix("dbname="))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// `Store::init_keys` where this run keeps stores.
@@ -67,6 +85,11 @@ pub fn init_store(data: &Path, source: &MasterSource, user: &str, now: DateTime<
 /// `Store::open` where this run keeps stores.
 pub fn open_store(data: &Path) -> Result<Store, Error> {
     Store::open_in(data, &location(data))
+}
+
+/// This process's private cluster, whatever the run's backend.
+pub fn cluster_always() -> &'static cluster::Cluster {
+    cluster::shared().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The private cluster of this run, when it runs on PostgreSQL.

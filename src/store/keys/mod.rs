@@ -223,6 +223,8 @@ pub mod meta {
     pub const SYNC_BUCKET: &str = "amazon/bucket/searchOrders";
     pub const SYNC_BUCKET_AT: &str = "amazon/bucket/searchOrders/at";
     pub const RETURNS_WATERMARK: &str = "amazon/returns_watermark";
+    /// `lease/ ‖ site name` (`store::lease`).
+    pub const LEASE: &str = "lease/";
 }
 
 /// The index database's own names (in its default tree).

@@ -195,6 +195,13 @@ pub const META: Tree = Tree {
             "the end of the last returns report recorded",
             "rewritten at each returns sync",
         ),
+        Key {
+            prefix: meta::LEASE.as_bytes(),
+            rest: Rest::Any,
+            layout: "`lease/` ‖ site name",
+            holds: "which daemon serves that site, until when (format 1: 8-byte expiry in ms since 1970, then the holder: host, process and a random tag; `store::lease`)",
+            retention: "renewed while its daemon runs; removed when it stops",
+        },
     ],
 };
 

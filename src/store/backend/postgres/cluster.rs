@@ -190,6 +190,16 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// The cluster's own files (tables, WAL), as PostgreSQL keeps them.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Everything written so far put in the cluster's files (`CHECKPOINT`).
+    pub fn checkpoint(&self) -> Result<(), String> {
+        self.psql("postgres", "CHECKPOINT").map(|_| ())
+    }
+
     /// The directory holding the server's Unix socket.
     pub fn socket_dir(&self) -> &Path {
         &self.dir
@@ -237,6 +247,25 @@ impl Cluster {
         if !out.status.success() {
             return Err(format!(
                 "psql: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Database `db` as `pg_dump` writes it (plain SQL).
+    pub fn dump(&self, db: &str) -> Result<String, String> {
+        let bin = bin_dir().ok_or("PostgreSQL is not installed")?;
+        let out = Command::new(bin.join("pg_dump"))
+            .arg("-h")
+            .arg(&self.dir)
+            .args(["-U", "postgres", "-d", db])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("pg_dump: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "pg_dump: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }

@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS packline.kv (
     v bytea NOT NULL,
     PRIMARY KEY (tree, k)
 );
+-- Values are mostly ciphertext, which does not compress: kept as written.
+ALTER TABLE packline.kv ALTER COLUMN v SET STORAGE EXTERNAL;
 CREATE SEQUENCE IF NOT EXISTS packline.ids;
 ";
 
