@@ -78,7 +78,10 @@ fn a_site_has_one_daemon_and_another_takes_over_when_it_is_gone() {
         );
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert!(killed.elapsed() >= Duration::from_secs(5), "taken over before the lease ran out");
+    assert!(
+        killed.elapsed() >= Duration::from_secs(5),
+        "taken over before the lease ran out"
+    );
 
     // Stopped cleanly, it gives the lease back: the next starts at once.
     nix::sys::signal::kill(
@@ -102,7 +105,10 @@ fn the_database_holds_no_recipient_in_the_clear() {
     let site = Site::on_postgres("");
     site.init_identity_keys();
     let people = hostile_people();
-    site.import("p.json", &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"));
+    site.import(
+        "p.json",
+        &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"),
+    );
     // A reveal and a name search, as a lead makes them, leave nothing readable either.
     let id = people[0].order_id.clone();
     site.ok_unlocked(&reveal_args(&id, "carrier asked"));
@@ -117,8 +123,14 @@ fn the_database_holds_no_recipient_in_the_clear() {
     for p in &people {
         for v in p.values() {
             if v.len() >= 4 {
-                assert!(!dump.contains(v), "the dump holds a recipient's value: {v:?}");
-                assert!(!dump.contains(&hex(v)), "the dump holds a recipient's value: {v:?}");
+                assert!(
+                    !dump.contains(v),
+                    "the dump holds a recipient's value: {v:?}"
+                );
+                assert!(
+                    !dump.contains(&hex(v)),
+                    "the dump holds a recipient's value: {v:?}"
+                );
             }
         }
     }
@@ -129,11 +141,82 @@ fn a_wrong_password_is_never_shown() {
     let site = Site::with_store_config(
         "[store]\nbackend = \"postgres\"\nurl = \"postgresql://packline:hunter2secret@127.0.0.1:1/packline?connect_timeout=2\"\n",
     );
-    let out = site.run(&["keys", "init", "--identity-file", site.key.to_str().unwrap()]);
+    let out = site.run(&[
+        "keys",
+        "init",
+        "--identity-file",
+        site.key.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("postgresql://packline:***@127.0.0.1:1/packline"), "{err}");
+    assert!(
+        err.contains("postgresql://packline:***@127.0.0.1:1/packline"),
+        "{err}"
+    );
     assert!(!err.contains("hunter2secret"), "{err}");
     let log = std::fs::read_to_string(&site.log).unwrap_or_default();
     assert!(!log.contains("hunter2secret"), "{log}");
+}
+
+#[test]
+fn a_sled_store_moves_into_postgres_and_carries_on_there() {
+    let site = Site::with_store_config("");
+    site.init_identity_keys();
+    let people = people(3);
+    site.import(
+        "p.json",
+        &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"),
+    );
+    let listed = site.ok(&["orders", "list"]);
+    let cluster = common::stores::cluster_always();
+    let db = format!("migrate_{}", std::process::id());
+    cluster.create_database(&db).unwrap();
+    let url = cluster.url(&db);
+
+    // Not while a daemon serves the site.
+    let daemon = start_daemon(&site);
+    let out = site.run(&["store", "migrate", "--to", &url]);
+    assert!(!out.status.success(), "migrated under a running daemon");
+    drop(daemon);
+
+    let said = site.ok(&["store", "migrate", "--to", &url]);
+    assert!(said.starts_with("moved "), "{said}");
+    assert!(
+        said.contains("checked on both ends: 3 order(s), 3 sealed recipient(s)"),
+        "{said}"
+    );
+    // A second move into the same database is refused: it holds a store now.
+    let out = site.run(&["store", "migrate", "--to", &url]);
+    assert_fails(&out, "already holds packline's records");
+
+    // The site's config pointed at the database: the same orders, the same keys.
+    let config = std::fs::read_to_string(&site.config).unwrap();
+    std::fs::write(
+        &site.config,
+        format!("{config}\n[store]\nbackend = \"postgres\"\nurl = {url:?}\n"),
+    )
+    .unwrap();
+    assert_eq!(site.ok(&["orders", "list"]), listed);
+    let shown = site.ok_unlocked(&reveal_args(&people[0].order_id, "carrier asked"));
+    assert!(shown.contains(&people[0].name));
+    let check = site.ok(&["check"]);
+    assert!(
+        check.contains("no problem") || check.contains("0 problem"),
+        "{check}"
+    );
+    let audit = cluster
+        .psql(&db, "SELECT count(*) FROM packline.kv WHERE tree = 'audit'")
+        .unwrap();
+    assert!(audit.trim().parse::<u32>().unwrap() >= 3, "{audit}");
+}
+
+fn people(n: usize) -> Vec<Person> {
+    (0..n)
+        .map(|i| {
+            person(
+                &format!("903-0000000-00000{i:02}"),
+                &format!("Migrated Person {i}"),
+            )
+        })
+        .collect()
 }

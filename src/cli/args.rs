@@ -109,6 +109,11 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// The store itself: move it into PostgreSQL (run with no daemon on it).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Rebuild an empty data directory from a backup (run with no daemon on it).
     Restore {
         /// The backup's directory (`packline-backup-…`).
@@ -236,6 +241,25 @@ pub enum Command {
     Manpage,
     /// Run the training marketplace: an SP-API-compatible server with made-up orders.
     Marketplace(MarketplaceArgs),
+}
+
+#[derive(Subcommand)]
+pub enum StoreCommand {
+    /// Move this site's store from the data directory (sled) into a PostgreSQL database that
+    /// holds none yet, and check it on both ends. The keyring and master key stay where they
+    /// are; afterwards set [store] backend = "postgres" and url in the config. Run with no
+    /// daemon on the site (its lock refuses it otherwise).
+    Migrate {
+        /// The database: `postgresql://USER@HOST/DB?sslmode=require`, or `host=/run/postgresql
+        /// dbname=packline` for a Unix socket (a password here is never shown).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Certificate authorities (PEM) for a server whose certificate no public one signed.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 #[derive(Subcommand)]

@@ -338,6 +338,7 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         } => records::access_review(&ctx, &format),
         Command::Backup { dir, out } => records::backup(&ctx, &dir, out),
         Command::Restore { dir, out } => records::restore(&ctx, &dir, out),
+        Command::Store { command } => records::store(&ctx, command),
         Command::Report {
             from,
             to,

@@ -219,6 +219,71 @@ pub fn restore(ctx: &Ctx, dir: &std::path::Path, out: Output) -> Result<ExitCode
     })
 }
 
+/// `packline store migrate --to URL`: the sled store checked, copied into PostgreSQL, and the
+/// copy checked (its orders, recipients, audit entries and returns the same, no problem found).
+pub fn store(ctx: &Ctx, command: super::args::StoreCommand) -> Result<ExitCode> {
+    use packline::store::backend::postgres::Target;
+    use packline::store::{Location, Store};
+    let super::args::StoreCommand::Migrate { to, ca_file, out } = command;
+    if let Location::Postgres(t) = &ctx.location {
+        anyhow::bail!(
+            "this site's store is already in PostgreSQL ({t}): `store migrate` moves a store \
+             from the data directory's sled"
+        );
+    }
+    let target = Target::new(to, ca_file);
+    let store = Store::open(&ctx.data_dir)
+        .with_context(|| format!("opening the store in {}", ctx.data_dir.display()))?;
+    let before = store.check()?;
+    if !before.problems.is_empty() {
+        anyhow::bail!(
+            "`packline check` finds {} problem(s) in the store in {}: nothing was moved. Run \
+             packline check, settle them, then migrate",
+            before.problems.len(),
+            ctx.data_dir.display()
+        );
+    }
+    let moved = store.copy_to_postgres(&target, &ctx.user, Utc::now())?;
+    drop(store);
+    let copy = Store::open_in(&ctx.data_dir, &Location::Postgres(target.clone()))
+        .with_context(|| format!("opening the copy in {target}"))?;
+    let after = copy.check()?;
+    let same = (before.orders, before.sealed_recipients, before.returns)
+        == (after.orders, after.sealed_recipients, after.returns)
+        // The copy's log holds one entry more: the move itself.
+        && after.audit_entries == before.audit_entries + 1;
+    if !after.problems.is_empty() || !same {
+        anyhow::bail!(
+            "the copy in {target} does not check out ({} problem(s); orders {} → {}, \
+             recipients {} → {}, audit entries {} → {}): keep running on sled, and see \
+             `packline check` with [store] url set to it",
+            after.problems.len(),
+            before.orders,
+            after.orders,
+            before.sealed_recipients,
+            after.sealed_recipients,
+            before.audit_entries,
+            after.audit_entries
+        );
+    }
+    emit(out, &moved, |w, m| {
+        writeln!(
+            w,
+            "moved {} entries in {} trees to {}; checked on both ends: {} order(s), {} sealed \
+             recipient(s), {} audit entries, no problem.\nNext: set [store] backend = \"postgres\" \
+             and url in the config (or PACKLINE_STORE_URL), start the site, then remove {} once \
+             it runs",
+            m.entries,
+            m.trees,
+            m.to,
+            after.orders,
+            after.sealed_recipients,
+            after.audit_entries,
+            ctx.data_dir.join(packline::store::DB_DIR).display()
+        )
+    })
+}
+
 /// `packline report`: the report as a table, CSV, JSON or a PNG chart, to standard output or
 /// `--output FILE`.
 pub fn report(

@@ -56,7 +56,12 @@ pub async fn run(
     };
     let (tx, rx) = watch::channel(false);
     let renewing = {
-        let (svc, site, holder, tx) = (service.clone(), opts.site.clone(), holder.clone(), tx.clone());
+        let (svc, site, holder, tx) = (
+            service.clone(),
+            opts.site.clone(),
+            holder.clone(),
+            tx.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LEASE / 3).await;

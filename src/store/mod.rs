@@ -28,6 +28,7 @@ mod intake;
 pub mod keys;
 pub mod lease;
 mod lifecycle;
+pub mod migrate;
 pub mod notes;
 mod notes_upgrade;
 pub mod queue;
