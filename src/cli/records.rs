@@ -206,6 +206,13 @@ pub fn backup(ctx: &Ctx, dir: &std::path::Path, out: Output) -> Result<ExitCode>
 
 /// `packline restore DIR`: into the configured data directory, which must hold no store.
 pub fn restore(ctx: &Ctx, dir: &std::path::Path, out: Output) -> Result<ExitCode> {
+    if let packline::store::Location::Postgres(t) = &ctx.location {
+        anyhow::bail!(
+            "this site's store is in PostgreSQL ({t}): restore that database from PostgreSQL's \
+             own backups, or restore this backup into an empty data directory on sled \
+             (without [store] url) and move it with `packline store migrate --to URL`"
+        );
+    }
     let r = packline::store::backup::restore(dir, &ctx.data_dir, Utc::now())?;
     emit(out, &r, |w, r| {
         writeln!(

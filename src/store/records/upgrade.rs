@@ -44,7 +44,7 @@ pub fn schema_in(meta: &crate::store::backend::Tree) -> Result<u32, Error> {
 fn schema_from(v: Option<&[u8]>) -> Result<u32, Error> {
     match v {
         None => Ok(1),
-        Some(v) => match <[u8; 4]>::try_from(v.as_ref()) {
+        Some(v) => match <[u8; 4]>::try_from(v) {
             Ok(b) => Ok(u32::from_be_bytes(b)),
             Err(_) => Err(Error::CorruptOrder(
                 "the store's schema version is not 4 bytes".into(),
