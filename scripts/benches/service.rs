@@ -4,6 +4,9 @@
 //! (in-process service and through the daemon), the lead dashboard's first frame through the
 //! daemon, and its RSS. Figures only; nothing is asserted about speed.
 //!
+//! `--backend postgres` keeps the stores in a private PostgreSQL cluster that makes every commit
+//! durable (fsync on), as a production server does.
+//!
 //! `--only dashboard` measures the lead dashboard's first frame through the daemon alone, on
 //! the same store (1,000,000 orders by default), with a few batches in progress.
 
@@ -15,7 +18,7 @@ use packline::amazon::parse_search_orders;
 use packline::marketplace::seed::OrderGenerator;
 use packline::service::client::Client;
 use packline::service::{Service, Settings, ops};
-use packline::store::{MasterSource, Store};
+use packline::store::{Location, MasterSource, Store};
 use packline::tui::action::Action;
 
 #[global_allocator]
@@ -43,14 +46,21 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn build(root: &Path, orders: usize) -> Store {
+fn build(root: &Path, orders: usize, location: &Location) -> Store {
     let data = root.join("data");
     let key = root.join("master.key");
     let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T08:00:00Z")
         .unwrap()
         .into();
-    Store::init_keys(&data, &MasterSource::IdentityFile(key.clone()), "lead", t0).unwrap();
-    let mut store = Store::open(&data).unwrap();
+    Store::init_keys_in(
+        &data,
+        location,
+        &MasterSource::IdentityFile(key.clone()),
+        "lead",
+        t0,
+    )
+    .unwrap();
+    let mut store = Store::open_in(&data, location).unwrap();
     store.unlock(&MasterSource::IdentityFile(key)).unwrap();
     let mut generator = OrderGenerator::new(42, t0);
     let started = Instant::now();
@@ -176,11 +186,39 @@ fn main() {
     let orders: usize = arg("--orders").map_or(if hostile { 20_000 } else { 1_000_000 }, |s| {
         s.parse().expect("--orders N")
     });
-    println!("service benchmark: {orders} orders stored");
+    // `--backend postgres`: the store in a private PostgreSQL cluster of this run, which makes
+    // every commit durable as a production server does.
+    let postgres = match arg("--backend").as_deref() {
+        None | Some("sled") => None,
+        Some("postgres") => Some(
+            packline::store::backend::postgres::cluster::Cluster::start_durable()
+                .unwrap_or_else(|e| panic!("{e}")),
+        ),
+        Some(other) => panic!("--backend is sled or postgres, not {other}"),
+    };
+    let location = match &postgres {
+        None => Location::Embedded,
+        Some(c) => {
+            c.create_database("bench").unwrap();
+            Location::Postgres(packline::store::backend::postgres::Target::new(
+                c.url("bench"),
+                None,
+            ))
+        }
+    };
+    println!(
+        "service benchmark: {orders} orders stored ({})",
+        match postgres {
+            None => "sled",
+            Some(_) => "PostgreSQL, durable commits, a Unix socket",
+        }
+    );
     let tmp = tempfile::tempdir().unwrap();
-    // `--keep DIR` builds the store in DIR once and reuses it on later runs.
+    // `--keep DIR` builds the store in DIR once and reuses it on later runs (sled only).
     let root = arg("--keep").map_or_else(|| tmp.path().to_owned(), std::path::PathBuf::from);
-    let store = if root.join("data/db").exists() {
+    let store = if postgres.is_some() {
+        build(&root, orders, &location)
+    } else if root.join("data/db").exists() {
         let mut s = Store::open(&root.join("data")).unwrap();
         s.unlock(&MasterSource::IdentityFile(root.join("master.key")))
             .unwrap();
@@ -188,7 +226,7 @@ fn main() {
         s
     } else {
         std::fs::create_dir_all(&root).unwrap();
-        build(&root, orders)
+        build(&root, orders, &location)
     };
     // The clients connect as this process's own OS user: the owner, and so the lead.
     let owner = nix::unistd::User::from_uid(nix::unistd::getuid())
@@ -337,7 +375,17 @@ fn main() {
     // large as the first).
     drop(stop);
     let tmp2 = tempfile::tempdir().unwrap();
-    let store = build(tmp2.path(), orders);
+    let location2 = match &postgres {
+        None => Location::Embedded,
+        Some(c) => {
+            c.create_database("bench2").unwrap();
+            Location::Postgres(packline::store::backend::postgres::Target::new(
+                c.url("bench2"),
+                None,
+            ))
+        }
+    };
+    let store = build(tmp2.path(), orders, &location2);
     let (printer, printed) = sink_printer();
     settings.print_at_claim = packline::config::PrintAtClaim::Slips;
     settings.shipping.slip_printer = Some(printer);

@@ -103,8 +103,19 @@ fn sweep() {
 }
 
 impl Cluster {
-    /// A new cluster, running; stopped and removed when dropped.
+    /// A new cluster, running; stopped and removed when dropped. It skips durability (a
+    /// test's data is thrown away): see `start_durable` for figures worth quoting.
     pub fn start() -> Result<Cluster, String> {
+        Cluster::start_with(false)
+    }
+
+    /// A new cluster that makes every commit durable, as a production server does (for
+    /// benchmarks).
+    pub fn start_durable() -> Result<Cluster, String> {
+        Cluster::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Result<Cluster, String> {
         let bin = bin_dir().ok_or(
             "PostgreSQL is not installed (no postgres and initdb found in /usr/lib/postgresql/*/bin, \
              PACKLINE_PG_BIN or PATH): scripts/test installs it with apt-get",
@@ -160,7 +171,7 @@ impl Cluster {
         let keeper = std::thread::Builder::new()
             .name("packline-test-postgres".into())
             .spawn(move || {
-                let child = serve(&postgres, &data, &sock, &log, owner);
+                let child = serve(&postgres, &data, &sock, &log, owner, durable);
                 let mut child = match child {
                     Ok(c) => c,
                     Err(e) => {
@@ -298,6 +309,7 @@ fn serve(
     sock: &Path,
     log: &Path,
     owner: Option<(u32, u32)>,
+    durable: bool,
 ) -> Result<Child, String> {
     // Opened here and handed over: the server writes to it as whoever it runs as.
     let log = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -306,16 +318,19 @@ fn serve(
         .arg(data)
         .arg("-k")
         .arg(sock)
-        .args([
-            "-c",
-            "listen_addresses=",
-            // A test's data is thrown away: durability would only cost time.
+        .args(["-c", "listen_addresses="]);
+    if !durable {
+        // A test's data is thrown away: durability would only cost time.
+        cmd.args([
             "-c",
             "fsync=off",
             "-c",
             "synchronous_commit=off",
             "-c",
             "full_page_writes=off",
+        ]);
+    }
+    cmd.args([
             "-c",
             "max_connections=300",
             "-c",
