@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -34,6 +35,33 @@ pub struct DaemonOptions {
 /// How long a site's lease lasts unless renewed; it is renewed three times as often.
 const LEASE: Duration = Duration::from_secs(15);
 
+/// The lease of the daemon that talks to the Amazon account for every site (no site is named
+/// so: site names have no ':').
+pub const SYNC_LEASE: &str = ":sync";
+
+/// Takes or renews the sync lease when it is free or ours; notes whether this daemon leads.
+/// Whether it has just become the leader.
+fn lead(service: &Service, holder: &str, ttl: chrono::Duration, leader: &AtomicBool) -> bool {
+    let now = service.with_store(|s| s.take_lease(SYNC_LEASE, holder, Utc::now(), ttl));
+    let leads = match now {
+        Ok(()) => true,
+        Err(crate::store::Error::Usage(_)) => false,
+        // The database unreachable a moment: as before, until the lease says otherwise.
+        Err(e) => {
+            tracing::warn!("the sync lease was not renewed: {e}");
+            leader.load(Ordering::Relaxed)
+        }
+    };
+    let changed = leader.swap(leads, Ordering::Relaxed) != leads;
+    if changed {
+        match leads {
+            true => tracing::info!("this daemon syncs the Amazon account now"),
+            false => tracing::info!("another daemon syncs the Amazon account"),
+        }
+    }
+    changed && leads
+}
+
 /// How often the carriers' tracking is asked about shipped packages.
 const TRACK_EVERY: Duration = Duration::from_secs(30 * 60);
 
@@ -47,6 +75,14 @@ pub async fn run(
     let holder = crate::store::lease::holder();
     let ttl = chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(15));
     service.with_store(|s| s.take_lease(&opts.site, &holder, Utc::now(), ttl))?;
+    // One daemon syncs the Amazon account for every site on the store: whoever holds the sync
+    // lease (taken over when its holder stops or dies), so the account's quotas are spent once.
+    let leader = Arc::new(AtomicBool::new(false));
+    let syncs = opts.amazon.is_some();
+    if syncs {
+        lead(&service, &holder, ttl, &leader);
+    }
+    let who = opts.user.clone();
     let listener = match super::server::bind(&opts.socket, opts.socket_group.as_deref()) {
         Ok(l) => l,
         Err(e) => {
@@ -62,9 +98,20 @@ pub async fn run(
             holder.clone(),
             tx.clone(),
         );
+        let leader = leader.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LEASE / 3).await;
+                if syncs {
+                    let (s2, holder, leader) = (svc.clone(), holder.clone(), leader.clone());
+                    let took =
+                        tokio::task::spawn_blocking(move || lead(&s2, &holder, ttl, &leader)).await;
+                    // Taken over from a daemon that stopped or died: sync now, not at the
+                    // next round of the schedule.
+                    if let Ok(true) = took {
+                        let _ = svc.sync_now(&who).await;
+                    }
+                }
                 let (svc, site, holder) = (svc.clone(), site.clone(), holder.clone());
                 let renewed = tokio::task::spawn_blocking(move || {
                     svc.with_store(|s| s.take_lease(&site, &holder, Utc::now(), ttl))
@@ -140,6 +187,7 @@ pub async fn run(
     let background = tokio::spawn(background(
         service.clone(),
         opts.amazon.is_some(),
+        leader.clone(),
         opts.sync_every,
         opts.purge_every,
         opts.returns_every,
@@ -157,7 +205,10 @@ pub async fn run(
     }
     let site = opts.site;
     let released = tokio::task::spawn_blocking(move || {
-        service.with_store(|s| s.release_lease(&site, &holder))
+        service.with_store(|s| {
+            s.release_lease(SYNC_LEASE, &holder)?;
+            s.release_lease(&site, &holder)
+        })
     })
     .await;
     if let Ok(Err(e)) = released {
@@ -175,6 +226,7 @@ pub async fn run(
 async fn background(
     service: Arc<Service>,
     sync: bool,
+    leader: Arc<AtomicBool>,
     sync_every: Duration,
     purge_every: Duration,
     returns_every: Duration,
@@ -197,13 +249,17 @@ async fn background(
                 svc.set_sync_state(|s| s.next_sync = Some(next));
             }
         };
+        let leader = leader.clone();
         tokio::spawn(every(
             sync_every,
             Duration::ZERO,
             stop.clone(),
             move || {
-                let (svc, who) = (svc.clone(), who.clone());
+                let (svc, who, leads) = (svc.clone(), who.clone(), leader.load(Ordering::Relaxed));
                 async move {
+                    if !leads {
+                        return;
+                    }
                     // A refusal (a sync someone started by hand still runs) waits for the next
                     // round; errors are in the sync state and the log already.
                     let _ = svc.sync_now(&who).await;
@@ -215,13 +271,17 @@ async fn background(
     let returns = sync.then(|| {
         let (svc, who) = (service.clone(), user.clone());
         let first = returns_every.min(Duration::from_secs(60));
+        let leader = leader.clone();
         tokio::spawn(every(
             returns_every,
             first,
             stop.clone(),
             move || {
-                let (svc, who) = (svc.clone(), who.clone());
+                let (svc, who, leads) = (svc.clone(), who.clone(), leader.load(Ordering::Relaxed));
                 async move {
+                    if !leads {
+                        return;
+                    }
                     // Errors are in the sync state (`returns_error`) and the log already.
                     let _ = svc.returns_sync_now(&who).await;
                 }
@@ -233,13 +293,17 @@ async fn background(
     // delivery asked once, within getTracking's quota.
     let tracking = sync.then(|| {
         let svc = service.clone();
+        let leader = leader.clone();
         tokio::spawn(every(
             TRACK_EVERY,
             Duration::from_secs(120),
             stop.clone(),
             move || {
-                let svc = svc.clone();
+                let (svc, leads) = (svc.clone(), leader.load(Ordering::Relaxed));
                 async move {
+                    if !leads {
+                        return;
+                    }
                     let r = tokio::task::spawn_blocking(move || {
                         let mut after = None;
                         let mut delivered = 0;

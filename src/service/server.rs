@@ -345,7 +345,9 @@ async fn send_within(
         .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
 
-/// The worker for quick requests: one thread, requests in arrival order.
+/// The workers for quick requests, taking them in arrival order: one thread on the embedded
+/// store (whose calls take microseconds), several on a database (where each waits on a round
+/// trip and a durable commit, which PostgreSQL makes for several at once).
 type QuickJob = (
     Caller,
     Request,
@@ -354,14 +356,23 @@ type QuickJob = (
 
 fn quick_worker(service: Arc<Service>) -> std::sync::mpsc::Sender<QuickJob> {
     let (tx, rx) = std::sync::mpsc::channel::<QuickJob>();
-    std::thread::Builder::new()
-        .name("packline-quick".into())
-        .spawn(move || {
-            for (caller, request, reply) in rx {
-                let _ = reply.send(request.run(&service, &caller));
-            }
-        })
-        .expect("a thread for quick requests");
+    let workers = service.with_store(|s| s.location().parallel_requests());
+    let rx = Arc::new(std::sync::Mutex::new(rx));
+    for n in 0..workers {
+        let (service, rx) = (service.clone(), rx.clone());
+        std::thread::Builder::new()
+            .name(format!("packline-quick-{n}"))
+            .spawn(move || {
+                loop {
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok((caller, request, reply)) = job else {
+                        return;
+                    };
+                    let _ = reply.send(request.run(&service, &caller));
+                }
+            })
+            .expect("a thread for quick requests");
+    }
     tx
 }
 

@@ -169,6 +169,15 @@ impl Location {
         }
     }
 
+    /// How many requests are worth running at once: one on the embedded store, several on a
+    /// database server.
+    pub fn parallel_requests(&self) -> usize {
+        match self {
+            Location::Embedded => 1,
+            Location::Postgres(_) => 16,
+        }
+    }
+
     /// Where the records are, as a person reads it (never a password).
     pub fn shown(&self, data_dir: &Path) -> String {
         match self {

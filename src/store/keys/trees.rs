@@ -198,8 +198,8 @@ pub const META: Tree = Tree {
         Key {
             prefix: meta::LEASE.as_bytes(),
             rest: Rest::Any,
-            layout: "`lease/` ‖ site name",
-            holds: "which daemon serves that site, until when (format 1: 8-byte expiry in ms since 1970, then the holder: host, process and a random tag; `store::lease`)",
+            layout: "`lease/` ‖ site name, or `lease/:sync` (the daemon that syncs the Amazon account)",
+            holds: "which daemon serves that site (or syncs), until when (format 1: 8-byte expiry in ms since 1970, then the holder: host, process and a random tag; `store::lease`)",
             retention: "renewed while its daemon runs; removed when it stops",
         },
     ],
