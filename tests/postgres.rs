@@ -220,3 +220,68 @@ fn people(n: usize) -> Vec<Person> {
         })
         .collect()
 }
+
+#[test]
+fn one_daemon_syncs_the_account_and_another_takes_over_when_it_dies() {
+    let m = marketplace(30, "1");
+    let (_creds, amazon) = amazon_config(&m);
+    let main = Site::on_postgres(&amazon);
+    main.init_identity_keys();
+    // A second site's daemon on the same database (another machine, with the store's keyring).
+    let store = common::stores::postgres_config(&main.data);
+    let reno = Site::with_store_config(&format!("{amazon}{store}[site]\nname = \"reno\"\n"));
+    std::fs::create_dir_all(&reno.data).unwrap();
+    std::fs::set_permissions(
+        &reno.data,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::copy(
+        main.data.join("keyring.json"),
+        reno.data.join("keyring.json"),
+    )
+    .unwrap();
+    std::fs::copy(&main.key, &reno.key).unwrap();
+
+    let first = start_daemon(&main);
+    let wait_for = |what: &str, f: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while !f() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_for("the first daemon syncs", &|| {
+        count_requests(&m, "searchOrders") > 0
+    });
+    let second = start_daemon(&reno);
+    // The second does not sync while the first leads: it says so, and asks Amazon nothing.
+    wait_for("the second sees another lead", &|| {
+        std::fs::read_to_string(&reno.log).is_ok_and(|l| l.contains("another daemon syncs"))
+    });
+    let synced = count_requests(&m, "searchOrders");
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        count_requests(&m, "searchOrders"),
+        synced,
+        "two daemons synced"
+    );
+
+    // The leader dies: the other takes the account over once its lease runs out, and syncs.
+    drop(first);
+    wait_for("the second takes over and syncs", &|| {
+        count_requests(&m, "searchOrders") > synced
+    });
+    let log = std::fs::read_to_string(&reno.log).unwrap();
+    assert!(
+        log.contains("this daemon syncs the Amazon account now"),
+        "{log}"
+    );
+    // Amazon's quota was never refused.
+    let refused = request_log(&m)
+        .iter()
+        .filter(|r| r["operation"] == "searchOrders" && r["status"] == 429)
+        .count();
+    assert_eq!(refused, 0);
+    drop(second);
+}

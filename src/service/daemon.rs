@@ -79,8 +79,8 @@ pub async fn run(
     // lease (taken over when its holder stops or dies), so the account's quotas are spent once.
     let leader = Arc::new(AtomicBool::new(false));
     let syncs = opts.amazon.is_some();
-    if syncs {
-        lead(&service, &holder, ttl, &leader);
+    if syncs && !lead(&service, &holder, ttl, &leader) {
+        tracing::info!("another daemon syncs the Amazon account");
     }
     let who = opts.user.clone();
     let listener = match super::server::bind(&opts.socket, opts.socket_group.as_deref()) {

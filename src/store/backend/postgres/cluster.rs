@@ -331,16 +331,16 @@ fn serve(
         ]);
     }
     cmd.args([
-            "-c",
-            "max_connections=300",
-            "-c",
-            "shared_buffers=128MB",
-            "-c",
-            "max_pred_locks_per_transaction=256",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log);
+        "-c",
+        "max_connections=300",
+        "-c",
+        "shared_buffers=128MB",
+        "-c",
+        "max_pred_locks_per_transaction=256",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(log);
     as_owner(&mut cmd, owner);
     unsafe {
         cmd.pre_exec(|| {
