@@ -227,21 +227,7 @@ fn one_daemon_syncs_the_account_and_another_takes_over_when_it_dies() {
     let (_creds, amazon) = amazon_config(&m);
     let main = Site::on_postgres(&amazon);
     main.init_identity_keys();
-    // A second site's daemon on the same database (another machine, with the store's keyring).
-    let store = common::stores::postgres_config(&main.data);
-    let reno = Site::with_store_config(&format!("{amazon}{store}[site]\nname = \"reno\"\n"));
-    std::fs::create_dir_all(&reno.data).unwrap();
-    std::fs::set_permissions(
-        &reno.data,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    std::fs::copy(
-        main.data.join("keyring.json"),
-        reno.data.join("keyring.json"),
-    )
-    .unwrap();
-    std::fs::copy(&main.key, &reno.key).unwrap();
+    let reno = second_site(&main, "reno", &amazon);
 
     let first = start_daemon(&main);
     let wait_for = |what: &str, f: &dyn Fn() -> bool| {
@@ -284,4 +270,74 @@ fn one_daemon_syncs_the_account_and_another_takes_over_when_it_dies() {
         .count();
     assert_eq!(refused, 0);
     drop(second);
+}
+
+/// A second site's daemon on the database of `first` (another machine, with the store's
+/// keyring and master key).
+fn second_site(first: &Site, name: &str, extra: &str) -> Site {
+    let store = common::stores::postgres_config(&first.data);
+    let site = Site::with_store_config(&format!("{extra}{store}[site]\nname = {name:?}\n"));
+    std::fs::create_dir_all(&site.data).unwrap();
+    std::fs::set_permissions(
+        &site.data,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::copy(
+        first.data.join("keyring.json"),
+        site.data.join("keyring.json"),
+    )
+    .unwrap();
+    std::fs::copy(&first.key, &site.key).unwrap();
+    site
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_at_one_daemon_reaches_the_screens_of_another_within_a_second() {
+    use packline::service::client::Client;
+    use packline::service::{Notice, ops};
+    let main = Site::on_postgres("");
+    main.init_identity_keys();
+    main.import(
+        "p.json",
+        &page(&people(4), "UNSHIPPED", "2026-11-23T10:00:00Z"),
+    );
+    let reno = second_site(&main, "reno", "");
+    let (a, b) = (start_daemon(&main), start_daemon(&reno));
+    let here = Client::connect(&a.socket).await.unwrap();
+    let there = Client::connect(&b.socket).await.unwrap();
+    // Nothing is announced while nothing changes.
+    let quiet = tokio::time::timeout(Duration::from_millis(1500), async {
+        loop {
+            if let Some(Notice::FloorChanged) | None = there.notice().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "the floor said it changed when nothing did");
+
+    let claimed = Instant::now();
+    let batch = here.call(ops::ClaimBatch { size: Some(2) }).await.unwrap();
+    let batch = batch.expect("a batch was claimed");
+    let heard = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match there.notice().await {
+                Some(Notice::FloorChanged) => return claimed.elapsed(),
+                Some(_) => continue,
+                None => panic!("the other daemon's connection closed"),
+            }
+        }
+    })
+    .await
+    .expect("the other daemon's client heard of the claim");
+    // How soon is a figure, not a promise a test can time (the floor is a second):
+    // `cargo test --test postgres -- --nocapture` prints it.
+    eprintln!("the other daemon's client heard of the claim after {heard:?}");
+    // What it reads then is the change: none of those orders is claimed again there.
+    let mine = there.call(ops::ClaimBatch { size: Some(4) }).await.unwrap();
+    let mine = mine.expect("the two orders left");
+    assert_eq!(mine.orders.len(), 2);
+    assert!(mine.orders.iter().all(|o| !batch.orders.contains(o)));
+    drop((a, b));
 }

@@ -83,6 +83,17 @@ pub async fn run(
         tracing::info!("another daemon syncs the Amazon account");
     }
     let who = opts.user.clone();
+    // Changes other daemons make to the store (on a shared database) reach this one's clients.
+    {
+        let me = Arc::downgrade(&service);
+        service.with_store(|s| {
+            s.watch_changes(Arc::new(move || {
+                if let Some(svc) = me.upgrade() {
+                    svc.changed_elsewhere();
+                }
+            }))
+        })?;
+    }
     let listener = match super::server::bind(&opts.socket, opts.socket_group.as_deref()) {
         Ok(l) => l,
         Err(e) => {

@@ -153,6 +153,8 @@ const COUNTS_MAX_AGE: Duration = Duration::from_secs(2);
 const PURGE_PREVIEW_MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 /// How long after a change its [`Notice::FloorChanged`] goes out (changes meanwhile share it).
 const FLOOR_NOTICE_DELAY: Duration = Duration::from_secs(1);
+/// How long after another process's announcement its [`Notice::FloorChanged`] goes out.
+const HEARD_NOTICE_DELAY: Duration = Duration::from_millis(100);
 /// The most rows one queue page may ask for.
 pub const MAX_PAGE: u32 = 500;
 /// The most pick batches one reply lists.
@@ -191,6 +193,10 @@ pub struct Service {
     counting: std::sync::atomic::AtomicBool,
     /// A [`Notice::FloorChanged`] is on its way: see [`Service::changed`].
     announcing: std::sync::atomic::AtomicBool,
+    /// A change was made here since the last announcement to other processes.
+    changed_here: std::sync::atomic::AtomicBool,
+    /// A notice of another process's change is on its way.
+    hearing: std::sync::atomic::AtomicBool,
     /// What a purge now would destroy, as last counted, and when (the dashboard's preview).
     purge_preview: Mutex<Option<(DateTime<Utc>, store::retention::PurgePreview)>>,
     /// A background purge preview is running.
@@ -317,6 +323,8 @@ impl Service {
             connected: Mutex::new(HashMap::new()),
             counting: std::sync::atomic::AtomicBool::new(false),
             announcing: std::sync::atomic::AtomicBool::new(false),
+            changed_here: std::sync::atomic::AtomicBool::new(false),
+            hearing: std::sync::atomic::AtomicBool::new(false),
             purge_preview: Mutex::new(None),
             previewing: std::sync::atomic::AtomicBool::new(false),
             amazon: Mutex::new(None),
@@ -464,6 +472,31 @@ impl Service {
     /// Records that orders moved, and makes sure a [`Notice::FloorChanged`] follows: one at most
     /// every [`FLOOR_NOTICE_DELAY`], always sent after the last change it covers.
     fn changed(&self) {
+        self.changed_here
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.floor_moved();
+    }
+
+    /// Another process on this store's database changed it (`Store::watch_changes`): the
+    /// screens of this one's clients refresh, as for a change made here. That process has
+    /// already gathered its changes into one announcement: this one passes it on at once.
+    pub fn changed_elsewhere(&self) {
+        use std::sync::atomic::Ordering;
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        if self.hearing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = self.me.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(HEARD_NOTICE_DELAY);
+            if let Some(me) = me.upgrade() {
+                me.hearing.store(false, Ordering::Release);
+                me.notify(Notice::FloorChanged);
+            }
+        });
+    }
+
+    fn floor_moved(&self) {
         use std::sync::atomic::Ordering;
         self.generation.fetch_add(1, Ordering::Relaxed);
         if self.announcing.swap(true, Ordering::AcqRel) {
@@ -472,10 +505,23 @@ impl Service {
         // A weak handle: a service being dropped is not kept alive for its notice.
         let me = self.me.clone();
         std::thread::spawn(move || {
+            // The other processes on the database hear of a change at once, and once more for
+            // the changes made while this one's notice waits.
+            let tell = |me: &Service| {
+                if me.changed_here.swap(false, Ordering::AcqRel)
+                    && let Err(e) = me.read().announce_change()
+                {
+                    tracing::warn!("other processes were not told of a change: {e}");
+                }
+            };
+            if let Some(me) = me.upgrade() {
+                tell(&me);
+            }
             std::thread::sleep(FLOOR_NOTICE_DELAY);
             if let Some(me) = me.upgrade() {
                 me.announcing.store(false, Ordering::Release);
                 me.notify(Notice::FloorChanged);
+                tell(&me);
             }
         });
     }

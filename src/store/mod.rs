@@ -42,6 +42,7 @@ pub mod space;
 pub mod stats;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use backend::embedded::open_sled;
 use backend::{Backend, Tree, TxError, TxTree};
@@ -393,6 +394,16 @@ impl Store {
     /// Where this store's records live.
     pub fn location(&self) -> &Location {
         &self.location
+    }
+
+    /// Tells the other processes on this store's database that something changed.
+    pub fn announce_change(&self) -> Result<(), Error> {
+        self.db.announce()
+    }
+
+    /// Calls `changed` whenever another process announces a change to this store.
+    pub fn watch_changes(&self, changed: Arc<dyn Fn() + Send + Sync>) -> Result<(), Error> {
+        self.db.watch(changed)
     }
 
     /// Closes and reopens the database, keeping the keyring (and its unlock). sled records its

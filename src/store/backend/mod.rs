@@ -176,6 +176,17 @@ pub trait Engine: Send + Sync {
     /// with another writer (so `f` must only read and write through the views it is given).
     /// Durable after the next `flush`.
     fn transact(&self, trees: &[&Tree], f: &mut TxBody<'_>) -> Result<(), TxError>;
+    /// Tells the other processes on this database that something changed (nothing to do on
+    /// an engine only one process opens).
+    fn announce(&self) -> Result<(), Error> {
+        Ok(())
+    }
+    /// Calls `changed` whenever another process announces a change, from now until the
+    /// process ends (never, on an engine only one process opens).
+    fn watch(&self, changed: Arc<dyn Fn() + Send + Sync>) -> Result<(), Error> {
+        let _ = changed;
+        Ok(())
+    }
 }
 
 /// The body of a transaction, as an engine runs it: over one view per tree asked for.
@@ -281,6 +292,16 @@ impl Backend {
 
     pub fn generate_id(&self) -> Result<u64, Error> {
         self.0.generate_id()
+    }
+
+    /// See `Engine::announce`.
+    pub fn announce(&self) -> Result<(), Error> {
+        self.0.announce()
+    }
+
+    /// See `Engine::watch`.
+    pub fn watch(&self, changed: Arc<dyn Fn() + Send + Sync>) -> Result<(), Error> {
+        self.0.watch(changed)
     }
 
     /// Runs `f` over `trees` as one transaction (see `Engine::transact`): what it returns, or

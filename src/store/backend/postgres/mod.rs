@@ -178,6 +178,21 @@ impl Engine for Postgres {
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 
+    fn announce(&self) -> Result<(), Error> {
+        let me = pool::process_tag();
+        alone(&self.pool, |c| {
+            wait(
+                c.client
+                    .execute("SELECT pg_notify($1, $2)", &[&pool::CHANGES, &me]),
+            )
+        })
+        .map(|_| ())
+    }
+
+    fn watch(&self, changed: Arc<dyn Fn() + Send + Sync>) -> Result<(), Error> {
+        self.pool.listen(changed)
+    }
+
     fn transact(&self, trees: &[&Tree], f: &mut TxBody<'_>) -> Result<(), TxError> {
         let mut names = Vec::with_capacity(trees.len());
         for t in trees {

@@ -132,6 +132,55 @@ pub(super) fn is_conflict(e: &tokio_postgres::Error) -> bool {
     )
 }
 
+/// The channel on which processes announce changes to each other (`LISTEN`/`NOTIFY`).
+pub(super) const CHANGES: &str = "packline_changed";
+
+/// This process's name in its announcements, so that it does not hear its own.
+pub(super) fn process_tag() -> String {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| {
+        use rand::Rng;
+        format!(
+            "{}:{:016x}",
+            std::process::id(),
+            rand::thread_rng().r#gen::<u64>()
+        )
+    })
+    .clone()
+}
+
+/// Listens on `CHANGES` on a connection of its own, calling `changed` for each announcement
+/// another process makes; connects again (after a pause) when the connection is lost.
+async fn listen_on<T>(
+    config: tokio_postgres::Config,
+    tls: T,
+    changed: &Arc<dyn Fn() + Send + Sync>,
+) -> Result<(), tokio_postgres::Error>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    use futures_util::StreamExt;
+    let (client, mut connection) = config.connect(tls).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(m)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = m {
+                let _ = tx.send(n.payload().to_string());
+            }
+        }
+    });
+    client.batch_execute(&format!("LISTEN {CHANGES}")).await?;
+    let me = process_tag();
+    while let Some(from) = rx.recv().await {
+        if from != me {
+            changed();
+        }
+    }
+    Ok(())
+}
+
 /// The engine's statements, prepared on each connection when it opens.
 pub(super) struct Statements {
     pub get: Statement,
@@ -290,6 +339,30 @@ impl Pool {
         super::schema::ensure(&client)?;
         let st = wait(prepare(&client)).map_err(error)?;
         Ok(Conn { client, st })
+    }
+
+    /// Calls `changed` for every change another process announces, for as long as this
+    /// process runs.
+    pub fn listen(&self, changed: Arc<dyn Fn() + Send + Sync>) -> Result<(), Error> {
+        let config = self.target.config()?;
+        let tls = self.tls()?;
+        let shown = self.target.shown();
+        runtime().spawn(async move {
+            loop {
+                let r = match tls.clone() {
+                    None => listen_on(config.clone(), tokio_postgres::NoTls, &changed).await,
+                    Some(tls) => listen_on(config.clone(), tls, &changed).await,
+                };
+                if let Err(e) = r {
+                    tracing::warn!("listening for other processes' changes at {shown}: {e}");
+                }
+                // Changes made meanwhile are not heard: say something changed, then listen
+                // again.
+                changed();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        Ok(())
     }
 
     fn tls(&self) -> Result<Option<tokio_postgres_rustls::MakeRustlsConnect>, Error> {
