@@ -197,8 +197,7 @@ pub async fn run(
     }
     let background = tokio::spawn(background(
         service.clone(),
-        opts.amazon.is_some(),
-        leader.clone(),
+        syncs.then(|| leader.clone()),
         opts.sync_every,
         opts.purge_every,
         opts.returns_every,
@@ -236,14 +235,16 @@ pub async fn run(
 /// state and the log, and the next round runs as planned.
 async fn background(
     service: Arc<Service>,
-    sync: bool,
-    leader: Arc<AtomicBool>,
+    // Whether this daemon leads the account's sync, when it has an Amazon connection.
+    leader: Option<Arc<AtomicBool>>,
     sync_every: Duration,
     purge_every: Duration,
     returns_every: Duration,
     user: String,
     stop: watch::Receiver<bool>,
 ) {
+    let sync = leader.is_some();
+    let leader = leader.unwrap_or_default();
     if sync {
         service.set_sync_state(|s| s.enabled = true);
     } else {
