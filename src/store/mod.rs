@@ -45,7 +45,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use backend::embedded::open_sled;
-use backend::{Backend, Tree, TxError, TxTree};
+use backend::{Backend, Bytes, Tree, TxError, TxTree};
 use chrono::{DateTime, Utc};
 
 pub use crate::domain::RetentionPolicy;
@@ -624,6 +624,22 @@ impl Store {
 
     /// The order a queue entry stands for, if the entry is that order's current one. A stale
     /// entry (its order never stored, or since moved) gives `None`.
+    /// `queue_entry` for several keys, read at once.
+    fn queue_entries(&self, keys: &[Bytes]) -> Result<Vec<Option<OrderRecord>>, Error> {
+        let ids: Vec<&[u8]> = keys.iter().map(|k| queue_id(k)).collect();
+        let values = self.t.orders.get_many(&ids)?;
+        keys.iter()
+            .zip(values)
+            .map(|(key, v)| match v {
+                Some(v) => {
+                    let rec = decode_record(&v)?;
+                    Ok((queue_key(&rec) == **key).then_some(rec))
+                }
+                None => Ok(None),
+            })
+            .collect()
+    }
+
     fn queue_entry(&self, key: &[u8]) -> Result<Option<OrderRecord>, Error> {
         match self.t.orders.get(queue_id(key))? {
             Some(v) => {

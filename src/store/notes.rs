@@ -107,7 +107,7 @@ impl Words<'_> {
             Words::System(s) => StoredText::System((*s).to_owned()),
             Words::Sealed(envelope) => {
                 // Words replaced under the same reference leave their epoch: mark it.
-                if let Some(old) = tx.texts.insert(reference.as_bytes(), *envelope)?
+                if let Some(old) = tx.texts.replace(reference.as_bytes(), *envelope)?
                     && let Some(epoch) = seal::envelope_epoch(&old)
                 {
                     tx.epochs.insert(epoch_key(epoch, &reference), [])?;
@@ -128,7 +128,7 @@ pub(super) fn drop_in(tx: &Tx<'_>, text: &StoredText) -> TxResult<()> {
 }
 
 pub(super) fn drop_ref_in(tx: &Tx<'_>, reference: &str) -> TxResult<bool> {
-    match tx.texts.remove(reference.as_bytes())? {
+    match tx.texts.take(reference.as_bytes())? {
         Some(old) => {
             if let Some(epoch) = seal::envelope_epoch(&old) {
                 tx.epochs.insert(epoch_key(epoch, reference), [])?;

@@ -50,7 +50,16 @@ impl Store {
             .collect();
         let mut rows = Vec::new();
         let mut skipped = 0;
+        // The page's keys, read together once there are as many as rows still wanted.
+        let mut keys: Vec<Bytes> = Vec::new();
         loop {
+            if !keys.is_empty() && rows.len() + keys.len() >= limit {
+                rows.extend(
+                    self.queue_entries(&std::mem::take(&mut keys))?
+                        .into_iter()
+                        .flatten(),
+                );
+            }
             // The smallest (ship-by, id) among the heads of the per-state scans.
             let mut best: Option<(usize, Bytes)> = None;
             for (i, it) in iters.iter_mut().enumerate() {
@@ -66,6 +75,7 @@ impl Store {
                 }
             }
             let Some((i, key)) = best else {
+                rows.extend(self.queue_entries(&keys)?.into_iter().flatten());
                 return Ok((rows, false));
             };
             iters[i].next();
@@ -78,9 +88,7 @@ impl Store {
                 skipped += 1;
                 continue;
             }
-            if let Some(rec) = self.queue_entry(&key)? {
-                rows.push(rec);
-            }
+            keys.push(key);
         }
     }
 
@@ -175,20 +183,29 @@ impl Store {
         };
         let mut rows = Vec::new();
         let mut last = None;
+        // The page's keys, read together once there are as many as rows still wanted. A stale
+        // entry (see `list`) is stepped over, never shown.
+        let mut keys: Vec<Bytes> = Vec::new();
         for item in self.t.queue.range::<Vec<u8>>((start, Bound::Unbounded)) {
+            if !keys.is_empty() && rows.len() + keys.len() >= limit {
+                rows.extend(
+                    self.queue_entries(&std::mem::take(&mut keys))?
+                        .into_iter()
+                        .flatten(),
+                );
+            }
             let (k, _) = item?;
             if !k.starts_with(&prefix) {
+                rows.extend(self.queue_entries(&keys)?.into_iter().flatten());
                 return Ok((rows, None));
             }
             if rows.len() == limit {
                 return Ok((rows, last));
             }
-            // A stale entry (see `list`) is stepped over, never shown.
-            if let Some(rec) = self.queue_entry(&k)? {
-                rows.push(rec);
-            }
             last = Some(k.to_vec());
+            keys.push(k);
         }
+        rows.extend(self.queue_entries(&keys)?.into_iter().flatten());
         Ok((rows, None))
     }
 }

@@ -50,6 +50,25 @@ fn reads_and_writes(b: &Backend) {
     assert!(t.compare_and_swap(b"c", Some(b"1"), Some(b"2")).unwrap());
     assert!(t.compare_and_swap(b"c", Some(b"2"), None).unwrap());
     assert_eq!(t.get(b"c").unwrap(), None);
+    // Several keys at once: each value in the keys' order, a missing one as none, a key
+    // asked twice answered twice.
+    t.insert(b"m1", b"one").unwrap();
+    t.insert(b"m2", b"two").unwrap();
+    let got = t
+        .get_many(&[&b"m2"[..], b"none", b"m1", b"m2"])
+        .unwrap()
+        .into_iter()
+        .map(|v| v.map(|v| v.to_vec()))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        got,
+        vec![
+            Some(b"two".to_vec()),
+            None,
+            Some(b"one".to_vec()),
+            Some(b"two".to_vec())
+        ]
+    );
     t.clear().unwrap();
     assert!(t.is_empty());
     t.flush().unwrap();

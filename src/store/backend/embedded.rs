@@ -181,11 +181,19 @@ impl TxTable for SledTx<'_> {
         Ok(self.0.get(key).map_err(tx_err)?.map(Into::into))
     }
 
-    fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, TxError> {
+    fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), TxError> {
+        self.replace(key, value).map(|_| ())
+    }
+
+    fn remove(&self, key: &[u8]) -> Result<(), TxError> {
+        self.take(key).map(|_| ())
+    }
+
+    fn replace(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, TxError> {
         Ok(self.0.insert(key, value).map_err(tx_err)?.map(Into::into))
     }
 
-    fn remove(&self, key: &[u8]) -> Result<Option<Bytes>, TxError> {
+    fn take(&self, key: &[u8]) -> Result<Option<Bytes>, TxError> {
         Ok(self.0.remove(key).map_err(tx_err)?.map(Into::into))
     }
 }

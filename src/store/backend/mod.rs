@@ -196,6 +196,11 @@ pub type TxBody<'f> = dyn FnMut(&[&dyn TxTable]) -> Result<(), TxError> + 'f;
 pub trait Table: Send + Sync {
     fn name(&self) -> &str;
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>, Error>;
+    /// The values of several keys, in their order: one request on an engine where each costs a
+    /// round trip.
+    fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>, Error> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
     /// Writes `value` under `key`; the value it replaced.
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, Error>;
     /// The value it removed.
@@ -226,11 +231,17 @@ pub trait Table: Send + Sync {
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
-/// One tree inside a transaction: reads see the transaction's own writes.
+/// One tree inside a transaction: reads see the transaction's own writes. `insert` and
+/// `remove` answer nothing, so an engine may send them with the next read or the commit;
+/// `replace` and `take` answer the value that was there.
 pub trait TxTable {
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>, TxError>;
-    fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, TxError>;
-    fn remove(&self, key: &[u8]) -> Result<Option<Bytes>, TxError>;
+    fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), TxError>;
+    fn remove(&self, key: &[u8]) -> Result<(), TxError>;
+    /// Writes `value` under `key`; the value it replaced.
+    fn replace(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, TxError>;
+    /// Removes `key`; the value it had.
+    fn take(&self, key: &[u8]) -> Result<Option<Bytes>, TxError>;
 }
 
 /// How a transaction ends other than by committing.
@@ -341,6 +352,12 @@ impl Tree {
         self.0.get(key.as_ref())
     }
 
+    /// The values of `keys`, in their order.
+    pub fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
+        let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
+        self.0.get_many(&keys)
+    }
+
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, Error> {
         Ok(self.get(key)?.is_some())
     }
@@ -449,16 +466,27 @@ impl TxTree<'_> {
         self.0.get(key.as_ref())
     }
 
-    pub fn insert(
+    pub fn insert(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), TxError> {
+        self.0.insert(key.as_ref(), value.as_ref())
+    }
+
+    pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<(), TxError> {
+        self.0.remove(key.as_ref())
+    }
+
+    /// Writes `value` under `key`; the value it replaced (read at once, where `insert` may
+    /// wait for the next read).
+    pub fn replace(
         &self,
         key: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<Option<Bytes>, TxError> {
-        self.0.insert(key.as_ref(), value.as_ref())
+        self.0.replace(key.as_ref(), value.as_ref())
     }
 
-    pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, TxError> {
-        self.0.remove(key.as_ref())
+    /// Removes `key`; the value it had.
+    pub fn take(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, TxError> {
+        self.0.take(key.as_ref())
     }
 
     pub fn apply_batch(&self, batch: &Batch) -> Result<(), TxError> {
@@ -466,7 +494,7 @@ impl TxTree<'_> {
             match v {
                 Some(v) => self.0.insert(k, v)?,
                 None => self.0.remove(k)?,
-            };
+            }
         }
         Ok(())
     }

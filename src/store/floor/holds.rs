@@ -123,7 +123,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Hold, Error> {
         let hold = self.transact(|tx| {
-            let Some(v) = tx.floor.remove(key(HOLD, id.as_str().as_bytes()))? else {
+            let Some(v) = tx.floor.take(key(HOLD, id.as_str().as_bytes()))? else {
                 return abort(Error::Usage(format!("order {id} is not on hold")));
             };
             let hold = decode_hold(&v).or_else(abort)?;

@@ -418,7 +418,7 @@ impl Store {
         let sealed = self.seal_words(note, "the exception note", now)?;
         let note = Words::Sealed(&sealed);
         let rec = self.transact(|tx| {
-            if let Some(b) = tx.floor.remove(key(CLAIM, id.as_str().as_bytes()))? {
+            if let Some(b) = tx.floor.take(key(CLAIM, id.as_str().as_bytes()))? {
                 let batch_id = b.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
                 if let Some(v) = tx.floor.get(batch_key(batch_id))? {
                     let mut batch: PickBatch = decode_batch(&v).or_else(abort)?;
@@ -426,7 +426,7 @@ impl Store {
                     save_or_drop(tx, &batch)?;
                 }
             }
-            if let Some(v) = tx.floor.remove(key(PACK, id.as_str().as_bytes()))? {
+            if let Some(v) = tx.floor.take(key(PACK, id.as_str().as_bytes()))? {
                 let check = decode_check(&v).or_else(abort)?;
                 super::codes::release(tx, id, Some(&check), &[])?;
             }
@@ -573,7 +573,7 @@ fn take_tote_in(floor: &TxTree<'_>, tote: &str, order: &OrderId) -> TxResult<()>
 
 /// Empties an order's tote, if it has one: the tote is free for another order.
 fn free_tote(tx: &Tx<'_>, id: &OrderId) -> TxResult<()> {
-    if let Some(tote) = tx.floor.remove(key(TOTE_OF, id.as_str().as_bytes()))? {
+    if let Some(tote) = tx.floor.take(key(TOTE_OF, id.as_str().as_bytes()))? {
         tx.floor.remove(key(TOTE, &tote))?;
     }
     Ok(())
@@ -653,7 +653,7 @@ pub(super) fn ship_step(
 
 /// Removes an order's floor entries (retention deleting the order record).
 pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
-    if let Some(tote) = tx.floor.remove(key(TOTE_OF, id.as_bytes()))? {
+    if let Some(tote) = tx.floor.take(key(TOTE_OF, id.as_bytes()))? {
         tx.floor.remove(key(TOTE, &tote))?;
     }
     let (check, mut packages) = codes_of(tx, id.as_bytes())?;

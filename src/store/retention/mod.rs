@@ -260,7 +260,7 @@ impl Store {
                         crate::store::shipping::forget(tx, id)?;
                         crate::store::floor::forget(tx, id)?;
                         tx.queue.remove(crate::store::queue_key(rec))?;
-                        if let Some(v) = tx.exceptions.remove(id)? {
+                        if let Some(v) = tx.exceptions.take(id)? {
                             notes += notes::decode_exceptions(&v).map_or(1, |n| n.len() as u64);
                         }
                         deleted += 1;
@@ -440,7 +440,7 @@ fn drop_recipient(tx: &crate::store::Tx<'_>, id: &str) -> TxResult<Option<Bytes>
     for epoch in crate::store::shipping::drop_label(tx, id)? {
         tx.epochs.insert(epoch_key(epoch, id), [])?;
     }
-    let removed = tx.recipients.remove(id)?;
+    let removed = tx.recipients.take(id)?;
     if let Some(epoch) = removed.as_deref().and_then(seal::envelope_epoch) {
         tx.epochs.insert(epoch_key(epoch, id), [])?;
     }

@@ -595,7 +595,7 @@ pub(super) fn drop_label(tx: &Tx<'_>, id: &str) -> TxResult<Vec<u32>> {
     for n in super::floor::package_numbers(tx, id)? {
         if let Some(e) = tx
             .floor
-            .remove(key(LABEL, &package_id(id, n)))?
+            .take(key(LABEL, &package_id(id, n)))?
             .and_then(|v| super::seal::envelope_epoch(&v))
         {
             epochs.push(e);

@@ -213,6 +213,7 @@ impl Engine for Postgres {
             let state = TxState {
                 conn: &conn,
                 refused: Cell::new(None),
+                pending: Default::default(),
             };
             let views: Vec<PgTx<'_>> = names
                 .iter()
@@ -222,7 +223,8 @@ impl Engine for Postgres {
                 })
                 .collect();
             let dyns: Vec<&dyn TxTable> = views.iter().map(|v| v as &dyn TxTable).collect();
-            let outcome = f(&dyns);
+            // What the body wrote and has not sent goes before the commit.
+            let outcome = f(&dyns).and_then(|()| state.flush());
             let refused = state.refused.take();
             let conflict = match (outcome, refused) {
                 // A statement PostgreSQL refused leaves the transaction unable to commit,
@@ -291,9 +293,35 @@ struct TxState<'c> {
     conn: &'c Pooled,
     /// The first statement PostgreSQL refused, if one was.
     refused: Cell<Option<Refusal>>,
+    /// Writes not sent yet: they go together, in order, before the next read or the commit.
+    pending: std::cell::RefCell<Vec<(String, Vec<u8>, Option<Vec<u8>>)>>,
 }
 
 impl TxState<'_> {
+    fn defer(&self, tree: &str, key: &[u8], value: Option<&[u8]>) {
+        self.pending
+            .borrow_mut()
+            .push((tree.to_string(), key.to_vec(), value.map(<[u8]>::to_vec)));
+    }
+
+    /// Sends the writes not sent yet, all at once (pipelined on the connection), in order.
+    fn flush(&self) -> Result<(), TxError> {
+        let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let c = self.conn;
+        self.run(async {
+            let writes = pending.iter().map(|(tree, k, v)| async move {
+                match v {
+                    Some(v) => c.client.execute(&c.st.put, &[tree, k, v]).await,
+                    None => c.client.execute(&c.st.delete, &[tree, k]).await,
+                }
+            });
+            futures_util::future::try_join_all(writes).await.map(|_| ())
+        })
+    }
+
     fn run<T>(
         &self,
         f: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
@@ -336,6 +364,7 @@ fn bytes(v: Vec<u8>) -> Bytes {
 
 impl TxTable for PgTx<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>, TxError> {
+        self.state.flush()?;
         let c = self.state.conn;
         let row = self
             .state
@@ -343,7 +372,18 @@ impl TxTable for PgTx<'_> {
         Ok(row.map(|r| bytes(r.get(0))))
     }
 
-    fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, TxError> {
+    fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), TxError> {
+        self.state.defer(self.tree, key, Some(value));
+        Ok(())
+    }
+
+    fn remove(&self, key: &[u8]) -> Result<(), TxError> {
+        self.state.defer(self.tree, key, None);
+        Ok(())
+    }
+
+    fn replace(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, TxError> {
+        self.state.flush()?;
         let c = self.state.conn;
         let row = self.state.run(
             c.client
@@ -352,7 +392,8 @@ impl TxTable for PgTx<'_> {
         Ok(row.map(|r| bytes(r.get(0))))
     }
 
-    fn remove(&self, key: &[u8]) -> Result<Option<Bytes>, TxError> {
+    fn take(&self, key: &[u8]) -> Result<Option<Bytes>, TxError> {
+        self.state.flush()?;
         let c = self.state.conn;
         let row = self
             .state
@@ -378,6 +419,20 @@ impl Table for PgTable {
             wait(c.client.query_opt(&c.st.get, &[&self.full, &key]))
         })?;
         Ok(row.map(|r| bytes(r.get(0))))
+    }
+
+    fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>, Error> {
+        if keys.len() < 2 {
+            return keys.iter().map(|k| self.get(k)).collect();
+        }
+        let rows = alone(&self.pool, |c| {
+            wait(c.client.query(&c.st.get_many, &[&self.full, &keys]))
+        })?;
+        let found: std::collections::HashMap<Vec<u8>, Bytes> = rows
+            .into_iter()
+            .map(|r| (r.get::<_, Vec<u8>>(0), bytes(r.get(1))))
+            .collect();
+        Ok(keys.iter().map(|k| found.get(*k).cloned()).collect())
     }
 
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, Error> {

@@ -184,8 +184,11 @@ where
 /// The engine's statements, prepared on each connection when it opens.
 pub(super) struct Statements {
     pub get: Statement,
+    pub get_many: Statement,
     pub insert: Statement,
     pub remove: Statement,
+    pub put: Statement,
+    pub delete: Statement,
     pub cas_create: Statement,
     pub cas_update: Statement,
     pub cas_delete: Statement,
@@ -205,6 +208,10 @@ async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
     let p = |sql: String| async move { c.prepare(&sql).await };
     Ok(Statements {
         get: p(format!("SELECT v FROM {KV} WHERE tree = $1 AND k = $2")).await?,
+        get_many: p(format!(
+            "SELECT k, v FROM {KV} WHERE tree = $1 AND k = ANY($2::bytea[])"
+        ))
+        .await?,
         // The value replaced, read in the statement's own snapshot.
         insert: p(format!(
             "WITH old AS (SELECT v FROM {KV} WHERE tree = $1 AND k = $2), \
@@ -213,6 +220,12 @@ async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
              SELECT v FROM old"
         ))
         .await?,
+        put: p(format!(
+            "INSERT INTO {KV} (tree, k, v) VALUES ($1, $2, $3) \
+             ON CONFLICT (tree, k) DO UPDATE SET v = EXCLUDED.v"
+        ))
+        .await?,
+        delete: p(format!("DELETE FROM {KV} WHERE tree = $1 AND k = $2")).await?,
         remove: p(format!(
             "DELETE FROM {KV} WHERE tree = $1 AND k = $2 RETURNING v"
         ))
