@@ -288,13 +288,16 @@ enum Refusal {
     Failed(Error),
 }
 
+/// A write of a transaction not sent yet: the tree, the key, the value (none: removed).
+type Write = (String, Vec<u8>, Option<Vec<u8>>);
+
 /// One transaction under way on one connection.
 struct TxState<'c> {
     conn: &'c Pooled,
     /// The first statement PostgreSQL refused, if one was.
     refused: Cell<Option<Refusal>>,
     /// Writes not sent yet: they go together, in order, before the next read or the commit.
-    pending: std::cell::RefCell<Vec<(String, Vec<u8>, Option<Vec<u8>>)>>,
+    pending: std::cell::RefCell<Vec<Write>>,
 }
 
 impl TxState<'_> {
