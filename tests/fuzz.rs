@@ -267,7 +267,11 @@ fn search_orders_pages() {
         "search_orders",
         vec![],
         |b| match packline::amazon::parse_search_orders(b, "fuzz") {
-            Ok(_) => Ok(()),
+            // An order set aside is named by where and why, never by a value.
+            Ok(page) => page
+                .refused
+                .iter()
+                .try_for_each(|r| clean_error(format!("{}: {}", r.order, r.reason))),
             Err(e) => clean_error(e),
         },
     );

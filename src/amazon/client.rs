@@ -701,6 +701,25 @@ impl SpApi {
         .await
     }
 
+    /// Orders v2026-01-01 `getOrder` for an order a sync set aside: the order, or why packline
+    /// still refuses it (never retried as if the answer were damaged).
+    pub async fn get_order_checked(
+        &self,
+        order_id: &crate::domain::OrderId,
+    ) -> Result<Result<super::model::ImportedOrder, super::model::SetAside>, ApiError> {
+        const OP: &str = "getOrder";
+        let mut url = self
+            .endpoint
+            .join(&format!("/orders/2026-01-01/orders/{order_id}"))
+            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("includedData", INCLUDED_DATA);
+        self.call(OP, UsagePlan::GET_ORDER, url, |b| {
+            super::model::parse_get_order_checked(b, OP)
+        })
+        .await
+    }
+
     /// Tokens API `createRestrictedDataToken`: a short-lived token for the restricted
     /// operations named, to send instead of the access token. It is a secret like the others.
     pub async fn restricted_data_token(

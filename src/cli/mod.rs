@@ -334,7 +334,15 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
             format,
             output,
         } => records::report(&ctx, from, to, &by, &format, output.as_deref()),
-        Command::Sync { once, out } => records::sync(&ctx, once, out),
+        Command::Sync {
+            command: Some(args::SyncCommand::Problems { out }),
+            ..
+        } => records::sync_problems(&ctx, out),
+        Command::Sync {
+            command: None,
+            once,
+            out,
+        } => records::sync(&ctx, once, out),
         Command::Pick { command } => floor::pick(&ctx, command),
         Command::Pack { command } => floor::pack(&ctx, command),
         Command::Exceptions { command } => floor::exceptions(&ctx, command),

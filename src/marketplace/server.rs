@@ -1085,6 +1085,23 @@ async fn change_order(
                 }
             }
         }
+        // A broken record, as an independent stand-in served one: a control character in the
+        // first item's SKU; `mend` takes every control character out of the SKUs again.
+        "broken-sku" => {
+            if let Some(sku) = order["orderItems"][0]["product"]["sellerSku"].as_str() {
+                order["orderItems"][0]["product"]["sellerSku"] = json!(format!("{sku}\u{7}"));
+            }
+        }
+        "mend" => {
+            if let Some(items) = order["orderItems"].as_array_mut() {
+                for item in items {
+                    if let Some(sku) = item["product"]["sellerSku"].as_str() {
+                        let mended: String = sku.chars().filter(|c| !c.is_control()).collect();
+                        item["product"]["sellerSku"] = json!(mended);
+                    }
+                }
+            }
+        }
         "readdress" => {
             order["recipient"]["deliveryAddress"]["name"] = json!("Readdressed Trainee");
             order["recipient"]["deliveryAddress"]["addressLine1"] = json!("1 New Street");

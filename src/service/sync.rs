@@ -17,6 +17,9 @@ pub const WATERMARK: &str = store::keys::meta::SYNC_WATERMARK;
 /// [`BUCKET_AT`]: a new process resumes from it instead of assuming a full burst.
 pub const BUCKET: &str = store::keys::meta::SYNC_BUCKET;
 pub const BUCKET_AT: &str = store::keys::meta::SYNC_BUCKET_AT;
+/// The most set-aside orders one sync asks for again: getOrder's burst, so the retries never
+/// wait on its quota.
+pub const MAX_RETRIES: usize = 30;
 /// Updates can reach Amazon's index a little after their timestamp; look back this far again.
 pub const OVERLAP_MINUTES: i64 = 10;
 
@@ -70,6 +73,7 @@ pub async fn sync_once(
         }
     }
     let mut total = ImportCounts::default();
+    retry_set_aside(api, store, user, now, &mut total).await?;
     let mut pages = 0;
     let result = fetch_all(
         api,
@@ -91,6 +95,9 @@ pub async fn sync_once(
     }
     result?;
     store.with_store(|s| s.set_meta_time(WATERMARK, now))?;
+    // An order asked for again and seen again on a page is named once.
+    let mut named = std::collections::HashSet::new();
+    total.set_aside.retain(|r| named.insert(r.order.clone()));
     Ok(total)
 }
 
@@ -108,11 +115,51 @@ async fn fetch_all(
     loop {
         let page = api.search_orders(q).await?;
         *pages += 1;
-        *total += store.import(page.orders, user, now)?;
+        *total += store.import_page(page.orders, page.refused, SEARCH_ORDERS, user, now)?;
         progress(*pages, total);
         match page.next_token {
             Some(t) => q.pagination_token = Some(t),
             None => return Ok(()),
         }
     }
+}
+
+/// Asks Amazon again (getOrder) for the orders set aside before this sync: one that reads now
+/// is imported and leaves the list, one Amazon no longer knows leaves it too, one still refused
+/// stays and is named again. A retry that fails otherwise is logged and left for the next sync:
+/// it never stops the sync.
+async fn retry_set_aside(
+    api: &SpApi,
+    store: &super::Service,
+    user: &str,
+    now: DateTime<Utc>,
+    total: &mut ImportCounts,
+) -> Result<(), SyncError> {
+    const OP: &str = "getOrder";
+    let kept = store.with_store(|s| s.set_aside_orders())?;
+    for r in kept.into_iter().take(MAX_RETRIES) {
+        match api.get_order_checked(&r.order).await {
+            Ok(Ok(order)) => *total += store.import_page(vec![order], Vec::new(), OP, user, now)?,
+            Ok(Err(refused)) => {
+                let refused = crate::domain::SetAside {
+                    order: r.order.to_string(),
+                    reason: refused.reason,
+                };
+                *total += store.import_page(Vec::new(), vec![refused], OP, user, now)?;
+            }
+            Err(ApiError::Status { status: 404, .. }) => {
+                tracing::info!(order = %r.order, "a set-aside order Amazon no longer knows");
+                store.with_store(|s| {
+                    s.clear_set_aside(
+                        [&r.order],
+                        Some("Amazon no longer knows the order"),
+                        user,
+                        now,
+                    )
+                })?;
+            }
+            Err(e) => tracing::warn!(order = %r.order, "asking again for a set-aside order: {e}"),
+        }
+    }
+    Ok(())
 }

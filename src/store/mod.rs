@@ -35,6 +35,7 @@ pub mod records;
 pub mod retention;
 pub mod returns;
 pub mod seal;
+mod set_aside;
 pub mod shipping;
 pub mod space;
 pub mod stats;

@@ -223,6 +223,8 @@ pub mod meta {
     pub const SYNC_BUCKET: &str = "amazon/bucket/searchOrders";
     pub const SYNC_BUCKET_AT: &str = "amazon/bucket/searchOrders/at";
     pub const RETURNS_WATERMARK: &str = "amazon/returns_watermark";
+    /// `amazon/set_aside/ ‖ order id` (`set_aside`).
+    pub const SET_ASIDE: &str = "amazon/set_aside/";
 }
 
 /// The index database's own names (in its default tree).

@@ -195,6 +195,13 @@ pub const META: Tree = Tree {
             "the end of the last returns report recorded",
             "rewritten at each returns sync",
         ),
+        Key {
+            prefix: meta::SET_ASIDE.as_bytes(),
+            rest: Rest::OrderId,
+            layout: "`amazon/set_aside/` ‖ order id",
+            holds: "an order refused as it arrived from Amazon or an imported file, set aside: where it came from, why (a place in the order, never a value), when, how often; nothing personal (`records::set_aside::SetAside1`, format 1)",
+            retention: "until a sync imports the order (each sync asks Amazon for it again), or Amazon no longer knows it",
+        },
     ],
 };
 

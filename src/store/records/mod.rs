@@ -15,6 +15,7 @@ pub mod after;
 pub mod floor;
 pub mod order;
 pub mod sealed;
+pub mod set_aside;
 pub mod shipping;
 pub mod upgrade;
 mod v1;
