@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Service, ServiceError};
 use crate::amazon::client::SpApi;
-use crate::amazon::reports::{MAX_REPORT_DAYS, RETURNS_REPORT, parse_returns_report};
+use crate::amazon::reports::{MAX_REPORT_DAYS, RETURNS_REPORT, parse_returns_rows};
 use crate::store::returns::ReturnCounts;
 
 /// Meta key of the end of the last returns report recorded.
@@ -42,11 +42,12 @@ pub async fn returns_once(
             .await
             .map_err(|e| e.to_string())?;
         if let Some(bytes) = doc {
-            let returns =
-                parse_returns_report(&bytes, RETURNS_REPORT).map_err(|e| e.to_string())?;
-            total += svc
-                .with_store_mut(|s| s.record_returns(&returns, user, now))
+            let report = parse_returns_rows(&bytes, RETURNS_REPORT).map_err(|e| e.to_string())?;
+            let mut counts = svc
+                .with_store_mut(|s| s.record_returns(&report.returns, user, now))
                 .map_err(|e| e.to_string())?;
+            counts.refused_rows(report.refused);
+            total += counts;
         }
         svc.with_store(|s| s.set_meta_time(WATERMARK, end))
             .map_err(|e| e.to_string())?;
