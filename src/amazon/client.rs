@@ -165,6 +165,9 @@ pub struct SpApi {
     /// The Restricted Data Token for the MFN operations, cached until shortly before it expires.
     mfn_rdt: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
     buckets: std::sync::Mutex<HashMap<&'static str, TokenBucket>>,
+    /// The Amazon shipping business of Shipping API v2 requests (`x-amzn-shipping-business-id`);
+    /// none for a marketplace without one of its own (see `shipping::business_of_marketplace`).
+    shipping_business: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -211,7 +214,20 @@ impl SpApi {
             token: tokio::sync::Mutex::new(None),
             mfn_rdt: tokio::sync::Mutex::new(None),
             buckets: std::sync::Mutex::new(HashMap::new()),
+            shipping_business: Some(super::shipping::BUSINESS_US.to_owned()),
         })
+    }
+
+    /// The client with Shipping API v2 requests for this Amazon shipping business (none: the
+    /// site has none, and such requests are refused naming the setting).
+    pub fn with_shipping_business(mut self, business: Option<String>) -> SpApi {
+        self.shipping_business = business;
+        self
+    }
+
+    /// The Amazon shipping business Shipping API v2 requests are sent for.
+    pub fn shipping_business(&self) -> Option<&str> {
+        self.shipping_business.as_deref()
     }
 
     /// An LWA access token, cached until a minute before it expires.

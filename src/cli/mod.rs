@@ -175,12 +175,15 @@ impl Ctx {
         match credentials(&self.cfg) {
             Ok(creds) => {
                 let endpoint = self.cfg.amazon.endpoint().map_err(anyhow::Error::msg)?;
-                service.set_amazon(Arc::new(packline::amazon::client::SpApi::new(
-                    &endpoint,
-                    &self.cfg.amazon.token_url(),
-                    creds,
-                    self.cfg.amazon.request_timeout(),
-                )?));
+                service.set_amazon(Arc::new(
+                    packline::amazon::client::SpApi::new(
+                        &endpoint,
+                        &self.cfg.amazon.token_url(),
+                        creds,
+                        self.cfg.amazon.request_timeout(),
+                    )?
+                    .with_shipping_business(self.cfg.shipping_business()),
+                ));
             }
             Err(e) => tracing::info!("no Amazon connection: {e:#}"),
         }
