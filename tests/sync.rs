@@ -555,3 +555,90 @@ fn one_broken_order_is_set_aside_and_the_next_sync_goes_on() {
         assert_eq!(r["status"], 200, "no request refused: {r}");
     }
 }
+
+/// A sync killed after three pages carries on where it stopped: the next `sync --once` asks
+/// for the next page with Amazon's pagination token (not from the first page again), within the
+/// quota the killed one left (no request refused), and ends with every pending order once.
+#[test]
+fn a_sync_killed_after_three_pages_carries_on_within_the_quota() {
+    // 2,300 orders: 23 pages, three more than searchOrders' burst of 20; time runs 100× faster.
+    let m = marketplace(2300, "100");
+    let site = site_for(&m);
+    let mut child = site
+        .cmd()
+        .env(
+            "PACKLINE_LWA_CLIENT_ID",
+            "amzn1.application-oa2-client.training",
+        )
+        .env("PACKLINE_LWA_CLIENT_SECRET", "training-secret")
+        .env("PACKLINE_LWA_REFRESH_TOKEN", "Atzr|training")
+        .args(["sync", "--once"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while count_requests(&m, "searchOrders") < 3 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no third page"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let first_run = count_requests(&m, "searchOrders");
+    let kept = order_ids(&site).len();
+    assert!(
+        kept < 2300,
+        "the first sync was stopped early ({kept} orders)"
+    );
+
+    let out = sync(&site);
+    assert_ok(&out, &["sync", "--once"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("imported {} new, 0 updated, 0 cancelled\n", 2300 - kept)
+    );
+    let ids = order_ids(&site);
+    assert_eq!(ids.len(), 2300, "every pending order");
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 2300, "each once");
+
+    let log = request_log(&m);
+    for r in &log {
+        assert_eq!(r["status"], 200, "no request the quota refused: {r}");
+    }
+    let searches: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|r| r["operation"] == "searchOrders")
+        .collect();
+    // The second sync's first request carries on with a token; no page is asked from the
+    // start again.
+    let resumed = searches[first_run];
+    assert!(
+        resumed["params"]["paginationToken"].is_string(),
+        "{resumed}"
+    );
+    assert_eq!(
+        searches
+            .iter()
+            .filter(|r| r["params"]["paginationToken"].is_null())
+            .count(),
+        1,
+        "one first page: {searches:?}"
+    );
+    assert!(searches.len() <= 23 + 2, "{} requests", searches.len());
+    // Nothing is left to carry on from.
+    let again = sync(&site);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "imported 0 new, 0 updated, 0 cancelled\n"
+    );
+    let last = request_log(&m)
+        .into_iter()
+        .rfind(|r| r["operation"] == "searchOrders")
+        .unwrap();
+    assert!(last["params"]["lastUpdatedAfter"].is_string(), "{last}");
+    assert!(last["params"]["paginationToken"].is_null(), "{last}");
+}

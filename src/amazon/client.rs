@@ -348,6 +348,25 @@ impl SpApi {
             .map(|b| b.snapshot(Instant::now()))
     }
 
+    /// The state of an operation's bucket as it will be once the next request has taken its
+    /// token (the bucket made as the first request would make it): what to keep before that
+    /// request is sent, so a process killed while it is in flight still counts it.
+    pub fn bucket_state_after_next(&self, operation: &'static str, plan: UsagePlan) -> (f64, f64) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let b = buckets.entry(operation).or_insert_with(|| {
+            TokenBucket::new(
+                UsagePlan {
+                    rate: plan.rate * RATE_SHARE,
+                    burst: plan.burst,
+                },
+                now,
+            )
+        });
+        let (tokens, rate) = b.snapshot(now);
+        ((tokens - 1.0).max(0.0), rate)
+    }
+
     /// Resumes an operation's bucket from the state a previous run kept `age` ago.
     pub fn resume_bucket(
         &self,

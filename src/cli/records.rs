@@ -74,6 +74,14 @@ fn print_set_aside(w: &mut dyn std::io::Write, c: &ImportCounts) -> std::io::Res
     Ok(())
 }
 
+/// A wait as minutes and seconds: `2m 58s`, `40s`.
+fn minutes_secs(secs: u64) -> String {
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s}s"),
+        (m, s) => format!("{m}m {s:02}s"),
+    }
+}
+
 /// `packline sync problems`: the orders set aside.
 pub fn sync_problems(ctx: &Ctx, out: Output) -> Result<ExitCode> {
     super::one(ctx, Key::No, SyncProblems {}, out, |w, rows| {
@@ -191,16 +199,22 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
                     new,
                     updated,
                     cancelled,
+                    waiting_secs,
                 } = n
                 {
-                    if tty {
-                        eprint!(
-                            "\rpage {pages}: {new} new, {updated} updated, {cancelled} cancelled"
-                        );
-                    } else {
-                        eprintln!(
-                            "page {pages}: {new} new, {updated} updated, {cancelled} cancelled"
-                        );
+                    let done = format!(
+                        "page {pages}: {new} new, {updated} updated, {cancelled} cancelled"
+                    );
+                    match (tty, waiting_secs) {
+                        // On a terminal, the line says what the sync waits for and how long
+                        // (`\x1b[K` clears what a longer line left).
+                        (true, Some(w)) => eprint!(
+                            "\r{done}; waiting {} for Amazon's searchOrders quota\x1b[K",
+                            minutes_secs(w)
+                        ),
+                        (true, None) => eprint!("\r{done}\x1b[K"),
+                        (false, Some(_)) => {}
+                        (false, None) => eprintln!("{done}"),
                     }
                 }
             }

@@ -226,6 +226,23 @@ pub struct SetAsideRecord {
     pub times: u32,
 }
 
+/// Where a sync cut short stood: its searchOrders query, and Amazon's pagination token for the
+/// next page (valid 24 hours), so the next sync carries on from there instead of asking from the
+/// first page again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResume {
+    pub token: String,
+    pub created_after: Option<DateTime<Utc>>,
+    pub last_updated_after: Option<DateTime<Utc>>,
+    pub statuses: Vec<String>,
+    /// When the sync that made the query started: the watermark once its last page is in.
+    pub started: DateTime<Utc>,
+    /// When the token was received.
+    pub saved: DateTime<Utc>,
+    /// Pages imported so far.
+    pub pages: u64,
+}
+
 /// Counts from one import.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportCounts {

@@ -949,12 +949,13 @@ impl Service {
         }
         let _running = Running(self);
         let plan = &self.settings.sync_plan;
-        let result = sync::sync_once(&api, self, plan, user, Utc::now(), |pages, c| {
+        let result = sync::sync_once(&api, self, plan, user, Utc::now(), |pages, c, wait| {
             self.notify(Notice::SyncProgress {
                 pages: pages as u64,
                 new: c.new,
                 updated: c.updated,
                 cancelled: c.cancelled,
+                waiting_secs: wait.map(|w| w.as_secs_f64().ceil() as u64),
             });
         })
         .await;

@@ -39,6 +39,7 @@ mod set_aside;
 pub mod shipping;
 pub mod space;
 pub mod stats;
+mod sync_resume;
 
 use std::path::{Path, PathBuf};
 

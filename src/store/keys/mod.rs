@@ -223,6 +223,8 @@ pub mod meta {
     pub const SYNC_BUCKET: &str = "amazon/bucket/searchOrders";
     pub const SYNC_BUCKET_AT: &str = "amazon/bucket/searchOrders/at";
     pub const RETURNS_WATERMARK: &str = "amazon/returns_watermark";
+    /// Where a sync cut short stood (`service::sync`).
+    pub const SYNC_RESUME: &str = "amazon/sync_resume";
     /// `amazon/set_aside/ ‖ order id` (`set_aside`).
     pub const SET_ASIDE: &str = "amazon/set_aside/";
 }

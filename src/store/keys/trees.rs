@@ -195,6 +195,11 @@ pub const META: Tree = Tree {
             "the end of the last returns report recorded",
             "rewritten at each returns sync",
         ),
+        named(
+            meta::SYNC_RESUME,
+            "where a sync cut short stood: its searchOrders query and Amazon's pagination token for the next page, no personal data (`records::sync_resume::SyncResume1`, format 1)",
+            "until that sync's last page is in, or the token is a day old",
+        ),
         Key {
             prefix: meta::SET_ASIDE.as_bytes(),
             rest: Rest::OrderId,

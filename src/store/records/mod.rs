@@ -17,6 +17,7 @@ pub mod order;
 pub mod sealed;
 pub mod set_aside;
 pub mod shipping;
+pub mod sync_resume;
 pub mod upgrade;
 mod v1;
 
