@@ -504,6 +504,9 @@ fn one_broken_order_is_set_aside_and_the_next_sync_goes_on() {
         format!("orders[N].orderItems[0].product.sellerSku: {why}")
     );
     assert_eq!(rows[0]["times"], 1);
+    // The store's check knows the set-aside record (a key the registry declares).
+    let check = site.run(&["check"]);
+    assert_ok(&check, &["check"]);
     let mut fields: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
     fields.sort();
     assert_eq!(
@@ -589,6 +592,9 @@ fn a_sync_killed_after_three_pages_carries_on_within_the_quota() {
     child.wait().unwrap();
     let first_run = count_requests(&m, "searchOrders");
     let kept = order_ids(&site).len();
+    // Where the killed sync stood is a key the registry declares.
+    let check = site.run(&["check"]);
+    assert_ok(&check, &["check"]);
     assert!(
         kept < 2300,
         "the first sync was stopped early ({kept} orders)"

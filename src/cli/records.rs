@@ -209,7 +209,7 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
                         // On a terminal, the line says what the sync waits for and how long
                         // (`\x1b[K` clears what a longer line left).
                         (true, Some(w)) => eprint!(
-                            "\r{done}; waiting {} for Amazon's searchOrders quota\x1b[K",
+                            "\r{done}; waiting {} for Amazon's quota\x1b[K",
                             minutes_secs(w)
                         ),
                         (true, None) => eprint!("\r{done}\x1b[K"),
