@@ -750,6 +750,41 @@ async fn a_report_with_one_broken_row_records_the_others_and_names_the_line() {
     want.sort();
     assert_eq!(orders, want);
 
+    // The next pull asks for that report's days again: once Amazon's data reads, the row is
+    // recorded.
+    http(
+        &f.market,
+        "POST",
+        &format!("/_training/orders/{}/mend", ids[1]),
+    );
+    let again = f.lead.call(ops::SyncReturns {}).await.unwrap();
+    assert_eq!(again.refused, Vec::<String>::new());
+    // The days again are a little more than one report's 60: two reports, each listing today's
+    // three returns (a report is by day); one is new.
+    assert_eq!(
+        (again.listed, again.new, again.updated, again.returnless),
+        (6, 1, 0, 1)
+    );
+    let starts: Vec<String> = request_log(&f.market)
+        .iter()
+        .filter(|r| r["operation"] == "createReport")
+        .map(|r| r["params"]["dataStartTime"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        starts[1], starts[0],
+        "the held report asked again: {starts:?}"
+    );
+    // Nothing refused now: the pull after asks only for the last day again.
+    f.lead.call(ops::SyncReturns {}).await.unwrap();
+    let last = request_log(&f.market)
+        .iter()
+        .rfind(|r| r["operation"] == "createReport")
+        .unwrap()["params"]["dataStartTime"]
+        .as_str()
+        .map(t)
+        .unwrap();
+    assert!(Utc::now() - last < chrono::Duration::days(2), "{last}");
+
     // The same from a downloaded report: the good rows recorded, the broken one named.
     let header =
         "Order ID\tReturn request date\tAmazon RMA ID\tASIN\tMerchant SKU\tReturn quantity";
@@ -773,5 +808,5 @@ async fn a_report_with_one_broken_row_records_the_others_and_names_the_line() {
         ]
     );
     assert_eq!((got.listed, got.new), (1, 1));
-    assert_eq!(f.packer.call(ops::Returns {}).await.unwrap().len(), 3);
+    assert_eq!(f.packer.call(ops::Returns {}).await.unwrap().len(), 4);
 }
