@@ -3,7 +3,9 @@
 //! The first sync asks searchOrders for UNSHIPPED and PARTIALLY_SHIPPED orders created in the
 //! look-back window; every later one asks for everything updated since the stored watermark
 //! (less a safety overlap), which also brings cancellations and address changes. Pages are
-//! imported as they arrive, and the watermark moves only once every page is in.
+//! imported as they arrive, and the watermark moves only once every page is in; until then the
+//! next page's token is kept, so a sync cut short carries on where it stopped. An order of a
+//! page that packline refuses is set aside and asked for again at the next sync.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -179,9 +181,9 @@ fn keep_bucket(api: &SpApi, store: &super::Service) -> Result<(), SyncError> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 /// The pages from where `place` stands to the last, each imported as it arrives; after each,
 /// the quota and the next page's token are kept, so a sync cut short carries on from there.
+#[allow(clippy::too_many_arguments)]
 async fn fetch_all(
     api: &SpApi,
     store: &super::Service,
