@@ -237,6 +237,10 @@ pub struct ShippingConfig {
     /// How far, in percent, a rate may have risen since the labeler chose it before packline
     /// asks again instead of buying (default 5).
     pub price_tolerance_percent: Option<u64>,
+    /// The Amazon shipping business of Shipping API v2 requests (`x-amzn-shipping-business-id`,
+    /// e.g. `AmazonShipping_UK`); by default that of the site's marketplace
+    /// ([`Config::shipping_business`]).
+    pub business_id: Option<String>,
 }
 
 /// The Buy Shipping API of a site.
@@ -572,6 +576,17 @@ impl Config {
                 });
             }
         }
+        if let Some(b) = &self.shipping.business_id
+            && !crate::amazon::shipping::BUSINESS_IDS.contains(&b.as_str())
+        {
+            return Err(ConfigError::Invalid {
+                path,
+                detail: format!(
+                    "[shipping] business_id = {b:?} is not an Amazon shipping business: use one of {}",
+                    crate::amazon::shipping::BUSINESS_IDS.join(", ")
+                ),
+            });
+        }
         // Numbers a site may set, each within what makes sense for it: a value outside is a
         // typo, and some (a look-back of millions of days) would otherwise fail later, in the
         // middle of a sync.
@@ -657,6 +672,27 @@ impl Config {
                 .pii_days_after_ship
                 .unwrap_or(RetentionPolicy::MAX_PII_DAYS),
         }
+    }
+
+    /// The Amazon shipping business of the site's Shipping API v2 requests: `[shipping]
+    /// business_id`, else that of the first of `[amazon] marketplace_ids`, else that of the
+    /// region's main marketplace (`na` Amazon.com, `eu` Amazon.co.uk, `fe` Amazon.co.jp). None
+    /// for a marketplace without a business of its own (Germany, Canada, …): such a site names
+    /// one, and until then a v2 purchase is refused saying so.
+    pub fn shipping_business(&self) -> Option<String> {
+        use crate::amazon::shipping::business_of_marketplace;
+        if let Some(b) = &self.shipping.business_id {
+            return Some(b.clone());
+        }
+        let first = match &self.amazon.marketplace_ids {
+            Some(ids) => ids.first()?.clone(),
+            None => match self.amazon.region.as_deref() {
+                Some("eu") => "A1F83G8C2ARO7P".into(),
+                Some("fe") => "A1VC38T7YXB528".into(),
+                _ => "ATVPDKIKX0DER".into(),
+            },
+        };
+        business_of_marketplace(&first).map(str::to_owned)
     }
 
     /// The role of an OS user on a site served by `owner`: see [`RolesConfig::role_of`].

@@ -156,6 +156,9 @@ fn the_quota_is_enforced_with_429_and_the_rate_header() {
 
 const SHIPPING: &str = include_str!("spapi-models/shippingV2.json");
 const V2_AUTH: (&str, &str) = ("x-amz-access-token", "Atza|training-test");
+/// The shipping business of the training orders' marketplace (Amazon.com): rates for them are
+/// quoted to it alone.
+const US_BUSINESS: (&str, &str) = ("x-amzn-shipping-business-id", "AmazonShipping_US");
 const JSON: (&str, &str) = ("content-type", "application/json");
 
 /// Checks a v2 answer: the response definition, and its payload against the result definition
@@ -256,7 +259,7 @@ fn get_rates(m: &Marketplace, body: &str) -> (u16, String) {
         m,
         "POST",
         "/shipping/v2/shipments/rates",
-        &[V2_AUTH, JSON],
+        &[V2_AUTH, JSON, US_BUSINESS],
         body,
     );
     if status == 200 {
@@ -468,6 +471,27 @@ fn shipping_v2_rates_purchase_and_documents_round_trip_in_the_official_shapes() 
         &rates_request(order, &[("1", all.clone())], 12.0),
     );
     assert_v2_error(status, &body, 403, "Unauthorized", "no token");
+    // Rates for an Amazon.com order are quoted only to Amazon's US shipping business: none (the
+    // model's default, the UK's) or another is refused, naming both.
+    for business in [None, Some("AmazonShipping_UK"), Some("AmazonShipping_FR")] {
+        let mut headers = vec![V2_AUTH, JSON];
+        headers.extend(business.map(|b| ("x-amzn-shipping-business-id", b)));
+        let (status, body) = http_send(
+            &m,
+            "POST",
+            "/shipping/v2/shipments/rates",
+            &headers,
+            &rates_request(order, &[("1", all.clone())], 12.0),
+        );
+        let msg = assert_v2_error(status, &body, 400, "InvalidInput", "another business");
+        assert_eq!(
+            msg,
+            format!(
+                "The order's marketplace ATVPDKIKX0DER is shipped by AmazonShipping_US, not by {}.",
+                business.unwrap_or("AmazonShipping_UK")
+            )
+        );
+    }
 
     // Purchase: a real ZPL label with the tracking id, and the order is shipped.
     assert_eq!(order_status(&m, order), "UNSHIPPED");

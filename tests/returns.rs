@@ -719,3 +719,94 @@ fn retention_keeps_a_return_six_years_after_it_closed() {
     let c = store.record_returns(&[again], "lead", closed_at).unwrap();
     assert_eq!(c.new, 1);
 }
+
+/// A returns report with one row packline refuses (a control character in its SKU) records the
+/// others and names the broken line, from Amazon's report as from a downloaded file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_with_one_broken_row_records_the_others_and_names_the_line() {
+    let f = floor(4).await;
+    let ids = order_ids(&f.market);
+    for id in &ids[..3] {
+        ship_at_amazon(&f.market, id).await;
+    }
+    // The second shipped order's row (line 3: the header, then one row per order) is broken.
+    http(
+        &f.market,
+        "POST",
+        &format!("/_training/orders/{}/broken-sku", ids[1]),
+    );
+    let got = f.lead.call(ops::SyncReturns {}).await.unwrap();
+    assert_eq!(
+        got.refused,
+        [format!(
+            "{RETURNS_REPORT}: line 3, column \"Merchant SKU\": holds a control character: the row is broken"
+        )]
+    );
+    assert_eq!((got.listed, got.new, got.updated), (2, 2, 0));
+    let list = f.packer.call(ops::Returns {}).await.unwrap();
+    let mut orders: Vec<&str> = list.iter().map(|r| r.order.as_str()).collect();
+    orders.sort();
+    let mut want = vec![ids[0].as_str(), ids[2].as_str()];
+    want.sort();
+    assert_eq!(orders, want);
+
+    // The next pull asks for that report's days again: once Amazon's data reads, the row is
+    // recorded.
+    http(
+        &f.market,
+        "POST",
+        &format!("/_training/orders/{}/mend", ids[1]),
+    );
+    let again = f.lead.call(ops::SyncReturns {}).await.unwrap();
+    assert_eq!(again.refused, Vec::<String>::new());
+    // The days again are a little more than one report's 60: two reports, each listing today's
+    // three returns (a report is by day); one is new.
+    assert_eq!(
+        (again.listed, again.new, again.updated, again.returnless),
+        (6, 1, 0, 1)
+    );
+    let starts: Vec<String> = request_log(&f.market)
+        .iter()
+        .filter(|r| r["operation"] == "createReport")
+        .map(|r| r["params"]["dataStartTime"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        starts[1], starts[0],
+        "the held report asked again: {starts:?}"
+    );
+    // Nothing refused now: the pull after asks only for the last day again.
+    f.lead.call(ops::SyncReturns {}).await.unwrap();
+    let last = request_log(&f.market)
+        .iter()
+        .rfind(|r| r["operation"] == "createReport")
+        .unwrap()["params"]["dataStartTime"]
+        .as_str()
+        .map(t)
+        .unwrap();
+    assert!(Utc::now() - last < chrono::Duration::days(2), "{last}");
+
+    // The same from a downloaded report: the good rows recorded, the broken one named.
+    let header =
+        "Order ID\tReturn request date\tAmazon RMA ID\tASIN\tMerchant SKU\tReturn quantity";
+    let sku = first_sku(&f.service, &ids[3]);
+    let report = format!(
+        "{header}\n{}\t2026-11-26\tDFILE00001\tB000000001\t{sku}\t1\n{}\t2026-11-26\tDFILE00002\tnot-an-asin\t{sku}\t1\n",
+        ids[3], ids[3]
+    );
+    let got = f
+        .lead
+        .call(ops::ImportReturns {
+            file: "returns.tsv".into(),
+            report,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        got.refused,
+        [
+            "returns.tsv: line 3, column \"ASIN\": is not an ASIN (10 capital letters and digits): the row is broken"
+        ]
+    );
+    assert_eq!((got.listed, got.new), (1, 1));
+    assert_eq!(f.packer.call(ops::Returns {}).await.unwrap().len(), 4);
+}

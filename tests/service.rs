@@ -837,17 +837,18 @@ async fn a_huge_field_is_cut_at_import_and_the_queue_still_pages() {
     assert!(title.ends_with('…'), "the cut is marked");
     let mask = huge.recipient_mask.as_deref().unwrap_or_default();
     assert!(mask.chars().count() < 300, "{} chars", mask.chars().count());
-    // A SKU longer than any real one is refused by name, and nothing of the page is stored.
+    // A SKU longer than any real one is refused by name: the order is set aside, not read.
     let mut bad = order_json(&people(4)[3], "UNSHIPPED", "2026-11-23T10:00:00Z");
     bad["orderItems"][0]["product"]["sellerSku"] = "S".repeat(65).into();
     let body = serde_json::to_vec(&serde_json::json!({ "orders": [bad] })).unwrap();
-    let Err(e) = packline::amazon::parse_search_orders(&body, "bad.json") else {
-        panic!("a 65-character SKU was taken");
-    };
-    let msg = e.to_string();
-    assert!(
-        msg.contains("bad.json") && msg.contains("sellerSku") && msg.contains("at most 64"),
-        "{msg}"
+    let page = packline::amazon::parse_search_orders(&body, "bad.json").unwrap();
+    assert!(page.orders.is_empty(), "a 65-character SKU was taken");
+    assert_eq!(
+        page.refused,
+        [packline::domain::SetAside {
+            order: people(4)[3].order_id.clone(),
+            reason: "orders[0].orderItems[0].product.sellerSku: is 65 characters long; a seller SKU has at most 64".into(),
+        }]
     );
 }
 

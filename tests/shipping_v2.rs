@@ -794,3 +794,112 @@ async fn a_v2_purchase_sends_its_packages_transparency_codes_once() {
     assert_eq!(f.state(ship_plus), OrderState::Labelled);
     assert_eq!(count_requests(&f.market, "confirmShipment"), 4);
 }
+
+/// Buy Shipping outside the US: a site of Amazon.fr (region `eu`) sends Amazon's French
+/// shipping business with every Shipping API v2 request, from its marketplace alone; the
+/// training marketplace quotes rates for a French order only to that business, so a client
+/// that sent the US's (as every site did before) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v2_purchase_on_an_eu_site_sends_its_marketplaces_business() {
+    const FR: &str = "A13V1IB3VIYZZH";
+    let market = marketplace_with(6, "20", &[]);
+    http(&market, "POST", &format!("/_training/marketplace/{FR}"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[amazon]\nregion = \"eu\"\nmarketplace_ids = [\"{FR}\"]\n"),
+    )
+    .unwrap();
+    let cfg = packline::config::Config::load(Some(&config)).unwrap();
+    assert_eq!(
+        cfg.shipping_business().as_deref(),
+        Some("AmazonShipping_FR")
+    );
+    let store = unlocked_store(dir.path());
+    let mut settings = settings_v2(None);
+    settings.sync_plan.marketplace_ids = vec![FR.into()];
+    let service = Service::new(store, settings);
+    service.set_amazon(Arc::new(
+        training_api(&market, Duration::from_secs(5))
+            .with_shipping_business(cfg.shipping_business()),
+    ));
+    service.sync_now("lead").await.unwrap();
+    let client = Client::local(service.clone(), &whoami()).unwrap();
+    let packed = pack_orders(&client, 2, 2).await;
+    let bought = buy(&client, &packed[0], None).await.unwrap();
+    assert_eq!(bought.len(), 1);
+    assert_eq!(purchases(&market).len(), 1);
+    assert_eq!(bought_per_order(&market)[packed[0].as_str()], 1);
+    let sent: Vec<(String, String)> = request_log(&market)
+        .iter()
+        .filter(|r| r["params"]["api"] == "shippingV2")
+        .map(|r| {
+            (
+                r["operation"].as_str().unwrap().to_owned(),
+                r["params"]["business"]
+                    .as_str()
+                    .unwrap_or("(none)")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("getRates".to_owned(), "AmazonShipping_FR".to_owned()),
+            (
+                "purchaseShipment".to_owned(),
+                "AmazonShipping_FR".to_owned()
+            ),
+        ]
+    );
+
+    // The US's business, as packline sent everywhere before, is refused for a French order.
+    service.set_amazon(Arc::new(training_api(&market, Duration::from_secs(5))));
+    let err = client
+        .call(ops::Rates {
+            order: packed[1].to_string(),
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("The order's marketplace A13V1IB3VIYZZH is shipped by AmazonShipping_FR, not by AmazonShipping_US."),
+        "{err}"
+    );
+    // A marketplace without a business of its own (Amazon.de) needs [shipping] business_id.
+    std::fs::write(
+        &config,
+        "[amazon]\nregion = \"eu\"\nmarketplace_ids = [\"A1PA6795UKMFR9\"]\n",
+    )
+    .unwrap();
+    let de = packline::config::Config::load(Some(&config)).unwrap();
+    assert_eq!(de.shipping_business(), None);
+    service.set_amazon(Arc::new(
+        training_api(&market, Duration::from_secs(5))
+            .with_shipping_business(de.shipping_business()),
+    ));
+    let err = client
+        .call(ops::Rates {
+            order: packed[1].to_string(),
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("set [shipping] business_id"), "{err}");
+    std::fs::write(
+        &config,
+        "[amazon]\nregion = \"eu\"\nmarketplace_ids = [\"A1PA6795UKMFR9\"]\n[shipping]\nbusiness_id = \"AmazonShipping_DE\"\n",
+    )
+    .unwrap();
+    let err = packline::config::Config::load(Some(&config))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "[shipping] business_id = \"AmazonShipping_DE\" is not an Amazon shipping business"
+        ),
+        "{err}"
+    );
+}

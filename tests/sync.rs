@@ -436,3 +436,216 @@ async fn the_daemon_reports_the_next_sync_and_the_quota_a_sync_leaves() {
     stop.send(true).unwrap();
     daemon.await.unwrap().unwrap();
 }
+
+/// The text of a sync's or an import's output with each order's place on its page (which
+/// depends on how the marketplace pages) written as `orders[N]`.
+fn placeless(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("orders[") {
+        out.push_str(&rest[..i + "orders[".len()]);
+        rest = &rest[i + "orders[".len()..];
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        out.push('N');
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// One order packline refuses (a control character in its SKU, as an independent stand-in
+/// served one) is set aside, named with why; every other order is imported, and the next
+/// syncs go on: each asks Amazon for the order again (getOrder), and once Amazon's data reads,
+/// it is imported and leaves the list.
+#[test]
+fn one_broken_order_is_set_aside_and_the_next_sync_goes_on() {
+    let m = marketplace(150, "1000");
+    let clean = marketplace(150, "1000");
+    let reference = site_for(&clean);
+    assert_ok(&sync(&reference), &["sync", "--once"]);
+    let all = order_ids(&reference);
+    let broken = all[5].clone();
+    http(
+        &m,
+        "POST",
+        &format!("/_training/orders/{broken}/broken-sku"),
+    );
+
+    let site = site_for(&m);
+    let out = sync(&site);
+    assert_ok(&out, &["sync", "--once"]);
+    let why = "holds a control character; a SKU must be printable";
+    assert_eq!(
+        placeless(&String::from_utf8_lossy(&out.stdout)),
+        format!(
+            "imported {} new, 0 updated, 0 cancelled\n\
+             1 set aside, the rest imported (each sync asks Amazon for them again; `packline sync problems` lists them):\n  \
+             {broken}: searchOrders: orders[N].orderItems[0].product.sellerSku: {why}\n",
+            all.len() - 1
+        )
+    );
+    let mut expected: Vec<String> = all.iter().filter(|id| **id != broken).cloned().collect();
+    assert_eq!(order_ids(&site), expected, "every other order, once");
+    // The log names it too, and holds nothing of the order but its id.
+    let log = std::fs::read_to_string(&site.log).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("order set aside") && l.contains(&broken) && l.contains(why)),
+        "{log}"
+    );
+    // A lead lists what is set aside: the id, where from, why, since when; nothing personal.
+    let problems: serde_json::Value =
+        serde_json::from_str(&site.ok(&["sync", "problems", "--json"])).unwrap();
+    let rows = problems.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{problems}");
+    assert_eq!(rows[0]["order"], broken.as_str());
+    assert_eq!(rows[0]["source"], "searchOrders");
+    assert_eq!(
+        placeless(rows[0]["reason"].as_str().unwrap()),
+        format!("orders[N].orderItems[0].product.sellerSku: {why}")
+    );
+    assert_eq!(rows[0]["times"], 1);
+    // The store's check knows the set-aside record (a key the registry declares).
+    let check = site.run(&["check"]);
+    assert_ok(&check, &["check"]);
+    let mut fields: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["last", "order", "reason", "since", "source", "times"]
+    );
+
+    // The next sync does not stop there: a cancellation since arrives, the broken order is
+    // asked for again and named again.
+    let cancelled = expected[0].clone();
+    http(&m, "POST", &format!("/_training/orders/{cancelled}/cancel"));
+    let out = sync(&site);
+    assert_ok(&out, &["sync", "--once"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "imported 0 new, 0 updated, 1 cancelled\n\
+             1 set aside, the rest imported (each sync asks Amazon for them again; `packline sync problems` lists them):\n  \
+             {broken}: getOrder: order.orderItems[0].product.sellerSku: {why}\n"
+        )
+    );
+    assert_eq!(
+        order_ids_in(&site, "cancelled"),
+        std::collections::BTreeSet::from([cancelled])
+    );
+
+    // Amazon's data mended: the next sync imports it and nothing is set aside any more.
+    http(&m, "POST", &format!("/_training/orders/{broken}/mend"));
+    let out = sync(&site);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "imported 1 new, 0 updated, 0 cancelled\n"
+    );
+    assert_eq!(site.ok(&["sync", "problems"]), "no order is set aside\n");
+    expected.push(broken.clone());
+    expected.sort();
+    assert_eq!(order_ids(&site), expected);
+    let log = request_log(&m);
+    let asked: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|r| r["operation"] == "getOrder")
+        .collect();
+    assert_eq!(
+        asked.len(),
+        2,
+        "asked for again at each later sync: {asked:?}"
+    );
+    for r in &log {
+        assert_eq!(r["status"], 200, "no request refused: {r}");
+    }
+}
+
+/// A sync killed after three pages carries on where it stopped: the next `sync --once` asks
+/// for the next page with Amazon's pagination token (not from the first page again), within the
+/// quota the killed one left (no request refused), and ends with every pending order once.
+#[test]
+fn a_sync_killed_after_three_pages_carries_on_within_the_quota() {
+    // 2,300 orders: 23 pages, three more than searchOrders' burst of 20; time runs 100× faster.
+    let m = marketplace(2300, "100");
+    let site = site_for(&m);
+    let mut child = site
+        .cmd()
+        .env(
+            "PACKLINE_LWA_CLIENT_ID",
+            "amzn1.application-oa2-client.training",
+        )
+        .env("PACKLINE_LWA_CLIENT_SECRET", "training-secret")
+        .env("PACKLINE_LWA_REFRESH_TOKEN", "Atzr|training")
+        .args(["sync", "--once"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while count_requests(&m, "searchOrders") < 3 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no third page"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let first_run = count_requests(&m, "searchOrders");
+    let kept = order_ids(&site).len();
+    // Where the killed sync stood is a key the registry declares.
+    let check = site.run(&["check"]);
+    assert_ok(&check, &["check"]);
+    assert!(
+        kept < 2300,
+        "the first sync was stopped early ({kept} orders)"
+    );
+
+    let out = sync(&site);
+    assert_ok(&out, &["sync", "--once"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("imported {} new, 0 updated, 0 cancelled\n", 2300 - kept)
+    );
+    let ids = order_ids(&site);
+    assert_eq!(ids.len(), 2300, "every pending order");
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 2300, "each once");
+
+    let log = request_log(&m);
+    for r in &log {
+        assert_eq!(r["status"], 200, "no request the quota refused: {r}");
+    }
+    let searches: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|r| r["operation"] == "searchOrders")
+        .collect();
+    // The second sync's first request carries on with a token; no page is asked from the
+    // start again.
+    let resumed = searches[first_run];
+    assert!(
+        resumed["params"]["paginationToken"].is_string(),
+        "{resumed}"
+    );
+    assert_eq!(
+        searches
+            .iter()
+            .filter(|r| r["params"]["paginationToken"].is_null())
+            .count(),
+        1,
+        "one first page: {searches:?}"
+    );
+    assert!(searches.len() <= 23 + 2, "{} requests", searches.len());
+    // Nothing is left to carry on from.
+    let again = sync(&site);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "imported 0 new, 0 updated, 0 cancelled\n"
+    );
+    let last = request_log(&m)
+        .into_iter()
+        .rfind(|r| r["operation"] == "searchOrders")
+        .unwrap();
+    assert!(last["params"]["lastUpdatedAfter"].is_string(), "{last}");
+    assert!(last["params"]["paginationToken"].is_null(), "{last}");
+}

@@ -883,7 +883,7 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],
         lookback_days: 30,
     };
-    packline::service::sync::sync_once(&api, &service, &plan, "lead", Utc::now(), |_, _| {})
+    packline::service::sync::sync_once(&api, &service, &plan, "lead", Utc::now(), |_, _, _| {})
         .await
         .unwrap();
     service.set_amazon(api);

@@ -212,3 +212,62 @@ fn a_hung_up_demo_removes_its_directory() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `packline sync --once` on a terminal says what it waits for: once searchOrders' burst is
+/// spent, the line on stderr names the pages and orders so far and the wait for Amazon's quota
+/// (piped, the same sync prints a line per page only: `tests/sync.rs`).
+#[test]
+fn a_sync_on_a_terminal_shows_its_wait_for_the_quota() {
+    if !have(&[Tool::Tmux]) {
+        return;
+    }
+    // 2,300 orders: 23 pages, three past the burst of 20; time runs 100× faster.
+    let m = common::marketplace(2300, "100");
+    let site = common::Site::new(&format!(
+        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\n",
+        m.url,
+        format!("{}/auth/o2/token", m.url)
+    ));
+    site.init_identity_keys();
+    let cmd = format!(
+        "env -i PATH={path} HOME={home} PACKLINE_CONFIG={config} PACKLINE_DATA_DIR={data} \
+         PACKLINE_LWA_CLIENT_ID=training PACKLINE_LWA_CLIENT_SECRET=training \
+         PACKLINE_LWA_REFRESH_TOKEN=training {bin} sync --once; sleep 60",
+        path = std::env::var("PATH").unwrap_or_default(),
+        home = site.dir.path().display(),
+        config = site.config.display(),
+        data = site.data.display(),
+        bin = env!("CARGO_BIN_EXE_packline"),
+    );
+    let s = Session::start(format!("packline-sync-{}", std::process::id()), &cmd);
+    let screen = s.wait_for("for Amazon's quota");
+    let line = screen
+        .lines()
+        .find(|l| l.contains("for Amazon's quota"))
+        .unwrap()
+        .trim_end();
+    let (done, wait) = line.split_once("; waiting ").unwrap();
+    let pages: u64 = done
+        .strip_prefix("page ")
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line:?}"));
+    assert!((20..23).contains(&pages), "{line:?}");
+    assert_eq!(
+        done,
+        format!("page {pages}: {} new, 0 updated, 0 cancelled", pages * 100)
+    );
+    let secs = wait
+        .strip_suffix("s for Amazon's quota")
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{line:?}"));
+    assert!(
+        (1..=3).contains(&secs),
+        "about 2 s a page at 100×: {line:?}"
+    );
+    let screen = s.wait_for("imported 2300 new, 0 updated, 0 cancelled");
+    assert!(
+        !screen.contains("waiting"),
+        "the wait is cleared from the line once done: {screen}"
+    );
+}

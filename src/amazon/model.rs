@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::domain::text::bounded;
 use crate::domain::{
@@ -19,12 +20,14 @@ use crate::domain::{
 #[derive(Debug)]
 pub struct SearchOrdersPage {
     pub orders: Vec<ImportedOrder>,
+    /// Orders of the page packline refuses (named, with why): set aside, the others imported.
+    pub refused: Vec<SetAside>,
     pub next_token: Option<String>,
     pub last_updated_before: Option<DateTime<Utc>>,
 }
 
 /// The order as it arrived, and its status: the import decision's input, so the domain's.
-pub use crate::domain::import::{FulfillmentStatus, ImportedOrder};
+pub use crate::domain::import::{FulfillmentStatus, ImportedOrder, SetAside};
 
 /// `FulfillmentStatus` as the model spells it.
 #[derive(Clone, Copy, Deserialize)]
@@ -70,13 +73,15 @@ pub enum ParseError {
 }
 
 /// Parses one `searchOrders` response page. `source_name` (a file name, or an operation) goes into
-/// every error message.
+/// every error message. A page that is not a searchOrders response is an error; an order in it
+/// that packline refuses (a field of the wrong type, a SKU with a control character) is only
+/// that order's: it is named in [`SearchOrdersPage::refused`] and the others are read.
 pub fn parse_search_orders(
     bytes: &[u8],
     source_name: &str,
 ) -> Result<SearchOrdersPage, ParseError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let raw: RawResponse = serde_path_to_error::deserialize(de).map_err(|e| {
+    let raw: RawResponse<'_> = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let detail = redacted_serde_message(&inner);
@@ -91,18 +96,67 @@ pub fn parse_search_orders(
         }
     })?;
     let mut orders = Vec::with_capacity(raw.orders.len());
+    let mut refused = Vec::new();
     for (i, o) in raw.orders.into_iter().enumerate() {
-        orders.push(convert(o, i).map_err(|(path, detail)| ParseError::Invalid {
-            source_name: source_name.to_owned(),
-            path,
-            detail,
-        })?);
+        match read_order(o, i, bytes) {
+            Ok(o) => orders.push(o),
+            Err(r) => refused.push(r),
+        }
     }
     Ok(SearchOrdersPage {
         orders,
+        refused,
         next_token: raw.pagination.and_then(|p| p.next_token),
         last_updated_before: raw.last_updated_before,
     })
+}
+
+/// One order of a page, read on its own: refused (named by its id when that reads, else by its
+/// place, with where and why, never a value) when packline cannot take it.
+fn read_order(raw: &RawValue, i: usize, page: &[u8]) -> Result<ImportedOrder, SetAside> {
+    let text = raw.get();
+    let named = |reason: String| {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct IdOnly {
+            order_id: String,
+        }
+        let order = serde_json::from_str::<IdOnly>(text)
+            .ok()
+            .and_then(|o| OrderId::parse(&o.order_id).ok())
+            .map_or_else(|| format!("orders[{i}]"), |id| id.to_string());
+        SetAside { order, reason }
+    };
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let o: RawOrder = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path.is_empty() || path == "." {
+            format!("orders[{i}]")
+        } else {
+            format!("orders[{i}].{path}")
+        };
+        // The position within the page, not within the order's own text.
+        let start = (text.as_ptr() as usize)
+            .checked_sub(page.as_ptr() as usize)
+            .filter(|s| *s <= page.len())
+            .unwrap_or(0);
+        let before = &page[..start];
+        let line0 = before.iter().filter(|b| **b == b'\n').count();
+        let col0 = before.iter().rev().take_while(|b| **b != b'\n').count();
+        let inner = e.into_inner();
+        let (line, column) = if inner.line() <= 1 {
+            (line0 + 1, col0 + inner.column())
+        } else {
+            (line0 + inner.line(), inner.column())
+        };
+        let detail = redacted_serde_message(&inner);
+        let detail = detail
+            .rfind(" at line ")
+            .map_or(detail.as_str(), |k| &detail[..k])
+            .to_owned();
+        named(format!("{at}: {detail} at line {line} column {column}"))
+    })?;
+    convert(o, i).map_err(|(path, detail)| named(format!("{path}: {detail}")))
 }
 
 /// Parses a `getOrder` (v2026-01-01) response: `{"order": {...}}`.
@@ -125,6 +179,31 @@ pub fn parse_get_order(bytes: &[u8], source_name: &str) -> Result<ImportedOrder,
         path: path.replacen("orders[0].", "order.", 1),
         detail,
     })
+}
+
+/// Parses a `getOrder` (v2026-01-01) response as a sync's retry of a set-aside order reads it:
+/// an answer that is not a getOrder response is an error (to retry); an order packline still
+/// refuses is named, with why, as a page's would be.
+pub fn parse_get_order_checked(
+    bytes: &[u8],
+    source_name: &str,
+) -> Result<Result<ImportedOrder, SetAside>, ParseError> {
+    #[derive(Deserialize)]
+    struct RawGetOrder<'a> {
+        #[serde(borrow)]
+        order: &'a RawValue,
+    }
+    let raw: RawGetOrder<'_> = serde_json::from_slice(bytes).map_err(|e| ParseError::Json {
+        source_name: source_name.to_owned(),
+        detail: redacted_serde_message(&e),
+    })?;
+    Ok(read_order(raw.order, 0, bytes).map_err(|mut r| {
+        r.reason = r.reason.replacen("orders[0]", "order", 1);
+        if r.order == "orders[0]" {
+            r.order = "order".into();
+        }
+        r
+    }))
 }
 
 /// serde_json's message without any value it may have quoted from the input. Messages about
@@ -312,8 +391,9 @@ fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawResponse {
-    orders: Vec<RawOrder>,
+struct RawResponse<'a> {
+    #[serde(borrow)]
+    orders: Vec<&'a RawValue>,
     pagination: Option<RawPagination>,
     last_updated_before: Option<DateTime<Utc>>,
 }
@@ -517,29 +597,87 @@ mod tests {
         }
     }
 
+    /// The reasons an order is set aside for, all of them.
+    fn refused(body: &[u8]) -> Vec<SetAside> {
+        parse_search_orders(body, "page1.json").unwrap().refused
+    }
+
     #[test]
     fn errors_never_quote_input_values() {
         let body = br#"{"orders":[{"orderId":"1","createdTime":"Secret Name Here","lastUpdatedTime":"x","salesChannel":{"channelName":"AMAZON"},"orderItems":[]}]}"#;
-        let err = parse_search_orders(body, "page1.json")
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("page1.json: "), "{err}");
-        assert!(err.contains("orders[0].createdTime"), "{err}");
-        assert!(!err.contains("Secret"), "{err}");
+        assert_eq!(
+            refused(body),
+            [SetAside {
+                order: "1".into(),
+                reason: "orders[0].createdTime: wrong type or value (not shown: it may be personal data) at line 1 column 58".into(),
+            }]
+        );
 
         let body = br#"{"orders":[{"orderId":"1","createdTime":"2024-01-01T00:00:00Z","lastUpdatedTime":"2024-01-01T00:00:00Z","salesChannel":{"channelName":"AMAZON"},"recipient":{"deliveryAddress":{"name":["Jane Roe"]}},"orderItems":[]}]}"#;
-        let err = parse_search_orders(body, "p").unwrap_err().to_string();
-        assert!(err.contains("recipient.deliveryAddress.name"), "{err}");
-        assert!(!err.contains("Jane"), "{err}");
+        let r = refused(body);
+        assert!(
+            r[0].reason.contains("recipient.deliveryAddress.name"),
+            "{r:?}"
+        );
+        assert!(!r[0].reason.contains("Jane"), "{r:?}");
 
-        // A quoted value with escaped quotes inside it is not shown either.
+        // A quoted value with escaped quotes inside it breaks the page itself: not shown either.
         let body = br#"{"orders":[{"orderId":"1","createdTime":"2024-01-01T00:00:00Z","lastUpdatedTime":"2024-01-01T00:00:00Z","salesChannel":{"channelName":"AMAZON"},"recipient":"12" Main "St" Apt 4","orderItems":[]}]}"#;
         let err = parse_search_orders(body, "p").unwrap_err().to_string();
-        assert!(
-            err.contains("orders[0].recipient") && err.contains("not shown"),
-            "{err}"
-        );
+        assert!(err.starts_with("p: "), "{err}");
         assert!(!err.contains("Main") && !err.contains("Apt"), "{err}");
+    }
+
+    /// One order packline refuses is that order's alone: the others of the page are read, and
+    /// it is named by its id (or, with none that reads, its place) and why.
+    #[test]
+    fn one_refused_order_is_set_aside_and_the_rest_of_the_page_read() {
+        let model: serde_json::Value = serde_json::from_str(MODEL).unwrap();
+        let example = &model["paths"]["/orders/2026-01-01/orders"]["get"]["responses"]["200"]["examples"]
+            ["application/json"];
+        let good = example["orders"][0].clone();
+        let mut page =
+            serde_json::json!({ "orders": [good.clone(), good.clone(), good.clone(), good] });
+        for (n, id) in [
+            "111-0000001-0000001",
+            "111-0000001-0000002",
+            "111-0000001-0000003",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            page["orders"][n]["orderId"] = id.into();
+        }
+        page["orders"][1]["orderItems"][0]["product"]["sellerSku"] = "SKU\u{7}Jane".into();
+        page["orders"][3]["orderId"] = "Jane's".into();
+        page["orders"][3]["orderItems"] = "Jane".into();
+        let bytes = serde_json::to_vec_pretty(&page).unwrap();
+        let p = parse_search_orders(&bytes, "page1.json").unwrap();
+        assert_eq!(
+            p.orders
+                .iter()
+                .map(|o| o.order.id.as_str())
+                .collect::<Vec<_>>(),
+            ["111-0000001-0000001", "111-0000001-0000003"]
+        );
+        let line = String::from_utf8_lossy(&bytes)
+            .lines()
+            .position(|l| l.contains("\"orderItems\": \"Jane\""))
+            .unwrap()
+            + 1;
+        assert_eq!(
+            p.refused,
+            [
+                SetAside {
+                    order: "111-0000001-0000002".into(),
+                    reason: "orders[1].orderItems[0].product.sellerSku: holds a control character; a SKU must be printable".into(),
+                },
+                SetAside {
+                    order: "orders[3]".into(),
+                    reason: format!("orders[3].orderItems: wrong type or value (not shown: it may be personal data) at line {line} column 26"),
+                },
+            ]
+        );
     }
 
     proptest::proptest! {
@@ -569,9 +707,10 @@ mod tests {
 
     #[test]
     fn missing_fields_are_named() {
-        let body = br#"{"orders":[{"createdTime":"2024-01-01T00:00:00Z"}]}"#;
-        let err = parse_search_orders(body, "f.json").unwrap_err().to_string();
-        assert!(err.contains("missing field `orderId`"), "{err}");
+        let r = refused(br#"{"orders":[{"createdTime":"2024-01-01T00:00:00Z"}]}"#);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].order, "orders[0]");
+        assert!(r[0].reason.contains("missing field `orderId`"), "{r:?}");
         let err = parse_search_orders(b"{\"orders\": [", "f.json")
             .unwrap_err()
             .to_string();

@@ -90,13 +90,33 @@ fn kept(s: &str) -> Option<String> {
 }
 
 /// Parses a returns report document (tab-separated, a header row first) into the returns it
-/// lists, the rows of one RMA id together; a returnless refund (no RMA id) is keyed by order,
+/// lists, refusing the whole document for one row it cannot read, the rows of one RMA id together; a returnless refund (no RMA id) is keyed by order,
 /// SKU and return request date. `source_name` (a file name, or the operation) and the line
 /// number go into every error; no error quotes a value. An empty document lists no returns.
 pub fn parse_returns_report(
     bytes: &[u8],
     source_name: &str,
 ) -> Result<Vec<ExpectedReturn>, ParseError> {
+    let report = parse_returns_rows(bytes, source_name)?;
+    match report.refused.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(report.returns),
+    }
+}
+
+/// A returns report as read: the returns of the rows that read, and each row refused (its line,
+/// column and why, never a value), of which nothing is kept.
+#[derive(Debug)]
+pub struct ReturnsReport {
+    pub returns: Vec<ExpectedReturn>,
+    pub refused: Vec<ParseError>,
+}
+
+/// Parses a returns report as [`parse_returns_report`] does, except that a row packline refuses
+/// is that row's alone: it is named in [`ReturnsReport::refused`] and the other rows are read.
+/// A document that is not a returns report (no header, a column missing or named twice) is
+/// still an error.
+pub fn parse_returns_rows(bytes: &[u8], source_name: &str) -> Result<ReturnsReport, ParseError> {
     let invalid = |path: String, detail: String| ParseError::Invalid {
         source_name: source_name.to_owned(),
         path,
@@ -112,7 +132,12 @@ pub fn parse_returns_report(
         .from_reader(bytes);
     let mut records = reader.byte_records();
     let header = match records.next() {
-        None => return Ok(Vec::new()),
+        None => {
+            return Ok(ReturnsReport {
+                returns: Vec::new(),
+                refused: Vec::new(),
+            });
+        }
         Some(Ok(h)) => h,
         Some(Err(e)) => {
             return Err(invalid(
@@ -152,122 +177,133 @@ pub fn parse_returns_report(
             .unwrap_or_default()
     };
     let mut returns: BTreeMap<ReturnKey, ExpectedReturn> = BTreeMap::new();
+    let mut refused = Vec::new();
     for (n, row) in records.enumerate() {
         let line = n + 2;
-        let row = row.map_err(|e| invalid(format!("line {line}"), csv_detail(&e)))?;
-        if row.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
-            continue;
-        }
-        // A row of another width than the header has its fields under the wrong names (a
-        // buyer's column read as a kept one): refused.
-        if row.len() != header.len() {
-            return Err(invalid(
-                format!("line {line}"),
-                format!(
-                    "{} fields where the header has {}: the row is broken",
-                    row.len(),
-                    header.len()
-                ),
-            ));
-        }
-        let field = |shown: &str| format!("line {line}, column {shown:?}");
-        // A field with a control character is a row broken apart (a tab read as something
-        // else would move a buyer's column into a kept one): the file is refused, never kept.
-        for (name, shown) in [
-            (ORDER, "Order ID"),
-            (SKU, "Merchant SKU"),
-            (RMA, "Amazon RMA ID"),
-            (STATUS, "Return request status"),
-            (CARRIER, "Return carrier"),
-            (TRACKING, "Tracking ID"),
-            (ASIN, "ASIN"),
-            (REASON, "Return Reason"),
-        ] {
-            if at(&row, name).chars().any(char::is_control) {
+        // A row refused is that row's alone: named (line, column, why), the others read.
+        let read = || -> Result<(), ParseError> {
+            let row = row.map_err(|e| invalid(format!("line {line}"), csv_detail(&e)))?;
+            if row.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+                return Ok(());
+            }
+            // A row of another width than the header has its fields under the wrong names (a
+            // buyer's column read as a kept one): refused.
+            if row.len() != header.len() {
                 return Err(invalid(
-                    field(shown),
-                    "holds a control character: the row is broken".into(),
+                    format!("line {line}"),
+                    format!(
+                        "{} fields where the header has {}: the row is broken",
+                        row.len(),
+                        header.len()
+                    ),
                 ));
             }
-        }
-        let reason = at(&row, REASON);
-        if !reason.is_empty()
-            && (reason.len() > 64
-                || !reason
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        {
-            return Err(invalid(
-                field("Return Reason"),
-                "is not one of Amazon's return reason codes (letters, digits, - and _)".into(),
-            ));
-        }
-        // Typed fields are checked for their type: a row whose fields moved under other names
-        // (a broken export) is refused rather than read with a buyer's value as a SKU.
-        let asin = at(&row, ASIN);
-        if !asin.is_empty()
-            && (asin.len() != 10
-                || !asin
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
-        {
-            return Err(invalid(
-                field("ASIN"),
-                "is not an ASIN (10 capital letters and digits): the row is broken".into(),
-            ));
-        }
-        let order = OrderId::parse(&at(&row, ORDER))
-            .map_err(|e| invalid(field("Order ID"), e.to_string()))?;
-        let sku = kept(&at(&row, SKU))
-            .ok_or_else(|| invalid(field("Merchant SKU"), "is empty".into()))?;
-        let quantity: u32 = at(&row, QUANTITY)
-            .parse()
-            .ok()
-            .filter(|q| *q >= 1)
-            .ok_or_else(|| {
+            let field = |shown: &str| format!("line {line}, column {shown:?}");
+            // A field with a control character is a row broken apart (a tab read as something
+            // else would move a buyer's column into a kept one): the file is refused, never kept.
+            for (name, shown) in [
+                (ORDER, "Order ID"),
+                (SKU, "Merchant SKU"),
+                (RMA, "Amazon RMA ID"),
+                (STATUS, "Return request status"),
+                (CARRIER, "Return carrier"),
+                (TRACKING, "Tracking ID"),
+                (ASIN, "ASIN"),
+                (REASON, "Return Reason"),
+            ] {
+                if at(&row, name).chars().any(char::is_control) {
+                    return Err(invalid(
+                        field(shown),
+                        "holds a control character: the row is broken".into(),
+                    ));
+                }
+            }
+            let reason = at(&row, REASON);
+            if !reason.is_empty()
+                && (reason.len() > 64
+                    || !reason
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            {
+                return Err(invalid(
+                    field("Return Reason"),
+                    "is not one of Amazon's return reason codes (letters, digits, - and _)".into(),
+                ));
+            }
+            // Typed fields are checked for their type: a row whose fields moved under other names
+            // (a broken export) is refused rather than read with a buyer's value as a SKU.
+            let asin = at(&row, ASIN);
+            if !asin.is_empty()
+                && (asin.len() != 10
+                    || !asin
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+            {
+                return Err(invalid(
+                    field("ASIN"),
+                    "is not an ASIN (10 capital letters and digits): the row is broken".into(),
+                ));
+            }
+            let order = OrderId::parse(&at(&row, ORDER))
+                .map_err(|e| invalid(field("Order ID"), e.to_string()))?;
+            let sku = kept(&at(&row, SKU))
+                .ok_or_else(|| invalid(field("Merchant SKU"), "is empty".into()))?;
+            let quantity: u32 = at(&row, QUANTITY)
+                .parse()
+                .ok()
+                .filter(|q| *q >= 1)
+                .ok_or_else(|| {
+                    invalid(
+                        field("Return quantity"),
+                        "is not a whole number of at least 1".into(),
+                    )
+                })?;
+            let requested = parse_day(&at(&row, REQUESTED)).ok_or_else(|| {
                 invalid(
-                    field("Return quantity"),
-                    "is not a whole number of at least 1".into(),
+                    field("Return request date"),
+                    "is not a date (2026-11-20, 20-Nov-2026 or 11/20/2026)".into(),
                 )
             })?;
-        let requested = parse_day(&at(&row, REQUESTED)).ok_or_else(|| {
-            invalid(
-                field("Return request date"),
-                "is not a date (2026-11-20, 20-Nov-2026 or 11/20/2026)".into(),
-            )
-        })?;
-        let rma = kept(&at(&row, RMA));
-        let key = match &rma {
-            Some(rma) => ReturnKey::Rma { rma: rma.clone() },
-            None => ReturnKey::Returnless {
-                order: order.clone(),
-                sku: sku.clone(),
-                requested,
-            },
+            let rma = kept(&at(&row, RMA));
+            let key = match &rma {
+                Some(rma) => ReturnKey::Rma { rma: rma.clone() },
+                None => ReturnKey::Returnless {
+                    order: order.clone(),
+                    sku: sku.clone(),
+                    requested,
+                },
+            };
+            let r = returns
+                .entry(key.clone())
+                .or_insert_with(|| ExpectedReturn {
+                    key,
+                    order,
+                    rma,
+                    requested,
+                    status: kept(&at(&row, STATUS)),
+                    carrier: kept(&at(&row, CARRIER)),
+                    tracking: kept(&at(&row, TRACKING)).map(|t| t.replace(' ', "")),
+                    lines: Vec::new(),
+                });
+            match r.lines.iter_mut().find(|l| l.sku == sku) {
+                Some(l) => l.quantity = l.quantity.saturating_add(quantity),
+                None => r.lines.push(ExpectedLine {
+                    sku,
+                    asin: kept(&at(&row, ASIN)),
+                    quantity,
+                    reason: kept(&at(&row, REASON)),
+                }),
+            }
+            Ok(())
         };
-        let r = returns
-            .entry(key.clone())
-            .or_insert_with(|| ExpectedReturn {
-                key,
-                order,
-                rma,
-                requested,
-                status: kept(&at(&row, STATUS)),
-                carrier: kept(&at(&row, CARRIER)),
-                tracking: kept(&at(&row, TRACKING)).map(|t| t.replace(' ', "")),
-                lines: Vec::new(),
-            });
-        match r.lines.iter_mut().find(|l| l.sku == sku) {
-            Some(l) => l.quantity = l.quantity.saturating_add(quantity),
-            None => r.lines.push(ExpectedLine {
-                sku,
-                asin: kept(&at(&row, ASIN)),
-                quantity,
-                reason: kept(&at(&row, REASON)),
-            }),
+        if let Err(e) = read() {
+            refused.push(e);
         }
     }
-    Ok(returns.into_values().collect())
+    Ok(ReturnsReport {
+        returns: returns.into_values().collect(),
+        refused,
+    })
 }
 
 fn csv_detail(e: &csv::Error) -> String {

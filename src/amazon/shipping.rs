@@ -27,8 +27,43 @@ pub const GET_TRACKING: &str = "getTracking";
 pub const GET_UNMANIFESTED_SHIPMENTS: &str = "getUnmanifestedShipments";
 pub const GENERATE_COLLECTION_FORM: &str = "generateCollectionForm";
 
-/// The Amazon shipping business packline's requests are for (the model's default is the UK's).
+/// The Amazon shipping business of Amazon.com (the model's default is the UK's, so packline
+/// always sends one: [`SpApi::shipping_business`]).
 pub const BUSINESS_US: &str = "AmazonShipping_US";
+
+/// The Amazon shipping businesses `x-amzn-shipping-business-id` takes (`shippingV2.json`).
+pub const BUSINESS_IDS: [&str; 10] = [
+    "AmazonShipping_US",
+    "AmazonShipping_IN",
+    "AmazonShipping_UK",
+    "AmazonShipping_UAE",
+    "AmazonShipping_SA",
+    "AmazonShipping_EG",
+    "AmazonShipping_IT",
+    "AmazonShipping_ES",
+    "AmazonShipping_FR",
+    "AmazonShipping_JP",
+];
+
+/// The Amazon shipping business of a marketplace, where the model lists one: the United States,
+/// the United Kingdom, India, Italy, Spain, France, Japan, the United Arab Emirates, Saudi
+/// Arabia and Egypt. Other marketplaces (Germany, Canada, …) have none of their own: a site
+/// there names one in `[shipping] business_id`.
+pub fn business_of_marketplace(marketplace_id: &str) -> Option<&'static str> {
+    Some(match marketplace_id {
+        "ATVPDKIKX0DER" => "AmazonShipping_US",
+        "A1F83G8C2ARO7P" => "AmazonShipping_UK",
+        "A21TJRUUN4KGV" => "AmazonShipping_IN",
+        "APJ6JRA9NG5V4" => "AmazonShipping_IT",
+        "A1RKKUPIHCS9HS" => "AmazonShipping_ES",
+        "A13V1IB3VIYZZH" => "AmazonShipping_FR",
+        "A1VC38T7YXB528" => "AmazonShipping_JP",
+        "A2VIGQ35RCS4UG" => "AmazonShipping_UAE",
+        "A17E79C6D8DWNP" => "AmazonShipping_SA",
+        "ARBP9OOSHTCHU" => "AmazonShipping_EG",
+        _ => return None,
+    })
+}
 
 /// How long Amazon honours a rate: a purchase after this fails with `TOKEN_EXPIRED`.
 pub const RATE_VALIDITY: std::time::Duration = std::time::Duration::from_secs(600);
@@ -652,8 +687,16 @@ impl SpApi {
             .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))
     }
 
-    fn business() -> [(&'static str, String); 1] {
-        [("x-amzn-shipping-business-id", BUSINESS_US.to_owned())]
+    /// The shipping business header every Shipping API v2 request carries; a site whose
+    /// marketplace has no business of its own, and that names none, is told how to set one.
+    fn business(&self, operation: &'static str) -> Result<[(&'static str, String); 1], ApiError> {
+        match self.shipping_business() {
+            Some(b) => Ok([("x-amzn-shipping-business-id", b.to_owned())]),
+            None => Err(ApiError::Request {
+                operation,
+                detail: "the site's marketplace has no Amazon shipping business of its own: set [shipping] business_id to one of AmazonShipping_US, _UK, _IN, _IT, _ES, _FR, _JP, _UAE, _SA or _EG".into(),
+            }),
+        }
     }
 
     /// `getRates`: the offers for a package, and the token that buys one of them within
@@ -667,7 +710,7 @@ impl SpApi {
             reqwest::Method::POST,
             url,
             Some(&body),
-            &Self::business(),
+            &self.business(GET_RATES)?,
             Auth::Lwa,
             Resend::Always,
             parse_rates,
@@ -689,8 +732,9 @@ impl SpApi {
         checked_id(PURCHASE_SHIPMENT, "idempotency key", idempotency_key)?;
         let url = self.shipping_url("/shipping/v2/shipments")?;
         let body = body_of(PURCHASE_SHIPMENT, request)?;
+        let [business] = self.business(PURCHASE_SHIPMENT)?;
         let headers = [
-            ("x-amzn-shipping-business-id", BUSINESS_US.to_owned()),
+            business,
             ("x-amzn-IdempotencyKey", idempotency_key.to_owned()),
         ];
         self.send_headers(
@@ -727,7 +771,7 @@ impl SpApi {
             reqwest::Method::GET,
             url,
             None,
-            &Self::business(),
+            &self.business(GET_SHIPMENT_DOCUMENTS)?,
             Auth::Lwa,
             Resend::Always,
             parse_documents,
@@ -746,7 +790,7 @@ impl SpApi {
             reqwest::Method::PUT,
             url,
             None,
-            &Self::business(),
+            &self.business(CANCEL_SHIPMENT)?,
             Auth::Lwa,
             Resend::Always,
             |b| parse_payload::<serde_json::Value>(b, CANCEL_SHIPMENT).map(|_| ()),
@@ -773,7 +817,7 @@ impl SpApi {
             reqwest::Method::GET,
             url,
             None,
-            &Self::business(),
+            &self.business(GET_TRACKING)?,
             Auth::Lwa,
             Resend::Always,
             parse_tracking,
@@ -792,7 +836,7 @@ impl SpApi {
             reqwest::Method::PUT,
             url,
             Some(&body),
-            &Self::business(),
+            &self.business(GET_UNMANIFESTED_SHIPMENTS)?,
             Auth::Lwa,
             Resend::Always,
             parse_unmanifested,
@@ -826,8 +870,9 @@ impl SpApi {
                 ship_from_address: ship_from,
             },
         )?;
+        let [business] = self.business(GENERATE_COLLECTION_FORM)?;
         let headers = [
-            ("x-amzn-shipping-business-id", BUSINESS_US.to_owned()),
+            business,
             ("x-amzn-IdempotencyKey", idempotency_key.to_owned()),
         ];
         self.send_headers(

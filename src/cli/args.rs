@@ -134,6 +134,8 @@ pub enum Command {
     },
     /// Pull pending merchant-fulfilled orders from Amazon (or the training marketplace).
     Sync {
+        #[command(subcommand)]
+        command: Option<SyncCommand>,
         /// Import everything pending once, then exit (otherwise keep polling within the quota).
         #[arg(long)]
         once: bool,
@@ -435,6 +437,16 @@ pub struct Output {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum SyncCommand {
+    /// The orders set aside (leads): refused as they arrived from Amazon or an imported file,
+    /// each with where it came from, why and since when; each sync asks Amazon for them again.
+    Problems {
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 #[derive(Subcommand)]

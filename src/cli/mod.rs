@@ -186,12 +186,15 @@ impl Ctx {
         match credentials(&self.cfg) {
             Ok(creds) => {
                 let endpoint = self.cfg.amazon.endpoint().map_err(anyhow::Error::msg)?;
-                service.set_amazon(Arc::new(packline::amazon::client::SpApi::new(
-                    &endpoint,
-                    &self.cfg.amazon.token_url(),
-                    creds,
-                    self.cfg.amazon.request_timeout(),
-                )?));
+                service.set_amazon(Arc::new(
+                    packline::amazon::client::SpApi::new(
+                        &endpoint,
+                        &self.cfg.amazon.token_url(),
+                        creds,
+                        self.cfg.amazon.request_timeout(),
+                    )?
+                    .with_shipping_business(self.cfg.shipping_business()),
+                ));
             }
             Err(e) => tracing::info!("no Amazon connection: {e:#}"),
         }
@@ -346,7 +349,15 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
             format,
             output,
         } => records::report(&ctx, from, to, &by, &format, output.as_deref()),
-        Command::Sync { once, out } => records::sync(&ctx, once, out),
+        Command::Sync {
+            command: Some(args::SyncCommand::Problems { out }),
+            ..
+        } => records::sync_problems(&ctx, out),
+        Command::Sync {
+            command: None,
+            once,
+            out,
+        } => records::sync(&ctx, once, out),
         Command::Pick { command } => floor::pick(&ctx, command),
         Command::Pack { command } => floor::pack(&ctx, command),
         Command::Exceptions { command } => floor::exceptions(&ctx, command),

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use packline::domain::text::escape_hazards;
-use packline::service::ops::{AuditVerify, Import, Purge, Sync};
+use packline::service::ops::{AuditVerify, Import, Purge, Sync, SyncProblems};
 use packline::service::{Notice, RawPage};
 use packline::store::{ImportCounts, PurgeReport};
 
@@ -47,6 +47,61 @@ pub fn import(ctx: &Ctx, files: &[PathBuf], out: Output) -> Result<ExitCode> {
                 w,
                 "{} skipped (fulfilled by Amazon, pending at Amazon, or already closed)",
                 c.skipped
+            )?;
+        }
+        print_set_aside(w, c)
+    })
+}
+
+/// The orders an import or a sync set aside, each by id (or place) with why.
+fn print_set_aside(w: &mut dyn std::io::Write, c: &ImportCounts) -> std::io::Result<()> {
+    if c.set_aside.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        w,
+        "{} set aside, the rest imported (each sync asks Amazon for them again; `packline sync problems` lists them):",
+        c.set_aside.len()
+    )?;
+    for r in &c.set_aside {
+        writeln!(
+            w,
+            "  {}: {}",
+            escape_hazards(&r.order),
+            escape_hazards(&r.reason)
+        )?;
+    }
+    Ok(())
+}
+
+/// A wait as minutes and seconds: `2m 58s`, `40s`.
+fn minutes_secs(secs: u64) -> String {
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s}s"),
+        (m, s) => format!("{m}m {s:02}s"),
+    }
+}
+
+/// `packline sync problems`: the orders set aside.
+pub fn sync_problems(ctx: &Ctx, out: Output) -> Result<ExitCode> {
+    super::one(ctx, Key::No, SyncProblems {}, out, |w, rows| {
+        if rows.is_empty() {
+            return writeln!(w, "no order is set aside");
+        }
+        writeln!(
+            w,
+            "{:<20} {:<20} {:>5}  {:<12} why",
+            "order", "since", "times", "from"
+        )?;
+        for r in rows {
+            writeln!(
+                w,
+                "{:<20} {:<20} {:>5}  {:<12} {}",
+                r.order,
+                r.since.format("%Y-%m-%d %H:%M UTC"),
+                r.times,
+                escape_hazards(&r.source),
+                escape_hazards(&r.reason)
             )?;
         }
         Ok(())
@@ -144,16 +199,22 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
                     new,
                     updated,
                     cancelled,
+                    waiting_secs,
                 } = n
                 {
-                    if tty {
-                        eprint!(
-                            "\rpage {pages}: {new} new, {updated} updated, {cancelled} cancelled"
-                        );
-                    } else {
-                        eprintln!(
-                            "page {pages}: {new} new, {updated} updated, {cancelled} cancelled"
-                        );
+                    let done = format!(
+                        "page {pages}: {new} new, {updated} updated, {cancelled} cancelled"
+                    );
+                    match (tty, waiting_secs) {
+                        // On a terminal, the line says what the sync waits for and how long
+                        // (`\x1b[K` clears what a longer line left).
+                        (true, Some(w)) => eprint!(
+                            "\r{done}; waiting {} for Amazon's quota\x1b[K",
+                            minutes_secs(w)
+                        ),
+                        (true, None) => eprint!("\r{done}\x1b[K"),
+                        (false, Some(_)) => {}
+                        (false, None) => eprintln!("{done}"),
                     }
                 }
             }
@@ -173,7 +234,7 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
             if c.held > 0 {
                 writeln!(w, "{} held: the buyer asked to cancel", c.held)?;
             }
-            Ok(())
+            print_set_aside(w, c)
         })?;
         if once {
             s.finish()?;
@@ -628,6 +689,13 @@ pub fn dashboard(ctx: &Ctx, out: Output) -> Result<ExitCode> {
                 .map_or("never".to_owned(), |t| t.format("%Y-%m-%d").to_string()),
             if h.review_overdue { " (overdue)" } else { "" }
         )?;
+        if h.set_aside > 0 {
+            writeln!(
+                w,
+                "set aside: {} order(s) refused as they arrived (packline sync problems)",
+                h.set_aside
+            )?;
+        }
         let next = h.next_sync.map_or(
             "none scheduled (no daemon with an Amazon connection)".to_owned(),
             |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),

@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, command: ReturnsCommand) -> Result<ExitCode> {
             let name = file.display().to_string();
             // Parsed here first, so a bad file is refused before a session is opened; the
             // service parses it again (the socket's client is not trusted).
-            packline::amazon::reports::parse_returns_report(&bytes, &name)?;
+            packline::amazon::reports::parse_returns_rows(&bytes, &name)?;
             let op = ImportReturns {
                 file: name,
                 report: String::from_utf8_lossy(&bytes).into_owned(),

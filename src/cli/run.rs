@@ -132,6 +132,7 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
         printers: Default::default(),
         api: packline::config::ShippingApi::ShippingV2,
         price_tolerance_percent: None,
+        business_id: None,
     };
     let rt = runtime()?;
     let result = rt.block_on(async {
@@ -209,12 +210,15 @@ pub fn serve(ctx: &Ctx, socket: Option<PathBuf>) -> Result<ExitCode> {
     let amazon = match credentials(&ctx.cfg) {
         Ok(creds) => {
             let endpoint = ctx.cfg.amazon.endpoint().map_err(anyhow::Error::msg)?;
-            Some(Arc::new(packline::amazon::client::SpApi::new(
-                &endpoint,
-                &ctx.cfg.amazon.token_url(),
-                creds,
-                ctx.cfg.amazon.request_timeout(),
-            )?))
+            Some(Arc::new(
+                packline::amazon::client::SpApi::new(
+                    &endpoint,
+                    &ctx.cfg.amazon.token_url(),
+                    creds,
+                    ctx.cfg.amazon.request_timeout(),
+                )?
+                .with_shipping_business(ctx.cfg.shipping_business()),
+            ))
         }
         Err(e) => {
             eprintln!("packline: sync is off: {e:#}");

@@ -199,8 +199,52 @@ pub fn decide(
     })
 }
 
+/// An order packline refuses as it arrived (a SKU with a control character, a field of the
+/// wrong type): set aside, named with why, while the rest of its page is imported. Nothing
+/// personal of it is kept: its id, and where in it the fault is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAside {
+    /// The order id; where it stood on its page when no id can be read (`orders[3]`).
+    pub order: String,
+    /// Where in the order and why, never a value from it.
+    pub reason: String,
+}
+
+/// A set-aside order as the store keeps it until a sync imports it (each sync asks Amazon for
+/// it again), or Amazon no longer knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAsideRecord {
+    pub order: super::OrderId,
+    /// Where it came from: `searchOrders`, `getOrder` or an imported file's name.
+    pub source: String,
+    pub reason: String,
+    /// When it was first set aside.
+    pub since: DateTime<Utc>,
+    /// When it was last refused.
+    pub last: DateTime<Utc>,
+    /// How many times it was refused.
+    pub times: u32,
+}
+
+/// Where a sync cut short stood: its searchOrders query, and Amazon's pagination token for the
+/// next page (valid 24 hours), so the next sync carries on from there instead of asking from the
+/// first page again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResume {
+    pub token: String,
+    pub created_after: Option<DateTime<Utc>>,
+    pub last_updated_after: Option<DateTime<Utc>>,
+    pub statuses: Vec<String>,
+    /// When the sync that made the query started: the watermark once its last page is in.
+    pub started: DateTime<Utc>,
+    /// When the token was received.
+    pub saved: DateTime<Utc>,
+    /// Pages imported so far.
+    pub pages: u64,
+}
+
 /// Counts from one import.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportCounts {
     pub new: u64,
     pub updated: u64,
@@ -212,6 +256,9 @@ pub struct ImportCounts {
     /// Orders held because the buyer asked Amazon to cancel them.
     #[serde(default)]
     pub held: u64,
+    /// Orders refused as they arrived, set aside (the rest was imported).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set_aside: Vec<SetAside>,
 }
 
 impl std::ops::AddAssign for ImportCounts {
@@ -222,6 +269,7 @@ impl std::ops::AddAssign for ImportCounts {
         self.unchanged += c.unchanged;
         self.skipped += c.skipped;
         self.held += c.held;
+        self.set_aside.extend(c.set_aside);
     }
 }
 
@@ -558,6 +606,7 @@ mod tests {
                 unchanged: 1,
                 skipped: 2,
                 held: 0,
+                set_aside: Vec::new(),
             }
         );
     }

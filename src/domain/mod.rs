@@ -25,7 +25,8 @@ pub mod text;
 pub use free_text::{FreeText, SEALED_PLACEHOLDER};
 pub use hold::{BUYER_ASKED_TO_CANCEL, Held, Hold};
 pub use import::{
-    FulfillmentStatus, Import, ImportCounts, ImportOutcome, ImportedOrder, SkipReason,
+    FulfillmentStatus, Import, ImportCounts, ImportOutcome, ImportedOrder, SetAside,
+    SetAsideRecord, SkipReason,
 };
 pub use inquiry::{Inquiry, InquiryCategory, NoteKind, NoteText};
 pub use order::{

@@ -10,7 +10,9 @@
 //! packages confirmed with confirmShipment and their Transparency codes at
 //! `/_training/confirmations`,
 //! `POST /_training/orders/{id}/cancel`, `/cancel-request`, `/readdress`, `/transparency`,
-//! `/serial-required` or `/ship-plus` (confirmShipment refused, as for Amazon's Ship+), which change an order the way a buyer or
+//! `/serial-required`, `/broken-sku` (a control character in its first SKU), `/mend` (the SKUs
+//! printable again) or `/ship-plus`, `POST /_training/marketplace/{id}` (every order of that
+//! marketplace) (confirmShipment refused, as for Amazon's Ship+), which change an order the way a buyer or
 //! Amazon would, and `POST /_training/faults/{operation}/{fault}`, which gives the next answer of
 //! an operation that fault (`slow`: the real answer, after the fault delay). With `new_orders_per_minute`, `cancel_rate` and `cancel_request_rate`,
 //! orders arrive, are cancelled and have buyers ask to cancel them while it runs.
@@ -291,6 +293,7 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         )
         .route("/_training/orders/{id}/{change}", post(change_order))
         .route("/_training/faults/{operation}/{fault}", post(queue_fault))
+        .route("/_training/marketplace/{id}", post(move_marketplace))
         .merge(super::mfn::routes())
         .merge(super::shipping::routes())
         .merge(super::messaging::routes())
@@ -1047,6 +1050,22 @@ async fn queue_fault(
 
 /// Training control: `cancel` an order, or `readdress` it (a new recipient), as of now; or
 /// make it a Ship+ order (`ship-plus`), which confirmShipment refuses.
+/// `POST /_training/marketplace/{id}`: every order in the book is now of marketplace `id` (a
+/// training floor for a site outside the US, e.g. `A13V1IB3VIYZZH`, Amazon.fr).
+async fn move_marketplace(State(m): State<Shared>, Path(id): Path<String>) -> StatusCode {
+    if id.is_empty() || id.len() > 20 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return StatusCode::BAD_REQUEST;
+    }
+    let mut market = lock(&m);
+    for o in &mut market.orders {
+        o["salesChannel"]["marketplaceId"] = json!(id);
+        if let Some(ch) = o["salesChannel"].as_object_mut() {
+            ch.remove("marketplaceName");
+        }
+    }
+    StatusCode::NO_CONTENT
+}
+
 async fn change_order(
     State(m): State<Shared>,
     Path((id, change)): Path<(String, String)>,
@@ -1081,6 +1100,23 @@ async fn change_order(
                     } else {
                         item["fulfillment"]["packing"]["serialNumberRequirement"] =
                             json!({ "requirementType": "REQUIRED" });
+                    }
+                }
+            }
+        }
+        // A broken record, as an independent stand-in served one: a control character in the
+        // first item's SKU; `mend` takes every control character out of the SKUs again.
+        "broken-sku" => {
+            if let Some(sku) = order["orderItems"][0]["product"]["sellerSku"].as_str() {
+                order["orderItems"][0]["product"]["sellerSku"] = json!(format!("{sku}\u{7}"));
+            }
+        }
+        "mend" => {
+            if let Some(items) = order["orderItems"].as_array_mut() {
+                for item in items {
+                    if let Some(sku) = item["product"]["sellerSku"].as_str() {
+                        let mended: String = sku.chars().filter(|c| !c.is_control()).collect();
+                        item["product"]["sellerSku"] = json!(mended);
                     }
                 }
             }

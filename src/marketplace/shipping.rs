@@ -110,6 +110,53 @@ const BUSINESS_IDS: [&str; 10] = [
     "AmazonShipping_JP",
 ];
 
+/// The model's default shipping business, when a request names none.
+const DEFAULT_BUSINESS: &str = "AmazonShipping_UK";
+
+/// The marketplaces each Amazon shipping business ships orders of (a marketplace not listed has
+/// no business of its own here, and takes any).
+const MARKETPLACE_BUSINESS: [(&str, &str); 10] = [
+    ("ATVPDKIKX0DER", "AmazonShipping_US"),
+    ("A1F83G8C2ARO7P", "AmazonShipping_UK"),
+    ("A21TJRUUN4KGV", "AmazonShipping_IN"),
+    ("APJ6JRA9NG5V4", "AmazonShipping_IT"),
+    ("A1RKKUPIHCS9HS", "AmazonShipping_ES"),
+    ("A13V1IB3VIYZZH", "AmazonShipping_FR"),
+    ("A1VC38T7YXB528", "AmazonShipping_JP"),
+    ("A2VIGQ35RCS4UG", "AmazonShipping_UAE"),
+    ("A17E79C6D8DWNP", "AmazonShipping_SA"),
+    ("ARBP9OOSHTCHU", "AmazonShipping_EG"),
+];
+
+/// The shipping business a request is for, as sent (the model's default when absent), for the
+/// request log.
+fn business_sent(headers: &HeaderMap) -> String {
+    headers
+        .get("x-amzn-shipping-business-id")
+        .map_or(DEFAULT_BUSINESS.to_owned(), |v| {
+            v.to_str().unwrap_or("(not text)").to_owned()
+        })
+}
+
+/// Rates for an order are quoted only by its marketplace's shipping business: a US order rated
+/// under the UK's (the model's default, when the header is left out) is refused.
+fn check_business(market: &Market, headers: &HeaderMap, order_id: &str) -> Result<(), Response> {
+    let sent = business_sent(headers);
+    let Some(order) = market.orders.iter().find(|o| o["orderId"] == order_id) else {
+        return Ok(());
+    };
+    let marketplace = order["salesChannel"]["marketplaceId"]
+        .as_str()
+        .unwrap_or_default();
+    match MARKETPLACE_BUSINESS.iter().find(|(m, _)| *m == marketplace) {
+        Some((_, b)) if *b != sent => Err(invalid(
+            &format!("The order's marketplace {marketplace} is shipped by {b}, not by {sent}."),
+            "Send x-amzn-shipping-business-id of the order's marketplace.",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Rates, shipments and collection forms of Shipping API v2.
 #[derive(Default)]
 pub(crate) struct ShippingBook {
@@ -675,6 +722,7 @@ async fn get_rates(
     keep_body(&m, "GetRatesRequest", &body);
     let parsed = json_body(&body, "GetRatesRequest", None);
     let mut params = common_params();
+    params.insert("business".into(), business_sent(&headers));
     if let Ok(b) = &parsed {
         if let Some(id) = b["channelDetails"]["amazonOrderDetails"]["orderId"].as_str() {
             params.insert("orderId".into(), id.to_owned());
@@ -714,6 +762,9 @@ async fn get_rates(
         };
         let parcels: Vec<&Parcel> = req.packages.iter().map(|(p, _, _)| p).collect();
         if let Err(refused) = check_units(market, &req.order_id, &parcels) {
+            return (refused, vec![]);
+        }
+        if let Err(refused) = check_business(market, &headers, &req.order_id) {
             return (refused, vec![]);
         }
         market.shipping.quoted += 1;
@@ -1160,6 +1211,7 @@ async fn purchase(
     let parsed = json_body(&body, "PurchaseShipmentRequest", None);
     let key = idempotency_key(&headers);
     let mut params = common_params();
+    params.insert("business".into(), business_sent(&headers));
     if let Ok(Some(k)) = &key {
         params.insert("idempotencyKey".into(), k.clone());
     }

@@ -634,6 +634,37 @@ impl Service {
         Ok(counts)
     }
 
+    /// Imports a page's orders as [`Service::import`] does, and sets aside the orders of it that
+    /// were refused as they arrived (`refused`: named in the answer and the log, kept by id so
+    /// that the next sync asks Amazon for them again). An order that arrives readable leaves
+    /// the set-aside list. `source` says where the page came from (`searchOrders`, a file).
+    pub fn import_page(
+        &self,
+        orders: Vec<ImportedOrder>,
+        refused: Vec<crate::domain::SetAside>,
+        source: &str,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts, store::Error> {
+        let ids: Vec<OrderId> = orders.iter().map(|o| o.order.id.clone()).collect();
+        let mut counts = self.import(orders, user, now)?;
+        self.read().clear_set_aside(&ids, None, user, now)?;
+        if !refused.is_empty() {
+            for r in &refused {
+                tracing::warn!(order = %r.order, source, reason = %r.reason, "order set aside");
+            }
+            self.read().set_aside(&refused, source, user, now)?;
+            counts.set_aside = refused
+                .into_iter()
+                .map(|r| crate::domain::SetAside {
+                    order: r.order,
+                    reason: format!("{source}: {}", r.reason),
+                })
+                .collect();
+        }
+        Ok(counts)
+    }
+
     fn reconcile(&self) {
         let lost = {
             let _floor = self.lock_floor();
@@ -964,17 +995,18 @@ impl Service {
         }
         let _running = Running(self);
         let plan = &self.settings.sync_plan;
-        let result = sync::sync_once(&api, self, plan, user, Utc::now(), |pages, c| {
+        let result = sync::sync_once(&api, self, plan, user, Utc::now(), |pages, c, wait| {
             self.notify(Notice::SyncProgress {
                 pages: pages as u64,
                 new: c.new,
                 updated: c.updated,
                 cancelled: c.cancelled,
+                waiting_secs: wait.map(|w| w.as_secs_f64().ceil() as u64),
             });
         })
         .await;
         let (counts, error) = match &result {
-            Ok(c) => (*c, None),
+            Ok(c) => (c.clone(), None),
             Err(e) => (ImportCounts::default(), Some(e.to_string())),
         };
         if let Some(e) = &error {

@@ -205,6 +205,9 @@ pub enum Notice {
         new: u64,
         updated: u64,
         cancelled: u64,
+        /// Before the next page: how long the sync waits for Amazon's searchOrders quota.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        waiting_secs: Option<u64>,
     },
     SyncFinished {
         new: u64,

@@ -2,13 +2,14 @@
 //! returns report into the store. The first pull covers the last 60 days (one report's most);
 //! every later one, the days since the last (less a day of overlap: the report is by day), one
 //! report per 60 days. A report Amazon cancels has no returns in it. The watermark moves after
-//! each report recorded, so a pull cut short resumes where it stopped.
+//! each report recorded, so a pull cut short resumes where it stopped; it stays at the start of
+//! a report with a refused row (within 60 days of now), so the next pull reads that row again.
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Service, ServiceError};
 use crate::amazon::client::SpApi;
-use crate::amazon::reports::{MAX_REPORT_DAYS, RETURNS_REPORT, parse_returns_report};
+use crate::amazon::reports::{MAX_REPORT_DAYS, RETURNS_REPORT, parse_returns_rows};
 use crate::store::returns::ReturnCounts;
 
 /// Meta key of the end of the last returns report recorded.
@@ -35,6 +36,9 @@ pub async fn returns_once(
         None => end_all - Duration::days(MAX_REPORT_DAYS),
     };
     let mut total = ReturnCounts::default();
+    // The start of the first report with a refused row: the next pull asks from there again
+    // (while that is within one report of now), so the row is read again once Amazon's data is.
+    let mut held: Option<DateTime<Utc>> = None;
     while start < end_all {
         let end = (start + Duration::days(MAX_REPORT_DAYS)).min(end_all);
         let doc = api
@@ -42,13 +46,19 @@ pub async fn returns_once(
             .await
             .map_err(|e| e.to_string())?;
         if let Some(bytes) = doc {
-            let returns =
-                parse_returns_report(&bytes, RETURNS_REPORT).map_err(|e| e.to_string())?;
-            total += svc
-                .with_store_mut(|s| s.record_returns(&returns, user, now))
+            let report = parse_returns_rows(&bytes, RETURNS_REPORT).map_err(|e| e.to_string())?;
+            let mut counts = svc
+                .with_store_mut(|s| s.record_returns(&report.returns, user, now))
                 .map_err(|e| e.to_string())?;
+            if !report.refused.is_empty() && end_all - start <= Duration::days(MAX_REPORT_DAYS) {
+                held.get_or_insert(start);
+            }
+            counts.refused_rows(report.refused);
+            total += counts;
         }
-        svc.with_store(|s| s.set_meta_time(WATERMARK, end))
+        // The next pull starts at the watermark less a day: a held start is kept as such.
+        let mark = held.map_or(end, |h| h + OVERLAP);
+        svc.with_store(|s| s.set_meta_time(WATERMARK, mark))
             .map_err(|e| e.to_string())?;
         start = end;
     }

@@ -3,12 +3,15 @@
 //! The first sync asks searchOrders for UNSHIPPED and PARTIALLY_SHIPPED orders created in the
 //! look-back window; every later one asks for everything updated since the stored watermark
 //! (less a safety overlap), which also brings cancellations and address changes. Pages are
-//! imported as they arrive, and the watermark moves only once every page is in.
+//! imported as they arrive, and the watermark moves only once every page is in; until then the
+//! next page's token is kept, so a sync cut short carries on where it stopped. An order of a
+//! page that packline refuses is set aside and asked for again at the next sync.
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::amazon::client::{ApiError, SEARCH_ORDERS, SearchOrders, SpApi};
 use crate::amazon::throttle::UsagePlan;
+use crate::domain::import::SyncResume;
 use crate::store::{self, ImportCounts};
 
 /// Meta key of the time the last complete sync started.
@@ -17,6 +20,9 @@ pub const WATERMARK: &str = store::keys::meta::SYNC_WATERMARK;
 /// [`BUCKET_AT`]: a new process resumes from it instead of assuming a full burst.
 pub const BUCKET: &str = store::keys::meta::SYNC_BUCKET;
 pub const BUCKET_AT: &str = store::keys::meta::SYNC_BUCKET_AT;
+/// The most set-aside orders one sync asks for again: getOrder's burst, so the retries never
+/// wait on its quota.
+pub const MAX_RETRIES: usize = 30;
 /// Updates can reach Amazon's index a little after their timestamp; look back this far again.
 pub const OVERLAP_MINUTES: i64 = 10;
 
@@ -36,15 +42,115 @@ pub struct SyncPlan {
     pub lookback_days: u32,
 }
 
-/// One full sync. `progress` is told the running counts after each page.
+/// One full sync. `progress` is told the pages done and the running counts after each page,
+/// and, before a page that must wait for Amazon's quota, how long.
+///
+/// A sync cut short (a kill, a failure) left where it stood: the next one carries on with the
+/// same query from Amazon's pagination token (valid 24 hours, so one older than
+/// [`RESUME_WITHIN`] is dropped and the sync starts afresh), and its watermark is the start of
+/// the sync that made the query, so nothing that changed meanwhile is missed. The quota is kept
+/// after every page, so a new process knows what Amazon's side of the bucket has left.
 pub async fn sync_once(
     api: &SpApi,
     store: &super::Service,
     plan: &SyncPlan,
     user: &str,
     now: DateTime<Utc>,
-    mut progress: impl FnMut(usize, &ImportCounts),
+    mut progress: impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
 ) -> Result<ImportCounts, SyncError> {
+    if let (Some(state), Some(at)) = store
+        .with_store(|s| Ok::<_, store::Error>((s.meta_text(BUCKET)?, s.meta_time(BUCKET_AT)?)))?
+    {
+        let mut parts = state.split_whitespace().map(str::parse::<f64>);
+        if let (Some(Ok(tokens)), Some(Ok(rate))) = (parts.next(), parts.next()) {
+            let age = (Utc::now() - at).to_std().unwrap_or_default();
+            api.resume_bucket(SEARCH_ORDERS, UsagePlan::SEARCH_ORDERS, tokens, rate, age);
+        }
+    }
+    let mut total = ImportCounts::default();
+    retry_set_aside(api, store, user, now, &mut total).await?;
+    let resumed = store
+        .with_store(|s| s.sync_resume())?
+        .filter(|r| now - r.saved < RESUME_WITHIN && r.saved <= now);
+    let mut place = match &resumed {
+        Some(r) => {
+            tracing::info!(
+                pages = r.pages,
+                "sync carries on where the last one stopped"
+            );
+            Place {
+                q: SearchOrders {
+                    marketplace_ids: plan.marketplace_ids.clone(),
+                    created_after: r.created_after,
+                    last_updated_after: r.last_updated_after,
+                    fulfillment_statuses: r
+                        .statuses
+                        .iter()
+                        .filter_map(|s| STATUSES.iter().find(|k| **k == s.as_str()).copied())
+                        .collect(),
+                    pagination_token: Some(r.token.clone()),
+                },
+                started: r.started,
+                pages: r.pages as usize,
+            }
+        }
+        None => Place {
+            q: first_query(store, plan, now)?,
+            started: now,
+            pages: 0,
+        },
+    };
+    let mut result = fetch_all(api, store, &mut place, user, now, &mut total, &mut progress).await;
+    // A token Amazon no longer takes (a 400 on the resumed page): start afresh, once.
+    if resumed.is_some()
+        && place.pages == resumed.as_ref().map_or(0, |r| r.pages as usize)
+        && matches!(
+            result,
+            Err(SyncError::Api(ApiError::Status { status: 400, .. }))
+        )
+    {
+        tracing::warn!("the last sync's pagination token was refused: starting afresh");
+        store.with_store(|s| s.set_sync_resume(None))?;
+        place = Place {
+            q: first_query(store, plan, now)?,
+            started: now,
+            pages: 0,
+        };
+        result = fetch_all(api, store, &mut place, user, now, &mut total, &mut progress).await;
+    }
+    keep_bucket(api, store)?;
+    result?;
+    store.with_store(|s| {
+        s.set_meta_time(WATERMARK, place.started)?;
+        s.set_sync_resume(None)
+    })?;
+    // An order asked for again and seen again on a page is named once.
+    let mut named = std::collections::HashSet::new();
+    total.set_aside.retain(|r| named.insert(r.order.clone()));
+    Ok(total)
+}
+
+/// Amazon's pagination token lasts 24 hours; one kept longer than this is not used.
+pub const RESUME_WITHIN: Duration = Duration::hours(23);
+
+/// The fulfillment statuses a first sync asks for.
+const STATUSES: [&str; 2] = ["UNSHIPPED", "PARTIALLY_SHIPPED"];
+
+/// Where a sync stands: its query (with the next page's token), when the sync that made the
+/// query started, and the pages done.
+struct Place {
+    q: SearchOrders,
+    started: DateTime<Utc>,
+    pages: usize,
+}
+
+/// A new sync's query: everything updated since the watermark (less the overlap), or on the
+/// first sync the pending orders created in the look-back window.
+fn first_query(
+    store: &super::Service,
+    plan: &SyncPlan,
+    now: DateTime<Utc>,
+) -> Result<SearchOrders, SyncError> {
     let mut q = SearchOrders {
         marketplace_ids: plan.marketplace_ids.clone(),
         ..SearchOrders::default()
@@ -57,62 +163,114 @@ pub async fn sync_once(
                 .checked_sub_signed(Duration::days(i64::from(plan.lookback_days)))
                 .ok_or(SyncError::Plan("the look-back reaches before any date"))?;
             q.created_after = Some(start);
-            q.fulfillment_statuses = vec!["UNSHIPPED", "PARTIALLY_SHIPPED"];
+            q.fulfillment_statuses = STATUSES.to_vec();
         }
     }
-    if let (Some(state), Some(at)) = store
-        .with_store(|s| Ok::<_, store::Error>((s.meta_text(BUCKET)?, s.meta_time(BUCKET_AT)?)))?
-    {
-        let mut parts = state.split_whitespace().map(str::parse::<f64>);
-        if let (Some(Ok(tokens)), Some(Ok(rate))) = (parts.next(), parts.next()) {
-            let age = (Utc::now() - at).to_std().unwrap_or_default();
-            api.resume_bucket(SEARCH_ORDERS, UsagePlan::SEARCH_ORDERS, tokens, rate, age);
-        }
-    }
-    let mut total = ImportCounts::default();
-    let mut pages = 0;
-    let result = fetch_all(
-        api,
-        store,
-        &mut q,
-        user,
-        now,
-        &mut total,
-        &mut pages,
-        &mut progress,
-    )
-    .await;
-    // The quota is kept whatever happened: the requests were sent either way.
+    Ok(q)
+}
+
+/// Keeps searchOrders' quota as the client's bucket has it: the requests were sent whatever
+/// happens next.
+fn keep_bucket(api: &SpApi, store: &super::Service) -> Result<(), SyncError> {
     if let Some((tokens, rate)) = api.bucket_state(SEARCH_ORDERS) {
         store.with_store(|s| {
             s.set_meta_text(BUCKET, &format!("{tokens} {rate}"))?;
             s.set_meta_time(BUCKET_AT, Utc::now())
         })?;
     }
-    result?;
-    store.with_store(|s| s.set_meta_time(WATERMARK, now))?;
-    Ok(total)
+    Ok(())
 }
 
+/// The pages from where `place` stands to the last, each imported as it arrives; after each,
+/// the quota and the next page's token are kept, so a sync cut short carries on from there.
 #[allow(clippy::too_many_arguments)]
 async fn fetch_all(
     api: &SpApi,
     store: &super::Service,
-    q: &mut SearchOrders,
+    place: &mut Place,
     user: &str,
     now: DateTime<Utc>,
     total: &mut ImportCounts,
-    pages: &mut usize,
-    progress: &mut impl FnMut(usize, &ImportCounts),
+    progress: &mut impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
 ) -> Result<(), SyncError> {
     loop {
-        let page = api.search_orders(q).await?;
-        *pages += 1;
-        *total += store.import(page.orders, user, now)?;
-        progress(*pages, total);
-        match page.next_token {
-            Some(t) => q.pagination_token = Some(t),
-            None => return Ok(()),
+        if let Some((tokens, _, rate)) = api.quota(SEARCH_ORDERS)
+            && tokens < 1.0
+            && rate > 0.0
+        {
+            let wait = std::time::Duration::from_secs_f64((1.0 - tokens) / rate);
+            progress(place.pages, total, Some(wait));
+        }
+        // Kept before the request goes: a process killed while it is in flight still counts it.
+        let (tokens, rate) = api.bucket_state_after_next(SEARCH_ORDERS, UsagePlan::SEARCH_ORDERS);
+        store.with_store(|s| {
+            s.set_meta_text(BUCKET, &format!("{tokens} {rate}"))?;
+            s.set_meta_time(BUCKET_AT, Utc::now())
+        })?;
+        let page = api.search_orders(&place.q).await?;
+        place.pages += 1;
+        *total += store.import_page(page.orders, page.refused, SEARCH_ORDERS, user, now)?;
+        keep_bucket(api, store)?;
+        let Some(token) = page.next_token else {
+            progress(place.pages, total, None);
+            return Ok(());
+        };
+        let resume = SyncResume {
+            token: token.clone(),
+            created_after: place.q.created_after,
+            last_updated_after: place.q.last_updated_after,
+            statuses: place
+                .q
+                .fulfillment_statuses
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            started: place.started,
+            saved: Utc::now(),
+            pages: place.pages as u64,
+        };
+        store.with_store(|s| s.set_sync_resume(Some(&resume)))?;
+        place.q.pagination_token = Some(token);
+        progress(place.pages, total, None);
+    }
+}
+
+/// Asks Amazon again (getOrder) for the orders set aside before this sync: one that reads now
+/// is imported and leaves the list, one Amazon no longer knows leaves it too, one still refused
+/// stays and is named again. A retry that fails otherwise is logged and left for the next sync:
+/// it never stops the sync.
+async fn retry_set_aside(
+    api: &SpApi,
+    store: &super::Service,
+    user: &str,
+    now: DateTime<Utc>,
+    total: &mut ImportCounts,
+) -> Result<(), SyncError> {
+    const OP: &str = "getOrder";
+    let kept = store.with_store(|s| s.set_aside_orders())?;
+    for r in kept.into_iter().take(MAX_RETRIES) {
+        match api.get_order_checked(&r.order).await {
+            Ok(Ok(order)) => *total += store.import_page(vec![order], Vec::new(), OP, user, now)?,
+            Ok(Err(refused)) => {
+                let refused = crate::domain::SetAside {
+                    order: r.order.to_string(),
+                    reason: refused.reason,
+                };
+                *total += store.import_page(Vec::new(), vec![refused], OP, user, now)?;
+            }
+            Err(ApiError::Status { status: 404, .. }) => {
+                tracing::info!(order = %r.order, "a set-aside order Amazon no longer knows");
+                store.with_store(|s| {
+                    s.clear_set_aside(
+                        [&r.order],
+                        Some("Amazon no longer knows the order"),
+                        user,
+                        now,
+                    )
+                })?;
+            }
+            Err(e) => tracing::warn!(order = %r.order, "asking again for a set-aside order: {e}"),
         }
     }
+    Ok(())
 }

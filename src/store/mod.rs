@@ -37,9 +37,11 @@ pub mod records;
 pub mod retention;
 pub mod returns;
 pub mod seal;
+mod set_aside;
 pub mod shipping;
 pub mod space;
 pub mod stats;
+mod sync_resume;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

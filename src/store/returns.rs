@@ -128,6 +128,18 @@ pub struct ReturnCounts {
     pub returnless: u64,
 }
 
+impl ReturnCounts {
+    /// Rows of the report refused as they were read (named by line and column, never a
+    /// value): nothing of them was recorded; each is logged.
+    pub fn refused_rows(&mut self, rows: impl IntoIterator<Item = impl std::fmt::Display>) {
+        for r in rows {
+            let why = r.to_string();
+            tracing::warn!(row = %why, "returns report row refused");
+            self.refused.push(why);
+        }
+    }
+}
+
 impl std::ops::AddAssign for ReturnCounts {
     fn add_assign(&mut self, o: Self) {
         self.listed += o.listed;

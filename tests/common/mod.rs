@@ -669,6 +669,7 @@ pub fn example_shipping(printer: Option<String>) -> packline::config::ShippingCo
         printers: Default::default(),
         api: packline::config::ShippingApi::MfnV0,
         price_tolerance_percent: None,
+        business_id: None,
     }
 }
 

@@ -135,6 +135,9 @@ pub struct Health {
     /// never synced).
     #[serde(default)]
     pub quota: Option<crate::service::Quota>,
+    /// Orders set aside: refused as they arrived (`packline sync problems` lists them).
+    #[serde(default)]
+    pub set_aside: u64,
 }
 
 impl Operation for Dashboard {
@@ -213,6 +216,7 @@ impl Operation for Dashboard {
             on_the_way: store.awaiting_delivery_count().map_err(store_err)?,
         };
         let last_review = store.last_access_review().map_err(store_err)?;
+        let set_aside = store.set_aside_orders().map_err(store_err)?.len() as u64;
         let unlocked = store.is_unlocked();
         drop(store);
         let sync = svc.sync_state();
@@ -239,6 +243,7 @@ impl Operation for Dashboard {
                 purge_counted: purge.map(|(at, _)| at),
                 next_sync: sync.next_sync,
                 quota: sync.quota,
+                set_aside,
             },
             counts,
         })

@@ -42,7 +42,7 @@ pub use pick::{
 };
 pub use records::{
     AccessReview, AuditVerify, Backup, Check, Import, LookupName, Purge, Report, Reveal,
-    RevealedRecipient, Sync,
+    RevealedRecipient, Sync, SyncProblems,
 };
 pub use returns::{
     CloseReturn, ImportReturns, OpenReturn, Receipt, ReceiveReturn, ReturnCounts, Returns,
@@ -187,7 +187,7 @@ operations! {
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
     SendMessage,
     ImportReturns, SyncReturns, Returns, OpenReturn, ReceiveReturn, CloseReturn,
-    Reveal, LookupName, AuditVerify, Import, Purge, Sync, AccessReview, Check, Report, Backup,
+    Reveal, LookupName, AuditVerify, Import, Purge, Sync, SyncProblems, AccessReview, Check, Report, Backup,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
     PrintJobs, ClearPurchase, Packages, BuyWave,

@@ -129,7 +129,9 @@ impl Operation for Import {
         svc.ensure_room(4 * self.page.0.len() as u64)?;
         let parsed = crate::amazon::parse_search_orders(self.page.0.as_bytes(), &self.file)
             .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        let counts = svc.import(parsed.orders, &c.user, now).map_err(store_err)?;
+        let counts = svc
+            .import_page(parsed.orders, parsed.refused, &self.file, &c.user, now)
+            .map_err(store_err)?;
         svc.note_bulk_import(&counts);
         Ok(counts)
     }
@@ -185,6 +187,29 @@ impl Operation for Sync {
         _: DateTime<Utc>,
     ) -> Result<ImportCounts, ServiceError> {
         block_on(svc.sync_now(&c.user))?
+    }
+}
+
+/// The orders set aside: refused as they arrived from Amazon or an imported file, each with
+/// where it came from, why and since when (no personal data). Each sync asks Amazon for them
+/// again.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SyncProblems {}
+
+impl Operation for SyncProblems {
+    type Answer = Vec<crate::domain::SetAsideRecord>;
+    const NAME: &'static str = "sync_problems";
+    const ACTION: &'static str = "listing the orders set aside";
+    const ROLE: Role = Role::Lead;
+    const WRITES: bool = false;
+
+    fn apply(
+        self,
+        svc: &Service,
+        _: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<crate::domain::SetAsideRecord>, ServiceError> {
+        svc.read().set_aside_orders().map_err(store_err)
     }
 }
 

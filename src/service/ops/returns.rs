@@ -17,8 +17,8 @@ pub use crate::store::returns::{Receipt, ReturnCounts};
 pub const MAX_QUANTITY: u32 = 999;
 
 /// Records the returns of a downloaded returns report (`GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE`,
-/// tab-separated). The whole file is refused, naming the line and column, when a row cannot be
-/// read; nothing is recorded then.
+/// tab-separated). A row that cannot be read is refused, naming its line and column, and the
+/// others are recorded; a file that is not a returns report is refused whole.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImportReturns {
     /// Where the report came from, for error messages.
@@ -38,13 +38,13 @@ impl Operation for ImportReturns {
         c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<ReturnCounts, ServiceError> {
-        let returns =
-            crate::amazon::reports::parse_returns_report(self.report.as_bytes(), &self.file)
-                .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        let counts = svc
+        let report = crate::amazon::reports::parse_returns_rows(self.report.as_bytes(), &self.file)
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let mut counts = svc
             .write()
-            .record_returns(&returns, &c.user, now)
+            .record_returns(&report.returns, &c.user, now)
             .map_err(store_err)?;
+        counts.refused_rows(report.refused);
         tracing::info!(?counts, user = %c.user, "returns imported");
         Ok(counts)
     }

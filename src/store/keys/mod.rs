@@ -225,6 +225,10 @@ pub mod meta {
     pub const RETURNS_WATERMARK: &str = "amazon/returns_watermark";
     /// `lease/ ‖ site name` (`store::lease`).
     pub const LEASE: &str = "lease/";
+    /// Where a sync cut short stood (`service::sync`).
+    pub const SYNC_RESUME: &str = "amazon/sync_resume";
+    /// `amazon/set_aside/ ‖ order id` (`set_aside`).
+    pub const SET_ASIDE: &str = "amazon/set_aside/";
 }
 
 /// The index database's own names (in its default tree).

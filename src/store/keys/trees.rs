@@ -202,6 +202,18 @@ pub const META: Tree = Tree {
             holds: "which daemon serves that site (or syncs), until when (format 1: 8-byte expiry in ms since 1970, then the holder: host, process and a random tag; `store::lease`)",
             retention: "renewed while its daemon runs; removed when it stops",
         },
+        named(
+            meta::SYNC_RESUME,
+            "where a sync cut short stood: its searchOrders query and Amazon's pagination token for the next page, no personal data (`records::sync_resume::SyncResume1`, format 1)",
+            "until that sync's last page is in, or the token is a day old",
+        ),
+        Key {
+            prefix: meta::SET_ASIDE.as_bytes(),
+            rest: Rest::OrderId,
+            layout: "`amazon/set_aside/` ‖ order id",
+            holds: "an order refused as it arrived from Amazon or an imported file, set aside: where it came from, why (a place in the order, never a value), when, how often; nothing personal (`records::set_aside::SetAside1`, format 1)",
+            retention: "until a sync imports the order (each sync asks Amazon for it again), or Amazon no longer knows it",
+        },
     ],
 };
 

@@ -15,7 +15,9 @@ pub mod after;
 pub mod floor;
 pub mod order;
 pub mod sealed;
+pub mod set_aside;
 pub mod shipping;
+pub mod sync_resume;
 pub mod upgrade;
 mod v1;
 

@@ -454,6 +454,10 @@ fn render_health(
         )),
     ];
     let mut lists = lists;
+    if h.set_aside > 0 {
+        lists.push(sep());
+        lists.push(warn(format!("{} SET ASIDE (sync problems)", h.set_aside)));
+    }
     let d = &v.deliveries;
     if d.delivered + d.on_the_way > 0 {
         lists.push(sep());
