@@ -1510,10 +1510,12 @@ fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
         let m = marketplace(6, "1000");
         let (_creds, amazon) = amazon_config(&m);
         let labels = tempfile::tempdir().unwrap();
+        let forms = tempfile::tempdir().unwrap();
         let config = format!(
-            "{amazon}[shipping]\napi = {api:?}\nlabel_printer = {:?}\n\
+            "{amazon}[shipping]\napi = {api:?}\nlabel_printer = {:?}\nslip_printer = {:?}\n\
              [shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n{FLOOR_BOXES}",
             format!("file:{}", labels.path().display()),
+            format!("file:{}", forms.path().display()),
         );
         let on = on_both(&config, "", sync_once).nth(t).unwrap();
         let site = &on.site;
@@ -1603,8 +1605,45 @@ fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
         assert_eq!(printed.as_array().map(Vec::len), Some(2), "{printed}");
         assert_eq!(std::fs::read_dir(labels.path()).unwrap().count(), 2);
 
-        let day: serde_json::Value =
-            serde_json::from_str(&site.ok(&["manifest", "--close", "--format", "json"])).unwrap();
+        let args = ["manifest", "--close", "--format", "json"];
+        let closed = site.run(&args);
+        assert_ok(&closed, &args);
+        let day: serde_json::Value = serde_json::from_slice(&closed.stdout).unwrap();
+        if v2 {
+            // The day's form is one carrier's, named by it and the day, as Amazon spells it.
+            let carriers: Vec<&str> = day["collection_forms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            assert_eq!(carriers.len(), 1, "{day}");
+            assert!(["FedEx", "UPS", "USPS"].contains(&carriers[0]), "{day}");
+            let today = packline::store::shipping::local_day(chrono::Utc::now())
+                .format("%Y-%m-%d")
+                .to_string();
+            let files: Vec<String> = std::fs::read_dir(forms.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(files.len(), 1, "{files:?}");
+            let name = format!("collection_form_{}_{today}-", carriers[0]);
+            assert!(
+                files[0].starts_with(&name) && files[0].ends_with(".pdf"),
+                "{files:?}, wanted {name}…"
+            );
+            assert_eq!(
+                stderr(&closed)
+                    .lines()
+                    .find(|l| l.starts_with("collection form"))
+                    .unwrap(),
+                format!(
+                    "collection form for {} printed on file:{}",
+                    carriers[0],
+                    forms.path().display()
+                )
+            );
+        }
         let rows: Vec<u64> = day["shipments"]
             .as_array()
             .unwrap()

@@ -110,6 +110,7 @@ async fn printed(c: &mut Client, order: &OrderId) -> (bool, String) {
                 order: o,
                 ok,
                 detail,
+                ..
             }) = c.notice().await
                 && o == *order
             {

@@ -175,6 +175,18 @@ pub enum Command {
         #[arg(long)]
         close: bool,
     },
+    /// The print queue: labels, slips, pick sheets and collection forms, each printed, failed
+    /// (and why) or still queued; `retry` sends failed jobs again.
+    #[command(args_conflicts_with_subcommands = true)]
+    Prints {
+        #[command(subcommand)]
+        command: Option<PrintsCommand>,
+        /// Only the jobs that failed.
+        #[arg(long)]
+        failed: bool,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Run the service for a warehouse: own the store, serve clients on a Unix socket, sync with
     /// Amazon and purge on schedule. Stops cleanly on SIGTERM or Ctrl-C.
     Serve {
@@ -472,6 +484,22 @@ pub enum PickCommand {
     List {
         #[arg(long)]
         all: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PrintsCommand {
+    /// Send failed print jobs again, and wait for the printer (leads, and whoever asked for
+    /// the job).
+    Retry {
+        /// The job's id (see `packline prints`).
+        #[arg(required_unless_present = "failed", conflicts_with = "failed")]
+        id: Option<u64>,
+        /// Every failed job (a lead's: all of them; anyone else's: their own).
+        #[arg(long)]
+        failed: bool,
         #[command(flatten)]
         out: Output,
     },

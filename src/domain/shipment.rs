@@ -56,6 +56,15 @@ impl Carrier {
         }
     }
 
+    /// A carrier as Amazon spells it, from any id or name of it (Shipping API v2's `FEDEX`,
+    /// a typed `fedex`): `FedEx`, `UPS`, `USPS`, `DHL`; another as given.
+    pub fn amazon_name(id: &str) -> String {
+        match Carrier::parse(id) {
+            Ok(Carrier::Other(_)) | Err(_) => id.trim().to_owned(),
+            Ok(c) => c.amazon_code().to_owned(),
+        }
+    }
+
     pub fn name(&self) -> &str {
         match self {
             Carrier::Other(n) => n,

@@ -39,6 +39,8 @@ pub async fn run(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let listener = super::server::bind(&opts.socket, opts.socket_group.as_deref())?;
+    // Print jobs the last process left queued, never begun, are sent now.
+    service.send_left_prints();
     let (tx, rx) = watch::channel(false);
     let settling = opts.amazon.as_ref().map(|api| {
         // Labels and confirmations use the same connection (and the same quotas) as sync.

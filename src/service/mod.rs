@@ -197,6 +197,11 @@ pub struct Service {
     previewing: std::sync::atomic::AtomicBool,
     /// The Amazon connection, for labels and confirmations (none on a site without one).
     amazon: Mutex<Option<Arc<crate::amazon::client::SpApi>>>,
+    /// Print jobs this process is sending or about to send (see [`Service::prints_idle`]).
+    prints_running: tokio::sync::watch::Sender<usize>,
+    /// Print jobs the last process left queued, never begun: sent once this service has a
+    /// runtime to send them on (see [`Service::send_left_prints`]).
+    prints_left: Mutex<Vec<u64>>,
     /// A bulk import happened: see [`Service::checkpoint_due`].
     bulk_written: std::sync::atomic::AtomicBool,
     /// Per user, since when their refusals go unaudited and how many did: see
@@ -320,6 +325,8 @@ impl Service {
             purge_preview: Mutex::new(None),
             previewing: std::sync::atomic::AtomicBool::new(false),
             amazon: Mutex::new(None),
+            prints_running: tokio::sync::watch::Sender::new(0),
+            prints_left: Mutex::new(Vec::new()),
             bulk_written: Default::default(),
             refusals: Mutex::new(HashMap::new()),
             rates_v2: Mutex::new(HashMap::new()),
@@ -333,6 +340,17 @@ impl Service {
             ),
             Err(e) => tracing::error!("recovering interrupted label purchases: {e}"),
         }
+        // Print jobs the last process left queued are this one's to send.
+        match service.read().take_over_prints() {
+            Ok(left) => {
+                *service
+                    .prints_left
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = left
+            }
+            Err(e) => tracing::error!("taking over the print queue: {e}"),
+        }
+        service.send_left_prints();
         // Counting walks the whole queue: start now, so the first screen does not wait for it.
         service.refresh_counts();
         service

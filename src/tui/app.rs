@@ -1478,11 +1478,26 @@ impl App {
             {
                 self.labels.wave = Some((done, total));
             }
-            Notice::PrintFinished { order, ok, detail } => {
-                self.labels.printing = if ok {
-                    format!("{order}: {}", clean(&detail, 60))
+            Notice::PrintFinished {
+                order,
+                ok,
+                detail,
+                what,
+                ..
+            } => {
+                // A collection form is the day's, one carrier's: told by its name, not an order.
+                let by_order = what.is_empty() || what.starts_with("order ");
+                let head = if by_order {
+                    order.to_string()
                 } else {
-                    format!("{order}: PRINT FAILED: {}", clean(&detail, 60))
+                    clean(&what, 40)
+                };
+                self.labels.printing = if ok && !by_order {
+                    clean(&detail, 60)
+                } else if ok {
+                    format!("{head}: {}", clean(&detail, 60))
+                } else {
+                    format!("{head}: PRINT FAILED: {}", clean(&detail, 60))
                 };
                 if !ok {
                     self.bell = true;
