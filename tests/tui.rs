@@ -1530,3 +1530,38 @@ async fn the_dashboard_redraws_when_the_service_pushes_a_change() {
     app.settle().await;
     assert_eq!(app.dashboard.view.as_ref().unwrap().wip.len(), 2);
 }
+
+/// Orders that came in just before a terminal opened (a sync) are counted on its first frame:
+/// the queue's head says what a refresh says, never the count kept from before they came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_frame_counts_what_a_refresh_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = site(dir.path(), &[]);
+    let people = orders();
+    let refs: Vec<&Person> = people.iter().collect();
+    service.with_store_mut(|s| {
+        imp(
+            s,
+            &refs,
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+            t("2026-11-23T11:00:00Z"),
+        )
+    });
+    let mut app = app(service.clone()).await;
+    let head = |app: &App| {
+        let text = frame(app, 80, 24);
+        text.lines()
+            .find(|l| l.starts_with("late "))
+            .unwrap_or_else(|| panic!("no counts:\n{text}"))
+            .trim_end()
+            .to_owned()
+    };
+    let first = head(&app);
+    assert!(
+        first == "late 4  due today 0  new 4",
+        "the first frame: {first}"
+    );
+    act(&mut app, Action::Refresh).await;
+    assert_eq!(head(&app), first);
+}

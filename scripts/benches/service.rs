@@ -262,6 +262,7 @@ fn main() {
                 search: None,
                 offset: i * 20,
                 limit: 20,
+                exact_counts: false,
             })
             .await
             .unwrap();
@@ -274,6 +275,7 @@ fn main() {
                 search: None,
                 offset: (i % 50) * 20,
                 limit: 20,
+                exact_counts: false,
             })
             .await
             .unwrap();

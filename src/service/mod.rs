@@ -854,31 +854,51 @@ impl Service {
             return;
         };
         std::thread::spawn(move || {
-            let generation = me.generation.load(Ordering::Relaxed);
-            let now = Utc::now();
-            let end_of_day = now
-                .date_naive()
-                .and_hms_opt(23, 59, 59)
-                .map_or(now, |t| t.and_utc());
-            let q = me.read().queue_counts(now, end_of_day);
-            match q {
-                Ok(q) => {
-                    let counts = Counts {
-                        by_state: q.by_state,
-                        late: q.late,
-                        due_today: q.due,
-                    };
-                    *me.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some(CountsCache {
-                        generation,
-                        at: Instant::now(),
-                        counts: counts.clone(),
-                    });
-                    me.notify(Notice::Counts(counts));
-                }
-                Err(e) => tracing::error!("counting the queue: {e}"),
+            if let Err(e) = me.count_queue() {
+                tracing::error!("counting the queue: {e}");
             }
             me.counting.store(false, Ordering::Release);
         });
+    }
+
+    /// Counts the queue now, keeps the count and tells it ([`Notice::Counts`]).
+    fn count_queue(&self) -> Result<Counts, store::Error> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Relaxed);
+        let now = Utc::now();
+        let end_of_day = now
+            .date_naive()
+            .and_hms_opt(23, 59, 59)
+            .map_or(now, |t| t.and_utc());
+        let q = self.read().queue_counts(now, end_of_day)?;
+        let counts = Counts {
+            by_state: q.by_state,
+            late: q.late,
+            due_today: q.due,
+        };
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some(CountsCache {
+            generation,
+            at: Instant::now(),
+            counts: counts.clone(),
+        });
+        self.notify(Notice::Counts(counts.clone()));
+        Ok(counts)
+    }
+
+    /// The queue counts as they are: the kept count when no change came after it, else counted
+    /// now (a first screen shows what a refresh would, never a count from before the orders
+    /// came in). Walks the queue: not for the quick worker.
+    pub(crate) fn counts_now(&self) -> Result<Counts, ServiceError> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(c) = self
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|c| c.generation == generation)
+        {
+            return Ok(c.counts.clone());
+        }
+        self.count_queue().map_err(store_err)
     }
 
     /// Waits until a count has finished (tests and tools that need exact counts).

@@ -591,6 +591,7 @@ impl App {
                     search: None,
                     offset: 0,
                     limit: 200,
+                    exact_counts: false,
                 };
                 // Packed orders, then labelled ones: shown together once both are in.
                 let doing = "loading orders for labels";
