@@ -1081,11 +1081,7 @@ impl App {
             code: handle.clone(),
         };
         self.send(format!("closing {handle}"), op, move |app, r| {
-            app.info(format!(
-                "{handle} closed: {} of {} expected units received",
-                r.received_units(),
-                r.expected_units()
-            ));
+            app.info(format!("{handle} closed: {}", r.received_text()));
             app.returns.open = None;
             app.returns.last = None;
             app.refresh();
