@@ -2058,6 +2058,28 @@ fn a_backup_taken_while_the_daemon_serves_restores_and_goes_at_the_limit() {
 
     let fresh = Site::new("");
     std::fs::copy(&site.key, &fresh.key).unwrap();
+    // The folder that holds the backup names it, rather than a file that is not there.
+    let out = fresh.run(&["restore", backups.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "packline: {} is not a backup but holds one: {}; restore it with packline restore {}",
+            backups.path().display(),
+            dir.display(),
+            dir.display()
+        )
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = fresh.run(&["restore", empty.path().to_str().unwrap()]);
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "packline: {} is not a packline backup (it has no backup.json), nor a folder holding one: give the folder `packline backup` made (packline-backup-…)",
+            empty.path().display()
+        )
+    );
+    assert!(!fresh.data.join("db").exists(), "nothing was restored");
     let restored = json(&fresh, &["restore", dir.to_str().unwrap()]);
     assert_eq!(restored["orders"], 2, "{restored}");
     let check: serde_json::Value =
