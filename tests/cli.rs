@@ -605,8 +605,39 @@ fn the_floor_works_from_the_command_line_through_either_transport() {
         json(site, &["pack", "scan", order, "B0HOSTILE1"]);
         let out = site.run(&["pack", "scan", order, "B0HOSTILE1"]);
         assert_fails(&out, "extra unit");
-        let out = site.run(&["pack", "finish", order]);
-        assert_fails(&out, "needs its box preset and weight");
+        // Each thing missing is named, and the presets with it.
+        let refused = |args: &[&str]| {
+            let out = site.run(args);
+            assert!(!out.status.success(), "{args:?}");
+            stderr(&out).trim_end().to_owned()
+        };
+        let needs_box = format!(
+            "packline: order {order}: the box being filled needs its box preset (the presets are \"S\")"
+        );
+        assert_eq!(refused(&["pack", "finish", order]), needs_box);
+        assert_eq!(
+            refused(&["pack", "finish", order, "--weight", "900"]),
+            needs_box
+        );
+        assert_eq!(
+            refused(&["pack", "finish", order, "--box", "nope", "--weight", "900"]),
+            "packline: no box preset named \"nope\": the presets are \"S\""
+        );
+        assert_eq!(
+            refused(&["pack", "finish", order, "--box", "S"]),
+            format!(
+                "packline: order {order}: the box being filled needs its weight in grams (1 g – 70 kg)"
+            )
+        );
+        let help = site.ok(&["pack", "finish", "--help"]);
+        assert!(
+            help.contains("A box preset's name ([floor] boxes): \"S\" (200×150×100 mm)"),
+            "{help}"
+        );
+        assert!(
+            help.contains("The box's weight, packed, in grams (1 to 70000)"),
+            "{help}"
+        );
         let packed = json(
             site,
             &["pack", "finish", order, "--box", "S", "--weight", "500"],

@@ -167,6 +167,14 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
         app.alert
     );
     snapshot("pack_complete", &app);
+    // A weight of 0 is said to be one, not taken for a missing box.
+    act(&mut app, Action::Char('0')).await;
+    act(&mut app, Action::Submit).await;
+    assert_eq!(
+        app.alert.as_ref().map(|a| a.text.as_str()),
+        Some("0 g is no weight: type the box's weight in grams (1 g – 70 kg) and press Enter")
+    );
+    assert!(app.pack.check.is_some());
     for c in "850".chars() {
         act(&mut app, Action::Char(c)).await;
     }

@@ -525,6 +525,11 @@ impl App {
                 // Every box closed already: nothing more to weigh.
                 let all_closed = check.open_units() == 0 && !check.boxes.is_empty();
                 let weight_g = match self.pack.weight_g {
+                    Some(0) if !all_closed => {
+                        self.pack.weight_g = None;
+                        self.info("0 g is no weight: type the box's weight in grams (1 g – 70 kg) and press Enter");
+                        return;
+                    }
                     Some(w) => w,
                     None if all_closed => 0,
                     None => {
