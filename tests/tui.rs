@@ -538,6 +538,20 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
     for _ in 0..3 {
         act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     }
+    // One key only asks: nothing leaves the batch; Esc puts it down.
+    let asked = "short-pick SKU-HOSTILE? Its orders leave the batch. Why: 1 not in its bin, 2 damaged, 3 fewer than listed, or type it; then s again (Esc: no)";
+    act(&mut app, Action::ShortPick).await;
+    assert_eq!(app.alert.as_ref().map(|a| a.text.as_str()), Some(asked));
+    assert_eq!(app.pick.batch.as_ref().unwrap().orders.len(), 2);
+    act(&mut app, Action::Back).await;
+    assert_eq!(
+        app.alert.as_ref().map(|a| a.text.as_str()),
+        Some("short pick cancelled")
+    );
+    act(&mut app, Action::ShortPick).await;
+    assert_eq!(app.alert.as_ref().map(|a| a.text.as_str()), Some(asked));
+    assert_eq!(app.pick.batch.as_ref().unwrap().orders.len(), 2);
+    // The second key, with the reason typed between, sends it.
     for c in "bin empty".chars() {
         act(&mut app, Action::Char(c)).await;
     }

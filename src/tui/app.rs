@@ -80,8 +80,11 @@ enum Step {
     /// A claim; the screen it was asked from (the pick screen opens if the user is still there).
     Claim(Screen),
     PickScan(String),
-    /// A short pick of the selected line, with its reason.
-    ShortPick(String),
+    /// A short pick of a SKU of the batch (the line confirmed), with its reason.
+    ShortPick {
+        sku: String,
+        reason: String,
+    },
     FinishPick,
     Release,
     /// The user's batches again (a notice said the one in hand changed).
@@ -106,7 +109,7 @@ impl Step {
         match self {
             Step::Claim(_)
             | Step::PickScan(_)
-            | Step::ShortPick(_)
+            | Step::ShortPick { .. }
             | Step::FinishPick
             | Step::Release
             | Step::ReloadBatch => Lane::Pick,
@@ -171,6 +174,9 @@ pub struct App {
     pick_chain: Chain,
     pack_chain: Chain,
 }
+
+/// The reasons a short pick offers by number (1, 2, 3), the first when none is given.
+const SHORT_REASONS: [&str; 3] = ["not in its bin", "damaged", "fewer than listed"];
 
 /// The smallest terminal packline draws into.
 pub const MIN_W: u16 = 40;
@@ -426,12 +432,8 @@ impl App {
                     }
                 });
             }
-            Step::ShortPick(reason) => {
-                let Some((batch, sku)) = self.pick.batch.as_ref().and_then(|b| {
-                    b.lines
-                        .get(self.pick.selected)
-                        .map(|l| (b.id, l.sku.clone()))
-                }) else {
+            Step::ShortPick { sku, reason } => {
+                let Some(batch) = self.pick.batch.as_ref().map(|b| b.id) else {
                     return;
                 };
                 let doing = format!("short-picking {}", clean(&sku, 30));
@@ -668,6 +670,20 @@ impl App {
         if self.help && !matches!(action, Action::Scan(_)) {
             self.help = false;
             if matches!(action, Action::Help | Action::Back) {
+                return;
+            }
+        }
+        // A short pick asked for waits for its second key; anything else but typing its
+        // reason puts it down.
+        if !matches!(
+            action,
+            Action::ShortPick | Action::Char(_) | Action::Backspace
+        ) && self.pick.short.take().is_some()
+        {
+            self.input.clear();
+            self.alert = None;
+            if matches!(action, Action::Back) {
+                self.info("short pick cancelled");
                 return;
             }
         }
@@ -933,14 +949,7 @@ impl App {
                 self.push(Step::Claim(self.screen));
             }
             Action::FinishPick => self.push(Step::FinishPick),
-            Action::ShortPick => {
-                let reason = if self.input.trim().is_empty() {
-                    "not found in its bin".to_owned()
-                } else {
-                    std::mem::take(&mut self.input)
-                };
-                self.push(Step::ShortPick(reason));
-            }
+            Action::ShortPick => self.short_pick(),
             Action::Release if self.screen == Screen::Dashboard => self.release_selected(),
             Action::Release => self.push(Step::Release),
             Action::NextBox => self.pack.next_box(),
@@ -977,6 +986,52 @@ impl App {
             Action::Scan(code) => {
                 self.input.clear();
                 self.scan(code);
+            }
+        }
+    }
+
+    /// The short-pick key: the first press asks (which line, and why), the second, on the
+    /// same line, sends it with the reason typed or chosen by number. Esc or any other key puts
+    /// it down: a short pick takes an order off the batch, so one stray key never does it.
+    fn short_pick(&mut self) {
+        let Some(sku) = self.pick.batch.as_ref().and_then(|b| {
+            b.lines
+                .get(self.pick.selected)
+                .filter(|l| !l.is_done())
+                .map(|l| l.sku.clone())
+        }) else {
+            self.pick.short = None;
+            self.info("select a line still to pick to short-pick it");
+            return;
+        };
+        let key = self
+            .keymap
+            .key_for("pick", &Action::ShortPick)
+            .unwrap_or_default();
+        match self.pick.short.take() {
+            Some(armed) if armed == sku => {
+                let typed = std::mem::take(&mut self.input);
+                let reason = match typed.trim() {
+                    "" | "1" => SHORT_REASONS[0].to_owned(),
+                    "2" => SHORT_REASONS[1].to_owned(),
+                    "3" => SHORT_REASONS[2].to_owned(),
+                    other => other.to_owned(),
+                };
+                self.push(Step::ShortPick { sku, reason });
+            }
+            _ => {
+                self.input.clear();
+                self.alert = Some(Alert {
+                    text: format!(
+                        "short-pick {}? Its orders leave the batch. Why: 1 {}, 2 {}, 3 {}, or type it; then {key} again (Esc: no)",
+                        clean(&sku, 30),
+                        SHORT_REASONS[0],
+                        SHORT_REASONS[1],
+                        SHORT_REASONS[2],
+                    ),
+                    error: true,
+                });
+                self.pick.short = Some(sku);
             }
         }
     }
