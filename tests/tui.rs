@@ -1587,3 +1587,63 @@ async fn the_first_frame_counts_what_a_refresh_counts() {
     act(&mut app, Action::Refresh).await;
     assert_eq!(head(&app), first);
 }
+
+/// The help overlay on the labels screen, at 80×24 and at 40×16: PageDown scrolls it (never
+/// closes it) until every key of the screen and the global ones has been shown, each
+/// description whole (wrapped at spaces, never cut mid-word).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_help_overlay_scrolls_to_every_key_at_80x24_and_40x16() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = site(dir.path(), &orders()[..1]);
+    let mut app = app(service).await;
+    act(&mut app, Action::Labels).await;
+    let want = Keymap::load("default", None).unwrap().help("label");
+    assert!(
+        want.len() > 20,
+        "more keys than fit at 80×24: {}",
+        want.len()
+    );
+    for (w, h) in [(80, 24), (40, 16)] {
+        act(&mut app, Action::Help).await;
+        let mut shown: Vec<String> = Vec::new();
+        let mut last = String::new();
+        for _ in 0..40 {
+            let text = frame(&app, w, h);
+            if text == last {
+                break;
+            }
+            // The overlay's lines, without its borders.
+            shown.extend(
+                text.lines()
+                    .filter_map(|l| l.strip_prefix('│'))
+                    .map(|l| l.trim_end_matches([' ', '│']).to_owned()),
+            );
+            last = text;
+            act(&mut app, Action::PageDown).await;
+            assert!(
+                app.help,
+                "{w}×{h}: PageDown scrolls the help, it does not close it"
+            );
+        }
+        let words: std::collections::HashSet<&str> =
+            shown.iter().flat_map(|l| l.split_whitespace()).collect();
+        for (key, desc) in &want {
+            assert!(
+                shown
+                    .iter()
+                    .any(|l| l.trim_start().starts_with(&format!("{key}  "))),
+                "{w}×{h}: key {key} never shown:\n{}",
+                shown.join("\n")
+            );
+            for word in desc.split_whitespace() {
+                assert!(
+                    words.contains(word),
+                    "{w}×{h}: {word:?} of {desc:?} never shown whole:\n{}",
+                    shown.join("\n")
+                );
+            }
+        }
+        act(&mut app, Action::Back).await;
+        assert!(!app.help);
+    }
+}

@@ -149,6 +149,12 @@ pub struct App {
     /// The code field: typed by hand, submitted with Enter.
     pub input: String,
     pub help: bool,
+    /// The first help line shown (the overlay scrolls), and the last it may be: how many
+    /// lines did not fit when it was last drawn.
+    pub help_scroll: u16,
+    help_max: std::sync::atomic::AtomicU16,
+    /// How many help lines the overlay showed at once when last drawn (a page of it).
+    help_page: std::sync::atomic::AtomicU16,
     pub quit: bool,
     /// Rows the queue can show (set from the terminal size).
     pub page: u16,
@@ -216,6 +222,9 @@ impl App {
             alert: None,
             input: String::new(),
             help: false,
+            help_scroll: 0,
+            help_max: std::sync::atomic::AtomicU16::new(0),
+            help_page: std::sync::atomic::AtomicU16::new(1),
             quit: false,
             page: 18,
             bell: false,
@@ -668,6 +677,23 @@ impl App {
     /// strictly in the order they arrive.
     pub fn act(&mut self, action: Action) {
         if self.help && !matches!(action, Action::Scan(_)) {
+            // The overlay scrolls with the keys that move; any other key closes it.
+            let max = self.help_max.load(std::sync::atomic::Ordering::Relaxed);
+            let page = self
+                .help_page
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .max(1);
+            let scroll = match action {
+                Action::Up => Some(self.help_scroll.saturating_sub(1)),
+                Action::Down => Some(self.help_scroll.saturating_add(1)),
+                Action::PageUp => Some(self.help_scroll.saturating_sub(page)),
+                Action::PageDown => Some(self.help_scroll.saturating_add(page)),
+                _ => None,
+            };
+            if let Some(to) = scroll {
+                self.help_scroll = to.min(max);
+                return;
+            }
             self.help = false;
             if matches!(action, Action::Help | Action::Back) {
                 return;
@@ -704,7 +730,10 @@ impl App {
         }
         match action {
             Action::Quit => self.quit = true,
-            Action::Help => self.help = true,
+            Action::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
             Action::Back => {
                 // Esc with nothing typed and nothing shown puts the open return down (it stays
                 // open in the store: scan it again to go on).
@@ -1691,23 +1720,85 @@ impl App {
         }
     }
 
+    /// Every key of the screen and the global ones, each description wrapped at word
+    /// boundaries to the width there is; what does not fit scrolls (Up/Down, PageUp/PageDown).
     fn render_help(&self, f: &mut Frame, area: Rect) {
-        let lines: Vec<Line> = self
-            .keymap
-            .help(self.screen.key())
-            .into_iter()
-            .map(|(k, d)| Line::from(format!("{k:>10}  {d}")))
-            .collect();
+        let entries = self.keymap.help(self.screen.key());
+        let inner_w = usize::from(area.width.saturating_sub(2));
+        let inner_h = usize::from(area.height.saturating_sub(2)).max(1);
+        let key_w = entries
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(1)
+            .min(inner_w / 3);
+        let text_w = inner_w.saturating_sub(key_w + 2).max(8);
+        let mut lines = Vec::new();
+        for (k, d) in &entries {
+            for (i, part) in wrap_words(d, text_w).into_iter().enumerate() {
+                let key = if i == 0 { k.as_str() } else { "" };
+                lines.push(Line::from(format!("{key:>key_w$}  {part}")));
+            }
+        }
+        let max = lines.len().saturating_sub(inner_h);
+        self.help_page.store(
+            u16::try_from(inner_h).unwrap_or(u16::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.help_max.store(
+            u16::try_from(max).unwrap_or(u16::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let scroll = usize::from(self.help_scroll).min(max);
+        let title = if max > 0 {
+            format!(
+                "keys: {} ({}-{} of {}, Up/Down)",
+                self.screen.key(),
+                scroll + 1,
+                (scroll + inner_h).min(lines.len()),
+                lines.len()
+            )
+        } else {
+            format!("keys: {}", self.screen.key())
+        };
         f.render_widget(Clear, area);
         f.render_widget(
-            Paragraph::new(lines).block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(format!("keys: {}", self.screen.key())),
-            ),
+            Paragraph::new(lines)
+                .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0))
+                .block(Block::default().borders(Borders::ALL).title(title)),
             area,
         );
     }
+}
+
+/// Splits a text into lines of at most `width` characters at spaces (a word longer than the
+/// line is split where it must be).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        while word.len() > width {
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            lines.push(word.drain(..width).collect());
+        }
+        let word: String = word.into_iter().collect();
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Amazon order ids look like `123-1234567-1234567`.
