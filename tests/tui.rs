@@ -1287,6 +1287,10 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     assert_eq!((v.holds, v.exceptions), (1, 1));
     assert!(!v.health.unlocked);
     assert_eq!(v.health.failed_prints, 1);
+    assert_eq!(
+        v.health.last_print_failure.as_deref(),
+        Some("order 904-1000000-0000001 packing slip: printer offline")
+    );
     assert!(v.health.review_overdue, "no access review has run");
     // The next sync as the schedule planned it, and the quota the last sync left.
     let next = v.health.next_sync.expect("a schedule plans the next sync");
@@ -1328,6 +1332,12 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
         assert!(text.contains("2 LATE"), "{text}");
     }
     assert!(frame(&app, 80, 24).contains("1 PRINT FAILED"));
+    assert!(
+        frame(&app, 80, 24)
+            .contains("LOCKED · 1 PRINT FAILED: 904-1000000-0000001 packing slip: printer offline"),
+        "{}",
+        frame(&app, 80, 24)
+    );
     assert!(
         frame(&app, 80, 24)
             .contains("sync not yet · next in 5m · searchOrders quota 17/20, +1 every 3m18s"),
@@ -1382,6 +1392,21 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     act(&mut app, Action::Exceptions).await;
     assert_eq!(app.screen, Screen::Exceptions);
     assert_eq!(app.exceptions.exceptions.len(), 1);
+    // The labels screen says which print failed, and why.
+    act(&mut app, Action::Labels).await;
+    for (w, h) in [(80, 24), (40, 16)] {
+        let text = frame(&app, w, h);
+        let line = text
+            .lines()
+            .find(|l| l.contains("PRINT(S) FAILED"))
+            .unwrap_or_else(|| panic!("{w}×{h}: no failed print:\n{text}"));
+        let want =
+            "1 PRINT(S) FAILED, last order 904-1000000-0000001 packing slip: printer offline";
+        assert!(
+            want.starts_with(line.trim_end()) && line.len() > 30,
+            "{w}×{h}: {line}"
+        );
+    }
 
     // A packer is turned away at the screen too.
     let mut bobs = App::new(

@@ -25,6 +25,8 @@ use crate::domain::{
     BUYER_ASKED_TO_CANCEL, FreeText, Hold, ImportedOrder, Locations, OrderId, OrderRecord,
     PickBatch,
 };
+/// A print job as the print queue's requests answer it.
+pub use crate::store::shipping::{JobState, PrintJob};
 use crate::store::{self, ImportCounts, RetentionPolicy, Store};
 pub use ops::{Operation, Request};
 pub use proto::{

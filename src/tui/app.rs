@@ -624,6 +624,15 @@ impl App {
                         );
                     },
                 );
+                // Failed prints, with why, the latest first.
+                let failed = ops::PrintJobs {
+                    failed: true,
+                    ..Default::default()
+                };
+                self.fetch("failed prints", doing, failed, |app, mut jobs| {
+                    jobs.reverse();
+                    app.labels.failed = jobs;
+                });
             }
             Screen::Exceptions => {
                 let doing = "loading exceptions";

@@ -260,6 +260,17 @@ pub enum JobState {
     Failed,
 }
 
+impl PrintJob {
+    /// What the job prints, for people: "order … label", or "collection form" (the day's
+    /// form of a carrier; the order it is filed under is not its subject).
+    pub fn title(&self) -> String {
+        match self.document {
+            Document::CollectionForm(_) => "collection form".to_owned(),
+            d => format!("order {} {}", self.order, d.name()),
+        }
+    }
+}
+
 impl JobState {
     pub fn name(self) -> &'static str {
         match self {
