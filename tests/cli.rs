@@ -800,10 +800,17 @@ fn transparency_codes_are_taken_at_the_bench_through_either_transport() {
         assert!(text.contains("GIFT WRAP: PREMIUM"), "{t:?}: {text}");
         let check = json(
             site,
-            &["pack", "scan", order, "B0HOSTILE1", "--code", "AZ:1"],
+            &[
+                "pack",
+                "scan",
+                order,
+                "B0HOSTILE1",
+                "--code",
+                "AZ:00000000000000000000000001",
+            ],
         );
         assert_eq!(
-            check["lines"][0]["codes"][0]["code"], "AZ:1",
+            check["lines"][0]["codes"][0]["code"], "AZ:00000000000000000000000001",
             "{t:?}: {check}"
         );
         assert_eq!(check["awaiting"], json!(null));
@@ -819,14 +826,34 @@ fn transparency_codes_are_taken_at_the_bench_through_either_transport() {
             &out,
             "still needs 1 serial number(s) or Transparency code(s)",
         );
-        let out = site.run(&["pack", "scan", order, "AZ:1"]);
+        let out = site.run(&["pack", "scan", order, "AZ:00000000000000000000000001"]);
         assert_fails(&out, "duplicate Transparency code");
         let out = site.run(&["pack", "scan", order, "B0HOSTILE1"]);
         assert_fails(
             &out,
             "scan the Transparency code of the SKU-HOSTILE just scanned first",
         );
-        json(site, &["pack", "scan", order, "AZ:2"]);
+        // Not Amazon's shape: refused, saying what one is; the code inside a scanned URL is
+        // the one taken.
+        let out = site.run(&["pack", "scan", order, "AZ:2"]);
+        assert!(!out.status.success());
+        assert_eq!(
+            stderr(&out).trim_end(),
+            "packline: \"AZ:2\" is not a Transparency code: one is 29 characters starting AZ: or ZA:, or a 38-character serialized GTIN (01, the 14-digit GTIN, 21, a 20-character serial); scan the code on the unit's Transparency label"
+        );
+        let scanned = json(
+            site,
+            &[
+                "pack",
+                "scan",
+                order,
+                "https://tr.example.com/t?code=AZ%3A00000000000000000000000002",
+            ],
+        );
+        assert_eq!(
+            scanned["lines"][0]["codes"][1]["code"], "AZ:00000000000000000000000002",
+            "{t:?}: {scanned}"
+        );
         let packed = json(
             site,
             &["pack", "finish", order, "--box", "S", "--weight", "900"],

@@ -336,7 +336,11 @@ async fn the_bench_asks_each_units_code_and_says_the_gift_wrap() {
         app.alert.as_ref().unwrap().error,
         "a unit instead of its code"
     );
-    act(&mut app, Action::Scan("AZ:0001".into())).await;
+    act(
+        &mut app,
+        Action::Scan("AZ:00000000000000000000000001".into()),
+    )
+    .await;
     assert_eq!(app.pack.check.as_ref().unwrap().lines[0].codes.len(), 1);
 }
 
