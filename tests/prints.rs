@@ -249,3 +249,89 @@ fn jobs_left_queued_are_sent_by_the_next_process() {
     });
     assert_eq!(files_in(&out).len(), 1);
 }
+
+/// `prints retry` is for a lead and for whoever asked for the job, checked in the service; a
+/// packer lists only their own jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_job_is_retried_by_its_owner_or_a_lead_only() {
+    use packline::service::client::Client;
+    use packline::service::{ServiceError, ops};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("prints");
+    std::fs::create_dir(&out).unwrap();
+    let mut store = unlocked_store(dir.path());
+    let order = OrderId::parse("903-0000001-0000001").unwrap();
+    let now = chrono::Utc::now();
+    let p = person(order.as_str(), "Ann Example");
+    imp(&mut store, &[&p], "UNSHIPPED", "2026-11-23T10:00:00Z", now);
+    let mut job = store
+        .queue_print(
+            &order,
+            Document::SlipZpl,
+            &format!("file:{}", out.display()),
+            "bob",
+            now,
+        )
+        .unwrap();
+    job.state = JobState::Failed;
+    job.attempts = 3;
+    job.error = Some("printer file:/gone: No such file or directory (os error 2)".into());
+    store.save_print_job(&job).unwrap();
+    let mut settings =
+        packline::service::Settings::from_config(&packline::config::Config::default(), "ann")
+            .unwrap();
+    settings.roles = packline::config::RolesConfig {
+        leads: vec!["ann".into()],
+        labelers: vec!["bob".into()],
+        packers: vec!["carl".into()],
+    };
+    let service = Service::new(store, settings);
+    let carl = Client::local(service.clone(), "carl").unwrap();
+    let bob = Client::local(service.clone(), "bob").unwrap();
+    let retry = |id| ops::RetryPrints {
+        id: Some(id),
+        failed: false,
+    };
+
+    assert_eq!(carl.call(ops::PrintJobs::default()).await.unwrap(), vec![]);
+    let refused = carl.call(retry(job.id)).await.unwrap_err();
+    assert!(matches!(refused, ServiceError::Forbidden { .. }));
+    assert_eq!(
+        refused.to_string(),
+        format!(
+            "sending print job {} again (asked for by bob) is for a lead or above; carl is a packer",
+            job.id
+        )
+    );
+    let refused = carl
+        .call(ops::RetryPrints {
+            id: None,
+            failed: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.to_string(), "no print job of carl has failed");
+    let none = bob.call(ops::RetryPrints::default()).await.unwrap_err();
+    assert_eq!(
+        none.to_string(),
+        "name one print job (its id, from packline prints) or --failed"
+    );
+
+    let again = bob.call(retry(job.id)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].state, JobState::Queued);
+    assert!(service.prints_idle(Duration::from_secs(30)).await);
+    let listed = bob.call(ops::PrintJobs::default()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, JobState::Sent, "{listed:?}");
+    assert_eq!(listed[0].error, None);
+    assert_eq!(files_in(&out).len(), 1);
+    let twice = bob.call(retry(job.id)).await.unwrap_err();
+    assert_eq!(
+        twice.to_string(),
+        format!(
+            "print job {} is printed: only a failed job is sent again",
+            job.id
+        )
+    );
+}

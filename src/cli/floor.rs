@@ -25,7 +25,12 @@ pub fn pick(ctx: &Ctx, command: PickCommand) -> Result<ExitCode> {
         PickCommand::Claim { size, out } => {
             // Packing slips printed at the claim (`[floor] print_at_claim`) are unsealed when
             // sent: the key, when one is to hand.
-            let s = ctx.session(Key::IfToHand)?;
+            let key = if ctx.cfg.floor.print_at_claim.slips() {
+                Key::IfToHand
+            } else {
+                Key::No
+            };
+            let s = ctx.session(key)?;
             let asked = chrono::Utc::now();
             let batch = s.call(ClaimBatch { size })?;
             // The batch's paperwork, queued by the claim: waited for, and told.

@@ -99,10 +99,9 @@ pub fn write_unprinted(w: &mut dyn std::io::Write, jobs: &[PrintJob]) -> std::io
     for j in jobs.iter().filter(|j| j.state != JobState::Sent) {
         writeln!(
             w,
-            "print job {} (order {} {}) {}{}",
+            "print job {} ({}) {}{}",
             j.id,
-            j.order,
-            j.document.name(),
+            j.title(),
             j.state.name(),
             j.error
                 .as_deref()
@@ -120,12 +119,11 @@ fn write_jobs(w: &mut dyn std::io::Write, jobs: &Vec<PrintJob>) -> std::io::Resu
     for j in jobs {
         writeln!(
             w,
-            "{:>6}  {}  {:<7} {:<19} {:<16} {}  by {}{}",
+            "{:>6}  {}  {:<7} {:<38} {}  by {}{}",
             j.id,
             j.created.format("%Y-%m-%d %H:%M"),
             j.state.name(),
-            j.order.to_string(),
-            j.document.name(),
+            j.title(),
             escape_hazards(&j.printer),
             escape_hazards(&j.by),
             j.error
