@@ -1677,6 +1677,14 @@ fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
                 .collect();
             assert_eq!(carriers.len(), 1, "{day}");
             assert!(["FedEx", "UPS", "USPS"].contains(&carriers[0]), "{day}");
+            // One carrier name everywhere: the labels' carrier in JSON is the form's.
+            let of_labels: Vec<&str> = day["shipments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["carrier"].as_str().unwrap())
+                .collect();
+            assert!(of_labels.iter().all(|c| *c == carriers[0]), "{day}");
             let today = packline::store::shipping::local_day(chrono::Utc::now())
                 .format("%Y-%m-%d")
                 .to_string();
