@@ -8,7 +8,6 @@ mod cli;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Parser;
 
 use packline::config::Config;
 
@@ -19,7 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     no_core_dumps();
-    let cli = cli::args::Cli::parse();
+    let cli = cli::args::Cli::parse_here();
     match run(cli) {
         Ok(code) => code,
         // A reader that stopped early (`packline orders list | head`) is not an error.

@@ -620,8 +620,39 @@ fn the_floor_works_from_the_command_line_through_either_transport() {
         json(site, &["pack", "scan", order, "B0HOSTILE1"]);
         let out = site.run(&["pack", "scan", order, "B0HOSTILE1"]);
         assert_fails(&out, "extra unit");
-        let out = site.run(&["pack", "finish", order]);
-        assert_fails(&out, "needs its box preset and weight");
+        // Each thing missing is named, and the presets with it.
+        let refused = |args: &[&str]| {
+            let out = site.run(args);
+            assert!(!out.status.success(), "{args:?}");
+            stderr(&out).trim_end().to_owned()
+        };
+        let needs_box = format!(
+            "packline: order {order}: the box being filled needs its box preset (the presets are \"S\")"
+        );
+        assert_eq!(refused(&["pack", "finish", order]), needs_box);
+        assert_eq!(
+            refused(&["pack", "finish", order, "--weight", "900"]),
+            needs_box
+        );
+        assert_eq!(
+            refused(&["pack", "finish", order, "--box", "nope", "--weight", "900"]),
+            "packline: no box preset named \"nope\": the presets are \"S\""
+        );
+        assert_eq!(
+            refused(&["pack", "finish", order, "--box", "S"]),
+            format!(
+                "packline: order {order}: the box being filled needs its weight in grams (1 g – 70 kg)"
+            )
+        );
+        let help = site.ok(&["pack", "finish", "--help"]);
+        assert!(
+            help.contains("A box preset's name ([floor] boxes): \"S\" (200×150×100 mm)"),
+            "{help}"
+        );
+        assert!(
+            help.contains("The box's weight, packed, in grams (1 to 70000)"),
+            "{help}"
+        );
         let packed = json(
             site,
             &["pack", "finish", order, "--box", "S", "--weight", "500"],
@@ -784,10 +815,17 @@ fn transparency_codes_are_taken_at_the_bench_through_either_transport() {
         assert!(text.contains("GIFT WRAP: PREMIUM"), "{t:?}: {text}");
         let check = json(
             site,
-            &["pack", "scan", order, "B0HOSTILE1", "--code", "AZ:1"],
+            &[
+                "pack",
+                "scan",
+                order,
+                "B0HOSTILE1",
+                "--code",
+                "AZ:00000000000000000000000001",
+            ],
         );
         assert_eq!(
-            check["lines"][0]["codes"][0]["code"], "AZ:1",
+            check["lines"][0]["codes"][0]["code"], "AZ:00000000000000000000000001",
             "{t:?}: {check}"
         );
         assert_eq!(check["awaiting"], json!(null));
@@ -803,14 +841,34 @@ fn transparency_codes_are_taken_at_the_bench_through_either_transport() {
             &out,
             "still needs 1 serial number(s) or Transparency code(s)",
         );
-        let out = site.run(&["pack", "scan", order, "AZ:1"]);
+        let out = site.run(&["pack", "scan", order, "AZ:00000000000000000000000001"]);
         assert_fails(&out, "duplicate Transparency code");
         let out = site.run(&["pack", "scan", order, "B0HOSTILE1"]);
         assert_fails(
             &out,
             "scan the Transparency code of the SKU-HOSTILE just scanned first",
         );
-        json(site, &["pack", "scan", order, "AZ:2"]);
+        // Not Amazon's shape: refused, saying what one is; the code inside a scanned URL is
+        // the one taken.
+        let out = site.run(&["pack", "scan", order, "AZ:2"]);
+        assert!(!out.status.success());
+        assert_eq!(
+            stderr(&out).trim_end(),
+            "packline: \"AZ:2\" is not a Transparency code: one is 29 characters starting AZ: or ZA:, or a 38-character serialized GTIN (01, the 14-digit GTIN, 21, a 20-character serial); scan the code on the unit's Transparency label"
+        );
+        let scanned = json(
+            site,
+            &[
+                "pack",
+                "scan",
+                order,
+                "https://tr.example.com/t?code=AZ%3A00000000000000000000000002",
+            ],
+        );
+        assert_eq!(
+            scanned["lines"][0]["codes"][1]["code"], "AZ:00000000000000000000000002",
+            "{t:?}: {scanned}"
+        );
         let packed = json(
             site,
             &["pack", "finish", order, "--box", "S", "--weight", "900"],
@@ -1525,10 +1583,12 @@ fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
         let m = marketplace(6, "1000");
         let (_creds, amazon) = amazon_config(&m);
         let labels = tempfile::tempdir().unwrap();
+        let forms = tempfile::tempdir().unwrap();
         let config = format!(
-            "{amazon}[shipping]\napi = {api:?}\nlabel_printer = {:?}\n\
+            "{amazon}[shipping]\napi = {api:?}\nlabel_printer = {:?}\nslip_printer = {:?}\n\
              [shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n{FLOOR_BOXES}",
             format!("file:{}", labels.path().display()),
+            format!("file:{}", forms.path().display()),
         );
         let on = on_both(&config, "", sync_once).nth(t).unwrap();
         let site = &on.site;
@@ -1618,8 +1678,53 @@ fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
         assert_eq!(printed.as_array().map(Vec::len), Some(2), "{printed}");
         assert_eq!(std::fs::read_dir(labels.path()).unwrap().count(), 2);
 
-        let day: serde_json::Value =
-            serde_json::from_str(&site.ok(&["manifest", "--close", "--format", "json"])).unwrap();
+        let args = ["manifest", "--close", "--format", "json"];
+        let closed = site.run(&args);
+        assert_ok(&closed, &args);
+        let day: serde_json::Value = serde_json::from_slice(&closed.stdout).unwrap();
+        if v2 {
+            // The day's form is one carrier's, named by it and the day, as Amazon spells it.
+            let carriers: Vec<&str> = day["collection_forms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            assert_eq!(carriers.len(), 1, "{day}");
+            assert!(["FedEx", "UPS", "USPS"].contains(&carriers[0]), "{day}");
+            // One carrier name everywhere: the labels' carrier in JSON is the form's.
+            let of_labels: Vec<&str> = day["shipments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["carrier"].as_str().unwrap())
+                .collect();
+            assert!(of_labels.iter().all(|c| *c == carriers[0]), "{day}");
+            let today = packline::store::shipping::local_day(chrono::Utc::now())
+                .format("%Y-%m-%d")
+                .to_string();
+            let files: Vec<String> = std::fs::read_dir(forms.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(files.len(), 1, "{files:?}");
+            let name = format!("collection_form_{}_{today}-", carriers[0]);
+            assert!(
+                files[0].starts_with(&name) && files[0].ends_with(".pdf"),
+                "{files:?}, wanted {name}…"
+            );
+            assert_eq!(
+                stderr(&closed)
+                    .lines()
+                    .find(|l| l.starts_with("collection form"))
+                    .unwrap(),
+                format!(
+                    "collection form for {} printed on file:{}",
+                    carriers[0],
+                    forms.path().display()
+                )
+            );
+        }
         let rows: Vec<u64> = day["shipments"]
             .as_array()
             .unwrap()
@@ -2043,6 +2148,28 @@ fn a_backup_taken_while_the_daemon_serves_restores_and_goes_at_the_limit() {
 
     let fresh = Site::new("");
     std::fs::copy(&site.key, &fresh.key).unwrap();
+    // The folder that holds the backup names it, rather than a file that is not there.
+    let out = fresh.run(&["restore", backups.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "packline: {} is not a backup but holds one: {}; restore it with packline restore {}",
+            backups.path().display(),
+            dir.display(),
+            dir.display()
+        )
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = fresh.run(&["restore", empty.path().to_str().unwrap()]);
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "packline: {} is not a packline backup (it has no backup.json), nor a folder holding one: give the folder `packline backup` made (packline-backup-…)",
+            empty.path().display()
+        )
+    );
+    assert!(!fresh.data.join("db").exists(), "nothing was restored");
     let restored = json(&fresh, &["restore", dir.to_str().unwrap()]);
     assert_eq!(restored["orders"], 2, "{restored}");
     let check: serde_json::Value =

@@ -130,35 +130,54 @@ async fn a_transparency_code_is_refused_on_a_second_order() {
     let check_b = start(c, b).await;
     let sku_a = &check_a.lines[0].sku;
     let sku_b = &check_b.lines[0].sku;
-    c.call(scan(a, sku_a, &["AZ:SAME"])).await.unwrap();
+    c.call(scan(a, sku_a, &["AZ:0000000000000000000000SAME"]))
+        .await
+        .unwrap();
     assert_eq!(
-        refused(c, scan(b, sku_b, &["AZ:SAME"])).await,
-        used("AZ:SAME", &format!("order {a} at a pack bench"))
+        refused(c, scan(b, sku_b, &["AZ:0000000000000000000000SAME"])).await,
+        used(
+            "AZ:0000000000000000000000SAME",
+            &format!("order {a} at a pack bench")
+        )
     );
     // Refused, nothing counted: the same unit goes in with its own code.
     assert_eq!(start(c, b).await.lines[0].scanned, 0);
 
     let check_a = start(c, a).await;
-    scan_rest(c, a, &check_a, |n| vec![format!("AZ:A-{n}")]).await;
+    scan_rest(c, a, &check_a, |n| {
+        vec![format!("AZ:{:0>26}", format!("AX{n}"))]
+    })
+    .await;
     c.call(finish(a, None)).await.unwrap();
     assert_eq!(
-        refused(c, scan(b, sku_b, &["AZ:SAME"])).await,
-        used("AZ:SAME", &format!("order {a} package 1"))
+        refused(c, scan(b, sku_b, &["AZ:0000000000000000000000SAME"])).await,
+        used(
+            "AZ:0000000000000000000000SAME",
+            &format!("order {a} package 1")
+        )
     );
     ship(c, a).await;
     assert_eq!(f.state(a), OrderState::Shipped);
     assert_eq!(
-        refused(c, scan(b, sku_b, &["AZ:SAME"])).await,
-        used("AZ:SAME", &format!("order {a} package 1"))
+        refused(c, scan(b, sku_b, &["AZ:0000000000000000000000SAME"])).await,
+        used(
+            "AZ:0000000000000000000000SAME",
+            &format!("order {a} package 1")
+        )
     );
-    c.call(scan(b, sku_b, &["AZ:B-0"])).await.unwrap();
+    c.call(scan(b, sku_b, &["AZ:00000000000000000000000BX0"]))
+        .await
+        .unwrap();
 
     // A check given up (an exception) lets its codes go; another bench may take them.
     let check_x = start(c, x).await;
     let sku_x = &check_x.lines[0].sku;
     assert_eq!(
-        refused(c, scan(x, sku_x, &["AZ:B-0"])).await,
-        used("AZ:B-0", &format!("order {b} at a pack bench"))
+        refused(c, scan(x, sku_x, &["AZ:00000000000000000000000BX0"])).await,
+        used(
+            "AZ:00000000000000000000000BX0",
+            &format!("order {b} at a pack bench")
+        )
     );
     c.call(ops::RaiseException {
         order: b.to_string(),
@@ -166,7 +185,9 @@ async fn a_transparency_code_is_refused_on_a_second_order() {
     })
     .await
     .unwrap();
-    c.call(scan(x, sku_x, &["AZ:B-0"])).await.unwrap();
+    c.call(scan(x, sku_x, &["AZ:00000000000000000000000BX0"]))
+        .await
+        .unwrap();
     assert_eq!(f.problems(), Vec::<String>::new());
 }
 
@@ -182,9 +203,13 @@ async fn codes_that_shipped_with_part_of_the_order_are_refused_for_the_rest() {
     let units: u32 = check.lines.iter().map(|l| l.needed).sum();
     assert!(units >= 2, "the biggest order has {units} unit(s)");
     let sku = check.lines[0].sku.clone();
-    c.call(scan(order, &sku, &["SN-1", "AZ:P-1"]))
-        .await
-        .unwrap();
+    c.call(scan(
+        order,
+        &sku,
+        &["SN-1", "AZ:00000000000000000000000PX1"],
+    ))
+    .await
+    .unwrap();
     c.call(finish(order, Some("one unit short"))).await.unwrap();
     ship(c, order).await;
     assert_eq!(f.state(order), OrderState::New);
@@ -198,29 +223,48 @@ async fn codes_that_shipped_with_part_of_the_order_are_refused_for_the_rest() {
     let check = start(c, order).await;
     let sku = check.lines[0].sku.clone();
     assert_eq!(
-        refused(c, scan(order, &sku, &["SN-2", "AZ:P-1"])).await,
-        used("AZ:P-1", &format!("order {order} package 1"))
+        refused(
+            c,
+            scan(order, &sku, &["SN-2", "AZ:00000000000000000000000PX1"])
+        )
+        .await,
+        used(
+            "AZ:00000000000000000000000PX1",
+            &format!("order {order} package 1")
+        )
     );
     assert_eq!(
-        refused(c, scan(order, &sku, &["SN-1", "AZ:P-2"])).await,
+        refused(
+            c,
+            scan(order, &sku, &["SN-1", "AZ:00000000000000000000000PX2"])
+        )
+        .await,
         format!(
             "serial number \"SN-1\" is already used, on order {order} package 1: each serial number goes with one unit of an order. Set this unit aside for a lead and scan the serial number of another unit"
         )
     );
     // Within the check, a serial twice is refused as before.
-    c.call(scan(order, &sku, &["SN-2", "AZ:P-2"]))
-        .await
-        .unwrap();
+    c.call(scan(
+        order,
+        &sku,
+        &["SN-2", "AZ:00000000000000000000000PX2"],
+    ))
+    .await
+    .unwrap();
     let check = start(c, order).await;
     if check.units_left() > 0 {
         let line = check.lines.iter().find(|l| l.scanned < l.needed).unwrap();
         assert_eq!(
-            refused(c, scan(order, &line.sku, &["SN-2", "AZ:P-3"])).await,
+            refused(
+                c,
+                scan(order, &line.sku, &["SN-2", "AZ:00000000000000000000000PX3"])
+            )
+            .await,
             format!("duplicate serial number: \"SN-2\" is already recorded for order {order}")
         );
     }
     scan_rest(c, order, &check, |n| {
-        vec![format!("SN-R{n}"), format!("AZ:R-{n}")]
+        vec![format!("SN-R{n}"), format!("AZ:{:0>26}", format!("RX{n}"))]
     })
     .await;
     c.call(finish(order, None)).await.unwrap();
@@ -229,9 +273,13 @@ async fn codes_that_shipped_with_part_of_the_order_are_refused_for_the_rest() {
 
     // A serial is the order's own: another order's unit may carry the same.
     let check = start(c, other).await;
-    c.call(scan(other, &check.lines[0].sku, &["SN-1", "AZ:O-1"]))
-        .await
-        .unwrap();
+    c.call(scan(
+        other,
+        &check.lines[0].sku,
+        &["SN-1", "AZ:00000000000000000000000OX1"],
+    ))
+    .await
+    .unwrap();
     assert_eq!(f.problems(), Vec::<String>::new());
 }
 
@@ -258,7 +306,7 @@ async fn two_benches_scanning_one_code_at_once_cannot_both_win() {
                 let (svc, gate, lead) = (f.service.clone(), gate.clone(), lead.clone());
                 s.spawn(move || {
                     gate.wait();
-                    svc.run(&lead, scan(o, sku, &["AZ:RACE"]))
+                    svc.run(&lead, scan(o, sku, &["AZ:0000000000000000000000RACE"]))
                 })
             })
             .collect();
@@ -271,7 +319,7 @@ async fn two_benches_scanning_one_code_at_once_cannot_both_win() {
         Err(ServiceError::WrongScan { message }) => assert_eq!(
             message,
             &used(
-                "AZ:RACE",
+                "AZ:0000000000000000000000RACE",
                 &format!("order {} at a pack bench", orders[winner])
             )
         ),
@@ -290,13 +338,16 @@ async fn check_finds_a_transparency_code_on_two_units() {
     pair.sort();
     for (i, o) in pair.iter().enumerate() {
         let check = start(c, o).await;
-        scan_rest(c, o, &check, |n| vec![format!("AZ:{i}-{n}")]).await;
+        scan_rest(c, o, &check, |n| {
+            vec![format!("AZ:{:0>26}", format!("{i}X{n}"))]
+        })
+        .await;
         c.call(finish(o, None)).await.unwrap();
     }
     assert_eq!(f.problems(), Vec::<String>::new());
     let (a, b) = (&pair[0], &pair[1]);
     let mut planted = f.service.with_store(|s| s.packages(b).unwrap());
-    planted[0].items[0].codes[0].code = "AZ:0-0".into();
+    planted[0].items[0].codes[0].code = "AZ:000000000000000000000000X0".into();
     let (_dir, store) = f.plant_packages(b, &planted);
     let problems: Vec<String> = store
         .check()
@@ -309,8 +360,8 @@ async fn check_finds_a_transparency_code_on_two_units() {
     assert_eq!(
         problems,
         [
-            format!("Transparency code \"AZ:0-0\" is on two units: order {a} package 1 and order {b} package 1"),
-            "Transparency code \"AZ:1-0\" is registered as used, but no unit of the order it names has it".to_owned(),
+            format!("Transparency code \"AZ:000000000000000000000000X0\" is on two units: order {a} package 1 and order {b} package 1"),
+            "Transparency code \"AZ:000000000000000000000001X0\" is registered as used, but no unit of the order it names has it".to_owned(),
         ]
     );
 }
@@ -324,7 +375,7 @@ async fn codes_that_never_left_go_free() {
     let c = &f.client;
     let (order, cancelled, other) = (&orders[0], &orders[1], &orders[2]);
     let check = start(c, order).await;
-    let codes = |n: u32| vec![format!("AZ:K-{n}")];
+    let codes = |n: u32| vec![format!("AZ:{:0>26}", format!("KX{n}"))];
     scan_rest(c, order, &check, codes).await;
     c.call(finish(order, None)).await.unwrap();
     c.call(ops::RaiseException {
@@ -350,11 +401,16 @@ async fn codes_that_never_left_go_free() {
 
     // Cancelled by Amazon while at the bench: its code is free again.
     let sku = start(c, cancelled).await.lines[0].sku.clone();
-    c.call(scan(cancelled, &sku, &["AZ:GONE"])).await.unwrap();
+    c.call(scan(cancelled, &sku, &["AZ:0000000000000000000000GONE"]))
+        .await
+        .unwrap();
     let sku = start(c, other).await.lines[0].sku.clone();
     assert_eq!(
-        refused(c, scan(other, &sku, &["AZ:GONE"])).await,
-        used("AZ:GONE", &format!("order {cancelled} at a pack bench"))
+        refused(c, scan(other, &sku, &["AZ:0000000000000000000000GONE"])).await,
+        used(
+            "AZ:0000000000000000000000GONE",
+            &format!("order {cancelled} at a pack bench")
+        )
     );
     http(
         &f.market,
@@ -363,6 +419,8 @@ async fn codes_that_never_left_go_free() {
     );
     f.service.sync_now("lead").await.unwrap();
     assert_eq!(f.state(cancelled), OrderState::Cancelled);
-    c.call(scan(other, &sku, &["AZ:GONE"])).await.unwrap();
+    c.call(scan(other, &sku, &["AZ:0000000000000000000000GONE"]))
+        .await
+        .unwrap();
     assert_eq!(f.problems(), Vec::<String>::new());
 }

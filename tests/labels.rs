@@ -110,6 +110,7 @@ async fn printed(c: &mut Client, order: &OrderId) -> (bool, String) {
                 order: o,
                 ok,
                 detail,
+                ..
             }) = c.notice().await
                 && o == *order
             {
@@ -899,12 +900,14 @@ async fn coded_units_cannot_ship_without_their_codes() {
         again.starts_with("scan the serial number of the"),
         "{again}"
     );
-    c.call(scan("SN-0", &["AZ:T-0"])).await.unwrap();
+    c.call(scan("SN-0", &["AZ:00000000000000000000000TX0"]))
+        .await
+        .unwrap();
     let mut n = 1;
     for (i, l) in check.lines.iter().enumerate() {
         let already = u32::from(i == 0);
         for _ in already..l.needed {
-            let (sn, tp) = (format!("SN-{n}"), format!("AZ:T-{n}"));
+            let (sn, tp) = (format!("SN-{n}"), format!("AZ:{:0>26}", format!("TX{n}")));
             n += 1;
             c.call(scan(&l.sku, &[&sn, &tp])).await.unwrap();
         }
@@ -972,7 +975,10 @@ async fn coded_units_cannot_ship_without_their_codes() {
     let msg = none.unwrap_err().to_string();
     assert!(msg.contains("is a Transparency item"), "{msg}");
     let twice = api
-        .confirm_shipment(other, &confirm(&|q| vec!["AZ:SAME".into(); q as usize]))
+        .confirm_shipment(
+            other,
+            &confirm(&|q| vec!["AZ:0000000000000000000000SAME".into(); q as usize]),
+        )
         .await;
     let msg = twice.unwrap_err().to_string();
     assert!(msg.contains("given once"), "{msg}");

@@ -369,6 +369,15 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
         .await
         .unwrap();
     assert_eq!(same.id, surprise.id);
+    // Closed, it counts what came against nothing expected: said as such, never "of 0".
+    let closed = f
+        .packer
+        .call(ops::CloseReturn {
+            code: order2.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(closed.received_text(), "1 received (not expected)");
     // The lead's dashboard counts today's returns: the sellable unit and the damaged one.
     let dash = f.lead.call(ops::Dashboard {}).await.unwrap();
     assert_eq!(
@@ -471,6 +480,14 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
                 "return_receive".to_owned(),
                 order2.clone(),
                 format!("return {}: 1 × {sku2} damaged", surprise.id)
+            ),
+            (
+                "return_close".to_owned(),
+                order2.clone(),
+                format!(
+                    "return {} (unexpected, #1 on the order); 1 received (not expected)",
+                    surprise.id
+                )
             ),
         ]
     );

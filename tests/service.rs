@@ -89,6 +89,7 @@ async fn queue_count(c: &mut Client, state: OrderState) -> usize {
         search: None,
         offset: 0,
         limit: 500,
+        exact_counts: false,
     })
     .await
     .unwrap()
@@ -823,6 +824,7 @@ async fn a_huge_field_is_cut_at_import_and_the_queue_still_pages() {
             search: None,
             offset: 0,
             limit: 500,
+            exact_counts: false,
         })
         .await
         .unwrap();

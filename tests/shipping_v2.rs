@@ -679,7 +679,7 @@ async fn a_v2_purchase_sends_its_packages_transparency_codes_once() {
         let mut mine = Vec::new();
         for l in &check.lines {
             for _ in 0..l.needed {
-                let code = format!("AZ:V{i}-{}", mine.len());
+                let code = format!("AZ:{:0>26}", format!("V{i}X{}", mine.len()));
                 c.call(ops::PackScan {
                     order: order.to_string(),
                     code: l.sku.clone(),

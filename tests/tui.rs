@@ -167,6 +167,14 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
         app.alert
     );
     snapshot("pack_complete", &app);
+    // A weight of 0 is said to be one, not taken for a missing box.
+    act(&mut app, Action::Char('0')).await;
+    act(&mut app, Action::Submit).await;
+    assert_eq!(
+        app.alert.as_ref().map(|a| a.text.as_str()),
+        Some("0 g is no weight: type the box's weight in grams (1 g – 70 kg) and press Enter")
+    );
+    assert!(app.pack.check.is_some());
     for c in "850".chars() {
         act(&mut app, Action::Char(c)).await;
     }
@@ -328,7 +336,11 @@ async fn the_bench_asks_each_units_code_and_says_the_gift_wrap() {
         app.alert.as_ref().unwrap().error,
         "a unit instead of its code"
     );
-    act(&mut app, Action::Scan("AZ:0001".into())).await;
+    act(
+        &mut app,
+        Action::Scan("AZ:00000000000000000000000001".into()),
+    )
+    .await;
     assert_eq!(app.pack.check.as_ref().unwrap().lines[0].codes.len(), 1);
 }
 
@@ -530,6 +542,20 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
     for _ in 0..3 {
         act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     }
+    // One key only asks: nothing leaves the batch; Esc puts it down.
+    let asked = "short-pick SKU-HOSTILE? Its orders leave the batch. Why: 1 not in its bin, 2 damaged, 3 fewer than listed, or type it; then s again (Esc: no)";
+    act(&mut app, Action::ShortPick).await;
+    assert_eq!(app.alert.as_ref().map(|a| a.text.as_str()), Some(asked));
+    assert_eq!(app.pick.batch.as_ref().unwrap().orders.len(), 2);
+    act(&mut app, Action::Back).await;
+    assert_eq!(
+        app.alert.as_ref().map(|a| a.text.as_str()),
+        Some("short pick cancelled")
+    );
+    act(&mut app, Action::ShortPick).await;
+    assert_eq!(app.alert.as_ref().map(|a| a.text.as_str()), Some(asked));
+    assert_eq!(app.pick.batch.as_ref().unwrap().orders.len(), 2);
+    // The second key, with the reason typed between, sends it.
     for c in "bin empty".chars() {
         act(&mut app, Action::Char(c)).await;
     }
@@ -1265,6 +1291,10 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     assert_eq!((v.holds, v.exceptions), (1, 1));
     assert!(!v.health.unlocked);
     assert_eq!(v.health.failed_prints, 1);
+    assert_eq!(
+        v.health.last_print_failure.as_deref(),
+        Some("order 904-1000000-0000001 packing slip: printer offline")
+    );
     assert!(v.health.review_overdue, "no access review has run");
     // The next sync as the schedule planned it, and the quota the last sync left.
     let next = v.health.next_sync.expect("a schedule plans the next sync");
@@ -1306,6 +1336,12 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
         assert!(text.contains("2 LATE"), "{text}");
     }
     assert!(frame(&app, 80, 24).contains("1 PRINT FAILED"));
+    assert!(
+        frame(&app, 80, 24)
+            .contains("LOCKED · 1 PRINT FAILED: 904-1000000-0000001 packing slip: printer offline"),
+        "{}",
+        frame(&app, 80, 24)
+    );
     assert!(
         frame(&app, 80, 24)
             .contains("sync not yet · next in 5m · searchOrders quota 17/20, +1 every 3m18s"),
@@ -1360,6 +1396,21 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     act(&mut app, Action::Exceptions).await;
     assert_eq!(app.screen, Screen::Exceptions);
     assert_eq!(app.exceptions.exceptions.len(), 1);
+    // The labels screen says which print failed, and why.
+    act(&mut app, Action::Labels).await;
+    for (w, h) in [(80, 24), (40, 16)] {
+        let text = frame(&app, w, h);
+        let line = text
+            .lines()
+            .find(|l| l.contains("PRINT(S) FAILED"))
+            .unwrap_or_else(|| panic!("{w}×{h}: no failed print:\n{text}"));
+        let want =
+            "1 PRINT(S) FAILED, last order 904-1000000-0000001 packing slip: printer offline";
+        assert!(
+            want.starts_with(line.trim_end()) && line.len() > 30,
+            "{w}×{h}: {line}"
+        );
+    }
 
     // A packer is turned away at the screen too.
     let mut bobs = App::new(
@@ -1529,4 +1580,99 @@ async fn the_dashboard_redraws_when_the_service_pushes_a_change() {
     app.notice(n);
     app.settle().await;
     assert_eq!(app.dashboard.view.as_ref().unwrap().wip.len(), 2);
+}
+
+/// Orders that came in just before a terminal opened (a sync) are counted on its first frame:
+/// the queue's head says what a refresh says, never the count kept from before they came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_frame_counts_what_a_refresh_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = site(dir.path(), &[]);
+    let people = orders();
+    let refs: Vec<&Person> = people.iter().collect();
+    service.with_store_mut(|s| {
+        imp(
+            s,
+            &refs,
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+            t("2026-11-23T11:00:00Z"),
+        )
+    });
+    let mut app = app(service.clone()).await;
+    let head = |app: &App| {
+        let text = frame(app, 80, 24);
+        text.lines()
+            .find(|l| l.starts_with("late "))
+            .unwrap_or_else(|| panic!("no counts:\n{text}"))
+            .trim_end()
+            .to_owned()
+    };
+    let first = head(&app);
+    assert!(
+        first == "late 4  due today 0  new 4",
+        "the first frame: {first}"
+    );
+    act(&mut app, Action::Refresh).await;
+    assert_eq!(head(&app), first);
+}
+
+/// The help overlay on the labels screen, at 80×24 and at 40×16: PageDown scrolls it (never
+/// closes it) until every key of the screen and the global ones has been shown, each
+/// description whole (wrapped at spaces, never cut mid-word).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_help_overlay_scrolls_to_every_key_at_80x24_and_40x16() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = site(dir.path(), &orders()[..1]);
+    let mut app = app(service).await;
+    act(&mut app, Action::Labels).await;
+    let want = Keymap::load("default", None).unwrap().help("label");
+    assert!(
+        want.len() > 20,
+        "more keys than fit at 80×24: {}",
+        want.len()
+    );
+    for (w, h) in [(80, 24), (40, 16)] {
+        act(&mut app, Action::Help).await;
+        let mut shown: Vec<String> = Vec::new();
+        let mut last = String::new();
+        for _ in 0..40 {
+            let text = frame(&app, w, h);
+            if text == last {
+                break;
+            }
+            // The overlay's lines, without its borders.
+            shown.extend(
+                text.lines()
+                    .filter_map(|l| l.strip_prefix('│'))
+                    .map(|l| l.trim_end_matches([' ', '│']).to_owned()),
+            );
+            last = text;
+            act(&mut app, Action::PageDown).await;
+            assert!(
+                app.help,
+                "{w}×{h}: PageDown scrolls the help, it does not close it"
+            );
+        }
+        let words: std::collections::HashSet<&str> =
+            shown.iter().flat_map(|l| l.split_whitespace()).collect();
+        for (key, desc) in &want {
+            assert!(
+                shown
+                    .iter()
+                    .any(|l| l.trim_start().starts_with(&format!("{key}  "))),
+                "{w}×{h}: key {key} never shown:\n{}",
+                shown.join("\n")
+            );
+            for word in desc.split_whitespace() {
+                assert!(
+                    words.contains(word),
+                    "{w}×{h}: {word:?} of {desc:?} never shown whole:\n{}",
+                    shown.join("\n")
+                );
+            }
+        }
+        act(&mut app, Action::Back).await;
+        assert!(!app.help);
+    }
 }

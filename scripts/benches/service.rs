@@ -300,6 +300,7 @@ fn main() {
                 search: None,
                 offset: i * 20,
                 limit: 20,
+                exact_counts: false,
             })
             .await
             .unwrap();
@@ -312,6 +313,7 @@ fn main() {
                 search: None,
                 offset: (i % 50) * 20,
                 limit: 20,
+                exact_counts: false,
             })
             .await
             .unwrap();

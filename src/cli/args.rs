@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,54 @@ pub struct Cli {
     pub passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses this process's command line. `pack finish --help` names the site's box presets,
+    /// from the config the command would read (when it can be read).
+    pub fn parse_here() -> Cli {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let mut cmd = Cli::command();
+        if let Some(presets) = box_presets(&args) {
+            let help = format!("A box preset's name ([floor] boxes): {presets}");
+            cmd = cmd.mut_subcommand("pack", |pack| {
+                pack.mut_subcommand("finish", |finish| {
+                    finish.mut_arg("box_name", |a| a.help(help))
+                })
+            });
+        }
+        let matches = cmd.get_matches_from(args);
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// The box presets of the config named by `--config` (or `PACKLINE_CONFIG`, or the default
+/// path), as `"S 20x15x10" (200×150×100 mm), …`; none when it cannot be read.
+fn box_presets(args: &[std::ffi::OsString]) -> Option<String> {
+    let mut explicit = std::env::var_os("PACKLINE_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    for (i, a) in args.iter().enumerate() {
+        let a = a.to_string_lossy();
+        if a == "--config" {
+            explicit = args.get(i + 1).map(PathBuf::from);
+        } else if let Some(p) = a.strip_prefix("--config=") {
+            explicit = Some(PathBuf::from(p));
+        }
+    }
+    let cfg = crate_config(explicit.as_deref())?;
+    let boxes = cfg.floor.boxes();
+    Some(
+        boxes
+            .iter()
+            .map(|b| format!("{:?} ({}×{}×{} mm)", b.name, b.mm[0], b.mm[1], b.mm[2]))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+fn crate_config(path: Option<&std::path::Path>) -> Option<packline::config::Config> {
+    packline::config::Config::load(path).ok()
 }
 
 #[derive(Subcommand)]
@@ -181,6 +229,18 @@ pub enum Command {
         /// Move the day's labelled orders to Shipped (the carrier has collected them).
         #[arg(long)]
         close: bool,
+    },
+    /// The print queue: labels, slips, pick sheets and collection forms, each printed, failed
+    /// (and why) or still queued; `retry` sends failed jobs again.
+    #[command(args_conflicts_with_subcommands = true)]
+    Prints {
+        #[command(subcommand)]
+        command: Option<PrintsCommand>,
+        /// Only the jobs that failed.
+        #[arg(long)]
+        failed: bool,
+        #[command(flatten)]
+        out: Output,
     },
     /// Run the service for a warehouse: own the store, serve clients on a Unix socket, sync with
     /// Amazon and purge on schedule. Stops cleanly on SIGTERM or Ctrl-C.
@@ -450,6 +510,22 @@ pub enum SyncCommand {
 }
 
 #[derive(Subcommand)]
+pub enum PrintsCommand {
+    /// Send failed print jobs again, and wait for the printer (leads, and whoever asked for
+    /// the job).
+    Retry {
+        /// The job's id (see `packline prints`).
+        #[arg(required_unless_present = "failed", conflicts_with = "failed")]
+        id: Option<u64>,
+        /// Every failed job (a lead's: all of them; anyone else's: their own).
+        #[arg(long)]
+        failed: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum PickCommand {
     /// Claim the next batch of open orders (the site's batch size unless given).
     Claim {
@@ -552,6 +628,7 @@ pub enum PackCommand {
         /// A box preset's name ([floor] boxes).
         #[arg(long = "box", value_name = "NAME")]
         box_name: Option<String>,
+        /// The box's weight, packed, in grams (1 to 70000).
         #[arg(long, value_name = "GRAMS")]
         weight: Option<u32>,
         /// Ship only the units packed, for this reason (leads; `-` reads it from standard input).

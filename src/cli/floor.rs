@@ -13,23 +13,71 @@ use packline::service::ops::{
     ResolveException, ShortPick,
 };
 
+use packline::config::PrintAtClaim;
+use packline::service::ops::PrintJobs;
+
 use super::args::{ExceptionsCommand, PackCommand, PickCommand};
+use super::prints::{await_prints, outcome, write_unprinted};
 use super::{Ctx, Key, done, emit, one, text_arg};
 
 pub fn pick(ctx: &Ctx, command: PickCommand) -> Result<ExitCode> {
     match command {
         PickCommand::Claim { size, out } => {
-            let s = ctx.session(Key::No)?;
+            // Packing slips printed at the claim (`[floor] print_at_claim`) are unsealed when
+            // sent: the key, when one is to hand.
+            let key = if ctx.cfg.floor.print_at_claim.slips() {
+                Key::IfToHand
+            } else {
+                Key::No
+            };
+            let s = ctx.session(key)?;
+            let asked = chrono::Utc::now();
             let batch = s.call(ClaimBatch { size })?;
+            // The batch's paperwork, queued by the claim: waited for, and told.
+            let jobs = match &batch {
+                Some(b) if ctx.cfg.floor.print_at_claim != PrintAtClaim::None => {
+                    let queued = s.call(PrintJobs {
+                        mine_since: Some((b.orders.clone(), asked)),
+                        ..Default::default()
+                    })?;
+                    let ids: Vec<u64> = queued.iter().map(|j| j.id).collect();
+                    await_prints(&s, &ids)?
+                }
+                _ => Vec::new(),
+            };
             s.finish()?;
             // Nothing waiting is `null` for scripts, not the `{"ok": true}` of a done command.
             if batch.is_none() && out.json {
                 println!("null");
                 return Ok(ExitCode::SUCCESS);
             }
-            emit(out, &batch, |w, b| match b {
-                Some(b) => print_batch(w, b),
+            let paperwork = batch.is_some() && ctx.cfg.floor.print_at_claim != PrintAtClaim::None;
+            let (mut printing, mut printed_all) = outcome(&jobs);
+            if paperwork && jobs.is_empty() {
+                // The service could not queue it (no printer for slips, or the order held).
+                printing = "nothing printed: the paperwork could not be queued (is a slip printer set, [shipping] slip_printer?)".into();
+                printed_all = false;
+            }
+            let mut value = serde_json::to_value(&batch)?;
+            if !jobs.is_empty() {
+                value["prints"] = serde_json::to_value(&jobs)?;
+            }
+            emit(out, &value, |w, _| match &batch {
+                Some(b) => {
+                    print_batch(w, b)?;
+                    if paperwork {
+                        write_unprinted(w, &jobs)?;
+                        writeln!(w, "paperwork: {printing}")?;
+                    }
+                    Ok(())
+                }
                 None => writeln!(w, "no orders are waiting to be picked"),
+            })?;
+            // The claim stands either way; a print that failed is the command's failure.
+            Ok(if printed_all {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
             })
         }
         PickCommand::Scan { batch, code, out } => {

@@ -10,6 +10,7 @@ mod inquiries;
 mod keys;
 mod messages;
 mod orders;
+mod prints;
 mod records;
 mod returns;
 mod run;
@@ -92,6 +93,15 @@ impl Drop for Session {
     /// the command succeeded or not.
     fn drop(&mut self) {
         if let Some(rt) = self.rt.take() {
+            // Print jobs this process is sending (its own, or ones an earlier process left
+            // queued) are finished before it ends, not cut short.
+            if let Some(service) = self.client.local_service()
+                && !rt.block_on(service.prints_idle(std::time::Duration::from_secs(60)))
+            {
+                eprintln!(
+                    "packline: print jobs were still being sent when this command ended: packline prints shows them"
+                );
+            }
             rt.shutdown_timeout(std::time::Duration::from_secs(5));
         }
         if let Some(service) = self.client.local_service()
@@ -387,6 +397,11 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
             format,
             close,
         } => shipping::manifest(&ctx, date, &format, close),
+        Command::Prints {
+            command,
+            failed,
+            out,
+        } => prints::run(&ctx, command, failed, out),
     }
 }
 

@@ -677,7 +677,7 @@ pub fn dashboard(ctx: &Ctx, out: Output) -> Result<ExitCode> {
         };
         writeln!(
             w,
-            "health: store {}, sync {sync}{}, {} failed print jobs, last access review {}{}",
+            "health: store {}, sync {sync}{}, {} failed print jobs{}, last access review {}{}",
             if h.unlocked { "unlocked" } else { "locked" },
             if h.sync_failed {
                 " (the last failed)"
@@ -685,6 +685,10 @@ pub fn dashboard(ctx: &Ctx, out: Output) -> Result<ExitCode> {
                 ""
             },
             h.failed_prints,
+            h.last_print_failure
+                .as_deref()
+                .map(|w| format!(" (the last {})", escape_hazards(w)))
+                .unwrap_or_default(),
             h.last_review
                 .map_or("never".to_owned(), |t| t.format("%Y-%m-%d").to_string()),
             if h.review_overdue { " (overdue)" } else { "" }

@@ -131,23 +131,17 @@ pub fn run(ctx: &Ctx, command: ReturnsCommand) -> Result<ExitCode> {
                     ),
                     (None, _) => writeln!(w, "{head}: not restocked"),
                 }?;
-                writeln!(
-                    w,
-                    "{} of {} expected units received",
-                    r.record.received_units(),
-                    r.record.expected_units()
-                )
+                writeln!(w, "{}", r.record.received_text())
             })
         }
         ReturnsCommand::Close { code, out } => {
             one(ctx, Key::No, CloseReturn { code }, out, |w, r| {
                 writeln!(
                     w,
-                    "return {} (order {}) closed: {} of {} expected units received",
+                    "return {} (order {}) closed: {}",
                     r.handle(),
                     r.order,
-                    r.received_units(),
-                    r.expected_units()
+                    r.received_text()
                 )
             })
         }

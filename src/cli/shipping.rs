@@ -13,9 +13,10 @@ use packline::service::ops::{
     BuyLabel, BuyWave, CheckPurchase, ClearPurchase, Manifest, PrintLabel, PrintSlip, Rates,
     ShipOwnCarrier, VoidLabel,
 };
-use packline::store::shipping::{PrintJob, ShipmentRecord};
+use packline::store::shipping::{JobState, PrintJob, ShipmentRecord};
 
 use super::args::{LabelCommand, Output};
+use super::prints::{await_prints, outcome, write_unprinted};
 use super::{Ctx, Key, Session, emit};
 
 fn print_shipment(w: &mut dyn std::io::Write, s: &ShipmentRecord) -> std::io::Result<()> {
@@ -42,58 +43,35 @@ fn print_shipments(w: &mut dyn std::io::Write, all: &Vec<ShipmentRecord>) -> std
 }
 
 /// Print jobs were queued: waits for the printer's answer to each (the jobs run in the
-/// service, one after another).
+/// service, one after another) and says what became of them; exit status 1 unless every one
+/// printed.
 fn printed(s: &Session, jobs: Vec<PrintJob>, out: Output) -> Result<ExitCode> {
-    let notices = s.client.clone();
-    let Some(order) = jobs.first().map(|j| j.order.clone()) else {
+    if jobs.is_empty() {
         bail!("nothing was queued to print");
-    };
-    let want = jobs.len();
-    let wait = async move {
-        let mut answers = Vec::new();
-        while let Some(n) = notices.notice().await {
-            if let Notice::PrintFinished {
-                order: o,
-                ok,
-                detail,
-            } = n
-                && o == order
-            {
-                answers.push((ok, detail));
-                if answers.len() == want {
-                    break;
-                }
-            }
+    }
+    let ids: Vec<u64> = jobs.iter().map(|j| j.id).collect();
+    let jobs = await_prints(s, &ids)?;
+    let (text, ok) = outcome(&jobs);
+    emit(out, &jobs, |w, jobs| {
+        for j in jobs.iter().filter(|j| j.state == JobState::Sent) {
+            writeln!(
+                w,
+                "order {} {} printed on {}",
+                j.order,
+                j.document.name(),
+                escape_hazards(&j.printer)
+            )?;
         }
-        answers
-    };
-    let answers = s
-        .rt()
-        .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(90), wait).await })
-        .unwrap_or_default();
-    if let Some((_, detail)) = answers.iter().find(|(ok, _)| !ok) {
-        bail!("printing failed: {detail}");
-    }
-    if answers.len() < want {
-        bail!("no answer from the printer yet: see the print queue");
-    }
-    let printer = jobs[0].printer.clone();
-    // One job: the answer as it always was; several (an order in several boxes): a list.
-    let value = if jobs.len() == 1 {
-        serde_json::json!({ "job": jobs[0], "ok": true, "detail": answers[0].1 })
-    } else {
-        serde_json::json!(
-            jobs.iter()
-                .zip(&answers)
-                .map(|(j, (_, d))| serde_json::json!({ "job": j, "ok": true, "detail": d }))
-                .collect::<Vec<_>>()
-        )
-    };
-    emit(out, &value, |w, _| {
-        for (_, detail) in &answers {
-            writeln!(w, "{detail} on {printer}")?;
+        write_unprinted(w, jobs)?;
+        if jobs.len() > 1 || !ok {
+            writeln!(w, "{text}")?;
         }
         Ok(())
+    })?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 
@@ -248,9 +226,14 @@ fn wave(ctx: &Ctx, op: BuyWave, out: Output) -> Result<ExitCode> {
         eprintln!();
     }
     let report = report?;
+    let jobs = await_prints(&s, &report.print_jobs)?;
     s.finish()?;
-    let failed = !report.needs_person.is_empty();
-    emit(out, &report, |w, r| {
+    let needs_person = !report.needs_person.is_empty();
+    let (printing, printed_all) = outcome(&jobs);
+    let mut value = serde_json::to_value(&report)?;
+    value["prints"] = serde_json::to_value(&jobs)?;
+    emit(out, &value, |w, _| {
+        let r = &report;
         for b in &r.bought {
             if b.packages.is_empty() {
                 writeln!(w, "order {}: labelled already", b.order)?;
@@ -272,19 +255,26 @@ fn wave(ctx: &Ctx, op: BuyWave, out: Output) -> Result<ExitCode> {
                 escape_hazards(&p.reason)
             )?;
         }
+        write_unprinted(w, &jobs)?;
+        let labels = if let Some(e) = &r.print_error {
+            format!("labels not printed: {}", escape_hazards(e))
+        } else if jobs.is_empty() {
+            "no label printed".to_owned()
+        } else {
+            format!("labels: {printing}")
+        };
         writeln!(
             w,
-            "{} order(s) bought, {} need a person, {} label(s) sent to the printer",
+            "{} order(s) bought, {} need a person, {labels}",
             r.bought.iter().filter(|b| !b.packages.is_empty()).count(),
             r.needs_person.len(),
-            r.printed
-        )?;
-        if let Some(e) = &r.print_error {
-            writeln!(w, "printing: {}", escape_hazards(e))?;
-        }
-        Ok(())
+        )
     })?;
-    Ok(if failed {
+    // A label that did not print is a failure of the command; orders left for a person are
+    // told apart (3).
+    Ok(if !printed_all || report.print_error.is_some() {
+        ExitCode::FAILURE
+    } else if needs_person {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
@@ -365,6 +355,7 @@ pub fn manifest(
         date: Some(date),
         close,
     })?;
+    let forms = await_prints(&s, &day.print_jobs)?;
     s.finish()?;
     let mut out = std::io::stdout().lock();
     match format {
@@ -380,8 +371,26 @@ pub fn manifest(
         for id in &day.held {
             eprintln!("order {id} stays behind: it is on hold (see `packline orders holds`)");
         }
-        for carrier in &day.collection_forms {
-            eprintln!("collection form for {carrier} sent to the slip printer");
+        for (i, carrier) in day.collection_forms.iter().enumerate() {
+            match forms.get(i) {
+                Some(j) if j.state == JobState::Sent => eprintln!(
+                    "collection form for {carrier} printed on {}",
+                    escape_hazards(&j.printer)
+                ),
+                Some(j) => eprintln!(
+                    "collection form for {carrier} {}{}",
+                    if j.state == JobState::Failed {
+                        "not printed"
+                    } else {
+                        "not printed yet (still queued: packline prints shows it)"
+                    },
+                    j.error
+                        .as_deref()
+                        .map(|e| format!(": {}", escape_hazards(e)))
+                        .unwrap_or_default()
+                ),
+                None => eprintln!("collection form for {carrier} not printed"),
+            }
         }
         if let Some(e) = &day.form_error {
             eprintln!("warning: {e}");
@@ -390,5 +399,11 @@ pub fn manifest(
             eprintln!("order {id} stays labelled: {why}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    let (_, printed_all) = outcome(&forms);
+    let forms_missing = close && forms.len() < day.collection_forms.len();
+    Ok(if printed_all && !forms_missing {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -98,6 +98,64 @@ impl Package {
 /// The longest per-unit code taken: real serials and Transparency codes are a few dozen.
 pub const MAX_UNIT_CODE: usize = 100;
 
+/// A Transparency code from what a scanner gave, in Amazon's shape: `AZ:` or `ZA:` and 26
+/// letters or digits (29 characters), or a serialized GTIN of 38 (`01`, the 14-digit GTIN,
+/// `21`, a 20-character serial; GS1 parentheses dropped). A scanned URL gives the code it
+/// carries (`…AZ%3A…`, or a GS1 Digital Link `…/01/GTIN/21/SERIAL`). None when it has neither
+/// shape.
+pub fn transparency_code(scanned: &str) -> Option<String> {
+    let t = scanned.trim();
+    let lower = t.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") || t.contains("://") {
+        let url = t.replace("%3A", ":").replace("%3a", ":");
+        for prefix in ["AZ:", "ZA:"] {
+            let mut from = 0;
+            while let Some(at) = url[from..].find(prefix) {
+                let start = from + at;
+                let code: String = url[start..].chars().take(29).collect();
+                if is_az(&code) {
+                    return Some(code);
+                }
+                from = start + prefix.len();
+            }
+        }
+        // A GS1 Digital Link: the GTIN after /01/, the serial after /21/.
+        let path = url.split(['?', '#']).next().unwrap_or("");
+        let parts: Vec<&str> = path.split('/').collect();
+        for w in parts.windows(4) {
+            if w[0] == "01" && w[2] == "21" {
+                let code = format!("01{}21{}", w[1], w[3]);
+                if is_gtin(&code) {
+                    return Some(code);
+                }
+            }
+        }
+        return None;
+    }
+    if is_az(t) {
+        return Some(t.to_owned());
+    }
+    let gs1: String = t.chars().filter(|c| *c != '(' && *c != ')').collect();
+    is_gtin(&gs1).then_some(gs1)
+}
+
+/// `AZ:`/`ZA:` and 26 letters or digits.
+fn is_az(code: &str) -> bool {
+    code.len() == 29
+        && (code.starts_with("AZ:") || code.starts_with("ZA:"))
+        && code[3..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// `01`, 14 digits, `21`, 20 letters or digits: 38 characters.
+fn is_gtin(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 38
+        && b.starts_with(b"01")
+        && b[2..16].iter().all(u8::is_ascii_digit)
+        && &b[16..18] == b"21"
+        && b[18..].iter().all(u8::is_ascii_alphanumeric)
+}
+
 /// A scan the check refuses. Nothing changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum PackRefusal {
@@ -119,6 +177,10 @@ pub enum PackRefusal {
     },
     #[error("{} {code:?} is not one: it must be 1–{MAX_UNIT_CODE} printable characters", kind.name())]
     BadCode { kind: CodeKind, code: String },
+    #[error(
+        "{code:?} is not a Transparency code: one is 29 characters starting AZ: or ZA:, or a 38-character serialized GTIN (01, the 14-digit GTIN, 21, a 20-character serial); scan the code on the unit's Transparency label"
+    )]
+    NotTransparency { code: String },
     #[error("no code is asked for now: scan a unit")]
     NoCodeAsked,
     #[error("the open box is empty: scan a unit into it before closing it")]
@@ -310,6 +372,17 @@ impl PackCheck {
                 code: code.chars().filter(|c| !is_hazard(*c)).take(40).collect(),
             });
         }
+        // A Transparency code has Amazon's shape (a scanner may give it inside a URL).
+        let taken;
+        let code = match kind {
+            CodeKind::Transparency => {
+                taken = transparency_code(code).ok_or_else(|| PackRefusal::NotTransparency {
+                    code: code.chars().take(40).collect(),
+                })?;
+                taken.as_str()
+            }
+            CodeKind::Serial => code,
+        };
         if self
             .lines
             .iter()
@@ -440,6 +513,40 @@ mod tests {
         assert_eq!(c.units_left(), 0);
     }
 
+    const TP1: &str = "AZ:ABCDEFGHIJKLMNOPQRSTUVWX01";
+
+    #[test]
+    fn transparency_codes_have_amazons_shape() {
+        let gtin = "0100012345678905211234567890ABCDEFGHIJ";
+        assert_eq!(gtin.len(), 38);
+        for (scanned, taken) in [
+            (TP1, Some(TP1)),
+            (
+                "ZA:ABCDEFGHIJKLMNOPQRSTUVWX01",
+                Some("ZA:ABCDEFGHIJKLMNOPQRSTUVWX01"),
+            ),
+            (gtin, Some(gtin)),
+            ("(01)00012345678905(21)1234567890ABCDEFGHIJ", Some(gtin)),
+            (
+                "https://id.gs1.org/01/00012345678905/21/1234567890ABCDEFGHIJ?x=y",
+                Some(gtin),
+            ),
+            (
+                "https://tr.example/AZ:ABCDEFGHIJKLMNOPQRSTUVWX01",
+                Some(TP1),
+            ),
+            ("AZ:ABCDEFGHIJKLMNOPQRSTUVWX0", None),
+            ("AZ:ABCDEFGHIJKLMNOPQRSTUVWX012", None),
+            ("XY:ABCDEFGHIJKLMNOPQRSTUVWX01", None),
+            ("AZ:ABCDEFGHIJKLMNOPQRSTUVW-01", None),
+            ("0200012345678905211234567890ABCDEFGHIJ", None),
+            ("https://example.com/nothing-here", None),
+            ("SN-1", None),
+        ] {
+            assert_eq!(transparency_code(scanned).as_deref(), taken, "{scanned}");
+        }
+    }
+
     /// A serial-required Transparency item asks both codes after each unit; a unit scanned
     /// instead of a code, a duplicate and an empty code are refused, and the check completes
     /// only with every code.
@@ -470,7 +577,7 @@ mod tests {
             })
         );
         assert_eq!(c.awaiting, Some((0, CodeKind::Transparency)));
-        c.scan("AZ:TP1").unwrap();
+        c.scan(TP1).unwrap();
         assert_eq!(c.awaiting, None);
         c.scan("CAM").unwrap();
         assert!(matches!(
@@ -486,10 +593,21 @@ mod tests {
         assert_eq!(c.codes_left(), 1);
         // The same characters may be a serial of one unit and not a Transparency code of another.
         assert!(matches!(
-            c.scan("AZ:TP1"),
+            c.scan(TP1),
             Err(PackRefusal::DuplicateCode { .. })
         ));
-        c.scan("AZ:TP2").unwrap();
+        // Not Amazon's shape: refused, saying what one looks like.
+        assert_eq!(
+            c.scan("AZ:TP2").unwrap_err().to_string(),
+            "\"AZ:TP2\" is not a Transparency code: one is 29 characters starting AZ: or ZA:, or a 38-character serialized GTIN (01, the 14-digit GTIN, 21, a 20-character serial); scan the code on the unit's Transparency label"
+        );
+        // The code inside a scanned URL is the one taken.
+        c.scan("https://tr.amazon.com/code?c=AZ%3AABCDEFGHIJKLMNOPQRSTUVWX02&x=1")
+            .unwrap();
+        assert_eq!(
+            c.lines[0].codes.last().map(|u| u.code.as_str()),
+            Some("AZ:ABCDEFGHIJKLMNOPQRSTUVWX02")
+        );
         c.scan("TEE").unwrap();
         assert!(c.is_complete());
         assert_eq!(c.record_code("x"), Err(PackRefusal::NoCodeAsked));
@@ -519,16 +637,16 @@ mod tests {
             c.close_box(parcel("S", 1)),
             Err(PackRefusal::CodeFirst { .. })
         ));
-        c.scan("T1").unwrap();
+        c.scan("AZ:000000000000000000000000T1").unwrap();
         c.scan("CAM").unwrap();
-        c.scan("T2").unwrap();
+        c.scan("AZ:000000000000000000000000T2").unwrap();
         c.scan("TEE").unwrap();
         assert_eq!(c.open_units(), 3);
         assert_eq!(c.close_box(parcel("M", 900)), Ok(1));
         assert_eq!(c.open_units(), 0);
         assert_eq!(c.boxed(0), 2);
         c.scan("CAM").unwrap();
-        c.scan("T3").unwrap();
+        c.scan("AZ:000000000000000000000000T3").unwrap();
         c.scan("TEE").unwrap();
         assert!(c.is_complete());
         assert_eq!(c.close_box(parcel("S", 400)), Ok(2));
@@ -556,13 +674,23 @@ mod tests {
         assert_eq!(
             items(&p[0]),
             vec![
-                (a, 2, vec!["T1".to_owned(), "T2".to_owned()]),
+                (
+                    a,
+                    2,
+                    vec![
+                        "AZ:000000000000000000000000T1".to_owned(),
+                        "AZ:000000000000000000000000T2".to_owned()
+                    ]
+                ),
                 (t.clone(), 1, vec![])
             ]
         );
         assert_eq!(
             items(&p[1]),
-            vec![(b, 1, vec!["T3".to_owned()]), (t, 1, vec![])]
+            vec![
+                (b, 1, vec!["AZ:000000000000000000000000T3".to_owned()]),
+                (t, 1, vec![])
+            ]
         );
         // Every unit of the order is in exactly one package.
         let total: u32 = p.iter().map(Package::units).sum();

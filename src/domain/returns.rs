@@ -317,6 +317,15 @@ impl ReturnRecord {
         self.lines.iter().map(ReturnLine::received_units).sum()
     }
 
+    /// The units received, against those expected: "1 of 2 expected units received", or
+    /// "2 received (not expected)" for a return nobody announced (a parcel scanned in unasked).
+    pub fn received_text(&self) -> String {
+        match (self.received_units(), self.expected_units()) {
+            (n, 0) => format!("{n} received (not expected)"),
+            (n, e) => format!("{n} of {e} expected units received"),
+        }
+    }
+
     /// What the retention clock counts from: its closing, else its recording (a return never
     /// received is kept six years from when it was expected).
     pub fn retained_from(&self) -> DateTime<Utc> {

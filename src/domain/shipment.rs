@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use super::order::OrderId;
 
 /// A carrier packline knows by name; anything else is `Other` with the name Amazon will show.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// In JSON (answers, `--json`) it is the name as Amazon spells it (`UPS`, `USPS`, `FedEx`,
+/// `DHL`, or the other's name), the same as every text shows; the earlier spellings (`fed_ex`,
+/// `{"other": …}`) are still read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Carrier {
     Ups,
     Usps,
@@ -56,11 +58,42 @@ impl Carrier {
         }
     }
 
+    /// A carrier as Amazon spells it, from any id or name of it (Shipping API v2's `FEDEX`,
+    /// a typed `fedex`): `FedEx`, `UPS`, `USPS`, `DHL`; another as given.
+    pub fn amazon_name(id: &str) -> String {
+        match Carrier::parse(id) {
+            Ok(Carrier::Other(_)) | Err(_) => id.trim().to_owned(),
+            Ok(c) => c.amazon_code().to_owned(),
+        }
+    }
+
     pub fn name(&self) -> &str {
         match self {
             Carrier::Other(n) => n,
             c => c.amazon_code(),
         }
+    }
+}
+
+impl Serialize for Carrier {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Carrier {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Carrier, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Name(String),
+            Other { other: String },
+        }
+        Ok(match Form::deserialize(d)? {
+            Form::Name(n) if n == "fed_ex" => Carrier::FedEx,
+            Form::Name(n) => Carrier::parse(&n).unwrap_or(Carrier::Other(n)),
+            Form::Other { other } => Carrier::Other(other),
+        })
     }
 }
 
@@ -359,6 +392,38 @@ impl ShipmentV2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One carrier name everywhere: JSON says what every text says, as Amazon spells it, and
+    /// the earlier spellings still read.
+    #[test]
+    fn a_carrier_is_written_as_amazon_spells_it() {
+        for (c, name) in [
+            (Carrier::FedEx, "FedEx"),
+            (Carrier::Ups, "UPS"),
+            (Carrier::Usps, "USPS"),
+            (Carrier::Dhl, "DHL"),
+            (Carrier::Other("OnTrac".into()), "OnTrac"),
+        ] {
+            assert_eq!(serde_json::to_value(&c).unwrap(), serde_json::json!(name));
+            assert_eq!(c.to_string(), name);
+            assert_eq!(
+                serde_json::from_value::<Carrier>(serde_json::json!(name)).unwrap(),
+                c
+            );
+        }
+        assert_eq!(Carrier::amazon_name("FEDEX"), "FedEx");
+        assert_eq!(Carrier::amazon_name("ONTRAC"), "ONTRAC");
+        for (old, c) in [
+            (serde_json::json!("fed_ex"), Carrier::FedEx),
+            (serde_json::json!("ups"), Carrier::Ups),
+            (
+                serde_json::json!({"other": "OnTrac"}),
+                Carrier::Other("OnTrac".into()),
+            ),
+        ] {
+            assert_eq!(serde_json::from_value::<Carrier>(old).unwrap(), c);
+        }
+    }
 
     #[test]
     fn ups_numbers_are_checked() {

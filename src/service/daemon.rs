@@ -101,6 +101,8 @@ pub async fn run(
             return Err(e.into());
         }
     };
+    // Print jobs the last process left queued, never begun, are sent now.
+    service.send_left_prints();
     let (tx, rx) = watch::channel(false);
     let renewing = {
         let (svc, site, holder, tx) = (

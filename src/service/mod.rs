@@ -25,6 +25,8 @@ use crate::domain::{
     BUYER_ASKED_TO_CANCEL, FreeText, Hold, ImportedOrder, Locations, OrderId, OrderRecord,
     PickBatch,
 };
+/// A print job as the print queue's requests answer it.
+pub use crate::store::shipping::{JobState, PrintJob};
 use crate::store::{self, ImportCounts, RetentionPolicy, Store};
 pub use ops::{Operation, Request};
 pub use proto::{
@@ -203,6 +205,11 @@ pub struct Service {
     previewing: std::sync::atomic::AtomicBool,
     /// The Amazon connection, for labels and confirmations (none on a site without one).
     amazon: Mutex<Option<Arc<crate::amazon::client::SpApi>>>,
+    /// Print jobs this process is sending or about to send (see [`Service::prints_idle`]).
+    prints_running: tokio::sync::watch::Sender<usize>,
+    /// Print jobs the last process left queued, never begun: sent once this service has a
+    /// runtime to send them on (see [`Service::send_left_prints`]).
+    prints_left: Mutex<Vec<u64>>,
     /// A bulk import happened: see [`Service::checkpoint_due`].
     bulk_written: std::sync::atomic::AtomicBool,
     /// Per user, since when their refusals go unaudited and how many did: see
@@ -328,6 +335,8 @@ impl Service {
             purge_preview: Mutex::new(None),
             previewing: std::sync::atomic::AtomicBool::new(false),
             amazon: Mutex::new(None),
+            prints_running: tokio::sync::watch::Sender::new(0),
+            prints_left: Mutex::new(Vec::new()),
             bulk_written: Default::default(),
             refusals: Mutex::new(HashMap::new()),
             rates_v2: Mutex::new(HashMap::new()),
@@ -341,6 +350,17 @@ impl Service {
             ),
             Err(e) => tracing::error!("recovering interrupted label purchases: {e}"),
         }
+        // Print jobs the last process left queued are this one's to send.
+        match service.read().take_over_prints() {
+            Ok(left) => {
+                *service
+                    .prints_left
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = left
+            }
+            Err(e) => tracing::error!("taking over the print queue: {e}"),
+        }
+        service.send_left_prints();
         // Counting walks the whole queue: start now, so the first screen does not wait for it.
         service.refresh_counts();
         service
@@ -913,31 +933,51 @@ impl Service {
             return;
         };
         std::thread::spawn(move || {
-            let generation = me.generation.load(Ordering::Relaxed);
-            let now = Utc::now();
-            let end_of_day = now
-                .date_naive()
-                .and_hms_opt(23, 59, 59)
-                .map_or(now, |t| t.and_utc());
-            let q = me.read().queue_counts(now, end_of_day);
-            match q {
-                Ok(q) => {
-                    let counts = Counts {
-                        by_state: q.by_state,
-                        late: q.late,
-                        due_today: q.due,
-                    };
-                    *me.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some(CountsCache {
-                        generation,
-                        at: Instant::now(),
-                        counts: counts.clone(),
-                    });
-                    me.notify(Notice::Counts(counts));
-                }
-                Err(e) => tracing::error!("counting the queue: {e}"),
+            if let Err(e) = me.count_queue() {
+                tracing::error!("counting the queue: {e}");
             }
             me.counting.store(false, Ordering::Release);
         });
+    }
+
+    /// Counts the queue now, keeps the count and tells it ([`Notice::Counts`]).
+    fn count_queue(&self) -> Result<Counts, store::Error> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Relaxed);
+        let now = Utc::now();
+        let end_of_day = now
+            .date_naive()
+            .and_hms_opt(23, 59, 59)
+            .map_or(now, |t| t.and_utc());
+        let q = self.read().queue_counts(now, end_of_day)?;
+        let counts = Counts {
+            by_state: q.by_state,
+            late: q.late,
+            due_today: q.due,
+        };
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some(CountsCache {
+            generation,
+            at: Instant::now(),
+            counts: counts.clone(),
+        });
+        self.notify(Notice::Counts(counts.clone()));
+        Ok(counts)
+    }
+
+    /// The queue counts as they are: the kept count when no change came after it, else counted
+    /// now (a first screen shows what a refresh would, never a count from before the orders
+    /// came in). Walks the queue: not for the quick worker.
+    pub(crate) fn counts_now(&self) -> Result<Counts, ServiceError> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(c) = self
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|c| c.generation == generation)
+        {
+            return Ok(c.counts.clone());
+        }
+        self.count_queue().map_err(store_err)
     }
 
     /// Waits until a count has finished (tests and tools that need exact counts).

@@ -215,7 +215,13 @@ pub enum Notice {
         cancelled: u64,
         error: Option<String>,
     },
+    /// A print job ended, printed or failed (`job` none: a document that could not be queued).
     PrintFinished {
+        #[serde(default)]
+        job: Option<u64>,
+        /// What was printed: "order … label", or "collection form FedEx 2026-12-07".
+        #[serde(default)]
+        what: String,
         order: OrderId,
         ok: bool,
         detail: String,

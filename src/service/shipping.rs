@@ -558,7 +558,10 @@ impl Service {
         }
         if !wave.no_print && !docs.is_empty() {
             match self.queue_all(c, &docs, wave.printer, now) {
-                Ok(jobs) => report.printed = jobs.len(),
+                Ok(jobs) => {
+                    report.printed = jobs.len();
+                    report.print_jobs = jobs.iter().map(|j| j.id).collect();
+                }
                 Err(e) => report.print_error = Some(e.to_string()),
             }
         }
@@ -648,17 +651,57 @@ impl Service {
         self.start_jobs(vec![id]);
     }
 
+    /// Sends queued jobs in the background, one after another (a retry).
+    pub(crate) fn send_jobs(&self, ids: Vec<u64>) {
+        self.start_jobs(ids);
+    }
+
     /// Sends jobs in the background one after another, in this order (a batch's paperwork).
+    /// Without a runtime to send them on, they stay queued for the next process.
     fn start_jobs(&self, ids: Vec<u64>) {
+        if ids.is_empty() {
+            return;
+        }
         let Some(me) = self.me.upgrade() else { return };
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(jobs = ids.len(), "no runtime: print jobs left queued");
             return;
         };
+        self.prints_running.send_modify(|n| *n += ids.len());
         handle.spawn(async move {
             for id in ids {
                 me.clone().run_job(id).await;
+                me.prints_running.send_modify(|n| *n = n.saturating_sub(1));
             }
         });
+    }
+
+    /// Sends the jobs the last process left queued (see [`Store::take_over_prints`]), once a
+    /// runtime is at hand: at once in the daemon, at the first request in a command's process.
+    ///
+    /// [`Store::take_over_prints`]: crate::store::Store::take_over_prints
+    pub fn send_left_prints(&self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let left = std::mem::take(&mut *self.prints_left.lock().unwrap_or_else(|p| p.into_inner()));
+        if !left.is_empty() {
+            tracing::info!(
+                jobs = left.len(),
+                "sending print jobs the last process left queued"
+            );
+            self.start_jobs(left);
+        }
+    }
+
+    /// Waits until no print job of this process is being sent (at most `within`); false when
+    /// some still are. A command's process waits here before it ends, so the jobs it started
+    /// (or took over) are not cut short.
+    pub async fn prints_idle(&self, within: std::time::Duration) -> bool {
+        let mut running = self.prints_running.subscribe();
+        tokio::time::timeout(within, running.wait_for(|n| *n == 0))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Renders and sends one job, with retries while nothing may have reached the printer.
@@ -667,27 +710,45 @@ impl Service {
         {
             for attempt in 1..=PRINT_ATTEMPTS {
                 let svc = me.clone();
-                let outcome = tokio::task::spawn_blocking(move || svc.render_job(id)).await;
-                let Ok(Ok((job, printer, format, doc))) = outcome else {
+                let outcome = tokio::task::spawn_blocking(move || svc.render_titled(id)).await;
+                let Ok(Ok((_, printer, format, doc, title))) = outcome else {
                     let detail = match outcome {
                         Ok(Err(e)) => e,
                         _ => "the job could not be prepared".to_owned(),
                     };
-                    me.finish_job(id, false, attempt, Some(detail));
+                    me.finish_job(id, false, attempt, Some(detail), None);
                     return;
                 };
-                let name = format!("{} {}", job.order, job.document.name());
+                // Recorded before any byte goes out: a job cut short from here on may have
+                // printed, and is never sent again by itself (see `take_over_prints`).
+                let svc = me.clone();
+                let begun = tokio::task::spawn_blocking(move || {
+                    svc.read()
+                        .update_print_job(id, |job| job.attempts = attempt)
+                })
+                .await;
+                if !matches!(begun, Ok(Ok(Some(_)))) {
+                    me.finish_job(
+                        id,
+                        false,
+                        attempt,
+                        Some("the job could not be kept".into()),
+                        Some(title),
+                    );
+                    return;
+                }
+                let name = title.strip_prefix("order ").unwrap_or(&title).to_owned();
                 let sent = printer.send(&name, format, &doc).await;
                 drop(doc);
                 match sent {
                     Ok(()) => {
-                        me.finish_job(id, true, attempt, None);
+                        me.finish_job(id, true, attempt, None, Some(title));
                         return;
                     }
                     // Bytes may have reached the printer: another attempt could print the label
                     // twice. A person looks and reprints.
                     Err(e) if attempt == PRINT_ATTEMPTS || e.maybe_sent() => {
-                        me.finish_job(id, false, attempt, Some(e.to_string()));
+                        me.finish_job(id, false, attempt, Some(e.to_string()), Some(title));
                         return;
                     }
                     Err(e) => {
@@ -732,6 +793,8 @@ impl Service {
                 Err(e) => {
                     for (order, doc) in docs {
                         self.notify(Notice::PrintFinished {
+                            job: None,
+                            what: format!("order {order} {}", doc.name()),
                             order,
                             ok: false,
                             detail: format!("{} not queued: {e}", doc.name()),
@@ -742,6 +805,8 @@ impl Service {
             Err(e) => {
                 for (order, doc) in docs {
                     self.notify(Notice::PrintFinished {
+                        job: None,
+                        what: format!("order {order} {}", doc.name()),
                         order,
                         ok: false,
                         detail: format!("{} not printed: {e}", doc.name()),
@@ -753,17 +818,40 @@ impl Service {
     }
 
     /// Makes a job's document: the sealed label opened, or the slip rendered. In memory only.
+    /// With it, what the job is called: "order … label", or a collection form by its carrier
+    /// and day ("collection form FedEx 2026-12-07"), never after an order.
     #[allow(clippy::type_complexity)]
-    fn render_job(
+    fn render_titled(
         &self,
         id: u64,
-    ) -> Result<(PrintJob, Printer, DocFormat, zeroize::Zeroizing<Vec<u8>>), String> {
+    ) -> Result<
+        (
+            PrintJob,
+            Printer,
+            DocFormat,
+            zeroize::Zeroizing<Vec<u8>>,
+            String,
+        ),
+        String,
+    > {
         let store = self.read();
         let job = store
             .print_job(id)
             .map_err(|e| e.to_string())?
             .ok_or("the job is gone")?;
         let printer = Printer::parse(&job.printer).map_err(|e| e.to_string())?;
+        let mut title = format!("order {} {}", job.order, job.document.name());
+        // A hold placed since the job was queued stops it here, before anything prints.
+        if store
+            .hold_of(&job.order)
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
+            return Err(format!(
+                "order {} is on hold: nothing prints for it until a lead releases it",
+                job.order
+            ));
+        }
         let (format, doc) = match job.document {
             Document::Label | Document::PackageLabel(_) => {
                 let package = job.document.package().unwrap_or(1);
@@ -816,13 +904,17 @@ impl Service {
                 )
             }
             Document::CollectionForm(i) => {
-                let forms = store
-                    .collection_forms(crate::store::shipping::local_day(job.created))
-                    .map_err(|e| e.to_string())?;
-                let (_, pdf) = forms
+                let day = crate::store::shipping::local_day(job.created);
+                let forms = store.collection_forms(day).map_err(|e| e.to_string())?;
+                let (carrier, pdf) = forms
                     .into_iter()
                     .nth(i as usize)
                     .ok_or("the collection form is no longer kept")?;
+                title = format!(
+                    "collection form {} {}",
+                    crate::domain::Carrier::amazon_name(&carrier),
+                    day.format("%Y-%m-%d")
+                );
                 (DocFormat::Pdf, zeroize::Zeroizing::new(pdf))
             }
             Document::PickSheet => {
@@ -837,10 +929,17 @@ impl Service {
                 )
             }
         };
-        Ok((job, printer, format, doc))
+        Ok((job, printer, format, doc, title))
     }
 
-    fn finish_job(&self, id: u64, ok: bool, attempts: u32, error: Option<String>) {
+    fn finish_job(
+        &self,
+        id: u64,
+        ok: bool,
+        attempts: u32,
+        error: Option<String>,
+        title: Option<String>,
+    ) {
         let finished = self.read().update_print_job(id, |job| {
             job.state = if ok { JobState::Sent } else { JobState::Failed };
             job.attempts = attempts;
@@ -854,10 +953,19 @@ impl Service {
                 return;
             }
         };
+        let what = title.unwrap_or_else(|| format!("order {} {}", job.order, job.document.name()));
+        // An order's document is told by its name ("label printed"), a collection form by its
+        // carrier and day.
+        let done = match what.strip_prefix("order ") {
+            Some(_) => format!("{} printed", job.document.name()),
+            None => format!("{what} printed"),
+        };
         self.notify(Notice::PrintFinished {
+            job: Some(job.id),
             order: job.order.clone(),
             ok,
-            detail: error.unwrap_or_else(|| format!("{} printed", job.document.name())),
+            detail: error.unwrap_or(done),
+            what,
         });
     }
 }

@@ -237,9 +237,47 @@ impl Store {
     }
 }
 
+/// A folder given to restore that is not a backup: the backups inside it, by name, if any.
+fn not_a_backup(dir: &Path) -> Error {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.join(MANIFEST_FILE).is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    match found.as_slice() {
+        [] => Error::Usage(format!(
+            "{} is not a packline backup (it has no {MANIFEST_FILE}), nor a folder holding one: give the folder `packline backup` made (packline-backup-…)",
+            dir.display()
+        )),
+        [one] => Error::Usage(format!(
+            "{} is not a backup but holds one: {}; restore it with packline restore {}",
+            dir.display(),
+            one.display(),
+            one.display()
+        )),
+        many => Error::Usage(format!(
+            "{} is not a backup but holds {}: {}; restore one of them (the newest last)",
+            dir.display(),
+            many.len(),
+            many.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// Reads a backup's manifest and checks both files against it.
 fn checked(backup: &Path) -> Result<Manifest, Error> {
     let manifest_path = backup.join(MANIFEST_FILE);
+    if backup.is_dir() && !manifest_path.exists() {
+        return Err(not_a_backup(backup));
+    }
     let text = std::fs::read(&manifest_path).map_err(io(&manifest_path))?;
     let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
         Error::Usage(format!(

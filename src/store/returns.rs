@@ -451,12 +451,7 @@ impl Store {
             let mut r = return_in(tx, id)?;
             r.close(user, now).map_err(Error::from).or_else(abort)?;
             write(tx, &r)?;
-            let reason = format!(
-                "{}; {} of {} expected units received",
-                describe(&r),
-                r.received_units(),
-                r.expected_units()
-            );
+            let reason = format!("{}; {}", describe(&r), r.received_text());
             audit_in(
                 tx,
                 user,

@@ -80,8 +80,11 @@ enum Step {
     /// A claim; the screen it was asked from (the pick screen opens if the user is still there).
     Claim(Screen),
     PickScan(String),
-    /// A short pick of the selected line, with its reason.
-    ShortPick(String),
+    /// A short pick of a SKU of the batch (the line confirmed), with its reason.
+    ShortPick {
+        sku: String,
+        reason: String,
+    },
     FinishPick,
     Release,
     /// The user's batches again (a notice said the one in hand changed).
@@ -106,7 +109,7 @@ impl Step {
         match self {
             Step::Claim(_)
             | Step::PickScan(_)
-            | Step::ShortPick(_)
+            | Step::ShortPick { .. }
             | Step::FinishPick
             | Step::Release
             | Step::ReloadBatch => Lane::Pick,
@@ -146,6 +149,12 @@ pub struct App {
     /// The code field: typed by hand, submitted with Enter.
     pub input: String,
     pub help: bool,
+    /// The first help line shown (the overlay scrolls), and the last it may be: how many
+    /// lines did not fit when it was last drawn.
+    pub help_scroll: u16,
+    help_max: std::sync::atomic::AtomicU16,
+    /// How many help lines the overlay showed at once when last drawn (a page of it).
+    help_page: std::sync::atomic::AtomicU16,
     pub quit: bool,
     /// Rows the queue can show (set from the terminal size).
     pub page: u16,
@@ -171,6 +180,9 @@ pub struct App {
     pick_chain: Chain,
     pack_chain: Chain,
 }
+
+/// The reasons a short pick offers by number (1, 2, 3), the first when none is given.
+const SHORT_REASONS: [&str; 3] = ["not in its bin", "damaged", "fewer than listed"];
 
 /// The smallest terminal packline draws into.
 pub const MIN_W: u16 = 40;
@@ -210,6 +222,9 @@ impl App {
             alert: None,
             input: String::new(),
             help: false,
+            help_scroll: 0,
+            help_max: std::sync::atomic::AtomicU16::new(0),
+            help_page: std::sync::atomic::AtomicU16::new(1),
             quit: false,
             page: 18,
             bell: false,
@@ -426,12 +441,8 @@ impl App {
                     }
                 });
             }
-            Step::ShortPick(reason) => {
-                let Some((batch, sku)) = self.pick.batch.as_ref().and_then(|b| {
-                    b.lines
-                        .get(self.pick.selected)
-                        .map(|l| (b.id, l.sku.clone()))
-                }) else {
+            Step::ShortPick { sku, reason } => {
+                let Some(batch) = self.pick.batch.as_ref().map(|b| b.id) else {
                     return;
                 };
                 let doing = format!("short-picking {}", clean(&sku, 30));
@@ -525,6 +536,11 @@ impl App {
                 // Every box closed already: nothing more to weigh.
                 let all_closed = check.open_units() == 0 && !check.boxes.is_empty();
                 let weight_g = match self.pack.weight_g {
+                    Some(0) if !all_closed => {
+                        self.pack.weight_g = None;
+                        self.info("0 g is no weight: type the box's weight in grams (1 g – 70 kg) and press Enter");
+                        return;
+                    }
                     Some(w) => w,
                     None if all_closed => 0,
                     None => {
@@ -591,6 +607,7 @@ impl App {
                     search: None,
                     offset: 0,
                     limit: 200,
+                    exact_counts: false,
                 };
                 // Packed orders, then labelled ones: shown together once both are in.
                 let doing = "loading orders for labels";
@@ -607,6 +624,15 @@ impl App {
                         );
                     },
                 );
+                // Failed prints, with why, the latest first.
+                let failed = ops::PrintJobs {
+                    failed: true,
+                    ..Default::default()
+                };
+                self.fetch("failed prints", doing, failed, |app, mut jobs| {
+                    jobs.reverse();
+                    app.labels.failed = jobs;
+                });
             }
             Screen::Exceptions => {
                 let doing = "loading exceptions";
@@ -660,8 +686,39 @@ impl App {
     /// strictly in the order they arrive.
     pub fn act(&mut self, action: Action) {
         if self.help && !matches!(action, Action::Scan(_)) {
+            // The overlay scrolls with the keys that move; any other key closes it.
+            let max = self.help_max.load(std::sync::atomic::Ordering::Relaxed);
+            let page = self
+                .help_page
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .max(1);
+            let scroll = match action {
+                Action::Up => Some(self.help_scroll.saturating_sub(1)),
+                Action::Down => Some(self.help_scroll.saturating_add(1)),
+                Action::PageUp => Some(self.help_scroll.saturating_sub(page)),
+                Action::PageDown => Some(self.help_scroll.saturating_add(page)),
+                _ => None,
+            };
+            if let Some(to) = scroll {
+                self.help_scroll = to.min(max);
+                return;
+            }
             self.help = false;
             if matches!(action, Action::Help | Action::Back) {
+                return;
+            }
+        }
+        // A short pick asked for waits for its second key; anything else but typing its
+        // reason puts it down.
+        if !matches!(
+            action,
+            Action::ShortPick | Action::Char(_) | Action::Backspace
+        ) && self.pick.short.take().is_some()
+        {
+            self.input.clear();
+            self.alert = None;
+            if matches!(action, Action::Back) {
+                self.info("short pick cancelled");
                 return;
             }
         }
@@ -682,7 +739,10 @@ impl App {
         }
         match action {
             Action::Quit => self.quit = true,
-            Action::Help => self.help = true,
+            Action::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
             Action::Back => {
                 // Esc with nothing typed and nothing shown puts the open return down (it stays
                 // open in the store: scan it again to go on).
@@ -927,14 +987,7 @@ impl App {
                 self.push(Step::Claim(self.screen));
             }
             Action::FinishPick => self.push(Step::FinishPick),
-            Action::ShortPick => {
-                let reason = if self.input.trim().is_empty() {
-                    "not found in its bin".to_owned()
-                } else {
-                    std::mem::take(&mut self.input)
-                };
-                self.push(Step::ShortPick(reason));
-            }
+            Action::ShortPick => self.short_pick(),
             Action::Release if self.screen == Screen::Dashboard => self.release_selected(),
             Action::Release => self.push(Step::Release),
             Action::NextBox => self.pack.next_box(),
@@ -971,6 +1024,52 @@ impl App {
             Action::Scan(code) => {
                 self.input.clear();
                 self.scan(code);
+            }
+        }
+    }
+
+    /// The short-pick key: the first press asks (which line, and why), the second, on the
+    /// same line, sends it with the reason typed or chosen by number. Esc or any other key puts
+    /// it down: a short pick takes an order off the batch, so one stray key never does it.
+    fn short_pick(&mut self) {
+        let Some(sku) = self.pick.batch.as_ref().and_then(|b| {
+            b.lines
+                .get(self.pick.selected)
+                .filter(|l| !l.is_done())
+                .map(|l| l.sku.clone())
+        }) else {
+            self.pick.short = None;
+            self.info("select a line still to pick to short-pick it");
+            return;
+        };
+        let key = self
+            .keymap
+            .key_for("pick", &Action::ShortPick)
+            .unwrap_or_default();
+        match self.pick.short.take() {
+            Some(armed) if armed == sku => {
+                let typed = std::mem::take(&mut self.input);
+                let reason = match typed.trim() {
+                    "" | "1" => SHORT_REASONS[0].to_owned(),
+                    "2" => SHORT_REASONS[1].to_owned(),
+                    "3" => SHORT_REASONS[2].to_owned(),
+                    other => other.to_owned(),
+                };
+                self.push(Step::ShortPick { sku, reason });
+            }
+            _ => {
+                self.input.clear();
+                self.alert = Some(Alert {
+                    text: format!(
+                        "short-pick {}? Its orders leave the batch. Why: 1 {}, 2 {}, 3 {}, or type it; then {key} again (Esc: no)",
+                        clean(&sku, 30),
+                        SHORT_REASONS[0],
+                        SHORT_REASONS[1],
+                        SHORT_REASONS[2],
+                    ),
+                    error: true,
+                });
+                self.pick.short = Some(sku);
             }
         }
     }
@@ -1080,11 +1179,7 @@ impl App {
             code: handle.clone(),
         };
         self.send(format!("closing {handle}"), op, move |app, r| {
-            app.info(format!(
-                "{handle} closed: {} of {} expected units received",
-                r.received_units(),
-                r.expected_units()
-            ));
+            app.info(format!("{handle} closed: {}", r.received_text()));
             app.returns.open = None;
             app.returns.last = None;
             app.refresh();
@@ -1478,11 +1573,26 @@ impl App {
             {
                 self.labels.wave = Some((done, total));
             }
-            Notice::PrintFinished { order, ok, detail } => {
-                self.labels.printing = if ok {
-                    format!("{order}: {}", clean(&detail, 60))
+            Notice::PrintFinished {
+                order,
+                ok,
+                detail,
+                what,
+                ..
+            } => {
+                // A collection form is the day's, one carrier's: told by its name, not an order.
+                let by_order = what.is_empty() || what.starts_with("order ");
+                let head = if by_order {
+                    order.to_string()
                 } else {
-                    format!("{order}: PRINT FAILED: {}", clean(&detail, 60))
+                    clean(&what, 40)
+                };
+                self.labels.printing = if ok && !by_order {
+                    clean(&detail, 60)
+                } else if ok {
+                    format!("{head}: {}", clean(&detail, 60))
+                } else {
+                    format!("{head}: PRINT FAILED: {}", clean(&detail, 60))
                 };
                 if !ok {
                     self.bell = true;
@@ -1619,23 +1729,85 @@ impl App {
         }
     }
 
+    /// Every key of the screen and the global ones, each description wrapped at word
+    /// boundaries to the width there is; what does not fit scrolls (Up/Down, PageUp/PageDown).
     fn render_help(&self, f: &mut Frame, area: Rect) {
-        let lines: Vec<Line> = self
-            .keymap
-            .help(self.screen.key())
-            .into_iter()
-            .map(|(k, d)| Line::from(format!("{k:>10}  {d}")))
-            .collect();
+        let entries = self.keymap.help(self.screen.key());
+        let inner_w = usize::from(area.width.saturating_sub(2));
+        let inner_h = usize::from(area.height.saturating_sub(2)).max(1);
+        let key_w = entries
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(1)
+            .min(inner_w / 3);
+        let text_w = inner_w.saturating_sub(key_w + 2).max(8);
+        let mut lines = Vec::new();
+        for (k, d) in &entries {
+            for (i, part) in wrap_words(d, text_w).into_iter().enumerate() {
+                let key = if i == 0 { k.as_str() } else { "" };
+                lines.push(Line::from(format!("{key:>key_w$}  {part}")));
+            }
+        }
+        let max = lines.len().saturating_sub(inner_h);
+        self.help_page.store(
+            u16::try_from(inner_h).unwrap_or(u16::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.help_max.store(
+            u16::try_from(max).unwrap_or(u16::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let scroll = usize::from(self.help_scroll).min(max);
+        let title = if max > 0 {
+            format!(
+                "keys: {} ({}-{} of {}, Up/Down)",
+                self.screen.key(),
+                scroll + 1,
+                (scroll + inner_h).min(lines.len()),
+                lines.len()
+            )
+        } else {
+            format!("keys: {}", self.screen.key())
+        };
         f.render_widget(Clear, area);
         f.render_widget(
-            Paragraph::new(lines).block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(format!("keys: {}", self.screen.key())),
-            ),
+            Paragraph::new(lines)
+                .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0))
+                .block(Block::default().borders(Borders::ALL).title(title)),
             area,
         );
     }
+}
+
+/// Splits a text into lines of at most `width` characters at spaces (a word longer than the
+/// line is split where it must be).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        while word.len() > width {
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            lines.push(word.drain(..width).collect());
+        }
+        let word: String = word.into_iter().collect();
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Amazon order ids look like `123-1234567-1234567`.

@@ -121,6 +121,9 @@ pub struct Health {
     pub sync_failed: bool,
     /// Print jobs that failed and were not printed since.
     pub failed_prints: u64,
+    /// The latest of them, and why: "order … label: printer file:/x: …".
+    #[serde(default)]
+    pub last_print_failure: Option<String>,
     pub last_review: Option<DateTime<Utc>>,
     /// No access review in [`REVIEW_DAYS`] days (or none noted).
     pub review_overdue: bool,
@@ -189,12 +192,20 @@ impl Operation for Dashboard {
             .ids_in(OrderState::Exception, usize::MAX)
             .map_err(store_err)?
             .len() as u64;
-        let failed_prints = store
+        let failed: Vec<crate::store::shipping::PrintJob> = store
             .print_jobs()
             .map_err(store_err)?
-            .iter()
+            .into_iter()
             .filter(|j| j.state == JobState::Failed)
-            .count() as u64;
+            .collect();
+        let failed_prints = failed.len() as u64;
+        let last_print_failure = failed.iter().max_by_key(|j| (j.created, j.id)).map(|j| {
+            format!(
+                "{}: {}",
+                j.title(),
+                j.error.as_deref().unwrap_or("no reason kept")
+            )
+        });
         // Today's returns, from the report's day counters.
         let today = crate::store::shipping::local_day(now);
         let day = crate::domain::report::Report::build(
@@ -237,6 +248,7 @@ impl Operation for Dashboard {
                 last_sync: sync.last_ok,
                 sync_failed: sync.last_error.is_some(),
                 failed_prints,
+                last_print_failure,
                 last_review,
                 review_overdue: last_review.is_none_or(|t| now - t > Duration::days(REVIEW_DAYS)),
                 purge: purge.map(|(_, p)| p),

@@ -51,6 +51,10 @@ pub struct Queue {
     pub search: Option<String>,
     pub offset: u32,
     pub limit: u32,
+    /// Counts as they are now, not as last counted (a screen's first page): counted on the
+    /// spot when a change came since, so not quick.
+    #[serde(default)]
+    pub exact_counts: bool,
 }
 
 impl Operation for Queue {
@@ -66,7 +70,9 @@ impl Operation for Queue {
     /// never hold up everyone's scans on the quick worker.
     fn is_quick(&self) -> bool {
         let depth = self.offset as usize + self.limit.min(MAX_PAGE) as usize;
-        depth <= QUICK_DEPTH && (self.search.is_none() || self.state.is_none())
+        !self.exact_counts
+            && depth <= QUICK_DEPTH
+            && (self.search.is_none() || self.state.is_none())
     }
 
     fn apply(
@@ -98,7 +104,11 @@ impl Operation for Queue {
             offset: self.offset,
             rows: svc.rows(rows)?,
             more,
-            counts: svc.counts(),
+            counts: if self.exact_counts {
+                svc.counts_now()?
+            } else {
+                svc.counts()
+            },
         })
     }
 }
@@ -296,6 +306,7 @@ mod tests {
                 search: search.map(str::to_owned),
                 offset,
                 limit: 50,
+                exact_counts: false,
             })
             .is_quick()
         };

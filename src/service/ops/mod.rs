@@ -50,8 +50,8 @@ pub use returns::{
 };
 pub use shipping::{
     BuyLabel, BuyWave, CheckPurchase, ClearPurchase, Manifest, ManifestDay, PackageView, Packages,
-    PrintJobs, PrintLabel, PrintSlip, Rates, ShipOwnCarrier, VoidLabel, WaveBought, WaveProblem,
-    WaveReport,
+    PrintJobs, PrintLabel, PrintSlip, Rates, RetryPrints, ShipOwnCarrier, VoidLabel, WaveBought,
+    WaveProblem, WaveReport,
 };
 
 /// One operation of the service.
@@ -112,6 +112,8 @@ impl Service {
     /// Runs one operation for `c`: the role check, then the operation. Blocking: transports
     /// call it off the async threads.
     pub fn run<O: Operation>(&self, c: &Caller, op: O) -> Result<O::Answer, ServiceError> {
+        // The first request of an in-process service runs where jobs can be sent.
+        self.send_left_prints();
         let r = self
             .require(c, op.role(), O::ACTION)
             .and_then(|()| {
@@ -190,6 +192,6 @@ operations! {
     Reveal, LookupName, AuditVerify, Import, Purge, Sync, SyncProblems, AccessReview, Check, Report, Backup,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
-    PrintJobs, ClearPurchase, Packages, BuyWave,
+    PrintJobs, RetryPrints, ClearPurchase, Packages, BuyWave,
     Dashboard,
 }

@@ -135,6 +135,22 @@ impl PackScan {
     }
 }
 
+/// The site's box presets, for a refusal that needs one: "the presets are \"S\", \"M\"".
+fn presets(svc: &Service) -> String {
+    if svc.settings.boxes.is_empty() {
+        return "the site has no box presets ([floor] boxes)".into();
+    }
+    format!(
+        "the presets are {}",
+        svc.settings
+            .boxes
+            .iter()
+            .map(|b| format!("{:?}", b.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 /// A box preset by name and a weight, checked.
 fn parcel(svc: &Service, box_name: &str, weight_g: u32) -> Result<Parcel, ServiceError> {
     let bx = svc
@@ -142,7 +158,12 @@ fn parcel(svc: &Service, box_name: &str, weight_g: u32) -> Result<Parcel, Servic
         .boxes
         .iter()
         .find(|b| b.name == box_name)
-        .ok_or_else(|| ServiceError::Invalid(format!("no box preset named {box_name:?}")))?;
+        .ok_or_else(|| {
+            ServiceError::Invalid(format!(
+                "no box preset named {box_name:?}: {}",
+                presets(svc)
+            ))
+        })?;
     if weight_g == 0 || weight_g > 70_000 {
         return Err(ServiceError::Invalid(format!(
             "weight {weight_g} g is outside 1 g – 70 kg"
@@ -271,9 +292,15 @@ impl Operation for PackFinish {
                 }
             }
             if check.open_units() > 0 {
-                if self.box_name.trim().is_empty() || self.weight_g == 0 {
+                if self.box_name.trim().is_empty() {
                     return Err(ServiceError::Invalid(format!(
-                        "order {id}: the box being filled needs its box preset and weight"
+                        "order {id}: the box being filled needs its box preset ({})",
+                        presets(svc)
+                    )));
+                }
+                if self.weight_g == 0 {
+                    return Err(ServiceError::Invalid(format!(
+                        "order {id}: the box being filled needs its weight in grams (1 g – 70 kg)"
                     )));
                 }
                 let p = parcel(svc, &self.box_name, self.weight_g)?;

@@ -13,7 +13,7 @@ use crate::domain::{Carrier, Event, OrderId, OrderState, Package, TrackingNumber
 use crate::labels::print::Printer;
 use crate::service::shipping::{api_err, block_on};
 use crate::service::{RateOffer, Role, Service, ServiceError, non_empty, order_id, store_err};
-use crate::store::shipping::{Document, PrintJob, ShipmentRecord, ShipmentState};
+use crate::store::shipping::{Document, JobState, PrintJob, ShipmentRecord, ShipmentState};
 
 /// Shipping offers for a packed order, best first by the site's rule.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -102,6 +102,9 @@ pub struct WaveReport {
     pub needs_person: Vec<WaveProblem>,
     /// Label print jobs queued, in pack order.
     pub printed: usize,
+    /// Their ids, to wait for (`packline prints`).
+    #[serde(default)]
+    pub print_jobs: Vec<u64>,
     pub print_error: Option<String>,
 }
 
@@ -453,7 +456,7 @@ pub struct ManifestDay {
     #[serde(default)]
     pub held: Vec<OrderId>,
     /// Carriers whose collection form `close` made and sent to the slip printer (Shipping
-    /// API v2), by carrier id.
+    /// API v2), as Amazon spells them (`FedEx`, `UPS`, `USPS`).
     #[serde(default)]
     pub collection_forms: Vec<String>,
     /// Why the collection forms could not be made or printed (the day is closed all the same).
@@ -464,6 +467,9 @@ pub struct ManifestDay {
     /// failed; `label buy ORDER` sends them again and the next close ships it.
     #[serde(default)]
     pub codes_unsent: Vec<(OrderId, String)>,
+    /// The print jobs of the collection forms, to wait for.
+    #[serde(default)]
+    pub print_jobs: Vec<u64>,
 }
 
 impl Operation for Manifest {
@@ -526,6 +532,7 @@ impl Operation for Manifest {
         }
         let mut collection_forms = Vec::new();
         let mut form_error = None;
+        let mut print_jobs = Vec::new();
         let v2 = whole_day.iter().any(|s| {
             s.state == ShipmentState::Bought
                 && svc
@@ -554,12 +561,15 @@ impl Operation for Manifest {
                                 .map(|s| (s.order.clone(), Document::CollectionForm(i as u32)))
                         })
                         .collect();
-                    if !docs.is_empty()
-                        && let Err(e) = svc.queue_all(c, &docs, None, now)
-                    {
-                        form_error = Some(format!("collection forms not printed: {e}"));
+                    if !docs.is_empty() {
+                        match svc.queue_all(c, &docs, None, now) {
+                            Ok(jobs) => print_jobs = jobs.iter().map(|j| j.id).collect(),
+                            Err(e) => {
+                                form_error = Some(format!("collection forms not printed: {e}"))
+                            }
+                        }
                     }
-                    collection_forms = made;
+                    collection_forms = made.iter().map(|c| Carrier::amazon_name(c)).collect();
                 }
                 Err(e) => form_error = Some(format!("collection forms: {e}")),
             }
@@ -571,35 +581,131 @@ impl Operation for Manifest {
             collection_forms,
             form_error,
             codes_unsent,
+            print_jobs,
         })
     }
 }
 
-/// The print queue.
+/// The print queue: every job still kept (finished ones for a week), oldest first, with its
+/// state and, for a failed one, why. A packer sees the jobs they asked for (a claim's
+/// paperwork); a labeler or lead, all of them.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct PrintJobs {}
+pub struct PrintJobs {
+    /// Only these jobs (none: all).
+    #[serde(default)]
+    pub ids: Vec<u64>,
+    /// Only failed jobs.
+    #[serde(default)]
+    pub failed: bool,
+    /// Only the jobs of these orders the caller asked for at or after `since` (what one
+    /// request of theirs queued, such as a claim's paperwork).
+    #[serde(default)]
+    pub mine_since: Option<(Vec<OrderId>, DateTime<Utc>)>,
+}
 
 impl Operation for PrintJobs {
     type Answer = Vec<PrintJob>;
     const NAME: &'static str = "print_jobs";
     const WRITES: bool = false;
     const ACTION: &'static str = "the print queue";
-    const ROLE: Role = Role::Labeler;
+    const ROLE: Role = Role::Packer;
 
     fn apply(
         self,
         svc: &Service,
-        _: &Allowed,
+        c: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<PrintJob>, ServiceError> {
         let mut jobs = svc.read().print_jobs().map_err(store_err)?;
-        // Scheme, host, port and path only: a URI may carry credentials.
-        for j in &mut jobs {
-            j.printer = Printer::parse(&j.printer)
-                .map(|p| p.describe())
-                .unwrap_or_else(|_| "(unknown printer)".into());
-        }
-        Ok(jobs)
+        jobs.retain(|j| {
+            (c.role >= Role::Labeler || j.by == c.user)
+                && (self.ids.is_empty() || self.ids.contains(&j.id))
+                && (!self.failed || j.state == JobState::Failed)
+                && self.mine_since.as_ref().is_none_or(|(orders, since)| {
+                    j.by == c.user && j.created >= *since && orders.contains(&j.order)
+                })
+        });
+        jobs.sort_by_key(|j| (j.created, j.id));
+        Ok(jobs.into_iter().map(shown).collect())
+    }
+}
+
+/// A job as a client sees it: the printer by scheme, host, port and path only (a URI may carry
+/// credentials).
+fn shown(mut j: PrintJob) -> PrintJob {
+    j.printer = Printer::parse(&j.printer)
+        .map(|p| p.describe())
+        .unwrap_or_else(|_| "(unknown printer)".into());
+    j
+}
+
+/// Sends failed print jobs again: the one named, or every failed one. For a lead, and for the
+/// person who asked for the job (a packer their claim's slips, a labeler their labels).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RetryPrints {
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub failed: bool,
+}
+
+impl Operation for RetryPrints {
+    type Answer = Vec<PrintJob>;
+    const NAME: &'static str = "retry_prints";
+    const ACTION: &'static str = "sending a print job again";
+    const ROLE: Role = Role::Packer;
+
+    fn apply(
+        self,
+        svc: &Service,
+        c: &Allowed,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PrintJob>, ServiceError> {
+        let all = svc.read().print_jobs().map_err(store_err)?;
+        let lead = c.role >= Role::Lead;
+        let ids: Vec<u64> = match (self.id, self.failed) {
+            (Some(id), false) => {
+                let Some(job) = all.iter().find(|j| j.id == id) else {
+                    return Err(ServiceError::NotFound(format!(
+                        "there is no print job {id} (packline prints lists them)"
+                    )));
+                };
+                if !lead && job.by != c.user {
+                    return Err(ServiceError::Forbidden {
+                        action: format!("sending print job {id} again (asked for by {})", job.by),
+                        needed: Role::Lead,
+                        user: c.user.clone(),
+                        role: c.role,
+                    });
+                }
+                vec![id]
+            }
+            (None, true) => {
+                let mut failed: Vec<&PrintJob> = all
+                    .iter()
+                    .filter(|j| j.state == JobState::Failed && (lead || j.by == c.user))
+                    .collect();
+                failed.sort_by_key(|j| (j.created, j.id));
+                if failed.is_empty() {
+                    return Err(ServiceError::NotFound(if lead {
+                        "no print job has failed".into()
+                    } else {
+                        format!("no print job of {} has failed", c.user)
+                    }));
+                }
+                failed.iter().map(|j| j.id).collect()
+            }
+            _ => {
+                return Err(ServiceError::Invalid(
+                    "name one print job (its id, from packline prints) or --failed".into(),
+                ));
+            }
+        };
+        let jobs = svc
+            .read()
+            .retry_prints(&ids, &c.user, now)
+            .map_err(store_err)?;
+        svc.send_jobs(ids);
+        Ok(jobs.into_iter().map(shown).collect())
     }
 }
 

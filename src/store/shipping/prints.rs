@@ -108,6 +108,71 @@ impl Store {
         Ok(job)
     }
 
+    /// Puts failed jobs back on the queue, as they were asked for (a person asked for them
+    /// again: each is audited as a reprint). Refused, all of them, when one is not failed or
+    /// its order is held.
+    pub fn retry_prints(
+        &self,
+        ids: &[u64],
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PrintJob>, Error> {
+        let jobs = self.transact(|tx| {
+            let mut jobs = Vec::with_capacity(ids.len());
+            for id in ids {
+                let Some(v) = tx.floor.get(job_key(*id))? else {
+                    return abort(Error::Usage(format!("there is no print job {id}")));
+                };
+                let mut job = records::decode::<PrintJob2>(&v).or_else(abort)?;
+                if job.state != JobState::Failed {
+                    return abort(Error::Usage(format!(
+                        "print job {id} is {}: only a failed job is sent again",
+                        job.state.name()
+                    )));
+                }
+                crate::store::floor::refuse_held_in(tx, &job.order)?;
+                job.state = JobState::Queued;
+                job.attempts = 0;
+                job.error = None;
+                tx.floor
+                    .insert(job_key(job.id), records::encode::<PrintJob2>(&job))?;
+                let why = format!("{} (print job {id} again)", job.document.name());
+                note(tx, &job.order, user, "reprint", Some(&why), now)?;
+                jobs.push(job);
+            }
+            Ok(jobs)
+        })?;
+        self.flush()?;
+        Ok(jobs)
+    }
+
+    /// Print jobs a process left queued when it stopped, in the order they were queued: those
+    /// never begun (no attempt recorded: nothing of them reached a printer) are the next
+    /// process's to send; one cut short while being sent may have printed, and is marked
+    /// failed for a person to look at the printer and retry it. Returns the jobs to send.
+    pub fn take_over_prints(&self) -> Result<Vec<u64>, Error> {
+        let mut resume = Vec::new();
+        for job in self.print_jobs()? {
+            if job.state != JobState::Queued {
+                continue;
+            }
+            if job.attempts == 0 {
+                resume.push(job.id);
+                continue;
+            }
+            self.update_print_job(job.id, |job| {
+                if job.state == JobState::Queued {
+                    job.state = JobState::Failed;
+                    job.error = Some(
+                        "cut short by a restart while being sent: it may have printed; look at the printer, then retry it if it did not (packline prints retry ID)"
+                            .into(),
+                    );
+                }
+            })?;
+        }
+        Ok(resume)
+    }
+
     /// Keeps a print job as given, over whatever is stored under its id.
     pub fn save_print_job(&self, job: &PrintJob) -> Result<(), Error> {
         self.t
@@ -193,6 +258,27 @@ pub enum JobState {
     Queued,
     Sent,
     Failed,
+}
+
+impl PrintJob {
+    /// What the job prints, for people: "order … label", or "collection form" (the day's
+    /// form of a carrier; the order it is filed under is not its subject).
+    pub fn title(&self) -> String {
+        match self.document {
+            Document::CollectionForm(_) => "collection form".to_owned(),
+            d => format!("order {} {}", self.order, d.name()),
+        }
+    }
+}
+
+impl JobState {
+    pub fn name(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Sent => "printed",
+            JobState::Failed => "failed",
+        }
+    }
 }
 
 pub(in crate::store) fn job_key(id: u64) -> Vec<u8> {

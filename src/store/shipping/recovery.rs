@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    INTENT, JobState, Postage, Store, flag, intent_key, keep_label, note, order_in, parse_package,
+    INTENT, Postage, Store, flag, intent_key, keep_label, note, order_in, parse_package,
     put_shipment, shipment_in, shipment_key,
 };
 use crate::domain::OrderId;
@@ -70,17 +70,6 @@ impl Store {
                 "the process stopped while Amazon was asked",
                 now,
             )?;
-        }
-        // Print jobs cut short the same way are marked failed, not silently rerun.
-        for job in self.print_jobs()? {
-            if job.state == JobState::Queued {
-                self.update_print_job(job.id, |job| {
-                    if job.state == JobState::Queued {
-                        job.state = JobState::Failed;
-                        job.error = Some("interrupted by a restart: print it again".into());
-                    }
-                })?;
-            }
         }
         Ok(stuck.len())
     }

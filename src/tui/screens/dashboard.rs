@@ -428,19 +428,31 @@ fn render_health(
     if let Some(q) = quota {
         first.extend([sep(), q]);
     }
-    let floor = vec![
-        lock,
-        sep(),
-        prints,
-        sep(),
-        plain(match h.purge {
-            None => "purge: counting".into(),
-            Some(p) => format!(
-                "purge due: {} recipients, {} orders",
-                p.recipients_destroyed, p.orders_deleted
-            ),
-        }),
-    ];
+    // A failed print says why in the purge preview's place: it wants a person now.
+    let floor = match &h.last_print_failure {
+        Some(why) if h.failed_prints > 0 => vec![
+            lock,
+            sep(),
+            prints,
+            warn(format!(
+                ": {}",
+                super::clean(why.strip_prefix("order ").unwrap_or(why), 120)
+            )),
+        ],
+        _ => vec![
+            lock,
+            sep(),
+            prints,
+            sep(),
+            plain(match h.purge {
+                None => "purge: counting".into(),
+                Some(p) => format!(
+                    "purge due: {} recipients, {} orders",
+                    p.recipients_destroyed, p.orders_deleted
+                ),
+            }),
+        ],
+    };
     let lists = vec![
         plain(format!("holds {} [{}]", v.holds, keys.holds)),
         sep(),

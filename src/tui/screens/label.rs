@@ -4,7 +4,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 
 use super::{Theme, clean};
@@ -23,6 +23,8 @@ pub struct LabelScreen {
     pub printing: String,
     /// A wave of purchases is running: orders settled of all.
     pub wave: Option<(u32, u32)>,
+    /// Print jobs that failed, the latest first (`packline prints retry` sends them again).
+    pub failed: Vec<crate::service::PrintJob>,
 }
 
 impl LabelScreen {
@@ -86,12 +88,33 @@ impl LabelScreen {
                     "-".repeat(width - filled)
                 )
             }
+            None if self.printing.is_empty() && !self.failed.is_empty() => {
+                let last = &self.failed[0];
+                clean(
+                    &format!(
+                        "{} PRINT(S) FAILED, last {}: {}",
+                        self.failed.len(),
+                        last.title(),
+                        last.error.as_deref().unwrap_or("no reason kept")
+                    ),
+                    200,
+                )
+            }
             None if self.printing.is_empty() => {
                 format!("{} order(s) to label or print", self.orders.len())
             }
             None => clean(&self.printing, 80),
         };
-        f.render_widget(Paragraph::new(Line::from(top_line)), top);
+        let failing = self.wave.is_none() && self.printing.is_empty() && !self.failed.is_empty();
+        let style = if failing {
+            theme.error()
+        } else {
+            Default::default()
+        };
+        f.render_widget(
+            Paragraph::new(Line::from(Span::styled(top_line, style))),
+            top,
+        );
         let rows = self.orders.iter().enumerate().map(|(i, r)| {
             let what = match r.state {
                 OrderState::Packed => "to buy",

@@ -156,24 +156,61 @@ impl PackScreen {
         } else {
             Span::styled(format!("  {} TO SCAN  ", c.units_left()), theme.banner())
         };
-        let bx = self
-            .current_box()
-            .map_or("-".to_owned(), |b| clean(&b.name, 20));
-        let weight = self
-            .weight_g
-            .map_or("type grams + Enter".to_owned(), |w| format!("{w} g"));
+        let compact = area.width < 60;
+        let bx = match self.current_box() {
+            Some(b) if self.boxes.len() > 1 && compact => format!(
+                "{} {}/{}",
+                clean(&b.name, 20),
+                self.box_index + 1,
+                self.boxes.len()
+            ),
+            Some(b) if self.boxes.len() > 1 => format!(
+                "{} ({} of {})",
+                clean(&b.name, 20),
+                self.box_index + 1,
+                self.boxes.len()
+            ),
+            Some(b) => clean(&b.name, 20),
+            None => "- (the site has no box presets: [floor] boxes)".to_owned(),
+        };
+        let weight = self.weight_g.map_or(
+            if compact {
+                "grams+Enter"
+            } else {
+                "type grams + Enter"
+            }
+            .to_owned(),
+            |w| format!("{w} g"),
+        );
         // Several boxes: which one is being filled, and what the closed ones hold.
         let mut lines = vec![Line::from(vec![
             status,
             Span::raw(format!(" order {}", c.order)),
         ])];
         if c.boxes.is_empty() {
-            lines.push(Line::from(format!("box: {bx}   weight: {weight}")));
+            let gap = if compact { "  " } else { "   " };
+            lines.push(Line::from(format!("box: {bx}{gap}weight: {weight}")));
+            // The presets to choose from, the chosen one first.
+            if self.boxes.len() > 1 {
+                let n = self.boxes.len();
+                let others: Vec<String> = (1..n)
+                    .map(|i| clean(&self.boxes[(self.box_index + i) % n].name, 20))
+                    .collect();
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "{}: {}",
+                        if compact { "next" } else { "next boxes" },
+                        others.join(" · ")
+                    ),
+                    theme.dim(),
+                )));
+            }
         } else {
             let held: u32 = c.boxes.iter().flat_map(|b| &b.units).sum();
             lines.push(Line::from(format!(
-                "box {}: {bx}   weight: {weight}",
-                c.boxes.len() + 1
+                "box {}: {bx}{}weight: {weight}",
+                c.boxes.len() + 1,
+                if compact { " " } else { "   " }
             )));
             lines.push(Line::from(Span::styled(
                 format!("{} box(es) closed, {held} unit(s) in them", c.boxes.len()),

@@ -17,6 +17,8 @@ pub struct PickScreen {
     /// Where the last unit scanned goes, shown large; with confirm-put, whether it is still in
     /// hand (its slot's label not yet scanned).
     pub put_to: Option<PutTo>,
+    /// A short pick asked for on this SKU, waiting for the second key with its reason.
+    pub short: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

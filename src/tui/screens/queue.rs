@@ -19,6 +19,9 @@ pub struct QueueScreen {
     pub more: bool,
     pub counts: Counts,
     pub search: Option<String>,
+    /// A page has come: its counts are the service's (the first is counted exactly, so the
+    /// first frame says what a refresh would).
+    pub counted: bool,
 }
 
 impl QueueScreen {
@@ -29,6 +32,7 @@ impl QueueScreen {
             search: self.search.clone(),
             offset: self.offset,
             limit: u32::from(height.max(1)),
+            exact_counts: !self.counted,
         }
     }
 
@@ -39,6 +43,7 @@ impl QueueScreen {
         self.rows = rows;
         self.more = more;
         self.counts = counts;
+        self.counted = true;
         self.selected = self.selected.min(self.rows.len().saturating_sub(1));
     }
 
