@@ -371,6 +371,36 @@ pub struct FloorConfig {
     /// When the carrier collects, local time `HH:MM` (default 16:00): the lead's dashboard sets
     /// apart the orders due before the next pickup.
     pub pickup: Option<String>,
+    /// Pack and ship at one bench: when the packer closes an order's last box, its label is
+    /// bought by the site's rule and printed on the packer's label printer.
+    #[serde(default)]
+    pub label_at_pack: bool,
+    /// Per-user floor settings, overriding the site's: `[floor.users.bo] label_at_pack = true`.
+    #[serde(default)]
+    pub users: BTreeMap<String, FloorUser>,
+}
+
+/// One user's floor settings (`[floor.users.NAME]`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FloorUser {
+    /// Overrides `[floor] label_at_pack` for this user.
+    pub label_at_pack: Option<bool>,
+}
+
+/// Who buys and prints the label at the pack bench (`[floor] label_at_pack`, per user under
+/// `[floor.users.NAME]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LabelAtPack {
+    pub site: bool,
+    pub users: BTreeMap<String, bool>,
+}
+
+impl LabelAtPack {
+    /// Whether `user`'s bench buys and prints the label when the last box is closed.
+    pub fn for_user(&self, user: &str) -> bool {
+        self.users.get(user).copied().unwrap_or(self.site)
+    }
 }
 
 /// What a claim prints.
@@ -415,6 +445,20 @@ impl FloorConfig {
 
     pub fn batch_size(&self) -> u32 {
         self.batch_size.unwrap_or(8).clamp(1, 100)
+    }
+
+    /// The users who buy and print the label as they close an order's last box: everyone
+    /// (`[floor] label_at_pack`) but those whose own table says not, and those whose own table
+    /// says so.
+    pub fn label_at_pack(&self) -> LabelAtPack {
+        LabelAtPack {
+            site: self.label_at_pack,
+            users: self
+                .users
+                .iter()
+                .filter_map(|(u, f)| f.label_at_pack.map(|on| (u.clone(), on)))
+                .collect(),
+        }
     }
 
     /// How this site's carts work.

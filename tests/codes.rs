@@ -99,6 +99,7 @@ fn finish(order: &OrderId, partial: Option<&str>) -> ops::PackFinish {
         box_name: "M 30x20x15".into(),
         weight_g: 1200,
         partial: partial.map(str::to_owned),
+        label: false,
     }
 }
 

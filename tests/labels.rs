@@ -889,6 +889,7 @@ async fn coded_units_cannot_ship_without_their_codes() {
             box_name: "M 30x20x15".into(),
             weight_g: 1200,
             partial: None,
+            label: false,
         })
         .await
         .unwrap_err()
@@ -924,6 +925,7 @@ async fn coded_units_cannot_ship_without_their_codes() {
         box_name: "M 30x20x15".into(),
         weight_g: 1200,
         partial: None,
+        label: false,
     })
     .await
     .unwrap();
@@ -1072,6 +1074,7 @@ async fn pack_two_boxes(c: &mut Client) -> (OrderId, u32) {
         box_name: "M 30x20x15".into(),
         weight_g: 900,
         partial: None,
+        label: false,
     })
     .await
     .unwrap();
@@ -1286,6 +1289,7 @@ async fn a_lead_ships_part_of_an_order_and_the_rest_waits_on_the_queue() {
         box_name: "S 20x15x10".into(),
         weight_g: 300,
         partial: partial.map(str::to_owned),
+        label: false,
     };
     let incomplete = f.client.call(finish(None)).await;
     assert!(

@@ -437,6 +437,7 @@ fn pack(w: &World, order: &str, boxes: u8, partial: bool) {
             box_name: "M 30x20x15".into(),
             weight_g: 900,
             partial: partial.then(|| "the rest comes next week".into()),
+            label: false,
         },
     );
 }

@@ -267,6 +267,7 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
             box_name: "S 20x15x10".into(),
             weight_g: 900,
             partial: None,
+            label: false,
         })
         .await;
     assert!(matches!(early, Err(ServiceError::Conflict(_))), "{early:?}");
@@ -285,6 +286,7 @@ async fn pick_and_pack_through_the_service_refuse_wrong_scans() {
             box_name: "S 20x15x10".into(),
             weight_g: 900,
             partial: None,
+            label: false,
         })
         .await
         .unwrap();
@@ -1277,6 +1279,7 @@ async fn two_services_over_one_store_keep_every_invariant() {
                 box_name: "M 30x20x15".into(),
                 weight_g: 1200,
                 partial: None,
+                label: false,
             })
             .await
             .map(|_| ())

@@ -695,6 +695,7 @@ async fn a_v2_purchase_sends_its_packages_transparency_codes_once() {
             box_name: "M 30x20x15".into(),
             weight_g: 1200,
             partial: None,
+            label: false,
         })
         .await
         .unwrap();

@@ -149,6 +149,7 @@ async fn wave(api: ShippingApi, orders: usize) {
                 box_name: "M 30x20x15".into(),
                 weight_g: 1200,
                 partial: None,
+                label: false,
             })
             .await
             .unwrap();

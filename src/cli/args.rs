@@ -634,6 +634,11 @@ pub enum PackCommand {
         /// Ship only the units packed, for this reason (leads; `-` reads it from standard input).
         #[arg(long, value_name = "REASON")]
         partial: Option<String>,
+        /// Then buy the label by the site's rule and print it on your label printer (what
+        /// [floor] label_at_pack does at every finish); a failed purchase leaves the order
+        /// packed for the labeler, with the reason.
+        #[arg(long)]
+        label: bool,
         #[command(flatten)]
         out: Output,
     },

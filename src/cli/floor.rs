@@ -8,15 +8,16 @@ use anyhow::{Context, Result};
 use packline::domain::text::escape_hazards;
 use packline::domain::{OrderState, PackCheck, PickBatch, PickScan};
 use packline::service::ops::{
-    Batches, ClaimBatch, Exceptions, FinishPick, PackCloseBox, PackFinish, PackScan, PackStart,
+    Batches, BenchLabel, ClaimBatch, Exceptions, Finished, FinishPick, PackCloseBox, PackFinish, PackScan, PackStart,
     PickPut, PickScan as Scan, PickScanned, RaiseException, ReassignBatch, ReleaseBatch,
     ResolveException, ShortPick,
 };
 
 use packline::config::PrintAtClaim;
 use packline::service::ops::PrintJobs;
+use packline::store::shipping::PrintJob;
 
-use super::args::{ExceptionsCommand, PackCommand, PickCommand};
+use super::args::{ExceptionsCommand, Output, PackCommand, PickCommand};
 use super::prints::{await_prints, outcome, write_unprinted};
 use super::{Ctx, Key, done, emit, one, text_arg};
 
@@ -276,23 +277,94 @@ pub fn pack(ctx: &Ctx, command: PackCommand) -> Result<ExitCode> {
             box_name,
             weight,
             partial,
+            label,
             out,
         } => {
             let partial = partial
                 .map(|p| text_arg(p, "--partial").map(|t| t.to_string()))
                 .transpose()?;
-            one(
-                ctx,
-                Key::No,
-                PackFinish {
-                    order,
-                    box_name: box_name.unwrap_or_default(),
-                    weight_g: weight.unwrap_or(0),
-                    partial,
-                },
-                out,
-                |w, r| writeln!(w, "order {} is {}", r.order.id, r.state),
-            )
+            let op = PackFinish {
+                order,
+                box_name: box_name.unwrap_or_default(),
+                weight_g: weight.unwrap_or(0),
+                partial,
+                label,
+            };
+            // A label is bought with the recipient's address: the key is needed then.
+            if !label && !ctx.cfg.floor.label_at_pack().for_user(&ctx.user) {
+                return one(ctx, Key::No, op, out, |w, r| {
+                    writeln!(w, "order {} is {}", r.order.id, r.state)
+                });
+            }
+            finish_with_label(ctx, op, out)
+        }
+    }
+}
+
+/// `pack finish` that buys the label and prints it at the bench: waits for the printer, and
+/// says what it took ("label printed: UPS 1Z…") or why not; exit status 1 unless it printed.
+fn finish_with_label(ctx: &Ctx, op: PackFinish, out: Output) -> Result<ExitCode> {
+    let s = ctx.session(Key::Needed)?;
+    let finished = s.call(op)?;
+    let jobs = match &finished.bench_label {
+        Some(BenchLabel::Queued { print_jobs, .. }) => await_prints(&s, print_jobs)?,
+        _ => Vec::new(),
+    };
+    s.finish()?;
+    let (line, ok) = bench_label_outcome(&finished, &jobs);
+    let mut value = serde_json::to_value(&finished)?;
+    if !jobs.is_empty() {
+        value["prints"] = serde_json::to_value(&jobs)?;
+    }
+    emit(out, &value, |w, _| {
+        writeln!(w, "order {} is {}", finished.order.id, finished.state)?;
+        write_unprinted(w, &jobs)?;
+        writeln!(w, "{line}")
+    })?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The bench's label in one line, and whether it printed.
+fn bench_label_outcome(f: &Finished, jobs: &[PrintJob]) -> (String, bool) {
+    match &f.bench_label {
+        None => ("no label was bought".into(), false),
+        Some(BenchLabel::NotBought { reason }) => (
+            format!(
+                "label not bought: {}; order {} waits for the labeler",
+                escape_hazards(reason),
+                f.order.id
+            ),
+            false,
+        ),
+        Some(BenchLabel::NotQueued { postage, reason }) => (
+            format!(
+                "label bought ({}) but not printed: {}; print it with packline label print {}",
+                escape_hazards(&postage.join(", ")),
+                escape_hazards(reason),
+                f.order.id
+            ),
+            false,
+        ),
+        Some(BenchLabel::Queued { postage, .. }) => {
+            let (text, ok) = outcome(jobs);
+            if ok {
+                (
+                    format!("label printed: {}", escape_hazards(&postage.join(", "))),
+                    true,
+                )
+            } else {
+                (
+                    format!(
+                        "label bought ({}), not printed: {text}",
+                        escape_hazards(&postage.join(", "))
+                    ),
+                    false,
+                )
+            }
         }
     }
 }

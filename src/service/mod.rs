@@ -59,6 +59,8 @@ pub struct Settings {
     pub cart: crate::domain::CartRules,
     /// What a claim prints to the picker's slip printer.
     pub print_at_claim: crate::config::PrintAtClaim,
+    /// Who buys and prints the label as they close an order's last box.
+    pub label_at_pack: crate::config::LabelAtPack,
     pub boxes: Vec<BoxPreset>,
     pub retention: RetentionPolicy,
     pub claim_timeout: Duration,
@@ -95,6 +97,7 @@ impl Settings {
             cart_slots: cfg.floor.cart_slots(),
             cart: cfg.floor.cart_rules(),
             print_at_claim: cfg.floor.print_at_claim,
+            label_at_pack: cfg.floor.label_at_pack(),
             boxes: cfg
                 .floor
                 .boxes()

@@ -137,6 +137,8 @@ pub struct App {
     pub training: bool,
     pub unlocked: bool,
     pub batch_size: u32,
+    /// This bench buys and prints the label as the last box closes (`[floor] label_at_pack`).
+    pub label_at_pack: bool,
     pub queue: QueueScreen,
     pub pick: PickScreen,
     pub pack: PackScreen,
@@ -198,6 +200,7 @@ impl App {
             unlocked,
             training,
             batch_size,
+            label_at_pack,
         } = client.call(ops::Hello {}).await?;
         let connection = if client.is_local() { "local" } else { "daemon" };
         let (done_tx, done_rx) = mpsc::unbounded_channel();
@@ -211,6 +214,7 @@ impl App {
             training,
             unlocked,
             batch_size,
+            label_at_pack,
             queue: QueueScreen::default(),
             pick: PickScreen::default(),
             pack: PackScreen::default(),
@@ -549,16 +553,29 @@ impl App {
                     }
                 };
                 let box_name = self.pack.box_name();
-                let doing = format!("boxing order {order}");
+                let doing = if self.label_at_pack {
+                    format!("boxing order {order}, label printing…")
+                } else {
+                    format!("boxing order {order}")
+                };
                 let op = ops::PackFinish {
                     order,
                     box_name,
                     weight_g,
                     partial: None,
+                    label: false,
                 };
-                self.send_step(lane, doing, op, |app, row| {
-                    let m = app.pack.packed(row);
-                    app.info(m);
+                self.send_step(lane, doing, op, |app, finished| {
+                    let m = app.pack.packed(finished.row.clone());
+                    match app.pack.bench_label(&finished) {
+                        Some((text, ok)) => {
+                            if !ok {
+                                app.bell = true;
+                            }
+                            app.info(format!("{m}; {text}"));
+                        }
+                        None => app.info(m),
+                    }
                     app.refresh();
                 });
             }
@@ -1574,12 +1591,20 @@ impl App {
                 self.labels.wave = Some((done, total));
             }
             Notice::PrintFinished {
+                job,
                 order,
                 ok,
                 detail,
                 what,
-                ..
             } => {
+                if let Some(job) = job
+                    && let Some((text, ok)) = self.pack.print_finished(job, ok, &detail)
+                {
+                    if !ok {
+                        self.bell = true;
+                    }
+                    self.info(text);
+                }
                 // A collection form is the day's, one carrier's: told by its name, not an order.
                 let by_order = what.is_empty() || what.starts_with("order ");
                 let head = if by_order {

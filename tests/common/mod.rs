@@ -725,6 +725,7 @@ pub async fn pack_in_one_box(
         box_name: "M 30x20x15".into(),
         weight_g: 1200,
         partial: None,
+        label: false,
     })
     .await
     .unwrap();

@@ -22,6 +22,10 @@ pub struct Welcome {
     pub unlocked: bool,
     pub training: bool,
     pub batch_size: u32,
+    /// Whether this user's bench buys and prints the label as the last box closes
+    /// (`[floor] label_at_pack`).
+    #[serde(default)]
+    pub label_at_pack: bool,
 }
 
 impl Operation for Hello {
@@ -39,6 +43,7 @@ impl Operation for Hello {
             unlocked: svc.read().is_unlocked(),
             training: svc.settings.training,
             batch_size: svc.settings.batch_size,
+            label_at_pack: svc.settings.label_at_pack.for_user(&c.user),
         })
     }
 }

@@ -35,7 +35,7 @@ pub use inquiries::{
 };
 pub use keys::{EpochView, KeyringView, KeysRotate, KeysShow, Lock, Unlock};
 pub use messages::{MessageSent, SendMessage};
-pub use pack::{PackCloseBox, PackFinish, PackScan, PackStart};
+pub use pack::{BenchLabel, Finished, PackCloseBox, PackFinish, PackScan, PackStart};
 pub use pick::{
     Batches, ClaimBatch, FinishPick, PickPut, PickScan, PickScanned, ReassignBatch, ReleaseBatch,
     ShortPick, Shorted,

@@ -10,6 +10,7 @@ use crate::service::{
     OrderRow, Role, Service, ServiceError, non_empty, order_id, own_bench, store_err,
 };
 use crate::store::floor::AtBench;
+use crate::store::shipping::Document;
 
 /// Opens a picked order at the caller's bench (or resumes the check already there).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -230,6 +231,13 @@ impl Operation for PackCloseBox {
 /// order is Packed, in as many packages as it has boxes. When every box is closed already, no
 /// box or weight is needed. With `partial`, a lead ships the units packed now and leaves the
 /// rest on the queue (the reason is audited).
+///
+/// With `label` (`pack finish --label`), or at a bench with `[floor] label_at_pack`, the
+/// order's label is then bought by the site's rule and queued to the packer's label printer:
+/// pack and ship at one bench. This is the one way a packer buys postage, and only for the
+/// order they have just boxed at their own bench: no choice of service or printer (those stay
+/// with labelers, [`super::BuyLabel`]), the same purchase path as `label buy`. A purchase that
+/// fails leaves the order Packed for the labeler, the reason in the answer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PackFinish {
     pub order: String,
@@ -239,10 +247,50 @@ pub struct PackFinish {
     pub weight_g: u32,
     #[serde(default)]
     pub partial: Option<String>,
+    /// Buy and print the label now, whatever `[floor] label_at_pack` says.
+    #[serde(default)]
+    pub label: bool,
+}
+
+/// The order boxed, and what became of the label the bench bought, when it bought one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finished {
+    #[serde(flatten)]
+    pub row: OrderRow,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench_label: Option<BenchLabel>,
+}
+
+impl std::ops::Deref for Finished {
+    type Target = OrderRow;
+    fn deref(&self) -> &OrderRow {
+        &self.row
+    }
+}
+
+/// The label bought at the pack bench (see [`PackFinish`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum BenchLabel {
+    /// Bought, and queued to the bench's label printer: "UPS 1Z…" per package, and the print
+    /// jobs, which print in the background (wait for them: `packline prints`).
+    Queued {
+        postage: Vec<String>,
+        print_jobs: Vec<u64>,
+    },
+    /// Bought, but it could not be queued to print (no label printer, say): why. The labeler
+    /// prints it (`label print`).
+    NotQueued {
+        postage: Vec<String>,
+        reason: String,
+    },
+    /// Not bought: the order stays Packed for the labeler (a purchase of unknown outcome is an
+    /// exception for a lead, as with `label buy`), and why.
+    NotBought { reason: String },
 }
 
 impl Operation for PackFinish {
-    type Answer = OrderRow;
+    type Answer = Finished;
     const NAME: &'static str = "pack_finish";
     const ACTION: &'static str = "packing";
     const ROLE: Role = Role::Packer;
@@ -252,8 +300,9 @@ impl Operation for PackFinish {
         svc: &Service,
         c: &Allowed,
         now: DateTime<Utc>,
-    ) -> Result<OrderRow, ServiceError> {
+    ) -> Result<Finished, ServiceError> {
         let id = order_id(&self.order)?;
+        let label = self.label || svc.settings.label_at_pack.for_user(&c.user);
         let partial = match &self.partial {
             Some(reason) => {
                 if c.role < Role::Lead {
@@ -268,7 +317,7 @@ impl Operation for PackFinish {
             }
             None => None,
         };
-        let _order = svc.lock_order(&id);
+        let order_lock = svc.lock_order(&id);
         // Whether every unit is in is decided on the check as the transaction that packs the
         // order reads it: a scan or a hold meanwhile is never missed.
         let pack = |check: &mut PackCheck, order: &Order, first: u32| {
@@ -326,7 +375,56 @@ impl Operation for PackFinish {
             )
             .map_err(store_err)?
             .ok_or_else(|| not_at_bench(&id))??;
+        drop(order_lock);
         svc.changed();
-        svc.row(rec)
+        if !label {
+            return Ok(Finished {
+                row: svc.row(rec)?,
+                bench_label: None,
+            });
+        }
+        let bench_label = bench_label(svc, c, &id, now);
+        let rec = svc.read().get(&id).map_err(store_err)?.unwrap_or(rec);
+        Ok(Finished {
+            row: svc.row(rec)?,
+            bench_label: Some(bench_label),
+        })
+    }
+}
+
+/// Buys the label of an order just boxed, by the site's rule (the purchase of `label buy`), and
+/// queues it to the packer's label printer.
+fn bench_label(svc: &Service, c: &Allowed, id: &OrderId, now: DateTime<Utc>) -> BenchLabel {
+    let records = match svc.buy_label(c, id, None, None, now) {
+        Ok(records) => records,
+        Err(e) => {
+            return BenchLabel::NotBought {
+                reason: e.to_string(),
+            };
+        }
+    };
+    let postage: Vec<String> = records
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.carrier.as_ref().map_or("-", |c| c.name()),
+                r.tracking.as_ref().map_or("-".into(), |t| t.to_string())
+            )
+        })
+        .collect();
+    let docs: Vec<(OrderId, Document)> = records
+        .iter()
+        .map(|r| (id.clone(), Document::label_of(r.package)))
+        .collect();
+    match svc.queue_all(c, &docs, None, now) {
+        Ok(jobs) => BenchLabel::Queued {
+            postage,
+            print_jobs: jobs.iter().map(|j| j.id).collect(),
+        },
+        Err(e) => BenchLabel::NotQueued {
+            postage,
+            reason: e.to_string(),
+        },
     }
 }

@@ -7,8 +7,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
+use std::collections::VecDeque;
+
 use super::{Theme, clean};
 use crate::domain::PackCheck;
+use crate::service::ops::{BenchLabel, Finished};
 use crate::service::{BoxPreset, OrderRow};
 
 #[derive(Clone, Debug, Default)]
@@ -22,7 +25,38 @@ pub struct PackScreen {
     pub weight_g: Option<u32>,
     /// The order at the bench was put on hold (this reason) while it was being packed.
     pub held: Option<String>,
+    /// The label bought as the last order was boxed (`label_at_pack`): printing, or what
+    /// became of it.
+    pub label: Option<BenchLabelLine>,
+    /// Print jobs that ended lately, with their outcome: a fast printer's notice may come
+    /// before the answer that names its job.
+    ended: VecDeque<(u64, bool, String)>,
 }
+
+/// The bench's label, as the pack screen shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BenchLabelLine {
+    pub order: String,
+    /// "UPS 1Z…", one per package.
+    pub postage: String,
+    /// Print jobs not ended yet.
+    pub waiting: Vec<u64>,
+    /// The outcome, once known, and whether it is good.
+    pub outcome: Option<(String, bool)>,
+}
+
+impl BenchLabelLine {
+    /// The line the bench shows.
+    pub fn text(&self) -> String {
+        match &self.outcome {
+            Some((text, _)) => text.clone(),
+            None => format!("label printing… (order {})", self.order),
+        }
+    }
+}
+
+/// How many ended print jobs the bench remembers.
+const ENDED_KEPT: usize = 32;
 
 impl PackScreen {
     /// The check at the bench, as the service has it now; a status-bar message.
@@ -72,6 +106,77 @@ impl PackScreen {
         format!("order {} packed: it goes to labels", order.order.id)
     }
 
+    /// The label the service bought as it boxed the order, if it bought one: the line to
+    /// show and whether it is good, once known (a failure is known at once; a print when the
+    /// printer answers, see [`Self::print_finished`]).
+    pub fn bench_label(&mut self, f: &Finished) -> Option<(String, bool)> {
+        let order = f.order.id.to_string();
+        let line = match f.bench_label.as_ref()? {
+            BenchLabel::NotBought { reason } => BenchLabelLine {
+                order: order.clone(),
+                outcome: Some((
+                    format!(
+                        "LABEL NOT BOUGHT: {} (order {order} waits for the labeler)",
+                        clean(reason, 120)
+                    ),
+                    false,
+                )),
+                ..Default::default()
+            },
+            BenchLabel::NotQueued { postage, reason } => BenchLabelLine {
+                order: order.clone(),
+                postage: clean(&postage.join(", "), 60),
+                outcome: Some((
+                    format!(
+                        "LABEL NOT PRINTED: {} (order {order}: print it from labels, F6)",
+                        clean(reason, 120)
+                    ),
+                    false,
+                )),
+                ..Default::default()
+            },
+            BenchLabel::Queued {
+                postage,
+                print_jobs,
+            } => {
+                let mut line = BenchLabelLine {
+                    order,
+                    postage: clean(&postage.join(", "), 60),
+                    waiting: print_jobs.clone(),
+                    outcome: None,
+                };
+                let ended: Vec<(u64, bool, String)> = self
+                    .ended
+                    .iter()
+                    .filter(|(j, _, _)| print_jobs.contains(j))
+                    .cloned()
+                    .collect();
+                for (job, ok, detail) in ended {
+                    line.print_finished(job, ok, &detail);
+                }
+                line
+            }
+        };
+        let outcome = line.outcome.clone();
+        self.label = Some(line);
+        outcome
+    }
+
+    /// A print job ended: when it is the bench's label, the line to show and whether it
+    /// printed, once every job of the label has ended.
+    pub fn print_finished(&mut self, job: u64, ok: bool, detail: &str) -> Option<(String, bool)> {
+        self.ended.push_back((job, ok, detail.to_owned()));
+        while self.ended.len() > ENDED_KEPT {
+            self.ended.pop_front();
+        }
+        let line = self.label.as_mut()?;
+        if !line.waiting.contains(&job) {
+            return None;
+        }
+        line.print_finished(job, ok, detail);
+        line.outcome.clone()
+    }
+
     pub fn current_box(&self) -> Option<&BoxPreset> {
         self.boxes.get(self.box_index)
     }
@@ -91,8 +196,25 @@ impl PackScreen {
 
     pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
         let Some(c) = &self.check else {
-            let [hint, list] =
-                Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+            let label_rows = u16::from(self.label.is_some()) * 2;
+            let [label, hint, list] = Layout::vertical([
+                Constraint::Length(label_rows),
+                Constraint::Length(2),
+                Constraint::Min(1),
+            ])
+            .areas(area);
+            if let Some(l) = &self.label {
+                let style = match l.outcome {
+                    None => theme.banner(),
+                    Some((_, true)) => theme.ok(),
+                    Some((_, false)) => theme.error(),
+                };
+                f.render_widget(
+                    Paragraph::new(Span::styled(format!(" {} ", l.text()), style))
+                        .wrap(ratatui::widgets::Wrap { trim: true }),
+                    label,
+                );
+            }
             f.render_widget(
                 Paragraph::new(
                     "Scan an order's packing slip, or choose a picked order and press Enter.",
@@ -254,5 +376,26 @@ impl PackScreen {
             .header(Row::new(["SKU", "SCANNED", "ITEM"]).style(theme.dim())),
             list,
         );
+    }
+}
+
+impl BenchLabelLine {
+    fn print_finished(&mut self, job: u64, ok: bool, detail: &str) {
+        if !self.waiting.contains(&job) || matches!(self.outcome, Some((_, false))) {
+            return;
+        }
+        self.waiting.retain(|j| *j != job);
+        if !ok {
+            self.outcome = Some((
+                format!(
+                    "LABEL NOT PRINTED: {} (order {}: reprint it from labels, F6)",
+                    clean(detail, 120),
+                    self.order
+                ),
+                false,
+            ));
+        } else if self.waiting.is_empty() {
+            self.outcome = Some((format!("label printed: {}", self.postage), true));
+        }
     }
 }
