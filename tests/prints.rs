@@ -335,3 +335,125 @@ async fn a_failed_job_is_retried_by_its_owner_or_a_lead_only() {
         )
     );
 }
+
+fn os_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap()
+        .name
+}
+
+/// Pack and ship at one bench: `pack finish --label` (and `[floor] label_at_pack`) buys the
+/// order's label by the site's rule and prints it on the packer's printer before the command
+/// says so; a packer buys no other way; a purchase that fails leaves the order packed for the
+/// labeler, with the reason, and the command exits 1.
+#[test]
+fn a_packer_buys_and_prints_the_label_as_the_last_box_closes() {
+    let m = marketplace(3, "1000");
+    let (_creds, amazon) = amazon_config(&m);
+    let prints = tempfile::tempdir().unwrap();
+    let labels = prints.path().join("labels");
+    std::fs::create_dir(&labels).unwrap();
+    let shipping = format!(
+        "{amazon}[shipping]\napi = \"shipping-v2\"\nlabel_printer = {:?}\n",
+        format!("file:{}", labels.display()),
+    );
+    let from = "[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
+    let floor = "[floor]\nbatch_size = 3\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
+    let site = Site::new(&format!("{shipping}{from}{floor}"));
+    site.init_identity_keys();
+    site.ok(&["sync", "--once"]);
+    // From here on the OS user is a packer (the site's lead until a list names someone).
+    let head = std::fs::read_to_string(&site.config).unwrap();
+    let packer = format!("[roles]\nleads = [\"nobody-here\"]\npackers = [{:?}]\n", os_user());
+    std::fs::write(&site.config, format!("{head}{packer}")).unwrap();
+
+    let claim = json(&site, &["pick", "claim"]);
+    let orders: Vec<String> = claim["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(orders.len(), 3, "{claim}");
+    let b = claim["id"].as_u64().unwrap().to_string();
+    for line in claim["lines"].as_array().unwrap() {
+        for _ in 0..line["needed"].as_u64().unwrap() {
+            json(&site, &["pick", "scan", &b, line["sku"].as_str().unwrap()]);
+        }
+    }
+    json(&site, &["pick", "finish", &b]);
+    let scan_all = |o: &str| {
+        let check = json(&site, &["pack", "start", o]);
+        for l in check["lines"].as_array().unwrap() {
+            for _ in 0..l["needed"].as_u64().unwrap() {
+                json(&site, &["pack", "scan", o, l["sku"].as_str().unwrap()]);
+            }
+        }
+    };
+
+    // On demand: the label is bought and printed before the command says so.
+    let o = &orders[0];
+    scan_all(o);
+    let args = ["pack", "finish", o, "--box", "S", "--weight", "500", "--label"];
+    let out = site.run_unlocked(&args);
+    assert_ok(&out, &args);
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(format!("order {o} is labelled").as_str()));
+    let printed = lines.next().unwrap_or_default();
+    assert!(printed.starts_with("label printed: "), "{text}");
+    let tracking = printed.rsplit(' ').next().unwrap();
+    let carrier = printed
+        .strip_prefix("label printed: ")
+        .and_then(|p| p.strip_suffix(tracking))
+        .unwrap()
+        .trim();
+    assert!(["UPS", "USPS", "FedEx"].contains(&carrier), "{text}");
+    assert_eq!(lines.next(), None, "{text}");
+    let made = files_in(&labels);
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert!(made[0].starts_with(o.as_str()), "{made:?}");
+    let looked = json(&site, &["lookup", "--order", o]);
+    assert!(looked.to_string().contains(tracking), "{looked}");
+
+    // The packer buys no other way: `label buy` stays a labeler's.
+    let out = site.run_unlocked(&["label", "buy", &orders[1]]);
+    assert_fails(&out, "buying a label is for a labeler or above");
+
+    // A purchase that fails (no ship-from address) leaves the order packed, with the reason.
+    let with_from = std::fs::read_to_string(&site.config).unwrap();
+    std::fs::write(&site.config, with_from.replace(from, "")).unwrap();
+    let o = &orders[1];
+    scan_all(o);
+    let args = ["pack", "finish", o, "--box", "S", "--weight", "500", "--label"];
+    let out = site.run_unlocked(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "order {o} is packed\nlabel not bought: no ship-from address: set [shipping.from] in the config; order {o} waits for the labeler\n"
+        )
+    );
+    assert_eq!(files_in(&labels).len(), 1);
+    assert_eq!(
+        json(&site, &["lookup", "--order", o])["state"],
+        "packed",
+        "the order waits for the labeler"
+    );
+
+    // `[floor] label_at_pack`: every finish at this user's bench does the same.
+    let own = format!("{floor}[floor.users.{}]\nlabel_at_pack = true\n", os_user());
+    std::fs::write(&site.config, with_from.replace(floor, &own)).unwrap();
+    let o = &orders[2];
+    scan_all(o);
+    let args = ["pack", "finish", o, "--box", "S", "--weight", "500"];
+    let out = site.run_unlocked(&args);
+    assert_ok(&out, &args);
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("order {o} is labelled\nlabel printed: ")),
+        "{text}"
+    );
+    assert_eq!(files_in(&labels).len(), 2);
+}
