@@ -365,7 +365,10 @@ fn a_packer_buys_and_prints_the_label_as_the_last_box_closes() {
     site.ok(&["sync", "--once"]);
     // From here on the OS user is a packer (the site's lead until a list names someone).
     let head = std::fs::read_to_string(&site.config).unwrap();
-    let packer = format!("[roles]\nleads = [\"nobody-here\"]\npackers = [{:?}]\n", os_user());
+    let packer = format!(
+        "[roles]\nleads = [\"nobody-here\"]\npackers = [{:?}]\n",
+        os_user()
+    );
     std::fs::write(&site.config, format!("{head}{packer}")).unwrap();
 
     let claim = json(&site, &["pick", "claim"]);
@@ -395,12 +398,17 @@ fn a_packer_buys_and_prints_the_label_as_the_last_box_closes() {
     // On demand: the label is bought and printed before the command says so.
     let o = &orders[0];
     scan_all(o);
-    let args = ["pack", "finish", o, "--box", "S", "--weight", "500", "--label"];
+    let args = [
+        "pack", "finish", o, "--box", "S", "--weight", "500", "--label",
+    ];
     let out = site.run_unlocked(&args);
     assert_ok(&out, &args);
     let text = stdout(&out);
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some(format!("order {o} is labelled").as_str()));
+    assert_eq!(
+        lines.next(),
+        Some(format!("order {o} is labelled").as_str())
+    );
     let printed = lines.next().unwrap_or_default();
     assert!(printed.starts_with("label printed: "), "{text}");
     let tracking = printed.rsplit(' ').next().unwrap();
@@ -426,7 +434,9 @@ fn a_packer_buys_and_prints_the_label_as_the_last_box_closes() {
     std::fs::write(&site.config, with_from.replace(from, "")).unwrap();
     let o = &orders[1];
     scan_all(o);
-    let args = ["pack", "finish", o, "--box", "S", "--weight", "500", "--label"];
+    let args = [
+        "pack", "finish", o, "--box", "S", "--weight", "500", "--label",
+    ];
     let out = site.run_unlocked(&args);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert_eq!(

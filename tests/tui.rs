@@ -1676,3 +1676,181 @@ async fn the_help_overlay_scrolls_to_every_key_at_80x24_and_40x16() {
         assert!(!app.help);
     }
 }
+
+/// Pack and ship at one bench (`[floor] label_at_pack`): a packer closes the last box, the
+/// bench says the label is printing, and then that it printed (carrier and tracking), once the
+/// printer took it; a purchase that fails says why at the bench and the order waits, packed,
+/// for the labeler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_label_at_pack_the_bench_prints_the_label_as_the_last_box_closes() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(packline::marketplace::server::serve(
+        listener,
+        packline::marketplace::server::MarketplaceConfig {
+            orders: 2,
+            seed: 7,
+            quota_scale: 20.0,
+            start: Utc::now() - chrono::Duration::days(3),
+            fault_rate: 0.0,
+            faults: Vec::new(),
+            fault_delay: std::time::Duration::from_secs(1),
+            new_orders_per_minute: 0.0,
+            cancel_rate: 0.0,
+            cancel_request_rate: 0.0,
+            unit_codes: false,
+            rate_validity: packline::marketplace::server::MarketplaceConfig::RATE_VALIDITY,
+        },
+    ));
+    let api = std::sync::Arc::new(
+        packline::amazon::client::SpApi::new(
+            &url,
+            &format!("{url}/auth/o2/token"),
+            packline::amazon::client::Credentials {
+                client_id: "training".into(),
+                client_secret: "training".to_owned().into(),
+                refresh_token: "training".to_owned().into(),
+            },
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let printed = tempfile::tempdir().unwrap();
+    let store = unlocked_store(dir.path());
+    let mut settings = Settings::from_config(&packline::config::Config::default(), "ann").unwrap();
+    // Ann packs; buying labels is otherwise a labeler's.
+    settings.roles = packline::config::RolesConfig {
+        leads: vec!["lea".into()],
+        packers: vec!["ann".into()],
+        ..Default::default()
+    };
+    settings.label_at_pack = packline::config::LabelAtPack {
+        site: true,
+        ..Default::default()
+    };
+    settings.shipping = example_shipping_v2(Some(format!("file:{}", printed.path().display())));
+    let service = Service::new(store, settings);
+    let plan = packline::service::sync::SyncPlan {
+        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
+        lookback_days: 30,
+    };
+    packline::service::sync::sync_once(&api, &service, &plan, "lea", Utc::now(), |_, _, _| {})
+        .await
+        .unwrap();
+    service.set_amazon(api);
+    service.wait_for_counts();
+
+    let client = Client::local(service.clone(), "ann").unwrap();
+    let batch = client
+        .call(dops::ClaimBatch { size: Some(2) })
+        .await
+        .unwrap()
+        .expect("orders to pick");
+    assert_eq!(batch.orders.len(), 2);
+    pick_all(&client, &batch).await;
+    let mut app = App::new(client, Keymap::load("default", None).unwrap())
+        .await
+        .unwrap();
+    assert!(app.label_at_pack);
+
+    // Packs an order at the bench: its slip, every unit, the weight and Enter.
+    async fn pack(app: &mut App, order: &packline::domain::OrderId) {
+        act(app, Action::Scan(order.to_string())).await;
+        let check = app.pack.check.clone().expect("the order is at the bench");
+        for l in &check.lines {
+            for _ in 0..l.needed {
+                act(app, Action::Scan(l.sku.clone())).await;
+            }
+        }
+        for c in "900".chars() {
+            act(app, Action::Char(c)).await;
+        }
+        app.act(Action::Submit);
+    }
+    act(&mut app, Action::Pack).await;
+    let first = &batch.orders[0];
+    pack(&mut app, first).await;
+    let doing = format!("label printing… {first}");
+    assert_eq!(app.in_flight().as_deref(), Some(doing.as_str()));
+    let busy = frame(&app, 80, 24);
+    assert!(busy.contains(&doing), "{busy}");
+    app.settle().await;
+    // Bought; the bench says so until the printer has taken it.
+    let shipment = service
+        .with_store(|s| s.shipment(first, 1).unwrap())
+        .expect("the label is bought");
+    let (carrier, tracking) = (
+        format!(
+            "label printed: {}",
+            shipment.carrier.as_ref().unwrap().name()
+        ),
+        shipment.tracking.as_ref().unwrap().to_string(),
+    );
+    let postage = format!("{} {tracking}", shipment.carrier.as_ref().unwrap().name());
+    let label = app.pack.label.clone().expect("the bench's label");
+    if label.outcome.is_none() {
+        assert!(frame(&app, 80, 24).contains(&format!("label printing… (order {first})")));
+    }
+    while app.pack.label.as_ref().unwrap().outcome.is_none() {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(30), app.client.notice())
+            .await
+            .expect("the print's outcome")
+            .unwrap();
+        app.notice(n);
+    }
+    let screen = frame(&app, 80, 24);
+    let line = format!("label printed: {postage}");
+    assert!(
+        screen.lines().nth(1).is_some_and(|l| l.trim_end() == line),
+        "{screen}"
+    );
+    assert!(
+        app.alert
+            .as_ref()
+            .is_some_and(|a| !a.error && a.text == line),
+        "{:?}",
+        app.alert
+    );
+    let state = service.with_store(|s| s.get(first).unwrap().unwrap().state);
+    assert_eq!(state, OrderState::Labelled);
+    assert_eq!(std::fs::read_dir(printed.path()).unwrap().count(), 1);
+    // The other order, picked, waits for the bench: its ship-by follows today's date.
+    let ship_by = app.pack.waiting[0]
+        .order
+        .ship_by_key()
+        .format("%m-%d %H:%M")
+        .to_string();
+    for (w, h) in [(80, 24), (40, 16)] {
+        insta::assert_snapshot!(
+            format!("pack_label_printed_{w}x{h}"),
+            frame(&app, w, h)
+                .replace(&tracking, "TRACKING")
+                .replace(&carrier, "label printed: CARRIER")
+                .replace(&ship_by, "MM-DD HH:MM")
+                .replace(&ship_by[..8], "MM-DD HH")
+        );
+    }
+
+    // A purchase that fails: said at the bench, and the order waits, packed, for the labeler.
+    // Amazon's order now belongs to Amazon.fr: the site's US shipping business gets no rates.
+    let second = &batch.orders[1];
+    assert_eq!(
+        training_control(&url, "/_training/marketplace/A13V1IB3VIYZZH").await,
+        204
+    );
+    pack(&mut app, second).await;
+    app.settle().await;
+    let label = app.pack.label.clone().expect("the bench's label");
+    let (text, ok) = label.outcome.clone().expect("a failure is known at once");
+    assert!(!ok);
+    assert!(
+        text.starts_with("LABEL NOT BOUGHT: ")
+            && text.ends_with(&format!("(order {second} waits for the labeler)")),
+        "{text}"
+    );
+    assert!(app.bell);
+    assert!(frame(&app, 80, 24).contains("LABEL NOT BOUGHT: "));
+    let state = service.with_store(|s| s.get(second).unwrap().unwrap().state);
+    assert_eq!(state, OrderState::Packed);
+}

@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use packline::domain::text::escape_hazards;
 use packline::domain::{OrderState, PackCheck, PickBatch, PickScan};
 use packline::service::ops::{
-    Batches, BenchLabel, ClaimBatch, Exceptions, Finished, FinishPick, PackCloseBox, PackFinish, PackScan, PackStart,
-    PickPut, PickScan as Scan, PickScanned, RaiseException, ReassignBatch, ReleaseBatch,
-    ResolveException, ShortPick,
+    Batches, BenchLabel, ClaimBatch, Exceptions, FinishPick, Finished, PackCloseBox, PackFinish,
+    PackScan, PackStart, PickPut, PickScan as Scan, PickScanned, RaiseException, ReassignBatch,
+    ReleaseBatch, ResolveException, ShortPick,
 };
 
 use packline::config::PrintAtClaim;

@@ -554,7 +554,7 @@ impl App {
                 };
                 let box_name = self.pack.box_name();
                 let doing = if self.label_at_pack {
-                    format!("boxing order {order}, label printing…")
+                    format!("label printing… {order}")
                 } else {
                     format!("boxing order {order}")
                 };

@@ -210,7 +210,7 @@ impl PackScreen {
                     Some((_, false)) => theme.error(),
                 };
                 f.render_widget(
-                    Paragraph::new(Span::styled(format!(" {} ", l.text()), style))
+                    Paragraph::new(Span::styled(l.text(), style))
                         .wrap(ratatui::widgets::Wrap { trim: true }),
                     label,
                 );
