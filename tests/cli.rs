@@ -1458,6 +1458,29 @@ fn a_closed_pipe_ends_a_command_quietly() {
     assert_eq!(child.wait().unwrap().code(), Some(1));
 }
 
+/// A config the TOML parser refuses is named, and the parser's own rendering is kept on its
+/// lines, with the caret under the column.
+#[test]
+fn a_broken_config_shows_where_on_its_own_lines() {
+    let site = Site::new("");
+    let config = site.dir.path().join("broken.toml");
+    std::fs::write(&config, "[amazon\nregion = \"na\"\n").unwrap();
+    let out = site
+        .cmd()
+        .env("PACKLINE_CONFIG", &config)
+        .args(["orders", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "packline: config {}: TOML parse error at line 1, column 8\n  |\n1 | [amazon\n  |        ^\ninvalid table header\nexpected `.`, `]`\n",
+            config.display()
+        )
+    );
+}
+
 #[test]
 fn completions_and_the_man_page_come_from_the_command_line_itself() {
     let site = Site::new("");
