@@ -580,7 +580,20 @@ impl Config {
     pub fn from_text(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
             path: path.to_owned(),
-            detail: e.to_string().trim_end().replace('\n', " | "),
+            // TOML's own rendering, on its lines, with the caret under the column; a control
+            // character of the file (an escape sequence) is not sent to the terminal.
+            detail: e
+                .to_string()
+                .trim_end()
+                .chars()
+                .map(|c| {
+                    if c.is_control() && c != '\n' {
+                        '\u{FFFD}'
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
         })?;
         cfg.source = Some(path.to_owned());
         cfg.validate()?;
@@ -783,6 +796,29 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, text).unwrap();
         Config::load(Some(&p))
+    }
+
+    #[test]
+    fn a_parse_error_keeps_tomls_lines_and_caret() {
+        let e = Config::from_text("[amazon\n", Path::new("/etc/packline/config.toml"))
+            .unwrap_err()
+            .to_string();
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(
+            lines[..4],
+            [
+                "config /etc/packline/config.toml: TOML parse error at line 1, column 8",
+                "  |",
+                "1 | [amazon",
+                "  |        ^",
+            ],
+            "{e}"
+        );
+        // A control character of the file is not sent to the terminal.
+        let e = Config::from_text("[amazon\x1b[2J\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains('\x1b') && e.contains("^"), "{e:?}");
     }
 
     #[test]

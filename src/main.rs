@@ -2,6 +2,27 @@
 //! hands over to `cli/`, where each command group builds its operations and prints the
 //! answers. Errors go to stderr with what is wrong, where, and what to do; logs go to the log
 //! file, never to the terminal.
+//!
+//! A reader that goes away (`packline orders list | head`) is not an error: the command ends
+//! quietly, status 0 and nothing on stderr, as if it had finished. So nothing here writes to
+//! stdout with `print!`/`println!` (which panic on a closed pipe): every write goes through
+//! `std::io::Write`, and its `BrokenPipe` reaches `main` as an error that `broken_pipe` knows.
+//! The same holds for stderr (`packline sync 2>&1 | head`): messages go through `say!`, which
+//! drops what a closed stderr cannot take instead of panicking as `eprintln!` does.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+/// A line (or, as `say!(inline: …)`, a part of one) for the person at the terminal, on stderr;
+/// lost, not a panic, when stderr is gone.
+macro_rules! say {
+    (inline: $($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 mod cli;
 
@@ -25,7 +46,9 @@ fn main() -> ExitCode {
         Err(e) if e.chain().any(broken_pipe) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            eprintln!("packline: {e:#}");
+            // The chain is joined with ": "; a message of several lines (a TOML parse error,
+            // with its caret under the column) keeps them.
+            say!("packline: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -84,7 +107,7 @@ fn init_logging(cfg: &Config) {
                 .with_writer(std::sync::Mutex::new(file))
                 .init();
         }
-        Err(e) => eprintln!(
+        Err(e) => say!(
             "packline: warning: cannot open log file {}: {e}; logging is off",
             path.display()
         ),
@@ -96,9 +119,9 @@ fn init_logging(cfg: &Config) {
 fn no_core_dumps() {
     use nix::sys::resource::{Resource, setrlimit};
     if let Err(e) = setrlimit(Resource::RLIMIT_CORE, 0, 0) {
-        eprintln!("packline: warning: core dumps could not be turned off: {e}");
+        say!("packline: warning: core dumps could not be turned off: {e}");
     }
     if let Err(e) = nix::sys::prctl::set_dumpable(false) {
-        eprintln!("packline: warning: the process could not be made undumpable: {e}");
+        say!("packline: warning: the process could not be made undumpable: {e}");
     }
 }

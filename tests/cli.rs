@@ -1382,21 +1382,40 @@ fn check_names_what_is_damaged_and_what_to_do() {
 }
 
 /// A reader that goes away (`| head`) ends any command quietly, with status 0 and nothing
-/// on stderr: completions, and JSON answers.
+/// on stderr: completions, the man page, JSON answers and tables, a reveal.
 #[test]
 fn a_closed_pipe_ends_a_command_quietly() {
+    use std::io::BufRead as _;
+    use std::process::Stdio;
     let site = Site::new("");
     site.init_identity_keys();
+    let p = simple_person("111-0000009-0000009", "Pipe Person");
+    site.import(
+        "a.json",
+        &page(
+            std::slice::from_ref(&p),
+            "UNSHIPPED",
+            "2026-11-23T10:00:00Z",
+        ),
+    );
+    let id = p.order_id.as_str();
     for args in [
         &["completions", "bash"][..],
+        &["manpage"][..],
         &["check", "--json"][..],
+        &["keys", "show", "--json"][..],
         &["orders", "list", "--json"][..],
+        &["orders", "list"][..],
+        &["lookup", "--order", id, "--json"][..],
+        &["lookup", "--order", id][..],
+        &reveal_args(id, "carrier asked")[..],
     ] {
         let mut child = site
             .cmd()
+            .env("PACKLINE_IDENTITY_FILE", &site.key)
             .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         // The reader is gone before the command writes anything.
@@ -1405,6 +1424,61 @@ fn a_closed_pipe_ends_a_command_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         assert_eq!(stderr(&out), "", "{args:?}");
     }
+
+    // `| head -1`: one line read, then the reader goes. clap_complete's writer panics on a
+    // closed pipe; packline's output never does.
+    for args in [&["completions", "bash"][..], &["manpage"][..]] {
+        let mut child = site
+            .cmd()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "{args:?}");
+        drop(reader);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+
+    // `2>&1 | head`: stderr gone too. A refusal is still status 1, never a panic (101).
+    let mut child = site
+        .cmd()
+        .args(["orders", "list", "--state", "nowhere"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+}
+
+/// A config the TOML parser refuses is named, and the parser's own rendering is kept on its
+/// lines, with the caret under the column.
+#[test]
+fn a_broken_config_shows_where_on_its_own_lines() {
+    let site = Site::new("");
+    let config = site.dir.path().join("broken.toml");
+    std::fs::write(&config, "[amazon\nregion = \"na\"\n").unwrap();
+    let out = site
+        .cmd()
+        .env("PACKLINE_CONFIG", &config)
+        .args(["orders", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "packline: config {}: TOML parse error at line 1, column 8\n  |\n1 | [amazon\n  |        ^\ninvalid table header\nexpected `.`, `]`\n",
+            config.display()
+        )
+    );
 }
 
 #[test]

@@ -202,7 +202,8 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// Carrier labels through Amazon's Merchant Fulfillment: rates, buy, print, void, check.
+    /// Carrier labels through Amazon's Buy Shipping: Shipping API v2 (the default) or Merchant
+    /// Fulfillment v0 ([shipping] api): rates, buy, print, void, check.
     Label {
         #[command(subcommand)]
         command: LabelCommand,
@@ -429,7 +430,8 @@ pub enum LabelCommand {
 
 #[derive(Subcommand)]
 pub enum OrdersCommand {
-    /// List orders by state and ship-by.
+    /// List orders by state and ship-by; a `*` after the service (`standard*`) marks a Prime
+    /// order.
     List {
         /// Only orders in this state (new, picking, picked, packed, labelled, shipped, cancelled, exception).
         #[arg(long, value_name = "STATE")]

@@ -1,6 +1,7 @@
 //! `packline pick`, `pack` and `exceptions`: the floor's operations for scripts and leads'
 //! automation, the same ones the terminal UI sends.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -49,7 +50,7 @@ pub fn pick(ctx: &Ctx, command: PickCommand) -> Result<ExitCode> {
             s.finish()?;
             // Nothing waiting is `null` for scripts, not the `{"ok": true}` of a done command.
             if batch.is_none() && out.json {
-                println!("null");
+                writeln!(std::io::stdout(), "null")?;
                 return Ok(ExitCode::SUCCESS);
             }
             let paperwork = batch.is_some() && ctx.cfg.floor.print_at_claim != PrintAtClaim::None;

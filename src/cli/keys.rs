@@ -1,6 +1,7 @@
 //! `packline keys`: init (before any service exists, so it writes the keyring itself), and
 //! show, rotate, unlock and lock through the service.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -54,12 +55,12 @@ pub fn run(ctx: &Ctx, command: KeysCommand) -> Result<ExitCode> {
             use age::secrecy::ExposeSecret as _;
             let passphrase = Passphrase(pass.expose_secret().to_owned());
             s.call(Unlock { passphrase })?;
-            println!("daemon unlocked");
+            writeln!(std::io::stdout(), "daemon unlocked")?;
             Ok(ExitCode::SUCCESS)
         }
         KeysCommand::Lock => {
             daemon(ctx)?.call(Lock {})?;
-            println!("daemon locked");
+            writeln!(std::io::stdout(), "daemon locked")?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -109,12 +110,14 @@ fn init(ctx: &Ctx, identity_file: Option<std::path::PathBuf>) -> Result<ExitCode
     let recipient =
         Store::init_keys_in(&ctx.data_dir, &ctx.location, &source, &ctx.user, Utc::now())?;
     tracing::info!(%recipient, "keys initialised");
-    println!("master recipient: {recipient}");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "master recipient: {recipient}")?;
     if let MasterSource::IdentityFile(p) = &source {
-        println!(
+        writeln!(
+            out,
             "master identity written to {} (mode 0600): keep a copy offline; without it, sealed data cannot be read",
             p.display()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

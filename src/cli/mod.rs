@@ -98,7 +98,7 @@ impl Drop for Session {
             if let Some(service) = self.client.local_service()
                 && !rt.block_on(service.prints_idle(std::time::Duration::from_secs(60)))
             {
-                eprintln!(
+                say!(
                     "packline: print jobs were still being sent when this command ended: packline prints shows them"
                 );
             }
@@ -108,7 +108,7 @@ impl Drop for Session {
             && let Err(e) = service.with_store(|s| s.flush())
         {
             tracing::error!("flushing the store: {e}");
-            eprintln!("packline: the store could not be flushed: {e}");
+            say!("packline: the store could not be flushed: {e}");
         }
     }
 }
@@ -180,7 +180,7 @@ impl Ctx {
             Key::Import(what) => {
                 if let Err(e) = self.try_unlock(&mut store, false) {
                     tracing::warn!("{what} runs locked: {e:#}");
-                    eprintln!(
+                    say!(
                         "packline: warning: {what} locked ({e:#}); names are indexed at the next unlock"
                     );
                 }

@@ -43,7 +43,7 @@ pub fn await_prints(s: &Session, ids: &[u64]) -> Result<Vec<PrintJob>> {
                 .await?;
             let done = jobs.iter().filter(|j| j.state != JobState::Queued).count();
             if gauge {
-                eprint!("\rprinting: {done} of {} done", ids.len());
+                say!(inline: "\rprinting: {done} of {} done", ids.len());
             }
             if done == jobs.len() || Instant::now() >= deadline {
                 return Ok::<_, anyhow::Error>(jobs);
@@ -64,7 +64,7 @@ pub fn await_prints(s: &Session, ids: &[u64]) -> Result<Vec<PrintJob>> {
         }
     });
     if gauge {
-        eprintln!();
+        say!();
     }
     jobs
 }

@@ -122,7 +122,7 @@ pub fn purge(ctx: &Ctx, as_of: Option<&str>, out: Output) -> Result<ExitCode> {
     let report = s.call(Purge { as_of })?;
     s.finish()?;
     if report.epochs_kept_locked > 0 {
-        eprintln!(
+        say!(
             "packline: {} key epoch(s) hold expired data but also addresses still needed; \
              they are kept until a purge runs unlocked (give the master key: --passphrase-file \
              or [keys] identity_file)",
@@ -208,13 +208,13 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
                     match (tty, waiting_secs) {
                         // On a terminal, the line says what the sync waits for and how long
                         // (`\x1b[K` clears what a longer line left).
-                        (true, Some(w)) => eprint!(
+                        (true, Some(w)) => say!(inline:
                             "\r{done}; waiting {} for Amazon's quota\x1b[K",
                             minutes_secs(w)
                         ),
-                        (true, None) => eprint!("\r{done}\x1b[K"),
+                        (true, None) => say!(inline: "\r{done}\x1b[K"),
                         (false, Some(_)) => {}
-                        (false, None) => eprintln!("{done}"),
+                        (false, None) => say!("{done}"),
                     }
                 }
             }
@@ -222,7 +222,7 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
         let result = s.call(Sync {});
         progress.abort();
         if tty {
-            eprintln!();
+            say!();
         }
         let c = result?;
         emit(out, &c, |w, c| {

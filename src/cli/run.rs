@@ -203,9 +203,7 @@ pub fn serve(ctx: &Ctx, socket: Option<PathBuf>) -> Result<ExitCode> {
     let mut store = ctx.open_store()?;
     if let Err(e) = ctx.try_unlock(&mut store, false) {
         tracing::warn!("serving locked: {e:#}");
-        eprintln!(
-            "packline: warning: serving locked ({e:#}); names are indexed at the next unlock"
-        );
+        say!("packline: warning: serving locked ({e:#}); names are indexed at the next unlock");
     }
     let amazon = match credentials(&ctx.cfg) {
         Ok(creds) => {
@@ -221,7 +219,7 @@ pub fn serve(ctx: &Ctx, socket: Option<PathBuf>) -> Result<ExitCode> {
             ))
         }
         Err(e) => {
-            eprintln!("packline: sync is off: {e:#}");
+            say!("packline: sync is off: {e:#}");
             None
         }
     };
@@ -299,7 +297,7 @@ pub fn marketplace(a: super::args::MarketplaceArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
-        println!("listening on http://{addr}");
+        writeln!(std::io::stdout(), "listening on http://{addr}")?;
         std::io::stdout().flush()?;
         tracing::info!(%addr, orders = cfg.orders, seed = cfg.seed, "training marketplace");
         tokio::select! {

@@ -223,7 +223,7 @@ fn wave(ctx: &Ctx, op: BuyWave, out: Output) -> Result<ExitCode> {
         }
     });
     if gauge {
-        eprintln!();
+        say!();
     }
     let report = report?;
     let jobs = await_prints(&s, &report.print_jobs)?;
@@ -367,17 +367,17 @@ pub fn manifest(
         _ => out.write_all(packline::labels::manifest::csv(&day.shipments).as_bytes())?,
     }
     if close {
-        eprintln!("{} order(s) shipped", day.shipped);
+        say!("{} order(s) shipped", day.shipped);
         for id in &day.held {
-            eprintln!("order {id} stays behind: it is on hold (see `packline orders holds`)");
+            say!("order {id} stays behind: it is on hold (see `packline orders holds`)");
         }
         for (i, carrier) in day.collection_forms.iter().enumerate() {
             match forms.get(i) {
-                Some(j) if j.state == JobState::Sent => eprintln!(
+                Some(j) if j.state == JobState::Sent => say!(
                     "collection form for {carrier} printed on {}",
                     escape_hazards(&j.printer)
                 ),
-                Some(j) => eprintln!(
+                Some(j) => say!(
                     "collection form for {carrier} {}{}",
                     if j.state == JobState::Failed {
                         "not printed"
@@ -389,14 +389,14 @@ pub fn manifest(
                         .map(|e| format!(": {}", escape_hazards(e)))
                         .unwrap_or_default()
                 ),
-                None => eprintln!("collection form for {carrier} not printed"),
+                None => say!("collection form for {carrier} not printed"),
             }
         }
         if let Some(e) = &day.form_error {
-            eprintln!("warning: {e}");
+            say!("warning: {e}");
         }
         for (id, why) in &day.codes_unsent {
-            eprintln!("order {id} stays labelled: {why}");
+            say!("order {id} stays labelled: {why}");
         }
     }
     let (_, printed_all) = outcome(&forms);

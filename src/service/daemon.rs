@@ -3,6 +3,7 @@
 //! cleanly on SIGTERM or SIGINT (in-flight requests finish, the store is flushed, the socket
 //! file removed).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,7 +164,9 @@ pub async fn run(
     // SIGTERM is handled from before the daemon says it serves: a stop sent as soon as it
     // says so is a clean stop.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    println!("serving on {}", opts.socket.display());
+    // Said for whoever started it; the daemon serves on whether or not anyone reads it (a
+    // closed stdout is no reason to stop serving the floor).
+    let _ = writeln!(std::io::stdout(), "serving on {}", opts.socket.display());
     tracing::info!(socket = %opts.socket.display(), "serving");
     let signals = {
         let tx = tx.clone();

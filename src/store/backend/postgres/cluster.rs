@@ -69,7 +69,7 @@ fn owner() -> Result<Option<(u32, u32)>, String> {
         Ok(Some(u)) => Ok(Some((u.uid.as_raw(), u.gid.as_raw()))),
         _ => Err(
             "running as root, a test cluster needs the `postgres` user (installed with \
-             PostgreSQL: apt-get install postgresql)"
+             PostgreSQL: apt-get install --no-install-recommends postgresql)"
                 .into(),
         ),
     }
