@@ -20,6 +20,7 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio_postgres::types::ToSql;
 
@@ -209,6 +210,7 @@ impl Engine for Postgres {
         let mut attempt = 0;
         loop {
             let conn = self.conn()?;
+            conn.in_tx.store(true, Ordering::Release);
             wait(conn.client.batch_execute("BEGIN")).map_err(error)?;
             let state = TxState {
                 conn: &conn,
@@ -239,7 +241,10 @@ impl Engine for Postgres {
                     return Err(e);
                 }
                 (Ok(()), None) => match wait(conn.client.batch_execute("COMMIT")) {
-                    Ok(()) => return Ok(()),
+                    Ok(()) => {
+                        conn.in_tx.store(false, Ordering::Release);
+                        return Ok(());
+                    }
                     Err(e) if is_conflict(&e) => true,
                     Err(e) => return Err(TxError::Storage(error(e))),
                 },
@@ -261,8 +266,8 @@ impl Engine for Postgres {
 
 /// Ends a transaction left unfinished; a connection that cannot is closed, not reused.
 fn rollback(conn: Pooled) {
-    if wait(conn.client.batch_execute("ROLLBACK")).is_err() {
-        conn.discard();
+    if wait(conn.client.batch_execute("ROLLBACK")).is_ok() {
+        conn.in_tx.store(false, Ordering::Release);
     }
 }
 
@@ -742,5 +747,7 @@ mod tests {
         );
         assert!(!t.to_string().contains("s3cret"), "{t}");
         assert!(t.to_string().contains("password=***"));
+        let t = Target::new("host=db password='two words s3cret' dbname=p", None);
+        assert_eq!(t.to_string(), "host=db password=*** dbname=p");
     }
 }

@@ -69,16 +69,26 @@ impl Target {
                 }
                 u.to_string()
             }
-            // The key=value form: every word but the password's.
-            _ => self
-                .url
-                .split_whitespace()
-                .map(|w| match w.split_once('=') {
-                    Some((k, _)) if k.trim() == "password" => "password=***".to_string(),
-                    _ => w.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(" "),
+            // The key=value form: every word but the password's (which may be quoted, and hold
+            // spaces).
+            _ => {
+                let mut shown = Vec::new();
+                let mut quoted = false;
+                for w in self.url.split_whitespace() {
+                    if quoted {
+                        quoted = !w.ends_with('\'') || w.ends_with("\\'");
+                        continue;
+                    }
+                    match w.split_once('=') {
+                        Some((k, v)) if k.trim() == "password" => {
+                            shown.push("password=***".to_string());
+                            quoted = v.starts_with('\'') && (v.len() == 1 || !v.ends_with('\''));
+                        }
+                        _ => shown.push(w.to_string()),
+                    }
+                }
+                shown.join(" ")
+            }
         }
     }
 }
@@ -276,6 +286,9 @@ async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
 pub(super) struct Conn {
     pub client: Client,
     pub st: Statements,
+    /// A transaction is open on it: a connection given back so (its user panicked) is closed,
+    /// never handed to the next user with that transaction still open.
+    pub in_tx: std::sync::atomic::AtomicBool,
 }
 
 /// The connections of one database, kept open between calls.
@@ -351,7 +364,11 @@ impl Pool {
         // The schema must exist before statements over it are prepared.
         super::schema::ensure(&client)?;
         let st = wait(prepare(&client)).map_err(error)?;
-        Ok(Conn { client, st })
+        Ok(Conn {
+            client,
+            st,
+            in_tx: Default::default(),
+        })
     }
 
     /// Calls `changed` for every change another process announces, for as long as this
@@ -425,13 +442,6 @@ pub(super) struct Pooled {
     pool: Arc<Pool>,
 }
 
-impl Pooled {
-    /// Closes the connection rather than keep it (its state is unknown).
-    pub fn discard(mut self) {
-        self.conn = None;
-    }
-}
-
 impl std::ops::Deref for Pooled {
     type Target = Conn;
     fn deref(&self) -> &Conn {
@@ -445,6 +455,7 @@ impl Drop for Pooled {
     fn drop(&mut self) {
         if let Some(c) = self.conn.take()
             && !c.client.is_closed()
+            && !c.in_tx.load(std::sync::atomic::Ordering::Acquire)
         {
             let mut idle = self
                 .pool
