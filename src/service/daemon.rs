@@ -121,9 +121,13 @@ pub async fn run(
                     let took =
                         tokio::task::spawn_blocking(move || lead(&s2, &holder, ttl, &leader)).await;
                     // Taken over from a daemon that stopped or died: sync now, not at the
-                    // next round of the schedule.
+                    // next round of the schedule (in a task of its own: a sync may wait on
+                    // Amazon's quota for minutes, and the leases are renewed meanwhile).
                     if let Ok(true) = took {
-                        let _ = svc.sync_now(&who).await;
+                        let (svc, who) = (svc.clone(), who.clone());
+                        tokio::spawn(async move {
+                            let _ = svc.sync_now(&who).await;
+                        });
                     }
                 }
                 let (svc, site, holder) = (svc.clone(), site.clone(), holder.clone());
