@@ -52,30 +52,16 @@ fn a_site_has_one_daemon_and_another_takes_over_when_it_is_gone() {
     let killed = Instant::now();
     drop(first);
     let second = loop {
-        let mut child = site
-            .cmd()
-            .env("PACKLINE_IDENTITY_FILE", &site.key)
-            .args(["serve", "--socket", other.to_str().unwrap()])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-        if line.trim() == format!("serving on {}", other.display()) {
-            break Daemon {
-                child,
-                socket: other.clone(),
-            };
+        match try_start_daemon_on(&site, &other) {
+            Ok(daemon) => break daemon,
+            Err(err) => {
+                assert!(err.contains("already has a live daemon"), "{err}");
+                assert!(
+                    killed.elapsed() < Duration::from_secs(30),
+                    "the lease was never taken over: {err}"
+                );
+            }
         }
-        let err = child.wait_with_output().unwrap();
-        let err = String::from_utf8_lossy(&err.stderr).into_owned();
-        assert!(err.contains("already has a live daemon"), "{err}");
-        assert!(
-            killed.elapsed() < Duration::from_secs(30),
-            "the lease was never taken over: {err}"
-        );
         std::thread::sleep(Duration::from_millis(500));
     };
     assert!(
@@ -91,10 +77,7 @@ fn a_site_has_one_daemon_and_another_takes_over_when_it_is_gone() {
     .unwrap();
     let mut second = second;
     let status = second.child.wait().unwrap();
-    let mut err = String::new();
-    if let Some(mut e) = second.child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut err);
-    }
+    let err = std::fs::read_to_string(site.dir.path().join("serve.stderr")).unwrap_or_default();
     assert!(status.success(), "{status:?}: {err}");
     let third = start_daemon(&site);
     drop(third);

@@ -630,20 +630,34 @@ pub fn start_daemon(site: &Site) -> Daemon {
 }
 
 pub fn start_daemon_on(site: &Site, socket: &Path) -> Daemon {
+    try_start_daemon_on(site, socket).unwrap_or_else(|e| panic!("the daemon did not start: {e}"))
+}
+
+/// `packline serve` on a site, its socket at `socket`: the daemon once it says it serves, or
+/// what it said on stderr when it ended instead.
+pub fn try_start_daemon_on(site: &Site, socket: &Path) -> Result<Daemon, String> {
     let socket = socket.to_path_buf();
+    let errors = site.dir.path().join("serve.stderr");
     let mut child = site
         .cmd()
         .env("PACKLINE_IDENTITY_FILE", &site.key)
         .args(["serve", "--socket", socket.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&errors).unwrap())
         .spawn()
         .unwrap();
     let mut line = String::new();
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    assert_eq!(line.trim(), format!("serving on {}", socket.display()));
-    Daemon { child, socket }
+    if line.trim() == format!("serving on {}", socket.display()) {
+        return Ok(Daemon { child, socket });
+    }
+    let _ = child.wait();
+    Err(format!(
+        "{}{}",
+        line,
+        std::fs::read_to_string(&errors).unwrap_or_default()
+    ))
 }
 
 /// The shipping settings of a test site: Example Goods' dock as the ship-from address, ZPL

@@ -30,14 +30,10 @@ pub fn database(data: &Path) -> (String, Target) {
         .or_insert_with(|| {
             let c = cluster::shared().unwrap_or_else(|e| panic!("{e}"));
             let t = c.fresh_database().unwrap_or_else(|e| panic!("{e}"));
-            (t_url(&t), t)
+            // The cluster's own URL, with no password to hide.
+            (t.shown(), t)
         })
         .clone()
-}
-
-/// The URL a config names for the target (the cluster's own, with no password to hide).
-fn t_url(t: &Target) -> String {
-    t.shown()
 }
 
 /// Where the store of `data` lives in this run (PostgreSQL once a site put it there).
