@@ -326,7 +326,15 @@ impl TxState<'_> {
                     None => c.client.execute(&c.st.delete, &[tree, k]).await,
                 }
             });
-            futures_util::future::try_join_all(writes).await.map(|_| ())
+            // Every answer is awaited, and the first failure in the order sent is the one
+            // reported: the statements after a refused one fail only because it was, and
+            // their answers can be seen before its own (`try_join_all` would report whichever
+            // it sees first, and a conflict would then read as a failure).
+            let answers = futures_util::future::join_all(writes).await;
+            answers
+                .into_iter()
+                .find_map(Result::err)
+                .map_or(Ok(()), Err)
         })
     }
 
