@@ -195,3 +195,127 @@ fn a_replaced_last_entry_is_detected() {
         "{err}"
     );
 }
+
+fn json_of(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn audit_list_finds_a_reveal_by_user_and_order_and_holds_no_personal_value() {
+    let site = site_with_history();
+    let me = common::floor::whoami();
+    let people: Vec<Person> = hostile_people().into_iter().take(2).collect();
+    let order = &people[1].order_id;
+    let out = site.ok(&["audit", "list", "--user", &me, "--order", order, "--json"]);
+    let page = json_of(&out);
+    let entries = page["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{out}");
+    assert_eq!(entries[0]["action"], "reveal");
+    assert_eq!(entries[0]["order"], order.as_str());
+    assert_eq!(entries[0]["user"], me.as_str());
+    assert_eq!(entries[0]["seq"], 4);
+    assert!(page["next_after"].is_null(), "{out}");
+    // The reason stays sealed: the listing names where the words are, never the words.
+    let reason = entries[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!("sealed note reveal/{order}/")),
+        "{reason}"
+    );
+    // Nothing personal in any listing or export of the whole log.
+    let all = site.ok(&["audit", "list"]);
+    let export = site.ok(&["audit", "export", "--since", "1970-01-01"]);
+    for p in &people {
+        for v in p.values() {
+            assert!(
+                !all.contains(v) && !export.contains(v),
+                "{v:?} in a listing"
+            );
+        }
+    }
+    // The text listing: a header and one line per entry, oldest first.
+    let lines: Vec<&str> = all.lines().collect();
+    assert_eq!(lines.len(), 6, "{all}");
+    assert!(lines[0].contains("ACTION"), "{all}");
+    assert!(lines[1].contains("keys_init"), "{all}");
+    assert!(lines[5].contains("lookup_name"), "{all}");
+}
+
+#[test]
+fn audit_list_pages_filters_by_action_and_time_and_export_keeps_the_chain() {
+    let site = site_with_history();
+    // Two at a time: the listing says where to go on, and going on gives the rest.
+    let first = json_of(&site.ok(&["audit", "list", "--limit", "2", "--json"]));
+    let seqs = |p: &serde_json::Value| -> Vec<u64> {
+        p["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(seqs(&first), [1, 2]);
+    assert_eq!(first["next_after"], 2);
+    let text = site.ok(&["audit", "list", "--limit", "2"]);
+    assert!(
+        text.ends_with("more entries may match: add --after 2 to see the next ones\n"),
+        "{text}"
+    );
+    let rest = json_of(&site.ok(&["audit", "list", "--after", "2", "--json"]));
+    assert_eq!(seqs(&rest), [3, 4, 5]);
+    assert!(rest["next_after"].is_null());
+    // By action, exactly.
+    let reveals = json_of(&site.ok(&["audit", "list", "--action", "reveal", "--json"]));
+    assert_eq!(seqs(&reveals), [3, 4]);
+    // By time: nothing was done before 2000 nor will be after 2999.
+    let none = site.ok(&["audit", "list", "--until", "2000-01-01"]);
+    assert_eq!(none, "no audit entry matches\n");
+    let none = json_of(&site.ok(&["audit", "list", "--since", "2999-01-01T00:00:00Z", "--json"]));
+    assert_eq!(seqs(&none), Vec::<u64>::new());
+    // The export: every entry as the log holds it, one a line, each following the one before.
+    let export = site.ok(&["audit", "export", "--since", "1970-01-01"]);
+    let lines: Vec<serde_json::Value> = export.lines().map(json_of).collect();
+    assert_eq!(lines.len(), 5, "{export}");
+    for pair in lines.windows(2) {
+        assert_eq!(pair[1]["prev"], pair[0]["hash"]);
+        assert_eq!(
+            pair[1]["seq"].as_u64().unwrap(),
+            pair[0]["seq"].as_u64().unwrap() + 1
+        );
+    }
+    // Bad input is named.
+    let out = site.run(&["audit", "list", "--since", "yesterday"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "--since \"yesterday\" is neither a time such as 2026-12-01T08:00:00Z nor a day such as 2026-12-01"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = site.run(&["audit", "export"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("audit export needs --since"),
+        "{}",
+        stderr(&out)
+    );
+    let out = site.run(&["audit", "list", "--order", "not an order"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("order id"), "{}", stderr(&out));
+}
+
+#[test]
+fn only_leads_read_the_audit_log() {
+    let lead = site_with_history();
+    let me = common::floor::whoami();
+    let packer = Site::new(&format!("[roles]\npackers = [{me:?}]\n"));
+    let out = packer
+        .cmd()
+        .env("PACKLINE_DATA_DIR", &lead.data)
+        .args(["audit", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("lead"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}

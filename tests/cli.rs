@@ -1299,6 +1299,13 @@ fn the_access_review_names_who_to_look_at() {
     assert!(mine["last_seen"].is_string());
     let text = site.ok(&["access", "review"]);
     assert!(text.contains("seen without a role now: lead"), "{text}");
+    let since = (chrono::Utc::now() - chrono::Duration::days(90)).format("%Y-%m-%d");
+    assert!(
+        text.contains(&format!(
+            "what each did, when and why: packline audit list --user USER --since {since}"
+        )),
+        "{text}"
+    );
     assert!(text.contains("has a role, never seen: pat"), "{text}");
     assert!(
         !text.contains("overdue"),

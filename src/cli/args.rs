@@ -491,6 +491,49 @@ pub enum AuditCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Who did what, to which order, when and why, oldest first (leads). The log holds no
+    /// personal data: reveals, lookups, purges, voids, inquiry reads, messages, holds,
+    /// refusals and key changes are named by order id and reason only.
+    List {
+        #[command(flatten)]
+        filter: AuditFilter,
+        /// At most this many entries (1 to 1000); the last line says how to see the rest.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Go on after this entry's number (as the last line of a listing says).
+        #[arg(long, value_name = "SEQ", default_value_t = 0)]
+        after: u64,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Every entry that matches, as JSON lines on standard output, each with its place in the
+    /// hash chain (seq, prev, hash): for an incident report (`> FILE`). Leads.
+    Export {
+        #[command(flatten)]
+        filter: AuditFilter,
+    },
+}
+
+/// Which audit entries: every condition given must hold.
+#[derive(Args, Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// From this time: RFC 3339 (2026-12-01T08:00:00Z) or a local day (2026-12-01, from its
+    /// start).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Up to this time: RFC 3339, or a local day (to its end).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Made by this user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// This action (`reveal`, `lookup_name`, `purge`, `inquiry_read`, …), or a kind of them:
+    /// `refused` finds every refusal (`refused:reveal`, …).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// About this order.
+    #[arg(long, value_name = "ORDER")]
+    pub order: Option<String>,
 }
 
 /// `--json`: machine-readable output for scripts, on every command that answers something.

@@ -5,6 +5,7 @@
 //! in the service only.
 
 pub mod args;
+mod audit;
 mod floor;
 mod inquiries;
 mod keys;
@@ -341,9 +342,7 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Orders { command } => orders::orders(&ctx, command),
         Command::Lookup(args) => orders::lookup(&ctx, args),
         Command::Purge { as_of, out } => records::purge(&ctx, as_of.as_deref(), out),
-        Command::Audit {
-            command: args::AuditCommand::Verify { out },
-        } => records::audit_verify(&ctx, out),
+        Command::Audit { command } => audit::run(&ctx, command),
         Command::Check { out } => records::check(&ctx, out),
         Command::Dashboard { out } => records::dashboard(&ctx, out),
         Command::Access {

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use packline::domain::text::escape_hazards;
-use packline::service::ops::{AuditVerify, Import, Purge, Sync, SyncProblems};
+use packline::service::ops::{Import, Purge, Sync, SyncProblems};
 use packline::service::{Notice, RawPage};
 use packline::store::{ImportCounts, PurgeReport};
 
@@ -169,15 +169,6 @@ fn print_purge(w: &mut dyn std::io::Write, r: &PurgeReport) -> std::io::Result<(
         )?;
     }
     Ok(())
-}
-
-pub fn audit_verify(ctx: &Ctx, out: Output) -> Result<ExitCode> {
-    let s = ctx.session(Key::No)?;
-    let entries = s.call(AuditVerify {})?;
-    s.finish()?;
-    emit(out, &serde_json::json!({ "entries": entries }), |w, _| {
-        writeln!(w, "audit log intact: {entries} entries")
-    })
 }
 
 /// One sync now (through the daemon when one runs, which then syncs on its own schedule
@@ -591,6 +582,11 @@ pub fn access_review(ctx: &Ctx, format: &str) -> Result<ExitCode> {
         )?;
     }
     writeln!(w, "(counts over the last {} days)", r.period_days)?;
+    writeln!(
+        w,
+        "what each did, when and why: packline audit list --user USER --since {}",
+        (r.at - chrono::Duration::days(r.period_days)).format("%Y-%m-%d")
+    )?;
     for u in &r.seen_without_role {
         writeln!(
             w,

@@ -208,3 +208,134 @@ pub fn verify(audit: &Tree, meta: &Tree) -> Result<u64, Error> {
         }
     }
 }
+
+/// Which entries a lead asks for: every condition given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    /// At or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// At or before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Made by this user.
+    pub user: Option<String>,
+    /// This action, or one of its kind: `refused` finds `refused:reveal` too.
+    pub action: Option<String>,
+    /// About this order.
+    pub order: Option<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, e: &AuditEntry) -> bool {
+        self.since.is_none_or(|t| e.at >= t)
+            && self.until.is_none_or(|t| e.at <= t)
+            && self.user.as_deref().is_none_or(|u| e.user == u)
+            && self
+                .order
+                .as_deref()
+                .is_none_or(|o| e.order.as_deref() == Some(o))
+            && self.action.as_deref().is_none_or(|a| {
+                e.action == a
+                    || e.action
+                        .strip_prefix(a)
+                        .is_some_and(|rest| rest.starts_with(':'))
+            })
+    }
+}
+
+/// Entries in the order they were written, and where to go on when there may be more.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    pub entries: Vec<AuditEntry>,
+    /// The last entry read: ask again after it for the rest. None: the log ends here.
+    pub next_after: Option<u64>,
+}
+
+/// The most entries one page reads, matching or not, so that a request on a long log answers
+/// in bounded time (the next page goes on from where it stopped).
+pub const PAGE_READS: usize = 50_000;
+
+/// The entries after sequence number `after` that match, at most `limit` of them, reading at
+/// most [`PAGE_READS`] entries.
+pub fn page(audit: &Tree, filter: &Filter, after: u64, limit: usize) -> Result<Page, Error> {
+    let mut entries = Vec::new();
+    let mut last = None;
+    let start = after.saturating_add(1).to_be_bytes();
+    for (read, item) in audit.range(start..).enumerate() {
+        if entries.len() >= limit || read >= PAGE_READS {
+            // More may follow: the caller asks again after the last entry read.
+            return Ok(Page {
+                entries,
+                next_after: last,
+            });
+        }
+        let (k, v) = item?;
+        let seq = k
+            .as_ref()
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| Error::AuditBroken("an audit key is not a sequence number".into()))?;
+        let e: AuditEntry = serde_json::from_slice(&v).map_err(|_| {
+            Error::AuditBroken(format!(
+                "audit entry {seq} is unreadable (edited): run packline audit verify"
+            ))
+        })?;
+        last = Some(seq);
+        if filter.matches(&e) {
+            entries.push(e);
+        }
+    }
+    Ok(Page {
+        entries,
+        next_after: None,
+    })
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    fn entry(action: &str, user: &str, order: Option<&str>, at: &str) -> AuditEntry {
+        AuditEntry {
+            seq: 1,
+            at: at.parse().unwrap(),
+            user: user.into(),
+            action: action.into(),
+            order: order.map(str::to_owned),
+            reason: None,
+            prev: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn an_action_matches_itself_and_its_kind_only() {
+        let f = Filter {
+            action: Some("refused".into()),
+            ..Filter::default()
+        };
+        let at = "2026-12-01T10:00:00Z";
+        assert!(f.matches(&entry("refused", "a", None, at)));
+        assert!(f.matches(&entry("refused:reveal", "a", None, at)));
+        assert!(!f.matches(&entry("refusedx", "a", None, at)));
+        assert!(!f.matches(&entry("reveal", "a", None, at)));
+    }
+
+    #[test]
+    fn every_condition_given_must_hold() {
+        let f = Filter {
+            since: Some("2026-12-01T00:00:00Z".parse().unwrap()),
+            until: Some("2026-12-01T23:59:59Z".parse().unwrap()),
+            user: Some("kim".into()),
+            order: Some("111-0000000-0000001".into()),
+            action: None,
+        };
+        let o = Some("111-0000000-0000001");
+        assert!(f.matches(&entry("reveal", "kim", o, "2026-12-01T10:00:00Z")));
+        assert!(f.matches(&entry("reveal", "kim", o, "2026-12-01T00:00:00Z")));
+        assert!(!f.matches(&entry("reveal", "kim", o, "2026-12-02T00:00:00Z")));
+        assert!(!f.matches(&entry("reveal", "kim", o, "2026-11-30T23:59:59Z")));
+        assert!(!f.matches(&entry("reveal", "lee", o, "2026-12-01T10:00:00Z")));
+        assert!(!f.matches(&entry("reveal", "kim", None, "2026-12-01T10:00:00Z")));
+        assert!(Filter::default().matches(&entry("x", "y", None, "2026-12-01T10:00:00Z")));
+    }
+}

@@ -728,6 +728,16 @@ impl Store {
     pub fn verify_audit(&self) -> Result<u64, Error> {
         audit::verify(&self.t.audit, &self.t.meta)
     }
+
+    /// The audit entries after `after` that match, oldest first (see [`audit::page`]).
+    pub fn audit_page(
+        &self,
+        filter: &audit::Filter,
+        after: u64,
+        limit: usize,
+    ) -> Result<audit::Page, Error> {
+        audit::page(&self.t.audit, filter, after, limit)
+    }
 }
 
 /// Appends an audit entry inside a transaction: it commits (or not) with the change it records.

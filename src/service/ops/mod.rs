@@ -41,8 +41,8 @@ pub use pick::{
     ShortPick, Shorted,
 };
 pub use records::{
-    AccessReview, AuditVerify, Backup, Check, Import, LookupName, Purge, Report, Reveal,
-    RevealedRecipient, Sync, SyncProblems,
+    AUDIT_PAGE_MAX, AccessReview, AuditList, AuditVerify, Backup, Check, Import, LookupName, Purge,
+    Report, Reveal, RevealedRecipient, Sync, SyncProblems,
 };
 pub use returns::{
     CloseReturn, ImportReturns, OpenReturn, Receipt, ReceiveReturn, ReturnCounts, Returns,
@@ -189,7 +189,7 @@ operations! {
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
     SendMessage,
     ImportReturns, SyncReturns, Returns, OpenReturn, ReceiveReturn, CloseReturn,
-    Reveal, LookupName, AuditVerify, Import, Purge, Sync, SyncProblems, AccessReview, Check, Report, Backup,
+    Reveal, LookupName, AuditVerify, AuditList, Import, Purge, Sync, SyncProblems, AccessReview, Check, Report, Backup,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
     PrintJobs, RetryPrints, ClearPurchase, Packages, BuyWave,

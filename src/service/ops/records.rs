@@ -104,6 +104,58 @@ impl Operation for AuditVerify {
     }
 }
 
+/// The most entries one `audit list` page answers.
+pub const AUDIT_PAGE_MAX: u32 = 1_000;
+
+/// A page of the audit log: who did what, to which order, when and why, oldest first. The log
+/// holds no personal data, so reading it is not itself audited.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AuditList {
+    pub filter: crate::store::audit::Filter,
+    /// Go on after this entry (0: from the first).
+    pub after: u64,
+    /// At most this many entries (at most [`AUDIT_PAGE_MAX`]).
+    pub limit: u32,
+}
+
+impl Operation for AuditList {
+    type Answer = crate::store::audit::Page;
+    const NAME: &'static str = "audit_list";
+    const WRITES: bool = false;
+    const ACTION: &'static str = "reading the audit log";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        _: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<crate::store::audit::Page, ServiceError> {
+        let mut filter = self.filter;
+        if let Some(o) = &filter.order {
+            filter.order = Some(order_id(o)?.to_string());
+        }
+        if let (Some(since), Some(until)) = (filter.since, filter.until)
+            && since > until
+        {
+            return Err(ServiceError::Invalid(format!(
+                "the audit list's since ({}) is after its until ({})",
+                since.to_rfc3339(),
+                until.to_rfc3339()
+            )));
+        }
+        if self.limit == 0 || self.limit > AUDIT_PAGE_MAX {
+            return Err(ServiceError::Invalid(format!(
+                "an audit page holds 1 to {AUDIT_PAGE_MAX} entries, not {}",
+                self.limit
+            )));
+        }
+        svc.read()
+            .audit_page(&filter, self.after, self.limit as usize)
+            .map_err(store_err)
+    }
+}
+
 /// Imports one searchOrders response page. The page holds personal data: it is wiped after
 /// use and never printed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
