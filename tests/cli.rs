@@ -129,6 +129,8 @@ fn lookup_by_name_through_the_blind_index() {
             simple_person("111-0000002-0000002", "John Doe"),
             simple_person("111-0000002-0000003", "Jane Roe"),
             simple_person("111-0000002-0000004", "Ｊａｎｅ　ＤＯＥ"),
+            simple_person("111-0000002-0000005", "Björn Müller-Łoś"),
+            simple_person("111-0000002-0000006", "João Sørensen"),
         ];
         site.import(
             "a.json",
@@ -162,6 +164,11 @@ fn lookup_by_name_through_the_blind_index() {
         );
         assert!(ids("nobody").is_empty());
         assert!(ids("jan").is_empty(), "words match whole, not as prefixes");
+        // Typed on a US keyboard, without the accents: found, and with them too.
+        assert_eq!(ids("Bjorn"), ["111-0000002-0000005"]);
+        assert_eq!(ids("muller los"), ["111-0000002-0000005"]);
+        assert_eq!(ids("MÜLLER"), ["111-0000002-0000005"]);
+        assert_eq!(ids("joao sorensen"), ["111-0000002-0000006"]);
         // Locked, a name lookup is refused (the index key is sealed): this command has no key, or
         // a lead locked the daemon.
         if on.daemon.is_some() {

@@ -68,6 +68,41 @@ pub fn fold(s: &str) -> String {
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The form a name is searched in: [`fold`], then the accents of Latin, Greek and Cyrillic
+/// letters taken off and the letters a US keyboard lacks written as people type them ("Björn
+/// Müller" and "bjorn muller", "São Paulo" and "sao paulo", "Łukasz" and "lukasz" are one).
+/// Only the combining diacritics are dropped, never the marks other scripts write vowels with,
+/// so a Devanagari or Thai name keeps its words. The blind index stores this form: a change to it
+/// is a new [`SEARCH_FOLD`], and stores indexed under an older one are indexed again.
+pub fn search_fold(s: &str) -> String {
+    let folded = fold(s);
+    let mut out = String::with_capacity(folded.len());
+    for c in folded.nfd() {
+        match c {
+            '\u{0300}'..='\u{036F}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{FE20}'..='\u{FE2F}' => {}
+            'ø' => out.push('o'),
+            'đ' | 'ð' => out.push('d'),
+            'ł' => out.push('l'),
+            'ı' => out.push('i'),
+            'ħ' => out.push('h'),
+            'ŧ' => out.push('t'),
+            'æ' => out.push_str("ae"),
+            'œ' => out.push_str("oe"),
+            'þ' => out.push_str("th"),
+            c => out.push(c),
+        }
+    }
+    out.nfc().collect()
+}
+
+/// The version of [`search_fold`] the blind index is built with: 1 was [`fold`] alone (accents
+/// kept), 2 takes them off.
+pub const SEARCH_FOLD: u32 = 2;
+
 /// The words of a folded name: maximal runs of letters, marks and digits ("Müller-Lüdenscheidt"
 /// gives "müller" and "lüdenscheidt").
 pub fn tokens(folded: &str) -> impl Iterator<Item = &str> {
@@ -153,6 +188,24 @@ mod tests {
         assert_eq!(fold("Straße"), fold("STRASSE"));
         assert_eq!(fold("ＪＯＨＮ"), "john");
         assert_eq!(fold("Jo\u{200D}hn"), "john");
+    }
+
+    #[test]
+    fn a_search_finds_a_name_typed_without_its_accents() {
+        assert_eq!(search_fold("Björn Müller"), "bjorn muller");
+        assert_eq!(search_fold("SÃO PAULO"), "sao paulo");
+        assert_eq!(search_fold("Łukasz Żółć"), "lukasz zolc");
+        assert_eq!(search_fold("Øyvind Ærø"), "oyvind aero");
+        assert_eq!(search_fold("François Ðorđević"), "francois dordevic");
+        assert_eq!(search_fold("Straße"), "strasse");
+        // Precomposed or written with combining marks: the same.
+        assert_eq!(search_fold("Jo\u{0308}rg"), search_fold("Jörg"));
+        // Greek and Cyrillic lose their accents as Latin does.
+        assert_eq!(search_fold("Ἀθηνᾶ"), search_fold("αθηνα"));
+        assert_eq!(search_fold("Йосиф"), search_fold("иосиф"));
+        // Other scripts keep the marks their vowels are written with.
+        assert_eq!(search_fold("देवनागरी"), fold("देवनागरी"));
+        assert_ne!(search_fold("कि"), search_fold("क"));
     }
 
     #[test]

@@ -153,6 +153,12 @@ impl IndexOps {
             .extend(keys.into_iter().map(|k| name_entry(k, id)));
     }
 
+    /// Removes these name entries of one order.
+    pub fn remove_keys<'a>(&mut self, id: &[u8], keys: impl IntoIterator<Item = &'a [u8]>) {
+        self.names_remove
+            .extend(keys.into_iter().map(|k| name_entry(k, id)));
+    }
+
     /// Removes the entries listed in a recipient slot.
     pub fn remove_names(&mut self, id: &[u8], slot_value: &[u8]) {
         self.names_remove
@@ -491,6 +497,61 @@ mod tests {
         assert_eq!(r.orphans_removed, 3, "{r:?}");
         assert!(!store.unsettled().unwrap());
         assert_eq!(entries(&store, A), (2, vec![("MUG".into(), 1)]));
+    }
+
+    #[test]
+    fn names_indexed_with_their_accents_are_indexed_again_at_the_next_unlock() {
+        let (dir, mut store) = site();
+        store
+            .import(
+                vec![order(A, "Björn Müller", &[("MUG", 1)], 0)],
+                "lead",
+                now(),
+            )
+            .unwrap();
+        assert_eq!(found(&mut store, "bjorn"), [A]);
+        assert_eq!(found(&mut store, "MULLER BJÖRN"), [A]);
+        // As an earlier packline left it: the words indexed with their accents, no mark.
+        let (epoch, _) = store.keyring.current_epoch(now()).unwrap();
+        let key = *store.keyring.index_key(epoch).unwrap();
+        let old = index::keys_of(&key, &crate::domain::text::fold("Björn Müller"));
+        let value = store.t.recipients.get(A).unwrap().unwrap();
+        let mut ops = IndexOps::default();
+        ops.remove_names(A.as_bytes(), &value);
+        ops.write_removals(store.derived().unwrap()).unwrap();
+        let mut ops = IndexOps::default();
+        ops.add_names(A.as_bytes(), old.iter().map(|k| &k[..]));
+        ops.write_additions(store.derived().unwrap()).unwrap();
+        let envelope = super::super::slot_envelope(&value).to_vec();
+        store
+            .t
+            .recipients
+            .insert(A, super::super::slot(&envelope, &old))
+            .unwrap();
+        store
+            .t
+            .meta
+            .remove(super::super::keys::meta::SEARCH_FOLD)
+            .unwrap();
+        assert!(found(&mut store, "bjorn").is_empty(), "the older form");
+        assert_eq!(found(&mut store, "björn"), Vec::<String>::new());
+        drop(store);
+        // Opened again: every name waits to be indexed anew, which the next unlock does.
+        let data = dir.path().join("data");
+        let mut store = Store::open(&data).unwrap();
+        assert_eq!(store.t.pending_index.len(), 1);
+        store
+            .unlock(&MasterSource::IdentityFile(dir.path().join("master.key")))
+            .unwrap();
+        assert_eq!(found(&mut store, "Bjorn Muller"), [A]);
+        assert_eq!(found(&mut store, "Björn"), [A]);
+        assert!(store.t.pending_index.is_empty());
+        // The entries of the older form are gone: two words, two entries.
+        assert_eq!(entries(&store, A).0, 2);
+        drop(store);
+        // Marked: the next open puts nothing on the waiting list.
+        let store = Store::open(&data).unwrap();
+        assert!(store.t.pending_index.is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::domain::text::{fold, tokens};
+use crate::domain::text::{search_fold, tokens};
 
 /// Bytes of an index key: HMAC-SHA256 truncated to 128 bits, ample against collisions at any
 /// store size (a collision would only add a candidate to a search), and half the index size.
@@ -28,19 +28,23 @@ fn mac(key: &[u8; 32], domain: &[u8], text: &str) -> NameKey {
 /// entry of the query is among the record's, and a record whose full name equals the query has all
 /// its words too. Leaving it out keeps about a third of the name index out of the store.
 pub fn name_keys(key: &[u8; 32], name: &str) -> Vec<NameKey> {
-    let folded = fold(name);
+    keys_of(key, &search_fold(name))
+}
+
+/// The index entries of a name already folded.
+pub(super) fn keys_of(key: &[u8; 32], folded: &str) -> Vec<NameKey> {
     if folded.is_empty() {
         return Vec::new();
     }
     let mut out: Vec<NameKey> = Vec::new();
-    for t in tokens(&folded) {
+    for t in tokens(folded) {
         let k = mac(key, b"word\0", t);
         if !out.contains(&k) {
             out.push(k);
         }
     }
     if out.is_empty() {
-        out.push(mac(key, b"full\0", &folded));
+        out.push(mac(key, b"full\0", folded));
     }
     out
 }

@@ -367,6 +367,8 @@ impl Store {
         store.settle_code_registry()?;
         // Words an older packline kept in the clear are sealed once (`notes_upgrade`).
         store.seal_plain_free_text("packline", Utc::now())?;
+        // Names indexed under an older search form are indexed again at the next unlock.
+        store.settle_search_fold()?;
         space::keep_reserve(data_dir);
         Ok(store)
     }

@@ -10,6 +10,7 @@ use super::intake::IMPORT_CHUNK;
 use super::{
     Error, Store, audit, audit_in, derived, index, notes, seal, slot, slot_envelope, slot_names,
 };
+use crate::domain::text::SEARCH_FOLD;
 use crate::domain::{OrderId, Recipient};
 
 impl Store {
@@ -138,6 +139,38 @@ impl Store {
         self.in_steps(Self::index_pending_steps)
     }
 
+    /// Stores whose blind index was built with an older [`SEARCH_FOLD`] have every recipient
+    /// put on the waiting list (no secret needed), so the next unlocked use indexes each name
+    /// again, as it is searched now; the entries of the older form are removed as each is done.
+    /// Marked once done, so this walks the recipients once.
+    pub(super) fn settle_search_fold(&self) -> Result<(), Error> {
+        const MARK: &[u8] = super::keys::meta::SEARCH_FOLD.as_bytes();
+        let now = SEARCH_FOLD.to_be_bytes();
+        if self.t.meta.get(MARK)?.as_deref() == Some(&now[..]) {
+            return Ok(());
+        }
+        let mut batch = super::backend::Batch::default();
+        let mut n = 0usize;
+        for k in self.t.recipients.iter().keys() {
+            batch.insert(k?, []);
+            n += 1;
+            if n.is_multiple_of(IMPORT_CHUNK) {
+                self.t
+                    .pending_index
+                    .apply_batch(std::mem::take(&mut batch))?;
+            }
+        }
+        self.t.pending_index.apply_batch(batch)?;
+        if n > 0 {
+            tracing::info!(
+                recipients = n,
+                "names are indexed again at the next unlock, for searches without accents"
+            );
+        }
+        self.t.meta.insert(MARK, now)?;
+        Ok(())
+    }
+
     pub(super) fn index_pending_steps(&mut self) -> Result<u64, Error> {
         let mut done = 0;
         loop {
@@ -152,14 +185,27 @@ impl Store {
                 break;
             }
             let mut work = Vec::with_capacity(batch.len());
+            // Entries of a slot indexed before (under an older fold) that its new names drop:
+            // removed once the new slot is written.
+            let mut stale = derived::IndexOps::default();
             for id in &batch {
                 let slot_value = match self.t.recipients.get(id)? {
                     Some(v) => {
+                        let old: Vec<Vec<u8>> = slot_names(&v).map(<[u8]>::to_vec).collect();
                         let env = slot_envelope(&v);
                         let keyed = seal::envelope_epoch(env)
                             .and_then(|e| self.keyring.index_key(e).copied());
                         match (self.keyring.open(env, "indexing names"), keyed) {
-                            (Ok(r), Some(key)) => Some(slot(env, &index::name_keys(&key, &r.name))),
+                            (Ok(r), Some(key)) => {
+                                let names = index::name_keys(&key, &r.name);
+                                stale.remove_keys(
+                                    id,
+                                    old.iter()
+                                        .map(Vec::as_slice)
+                                        .filter(|k| !names.iter().any(|n| n == k)),
+                                );
+                                Some(slot(env, &names))
+                            }
                             (Err(e), _) => {
                                 tracing::warn!(
                                     "a record waiting for its name index cannot be opened: {e}"
@@ -189,6 +235,7 @@ impl Store {
                 }
                 Ok(())
             })?;
+            stale.write_removals(self.derived()?)?;
             done += work.len() as u64;
         }
         if done > 0 {

@@ -214,6 +214,8 @@ pub mod meta {
     pub const RETURN_LAST: &str = "return_last";
     pub const CODES_REGISTRY: &str = "codes_registry";
     pub const FREE_TEXT_SEALED: &str = "free_text_sealed";
+    /// The form the blind index's names are in (`domain::text::SEARCH_FOLD`).
+    pub const SEARCH_FOLD: &str = "search_fold";
     /// `backup: ‖ RFC 3339 time`.
     pub const BACKUP: &str = "backup:";
     /// `epoch_pin/ ‖ epoch`.

@@ -95,6 +95,7 @@ fn every_constant_is_declared_in_its_tree() {
         (&META, meta::RETURN_LAST),
         (&META, meta::CODES_REGISTRY),
         (&META, meta::FREE_TEXT_SEALED),
+        (&META, meta::SEARCH_FOLD),
         (&META, meta::BACKUP),
         (&META, meta::EPOCH_PIN),
         (&META, meta::SYNC_WATERMARK),

@@ -80,7 +80,7 @@ pub const EPOCHS: Tree = Tree {
 pub const PENDING_INDEX: Tree = Tree {
     name: "pending_index",
     database: Database::Main,
-    holds: "orders imported while the store was locked, whose recipient's name waits to be added to the name index",
+    holds: "orders imported while the store was locked (or indexed in an older form: `search_fold`), whose recipient's name waits to be added to the name index",
     retention: "until an unlock indexes them, or the recipient is destroyed",
     legacy: false,
     keys: &[Key {
@@ -154,6 +154,11 @@ pub const META: Tree = Tree {
         named(
             meta::CODES_REGISTRY,
             "a mark: the Transparency code registry holds every code packed before it existed",
+            LIFE,
+        ),
+        named(
+            meta::SEARCH_FOLD,
+            "the version of the form names are indexed in (4 bytes); an older one has every name indexed again at the next unlock",
             LIFE,
         ),
         named(
