@@ -551,6 +551,23 @@ pub enum ConfigError {
     Invalid { path: PathBuf, detail: String },
 }
 
+/// The TOML parser's own rendering of an error, on its lines, with the caret under the column
+/// (for a config or a keymap file); a control character of the file (an escape sequence) is not
+/// sent to the terminal.
+pub fn parser_rendering(e: &toml::de::Error) -> String {
+    e.to_string()
+        .trim_end()
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 impl Config {
     /// Reads the config: an explicit path must exist; the XDG default may be absent.
     pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
@@ -582,18 +599,7 @@ impl Config {
             path: path.to_owned(),
             // TOML's own rendering, on its lines, with the caret under the column; a control
             // character of the file (an escape sequence) is not sent to the terminal.
-            detail: e
-                .to_string()
-                .trim_end()
-                .chars()
-                .map(|c| {
-                    if c.is_control() && c != '\n' {
-                        '\u{FFFD}'
-                    } else {
-                        c
-                    }
-                })
-                .collect(),
+            detail: parser_rendering(&e),
         })?;
         cfg.source = Some(path.to_owned());
         cfg.validate()?;

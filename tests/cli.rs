@@ -1495,6 +1495,27 @@ fn a_broken_config_shows_where_on_its_own_lines() {
     );
 }
 
+/// A keymap file the TOML parser refuses is shown the same way.
+#[test]
+fn a_broken_keymap_shows_where_on_its_own_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(&keys, "[queue\nq = 1\n").unwrap();
+    let site = Site::new(&format!(
+        "[tui]\nkeymap_file = {:?}\n",
+        keys.display().to_string()
+    ));
+    let out = site.run(&["tui"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "packline: keymap {}: TOML parse error at line 1, column 7\n  |\n1 | [queue\n  |       ^\ninvalid table header\nexpected `.`, `]`\n",
+            keys.display()
+        )
+    );
+}
+
 #[test]
 fn completions_and_the_man_page_come_from_the_command_line_itself() {
     let site = Site::new("");

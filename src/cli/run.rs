@@ -44,12 +44,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// `packline` / `packline tui`: the terminal UI on a session like any command's.
 pub fn tui(ctx: &Ctx) -> Result<ExitCode> {
+    // A broken keymap is said first, terminal or not.
+    let keymap = keymap(&ctx.cfg)?;
     if !std::io::stdout().is_terminal() {
         bail!(
             "the terminal UI needs a terminal; for scripts use `packline orders list` and friends"
         );
     }
-    let keymap = keymap(&ctx.cfg)?;
     let s = ctx.session(Key::Needed)?;
     let client = s.client.clone();
     s.rt().block_on(async {

@@ -163,8 +163,9 @@ impl Keymap {
         let parsed: BTreeMap<String, BTreeMap<String, toml::Spanned<Binding>>> =
             toml::from_str(text).map_err(|e| KeymapError {
                 path: path.to_owned(),
-                line: line_of(e.span()),
-                reason: e.message().to_owned(),
+                // TOML's own rendering names the line and puts a caret under the column.
+                line: None,
+                reason: crate::config::parser_rendering(&e),
             })?;
         for (screen, bindings) in parsed {
             if !SCREENS.contains(&screen.as_str()) {
@@ -281,7 +282,15 @@ mod tests {
             .merge("[queue]\nq = { action = \"quit\", desc = \"quit\" }\nx = { action = \"launch\", desc = \"?\" }\n", "mine.toml")
             .unwrap_err();
         assert_eq!(e.path, "mine.toml");
-        assert_eq!(e.line, Some(3));
+        // The parser's own rendering: the line, and a caret under the column, on lines of
+        // their own.
+        assert!(
+            e.reason.starts_with(
+                "TOML parse error at line 3, column 16\n  |\n3 | x = { action = \"launch\", desc = \"?\" }\n  |                ^^^^^^^^\n"
+            ),
+            "{}",
+            e.reason
+        );
         assert!(
             e.reason.contains("unknown variant `launch`"),
             "{}",
