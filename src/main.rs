@@ -46,12 +46,46 @@ fn main() -> ExitCode {
         Err(e) if e.chain().any(broken_pipe) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            // The chain is joined with ": "; a message of several lines (a TOML parse error,
-            // with its caret under the column) keeps them.
-            say!("packline: {e:#}");
+            if json_asked() {
+                say!("{}", error_json(&e));
+            } else {
+                // The chain is joined with ": "; a message of several lines (a TOML parse
+                // error, with its caret under the column) keeps them.
+                say!("packline: {e:#}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the command line asks for JSON (`--json`, `--json-lines`, `--format json`): its
+/// errors are then JSON too.
+fn json_asked() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .any(|a| a == "--json" || a == "--json-lines" || a == "--format=json")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--format" && w[1] == "json")
+}
+
+/// An error as one line of JSON: `{"error": {"kind": …, "message": …}}`. The kind is the
+/// service's refusal (`forbidden`, `not_found`, `invalid`, `conflict`, `wrong_scan`, `on_hold`,
+/// `locked`, `no_space`, …), `config` for the config file, `usage` for the command line, and
+/// `failed` for anything else.
+fn error_json(e: &anyhow::Error) -> String {
+    let kind = e
+        .chain()
+        .find_map(|c| {
+            c.downcast_ref::<packline::service::ServiceError>()
+                .map(packline::service::ServiceError::kind)
+                .or_else(|| {
+                    c.downcast_ref::<packline::config::ConfigError>()
+                        .map(|_| "config")
+                })
+        })
+        .unwrap_or("failed");
+    serde_json::json!({ "error": { "kind": kind, "message": format!("{e:#}") } }).to_string()
 }
 
 /// Whether an error is a write to a reader that went away (an I/O error, or one that JSON

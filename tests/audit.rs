@@ -197,7 +197,7 @@ fn a_replaced_last_entry_is_detected() {
 }
 
 fn json_of(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    assert_json_contract(text, "audit")
 }
 
 #[test]

@@ -397,7 +397,7 @@ fn reimport_is_idempotent_and_cancellation_closes_the_order() {
             .ok(&["orders", "list", "--state", "cancelled", "--json"]);
         let v: serde_json::Value = serde_json::from_str(&cancelled).unwrap();
         assert_eq!(v.as_array().unwrap().len(), 1, "{:?}", on.t);
-        assert_eq!(v[0]["orderId"], "111-0000006-0000002");
+        assert_eq!(v[0]["order_id"], "111-0000006-0000002");
         assert_eq!(v[0]["state"], "cancelled");
         let open = on.site.ok(&["orders", "list", "--state", "new"]);
         assert!(open.contains("111-0000006-0000001") && !open.contains("111-0000006-0000002"));
@@ -533,11 +533,12 @@ fn on_both<'a>(
         })
 }
 
+/// A command's answer with `--json`, checked against the JSON contract (docs/json.md).
 fn json(site: &Site, args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();
     all.push("--json");
     let out = site.ok(&all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    assert_json_contract(&out, &format!("{args:?}"))
 }
 
 /// The floor site (one box preset, one order imported: two units of SKU-HOSTILE, barcode
@@ -674,7 +675,7 @@ fn the_floor_works_from_the_command_line_through_either_transport() {
             .map(|p| {
                 (
                     p["package"].as_u64().unwrap(),
-                    p["weightG"].as_u64().unwrap(),
+                    p["weight_g"].as_u64().unwrap(),
                     p["items"][0]["quantity"].as_u64().unwrap(),
                 )
             })
@@ -741,14 +742,16 @@ fn units_are_put_to_their_slots_from_the_command_line_through_either_transport()
         let b = claim["id"].as_u64().unwrap().to_string();
         let unit = json(site, &["pick", "scan", &b, "SKU-HOSTILE"]);
         assert_eq!(unit["slot"], 1, "{t:?}: {unit}");
-        assert_eq!(unit["scan"]["Unit"]["order"], first.as_str());
-        assert_eq!(unit["scan"]["Unit"]["put"], false);
+        assert_eq!(unit["scan"]["kind"], "unit");
+        assert_eq!(unit["scan"]["order"], first.as_str());
+        assert_eq!(unit["scan"]["put"], false);
         let out = site.run(&["pick", "scan", &b, "SKU-HOSTILE"]);
         assert_fails(&out, "wrong slot");
         let out = site.run(&["pick", "put", &b, "SLOT-2"]);
         assert_fails(&out, "is not SLOT 1");
         let put = json(site, &["pick", "put", &b, "1"]);
-        assert_eq!(put["scan"]["Put"]["slot"], 1, "{t:?}: {put}");
+        assert_eq!(put["scan"]["kind"], "put");
+        assert_eq!(put["scan"]["slot"], 1, "{t:?}: {put}");
         let out = site.run(&["pick", "put", &b, "1"]);
         assert_fails(&out, "nothing in hand");
         let text = site.ok(&["pick", "scan", &b, "SKU-HOSTILE"]);
@@ -772,7 +775,7 @@ fn orders_go_to_totes_and_the_bench_opens_them_by_tote_through_either_transport(
             &format!("scan an empty tote for SLOT 1 (order {order}) first"),
         );
         let tote = json(site, &["pick", "scan", &b, "TOTE-0042"]);
-        assert_eq!(tote["scan"]["Tote"]["tote"], "TOTE-0042", "{t:?}: {tote}");
+        assert_eq!(tote["scan"]["tote"], "TOTE-0042", "{t:?}: {tote}");
         for _ in 0..2 {
             json(site, &["pick", "scan", &b, "SKU-HOSTILE"]);
         }
@@ -1091,7 +1094,7 @@ fn json_unlocked(site: &Site, args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();
     all.push("--json");
     let out = site.ok_unlocked(&all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    assert_json_contract(&out, &format!("{args:?}"))
 }
 
 #[test]
@@ -1247,11 +1250,19 @@ fn orders_list_pages_through_every_order_through_either_transport() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| r["orderId"].as_str().unwrap())
+            .map(|r| r["order_id"].as_str().unwrap())
             .collect();
         assert_eq!(ids.len(), 1203, "every order listed once ({:?})", on.t);
         let text = on.site.ok(&["orders", "list", "--state", "new"]);
         assert_eq!(text.lines().count(), 1204, "a header and every order");
+        // As JSON lines: one object a line, the same orders.
+        let lines = on.site.ok(&["orders", "list", "--json-lines"]);
+        let streamed: Vec<serde_json::Value> = lines
+            .lines()
+            .map(|l| assert_json_contract(l, "orders list --json-lines"))
+            .collect();
+        assert_eq!(streamed.len(), 1203);
+        assert_eq!(streamed, *rows.as_array().unwrap());
     }
 }
 
@@ -1289,8 +1300,19 @@ fn the_access_review_names_who_to_look_at() {
         "--reason",
         "review test",
     ]);
-    let r: serde_json::Value =
+    let r = json(&site, &["access", "review"]);
+    // --format json stays, the same answer.
+    let again: serde_json::Value =
         serde_json::from_str(&site.ok(&["access", "review", "--format", "json"])).unwrap();
+    let names = |r: &serde_json::Value| -> Vec<String> {
+        r["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["user"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&again), names(&r));
     assert_eq!(r["overdue"], true, "{r}");
     assert_eq!(r["last_review"], json!(null));
     assert_eq!(r["seen_without_role"], json!(["lead"]), "{r}");
@@ -1492,6 +1514,56 @@ fn a_broken_config_shows_where_on_its_own_lines() {
             "packline: config {}: TOML parse error at line 1, column 8\n  |\n1 | [amazon\n  |        ^\ninvalid table header\nexpected `.`, `]`\n",
             config.display()
         )
+    );
+}
+
+/// With `--json`, a failure is one line of JSON on stderr naming its kind, with the exit
+/// status a person gets: 2 for the command line, 1 for a refusal or a failure.
+#[test]
+fn errors_are_json_when_json_is_asked() {
+    let site = Site::new("");
+    site.init_identity_keys();
+    let error = |out: &std::process::Output| -> serde_json::Value {
+        let text = stderr(out);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(out.stdout.is_empty());
+        assert_json_contract(&text, "an error")["error"].clone()
+    };
+    let out = site.run(&["orders", "lst", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = error(&out);
+    assert_eq!(e["kind"], "usage");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("unrecognized subcommand 'lst'"),
+        "{e}"
+    );
+    let out = site.run(&["lookup", "--order", "111-0000000-0000001", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = error(&out);
+    assert_eq!(e["kind"], "not_found");
+    assert_eq!(
+        e["message"],
+        "order 111-0000000-0000001 is not in the store"
+    );
+    let me = me();
+    let packer = Site::new(&format!("[roles]\npackers = [{me:?}]\n"));
+    let out = packer
+        .cmd()
+        .env("PACKLINE_DATA_DIR", &site.data)
+        .args(["report", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = error(&out);
+    assert_eq!(e["kind"], "forbidden");
+    // Without --json, the same failure reads as text.
+    let out = site.run(&["lookup", "--order", "111-0000000-0000001"]);
+    assert_eq!(
+        stderr(&out),
+        "packline: order 111-0000000-0000001 is not in the store\n"
     );
 }
 
@@ -1723,7 +1795,7 @@ fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|l| l["quantityOrdered"].as_u64().unwrap())
+                    .map(|l| l["quantity_ordered"].as_u64().unwrap())
                     .sum();
                 (units, o)
             })
@@ -1787,10 +1859,10 @@ fn the_whole_floor_in_plumbing_commands_against_the_marketplace() {
         assert_eq!(printed.as_array().map(Vec::len), Some(2), "{printed}");
         assert_eq!(std::fs::read_dir(labels.path()).unwrap().count(), 2);
 
-        let args = ["manifest", "--close", "--format", "json"];
+        let args = ["manifest", "--close", "--json"];
         let closed = site.run(&args);
         assert_ok(&closed, &args);
-        let day: serde_json::Value = serde_json::from_slice(&closed.stdout).unwrap();
+        let day = assert_json_contract(&String::from_utf8_lossy(&closed.stdout), "manifest");
         if v2 {
             // The day's form is one carrier's, named by it and the day, as Amazon spells it.
             let carriers: Vec<&str> = day["collection_forms"]

@@ -141,7 +141,7 @@ fn stored(site: &Site) -> Vec<String> {
     let out = site.ok(&["orders", "list", "--json"]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     rows.iter()
-        .map(|r| r["orderId"].as_str().unwrap().to_owned())
+        .map(|r| r["order_id"].as_str().unwrap().to_owned())
         .collect()
 }
 

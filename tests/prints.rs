@@ -14,9 +14,10 @@ use packline::service::Service;
 use packline::store::shipping::{Document, JobState};
 use serde_json::Value;
 
+/// A command's JSON answer, checked against the JSON contract (docs/json.md).
 fn json_of(out: &Output, args: &[&str]) -> Value {
     let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+    assert_json_contract(&text, &format!("{args:?}"))
 }
 
 fn json(site: &Site, args: &[&str]) -> Value {

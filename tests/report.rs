@@ -271,10 +271,12 @@ fn a_report_agrees_with_the_audit_log_and_holds_no_personal_value() {
             .filter(|(d, _)| **d >= f && **d <= t)
             .map(|(_, (n, _))| n * 2)
             .sum();
-        let r: serde_json::Value = serde_json::from_str(&site.ok(&[
-            "report", "--from", from, "--to", to, "--by", "sku", "--format", "json",
-        ]))
-        .unwrap();
+        let r = assert_json_contract(
+            &site.ok(&[
+                "report", "--from", from, "--to", to, "--by", "sku", "--json",
+            ]),
+            "report",
+        );
         let got: u64 = r["rows"]
             .as_array()
             .unwrap()

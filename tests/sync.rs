@@ -35,7 +35,7 @@ fn order_ids(site: &Site) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .map(|o| o["order_id"].as_str().unwrap().to_owned())
         .collect();
     ids.sort();
     ids
@@ -161,7 +161,7 @@ fn cancellations_and_address_changes_arrive_with_the_next_sync() {
     let listed = site.ok(&["orders", "list", "--state", "cancelled", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1);
-    assert_eq!(v[0]["orderId"], cancelled.as_str());
+    assert_eq!(v[0]["order_id"], cancelled.as_str());
     // The new address was re-sealed: a reveal shows it.
     let shown = site.ok_unlocked(&reveal_args(moved, "address changed"));
     assert!(shown.contains("name: Readdressed Trainee"), "{shown}");
@@ -237,7 +237,7 @@ fn order_ids_in(site: &Site, state: &str) -> std::collections::BTreeSet<String> 
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .map(|o| o["order_id"].as_str().unwrap().to_owned())
         .collect()
 }
 

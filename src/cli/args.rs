@@ -43,7 +43,25 @@ impl Cli {
                 })
             });
         }
-        let matches = cmd.get_matches_from(args);
+        let json = args
+            .iter()
+            .any(|a| a == "--json" || a == "--json-lines" || a == "--format=json");
+        let matches = match cmd.try_get_matches_from(args) {
+            Ok(m) => m,
+            // A script that asked for JSON gets its usage error as JSON too (exit 2); help and
+            // the version are printed as asked.
+            Err(e) if json && e.use_stderr() => {
+                let text = e.to_string();
+                let message = text.trim().trim_start_matches("error: ");
+                let doc = serde_json::json!({ "error": { "kind": "usage", "message": message } });
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    format!("{doc}\n").as_bytes(),
+                );
+                std::process::exit(2);
+            }
+            Err(e) => e.exit(),
+        };
         Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
     }
 }
@@ -144,6 +162,9 @@ pub enum Command {
         /// png: the chart of units per day and the late share.
         #[arg(long, default_value = "table", value_parser = ["table", "csv", "json", "png"])]
         format: String,
+        /// The same as --format json.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
         /// Write here instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
@@ -227,6 +248,9 @@ pub enum Command {
         /// csv, pdf (to a file), or json (the shipments and what --close shipped).
         #[arg(long, default_value = "csv", value_parser = ["csv", "pdf", "json"])]
         format: String,
+        /// The same as --format json.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
         /// Move the day's labelled orders to Shipped (the carrier has collected them).
         #[arg(long)]
         close: bool,
@@ -438,6 +462,10 @@ pub enum OrdersCommand {
         state: Option<String>,
         #[command(flatten)]
         out: Output,
+        /// One order a line, each a JSON object (no enclosing array): for streaming a big
+        /// store into another program.
+        #[arg(long, conflicts_with = "json")]
+        json_lines: bool,
     },
     /// Stop an order where it is on the floor: it is not claimed, packed, labelled, printed for
     /// or confirmed until released (leads; audited).
@@ -816,6 +844,9 @@ pub enum AccessCommand {
     Review {
         #[arg(long, default_value = "table", value_parser = ["table", "json"])]
         format: String,
+        /// The same as --format json.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
     },
 }
 

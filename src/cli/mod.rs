@@ -303,11 +303,8 @@ pub fn emit<T: Serialize>(
     if out.json {
         // An operation that answers nothing but success says so.
         match serde_json::to_value(answer)? {
-            serde_json::Value::Null => writeln!(stdout, "{{\"ok\": true}}")?,
-            v => {
-                serde_json::to_writer_pretty(&mut stdout, &v)?;
-                writeln!(stdout)?;
-            }
+            serde_json::Value::Null => json_out(&mut stdout, &serde_json::json!({ "ok": true }))?,
+            v => json_out(&mut stdout, &v)?,
         }
     } else {
         text(&mut stdout, answer)?;
@@ -315,7 +312,22 @@ pub fn emit<T: Serialize>(
     Ok(ExitCode::SUCCESS)
 }
 
-use std::io::Write as _;
+/// One JSON document on standard output: indented for a person at a terminal, on one line for
+/// a program reading a pipe (one document a line), as docs/json.md says.
+pub fn json_out(w: &mut impl std::io::Write, v: &impl Serialize) -> Result<()> {
+    if std::io::stdout().is_terminal() {
+        serde_json::to_writer_pretty(&mut *w, v)?;
+    } else {
+        serde_json::to_writer(&mut *w, v)?;
+    }
+    writeln!(w)?;
+    Ok(())
+}
+
+/// `--json` where a command also takes `--format`: the same as `--format json`.
+fn json_or(json: bool, format: &str) -> &str {
+    if json { "json" } else { format }
+}
 
 /// Runs one command.
 pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
@@ -346,8 +358,8 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Check { out } => records::check(&ctx, out),
         Command::Dashboard { out } => records::dashboard(&ctx, out),
         Command::Access {
-            command: args::AccessCommand::Review { format },
-        } => records::access_review(&ctx, &format),
+            command: args::AccessCommand::Review { format, json },
+        } => records::access_review(&ctx, json_or(json, &format)),
         Command::Backup { dir, out } => records::backup(&ctx, &dir, out),
         Command::Restore { dir, out } => records::restore(&ctx, &dir, out),
         Command::Store { command } => records::store(&ctx, command),
@@ -356,8 +368,16 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
             to,
             by,
             format,
+            json,
             output,
-        } => records::report(&ctx, from, to, &by, &format, output.as_deref()),
+        } => records::report(
+            &ctx,
+            from,
+            to,
+            &by,
+            json_or(json, &format),
+            output.as_deref(),
+        ),
         Command::Sync {
             command: Some(args::SyncCommand::Problems { out }),
             ..
@@ -394,8 +414,9 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Manifest {
             date,
             format,
+            json,
             close,
-        } => shipping::manifest(&ctx, date, &format, close),
+        } => shipping::manifest(&ctx, date, json_or(json, &format), close),
         Command::Prints {
             command,
             failed,

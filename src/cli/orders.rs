@@ -18,7 +18,11 @@ use super::{Ctx, Key, emit, text_arg};
 
 pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
     match command {
-        OrdersCommand::List { state, out } => list(ctx, state, out),
+        OrdersCommand::List {
+            state,
+            out,
+            json_lines,
+        } => list(ctx, state, out, json_lines),
         OrdersCommand::Hold { order, reason, out } => {
             let reason = text_arg(reason, "--reason")?.to_string();
             let s = ctx.session(Key::No)?;
@@ -71,7 +75,12 @@ pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
     }
 }
 
-fn list(ctx: &Ctx, state: Option<String>, out: super::args::Output) -> Result<ExitCode> {
+fn list(
+    ctx: &Ctx,
+    state: Option<String>,
+    out: super::args::Output,
+    json_lines: bool,
+) -> Result<ExitCode> {
     let state = state
         .as_deref()
         .map(|s| {
@@ -89,7 +98,9 @@ fn list(ctx: &Ctx, state: Option<String>, out: super::args::Output) -> Result<Ex
     // Page by page, printed as they come: any size of store lists in constant memory.
     let mut after = None;
     let mut first = true;
-    if out.json {
+    if json_lines {
+        // Nothing before the first order.
+    } else if out.json {
         write!(stdout, "[")?;
     } else {
         writeln!(
@@ -105,7 +116,10 @@ fn list(ctx: &Ctx, state: Option<String>, out: super::args::Output) -> Result<Ex
             limit: MAX_PAGE,
         })?;
         for r in &page.rows {
-            if out.json {
+            if json_lines {
+                serde_json::to_writer(&mut stdout, &order_json(r))?;
+                writeln!(stdout)?;
+            } else if out.json {
                 write!(stdout, "{}\n  ", if first { "" } else { "," })?;
                 serde_json::to_writer(&mut stdout, &order_json(r))?;
             } else {
@@ -127,7 +141,7 @@ fn list(ctx: &Ctx, state: Option<String>, out: super::args::Output) -> Result<Ex
             None => break,
         }
     }
-    if out.json {
+    if out.json && !json_lines {
         writeln!(stdout, "{}]", if first { "" } else { "\n" })?;
     }
     drop(stdout);
@@ -160,12 +174,12 @@ fn packages_json(packages: &[PackageView]) -> serde_json::Value {
             .map(|p| serde_json::json!({
                 "package": p.package.number,
                 "box": p.package.parcel.box_name,
-                "dimsMm": p.package.parcel.dims_mm,
-                "weightG": p.package.parcel.weight_g,
+                "dims_mm": p.package.parcel.dims_mm,
+                "weight_g": p.package.parcel.weight_g,
                 "shipped": p.package.shipped,
                 "items": p.package.items.iter().map(|i| serde_json::json!({
-                    "orderItemId": i.item_id,
-                    "sellerSku": i.sku,
+                    "order_item_id": i.item_id,
+                    "seller_sku": i.sku,
                     "quantity": i.quantity,
                     "codes": i.codes.len(),
                 })).collect::<Vec<_>>(),
@@ -173,7 +187,7 @@ fn packages_json(packages: &[PackageView]) -> serde_json::Value {
                     "state": s.state,
                     "carrier": s.carrier.as_ref().map(|c| c.to_string()),
                     "tracking": s.tracking,
-                    "shipmentId": s.shipment_id,
+                    "shipment_id": s.shipment_id,
                 })),
             }))
             .collect::<Vec<_>>()
@@ -183,23 +197,23 @@ fn packages_json(packages: &[PackageView]) -> serde_json::Value {
 /// An order as JSON for scripts: no personal data, the recipient masked.
 fn order_json(r: &OrderRow) -> serde_json::Value {
     serde_json::json!({
-        "orderId": r.order.id,
+        "order_id": r.order.id,
         "state": r.state,
         "hold": r.hold,
-        "stateSince": r.state_since,
-        "shipBy": r.order.ship_by,
-        "deliverBy": r.order.deliver_by,
-        "serviceLevel": r.order.service_level,
+        "state_since": r.state_since,
+        "ship_by": r.order.ship_by,
+        "deliver_by": r.order.deliver_by,
+        "service_level": r.order.service_level,
         "prime": r.order.prime,
         "business": r.order.business,
         "recipient": r.recipient_mask,
         "lines": r.order.lines.iter().map(|l| serde_json::json!({
-            "orderItemId": l.item_id,
-            "sellerSku": l.sku,
+            "order_item_id": l.item_id,
+            "seller_sku": l.sku,
             "asin": l.asin,
             "title": l.title,
-            "quantityOrdered": l.quantity_ordered,
-            "quantityShipped": l.quantity_shipped,
+            "quantity_ordered": l.quantity_ordered,
+            "quantity_shipped": l.quantity_shipped,
         })).collect::<Vec<_>>(),
     })
 }

@@ -366,8 +366,8 @@ pub fn report(
     s.finish()?;
     let bytes = match format {
         "json" => {
-            let mut v = serde_json::to_vec_pretty(&r)?;
-            v.push(b'\n');
+            let mut v = Vec::new();
+            super::json_out(&mut v, &r)?;
             v
         }
         "png" => packline::labels::chart::png(&r),
@@ -538,8 +538,7 @@ pub fn access_review(ctx: &Ctx, format: &str) -> Result<ExitCode> {
     s.finish()?;
     let mut w = std::io::stdout().lock();
     if format == "json" {
-        serde_json::to_writer_pretty(&mut w, &r)?;
-        writeln!(w)?;
+        super::json_out(&mut w, &r)?;
         return Ok(ExitCode::SUCCESS);
     }
     let day = |t: Option<DateTime<Utc>>| {

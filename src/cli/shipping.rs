@@ -360,10 +360,7 @@ pub fn manifest(
     let mut out = std::io::stdout().lock();
     match format {
         "pdf" => out.write_all(&packline::labels::manifest::pdf(date, &day.shipments))?,
-        "json" => {
-            serde_json::to_writer_pretty(&mut out, &day)?;
-            writeln!(out)?;
-        }
+        "json" => super::json_out(&mut out, &day)?,
         _ => out.write_all(packline::labels::manifest::csv(&day.shipments).as_bytes())?,
     }
     if close {

@@ -201,8 +201,10 @@ pub fn parse_slot(code: &str) -> Option<u32> {
     n.parse().ok().filter(|n| *n > 0)
 }
 
-/// What a good scan did.
+/// What a good scan did. In JSON, an object whose `kind` names what was scanned (`bin`,
+/// `unit`, `put`, `tote`), beside its fields.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PickScan {
     /// A bin label: the picker is at this bin.
     Bin { bin: String },

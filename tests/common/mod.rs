@@ -222,6 +222,41 @@ pub fn assert_valid(v: &jsonschema::Validator, body: &str, what: &str) {
     assert!(errors.is_empty(), "{what}: {errors:?}");
 }
 
+/// Asserts that a command's JSON answer keeps packline's one JSON contract (docs/json.md): one
+/// document, every key snake_case (no camelCase, no Rust enum tag such as `{"Unit": …}`), lists
+/// as arrays. `what` names the command in the failure.
+pub fn assert_json_contract(body: &str, what: &str) -> Value {
+    let value: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: {e}: {body}"));
+    fn walk(v: &Value, path: &str, bad: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let snake = k.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && k.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                    if !snake {
+                        bad.push(format!("{path}/{k}"));
+                    }
+                    walk(v, &format!("{path}/{k}"), bad);
+                }
+            }
+            Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    walk(v, &format!("{path}/{i}"), bad);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut bad = Vec::new();
+    walk(&value, "", &mut bad);
+    assert!(
+        bad.is_empty(),
+        "{what}: keys that are not snake_case: {bad:?} in {body}"
+    );
+    value
+}
+
 /// Every audit entry of the store in `data`, read straight from its database, oldest first.
 pub fn audit_entries(data: &Path) -> Vec<Value> {
     stores::raw_backend(data)
