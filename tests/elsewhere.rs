@@ -5,7 +5,7 @@
 //! elsewhere, with no recipient (none revealed, none on disk) and never reaches the pick queue;
 //! `packline check` holds it so, and retention keeps it six years. An order Amazon does not know
 //! is refused as before, one still to be shipped is left to a sync, and a site without an Amazon
-//! connection says so.
+//! connection says so (from the command line too, exit 1).
 
 mod common;
 
@@ -581,4 +581,59 @@ async fn retention_keeps_an_order_shipped_elsewhere_six_years_then_deletes_it_wi
     );
     let check = f.lead.call(ops::Check {}).await.unwrap();
     assert!(check.problems.is_empty(), "{:?}", check.problems);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_the_command_line_an_inquiry_records_the_order_and_a_site_without_amazon_exits_1() {
+    let market = marketplace(2, "1000");
+    let ids = order_ids(&market);
+    ship_elsewhere(&market, &ids[0]).await;
+    let (_creds, amazon) = amazon_config(&market);
+    let site = Site::new(&amazon);
+    site.init_identity_keys();
+    site.ok(&[
+        "inquiry",
+        "open",
+        &ids[0],
+        "--note",
+        "where is the invoice?",
+    ]);
+    let shown = site.ok(&["lookup", "--order", &ids[0]]);
+    assert!(
+        shown.contains(
+            "recorded from Amazon: never imported, shipped elsewhere (no recipient kept)\n"
+        ),
+        "{shown}"
+    );
+    assert!(shown.contains("recipient: (none: never kept)\n"), "{shown}");
+    let v: Value =
+        serde_json::from_str(&site.ok(&["lookup", "--order", &ids[0], "--json"])).unwrap();
+    assert_eq!(
+        (&v["state"], &v["shippedElsewhere"]),
+        (&Value::from("shipped"), &Value::from(true))
+    );
+    assert_eq!(v["recipient"], Value::Null);
+
+    let unknown = "999-0000000-0000001";
+    let out = site.run(&["inquiry", "open", unknown, "--note", "x"]);
+    assert_fails(
+        &out,
+        &format!("order {unknown} is not in the store, and Amazon does not know it"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // A site with no Amazon connection says so, and records nothing.
+    let bare = Site::new("");
+    bare.init_identity_keys();
+    let out = bare.run(&["inquiry", "open", &ids[1], "--note", "x"]);
+    assert_fails(
+        &out,
+        &format!(
+            "order {} is not in the store, and packline cannot ask Amazon for it: no Amazon connection is configured ([amazon] and credentials)",
+            ids[1]
+        ),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(bare.ok(&["inquiry", "list"]), "no inquiries\n");
+    assert!(bare.ok(&["orders", "list"]).lines().count() <= 1);
 }
