@@ -637,3 +637,57 @@ async fn from_the_command_line_an_inquiry_records_the_order_and_a_site_without_a
     assert_eq!(bare.ok(&["inquiry", "list"]), "no inquiries\n");
     assert!(bare.ok(&["orders", "list"]).lines().count() <= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_a_shipped_elsewhere_mark_on_an_order_of_the_floor_or_on_no_order() {
+    let f = floor(1, true);
+    let ids = order_ids(&f.market);
+    f.service.sync_now("lead").await.unwrap();
+    let Floor {
+        dir,
+        market,
+        service,
+        lead,
+        packer,
+    } = f;
+    drop((lead, packer, market));
+    drop(service.into_store_within(Duration::from_secs(5)).ok());
+    let data = dir.path().join("data");
+    {
+        // Marks planted: on the floor's own open order (with its recipient), and on no order.
+        let raw = raw_backend(&data);
+        let floor = raw.open_tree("floor").unwrap();
+        for id in [ids[0].as_str(), "999-0000000-0000002"] {
+            let mut k = vec![b'e'];
+            k.extend_from_slice(id.as_bytes());
+            floor.insert(k, []).unwrap();
+        }
+        floor.flush().unwrap();
+    }
+    let report = open_store(&data).unwrap().check().unwrap();
+    let found: Vec<&str> = report
+        .problems
+        .iter()
+        .filter(|p| p.invariant == inv::SHIPPED_ELSEWHERE)
+        .map(|p| p.detail.as_str())
+        .collect();
+    let id = &ids[0];
+    assert_eq!(
+        found,
+        [
+            format!("order {id}, recorded from Amazon as shipped elsewhere, is new"),
+            format!(
+                "order {id}, recorded from Amazon as shipped elsewhere, has a masked recipient name"
+            ),
+            format!("order {id}, recorded from Amazon as shipped elsewhere, has a sealed recipient"),
+            "order 999-0000000-0000002, recorded from Amazon as shipped elsewhere, has no order record"
+                .to_owned(),
+        ]
+    );
+    let held = report
+        .invariants
+        .iter()
+        .find(|i| i.name == inv::SHIPPED_ELSEWHERE)
+        .unwrap();
+    assert_eq!(held.broken, 4);
+}
