@@ -3,7 +3,7 @@
 //! release, pack in one or two boxes or partly, exception and resolve, Shipping API v2
 //! purchases one by one and in waves through Shipping API v2 or Merchant Fulfillment v0 (with
 //! lost answers, 5xx and timeouts injected), void, reprint, manifest close, returns received by
-//! scan, purge with time moved past retention, key rotation, and a restart of the service —
+//! scan, a return, an inquiry and a message for an order packline never imported, purge with time moved past retention, key rotation, and a restart of the service —
 //! against a training marketplace of its own. After every step every invariant of
 //! `domain::invariants` is checked: `packline check` on the store, the money against the
 //! marketplace's own book of shipments, and the holds against what each step did.
@@ -93,6 +93,11 @@ enum Op {
         order: usize,
         quantity: u32,
     },
+    /// An order packline never imported (shipped at Amazon before the first sync) named at the
+    /// bench or by a lead: 0, its parcel returned; 1, an inquiry opened; 2, a message sent.
+    Elsewhere {
+        what: u8,
+    },
     /// A purge as of this many days from now.
     Purge {
         days: i64,
@@ -121,6 +126,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::CloseDay),
         1 => o.clone().prop_map(|order| Op::Reprint { order }),
         2 => (o.clone(), 1u32..4).prop_map(|(order, quantity)| Op::Return { order, quantity }),
+        1 => (0u8..3).prop_map(|what| Op::Elsewhere { what }),
         1 => prop_oneof![Just(0i64), Just(40), Just(400)].prop_map(|days| Op::Purge { days }),
         1 => Just(Op::Rotate),
         1 => Just(Op::Restart),
@@ -153,6 +159,8 @@ struct World {
     market: tokio::task::JoinHandle<()>,
     service: Option<Arc<Service>>,
     orders: Vec<OrderId>,
+    /// The marketplace's order shipped outside packline before the first sync: never imported.
+    elsewhere: OrderId,
     /// Batches claimed, by id (those still open are asked by index).
     batches: Vec<u64>,
     /// The site buys through Merchant Fulfillment v0 (every other seed), else Shipping API v2.
@@ -189,7 +197,7 @@ impl World {
             .unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let cfg = MarketplaceConfig {
-            orders: ORDERS,
+            orders: ORDERS + 1,
             seed,
             quota_scale: 1000.0,
             start: Utc::now() - chrono::Duration::days(1),
@@ -214,6 +222,7 @@ impl World {
             market,
             service: None,
             orders: Vec::new(),
+            elsewhere: OrderId::parse("0").unwrap(),
             batches: Vec::new(),
             v0: seed % 2 == 1,
             codes: Default::default(),
@@ -226,6 +235,10 @@ impl World {
             let id = o["orderId"].as_str().unwrap_or_default();
             w.http("POST", &format!("/_training/orders/{id}/{change}"));
         }
+        // The last order ships outside packline before the first sync, which then skips it.
+        let last = book.last().unwrap()["orderId"].as_str().unwrap().to_owned();
+        w.elsewhere = OrderId::parse(&last).unwrap();
+        w.ship_at_amazon(&w.elsewhere.clone());
         let svc = w.svc();
         w.rt.block_on(svc.sync_now("lead")).unwrap();
         w.orders = w.svc().with_store(|s| {
@@ -248,6 +261,49 @@ impl World {
             Duration::from_millis(500),
         )
         .unwrap()
+    }
+
+    /// Confirms the whole order shipped at Amazon, as another tool would.
+    fn ship_at_amazon(&self, id: &OrderId) {
+        use packline::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
+        let api = self.api();
+        self.rt.block_on(async {
+            let order = api.get_order(id).await.unwrap();
+            api.confirm_shipment(
+                id,
+                &ConfirmShipment {
+                    marketplace_id: "ATVPDKIKX0DER".into(),
+                    package_detail: PackageDetail {
+                        package_reference_id: "1".into(),
+                        carrier_code: "UPS".into(),
+                        carrier_name: None,
+                        shipping_method: None,
+                        tracking_number: "1Z999AA10123456784".into(),
+                        ship_date: Utc::now().to_rfc3339(),
+                        // A Transparency item's codes, numbered apart from the floor's.
+                        order_items: order
+                            .order
+                            .lines
+                            .iter()
+                            .enumerate()
+                            .map(|(j, l)| ConfirmItem {
+                                order_item_id: l.item_id.clone(),
+                                quantity: l.quantity_ordered,
+                                transparency_codes: if l.unit_codes.transparency {
+                                    (0..l.quantity_ordered)
+                                        .map(|u| format!("AZ:9{j:012}{u:013}"))
+                                        .collect()
+                                } else {
+                                    Vec::new()
+                                },
+                            })
+                            .collect(),
+                    },
+                },
+            )
+            .await
+            .unwrap();
+        });
     }
 
     fn start(&mut self, store: Store) {
@@ -695,6 +751,63 @@ fn step(w: &mut World, op: &Op) {
                         condition: packline::domain::returns::Condition::Sellable,
                         quantity: *quantity,
                     },
+                );
+            }
+        }
+        Op::Elsewhere { what } => {
+            let id = w.elsewhere.to_string();
+            let done = match what {
+                0 => w
+                    .call(PACKERS[1], ops::OpenReturn { code: id.clone() })
+                    .map(|r| {
+                        let unit = r.lines[0].sku.clone();
+                        let _ = w.call(
+                            PACKERS[1],
+                            ops::ReceiveReturn {
+                                code: id.clone(),
+                                unit,
+                                condition: packline::domain::returns::Condition::Damaged,
+                                quantity: 1,
+                            },
+                        );
+                    })
+                    .map_err(|e| e.to_string()),
+                1 => w
+                    .call(
+                        PACKERS[0],
+                        ops::OpenInquiry {
+                            order: id.clone(),
+                            category: packline::domain::InquiryCategory::Other,
+                            note: packline::domain::NoteText::new("where is it?").unwrap(),
+                        },
+                    )
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                _ => w
+                    .call(
+                        &lead,
+                        ops::SendMessage {
+                            order: id.clone(),
+                            kind: "unexpectedProblem".into(),
+                            text: Some(packline::domain::message::MessageText::typed(
+                                "Your parcel left us.",
+                            )),
+                        },
+                    )
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            };
+            // Amazon knows it, shipped: never refused as unknown; once answered, it is kept
+            // closed, shipped elsewhere, without a recipient (`check` holds the rest).
+            if let Err(e) = &done {
+                assert!(!e.contains("Amazon does not know"), "order {id}: {e}");
+            } else {
+                let rec = w.svc().with_store(|s| s.get(&w.elsewhere).unwrap());
+                assert!(
+                    rec.is_some_and(
+                        |r| r.state == OrderState::Shipped && r.recipient_mask.is_none()
+                    ),
+                    "order {id} is not kept as shipped elsewhere"
                 );
             }
         }

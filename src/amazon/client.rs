@@ -736,6 +736,26 @@ impl SpApi {
         .await
     }
 
+    /// Orders v2026-01-01 `getOrder` for an order packline never imported, which a return, an
+    /// inquiry or a message names: its status, lines and dates only (`includedData=FULFILLMENT`:
+    /// no recipient is asked for, as none is kept). Within getOrder's quota, like every call.
+    pub async fn get_order_without_recipient(
+        &self,
+        order_id: &crate::domain::OrderId,
+    ) -> Result<super::model::ImportedOrder, ApiError> {
+        const OP: &str = "getOrder";
+        let mut url = self
+            .endpoint
+            .join(&format!("/orders/2026-01-01/orders/{order_id}"))
+            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("includedData", "FULFILLMENT");
+        self.call(OP, UsagePlan::GET_ORDER, url, |b| {
+            super::model::parse_get_order(b, OP)
+        })
+        .await
+    }
+
     /// Orders v2026-01-01 `getOrder` for an order a sync set aside: the order, or why packline
     /// still refuses it (never retried as if the answer were damaged).
     pub async fn get_order_checked(

@@ -207,6 +207,7 @@ fn order_json(r: &OrderRow) -> serde_json::Value {
         "prime": r.order.prime,
         "business": r.order.business,
         "recipient": r.recipient_mask,
+        "shippedElsewhere": r.shipped_elsewhere,
         "lines": r.order.lines.iter().map(|l| serde_json::json!({
             "order_item_id": l.item_id,
             "seller_sku": l.sku,
@@ -257,6 +258,13 @@ pub fn lookup(ctx: &Ctx, args: LookupArgs) -> Result<ExitCode> {
     emit(out, &r, |w, r| {
         writeln!(w, "order: {}", r.order.id)?;
         writeln!(w, "state: {} since {}", r.state, r.state_since.to_rfc3339())?;
+        if r.shipped_elsewhere {
+            writeln!(
+                w,
+                "recorded from Amazon: never imported, {} elsewhere (no recipient kept)",
+                r.state
+            )?;
+        }
         if let Some(h) = &r.hold {
             writeln!(
                 w,
@@ -274,7 +282,9 @@ pub fn lookup(ctx: &Ctx, args: LookupArgs) -> Result<ExitCode> {
             escape_hazards(
                 r.recipient_mask
                     .as_deref()
-                    .unwrap_or(if r.recipient_purged {
+                    .unwrap_or(if r.shipped_elsewhere {
+                        "(none: never kept)"
+                    } else if r.recipient_purged {
                         "(destroyed by retention)"
                     } else {
                         "-"

@@ -199,6 +199,57 @@ pub fn decide(
     })
 }
 
+/// Why an order packline never imported is not recorded from Amazon's copy for a return, an
+/// inquiry or a message: it is not closed at Amazon, so it is the floor's to ship (a sync
+/// imports it, with its recipient) or not yet anyone's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Amazon has the order as {}, neither shipped nor cancelled", status.name())]
+pub struct NotClosedAtAmazon {
+    pub status: FulfillmentStatus,
+}
+
+impl FulfillmentStatus {
+    /// Amazon's spelling (`UNSHIPPED`), for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PendingAvailability => "PENDING_AVAILABILITY",
+            Self::Pending => "PENDING",
+            Self::Unshipped => "UNSHIPPED",
+            Self::PartiallyShipped => "PARTIALLY_SHIPPED",
+            Self::Shipped => "SHIPPED",
+            Self::Cancelled => "CANCELLED",
+            Self::Unfulfillable => "UNFULFILLABLE",
+            Self::Unknown => "a status this packline does not know",
+        }
+    }
+}
+
+/// An order packline never imported, asked for (getOrder) because a return, an inquiry or a
+/// message names it: Amazon says it shipped (or was cancelled) outside packline, so it is kept
+/// closed from the start, as shipped (or cancelled) elsewhere, for its six years, with its lines
+/// and dates and no recipient, not even a masked name (none is needed: nothing is ever sent to
+/// it from here). An order still to be shipped is refused: a sync imports it for the floor.
+pub fn shipped_elsewhere(
+    imported: ImportedOrder,
+    now: DateTime<Utc>,
+) -> Result<OrderRecord, NotClosedAtAmazon> {
+    let state = match imported.status {
+        FulfillmentStatus::Shipped => super::OrderState::Shipped,
+        FulfillmentStatus::Cancelled => super::OrderState::Cancelled,
+        status => return Err(NotClosedAtAmazon { status }),
+    };
+    // The recipient, should Amazon have sent one, is dropped here unread.
+    let ImportedOrder { order, .. } = imported;
+    Ok(OrderRecord {
+        order,
+        state,
+        state_since: now,
+        closed_at: Some(now),
+        recipient_mask: None,
+        recipient_purged: false,
+    })
+}
+
 /// An order packline refuses as it arrived (a SKU with a control character, a field of the
 /// wrong type): set aside, named with why, while the rest of its page is imported. Nothing
 /// personal of it is kept: its id, and where in it the fault is.
@@ -618,5 +669,38 @@ mod tests {
         let d = decided(o, None);
         let shown = format!("{d:?}");
         assert!(!shown.contains("Alice"), "{shown}");
+    }
+
+    #[test]
+    fn an_order_never_imported_is_kept_closed_without_its_recipient() {
+        let t = now();
+        let rec =
+            shipped_elsewhere(amazon(FulfillmentStatus::Shipped, 0, "Alice Smith"), t).unwrap();
+        assert_eq!(rec.state, OrderState::Shipped);
+        assert_eq!((rec.state_since, rec.closed_at), (t, Some(t)));
+        assert_eq!(rec.recipient_mask, None);
+        assert!(!rec.recipient_purged);
+        assert_eq!(rec.order.lines[0].sku, "MUG");
+        assert!(!format!("{rec:?}").contains("Alice"));
+        let rec = shipped_elsewhere(amazon(FulfillmentStatus::Cancelled, 0, "A"), t).unwrap();
+        assert_eq!(rec.state, OrderState::Cancelled);
+        for status in [
+            FulfillmentStatus::Unshipped,
+            FulfillmentStatus::PartiallyShipped,
+            FulfillmentStatus::Pending,
+            FulfillmentStatus::PendingAvailability,
+            FulfillmentStatus::Unfulfillable,
+            FulfillmentStatus::Unknown,
+        ] {
+            let e = shipped_elsewhere(amazon(status, 0, "A"), t).unwrap_err();
+            assert_eq!(e.status, status);
+        }
+        assert_eq!(
+            NotClosedAtAmazon {
+                status: FulfillmentStatus::Unshipped
+            }
+            .to_string(),
+            "Amazon has the order as UNSHIPPED, neither shipped nor cancelled"
+        );
     }
 }

@@ -36,6 +36,7 @@ pub const AUDIT_CHAIN: &str = "audit_chain";
 pub const RECORDS_READABLE: &str = "records_readable";
 pub const KEYS_DECLARED: &str = "keys_declared";
 pub const TRUTHFUL: &str = "truthful";
+pub const SHIPPED_ELSEWHERE: &str = "shipped_elsewhere";
 
 /// Every invariant, in the order `check` reports them.
 pub const ALL: &[Invariant] = &[
@@ -95,6 +96,11 @@ pub const ALL: &[Invariant] = &[
         verified: Verified::Store,
     },
     Invariant {
+        name: SHIPPED_ELSEWHERE,
+        statement: "an order recorded from Amazon without being imported (for a return, an inquiry or a message) is closed, has no recipient, not even a masked name, and was never on the floor: no claim, pick batch, pack check, package or label",
+        verified: Verified::Store,
+    },
+    Invariant {
         name: TRUTHFUL,
         statement: "what a command reports as printed, sent or bought happened; otherwise it says what failed",
         verified: Verified::Run,
@@ -128,6 +134,7 @@ mod tests {
             AUDIT_CHAIN,
             RECORDS_READABLE,
             KEYS_DECLARED,
+            SHIPPED_ELSEWHERE,
             TRUTHFUL,
         ] {
             assert!(named(n).is_some(), "{n}");

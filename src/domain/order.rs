@@ -45,6 +45,17 @@ impl OrderId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the id has the shape of Amazon's order ids (`123-1234567-1234567`): a code
+    /// scanned at a bench is only asked of Amazon when it does, so a mis-scan spends no quota.
+    pub fn is_amazon_shaped(&self) -> bool {
+        let parts: Vec<&str> = self.0.split('-').collect();
+        parts.len() == 3
+            && [3, 7, 7]
+                .iter()
+                .zip(&parts)
+                .all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_digit()))
+    }
 }
 
 impl TryFrom<String> for OrderId {
@@ -449,6 +460,22 @@ mod tests {
     #[test]
     fn order_ids_are_checked() {
         assert!(OrderId::parse("123-4567890-1234567").is_ok());
+        assert!(
+            OrderId::parse("123-4567890-1234567")
+                .unwrap()
+                .is_amazon_shaped()
+        );
+        for other in [
+            "1Z999AA10123456784",
+            "123-4567890-123456",
+            "12a-4567890-1234567",
+            "1-2-3",
+        ] {
+            assert!(
+                !OrderId::parse(other).unwrap().is_amazon_shaped(),
+                "{other}"
+            );
+        }
         assert_eq!(OrderId::parse(""), Err(OrderIdError::Empty));
         assert_eq!(OrderId::parse(&"1".repeat(65)), Err(OrderIdError::TooLong));
         assert_eq!(

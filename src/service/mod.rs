@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod daemon;
+mod elsewhere;
 pub mod ops;
 pub mod proto;
 pub mod returns;
@@ -285,6 +286,21 @@ fn may_pick(c: &Caller, b: &PickBatch) -> Result<(), ServiceError> {
 /// The refusal of a pick batch that is not open (finished, released, or never was).
 fn not_open(id: u64) -> ServiceError {
     ServiceError::NotFound(format!("pick batch {id} is not open"))
+}
+
+/// An order record as the floor sees it: with its hold, and whether it was recorded from Amazon
+/// without being imported (only a closed order can have been).
+fn row_in(store: &Store, record: OrderRecord) -> Result<OrderRow, ServiceError> {
+    let hold = store.hold_of(&record.order.id).map_err(store_err)?;
+    let shipped_elsewhere = record.state.is_closed()
+        && store
+            .is_shipped_elsewhere(&record.order.id)
+            .map_err(store_err)?;
+    Ok(OrderRow {
+        record,
+        hold,
+        shipped_elsewhere,
+    })
 }
 
 fn order_id(s: &str) -> Result<OrderId, ServiceError> {
@@ -591,16 +607,12 @@ impl Service {
         let store = self.read();
         records
             .into_iter()
-            .map(|record| {
-                let hold = store.hold_of(&record.order.id).map_err(store_err)?;
-                Ok(OrderRow { record, hold })
-            })
+            .map(|record| row_in(&store, record))
             .collect()
     }
 
     fn row(&self, record: OrderRecord) -> Result<OrderRow, ServiceError> {
-        let hold = self.read().hold_of(&record.order.id).map_err(store_err)?;
-        Ok(OrderRow { record, hold })
+        row_in(&self.read(), record)
     }
 
     /// Holds an order: a lead's call, or sync's when the buyer asked to cancel (`from_amazon`).

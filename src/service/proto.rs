@@ -55,6 +55,10 @@ pub struct OrderRow {
     pub record: crate::domain::OrderRecord,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<crate::domain::Hold>,
+    /// packline never imported the order: it was recorded from Amazon, closed, for a return, an
+    /// inquiry or a message (shipped or cancelled elsewhere; no recipient).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shipped_elsewhere: bool,
 }
 
 impl std::ops::Deref for OrderRow {

@@ -360,6 +360,61 @@ impl Store {
         Ok(())
     }
 
+    /// Each order recorded from Amazon without being imported (`elsewhere`) is kept closed,
+    /// with no recipient or masked name, and nothing of the floor's work names it.
+    fn check_shipped_elsewhere(
+        &self,
+        batches: &[crate::domain::PickBatch],
+        r: &mut CheckReport,
+    ) -> Result<(), Error> {
+        const ADVICE: &str = "packline never works such an order: see what was done with it (packline audit), and report it";
+        let ids = match self.shipped_elsewhere() {
+            Ok(ids) => ids,
+            Err(e) => {
+                r.found_for(inv::SHIPPED_ELSEWHERE, "orders", e.to_string(), ADVICE);
+                return Ok(());
+            }
+        };
+        for id in ids {
+            let mut broken = Vec::new();
+            match self.get(&id)? {
+                None => broken.push("has no order record".to_owned()),
+                Some(rec) => {
+                    if !rec.state.is_closed() {
+                        broken.push(format!("is {}", rec.state));
+                    }
+                    if rec.recipient_mask.is_some() {
+                        broken.push("has a masked recipient name".into());
+                    }
+                }
+            }
+            if self.t.recipients.contains_key(id.as_str())? {
+                broken.push("has a sealed recipient".into());
+            }
+            if self.claim_of(&id)?.is_some() || batches.iter().any(|b| b.orders.contains(&id)) {
+                broken.push("is in a pick batch".into());
+            }
+            if self.pack_check(&id).ok().flatten().is_some() {
+                broken.push("has a pack check".into());
+            }
+            if !self.packages(&id).unwrap_or_default().is_empty() {
+                broken.push("has packages".into());
+            }
+            if !self.shipments(&id)?.is_empty() {
+                broken.push("has a shipment or label".into());
+            }
+            for b in broken {
+                r.found_for(
+                    inv::SHIPPED_ELSEWHERE,
+                    "orders",
+                    format!("order {id}, recorded from Amazon as shipped elsewhere, {b}"),
+                    ADVICE,
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Every tree of `db` is one the registry declares, and so is every key of the trees no
     /// other part of the check reads whole (`READ_WHOLE`).
     fn check_keys(
@@ -579,6 +634,10 @@ impl Store {
                 );
             }
         }
+
+        // Orders recorded from Amazon without being imported: closed, no recipient, never on
+        // the floor.
+        self.check_shipped_elsewhere(&batches, &mut r)?;
 
         // Returns: each record readable, and found by its key.
         let (returns, bad) = self.check_returns()?;

@@ -20,6 +20,7 @@ pub mod backup;
 pub mod check;
 mod codes;
 mod derived;
+pub mod elsewhere;
 mod error;
 pub mod floor;
 pub mod index;

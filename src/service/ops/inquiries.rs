@@ -15,7 +15,9 @@ fn checked(text: &NoteText, what: &str) -> Result<NoteText, ServiceError> {
     NoteText::new(text.as_str()).map_err(|e| ServiceError::Invalid(format!("{what} {e}")))
 }
 
-/// Opens an inquiry on an order with the customer's question; answers the new inquiry.
+/// Opens an inquiry on an order with the customer's question; answers the new inquiry. An order
+/// packline never imported is asked of Amazon and recorded as shipped elsewhere, without a
+/// recipient; one Amazon does not know is refused.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OpenInquiry {
     pub order: String,
@@ -37,6 +39,15 @@ impl Operation for OpenInquiry {
     ) -> Result<Inquiry, ServiceError> {
         let order = order_id(&self.order)?;
         let note = checked(&self.note, "the note")?;
+        // An order packline never imported is asked of Amazon (recorded as shipped elsewhere).
+        if svc
+            .order_or_elsewhere(&order, "an inquiry", &c.user, now)?
+            .is_none()
+        {
+            return Err(ServiceError::NotFound(format!(
+                "order {order} is not in the store, and Amazon does not know it"
+            )));
+        }
         let q = svc
             .write()
             .open_inquiry(&order, self.category, &note, &c.user, now)

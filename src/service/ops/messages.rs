@@ -19,7 +19,8 @@ use crate::domain::message::MessageText;
 use crate::service::shipping::{api_err, block_on};
 use crate::service::{Role, Service, ServiceError, order_id, store_err};
 
-/// Sends a message of `kind` to the buyer of an order in the store, through Amazon.
+/// Sends a message of `kind` to the buyer of an order, through Amazon. An order packline never
+/// imported is asked of Amazon first and recorded as shipped elsewhere, without a recipient.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SendMessage {
     pub order: String,
@@ -77,11 +78,14 @@ impl Operation for SendMessage {
             .ok_or_else(|| ServiceError::Invalid(format!("the {kind} message needs a text")))?
             .checked(max)
             .map_err(|e| ServiceError::Invalid(format!("the text of the {kind} message {e}")))?;
+        // An order packline never imported is asked of Amazon (recorded as shipped elsewhere).
         let rec = svc
-            .read()
-            .get(&id)
-            .map_err(store_err)?
-            .ok_or_else(|| ServiceError::NotFound(format!("order {id} is not in the store")))?;
+            .order_or_elsewhere(&id, "a message", &c.user, now)?
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "order {id} is not in the store, and Amazon does not know it"
+                ))
+            })?;
         let marketplace = rec
             .order
             .marketplace_id

@@ -8,13 +8,43 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Allowed, Operation};
+use crate::domain::OrderId;
 use crate::domain::returns::{Condition, ReturnRecord};
 use crate::service::shipping::block_on;
 use crate::service::{Role, Service, ServiceError, non_empty, store_err};
 pub use crate::store::returns::{Receipt, ReturnCounts};
+use crate::store::{self, Store};
 
 /// The most units one scan records (a typo of 1000 is refused, not recorded).
 pub const MAX_QUANTITY: u32 = 999;
+
+/// Runs `f`, a store call on the return a scanned `code` opens. When no return answers to it and
+/// the code is an Amazon order id the store does not have (an order shipped before the site used
+/// packline, or by another tool), Amazon is asked for the order: recorded as shipped elsewhere,
+/// without a recipient, the unexpected return is recorded against it as against any order. An
+/// order Amazon does not know either is refused as any unknown code.
+fn on_return<T>(
+    svc: &Service,
+    c: &Allowed,
+    now: DateTime<Utc>,
+    code: &str,
+    f: impl Fn(&mut Store) -> Result<T, store::Error>,
+) -> Result<T, ServiceError> {
+    let unknown = match f(&mut svc.write()) {
+        Err(e @ store::Error::NoSuchReturn(_)) => e,
+        other => return other.map_err(store_err),
+    };
+    let Some(id) = OrderId::parse(code.trim())
+        .ok()
+        .filter(OrderId::is_amazon_shaped)
+    else {
+        return Err(store_err(unknown));
+    };
+    match svc.order_or_elsewhere(&id, "a return", &c.user, now)? {
+        Some(_) => f(&mut svc.write()).map_err(store_err),
+        None => Err(store_err(unknown)),
+    }
+}
 
 /// Records the returns of a downloaded returns report (`GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE`,
 /// tab-separated). A row that cannot be read is refused, naming its line and column, and the
@@ -94,7 +124,8 @@ impl Operation for Returns {
 
 /// A parcel scanned at the returns bench: its return label's tracking number, the RMA id or the
 /// order id. Answers the open return it names; with none, an order id of an order in the store
-/// records an unexpected return against that order.
+/// records an unexpected return against that order, and one packline never imported is asked of
+/// Amazon first (recorded as shipped elsewhere, without a recipient).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OpenReturn {
     pub code: String,
@@ -113,9 +144,7 @@ impl Operation for OpenReturn {
         now: DateTime<Utc>,
     ) -> Result<ReturnRecord, ServiceError> {
         let code = non_empty(&self.code, "the scanned code")?;
-        svc.write()
-            .open_return(code, &c.user, now)
-            .map_err(store_err)
+        on_return(svc, c, now, code, |s| s.open_return(code, &c.user, now))
     }
 }
 
@@ -149,9 +178,8 @@ impl Operation for ReceiveReturn {
                 "the quantity must be between 1 and {MAX_QUANTITY}"
             )));
         }
-        let r = svc
-            .write()
-            .receive_return(
+        let r = on_return(svc, c, now, code, |s| {
+            s.receive_return(
                 code,
                 unit,
                 self.condition,
@@ -160,7 +188,7 @@ impl Operation for ReceiveReturn {
                 &c.user,
                 now,
             )
-            .map_err(store_err)?;
+        })?;
         tracing::info!(
             ret = r.record.id,
             order = %r.record.order,

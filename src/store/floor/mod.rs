@@ -46,6 +46,8 @@ const TOTE_OF: u8 = super::keys::floor::TOTE_OF;
 /// A lead released the hold sync placed for a buyer's cancellation request: sync does not place
 /// it again for the same order.
 const OVERRULED: u8 = super::keys::floor::OVERRULED;
+/// The order was recorded from Amazon, never imported (`elsewhere`): the mark goes with it.
+const ELSEWHERE: u8 = super::keys::floor::ELSEWHERE;
 // Also in this tree: `C` the Transparency codes used (`codes.rs`), `A` the report counters
 // (`stats.rs`), and `s l d j i v w F` the shipments (`shipping.rs`). Every family is declared
 // in `keys`.
@@ -686,7 +688,7 @@ pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
         });
     }
     super::codes::forget(tx, id, check.as_ref(), &packages)?;
-    for kind in [CLAIM, PACK, PACKAGES, HOLD, OVERRULED, CODES] {
+    for kind in [CLAIM, PACK, PACKAGES, HOLD, OVERRULED, CODES, ELSEWHERE] {
         tx.floor.remove(key(kind, id.as_bytes()))?;
     }
     Ok(())

@@ -163,6 +163,8 @@ pub mod floor {
     pub const TOTE: u8 = b't';
     pub const TOTE_OF: u8 = b'T';
     pub const OVERRULED: u8 = b'o';
+    /// `e ‖ order id`: the order was recorded from Amazon, never imported (shipped elsewhere).
+    pub const ELSEWHERE: u8 = b'e';
     /// The Transparency codes used (`codes`).
     pub const CODE_USED: u8 = b'C';
     pub const SHIPMENT: u8 = b's';

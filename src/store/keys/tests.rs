@@ -62,6 +62,7 @@ fn every_constant_is_declared_in_its_tree() {
         (&FLOOR, &[floor::TOTE]),
         (&FLOOR, &[floor::TOTE_OF]),
         (&FLOOR, &[floor::OVERRULED]),
+        (&FLOOR, &[floor::ELSEWHERE]),
         (&FLOOR, &[floor::CODE_USED]),
         (&FLOOR, &[floor::SHIPMENT]),
         (&FLOOR, &[floor::LABEL]),

@@ -300,6 +300,13 @@ pub const FLOOR: Tree = Tree {
             retention: SIX_YEARS,
         },
         Key {
+            prefix: &[floor::ELSEWHERE],
+            rest: Rest::OrderId,
+            layout: "`e` ‖ order id",
+            holds: "a mark: packline never imported the order; Amazon's copy (getOrder) was recorded, closed, when a return, an inquiry or a message named it: shipped (or cancelled) elsewhere, without a recipient, never on the floor",
+            retention: SIX_YEARS,
+        },
+        Key {
             prefix: &[floor::SHIPMENT],
             rest: Rest::Any,
             layout: "`s` ‖ package (order id, or order id `#`N past the first)",
