@@ -606,10 +606,12 @@ async fn from_the_command_line_an_inquiry_records_the_order_and_a_site_without_a
         "{shown}"
     );
     assert!(shown.contains("recipient: (none: never kept)\n"), "{shown}");
-    let v: Value =
-        serde_json::from_str(&site.ok(&["lookup", "--order", &ids[0], "--json"])).unwrap();
+    let v = assert_json_contract(
+        &site.ok(&["lookup", "--order", &ids[0], "--json"]),
+        "lookup --json",
+    );
     assert_eq!(
-        (&v["state"], &v["shippedElsewhere"]),
+        (&v["state"], &v["shipped_elsewhere"]),
         (&Value::from("shipped"), &Value::from(true))
     );
     assert_eq!(v["recipient"], Value::Null);

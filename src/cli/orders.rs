@@ -207,7 +207,7 @@ fn order_json(r: &OrderRow) -> serde_json::Value {
         "prime": r.order.prime,
         "business": r.order.business,
         "recipient": r.recipient_mask,
-        "shippedElsewhere": r.shipped_elsewhere,
+        "shipped_elsewhere": r.shipped_elsewhere,
         "lines": r.order.lines.iter().map(|l| serde_json::json!({
             "order_item_id": l.item_id,
             "seller_sku": l.sku,
