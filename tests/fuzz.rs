@@ -434,18 +434,18 @@ fn socket_frames() {
         out
     };
     let seeds = vec![
-        frame(&ClientFrame {
-            id: 1,
-            request: ops::Request::PackScan(ops::PackScan {
+        frame(&ClientFrame::new(
+            1,
+            ops::Request::PackScan(ops::PackScan {
                 order: "111-2223333-4444444".into(),
                 code: "0123456789012".into(),
                 unit_codes: vec![],
             }),
-        }),
-        frame(&ClientFrame {
-            id: 2,
-            request: ops::Request::Queue(ops::Queue::default()),
-        }),
+        )),
+        frame(&ClientFrame::new(
+            2,
+            ops::Request::Queue(ops::Queue::default()),
+        )),
     ];
     fuzz("frames", seeds, |b| {
         let mut codec = ServerCodec::new();

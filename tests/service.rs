@@ -16,6 +16,7 @@ use chrono::Utc;
 use common::*;
 use packline::domain::{OrderId, OrderState};
 use packline::service::client::Client;
+use packline::service::server::PROTOCOL;
 use packline::service::{Service, ServiceError, Settings, ops};
 use packline::store::Store;
 
@@ -184,6 +185,59 @@ fn closed(stream: &mut std::os::unix::net::UnixStream) -> bool {
     matches!(stream.read(&mut b), Ok(0) | Err(_))
 }
 
+/// A client of another build (another protocol, or one from before protocol versions) is told
+/// so, naming both versions, instead of failing on a frame neither side can read; the daemon
+/// serves everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_of_another_protocol_is_told_to_run_the_same_packline() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), 3, Duration::from_secs(300)).await;
+    let mut good = Client::connect(&s.socket).await.unwrap();
+    let socket = s.socket.clone();
+    let replies = tokio::task::spawn_blocking(move || {
+        let bodies = [
+            // From before protocol versions, asking for something this daemon has.
+            r#"{"id":1,"request":{"op":"queue","offset":0,"limit":5}}"#.to_owned(),
+            // A later one, asking for something this daemon has never heard of.
+            format!(
+                r#"{{"id":1,"protocol":{},"version":"9.9.9","request":{{"op":"teleport"}}}}"#,
+                PROTOCOL + 1
+            ),
+        ];
+        bodies
+            .iter()
+            .map(|body| {
+                let mut c = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                c.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
+                c.write_all(body.as_bytes()).unwrap();
+                (read_reply(&mut c), closed(&mut c))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let daemon = env!("CARGO_PKG_VERSION");
+    let wanted = [
+        format!(
+            "this client is an older packline, the daemon packline {daemon} (protocol {PROTOCOL}): run the same packline on both sides (after an upgrade, restart the daemon)"
+        ),
+        format!(
+            "this client is packline 9.9.9 (protocol {}), the daemon packline {daemon} (protocol {PROTOCOL}): run the same packline on both sides (after an upgrade, restart the daemon)",
+            PROTOCOL + 1
+        ),
+    ];
+    for ((reply, closed), wanted) in replies.iter().zip(wanted) {
+        assert_eq!(
+            reply["reply"]["result"]["Err"]["error"], "protocol",
+            "{reply}"
+        );
+        assert_eq!(reply["reply"]["result"]["Err"]["detail"], wanted.as_str());
+        assert!(closed, "the other client is disconnected");
+    }
+    assert_eq!(queue_count(&mut good, OrderState::New).await, 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_close_that_connection_only() {
     let dir = tempfile::tempdir().unwrap();
@@ -198,14 +252,25 @@ async fn bad_frames_close_that_connection_only() {
         let oversized = (read_reply(&mut a), closed(&mut a));
         let mut b = std::os::unix::net::UnixStream::connect(&socket).unwrap();
         b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let body = br#"{"id": 1, "request": {"op": "launch_missiles"}}"#;
+        let body = format!(
+            r#"{{"id": 1, "protocol": {PROTOCOL}, "request": {{"op": "launch_missiles"}}}}"#
+        );
         b.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
-        b.write_all(body).unwrap();
+        b.write_all(body.as_bytes()).unwrap();
         let malformed = (read_reply(&mut b), closed(&mut b));
         (oversized, malformed)
     })
     .await
     .unwrap();
+    let detail = |r: &serde_json::Value| r["reply"]["result"]["Err"]["detail"].clone();
+    assert!(
+        detail(&malformed.0)
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("malformed request at line 1"),
+        "{}",
+        malformed.0
+    );
     assert_eq!(oversized.0["reply"]["result"]["Err"]["error"], "protocol");
     assert!(
         oversized.0["reply"]["result"]["Err"]["detail"]
@@ -957,7 +1022,10 @@ fn hostile(
             }),
             // Requests sent as fast as it can, replies never read, until the daemon lets go.
             _ => {
-                let frame = br#"{"id":1,"request":{"op":"queue","offset":0,"limit":500}}"#;
+                let frame = format!(
+                    r#"{{"id":1,"protocol":{PROTOCOL},"request":{{"op":"queue","offset":0,"limit":500}}}}"#
+                );
+                let frame = frame.as_bytes();
                 loop {
                     let r = s
                         .write_all(&(frame.len() as u32).to_be_bytes())

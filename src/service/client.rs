@@ -149,10 +149,7 @@ impl Client {
                     }
                     r.waiting.insert(id, tx);
                 }
-                let frame = ClientFrame {
-                    id,
-                    request: op.into(),
-                };
+                let frame = ClientFrame::new(id, op.into());
                 let forget = || {
                     pending
                         .lock()

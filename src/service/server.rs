@@ -27,11 +27,56 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// room for everyone else's terminals.
 pub const MAX_PER_USER: usize = 32;
 
-/// A client's message: a request and the id its reply will carry.
+/// The version of the frames and requests a client and its daemon exchange: raised with every
+/// change a daemon of another build would read differently. A daemon refuses a client of
+/// another protocol, naming both versions, instead of failing on a frame it cannot decode.
+pub const PROTOCOL: u32 = 2;
+
+/// A client's message: a request and the id its reply will carry, with the protocol and the
+/// packline version the client speaks (none: a client from before protocol versions).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ClientFrame {
     pub id: u64,
+    #[serde(default)]
+    pub protocol: u32,
+    #[serde(default)]
+    pub version: String,
     pub request: Request,
+}
+
+impl ClientFrame {
+    pub fn new(id: u64, request: Request) -> ClientFrame {
+        ClientFrame {
+            id,
+            protocol: PROTOCOL,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            request,
+        }
+    }
+}
+
+/// What a daemon reads of a frame it cannot decode: who sent it.
+#[derive(Deserialize)]
+struct Sender {
+    #[serde(default)]
+    protocol: u32,
+    #[serde(default)]
+    version: String,
+}
+
+/// The refusal of a client that speaks another protocol, or none when it speaks this one.
+fn other_protocol(protocol: u32, version: &str) -> Option<ServiceError> {
+    (protocol != PROTOCOL).then(|| {
+        let client = match version {
+            "" => "an older packline".to_owned(),
+            v => format!("packline {v} (protocol {protocol})"),
+        };
+        ServiceError::Protocol(format!(
+            "this client is {client}, the daemon packline {} (protocol {PROTOCOL}): run the same \
+             packline on both sides (after an upgrade, restart the daemon)",
+            env!("CARGO_PKG_VERSION")
+        ))
+    })
 }
 
 /// The daemon's messages: replies, and notices pushed as they happen.
@@ -494,7 +539,26 @@ async fn answer(
     bytes: &[u8],
     quick: &std::sync::mpsc::Sender<QuickJob>,
 ) -> bool {
-    let frame: ClientFrame = match serde_json::from_slice(bytes) {
+    let frame: Result<ClientFrame, _> = serde_json::from_slice(bytes);
+    let sender = match &frame {
+        Ok(f) => Some((f.protocol, f.version.clone())),
+        Err(_) => serde_json::from_slice::<Sender>(bytes)
+            .ok()
+            .map(|s| (s.protocol, s.version)),
+    };
+    if let Some(refusal) = sender.and_then(|(p, v)| other_protocol(p, &v)) {
+        tracing::warn!(user = %caller.user, "a client of another protocol: {refusal}");
+        let _ = send(
+            framed,
+            &ServerFrame::Reply {
+                id: 0,
+                result: Err(refusal),
+            },
+        )
+        .await;
+        return false;
+    }
+    let frame: ClientFrame = match frame {
         Ok(f) => f,
         Err(e) => {
             // serde's message may quote a value; say only where the frame broke.
