@@ -1,5 +1,5 @@
-//! The screens. Each owns its state, turns actions into service requests, and draws itself from
-//! its state alone.
+//! The screens. Each owns its state and draws itself from its state alone; `app` turns their
+//! actions into service requests and applies the answers to their state.
 
 pub mod dashboard;
 pub mod exceptions;
