@@ -38,7 +38,7 @@ impl Target {
     pub(super) fn config(&self) -> Result<tokio_postgres::Config, Error> {
         let mut config: tokio_postgres::Config = self.url.parse().map_err(|e| {
             Error::Database(format!(
-                "the store's URL {self} cannot be read: {e} (see README: PostgreSQL)"
+                "the store's URL {self} cannot be read: {e} (see docs/postgres.md)"
             ))
         })?;
         if config.get_connect_timeout().is_none() {
