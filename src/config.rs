@@ -915,3 +915,65 @@ packers = []
         assert!(parse("[roles]\nleads = [\"a\"]\npackers = [\"a\"]\n").is_err());
     }
 }
+
+#[cfg(test)]
+mod reference {
+    /// Every key a config can hold is documented in docs/ (or the README): a key the code reads
+    /// and no page names is a key nobody can find. Read from this file's own structs: each field
+    /// of a struct that deserializes must appear as `key =` in a page, or as a table header
+    /// (`[key]`, `[table.key]`, `[table.key.NAME]`).
+    #[test]
+    fn every_config_key_is_documented() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let source = std::fs::read_to_string(root.join("src/config.rs")).unwrap();
+        let mut docs = std::fs::read_to_string(root.join("README.md")).unwrap();
+        for page in std::fs::read_dir(root.join("docs")).unwrap() {
+            let page = page.unwrap().path();
+            if page.extension().is_some_and(|e| e == "md") {
+                docs.push_str(&std::fs::read_to_string(page).unwrap());
+            }
+        }
+        let documented = |key: &str| {
+            docs.contains(&format!("{key} ="))
+                || docs.contains(&format!("[{key}]"))
+                || docs.contains(&format!(".{key}]"))
+                || docs.contains(&format!(".{key}."))
+                || docs.contains(&format!("[{key}."))
+        };
+        let mut keys = Vec::new();
+        let mut missing = Vec::new();
+        let mut in_struct = None::<String>;
+        let mut deserialized = false;
+        let mut skipped = false;
+        for line in source.lines() {
+            if line.starts_with("#[derive(") {
+                deserialized = line.contains("Deserialize");
+            } else if let Some(rest) = line.strip_prefix("pub struct ") {
+                in_struct = deserialized.then(|| rest.split([' ', '{']).next().unwrap().to_owned());
+            } else if line == "}" {
+                in_struct = None;
+            } else if let Some(s) = &in_struct {
+                let t = line.trim();
+                if t.starts_with("#[serde(skip") {
+                    skipped = true;
+                } else if let Some(field) = t.strip_prefix("pub ").and_then(|f| f.split_once(':')) {
+                    let key = field.0;
+                    if !std::mem::take(&mut skipped) {
+                        keys.push(format!("{s}.{key}"));
+                        if !documented(key) {
+                            missing.push(format!("{s}.{key}"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            keys.len() > 60,
+            "the config's keys were not found: {keys:?}"
+        );
+        assert!(
+            missing.is_empty(),
+            "config keys no page documents: {missing:?}"
+        );
+    }
+}
