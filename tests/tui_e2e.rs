@@ -100,7 +100,19 @@ fn demo_pick_and_pack_one_order_by_scans_then_quit() {
         bin = env!("CARGO_BIN_EXE_packline"),
     );
     let s = Session::start(name, &cmd);
-    s.wait_for("TRAINING FLOOR");
+    // The banner says where the demo's labels and slips are written.
+    let first = s.wait_for("TRAINING FLOOR");
+    let printed = first
+        .split_once("printed to ")
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .unwrap_or_else(|| panic!("the banner names no folder:\n{first}"));
+    assert!(printed.starts_with("/tmp/packline-demo-"), "{printed}");
+    assert!(std::path::Path::new(&printed).is_dir(), "{printed}");
     s.wait_for("new 2");
 
     s.keys(&["c"]);

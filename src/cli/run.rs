@@ -187,7 +187,8 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
         service.set_amazon(Arc::new(api));
         service.sync_now(&ctx.user).await?;
         let client = Client::local(service, &ctx.user)?;
-        let app = packline::tui::app::App::new(client, keymap).await?;
+        let mut app = packline::tui::app::App::new(client, keymap).await?;
+        app.printed_to = Some(printed.display().to_string());
         packline::tui::run(app, scan_timing(&ctx.cfg)).await?;
         anyhow::Ok(())
     });

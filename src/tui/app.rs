@@ -148,6 +148,9 @@ pub struct App {
     pub returns: ReturnsScreen,
     pub dashboard: DashboardScreen,
     pub alert: Option<Alert>,
+    /// Where the training floor's labels and slips are written (the demo's folder), shown in
+    /// its banner.
+    pub printed_to: Option<String>,
     /// The code field: typed by hand, submitted with Enter.
     pub input: String,
     pub help: bool,
@@ -224,6 +227,7 @@ impl App {
             returns: ReturnsScreen::default(),
             dashboard: DashboardScreen::default(),
             alert: None,
+            printed_to: None,
             input: String::new(),
             help: false,
             help_scroll: 0,
@@ -1658,11 +1662,14 @@ impl App {
         ])
         .areas(area);
         if self.training {
-            f.render_widget(
-                Paragraph::new(" TRAINING FLOOR: made-up orders, nothing ships ")
-                    .style(self.theme.banner()),
-                b,
-            );
+            let banner = match &self.printed_to {
+                Some(dir) => format!(
+                    " TRAINING FLOOR: nothing ships · printed to {} ",
+                    clean(dir, 200)
+                ),
+                None => " TRAINING FLOOR: made-up orders, nothing ships ".to_owned(),
+            };
+            f.render_widget(Paragraph::new(banner).style(self.theme.banner()), b);
         }
         let lock = if self.unlocked { "unlocked" } else { "locked" };
         let status_text = if area.width < 80 {
