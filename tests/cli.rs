@@ -1601,6 +1601,31 @@ fn completions_and_the_man_page_come_from_the_command_line_itself() {
         man.starts_with(".ie") || man.contains(".TH packline"),
         "{man}"
     );
+    // A page for every command and subcommand, each titled by its whole path.
+    let dir = site.dir.path().join("man1");
+    let out = site.run(&["manpage", "--dir", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pages: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for page in [
+        "packline.1",
+        "packline-orders-list.1",
+        "packline-audit-export.1",
+        "packline-label-buy.1",
+        "packline-pick-scan.1",
+    ] {
+        assert!(pages.contains(page), "{page} missing from {pages:?}");
+    }
+    assert!(!pages.iter().any(|p| p.contains("help")), "{pages:?}");
+    assert_eq!(
+        stderr(&out),
+        format!("wrote {} man pages to {}\n", pages.len(), dir.display())
+    );
+    let list = std::fs::read_to_string(dir.join("packline-orders-list.1")).unwrap();
+    assert!(list.contains(".TH packline-orders-list"), "{list}");
+    assert!(list.contains("json\\-lines"), "{list}");
 }
 
 /// packline holds revealed recipients and the master key in memory: a crash leaves no core.

@@ -323,9 +323,13 @@ pub enum Command {
     },
     /// Print shell completions for bash, zsh or fish.
     Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff), for scripts/man.
-    #[command(hide = true)]
-    Manpage,
+    /// The man pages (roff): packline's own on standard output, or with --dir one page for
+    /// every command and subcommand (packline-orders-list.1, …) written into DIR, for
+    /// `scripts/man` and for installing (e.g. --dir /usr/local/share/man/man1).
+    Manpage {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Run the training marketplace: an SP-API-compatible server with made-up orders.
     Marketplace(MarketplaceArgs),
 }

@@ -324,6 +324,21 @@ pub fn json_out(w: &mut impl std::io::Write, v: &impl Serialize) -> Result<()> {
     Ok(())
 }
 
+/// Writes the man page of `cmd` and of each of its subcommands (not `help`) into `dir`.
+fn write_man_pages(cmd: &clap::Command, dir: &Path, written: &mut usize) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = cmd.get_display_name().unwrap_or(cmd.get_name()).to_owned();
+    let path = dir.join(format!("{name}.1"));
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+    std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
+    *written += 1;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        write_man_pages(sub, dir, written)?;
+    }
+    Ok(())
+}
+
 /// `--json` where a command also takes `--format`: the same as `--format json`.
 fn json_or(json: bool, format: &str) -> &str {
     if json { "json" } else { format }
@@ -344,9 +359,18 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
             std::io::Write::write_all(&mut std::io::stdout(), &script)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Manpage => {
+        Command::Manpage { dir: None } => {
             let cmd = <Cli as clap::CommandFactory>::command();
             clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage { dir: Some(dir) } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Each subcommand's page is named and titled by its whole path (`packline-orders-list`).
+            cmd.build();
+            let mut written = 0usize;
+            write_man_pages(&cmd, &dir, &mut written)?;
+            say!("wrote {written} man pages to {}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command } => keys::run(&ctx, command),
