@@ -495,8 +495,9 @@ fn a_full_disk_fails_each_command_clearly_and_loses_nothing() {
         );
         assert!(!err.contains("panicked"), "{err}");
     }
-    let look = site.ok(&["lookup", "--order", &packed, "--json"]);
-    assert!(look.contains("\"state\": \"packed\""), "{look}");
+    let look: serde_json::Value =
+        serde_json::from_str(&site.ok(&["lookup", "--order", &packed, "--json"])).unwrap();
+    assert_eq!(look["state"], "packed", "{look}");
     site.ok_unlocked(&["check"]);
     site.ok(&["audit", "verify"]);
     assert_eq!(count_requests(&m, "purchaseShipment"), 0);

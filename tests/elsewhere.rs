@@ -15,7 +15,6 @@ use std::time::Duration;
 use chrono::Utc;
 use common::stores::raw_backend;
 use common::*;
-use packline::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
 use packline::config::RolesConfig;
 use packline::domain::inquiry::{InquiryCategory, NoteText};
 use packline::domain::invariants as inv;
@@ -75,49 +74,8 @@ fn floor(orders: usize, amazon: bool) -> Floor {
     }
 }
 
-fn order_ids(m: &Marketplace) -> Vec<String> {
-    let book: Vec<Value> = serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
-    book.iter()
-        .map(|o| o["orderId"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Ships an order at the marketplace, outside packline (as from Seller Central); answers the
-/// order as Amazon has it, recipient included (what must never reach the store).
-async fn ship_elsewhere(m: &Marketplace, id: &str) -> packline::domain::ImportedOrder {
-    let api = training_api(m, Duration::from_secs(5));
-    let order = api.get_order(&OrderId::parse(id).unwrap()).await.unwrap();
-    api.confirm_shipment(
-        &order.order.id,
-        &ConfirmShipment {
-            marketplace_id: "ATVPDKIKX0DER".into(),
-            package_detail: PackageDetail {
-                package_reference_id: "1".into(),
-                carrier_code: "UPS".into(),
-                carrier_name: None,
-                shipping_method: None,
-                tracking_number: "1Z999AA10123456784".into(),
-                ship_date: Utc::now().to_rfc3339(),
-                order_items: order
-                    .order
-                    .lines
-                    .iter()
-                    .map(|l| ConfirmItem {
-                        order_item_id: l.item_id.clone(),
-                        quantity: l.quantity_ordered,
-                        transparency_codes: Vec::new(),
-                    })
-                    .collect(),
-            },
-        },
-    )
-    .await
-    .unwrap();
-    order
-}
-
 /// The getOrder requests the marketplace answered, as (order, includedData, status), but for
-/// the test's own (`ship_elsewhere` asks as a sync would, `includedData=RECIPIENT,…`, once per
+/// the test's own (`ship_at_amazon` asks as a sync would, `includedData=RECIPIENT,…`, once per
 /// order it ships, before packline is asked anything).
 fn get_orders(m: &Marketplace) -> Vec<(String, String, u64)> {
     let log = request_log(m);
@@ -266,8 +224,8 @@ fn raw_after(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_return_for_an_order_never_imported_is_received_and_the_order_kept_without_a_recipient() {
     let f = floor(3, true);
-    let ids = order_ids(&f.market);
-    let sold = ship_elsewhere(&f.market, &ids[0]).await;
+    let ids = training_order_ids(&f.market);
+    let sold = ship_at_amazon(&f.market, &ids[0]).await;
     let recipient = sold
         .recipient
         .clone()
@@ -364,9 +322,9 @@ async fn a_return_for_an_order_never_imported_is_received_and_the_order_kept_wit
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inquiry_and_a_message_for_orders_never_imported_reach_amazon_without_a_recipient() {
     let f = floor(3, true);
-    let ids = order_ids(&f.market);
-    let first = ship_elsewhere(&f.market, &ids[0]).await;
-    let second = ship_elsewhere(&f.market, &ids[1]).await;
+    let ids = training_order_ids(&f.market);
+    let first = ship_at_amazon(&f.market, &ids[0]).await;
+    let second = ship_at_amazon(&f.market, &ids[1]).await;
 
     // A packer opens an inquiry on the first.
     let q = f
@@ -428,7 +386,7 @@ async fn an_inquiry_and_a_message_for_orders_never_imported_reach_amazon_without
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_amazon_does_not_know_is_refused_and_one_still_to_ship_is_left_to_a_sync() {
     let f = floor(2, true);
-    let ids = order_ids(&f.market);
+    let ids = training_order_ids(&f.market);
     let unknown = "999-0000000-0000001";
 
     let e = f
@@ -515,7 +473,7 @@ async fn an_order_amazon_does_not_know_is_refused_and_one_still_to_ship_is_left_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_amazon_connection_an_order_never_imported_is_refused_saying_so() {
     let f = floor(1, false);
-    let ids = order_ids(&f.market);
+    let ids = training_order_ids(&f.market);
     let said = format!(
         "order {} is not in the store, and packline cannot ask Amazon for it: no Amazon connection is configured ([amazon] and credentials)",
         ids[0]
@@ -545,8 +503,8 @@ async fn without_an_amazon_connection_an_order_never_imported_is_refused_saying_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_keeps_an_order_shipped_elsewhere_six_years_then_deletes_it_with_its_mark() {
     let f = floor(1, true);
-    let ids = order_ids(&f.market);
-    let sold = ship_elsewhere(&f.market, &ids[0]).await;
+    let ids = training_order_ids(&f.market);
+    let sold = ship_at_amazon(&f.market, &ids[0]).await;
     f.packer
         .call(ops::OpenReturn {
             code: ids[0].clone(),
@@ -586,8 +544,8 @@ async fn retention_keeps_an_order_shipped_elsewhere_six_years_then_deletes_it_wi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn from_the_command_line_an_inquiry_records_the_order_and_a_site_without_amazon_exits_1() {
     let market = marketplace(2, "1000");
-    let ids = order_ids(&market);
-    ship_elsewhere(&market, &ids[0]).await;
+    let ids = training_order_ids(&market);
+    ship_at_amazon(&market, &ids[0]).await;
     let (_creds, amazon) = amazon_config(&market);
     let site = Site::new(&amazon);
     site.init_identity_keys();
@@ -643,7 +601,7 @@ async fn from_the_command_line_an_inquiry_records_the_order_and_a_site_without_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_names_a_shipped_elsewhere_mark_on_an_order_of_the_floor_or_on_no_order() {
     let f = floor(1, true);
-    let ids = order_ids(&f.market);
+    let ids = training_order_ids(&f.market);
     f.service.sync_now("lead").await.unwrap();
     let Floor {
         dir,

@@ -71,13 +71,6 @@ async fn floor() -> Floor {
     }
 }
 
-fn order_ids(m: &Marketplace) -> Vec<String> {
-    let book: Vec<Value> = serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
-    book.iter()
-        .map(|o| o["orderId"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 /// The marketplace's Messaging requests, as (operation, order, status).
 fn messaging_log(m: &Marketplace) -> Vec<(String, String, u64)> {
     request_log(m)
@@ -133,7 +126,7 @@ const SECRET: &str = "Jane Q. Buyer asked for the teal lid";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_allowed_message_reaches_amazon_once_audited_and_noted_on_the_inquiry() {
     let f = floor().await;
-    let ids = order_ids(&f.market);
+    let ids = training_order_ids(&f.market);
     let text = format!("Hello! {SECRET}: we have it in teal and blue. Which one would you like?");
     let q = f
         .lead
@@ -240,7 +233,7 @@ async fn an_allowed_message_reaches_amazon_once_audited_and_noted_on_the_inquiry
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_kinds_texts_and_callers_never_get_a_message_out() {
     let f = floor().await;
-    let ids = order_ids(&f.market);
+    let ids = training_order_ids(&f.market);
     let unshipped = &ids[0];
 
     // Refused here, before anything is asked of Amazon.
@@ -384,7 +377,7 @@ async fn refused_kinds_texts_and_callers_never_get_a_message_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_whose_answer_was_lost_is_never_resent() {
     let f = floor().await;
-    let ids = order_ids(&f.market);
+    let ids = training_order_ids(&f.market);
     http(
         &f.market,
         "POST",
@@ -523,7 +516,7 @@ fn every_request_body_validates_against_the_official_model() {
 fn every_answer_validates_against_the_official_model() {
     // Amazon's real quota: 1 a second, burst 5.
     let m = marketplace(2, "1");
-    let ids = order_ids(&m);
+    let ids = training_order_ids(&m);
     let lwa = ("x-amz-access-token", "Atza|training-test");
     let json_type = ("content-type", "application/json");
     let actions = validator("GetMessagingActionsForOrderResponse");

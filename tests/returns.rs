@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
-use packline::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
 use packline::amazon::reports::{RETURNS_REPORT, create_report_body};
 use packline::config::RolesConfig;
 use packline::domain::OrderId;
@@ -78,45 +77,6 @@ async fn floor(orders: usize) -> Floor {
     }
 }
 
-fn order_ids(m: &Marketplace) -> Vec<String> {
-    let book: Vec<Value> = serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
-    book.iter()
-        .map(|o| o["orderId"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Ships an order at the marketplace (a confirmation with the carrier's tracking number).
-async fn ship_at_amazon(m: &Marketplace, id: &str) {
-    let api = training_api(m, Duration::from_secs(5));
-    let order = api.get_order(&OrderId::parse(id).unwrap()).await.unwrap();
-    api.confirm_shipment(
-        &order.order.id,
-        &ConfirmShipment {
-            marketplace_id: "ATVPDKIKX0DER".into(),
-            package_detail: PackageDetail {
-                package_reference_id: "1".into(),
-                carrier_code: "UPS".into(),
-                carrier_name: None,
-                shipping_method: None,
-                tracking_number: "1Z999AA10123456784".into(),
-                ship_date: Utc::now().to_rfc3339(),
-                order_items: order
-                    .order
-                    .lines
-                    .iter()
-                    .map(|l| ConfirmItem {
-                        order_item_id: l.item_id.clone(),
-                        quantity: l.quantity_ordered,
-                        transparency_codes: Vec::new(),
-                    })
-                    .collect(),
-            },
-        },
-    )
-    .await
-    .unwrap();
-}
-
 /// The marketplace's Reports requests, as (operation, status, processingStatus).
 fn reports_log(m: &Marketplace) -> Vec<(String, u64, String)> {
     request_log(m)
@@ -159,7 +119,7 @@ fn first_sku(service: &Service, id: &str) -> String {
 async fn a_returns_sync_takes_a_cancelled_report_as_none_then_records_expected_returns_and_a_returnless_refund()
  {
     let f = floor(4).await;
-    let ids = order_ids(&f.market);
+    let ids = training_order_ids(&f.market);
     // Nothing shipped at Amazon: the report comes back CANCELLED, which is no returns.
     let none = f.lead.call(ops::SyncReturns {}).await.unwrap();
     assert_eq!((none.listed, none.new, none.updated), (0, 0, 0));
@@ -253,7 +213,7 @@ async fn a_returns_sync_takes_a_cancelled_report_as_none_then_records_expected_r
 async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit_is_never_restocked()
  {
     let f = floor(4).await;
-    let ids = order_ids(&f.market);
+    let ids = training_order_ids(&f.market);
     ship_at_amazon(&f.market, &ids[0]).await;
     f.lead.call(ops::SyncReturns {}).await.unwrap();
     let sku0 = first_sku(&f.service, &ids[0]);
@@ -586,7 +546,7 @@ async fn report_bodies_and_answers_validate_against_the_official_model_within_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_document_is_the_tab_separated_returns_report() {
     let m = marketplace(3, "1000");
-    let ids = order_ids(&m);
+    let ids = training_order_ids(&m);
     ship_at_amazon(&m, &ids[0]).await;
     let lwa = ("x-amz-access-token", "Atza|training");
     let now = Utc::now();
@@ -742,7 +702,7 @@ fn retention_keeps_a_return_six_years_after_it_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_with_one_broken_row_records_the_others_and_names_the_line() {
     let f = floor(4).await;
-    let ids = order_ids(&f.market);
+    let ids = training_order_ids(&f.market);
     for id in &ids[..3] {
         ship_at_amazon(&f.market, id).await;
     }

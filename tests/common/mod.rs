@@ -629,6 +629,50 @@ pub fn unlocked_store(dir: &Path) -> Store {
 }
 
 /// The SP-API client pointed at a training marketplace (which takes any credentials).
+/// The ids of the training marketplace's orders, in the order its book lists them.
+pub fn training_order_ids(m: &Marketplace) -> Vec<String> {
+    let book: Vec<Value> = serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
+    book.iter()
+        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Ships an order at the training marketplace outside packline (as from Seller Central: every
+/// line confirmed with a carrier's tracking number); answers the order as Amazon has it,
+/// recipient included (what a test must never find in the store).
+pub async fn ship_at_amazon(m: &Marketplace, id: &str) -> packline::domain::ImportedOrder {
+    use packline::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
+    let api = training_api(m, std::time::Duration::from_secs(5));
+    let order = api.get_order(&OrderId::parse(id).unwrap()).await.unwrap();
+    api.confirm_shipment(
+        &order.order.id,
+        &ConfirmShipment {
+            marketplace_id: "ATVPDKIKX0DER".into(),
+            package_detail: PackageDetail {
+                package_reference_id: "1".into(),
+                carrier_code: "UPS".into(),
+                carrier_name: None,
+                shipping_method: None,
+                tracking_number: "1Z999AA10123456784".into(),
+                ship_date: Utc::now().to_rfc3339(),
+                order_items: order
+                    .order
+                    .lines
+                    .iter()
+                    .map(|l| ConfirmItem {
+                        order_item_id: l.item_id.clone(),
+                        quantity: l.quantity_ordered,
+                        transparency_codes: Vec::new(),
+                    })
+                    .collect(),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    order
+}
+
 pub fn training_api(
     m: &Marketplace,
     timeout: std::time::Duration,
