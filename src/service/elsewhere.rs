@@ -40,9 +40,12 @@ impl Service {
                 return Ok(None);
             }
             Err(e) => {
-                return Err(ServiceError::Conflict(format!(
-                    "order {id} is not in the store, and asking Amazon for it failed: {e}"
-                )));
+                return Err(ServiceError::Amazon {
+                    failure: super::shipping::amazon_failure(&e),
+                    message: format!(
+                        "order {id} is not in the store, and asking Amazon for it failed: {e}"
+                    ),
+                });
             }
         };
         if imported.order.id != *id {

@@ -31,8 +31,8 @@ pub use crate::store::shipping::{JobState, PrintJob};
 use crate::store::{self, ImportCounts, RetentionPolicy, Store};
 pub use ops::{Operation, Request};
 pub use proto::{
-    BoxPreset, Counts, ExceptionRow, Notice, OrderRow, Passphrase, QueuePage, Quota, RateOffer,
-    RawPage, Revealed, Role, ServiceError, SyncState,
+    AmazonFailure, BoxPreset, Counts, ExceptionRow, Notice, OrderRow, Passphrase, QueuePage, Quota,
+    RateOffer, RawPage, Revealed, Role, ServiceError, SyncState,
 };
 
 /// Who is asking: an OS user and the role the config gives them.
@@ -1083,7 +1083,14 @@ impl Service {
             cancelled: counts.cancelled,
             error,
         });
-        result.map_err(|e| ServiceError::Conflict(e.to_string()))
+        result.map_err(|e| match e {
+            sync::SyncError::Api(e) => ServiceError::Amazon {
+                failure: shipping::amazon_failure(&e),
+                message: e.to_string(),
+            },
+            sync::SyncError::Store(e) => store_err(e),
+            e @ sync::SyncError::Plan(_) => ServiceError::Invalid(e.to_string()),
+        })
     }
 
     /// Notes a bulk import: the process that owns the store should checkpoint it before it

@@ -286,6 +286,31 @@ pub enum ServiceError {
     /// The disk holding the store is full: nothing was changed.
     #[error("{0}")]
     NoSpace(String),
+    /// Amazon did not do what was asked; `failure` says whether trying again later can work.
+    #[error("{message}")]
+    Amazon {
+        failure: AmazonFailure,
+        message: String,
+    },
+}
+
+/// Why a call to Amazon failed, as far as packline can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmazonFailure {
+    /// Amazon could not be reached, or kept throttling or failing: nothing was done; the same
+    /// request can be tried again later.
+    Unavailable,
+    /// The request may have reached Amazon, with no readable answer: find out what Amazon did
+    /// before trying again (a label may have been bought).
+    OutcomeUnknown,
+    /// Amazon answered, and refused: its message says why; the same request will be refused
+    /// again.
+    Refused,
+    /// Amazon's answer could not be read.
+    Unreadable,
+    /// packline did not send the request: its Amazon config, or the request, is wrong.
+    NotSent,
 }
 
 impl ServiceError {
@@ -303,6 +328,13 @@ impl ServiceError {
             ServiceError::Store(_) => "store",
             ServiceError::Protocol(_) => "protocol",
             ServiceError::NoSpace(_) => "no_space",
+            ServiceError::Amazon { failure, .. } => match failure {
+                AmazonFailure::Unavailable => "amazon_unavailable",
+                AmazonFailure::OutcomeUnknown => "outcome_unknown",
+                AmazonFailure::Refused => "amazon_refused",
+                AmazonFailure::Unreadable => "amazon_unreadable",
+                AmazonFailure::NotSent => "amazon_not_sent",
+            },
         }
     }
 }

@@ -30,7 +30,7 @@ pub const MAX_PER_USER: usize = 32;
 /// The version of the frames and requests a client and its daemon exchange: raised with every
 /// change a daemon of another build would read differently. A daemon refuses a client of
 /// another protocol, naming both versions, instead of failing on a frame it cannot decode.
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// A client's message: a request and the id its reply will carry, with the protocol and the
 /// packline version the client speaks (none: a client from before protocol versions).

@@ -23,8 +23,26 @@ use crate::store::shipping::{Bought, Document, JobState, PrintJob, ShipmentRecor
 /// Print attempts before a job is left failed for a person to look at.
 const PRINT_ATTEMPTS: u32 = 3;
 
+/// An Amazon call's failure as the service says it: whether trying again later can work
+/// (unavailable), must wait for a check (outcome unknown), or cannot (refused, not sent).
 pub(super) fn api_err(e: ApiError) -> ServiceError {
-    ServiceError::Conflict(e.to_string())
+    ServiceError::Amazon {
+        failure: amazon_failure(&e),
+        message: e.to_string(),
+    }
+}
+
+/// Whether an Amazon call's failure can be tried again, must be checked first, or cannot.
+pub(super) fn amazon_failure(e: &ApiError) -> crate::service::AmazonFailure {
+    use crate::service::AmazonFailure as F;
+    match e {
+        ApiError::Transport { .. } | ApiError::GaveUp { .. } => F::Unavailable,
+        ApiError::Status { status, .. } if *status == 429 || *status >= 500 => F::Unavailable,
+        ApiError::Status { .. } => F::Refused,
+        ApiError::OutcomeUnknown { .. } => F::OutcomeUnknown,
+        ApiError::Parse(_) => F::Unreadable,
+        ApiError::Config(_) | ApiError::Request { .. } => F::NotSent,
+    }
 }
 
 /// Whether a delivery by `latest` keeps the order's promise (`promise`; none promised: any).
@@ -967,5 +985,71 @@ impl Service {
             detail: error.unwrap_or(done),
             what,
         });
+    }
+}
+
+#[cfg(test)]
+mod amazon_failures {
+    use super::*;
+    use crate::service::AmazonFailure as F;
+
+    /// A timeout is never a "conflict": each failure says whether trying again can work.
+    #[test]
+    fn each_failure_says_whether_trying_again_can_work() {
+        let status = |status| ApiError::Status {
+            operation: "getRates",
+            status,
+            code: "X".into(),
+            message: "m".into(),
+        };
+        let cases = [
+            (
+                ApiError::Transport {
+                    operation: "getRates",
+                    host: "h".into(),
+                    detail: "d".into(),
+                },
+                F::Unavailable,
+                "amazon_unavailable",
+            ),
+            (
+                ApiError::GaveUp {
+                    operation: "getRates",
+                    attempts: 5,
+                },
+                F::Unavailable,
+                "amazon_unavailable",
+            ),
+            (status(503), F::Unavailable, "amazon_unavailable"),
+            (status(429), F::Unavailable, "amazon_unavailable"),
+            (status(400), F::Refused, "amazon_refused"),
+            (
+                ApiError::OutcomeUnknown {
+                    operation: "purchaseShipment",
+                    detail: "timed out".into(),
+                },
+                F::OutcomeUnknown,
+                "outcome_unknown",
+            ),
+            (
+                ApiError::Config("no token".into()),
+                F::NotSent,
+                "amazon_not_sent",
+            ),
+            (
+                ApiError::Parse(crate::amazon::model::ParseError::Json {
+                    source_name: "getRates".into(),
+                    detail: "eof".into(),
+                }),
+                F::Unreadable,
+                "amazon_unreadable",
+            ),
+        ];
+        for (e, failure, kind) in cases {
+            let message = e.to_string();
+            let err = api_err(e);
+            assert_eq!(err.kind(), kind);
+            assert_eq!(err, ServiceError::Amazon { failure, message });
+        }
     }
 }
