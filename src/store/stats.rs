@@ -13,7 +13,10 @@
 //! - `A o HOUR` — open orders whose ship-by falls in that hour (UTC hours since 1970, sign-flipped
 //!   big-endian), so the dashboard counts late work by hours, not by orders; `A O` says these
 //!   counters are whole (it is taken away while new orders are written outside a transaction,
-//!   and a store opened without it counts them again: see [`Store::settle_open_hours`]).
+//!   and a store opened without it counts them again: see [`Store::settle_open_hours`]);
+//! - `A b` — since when the seller's-metrics counters (own-carrier shipments, cancellations,
+//!   tracking followed and scanned) count: empty for a store that counted them from its start,
+//!   else the Unix seconds of the first open by a packline that counts them.
 //!
 //! Values are u64, big-endian. No personal data: SKUs, carriers and counts.
 
@@ -37,6 +40,7 @@ const USER: u8 = super::keys::floor::counters::USER;
 const REVIEW: [u8; 2] = [AGG, super::keys::floor::counters::REVIEW];
 const OPEN_HOUR: u8 = super::keys::floor::counters::OPEN_HOUR;
 const OPEN_WHOLE: [u8; 2] = [AGG, super::keys::floor::counters::OPEN_WHOLE];
+const SELLER_SINCE: [u8; 2] = [AGG, super::keys::floor::counters::SELLER_SINCE];
 
 /// What the dashboard counts of the floor's work. The codes are stored in keys: stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -311,6 +315,32 @@ impl Store {
         }
         self.t.floor.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// Notes, once, since when the seller's-metrics counters count: from the start for a store
+    /// with no order yet, else from `now` (the orders before were never counted by them).
+    pub(super) fn settle_seller_since(&self, now: DateTime<Utc>) -> Result<(), Error> {
+        if self.t.floor.contains_key(SELLER_SINCE)? {
+            return Ok(());
+        }
+        let value = if self.t.orders.first()?.is_none() {
+            Vec::new()
+        } else {
+            now.timestamp().to_be_bytes().to_vec()
+        };
+        self.t.floor.insert(SELLER_SINCE, value)?;
+        Ok(())
+    }
+
+    /// Since when the seller's-metrics counters count: `None` for a store that counted them
+    /// from its start (or, unnoted, one opened by an older packline).
+    pub fn seller_counted_since(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self
+            .t
+            .floor
+            .get(SELLER_SINCE)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .and_then(|b| DateTime::from_timestamp(i64::from_be_bytes(b), 0)))
     }
 
     /// Marks the open-order counters whole again once an import's writes are all in.
