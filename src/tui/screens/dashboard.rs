@@ -92,11 +92,15 @@ impl DashboardScreen {
         } else {
             (v.throughput.people.len() as u16).min(4) + 1
         };
-        let [due_line, chart, axis, work, lists, health] = Layout::vertical([
+        // The seller's metrics: four lines of two, not on a handheld (it counts those that
+        // miss in the health lines instead).
+        let metrics_h = if compact || v.metrics.is_none() { 0 } else { 4 };
+        let [due_line, chart, axis, work, metrics, lists, health] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(chart_h),
             Constraint::Length(1),
             Constraint::Length(if compact { 1 } else { 2 }),
+            Constraint::Length(metrics_h),
             Constraint::Min(2),
             Constraint::Length(if compact { 2 } else { 3 }),
         ])
@@ -135,6 +139,9 @@ impl DashboardScreen {
                 )),
                 packed,
             );
+        }
+        if metrics_h > 0 {
+            render_metrics(f, v, metrics, theme);
         }
         if compact {
             self.render_lists(f, v, lists, theme, keys, true);
@@ -307,6 +314,40 @@ impl DashboardScreen {
     }
 }
 
+/// The seller's metrics, two to a line: each rate over its window beside Amazon's threshold,
+/// and `OVER` / `UNDER` in capitals when it misses (`*`: counted only since packline began
+/// counting it; `packline metrics` says from which day).
+fn render_metrics(f: &mut Frame, v: &DashboardView, area: Rect, theme: Theme) {
+    let Some(m) = &v.metrics else {
+        return;
+    };
+    let cell = |r: &crate::domain::metrics::Rate| {
+        let value = r.percent.map_or("none".to_owned(), |p| format!("{p:.1}%"));
+        let star = if r.since_counting { "*" } else { " " };
+        let text = Span::raw(format!(
+            "{:<13}{:>2}d{star}{value:>7} {:<7}",
+            r.metric.short(),
+            r.days,
+            r.threshold.to_string()
+        ));
+        let mark = match r.meets {
+            Some(true) => Span::raw(format!("{:<6}", "ok")),
+            Some(false) if r.threshold.below => {
+                Span::styled(format!("{:<6}", "OVER"), theme.late())
+            }
+            Some(false) => Span::styled(format!("{:<6}", "UNDER"), theme.late()),
+            None => Span::raw(" ".repeat(6)),
+        };
+        [text, mark]
+    };
+    let lines: Vec<Line> = m
+        .rates
+        .chunks(2)
+        .map(|pair| Line::from(pair.iter().flat_map(cell).collect::<Vec<_>>()))
+        .collect();
+    f.render_widget(Paragraph::new(lines), area);
+}
+
 fn render_people(f: &mut Frame, v: &DashboardView, area: Rect) {
     let mut rows = vec![Row::new(vec![
         "TODAY".to_owned(),
@@ -408,11 +449,16 @@ fn render_health(
             first.push(warn("NO QUOTA".into()));
         }
         first.extend([sep(), lock, sep(), prints]);
-        let second = vec![
+        let mut second = vec![
             plain(format!("hold {} exc {}", v.holds, v.exceptions)),
             sep(),
             review,
         ];
+        // The seller's metrics take no line of a handheld: only those that miss are counted.
+        let missed = v.metrics.as_ref().map_or(0, |m| m.missed().count());
+        if missed > 0 {
+            second.extend([sep(), warn(format!("{missed} METRICS MISS"))]);
+        }
         f.render_widget(
             Paragraph::new(vec![Line::from(first), Line::from(second)]),
             area,
