@@ -422,6 +422,40 @@ fn the_metrics_of_a_seeded_history_equal_an_independent_count() {
     assert!(cancel_line.contains("< 2.5 %"), "{cancel_line}");
     assert!(text.contains("shipped by your own carrier"), "{text}");
     assert!(!text.contains("NaN"), "{text}");
+
+    // Through the daemon, the same answer; the dashboard carries it too.
+    let socket = site.dir.path().join("s.sock");
+    let config = std::fs::read_to_string(&site.config).unwrap();
+    std::fs::write(
+        &site.config,
+        format!(
+            "{config}\n[service]\nsocket = {:?}\n",
+            socket.display().to_string()
+        ),
+    )
+    .unwrap();
+    let daemon = start_daemon_on(&site, &socket);
+    let served: Value = serde_json::from_str(&site.ok(&["metrics", "--json"])).unwrap();
+    assert_eq!(served, m);
+    let dashboard: Value = serde_json::from_str(&site.ok(&["dashboard", "--json"])).unwrap();
+    assert_eq!(dashboard["metrics"], m);
+    let text = site.ok(&["dashboard"]);
+    assert!(text.contains(&lsr10), "{text}");
+    drop(daemon);
+
+    // The metrics are for leads.
+    let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap()
+        .name;
+    let config = std::fs::read_to_string(&site.config).unwrap();
+    std::fs::write(
+        &site.config,
+        format!("{config}\n[roles]\npackers = [{me:?}]\n"),
+    )
+    .unwrap();
+    let out = site.run(&["metrics"]);
+    assert_fails(&out, "reading the seller's metrics is for a lead or above");
 }
 
 /// A site with nothing shipped says so for each rate, never 0 % or NaN.

@@ -19,7 +19,7 @@ impl Operation for Metrics {
     type Answer = SellerMetrics;
     const NAME: &'static str = "metrics";
     const WRITES: bool = false;
-    const ACTION: &'static str = "the seller's metrics";
+    const ACTION: &'static str = "reading the seller's metrics";
     const ROLE: Role = Role::Lead;
 
     fn apply(

@@ -325,7 +325,7 @@ fn render_metrics(f: &mut Frame, v: &DashboardView, area: Rect, theme: Theme) {
         let value = r.percent.map_or("none".to_owned(), |p| format!("{p:.1}%"));
         let star = if r.since_counting { "*" } else { " " };
         let text = Span::raw(format!(
-            "{:<13}{:>2}d{star}{value:>7} {:<7}",
+            "{:<13}{:>2}d{star}{value:>7} {:<7} ",
             r.metric.short(),
             r.days,
             r.threshold.to_string()
@@ -601,6 +601,61 @@ mod tests {
         assert_eq!(sparkline(&[0, 1, 4, 8]), "·▁▄█");
         assert_eq!(sparkline(&[0, 0]), "··");
         assert_eq!(sparkline(&[1, 1000]), "▁█");
+    }
+
+    /// The metrics panel: each rate beside its threshold, a miss in capitals, a rate with
+    /// nothing to judge as `none`, and `*` on a rate counted only since packline began.
+    #[test]
+    fn the_metrics_panel_marks_what_misses_its_threshold() {
+        use crate::domain::metrics::SellerMetrics;
+        use crate::domain::report::{Count, Metric, Of};
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let count = |metric, n| Count {
+            day: day(28),
+            metric,
+            of: Of::Day,
+            n,
+        };
+        let counts = [
+            count(Metric::OrdersShipped, 40),
+            count(Metric::LateShipments, 1),
+            count(Metric::OwnCarrierShipments, 2),
+        ];
+        let view = DashboardView {
+            metrics: Some(SellerMetrics::build(day(30), Some(day(20)), &counts)),
+            ..DashboardView::default()
+        };
+        let backend = ratatui::backend::TestBackend::new(80, 4);
+        let mut terminal = ratatui::Terminal::new(backend).unwrap();
+        terminal
+            .draw(|f| render_metrics(f, &view, f.area(), Theme { color: false }))
+            .unwrap();
+        let lines: Vec<String> = terminal
+            .backend()
+            .buffer()
+            .content()
+            .chunks(80)
+            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+            .collect();
+        let text = lines.join("\n");
+        assert!(
+            lines[0].starts_with(
+                "late ship    10d    2.5% < 4 %   ok    late ship    30d    2.5% < 4 %   ok"
+            ),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("valid track   7d    none ≥ 95 %"),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains("SFP on time  30d   97.5% ≥ 99 %  UNDER"),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains("SFP buy ship 30d*  95.0% ≥ 98 %  UNDER"),
+            "{text}"
+        );
     }
 
     #[test]
