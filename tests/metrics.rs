@@ -477,3 +477,49 @@ fn a_rate_with_nothing_in_its_window_says_so() {
     assert!(text.contains("no tracked packages"), "{text}");
     assert!(!text.contains("0.0 %") && !text.contains("NaN"), "{text}");
 }
+
+/// The orders that become late today unless they leave with the carrier's pickup are already
+/// first in the queue: it is ordered by ship-by across every open state, the late ones first,
+/// then those due before the pickup, whatever their state or when they came in.
+#[test]
+fn orders_due_before_the_pickup_lead_the_queue() {
+    let site = Site::new("");
+    let mut store = unlocked_store(site.dir.path());
+    let now = Utc::now();
+    let pickup = packline::service::ops::dashboard::next_pickup(
+        now,
+        chrono::NaiveTime::from_hms_opt(16, 0, 0).unwrap(),
+    );
+    // (order, ship-by), imported in an order unlike the queue's; the third is being picked.
+    let orders = [
+        ("333-0000000-0000001", pickup + Duration::hours(20)),
+        ("333-0000000-0000002", pickup - Duration::minutes(30)),
+        ("333-0000000-0000003", pickup - Duration::minutes(5)),
+        ("333-0000000-0000004", now - Duration::hours(2)),
+        ("333-0000000-0000005", pickup + Duration::hours(2)),
+    ];
+    for (i, (id, ship_by)) in orders.iter().enumerate() {
+        let updated = now - Duration::hours(3) + Duration::minutes(i as i64);
+        import(
+            &mut store,
+            &order_page(id, "UNSHIPPED", updated, *ship_by),
+            updated,
+        );
+    }
+    let picking = OrderId::parse(orders[2].0).unwrap();
+    store
+        .transition(&picking, Event::StartPick, "pat", None, now)
+        .unwrap();
+    let (rows, _) = store.queue_page(None, 0, 10).unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r.order.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "333-0000000-0000004",
+            "333-0000000-0000002",
+            "333-0000000-0000003",
+            "333-0000000-0000005",
+            "333-0000000-0000001",
+        ]
+    );
+}
