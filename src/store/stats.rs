@@ -454,6 +454,16 @@ impl Store {
         Ok(out)
     }
 
+    /// The day totals and the per-carrier counters of the days `from..=to` (no SKU or return
+    /// reason counters): what the seller's metrics read, a few keys per day and carrier.
+    pub fn day_counts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<Count>, Error> {
+        let mut out = Vec::new();
+        for family in [DAY, CARRIER] {
+            self.read_family(family, from, to, &mut out)?;
+        }
+        Ok(out)
+    }
+
     fn read_family(
         &self,
         family: u8,

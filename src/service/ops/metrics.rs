@@ -39,7 +39,7 @@ pub(super) fn seller_metrics(
 ) -> Result<SellerMetrics, ServiceError> {
     let today = local_day(now);
     let from = today - Duration::days(i64::from(LONGEST) - 1);
-    let counts = store.counts(from, today, None).map_err(store_err)?;
+    let counts = store.day_counts(from, today).map_err(store_err)?;
     // The day the counters began is counted in part: they count from the next one.
     let since = store
         .seller_counted_since()
