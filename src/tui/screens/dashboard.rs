@@ -92,9 +92,14 @@ impl DashboardScreen {
         } else {
             (v.throughput.people.len() as u16).min(4) + 1
         };
-        // The seller's metrics: four lines of two, not on a handheld (it counts those that
-        // miss in the health lines instead).
-        let metrics_h = if compact || v.metrics.is_none() { 0 } else { 4 };
+        // The seller's metrics: four lines of two; on a handheld, one line counting those that
+        // miss their threshold, when any does.
+        let missed = v.metrics.as_ref().map_or(0, |m| m.missed().count());
+        let metrics_h = match (&v.metrics, compact) {
+            (None, _) => 0,
+            (Some(_), false) => 4,
+            (Some(_), true) => u16::from(missed > 0),
+        };
         let [due_line, chart, axis, work, metrics, lists, health] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(chart_h),
@@ -140,7 +145,15 @@ impl DashboardScreen {
                 packed,
             );
         }
-        if metrics_h > 0 {
+        if compact && metrics_h > 0 {
+            f.render_widget(
+                Paragraph::new(Span::styled(
+                    format!("{missed} SELLER METRICS MISS (metrics)"),
+                    theme.late(),
+                )),
+                metrics,
+            );
+        } else if metrics_h > 0 {
             render_metrics(f, v, metrics, theme);
         }
         if compact {
@@ -449,16 +462,11 @@ fn render_health(
             first.push(warn("NO QUOTA".into()));
         }
         first.extend([sep(), lock, sep(), prints]);
-        let mut second = vec![
+        let second = vec![
             plain(format!("hold {} exc {}", v.holds, v.exceptions)),
             sep(),
             review,
         ];
-        // The seller's metrics take no line of a handheld: only those that miss are counted.
-        let missed = v.metrics.as_ref().map_or(0, |m| m.missed().count());
-        if missed > 0 {
-            second.extend([sep(), warn(format!("{missed} METRICS MISS"))]);
-        }
         f.render_widget(
             Paragraph::new(vec![Line::from(first), Line::from(second)]),
             area,
@@ -656,6 +664,30 @@ mod tests {
             lines[3].contains("SFP buy ship 30d*  95.0% ≥ 98 %  UNDER"),
             "{text}"
         );
+        assert!(
+            lines[2].contains("cancels       7d    0.0% < 2.5 % ok"),
+            "{text}"
+        );
+
+        // A handheld has no room for the panel: it counts the rates that miss.
+        let screen = DashboardScreen {
+            view: Some(view),
+            ..DashboardScreen::default()
+        };
+        let mut handheld =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(40, 16)).unwrap();
+        handheld
+            .draw(|f| screen.render(f, f.area(), Theme { color: false }, &Keys::default()))
+            .unwrap();
+        let shown: String = handheld
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect();
+        assert!(shown.contains("2 SELLER METRICS MISS (metrics)"), "{shown}");
+        assert!(!shown.contains("late ship"), "{shown}");
     }
 
     #[test]
