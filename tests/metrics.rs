@@ -340,7 +340,8 @@ fn the_metrics_of_a_seeded_history_equal_an_independent_count() {
     assert!(buy.0 < buy.1, "{buy:?}");
 
     let text = site.ok(&["metrics", "--json"]);
-    let m: Value = serde_json::from_str(&text).unwrap();
+    // The JSON contract (docs/json.md): snake_case keys, enums as plain strings.
+    let m: Value = assert_json_contract(&text, "metrics --json");
     assert_eq!(m["today"], json!(today.to_string()));
     assert_eq!(
         m["counted_since"],
