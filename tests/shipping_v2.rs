@@ -472,6 +472,15 @@ async fn tracking_records_the_delivery_and_the_report_counts_it() {
     let view = f.client.call(ops::Dashboard {}).await.unwrap();
     assert_eq!(view.deliveries.on_the_way, 1);
     assert_eq!(view.deliveries.delivered, 0);
+    // The seller's Valid Tracking Rate follows the package: shipped, not yet scanned.
+    let vtr = |m: &packline::domain::metrics::SellerMetrics| {
+        m.rates
+            .iter()
+            .find(|r| r.metric == packline::domain::metrics::Kind::ValidTrackingRate && r.days == 7)
+            .map(|r| (r.count, r.of))
+            .unwrap()
+    };
+    assert_eq!(vtr(&f.client.call(ops::Metrics {}).await.unwrap()), (0, 1));
     http(
         &f.market,
         "POST",
@@ -523,6 +532,15 @@ async fn tracking_records_the_delivery_and_the_report_counts_it() {
     let view = f.client.call(ops::Dashboard {}).await.unwrap();
     assert_eq!(view.deliveries.delivered, 1);
     assert_eq!(view.deliveries.on_the_way, 0);
+    // Delivered: scanned, counted once on the day it shipped; the delivery counts on time or not.
+    let m = view.metrics.expect("the dashboard carries the metrics");
+    assert_eq!(vtr(&m), (1, 1));
+    let otdr = m
+        .rates
+        .iter()
+        .find(|r| r.metric == packline::domain::metrics::Kind::OnTimeDeliveryRate)
+        .unwrap();
+    assert_eq!(otdr.of, 1);
 }
 
 /// Faults at 20 % on every operation packline calls, the token endpoint included: the sync

@@ -169,6 +169,20 @@ fn cancellations_and_address_changes_arrive_with_the_next_sync() {
     // The new name is found by name; nothing else under it.
     let found = site.ok_unlocked(&["lookup", "--name", "Readdressed Trainee"]);
     assert_eq!(found.trim(), moved.as_str());
+    // No buyer asked: the seller's Pre-fulfillment Cancel Rate counts it.
+    assert_eq!(cancel_rate(&site), (1, 1));
+}
+
+/// The Pre-fulfillment Cancel Rate's count, of how many (`packline metrics --json`).
+fn cancel_rate(site: &Site) -> (u64, u64) {
+    let m: serde_json::Value = serde_json::from_str(&site.ok(&["metrics", "--json"])).unwrap();
+    let r = m["rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "pre_fulfillment_cancel_rate")
+        .unwrap_or_else(|| panic!("{m}"));
+    (r["count"].as_u64().unwrap(), r["of"].as_u64().unwrap())
 }
 
 #[test]
@@ -354,6 +368,11 @@ fn a_buyers_cancellation_request_holds_the_order_wherever_it_is() {
         serde_json::from_str(&site.ok(&["orders", "holds", "--json"])).unwrap();
     assert_eq!(holds.as_array().unwrap().len(), 1, "{holds}");
     assert_eq!(holds[0]["order"], queued.as_str());
+    // Cancelled at Amazon after the buyer asked: not the seller's cancellation.
+    http(&m, "POST", &format!("/_training/orders/{queued}/cancel"));
+    assert_ok(&sync(&site), &["sync", "--once"]);
+    assert!(order_ids_in(&site, "cancelled").contains(&queued));
+    assert_eq!(cancel_rate(&site), (0, 1));
 }
 
 /// A daemon's schedule says when the next sync runs (after the last one, a period on), and the

@@ -196,6 +196,14 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// The seller's metrics as Amazon judges them (Late Shipment, Valid Tracking, On-Time
+    /// Delivery and Pre-fulfillment Cancel rates; Seller Fulfilled Prime's on-time shipment and
+    /// Buy Shipping share), each beside Amazon's threshold, counted from packline's own
+    /// records (leads).
+    Metrics {
+        #[command(flatten)]
+        out: Output,
+    },
     /// Who has access, and what they did with it (leads).
     Access {
         #[command(subcommand)]

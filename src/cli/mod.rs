@@ -381,6 +381,7 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Audit { command } => audit::run(&ctx, command),
         Command::Check { out } => records::check(&ctx, out),
         Command::Dashboard { out } => records::dashboard(&ctx, out),
+        Command::Metrics { out } => records::metrics(&ctx, out),
         Command::Access {
             command: args::AccessCommand::Review { format, json },
         } => records::access_review(&ctx, json_or(json, &format)),

@@ -604,6 +604,61 @@ pub fn access_review(ctx: &Ctx, format: &str) -> Result<ExitCode> {
 }
 
 /// The dashboard's view, once: the TUI's dashboard screen draws the same answer.
+/// `packline metrics`: the seller's metrics, one line each with its window, the count behind
+/// it, Amazon's threshold and a mark when it misses.
+pub fn metrics(ctx: &Ctx, out: Output) -> Result<ExitCode> {
+    let s = ctx.session(Key::No)?;
+    let m = s.call(packline::service::ops::Metrics {})?;
+    s.finish()?;
+    emit(out, &m, |w, m| write_metrics(w, m))
+}
+
+/// The seller's metrics as text (`packline metrics`, and under `packline dashboard`).
+fn write_metrics(
+    w: &mut dyn std::io::Write,
+    m: &packline::domain::metrics::SellerMetrics,
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "seller's metrics of {} (from packline's own records):",
+        m.today
+    )?;
+    for r in &m.rates {
+        let mark = match r.meets {
+            Some(true) => "ok",
+            Some(false) if r.threshold.below => "OVER",
+            Some(false) => "UNDER",
+            None => "-",
+        };
+        let since = if r.since_counting {
+            format!(
+                " (counted from {}, when packline began counting it)",
+                r.from
+            )
+        } else {
+            String::new()
+        };
+        writeln!(
+            w,
+            "  {:<28} {:>2} d  {:>9}  {:>5} of {:<5} Amazon: {:<7} {mark}{since}",
+            r.metric.name(),
+            r.days,
+            r.shown(),
+            r.count,
+            r.of,
+            r.threshold.to_string(),
+        )?;
+    }
+    if m.own_carrier_not_followed > 0 {
+        writeln!(
+            w,
+            "  {} order(s) shipped by your own carrier in 30 days: packline does not follow their tracking (not in the Valid Tracking Rate)",
+            m.own_carrier_not_followed
+        )?;
+    }
+    Ok(())
+}
+
 pub fn dashboard(ctx: &Ctx, out: Output) -> Result<ExitCode> {
     let s = ctx.session(Key::No)?;
     let v = s.call(packline::service::ops::Dashboard {})?;
@@ -718,6 +773,10 @@ pub fn dashboard(ctx: &Ctx, out: Output) -> Result<ExitCode> {
                 p.recipients_destroyed, p.orders_deleted
             ),
             None => writeln!(w, "the purge preview is being counted: ask again shortly"),
+        }?;
+        match &v.metrics {
+            Some(m) => write_metrics(w, m),
+            None => Ok(()),
         }
     })?;
     Ok(ExitCode::SUCCESS)

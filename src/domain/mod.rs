@@ -11,6 +11,7 @@ pub mod import;
 pub mod inquiry;
 pub mod invariants;
 pub mod message;
+pub mod metrics;
 pub mod order;
 pub mod pack;
 pub mod pick;

@@ -34,10 +34,22 @@ pub enum Metric {
     /// delivered), and of them those delivered after the carrier's promise.
     PackagesDelivered,
     LateDeliveries,
+    /// Orders shipped by the seller's own carrier (not through Buy Shipping), on the day they
+    /// shipped.
+    OwnCarrierShipments,
+    /// Open orders cancelled at Amazon, and of them those the buyer did not ask to cancel (the
+    /// seller's, as Amazon's Pre-fulfillment Cancel Rate counts them), on the day packline
+    /// learnt of it.
+    Cancellations,
+    SellerCancellations,
+    /// Packages of shipped orders whose tracking packline follows (bought through Shipping API
+    /// v2), and of them those the carrier has scanned: both on the day the order shipped.
+    TrackingFollowed,
+    TrackingScanned,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 17] = [
+    pub const ALL: [Metric; 22] = [
         Metric::OrdersShipped,
         Metric::UnitsShipped,
         Metric::LateShipments,
@@ -55,6 +67,11 @@ impl Metric {
         Metric::ReturnsMissing,
         Metric::PackagesDelivered,
         Metric::LateDeliveries,
+        Metric::OwnCarrierShipments,
+        Metric::Cancellations,
+        Metric::SellerCancellations,
+        Metric::TrackingFollowed,
+        Metric::TrackingScanned,
     ];
 
     pub fn code(self) -> u8 {
@@ -76,6 +93,11 @@ impl Metric {
             Metric::ReturnsMissing => 15,
             Metric::PackagesDelivered => 16,
             Metric::LateDeliveries => 17,
+            Metric::OwnCarrierShipments => 18,
+            Metric::Cancellations => 19,
+            Metric::SellerCancellations => 20,
+            Metric::TrackingFollowed => 21,
+            Metric::TrackingScanned => 22,
         }
     }
 
@@ -160,6 +182,19 @@ pub struct Figures {
     pub packages_delivered: u64,
     #[serde(default)]
     pub late_deliveries: u64,
+    /// Orders shipped by the seller's own carrier (the others went with a Buy Shipping label).
+    #[serde(default)]
+    pub own_carrier_shipments: u64,
+    /// Open orders cancelled at Amazon, and of them those the buyer did not ask to cancel.
+    #[serde(default)]
+    pub cancellations: u64,
+    #[serde(default)]
+    pub seller_cancellations: u64,
+    /// Packages shipped whose tracking packline follows, and of them those the carrier scanned.
+    #[serde(default)]
+    pub tracking_followed: u64,
+    #[serde(default)]
+    pub tracking_scanned: u64,
 }
 
 impl Figures {
@@ -181,6 +216,11 @@ impl Figures {
             Metric::ReturnsMissing => &mut self.returns_missing,
             Metric::PackagesDelivered => &mut self.packages_delivered,
             Metric::LateDeliveries => &mut self.late_deliveries,
+            Metric::OwnCarrierShipments => &mut self.own_carrier_shipments,
+            Metric::Cancellations => &mut self.cancellations,
+            Metric::SellerCancellations => &mut self.seller_cancellations,
+            Metric::TrackingFollowed => &mut self.tracking_followed,
+            Metric::TrackingScanned => &mut self.tracking_scanned,
             Metric::PostageCents => return,
         };
         *f = f.saturating_add(n);

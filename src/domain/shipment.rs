@@ -383,6 +383,15 @@ impl ShipmentV2 {
         !self.voided && !self.delivery.is_some_and(Delivery::is_final)
     }
 
+    /// The carrier has scanned the package (its tracking says in transit or delivered): what
+    /// Amazon's Valid Tracking Rate asks of a tracking number.
+    pub fn carrier_scanned(&self) -> bool {
+        matches!(
+            self.delivery,
+            Some(Delivery::InTransit | Delivery::Delivered)
+        )
+    }
+
     /// Delivered after the carrier's promise.
     pub fn delivered_late(&self) -> bool {
         matches!((self.delivered_at, self.promised), (Some(d), Some(p)) if d > p)

@@ -324,6 +324,17 @@ pub(super) fn apply_plan(
             }
         }
     }
+    if outcome == ImportOutcome::Cancelled {
+        // Amazon's Pre-fulfillment Cancel Rate counts the cancellations the buyer did not ask
+        // for: counted here, with every cancellation, on the day packline learns of it.
+        use crate::domain::report::Metric;
+        let buyer = p.again.as_ref().is_some_and(|o| o.buyer_cancel_requested)
+            || super::floor::buyer_asked_in(tx, id)?;
+        super::stats::day(tx, now, Metric::Cancellations, 1)?;
+        if !buyer {
+            super::stats::day(tx, now, Metric::SellerCancellations, 1)?;
+        }
+    }
     let (action, reason) = match outcome {
         ImportOutcome::Cancelled => (Event::Cancel.name(), "cancelled at Amazon"),
         ImportOutcome::ShippedElsewhere => (

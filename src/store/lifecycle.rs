@@ -198,6 +198,13 @@ pub(super) fn count_event(
                 .collect();
             let late = old.order.ship_by.latest.is_some_and(|latest| now > latest);
             stats::shipped(tx, now, &units, late)?;
+            if event == Event::ShipOwnCarrier {
+                stats::day(tx, now, Metric::OwnCarrierShipments, 1)?;
+            } else {
+                let (followed, scanned) = super::shipping::tracking_in(tx, &old.order.id)?;
+                stats::day(tx, now, Metric::TrackingFollowed, followed)?;
+                stats::day(tx, now, Metric::TrackingScanned, scanned)?;
+            }
         }
         Event::RaiseException => stats::day(tx, now, Metric::Exceptions, 1)?,
         _ => {}

@@ -365,6 +365,7 @@ impl Store {
             data_dir: data_dir.to_owned(),
         };
         store.settle_open_hours()?;
+        store.settle_seller_since(Utc::now())?;
         store.settle_code_registry()?;
         // Words an older packline kept in the clear are sealed once (`notes_upgrade`).
         store.seal_plain_free_text("packline", Utc::now())?;

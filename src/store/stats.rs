@@ -13,7 +13,10 @@
 //! - `A o HOUR` — open orders whose ship-by falls in that hour (UTC hours since 1970, sign-flipped
 //!   big-endian), so the dashboard counts late work by hours, not by orders; `A O` says these
 //!   counters are whole (it is taken away while new orders are written outside a transaction,
-//!   and a store opened without it counts them again: see [`Store::settle_open_hours`]).
+//!   and a store opened without it counts them again: see [`Store::settle_open_hours`]);
+//! - `A b` — since when the seller's-metrics counters (own-carrier shipments, cancellations,
+//!   tracking followed and scanned) count: empty for a store that counted them from its start,
+//!   else the Unix seconds of the first open by a packline that counts them.
 //!
 //! Values are u64, big-endian. No personal data: SKUs, carriers and counts.
 
@@ -37,6 +40,7 @@ const USER: u8 = super::keys::floor::counters::USER;
 const REVIEW: [u8; 2] = [AGG, super::keys::floor::counters::REVIEW];
 const OPEN_HOUR: u8 = super::keys::floor::counters::OPEN_HOUR;
 const OPEN_WHOLE: [u8; 2] = [AGG, super::keys::floor::counters::OPEN_WHOLE];
+const SELLER_SINCE: [u8; 2] = [AGG, super::keys::floor::counters::SELLER_SINCE];
 
 /// What the dashboard counts of the floor's work. The codes are stored in keys: stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -313,6 +317,32 @@ impl Store {
         Ok(())
     }
 
+    /// Notes, once, since when the seller's-metrics counters count: from the start for a store
+    /// with no order yet, else from `now` (the orders before were never counted by them).
+    pub(super) fn settle_seller_since(&self, now: DateTime<Utc>) -> Result<(), Error> {
+        if self.t.floor.contains_key(SELLER_SINCE)? {
+            return Ok(());
+        }
+        let value = if self.t.orders.first()?.is_none() {
+            Vec::new()
+        } else {
+            now.timestamp().to_be_bytes().to_vec()
+        };
+        self.t.floor.insert(SELLER_SINCE, value)?;
+        Ok(())
+    }
+
+    /// Since when the seller's-metrics counters count: `None` for a store that counted them
+    /// from its start (or, unnoted, one opened by an older packline).
+    pub fn seller_counted_since(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self
+            .t
+            .floor
+            .get(SELLER_SINCE)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .and_then(|b| DateTime::from_timestamp(i64::from_be_bytes(b), 0)))
+    }
+
     /// Marks the open-order counters whole again once an import's writes are all in.
     pub(super) fn open_settled(&self) -> Result<(), Error> {
         self.t.floor.insert(OPEN_WHOLE, [])?;
@@ -420,6 +450,16 @@ impl Store {
                     }
                 }
             }
+        }
+        Ok(out)
+    }
+
+    /// The day totals and the per-carrier counters of the days `from..=to` (no SKU or return
+    /// reason counters): what the seller's metrics read, a few keys per day and carrier.
+    pub fn day_counts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<Count>, Error> {
+        let mut out = Vec::new();
+        for family in [DAY, CARRIER] {
+            self.read_family(family, from, to, &mut out)?;
         }
         Ok(out)
     }
@@ -544,4 +584,52 @@ fn parse(family: u8, k: &[u8], v: &[u8]) -> Option<Count> {
         },
     };
     Some(Count { day, metric, of, n })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::SELLER_SINCE;
+    use crate::domain::import::{FulfillmentStatus, ImportedOrder};
+    use crate::domain::order::tests_support::order_with;
+    use crate::store::{MasterSource, Store};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().into()
+    }
+
+    /// A new store counts the seller's metrics from its start; a store that had orders before
+    /// a packline counting them opened it counts from that open, noted once.
+    #[test]
+    fn the_seller_counters_say_since_when_they_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let key = MasterSource::IdentityFile(dir.path().join("master.key"));
+        let t0 = at("2026-11-23T10:00:00Z");
+        Store::init_keys(&data, &key, "lead", t0).unwrap();
+        let mut store = Store::open(&data).unwrap();
+        assert_eq!(store.seller_counted_since().unwrap(), None);
+        let order = ImportedOrder {
+            order: order_with("111-0000000-0000001", &[("MUG", 1)]),
+            status: FulfillmentStatus::Unshipped,
+            fulfilled_by_merchant: true,
+            buyer_cancel_requested: false,
+            recipient: None,
+        };
+        store.import(vec![order], "lead", t0).unwrap();
+        // Noted already: a later open keeps it.
+        store
+            .settle_seller_since(at("2026-12-01T08:00:00Z"))
+            .unwrap();
+        assert_eq!(store.seller_counted_since().unwrap(), None);
+        // A store with orders and no note (as an older packline left it).
+        store.t.floor.remove(SELLER_SINCE).unwrap();
+        let later = at("2026-12-01T08:00:00Z");
+        store.settle_seller_since(later).unwrap();
+        store
+            .settle_seller_since(at("2026-12-02T08:00:00Z"))
+            .unwrap();
+        assert_eq!(store.seller_counted_since().unwrap(), Some(later));
+    }
 }

@@ -42,6 +42,9 @@ pub struct DashboardView {
     #[serde(default)]
     pub deliveries: DeliveriesToday,
     pub health: Health,
+    /// The seller's metrics, each beside Amazon's threshold (see `packline metrics`).
+    #[serde(default)]
+    pub metrics: Option<crate::domain::metrics::SellerMetrics>,
     /// The queue counts as last counted (they arrive again as `Notice::Counts`).
     pub counts: Counts,
 }
@@ -229,6 +232,7 @@ impl Operation for Dashboard {
         let last_review = store.last_access_review().map_err(store_err)?;
         let set_aside = store.set_aside_orders().map_err(store_err)?.len() as u64;
         let unlocked = store.is_unlocked();
+        let metrics = super::metrics::seller_metrics(&store, now)?;
         drop(store);
         let sync = svc.sync_state();
         let purge = svc.purge_preview();
@@ -257,6 +261,7 @@ impl Operation for Dashboard {
                 quota: sync.quota,
                 set_aside,
             },
+            metrics: Some(metrics),
             counts,
         })
     }

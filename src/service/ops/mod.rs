@@ -14,6 +14,7 @@ pub mod holds;
 pub mod inquiries;
 pub mod keys;
 pub mod messages;
+pub mod metrics;
 pub mod pack;
 pub mod pick;
 pub mod records;
@@ -35,6 +36,7 @@ pub use inquiries::{
 };
 pub use keys::{EpochView, KeyringView, KeysRotate, KeysShow, Lock, Unlock};
 pub use messages::{MessageSent, SendMessage};
+pub use metrics::Metrics;
 pub use pack::{BenchLabel, Finished, PackCloseBox, PackFinish, PackScan, PackStart};
 pub use pick::{
     Batches, ClaimBatch, FinishPick, PickPut, PickScan, PickScanned, ReassignBatch, ReleaseBatch,
@@ -193,5 +195,5 @@ operations! {
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
     PrintJobs, RetryPrints, ClearPurchase, Packages, BuyWave,
-    Dashboard,
+    Dashboard, Metrics,
 }

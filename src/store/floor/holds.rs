@@ -166,3 +166,18 @@ pub(in crate::store) fn on_hold(id: &OrderId, h: &StoredHold) -> Error {
         since: h.since,
     }
 }
+
+/// The buyer asked Amazon to cancel the order, as far as packline knows it, inside a
+/// transaction: sync's hold for it is on the order, or a lead released that hold.
+pub(in crate::store) fn buyer_asked_in(tx: &Tx<'_>, id: &str) -> TxResult<bool> {
+    if tx.floor.get(key(OVERRULED, id.as_bytes()))?.is_some() {
+        return Ok(true);
+    }
+    Ok(match tx.floor.get(key(HOLD, id.as_bytes()))? {
+        Some(v) => {
+            decode_hold(&v).or_else(abort)?.reason
+                == StoredText::System(BUYER_ASKED_TO_CANCEL.to_owned())
+        }
+        None => false,
+    })
+}

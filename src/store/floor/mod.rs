@@ -12,7 +12,7 @@
 mod holds;
 mod pack;
 
-pub(super) use holds::{hold_in, refuse_held_in};
+pub(super) use holds::{buyer_asked_in, hold_in, refuse_held_in};
 pub(super) use pack::{codes_of, package_numbers, refuse_dropping_labels, release_codes};
 
 use chrono::{DateTime, Utc};

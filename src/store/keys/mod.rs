@@ -190,6 +190,7 @@ pub mod floor {
         pub const REVIEW: u8 = b'v';
         pub const OPEN_HOUR: u8 = b'o';
         pub const OPEN_WHOLE: u8 = b'O';
+        pub const SELLER_SINCE: u8 = b'b';
     }
 }
 

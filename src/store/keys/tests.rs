@@ -82,6 +82,7 @@ fn every_constant_is_declared_in_its_tree() {
         (&FLOOR, &[floor::COUNTERS, c::REVIEW]),
         (&FLOOR, &[floor::COUNTERS, c::OPEN_HOUR]),
         (&FLOOR, &[floor::COUNTERS, c::OPEN_WHOLE]),
+        (&FLOOR, &[floor::COUNTERS, c::SELLER_SINCE]),
         (&INQUIRIES, &[inquiries::RECORD]),
         (&INQUIRIES, &[inquiries::NOTE]),
         (&RETURNS, &[returns::RECORD]),

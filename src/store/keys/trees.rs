@@ -432,6 +432,13 @@ pub const FLOOR: Tree = Tree {
             holds: "a mark: the open-order counters are whole",
             retention: "taken away while an import writes, put back after",
         },
+        Key {
+            prefix: &[floor::COUNTERS, floor::counters::SELLER_SINCE],
+            rest: Rest::Nothing,
+            layout: "`Ab`",
+            holds: "since when the seller's-metrics counters (own carrier, cancellations, tracking scans) count: nothing for a store that counted them from its start, else the Unix seconds of the first open that did",
+            retention: LIFE,
+        },
     ],
 };
 

@@ -144,6 +144,30 @@ pub(super) fn shipment_state_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<Option<Sh
     Ok(first)
 }
 
+/// The order's packages whose tracking packline follows (a bought, unvoided Shipping API v2
+/// label), and of them those the carrier has scanned already, inside a transaction: what the
+/// Valid Tracking Rate counts when the order ships.
+pub(super) fn tracking_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<(u64, u64)> {
+    let (mut followed, mut scanned) = (0, 0);
+    for n in super::floor::package_numbers(tx, id.as_str())? {
+        if !shipment_in(tx, id, n)?.is_some_and(|s| s.state == ShipmentState::Bought) {
+            continue;
+        }
+        let Some(v) = tx.floor.get(key(V2, &package_id(id.as_str(), n)))? else {
+            continue;
+        };
+        let v: ShipmentV2 = records::decode::<Tracked2>(&v).or_else(abort)?;
+        if v.voided {
+            continue;
+        }
+        followed += 1;
+        if v.carrier_scanned() {
+            scanned += 1;
+        }
+    }
+    Ok((followed, scanned))
+}
+
 /// Writes a shipment record, keeping the in-flight marker in step with its state.
 fn put_shipment(tx: &Tx<'_>, s: &ShipmentRecord) -> TxResult<()> {
     tx.floor.insert(

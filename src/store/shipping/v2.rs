@@ -196,9 +196,22 @@ impl Store {
             };
             let before: ShipmentV2 = records::decode::<Tracked2>(&b).or_else(abort)?;
             let was = before.delivery;
+            let was_scanned = before.carrier_scanned() || before.voided;
             let mut v = before;
             tracked(&mut v);
             let v = &v;
+            // The carrier's first scan of a package of a shipped order counts on the day the
+            // order shipped (a scan before it ships is counted as it ships).
+            if v.carrier_scanned()
+                && !was_scanned
+                && let Some(o) = tx.orders.get(id.as_str())?
+            {
+                let rec = crate::store::decode_record(&o).or_else(abort)?;
+                if rec.state == crate::domain::OrderState::Shipped {
+                    let shipped = rec.closed_at.unwrap_or(rec.state_since);
+                    crate::store::stats::day(tx, shipped, Metric::TrackingScanned, 1)?;
+                }
+            }
             if v.delivery == Some(crate::domain::Delivery::Delivered)
                 && was != Some(crate::domain::Delivery::Delivered)
             {

@@ -92,11 +92,20 @@ impl DashboardScreen {
         } else {
             (v.throughput.people.len() as u16).min(4) + 1
         };
-        let [due_line, chart, axis, work, lists, health] = Layout::vertical([
+        // The seller's metrics: four lines of two; on a handheld, one line counting those that
+        // miss their threshold, when any does.
+        let missed = v.metrics.as_ref().map_or(0, |m| m.missed().count());
+        let metrics_h = match (&v.metrics, compact) {
+            (None, _) => 0,
+            (Some(_), false) => 4,
+            (Some(_), true) => u16::from(missed > 0),
+        };
+        let [due_line, chart, axis, work, metrics, lists, health] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(chart_h),
             Constraint::Length(1),
             Constraint::Length(if compact { 1 } else { 2 }),
+            Constraint::Length(metrics_h),
             Constraint::Min(2),
             Constraint::Length(if compact { 2 } else { 3 }),
         ])
@@ -135,6 +144,17 @@ impl DashboardScreen {
                 )),
                 packed,
             );
+        }
+        if compact && metrics_h > 0 {
+            f.render_widget(
+                Paragraph::new(Span::styled(
+                    format!("{missed} SELLER METRICS MISS (metrics)"),
+                    theme.late(),
+                )),
+                metrics,
+            );
+        } else if metrics_h > 0 {
+            render_metrics(f, v, metrics, theme);
         }
         if compact {
             self.render_lists(f, v, lists, theme, keys, true);
@@ -305,6 +325,40 @@ impl DashboardScreen {
         }));
         f.render_widget(Table::new(rows, [Constraint::Min(5)]), area);
     }
+}
+
+/// The seller's metrics, two to a line: each rate over its window beside Amazon's threshold,
+/// and `OVER` / `UNDER` in capitals when it misses (`*`: counted only since packline began
+/// counting it; `packline metrics` says from which day).
+fn render_metrics(f: &mut Frame, v: &DashboardView, area: Rect, theme: Theme) {
+    let Some(m) = &v.metrics else {
+        return;
+    };
+    let cell = |r: &crate::domain::metrics::Rate| {
+        let value = r.percent.map_or("none".to_owned(), |p| format!("{p:.1}%"));
+        let star = if r.since_counting { "*" } else { " " };
+        let text = Span::raw(format!(
+            "{:<13}{:>2}d{star}{value:>7} {:<7} ",
+            r.metric.short(),
+            r.days,
+            r.threshold.to_string()
+        ));
+        let mark = match r.meets {
+            Some(true) => Span::raw(format!("{:<6}", "ok")),
+            Some(false) if r.threshold.below => {
+                Span::styled(format!("{:<6}", "OVER"), theme.late())
+            }
+            Some(false) => Span::styled(format!("{:<6}", "UNDER"), theme.late()),
+            None => Span::raw(" ".repeat(6)),
+        };
+        [text, mark]
+    };
+    let lines: Vec<Line> = m
+        .rates
+        .chunks(2)
+        .map(|pair| Line::from(pair.iter().flat_map(cell).collect::<Vec<_>>()))
+        .collect();
+    f.render_widget(Paragraph::new(lines), area);
 }
 
 fn render_people(f: &mut Frame, v: &DashboardView, area: Rect) {
@@ -555,6 +609,85 @@ mod tests {
         assert_eq!(sparkline(&[0, 1, 4, 8]), "·▁▄█");
         assert_eq!(sparkline(&[0, 0]), "··");
         assert_eq!(sparkline(&[1, 1000]), "▁█");
+    }
+
+    /// The metrics panel: each rate beside its threshold, a miss in capitals, a rate with
+    /// nothing to judge as `none`, and `*` on a rate counted only since packline began.
+    #[test]
+    fn the_metrics_panel_marks_what_misses_its_threshold() {
+        use crate::domain::metrics::SellerMetrics;
+        use crate::domain::report::{Count, Metric, Of};
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let count = |metric, n| Count {
+            day: day(28),
+            metric,
+            of: Of::Day,
+            n,
+        };
+        let counts = [
+            count(Metric::OrdersShipped, 40),
+            count(Metric::LateShipments, 1),
+            count(Metric::OwnCarrierShipments, 2),
+        ];
+        let view = DashboardView {
+            metrics: Some(SellerMetrics::build(day(30), Some(day(20)), &counts)),
+            ..DashboardView::default()
+        };
+        let backend = ratatui::backend::TestBackend::new(80, 4);
+        let mut terminal = ratatui::Terminal::new(backend).unwrap();
+        terminal
+            .draw(|f| render_metrics(f, &view, f.area(), Theme { color: false }))
+            .unwrap();
+        let lines: Vec<String> = terminal
+            .backend()
+            .buffer()
+            .content()
+            .chunks(80)
+            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+            .collect();
+        let text = lines.join("\n");
+        assert!(
+            lines[0].starts_with(
+                "late ship    10d    2.5% < 4 %   ok    late ship    30d    2.5% < 4 %   ok"
+            ),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("valid track   7d    none ≥ 95 %"),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains("SFP on time  30d   97.5% ≥ 99 %  UNDER"),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains("SFP buy ship 30d*  95.0% ≥ 98 %  UNDER"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("cancels       7d    0.0% < 2.5 % ok"),
+            "{text}"
+        );
+
+        // A handheld has no room for the panel: it counts the rates that miss.
+        let screen = DashboardScreen {
+            view: Some(view),
+            ..DashboardScreen::default()
+        };
+        let mut handheld =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(40, 16)).unwrap();
+        handheld
+            .draw(|f| screen.render(f, f.area(), Theme { color: false }, &Keys::default()))
+            .unwrap();
+        let shown: String = handheld
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect();
+        assert!(shown.contains("2 SELLER METRICS MISS (metrics)"), "{shown}");
+        assert!(!shown.contains("late ship"), "{shown}");
     }
 
     #[test]
