@@ -17,6 +17,7 @@ pub mod files;
 pub mod font;
 pub mod labels;
 pub mod marketplace;
+pub mod scale;
 pub mod service;
 pub mod store;
 pub mod tui;
