@@ -21,7 +21,7 @@ pub const REPORT_LEN: usize = 6;
 /// Reads what one read of the device returned: one report, or several back to back (a pipe or
 /// a test's pseudo-terminal joins them). Reports other than the data report give nothing.
 pub fn parse_reads(bytes: &[u8]) -> Vec<Reading> {
-    if bytes.len() > REPORT_LEN && bytes.len() % REPORT_LEN == 0 {
+    if bytes.len() > REPORT_LEN && bytes.len().is_multiple_of(REPORT_LEN) {
         bytes.chunks(REPORT_LEN).filter_map(parse_report).collect()
     } else {
         parse_report(bytes).into_iter().collect()
