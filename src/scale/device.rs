@@ -167,8 +167,14 @@ fn set_line(file: &std::fs::File, baud: u32, frame: SerialFrame) -> Result<(), S
         _ => BaudRate::B9600,
     };
     cfsetspeed(&mut t, speed).map_err(|e| e.desc().to_owned())?;
+    // No hardware flow control: a scale that does not drive CTS would otherwise block the
+    // weight request forever.
     t.control_flags.remove(
-        ControlFlags::CSIZE | ControlFlags::PARENB | ControlFlags::PARODD | ControlFlags::CSTOPB,
+        ControlFlags::CSIZE
+            | ControlFlags::PARENB
+            | ControlFlags::PARODD
+            | ControlFlags::CSTOPB
+            | ControlFlags::CRTSCTS,
     );
     t.control_flags
         .insert(ControlFlags::CLOCAL | ControlFlags::CREAD);
