@@ -325,6 +325,20 @@ mod tests {
             prop_assert!(f.buf.len() <= MAX_FRAME);
         }
 
+        /// Bytes close to real answers (digits, signs, units, marks, line ends, status
+        /// bytes), where a parser's corner cases are.
+        #[test]
+        fn near_answers_never_panic(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b"0123456789.-+ LBKGOZlbgS^_\r\n\x03\x0212p8".to_vec()),
+                0..60,
+            )
+        ) {
+            let mut f = Frames::default();
+            let _ = f.push(&bytes);
+            let _ = parse_answer(&bytes);
+        }
+
         #[test]
         fn any_weight_in_grams_reads_back(g in 1u32..=999_999) {
             let frame = format!("\n{g:07}G\r\n00\r\x03");
