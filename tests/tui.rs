@@ -1891,11 +1891,18 @@ async fn a_scale_on_a_pty_gives_the_weight_without_typing() {
     app.attach_scale(spec.clone());
     scale_says(&mut app, &ScaleState::Reading(Reading::Stable(400))).await;
     assert!(frame(&app, 80, 24).contains("scale: 400 g (stable)"));
-    // The first box closes at the scale's weight: no weight typed.
-    act(&mut app, Action::CloseBox).await;
+    // The first box closes at the scale's weight: no weight typed. A second press before the
+    // answer does not close another box at the same reading.
+    app.act(Action::CloseBox);
+    app.act(Action::CloseBox);
+    app.settle().await;
     let check = app.pack.check.clone().expect("the order is at the bench");
     assert_eq!(check.boxes.len(), 1, "{:?}", app.alert);
     assert_eq!(check.boxes[0].parcel.weight_g, 400);
+    assert_eq!(
+        app.alert.as_ref().map(|a| (a.text.as_str(), a.error)),
+        Some(("box 1 closed: scan the units of box 2", false))
+    );
     for l in &check.lines {
         for _ in l.scanned..l.needed {
             act(&mut app, Action::Scan(l.sku.clone())).await;

@@ -1059,7 +1059,18 @@ impl App {
                     .parse::<u32>()
                     .ok()
                     .or(self.pack.weight_g)
-                    .or_else(|| self.pack.scale_weight());
+                    .or_else(|| {
+                        // The scale's reading is used up at once: a second press before the
+                        // answer does not close an empty box at the same weight.
+                        let g = self
+                            .pack
+                            .scale_weight()
+                            .filter(|_| self.pack.check.is_some());
+                        if let Some(g) = g {
+                            self.pack.weighed(g);
+                        }
+                        g
+                    });
                 match weight {
                     Some(w) if self.pack.check.is_some() => self.push(Step::PackCloseBox(w)),
                     Some(_) => self.info("scan an order first"),
