@@ -378,6 +378,14 @@ pub struct FloorConfig {
     /// Per-user floor settings, overriding the site's: `[floor.users.bo] label_at_pack = true`.
     #[serde(default)]
     pub users: BTreeMap<String, FloorUser>,
+    /// The site's scales by name: `NAME = "serial:/dev/ttyUSB0"` (an NCI / SMA serial scale,
+    /// `?baud=9600&frame=7E1` when it is not 9600 8N1) or `"hid:/dev/hidraw0"` (a USB
+    /// point-of-sale scale).
+    #[serde(default)]
+    pub scales: BTreeMap<String, String>,
+    /// The scale every bench weighs on, by its name in `[floor.scales]` (a user's own
+    /// `[floor.users.NAME] scale` and a terminal's `PACKLINE_SCALE` come first).
+    pub scale: Option<String>,
 }
 
 /// One user's floor settings (`[floor.users.NAME]`).
@@ -386,6 +394,8 @@ pub struct FloorConfig {
 pub struct FloorUser {
     /// Overrides `[floor] label_at_pack` for this user.
     pub label_at_pack: Option<bool>,
+    /// The scale at this user's bench, by its name in `[floor.scales]`.
+    pub scale: Option<String>,
 }
 
 /// Who buys and prints the label at the pack bench (`[floor] label_at_pack`, per user under
@@ -459,6 +469,83 @@ impl FloorConfig {
                 .filter_map(|(u, f)| f.label_at_pack.map(|on| (u.clone(), on)))
                 .collect(),
         }
+    }
+
+    /// The scale at `user`'s bench: the terminal's own (`PACKLINE_SCALE`, given here as
+    /// `terminal`: a name of `[floor.scales]` or a device such as `serial:/dev/ttyUSB0`), else the
+    /// user's (`[floor.users.NAME] scale`), else the site's (`[floor] scale`); none without
+    /// any of them.
+    pub fn scale_for(
+        &self,
+        user: &str,
+        terminal: Option<&str>,
+    ) -> Result<Option<crate::scale::ScaleSpec>, String> {
+        if let Some(t) = terminal.map(str::trim).filter(|t| !t.is_empty()) {
+            return match self.scales.get(t) {
+                Some(spec) => crate::scale::ScaleSpec::parse(spec)
+                    .map(Some)
+                    .map_err(|e| format!("[floor.scales] {t}: {e}")),
+                None if t.contains(':') => crate::scale::ScaleSpec::parse(t)
+                    .map(Some)
+                    .map_err(|e| format!("PACKLINE_SCALE: {e}")),
+                None => Err(format!(
+                    "PACKLINE_SCALE = {t:?}: {}",
+                    self.no_scale_named(t)
+                )),
+            };
+        }
+        let (key, name) = match self.users.get(user).and_then(|u| u.scale.as_ref()) {
+            Some(n) => (format!("[floor.users.{user}] scale"), n),
+            None => match &self.scale {
+                Some(n) => ("[floor] scale".to_owned(), n),
+                None => return Ok(None),
+            },
+        };
+        match self.scales.get(name) {
+            Some(spec) => crate::scale::ScaleSpec::parse(spec)
+                .map(Some)
+                .map_err(|e| format!("[floor.scales] {name}: {e}")),
+            None => Err(format!("{key} = {name:?}: {}", self.no_scale_named(name))),
+        }
+    }
+
+    fn no_scale_named(&self, name: &str) -> String {
+        if self.scales.is_empty() {
+            format!(
+                "there is no scale named {name}: name it in [floor.scales], such as \
+                 {name} = \"serial:/dev/ttyUSB0\""
+            )
+        } else {
+            let names: Vec<&str> = self.scales.keys().map(String::as_str).collect();
+            format!(
+                "there is no scale named {name} in [floor.scales] (its scales: {})",
+                names.join(", ")
+            )
+        }
+    }
+
+    /// Every scale named in `[floor.scales]` can be read, and every bench's scale is one of them.
+    fn check_scales(&self) -> Result<(), String> {
+        for (name, spec) in &self.scales {
+            crate::scale::ScaleSpec::parse(spec)
+                .map_err(|e| format!("[floor.scales] {name} = {spec:?}: {e}"))?;
+        }
+        if let Some(n) = &self.scale
+            && !self.scales.contains_key(n)
+        {
+            return Err(format!("[floor] scale = {n:?}: {}", self.no_scale_named(n)));
+        }
+        for (user, u) in &self.users {
+            if let Some(n) = &u.scale
+                && !self.scales.contains_key(n)
+            {
+                return Err(format!(
+                    "[floor.users.{user}] scale = {n:?}: {}",
+                    self.no_scale_named(n)
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// How this site's carts work.
@@ -630,6 +717,9 @@ impl Config {
                     ),
                 });
             }
+        }
+        if let Err(detail) = self.floor.check_scales() {
+            return Err(ConfigError::Invalid { path, detail });
         }
         for uri in self.shipping.known_printers() {
             if let Err(e) = crate::labels::print::Printer::parse(uri) {
@@ -859,6 +949,56 @@ mod tests {
         }
         let ok = parse("[amazon]\nlookback_days = 365\n[floor]\nbatch_size = 100\n").unwrap();
         assert_eq!(ok.amazon.lookback_days(), 365);
+    }
+
+    #[test]
+    fn scales_are_read_and_bad_ones_refused_by_key() {
+        let cfg = parse(
+            "[floor]\nscale = \"bench\"\n[floor.scales]\nbench = \"serial:/dev/ttyUSB0\"\n\
+             pos = \"hid:/dev/hidraw0\"\n[floor.users.bo]\nscale = \"pos\"\n",
+        )
+        .unwrap();
+        let at = |user: &str, term: Option<&str>| {
+            cfg.floor
+                .scale_for(user, term)
+                .unwrap()
+                .map(|s| s.to_string())
+        };
+        assert_eq!(at("ann", None).as_deref(), Some("serial:/dev/ttyUSB0"));
+        assert_eq!(at("bo", None).as_deref(), Some("hid:/dev/hidraw0"));
+        assert_eq!(at("ann", Some("pos")).as_deref(), Some("hid:/dev/hidraw0"));
+        assert_eq!(
+            at("ann", Some("serial:/dev/ttyS3")).as_deref(),
+            Some("serial:/dev/ttyS3")
+        );
+        assert!(
+            cfg.floor
+                .scale_for("ann", Some("nope"))
+                .unwrap_err()
+                .contains("PACKLINE_SCALE = \"nope\": there is no scale named nope")
+        );
+        assert_eq!(Config::default().floor.scale_for("ann", None), Ok(None));
+        for (text, said) in [
+            (
+                "[floor.scales]\nbench = \"usb:/dev/x\"\n",
+                "[floor.scales] bench = \"usb:/dev/x\": ",
+            ),
+            (
+                "[floor.scales]\nbench = \"serial:/dev/x?baud=7\"\n",
+                "[floor.scales] bench = \"serial:/dev/x?baud=7\": ",
+            ),
+            (
+                "[floor]\nscale = \"bench\"\n",
+                "[floor] scale = \"bench\": there is no scale named bench: name it in [floor.scales]",
+            ),
+            (
+                "[floor.scales]\na = \"hid:/dev/hidraw0\"\n[floor.users.bo]\nscale = \"b\"\n",
+                "[floor.users.bo] scale = \"b\": there is no scale named b in [floor.scales] (its scales: a)",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(said) && err.contains("c.toml"), "{err}");
+        }
     }
 
     #[test]

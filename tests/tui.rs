@@ -1854,3 +1854,107 @@ async fn with_label_at_pack_the_bench_prints_the_label_as_the_last_box_closes() 
     let state = service.with_store(|s| s.get(second).unwrap().unwrap().state);
     assert_eq!(state, OrderState::Packed);
 }
+
+/// Waits until the bench's scale says `want`, applying what comes back meanwhile.
+async fn scale_says(app: &mut App, want: &packline::scale::ScaleState) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.pack.scale.as_ref().map(|s| &s.state) != Some(want) {
+        tokio::time::timeout_at(deadline, app.next_answer())
+            .await
+            .unwrap_or_else(|_| panic!("the scale never said {want:?}: {:?}", app.pack.scale));
+    }
+}
+
+/// A scale at the bench, on a pseudo-terminal: its settled weight closes each box without a
+/// key typed but Enter; a moving scale's weight is not taken, nor the same reading twice; a
+/// scale that stops answering is said to be off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_on_a_pty_gives_the_weight_without_typing() {
+    use packline::scale::{Reading, ScaleSpec, ScaleState};
+    let dir = tempfile::tempdir().unwrap();
+    let service = site(dir.path(), &orders()[..1]);
+    let mut app = app(service.clone()).await;
+    act(&mut app, Action::Claim).await;
+    let batch = app.pick.batch.clone().expect("a batch");
+    for code in ["B-07", "0123456789012", "SKU-HOSTILE"] {
+        act(&mut app, Action::Scan(code.into())).await;
+    }
+    act(&mut app, Action::FinishPick).await;
+    act(&mut app, Action::Pack).await;
+    let order = batch.orders[0].clone();
+    act(&mut app, Action::Scan(order.to_string())).await;
+    act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
+
+    let scale = SimScale::start();
+    scale.answer(Some(b"\n0000.40KG\r\n00\r\x03"));
+    let spec = ScaleSpec::parse(&format!("serial:{}", scale.path)).unwrap();
+    app.attach_scale(spec.clone());
+    scale_says(&mut app, &ScaleState::Reading(Reading::Stable(400))).await;
+    assert!(frame(&app, 80, 24).contains("scale: 400 g (stable)"));
+    // The first box closes at the scale's weight: no weight typed. A second press before the
+    // answer does not close another box at the same reading.
+    app.act(Action::CloseBox);
+    app.act(Action::CloseBox);
+    app.settle().await;
+    let check = app.pack.check.clone().expect("the order is at the bench");
+    assert_eq!(check.boxes.len(), 1, "{:?}", app.alert);
+    assert_eq!(check.boxes[0].parcel.weight_g, 400);
+    assert_eq!(
+        app.alert.as_ref().map(|a| (a.text.as_str(), a.error)),
+        Some(("box 1 closed: scan the units of box 2", false))
+    );
+    for l in &check.lines {
+        for _ in l.scanned..l.needed {
+            act(&mut app, Action::Scan(l.sku.clone())).await;
+        }
+    }
+    assert!(app.pack.check.as_ref().unwrap().is_complete());
+    // The scale still shows the first box: that reading is not taken again.
+    act(&mut app, Action::Submit).await;
+    assert!(app.pack.check.is_some());
+    assert_eq!(
+        app.alert.as_ref().map(|a| a.text.as_str()),
+        Some(
+            "the scale still shows the last box's weight: put the next box on it, or type its weight in grams"
+        )
+    );
+    // The next box goes on: moving, it is not taken.
+    scale.answer(Some(b"\n0001.19KG\r\n10\r\x03"));
+    scale_says(&mut app, &ScaleState::Reading(Reading::Moving(Some(1190)))).await;
+    act(&mut app, Action::Submit).await;
+    assert!(app.pack.check.is_some(), "a moving weight is not taken");
+    assert_eq!(
+        app.alert.as_ref().map(|a| a.text.as_str()),
+        Some("the scale is still moving: wait for it to settle, or type the weight in grams")
+    );
+    snapshot("pack_scale_moving", &app);
+    // Settled: the bench shows it and Enter takes it.
+    scale.answer(Some(b"\n0001.234KG\r\n00\r\x03"));
+    scale_says(&mut app, &ScaleState::Reading(Reading::Stable(1234))).await;
+    let screen = frame(&app, 80, 24);
+    assert!(screen.contains("scale: 1.234 kg (stable)"), "{screen}");
+    assert!(
+        screen.contains("weight: 1.234 kg from the scale, Enter"),
+        "{screen}"
+    );
+    snapshot("pack_scale_stable", &app);
+    assert!(app.input.is_empty(), "nothing typed");
+    act(&mut app, Action::Submit).await;
+    assert!(app.pack.check.is_none(), "{:?}", app.alert);
+    let packages = service.with_store(|s| s.packages(&order).unwrap());
+    let weights: Vec<u32> = packages.iter().map(|p| p.parcel.weight_g).collect();
+    assert_eq!(weights, [400, 1234]);
+
+    // The scale stops answering: the bench says it is off, and where it looked.
+    scale.answer(None);
+    let off = ScaleState::Off(format!("no answer from {spec}"));
+    scale_says(&mut app, &off).await;
+    let screen = frame(&app, 80, 24);
+    assert!(
+        screen.contains(&format!(
+            "scale: off (no answer from serial:{})",
+            scale.path
+        )),
+        "{screen}"
+    );
+}

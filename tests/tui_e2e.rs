@@ -283,3 +283,65 @@ fn a_sync_on_a_terminal_shows_its_wait_for_the_quota() {
         "the wait is cleared from the line once done: {screen}"
     );
 }
+
+/// The real binary at a bench with a scale (`PACKLINE_SCALE`, an NCI scale simulated on a
+/// pseudo-terminal): once the units are in, the bench shows the settled weight and Enter, with
+/// nothing typed, packs the order at it; a scale that stops answering is said to be off.
+#[test]
+fn demo_packs_at_the_scales_weight_without_typing() {
+    if !have(&[Tool::Tmux]) {
+        return;
+    }
+    let scale = common::SimScale::start();
+    scale.answer(Some(b"\n0001.234KG\r\n00\r\x03"));
+    let home = tempfile::tempdir().unwrap();
+    let name = format!("packline-e2e-scale-{}", std::process::id());
+    let cmd = format!(
+        "env -i PATH=/usr/bin:/bin HOME={home} TERM=xterm-256color PACKLINE_SCALE=serial:{dev} \
+         {bin} demo --orders 2; echo EXITED $?; sleep 60",
+        home = home.path().display(),
+        dev = scale.path,
+        bin = env!("CARGO_BIN_EXE_packline"),
+    );
+    let s = Session::start(name, &cmd);
+    s.wait_for("TRAINING FLOOR");
+    s.wait_for("new 2");
+    s.keys(&["c"]);
+    let screen = s.wait_for("PICK");
+    for (sku, n) in lines_with_counts(&screen) {
+        for _ in 0..n {
+            s.scan(&sku);
+        }
+    }
+    s.keys(&["f"]);
+    s.wait_for("picked: take it to packing");
+    s.keys(&["F4"]);
+    let waiting = s.wait_for("PICKED");
+    let order = waiting
+        .lines()
+        .find_map(|l| {
+            let w = l.split_whitespace().next()?;
+            (w.matches('-').count() == 2 && w.len() == 19).then(|| w.to_owned())
+        })
+        .unwrap_or_else(|| panic!("no picked order at the bench:\n{waiting}"));
+    s.wait_for("scale: 1.234 kg (stable)");
+    s.scan(&order);
+    let pack = s.wait_for("TO SCAN");
+    for (sku, n) in lines_with_counts(&pack) {
+        for _ in 0..n {
+            s.scan(&sku);
+        }
+    }
+    s.wait_for("weight: 1.234 kg from the scale, Enter");
+    s.keys(&["Enter"]);
+    s.wait_for(&format!("order {order} packed"));
+
+    scale.answer(None);
+    s.wait_for(&format!(
+        "scale: off (no answer from serial:{})",
+        scale.path
+    ));
+    s.keys(&["q"]);
+    let end = s.wait_for("EXITED");
+    assert!(end.contains("EXITED 0"), "{end}");
+}

@@ -35,6 +35,20 @@ fn scan_timing(cfg: &Config) -> packline::tui::ScanTiming {
     }
 }
 
+/// The scale at this bench, if it has one: the terminal's (`PACKLINE_SCALE`), the user's or
+/// the site's.
+fn attach_scale(cfg: &Config, app: &mut packline::tui::app::App) -> Result<()> {
+    let terminal = std::env::var("PACKLINE_SCALE").ok();
+    if let Some(spec) = cfg
+        .floor
+        .scale_for(&app.user, terminal.as_deref())
+        .map_err(anyhow::Error::msg)?
+    {
+        app.attach_scale(spec);
+    }
+    Ok(())
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -54,7 +68,8 @@ pub fn tui(ctx: &Ctx) -> Result<ExitCode> {
     let s = ctx.session(Key::Needed)?;
     let client = s.client.clone();
     s.rt().block_on(async {
-        let app = packline::tui::app::App::new(client, keymap).await?;
+        let mut app = packline::tui::app::App::new(client, keymap).await?;
+        attach_scale(&ctx.cfg, &mut app)?;
         packline::tui::run(app, scan_timing(&ctx.cfg)).await?;
         anyhow::Ok(())
     })?;
@@ -189,6 +204,7 @@ pub fn demo(ctx: &Ctx, orders: usize, seed: u64) -> Result<ExitCode> {
         let client = Client::local(service, &ctx.user)?;
         let mut app = packline::tui::app::App::new(client, keymap).await?;
         app.printed_to = Some(printed.display().to_string());
+        attach_scale(&ctx.cfg, &mut app)?;
         packline::tui::run(app, scan_timing(&ctx.cfg)).await?;
         anyhow::Ok(())
     });

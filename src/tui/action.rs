@@ -30,7 +30,7 @@ pub enum Action {
     ShortPick,
     Release,
     /// Pack: cycle the box preset; confirm box and weight; close the box being filled (the
-    /// typed weight) and start the next.
+    /// typed weight, or the scale's) and start the next.
     NextBox,
     Confirm,
     CloseBox,

@@ -184,6 +184,8 @@ pub struct App {
     buying: HashSet<String>,
     pick_chain: Chain,
     pack_chain: Chain,
+    /// The bench's scale being read (its readings come back as completions).
+    scale_watch: Option<crate::scale::device::Watch>,
 }
 
 /// The reasons a short pick offers by number (1, 2, 3), the first when none is given.
@@ -252,6 +254,7 @@ impl App {
             buying: HashSet::new(),
             pick_chain: Chain::default(),
             pack_chain: Chain::default(),
+            scale_watch: None,
         };
         let boxes = app.client.call(ops::Boxes {}).await?;
         app.pack.set_boxes(boxes);
@@ -266,6 +269,35 @@ impl App {
         app.refresh();
         app.settle().await;
         Ok(app)
+    }
+
+    /// Reads the bench's scale: each change of what it says comes back on the answers'
+    /// channel, and the pack screen shows it (see [`Self::scale_changed`]).
+    pub fn attach_scale(&mut self, spec: crate::scale::ScaleSpec) {
+        let done = self.done_tx.clone();
+        self.pack.scale = Some(Default::default());
+        self.scale_watch = Some(crate::scale::device::watch(spec, move |state| {
+            let apply: Completion = Box::new(move |app: &mut App| app.scale_changed(state));
+            // The app is gone only when the TUI has quit.
+            let _ = done.send(apply);
+        }));
+    }
+
+    /// The scale says something new. A settled weight for an order whose units are all in is
+    /// announced: Enter takes it.
+    pub fn scale_changed(&mut self, state: crate::scale::ScaleState) {
+        self.pack.set_scale(state);
+        if self.screen == Screen::Pack
+            && self.input.is_empty()
+            && self.pack.weight_g.is_none()
+            && let Some(g) = self.pack.scale_weight()
+            && self.pack.check.as_ref().is_some_and(|c| c.is_complete())
+        {
+            self.info(format!(
+                "{} on the scale: Enter closes the box at that weight",
+                crate::scale::show_grams(g)
+            ));
+        }
     }
 
     fn info(&mut self, text: impl Into<String>) {
@@ -551,10 +583,15 @@ impl App {
                     }
                     Some(w) => w,
                     None if all_closed => 0,
-                    None => {
-                        self.info("type the weight in grams and press Enter");
-                        return;
-                    }
+                    // Nothing typed: the scale's settled weight, when it gives one.
+                    None => match self.pack.scale_weight() {
+                        Some(g) => g,
+                        None => {
+                            let m = self.pack.no_weight();
+                            self.info(m);
+                            return;
+                        }
+                    },
                 };
                 let box_name = self.pack.box_name();
                 let doing = if self.label_at_pack {
@@ -569,7 +606,8 @@ impl App {
                     partial: None,
                     label: false,
                 };
-                self.send_step(lane, doing, op, |app, finished| {
+                self.send_step(lane, doing, op, move |app, finished| {
+                    app.pack.weighed(weight_g);
                     let m = app.pack.packed(finished.row.clone());
                     match app.pack.bench_label(&finished) {
                         Some((text, ok)) => {
@@ -594,10 +632,11 @@ impl App {
                     box_name,
                     weight_g,
                 };
-                self.send_step(lane, doing, op, |app, c| {
+                self.send_step(lane, doing, op, move |app, c| {
                     let n = c.boxes.len();
                     app.pack.set_check(c);
                     app.pack.weight_g = None;
+                    app.pack.weighed(weight_g);
                     app.info(format!("box {n} closed: scan the units of box {}", n + 1));
                 });
             }
@@ -1015,9 +1054,30 @@ impl App {
             Action::Confirm => self.push(Step::PackConfirm),
             Action::CloseBox => {
                 let typed = std::mem::take(&mut self.input);
-                match typed.trim().parse::<u32>().ok().or(self.pack.weight_g) {
+                let weight = typed
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .or(self.pack.weight_g)
+                    .or_else(|| {
+                        // The scale's reading is used up at once: a second press before the
+                        // answer does not close an empty box at the same weight.
+                        let g = self
+                            .pack
+                            .scale_weight()
+                            .filter(|_| self.pack.check.is_some());
+                        if let Some(g) = g {
+                            self.pack.weighed(g);
+                        }
+                        g
+                    });
+                match weight {
                     Some(w) if self.pack.check.is_some() => self.push(Step::PackCloseBox(w)),
                     Some(_) => self.info("scan an order first"),
+                    None if self.pack.scale.is_some() => {
+                        let m = self.pack.no_weight();
+                        self.info(m);
+                    }
                     None => self.info("type the weight of the box in grams, then close it"),
                 }
             }
@@ -1040,6 +1100,12 @@ impl App {
                     // Enter on the picked list: that order to the bench.
                     let order = r.order.id.to_string();
                     self.push(Step::PackStart(order));
+                } else if self.screen == Screen::Pack
+                    && self.pack.scale.is_some()
+                    && self.pack.check.as_ref().is_some_and(|c| c.is_complete())
+                {
+                    // Enter with nothing typed: the box at the scale's weight.
+                    self.push(Step::PackConfirm);
                 }
             }
             Action::Scan(code) => {

@@ -848,3 +848,55 @@ pub fn count_requests(m: &Marketplace, op: &str) -> usize {
         .filter(|r| r["operation"] == op)
         .count()
 }
+
+/// A serial scale simulated on a pseudo-terminal: it answers each weight request (`W`) with
+/// the NCI answer it holds now, or with nothing at all.
+pub struct SimScale {
+    /// The device the bench opens (the pseudo-terminal's slave side).
+    pub path: String,
+    answer: std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+    /// Held open so the master side never reads an end of file.
+    _slave: std::os::fd::OwnedFd,
+}
+
+impl SimScale {
+    pub fn start() -> SimScale {
+        use std::io::{Read, Write};
+        use std::os::fd::AsRawFd;
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let path = std::fs::read_link(format!("/proc/self/fd/{}", pty.slave.as_raw_fd()))
+            .unwrap()
+            .display()
+            .to_string();
+        let answer = std::sync::Arc::new(std::sync::Mutex::new(None::<Vec<u8>>));
+        let held = answer.clone();
+        let mut master = std::fs::File::from(pty.master);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                let asked = buf[..n].iter().filter(|&&b| b == b'W').count();
+                let answer = held.lock().unwrap().clone();
+                if let Some(a) = answer {
+                    for _ in 0..asked {
+                        if master.write_all(&a).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        SimScale {
+            path,
+            answer,
+            _slave: pty.slave,
+        }
+    }
+
+    /// What the scale answers from now on (`None`: it says nothing).
+    pub fn answer(&self, a: Option<&[u8]>) {
+        *self.answer.lock().unwrap() = a.map(<[u8]>::to_vec);
+    }
+}

@@ -1,6 +1,7 @@
 //! Packing: scan the order (or take the next picked one), scan every unit, choose a box, type
 //! the weight in grams, confirm. A box may be closed partway (its typed weight) and the rest
-//! scanned into the next. A wrong or extra unit is refused loudly by the service.
+//! scanned into the next. A wrong or extra unit is refused loudly by the service. With a scale
+//! at the bench, its settled weight fills the weight: Enter takes it, typing still wins.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -11,6 +12,7 @@ use std::collections::VecDeque;
 
 use super::{Theme, clean};
 use crate::domain::PackCheck;
+use crate::scale::{Reading, ScaleState, show_grams};
 use crate::service::ops::{BenchLabel, Finished};
 use crate::service::{BoxPreset, OrderRow};
 
@@ -31,6 +33,58 @@ pub struct PackScreen {
     /// Print jobs that ended lately, with their outcome: a fast printer's notice may come
     /// before the answer that names its job.
     ended: VecDeque<(u64, bool, String)>,
+    /// The bench's scale, when it has one.
+    pub scale: Option<BenchScale>,
+}
+
+/// The scale at the bench: what it says now, and whether its settled weight was already taken
+/// for a box (the same reading is not taken twice: the next box must be put on it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BenchScale {
+    pub state: ScaleState,
+    taken: bool,
+}
+
+impl BenchScale {
+    pub fn new() -> BenchScale {
+        BenchScale {
+            state: ScaleState::Starting,
+            taken: false,
+        }
+    }
+
+    /// The weight the scale gives for the box on it: settled, above zero, not taken yet.
+    pub fn weight(&self) -> Option<u32> {
+        self.state.stable_grams().filter(|_| !self.taken)
+    }
+
+    /// Why there is no weight to take, and what to do instead.
+    pub fn no_weight(&self) -> String {
+        match &self.state {
+            ScaleState::Reading(Reading::Stable(_)) => {
+                "the scale still shows the last box's weight: put the next box on it, or type its weight in grams".to_owned()
+            }
+            ScaleState::Reading(Reading::Moving(_)) => {
+                "the scale is still moving: wait for it to settle, or type the weight in grams".to_owned()
+            }
+            ScaleState::Reading(Reading::Zero) => {
+                "the scale reads 0 g: put the box on it, or type the weight in grams".to_owned()
+            }
+            ScaleState::Starting => {
+                "the scale has not answered yet: wait for it, or type the weight in grams".to_owned()
+            }
+            other => format!(
+                "{}: type the weight in grams and press Enter",
+                other.line().replacen("scale: ", "the scale is ", 1)
+            ),
+        }
+    }
+}
+
+impl Default for BenchScale {
+    fn default() -> Self {
+        BenchScale::new()
+    }
 }
 
 /// The bench's label, as the pack screen shows it.
@@ -87,6 +141,51 @@ impl PackScreen {
         }
         self.check = Some(check);
         msg
+    }
+
+    /// The scale said something new: its weight may be taken again once it changed.
+    pub fn set_scale(&mut self, state: ScaleState) {
+        let scale = self.scale.get_or_insert_with(BenchScale::new);
+        if scale.state != state {
+            scale.state = state;
+            scale.taken = false;
+        }
+    }
+
+    /// The scale's weight to take for the box being closed, if it gives one.
+    pub fn scale_weight(&self) -> Option<u32> {
+        self.scale.as_ref().and_then(BenchScale::weight)
+    }
+
+    /// A box was closed at this weight: when that is what the scale shows, that reading is
+    /// used up.
+    pub fn weighed(&mut self, weight_g: u32) {
+        if let Some(s) = self.scale.as_mut()
+            && s.state.stable_grams() == Some(weight_g)
+        {
+            s.taken = true;
+        }
+    }
+
+    /// What to say when there is no weight to close a box with.
+    pub fn no_weight(&self) -> String {
+        match &self.scale {
+            Some(s) => s.no_weight(),
+            None => "type the weight in grams and press Enter".to_owned(),
+        }
+    }
+
+    /// The scale's line, styled by how it is.
+    fn scale_line(&self, theme: Theme, compact: bool) -> Option<Line<'static>> {
+        let s = self.scale.as_ref()?;
+        let style = match &s.state {
+            ScaleState::Reading(Reading::Stable(_) | Reading::Zero) => theme.ok(),
+            ScaleState::Reading(Reading::Moving(_)) | ScaleState::Starting => theme.dim(),
+            _ => theme.error(),
+        };
+        let text = s.state.line();
+        let max = if compact { 38 } else { 76 };
+        Some(Line::from(Span::styled(clean(&text, max), style)))
     }
 
     pub fn set_boxes(&mut self, boxes: Vec<BoxPreset>) {
@@ -197,12 +296,17 @@ impl PackScreen {
     pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
         let Some(c) = &self.check else {
             let label_rows = u16::from(self.label.is_some()) * 2;
-            let [label, hint, list] = Layout::vertical([
+            let scale = self.scale_line(theme, area.width < 60);
+            let [label, scale_area, hint, list] = Layout::vertical([
                 Constraint::Length(label_rows),
+                Constraint::Length(u16::from(scale.is_some())),
                 Constraint::Length(2),
                 Constraint::Min(1),
             ])
             .areas(area);
+            if let Some(line) = scale {
+                f.render_widget(Paragraph::new(line), scale_area);
+            }
             if let Some(l) = &self.label {
                 let style = match l.outcome {
                     None => theme.banner(),
@@ -254,8 +358,10 @@ impl PackScreen {
                 theme.banner(),
             ))
         });
+        let compact = area.width < 60;
+        let scale = self.scale_line(theme, compact);
         let [top, gift_area, list] = Layout::vertical([
-            Constraint::Length(4),
+            Constraint::Length(4 + u16::from(scale.is_some())),
             Constraint::Length(u16::from(gift.is_some())),
             Constraint::Min(1),
         ])
@@ -278,7 +384,6 @@ impl PackScreen {
         } else {
             Span::styled(format!("  {} TO SCAN  ", c.units_left()), theme.banner())
         };
-        let compact = area.width < 60;
         let bx = match self.current_box() {
             Some(b) if self.boxes.len() > 1 && compact => format!(
                 "{} {}/{}",
@@ -295,15 +400,15 @@ impl PackScreen {
             Some(b) => clean(&b.name, 20),
             None => "- (the site has no box presets: [floor] boxes)".to_owned(),
         };
-        let weight = self.weight_g.map_or(
-            if compact {
-                "grams+Enter"
-            } else {
-                "type grams + Enter"
-            }
-            .to_owned(),
-            |w| format!("{w} g"),
-        );
+        let weight = match (self.weight_g, self.scale_weight(), &self.scale) {
+            (Some(w), _, _) => format!("{w} g"),
+            (None, Some(g), _) if compact => show_grams(g),
+            (None, Some(g), _) => format!("{} from the scale, Enter", show_grams(g)),
+            (None, None, Some(_)) if compact => "scale".to_owned(),
+            (None, None, Some(_)) => "on the scale, or type grams".to_owned(),
+            (None, None, None) if compact => "grams+Enter".to_owned(),
+            (None, None, None) => "type grams + Enter".to_owned(),
+        };
         // Several boxes: which one is being filled, and what the closed ones hold.
         let mut lines = vec![Line::from(vec![
             status,
@@ -338,6 +443,9 @@ impl PackScreen {
                 format!("{} box(es) closed, {held} unit(s) in them", c.boxes.len()),
                 theme.dim(),
             )));
+        }
+        if let Some(line) = scale {
+            lines.insert(2, line);
         }
         f.render_widget(
             Paragraph::new(lines).block(Block::default().borders(Borders::TOP)),
