@@ -192,6 +192,10 @@ pub struct ServiceConfig {
     pub socket_group: Option<String>,
     /// How long a disconnected client's pick batches stay claimed before they go back to New.
     pub claim_timeout_secs: Option<u64>,
+    /// Connections one OS user may hold open at once (default 32, at most 256): a runaway
+    /// script of one user leaves room for every other terminal. A site whose many terminals run
+    /// as one shared OS user raises it.
+    pub connections_per_user: Option<usize>,
 }
 
 impl ServiceConfig {
@@ -207,6 +211,12 @@ impl ServiceConfig {
 
     pub fn claim_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.claim_timeout_secs.unwrap_or(300))
+    }
+
+    /// Connections one OS user may hold open at once.
+    pub fn connections_per_user(&self) -> usize {
+        self.connections_per_user
+            .unwrap_or(crate::service::server::MAX_PER_USER)
     }
 }
 
@@ -743,7 +753,7 @@ impl Config {
         // Numbers a site may set, each within what makes sense for it: a value outside is a
         // typo, and some (a look-back of millions of days) would otherwise fail later, in the
         // middle of a sync.
-        let ranges: [(&str, Option<u64>, u64, u64); 8] = [
+        let ranges: [(&str, Option<u64>, u64, u64); 9] = [
             (
                 "[amazon] lookback_days",
                 self.amazon.lookback_days.map(u64::from),
@@ -781,6 +791,12 @@ impl Config {
                 100,
             ),
             ("[tui] scan_gap_ms", self.tui.scan_gap_ms, 1, 1_000),
+            (
+                "[service] connections_per_user",
+                self.service.connections_per_user.map(|n| n as u64),
+                1,
+                crate::service::server::MAX_CONNECTIONS as u64,
+            ),
             (
                 "[tui] scan_min_len",
                 self.tui.scan_min_len.map(|n| n as u64),
@@ -939,6 +955,14 @@ mod tests {
             ("[floor]\nbatch_size = 1000\n", "[floor] batch_size = 1000"),
             ("[tui]\nscan_gap_ms = 0\n", "[tui] scan_gap_ms = 0"),
             ("[tui]\nscan_min_len = 0\n", "[tui] scan_min_len = 0"),
+            (
+                "[service]\nconnections_per_user = 0\n",
+                "[service] connections_per_user = 0",
+            ),
+            (
+                "[service]\nconnections_per_user = 300\n",
+                "[service] connections_per_user = 300",
+            ),
         ] {
             let err = parse(text).unwrap_err().to_string();
             assert!(
@@ -949,6 +973,9 @@ mod tests {
         }
         let ok = parse("[amazon]\nlookback_days = 365\n[floor]\nbatch_size = 100\n").unwrap();
         assert_eq!(ok.amazon.lookback_days(), 365);
+        assert_eq!(ok.service.connections_per_user(), 32);
+        let raised = parse("[service]\nconnections_per_user = 128\n").unwrap();
+        assert_eq!(raised.service.connections_per_user(), 128);
     }
 
     #[test]

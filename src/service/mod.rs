@@ -65,6 +65,9 @@ pub struct Settings {
     pub boxes: Vec<BoxPreset>,
     pub retention: RetentionPolicy,
     pub claim_timeout: Duration,
+    /// Connections one OS user may hold open to the daemon at once (`[service]
+    /// connections_per_user`).
+    pub connections_per_user: usize,
     /// How long a socket client may take to finish a frame it began, or to take one sent to it.
     pub frame_timeout: Duration,
     /// The training floor (`packline demo`): shown in every client's banner.
@@ -110,6 +113,7 @@ impl Settings {
                 .collect(),
             retention: cfg.retention(),
             claim_timeout: cfg.service.claim_timeout(),
+            connections_per_user: cfg.service.connections_per_user(),
             frame_timeout: Duration::from_secs(10),
             training: false,
             shipping: cfg.shipping.clone(),

@@ -231,9 +231,10 @@ pub async fn serve(
                         Some(format!(
                             "the packline daemon serves {MAX_CONNECTIONS} connections at most: try again shortly"
                         ))
-                    } else if mine >= MAX_PER_USER {
+                    } else if mine >= service.settings.connections_per_user {
                         Some(format!(
-                            "this user has {MAX_PER_USER} connections to the packline daemon open already: close one (a terminal, a script) and try again"
+                            "this user has {} connections to the packline daemon open already: close one (a terminal, a script) and try again",
+                            service.settings.connections_per_user
                         ))
                     } else {
                         None
