@@ -742,8 +742,11 @@ fn hostile_clients(socket: &Path, connections: usize, secs: Duration) {
                         })(),
                         // Requests sent, replies never read.
                         _ => (|| {
+                            // A well-formed request of this protocol: the daemon serves it,
+                            // and its replies pile up unread.
                             let frame = serde_json::to_vec(&serde_json::json!({
                                 "id": 1,
+                                "protocol": packline::service::server::PROTOCOL,
                                 "request": { "op": "queue", "offset": 0, "limit": 500 }
                             }))
                             .unwrap();
