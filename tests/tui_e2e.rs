@@ -56,6 +56,20 @@ impl Session {
         }
     }
 
+    /// Waits until `found` finds something on the screen (a list may still be loading when its
+    /// header shows), and answers it.
+    fn wait_until<T>(&self, what: &str, found: impl Fn(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.screen();
+            if let Some(t) = found(&s) {
+                return t;
+            }
+            assert!(Instant::now() < deadline, "waited for {what}; screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", self.0.as_str()];
         args.extend_from_slice(keys);
@@ -316,14 +330,14 @@ fn demo_packs_at_the_scales_weight_without_typing() {
     s.keys(&["f"]);
     s.wait_for("picked: take it to packing");
     s.keys(&["F4"]);
-    let waiting = s.wait_for("PICKED");
-    let order = waiting
-        .lines()
-        .find_map(|l| {
+    s.wait_for("PICKED");
+    // The picked orders load after the header shows: wait for one.
+    let order = s.wait_until("a picked order at the bench", |screen| {
+        screen.lines().find_map(|l| {
             let w = l.split_whitespace().next()?;
             (w.matches('-').count() == 2 && w.len() == 19).then(|| w.to_owned())
         })
-        .unwrap_or_else(|| panic!("no picked order at the bench:\n{waiting}"));
+    });
     s.wait_for("scale: 1.234 kg (stable)");
     s.scan(&order);
     let pack = s.wait_for("TO SCAN");
