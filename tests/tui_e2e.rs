@@ -130,9 +130,11 @@ fn demo_pick_and_pack_one_order_by_scans_then_quit() {
     s.wait_for("new 2");
 
     s.keys(&["c"]);
-    let screen = s.wait_for("PICK");
-    let lines = lines_with_counts(&screen);
-    assert!(!lines.is_empty(), "{screen}");
+    s.wait_for("PICK");
+    // The batch's lines load after the screen shows: wait for them.
+    let lines = s.wait_until("the batch's lines", |screen| {
+        Some(lines_with_counts(screen)).filter(|l| !l.is_empty())
+    });
     s.scan("NOT-A-REAL-SKU");
     s.wait_for("wrong item");
     for (sku, n) in &lines {
