@@ -723,17 +723,7 @@ impl SpApi {
         &self,
         order_id: &crate::domain::OrderId,
     ) -> Result<super::model::ImportedOrder, ApiError> {
-        const OP: &str = "getOrder";
-        let mut url = self
-            .endpoint
-            .join(&format!("/orders/2026-01-01/orders/{order_id}"))
-            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
-        url.query_pairs_mut()
-            .append_pair("includedData", INCLUDED_DATA);
-        self.call(OP, UsagePlan::GET_ORDER, url, |b| {
-            super::model::parse_get_order(b, OP)
-        })
-        .await
+        self.get_order_with(order_id, INCLUDED_DATA).await
     }
 
     /// Orders v2026-01-01 `getOrder` for an order packline never imported, which a return, an
@@ -743,13 +733,21 @@ impl SpApi {
         &self,
         order_id: &crate::domain::OrderId,
     ) -> Result<super::model::ImportedOrder, ApiError> {
+        self.get_order_with(order_id, "FULFILLMENT").await
+    }
+
+    /// `getOrder` asking for `included` datasets, within its quota.
+    async fn get_order_with(
+        &self,
+        order_id: &crate::domain::OrderId,
+        included: &str,
+    ) -> Result<super::model::ImportedOrder, ApiError> {
         const OP: &str = "getOrder";
         let mut url = self
             .endpoint
             .join(&format!("/orders/2026-01-01/orders/{order_id}"))
             .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
-        url.query_pairs_mut()
-            .append_pair("includedData", "FULFILLMENT");
+        url.query_pairs_mut().append_pair("includedData", included);
         self.call(OP, UsagePlan::GET_ORDER, url, |b| {
             super::model::parse_get_order(b, OP)
         })
