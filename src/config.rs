@@ -41,6 +41,10 @@ pub struct Config {
     pub shipping: ShippingConfig,
     #[serde(default)]
     pub site: SiteConfig,
+    /// Which site ships which orders, on a database several sites share (`[[routing]]`, in
+    /// order: `site`, `countries`, `states`; docs/postgres.md).
+    #[serde(default)]
+    pub routing: Vec<crate::domain::routing::Rule>,
     /// Where this config was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -109,15 +113,22 @@ pub struct SiteConfig {
 impl SiteConfig {
     pub fn name(&self) -> Result<String, String> {
         let name = self.name.as_deref().unwrap_or("main");
+        site_name(name).map(|()| name.to_string())
+    }
+}
+
+/// Refuses what is not a site name: lowercase letters, digits and `-`, up to 40.
+pub fn site_name(name: &str) -> Result<(), String> {
+    {
         let fine = !name.is_empty()
             && name.len() <= 40
             && name
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         match fine {
-            true => Ok(name.to_string()),
+            true => Ok(()),
             false => Err(format!(
-                "[site] name = {name:?} is not a site name: use lowercase letters, digits and \
+                "{name:?} is not a site name: use lowercase letters, digits and \
                  '-', up to 40 (e.g. \"reno\")"
             )),
         }
@@ -725,6 +736,20 @@ impl Config {
                         "[floor] boxes: box {:?} needs a name and three non-zero sizes in mm",
                         b.name
                     ),
+                });
+            }
+        }
+        if let Err(detail) = self.site.name() {
+            return Err(ConfigError::Invalid {
+                path,
+                detail: format!("[site] name: {detail}"),
+            });
+        }
+        for (i, r) in self.routing.iter().enumerate() {
+            if let Err(detail) = site_name(&r.site) {
+                return Err(ConfigError::Invalid {
+                    path,
+                    detail: format!("[[routing]] rule {}: site = {detail}", i + 1),
                 });
             }
         }

@@ -112,7 +112,11 @@ fn run(cli: cli::args::Cli) -> Result<ExitCode> {
     init_logging(&cfg);
     let ctx = cli::Ctx {
         data_dir: cfg.data_dir(cli.data_dir.as_deref()),
-        location: cfg.store.location().map_err(anyhow::Error::msg)?,
+        location: cfg
+            .store
+            .location()
+            .map_err(anyhow::Error::msg)?
+            .for_site(&cfg.site.name().map_err(anyhow::Error::msg)?),
         passphrase_file: cli.passphrase_file.clone(),
         user: os_user(),
         cfg,

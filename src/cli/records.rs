@@ -290,7 +290,9 @@ pub fn store(ctx: &Ctx, command: super::args::StoreCommand) -> Result<ExitCode> 
              from the data directory's sled"
         );
     }
-    let target = Target::new(to, ca_file);
+    // Into this site's trees of the database (`[site] name`).
+    let target =
+        Target::new(to, ca_file).for_site(&ctx.cfg.site.name().map_err(anyhow::Error::msg)?);
     let store = Store::open(&ctx.data_dir)
         .with_context(|| format!("opening the store in {}", ctx.data_dir.display()))?;
     let before = store.check()?;

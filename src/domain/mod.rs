@@ -20,6 +20,7 @@ pub mod report;
 pub mod retention;
 pub mod returns;
 pub mod role;
+pub mod routing;
 pub mod shipment;
 pub mod text;
 

@@ -63,6 +63,23 @@ fn lead(service: &Service, holder: &str, ttl: chrono::Duration, leader: &AtomicB
     changed && leads
 }
 
+/// How often a site on a shared database publishes its intake key again (well within
+/// `seal::TRUST_PUBLISHED`, and so that a new week's epoch is published within the hour).
+const PUBLISH_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// Publishes this site's intake key for the daemon that syncs a shared database
+/// (`store::sites`); nothing to do on sled.
+fn publish_key(service: &Service) {
+    let shared = service.with_store(|s| s.shared());
+    if !shared {
+        return;
+    }
+    match service.with_store_mut(|s| s.publish_key(Utc::now())) {
+        Ok(k) => tracing::info!(epoch = k.epoch, "intake key published for the syncing site"),
+        Err(e) => tracing::warn!("the site's intake key was not published: {e}"),
+    }
+}
+
 /// How often the carriers' tracking is asked about shipped packages.
 const TRACK_EVERY: Duration = Duration::from_secs(30 * 60);
 
@@ -83,6 +100,7 @@ pub async fn run(
     if syncs && !lead(&service, &holder, ttl, &leader) {
         tracing::info!("another daemon syncs the Amazon account");
     }
+    publish_key(&service);
     let who = opts.user.clone();
     // Changes other daemons make to the store (on a shared database) reach this one's clients.
     {
@@ -114,8 +132,14 @@ pub async fn run(
         );
         let leader = leader.clone();
         tokio::spawn(async move {
+            let mut published = std::time::Instant::now();
             loop {
                 tokio::time::sleep(LEASE / 3).await;
+                if published.elapsed() >= PUBLISH_EVERY {
+                    published = std::time::Instant::now();
+                    let svc = svc.clone();
+                    let _ = tokio::task::spawn_blocking(move || publish_key(&svc)).await;
+                }
                 if syncs {
                     let (s2, holder, leader) = (svc.clone(), holder.clone(), leader.clone());
                     let took =

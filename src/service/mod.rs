@@ -77,6 +77,9 @@ pub struct Settings {
     pub sync_plan: sync::SyncPlan,
     /// The carrier's daily pickup, local time (`[floor] pickup`).
     pub pickup: chrono::NaiveTime,
+    /// Which site ships which orders (`[[routing]]`): on a shared database, an import sends
+    /// each new order to its site's trees.
+    pub routing: Vec<crate::domain::routing::Rule>,
 }
 
 impl Settings {
@@ -122,6 +125,7 @@ impl Settings {
                 lookback_days: cfg.amazon.lookback_days(),
             },
             pickup: cfg.floor.pickup()?,
+            routing: cfg.routing.clone(),
         })
     }
 
@@ -651,6 +655,133 @@ impl Service {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<ImportCounts, store::Error> {
+        let (mine, away) = self.route(orders)?;
+        let mut counts = self.import_here(mine, user, now)?;
+        for (site, (orders, decided)) in away {
+            counts += self.import_at(&site, orders, &decided, user, now)?;
+        }
+        Ok(counts)
+    }
+
+    /// Which orders this site ships, and which other sites of a shared database ship the
+    /// rest (`[[routing]]`; an order routed before, or moved, stays where it was sent; one
+    /// already in this site's store stays here), with the orders each was given just now.
+    #[allow(clippy::type_complexity)]
+    fn route(
+        &self,
+        orders: Vec<ImportedOrder>,
+    ) -> Result<
+        (
+            Vec<ImportedOrder>,
+            std::collections::BTreeMap<String, (Vec<ImportedOrder>, Vec<OrderId>)>,
+        ),
+        store::Error,
+    > {
+        let mut away: std::collections::BTreeMap<String, (Vec<ImportedOrder>, Vec<OrderId>)> =
+            Default::default();
+        let store = self.read();
+        if self.settings.routing.is_empty() || !store.shared() {
+            return Ok((orders, away));
+        }
+        let here = store.site().to_string();
+        let mut mine = Vec::new();
+        for o in orders {
+            let (site, decided) = match store.order_site(&o.order.id)? {
+                Some(site) => (site, false),
+                None if store.get(&o.order.id)?.is_some() => (here.clone(), false),
+                None => {
+                    let to = o.recipient.as_ref();
+                    let site = crate::domain::routing::site_for(
+                        &self.settings.routing,
+                        to.and_then(|r| r.country_code.as_deref()),
+                        to.and_then(|r| r.state_or_region.as_deref()),
+                        &here,
+                    );
+                    (site.to_string(), true)
+                }
+            };
+            if site == here {
+                mine.push(o);
+            } else {
+                let entry = away.entry(site).or_default();
+                if decided {
+                    entry.1.push(o.order.id.clone());
+                }
+                entry.0.push(o);
+            }
+        }
+        Ok((mine, away))
+    }
+
+    /// Imports orders another site of the database ships into that site's trees, sealed to
+    /// the key it published (`store::sites`), and notes where the new ones went. When that
+    /// site cannot take them (no key published lately: its daemon is not running), they are
+    /// set aside, named with the reason, and the next sync tries again.
+    fn import_at(
+        &self,
+        site: &str,
+        orders: Vec<ImportedOrder>,
+        decided: &[OrderId],
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts, store::Error> {
+        let mut there = match self.read().site_store(site, now) {
+            Ok(s) => s,
+            Err(e @ (store::Error::Usage(_) | store::Error::Keyring { .. })) => {
+                let refused: Vec<crate::domain::SetAside> = orders
+                    .iter()
+                    .map(|o| crate::domain::SetAside {
+                        order: o.order.id.to_string(),
+                        reason: format!("routed to site {site}: {e}"),
+                    })
+                    .collect();
+                for r in &refused {
+                    tracing::warn!(order = %r.order, site, "order set aside: its site cannot take it");
+                }
+                self.read().set_aside(&refused, "routing", user, now)?;
+                return Ok(ImportCounts {
+                    set_aside: refused,
+                    ..ImportCounts::default()
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let asked: Vec<OrderId> = orders
+            .iter()
+            .filter(|o| o.buyer_cancel_requested)
+            .map(|o| o.order.id.clone())
+            .collect();
+        let mut counts = there.import(orders, user, now)?;
+        for id in asked {
+            let hold = Hold {
+                reason: FreeText::System(BUYER_ASKED_TO_CANCEL.to_owned()),
+                by: user.to_owned(),
+                since: now,
+            };
+            match there.place_hold(&id, &hold, true) {
+                Ok(true) => counts.held += 1,
+                Ok(false) | Err(store::Error::NoSuchOrder(_) | store::Error::Usage(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.read().set_order_site(decided, site)?;
+        let _ = there.announce_change();
+        tracing::info!(
+            site,
+            new = counts.new,
+            updated = counts.updated,
+            "orders imported for another site"
+        );
+        Ok(counts)
+    }
+
+    /// [`Service::import`] for the orders this site ships.
+    fn import_here(
+        &self,
+        orders: Vec<ImportedOrder>,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts, store::Error> {
         let asked: Vec<OrderId> = orders
             .iter()
             .filter(|o| o.buyer_cancel_requested)
@@ -687,19 +818,25 @@ impl Service {
     ) -> Result<ImportCounts, store::Error> {
         let ids: Vec<OrderId> = orders.iter().map(|o| o.order.id.clone()).collect();
         let mut counts = self.import(orders, user, now)?;
+        // Those whose site could not take them stay set aside.
+        let kept: std::collections::HashSet<&str> =
+            counts.set_aside.iter().map(|r| r.order.as_str()).collect();
+        let ids: Vec<OrderId> = ids
+            .into_iter()
+            .filter(|i| !kept.contains(i.as_str()))
+            .collect();
         self.read().clear_set_aside(&ids, None, user, now)?;
         if !refused.is_empty() {
             for r in &refused {
                 tracing::warn!(order = %r.order, source, reason = %r.reason, "order set aside");
             }
             self.read().set_aside(&refused, source, user, now)?;
-            counts.set_aside = refused
-                .into_iter()
-                .map(|r| crate::domain::SetAside {
+            counts
+                .set_aside
+                .extend(refused.into_iter().map(|r| crate::domain::SetAside {
                     order: r.order,
                     reason: format!("{source}: {}", r.reason),
-                })
-                .collect();
+                }));
         }
         Ok(counts)
     }

@@ -75,7 +75,7 @@ impl Store {
             holder: holder.to_string(),
             expires: now + ttl,
         });
-        self.db.transact(&[&self.t.meta], |t| {
+        self.account.db.transact(&[&self.account.meta], |t| {
             if let Some(v) = t[0].get(&k)? {
                 let held = decode(&v).map_err(TxError::Abort)?;
                 if held.holder != holder && held.expires > now {
@@ -96,7 +96,7 @@ impl Store {
     /// Gives `site`'s lease back, when `holder` has it.
     pub fn release_lease(&self, site: &str, holder: &str) -> Result<(), Error> {
         let k = key(site);
-        self.db.transact(&[&self.t.meta], |t| {
+        self.account.db.transact(&[&self.account.meta], |t| {
             if let Some(v) = t[0].get(&k)?
                 && decode(&v).is_ok_and(|l| l.holder == holder)
             {
@@ -108,6 +108,10 @@ impl Store {
 
     /// Who holds `site`'s lease, if anyone has one recorded.
     pub fn lease(&self, site: &str) -> Result<Option<Lease>, Error> {
-        self.t.meta.get(key(site))?.map(|v| decode(&v)).transpose()
+        self.account
+            .meta
+            .get(key(site))?
+            .map(|v| decode(&v))
+            .transpose()
     }
 }

@@ -40,6 +40,7 @@ pub mod returns;
 pub mod seal;
 mod set_aside;
 pub mod shipping;
+mod sites;
 pub mod space;
 pub mod stats;
 mod sync_resume;
@@ -165,11 +166,37 @@ pub enum Location {
 }
 
 impl Location {
-    /// The database of this location's main trees, with its tables made when missing.
-    fn main_backend(&self, data_dir: &Path) -> Result<Backend, Error> {
+    /// The database of this location's main trees, with its tables made when missing; and
+    /// that of the Amazon account's trees, which every site on a shared database shares (the
+    /// same one on sled, and for the site `main`).
+    fn main_backend(&self, data_dir: &Path) -> Result<(Backend, Backend), Error> {
         match self {
-            Location::Embedded => Ok(backend(open_db(data_dir)?)),
-            Location::Postgres(t) => Ok(Backend::new(backend::postgres::Postgres::open(t)?)),
+            Location::Embedded => {
+                let db = backend(open_db(data_dir)?);
+                Ok((db.clone(), db))
+            }
+            Location::Postgres(t) => {
+                let pg = backend::postgres::Postgres::open(t)?;
+                let account = Backend::new(pg.account());
+                Ok((Backend::new(pg), account))
+            }
+        }
+    }
+
+    /// The site this location's trees are of (`[site] name`): always `main` on sled.
+    pub fn site(&self) -> &str {
+        match self {
+            Location::Embedded => backend::postgres::MAIN_SITE,
+            Location::Postgres(t) => t.site(),
+        }
+    }
+
+    /// The same database, for `site`'s trees (a no-op on sled, where a data directory is one
+    /// site's whole store).
+    pub fn for_site(self, site: &str) -> Location {
+        match self {
+            Location::Embedded => Location::Embedded,
+            Location::Postgres(t) => Location::Postgres(t.for_site(site)),
         }
     }
 
@@ -195,12 +222,22 @@ pub struct Store {
     db: Backend,
     location: Location,
     t: Trees,
+    /// The Amazon account's own keys, shared by every site on the database: `t.meta` itself
+    /// on sled and for the site `main`.
+    account: Account,
     /// The name and SKU indexes, opened on first use.
     derived: derived::Lazy,
     /// How many changes of several steps are under way (they nest: a purge re-seals).
     steps: usize,
     keyring: Keyring,
     data_dir: PathBuf,
+}
+
+/// The Amazon account's `meta` tree and its database (for its transactions).
+#[derive(Clone)]
+struct Account {
+    db: Backend,
+    meta: Tree,
 }
 
 /// Where sled keeps its files inside the data directory.
@@ -227,7 +264,7 @@ impl Store {
     ) -> Result<String, Error> {
         create_data_dir(data_dir)?;
         private_dir(data_dir)?;
-        let db = location.main_backend(data_dir)?;
+        let (db, _) = location.main_backend(data_dir)?;
         let meta = db.open_tree(keys::META.name)?;
         if let Some(existing) = meta.get(META_MASTER)? {
             return Err(Error::KeysExist {
@@ -275,8 +312,11 @@ impl Store {
 
     /// `open` for a store at `location`.
     pub fn open_in(data_dir: &Path, location: &Location) -> Result<Self, Error> {
-        let db = match location {
-            Location::Embedded => Self::open_embedded(data_dir)?,
+        let (db, account) = match location {
+            Location::Embedded => {
+                let db = Self::open_embedded(data_dir)?;
+                (db.clone(), db)
+            }
             Location::Postgres(target) => {
                 if !Keyring::path_in(data_dir).exists() {
                     return Err(Error::NoKeys {
@@ -284,13 +324,14 @@ impl Store {
                     });
                 }
                 private_dir(data_dir)?;
-                let db = location.main_backend(data_dir)?;
+                let (db, account) = location.main_backend(data_dir)?;
                 let meta = db.open_tree(keys::META.name)?;
                 if meta.get(META_MASTER)?.is_none() {
                     return Err(Error::Usage(format!(
-                        "the database {target} holds no keyed store, though {} is there: run \
-                         `packline keys init` with this [store] to key it, or point [store] url \
-                         at the site's database",
+                        "the database {target} holds no keyed store for site {}, though {} is \
+                         there: run `packline keys init` with this [store] and [site] to key \
+                         it, or point [store] url at the site's database",
+                        target.site(),
                         Keyring::path_in(data_dir).display()
                     )));
                 }
@@ -303,10 +344,14 @@ impl Store {
                         reads: records::SCHEMA,
                     });
                 }
-                db
+                (db, account)
             }
         };
-        Self::open_on(data_dir, location, db)
+        let account = Account {
+            meta: account.open_tree(keys::META.name)?,
+            db: account,
+        };
+        Self::open_on(data_dir, location, db, account)
     }
 
     /// The sled store in `data_dir`, upgraded when older.
@@ -337,7 +382,12 @@ impl Store {
     }
 
     /// The store over its open database: the keyring checked against it and bound to it.
-    fn open_on(data_dir: &Path, location: &Location, db: Backend) -> Result<Self, Error> {
+    fn open_on(
+        data_dir: &Path,
+        location: &Location,
+        db: Backend,
+        account: Account,
+    ) -> Result<Self, Error> {
         let mut keyring = Keyring::load(data_dir)?;
         let t = Trees::open(&db)?;
         let store_master = t
@@ -359,6 +409,7 @@ impl Store {
             db,
             location: location.clone(),
             t,
+            account,
             derived: derived::Lazy::default(),
             steps: 0,
             keyring,
@@ -385,6 +436,7 @@ impl Store {
             db: self.db.clone(),
             location: self.location.clone(),
             t: self.t.clone(),
+            account: self.account.clone(),
             derived: derived::Lazy::with(self.derived()?.clone()),
             steps: 0,
             keyring: self.keyring.share(),
@@ -425,6 +477,7 @@ impl Store {
             db,
             location,
             t,
+            account: _,
             mut derived,
             steps,
             mut keyring,
@@ -450,6 +503,10 @@ impl Store {
         let t = Trees::open(&db)?;
         keyring.bind_pins(t.meta.clone())?;
         Ok(Store {
+            account: Account {
+                db: db.clone(),
+                meta: t.meta.clone(),
+            },
             db,
             location,
             t,
@@ -656,7 +713,7 @@ impl Store {
         }
     }
 
-    /// A time kept in the meta tree (for example the sync watermark).
+    /// A time kept for the Amazon account (for example the sync watermark).
     pub fn meta_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, Error> {
         Ok(self
             .meta_text(key)?
@@ -668,18 +725,19 @@ impl Store {
         self.set_meta_text(key, &t.to_rfc3339())
     }
 
-    /// A short text kept in the meta tree (never personal data).
+    /// A short text kept for the Amazon account (never personal data): in the account's
+    /// `meta`, which every site on a shared database shares.
     pub fn meta_text(&self, key: &str) -> Result<Option<String>, Error> {
         Ok(self
-            .t
+            .account
             .meta
             .get(key)?
             .and_then(|v| std::str::from_utf8(&v).ok().map(str::to_owned)))
     }
 
     pub fn set_meta_text(&self, key: &str, value: &str) -> Result<(), Error> {
-        self.t.meta.insert(key, value.as_bytes())?;
-        self.flush()
+        self.account.meta.insert(key, value.as_bytes())?;
+        self.account.meta.flush()
     }
 
     /// Checks the audit chain; `Ok(n)` with the number of intact entries.

@@ -8,7 +8,7 @@ use super::{Error, Store};
 impl Store {
     /// Where a sync cut short stood, if one did.
     pub fn sync_resume(&self) -> Result<Option<crate::domain::import::SyncResume>, Error> {
-        self.t
+        self.account
             .meta
             .get(super::keys::meta::SYNC_RESUME)?
             .map(|v| records::decode::<records::sync_resume::SyncResume1>(&v))
@@ -24,14 +24,14 @@ impl Store {
         let key = super::keys::meta::SYNC_RESUME;
         match at {
             Some(r) => {
-                self.t
+                self.account
                     .meta
                     .insert(key, records::encode::<records::sync_resume::SyncResume1>(r))?;
             }
             None => {
-                self.t.meta.remove(key)?;
+                self.account.meta.remove(key)?;
             }
         }
-        self.flush()
+        self.account.meta.flush()
     }
 }

@@ -234,6 +234,10 @@ pub mod meta {
     pub const SYNC_RESUME: &str = "amazon/sync_resume";
     /// `amazon/set_aside/ ‖ order id` (`set_aside`).
     pub const SET_ASIDE: &str = "amazon/set_aside/";
+    /// The site's published intake key (`seal::PublishedKey`).
+    pub const PUBLISHED_KEY: &str = "published_key";
+    /// `route/ ‖ order id`: the site an order was routed to (the account's).
+    pub const ROUTE: &str = "route/";
 }
 
 /// The index database's own names (in its default tree).

@@ -219,6 +219,18 @@ pub const META: Tree = Tree {
             holds: "an order refused as it arrived from Amazon or an imported file, set aside: where it came from, why (a place in the order, never a value), when, how often; nothing personal (`records::set_aside::SetAside1`, format 1)",
             retention: "until a sync imports the order (each sync asks Amazon for it again), or Amazon no longer knows it",
         },
+        named(
+            meta::PUBLISHED_KEY,
+            "the site's intake key epoch as published for the site that syncs the account on a shared database: epoch, recipient (a public key), when (JSON, `seal::PublishedKey`)",
+            "rewritten by the site's daemon as it runs",
+        ),
+        Key {
+            prefix: meta::ROUTE.as_bytes(),
+            rest: Rest::OrderId,
+            layout: "`route/` ‖ order id (the account's: the site `main`'s `meta`)",
+            holds: "the site that ships the order on a shared database (its name), as routing or a lead's move decided",
+            retention: "as long as the order's record",
+        },
     ],
 };
 

@@ -99,11 +99,17 @@ impl Store {
             current = self.keyring.rotate(now)?.id;
         }
 
+        // The intake epoch this site published for the daemon that syncs a shared database:
+        // it may still be sealing orders to it (`store::sites`).
+        let published = self
+            .published_key()?
+            .filter(|p| p.at + seal::KEEP_PUBLISHED > now)
+            .map(|p| p.epoch);
         let mut to_shred = Vec::new();
         // Epochs that took records in this pass: their census is stale, they stay.
         let mut received = std::collections::BTreeSet::new();
         for (epoch, c) in census {
-            if epoch == current || (c.holds_live() && c.gone == 0) {
+            if epoch == current || published == Some(epoch) || (c.holds_live() && c.gone == 0) {
                 continue;
             }
             if c.holds_live() && !self.keyring.is_unlocked() {

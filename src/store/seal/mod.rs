@@ -147,7 +147,28 @@ pub struct Keyring {
     /// Why this keyring must not be sealed to: an epoch's recipient is not the one recorded
     /// when the epoch was made, or not its secret's own.
     untrusted: Option<String>,
+    /// Another site's keys as that site published them (`Keyring::published`): everything is
+    /// sealed to this one epoch, and no epoch is ever made or forgotten here.
+    published: Option<u32>,
 }
+
+/// The intake epoch a site publishes for the other sites of a shared database, so the one
+/// that syncs the account can seal the site's new orders to it: its public key only, and
+/// when it was published (a site's retention keeps the epoch at least `KEEP_PUBLISHED` after
+/// that, and others seal to it at most `TRUST_PUBLISHED` after).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PublishedKey {
+    pub epoch: u32,
+    pub recipient: String,
+    pub at: DateTime<Utc>,
+}
+
+/// How long after its publication another site seals to a published epoch.
+pub const TRUST_PUBLISHED: chrono::TimeDelta = chrono::TimeDelta::hours(12);
+/// How long after its last publication a site keeps a published epoch from being shredded:
+/// longer than others trust it, so whatever they sealed to it is in the store by then, and
+/// retention moves it like any other record.
+pub const KEEP_PUBLISHED: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
 /// The key in the store's `meta` tree recording an epoch's recipient.
 fn pin_key(epoch: u32) -> Vec<u8> {
@@ -201,6 +222,7 @@ impl Keyring {
             unlocked: None,
             pins: None,
             untrusted: None,
+            published: None,
         };
         ring.new_epoch(week_label(now), now)?;
         Ok(ring)
@@ -255,6 +277,47 @@ impl Keyring {
             unlocked: None,
             pins: None,
             untrusted: None,
+            published: None,
+        })
+    }
+
+    /// Another site's keys as it published them: its master recipient and one intake epoch's
+    /// public key, to seal that site's new orders to. It holds no secret and never unlocks;
+    /// `site` names it in messages.
+    pub fn published(site: &str, master: &str, key: &PublishedKey) -> Result<Keyring, Error> {
+        let path = PathBuf::from(format!("the keys site {site} published"));
+        let bad = |what: &str, e: &dyn std::fmt::Display| Error::Keyring {
+            path: path.clone(),
+            detail: format!("{what}: {e}"),
+        };
+        let master_recipient =
+            x25519::Recipient::from_str(master).map_err(|e| bad("master recipient", &e))?;
+        let recipient =
+            x25519::Recipient::from_str(&key.recipient).map_err(|e| bad("intake epoch", &e))?;
+        Ok(Keyring {
+            file: KeyringFile {
+                format: 1,
+                master: MasterEntry {
+                    recipient: master.to_string(),
+                    protection: Protection::IdentityFile,
+                    sealed_identity: None,
+                },
+                epochs: vec![EpochEntry {
+                    id: key.epoch,
+                    label: String::new(),
+                    created: key.at,
+                    recipient: key.recipient.clone(),
+                    sealed_secret: String::new(),
+                }],
+                shredded: Vec::new(),
+            },
+            path,
+            master_recipient,
+            recipients: BTreeMap::from([(key.epoch, recipient)]),
+            unlocked: None,
+            pins: None,
+            untrusted: None,
+            published: Some(key.epoch),
         })
     }
 
@@ -314,6 +377,7 @@ impl Keyring {
             }),
             pins: self.pins.clone(),
             untrusted: self.untrusted.clone(),
+            published: self.published,
         }
     }
 
@@ -440,6 +504,9 @@ impl Keyring {
         label: String,
         now: DateTime<Utc>,
     ) -> Result<(u32, x25519::Recipient), Error> {
+        if let Some(id) = self.published {
+            return Ok((id, self.recipients[&id].clone()));
+        }
         let found = self
             .file
             .epochs
@@ -474,6 +541,12 @@ impl Keyring {
         label: String,
         now: DateTime<Utc>,
     ) -> Result<(u32, x25519::Recipient), Error> {
+        if self.published.is_some() {
+            return Err(Error::Usage(format!(
+                "{} cannot make a key epoch: only that site's own keyring does",
+                self.path.display()
+            )));
+        }
         let id = self
             .file
             .epochs
@@ -582,6 +655,12 @@ impl Keyring {
 
     /// Rewrites the keyring file atomically: temp file, fsync, rename, fsync the directory.
     fn save(&self) -> Result<(), Error> {
+        if self.published.is_some() {
+            return Err(Error::Usage(format!(
+                "{} is not a keyring file to write",
+                self.path.display()
+            )));
+        }
         let bytes = serde_json::to_vec_pretty(&self.file).expect("keyring serializes");
         write_atomically(&self.path, &bytes)
     }

@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 
 use tokio_postgres::types::ToSql;
 
-pub use pool::Target;
+pub use pool::{MAIN_SITE, Target};
 use pool::{Pool, Pooled, error, is_conflict, wait};
 
 use super::{Batch, Bytes, Engine, Pair, Pairs, Table, Tree, TxBody, TxError, TxTable};
@@ -39,6 +39,11 @@ pub struct Postgres {
 /// Between a part's name and its trees' names.
 const PART: char = ':';
 
+/// The part of a site other than `main`.
+pub fn site_part(site: &str) -> String {
+    format!("site={site}")
+}
+
 /// How many times a transaction is run again when PostgreSQL keeps refusing it.
 const ATTEMPTS: u32 = 200;
 
@@ -48,10 +53,21 @@ impl Postgres {
     pub fn open(target: &Target) -> Result<Postgres, Error> {
         let pool = Arc::new(Pool::new(target.clone()));
         drop(pool.get()?);
-        Ok(Postgres {
-            pool,
+        let prefix = match target.site() {
+            pool::MAIN_SITE => String::new(),
+            site => format!("{}{PART}", site_part(site)),
+        };
+        Ok(Postgres { pool, prefix })
+    }
+
+    /// The trees of the Amazon account that every site on the database shares (the sync's
+    /// place and quota, the sites' leases, where each order was routed): `main`'s own, on the
+    /// same connections (so one transaction may span both).
+    pub fn account(&self) -> Postgres {
+        Postgres {
+            pool: self.pool.clone(),
             prefix: String::new(),
-        })
+        }
     }
 
     /// The trees of the same database named `part:…`, apart from the main trees.
@@ -132,7 +148,11 @@ impl Engine for Postgres {
             .filter_map(|n| match self.prefix.is_empty() {
                 // The main trees do not list the parts' (named `part:tree`).
                 true => (!n.contains(PART)).then_some(n),
-                false => n.strip_prefix(&self.prefix).map(str::to_owned),
+                // A part lists its own trees, not those of the parts inside it.
+                false => n
+                    .strip_prefix(&self.prefix)
+                    .filter(|n| !n.contains(PART))
+                    .map(str::to_owned),
             })
             .collect())
     }

@@ -25,14 +25,37 @@ use crate::store::Error;
 pub struct Target {
     url: String,
     ca_file: Option<PathBuf>,
+    /// The site whose trees these are, when not the first (`main`): its trees are named
+    /// `site=NAME:tree` beside the others, and the account's trees stay `main`'s.
+    site: Option<String>,
 }
+
+/// The site whose trees carry no prefix: the one every single-site database has.
+pub const MAIN_SITE: &str = "main";
 
 impl Target {
     pub fn new(url: impl Into<String>, ca_file: Option<PathBuf>) -> Target {
         Target {
             url: url.into(),
             ca_file,
+            site: None,
         }
+    }
+
+    /// The same database, for the trees of `site` (`[site] name`).
+    pub fn for_site(mut self, site: &str) -> Target {
+        self.site = (site != MAIN_SITE).then(|| site.to_string());
+        self
+    }
+
+    /// The site whose trees these are.
+    pub fn site(&self) -> &str {
+        self.site.as_deref().unwrap_or(MAIN_SITE)
+    }
+
+    /// Whether `other` is the same database (whatever site each names).
+    pub fn same_database(&self, other: &Target) -> bool {
+        self.url == other.url
     }
 
     pub(super) fn config(&self) -> Result<tokio_postgres::Config, Error> {

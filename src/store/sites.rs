@@ -1,0 +1,142 @@
+//! Several sites on one PostgreSQL database: each site's trees are its own (`site=NAME:` in
+//! front of their names, none for `main`), with its own keyring on its own machine; what the
+//! Amazon account shares (the sync's place and quota, the leases, where each order was routed)
+//! is kept in `main`'s `meta` (`Store::account`).
+//!
+//! The daemon that syncs the account imports each order into the trees of the site that ships
+//! it. It seals another site's orders to the intake epoch that site published (`publish_key`:
+//! a public key, in that site's `meta`), so it never holds another site's secrets, and that
+//! site's lead alone can read them. A site keeps a published epoch from being shredded longer
+//! than others seal to it (`seal::KEEP_PUBLISHED`, `seal::TRUST_PUBLISHED`).
+
+use chrono::{DateTime, Utc};
+
+use super::seal::{Keyring, PublishedKey, TRUST_PUBLISHED};
+use super::{Error, Location, META_MASTER, Store, Trees, backend, derived, keys};
+use crate::domain::OrderId;
+
+fn route_key(id: &OrderId) -> Vec<u8> {
+    let mut k = keys::meta::ROUTE.as_bytes().to_vec();
+    k.extend_from_slice(id.as_str().as_bytes());
+    k
+}
+
+impl Store {
+    /// The site whose trees this store is (`main` on sled).
+    pub fn site(&self) -> &str {
+        self.location.site()
+    }
+
+    /// Whether other sites may share this store's database.
+    pub fn shared(&self) -> bool {
+        matches!(self.location, Location::Postgres(_))
+    }
+
+    /// Publishes this site's intake epoch for the daemon that syncs the account (made when
+    /// missing: one per week). Called by the site's daemon as it starts and as it runs.
+    pub fn publish_key(&mut self, now: DateTime<Utc>) -> Result<PublishedKey, Error> {
+        let (epoch, recipient) = self.keyring.current_epoch(now)?;
+        let key = PublishedKey {
+            epoch,
+            recipient: recipient.to_string(),
+            at: now,
+        };
+        let bytes = serde_json::to_vec(&key).expect("a published key serializes");
+        self.t.meta.insert(keys::meta::PUBLISHED_KEY, bytes)?;
+        self.t.meta.flush()?;
+        Ok(key)
+    }
+
+    /// The intake epoch this site last published, if any.
+    pub fn published_key(&self) -> Result<Option<PublishedKey>, Error> {
+        published_in(&self.t.meta, self.site())
+    }
+
+    /// Where the account's routing sent `id`, if it was routed.
+    pub fn order_site(&self, id: &OrderId) -> Result<Option<String>, Error> {
+        Ok(self
+            .account
+            .meta
+            .get(route_key(id))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Notes that `site` ships these orders.
+    pub fn set_order_site(&self, ids: &[OrderId], site: &str) -> Result<(), Error> {
+        let mut batch = backend::Batch::default();
+        for id in ids {
+            batch.insert(route_key(id), site.as_bytes());
+        }
+        self.account.meta.apply_batch(batch)?;
+        self.account.meta.flush()
+    }
+
+    /// The store of another site of this database, to import the orders it ships: sealed to
+    /// the intake epoch it published (refused when it published none within
+    /// `TRUST_PUBLISHED`, or one its store did not record), holding none of its secrets.
+    pub fn site_store(&self, site: &str, now: DateTime<Utc>) -> Result<Store, Error> {
+        let Location::Postgres(here) = &self.location else {
+            return Err(Error::Usage(format!(
+                "site {site} is not on this store's database: several sites share a PostgreSQL \
+                 database ([store] url), never sled"
+            )));
+        };
+        let location = Location::Postgres(here.clone().for_site(site));
+        let (db, _) = location.main_backend(&self.data_dir)?;
+        let t = Trees::open(&db)?;
+        let master = t.meta.get(META_MASTER)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "site {site} has no keyed store on this database: run `packline keys init` \
+                 with [site] name = \"{site}\" on its machine first"
+            ))
+        })?;
+        let key = published_in(&t.meta, site)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "site {site} has published no intake key: start its daemon (`packline serve`), \
+                 which publishes it"
+            ))
+        })?;
+        if key.at + TRUST_PUBLISHED < now {
+            return Err(Error::Usage(format!(
+                "site {site} last published its intake key at {}: its daemon has not run for \
+                 {} hours or more; its orders wait until it runs",
+                key.at.to_rfc3339(),
+                TRUST_PUBLISHED.num_hours()
+            )));
+        }
+        // The recipient the site's store recorded when the epoch was made: a key published
+        // by anyone else is not sealed to.
+        let mut pin = keys::meta::EPOCH_PIN.as_bytes().to_vec();
+        pin.extend_from_slice(&key.epoch.to_be_bytes());
+        if t.meta.get(pin)?.as_deref() != Some(key.recipient.as_bytes()) {
+            return Err(Error::Usage(format!(
+                "site {site}'s published intake key is not the one its store recorded for \
+                 epoch {}: nothing is sealed to it",
+                key.epoch
+            )));
+        }
+        let keyring = Keyring::published(site, &String::from_utf8_lossy(&master), &key)?;
+        Ok(Store {
+            db,
+            location,
+            t,
+            account: self.account.clone(),
+            derived: derived::Lazy::default(),
+            steps: 0,
+            keyring,
+            data_dir: self.data_dir.clone(),
+        })
+    }
+}
+
+fn published_in(meta: &backend::Tree, site: &str) -> Result<Option<PublishedKey>, Error> {
+    meta.get(keys::meta::PUBLISHED_KEY)?
+        .map(|v| {
+            serde_json::from_slice(&v).map_err(|e| {
+                Error::CorruptOrder(format!(
+                    "site {site}'s published intake key is damaged: {e}"
+                ))
+            })
+        })
+        .transpose()
+}

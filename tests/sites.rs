@@ -1,0 +1,109 @@
+//! Several sites on one PostgreSQL database (docs/postgres.md, "Sites"): each site's trees and
+//! keyring are its own; the site that syncs the account routes each order to the site that
+//! ships it (`[[routing]]`), sealed to the intake key that site published, so no other site's
+//! lead can read it and the database never holds it in the clear.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// A site named `name` on the database of `first`.
+fn second_site(first: &Site, name: &str) -> Site {
+    let (url, _) = common::stores::database(&first.data);
+    Site::with_store_config(&format!(
+        "[store]\nbackend = \"postgres\"\nurl = {url:?}\n[site]\nname = \"{name}\"\n"
+    ))
+}
+
+fn order_ids(site: &Site) -> Vec<String> {
+    let list: Value = serde_json::from_str(&site.ok(&["orders", "list", "--json"])).unwrap();
+    let mut ids: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
+    let main = Site::on_postgres("[[routing]]\nsite = \"reno\"\nstates = [\"CA\", \"NV\"]\n");
+    main.init_identity_keys();
+    let reno = second_site(&main, "reno");
+    reno.init_identity_keys();
+
+    let mut people = hostile_people();
+    people.truncate(2);
+    people[0].region = "CA".into();
+    people[1].region = "NY".into();
+    let (west, east) = (people[0].order_id.clone(), people[1].order_id.clone());
+
+    // Reno's daemon has never run: it published no key, so its order waits, set aside and
+    // named with why; the other is imported here.
+    let out = main.import(
+        "p1.json",
+        &page(&people, "UNSHIPPED", "2026-11-23T10:00:00Z"),
+    );
+    assert!(out.contains("imported 1 new"), "{out}");
+    assert!(
+        out.contains(&west)
+            && out.contains("routed to site reno")
+            && out.contains("published no intake key"),
+        "{out}"
+    );
+    let problems = main.ok(&["sync", "problems"]);
+    assert!(problems.contains(&west), "{problems}");
+    assert_eq!(order_ids(&main), vec![east.clone()]);
+    assert!(order_ids(&reno).is_empty());
+
+    // Its daemon publishes its intake key as it starts; the next import takes the order there.
+    drop(start_daemon(&reno));
+    let out = main.import(
+        "p2.json",
+        &page(&people, "UNSHIPPED", "2026-11-23T11:00:00Z"),
+    );
+    assert!(out.contains("imported 1 new"), "{out}");
+    assert!(!out.contains("set aside"), "{out}");
+    assert_eq!(order_ids(&main), vec![east.clone()]);
+    assert_eq!(order_ids(&reno), vec![west.clone()]);
+    assert!(!main.ok(&["sync", "problems"]).contains(&west));
+
+    // A later change to the order reaches it where it went (not a second copy here), even
+    // once the rules would send it elsewhere.
+    let out = main.import(
+        "p3.json",
+        &page(&people[..1], "CANCELLED", "2026-11-23T12:00:00Z"),
+    );
+    assert!(out.contains("1 cancelled"), "{out}");
+    assert_eq!(order_ids(&main), vec![east.clone()]);
+
+    // Reno's lead reads its recipient; main's lead cannot, anywhere.
+    let shown = reno.ok_unlocked(&reveal_args(&west, "carrier asked"));
+    assert!(shown.contains(&people[0].city), "{shown}");
+    let out = main.run_unlocked(&reveal_args(&west, "carrier asked"));
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&people[0].city));
+
+    // Each site checks out on its own, and the database holds no recipient's value.
+    for site in [&main, &reno] {
+        let out = site.ok(&["check"]);
+        assert!(out.contains("no problem found"), "{out}");
+    }
+    let dump = common::stores::cluster_always()
+        .dump(&common::stores::database_name(&main.data))
+        .unwrap();
+    let hex = |v: &str| v.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    for p in &people {
+        for v in p.values() {
+            if v.len() >= 4 {
+                assert!(
+                    !dump.contains(v) && !dump.contains(&hex(v)),
+                    "the dump holds {v:?}"
+                );
+            }
+        }
+    }
+}
