@@ -87,6 +87,45 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&people[0].city));
 
+    // A lead moves an order waiting here to reno: re-sealed for reno, gone from here (audited),
+    // and Amazon's later changes follow it there.
+    let refused = main.run_unlocked(&["orders", "move", &east, "--site", "nowhere"]);
+    assert_fails(&refused, "site nowhere has no keyed store on this database");
+    assert_eq!(
+        order_ids(&main),
+        vec![east.clone()],
+        "a refused move changes nothing"
+    );
+    main.ok(&["orders", "hold", &east, "--reason", "address check"]);
+    let refused = main.run_unlocked(&["orders", "move", &east, "--site", "reno"]);
+    assert_fails(&refused, "is on hold");
+    main.ok(&["orders", "release", &east]);
+    let out = main.ok_unlocked(&["orders", "move", &east, "--site", "reno"]);
+    assert!(
+        out.contains(&format!("order {east} moved from site main to site reno")),
+        "{out}"
+    );
+    assert!(order_ids(&main).is_empty());
+    assert_eq!(order_ids(&reno), {
+        let mut both = vec![east.clone(), west.clone()];
+        both.sort();
+        both
+    });
+    let shown = reno.ok_unlocked(&reveal_args(&east, "carrier asked"));
+    assert!(shown.contains(&people[1].city), "{shown}");
+    assert!(
+        audit_entries(&main.data)
+            .iter()
+            .any(|e| e["action"] == "order:move" && e["order"] == east.as_str()),
+        "the move is in main's audit log"
+    );
+    let out = main.import(
+        "p4.json",
+        &page(&people[1..], "UNSHIPPED", "2026-11-23T13:00:00Z"),
+    );
+    assert!(out.contains("imported 0 new, 1 updated"), "{out}");
+    assert!(order_ids(&main).is_empty());
+
     // Each site checks out on its own, and the database holds no recipient's value.
     for site in [&main, &reno] {
         let out = site.ok(&["check"]);

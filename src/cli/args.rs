@@ -503,6 +503,17 @@ pub enum OrdersCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Move an order waiting in the queue to another site of this database, re-sealed for that
+    /// site (leads; audited at both; refused once the order is claimed or picked).
+    Move {
+        #[arg(value_name = "ORDER")]
+        order: String,
+        /// The site that ships it from now on (`[site] name` there).
+        #[arg(long, value_name = "NAME")]
+        site: String,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 #[derive(Args)]

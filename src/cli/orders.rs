@@ -10,7 +10,8 @@ use packline::domain::{OrderId, OrderRecord, OrderState};
 use packline::service::MAX_PAGE;
 use packline::service::OrderRow;
 use packline::service::ops::{
-    HoldOrder, Holds, ListOrders, LookupName, Order, PackageView, Packages, ReleaseHold, Reveal,
+    HoldOrder, Holds, ListOrders, LookupName, MoveOrder, Order, PackageView, Packages, ReleaseHold,
+    Reveal,
 };
 
 use super::args::{LookupArgs, OrdersCommand};
@@ -47,6 +48,18 @@ pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
                     "order {} is released (it was on hold: {})",
                     h.order,
                     escape_hazards(&h.hold.reason.shown())
+                )
+            })
+        }
+        OrdersCommand::Move { order, site, out } => {
+            let s = ctx.session(Key::Needed)?;
+            let moved = s.call(MoveOrder { order, site })?;
+            s.finish()?;
+            emit(out, &moved, |w, m| {
+                writeln!(
+                    w,
+                    "order {} moved from site {} to site {}",
+                    m.order, m.from, m.to
                 )
             })
         }

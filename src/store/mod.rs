@@ -40,7 +40,7 @@ pub mod returns;
 pub mod seal;
 mod set_aside;
 pub mod shipping;
-mod sites;
+pub mod sites;
 pub mod space;
 pub mod stats;
 mod sync_resume;

@@ -11,9 +11,15 @@
 
 use chrono::{DateTime, Utc};
 
+use super::backend::abort;
+use super::notes::StoredText;
 use super::seal::{Keyring, PublishedKey, TRUST_PUBLISHED};
-use super::{Error, Location, META_MASTER, Store, Trees, backend, derived, keys};
-use crate::domain::OrderId;
+use super::{
+    Error, Location, META_MASTER, Store, Trees, audit_in, backend, derived, floor, keys, queue_key,
+    retention, shipping, slot_envelope, stats,
+};
+use crate::domain::import::{FulfillmentStatus, ImportedOrder};
+use crate::domain::{OrderId, OrderState};
 
 fn route_key(id: &OrderId) -> Vec<u8> {
     let mut k = keys::meta::ROUTE.as_bytes().to_vec();
@@ -126,6 +132,120 @@ impl Store {
             keyring,
             data_dir: self.data_dir.clone(),
         })
+    }
+}
+
+/// The hold that keeps an order still while it moves to `to` (at the site it leaves).
+pub fn moving_to(to: &str) -> String {
+    format!("moving to site {to}")
+}
+
+/// The hold that keeps an order still at the site it moves to until the move is done.
+pub fn moving_from(from: &str) -> String {
+    format!("moving here from site {from}")
+}
+
+impl Store {
+    /// What `orders move` takes from this site to `to`: the order as Amazon gave it, and its
+    /// recipient opened with this site's keys (so the store must be unlocked). Only an order
+    /// waiting in the queue moves: not one claimed, picked or further, not one on hold (but
+    /// one held for this very move, cut short, goes on).
+    pub fn moving_out(&self, id: &OrderId, to: &str) -> Result<ImportedOrder, Error> {
+        let rec = self
+            .get(id)?
+            .ok_or_else(|| Error::NoSuchOrder(id.clone()))?;
+        if rec.state != OrderState::New {
+            return Err(Error::Usage(format!(
+                "order {id} is {} at site {}: only an order waiting in the queue moves to \
+                 another site (one on the floor ships from where it is)",
+                rec.state,
+                self.site()
+            )));
+        }
+        if let Some(batch) = self.claim_of(id)? {
+            return Err(Error::Usage(format!(
+                "order {id} is claimed by pick batch {batch}: release it from the batch (or let \
+                 the batch finish) before moving it"
+            )));
+        }
+        if let Some(h) = self.stored_hold(id)?
+            && h.reason != StoredText::System(moving_to(to))
+        {
+            return Err(Error::Usage(format!(
+                "order {id} is on hold (since {}, by {}): release it before moving it",
+                h.since.format("%Y-%m-%d %H:%M"),
+                h.by
+            )));
+        }
+        let recipient = match self.t.recipients.get(id.as_str())? {
+            Some(v) => Some(
+                self.keyring
+                    .open(slot_envelope(&v), "moving an order to another site")?,
+            ),
+            None => None,
+        };
+        Ok(ImportedOrder {
+            order: rec.order,
+            status: FulfillmentStatus::Unshipped,
+            fulfilled_by_merchant: true,
+            buyer_cancel_requested: false,
+            recipient,
+        })
+    }
+
+    /// Removes an order that moved to `to`, in one transaction with its audit entry: only
+    /// while it is still held for that move (a lead's release in between stops the move).
+    /// Its sealed recipient goes, its epoch marked so the copy is shredded with it.
+    pub fn moved_out(
+        &self,
+        id: &OrderId,
+        to: &str,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let rec = self
+            .get(id)?
+            .ok_or_else(|| Error::NoSuchOrder(id.clone()))?;
+        let hold = floor::hold_key(id);
+        let moving = moving_to(to);
+        let reason = format!("to site {to}");
+        let slot = self.transact(|tx| {
+            let held = tx
+                .floor
+                .get(&hold)?
+                .map(|v| crate::store::notes::decode_hold(&v))
+                .transpose()
+                .or_else(abort)?;
+            if held.is_none_or(|h| h.reason != StoredText::System(moving.clone())) {
+                return abort(Error::Usage(format!(
+                    "order {id} is no longer held for its move to site {to}: it stays here"
+                )));
+            }
+            let slot = retention::drop_recipient(tx, id.as_str())?;
+            tx.orders.remove(id.as_str())?;
+            shipping::forget(tx, id.as_str())?;
+            floor::forget(tx, id.as_str())?;
+            tx.queue.remove(queue_key(&rec))?;
+            stats::open_gone(tx, &rec)?;
+            tx.exceptions.remove(id.as_str())?;
+            audit_in(
+                tx,
+                user,
+                "order:move",
+                Some(id.as_str()),
+                Some(&reason),
+                now,
+            )?;
+            Ok(slot)
+        })?;
+        // The index entries go after the change that made them stale.
+        let mut ops = derived::IndexOps::default();
+        if let Some(slot) = &slot {
+            ops.remove_names(id.as_str().as_bytes(), slot);
+        }
+        ops.remove_lines(&rec.order);
+        ops.write_removals(self.derived()?)?;
+        self.flush()
     }
 }
 

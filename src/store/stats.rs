@@ -268,6 +268,14 @@ fn open_hour_of(k: &[u8]) -> Option<i64> {
 
 /// Moves an order between the open-order counters as it is written: out of its old hour if it
 /// was open, into its new one if it is open still.
+/// An open order leaves this site's store (moved to another site): its ship-by hour counts one
+/// fewer.
+pub(super) fn open_gone(tx: &Tx<'_>, rec: &crate::domain::OrderRecord) -> TxResult<()> {
+    let mut gone = rec.clone();
+    gone.state = crate::domain::OrderState::Cancelled;
+    open_moved(tx, Some(rec), &gone)
+}
+
 pub(super) fn open_moved(
     tx: &Tx<'_>,
     old: Option<&crate::domain::OrderRecord>,

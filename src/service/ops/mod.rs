@@ -20,6 +20,7 @@ pub mod pick;
 pub mod records;
 pub mod returns;
 pub mod shipping;
+pub mod sites;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -55,6 +56,7 @@ pub use shipping::{
     PrintJobs, PrintLabel, PrintSlip, Rates, RetryPrints, ShipOwnCarrier, VoidLabel, WaveBought,
     WaveProblem, WaveReport,
 };
+pub use sites::{MoveOrder, Moved};
 
 /// One operation of the service.
 pub trait Operation: Into<Request> + Send + 'static {
@@ -187,7 +189,7 @@ operations! {
     ClaimBatch, Batches, PickScan, PickPut, ShortPick, FinishPick, ReleaseBatch, ReassignBatch,
     PackStart, PackScan, PackCloseBox, PackFinish,
     RaiseException, ResolveException, Exceptions,
-    HoldOrder, ReleaseHold, Holds,
+    HoldOrder, ReleaseHold, Holds, MoveOrder,
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
     SendMessage,
     ImportReturns, SyncReturns, Returns, OpenReturn, ReceiveReturn, CloseReturn,

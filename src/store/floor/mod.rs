@@ -52,6 +52,11 @@ const ELSEWHERE: u8 = super::keys::floor::ELSEWHERE;
 // (`stats.rs`), and `s l d j i v w F` the shipments (`shipping.rs`). Every family is declared
 // in `keys`.
 
+/// Where an order's hold is kept.
+pub(super) fn hold_key(id: &OrderId) -> Vec<u8> {
+    key(HOLD, id.as_str().as_bytes())
+}
+
 fn key(kind: u8, id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + id.len());
     k.push(kind);

@@ -433,7 +433,10 @@ impl Store {
 
 /// Deletes an order's sealed recipient and marks its epoch entry gone. Returns the slot deleted,
 /// whose name index entries the caller removes once the transaction has committed.
-fn drop_recipient(tx: &crate::store::Tx<'_>, id: &str) -> TxResult<Option<Bytes>> {
+pub(in crate::store) fn drop_recipient(
+    tx: &crate::store::Tx<'_>,
+    id: &str,
+) -> TxResult<Option<Bytes>> {
     tx.pending_index.remove(id)?;
     // A bought label carries the address: it goes with the recipient, and its epoch is marked
     // so stale copies in sled's log are shredded with it.
