@@ -830,6 +830,7 @@ async fn every_order_of_a_large_store_lists_over_the_socket() {
                 state: None,
                 after,
                 limit: packline::service::MAX_PAGE,
+                site: None,
             })
             .await
             .unwrap();
@@ -850,6 +851,7 @@ async fn every_order_of_a_large_store_lists_over_the_socket() {
             state: None,
             after: Some("zz".into()),
             limit: 10,
+            site: None,
         })
         .await;
     assert!(

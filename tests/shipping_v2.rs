@@ -385,6 +385,7 @@ async fn an_expired_rate_is_rated_again_and_a_price_rise_is_asked_about() {
             from: Some(today),
             to: Some(today),
             by: Default::default(),
+            site: None,
         })
         .await
         .unwrap();
@@ -525,6 +526,7 @@ async fn tracking_records_the_delivery_and_the_report_counts_it() {
             from: Some(today - chrono::Days::new(7)),
             to: Some(today + chrono::Days::new(7)),
             by: Default::default(),
+            site: None,
         })
         .await
         .unwrap();

@@ -126,6 +126,45 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
     assert!(out.contains("imported 0 new, 1 updated"), "{out}");
     assert!(order_ids(&main).is_empty());
 
+    // A lead sees every site's orders, each with its site; the report, each site's.
+    let all: Value =
+        serde_json::from_str(&main.ok(&["orders", "list", "--all-sites", "--json"])).unwrap();
+    let mut at: Vec<(String, String)> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["site"].as_str().unwrap().into(),
+                o["order_id"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    at.sort();
+    let mut expected = vec![
+        ("reno".to_string(), east.clone()),
+        ("reno".into(), west.clone()),
+    ];
+    expected.sort();
+    assert_eq!(at, expected);
+    let text = main.ok(&["orders", "list", "--all-sites"]);
+    assert!(text.starts_with("SITE "), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("reno ") && l.contains(&east)),
+        "{text}"
+    );
+    let reports: Value =
+        serde_json::from_str(&main.ok(&["report", "--all-sites", "--json"])).unwrap();
+    let sites: Vec<&str> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["site"].as_str().unwrap())
+        .collect();
+    assert_eq!(sites, ["main", "reno"]);
+    assert!(reports[1]["report"]["days"].is_array(), "{reports}");
+
     // Each site checks out on its own, and the database holds no recipient's value.
     for site in [&main, &reno] {
         let out = site.ok(&["check"]);

@@ -168,6 +168,10 @@ pub enum Command {
         /// Write here instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
+        /// Every site of the database, one after the other (a `site` column in CSV; in JSON,
+        /// an array of `{"site", "report"}`); not for the PNG chart.
+        #[arg(long)]
+        all_sites: bool,
     },
     /// A consistent backup of the store and its keyring into a new directory under DIR,
     /// written by the service while it works (leads). The purge deletes backups at the
@@ -478,6 +482,9 @@ pub enum OrdersCommand {
         /// store into another program.
         #[arg(long, conflicts_with = "json")]
         json_lines: bool,
+        /// Every site of the database, with a SITE column (`site` in JSON); leads.
+        #[arg(long)]
+        all_sites: bool,
     },
     /// Stop an order where it is on the floor: it is not claimed, packed, labelled, printed for
     /// or confirmed until released (leads; audited).

@@ -395,11 +395,13 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
             format,
             json,
             output,
+            all_sites,
         } => records::report(
             &ctx,
             from,
             to,
             &by,
+            all_sites,
             json_or(json, &format),
             output.as_deref(),
         ),

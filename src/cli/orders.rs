@@ -11,7 +11,7 @@ use packline::service::MAX_PAGE;
 use packline::service::OrderRow;
 use packline::service::ops::{
     HoldOrder, Holds, ListOrders, LookupName, MoveOrder, Order, PackageView, Packages, ReleaseHold,
-    Reveal,
+    Reveal, Sites,
 };
 
 use super::args::{LookupArgs, OrdersCommand};
@@ -23,7 +23,8 @@ pub fn orders(ctx: &Ctx, command: OrdersCommand) -> Result<ExitCode> {
             state,
             out,
             json_lines,
-        } => list(ctx, state, out, json_lines),
+            all_sites,
+        } => list(ctx, state, out, json_lines, all_sites),
         OrdersCommand::Hold { order, reason, out } => {
             let reason = text_arg(reason, "--reason")?.to_string();
             let s = ctx.session(Key::No)?;
@@ -93,6 +94,7 @@ fn list(
     state: Option<String>,
     out: super::args::Output,
     json_lines: bool,
+    all_sites: bool,
 ) -> Result<ExitCode> {
     let state = state
         .as_deref()
@@ -106,52 +108,73 @@ fn list(
         })
         .transpose()?;
     let s = ctx.session(Key::No)?;
+    // Every site of the database, each in its turn (leads), or this one.
+    let sites: Vec<Option<String>> = match all_sites {
+        true => s.call(Sites {})?.into_iter().map(Some).collect(),
+        false => vec![None],
+    };
     let mut stdout = std::io::stdout().lock();
     use std::io::Write as _;
-    // Page by page, printed as they come: any size of store lists in constant memory.
-    let mut after = None;
+    let json = |r: &OrderRow, site: &Option<String>| {
+        let mut v = order_json(r);
+        if let (Some(site), Some(o)) = (site, v.as_object_mut()) {
+            o.insert("site".into(), site.clone().into());
+        }
+        v
+    };
     let mut first = true;
     if json_lines {
         // Nothing before the first order.
     } else if out.json {
         write!(stdout, "[")?;
     } else {
+        if all_sites {
+            write!(stdout, "{:<12} ", "SITE")?;
+        }
         writeln!(
             stdout,
             "{:<22} {:<14} {:<17} {:>5}  {:<10} RECIPIENT",
             "ORDER", "STATE", "SHIP BY", "UNITS", "SERVICE"
         )?;
     }
-    loop {
-        let page = s.call(ListOrders {
-            state,
-            after,
-            limit: MAX_PAGE,
-        })?;
-        for r in &page.rows {
-            if json_lines {
-                serde_json::to_writer(&mut stdout, &order_json(r))?;
-                writeln!(stdout)?;
-            } else if out.json {
-                write!(stdout, "{}\n  ", if first { "" } else { "," })?;
-                serde_json::to_writer(&mut stdout, &order_json(r))?;
-            } else {
-                writeln!(
-                    stdout,
-                    "{:<22} {:<14} {:<17} {:>5}  {:<10} {}",
-                    r.order.id,
-                    state_cell(r),
-                    r.order.ship_by_key().format("%Y-%m-%d %H:%M"),
-                    r.order.units(),
-                    service_name(r),
-                    escape_hazards(r.recipient_mask.as_deref().unwrap_or("-")),
-                )?;
+    for site in &sites {
+        // Page by page, printed as they come: any size of store lists in constant memory.
+        let mut after = None;
+        loop {
+            let page = s.call(ListOrders {
+                state,
+                after,
+                limit: MAX_PAGE,
+                site: site.clone(),
+            })?;
+            for r in &page.rows {
+                if json_lines {
+                    serde_json::to_writer(&mut stdout, &json(r, site))?;
+                    writeln!(stdout)?;
+                } else if out.json {
+                    write!(stdout, "{}\n  ", if first { "" } else { "," })?;
+                    serde_json::to_writer(&mut stdout, &json(r, site))?;
+                } else {
+                    if let Some(site) = site {
+                        write!(stdout, "{site:<12} ")?;
+                    }
+                    writeln!(
+                        stdout,
+                        "{:<22} {:<14} {:<17} {:>5}  {:<10} {}",
+                        r.order.id,
+                        state_cell(r),
+                        r.order.ship_by_key().format("%Y-%m-%d %H:%M"),
+                        r.order.units(),
+                        service_name(r),
+                        escape_hazards(r.recipient_mask.as_deref().unwrap_or("-")),
+                    )?;
+                }
+                first = false;
             }
-            first = false;
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
     }
     if out.json && !json_lines {

@@ -352,6 +352,7 @@ pub fn report(
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
     by: &str,
+    all_sites: bool,
     format: &str,
     output: Option<&std::path::Path>,
 ) -> Result<ExitCode> {
@@ -363,8 +364,58 @@ pub fn report(
             "the PNG chart goes to a file: give --output FILE or redirect (> report.png)"
         );
     }
+    if format == "png" && all_sites {
+        anyhow::bail!("the PNG chart is one site's: leave out --all-sites, or use --format csv");
+    }
     let s = ctx.session(Key::No)?;
-    let r = s.call(packline::service::ops::Report { from, to, by })?;
+    if all_sites {
+        let mut reports = Vec::new();
+        for site in s.call(packline::service::ops::Sites {})? {
+            let report = s.call(packline::service::ops::Report {
+                from,
+                to,
+                by,
+                site: Some(site.clone()),
+            })?;
+            reports.push(SiteReport { site, report });
+        }
+        s.finish()?;
+        let mut bytes = Vec::new();
+        match format {
+            "json" => super::json_out(&mut bytes, &reports)?,
+            "csv" => {
+                for (i, r) in reports.iter().enumerate() {
+                    let csv = String::from_utf8(report_csv(&r.report)?)?;
+                    for (j, line) in csv.lines().enumerate() {
+                        match (i, j) {
+                            (0, 0) => writeln!(bytes, "site,{line}")?,
+                            (_, 0) => {}
+                            _ => writeln!(bytes, "{},{line}", r.site)?,
+                        }
+                    }
+                }
+            }
+            _ => {
+                for r in &reports {
+                    writeln!(bytes, "site {}", r.site)?;
+                    bytes.extend_from_slice(report_table(&r.report).as_bytes());
+                    writeln!(bytes)?;
+                }
+            }
+        }
+        match output {
+            Some(path) => std::fs::write(path, &bytes)
+                .with_context(|| format!("writing the report to {}", path.display()))?,
+            None => std::io::stdout().lock().write_all(&bytes)?,
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r = s.call(packline::service::ops::Report {
+        from,
+        to,
+        by,
+        site: None,
+    })?;
     s.finish()?;
     let bytes = match format {
         "json" => {
@@ -382,6 +433,13 @@ pub fn report(
         None => std::io::stdout().lock().write_all(&bytes)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One site's report, in `report --all-sites --json`.
+#[derive(serde::Serialize)]
+struct SiteReport {
+    site: String,
+    report: packline::domain::report::Report,
 }
 
 const REPORT_COLUMNS: [&str; 16] = [

@@ -298,7 +298,7 @@ fn not_open(id: u64) -> ServiceError {
 
 /// An order record as the floor sees it: with its hold, and whether it was recorded from Amazon
 /// without being imported (only a closed order can have been).
-fn row_in(store: &Store, record: OrderRecord) -> Result<OrderRow, ServiceError> {
+pub(crate) fn row_in(store: &Store, record: OrderRecord) -> Result<OrderRow, ServiceError> {
     let hold = store.hold_of(&record.order.id).map_err(store_err)?;
     let shipped_elsewhere = record.state.is_closed()
         && store

@@ -81,21 +81,7 @@ impl Store {
     /// the intake epoch it published (refused when it published none within
     /// `TRUST_PUBLISHED`, or one its store did not record), holding none of its secrets.
     pub fn site_store(&self, site: &str, now: DateTime<Utc>) -> Result<Store, Error> {
-        let Location::Postgres(here) = &self.location else {
-            return Err(Error::Usage(format!(
-                "site {site} is not on this store's database: several sites share a PostgreSQL \
-                 database ([store] url), never sled"
-            )));
-        };
-        let location = Location::Postgres(here.clone().for_site(site));
-        let (db, _) = location.main_backend(&self.data_dir)?;
-        let t = Trees::open(&db)?;
-        let master = t.meta.get(META_MASTER)?.ok_or_else(|| {
-            Error::Usage(format!(
-                "site {site} has no keyed store on this database: run `packline keys init` \
-                 with [site] name = \"{site}\" on its machine first"
-            ))
-        })?;
+        let (location, db, t, master) = self.site_trees(site)?;
         let key = published_in(&t.meta, site)?.ok_or_else(|| {
             Error::Usage(format!(
                 "site {site} has published no intake key: start its daemon (`packline serve`), \
@@ -121,8 +107,68 @@ impl Store {
                 key.epoch
             )));
         }
-        let keyring = Keyring::published(site, &String::from_utf8_lossy(&master), &key)?;
-        Ok(Store {
+        let keyring = Keyring::published(site, &master, Some(&key))?;
+        Ok(self.foreign(location, db, t, keyring))
+    }
+
+    /// Another site's store, to read what it holds but its recipients (`--all-sites`).
+    pub fn site_view(&self, site: &str) -> Result<Store, Error> {
+        if site == self.site() {
+            return self.share();
+        }
+        let (location, db, t, master) = self.site_trees(site)?;
+        let keyring = Keyring::published(site, &master, published_in(&t.meta, site)?.as_ref())?;
+        Ok(self.foreign(location, db, t, keyring))
+    }
+
+    /// The sites of this store's database with a keyed store, by name (this one alone on
+    /// sled).
+    pub fn sites(&self) -> Result<Vec<String>, Error> {
+        let Location::Postgres(here) = &self.location else {
+            return Ok(vec![self.site().to_string()]);
+        };
+        let mut sites = Vec::new();
+        for site in backend::postgres::Postgres::open(here)?.sites()? {
+            if site == self.site() || self.site_trees(&site).is_ok() {
+                sites.push(site);
+            }
+        }
+        Ok(sites)
+    }
+
+    /// Another site's trees on this database, and its master recipient.
+    fn site_trees(&self, site: &str) -> Result<(Location, backend::Backend, Trees, String), Error> {
+        let Location::Postgres(here) = &self.location else {
+            return Err(Error::Usage(format!(
+                "site {site} is not on this store's database: several sites share a PostgreSQL \
+                 database ([store] url), never sled"
+            )));
+        };
+        let location = Location::Postgres(here.clone().for_site(site));
+        let (db, _) = location.main_backend(&self.data_dir)?;
+        let t = Trees::open(&db)?;
+        let master = t.meta.get(META_MASTER)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "site {site} has no keyed store on this database: run `packline keys init` \
+                 with [site] name = \"{site}\" on its machine first"
+            ))
+        })?;
+        Ok((
+            location,
+            db,
+            t,
+            String::from_utf8_lossy(&master).into_owned(),
+        ))
+    }
+
+    fn foreign(
+        &self,
+        location: Location,
+        db: backend::Backend,
+        t: Trees,
+        keyring: Keyring,
+    ) -> Store {
+        Store {
             db,
             location,
             t,
@@ -131,7 +177,7 @@ impl Store {
             steps: 0,
             keyring,
             data_dir: self.data_dir.clone(),
-        })
+        }
     }
 }
 

@@ -130,6 +130,10 @@ pub struct ListOrders {
     /// Where the last page ended (its `next`); the start when none.
     pub after: Option<String>,
     pub limit: u32,
+    /// Another site of the database, for a lead (`--all-sites`): its orders, never its
+    /// recipients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +150,13 @@ impl Operation for ListOrders {
     const ACTION: &'static str = "listing orders";
     const ROLE: Role = Role::Packer;
 
+    fn role(&self) -> Role {
+        match self.site {
+            Some(_) => Role::Lead,
+            None => Self::ROLE,
+        }
+    }
+
     fn apply(
         self,
         svc: &Service,
@@ -161,6 +172,19 @@ impl Operation for ListOrders {
             ));
         }
         let limit = self.limit.clamp(1, MAX_PAGE) as usize;
+        if let Some(site) = &self.site {
+            let there = svc.read().site_view(site).map_err(store_err)?;
+            let (rows, next) = there
+                .list_page(self.state, after.as_deref(), limit)
+                .map_err(store_err)?;
+            return Ok(OrdersPage {
+                rows: rows
+                    .into_iter()
+                    .map(|r| crate::service::row_in(&there, r))
+                    .collect::<Result<_, _>>()?,
+                next: next.map(|k| hex(&k)),
+            });
+        }
         let (rows, next) = svc
             .read()
             .list_page(self.state, after.as_deref(), limit)

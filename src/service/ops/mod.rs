@@ -56,7 +56,7 @@ pub use shipping::{
     PrintJobs, PrintLabel, PrintSlip, Rates, RetryPrints, ShipOwnCarrier, VoidLabel, WaveBought,
     WaveProblem, WaveReport,
 };
-pub use sites::{MoveOrder, Moved};
+pub use sites::{MoveOrder, Moved, Sites};
 
 /// One operation of the service.
 pub trait Operation: Into<Request> + Send + 'static {
@@ -189,7 +189,7 @@ operations! {
     ClaimBatch, Batches, PickScan, PickPut, ShortPick, FinishPick, ReleaseBatch, ReassignBatch,
     PackStart, PackScan, PackCloseBox, PackFinish,
     RaiseException, ResolveException, Exceptions,
-    HoldOrder, ReleaseHold, Holds, MoveOrder,
+    HoldOrder, ReleaseHold, Holds, MoveOrder, Sites,
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
     SendMessage,
     ImportReturns, SyncReturns, Returns, OpenReturn, ReceiveReturn, CloseReturn,

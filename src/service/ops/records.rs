@@ -331,6 +331,9 @@ pub struct Report {
     pub to: Option<chrono::NaiveDate>,
     #[serde(default)]
     pub by: crate::domain::report::By,
+    /// Another site of the database (`--all-sites`); this one when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 impl Operation for Report {
@@ -362,7 +365,14 @@ impl Operation for Report {
             By::Sku => Some(SkuCounts::Monthly),
             By::SkuDay => Some(SkuCounts::Daily),
         };
-        let counts = svc.read().counts(from, to, skus).map_err(store_err)?;
+        let counts = match &self.site {
+            Some(site) => svc
+                .read()
+                .site_view(site)
+                .and_then(|there| there.counts(from, to, skus))
+                .map_err(store_err)?,
+            None => svc.read().counts(from, to, skus).map_err(store_err)?,
+        };
         Ok(Built::build(from, to, self.by, &counts))
     }
 }

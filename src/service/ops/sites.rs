@@ -101,3 +101,24 @@ impl Operation for MoveOrder {
         })
     }
 }
+
+/// The sites of this database with a keyed store, by name (leads; `--all-sites`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Sites {}
+
+impl Operation for Sites {
+    type Answer = Vec<String>;
+    const NAME: &'static str = "sites";
+    const WRITES: bool = false;
+    const ACTION: &'static str = "listing the sites";
+    const ROLE: Role = Role::Lead;
+
+    fn apply(
+        self,
+        svc: &Service,
+        _: &Allowed,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<String>, ServiceError> {
+        svc.read().sites().map_err(store_err)
+    }
+}

@@ -148,8 +148,9 @@ pub struct Keyring {
     /// when the epoch was made, or not its secret's own.
     untrusted: Option<String>,
     /// Another site's keys as that site published them (`Keyring::published`): everything is
-    /// sealed to this one epoch, and no epoch is ever made or forgotten here.
-    published: Option<u32>,
+    /// sealed to the one epoch it published (none: nothing can be sealed), and no epoch is ever
+    /// made or forgotten here.
+    foreign: Option<Option<u32>>,
 }
 
 /// The intake epoch a site publishes for the other sites of a shared database, so the one
@@ -222,7 +223,7 @@ impl Keyring {
             unlocked: None,
             pins: None,
             untrusted: None,
-            published: None,
+            foreign: None,
         };
         ring.new_epoch(week_label(now), now)?;
         Ok(ring)
@@ -277,14 +278,18 @@ impl Keyring {
             unlocked: None,
             pins: None,
             untrusted: None,
-            published: None,
+            foreign: None,
         })
     }
 
     /// Another site's keys as it published them: its master recipient and one intake epoch's
-    /// public key, to seal that site's new orders to. It holds no secret and never unlocks;
-    /// `site` names it in messages.
-    pub fn published(site: &str, master: &str, key: &PublishedKey) -> Result<Keyring, Error> {
+    /// public key (if it published one), to seal that site's new orders to. It holds no secret
+    /// and never unlocks; `site` names it in messages.
+    pub fn published(
+        site: &str,
+        master: &str,
+        key: Option<&PublishedKey>,
+    ) -> Result<Keyring, Error> {
         let path = PathBuf::from(format!("the keys site {site} published"));
         let bad = |what: &str, e: &dyn std::fmt::Display| Error::Keyring {
             path: path.clone(),
@@ -292,8 +297,20 @@ impl Keyring {
         };
         let master_recipient =
             x25519::Recipient::from_str(master).map_err(|e| bad("master recipient", &e))?;
-        let recipient =
-            x25519::Recipient::from_str(&key.recipient).map_err(|e| bad("intake epoch", &e))?;
+        let mut epochs = Vec::new();
+        let mut recipients = BTreeMap::new();
+        if let Some(key) = key {
+            let recipient =
+                x25519::Recipient::from_str(&key.recipient).map_err(|e| bad("intake epoch", &e))?;
+            recipients.insert(key.epoch, recipient);
+            epochs.push(EpochEntry {
+                id: key.epoch,
+                label: String::new(),
+                created: key.at,
+                recipient: key.recipient.clone(),
+                sealed_secret: String::new(),
+            });
+        }
         Ok(Keyring {
             file: KeyringFile {
                 format: 1,
@@ -302,22 +319,16 @@ impl Keyring {
                     protection: Protection::IdentityFile,
                     sealed_identity: None,
                 },
-                epochs: vec![EpochEntry {
-                    id: key.epoch,
-                    label: String::new(),
-                    created: key.at,
-                    recipient: key.recipient.clone(),
-                    sealed_secret: String::new(),
-                }],
+                epochs,
                 shredded: Vec::new(),
             },
             path,
             master_recipient,
-            recipients: BTreeMap::from([(key.epoch, recipient)]),
+            recipients,
             unlocked: None,
             pins: None,
             untrusted: None,
-            published: Some(key.epoch),
+            foreign: Some(key.map(|k| k.epoch)),
         })
     }
 
@@ -377,7 +388,7 @@ impl Keyring {
             }),
             pins: self.pins.clone(),
             untrusted: self.untrusted.clone(),
-            published: self.published,
+            foreign: self.foreign,
         }
     }
 
@@ -504,8 +515,15 @@ impl Keyring {
         label: String,
         now: DateTime<Utc>,
     ) -> Result<(u32, x25519::Recipient), Error> {
-        if let Some(id) = self.published {
-            return Ok((id, self.recipients[&id].clone()));
+        if let Some(published) = self.foreign {
+            return published
+                .and_then(|id| self.recipients.get(&id).map(|r| (id, r.clone())))
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{} hold no intake key: its daemon publishes one as it runs",
+                        self.path.display()
+                    ))
+                });
         }
         let found = self
             .file
@@ -541,7 +559,7 @@ impl Keyring {
         label: String,
         now: DateTime<Utc>,
     ) -> Result<(u32, x25519::Recipient), Error> {
-        if self.published.is_some() {
+        if self.foreign.is_some() {
             return Err(Error::Usage(format!(
                 "{} cannot make a key epoch: only that site's own keyring does",
                 self.path.display()
@@ -655,7 +673,7 @@ impl Keyring {
 
     /// Rewrites the keyring file atomically: temp file, fsync, rename, fsync the directory.
     fn save(&self) -> Result<(), Error> {
-        if self.published.is_some() {
+        if self.foreign.is_some() {
             return Err(Error::Usage(format!(
                 "{} is not a keyring file to write",
                 self.path.display()

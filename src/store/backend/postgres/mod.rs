@@ -78,6 +78,30 @@ impl Postgres {
         }
     }
 
+    /// The sites whose trees this database holds (`main` when its own are there), by name.
+    pub fn sites(&self) -> Result<Vec<String>, Error> {
+        let rows = alone(&self.pool, |c| {
+            wait(c.client.query(
+                "SELECT name FROM packline.trees WHERE name = 'meta' OR name LIKE 'site=%:meta' \
+                 ORDER BY name",
+                &[],
+            ))
+        })?;
+        let mut sites: Vec<String> = rows
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .filter_map(|n| match n.as_str() {
+                "meta" => Some(pool::MAIN_SITE.to_string()),
+                n => n
+                    .strip_prefix("site=")
+                    .and_then(|n| n.strip_suffix(":meta"))
+                    .map(str::to_owned),
+            })
+            .collect();
+        sites.sort();
+        Ok(sites)
+    }
+
     pub fn target(&self) -> &Target {
         self.pool.target()
     }
