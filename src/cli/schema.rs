@@ -5,14 +5,8 @@
 //! command that takes `--json` has its schema); `tests/json_schema.rs` runs each command and
 //! validates its answer against its file.
 
-use std::any::TypeId;
-
-use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
-
-use packline::service::Operation;
-use packline::service::ops;
 
 /// The answer of a command that only succeeds: `{"ok": true}`.
 #[derive(Serialize, JsonSchema)]
@@ -57,184 +51,194 @@ impl ErrorAnswer {
     }
 }
 
-/// One alternative of an answer's schema.
-type Part = fn(&mut SchemaGenerator) -> Schema;
-
-/// The schema of a type the command prints.
-fn of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
-    g.subschema_for::<T>()
-}
-
-/// The schema of an operation's answer as `emit` prints it: an answer that is nothing but
-/// success is `{"ok": true}`.
-fn answer<O: Operation>(g: &mut SchemaGenerator) -> Schema
-where
-    O::Answer: JsonSchema,
-{
-    if TypeId::of::<O::Answer>() == TypeId::of::<()>() {
-        g.subschema_for::<Done>()
-    } else {
-        g.subschema_for::<O::Answer>()
-    }
-}
-
-/// Every command that takes `--json`, by its path (`orders list`), with the shapes its answer
-/// may take (one, or several when its arguments choose: `lookup --name` and `lookup --order`).
-pub const ANSWERS: &[(&str, &[Part])] = &[
-    ("access review", &[answer::<ops::AccessReview>]),
-    ("audit list", &[answer::<ops::AuditList>]),
-    ("audit verify", &[of::<super::audit::Verified>]),
-    ("backup", &[answer::<ops::Backup>]),
-    ("check", &[answer::<ops::Check>]),
-    ("dashboard", &[answer::<ops::Dashboard>]),
-    ("exceptions list", &[answer::<ops::Exceptions>]),
-    ("exceptions raise", &[answer::<ops::RaiseException>]),
-    ("exceptions resolve", &[answer::<ops::ResolveException>]),
-    ("import", &[answer::<ops::Import>]),
-    ("inquiry list", &[answer::<ops::Inquiries>]),
-    ("inquiry note", &[answer::<ops::NoteInquiry>]),
-    ("inquiry open", &[answer::<ops::OpenInquiry>]),
-    ("inquiry resolve", &[answer::<ops::ResolveInquiry>]),
-    ("inquiry show", &[answer::<ops::ReadInquiry>]),
-    ("keys rotate", &[answer::<ops::KeysRotate>]),
-    ("keys show", &[answer::<ops::KeysShow>]),
-    (
-        "label buy",
-        &[
-            answer::<ops::BuyLabel>,
-            of::<super::prints::Printed<'static, ops::WaveReport>>,
-        ],
-    ),
-    ("label check", &[answer::<ops::CheckPurchase>]),
-    ("label clear", &[answer::<ops::ClearPurchase>]),
-    ("label print", &[answer::<ops::PrintLabel>]),
-    ("label rates", &[answer::<ops::Rates>]),
-    ("label void", &[answer::<ops::VoidLabel>]),
-    (
-        "lookup",
-        &[
-            of::<super::orders::OrderDetail<'static>>,
-            answer::<ops::LookupName>,
-            answer::<ops::Reveal>,
-        ],
-    ),
-    ("manifest", &[answer::<ops::Manifest>]),
-    ("message", &[answer::<ops::SendMessage>]),
-    ("metrics", &[answer::<ops::Metrics>]),
-    ("orders hold", &[answer::<ops::HoldOrder>]),
-    ("orders holds", &[answer::<ops::Holds>]),
-    (
-        "orders list",
-        &[of::<Vec<super::orders::OrderLine<'static>>>],
-    ),
-    ("orders release", &[answer::<ops::ReleaseHold>]),
-    ("pack close-box", &[answer::<ops::PackCloseBox>]),
-    (
-        "pack finish",
-        &[of::<super::prints::Printed<'static, ops::Finished>>],
-    ),
-    ("pack scan", &[answer::<ops::PackScan>]),
-    ("pack start", &[answer::<ops::PackStart>]),
-    (
-        "pick claim",
-        &[of::<Option<super::prints::Printed<'static, packline::domain::PickBatch>>>],
-    ),
-    ("pick finish", &[answer::<ops::FinishPick>]),
-    ("pick list", &[answer::<ops::Batches>]),
-    ("pick put", &[answer::<ops::PickPut>]),
-    ("pick reassign", &[answer::<ops::ReassignBatch>]),
-    ("pick release", &[answer::<ops::ReleaseBatch>]),
-    ("pick scan", &[answer::<ops::PickScan>]),
-    ("pick short", &[answer::<ops::ShortPick>]),
-    ("prints", &[answer::<ops::PrintJobs>]),
-    ("prints retry", &[answer::<ops::RetryPrints>]),
-    ("purge", &[answer::<ops::Purge>]),
-    ("report", &[answer::<ops::Report>]),
-    ("restore", &[of::<packline::store::backup::BackupSummary>]),
-    ("returns close", &[answer::<ops::CloseReturn>]),
-    ("returns import", &[answer::<ops::ImportReturns>]),
-    ("returns list", &[answer::<ops::Returns>]),
-    ("returns receive", &[answer::<ops::ReceiveReturn>]),
-    ("returns sync", &[answer::<ops::SyncReturns>]),
-    ("ship", &[answer::<ops::ShipOwnCarrier>]),
-    ("slip", &[answer::<ops::PrintSlip>]),
-    ("store migrate", &[of::<packline::store::migrate::Migrated>]),
-    ("sync", &[answer::<ops::Sync>]),
-    ("sync problems", &[answer::<ops::SyncProblems>]),
-];
-
-/// The settings every schema is made with: JSON Schema 2020-12, describing what packline
-/// writes (not what it would read).
-fn generator() -> SchemaGenerator {
-    SchemaSettings::draft2020_12()
-        .for_serialize()
-        .into_generator()
-}
-
-/// The schema of one document, titled `title`, that is one of `parts`.
-fn document(title: &str, description: &str, parts: &[Part]) -> Schema {
-    let mut g = generator();
-    let mut alternatives: Vec<Schema> = parts.iter().map(|p| p(&mut g)).collect();
-    let mut schema = if alternatives.len() == 1 {
-        alternatives.remove(0)
-    } else {
-        json_schema!({ "anyOf": alternatives })
-    };
-    let defs = g.take_definitions(true);
-    let mut doc = serde_json::Map::new();
-    doc.insert(
-        "$schema".into(),
-        "https://json-schema.org/draft/2020-12/schema".into(),
-    );
-    doc.insert("title".into(), title.into());
-    doc.insert("description".into(), description.into());
-    if let Some(own) = schema.as_object_mut() {
-        doc.append(own);
-    }
-    if !defs.is_empty() {
-        doc.insert("$defs".into(), defs.into());
-    }
-    Schema::from(doc)
-}
-
-/// The file name of a command's schema: its path with dashes (`orders-list.json`).
-pub fn file_name(command: &str) -> String {
-    format!("{}.json", command.replace(' ', "-"))
-}
-
-/// Every schema file of `docs/schema/`: each command's answer, and `error.json`.
-pub fn files() -> Vec<(String, String)> {
-    let mut files: Vec<(String, String)> = ANSWERS
-        .iter()
-        .map(|(command, parts)| {
-            let about = format!("The answer of `packline {command} --json` (docs/json.md).");
-            (
-                file_name(command),
-                text(&document(&format!("packline {command}"), &about, parts)),
-            )
-        })
-        .collect();
-    files.push((
-        "error.json".into(),
-        text(&document(
-            "packline error",
-            "A failure of any command asked for JSON: one line on standard error (docs/json.md).",
-            &[of::<ErrorAnswer>],
-        )),
-    ));
-    files
-}
-
-fn text(schema: &Schema) -> String {
-    let mut s = serde_json::to_string_pretty(schema).expect("a schema is JSON");
-    s.push('\n');
-    s
-}
-
+/// The schemas themselves, made and checked by the tests (`docs/schema/` is what they wrote).
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod generate {
+    use std::any::TypeId;
+
     use clap::CommandFactory;
+    use schemars::generate::SchemaSettings;
+    use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+
+    use packline::service::Operation;
+    use packline::service::ops;
+
+    use super::{Done, ErrorAnswer};
+
+    /// One alternative of an answer's schema.
+    type Part = fn(&mut SchemaGenerator) -> Schema;
+
+    /// The schema of a type the command prints.
+    fn of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+        g.subschema_for::<T>()
+    }
+
+    /// The schema of an operation's answer as `emit` prints it: an answer that is nothing but
+    /// success is `{"ok": true}`.
+    fn answer<O: Operation>(g: &mut SchemaGenerator) -> Schema
+    where
+        O::Answer: JsonSchema,
+    {
+        if TypeId::of::<O::Answer>() == TypeId::of::<()>() {
+            g.subschema_for::<Done>()
+        } else {
+            g.subschema_for::<O::Answer>()
+        }
+    }
+
+    /// Every command that takes `--json`, by its path (`orders list`), with the shapes its answer
+    /// may take (one, or several when its arguments choose: `lookup --name` and `lookup --order`).
+    pub const ANSWERS: &[(&str, &[Part])] = &[
+        ("access review", &[answer::<ops::AccessReview>]),
+        ("audit list", &[answer::<ops::AuditList>]),
+        ("audit verify", &[of::<crate::cli::audit::Verified>]),
+        ("backup", &[answer::<ops::Backup>]),
+        ("check", &[answer::<ops::Check>]),
+        ("dashboard", &[answer::<ops::Dashboard>]),
+        ("exceptions list", &[answer::<ops::Exceptions>]),
+        ("exceptions raise", &[answer::<ops::RaiseException>]),
+        ("exceptions resolve", &[answer::<ops::ResolveException>]),
+        ("import", &[answer::<ops::Import>]),
+        ("inquiry list", &[answer::<ops::Inquiries>]),
+        ("inquiry note", &[answer::<ops::NoteInquiry>]),
+        ("inquiry open", &[answer::<ops::OpenInquiry>]),
+        ("inquiry resolve", &[answer::<ops::ResolveInquiry>]),
+        ("inquiry show", &[answer::<ops::ReadInquiry>]),
+        ("keys rotate", &[answer::<ops::KeysRotate>]),
+        ("keys show", &[answer::<ops::KeysShow>]),
+        (
+            "label buy",
+            &[
+                answer::<ops::BuyLabel>,
+                of::<crate::cli::prints::Printed<'static, ops::WaveReport>>,
+            ],
+        ),
+        ("label check", &[answer::<ops::CheckPurchase>]),
+        ("label clear", &[answer::<ops::ClearPurchase>]),
+        ("label print", &[answer::<ops::PrintLabel>]),
+        ("label rates", &[answer::<ops::Rates>]),
+        ("label void", &[answer::<ops::VoidLabel>]),
+        (
+            "lookup",
+            &[
+                of::<crate::cli::orders::OrderDetail<'static>>,
+                answer::<ops::LookupName>,
+                answer::<ops::Reveal>,
+            ],
+        ),
+        ("manifest", &[answer::<ops::Manifest>]),
+        ("message", &[answer::<ops::SendMessage>]),
+        ("metrics", &[answer::<ops::Metrics>]),
+        ("orders hold", &[answer::<ops::HoldOrder>]),
+        ("orders holds", &[answer::<ops::Holds>]),
+        (
+            "orders list",
+            &[of::<Vec<crate::cli::orders::OrderLine<'static>>>],
+        ),
+        ("orders release", &[answer::<ops::ReleaseHold>]),
+        ("pack close-box", &[answer::<ops::PackCloseBox>]),
+        (
+            "pack finish",
+            &[of::<crate::cli::prints::Printed<'static, ops::Finished>>],
+        ),
+        ("pack scan", &[answer::<ops::PackScan>]),
+        ("pack start", &[answer::<ops::PackStart>]),
+        (
+            "pick claim",
+            &[of::<Option<crate::cli::prints::Printed<'static, packline::domain::PickBatch>>>],
+        ),
+        ("pick finish", &[answer::<ops::FinishPick>]),
+        ("pick list", &[answer::<ops::Batches>]),
+        ("pick put", &[answer::<ops::PickPut>]),
+        ("pick reassign", &[answer::<ops::ReassignBatch>]),
+        ("pick release", &[answer::<ops::ReleaseBatch>]),
+        ("pick scan", &[answer::<ops::PickScan>]),
+        ("pick short", &[answer::<ops::ShortPick>]),
+        ("prints", &[answer::<ops::PrintJobs>]),
+        ("prints retry", &[answer::<ops::RetryPrints>]),
+        ("purge", &[answer::<ops::Purge>]),
+        ("report", &[answer::<ops::Report>]),
+        ("restore", &[of::<packline::store::backup::BackupSummary>]),
+        ("returns close", &[answer::<ops::CloseReturn>]),
+        ("returns import", &[answer::<ops::ImportReturns>]),
+        ("returns list", &[answer::<ops::Returns>]),
+        ("returns receive", &[answer::<ops::ReceiveReturn>]),
+        ("returns sync", &[answer::<ops::SyncReturns>]),
+        ("ship", &[answer::<ops::ShipOwnCarrier>]),
+        // `slip` waits for its one job and says how it ended, as `label print` does: a list.
+        ("slip", &[of::<Vec<packline::store::shipping::PrintJob>>]),
+        ("store migrate", &[of::<packline::store::migrate::Migrated>]),
+        ("sync", &[answer::<ops::Sync>]),
+        ("sync problems", &[answer::<ops::SyncProblems>]),
+    ];
+
+    /// The settings every schema is made with: JSON Schema 2020-12, describing what packline
+    /// writes (not what it would read).
+    fn generator() -> SchemaGenerator {
+        SchemaSettings::draft2020_12()
+            .for_serialize()
+            .into_generator()
+    }
+
+    /// The schema of one document, titled `title`, that is one of `parts`.
+    fn document(title: &str, description: &str, parts: &[Part]) -> Schema {
+        let mut g = generator();
+        let mut alternatives: Vec<Schema> = parts.iter().map(|p| p(&mut g)).collect();
+        let mut schema = if alternatives.len() == 1 {
+            alternatives.remove(0)
+        } else {
+            json_schema!({ "anyOf": alternatives })
+        };
+        let defs = g.take_definitions(true);
+        let mut doc = serde_json::Map::new();
+        doc.insert(
+            "$schema".into(),
+            "https://json-schema.org/draft/2020-12/schema".into(),
+        );
+        doc.insert("title".into(), title.into());
+        doc.insert("description".into(), description.into());
+        if let Some(own) = schema.as_object_mut() {
+            doc.append(own);
+        }
+        if !defs.is_empty() {
+            doc.insert("$defs".into(), defs.into());
+        }
+        Schema::from(doc)
+    }
+
+    /// The file name of a command's schema: its path with dashes (`orders-list.json`).
+    pub fn file_name(command: &str) -> String {
+        format!("{}.json", command.replace(' ', "-"))
+    }
+
+    /// Every schema file of `docs/schema/`: each command's answer, and `error.json`.
+    pub fn files() -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = ANSWERS
+            .iter()
+            .map(|(command, parts)| {
+                let about = format!("The answer of `packline {command} --json` (docs/json.md).");
+                (
+                    file_name(command),
+                    text(&document(&format!("packline {command}"), &about, parts)),
+                )
+            })
+            .collect();
+        files.push((
+            "error.json".into(),
+            text(&document(
+                "packline error",
+                "A failure of any command asked for JSON: one line on standard error (docs/json.md).",
+                &[of::<ErrorAnswer>],
+            )),
+        ));
+        files
+    }
+
+    fn text(schema: &Schema) -> String {
+        let mut s = serde_json::to_string_pretty(schema).expect("a schema is JSON");
+        s.push('\n');
+        s
+    }
 
     const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schema");
 
@@ -256,7 +260,7 @@ mod tests {
     #[test]
     fn every_command_that_takes_json_has_a_schema() {
         let mut want = Vec::new();
-        json_commands(&super::super::args::Cli::command(), "", &mut want);
+        json_commands(&crate::cli::args::Cli::command(), "", &mut want);
         want.sort();
         let have: Vec<String> = ANSWERS.iter().map(|(c, _)| c.to_string()).collect();
         assert_eq!(
