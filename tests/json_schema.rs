@@ -224,6 +224,21 @@ fn every_json_answer_keeps_its_schema() {
     day.json(&["import", page.to_str().unwrap()]);
     let listed = day.json(&["orders", "list"]);
     assert_eq!(listed.as_array().unwrap().len(), 13, "{listed}");
+    // `--json-lines`: each line one of the list's items.
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{SCHEMAS}/orders-list.json")).unwrap(),
+    )
+    .unwrap();
+    let mut item = file["items"].clone();
+    item["$defs"] = file["$defs"].clone();
+    let item = jsonschema::draft202012::new(&item).unwrap();
+    let lines = site.ok_unlocked(&["orders", "list", "--json-lines"]);
+    assert_eq!(lines.lines().count(), 13, "{lines}");
+    for line in lines.lines() {
+        let row = assert_json_contract(line, "orders list --json-lines");
+        let bad: Vec<String> = item.iter_errors(&row).map(|e| e.to_string()).collect();
+        assert!(bad.is_empty(), "orders list --json-lines: {bad:?}\n{line}");
+    }
 
     // `lookup`'s three answers: an order, the orders of a name, a lead's reveal.
     day.json(&["lookup", "--order", ann]);
