@@ -85,7 +85,7 @@ fn error_json(e: &anyhow::Error) -> String {
                 })
         })
         .unwrap_or("failed");
-    serde_json::json!({ "error": { "kind": kind, "message": format!("{e:#}") } }).to_string()
+    cli::schema::ErrorAnswer::line(kind, format!("{e:#}"))
 }
 
 /// Whether an error is a write to a reader that went away (an I/O error, or one that JSON

@@ -16,6 +16,17 @@ fn second_site(first: &Site, name: &str) -> Site {
     ))
 }
 
+/// `body`, checked against the command's schema in docs/schema/ (docs/json.md).
+fn conforms(schema: &str, body: &str) -> Value {
+    let path = format!("{}/docs/schema/{schema}.json", env!("CARGO_MANIFEST_DIR"));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let doc = assert_json_contract(body, &path);
+    let v = jsonschema::draft202012::new(&schema).unwrap();
+    let bad: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(bad.is_empty(), "{path}: {bad:?}\n{body}");
+    doc
+}
+
 fn order_ids(site: &Site) -> Vec<String> {
     let list: Value = serde_json::from_str(&site.ok(&["orders", "list", "--json"])).unwrap();
     let mut ids: Vec<String> = list
@@ -100,10 +111,12 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
     let refused = main.run_unlocked(&["orders", "move", &east, "--site", "reno"]);
     assert_fails(&refused, "is on hold");
     main.ok(&["orders", "release", &east]);
-    let out = main.ok_unlocked(&["orders", "move", &east, "--site", "reno"]);
-    assert!(
-        out.contains(&format!("order {east} moved from site main to site reno")),
-        "{out}"
+    let out = main.ok_unlocked(&["orders", "move", &east, "--site", "reno", "--json"]);
+    let moved = conforms("orders-move", &out);
+    assert_eq!(moved["order"], east.as_str());
+    assert_eq!(
+        (moved["from"].as_str(), moved["to"].as_str()),
+        (Some("main"), Some("reno"))
     );
     assert!(order_ids(&main).is_empty());
     assert_eq!(order_ids(&reno), {
@@ -127,8 +140,10 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
     assert!(order_ids(&main).is_empty());
 
     // A lead sees every site's orders, each with its site; the report, each site's.
-    let all: Value =
-        serde_json::from_str(&main.ok(&["orders", "list", "--all-sites", "--json"])).unwrap();
+    let all = conforms(
+        "orders-list",
+        &main.ok(&["orders", "list", "--all-sites", "--json"]),
+    );
     let mut at: Vec<(String, String)> = all
         .as_array()
         .unwrap()
@@ -154,8 +169,7 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
             .any(|l| l.starts_with("reno ") && l.contains(&east)),
         "{text}"
     );
-    let reports: Value =
-        serde_json::from_str(&main.ok(&["report", "--all-sites", "--json"])).unwrap();
+    let reports = conforms("report", &main.ok(&["report", "--all-sites", "--json"]));
     let sites: Vec<&str> = reports
         .as_array()
         .unwrap()

@@ -19,7 +19,17 @@ pub const GET_MESSAGING_ACTIONS_FOR_ORDER: &str = "getMessagingActionsForOrder";
 
 /// A kind of message a seller may send, as the model names its action (the last segment of its
 /// path, and the `name` getMessagingActionsForOrder gives it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum MessageKind {
     ConfirmCustomizationDetails,

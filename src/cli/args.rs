@@ -53,7 +53,7 @@ impl Cli {
             Err(e) if json && e.use_stderr() => {
                 let text = e.to_string();
                 let message = text.trim().trim_start_matches("error: ");
-                let doc = serde_json::json!({ "error": { "kind": "usage", "message": message } });
+                let doc = super::schema::ErrorAnswer::line("usage", message.to_owned());
                 let _ = std::io::Write::write_all(
                     &mut std::io::stderr(),
                     format!("{doc}\n").as_bytes(),

@@ -25,11 +25,17 @@ pub fn run(ctx: &Ctx, command: AuditCommand) -> Result<ExitCode> {
     }
 }
 
+/// `audit verify`'s answer: the chain holds, over this many entries.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Verified {
+    pub entries: u64,
+}
+
 fn verify(ctx: &Ctx, out: Output) -> Result<ExitCode> {
     let s = ctx.session(Key::No)?;
     let entries = s.call(AuditVerify {})?;
     s.finish()?;
-    emit(out, &serde_json::json!({ "entries": entries }), |w, _| {
+    emit(out, &Verified { entries }, |w, _| {
         writeln!(w, "audit log intact: {entries} entries")
     })
 }

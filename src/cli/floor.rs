@@ -19,7 +19,7 @@ use packline::service::ops::PrintJobs;
 use packline::store::shipping::PrintJob;
 
 use super::args::{ExceptionsCommand, Output, PackCommand, PickCommand};
-use super::prints::{await_prints, outcome, write_unprinted};
+use super::prints::{Printed, await_prints, outcome, write_unprinted};
 use super::{Ctx, Key, done, emit, one, text_arg};
 
 pub fn pick(ctx: &Ctx, command: PickCommand) -> Result<ExitCode> {
@@ -60,10 +60,10 @@ pub fn pick(ctx: &Ctx, command: PickCommand) -> Result<ExitCode> {
                 printing = "nothing printed: the paperwork could not be queued (is a slip printer set, [shipping] slip_printer?)".into();
                 printed_all = false;
             }
-            let mut value = serde_json::to_value(&batch)?;
-            if !jobs.is_empty() {
-                value["prints"] = serde_json::to_value(&jobs)?;
-            }
+            let value = batch.as_ref().map(|b| Printed {
+                answer: b,
+                prints: (!jobs.is_empty()).then_some(jobs.as_slice()),
+            });
             emit(out, &value, |w, _| match &batch {
                 Some(b) => {
                     print_batch(w, b)?;
@@ -313,10 +313,10 @@ fn finish_with_label(ctx: &Ctx, op: PackFinish, out: Output) -> Result<ExitCode>
     };
     s.finish()?;
     let (line, ok) = bench_label_outcome(&finished, &jobs);
-    let mut value = serde_json::to_value(&finished)?;
-    if !jobs.is_empty() {
-        value["prints"] = serde_json::to_value(&jobs)?;
-    }
+    let value = Printed {
+        answer: &finished,
+        prints: (!jobs.is_empty()).then_some(jobs.as_slice()),
+    };
     emit(out, &value, |w, _| {
         writeln!(w, "order {} is {}", finished.order.id, finished.state)?;
         write_unprinted(w, &jobs)?;

@@ -15,6 +15,7 @@ mod prints;
 mod records;
 mod returns;
 mod run;
+pub mod schema;
 mod shipping;
 
 use std::io::IsTerminal;
@@ -303,7 +304,7 @@ pub fn emit<T: Serialize>(
     if out.json {
         // An operation that answers nothing but success says so.
         match serde_json::to_value(answer)? {
-            serde_json::Value::Null => json_out(&mut stdout, &serde_json::json!({ "ok": true }))?,
+            serde_json::Value::Null => json_out(&mut stdout, &schema::Done { ok: true })?,
             v => json_out(&mut stdout, &v)?,
         }
     } else {

@@ -4,9 +4,13 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use packline::domain::text::escape_hazards;
-use packline::domain::{OrderId, OrderRecord, OrderState};
+use packline::domain::{
+    Hold, OrderId, OrderRecord, OrderState, ServiceLevel, ShipmentState, TrackingNumber, Window,
+};
 use packline::service::MAX_PAGE;
 use packline::service::OrderRow;
 use packline::service::ops::{
@@ -115,13 +119,6 @@ fn list(
     };
     let mut stdout = std::io::stdout().lock();
     use std::io::Write as _;
-    let json = |r: &OrderRow, site: &Option<String>| {
-        let mut v = order_json(r);
-        if let (Some(site), Some(o)) = (site, v.as_object_mut()) {
-            o.insert("site".into(), site.clone().into());
-        }
-        v
-    };
     let mut first = true;
     if json_lines {
         // Nothing before the first order.
@@ -149,11 +146,11 @@ fn list(
             })?;
             for r in &page.rows {
                 if json_lines {
-                    serde_json::to_writer(&mut stdout, &json(r, site))?;
+                    serde_json::to_writer(&mut stdout, &OrderLine::value(r, site.as_deref())?)?;
                     writeln!(stdout)?;
                 } else if out.json {
                     write!(stdout, "{}\n  ", if first { "" } else { "," })?;
-                    serde_json::to_writer(&mut stdout, &json(r, site))?;
+                    serde_json::to_writer(&mut stdout, &OrderLine::value(r, site.as_deref())?)?;
                 } else {
                     if let Some(site) = site {
                         write!(stdout, "{site:<12} ")?;
@@ -201,58 +198,145 @@ fn service_name(r: &OrderRecord) -> String {
     if r.order.prime { format!("{s}*") } else { s }
 }
 
-/// An order's packages as JSON for scripts: box, weight, units and tracking of each (the unit
-/// codes are counted, not listed).
-fn packages_json(packages: &[PackageView]) -> serde_json::Value {
-    serde_json::json!(
-        packages
-            .iter()
-            .map(|p| serde_json::json!({
-                "package": p.package.number,
-                "box": p.package.parcel.box_name,
-                "dims_mm": p.package.parcel.dims_mm,
-                "weight_g": p.package.parcel.weight_g,
-                "shipped": p.package.shipped,
-                "items": p.package.items.iter().map(|i| serde_json::json!({
-                    "order_item_id": i.item_id,
-                    "seller_sku": i.sku,
-                    "quantity": i.quantity,
-                    "codes": i.codes.len(),
-                })).collect::<Vec<_>>(),
-                "shipment": p.shipment.as_ref().map(|s| serde_json::json!({
-                    "state": s.state,
-                    "carrier": s.carrier.as_ref().map(|c| c.to_string()),
-                    "tracking": s.tracking,
-                    "shipment_id": s.shipment_id,
-                })),
-            }))
-            .collect::<Vec<_>>()
-    )
+/// An order as `orders list --json` shows it to scripts: no personal data, the recipient
+/// masked.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct OrderLine<'a> {
+    order_id: &'a OrderId,
+    state: OrderState,
+    /// Present (null) when the order is not held.
+    hold: &'a Option<Hold>,
+    state_since: DateTime<Utc>,
+    ship_by: &'a Window,
+    deliver_by: &'a Window,
+    service_level: ServiceLevel,
+    prime: bool,
+    business: bool,
+    /// The recipient's masked name (`J*** D***`), when one is kept.
+    recipient: &'a Option<String>,
+    shipped_elsewhere: bool,
+    lines: Vec<OrderItem<'a>>,
+    /// The site that ships it (`orders list --all-sites` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    site: Option<&'a str>,
 }
 
-/// An order as JSON for scripts: no personal data, the recipient masked.
-fn order_json(r: &OrderRow) -> serde_json::Value {
-    serde_json::json!({
-        "order_id": r.order.id,
-        "state": r.state,
-        "hold": r.hold,
-        "state_since": r.state_since,
-        "ship_by": r.order.ship_by,
-        "deliver_by": r.order.deliver_by,
-        "service_level": r.order.service_level,
-        "prime": r.order.prime,
-        "business": r.order.business,
-        "recipient": r.recipient_mask,
-        "shipped_elsewhere": r.shipped_elsewhere,
-        "lines": r.order.lines.iter().map(|l| serde_json::json!({
-            "order_item_id": l.item_id,
-            "seller_sku": l.sku,
-            "asin": l.asin,
-            "title": l.title,
-            "quantity_ordered": l.quantity_ordered,
-            "quantity_shipped": l.quantity_shipped,
-        })).collect::<Vec<_>>(),
-    })
+/// One line of an order.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct OrderItem<'a> {
+    order_item_id: &'a str,
+    seller_sku: &'a str,
+    asin: &'a str,
+    title: &'a str,
+    quantity_ordered: u32,
+    quantity_shipped: u32,
+}
+
+impl<'a> OrderLine<'a> {
+    fn of(r: &'a OrderRow, site: Option<&'a str>) -> Self {
+        OrderLine {
+            site,
+            order_id: &r.order.id,
+            state: r.state,
+            hold: &r.hold,
+            state_since: r.state_since,
+            ship_by: &r.order.ship_by,
+            deliver_by: &r.order.deliver_by,
+            service_level: r.order.service_level,
+            prime: r.order.prime,
+            business: r.order.business,
+            recipient: &r.recipient_mask,
+            shipped_elsewhere: r.shipped_elsewhere,
+            lines: r
+                .order
+                .lines
+                .iter()
+                .map(|l| OrderItem {
+                    order_item_id: &l.item_id,
+                    seller_sku: &l.sku,
+                    asin: &l.asin,
+                    title: &l.title,
+                    quantity_ordered: l.quantity_ordered,
+                    quantity_shipped: l.quantity_shipped,
+                })
+                .collect(),
+        }
+    }
+
+    /// The order as one JSON value (its keys in the order every answer has: sorted).
+    fn value(r: &OrderRow, site: Option<&str>) -> Result<serde_json::Value> {
+        Ok(serde_json::to_value(OrderLine::of(r, site))?)
+    }
+}
+
+/// An order as `lookup --order --json` shows it: as `orders list` does, with its packages.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct OrderDetail<'a> {
+    #[serde(flatten)]
+    order: OrderLine<'a>,
+    packages: Vec<PackageLine<'a>>,
+}
+
+/// A package for scripts: box, weight, units and tracking (the unit codes are counted, not
+/// listed).
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct PackageLine<'a> {
+    package: u32,
+    #[serde(rename = "box")]
+    box_name: &'a str,
+    dims_mm: [u32; 3],
+    weight_g: u32,
+    shipped: bool,
+    items: Vec<PackageItemLine<'a>>,
+    shipment: Option<ShipmentLine<'a>>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct PackageItemLine<'a> {
+    order_item_id: &'a str,
+    seller_sku: &'a str,
+    quantity: u32,
+    /// How many serial numbers and Transparency codes were scanned.
+    codes: usize,
+}
+
+/// A package's label or tracking.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ShipmentLine<'a> {
+    state: ShipmentState,
+    /// As Amazon spells it (`UPS`, `FedEx`).
+    carrier: Option<String>,
+    tracking: &'a Option<TrackingNumber>,
+    shipment_id: &'a Option<String>,
+}
+
+impl<'a> PackageLine<'a> {
+    fn of(p: &'a PackageView) -> Self {
+        PackageLine {
+            package: p.package.number,
+            box_name: &p.package.parcel.box_name,
+            dims_mm: p.package.parcel.dims_mm,
+            weight_g: p.package.parcel.weight_g,
+            shipped: p.package.shipped,
+            items: p
+                .package
+                .items
+                .iter()
+                .map(|i| PackageItemLine {
+                    order_item_id: &i.item_id,
+                    seller_sku: &i.sku,
+                    quantity: i.quantity,
+                    codes: i.codes.len(),
+                })
+                .collect(),
+            shipment: p.shipment.as_ref().map(|s| ShipmentLine {
+                state: s.state,
+                carrier: s.carrier.as_ref().map(|c| c.to_string()),
+                tracking: &s.tracking,
+                shipment_id: &s.shipment_id,
+            }),
+        }
+    }
 }
 
 pub fn lookup(ctx: &Ctx, args: LookupArgs) -> Result<ExitCode> {
@@ -287,9 +371,11 @@ pub fn lookup(ctx: &Ctx, args: LookupArgs) -> Result<ExitCode> {
     })?;
     s.finish()?;
     if out.json {
-        let mut v = order_json(&r);
-        v["packages"] = packages_json(&packages);
-        return emit(out, &v, |_, _| Ok(()));
+        let detail = OrderDetail {
+            order: OrderLine::of(&r, None),
+            packages: packages.iter().map(PackageLine::of).collect(),
+        };
+        return emit(out, &detail, |_, _| Ok(()));
     }
     emit(out, &r, |w, r| {
         writeln!(w, "order: {}", r.order.id)?;

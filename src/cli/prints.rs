@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use serde::Serialize;
 
 use packline::domain::text::escape_hazards;
 use packline::service::Notice;
@@ -15,6 +16,16 @@ use packline::store::shipping::{JobState, PrintJob};
 
 use super::args::{Output, PrintsCommand};
 use super::{Ctx, Key, Session, emit};
+
+/// An answer with the print jobs it queued, as they ended (`prints`: absent when it queued
+/// none, for the commands whose printing is optional).
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Printed<'a, T> {
+    #[serde(flatten)]
+    pub answer: &'a T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prints: Option<&'a [PrintJob]>,
+}
 
 /// How long a command waits for its print jobs: long enough for a printer that retries, short
 /// enough that a command never hangs on one that does not answer.

@@ -436,8 +436,8 @@ pub fn report(
 }
 
 /// One site's report, in `report --all-sites --json`.
-#[derive(serde::Serialize)]
-struct SiteReport {
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct SiteReport {
     site: String,
     report: packline::domain::report::Report,
 }

@@ -16,7 +16,7 @@ use packline::service::ops::{
 use packline::store::shipping::{JobState, PrintJob, ShipmentRecord};
 
 use super::args::{LabelCommand, Output};
-use super::prints::{await_prints, outcome, write_unprinted};
+use super::prints::{Printed, await_prints, outcome, write_unprinted};
 use super::{Ctx, Key, Session, emit};
 
 fn print_shipment(w: &mut dyn std::io::Write, s: &ShipmentRecord) -> std::io::Result<()> {
@@ -230,8 +230,10 @@ fn wave(ctx: &Ctx, op: BuyWave, out: Output) -> Result<ExitCode> {
     s.finish()?;
     let needs_person = !report.needs_person.is_empty();
     let (printing, printed_all) = outcome(&jobs);
-    let mut value = serde_json::to_value(&report)?;
-    value["prints"] = serde_json::to_value(&jobs)?;
+    let value = Printed {
+        answer: &report,
+        prints: Some(&jobs),
+    };
     emit(out, &value, |w, _| {
         let r = &report;
         for b in &r.bought {

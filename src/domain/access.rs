@@ -18,7 +18,7 @@ pub const REVIEW_PERIOD_DAYS: i64 = 90;
 pub const REVIEW_ACTION: &str = "access_review";
 
 /// What one user did that touches personal data or destroys records, counted over the period.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Activity {
     /// The user's latest audit entry, ever.
     pub last_seen: Option<DateTime<Utc>>,
@@ -52,7 +52,7 @@ impl Activity {
 }
 
 /// One configured user in the review.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserAccess {
     pub user: String,
     pub role: Role,
@@ -61,7 +61,7 @@ pub struct UserAccess {
 }
 
 /// The review: every configured user, and the two lists a reviewer acts on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccessReview {
     pub at: DateTime<Utc>,
     pub period_days: i64,

@@ -13,7 +13,7 @@ pub const SEALED_PLACEHOLDER: &str = "sealed: a lead unlocks to read";
 
 /// Free text as a caller sees it. Its `Debug` never shows a person's words (`NoteText` redacts
 /// itself); there is no `Display`: [`FreeText::shown`] is the one way to the words.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", content = "text", rename_all = "kebab-case")]
 pub enum FreeText {
     /// Written by packline itself (no personal text): kept and shown as it is.

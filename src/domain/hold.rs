@@ -12,7 +12,7 @@ use super::order::OrderId;
 /// Why an order is held, by whom, since when. A lead's reason is their own words, which may name
 /// a person: the store keeps it sealed, and a refusal the hold causes names who and since when,
 /// never the reason. Sync's reason ([`BUYER_ASKED_TO_CANCEL`]) is packline's own.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hold {
     pub reason: FreeText,
     pub by: String,
@@ -20,7 +20,7 @@ pub struct Hold {
 }
 
 /// An order's hold, as lists and pages carry it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Held {
     pub order: OrderId,
     pub hold: Hold,

@@ -253,7 +253,7 @@ pub fn shipped_elsewhere(
 /// An order packline refuses as it arrived (a SKU with a control character, a field of the
 /// wrong type): set aside, named with why, while the rest of its page is imported. Nothing
 /// personal of it is kept: its id, and where in it the fault is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SetAside {
     /// The order id; where it stood on its page when no id can be read (`orders[3]`).
     pub order: String,
@@ -263,7 +263,7 @@ pub struct SetAside {
 
 /// A set-aside order as the store keeps it until a sync imports it (each sync asks Amazon for
 /// it again), or Amazon no longer knows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SetAsideRecord {
     pub order: super::OrderId,
     /// Where it came from: `searchOrders`, `getOrder` or an imported file's name.
@@ -295,7 +295,7 @@ pub struct SyncResume {
 }
 
 /// Counts from one import.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImportCounts {
     pub new: u64,
     pub updated: u64,

@@ -13,7 +13,7 @@ use super::OrderId;
 use super::text::escape_hazards;
 
 /// What the customer is asking about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum InquiryCategory {
     WhereIsMyOrder,
@@ -57,7 +57,7 @@ impl fmt::Display for InquiryCategory {
 }
 
 /// What a note of an inquiry is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoteKind {
     /// The note the inquiry was opened with.
@@ -136,6 +136,20 @@ impl NoteText {
     }
 }
 
+/// Written as its text (a customer's words: only in a lead's audited reading).
+impl schemars::JsonSchema for NoteText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NoteText".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A note's text, possibly a customer's own words (shown to leads only)."
+        })
+    }
+}
+
 impl fmt::Debug for NoteText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "NoteText({} chars, redacted)", self.0.chars().count())
@@ -143,7 +157,7 @@ impl fmt::Debug for NoteText {
 }
 
 /// Who wrote a note of an inquiry, when, and what it is; its text is sealed apart.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NoteMeta {
     pub at: DateTime<Utc>,
     pub by: String,
@@ -151,7 +165,7 @@ pub struct NoteMeta {
 }
 
 /// An inquiry as the store keeps it in the clear: no note text, no personal data.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Inquiry {
     pub id: u64,
     pub order: OrderId,

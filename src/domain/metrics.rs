@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::report::{By, Count, Figures, Report};
 
 /// Which of the seller's metrics a rate is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Orders shipped after their ship-by, of the orders shipped (by the day they shipped).
@@ -86,7 +86,7 @@ impl Kind {
 }
 
 /// Amazon's threshold: a rate must stay under `percent` (`below`), or reach at least it.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Threshold {
     pub below: bool,
     pub percent: f64,
@@ -110,7 +110,7 @@ impl std::fmt::Display for Threshold {
 }
 
 /// One rate over one window.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rate {
     pub metric: Kind,
     /// The window's length in days, ending today.
@@ -143,7 +143,7 @@ impl Rate {
 }
 
 /// The seller's metrics of today.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SellerMetrics {
     pub today: NaiveDate,
     /// The first whole day the newer counters (own-carrier shipments, cancellations, tracking

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 /// An Amazon order id such as `123-4567890-1234567`. It is a store key and is printed everywhere,
 /// so only ASCII letters, digits, `-` and `_` are accepted (at most 64).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct OrderId(String);
 
@@ -78,14 +80,16 @@ impl fmt::Display for OrderId {
 }
 
 /// A time window Amazon promises against (ship-by, deliver-by). Either end may be unknown.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Window {
     pub earliest: Option<DateTime<Utc>>,
     pub latest: Option<DateTime<Utc>>,
 }
 
 /// The shipping speed the customer chose at checkout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServiceLevel {
     SameDay,
@@ -102,7 +106,7 @@ pub enum ServiceLevel {
 }
 
 /// One line of an order: a SKU and how many units of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrderLine {
     pub item_id: String,
     pub sku: String,
@@ -120,7 +124,9 @@ pub struct OrderLine {
 }
 
 /// The codes a line needs per unit at the pack bench.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct UnitCodes {
     /// `fulfillment.packing.serialNumberRequirement.requirementType = REQUIRED`.
     pub serial: bool,
@@ -143,7 +149,7 @@ impl UnitCodes {
 }
 
 /// A per-unit code Amazon asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeKind {
     Serial,
@@ -160,7 +166,7 @@ impl CodeKind {
 }
 
 /// An order as Amazon describes it, without any personal data.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Order {
     pub id: OrderId,
     pub marketplace_id: Option<String>,
@@ -192,7 +198,19 @@ impl Order {
 }
 
 /// Where an order is on the floor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
     New,
@@ -349,7 +367,7 @@ pub struct IllegalTransition {
 }
 
 /// An order with where it is on the floor: what the store keeps, and none of it personal.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrderRecord {
     pub order: Order,
     pub state: OrderState,

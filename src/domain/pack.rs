@@ -11,7 +11,7 @@ use super::pick::{Locations, code_matches};
 use super::text::is_hazard;
 
 /// One SKU of the order being packed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PackLine {
     pub sku: String,
     pub asin: String,
@@ -28,14 +28,14 @@ pub struct PackLine {
 }
 
 /// A code recorded for one unit.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnitCode {
     pub kind: CodeKind,
     pub code: String,
 }
 
 /// The check of one order at the pack bench.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PackCheck {
     pub order: OrderId,
     /// Who is packing it: one bench per order.
@@ -49,7 +49,7 @@ pub struct PackCheck {
 
 /// A box closed at the bench: its preset and weight, and how many units of each line of the
 /// check are in it (parallel to `PackCheck::lines`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClosedBox {
     pub parcel: Parcel,
     pub units: Vec<u32>,
@@ -199,7 +199,7 @@ pub enum PackStep {
 }
 
 /// The box and weight an order leaves in.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Parcel {
     pub box_name: String,
     /// Outside dimensions in millimetres: length, width, height.

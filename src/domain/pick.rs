@@ -115,7 +115,7 @@ pub fn code_matches(code: &str, sku: &str, asin: &str, barcodes: &[String]) -> b
 }
 
 /// One SKU of a batch: how many units to take from its bin, and for which orders.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PickLine {
     pub sku: String,
     pub asin: String,
@@ -139,7 +139,7 @@ impl PickLine {
 }
 
 /// A claimed batch of orders and its pick list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PickBatch {
     pub id: u64,
     pub holder: String,
@@ -169,7 +169,7 @@ pub struct CartRules {
 }
 
 /// An order's place on the cart.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Slot {
     pub order: OrderId,
     /// 1-based; its label reads `SLOT-n`.
@@ -179,7 +179,7 @@ pub struct Slot {
 }
 
 /// A unit in the picker's hand, on its way to a slot.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InHand {
     pub sku: String,
     pub order: OrderId,
@@ -203,7 +203,7 @@ pub fn parse_slot(code: &str) -> Option<u32> {
 
 /// What a good scan did. In JSON, an object whose `kind` names what was scanned (`bin`,
 /// `unit`, `put`, `tote`), beside its fields.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PickScan {
     /// A bin label: the picker is at this bin.

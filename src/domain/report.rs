@@ -132,7 +132,9 @@ pub enum Of {
 }
 
 /// How rows are grouped.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum By {
     #[default]
@@ -155,7 +157,7 @@ impl By {
 /// A report's figures for one group (a day, a SKU, or a SKU on a day). Order-level figures
 /// (orders, late, exceptions, holds, labels) are kept per day, not per SKU: they are zero in SKU
 /// rows.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Figures {
     pub orders_shipped: u64,
     pub units_shipped: u64,
@@ -236,7 +238,7 @@ impl Figures {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Row {
     pub day: Option<NaiveDate>,
     pub sku: Option<String>,
@@ -245,7 +247,7 @@ pub struct Row {
 }
 
 /// Postage and labels of one carrier, in one currency.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Postage {
     pub carrier: String,
     pub currency: String,
@@ -254,14 +256,14 @@ pub struct Postage {
     pub amount: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReturnReason {
     pub sku: String,
     pub reason: String,
     pub units: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     pub from: NaiveDate,
     pub to: NaiveDate,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::OrderId;
 
 /// What a returned unit was found to be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Condition {
     /// As new: it goes back to its bin.
@@ -70,7 +70,9 @@ impl fmt::Display for Condition {
 /// How a return is known: the natural key that makes importing the same report twice change
 /// nothing. (Externally tagged, `{"rma": {"rma": "D…"}}`: the store's postcard encoding cannot
 /// read an internally tagged enum.)
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ReturnKey {
     /// Amazon's RMA id.
@@ -132,7 +134,7 @@ impl ExpectedReturn {
 }
 
 /// Units of a line found in one condition, at one scan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Received {
     pub condition: Condition,
     pub quantity: u32,
@@ -144,7 +146,7 @@ pub struct Received {
 }
 
 /// One SKU of a return: what is expected back (nothing, for an unexpected return) and what came.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReturnLine {
     pub sku: String,
     pub asin: Option<String>,
@@ -182,7 +184,7 @@ impl ReturnState {
 }
 
 /// A return as the store keeps it: no personal data.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReturnRecord {
     /// Its number in this store, for lists.
     pub id: u64,

@@ -81,6 +81,20 @@ impl Serialize for Carrier {
     }
 }
 
+/// A carrier is written as Amazon spells it (`UPS`, `FedEx`), or as the seller typed it.
+impl schemars::JsonSchema for Carrier {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Carrier".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "The carrier as Amazon spells it (UPS, USPS, FedEx, …), or as the seller named it."
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Carrier {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Carrier, D::Error> {
         #[derive(Deserialize)]
@@ -116,7 +130,7 @@ pub enum TrackingError {
 }
 
 /// A tracking number, normalised (no spaces, upper case) and checked for its carrier.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrackingNumber(String);
 
 impl TrackingNumber {
@@ -217,7 +231,7 @@ fn check_usps(n: &str) -> Result<(), TrackingError> {
 }
 
 /// Where an order's shipment stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShipmentState {
     /// createShipment is being asked; if this is what a lead finds, the answer never came.
@@ -272,7 +286,7 @@ impl ShipmentState {
 }
 
 /// What one package of an order leaves with. No personal data.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ShipmentRecord {
     pub order: OrderId,
     pub state: ShipmentState,

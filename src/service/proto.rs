@@ -41,6 +41,23 @@ impl fmt::Debug for RawPage {
 #[serde(transparent)]
 pub struct Revealed(pub Vec<String>);
 
+/// Written as its lines: the one answer that holds personal data (a lead's audited reveal).
+impl schemars::JsonSchema for Revealed {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Revealed".into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut s = <Vec<String>>::json_schema(g);
+        s.insert(
+            "description".into(),
+            "The recipient's name and address, a line each (personal data: a lead's audited reveal only)."
+                .into(),
+        );
+        s
+    }
+}
+
 impl fmt::Debug for Revealed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Revealed({} lines, redacted)", self.0.len())
@@ -49,7 +66,7 @@ impl fmt::Debug for Revealed {
 
 /// An order as the floor sees it: the record (nothing personal but the masked recipient name,
 /// which every role may see) and its hold, when it is held. Reads as the record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrderRow {
     #[serde(flatten)]
     pub record: crate::domain::OrderRecord,
@@ -68,7 +85,7 @@ impl std::ops::Deref for OrderRow {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Counts {
     /// Orders per state, in [`OrderState::ALL`] order.
     pub by_state: Vec<(OrderState, u64)>,
@@ -92,7 +109,7 @@ pub struct BoxPreset {
     pub dims_mm: [u32; 3],
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExceptionRow {
     pub order: OrderId,
     pub raised_at: DateTime<Utc>,
@@ -132,7 +149,7 @@ pub struct SyncState {
 }
 
 /// An SP-API operation's quota as the client's token bucket holds it.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Quota {
     /// Requests that may be sent now (the bucket refills continuously, so in fractions).
     pub tokens: f64,
@@ -159,7 +176,7 @@ impl Quota {
 }
 
 /// A shipping offer as the labeler sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RateOffer {
     pub service_id: String,
     pub carrier: String,

@@ -16,7 +16,7 @@ pub const GENESIS_ACTION: &str = "keys_init";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One audit entry. Field order is the hashing order: never reorder fields.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub seq: u64,
     pub at: DateTime<Utc>,
@@ -243,7 +243,7 @@ impl Filter {
 }
 
 /// Entries in the order they were written, and where to go on when there may be more.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Page {
     pub entries: Vec<AuditEntry>,
     /// The last entry read: ask again after it for the rest. None: the log ends here.

@@ -47,7 +47,7 @@ pub struct Manifest {
 }
 
 /// What a backup or a restore did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BackupSummary {
     pub dir: PathBuf,
     pub created: DateTime<Utc>,

@@ -27,7 +27,7 @@ fn flagged_label(note: &str) -> Option<(&str, u32)> {
 }
 
 /// What the check read, and what it found wrong.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckReport {
     pub orders: u64,
     pub sealed_recipients: u64,
@@ -44,7 +44,7 @@ pub struct CheckReport {
 }
 
 /// One invariant as the check found it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InvariantHeld {
     pub name: String,
     pub statement: String,
@@ -53,7 +53,7 @@ pub struct InvariantHeld {
 }
 
 /// One thing wrong: where, what, and what to do about it. Never a personal value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Problem {
     pub part: String,
     pub detail: String,

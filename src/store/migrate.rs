@@ -16,7 +16,7 @@ use super::{Error, Store, audit, keys};
 const CHUNK: usize = 2000;
 
 /// What a migration moved.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Migrated {
     pub trees: usize,
     pub entries: u64,

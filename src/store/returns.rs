@@ -112,7 +112,7 @@ fn write(tx: &Tx<'_>, r: &ReturnRecord) -> TxResult<()> {
 
 /// What recording a report did: counts, and the returns refused with why (no personal data:
 /// order ids, SKUs and quantities).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReturnCounts {
     /// Returns refused because they claim what the order never had (a SKU not on it, or more
     /// units than it was sold); nothing of them is recorded.
@@ -151,7 +151,7 @@ impl std::ops::AddAssign for ReturnCounts {
 }
 
 /// A unit received: the return as it now is, and where the units go.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Receipt {
     pub record: ReturnRecord,
     pub sku: String,

@@ -24,7 +24,7 @@ pub const WORK_HOURS: usize = 12;
 /// An access review older than this is due again (Amazon's Data Protection Policy).
 pub const REVIEW_DAYS: i64 = 90;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DashboardView {
     pub at: DateTime<Utc>,
     pub due: DueWork,
@@ -49,7 +49,7 @@ pub struct DashboardView {
     pub counts: Counts,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReturnsToday {
     pub expected: u64,
     pub received: u64,
@@ -57,14 +57,14 @@ pub struct ReturnsToday {
     pub damaged: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeliveriesToday {
     pub delivered: u64,
     pub late: u64,
     pub on_the_way: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DueWork {
     /// Open orders past their ship-by.
     pub late: u64,
@@ -82,7 +82,7 @@ impl DueWork {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Throughput {
     /// Units picked and packed in each of the last [`WORK_HOURS`] local hours, oldest first.
     pub picked: Vec<u64>,
@@ -94,7 +94,7 @@ pub struct Throughput {
     pub people: Vec<PersonWork>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PersonWork {
     pub user: String,
     pub batches: u64,
@@ -104,7 +104,7 @@ pub struct PersonWork {
     pub exceptions: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BatchProgress {
     pub batch: u64,
     pub holder: String,
@@ -115,7 +115,7 @@ pub struct BatchProgress {
     pub needed: u32,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Health {
     pub unlocked: bool,
     pub sync_enabled: bool,

@@ -132,7 +132,7 @@ pub struct ReadInquiry {
 
 /// One note as a lead reads it: its text with every control character escaped, never printed
 /// by `Debug`, wiped on drop.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReadNote {
     #[serde(flatten)]
     pub meta: NoteMeta,
@@ -140,7 +140,7 @@ pub struct ReadNote {
 }
 
 /// An inquiry with its notes, for a lead.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InquiryNotes {
     pub inquiry: Inquiry,
     pub notes: Vec<ReadNote>,

@@ -52,7 +52,7 @@ impl Operation for Lock {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct KeysShow {}
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeyringView {
     pub master_recipient: String,
     pub protection: Protection,
@@ -61,7 +61,7 @@ pub struct KeyringView {
     pub shredded: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EpochView {
     pub id: u32,
     pub label: String,

@@ -30,7 +30,7 @@ pub struct SendMessage {
 }
 
 /// A message Amazon took.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageSent {
     pub order: OrderId,
     pub kind: MessageKind,

@@ -253,7 +253,7 @@ pub struct PackFinish {
 }
 
 /// The order boxed, and what became of the label the bench bought, when it bought one.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finished {
     #[serde(flatten)]
     pub row: OrderRow,
@@ -269,7 +269,7 @@ impl std::ops::Deref for Finished {
 }
 
 /// The label bought at the pack bench (see [`PackFinish`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum BenchLabel {
     /// Bought, and queued to the bench's label printer: "UPS 1Z…" per package, and the print

@@ -94,7 +94,7 @@ pub struct PickScan {
 
 /// A scan counted: what it did, and whether the batch is now complete. (The client keeps its
 /// copy of the batch; sending it whole on every scan would cost every scan.)
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PickScanned {
     pub batch: u64,
     pub scan: Scan,
@@ -190,7 +190,7 @@ pub struct ShortPick {
     pub reason: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Shorted {
     /// The batch as it is now; none when no order is left in it.
     pub batch: Option<PickBatch>,

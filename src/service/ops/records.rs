@@ -21,7 +21,7 @@ pub struct Reveal {
 
 /// A revealed recipient: display lines with every control character escaped, never printed
 /// by `Debug`, wiped on drop.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RevealedRecipient {
     pub order: OrderId,
     pub lines: Revealed,

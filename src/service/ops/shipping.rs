@@ -82,7 +82,7 @@ pub struct BuyWave {
 }
 
 /// One order the wave bought labels for.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WaveBought {
     pub order: OrderId,
     pub packages: Vec<u32>,
@@ -90,13 +90,13 @@ pub struct WaveBought {
 }
 
 /// One order that needs a person, and why.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WaveProblem {
     pub order: OrderId,
     pub reason: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WaveReport {
     pub bought: Vec<WaveBought>,
     pub needs_person: Vec<WaveProblem>,
@@ -446,7 +446,7 @@ pub struct Manifest {
     pub close: bool,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ManifestDay {
     pub shipments: Vec<ShipmentRecord>,
     /// Orders moved to Shipped by `close`.

@@ -17,7 +17,7 @@ pub struct MoveOrder {
 }
 
 /// An order moved, from where to where.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Moved {
     pub order: OrderId,
     pub from: String,

@@ -37,7 +37,9 @@ use crate::store::{
 };
 
 /// What a purge did: counts only.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct PurgeReport {
     pub recipients_destroyed: u64,
     pub orders_deleted: u64,
@@ -83,7 +85,9 @@ const BATCH: usize = 512;
 
 /// What a purge as of a time would destroy of the order records, counted without changing
 /// anything (the dashboard's preview). Exception notes, inquiries and returns are not counted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct PurgePreview {
     pub recipients_destroyed: u64,
     pub orders_deleted: u64,

@@ -40,7 +40,7 @@ pub const ENVELOPE_MAGIC: &[u8; 4] = b"PLR1";
 const ENVELOPE_HEADER: usize = 12;
 
 /// How the master identity is kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protection {
     /// Sealed in the keyring with an age scrypt passphrase.
