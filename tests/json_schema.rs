@@ -224,6 +224,9 @@ fn every_json_answer_keeps_its_schema() {
     day.json(&["import", page.to_str().unwrap()]);
     let listed = day.json(&["orders", "list"]);
     assert_eq!(listed.as_array().unwrap().len(), 13, "{listed}");
+    // Into a pipe, the list is one line, as every other answer (docs/json.md).
+    let raw = site.ok_unlocked(&["orders", "list", "--json"]);
+    assert_eq!(raw.lines().count(), 1, "{raw}");
     // `--json-lines`: each line one of the list's items.
     let file: Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{SCHEMAS}/orders-list.json")).unwrap(),

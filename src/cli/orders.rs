@@ -118,7 +118,8 @@ fn list(
         false => vec![None],
     };
     let mut stdout = std::io::stdout().lock();
-    use std::io::Write as _;
+    use std::io::{IsTerminal as _, Write as _};
+    let tty = stdout.is_terminal();
     let mut first = true;
     if json_lines {
         // Nothing before the first order.
@@ -149,7 +150,13 @@ fn list(
                     serde_json::to_writer(&mut stdout, &OrderLine::value(r, site.as_deref())?)?;
                     writeln!(stdout)?;
                 } else if out.json {
-                    write!(stdout, "{}\n  ", if first { "" } else { "," })?;
+                    // One row a line on a terminal; one line in all into a pipe (docs/json.md).
+                    match (tty, first) {
+                        (true, true) => write!(stdout, "\n  ")?,
+                        (true, false) => write!(stdout, ",\n  ")?,
+                        (false, true) => {}
+                        (false, false) => write!(stdout, ",")?,
+                    }
                     serde_json::to_writer(&mut stdout, &OrderLine::value(r, site.as_deref())?)?;
                 } else {
                     if let Some(site) = site {
@@ -175,7 +182,7 @@ fn list(
         }
     }
     if out.json && !json_lines {
-        writeln!(stdout, "{}]", if first { "" } else { "\n" })?;
+        writeln!(stdout, "{}]", if first || !tty { "" } else { "\n" })?;
     }
     drop(stdout);
     s.finish()?;
