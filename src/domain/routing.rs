@@ -1,7 +1,8 @@
 //! Which site ships an order, on a database that several sites share: the rules of
 //! `[[routing]]`, taken in order; the first whose places include the order's ship-to place
-//! wins, and an order no rule takes stays at the site that imported it. Decided once, at the
-//! order's first import; a lead moves it afterwards (`packline orders move`).
+//! wins, and an order no rule takes goes to the site `main` (whichever daemon syncs, the same
+//! order goes to the same site). Decided once, at the order's first import; a lead moves it
+//! afterwards (`packline orders move`).
 
 use serde::Deserialize;
 
@@ -29,18 +30,16 @@ impl Rule {
     }
 }
 
+/// The site no rule names: the first a database has.
+pub const DEFAULT_SITE: &str = "main";
+
 /// The site of an order shipped to `country`/`state`: the first rule's that takes it, else
-/// `here` (the site that imports it).
-pub fn site_for<'a>(
-    rules: &'a [Rule],
-    country: Option<&str>,
-    state: Option<&str>,
-    here: &'a str,
-) -> &'a str {
+/// [`DEFAULT_SITE`].
+pub fn site_for<'a>(rules: &'a [Rule], country: Option<&str>, state: Option<&str>) -> &'a str {
     rules
         .iter()
         .find(|r| r.takes(country, state))
-        .map_or(here, |r| r.site.as_str())
+        .map_or(DEFAULT_SITE, |r| r.site.as_str())
 }
 
 #[cfg(test)]
@@ -61,16 +60,13 @@ mod tests {
             rule("reno", &["US"], &["CA", "NV", "OR", "WA"]),
             rule("leeds", &["GB"], &[]),
         ];
-        assert_eq!(site_for(&rules, Some("US"), Some("ca"), "main"), "reno");
-        assert_eq!(site_for(&rules, Some("US"), Some(" NV "), "main"), "reno");
-        assert_eq!(site_for(&rules, Some("US"), Some("NY"), "main"), "main");
-        assert_eq!(site_for(&rules, Some("GB"), None, "main"), "leeds");
-        assert_eq!(site_for(&rules, None, Some("CA"), "main"), "main");
+        assert_eq!(site_for(&rules, Some("US"), Some("ca")), "reno");
+        assert_eq!(site_for(&rules, Some("US"), Some(" NV ")), "reno");
+        assert_eq!(site_for(&rules, Some("US"), Some("NY")), "main");
+        assert_eq!(site_for(&rules, Some("GB"), None), "leeds");
+        assert_eq!(site_for(&rules, None, Some("CA")), "main");
         let with_default = [rules[0].clone(), rule("east", &[], &[])];
-        assert_eq!(
-            site_for(&with_default, Some("US"), Some("NY"), "main"),
-            "east"
-        );
-        assert_eq!(site_for(&[], Some("US"), Some("CA"), "main"), "main");
+        assert_eq!(site_for(&with_default, Some("US"), Some("NY")), "east");
+        assert_eq!(site_for(&[], Some("US"), Some("CA")), "main");
     }
 }

@@ -695,7 +695,6 @@ impl Service {
                         &self.settings.routing,
                         to.and_then(|r| r.country_code.as_deref()),
                         to.and_then(|r| r.state_or_region.as_deref()),
-                        &here,
                     );
                     (site.to_string(), true)
                 }

@@ -238,6 +238,14 @@ pub struct Store {
 struct Account {
     db: Backend,
     meta: Tree,
+    /// Whether it is the site's own `meta` (on sled, and for the site `main`).
+    own: bool,
+}
+
+impl Account {
+    fn is_meta(&self) -> bool {
+        self.own
+    }
 }
 
 /// Where sled keeps its files inside the data directory.
@@ -350,6 +358,7 @@ impl Store {
         let account = Account {
             meta: account.open_tree(keys::META.name)?,
             db: account,
+            own: location.site() == backend::postgres::MAIN_SITE,
         };
         Self::open_on(data_dir, location, db, account)
     }
@@ -506,6 +515,7 @@ impl Store {
             account: Account {
                 db: db.clone(),
                 meta: t.meta.clone(),
+                own: true,
             },
             db,
             location,

@@ -20,6 +20,16 @@ fn key(id: &OrderId) -> Vec<u8> {
 }
 
 impl Store {
+    /// The audit log and `meta` of this site, then the account's `meta` when it is another
+    /// tree (the set-aside orders are the account's: whichever daemon syncs next asks for them).
+    fn with_account(&self) -> Vec<&super::backend::Tree> {
+        let mut trees = vec![&self.t.audit, &self.t.meta];
+        if !self.account.is_meta() {
+            trees.push(&self.account.meta);
+        }
+        trees
+    }
+
     /// Keeps each refused order that has an id (one without is only named in the answer: it
     /// cannot be asked for again), with an audit entry the first time it is set aside.
     pub fn set_aside(
@@ -34,8 +44,9 @@ impl Store {
                 continue;
             };
             let k = key(&id);
-            self.db.transact(&[&self.t.audit, &self.t.meta], |t| {
-                let kept = match t[1].get(&k)? {
+            self.db.transact(&self.with_account(), |t| {
+                let account = &t[t.len() - 1];
+                let kept = match account.get(&k)? {
                     Some(v) => Some(records::decode::<SetAside1>(&v).or_else(abort)?),
                     None => None,
                 };
@@ -57,7 +68,7 @@ impl Store {
                         times: 1,
                     },
                 };
-                t[1].insert(&k, records::encode::<SetAside1>(&rec))?;
+                account.insert(&k, records::encode::<SetAside1>(&rec))?;
                 if first {
                     audit::append(
                         &t[0],
@@ -82,7 +93,7 @@ impl Store {
 
     /// Every order set aside, by id.
     pub fn set_aside_orders(&self) -> Result<Vec<SetAsideRecord>, Error> {
-        self.t
+        self.account
             .meta
             .scan_prefix(PREFIX)
             .values()
@@ -100,14 +111,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<usize, Error> {
         // Most imports have nothing set aside: one look at the prefix settles it.
-        if self.t.meta.scan_prefix(PREFIX).next().is_none() {
+        if self.account.meta.scan_prefix(PREFIX).next().is_none() {
             return Ok(0);
         }
         let mut n = 0;
         for id in ids {
             let k = key(id);
-            let was = self.db.transact(&[&self.t.audit, &self.t.meta], |t| {
-                if t[1].take(&k)?.is_none() {
+            let was = self.db.transact(&self.with_account(), |t| {
+                if t[t.len() - 1].take(&k)?.is_none() {
                     return Ok(false);
                 }
                 audit::append(

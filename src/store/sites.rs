@@ -12,11 +12,12 @@
 use chrono::{DateTime, Utc};
 
 use super::backend::abort;
+use super::backend::postgres::MAIN_SITE;
 use super::notes::StoredText;
 use super::seal::{Keyring, PublishedKey, TRUST_PUBLISHED};
 use super::{
-    Error, Location, META_MASTER, Store, Trees, audit_in, backend, derived, floor, keys, queue_key,
-    retention, shipping, slot_envelope, stats,
+    Account, Error, Location, META_MASTER, Store, Trees, audit_in, backend, derived, floor, keys,
+    queue_key, retention, shipping, slot_envelope, stats,
 };
 use crate::domain::import::{FulfillmentStatus, ImportedOrder};
 use crate::domain::{OrderId, OrderState};
@@ -137,7 +138,7 @@ impl Store {
     }
 
     /// Another site's trees on this database, and its master recipient.
-    fn site_trees(&self, site: &str) -> Result<(Location, backend::Backend, Trees, String), Error> {
+    fn site_trees(&self, site: &str) -> Result<(Location, Sited, Trees, String), Error> {
         let Location::Postgres(here) = &self.location else {
             return Err(Error::Usage(format!(
                 "site {site} is not on this store's database: several sites share a PostgreSQL \
@@ -145,8 +146,14 @@ impl Store {
             )));
         };
         let location = Location::Postgres(here.clone().for_site(site));
-        let (db, _) = location.main_backend(&self.data_dir)?;
+        let (db, account) = location.main_backend(&self.data_dir)?;
         let t = Trees::open(&db)?;
+        let account = Account {
+            meta: account.open_tree(keys::META.name)?,
+            db: account,
+            own: site == MAIN_SITE,
+        };
+        let db = Sited { db, account };
         let master = t.meta.get(META_MASTER)?.ok_or_else(|| {
             Error::Usage(format!(
                 "site {site} has no keyed store on this database: run `packline keys init` \
@@ -161,18 +168,12 @@ impl Store {
         ))
     }
 
-    fn foreign(
-        &self,
-        location: Location,
-        db: backend::Backend,
-        t: Trees,
-        keyring: Keyring,
-    ) -> Store {
+    fn foreign(&self, location: Location, db: Sited, t: Trees, keyring: Keyring) -> Store {
         Store {
-            db,
+            db: db.db,
             location,
             t,
-            account: self.account.clone(),
+            account: db.account,
             derived: derived::Lazy::default(),
             steps: 0,
             keyring,
@@ -293,6 +294,12 @@ impl Store {
         ops.write_removals(self.derived()?)?;
         self.flush()
     }
+}
+
+/// Another site's database, with the account's trees on the same connections.
+struct Sited {
+    db: backend::Backend,
+    account: Account,
 }
 
 fn published_in(meta: &backend::Tree, site: &str) -> Result<Option<PublishedKey>, Error> {
