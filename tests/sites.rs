@@ -199,3 +199,125 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
         }
     }
 }
+
+/// The site of every order the training marketplace would have packline import (merchant
+/// fulfilled, not yet shipped), by the rule that sends Germany's to reno: read with one
+/// searchOrders call of the test's own.
+fn expected_sites(m: &Marketplace) -> std::collections::BTreeMap<String, String> {
+    let (status, body) = http_with(
+        m,
+        "GET",
+        "/orders/2026-01-01/orders?marketplaceIds=ATVPDKIKX0DER&createdAfter=2020-01-01T00:00:00Z\
+         &fulfilledBy=MERCHANT&includedData=RECIPIENT,FULFILLMENT&maxResultsPerPage=100",
+        &[("x-amz-access-token", "Atza|training")],
+    );
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        page["pagination"]["nextToken"].is_null(),
+        "one page holds them all"
+    );
+    page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| {
+            ["UNSHIPPED", "PARTIALLY_SHIPPED"]
+                .contains(&o["fulfillment"]["fulfillmentStatus"].as_str().unwrap_or(""))
+        })
+        .map(|o| {
+            let country = &o["recipient"]["deliveryAddress"]["countryCode"];
+            let site = if country == "DE" { "reno" } else { "main" };
+            (o["orderId"].as_str().unwrap().to_owned(), site.to_owned())
+        })
+        .collect()
+}
+
+/// Where every order is, by the lead's all-sites list.
+fn listed_sites(site: &Site) -> std::collections::BTreeMap<String, String> {
+    let all: Value =
+        serde_json::from_str(&site.ok(&["orders", "list", "--all-sites", "--json"])).unwrap();
+    let mut at = std::collections::BTreeMap::new();
+    for o in all.as_array().unwrap() {
+        let id = o["order_id"].as_str().unwrap().to_owned();
+        let prev = at.insert(id.clone(), o["site"].as_str().unwrap().to_owned());
+        assert!(prev.is_none(), "order {id} is at two sites");
+    }
+    at
+}
+
+/// Who holds the account's sync lease (in the site `main`'s trees, which are the account's).
+fn sync_holder(main: &Site) -> String {
+    let meta = common::stores::raw_backend(&main.data)
+        .open_tree("meta")
+        .unwrap();
+    let v = meta
+        .get(b"lease/:sync")
+        .unwrap()
+        .map(|v| v.to_vec())
+        .unwrap_or_default();
+    String::from_utf8_lossy(v.get(9..).unwrap_or_default()).into_owned()
+}
+
+#[test]
+fn two_daemons_sync_the_account_once_and_hand_the_sync_over_when_its_leader_dies() {
+    use std::time::{Duration, Instant};
+    // Fewer orders than a sync asks again for at once (30): all set aside are retried.
+    let m = marketplace(30, "1");
+    let (_creds, amazon) = amazon_config(&m);
+    let rules = "[[routing]]\nsite = \"reno\"\ncountries = [\"DE\"]\n";
+    let main = Site::on_postgres(&format!("{amazon}{rules}"));
+    main.init_identity_keys();
+    let (url, _) = common::stores::database(&main.data);
+    let reno = Site::with_store_config(&format!(
+        "{amazon}{rules}[store]\nbackend = \"postgres\"\nurl = {url:?}\n[site]\nname = \"reno\"\n"
+    ));
+    reno.init_identity_keys();
+    let expected = expected_sites(&m);
+    assert!(expected.values().any(|s| s == "reno") && expected.values().any(|s| s == "main"));
+
+    // Reno's daemon starts first and syncs the account: Germany's orders go to reno; main's
+    // are set aside, main having published no key yet.
+    let reno_daemon = start_daemon(&reno);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while listed_sites(&reno)
+        .values()
+        .filter(|s| *s == "reno")
+        .count()
+        < expected.values().filter(|s| *s == "reno").count()
+    {
+        assert!(Instant::now() < deadline, "reno's orders never arrived");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(sync_holder(&main).contains(&format!("pid {}", reno_daemon.child.id())));
+    let main_daemon = start_daemon(&main);
+
+    // Reno's daemon is killed: main's takes the sync over within the lease's 15 s, asks for
+    // the orders set aside, and every order is at exactly its one site.
+    let killed = Instant::now();
+    drop(reno_daemon);
+    let deadline = killed + Duration::from_secs(45);
+    loop {
+        let at = listed_sites(&main);
+        if at == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the orders never all reached their sites: {at:?} against {expected:?}\n{}",
+            main.ok(&["sync", "problems"]),
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(sync_holder(&main).contains(&format!("pid {}", main_daemon.child.id())));
+    // The account's quota was never overrun: no searchOrders or getOrder was refused.
+    let refused: Vec<Value> = request_log(&m)
+        .into_iter()
+        .filter(|r| r["status"] == 429)
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    for site in [&main, &reno] {
+        let out = site.ok(&["check"]);
+        assert!(out.contains("no problem found"), "{out}");
+    }
+}
