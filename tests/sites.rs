@@ -98,6 +98,24 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&people[0].city));
 
+    // An order routed to reno that main also holds breaks `one_site`, and check says so.
+    let meta = common::stores::raw_backend(&main.data)
+        .open_tree("meta")
+        .unwrap();
+    let route = format!("route/{east}");
+    meta.insert(route.as_bytes(), b"reno").unwrap();
+    let out = main.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("BROKEN (1): one_site"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "order {east} is in site main's store, though the account routed it to site reno"
+        )),
+        "{said}"
+    );
+    meta.remove(route.as_bytes()).unwrap();
+
     // A lead moves an order waiting here to reno: re-sealed for reno, gone from here (audited),
     // and Amazon's later changes follow it there.
     let refused = main.run_unlocked(&["orders", "move", &east, "--site", "nowhere"]);

@@ -37,6 +37,7 @@ pub const RECORDS_READABLE: &str = "records_readable";
 pub const KEYS_DECLARED: &str = "keys_declared";
 pub const TRUTHFUL: &str = "truthful";
 pub const SHIPPED_ELSEWHERE: &str = "shipped_elsewhere";
+pub const ONE_SITE: &str = "one_site";
 
 /// Every invariant, in the order `check` reports them.
 pub const ALL: &[Invariant] = &[
@@ -101,6 +102,11 @@ pub const ALL: &[Invariant] = &[
         verified: Verified::Store,
     },
     Invariant {
+        name: ONE_SITE,
+        statement: "on a database several sites share, an order is in the store of one site only, the one the account's routing names for it (a move under way holds it at both, held at both)",
+        verified: Verified::Store,
+    },
+    Invariant {
         name: TRUTHFUL,
         statement: "what a command reports as printed, sent or bought happened; otherwise it says what failed",
         verified: Verified::Run,
@@ -135,6 +141,7 @@ mod tests {
             RECORDS_READABLE,
             KEYS_DECLARED,
             SHIPPED_ELSEWHERE,
+            ONE_SITE,
             TRUTHFUL,
         ] {
             assert!(named(n).is_some(), "{n}");

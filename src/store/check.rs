@@ -78,6 +78,7 @@ fn invariant_of(part: &str) -> &'static str {
         "codes" => inv::CODES_ONCE,
         "audit" => inv::AUDIT_CHAIN,
         "keys" => inv::KEYS_DECLARED,
+        "sites" => inv::ONE_SITE,
         _ => inv::RECORDS_READABLE,
     }
 }
@@ -527,6 +528,9 @@ impl Store {
 
         // Work on held orders, from the audit log.
         self.check_holds(&mut r)?;
+
+        // On a shared database: no order here that the account's routing gave another site.
+        self.check_sites(&mut r)?;
 
         // The keyring against the epochs the store recorded (and, unlocked, their secrets).
         if let Some(why) = self.keyring.untrusted() {

@@ -68,6 +68,14 @@ impl Store {
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
+    /// Forgets where the account routed an order this site deletes (retention).
+    pub(super) fn forget_route(&self, id: &OrderId) -> Result<(), Error> {
+        if self.shared() {
+            self.account.meta.remove(route_key(id))?;
+        }
+        Ok(())
+    }
+
     /// Notes that `site` ships these orders.
     pub fn set_order_site(&self, ids: &[OrderId], site: &str) -> Result<(), Error> {
         let mut batch = backend::Batch::default();
@@ -293,6 +301,39 @@ impl Store {
         ops.remove_lines(&rec.order);
         ops.write_removals(self.derived()?)?;
         self.flush()
+    }
+}
+
+impl Store {
+    /// `one_site`: every order the account's routing gave another site is not in this site's
+    /// store, unless held here for its move there (a move cut short).
+    pub(super) fn check_sites(&self, r: &mut super::check::CheckReport) -> Result<(), Error> {
+        if !self.shared() {
+            return Ok(());
+        }
+        let here = self.site();
+        for item in self.account.meta.scan_prefix(keys::meta::ROUTE) {
+            let (k, v) = item?;
+            let id = String::from_utf8_lossy(&k[keys::meta::ROUTE.len()..]).into_owned();
+            let site = String::from_utf8_lossy(&v).into_owned();
+            if site == here || !self.t.orders.contains_key(id.as_bytes())? {
+                continue;
+            }
+            let moving = OrderId::parse(&id)
+                .ok()
+                .map(|id| self.stored_hold(&id))
+                .transpose()?
+                .flatten()
+                .is_some_and(|h| h.reason == StoredText::System(moving_to(&site)));
+            if !moving {
+                r.found(
+                    "sites",
+                    format!("order {id} is in site {here}'s store, though the account routed it to site {site}"),
+                    "the order may be worked at two sites: hold it here, see which site has it on the floor, and remove it from the other with `packline orders move` from there, or report it",
+                );
+            }
+        }
+        Ok(())
     }
 }
 

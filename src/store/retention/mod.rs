@@ -285,6 +285,8 @@ impl Store {
             for a in chunk {
                 if let Action::DeleteOrder(rec) = a {
                     ops.remove_lines(&rec.order);
+                    // Where the account routed it goes with it.
+                    self.forget_route(&rec.order.id)?;
                 }
             }
             ops.write_removals(self.derived()?)?;
