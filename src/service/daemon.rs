@@ -74,7 +74,7 @@ fn publish_key(service: &Service) {
     if !shared {
         return;
     }
-    match service.with_store_mut(|s| s.publish_key(Utc::now())) {
+    match service.publish_key(Utc::now()) {
         Ok(k) => tracing::info!(epoch = k.epoch, "intake key published for the syncing site"),
         Err(e) => tracing::warn!("the site's intake key was not published: {e}"),
     }

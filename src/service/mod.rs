@@ -605,6 +605,15 @@ impl Service {
         }
     }
 
+    /// Publishes this site's intake key for the daemon that syncs a shared database
+    /// (`store::sites`): nothing on the floor changes, so no screen is told.
+    pub fn publish_key(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<crate::store::seal::PublishedKey, store::Error> {
+        self.write().publish_key(now)
+    }
+
     /// Runs `f` with shared access to the store (reads, and changes that are transactions).
     pub fn with_store<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
         f(&self.read())

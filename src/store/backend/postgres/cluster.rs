@@ -22,6 +22,15 @@ pub struct Cluster {
     dir: PathBuf,
     stop: Option<mpsc::Sender<()>>,
     keeper: Option<std::thread::JoinHandle<()>>,
+    /// The TCP port it also listens on with TLS (`start_tls`), on 127.0.0.1.
+    tls_port: Option<u16>,
+}
+
+/// How a cluster runs.
+#[derive(Clone, Copy)]
+struct Options {
+    durable: bool,
+    tls: Option<u16>,
 }
 
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
@@ -106,16 +115,45 @@ impl Cluster {
     /// A new cluster, running; stopped and removed when dropped. It skips durability (a
     /// test's data is thrown away): see `start_durable` for figures worth quoting.
     pub fn start() -> Result<Cluster, String> {
-        Cluster::start_with(false)
+        Cluster::start_with(Options {
+            durable: false,
+            tls: None,
+        })
+    }
+
+    /// A new cluster that also listens on 127.0.0.1 over TLS alone (a certificate made for
+    /// it, whose authority is [`Cluster::ca_file`]; a plain TCP connection is rejected).
+    pub fn start_tls() -> Result<Cluster, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("a free port: {e}"))?
+            .port();
+        Cluster::start_with(Options {
+            durable: false,
+            tls: Some(port),
+        })
+    }
+
+    /// The TCP port of a TLS cluster.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
+    }
+
+    /// The authority that signed a TLS cluster's certificate (made for it).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("tls/ca.crt")
     }
 
     /// A new cluster that makes every commit durable, as a production server does (for
     /// benchmarks).
     pub fn start_durable() -> Result<Cluster, String> {
-        Cluster::start_with(true)
+        Cluster::start_with(Options {
+            durable: true,
+            tls: None,
+        })
     }
 
-    fn start_with(durable: bool) -> Result<Cluster, String> {
+    fn start_with(options: Options) -> Result<Cluster, String> {
         let bin = bin_dir().ok_or(
             "PostgreSQL is not installed (no postgres and initdb found in /usr/lib/postgresql/*/bin, \
              PACKLINE_PG_BIN or PATH): scripts/test installs it with apt-get",
@@ -162,6 +200,9 @@ impl Cluster {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
+        if options.tls.is_some() {
+            tls_files(&dir, &data, owner)?;
+        }
         // The server is started, watched and stopped by a thread of its own: the server quits
         // when that thread ends, which is when the cluster is dropped or the process ends.
         let (started_tx, started_rx) = mpsc::channel::<Result<(), String>>();
@@ -171,7 +212,7 @@ impl Cluster {
         let keeper = std::thread::Builder::new()
             .name("packline-test-postgres".into())
             .spawn(move || {
-                let child = serve(&postgres, &data, &sock, &log, owner, durable);
+                let child = serve(&postgres, &data, &sock, &log, owner, options);
                 let mut child = match child {
                     Ok(c) => c,
                     Err(e) => {
@@ -196,6 +237,7 @@ impl Cluster {
             dir,
             stop: Some(stop_tx),
             keeper: Some(keeper),
+            tls_port: options.tls,
         };
         cluster.wait_ready()?;
         Ok(cluster)
@@ -219,9 +261,15 @@ impl Cluster {
     /// A connection URL to database `db` as the cluster's superuser.
     pub fn url(&self, db: &str) -> String {
         format!(
-            "host={} user=postgres dbname={db} sslmode=disable",
-            self.dir.display()
+            "host={} port={} user=postgres dbname={db} sslmode=disable",
+            self.dir.display(),
+            self.port()
         )
+    }
+
+    /// The port its Unix socket is named by.
+    fn port(&self) -> u16 {
+        self.tls_port.unwrap_or(5432)
     }
 
     /// A new, empty database of its own, for one test.
@@ -251,6 +299,8 @@ impl Cluster {
         let out = Command::new(psql)
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
             .arg(&self.dir)
+            .arg("-p")
+            .arg(self.port().to_string())
             .args(["-U", "postgres", "-d", db, "-c", sql])
             .stdin(Stdio::null())
             .output()
@@ -270,6 +320,8 @@ impl Cluster {
         let out = Command::new(bin.join("pg_dump"))
             .arg("-h")
             .arg(&self.dir)
+            .arg("-p")
+            .arg(self.port().to_string())
             .args(["-U", "postgres", "-d", db])
             .stdin(Stdio::null())
             .output()
@@ -302,6 +354,100 @@ impl Cluster {
     }
 }
 
+/// A certificate for 127.0.0.1 and localhost, signed by an authority made for it (openssl), its
+/// key readable by the server's user alone; and a pg_hba.conf that takes TCP connections over TLS only.
+fn tls_files(dir: &Path, data: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).map_err(|e| format!("{}: {e}", tls.display()))?;
+    // An authority of its own, and the server's certificate signed by it (a certificate
+    // that is its own authority is refused by webpki as an end entity).
+    let openssl = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&tls)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("openssl (scripts/test installs it): {e}"))?;
+        match out.status.success() {
+            true => Ok(()),
+            false => Err(format!(
+                "openssl {}: {}",
+                args[0],
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        }
+    };
+    std::fs::write(
+        tls.join("server.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .map_err(|e| format!("{}: {e}", tls.display()))?;
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=packline test authority",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ])?;
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ])?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ])?;
+    let key = tls.join("server.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", key.display()))?;
+    if let Some((uid, gid)) = owner {
+        for f in [&tls, &key, &tls.join("server.crt")] {
+            nix::unistd::chown(f.as_path(), Some(uid.into()), Some(gid.into()))
+                .map_err(|e| format!("{}: {e}", f.display()))?;
+        }
+    }
+    let hba = data.join("pg_hba.conf");
+    std::fs::write(
+        &hba,
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+    )
+    .map_err(|e| format!("{}: {e}", hba.display()))?;
+    if let Some((uid, gid)) = owner {
+        nix::unistd::chown(&hba, Some(uid.into()), Some(gid.into()))
+            .map_err(|e| format!("{}: {e}", hba.display()))?;
+    }
+    Ok(())
+}
+
 /// Starts the server of the cluster in `data`, listening on a Unix socket in `sock` only.
 fn serve(
     postgres: &Path,
@@ -309,7 +455,7 @@ fn serve(
     sock: &Path,
     log: &Path,
     owner: Option<(u32, u32)>,
-    durable: bool,
+    options: Options,
 ) -> Result<Child, String> {
     // Opened here and handed over: the server writes to it as whoever it runs as.
     let log = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -319,7 +465,20 @@ fn serve(
         .arg("-k")
         .arg(sock)
         .args(["-c", "listen_addresses="]);
-    if !durable {
+    if let Some(port) = options.tls {
+        // The Unix socket keeps its usual name; TCP on this port, TLS only (pg_hba.conf).
+        let tls = data.parent().unwrap_or(data).join("tls");
+        cmd.args(["-c", "listen_addresses=127.0.0.1", "-c"])
+            .arg(format!("port={port}"))
+            .args(["-c", "ssl=on", "-c"])
+            .arg(format!(
+                "ssl_cert_file={}",
+                tls.join("server.crt").display()
+            ))
+            .arg("-c")
+            .arg(format!("ssl_key_file={}", tls.join("server.key").display()));
+    }
+    if !options.durable {
         // A test's data is thrown away: durability would only cost time.
         cmd.args([
             "-c",

@@ -382,7 +382,16 @@ impl Pool {
             .map_err(|e| Error::Database(format!("connecting to {shown}: {e}")))?
             .map_err(|e| match e.as_db_error() {
                 Some(_) => error(e),
-                None => Error::Database(format!("cannot connect to {shown}: {e}")),
+                None => Error::Database(format!(
+                    "cannot connect to {shown}: {}{}",
+                    with_causes(&e),
+                    if is_certificate(&e) {
+                        " (the server's certificate is not one a public authority or [store] \
+                         ca_file vouches for: set ca_file to its authority's PEM file)"
+                    } else {
+                        ""
+                    }
+                )),
             })?;
         // The schema must exist before statements over it are prepared.
         super::schema::ensure(&client)?;
@@ -490,4 +499,42 @@ impl Drop for Pooled {
             }
         }
     }
+}
+
+/// An error and what caused it, as one line (`tokio_postgres` says only "error performing TLS
+/// handshake"; rustls below it says why).
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !line.contains(&said) {
+            line.push_str(": ");
+            line.push_str(&said);
+        }
+        cause = c.source();
+    }
+    line
+}
+
+/// Whether TLS refused the server's certificate somewhere under `e`.
+fn is_certificate(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(tls) = c.downcast_ref::<rustls::Error>()
+            && matches!(tls, rustls::Error::InvalidCertificate(_))
+        {
+            return true;
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+                .is_some_and(|t| matches!(t, rustls::Error::InvalidCertificate(_)))
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
