@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use packline::amazon::reports::ACTIONABLE_REPORT;
+use packline::amazon::reports::{ACTIONABLE_REPORT, actionable_report_body};
 use packline::marketplace::reports::{
     TRAINING_BUYER_EMAIL, TRAINING_BUYER_NAME, TRAINING_BUYER_PHONE,
 };
@@ -335,16 +335,30 @@ fn a_backlog_beyond_the_burst_turns_to_the_report_by_itself() {
 /// request without a Restricted Data Token for that document.
 #[test]
 fn the_restricted_document_needs_its_own_restricted_data_token() {
+    const REPORTS: &str = include_str!("spapi-models/reports_2021-06-30.json");
+    const TOKENS: &str = include_str!("spapi-models/tokens_2021-03-01.json");
     let m = marketplace(5, "1000");
     let lwa = [("x-amz-access-token", "Atza|training")];
+    // The body packline sends, as the official model has it.
+    let spec = String::from_utf8(actionable_report_body(&["ATVPDKIKX0DER".into()])).unwrap();
+    assert_valid(
+        &validator_in(REPORTS, "CreateReportSpecification"),
+        &spec,
+        "createReport",
+    );
     let (status, body) = http_send(
         &m,
         "POST",
         "/reports/2021-06-30/reports",
         &[lwa[0], ("content-type", "application/json")],
-        &format!(r#"{{"reportType":"{ACTIONABLE_REPORT}","marketplaceIds":["ATVPDKIKX0DER"]}}"#),
+        &spec,
     );
     assert_eq!(status, 202, "{body}");
+    assert_valid(
+        &validator_in(REPORTS, "CreateReportResponse"),
+        &body,
+        "createReport",
+    );
     let id = serde_json::from_str::<Value>(&body).unwrap()["reportId"]
         .as_str()
         .unwrap()
@@ -357,6 +371,7 @@ fn the_restricted_document_needs_its_own_restricted_data_token() {
             &format!("/reports/2021-06-30/reports/{id}"),
             &lwa,
         );
+        assert_valid(&validator_in(REPORTS, "Report"), &body, "getReport");
         let r: Value = serde_json::from_str(&body).unwrap();
         if r["processingStatus"] == "DONE" {
             doc = r["reportDocumentId"].as_str().map(str::to_owned);
@@ -367,15 +382,27 @@ fn the_restricted_document_needs_its_own_restricted_data_token() {
     }
     let doc = doc.expect("the report is done");
     let path = format!("/reports/2021-06-30/documents/{doc}");
-    let (status, _) = http_with(&m, "GET", &path, &lwa);
+    let (status, body) = http_with(&m, "GET", &path, &lwa);
     assert_eq!(status, 403, "the access token alone");
+    assert_valid(
+        &validator_in(REPORTS, "ErrorList"),
+        &body,
+        "getReportDocument refused",
+    );
     let rdt = |resource_path: &str| {
+        let request =
+            format!(r#"{{"restrictedResources":[{{"method":"GET","path":"{resource_path}"}}]}}"#);
+        assert_valid(
+            &validator_in(TOKENS, "CreateRestrictedDataTokenRequest"),
+            &request,
+            "createRestrictedDataToken",
+        );
         let (_, body) = http_send(
             &m,
             "POST",
             "/tokens/2021-03-01/restrictedDataToken",
             &[lwa[0], ("content-type", "application/json")],
-            &format!(r#"{{"restrictedResources":[{{"method":"GET","path":"{resource_path}"}}]}}"#),
+            &request,
         );
         serde_json::from_str::<Value>(&body).unwrap()["restrictedDataToken"]
             .as_str()
@@ -388,6 +415,11 @@ fn the_restricted_document_needs_its_own_restricted_data_token() {
     let own = rdt(&path);
     let (status, body) = http_with(&m, "GET", &path, &[("x-amz-access-token", &own)]);
     assert_eq!(status, 200, "{body}");
+    assert_valid(
+        &validator_in(REPORTS, "ReportDocument"),
+        &body,
+        "getReportDocument",
+    );
     let url = serde_json::from_str::<Value>(&body).unwrap()["url"]
         .as_str()
         .unwrap()

@@ -335,6 +335,16 @@ pub fn create_report_body(
     .expect("a report specification serializes")
 }
 
+/// The createReport body of the actionable-orders report: no data times (the report is of
+/// the orders pending now, as of its data time).
+pub fn actionable_report_body(marketplace_ids: &[String]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "reportType": ACTIONABLE_REPORT,
+        "marketplaceIds": marketplace_ids,
+    }))
+    .expect("a report specification serializes")
+}
+
 /// Where a report stands, as getReport says.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -552,11 +562,7 @@ impl SpApi {
         &self,
         marketplace_ids: &[String],
     ) -> Result<Option<ReportBytes>, ApiError> {
-        let body = serde_json::to_vec(&serde_json::json!({
-            "reportType": ACTIONABLE_REPORT,
-            "marketplaceIds": marketplace_ids,
-        }))
-        .expect("a report specification serializes");
+        let body = actionable_report_body(marketplace_ids);
         self.report("actionable-orders report", &body, true).await
     }
 
