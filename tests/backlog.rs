@@ -436,3 +436,41 @@ fn the_restricted_document_needs_its_own_restricted_data_token() {
         1 + document.lines().skip(1).filter(|l| !l.is_empty()).count()
     );
 }
+
+/// When the report cannot be had (here Amazon fails createReport at every attempt), a sync that
+/// turned to it by itself goes on with searchOrders pages from where they stood: every order
+/// once, none refused by the quota.
+#[test]
+fn a_report_that_fails_leaves_the_sync_to_its_pages() {
+    let m = marketplace(2300, "100");
+    for _ in 0..5 {
+        http(&m, "POST", "/_training/faults/createReport/500");
+    }
+    let site = site_for(&m, true);
+    let out = sync(&site, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "imported 2300 new, 0 updated, 0 cancelled\n"
+    );
+    let log = request_log(&m);
+    let searches: Vec<&Value> = log
+        .iter()
+        .filter(|r| r["operation"] == "searchOrders")
+        .collect();
+    assert_eq!(searches.len(), 23, "every page once, from where they stood");
+    assert_eq!(
+        searches
+            .iter()
+            .filter(|r| r["params"]["paginationToken"].is_null())
+            .count(),
+        1
+    );
+    for r in &log {
+        assert_ne!(r["status"], 429, "no request the quota refused: {r}");
+    }
+    let text = std::fs::read_to_string(&site.log).unwrap();
+    assert!(
+        text.contains("the actionable-orders report failed"),
+        "{text}"
+    );
+}

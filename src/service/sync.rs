@@ -112,9 +112,21 @@ pub async fn sync_with(
     let mut total = ImportCounts::default();
     retry_set_aside(api, store, user, now, &mut total).await?;
     let watermark = if backlog == Backlog::Now {
+        let data_time =
+            import_report(api, store, plan, user, now, &mut total, &mut progress).await?;
         // The report lists everything pending: where a sync cut short stood is not needed.
         store.with_store(|s| s.set_sync_resume(None))?;
-        let result = through_report(api, store, plan, user, now, &mut total, &mut progress).await;
+        let result = catch_up(
+            api,
+            store,
+            plan,
+            data_time,
+            user,
+            now,
+            &mut total,
+            &mut progress,
+        )
+        .await;
         keep_bucket(api, store)?;
         result?;
         now
@@ -197,8 +209,42 @@ pub async fn sync_with(
                     pages = place.pages,
                     "searchOrders' burst is spent with pages to come: the rest through the actionable-orders report"
                 );
-                store.with_store(|s| s.set_sync_resume(None))?;
-                through_report(api, store, plan, user, now, &mut total, &mut progress).await
+                match import_report(api, store, plan, user, now, &mut total, &mut progress).await {
+                    Ok(data_time) => {
+                        store.with_store(|s| s.set_sync_resume(None))?;
+                        catch_up(
+                            api,
+                            store,
+                            plan,
+                            data_time,
+                            user,
+                            now,
+                            &mut total,
+                            &mut progress,
+                        )
+                        .await
+                    }
+                    Err(e @ SyncError::Store(_)) => Err(e),
+                    // No report (the app lacks the role, Amazon failed to make it): the pages
+                    // go on where they stood, waiting on their quota, as without the report.
+                    Err(e) => {
+                        tracing::warn!(
+                            "the actionable-orders report failed, the sync goes on with searchOrders pages: {e}"
+                        );
+                        fetch_all(
+                            api,
+                            store,
+                            &mut place,
+                            false,
+                            user,
+                            now,
+                            &mut total,
+                            &mut progress,
+                        )
+                        .await
+                        .map(|_| ())
+                    }
+                }
             }
             other => other.map(|_| ()),
         };
@@ -234,12 +280,9 @@ enum Fetched {
     Backlog,
 }
 
-/// The backlog through the actionable-orders report: the report imported like a page, then
-/// searchOrders for what changed since its data time (less the lag), and, when the store had
-/// a watermark, for the orders shipped or cancelled since it. Each catch-up is kept like any
-/// query, with as its start its own lower bound, so a catch-up cut short is carried on by the
-/// next sync and the watermark it leaves misses nothing.
-async fn through_report(
+/// The actionable-orders report, imported like a page; answers its data time (when it was
+/// asked for, if Amazon names none or a later one).
+async fn import_report(
     api: &SpApi,
     store: &super::Service,
     plan: &SyncPlan,
@@ -247,8 +290,7 @@ async fn through_report(
     now: DateTime<Utc>,
     total: &mut ImportCounts,
     progress: &mut impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
-) -> Result<(), SyncError> {
-    let watermark = store.with_store(|s| s.meta_time(WATERMARK))?;
+) -> Result<DateTime<Utc>, SyncError> {
     let asked = Utc::now();
     tracing::info!("asking Amazon for the actionable-orders report");
     let report = api.actionable_report(&plan.marketplace_ids).await?;
@@ -271,14 +313,33 @@ async fn through_report(
         *total += store.import_page(read.orders, read.refused, ACTIONABLE_REPORT, user, now)?;
         progress(0, total, None);
     }
+    Ok(data_time)
+}
+
+/// After a report of `data_time`: searchOrders for what changed since (less the lag), and,
+/// when the store has a watermark from an earlier sync, for the orders shipped or cancelled
+/// since it. Each query is kept like any other, with as its start its own lower bound, so a
+/// catch-up cut short is carried on by the next sync and the watermark it leaves misses nothing.
+#[allow(clippy::too_many_arguments)]
+async fn catch_up(
+    api: &SpApi,
+    store: &super::Service,
+    plan: &SyncPlan,
+    data_time: DateTime<Utc>,
+    user: &str,
+    now: DateTime<Utc>,
+    total: &mut ImportCounts,
+    progress: &mut impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
+) -> Result<(), SyncError> {
+    let watermark = store.with_store(|s| s.meta_time(WATERMARK))?;
     let since = data_time - Duration::minutes(REPORT_LAG_MINUTES);
-    let mut catch_up = vec![(since, Vec::new())];
+    let mut queries = vec![(since, Vec::new())];
     if let Some(w) = watermark.map(|w| w - Duration::minutes(OVERLAP_MINUTES))
         && w < since
     {
-        catch_up.push((w, CLOSED.to_vec()));
+        queries.push((w, CLOSED.to_vec()));
     }
-    for (after, statuses) in catch_up {
+    for (after, statuses) in queries {
         let mut place = Place {
             q: SearchOrders {
                 marketplace_ids: plan.marketplace_ids.clone(),
