@@ -584,7 +584,8 @@ fn actionable_rows(market: &Market, data_time: DateTime<Utc>) -> Vec<String> {
             .unwrap_or_default();
         let pending = matches!(status, "UNSHIPPED" | "PARTIALLY_SHIPPED");
         let changed_since = time(&o["lastUpdatedTime"]).is_some_and(|u| u > data_time);
-        if !pending && !(changed_since && matches!(status, "SHIPPED" | "CANCELLED")) {
+        let stale = changed_since && matches!(status, "SHIPPED" | "CANCELLED");
+        if !(pending || stale) {
             continue;
         }
         let cell = |v: &Value| {
