@@ -614,6 +614,9 @@ pub struct AmazonConfig {
     pub credentials_file: Option<PathBuf>,
     /// Seconds before an unanswered request is given up and retried (default 30).
     pub request_timeout_secs: Option<u64>,
+    /// Whether a sync takes Amazon's actionable-orders report when searchOrders' burst is spent
+    /// with pages to come (default true).
+    pub backlog_report: Option<bool>,
 }
 
 impl AmazonConfig {
@@ -648,6 +651,10 @@ impl AmazonConfig {
 
     pub fn lookback_days(&self) -> u32 {
         self.lookback_days.unwrap_or(30)
+    }
+
+    pub fn backlog_report(&self) -> bool {
+        self.backlog_report.unwrap_or(true)
     }
 }
 

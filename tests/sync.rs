@@ -5,9 +5,11 @@ mod common;
 
 use common::*;
 
+/// A site that syncs through searchOrders pages only (a backlog through the actionable-orders
+/// report is `tests/backlog.rs`'s).
 fn site_for(m: &Marketplace) -> Site {
     let site = Site::new(&format!(
-        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\nrequest_timeout_secs = 1\n",
+        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\nrequest_timeout_secs = 1\nbacklog_report = false\n",
         m.url,
         format!("{}/auth/o2/token", m.url)
     ));

@@ -251,8 +251,9 @@ fn a_sync_on_a_terminal_shows_its_wait_for_the_quota() {
     }
     // 2,300 orders: 23 pages, three past the burst of 20; time runs 100× faster.
     let m = common::marketplace(2300, "100");
+    // searchOrders pages only: with the actionable-orders report, nothing would wait.
     let site = common::Site::new(&format!(
-        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\n",
+        "[amazon]\nendpoint = {:?}\ntoken_url = {:?}\nbacklog_report = false\n",
         m.url,
         format!("{}/auth/o2/token", m.url)
     ));

@@ -64,6 +64,9 @@ pub(crate) enum Auth {
     Lwa,
     /// A Restricted Data Token for the MFN operations that return the ship-to address.
     MfnRdt,
+    /// A Restricted Data Token for this request alone (its method and path), asked for it:
+    /// a restricted report's document.
+    OwnRdt,
 }
 
 /// When a request may be sent again after a failure.
@@ -548,6 +551,14 @@ impl SpApi {
                     Ok(_) => Box::pin(self.mfn_rdt()).await,
                     Err(e) => Err(e),
                 },
+                Auth::OwnRdt => {
+                    let own = RestrictedResource {
+                        method: method.as_str().to_owned(),
+                        path: url.path().to_owned(),
+                        data_elements: Vec::new(),
+                    };
+                    Box::pin(self.restricted_data_token(&[own])).await
+                }
             };
             let token = match token {
                 Ok(t) => t,
@@ -665,7 +676,7 @@ impl SpApi {
             }
             // A refused Restricted Data Token (expired early, or revoked) was refused before
             // anything was done: renew it once and send again.
-            if status.as_u16() == 403 && auth == Auth::MfnRdt && !rdt_renewed {
+            if status.as_u16() == 403 && auth != Auth::Lwa && !rdt_renewed {
                 rdt_renewed = true;
                 *self.mfn_rdt.lock().await = None;
                 continue;

@@ -1,8 +1,10 @@
 //! Amazon's Selling Partner API as packline uses it: the order models (Orders API v2026-01-01,
 //! buyer data dropped on parse), per-operation quotas, the client, Merchant Fulfillment
 //! (labels bought through Amazon), Messaging (the only way packline writes to a customer), and
-//! Reports (the merchant returns report).
+//! Reports (the merchant returns report, and the actionable-orders report a large backlog comes
+//! through: `actionable`).
 
+pub mod actionable;
 pub mod client;
 pub mod messaging;
 pub mod mfn;

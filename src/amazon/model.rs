@@ -230,16 +230,16 @@ pub(crate) fn redacted_serde_message(e: &serde_json::Error) -> String {
 
 /// The longest a seller SKU may be (Amazon allows 40; more is a broken feed): longer is an
 /// error, since a SKU must match its scan exactly.
-const MAX_SKU: usize = 64;
+pub(crate) const MAX_SKU: usize = 64;
 /// Ids (order item ids, ASINs, marketplace ids): a few dozen characters at Amazon.
-const MAX_ID: usize = 64;
+pub(crate) const MAX_ID: usize = 64;
 /// Every other field is cut, marked with `…`, so that no single field can outgrow a page of the
 /// queue: titles, each address field, delivery instructions and gift messages.
-const MAX_TITLE: usize = 300;
-const MAX_ADDRESS_FIELD: usize = 200;
-const MAX_NOTE: usize = 500;
+pub(crate) const MAX_TITLE: usize = 300;
+pub(crate) const MAX_ADDRESS_FIELD: usize = 200;
+pub(crate) const MAX_NOTE: usize = 500;
 /// Lines of one order: with the fields bounded, this bounds an order, and so a page of them.
-const MAX_LINES: usize = 1000;
+pub(crate) const MAX_LINES: usize = 1000;
 
 fn convert(o: RawOrder, i: usize) -> Result<ImportedOrder, (String, String)> {
     let at = |field: &str| format!("orders[{i}].{field}");

@@ -5,6 +5,10 @@
 //! getReportDocument one a minute (burst 15), getReport 2 a second (burst 15). A report with no
 //! data comes back CANCELLED: that is "no returns", not an error.
 //!
+//! The same calls bring the actionable-orders report (`GET_FLAT_FILE_ACTIONABLE_ORDER_DATA_SHIPPING`,
+//! read by `actionable`), a restricted report: its document is asked for with a Restricted Data
+//! Token of its own.
+//!
 //! The document is tab-separated, one row per returned item. Only the columns the floor needs
 //! are read (order, RMA id, SKU, ASIN, quantity, reason, request date and status, the return
 //! label's carrier and tracking); every other column (item names, amounts, and in some variants
@@ -28,6 +32,8 @@ pub const GET_REPORT: &str = "getReport";
 pub const GET_REPORT_DOCUMENT: &str = "getReportDocument";
 /// The merchant returns report, by return request date.
 pub const RETURNS_REPORT: &str = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE";
+/// Amazon's report of unshipped merchant-fulfilled orders (restricted: it holds addresses).
+pub const ACTIONABLE_REPORT: &str = "GET_FLAT_FILE_ACTIONABLE_ORDER_DATA_SHIPPING";
 /// The most days of data one returns report covers.
 pub const MAX_REPORT_DAYS: i64 = 60;
 /// The largest report document read (a year of a busy seller's returns is far smaller).
@@ -57,7 +63,7 @@ const REQUIRED: [(&str, &str); 4] = [
     (REQUESTED, "Return request date"),
 ];
 
-fn normalise(name: &str) -> String {
+pub(super) fn normalise(name: &str) -> String {
     name.chars()
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
@@ -66,7 +72,7 @@ fn normalise(name: &str) -> String {
 
 /// A day as the report writes it: ISO 8601 (`2026-11-20`, or a date-time starting so),
 /// `20-Nov-2026`, or `11/20/2026`.
-fn parse_day(s: &str) -> Option<NaiveDate> {
+pub(super) fn parse_day(s: &str) -> Option<NaiveDate> {
     let s = s.trim();
     if let Some(head) = s.get(..10)
         && let Ok(d) = NaiveDate::parse_from_str(head, "%Y-%m-%d")
@@ -306,7 +312,7 @@ pub fn parse_returns_rows(bytes: &[u8], source_name: &str) -> Result<ReturnsRepo
     })
 }
 
-fn csv_detail(e: &csv::Error) -> String {
+pub(super) fn csv_detail(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Io(_) => "the file cannot be read".into(),
         _ => "the row cannot be read as tab-separated fields".into(),
@@ -329,6 +335,16 @@ pub fn create_report_body(
     .expect("a report specification serializes")
 }
 
+/// The createReport body of the actionable-orders report: no data times (the report is of
+/// the orders pending now, as of its data time).
+pub fn actionable_report_body(marketplace_ids: &[String]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "reportType": ACTIONABLE_REPORT,
+        "marketplaceIds": marketplace_ids,
+    }))
+    .expect("a report specification serializes")
+}
+
 /// Where a report stands, as getReport says.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -337,6 +353,15 @@ pub struct Report {
     pub processing_status: String,
     #[serde(default)]
     pub report_document_id: Option<String>,
+    /// The end of the data the report covers (for an order report, Amazon's data may lag it).
+    #[serde(default)]
+    pub data_end_time: Option<DateTime<Utc>>,
+}
+
+/// A report's document as downloaded, with the report as getReport last described it.
+pub struct ReportBytes {
+    pub report: Report,
+    pub bytes: Vec<u8>,
 }
 
 /// Where a report's document is (a presigned URL, valid 5 minutes) and how it is compressed.
@@ -422,6 +447,23 @@ impl SpApi {
 
     /// `getReportDocument`.
     pub async fn get_report_document(&self, document_id: &str) -> Result<ReportDocument, ApiError> {
+        self.get_report_document_as(document_id, Auth::Lwa).await
+    }
+
+    /// `getReportDocument` of a restricted report: with a Restricted Data Token for this
+    /// document alone.
+    pub async fn get_restricted_report_document(
+        &self,
+        document_id: &str,
+    ) -> Result<ReportDocument, ApiError> {
+        self.get_report_document_as(document_id, Auth::OwnRdt).await
+    }
+
+    async fn get_report_document_as(
+        &self,
+        document_id: &str,
+        auth: Auth,
+    ) -> Result<ReportDocument, ApiError> {
         let url = self.reports_url(&format!("/reports/2021-06-30/documents/{document_id}"))?;
         self.send_with(
             GET_REPORT_DOCUMENT,
@@ -429,7 +471,7 @@ impl SpApi {
             reqwest::Method::GET,
             url,
             None,
-            Auth::Lwa,
+            auth,
             Resend::Always,
             json(GET_REPORT_DOCUMENT),
         )
@@ -507,7 +549,33 @@ impl SpApi {
         end: DateTime<Utc>,
     ) -> Result<Option<Vec<u8>>, ApiError> {
         let body = create_report_body(RETURNS_REPORT, marketplace_ids, start, end);
-        let id = self.create_report(&body).await?;
+        Ok(self
+            .report("returns report", &body, false)
+            .await?
+            .map(|r| r.bytes))
+    }
+
+    /// The actionable-orders report ([`ACTIONABLE_REPORT`]): every merchant-fulfilled order not
+    /// yet shipped, as of the report's data time (which lags). `None` when Amazon cancelled it
+    /// (no such orders). Its document is restricted, so it is asked for with an RDT.
+    pub async fn actionable_report(
+        &self,
+        marketplace_ids: &[String],
+    ) -> Result<Option<ReportBytes>, ApiError> {
+        let body = actionable_report_body(marketplace_ids);
+        self.report("actionable-orders report", &body, true).await
+    }
+
+    /// createReport with `body`, getReport until it is done, then its document (with an RDT of
+    /// its own when `restricted`); `None` when Amazon cancelled it (no data). `what` names the
+    /// report in errors.
+    async fn report(
+        &self,
+        what: &str,
+        body: &[u8],
+        restricted: bool,
+    ) -> Result<Option<ReportBytes>, ApiError> {
+        let id = self.create_report(body).await?;
         let began = tokio::time::Instant::now();
         let mut n = 0;
         loop {
@@ -516,21 +584,26 @@ impl SpApi {
             let report = self.get_report(&id).await?;
             match report.processing_status.as_str() {
                 "DONE" => {
-                    let Some(doc) = report.report_document_id else {
+                    let Some(doc) = report.report_document_id.clone() else {
                         return Err(ApiError::Request {
                             operation: GET_REPORT,
                             detail: format!("report {id} is DONE but names no document"),
                         });
                     };
-                    let doc = self.get_report_document(&doc).await?;
-                    return self.download_report(&doc).await.map(Some);
+                    let doc = if restricted {
+                        self.get_restricted_report_document(&doc).await?
+                    } else {
+                        self.get_report_document(&doc).await?
+                    };
+                    let bytes = self.download_report(&doc).await?;
+                    return Ok(Some(ReportBytes { report, bytes }));
                 }
                 "CANCELLED" => return Ok(None),
                 "FATAL" => {
                     return Err(ApiError::Request {
                         operation: GET_REPORT,
                         detail: format!(
-                            "Amazon could not make returns report {id} (FATAL); the next sync asks again"
+                            "Amazon could not make {what} {id} (FATAL); the next sync asks again"
                         ),
                     });
                 }
@@ -538,7 +611,7 @@ impl SpApi {
                     return Err(ApiError::Request {
                         operation: GET_REPORT,
                         detail: format!(
-                            "returns report {id} is still {} after {} minutes; the next sync asks again",
+                            "{what} {id} is still {} after {} minutes; the next sync asks again",
                             escape_hazards(&report.processing_status),
                             REPORT_DEADLINE.as_secs() / 60
                         ),

@@ -220,6 +220,10 @@ pub enum Command {
         /// Import everything pending once, then exit (otherwise keep polling within the quota).
         #[arg(long)]
         once: bool,
+        /// Take the backlog through Amazon's actionable-orders report (one report instead of a
+        /// searchOrders page per 100 orders), then catch up with what changed since.
+        #[arg(long)]
+        backlog: bool,
         #[command(flatten)]
         out: Output,
     },

@@ -413,8 +413,9 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Sync {
             command: None,
             once,
+            backlog,
             out,
-        } => records::sync(&ctx, once, out),
+        } => records::sync(&ctx, once, backlog, out),
         Command::Pick { command } => floor::pick(&ctx, command),
         Command::Pack { command } => floor::pack(&ctx, command),
         Command::Exceptions { command } => floor::exceptions(&ctx, command),

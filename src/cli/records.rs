@@ -172,8 +172,9 @@ fn print_purge(w: &mut dyn std::io::Write, r: &PurgeReport) -> std::io::Result<(
 }
 
 /// One sync now (through the daemon when one runs, which then syncs on its own schedule
-/// too), or with no `--once` a sync every five minutes until stopped.
-pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
+/// too), or with no `--once` a sync every five minutes until stopped. With `backlog`, the first
+/// sync takes the actionable-orders report.
+pub fn sync(ctx: &Ctx, once: bool, mut backlog: bool, out: Output) -> Result<ExitCode> {
     let s = ctx.session(Key::Import("syncing"))?;
     if s.client.is_local() {
         // Say what is wrong with the credentials, not only that there is no connection.
@@ -210,7 +211,9 @@ pub fn sync(ctx: &Ctx, once: bool, out: Output) -> Result<ExitCode> {
                 }
             }
         });
-        let result = s.call(Sync {});
+        let result = s.call(Sync {
+            backlog: std::mem::take(&mut backlog),
+        });
         progress.abort();
         if tty {
             say!();

@@ -1,5 +1,6 @@
 //! Reports API 2021-06-30 in the training marketplace, for the merchant returns report
-//! (`GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE`): createReport (202 with a report id), getReport
+//! (`GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE`) and the actionable-orders report
+//! (`GET_FLAT_FILE_ACTIONABLE_ORDER_DATA_SHIPPING`, below): createReport (202 with a report id), getReport
 //! (IN_PROGRESS at the first look, then DONE with a document, or CANCELLED when the window holds
 //! no returns, as Amazon answers a report with no data), getReportDocument (a document id and a
 //! URL to fetch it from, uncompressed) and the document itself, tab-separated with the columns of
@@ -10,8 +11,16 @@
 //! Fulfillment), requested the day each shipped: the order's first item, one unit; every fourth
 //! shipped order (the second, sixth, …) is a returnless refund (no RMA id, no return label), and
 //! the third, seventh, … also return their second item under the same RMA id when they have one.
+//!
+//! The actionable-orders report lists the merchant-fulfilled orders not yet shipped, one row per
+//! item, with Amazon's columns (the buyer's included: a client must drop them). As Amazon's, it
+//! lags: its data time is [`ACTIONABLE_LAG`] before it was asked for, so an order placed since is
+//! not in it and an order shipped or cancelled since is still listed as it stood; it takes
+//! [`ACTIONABLE_PROCESSING`] of Amazon's time to make (sped up with the quotas); and it is
+//! restricted: its document is refused (403) to a request without a Restricted Data Token issued
+//! for that document's path.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -23,7 +32,8 @@ use serde_json::{Value, json};
 
 use super::server::{Market, Shared, admit, lock, sp_error};
 use crate::amazon::reports::{
-    CREATE_REPORT, GET_REPORT, GET_REPORT_DOCUMENT, MAX_REPORT_DAYS, RETURNS_REPORT,
+    ACTIONABLE_REPORT, CREATE_REPORT, GET_REPORT, GET_REPORT_DOCUMENT, MAX_REPORT_DAYS,
+    RETURNS_REPORT,
 };
 use crate::amazon::throttle::UsagePlan;
 
@@ -34,11 +44,24 @@ pub(super) struct ReportBook {
     reports: HashMap<String, Entry>,
     /// Document id → the tab-separated document.
     documents: HashMap<String, String>,
+    /// The documents that need a Restricted Data Token.
+    restricted: HashSet<String>,
 }
+
+/// How far the actionable-orders report's data lags behind the time it is asked for (Amazon's
+/// order reports lag up to about 30 minutes).
+pub const ACTIONABLE_LAG: Duration = Duration::minutes(5);
+/// How long Amazon takes to make an actionable-orders report, at real quotas.
+pub const ACTIONABLE_PROCESSING: std::time::Duration = std::time::Duration::from_secs(60);
 
 struct Entry {
     spec: Value,
     created: DateTime<Utc>,
+    /// When getReport says DONE at the earliest (after at least one IN_PROGRESS).
+    ready: DateTime<Utc>,
+    /// The end of the report's data (for the actionable report, lagging its creation).
+    data_end: Option<DateTime<Utc>>,
+    restricted: bool,
     looks: u32,
     /// The document, when the window held returns; none means CANCELLED.
     document: Option<String>,
@@ -253,6 +276,7 @@ async fn create_report(
         }
         match spec["reportType"].as_str() {
             Some(RETURNS_REPORT) => {}
+            Some(ACTIONABLE_REPORT) => return create_actionable(market, spec.clone()),
             Some(_) => {
                 return (
                     bad("This report type is not available in the training marketplace."),
@@ -304,6 +328,9 @@ async fn create_report(
             Entry {
                 spec: spec.clone(),
                 created: now,
+                ready: now,
+                data_end: None,
+                restricted: false,
                 looks: 0,
                 document,
             },
@@ -356,7 +383,10 @@ async fn get_report(
                 body[k] = e.spec[k].clone();
             }
         }
-        let status = if e.looks == 1 {
+        if let Some(t) = e.data_end {
+            body["dataEndTime"] = json!(stamp(t));
+        }
+        let status = if e.looks == 1 || Utc::now() < e.ready {
             "IN_PROGRESS"
         } else {
             body["processingEndTime"] = json!(stamp(e.created));
@@ -364,6 +394,9 @@ async fn get_report(
                 Some(doc) => {
                     let doc_id = format!("amzn1.spdoc.1.4.na.training.{id}");
                     book.documents.insert(doc_id.clone(), doc.clone());
+                    if e.restricted {
+                        book.restricted.insert(doc_id.clone());
+                    }
                     body["reportDocumentId"] = json!(doc_id);
                     "DONE"
                 }
@@ -420,6 +453,25 @@ async fn get_report_document(
                     vec![],
                 );
             }
+            // A restricted report's document: only with an RDT issued for its path.
+            if market.reports.restricted.contains(&id) {
+                let path = format!("/reports/2021-06-30/documents/{id}");
+                let granted = headers
+                    .get("x-amz-access-token")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|t| market.rdt_scopes.get(t))
+                    .is_some_and(|scopes| scopes.iter().any(|(m, p)| m == "GET" && *p == path));
+                if !granted {
+                    return (
+                        sp_error(
+                            StatusCode::FORBIDDEN,
+                            "Unauthorized",
+                            "Access to requested resource is denied.",
+                        ),
+                        vec![("restricted", "refused".to_owned())],
+                    );
+                }
+            }
             let body = json!({
                 "reportDocumentId": id,
                 "url": format!("http://{host}/_training/report-documents/{id}"),
@@ -449,4 +501,225 @@ async fn document(State(m): State<Shared>, Path(id): Path<String>) -> Response {
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// The header of Amazon's actionable-orders report, in its order (the buyer's columns included).
+const ACTIONABLE_COLUMNS: [&str; 36] = [
+    "order-id",
+    "order-item-id",
+    "purchase-date",
+    "payments-date",
+    "reporting-date",
+    "promise-date",
+    "days-past-promise",
+    "buyer-email",
+    "buyer-name",
+    "buyer-phone-number",
+    "sku",
+    "product-name",
+    "quantity-purchased",
+    "quantity-shipped",
+    "quantity-to-ship",
+    "ship-service-level",
+    "recipient-name",
+    "ship-address-1",
+    "ship-address-2",
+    "ship-address-3",
+    "ship-city",
+    "ship-state",
+    "ship-postal-code",
+    "ship-country",
+    "ship-phone-number",
+    "delivery-start-date",
+    "delivery-end-date",
+    "delivery-time-zone",
+    "delivery-Instructions",
+    "sales-channel",
+    "is-business-order",
+    "purchase-order-number",
+    "price-designation",
+    "is-prime",
+    "is-buyer-requested-cancellation",
+    "buyer-requested-cancel-reason",
+];
+
+/// The buyer's columns as the training marketplace fills them: a client that keeps any of
+/// these has kept the buyer.
+pub const TRAINING_BUYER_EMAIL: &str = "training-buyer@marketplace.invalid";
+pub const TRAINING_BUYER_NAME: &str = "Training Buyer";
+pub const TRAINING_BUYER_PHONE: &str = "+1 206 555 0142";
+
+/// The service level as the report spells it (`SecondDay` for the API's `SECOND_DAY`).
+fn report_level(api: &str) -> String {
+    api.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f
+                    .to_uppercase()
+                    .chain(c.flat_map(char::to_lowercase))
+                    .collect(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// The actionable report's rows: every merchant-fulfilled order placed by `data_time` and
+/// pending then (pending now, or shipped or cancelled since: listed as it stood).
+fn actionable_rows(market: &Market, data_time: DateTime<Utc>) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in &market.orders {
+        if o["fulfillment"]["fulfilledBy"] != "MERCHANT" {
+            continue;
+        }
+        let Some(created) = time(&o["createdTime"]) else {
+            continue;
+        };
+        if created > data_time {
+            continue;
+        }
+        let status = o["fulfillment"]["fulfillmentStatus"]
+            .as_str()
+            .unwrap_or_default();
+        let pending = matches!(status, "UNSHIPPED" | "PARTIALLY_SHIPPED");
+        let changed_since = time(&o["lastUpdatedTime"]).is_some_and(|u| u > data_time);
+        let stale = changed_since && matches!(status, "SHIPPED" | "CANCELLED");
+        if !(pending || stale) {
+            continue;
+        }
+        let cell = |v: &Value| {
+            v.as_str()
+                .unwrap_or_default()
+                .replace(['\t', '\n', '\r'], " ")
+        };
+        // Times as the order book has them, so the report's orders equal searchOrders' ones.
+        let t = cell;
+        let flag = |b: bool| if b { "true" } else { "false" }.to_owned();
+        let programs = |p: &str| {
+            o["programs"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|x| x == p))
+        };
+        let address = &o["recipient"]["deliveryAddress"];
+        let pref = &o["recipient"]["deliveryPreference"];
+        let instructions = [
+            cell(&pref["dropOffLocation"]),
+            cell(&pref["addressInstruction"]),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+        let fulfillment = &o["fulfillment"];
+        let promise = time(&fulfillment["shipByWindow"]["latestDateTime"]);
+        let late_days = promise
+            .map(|p| (data_time - p).num_days().max(0))
+            .unwrap_or(0);
+        let items = o["orderItems"].as_array().cloned().unwrap_or_default();
+        let cancel_requested = items
+            .iter()
+            .any(|i| i["cancellation"]["cancellationRequest"]["requester"] == "BUYER");
+        for item in &items {
+            let ordered = item["quantityOrdered"].as_u64().unwrap_or(1);
+            let shipped = if pending {
+                item["fulfillment"]["quantityFulfilled"]
+                    .as_u64()
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            let fields = [
+                cell(&o["orderId"]),
+                cell(&item["orderItemId"]),
+                t(&o["createdTime"]),
+                t(&o["createdTime"]),
+                stamp(data_time),
+                t(&fulfillment["shipByWindow"]["latestDateTime"]),
+                late_days.to_string(),
+                TRAINING_BUYER_EMAIL.into(),
+                TRAINING_BUYER_NAME.into(),
+                TRAINING_BUYER_PHONE.into(),
+                cell(&item["product"]["sellerSku"]),
+                cell(&item["product"]["title"]),
+                ordered.to_string(),
+                shipped.to_string(),
+                ordered.saturating_sub(shipped).to_string(),
+                report_level(
+                    fulfillment["fulfillmentServiceLevel"]
+                        .as_str()
+                        .unwrap_or("STANDARD"),
+                ),
+                cell(&address["name"]),
+                cell(&address["addressLine1"]),
+                cell(&address["addressLine2"]),
+                cell(&address["addressLine3"]),
+                cell(&address["city"]),
+                cell(&address["stateOrRegion"]),
+                cell(&address["postalCode"]),
+                cell(&address["countryCode"]),
+                cell(&address["phone"]),
+                t(&fulfillment["deliverByWindow"]["earliestDateTime"]),
+                t(&fulfillment["deliverByWindow"]["latestDateTime"]),
+                String::new(),
+                instructions.clone(),
+                "Amazon.com".into(),
+                flag(programs("AMAZON_BUSINESS")),
+                String::new(),
+                String::new(),
+                flag(programs("PRIME")),
+                flag(cancel_requested),
+                if cancel_requested {
+                    "Order created by mistake".into()
+                } else {
+                    String::new()
+                },
+            ];
+            out.push(fields.join("\t"));
+        }
+    }
+    out
+}
+
+/// createReport of the actionable-orders report: its rows as of its data time (now less the
+/// lag), ready after its processing time (sped up with the quotas).
+fn create_actionable(market: &mut Market, spec: Value) -> (Response, Vec<(&'static str, String)>) {
+    let now = Utc::now();
+    let data_time = now - ACTIONABLE_LAG;
+    let found = actionable_rows(market, data_time);
+    let processing = ACTIONABLE_PROCESSING.as_secs_f64() / market.cfg.quota_scale.max(1e-9);
+    let ready = now + Duration::milliseconds((processing * 1000.0).min(86_400_000.0) as i64);
+    let book = &mut market.reports;
+    book.next += 1;
+    let id = format!("{}", 50_000_000_000u64 + book.next);
+    let document = (!found.is_empty()).then(|| {
+        let mut doc = ACTIONABLE_COLUMNS.join("\t");
+        for r in &found {
+            doc.push('\n');
+            doc.push_str(r);
+        }
+        doc.push('\n');
+        doc
+    });
+    book.reports.insert(
+        id.clone(),
+        Entry {
+            spec,
+            created: now,
+            ready,
+            data_end: Some(data_time),
+            restricted: true,
+            looks: 0,
+            document,
+        },
+    );
+    (
+        (
+            StatusCode::ACCEPTED,
+            [("content-type", "application/json")],
+            json!({ "reportId": id }).to_string(),
+        )
+            .into_response(),
+        vec![("reportId", id), ("rows", found.len().to_string())],
+    )
 }

@@ -75,6 +75,9 @@ pub struct Settings {
     pub shipping: crate::config::ShippingConfig,
     /// What a sync with Amazon asks for.
     pub sync_plan: sync::SyncPlan,
+    /// Whether a sync takes the actionable-orders report when searchOrders' burst is spent with
+    /// pages to come (`[amazon] backlog_report`).
+    pub backlog_report: bool,
     /// The carrier's daily pickup, local time (`[floor] pickup`).
     pub pickup: chrono::NaiveTime,
     /// Which site ships which orders (`[[routing]]`): on a shared database, an import sends
@@ -124,6 +127,7 @@ impl Settings {
                 marketplace_ids: cfg.amazon.marketplace_ids(),
                 lookback_days: cfg.amazon.lookback_days(),
             },
+            backlog_report: cfg.amazon.backlog_report(),
             pickup: cfg.floor.pickup()?,
             routing: cfg.routing.clone(),
         })
@@ -1173,6 +1177,16 @@ impl Service {
     /// One sync with Amazon now (the daemon's schedule, or `packline sync`): progress and the
     /// outcome go out as notices, and the sync state says how it went. One sync at a time.
     pub async fn sync_now(&self, user: &str) -> Result<ImportCounts, ServiceError> {
+        self.sync_now_with(user, false).await
+    }
+
+    /// [`Service::sync_now`], through the actionable-orders report now when `backlog` (`sync
+    /// --backlog`); otherwise as `[amazon] backlog_report` says.
+    pub async fn sync_now_with(
+        &self,
+        user: &str,
+        backlog: bool,
+    ) -> Result<ImportCounts, ServiceError> {
         let api = self.amazon()?;
         {
             let mut st = self.sync.lock().unwrap_or_else(|p| p.into_inner());
@@ -1199,15 +1213,28 @@ impl Service {
         }
         let _running = Running(self);
         let plan = &self.settings.sync_plan;
-        let result = sync::sync_once(&api, self, plan, user, Utc::now(), |pages, c, wait| {
-            self.notify(Notice::SyncProgress {
-                pages: pages as u64,
-                new: c.new,
-                updated: c.updated,
-                cancelled: c.cancelled,
-                waiting_secs: wait.map(|w| w.as_secs_f64().ceil() as u64),
-            });
-        })
+        let mode = match (backlog, self.settings.backlog_report) {
+            (true, _) => sync::Backlog::Now,
+            (false, true) => sync::Backlog::WhenLarge,
+            (false, false) => sync::Backlog::Never,
+        };
+        let result = sync::sync_with(
+            &api,
+            self,
+            plan,
+            mode,
+            user,
+            Utc::now(),
+            |pages, c, wait| {
+                self.notify(Notice::SyncProgress {
+                    pages: pages as u64,
+                    new: c.new,
+                    updated: c.updated,
+                    cancelled: c.cancelled,
+                    waiting_secs: wait.map(|w| w.as_secs_f64().ceil() as u64),
+                });
+            },
+        )
         .await;
         let (counts, error) = match &result {
             Ok(c) => (c.clone(), None),

@@ -6,10 +6,20 @@
 //! imported as they arrive, and the watermark moves only once every page is in; until then the
 //! next page's token is kept, so a sync cut short carries on where it stopped. An order of a
 //! page that packline refuses is set aside and asked for again at the next sync.
+//!
+//! A large backlog comes through Amazon's actionable-orders report instead (`sync --backlog`,
+//! or when searchOrders' burst is spent with pages still to come and `[amazon] backlog_report`
+//! allows it): one report lists every unshipped merchant-fulfilled order, imported like a page
+//! (its buyer columns dropped at parse, its recipients sealed, a refused row's order set aside);
+//! then searchOrders catches up with what changed since the report's data time, less the lag
+//! Amazon's order reports may have ([`REPORT_LAG_MINUTES`]), and, after a sync that had a
+//! watermark, with the orders shipped or cancelled since it, which the report cannot list.
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::amazon::actionable::parse_actionable_orders;
 use crate::amazon::client::{ApiError, SEARCH_ORDERS, SearchOrders, SpApi};
+use crate::amazon::reports::ACTIONABLE_REPORT;
 use crate::amazon::throttle::UsagePlan;
 use crate::domain::import::SyncResume;
 use crate::store::{self, ImportCounts};
@@ -25,6 +35,20 @@ pub const BUCKET_AT: &str = store::keys::meta::SYNC_BUCKET_AT;
 pub const MAX_RETRIES: usize = 30;
 /// Updates can reach Amazon's index a little after their timestamp; look back this far again.
 pub const OVERLAP_MINUTES: i64 = 10;
+/// Amazon's order reports can lag their data time by up to about 30 minutes: the catch-up
+/// after one asks searchOrders for everything updated since its data time less this.
+pub const REPORT_LAG_MINUTES: i64 = 30;
+
+/// When a sync takes the actionable-orders report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backlog {
+    /// Never: searchOrders pages only, waiting on their quota.
+    Never,
+    /// When searchOrders' burst is spent and pages are still to come.
+    WhenLarge,
+    /// Now, whatever is pending (`sync --backlog`).
+    Now,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -56,6 +80,24 @@ pub async fn sync_once(
     plan: &SyncPlan,
     user: &str,
     now: DateTime<Utc>,
+    progress: impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
+) -> Result<ImportCounts, SyncError> {
+    let backlog = if store.settings().backlog_report {
+        Backlog::WhenLarge
+    } else {
+        Backlog::Never
+    };
+    sync_with(api, store, plan, backlog, user, now, progress).await
+}
+
+/// One full sync, taking the actionable-orders report as `backlog` says: see [`sync_once`].
+pub async fn sync_with(
+    api: &SpApi,
+    store: &super::Service,
+    plan: &SyncPlan,
+    backlog: Backlog,
+    user: &str,
+    now: DateTime<Utc>,
     mut progress: impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
 ) -> Result<ImportCounts, SyncError> {
     if let (Some(state), Some(at)) = store
@@ -69,59 +111,149 @@ pub async fn sync_once(
     }
     let mut total = ImportCounts::default();
     retry_set_aside(api, store, user, now, &mut total).await?;
-    let resumed = store
-        .with_store(|s| s.sync_resume())?
-        .filter(|r| now - r.saved < RESUME_WITHIN && r.saved <= now);
-    let mut place = match &resumed {
-        Some(r) => {
-            tracing::info!(
-                pages = r.pages,
-                "sync carries on where the last one stopped"
-            );
-            Place {
-                q: SearchOrders {
-                    marketplace_ids: plan.marketplace_ids.clone(),
-                    created_after: r.created_after,
-                    last_updated_after: r.last_updated_after,
-                    fulfillment_statuses: r
-                        .statuses
-                        .iter()
-                        .filter_map(|s| STATUSES.iter().find(|k| **k == s.as_str()).copied())
-                        .collect(),
-                    pagination_token: Some(r.token.clone()),
-                },
-                started: r.started,
-                pages: r.pages as usize,
-            }
-        }
-        None => Place {
-            q: first_query(store, plan, now)?,
-            started: now,
-            pages: 0,
-        },
-    };
-    let mut result = fetch_all(api, store, &mut place, user, now, &mut total, &mut progress).await;
-    // A token Amazon no longer takes (a 400 on the resumed page): start afresh, once.
-    if resumed.is_some()
-        && place.pages == resumed.as_ref().map_or(0, |r| r.pages as usize)
-        && matches!(
-            result,
-            Err(SyncError::Api(ApiError::Status { status: 400, .. }))
-        )
-    {
-        tracing::warn!("the last sync's pagination token was refused: starting afresh");
+    let watermark = if backlog == Backlog::Now {
+        let data_time =
+            import_report(api, store, plan, user, now, &mut total, &mut progress).await?;
+        // The report lists everything pending: where a sync cut short stood is not needed.
         store.with_store(|s| s.set_sync_resume(None))?;
-        place = Place {
-            q: first_query(store, plan, now)?,
-            started: now,
-            pages: 0,
+        let result = catch_up(
+            api,
+            store,
+            plan,
+            data_time,
+            user,
+            now,
+            &mut total,
+            &mut progress,
+        )
+        .await;
+        keep_bucket(api, store)?;
+        result?;
+        now
+    } else {
+        let switch = backlog == Backlog::WhenLarge;
+        let resumed = store
+            .with_store(|s| s.sync_resume())?
+            .filter(|r| now - r.saved < RESUME_WITHIN && r.saved <= now);
+        let mut place = match &resumed {
+            Some(r) => {
+                tracing::info!(
+                    pages = r.pages,
+                    "sync carries on where the last one stopped"
+                );
+                Place {
+                    q: SearchOrders {
+                        marketplace_ids: plan.marketplace_ids.clone(),
+                        created_after: r.created_after,
+                        last_updated_after: r.last_updated_after,
+                        fulfillment_statuses: r
+                            .statuses
+                            .iter()
+                            .filter_map(|s| {
+                                ALL_STATUSES.iter().find(|k| **k == s.as_str()).copied()
+                            })
+                            .collect(),
+                        pagination_token: Some(r.token.clone()),
+                    },
+                    started: r.started,
+                    pages: r.pages as usize,
+                }
+            }
+            None => Place {
+                q: first_query(store, plan, now)?,
+                started: now,
+                pages: 0,
+            },
         };
-        result = fetch_all(api, store, &mut place, user, now, &mut total, &mut progress).await;
-    }
-    keep_bucket(api, store)?;
-    result?;
+        let mut result = fetch_all(
+            api,
+            store,
+            &mut place,
+            switch,
+            user,
+            now,
+            &mut total,
+            &mut progress,
+        )
+        .await;
+        // A token Amazon no longer takes (a 400 on the resumed page): start afresh, once.
+        if resumed.is_some()
+            && place.pages == resumed.as_ref().map_or(0, |r| r.pages as usize)
+            && matches!(
+                result,
+                Err(SyncError::Api(ApiError::Status { status: 400, .. }))
+            )
+        {
+            tracing::warn!("the last sync's pagination token was refused: starting afresh");
+            store.with_store(|s| s.set_sync_resume(None))?;
+            place = Place {
+                q: first_query(store, plan, now)?,
+                started: now,
+                pages: 0,
+            };
+            result = fetch_all(
+                api,
+                store,
+                &mut place,
+                switch,
+                user,
+                now,
+                &mut total,
+                &mut progress,
+            )
+            .await;
+        }
+        let result = match result {
+            Ok(Fetched::Backlog) => {
+                tracing::info!(
+                    pages = place.pages,
+                    "searchOrders' burst is spent with pages to come: the rest through the actionable-orders report"
+                );
+                match import_report(api, store, plan, user, now, &mut total, &mut progress).await {
+                    Ok(data_time) => {
+                        store.with_store(|s| s.set_sync_resume(None))?;
+                        catch_up(
+                            api,
+                            store,
+                            plan,
+                            data_time,
+                            user,
+                            now,
+                            &mut total,
+                            &mut progress,
+                        )
+                        .await
+                    }
+                    Err(e @ SyncError::Store(_)) => Err(e),
+                    // No report (the app lacks the role, Amazon failed to make it): the pages
+                    // go on where they stood, waiting on their quota, as without the report.
+                    Err(e) => {
+                        tracing::warn!(
+                            "the actionable-orders report failed, the sync goes on with searchOrders pages: {e}"
+                        );
+                        fetch_all(
+                            api,
+                            store,
+                            &mut place,
+                            false,
+                            user,
+                            now,
+                            &mut total,
+                            &mut progress,
+                        )
+                        .await
+                        .map(|_| ())
+                    }
+                }
+            }
+            other => other.map(|_| ()),
+        };
+        keep_bucket(api, store)?;
+        result?;
+        place.started
+    };
     store.with_store(|s| {
-        s.set_meta_time(WATERMARK, place.started)?;
+        s.set_meta_time(WATERMARK, watermark)?;
         s.set_sync_resume(None)
     })?;
     // An order asked for again and seen again on a page is named once.
@@ -135,6 +267,93 @@ pub const RESUME_WITHIN: Duration = Duration::hours(23);
 
 /// The fulfillment statuses a first sync asks for.
 const STATUSES: [&str; 2] = ["UNSHIPPED", "PARTIALLY_SHIPPED"];
+/// The statuses of orders closed since a watermark, which an actionable report cannot list.
+const CLOSED: [&str; 2] = ["SHIPPED", "CANCELLED"];
+/// Every status a kept query may name.
+const ALL_STATUSES: [&str; 4] = ["UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED"];
+
+/// How a run of pages ended.
+enum Fetched {
+    /// The last page is in.
+    Done,
+    /// searchOrders' burst is spent with pages to come: the rest through the report.
+    Backlog,
+}
+
+/// The actionable-orders report, imported like a page; answers its data time (when it was
+/// asked for, if Amazon names none or a later one).
+async fn import_report(
+    api: &SpApi,
+    store: &super::Service,
+    plan: &SyncPlan,
+    user: &str,
+    now: DateTime<Utc>,
+    total: &mut ImportCounts,
+    progress: &mut impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
+) -> Result<DateTime<Utc>, SyncError> {
+    let asked = Utc::now();
+    tracing::info!("asking Amazon for the actionable-orders report");
+    let report = api.actionable_report(&plan.marketplace_ids).await?;
+    let data_time = match &report {
+        Some(r) => r.report.data_end_time.map_or(asked, |t| t.min(asked)),
+        None => asked,
+    };
+    if let Some(r) = report {
+        let marketplace = match plan.marketplace_ids.as_slice() {
+            [one] => Some(one.as_str()),
+            _ => None,
+        };
+        let read = parse_actionable_orders(&r.bytes, ACTIONABLE_REPORT, marketplace)
+            .map_err(ApiError::from)?;
+        tracing::info!(
+            orders = read.orders.len(),
+            refused = read.refused.len(),
+            "actionable-orders report read"
+        );
+        *total += store.import_page(read.orders, read.refused, ACTIONABLE_REPORT, user, now)?;
+        progress(0, total, None);
+    }
+    Ok(data_time)
+}
+
+/// After a report of `data_time`: searchOrders for what changed since (less the lag), and,
+/// when the store has a watermark from an earlier sync, for the orders shipped or cancelled
+/// since it. Each query is kept like any other, with as its start its own lower bound, so a
+/// catch-up cut short is carried on by the next sync and the watermark it leaves misses nothing.
+#[allow(clippy::too_many_arguments)]
+async fn catch_up(
+    api: &SpApi,
+    store: &super::Service,
+    plan: &SyncPlan,
+    data_time: DateTime<Utc>,
+    user: &str,
+    now: DateTime<Utc>,
+    total: &mut ImportCounts,
+    progress: &mut impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
+) -> Result<(), SyncError> {
+    let watermark = store.with_store(|s| s.meta_time(WATERMARK))?;
+    let since = data_time - Duration::minutes(REPORT_LAG_MINUTES);
+    let mut queries = vec![(since, Vec::new())];
+    if let Some(w) = watermark.map(|w| w - Duration::minutes(OVERLAP_MINUTES))
+        && w < since
+    {
+        queries.push((w, CLOSED.to_vec()));
+    }
+    for (after, statuses) in queries {
+        let mut place = Place {
+            q: SearchOrders {
+                marketplace_ids: plan.marketplace_ids.clone(),
+                last_updated_after: Some(after),
+                fulfillment_statuses: statuses,
+                ..SearchOrders::default()
+            },
+            started: after,
+            pages: 0,
+        };
+        fetch_all(api, store, &mut place, false, user, now, total, progress).await?;
+    }
+    Ok(())
+}
 
 /// Where a sync stands: its query (with the next page's token), when the sync that made the
 /// query started, and the pages done.
@@ -183,21 +402,27 @@ fn keep_bucket(api: &SpApi, store: &super::Service) -> Result<(), SyncError> {
 
 /// The pages from where `place` stands to the last, each imported as it arrives; after each,
 /// the quota and the next page's token are kept, so a sync cut short carries on from there.
+/// With `switch`, stops when searchOrders' burst is spent and pages are still to come.
 #[allow(clippy::too_many_arguments)]
 async fn fetch_all(
     api: &SpApi,
     store: &super::Service,
     place: &mut Place,
+    switch: bool,
     user: &str,
     now: DateTime<Utc>,
     total: &mut ImportCounts,
     progress: &mut impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
-) -> Result<(), SyncError> {
+) -> Result<Fetched, SyncError> {
     loop {
         if let Some((tokens, _, rate)) = api.quota(SEARCH_ORDERS)
             && tokens < 1.0
             && rate > 0.0
         {
+            // Pages to come and none left in the burst: the report is quicker than the wait.
+            if switch && place.q.pagination_token.is_some() {
+                return Ok(Fetched::Backlog);
+            }
             let wait = std::time::Duration::from_secs_f64((1.0 - tokens) / rate);
             progress(place.pages, total, Some(wait));
         }
@@ -213,7 +438,7 @@ async fn fetch_all(
         keep_bucket(api, store)?;
         let Some(token) = page.next_token else {
             progress(place.pages, total, None);
-            return Ok(());
+            return Ok(Fetched::Done);
         };
         let resume = SyncResume {
             token: token.clone(),

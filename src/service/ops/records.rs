@@ -222,9 +222,13 @@ impl Operation for Purge {
     }
 }
 
-/// One sync with Amazon now: everything pending (first run) or updated since the last.
+/// One sync with Amazon now: everything pending (first run) or updated since the last;
+/// `backlog`: through the actionable-orders report, then what changed since it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Sync {}
+pub struct Sync {
+    #[serde(default)]
+    pub backlog: bool,
+}
 
 impl Operation for Sync {
     type Answer = ImportCounts;
@@ -238,7 +242,7 @@ impl Operation for Sync {
         c: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<ImportCounts, ServiceError> {
-        block_on(svc.sync_now(&c.user))?
+        block_on(svc.sync_now_with(&c.user, self.backlog))?
     }
 }
 
