@@ -9,6 +9,11 @@
 //!
 //! `--only dashboard` measures the lead dashboard's first frame through the daemon alone, on
 //! the same store (1,000,000 orders by default), with a few batches in progress.
+//!
+//! `--only sites` (with `--backend postgres`) puts the orders at two sites of one database,
+//! half each, each served by its own service and socket as two daemons would: a queue page,
+//! 50 clients scanning at once across both sites (25 each), and claims of 50-order batches
+//! at both.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -215,6 +220,11 @@ fn main() {
         }
     );
     let tmp = tempfile::tempdir().unwrap();
+    if arg("--only").as_deref() == Some("sites") {
+        assert!(postgres.is_some(), "--only sites needs --backend postgres");
+        two_sites(tmp.path(), orders, &location);
+        return;
+    }
     // `--keep DIR` builds the store in DIR once and reuses it on later runs (sled only).
     let root = arg("--keep").map_or_else(|| tmp.path().to_owned(), std::path::PathBuf::from);
     let store = if postgres.is_some() {
@@ -457,6 +467,95 @@ fn main() {
             pct(&mut puts, 0.5),
             pct(&mut puts, 0.99),
             puts.len()
+        );
+    });
+}
+
+/// Two sites on one database, half the orders each, a service and socket each.
+fn two_sites(root: &Path, orders: usize, location: &Location) {
+    let mut services = Vec::new();
+    for site in ["main", "reno"] {
+        let dir = root.join(site);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = build(&dir, orders / 2, &location.clone().for_site(site));
+        let mut settings =
+            Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
+        settings.claim_timeout = Duration::from_secs(3600);
+        settings.connections_per_user = 128;
+        settings.cart_slots = 100;
+        services.push((Service::new(store, settings), dir.join("packline.sock")));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    rt.block_on(async {
+        for (service, socket) in &services {
+            serve_on(service, socket, rx.clone());
+            let svc = service.clone();
+            tokio::task::spawn_blocking(move || svc.wait_for_counts())
+                .await
+                .unwrap();
+        }
+        let sockets: Vec<std::path::PathBuf> = services.iter().map(|(_, s)| s.clone()).collect();
+        let c = Client::connect(&sockets[1]).await.unwrap();
+        for i in 0..50u32 {
+            let q = ops::Queue {
+                state: None,
+                search: None,
+                offset: i * 20,
+                limit: 20,
+                exact_counts: false,
+            };
+            c.call(q).await.unwrap();
+        }
+        let mut pages = Vec::new();
+        for i in 0..1000u32 {
+            let start = Instant::now();
+            c.call(ops::Queue {
+                state: None,
+                search: None,
+                offset: (i % 50) * 20,
+                limit: 20,
+                exact_counts: false,
+            })
+            .await
+            .unwrap();
+            pages.push(start.elapsed());
+        }
+        println!(
+            "two sites: queue page (20 rows) at one, 1 client: p50 {:.2} ms, p99 {:.2} ms",
+            pct(&mut pages, 0.5),
+            pct(&mut pages, 0.99)
+        );
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(50));
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let socket = sockets[i % 2].clone();
+            let barrier = barrier.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut c = Client::connect(&socket).await.unwrap();
+                let batches = claim_units(&mut c, 100).await;
+                barrier.wait().await;
+                scan_batches(&mut c, &batches, 100).await
+            }));
+        }
+        report("two sites, 25 clients each, scanning at once", tasks).await;
+        let mut claims = Vec::new();
+        for socket in &sockets {
+            let c = Client::connect(socket).await.unwrap();
+            for _ in 0..20 {
+                let start = Instant::now();
+                c.call(ops::ClaimBatch { size: Some(50) }).await.unwrap();
+                claims.push(start.elapsed());
+            }
+        }
+        println!(
+            "two sites: claim of a 50-order batch, 20 at each: p50 {:.2} ms, p99 {:.2} ms",
+            pct(&mut claims, 0.5),
+            pct(&mut claims, 0.99)
         );
     });
 }

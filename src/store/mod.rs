@@ -486,7 +486,7 @@ impl Store {
             db,
             location,
             t,
-            account: _,
+            account,
             mut derived,
             steps,
             mut keyring,
@@ -502,6 +502,8 @@ impl Store {
             drop(open_sled(&data_dir, derived::DIR, 0)?);
             drop(open_sled(&data_dir, derived::DIR, 0)?);
         }
+        // Every handle on the database goes before it is opened again (sled locks its files).
+        drop(account);
         drop(t);
         db.flush()?;
         drop(db);
