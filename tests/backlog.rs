@@ -474,3 +474,119 @@ fn a_report_that_fails_leaves_the_sync_to_its_pages() {
         "{text}"
     );
 }
+
+/// The report says nothing of the codes a unit needs at the bench: an order it brings takes
+/// them from what Amazon's own copies of orders last said of its SKU, so a Transparency item is
+/// never packed without its code because of the way its order arrived.
+#[test]
+fn an_order_from_the_report_needs_the_codes_its_sku_was_last_seen_needing() {
+    use packline::service::Service;
+    let columns = [
+        "order-id",
+        "order-item-id",
+        "purchase-date",
+        "payments-date",
+        "reporting-date",
+        "promise-date",
+        "days-past-promise",
+        "buyer-email",
+        "buyer-name",
+        "buyer-phone-number",
+        "sku",
+        "product-name",
+        "quantity-purchased",
+        "quantity-shipped",
+        "quantity-to-ship",
+        "ship-service-level",
+        "recipient-name",
+        "ship-address-1",
+        "ship-address-2",
+        "ship-address-3",
+        "ship-city",
+        "ship-state",
+        "ship-postal-code",
+        "ship-country",
+        "ship-phone-number",
+        "delivery-start-date",
+        "delivery-end-date",
+        "delivery-time-zone",
+        "delivery-Instructions",
+        "sales-channel",
+        "is-business-order",
+        "purchase-order-number",
+        "price-designation",
+        "is-prime",
+        "is-buyer-requested-cancellation",
+        "buyer-requested-cancel-reason",
+    ];
+    let row = |id: &str, sku: &str| {
+        let value = |c: &str| match c {
+            "order-id" => id.to_owned(),
+            "order-item-id" => format!("{}01", id.replace('-', "")),
+            "purchase-date" | "payments-date" | "reporting-date" => {
+                "2026-11-23T09:00:00+00:00".to_owned()
+            }
+            "promise-date" => "2026-11-25T23:59:59+00:00".to_owned(),
+            "days-past-promise" | "quantity-shipped" => "0".to_owned(),
+            "sku" => sku.to_owned(),
+            "product-name" => "Widget".to_owned(),
+            "quantity-purchased" | "quantity-to-ship" => "1".to_owned(),
+            "ship-service-level" => "Standard".to_owned(),
+            "recipient-name" => "Rowan Report".to_owned(),
+            "ship-address-1" => "1 Dock Road".to_owned(),
+            "ship-city" => "Reno".to_owned(),
+            "ship-state" => "NV".to_owned(),
+            "ship-postal-code" => "89501".to_owned(),
+            "ship-country" => "US".to_owned(),
+            "sales-channel" => "Amazon.com".to_owned(),
+            "is-business-order" | "is-prime" | "is-buyer-requested-cancellation" => {
+                "false".to_owned()
+            }
+            _ => String::new(),
+        };
+        columns
+            .iter()
+            .map(|c| value(c))
+            .collect::<Vec<_>>()
+            .join("\t")
+    };
+    let report = format!(
+        "{}\n{}\n{}\n",
+        columns.join("\t"),
+        row("111-0000000-0000001", "SKU-T"),
+        row("111-0000000-0000002", "SKU-PLAIN")
+    );
+    let read = packline::amazon::actionable::parse_actionable_orders(
+        report.as_bytes(),
+        ACTIONABLE_REPORT,
+        Some("ATVPDKIKX0DER"),
+    )
+    .unwrap();
+    assert_eq!(read.orders.len(), 2, "{:?}", read.refused);
+
+    // Amazon's searchOrders said SKU-T is a Transparency item.
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::new(unlocked_store(dir.path()), common::floor::settings_v2(None));
+    let mut seen = order_json(
+        &person("111-0000000-0000009", "Sam Seen"),
+        "UNSHIPPED",
+        "2026-11-23T10:00:00Z",
+    );
+    seen["orderItems"][0]["product"]["sellerSku"] = "SKU-T".into();
+    seen["orderItems"][0]["programs"] = serde_json::json!(["TRANSPARENCY"]);
+    let page = serde_json::to_vec(&serde_json::json!({ "orders": [seen] })).unwrap();
+    let page = packline::amazon::parse_search_orders(&page, "p").unwrap();
+    assert!(page.orders[0].order.lines[0].unit_codes.transparency);
+    let now = t("2026-11-23T11:00:00Z");
+    svc.import_page(page.orders, Vec::new(), "searchOrders", "lead", now)
+        .unwrap();
+    svc.import_page(read.orders, read.refused, ACTIONABLE_REPORT, "lead", now)
+        .unwrap();
+    let codes = |id: &str| {
+        let id = packline::domain::OrderId::parse(id).unwrap();
+        svc.with_store(|s| s.get(&id)).unwrap().unwrap().order.lines[0].unit_codes
+    };
+    assert!(codes("111-0000000-0000001").transparency);
+    assert!(!codes("111-0000000-0000001").serial);
+    assert_eq!(codes("111-0000000-0000002"), Default::default());
+}

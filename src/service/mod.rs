@@ -828,6 +828,13 @@ impl Service {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<ImportCounts, store::Error> {
+        let mut orders = orders;
+        // What units need at the bench: the report says nothing of it, Amazon's copies of
+        // orders do (`store::sku_codes`).
+        match source == crate::amazon::reports::ACTIONABLE_REPORT {
+            true => self.read().apply_sku_codes(&mut orders)?,
+            false => self.read().learn_sku_codes(&orders)?,
+        }
         let ids: Vec<OrderId> = orders.iter().map(|o| o.order.id.clone()).collect();
         let mut counts = self.import(orders, user, now)?;
         // Those whose site could not take them stay set aside.

@@ -41,6 +41,7 @@ pub mod seal;
 mod set_aside;
 pub mod shipping;
 pub mod sites;
+mod sku_codes;
 pub mod space;
 pub mod stats;
 mod sync_resume;

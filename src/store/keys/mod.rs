@@ -238,6 +238,8 @@ pub mod meta {
     pub const PUBLISHED_KEY: &str = "published_key";
     /// `route/ ‖ order id`: the site an order was routed to (the account's).
     pub const ROUTE: &str = "route/";
+    /// `sku_codes/ ‖ SKU`: the codes its units need at the bench (`sku_codes`).
+    pub const SKU_CODES: &str = "sku_codes/";
 }
 
 /// The index database's own names (in its default tree).

@@ -225,6 +225,13 @@ pub const META: Tree = Tree {
             "rewritten by the site's daemon as it runs",
         ),
         Key {
+            prefix: meta::SKU_CODES.as_bytes(),
+            rest: Rest::Any,
+            layout: "`sku_codes/` ‖ SKU",
+            holds: "what Amazon last said the SKU's units need at the pack bench (one byte: 1 serial numbers, 2 Transparency codes), for orders the actionable-orders report brings without it (`store::sku_codes`)",
+            retention: "until Amazon's copy of an order with the SKU says it needs none",
+        },
+        Key {
             prefix: meta::ROUTE.as_bytes(),
             rest: Rest::OrderId,
             layout: "`route/` ‖ order id (the account's: the site `main`'s `meta`)",
