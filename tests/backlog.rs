@@ -481,44 +481,7 @@ fn a_report_that_fails_leaves_the_sync_to_its_pages() {
 #[test]
 fn an_order_from_the_report_needs_the_codes_its_sku_was_last_seen_needing() {
     use packline::service::Service;
-    let columns = [
-        "order-id",
-        "order-item-id",
-        "purchase-date",
-        "payments-date",
-        "reporting-date",
-        "promise-date",
-        "days-past-promise",
-        "buyer-email",
-        "buyer-name",
-        "buyer-phone-number",
-        "sku",
-        "product-name",
-        "quantity-purchased",
-        "quantity-shipped",
-        "quantity-to-ship",
-        "ship-service-level",
-        "recipient-name",
-        "ship-address-1",
-        "ship-address-2",
-        "ship-address-3",
-        "ship-city",
-        "ship-state",
-        "ship-postal-code",
-        "ship-country",
-        "ship-phone-number",
-        "delivery-start-date",
-        "delivery-end-date",
-        "delivery-time-zone",
-        "delivery-Instructions",
-        "sales-channel",
-        "is-business-order",
-        "purchase-order-number",
-        "price-designation",
-        "is-prime",
-        "is-buyer-requested-cancellation",
-        "buyer-requested-cancel-reason",
-    ];
+    let columns = packline::marketplace::reports::ACTIONABLE_COLUMNS;
     let row = |id: &str, sku: &str| {
         let value = |c: &str| match c {
             "order-id" => id.to_owned(),

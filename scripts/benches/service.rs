@@ -311,32 +311,7 @@ fn main() {
         // Warm the count cache and the page cache.
         let svc = service.clone();
         tokio::task::spawn_blocking(move || svc.wait_for_counts()).await.unwrap();
-        // Every page measured below is read once first: a queue being browsed is warm.
-        for i in 0..50u32 {
-            c.call(ops::Queue {
-                state: None,
-                search: None,
-                offset: i * 20,
-                limit: 20,
-                exact_counts: false,
-            })
-            .await
-            .unwrap();
-        }
-        let mut pages = Vec::new();
-        for i in 0..1000u32 {
-            let start = Instant::now();
-            c.call(ops::Queue {
-                state: None,
-                search: None,
-                offset: (i % 50) * 20,
-                limit: 20,
-                exact_counts: false,
-            })
-            .await
-            .unwrap();
-            pages.push(start.elapsed());
-        }
+        let mut pages = queue_pages(&c).await;
         println!(
             "queue page (20 rows) over the socket, 1 client: p50 {:.2} ms, p99 {:.2} ms",
             pct(&mut pages, 0.5),
@@ -471,6 +446,28 @@ fn main() {
     });
 }
 
+/// 1,000 queue pages of 20 rows, each round-trip's time; every page measured is read once
+/// first (a queue being browsed is warm).
+async fn queue_pages(c: &Client) -> Vec<Duration> {
+    let page = |i: u32| ops::Queue {
+        state: None,
+        search: None,
+        offset: (i % 50) * 20,
+        limit: 20,
+        exact_counts: false,
+    };
+    for i in 0..50u32 {
+        c.call(page(i)).await.unwrap();
+    }
+    let mut pages = Vec::new();
+    for i in 0..1000u32 {
+        let start = Instant::now();
+        c.call(page(i)).await.unwrap();
+        pages.push(start.elapsed());
+    }
+    pages
+}
+
 /// Two sites on one database, half the orders each, a service and socket each.
 fn two_sites(root: &Path, orders: usize, location: &Location) {
     let mut services = Vec::new();
@@ -501,30 +498,7 @@ fn two_sites(root: &Path, orders: usize, location: &Location) {
         }
         let sockets: Vec<std::path::PathBuf> = services.iter().map(|(_, s)| s.clone()).collect();
         let c = Client::connect(&sockets[1]).await.unwrap();
-        for i in 0..50u32 {
-            let q = ops::Queue {
-                state: None,
-                search: None,
-                offset: i * 20,
-                limit: 20,
-                exact_counts: false,
-            };
-            c.call(q).await.unwrap();
-        }
-        let mut pages = Vec::new();
-        for i in 0..1000u32 {
-            let start = Instant::now();
-            c.call(ops::Queue {
-                state: None,
-                search: None,
-                offset: (i % 50) * 20,
-                limit: 20,
-                exact_counts: false,
-            })
-            .await
-            .unwrap();
-            pages.push(start.elapsed());
-        }
+        let mut pages = queue_pages(&c).await;
         println!(
             "two sites: queue page (20 rows) at one, 1 client: p50 {:.2} ms, p99 {:.2} ms",
             pct(&mut pages, 0.5),

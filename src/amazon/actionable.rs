@@ -22,7 +22,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use super::model::{
     MAX_ADDRESS_FIELD, MAX_ID, MAX_LINES, MAX_NOTE, MAX_SKU, MAX_TITLE, ParseError,
 };
-use super::reports::{ACTIONABLE_REPORT, csv_detail, normalise, parse_day};
+use super::reports::{ACTIONABLE_REPORT, Columns, csv_detail, normalise, parse_day};
 use crate::domain::import::{FulfillmentStatus, ImportedOrder, SetAside};
 use crate::domain::text::bounded;
 use crate::domain::{Order, OrderId, OrderLine, Recipient, ServiceLevel, UnitCodes, Window};
@@ -120,54 +120,13 @@ pub fn parse_actionable_orders(
         path,
         detail,
     };
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b'\t')
-        .quoting(false)
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(bytes);
-    let mut records = reader.byte_records();
-    let header = match records.next() {
-        None => return Ok(ActionableOrders::default()),
-        Some(Ok(h)) => h,
-        Some(Err(e)) => {
-            return Err(invalid(
-                "line 1".into(),
-                format!("the header cannot be read: {}", csv_detail(&e)),
-            ));
-        }
+    let Some((columns, records)) = Columns::read(bytes, &REQUIRED, ACTIONABLE_REPORT, &invalid)?
+    else {
+        return Ok(ActionableOrders::default());
     };
-    let columns: Vec<String> = header
-        .iter()
-        .map(|c| normalise(&String::from_utf8_lossy(c)))
-        .collect();
-    for (i, c) in columns.iter().enumerate() {
-        if !c.is_empty() && columns[..i].contains(c) {
-            return Err(invalid(
-                "line 1".into(),
-                format!("the column {c:?} is named twice: the header is damaged"),
-            ));
-        }
-    }
-    let col = |name: &str| columns.iter().position(|c| c == name);
-    for (name, shown) in REQUIRED {
-        if col(name).is_none() {
-            return Err(invalid(
-                "line 1".into(),
-                format!(
-                    "no {shown:?} column: this is not a {ACTIONABLE_REPORT} report (tab-separated, with its header row)"
-                ),
-            ));
-        }
-    }
     // Only the columns named here are ever read out of a row.
-    let at = |row: &csv::ByteRecord, name: &str| -> String {
-        col(name)
-            .and_then(|i| row.get(i))
-            .map(|v| String::from_utf8_lossy(v).trim().to_owned())
-            .unwrap_or_default()
-    };
+    let at = |row: &csv::ByteRecord, name: &str| columns.at(row, name);
+    let header = &columns;
     // Orders in the order of their first row; a refused order's id, so its other rows are
     // dropped too.
     let mut orders: BTreeMap<usize, ImportedOrder> = BTreeMap::new();

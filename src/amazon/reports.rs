@@ -118,6 +118,85 @@ pub struct ReturnsReport {
     pub refused: Vec<ParseError>,
 }
 
+/// A tab-separated report's header row: its columns' names (normalised), checked to name no
+/// column twice (a row's fields would be read under the wrong names) and every required one;
+/// a row's fields are read by name, and only those named.
+pub(crate) struct Columns(Vec<String>);
+
+/// A report's rows after its header.
+pub(crate) type Rows<'a> = csv::ByteRecordsIntoIter<&'a [u8]>;
+
+impl Columns {
+    /// The header of `bytes` (a byte-order mark before it is not part of the first name) and
+    /// the rows after it; none for an empty document. `report` names the report in messages.
+    pub(crate) fn read<'a>(
+        bytes: &'a [u8],
+        required: &[(&str, &str)],
+        report: &str,
+        invalid: &dyn Fn(String, String) -> ParseError,
+    ) -> Result<Option<(Columns, Rows<'a>)>, ParseError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let mut records = csv::ReaderBuilder::new()
+            .delimiter(b'\t')
+            .quoting(false)
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(bytes)
+            .into_byte_records();
+        let header = match records.next() {
+            None => return Ok(None),
+            Some(Ok(h)) => h,
+            Some(Err(e)) => {
+                return Err(invalid(
+                    "line 1".into(),
+                    format!("the header cannot be read: {}", csv_detail(&e)),
+                ));
+            }
+        };
+        let columns: Vec<String> = header
+            .iter()
+            .map(|c| normalise(&String::from_utf8_lossy(c)))
+            .collect();
+        for (i, c) in columns.iter().enumerate() {
+            if !c.is_empty() && columns[..i].contains(c) {
+                return Err(invalid(
+                    "line 1".into(),
+                    format!("the column {c:?} is named twice: the header is damaged"),
+                ));
+            }
+        }
+        let columns = Columns(columns);
+        for (name, shown) in required {
+            if columns.position(name).is_none() {
+                return Err(invalid(
+                    "line 1".into(),
+                    format!(
+                        "no {shown:?} column: this is not a {report} report (tab-separated, with its header row)"
+                    ),
+                ));
+            }
+        }
+        Ok(Some((columns, records)))
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.0.iter().position(|c| c == name)
+    }
+
+    /// How many columns the header names.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The field of `row` under `name`, trimmed (empty when the row has none).
+    pub(crate) fn at(&self, row: &csv::ByteRecord, name: &str) -> String {
+        self.position(name)
+            .and_then(|i| row.get(i))
+            .map(|v| String::from_utf8_lossy(v).trim().to_owned())
+            .unwrap_or_default()
+    }
+}
+
 /// Parses a returns report as [`parse_returns_report`] does, except that a row packline refuses
 /// is that row's alone: it is named in [`ReturnsReport::refused`] and the other rows are read.
 /// A document that is not a returns report (no header, a column missing or named twice) is
@@ -128,60 +207,15 @@ pub fn parse_returns_rows(bytes: &[u8], source_name: &str) -> Result<ReturnsRepo
         path,
         detail,
     };
-    // A byte-order mark before the header is not part of the first column's name.
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b'\t')
-        .quoting(false)
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(bytes);
-    let mut records = reader.byte_records();
-    let header = match records.next() {
-        None => {
-            return Ok(ReturnsReport {
-                returns: Vec::new(),
-                refused: Vec::new(),
-            });
-        }
-        Some(Ok(h)) => h,
-        Some(Err(e)) => {
-            return Err(invalid(
-                "line 1".into(),
-                format!("the header cannot be read: {}", csv_detail(&e)),
-            ));
-        }
+    let Some((columns, records)) = Columns::read(bytes, &REQUIRED, RETURNS_REPORT, &invalid)?
+    else {
+        return Ok(ReturnsReport {
+            returns: Vec::new(),
+            refused: Vec::new(),
+        });
     };
-    let columns: Vec<String> = header
-        .iter()
-        .map(|c| normalise(&String::from_utf8_lossy(c)))
-        .collect();
-    let col = |name: &str| columns.iter().position(|c| c == name);
-    // A column named twice would let a row's fields be read under the wrong name.
-    for (i, c) in columns.iter().enumerate() {
-        if !c.is_empty() && columns[..i].contains(c) {
-            return Err(invalid(
-                "line 1".into(),
-                format!("the column {c:?} is named twice: the header is damaged"),
-            ));
-        }
-    }
-    for (name, shown) in REQUIRED {
-        if col(name).is_none() {
-            return Err(invalid(
-                "line 1".into(),
-                format!(
-                    "no {shown:?} column: this is not a {RETURNS_REPORT} report (tab-separated, with its header row)"
-                ),
-            ));
-        }
-    }
-    let at = |row: &csv::ByteRecord, name: &str| -> String {
-        col(name)
-            .and_then(|i| row.get(i))
-            .map(|v| String::from_utf8_lossy(v).trim().to_owned())
-            .unwrap_or_default()
-    };
+    let at = |row: &csv::ByteRecord, name: &str| columns.at(row, name);
+    let header = &columns;
     let mut returns: BTreeMap<ReturnKey, ExpectedReturn> = BTreeMap::new();
     let mut refused = Vec::new();
     for (n, row) in records.enumerate() {

@@ -504,7 +504,7 @@ async fn document(State(m): State<Shared>, Path(id): Path<String>) -> Response {
 }
 
 /// The header of Amazon's actionable-orders report, in its order (the buyer's columns included).
-const ACTIONABLE_COLUMNS: [&str; 36] = [
+pub const ACTIONABLE_COLUMNS: [&str; 36] = [
     "order-id",
     "order-item-id",
     "purchase-date",
