@@ -9,6 +9,7 @@
 
 pub mod action;
 pub mod app;
+pub mod help;
 pub mod keymap;
 pub mod scan;
 pub mod screens;
