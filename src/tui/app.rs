@@ -29,12 +29,7 @@ use super::action::Action;
 use super::help::Help;
 use super::keymap::Keymap;
 pub use super::screens::Screen;
-use super::screens::dashboard::DashboardScreen;
-use super::screens::exceptions::ExceptionsScreen;
-use super::screens::inquiries::InquiriesScreen;
-use super::screens::label::LabelScreen;
-use super::screens::returns::ReturnsScreen;
-use super::screens::{Theme, clean, pack::PackScreen, pick::PickScreen, queue::QueueScreen};
+use super::screens::{Screens, Theme, clean};
 use crate::service::client::Client;
 use crate::service::ops::{self, Operation, Welcome};
 use crate::service::{Notice, Role, ServiceError};
@@ -72,14 +67,8 @@ pub struct App {
     pub batch_size: u32,
     /// This bench buys and prints the label as the last box closes (`[floor] label_at_pack`).
     pub label_at_pack: bool,
-    pub queue: QueueScreen,
-    pub pick: PickScreen,
-    pub pack: PackScreen,
-    pub exceptions: ExceptionsScreen,
-    pub labels: LabelScreen,
-    pub inquiries: InquiriesScreen,
-    pub returns: ReturnsScreen,
-    pub dashboard: DashboardScreen,
+    /// Every screen's state (`app.screens.pick`, …), whichever is in front.
+    pub screens: Screens,
     pub alert: Option<Alert>,
     /// Where the training floor's labels and slips are written (the demo's folder), shown in
     /// its banner.
@@ -117,6 +106,22 @@ pub struct App {
     scale_watch: Option<crate::scale::device::Watch>,
 }
 
+/// The screens' state reads as the app's own: `app.pick`, `app.pack` (tests, benches and the
+/// binary look at it so); the screens themselves write `app.screens.pick`.
+impl std::ops::Deref for App {
+    type Target = Screens;
+
+    fn deref(&self) -> &Screens {
+        &self.screens
+    }
+}
+
+impl std::ops::DerefMut for App {
+    fn deref_mut(&mut self) -> &mut Screens {
+        &mut self.screens
+    }
+}
+
 /// The smallest terminal packline draws into.
 pub const MIN_W: u16 = 40;
 pub const MIN_H: u16 = 12;
@@ -146,14 +151,7 @@ impl App {
             unlocked,
             batch_size,
             label_at_pack,
-            queue: QueueScreen::default(),
-            pick: PickScreen::default(),
-            pack: PackScreen::default(),
-            exceptions: ExceptionsScreen::default(),
-            labels: LabelScreen::default(),
-            inquiries: InquiriesScreen::default(),
-            returns: ReturnsScreen::default(),
-            dashboard: DashboardScreen::default(),
+            screens: Screens::default(),
             alert: None,
             printed_to: None,
             input: String::new(),
@@ -180,9 +178,9 @@ impl App {
             scale_watch: None,
         };
         let boxes = app.client.call(ops::Boxes {}).await?;
-        app.pack.set_boxes(boxes);
+        app.screens.pack.set_boxes(boxes);
         let mine = app.client.call(ops::Batches { all: false }).await?;
-        app.pick.set_batches(mine);
+        app.screens.pick.set_batches(mine);
         let st = app.client.call(ops::SyncStatus {}).await?;
         app.sync_line = match (st.enabled, st.last_ok) {
             (false, _) => String::new(),
@@ -198,7 +196,7 @@ impl App {
     /// channel, and the pack screen shows it.
     pub fn attach_scale(&mut self, spec: crate::scale::ScaleSpec) {
         let done = self.done_tx.clone();
-        self.pack.scale = Some(Default::default());
+        self.screens.pack.scale = Some(Default::default());
         self.scale_watch = Some(crate::scale::device::watch(spec, move |state| {
             let apply: Completion =
                 Box::new(move |app: &mut App| super::screens::pack::scale_changed(app, state));

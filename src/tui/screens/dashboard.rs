@@ -611,12 +611,12 @@ impl Component for DashboardScreen {
             "dashboard",
             "loading the dashboard",
             ops::Dashboard {},
-            |app, v| app.dashboard.set_view(v),
+            |app, v| app.screens.dashboard.set_view(v),
         );
-        if app.dashboard.holds.is_some() {
+        if app.screens.dashboard.holds.is_some() {
             app.fetch("holds", "loading holds", ops::Holds {}, |app, h| {
-                if app.dashboard.holds.is_some() {
-                    app.dashboard.holds = Some(h);
+                if app.screens.dashboard.holds.is_some() {
+                    app.screens.dashboard.holds = Some(h);
                 }
             });
         }
@@ -627,7 +627,7 @@ impl Component for DashboardScreen {
         match action {
             Action::Holds => {
                 if here {
-                    app.dashboard.holds = match app.dashboard.holds {
+                    app.screens.dashboard.holds = match app.screens.dashboard.holds {
                         Some(_) => None,
                         None => Some(Vec::new()),
                     };
@@ -636,7 +636,7 @@ impl Component for DashboardScreen {
             }
             Action::Release if here => release_selected(app),
             Action::Reassign if here => {
-                let batch = app.dashboard.current().map(|b| b.batch);
+                let batch = app.screens.dashboard.current().map(|b| b.batch);
                 super::reassign(app, batch);
             }
             _ => return false,
@@ -646,7 +646,7 @@ impl Component for DashboardScreen {
 
     /// A batch number selects that batch.
     fn scan(app: &mut App, code: String) {
-        if !app.dashboard.select(&code) {
+        if !app.screens.dashboard.select(&code) {
             app.fail(&ServiceError::NotFound(format!(
                 "no batch {} in progress (type a batch number)",
                 clean(&code, 40)
@@ -655,7 +655,7 @@ impl Component for DashboardScreen {
     }
 
     fn moved(app: &mut App, delta: i64) {
-        app.dashboard.move_by(delta);
+        app.screens.dashboard.move_by(delta);
     }
 
     fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
@@ -666,13 +666,13 @@ impl Component for DashboardScreen {
             release: key(Action::Release),
             reassign: key(Action::Reassign),
         };
-        app.dashboard.render(f, area, app.theme, &keys)
+        app.screens.dashboard.render(f, area, app.theme, &keys)
     }
 }
 
 /// Gives the batch selected on the dashboard back to the queue (a lead's call).
 fn release_selected(app: &mut App) {
-    let Some(batch) = app.dashboard.current().map(|b| b.batch) else {
+    let Some(batch) = app.screens.dashboard.current().map(|b| b.batch) else {
         app.info("select a batch in progress to give it back");
         return;
     };

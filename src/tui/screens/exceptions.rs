@@ -146,22 +146,22 @@ impl Component for ExceptionsScreen {
     fn refresh(app: &mut App) {
         let doing = "loading exceptions";
         app.fetch("exceptions", doing, ops::Exceptions {}, |app, e| {
-            app.exceptions.set_exceptions(e)
+            app.screens.exceptions.set_exceptions(e)
         });
         app.fetch(
             "all batches",
             doing,
             ops::Batches { all: true },
-            |app, b| app.exceptions.set_batches(b),
+            |app, b| app.screens.exceptions.set_batches(b),
         );
     }
 
     fn act(app: &mut App, action: &Action) -> bool {
         match action {
-            Action::CycleResume => app.exceptions.resume += 1,
+            Action::CycleResume => app.screens.exceptions.resume += 1,
             Action::Resolve => resolve(app),
             Action::Reassign => {
-                let batch = match app.exceptions.selected() {
+                let batch = match app.screens.exceptions.selected() {
                     Selected::Batch(b) => Some(b.id),
                     _ => None,
                 };
@@ -175,12 +175,13 @@ impl Component for ExceptionsScreen {
     /// A scanned order id selects its exception.
     fn scan(app: &mut App, code: String) {
         match app
+            .screens
             .exceptions
             .exceptions
             .iter()
             .position(|e| e.order.as_str() == code)
         {
-            Some(i) => app.exceptions.selected = i,
+            Some(i) => app.screens.exceptions.selected = i,
             None => app.fail(&ServiceError::NotFound(format!(
                 "order {} is not among the exceptions",
                 clean(&code, 40)
@@ -189,23 +190,23 @@ impl Component for ExceptionsScreen {
     }
 
     fn moved(app: &mut App, delta: i64) {
-        app.exceptions.move_by(delta);
+        app.screens.exceptions.move_by(delta);
     }
 
     fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
-        app.exceptions.render(f, area, app.theme)
+        app.screens.exceptions.render(f, area, app.theme)
     }
 }
 
 /// Resolves the selected exception with the typed note: the order goes back to the state
 /// chosen.
 fn resolve(app: &mut App) {
-    let Selected::Exception(e) = app.exceptions.selected() else {
+    let Selected::Exception(e) = app.screens.exceptions.selected() else {
         app.info("select an exception to resolve");
         return;
     };
     let order = e.order.to_string();
-    let resume = app.exceptions.resume_state();
+    let resume = app.screens.exceptions.resume_state();
     let resolution = app.note("resolved at the terminal");
     let op = ops::ResolveException {
         order: order.clone(),

@@ -191,7 +191,7 @@ impl Component for InquiriesScreen {
             "inquiries",
             "loading inquiries",
             ops::Inquiries {},
-            |app, list| app.inquiries.set_inquiries(list),
+            |app, list| app.screens.inquiries.set_inquiries(list),
         );
     }
 
@@ -211,14 +211,14 @@ impl Component for InquiriesScreen {
     /// A customer's words stay on the screen only while the lead looks at them.
     fn interrupt(app: &mut App, action: &Action) -> bool {
         if Screen::opened_by(action).is_some() || matches!(action, Action::Back) {
-            app.inquiries.notes = None;
+            app.screens.inquiries.notes = None;
         }
         false
     }
 
     /// An inquiry number or an order id selects that inquiry.
     fn scan(app: &mut App, code: String) {
-        if !app.inquiries.select(&code) {
+        if !app.screens.inquiries.select(&code) {
             app.fail(&ServiceError::NotFound(format!(
                 "no inquiry {} (type an inquiry number or an order id)",
                 clean(&code, 40)
@@ -227,31 +227,31 @@ impl Component for InquiriesScreen {
     }
 
     fn moved(app: &mut App, delta: i64) {
-        app.inquiries.move_by(delta);
+        app.screens.inquiries.move_by(delta);
     }
 
     fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
         let key = app.key_for(Screen::Inquiries, &Action::ReadNotes);
-        app.inquiries.render(f, area, app.theme, &key)
+        app.screens.inquiries.render(f, area, app.theme, &key)
     }
 }
 
 /// Reads the selected inquiry's notes (the service audits it); shown while it stays selected.
 fn read_notes(app: &mut App) {
-    let Some(id) = app.inquiries.current().map(|q| q.id) else {
+    let Some(id) = app.screens.inquiries.current().map(|q| q.id) else {
         app.info("no inquiry selected");
         return;
     };
     app.send(
         format!("reading the notes of inquiry {id}"),
         ops::ReadInquiry { id },
-        |app, notes| app.inquiries.set_notes(notes),
+        |app, notes| app.screens.inquiries.set_notes(notes),
     );
 }
 
 /// Resolves the selected inquiry with the typed resolution.
 fn resolve(app: &mut App) {
-    let Some(id) = app.inquiries.current().map(|q| q.id) else {
+    let Some(id) = app.screens.inquiries.current().map(|q| q.id) else {
         app.info("select an inquiry to resolve");
         return;
     };
@@ -266,7 +266,7 @@ fn resolve(app: &mut App) {
     let op = ops::ResolveInquiry { id, resolution };
     app.send(format!("resolving inquiry {id}"), op, move |app, ()| {
         app.info(format!("inquiry {id} resolved"));
-        app.inquiries.notes = None;
+        app.screens.inquiries.notes = None;
         app.refresh();
     });
 }

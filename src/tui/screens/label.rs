@@ -204,7 +204,7 @@ impl Component for LabelScreen {
                     "labels",
                     doing,
                     list(OrderState::Labelled),
-                    move |app, labelled| app.labels.set_orders(packed.rows, labelled.rows),
+                    move |app, labelled| app.screens.labels.set_orders(packed.rows, labelled.rows),
                 );
             },
         );
@@ -215,7 +215,7 @@ impl Component for LabelScreen {
         };
         app.fetch("failed prints", doing, failed, |app, mut jobs| {
             jobs.reverse();
-            app.labels.failed = jobs;
+            app.screens.labels.failed = jobs;
         });
     }
 
@@ -232,11 +232,11 @@ impl Component for LabelScreen {
                 app.send(doing, op, move |app, offers| {
                     // Offers are for the order still selected only, never another.
                     if selected(app, &order) {
-                        app.labels.set_offers(offers);
+                        app.screens.labels.set_offers(offers);
                     }
                 });
             }
-            Action::NextOffer => app.labels.next_offer(),
+            Action::NextOffer => app.screens.labels.next_offer(),
             Action::Buy => buy(app),
             Action::BuyAll => buy_all(app),
             Action::PrintLabel => {
@@ -255,7 +255,7 @@ impl Component for LabelScreen {
                     pdf: false,
                 };
                 app.send(format!("printing the slip of {order}"), op, |app, job| {
-                    app.labels.printing = format!(
+                    app.screens.labels.printing = format!(
                         "{} of {} sent to the printer",
                         job.document.name(),
                         job.order
@@ -351,14 +351,15 @@ impl Component for LabelScreen {
     /// A scanned order id selects that order.
     fn scan(app: &mut App, code: String) {
         match app
+            .screens
             .labels
             .orders
             .iter()
             .position(|r| r.order.id.as_str() == code)
         {
             Some(i) => {
-                app.labels.selected = i;
-                app.labels.offers.clear();
+                app.screens.labels.selected = i;
+                app.screens.labels.offers.clear();
             }
             None => app.fail(&ServiceError::NotFound(format!(
                 "order {} is not waiting for a label",
@@ -368,15 +369,15 @@ impl Component for LabelScreen {
     }
 
     fn moved(app: &mut App, delta: i64) {
-        app.labels.move_by(delta);
+        app.screens.labels.move_by(delta);
     }
 
     fn notice(app: &mut App, notice: &Notice) {
         match notice {
             Notice::LabelWave { user, done, total }
-                if *user == app.user && app.labels.wave.is_some() =>
+                if *user == app.user && app.screens.labels.wave.is_some() =>
             {
-                app.labels.wave = Some((*done, *total));
+                app.screens.labels.wave = Some((*done, *total));
             }
             Notice::PrintFinished {
                 order,
@@ -392,7 +393,7 @@ impl Component for LabelScreen {
                 } else {
                     clean(what, 40)
                 };
-                app.labels.printing = if *ok && !by_order {
+                app.screens.labels.printing = if *ok && !by_order {
                     clean(detail, 60)
                 } else if *ok {
                     format!("{head}: {}", clean(detail, 60))
@@ -408,13 +409,13 @@ impl Component for LabelScreen {
     }
 
     fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
-        app.labels.render(f, area, app.theme)
+        app.screens.labels.render(f, area, app.theme)
     }
 }
 
 /// The order selected on the labels screen.
 fn label_order(app: &mut App) -> Option<String> {
-    let id = app.labels.current().map(|r| r.order.id.to_string());
+    let id = app.screens.labels.current().map(|r| r.order.id.to_string());
     if id.is_none() {
         app.info("no order selected: packed orders wait here for labels");
     }
@@ -422,7 +423,8 @@ fn label_order(app: &mut App) -> Option<String> {
 }
 
 fn selected(app: &App, order: &str) -> bool {
-    app.labels
+    app.screens
+        .labels
         .current()
         .is_some_and(|r| r.order.id.as_str() == order)
 }
@@ -433,11 +435,17 @@ fn buy(app: &mut App) {
     let Some(order) = label_order(app) else {
         return;
     };
-    if app.labels.buying.contains(&order) {
+    if app.screens.labels.buying.contains(&order) {
         app.info(format!("the label for {order} is being bought"));
         return;
     }
-    let Some(offer) = app.labels.offers.get(app.labels.offer).cloned() else {
+    let Some(offer) = app
+        .screens
+        .labels
+        .offers
+        .get(app.screens.labels.offer)
+        .cloned()
+    else {
         app.info("ask for the offers first, then buy");
         return;
     };
@@ -445,10 +453,10 @@ fn buy(app: &mut App) {
         order: order.clone(),
         service: Some(offer.service_id.clone()),
     };
-    app.labels.buying.insert(order.clone());
+    app.screens.labels.buying.insert(order.clone());
     let doing = format!("buying label for {order}");
     app.send_then(doing, op, move |app, r| {
-        app.labels.buying.remove(&order);
+        app.screens.labels.buying.remove(&order);
         let shipments = match r {
             Ok(s) => s,
             Err(e) => return app.fail(&e),
@@ -467,7 +475,7 @@ fn buy(app: &mut App) {
             tracking.join(", ")
         ));
         if selected(app, &order) {
-            app.labels.offers.clear();
+            app.screens.labels.offers.clear();
         }
         app.refresh();
         // The label goes to the printer straight away.
@@ -478,7 +486,7 @@ fn buy(app: &mut App) {
 /// Buys labels for every packed order at once (a wave). The screen shows its progress
 /// from the service's notices; the labels print in pack order to this terminal's printer.
 fn buy_all(app: &mut App) {
-    if app.labels.wave.is_some() {
+    if app.screens.labels.wave.is_some() {
         app.info("a wave of labels is being bought");
         return;
     }
@@ -488,9 +496,9 @@ fn buy_all(app: &mut App) {
         printer: app.label_printer.clone(),
         no_print: false,
     };
-    app.labels.wave = Some((0, 0));
+    app.screens.labels.wave = Some((0, 0));
     app.send_then("buying labels for every packed order", op, move |app, r| {
-        app.labels.wave = None;
+        app.screens.labels.wave = None;
         let report = match r {
             Ok(r) => r,
             Err(e) => return app.fail(&e),
@@ -517,9 +525,9 @@ fn buy_all(app: &mut App) {
             app.info(text);
         }
         if let Some(e) = report.print_error {
-            app.labels.printing = format!("PRINT FAILED: {}", clean(&e, 60));
+            app.screens.labels.printing = format!("PRINT FAILED: {}", clean(&e, 60));
         }
-        app.labels.offers.clear();
+        app.screens.labels.offers.clear();
         app.refresh();
     });
 }
@@ -534,7 +542,7 @@ fn print_label(app: &mut App, order: String) {
         format!("printing the label of {order}"),
         op,
         move |app, jobs| {
-            app.labels.printing = match jobs.len() {
+            app.screens.labels.printing = match jobs.len() {
                 1 => format!("label of {order} sent to the printer"),
                 n => format!("{n} labels of {order} sent to the printer"),
             };

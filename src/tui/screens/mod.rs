@@ -4,9 +4,11 @@
 //! plumbing (the client, the lanes of ordered requests, notices, the alert, layout, the
 //! switching between screens) and asks the screen in front for everything else.
 //!
-//! A new screen is a new file here with its state and its `impl Component`, a line in
-//! [`screens!`]'s table below and a field of that name on [`App`], plus a section of its keys
-//! in the keymaps (`keymaps/*.toml`, [`super::keymap::SCREENS`]).
+//! A new screen is a new file here with its state (`Default`) and its `impl Component`, its
+//! `pub mod` and one line in the table of screens below (its name, its field in [`Screens`],
+//! its type, its keymap section, the action that opens it), plus its keys: the action that
+//! opens it and its own in `action.rs`, its section in [`super::keymap::SCREENS`] and in every
+//! preset under `keymaps/`. Nothing in `app.rs` changes.
 
 pub mod dashboard;
 pub mod exceptions;
@@ -25,10 +27,10 @@ use super::action::Action;
 use super::app::App;
 use crate::service::{Notice, Role};
 
-/// A screen's behaviour. Its state is a field of the [`App`] (the completions of its requests
-/// run on the app when their answers are back, and reach the state there); its functions take
-/// the app for the plumbing: `send`, `fetch`, `push` (a lane of ordered requests), `info`,
-/// `fail`, `refresh`, the typed `input`.
+/// A screen's behaviour. Its state is a field of [`Screens`] in the [`App`] (the completions of
+/// its requests run on the app when their answers are back, and reach the state there); its
+/// functions take the app for the plumbing: `send`, `fetch`, `send_step` and `push` (a lane of
+/// ordered requests), `info`, `fail`, `note`, `refresh`, `key_for`, the typed `input`.
 pub trait Component {
     /// The role it takes to open the screen, and what anyone below it is told.
     const GATE: Option<(Role, &'static str)> = None;
@@ -70,7 +72,13 @@ pub trait Component {
 /// The table of screens: the [`Screen`] names, their keymap sections, the action that opens
 /// each, and the dispatch of [`Component`]'s functions to the screen's type.
 macro_rules! screens {
-    ($($name:ident: $ty:ty, $key:literal, $opens:ident;)*) => {
+    ($($name:ident: $field:ident: $ty:ty, $key:literal, $opens:ident;)*) => {
+        /// Every screen's state, a field each.
+        #[derive(Default)]
+        pub struct Screens {
+            $(pub $field: $ty),*
+        }
+
         /// Which screen is in front.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Screen {
@@ -159,14 +167,14 @@ macro_rules! screens {
 }
 
 screens! {
-    Queue: queue::QueueScreen, "queue", Queue;
-    Pick: pick::PickScreen, "pick", Pick;
-    Pack: pack::PackScreen, "pack", Pack;
-    Exceptions: exceptions::ExceptionsScreen, "exceptions", Exceptions;
-    Labels: label::LabelScreen, "label", Labels;
-    Inquiries: inquiries::InquiriesScreen, "inquiries", Inquiries;
-    Returns: returns::ReturnsScreen, "returns", Returns;
-    Dashboard: dashboard::DashboardScreen, "dashboard", Dashboard;
+    Queue: queue: queue::QueueScreen, "queue", Queue;
+    Pick: pick: pick::PickScreen, "pick", Pick;
+    Pack: pack: pack::PackScreen, "pack", Pack;
+    Exceptions: exceptions: exceptions::ExceptionsScreen, "exceptions", Exceptions;
+    Labels: labels: label::LabelScreen, "label", Labels;
+    Inquiries: inquiries: inquiries::InquiriesScreen, "inquiries", Inquiries;
+    Returns: returns: returns::ReturnsScreen, "returns", Returns;
+    Dashboard: dashboard: dashboard::DashboardScreen, "dashboard", Dashboard;
 }
 
 /// Amazon order ids look like `123-1234567-1234567`.
@@ -196,12 +204,13 @@ pub fn raise_exception(app: &mut App, order: Option<String>) {
         op,
         move |app, ()| {
             if app
+                .screens
                 .pack
                 .check
                 .as_ref()
                 .is_some_and(|c| c.order.as_str() == order)
             {
-                app.pack.check = None;
+                app.screens.pack.check = None;
             }
             app.info(format!(
                 "order {order} is an exception now: a lead resolves it"

@@ -520,25 +520,25 @@ fn push(app: &mut App, step: impl FnOnce(&mut App) + Send + 'static) {
 
 impl Component for PackScreen {
     fn refresh(app: &mut App) {
-        if app.pack.check.is_none() {
+        if app.screens.pack.check.is_none() {
             let limit = u32::from(app.page.max(1));
             app.fetch(
                 "picked",
                 "loading picked orders",
                 ops::Picked { limit },
-                |app, orders| app.pack.set_waiting(orders),
+                |app, orders| app.screens.pack.set_waiting(orders),
             );
         }
     }
 
     fn act(app: &mut App, action: &Action) -> bool {
         match action {
-            Action::NextBox => app.pack.next_box(),
+            Action::NextBox => app.screens.pack.next_box(),
             Action::Confirm => push(app, confirm),
             Action::CloseBox => close_box(app),
             Action::RaiseException => {
                 let order = match app.screen {
-                    Screen::Pack => app.pack.check.as_ref().map(|c| c.order.to_string()),
+                    Screen::Pack => app.screens.pack.check.as_ref().map(|c| c.order.to_string()),
                     _ => None,
                 };
                 super::raise_exception(app, order);
@@ -553,14 +553,19 @@ impl Component for PackScreen {
     }
 
     fn submit(app: &mut App) {
-        if app.pack.check.is_none()
-            && let Some(r) = app.pack.waiting.get(app.pack.selected)
+        if app.screens.pack.check.is_none()
+            && let Some(r) = app.screens.pack.waiting.get(app.screens.pack.selected)
         {
             // Enter on the picked list: that order to the bench.
             let order = r.order.id.to_string();
             push(app, move |app| start(app, order));
-        } else if app.pack.scale.is_some()
-            && app.pack.check.as_ref().is_some_and(|c| c.is_complete())
+        } else if app.screens.pack.scale.is_some()
+            && app
+                .screens
+                .pack
+                .check
+                .as_ref()
+                .is_some_and(|c| c.is_complete())
         {
             // Enter with nothing typed: the box at the scale's weight.
             push(app, confirm);
@@ -568,9 +573,10 @@ impl Component for PackScreen {
     }
 
     fn moved(app: &mut App, delta: i64) {
-        let n = app.pack.waiting.len() as i64;
-        if app.pack.check.is_none() && n > 0 {
-            app.pack.selected = (app.pack.selected as i64 + delta).clamp(0, n - 1) as usize;
+        let n = app.screens.pack.waiting.len() as i64;
+        if app.screens.pack.check.is_none() && n > 0 {
+            app.screens.pack.selected =
+                (app.screens.pack.selected as i64 + delta).clamp(0, n - 1) as usize;
         }
     }
 
@@ -583,8 +589,14 @@ impl Component for PackScreen {
                 reason,
                 ..
             } if *holder == app.user => {
-                if app.pack.check.as_ref().is_some_and(|c| c.order == *order) {
-                    app.pack.held = Some(reason.clone());
+                if app
+                    .screens
+                    .pack
+                    .check
+                    .as_ref()
+                    .is_some_and(|c| c.order == *order)
+                {
+                    app.screens.pack.held = Some(reason.clone());
                 }
                 app.alert = Some(Alert {
                     text: format!(
@@ -601,7 +613,7 @@ impl Component for PackScreen {
                 detail,
                 ..
             } => {
-                if let Some((text, ok)) = app.pack.print_finished(*job, *ok, detail) {
+                if let Some((text, ok)) = app.screens.pack.print_finished(*job, *ok, detail) {
                     if !ok {
                         app.bell = true;
                     }
@@ -613,19 +625,24 @@ impl Component for PackScreen {
     }
 
     fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
-        app.pack.render(f, area, app.theme)
+        app.screens.pack.render(f, area, app.theme)
     }
 }
 
 /// The scale says something new. A settled weight for an order whose units are all in is
 /// announced: Enter takes it.
 pub fn scale_changed(app: &mut App, state: ScaleState) {
-    app.pack.set_scale(state);
+    app.screens.pack.set_scale(state);
     if app.screen == Screen::Pack
         && app.input.is_empty()
-        && app.pack.weight_g.is_none()
-        && let Some(g) = app.pack.scale_weight()
-        && app.pack.check.as_ref().is_some_and(|c| c.is_complete())
+        && app.screens.pack.weight_g.is_none()
+        && let Some(g) = app.screens.pack.scale_weight()
+        && app
+            .screens
+            .pack
+            .check
+            .as_ref()
+            .is_some_and(|c| c.is_complete())
     {
         app.info(format!(
             "{} on the scale: Enter closes the box at that weight",
@@ -636,13 +653,18 @@ pub fn scale_changed(app: &mut App, state: ScaleState) {
 
 /// A code scanned (or typed) at the bench: an order, a unit, or the weight.
 fn code_scanned(app: &mut App, code: String) {
-    let complete = app.pack.check.as_ref().is_some_and(|c| c.is_complete());
+    let complete = app
+        .screens
+        .pack
+        .check
+        .as_ref()
+        .is_some_and(|c| c.is_complete());
     if complete && code.chars().all(|c| c.is_ascii_digit()) && code.len() <= 5 {
-        app.pack.weight_g = code.parse().ok();
+        app.screens.pack.weight_g = code.parse().ok();
         confirm(app);
         return;
     }
-    let order = app.pack.check.as_ref().map(|c| c.order.to_string());
+    let order = app.screens.pack.check.as_ref().map(|c| c.order.to_string());
     // A packing slip's order id starts (or switches to) that order's check.
     let other_order = looks_like_order_id(&code) && order.as_deref() != Some(code.as_str());
     match order {
@@ -657,7 +679,7 @@ fn code_scanned(app: &mut App, code: String) {
                     unit_codes: Vec::new(),
                 },
                 |app, c| {
-                    let m = app.pack.set_check(c);
+                    let m = app.screens.pack.set_check(c);
                     app.info(m);
                 },
             );
@@ -669,22 +691,22 @@ fn code_scanned(app: &mut App, code: String) {
 fn start(app: &mut App, order: String) {
     let doing = format!("opening order {}", clean(&order, 30));
     app.send_step(Screen::Pack, doing, ops::PackStart { order }, |app, c| {
-        let m = app.pack.set_check(c);
+        let m = app.screens.pack.set_check(c);
         app.info(m);
     });
 }
 
 /// Confirms box and weight (the typed weight, else the scale's): the order is packed.
 fn confirm(app: &mut App) {
-    let Some(check) = app.pack.check.as_ref() else {
+    let Some(check) = app.screens.pack.check.as_ref() else {
         return;
     };
     let order = check.order.to_string();
     // Every box closed already: nothing more to weigh.
     let all_closed = check.open_units() == 0 && !check.boxes.is_empty();
-    let weight_g = match app.pack.weight_g {
+    let weight_g = match app.screens.pack.weight_g {
         Some(0) if !all_closed => {
-            app.pack.weight_g = None;
+            app.screens.pack.weight_g = None;
             app.info(
                 "0 g is no weight: type the box's weight in grams (1 g – 70 kg) and press Enter",
             );
@@ -693,16 +715,16 @@ fn confirm(app: &mut App) {
         Some(w) => w,
         None if all_closed => 0,
         // Nothing typed: the scale's settled weight, when it gives one.
-        None => match app.pack.scale_weight() {
+        None => match app.screens.pack.scale_weight() {
             Some(g) => g,
             None => {
-                let m = app.pack.no_weight();
+                let m = app.screens.pack.no_weight();
                 app.info(m);
                 return;
             }
         },
     };
-    let box_name = app.pack.box_name();
+    let box_name = app.screens.pack.box_name();
     let doing = if app.label_at_pack {
         format!("label printing… {order}")
     } else {
@@ -716,9 +738,9 @@ fn confirm(app: &mut App) {
         label: false,
     };
     app.send_step(Screen::Pack, doing, op, move |app, finished| {
-        app.pack.weighed(weight_g);
-        let m = app.pack.packed(finished.row.clone());
-        match app.pack.bench_label(&finished) {
+        app.screens.pack.weighed(weight_g);
+        let m = app.screens.pack.packed(finished.row.clone());
+        match app.screens.pack.bench_label(&finished) {
             Some((text, ok)) => {
                 if !ok {
                     app.bell = true;
@@ -738,21 +760,25 @@ fn close_box(app: &mut App) {
         .trim()
         .parse::<u32>()
         .ok()
-        .or(app.pack.weight_g)
+        .or(app.screens.pack.weight_g)
         .or_else(|| {
             // The scale's reading is used up at once: a second press before the answer does
             // not close an empty box at the same weight.
-            let g = app.pack.scale_weight().filter(|_| app.pack.check.is_some());
+            let g = app
+                .screens
+                .pack
+                .scale_weight()
+                .filter(|_| app.screens.pack.check.is_some());
             if let Some(g) = g {
-                app.pack.weighed(g);
+                app.screens.pack.weighed(g);
             }
             g
         });
     match weight {
-        Some(w) if app.pack.check.is_some() => push(app, move |app| close_box_at(app, w)),
+        Some(w) if app.screens.pack.check.is_some() => push(app, move |app| close_box_at(app, w)),
         Some(_) => app.info("scan an order first"),
-        None if app.pack.scale.is_some() => {
-            let m = app.pack.no_weight();
+        None if app.screens.pack.scale.is_some() => {
+            let m = app.screens.pack.no_weight();
             app.info(m);
         }
         None => app.info("type the weight of the box in grams, then close it"),
@@ -761,10 +787,10 @@ fn close_box(app: &mut App) {
 
 /// Close the box being filled with this weight, and open the next.
 fn close_box_at(app: &mut App, weight_g: u32) {
-    let Some(order) = app.pack.check.as_ref().map(|c| c.order.to_string()) else {
+    let Some(order) = app.screens.pack.check.as_ref().map(|c| c.order.to_string()) else {
         return;
     };
-    let box_name = app.pack.box_name();
+    let box_name = app.screens.pack.box_name();
     let doing = format!("closing a box of {order}");
     let op = ops::PackCloseBox {
         order,
@@ -773,9 +799,9 @@ fn close_box_at(app: &mut App, weight_g: u32) {
     };
     app.send_step(Screen::Pack, doing, op, move |app, c| {
         let n = c.boxes.len();
-        app.pack.set_check(c);
-        app.pack.weight_g = None;
-        app.pack.weighed(weight_g);
+        app.screens.pack.set_check(c);
+        app.screens.pack.weight_g = None;
+        app.screens.pack.weighed(weight_g);
         app.info(format!("box {n} closed: scan the units of box {}", n + 1));
     });
 }

@@ -316,7 +316,7 @@ impl Component for PickScreen {
             Action::Claim => {
                 // Refused at once when nothing before it could free the batch in hand (the
                 // step checks again when its turn comes).
-                if app.pick.batch.is_some() && app.lane_idle(Screen::Pick) {
+                if app.screens.pick.batch.is_some() && app.lane_idle(Screen::Pick) {
                     app.info("finish or give back the batch in hand first");
                     return true;
                 }
@@ -337,7 +337,7 @@ impl Component for PickScreen {
         if !matches!(
             action,
             Action::ShortPick | Action::Char(_) | Action::Backspace
-        ) && app.pick.short.take().is_some()
+        ) && app.screens.pick.short.take().is_some()
         {
             app.input.clear();
             app.alert = None;
@@ -354,7 +354,7 @@ impl Component for PickScreen {
     }
 
     fn moved(app: &mut App, delta: i64) {
-        app.pick.move_by(delta);
+        app.screens.pick.move_by(delta);
     }
 
     fn notice(app: &mut App, notice: &Notice) {
@@ -406,8 +406,14 @@ impl Component for PickScreen {
                 batch,
                 reason,
             } if *holder == app.user => {
-                if app.pick.batch.as_ref().is_some_and(|b| b.id == *batch) {
-                    app.pick.batch = None;
+                if app
+                    .screens
+                    .pick
+                    .batch
+                    .as_ref()
+                    .is_some_and(|b| b.id == *batch)
+                {
+                    app.screens.pick.batch = None;
                 }
                 app.alert = Some(Alert {
                     text: format!("batch {batch} is no longer yours: {}", clean(reason, 60)),
@@ -420,13 +426,13 @@ impl Component for PickScreen {
 
     fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
         let key = app.key_for(Screen::Pick, &Action::Claim);
-        app.pick.render(f, area, app.theme, &key)
+        app.screens.pick.render(f, area, app.theme, &key)
     }
 }
 
 /// A claim asked from the screen `from` (the pick screen opens if the user is still there).
 fn claim(app: &mut App, from: Screen) {
-    if app.pick.batch.is_some() {
+    if app.screens.pick.batch.is_some() {
         app.info("finish or give back the batch in hand first");
         return;
     }
@@ -435,7 +441,7 @@ fn claim(app: &mut App, from: Screen) {
         "claiming a batch",
         ops::ClaimBatch { size: None },
         move |app, batch| {
-            let msg = app.pick.set_batch(batch);
+            let msg = app.screens.pick.set_batch(batch);
             if app.screen == from {
                 app.screen = Screen::Pick;
             }
@@ -445,7 +451,7 @@ fn claim(app: &mut App, from: Screen) {
 }
 
 fn scan(app: &mut App, code: String) {
-    let Some(batch) = app.pick.batch.as_ref().map(|b| b.id) else {
+    let Some(batch) = app.screens.pick.batch.as_ref().map(|b| b.id) else {
         app.fail(&ServiceError::Conflict(
             "no batch in hand: claim one first".into(),
         ));
@@ -457,7 +463,7 @@ fn scan(app: &mut App, code: String) {
         doing,
         ops::PickScan { batch, code },
         |app, a| {
-            if let Some(m) = app.pick.scanned(a) {
+            if let Some(m) = app.screens.pick.scanned(a) {
                 app.info(m);
             }
         },
@@ -466,19 +472,19 @@ fn scan(app: &mut App, code: String) {
 
 /// A short pick of a SKU of the batch (the line confirmed), with its reason.
 fn short(app: &mut App, sku: String, reason: String) {
-    let Some(batch) = app.pick.batch.as_ref().map(|b| b.id) else {
+    let Some(batch) = app.screens.pick.batch.as_ref().map(|b| b.id) else {
         return;
     };
     let doing = format!("short-picking {}", clean(&sku, 30));
     let op = ops::ShortPick { batch, sku, reason };
     app.send_step(Screen::Pick, doing, op, |app, shorted| {
-        let m = app.pick.shorted(shorted);
+        let m = app.screens.pick.shorted(shorted);
         app.info(m);
     });
 }
 
 fn finish(app: &mut App) {
-    let Some(batch) = app.pick.batch.as_ref().map(|b| b.id) else {
+    let Some(batch) = app.screens.pick.batch.as_ref().map(|b| b.id) else {
         return;
     };
     let doing = format!("finishing batch {batch}");
@@ -487,8 +493,14 @@ fn finish(app: &mut App) {
         doing,
         ops::FinishPick { batch },
         move |app, ()| {
-            if app.pick.batch.as_ref().is_some_and(|b| b.id == batch) {
-                app.pick.batch = None;
+            if app
+                .screens
+                .pick
+                .batch
+                .as_ref()
+                .is_some_and(|b| b.id == batch)
+            {
+                app.screens.pick.batch = None;
             }
             app.info(format!("batch {batch} picked: take it to packing"));
         },
@@ -496,7 +508,7 @@ fn finish(app: &mut App) {
 }
 
 fn release(app: &mut App) {
-    let Some(batch) = app.pick.batch.as_ref().map(|b| b.id) else {
+    let Some(batch) = app.screens.pick.batch.as_ref().map(|b| b.id) else {
         return;
     };
     let op = ops::ReleaseBatch {
@@ -508,8 +520,14 @@ fn release(app: &mut App) {
         format!("giving back batch {batch}"),
         op,
         move |app, ()| {
-            if app.pick.batch.as_ref().is_some_and(|b| b.id == batch) {
-                app.pick.batch = None;
+            if app
+                .screens
+                .pick
+                .batch
+                .as_ref()
+                .is_some_and(|b| b.id == batch)
+            {
+                app.screens.pick.batch = None;
             }
             app.info(format!("batch {batch} given back"));
         },
@@ -520,7 +538,7 @@ fn release(app: &mut App) {
 fn reload(app: &mut App) {
     let op = ops::Batches { all: false };
     app.send_step(Screen::Pick, "loading the batch", op, |app, mine| {
-        app.pick.set_batches(mine);
+        app.screens.pick.set_batches(mine);
     });
 }
 
@@ -528,18 +546,18 @@ fn reload(app: &mut App) {
 /// same line, sends it with the reason typed or chosen by number. Esc or any other key puts
 /// it down: a short pick takes an order off the batch, so one stray key never does it.
 fn short_pick(app: &mut App) {
-    let Some(sku) = app.pick.batch.as_ref().and_then(|b| {
+    let Some(sku) = app.screens.pick.batch.as_ref().and_then(|b| {
         b.lines
-            .get(app.pick.selected)
+            .get(app.screens.pick.selected)
             .filter(|l| !l.is_done())
             .map(|l| l.sku.clone())
     }) else {
-        app.pick.short = None;
+        app.screens.pick.short = None;
         app.info("select a line still to pick to short-pick it");
         return;
     };
     let key = app.key_for(Screen::Pick, &Action::ShortPick);
-    match app.pick.short.take() {
+    match app.screens.pick.short.take() {
         Some(armed) if armed == sku => {
             let typed = std::mem::take(&mut app.input);
             let reason = match typed.trim() {
@@ -562,7 +580,7 @@ fn short_pick(app: &mut App) {
                 ),
                 error: true,
             });
-            app.pick.short = Some(sku);
+            app.screens.pick.short = Some(sku);
         }
     }
 }

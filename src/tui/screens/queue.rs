@@ -148,9 +148,9 @@ impl QueueScreen {
 
 impl Component for QueueScreen {
     fn refresh(app: &mut App) {
-        let op = app.queue.request(app.page);
+        let op = app.screens.queue.request(app.page);
         app.fetch("queue", "loading the queue", op, |app, page| {
-            app.queue.apply(page)
+            app.screens.queue.apply(page)
         });
     }
 
@@ -158,9 +158,10 @@ impl Component for QueueScreen {
         match action {
             Action::RaiseException if app.screen == Screen::Queue => {
                 let order = app
+                    .screens
                     .queue
                     .rows
-                    .get(app.queue.selected)
+                    .get(app.screens.queue.selected)
                     .map(|r| r.order.id.to_string());
                 super::raise_exception(app, order);
                 true
@@ -171,33 +172,33 @@ impl Component for QueueScreen {
 
     /// A code searches the queue.
     fn scan(app: &mut App, code: String) {
-        app.queue.search = Some(code);
-        app.queue.offset = 0;
-        app.queue.selected = 0;
+        app.screens.queue.search = Some(code);
+        app.screens.queue.offset = 0;
+        app.screens.queue.selected = 0;
         app.refresh();
     }
 
     /// Esc puts the search down.
     fn back(app: &mut App) {
-        if app.queue.search.take().is_some() {
-            app.queue.offset = 0;
+        if app.screens.queue.search.take().is_some() {
+            app.screens.queue.offset = 0;
             app.refresh();
         }
     }
 
     fn moved(app: &mut App, delta: i64) {
-        if app.queue.move_by(delta, app.page) {
+        if app.screens.queue.move_by(delta, app.page) {
             app.refresh();
         }
     }
 
     fn notice(app: &mut App, notice: &Notice) {
         if let Notice::Counts(c) = notice {
-            app.queue.counts = c.clone();
+            app.screens.queue.counts = c.clone();
         }
     }
 
     fn draw(app: &App, f: &mut Frame, area: Rect, now: DateTime<Utc>) {
-        app.queue.render(f, area, app.theme, now);
+        app.screens.queue.render(f, area, app.theme, now);
     }
 }

@@ -284,7 +284,7 @@ impl Component for ReturnsScreen {
             "returns",
             "loading returns",
             ops::Returns {},
-            |app, list| app.returns.set_returns(list),
+            |app, list| app.screens.returns.set_returns(list),
         );
     }
 
@@ -292,7 +292,7 @@ impl Component for ReturnsScreen {
         match action {
             Action::CycleCondition => {
                 if app.screen == Screen::Returns {
-                    app.returns.condition = app.returns.condition.next();
+                    app.screens.returns.condition = app.screens.returns.condition.next();
                 }
             }
             Action::CloseReturn => {
@@ -309,10 +309,12 @@ impl Component for ReturnsScreen {
     /// parcel), the parcel, whose return opens; else a unit of the open return, recorded in the
     /// condition shown.
     fn scan(app: &mut App, code: String) {
-        let open = app.returns.open.as_ref().map(|r| r.handle());
+        let open = app.screens.returns.open.as_ref().map(|r| r.handle());
         match open {
-            Some(handle) if !looks_like_order_id(&code) && !app.returns.names_a_parcel(&code) => {
-                let condition = app.returns.condition;
+            Some(handle)
+                if !looks_like_order_id(&code) && !app.screens.returns.names_a_parcel(&code) =>
+            {
+                let condition = app.screens.returns.condition;
                 let op = ops::ReceiveReturn {
                     code: handle.clone(),
                     unit: code,
@@ -323,7 +325,7 @@ impl Component for ReturnsScreen {
                     format!("recording a unit of {handle}"),
                     op,
                     |app, receipt| {
-                        app.returns.received(receipt);
+                        app.screens.returns.received(receipt);
                         app.refresh();
                     },
                 );
@@ -331,7 +333,7 @@ impl Component for ReturnsScreen {
             _ => {
                 let doing = format!("opening the return of {}", clean(&code, 40));
                 app.send(doing, ops::OpenReturn { code }, |app, r| {
-                    app.returns.open(r);
+                    app.screens.returns.open(r);
                     app.refresh();
                 });
             }
@@ -342,24 +344,24 @@ impl Component for ReturnsScreen {
     /// the store: scan it again to go on).
     fn back(app: &mut App) {
         if app.input.is_empty() && app.alert.is_none() {
-            app.returns.open = None;
-            app.returns.last = None;
+            app.screens.returns.open = None;
+            app.screens.returns.last = None;
         }
     }
 
     fn moved(app: &mut App, delta: i64) {
-        app.returns.move_by(delta);
+        app.screens.returns.move_by(delta);
     }
 
     fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
         let key = app.key_for(Screen::Returns, &Action::CycleCondition);
-        app.returns.render(f, area, app.theme, &key)
+        app.screens.returns.render(f, area, app.theme, &key)
     }
 }
 
 /// Closes the return open at the bench.
 fn close_return(app: &mut App) {
-    let Some(handle) = app.returns.open.as_ref().map(|r| r.handle()) else {
+    let Some(handle) = app.screens.returns.open.as_ref().map(|r| r.handle()) else {
         app.info("scan a parcel first: no return is open at the bench");
         return;
     };
@@ -368,8 +370,8 @@ fn close_return(app: &mut App) {
     };
     app.send(format!("closing {handle}"), op, move |app, r| {
         app.info(format!("{handle} closed: {}", r.received_text()));
-        app.returns.open = None;
-        app.returns.last = None;
+        app.screens.returns.open = None;
+        app.screens.returns.last = None;
         app.refresh();
     });
 }
