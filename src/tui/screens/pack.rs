@@ -157,6 +157,11 @@ impl PackScreen {
         }
     }
 
+    /// Every unit of the order at the bench is in.
+    pub fn complete(&self) -> bool {
+        self.check.as_ref().is_some_and(|c| c.is_complete())
+    }
+
     /// The scale's weight to take for the box being closed, if it gives one.
     pub fn scale_weight(&self) -> Option<u32> {
         self.scale.as_ref().and_then(BenchScale::weight)
@@ -537,10 +542,10 @@ impl Component for PackScreen {
             Action::Confirm => push(app, confirm),
             Action::CloseBox => close_box(app),
             Action::RaiseException => {
-                let order = match app.screen {
-                    Screen::Pack => app.screens.pack.check.as_ref().map(|c| c.order.to_string()),
-                    _ => None,
-                };
+                // From the bench only: elsewhere the user is asked to choose an order.
+                let here = app.screen == Screen::Pack;
+                let check = app.screens.pack.check.as_ref().filter(|_| here);
+                let order = check.map(|c| c.order.to_string());
                 super::raise_exception(app, order);
             }
             _ => return false,
@@ -559,14 +564,7 @@ impl Component for PackScreen {
             // Enter on the picked list: that order to the bench.
             let order = r.order.id.to_string();
             push(app, move |app| start(app, order));
-        } else if app.screens.pack.scale.is_some()
-            && app
-                .screens
-                .pack
-                .check
-                .as_ref()
-                .is_some_and(|c| c.is_complete())
-        {
+        } else if app.screens.pack.scale.is_some() && app.screens.pack.complete() {
             // Enter with nothing typed: the box at the scale's weight.
             push(app, confirm);
         }
@@ -637,12 +635,7 @@ pub fn scale_changed(app: &mut App, state: ScaleState) {
         && app.input.is_empty()
         && app.screens.pack.weight_g.is_none()
         && let Some(g) = app.screens.pack.scale_weight()
-        && app
-            .screens
-            .pack
-            .check
-            .as_ref()
-            .is_some_and(|c| c.is_complete())
+        && app.screens.pack.complete()
     {
         app.info(format!(
             "{} on the scale: Enter closes the box at that weight",
@@ -653,12 +646,7 @@ pub fn scale_changed(app: &mut App, state: ScaleState) {
 
 /// A code scanned (or typed) at the bench: an order, a unit, or the weight.
 fn code_scanned(app: &mut App, code: String) {
-    let complete = app
-        .screens
-        .pack
-        .check
-        .as_ref()
-        .is_some_and(|c| c.is_complete());
+    let complete = app.screens.pack.complete();
     if complete && code.chars().all(|c| c.is_ascii_digit()) && code.len() <= 5 {
         app.screens.pack.weight_g = code.parse().ok();
         confirm(app);
