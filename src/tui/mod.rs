@@ -6,9 +6,14 @@
 //! its request and returns; the answer comes back as an event that applies it (see
 //! [`app::App::act`]). State changes only through actions, notices and answers; a frame is
 //! drawn after each of them.
+//!
+//! Who makes requests: each screen, for its own actions (`screens/`, the [`screens::Component`]
+//! trait), through the app's client; `app.rs` makes only the first ones (who the user is, the
+//! boxes, the batch in hand, the sync state) and owns the plumbing they all go through.
 
 pub mod action;
 pub mod app;
+pub mod help;
 pub mod keymap;
 pub mod scan;
 pub mod screens;

@@ -13,10 +13,13 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 
-use super::{Theme, clean};
+use super::{Component, Screen, Theme, clean};
 use crate::domain::Held;
 use crate::service::ops::DashboardView;
 use crate::service::ops::dashboard::BatchProgress;
+use crate::service::{Role, ServiceError, ops};
+use crate::tui::action::Action;
+use crate::tui::app::App;
 
 /// Glyphs of the due chart's three kinds of bar.
 pub const LATE: char = 'X';
@@ -598,6 +601,89 @@ fn until(d: Duration) -> String {
 
 fn local_hm(t: DateTime<Utc>) -> String {
     t.with_timezone(&Local).format("%H:%M").to_string()
+}
+
+impl Component for DashboardScreen {
+    const GATE: Option<(Role, &'static str)> = Some((Role::Lead, "the dashboard is for leads"));
+
+    fn refresh(app: &mut App) {
+        app.fetch(
+            "dashboard",
+            "loading the dashboard",
+            ops::Dashboard {},
+            |app, v| app.screens.dashboard.set_view(v),
+        );
+        if app.screens.dashboard.holds.is_some() {
+            app.fetch("holds", "loading holds", ops::Holds {}, |app, h| {
+                if app.screens.dashboard.holds.is_some() {
+                    app.screens.dashboard.holds = Some(h);
+                }
+            });
+        }
+    }
+
+    fn act(app: &mut App, action: &Action) -> bool {
+        let here = app.screen == Screen::Dashboard;
+        match action {
+            Action::Holds => {
+                if here {
+                    app.screens.dashboard.holds = match app.screens.dashboard.holds {
+                        Some(_) => None,
+                        None => Some(Vec::new()),
+                    };
+                    app.refresh();
+                }
+            }
+            Action::Release if here => release_selected(app),
+            Action::Reassign if here => {
+                let batch = app.screens.dashboard.current().map(|b| b.batch);
+                super::reassign(app, batch);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// A batch number selects that batch.
+    fn scan(app: &mut App, code: String) {
+        if !app.screens.dashboard.select(&code) {
+            app.fail(&ServiceError::NotFound(format!(
+                "no batch {} in progress (type a batch number)",
+                clean(&code, 40)
+            )));
+        }
+    }
+
+    fn moved(app: &mut App, delta: i64) {
+        app.screens.dashboard.move_by(delta);
+    }
+
+    fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
+        let key = |a: Action| app.key_for(Screen::Dashboard, &a);
+        let keys = Keys {
+            holds: key(Action::Holds),
+            exceptions: key(Action::Exceptions),
+            release: key(Action::Release),
+            reassign: key(Action::Reassign),
+        };
+        app.screens.dashboard.render(f, area, app.theme, &keys)
+    }
+}
+
+/// Gives the batch selected on the dashboard back to the queue (a lead's call).
+fn release_selected(app: &mut App) {
+    let Some(batch) = app.screens.dashboard.current().map(|b| b.batch) else {
+        app.info("select a batch in progress to give it back");
+        return;
+    };
+    let reason = app.note("released by a lead at the dashboard");
+    let op = ops::ReleaseBatch { batch, reason };
+    app.send(format!("releasing batch {batch}"), op, move |app, ()| {
+        app.info(format!(
+            "batch {batch} released: its orders are back in the queue"
+        ));
+        app.refresh();
+    });
 }
 
 #[cfg(test)]

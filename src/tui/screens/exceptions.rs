@@ -6,9 +6,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Row, Table};
 
-use super::{Theme, clean};
+use chrono::{DateTime, Utc};
+
+use super::{Component, Theme, clean};
 use crate::domain::{OrderState, PickBatch};
 use crate::service::ExceptionRow;
+use crate::service::{Role, ServiceError, ops};
+use crate::tui::action::Action;
+use crate::tui::app::App;
 
 /// Where a resolved order can go back to.
 pub const RESUME: [OrderState; 4] = [
@@ -132,4 +137,84 @@ impl ExceptionsScreen {
             bl,
         );
     }
+}
+
+impl Component for ExceptionsScreen {
+    const GATE: Option<(Role, &'static str)> =
+        Some((Role::Lead, "the exceptions screen is for leads"));
+
+    fn refresh(app: &mut App) {
+        let doing = "loading exceptions";
+        app.fetch("exceptions", doing, ops::Exceptions {}, |app, e| {
+            app.screens.exceptions.set_exceptions(e)
+        });
+        app.fetch(
+            "all batches",
+            doing,
+            ops::Batches { all: true },
+            |app, b| app.screens.exceptions.set_batches(b),
+        );
+    }
+
+    fn act(app: &mut App, action: &Action) -> bool {
+        match action {
+            Action::CycleResume => app.screens.exceptions.resume += 1,
+            Action::Resolve => resolve(app),
+            Action::Reassign => {
+                let batch = match app.screens.exceptions.selected() {
+                    Selected::Batch(b) => Some(b.id),
+                    _ => None,
+                };
+                super::reassign(app, batch);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// A scanned order id selects its exception.
+    fn scan(app: &mut App, code: String) {
+        match app
+            .screens
+            .exceptions
+            .exceptions
+            .iter()
+            .position(|e| e.order.as_str() == code)
+        {
+            Some(i) => app.screens.exceptions.selected = i,
+            None => app.fail(&ServiceError::NotFound(format!(
+                "order {} is not among the exceptions",
+                clean(&code, 40)
+            ))),
+        }
+    }
+
+    fn moved(app: &mut App, delta: i64) {
+        app.screens.exceptions.move_by(delta);
+    }
+
+    fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
+        app.screens.exceptions.render(f, area, app.theme)
+    }
+}
+
+/// Resolves the selected exception with the typed note: the order goes back to the state
+/// chosen.
+fn resolve(app: &mut App) {
+    let Selected::Exception(e) = app.screens.exceptions.selected() else {
+        app.info("select an exception to resolve");
+        return;
+    };
+    let order = e.order.to_string();
+    let resume = app.screens.exceptions.resume_state();
+    let resolution = app.note("resolved at the terminal");
+    let op = ops::ResolveException {
+        order: order.clone(),
+        resume,
+        resolution,
+    };
+    app.send(format!("resolving {order}"), op, move |app, ()| {
+        app.info(format!("order {order} back to {resume}"));
+        app.refresh();
+    });
 }

@@ -8,10 +8,15 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
-use super::{Theme, clean};
+use chrono::{DateTime, Utc};
+
+use super::{Component, Screen, Theme, clean};
 use crate::domain::inquiry::Inquiry;
 use crate::domain::text::is_hazard;
 use crate::service::ops::InquiryNotes;
+use crate::service::{Role, ServiceError, ops};
+use crate::tui::action::Action;
+use crate::tui::app::App;
 
 #[derive(Clone, Debug, Default)]
 pub struct InquiriesScreen {
@@ -175,4 +180,93 @@ impl InquiriesScreen {
             );
         }
     }
+}
+
+impl Component for InquiriesScreen {
+    const GATE: Option<(Role, &'static str)> =
+        Some((Role::Lead, "the inquiries screen is for leads"));
+
+    fn refresh(app: &mut App) {
+        app.fetch(
+            "inquiries",
+            "loading inquiries",
+            ops::Inquiries {},
+            |app, list| app.screens.inquiries.set_inquiries(list),
+        );
+    }
+
+    fn act(app: &mut App, action: &Action) -> bool {
+        match action {
+            Action::ReadNotes => {
+                if app.screen == Screen::Inquiries {
+                    read_notes(app);
+                }
+            }
+            Action::Resolve if app.screen == Screen::Inquiries => resolve(app),
+            _ => return false,
+        }
+        true
+    }
+
+    /// A customer's words stay on the screen only while the lead looks at them.
+    fn interrupt(app: &mut App, action: &Action) -> bool {
+        if Screen::opened_by(action).is_some() || matches!(action, Action::Back) {
+            app.screens.inquiries.notes = None;
+        }
+        false
+    }
+
+    /// An inquiry number or an order id selects that inquiry.
+    fn scan(app: &mut App, code: String) {
+        if !app.screens.inquiries.select(&code) {
+            app.fail(&ServiceError::NotFound(format!(
+                "no inquiry {} (type an inquiry number or an order id)",
+                clean(&code, 40)
+            )));
+        }
+    }
+
+    fn moved(app: &mut App, delta: i64) {
+        app.screens.inquiries.move_by(delta);
+    }
+
+    fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
+        let key = app.key_for(Screen::Inquiries, &Action::ReadNotes);
+        app.screens.inquiries.render(f, area, app.theme, &key)
+    }
+}
+
+/// Reads the selected inquiry's notes (the service audits it); shown while it stays selected.
+fn read_notes(app: &mut App) {
+    let Some(id) = app.screens.inquiries.current().map(|q| q.id) else {
+        app.info("no inquiry selected");
+        return;
+    };
+    app.send(
+        format!("reading the notes of inquiry {id}"),
+        ops::ReadInquiry { id },
+        |app, notes| app.screens.inquiries.set_notes(notes),
+    );
+}
+
+/// Resolves the selected inquiry with the typed resolution.
+fn resolve(app: &mut App) {
+    let Some(id) = app.screens.inquiries.current().map(|q| q.id) else {
+        app.info("select an inquiry to resolve");
+        return;
+    };
+    let typed = std::mem::take(&mut app.input);
+    let resolution = match crate::domain::NoteText::new(typed) {
+        Ok(t) => t,
+        Err(_) => {
+            app.info("type how the inquiry was settled, then resolve");
+            return;
+        }
+    };
+    let op = ops::ResolveInquiry { id, resolution };
+    app.send(format!("resolving inquiry {id}"), op, move |app, ()| {
+        app.info(format!("inquiry {id} resolved"));
+        app.screens.inquiries.notes = None;
+        app.refresh();
+    });
 }

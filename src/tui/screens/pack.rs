@@ -10,11 +10,16 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
 use std::collections::VecDeque;
 
-use super::{Theme, clean};
+use chrono::{DateTime, Utc};
+
+use super::{Component, Screen, Theme, clean, hold_why, looks_like_order_id};
 use crate::domain::PackCheck;
 use crate::scale::{Reading, ScaleState, show_grams};
 use crate::service::ops::{BenchLabel, Finished};
 use crate::service::{BoxPreset, OrderRow};
+use crate::service::{Notice, ops};
+use crate::tui::action::Action;
+use crate::tui::app::{Alert, App};
 
 #[derive(Clone, Debug, Default)]
 pub struct PackScreen {
@@ -150,6 +155,11 @@ impl PackScreen {
             scale.state = state;
             scale.taken = false;
         }
+    }
+
+    /// Every unit of the order at the bench is in.
+    pub fn complete(&self) -> bool {
+        self.check.as_ref().is_some_and(|c| c.is_complete())
     }
 
     /// The scale's weight to take for the box being closed, if it gives one.
@@ -506,4 +516,280 @@ impl BenchLabelLine {
             self.outcome = Some((format!("label printed: {}", self.postage), true));
         }
     }
+}
+
+/// Pack steps go through the pack lane: each is decided once the one before it is applied.
+fn push(app: &mut App, step: impl FnOnce(&mut App) + Send + 'static) {
+    app.push(Screen::Pack, Box::new(step));
+}
+
+impl Component for PackScreen {
+    fn refresh(app: &mut App) {
+        if app.screens.pack.check.is_none() {
+            let limit = u32::from(app.page.max(1));
+            app.fetch(
+                "picked",
+                "loading picked orders",
+                ops::Picked { limit },
+                |app, orders| app.screens.pack.set_waiting(orders),
+            );
+        }
+    }
+
+    fn act(app: &mut App, action: &Action) -> bool {
+        match action {
+            Action::NextBox => app.screens.pack.next_box(),
+            Action::Confirm => push(app, confirm),
+            Action::CloseBox => close_box(app),
+            Action::RaiseException => {
+                // From the bench only: elsewhere the user is asked to choose an order.
+                let here = app.screen == Screen::Pack;
+                let check = app.screens.pack.check.as_ref().filter(|_| here);
+                let order = check.map(|c| c.order.to_string());
+                super::raise_exception(app, order);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn scan(app: &mut App, code: String) {
+        push(app, move |app| code_scanned(app, code));
+    }
+
+    fn submit(app: &mut App) {
+        if app.screens.pack.check.is_none()
+            && let Some(r) = app.screens.pack.waiting.get(app.screens.pack.selected)
+        {
+            // Enter on the picked list: that order to the bench.
+            let order = r.order.id.to_string();
+            push(app, move |app| start(app, order));
+        } else if app.screens.pack.scale.is_some() && app.screens.pack.complete() {
+            // Enter with nothing typed: the box at the scale's weight.
+            push(app, confirm);
+        }
+    }
+
+    fn moved(app: &mut App, delta: i64) {
+        let n = app.screens.pack.waiting.len() as i64;
+        if app.screens.pack.check.is_none() && n > 0 {
+            app.screens.pack.selected =
+                (app.screens.pack.selected as i64 + delta).clamp(0, n - 1) as usize;
+        }
+    }
+
+    fn notice(app: &mut App, notice: &Notice) {
+        match notice {
+            Notice::OrderHeld {
+                order,
+                batch: None,
+                holder,
+                reason,
+                ..
+            } if *holder == app.user => {
+                if app
+                    .screens
+                    .pack
+                    .check
+                    .as_ref()
+                    .is_some_and(|c| c.order == *order)
+                {
+                    app.screens.pack.held = Some(reason.clone());
+                }
+                app.alert = Some(Alert {
+                    text: format!(
+                        "ORDER {order} ON HOLD{}: set it aside on the exceptions shelf",
+                        hold_why(reason)
+                    ),
+                    error: true,
+                });
+                app.bell = true;
+            }
+            Notice::PrintFinished {
+                job: Some(job),
+                ok,
+                detail,
+                ..
+            } => {
+                if let Some((text, ok)) = app.screens.pack.print_finished(*job, *ok, detail) {
+                    if !ok {
+                        app.bell = true;
+                    }
+                    app.info(text);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
+        app.screens.pack.render(f, area, app.theme)
+    }
+}
+
+/// The scale says something new. A settled weight for an order whose units are all in is
+/// announced: Enter takes it.
+pub fn scale_changed(app: &mut App, state: ScaleState) {
+    app.screens.pack.set_scale(state);
+    if app.screen == Screen::Pack
+        && app.input.is_empty()
+        && app.screens.pack.weight_g.is_none()
+        && let Some(g) = app.screens.pack.scale_weight()
+        && app.screens.pack.complete()
+    {
+        app.info(format!(
+            "{} on the scale: Enter closes the box at that weight",
+            show_grams(g)
+        ));
+    }
+}
+
+/// A code scanned (or typed) at the bench: an order, a unit, or the weight.
+fn code_scanned(app: &mut App, code: String) {
+    let complete = app.screens.pack.complete();
+    if complete && code.chars().all(|c| c.is_ascii_digit()) && code.len() <= 5 {
+        app.screens.pack.weight_g = code.parse().ok();
+        confirm(app);
+        return;
+    }
+    let order = app.screens.pack.check.as_ref().map(|c| c.order.to_string());
+    // A packing slip's order id starts (or switches to) that order's check.
+    let other_order = looks_like_order_id(&code) && order.as_deref() != Some(code.as_str());
+    match order {
+        Some(order) if !other_order => {
+            let doing = format!("scanning {}", clean(&code, 30));
+            app.send_step(
+                Screen::Pack,
+                doing,
+                ops::PackScan {
+                    order,
+                    code,
+                    unit_codes: Vec::new(),
+                },
+                |app, c| {
+                    let m = app.screens.pack.set_check(c);
+                    app.info(m);
+                },
+            );
+        }
+        _ => start(app, code),
+    }
+}
+
+fn start(app: &mut App, order: String) {
+    let doing = format!("opening order {}", clean(&order, 30));
+    app.send_step(Screen::Pack, doing, ops::PackStart { order }, |app, c| {
+        let m = app.screens.pack.set_check(c);
+        app.info(m);
+    });
+}
+
+/// Confirms box and weight (the typed weight, else the scale's): the order is packed.
+fn confirm(app: &mut App) {
+    let Some(check) = app.screens.pack.check.as_ref() else {
+        return;
+    };
+    let order = check.order.to_string();
+    // Every box closed already: nothing more to weigh.
+    let all_closed = check.open_units() == 0 && !check.boxes.is_empty();
+    let weight_g = match app.screens.pack.weight_g {
+        Some(0) if !all_closed => {
+            app.screens.pack.weight_g = None;
+            app.info(
+                "0 g is no weight: type the box's weight in grams (1 g – 70 kg) and press Enter",
+            );
+            return;
+        }
+        Some(w) => w,
+        None if all_closed => 0,
+        // Nothing typed: the scale's settled weight, when it gives one.
+        None => match app.screens.pack.scale_weight() {
+            Some(g) => g,
+            None => {
+                let m = app.screens.pack.no_weight();
+                app.info(m);
+                return;
+            }
+        },
+    };
+    let box_name = app.screens.pack.box_name();
+    let doing = if app.label_at_pack {
+        format!("label printing… {order}")
+    } else {
+        format!("boxing order {order}")
+    };
+    let op = ops::PackFinish {
+        order,
+        box_name,
+        weight_g,
+        partial: None,
+        label: false,
+    };
+    app.send_step(Screen::Pack, doing, op, move |app, finished| {
+        app.screens.pack.weighed(weight_g);
+        let m = app.screens.pack.packed(finished.row.clone());
+        match app.screens.pack.bench_label(&finished) {
+            Some((text, ok)) => {
+                if !ok {
+                    app.bell = true;
+                }
+                app.info(format!("{m}; {text}"));
+            }
+            None => app.info(m),
+        }
+        app.refresh();
+    });
+}
+
+/// Closes the box being filled (the typed weight, or the scale's) and opens the next.
+fn close_box(app: &mut App) {
+    let typed = std::mem::take(&mut app.input);
+    let weight = typed
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .or(app.screens.pack.weight_g)
+        .or_else(|| {
+            // The scale's reading is used up at once: a second press before the answer does
+            // not close an empty box at the same weight.
+            let g = app
+                .screens
+                .pack
+                .scale_weight()
+                .filter(|_| app.screens.pack.check.is_some());
+            if let Some(g) = g {
+                app.screens.pack.weighed(g);
+            }
+            g
+        });
+    match weight {
+        Some(w) if app.screens.pack.check.is_some() => push(app, move |app| close_box_at(app, w)),
+        Some(_) => app.info("scan an order first"),
+        None if app.screens.pack.scale.is_some() => {
+            let m = app.screens.pack.no_weight();
+            app.info(m);
+        }
+        None => app.info("type the weight of the box in grams, then close it"),
+    }
+}
+
+/// Close the box being filled with this weight, and open the next.
+fn close_box_at(app: &mut App, weight_g: u32) {
+    let Some(order) = app.screens.pack.check.as_ref().map(|c| c.order.to_string()) else {
+        return;
+    };
+    let box_name = app.screens.pack.box_name();
+    let doing = format!("closing a box of {order}");
+    let op = ops::PackCloseBox {
+        order,
+        box_name,
+        weight_g,
+    };
+    app.send_step(Screen::Pack, doing, op, move |app, c| {
+        let n = c.boxes.len();
+        app.screens.pack.set_check(c);
+        app.screens.pack.weight_g = None;
+        app.screens.pack.weighed(weight_g);
+        app.info(format!("box {n} closed: scan the units of box {}", n + 1));
+    });
 }

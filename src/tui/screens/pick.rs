@@ -6,9 +6,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
-use super::{Theme, clean};
+use chrono::{DateTime, Utc};
+
+use super::{Component, Screen, Theme, clean, hold_why};
 use crate::domain::{PickBatch, PickScan};
 use crate::service::ops::{PickScanned, Shorted};
+use crate::service::{Notice, ServiceError, ops};
+use crate::tui::action::Action;
+use crate::tui::app::{Alert, App};
 
 #[derive(Clone, Debug, Default)]
 pub struct PickScreen {
@@ -294,5 +299,288 @@ impl PickScreen {
             .header(Row::new(["BIN", "SKU", "PICKED", "ITEM"]).style(theme.dim())),
             list,
         );
+    }
+}
+
+/// The reasons a short pick offers by number (1, 2, 3), the first when none is given.
+const SHORT_REASONS: [&str; 3] = ["not in its bin", "damaged", "fewer than listed"];
+
+/// Pick steps go through the pick lane: each is decided once the one before it is applied.
+fn push(app: &mut App, step: impl FnOnce(&mut App) + Send + 'static) {
+    app.push(Screen::Pick, Box::new(step));
+}
+
+impl Component for PickScreen {
+    fn act(app: &mut App, action: &Action) -> bool {
+        match action {
+            Action::Claim => {
+                // Refused at once when nothing before it could free the batch in hand (the
+                // step checks again when its turn comes).
+                if app.screens.pick.batch.is_some() && app.lane_idle(Screen::Pick) {
+                    app.info("finish or give back the batch in hand first");
+                    return true;
+                }
+                let from = app.screen;
+                push(app, move |app| claim(app, from));
+            }
+            Action::FinishPick => push(app, finish),
+            Action::ShortPick => short_pick(app),
+            Action::Release => push(app, release),
+            _ => return false,
+        }
+        true
+    }
+
+    /// A short pick asked for waits for its second key; anything else but typing its reason
+    /// puts it down.
+    fn interrupt(app: &mut App, action: &Action) -> bool {
+        if !matches!(
+            action,
+            Action::ShortPick | Action::Char(_) | Action::Backspace
+        ) && app.screens.pick.short.take().is_some()
+        {
+            app.input.clear();
+            app.alert = None;
+            if matches!(action, Action::Back) {
+                app.info("short pick cancelled");
+                return true;
+            }
+        }
+        false
+    }
+
+    fn scan(app: &mut App, code: String) {
+        push(app, move |app| scan(app, code));
+    }
+
+    fn moved(app: &mut App, delta: i64) {
+        app.screens.pick.move_by(delta);
+    }
+
+    fn notice(app: &mut App, notice: &Notice) {
+        match notice {
+            Notice::OrderPulled {
+                order,
+                batch,
+                holder,
+                state,
+                slot,
+            } if *holder == app.user => {
+                let from = slot.map_or(format!("batch {batch}"), |s| format!("SLOT {s}"));
+                app.alert = Some(Alert {
+                    text: format!("ORDER {order} IS {state}: take its units out of {from}"),
+                    error: true,
+                });
+                app.bell = true;
+                push(app, reload);
+            }
+            Notice::OrderHeld {
+                order,
+                batch: Some(batch),
+                holder,
+                reason,
+                put_aside,
+                slot,
+            } if *holder == app.user => {
+                let units: Vec<String> = put_aside
+                    .iter()
+                    .map(|(sku, n)| format!("{n} x {}", clean(sku, 20)))
+                    .collect();
+                // What to do first (a small terminal shows two lines), then why.
+                let what = match (units.is_empty(), slot) {
+                    (true, _) => format!("it left batch {batch}, none of it picked yet"),
+                    (false, Some(s)) => {
+                        format!("SLOT {s} to the exceptions shelf: {}", units.join(", "))
+                    }
+                    (false, None) => format!("put {} on the exceptions shelf", units.join(", ")),
+                };
+                app.alert = Some(Alert {
+                    text: format!("ORDER {order} ON HOLD: {what}{}", hold_why(reason)),
+                    error: true,
+                });
+                app.bell = true;
+                push(app, reload);
+            }
+            Notice::ClaimReleased {
+                holder,
+                batch,
+                reason,
+            } if *holder == app.user => {
+                if app
+                    .screens
+                    .pick
+                    .batch
+                    .as_ref()
+                    .is_some_and(|b| b.id == *batch)
+                {
+                    app.screens.pick.batch = None;
+                }
+                app.alert = Some(Alert {
+                    text: format!("batch {batch} is no longer yours: {}", clean(reason, 60)),
+                    error: true,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
+        let key = app.key_for(Screen::Pick, &Action::Claim);
+        app.screens.pick.render(f, area, app.theme, &key)
+    }
+}
+
+/// A claim asked from the screen `from` (the pick screen opens if the user is still there).
+fn claim(app: &mut App, from: Screen) {
+    if app.screens.pick.batch.is_some() {
+        app.info("finish or give back the batch in hand first");
+        return;
+    }
+    app.send_step(
+        Screen::Pick,
+        "claiming a batch",
+        ops::ClaimBatch { size: None },
+        move |app, batch| {
+            let msg = app.screens.pick.set_batch(batch);
+            if app.screen == from {
+                app.screen = Screen::Pick;
+            }
+            app.info(msg);
+        },
+    );
+}
+
+fn scan(app: &mut App, code: String) {
+    let Some(batch) = app.screens.pick.batch.as_ref().map(|b| b.id) else {
+        app.fail(&ServiceError::Conflict(
+            "no batch in hand: claim one first".into(),
+        ));
+        return;
+    };
+    let doing = format!("scanning {}", clean(&code, 30));
+    app.send_step(
+        Screen::Pick,
+        doing,
+        ops::PickScan { batch, code },
+        |app, a| {
+            if let Some(m) = app.screens.pick.scanned(a) {
+                app.info(m);
+            }
+        },
+    );
+}
+
+/// A short pick of a SKU of the batch (the line confirmed), with its reason.
+fn short(app: &mut App, sku: String, reason: String) {
+    let Some(batch) = app.screens.pick.batch.as_ref().map(|b| b.id) else {
+        return;
+    };
+    let doing = format!("short-picking {}", clean(&sku, 30));
+    let op = ops::ShortPick { batch, sku, reason };
+    app.send_step(Screen::Pick, doing, op, |app, shorted| {
+        let m = app.screens.pick.shorted(shorted);
+        app.info(m);
+    });
+}
+
+fn finish(app: &mut App) {
+    let Some(batch) = app.screens.pick.batch.as_ref().map(|b| b.id) else {
+        return;
+    };
+    let doing = format!("finishing batch {batch}");
+    app.send_step(
+        Screen::Pick,
+        doing,
+        ops::FinishPick { batch },
+        move |app, ()| {
+            if app
+                .screens
+                .pick
+                .batch
+                .as_ref()
+                .is_some_and(|b| b.id == batch)
+            {
+                app.screens.pick.batch = None;
+            }
+            app.info(format!("batch {batch} picked: take it to packing"));
+        },
+    );
+}
+
+fn release(app: &mut App) {
+    let Some(batch) = app.screens.pick.batch.as_ref().map(|b| b.id) else {
+        return;
+    };
+    let op = ops::ReleaseBatch {
+        batch,
+        reason: "given back at the terminal".into(),
+    };
+    app.send_step(
+        Screen::Pick,
+        format!("giving back batch {batch}"),
+        op,
+        move |app, ()| {
+            if app
+                .screens
+                .pick
+                .batch
+                .as_ref()
+                .is_some_and(|b| b.id == batch)
+            {
+                app.screens.pick.batch = None;
+            }
+            app.info(format!("batch {batch} given back"));
+        },
+    );
+}
+
+/// The user's batches again (a notice said the one in hand changed).
+fn reload(app: &mut App) {
+    let op = ops::Batches { all: false };
+    app.send_step(Screen::Pick, "loading the batch", op, |app, mine| {
+        app.screens.pick.set_batches(mine);
+    });
+}
+
+/// The short-pick key: the first press asks (which line, and why), the second, on the
+/// same line, sends it with the reason typed or chosen by number. Esc or any other key puts
+/// it down: a short pick takes an order off the batch, so one stray key never does it.
+fn short_pick(app: &mut App) {
+    let Some(sku) = app.screens.pick.batch.as_ref().and_then(|b| {
+        b.lines
+            .get(app.screens.pick.selected)
+            .filter(|l| !l.is_done())
+            .map(|l| l.sku.clone())
+    }) else {
+        app.screens.pick.short = None;
+        app.info("select a line still to pick to short-pick it");
+        return;
+    };
+    let key = app.key_for(Screen::Pick, &Action::ShortPick);
+    match app.screens.pick.short.take() {
+        Some(armed) if armed == sku => {
+            let typed = std::mem::take(&mut app.input);
+            let reason = match typed.trim() {
+                "" | "1" => SHORT_REASONS[0].to_owned(),
+                "2" => SHORT_REASONS[1].to_owned(),
+                "3" => SHORT_REASONS[2].to_owned(),
+                other => other.to_owned(),
+            };
+            push(app, move |app| short(app, sku, reason));
+        }
+        _ => {
+            app.input.clear();
+            app.alert = Some(Alert {
+                text: format!(
+                    "short-pick {}? Its orders leave the batch. Why: 1 {}, 2 {}, 3 {}, or type it; then {key} again (Esc: no)",
+                    clean(&sku, 30),
+                    SHORT_REASONS[0],
+                    SHORT_REASONS[1],
+                    SHORT_REASONS[2],
+                ),
+                error: true,
+            });
+            app.screens.pick.short = Some(sku);
+        }
     }
 }

@@ -7,9 +7,12 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 
-use super::{Theme, clean};
+use super::{Component, Screen, Theme, clean};
+use crate::service::Notice;
 use crate::service::ops::Queue;
 use crate::service::{Counts, OrderRow, QueuePage};
+use crate::tui::action::Action;
+use crate::tui::app::App;
 
 #[derive(Clone, Debug, Default)]
 pub struct QueueScreen {
@@ -140,5 +143,62 @@ impl QueueScreen {
             Table::new(rows, widths).header(header.style(theme.dim())),
             body,
         );
+    }
+}
+
+impl Component for QueueScreen {
+    fn refresh(app: &mut App) {
+        let op = app.screens.queue.request(app.page);
+        app.fetch("queue", "loading the queue", op, |app, page| {
+            app.screens.queue.apply(page)
+        });
+    }
+
+    fn act(app: &mut App, action: &Action) -> bool {
+        match action {
+            Action::RaiseException if app.screen == Screen::Queue => {
+                let order = app
+                    .screens
+                    .queue
+                    .rows
+                    .get(app.screens.queue.selected)
+                    .map(|r| r.order.id.to_string());
+                super::raise_exception(app, order);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A code searches the queue.
+    fn scan(app: &mut App, code: String) {
+        app.screens.queue.search = Some(code);
+        app.screens.queue.offset = 0;
+        app.screens.queue.selected = 0;
+        app.refresh();
+    }
+
+    /// Esc puts the search down.
+    fn back(app: &mut App) {
+        if app.screens.queue.search.take().is_some() {
+            app.screens.queue.offset = 0;
+            app.refresh();
+        }
+    }
+
+    fn moved(app: &mut App, delta: i64) {
+        if app.screens.queue.move_by(delta, app.page) {
+            app.refresh();
+        }
+    }
+
+    fn notice(app: &mut App, notice: &Notice) {
+        if let Notice::Counts(c) = notice {
+            app.screens.queue.counts = c.clone();
+        }
+    }
+
+    fn draw(app: &App, f: &mut Frame, area: Rect, now: DateTime<Utc>) {
+        app.screens.queue.render(f, area, app.theme, now);
     }
 }

@@ -9,9 +9,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Row, Table};
 
-use super::{Theme, clean};
+use chrono::{DateTime, Utc};
+
+use super::{Component, Screen, Theme, clean, looks_like_order_id};
 use crate::domain::returns::{Condition, ReturnKey, ReturnRecord, ReturnState};
+use crate::service::ops;
 use crate::service::ops::Receipt;
+use crate::tui::action::Action;
+use crate::tui::app::App;
 
 #[derive(Clone, Debug)]
 pub struct ReturnsScreen {
@@ -271,4 +276,102 @@ impl ReturnsScreen {
         };
         f.render_widget(Table::new(rows, widths), list);
     }
+}
+
+impl Component for ReturnsScreen {
+    fn refresh(app: &mut App) {
+        app.fetch(
+            "returns",
+            "loading returns",
+            ops::Returns {},
+            |app, list| app.screens.returns.set_returns(list),
+        );
+    }
+
+    fn act(app: &mut App, action: &Action) -> bool {
+        match action {
+            Action::CycleCondition => {
+                if app.screen == Screen::Returns {
+                    app.screens.returns.condition = app.screens.returns.condition.next();
+                }
+            }
+            Action::CloseReturn => {
+                if app.screen == Screen::Returns {
+                    close_return(app);
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// A scan at the returns bench: with no return open (or a code that names another
+    /// parcel), the parcel, whose return opens; else a unit of the open return, recorded in the
+    /// condition shown.
+    fn scan(app: &mut App, code: String) {
+        let open = app.screens.returns.open.as_ref().map(|r| r.handle());
+        match open {
+            Some(handle)
+                if !looks_like_order_id(&code) && !app.screens.returns.names_a_parcel(&code) =>
+            {
+                let condition = app.screens.returns.condition;
+                let op = ops::ReceiveReturn {
+                    code: handle.clone(),
+                    unit: code,
+                    condition,
+                    quantity: 1,
+                };
+                app.send(
+                    format!("recording a unit of {handle}"),
+                    op,
+                    |app, receipt| {
+                        app.screens.returns.received(receipt);
+                        app.refresh();
+                    },
+                );
+            }
+            _ => {
+                let doing = format!("opening the return of {}", clean(&code, 40));
+                app.send(doing, ops::OpenReturn { code }, |app, r| {
+                    app.screens.returns.open(r);
+                    app.refresh();
+                });
+            }
+        }
+    }
+
+    /// Esc with nothing typed and nothing shown puts the open return down (it stays open in
+    /// the store: scan it again to go on).
+    fn back(app: &mut App) {
+        if app.input.is_empty() && app.alert.is_none() {
+            app.screens.returns.open = None;
+            app.screens.returns.last = None;
+        }
+    }
+
+    fn moved(app: &mut App, delta: i64) {
+        app.screens.returns.move_by(delta);
+    }
+
+    fn draw(app: &App, f: &mut Frame, area: Rect, _now: DateTime<Utc>) {
+        let key = app.key_for(Screen::Returns, &Action::CycleCondition);
+        app.screens.returns.render(f, area, app.theme, &key)
+    }
+}
+
+/// Closes the return open at the bench.
+fn close_return(app: &mut App) {
+    let Some(handle) = app.screens.returns.open.as_ref().map(|r| r.handle()) else {
+        app.info("scan a parcel first: no return is open at the bench");
+        return;
+    };
+    let op = ops::CloseReturn {
+        code: handle.clone(),
+    };
+    app.send(format!("closing {handle}"), op, move |app, r| {
+        app.info(format!("{handle} closed: {}", r.received_text()));
+        app.screens.returns.open = None;
+        app.screens.returns.last = None;
+        app.refresh();
+    });
 }
