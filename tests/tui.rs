@@ -121,7 +121,7 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
 
     act(&mut app, Action::Claim).await;
     assert_eq!(app.screen, Screen::Pick);
-    let batch = app.pick.batch.clone().expect("a batch");
+    let batch = app.screens.pick.batch.clone().expect("a batch");
     assert_eq!(batch.orders.len(), 1);
     snapshot("pick", &app);
 
@@ -143,9 +143,9 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
     );
     app.settle().await;
     assert!(app.in_flight().is_none());
-    assert!(app.pick.batch.as_ref().unwrap().is_complete());
+    assert!(app.screens.pick.batch.as_ref().unwrap().is_complete());
     act(&mut app, Action::FinishPick).await;
-    assert!(app.pick.batch.is_none(), "{:?}", app.alert);
+    assert!(app.screens.pick.batch.is_none(), "{:?}", app.alert);
 
     act(&mut app, Action::Pack).await;
     let order = batch.orders[0].to_string();
@@ -154,7 +154,12 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
     app.act(Action::Scan(order.clone()));
     app.act(Action::Scan("SKU-HOSTILE".into()));
     app.settle().await;
-    let check = app.pack.check.clone().expect("the order is at the bench");
+    let check = app
+        .screens
+        .pack
+        .check
+        .clone()
+        .expect("the order is at the bench");
     let needed: u32 = check.lines.iter().map(|l| l.needed).sum();
     assert_eq!(check.units_left(), needed - 1, "{:?}", app.alert);
     act(&mut app, Action::Scan("SOCK-1".into())).await;
@@ -174,12 +179,12 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
         app.alert.as_ref().map(|a| a.text.as_str()),
         Some("0 g is no weight: type the box's weight in grams (1 g – 70 kg) and press Enter")
     );
-    assert!(app.pack.check.is_some());
+    assert!(app.screens.pack.check.is_some());
     for c in "850".chars() {
         act(&mut app, Action::Char(c)).await;
     }
     act(&mut app, Action::Submit).await;
-    assert!(app.pack.check.is_none(), "{:?}", app.alert);
+    assert!(app.screens.pack.check.is_none(), "{:?}", app.alert);
     let rec = service.with_store(|s| s.get(&batch.orders[0]).unwrap().unwrap());
     assert_eq!(rec.state, OrderState::Packed);
     let packages = service.with_store(|s| s.packages(&batch.orders[0]).unwrap());
@@ -189,7 +194,7 @@ async fn claim_pick_pack_with_a_wrong_scan_refused() {
     // The packed order waits on the labels screen.
     act(&mut app, Action::Labels).await;
     assert_eq!(app.screen, Screen::Labels);
-    assert_eq!(app.labels.orders.len(), 1);
+    assert_eq!(app.screens.labels.orders.len(), 1);
     snapshot("labels", &app);
 }
 
@@ -200,7 +205,7 @@ async fn a_cancellation_mid_pick_pulls_the_order_with_an_alert() {
     let service = site(dir.path(), &people[..2]);
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Claim).await;
-    assert_eq!(app.pick.batch.as_ref().unwrap().orders.len(), 2);
+    assert_eq!(app.screens.pick.batch.as_ref().unwrap().orders.len(), 2);
     let gone = &people[0];
     let body = serde_json::to_vec(&page(
         std::slice::from_ref(gone),
@@ -238,7 +243,7 @@ async fn a_cancellation_mid_pick_pulls_the_order_with_an_alert() {
         "{}",
         alert.text
     );
-    let batch = app.pick.batch.as_ref().unwrap();
+    let batch = app.screens.pick.batch.as_ref().unwrap();
     assert_eq!(batch.orders.len(), 1);
     assert_ne!(batch.orders[0].as_str(), gone.order_id);
 }
@@ -252,10 +257,15 @@ async fn each_unit_is_put_to_its_orders_slot() {
     let service = site_with(dir.path(), &orders()[..2], |s| s.cart.confirm_put = true);
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Claim).await;
-    let batch = app.pick.batch.clone().unwrap();
+    let batch = app.screens.pick.batch.clone().unwrap();
     assert_eq!(batch.slots.len(), 2);
     act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
-    let put = app.pick.put_to.clone().expect("where the unit goes");
+    let put = app
+        .screens
+        .pick
+        .put_to
+        .clone()
+        .expect("where the unit goes");
     assert_eq!((put.slot, put.in_hand), (1, true));
     assert_eq!(put.order, batch.orders[0]);
     snapshot("pick_put_to", &app);
@@ -268,7 +278,7 @@ async fn each_unit_is_put_to_its_orders_slot() {
     );
     act(&mut app, Action::Scan("SLOT-1".into())).await;
     assert!(
-        !app.pick.put_to.as_ref().unwrap().in_hand,
+        !app.screens.pick.put_to.as_ref().unwrap().in_hand,
         "{:?}",
         app.alert
     );
@@ -276,7 +286,7 @@ async fn each_unit_is_put_to_its_orders_slot() {
     act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     act(&mut app, Action::Scan("SLOT-1".into())).await;
     act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
-    assert_eq!(app.pick.put_to.as_ref().unwrap().slot, 2);
+    assert_eq!(app.screens.pick.put_to.as_ref().unwrap().slot, 2);
     act(&mut app, Action::Scan("SLOT-2".into())).await;
     act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     act(&mut app, Action::FinishPick).await;
@@ -291,7 +301,7 @@ async fn each_unit_is_put_to_its_orders_slot() {
     );
     act(&mut app, Action::Scan("SLOT-2".into())).await;
     act(&mut app, Action::FinishPick).await;
-    assert!(app.pick.batch.is_none(), "{:?}", app.alert);
+    assert!(app.screens.pick.batch.is_none(), "{:?}", app.alert);
     for id in &batch.orders {
         let rec = service.with_store(|s| s.get(id).unwrap().unwrap());
         assert_eq!(rec.state, OrderState::Picked);
@@ -325,7 +335,7 @@ async fn the_bench_asks_each_units_code_and_says_the_gift_wrap() {
     act(&mut app, Action::Pack).await;
     act(&mut app, Action::Scan("904-0000000-0000005".into())).await;
     act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
-    let check = app.pack.check.clone().unwrap();
+    let check = app.screens.pack.check.clone().unwrap();
     assert_eq!(
         check.awaiting,
         Some((0, packline::domain::CodeKind::Transparency))
@@ -341,7 +351,12 @@ async fn the_bench_asks_each_units_code_and_says_the_gift_wrap() {
         Action::Scan("AZ:00000000000000000000000001".into()),
     )
     .await;
-    assert_eq!(app.pack.check.as_ref().unwrap().lines[0].codes.len(), 1);
+    assert_eq!(
+        app.screens.pack.check.as_ref().unwrap().lines[0]
+            .codes
+            .len(),
+        1
+    );
 }
 
 /// Tote carts on the pick screen: the screen asks for an empty tote per order, large, before
@@ -354,7 +369,7 @@ async fn the_pick_screen_asks_a_tote_per_order_and_the_bench_opens_it() {
     });
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Claim).await;
-    let batch = app.pick.batch.clone().unwrap();
+    let batch = app.screens.pick.batch.clone().unwrap();
     snapshot("pick_tote", &app);
     act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     assert!(
@@ -368,15 +383,28 @@ async fn the_pick_screen_asks_a_tote_per_order_and_the_bench_opens_it() {
     );
     act(&mut app, Action::Scan("TOTE-1".into())).await;
     act(&mut app, Action::Scan("TOTE-2".into())).await;
-    assert!(app.pick.batch.as_ref().unwrap().needs_tote().is_none());
+    assert!(
+        app.screens
+            .pick
+            .batch
+            .as_ref()
+            .unwrap()
+            .needs_tote()
+            .is_none()
+    );
     for _ in 0..4 {
         act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     }
     act(&mut app, Action::FinishPick).await;
-    assert!(app.pick.batch.is_none(), "{:?}", app.alert);
+    assert!(app.screens.pick.batch.is_none(), "{:?}", app.alert);
     act(&mut app, Action::Pack).await;
     act(&mut app, Action::Scan("TOTE-2".into())).await;
-    let check = app.pack.check.clone().expect("the tote opened its order");
+    let check = app
+        .screens
+        .pack
+        .check
+        .clone()
+        .expect("the tote opened its order");
     assert_eq!(check.order, batch.orders[1]);
 }
 
@@ -391,7 +419,7 @@ async fn a_hold_mid_pick_alerts_and_the_batch_finishes_without_it() {
     let service = site(dir.path(), &people[..2]);
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Claim).await;
-    let batch = app.pick.batch.clone().unwrap();
+    let batch = app.screens.pick.batch.clone().unwrap();
     assert_eq!(batch.orders.len(), 2);
     let needed: u32 = batch.lines.iter().map(|l| l.needed).sum();
     // All but one unit picked: the held order's share is on the cart already.
@@ -433,17 +461,23 @@ async fn a_hold_mid_pick_alerts_and_the_batch_finishes_without_it() {
         )
     );
     snapshot("pick_held", &app);
-    let left = app.pick.batch.clone().unwrap();
+    let left = app.screens.pick.batch.clone().unwrap();
     assert_eq!(left.orders, vec![batch.orders[0].clone()]);
     assert!(left.is_complete(), "the rest of the batch is on the cart");
     act(&mut app, Action::FinishPick).await;
-    assert!(app.pick.batch.is_none(), "{:?}", app.alert);
+    assert!(app.screens.pick.batch.is_none(), "{:?}", app.alert);
 
     // The held order is back in New, marked on the queue, and is not claimed again.
     service.refresh_counts();
     service.wait_for_counts();
     act(&mut app, Action::Queue).await;
-    let row = app.queue.rows.iter().find(|r| r.order.id == held).unwrap();
+    let row = app
+        .screens
+        .queue
+        .rows
+        .iter()
+        .find(|r| r.order.id == held)
+        .unwrap();
     assert_eq!(row.state, OrderState::New);
     // The queue says it is held; the lead's words stay sealed there.
     assert_eq!(
@@ -452,7 +486,10 @@ async fn a_hold_mid_pick_alerts_and_the_batch_finishes_without_it() {
     );
     snapshot("queue_held", &app);
     act(&mut app, Action::Claim).await;
-    assert!(app.pick.batch.is_none(), "a held order is never claimed");
+    assert!(
+        app.screens.pick.batch.is_none(),
+        "a held order is never claimed"
+    );
     let rec = service.with_store(|s| s.get(&held).unwrap().unwrap());
     assert_eq!(rec.state, OrderState::New);
 
@@ -463,7 +500,7 @@ async fn a_hold_mid_pick_alerts_and_the_batch_finishes_without_it() {
     .await
     .unwrap();
     act(&mut app, Action::Claim).await;
-    assert_eq!(app.pick.batch.as_ref().unwrap().orders, vec![held]);
+    assert_eq!(app.screens.pick.batch.as_ref().unwrap().orders, vec![held]);
 }
 
 /// Held at the pack bench: the packer is told, the bench says so large, and the box is refused.
@@ -474,7 +511,7 @@ async fn a_hold_at_the_bench_is_shown_and_the_box_refused() {
     let service = site(dir.path(), &orders()[..1]);
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Claim).await;
-    let batch = app.pick.batch.clone().unwrap();
+    let batch = app.screens.pick.batch.clone().unwrap();
     for _ in 0..2 {
         act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     }
@@ -491,7 +528,7 @@ async fn a_hold_at_the_bench_is_shown_and_the_box_refused() {
     .await
     .unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        while app.pack.held.is_none() {
+        while app.screens.pack.held.is_none() {
             let n = app.client.notice().await.unwrap();
             app.notice(n);
         }
@@ -536,7 +573,7 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
     let service = site(dir.path(), &orders()[..2]);
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Claim).await;
-    let batch = app.pick.batch.clone().unwrap();
+    let batch = app.screens.pick.batch.clone().unwrap();
     assert_eq!(batch.orders.len(), 2);
     // Three of the four units are found: the second order (by ship-by) is short.
     for _ in 0..3 {
@@ -546,7 +583,7 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
     let asked = "short-pick SKU-HOSTILE? Its orders leave the batch. Why: 1 not in its bin, 2 damaged, 3 fewer than listed, or type it; then s again (Esc: no)";
     act(&mut app, Action::ShortPick).await;
     assert_eq!(app.alert.as_ref().map(|a| a.text.as_str()), Some(asked));
-    assert_eq!(app.pick.batch.as_ref().unwrap().orders.len(), 2);
+    assert_eq!(app.screens.pick.batch.as_ref().unwrap().orders.len(), 2);
     act(&mut app, Action::Back).await;
     assert_eq!(
         app.alert.as_ref().map(|a| a.text.as_str()),
@@ -554,13 +591,13 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
     );
     act(&mut app, Action::ShortPick).await;
     assert_eq!(app.alert.as_ref().map(|a| a.text.as_str()), Some(asked));
-    assert_eq!(app.pick.batch.as_ref().unwrap().orders.len(), 2);
+    assert_eq!(app.screens.pick.batch.as_ref().unwrap().orders.len(), 2);
     // The second key, with the reason typed between, sends it.
     for c in "bin empty".chars() {
         act(&mut app, Action::Char(c)).await;
     }
     act(&mut app, Action::ShortPick).await;
-    let left = app.pick.batch.clone().expect("one order left");
+    let left = app.screens.pick.batch.clone().expect("one order left");
     assert_eq!(left.orders.len(), 1);
     let shorted = batch
         .orders
@@ -581,25 +618,25 @@ async fn a_short_pick_goes_to_the_leads_exceptions_and_back_onto_the_line() {
 
     act(&mut app, Action::Exceptions).await;
     assert_eq!(app.screen, Screen::Exceptions);
-    assert_eq!(app.exceptions.exceptions.len(), 1);
-    assert_eq!(app.exceptions.exceptions[0].order, shorted);
+    assert_eq!(app.screens.exceptions.exceptions.len(), 1);
+    assert_eq!(app.screens.exceptions.exceptions[0].order, shorted);
     // The lead, unlocked, reads the note.
     assert_eq!(
-        app.exceptions.exceptions[0].note.shown(),
+        app.screens.exceptions.exceptions[0].note.shown(),
         "short pick of SKU-HOSTILE: bin empty"
     );
     snapshot("exceptions", &app);
     act(&mut app, Action::Resolve).await;
     let rec = service.with_store(|s| s.get(&shorted).unwrap().unwrap());
     assert_eq!(rec.state, OrderState::New);
-    assert!(app.exceptions.exceptions.is_empty());
+    assert!(app.screens.exceptions.exceptions.is_empty());
 
     // The picked order is waiting at the pack screen: Enter takes it to the bench.
     act(&mut app, Action::Pack).await;
-    assert_eq!(app.pack.waiting.len(), 1);
+    assert_eq!(app.screens.pack.waiting.len(), 1);
     act(&mut app, Action::Submit).await;
     assert_eq!(
-        app.pack.check.as_ref().map(|c| c.order.clone()),
+        app.screens.pack.check.as_ref().map(|c| c.order.clone()),
         Some(left.orders[0].clone())
     );
 }
@@ -643,9 +680,18 @@ async fn a_lead_reads_an_inquirys_notes_on_its_screen_and_resolves_it() {
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Inquiries).await;
     assert_eq!(app.screen, Screen::Inquiries);
-    let ids: Vec<u64> = app.inquiries.inquiries.iter().map(|q| q.id).collect();
+    let ids: Vec<u64> = app
+        .screens
+        .inquiries
+        .inquiries
+        .iter()
+        .map(|q| q.id)
+        .collect();
     assert_eq!(ids, [1, 2]);
-    assert!(app.inquiries.notes.is_none(), "notes only when asked for");
+    assert!(
+        app.screens.inquiries.notes.is_none(),
+        "notes only when asked for"
+    );
     snapshot("inquiries", &app);
 
     let audited = service.with_store(|s| s.verify_audit().unwrap());
@@ -655,7 +701,12 @@ async fn a_lead_reads_an_inquirys_notes_on_its_screen_and_resolves_it() {
         service.with_store(|s| s.verify_audit().unwrap()),
         audited + 1
     );
-    let notes = app.inquiries.notes.as_ref().expect("the notes are shown");
+    let notes = app
+        .screens
+        .inquiries
+        .notes
+        .as_ref()
+        .expect("the notes are shown");
     let texts: Vec<&str> = notes.notes.iter().map(|n| n.text.as_str()).collect();
     assert_eq!(
         texts,
@@ -665,12 +716,12 @@ async fn a_lead_reads_an_inquirys_notes_on_its_screen_and_resolves_it() {
 
     // Another inquiry selected, or another screen: the notes are gone from the app.
     act(&mut app, Action::Down).await;
-    assert!(app.inquiries.notes.is_none());
+    assert!(app.screens.inquiries.notes.is_none());
     act(&mut app, Action::Up).await;
     act(&mut app, Action::ReadNotes).await;
-    assert!(app.inquiries.notes.is_some());
+    assert!(app.screens.inquiries.notes.is_some());
     act(&mut app, Action::Queue).await;
-    assert!(app.inquiries.notes.is_none());
+    assert!(app.screens.inquiries.notes.is_none());
 
     // A typed resolution resolves the selected inquiry (the number scanned or typed selects it).
     act(&mut app, Action::Inquiries).await;
@@ -695,7 +746,7 @@ async fn a_lead_reads_an_inquirys_notes_on_its_screen_and_resolves_it() {
     );
     let q = service.with_store(|s| s.inquiry(2).unwrap().unwrap());
     assert_eq!(q.resolved_by.as_deref(), Some("ann"));
-    assert!(app.inquiries.inquiries[1].resolved_at.is_some());
+    assert!(app.screens.inquiries.inquiries[1].resolved_at.is_some());
     assert!(service.with_store(|s| s.inquiry(1).unwrap().unwrap().resolved_at.is_none()));
 }
 
@@ -748,17 +799,17 @@ async fn the_returns_bench_opens_a_parcel_by_scan_and_records_each_units_conditi
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Returns).await;
     assert_eq!(app.screen, Screen::Returns);
-    assert_eq!(app.returns.returns.len(), 2);
-    assert!(app.returns.open.is_none());
+    assert_eq!(app.screens.returns.returns.len(), 2);
+    assert!(app.screens.returns.open.is_none());
     snapshot("returns", &app);
 
     // The return label opens its return; the unit's barcode (from the locations file) is
     // recorded sellable, and its bin is shown.
     act(&mut app, Action::Scan("1Z9R00000000000001".into())).await;
-    assert_eq!(app.returns.open.as_ref().map(|r| r.id), Some(1));
+    assert_eq!(app.screens.returns.open.as_ref().map(|r| r.id), Some(1));
     act(&mut app, Action::Scan("0123456789012".into())).await;
     assert_eq!(
-        app.returns.last,
+        app.screens.returns.last,
         Some((
             "1 × SKU-HOSTILE sellable: back to bin B-07".to_owned(),
             true
@@ -766,10 +817,10 @@ async fn the_returns_bench_opens_a_parcel_by_scan_and_records_each_units_conditi
     );
     // The next one is damaged: recorded, never restocked.
     act(&mut app, Action::CycleCondition).await;
-    assert_eq!(app.returns.condition, Condition::Damaged);
+    assert_eq!(app.screens.returns.condition, Condition::Damaged);
     act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
     assert_eq!(
-        app.returns.last,
+        app.screens.returns.last,
         Some(("1 × SKU-HOSTILE damaged: not restocked".to_owned(), false))
     );
     assert!(app.alert.is_none(), "{:?}", app.alert);
@@ -800,7 +851,7 @@ async fn the_returns_bench_opens_a_parcel_by_scan_and_records_each_units_conditi
         app.alert.as_ref().map(|a| a.text.as_str()),
         Some("RET-1 closed: 2 of 2 expected units received")
     );
-    assert!(app.returns.open.is_none());
+    assert!(app.screens.returns.open.is_none());
     assert_eq!(
         service.with_store(|s| s.return_record(1).unwrap().unwrap().state()),
         ReturnState::Closed
@@ -809,6 +860,7 @@ async fn the_returns_bench_opens_a_parcel_by_scan_and_records_each_units_conditi
     // A parcel nobody announced, by its order id: an unexpected return on that order.
     act(&mut app, Action::Scan("904-0000000-0000003".into())).await;
     let open = app
+        .screens
         .returns
         .open
         .clone()
@@ -822,13 +874,13 @@ async fn the_returns_bench_opens_a_parcel_by_scan_and_records_each_units_conditi
     );
     act(&mut app, Action::Scan("B0HOSTILE1".into())).await;
     assert_eq!(
-        app.returns.last.as_ref().map(|l| l.0.as_str()),
+        app.screens.returns.last.as_ref().map(|l| l.0.as_str()),
         Some("1 × SKU-HOSTILE damaged: not restocked")
     );
     // An unknown code rings the bell and says what to scan.
     act(&mut app, Action::Back).await;
     act(&mut app, Action::Back).await;
-    assert!(app.returns.open.is_none());
+    assert!(app.screens.returns.open.is_none());
     act(&mut app, Action::Scan("NOTHING-LIKE-IT".into())).await;
     let alert = app.alert.as_ref().unwrap();
     assert!(
@@ -929,11 +981,11 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
     app.label_printer = Some(printer.clone());
     act(&mut app, Action::Labels).await;
     assert_eq!(
-        app.labels.current().map(|r| r.order.id.to_string()),
+        app.screens.labels.current().map(|r| r.order.id.to_string()),
         Some(order.clone())
     );
     act(&mut app, Action::Rates).await;
-    assert!(!app.labels.offers.is_empty(), "{:?}", app.alert);
+    assert!(!app.screens.labels.offers.is_empty(), "{:?}", app.alert);
 
     assert_eq!(
         training_control(&url, "/_training/faults/createShipment/slow").await,
@@ -1052,12 +1104,12 @@ async fn a_box_closed_partway_and_the_rest_in_the_next() {
     let service = site(dir.path(), &orders()[..1]);
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Claim).await;
-    let batch = app.pick.batch.clone().expect("a batch");
+    let batch = app.screens.pick.batch.clone().expect("a batch");
     for code in ["B-07", "0123456789012", "SKU-HOSTILE"] {
         act(&mut app, Action::Scan(code.into())).await;
     }
     act(&mut app, Action::FinishPick).await;
-    assert!(app.pick.batch.is_none(), "{:?}", app.alert);
+    assert!(app.screens.pick.batch.is_none(), "{:?}", app.alert);
     act(&mut app, Action::Pack).await;
     act(&mut app, Action::Scan(batch.orders[0].to_string())).await;
     act(&mut app, Action::Scan("SKU-HOSTILE".into())).await;
@@ -1075,6 +1127,7 @@ async fn a_box_closed_partway_and_the_rest_in_the_next() {
     }
     act(&mut app, Action::CloseBox).await;
     let check = app
+        .screens
         .pack
         .check
         .clone()
@@ -1090,14 +1143,14 @@ async fn a_box_closed_partway_and_the_rest_in_the_next() {
         }
     }
     assert!(
-        app.pack.check.as_ref().unwrap().is_complete(),
+        app.screens.pack.check.as_ref().unwrap().is_complete(),
         "{left} left"
     );
     for c in "850".chars() {
         act(&mut app, Action::Char(c)).await;
     }
     act(&mut app, Action::Submit).await;
-    assert!(app.pack.check.is_none(), "{:?}", app.alert);
+    assert!(app.screens.pack.check.is_none(), "{:?}", app.alert);
     let packages = service.with_store(|s| s.packages(&batch.orders[0]).unwrap());
     let weights: Vec<u32> = packages.iter().map(|p| p.parcel.weight_g).collect();
     assert_eq!(weights, [400, 850]);
@@ -1375,7 +1428,7 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
     }
     act(&mut app, Action::Reassign).await;
     assert_eq!(
-        app.dashboard.current().map(|b| b.holder.as_str()),
+        app.screens.dashboard.current().map(|b| b.holder.as_str()),
         Some("bob")
     );
     // Release it: its order goes back to the queue, and the screen says so.
@@ -1387,15 +1440,15 @@ async fn the_leads_dashboard_shows_due_work_throughput_batches_and_health() {
         "{:?}",
         app.alert
     );
-    assert!(app.dashboard.view.as_ref().unwrap().wip.is_empty());
+    assert!(app.screens.dashboard.view.as_ref().unwrap().wip.is_empty());
     // The holds count opens the list; the exceptions count opens the exceptions screen.
     act(&mut app, Action::Holds).await;
-    let holds = app.dashboard.holds.clone().unwrap();
+    let holds = app.screens.dashboard.holds.clone().unwrap();
     assert_eq!(holds.len(), 1);
     assert_eq!(holds[0].order.as_str(), "904-1000000-0000008");
     act(&mut app, Action::Exceptions).await;
     assert_eq!(app.screen, Screen::Exceptions);
-    assert_eq!(app.exceptions.exceptions.len(), 1);
+    assert_eq!(app.screens.exceptions.exceptions.len(), 1);
     // The labels screen says which print failed, and why.
     act(&mut app, Action::Labels).await;
     for (w, h) in [(80, 24), (40, 16)] {
@@ -1553,7 +1606,7 @@ async fn the_dashboard_redraws_when_the_service_pushes_a_change() {
     let service = dashboard_floor(dir.path()).await;
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Dashboard).await;
-    assert_eq!(app.dashboard.view.as_ref().unwrap().wip.len(), 1);
+    assert_eq!(app.screens.dashboard.view.as_ref().unwrap().wip.len(), 1);
     // Someone else claims a batch: the service pushes that the floor moved, on its own, and the
     // screen asks again.
     let mut notices = service.subscribe();
@@ -1563,7 +1616,7 @@ async fn the_dashboard_redraws_when_the_service_pushes_a_change() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        app.dashboard.view.as_ref().unwrap().wip.len(),
+        app.screens.dashboard.view.as_ref().unwrap().wip.len(),
         1,
         "not polled"
     );
@@ -1579,7 +1632,7 @@ async fn the_dashboard_redraws_when_the_service_pushes_a_change() {
     .expect("a notice that the floor moved");
     app.notice(n);
     app.settle().await;
-    assert_eq!(app.dashboard.view.as_ref().unwrap().wip.len(), 2);
+    assert_eq!(app.screens.dashboard.view.as_ref().unwrap().wip.len(), 2);
 }
 
 /// Orders that came in just before a terminal opened (a sync) are counted on its first frame:
@@ -1757,7 +1810,12 @@ async fn with_label_at_pack_the_bench_prints_the_label_as_the_last_box_closes() 
     // Packs an order at the bench: its slip, every unit, the weight and Enter.
     async fn pack(app: &mut App, order: &packline::domain::OrderId) {
         act(app, Action::Scan(order.to_string())).await;
-        let check = app.pack.check.clone().expect("the order is at the bench");
+        let check = app
+            .screens
+            .pack
+            .check
+            .clone()
+            .expect("the order is at the bench");
         for l in &check.lines {
             for _ in 0..l.needed {
                 act(app, Action::Scan(l.sku.clone())).await;
@@ -1788,11 +1846,11 @@ async fn with_label_at_pack_the_bench_prints_the_label_as_the_last_box_closes() 
         shipment.tracking.as_ref().unwrap().to_string(),
     );
     let postage = format!("{} {tracking}", shipment.carrier.as_ref().unwrap().name());
-    let label = app.pack.label.clone().expect("the bench's label");
+    let label = app.screens.pack.label.clone().expect("the bench's label");
     if label.outcome.is_none() {
         assert!(frame(&app, 80, 24).contains(&format!("label printing… (order {first})")));
     }
-    while app.pack.label.as_ref().unwrap().outcome.is_none() {
+    while app.screens.pack.label.as_ref().unwrap().outcome.is_none() {
         let n = tokio::time::timeout(std::time::Duration::from_secs(30), app.client.notice())
             .await
             .expect("the print's outcome")
@@ -1816,7 +1874,7 @@ async fn with_label_at_pack_the_bench_prints_the_label_as_the_last_box_closes() 
     assert_eq!(state, OrderState::Labelled);
     assert_eq!(std::fs::read_dir(printed.path()).unwrap().count(), 1);
     // The other order, picked, waits for the bench: its ship-by follows today's date.
-    let ship_by = app.pack.waiting[0]
+    let ship_by = app.screens.pack.waiting[0]
         .order
         .ship_by_key()
         .format("%m-%d %H:%M")
@@ -1841,7 +1899,7 @@ async fn with_label_at_pack_the_bench_prints_the_label_as_the_last_box_closes() 
     );
     pack(&mut app, second).await;
     app.settle().await;
-    let label = app.pack.label.clone().expect("the bench's label");
+    let label = app.screens.pack.label.clone().expect("the bench's label");
     let (text, ok) = label.outcome.clone().expect("a failure is known at once");
     assert!(!ok);
     assert!(
@@ -1858,10 +1916,15 @@ async fn with_label_at_pack_the_bench_prints_the_label_as_the_last_box_closes() 
 /// Waits until the bench's scale says `want`, applying what comes back meanwhile.
 async fn scale_says(app: &mut App, want: &packline::scale::ScaleState) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.pack.scale.as_ref().map(|s| &s.state) != Some(want) {
+    while app.screens.pack.scale.as_ref().map(|s| &s.state) != Some(want) {
         tokio::time::timeout_at(deadline, app.next_answer())
             .await
-            .unwrap_or_else(|_| panic!("the scale never said {want:?}: {:?}", app.pack.scale));
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the scale never said {want:?}: {:?}",
+                    app.screens.pack.scale
+                )
+            });
     }
 }
 
@@ -1875,7 +1938,7 @@ async fn a_scale_on_a_pty_gives_the_weight_without_typing() {
     let service = site(dir.path(), &orders()[..1]);
     let mut app = app(service.clone()).await;
     act(&mut app, Action::Claim).await;
-    let batch = app.pick.batch.clone().expect("a batch");
+    let batch = app.screens.pick.batch.clone().expect("a batch");
     for code in ["B-07", "0123456789012", "SKU-HOSTILE"] {
         act(&mut app, Action::Scan(code.into())).await;
     }
@@ -1896,7 +1959,12 @@ async fn a_scale_on_a_pty_gives_the_weight_without_typing() {
     app.act(Action::CloseBox);
     app.act(Action::CloseBox);
     app.settle().await;
-    let check = app.pack.check.clone().expect("the order is at the bench");
+    let check = app
+        .screens
+        .pack
+        .check
+        .clone()
+        .expect("the order is at the bench");
     assert_eq!(check.boxes.len(), 1, "{:?}", app.alert);
     assert_eq!(check.boxes[0].parcel.weight_g, 400);
     assert_eq!(
@@ -1908,10 +1976,10 @@ async fn a_scale_on_a_pty_gives_the_weight_without_typing() {
             act(&mut app, Action::Scan(l.sku.clone())).await;
         }
     }
-    assert!(app.pack.check.as_ref().unwrap().is_complete());
+    assert!(app.screens.pack.check.as_ref().unwrap().is_complete());
     // The scale still shows the first box: that reading is not taken again.
     act(&mut app, Action::Submit).await;
-    assert!(app.pack.check.is_some());
+    assert!(app.screens.pack.check.is_some());
     assert_eq!(
         app.alert.as_ref().map(|a| a.text.as_str()),
         Some(
@@ -1922,7 +1990,10 @@ async fn a_scale_on_a_pty_gives_the_weight_without_typing() {
     scale.answer(Some(b"\n0001.19KG\r\n10\r\x03"));
     scale_says(&mut app, &ScaleState::Reading(Reading::Moving(Some(1190)))).await;
     act(&mut app, Action::Submit).await;
-    assert!(app.pack.check.is_some(), "a moving weight is not taken");
+    assert!(
+        app.screens.pack.check.is_some(),
+        "a moving weight is not taken"
+    );
     assert_eq!(
         app.alert.as_ref().map(|a| a.text.as_str()),
         Some("the scale is still moving: wait for it to settle, or type the weight in grams")
@@ -1940,7 +2011,7 @@ async fn a_scale_on_a_pty_gives_the_weight_without_typing() {
     snapshot("pack_scale_stable", &app);
     assert!(app.input.is_empty(), "nothing typed");
     act(&mut app, Action::Submit).await;
-    assert!(app.pack.check.is_none(), "{:?}", app.alert);
+    assert!(app.screens.pack.check.is_none(), "{:?}", app.alert);
     let packages = service.with_store(|s| s.packages(&order).unwrap());
     let weights: Vec<u32> = packages.iter().map(|p| p.parcel.weight_g).collect();
     assert_eq!(weights, [400, 1234]);

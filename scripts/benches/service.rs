@@ -589,10 +589,10 @@ async fn drive_app(client: Client) -> (Duration, Vec<Duration>) {
     app.settle().await;
     let mut times = Vec::new();
     while times.len() < 300 {
-        let Some(b) = app.pick.batch.clone() else {
+        let Some(b) = app.screens.pick.batch.clone() else {
             app.act(Action::Claim);
             app.settle().await;
-            if app.pick.batch.is_none() {
+            if app.screens.pick.batch.is_none() {
                 break;
             }
             continue;
@@ -628,7 +628,10 @@ async fn dashboard_first_frame(client: Client) -> Duration {
     let mut app = packline::tui::app::App::new(client, keymap).await.unwrap();
     app.act(Action::Dashboard);
     app.settle().await;
-    assert!(app.dashboard.view.is_some(), "the dashboard answered");
+    assert!(
+        app.screens.dashboard.view.is_some(),
+        "the dashboard answered"
+    );
     let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
     term.draw(|f| app.view(f, Utc::now())).unwrap();
     start.elapsed()

@@ -106,22 +106,6 @@ pub struct App {
     scale_watch: Option<crate::scale::device::Watch>,
 }
 
-/// The screens' state reads as the app's own: `app.pick`, `app.pack` (tests, benches and the
-/// binary look at it so); the screens themselves write `app.screens.pick`.
-impl std::ops::Deref for App {
-    type Target = Screens;
-
-    fn deref(&self) -> &Screens {
-        &self.screens
-    }
-}
-
-impl std::ops::DerefMut for App {
-    fn deref_mut(&mut self) -> &mut Screens {
-        &mut self.screens
-    }
-}
-
 /// The smallest terminal packline draws into.
 pub const MIN_W: u16 = 40;
 pub const MIN_H: u16 = 12;
