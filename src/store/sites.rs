@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use super::backend::abort;
 use super::backend::postgres::MAIN_SITE;
 use super::notes::StoredText;
-use super::seal::{Keyring, PublishedKey, TRUST_PUBLISHED};
+use super::seal::{KEEP_PUBLISHED, Keyring, PublishedKey, TRUST_PUBLISHED};
 use super::{
     Account, Error, Location, META_MASTER, Store, Trees, audit_in, backend, derived, floor, keys,
     queue_key, retention, shipping, slot_envelope, stats,
@@ -43,10 +43,17 @@ impl Store {
     /// missing: one per week). Called by the site's daemon as it starts and as it runs.
     pub fn publish_key(&mut self, now: DateTime<Utc>) -> Result<PublishedKey, Error> {
         let (epoch, recipient) = self.keyring.current_epoch(now)?;
+        // The epoch it replaces stays kept as long as if it had just been published.
+        let previous = match self.published_key()? {
+            Some(old) if old.epoch != epoch => Some((old.epoch, now + KEEP_PUBLISHED)),
+            Some(old) => old.previous,
+            None => None,
+        };
         let key = PublishedKey {
             epoch,
             recipient: recipient.to_string(),
             at: now,
+            previous,
         };
         let bytes = serde_json::to_vec(&key).expect("a published key serializes");
         self.t.meta.insert(keys::meta::PUBLISHED_KEY, bytes)?;
@@ -353,4 +360,43 @@ fn published_in(meta: &backend::Tree, site: &str) -> Result<Option<PublishedKey>
             })
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, Utc};
+
+    use crate::store::{MasterSource, Store};
+
+    fn at(hours: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from(DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z").unwrap())
+            + Duration::hours(hours)
+    }
+
+    /// Retention keeps the published epoch, and the one it replaced, for a day after each was
+    /// last published: the syncing daemon may still be sealing to either.
+    #[test]
+    fn an_epoch_stays_kept_a_day_after_it_was_last_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let key = MasterSource::IdentityFile(dir.path().join("master.key"));
+        Store::init_keys(&data, &key, "lead", at(0)).unwrap();
+        let mut store = Store::open(&data).unwrap();
+        let first = store.publish_key(at(0)).unwrap();
+        assert_eq!(first.kept(at(1)), [first.epoch]);
+        assert!(first.kept(at(25)).is_empty());
+        // A new intake epoch (a rotation) is published an hour later.
+        let rotated = store.keyring_mut().rotate(at(1)).unwrap().id;
+        let second = store.publish_key(at(1)).unwrap();
+        assert_eq!(second.epoch, rotated);
+        assert_eq!(second.previous, Some((first.epoch, at(25))));
+        assert_eq!(store.published_key().unwrap(), Some(second.clone()));
+        assert_eq!(second.kept(at(2)), [rotated, first.epoch]);
+        assert_eq!(second.kept(at(24)), [rotated, first.epoch]);
+        assert!(second.kept(at(26)).is_empty());
+        // Published again, the same epoch: what it replaced keeps its own time.
+        let third = store.publish_key(at(20)).unwrap();
+        assert_eq!(third.previous, Some((first.epoch, at(25))));
+        assert_eq!(third.kept(at(30)), [rotated]);
+    }
 }

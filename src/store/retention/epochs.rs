@@ -103,13 +103,13 @@ impl Store {
         // it may still be sealing orders to it (`store::sites`).
         let published = self
             .published_key()?
-            .filter(|p| p.at + seal::KEEP_PUBLISHED > now)
-            .map(|p| p.epoch);
+            .map(|p| p.kept(now))
+            .unwrap_or_default();
         let mut to_shred = Vec::new();
         // Epochs that took records in this pass: their census is stale, they stay.
         let mut received = std::collections::BTreeSet::new();
         for (epoch, c) in census {
-            if epoch == current || published == Some(epoch) || (c.holds_live() && c.gone == 0) {
+            if epoch == current || published.contains(&epoch) || (c.holds_live() && c.gone == 0) {
                 continue;
             }
             if c.holds_live() && !self.keyring.is_unlocked() {

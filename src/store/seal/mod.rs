@@ -162,6 +162,27 @@ pub struct PublishedKey {
     pub epoch: u32,
     pub recipient: String,
     pub at: DateTime<Utc>,
+    /// The epoch published before this one, and until when retention still keeps it: the
+    /// syncing daemon may have read it just before it was replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<(u32, DateTime<Utc>)>,
+}
+
+impl PublishedKey {
+    /// The epochs a site's retention must not shred at `now`: the one published, and the one
+    /// before it, each for `KEEP_PUBLISHED` after it was last published.
+    pub fn kept(&self, now: DateTime<Utc>) -> Vec<u32> {
+        let mut kept = Vec::new();
+        if self.at + KEEP_PUBLISHED > now {
+            kept.push(self.epoch);
+        }
+        if let Some((epoch, until)) = self.previous
+            && until > now
+        {
+            kept.push(epoch);
+        }
+        kept
+    }
 }
 
 /// How long after its publication another site seals to a published epoch.
