@@ -150,6 +150,27 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
             .any(|e| e["action"] == "order:move" && e["order"] == east.as_str()),
         "the move is in main's audit log"
     );
+    // A move cut short after the order left here (its hold at reno still on): the same
+    // command finishes it.
+    {
+        use packline::domain::{FreeText, Hold};
+        let location = packline::store::Location::Postgres(
+            common::stores::database(&main.data).1.for_site("reno"),
+        );
+        let store = packline::store::Store::open_in(&reno.data, &location).unwrap();
+        let id = packline::domain::OrderId::parse(&east).unwrap();
+        let hold = Hold {
+            reason: FreeText::System(packline::store::sites::moving_from("main")),
+            by: "lead".into(),
+            since: chrono::Utc::now(),
+        };
+        assert!(store.place_hold(&id, &hold, false).unwrap());
+    }
+    assert!(reno.ok(&["orders", "holds"]).contains(&east));
+    let out = main.ok_unlocked(&["orders", "move", &east, "--site", "reno"]);
+    assert!(out.contains("moved from site main to site reno"), "{out}");
+    assert!(!reno.ok(&["orders", "holds"]).contains(&east));
+
     let out = main.import(
         "p4.json",
         &page(&people[1..], "UNSHIPPED", "2026-11-23T13:00:00Z"),

@@ -54,7 +54,27 @@ impl Operation for MoveOrder {
                 "order {id} is at site {here} already"
             )));
         }
-        let moving = svc.read().moving_out(&id, &to).map_err(store_err)?;
+        let moving = match svc.read().moving_out(&id, &to) {
+            Ok(moving) => moving,
+            // Gone from here, routed there: a move cut short after it left; it is finished
+            // by releasing the order at the other site, if it is still held for the move.
+            Err(crate::store::Error::NoSuchOrder(_))
+                if svc.read().order_site(&id).map_err(store_err)?.as_deref() == Some(&to) =>
+            {
+                let there = svc.read().site_store(&to, now).map_err(store_err)?;
+                let held = there.hold_of(&id).map_err(store_err)?;
+                if held.is_some_and(|h| h.reason == FreeText::System(moving_from(&here))) {
+                    there.release_hold(&id, &c.user, now).map_err(store_err)?;
+                    let _ = there.announce_change();
+                }
+                return Ok(Moved {
+                    order: id,
+                    from: here,
+                    to,
+                });
+            }
+            Err(e) => return Err(store_err(e)),
+        };
         let mut there = svc.read().site_store(&to, now).map_err(store_err)?;
         let held_here = Hold {
             reason: FreeText::System(moving_to(&to)),
