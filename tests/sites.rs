@@ -27,18 +27,6 @@ fn conforms(schema: &str, body: &str) -> Value {
     doc
 }
 
-fn order_ids(site: &Site) -> Vec<String> {
-    let list: Value = serde_json::from_str(&site.ok(&["orders", "list", "--json"])).unwrap();
-    let mut ids: Vec<String> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["order_id"].as_str().unwrap().to_owned())
-        .collect();
-    ids.sort();
-    ids
-}
-
 #[test]
 fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
     let main = Site::on_postgres("[[routing]]\nsite = \"reno\"\nstates = [\"CA\", \"NV\"]\n");
@@ -67,8 +55,8 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
     );
     let problems = main.ok(&["sync", "problems"]);
     assert!(problems.contains(&west), "{problems}");
-    assert_eq!(order_ids(&main), vec![east.clone()]);
-    assert!(order_ids(&reno).is_empty());
+    assert_eq!(main.order_ids(), vec![east.clone()]);
+    assert!(reno.order_ids().is_empty());
 
     // Its daemon publishes its intake key as it starts; the next import takes the order there.
     drop(start_daemon(&reno));
@@ -78,8 +66,8 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
     );
     assert!(out.contains("imported 1 new"), "{out}");
     assert!(!out.contains("set aside"), "{out}");
-    assert_eq!(order_ids(&main), vec![east.clone()]);
-    assert_eq!(order_ids(&reno), vec![west.clone()]);
+    assert_eq!(main.order_ids(), vec![east.clone()]);
+    assert_eq!(reno.order_ids(), vec![west.clone()]);
     assert!(!main.ok(&["sync", "problems"]).contains(&west));
 
     // A later change to the order reaches it where it went (not a second copy here), even
@@ -89,7 +77,7 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
         &page(&people[..1], "CANCELLED", "2026-11-23T12:00:00Z"),
     );
     assert!(out.contains("1 cancelled"), "{out}");
-    assert_eq!(order_ids(&main), vec![east.clone()]);
+    assert_eq!(main.order_ids(), vec![east.clone()]);
 
     // Reno's lead reads its recipient; main's lead cannot, anywhere.
     let shown = reno.ok_unlocked(&reveal_args(&west, "carrier asked"));
@@ -121,7 +109,7 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
     let refused = main.run_unlocked(&["orders", "move", &east, "--site", "nowhere"]);
     assert_fails(&refused, "site nowhere has no keyed store on this database");
     assert_eq!(
-        order_ids(&main),
+        main.order_ids(),
         vec![east.clone()],
         "a refused move changes nothing"
     );
@@ -136,8 +124,8 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
         (moved["from"].as_str(), moved["to"].as_str()),
         (Some("main"), Some("reno"))
     );
-    assert!(order_ids(&main).is_empty());
-    assert_eq!(order_ids(&reno), {
+    assert!(main.order_ids().is_empty());
+    assert_eq!(reno.order_ids(), {
         let mut both = vec![east.clone(), west.clone()];
         both.sort();
         both
@@ -176,7 +164,7 @@ fn routing_puts_each_order_at_one_site_sealed_for_that_site_alone() {
         &page(&people[1..], "UNSHIPPED", "2026-11-23T13:00:00Z"),
     );
     assert!(out.contains("imported 0 new, 1 updated"), "{out}");
-    assert!(order_ids(&main).is_empty());
+    assert!(main.order_ids().is_empty());
 
     // A lead sees every site's orders, each with its site; the report, each site's.
     let all = conforms(

@@ -30,19 +30,6 @@ fn sync(site: &Site) -> std::process::Output {
         .unwrap()
 }
 
-fn order_ids(site: &Site) -> Vec<String> {
-    let listed: serde_json::Value =
-        serde_json::from_str(&site.ok(&["orders", "list", "--json"])).unwrap();
-    let mut ids: Vec<String> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["order_id"].as_str().unwrap().to_owned())
-        .collect();
-    ids.sort();
-    ids
-}
-
 #[test]
 fn sync_pulls_every_pending_order_once_within_quota_and_never_buyer_data() {
     // 2,300 orders: 23 pages, three more than searchOrders' burst of 20, so the client must wait
@@ -135,12 +122,12 @@ fn sync_converges_under_twenty_percent_faults() {
         "imported 600 new, 0 updated, 0 cancelled\n"
     );
     // Exactly the marketplace's pending set: no duplicates, no losses.
-    let ids = order_ids(&site);
+    let ids = site.order_ids();
     assert_eq!(ids.len(), 600);
     let clean = marketplace(600, "1000");
     let reference = site_for(&clean);
     assert_ok(&sync(&reference), &["sync", "--once"]);
-    assert_eq!(ids, order_ids(&reference), "same seed, same pending set");
+    assert_eq!(ids, reference.order_ids(), "same seed, same pending set");
     let log = request_log(&m);
     let faults = log.iter().filter(|r| r["fault"].is_string()).count();
     assert!(faults > 0, "faults were injected: {log:?}");
@@ -151,7 +138,7 @@ fn cancellations_and_address_changes_arrive_with_the_next_sync() {
     let m = marketplace(150, "1000");
     let site = site_for(&m);
     assert_ok(&sync(&site), &["sync", "--once"]);
-    let ids = order_ids(&site);
+    let ids = site.order_ids();
     let (cancelled, moved) = (&ids[3], &ids[7]);
     http(&m, "POST", &format!("/_training/orders/{cancelled}/cancel"));
     http(&m, "POST", &format!("/_training/orders/{moved}/readdress"));
@@ -484,7 +471,7 @@ fn one_broken_order_is_set_aside_and_the_next_sync_goes_on() {
     let clean = marketplace(150, "1000");
     let reference = site_for(&clean);
     assert_ok(&sync(&reference), &["sync", "--once"]);
-    let all = order_ids(&reference);
+    let all = reference.order_ids();
     let broken = all[5].clone();
     http(
         &m,
@@ -506,7 +493,7 @@ fn one_broken_order_is_set_aside_and_the_next_sync_goes_on() {
         )
     );
     let mut expected: Vec<String> = all.iter().filter(|id| **id != broken).cloned().collect();
-    assert_eq!(order_ids(&site), expected, "every other order, once");
+    assert_eq!(site.order_ids(), expected, "every other order, once");
     // The log names it too, and holds nothing of the order but its id.
     let log = std::fs::read_to_string(&site.log).unwrap();
     assert!(
@@ -565,7 +552,7 @@ fn one_broken_order_is_set_aside_and_the_next_sync_goes_on() {
     assert_eq!(site.ok(&["sync", "problems"]), "no order is set aside\n");
     expected.push(broken.clone());
     expected.sort();
-    assert_eq!(order_ids(&site), expected);
+    assert_eq!(site.order_ids(), expected);
     let log = request_log(&m);
     let asked: Vec<&serde_json::Value> = log
         .iter()
@@ -613,7 +600,7 @@ fn a_sync_killed_after_three_pages_carries_on_within_the_quota() {
     child.kill().unwrap();
     child.wait().unwrap();
     let first_run = count_requests(&m, "searchOrders");
-    let kept = order_ids(&site).len();
+    let kept = site.order_ids().len();
     // Where the killed sync stood is a key the registry declares.
     let check = site.run(&["check"]);
     assert_ok(&check, &["check"]);
@@ -628,7 +615,7 @@ fn a_sync_killed_after_three_pages_carries_on_within_the_quota() {
         String::from_utf8_lossy(&out.stdout),
         format!("imported {} new, 0 updated, 0 cancelled\n", 2300 - kept)
     );
-    let ids = order_ids(&site);
+    let ids = site.order_ids();
     assert_eq!(ids.len(), 2300, "every pending order");
     let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), 2300, "each once");

@@ -165,33 +165,9 @@ pub async fn sync_with(
                 pages: 0,
             },
         };
-        let mut result = fetch_all(
-            api,
-            store,
-            &mut place,
-            switch,
-            user,
-            now,
-            &mut total,
-            &mut progress,
-        )
-        .await;
-        // A token Amazon no longer takes (a 400 on the resumed page): start afresh, once.
-        if resumed.is_some()
-            && place.pages == resumed.as_ref().map_or(0, |r| r.pages as usize)
-            && matches!(
-                result,
-                Err(SyncError::Api(ApiError::Status { status: 400, .. }))
-            )
-        {
-            tracing::warn!("the last sync's pagination token was refused: starting afresh");
-            store.with_store(|s| s.set_sync_resume(None))?;
-            place = Place {
-                q: first_query(store, plan, now)?,
-                started: now,
-                pages: 0,
-            };
-            result = fetch_all(
+        let mut first = true;
+        let result = loop {
+            let result = fetch_all(
                 api,
                 store,
                 &mut place,
@@ -202,7 +178,25 @@ pub async fn sync_with(
                 &mut progress,
             )
             .await;
-        }
+            // A token Amazon no longer takes (a 400 on the resumed page): start afresh, once.
+            let refused = resumed.is_some()
+                && place.pages == resumed.as_ref().map_or(0, |r| r.pages as usize)
+                && matches!(
+                    result,
+                    Err(SyncError::Api(ApiError::Status { status: 400, .. }))
+                );
+            if !(first && refused) {
+                break result;
+            }
+            first = false;
+            tracing::warn!("the last sync's pagination token was refused: starting afresh");
+            store.with_store(|s| s.set_sync_resume(None))?;
+            place = Place {
+                q: first_query(store, plan, now)?,
+                started: now,
+                pages: 0,
+            };
+        };
         let result = match result {
             Ok(Fetched::Backlog) => {
                 tracing::info!(

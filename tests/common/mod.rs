@@ -125,6 +125,19 @@ impl Site {
         p
     }
 
+    /// The ids of the orders `orders list --json` lists, sorted.
+    pub fn order_ids(&self) -> Vec<String> {
+        let listed: Value = serde_json::from_str(&self.ok(&["orders", "list", "--json"])).unwrap();
+        let mut ids: Vec<String> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["order_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     pub fn import(&self, name: &str, page: &Value) -> String {
         let p = self.write_page(name, page);
         self.ok(&["import", p.to_str().unwrap()])

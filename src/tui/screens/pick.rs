@@ -493,18 +493,23 @@ fn finish(app: &mut App) {
         doing,
         ops::FinishPick { batch },
         move |app, ()| {
-            if app
-                .screens
-                .pick
-                .batch
-                .as_ref()
-                .is_some_and(|b| b.id == batch)
-            {
-                app.screens.pick.batch = None;
-            }
+            let_go(app, batch);
             app.info(format!("batch {batch} picked: take it to packing"));
         },
     );
+}
+
+/// The batch in hand is no longer the picker's (finished or given back).
+fn let_go(app: &mut App, batch: u64) {
+    if app
+        .screens
+        .pick
+        .batch
+        .as_ref()
+        .is_some_and(|b| b.id == batch)
+    {
+        app.screens.pick.batch = None;
+    }
 }
 
 fn release(app: &mut App) {
@@ -520,15 +525,7 @@ fn release(app: &mut App) {
         format!("giving back batch {batch}"),
         op,
         move |app, ()| {
-            if app
-                .screens
-                .pick
-                .batch
-                .as_ref()
-                .is_some_and(|b| b.id == batch)
-            {
-                app.screens.pick.batch = None;
-            }
+            let_go(app, batch);
             app.info(format!("batch {batch} given back"));
         },
     );
