@@ -314,15 +314,7 @@ async fn create_report(
         let book = &mut market.reports;
         book.next += 1;
         let id = format!("{}", 50_000_000_000u64 + book.next);
-        let document = (!found.is_empty()).then(|| {
-            let mut doc = COLUMNS.join("\t");
-            for r in &found {
-                doc.push('\n');
-                doc.push_str(r);
-            }
-            doc.push('\n');
-            doc
-        });
+        let document = tsv(&COLUMNS, &found);
         book.reports.insert(
             id.clone(),
             Entry {
@@ -501,6 +493,20 @@ async fn document(State(m): State<Shared>, Path(id): Path<String>) -> Response {
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// A report's document: its header and rows, tab-separated; none when no row is found (Amazon
+/// then gives no document).
+fn tsv(columns: &[&str], rows: &[String]) -> Option<String> {
+    (!rows.is_empty()).then(|| {
+        let mut doc = columns.join("\t");
+        for r in rows {
+            doc.push('\n');
+            doc.push_str(r);
+        }
+        doc.push('\n');
+        doc
+    })
 }
 
 /// The header of Amazon's actionable-orders report, in its order (the buyer's columns included).
@@ -692,15 +698,7 @@ fn create_actionable(market: &mut Market, spec: Value) -> (Response, Vec<(&'stat
     let book = &mut market.reports;
     book.next += 1;
     let id = format!("{}", 50_000_000_000u64 + book.next);
-    let document = (!found.is_empty()).then(|| {
-        let mut doc = ACTIONABLE_COLUMNS.join("\t");
-        for r in &found {
-            doc.push('\n');
-            doc.push_str(r);
-        }
-        doc.push('\n');
-        doc
-    });
+    let document = tsv(&ACTIONABLE_COLUMNS, &found);
     book.reports.insert(
         id.clone(),
         Entry {
