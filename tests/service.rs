@@ -1468,3 +1468,53 @@ async fn two_services_over_one_store_keep_every_invariant() {
         started.elapsed()
     );
 }
+
+/// Pages of the queue tile it: each page is the next rows of the one whole listing, in its
+/// order, whichever states they are in, and each row carries its own hold and no other's
+/// (a page's holds are read together).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_pages_tile_the_queue_and_each_row_carries_its_own_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), 40, Duration::from_secs(300)).await;
+    let c = Client::connect(&s.socket).await.unwrap();
+    c.call(ops::ClaimBatch { size: Some(5) }).await.unwrap();
+    let page = |offset, limit| ops::Queue {
+        state: None,
+        search: None,
+        offset,
+        limit,
+        exact_counts: false,
+    };
+    let whole = c.call(page(0, 500)).await.unwrap().rows;
+    assert_eq!(whole.len(), 40);
+    let states: HashSet<OrderState> = whole.iter().map(|r| r.state).collect();
+    assert!(states.len() >= 2, "the queue merges states: {states:?}");
+    let held = [whole[3].order.id.clone(), whole[22].order.id.clone()];
+    for id in &held {
+        c.call(ops::HoldOrder {
+            order: id.to_string(),
+            reason: "the address needs a look".into(),
+        })
+        .await
+        .unwrap();
+    }
+    let whole = c.call(page(0, 500)).await.unwrap().rows;
+    let mut tiled = Vec::new();
+    for offset in (0..42).step_by(7) {
+        let p = c.call(page(offset, 7)).await.unwrap();
+        assert_eq!(p.more, offset + 7 < 40, "more after offset {offset}");
+        tiled.extend(p.rows);
+    }
+    let ids = |rows: &[packline::service::OrderRow]| -> Vec<String> {
+        rows.iter().map(|r| r.order.id.to_string()).collect()
+    };
+    assert_eq!(ids(&tiled), ids(&whole));
+    let holds: Vec<String> = tiled
+        .iter()
+        .filter(|r| r.hold.is_some())
+        .map(|r| r.order.id.to_string())
+        .collect();
+    let mut expected: Vec<String> = held.iter().map(ToString::to_string).collect();
+    expected.sort_by_key(|id| ids(&whole).iter().position(|w| w == id));
+    assert_eq!(holds, expected);
+}

@@ -96,6 +96,18 @@ impl Store {
         self.t.floor.contains_key(mark_key(id.as_str()))
     }
 
+    /// For each order, whether it was recorded from Amazon, never imported; read together.
+    pub fn are_shipped_elsewhere(&self, ids: &[&OrderId]) -> Result<Vec<bool>, Error> {
+        let keys: Vec<Vec<u8>> = ids.iter().map(|id| mark_key(id.as_str())).collect();
+        Ok(self
+            .t
+            .floor
+            .get_many(&keys)?
+            .iter()
+            .map(Option::is_some)
+            .collect())
+    }
+
     /// Every order recorded from Amazon, never imported, by id.
     pub fn shipped_elsewhere(&self) -> Result<Vec<OrderId>, Error> {
         let mut ids = Vec::new();

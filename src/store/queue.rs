@@ -44,9 +44,36 @@ impl Store {
             Some(s) => vec![s],
             None => OPEN_STATES.to_vec(),
         };
+        // Each state's first keys, enough for the page, read together (one request on a shared
+        // database); a state whose keys ran that far goes on from its last one as a scan.
+        let need = offset + limit + 1;
+        let prefixes: Vec<[u8; 1]> = states.iter().map(|s| [s.code()]).collect();
+        let prefixes: Vec<&[u8]> = prefixes.iter().map(|p| p.as_slice()).collect();
+        let heads = self.t.queue.first_keys(&prefixes, need)?;
         let mut iters: Vec<_> = states
             .iter()
-            .map(|s| self.t.queue.scan_prefix([s.code()]).keys().peekable())
+            .zip(heads)
+            .map(|(s, head)| {
+                let rest = match head.last() {
+                    Some(last) if head.len() == need => {
+                        let end = [s.code() + 1];
+                        Some(
+                            self.t
+                                .queue
+                                .range::<&[u8]>((
+                                    std::ops::Bound::Excluded(last.as_ref()),
+                                    std::ops::Bound::Excluded(end.as_slice()),
+                                ))
+                                .keys(),
+                        )
+                    }
+                    _ => None,
+                };
+                head.into_iter()
+                    .map(Ok)
+                    .chain(rest.into_iter().flatten())
+                    .peekable()
+            })
             .collect();
         let mut rows = Vec::new();
         let mut skipped = 0;

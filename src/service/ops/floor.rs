@@ -178,10 +178,7 @@ impl Operation for ListOrders {
                 .list_page(self.state, after.as_deref(), limit)
                 .map_err(store_err)?;
             return Ok(OrdersPage {
-                rows: rows
-                    .into_iter()
-                    .map(|r| crate::service::row_in(&there, r))
-                    .collect::<Result<_, _>>()?,
+                rows: crate::service::rows_in(&there, rows)?,
                 next: next.map(|k| hex(&k)),
             });
         }

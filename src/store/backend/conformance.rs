@@ -147,6 +147,32 @@ fn ordered_scans(b: &Backend) {
     // A scan's values are the values.
     let (k, v) = t.scan_prefix(b"c").next().unwrap().unwrap();
     assert_eq!((k.to_vec(), v.to_vec()), (b"c".to_vec(), b"c".to_vec()));
+    // The first keys under several prefixes at once: each prefix's own, in order, at most
+    // the limit, none for a prefix with none; a prefix of 0xFF alone runs to the tree's end.
+    let firsts = |prefixes: &[&[u8]], limit| -> Vec<Vec<Vec<u8>>> {
+        t.first_keys(prefixes, limit)
+            .unwrap()
+            .into_iter()
+            .map(|ks| ks.into_iter().map(|k| k.to_vec()).collect())
+            .collect()
+    };
+    assert_eq!(
+        firsts(&[b"b", b"d", b"a", b"c"], 2),
+        vec![
+            vec![b"b".to_vec(), b"b1".to_vec()],
+            vec![],
+            vec![b"a".to_vec()],
+            vec![b"c".to_vec()]
+        ]
+    );
+    assert_eq!(
+        firsts(&[b"b", b"\xff"], 10),
+        vec![
+            keys(t.scan_prefix(b"b")),
+            vec![b"\xff".to_vec(), b"\xff\xff".to_vec()]
+        ]
+    );
+    assert_eq!(firsts(&[b""], 3), vec![keys(t.iter())[..3].to_vec()]);
 }
 
 fn batches(b: &Backend) {

@@ -201,6 +201,14 @@ pub trait Table: Send + Sync {
     fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>, Error> {
         keys.iter().map(|k| self.get(k)).collect()
     }
+    /// The first `limit` keys under each prefix, in key order: one request on an engine where
+    /// each costs a round trip (the heads of a queue page's states).
+    fn first_keys(&self, prefixes: &[&[u8]], limit: usize) -> Result<Vec<Vec<Bytes>>, Error> {
+        prefixes
+            .iter()
+            .map(|p| keys_under(self, p, limit))
+            .collect()
+    }
     /// Writes `value` under `key`; the value it replaced.
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, Error>;
     /// The value it removed.
@@ -358,6 +366,11 @@ impl Tree {
         self.0.get_many(&keys)
     }
 
+    /// The first `limit` keys under each prefix, in key order, read together.
+    pub fn first_keys(&self, prefixes: &[&[u8]], limit: usize) -> Result<Vec<Vec<Bytes>>, Error> {
+        self.0.first_keys(prefixes, limit)
+    }
+
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, Error> {
         Ok(self.get(key)?.is_some())
     }
@@ -446,6 +459,21 @@ impl Tree {
 
 /// The first key after every key that starts with `prefix`; none when there is no such key
 /// (the prefix is all 0xff, or empty).
+/// The first `limit` keys of `table` under `prefix`, one page after another.
+pub(super) fn keys_under<T: Table + ?Sized>(
+    table: &T,
+    prefix: &[u8],
+    limit: usize,
+) -> Result<Vec<Bytes>, Error> {
+    let end = successor(prefix);
+    let to = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    table
+        .range(Bound::Included(prefix), to)
+        .keys()
+        .take(limit)
+        .collect()
+}
+
 pub fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {

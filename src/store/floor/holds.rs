@@ -15,6 +15,20 @@ impl Store {
         Ok(self.stored_hold(id)?.map(|h| h.view()))
     }
 
+    /// The holds of several orders, in their order, read together (a page of rows).
+    pub fn holds_of(&self, ids: &[&OrderId]) -> Result<Vec<Option<Hold>>, Error> {
+        let keys: Vec<Vec<u8>> = ids
+            .iter()
+            .map(|id| key(HOLD, id.as_str().as_bytes()))
+            .collect();
+        self.t
+            .floor
+            .get_many(&keys)?
+            .into_iter()
+            .map(|v| v.map(|v| decode_hold(&v).map(|h| h.view())).transpose())
+            .collect()
+    }
+
     pub(in crate::store) fn stored_hold(&self, id: &OrderId) -> Result<Option<StoredHold>, Error> {
         self.t
             .floor

@@ -495,6 +495,32 @@ impl Table for PgTable {
         Ok(keys.iter().map(|k| found.get(*k).cloned()).collect())
     }
 
+    fn first_keys(&self, prefixes: &[&[u8]], limit: usize) -> Result<Vec<Vec<Bytes>>, Error> {
+        let ends: Option<Vec<Vec<u8>>> = prefixes.iter().map(|p| super::successor(p)).collect();
+        // A prefix of 0xFF bytes alone runs to the tree's end: read those one by one.
+        let Some(ends) = ends else {
+            return prefixes
+                .iter()
+                .map(|p| super::keys_under(self, p, limit))
+                .collect();
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = alone(&self.pool, |c| {
+            wait(
+                c.client
+                    .query(&c.st.first_keys, &[&self.full, &prefixes, &limit, &ends]),
+            )
+        })?;
+        let mut keys = vec![Vec::new(); prefixes.len()];
+        for r in rows {
+            let place = usize::try_from(r.get::<_, i64>(0)).unwrap_or(0);
+            if let Some(under) = place.checked_sub(1).and_then(|i| keys.get_mut(i)) {
+                under.push(bytes(r.get(1)));
+            }
+        }
+        Ok(keys)
+    }
+
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Bytes>, Error> {
         let row = alone(&self.pool, |c| {
             wait(

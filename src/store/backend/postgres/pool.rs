@@ -232,6 +232,7 @@ pub(super) struct Statements {
     pub scan_down: Statement,
     pub scan_down_open: Statement,
     pub put_many: Statement,
+    pub first_keys: Statement,
     pub remove_many: Statement,
 }
 
@@ -291,6 +292,14 @@ async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
         .await?,
         scan_down_open: p(format!(
             "SELECT k, v FROM {KV} WHERE tree = $1 AND k >= $2 ORDER BY k DESC LIMIT $3"
+        ))
+        .await?,
+        // The first $3 keys from each lo (included) to its hi (excluded), with the pair's place.
+        first_keys: p(format!(
+            "SELECT p.i, kv.k FROM unnest($2::bytea[], $4::bytea[]) WITH ORDINALITY AS p(lo, hi, i) \
+             CROSS JOIN LATERAL (SELECT k FROM {KV} WHERE tree = $1 AND k >= p.lo AND k < p.hi \
+                                 ORDER BY k LIMIT $3) AS kv \
+             ORDER BY p.i, kv.k"
         ))
         .await?,
         put_many: p(format!(
