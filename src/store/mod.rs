@@ -230,6 +230,8 @@ pub struct Store {
     derived: derived::Lazy,
     /// How many changes of several steps are under way (they nest: a purge re-seals).
     steps: usize,
+    /// The batches this handle's scans last wrote (`floor::Scanned`).
+    scanned: floor::Scanned,
     keyring: Keyring,
     data_dir: PathBuf,
 }
@@ -422,6 +424,7 @@ impl Store {
             account,
             derived: derived::Lazy::default(),
             steps: 0,
+            scanned: Default::default(),
             keyring,
             data_dir: data_dir.to_owned(),
         };
@@ -449,6 +452,7 @@ impl Store {
             account: self.account.clone(),
             derived: derived::Lazy::with(self.derived()?.clone()),
             steps: 0,
+            scanned: Default::default(),
             keyring: self.keyring.share(),
             data_dir: self.data_dir.clone(),
         })
@@ -490,6 +494,7 @@ impl Store {
             account,
             mut derived,
             steps,
+            scanned,
             mut keyring,
             data_dir,
         } = self;
@@ -525,6 +530,7 @@ impl Store {
             t,
             derived,
             steps,
+            scanned,
             keyring,
             data_dir,
         })

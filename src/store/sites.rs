@@ -191,6 +191,7 @@ impl Store {
             account: db.account,
             derived: derived::Lazy::default(),
             steps: 0,
+            scanned: Default::default(),
             keyring,
             data_dir: self.data_dir.clone(),
         }

@@ -148,6 +148,36 @@ pub struct LostClaim {
     pub slot: Option<u32>,
 }
 
+/// The value each batch had when this handle's scan last wrote it. A scan compares and swaps
+/// from it, and reads the batch only when another write came between; kept for the batches
+/// being scanned, at most [`Scanned::MOST`] of them.
+#[derive(Default)]
+pub(super) struct Scanned(
+    std::sync::Mutex<std::collections::HashMap<u64, crate::store::backend::Bytes>>,
+);
+
+impl Scanned {
+    const MOST: usize = 4096;
+
+    fn take(&self, batch: u64) -> Option<crate::store::backend::Bytes> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&batch)
+    }
+
+    fn keep(&self, batch: u64, value: crate::store::backend::Bytes) {
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() >= Self::MOST {
+            kept.clear();
+        }
+        kept.insert(batch, value);
+    }
+}
+
 impl Store {
     /// Claims up to `size` of the oldest-due New orders for `holder` as one pick batch. The
     /// orders move to Picking in the same transaction that records the claim. `None` when
@@ -252,17 +282,24 @@ impl Store {
         // Most scans change the batch alone: decided on the batch as read, and kept only if
         // it is still that (compare and swap), else decided again. A scan that takes a tote
         // writes the tote too, and is decided in a transaction of the floor.
+        // The batch as this handle's last scan wrote it is tried first (on a shared database
+        // that spares a read); a refusal is only ever decided on the batch as stored.
         let k = batch_key(batch_id);
+        let mut known = self.scanned.take(batch_id);
         loop {
-            let Some(old) = self.t.floor.get(&k)? else {
-                return Ok(None);
+            let remembered = known.is_some();
+            let old = match known.take() {
+                Some(v) => v,
+                None => match self.t.floor.get(&k)? {
+                    Some(v) => v,
+                    None => return Ok(None),
+                },
             };
             let mut batch = decode_batch(&old)?;
-            if let Err(e) = may(&batch) {
-                return Ok(Some(Err(e)));
-            }
-            let scanned = match scan(&mut batch) {
+            let decided = may(&batch).and_then(|()| scan(&mut batch));
+            let scanned = match decided {
                 Ok(s) => s,
+                Err(_) if remembered => continue,
                 Err(e) => return Ok(Some(Err(e))),
             };
             if matches!(scanned, PickScan::Tote { .. }) {
@@ -270,6 +307,7 @@ impl Store {
             }
             let new = records::encode::<Batch2>(&batch);
             if self.t.floor.compare_and_swap(&k, Some(&old), Some(&new))? {
+                self.scanned.keep(batch_id, new.into());
                 return Ok(Some(Ok((batch, scanned))));
             }
         }
