@@ -647,3 +647,73 @@ fn a_daemon_killed_mid_wave_and_started_again_buys_each_package_once() {
         "no purchase of reno's was settled under its key"
     );
 }
+
+/// The orders of the returns `site` keeps, sorted.
+fn returned_orders(site: &Site) -> Vec<String> {
+    let listed: Value = serde_json::from_str(&site.ok(&["returns", "list", "--json"])).unwrap();
+    let mut orders: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["order"].as_str().unwrap().to_owned())
+        .collect();
+    orders.sort();
+    orders
+}
+
+#[test]
+fn a_return_reported_to_the_leader_is_recorded_at_the_site_that_has_its_order() {
+    let m = marketplace(12, "10");
+    let (_creds, [(main, _main_daemon), (reno, _reno_daemon)]) = synced_sites(&m, "");
+    let at = listed_sites(&main);
+    let first_at = |site: &str| at.iter().find(|(_, s)| *s == site).unwrap().0.clone();
+    let (east, west) = (first_at("main"), first_at("reno"));
+    // Both are shipped and come back: Amazon's returns report lists both.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for o in [&east, &west] {
+        rt.block_on(ship_at_amazon(&m, o));
+    }
+
+    // Main's daemon, which leads the sync, pulls the report: each return is recorded at the
+    // site that has its order, checked against it there and audited there.
+    let out = main.ok(&["returns", "sync", "--json"]);
+    let counts: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (counts["listed"].as_u64(), counts["new"].as_u64()),
+        (Some(2), Some(2)),
+        "{out}"
+    );
+    assert!(counts["refused"].is_null(), "{out}");
+    assert_eq!(returned_orders(&main), vec![east.clone()]);
+    assert_eq!(returned_orders(&reno), vec![west.clone()]);
+    let audited = |site: &Site| {
+        site.ok(&[
+            "audit",
+            "export",
+            "--since",
+            "1970-01-01",
+            "--action",
+            "return_expected",
+        ])
+        .lines()
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).unwrap();
+            e["order"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(audited(&main), vec![east.clone()]);
+    assert_eq!(audited(&reno), vec![west.clone()]);
+
+    // Pulled again, nothing changes, at either site.
+    let again: Value = serde_json::from_str(&main.ok(&["returns", "sync", "--json"])).unwrap();
+    assert_eq!(
+        (again["listed"].as_u64(), again["new"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(returned_orders(&reno), vec![west.clone()]);
+    for site in [&main, &reno] {
+        let out = site.ok(&["check"]);
+        assert!(out.contains("no problem found"), "{out}");
+    }
+}
