@@ -650,15 +650,7 @@ fn a_daemon_killed_mid_wave_and_started_again_buys_each_package_once() {
 
 /// The orders of the returns `site` keeps, sorted.
 fn returned_orders(site: &Site) -> Vec<String> {
-    let listed: Value = serde_json::from_str(&site.ok(&["returns", "list", "--json"])).unwrap();
-    let mut orders: Vec<String> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["order"].as_str().unwrap().to_owned())
-        .collect();
-    orders.sort();
-    orders
+    site.listed(&["returns", "list", "--json"], "order")
 }
 
 #[test]

@@ -146,15 +146,20 @@ impl Site {
 
     /// The ids of the orders `orders list --json` lists, sorted.
     pub fn order_ids(&self) -> Vec<String> {
-        let listed: Value = serde_json::from_str(&self.ok(&["orders", "list", "--json"])).unwrap();
-        let mut ids: Vec<String> = listed
+        self.listed(&["orders", "list", "--json"], "order_id")
+    }
+
+    /// The text field `field` of every item a `--json` listing (`args`) answers, sorted.
+    pub fn listed(&self, args: &[&str], field: &str) -> Vec<String> {
+        let listed: Value = serde_json::from_str(&self.ok(args)).unwrap();
+        let mut values: Vec<String> = listed
             .as_array()
             .unwrap()
             .iter()
-            .map(|o| o["order_id"].as_str().unwrap().to_owned())
+            .map(|o| o[field].as_str().unwrap().to_owned())
             .collect();
-        ids.sort();
-        ids
+        values.sort();
+        values
     }
 
     pub fn import(&self, name: &str, page: &Value) -> String {
