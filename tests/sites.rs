@@ -652,11 +652,20 @@ fn returned_orders(site: &Site) -> Vec<String> {
 
 #[test]
 fn a_return_reported_to_the_leader_is_recorded_at_the_site_that_has_its_order() {
-    let m = marketplace(12, "10");
+    let m = marketplace(24, "10");
     let (_creds, [(main, _main_daemon), (reno, _reno_daemon)]) = synced_sites(&m, "");
     let at = listed_sites(&main);
-    let first_at = |site: &str| at.iter().find(|(_, s)| *s == site).unwrap().0.clone();
-    let (east, west) = (first_at("main"), first_at("reno"));
+    let at_site = |site: &str| -> Vec<String> {
+        at.iter()
+            .filter(|(_, s)| *s == site)
+            .map(|(o, _)| o.clone())
+            .collect()
+    };
+    let (east, west, west2) = (
+        at_site("main")[0].clone(),
+        at_site("reno")[0].clone(),
+        at_site("reno")[1].clone(),
+    );
     // Both are shipped and come back: Amazon's returns report lists both.
     let rt = tokio::runtime::Runtime::new().unwrap();
     for o in [&east, &west] {
@@ -694,13 +703,57 @@ fn a_return_reported_to_the_leader_is_recorded_at_the_site_that_has_its_order() 
     assert_eq!(audited(&main), vec![east.clone()]);
     assert_eq!(audited(&reno), vec![west.clone()]);
 
-    // Pulled again, nothing changes, at either site.
+    // Another of reno's orders comes back while reno's intake key is 13 hours old (its
+    // daemon, as if it had not run since): reno's returns are named as waiting, the new one
+    // recorded nowhere; once reno's key is fresh again, the next pull records it at reno.
+    rt.block_on(ship_at_amazon(&m, &west2));
+    let meta = common::stores::raw_backend(&main.data)
+        .open_tree("site=reno:meta")
+        .unwrap();
+    let fresh = meta.get(b"published_key").unwrap().unwrap().to_vec();
+    let mut stale: Value = serde_json::from_slice(&fresh).unwrap();
+    stale["at"] = (chrono::Utc::now() - chrono::Duration::hours(13))
+        .to_rfc3339()
+        .into();
+    meta.insert(b"published_key", serde_json::to_vec(&stale).unwrap())
+        .unwrap();
+    let out = main.ok(&["returns", "sync", "--json"]);
+    let waiting: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (waiting["listed"].as_u64(), waiting["new"].as_u64()),
+        (Some(3), Some(0)),
+        "{out}"
+    );
+    // Every return of reno's orders in the report waits (the one recorded before too).
+    let mut waits: Vec<String> = waiting["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let r = r.as_str().unwrap();
+            assert!(
+                r.contains(": its return waits for site reno: site reno last published"),
+                "{r}"
+            );
+            let order = r.split(':').next().unwrap();
+            order.strip_prefix("order ").unwrap().to_owned()
+        })
+        .collect();
+    waits.sort();
+    let mut both = vec![west.clone(), west2.clone()];
+    both.sort();
+    assert_eq!(waits, both, "{out}");
+    assert_eq!(returned_orders(&main), vec![east.clone()]);
+    assert_eq!(returned_orders(&reno), vec![west.clone()]);
+    meta.insert(b"published_key", fresh).unwrap();
     let again: Value = serde_json::from_str(&main.ok(&["returns", "sync", "--json"])).unwrap();
     assert_eq!(
         (again["listed"].as_u64(), again["new"].as_u64()),
-        (Some(2), Some(0))
+        (Some(3), Some(1))
     );
-    assert_eq!(returned_orders(&reno), vec![west.clone()]);
+    assert!(again["refused"].is_null());
+    assert_eq!(returned_orders(&reno), both);
+    assert_eq!(returned_orders(&main), vec![east.clone()]);
     for site in [&main, &reno] {
         let out = site.ok(&["check"]);
         assert!(out.contains("no problem found"), "{out}");
