@@ -230,7 +230,7 @@ fn kill_nine_at_random_moments_loses_nothing_and_buys_nothing_twice() {
     };
     let (mut m, mut names, mut _creds, mut amazon) = fresh();
     let boxes = "[floor]\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
-    let from = "[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
+    let from = SHIP_FROM;
     let mut generator = packline::marketplace::seed::OrderGenerator::new(11, chrono::Utc::now());
     let (mut kills, mut all) = (0, Vec::new());
     // How long each scenario's killed command takes when left alone (measured by the run that
@@ -435,7 +435,7 @@ fn a_full_disk_fails_each_command_clearly_and_loses_nothing() {
     let m = marketplace(30, "1000");
     let (_creds, amazon) = amazon_config(&m);
     let boxes = "[floor]\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
-    let from = "[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
+    let from = SHIP_FROM;
     let mut site = Site::new(&format!(
         "{amazon}{boxes}[shipping]\napi = \"shipping-v2\"\n{from}"
     ));

@@ -365,10 +365,6 @@ fn v2_log(m: &Marketplace, operation: &str) -> Vec<Value> {
         .collect()
 }
 
-fn training_shipments(m: &Marketplace) -> Vec<Value> {
-    serde_json::from_str(&http(m, "GET", "/_training/shipments")).unwrap()
-}
-
 #[test]
 fn shipping_v2_rates_purchase_and_documents_round_trip_in_the_official_shapes() {
     let m = marketplace(12, "1000");

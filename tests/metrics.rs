@@ -426,15 +426,7 @@ fn the_metrics_of_a_seeded_history_equal_an_independent_count() {
 
     // Through the daemon, the same answer; the dashboard carries it too.
     let socket = site.dir.path().join("s.sock");
-    let config = std::fs::read_to_string(&site.config).unwrap();
-    std::fs::write(
-        &site.config,
-        format!(
-            "{config}\n[service]\nsocket = {:?}\n",
-            socket.display().to_string()
-        ),
-    )
-    .unwrap();
+    site.name_socket(&socket);
     let daemon = start_daemon_on(&site, &socket);
     let served: Value = serde_json::from_str(&site.ok(&["metrics", "--json"])).unwrap();
     assert_eq!(served, m);

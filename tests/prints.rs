@@ -359,7 +359,7 @@ fn a_packer_buys_and_prints_the_label_as_the_last_box_closes() {
         "{amazon}[shipping]\napi = \"shipping-v2\"\nlabel_printer = {:?}\n",
         format!("file:{}", labels.display()),
     );
-    let from = "[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
+    let from = SHIP_FROM;
     let floor = "[floor]\nbatch_size = 3\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n";
     let site = Site::new(&format!("{shipping}{from}{floor}"));
     site.init_identity_keys();

@@ -47,22 +47,6 @@ fn purchases(m: &Marketplace) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Shipments the marketplace really bought (not answers to a resend), per order id.
-fn bought_per_order(m: &Marketplace) -> HashMap<String, usize> {
-    let mut per = HashMap::new();
-    for s in training_shipments(m) {
-        *per.entry(s["orderId"].as_str().unwrap_or_default().to_owned())
-            .or_insert(0) += 1;
-    }
-    per
-}
-
-fn training_shipments(m: &Marketplace) -> Vec<serde_json::Value> {
-    let body = http(m, "GET", "/_training/shipments");
-    serde_json::from_str::<Vec<serde_json::Value>>(&body)
-        .unwrap_or_else(|e| panic!("/_training/shipments: {e}: {body}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_label_is_bought_once_printed_and_the_day_leaves_on_a_collection_form() {
     let (printer, jobs) = raw_printer();

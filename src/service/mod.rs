@@ -760,9 +760,9 @@ impl Service {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<ImportCounts, store::Error> {
-        let mut there = match self.read().site_store(site, now) {
+        let mut there = match self.store_of_site(site, now)? {
             Ok(s) => s,
-            Err(e @ (store::Error::Usage(_) | store::Error::Keyring { .. })) => {
+            Err(e) => {
                 let refused: Vec<crate::domain::SetAside> = orders
                     .iter()
                     .map(|o| crate::domain::SetAside {
@@ -779,7 +779,6 @@ impl Service {
                     ..ImportCounts::default()
                 });
             }
-            Err(e) => return Err(e),
         };
         let asked: Vec<OrderId> = orders
             .iter()
@@ -808,6 +807,22 @@ impl Service {
             "orders imported for another site"
         );
         Ok(counts)
+    }
+
+    /// The store of another site of the database, to write what it ships into as that site's
+    /// own sync would ([`Store::site_store`]); inside, why that site cannot take it now (it
+    /// published no intake key lately: its daemon is not running), which waits for the next
+    /// sync.
+    pub(crate) fn store_of_site(
+        &self,
+        site: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Store, store::Error>, store::Error> {
+        match self.read().site_store(site, now) {
+            Ok(s) => Ok(Ok(s)),
+            Err(e @ (store::Error::Usage(_) | store::Error::Keyring { .. })) => Ok(Err(e)),
+            Err(e) => Err(e),
+        }
     }
 
     /// [`Service::import`] for the orders this site ships.

@@ -4,13 +4,18 @@
 //! report per 60 days. A report Amazon cancels has no returns in it. The watermark moves after
 //! each report recorded, so a pull cut short resumes where it stopped; it stays at the start of
 //! a report with a refused row (within 60 days of now), so the next pull reads that row again.
+//! On a database several sites share, the daemon that syncs the account records each return at
+//! the site that has its order (the account's `route/ORDER`), in that site's store.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Service, ServiceError};
 use crate::amazon::client::SpApi;
 use crate::amazon::reports::{MAX_REPORT_DAYS, RETURNS_REPORT, parse_returns_rows};
-use crate::store::returns::ReturnCounts;
+use crate::domain::returns::ExpectedReturn;
+use crate::store::{self, returns::ReturnCounts};
 
 /// Meta key of the end of the last returns report recorded.
 pub const WATERMARK: &str = crate::store::keys::meta::RETURNS_WATERMARK;
@@ -47,10 +52,12 @@ pub async fn returns_once(
             .map_err(|e| e.to_string())?;
         if let Some(bytes) = doc {
             let report = parse_returns_rows(&bytes, RETURNS_REPORT).map_err(|e| e.to_string())?;
-            let mut counts = svc
-                .with_store_mut(|s| s.record_returns(&report.returns, user, now))
+            let (mut counts, waiting) = svc
+                .record_returns(&report.returns, user, now)
                 .map_err(|e| e.to_string())?;
-            if !report.refused.is_empty() && end_all - start <= Duration::days(MAX_REPORT_DAYS) {
+            if (waiting || !report.refused.is_empty())
+                && end_all - start <= Duration::days(MAX_REPORT_DAYS)
+            {
                 held.get_or_insert(start);
             }
             counts.refused_rows(report.refused);
@@ -66,6 +73,56 @@ pub async fn returns_once(
 }
 
 impl Service {
+    /// Records a report's returns, each at the site that has its order: on a database several
+    /// sites share, a return of an order the account routed to another site is written into
+    /// that site's store, as its own returns sync would write it (audited there); the others,
+    /// and those of orders never routed, here. Whether some wait for a site that cannot take
+    /// them now (its daemon has not run lately): they are named as refused, and the report is
+    /// read again at the next pull.
+    pub(crate) fn record_returns(
+        &self,
+        returns: &[ExpectedReturn],
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(ReturnCounts, bool), store::Error> {
+        let (here, shared) = self.with_store(|s| (s.site().to_owned(), s.shared()));
+        let mut mine = Vec::new();
+        let mut away: BTreeMap<String, Vec<ExpectedReturn>> = BTreeMap::new();
+        for r in returns {
+            let site = match shared {
+                true => self.with_store(|s| s.order_site(&r.order))?,
+                false => None,
+            };
+            match site {
+                Some(site) if site != here => away.entry(site).or_default().push(r.clone()),
+                _ => mine.push(r.clone()),
+            }
+        }
+        let mut counts = self.with_store_mut(|s| s.record_returns(&mine, user, now))?;
+        let mut waiting = false;
+        for (site, rows) in away {
+            match self.store_of_site(&site, now)? {
+                Ok(mut there) => {
+                    counts += there.record_returns(&rows, user, now)?;
+                    let _ = there.announce_change();
+                    tracing::info!(
+                        site,
+                        returns = rows.len(),
+                        "returns recorded for another site"
+                    );
+                }
+                Err(e) => {
+                    waiting = true;
+                    counts.listed += rows.len() as u64;
+                    counts.refused_rows(rows.iter().map(|r| {
+                        format!("order {}: its return waits for site {site}: {e}", r.order)
+                    }));
+                }
+            }
+        }
+        Ok((counts, waiting))
+    }
+
     /// One pull of the returns report now (the daemon's schedule, or `packline returns sync`);
     /// the sync state says how it went. One at a time.
     pub async fn returns_sync_now(&self, user: &str) -> Result<ReturnCounts, ServiceError> {

@@ -119,6 +119,25 @@ impl Site {
         ]);
     }
 
+    /// Names `socket` in the site's config as its daemon's, so that its commands go through
+    /// the daemon serving there (as on a real site) rather than open the store themselves.
+    pub fn name_socket(&self, socket: &Path) {
+        let config = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(
+            &self.config,
+            format!(
+                "{config}\n[service]\nsocket = {:?}\n",
+                socket.display().to_string()
+            ),
+        )
+        .unwrap();
+    }
+
+    /// The socket [`start_daemon`] serves the site on.
+    pub fn daemon_socket(&self) -> PathBuf {
+        self.dir.path().join("run/packline.sock")
+    }
+
     pub fn write_page(&self, name: &str, page: &Value) -> PathBuf {
         let p = self.dir.path().join(name);
         std::fs::write(&p, serde_json::to_vec_pretty(page).unwrap()).unwrap();
@@ -127,15 +146,20 @@ impl Site {
 
     /// The ids of the orders `orders list --json` lists, sorted.
     pub fn order_ids(&self) -> Vec<String> {
-        let listed: Value = serde_json::from_str(&self.ok(&["orders", "list", "--json"])).unwrap();
-        let mut ids: Vec<String> = listed
+        self.listed(&["orders", "list", "--json"], "order_id")
+    }
+
+    /// The text field `field` of every item a `--json` listing (`args`) answers, sorted.
+    pub fn listed(&self, args: &[&str], field: &str) -> Vec<String> {
+        let listed: Value = serde_json::from_str(&self.ok(args)).unwrap();
+        let mut values: Vec<String> = listed
             .as_array()
             .unwrap()
             .iter()
-            .map(|o| o["order_id"].as_str().unwrap().to_owned())
+            .map(|o| o[field].as_str().unwrap().to_owned())
             .collect();
-        ids.sort();
-        ids
+        values.sort();
+        values
     }
 
     pub fn import(&self, name: &str, page: &Value) -> String {
@@ -718,7 +742,26 @@ impl Drop for Daemon {
 }
 
 pub fn start_daemon(site: &Site) -> Daemon {
-    start_daemon_on(site, &site.dir.path().join("run/packline.sock"))
+    start_daemon_on(site, &site.daemon_socket())
+}
+
+/// `packline serve` on a site whose last daemon was killed: started once that one's lease has
+/// run out (within the lease's 15 s), refused until then as a second daemon.
+pub fn restart_daemon_on(site: &Site, socket: &Path) -> Daemon {
+    let killed = std::time::Instant::now();
+    loop {
+        match try_start_daemon_on(site, socket) {
+            Ok(daemon) => return daemon,
+            Err(err) => {
+                assert!(err.contains("already has a live daemon"), "{err}");
+                assert!(
+                    killed.elapsed() < std::time::Duration::from_secs(30),
+                    "the lease was never taken over: {err}"
+                );
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 pub fn start_daemon_on(site: &Site, socket: &Path) -> Daemon {
@@ -751,6 +794,9 @@ pub fn try_start_daemon_on(site: &Site, socket: &Path) -> Result<Daemon, String>
         std::fs::read_to_string(&errors).unwrap_or_default()
     ))
 }
+
+/// `[shipping.from]` of a test site's config: Example Goods' dock in Reno.
+pub const SHIP_FROM: &str = "[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
 
 /// The shipping settings of a test site: Example Goods' dock as the ship-from address, ZPL
 /// labels, and `printer` for labels and slips.
@@ -852,6 +898,24 @@ pub fn raw_printer() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
         }
     });
     (uri, rx)
+}
+
+/// The shipments the marketplace's Shipping API v2 bought (`/_training/shipments`: ids, order,
+/// package references, tracking ids, state; no personal data).
+pub fn training_shipments(m: &Marketplace) -> Vec<Value> {
+    let body = http(m, "GET", "/_training/shipments");
+    serde_json::from_str::<Vec<Value>>(&body)
+        .unwrap_or_else(|e| panic!("/_training/shipments: {e}: {body}"))
+}
+
+/// Shipments the marketplace really bought (not answers to a resend), per order id.
+pub fn bought_per_order(m: &Marketplace) -> std::collections::HashMap<String, usize> {
+    let mut per = std::collections::HashMap::new();
+    for s in training_shipments(m) {
+        *per.entry(s["orderId"].as_str().unwrap_or_default().to_owned())
+            .or_insert(0) += 1;
+    }
+    per
 }
 
 /// How many requests of `op` the marketplace's log holds.

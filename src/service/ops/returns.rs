@@ -70,8 +70,9 @@ impl Operation for ImportReturns {
     ) -> Result<ReturnCounts, ServiceError> {
         let report = crate::amazon::reports::parse_returns_rows(self.report.as_bytes(), &self.file)
             .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        let mut counts = svc
-            .write()
+        // Rows waiting for a site that cannot take them now are named as refused: the same
+        // file imported again records them.
+        let (mut counts, _waiting) = svc
             .record_returns(&report.returns, &c.user, now)
             .map_err(store_err)?;
         counts.refused_rows(report.refused);
