@@ -11,6 +11,7 @@
 //! day the inquiry expires (`domain::RetentionPolicy::inquiry_expiry`), where retention moves the
 //! earlier notes too when their epoch is shredded (`retention`).
 
+use crate::store::RecordKind;
 use chrono::{DateTime, Utc};
 
 use super::records::{self, after::Inquiry1};
@@ -96,7 +97,7 @@ impl Store {
                     .as_ref()
                     .try_into()
                     .map(u64::from_be_bytes)
-                    .map_err(|_| Error::CorruptOrder("the inquiry counter is damaged".into()))
+                    .map_err(|_| Error::corrupt(RecordKind::Counter, "the inquiry counter"))
                     .or_else(abort)?,
                 None => 0,
             } + 1;

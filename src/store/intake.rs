@@ -1,6 +1,7 @@
 //! Imports: what the import decision (`domain::import`) makes of Amazon's orders, kept in
 //! chunks of one transaction each, and new orders' fast path of per-tree batches.
 
+use crate::store::refusal::FloorRefusal;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
@@ -273,10 +274,11 @@ pub(super) fn apply_plan(
     let (record, outcome) = if current == p.old {
         (&p.record, p.outcome)
     } else {
-        let changed = || {
-            Error::Usage(format!(
-                "order {id} changed on the floor while it was imported: nothing of its import was kept; sync again"
-            ))
+        let changed = || -> Error {
+            FloorRefusal::ChangedWhileImported {
+                order: p.record.order.id.clone(),
+            }
+            .into()
         };
         let Some(imported) = &p.again else {
             return abort(changed());

@@ -5,6 +5,7 @@
 //! store rebuilds it beside the main trees at its first use. The sled store is left as it was,
 //! for the seller to remove once the site runs on PostgreSQL.
 
+use crate::store::refusal::OpenRefusal;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -40,10 +41,11 @@ impl Store {
         let names = to.tree_names()?;
         for name in &names {
             if !to.open_tree(name)?.is_empty() {
-                return Err(Error::Usage(format!(
-                    "the database {target} already holds packline's records (tree {name}): a \
-                     store is moved only into a database that holds none; nothing was written"
-                )));
+                return Err(OpenRefusal::MigrateTargetUsed {
+                    target: target.to_string(),
+                    tree: name.to_string(),
+                }
+                .into());
             }
         }
         let mut moved = Migrated {

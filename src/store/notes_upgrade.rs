@@ -9,6 +9,7 @@
 //! (entries are hash-chained: they keep their text until the log itself expires; see
 //! `docs/personal-data.md`), and the store marks in `meta` that the log was counted.
 
+use crate::store::RecordKind;
 use crate::store::backend::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -95,10 +96,13 @@ impl Store {
             return Ok(0);
         }
         let old: Vec<LegacyException> = serde_json::from_slice(&v).map_err(|e| {
-            Error::CorruptOrder(format!(
-                "exception notes of order {}: neither the current format nor the older one ({e})",
-                String::from_utf8_lossy(k)
-            ))
+            Error::corrupt(
+                RecordKind::Exceptions,
+                format!(
+                    "exception notes of order {}: neither the current format nor the older one ({e})",
+                    String::from_utf8_lossy(k)
+                ),
+            )
         })?;
         let order = String::from_utf8_lossy(k).into_owned();
         let mut puts: Vec<(String, Vec<u8>)> = Vec::new();

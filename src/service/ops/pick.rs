@@ -1,6 +1,7 @@
 //! Picking: claiming a batch, counting its scans, short picks, finishing, and a lead's release
 //! and reassignment. A batch belongs to its holder; a lead may act on anyone's.
 
+use crate::store::refusal::FloorRefusal;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -170,7 +171,11 @@ fn scan_into(
         )
         // A tote that holds another order is a wrong scan, like a wrong item.
         .map_err(|e| match e {
-            crate::store::Error::Usage(message) => ServiceError::WrongScan { message },
+            crate::store::Error::Refused(
+                r @ crate::store::Refusal::Floor(FloorRefusal::ToteTaken { .. }),
+            ) => ServiceError::WrongScan {
+                message: r.to_string(),
+            },
             e => store_err(e),
         })?
         .ok_or_else(|| not_open(batch))??;

@@ -13,6 +13,7 @@ pub mod conformance;
 pub mod embedded;
 pub mod postgres;
 
+use crate::store::refusal::EngineRefusal;
 use std::ops::{Bound, Deref, RangeBounds};
 use std::sync::Arc;
 
@@ -265,9 +266,7 @@ impl TxError {
     pub fn into_error(self) -> Error {
         match self {
             TxError::Storage(e) | TxError::Abort(e) => e,
-            TxError::Conflict => Error::Usage(
-                "a transaction conflicted with another writer and was not run again".into(),
-            ),
+            TxError::Conflict => EngineRefusal::Conflicted.into(),
         }
     }
 }
@@ -331,7 +330,7 @@ impl Backend {
         self.0
             .transact(trees, &mut run)
             .map_err(TxError::into_error)?;
-        out.ok_or_else(|| Error::Usage("a transaction ended without an answer".into()))
+        out.ok_or_else(|| EngineRefusal::NoAnswer.into())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Holds: a lead (or Amazon) stops an order where it stands; every purchase, confirmation and
 //! pack re-checks the hold inside its own transaction.
 
+use crate::store::refusal::{FloorRefusal, InputRefusal};
 use chrono::{DateTime, Utc};
 
 use super::{HOLD, OVERRULED, Store, key};
@@ -61,9 +62,7 @@ impl Store {
             FreeText::System(_) => None,
             FreeText::Open(words) => Some(self.keyring.seal_note_shared(words, hold.since)?),
             FreeText::Sealed(_) => {
-                return Err(Error::Usage(format!(
-                    "the reason for holding order {id} came without its words: type the reason"
-                )));
+                return Err(InputRefusal::HoldWithoutWords { order: id.clone() }.into());
             }
         };
         let words = match (&hold.reason, &sealed) {
@@ -77,9 +76,13 @@ impl Store {
             };
             let state = decode_record(&v).or_else(abort)?.state;
             if state.is_closed() {
-                return abort(Error::Usage(format!(
-                    "order {id} is {state}: only open orders are held"
-                )));
+                return abort(
+                    FloorRefusal::HoldClosed {
+                        order: id.clone(),
+                        state,
+                    }
+                    .into(),
+                );
             }
             let k = key(HOLD, id.as_str().as_bytes());
             let overruled = from_amazon
@@ -124,7 +127,7 @@ impl Store {
     ) -> Result<Hold, Error> {
         let hold = self.transact(|tx| {
             let Some(v) = tx.floor.take(key(HOLD, id.as_str().as_bytes()))? else {
-                return abort(Error::Usage(format!("order {id} is not on hold")));
+                return abort(FloorRefusal::NotOnHold { order: id.clone() }.into());
             };
             let hold = decode_hold(&v).or_else(abort)?;
             if hold.reason == StoredText::System(BUYER_ASKED_TO_CANCEL.to_owned()) {

@@ -15,6 +15,7 @@ mod pack;
 pub(super) use holds::{buyer_asked_in, hold_in, refuse_held_in};
 pub(super) use pack::{codes_of, package_numbers, refuse_dropping_labels, release_codes};
 
+use crate::store::refusal::FloorRefusal;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -568,10 +569,13 @@ fn take_tote_in(floor: &TxTree<'_>, tote: &str, order: &OrderId) -> TxResult<()>
     if let Some(v) = floor.get(&k)?
         && v.as_ref() != order.as_str().as_bytes()
     {
-        return abort(Error::Usage(format!(
-            "tote {tote} holds order {}: empty it, or scan another",
-            String::from_utf8_lossy(&v)
-        )));
+        return abort(
+            FloorRefusal::ToteTaken {
+                tote: tote.to_owned(),
+                holds: String::from_utf8_lossy(&v).into_owned(),
+            }
+            .into(),
+        );
     }
     floor.insert(k, order.as_str().as_bytes())?;
     floor.insert(key(TOTE_OF, order.as_str().as_bytes()), tote.as_bytes())?;

@@ -1,6 +1,7 @@
 //! Packing at a bench: the pack check an order is scanned against, its packages and their unit
 //! codes, each change read, decided and written in one transaction.
 
+use crate::store::refusal::FloorRefusal;
 use chrono::{DateTime, Utc};
 
 use super::holds::refuse_held_in;
@@ -299,18 +300,27 @@ pub(in crate::store) fn unshipped_packages_in(tx: &Tx<'_>, id: &OrderId) -> TxRe
 pub(in crate::store) fn refuse_dropping_labels(
     tx: &Tx<'_>,
     id: &OrderId,
-    doing: &str,
+    doing: &'static str,
 ) -> TxResult<()> {
     for n in unshipped_packages_in(tx, id)? {
         if let Some(s) = crate::store::shipping::shipment_in(tx, id, n)?
             && s.state.is_ours()
             && s.state != crate::store::shipping::ShipmentState::Confirmed
         {
-            return abort(Error::Usage(format!(
-                "order {id} package {n} has its {} (shipment {}): {doing} would leave that label with no package. Void it first (packline label void {id} --package {n} --reason …), or resolve to Packed or Labelled",
-                s.state.name(),
-                s.shipment_id.as_deref().unwrap_or("not yet known")
-            )));
+            return abort(
+                FloorRefusal::LabelOutstanding {
+                    order: id.clone(),
+                    package: n,
+                    state: s.state.name(),
+                    shipment: s
+                        .shipment_id
+                        .as_deref()
+                        .unwrap_or("not yet known")
+                        .to_owned(),
+                    doing,
+                }
+                .into(),
+            );
         }
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! order's exception notes. Each had its format byte in schema 1 already; the layouts are
 //! those it wrote.
 
+use crate::store::RecordKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +53,7 @@ pub struct Inquiry1 {
 }
 
 impl Record for Inquiry1 {
-    const KIND: &'static str = "inquiry";
+    const KIND: RecordKind = RecordKind::Inquiry;
     const FORMAT: u8 = 1;
     type Value = Inquiry;
 
@@ -184,7 +185,7 @@ pub struct Return1 {
 }
 
 impl Record for Return1 {
-    const KIND: &'static str = "return";
+    const KIND: RecordKind = RecordKind::Return;
     const FORMAT: u8 = 1;
     type Value = ReturnRecord;
 
@@ -324,7 +325,7 @@ pub struct Exception2 {
 pub struct Exceptions2(pub Vec<Exception2>);
 
 impl Record for Exceptions2 {
-    const KIND: &'static str = "exception notes";
+    const KIND: RecordKind = RecordKind::Exceptions;
     const FORMAT: u8 = 2;
     type Value = Vec<StoredException>;
 

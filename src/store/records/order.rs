@@ -2,6 +2,7 @@
 //! recipient is sealed apart). Format 2 added each line's per-unit codes and gift wrap; format
 //! 1 is read by the upgrade from schema 1 only.
 
+use crate::store::RecordKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -158,7 +159,7 @@ pub struct UnitCodes2 {
 }
 
 impl Record for OrderRecord2 {
-    const KIND: &'static str = "order record";
+    const KIND: RecordKind = RecordKind::Order;
     const FORMAT: u8 = 2;
     type Value = OrderRecord;
 

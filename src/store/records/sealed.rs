@@ -2,6 +2,7 @@
 //! plaintext inside an age envelope (`seal.rs`). Format 2 is a printable document, kept as its
 //! bytes. Personal data: the types wipe themselves when dropped and have no `Debug`.
 
+use crate::store::RecordKind;
 use std::mem::take;
 
 use serde::{Deserialize, Serialize};
@@ -35,7 +36,7 @@ pub struct Recipient1 {
 }
 
 impl Record for Recipient1 {
-    const KIND: &'static str = "sealed recipient";
+    const KIND: RecordKind = RecordKind::SealedRecipient;
     const FORMAT: u8 = 1;
     type Value = Recipient;
 
@@ -94,7 +95,7 @@ impl Record for Recipient1 {
 pub struct Note3(pub String);
 
 impl Record for Note3 {
-    const KIND: &'static str = "sealed note";
+    const KIND: RecordKind = RecordKind::SealedNote;
     const FORMAT: u8 = 3;
     type Value = NoteText;
 

@@ -1,6 +1,7 @@
 //! The frozen record of an order a sync or an import set aside: its id, where it came from, why
 //! it was refused (a place in the order, never a value from it) and when. Nothing personal.
 
+use crate::store::RecordKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,7 @@ pub struct SetAside1 {
 }
 
 impl Record for SetAside1 {
-    const KIND: &'static str = "set-aside order";
+    const KIND: RecordKind = RecordKind::SetAside;
     const FORMAT: u8 = 1;
     type Value = SetAsideRecord;
 

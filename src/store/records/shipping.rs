@@ -2,6 +2,7 @@
 //! tracking details and purchase intent. Format 2 of the first two is the layout schema 1 wrote
 //! without a format byte; the last two were JSON in schema 1 and are postcard from format 2.
 
+use crate::store::RecordKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +49,7 @@ pub struct Shipment2 {
 }
 
 impl Record for Shipment2 {
-    const KIND: &'static str = "shipment";
+    const KIND: RecordKind = RecordKind::Shipment;
     const FORMAT: u8 = 2;
     type Value = ShipmentRecord;
 
@@ -143,7 +144,7 @@ pub struct PrintJob2 {
 }
 
 impl Record for PrintJob2 {
-    const KIND: &'static str = "print job";
+    const KIND: RecordKind = RecordKind::PrintJob;
     const FORMAT: u8 = 2;
     type Value = PrintJob;
 
@@ -230,7 +231,7 @@ pub struct Tracked2 {
 }
 
 impl Record for Tracked2 {
-    const KIND: &'static str = "shipment v2";
+    const KIND: RecordKind = RecordKind::ShipmentV2;
     const FORMAT: u8 = 2;
     type Value = ShipmentV2;
 
@@ -286,7 +287,7 @@ pub struct Intent2 {
 }
 
 impl Record for Intent2 {
-    const KIND: &'static str = "purchase intent";
+    const KIND: RecordKind = RecordKind::PurchaseIntent;
     const FORMAT: u8 = 2;
     type Value = PurchaseIntentV2;
 

@@ -2,6 +2,7 @@
 //! pagination token of the next page (Amazon's, valid 24 hours), so the next sync carries on
 //! from there. Nothing personal.
 
+use crate::store::RecordKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +22,7 @@ pub struct SyncResume1 {
 }
 
 impl Record for SyncResume1 {
-    const KIND: &'static str = "sync's place";
+    const KIND: RecordKind = RecordKind::SyncPlace;
     const FORMAT: u8 = 1;
     type Value = SyncResume;
 

@@ -1,6 +1,7 @@
 //! Key epochs in retention: moving live records out of an epoch that holds gone data, then
 //! shredding it (see the module above for the rules).
 
+use crate::store::RecordKind;
 use crate::store::backend::Bytes;
 use std::collections::BTreeMap;
 
@@ -352,7 +353,7 @@ impl Store {
 }
 
 fn split_epoch_key(k: &[u8]) -> Result<(u32, String), Error> {
-    let bad = || Error::CorruptOrder("an epoch index entry is damaged".into());
+    let bad = || Error::corrupt(RecordKind::Index, "an epoch index entry");
     let epoch = u32::from_be_bytes(k.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
     let id = String::from_utf8(k[4..].to_vec()).map_err(|_| bad())?;
     Ok((epoch, id))

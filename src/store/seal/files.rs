@@ -1,6 +1,7 @@
 //! The files that hold secrets: master identity files (refused with loose permissions) and
 //! atomic rewrites of the keyring.
 
+use crate::store::refusal::OpenRefusal;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -91,10 +92,9 @@ pub(super) fn write_identity_file(
         .open(path)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Usage(format!(
-                    "{} already exists: packline never overwrites a key file; choose a new path",
-                    path.display()
-                ))
+                Error::from(OpenRefusal::KeyFileExists {
+                    path: path.to_owned(),
+                })
             } else {
                 Error::io(path, e)
             }

@@ -1,6 +1,7 @@
 //! Own-carrier shipments and confirmations: the shipment recorded before Amazon is told, the
 //! confirmation kept, a labelled package shipped, and a day's shipments for its manifest.
 
+use crate::store::refusal::LabelRefusal;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
@@ -35,11 +36,19 @@ impl Store {
                     }
                     ShipmentState::Voided => {}
                     other => {
-                        return abort(Error::Usage(format!(
-                            "order {id} package {package}: {} already (tracking {}); nothing is sent twice",
-                            other.name(),
-                            s.tracking.as_ref().map_or("-", |t| t.as_str())
-                        )));
+                        return abort(
+                            LabelRefusal::Sent {
+                                order: id.clone(),
+                                package,
+                                state: other.name(),
+                                tracking: s
+                                    .tracking
+                                    .as_ref()
+                                    .map_or("-", |t| t.as_str())
+                                    .to_owned(),
+                            }
+                            .into(),
+                        );
                     }
                 }
             }

@@ -2,6 +2,7 @@
 //! audit entry and its outcome set on the job as stored. The document is made (or unsealed) only
 //! when the job is sent.
 
+use crate::store::refusal::LabelRefusal;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -121,14 +122,17 @@ impl Store {
             let mut jobs = Vec::with_capacity(ids.len());
             for id in ids {
                 let Some(v) = tx.floor.get(job_key(*id))? else {
-                    return abort(Error::Usage(format!("there is no print job {id}")));
+                    return abort(LabelRefusal::NoPrintJob { job: *id }.into());
                 };
                 let mut job = records::decode::<PrintJob2>(&v).or_else(abort)?;
                 if job.state != JobState::Failed {
-                    return abort(Error::Usage(format!(
-                        "print job {id} is {}: only a failed job is sent again",
-                        job.state.name()
-                    )));
+                    return abort(
+                        LabelRefusal::JobNotFailed {
+                            job: *id,
+                            state: job.state.name(),
+                        }
+                        .into(),
+                    );
                 }
                 crate::store::floor::refuse_held_in(tx, &job.order)?;
                 job.state = JobState::Queued;

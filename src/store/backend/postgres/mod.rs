@@ -16,6 +16,7 @@ pub mod cluster;
 mod pool;
 mod schema;
 
+use crate::store::refusal::EngineRefusal;
 use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
@@ -244,10 +245,13 @@ impl Engine for Postgres {
             match t.table().as_any().downcast_ref::<PgTable>() {
                 Some(p) if Arc::ptr_eq(&p.pool, &self.pool) => names.push(p.full.clone()),
                 _ => {
-                    return Err(TxError::Storage(Error::Usage(format!(
-                        "the tree {} is not one of this database's",
-                        t.name()
-                    ))));
+                    return Err(TxError::Storage(
+                        EngineRefusal::ForeignTree {
+                            tree: t.name().to_string(),
+                            database: "database",
+                        }
+                        .into(),
+                    ));
                 }
             }
         }
