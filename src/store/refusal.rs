@@ -352,3 +352,90 @@ pub enum InputRefusal {
         problem: crate::domain::inquiry::NoteTextError,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+    use crate::store::{Error, RecordKind};
+
+    fn order() -> OrderId {
+        OrderId::parse("905-0000000-0000002").unwrap()
+    }
+
+    /// A refusal reads as the message it always had, through the store's error.
+    #[test]
+    fn refusals_read_as_they_always_did() {
+        let since = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap();
+        let cases: Vec<(Error, &str)> = vec![
+            (
+                MoveRefusal::OnHold {
+                    order: order(),
+                    since,
+                    by: "lead1".into(),
+                }
+                .into(),
+                "order 905-0000000-0000002 is on hold (since 2026-03-04 05:06, by lead1): release it before moving it",
+            ),
+            (
+                BackupRefusal::HoldsMany {
+                    dir: "/b".into(),
+                    found: vec!["/b/one".into(), "/b/two".into()],
+                }
+                .into(),
+                "/b is not a backup but holds 2: /b/one, /b/two; restore one of them (the newest last)",
+            ),
+            (
+                OpenRefusal::OpenDirectory {
+                    dir: "/d".into(),
+                    mode: 0o755,
+                }
+                .into(),
+                "the data directory /d has mode 755: it must not be open to group or others. Run: chmod 700 /d",
+            ),
+            (
+                FloorRefusal::OpenReturns {
+                    order: order(),
+                    names: vec!["RMA R1".into(), "tracking T2".into()],
+                }
+                .into(),
+                "order 905-0000000-0000002 has 2 open returns (RMA R1, tracking T2): scan the return label's tracking number or the RMA id",
+            ),
+            (
+                Refusal::LeaseHeld {
+                    site: "north".into(),
+                    holder: "host-a".into(),
+                    left_secs: 9,
+                }
+                .into(),
+                "site north already has a live daemon (host-a); a second one is refused. Stop that one first; if it is gone (killed, or its machine lost), its lease ends within 9 s and this one may start then",
+            ),
+            (
+                InputRefusal::Words {
+                    what: "the reason for a void".into(),
+                    problem: crate::domain::inquiry::NoteTextError::Empty,
+                }
+                .into(),
+                "the reason for a void must not be empty",
+            ),
+        ];
+        for (e, text) in cases {
+            assert!(matches!(e, Error::Refused(_)), "{e:?}");
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    /// A damaged record names its kind; an order's keeps the words it always had.
+    #[test]
+    fn a_damaged_record_names_its_kind() {
+        assert_eq!(
+            Error::corrupt(RecordKind::Order, "the record is empty").to_string(),
+            "a stored order record is damaged: the record is empty"
+        );
+        assert_eq!(
+            Error::corrupt(RecordKind::Batch, "the record is empty").to_string(),
+            "a stored pick batch record is damaged: the record is empty"
+        );
+    }
+}
