@@ -3,7 +3,6 @@
 //! cleanly on SIGTERM or SIGINT (in-flight requests finish, the store is flushed, the socket
 //! file removed).
 
-use crate::store::Refusal;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +14,7 @@ use tokio::sync::watch;
 
 use super::Service;
 use crate::amazon::client::SpApi;
+use crate::store::Refusal;
 
 pub struct DaemonOptions {
     pub socket: PathBuf,

@@ -16,7 +16,6 @@
 //! those older than the limit (a shredded epoch never survives in a backup).
 
 use crate::store::backend::Tree;
-use crate::store::refusal::BackupRefusal;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -26,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{DB_DIR, Error, Store, audit_in, seal::Keyring};
+use crate::store::refusal::BackupRefusal;
 
 const MAGIC: &[u8] = b"PLBK1\n";
 const STORE_FILE: &str = "store.plbk";

@@ -5,12 +5,12 @@
 //! years on. Such an order is never on the floor: closed, it takes no claim, pick, pack or label,
 //! and `packline check` holds that it never does and never has a recipient.
 
-use crate::store::RecordKind;
-use crate::store::refusal::FloorRefusal;
 use chrono::{DateTime, Utc};
 
 use super::{Error, Store, abort, audit_in, decode_record, derived, write_record};
 use crate::domain::{OrderId, OrderRecord, OrderState};
+use crate::store::RecordKind;
+use crate::store::refusal::FloorRefusal;
 
 const ELSEWHERE: u8 = super::keys::floor::ELSEWHERE;
 

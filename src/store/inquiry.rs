@@ -11,13 +11,13 @@
 //! day the inquiry expires (`domain::RetentionPolicy::inquiry_expiry`), where retention moves the
 //! earlier notes too when their epoch is shredded (`retention`).
 
-use crate::store::RecordKind;
 use chrono::{DateTime, Utc};
 
 use super::records::{self, after::Inquiry1};
 use super::{Error, Store, Tx, TxResult, abort, audit_in};
 use crate::domain::inquiry::{Inquiry, InquiryCategory, NoteKind, NoteText};
 use crate::domain::{OrderId, RetentionPolicy};
+use crate::store::RecordKind;
 
 const RECORD: u8 = super::keys::inquiries::RECORD;
 pub(super) const NOTE: u8 = super::keys::inquiries::NOTE;

@@ -1,7 +1,6 @@
 //! Imports: what the import decision (`domain::import`) makes of Amazon's orders, kept in
 //! chunks of one transaction each, and new orders' fast path of per-tree batches.
 
-use crate::store::refusal::FloorRefusal;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
@@ -15,6 +14,7 @@ use super::{
 };
 use crate::domain::import::{self, ImportOutcome, ImportedOrder};
 use crate::domain::{Event, OrderId, OrderRecord};
+use crate::store::refusal::FloorRefusal;
 
 impl Store {
     /// Imports parsed orders, keeping what the import decision (`domain::import`) makes of each:

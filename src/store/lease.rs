@@ -5,12 +5,12 @@
 //! its machine lost), so a site's daemon can be started again, here or on another machine,
 //! without a person clearing anything. Clocks of the machines must agree within seconds (NTP).
 
-use crate::store::RecordKind;
-use crate::store::refusal::Refusal;
 use chrono::{DateTime, Utc};
 
 use super::backend::{TxError, abort};
 use super::{Error, Store, keys};
+use crate::store::RecordKind;
+use crate::store::refusal::Refusal;
 
 /// A lease's value: format 1, then its expiry (ms since 1970, 8 bytes BE), then its holder.
 const FORMAT: u8 = 1;

@@ -5,13 +5,13 @@
 //! store rebuilds it beside the main trees at its first use. The sled store is left as it was,
 //! for the seller to remove once the site runs on PostgreSQL.
 
-use crate::store::refusal::OpenRefusal;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::backend::postgres::{Postgres, Target};
 use super::backend::{Backend, Batch};
 use super::{Error, Store, audit, keys};
+use crate::store::refusal::OpenRefusal;
 
 /// Entries written to PostgreSQL at a time.
 const CHUNK: usize = 2000;

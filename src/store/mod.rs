@@ -47,7 +47,6 @@ pub mod space;
 pub mod stats;
 mod sync_resume;
 
-use refusal::OpenRefusal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -62,6 +61,7 @@ use crate::domain::{OrderId, OrderRecord, OrderState};
 pub use error::{Error, RecordKind};
 use lifecycle::{exception_step, step};
 pub use notes::ExceptionNote;
+use refusal::OpenRefusal;
 pub use refusal::Refusal;
 pub use retention::PurgeReport;
 pub use seal::{Keyring, MasterSource, Protection};

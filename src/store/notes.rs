@@ -15,15 +15,15 @@
 //! void reasons with the order's recipient. Each removal marks the epoch its words were sealed to,
 //! so that epoch is shredded; words still kept are re-sealed out of an epoch being shredded.
 
-use crate::store::RecordKind;
 use crate::store::backend::Bytes;
-use crate::store::refusal::InputRefusal;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::records::{self, after::Exceptions2, floor::Hold2};
 use super::{Error, Store, Tx, TxResult, decode_record, epoch_key, seal};
 use crate::domain::{FreeText, Hold, NoteText, OrderId, RetentionPolicy};
+use crate::store::RecordKind;
+use crate::store::refusal::InputRefusal;
 
 /// The reference of an exception note's words: the order and the note's number.
 pub(super) fn exception_ref(order: &str, n: usize) -> String {

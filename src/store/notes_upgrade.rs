@@ -9,7 +9,6 @@
 //! (entries are hash-chained: they keep their text until the log itself expires; see
 //! `docs/personal-data.md`), and the store marks in `meta` that the log was counted.
 
-use crate::store::RecordKind;
 use crate::store::backend::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -19,6 +18,7 @@ use super::notes::{
 };
 use super::{Error, Store, audit, audit_in};
 use crate::domain::BUYER_ASKED_TO_CANCEL;
+use crate::store::RecordKind;
 
 /// Present once the audit log was counted for earlier entries holding a person's words.
 const META_SEALED: &[u8] = super::keys::meta::FREE_TEXT_SEALED.as_bytes();

@@ -1,8 +1,6 @@
 //! Sealed recipients: reveals (audited first), the recipient a document needs, lookups by
 //! name through the blind index, and indexing the names of orders imported while locked.
 
-use crate::store::RecordKind;
-use crate::store::refusal::InputRefusal;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +12,8 @@ use super::{
 };
 use crate::domain::text::SEARCH_FOLD;
 use crate::domain::{OrderId, Recipient};
+use crate::store::RecordKind;
+use crate::store::refusal::InputRefusal;
 
 impl Store {
     /// Opens an order's recipient for a person, recording who and why in the audit log first.

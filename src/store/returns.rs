@@ -9,8 +9,6 @@
 //! was done), flushed. Returns are few (a seller's return rate is a few percent of orders): a
 //! scan by tracking number, RMA or order walks them.
 
-use crate::store::RecordKind;
-use crate::store::refusal::FloorRefusal;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +19,8 @@ use crate::domain::returns::{
 };
 use crate::domain::text::escape_hazards;
 use crate::domain::{Locations, OrderId, RetentionPolicy};
+use crate::store::RecordKind;
+use crate::store::refusal::FloorRefusal;
 
 const RECORD: u8 = super::keys::returns::RECORD;
 const KEY: u8 = super::keys::returns::KEY;

@@ -9,8 +9,6 @@
 //! site's lead alone can read them. A site keeps a published epoch from being shredded longer
 //! than others seal to it (`seal::KEEP_PUBLISHED`, `seal::TRUST_PUBLISHED`).
 
-use crate::store::RecordKind;
-use crate::store::refusal::{MoveRefusal, SiteRefusal};
 use chrono::{DateTime, Utc};
 
 use super::backend::abort;
@@ -23,6 +21,8 @@ use super::{
 };
 use crate::domain::import::{FulfillmentStatus, ImportedOrder};
 use crate::domain::{OrderId, OrderState};
+use crate::store::RecordKind;
+use crate::store::refusal::{MoveRefusal, SiteRefusal};
 
 fn route_key(id: &OrderId) -> Vec<u8> {
     let mut k = keys::meta::ROUTE.as_bytes().to_vec();

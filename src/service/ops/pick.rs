@@ -1,7 +1,6 @@
 //! Picking: claiming a batch, counting its scans, short picks, finishing, and a lead's release
 //! and reassignment. A batch belongs to its holder; a lead may act on anyone's.
 
-use crate::store::refusal::FloorRefusal;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +9,7 @@ use crate::domain::{OrderId, PickBatch, PickScan as Scan};
 use crate::service::{
     MAX_BATCHES, Notice, Role, Service, ServiceError, may_pick, non_empty, not_open, store_err,
 };
+use crate::store::refusal::FloorRefusal;
 
 /// Claims the next batch of open orders (the site's batch size unless given).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

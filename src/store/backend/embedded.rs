@@ -1,6 +1,5 @@
 //! sled under the store: the embedded engine of a single site.
 
-use crate::store::refusal::{EngineRefusal, OpenRefusal};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +10,7 @@ use sled::transaction::{
 };
 
 use super::{Batch, Bytes, Engine, Pairs, Table, Tree, TxBody, TxError, TxTable};
+use crate::store::refusal::{EngineRefusal, OpenRefusal};
 use crate::store::{Error, space};
 
 /// A sled database as an engine.

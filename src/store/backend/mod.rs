@@ -13,11 +13,11 @@ pub mod conformance;
 pub mod embedded;
 pub mod postgres;
 
-use crate::store::refusal::EngineRefusal;
 use std::ops::{Bound, Deref, RangeBounds};
 use std::sync::Arc;
 
 use super::Error;
+use crate::store::refusal::EngineRefusal;
 
 /// Bytes read from a tree: shared with the engine's cache where it has one, owned otherwise.
 #[derive(Clone)]

@@ -1,12 +1,12 @@
 //! Holds: a lead (or Amazon) stops an order where it stands; every purchase, confirmation and
 //! pack re-checks the hold inside its own transaction.
 
-use crate::store::refusal::{FloorRefusal, InputRefusal};
 use chrono::{DateTime, Utc};
 
 use super::{HOLD, OVERRULED, Store, key};
 use crate::domain::{BUYER_ASKED_TO_CANCEL, FreeText, Held, Hold, OrderId};
 use crate::store::notes::{StoredHold, StoredText, Words, decode_hold, encode_hold, hold_ref};
+use crate::store::refusal::{FloorRefusal, InputRefusal};
 use crate::store::{Error, Tx, TxResult, abort, decode_record};
 
 impl Store {

@@ -15,7 +15,6 @@ mod pack;
 pub(super) use holds::{buyer_asked_in, hold_in, refuse_held_in};
 pub(super) use pack::{codes_of, package_numbers, refuse_dropping_labels, release_codes};
 
-use crate::store::refusal::FloorRefusal;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -30,6 +29,7 @@ use crate::domain::{
     CartRules, CodeKind, Event, FreeText, Locations, OrderId, OrderRecord, OrderState, PackCheck,
     Package, PackageItem, Parcel, PickBatch, PickScan, ShortPick, UnitCode,
 };
+use crate::store::refusal::FloorRefusal;
 
 const CLAIM: u8 = super::keys::floor::CLAIM;
 const BATCH: u8 = super::keys::floor::BATCH;

@@ -1,7 +1,6 @@
 //! Packing at a bench: the pack check an order is scanned against, its packages and their unit
 //! codes, each change read, decided and written in one transaction.
 
-use crate::store::refusal::FloorRefusal;
 use chrono::{DateTime, Utc};
 
 use super::holds::refuse_held_in;
@@ -16,6 +15,7 @@ use crate::store::records::{
     self,
     floor::{Check2, ItemCodes2, Packages2},
 };
+use crate::store::refusal::FloorRefusal;
 use crate::store::{Error, Tx, TxResult, abort, audit_in, decode_record, step};
 
 impl Store {

@@ -2,7 +2,6 @@
 //! order's exception notes. Each had its format byte in schema 1 already; the layouts are
 //! those it wrote.
 
-use crate::store::RecordKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +11,7 @@ use crate::domain::inquiry::NoteMeta;
 use crate::domain::returns::ReturnRecord;
 use crate::domain::returns::{Condition, Received, ReturnKey, ReturnLine};
 use crate::domain::{Inquiry, InquiryCategory, NoteKind};
+use crate::store::RecordKind;
 use crate::store::notes::StoredException;
 
 #[derive(Serialize, Deserialize)]

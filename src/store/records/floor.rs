@@ -2,7 +2,6 @@
 //! recorded at the bench, holds. Format 2 of each is the layout schema 1 wrote without a format
 //! byte (its newest shape), now behind one.
 
-use crate::store::RecordKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +11,7 @@ use crate::domain::pick::{InHand, PickLine, Slot};
 use crate::domain::{
     ClosedBox, CodeKind, OrderId, PackCheck, Package, PackageItem, Parcel, PickBatch, UnitCode,
 };
+use crate::store::RecordKind;
 use crate::store::floor::ItemCodes;
 use crate::store::notes::{StoredHold, StoredText};
 

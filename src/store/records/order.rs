@@ -2,13 +2,13 @@
 //! recipient is sealed apart). Format 2 added each line's per-unit codes and gift wrap; format
 //! 1 is read by the upgrade from schema 1 only.
 
-use crate::store::RecordKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::floor::order_id;
 use super::{Error, Record};
 use crate::domain::{Order, OrderLine, OrderRecord, OrderState, ServiceLevel, UnitCodes, Window};
+use crate::store::RecordKind;
 
 #[derive(Serialize, Deserialize)]
 pub struct Window2 {

@@ -2,7 +2,6 @@
 //! plaintext inside an age envelope (`seal.rs`). Format 2 is a printable document, kept as its
 //! bytes. Personal data: the types wipe themselves when dropped and have no `Debug`.
 
-use crate::store::RecordKind;
 use std::mem::take;
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +9,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{Error, Record};
 use crate::domain::{GiftMessage, NoteText, Recipient};
+use crate::store::RecordKind;
 
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct GiftMessage1 {

@@ -1,13 +1,13 @@
 //! The frozen record of an order a sync or an import set aside: its id, where it came from, why
 //! it was refused (a place in the order, never a value from it) and when. Nothing personal.
 
-use crate::store::RecordKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::floor::order_id;
 use super::{Error, Record};
 use crate::domain::SetAsideRecord;
+use crate::store::RecordKind;
 
 /// A set-aside order (format 1).
 #[derive(Serialize, Deserialize)]

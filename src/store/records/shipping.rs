@@ -2,7 +2,6 @@
 //! tracking details and purchase intent. Format 2 of the first two is the layout schema 1 wrote
 //! without a format byte; the last two were JSON in schema 1 and are postcard from format 2.
 
-use crate::store::RecordKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +10,7 @@ use super::{Error, Record};
 use crate::domain::{
     Carrier, Delivery, PurchaseIntentV2, ShipmentRecord, ShipmentState, ShipmentV2, TrackingNumber,
 };
+use crate::store::RecordKind;
 use crate::store::shipping::{Document, JobState, PrintJob};
 
 #[derive(Serialize, Deserialize)]

@@ -2,12 +2,12 @@
 //! pagination token of the next page (Amazon's, valid 24 hours), so the next sync carries on
 //! from there. Nothing personal.
 
-use crate::store::RecordKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Error, Record};
 use crate::domain::import::SyncResume;
+use crate::store::RecordKind;
 
 /// Where a cut-short sync stood (format 1).
 #[derive(Serialize, Deserialize)]

@@ -10,7 +10,6 @@
 //! starts again) or the new one (after it: the old copy is removed). A store written by a newer
 //! packline is refused, naming both versions.
 
-use crate::store::RecordKind;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +19,7 @@ use super::order::OrderRecord2;
 use super::shipping::{Intent2, PrintJob2, Shipment2, Tracked2};
 use super::v1;
 use super::{Record, SCHEMA, frame, whole};
+use crate::store::RecordKind;
 use crate::store::backend::TxError;
 use crate::store::{Error, audit, keys};
 

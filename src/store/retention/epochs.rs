@@ -1,7 +1,6 @@
 //! Key epochs in retention: moving live records out of an epoch that holds gone data, then
 //! shredding it (see the module above for the rules).
 
-use crate::store::RecordKind;
 use crate::store::backend::Bytes;
 use std::collections::BTreeMap;
 
@@ -9,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::{BATCH, PurgeReport};
 use crate::domain::{OrderRecord, OrderState, RetentionPolicy};
+use crate::store::RecordKind;
 use crate::store::derived::IndexOps;
 use crate::store::inquiry::{NOTE, note_mark, split_note_key};
 use crate::store::{Error, Store, decode_record, epoch_key, index, seal, slot, slot_envelope};

@@ -1,7 +1,6 @@
 //! The files that hold secrets: master identity files (refused with loose permissions) and
 //! atomic rewrites of the keyring.
 
-use crate::store::refusal::OpenRefusal;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -14,6 +13,7 @@ use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
 use crate::store::Error;
+use crate::store::refusal::OpenRefusal;
 
 /// Writes `bytes` to `path` so that a crash leaves either the old or the new file, never a mix.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {

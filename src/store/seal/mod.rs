@@ -12,7 +12,6 @@
 mod envelope;
 mod files;
 
-use crate::store::refusal::OpenRefusal;
 pub use envelope::{envelope_epoch, parse_envelope};
 use files::{parse_identity, write_identity_file};
 pub use files::{read_identity_file, write_atomically};
@@ -30,6 +29,7 @@ use zeroize::Zeroizing;
 
 use super::Error;
 use crate::store::backend::Tree;
+use crate::store::refusal::OpenRefusal;
 
 /// The file name of the keyring inside the data directory.
 pub const KEYRING_FILE: &str = "keyring.json";

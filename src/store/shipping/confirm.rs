@@ -1,7 +1,6 @@
 //! Own-carrier shipments and confirmations: the shipment recorded before Amazon is told, the
 //! confirmation kept, a labelled package shipped, and a day's shipments for its manifest.
 
-use crate::store::refusal::LabelRefusal;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
@@ -10,6 +9,7 @@ use super::{
 };
 use crate::domain::shipment::{ShipmentRecord, ShipmentState};
 use crate::domain::{Carrier, Event, OrderId, OrderRecord, TrackingNumber};
+use crate::store::refusal::LabelRefusal;
 use crate::store::{Error, abort};
 
 impl Store {

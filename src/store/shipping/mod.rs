@@ -17,7 +17,6 @@ mod v2;
 pub use prints::{Document, JobState, PrintJob};
 
 use crate::store::backend::{Batch, Bytes};
-use crate::store::refusal::{FloorRefusal, LabelRefusal};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::records::{
@@ -28,6 +27,7 @@ use super::{Error, Store, Tx, TxResult, abort, audit_in, exception_step, step};
 /// The shipment state machine and its record are the domain's; re-exported for callers.
 pub use crate::domain::shipment::{ShipmentRecord, ShipmentState};
 use crate::domain::{Event, OrderId, OrderRecord, OrderState, PurchaseIntentV2, ShipmentV2};
+use crate::store::refusal::{FloorRefusal, LabelRefusal};
 
 const SHIPMENT: u8 = super::keys::floor::SHIPMENT;
 const LABEL: u8 = super::keys::floor::LABEL;

@@ -2,13 +2,13 @@
 //! audit entry and its outcome set on the job as stored. The document is made (or unsealed) only
 //! when the job is sent.
 
-use crate::store::refusal::LabelRefusal;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{JOB, Store, key, note};
 use crate::domain::OrderId;
 use crate::store::records::{self, shipping::PrintJob2};
+use crate::store::refusal::LabelRefusal;
 use crate::store::{Error, abort};
 
 impl Store {

@@ -1,7 +1,6 @@
 //! Purchases whose outcome is unknown: found after a restart, cleared or recorded as found by
 //! a lead, each audited.
 
-use crate::store::refusal::LabelRefusal;
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -10,6 +9,7 @@ use super::{
 };
 use crate::domain::OrderId;
 use crate::domain::shipment::{ShipmentRecord, ShipmentState};
+use crate::store::refusal::LabelRefusal;
 use crate::store::{Error, abort};
 
 impl Store {

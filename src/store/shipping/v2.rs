@@ -2,7 +2,6 @@
 //! details, collection forms, codes sent, deliveries awaited, and a purchase abandoned under its
 //! own key.
 
-use crate::store::refusal::LabelRefusal;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
@@ -15,6 +14,7 @@ use crate::store::records::{
     self,
     shipping::{Intent2, Tracked2},
 };
+use crate::store::refusal::LabelRefusal;
 use crate::store::{Error, abort, audit_in};
 
 impl Store {

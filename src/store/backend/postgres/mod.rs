@@ -16,7 +16,6 @@ pub mod cluster;
 mod pool;
 mod schema;
 
-use crate::store::refusal::EngineRefusal;
 use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
@@ -30,6 +29,7 @@ use pool::{Pool, Pooled, error, is_conflict, wait};
 
 use super::{Batch, Bytes, Engine, Pair, Pairs, Table, Tree, TxBody, TxError, TxTable};
 use crate::store::Error;
+use crate::store::refusal::EngineRefusal;
 
 /// A PostgreSQL database as an engine (or a part of one: the trees under a prefix).
 pub struct Postgres {
