@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::Service;
 use crate::amazon::client::SpApi;
+use crate::store::Refusal;
 
 pub struct DaemonOptions {
     pub socket: PathBuf,
@@ -46,8 +47,9 @@ fn lead(service: &Service, holder: &str, ttl: chrono::Duration, leader: &AtomicB
     let now = service.with_store(|s| s.take_lease(SYNC_LEASE, holder, Utc::now(), ttl));
     let leads = match now {
         Ok(()) => true,
-        Err(crate::store::Error::Usage(_)) => false,
-        // The database unreachable a moment: as before, until the lease says otherwise.
+        Err(crate::store::Error::Refused(Refusal::LeaseHeld { .. })) => false,
+        // The database unreachable a moment, or another daemon writing the lease at the same
+        // time: as before, until the lease says otherwise.
         Err(e) => {
             tracing::warn!("the sync lease was not renewed: {e}");
             leader.load(Ordering::Relaxed)
@@ -162,12 +164,13 @@ pub async fn run(
                 match renewed {
                     Ok(Ok(())) => {}
                     // Another daemon has the site now: this one stops serving it.
-                    Ok(Err(e @ crate::store::Error::Usage(_))) => {
+                    Ok(Err(e @ crate::store::Error::Refused(Refusal::LeaseHeld { .. }))) => {
                         tracing::error!("the site's lease was lost, stopping: {e}");
                         let _ = tx.send(true);
                         return;
                     }
-                    // The database unreachable a moment: the lease still runs; try again.
+                    // The database unreachable a moment (or the lease written by another at the
+                    // same time): the lease still runs; try again.
                     Ok(Err(e)) => tracing::warn!("the site's lease was not renewed: {e}"),
                     Err(e) => tracing::warn!("the site's lease was not renewed: {e}"),
                 }

@@ -259,7 +259,9 @@ fn store_err(e: store::Error) -> ServiceError {
         store::Error::DiskFull { .. } | store::Error::NoSpace => {
             ServiceError::NoSpace(e.to_string())
         }
-        store::Error::Usage(m) => ServiceError::Invalid(m),
+        // Every refusal reaches a client as invalid, as it always has; a kind that deserves
+        // another answer is matched above this line.
+        store::Error::Refused(_) => ServiceError::Invalid(e.to_string()),
         store::Error::CodeUsed(message) => ServiceError::WrongScan { message },
         store::Error::OnHold { order, by, since } => ServiceError::OnHold {
             order: order.to_string(),
@@ -792,11 +794,8 @@ impl Service {
                 by: user.to_owned(),
                 since: now,
             };
-            match there.place_hold(&id, &hold, true) {
-                Ok(true) => counts.held += 1,
-                Ok(false) | Err(store::Error::NoSuchOrder(_) | store::Error::Usage(_)) => {}
-                Err(e) => return Err(e),
-            }
+            let held = there.place_hold(&id, &hold, true);
+            self.count_hold(&id, held, &mut counts, user, now)?;
         }
         self.read().set_order_site(decided, site)?;
         let _ = there.announce_change();
@@ -820,7 +819,11 @@ impl Service {
     ) -> Result<Result<Store, store::Error>, store::Error> {
         match self.read().site_store(site, now) {
             Ok(s) => Ok(Ok(s)),
-            Err(e @ (store::Error::Usage(_) | store::Error::Keyring { .. })) => Ok(Err(e)),
+            // The site cannot take them now (not keyed, no fresh key published, a key its store
+            // did not record, or one that does not read); anything else stops the caller.
+            Err(
+                e @ (store::Error::Refused(store::Refusal::Site(_)) | store::Error::Keyring { .. }),
+            ) => Ok(Err(e)),
             Err(e) => Err(e),
         }
     }
@@ -844,14 +847,48 @@ impl Service {
                 by: user.to_owned(),
                 since: now,
             };
-            match self.hold(&id, hold, true) {
-                Ok(true) => counts.held += 1,
-                // Not kept here (fulfilled by Amazon, never actionable), or already closed.
-                Ok(false) | Err(store::Error::NoSuchOrder(_) | store::Error::Usage(_)) => {}
-                Err(e) => return Err(e),
-            }
+            let held = self.hold(&id, hold, true);
+            self.count_hold(&id, held, &mut counts, user, now)?;
         }
         Ok(counts)
+    }
+
+    /// Counts the hold of an imported order whose buyer asked to cancel. Not kept here
+    /// (fulfilled by Amazon, never actionable) or already closed: nothing to hold. Refused
+    /// otherwise: the order is set aside with the reason, so that the next sync asks for it
+    /// again and holds it then.
+    fn count_hold(
+        &self,
+        id: &OrderId,
+        held: Result<bool, store::Error>,
+        counts: &mut ImportCounts,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), store::Error> {
+        match held {
+            Ok(true) => counts.held += 1,
+            Ok(false)
+            | Err(
+                store::Error::NoSuchOrder(_)
+                | store::Error::Refused(store::Refusal::Floor(
+                    store::refusal::FloorRefusal::HoldClosed { .. },
+                )),
+            ) => {}
+            Err(e @ store::Error::Refused(_)) => {
+                let aside = crate::domain::SetAside {
+                    order: id.to_string(),
+                    reason: format!(
+                        "imported, but the hold its buyer's request to cancel asks for was refused: {e}"
+                    ),
+                };
+                tracing::warn!(order = %aside.order, "order set aside: {e}");
+                self.read()
+                    .set_aside(std::slice::from_ref(&aside), "hold", user, now)?;
+                counts.set_aside.push(aside);
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     /// Imports a page's orders as [`Service::import`] does, and sets aside the orders of it that

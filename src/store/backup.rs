@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{DB_DIR, Error, Store, audit_in, seal::Keyring};
+use crate::store::refusal::BackupRefusal;
 
 const MAGIC: &[u8] = b"PLBK1\n";
 const STORE_FILE: &str = "store.plbk";
@@ -115,10 +116,7 @@ impl Store {
             .create(&dir)
             .map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    Error::Usage(format!(
-                        "{} exists already: one backup a second",
-                        dir.display()
-                    ))
+                    Error::from(BackupRefusal::Exists { dir: dir.clone() })
                 } else {
                     Error::io(&dir, e)
                 }
@@ -250,25 +248,21 @@ fn not_a_backup(dir: &Path) -> Error {
         .unwrap_or_default();
     found.sort();
     match found.as_slice() {
-        [] => Error::Usage(format!(
-            "{} is not a packline backup (it has no {MANIFEST_FILE}), nor a folder holding one: give the folder `packline backup` made (packline-backup-…)",
-            dir.display()
-        )),
-        [one] => Error::Usage(format!(
-            "{} is not a backup but holds one: {}; restore it with packline restore {}",
-            dir.display(),
-            one.display(),
-            one.display()
-        )),
-        many => Error::Usage(format!(
-            "{} is not a backup but holds {}: {}; restore one of them (the newest last)",
-            dir.display(),
-            many.len(),
-            many.iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        [] => BackupRefusal::NotABackup {
+            dir: dir.to_owned(),
+            manifest: MANIFEST_FILE,
+        }
+        .into(),
+        [one] => BackupRefusal::HoldsOne {
+            dir: dir.to_owned(),
+            one: one.clone(),
+        }
+        .into(),
+        many => BackupRefusal::HoldsMany {
+            dir: dir.to_owned(),
+            found: many.to_vec(),
+        }
+        .into(),
     }
 }
 
@@ -280,17 +274,17 @@ fn checked(backup: &Path) -> Result<Manifest, Error> {
     }
     let text = std::fs::read(&manifest_path).map_err(io(&manifest_path))?;
     let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
-        Error::Usage(format!(
-            "{} is not a packline backup manifest: {e}",
-            manifest_path.display()
-        ))
+        Error::from(BackupRefusal::BadManifest {
+            manifest: manifest_path.clone(),
+            detail: e.to_string(),
+        })
     })?;
     if m.format != 1 {
-        return Err(Error::Usage(format!(
-            "{}: backup format {} is not one this version reads",
-            manifest_path.display(),
-            m.format
-        )));
+        return Err(BackupRefusal::Format {
+            manifest: manifest_path,
+            format: m.format,
+        }
+        .into());
     }
     for (name, want) in [
         (STORE_FILE, &m.store_sha256),
@@ -308,11 +302,11 @@ fn checked(backup: &Path) -> Result<Manifest, Error> {
             h.update(&buf[..n]);
         }
         if hex(&h.finalize()) != *want {
-            return Err(Error::Usage(format!(
-                "{} does not match its checksum in {}: the backup is damaged; restore another",
-                path.display(),
-                MANIFEST_FILE
-            )));
+            return Err(BackupRefusal::Checksum {
+                file: path,
+                manifest: MANIFEST_FILE,
+            }
+            .into());
         }
     }
     Ok(m)
@@ -365,10 +359,10 @@ fn refuse_restore_into(data_dir: &Path) -> Result<(), Error> {
         Err(e) => return Err(Error::io(data_dir, e)),
     };
     if !meta.is_dir() {
-        return Err(Error::Usage(format!(
-            "{} is not a directory: restore rebuilds an empty data directory",
-            data_dir.display()
-        )));
+        return Err(BackupRefusal::NotADirectory {
+            dir: data_dir.to_owned(),
+        }
+        .into());
     }
     let mut entries = std::fs::read_dir(data_dir).map_err(io(data_dir))?;
     if entries.next().is_some() {
@@ -377,18 +371,19 @@ fn refuse_restore_into(data_dir: &Path) -> Result<(), Error> {
         } else {
             "is not empty"
         };
-        return Err(Error::Usage(format!(
-            "{} {what}: restore rebuilds an empty data directory (move what is in it away first); nothing was written",
-            data_dir.display()
-        )));
+        return Err(BackupRefusal::NotEmpty {
+            dir: data_dir.to_owned(),
+            what,
+        }
+        .into());
     }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(Error::Usage(format!(
-            "the data directory {} has mode {mode:o}: a store holds sealed personal data and must not be open to group or others. Run: chmod 700 {}, then restore again; nothing was written",
-            data_dir.display(),
-            data_dir.display()
-        )));
+        return Err(BackupRefusal::OpenDirectory {
+            dir: data_dir.to_owned(),
+            mode,
+        }
+        .into());
     }
     Ok(())
 }
@@ -405,11 +400,13 @@ fn restore_into(
     let db = super::backend(super::open_db(data_dir)?);
     let mut r = BufReader::new(std::fs::File::open(&store_path).map_err(io(&store_path))?);
     let mut at = 0u64;
-    let damaged = |at: u64, what: &str| {
-        Error::Usage(format!(
-            "{} is damaged at byte {at}: {what}",
-            store_path.display()
-        ))
+    let damaged = |at: u64, what: &'static str| -> Error {
+        BackupRefusal::Damaged {
+            file: store_path.clone(),
+            at,
+            what,
+        }
+        .into()
     };
     let read =
         |r: &mut BufReader<std::fs::File>, n: usize, at: &mut u64| -> Result<Vec<u8>, Error> {
@@ -471,16 +468,18 @@ fn restore_into(
     k.sync_all().map_err(io(&keyring_dest))?;
     let store = Store::open(data_dir)?;
     if let Some(why) = store.keyring.untrusted() {
-        return Err(Error::Usage(format!(
-            "the backup's keyring.json is not the one its store was made with ({why}); nothing was restored: restore another backup"
-        )));
+        return Err(BackupRefusal::KeyringMismatch {
+            why: why.to_string(),
+        }
+        .into());
     }
     let orders = store.t.orders.len() as u64;
     if orders != m.orders {
-        return Err(Error::Usage(format!(
-            "the restored store holds {orders} orders, its backup {}: the backup is not whole",
-            m.orders
-        )));
+        return Err(BackupRefusal::NotWhole {
+            restored: orders,
+            recorded: m.orders,
+        }
+        .into());
     }
     store.transact(|tx| {
         audit_in(

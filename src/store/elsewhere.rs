@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Error, Store, abort, audit_in, decode_record, derived, write_record};
 use crate::domain::{OrderId, OrderRecord, OrderState};
+use crate::store::RecordKind;
+use crate::store::refusal::FloorRefusal;
 
 const ELSEWHERE: u8 = super::keys::floor::ELSEWHERE;
 
@@ -50,10 +52,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Recorded, Error> {
         if !rec.state.is_closed() || rec.recipient_mask.is_some() {
-            return Err(Error::Usage(format!(
-                "order {} is recorded from Amazon only closed and without a recipient",
-                rec.order.id
-            )));
+            return Err(FloorRefusal::ElsewhereNotClosed {
+                order: rec.order.id.clone(),
+            }
+            .into());
         }
         let id = rec.order.id.as_str();
         if let Some(known) = self.get(&rec.order.id)? {
@@ -115,7 +117,10 @@ impl Store {
             let k = k?;
             let id = String::from_utf8_lossy(&k[1..]).into_owned();
             ids.push(OrderId::parse(&id).map_err(|e| {
-                Error::CorruptOrder(format!("a shipped-elsewhere mark names no order id: {e}"))
+                Error::corrupt(
+                    RecordKind::Index,
+                    format!("a shipped-elsewhere mark names no order id: {e}"),
+                )
             })?);
         }
         Ok(ids)

@@ -4,6 +4,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
+use super::refusal::{
+    BackupRefusal, EngineRefusal, FloorRefusal, InputRefusal, LabelRefusal, MoveRefusal,
+    OpenRefusal, Refusal, SiteRefusal,
+};
 use super::space;
 use crate::domain::{IllegalTransition, OrderId};
 
@@ -69,8 +73,9 @@ pub enum Error {
     EpochShredded { epoch: u32 },
     #[error("a sealed recipient record is damaged and cannot be opened")]
     CorruptRecord,
-    #[error("a stored order record is damaged: {0}")]
-    CorruptOrder(String),
+    /// A stored record that does not read (never its values).
+    #[error("a stored {kind} record is damaged: {detail}")]
+    Corrupt { kind: RecordKind, detail: String },
     #[error("crypto: {0}")]
     Crypto(String),
     #[error("order {0} is not in the store")]
@@ -100,8 +105,9 @@ pub enum Error {
     NoRecipient(OrderId),
     #[error("audit log: {0}")]
     AuditBroken(String),
-    #[error("{0}")]
-    Usage(String),
+    /// The store refuses what was asked: nothing was changed (`store::refusal`).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error(
         "order {order} is on hold (since {since}, by {by}): nothing moves it on until a lead releases it (packline orders release {order}); a lead can read the reason (packline orders holds)",
         since = since.format("%Y-%m-%d %H:%M UTC")
@@ -112,10 +118,10 @@ pub enum Error {
         since: DateTime<Utc>,
     },
     #[error(
-        "a stored {kind} is in format {format}, which a newer packline wrote: this one reads up to format {reads}. Nothing was changed: run the newer packline"
+        "a stored {kind} record is in format {format}, which a newer packline wrote: this one reads up to format {reads}. Nothing was changed: run the newer packline"
     )]
     NewerRecord {
-        kind: &'static str,
+        kind: RecordKind,
         format: u8,
         reads: u8,
     },
@@ -140,6 +146,106 @@ impl Error {
             path: path.to_owned(),
             source,
         }
+    }
+}
+
+/// Each group of refusals is the store's error as it is.
+macro_rules! refused_from {
+    ($($group:ident),*) => {$(
+        impl From<$group> for Error {
+            fn from(r: $group) -> Self {
+                Error::Refused(Refusal::from(r))
+            }
+        }
+    )*};
+}
+refused_from!(
+    EngineRefusal,
+    OpenRefusal,
+    BackupRefusal,
+    SiteRefusal,
+    MoveRefusal,
+    FloorRefusal,
+    LabelRefusal,
+    InputRefusal
+);
+
+impl Error {
+    /// A stored record of `kind` that does not read.
+    pub fn corrupt(kind: RecordKind, detail: impl Into<String>) -> Self {
+        Error::Corrupt {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The kinds of record the store keeps, as its messages name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Order,
+    SetAside,
+    Inquiry,
+    Return,
+    Exceptions,
+    Batch,
+    PackCheck,
+    Packages,
+    /// Schema 1's parcel, upgraded into packages.
+    Parcel,
+    UnitCodes,
+    Hold,
+    SyncPlace,
+    SealedRecipient,
+    SealedNote,
+    Shipment,
+    PrintJob,
+    ShipmentV2,
+    PurchaseIntent,
+    /// The store's schema version and its upgrade.
+    Schema,
+    /// The intake key a site published.
+    PublishedKey,
+    /// An index kept beside the records (epochs, names, returns, marks).
+    Index,
+    /// A counter that numbers records (inquiries, returns).
+    Counter,
+    Lease,
+}
+
+impl RecordKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Order => "order",
+            RecordKind::SetAside => "set-aside order",
+            RecordKind::Inquiry => "inquiry",
+            RecordKind::Return => "return",
+            RecordKind::Exceptions => "exception notes",
+            RecordKind::Batch => "pick batch",
+            RecordKind::PackCheck => "pack check",
+            RecordKind::Packages => "packages",
+            RecordKind::Parcel => "parcel",
+            RecordKind::UnitCodes => "unit codes",
+            RecordKind::Hold => "hold",
+            RecordKind::SyncPlace => "sync's place",
+            RecordKind::SealedRecipient => "sealed recipient",
+            RecordKind::SealedNote => "sealed note",
+            RecordKind::Shipment => "shipment",
+            RecordKind::PrintJob => "print job",
+            RecordKind::ShipmentV2 => "shipment v2",
+            RecordKind::PurchaseIntent => "purchase intent",
+            RecordKind::Schema => "schema",
+            RecordKind::PublishedKey => "published key",
+            RecordKind::Index => "index",
+            RecordKind::Counter => "counter",
+            RecordKind::Lease => "lease",
+        }
+    }
+}
+
+impl std::fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

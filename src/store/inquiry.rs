@@ -17,6 +17,7 @@ use super::records::{self, after::Inquiry1};
 use super::{Error, Store, Tx, TxResult, abort, audit_in};
 use crate::domain::inquiry::{Inquiry, InquiryCategory, NoteKind, NoteText};
 use crate::domain::{OrderId, RetentionPolicy};
+use crate::store::RecordKind;
 
 const RECORD: u8 = super::keys::inquiries::RECORD;
 pub(super) const NOTE: u8 = super::keys::inquiries::NOTE;
@@ -96,7 +97,7 @@ impl Store {
                     .as_ref()
                     .try_into()
                     .map(u64::from_be_bytes)
-                    .map_err(|_| Error::CorruptOrder("the inquiry counter is damaged".into()))
+                    .map_err(|_| Error::corrupt(RecordKind::Counter, "the inquiry counter"))
                     .or_else(abort)?,
                 None => 0,
             } + 1;

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::domain::import::{self, ImportOutcome, ImportedOrder};
 use crate::domain::{Event, OrderId, OrderRecord};
+use crate::store::refusal::FloorRefusal;
 
 impl Store {
     /// Imports parsed orders, keeping what the import decision (`domain::import`) makes of each:
@@ -273,10 +274,11 @@ pub(super) fn apply_plan(
     let (record, outcome) = if current == p.old {
         (&p.record, p.outcome)
     } else {
-        let changed = || {
-            Error::Usage(format!(
-                "order {id} changed on the floor while it was imported: nothing of its import was kept; sync again"
-            ))
+        let changed = || -> Error {
+            FloorRefusal::ChangedWhileImported {
+                order: p.record.order.id.clone(),
+            }
+            .into()
         };
         let Some(imported) = &p.again else {
             return abort(changed());

@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::backend::{TxError, abort};
 use super::{Error, Store, keys};
+use crate::store::RecordKind;
+use crate::store::refusal::Refusal;
 
 /// A lease's value: format 1, then its expiry (ms since 1970, 8 bytes BE), then its holder.
 const FORMAT: u8 = 1;
@@ -34,7 +36,7 @@ fn encode(l: &Lease) -> Vec<u8> {
 }
 
 fn decode(v: &[u8]) -> Result<Lease, Error> {
-    let damaged = || Error::CorruptOrder("a site's lease is damaged".into());
+    let damaged = || Error::corrupt(RecordKind::Lease, "a site's lease");
     match v.split_first() {
         Some((&FORMAT, rest)) if rest.len() >= 8 => {
             let (ms, holder) = rest.split_at(8);
@@ -80,12 +82,14 @@ impl Store {
                 let held = decode(&v).map_err(TxError::Abort)?;
                 if held.holder != holder && held.expires > now {
                     let left = (held.expires - now).num_seconds().max(1);
-                    return abort(Error::Usage(format!(
-                        "site {site} already has a live daemon ({}); a second one is refused. \
-                         Stop that one first; if it is gone (killed, or its machine lost), its \
-                         lease ends within {left} s and this one may start then",
-                        held.holder
-                    )));
+                    return abort(
+                        Refusal::LeaseHeld {
+                            site: site.to_owned(),
+                            holder: held.holder,
+                            left_secs: left,
+                        }
+                        .into(),
+                    );
                 }
             }
             t[0].insert(&k, &new)?;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::backend::postgres::{Postgres, Target};
 use super::backend::{Backend, Batch};
 use super::{Error, Store, audit, keys};
+use crate::store::refusal::OpenRefusal;
 
 /// Entries written to PostgreSQL at a time.
 const CHUNK: usize = 2000;
@@ -40,10 +41,11 @@ impl Store {
         let names = to.tree_names()?;
         for name in &names {
             if !to.open_tree(name)?.is_empty() {
-                return Err(Error::Usage(format!(
-                    "the database {target} already holds packline's records (tree {name}): a \
-                     store is moved only into a database that holds none; nothing was written"
-                )));
+                return Err(OpenRefusal::MigrateTargetUsed {
+                    target: target.to_string(),
+                    tree: name.to_string(),
+                }
+                .into());
             }
         }
         let mut moved = Migrated {

@@ -35,6 +35,7 @@ mod notes_upgrade;
 pub mod queue;
 mod recipients;
 pub mod records;
+pub mod refusal;
 pub mod retention;
 pub mod returns;
 pub mod seal;
@@ -57,9 +58,11 @@ pub use crate::domain::RetentionPolicy;
 /// Counts of import outcomes (`domain::import`), re-exported for callers.
 pub use crate::domain::import::ImportCounts;
 use crate::domain::{OrderId, OrderRecord, OrderState};
-pub use error::Error;
+pub use error::{Error, RecordKind};
 use lifecycle::{exception_step, step};
 pub use notes::ExceptionNote;
+use refusal::OpenRefusal;
+pub use refusal::Refusal;
 pub use retention::PurgeReport;
 pub use seal::{Keyring, MasterSource, Protection};
 
@@ -338,13 +341,12 @@ impl Store {
                 let (db, account) = location.main_backend(data_dir)?;
                 let meta = db.open_tree(keys::META.name)?;
                 if meta.get(META_MASTER)?.is_none() {
-                    return Err(Error::Usage(format!(
-                        "the database {target} holds no keyed store for site {}, though {} is \
-                         there: run `packline keys init` with this [store] and [site] to key \
-                         it, or point [store] url at the site's database",
-                        target.site(),
-                        Keyring::path_in(data_dir).display()
-                    )));
+                    return Err(OpenRefusal::UnkeyedDatabase {
+                        target: target.to_string(),
+                        site: target.site().to_string(),
+                        keyring: Keyring::path_in(data_dir),
+                    }
+                    .into());
                 }
                 // The database was made at this schema; a newer one is refused.
                 let found = records::upgrade::schema_in(&meta)?;
@@ -903,11 +905,11 @@ fn private_dir(dir: &Path) -> Result<(), Error> {
     let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(Error::Usage(format!(
-            "the data directory {} has mode {mode:o}: it must not be open to group or others. Run: chmod 700 {}",
-            dir.display(),
-            dir.display()
-        )));
+        return Err(OpenRefusal::OpenDirectory {
+            dir: dir.to_owned(),
+            mode,
+        }
+        .into());
     }
     Ok(())
 }
@@ -924,11 +926,10 @@ fn create_data_dir(dir: &Path) -> Result<(), Error> {
 /// A keyring without a keyed store: `keys init` stopped between writing the keyring and
 /// recording it. Nothing can have been sealed yet, so starting over is safe.
 fn interrupted_init(keyring: &Path) -> Error {
-    Error::Usage(format!(
-        "an interrupted `packline keys init` left {} behind, but the store was never keyed: \
-         remove that file (and the identity file, if one was written) and run keys init again",
-        keyring.display()
-    ))
+    OpenRefusal::InterruptedInit {
+        keyring: keyring.to_owned(),
+    }
+    .into()
 }
 
 /// The store's database on the embedded engine.

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use super::records::{self, after::Exceptions2, floor::Hold2};
 use super::{Error, Store, Tx, TxResult, decode_record, epoch_key, seal};
 use crate::domain::{FreeText, Hold, NoteText, OrderId, RetentionPolicy};
+use crate::store::RecordKind;
+use crate::store::refusal::InputRefusal;
 
 /// The reference of an exception note's words: the order and the note's number.
 pub(super) fn exception_ref(order: &str, n: usize) -> String {
@@ -159,8 +161,9 @@ pub(super) fn encode_exceptions(notes: &Vec<StoredException>) -> Vec<u8> {
 /// as such: the upgrade of free text at open seals them.
 pub(super) fn decode_exceptions(bytes: &[u8]) -> Result<Vec<StoredException>, Error> {
     if bytes.first() == Some(&b'[') {
-        return Err(Error::CorruptOrder(
-            "exception notes in an older format (words in the clear) that the upgrade at open did not seal: reopen the store with this packline to seal them".into(),
+        return Err(Error::corrupt(
+            RecordKind::Exceptions,
+            "exception notes in an older format (words in the clear) that the upgrade at open did not seal: reopen the store with this packline to seal them",
         ));
     }
     records::decode::<Exceptions2>(bytes)
@@ -221,7 +224,7 @@ pub(super) struct LegacyHold {
 pub(super) fn decode_hold(bytes: &[u8]) -> Result<StoredHold, Error> {
     records::decode::<Hold2>(bytes).map_err(|e| {
         if legacy_hold(bytes).is_some() {
-            Error::CorruptOrder("a hold whose reason is in the clear (older format) that the upgrade at open did not seal: reopen the store with this packline to seal it".into())
+            Error::corrupt(RecordKind::Hold, "a hold whose reason is in the clear (older format) that the upgrade at open did not seal: reopen the store with this packline to seal it")
         } else {
             e
         }
@@ -244,7 +247,13 @@ pub(super) fn encode_hold(h: &StoredHold) -> Vec<u8> {
 
 /// The words of a note, checked like an inquiry's (not empty, not a letter).
 pub(super) fn note_text(text: &str, what: &str) -> Result<NoteText, Error> {
-    NoteText::new(text).map_err(|e| Error::Usage(format!("{what} {e}")))
+    NoteText::new(text).map_err(|problem| {
+        InputRefusal::Words {
+            what: what.to_owned(),
+            problem,
+        }
+        .into()
+    })
 }
 
 impl Store {

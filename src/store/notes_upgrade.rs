@@ -18,6 +18,7 @@ use super::notes::{
 };
 use super::{Error, Store, audit, audit_in};
 use crate::domain::BUYER_ASKED_TO_CANCEL;
+use crate::store::RecordKind;
 
 /// Present once the audit log was counted for earlier entries holding a person's words.
 const META_SEALED: &[u8] = super::keys::meta::FREE_TEXT_SEALED.as_bytes();
@@ -95,10 +96,13 @@ impl Store {
             return Ok(0);
         }
         let old: Vec<LegacyException> = serde_json::from_slice(&v).map_err(|e| {
-            Error::CorruptOrder(format!(
-                "exception notes of order {}: neither the current format nor the older one ({e})",
-                String::from_utf8_lossy(k)
-            ))
+            Error::corrupt(
+                RecordKind::Exceptions,
+                format!(
+                    "exception notes of order {}: neither the current format nor the older one ({e})",
+                    String::from_utf8_lossy(k)
+                ),
+            )
         })?;
         let order = String::from_utf8_lossy(k).into_owned();
         let mut puts: Vec<(String, Vec<u8>)> = Vec::new();

@@ -12,6 +12,8 @@ use super::{
 };
 use crate::domain::text::SEARCH_FOLD;
 use crate::domain::{OrderId, Recipient};
+use crate::store::RecordKind;
+use crate::store::refusal::InputRefusal;
 
 impl Store {
     /// Opens an order's recipient for a person, recording who and why in the audit log first.
@@ -24,9 +26,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Recipient, Error> {
         if reason.trim().is_empty() {
-            return Err(Error::Usage(
-                "a reveal needs a reason (--reason TEXT): it goes to the audit log".into(),
-            ));
+            return Err(InputRefusal::RevealWithoutReason.into());
         }
         let envelope = self.t.recipients.get(id.as_str())?.ok_or_else(|| {
             match self.t.orders.contains_key(id.as_str()) {
@@ -123,8 +123,10 @@ impl Store {
             .into_iter()
             .map(|b| {
                 let s = String::from_utf8(b)
-                    .map_err(|_| Error::CorruptOrder("a name index entry is damaged".into()))?;
-                OrderId::parse(&s).map_err(|e| Error::CorruptOrder(e.to_string()))
+                    .map_err(|_| Error::corrupt(RecordKind::Index, "a name index entry"))?;
+                OrderId::parse(&s).map_err(|e| {
+                    Error::corrupt(RecordKind::Index, format!("a name index entry: {e}"))
+                })
             })
             .collect()
     }

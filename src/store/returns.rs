@@ -19,6 +19,8 @@ use crate::domain::returns::{
 };
 use crate::domain::text::escape_hazards;
 use crate::domain::{Locations, OrderId, RetentionPolicy};
+use crate::store::RecordKind;
+use crate::store::refusal::FloorRefusal;
 
 const RECORD: u8 = super::keys::returns::RECORD;
 const KEY: u8 = super::keys::returns::KEY;
@@ -51,7 +53,7 @@ fn next_id(tx: &Tx<'_>) -> TxResult<u64> {
             .as_ref()
             .try_into()
             .map(u64::from_be_bytes)
-            .map_err(|_| Error::CorruptOrder("the return counter is damaged".into()))
+            .map_err(|_| Error::corrupt(RecordKind::Counter, "the return counter"))
             .or_else(abort)?,
         None => 0,
     };
@@ -190,7 +192,7 @@ impl Store {
                             v.as_ref()
                                 .try_into()
                                 .map(u64::from_be_bytes)
-                                .map_err(|_| Error::CorruptOrder("a return key is damaged".into()))
+                                .map_err(|_| Error::corrupt(RecordKind::Index, "a return key"))
                                 .or_else(abort)?,
                         ),
                         None => None,
@@ -285,12 +287,11 @@ impl Store {
                         (None, None) => format!("return {}", r.id),
                     })
                     .collect();
-                return Err(Error::Usage(format!(
-                    "order {} has {} open returns ({}): scan the return label's tracking number or the RMA id",
-                    many[0].order,
-                    many.len(),
-                    names.join(", ")
-                )));
+                return Err(FloorRefusal::OpenReturns {
+                    order: many[0].order.clone(),
+                    names,
+                }
+                .into());
             }
         }
         // Only closed returns answer to a tracking number or an RMA id: that parcel is done.
@@ -333,7 +334,7 @@ impl Store {
                     .as_ref()
                     .try_into()
                     .map(u64::from_be_bytes)
-                    .map_err(|_| Error::CorruptOrder("a return key is damaged".into()))
+                    .map_err(|_| Error::corrupt(RecordKind::Index, "a return key"))
                     .or_else(abort)?;
                 let open = return_in(tx, id)?;
                 if open.closed_at.is_none() {

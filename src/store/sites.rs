@@ -21,6 +21,8 @@ use super::{
 };
 use crate::domain::import::{FulfillmentStatus, ImportedOrder};
 use crate::domain::{OrderId, OrderState};
+use crate::store::RecordKind;
+use crate::store::refusal::{MoveRefusal, SiteRefusal};
 
 fn route_key(id: &OrderId) -> Vec<u8> {
     let mut k = keys::meta::ROUTE.as_bytes().to_vec();
@@ -99,29 +101,28 @@ impl Store {
     pub fn site_store(&self, site: &str, now: DateTime<Utc>) -> Result<Store, Error> {
         let (location, db, t, master) = self.site_trees(site)?;
         let key = published_in(&t.meta, site)?.ok_or_else(|| {
-            Error::Usage(format!(
-                "site {site} has published no intake key: start its daemon (`packline serve`), \
-                 which publishes it"
-            ))
+            Error::from(SiteRefusal::NoIntakeKey {
+                site: site.to_owned(),
+            })
         })?;
         if key.at + TRUST_PUBLISHED < now {
-            return Err(Error::Usage(format!(
-                "site {site} last published its intake key at {}: its daemon has not run for \
-                 {} hours or more; its orders wait until it runs",
-                key.at.to_rfc3339(),
-                TRUST_PUBLISHED.num_hours()
-            )));
+            return Err(SiteRefusal::StaleIntakeKey {
+                site: site.to_owned(),
+                at: key.at,
+                hours: TRUST_PUBLISHED.num_hours(),
+            }
+            .into());
         }
         // The recipient the site's store recorded when the epoch was made: a key published
         // by anyone else is not sealed to.
         let mut pin = keys::meta::EPOCH_PIN.as_bytes().to_vec();
         pin.extend_from_slice(&key.epoch.to_be_bytes());
         if t.meta.get(pin)?.as_deref() != Some(key.recipient.as_bytes()) {
-            return Err(Error::Usage(format!(
-                "site {site}'s published intake key is not the one its store recorded for \
-                 epoch {}: nothing is sealed to it",
-                key.epoch
-            )));
+            return Err(SiteRefusal::UnrecordedIntakeKey {
+                site: site.to_owned(),
+                epoch: key.epoch,
+            }
+            .into());
         }
         let keyring = Keyring::published(site, &master, Some(&key))?;
         Ok(self.foreign(location, db, t, keyring))
@@ -155,10 +156,10 @@ impl Store {
     /// Another site's trees on this database, and its master recipient.
     fn site_trees(&self, site: &str) -> Result<(Location, Sited, Trees, String), Error> {
         let Location::Postgres(here) = &self.location else {
-            return Err(Error::Usage(format!(
-                "site {site} is not on this store's database: several sites share a PostgreSQL \
-                 database ([store] url), never sled"
-            )));
+            return Err(SiteRefusal::NotOnDatabase {
+                site: site.to_owned(),
+            }
+            .into());
         };
         let location = Location::Postgres(here.clone().for_site(site));
         let (db, account) = location.main_backend(&self.data_dir)?;
@@ -170,10 +171,9 @@ impl Store {
         };
         let db = Sited { db, account };
         let master = t.meta.get(META_MASTER)?.ok_or_else(|| {
-            Error::Usage(format!(
-                "site {site} has no keyed store on this database: run `packline keys init` \
-                 with [site] name = \"{site}\" on its machine first"
-            ))
+            Error::from(SiteRefusal::NotKeyed {
+                site: site.to_owned(),
+            })
         })?;
         Ok((
             location,
@@ -218,27 +218,29 @@ impl Store {
             .get(id)?
             .ok_or_else(|| Error::NoSuchOrder(id.clone()))?;
         if rec.state != OrderState::New {
-            return Err(Error::Usage(format!(
-                "order {id} is {} at site {}: only an order waiting in the queue moves to \
-                 another site (one on the floor ships from where it is)",
-                rec.state,
-                self.site()
-            )));
+            return Err(MoveRefusal::NotQueued {
+                order: id.clone(),
+                state: rec.state,
+                site: self.site().to_string(),
+            }
+            .into());
         }
         if let Some(batch) = self.claim_of(id)? {
-            return Err(Error::Usage(format!(
-                "order {id} is claimed by pick batch {batch}: release it from the batch (or let \
-                 the batch finish) before moving it"
-            )));
+            return Err(MoveRefusal::Claimed {
+                order: id.clone(),
+                batch,
+            }
+            .into());
         }
         if let Some(h) = self.stored_hold(id)?
             && h.reason != StoredText::System(moving_to(to))
         {
-            return Err(Error::Usage(format!(
-                "order {id} is on hold (since {}, by {}): release it before moving it",
-                h.since.format("%Y-%m-%d %H:%M"),
-                h.by
-            )));
+            return Err(MoveRefusal::OnHold {
+                order: id.clone(),
+                since: h.since,
+                by: h.by,
+            }
+            .into());
         }
         let recipient = match self.t.recipients.get(id.as_str())? {
             Some(v) => Some(
@@ -280,9 +282,13 @@ impl Store {
                 .transpose()
                 .or_else(abort)?;
             if held.is_none_or(|h| h.reason != StoredText::System(moving.clone())) {
-                return abort(Error::Usage(format!(
-                    "order {id} is no longer held for its move to site {to}: it stays here"
-                )));
+                return abort(
+                    MoveRefusal::NoLongerHeld {
+                        order: id.clone(),
+                        to: to.to_owned(),
+                    }
+                    .into(),
+                );
             }
             let slot = retention::drop_recipient(tx, id.as_str())?;
             tx.orders.remove(id.as_str())?;
@@ -355,9 +361,10 @@ fn published_in(meta: &backend::Tree, site: &str) -> Result<Option<PublishedKey>
     meta.get(keys::meta::PUBLISHED_KEY)?
         .map(|v| {
             serde_json::from_slice(&v).map_err(|e| {
-                Error::CorruptOrder(format!(
-                    "site {site}'s published intake key is damaged: {e}"
-                ))
+                Error::corrupt(
+                    RecordKind::PublishedKey,
+                    format!("site {site}'s published intake key: {e}"),
+                )
             })
         })
         .transpose()

@@ -9,6 +9,7 @@ use crate::domain::{OrderId, PickBatch, PickScan as Scan};
 use crate::service::{
     MAX_BATCHES, Notice, Role, Service, ServiceError, may_pick, non_empty, not_open, store_err,
 };
+use crate::store::refusal::FloorRefusal;
 
 /// Claims the next batch of open orders (the site's batch size unless given).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -170,7 +171,11 @@ fn scan_into(
         )
         // A tote that holds another order is a wrong scan, like a wrong item.
         .map_err(|e| match e {
-            crate::store::Error::Usage(message) => ServiceError::WrongScan { message },
+            crate::store::Error::Refused(
+                r @ crate::store::Refusal::Floor(FloorRefusal::ToteTaken { .. }),
+            ) => ServiceError::WrongScan {
+                message: r.to_string(),
+            },
             e => store_err(e),
         })?
         .ok_or_else(|| not_open(batch))??;

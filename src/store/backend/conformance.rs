@@ -234,10 +234,10 @@ fn transactions_are_atomic(b: &Backend) {
     let r: Result<(), Error> = b.transact(&[&x, &y], |t| {
         t[0].insert(b"k", b"changed")?;
         t[1].remove(b"k")?;
-        abort(Error::Usage("refused on purpose".into()))
+        abort(Error::NoSuchInquiry(7))
     });
     match r {
-        Err(Error::Usage(m)) => assert_eq!(m, "refused on purpose"),
+        Err(Error::NoSuchInquiry(n)) => assert_eq!(n, 7),
         other => panic!("an aborted transaction answered {:?}", other.err()),
     }
     assert_eq!(x.get(b"k").unwrap().as_deref(), Some(&b"x"[..]));
@@ -267,7 +267,7 @@ fn concurrent_transactions_serialize(b: &Backend) {
                         let n = read(t[0].get(b"n")?);
                         let m = read(t[1].get(b"n")?);
                         if n != m {
-                            return abort(Error::Usage(format!("saw {n} and {m}")));
+                            return abort(Error::Database(format!("saw {n} and {m}")));
                         }
                         t[0].insert(b"n", (n + 1).to_be_bytes())?;
                         t[1].insert(b"n", (m + 1).to_be_bytes())?;

@@ -10,6 +10,7 @@ use sled::transaction::{
 };
 
 use super::{Batch, Bytes, Engine, Pairs, Table, Tree, TxBody, TxError, TxTable};
+use crate::store::refusal::{EngineRefusal, OpenRefusal};
 use crate::store::{Error, space};
 
 /// A sled database as an engine.
@@ -55,10 +56,13 @@ impl Engine for Sled {
             match t.table().as_any().downcast_ref::<SledTree>() {
                 Some(s) => own.push(s.tree.clone()),
                 None => {
-                    return Err(TxError::Storage(Error::Usage(format!(
-                        "the tree {} is not one of this sled database's",
-                        t.name()
-                    ))));
+                    return Err(TxError::Storage(
+                        EngineRefusal::ForeignTree {
+                            tree: t.name().to_string(),
+                            database: "sled database",
+                        }
+                        .into(),
+                    ));
                 }
             }
         }
@@ -228,10 +232,10 @@ pub(crate) fn open_sled(data_dir: &Path, dir: &str, cache: u64) -> Result<sled::
                 waited += std::time::Duration::from_millis(20);
             }
             Err(sled::Error::Io(io)) if lock_busy(&io) => {
-                return Err(Error::Usage(format!(
-                    "the store in {} is in use by another packline process (is `packline serve` running?)",
-                    data_dir.display()
-                )));
+                return Err(OpenRefusal::InUse {
+                    dir: data_dir.to_owned(),
+                }
+                .into());
             }
             // sled writes its recovery snapshot as it opens: on a full disk the reserve is
             // given up for it (once), so the floor can still read while space is freed. The
@@ -298,11 +302,11 @@ pub(super) fn remove_unfinished_snapshots(path: &Path) -> Result<usize, Error> {
 
 pub(super) fn full_at_open(data_dir: &Path) -> Error {
     let free = space::available(data_dir).unwrap_or(0);
-    Error::Usage(format!(
-        "the disk holding {} is full ({} free): the store cannot open without writing its recovery snapshot. Nothing was changed: free space on that disk, then run it again",
-        data_dir.display(),
-        space::mib(free)
-    ))
+    OpenRefusal::FullAtOpen {
+        dir: data_dir.to_owned(),
+        free,
+    }
+    .into()
 }
 
 /// sled refused the database in `path` as corrupt: which of its files does not check out (its

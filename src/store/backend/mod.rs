@@ -17,6 +17,7 @@ use std::ops::{Bound, Deref, RangeBounds};
 use std::sync::Arc;
 
 use super::Error;
+use crate::store::refusal::EngineRefusal;
 
 /// Bytes read from a tree: shared with the engine's cache where it has one, owned otherwise.
 #[derive(Clone)]
@@ -273,9 +274,7 @@ impl TxError {
     pub fn into_error(self) -> Error {
         match self {
             TxError::Storage(e) | TxError::Abort(e) => e,
-            TxError::Conflict => Error::Usage(
-                "a transaction conflicted with another writer and was not run again".into(),
-            ),
+            TxError::Conflict => EngineRefusal::Conflicted.into(),
         }
     }
 }
@@ -339,7 +338,7 @@ impl Backend {
         self.0
             .transact(trees, &mut run)
             .map_err(TxError::into_error)?;
-        out.ok_or_else(|| Error::Usage("a transaction ended without an answer".into()))
+        out.ok_or_else(|| EngineRefusal::NoAnswer.into())
     }
 }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{HOLD, OVERRULED, Store, key};
 use crate::domain::{BUYER_ASKED_TO_CANCEL, FreeText, Held, Hold, OrderId};
 use crate::store::notes::{StoredHold, StoredText, Words, decode_hold, encode_hold, hold_ref};
+use crate::store::refusal::{FloorRefusal, InputRefusal};
 use crate::store::{Error, Tx, TxResult, abort, decode_record};
 
 impl Store {
@@ -75,9 +76,7 @@ impl Store {
             FreeText::System(_) => None,
             FreeText::Open(words) => Some(self.keyring.seal_note_shared(words, hold.since)?),
             FreeText::Sealed(_) => {
-                return Err(Error::Usage(format!(
-                    "the reason for holding order {id} came without its words: type the reason"
-                )));
+                return Err(InputRefusal::HoldWithoutWords { order: id.clone() }.into());
             }
         };
         let words = match (&hold.reason, &sealed) {
@@ -91,9 +90,13 @@ impl Store {
             };
             let state = decode_record(&v).or_else(abort)?.state;
             if state.is_closed() {
-                return abort(Error::Usage(format!(
-                    "order {id} is {state}: only open orders are held"
-                )));
+                return abort(
+                    FloorRefusal::HoldClosed {
+                        order: id.clone(),
+                        state,
+                    }
+                    .into(),
+                );
             }
             let k = key(HOLD, id.as_str().as_bytes());
             let overruled = from_amazon
@@ -138,7 +141,7 @@ impl Store {
     ) -> Result<Hold, Error> {
         let hold = self.transact(|tx| {
             let Some(v) = tx.floor.take(key(HOLD, id.as_str().as_bytes()))? else {
-                return abort(Error::Usage(format!("order {id} is not on hold")));
+                return abort(FloorRefusal::NotOnHold { order: id.clone() }.into());
             };
             let hold = decode_hold(&v).or_else(abort)?;
             if hold.reason == StoredText::System(BUYER_ASKED_TO_CANCEL.to_owned()) {

@@ -29,6 +29,7 @@ use crate::domain::{
     CartRules, CodeKind, Event, FreeText, Locations, OrderId, OrderRecord, OrderState, PackCheck,
     Package, PackageItem, Parcel, PickBatch, PickScan, ShortPick, UnitCode,
 };
+use crate::store::refusal::FloorRefusal;
 
 const CLAIM: u8 = super::keys::floor::CLAIM;
 const BATCH: u8 = super::keys::floor::BATCH;
@@ -606,10 +607,13 @@ fn take_tote_in(floor: &TxTree<'_>, tote: &str, order: &OrderId) -> TxResult<()>
     if let Some(v) = floor.get(&k)?
         && v.as_ref() != order.as_str().as_bytes()
     {
-        return abort(Error::Usage(format!(
-            "tote {tote} holds order {}: empty it, or scan another",
-            String::from_utf8_lossy(&v)
-        )));
+        return abort(
+            FloorRefusal::ToteTaken {
+                tote: tote.to_owned(),
+                holds: String::from_utf8_lossy(&v).into_owned(),
+            }
+            .into(),
+        );
     }
     floor.insert(k, order.as_str().as_bytes())?;
     floor.insert(key(TOTE_OF, order.as_str().as_bytes()), tote.as_bytes())?;

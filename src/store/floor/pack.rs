@@ -15,6 +15,7 @@ use crate::store::records::{
     self,
     floor::{Check2, ItemCodes2, Packages2},
 };
+use crate::store::refusal::FloorRefusal;
 use crate::store::{Error, Tx, TxResult, abort, audit_in, decode_record, step};
 
 impl Store {
@@ -299,18 +300,27 @@ pub(in crate::store) fn unshipped_packages_in(tx: &Tx<'_>, id: &OrderId) -> TxRe
 pub(in crate::store) fn refuse_dropping_labels(
     tx: &Tx<'_>,
     id: &OrderId,
-    doing: &str,
+    doing: &'static str,
 ) -> TxResult<()> {
     for n in unshipped_packages_in(tx, id)? {
         if let Some(s) = crate::store::shipping::shipment_in(tx, id, n)?
             && s.state.is_ours()
             && s.state != crate::store::shipping::ShipmentState::Confirmed
         {
-            return abort(Error::Usage(format!(
-                "order {id} package {n} has its {} (shipment {}): {doing} would leave that label with no package. Void it first (packline label void {id} --package {n} --reason …), or resolve to Packed or Labelled",
-                s.state.name(),
-                s.shipment_id.as_deref().unwrap_or("not yet known")
-            )));
+            return abort(
+                FloorRefusal::LabelOutstanding {
+                    order: id.clone(),
+                    package: n,
+                    state: s.state.name(),
+                    shipment: s
+                        .shipment_id
+                        .as_deref()
+                        .unwrap_or("not yet known")
+                        .to_owned(),
+                    doing,
+                }
+                .into(),
+            );
         }
     }
     Ok(())

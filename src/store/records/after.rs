@@ -11,6 +11,7 @@ use crate::domain::inquiry::NoteMeta;
 use crate::domain::returns::ReturnRecord;
 use crate::domain::returns::{Condition, Received, ReturnKey, ReturnLine};
 use crate::domain::{Inquiry, InquiryCategory, NoteKind};
+use crate::store::RecordKind;
 use crate::store::notes::StoredException;
 
 #[derive(Serialize, Deserialize)]
@@ -52,7 +53,7 @@ pub struct Inquiry1 {
 }
 
 impl Record for Inquiry1 {
-    const KIND: &'static str = "inquiry";
+    const KIND: RecordKind = RecordKind::Inquiry;
     const FORMAT: u8 = 1;
     type Value = Inquiry;
 
@@ -184,7 +185,7 @@ pub struct Return1 {
 }
 
 impl Record for Return1 {
-    const KIND: &'static str = "return";
+    const KIND: RecordKind = RecordKind::Return;
     const FORMAT: u8 = 1;
     type Value = ReturnRecord;
 
@@ -324,7 +325,7 @@ pub struct Exception2 {
 pub struct Exceptions2(pub Vec<Exception2>);
 
 impl Record for Exceptions2 {
-    const KIND: &'static str = "exception notes";
+    const KIND: RecordKind = RecordKind::Exceptions;
     const FORMAT: u8 = 2;
     type Value = Vec<StoredException>;
 

@@ -11,11 +11,12 @@ use crate::domain::pick::{InHand, PickLine, Slot};
 use crate::domain::{
     ClosedBox, CodeKind, OrderId, PackCheck, Package, PackageItem, Parcel, PickBatch, UnitCode,
 };
+use crate::store::RecordKind;
 use crate::store::floor::ItemCodes;
 use crate::store::notes::{StoredHold, StoredText};
 
 /// An order id as records keep it; read back checked.
-pub(super) fn order_id(s: String, kind: &str) -> Result<OrderId, Error> {
+pub(super) fn order_id(s: String, kind: RecordKind) -> Result<OrderId, Error> {
     OrderId::parse(&s).map_err(|e| damaged(kind, &format!("its order id: {e}")))
 }
 
@@ -132,7 +133,7 @@ pub struct InHand2 {
 }
 
 impl Record for Batch2 {
-    const KIND: &'static str = "pick batch";
+    const KIND: RecordKind = RecordKind::Batch;
     const FORMAT: u8 = 2;
     type Value = PickBatch;
 
@@ -261,7 +262,7 @@ pub struct ClosedBox2 {
 }
 
 impl Record for Check2 {
-    const KIND: &'static str = "pack check";
+    const KIND: RecordKind = RecordKind::PackCheck;
     const FORMAT: u8 = 2;
     type Value = PackCheck;
 
@@ -356,7 +357,7 @@ pub struct PackageItem2 {
 }
 
 impl Record for Packages2 {
-    const KIND: &'static str = "packages";
+    const KIND: RecordKind = RecordKind::Packages;
     const FORMAT: u8 = 2;
     type Value = Vec<Package>;
 
@@ -417,7 +418,7 @@ pub struct ItemCode2 {
 }
 
 impl Record for ItemCodes2 {
-    const KIND: &'static str = "unit codes";
+    const KIND: RecordKind = RecordKind::UnitCodes;
     const FORMAT: u8 = 2;
     type Value = Vec<ItemCodes>;
 
@@ -478,7 +479,7 @@ pub struct Hold2 {
 }
 
 impl Record for Hold2 {
-    const KIND: &'static str = "hold";
+    const KIND: RecordKind = RecordKind::Hold;
     const FORMAT: u8 = 2;
     type Value = StoredHold;
 

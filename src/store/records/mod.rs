@@ -24,7 +24,7 @@ mod v1;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::Error;
+use super::{Error, RecordKind};
 
 /// The layout of the whole store this packline writes: which trees and keys exist, and which
 /// format each record kind is in. Recorded in the store's `meta` tree; see [`upgrade`].
@@ -38,7 +38,7 @@ pub const SCHEMA: u32 = 2;
 /// A kind of value the store keeps, in the frozen layout of its current format.
 pub trait Record: Sized + Serialize + DeserializeOwned {
     /// What it is, for messages ("pick batch").
-    const KIND: &'static str;
+    const KIND: RecordKind;
     /// The format this packline writes, the first byte of every record of the kind.
     const FORMAT: u8;
     /// The domain value it stands for.
@@ -86,12 +86,12 @@ pub fn whole<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 }
 
 /// A record that does not read.
-pub fn damaged(kind: &str, detail: &str) -> Error {
-    Error::CorruptOrder(format!("{kind}: {detail}"))
+pub fn damaged(kind: RecordKind, detail: &str) -> Error {
+    Error::corrupt(kind, detail)
 }
 
 /// A record in a format newer than this packline reads.
-pub fn newer(kind: &'static str, format: u8, reads: u8) -> Error {
+pub fn newer(kind: RecordKind, format: u8, reads: u8) -> Error {
     Error::NewerRecord {
         kind,
         format,

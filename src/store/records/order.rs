@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::floor::order_id;
 use super::{Error, Record};
 use crate::domain::{Order, OrderLine, OrderRecord, OrderState, ServiceLevel, UnitCodes, Window};
+use crate::store::RecordKind;
 
 #[derive(Serialize, Deserialize)]
 pub struct Window2 {
@@ -158,7 +159,7 @@ pub struct UnitCodes2 {
 }
 
 impl Record for OrderRecord2 {
-    const KIND: &'static str = "order record";
+    const KIND: RecordKind = RecordKind::Order;
     const FORMAT: u8 = 2;
     type Value = OrderRecord;
 

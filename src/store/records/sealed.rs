@@ -9,6 +9,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{Error, Record};
 use crate::domain::{GiftMessage, NoteText, Recipient};
+use crate::store::RecordKind;
 
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct GiftMessage1 {
@@ -35,7 +36,7 @@ pub struct Recipient1 {
 }
 
 impl Record for Recipient1 {
-    const KIND: &'static str = "sealed recipient";
+    const KIND: RecordKind = RecordKind::SealedRecipient;
     const FORMAT: u8 = 1;
     type Value = Recipient;
 
@@ -94,7 +95,7 @@ impl Record for Recipient1 {
 pub struct Note3(pub String);
 
 impl Record for Note3 {
-    const KIND: &'static str = "sealed note";
+    const KIND: RecordKind = RecordKind::SealedNote;
     const FORMAT: u8 = 3;
     type Value = NoteText;
 

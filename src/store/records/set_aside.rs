@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::floor::order_id;
 use super::{Error, Record};
 use crate::domain::SetAsideRecord;
+use crate::store::RecordKind;
 
 /// A set-aside order (format 1).
 #[derive(Serialize, Deserialize)]
@@ -20,7 +21,7 @@ pub struct SetAside1 {
 }
 
 impl Record for SetAside1 {
-    const KIND: &'static str = "set-aside order";
+    const KIND: RecordKind = RecordKind::SetAside;
     const FORMAT: u8 = 1;
     type Value = SetAsideRecord;
 

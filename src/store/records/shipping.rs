@@ -10,6 +10,7 @@ use super::{Error, Record};
 use crate::domain::{
     Carrier, Delivery, PurchaseIntentV2, ShipmentRecord, ShipmentState, ShipmentV2, TrackingNumber,
 };
+use crate::store::RecordKind;
 use crate::store::shipping::{Document, JobState, PrintJob};
 
 #[derive(Serialize, Deserialize)]
@@ -48,7 +49,7 @@ pub struct Shipment2 {
 }
 
 impl Record for Shipment2 {
-    const KIND: &'static str = "shipment";
+    const KIND: RecordKind = RecordKind::Shipment;
     const FORMAT: u8 = 2;
     type Value = ShipmentRecord;
 
@@ -143,7 +144,7 @@ pub struct PrintJob2 {
 }
 
 impl Record for PrintJob2 {
-    const KIND: &'static str = "print job";
+    const KIND: RecordKind = RecordKind::PrintJob;
     const FORMAT: u8 = 2;
     type Value = PrintJob;
 
@@ -230,7 +231,7 @@ pub struct Tracked2 {
 }
 
 impl Record for Tracked2 {
-    const KIND: &'static str = "shipment v2";
+    const KIND: RecordKind = RecordKind::ShipmentV2;
     const FORMAT: u8 = 2;
     type Value = ShipmentV2;
 
@@ -286,7 +287,7 @@ pub struct Intent2 {
 }
 
 impl Record for Intent2 {
-    const KIND: &'static str = "purchase intent";
+    const KIND: RecordKind = RecordKind::PurchaseIntent;
     const FORMAT: u8 = 2;
     type Value = PurchaseIntentV2;
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Error, Record};
 use crate::domain::import::SyncResume;
+use crate::store::RecordKind;
 
 /// Where a cut-short sync stood (format 1).
 #[derive(Serialize, Deserialize)]
@@ -21,7 +22,7 @@ pub struct SyncResume1 {
 }
 
 impl Record for SyncResume1 {
-    const KIND: &'static str = "sync's place";
+    const KIND: RecordKind = RecordKind::SyncPlace;
     const FORMAT: u8 = 1;
     type Value = SyncResume;
 

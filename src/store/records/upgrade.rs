@@ -19,6 +19,7 @@ use super::order::OrderRecord2;
 use super::shipping::{Intent2, PrintJob2, Shipment2, Tracked2};
 use super::v1;
 use super::{Record, SCHEMA, frame, whole};
+use crate::store::RecordKind;
 use crate::store::backend::TxError;
 use crate::store::{Error, audit, keys};
 
@@ -46,8 +47,9 @@ fn schema_from(v: Option<&[u8]>) -> Result<u32, Error> {
         None => Ok(1),
         Some(v) => match <[u8; 4]>::try_from(v) {
             Ok(b) => Ok(u32::from_be_bytes(b)),
-            Err(_) => Err(Error::CorruptOrder(
-                "the store's schema version is not 4 bytes".into(),
+            Err(_) => Err(Error::corrupt(
+                RecordKind::Schema,
+                "the store's schema version is not 4 bytes",
             )),
         },
     }
@@ -161,9 +163,10 @@ fn copy(from: &sled::Db, to: &sled::Db, version: u32) -> Result<(), Error> {
     // An upgrade from a version this packline does not know how to raise cannot happen (every
     // version from 1 is handled below), but is refused rather than copied as it is.
     if version != 1 {
-        return Err(Error::CorruptOrder(format!(
-            "no upgrade from schema {version} to {SCHEMA}"
-        )));
+        return Err(Error::corrupt(
+            RecordKind::Schema,
+            format!("no upgrade from schema {version} to {SCHEMA}"),
+        ));
     }
     let orders = from.open_tree("amazon/orders")?;
     for name in from.tree_names() {
@@ -200,9 +203,10 @@ fn order_1(v: &[u8]) -> Result<Vec<u8>, Error> {
     match v.split_first() {
         Some((1, body)) => {
             let old = whole::<v1::Order1>(body).map_err(|e| {
-                Error::CorruptOrder(format!(
-                    "an order record of format 1 cannot be read for the upgrade: {e}"
-                ))
+                Error::corrupt(
+                    RecordKind::Order,
+                    format!("an order record of format 1 cannot be read for the upgrade: {e}"),
+                )
             })?;
             Ok(frame(OrderRecord2::FORMAT, &OrderRecord2::from(old)))
         }
@@ -234,15 +238,18 @@ fn floor_1(
     v: &[u8],
 ) -> Result<Option<Entry>, Error> {
     let keep = |v: Vec<u8>| Ok(Some((k.to_vec(), v)));
-    let what = |kind: &str, e: String| {
-        Error::CorruptOrder(format!(
-            "{kind} {} cannot be read for the upgrade: {e}",
-            printable(&k[1..])
-        ))
+    let what = |kind: RecordKind, e: String| {
+        Error::corrupt(
+            kind,
+            format!(
+                "{kind} {} cannot be read for the upgrade: {e}",
+                printable(&k[1..])
+            ),
+        )
     };
     match k.first() {
         Some(b'b') => {
-            let b = newest_or::<Batch2, v1::Batch>(v).map_err(|e| what("pick batch", e))?;
+            let b = newest_or::<Batch2, v1::Batch>(v).map_err(|e| what(RecordKind::Batch, e))?;
             keep(frame(Batch2::FORMAT, &b))
         }
         Some(b'k') => {
@@ -253,11 +260,11 @@ fn floor_1(
                         .or_else(|_| whole::<v1::Check>(v).map(Into::into))
                         .map_err(|_| e)
                 })
-                .map_err(|e| what("pack check", e))?;
+                .map_err(|e| what(RecordKind::PackCheck, e))?;
             keep(frame(Check2::FORMAT, &c))
         }
         Some(b'P') if !v.is_empty() => {
-            let p = whole::<Packages2>(v).map_err(|e| what("packages", e))?;
+            let p = whole::<Packages2>(v).map_err(|e| what(RecordKind::Packages, e))?;
             keep(frame(Packages2::FORMAT, &p))
         }
         Some(b'P') => Ok(None),
@@ -267,7 +274,7 @@ fn floor_1(
             if floor.get(&packages)?.is_some_and(|p| !p.is_empty()) {
                 return Ok(None);
             }
-            let parcel = whole::<Parcel2>(v).map_err(|e| what("parcel", e))?;
+            let parcel = whole::<Parcel2>(v).map_err(|e| what(RecordKind::Parcel, e))?;
             let id = String::from_utf8_lossy(&k[1..]).into_owned();
             let Some(order) = orders.get(id.as_bytes())? else {
                 return Ok(None);
@@ -276,7 +283,7 @@ fn floor_1(
             let mut codes_key = k.to_vec();
             codes_key[0] = b'u';
             let codes = match floor.get(&codes_key)? {
-                Some(c) => whole::<ItemCodes2>(&c).map_err(|e| what("unit codes", e))?,
+                Some(c) => whole::<ItemCodes2>(&c).map_err(|e| what(RecordKind::UnitCodes, e))?,
                 None => ItemCodes2(Vec::new()),
             };
             Ok(Some((
@@ -288,7 +295,7 @@ fn floor_1(
             )))
         }
         Some(b'u') => {
-            let c = whole::<ItemCodes2>(v).map_err(|e| what("unit codes", e))?;
+            let c = whole::<ItemCodes2>(v).map_err(|e| what(RecordKind::UnitCodes, e))?;
             keep(frame(ItemCodes2::FORMAT, &c))
         }
         Some(b'h') => match whole::<super::floor::Hold2>(v) {
@@ -298,21 +305,22 @@ fn floor_1(
             Err(_) => keep(v.to_vec()),
         },
         Some(b's') => {
-            let s = newest_or::<Shipment2, v1::Shipment>(v).map_err(|e| what("shipment", e))?;
+            let s = newest_or::<Shipment2, v1::Shipment>(v)
+                .map_err(|e| what(RecordKind::Shipment, e))?;
             keep(frame(Shipment2::FORMAT, &s))
         }
         Some(b'j') => {
-            let j = whole::<PrintJob2>(v).map_err(|e| what("print job", e))?;
+            let j = whole::<PrintJob2>(v).map_err(|e| what(RecordKind::PrintJob, e))?;
             keep(frame(PrintJob2::FORMAT, &j))
         }
         Some(b'v') => {
-            let t: Tracked2 =
-                serde_json::from_slice(v).map_err(|e| what("shipment v2", e.to_string()))?;
+            let t: Tracked2 = serde_json::from_slice(v)
+                .map_err(|e| what(RecordKind::ShipmentV2, e.to_string()))?;
             keep(frame(Tracked2::FORMAT, &t))
         }
         Some(b'i') if !v.is_empty() => {
-            let i: Intent2 =
-                serde_json::from_slice(v).map_err(|e| what("purchase intent", e.to_string()))?;
+            let i: Intent2 = serde_json::from_slice(v)
+                .map_err(|e| what(RecordKind::PurchaseIntent, e.to_string()))?;
             keep(frame(Intent2::FORMAT, &i))
         }
         _ => keep(v.to_vec()),

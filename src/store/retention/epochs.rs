@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::{BATCH, PurgeReport};
 use crate::domain::{OrderRecord, OrderState, RetentionPolicy};
+use crate::store::RecordKind;
 use crate::store::derived::IndexOps;
 use crate::store::inquiry::{NOTE, note_mark, split_note_key};
 use crate::store::{Error, Store, decode_record, epoch_key, index, seal, slot, slot_envelope};
@@ -352,7 +353,7 @@ impl Store {
 }
 
 fn split_epoch_key(k: &[u8]) -> Result<(u32, String), Error> {
-    let bad = || Error::CorruptOrder("an epoch index entry is damaged".into());
+    let bad = || Error::corrupt(RecordKind::Index, "an epoch index entry");
     let epoch = u32::from_be_bytes(k.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
     let id = String::from_utf8(k[4..].to_vec()).map_err(|_| bad())?;
     Ok((epoch, id))

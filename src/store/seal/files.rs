@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
 use crate::store::Error;
+use crate::store::refusal::OpenRefusal;
 
 /// Writes `bytes` to `path` so that a crash leaves either the old or the new file, never a mix.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
@@ -91,10 +92,9 @@ pub(super) fn write_identity_file(
         .open(path)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Usage(format!(
-                    "{} already exists: packline never overwrites a key file; choose a new path",
-                    path.display()
-                ))
+                Error::from(OpenRefusal::KeyFileExists {
+                    path: path.to_owned(),
+                })
             } else {
                 Error::io(path, e)
             }

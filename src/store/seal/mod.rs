@@ -29,6 +29,7 @@ use zeroize::Zeroizing;
 
 use super::Error;
 use crate::store::backend::Tree;
+use crate::store::refusal::OpenRefusal;
 
 /// The file name of the keyring inside the data directory.
 pub const KEYRING_FILE: &str = "keyring.json";
@@ -540,10 +541,9 @@ impl Keyring {
             return published
                 .and_then(|id| self.recipients.get(&id).map(|r| (id, r.clone())))
                 .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "{} hold no intake key: its daemon publishes one as it runs",
-                        self.path.display()
-                    ))
+                    Error::from(OpenRefusal::NoPublishedEpoch {
+                        keyring: self.path.clone(),
+                    })
                 });
         }
         let found = self
@@ -581,10 +581,10 @@ impl Keyring {
         now: DateTime<Utc>,
     ) -> Result<(u32, x25519::Recipient), Error> {
         if self.foreign.is_some() {
-            return Err(Error::Usage(format!(
-                "{} cannot make a key epoch: only that site's own keyring does",
-                self.path.display()
-            )));
+            return Err(OpenRefusal::ForeignEpoch {
+                keyring: self.path.clone(),
+            }
+            .into());
         }
         let id = self
             .file
@@ -695,10 +695,10 @@ impl Keyring {
     /// Rewrites the keyring file atomically: temp file, fsync, rename, fsync the directory.
     fn save(&self) -> Result<(), Error> {
         if self.foreign.is_some() {
-            return Err(Error::Usage(format!(
-                "{} is not a keyring file to write",
-                self.path.display()
-            )));
+            return Err(OpenRefusal::ForeignSave {
+                keyring: self.path.clone(),
+            }
+            .into());
         }
         let bytes = serde_json::to_vec_pretty(&self.file).expect("keyring serializes");
         write_atomically(&self.path, &bytes)

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::domain::shipment::{ShipmentRecord, ShipmentState};
 use crate::domain::{Carrier, Event, OrderId, OrderRecord, TrackingNumber};
+use crate::store::refusal::LabelRefusal;
 use crate::store::{Error, abort};
 
 impl Store {
@@ -35,11 +36,19 @@ impl Store {
                     }
                     ShipmentState::Voided => {}
                     other => {
-                        return abort(Error::Usage(format!(
-                            "order {id} package {package}: {} already (tracking {}); nothing is sent twice",
-                            other.name(),
-                            s.tracking.as_ref().map_or("-", |t| t.as_str())
-                        )));
+                        return abort(
+                            LabelRefusal::Sent {
+                                order: id.clone(),
+                                package,
+                                state: other.name(),
+                                tracking: s
+                                    .tracking
+                                    .as_ref()
+                                    .map_or("-", |t| t.as_str())
+                                    .to_owned(),
+                            }
+                            .into(),
+                        );
                     }
                 }
             }

@@ -27,6 +27,7 @@ use super::{Error, Store, Tx, TxResult, abort, audit_in, exception_step, step};
 /// The shipment state machine and its record are the domain's; re-exported for callers.
 pub use crate::domain::shipment::{ShipmentRecord, ShipmentState};
 use crate::domain::{Event, OrderId, OrderRecord, OrderState, PurchaseIntentV2, ShipmentV2};
+use crate::store::refusal::{FloorRefusal, LabelRefusal};
 
 const SHIPMENT: u8 = super::keys::floor::SHIPMENT;
 const LABEL: u8 = super::keys::floor::LABEL;
@@ -107,13 +108,17 @@ fn order_in(tx: &Tx<'_>, id: &OrderId) -> TxResult<OrderRecord> {
 }
 
 /// A Packed order, inside a transaction; `what` says what needs it packed.
-fn packed_in(tx: &Tx<'_>, id: &OrderId, what: &str) -> TxResult<OrderRecord> {
+fn packed_in(tx: &Tx<'_>, id: &OrderId, what: &'static str) -> TxResult<OrderRecord> {
     let rec = order_in(tx, id)?;
     if rec.state != OrderState::Packed {
-        return abort(Error::Usage(format!(
-            "order {id} is {}: {what} are for packed orders",
-            rec.state
-        )));
+        return abort(
+            FloorRefusal::NotPacked {
+                order: id.clone(),
+                state: rec.state,
+                what,
+            }
+            .into(),
+        );
     }
     Ok(rec)
 }
@@ -340,10 +345,14 @@ impl Store {
             if let Some(s) = shipment_in(tx, id, package)?
                 && s.state != ShipmentState::Voided
             {
-                return abort(Error::Usage(format!(
-                    "order {id} package {package}: {} already; a label is never bought twice (a lead checks, voids or clears it)",
-                    s.state.name()
-                )));
+                return abort(
+                    LabelRefusal::Bought {
+                        order: id.clone(),
+                        package,
+                        state: s.state.name(),
+                    }
+                    .into(),
+                );
             }
             put_shipment(
                 tx,
@@ -363,7 +372,8 @@ impl Store {
             )?;
             let what = match intent {
                 Some(i) => {
-                    tx.floor.insert(intent_key(id, package), records::encode::<Intent2>(i))?;
+                    tx.floor
+                        .insert(intent_key(id, package), records::encode::<Intent2>(i))?;
                     format!("package {package}, Shipping API v2")
                 }
                 None => format!("package {package}"),
@@ -484,9 +494,13 @@ impl Store {
             let Some(mut s) =
                 shipment_in(tx, id, package)?.filter(|s| s.state == ShipmentState::Bought)
             else {
-                return abort(Error::Usage(format!(
-                    "order {id} package {package} has no label to void"
-                )));
+                return abort(
+                    LabelRefusal::NothingToVoid {
+                        order: id.clone(),
+                        package,
+                    }
+                    .into(),
+                );
             };
             let kept = words.put(tx, super::notes::void_ref(id.as_str(), package, now))?;
             let reason = kept.audit();
@@ -523,14 +537,20 @@ impl Store {
     /// Opens a package's bought label for the printer. Needs the store unlocked.
     pub fn label(&self, id: &OrderId, package: u32) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
         let v = self.t.floor.get(label_key(id, package))?.ok_or_else(|| {
-            Error::Usage(format!("order {id} package {package} has no stored label"))
+            Error::from(LabelRefusal::NoStoredLabel {
+                order: id.clone(),
+                package,
+            })
         })?;
         self.keyring
             .open_document(&v, "printing a label")
             .map_err(|e| match e {
-                Error::EpochShredded { epoch } => Error::Usage(format!(
-                    "order {id} package {package}: its stored label was sealed under key epoch {epoch}, which retention has destroyed; the recipient is kept apart: void the label and buy another, or ask the carrier to reprint it"
-                )),
+                Error::EpochShredded { epoch } => LabelRefusal::LabelShredded {
+                    order: id.clone(),
+                    package,
+                    epoch,
+                }
+                .into(),
                 e => e,
             })
     }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{JOB, Store, key, note};
 use crate::domain::OrderId;
 use crate::store::records::{self, shipping::PrintJob2};
+use crate::store::refusal::LabelRefusal;
 use crate::store::{Error, abort};
 
 impl Store {
@@ -121,14 +122,17 @@ impl Store {
             let mut jobs = Vec::with_capacity(ids.len());
             for id in ids {
                 let Some(v) = tx.floor.get(job_key(*id))? else {
-                    return abort(Error::Usage(format!("there is no print job {id}")));
+                    return abort(LabelRefusal::NoPrintJob { job: *id }.into());
                 };
                 let mut job = records::decode::<PrintJob2>(&v).or_else(abort)?;
                 if job.state != JobState::Failed {
-                    return abort(Error::Usage(format!(
-                        "print job {id} is {}: only a failed job is sent again",
-                        job.state.name()
-                    )));
+                    return abort(
+                        LabelRefusal::JobNotFailed {
+                            job: *id,
+                            state: job.state.name(),
+                        }
+                        .into(),
+                    );
                 }
                 crate::store::floor::refuse_held_in(tx, &job.order)?;
                 job.state = JobState::Queued;

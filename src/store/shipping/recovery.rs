@@ -9,6 +9,7 @@ use super::{
 };
 use crate::domain::OrderId;
 use crate::domain::shipment::{ShipmentRecord, ShipmentState};
+use crate::store::refusal::LabelRefusal;
 use crate::store::{Error, abort};
 
 impl Store {
@@ -38,9 +39,7 @@ impl Store {
                 }
             }
             if cleared == 0 {
-                return abort(Error::Usage(format!(
-                    "order {id} has no purchase of unknown outcome to clear"
-                )));
+                return abort(LabelRefusal::NothingToClear { order: id.clone() }.into());
             }
             note(tx, id, user, "label_purchase_cleared", Some(reason), now)
         })?;
@@ -123,9 +122,13 @@ impl Store {
         let (id, package) = (&record.order, record.package);
         self.transact(|tx| {
             if !shipment_in(tx, id, package)?.is_some_and(|s| s.state.is_unresolved()) {
-                return abort(Error::Usage(format!(
-                    "order {id} package {package} has no purchase of unknown outcome to check"
-                )));
+                return abort(
+                    LabelRefusal::NothingToCheck {
+                        order: id.clone(),
+                        package,
+                    }
+                    .into(),
+                );
             }
             keep_label(tx, record, &sealed, postage)
         })?;

@@ -14,6 +14,7 @@ use crate::store::records::{
     self,
     shipping::{Intent2, Tracked2},
 };
+use crate::store::refusal::LabelRefusal;
 use crate::store::{Error, abort, audit_in};
 
 impl Store {
@@ -113,9 +114,13 @@ impl Store {
         self.transact(|tx| {
             let k = key(V2, &package_id(id.as_str(), package));
             let Some(v) = tx.floor.get(&k)? else {
-                return abort(Error::Usage(format!(
-                    "order {id} package {package} was not bought through Shipping API v2"
-                )));
+                return abort(
+                    LabelRefusal::NotV2 {
+                        order: id.clone(),
+                        package,
+                    }
+                    .into(),
+                );
             };
             let mut v2: ShipmentV2 = records::decode::<Tracked2>(&v).or_else(abort)?;
             v2.codes_sent = Some(now);

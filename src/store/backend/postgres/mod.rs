@@ -29,6 +29,7 @@ use pool::{Pool, Pooled, error, is_conflict, wait};
 
 use super::{Batch, Bytes, Engine, Pair, Pairs, Table, Tree, TxBody, TxError, TxTable};
 use crate::store::Error;
+use crate::store::refusal::EngineRefusal;
 
 /// A PostgreSQL database as an engine (or a part of one: the trees under a prefix).
 pub struct Postgres {
@@ -244,10 +245,13 @@ impl Engine for Postgres {
             match t.table().as_any().downcast_ref::<PgTable>() {
                 Some(p) if Arc::ptr_eq(&p.pool, &self.pool) => names.push(p.full.clone()),
                 _ => {
-                    return Err(TxError::Storage(Error::Usage(format!(
-                        "the tree {} is not one of this database's",
-                        t.name()
-                    ))));
+                    return Err(TxError::Storage(
+                        EngineRefusal::ForeignTree {
+                            tree: t.name().to_string(),
+                            database: "database",
+                        }
+                        .into(),
+                    ));
                 }
             }
         }
