@@ -7,6 +7,7 @@ pub mod client;
 pub mod daemon;
 mod elsewhere;
 pub mod ops;
+mod print_queue;
 pub mod proto;
 pub mod returns;
 pub mod server;
