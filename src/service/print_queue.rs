@@ -234,35 +234,27 @@ impl Service {
         if docs.is_empty() {
             return;
         }
-        let mut ids = Vec::new();
-        match self.resolve_printer(c, None, false) {
-            Ok(uri) => match self.read().queue_prints(&docs, &uri, &c.user, now) {
-                Ok(jobs) => ids.extend(jobs.iter().map(|j| j.id)),
-                Err(e) => {
-                    for (order, doc) in docs {
-                        self.notify(Notice::PrintFinished {
-                            job: None,
-                            what: format!("order {order} {}", doc.name()),
-                            order,
-                            ok: false,
-                            detail: format!("{} not queued: {e}", doc.name()),
-                        });
-                    }
-                }
-            },
-            Err(e) => {
+        let queued = match self.resolve_printer(c, None, false) {
+            Ok(uri) => self
+                .read()
+                .queue_prints(&docs, &uri, &c.user, now)
+                .map_err(|e| format!("not queued: {e}")),
+            Err(e) => Err(format!("not printed: {e}")),
+        };
+        match queued {
+            Ok(jobs) => self.start_jobs(jobs.iter().map(|j| j.id).collect()),
+            Err(why) => {
                 for (order, doc) in docs {
                     self.notify(Notice::PrintFinished {
                         job: None,
                         what: format!("order {order} {}", doc.name()),
                         order,
                         ok: false,
-                        detail: format!("{} not printed: {e}", doc.name()),
+                        detail: format!("{} {why}", doc.name()),
                     });
                 }
             }
         }
-        self.start_jobs(ids);
     }
 
     /// Makes a job's document: the sealed label opened, or the slip rendered. In memory only.
