@@ -268,6 +268,13 @@ pub enum Bought {
     Moved,
 }
 
+/// What a purchase about to be sent buys: a service (Merchant Fulfillment v0), or a Shipping
+/// API v2 intent with its key and exact request.
+enum Buying<'a> {
+    Service(&'a str),
+    V2(&'a PurchaseIntentV2),
+}
+
 impl Store {
     /// One package's shipment record.
     pub fn shipment(&self, id: &OrderId, package: u32) -> Result<Option<ShipmentRecord>, Error> {
@@ -314,22 +321,27 @@ impl Store {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        self.begin(id, package, service_id, None, None, user, now)
+        self.begin(id, package, Buying::Service(service_id), user, now)
     }
 
     /// Records a purchase about to be sent, durably; with a Shipping API v2 intent (its key
     /// and exact request) kept beside it. Refused when the package has a label or a purchase.
-    #[allow(clippy::too_many_arguments)]
     fn begin(
         &self,
         id: &OrderId,
         package: u32,
-        service_id: &str,
-        service_name: Option<&str>,
-        intent: Option<&PurchaseIntentV2>,
+        buying: Buying,
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        let (service_id, service_name, intent) = match buying {
+            Buying::Service(s) => (s, None, None),
+            Buying::V2(i) => (
+                i.service_id.as_str(),
+                Some(i.service_name.as_str()),
+                Some(i),
+            ),
+        };
         self.transact(|tx| {
             packed_in(tx, id, "labels")?;
             // A hold placed while the rates were asked for stops the purchase here, where the
