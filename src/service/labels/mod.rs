@@ -341,11 +341,13 @@ impl Service {
         let (_, outcome) = self
             .write()
             .complete_purchase(
-                &record,
-                &label.bytes,
-                p.open,
-                Some((&sold.currency, sold.amount)),
-                sold.details.as_ref(),
+                crate::store::shipping::Sold {
+                    record: &record,
+                    label: &label.bytes,
+                    open: p.open,
+                    postage: Some((&sold.currency, sold.amount)),
+                    v2: sold.details.as_ref(),
+                },
                 &p.c.user,
                 p.now,
             )
