@@ -750,10 +750,10 @@ fn there_is_no_e_mail_code_path() {
         // `[shipping] from`: the seller's own ship-from address.
         ("src/config.rs", "pub email: String,"),
         // The ship-from going into the label request.
-        ("src/service/shipping.rs", "email: from.email.clone(),"),
+        ("src/service/labels/mfn_v0.rs", "email: from.email.clone(),"),
         // The same ship-from, into a Shipping API v2 rate request.
         (
-            "src/service/shipping_v2.rs",
+            "src/service/labels/shipping_v2.rs",
             "email: Some(from.email.clone()).filter(|e| !e.is_empty()),",
         ),
     ]

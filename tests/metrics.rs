@@ -82,11 +82,13 @@ fn label(store: &mut Store, id: &OrderId, v2: bool, at: DateTime<Utc>) {
     let details = ShipmentV2::new("UPS");
     store
         .complete_purchase(
-            &record,
-            b"^XA^XZ",
-            &[1],
-            Some(("USD", 7.25)),
-            v2.then_some(&details),
+            packline::store::shipping::Sold {
+                record: &record,
+                label: b"^XA^XZ",
+                open: &[1],
+                postage: Some(("USD", 7.25)),
+                v2: v2.then_some(&details),
+            },
             "sam",
             at,
         )

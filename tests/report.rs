@@ -33,11 +33,13 @@ fn label(store: &mut packline::store::Store, id: &OrderId, at: DateTime<Utc>) {
     };
     store
         .complete_purchase(
-            &record,
-            b"^XA^XZ",
-            &[1],
-            Some(("USD", 7.25)),
-            None,
+            packline::store::shipping::Sold {
+                record: &record,
+                label: b"^XA^XZ",
+                open: &[1],
+                postage: Some(("USD", 7.25)),
+                v2: None,
+            },
             "sam",
             at,
         )

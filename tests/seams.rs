@@ -20,7 +20,7 @@ use packline::domain::returns::{ExpectedLine, ExpectedReturn, ReturnKey};
 use packline::domain::{Carrier, Event, OrderId, OrderState};
 use packline::service::{Service, ServiceError, ops};
 use packline::store::Store;
-use packline::store::shipping::{ShipmentRecord, ShipmentState};
+use packline::store::shipping::{ShipmentRecord, ShipmentState, Sold};
 
 /// The `[shipping]` config of a site buying through Shipping API v2 from Example Goods' dock.
 const SHIPPING_V2: &str = "[floor]\nboxes = [{ name = \"S\", mm = [200, 150, 100] }]\n[shipping]\napi = \"shipping-v2\"\n[shipping.from]\nname = \"Example Goods\"\nline1 = \"1 Dock Road\"\ncity = \"Reno\"\nstate = \"NV\"\npostal_code = \"89501\"\ncountry_code = \"US\"\nphone = \"7755550100\"\nemail = \"ship@example.com\"\n";
@@ -273,7 +273,17 @@ fn the_same_purchase_kept_twice_raises_no_exception() {
     let record = bought(id, "amzn-1");
     for _ in 0..2 {
         let (rec, _) = store
-            .complete_purchase(&record, b"^XA^XZ", &[1], None, None, "sam", Utc::now())
+            .complete_purchase(
+                Sold {
+                    record: &record,
+                    label: b"^XA^XZ",
+                    open: &[1],
+                    postage: None,
+                    v2: None,
+                },
+                "sam",
+                Utc::now(),
+            )
             .unwrap();
         assert_eq!(rec.state, OrderState::Labelled);
     }
@@ -332,11 +342,13 @@ fn a_purge_keeps_an_open_orders_label_printable() {
         .unwrap();
     store
         .complete_purchase(
-            &bought(open, "amzn-2"),
-            &label,
-            &[1],
-            None,
-            None,
+            Sold {
+                record: &bought(open, "amzn-2"),
+                label: &label,
+                open: &[1],
+                postage: None,
+                v2: None,
+            },
             "sam",
             Utc::now(),
         )

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::shipping::block_on;
+use super::amazon_calls::block_on;
 use super::{Service, ServiceError, store_err};
 use crate::amazon::client::ApiError;
 use crate::domain::{OrderId, OrderRecord, import};
@@ -41,7 +41,7 @@ impl Service {
             }
             Err(e) => {
                 return Err(ServiceError::Amazon {
-                    failure: super::shipping::amazon_failure(&e),
+                    failure: super::amazon_calls::amazon_failure(&e),
                     message: format!(
                         "order {id} is not in the store, and asking Amazon for it failed: {e}"
                     ),

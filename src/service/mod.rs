@@ -3,15 +3,16 @@
 //! Two transports carry the same requests: in-process ([`client::Client::local`]) and the Unix
 //! socket of `packline serve` ([`server`]). Replies are already redacted for the caller's role.
 
+mod amazon_calls;
 pub mod client;
 pub mod daemon;
 mod elsewhere;
+mod labels;
 pub mod ops;
+mod print_queue;
 pub mod proto;
 pub mod returns;
 pub mod server;
-pub mod shipping;
-mod shipping_v2;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -232,7 +233,7 @@ pub struct Service {
     /// [`Service::record_refusal`].
     refusals: Mutex<HashMap<String, RefusalWindow>>,
     /// Shipping API v2 rates of packed packages, while Amazon honours them.
-    rates_v2: Mutex<HashMap<(OrderId, u32), shipping_v2::CachedRates>>,
+    rates_v2: Mutex<HashMap<(OrderId, u32), labels::CachedRates>>,
 }
 
 /// One user's refusals since the last one audited.
@@ -1343,7 +1344,7 @@ impl Service {
         });
         result.map_err(|e| match e {
             sync::SyncError::Api(e) => ServiceError::Amazon {
-                failure: shipping::amazon_failure(&e),
+                failure: amazon_calls::amazon_failure(&e),
                 message: e.to_string(),
             },
             sync::SyncError::Store(e) => store_err(e),

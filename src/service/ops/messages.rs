@@ -16,7 +16,7 @@ use crate::amazon::messaging::MessageKind;
 use crate::domain::OrderId;
 use crate::domain::inquiry::NoteText;
 use crate::domain::message::MessageText;
-use crate::service::shipping::{api_err, block_on};
+use crate::service::amazon_calls::{api_err, block_on};
 use crate::service::{Role, Service, ServiceError, order_id, store_err};
 
 /// Sends a message of `kind` to the buyer of an order, through Amazon. An order packline never

@@ -395,7 +395,7 @@ impl Operation for PackFinish {
 /// Buys the label of an order just boxed, by the site's rule (the purchase of `label buy`), and
 /// queues it to the packer's label printer.
 fn bench_label(svc: &Service, c: &Allowed, id: &OrderId, now: DateTime<Utc>) -> BenchLabel {
-    let records = match svc.buy_label(c, id, None, None, now) {
+    let records = match svc.buy_label(c, id, Default::default(), now) {
         Ok(records) => records,
         Err(e) => {
             return BenchLabel::NotBought {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Allowed, Operation};
 use crate::domain::OrderId;
-use crate::service::shipping::block_on;
+use crate::service::amazon_calls::block_on;
 use crate::service::{
     RawPage, Revealed, Role, Service, ServiceError, non_empty, order_id, store_err,
 };

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{Allowed, Operation};
 use crate::domain::OrderId;
 use crate::domain::returns::{Condition, ReturnRecord};
-use crate::service::shipping::block_on;
+use crate::service::amazon_calls::block_on;
 use crate::service::{Role, Service, ServiceError, non_empty, store_err};
 pub use crate::store::returns::{Receipt, ReturnCounts};
 use crate::store::{self, Store};

@@ -1,17 +1,17 @@
 //! After packing: offers, a label bought (never twice), labels and slips printed through the
 //! print queue, voids, own-carrier confirmation, the day's manifest, and a lead settling a
-//! purchase whose outcome was unknown. The Amazon calls and the print queue themselves live in
-//! `service::shipping`.
+//! purchase whose outcome was unknown. The label purchase itself is `service::labels`, the print
+//! queue `service::print_queue`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Allowed, Operation};
 use crate::amazon::client::ConfirmShipment;
-use crate::amazon::mfn;
 use crate::domain::{Carrier, Event, OrderId, OrderState, Package, TrackingNumber};
 use crate::labels::print::Printer;
-use crate::service::shipping::{api_err, block_on};
+use crate::service::amazon_calls::block_on;
+use crate::service::labels::Choice;
 use crate::service::{RateOffer, Role, Service, ServiceError, non_empty, order_id, store_err};
 use crate::store::shipping::{Document, JobState, PrintJob, ShipmentRecord, ShipmentState};
 
@@ -60,7 +60,11 @@ impl Operation for BuyLabel {
         c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<Vec<ShipmentRecord>, ServiceError> {
-        svc.buy_label(c, &order_id(&self.order)?, self.service, None, now)
+        let choice = Choice {
+            service: self.service.as_deref(),
+            carrier: None,
+        };
+        svc.buy_label(c, &order_id(&self.order)?, choice, now)
     }
 }
 
@@ -251,18 +255,10 @@ impl Operation for VoidLabel {
                 "order {id} is {state}: only a label not yet handed over can be voided"
             )));
         }
-        let api = svc.amazon()?;
+        svc.amazon()?;
         for s in bought {
-            let shipment_id = s.shipment_id.clone().unwrap_or_default();
             // A label is voided through the API it was bought with, whatever the site uses now.
-            let details = svc.read().shipment_v2(&id, s.package).map_err(store_err)?;
-            let done = match details {
-                Some(details) => svc.void_v2(&id, &s, &details),
-                None => block_on(api.cancel_shipment(&shipment_id))?
-                    .map(|_| ())
-                    .map_err(api_err),
-            };
-            if let Err(e) = done {
+            if let Err(e) = svc.void_label(&id, &s) {
                 svc.changed();
                 return Err(e);
             }
@@ -407,34 +403,7 @@ impl Operation for CheckPurchase {
                 "order {id} has no purchase of unknown outcome to check"
             )));
         };
-        if !mfn::is_shipment_id(shipment_id) {
-            return Err(ServiceError::Invalid(
-                "a shipment id looks like 8-4-4-4-12 hexadecimal digits".into(),
-            ));
-        }
-        let api = svc.amazon()?;
-        let found = block_on(api.get_shipment(shipment_id))?.map_err(api_err)?;
-        if found.amazon_order_id != id.as_str() {
-            return Err(ServiceError::Conflict(format!(
-                "shipment {shipment_id} belongs to another order"
-            )));
-        }
-        let label = found
-            .label
-            .decode()
-            .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-        let record = svc.bought_record(&id, package, &found, &label, c, now);
-        svc.write()
-            .record_found_purchase(
-                &record,
-                &label.bytes,
-                Some((
-                    &found.shipping_service.rate.currency_code,
-                    found.shipping_service.rate.amount,
-                )),
-            )
-            .map_err(store_err)?;
-        Ok(record)
+        svc.record_found_purchase(c, &id, package, shipment_id, now)
     }
 }
 
@@ -533,17 +502,12 @@ impl Operation for Manifest {
         let mut collection_forms = Vec::new();
         let mut form_error = None;
         let mut print_jobs = Vec::new();
-        let v2 = whole_day.iter().any(|s| {
-            s.state == ShipmentState::Bought
-                && svc
-                    .read()
-                    .shipment_v2(&s.order, s.package)
-                    .ok()
-                    .flatten()
-                    .is_some()
-        });
-        if self.close && v2 {
-            match svc.collection_forms(date, &whole_day, now) {
+        let forms = self
+            .close
+            .then(|| svc.collection_forms(date, &whole_day, now))
+            .flatten();
+        if let Some(forms) = forms {
+            match forms {
                 Ok(made) => {
                     let all = svc
                         .read()

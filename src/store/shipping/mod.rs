@@ -204,6 +204,18 @@ fn put_v2(tx: &Tx<'_>, id: &OrderId, package: u32, v: &ShipmentV2) -> TxResult<(
 /// What a label cost: currency and amount.
 pub type Postage<'a> = Option<(&'a str, f64)>;
 
+/// A label Amazon sold, as [`Store::complete_purchase`] keeps it.
+pub struct Sold<'a> {
+    pub record: &'a ShipmentRecord,
+    /// The label file, sealed before it is kept.
+    pub label: &'a [u8],
+    /// The order's packages still to leave: the order is Labelled once each has a label.
+    pub open: &'a [u32],
+    pub postage: Postage<'a>,
+    /// What Shipping API v2 keeps with the shipment.
+    pub v2: Option<&'a ShipmentV2>,
+}
+
 /// A bought label: its record, the sealed label, the day index, and the report's counters (a
 /// label per carrier, and what it cost).
 fn keep_label(
@@ -273,6 +285,13 @@ pub enum Bought {
     Moved,
 }
 
+/// What a purchase about to be sent buys: a service (Merchant Fulfillment v0), or a Shipping
+/// API v2 intent with its key and exact request.
+enum Buying<'a> {
+    Service(&'a str),
+    V2(&'a PurchaseIntentV2),
+}
+
 impl Store {
     /// One package's shipment record.
     pub fn shipment(&self, id: &OrderId, package: u32) -> Result<Option<ShipmentRecord>, Error> {
@@ -319,22 +338,27 @@ impl Store {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        self.begin(id, package, service_id, None, None, user, now)
+        self.begin(id, package, Buying::Service(service_id), user, now)
     }
 
     /// Records a purchase about to be sent, durably; with a Shipping API v2 intent (its key
     /// and exact request) kept beside it. Refused when the package has a label or a purchase.
-    #[allow(clippy::too_many_arguments)]
     fn begin(
         &self,
         id: &OrderId,
         package: u32,
-        service_id: &str,
-        service_name: Option<&str>,
-        intent: Option<&PurchaseIntentV2>,
+        buying: Buying,
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        let (service_id, service_name, intent) = match buying {
+            Buying::Service(s) => (s, None, None),
+            Buying::V2(i) => (
+                i.service_id.as_str(),
+                Some(i.service_name.as_str()),
+                Some(i),
+            ),
+        };
         self.transact(|tx| {
             packed_in(tx, id, "labels")?;
             // A hold placed while the rates were asked for stops the purchase here, where the
@@ -387,17 +411,19 @@ impl Store {
     /// to the order meanwhile. A Packed order whose open packages (`open`) all have labels now
     /// becomes Labelled; one that moved on (an exception, a cancellation) keeps its state and
     /// gets the shipment id in its exception note, so the label can still be voided.
-    #[allow(clippy::too_many_arguments)]
     pub fn complete_purchase(
         &mut self,
-        record: &ShipmentRecord,
-        label: &[u8],
-        open: &[u32],
-        postage: Postage<'_>,
-        v2: Option<&ShipmentV2>,
+        sold: Sold<'_>,
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<(OrderRecord, Bought), Error> {
+        let Sold {
+            record,
+            label,
+            open,
+            postage,
+            v2,
+        } = sold;
         let sealed = self.keyring.seal_document(label, now)?;
         let id = &record.order;
         let out = self.transact(|tx| {

@@ -28,15 +28,7 @@ impl Store {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        self.begin(
-            id,
-            package,
-            &intent.service_id,
-            Some(&intent.service_name),
-            Some(intent),
-            user,
-            now,
-        )
+        self.begin(id, package, super::Buying::V2(intent), user, now)
     }
 
     /// The Shipping API v2 purchase in flight for a package, if one is.

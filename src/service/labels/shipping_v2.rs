@@ -9,22 +9,22 @@ use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::shipping::{api_err, block_on, keeps_promise, ranked};
-use super::{Caller, RateOffer, Service, ServiceError, store_err};
+use super::{Choice, LabelProvider, Purchase, Quote, Sold};
 use crate::amazon::client::ApiError;
 use crate::amazon::shipping as v2;
 use crate::domain::{
-    Carrier, CodeKind, Delivery, OrderId, OrderRecord, Package, PurchaseIntentV2, ShipmentV2,
-    TrackingNumber,
+    CodeKind, Delivery, OrderId, OrderRecord, Package, PurchaseIntentV2, ShipmentV2,
 };
-use crate::store::shipping::{Bought, ShipmentRecord, ShipmentState};
+use crate::service::amazon_calls::{api_err, block_on};
+use crate::service::{Caller, RateOffer, Service, ServiceError, store_err};
+use crate::store::shipping::{ShipmentRecord, ShipmentState};
 
 /// A rate is used from the cache only while it has this much of its validity left.
 const RATE_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Rates of a package, as Amazon gave them, and when.
 #[derive(Clone)]
-pub(super) struct CachedRates {
+pub(in crate::service) struct CachedRates {
     at: Instant,
     rates: v2::Rates,
 }
@@ -34,6 +34,83 @@ enum Sent {
     Bought(Box<ShipmentRecord>),
     /// Amazon says the rate's token expired: nothing was bought under the key.
     Expired,
+}
+
+/// Shipping API v2.
+pub(super) struct ShippingV2;
+
+impl LabelProvider for ShippingV2 {
+    /// The API allows 80 purchases a second: the network is the limit.
+    fn workers(&self) -> usize {
+        8
+    }
+
+    fn quotes(
+        &self,
+        svc: &Service,
+        rec: &OrderRecord,
+        package: &Package,
+    ) -> Result<Vec<Quote>, ServiceError> {
+        Ok(quotes_of(&svc.rate_v2(rec, package)?))
+    }
+
+    fn buy(
+        &self,
+        svc: &Service,
+        p: &Purchase,
+        package: &Package,
+        choice: Choice,
+    ) -> Result<ShipmentRecord, ServiceError> {
+        svc.buy_package_v2(p, package, choice)
+    }
+
+    fn void(&self, svc: &Service, id: &OrderId, s: &ShipmentRecord) -> Result<(), ServiceError> {
+        svc.void_v2(id, s)
+    }
+
+    fn follows_up(&self) -> bool {
+        true
+    }
+
+    fn follow_up(
+        &self,
+        svc: &Service,
+        p: &Purchase,
+        package: &Package,
+        s: &ShipmentRecord,
+    ) -> Result<bool, ServiceError> {
+        svc.send_codes_v2(p.c, p.rec, package, s, p.now)
+    }
+
+    fn collection_forms(
+        &self,
+        svc: &Service,
+        day: NaiveDate,
+        shipments: &[ShipmentRecord],
+        now: DateTime<Utc>,
+    ) -> Option<Result<Vec<String>, ServiceError>> {
+        Some(svc.collection_forms_v2(day, shipments, now))
+    }
+}
+
+/// A package's rates as the flow weighs them, in Amazon's order.
+fn quotes_of(rates: &v2::Rates) -> Vec<Quote> {
+    rates
+        .rates
+        .iter()
+        .map(|r| Quote {
+            offer: RateOffer {
+                service_id: r.service_id.clone(),
+                carrier: r.carrier_name.clone(),
+                service: r.service_name.clone(),
+                amount: r.total_charge.value,
+                currency: r.total_charge.unit.clone(),
+                latest_delivery: r.latest_delivery(),
+                meets_promise: false,
+            },
+            buyable: !r.requires_additional_inputs,
+        })
+        .collect()
 }
 
 impl Service {
@@ -143,46 +220,19 @@ impl Service {
             .remove(&(id.clone(), package));
     }
 
-    /// The offers of a package through Shipping API v2, best first by the site's rule.
-    pub(super) fn package_offers_v2(
-        &self,
-        rec: &OrderRecord,
-        package: &Package,
-    ) -> Result<Vec<RateOffer>, ServiceError> {
-        let rates = self.rate_v2(rec, package)?;
-        let promise = rec.order.deliver_by.latest;
-        let offers: Vec<RateOffer> = rates
-            .rates
-            .iter()
-            .map(|r| RateOffer {
-                service_id: r.service_id.clone(),
-                carrier: r.carrier_name.clone(),
-                service: r.service_name.clone(),
-                amount: r.total_charge.value,
-                currency: r.total_charge.unit.clone(),
-                latest_delivery: r.latest_delivery(),
-                meets_promise: keeps_promise(promise, r.latest_delivery()),
-            })
-            .collect();
-        Ok(ranked(offers))
-    }
-
     /// The rate to buy for a package: the service named (matched by service id, never by a
     /// rate id that may have gone stale), or the cheapest that keeps the promise. Rates come
     /// from the cache while valid, else fresh from Amazon; if the named service now costs more
     /// than the labeler saw, beyond the site's tolerance, the labeler is asked again.
     fn choose_rate(
         &self,
-        rec: &OrderRecord,
+        p: &Purchase,
         package: &Package,
-        service: Option<&str>,
-        carrier: Option<&str>,
+        choice: Choice,
         fresh: bool,
         tried: Option<f64>,
     ) -> Result<(String, v2::Rate), ServiceError> {
-        let id = &rec.order.id;
-        let n = package.number;
-        let cached = self.cached_rates(id, n);
+        let cached = self.cached_rates(p.id(), p.package);
         // The price of a purchase just refused as expired, else what the labeler saw when the
         // rates were last shown.
         let seen = tried.or_else(|| {
@@ -190,85 +240,34 @@ impl Service {
             c.rates
                 .rates
                 .iter()
-                .find(|r| Some(r.service_id.as_str()) == service)
+                .find(|r| Some(r.service_id.as_str()) == choice.service)
                 .map(|r| r.total_charge.value)
         });
         let rates = match cached {
             Some(c) if !fresh && c.at.elapsed() + RATE_MARGIN < v2::RATE_VALIDITY => c.rates,
-            _ => self.rate_v2(rec, package)?,
+            _ => self.rate_v2(p.rec, package)?,
         };
-        let rate = match service {
-            Some(s) => rates
-                .rates
-                .iter()
-                .find(|r| r.service_id == s)
-                .cloned()
-                .ok_or_else(|| {
-                    ServiceError::Conflict(format!(
-                        "order {id} package {n}: Amazon no longer offers {s}; look at the rates again and choose another"
-                    ))
-                })?,
-            None => {
-                let offers = self.offers_of(rec, &rates);
-                offers
-                    .into_iter()
-                    .find(|r| carrier.is_none_or(|c| r.carrier_name.eq_ignore_ascii_case(c)))
-                    .ok_or_else(|| {
-                    ServiceError::Conflict(format!(
-                        "no offer for order {id} package {n} delivers by its promised date: choose one with --service"
-                    ))
-                })?
-            }
-        };
-        if let Some(seen) = seen {
-            let allowed = seen * (1.0 + self.settings.shipping.price_tolerance());
-            if rate.total_charge.value > allowed + 0.005 {
-                return Err(ServiceError::Conflict(format!(
-                    "order {id} package {n}: {} now costs {:.2} {} (it was {seen:.2}), more than the site's {} % allows: look at the rates and choose again",
-                    rate.service_name,
-                    rate.total_charge.value,
-                    rate.total_charge.unit,
-                    self.settings.shipping.price_tolerance_percent.unwrap_or(5)
-                )));
-            }
-        }
+        let quotes = super::promised(p.rec, quotes_of(&rates));
+        let chosen = self.choose(p, &quotes, choice, seen)?;
+        let rate = rates.rates[chosen].clone();
         Ok((rates.request_token.clone(), rate))
-    }
-
-    /// The rates that keep the order's promise, cheapest first.
-    fn offers_of(&self, rec: &OrderRecord, rates: &v2::Rates) -> Vec<v2::Rate> {
-        let promise = rec.order.deliver_by.latest;
-        let mut keep: Vec<v2::Rate> = rates
-            .rates
-            .iter()
-            .filter(|r| !r.requires_additional_inputs)
-            .filter(|r| keeps_promise(promise, r.latest_delivery()))
-            .cloned()
-            .collect();
-        keep.sort_by(|a, b| a.total_charge.value.total_cmp(&b.total_charge.value));
-        keep
     }
 
     /// Buys one package's label through Shipping API v2. A purchase already in flight for it
     /// (its answer was lost, or the process stopped) is sent again under its own key first.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn buy_package_v2(
+    fn buy_package_v2(
         &self,
-        c: &Caller,
-        rec: &OrderRecord,
+        p: &Purchase,
         package: &Package,
-        open: &[u32],
-        service: Option<String>,
-        carrier: Option<&str>,
-        now: DateTime<Utc>,
+        choice: Choice,
     ) -> Result<ShipmentRecord, ServiceError> {
-        let id = &rec.order.id;
-        let n = package.number;
+        let id = p.id();
+        let n = p.package;
         let api = self.amazon()?;
         // Read first: the store's lock must not be held while the purchase is kept.
         let in_flight = self.read().purchase_intent_v2(id, n).map_err(store_err)?;
         if let Some(intent) = in_flight {
-            match self.send_purchase(c, rec, n, open, &intent, &api, now)? {
+            match self.send_purchase(p, &intent, &api)? {
                 Sent::Bought(r) => return Ok(*r),
                 Sent::Expired => {
                     self.read()
@@ -280,8 +279,7 @@ impl Service {
         let mut fresh = false;
         let mut tried = None;
         loop {
-            let (token, rate) =
-                self.choose_rate(rec, package, service.as_deref(), carrier, fresh, tried)?;
+            let (token, rate) = self.choose_rate(p, package, choice, fresh, tried)?;
             tried = Some(rate.total_charge.value);
             let spec = v2::RequestedDocumentSpecification::label_for(&rate, self.label_format_v2())
                 .or_else(|| {
@@ -312,12 +310,12 @@ impl Service {
                 service_name: rate.service_name.clone(),
                 amount: rate.total_charge.value,
                 currency: rate.total_charge.unit.clone(),
-                rated_at: now,
+                rated_at: p.now,
             };
             self.read()
-                .begin_purchase_v2(id, n, &intent, &c.user, now)
+                .begin_purchase_v2(id, n, &intent, &p.c.user, p.now)
                 .map_err(store_err)?;
-            match self.send_purchase(c, rec, n, open, &intent, &api, now)? {
+            match self.send_purchase(p, &intent, &api)? {
                 Sent::Bought(r) => {
                     self.forget_rates(id, n);
                     return Ok(*r);
@@ -351,7 +349,7 @@ impl Service {
     /// label's carrier and tracking number. Recorded when Amazon took them; a failure says so
     /// and leaves them to be sent again (`label buy` of the order), never counted as sent.
     /// True when they were sent now.
-    pub(super) fn send_codes_v2(
+    fn send_codes_v2(
         &self,
         c: &Caller,
         rec: &OrderRecord,
@@ -407,24 +405,20 @@ impl Service {
     }
 
     /// Sends a recorded purchase (again) under its key and settles its intent by the answer.
-    #[allow(clippy::too_many_arguments)]
     fn send_purchase(
         &self,
-        c: &Caller,
-        rec: &OrderRecord,
-        n: u32,
-        open: &[u32],
+        p: &Purchase,
         intent: &PurchaseIntentV2,
         api: &crate::amazon::client::SpApi,
-        now: DateTime<Utc>,
     ) -> Result<Sent, ServiceError> {
-        let id = &rec.order.id;
+        let id = p.id();
+        let n = p.package;
         let request: v2::PurchaseShipmentRequest =
             serde_json::from_str(&intent.request).map_err(|e| {
                 ServiceError::Store(format!("order {id} package {n}: the stored purchase: {e}"))
             })?;
         match block_on(api.purchase_shipment(&request, &intent.key))? {
-            Ok(purchase) => self.keep_purchase(c, id, n, open, intent, &purchase, api, now),
+            Ok(purchase) => self.keep_purchase(p, intent, &purchase, api),
             Err(ApiError::Status { status, code, .. })
                 if status == 400 && code == "TOKEN_EXPIRED" =>
             {
@@ -440,7 +434,7 @@ impl Service {
             Err(e) => {
                 // No answer to go by: the intent stays with its key, to be sent again.
                 self.read()
-                    .purchase_unanswered(id, n, &c.user, &e.to_string(), now)
+                    .purchase_unanswered(id, n, &p.c.user, &e.to_string(), p.now)
                     .map_err(store_err)?;
                 self.changed();
                 Err(ServiceError::Conflict(format!(
@@ -450,19 +444,14 @@ impl Service {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn keep_purchase(
         &self,
-        c: &Caller,
-        id: &OrderId,
-        n: u32,
-        open: &[u32],
+        p: &Purchase,
         intent: &PurchaseIntentV2,
         purchase: &v2::Purchase,
         api: &crate::amazon::client::SpApi,
-        now: DateTime<Utc>,
     ) -> Result<Sent, ServiceError> {
-        let reference = n.to_string();
+        let reference = p.package.to_string();
         let detail = purchase
             .package_document_details
             .iter()
@@ -479,75 +468,23 @@ impl Service {
             .map_err(|e| e.to_string())
             .and_then(|d| d.package_document_detail.label().map_err(|e| e.to_string())),
         };
-        let label = match label {
-            Ok(l) => l,
-            Err(e) => {
-                self.read()
-                    .purchase_unknown(
-                        id,
-                        n,
-                        &c.user,
-                        &format!("label unreadable: {e}; shipment {}", purchase.shipment_id),
-                        now,
-                    )
-                    .map_err(store_err)?;
-                self.changed();
-                return Err(ServiceError::Conflict(format!(
-                    "order {id} package {n}: the label was bought (shipment {}) but cannot be read: {e}; the order is an exception for a lead",
-                    purchase.shipment_id
-                )));
-            }
-        };
-        let tracking = detail.and_then(|d| d.tracking_id.as_deref());
-        let record = ShipmentRecord {
-            order: id.clone(),
-            package: n,
-            state: ShipmentState::Bought,
-            tracking: tracking
-                .and_then(|t| TrackingNumber::parse(&Carrier::Other("any".into()), t).ok()),
-            carrier: Some(
-                Carrier::parse(&intent.carrier_name)
-                    .unwrap_or_else(|_| Carrier::Other("carrier".into())),
-            ),
-            shipment_id: Some(purchase.shipment_id.clone()),
-            service_id: Some(intent.service_id.clone()),
-            service_name: Some(intent.service_name.clone()),
-            label_format: Some(
-                match label.file_type {
-                    crate::amazon::mfn::LabelFileType::Pdf => "pdf",
-                    crate::amazon::mfn::LabelFileType::Png => "png",
-                    _ => "zpl",
-                }
-                .into(),
-            ),
-            at: now,
-            by: c.user.clone(),
-        };
         let mut details = ShipmentV2::new(&intent.carrier_id);
         details.promised = purchase
             .promise
             .delivery_window
             .as_ref()
             .and_then(|w| w.end);
-        let (_, outcome) = self
-            .write()
-            .complete_purchase(
-                &record,
-                &label.bytes,
-                open,
-                Some((&intent.currency, intent.amount)),
-                Some(&details),
-                &c.user,
-                now,
-            )
-            .map_err(store_err)?;
-        self.changed();
-        if outcome == Bought::Moved {
-            return Err(ServiceError::Conflict(format!(
-                "order {id}: the label was bought (shipment {}), but the order changed meanwhile; it is kept for a lead to void or resolve",
-                purchase.shipment_id
-            )));
-        }
+        let sold = Sold {
+            shipment_id: purchase.shipment_id.clone(),
+            carrier: intent.carrier_name.clone(),
+            service_id: intent.service_id.clone(),
+            service_name: intent.service_name.clone(),
+            tracking: detail.and_then(|d| d.tracking_id.clone()),
+            currency: intent.currency.clone(),
+            amount: intent.amount,
+            details: Some(details),
+        };
+        let record = self.keep_label(p, &sold, label)?;
         Ok(Sent::Bought(Box::new(record)))
     }
 
@@ -563,7 +500,7 @@ impl Service {
     pub fn settle_purchases_v2_until(&self, now: DateTime<Utc>, stop: impl Fn() -> bool) -> usize {
         let c = Caller {
             user: self.settings.owner.clone(),
-            role: super::Role::Lead,
+            role: crate::service::Role::Lead,
         };
         let pending = self.read().purchase_intents_v2();
         let pending = match pending {
@@ -605,7 +542,14 @@ impl Service {
             .map(|(p, _)| p.number)
             .collect();
         let api = self.amazon()?;
-        match self.send_purchase(c, &rec, n, &open, &intent, &api, now)? {
+        let p = Purchase {
+            c,
+            rec: &rec,
+            package: n,
+            open: &open,
+            now,
+        };
+        match self.send_purchase(&p, &intent, &api)? {
             Sent::Bought(_) => Ok(()),
             Sent::Expired => self
                 .read()
@@ -616,13 +560,9 @@ impl Service {
 
     /// Voids a package's label bought through Shipping API v2; refused once it is on a
     /// collection form (the carrier has it on the day's form).
-    pub(super) fn void_v2(
-        &self,
-        id: &OrderId,
-        s: &ShipmentRecord,
-        details: &ShipmentV2,
-    ) -> Result<(), ServiceError> {
-        if let Some(at) = details.on_form {
+    fn void_v2(&self, id: &OrderId, s: &ShipmentRecord) -> Result<(), ServiceError> {
+        let details = self.read().shipment_v2(id, s.package).map_err(store_err)?;
+        if let Some(at) = details.and_then(|d| d.on_form) {
             return Err(ServiceError::Conflict(format!(
                 "order {id} package {}: the label is on the carrier's collection form of {}: it can no longer be voided (the carrier has it on the day's form)",
                 s.package,
@@ -637,7 +577,7 @@ impl Service {
     /// The day's collection forms through Shipping API v2: one per carrier with shipments not
     /// yet on a form, each kept and its shipments marked (they can no longer be voided).
     /// Returns the forms made, by carrier id.
-    pub(super) fn collection_forms(
+    fn collection_forms_v2(
         &self,
         day: NaiveDate,
         shipments: &[ShipmentRecord],
