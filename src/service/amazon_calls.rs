@@ -56,12 +56,12 @@ impl Service {
 
     /// Refuses, naming the reason, when the order is held.
     pub(super) fn refuse_if_held(&self, id: &OrderId) -> Result<(), ServiceError> {
-        self.read().refuse_if_held(id).map_err(store_err)
+        self.store().refuse_if_held(id).map_err(store_err)
     }
 
     pub(super) fn packed_order(&self, id: &OrderId) -> Result<OrderRecord, ServiceError> {
         let rec = self
-            .read()
+            .store()
             .get(id)
             .map_err(store_err)?
             .ok_or_else(|| ServiceError::NotFound(format!("order {id} is not in the store")))?;
@@ -73,7 +73,7 @@ impl Service {
         &self,
         id: &OrderId,
     ) -> Result<Vec<(Package, Option<ShipmentRecord>)>, ServiceError> {
-        let store = self.read();
+        let store = self.store();
         let packages = store.open_packages(id).map_err(store_err)?;
         if packages.is_empty() {
             return Err(ServiceError::Conflict(format!(

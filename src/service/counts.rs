@@ -34,7 +34,7 @@ impl Service {
             std::thread::spawn(move || {
                 let Some(me) = me.upgrade() else { return };
                 let at = Utc::now();
-                let r = me.read().purge_preview(me.settings.retention, at);
+                let r = me.store().purge_preview(me.settings.retention, at);
                 match r {
                     Ok(p) => {
                         *me.purge_preview.lock().unwrap_or_else(|p| p.into_inner()) = Some((at, p));
@@ -81,7 +81,7 @@ impl Service {
             .date_naive()
             .and_hms_opt(23, 59, 59)
             .map_or(now, |t| t.and_utc());
-        let q = self.read().queue_counts(now, end_of_day)?;
+        let q = self.store().queue_counts(now, end_of_day)?;
         let counts = Counts {
             by_state: q.by_state,
             late: q.late,

@@ -25,7 +25,7 @@ impl Service {
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<OrderRecord>, ServiceError> {
-        if let Some(rec) = self.read().get(id).map_err(store_err)? {
+        if let Some(rec) = self.store().get(id).map_err(store_err)? {
             return Ok(Some(rec));
         }
         let api = self.amazon().map_err(|_| {
@@ -60,7 +60,7 @@ impl Service {
             ))
         })?;
         let kept = self
-            .write()
+            .store_alone()
             .record_shipped_elsewhere(&rec, why, user, now)
             .map_err(store_err)?;
         if let Recorded::Elsewhere(r) = &kept {

@@ -39,7 +39,7 @@ impl Service {
     > {
         let mut away: std::collections::BTreeMap<String, (Vec<ImportedOrder>, Vec<OrderId>)> =
             Default::default();
-        let store = self.read();
+        let store = self.store();
         if self.settings.routing.is_empty() || !store.shared() {
             return Ok((orders, away));
         }
@@ -97,7 +97,7 @@ impl Service {
                 for r in &refused {
                     tracing::warn!(order = %r.order, site, "order set aside: its site cannot take it");
                 }
-                self.read().set_aside(&refused, "routing", user, now)?;
+                self.store().set_aside(&refused, "routing", user, now)?;
                 return Ok(ImportCounts {
                     set_aside: refused,
                     ..ImportCounts::default()
@@ -119,7 +119,7 @@ impl Service {
             let held = there.place_hold(&id, &hold, true);
             self.count_hold(&id, held, &mut counts, user, now)?;
         }
-        self.read().set_order_site(decided, site)?;
+        self.store().set_order_site(decided, site)?;
         let _ = there.announce_change();
         tracing::info!(
             site,
@@ -139,7 +139,7 @@ impl Service {
         site: &str,
         now: DateTime<Utc>,
     ) -> Result<Result<Store, store::Error>, store::Error> {
-        match self.read().site_store(site, now) {
+        match self.store().site_store(site, now) {
             Ok(s) => Ok(Ok(s)),
             // The site cannot take them now (not keyed, no fresh key published, a key its store
             // did not record, or one that does not read); anything else stops the caller.
@@ -204,7 +204,7 @@ impl Service {
                     ),
                 };
                 tracing::warn!(order = %aside.order, "order set aside: {e}");
-                self.read()
+                self.store()
                     .set_aside(std::slice::from_ref(&aside), "hold", user, now)?;
                 counts.set_aside.push(aside);
             }
@@ -229,8 +229,8 @@ impl Service {
         // What units need at the bench: the report says nothing of it, Amazon's copies of
         // orders do (`store::sku_codes`).
         match source == crate::amazon::reports::ACTIONABLE_REPORT {
-            true => self.read().apply_sku_codes(&mut orders)?,
-            false => self.read().learn_sku_codes(&orders)?,
+            true => self.store().apply_sku_codes(&mut orders)?,
+            false => self.store().learn_sku_codes(&orders)?,
         }
         let ids: Vec<OrderId> = orders.iter().map(|o| o.order.id.clone()).collect();
         let mut counts = self.import(orders, user, now)?;
@@ -241,12 +241,12 @@ impl Service {
             .into_iter()
             .filter(|i| !kept.contains(i.as_str()))
             .collect();
-        self.read().clear_set_aside(&ids, None, user, now)?;
+        self.store().clear_set_aside(&ids, None, user, now)?;
         if !refused.is_empty() {
             for r in &refused {
                 tracing::warn!(order = %r.order, source, reason = %r.reason, "order set aside");
             }
-            self.read().set_aside(&refused, source, user, now)?;
+            self.store().set_aside(&refused, source, user, now)?;
             counts
                 .set_aside
                 .extend(refused.into_iter().map(|r| crate::domain::SetAside {

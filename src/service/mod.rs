@@ -290,7 +290,7 @@ impl Service {
             rates_v2: Mutex::new(HashMap::new()),
         });
         // A purchase in flight when the last process stopped has an unknown outcome.
-        match service.read().recover_purchases(Utc::now()) {
+        match service.store().recover_purchases(Utc::now()) {
             Ok(0) => {}
             Ok(n) => tracing::warn!(
                 orders = n,
@@ -299,7 +299,7 @@ impl Service {
             Err(e) => tracing::error!("recovering interrupted label purchases: {e}"),
         }
         // Print jobs the last process left queued are this one's to send.
-        match service.read().take_over_prints() {
+        match service.store().take_over_prints() {
             Ok(left) => {
                 *service
                     .prints_left
@@ -383,7 +383,7 @@ impl Service {
                 interval.as_secs()
             ),
         };
-        match self.read().record_refusal(user, action, &reason) {
+        match self.store().record_refusal(user, action, &reason) {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(%user, "auditing a refusal: {e}");
@@ -401,11 +401,15 @@ impl Service {
         let _ = self.notices.send(n);
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
+    /// The store, beside the other requests: writes too go through it, each operation's own
+    /// transaction keeping them apart.
+    fn store(&self) -> std::sync::RwLockReadGuard<'_, Store> {
         self.store.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
+    /// The store, with no other request using it: for what changes the handle itself (its
+    /// keyring unlocked or locked, a key rotated, a checkpoint).
+    fn store_alone(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
         self.store.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -477,7 +481,7 @@ impl Service {
             // the changes made while this one's notice waits.
             let tell = |me: &Service| {
                 if me.changed_here.swap(false, Ordering::AcqRel)
-                    && let Err(e) = me.read().announce_change()
+                    && let Err(e) = me.store().announce_change()
                 {
                     tracing::warn!("other processes were not told of a change: {e}");
                 }
@@ -497,7 +501,7 @@ impl Service {
     /// Runs `f` with the store to itself (imports, key changes), then reconciles claims: an
     /// order that left Picking meanwhile (Amazon cancelled it) leaves its batch, with a notice.
     pub fn with_store_mut<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-        let r = f(&mut self.write());
+        let r = f(&mut self.store_alone());
         self.changed();
         self.reconcile();
         r
@@ -532,21 +536,21 @@ impl Service {
         &self,
         now: DateTime<Utc>,
     ) -> Result<crate::store::seal::PublishedKey, store::Error> {
-        self.write().publish_key(now)
+        self.store_alone().publish_key(now)
     }
 
     /// Runs `f` with shared access to the store (reads, and changes that are transactions).
     pub fn with_store<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
-        f(&self.read())
+        f(&self.store())
     }
 
     /// Order records as the floor sees them, each with its hold.
     fn rows(&self, records: Vec<OrderRecord>) -> Result<Vec<OrderRow>, ServiceError> {
-        rows_in(&self.read(), records)
+        rows_in(&self.store(), records)
     }
 
     fn row(&self, record: OrderRecord) -> Result<OrderRow, ServiceError> {
-        row_in(&self.read(), record)
+        row_in(&self.store(), record)
     }
 
     /// Holds an order: a lead's call, or sync's when the buyer asked to cancel (`from_amazon`).
@@ -554,11 +558,11 @@ impl Service {
     /// notice to its packer. False when nothing changed (already held, or a lead overruled
     /// Amazon's request before).
     fn hold(&self, id: &OrderId, hold: Hold, from_amazon: bool) -> Result<bool, store::Error> {
-        let placed = self.read().place_hold(id, &hold, from_amazon)?;
+        let placed = self.store().place_hold(id, &hold, from_amazon)?;
         if placed {
             self.changed();
             self.reconcile();
-            if let Some(check) = self.read().pack_check(id)? {
+            if let Some(check) = self.store().pack_check(id)? {
                 self.notify(Notice::OrderHeld {
                     order: id.clone(),
                     batch: None,
@@ -576,7 +580,7 @@ impl Service {
     fn reconcile(&self) {
         let lost = {
             let _floor = self.lock_floor();
-            self.read().reconcile_claims(Utc::now())
+            self.store().reconcile_claims(Utc::now())
         };
         match lost {
             Ok(lost) => {
@@ -638,7 +642,7 @@ impl Service {
         }
         let plan = UsagePlan::SEARCH_ORDERS;
         let kept = {
-            let store = self.read();
+            let store = self.store();
             (
                 store.meta_text(sync::BUCKET).ok().flatten(),
                 store.meta_time(sync::BUCKET_AT).ok().flatten(),
@@ -680,7 +684,7 @@ impl Service {
 
     fn batch_for(&self, c: &Caller, id: u64) -> Result<PickBatch, ServiceError> {
         let b = self
-            .read()
+            .store()
             .batch(id)
             .map_err(store_err)?
             .ok_or_else(|| not_open(id))?;

@@ -69,7 +69,7 @@ impl Service {
     ) -> Result<PrintJob, ServiceError> {
         let uri = self.resolve_printer(c, printer, doc.package().is_some())?;
         let job = self
-            .read()
+            .store()
             .queue_print(id, doc, &uri, &c.user, now)
             .map_err(store_err)?;
         self.start_job(job.id);
@@ -87,7 +87,7 @@ impl Service {
         let label = docs.iter().any(|(_, d)| d.package().is_some());
         let uri = self.resolve_printer(c, printer, label)?;
         let jobs = self
-            .read()
+            .store()
             .queue_prints(docs, &uri, &c.user, now)
             .map_err(store_err)?;
         self.start_jobs(jobs.iter().map(|j| j.id).collect());
@@ -171,7 +171,7 @@ impl Service {
                 // printed, and is never sent again by itself (see `take_over_prints`).
                 let svc = me.clone();
                 let begun = tokio::task::spawn_blocking(move || {
-                    svc.read()
+                    svc.store()
                         .update_print_job(id, |job| job.attempts = attempt)
                 })
                 .await;
@@ -236,7 +236,7 @@ impl Service {
         }
         let queued = match self.resolve_printer(c, None, false) {
             Ok(uri) => self
-                .read()
+                .store()
                 .queue_prints(&docs, &uri, &c.user, now)
                 .map_err(|e| format!("not queued: {e}")),
             Err(e) => Err(format!("not printed: {e}")),
@@ -274,7 +274,7 @@ impl Service {
         ),
         String,
     > {
-        let store = self.read();
+        let store = self.store();
         let job = store
             .print_job(id)
             .map_err(|e| e.to_string())?
@@ -380,7 +380,7 @@ impl Service {
         error: Option<String>,
         title: Option<String>,
     ) {
-        let finished = self.read().update_print_job(id, |job| {
+        let finished = self.store().update_print_job(id, |job| {
             job.state = if ok { JobState::Sent } else { JobState::Failed };
             job.attempts = attempts;
             job.error = error.clone();

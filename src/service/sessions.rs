@@ -32,7 +32,7 @@ impl Service {
     /// Releases the batches of every holder not connected now (a daemon's start: claims from
     /// before the restart have no connection to end them).
     pub fn release_all_gone(&self) {
-        let holders: std::collections::BTreeSet<String> = match self.read().batches() {
+        let holders: std::collections::BTreeSet<String> = match self.store().batches() {
             Ok(b) => b.into_iter().map(|b| b.holder).collect(),
             Err(e) => {
                 tracing::error!("listing batches: {e}");
@@ -55,7 +55,7 @@ impl Service {
             return;
         }
         let _floor = self.lock_floor();
-        let store = self.read();
+        let store = self.store();
         let batches = match store.batches() {
             Ok(b) => b,
             Err(e) => {

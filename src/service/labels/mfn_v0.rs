@@ -87,7 +87,7 @@ impl LabelProvider for MfnV0 {
         // Everything the call needs is in hand before the intent is written: an intent is only
         // ever left by a call that was really made.
         let api = svc.amazon()?;
-        svc.read()
+        svc.store()
             .begin_purchase(id, n, &service_id, &p.c.user, p.now)
             .map_err(store_err)?;
         let request = mfn::CreateShipment {
@@ -103,7 +103,7 @@ impl LabelProvider for MfnV0 {
                 shipment.label.decode().map_err(|e| e.to_string()),
             ),
             Err(e @ ApiError::OutcomeUnknown { .. }) => {
-                svc.read()
+                svc.store()
                     .purchase_unknown(id, n, &p.c.user, &e.to_string(), p.now)
                     .map_err(store_err)?;
                 svc.changed();
@@ -113,7 +113,7 @@ impl LabelProvider for MfnV0 {
             }
             Err(e) => {
                 // Refused before anything was bought: the intent goes.
-                svc.read().abandon_purchase(id, n).map_err(store_err)?;
+                svc.store().abandon_purchase(id, n).map_err(store_err)?;
                 Err(api_err(e))
             }
         }
@@ -233,7 +233,7 @@ impl Service {
             .map_err(|e| ServiceError::Conflict(e.to_string()))?;
         let sold = sold(&found);
         let record = super::bought_record(id, package, &sold, &label, c, now);
-        self.write()
+        self.store_alone()
             .record_found_purchase(&record, &label.bytes, Some((&sold.currency, sold.amount)))
             .map_err(store_err)?;
         Ok(record)

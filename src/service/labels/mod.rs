@@ -204,7 +204,7 @@ impl Service {
         let api = match shipment.filter(|s| s.state == ShipmentState::Bought) {
             Some(s)
                 if self
-                    .read()
+                    .store()
                     .shipment_v2(&s.order, s.package)
                     .map_err(store_err)?
                     .is_some() =>
@@ -321,7 +321,7 @@ impl Service {
         let label = match label {
             Ok(l) => l,
             Err(e) => {
-                self.read()
+                self.store()
                     .purchase_unknown(
                         id,
                         n,
@@ -339,7 +339,7 @@ impl Service {
         };
         let record = bought_record(id, n, sold, &label, p.c, p.now);
         let (_, outcome) = self
-            .write()
+            .store_alone()
             .complete_purchase(
                 crate::store::shipping::Sold {
                     record: &record,
@@ -501,7 +501,7 @@ impl Service {
         // Every packed order, oldest packed first (the order the bench finished them in).
         let mut orders: Vec<(DateTime<Utc>, OrderId)> = Vec::new();
         {
-            let store = self.read();
+            let store = self.store();
             for id in store
                 .ids_in(OrderState::Packed, usize::MAX)
                 .map_err(store_err)?

@@ -265,12 +265,12 @@ impl Service {
         let n = p.package;
         let api = self.amazon()?;
         // Read first: the store's lock must not be held while the purchase is kept.
-        let in_flight = self.read().purchase_intent_v2(id, n).map_err(store_err)?;
+        let in_flight = self.store().purchase_intent_v2(id, n).map_err(store_err)?;
         if let Some(intent) = in_flight {
             match self.send_purchase(p, &intent, &api)? {
                 Sent::Bought(r) => return Ok(*r),
                 Sent::Expired => {
-                    self.read()
+                    self.store()
                         .abandon_purchase_v2(id, n, &intent.key)
                         .map_err(store_err)?;
                 }
@@ -312,7 +312,7 @@ impl Service {
                 currency: rate.total_charge.unit.clone(),
                 rated_at: p.now,
             };
-            self.read()
+            self.store()
                 .begin_purchase_v2(id, n, &intent, &p.c.user, p.now)
                 .map_err(store_err)?;
             match self.send_purchase(p, &intent, &api)? {
@@ -322,7 +322,7 @@ impl Service {
                 }
                 Sent::Expired if !fresh => {
                     // Amazon bought nothing under the key: rate again and buy the same service.
-                    self.read()
+                    self.store()
                         .abandon_purchase_v2(id, n, &intent.key)
                         .map_err(store_err)?;
                     self.forget_rates(id, n);
@@ -330,7 +330,7 @@ impl Service {
                     continue;
                 }
                 Sent::Expired => {
-                    self.read()
+                    self.store()
                         .abandon_purchase_v2(id, n, &intent.key)
                         .map_err(store_err)?;
                     return Err(ServiceError::Conflict(format!(
@@ -368,7 +368,7 @@ impl Service {
         if codes == 0 || shipment.state != ShipmentState::Bought {
             return Ok(false);
         }
-        let Some(v2) = self.read().shipment_v2(id, n).map_err(store_err)? else {
+        let Some(v2) = self.store().shipment_v2(id, n).map_err(store_err)? else {
             return Ok(false);
         };
         if v2.codes_sent.is_some() || v2.voided {
@@ -391,7 +391,7 @@ impl Service {
         let api = self.amazon()?;
         match block_on(api.confirm_shipment(id, &confirmation))? {
             Ok(()) => self
-                .read()
+                .store()
                 .codes_sent_v2(id, n, &c.user, now)
                 .map(|()| true)
                 .map_err(store_err),
@@ -426,14 +426,14 @@ impl Service {
             }
             Err(e @ ApiError::Status { .. }) | Err(e @ ApiError::Request { .. }) => {
                 // Refused: nothing was bought under the key.
-                self.read()
+                self.store()
                     .abandon_purchase_v2(id, n, &intent.key)
                     .map_err(store_err)?;
                 Err(api_err(e))
             }
             Err(e) => {
                 // No answer to go by: the intent stays with its key, to be sent again.
-                self.read()
+                self.store()
                     .purchase_unanswered(id, n, &p.c.user, &e.to_string(), p.now)
                     .map_err(store_err)?;
                 self.changed();
@@ -502,7 +502,7 @@ impl Service {
             user: self.settings.owner.clone(),
             role: crate::service::Role::Lead,
         };
-        let pending = self.read().purchase_intents_v2();
+        let pending = self.store().purchase_intents_v2();
         let pending = match pending {
             Ok(p) => p,
             Err(e) => {
@@ -533,7 +533,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         let rec = self.packed_order(id)?;
-        let Some(intent) = self.read().purchase_intent_v2(id, n).map_err(store_err)? else {
+        let Some(intent) = self.store().purchase_intent_v2(id, n).map_err(store_err)? else {
             return Ok(());
         };
         let open: Vec<u32> = self
@@ -552,7 +552,7 @@ impl Service {
         match self.send_purchase(&p, &intent, &api)? {
             Sent::Bought(_) => Ok(()),
             Sent::Expired => self
-                .read()
+                .store()
                 .abandon_purchase_v2(id, n, &intent.key)
                 .map_err(store_err),
         }
@@ -561,7 +561,7 @@ impl Service {
     /// Voids a package's label bought through Shipping API v2; refused once it is on a
     /// collection form (the carrier has it on the day's form).
     fn void_v2(&self, id: &OrderId, s: &ShipmentRecord) -> Result<(), ServiceError> {
-        let details = self.read().shipment_v2(id, s.package).map_err(store_err)?;
+        let details = self.store().shipment_v2(id, s.package).map_err(store_err)?;
         if let Some(at) = details.and_then(|d| d.on_form) {
             return Err(ServiceError::Conflict(format!(
                 "order {id} package {}: the label is on the carrier's collection form of {}: it can no longer be voided (the carrier has it on the day's form)",
@@ -597,7 +597,7 @@ impl Service {
                 .collect::<String>();
             let form = block_on(api.generate_collection_form(&carrier.carrier_id, &from, &key))?
                 .map_err(api_err)?;
-            let store = self.read();
+            let store = self.store();
             store
                 .keep_collection_form(day, &carrier.carrier_id, &form.pdf)
                 .map_err(store_err)?;
@@ -625,13 +625,13 @@ impl Service {
     ) -> Result<(Option<(OrderId, u32)>, usize), ServiceError> {
         let api = self.amazon()?;
         let batch = self
-            .read()
+            .store()
             .awaiting_delivery(after.as_ref(), limit)
             .map_err(store_err)?;
         let last = batch.last().cloned();
         let mut delivered = 0;
         for (id, n) in batch {
-            let store = self.read();
+            let store = self.store();
             let shipped = store
                 .get(&id)
                 .map_err(store_err)?
@@ -682,7 +682,7 @@ impl Service {
                 }
                 d.tracked_at = Some(now);
             };
-            self.read()
+            self.store()
                 .record_delivery(&id, n, tracked, now)
                 .map_err(store_err)?;
         }

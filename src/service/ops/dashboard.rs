@@ -161,7 +161,7 @@ impl Operation for Dashboard {
     ) -> Result<DashboardView, ServiceError> {
         let counts = svc.counts();
         let pickup = next_pickup(now, svc.settings.pickup);
-        let store = svc.read();
+        let store = svc.store();
         let d = store
             .due_counts(now, DUE_HOURS, pickup)
             .map_err(store_err)?;
@@ -365,7 +365,7 @@ pub(super) fn count_refused<T>(
     r: Result<T, ServiceError>,
 ) -> Result<T, ServiceError> {
     if matches!(r, Err(ServiceError::WrongScan { .. }))
-        && let Err(e) = svc.read().count_refused_scan(&c.user, now)
+        && let Err(e) = svc.store().count_refused_scan(&c.user, now)
     {
         tracing::error!(user = %c.user, "counting a refused scan: {e}");
     }

@@ -28,7 +28,7 @@ impl Operation for RaiseException {
         let note = non_empty(&self.note, "the exception note")?;
         {
             let _floor = svc.lock_floor();
-            svc.read()
+            svc.store()
                 .raise_exception_on_floor(&id, &c.user, note, now)
                 .map_err(store_err)?;
         }
@@ -54,7 +54,7 @@ impl Operation for ResolveException {
     fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let id = order_id(&self.order)?;
         let text = non_empty(&self.resolution, "the resolution")?;
-        svc.read()
+        svc.store()
             .resolve_exception(&id, self.resume, &c.user, text, now)
             .map_err(store_err)?;
         svc.changed();
@@ -80,7 +80,7 @@ impl Operation for Exceptions {
         c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<Vec<ExceptionRow>, ServiceError> {
-        let store = svc.read();
+        let store = svc.store();
         let ids = store
             .ids_in(OrderState::Exception, MAX_PAGE as usize)
             .map_err(store_err)?;

@@ -40,7 +40,7 @@ impl Operation for Hello {
         Ok(Welcome {
             user: c.user.clone(),
             role: c.role,
-            unlocked: svc.read().is_unlocked(),
+            unlocked: svc.store().is_unlocked(),
             training: svc.settings.training,
             batch_size: svc.settings.batch_size,
             label_at_pack: svc.settings.label_at_pack.for_user(&c.user),
@@ -97,7 +97,7 @@ impl Operation for Queue {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty());
         let (rows, more) = {
-            let store = svc.read();
+            let store = svc.store();
             let offset = self.offset as usize;
             match &search {
                 Some(p) => store.search_ids(p, self.state, offset, limit),
@@ -173,7 +173,7 @@ impl Operation for ListOrders {
         }
         let limit = self.limit.clamp(1, MAX_PAGE) as usize;
         if let Some(site) = &self.site {
-            let there = svc.read().site_view(site).map_err(store_err)?;
+            let there = svc.store().site_view(site).map_err(store_err)?;
             let (rows, next) = there
                 .list_page(self.state, after.as_deref(), limit)
                 .map_err(store_err)?;
@@ -183,7 +183,7 @@ impl Operation for ListOrders {
             });
         }
         let (rows, next) = svc
-            .read()
+            .store()
             .list_page(self.state, after.as_deref(), limit)
             .map_err(store_err)?;
         Ok(OrdersPage {
@@ -232,7 +232,7 @@ impl Operation for Order {
     fn apply(self, svc: &Service, _: &Allowed, _: DateTime<Utc>) -> Result<OrderRow, ServiceError> {
         let id = order_id(&self.order)?;
         let rec = svc
-            .read()
+            .store()
             .get(&id)
             .map_err(store_err)?
             .ok_or_else(|| ServiceError::NotFound(format!("order {id} is not in the store")))?;
@@ -259,7 +259,7 @@ impl Operation for Picked {
         _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<OrderRow>, ServiceError> {
-        let store = svc.read();
+        let store = svc.store();
         let ids = store
             .ids_in(OrderState::Picked, self.limit.min(MAX_PAGE) as usize)
             .map_err(store_err)?;

@@ -40,7 +40,7 @@ impl Operation for HoldOrder {
             since: now,
         };
         if !svc.hold(&id, hold.clone(), false).map_err(store_err)? {
-            let now_held = svc.read().hold_of(&id).map_err(store_err)?;
+            let now_held = svc.store().hold_of(&id).map_err(store_err)?;
             return Err(ServiceError::Conflict(match now_held {
                 Some(h) => format!(
                     "order {id} is already on hold (since {}, by {}): release it first to hold it again",
@@ -71,7 +71,7 @@ impl Operation for ReleaseHold {
         let id = order_id(&self.order)?;
         // The reason's words go with the hold: a lead who unlocked reads them first (audited).
         let before = {
-            let store = svc.read();
+            let store = svc.store();
             match store.hold_of(&id).map_err(store_err)? {
                 Some(mut h) => {
                     store
@@ -83,7 +83,7 @@ impl Operation for ReleaseHold {
             }
         };
         let mut hold = svc
-            .read()
+            .store()
             .release_hold(&id, &c.user, now)
             .map_err(store_err)?;
         if let Some(reason) = before {
@@ -111,7 +111,7 @@ impl Operation for Holds {
         c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<Vec<Held>, ServiceError> {
-        let store = svc.read();
+        let store = svc.store();
         let mut held = store.holds().map_err(store_err)?;
         held.truncate(crate::service::MAX_PAGE as usize);
         // A lead who unlocked reads the reasons (one audit entry); otherwise they stay sealed.

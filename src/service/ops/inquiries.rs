@@ -49,7 +49,7 @@ impl Operation for OpenInquiry {
             )));
         }
         let q = svc
-            .write()
+            .store_alone()
             .open_inquiry(&order, self.category, &note, &c.user, now)
             .map_err(store_err)?;
         tracing::info!(inquiry = q.id, order = %order, user = %c.user, "inquiry opened");
@@ -72,7 +72,7 @@ impl Operation for NoteInquiry {
 
     fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let note = checked(&self.note, "the note")?;
-        svc.write()
+        svc.store_alone()
             .add_inquiry_note(self.id, NoteKind::Note, &note, &c.user, now)
             .map_err(store_err)?;
         Ok(())
@@ -95,7 +95,7 @@ impl Operation for ResolveInquiry {
 
     fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let text = checked(&self.resolution, "the resolution")?;
-        svc.write()
+        svc.store_alone()
             .add_inquiry_note(self.id, NoteKind::Resolution, &text, &c.user, now)
             .map_err(store_err)?;
         tracing::info!(inquiry = self.id, user = %c.user, "inquiry resolved");
@@ -120,7 +120,7 @@ impl Operation for Inquiries {
         _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<Inquiry>, ServiceError> {
-        svc.read().inquiries().map_err(store_err)
+        svc.store().inquiries().map_err(store_err)
     }
 }
 
@@ -159,7 +159,7 @@ impl Operation for ReadInquiry {
         now: DateTime<Utc>,
     ) -> Result<InquiryNotes, ServiceError> {
         let (inquiry, texts) = svc
-            .read()
+            .store()
             .read_inquiry(self.id, &c.user, now)
             .map_err(store_err)?;
         tracing::info!(inquiry = self.id, user = %c.user, "inquiry notes read");

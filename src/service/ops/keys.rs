@@ -42,7 +42,7 @@ impl Operation for Lock {
     const ROLE: Role = Role::Lead;
 
     fn apply(self, svc: &Service, c: &Allowed, _: DateTime<Utc>) -> Result<(), ServiceError> {
-        svc.write().keyring_mut().lock();
+        svc.store_alone().keyring_mut().lock();
         tracing::info!(user = %c.user, "store locked");
         Ok(())
     }
@@ -91,7 +91,7 @@ impl Operation for KeysShow {
         _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<KeyringView, ServiceError> {
-        let store = svc.read();
+        let store = svc.store();
         let ring = store.keyring();
         Ok(KeyringView {
             master_recipient: ring.master_recipient(),
@@ -119,7 +119,11 @@ impl Operation for KeysRotate {
         c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<EpochView, ServiceError> {
-        let e = svc.write().keyring_mut().rotate(now).map_err(store_err)?;
+        let e = svc
+            .store_alone()
+            .keyring_mut()
+            .rotate(now)
+            .map_err(store_err)?;
         tracing::info!(epoch = e.id, user = %c.user, "key epoch rotated");
         Ok(e.into())
     }

@@ -117,7 +117,7 @@ impl Operation for SendMessage {
         match block_on(api.send_message(&id, &marketplace, kind, &text))? {
             Ok(()) => {}
             Err(e @ ApiError::OutcomeUnknown { .. }) => {
-                svc.read()
+                svc.store()
                     .record_message_unknown(&id, kind.name(), &c.user, now)
                     .map_err(store_err)?;
                 tracing::warn!(order = %id, kind = kind.name(), user = %c.user, "message outcome unknown");
@@ -131,7 +131,7 @@ impl Operation for SendMessage {
         let note = NoteText::new(text.as_str())
             .map_err(|e| ServiceError::Invalid(format!("the text {e}")))?;
         let inquiry = svc
-            .write()
+            .store_alone()
             .record_message(&id, kind.name(), &note, &c.user, now)
             .map_err(|e| {
                 ServiceError::Store(format!(

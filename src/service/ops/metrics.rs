@@ -28,7 +28,7 @@ impl Operation for Metrics {
         _: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<SellerMetrics, ServiceError> {
-        seller_metrics(&svc.read(), now)
+        seller_metrics(&svc.store(), now)
     }
 }
 

@@ -43,7 +43,7 @@ impl Operation for PackStart {
                         .get(..p.len())
                         .is_some_and(|h| h.eq_ignore_ascii_case(p))
             })
-            .map(|_| svc.read().order_in_tote(self.order.trim()))
+            .map(|_| svc.store().order_in_tote(self.order.trim()))
             .transpose()
             .map_err(store_err)?;
         let id = match tote {
@@ -60,7 +60,7 @@ impl Operation for PackStart {
         // benches apart.
         let _order = svc.lock_order(&id);
         let opened = svc
-            .read()
+            .store()
             .open_at_bench(&id, &c.user, &svc.settings.locations)
             .map_err(store_err)?;
         match opened {
@@ -118,7 +118,7 @@ impl PackScan {
         // checked against every unit of the store: two benches scanning one code at once cannot
         // both have it.
         let (check, ()) = svc
-            .read()
+            .store()
             .at_bench(
                 &id,
                 |check| own_bench(c, check),
@@ -209,7 +209,7 @@ impl Operation for PackCloseBox {
         let parcel = parcel(svc, &self.box_name, self.weight_g)?;
         let _order = svc.lock_order(&id);
         let (check, _) = svc
-            .read()
+            .store()
             .at_bench(
                 &id,
                 |check| own_bench(c, check),
@@ -364,7 +364,7 @@ impl Operation for PackFinish {
             Ok(check.packages(order, first))
         };
         let rec = svc
-            .read()
+            .store()
             .finish_pack(
                 &id,
                 |check| own_bench(c, check),
@@ -384,7 +384,7 @@ impl Operation for PackFinish {
             });
         }
         let bench_label = bench_label(svc, c, &id, now);
-        let rec = svc.read().get(&id).map_err(store_err)?.unwrap_or(rec);
+        let rec = svc.store().get(&id).map_err(store_err)?.unwrap_or(rec);
         Ok(Finished {
             row: svc.row(rec)?,
             bench_label: Some(bench_label),

@@ -37,7 +37,7 @@ impl Operation for ClaimBatch {
         // No floor lock: the claim is one transaction, and its fsync must not hold up
         // everyone's scans.
         let batch = svc
-            .read()
+            .store()
             .claim_batch(
                 &c.user,
                 size,
@@ -77,7 +77,7 @@ impl Operation for Batches {
         c: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<PickBatch>, ServiceError> {
-        let mut batches = svc.read().batches().map_err(store_err)?;
+        let mut batches = svc.store().batches().map_err(store_err)?;
         batches.retain(|b| self.all || b.holder == c.user);
         // The newest first, and a screenful: a reply must fit one frame.
         batches.sort_by_key(|b| std::cmp::Reverse(b.id));
@@ -159,7 +159,7 @@ fn scan_into(
     // two scans of one batch apart (two pickers, or two processes on one store).
     let _batch = svc.lock_batch(batch);
     let (b, scan) = svc
-        .read()
+        .store()
         .scan_into_batch(
             batch,
             |b| may_pick(c, b),
@@ -232,7 +232,7 @@ impl Operation for ShortPick {
         }
         let note = format!("short pick of {}: {reason}", self.sku);
         let (b, short) = svc
-            .read()
+            .store()
             .short_pick(
                 self.batch,
                 |b| may_pick(c, b),
@@ -290,7 +290,7 @@ impl Operation for FinishPick {
             }
             Ok(())
         };
-        svc.read()
+        svc.store()
             .finish_batch(batch, finishable, &c.user, now)
             .map_err(store_err)?
             .ok_or_else(|| not_open(batch))??;
@@ -316,7 +316,7 @@ impl Operation for ReleaseBatch {
         let reason = non_empty(&self.reason, "the reason for releasing a batch")?;
         let _batch = svc.lock_batch(self.batch);
         let (b, _) = svc
-            .read()
+            .store()
             .release_batch(self.batch, |b| may_pick(c, b), &c.user, reason, now)
             .map_err(store_err)?
             .ok_or_else(|| not_open(self.batch))??;
@@ -358,7 +358,7 @@ impl Operation for ReassignBatch {
         let _batch = svc.lock_batch(self.batch);
         // Whom it is taken from is read where it is handed on.
         let (from, b) = svc
-            .read()
+            .store()
             .reassign_batch(self.batch, to, &c.user, now)
             .map_err(store_err)?
             .ok_or_else(|| not_open(self.batch))?;

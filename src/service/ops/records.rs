@@ -47,7 +47,7 @@ impl Operation for Reveal {
         }
         let reason = non_empty(&self.reason, "the reason for a reveal")?;
         let recipient = svc
-            .read()
+            .store()
             .reveal(&id, &c.user, reason, now)
             .map_err(store_err)?;
         let lines = recipient
@@ -82,7 +82,7 @@ impl Operation for LookupName {
         now: DateTime<Utc>,
     ) -> Result<Vec<OrderId>, ServiceError> {
         let text = non_empty(&self.text, "the name to look up")?;
-        svc.write()
+        svc.store_alone()
             .lookup_name(text, &c.user, now)
             .map_err(store_err)
     }
@@ -100,7 +100,7 @@ impl Operation for AuditVerify {
     const ROLE: Role = Role::Lead;
 
     fn apply(self, svc: &Service, _: &Allowed, _: DateTime<Utc>) -> Result<u64, ServiceError> {
-        svc.read().verify_audit().map_err(store_err)
+        svc.store().verify_audit().map_err(store_err)
     }
 }
 
@@ -150,7 +150,7 @@ impl Operation for AuditList {
                 self.limit
             )));
         }
-        svc.read()
+        svc.store()
             .audit_page(&filter, self.after, self.limit as usize)
             .map_err(store_err)
     }
@@ -265,7 +265,7 @@ impl Operation for SyncProblems {
         _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<crate::domain::SetAsideRecord>, ServiceError> {
-        svc.read().set_aside_orders().map_err(store_err)
+        svc.store().set_aside_orders().map_err(store_err)
     }
 }
 
@@ -287,7 +287,7 @@ impl Operation for AccessReview {
         now: DateTime<Utc>,
     ) -> Result<crate::domain::access::AccessReview, ServiceError> {
         use crate::domain::access::AccessReview as Review;
-        let store = svc.read();
+        let store = svc.store();
         let seen = store
             .audit_activity(Review::since(now))
             .map_err(store_err)?;
@@ -322,7 +322,7 @@ impl Operation for Check {
         _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<crate::store::check::CheckReport, ServiceError> {
-        svc.read().check().map_err(store_err)
+        svc.store().check().map_err(store_err)
     }
 }
 
@@ -371,11 +371,11 @@ impl Operation for Report {
         };
         let counts = match &self.site {
             Some(site) => svc
-                .read()
+                .store()
                 .site_view(site)
                 .and_then(|there| there.counts(from, to, skus))
                 .map_err(store_err)?,
-            None => svc.read().counts(from, to, skus).map_err(store_err)?,
+            None => svc.store().counts(from, to, skus).map_err(store_err)?,
         };
         Ok(Built::build(from, to, self.by, &counts))
     }
@@ -409,7 +409,7 @@ impl Operation for Backup {
             )));
         }
         // Writers wait while the copy is made: it is of one moment.
-        let store = svc.write();
+        let store = svc.store_alone();
         store.backup(&dir, &c.user, now).map_err(store_err)
     }
 }

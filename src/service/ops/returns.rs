@@ -30,7 +30,7 @@ fn on_return<T>(
     code: &str,
     f: impl Fn(&mut Store) -> Result<T, store::Error>,
 ) -> Result<T, ServiceError> {
-    let unknown = match f(&mut svc.write()) {
+    let unknown = match f(&mut svc.store_alone()) {
         Err(e @ store::Error::NoSuchReturn(_)) => e,
         other => return other.map_err(store_err),
     };
@@ -41,7 +41,7 @@ fn on_return<T>(
         return Err(store_err(unknown));
     };
     match svc.order_or_elsewhere(&id, "a return", &c.user, now)? {
-        Some(_) => f(&mut svc.write()).map_err(store_err),
+        Some(_) => f(&mut svc.store_alone()).map_err(store_err),
         None => Err(store_err(unknown)),
     }
 }
@@ -119,7 +119,7 @@ impl Operation for Returns {
         _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<ReturnRecord>, ServiceError> {
-        svc.read().returns().map_err(store_err)
+        svc.store().returns().map_err(store_err)
     }
 }
 
@@ -220,7 +220,7 @@ impl Operation for CloseReturn {
         now: DateTime<Utc>,
     ) -> Result<ReturnRecord, ServiceError> {
         let code = non_empty(&self.code, "the return's code")?;
-        svc.write()
+        svc.store_alone()
             .close_return(code, &c.user, now)
             .map_err(store_err)
     }

@@ -262,7 +262,7 @@ impl Operation for VoidLabel {
                 svc.changed();
                 return Err(e);
             }
-            svc.read()
+            svc.store()
                 .voided(&id, s.package, &c.user, reason, now)
                 .map_err(store_err)?;
         }
@@ -339,7 +339,7 @@ impl Operation for ShipOwnCarrier {
         let mut out = Vec::new();
         for ((package, _), tracking) in packages.iter().zip(&tracking) {
             let shipment = svc
-                .read()
+                .store()
                 .begin_own_carrier(&id, package.number, &carrier, tracking, &c.user, now)
                 .map_err(store_err)?;
             if shipment.state == ShipmentState::Confirmed {
@@ -361,11 +361,11 @@ impl Operation for ShipOwnCarrier {
                     package.number
                 ))
             })?;
-            svc.read()
+            svc.store()
                 .confirmed(&shipment, &open, Event::ShipOwnCarrier, &c.user, now)
                 .map_err(store_err)?;
             out.push(
-                svc.read()
+                svc.store()
                     .shipment(&id, package.number)
                     .map_err(store_err)?
                     .unwrap_or(shipment),
@@ -398,7 +398,7 @@ impl Operation for CheckPurchase {
     ) -> Result<ShipmentRecord, ServiceError> {
         let id = order_id(&self.order)?;
         let shipment_id = self.shipment_id.trim();
-        let Some(package) = svc.read().purchase_unresolved(&id).map_err(store_err)? else {
+        let Some(package) = svc.store().purchase_unresolved(&id).map_err(store_err)? else {
             return Err(ServiceError::Conflict(format!(
                 "order {id} has no purchase of unknown outcome to check"
             )));
@@ -460,14 +460,14 @@ impl Operation for Manifest {
         let date = self
             .date
             .unwrap_or_else(|| crate::store::shipping::local_day(now));
-        let mut shipments = svc.read().shipments_on(date).map_err(store_err)?;
+        let mut shipments = svc.store().shipments_on(date).map_err(store_err)?;
         // Amazon's collection form takes every label of the carrier not yet on one, a held
         // parcel's too: all of the day's are marked, so none is voided after.
         let whole_day = shipments.clone();
         // A held parcel stays behind: it is not on the manifest the driver signs.
         let mut held = Vec::new();
         for s in &shipments {
-            if svc.read().hold_of(&s.order).map_err(store_err)?.is_some() {
+            if svc.store().hold_of(&s.order).map_err(store_err)?.is_some() {
                 held.push(s.order.clone());
             }
         }
@@ -482,7 +482,7 @@ impl Operation for Manifest {
                 .collect();
             orders.dedup();
             for order in orders {
-                let rec = svc.read().get(order).map_err(store_err)?;
+                let rec = svc.store().get(order).map_err(store_err)?;
                 let state = rec.as_ref().map(|r| r.state);
                 if let Some(rec) = rec.filter(|r| r.state == OrderState::Labelled)
                     && let Err(e) = svc.send_unsent_codes(c, &rec, now)
@@ -491,7 +491,7 @@ impl Operation for Manifest {
                     continue;
                 }
                 if state == Some(OrderState::Labelled) {
-                    svc.read()
+                    svc.store()
                         .ship_labelled(order, &c.user, "end of day", now)
                         .map_err(store_err)?;
                     shipped += 1;
@@ -510,7 +510,7 @@ impl Operation for Manifest {
             match forms {
                 Ok(made) => {
                     let all = svc
-                        .read()
+                        .store()
                         .collection_forms(date)
                         .map_err(store_err)?
                         .into_iter()
@@ -580,7 +580,7 @@ impl Operation for PrintJobs {
         c: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<PrintJob>, ServiceError> {
-        let mut jobs = svc.read().print_jobs().map_err(store_err)?;
+        let mut jobs = svc.store().print_jobs().map_err(store_err)?;
         jobs.retain(|j| {
             (c.role >= Role::Labeler || j.by == c.user)
                 && (self.ids.is_empty() || self.ids.contains(&j.id))
@@ -624,7 +624,7 @@ impl Operation for RetryPrints {
         c: &Allowed,
         now: DateTime<Utc>,
     ) -> Result<Vec<PrintJob>, ServiceError> {
-        let all = svc.read().print_jobs().map_err(store_err)?;
+        let all = svc.store().print_jobs().map_err(store_err)?;
         let lead = c.role >= Role::Lead;
         let ids: Vec<u64> = match (self.id, self.failed) {
             (Some(id), false) => {
@@ -665,7 +665,7 @@ impl Operation for RetryPrints {
             }
         };
         let jobs = svc
-            .read()
+            .store()
             .retry_prints(&ids, &c.user, now)
             .map_err(store_err)?;
         svc.send_jobs(ids);
@@ -690,7 +690,7 @@ impl Operation for ClearPurchase {
     fn apply(self, svc: &Service, c: &Allowed, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let id = order_id(&self.order)?;
         let reason = non_empty(&self.reason, "the reason")?;
-        svc.read()
+        svc.store()
             .clear_purchase(&id, &c.user, reason, now)
             .map_err(store_err)
     }
@@ -728,7 +728,7 @@ impl Operation for Packages {
         _: DateTime<Utc>,
     ) -> Result<Vec<PackageView>, ServiceError> {
         let id = order_id(&self.order)?;
-        let store = svc.read();
+        let store = svc.store();
         store
             .packages(&id)
             .map_err(store_err)?

@@ -39,7 +39,7 @@ impl Operation for MoveOrder {
         let to = self.site;
         crate::config::site_name(&to).map_err(|e| ServiceError::Invalid(format!("--site: {e}")))?;
         let (here, shared) = {
-            let store = svc.read();
+            let store = svc.store();
             (store.site().to_string(), store.shared())
         };
         if !shared {
@@ -54,14 +54,14 @@ impl Operation for MoveOrder {
                 "order {id} is at site {here} already"
             )));
         }
-        let moving = match svc.read().moving_out(&id, &to) {
+        let moving = match svc.store().moving_out(&id, &to) {
             Ok(moving) => moving,
             // Gone from here, routed there: a move cut short after it left; it is finished
             // by releasing the order at the other site, if it is still held for the move.
             Err(crate::store::Error::NoSuchOrder(_))
-                if svc.read().order_site(&id).map_err(store_err)?.as_deref() == Some(&to) =>
+                if svc.store().order_site(&id).map_err(store_err)?.as_deref() == Some(&to) =>
             {
-                let there = svc.read().site_store(&to, now).map_err(store_err)?;
+                let there = svc.store().site_store(&to, now).map_err(store_err)?;
                 let held = there.hold_of(&id).map_err(store_err)?;
                 if held.is_some_and(|h| h.reason == FreeText::System(moving_from(&here))) {
                     there.release_hold(&id, &c.user, now).map_err(store_err)?;
@@ -75,7 +75,7 @@ impl Operation for MoveOrder {
             }
             Err(e) => return Err(store_err(e)),
         };
-        let mut there = svc.read().site_store(&to, now).map_err(store_err)?;
+        let mut there = svc.store().site_store(&to, now).map_err(store_err)?;
         let held_here = Hold {
             reason: FreeText::System(moving_to(&to)),
             by: c.user.clone(),
@@ -105,7 +105,7 @@ impl Operation for MoveOrder {
         there
             .place_hold(&id, &held_there, false)
             .map_err(cut_short)?;
-        let store = svc.read();
+        let store = svc.store();
         store
             .set_order_site(std::slice::from_ref(&id), &to)
             .map_err(cut_short)?;
@@ -139,6 +139,6 @@ impl Operation for Sites {
         _: &Allowed,
         _: DateTime<Utc>,
     ) -> Result<Vec<String>, ServiceError> {
-        svc.read().sites().map_err(store_err)
+        svc.store().sites().map_err(store_err)
     }
 }
