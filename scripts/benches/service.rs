@@ -196,6 +196,12 @@ fn main() {
     // every commit durable as a production server does.
     let postgres = match arg("--backend").as_deref() {
         None | Some("sled") => None,
+        // `--relaxed-commits`: commits that do not wait for the disk (PostgreSQL's
+        // `synchronous_commit = off`), to tell the disk's share of a figure from packline's.
+        Some("postgres") if std::env::args().any(|a| a == "--relaxed-commits") => Some(
+            packline::store::backend::postgres::cluster::Cluster::start()
+                .unwrap_or_else(|e| panic!("{e}")),
+        ),
         Some("postgres") => Some(
             packline::store::backend::postgres::cluster::Cluster::start_durable()
                 .unwrap_or_else(|e| panic!("{e}")),
@@ -216,6 +222,8 @@ fn main() {
         "service benchmark: {orders} orders stored ({})",
         match postgres {
             None => "sled",
+            Some(_) if std::env::args().any(|a| a == "--relaxed-commits") =>
+                "PostgreSQL, commits not waiting for the disk, a Unix socket",
             Some(_) => "PostgreSQL, durable commits, a Unix socket",
         }
     );

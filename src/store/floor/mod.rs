@@ -158,7 +158,7 @@ pub(super) struct Scanned(
 );
 
 impl Scanned {
-    const MOST: usize = 4096;
+    const MOST: usize = 256;
 
     fn take(&self, batch: u64) -> Option<crate::store::backend::Bytes> {
         self.0

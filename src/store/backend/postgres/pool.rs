@@ -329,8 +329,11 @@ pub(super) struct Pool {
     idle: Mutex<Vec<Conn>>,
 }
 
-/// Connections kept open while no call uses them; more are opened when calls overlap.
-const IDLE: usize = 16;
+/// Connections kept open while no call uses them; more are opened when calls overlap. Twice
+/// the quick requests a daemon runs at once (`Location::parallel_requests`), so that the
+/// threads beside them (an announcement, a count) never make a busy floor open and close
+/// connections, each opening a few milliseconds of round trips.
+const IDLE: usize = 32;
 
 impl Pool {
     pub fn new(target: Target) -> Pool {
