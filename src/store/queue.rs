@@ -26,6 +26,10 @@ pub struct QueueCounts {
     pub due: u64,
 }
 
+/// The most keys of one state a queue page reads before it starts: a quick page's depth and
+/// more, so that a deep page's keys past it are scanned as it goes, never all held at once.
+const HEAD_KEYS: usize = 2_048;
+
 fn ship_by_secs(key: &[u8]) -> i64 {
     key.get(1..9)
         .and_then(|b| b.try_into().ok())
@@ -40,13 +44,25 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<OrderRecord>, bool), Error> {
+        self.queue_page_reading(state, offset, limit, HEAD_KEYS)
+    }
+
+    /// [`Store::queue_page`], reading at most `head_keys` of each state before it starts.
+    fn queue_page_reading(
+        &self,
+        state: Option<OrderState>,
+        offset: usize,
+        limit: usize,
+        head_keys: usize,
+    ) -> Result<(Vec<OrderRecord>, bool), Error> {
         let states: Vec<OrderState> = match state {
             Some(s) => vec![s],
             None => OPEN_STATES.to_vec(),
         };
-        // Each state's first keys, enough for the page, read together (one request on a shared
-        // database); a state whose keys ran that far goes on from its last one as a scan.
-        let need = offset + limit + 1;
+        // Each state's first keys, enough for the page (at most `HEAD_KEYS`), read together (one
+        // request on a shared database); a state whose keys ran that far goes on from its last
+        // one as a scan.
+        let need = (offset + limit + 1).min(head_keys);
         let prefixes: Vec<[u8; 1]> = states.iter().map(|s| [s.code()]).collect();
         let prefixes: Vec<&[u8]> = prefixes.iter().map(|p| p.as_slice()).collect();
         let heads = self.t.queue.first_keys(&prefixes, need)?;
@@ -297,4 +313,65 @@ impl Store {
 /// The queue key bytes of a ship-by (seconds), as `queue_key` writes them.
 fn ship_by_bound(secs: i64) -> [u8; 8] {
     ((secs as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use crate::domain::import::{FulfillmentStatus, ImportedOrder};
+    use crate::domain::order::tests_support::order_with;
+    use crate::store::{MasterSource, Store};
+
+    /// A page whose state has more keys than were read before it started goes on past them
+    /// as a scan: every page, at every depth, is the same slice of the whole listing.
+    #[test]
+    fn a_page_past_the_keys_read_first_goes_on_as_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let key = MasterSource::IdentityFile(dir.path().join("master.key"));
+        let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .into();
+        Store::init_keys(&data, &key, "lead", t0).unwrap();
+        let mut store = Store::open(&data).unwrap();
+        let orders = (1..=15)
+            .map(|i| ImportedOrder {
+                order: order_with(&format!("111-0000000-{i:07}"), &[("MUG", 1)]),
+                status: FulfillmentStatus::Unshipped,
+                fulfilled_by_merchant: true,
+                buyer_cancel_requested: false,
+                recipient: None,
+            })
+            .collect();
+        store.import(orders, "lead", t0).unwrap();
+        let ids = |rows: Vec<crate::domain::OrderRecord>| -> Vec<String> {
+            rows.into_iter().map(|r| r.order.id.to_string()).collect()
+        };
+        let (whole, more) = store.queue_page(None, 0, 100).unwrap();
+        assert!(!more);
+        let whole = ids(whole);
+        assert_eq!(whole.len(), 15);
+        for head_keys in [1, 2, 5] {
+            for offset in 0..16 {
+                for limit in [1, 3, 7] {
+                    let (page, more) = store
+                        .queue_page_reading(None, offset, limit, head_keys)
+                        .unwrap();
+                    let end = (offset + limit).min(15);
+                    let want = whole.get(offset..end).unwrap_or_default();
+                    assert_eq!(
+                        ids(page),
+                        want,
+                        "{head_keys} keys first, page {offset}+{limit}"
+                    );
+                    assert_eq!(
+                        more,
+                        end < 15,
+                        "{head_keys} keys first, page {offset}+{limit}"
+                    );
+                }
+            }
+        }
+    }
 }
