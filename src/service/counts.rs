@@ -1,7 +1,14 @@
 //! The queue's counts and the purge preview: both read the whole store, so both are kept and
 //! made again in the background when stale.
 
-use super::*;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    COUNTS_MAX_AGE, Counts, CountsCache, Notice, PURGE_PREVIEW_MAX_AGE, Service, ServiceError,
+    store, store_err,
+};
 
 impl Service {
     /// The queue counts as last counted. A count older than the last change (and than

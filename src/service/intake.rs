@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::*;
+use super::{Service, store};
+use crate::domain::{BUYER_ASKED_TO_CANCEL, FreeText, Hold, ImportedOrder, OrderId};
+use crate::store::{ImportCounts, Store};
 
 impl Service {
     /// Imports orders (a page from sync, or a file), then holds those whose buyer asked Amazon

@@ -26,14 +26,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
-use crate::config::{Config, RolesConfig};
-use crate::domain::{
-    BUYER_ASKED_TO_CANCEL, FreeText, Hold, ImportedOrder, Locations, OrderId, OrderRecord,
-    PickBatch,
-};
+use crate::domain::{Hold, OrderId, OrderRecord, PickBatch};
 /// A print job as the print queue's requests answer it.
 pub use crate::store::shipping::{JobState, PrintJob};
-use crate::store::{self, ImportCounts, RetentionPolicy, Store};
+use crate::store::{self, ImportCounts, Store};
 pub use ops::{Operation, Request};
 pub use proto::{
     AmazonFailure, BoxPreset, Counts, ExceptionRow, Notice, OrderRow, Passphrase, QueuePage, Quota,

@@ -1,6 +1,9 @@
 //! Who is connected: a user's claims are let go when their last connection has gone.
 
-use super::*;
+use chrono::Utc;
+
+use super::{Notice, Service};
+use crate::domain::PickBatch;
 
 impl Service {
     /// A connection from `user` opened.

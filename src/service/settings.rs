@@ -1,6 +1,11 @@
 //! What the service needs from the config, read once at start.
 
-use super::*;
+use std::time::Duration;
+
+use super::{BoxPreset, REFUSAL_AUDIT_INTERVAL, Role, sync};
+use crate::config::{Config, RolesConfig};
+use crate::domain::Locations;
+use crate::store::RetentionPolicy;
 
 /// What the service needs from the config, read once at start.
 #[derive(Clone, Debug)]
