@@ -319,30 +319,18 @@ fn ship_by_bound(secs: i64) -> [u8; 8] {
 mod tests {
     use chrono::{DateTime, Utc};
 
-    use crate::domain::import::{FulfillmentStatus, ImportedOrder};
-    use crate::domain::order::tests_support::order_with;
-    use crate::store::{MasterSource, Store};
+    use crate::store::test_support::{keyed_store, unshipped};
 
     /// A page whose state has more keys than were read before it started goes on past them
     /// as a scan: every page, at every depth, is the same slice of the whole listing.
     #[test]
     fn a_page_past_the_keys_read_first_goes_on_as_a_scan() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let key = MasterSource::IdentityFile(dir.path().join("master.key"));
         let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
             .unwrap()
             .into();
-        Store::init_keys(&data, &key, "lead", t0).unwrap();
-        let mut store = Store::open(&data).unwrap();
+        let (_dir, mut store) = keyed_store(t0);
         let orders = (1..=15)
-            .map(|i| ImportedOrder {
-                order: order_with(&format!("111-0000000-{i:07}"), &[("MUG", 1)]),
-                status: FulfillmentStatus::Unshipped,
-                fulfilled_by_merchant: true,
-                buyer_cancel_requested: false,
-                recipient: None,
-            })
+            .map(|i| unshipped(&format!("111-0000000-{i:07}")))
             .collect();
         store.import(orders, "lead", t0).unwrap();
         let ids = |rows: Vec<crate::domain::OrderRecord>| -> Vec<String> {

@@ -374,7 +374,7 @@ fn published_in(meta: &backend::Tree, site: &str) -> Result<Option<PublishedKey>
 mod tests {
     use chrono::{DateTime, Duration, Utc};
 
-    use crate::store::{MasterSource, Store};
+    use crate::store::test_support::keyed_store;
 
     fn at(hours: i64) -> DateTime<Utc> {
         DateTime::<Utc>::from(DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z").unwrap())
@@ -385,11 +385,7 @@ mod tests {
     /// last published: the syncing daemon may still be sealing to either.
     #[test]
     fn an_epoch_stays_kept_a_day_after_it_was_last_published() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let key = MasterSource::IdentityFile(dir.path().join("master.key"));
-        Store::init_keys(&data, &key, "lead", at(0)).unwrap();
-        let mut store = Store::open(&data).unwrap();
+        let (_dir, mut store) = keyed_store(at(0));
         let first = store.publish_key(at(0)).unwrap();
         assert_eq!(first.kept(at(1)), [first.epoch]);
         assert!(first.kept(at(25)).is_empty());

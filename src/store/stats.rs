@@ -599,9 +599,7 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::SELLER_SINCE;
-    use crate::domain::import::{FulfillmentStatus, ImportedOrder};
-    use crate::domain::order::tests_support::order_with;
-    use crate::store::{MasterSource, Store};
+    use crate::store::test_support::{keyed_store, unshipped};
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().into()
@@ -611,21 +609,12 @@ mod tests {
     /// a packline counting them opened it counts from that open, noted once.
     #[test]
     fn the_seller_counters_say_since_when_they_count() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let key = MasterSource::IdentityFile(dir.path().join("master.key"));
         let t0 = at("2026-11-23T10:00:00Z");
-        Store::init_keys(&data, &key, "lead", t0).unwrap();
-        let mut store = Store::open(&data).unwrap();
+        let (_dir, mut store) = keyed_store(t0);
         assert_eq!(store.seller_counted_since().unwrap(), None);
-        let order = ImportedOrder {
-            order: order_with("111-0000000-0000001", &[("MUG", 1)]),
-            status: FulfillmentStatus::Unshipped,
-            fulfilled_by_merchant: true,
-            buyer_cancel_requested: false,
-            recipient: None,
-        };
-        store.import(vec![order], "lead", t0).unwrap();
+        store
+            .import(vec![unshipped("111-0000000-0000001")], "lead", t0)
+            .unwrap();
         // Noted already: a later open keeps it.
         store
             .settle_seller_since(at("2026-12-01T08:00:00Z"))
