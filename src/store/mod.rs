@@ -204,12 +204,16 @@ impl Location {
         }
     }
 
-    /// How many requests are worth running at once: one on the embedded store, several on a
-    /// database server.
+    /// How many requests are worth running at once: one on the embedded store; on a database
+    /// server, enough to keep this machine's cores busy while each waits on its round trip
+    /// (twice the cores, 4 to 16). More only share the same cores: on 2 cores, 16 at once made
+    /// the slowest pick scans twice as slow as 4 did (docs/benchmarks.md).
     pub fn parallel_requests(&self) -> usize {
         match self {
             Location::Embedded => 1,
-            Location::Postgres(_) => 16,
+            Location::Postgres(_) => std::thread::available_parallelism()
+                .map_or(4, |n| 2 * n.get())
+                .clamp(4, 16),
         }
     }
 

@@ -215,7 +215,10 @@ pub trait Table: Send + Sync {
     /// The value it removed.
     fn remove(&self, key: &[u8]) -> Result<Option<Bytes>, Error>;
     /// Writes `new` (or removes, when none) under `key` only if its value is still `old`
-    /// (none: absent), atomically; whether it did.
+    /// (none: absent), atomically; whether it did. Like every write, durable once flushed, and
+    /// no sooner: the store keeps progress a crash may lose this way (a pick scan), and an
+    /// engine whose other writes are durable at once need not make this one so (PostgreSQL
+    /// commits it without waiting for the disk).
     fn compare_and_swap(
         &self,
         key: &[u8],
@@ -388,7 +391,7 @@ impl Tree {
 
     /// Writes `new` (or removes, when none) only if the value is still `old` (none: absent):
     /// a change decided on one key's value, kept only if nothing changed that value meanwhile.
-    /// Whether it was written.
+    /// Whether it was written. Durable once flushed ([`Table::compare_and_swap`]).
     pub fn compare_and_swap(
         &self,
         key: impl AsRef<[u8]>,

@@ -203,8 +203,8 @@ impl Engine for Postgres {
     }
 
     fn flush(&self) -> Result<(), Error> {
-        // A commit is durable when PostgreSQL answers it.
-        Ok(())
+        // Every commit but a compare-and-swap's is durable when PostgreSQL answers it.
+        self.pool.flush()
     }
 
     fn size_on_disk(&self) -> Result<u64, Error> {
@@ -549,6 +549,11 @@ impl Table for PgTable {
         new: Option<&[u8]>,
     ) -> Result<bool, Error> {
         let t = &self.full;
+        if new.is_some() || old.is_some() {
+            // Committed without waiting for the disk (`UNFLUSHED`); told before it is sent,
+            // since a commit whose answer is lost may still have been made.
+            self.pool.wrote_unflushed();
+        }
         match (old, new) {
             (None, None) => Ok(self.get(key)?.is_none()),
             (None, Some(new)) => alone(&self.pool, |c| {
@@ -648,7 +653,7 @@ impl Table for PgTable {
     }
 
     fn flush(&self) -> Result<(), Error> {
-        Ok(())
+        self.pool.flush()
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -813,6 +818,54 @@ mod tests {
         front.extend(back);
         let want: Vec<Vec<u8>> = (0u32..1000).map(|i| i.to_be_bytes().to_vec()).collect();
         assert_eq!(front, want);
+    }
+
+    #[test]
+    fn a_compare_and_swap_commits_without_waiting_for_the_disk_until_flushed() {
+        // A cluster whose commits wait for the disk, as a production server's do.
+        let cluster = cluster::Cluster::start_durable().expect("a durable private cluster");
+        let pg = Postgres::open(&cluster.fresh_database().unwrap()).unwrap();
+        let pool = pg.pool.clone();
+        let b = Backend::new(pg);
+        let t = b.open_tree("batches").unwrap();
+        t.insert(b"b1", b"one").unwrap();
+        assert!(!pool.awaits_flush(), "an insert is durable when answered");
+        // The statement that writes sets synchronous_commit off for its own transaction alone
+        // (seen here inside an open one), never for the connection.
+        let c = pool.get().unwrap();
+        let setting = |c: &pool::Conn| {
+            wait(c.client.query_one("SHOW synchronous_commit", &[]))
+                .unwrap()
+                .get::<_, String>(0)
+        };
+        wait(c.client.batch_execute("BEGIN")).unwrap();
+        let tree = "batches".to_string();
+        let (k, old, new) = (b"b1".as_slice(), b"one".as_slice(), b"two".as_slice());
+        let n = wait(c.client.execute(&c.st.cas_update, &[&tree, &k, &old, &new])).unwrap();
+        assert_eq!((n, setting(&c).as_str()), (1, "off"));
+        wait(c.client.batch_execute("ROLLBACK")).unwrap();
+        assert_eq!(setting(&c), "on");
+        drop(c);
+        // Through the engine: kept, awaiting a flush, and on disk once flushed.
+        assert!(
+            t.compare_and_swap(b"b1", Some(b"one"), Some(b"two"))
+                .unwrap()
+        );
+        assert!(pool.awaits_flush());
+        let lsn = |sql: &str| {
+            let c = pool.get().unwrap();
+            wait(
+                c.client
+                    .query_one(&format!("SELECT ({sql} - '0/0')::bigint"), &[]),
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+        };
+        let written = lsn("pg_current_wal_insert_lsn()");
+        b.flush().unwrap();
+        assert!(!pool.awaits_flush());
+        assert!(lsn("pg_current_wal_flush_lsn()") >= written);
+        assert_eq!(&*t.get(b"b1").unwrap().unwrap(), b"two");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! the disk.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -238,6 +239,12 @@ pub(super) struct Statements {
 
 const KV: &str = "packline.kv";
 
+/// A condition that always holds and sets `synchronous_commit` off until the end of the
+/// statement's transaction: a statement alone is its own transaction, so its commit is written
+/// without waiting for the disk (PostgreSQL's WAL writer has it on disk within three
+/// `wal_writer_delay`s, 0.6 s by default).
+const UNFLUSHED: &str = "set_config('synchronous_commit', 'off', true) = 'off'";
+
 async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
     let p = |sql: String| async move { c.prepare(&sql).await };
     Ok(Statements {
@@ -264,16 +271,20 @@ async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
             "DELETE FROM {KV} WHERE tree = $1 AND k = $2 RETURNING v"
         ))
         .await?,
+        // A compare-and-swap commits without waiting for the disk (`Pool::flush` makes it
+        // durable): a row is written only where every condition held, `unflushed` among them, so
+        // a statement that writes has set `synchronous_commit` off for its own transaction.
         cas_create: p(format!(
-            "INSERT INTO {KV} (tree, k, v) VALUES ($1, $2, $3) ON CONFLICT (tree, k) DO NOTHING"
+            "INSERT INTO {KV} (tree, k, v) SELECT $1, $2, $3 WHERE {UNFLUSHED} \
+             ON CONFLICT (tree, k) DO NOTHING"
         ))
         .await?,
         cas_update: p(format!(
-            "UPDATE {KV} SET v = $4 WHERE tree = $1 AND k = $2 AND v = $3"
+            "UPDATE {KV} SET v = $4 WHERE tree = $1 AND k = $2 AND v = $3 AND {UNFLUSHED}"
         ))
         .await?,
         cas_delete: p(format!(
-            "DELETE FROM {KV} WHERE tree = $1 AND k = $2 AND v = $3"
+            "DELETE FROM {KV} WHERE tree = $1 AND k = $2 AND v = $3 AND {UNFLUSHED}"
         ))
         .await?,
         count: p(format!("SELECT count(*) FROM {KV} WHERE tree = $1")).await?,
@@ -327,12 +338,14 @@ pub(super) struct Conn {
 pub(super) struct Pool {
     target: Target,
     idle: Mutex<Vec<Conn>>,
+    /// A write committed without waiting for the disk was made since the last flush.
+    unflushed: AtomicBool,
 }
 
 /// Connections kept open while no call uses them; more are opened when calls overlap. Twice
-/// the quick requests a daemon runs at once (`Location::parallel_requests`), so that the
-/// threads beside them (an announcement, a count) never make a busy floor open and close
-/// connections, each opening a few milliseconds of round trips.
+/// the most quick requests a daemon runs at once (`Location::parallel_requests`, at most 16), so
+/// that the threads beside them (an announcement, a count) never make a busy floor open and
+/// close connections, each opening a few milliseconds of round trips.
 const IDLE: usize = 32;
 
 impl Pool {
@@ -340,7 +353,45 @@ impl Pool {
         Pool {
             target,
             idle: Mutex::new(Vec::new()),
+            unflushed: AtomicBool::new(false),
         }
+    }
+
+    /// A write committed without waiting for the disk was made.
+    pub fn wrote_unflushed(&self) {
+        self.unflushed.store(true, Ordering::Release);
+    }
+
+    /// Whether a write committed without waiting for the disk awaits a flush.
+    pub fn awaits_flush(&self) -> bool {
+        self.unflushed.load(Ordering::Acquire)
+    }
+
+    /// Makes every write this process committed durable: a commit that waits for the disk
+    /// writes the WAL up to it, and so every commit before it. Nothing is sent when every
+    /// write since the last flush was durable already.
+    pub fn flush(self: &Arc<Self>) -> Result<(), Error> {
+        if !self.awaits_flush() {
+            return Ok(());
+        }
+        let c = self.get()?;
+        if !self.unflushed.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        // A commit waits for the disk only when its transaction wrote something: the layout's
+        // one row, written unchanged (a flush at another daemon at once waits for the row's
+        // lock, and is not refused as a serializable transaction would be).
+        let r = wait(c.client.batch_execute(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; \
+             UPDATE packline.layout SET version = version; COMMIT",
+        ))
+        .map_err(error);
+        if r.is_err() {
+            // Never a connection handed on inside a failed transaction.
+            let _ = wait(c.client.batch_execute("ROLLBACK"));
+            self.unflushed.store(true, Ordering::Release);
+        }
+        r
     }
 
     pub fn target(&self) -> &Target {
