@@ -249,6 +249,11 @@ impl Store {
             }
         }
         self.flush()?;
+        if let Some(b) = &batch {
+            // The batch as written: its first scan swaps from it without reading it.
+            self.scanned
+                .keep(batch_id, records::encode::<Batch2>(b).into());
+        }
         Ok(batch)
     }
 
@@ -739,4 +744,29 @@ pub(super) fn forget(tx: &Tx<'_>, id: &str) -> TxResult<()> {
         tx.floor.remove(key(kind, id.as_bytes()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::{keyed_store, unshipped};
+
+    /// A claim remembers its batch as it stored it, so the batch's first scan is a
+    /// compare-and-swap from that value, with no read before it.
+    #[test]
+    fn a_claimed_batch_is_remembered_as_stored() {
+        let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .into();
+        let (_dir, mut store) = keyed_store(t0);
+        store
+            .import(vec![unshipped("111-0000000-0000001")], "lead", t0)
+            .unwrap();
+        let b = store
+            .claim_batch("lead", 5, &Locations::default(), &CartRules::default(), t0)
+            .unwrap()
+            .expect("a batch of the one order");
+        let stored = store.t.floor.get(batch_key(b.id)).unwrap().unwrap();
+        assert_eq!(store.scanned.take(b.id), Some(stored));
+    }
 }
