@@ -748,7 +748,7 @@ fn there_is_no_e_mail_code_path() {
         // The demo's made-up ship-from.
         ("src/cli/run.rs", "email: \"training@example.com\".into(),"),
         // `[shipping] from`: the seller's own ship-from address.
-        ("src/config.rs", "pub email: String,"),
+        ("src/config/shipping.rs", "pub email: String,"),
         // The ship-from going into the label request.
         ("src/service/labels/mfn_v0.rs", "email: from.email.clone(),"),
         // The same ship-from, into a Shipping API v2 rate request.
