@@ -29,6 +29,7 @@ mod intake;
 pub mod keys;
 pub mod lease;
 mod lifecycle;
+mod location;
 pub mod migrate;
 pub mod notes;
 mod notes_upgrade;
@@ -60,6 +61,8 @@ pub use crate::domain::import::ImportCounts;
 use crate::domain::{OrderId, OrderRecord, OrderState};
 pub use error::{Error, RecordKind};
 use lifecycle::{exception_step, step};
+pub use location::{Location, raw_db};
+use location::{backend, create_data_dir, interrupted_init, open_db, private_dir};
 pub use notes::ExceptionNote;
 use refusal::OpenRefusal;
 pub use refusal::Refusal;
@@ -157,73 +160,6 @@ fn slot_envelope(value: &[u8]) -> &[u8] {
 /// The blind-index keys stored in a recipient slot.
 fn slot_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value[slot_envelope(value).len()..].chunks_exact(index::NAME_KEY_LEN)
-}
-
-/// Where a store's records live: in sled inside the data directory (a single site's), or in a
-/// PostgreSQL database that several sites may share. The keyring and the master key stay in
-/// the data directory either way.
-#[derive(Clone, Debug, Default)]
-pub enum Location {
-    #[default]
-    Embedded,
-    Postgres(backend::postgres::Target),
-}
-
-impl Location {
-    /// The database of this location's main trees, with its tables made when missing; and
-    /// that of the Amazon account's trees, which every site on a shared database shares (the
-    /// same one on sled, and for the site `main`).
-    fn main_backend(&self, data_dir: &Path) -> Result<(Backend, Backend), Error> {
-        match self {
-            Location::Embedded => {
-                let db = backend(open_db(data_dir)?);
-                Ok((db.clone(), db))
-            }
-            Location::Postgres(t) => {
-                let pg = backend::postgres::Postgres::open(t)?;
-                let account = Backend::new(pg.account());
-                Ok((Backend::new(pg), account))
-            }
-        }
-    }
-
-    /// The site this location's trees are of (`[site] name`): always `main` on sled.
-    pub fn site(&self) -> &str {
-        match self {
-            Location::Embedded => backend::postgres::MAIN_SITE,
-            Location::Postgres(t) => t.site(),
-        }
-    }
-
-    /// The same database, for `site`'s trees (a no-op on sled, where a data directory is one
-    /// site's whole store).
-    pub fn for_site(self, site: &str) -> Location {
-        match self {
-            Location::Embedded => Location::Embedded,
-            Location::Postgres(t) => Location::Postgres(t.for_site(site)),
-        }
-    }
-
-    /// How many requests are worth running at once: one on the embedded store; on a database
-    /// server, enough to keep this machine's cores busy while each waits on its round trip
-    /// (twice the cores, 4 to 16). More only share the same cores: on 2 cores, 16 at once made
-    /// the slowest pick scans twice as slow as 4 did (docs/benchmarks.md).
-    pub fn parallel_requests(&self) -> usize {
-        match self {
-            Location::Embedded => 1,
-            Location::Postgres(_) => std::thread::available_parallelism()
-                .map_or(4, |n| 2 * n.get())
-                .clamp(4, 16),
-        }
-    }
-
-    /// Where the records are, as a person reads it (never a password).
-    pub fn shown(&self, data_dir: &Path) -> String {
-        match self {
-            Location::Embedded => data_dir.join(DB_DIR).display().to_string(),
-            Location::Postgres(t) => t.shown(),
-        }
-    }
 }
 
 pub struct Store {
@@ -902,82 +838,6 @@ fn decode_record(bytes: &[u8]) -> Result<OrderRecord, Error> {
     records::decode::<records::order::OrderRecord2>(bytes)
 }
 
-/// Sealed or not, the store holds the floor's records: only packline's own user may open its
-/// directory (one made by hand with a looser mode is refused, with the chmod to run).
-fn private_dir(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(OpenRefusal::OpenDirectory {
-            dir: dir.to_owned(),
-            mode,
-        }
-        .into());
-    }
-    Ok(())
-}
-
-fn create_data_dir(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io(dir, e))
-}
-
-/// A keyring without a keyed store: `keys init` stopped between writing the keyring and
-/// recording it. Nothing can have been sealed yet, so starting over is safe.
-fn interrupted_init(keyring: &Path) -> Error {
-    OpenRefusal::InterruptedInit {
-        keyring: keyring.to_owned(),
-    }
-    .into()
-}
-
-/// The store's database on the embedded engine.
-pub(crate) fn backend(db: sled::Db) -> Backend {
-    Backend::new(backend::embedded::Sled(db))
-}
-
-fn open_db(data_dir: &Path) -> Result<sled::Db, Error> {
-    open_sled(data_dir, DB_DIR, 128 * 1024 * 1024)
-}
-
-/// The main sled database of the store in `data_dir`, opened with the settings packline uses,
-/// for tests and repair tools that inspect (or damage, on purpose) what is on disk.
-pub fn raw_db(data_dir: &Path) -> Result<sled::Db, Error> {
-    open_sled(data_dir, DB_DIR, 0)
-}
-
 /// What the store's own unit tests start from.
 #[cfg(test)]
-pub(crate) mod test_support {
-    use chrono::{DateTime, Utc};
-
-    use super::{MasterSource, Store};
-    use crate::domain::import::{FulfillmentStatus, ImportedOrder};
-    use crate::domain::order::tests_support::order_with;
-
-    /// A new site's store in a temporary directory, keyed at `now` and opened (locked).
-    pub fn keyed_store(now: DateTime<Utc>) -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let key = MasterSource::IdentityFile(dir.path().join("master.key"));
-        Store::init_keys(&data, &key, "lead", now).unwrap();
-        let store = Store::open(&data).unwrap();
-        (dir, store)
-    }
-
-    /// An unshipped merchant-fulfilled order `id` of one MUG, as sync hands it to the store.
-    pub fn unshipped(id: &str) -> ImportedOrder {
-        ImportedOrder {
-            order: order_with(id, &[("MUG", 1)]),
-            status: FulfillmentStatus::Unshipped,
-            fulfilled_by_merchant: true,
-            buyer_cancel_requested: false,
-            recipient: None,
-        }
-    }
-}
+pub(crate) mod test_support;
