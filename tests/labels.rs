@@ -676,9 +676,9 @@ async fn a_restart_and_a_sync_keep_purchases_of_unknown_outcome_for_a_lead() {
             .unwrap();
         s.get(&cut).unwrap().unwrap()
     });
-    let confirmation = packline::amazon::client::ConfirmShipment {
+    let confirmation = packline::amazon::orders::ConfirmShipment {
         marketplace_id: rec.order.marketplace_id.clone().unwrap_or_default(),
-        package_detail: packline::amazon::client::PackageDetail {
+        package_detail: packline::amazon::orders::PackageDetail {
             package_reference_id: "1".into(),
             carrier_code: "UPS".into(),
             carrier_name: None,
@@ -689,7 +689,7 @@ async fn a_restart_and_a_sync_keep_purchases_of_unknown_outcome_for_a_lead() {
                 .order
                 .lines
                 .iter()
-                .map(|l| packline::amazon::client::ConfirmItem {
+                .map(|l| packline::amazon::orders::ConfirmItem {
                     order_item_id: l.item_id.clone(),
                     quantity: l.quantity_ordered,
                     transparency_codes: Vec::new(),
@@ -954,9 +954,9 @@ async fn coded_units_cannot_ship_without_their_codes() {
         .service
         .with_store(|s| s.get(other).unwrap().unwrap().order.lines);
     let api = training_api(&f.market, Duration::from_secs(5));
-    let confirm = |codes: &dyn Fn(u32) -> Vec<String>| packline::amazon::client::ConfirmShipment {
+    let confirm = |codes: &dyn Fn(u32) -> Vec<String>| packline::amazon::orders::ConfirmShipment {
         marketplace_id: "ATVPDKIKX0DER".into(),
-        package_detail: packline::amazon::client::PackageDetail {
+        package_detail: packline::amazon::orders::PackageDetail {
             package_reference_id: "1".into(),
             carrier_code: "UPS".into(),
             carrier_name: None,
@@ -965,7 +965,7 @@ async fn coded_units_cannot_ship_without_their_codes() {
             ship_date: Utc::now().to_rfc3339(),
             order_items: items
                 .iter()
-                .map(|l| packline::amazon::client::ConfirmItem {
+                .map(|l| packline::amazon::orders::ConfirmItem {
                     order_item_id: l.item_id.clone(),
                     quantity: l.quantity_ordered,
                     transparency_codes: codes(l.quantity_ordered),

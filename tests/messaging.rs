@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use packline::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
 use packline::amazon::messaging::{MessageKind, message_body};
+use packline::amazon::orders::{ConfirmItem, ConfirmShipment, PackageDetail};
 use packline::amazon::throttle::UsagePlan;
 use packline::config::RolesConfig;
 use packline::domain::OrderId;

@@ -9,8 +9,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use packline::amazon::client::{ApiError, ConfirmItem, ConfirmShipment, PackageDetail};
+use packline::amazon::client::ApiError;
 use packline::amazon::mfn::*;
+use packline::amazon::orders::{ConfirmItem, ConfirmShipment, PackageDetail};
 use packline::amazon::{FulfillmentStatus, ImportedOrder};
 use packline::domain::OrderId;
 use serde_json::{Value, json};

@@ -265,7 +265,7 @@ impl World {
 
     /// Confirms the whole order shipped at Amazon, as another tool would.
     fn ship_at_amazon(&self, id: &OrderId) {
-        use packline::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
+        use packline::amazon::orders::{ConfirmItem, ConfirmShipment, PackageDetail};
         let api = self.api();
         self.rt.block_on(async {
             let order = api.get_order(id).await.unwrap();

@@ -6,9 +6,8 @@ mod common;
 
 use age::secrecy::ExposeSecret;
 use common::*;
-use packline::amazon::client::{
-    ApiError, ConfirmItem, ConfirmShipment, PackageDetail, RestrictedResource, SearchOrders, SpApi,
-};
+use packline::amazon::client::{ApiError, RestrictedResource, SpApi};
+use packline::amazon::orders::{ConfirmItem, ConfirmShipment, PackageDetail, SearchOrders};
 use packline::domain::OrderId;
 
 /// A runtime, a client, and the marketplace's first page of orders.

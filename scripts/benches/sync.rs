@@ -16,7 +16,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use packline::amazon::client::{Credentials, SEARCH_ORDERS, SpApi};
+use packline::amazon::client::{Credentials, SpApi};
+use packline::amazon::orders::SEARCH_ORDERS;
 use packline::amazon::throttle::UsagePlan;
 use packline::marketplace::server::{MarketplaceConfig, router};
 use packline::service::sync::SyncPlan;

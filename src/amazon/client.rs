@@ -1,18 +1,22 @@
-//! The SP-API client: Login with Amazon tokens, per-operation quotas, retries, and the calls
-//! packline makes. Endpoints come from the config, so the same client talks to Amazon or to the
-//! training marketplace. Credentials never appear in logs or error messages.
+//! The SP-API transport: Login with Amazon and Restricted Data Tokens, per-operation quotas,
+//! retries, and one call (`SpApi::call`) that sends a request to any [`Endpoint`] of
+//! `endpoints.rs`. The calls themselves live with their API (`orders.rs`, `mfn.rs`,
+//! `shipping.rs`, `messaging.rs`, `reports.rs`). The base URL comes from the config, so the same
+//! client talks to Amazon or to the training marketplace. Credentials never appear in logs or
+//! error messages.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use age::secrecy::{ExposeSecret, SecretString};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use rand::Rng;
 use serde::Deserialize;
 
-use super::model::{SearchOrdersPage, parse_search_orders};
+use super::endpoints::{self, Auth, Endpoint, Request, Resend, Resource};
 use super::throttle::{TokenBucket, UsagePlan};
+use super::tokens::TokenCache;
 
 /// What can go wrong talking to Amazon. No variant carries a credential or personal data.
 #[derive(Debug, thiserror::Error)]
@@ -55,29 +59,6 @@ pub enum ApiError {
     },
     #[error(transparent)]
     Parse(#[from] super::model::ParseError),
-}
-
-/// Which token a request carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Auth {
-    /// The LWA access token.
-    Lwa,
-    /// A Restricted Data Token for the MFN operations that return the ship-to address.
-    MfnRdt,
-    /// A Restricted Data Token for this request alone (its method and path), asked for it:
-    /// a restricted report's document.
-    OwnRdt,
-}
-
-/// When a request may be sent again after a failure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Resend {
-    /// Reads and idempotent writes: throttling, server errors, timeouts and unreadable answers
-    /// are retried.
-    Always,
-    /// Purchases: only when Amazon surely did not act on it (a 429, or a connection that failed
-    /// before the request went out); anything else is [`ApiError::OutcomeUnknown`].
-    OnlyIfUnsent,
 }
 
 /// LWA credentials. `Debug` shows the client id only.
@@ -136,22 +117,6 @@ pub fn check_url(what: &str, url: &str) -> Result<reqwest::Url, ApiError> {
     }
 }
 
-/// A searchOrders request (the parameters packline varies).
-#[derive(Clone, Debug, Default)]
-pub struct SearchOrders {
-    pub marketplace_ids: Vec<String>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub last_updated_after: Option<DateTime<Utc>>,
-    pub fulfillment_statuses: Vec<&'static str>,
-    pub pagination_token: Option<String>,
-}
-
-/// The operation name of searchOrders, as buckets and errors name it.
-pub const SEARCH_ORDERS: &str = "searchOrders";
-
-/// The datasets packline asks for: what it needs to ship, never `BUYER`.
-pub const INCLUDED_DATA: &str = "RECIPIENT,FULFILLMENT,CANCELLATION";
-
 const MAX_ATTEMPTS: u32 = 5;
 
 /// The client refills its buckets at this share of the published rate: Amazon's bucket starts a
@@ -164,9 +129,9 @@ pub struct SpApi {
     endpoint: reqwest::Url,
     token_url: reqwest::Url,
     creds: Credentials,
-    token: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
-    /// The Restricted Data Token for the MFN operations, cached until shortly before it expires.
-    mfn_rdt: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
+    token: TokenCache<()>,
+    /// Restricted Data Tokens by the resources they cover ([`Auth::SharedRdt`]).
+    rdt: TokenCache<&'static [Resource]>,
     buckets: std::sync::Mutex<HashMap<&'static str, TokenBucket>>,
     /// The Amazon shipping business of Shipping API v2 requests (`x-amzn-shipping-business-id`);
     /// none for a marketplace without one of its own (see `shipping::business_of_marketplace`).
@@ -214,10 +179,10 @@ impl SpApi {
             endpoint,
             token_url,
             creds,
-            token: tokio::sync::Mutex::new(None),
-            mfn_rdt: tokio::sync::Mutex::new(None),
+            token: TokenCache::new(),
+            rdt: TokenCache::new(),
             buckets: std::sync::Mutex::new(HashMap::new()),
-            shipping_business: Some(super::shipping::BUSINESS_US.to_owned()),
+            shipping_business: Some(endpoints::SHIPPING_BUSINESS_US.to_owned()),
         })
     }
 
@@ -235,12 +200,11 @@ impl SpApi {
 
     /// An LWA access token, cached until a minute before it expires.
     async fn access_token(&self) -> Result<SecretString, ApiError> {
-        let mut cached = self.token.lock().await;
-        if let Some((t, until)) = cached.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(t.clone());
-        }
+        self.token.get_or_fetch((), || self.lwa_token()).await
+    }
+
+    /// Asks Login with Amazon for an access token: the token and its lifetime in seconds.
+    async fn lwa_token(&self) -> Result<(SecretString, u64), ApiError> {
         let host = self.token_url.host_str().unwrap_or_default().to_owned();
         let form = [
             ("grant_type", "refresh_token"),
@@ -268,7 +232,7 @@ impl SpApi {
                 Ok(r) => r,
                 Err(e) => {
                     last = Some(ApiError::Transport {
-                        operation: "lwaToken",
+                        operation: endpoints::LWA_TOKEN,
                         host: host.clone(),
                         detail: transport_detail(&e),
                     });
@@ -278,7 +242,7 @@ impl SpApi {
             let status = resp.status();
             if status.as_u16() == 429 || status.is_server_error() {
                 last = Some(ApiError::Status {
-                    operation: "lwaToken",
+                    operation: endpoints::LWA_TOKEN,
                     status: status.as_u16(),
                     code: "lwa".into(),
                     message: "Login with Amazon is throttling or failing".into(),
@@ -287,7 +251,7 @@ impl SpApi {
             }
             if !status.is_success() {
                 return Err(ApiError::Status {
-                    operation: "lwaToken",
+                    operation: endpoints::LWA_TOKEN,
                     status: status.as_u16(),
                     code: "lwa".into(),
                     message: "Login with Amazon refused the credentials".into(),
@@ -300,7 +264,7 @@ impl SpApi {
                 }
                 Err(e) => {
                     last = Some(ApiError::Transport {
-                        operation: "lwaToken",
+                        operation: endpoints::LWA_TOKEN,
                         host: host.clone(),
                         detail: transport_detail(&e),
                     });
@@ -309,14 +273,11 @@ impl SpApi {
         }
         let Some(body) = body else {
             return Err(last.unwrap_or(ApiError::GaveUp {
-                operation: "lwaToken",
+                operation: endpoints::LWA_TOKEN,
                 attempts: MAX_ATTEMPTS,
             }));
         };
-        let lifetime = Duration::from_secs(body.expires_in.saturating_sub(60));
-        let token: SecretString = body.access_token.into();
-        *cached = Some((token.clone(), Instant::now() + lifetime));
-        Ok(token)
+        Ok((body.access_token.into(), body.expires_in))
     }
 
     /// Waits until the operation's bucket allows one more request, then takes it.
@@ -398,81 +359,16 @@ impl SpApi {
         }
     }
 
-    /// One page of Orders v2026-01-01 `searchOrders`, for merchant-fulfilled orders.
-    pub async fn search_orders(&self, q: &SearchOrders) -> Result<SearchOrdersPage, ApiError> {
-        const OP: &str = SEARCH_ORDERS;
-        let mut url = self
-            .endpoint
-            .join("/orders/2026-01-01/orders")
-            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
-        {
-            let mut p = url.query_pairs_mut();
-            if !q.marketplace_ids.is_empty() {
-                p.append_pair("marketplaceIds", &q.marketplace_ids.join(","));
-            }
-            let fmt = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
-            if let Some(t) = &q.created_after {
-                p.append_pair("createdAfter", &fmt(t));
-            }
-            if let Some(t) = &q.last_updated_after {
-                p.append_pair("lastUpdatedAfter", &fmt(t));
-            }
-            if !q.fulfillment_statuses.is_empty() {
-                p.append_pair("fulfillmentStatuses", &q.fulfillment_statuses.join(","));
-            }
-            p.append_pair("fulfilledBy", "MERCHANT");
-            p.append_pair("includedData", INCLUDED_DATA);
-            p.append_pair("maxResultsPerPage", "100");
-            if let Some(t) = &q.pagination_token {
-                p.append_pair("paginationToken", t);
-            }
-        }
-        self.call(OP, UsagePlan::SEARCH_ORDERS, url, |body| {
-            parse_search_orders(body, OP)
-        })
-        .await
-    }
-
-    /// Sends a GET within the quota and reads the answer with `parse`, retrying throttling,
-    /// server errors, timeouts and unreadable (malformed or truncated) answers with exponential
-    /// backoff and jitter, a bounded number of times.
-    async fn call<T>(
+    /// Sends `request` to `endpoint` within its quota and reads the answer with `parse`,
+    /// resending after failures as the endpoint's [`Resend`] allows, with exponential backoff
+    /// and jitter, a bounded number of times.
+    pub(crate) async fn call<T>(
         &self,
-        operation: &'static str,
-        plan: UsagePlan,
-        url: reqwest::Url,
+        endpoint: &Endpoint,
+        request: Request<'_>,
         parse: impl Fn(&[u8]) -> Result<T, super::model::ParseError>,
     ) -> Result<T, ApiError> {
-        self.send(operation, plan, reqwest::Method::GET, url, None, parse)
-            .await
-    }
-
-    /// Sends a request with an optional JSON body; see [`Self::call`].
-    async fn send<T>(
-        &self,
-        operation: &'static str,
-        plan: UsagePlan,
-        method: reqwest::Method,
-        url: reqwest::Url,
-        body: Option<&[u8]>,
-        parse: impl Fn(&[u8]) -> Result<T, super::model::ParseError>,
-    ) -> Result<T, ApiError> {
-        self.send_with(
-            operation,
-            plan,
-            method,
-            url,
-            body,
-            Auth::Lwa,
-            Resend::Always,
-            parse,
-        )
-        .await
-        .0
-    }
-
-    pub(crate) fn endpoint(&self) -> &reqwest::Url {
-        &self.endpoint
+        self.call_outcome(endpoint, request, parse).await.0
     }
 
     /// The HTTP client itself, for a plain download (a report document's presigned URL).
@@ -480,57 +376,85 @@ impl SpApi {
         &self.http
     }
 
-    /// The Restricted Data Token for the MFN operations, from the cache or the Tokens API.
-    async fn mfn_rdt(&self) -> Result<SecretString, ApiError> {
-        let mut cached = self.mfn_rdt.lock().await;
-        if let Some((t, until)) = cached.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(t.clone());
+    /// The endpoint's URL under the configured base, with the request's path values and query.
+    fn url_of(&self, endpoint: &Endpoint, request: &Request<'_>) -> Result<reqwest::Url, ApiError> {
+        let path = endpoint
+            .fill(request.path)
+            .ok_or_else(|| ApiError::Request {
+                operation: endpoint.name,
+                detail: "the path's values do not match its template".into(),
+            })?;
+        let mut url = self
+            .endpoint
+            .join(&path)
+            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
+        if !request.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (name, value) in request.query {
+                pairs.append_pair(name, value);
+            }
         }
-        let (token, expires_in) = self
-            .restricted_data_token_for(&super::mfn::restricted_resources())
-            .await?;
-        let lifetime = Duration::from_secs(expires_in.saturating_sub(60));
-        *cached = Some((token.clone(), Instant::now() + lifetime));
-        Ok(token)
+        Ok(url)
     }
 
-    /// Sends a request within the quota with the token `auth` names, resending after failures as
-    /// `resend` allows, with exponential backoff and jitter. Also says whether an earlier attempt
-    /// may have reached Amazon without a readable answer (so a refusal of a resend may mean the
-    /// first attempt went through).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn send_with<T>(
+    /// The token an endpoint's request carries, asked for after the wait for quota so a token
+    /// cached before it has not expired meanwhile.
+    async fn token_for(
         &self,
-        operation: &'static str,
-        plan: UsagePlan,
-        method: reqwest::Method,
-        url: reqwest::Url,
-        body: Option<&[u8]>,
         auth: Auth,
-        resend: Resend,
-        parse: impl Fn(&[u8]) -> Result<T, super::model::ParseError>,
-    ) -> (Result<T, ApiError>, bool) {
-        self.send_headers(operation, plan, method, url, body, &[], auth, resend, parse)
-            .await
+        method: &reqwest::Method,
+        url: &reqwest::Url,
+    ) -> Result<SecretString, ApiError> {
+        match auth {
+            Auth::Lwa => self.access_token().await,
+            Auth::SharedRdt(scope) => {
+                self.access_token().await?;
+                self.rdt
+                    .get_or_fetch(scope, || async {
+                        let resources: Vec<RestrictedResource> =
+                            scope.iter().map(RestrictedResource::of).collect();
+                        // Boxed: fetching the token is itself a call through here.
+                        Box::pin(self.restricted_data_token_for(&resources)).await
+                    })
+                    .await
+            }
+            Auth::OwnRdt => {
+                let own = RestrictedResource {
+                    method: method.as_str().to_owned(),
+                    path: url.path().to_owned(),
+                    data_elements: Vec::new(),
+                };
+                Box::pin(self.restricted_data_token(&[own])).await
+            }
+        }
     }
 
-    /// [`SpApi::send_with`] with extra request headers (an idempotency key, the shipping
-    /// business), sent the same on every attempt.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn send_headers<T>(
+    /// [`SpApi::call`], also saying whether an earlier attempt may have reached Amazon without
+    /// a readable answer (so a refusal of a resend may mean the first attempt went through).
+    pub(crate) async fn call_outcome<T>(
         &self,
-        operation: &'static str,
-        plan: UsagePlan,
-        method: reqwest::Method,
-        url: reqwest::Url,
-        body: Option<&[u8]>,
-        headers: &[(&'static str, String)],
-        auth: Auth,
-        resend: Resend,
+        endpoint: &Endpoint,
+        request: Request<'_>,
         parse: impl Fn(&[u8]) -> Result<T, super::model::ParseError>,
     ) -> (Result<T, ApiError>, bool) {
+        let Endpoint {
+            name: operation,
+            plan,
+            auth,
+            resend,
+            ..
+        } = *endpoint;
+        let url = match self.url_of(endpoint, &request) {
+            Ok(u) => u,
+            Err(e) => return (Err(e), false),
+        };
+        let method = match endpoint.method {
+            endpoints::Method::Get => reqwest::Method::GET,
+            endpoints::Method::Post => reqwest::Method::POST,
+            endpoints::Method::Put => reqwest::Method::PUT,
+            endpoints::Method::Delete => reqwest::Method::DELETE,
+        };
+        let Request { body, headers, .. } = request;
         let mut last_parse_error = None;
         let mut after_unknown = false;
         let mut rdt_renewed = false;
@@ -543,23 +467,7 @@ impl SpApi {
                 tokio::time::sleep(Duration::from_secs_f64(base + jitter)).await;
             }
             self.acquire(operation, plan).await;
-            // After the wait for quota, so a token cached before it has not expired meanwhile.
-            let token = match auth {
-                Auth::Lwa => self.access_token().await,
-                Auth::MfnRdt => match self.access_token().await {
-                    // Boxed: fetching the token is itself a call through here.
-                    Ok(_) => Box::pin(self.mfn_rdt()).await,
-                    Err(e) => Err(e),
-                },
-                Auth::OwnRdt => {
-                    let own = RestrictedResource {
-                        method: method.as_str().to_owned(),
-                        path: url.path().to_owned(),
-                        data_elements: Vec::new(),
-                    };
-                    Box::pin(self.restricted_data_token(&[own])).await
-                }
-            };
+            let token = self.token_for(auth, &method, &url).await;
             let token = match token {
                 Ok(t) => t,
                 Err(e) => return (Err(e), after_unknown),
@@ -678,7 +586,9 @@ impl SpApi {
             // anything was done: renew it once and send again.
             if status.as_u16() == 403 && auth != Auth::Lwa && !rdt_renewed {
                 rdt_renewed = true;
-                *self.mfn_rdt.lock().await = None;
+                if let Auth::SharedRdt(scope) = auth {
+                    self.rdt.forget(&scope).await;
+                }
                 continue;
             }
             let (code, message) = serde_json::from_slice::<ErrorList>(&bytes)
@@ -728,62 +638,17 @@ pub struct RestrictedResource {
     pub data_elements: Vec<String>,
 }
 
+impl RestrictedResource {
+    fn of(r: &Resource) -> RestrictedResource {
+        RestrictedResource {
+            method: r.method.as_str().to_owned(),
+            path: r.path.to_owned(),
+            data_elements: Vec::new(),
+        }
+    }
+}
+
 impl SpApi {
-    /// Orders v2026-01-01 `getOrder`, with the datasets packline asks for.
-    pub async fn get_order(
-        &self,
-        order_id: &crate::domain::OrderId,
-    ) -> Result<super::model::ImportedOrder, ApiError> {
-        self.get_order_with(order_id, INCLUDED_DATA).await
-    }
-
-    /// Orders v2026-01-01 `getOrder` for an order packline never imported, which a return, an
-    /// inquiry or a message names: its status, lines and dates only (`includedData=FULFILLMENT`:
-    /// no recipient is asked for, as none is kept). Within getOrder's quota, like every call.
-    pub async fn get_order_without_recipient(
-        &self,
-        order_id: &crate::domain::OrderId,
-    ) -> Result<super::model::ImportedOrder, ApiError> {
-        self.get_order_with(order_id, "FULFILLMENT").await
-    }
-
-    /// `getOrder` asking for `included` datasets, within its quota.
-    async fn get_order_with(
-        &self,
-        order_id: &crate::domain::OrderId,
-        included: &str,
-    ) -> Result<super::model::ImportedOrder, ApiError> {
-        const OP: &str = "getOrder";
-        let mut url = self
-            .endpoint
-            .join(&format!("/orders/2026-01-01/orders/{order_id}"))
-            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
-        url.query_pairs_mut().append_pair("includedData", included);
-        self.call(OP, UsagePlan::GET_ORDER, url, |b| {
-            super::model::parse_get_order(b, OP)
-        })
-        .await
-    }
-
-    /// Orders v2026-01-01 `getOrder` for an order a sync set aside: the order, or why packline
-    /// still refuses it (never retried as if the answer were damaged).
-    pub async fn get_order_checked(
-        &self,
-        order_id: &crate::domain::OrderId,
-    ) -> Result<Result<super::model::ImportedOrder, super::model::SetAside>, ApiError> {
-        const OP: &str = "getOrder";
-        let mut url = self
-            .endpoint
-            .join(&format!("/orders/2026-01-01/orders/{order_id}"))
-            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
-        url.query_pairs_mut()
-            .append_pair("includedData", INCLUDED_DATA);
-        self.call(OP, UsagePlan::GET_ORDER, url, |b| {
-            super::model::parse_get_order_checked(b, OP)
-        })
-        .await
-    }
-
     /// Tokens API `createRestrictedDataToken`: a short-lived token for the restricted
     /// operations named, to send instead of the access token. It is a secret like the others.
     pub async fn restricted_data_token(
@@ -798,7 +663,7 @@ impl SpApi {
         &self,
         resources: &[RestrictedResource],
     ) -> Result<(SecretString, u64), ApiError> {
-        const OP: &str = "createRestrictedDataToken";
+        const OP: &str = endpoints::CREATE_RESTRICTED_DATA_TOKEN.name;
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Rdt {
@@ -810,18 +675,11 @@ impl SpApi {
         fn an_hour() -> u64 {
             3600
         }
-        let url = self
-            .endpoint
-            .join("/tokens/2021-03-01/restrictedDataToken")
-            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
         let body = serde_json::to_vec(&serde_json::json!({ "restrictedResources": resources }))
             .expect("request serializes");
-        self.send(
-            OP,
-            UsagePlan::CREATE_RESTRICTED_DATA_TOKEN,
-            reqwest::Method::POST,
-            url,
-            Some(&body),
+        self.call(
+            &endpoints::CREATE_RESTRICTED_DATA_TOKEN,
+            Request::body(&body),
             |b| {
                 serde_json::from_slice::<Rdt>(b)
                     .map(|r| (SecretString::from(r.restricted_data_token), r.expires_in))
@@ -830,101 +688,6 @@ impl SpApi {
                         detail: "not a CreateRestrictedDataTokenResponse".into(),
                     })
             },
-        )
-        .await
-    }
-}
-
-/// A shipment confirmation (Orders v0 `confirmShipment`): one package of an order.
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConfirmShipment {
-    pub marketplace_id: String,
-    pub package_detail: PackageDetail,
-}
-
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PackageDetail {
-    pub package_reference_id: String,
-    pub carrier_code: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub carrier_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shipping_method: Option<String>,
-    pub tracking_number: String,
-    pub ship_date: String,
-    pub order_items: Vec<ConfirmItem>,
-}
-
-impl ConfirmShipment {
-    /// The confirmation of one package of an order: its own number as the package reference
-    /// (the same on a retry, so Amazon sees the same package, never another one), its carrier
-    /// and tracking number, and its items with their Transparency codes.
-    pub fn of_package(
-        marketplace_id: &str,
-        package: &crate::domain::Package,
-        carrier: &crate::domain::Carrier,
-        tracking: &crate::domain::TrackingNumber,
-        shipping_method: Option<String>,
-        now: DateTime<Utc>,
-    ) -> ConfirmShipment {
-        ConfirmShipment {
-            marketplace_id: marketplace_id.to_owned(),
-            package_detail: PackageDetail {
-                package_reference_id: package.number.to_string(),
-                carrier_code: carrier.amazon_code().to_owned(),
-                carrier_name: matches!(carrier, crate::domain::Carrier::Other(_))
-                    .then(|| carrier.name().to_owned()),
-                shipping_method,
-                tracking_number: tracking.to_string(),
-                ship_date: now.to_rfc3339_opts(SecondsFormat::Secs, true),
-                order_items: package
-                    .items
-                    .iter()
-                    .map(|i| ConfirmItem {
-                        order_item_id: i.item_id.clone(),
-                        quantity: i.quantity,
-                        transparency_codes: i.codes_of(crate::domain::CodeKind::Transparency),
-                    })
-                    .collect(),
-            },
-        }
-    }
-}
-
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConfirmItem {
-    pub order_item_id: String,
-    pub quantity: u32,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub transparency_codes: Vec<String>,
-}
-
-impl SpApi {
-    /// Orders v0 `confirmShipment` (204 on success). Retried like every call: the marketplace
-    /// and Amazon accept the same package confirmed twice.
-    pub async fn confirm_shipment(
-        &self,
-        order_id: &crate::domain::OrderId,
-        confirmation: &ConfirmShipment,
-    ) -> Result<(), ApiError> {
-        const OP: &str = "confirmShipment";
-        let url = self
-            .endpoint
-            .join(&format!(
-                "/orders/v0/orders/{order_id}/shipmentConfirmation"
-            ))
-            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
-        let body = serde_json::to_vec(confirmation).expect("confirmation serializes");
-        self.send(
-            OP,
-            UsagePlan::CONFIRM_SHIPMENT,
-            reqwest::Method::POST,
-            url,
-            Some(&body),
-            |_| Ok(()),
         )
         .await
     }

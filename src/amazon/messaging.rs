@@ -9,13 +9,13 @@
 
 use serde::Deserialize;
 
-use super::client::{ApiError, Auth, Resend, SpApi};
+use super::client::{ApiError, SpApi};
+use super::endpoints::{self, Endpoint, Request};
 use super::model::ParseError;
-use super::throttle::UsagePlan;
 use crate::domain::OrderId;
 use crate::domain::message::MessageText;
 
-pub const GET_MESSAGING_ACTIONS_FOR_ORDER: &str = "getMessagingActionsForOrder";
+pub const GET_MESSAGING_ACTIONS_FOR_ORDER: &str = endpoints::GET_MESSAGING_ACTIONS_FOR_ORDER.name;
 
 /// A kind of message a seller may send, as the model names its action (the last segment of its
 /// path, and the `name` getMessagingActionsForOrder gives it).
@@ -117,7 +117,15 @@ impl MessageKind {
 
     /// Its path under an order: `/messaging/v1/orders/{amazonOrderId}/messages/confirmDeliveryDetails`.
     pub fn path(self, order: &OrderId) -> String {
-        format!("/messaging/v1/orders/{order}/messages/{}", self.name())
+        let order = order.to_string();
+        self.endpoint()
+            .fill(&[order.as_str(), self.name()])
+            .unwrap_or_default()
+    }
+
+    /// The endpoint that sends it: [`endpoints::CREATE_MESSAGE`] under its operation's name.
+    pub fn endpoint(self) -> Endpoint {
+        endpoints::CREATE_MESSAGE.named(self.operation())
     }
 
     pub fn parse(s: &str) -> Option<MessageKind> {
@@ -185,16 +193,6 @@ pub fn parse_actions(bytes: &[u8]) -> Result<Vec<String>, ParseError> {
 }
 
 impl SpApi {
-    fn messaging_url(&self, path: &str, marketplace_id: &str) -> Result<reqwest::Url, ApiError> {
-        let mut url = self
-            .endpoint()
-            .join(path)
-            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))?;
-        url.query_pairs_mut()
-            .append_pair("marketplaceIds", marketplace_id);
-        Ok(url)
-    }
-
     /// `getMessagingActionsForOrder`: the names of the messages the order allows now. A read:
     /// retried like one.
     pub async fn messaging_actions(
@@ -202,19 +200,18 @@ impl SpApi {
         order: &OrderId,
         marketplace_id: &str,
     ) -> Result<Vec<String>, ApiError> {
-        let url = self.messaging_url(&format!("/messaging/v1/orders/{order}"), marketplace_id)?;
-        self.send_with(
-            GET_MESSAGING_ACTIONS_FOR_ORDER,
-            UsagePlan::MESSAGING,
-            reqwest::Method::GET,
-            url,
-            None,
-            Auth::Lwa,
-            Resend::Always,
+        let order = order.to_string();
+        let request = Request {
+            path: &[order.as_str()],
+            query: &[("marketplaceIds", marketplace_id)],
+            ..Request::default()
+        };
+        self.call(
+            &endpoints::GET_MESSAGING_ACTIONS_FOR_ORDER,
+            request,
             parse_actions,
         )
         .await
-        .0
     }
 
     /// Sends a message of `kind` with `text` to the buyer of `order` (201 on success).
@@ -238,21 +235,17 @@ impl SpApi {
                     .into(),
             });
         }
-        let url = self.messaging_url(&kind.path(order), marketplace_id)?;
         let body = message_body(text);
-        let (r, _) = self
-            .send_with(
-                operation,
-                UsagePlan::MESSAGING,
-                reqwest::Method::POST,
-                url,
-                Some(&body),
-                Auth::Lwa,
-                Resend::OnlyIfUnsent,
-                |_| Ok(()),
-            )
-            .await;
-        r.map_err(|e| withhold_quotes(e, text))
+        let order = order.to_string();
+        let request = Request {
+            path: &[order.as_str(), kind.name()],
+            query: &[("marketplaceIds", marketplace_id)],
+            body: Some(&body),
+            ..Request::default()
+        };
+        self.call(&kind.endpoint(), request, |_| Ok(()))
+            .await
+            .map_err(|e| withhold_quotes(e, text))
     }
 }
 

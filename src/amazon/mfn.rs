@@ -17,32 +17,16 @@ use md5::Digest as _;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::client::{ApiError, Auth, Resend, RestrictedResource, SpApi};
+use super::client::{ApiError, SpApi};
+use super::endpoints::{self, Request};
+use super::label_file::parse_payload;
+pub use super::label_file::{LabelError, LabelFile, LabelFileType, LabelFormat, MAX_LABEL_BYTES};
 use super::model::ParseError;
-use super::throttle::UsagePlan;
 
-pub const GET_ELIGIBLE_SHIPMENT_SERVICES: &str = "getEligibleShipmentServices";
-pub const CREATE_SHIPMENT: &str = "createShipment";
-pub const GET_SHIPMENT: &str = "getShipment";
-pub const CANCEL_SHIPMENT: &str = "cancelShipment";
-
-/// The restricted resources one Restricted Data Token covers for every MFN call that returns the
-/// ship-to address (the Tokens API lists createShipment, getShipment and cancelShipment as
-/// restricted operations; the generic `{shipmentId}` path covers every shipment).
-pub fn restricted_resources() -> Vec<RestrictedResource> {
-    [
-        ("POST", "/mfn/v0/shipments"),
-        ("GET", "/mfn/v0/shipments/{shipmentId}"),
-        ("DELETE", "/mfn/v0/shipments/{shipmentId}"),
-    ]
-    .into_iter()
-    .map(|(method, path)| RestrictedResource {
-        method: method.into(),
-        path: path.into(),
-        data_elements: Vec::new(),
-    })
-    .collect()
-}
+pub const GET_ELIGIBLE_SHIPMENT_SERVICES: &str = endpoints::GET_ELIGIBLE_SHIPMENT_SERVICES.name;
+pub const CREATE_SHIPMENT: &str = endpoints::CREATE_SHIPMENT.name;
+pub const GET_SHIPMENT: &str = endpoints::GET_SHIPMENT.name;
+pub const CANCEL_SHIPMENT: &str = endpoints::MFN_CANCEL_SHIPMENT.name;
 
 /// A postal address (`Address`): the seller's ship-from, or the buyer's ship-to.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
@@ -168,22 +152,6 @@ pub enum CarrierWillPickUpOption {
     CarrierWillPickUp,
     ShipperWillDropOff,
     NoPreference,
-    #[serde(other)]
-    Unknown,
-}
-
-/// `LabelFormat`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum LabelFormat {
-    #[serde(rename = "PDF")]
-    Pdf,
-    #[serde(rename = "PNG")]
-    Png,
-    #[serde(rename = "ZPL203")]
-    Zpl203,
-    #[serde(rename = "ZPL300")]
-    Zpl300,
-    ShippingServiceDefault,
     #[serde(other)]
     Unknown,
 }
@@ -357,43 +325,6 @@ pub struct LabelDimensions {
     pub unit: LengthUnit,
 }
 
-/// The file type of a label (`FileType`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LabelFileType {
-    Pdf,
-    Zpl,
-    Png,
-}
-
-impl LabelFileType {
-    /// From the model's MIME type.
-    pub fn from_mime(s: &str) -> Option<LabelFileType> {
-        match s {
-            "application/pdf" => Some(LabelFileType::Pdf),
-            "application/zpl" => Some(LabelFileType::Zpl),
-            "image/png" => Some(LabelFileType::Png),
-            _ => None,
-        }
-    }
-
-    pub fn mime(self) -> &'static str {
-        match self {
-            LabelFileType::Pdf => "application/pdf",
-            LabelFileType::Zpl => "application/zpl",
-            LabelFileType::Png => "image/png",
-        }
-    }
-
-    /// Whether `bytes` look like a file of this type (magic bytes; ZPL opens a format).
-    pub(crate) fn matches(self, bytes: &[u8]) -> bool {
-        match self {
-            LabelFileType::Pdf => bytes.starts_with(b"%PDF-"),
-            LabelFileType::Png => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
-            LabelFileType::Zpl => bytes.windows(3).any(|w| w == b"^XA"),
-        }
-    }
-}
-
 /// A label as Amazon sends it (`Label` with `FileContents`): base64 of gzip, with an MD5
 /// checksum. Decode it with [`EncodedLabel::decode`]. Its contents are personal data.
 #[derive(Clone, PartialEq, Deserialize, Zeroize, ZeroizeOnDrop)]
@@ -442,55 +373,6 @@ impl fmt::Debug for FileContents {
             "FileContents {{ file_type: {:?}, <{} bytes redacted> }}",
             self.file_type,
             self.contents.len()
-        )
-    }
-}
-
-/// The most a label may inflate to: real 4×6 labels are tens of kilobytes; this stops a
-/// decompression bomb long before it hurts.
-pub const MAX_LABEL_BYTES: usize = 16 * 1024 * 1024;
-
-/// Why a label could not be decoded. Never carries label bytes.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum LabelError {
-    #[error("label: the shipment has no label (it is cancelled, or the label is empty)")]
-    Empty,
-    #[error("label: FileContents.FileType is not application/pdf, application/zpl or image/png")]
-    UnknownFileType,
-    #[error("label: FileContents.Contents is not base64")]
-    NotBase64,
-    #[error("label: FileContents.Contents is not gzip data")]
-    NotGzip,
-    #[error("label: FileContents.Contents inflates beyond {MAX_LABEL_BYTES} bytes")]
-    TooLarge,
-    #[error("label: FileContents.Checksum is not the base64 of an MD5 digest")]
-    BadChecksumField,
-    #[error(
-        "label: checksum mismatch: the label was damaged on the way; fetch it again with getShipment"
-    )]
-    ChecksumMismatch,
-    #[error("label: FileContents.Contents is not a {0} file")]
-    WrongFileType(&'static str),
-}
-
-/// A decoded label file, ready to print as it is. Its bytes are personal data.
-#[derive(Clone, PartialEq, Zeroize, ZeroizeOnDrop)]
-pub struct LabelFile {
-    #[zeroize(skip)]
-    pub file_type: LabelFileType,
-    #[zeroize(skip)]
-    pub format: Option<LabelFormat>,
-    pub bytes: Vec<u8>,
-}
-
-impl fmt::Debug for LabelFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "LabelFile {{ file_type: {:?}, format: {:?}, <{} bytes redacted> }}",
-            self.file_type,
-            self.format,
-            self.bytes.len()
         )
     }
 }
@@ -611,11 +493,6 @@ pub fn is_shipment_id(id: &str) -> bool {
 }
 
 #[derive(Deserialize)]
-struct Envelope<T> {
-    payload: Option<T>,
-}
-
-#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawEligible {
     shipping_service_list: Vec<ShippingService>,
@@ -625,27 +502,6 @@ struct RawEligible {
     temporarily_unavailable_carrier_list: Vec<CarrierName>,
     #[serde(default)]
     terms_and_conditions_not_accepted_carrier_list: Vec<CarrierName>,
-}
-
-/// Reads `{"payload": …}`; errors name the operation and the JSON path, never a value.
-pub(crate) fn parse_payload<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-    operation: &str,
-) -> Result<T, ParseError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let env: Envelope<T> = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        ParseError::Invalid {
-            source_name: operation.to_owned(),
-            path: if path.is_empty() { ".".into() } else { path },
-            detail: super::model::redacted_serde_message(&e.into_inner()),
-        }
-    })?;
-    env.payload.ok_or_else(|| ParseError::Invalid {
-        source_name: operation.to_owned(),
-        path: "payload".into(),
-        detail: "is missing".into(),
-    })
 }
 
 /// Parses a `getEligibleShipmentServices` response.
@@ -672,23 +528,19 @@ pub fn parse_shipment(bytes: &[u8], operation: &str) -> Result<Shipment, ParseEr
     parse_payload(bytes, operation)
 }
 
+/// A shipment id checked before it goes into a path.
+fn checked_shipment(operation: &'static str, id: &str) -> Result<(), ApiError> {
+    if is_shipment_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::Request {
+            operation,
+            detail: "the shipment id is not an MFN shipment id (a UUID)".into(),
+        })
+    }
+}
+
 impl SpApi {
-    fn mfn_url(&self, path: &str) -> Result<reqwest::Url, ApiError> {
-        self.endpoint()
-            .join(path)
-            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))
-    }
-
-    fn shipment_url(&self, operation: &'static str, id: &str) -> Result<reqwest::Url, ApiError> {
-        if !is_shipment_id(id) {
-            return Err(ApiError::Request {
-                operation,
-                detail: "the shipment id is not an MFN shipment id (a UUID)".into(),
-            });
-        }
-        self.mfn_url(&format!("/mfn/v0/shipments/{id}"))
-    }
-
     /// `getEligibleShipmentServices`: the offers for a packed box. Read-only, so it is retried
     /// like any read.
     pub async fn get_eligible_shipment_services(
@@ -703,7 +555,6 @@ impl SpApi {
             #[serde(skip_serializing_if = "Option::is_none")]
             shipping_offering_filter: Option<&'a ShippingOfferingFilter>,
         }
-        let url = self.mfn_url("/mfn/v0/eligibleShippingServices")?;
         let body = zeroize::Zeroizing::new(
             serde_json::to_vec(&Body {
                 shipment_request_details: details,
@@ -714,18 +565,12 @@ impl SpApi {
                 detail: "the request does not serialize (a weight or size is not a number)".into(),
             })?,
         );
-        self.send_with(
-            GET_ELIGIBLE_SHIPMENT_SERVICES,
-            UsagePlan::GET_ELIGIBLE_SHIPMENT_SERVICES,
-            reqwest::Method::POST,
-            url,
-            Some(&body),
-            Auth::Lwa,
-            Resend::Always,
+        self.call(
+            &endpoints::GET_ELIGIBLE_SHIPMENT_SERVICES,
+            Request::body(&body),
             parse_eligible_services,
         )
         .await
-        .0
     }
 
     /// `createShipment`: buys the label. Sent with a Restricted Data Token (the answer holds the
@@ -738,42 +583,25 @@ impl SpApi {
     /// the label may or may not have been bought, and the caller must find out (a lead, with
     /// `getShipment`) before buying again.
     pub async fn create_shipment(&self, request: &CreateShipment) -> Result<Shipment, ApiError> {
-        let url = self.mfn_url("/mfn/v0/shipments")?;
         let body = zeroize::Zeroizing::new(serde_json::to_vec(request).map_err(|_| {
             ApiError::Request {
                 operation: CREATE_SHIPMENT,
                 detail: "the request does not serialize (a weight or size is not a number)".into(),
             }
         })?);
-        self.send_with(
-            CREATE_SHIPMENT,
-            UsagePlan::CREATE_SHIPMENT,
-            reqwest::Method::POST,
-            url,
-            Some(&body),
-            Auth::MfnRdt,
-            Resend::OnlyIfUnsent,
-            |b| parse_shipment(b, CREATE_SHIPMENT),
-        )
+        self.call(&endpoints::CREATE_SHIPMENT, Request::body(&body), |b| {
+            parse_shipment(b, CREATE_SHIPMENT)
+        })
         .await
-        .0
     }
 
     /// `getShipment`: a shipment by id, with its label (empty once cancelled).
     pub async fn get_shipment(&self, shipment_id: &str) -> Result<Shipment, ApiError> {
-        let url = self.shipment_url(GET_SHIPMENT, shipment_id)?;
-        self.send_with(
-            GET_SHIPMENT,
-            UsagePlan::GET_SHIPMENT,
-            reqwest::Method::GET,
-            url,
-            None,
-            Auth::MfnRdt,
-            Resend::Always,
-            |b| parse_shipment(b, GET_SHIPMENT),
-        )
+        checked_shipment(GET_SHIPMENT, shipment_id)?;
+        self.call(&endpoints::GET_SHIPMENT, Request::at(&[shipment_id]), |b| {
+            parse_shipment(b, GET_SHIPMENT)
+        })
         .await
-        .0
     }
 
     /// `cancelShipment`: voids a purchased label (the refund follows). Retried like a read: a
@@ -781,16 +609,11 @@ impl SpApi {
     /// refused (the first one went through: the shipment is already cancelled), the shipment is
     /// looked up and returned when it is no longer Purchased.
     pub async fn cancel_shipment(&self, shipment_id: &str) -> Result<Shipment, ApiError> {
-        let url = self.shipment_url(CANCEL_SHIPMENT, shipment_id)?;
+        checked_shipment(CANCEL_SHIPMENT, shipment_id)?;
         let (result, after_unknown) = self
-            .send_with(
-                CANCEL_SHIPMENT,
-                UsagePlan::CANCEL_SHIPMENT,
-                reqwest::Method::DELETE,
-                url,
-                None,
-                Auth::MfnRdt,
-                Resend::Always,
+            .call_outcome(
+                &endpoints::MFN_CANCEL_SHIPMENT,
+                Request::at(&[shipment_id]),
                 |b| parse_shipment(b, CANCEL_SHIPMENT),
             )
             .await;

@@ -1,17 +1,22 @@
 //! Amazon's Selling Partner API as packline uses it: the order models (Orders API v2026-01-01,
-//! buyer data dropped on parse), per-operation quotas, the client, Merchant Fulfillment
+//! buyer data dropped on parse), every endpoint declared once (`endpoints`), per-operation
+//! quotas, the client (the transport) and its token caches, the Orders calls, Merchant Fulfillment
 //! (labels bought through Amazon), Messaging (the only way packline writes to a customer), and
 //! Reports (the merchant returns report, and the actionable-orders report a large backlog comes
 //! through: `actionable`).
 
 pub mod actionable;
 pub mod client;
+pub mod endpoints;
+pub mod label_file;
 pub mod messaging;
 pub mod mfn;
 pub mod model;
+pub mod orders;
 pub mod reports;
 pub mod shipping;
 pub mod throttle;
+mod tokens;
 
 pub use model::{
     FulfillmentStatus, ImportedOrder, ParseError, SearchOrdersPage, parse_get_order,

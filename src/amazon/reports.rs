@@ -20,16 +20,16 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Deserialize;
 
-use super::client::{ApiError, Auth, Resend, SpApi, check_url};
+use super::client::{ApiError, SpApi, check_url};
+use super::endpoints::{self, Endpoint, Request};
 use super::model::ParseError;
-use super::throttle::UsagePlan;
 use crate::domain::OrderId;
 use crate::domain::returns::{ExpectedLine, ExpectedReturn, ReturnKey};
 use crate::domain::text::{bounded, escape_hazards};
 
-pub const CREATE_REPORT: &str = "createReport";
-pub const GET_REPORT: &str = "getReport";
-pub const GET_REPORT_DOCUMENT: &str = "getReportDocument";
+pub const CREATE_REPORT: &str = endpoints::CREATE_REPORT.name;
+pub const GET_REPORT: &str = endpoints::GET_REPORT.name;
+pub const GET_REPORT_DOCUMENT: &str = endpoints::GET_REPORT_DOCUMENT.name;
 /// The merchant returns report, by return request date.
 pub const RETURNS_REPORT: &str = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE";
 /// Amazon's report of unshipped merchant-fulfilled orders (restricted: it holds addresses).
@@ -436,52 +436,33 @@ fn poll_wait(n: u32) -> Duration {
 const REPORT_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 impl SpApi {
-    fn reports_url(&self, path: &str) -> Result<reqwest::Url, ApiError> {
-        self.endpoint()
-            .join(path)
-            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))
-    }
-
     /// `createReport`: asks for a report; answers its id. Asking twice makes two reports, which
     /// is harmless: retried like a read.
     pub async fn create_report(&self, body: &[u8]) -> Result<String, ApiError> {
-        let url = self.reports_url("/reports/2021-06-30/reports")?;
         let r: CreateReportResponse = self
-            .send_with(
-                CREATE_REPORT,
-                UsagePlan::CREATE_REPORT,
-                reqwest::Method::POST,
-                url,
-                Some(body),
-                Auth::Lwa,
-                Resend::Always,
+            .call(
+                &endpoints::CREATE_REPORT,
+                Request::body(body),
                 json(CREATE_REPORT),
             )
-            .await
-            .0?;
+            .await?;
         Ok(r.report_id)
     }
 
     /// `getReport`.
     pub async fn get_report(&self, report_id: &str) -> Result<Report, ApiError> {
-        let url = self.reports_url(&format!("/reports/2021-06-30/reports/{report_id}"))?;
-        self.send_with(
-            GET_REPORT,
-            UsagePlan::GET_REPORT,
-            reqwest::Method::GET,
-            url,
-            None,
-            Auth::Lwa,
-            Resend::Always,
+        self.call(
+            &endpoints::GET_REPORT,
+            Request::at(&[report_id]),
             json(GET_REPORT),
         )
         .await
-        .0
     }
 
     /// `getReportDocument`.
     pub async fn get_report_document(&self, document_id: &str) -> Result<ReportDocument, ApiError> {
-        self.get_report_document_as(document_id, Auth::Lwa).await
+        self.get_report_document_as(document_id, &endpoints::GET_REPORT_DOCUMENT)
+            .await
     }
 
     /// `getReportDocument` of a restricted report: with a Restricted Data Token for this
@@ -490,27 +471,21 @@ impl SpApi {
         &self,
         document_id: &str,
     ) -> Result<ReportDocument, ApiError> {
-        self.get_report_document_as(document_id, Auth::OwnRdt).await
+        self.get_report_document_as(document_id, &endpoints::GET_RESTRICTED_REPORT_DOCUMENT)
+            .await
     }
 
     async fn get_report_document_as(
         &self,
         document_id: &str,
-        auth: Auth,
+        endpoint: &Endpoint,
     ) -> Result<ReportDocument, ApiError> {
-        let url = self.reports_url(&format!("/reports/2021-06-30/documents/{document_id}"))?;
-        self.send_with(
-            GET_REPORT_DOCUMENT,
-            UsagePlan::GET_REPORT_DOCUMENT,
-            reqwest::Method::GET,
-            url,
-            None,
-            auth,
-            Resend::Always,
+        self.call(
+            endpoint,
+            Request::at(&[document_id]),
             json(GET_REPORT_DOCUMENT),
         )
         .await
-        .0
     }
 
     /// The document's bytes, from its presigned URL (no SP-API token goes there), unzipped when

@@ -6,7 +6,8 @@
 //! Only the parts of the model packline sends or reads are typed here. For an Amazon order the
 //! ship-to address is Amazon's own (the request has none, and no answer read here carries one),
 //! so none of these operations needs a Restricted Data Token; the label itself is personal data
-//! and is kept in [`LabelFile`], whose `Debug` shows no byte of it.
+//! and is kept in a [`LabelFile`](super::label_file::LabelFile), whose `Debug` shows no byte of
+//! it.
 
 use std::fmt;
 
@@ -14,56 +15,24 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::client::{ApiError, Auth, Resend, SpApi};
-use super::mfn::{LabelError, LabelFile, LabelFileType, MAX_LABEL_BYTES, parse_payload};
+use super::client::{ApiError, SpApi};
+use super::endpoints::{self, Endpoint, Request};
+use super::label_file::parse_payload;
 use super::model::ParseError;
-use super::throttle::UsagePlan;
 
-pub const GET_RATES: &str = "getRates";
-pub const PURCHASE_SHIPMENT: &str = "purchaseShipment";
-pub const GET_SHIPMENT_DOCUMENTS: &str = "getShipmentDocuments";
-pub const CANCEL_SHIPMENT: &str = "cancelShipment";
-pub const GET_TRACKING: &str = "getTracking";
-pub const GET_UNMANIFESTED_SHIPMENTS: &str = "getUnmanifestedShipments";
-pub const GENERATE_COLLECTION_FORM: &str = "generateCollectionForm";
+pub const GET_RATES: &str = endpoints::GET_RATES.name;
+pub const PURCHASE_SHIPMENT: &str = endpoints::PURCHASE_SHIPMENT.name;
+pub const GET_SHIPMENT_DOCUMENTS: &str = endpoints::GET_SHIPMENT_DOCUMENTS.name;
+pub const CANCEL_SHIPMENT: &str = endpoints::CANCEL_SHIPMENT.name;
+pub const GET_TRACKING: &str = endpoints::GET_TRACKING.name;
+pub const GET_UNMANIFESTED_SHIPMENTS: &str = endpoints::GET_UNMANIFESTED_SHIPMENTS.name;
+pub const GENERATE_COLLECTION_FORM: &str = endpoints::GENERATE_COLLECTION_FORM.name;
 
 /// The Amazon shipping business of Amazon.com (the model's default is the UK's, so packline
 /// always sends one: [`SpApi::shipping_business`]).
-pub const BUSINESS_US: &str = "AmazonShipping_US";
-
-/// The Amazon shipping businesses `x-amzn-shipping-business-id` takes (`shippingV2.json`).
-pub const BUSINESS_IDS: [&str; 10] = [
-    "AmazonShipping_US",
-    "AmazonShipping_IN",
-    "AmazonShipping_UK",
-    "AmazonShipping_UAE",
-    "AmazonShipping_SA",
-    "AmazonShipping_EG",
-    "AmazonShipping_IT",
-    "AmazonShipping_ES",
-    "AmazonShipping_FR",
-    "AmazonShipping_JP",
-];
-
-/// The Amazon shipping business of a marketplace, where the model lists one: the United States,
-/// the United Kingdom, India, Italy, Spain, France, Japan, the United Arab Emirates, Saudi
-/// Arabia and Egypt. Other marketplaces (Germany, Canada, …) have none of their own: a site
-/// there names one in `[shipping] business_id`.
-pub fn business_of_marketplace(marketplace_id: &str) -> Option<&'static str> {
-    Some(match marketplace_id {
-        "ATVPDKIKX0DER" => "AmazonShipping_US",
-        "A1F83G8C2ARO7P" => "AmazonShipping_UK",
-        "A21TJRUUN4KGV" => "AmazonShipping_IN",
-        "APJ6JRA9NG5V4" => "AmazonShipping_IT",
-        "A1RKKUPIHCS9HS" => "AmazonShipping_ES",
-        "A13V1IB3VIYZZH" => "AmazonShipping_FR",
-        "A1VC38T7YXB528" => "AmazonShipping_JP",
-        "A2VIGQ35RCS4UG" => "AmazonShipping_UAE",
-        "A17E79C6D8DWNP" => "AmazonShipping_SA",
-        "ARBP9OOSHTCHU" => "AmazonShipping_EG",
-        _ => return None,
-    })
-}
+pub const BUSINESS_US: &str = endpoints::SHIPPING_BUSINESS_US;
+pub use super::endpoints::{SHIPPING_BUSINESSES as BUSINESS_IDS, business_of_marketplace};
+pub use super::label_file::{PackageDocument, PackageDocumentDetail};
 
 /// How long Amazon honours a rate: a purchase after this fails with `TOKEN_EXPIRED`.
 pub const RATE_VALIDITY: std::time::Duration = std::time::Duration::from_secs(600);
@@ -320,92 +289,6 @@ pub struct PurchaseShipmentRequest {
     pub request_token: String,
     pub rate_id: String,
     pub requested_document_specification: RequestedDocumentSpecification,
-}
-
-/// `PackageDocument`. Its contents are personal data (the label shows the ship-to address).
-#[derive(Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PackageDocument {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub format: String,
-    /// Base64 of the document.
-    pub contents: String,
-}
-
-impl fmt::Debug for PackageDocument {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "PackageDocument {{ kind: {:?}, format: {:?}, <{} bytes redacted> }}",
-            self.kind,
-            self.format,
-            self.contents.len()
-        )
-    }
-}
-
-impl Drop for PackageDocument {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.contents);
-    }
-}
-
-/// `PackageDocumentDetail`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PackageDocumentDetail {
-    pub package_client_reference_id: String,
-    pub package_documents: Vec<PackageDocument>,
-    #[serde(default)]
-    pub tracking_id: Option<String>,
-}
-
-impl PackageDocumentDetail {
-    /// The package's label, decoded: base64 of the file, which must be of its stated format.
-    pub fn label(&self) -> Result<LabelFile, LabelError> {
-        let doc = self
-            .package_documents
-            .iter()
-            .find(|d| d.kind == "LABEL")
-            .ok_or(LabelError::Empty)?;
-        decode_document(doc)
-    }
-}
-
-/// base64 → the file, checked against its format.
-fn decode_document(doc: &PackageDocument) -> Result<LabelFile, LabelError> {
-    if doc.contents.is_empty() {
-        return Err(LabelError::Empty);
-    }
-    let file_type = match doc.format.as_str() {
-        "PDF" => LabelFileType::Pdf,
-        "PNG" => LabelFileType::Png,
-        "ZPL" => LabelFileType::Zpl,
-        _ => return Err(LabelError::UnknownFileType),
-    };
-    let compact: zeroize::Zeroizing<String> = zeroize::Zeroizing::new(
-        doc.contents
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect(),
-    );
-    // Base64 grows by 4/3: refuse a document that would decode past the label limit.
-    if compact.len() / 4 * 3 > MAX_LABEL_BYTES {
-        return Err(LabelError::TooLarge);
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|_| LabelError::NotBase64)?;
-    let file = LabelFile {
-        file_type,
-        format: None,
-        bytes,
-    };
-    if !file_type.matches(&file.bytes) {
-        return Err(LabelError::WrongFileType(file_type.mime()));
-    }
-    Ok(file)
 }
 
 /// `PurchaseShipmentResult`.
@@ -681,10 +564,21 @@ fn body_of<T: Serialize>(operation: &'static str, v: &T) -> Result<Vec<u8>, ApiE
 }
 
 impl SpApi {
-    fn shipping_url(&self, path: &str) -> Result<reqwest::Url, ApiError> {
-        self.endpoint()
-            .join(path)
-            .map_err(|e| ApiError::Config(format!("[amazon] endpoint cannot take a path: {e}")))
+    /// A Shipping API v2 call: its request with the shipping business header (and `more`).
+    async fn call_v2<T>(
+        &self,
+        endpoint: &Endpoint,
+        request: Request<'_>,
+        more: Option<(&'static str, String)>,
+        parse: impl Fn(&[u8]) -> Result<T, ParseError>,
+    ) -> Result<T, ApiError> {
+        let [business] = self.business(endpoint.name)?;
+        let headers: Vec<_> = std::iter::once(business).chain(more).collect();
+        let request = Request {
+            headers: &headers,
+            ..request
+        };
+        self.call(endpoint, request, parse).await
     }
 
     /// The shipping business header every Shipping API v2 request carries; a site whose
@@ -702,21 +596,14 @@ impl SpApi {
     /// `getRates`: the offers for a package, and the token that buys one of them within
     /// [`RATE_VALIDITY`]. A read: retried.
     pub async fn get_rates(&self, request: &GetRatesRequest) -> Result<Rates, ApiError> {
-        let url = self.shipping_url("/shipping/v2/shipments/rates")?;
         let body = body_of(GET_RATES, request)?;
-        self.send_headers(
-            GET_RATES,
-            UsagePlan::SHIPPING_V2,
-            reqwest::Method::POST,
-            url,
-            Some(&body),
-            &self.business(GET_RATES)?,
-            Auth::Lwa,
-            Resend::Always,
+        self.call_v2(
+            &endpoints::GET_RATES,
+            Request::body(&body),
+            None,
             parse_rates,
         )
         .await
-        .0
     }
 
     /// `purchaseShipment` with an idempotency key: Amazon answers a request it has seen under
@@ -730,26 +617,14 @@ impl SpApi {
         idempotency_key: &str,
     ) -> Result<Purchase, ApiError> {
         checked_id(PURCHASE_SHIPMENT, "idempotency key", idempotency_key)?;
-        let url = self.shipping_url("/shipping/v2/shipments")?;
         let body = body_of(PURCHASE_SHIPMENT, request)?;
-        let [business] = self.business(PURCHASE_SHIPMENT)?;
-        let headers = [
-            business,
-            ("x-amzn-IdempotencyKey", idempotency_key.to_owned()),
-        ];
-        self.send_headers(
-            PURCHASE_SHIPMENT,
-            UsagePlan::SHIPPING_V2,
-            reqwest::Method::POST,
-            url,
-            Some(&body),
-            &headers,
-            Auth::Lwa,
-            Resend::Always,
+        self.call_v2(
+            &endpoints::PURCHASE_SHIPMENT,
+            Request::body(&body),
+            Some(("x-amzn-IdempotencyKey", idempotency_key.to_owned())),
             parse_purchase,
         )
         .await
-        .0
     }
 
     /// `getShipmentDocuments`: a package's label again (a reprint).
@@ -760,43 +635,30 @@ impl SpApi {
         format: &str,
     ) -> Result<ShipmentDocuments, ApiError> {
         checked_id(GET_SHIPMENT_DOCUMENTS, "shipment id", shipment_id)?;
-        let mut url =
-            self.shipping_url(&format!("/shipping/v2/shipments/{shipment_id}/documents"))?;
-        url.query_pairs_mut()
-            .append_pair("packageClientReferenceId", package)
-            .append_pair("format", format);
-        self.send_headers(
-            GET_SHIPMENT_DOCUMENTS,
-            UsagePlan::SHIPPING_V2,
-            reqwest::Method::GET,
-            url,
+        let request = Request {
+            path: &[shipment_id],
+            query: &[("packageClientReferenceId", package), ("format", format)],
+            ..Request::default()
+        };
+        self.call_v2(
+            &endpoints::GET_SHIPMENT_DOCUMENTS,
+            request,
             None,
-            &self.business(GET_SHIPMENT_DOCUMENTS)?,
-            Auth::Lwa,
-            Resend::Always,
             parse_documents,
         )
         .await
-        .0
     }
 
     /// `cancelShipment`: voids a label. Retried like a read (a second cancel buys nothing).
     pub async fn cancel_shipment_v2(&self, shipment_id: &str) -> Result<(), ApiError> {
         checked_id(CANCEL_SHIPMENT, "shipment id", shipment_id)?;
-        let url = self.shipping_url(&format!("/shipping/v2/shipments/{shipment_id}/cancel"))?;
-        self.send_headers(
-            CANCEL_SHIPMENT,
-            UsagePlan::SHIPPING_V2,
-            reqwest::Method::PUT,
-            url,
+        self.call_v2(
+            &endpoints::CANCEL_SHIPMENT,
+            Request::at(&[shipment_id]),
             None,
-            &self.business(CANCEL_SHIPMENT)?,
-            Auth::Lwa,
-            Resend::Always,
             |b| parse_payload::<serde_json::Value>(b, CANCEL_SHIPMENT).map(|_| ()),
         )
         .await
-        .0
     }
 
     /// `getTracking`: where a package is.
@@ -807,42 +669,23 @@ impl SpApi {
     ) -> Result<Tracking, ApiError> {
         checked_id(GET_TRACKING, "tracking id", tracking_id)?;
         checked_id(GET_TRACKING, "carrier id", carrier_id)?;
-        let mut url = self.shipping_url("/shipping/v2/tracking")?;
-        url.query_pairs_mut()
-            .append_pair("trackingId", tracking_id)
-            .append_pair("carrierId", carrier_id);
-        self.send_headers(
-            GET_TRACKING,
-            UsagePlan::SHIPPING_V2,
-            reqwest::Method::GET,
-            url,
-            None,
-            &self.business(GET_TRACKING)?,
-            Auth::Lwa,
-            Resend::Always,
-            parse_tracking,
-        )
-        .await
-        .0
+        let request = Request {
+            query: &[("trackingId", tracking_id), ("carrierId", carrier_id)],
+            ..Request::default()
+        };
+        self.call_v2(&endpoints::GET_TRACKING, request, None, parse_tracking)
+            .await
     }
 
     /// `getUnmanifestedShipments`: the carriers with shipments bought and not yet on a form.
     pub async fn get_unmanifested_shipments(&self) -> Result<Vec<UnmanifestedCarrier>, ApiError> {
-        let url = self.shipping_url("/shipping/v2/unmanifestedShipments")?;
-        let body = b"{}".to_vec();
-        self.send_headers(
-            GET_UNMANIFESTED_SHIPMENTS,
-            UsagePlan::SHIPPING_V2,
-            reqwest::Method::PUT,
-            url,
-            Some(&body),
-            &self.business(GET_UNMANIFESTED_SHIPMENTS)?,
-            Auth::Lwa,
-            Resend::Always,
+        self.call_v2(
+            &endpoints::GET_UNMANIFESTED_SHIPMENTS,
+            Request::body(b"{}"),
+            None,
             parse_unmanifested,
         )
         .await
-        .0
     }
 
     /// `generateCollectionForm`: the carrier's form for the shipments from `ship_from` not yet
@@ -862,7 +705,6 @@ impl SpApi {
         }
         checked_id(GENERATE_COLLECTION_FORM, "carrier id", carrier_id)?;
         checked_id(GENERATE_COLLECTION_FORM, "idempotency key", idempotency_key)?;
-        let url = self.shipping_url("/shipping/v2/collectionForms")?;
         let body = body_of(
             GENERATE_COLLECTION_FORM,
             &Body {
@@ -870,76 +712,19 @@ impl SpApi {
                 ship_from_address: ship_from,
             },
         )?;
-        let [business] = self.business(GENERATE_COLLECTION_FORM)?;
-        let headers = [
-            business,
-            ("x-amzn-IdempotencyKey", idempotency_key.to_owned()),
-        ];
-        self.send_headers(
-            GENERATE_COLLECTION_FORM,
-            UsagePlan::SHIPPING_V2,
-            reqwest::Method::POST,
-            url,
-            Some(&body),
-            &headers,
-            Auth::Lwa,
-            Resend::Always,
+        self.call_v2(
+            &endpoints::GENERATE_COLLECTION_FORM,
+            Request::body(&body),
+            Some(("x-amzn-IdempotencyKey", idempotency_key.to_owned())),
             parse_collection_form,
         )
         .await
-        .0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn doc(format: &str, contents: &[u8]) -> PackageDocument {
-        PackageDocument {
-            kind: "LABEL".into(),
-            format: format.into(),
-            contents: base64::engine::general_purpose::STANDARD.encode(contents),
-        }
-    }
-
-    #[test]
-    fn a_label_is_decoded_and_checked_against_its_format() {
-        let detail = PackageDocumentDetail {
-            package_client_reference_id: "1".into(),
-            package_documents: vec![doc("ZPL", b"^XA^FDx^FS^XZ")],
-            tracking_id: Some("1Z".into()),
-        };
-        assert_eq!(detail.label().unwrap().bytes, b"^XA^FDx^FS^XZ");
-        let wrong = PackageDocumentDetail {
-            package_documents: vec![doc("PDF", b"^XA^XZ")],
-            ..detail.clone()
-        };
-        assert_eq!(
-            wrong.label().unwrap_err(),
-            LabelError::WrongFileType("application/pdf")
-        );
-        let mut none = detail.clone();
-        none.package_documents.clear();
-        assert_eq!(none.label().unwrap_err(), LabelError::Empty);
-        let bad = PackageDocumentDetail {
-            package_documents: vec![PackageDocument {
-                kind: "LABEL".into(),
-                format: "ZPL".into(),
-                contents: "not base64!".into(),
-            }],
-            ..detail
-        };
-        assert_eq!(bad.label().unwrap_err(), LabelError::NotBase64);
-    }
-
-    #[test]
-    fn debug_of_a_document_shows_no_contents() {
-        let d = doc("ZPL", b"^XA^FDJane Doe, 1 Main St^FS^XZ");
-        let shown = format!("{d:?}");
-        assert!(!shown.contains(&d.contents), "{shown}");
-        assert!(shown.contains("redacted"));
-    }
 
     #[test]
     fn a_purchase_without_packages_or_a_rates_answer_without_token_is_refused() {

@@ -21,18 +21,18 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::server::{Market, Shared, admit, sp_error};
+use super::server::{EndpointRoutes as _, Market, Shared, admit, sp_error};
+use crate::amazon::endpoints;
 use crate::amazon::messaging::{GET_MESSAGING_ACTIONS_FOR_ORDER, MessageKind};
 use crate::amazon::throttle::UsagePlan;
 use crate::domain::message::{MessageText, MessageTextError};
 
 pub(super) fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/messaging/v1/orders/{id}", get(actions))
-        .route("/messaging/v1/orders/{id}/messages/{kind}", post(send))
+    Router::<Shared>::new()
+        .endpoint(&endpoints::GET_MESSAGING_ACTIONS_FOR_ORDER, actions)
+        .endpoint(&endpoints::CREATE_MESSAGE, send)
 }
 
 /// The operations whose answers can carry an injected fault.

@@ -16,14 +16,16 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use base64::Engine as _;
 use chrono::{DateTime, Duration, NaiveTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use super::carrier_label::{self, LabelText};
-use super::server::{Fault, LoggedRequest, Market, Shared, admit, lock, sp_error};
+use super::server::{
+    EndpointRoutes as _, Fault, LoggedRequest, Market, Shared, admit, lock, sp_error,
+};
+use crate::amazon::endpoints::{self, Endpoint};
 use crate::amazon::throttle::UsagePlan;
 
 /// Labels bought here.
@@ -70,13 +72,11 @@ impl MfnBook {
 }
 
 pub(super) fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/mfn/v0/eligibleShippingServices", post(eligible))
-        .route("/mfn/v0/shipments", post(create))
-        .route(
-            "/mfn/v0/shipments/{shipment_id}",
-            get(get_shipment).delete(cancel),
-        )
+    Router::<Shared>::new()
+        .endpoint(&endpoints::GET_ELIGIBLE_SHIPMENT_SERVICES, eligible)
+        .endpoint(&endpoints::CREATE_SHIPMENT, create)
+        .endpoint(&endpoints::GET_SHIPMENT, get_shipment)
+        .endpoint(&endpoints::MFN_CANCEL_SHIPMENT, cancel)
 }
 
 /// A service the training carriers offer (through Merchant Fulfillment and Shipping API v2
@@ -842,47 +842,36 @@ async fn eligible(
 ) -> Response {
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let params = body_params(&parsed);
-    const OP: &str = "getEligibleShipmentServices";
-    serve(
-        m,
-        OP,
-        UsagePlan::GET_ELIGIBLE_SHIPMENT_SERVICES,
-        params,
-        |market| {
-            if let Some(refused) = admit(
-                market,
-                &headers,
-                OP,
-                UsagePlan::GET_ELIGIBLE_SHIPMENT_SERVICES,
-            ) {
-                return (refused, vec![]);
-            }
-            if !parsed.is_object() {
-                return (
-                    bad("The request body is not a GetEligibleShipmentServicesRequest."),
-                    vec![],
-                );
-            }
-            let d = match details(&parsed) {
-                Ok(d) => d,
-                Err(msg) => return (bad(&msg), vec![]),
-            };
-            if let Err(refused) = check_order(market, &d) {
-                return (refused, vec![]);
-            }
-            let (services, rejected) = offers(market.cfg.seed, &d, Utc::now());
-            let payload = json!({
-                "ShippingServiceList": services,
-                "RejectedShippingServiceList": rejected,
-                "TemporarilyUnavailableCarrierList": [{ "CarrierName": "DHL eCommerce" }],
-                "TermsAndConditionsNotAcceptedCarrierList": []
-            });
-            (
-                axum::Json(json!({ "payload": payload })).into_response(),
+    const OP: Endpoint = endpoints::GET_ELIGIBLE_SHIPMENT_SERVICES;
+    serve(m, OP.name, OP.plan, params, |market| {
+        if let Some(refused) = admit(market, &headers, OP.name, OP.plan) {
+            return (refused, vec![]);
+        }
+        if !parsed.is_object() {
+            return (
+                bad("The request body is not a GetEligibleShipmentServicesRequest."),
                 vec![],
-            )
-        },
-    )
+            );
+        }
+        let d = match details(&parsed) {
+            Ok(d) => d,
+            Err(msg) => return (bad(&msg), vec![]),
+        };
+        if let Err(refused) = check_order(market, &d) {
+            return (refused, vec![]);
+        }
+        let (services, rejected) = offers(market.cfg.seed, &d, Utc::now());
+        let payload = json!({
+            "ShippingServiceList": services,
+            "RejectedShippingServiceList": rejected,
+            "TemporarilyUnavailableCarrierList": [{ "CarrierName": "DHL eCommerce" }],
+            "TermsAndConditionsNotAcceptedCarrierList": []
+        });
+        (
+            axum::Json(json!({ "payload": payload })).into_response(),
+            vec![],
+        )
+    })
     .await
 }
 
@@ -890,15 +879,15 @@ async fn eligible(
 async fn create(State(m): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let params = body_params(&parsed);
-    const OP: &str = "createShipment";
-    serve(m, OP, UsagePlan::CREATE_SHIPMENT, params, |market| {
+    const OP: Endpoint = endpoints::CREATE_SHIPMENT;
+    serve(m, OP.name, OP.plan, params, |market| {
         if let Some(refused) = admit_restricted(
             market,
             &headers,
-            OP,
-            UsagePlan::CREATE_SHIPMENT,
-            "POST",
-            "/mfn/v0/shipments",
+            OP.name,
+            OP.plan,
+            OP.method.as_str(),
+            OP.path,
         ) {
             return (refused, vec![]);
         }
@@ -1141,13 +1130,12 @@ async fn get_shipment(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    const OP: &str = "getShipment";
+    const OP: Endpoint = endpoints::GET_SHIPMENT;
     let params = HashMap::from([("shipmentId".to_owned(), id.clone())]);
-    serve(m, OP, UsagePlan::GET_SHIPMENT, params, |market| {
-        let path = format!("/mfn/v0/shipments/{id}");
-        if let Some(refused) =
-            admit_restricted(market, &headers, OP, UsagePlan::GET_SHIPMENT, "GET", &path)
-        {
+    serve(m, OP.name, OP.plan, params, |market| {
+        let path = OP.fill(&[id.as_str()]).unwrap_or_default();
+        let method = OP.method.as_str();
+        if let Some(refused) = admit_restricted(market, &headers, OP.name, OP.plan, method, &path) {
             return (refused, vec![]);
         }
         match find_shipment(market, &id) {
@@ -1164,18 +1152,12 @@ async fn get_shipment(
 /// `cancelShipment`: voids a purchased label. The refund is then pending; cancelling again is
 /// refused with `ShipmentAlreadyCancelled`.
 async fn cancel(State(m): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    const OP: &str = "cancelShipment";
+    const OP: Endpoint = endpoints::MFN_CANCEL_SHIPMENT;
     let params = HashMap::from([("shipmentId".to_owned(), id.clone())]);
-    serve(m, OP, UsagePlan::CANCEL_SHIPMENT, params, |market| {
-        let path = format!("/mfn/v0/shipments/{id}");
-        if let Some(refused) = admit_restricted(
-            market,
-            &headers,
-            OP,
-            UsagePlan::CANCEL_SHIPMENT,
-            "DELETE",
-            &path,
-        ) {
+    serve(m, OP.name, OP.plan, params, |market| {
+        let path = OP.fill(&[id.as_str()]).unwrap_or_default();
+        let method = OP.method.as_str();
+        if let Some(refused) = admit_restricted(market, &headers, OP.name, OP.plan, method, &path) {
             return (refused, vec![]);
         }
         let s = match find_shipment(market, &id) {

@@ -26,11 +26,12 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::server::{Market, Shared, admit, lock, sp_error};
+use super::server::{EndpointRoutes as _, Market, Shared, admit, lock, sp_error};
+use crate::amazon::endpoints;
 use crate::amazon::reports::{
     ACTIONABLE_REPORT, CREATE_REPORT, GET_REPORT, GET_REPORT_DOCUMENT, MAX_REPORT_DAYS,
     RETURNS_REPORT,
@@ -68,13 +69,10 @@ struct Entry {
 }
 
 pub(super) fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/reports/2021-06-30/reports", post(create_report))
-        .route("/reports/2021-06-30/reports/{id}", get(get_report))
-        .route(
-            "/reports/2021-06-30/documents/{id}",
-            get(get_report_document),
-        )
+    Router::<Shared>::new()
+        .endpoint(&endpoints::CREATE_REPORT, create_report)
+        .endpoint(&endpoints::GET_REPORT, get_report)
+        .endpoint(&endpoints::GET_REPORT_DOCUMENT, get_report_document)
         .route("/_training/report-documents/{id}", get(document))
 }
 
@@ -447,12 +445,17 @@ async fn get_report_document(
             }
             // A restricted report's document: only with an RDT issued for its path.
             if market.reports.restricted.contains(&id) {
-                let path = format!("/reports/2021-06-30/documents/{id}");
+                let own = endpoints::GET_RESTRICTED_REPORT_DOCUMENT;
+                let path = own.fill(&[id.as_str()]).unwrap_or_default();
                 let granted = headers
                     .get("x-amz-access-token")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|t| market.rdt_scopes.get(t))
-                    .is_some_and(|scopes| scopes.iter().any(|(m, p)| m == "GET" && *p == path));
+                    .is_some_and(|scopes| {
+                        scopes
+                            .iter()
+                            .any(|(m, p)| m == own.method.as_str() && *p == path)
+                    });
                 if !granted {
                     return (
                         sp_error(

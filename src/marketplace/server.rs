@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::seed::OrderGenerator;
+use crate::amazon::endpoints::{self, Endpoint, Method};
 use crate::amazon::throttle::{TokenBucket, UsagePlan};
 
 /// How the training marketplace behaves.
@@ -177,7 +178,7 @@ impl Market {
             return Some(f);
         }
         // With every answer faulted, the token endpoint is spared: nothing could be asked.
-        if operation == "lwaToken" && self.cfg.fault_rate >= 1.0 {
+        if operation == endpoints::LWA_TOKEN && self.cfg.fault_rate >= 1.0 {
             return None;
         }
         self.draw_fault()
@@ -276,20 +277,17 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         queued_faults: HashMap::new(),
         ship_plus: Default::default(),
     };
-    Router::new()
+    Router::<Shared>::new()
         .route("/auth/o2/token", post(token))
-        .route("/orders/2026-01-01/orders", get(search_orders))
+        .endpoint(&endpoints::SEARCH_ORDERS, search_orders)
         .route("/_training/requests", get(requests))
         .route("/_training/orders", get(book))
         .route("/_training/confirmations", get(confirmations))
-        .route(
-            "/orders/v0/orders/{id}/shipmentConfirmation",
-            post(confirm_shipment),
-        )
-        .route("/orders/2026-01-01/orders/{id}", get(get_order))
-        .route(
-            "/tokens/2021-03-01/restrictedDataToken",
-            post(restricted_data_token),
+        .endpoint(&endpoints::CONFIRM_SHIPMENT, confirm_shipment)
+        .endpoint(&endpoints::GET_ORDER, get_order)
+        .endpoint(
+            &endpoints::CREATE_RESTRICTED_DATA_TOKEN,
+            restricted_data_token,
         )
         .route("/_training/orders/{id}/{change}", post(change_order))
         .route("/_training/faults/{operation}/{fault}", post(queue_fault))
@@ -299,6 +297,32 @@ pub fn router(cfg: MarketplaceConfig) -> Router {
         .merge(super::messaging::routes())
         .merge(super::reports::routes())
         .with_state(Arc::new(Mutex::new(market)))
+}
+
+/// Routes of SP-API operations, at the method and path `amazon::endpoints` declares for them:
+/// the table the client sends from.
+pub(super) trait EndpointRoutes {
+    fn endpoint<H, T>(self, endpoint: &Endpoint, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, Shared>,
+        T: 'static;
+}
+
+impl EndpointRoutes for Router<Shared> {
+    fn endpoint<H, T>(self, endpoint: &Endpoint, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, Shared>,
+        T: 'static,
+    {
+        use axum::routing::MethodFilter;
+        let filter = match endpoint.method {
+            Method::Get => MethodFilter::GET,
+            Method::Post => MethodFilter::POST,
+            Method::Put => MethodFilter::PUT,
+            Method::Delete => MethodFilter::DELETE,
+        };
+        self.route(endpoint.path, axum::routing::on(filter, handler))
+    }
 }
 
 /// Serves until the process is stopped. Refuses any address that is not loopback.
@@ -351,7 +375,7 @@ async fn token(State(m): State<Shared>, Form(f): Form<TokenForm>) -> Response {
         "grant_type".to_owned(),
         f.grant_type.clone().unwrap_or_default(),
     )]);
-    super::mfn::serve(m, "lwaToken", LWA_TOKEN, params, move |market| {
+    super::mfn::serve(m, endpoints::LWA_TOKEN, LWA_TOKEN, params, move |market| {
         (token_answer(market, &f), vec![])
     })
     .await
@@ -449,8 +473,11 @@ async fn search_orders(
         let mut guard = lock(&m);
         let market = &mut *guard;
         market.advance();
-        let fault = market.next_fault("searchOrders");
-        let rate = UsagePlan::SEARCH_ORDERS.scaled(market.cfg.quota_scale).rate;
+        let fault = market.next_fault(endpoints::SEARCH_ORDERS.name);
+        let rate = endpoints::SEARCH_ORDERS
+            .plan
+            .scaled(market.cfg.quota_scale)
+            .rate;
         let answer = match fault {
             Some(Fault::TooManyRequests) => {
                 let s = StatusCode::TOO_MANY_REQUESTS;
@@ -500,7 +527,7 @@ async fn search_orders(
         };
         let delay = market.cfg.fault_delay;
         market.log.push(LoggedRequest {
-            operation: "searchOrders".into(),
+            operation: endpoints::SEARCH_ORDERS.name.into(),
             params,
             status: answer.0.as_u16(),
             at: Utc::now(),
@@ -591,8 +618,8 @@ async fn confirm_shipment(
     ]);
     super::mfn::serve(
         m,
-        "confirmShipment",
-        UsagePlan::CONFIRM_SHIPMENT,
+        endpoints::CONFIRM_SHIPMENT.name,
+        endpoints::CONFIRM_SHIPMENT.plan,
         params,
         move |market| {
             let (_, response, tracking) = confirm_inner(market, &id, &headers, &body);
@@ -615,8 +642,8 @@ fn confirm_inner(
     if let Some(refused) = admit(
         market,
         headers,
-        "confirmShipment",
-        UsagePlan::CONFIRM_SHIPMENT,
+        endpoints::CONFIRM_SHIPMENT.name,
+        endpoints::CONFIRM_SHIPMENT.plan,
     ) {
         return (refused.status(), refused, None);
     }
@@ -947,8 +974,9 @@ async fn get_order(
     let market = &mut *guard;
     let mut logged_params = params.clone();
     logged_params.insert("orderId".into(), id.clone());
-    if let Some(refused) = admit(market, &headers, "getOrder", UsagePlan::GET_ORDER) {
-        return logged(market, "getOrder", logged_params, refused);
+    const OP: Endpoint = endpoints::GET_ORDER;
+    if let Some(refused) = admit(market, &headers, OP.name, OP.plan) {
+        return logged(market, OP.name, logged_params, refused);
     }
     let included = list(&params, "includedData");
     let response = match market.orders.iter().find(|o| o["orderId"] == id.as_str()) {
@@ -959,7 +987,7 @@ async fn get_order(
             "The order was not found.",
         ),
     };
-    logged(market, "getOrder", logged_params, response)
+    logged(market, OP.name, logged_params, response)
 }
 
 /// Tokens API `createRestrictedDataToken`: any well-formed request gets a training token.
@@ -987,13 +1015,9 @@ async fn restricted_data_token(
         .unwrap_or_default();
     let resources: Vec<String> = scopes.iter().map(|(m, p)| format!("{m} {p}")).collect();
     let params = HashMap::from([("restrictedResources".to_owned(), resources.join(","))]);
-    if let Some(refused) = admit(
-        market,
-        &headers,
-        "createRestrictedDataToken",
-        UsagePlan::CREATE_RESTRICTED_DATA_TOKEN,
-    ) {
-        return logged(market, "createRestrictedDataToken", params, refused);
+    const OP: Endpoint = endpoints::CREATE_RESTRICTED_DATA_TOKEN;
+    if let Some(refused) = admit(market, &headers, OP.name, OP.plan) {
+        return logged(market, OP.name, params, refused);
     }
     let response = if resources.is_empty() || resources.len() > 50 {
         sp_error(
@@ -1011,16 +1035,16 @@ async fn restricted_data_token(
         }))
         .into_response()
     };
-    logged(market, "createRestrictedDataToken", params, response)
+    logged(market, OP.name, params, response)
 }
 
 /// Operations whose answers can carry an injected fault.
 const FAULTABLE: [&str; 5] = [
-    "searchOrders",
-    "getEligibleShipmentServices",
-    "createShipment",
-    "getShipment",
-    "cancelShipment",
+    endpoints::SEARCH_ORDERS.name,
+    endpoints::GET_ELIGIBLE_SHIPMENT_SERVICES.name,
+    endpoints::CREATE_SHIPMENT.name,
+    endpoints::GET_SHIPMENT.name,
+    endpoints::MFN_CANCEL_SHIPMENT.name,
 ];
 
 /// Training control: the next answer of `operation` gets `fault` (`429`, `500`, `503`,
@@ -1136,7 +1160,8 @@ fn search_orders_inner(
     headers: &HeaderMap,
     params: &HashMap<String, String>,
 ) -> (StatusCode, Response) {
-    if let Some(refused) = admit(market, headers, "searchOrders", UsagePlan::SEARCH_ORDERS) {
+    const OP: Endpoint = endpoints::SEARCH_ORDERS;
+    if let Some(refused) = admit(market, headers, OP.name, OP.plan) {
         return (refused.status(), refused);
     }
     let bad = |msg: String| {
@@ -1260,24 +1285,33 @@ mod tests {
         (status, body, started.elapsed())
     }
 
+    /// A marketplace of `orders` orders with no faults, no arrivals and quotas a thousand times
+    /// quicker.
+    fn quiet(orders: usize) -> MarketplaceConfig {
+        MarketplaceConfig {
+            orders,
+            seed: 7,
+            quota_scale: 1000.0,
+            start: Utc::now() - chrono::Duration::days(3),
+            fault_rate: 0.0,
+            faults: Vec::new(),
+            fault_delay: std::time::Duration::from_millis(1),
+            new_orders_per_minute: 0.0,
+            cancel_rate: 0.0,
+            cancel_request_rate: 0.0,
+            unit_codes: false,
+            rate_validity: MarketplaceConfig::RATE_VALIDITY,
+        }
+    }
+
     #[tokio::test]
     async fn a_slow_fault_gives_the_real_answer_after_the_fault_delay() {
         let delay = std::time::Duration::from_millis(600);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let cfg = MarketplaceConfig {
-            orders: 3,
-            seed: 7,
-            quota_scale: 1000.0,
-            start: Utc::now() - chrono::Duration::days(3),
-            fault_rate: 0.0,
-            faults: Vec::new(),
             fault_delay: delay,
-            new_orders_per_minute: 0.0,
-            cancel_rate: 0.0,
-            cancel_request_rate: 0.0,
-            unit_codes: false,
-            rate_validity: MarketplaceConfig::RATE_VALIDITY,
+            ..quiet(3)
         };
         tokio::spawn(serve(listener, cfg));
         let search = "/orders/2026-01-01/orders?marketplaceIds=ATVPDKIKX0DER&createdAfter=2020-01-01T00:00:00Z";
@@ -1301,6 +1335,33 @@ mod tests {
             [Fault::Slow, Fault::TooManyRequests]
         );
     }
+
+    /// Every endpoint the client calls is served at the method and path of the one table: a
+    /// route that is missing answers 404 with no body, a method that is not served 405.
+    #[tokio::test]
+    async fn every_endpoint_of_the_table_is_served() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(listener, quiet(1)));
+        for e in endpoints::ALL {
+            let segments = e.path.matches('{').count();
+            let path = e.fill(&vec!["x"; segments]).unwrap();
+            let (status, body, _) = http(addr, e.method.as_str(), &path).await;
+            assert!(
+                status != 405 && !(status == 404 && body.is_empty()),
+                "{} {} {path}: {status}",
+                e.name,
+                e.method.as_str()
+            );
+        }
+        let (status, body, _) = http(addr, "GET", "/mfn/v0/nowhere").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (404, ""),
+            "a missing route is told apart"
+        );
+    }
+
     /// With `cancel_request_rate`, arrivals bring buyers' requests to cancel pending orders, in
     /// the official shape: packline reads each as a request to hold.
     #[tokio::test]
@@ -1308,19 +1369,10 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let cfg = MarketplaceConfig {
-            orders: 4,
-            seed: 7,
-            quota_scale: 1000.0,
-            start: Utc::now() - chrono::Duration::days(3),
-            fault_rate: 0.0,
-            faults: Vec::new(),
-            fault_delay: std::time::Duration::from_millis(1),
             // A few arrivals within the test's first moments.
             new_orders_per_minute: 6000.0,
-            cancel_rate: 0.0,
             cancel_request_rate: 1.0,
-            unit_codes: false,
-            rate_validity: MarketplaceConfig::RATE_VALIDITY,
+            ..quiet(4)
         };
         tokio::spawn(serve(listener, cfg));
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

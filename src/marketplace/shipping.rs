@@ -34,7 +34,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use base64::Engine as _;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::{Value, json};
@@ -42,33 +42,27 @@ use sha2::Digest as _;
 
 use super::carrier_label::{self, CollectionFormText, LabelText};
 use super::mfn::{self, SERVICES, Service};
-use super::server::{Market, Shared, admit, lock};
+use super::server::{EndpointRoutes as _, Market, Shared, admit, lock};
+use crate::amazon::endpoints::{self, SHIPPING_BUSINESSES as BUSINESS_IDS};
 use crate::amazon::throttle::UsagePlan;
 
-const GET_RATES: &str = "getRates";
-const PURCHASE_SHIPMENT: &str = "purchaseShipment";
-const GET_SHIPMENT_DOCUMENTS: &str = "getShipmentDocuments";
-const CANCEL_SHIPMENT: &str = "cancelShipment";
-const GET_TRACKING: &str = "getTracking";
-const GET_UNMANIFESTED_SHIPMENTS: &str = "getUnmanifestedShipments";
-const GENERATE_COLLECTION_FORM: &str = "generateCollectionForm";
-const GET_COLLECTION_FORM: &str = "getCollectionForm";
+const GET_RATES: &str = endpoints::GET_RATES.name;
+const PURCHASE_SHIPMENT: &str = endpoints::PURCHASE_SHIPMENT.name;
+const GET_SHIPMENT_DOCUMENTS: &str = endpoints::GET_SHIPMENT_DOCUMENTS.name;
+const CANCEL_SHIPMENT: &str = endpoints::CANCEL_SHIPMENT.name;
+const GET_TRACKING: &str = endpoints::GET_TRACKING.name;
+const GET_UNMANIFESTED_SHIPMENTS: &str = endpoints::GET_UNMANIFESTED_SHIPMENTS.name;
+const GENERATE_COLLECTION_FORM: &str = endpoints::GENERATE_COLLECTION_FORM.name;
+const GET_COLLECTION_FORM: &str = endpoints::GET_COLLECTION_FORM.name;
 
 /// The operations served here (their model operationIds), for `/_training/faults`. Merchant
 /// Fulfillment v0 has a `cancelShipment` too: a fault queued for it goes to the next cancel of
 /// either API. Log entries of this API carry `api = "shippingV2"`.
 pub(super) fn faultable() -> impl Iterator<Item = &'static str> {
-    [
-        GET_RATES,
-        PURCHASE_SHIPMENT,
-        GET_SHIPMENT_DOCUMENTS,
-        CANCEL_SHIPMENT,
-        GET_TRACKING,
-        GET_UNMANIFESTED_SHIPMENTS,
-        GENERATE_COLLECTION_FORM,
-        GET_COLLECTION_FORM,
-    ]
-    .into_iter()
+    endpoints::ALL
+        .into_iter()
+        .filter(|e| e.path.starts_with("/shipping/v2/"))
+        .map(|e| e.name)
 }
 
 /// The quota bucket of an operation: its own, apart from Merchant Fulfillment's of the same name.
@@ -97,36 +91,8 @@ const FORMATS: [&str; 3] = ["ZPL", "PNG", "PDF"];
 const DPI: u64 = 203;
 const PAGE_LAYOUTS: [&str; 1] = ["DEFAULT"];
 
-const BUSINESS_IDS: [&str; 10] = [
-    "AmazonShipping_US",
-    "AmazonShipping_IN",
-    "AmazonShipping_UK",
-    "AmazonShipping_UAE",
-    "AmazonShipping_SA",
-    "AmazonShipping_EG",
-    "AmazonShipping_IT",
-    "AmazonShipping_ES",
-    "AmazonShipping_FR",
-    "AmazonShipping_JP",
-];
-
 /// The model's default shipping business, when a request names none.
 const DEFAULT_BUSINESS: &str = "AmazonShipping_UK";
-
-/// The marketplaces each Amazon shipping business ships orders of (a marketplace not listed has
-/// no business of its own here, and takes any).
-const MARKETPLACE_BUSINESS: [(&str, &str); 10] = [
-    ("ATVPDKIKX0DER", "AmazonShipping_US"),
-    ("A1F83G8C2ARO7P", "AmazonShipping_UK"),
-    ("A21TJRUUN4KGV", "AmazonShipping_IN"),
-    ("APJ6JRA9NG5V4", "AmazonShipping_IT"),
-    ("A1RKKUPIHCS9HS", "AmazonShipping_ES"),
-    ("A13V1IB3VIYZZH", "AmazonShipping_FR"),
-    ("A1VC38T7YXB528", "AmazonShipping_JP"),
-    ("A2VIGQ35RCS4UG", "AmazonShipping_UAE"),
-    ("A17E79C6D8DWNP", "AmazonShipping_SA"),
-    ("ARBP9OOSHTCHU", "AmazonShipping_EG"),
-];
 
 /// The shipping business a request is for, as sent (the model's default when absent), for the
 /// request log.
@@ -148,8 +114,9 @@ fn check_business(market: &Market, headers: &HeaderMap, order_id: &str) -> Resul
     let marketplace = order["salesChannel"]["marketplaceId"]
         .as_str()
         .unwrap_or_default();
-    match MARKETPLACE_BUSINESS.iter().find(|(m, _)| *m == marketplace) {
-        Some((_, b)) if *b != sent => Err(invalid(
+    // A marketplace without a business of its own takes any.
+    match endpoints::business_of_marketplace(marketplace) {
+        Some(b) if b != sent => Err(invalid(
             &format!("The order's marketplace {marketplace} is shipped by {b}, not by {sent}."),
             "Send x-amzn-shipping-business-id of the order's marketplace.",
         )),
@@ -273,21 +240,15 @@ struct Replay {
 }
 
 pub(super) fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/shipping/v2/shipments/rates", post(get_rates))
-        .route("/shipping/v2/shipments", post(purchase))
-        .route(
-            "/shipping/v2/shipments/{shipment_id}/documents",
-            get(documents),
-        )
-        .route("/shipping/v2/shipments/{shipment_id}/cancel", put(cancel))
-        .route("/shipping/v2/tracking", get(tracking))
-        .route("/shipping/v2/unmanifestedShipments", put(unmanifested))
-        .route("/shipping/v2/collectionForms", post(generate_form))
-        .route(
-            "/shipping/v2/collectionForms/{collection_form_id}",
-            get(get_form),
-        )
+    Router::<Shared>::new()
+        .endpoint(&endpoints::GET_RATES, get_rates)
+        .endpoint(&endpoints::PURCHASE_SHIPMENT, purchase)
+        .endpoint(&endpoints::GET_SHIPMENT_DOCUMENTS, documents)
+        .endpoint(&endpoints::CANCEL_SHIPMENT, cancel)
+        .endpoint(&endpoints::GET_TRACKING, tracking)
+        .endpoint(&endpoints::GET_UNMANIFESTED_SHIPMENTS, unmanifested)
+        .endpoint(&endpoints::GENERATE_COLLECTION_FORM, generate_form)
+        .endpoint(&endpoints::GET_COLLECTION_FORM, get_form)
         .route("/_training/rates/expire", post(expire_rates))
         .route("/_training/rates/surcharge/{percent}", post(surcharge))
         .route(

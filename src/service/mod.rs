@@ -622,7 +622,7 @@ impl Service {
     /// from; with neither, the full bucket of the published plan on a site with an Amazon
     /// connection.
     fn search_quota(&self) -> Option<Quota> {
-        use crate::amazon::client::SEARCH_ORDERS;
+        use crate::amazon::orders::SEARCH_ORDERS;
         use crate::amazon::throttle::{TokenBucket, UsagePlan};
         let api = self
             .amazon

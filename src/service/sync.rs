@@ -18,7 +18,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::amazon::actionable::parse_actionable_orders;
-use crate::amazon::client::{ApiError, SEARCH_ORDERS, SearchOrders, SpApi};
+use crate::amazon::client::{ApiError, SpApi};
+use crate::amazon::orders::{SEARCH_ORDERS, SearchOrders};
 use crate::amazon::reports::ACTIONABLE_REPORT;
 use crate::amazon::throttle::UsagePlan;
 use crate::domain::import::SyncResume;
@@ -465,7 +466,7 @@ async fn retry_set_aside(
     now: DateTime<Utc>,
     total: &mut ImportCounts,
 ) -> Result<(), SyncError> {
-    const OP: &str = "getOrder";
+    const OP: &str = crate::amazon::endpoints::GET_ORDER.name;
     let kept = store.with_store(|s| s.set_aside_orders())?;
     for r in kept.into_iter().take(MAX_RETRIES) {
         match api.get_order_checked(&r.order).await {

@@ -678,7 +678,7 @@ pub fn training_order_ids(m: &Marketplace) -> Vec<String> {
 /// line confirmed with a carrier's tracking number); answers the order as Amazon has it,
 /// recipient included (what a test must never find in the store).
 pub async fn ship_at_amazon(m: &Marketplace, id: &str) -> packline::domain::ImportedOrder {
-    use packline::amazon::client::{ConfirmItem, ConfirmShipment, PackageDetail};
+    use packline::amazon::orders::{ConfirmItem, ConfirmShipment, PackageDetail};
     let api = training_api(m, std::time::Duration::from_secs(5));
     let order = api.get_order(&OrderId::parse(id).unwrap()).await.unwrap();
     api.confirm_shipment(

@@ -357,7 +357,7 @@ impl Service {
         shipment: &ShipmentRecord,
         now: DateTime<Utc>,
     ) -> Result<bool, ServiceError> {
-        use crate::amazon::client::ConfirmShipment;
+        use crate::amazon::orders::ConfirmShipment;
         let id = &rec.order.id;
         let n = package.number;
         let codes: usize = package

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Allowed, Operation};
-use crate::amazon::client::ConfirmShipment;
+use crate::amazon::orders::ConfirmShipment;
 use crate::domain::{Carrier, Event, OrderId, OrderState, Package, TrackingNumber};
 use crate::labels::print::Printer;
 use crate::service::amazon_calls::block_on;
