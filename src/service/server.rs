@@ -392,8 +392,8 @@ async fn send_within(
 }
 
 /// The workers for quick requests, taking them in arrival order: one thread on the embedded
-/// store (whose calls take microseconds), several on a database (where each waits on a round
-/// trip and a durable commit, which PostgreSQL makes for several at once).
+/// store (whose calls take microseconds), twice the cores on a database (where each waits on a
+/// round trip; `Location::parallel_requests`).
 type QuickJob = (
     Caller,
     Request,
