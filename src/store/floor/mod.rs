@@ -239,22 +239,21 @@ impl Store {
                     orders.push(rec.order);
                 }
                 let batch = PickBatch::new(batch_id, holder, &orders, locations, rules);
-                tx.floor
-                    .insert(batch_key(batch_id), records::encode::<Batch2>(&batch))?;
+                let stored = records::encode::<Batch2>(&batch);
+                tx.floor.insert(batch_key(batch_id), stored.clone())?;
                 super::stats::work(tx, now, holder, super::stats::Work::Batches, 1)?;
-                Ok(Some(batch))
+                Ok(Some((batch, stored)))
             })?;
             if batch.is_some() {
                 break;
             }
         }
         self.flush()?;
-        if let Some(b) = &batch {
+        Ok(batch.map(|(batch, stored)| {
             // The batch as written: its first scan swaps from it without reading it.
-            self.scanned
-                .keep(batch_id, records::encode::<Batch2>(b).into());
-        }
-        Ok(batch)
+            self.scanned.keep(batch_id, stored.into());
+            batch
+        }))
     }
 
     pub fn batch(&self, id: u64) -> Result<Option<PickBatch>, Error> {
