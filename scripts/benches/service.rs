@@ -12,9 +12,13 @@
 //!
 //! `--only sites` (with `--backend postgres`) puts the orders at two sites of one database,
 //! half each, each served by its own service and socket as two daemons would: a queue page,
-//! 50 clients scanning at once across both sites (25 each, `--scans N` each, 100 by default),
+//! 50 clients scanning at once across both sites (25 each, `--scans N` each, 600 by default),
 //! and claims of 50-order batches at both. The database is vacuumed and checkpointed after
 //! the build, before anything is measured.
+//!
+//! `--timeline` (with `--only sites`) prints where in the scan phase the scans over 10 ms were,
+//! and keeps the database's log of slow statements, checkpoints and autovacuum in
+//! /tmp/packline-bench-server.log.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -108,6 +112,52 @@ async fn claim_units(c: &mut Client, units: usize) -> Vec<packline::domain::Pick
     batches
 }
 
+/// Each scan's start and round-trip.
+type Timeline = std::sync::Mutex<Vec<(Instant, Duration)>>;
+
+/// `--timeline`: every scan's start and round-trip, for `print_timeline`.
+static TIMELINE: std::sync::LazyLock<Option<Timeline>> = std::sync::LazyLock::new(|| {
+    std::env::args()
+        .any(|a| a == "--timeline")
+        .then(|| std::sync::Mutex::new(Vec::new()))
+});
+
+/// With `--timeline`: where in the phase the slow scans (over 10 ms) were, in 10 ms windows
+/// from the phase's first scan, with how many scans each window started and the slowest.
+fn print_timeline() {
+    let Some(t) = &*TIMELINE else { return };
+    let mut all = std::mem::take(&mut *t.lock().unwrap());
+    all.sort_by_key(|(s, _)| *s);
+    let Some(&(first, _)) = all.first() else {
+        return;
+    };
+    let last = all.iter().map(|(s, d)| *s + *d).max().unwrap();
+    println!(
+        "  timeline: {} scans over {:.0} ms",
+        all.len(),
+        (last - first).as_secs_f64() * 1e3
+    );
+    let mut windows: std::collections::BTreeMap<u128, (usize, usize, Duration)> =
+        std::collections::BTreeMap::new();
+    for (s, d) in &all {
+        let w = windows.entry((*s - first).as_millis() / 10).or_default();
+        w.0 += 1;
+        if *d > Duration::from_millis(10) {
+            w.1 += 1;
+        }
+        w.2 = w.2.max(*d);
+    }
+    for (w, (n, slow, max)) in windows {
+        if slow > 0 {
+            println!(
+                "  {:>6} ms: {n:>4} scans started, {slow:>3} over 10 ms, slowest {:.1} ms",
+                w * 10,
+                max.as_secs_f64() * 1e3
+            );
+        }
+    }
+}
+
 /// Scans units of `batches` until `scans` are done. Returns the round-trip of each scan and
 /// how many the service acknowledged.
 async fn scan_batches(
@@ -130,7 +180,11 @@ async fn scan_batches(
                         code: l.sku.clone(),
                     })
                     .await;
-                times.push(start.elapsed());
+                let took = start.elapsed();
+                times.push(took);
+                if let Some(t) = &*TIMELINE {
+                    t.lock().unwrap().push((start, took));
+                }
                 if r.is_ok() {
                     acked += 1;
                 }
@@ -163,6 +217,7 @@ async fn report(what: &str, tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, u
         acked += a;
         all.extend(times);
     }
+    print_timeline();
     let sent = all.len();
     println!(
         "pick scan over the socket, {what}: p50 {:.2} ms, p99 {:.2} ms, {} lost of {sent}",
@@ -502,9 +557,12 @@ fn two_sites(
     location: &Location,
     cluster: &packline::store::backend::postgres::cluster::Cluster,
 ) {
-    // `--scans N`: each client's scans (100 by default; 50 clients make 5,000). The p99 of a
-    // short run is the length of the longest pause that caught every client at once.
-    let scans: usize = arg("--scans").map_or(100, |s| s.parse().expect("--scans N"));
+    // `--scans N`: each client's scans (600 by default; 50 clients make 30,000, about two
+    // seconds). The clients are a closed loop released together, so the first round queues all
+    // 50 scans at once and a pause anywhere catches every client: with 100 scans a client
+    // (0.35 s) one such pause is 1 % of the samples, and the p99 of runs alike went from 8.8 to
+    // 18.8 ms; with 600 it is the floor's steady state, not the length of one pause.
+    let scans: usize = arg("--scans").map_or(600, |s| s.parse().expect("--scans N"));
     let mut services = Vec::new();
     for site in ["main", "reno"] {
         let dir = root.join(site);
@@ -518,6 +576,19 @@ fn two_sites(
         services.push((Service::new(store, settings), dir.join("packline.sock")));
     }
     settle(cluster);
+    if TIMELINE.is_some() {
+        // What the database did while the clients scanned: slow statements, checkpoints,
+        // autovacuum, in its server.log (copied to /tmp/packline-bench-server.log at the end).
+        for set in [
+            "ALTER SYSTEM SET log_min_duration_statement = 5",
+            "ALTER SYSTEM SET log_checkpoints = on",
+            "ALTER SYSTEM SET log_autovacuum_min_duration = 0",
+            "ALTER SYSTEM SET log_lock_waits = on",
+            "SELECT pg_reload_conf()",
+        ] {
+            cluster.psql("bench", set).unwrap();
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -568,6 +639,10 @@ fn two_sites(
             pct(&mut claims, 0.99)
         );
     });
+    if TIMELINE.is_some() {
+        let log = cluster.data_dir().with_file_name("server.log");
+        let _ = std::fs::copy(&log, "/tmp/packline-bench-server.log");
+    }
 }
 
 /// The daemon's socket server for `service`, until `stop` says so (or goes).
