@@ -9,6 +9,7 @@ mod audit;
 mod floor;
 mod inquiries;
 mod keys;
+mod lead;
 mod messages;
 mod orders;
 mod prints;
@@ -381,11 +382,11 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
         Command::Purge { as_of, out } => records::purge(&ctx, as_of.as_deref(), out),
         Command::Audit { command } => audit::run(&ctx, command),
         Command::Check { out } => records::check(&ctx, out),
-        Command::Dashboard { out } => records::dashboard(&ctx, out),
-        Command::Metrics { out } => records::metrics(&ctx, out),
+        Command::Dashboard { out } => lead::dashboard(&ctx, out),
+        Command::Metrics { out } => lead::metrics(&ctx, out),
         Command::Access {
             command: args::AccessCommand::Review { format, json },
-        } => records::access_review(&ctx, json_or(json, &format)),
+        } => lead::access_review(&ctx, json_or(json, &format)),
         Command::Backup { dir, out } => records::backup(&ctx, &dir, out),
         Command::Restore { dir, out } => records::restore(&ctx, &dir, out),
         Command::Store { command } => records::store(&ctx, command),
@@ -397,7 +398,7 @@ pub fn dispatch(cli: Cli, ctx: Ctx) -> Result<ExitCode> {
             json,
             output,
             all_sites,
-        } => records::report(
+        } => lead::report(
             &ctx,
             from,
             to,

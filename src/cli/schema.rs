@@ -162,7 +162,7 @@ mod generate {
             "report",
             &[
                 answer::<ops::Report>,
-                of::<Vec<crate::cli::records::SiteReport>>,
+                of::<Vec<crate::cli::lead::SiteReport>>,
             ],
         ),
         ("restore", &[of::<packline::store::backup::BackupSummary>]),
