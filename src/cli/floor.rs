@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use packline::domain::text::escape_hazards;
-use packline::domain::{OrderState, PackCheck, PickBatch, PickScan};
+use packline::domain::{OrderState, PackCheck, PickBatch, PickEvent};
 use packline::service::ops::{
     Batches, BenchLabel, ClaimBatch, Exceptions, FinishPick, Finished, PackCloseBox, PackFinish,
-    PackScan, PackStart, PickPut, PickScan as Scan, PickScanned, RaiseException, ReassignBatch,
+    PackScan, PackStart, PickPut, PickScan, PickScanned, RaiseException, ReassignBatch,
     ReleaseBatch, ResolveException, ShortPick,
 };
 
@@ -83,7 +83,7 @@ pub fn pick(ctx: &Ctx, command: PickCommand) -> Result<ExitCode> {
             })
         }
         PickCommand::Scan { batch, code, out } => {
-            one(ctx, Key::No, Scan { batch, code }, out, scanned)
+            one(ctx, Key::No, PickScan { batch, code }, out, scanned)
         }
         PickCommand::Put { batch, slot, out } => {
             one(ctx, Key::No, PickPut { batch, slot }, out, scanned)
@@ -141,15 +141,15 @@ pub fn pick(ctx: &Ctx, command: PickCommand) -> Result<ExitCode> {
 
 fn scanned(w: &mut dyn std::io::Write, s: &PickScanned) -> std::io::Result<()> {
     match &s.scan {
-        PickScan::Bin { bin } => writeln!(w, "at bin {}", escape_hazards(bin))?,
-        PickScan::Unit {
+        PickEvent::Bin { bin } => writeln!(w, "at bin {}", escape_hazards(bin))?,
+        PickEvent::Unit {
             picked,
             needed,
             slot,
             put: true,
             ..
         } => writeln!(w, "picked {picked}/{needed} → SLOT {slot}")?,
-        PickScan::Unit {
+        PickEvent::Unit {
             picked,
             needed,
             slot,
@@ -159,8 +159,8 @@ fn scanned(w: &mut dyn std::io::Write, s: &PickScanned) -> std::io::Result<()> {
             "picked {picked}/{needed}: put it in SLOT {slot} (pick put {} {slot})",
             s.batch
         )?,
-        PickScan::Put { slot, .. } => writeln!(w, "put in SLOT {slot}")?,
-        PickScan::Tote { slot, tote, .. } => {
+        PickEvent::Put { slot, .. } => writeln!(w, "put in SLOT {slot}")?,
+        PickEvent::Tote { slot, tote, .. } => {
             writeln!(w, "tote {} is SLOT {slot}", escape_hazards(tote))?
         }
     }

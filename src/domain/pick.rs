@@ -205,7 +205,9 @@ pub fn parse_slot(code: &str) -> Option<u32> {
 /// `unit`, `put`, `tote`), beside its fields.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PickScan {
+// The JSON contract has named it `PickScan` since its first version.
+#[schemars(rename = "PickScan")]
+pub enum PickEvent {
     /// A bin label: the picker is at this bin.
     Bin { bin: String },
     /// One unit of a line (`line` indexes `lines`), for `order`, whose units go to `slot`.
@@ -228,14 +230,14 @@ pub enum PickScan {
     },
 }
 
-impl PickScan {
+impl PickEvent {
     /// The slot the scanned unit goes (or went) to.
     pub fn slot(&self) -> Option<u32> {
         match self {
-            PickScan::Bin { .. } => None,
-            PickScan::Unit { slot, .. }
-            | PickScan::Put { slot, .. }
-            | PickScan::Tote { slot, .. } => Some(*slot),
+            PickEvent::Bin { .. } => None,
+            PickEvent::Unit { slot, .. }
+            | PickEvent::Put { slot, .. }
+            | PickEvent::Tote { slot, .. } => Some(*slot),
         }
     }
 }
@@ -349,7 +351,7 @@ impl PickBatch {
 
     /// Applies one scan: a bin label, or a unit of a line not yet complete. Prefers the line at
     /// the current bin when one SKU's code could match several lines.
-    pub fn scan(&mut self, code: &str) -> Result<PickScan, PickRefusal> {
+    pub fn scan(&mut self, code: &str) -> Result<PickEvent, PickRefusal> {
         let code = code.trim();
         // Totes first: each order's empty tote, in slot order, before any unit.
         if let Some(next) = self.needs_tote() {
@@ -370,7 +372,7 @@ impl PickBatch {
             if let Some(s) = self.slots.iter_mut().find(|s| s.slot == slot) {
                 s.tote = Some(tote.clone());
             }
-            return Ok(PickScan::Tote { slot, order, tote });
+            return Ok(PickEvent::Tote { slot, order, tote });
         }
         // A unit in hand: this scan is where it goes, and only its slot (or tote) will do.
         if let Some(hand) = &self.in_hand {
@@ -387,7 +389,7 @@ impl PickBatch {
                 });
             }
             let hand = self.in_hand.take().expect("in hand");
-            return Ok(PickScan::Put {
+            return Ok(PickEvent::Put {
                 slot: hand.slot,
                 order: hand.order,
             });
@@ -400,7 +402,7 @@ impl PickBatch {
         {
             let bin = bin.to_owned();
             self.at_bin = Some(bin.clone());
-            return Ok(PickScan::Bin { bin });
+            return Ok(PickEvent::Bin { bin });
         }
         let matching: Vec<usize> = (0..self.lines.len())
             .filter(|&i| {
@@ -437,7 +439,7 @@ impl PickBatch {
                 slot,
             });
         }
-        Ok(PickScan::Unit {
+        Ok(PickEvent::Unit {
             line: i,
             picked,
             needed,
@@ -448,7 +450,7 @@ impl PickBatch {
     }
 
     /// Confirms the unit in hand into a slot, named by its number or label (`pick put`).
-    pub fn put(&mut self, slot: &str) -> Result<PickScan, PickRefusal> {
+    pub fn put(&mut self, slot: &str) -> Result<PickEvent, PickRefusal> {
         if self.in_hand.is_none() {
             return Err(PickRefusal::NothingInHand);
         }
@@ -570,7 +572,10 @@ mod tests {
             &locs(),
             &CartRules::default(),
         );
-        assert_eq!(batch.scan("A-02"), Ok(PickScan::Bin { bin: "A-02".into() }));
+        assert_eq!(
+            batch.scan("A-02"),
+            Ok(PickEvent::Bin { bin: "A-02".into() })
+        );
         assert_eq!(
             batch.scan("SOCK"),
             Err(PickRefusal::WrongItem {
@@ -579,7 +584,7 @@ mod tests {
         );
         assert_eq!(
             batch.scan("0123456789012"),
-            Ok(PickScan::Unit {
+            Ok(PickEvent::Unit {
                 line: 0,
                 picked: 1,
                 needed: 1,
@@ -654,7 +659,7 @@ mod tests {
         assert!(
             matches!(
                 unit,
-                PickScan::Unit {
+                PickEvent::Unit {
                     slot: 2,
                     put: false,
                     ..
@@ -675,7 +680,7 @@ mod tests {
         ));
         assert_eq!(
             batch.put("slot-2"),
-            Ok(PickScan::Put {
+            Ok(PickEvent::Put {
                 slot: 2,
                 order: b.id.clone()
             })
@@ -738,7 +743,7 @@ mod tests {
         );
         assert_eq!(
             batch.scan("tote-7"),
-            Ok(PickScan::Tote {
+            Ok(PickEvent::Tote {
                 slot: 1,
                 order: a.id.clone(),
                 tote: "TOTE-7".into()
@@ -760,7 +765,7 @@ mod tests {
         ));
         assert_eq!(
             batch.scan("tote-9"),
-            Ok(PickScan::Put {
+            Ok(PickEvent::Put {
                 slot: 2,
                 order: b.id.clone()
             })

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Allowed, Operation};
-use crate::domain::{OrderId, PickBatch, PickScan as Scan};
+use crate::domain::{OrderId, PickBatch, PickEvent};
 use crate::service::{
     MAX_BATCHES, Notice, Role, Service, ServiceError, may_pick, non_empty, not_open, store_err,
 };
@@ -98,7 +98,7 @@ pub struct PickScan {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PickScanned {
     pub batch: u64,
-    pub scan: Scan,
+    pub scan: PickEvent,
     /// The cart slot the unit goes (or went) to; none for a bin label.
     pub slot: Option<u32>,
     pub complete: bool,
@@ -153,7 +153,7 @@ fn scan_into(
     svc: &Service,
     c: &Allowed,
     batch: u64,
-    scan: impl Fn(&mut PickBatch) -> Result<Scan, crate::domain::PickRefusal>,
+    scan: impl Fn(&mut PickBatch) -> Result<PickEvent, crate::domain::PickRefusal>,
 ) -> Result<PickScanned, ServiceError> {
     // The batch's stripe spares the store's transaction a retry; the transaction alone keeps
     // two scans of one batch apart (two pickers, or two processes on one store).

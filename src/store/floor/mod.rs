@@ -27,7 +27,7 @@ use super::records::{
 use super::{Error, Store, Tx, TxResult, abort, audit_in, decode_record, exception_step, step};
 use crate::domain::{
     CartRules, CodeKind, Event, FreeText, Locations, OrderId, OrderRecord, OrderState, PackCheck,
-    Package, PackageItem, Parcel, PickBatch, PickScan, ShortPick, UnitCode,
+    Package, PackageItem, Parcel, PickBatch, PickEvent, ShortPick, UnitCode,
 };
 use crate::store::refusal::FloorRefusal;
 
@@ -282,8 +282,8 @@ impl Store {
         &self,
         batch_id: u64,
         may: impl Fn(&PickBatch) -> Result<(), E>,
-        scan: impl Fn(&mut PickBatch) -> Result<PickScan, E>,
-    ) -> Decided<(PickBatch, PickScan), E> {
+        scan: impl Fn(&mut PickBatch) -> Result<PickEvent, E>,
+    ) -> Decided<(PickBatch, PickEvent), E> {
         // Most scans change the batch alone: decided on the batch as read, and kept only if
         // it is still that (compare and swap), else decided again. A scan that takes a tote
         // writes the tote too, and is decided in a transaction of the floor.
@@ -307,7 +307,7 @@ impl Store {
                 Err(_) if remembered => continue,
                 Err(e) => return Ok(Some(Err(e))),
             };
-            if matches!(scanned, PickScan::Tote { .. }) {
+            if matches!(scanned, PickEvent::Tote { .. }) {
                 break;
             }
             let new = records::encode::<Batch2>(&batch);
@@ -328,7 +328,7 @@ impl Store {
                 Ok(s) => s,
                 Err(e) => return Ok(Some(Err(e))),
             };
-            if let PickScan::Tote { order, tote, .. } = &scanned {
+            if let PickEvent::Tote { order, tote, .. } = &scanned {
                 take_tote_in(floor, tote, order)?;
             }
             floor.insert(batch_key(batch_id), records::encode::<Batch2>(&batch))?;

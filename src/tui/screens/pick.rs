@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use chrono::{DateTime, Utc};
 
 use super::{Component, Screen, Theme, clean, hold_why};
-use crate::domain::{PickBatch, PickScan};
+use crate::domain::{PickBatch, PickEvent};
 use crate::service::ops::{PickScanned, Shorted};
 use crate::service::{Notice, ServiceError, ops};
 use crate::tui::action::Action;
@@ -72,11 +72,11 @@ impl PickScreen {
         let PickScanned { batch, scan, .. } = picked;
         let b = self.batch.as_mut().filter(|b| b.id == batch)?;
         let msg = match &scan {
-            PickScan::Bin { bin } => {
+            PickEvent::Bin { bin } => {
                 b.at_bin = Some(bin.clone());
                 format!("at bin {}", clean(bin, 20))
             }
-            PickScan::Unit {
+            PickEvent::Unit {
                 line,
                 picked,
                 needed,
@@ -109,7 +109,7 @@ impl PickScreen {
                     format!("{} {picked}/{needed}: scan SLOT-{slot}", clean(&sku, 30))
                 }
             }
-            PickScan::Tote { slot, tote, .. } => {
+            PickEvent::Tote { slot, tote, .. } => {
                 if let Some(s) = b.slots.iter_mut().find(|s| s.slot == *slot) {
                     s.tote = Some(tote.clone());
                 }
@@ -126,7 +126,7 @@ impl PickScreen {
                     ),
                 }
             }
-            PickScan::Put { slot, order } => {
+            PickEvent::Put { slot, order } => {
                 b.in_hand = None;
                 self.put_to = Some(PutTo {
                     slot: *slot,
