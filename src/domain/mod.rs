@@ -38,7 +38,7 @@ pub use order::{
 pub use pack::{
     ClosedBox, PackCheck, PackRefusal, PackStep, Package, PackageItem, Parcel, UnitCode,
 };
-pub use pick::{CartRules, Locations, PickBatch, PickEvent, PickRefusal, ShortPick};
+pub use pick::{CartRules, Locations, PickBatch, PickEvent, PickRefusal, Shortfall};
 pub use recipient::{GiftMessage, Recipient};
 pub use retention::RetentionPolicy;
 pub use role::Role;

@@ -465,7 +465,7 @@ impl PickBatch {
     /// A SKU cannot be found in full: the orders still short of it (units went to the earliest
     /// due first) are taken out of the batch and returned, for the service to move to
     /// Exception. The units in their slots are to be put back (`put_back`).
-    pub fn short(&mut self, sku: &str) -> Option<ShortPick> {
+    pub fn short(&mut self, sku: &str) -> Option<Shortfall> {
         let line = self.lines.iter().find(|l| l.sku == sku)?;
         let shorted: Vec<OrderId> = line
             .orders
@@ -475,7 +475,7 @@ impl PickBatch {
             .map(|((id, _), _)| id.clone())
             .collect();
         let put_back = self.remove_orders(&shorted);
-        Some(ShortPick {
+        Some(Shortfall {
             sku: sku.to_owned(),
             orders: shorted,
             put_back,
@@ -520,7 +520,7 @@ impl PickBatch {
 
 /// The outcome of a short pick: which orders leave the batch and what goes back on the shelf.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShortPick {
+pub struct Shortfall {
     pub sku: String,
     pub orders: Vec<OrderId>,
     pub put_back: Vec<(String, u32)>,

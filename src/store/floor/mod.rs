@@ -27,7 +27,7 @@ use super::records::{
 use super::{Error, Store, Tx, TxResult, abort, audit_in, decode_record, exception_step, step};
 use crate::domain::{
     CartRules, CodeKind, Event, FreeText, Locations, OrderId, OrderRecord, OrderState, PackCheck,
-    Package, PackageItem, Parcel, PickBatch, PickEvent, ShortPick, UnitCode,
+    Package, PackageItem, Parcel, PickBatch, PickEvent, Shortfall, UnitCode,
 };
 use crate::store::refusal::FloorRefusal;
 
@@ -424,7 +424,7 @@ impl Store {
         user: &str,
         note: &str,
         now: DateTime<Utc>,
-    ) -> Decided<(PickBatch, Option<ShortPick>), E> {
+    ) -> Decided<(PickBatch, Option<Shortfall>), E> {
         let sealed = self.seal_words(note, "the reason for a short pick", now)?;
         let note = Words::Sealed(&sealed);
         let shorted = self.transact(|tx| {
