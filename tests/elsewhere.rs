@@ -104,7 +104,7 @@ fn get_orders(m: &Marketplace) -> Vec<(String, String, u64)> {
 async fn assert_recorded_without_recipient(f: &Floor, id: &str, sold: &packline::domain::Order) {
     let row = f
         .packer
-        .call(ops::Order { order: id.into() })
+        .call(ops::ShowOrder { order: id.into() })
         .await
         .unwrap();
     assert!(row.shipped_elsewhere, "{row:?}");

@@ -562,7 +562,7 @@ fn step(w: &mut World, op: &Op) {
                 }
                 _ => {}
             }
-            let _ = w.call(&lead, ops::Sync::default());
+            let _ = w.call(&lead, ops::SyncOrders::default());
         }
         Op::Claim { size, by } => {
             if let Ok(Some(b)) = w.call(PACKERS[*by], ops::ClaimBatch { size: Some(*size) }) {

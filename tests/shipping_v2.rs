@@ -365,7 +365,7 @@ async fn an_expired_rate_is_rated_again_and_a_price_rise_is_asked_about() {
     let today = packline::store::shipping::local_day(chrono::Utc::now());
     let report = f
         .client
-        .call(ops::Report {
+        .call(ops::BuildReport {
             from: Some(today),
             to: Some(today),
             by: Default::default(),
@@ -506,7 +506,7 @@ async fn tracking_records_the_delivery_and_the_report_counts_it() {
     let today = packline::store::shipping::local_day(chrono::Utc::now());
     let report = f
         .client
-        .call(ops::Report {
+        .call(ops::BuildReport {
             from: Some(today - chrono::Days::new(7)),
             to: Some(today + chrono::Days::new(7)),
             by: Default::default(),

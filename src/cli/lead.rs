@@ -37,7 +37,7 @@ pub fn report(
     if all_sites {
         let mut reports = Vec::new();
         for site in s.call(packline::service::ops::Sites {})? {
-            let report = s.call(packline::service::ops::Report {
+            let report = s.call(packline::service::ops::BuildReport {
                 from,
                 to,
                 by,
@@ -76,7 +76,7 @@ pub fn report(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let r = s.call(packline::service::ops::Report {
+    let r = s.call(packline::service::ops::BuildReport {
         from,
         to,
         by,
@@ -260,7 +260,7 @@ fn report_table(r: &packline::domain::report::Report) -> String {
 pub fn access_review(ctx: &Ctx, format: &str) -> Result<ExitCode> {
     use std::io::Write as _;
     let s = ctx.session(Key::No)?;
-    let r = s.call(packline::service::ops::AccessReview {})?;
+    let r = s.call(packline::service::ops::ReviewAccess {})?;
     s.finish()?;
     let mut w = std::io::stdout().lock();
     if format == "json" {

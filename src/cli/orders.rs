@@ -14,8 +14,8 @@ use packline::domain::{
 use packline::service::MAX_PAGE;
 use packline::service::OrderRow;
 use packline::service::ops::{
-    HoldOrder, Holds, ListOrders, LookupName, MoveOrder, Order, PackageView, Packages, ReleaseHold,
-    Reveal, Sites,
+    HoldOrder, Holds, ListOrders, LookupName, MoveOrder, PackageView, Packages, ReleaseHold,
+    Reveal, ShowOrder, Sites,
 };
 
 use super::args::{LookupArgs, OrdersCommand};
@@ -370,7 +370,7 @@ pub fn lookup(ctx: &Ctx, args: LookupArgs) -> Result<ExitCode> {
         });
     }
     let s = ctx.session(Key::No)?;
-    let r = s.call(Order {
+    let r = s.call(ShowOrder {
         order: id.to_string(),
     })?;
     let packages = s.call(Packages {

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use packline::domain::text::escape_hazards;
-use packline::service::ops::{Import, Purge, Sync, SyncProblems};
+use packline::service::ops::{ImportOrders, Purge, SyncOrders, SyncProblems};
 use packline::service::{Notice, RawPage};
 use packline::store::{ImportCounts, PurgeReport};
 
@@ -30,7 +30,7 @@ pub fn import(ctx: &Ctx, files: &[PathBuf], out: Output) -> Result<ExitCode> {
     let s = ctx.session(Key::Import("importing"))?;
     let mut total = ImportCounts::default();
     for (file, page) in pages {
-        total += s.call(Import { file, page })?;
+        total += s.call(ImportOrders { file, page })?;
     }
     s.finish()?;
     tracing::info!(?total, files = files.len(), "import");
@@ -211,7 +211,7 @@ pub fn sync(ctx: &Ctx, once: bool, mut backlog: bool, out: Output) -> Result<Exi
                 }
             }
         });
-        let result = s.call(Sync {
+        let result = s.call(SyncOrders {
             backlog: std::mem::take(&mut backlog),
         });
         progress.abort();

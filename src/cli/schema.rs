@@ -89,7 +89,7 @@ mod generate {
     /// Every command that takes `--json`, by its path (`orders list`), with the shapes its answer
     /// may take (one, or several when its arguments choose: `lookup --name` and `lookup --order`).
     pub const ANSWERS: &[(&str, &[Part])] = &[
-        ("access review", &[answer::<ops::AccessReview>]),
+        ("access review", &[answer::<ops::ReviewAccess>]),
         ("audit list", &[answer::<ops::AuditList>]),
         ("audit verify", &[of::<crate::cli::audit::Verified>]),
         ("backup", &[answer::<ops::Backup>]),
@@ -98,7 +98,7 @@ mod generate {
         ("exceptions list", &[answer::<ops::Exceptions>]),
         ("exceptions raise", &[answer::<ops::RaiseException>]),
         ("exceptions resolve", &[answer::<ops::ResolveException>]),
-        ("import", &[answer::<ops::Import>]),
+        ("import", &[answer::<ops::ImportOrders>]),
         ("inquiry list", &[answer::<ops::Inquiries>]),
         ("inquiry note", &[answer::<ops::NoteInquiry>]),
         ("inquiry open", &[answer::<ops::OpenInquiry>]),
@@ -161,7 +161,7 @@ mod generate {
         (
             "report",
             &[
-                answer::<ops::Report>,
+                answer::<ops::BuildReport>,
                 of::<Vec<crate::cli::lead::SiteReport>>,
             ],
         ),
@@ -175,7 +175,7 @@ mod generate {
         // `slip` waits for its one job and says how it ended, as `label print` does: a list.
         ("slip", &[of::<Vec<packline::store::shipping::PrintJob>>]),
         ("store migrate", &[of::<packline::store::migrate::Migrated>]),
-        ("sync", &[answer::<ops::Sync>]),
+        ("sync", &[answer::<ops::SyncOrders>]),
         ("sync problems", &[answer::<ops::SyncProblems>]),
     ];
 

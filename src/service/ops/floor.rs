@@ -217,11 +217,11 @@ fn cursor_key(cursor: &str) -> Result<Vec<u8>, ServiceError> {
 
 /// One order, without personal data.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Order {
+pub struct ShowOrder {
     pub order: String,
 }
 
-impl Operation for Order {
+impl Operation for ShowOrder {
     type Answer = OrderRow;
     const NAME: &'static str = "order";
     const WRITES: bool = false;

@@ -30,7 +30,9 @@ use super::{Caller, Role, Service, ServiceError};
 
 pub use dashboard::{Dashboard, DashboardView};
 pub use exceptions::{Exceptions, RaiseException, ResolveException};
-pub use floor::{Boxes, Hello, ListOrders, Order, OrdersPage, Picked, Queue, SyncStatus, Welcome};
+pub use floor::{
+    Boxes, Hello, ListOrders, OrdersPage, Picked, Queue, ShowOrder, SyncStatus, Welcome,
+};
 pub use holds::{HoldOrder, Holds, ReleaseHold};
 pub use inquiries::{
     Inquiries, InquiryNotes, NoteInquiry, OpenInquiry, ReadInquiry, ReadNote, ResolveInquiry,
@@ -44,8 +46,8 @@ pub use pick::{
     ShortPick, Shorted,
 };
 pub use records::{
-    AUDIT_PAGE_MAX, AccessReview, AuditList, AuditVerify, Backup, Check, Import, LookupName, Purge,
-    Report, Reveal, RevealedRecipient, Sync, SyncProblems,
+    AUDIT_PAGE_MAX, AuditList, AuditVerify, Backup, BuildReport, Check, ImportOrders, LookupName,
+    Purge, Reveal, RevealedRecipient, ReviewAccess, SyncOrders, SyncProblems,
 };
 pub use returns::{
     CloseReturn, ImportReturns, OpenReturn, Receipt, ReceiveReturn, ReturnCounts, Returns,
@@ -140,12 +142,14 @@ impl Service {
 pub type Answer = Box<serde_json::value::RawValue>;
 
 macro_rules! operations {
-    ($($variant:ident),* $(,)?) => {
+    ($($variant:ident $(= $wire:literal)?),* $(,)?) => {
         /// Any operation, as it crosses the socket: `{"op": "claim_batch", ...its fields}`.
+        /// The `op` is the type's name in snake case, or the name given beside it in the
+        /// table (an operation renamed keeps its name on the wire and in the audit log).
         #[derive(Clone, Debug, Serialize, Deserialize)]
         #[serde(tag = "op", rename_all = "snake_case")]
         pub enum Request {
-            $($variant($variant),)*
+            $($(#[serde(rename = $wire)])? $variant($variant),)*
         }
 
         $(impl From<$variant> for Request {
@@ -185,7 +189,7 @@ fn to_json(answer: &impl Serialize) -> Result<Answer, ServiceError> {
 }
 
 operations! {
-    Hello, Queue, ListOrders, Order, Picked, Boxes, SyncStatus,
+    Hello, Queue, ListOrders, ShowOrder = "order", Picked, Boxes, SyncStatus,
     ClaimBatch, Batches, PickScan, PickPut, ShortPick, FinishPick, ReleaseBatch, ReassignBatch,
     PackStart, PackScan, PackCloseBox, PackFinish,
     RaiseException, ResolveException, Exceptions,
@@ -193,9 +197,45 @@ operations! {
     OpenInquiry, NoteInquiry, ResolveInquiry, Inquiries, ReadInquiry,
     SendMessage,
     ImportReturns, SyncReturns, Returns, OpenReturn, ReceiveReturn, CloseReturn,
-    Reveal, LookupName, AuditVerify, AuditList, Import, Purge, Sync, SyncProblems, AccessReview, Check, Report, Backup,
+    Reveal, LookupName, AuditVerify, AuditList, ImportOrders = "import", Purge, SyncOrders = "sync", SyncProblems,
+    ReviewAccess = "access_review", Check, BuildReport = "report", Backup,
     Unlock, Lock, KeysShow, KeysRotate,
     Rates, BuyLabel, PrintLabel, PrintSlip, VoidLabel, ShipOwnCarrier, CheckPurchase, Manifest,
     PrintJobs, RetryPrints, ClearPurchase, Packages, BuyWave,
     Dashboard, Metrics,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An operation renamed in the code keeps the name it has always had on the socket and in
+    /// the audit log.
+    #[test]
+    fn a_renamed_operation_keeps_its_name_on_the_wire() {
+        let renamed: [(Request, &str); 4] = [
+            (
+                ShowOrder {
+                    order: "111-0000000-0000001".into(),
+                }
+                .into(),
+                "order",
+            ),
+            (SyncOrders::default().into(), "sync"),
+            (ReviewAccess {}.into(), "access_review"),
+            (BuildReport::default().into(), "report"),
+        ];
+        for (request, wire) in renamed {
+            assert_eq!(request.name(), wire);
+            let json = serde_json::to_value(&request).unwrap();
+            assert_eq!(json["op"], wire, "{json}");
+            let back: Request = serde_json::from_value(json).unwrap();
+            assert_eq!(back.name(), wire);
+        }
+        let import = serde_json::json!({"op": "import", "file": "f", "page": "{}"});
+        match serde_json::from_value::<Request>(import) {
+            Ok(r) => assert_eq!(r.name(), "import"),
+            Err(e) => panic!("an import request no longer reads: {e}"),
+        }
+    }
 }

@@ -159,13 +159,13 @@ impl Operation for AuditList {
 /// Imports one searchOrders response page. The page holds personal data: it is wiped after
 /// use and never printed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Import {
+pub struct ImportOrders {
     /// Where the page came from, for error messages.
     pub file: String,
     pub page: RawPage,
 }
 
-impl Operation for Import {
+impl Operation for ImportOrders {
     type Answer = ImportCounts;
     const NAME: &'static str = "import";
     const ACTION: &'static str = "importing orders";
@@ -225,12 +225,12 @@ impl Operation for Purge {
 /// One sync with Amazon now: everything pending (first run) or updated since the last;
 /// `backlog`: through the actionable-orders report, then what changed since it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Sync {
+pub struct SyncOrders {
     #[serde(default)]
     pub backlog: bool,
 }
 
-impl Operation for Sync {
+impl Operation for SyncOrders {
     type Answer = ImportCounts;
     const NAME: &'static str = "sync";
     const ACTION: &'static str = "syncing orders";
@@ -272,9 +272,9 @@ impl Operation for SyncProblems {
 /// The access review (at least every 90 days): every user with a role and what they did with
 /// it, who is seen without one, who has one unused. Recorded in the audit log.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct AccessReview {}
+pub struct ReviewAccess {}
 
-impl Operation for AccessReview {
+impl Operation for ReviewAccess {
     type Answer = crate::domain::access::AccessReview;
     const NAME: &'static str = "access_review";
     const ACTION: &'static str = "the access review";
@@ -330,7 +330,7 @@ impl Operation for Check {
 /// personal): orders and units shipped, late shipments, short picks, exceptions, holds, labels
 /// and postage, over local days `from..=to` (the last 30 days when not given).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Report {
+pub struct BuildReport {
     pub from: Option<chrono::NaiveDate>,
     pub to: Option<chrono::NaiveDate>,
     #[serde(default)]
@@ -340,7 +340,7 @@ pub struct Report {
     pub site: Option<String>,
 }
 
-impl Operation for Report {
+impl Operation for BuildReport {
     type Answer = crate::domain::report::Report;
     const NAME: &'static str = "report";
     const WRITES: bool = false;
