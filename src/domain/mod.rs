@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod order;
 pub mod pack;
 pub mod pick;
+pub mod print;
 pub mod recipient;
 pub mod report;
 pub mod retention;

@@ -48,6 +48,7 @@ mod sku_codes;
 pub mod space;
 pub mod stats;
 mod sync_resume;
+mod values;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

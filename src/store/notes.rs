@@ -24,6 +24,7 @@ use super::{Error, Store, Tx, TxResult, decode_record, epoch_key, seal};
 use crate::domain::{FreeText, Hold, NoteText, OrderId, RetentionPolicy};
 use crate::store::RecordKind;
 use crate::store::refusal::InputRefusal;
+pub use crate::store::values::{StoredException, StoredHold, StoredText};
 
 /// The reference of an exception note's words: the order and the note's number.
 pub(super) fn exception_ref(order: &str, n: usize) -> String {
@@ -68,13 +69,6 @@ pub(super) fn pii_prefixes(order: &str) -> [String; 3] {
         format!("reveal/{order}/"),
         format!("void/{order}/"),
     ]
-}
-
-/// Free text as records keep it: packline's own words, or the reference of sealed ones.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StoredText {
-    System(String),
-    Sealed(String),
 }
 
 impl StoredText {
@@ -141,18 +135,6 @@ pub(super) fn drop_ref_in(tx: &Tx<'_>, reference: &str) -> TxResult<bool> {
     }
 }
 
-/// An exception note as the `exceptions` tree keeps it (format 2, postcard behind the format
-/// byte; format 1 was JSON with the words in the clear, sealed at upgrade).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredException {
-    pub raised_at: DateTime<Utc>,
-    pub raised_by: String,
-    pub note: StoredText,
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub resolved_by: Option<String>,
-    pub resolution: Option<StoredText>,
-}
-
 pub(super) fn encode_exceptions(notes: &Vec<StoredException>) -> Vec<u8> {
     records::encode::<Exceptions2>(notes)
 }
@@ -191,14 +173,6 @@ impl From<&StoredException> for ExceptionNote {
             resolution: n.resolution.as_ref().map(StoredText::view),
         }
     }
-}
-
-/// A hold as the `floor` tree keeps it: the reason sealed (a lead's words) or packline's own.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredHold {
-    pub by: String,
-    pub since: DateTime<Utc>,
-    pub reason: StoredText,
 }
 
 impl StoredHold {

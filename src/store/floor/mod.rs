@@ -16,7 +16,6 @@ pub(super) use holds::{buyer_asked_in, hold_in, refuse_held_in};
 pub(super) use pack::{codes_of, package_numbers, refuse_dropping_labels, release_codes};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use super::backend::TxTree;
 use super::notes::Words;
@@ -26,10 +25,11 @@ use super::records::{
 };
 use super::{Error, Store, Tx, TxResult, abort, audit_in, decode_record, exception_step, step};
 use crate::domain::{
-    CartRules, CodeKind, Event, FreeText, Locations, OrderId, OrderRecord, OrderState, PackCheck,
-    Package, PackageItem, Parcel, PickBatch, PickEvent, Shortfall, UnitCode,
+    CartRules, Event, FreeText, Locations, OrderId, OrderRecord, OrderState, PackCheck, Package,
+    PackageItem, Parcel, PickBatch, PickEvent, Shortfall, UnitCode,
 };
 use crate::store::refusal::FloorRefusal;
+pub use crate::store::values::ItemCodes;
 
 const CLAIM: u8 = super::keys::floor::CLAIM;
 const BATCH: u8 = super::keys::floor::BATCH;
@@ -79,14 +79,6 @@ fn decode_check(bytes: &[u8]) -> Result<PackCheck, Error> {
 
 fn decode_packages(bytes: &[u8]) -> Result<Vec<Package>, Error> {
     records::decode::<Packages2>(bytes)
-}
-
-/// The codes of one order item's units.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ItemCodes {
-    pub item_id: String,
-    pub kind: CodeKind,
-    pub codes: Vec<String>,
 }
 
 /// A check's codes given to the order's items: a SKU's codes go to its items in order, as many

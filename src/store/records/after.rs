@@ -12,7 +12,7 @@ use crate::domain::returns::ReturnRecord;
 use crate::domain::returns::{Condition, Received, ReturnKey, ReturnLine};
 use crate::domain::{Inquiry, InquiryCategory, NoteKind};
 use crate::store::RecordKind;
-use crate::store::notes::StoredException;
+use crate::store::values::StoredException;
 
 #[derive(Serialize, Deserialize)]
 pub enum Category1 {

@@ -12,8 +12,7 @@ use crate::domain::{
     ClosedBox, CodeKind, OrderId, PackCheck, Package, PackageItem, Parcel, PickBatch, UnitCode,
 };
 use crate::store::RecordKind;
-use crate::store::floor::ItemCodes;
-use crate::store::notes::{StoredHold, StoredText};
+use crate::store::values::{ItemCodes, StoredHold, StoredText};
 
 /// An order id as records keep it; read back checked.
 pub(super) fn order_id(s: String, kind: RecordKind) -> Result<OrderId, Error> {

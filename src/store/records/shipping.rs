@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::floor::order_id;
 use super::{Error, Record};
+use crate::domain::print::{Document, JobState, PrintJob};
 use crate::domain::{
     Carrier, Delivery, PurchaseIntentV2, ShipmentRecord, ShipmentState, ShipmentV2, TrackingNumber,
 };
 use crate::store::RecordKind;
-use crate::store::shipping::{Document, JobState, PrintJob};
 
 #[derive(Serialize, Deserialize)]
 pub enum ShipmentState2 {
