@@ -11,8 +11,8 @@ use super::backend::{Backend, Tree};
 use super::keys::{self, Database};
 use super::{Error, Store, decode_record, queue_key, seal, slot_envelope};
 use crate::domain::invariants as inv;
+use crate::domain::shipment::ShipmentState;
 use crate::domain::{OrderId, OrderState};
-use crate::store::shipping::ShipmentState;
 
 /// The shipment and package an exception raised for a label bought while the order was already
 /// Labelled names (the text `complete_purchase` writes), when it names no other label.

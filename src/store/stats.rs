@@ -23,9 +23,14 @@
 use crate::store::backend::Batch;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use super::shipping::local_day;
 use super::{Error, Store, Tx, TxResult};
 use crate::domain::report::{Count, Metric, Of};
+
+/// The site's calendar day of a moment: end of day and manifests follow the local clock, not
+/// UTC (a US afternoon is already tomorrow in UTC).
+pub fn local_day(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&chrono::Local).date_naive()
+}
 
 const AGG: u8 = super::keys::floor::COUNTERS;
 const DAY: u8 = super::keys::floor::counters::DAY;

@@ -10,8 +10,9 @@ use sled::transaction::{
 };
 
 use super::{Batch, Bytes, Engine, Pairs, Table, Tree, TxBody, TxError, TxTable};
+use crate::store::Error;
 use crate::store::refusal::{EngineRefusal, OpenRefusal};
-use crate::store::{Error, space};
+use crate::store::space::{self, SEGMENT_SIZE};
 
 /// A sled database as an engine.
 pub struct Sled(pub sled::Db);
@@ -350,10 +351,6 @@ pub(super) fn damaged(path: &Path) -> Error {
     }
 }
 
-/// sled's log segment size for new databases. An open reads the header of every segment, so
-/// larger segments than sled's default (512 KiB) make for fewer reads: a store of a million
-/// orders has a few hundred segments instead of thousands.
-pub(crate) const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 pub(super) const DEFAULT_SEGMENT_SIZE: usize = 512 * 1024;
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use super::{Error, Store, Tx, TxResult, abort, audit_in, exception_step, step};
 pub use crate::domain::shipment::{ShipmentRecord, ShipmentState};
 use crate::domain::{Event, OrderId, OrderRecord, OrderState, PurchaseIntentV2, ShipmentV2};
 use crate::store::refusal::{FloorRefusal, LabelRefusal};
+pub use crate::store::stats::local_day;
 
 const SHIPMENT: u8 = super::keys::floor::SHIPMENT;
 const LABEL: u8 = super::keys::floor::LABEL;
@@ -75,12 +76,6 @@ fn day_key(day: NaiveDate, order: &OrderId, package: u32) -> Vec<u8> {
     k.extend_from_slice(day.format("%Y-%m-%d").to_string().as_bytes());
     k.extend_from_slice(&package_id(order.as_str(), package));
     k
-}
-
-/// The site's calendar day of a moment: end of day and manifests follow the local clock, not
-/// UTC (a US afternoon is already tomorrow in UTC).
-pub fn local_day(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&chrono::Local).date_naive()
 }
 
 fn decode_shipment(bytes: &[u8]) -> Result<ShipmentRecord, Error> {

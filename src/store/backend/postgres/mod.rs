@@ -12,6 +12,7 @@
 //! does on a conflict, so the store's one-transaction-per-operation rule keeps its invariants
 //! across any number of daemons (docs/postgres.md).
 
+mod calls;
 pub mod cluster;
 mod pool;
 mod schema;
@@ -24,8 +25,9 @@ use std::sync::atomic::Ordering;
 
 use tokio_postgres::types::ToSql;
 
+use calls::{error, is_conflict, wait};
 pub use pool::{MAIN_SITE, Target};
-use pool::{Pool, Pooled, error, is_conflict, wait};
+use pool::{Pool, Pooled};
 
 use super::{Batch, Bytes, Engine, Pair, Pairs, Table, Tree, TxBody, TxError, TxTable};
 use crate::store::Error;

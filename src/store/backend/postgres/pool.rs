@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Statement};
 
+use super::calls::{error, wait};
 use crate::store::Error;
 
 /// Where a store's PostgreSQL database is: a connection URL (`postgresql://…`, or PostgreSQL's
@@ -140,30 +140,6 @@ fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("a runtime for the database's connections")
     })
-}
-
-/// Waits for a request to a connection. The connection's task does the I/O on its own runtime,
-/// so this only waits on a channel, from any thread.
-pub(super) fn wait<F: std::future::Future>(f: F) -> F::Output {
-    futures_executor::block_on(f)
-}
-
-/// PostgreSQL's error, as the store's: the condition and PostgreSQL's message, never its
-/// detail (which may quote a row's values).
-pub(super) fn error(e: tokio_postgres::Error) -> Error {
-    match e.as_db_error() {
-        Some(db) => Error::Database(format!("{} ({})", db.message(), db.code().code())),
-        None => Error::Database(e.to_string()),
-    }
-}
-
-/// Whether PostgreSQL refused a statement only because of another transaction: running the
-/// transaction again can succeed.
-pub(super) fn is_conflict(e: &tokio_postgres::Error) -> bool {
-    matches!(
-        e.code(),
-        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
-    )
 }
 
 /// The channel on which processes announce changes to each other (`LISTEN`/`NOTIFY`).

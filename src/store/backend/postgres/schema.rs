@@ -5,7 +5,7 @@
 
 use tokio_postgres::Client;
 
-use super::pool::{error, wait};
+use super::calls::{error, wait};
 use crate::store::Error;
 
 /// The version of the tables' layout this packline writes and reads.
