@@ -14,10 +14,13 @@ pub mod amazon;
 pub mod config;
 pub mod domain;
 pub mod files;
-pub mod font;
 pub mod labels;
-pub mod marketplace;
 pub mod scale;
 pub mod service;
 pub mod store;
 pub mod tui;
+
+/// The 8×8 bitmap font (the `packline-draw` crate's).
+pub use packline_draw::font;
+/// The training marketplace: the `packline-marketplace` crate, at its old path.
+pub use packline_marketplace as marketplace;

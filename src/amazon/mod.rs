@@ -7,7 +7,7 @@
 
 pub mod actionable;
 pub mod client;
-pub mod endpoints;
+pub use packline_spapi::endpoints;
 pub mod label_file;
 pub mod messaging;
 pub mod mfn;
@@ -15,7 +15,7 @@ pub mod model;
 pub mod orders;
 pub mod reports;
 pub mod shipping;
-pub mod throttle;
+pub use packline_spapi::throttle;
 mod tokens;
 
 pub use model::{

@@ -10,7 +10,6 @@ pub mod hold;
 pub mod import;
 pub mod inquiry;
 pub mod invariants;
-pub mod message;
 pub mod metrics;
 pub mod order;
 pub mod pack;
@@ -22,7 +21,10 @@ pub mod returns;
 pub mod role;
 pub mod routing;
 pub mod shipment;
-pub mod text;
+
+/// Text from outside made safe to show and normalised to compare (the `packline-text` crate).
+pub use packline_text as text;
+pub use packline_text::message;
 
 pub use free_text::{FreeText, SEALED_PLACEHOLDER};
 pub use hold::{BUYER_ASKED_TO_CANCEL, Held, Hold};

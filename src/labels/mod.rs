@@ -5,11 +5,9 @@
 //! shipment records) handed to it, and never reads or imports the store.
 
 pub mod chart;
-pub mod code128;
 pub mod manifest;
-pub mod pdf;
 pub mod picksheet;
 pub mod print;
-pub mod raster;
 pub mod slip;
-pub mod zpl;
+
+pub use packline_draw::{code128, pdf, raster, zpl};

@@ -31,12 +31,12 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::server::{EndpointRoutes as _, Market, Shared, admit, lock, sp_error};
-use crate::amazon::endpoints;
-use crate::amazon::reports::{
+use packline_spapi::endpoints;
+use packline_spapi::reports::{
     ACTIONABLE_REPORT, CREATE_REPORT, GET_REPORT, GET_REPORT_DOCUMENT, MAX_REPORT_DAYS,
     RETURNS_REPORT,
 };
-use crate::amazon::throttle::UsagePlan;
+use packline_spapi::throttle::UsagePlan;
 
 /// The reports asked for and their documents.
 #[derive(Default)]

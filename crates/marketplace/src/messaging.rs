@@ -24,10 +24,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::server::{EndpointRoutes as _, Market, Shared, admit, sp_error};
-use crate::amazon::endpoints;
-use crate::amazon::messaging::{GET_MESSAGING_ACTIONS_FOR_ORDER, MessageKind};
-use crate::amazon::throttle::UsagePlan;
-use crate::domain::message::{MessageText, MessageTextError};
+use packline_spapi::endpoints;
+use packline_spapi::messaging::{GET_MESSAGING_ACTIONS_FOR_ORDER, MessageKind};
+use packline_spapi::throttle::UsagePlan;
+use packline_text::message::{MessageText, MessageTextError};
 
 pub(super) fn routes() -> Router<Shared> {
     Router::<Shared>::new()

@@ -25,8 +25,8 @@ use super::carrier_label::{self, LabelText};
 use super::server::{
     EndpointRoutes as _, Fault, LoggedRequest, Market, Shared, admit, lock, sp_error,
 };
-use crate::amazon::endpoints::{self, Endpoint};
-use crate::amazon::throttle::UsagePlan;
+use packline_spapi::endpoints::{self, Endpoint};
+use packline_spapi::throttle::UsagePlan;
 
 /// Labels bought here.
 #[derive(Default)]
@@ -1107,7 +1107,7 @@ pub(super) fn order_lines(market: &Market, order_id: &str) -> Vec<(String, u64)>
 // The refusal is the HTTP answer itself, built once per request: boxing it would buy nothing.
 #[allow(clippy::result_large_err)]
 fn find_shipment<'a>(market: &'a mut Market, id: &str) -> Result<&'a mut Bought, Response> {
-    if !crate::amazon::mfn::is_shipment_id(id) {
+    if !packline_spapi::mfn::is_shipment_id(id) {
         return Err(bad("shipmentId is not a valid shipment identifier."));
     }
     market
@@ -1217,7 +1217,7 @@ mod tests {
     #[test]
     fn shipment_ids_match_the_model_pattern() {
         let id = shipment_id(7, 1);
-        assert!(crate::amazon::mfn::is_shipment_id(&id), "{id}");
+        assert!(packline_spapi::mfn::is_shipment_id(&id), "{id}");
         assert_eq!(id, shipment_id(7, 1));
         assert_ne!(id, shipment_id(7, 2));
     }

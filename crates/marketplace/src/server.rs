@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::seed::OrderGenerator;
-use crate::amazon::endpoints::{self, Endpoint, Method};
-use crate::amazon::throttle::{TokenBucket, UsagePlan};
+use packline_spapi::endpoints::{self, Endpoint, Method};
+use packline_spapi::throttle::{TokenBucket, UsagePlan};
 
 /// How the training marketplace behaves.
 #[derive(Clone, Debug)]
@@ -1383,7 +1383,7 @@ mod tests {
         let search = format!("{search}&includedData=FULFILLMENT,CANCELLATION");
         let (status, body, _) = http(addr, "GET", &search).await;
         assert_eq!(status, 200, "{body}");
-        let page = crate::amazon::parse_search_orders(body.as_bytes(), "page").unwrap();
+        let page = packline::amazon::parse_search_orders(body.as_bytes(), "page").unwrap();
         let asked = page
             .orders
             .iter()

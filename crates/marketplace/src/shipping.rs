@@ -43,8 +43,8 @@ use sha2::Digest as _;
 use super::carrier_label::{self, CollectionFormText, LabelText};
 use super::mfn::{self, SERVICES, Service};
 use super::server::{EndpointRoutes as _, Market, Shared, admit, lock};
-use crate::amazon::endpoints::{self, SHIPPING_BUSINESSES as BUSINESS_IDS};
-use crate::amazon::throttle::UsagePlan;
+use packline_spapi::endpoints::{self, SHIPPING_BUSINESSES as BUSINESS_IDS};
+use packline_spapi::throttle::UsagePlan;
 
 const GET_RATES: &str = endpoints::GET_RATES.name;
 const PURCHASE_SHIPMENT: &str = endpoints::PURCHASE_SHIPMENT.name;
