@@ -23,7 +23,7 @@ pub(crate) struct Confirmed {
     pub body: String,
 }
 
-/// Labels bought here.
+/// Labels bought through Merchant Fulfillment.
 #[derive(Default)]
 pub(crate) struct MfnBook {
     pub(crate) shipments: Vec<Bought>,

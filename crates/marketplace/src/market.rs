@@ -174,8 +174,8 @@ pub(crate) fn request_cancellation(order: &mut serde_json::Value) {
 
 pub(crate) type Shared = Arc<Mutex<Market>>;
 
-/// Routes of SP-API operations, at the method and path `amazon::endpoints` declares for them:
-/// the table the client sends from.
+/// Routes of SP-API operations, at the method and path `packline_spapi::endpoints` declares for
+/// them: the table the client sends from.
 pub(crate) trait EndpointRoutes {
     fn endpoint<H, T>(self, endpoint: &Endpoint, handler: H) -> Self
     where
@@ -265,7 +265,7 @@ pub(crate) fn logged(
     response
 }
 
-/// Runs one request (Merchant Fulfillment's, Messaging's): draws a fault, does the work (unless
+/// Runs one request whose answer can carry a fault (searchOrders draws its own): draws a fault, does the work (unless
 /// the fault refuses it first), logs it, and answers, late or damaged if the fault says so.
 pub(crate) async fn serve(
     m: Shared,

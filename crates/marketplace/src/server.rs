@@ -1,11 +1,12 @@
 //! The training marketplace's HTTP server: the subset of the SP-API packline uses, in the official
 //! JSON shapes, with Amazon's quotas enforced. It binds loopback only and serves made-up data.
 //!
-//! Served: the LWA token endpoint, Orders v2026-01-01 `searchOrders` (validation, pagination,
-//! `includedData`, quotas with 429 and `x-amzn-RateLimit-Limit`) and `getOrder`, Orders v0
-//! `confirmShipment`, the Tokens API, Merchant Fulfillment v0 (see `mfn`), Messaging v1 (see
-//! `messaging`), Shipping API v2 (see `shipping`), the Reports API for the returns report (see `reports`), injected faults, and
-//! training controls: a request log at `/_training/requests` (operation, parameters, status;
+//! Served: the LWA token endpoint and the Tokens API (see `auth`), Orders v2026-01-01
+//! `searchOrders` (validation, pagination, `includedData`, quotas with 429 and
+//! `x-amzn-RateLimit-Limit`) and `getOrder` (see `orders`), Orders v0 `confirmShipment` (see
+//! `confirm`), Merchant Fulfillment v0 (see `mfn`), Messaging v1 (see `messaging`), Shipping API
+//! v2 (see `shipping`), the Reports API for the returns report (see `reports`), injected faults
+//! (`market::serve`), and training controls (see `training`): a request log at `/_training/requests` (operation, parameters, status;
 //! never personal data), the order book at `/_training/orders` (ids, statuses, times), the
 //! packages confirmed with confirmShipment and their Transparency codes at
 //! `/_training/confirmations`,

@@ -4,7 +4,7 @@
 //! (80 a second, burst 100, one bucket per operation). It never writes an address or a name to
 //! the request log or into an error.
 //!
-//! - Rates reuse the Merchant Fulfillment services and prices (`mfn`), so both APIs offer the same
+//! - Rates reuse the Merchant Fulfillment services and prices (`carriers`), so both APIs offer the same
 //!   carriers; `shipTo` is ignored (Amazon ships to the order's address). A rate refuses more
 //!   units than the order has left: units on live labels of either API and on confirmed packages
 //!   all count. A `requestToken` can be bought within `rate_validity` (Amazon: 10 minutes), once.
