@@ -265,8 +265,9 @@ pub(crate) fn logged(
     response
 }
 
-/// Runs one request whose answer can carry a fault (searchOrders draws its own): draws a fault, does the work (unless
-/// the fault refuses it first), logs it, and answers, late or damaged if the fault says so.
+/// Runs one request whose answer can carry a fault (searchOrders draws its own): draws a fault,
+/// does the work (unless the fault refuses it first), logs it, and answers, late or damaged if
+/// the fault says so.
 pub(crate) async fn serve(
     m: Shared,
     operation: &'static str,
