@@ -4,6 +4,10 @@
 //! (labels bought through Amazon), Messaging (the only way packline writes to a customer), and
 //! Reports (the merchant returns report, and the actionable-orders report a large backlog comes
 //! through: `actionable`).
+//!
+//! The endpoint table and the quotas (`endpoints`, `throttle`) are the `packline-spapi` crate's,
+//! re-exported here: the training marketplace routes and limits its operations from the same
+//! table.
 
 pub mod actionable;
 pub mod client;

@@ -2,7 +2,8 @@
 //! (what an order from Amazon becomes), picking, packing, shipments, recipients, returns, customer
 //! inquiries and messages to customers, roles and the retention policy.
 //! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format; it depends
-//! on no other packline module.
+//! on no other packline module. `text` and `message` are the `packline-text` crate's, so the
+//! training marketplace reads text by the same rules.
 
 pub mod access;
 pub mod free_text;

@@ -5,6 +5,7 @@
 //! A crate of its own, below packline (which re-exports it as `packline::labels::{code128, pdf,
 //! raster, zpl}` and `packline::font`) and the training marketplace (whose carrier labels are
 //! drawn with the same pieces). It knows no order, recipient or printer.
+#![deny(clippy::print_stdout)]
 
 pub mod code128;
 pub mod font;

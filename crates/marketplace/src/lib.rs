@@ -13,6 +13,7 @@
 //! - `server`: the router over all of them, and `serve`.
 //!
 //! The SP-API's table (paths, usage plans, names) comes from `packline-spapi`, the client's own.
+#![deny(clippy::print_stdout)]
 
 pub mod carrier_label;
 pub mod messaging;

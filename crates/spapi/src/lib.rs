@@ -8,6 +8,7 @@
 //! `packline::amazon::throttle` and in its API modules) and the training marketplace
 //! (`packline-marketplace`), so that the simulator routes and names its operations from the
 //! client's own table without depending on the product. Nothing here sends a request.
+#![deny(clippy::print_stdout)]
 
 pub mod endpoints;
 pub mod messaging;

@@ -5,6 +5,7 @@
 //! A crate of its own, below packline and the training marketplace: packline's domain
 //! (`packline::domain::text`, `packline::domain::message`), its labels and the marketplace all
 //! read text by these rules. It imports nothing of theirs.
+#![deny(clippy::print_stdout)]
 
 pub mod message;
 
