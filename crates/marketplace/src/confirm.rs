@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use packline_spapi::endpoints::{self};
+use chrono::DateTime;
+use packline_spapi::endpoints;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::books::Confirmed;
-use crate::market::{self, Market, Shared, admit, check_transparency, sp_error};
+use crate::market::{self, Market, Shared, admit, check_transparency, set_fulfilled, sp_error};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -215,24 +215,7 @@ fn confirm_inner(
             );
         }
     }
-    let mut all = true;
-    if let Some(lines) = order["orderItems"].as_array_mut() {
-        for line in lines {
-            let ordered = line["quantityOrdered"].as_u64().unwrap_or(0);
-            let done = line["orderItemId"]
-                .as_str()
-                .and_then(|i| fulfilled.get(i))
-                .copied()
-                .unwrap_or(0)
-                .min(ordered);
-            all &= done == ordered;
-            line["fulfillment"]["quantityFulfilled"] = json!(done);
-            line["fulfillment"]["quantityUnfulfilled"] = json!(ordered - done);
-        }
-    }
-    order["fulfillment"]["fulfillmentStatus"] =
-        json!(if all { "SHIPPED" } else { "PARTIALLY_SHIPPED" });
-    order["lastUpdatedTime"] = json!(Utc::now().to_rfc3339());
+    set_fulfilled(order, |item| fulfilled.get(item).copied().unwrap_or(0));
     let entry = market.shipments.entry(id.to_owned()).or_default();
     entry.retain(|c| c.reference != reference);
     entry.push(Confirmed {

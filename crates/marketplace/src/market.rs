@@ -362,24 +362,32 @@ pub(crate) fn mark_labelled(market: &mut Market, order_id: &str) {
         })
         .collect();
     if let Some(order) = market.orders.iter_mut().find(|o| o["orderId"] == order_id) {
-        let mut all = true;
-        if let Some(lines) = order["orderItems"].as_array_mut() {
-            for line in lines {
-                let ordered = line["quantityOrdered"].as_u64().unwrap_or(0) as u32;
-                let done = labelled
-                    .iter()
-                    .find(|(i, _)| line["orderItemId"] == i.as_str())
-                    .map_or(0, |(_, q)| *q)
-                    .min(ordered);
-                all &= done == ordered;
-                line["fulfillment"]["quantityFulfilled"] = json!(done);
-                line["fulfillment"]["quantityUnfulfilled"] = json!(ordered - done);
-            }
-        }
-        order["fulfillment"]["fulfillmentStatus"] =
-            json!(if all { "SHIPPED" } else { "PARTIALLY_SHIPPED" });
-        order["lastUpdatedTime"] = json!(Utc::now().to_rfc3339());
+        set_fulfilled(order, |item| {
+            labelled
+                .iter()
+                .find(|(i, _)| i == item)
+                .map_or(0, |(_, q)| u64::from(*q))
+        });
     }
+}
+
+/// Shows `done(item)` units of each of the order's items as fulfilled (at most those ordered):
+/// the order is SHIPPED when every unit is, PARTIALLY_SHIPPED otherwise, updated now. Both ways
+/// an order ships set it: a label bought through Amazon, a package confirmed.
+pub(crate) fn set_fulfilled(order: &mut Value, done: impl Fn(&str) -> u64) {
+    let mut all = true;
+    if let Some(lines) = order["orderItems"].as_array_mut() {
+        for line in lines {
+            let ordered = line["quantityOrdered"].as_u64().unwrap_or(0);
+            let done = line["orderItemId"].as_str().map_or(0, &done).min(ordered);
+            all &= done == ordered;
+            line["fulfillment"]["quantityFulfilled"] = json!(done);
+            line["fulfillment"]["quantityUnfulfilled"] = json!(ordered - done);
+        }
+    }
+    order["fulfillment"]["fulfillmentStatus"] =
+        json!(if all { "SHIPPED" } else { "PARTIALLY_SHIPPED" });
+    order["lastUpdatedTime"] = json!(Utc::now().to_rfc3339());
 }
 
 pub(crate) fn order_lines(market: &Market, order_id: &str) -> Vec<(String, u64)> {

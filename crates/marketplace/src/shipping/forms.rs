@@ -9,11 +9,15 @@ use chrono::Utc;
 use packline_spapi::throttle::UsagePlan;
 use serde_json::{Value, json};
 
-use super::common::*;
+use super::common::{
+    GENERATE_COLLECTION_FORM, GET_COLLECTION_FORM, GET_UNMANIFESTED_SHIPMENTS, address, carrier_id,
+    common_params, enter, error, idempotency_key, invalid, json_body, keep_body, not_found, ok,
+    once_per_key, opaque, serve, string,
+};
 use super::shipments::advance;
 use crate::books::{Form, Logged};
 use crate::carrier_label::{self, CollectionFormText};
-use crate::carriers::{self};
+use crate::carriers;
 use crate::market::{Market, Shared};
 
 /// Where a shipment is collected: its ship-from address, compared without case or spacing.

@@ -11,7 +11,11 @@ use chrono::Utc;
 use packline_spapi::throttle::UsagePlan;
 use serde_json::{Value, json};
 
-use super::common::*;
+use super::common::{
+    DPI, FORMATS, PAGE_LAYOUTS, PURCHASE_SHIPMENT, TRACKING_OFFSET, benefits, business_sent,
+    carrier_id, common_params, enter, error, idempotency_key, invalid, items_param, json_body,
+    keep_body, not_found, once_per_key, opaque, serve, string,
+};
 use super::rates::check_units;
 use crate::books::{Logged, Package, Parcel, Shipment};
 use crate::carrier_label::{self, LabelText};

@@ -10,7 +10,11 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use packline_spapi::throttle::UsagePlan;
 use serde_json::{Value, json};
 
-use super::common::*;
+use super::common::{
+    DPI, FORMATS, GET_RATES, MAX_SIDE_IN, PAGE_LAYOUTS, address, benefits, business_sent,
+    carrier_id, check_business, common_params, enter, invalid, json_body, keep_body, not_found,
+    number, ok, opaque, serve, string,
+};
 use crate::books::{Offer, Parcel, Quote};
 use crate::carriers::{self, SERVICES, Service};
 use crate::market::{Market, Shared};

@@ -11,10 +11,13 @@ use chrono::{DateTime, Utc};
 use packline_spapi::throttle::UsagePlan;
 use serde_json::{Value, json};
 
-use super::common::*;
+use super::common::{
+    CANCEL_SHIPMENT, DPI, FORMATS, GET_SHIPMENT_DOCUMENTS, GET_TRACKING, benefits, carrier_id,
+    common_params, enter, error, invalid, not_found, ok, serve,
+};
 use super::purchase::{draw, label_text, package_document};
 use crate::books::{Package, Shipment};
-use crate::carriers::{self};
+use crate::carriers;
 use crate::market::{Market, Shared};
 
 fn find_shipment<'a>(market: &'a mut Market, id: &str) -> Result<&'a mut Shipment, Response> {

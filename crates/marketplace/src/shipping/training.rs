@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::common::*;
+use super::common::{carrier_id, invalid, items_param};
 use super::shipments::{STATUSES, advance};
-use crate::carriers::{self};
+use crate::carriers;
 use crate::market::{Shared, lock};
 
 /// Training control: every outstanding request token expires now.
