@@ -4,10 +4,14 @@
 //! (labels bought through Amazon), Messaging (the only way packline writes to a customer), and
 //! Reports (the merchant returns report, and the actionable-orders report a large backlog comes
 //! through: `actionable`).
+//!
+//! The endpoint table and the quotas (`endpoints`, `throttle`) are the `packline-spapi` crate's,
+//! re-exported here: the training marketplace routes and limits its operations from the same
+//! table.
 
 pub mod actionable;
 pub mod client;
-pub mod endpoints;
+pub use packline_spapi::endpoints;
 pub mod label_file;
 pub mod messaging;
 pub mod mfn;
@@ -15,7 +19,7 @@ pub mod model;
 pub mod orders;
 pub mod reports;
 pub mod shipping;
-pub mod throttle;
+pub use packline_spapi::throttle;
 mod tokens;
 
 pub use model::{

@@ -27,15 +27,10 @@ use crate::domain::OrderId;
 use crate::domain::returns::{ExpectedLine, ExpectedReturn, ReturnKey};
 use crate::domain::text::{bounded, escape_hazards};
 
-pub const CREATE_REPORT: &str = endpoints::CREATE_REPORT.name;
-pub const GET_REPORT: &str = endpoints::GET_REPORT.name;
-pub const GET_REPORT_DOCUMENT: &str = endpoints::GET_REPORT_DOCUMENT.name;
-/// The merchant returns report, by return request date.
-pub const RETURNS_REPORT: &str = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE";
-/// Amazon's report of unshipped merchant-fulfilled orders (restricted: it holds addresses).
-pub const ACTIONABLE_REPORT: &str = "GET_FLAT_FILE_ACTIONABLE_ORDER_DATA_SHIPPING";
-/// The most days of data one returns report covers.
-pub const MAX_REPORT_DAYS: i64 = 60;
+pub use packline_spapi::reports::{
+    ACTIONABLE_REPORT, CREATE_REPORT, GET_REPORT, GET_REPORT_DOCUMENT, MAX_REPORT_DAYS,
+    RETURNS_REPORT,
+};
 /// The largest report document read (a year of a busy seller's returns is far smaller).
 const MAX_DOCUMENT_BYTES: usize = 64 << 20;
 

@@ -2,7 +2,8 @@
 //! (what an order from Amazon becomes), picking, packing, shipments, recipients, returns, customer
 //! inquiries and messages to customers, roles and the retention policy.
 //! No I/O lives here, and nothing here knows about sled, age or Amazon's wire format; it depends
-//! on no other packline module.
+//! on no other packline module. `text` and `message` are the `packline-text` crate's, so the
+//! training marketplace reads text by the same rules.
 
 pub mod access;
 pub mod free_text;
@@ -10,7 +11,6 @@ pub mod hold;
 pub mod import;
 pub mod inquiry;
 pub mod invariants;
-pub mod message;
 pub mod metrics;
 pub mod order;
 pub mod pack;
@@ -23,7 +23,10 @@ pub mod returns;
 pub mod role;
 pub mod routing;
 pub mod shipment;
-pub mod text;
+
+/// Text from outside made safe to show and normalised to compare (the `packline-text` crate).
+pub use packline_text as text;
+pub use packline_text::message;
 
 pub use free_text::{FreeText, SEALED_PLACEHOLDER};
 pub use hold::{BUYER_ASKED_TO_CANCEL, Held, Hold};

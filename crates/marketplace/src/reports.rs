@@ -20,7 +20,7 @@
 //! restricted: its document is refused (403) to a request without a Restricted Data Token issued
 //! for that document's path.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -30,24 +30,14 @@ use axum::routing::get;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::server::{EndpointRoutes as _, Market, Shared, admit, lock, sp_error};
-use crate::amazon::endpoints;
-use crate::amazon::reports::{
+use crate::books::Entry;
+use crate::market::{self, EndpointRoutes as _, Market, Shared, admit, lock, sp_error};
+use packline_spapi::endpoints;
+use packline_spapi::reports::{
     ACTIONABLE_REPORT, CREATE_REPORT, GET_REPORT, GET_REPORT_DOCUMENT, MAX_REPORT_DAYS,
     RETURNS_REPORT,
 };
-use crate::amazon::throttle::UsagePlan;
-
-/// The reports asked for and their documents.
-#[derive(Default)]
-pub(super) struct ReportBook {
-    next: u64,
-    reports: HashMap<String, Entry>,
-    /// Document id → the tab-separated document.
-    documents: HashMap<String, String>,
-    /// The documents that need a Restricted Data Token.
-    restricted: HashSet<String>,
-}
+use packline_spapi::throttle::UsagePlan;
 
 /// How far the actionable-orders report's data lags behind the time it is asked for (Amazon's
 /// order reports lag up to about 30 minutes).
@@ -55,20 +45,7 @@ pub const ACTIONABLE_LAG: Duration = Duration::minutes(5);
 /// How long Amazon takes to make an actionable-orders report, at real quotas.
 pub const ACTIONABLE_PROCESSING: std::time::Duration = std::time::Duration::from_secs(60);
 
-struct Entry {
-    spec: Value,
-    created: DateTime<Utc>,
-    /// When getReport says DONE at the earliest (after at least one IN_PROGRESS).
-    ready: DateTime<Utc>,
-    /// The end of the report's data (for the actionable report, lagging its creation).
-    data_end: Option<DateTime<Utc>>,
-    restricted: bool,
-    looks: u32,
-    /// The document, when the window held returns; none means CANCELLED.
-    document: Option<String>,
-}
-
-pub(super) fn routes() -> Router<Shared> {
+pub(crate) fn routes() -> Router<Shared> {
     Router::<Shared>::new()
         .endpoint(&endpoints::CREATE_REPORT, create_report)
         .endpoint(&endpoints::GET_REPORT, get_report)
@@ -77,7 +54,7 @@ pub(super) fn routes() -> Router<Shared> {
 }
 
 /// The operations whose answers can carry an injected fault.
-pub(super) fn faultable() -> impl Iterator<Item = &'static str> {
+pub(crate) fn faultable() -> impl Iterator<Item = &'static str> {
     [CREATE_REPORT, GET_REPORT, GET_REPORT_DOCUMENT].into_iter()
 }
 
@@ -261,7 +238,7 @@ async fn create_report(
             logged.insert(k.to_owned(), v.to_owned());
         }
     }
-    super::mfn::serve(m, CREATE_REPORT, UsagePlan::CREATE_REPORT, logged, |market| {
+    market::serve(m, CREATE_REPORT, UsagePlan::CREATE_REPORT, logged, |market| {
         if let Some(refused) = admit(market, &headers, CREATE_REPORT, UsagePlan::CREATE_REPORT) {
             return (refused, vec![]);
         }
@@ -345,7 +322,7 @@ async fn get_report(
     headers: HeaderMap,
 ) -> Response {
     let logged = HashMap::from([("reportId".to_owned(), id.clone())]);
-    super::mfn::serve(m, GET_REPORT, UsagePlan::GET_REPORT, logged, |market| {
+    market::serve(m, GET_REPORT, UsagePlan::GET_REPORT, logged, |market| {
         if let Some(refused) = admit(market, &headers, GET_REPORT, UsagePlan::GET_REPORT) {
             return (refused, vec![]);
         }
@@ -419,7 +396,7 @@ async fn get_report_document(
         .unwrap_or("127.0.0.1")
         .to_owned();
     let logged = HashMap::from([("reportDocumentId".to_owned(), id.clone())]);
-    super::mfn::serve(
+    market::serve(
         m,
         GET_REPORT_DOCUMENT,
         UsagePlan::GET_REPORT_DOCUMENT,

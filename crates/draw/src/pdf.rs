@@ -4,7 +4,7 @@
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 
-use crate::domain::text::is_hazard;
+use packline_text::is_hazard;
 
 pub const REGULAR: Name<'static> = Name(b"F1");
 pub const BOLD: Name<'static> = Name(b"F2");
@@ -67,7 +67,7 @@ pub fn document(width: f32, height: f32, pages: Vec<Content>) -> Vec<u8> {
 /// `height` points tall.
 pub fn bars(
     c: &mut Content,
-    code: &super::code128::Code128,
+    code: &crate::code128::Code128,
     x: f32,
     y: f32,
     module: f32,

@@ -1,7 +1,7 @@
 //! The 8×8 bitmap font (public-domain font8x8) that draws text where there is no font: the
 //! training carrier's label images and the big slot numbers of the pick screen.
 
-use crate::domain::text::is_hazard;
+use packline_text::is_hazard;
 
 /// The 8×8 bitmap of a character (bit 0 the leftmost pixel): Basic Latin and Latin-1; hazards
 /// have none; anything else shows as `?`.

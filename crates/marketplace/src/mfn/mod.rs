@@ -10,66 +10,30 @@
 //! whole, after the fault delay. The request log keeps the
 //! operation, order id, service, shipment and tracking ids, never an address.
 
+mod details;
+
 use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use chrono::{DateTime, Duration, NaiveTime, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use packline_spapi::endpoints::{self, Endpoint};
+use packline_spapi::throttle::UsagePlan;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-use super::carrier_label::{self, LabelText};
-use super::server::{
-    EndpointRoutes as _, Fault, LoggedRequest, Market, Shared, admit, lock, sp_error,
+use self::details::{Details, LABEL_FORMATS, details};
+use crate::books::Bought;
+use crate::carrier_label::{self, LabelText};
+use crate::carriers::{
+    SERVICES, Service, address_lines, rfc3339, ship_to, tracking_id, whole_seconds,
 };
-use crate::amazon::endpoints::{self, Endpoint};
-use crate::amazon::throttle::UsagePlan;
-
-/// Labels bought here.
-#[derive(Default)]
-pub(crate) struct MfnBook {
-    shipments: Vec<Bought>,
-    bought: u64,
-}
-
-struct Bought {
-    id: String,
-    order_id: String,
-    items: Vec<(String, u32)>,
-    tracking: String,
-    /// The `Shipment` as getShipment answers it.
-    payload: Value,
-}
-
-impl Bought {
-    fn live(&self) -> bool {
-        self.payload["Status"] == "Purchased"
-    }
-}
-
-impl MfnBook {
-    /// Tracking ids of an order's labels that are still purchased (not voided).
-    pub(crate) fn tracking_ids<'a>(&'a self, order_id: &'a str) -> impl Iterator<Item = &'a str> {
-        self.shipments
-            .iter()
-            .filter(move |s| s.order_id == order_id && s.live())
-            .map(|s| s.tracking.as_str())
-    }
-
-    /// Units of an order item on labels that are still purchased.
-    pub(crate) fn labelled(&self, order_id: &str, item_id: &str) -> u32 {
-        self.shipments
-            .iter()
-            .filter(|s| s.order_id == order_id && s.live())
-            .flat_map(|s| s.items.iter())
-            .filter(|(i, _)| i == item_id)
-            .map(|(_, q)| *q)
-            .sum()
-    }
-}
+use crate::market::{
+    EndpointRoutes as _, Market, Shared, admit, check_transparency, mark_labelled, serve, sp_error,
+};
 
 pub(super) fn routes() -> Router<Shared> {
     Router::<Shared>::new()
@@ -77,328 +41,6 @@ pub(super) fn routes() -> Router<Shared> {
         .endpoint(&endpoints::CREATE_SHIPMENT, create)
         .endpoint(&endpoints::GET_SHIPMENT, get_shipment)
         .endpoint(&endpoints::MFN_CANCEL_SHIPMENT, cancel)
-}
-
-/// A service the training carriers offer (through Merchant Fulfillment and Shipping API v2
-/// alike).
-pub(super) struct Service {
-    pub(super) id: &'static str,
-    pub(super) name: &'static str,
-    pub(super) carrier: &'static str,
-    /// Transit days, fastest and slowest.
-    pub(super) days: (i64, i64),
-    base: f64,
-    per_lb: f64,
-    /// The heaviest package it takes, in ounces.
-    pub(super) max_oz: f64,
-}
-
-impl Service {
-    /// The pounds billed for a package: its weight or its dimensional weight (length × width ×
-    /// height in inches / 139), whichever is more, rounded up, at least one.
-    pub(super) fn billable_lb(weight_oz: f64, dims_in: Option<(f64, f64, f64)>) -> f64 {
-        let weight_lb = weight_oz / 16.0;
-        let dim_lb = dims_in.map_or(0.0, |(l, w, h)| l * w * h / 139.0);
-        weight_lb.max(dim_lb).ceil().max(1.0)
-    }
-
-    /// The price of one package, in dollars and whole cents.
-    pub(super) fn price(&self, billable_lb: f64, surcharge: f64) -> f64 {
-        ((self.base + self.per_lb * billable_lb + surcharge) * 100.0).round() / 100.0
-    }
-}
-
-pub(super) const SERVICES: [Service; 5] = [
-    Service {
-        id: "USPS_PTP_GA",
-        name: "USPS Ground Advantage",
-        carrier: "USPS",
-        days: (5, 8),
-        base: 4.85,
-        per_lb: 0.62,
-        max_oz: 1120.0,
-    },
-    Service {
-        id: "USPS_PTP_PRI",
-        name: "USPS Priority Mail",
-        carrier: "USPS",
-        days: (2, 3),
-        base: 8.95,
-        per_lb: 0.94,
-        max_oz: 1120.0,
-    },
-    Service {
-        id: "UPS_PTP_GND",
-        name: "UPS Ground",
-        carrier: "UPS",
-        days: (3, 5),
-        base: 9.40,
-        per_lb: 0.71,
-        max_oz: 2400.0,
-    },
-    Service {
-        id: "UPS_PTP_2ND_DAY_AIR",
-        name: "UPS 2nd Day Air",
-        carrier: "UPS",
-        days: (2, 2),
-        base: 18.60,
-        per_lb: 1.65,
-        max_oz: 2400.0,
-    },
-    Service {
-        id: "FEDEX_PTP_STANDARD_OVERNIGHT",
-        name: "FedEx Standard Overnight",
-        carrier: "FedEx",
-        days: (1, 1),
-        base: 32.10,
-        per_lb: 2.45,
-        max_oz: 2400.0,
-    },
-];
-
-const LABEL_FORMATS: [&str; 3] = ["PDF", "PNG", "ZPL203"];
-const DELIVERY_EXPERIENCES: [&str; 4] = [
-    "DeliveryConfirmationWithAdultSignature",
-    "DeliveryConfirmationWithSignature",
-    "DeliveryConfirmationWithoutSignature",
-    "NoTracking",
-];
-
-/// A validated `ShipmentRequestDetails`.
-struct Details {
-    order_id: String,
-    items: Vec<(String, u32)>,
-    weight_oz: f64,
-    /// Length, width, height in inches (none for a predefined package).
-    dims_in: Option<(f64, f64, f64)>,
-    must_arrive_by: Option<DateTime<Utc>>,
-    ship_date: Option<DateTime<Utc>>,
-    label_format: Option<String>,
-    delivery_experience: String,
-    declared_value: Option<Value>,
-    print_order_id: bool,
-    custom_text: Option<String>,
-    /// The request's own JSON, echoed in the shipment as Amazon does.
-    raw: Value,
-}
-
-pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn string_at<'a>(v: &'a Value, path: &str, field: &str) -> Result<&'a str, String> {
-    v[field]
-        .as_str()
-        .ok_or_else(|| format!("{path}.{field} is required."))
-}
-
-fn positive(v: &Value, path: &str) -> Result<f64, String> {
-    match v.as_f64() {
-        Some(x) if x.is_finite() && x > 0.0 => Ok(x),
-        Some(_) => Err(format!("{path} must be greater than zero.")),
-        None => Err(format!("{path} is required and must be a number.")),
-    }
-}
-
-fn time_at(v: &Value, path: &str) -> Result<Option<DateTime<Utc>>, String> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) => DateTime::parse_from_rfc3339(s)
-            .map(|t| Some(t.into()))
-            .map_err(|_| format!("{path} must be an ISO 8601 date-time.")),
-        _ => Err(format!("{path} must be an ISO 8601 date-time.")),
-    }
-}
-
-fn is_order_id(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .zip([3, 7, 7])
-            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Checks `ShipmentRequestDetails` as Amazon does; the message names the field, never a value.
-fn details(body: &Value) -> Result<Details, String> {
-    const P: &str = "ShipmentRequestDetails";
-    let d = &body[P];
-    if !d.is_object() {
-        return Err(format!("{P} is required."));
-    }
-    let order_id = string_at(d, P, "AmazonOrderId")?;
-    if !is_order_id(order_id) {
-        return Err(format!("{P}.AmazonOrderId must be in 3-7-7 format."));
-    }
-    let list = d["ItemList"]
-        .as_array()
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| format!("{P}.ItemList needs at least one item."))?;
-    let mut items = Vec::with_capacity(list.len());
-    for (i, it) in list.iter().enumerate() {
-        let at = format!("{P}.ItemList[{i}]");
-        let id = string_at(it, &at, "OrderItemId")?;
-        let q = it["Quantity"]
-            .as_u64()
-            .filter(|q| (1..=i32::MAX as u64).contains(q))
-            .ok_or_else(|| format!("{at}.Quantity must be a whole number of at least 1."))?;
-        items.push((id.to_owned(), q as u32));
-    }
-    let from = &d["ShipFromAddress"];
-    if !from.is_object() {
-        return Err(format!("{P}.ShipFromAddress is required."));
-    }
-    let from_at = format!("{P}.ShipFromAddress");
-    for (field, max, nonempty) in [
-        ("Name", 30, true),
-        ("AddressLine1", 180, true),
-        ("City", 30, true),
-        ("PostalCode", 30, true),
-        ("CountryCode", 2, true),
-        ("Phone", 30, true),
-        ("Email", 256, false),
-    ] {
-        let v = string_at(from, &from_at, field)?;
-        if nonempty && v.trim().is_empty() {
-            return Err(format!("{from_at}.{field} must not be empty."));
-        }
-        if v.chars().count() > max {
-            return Err(format!(
-                "{from_at}.{field} is longer than {max} characters."
-            ));
-        }
-    }
-    for (field, max) in [
-        ("AddressLine2", 60),
-        ("AddressLine3", 60),
-        ("StateOrProvinceCode", 30),
-    ] {
-        match &from[field] {
-            Value::Null => {}
-            Value::String(s) if s.chars().count() <= max => {}
-            Value::String(_) => {
-                return Err(format!(
-                    "{from_at}.{field} is longer than {max} characters."
-                ));
-            }
-            _ => return Err(format!("{from_at}.{field} must be a string.")),
-        }
-    }
-    let country = from["CountryCode"].as_str().unwrap_or_default();
-    if !(country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase())) {
-        return Err(format!(
-            "{from_at}.CountryCode must be a two-letter ISO 3166-1 code."
-        ));
-    }
-    let dims = &d["PackageDimensions"];
-    if !dims.is_object() {
-        return Err(format!("{P}.PackageDimensions is required."));
-    }
-    let dims_in = if dims["PredefinedPackageDimensions"].is_string() {
-        None
-    } else {
-        let at = |f: &str| format!("{P}.PackageDimensions.{f}");
-        let (l, w, h) = (
-            positive(&dims["Length"], &at("Length"))?,
-            positive(&dims["Width"], &at("Width"))?,
-            positive(&dims["Height"], &at("Height"))?,
-        );
-        let per_inch = match dims["Unit"].as_str() {
-            Some("inches") => 1.0,
-            Some("centimeters") => 2.54,
-            _ => return Err(format!("{} must be inches or centimeters.", at("Unit"))),
-        };
-        Some((l / per_inch, w / per_inch, h / per_inch))
-    };
-    let weight = &d["Weight"];
-    if !weight.is_object() {
-        return Err(format!("{P}.Weight is required."));
-    }
-    let value = positive(&weight["Value"], &format!("{P}.Weight.Value"))?;
-    let weight_oz = match weight["Unit"].as_str() {
-        Some("oz") => value,
-        Some("g") => value / 28.349_523_125,
-        _ => return Err(format!("{P}.Weight.Unit must be oz or g.")),
-    };
-    let must_arrive_by = time_at(&d["MustArriveByDate"], &format!("{P}.MustArriveByDate"))?;
-    let ship_date = time_at(&d["ShipDate"], &format!("{P}.ShipDate"))?;
-    let opts = &d["ShippingServiceOptions"];
-    if !opts.is_object() {
-        return Err(format!("{P}.ShippingServiceOptions is required."));
-    }
-    let delivery_experience = opts["DeliveryExperience"]
-        .as_str()
-        .filter(|x| DELIVERY_EXPERIENCES.contains(x))
-        .ok_or_else(|| {
-            format!("{P}.ShippingServiceOptions.DeliveryExperience is required and must be a DeliveryExperienceType.")
-        })?;
-    if !opts["CarrierWillPickUp"].is_boolean() {
-        return Err(format!(
-            "{P}.ShippingServiceOptions.CarrierWillPickUp is required and must be true or false."
-        ));
-    }
-    let label_format = match &opts["LabelFormat"] {
-        Value::Null => None,
-        Value::String(f)
-            if ["PDF", "PNG", "ZPL203", "ZPL300", "ShippingServiceDefault"]
-                .contains(&f.as_str()) =>
-        {
-            Some(f.clone())
-        }
-        _ => {
-            return Err(format!(
-                "{P}.ShippingServiceOptions.LabelFormat must be a LabelFormat."
-            ));
-        }
-    };
-    let declared_value = match &opts["DeclaredValue"] {
-        Value::Null => None,
-        v if v["CurrencyCode"].as_str().is_some_and(|c| c.len() == 3)
-            && v["Amount"]
-                .as_f64()
-                .is_some_and(|a| a.is_finite() && a >= 0.0) =>
-        {
-            Some(v.clone())
-        }
-        _ => {
-            return Err(format!(
-                "{P}.ShippingServiceOptions.DeclaredValue needs a three-letter CurrencyCode and an Amount."
-            ));
-        }
-    };
-    let custom = &d["LabelCustomization"];
-    let custom_text = match &custom["CustomTextForLabel"] {
-        Value::Null => None,
-        Value::String(s) if s.chars().count() <= 14 => Some(s.clone()),
-        _ => {
-            return Err(format!(
-                "{P}.LabelCustomization.CustomTextForLabel is at most 14 characters."
-            ));
-        }
-    };
-    let print_order_id = match &custom["StandardIdForLabel"] {
-        Value::Null => false,
-        Value::String(s) if s == "AmazonOrderId" => true,
-        _ => {
-            return Err(format!(
-                "{P}.LabelCustomization.StandardIdForLabel must be AmazonOrderId."
-            ));
-        }
-    };
-    Ok(Details {
-        order_id: order_id.to_owned(),
-        items,
-        weight_oz,
-        dims_in,
-        must_arrive_by,
-        ship_date,
-        label_format,
-        delivery_experience: delivery_experience.to_owned(),
-        declared_value,
-        print_order_id,
-        custom_text,
-        raw: d.clone(),
-    })
 }
 
 fn bad(message: &str) -> Response {
@@ -511,11 +153,6 @@ fn offers(seed: u64, d: &Details, now: DateTime<Utc>) -> (Vec<Value>, Vec<Value>
     (services, rejected)
 }
 
-/// The time to the second, as Amazon writes times.
-pub(super) fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
-    chrono::Timelike::with_nanosecond(&t, 0).unwrap_or(t)
-}
-
 /// An opaque offer id, the same for the same package, service and ship day.
 fn offer_id(seed: u64, d: &Details, service: &str, ship: DateTime<Utc>) -> String {
     let mut h = sha2::Sha256::new();
@@ -552,112 +189,6 @@ fn shipment_id(seed: u64, n: u64) -> String {
     )
 }
 
-/// A tracking id in the carrier's shape, with its check digit.
-pub(super) fn tracking_id(carrier: &str, service: &str, seed: u64, n: u64) -> String {
-    let serial = (seed.wrapping_mul(7_919) + n) % 10_000_000;
-    match carrier {
-        "UPS" => {
-            let code = if service == "UPS_PTP_2ND_DAY_AIR" {
-                "02"
-            } else {
-                "03"
-            };
-            let body = format!("TR41N9{code}{serial:07}");
-            format!("1Z{body}{}", ups_check(&body))
-        }
-        "USPS" => {
-            let body = format!("94001{:09}{serial:07}", seed % 1_000_000_000);
-            format!("{body}{}", usps_check(&body))
-        }
-        _ => format!("7{:04}{serial:07}", seed % 10_000),
-    }
-}
-
-/// The UPS check digit of the 15 characters after `1Z`: letters count as (ASCII − 63) mod 10,
-/// characters in odd places once and in even places twice.
-fn ups_check(body: &str) -> u32 {
-    let sum: u32 = body
-        .bytes()
-        .enumerate()
-        .map(|(i, b)| {
-            let v = if b.is_ascii_digit() {
-                u32::from(b - b'0')
-            } else {
-                u32::from(b).saturating_sub(63) % 10
-            };
-            if i % 2 == 1 { v * 2 } else { v }
-        })
-        .sum();
-    (10 - sum % 10) % 10
-}
-
-/// The USPS IMpb check digit (mod 10, weights 3 and 1 from the right).
-fn usps_check(body: &str) -> u32 {
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| u32::from(b.wrapping_sub(b'0')) * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
-    (10 - sum % 10) % 10
-}
-
-/// A `Shipment`'s address from an order's delivery address, cut to the model's lengths.
-pub(super) fn ship_to(order: &Value) -> Value {
-    let a = &order["recipient"]["deliveryAddress"];
-    let cut = |field: &str, max: usize| -> String {
-        a[field]
-            .as_str()
-            .unwrap_or_default()
-            .chars()
-            .take(max)
-            .collect()
-    };
-    let mut to = json!({
-        "Name": cut("name", 30),
-        "AddressLine1": cut("addressLine1", 180),
-        "Email": "",
-        "City": cut("city", 30),
-        "PostalCode": cut("postalCode", 30),
-        "CountryCode": cut("countryCode", 2),
-        "Phone": cut("phone", 30),
-    });
-    for (from, to_field, max) in [
-        ("addressLine2", "AddressLine2", 60),
-        ("stateOrRegion", "StateOrProvinceCode", 30),
-    ] {
-        let v = cut(from, max);
-        if !v.is_empty() {
-            to[to_field] = json!(v);
-        }
-    }
-    to
-}
-
-/// An address as label lines.
-pub(super) fn address_lines(a: &Value) -> Vec<String> {
-    let s = |f: &str| a[f].as_str().unwrap_or_default().to_owned();
-    let mut lines = vec![s("Name"), s("AddressLine1")];
-    for f in ["AddressLine2", "AddressLine3"] {
-        if !s(f).is_empty() {
-            lines.push(s(f));
-        }
-    }
-    lines.push(
-        format!(
-            "{} {} {}",
-            s("City"),
-            s("StateOrProvinceCode"),
-            s("PostalCode")
-        )
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" "),
-    );
-    lines.push(s("CountryCode"));
-    lines
-}
-
 /// The label file in the format asked for, as `FileContents` (base64 of gzip, and the base64 of
 /// the MD5 of the file).
 fn file_contents(format: &str, text: &LabelText) -> Result<Value, String> {
@@ -676,13 +207,6 @@ fn file_contents(format: &str, text: &LabelText) -> Result<Value, String> {
         "FileType": mime,
         "Checksum": b64.encode(md5::Md5::digest(&bytes)),
     }))
-}
-
-pub(super) fn with_rate(mut r: Response, plan: UsagePlan, scale: f64) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&format!("{}", plan.scaled(scale).rate)) {
-        r.headers_mut().insert("x-amzn-RateLimit-Limit", v);
-    }
-    r
 }
 
 /// Checks that the token is a Restricted Data Token issued for this method and path (a generic
@@ -726,82 +250,6 @@ fn admit_restricted(
         }
     }
     admit(market, headers, operation, plan)
-}
-
-/// Runs one request (Merchant Fulfillment's, Messaging's): draws a fault, does the work (unless
-/// the fault refuses it first), logs it, and answers, late or damaged if the fault says so.
-pub(super) async fn serve(
-    m: Shared,
-    operation: &'static str,
-    plan: UsagePlan,
-    mut params: HashMap<String, String>,
-    work: impl FnOnce(&mut Market) -> (Response, Vec<(&'static str, String)>),
-) -> Response {
-    let (response, fault, delay, scale) = {
-        let mut guard = lock(&m);
-        let market = &mut *guard;
-        market.advance();
-        let fault = market.next_fault(operation);
-        let response = match fault {
-            Some(Fault::TooManyRequests) => sp_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "QuotaExceeded",
-                "You exceeded your quota for the requested resource.",
-            ),
-            Some(Fault::InternalError) => sp_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalFailure",
-                "We encountered an internal error. Please try again.",
-            ),
-            Some(Fault::Unavailable) => sp_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailable",
-                "Temporary overloading or maintenance of the server.",
-            ),
-            _ => {
-                let (r, extra) = work(market);
-                params.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
-                r
-            }
-        };
-        market.log.push(LoggedRequest {
-            operation: operation.into(),
-            params,
-            status: response.status().as_u16(),
-            at: Utc::now(),
-            fault: fault.map(|f| f.name().to_owned()),
-        });
-        (
-            response,
-            fault,
-            market.cfg.fault_delay,
-            market.cfg.quota_scale,
-        )
-    };
-    let response = match fault {
-        Some(Fault::Timeout) | Some(Fault::Slow) => {
-            // The work is done; the answer comes late (for a timeout, after the caller stopped
-            // waiting). The lock is not held while waiting.
-            tokio::time::sleep(delay).await;
-            response
-        }
-        Some(Fault::Malformed) => (
-            response.status(),
-            [("content-type", "application/json")],
-            "{\"payload\": {\"ShipmentId\": ",
-        )
-            .into_response(),
-        Some(Fault::Truncated) => {
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .unwrap_or_default();
-            let half = bytes.slice(..bytes.len() / 2);
-            (status, [("content-type", "application/json")], half).into_response()
-        }
-        _ => response,
-    };
-    with_rate(response, plan, scale)
 }
 
 /// What the log keeps of an MFN request body: ids, never an address.
@@ -939,7 +387,7 @@ fn create_inner(
                 )
             })
             .collect();
-        super::server::check_transparency(order, &coded).map_err(|m| bad(&m))?;
+        check_transparency(order, &coded).map_err(|m| bad(&m))?;
     }
     let format = match d.label_format.as_deref() {
         None | Some("ShippingServiceDefault") => "PNG",
@@ -1050,64 +498,11 @@ fn create_inner(
     Ok((payload, vec![("shipmentId", id), ("trackingId", tracking)]))
 }
 
-/// Buying a label through Amazon (Merchant Fulfillment or Shipping API v2) confirms the
-/// shipment: the order's items show the units on live labels of either API as fulfilled, and
-/// the order is SHIPPED when every unit is on one, PARTIALLY_SHIPPED otherwise.
-pub(super) fn mark_labelled(market: &mut Market, order_id: &str) {
-    let labelled: Vec<(String, u32)> = order_lines(market, order_id)
-        .into_iter()
-        .map(|(item, _)| {
-            let q =
-                market.mfn.labelled(order_id, &item) + market.shipping.labelled(order_id, &item);
-            (item, q)
-        })
-        .collect();
-    if let Some(order) = market.orders.iter_mut().find(|o| o["orderId"] == order_id) {
-        let mut all = true;
-        if let Some(lines) = order["orderItems"].as_array_mut() {
-            for line in lines {
-                let ordered = line["quantityOrdered"].as_u64().unwrap_or(0) as u32;
-                let done = labelled
-                    .iter()
-                    .find(|(i, _)| line["orderItemId"] == i.as_str())
-                    .map_or(0, |(_, q)| *q)
-                    .min(ordered);
-                all &= done == ordered;
-                line["fulfillment"]["quantityFulfilled"] = json!(done);
-                line["fulfillment"]["quantityUnfulfilled"] = json!(ordered - done);
-            }
-        }
-        order["fulfillment"]["fulfillmentStatus"] =
-            json!(if all { "SHIPPED" } else { "PARTIALLY_SHIPPED" });
-        order["lastUpdatedTime"] = json!(Utc::now().to_rfc3339());
-    }
-}
-
-pub(super) fn order_lines(market: &Market, order_id: &str) -> Vec<(String, u64)> {
-    market
-        .orders
-        .iter()
-        .find(|o| o["orderId"] == order_id)
-        .and_then(|o| o["orderItems"].as_array())
-        .map(|lines| {
-            lines
-                .iter()
-                .filter_map(|l| {
-                    Some((
-                        l["orderItemId"].as_str()?.to_owned(),
-                        l["quantityOrdered"].as_u64()?,
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Finds a shipment for getShipment and cancelShipment, or the error to answer.
 // The refusal is the HTTP answer itself, built once per request: boxing it would buy nothing.
 #[allow(clippy::result_large_err)]
 fn find_shipment<'a>(market: &'a mut Market, id: &str) -> Result<&'a mut Bought, Response> {
-    if !crate::amazon::mfn::is_shipment_id(id) {
+    if !packline_spapi::mfn::is_shipment_id(id) {
         return Err(bad("shipmentId is not a valid shipment identifier."));
     }
     market
@@ -1193,31 +588,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tracking_ids_carry_valid_check_digits() {
-        // The check digit of UPS's published example 1Z999AA10123456784.
-        assert_eq!(ups_check("999AA1012345678"), 4);
-        let ups = tracking_id("UPS", "UPS_PTP_GND", 7, 1);
-        assert_eq!(ups.len(), 18);
-        assert!(ups.starts_with("1ZTR41N903"));
-        let usps = tracking_id("USPS", "USPS_PTP_GA", 7, 1);
-        assert_eq!(usps.len(), 22);
-        assert!(usps.bytes().all(|b| b.is_ascii_digit()));
-        // With its check digit, the weighted sum (1, 3, 1, … from the right) is a multiple of 10.
-        let sum: u32 = usps
-            .bytes()
-            .rev()
-            .enumerate()
-            .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
-            .sum();
-        assert_eq!(sum % 10, 0, "{usps}");
-        assert_eq!(tracking_id("FedEx", "X", 7, 1).len(), 12);
-        assert_ne!(tracking_id("UPS", "UPS_PTP_GND", 7, 2), ups);
-    }
-
-    #[test]
     fn shipment_ids_match_the_model_pattern() {
         let id = shipment_id(7, 1);
-        assert!(crate::amazon::mfn::is_shipment_id(&id), "{id}");
+        assert!(packline_spapi::mfn::is_shipment_id(&id), "{id}");
         assert_eq!(id, shipment_id(7, 1));
         assert_ne!(id, shipment_id(7, 2));
     }

@@ -7,10 +7,10 @@
 
 use pdf_writer::Content;
 
-use crate::labels::code128::{Code128, Code128Error};
-use crate::labels::pdf::{BOLD, REGULAR, bars, document, text, win_ansi};
-use crate::labels::raster::Raster;
-use crate::labels::zpl;
+use packline_draw::code128::{Code128, Code128Error};
+use packline_draw::pdf::{BOLD, REGULAR, bars, document, text, win_ansi};
+use packline_draw::raster::Raster;
+use packline_draw::zpl;
 
 /// 4×6 inches at 203 dots per inch.
 pub const DOTS_WIDE: u32 = 812;

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::domain::text::is_hazard;
+use packline_text::is_hazard;
 
 /// The escaped form of `text` for a `^FH^FD…^FS` field: controls and invisible format characters
 /// dropped (line breaks become spaces), at most `max_chars` characters kept, and every byte that

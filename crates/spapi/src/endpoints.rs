@@ -8,7 +8,7 @@
 //! A new endpoint is one constant here, then its call in the API's file beside its request and
 //! answer types.
 
-use super::throttle::UsagePlan;
+use crate::throttle::UsagePlan;
 
 /// An HTTP method an endpoint is called with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -436,13 +436,13 @@ mod tests {
     #[test]
     fn every_endpoint_is_the_official_models_operation() {
         let models = [
-            include_str!("../../tests/spapi-models/orders_2026-01-01.json"),
-            include_str!("../../tests/spapi-models/ordersV0.json"),
-            include_str!("../../tests/spapi-models/tokens_2021-03-01.json"),
-            include_str!("../../tests/spapi-models/merchantFulfillmentV0.json"),
-            include_str!("../../tests/spapi-models/shippingV2.json"),
-            include_str!("../../tests/spapi-models/messaging.json"),
-            include_str!("../../tests/spapi-models/reports_2021-06-30.json"),
+            include_str!("../../../tests/spapi-models/orders_2026-01-01.json"),
+            include_str!("../../../tests/spapi-models/ordersV0.json"),
+            include_str!("../../../tests/spapi-models/tokens_2021-03-01.json"),
+            include_str!("../../../tests/spapi-models/merchantFulfillmentV0.json"),
+            include_str!("../../../tests/spapi-models/shippingV2.json"),
+            include_str!("../../../tests/spapi-models/messaging.json"),
+            include_str!("../../../tests/spapi-models/reports_2021-06-30.json"),
         ]
         .map(|m| serde_json::from_str::<serde_json::Value>(m).unwrap());
         for e in ALL.iter().filter(|e| e.path != CREATE_MESSAGE.path) {

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::text::is_hazard;
+use crate::is_hazard;
 
 /// The text of a message as a person typed it. `Debug` shows only its length, there is no
 /// `Display`, and it is wiped on drop. Made by [`MessageText::new`], which checks the rules; one

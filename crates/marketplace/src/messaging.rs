@@ -23,20 +23,20 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::server::{EndpointRoutes as _, Market, Shared, admit, sp_error};
-use crate::amazon::endpoints;
-use crate::amazon::messaging::{GET_MESSAGING_ACTIONS_FOR_ORDER, MessageKind};
-use crate::amazon::throttle::UsagePlan;
-use crate::domain::message::{MessageText, MessageTextError};
+use crate::market::{self, EndpointRoutes as _, Market, Shared, admit, sp_error};
+use packline_spapi::endpoints;
+use packline_spapi::messaging::{GET_MESSAGING_ACTIONS_FOR_ORDER, MessageKind};
+use packline_spapi::throttle::UsagePlan;
+use packline_text::message::{MessageText, MessageTextError};
 
-pub(super) fn routes() -> Router<Shared> {
+pub(crate) fn routes() -> Router<Shared> {
     Router::<Shared>::new()
         .endpoint(&endpoints::GET_MESSAGING_ACTIONS_FOR_ORDER, actions)
         .endpoint(&endpoints::CREATE_MESSAGE, send)
 }
 
 /// The operations whose answers can carry an injected fault.
-pub(super) fn faultable() -> impl Iterator<Item = &'static str> {
+pub(crate) fn faultable() -> impl Iterator<Item = &'static str> {
     std::iter::once(GET_MESSAGING_ACTIONS_FOR_ORDER)
         .chain(MessageKind::ALL.into_iter().map(MessageKind::operation))
 }
@@ -119,7 +119,7 @@ async fn actions(
 ) -> Response {
     const OP: &str = GET_MESSAGING_ACTIONS_FOR_ORDER;
     let logged = params(&id, &query);
-    super::mfn::serve(m, OP, UsagePlan::MESSAGING, logged, |market| {
+    market::serve(m, OP, UsagePlan::MESSAGING, logged, |market| {
         if let Some(refused) = admit(market, &headers, OP, UsagePlan::MESSAGING) {
             return (refused, vec![]);
         }
@@ -217,7 +217,7 @@ async fn send(
     if let Some(t) = parsed["text"].as_str() {
         logged.insert("textLength".to_owned(), t.chars().count().to_string());
     }
-    super::mfn::serve(m, op, UsagePlan::MESSAGING, logged, |market| {
+    market::serve(m, op, UsagePlan::MESSAGING, logged, |market| {
         if let Some(refused) = admit(market, &headers, op, UsagePlan::MESSAGING) {
             return (refused, vec![]);
         }

@@ -1,5 +1,13 @@
 //! Text that came from outside (Amazon, a file, a scanner) made safe to show, and normalised to
 //! compare. Nothing here allocates more than its input needs, and nothing panics on any input.
+//! `message` holds the rules a message's text meets before it goes to a customer.
+//!
+//! A crate of its own, below packline and the training marketplace: packline's domain
+//! (`packline::domain::text`, `packline::domain::message`), its labels and the marketplace all
+//! read text by these rules. It imports nothing of theirs.
+#![deny(clippy::print_stdout)]
+
+pub mod message;
 
 use std::fmt::Write as _;
 

@@ -232,7 +232,7 @@ mod tests {
         let b = OrderGenerator::new(7, t).page(50);
         assert_eq!(a, b);
         let page =
-            crate::amazon::parse_search_orders(&serde_json::to_vec(&a).unwrap(), "gen").unwrap();
+            packline::amazon::parse_search_orders(&serde_json::to_vec(&a).unwrap(), "gen").unwrap();
         assert_eq!(page.orders.len(), 50);
         let ids: std::collections::BTreeSet<_> =
             page.orders.iter().map(|o| o.order.id.clone()).collect();
