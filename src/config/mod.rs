@@ -199,6 +199,12 @@ pub struct LogConfig {
     pub file: Option<PathBuf>,
 }
 
+/// The most connections the daemon serves at once (a floor has a few dozen); more are refused.
+pub const MAX_CONNECTIONS: usize = 256;
+/// Connections one OS user may hold at once unless `[service] connections_per_user` says
+/// otherwise: a runaway or hostile client of one user leaves room for everyone else's terminals.
+pub const MAX_PER_USER: usize = 32;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
@@ -232,8 +238,7 @@ impl ServiceConfig {
 
     /// Connections one OS user may hold open at once.
     pub fn connections_per_user(&self) -> usize {
-        self.connections_per_user
-            .unwrap_or(crate::service::server::MAX_PER_USER)
+        self.connections_per_user.unwrap_or(MAX_PER_USER)
     }
 }
 
@@ -478,7 +483,7 @@ impl Config {
                 "[service] connections_per_user",
                 self.service.connections_per_user.map(|n| n as u64),
                 1,
-                crate::service::server::MAX_CONNECTIONS as u64,
+                MAX_CONNECTIONS as u64,
             ),
             (
                 "[tui] scan_min_len",

@@ -21,11 +21,7 @@ use super::{Caller, Notice, Request, Service, ServiceError};
 
 /// The largest frame either side accepts.
 pub const MAX_FRAME: usize = 4 << 20;
-/// The most connections served at once (a floor has a few dozen); more are refused.
-pub const MAX_CONNECTIONS: usize = 256;
-/// Connections one OS user may hold at once: a runaway or hostile client of one user leaves
-/// room for everyone else's terminals.
-pub const MAX_PER_USER: usize = 32;
+pub use crate::config::{MAX_CONNECTIONS, MAX_PER_USER};
 
 /// The version of the frames and requests a client and its daemon exchange: raised with every
 /// change a daemon of another build would read differently. A daemon refuses a client of
