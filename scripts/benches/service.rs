@@ -14,7 +14,8 @@
 //! half each, each served by its own service and socket as two daemons would: a queue page,
 //! 50 clients scanning at once across both sites (25 each, `--scans N` each, 600 by default),
 //! and claims of 50-order batches at both. The database is vacuumed and checkpointed after
-//! the build, before anything is measured.
+//! the build, before anything is measured. Then the same on sled, beside it in the same run:
+//! two stores, one a site, as two single-site servers would be.
 //!
 //! `--timeline` (with `--only sites`) prints where in the scan phase the scans over 10 ms were,
 //! and keeps the database's log of slow statements, checkpoints and autovacuum in
@@ -288,7 +289,15 @@ fn main() {
         let cluster = postgres
             .as_ref()
             .expect("--only sites needs --backend postgres");
-        two_sites(tmp.path(), orders, &location, cluster);
+        two_sites(
+            &tmp.path().join("postgres"),
+            orders,
+            &location,
+            Some(cluster),
+        );
+        // The same two sites on sled, beside them in the same run: each site a store of its
+        // own, as two single-site servers would be.
+        two_sites(&tmp.path().join("sled"), orders, &Location::Embedded, None);
         return;
     }
     // `--keep DIR` builds the store in DIR once and reuses it on later runs (sled only).
@@ -555,8 +564,14 @@ fn two_sites(
     root: &Path,
     orders: usize,
     location: &Location,
-    cluster: &packline::store::backend::postgres::cluster::Cluster,
+    cluster: Option<&packline::store::backend::postgres::cluster::Cluster>,
 ) {
+    let engine = if cluster.is_some() {
+        "PostgreSQL, one database"
+    } else {
+        "sled, a store each (beside)"
+    };
+    println!("two sites on {engine}:");
     // `--scans N`: each client's scans (600 by default; 50 clients make 30,000, about two
     // seconds). The clients are a closed loop released together, so the first round queues all
     // 50 scans at once and a pause anywhere catches every client: with 100 scans a client
@@ -575,8 +590,10 @@ fn two_sites(
         settings.cart_slots = 100;
         services.push((Service::new(store, settings), dir.join("packline.sock")));
     }
-    settle(cluster);
-    if TIMELINE.is_some() {
+    if let Some(cluster) = cluster {
+        settle(cluster);
+    }
+    if let Some(cluster) = cluster.filter(|_| TIMELINE.is_some()) {
         // What the database did while the clients scanned: slow statements, checkpoints,
         // autovacuum, in its server.log (copied to /tmp/packline-bench-server.log at the end).
         for set in [
@@ -639,7 +656,7 @@ fn two_sites(
             pct(&mut claims, 0.99)
         );
     });
-    if TIMELINE.is_some() {
+    if let Some(cluster) = cluster.filter(|_| TIMELINE.is_some()) {
         let log = cluster.data_dir().with_file_name("server.log");
         let _ = std::fs::copy(&log, "/tmp/packline-bench-server.log");
     }
