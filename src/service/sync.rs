@@ -110,24 +110,21 @@ pub async fn sync_with(
             api.resume_bucket(SEARCH_ORDERS, UsagePlan::SEARCH_ORDERS, tokens, rate, age);
         }
     }
-    let mut total = ImportCounts::default();
-    retry_set_aside(api, store, user, now, &mut total).await?;
+    let mut run = Run {
+        api,
+        store,
+        plan,
+        user,
+        now,
+        total: ImportCounts::default(),
+        progress: &mut progress,
+    };
+    run.retry_set_aside().await?;
     let watermark = if backlog == Backlog::Now {
-        let data_time =
-            import_report(api, store, plan, user, now, &mut total, &mut progress).await?;
+        let data_time = run.import_report().await?;
         // The report lists everything pending: where a sync cut short stood is not needed.
         store.with_store(|s| s.set_sync_resume(None))?;
-        let result = catch_up(
-            api,
-            store,
-            plan,
-            data_time,
-            user,
-            now,
-            &mut total,
-            &mut progress,
-        )
-        .await;
+        let result = run.catch_up(data_time).await;
         keep_bucket(api, store)?;
         result?;
         now
@@ -168,17 +165,7 @@ pub async fn sync_with(
         };
         let mut first = true;
         let result = loop {
-            let result = fetch_all(
-                api,
-                store,
-                &mut place,
-                switch,
-                user,
-                now,
-                &mut total,
-                &mut progress,
-            )
-            .await;
+            let result = run.fetch_all(&mut place, switch).await;
             // A token Amazon no longer takes (a 400 on the resumed page): start afresh, once.
             let refused = resumed.is_some()
                 && place.pages == resumed.as_ref().map_or(0, |r| r.pages as usize)
@@ -204,20 +191,10 @@ pub async fn sync_with(
                     pages = place.pages,
                     "searchOrders' burst is spent with pages to come: the rest through the actionable-orders report"
                 );
-                match import_report(api, store, plan, user, now, &mut total, &mut progress).await {
+                match run.import_report().await {
                     Ok(data_time) => {
                         store.with_store(|s| s.set_sync_resume(None))?;
-                        catch_up(
-                            api,
-                            store,
-                            plan,
-                            data_time,
-                            user,
-                            now,
-                            &mut total,
-                            &mut progress,
-                        )
-                        .await
+                        run.catch_up(data_time).await
                     }
                     Err(e @ SyncError::Store(_)) => Err(e),
                     // No report (the app lacks the role, Amazon failed to make it): the pages
@@ -226,18 +203,7 @@ pub async fn sync_with(
                         tracing::warn!(
                             "the actionable-orders report failed, the sync goes on with searchOrders pages: {e}"
                         );
-                        fetch_all(
-                            api,
-                            store,
-                            &mut place,
-                            false,
-                            user,
-                            now,
-                            &mut total,
-                            &mut progress,
-                        )
-                        .await
-                        .map(|_| ())
+                        run.fetch_all(&mut place, false).await.map(|_| ())
                     }
                 }
             }
@@ -252,6 +218,7 @@ pub async fn sync_with(
         s.set_sync_resume(None)
     })?;
     // An order asked for again and seen again on a page is named once.
+    let mut total = run.total;
     let mut named = std::collections::HashSet::new();
     total.set_aside.retain(|r| named.insert(r.order.clone()));
     Ok(total)
@@ -273,81 +240,6 @@ enum Fetched {
     Done,
     /// searchOrders' burst is spent with pages to come: the rest through the report.
     Backlog,
-}
-
-/// The actionable-orders report, imported like a page; answers its data time (when it was
-/// asked for, if Amazon names none or a later one).
-async fn import_report(
-    api: &SpApi,
-    store: &super::Service,
-    plan: &SyncPlan,
-    user: &str,
-    now: DateTime<Utc>,
-    total: &mut ImportCounts,
-    progress: &mut impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
-) -> Result<DateTime<Utc>, SyncError> {
-    let asked = Utc::now();
-    tracing::info!("asking Amazon for the actionable-orders report");
-    let report = api.actionable_report(&plan.marketplace_ids).await?;
-    let data_time = match &report {
-        Some(r) => r.report.data_end_time.map_or(asked, |t| t.min(asked)),
-        None => asked,
-    };
-    if let Some(r) = report {
-        let marketplace = match plan.marketplace_ids.as_slice() {
-            [one] => Some(one.as_str()),
-            _ => None,
-        };
-        let read = parse_actionable_orders(&r.bytes, ACTIONABLE_REPORT, marketplace)
-            .map_err(ApiError::from)?;
-        tracing::info!(
-            orders = read.orders.len(),
-            refused = read.refused.len(),
-            "actionable-orders report read"
-        );
-        *total += store.import_page(read.orders, read.refused, ACTIONABLE_REPORT, user, now)?;
-        progress(0, total, None);
-    }
-    Ok(data_time)
-}
-
-/// After a report of `data_time`: searchOrders for what changed since (less the lag), and,
-/// when the store has a watermark from an earlier sync, for the orders shipped or cancelled
-/// since it. Each query is kept like any other, with as its start its own lower bound, so a
-/// catch-up cut short is carried on by the next sync and the watermark it leaves misses nothing.
-#[allow(clippy::too_many_arguments)]
-async fn catch_up(
-    api: &SpApi,
-    store: &super::Service,
-    plan: &SyncPlan,
-    data_time: DateTime<Utc>,
-    user: &str,
-    now: DateTime<Utc>,
-    total: &mut ImportCounts,
-    progress: &mut impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
-) -> Result<(), SyncError> {
-    let watermark = store.with_store(|s| s.meta_time(WATERMARK))?;
-    let since = data_time - Duration::minutes(REPORT_LAG_MINUTES);
-    let mut queries = vec![(since, Vec::new())];
-    if let Some(w) = watermark.map(|w| w - Duration::minutes(OVERLAP_MINUTES))
-        && w < since
-    {
-        queries.push((w, CLOSED.to_vec()));
-    }
-    for (after, statuses) in queries {
-        let mut place = Place {
-            q: SearchOrders {
-                marketplace_ids: plan.marketplace_ids.clone(),
-                last_updated_after: Some(after),
-                fulfillment_statuses: statuses,
-                ..SearchOrders::default()
-            },
-            started: after,
-            pages: 0,
-        };
-        fetch_all(api, store, &mut place, false, user, now, total, progress).await?;
-    }
-    Ok(())
 }
 
 /// Where a sync stands: its query (with the next page's token), when the sync that made the
@@ -395,102 +287,177 @@ fn keep_bucket(api: &SpApi, store: &super::Service) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// The pages from where `place` stands to the last, each imported as it arrives; after each,
-/// the quota and the next page's token are kept, so a sync cut short carries on from there.
-/// With `switch`, stops when searchOrders' burst is spent and pages are still to come.
-#[allow(clippy::too_many_arguments)]
-async fn fetch_all(
-    api: &SpApi,
-    store: &super::Service,
-    place: &mut Place,
-    switch: bool,
-    user: &str,
+/// One sync as it runs: what it talks to, for whom, and what it has imported so far, told to
+/// `progress` after each page.
+struct Run<'a, P> {
+    api: &'a SpApi,
+    store: &'a super::Service,
+    plan: &'a SyncPlan,
+    user: &'a str,
     now: DateTime<Utc>,
-    total: &mut ImportCounts,
-    progress: &mut impl FnMut(usize, &ImportCounts, Option<std::time::Duration>),
-) -> Result<Fetched, SyncError> {
-    loop {
-        if let Some((tokens, _, rate)) = api.quota(SEARCH_ORDERS)
-            && tokens < 1.0
-            && rate > 0.0
-        {
-            // Pages to come and none left in the burst: the report is quicker than the wait.
-            if switch && place.q.pagination_token.is_some() {
-                return Ok(Fetched::Backlog);
-            }
-            let wait = std::time::Duration::from_secs_f64((1.0 - tokens) / rate);
-            progress(place.pages, total, Some(wait));
-        }
-        // Kept before the request goes: a process killed while it is in flight still counts it.
-        let (tokens, rate) = api.bucket_state_after_next(SEARCH_ORDERS, UsagePlan::SEARCH_ORDERS);
-        store.with_store(|s| {
-            s.set_meta_text(BUCKET, &format!("{tokens} {rate}"))?;
-            s.set_meta_time(BUCKET_AT, Utc::now())
-        })?;
-        let page = api.search_orders(&place.q).await?;
-        place.pages += 1;
-        *total += store.import_page(page.orders, page.refused, SEARCH_ORDERS, user, now)?;
-        keep_bucket(api, store)?;
-        let Some(token) = page.next_token else {
-            progress(place.pages, total, None);
-            return Ok(Fetched::Done);
-        };
-        let resume = SyncResume {
-            token: token.clone(),
-            created_after: place.q.created_after,
-            last_updated_after: place.q.last_updated_after,
-            statuses: place
-                .q
-                .fulfillment_statuses
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-            started: place.started,
-            saved: Utc::now(),
-            pages: place.pages as u64,
-        };
-        store.with_store(|s| s.set_sync_resume(Some(&resume)))?;
-        place.q.pagination_token = Some(token);
-        progress(place.pages, total, None);
-    }
+    total: ImportCounts,
+    progress: &'a mut P,
 }
 
-/// Asks Amazon again (getOrder) for the orders set aside before this sync: one that reads now
-/// is imported and leaves the list, one Amazon no longer knows leaves it too, one still refused
-/// stays and is named again. A retry that fails otherwise is logged and left for the next sync:
-/// it never stops the sync.
-async fn retry_set_aside(
-    api: &SpApi,
-    store: &super::Service,
-    user: &str,
-    now: DateTime<Utc>,
-    total: &mut ImportCounts,
-) -> Result<(), SyncError> {
-    const OP: &str = crate::amazon::endpoints::GET_ORDER.name;
-    let kept = store.with_store(|s| s.set_aside_orders())?;
-    for r in kept.into_iter().take(MAX_RETRIES) {
-        match api.get_order_checked(&r.order).await {
-            Ok(Ok(order)) => *total += store.import_page(vec![order], Vec::new(), OP, user, now)?,
-            Ok(Err(refused)) => {
-                let refused = crate::domain::SetAside {
-                    order: r.order.to_string(),
-                    reason: refused.reason,
-                };
-                *total += store.import_page(Vec::new(), vec![refused], OP, user, now)?;
+impl<P: FnMut(usize, &ImportCounts, Option<std::time::Duration>)> Run<'_, P> {
+    /// Imports what `op` answered (orders, and those Amazon's answer could not give) and counts it.
+    fn import(
+        &mut self,
+        orders: Vec<crate::domain::ImportedOrder>,
+        refused: Vec<crate::domain::SetAside>,
+        op: &str,
+    ) -> Result<(), SyncError> {
+        self.total += self
+            .store
+            .import_page(orders, refused, op, self.user, self.now)?;
+        Ok(())
+    }
+
+    /// The actionable-orders report, imported like a page; answers its data time (when it was
+    /// asked for, if Amazon names none or a later one).
+    async fn import_report(&mut self) -> Result<DateTime<Utc>, SyncError> {
+        let (api, plan) = (self.api, self.plan);
+        let asked = Utc::now();
+        tracing::info!("asking Amazon for the actionable-orders report");
+        let report = api.actionable_report(&plan.marketplace_ids).await?;
+        let data_time = match &report {
+            Some(r) => r.report.data_end_time.map_or(asked, |t| t.min(asked)),
+            None => asked,
+        };
+        if let Some(r) = report {
+            let marketplace = match plan.marketplace_ids.as_slice() {
+                [one] => Some(one.as_str()),
+                _ => None,
+            };
+            let read = parse_actionable_orders(&r.bytes, ACTIONABLE_REPORT, marketplace)
+                .map_err(ApiError::from)?;
+            tracing::info!(
+                orders = read.orders.len(),
+                refused = read.refused.len(),
+                "actionable-orders report read"
+            );
+            self.import(read.orders, read.refused, ACTIONABLE_REPORT)?;
+            (self.progress)(0, &self.total, None);
+        }
+        Ok(data_time)
+    }
+
+    /// After a report of `data_time`: searchOrders for what changed since (less the lag), and,
+    /// when the store has a watermark from an earlier sync, for the orders shipped or cancelled
+    /// since it. Each query is kept like any other, with as its start its own lower bound, so a
+    /// catch-up cut short is carried on by the next sync and the watermark it leaves misses nothing.
+    async fn catch_up(&mut self, data_time: DateTime<Utc>) -> Result<(), SyncError> {
+        let plan = self.plan;
+        let watermark = self.store.with_store(|s| s.meta_time(WATERMARK))?;
+        let since = data_time - Duration::minutes(REPORT_LAG_MINUTES);
+        let mut queries = vec![(since, Vec::new())];
+        if let Some(w) = watermark.map(|w| w - Duration::minutes(OVERLAP_MINUTES))
+            && w < since
+        {
+            queries.push((w, CLOSED.to_vec()));
+        }
+        for (after, statuses) in queries {
+            let mut place = Place {
+                q: SearchOrders {
+                    marketplace_ids: plan.marketplace_ids.clone(),
+                    last_updated_after: Some(after),
+                    fulfillment_statuses: statuses,
+                    ..SearchOrders::default()
+                },
+                started: after,
+                pages: 0,
+            };
+            self.fetch_all(&mut place, false).await?;
+        }
+        Ok(())
+    }
+
+    /// The pages from where `place` stands to the last, each imported as it arrives; after each,
+    /// the quota and the next page's token are kept, so a sync cut short carries on from there.
+    /// With `switch`, stops when searchOrders' burst is spent and pages are still to come.
+    async fn fetch_all(&mut self, place: &mut Place, switch: bool) -> Result<Fetched, SyncError> {
+        let (api, store) = (self.api, self.store);
+        loop {
+            if let Some((tokens, _, rate)) = api.quota(SEARCH_ORDERS)
+                && tokens < 1.0
+                && rate > 0.0
+            {
+                // Pages to come and none left in the burst: the report is quicker than the wait.
+                if switch && place.q.pagination_token.is_some() {
+                    return Ok(Fetched::Backlog);
+                }
+                let wait = std::time::Duration::from_secs_f64((1.0 - tokens) / rate);
+                (self.progress)(place.pages, &self.total, Some(wait));
             }
-            Err(ApiError::Status { status: 404, .. }) => {
-                tracing::info!(order = %r.order, "a set-aside order Amazon no longer knows");
-                store.with_store(|s| {
-                    s.clear_set_aside(
-                        [&r.order],
-                        Some("Amazon no longer knows the order"),
-                        user,
-                        now,
-                    )
-                })?;
-            }
-            Err(e) => tracing::warn!(order = %r.order, "asking again for a set-aside order: {e}"),
+            // Kept before the request goes: a process killed while it is in flight still counts it.
+            let (tokens, rate) =
+                api.bucket_state_after_next(SEARCH_ORDERS, UsagePlan::SEARCH_ORDERS);
+            store.with_store(|s| {
+                s.set_meta_text(BUCKET, &format!("{tokens} {rate}"))?;
+                s.set_meta_time(BUCKET_AT, Utc::now())
+            })?;
+            let page = api.search_orders(&place.q).await?;
+            place.pages += 1;
+            self.import(page.orders, page.refused, SEARCH_ORDERS)?;
+            keep_bucket(api, store)?;
+            let Some(token) = page.next_token else {
+                (self.progress)(place.pages, &self.total, None);
+                return Ok(Fetched::Done);
+            };
+            let resume = SyncResume {
+                token: token.clone(),
+                created_after: place.q.created_after,
+                last_updated_after: place.q.last_updated_after,
+                statuses: place
+                    .q
+                    .fulfillment_statuses
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+                started: place.started,
+                saved: Utc::now(),
+                pages: place.pages as u64,
+            };
+            store.with_store(|s| s.set_sync_resume(Some(&resume)))?;
+            place.q.pagination_token = Some(token);
+            (self.progress)(place.pages, &self.total, None);
         }
     }
-    Ok(())
+
+    /// Asks Amazon again (getOrder) for the orders set aside before this sync: one that reads now
+    /// is imported and leaves the list, one Amazon no longer knows leaves it too, one still refused
+    /// stays and is named again. A retry that fails otherwise is logged and left for the next sync:
+    /// it never stops the sync.
+    async fn retry_set_aside(&mut self) -> Result<(), SyncError> {
+        let (api, store, user, now) = (self.api, self.store, self.user, self.now);
+        const OP: &str = crate::amazon::endpoints::GET_ORDER.name;
+        let kept = store.with_store(|s| s.set_aside_orders())?;
+        for r in kept.into_iter().take(MAX_RETRIES) {
+            match api.get_order_checked(&r.order).await {
+                Ok(Ok(order)) => self.import(vec![order], Vec::new(), OP)?,
+                Ok(Err(refused)) => {
+                    let refused = crate::domain::SetAside {
+                        order: r.order.to_string(),
+                        reason: refused.reason,
+                    };
+                    self.import(Vec::new(), vec![refused], OP)?;
+                }
+                Err(ApiError::Status { status: 404, .. }) => {
+                    tracing::info!(order = %r.order, "a set-aside order Amazon no longer knows");
+                    store.with_store(|s| {
+                        s.clear_set_aside(
+                            [&r.order],
+                            Some("Amazon no longer knows the order"),
+                            user,
+                            now,
+                        )
+                    })?;
+                }
+                Err(e) => {
+                    tracing::warn!(order = %r.order, "asking again for a set-aside order: {e}")
+                }
+            }
+        }
+        Ok(())
+    }
 }
