@@ -77,13 +77,6 @@ fn lineless(text: &str) -> String {
     out
 }
 
-fn book_ids(m: &Marketplace) -> Vec<String> {
-    let book: Vec<Value> = serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
-    book.iter()
-        .map(|o| o["orderId"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
         .unwrap()
@@ -100,8 +93,8 @@ fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
 fn the_report_path_imports_the_same_orders_as_search_orders_and_never_the_buyer() {
     let m = marketplace(400, "1000");
     let reference = marketplace(400, "1000");
-    let ids = book_ids(&m);
-    assert_eq!(ids, book_ids(&reference));
+    let ids = training_order_ids(&m);
+    assert_eq!(ids, training_order_ids(&reference));
     for market in [&m, &reference] {
         http(
             market,
@@ -236,7 +229,7 @@ fn count(m: &Marketplace, operation: &str) -> usize {
 #[test]
 fn a_broken_row_is_set_aside_and_named_and_the_others_are_imported() {
     let m = marketplace(60, "1000");
-    let ids = book_ids(&m);
+    let ids = training_order_ids(&m);
     let broken = ids[7].clone();
     http(
         &m,

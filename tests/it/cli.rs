@@ -1677,8 +1677,7 @@ fn sync_once(site: &Site) {
 fn messages_to_customers_go_through_amazon_from_the_command_line_on_either_transport() {
     let m = marketplace(4, "1000");
     let (_creds, config) = amazon_config(&m);
-    let book: Vec<serde_json::Value> =
-        serde_json::from_str(&http(&m, "GET", "/_training/orders")).unwrap();
+    let book: Vec<serde_json::Value> = training_book(&m);
     let me = me();
     for (i, on) in on_both(&config, "", sync_once).enumerate() {
         let site = &on.site;
@@ -2297,8 +2296,7 @@ fn ship_at_marketplace(m: &Marketplace, order: &str) {
 fn returns_sync_pulls_the_report_from_the_command_line_on_either_transport() {
     let m = marketplace(3, "1000");
     let (_creds, config) = amazon_config(&m);
-    let book: Vec<serde_json::Value> =
-        serde_json::from_str(&http(&m, "GET", "/_training/orders")).unwrap();
+    let book: Vec<serde_json::Value> = training_book(&m);
     let order = book[0]["orderId"].as_str().unwrap().to_owned();
     for (i, on) in on_both(&config, "", sync_once).enumerate() {
         let site = &on.site;

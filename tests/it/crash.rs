@@ -122,8 +122,7 @@ fn recipient_names(m: &Marketplace) -> Vec<String> {
 
 /// The order ids the marketplace lists as still to ship.
 fn actionable(m: &Marketplace) -> BTreeSet<String> {
-    let book: Vec<serde_json::Value> =
-        serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
+    let book: Vec<serde_json::Value> = training_book(m);
     book.iter()
         .filter(|o| {
             matches!(

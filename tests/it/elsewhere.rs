@@ -7,69 +7,26 @@
 //! is refused as before, one still to be shipped is left to a sync, and a site without an Amazon
 //! connection says so (from the command line too, exit 1).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::stores::raw_backend;
 use crate::common::*;
 use chrono::Utc;
-use packline::config::RolesConfig;
 use packline::domain::inquiry::{InquiryCategory, NoteText};
 use packline::domain::invariants as inv;
 use packline::domain::message::MessageText;
 use packline::domain::returns::Condition;
 use packline::domain::{OrderId, OrderState};
-use packline::service::client::Client;
+use packline::service::ServiceError;
 use packline::service::ops;
-use packline::service::sync::SyncPlan;
-use packline::service::{Service, ServiceError, Settings};
 use serde_json::Value;
-
-fn whoami() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .unwrap()
-        .map_or("root".into(), |u| u.name)
-}
-
-struct Floor {
-    dir: tempfile::TempDir,
-    market: Marketplace,
-    service: Arc<Service>,
-    lead: Client,
-    packer: Client,
-}
 
 /// A site on a marketplace of `orders` orders, never synced (so no order of it is in the
 /// store); with `amazon` false, a site without an Amazon connection. This OS user is its lead,
 /// `bo` a packer.
 fn floor(orders: usize, amazon: bool) -> Floor {
-    let market = marketplace(orders, "1000");
-    let dir = tempfile::tempdir().unwrap();
-    let store = unlocked_store(dir.path());
-    let mut settings =
-        Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
-    settings.sync_plan = SyncPlan {
-        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
-        lookback_days: 30,
-    };
-    settings.roles = RolesConfig {
-        leads: vec![whoami()],
-        labelers: Vec::new(),
-        packers: vec!["bo".into()],
-    };
-    let service = Service::new(store, settings);
-    if amazon {
-        service.set_amazon(Arc::new(training_api(&market, Duration::from_secs(5))));
-    }
-    let lead = Client::local(service.clone(), &whoami()).unwrap();
-    let packer = Client::local(service.clone(), "bo").unwrap();
-    Floor {
-        dir,
-        market,
-        service,
-        lead,
-        packer,
-    }
+    let floor = Floor::builder(marketplace(orders, "1000")).lead_and_packer();
+    if amazon { floor } else { floor.offline() }.unsynced()
 }
 
 /// The getOrder requests the marketplace answered, as (order, includedData, status), but for
@@ -101,7 +58,7 @@ fn get_orders(m: &Marketplace) -> Vec<(String, String, u64)> {
 /// no recipient (none to reveal, not even a masked name), and `check` finds nothing wrong.
 async fn assert_recorded_without_recipient(f: &Floor, id: &str, sold: &packline::domain::Order) {
     let row = f
-        .packer
+        .packer()
         .call(ops::Order { order: id.into() })
         .await
         .unwrap();
@@ -134,7 +91,7 @@ async fn assert_recorded_without_recipient(f: &Floor, id: &str, sold: &packline:
     assert_eq!(row.order.marketplace_id.as_deref(), Some("ATVPDKIKX0DER"));
 
     let reveal = f
-        .lead
+        .client
         .call(ops::Reveal {
             order: id.into(),
             reason: "checking what is kept".into(),
@@ -148,7 +105,7 @@ async fn assert_recorded_without_recipient(f: &Floor, id: &str, sold: &packline:
         )
     );
 
-    let report = f.lead.call(ops::Check {}).await.unwrap();
+    let report = f.client.call(ops::Check {}).await.unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     let held = report
         .invariants
@@ -166,14 +123,8 @@ fn raw_after(
     id: &str,
     recipient: &packline::domain::Recipient,
 ) -> (bool, bool, Vec<String>) {
-    let Floor {
-        dir,
-        market,
-        service,
-        lead,
-        packer,
-    } = f;
-    drop((lead, packer, market));
+    let (dir, market, service) = f.close();
+    drop(market);
     drop(service.into_store_within(Duration::from_secs(5)).ok());
     let data = dir.path().join("data");
     let raw = raw_backend(&data);
@@ -234,7 +185,7 @@ async fn a_return_for_an_order_never_imported_is_received_and_the_order_kept_wit
     // The parcel's order id opens an unexpected return: Amazon is asked for the order once,
     // without its recipient.
     let open = f
-        .packer
+        .packer()
         .call(ops::OpenReturn {
             code: ids[0].clone(),
         })
@@ -247,7 +198,7 @@ async fn a_return_for_an_order_never_imported_is_received_and_the_order_kept_wit
         [(ids[0].clone(), "FULFILLMENT".to_owned(), 200)]
     );
     let got = f
-        .packer
+        .packer()
         .call(ops::ReceiveReturn {
             code: ids[0].clone(),
             unit: sku.clone(),
@@ -263,7 +214,7 @@ async fn a_return_for_an_order_never_imported_is_received_and_the_order_kept_wit
     // No return takes more of a SKU than Amazon's order had.
     let sold_units = sold.order.lines[0].quantity_ordered;
     let more = f
-        .packer
+        .packer()
         .call(ops::ReceiveReturn {
             code: ids[0].clone(),
             unit: sku.clone(),
@@ -279,12 +230,12 @@ async fn a_return_for_an_order_never_imported_is_received_and_the_order_kept_wit
     // Never in the pick queue: a claim takes the floor's own orders only, and a sync (which
     // imports the others) leaves this one as it is.
     assert_eq!(
-        f.lead.call(ops::ClaimBatch { size: None }).await.unwrap(),
+        f.client.call(ops::ClaimBatch { size: None }).await.unwrap(),
         None
     );
     f.service.sync_now("lead").await.unwrap();
     let batch = f
-        .lead
+        .client
         .call(ops::ClaimBatch { size: Some(10) })
         .await
         .unwrap()
@@ -293,7 +244,7 @@ async fn a_return_for_an_order_never_imported_is_received_and_the_order_kept_wit
     assert!(!batch.orders.iter().any(|o| o.as_str() == ids[0]));
     assert_recorded_without_recipient(&f, &ids[0], &sold.order).await;
     let picked = f
-        .packer
+        .packer()
         .call(ops::PackStart {
             order: ids[0].clone(),
         })
@@ -326,7 +277,7 @@ async fn an_inquiry_and_a_message_for_orders_never_imported_reach_amazon_without
 
     // A packer opens an inquiry on the first.
     let q = f
-        .packer
+        .packer()
         .call(ops::OpenInquiry {
             order: ids[0].clone(),
             category: InquiryCategory::Other,
@@ -339,7 +290,7 @@ async fn an_inquiry_and_a_message_for_orders_never_imported_reach_amazon_without
 
     // A lead writes to the buyer of the second: Amazon allows it for a shipped order.
     let sent = f
-        .lead
+        .client
         .call(ops::SendMessage {
             order: ids[1].clone(),
             kind: "unexpectedProblem".into(),
@@ -353,7 +304,7 @@ async fn an_inquiry_and_a_message_for_orders_never_imported_reach_amazon_without
 
     // The message on the first order is noted on its inquiry, with no second getOrder.
     let sent = f
-        .lead
+        .client
         .call(ops::SendMessage {
             order: ids[0].clone(),
             kind: "unexpectedProblem".into(),
@@ -388,7 +339,7 @@ async fn an_order_amazon_does_not_know_is_refused_and_one_still_to_ship_is_left_
     let unknown = "999-0000000-0000001";
 
     let e = f
-        .packer
+        .packer()
         .call(ops::OpenReturn {
             code: unknown.into(),
         })
@@ -401,7 +352,7 @@ async fn an_order_amazon_does_not_know_is_refused_and_one_still_to_ship_is_left_
         )
     );
     let e = f
-        .packer
+        .packer()
         .call(ops::OpenInquiry {
             order: unknown.into(),
             category: InquiryCategory::Other,
@@ -415,7 +366,7 @@ async fn an_order_amazon_does_not_know_is_refused_and_one_still_to_ship_is_left_
         format!("order {unknown} is not in the store, and Amazon does not know it")
     );
     let e = f
-        .lead
+        .client
         .call(ops::SendMessage {
             order: unknown.into(),
             kind: "unexpectedProblem".into(),
@@ -430,7 +381,7 @@ async fn an_order_amazon_does_not_know_is_refused_and_one_still_to_ship_is_left_
     );
     // A scan that is no Amazon order id is never asked of Amazon.
     let e = f
-        .packer
+        .packer()
         .call(ops::OpenReturn {
             code: "1Z0000000000000000".into(),
         })
@@ -448,7 +399,7 @@ async fn an_order_amazon_does_not_know_is_refused_and_one_still_to_ship_is_left_
 
     // An order still to be shipped is the floor's: it comes with a sync, with its recipient.
     let e = f
-        .packer
+        .packer()
         .call(ops::OpenInquiry {
             order: ids[0].clone(),
             category: InquiryCategory::Other,
@@ -464,7 +415,7 @@ async fn an_order_amazon_does_not_know_is_refused_and_one_still_to_ship_is_left_
         )
     );
     assert_eq!(f.service.with_store(|s| s.order_count()), 0);
-    let report = f.lead.call(ops::Check {}).await.unwrap();
+    let report = f.client.call(ops::Check {}).await.unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
@@ -477,7 +428,7 @@ async fn without_an_amazon_connection_an_order_never_imported_is_refused_saying_
         ids[0]
     );
     let e = f
-        .packer
+        .packer()
         .call(ops::OpenReturn {
             code: ids[0].clone(),
         })
@@ -485,7 +436,7 @@ async fn without_an_amazon_connection_an_order_never_imported_is_refused_saying_
         .unwrap_err();
     assert_eq!(e.to_string(), said);
     let e = f
-        .packer
+        .packer()
         .call(ops::OpenInquiry {
             order: ids[0].clone(),
             category: InquiryCategory::Other,
@@ -503,7 +454,7 @@ async fn retention_keeps_an_order_shipped_elsewhere_six_years_then_deletes_it_wi
     let f = floor(1, true);
     let ids = training_order_ids(&f.market);
     let sold = ship_at_amazon(&f.market, &ids[0]).await;
-    f.packer
+    f.packer()
         .call(ops::OpenReturn {
             code: ids[0].clone(),
         })
@@ -513,7 +464,7 @@ async fn retention_keeps_an_order_shipped_elsewhere_six_years_then_deletes_it_wi
 
     // Past the recipient's 30 days: nothing to destroy, the order stays.
     let later = Utc::now() + chrono::Duration::days(40);
-    f.lead
+    f.client
         .call(ops::Purge { as_of: Some(later) })
         .await
         .unwrap();
@@ -521,11 +472,14 @@ async fn retention_keeps_an_order_shipped_elsewhere_six_years_then_deletes_it_wi
 
     // Five years on it is still kept; past six, it goes, and its mark with it.
     let five = Utc::now() + chrono::Duration::days(5 * 366);
-    f.lead.call(ops::Purge { as_of: Some(five) }).await.unwrap();
+    f.client
+        .call(ops::Purge { as_of: Some(five) })
+        .await
+        .unwrap();
     assert!(f.service.with_store(|s| s.get(&id).unwrap()).is_some());
     let seven = Utc::now() + chrono::Duration::days(7 * 366);
     let report = f
-        .lead
+        .client
         .call(ops::Purge { as_of: Some(seven) })
         .await
         .unwrap();
@@ -535,7 +489,7 @@ async fn retention_keeps_an_order_shipped_elsewhere_six_years_then_deletes_it_wi
         !f.service
             .with_store(|s| s.is_shipped_elsewhere(&id).unwrap())
     );
-    let check = f.lead.call(ops::Check {}).await.unwrap();
+    let check = f.client.call(ops::Check {}).await.unwrap();
     assert!(check.problems.is_empty(), "{:?}", check.problems);
 }
 
@@ -601,14 +555,8 @@ async fn check_names_a_shipped_elsewhere_mark_on_an_order_of_the_floor_or_on_no_
     let f = floor(1, true);
     let ids = training_order_ids(&f.market);
     f.service.sync_now("lead").await.unwrap();
-    let Floor {
-        dir,
-        market,
-        service,
-        lead,
-        packer,
-    } = f;
-    drop((lead, packer, market));
+    let (dir, market, service) = f.close();
+    drop(market);
     drop(service.into_store_within(Duration::from_secs(5)).ok());
     let data = dir.path().join("data");
     {

@@ -12,16 +12,8 @@ use crate::common::*;
 use chrono::Utc;
 use packline::domain::{OrderId, OrderState};
 use packline::service::client::Client;
-use packline::service::sync::SyncPlan;
 use packline::service::{Notice, Service, ServiceError, Settings, ops};
 use packline::store::shipping::ShipmentState;
-
-struct Floor {
-    _dir: tempfile::TempDir,
-    market: Marketplace,
-    service: Arc<Service>,
-    client: Client,
-}
 
 /// A site with the marketplace's orders synced, a ship-from address and a label printer.
 async fn floor(printer: Option<String>) -> Floor {
@@ -29,34 +21,11 @@ async fn floor(printer: Option<String>) -> Floor {
 }
 
 async fn floor_with(printer: Option<String>, configure: impl FnOnce(&mut Settings)) -> Floor {
-    let market = marketplace(6, "20");
-    let dir = tempfile::tempdir().unwrap();
-    let store = unlocked_store(dir.path());
-    let api = Arc::new(training_api(&market, Duration::from_secs(5)));
-    let mut settings =
-        Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
-    settings.shipping = example_shipping(printer);
-    settings.sync_plan = SyncPlan {
-        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
-        lookback_days: 30,
-    };
-    configure(&mut settings);
-    let service = Service::new(store, settings);
-    service.set_amazon(api);
-    service.sync_now("lead").await.unwrap();
-    let client = Client::local(service.clone(), &whoami()).unwrap();
-    Floor {
-        _dir: dir,
-        market,
-        service,
-        client,
-    }
-}
-
-fn whoami() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .unwrap()
-        .map_or("root".into(), |u| u.name)
+    Floor::builder(marketplace(6, "20"))
+        .configure(|s| s.shipping = example_shipping(printer))
+        .configure(configure)
+        .synced()
+        .await
 }
 
 /// Asks the service to buy a label for `order` with the cheapest service that arrives in time.
@@ -556,13 +525,7 @@ async fn an_interrupted_purchase_or_own_carrier_shipment_blocks_a_purchase_until
 /// Closes the floor's service (as a stopping daemon does) so its store can be opened again; the
 /// site's directory and the marketplace, still running.
 fn stop(f: Floor) -> (tempfile::TempDir, Marketplace) {
-    let Floor {
-        _dir: dir,
-        market,
-        service,
-        client,
-    } = f;
-    drop(client);
+    let (dir, market, service) = f.close();
     drop(service);
     (dir, market)
 }
@@ -702,13 +665,8 @@ async fn a_restart_and_a_sync_keep_purchases_of_unknown_outcome_for_a_lead() {
 
     // The restart: a new service on the same store, and its first sync.
     let (dir, market) = stop(f);
-    let mut settings =
-        Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
+    let mut settings = crate::common::floor::settings();
     settings.shipping = example_shipping(None);
-    settings.sync_plan = SyncPlan {
-        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
-        lookback_days: 30,
-    };
     let service = Service::new(reopen(dir.path()), settings);
     service.set_amazon(Arc::new(training_api(&market, Duration::from_secs(5))));
     service.sync_now("lead").await.unwrap();

@@ -10,16 +10,12 @@ const TOKENS: &str = include_str!("../spapi-models/tokens_2021-03-01.json");
 
 /// A validator for one definition of the Orders model (Swagger 2.0 schemas are JSON Schema
 /// draft 4 with `#/definitions/…` references).
-fn validator(definition: &str) -> jsonschema::Validator {
-    validator_in(MODEL, definition)
-}
-
 #[test]
 fn responses_validate_against_the_official_schemas() {
     let m = marketplace(250, "1000");
     let token = "Atza|training-test".to_owned();
-    let page_schema = validator("SearchOrdersResponse");
-    let error_schema = validator("ErrorList");
+    let page_schema = validator_in(MODEL, "SearchOrdersResponse");
+    let error_schema = validator_in(MODEL, "ErrorList");
     // The validators do reject what the model forbids.
     assert!(!page_schema.is_valid(&json!({ "orders": [{ "orderId": 5 }] })));
     assert!(!error_schema.is_valid(&json!({ "errors": [{ "code": "X" }] })));
@@ -101,7 +97,7 @@ fn responses_validate_against_the_official_schemas() {
         &auth,
     );
     assert_eq!(got, 200);
-    assert_valid(&validator("GetOrderResponse"), &body, "getOrder");
+    assert_valid(&validator_in(MODEL, "GetOrderResponse"), &body, "getOrder");
     let (got, body) = http_with(
         &m,
         "GET",
@@ -140,7 +136,7 @@ fn the_quota_is_enforced_with_429_and_the_rate_header() {
     }
     let (status, body) = http_with(&m, "GET", path, &auth);
     assert_eq!(status, 429);
-    assert_valid(&validator("ErrorList"), &body, "429");
+    assert_valid(&validator_in(MODEL, "ErrorList"), &body, "429");
     assert_eq!(
         serde_json::from_str::<Value>(&body).unwrap()["errors"][0]["code"],
         "QuotaExceeded"
@@ -186,7 +182,7 @@ fn assert_v2_error(status: u16, body: &str, want_status: u16, code: &str, what: 
 
 /// Every order of the marketplace with its items (order item id, quantity ordered).
 fn order_items(m: &Marketplace) -> Vec<(String, Vec<(String, u64)>)> {
-    let book: Vec<Value> = serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
+    let book: Vec<Value> = training_book(m);
     book.iter()
         .map(|o| {
             let id = o["orderId"].as_str().unwrap().to_owned();
@@ -212,17 +208,6 @@ fn order_items(m: &Marketplace) -> Vec<(String, Vec<(String, u64)>)> {
             (id, items)
         })
         .collect()
-}
-
-fn order_status(m: &Marketplace, id: &str) -> String {
-    let book: Vec<Value> = serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
-    book.iter()
-        .find(|o| o["orderId"] == id)
-        .unwrap()
-        .get("fulfillmentStatus")
-        .and_then(Value::as_str)
-        .unwrap()
-        .to_owned()
 }
 
 fn ship_from() -> Value {
@@ -488,7 +473,7 @@ fn shipping_v2_rates_purchase_and_documents_round_trip_in_the_official_shapes() 
     }
 
     // Purchase: a real ZPL label with the tracking id, and the order is shipped.
-    assert_eq!(order_status(&m, order), "UNSHIPPED");
+    assert_eq!(training_status(&m, order), "UNSHIPPED");
     let (token, rate, offer) = offer_of(
         &m,
         &rates_request(order, &[("pkg-1", all.clone())], 12.0),
@@ -521,7 +506,7 @@ fn shipping_v2_rates_purchase_and_documents_round_trip_in_the_official_shapes() 
     // The purchase keeps the promise of the rate it bought (an earlier rate's pickup window,
     // counted from its own moment, may differ by a second).
     assert_eq!(p["promise"], offer["promise"]);
-    assert_eq!(order_status(&m, order), "SHIPPED");
+    assert_eq!(training_status(&m, order), "SHIPPED");
 
     // The same label again, and in the other formats.
     let path =
@@ -736,7 +721,7 @@ fn rates_refuse_more_units_than_the_order_has_left_and_a_void_frees_them() {
     );
 
     // A void frees them; the order stays as Amazon shows it.
-    let status_before = order_status(&m, order);
+    let status_before = training_status(&m, order);
     let cancel = format!("/shipping/v2/shipments/{shipment}/cancel");
     let (status, body) = http_with(&m, "PUT", &cancel, &[V2_AUTH]);
     assert_eq!(status, 200, "{body}");
@@ -747,7 +732,7 @@ fn rates_refuse_more_units_than_the_order_has_left_and_a_void_frees_them() {
         "cancelShipment",
     );
     assert_eq!(v, json!({ "payload": {} }));
-    assert_eq!(order_status(&m, order), status_before);
+    assert_eq!(training_status(&m, order), status_before);
     let (status, body) = get_rates(&m, &one);
     assert_eq!(status, 200, "{body}");
     let (status, body) = http_with(&m, "PUT", &cancel, &[V2_AUTH]);
@@ -1089,7 +1074,7 @@ fn a_purchase_answered_with_a_timeout_happened_and_its_retry_replays_it() {
     );
     assert_eq!(status, 200, "{list}");
     assert!(list.contains("\"carrierId\":\"UPS\""), "{list}");
-    assert_eq!(order_status(&m, order), "SHIPPED");
+    assert_eq!(training_status(&m, order), "SHIPPED");
 
     // The retry with the key settles it: the same shipment, never a second.
     let (status, retry) = purchase(&m, &body, Some("k"));

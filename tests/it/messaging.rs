@@ -6,67 +6,27 @@
 //! `messaging.json`; and there is no e-mail code path anywhere in packline.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::*;
 use packline::amazon::messaging::{MessageKind, message_body};
 use packline::amazon::orders::{ConfirmItem, ConfirmShipment, PackageDetail};
 use packline::amazon::throttle::UsagePlan;
-use packline::config::RolesConfig;
 use packline::domain::OrderId;
 use packline::domain::inquiry::{InquiryCategory, NoteKind, NoteText};
 use packline::domain::message::MessageText;
-use packline::service::client::Client;
+use packline::service::ServiceError;
 use packline::service::ops::{self, MessageSent, SendMessage};
-use packline::service::sync::SyncPlan;
-use packline::service::{Service, ServiceError, Settings};
 use serde_json::{Value, json};
 
 const MODEL: &str = include_str!("../spapi-models/messaging.json");
 
-fn whoami() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .unwrap()
-        .map_or("root".into(), |u| u.name)
-}
-
-struct Floor {
-    dir: tempfile::TempDir,
-    market: Marketplace,
-    service: Arc<Service>,
-    lead: Client,
-    packer: Client,
-}
-
 /// A site with the marketplace's orders synced; this OS user is its lead, `bo` a packer.
 async fn floor() -> Floor {
-    let market = marketplace(3, "1000");
-    let dir = tempfile::tempdir().unwrap();
-    let store = unlocked_store(dir.path());
-    let mut settings =
-        Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
-    settings.sync_plan = SyncPlan {
-        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
-        lookback_days: 30,
-    };
-    settings.roles = RolesConfig {
-        leads: vec![whoami()],
-        labelers: Vec::new(),
-        packers: vec!["bo".into()],
-    };
-    let service = Service::new(store, settings);
-    service.set_amazon(Arc::new(training_api(&market, Duration::from_secs(5))));
-    service.sync_now("lead").await.unwrap();
-    let lead = Client::local(service.clone(), &whoami()).unwrap();
-    let packer = Client::local(service.clone(), "bo").unwrap();
-    Floor {
-        dir,
-        market,
-        service,
-        lead,
-        packer,
-    }
+    Floor::builder(marketplace(3, "1000"))
+        .lead_and_packer()
+        .synced()
+        .await
 }
 
 /// The marketplace's Messaging requests, as (operation, order, status).
@@ -106,14 +66,7 @@ fn refusal_text(e: ServiceError) -> String {
 
 /// Closes the service's store and reads its audit log from disk.
 fn audit_after(f: Floor) -> (Vec<Value>, Marketplace, tempfile::TempDir) {
-    let Floor {
-        dir,
-        market,
-        service,
-        lead,
-        packer,
-    } = f;
-    drop((lead, packer));
+    let (dir, market, service) = f.close();
     drop(service.into_store_within(Duration::from_secs(5)).ok());
     let entries = audit_entries(&dir.path().join("data"));
     (entries, market, dir)
@@ -127,7 +80,7 @@ async fn an_allowed_message_reaches_amazon_once_audited_and_noted_on_the_inquiry
     let ids = training_order_ids(&f.market);
     let text = format!("Hello! {SECRET}: we have it in teal and blue. Which one would you like?");
     let q = f
-        .lead
+        .client
         .call(ops::OpenInquiry {
             order: ids[0].clone(),
             category: InquiryCategory::Other,
@@ -137,7 +90,7 @@ async fn an_allowed_message_reaches_amazon_once_audited_and_noted_on_the_inquiry
         .unwrap();
 
     let sent: MessageSent = f
-        .lead
+        .client
         .call(send(&ids[0], "confirmOrderDetails", Some(&text)))
         .await
         .unwrap();
@@ -167,7 +120,7 @@ async fn an_allowed_message_reaches_amazon_once_audited_and_noted_on_the_inquiry
     assert!(!serde_json::to_string(&log).unwrap().contains("teal"));
 
     // The inquiry has the message as a note, readable by a lead.
-    let read = f.lead.call(ops::ReadInquiry { id: q.id }).await.unwrap();
+    let read = f.client.call(ops::ReadInquiry { id: q.id }).await.unwrap();
     let kinds: Vec<NoteKind> = read.notes.iter().map(|n| n.meta.kind).collect();
     assert_eq!(kinds, [NoteKind::Opened, NoteKind::Message]);
     assert_eq!(read.notes[1].text.as_str(), text);
@@ -175,7 +128,7 @@ async fn an_allowed_message_reaches_amazon_once_audited_and_noted_on_the_inquiry
 
     // Without an open inquiry, the message is audited only.
     let sent = f
-        .lead
+        .client
         .call(send(
             &ids[1],
             "unexpectedProblem",
@@ -270,12 +223,12 @@ async fn refused_kinds_texts_and_callers_never_get_a_message_out() {
         ),
     ];
     for (op, says) in local {
-        let err = f.lead.call(op).await.unwrap_err();
+        let err = f.client.call(op).await.unwrap_err();
         assert!(matches!(err, ServiceError::Invalid(_)), "{err:?}");
         assert_eq!(refusal_text(err), says);
     }
     let err = f
-        .packer
+        .packer()
         .call(send(
             unshipped,
             "confirmOrderDetails",
@@ -290,7 +243,7 @@ async fn refused_kinds_texts_and_callers_never_get_a_message_out() {
     assert!(messaging_log(&f.market).is_empty());
 
     // Allowed before shipment: sent.
-    f.lead
+    f.client
         .call(send(
             unshipped,
             "confirmDeliveryDetails",
@@ -329,7 +282,7 @@ async fn refused_kinds_texts_and_callers_never_get_a_message_out() {
     .unwrap();
     let shipped = &ids[1];
     let err = f
-        .lead
+        .client
         .call(send(shipped, "confirmOrderDetails", Some("Which colour?")))
         .await
         .unwrap_err();
@@ -340,7 +293,7 @@ async fn refused_kinds_texts_and_callers_never_get_a_message_out() {
         )
     );
     let err = f
-        .lead
+        .client
         .call(send(unshipped, "digitalAccessKey", Some("Your key: 1234")))
         .await
         .unwrap_err();
@@ -351,7 +304,7 @@ async fn refused_kinds_texts_and_callers_never_get_a_message_out() {
         )
     );
     // The longest text a kind takes goes, whole.
-    f.lead
+    f.client
         .call(send(shipped, "unexpectedProblem", Some(&"ü".repeat(2000))))
         .await
         .unwrap();
@@ -382,7 +335,7 @@ async fn a_message_whose_answer_was_lost_is_never_resent() {
         "/_training/faults/createUnexpectedProblem/500",
     );
     let err = f
-        .lead
+        .client
         .call(send(
             &ids[2],
             "unexpectedProblem",
@@ -415,10 +368,6 @@ async fn a_message_whose_answer_was_lost_is_never_resent() {
             Some("unexpectedProblem")
         )
     );
-}
-
-fn validator(definition: &str) -> jsonschema::Validator {
-    validator_in(MODEL, definition)
 }
 
 /// The kinds, their operations, paths, body shapes, limits and quota are the model's.
@@ -495,7 +444,7 @@ fn the_kinds_are_the_models() {
 fn every_request_body_validates_against_the_official_model() {
     for k in MessageKind::ALL {
         let Some(max) = k.max_chars() else { continue };
-        let v = validator(k.request_definition());
+        let v = validator_in(MODEL, k.request_definition());
         let text = MessageText::new("ü".repeat(max), max).unwrap();
         let body = message_body(&text);
         assert_valid(&v, std::str::from_utf8(&body).unwrap(), k.name());
@@ -517,7 +466,7 @@ fn every_answer_validates_against_the_official_model() {
     let ids = training_order_ids(&m);
     let lwa = ("x-amz-access-token", "Atza|training-test");
     let json_type = ("content-type", "application/json");
-    let actions = validator("GetMessagingActionsForOrderResponse");
+    let actions = validator_in(MODEL, "GetMessagingActionsForOrderResponse");
     let q = "?marketplaceIds=ATVPDKIKX0DER";
     let path = format!("/messaging/v1/orders/{}{q}", ids[0]);
     let statuses: Vec<u16> = (0..6)
@@ -558,7 +507,7 @@ fn every_answer_validates_against_the_official_model() {
         )
     );
 
-    let order_details = validator("CreateConfirmOrderDetailsResponse");
+    let order_details = validator_in(MODEL, "CreateConfirmOrderDetailsResponse");
     let message = |kind: &str, body: &str| {
         http_send(
             &m,
@@ -613,7 +562,7 @@ fn every_answer_validates_against_the_official_model() {
         assert_eq!(got, status, "{kind}: {answer}");
         let def = MessageKind::parse(kind).unwrap().request_definition();
         assert_valid(
-            &validator(&def.replace("Request", "Response")),
+            &validator_in(MODEL, &def.replace("Request", "Response")),
             &answer,
             kind,
         );

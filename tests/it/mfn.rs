@@ -23,22 +23,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// The ids of the marketplace's orders, in order (the training book carries no personal data).
-fn order_ids(m: &Marketplace) -> Vec<String> {
-    let book: Vec<Value> = serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
-    book.iter()
-        .map(|o| o["orderId"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn status_of(m: &Marketplace, id: &str) -> String {
-    let book: Vec<Value> = serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
-    book.iter().find(|o| o["orderId"] == id).unwrap()["fulfillmentStatus"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn ship_from() -> Address {
     Address {
         name: "Training Seller".into(),
@@ -128,7 +112,7 @@ fn offers_purchases_lookups_and_voids_in_every_format_within_the_quotas() {
     let m = marketplace(6, "1");
     let rt = runtime();
     let api = training_api(&m, Duration::from_secs(10));
-    let ids = order_ids(&m);
+    let ids = training_order_ids(&m);
     let dir = tempfile::tempdir().unwrap();
     for (i, format) in [LabelFormat::Zpl203, LabelFormat::Pdf, LabelFormat::Png]
         .into_iter()
@@ -394,7 +378,7 @@ fn amazons_refusals_are_typed_errors_naming_the_operation_and_code() {
     let m = marketplace(3, "1000");
     let rt = runtime();
     let api = training_api(&m, Duration::from_secs(10));
-    let ids = order_ids(&m);
+    let ids = training_order_ids(&m);
     let order = rt
         .block_on(api.get_order(&OrderId::parse(&ids[0]).unwrap()))
         .unwrap();
@@ -502,7 +486,7 @@ fn a_purchase_whose_outcome_is_unknown_is_never_resent() {
         );
         let rt = runtime();
         let api = training_api(&m, Duration::from_secs(1));
-        let id = order_ids(&m).remove(0);
+        let id = training_order_ids(&m).remove(0);
         // getOrder is not faulted; the MFN calls are.
         let order = rt
             .block_on(api.get_order(&OrderId::parse(&id).unwrap()))
@@ -534,7 +518,7 @@ fn a_purchase_whose_outcome_is_unknown_is_never_resent() {
         assert_eq!(creates.len(), 1, "{fault}: exactly one purchase request");
         assert_eq!(creates[0]["fault"], fault);
         assert_eq!(
-            status_of(&m, &id),
+            training_status(&m, &id),
             if purchased { "SHIPPED" } else { "UNSHIPPED" },
             "{fault}"
         );
@@ -549,7 +533,7 @@ fn a_void_whose_answer_was_lost_comes_back_voided() {
     let m = marketplace_with(3, "1000", &["--fault-delay-ms", "2500"]);
     let rt = runtime();
     let api = training_api(&m, Duration::from_secs(1));
-    let id = order_ids(&m).remove(0);
+    let id = training_order_ids(&m).remove(0);
     let order = rt
         .block_on(api.get_order(&OrderId::parse(&id).unwrap()))
         .unwrap();
@@ -593,7 +577,7 @@ fn a_throttled_purchase_is_sent_again_and_bought_once() {
     let m = marketplace(3, "1");
     let rt = runtime();
     let api = training_api(&m, Duration::from_secs(10));
-    let id = order_ids(&m).remove(0);
+    let id = training_order_ids(&m).remove(0);
     let order = rt
         .block_on(api.get_order(&OrderId::parse(&id).unwrap()))
         .unwrap();
@@ -639,14 +623,10 @@ fn a_throttled_purchase_is_sent_again_and_bought_once() {
 }
 
 /// A validator for one definition of the Merchant Fulfillment model.
-fn validator(definition: &str) -> jsonschema::Validator {
-    validator_in(MODEL, definition)
-}
-
 #[test]
 fn every_answer_validates_against_the_official_model() {
     let m = marketplace(4, "1000");
-    let ids = order_ids(&m);
+    let ids = training_order_ids(&m);
     let lwa = ("x-amz-access-token", "Atza|training-test");
     let json_type = ("content-type", "application/json");
     let (_, body) = http_send(
@@ -661,10 +641,10 @@ fn every_answer_validates_against_the_official_model() {
         "x-amz-access-token",
         rdt_body["restrictedDataToken"].as_str().unwrap(),
     );
-    let eligible = validator("GetEligibleShipmentServicesResponse");
-    let created = validator("CreateShipmentResponse");
-    let got = validator("GetShipmentResponse");
-    let cancelled = validator("CancelShipmentResponse");
+    let eligible = validator_in(MODEL, "GetEligibleShipmentServicesResponse");
+    let created = validator_in(MODEL, "CreateShipmentResponse");
+    let got = validator_in(MODEL, "GetShipmentResponse");
+    let cancelled = validator_in(MODEL, "CancelShipmentResponse");
     // The validators do reject what the model forbids.
     assert!(!created.is_valid(&json!({ "payload": { "ShipmentId": 5 } })));
     assert!(!eligible.is_valid(&json!({ "errors": [{ "code": "X" }] })));

@@ -228,11 +228,7 @@ fn jobs_left_queued_are_sent_by_the_next_process() {
         store
             .unlock(&packline::store::MasterSource::IdentityFile(key))
             .unwrap();
-        let settings = packline::service::Settings::from_config(
-            &packline::config::Config::default(),
-            "lead",
-        )
-        .unwrap();
+        let settings = settings_of("lead");
         let service = Service::new(store, settings);
         assert!(service.prints_idle(Duration::from_secs(30)).await);
         let jobs = service.with_store(|s| s.print_jobs().unwrap());
@@ -276,9 +272,7 @@ async fn a_failed_job_is_retried_by_its_owner_or_a_lead_only() {
     job.attempts = 3;
     job.error = Some("printer file:/gone: No such file or directory (os error 2)".into());
     store.save_print_job(&job).unwrap();
-    let mut settings =
-        packline::service::Settings::from_config(&packline::config::Config::default(), "ann")
-            .unwrap();
+    let mut settings = settings_of("ann");
     settings.roles = packline::config::RolesConfig {
         leads: vec!["ann".into()],
         labelers: vec!["bob".into()],

@@ -374,13 +374,7 @@ async fn make_store_fixture() {
         std::fs::copy(&file, out.join("backup").join(file.file_name().unwrap())).unwrap();
     }
     let expected = f.service.with_store(fingerprint);
-    let Floor {
-        dir,
-        market: _market,
-        service,
-        client,
-    } = f;
-    drop(client);
+    let (dir, _market, service) = f.close();
     service.with_store(|s| s.flush().unwrap());
     drop(service);
 

@@ -5,36 +5,18 @@
 //! restocked), the request bodies and answers checked against the official Reports model, the
 //! Reports quotas, and retention keeping a return six years.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::*;
 use chrono::Utc;
 use packline::amazon::reports::{RETURNS_REPORT, create_report_body};
-use packline::config::RolesConfig;
 use packline::domain::OrderId;
 use packline::domain::returns::{Condition, ReturnKey, ReturnState};
-use packline::service::client::Client;
 use packline::service::ops;
-use packline::service::sync::SyncPlan;
-use packline::service::{Service, ServiceError, Settings};
+use packline::service::{Service, ServiceError};
 use serde_json::{Value, json};
 
 const MODEL: &str = include_str!("../spapi-models/reports_2021-06-30.json");
-
-fn whoami() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .unwrap()
-        .map_or("root".into(), |u| u.name)
-}
-
-struct Floor {
-    _dir: tempfile::TempDir,
-    market: Marketplace,
-    service: Arc<Service>,
-    lead: Client,
-    packer: Client,
-}
 
 /// Every catalogue SKU of the training marketplace has a bin: SKU-00042 is in B-042.
 fn locations() -> packline::domain::Locations {
@@ -46,33 +28,11 @@ fn locations() -> packline::domain::Locations {
 
 /// A site with the marketplace's orders synced; this OS user is its lead, `bo` a packer.
 async fn floor(orders: usize) -> Floor {
-    let market = marketplace(orders, "1000");
-    let dir = tempfile::tempdir().unwrap();
-    let store = unlocked_store(dir.path());
-    let mut settings =
-        Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
-    settings.sync_plan = SyncPlan {
-        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
-        lookback_days: 30,
-    };
-    settings.roles = RolesConfig {
-        leads: vec![whoami()],
-        labelers: Vec::new(),
-        packers: vec!["bo".into()],
-    };
-    settings.locations = locations();
-    let service = Service::new(store, settings);
-    service.set_amazon(Arc::new(training_api(&market, Duration::from_secs(5))));
-    service.sync_now("lead").await.unwrap();
-    let lead = Client::local(service.clone(), &whoami()).unwrap();
-    let packer = Client::local(service.clone(), "bo").unwrap();
-    Floor {
-        _dir: dir,
-        market,
-        service,
-        lead,
-        packer,
-    }
+    Floor::builder(marketplace(orders, "1000"))
+        .lead_and_packer()
+        .configure(|s| s.locations = locations())
+        .synced()
+        .await
 }
 
 /// The marketplace's Reports requests, as (operation, status, processingStatus).
@@ -119,7 +79,7 @@ async fn a_returns_sync_takes_a_cancelled_report_as_none_then_records_expected_r
     let f = floor(4).await;
     let ids = training_order_ids(&f.market);
     // Nothing shipped at Amazon: the report comes back CANCELLED, which is no returns.
-    let none = f.lead.call(ops::SyncReturns {}).await.unwrap();
+    let none = f.client.call(ops::SyncReturns {}).await.unwrap();
     assert_eq!((none.listed, none.new, none.updated), (0, 0, 0));
     assert_eq!(
         reports_log(&f.market),
@@ -129,7 +89,7 @@ async fn a_returns_sync_takes_a_cancelled_report_as_none_then_records_expected_r
             entry("getReport", 200, "CANCELLED"),
         ]
     );
-    let st = f.lead.call(ops::SyncStatus {}).await.unwrap();
+    let st = f.client.call(ops::SyncStatus {}).await.unwrap();
     assert!(st.returns_last_ok.is_some());
     assert_eq!(st.returns_error, None);
     // The first report covers the last 60 days, no more.
@@ -147,12 +107,12 @@ async fn a_returns_sync_takes_a_cancelled_report_as_none_then_records_expected_r
     // without a return.
     ship_at_amazon(&f.market, &ids[0]).await;
     ship_at_amazon(&f.market, &ids[1]).await;
-    let got = f.lead.call(ops::SyncReturns {}).await.unwrap();
+    let got = f.client.call(ops::SyncReturns {}).await.unwrap();
     assert_eq!(
         (got.listed, got.new, got.updated, got.returnless),
         (2, 2, 0, 1)
     );
-    let list = f.packer.call(ops::Returns {}).await.unwrap();
+    let list = f.packer().call(ops::Returns {}).await.unwrap();
     assert_eq!(list.len(), 2);
     let with_label = list.iter().find(|r| r.order.as_str() == ids[0]).unwrap();
     let rma = with_label.rma.clone().unwrap();
@@ -181,9 +141,9 @@ async fn a_returns_sync_takes_a_cancelled_report_as_none_then_records_expected_r
     );
     assert_eq!(refund.lines[0].reason.as_deref(), Some("CR-UNWANTED_ITEM"));
     // The same returns again change nothing.
-    let again = f.lead.call(ops::SyncReturns {}).await.unwrap();
+    let again = f.client.call(ops::SyncReturns {}).await.unwrap();
     assert_eq!((again.listed, again.new, again.updated), (2, 0, 0));
-    assert_eq!(f.packer.call(ops::Returns {}).await.unwrap(), list);
+    assert_eq!(f.packer().call(ops::Returns {}).await.unwrap(), list);
     let log = reports_log(&f.market);
     assert_eq!(
         log[3..],
@@ -199,7 +159,7 @@ async fn a_returns_sync_takes_a_cancelled_report_as_none_then_records_expected_r
         ]
     );
     // A packer does not pull reports.
-    let err = f.packer.call(ops::SyncReturns {}).await.unwrap_err();
+    let err = f.packer().call(ops::SyncReturns {}).await.unwrap_err();
     assert!(
         err.to_string()
             .starts_with("syncing returns is for a lead or above"),
@@ -213,13 +173,13 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
     let f = floor(4).await;
     let ids = training_order_ids(&f.market);
     ship_at_amazon(&f.market, &ids[0]).await;
-    f.lead.call(ops::SyncReturns {}).await.unwrap();
+    f.client.call(ops::SyncReturns {}).await.unwrap();
     let sku0 = first_sku(&f.service, &ids[0]);
     let bin0 = format!("B-{}", &sku0[6..]);
 
     // The parcel's return label opens its return at the bench; the packer scans the unit.
     let open = f
-        .packer
+        .packer()
         .call(ops::OpenReturn {
             code: "1z9r 00000000000001".into(),
         })
@@ -228,7 +188,7 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
     assert_eq!(open.order.as_str(), ids[0]);
     assert!(open.is_expected());
     let wrong = f
-        .packer
+        .packer()
         .call(ops::ReceiveReturn {
             code: "1Z9R00000000000001".into(),
             unit: "SKU-NOT-IN-IT".into(),
@@ -245,7 +205,7 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
         )
     );
     let got = f
-        .packer
+        .packer()
         .call(ops::ReceiveReturn {
             code: "1Z9R00000000000001".into(),
             unit: sku0.to_lowercase(),
@@ -259,7 +219,7 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
     assert_eq!(got.record.lines[0].received[0].by, "bo");
     // No more than Amazon said would come back.
     let more = f
-        .packer
+        .packer()
         .call(ops::ReceiveReturn {
             code: open.rma.clone().unwrap(),
             unit: sku0.clone(),
@@ -270,7 +230,7 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
         .unwrap_err();
     assert!(matches!(more, ServiceError::Conflict(_)), "{more}");
     let closed = f
-        .packer
+        .packer()
         .call(ops::CloseReturn {
             code: ids[0].clone(),
         })
@@ -284,7 +244,7 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
     let sku2 = first_sku(&f.service, order2);
     let bin2 = format!("B-{}", &sku2[6..]);
     let surprise = f
-        .packer
+        .packer()
         .call(ops::OpenReturn {
             code: order2.clone(),
         })
@@ -300,7 +260,7 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
     assert!(!surprise.is_expected());
     // Its unit came back broken: recorded, never sent to a bin.
     let damaged = f
-        .packer
+        .packer()
         .call(ops::ReceiveReturn {
             code: order2.clone(),
             unit: sku2.clone(),
@@ -320,7 +280,7 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
     assert_ne!(Some(bin2), kept.lines[0].received[0].bin);
     // Scanning the order again finds the same open return, not a second one.
     let same = f
-        .packer
+        .packer()
         .call(ops::OpenReturn {
             code: order2.clone(),
         })
@@ -329,7 +289,7 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
     assert_eq!(same.id, surprise.id);
     // Closed, it counts what came against nothing expected: said as such, never "of 0".
     let closed = f
-        .packer
+        .packer()
         .call(ops::CloseReturn {
             code: order2.clone(),
         })
@@ -337,7 +297,7 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
         .unwrap();
     assert_eq!(closed.received_text(), "1 received (not expected)");
     // The lead's dashboard counts today's returns: the sellable unit and the damaged one.
-    let dash = f.lead.call(ops::Dashboard {}).await.unwrap();
+    let dash = f.client.call(ops::Dashboard {}).await.unwrap();
     assert_eq!(
         (
             dash.returns.received,
@@ -351,7 +311,7 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
     assert!(dash.returns.expected >= 1, "{:?}", dash.returns);
     // A code that names nothing is refused, naming what to scan.
     let unknown = f
-        .packer
+        .packer()
         .call(ops::OpenReturn {
             code: "9400111899223344556677".into(),
         })
@@ -364,7 +324,7 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
     assert!(matches!(unknown, ServiceError::NotFound(_)));
     // A closed return's label takes nothing more.
     let after = f
-        .packer
+        .packer()
         .call(ops::ReceiveReturn {
             code: "1Z9R00000000000001".into(),
             unit: sku0.clone(),
@@ -381,14 +341,8 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
     );
     // Every change is audited: the return and its order, never anything of the buyer.
     let (store, audit) = {
-        let Floor {
-            _dir: dir,
-            service,
-            lead,
-            packer,
-            market,
-        } = f;
-        drop((lead, packer, market));
+        let (dir, market, service) = f.close();
+        drop(market);
         drop(service.into_store_within(Duration::from_secs(5)).ok());
         let entries = audit_entries(&dir.path().join("data"));
         (dir, entries)
@@ -452,10 +406,6 @@ async fn parcels_are_received_by_scan_expected_and_unexpected_and_a_damaged_unit
     drop(store);
 }
 
-fn validator(definition: &str) -> jsonschema::Validator {
-    validator_in(MODEL, definition)
-}
-
 /// The createReport body packline sends, and every answer of the marketplace, are the model's;
 /// the Reports quotas are Amazon's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -469,7 +419,7 @@ async fn report_bodies_and_answers_validate_against_the_official_model_within_th
     );
     let body = String::from_utf8(body).unwrap();
     assert_valid(
-        &validator("CreateReportSpecification"),
+        &validator_in(MODEL, "CreateReportSpecification"),
         &body,
         "createReport body",
     );
@@ -481,7 +431,11 @@ async fn report_bodies_and_answers_validate_against_the_official_model_within_th
     for _ in 0..15 {
         let (status, answer) = post(&body);
         assert_eq!(status, 202, "{answer}");
-        assert_valid(&validator("CreateReportResponse"), &answer, "createReport");
+        assert_valid(
+            &validator_in(MODEL, "CreateReportResponse"),
+            &answer,
+            "createReport",
+        );
         ids.push(
             serde_json::from_str::<Value>(&answer).unwrap()["reportId"]
                 .as_str()
@@ -491,13 +445,17 @@ async fn report_bodies_and_answers_validate_against_the_official_model_within_th
     }
     let (status, answer) = post(&body);
     assert_eq!(status, 429, "{answer}");
-    assert_valid(&validator("ErrorList"), &answer, "createReport 429");
+    assert_valid(
+        &validator_in(MODEL, "ErrorList"),
+        &answer,
+        "createReport 429",
+    );
     // getReport: IN_PROGRESS, then CANCELLED (nothing shipped, no returns).
     let path = format!("/reports/2021-06-30/reports/{}", ids[0]);
     for want in ["IN_PROGRESS", "CANCELLED"] {
         let (status, answer) = http_with(&m, "GET", &path, &[lwa]);
         assert_eq!(status, 200, "{answer}");
-        assert_valid(&validator("Report"), &answer, "getReport");
+        assert_valid(&validator_in(MODEL, "Report"), &answer, "getReport");
         let r: Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(r["processingStatus"], want);
         assert_eq!(r["reportType"], RETURNS_REPORT);
@@ -529,7 +487,7 @@ async fn report_bodies_and_answers_validate_against_the_official_model_within_th
         let (status, answer) =
             http_send(&m2, "POST", "/reports/2021-06-30/reports", &[lwa], &request);
         assert_eq!(status, 400, "{answer}");
-        assert_valid(&validator("ErrorList"), &answer, "createReport refusal");
+        assert_valid(&validator_in(MODEL, "ErrorList"), &answer, "createReport refusal");
         let a: Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(a["errors"][0]["message"], says);
     }
@@ -578,7 +536,11 @@ async fn the_report_document_is_the_tab_separated_returns_report() {
         &[lwa],
     );
     assert_eq!(status, 200, "{answer}");
-    assert_valid(&validator("ReportDocument"), &answer, "getReportDocument");
+    assert_valid(
+        &validator_in(MODEL, "ReportDocument"),
+        &answer,
+        "getReportDocument",
+    );
     let d: Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(d.get("compressionAlgorithm"), None);
     let url = d["url"].as_str().unwrap();
@@ -710,7 +672,7 @@ async fn a_report_with_one_broken_row_records_the_others_and_names_the_line() {
         "POST",
         &format!("/_training/orders/{}/broken-sku", ids[1]),
     );
-    let got = f.lead.call(ops::SyncReturns {}).await.unwrap();
+    let got = f.client.call(ops::SyncReturns {}).await.unwrap();
     assert_eq!(
         got.refused,
         [format!(
@@ -718,7 +680,7 @@ async fn a_report_with_one_broken_row_records_the_others_and_names_the_line() {
         )]
     );
     assert_eq!((got.listed, got.new, got.updated), (2, 2, 0));
-    let list = f.packer.call(ops::Returns {}).await.unwrap();
+    let list = f.packer().call(ops::Returns {}).await.unwrap();
     let mut orders: Vec<&str> = list.iter().map(|r| r.order.as_str()).collect();
     orders.sort();
     let mut want = vec![ids[0].as_str(), ids[2].as_str()];
@@ -732,7 +694,7 @@ async fn a_report_with_one_broken_row_records_the_others_and_names_the_line() {
         "POST",
         &format!("/_training/orders/{}/mend", ids[1]),
     );
-    let again = f.lead.call(ops::SyncReturns {}).await.unwrap();
+    let again = f.client.call(ops::SyncReturns {}).await.unwrap();
     assert_eq!(again.refused, Vec::<String>::new());
     // The days again are a little more than one report's 60: two reports, each listing today's
     // three returns (a report is by day); one is new.
@@ -750,7 +712,7 @@ async fn a_report_with_one_broken_row_records_the_others_and_names_the_line() {
         "the held report asked again: {starts:?}"
     );
     // Nothing refused now: the pull after asks only for the last day again.
-    f.lead.call(ops::SyncReturns {}).await.unwrap();
+    f.client.call(ops::SyncReturns {}).await.unwrap();
     let last = request_log(&f.market)
         .iter()
         .rfind(|r| r["operation"] == "createReport")
@@ -769,7 +731,7 @@ async fn a_report_with_one_broken_row_records_the_others_and_names_the_line() {
         ids[3], ids[3]
     );
     let got = f
-        .lead
+        .client
         .call(ops::ImportReturns {
             file: "returns.tsv".into(),
             report,
@@ -783,5 +745,5 @@ async fn a_report_with_one_broken_row_records_the_others_and_names_the_line() {
         ]
     );
     assert_eq!((got.listed, got.new), (1, 1));
-    assert_eq!(f.packer.call(ops::Returns {}).await.unwrap().len(), 4);
+    assert_eq!(f.packer().call(ops::Returns {}).await.unwrap().len(), 4);
 }

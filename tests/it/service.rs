@@ -39,15 +39,8 @@ fn store_with(dir: &Path, n: usize) -> Store {
     store
 }
 
-/// The OS user running the tests: the owner of the services they start.
-fn whoami() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .unwrap()
-        .map_or("root".into(), |u| u.name)
-}
-
 fn settings(claim_timeout: Duration) -> Settings {
-    let mut s = Settings::from_config(&packline::config::Config::default(), &whoami()).unwrap();
+    let mut s = settings_of(&whoami());
     s.claim_timeout = claim_timeout;
     s
 }

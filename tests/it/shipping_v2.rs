@@ -272,13 +272,7 @@ async fn an_unanswered_purchase_is_kept_and_sent_again_by_the_next_buy_or_start(
     // The same after a restart: a new service on the store settles the purchase in flight.
     let second = lose_answers(&f, "timeout", 5).await;
     assert!(buy(&f.client, &second, None).await.is_err());
-    let Floor {
-        dir,
-        market,
-        service,
-        client,
-    } = f;
-    drop(client);
+    let (dir, market, service) = f.close();
     drop(service);
     let mut store = packline::store::Store::open(&dir.path().join("data")).unwrap();
     store
@@ -300,6 +294,7 @@ async fn an_unanswered_purchase_is_kept_and_sent_again_by_the_next_buy_or_start(
         dir,
         market,
         service,
+        packer: None,
     };
     assert_eq!(bought_per_order(&f.market)[second.as_str()], 1);
 }
@@ -546,8 +541,7 @@ async fn faults_at_20_percent_everywhere_and_everything_happens_exactly_once() {
         ],
     );
     let f = floor_on(market, None, Duration::from_secs(1)).await;
-    let book: Vec<serde_json::Value> =
-        serde_json::from_str(&http(&f.market, "GET", "/_training/orders")).unwrap();
+    let book: Vec<serde_json::Value> = training_book(&f.market);
     let actionable: std::collections::BTreeSet<String> = book
         .iter()
         .filter(|o| o["fulfillmentStatus"] == "UNSHIPPED")

@@ -49,15 +49,6 @@ fn confirmation(item: &str, qty: u32, tracking: &str) -> ConfirmShipment {
     }
 }
 
-fn status_of(m: &Marketplace, id: &str) -> String {
-    let book: Vec<serde_json::Value> =
-        serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
-    book.iter().find(|o| o["orderId"] == id).unwrap()["fulfillmentStatus"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[test]
 fn confirm_ship_retry_and_refusals() {
     let m = marketplace(5, "1000");
@@ -76,7 +67,7 @@ fn confirm_ship_retry_and_refusals() {
     );
     rt.block_on(api.confirm_shipment(&id, &confirmation(&item, qty, "1Z999AA10123456784")))
         .unwrap();
-    assert_eq!(status_of(&m, id.as_str()), "SHIPPED");
+    assert_eq!(training_status(&m, id.as_str()), "SHIPPED");
     // A retry of the same package is accepted; a different package is not.
     rt.block_on(api.confirm_shipment(&id, &confirmation(&item, qty, "1Z999AA10123456784")))
         .unwrap();
@@ -147,7 +138,7 @@ fn packages_of_one_order_may_not_carry_more_than_the_order() {
     };
     rt.block_on(api.confirm_shipment(&big.id, &package("1", 1, "1Z999AA10123456784")))
         .unwrap();
-    assert_eq!(status_of(&m, big.id.as_str()), "PARTIALLY_SHIPPED");
+    assert_eq!(training_status(&m, big.id.as_str()), "PARTIALLY_SHIPPED");
     // Package 2 with every unit of the line again: one more than was ordered.
     let err = rt
         .block_on(api.confirm_shipment(
@@ -160,7 +151,7 @@ fn packages_of_one_order_may_not_carry_more_than_the_order() {
             && err.to_string().contains("more units"),
         "{err}"
     );
-    assert_eq!(status_of(&m, big.id.as_str()), "PARTIALLY_SHIPPED");
+    assert_eq!(training_status(&m, big.id.as_str()), "PARTIALLY_SHIPPED");
     // Package 1 sent again with its own units is an edit of that package, not a second one.
     rt.block_on(api.confirm_shipment(&big.id, &package("1", 1, "1Z999AA10123456784")))
         .unwrap();
@@ -171,7 +162,7 @@ fn packages_of_one_order_may_not_carry_more_than_the_order() {
     .unwrap();
     let rest_shipped = big.lines.len() == 1;
     assert_eq!(
-        status_of(&m, big.id.as_str()),
+        training_status(&m, big.id.as_str()),
         if rest_shipped {
             "SHIPPED"
         } else {

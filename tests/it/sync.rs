@@ -204,8 +204,7 @@ fn orders_arriving_and_cancelled_over_time_are_followed() {
         .find(|r| r["params"]["lastUpdatedAfter"].is_string())
         .map(|r| r["at"].as_str().unwrap().to_owned())
         .unwrap();
-    let book: Vec<serde_json::Value> =
-        serde_json::from_str(&http(&m, "GET", "/_training/orders")).unwrap();
+    let book: Vec<serde_json::Value> = training_book(&m);
     let open: std::collections::BTreeSet<String> = order_ids_in(&site, "new");
     let cancelled: std::collections::BTreeSet<String> = order_ids_in(&site, "cancelled");
     let mut checked = 0;
@@ -247,11 +246,11 @@ fn order_ids_in(site: &Site, state: &str) -> std::collections::BTreeSet<String> 
 /// such a number before anything runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_look_back_beyond_the_calendar_fails_the_sync_and_the_next_round_runs() {
-    use packline::service::{Service, Settings, ops};
+    use packline::service::{Service, ops};
     let m = marketplace(5, "100");
     let dir = tempfile::tempdir().unwrap();
     let store = unlocked_store(dir.path());
-    let mut settings = Settings::from_config(&packline::config::Config::default(), "lead").unwrap();
+    let mut settings = settings_of("lead");
     settings.sync_plan.marketplace_ids = vec!["ATVPDKIKX0DER".into()];
     settings.sync_plan.lookback_days = u32::MAX;
     let service = Service::new(store, settings);
@@ -369,12 +368,12 @@ fn a_buyers_cancellation_request_holds_the_order_wherever_it_is() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_reports_the_next_sync_and_the_quota_a_sync_leaves() {
     use packline::service::daemon::{DaemonOptions, run};
-    use packline::service::{Service, Settings, ops};
+    use packline::service::{Service, ops};
     use std::time::Duration;
     let m = marketplace(5, "1");
     let dir = tempfile::tempdir().unwrap();
     let store = unlocked_store(dir.path());
-    let mut settings = Settings::from_config(&packline::config::Config::default(), "lead").unwrap();
+    let mut settings = settings_of("lead");
     settings.sync_plan.marketplace_ids = vec!["ATVPDKIKX0DER".into()];
     let service = Service::new(store, settings);
     let lead = packline::service::Caller {

@@ -36,7 +36,7 @@ fn site_with(
         "2026-11-23T10:00:00Z",
         t("2026-11-23T11:00:00Z"),
     );
-    let mut settings = Settings::from_config(&packline::config::Config::default(), "ann").unwrap();
+    let mut settings = settings_of("ann");
     settings.locations =
         packline::domain::Locations::from_csv("SKU-HOSTILE,B-07,0123456789012\n").unwrap();
     settings.training = true;
@@ -974,7 +974,7 @@ async fn a_slow_label_purchase_never_holds_the_screen() {
     );
     let dir = tempfile::tempdir().unwrap();
     let store = unlocked_store(dir.path());
-    let mut settings = Settings::from_config(&packline::config::Config::default(), "ann").unwrap();
+    let mut settings = settings_of("ann");
     settings.roles = packline::config::RolesConfig {
         leads: vec!["ann".into()],
         ..Default::default()
@@ -1795,7 +1795,7 @@ async fn with_label_at_pack_the_bench_prints_the_label_as_the_last_box_closes() 
     let dir = tempfile::tempdir().unwrap();
     let printed = tempfile::tempdir().unwrap();
     let store = unlocked_store(dir.path());
-    let mut settings = Settings::from_config(&packline::config::Config::default(), "ann").unwrap();
+    let mut settings = settings_of("ann");
     // Ann packs; buying labels is otherwise a labeler's.
     settings.roles = packline::config::RolesConfig {
         leads: vec!["lea".into()],

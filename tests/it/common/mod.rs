@@ -1,6 +1,5 @@
 //! Shared by the integration tests: a throwaway site (data dir, config, log, keys) driven through
 //! the real `packline` binary, and hostile order fixtures in the exact searchOrders shape.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,9 +13,8 @@ use serde_json::{Value, json};
 pub mod floor;
 pub mod stores;
 pub mod tools;
-#[allow(unused_imports)] // not every test binary asks where its stores are
+pub use floor::{Floor, settings_of, whoami};
 pub use stores::{init_store, on_postgres, open_store, store_config};
-#[allow(unused_imports)] // not every test binary needs a tool
 pub use tools::{Tool, have};
 
 pub struct Site {
@@ -665,13 +663,28 @@ pub fn unlocked_store(dir: &Path) -> Store {
     store
 }
 
-/// The SP-API client pointed at a training marketplace (which takes any credentials).
+/// The training marketplace's book of orders (it carries no personal data), as it lists them.
+pub fn training_book(m: &Marketplace) -> Vec<Value> {
+    serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap()
+}
+
 /// The ids of the training marketplace's orders, in the order its book lists them.
 pub fn training_order_ids(m: &Marketplace) -> Vec<String> {
-    let book: Vec<Value> = serde_json::from_str(&http(m, "GET", "/_training/orders")).unwrap();
-    book.iter()
+    training_book(m)
+        .iter()
         .map(|o| o["orderId"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The fulfillment status the training marketplace gives order `id`.
+pub fn training_status(m: &Marketplace, id: &str) -> String {
+    training_book(m)
+        .iter()
+        .find(|o| o["orderId"] == id)
+        .unwrap()["fulfillmentStatus"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Ships an order at the training marketplace outside packline (as from Seller Central: every
