@@ -102,7 +102,7 @@ impl Tool {
         }
     }
 
-    /// Looked up once per test binary.
+    /// Looked up once per test process.
     fn cached_missing(self) -> Option<&'static str> {
         static SEEN: [OnceLock<Option<String>>; 7] = [const { OnceLock::new() }; 7];
         let i = Tool::ALL.iter().position(|t| *t == self).unwrap();
