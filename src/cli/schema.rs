@@ -2,7 +2,7 @@
 //! `docs/schema/`, generated here from the very types the commands serialize, so a schema
 //! cannot say one thing while the output does another. `error.json` is the shape of every
 //! error on standard error. The tests below keep the files fresh and the list complete (every
-//! command that takes `--json` has its schema); `tests/json_schema.rs` runs each command and
+//! command that takes `--json` has its schema); `tests/it/json_schema.rs` runs each command and
 //! validates its answer against its file.
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};

@@ -1,7 +1,7 @@
 //! packline's global invariants: the promises that hold between features after every operation,
 //! whichever user, process or order of events led there. This list is the one place they are
 //! stated; `packline check` verifies on a real store each one marked [`Verified::Store`], and the
-//! model-based test of the whole floor (`tests/model.rs`) checks every one after every step.
+//! model-based test of the whole floor (`tests/it/model.rs`) checks every one after every step.
 //! docs/invariants.md explains each with its reasons. Pure data: no I/O.
 
 /// How an invariant is verified.

@@ -432,7 +432,7 @@ mod tests {
     }
 
     /// Each endpoint is the official model's operation of that name, at that method and path
-    /// (the message kinds, each its own path, are checked in `tests/messaging.rs`).
+    /// (the message kinds, each its own path, are checked in `tests/it/messaging.rs`).
     #[test]
     fn every_endpoint_is_the_official_models_operation() {
         let models = [

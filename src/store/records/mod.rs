@@ -8,7 +8,7 @@
 //! by a later packline) rather than as damage. Records of an older format are rewritten once,
 //! when the store is upgraded to this schema ([`upgrade`]): nothing reads them by trial.
 //!
-//! The golden bytes of every kind and format are held by tests (`tests/records.rs`): a change
+//! The golden bytes of every kind and format are held by tests (`tests/it/records.rs`): a change
 //! to what the current format writes fails them unless it comes with a new format.
 
 pub mod after;
